@@ -1,0 +1,281 @@
+"""The public API for Tensor Studio plugins.
+
+A plugin is a module of hook implementations, found through the entry-point group
+``tensor_studio.plugins`` (the entry-point name is the plugin id)::
+
+    # pyproject.toml of a third-party plugin
+    [project.entry-points."tensor_studio.plugins"]
+    hello = "studio_hello.hooks"
+
+    # studio_hello/hooks.py
+    from studio.api import hookimpl, JobKind, PanelSpec, PluginInfo
+
+    @hookimpl
+    def studio_plugin_info():
+        return PluginInfo(name="Hello", version="0.1", description="says hello")
+
+    @hookimpl
+    def studio_job_kinds():
+        return [JobKind(id="hello.count", title="Count", params=CountParams,
+                        runner="studio_hello.jobs:count")]
+
+Everything a plugin may rely on lives in this module; ``studio.core``, ``studio.runtime``
+and ``studio.qt`` are internals that may change. Heavy libraries (torch, litellm, Qt
+widgets) are referenced by ``"module:function"`` strings and imported only when used, so
+the studio starts fast and a worker process never imports Qt.
+
+Jobs receive a :class:`JobContext`; panels receive a :class:`PanelContext`. Both are
+narrow facades: a plugin never touches the main window or the job manager directly.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Literal, Protocol, runtime_checkable
+
+import pluggy
+from pydantic import BaseModel
+
+__all__ = [
+    "PROJECT",
+    "ENTRY_POINT_GROUP",
+    "hookimpl",
+    "hookspec",
+    "PluginInfo",
+    "JobKind",
+    "PanelSpec",
+    "Port",
+    "NodeType",
+    "LLMProvider",
+    "MenuAction",
+    "CliCommand",
+    "OpenAction",
+    "JobContext",
+    "PanelContext",
+    "JobCancelled",
+    "EVENT_KINDS",
+    "resolve",
+]
+
+PROJECT = "tensor_studio"
+ENTRY_POINT_GROUP = "tensor_studio.plugins"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+#: Every event a job emits has a ``kind`` among these, a ``t`` (Unix time) and fields:
+#: progress(done, total, message) · metric(name, step, value) · log(level, text) ·
+#: artifact(path, artifact_kind) · span(span fields, see JobContext.span) ·
+#: status(status, error?) — status events come from the runner, not from jobs.
+EVENT_KINDS = ("progress", "metric", "log", "artifact", "span", "status")
+
+Executor = Literal["async", "process"]
+DockArea = Literal["left", "right", "top", "bottom"]
+
+
+def resolve(ref: str | Callable[..., Any]) -> Callable[..., Any]:
+    """Import a lazy ``"package.module:attribute"`` reference (callables pass through)."""
+    if callable(ref):
+        return ref
+    module_name, sep, attr = ref.partition(":")
+    if not sep or not attr:
+        raise ValueError(f"expected 'module:attribute', got {ref!r}")
+    obj: Any = importlib.import_module(module_name)
+    for part in attr.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+# --------------------------------------------------------------------------- contributions
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """What the Plugins panel shows about a plugin."""
+
+    name: str
+    version: str = ""
+    description: str = ""
+    icon: str | None = None  # path to an icon file, optional
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of job the studio can run, from the GUI's "Run job…" dialog or the CLI.
+
+    ``params`` is a pydantic model: the UI builds a form from its fields and the CLI
+    validates a JSON file against it. ``runner`` is ``"module:function"`` with the
+    signature ``run(params, ctx: JobContext)`` (sync or ``async def``). ``process`` jobs
+    run in a spawned worker process (heavy compute); ``async`` jobs run in the studio's
+    event loop (I/O-bound work; a sync runner is moved to a thread).
+    """
+
+    id: str
+    title: str
+    params: type[BaseModel]
+    runner: str
+    executor: Executor = "process"
+    description: str = ""
+    devices: tuple[str, ...] = ("cpu",)
+
+
+@dataclass(frozen=True)
+class PanelSpec:
+    """A dockable panel. ``factory`` is ``"module:function"`` taking a PanelContext and
+    returning a QWidget; it is imported only when the panel is created.
+
+    The widget may define any of: ``handle_events(run_id, events)`` (receives the event
+    kinds listed in ``consumes``), ``open_path(path)``, ``save_state() -> dict`` and
+    ``restore_state(dict)``.
+    """
+
+    id: str
+    title: str
+    factory: str | Callable[..., Any]
+    area: DockArea = "right"
+    consumes: tuple[str, ...] = ()
+    visible: bool = True  # shown on first start
+
+
+@dataclass(frozen=True)
+class Port:
+    name: str
+    type: str = "any"  # a type name; only equal types (or "any") connect
+
+
+@dataclass(frozen=True)
+class NodeType:
+    """A node type for the workflow graph editor."""
+
+    id: str
+    title: str
+    runner: str
+    category: str = "General"
+    inputs: tuple[Port, ...] = ()
+    outputs: tuple[Port, ...] = ()
+    params: type[BaseModel] | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class LLMProvider:
+    """A model backend beyond litellm's own: model strings starting with ``prefix``
+    (for example ``"studio/"``) are sent to ``factory()``'s completion function."""
+
+    id: str
+    title: str
+    prefix: str
+    factory: str
+
+
+@dataclass(frozen=True)
+class MenuAction:
+    """A menu entry. ``callback`` is ``"module:function"`` called with a PanelContext."""
+
+    id: str
+    title: str
+    callback: str | Callable[..., Any]
+    menu: str = "Tools"
+    shortcut: str | None = None
+
+
+@dataclass(frozen=True)
+class CliCommand:
+    """A ``tensor-studio NAME …`` sub-command. ``configure(parser)`` adds arguments;
+    ``run(args) -> int`` does the work and returns the exit code."""
+
+    name: str
+    help: str
+    configure: str | Callable[..., Any]
+    run: str | Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class OpenAction:
+    """How a plugin handles an opened or dropped path: show a panel and hand it the path
+    (the panel's ``open_path``), and/or start a job."""
+
+    description: str
+    panel: str | None = None
+    job_kind: str | None = None
+    job_params: dict[str, Any] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- facades
+
+
+class JobCancelled(Exception):
+    """Raised by ``JobContext.check_cancelled()``; the runner records the job as cancelled."""
+
+
+@runtime_checkable
+class JobContext(Protocol):
+    """What a running job can do. Every call is recorded in the run's ``events.jsonl``
+    and streamed to the UI; nothing here blocks on the UI."""
+
+    run_id: str
+    run_dir: Path
+    rank: int  # 0 in a single process; only rank 0 should log and save in DDP runs
+
+    def progress(self, done: float, total: float | None = None, message: str = "") -> None: ...
+    def metric(self, name: str, step: int, value: float) -> None: ...
+    def log(self, text: str, level: str = "info") -> None: ...
+    def artifact(self, path: str | Path, kind: str = "file") -> None: ...
+    def span(self, **fields: Any) -> None: ...
+    @property
+    def cancelled(self) -> bool: ...
+    def check_cancelled(self) -> None: ...
+
+
+@runtime_checkable
+class PanelContext(Protocol):
+    """What a panel (or a menu action) can do in the running studio."""
+
+    plugin_id: str
+
+    @property
+    def workspace(self) -> Path: ...
+    def subscribe(self, callback: Callable[[str, list[dict]], None],
+                  kinds: tuple[str, ...] | None = None) -> Callable[[], None]: ...
+    def submit_job(self, kind: str, params: dict[str, Any] | BaseModel) -> str: ...
+    def settings(self) -> dict[str, Any]: ...
+    def save_settings(self, values: dict[str, Any]) -> None: ...
+    def show_message(self, text: str, level: str = "info") -> None: ...
+
+
+# --------------------------------------------------------------------------- hook specs
+
+
+class HookSpecs:
+    """The hooks a plugin may implement. Collecting hooks return a list; the studio calls
+    each plugin's implementation separately, so one plugin's error hides nothing else."""
+
+    @hookspec
+    def studio_plugin_info(self) -> PluginInfo:  # type: ignore[empty-body]
+        """Name, version, description and icon of this plugin."""
+
+    @hookspec
+    def studio_job_kinds(self) -> list[JobKind]:  # type: ignore[empty-body]
+        """Job kinds this plugin can run."""
+
+    @hookspec
+    def studio_panels(self) -> list[PanelSpec]:  # type: ignore[empty-body]
+        """Dockable panels."""
+
+    @hookspec
+    def studio_workflow_nodes(self) -> list[NodeType]:  # type: ignore[empty-body]
+        """Node types for the workflow graph editor."""
+
+    @hookspec
+    def studio_llm_providers(self) -> list[LLMProvider]:  # type: ignore[empty-body]
+        """Model backends beyond litellm's own."""
+
+    @hookspec
+    def studio_commands(self) -> list[MenuAction | CliCommand]:  # type: ignore[empty-body]
+        """Menu actions and CLI sub-commands."""
+
+    @hookspec(firstresult=True)
+    def studio_open_path(self, path: Path) -> OpenAction | None:
+        """Claim an opened or dropped file or folder; return None to pass."""

@@ -1,0 +1,390 @@
+"""``tensor-studio``: the GUI by default, headless sub-commands for scripting.
+
+    tensor-studio                         open the studio
+    tensor-studio plugins list            discovered plugins, with errors
+    tensor-studio jobs kinds              job kinds and their parameters
+    tensor-studio jobs run KIND --params FILE [--set k=v …]
+    tensor-studio runs list | show ID
+    tensor-studio doctor [--gui]
+
+Exit codes: 0 ok, 1 the job failed, 2 bad input (params, workspace, files), 130 interrupted.
+Nothing here imports Qt or torch at module level: the headless commands stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from studio import __version__
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class CliError(Exception):
+    """A user-facing error: printed as one line, exit code 2."""
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+def build_parser(extra_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tensor-studio", description="Tensor Studio: build AI from the tensor up.")
+    parser.add_argument("--version", action="version", version=f"tensor-studio {__version__}")
+    parser.add_argument("--workspace", "-w", type=Path, help="workspace folder (default: the last one used)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log debug messages")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    gui = sub.add_parser("gui", help="open the studio window (the default)")
+    gui.add_argument("paths", nargs="*", type=Path, help="files or folders to open")
+
+    plugins = sub.add_parser("plugins", help="list, enable or disable plugins")
+    psub = plugins.add_subparsers(dest="action", required=True, metavar="ACTION")
+    plist = psub.add_parser("list", help="discovered plugins and their status")
+    plist.add_argument("--json", action="store_true")
+    for action in ("enable", "disable"):
+        psub.add_parser(action, help=f"{action} a plugin (remembered)").add_argument("plugin_id")
+
+    jobs = sub.add_parser("jobs", help="run jobs headless")
+    jsub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    kinds = jsub.add_parser("kinds", help="job kinds and their parameters")
+    kinds.add_argument("--json", action="store_true", help="print the JSON schema of each kind's params")
+    run = jsub.add_parser("run", help="run a job, streaming progress and metrics")
+    run.add_argument("kind")
+    run.add_argument("--params", type=Path, help="JSON file with the job's parameters")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="set one parameter (VALUE is parsed as JSON if it can be)")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only the result")
+
+    runs = sub.add_parser("runs", help="past runs in the workspace")
+    rsub = runs.add_subparsers(dest="action", required=True, metavar="ACTION")
+    rlist = rsub.add_parser("list", help="runs, newest first")
+    rlist.add_argument("--json", action="store_true")
+    show = rsub.add_parser("show", help="a run's params, status, metrics and last log lines")
+    show.add_argument("run_id", help="run id, or a unique part of one")
+    show.add_argument("--json", action="store_true")
+
+    doctor = sub.add_parser("doctor", help="check the installation")
+    doctor.add_argument("--gui", action="store_true", help="also open the window offscreen and time the start-up")
+
+    for command in extra_commands:
+        from studio.api import resolve
+
+        cmd_parser = sub.add_parser(command.name, help=command.help)
+        cmd_parser.set_defaults(plugin_command=command)
+        resolve(command.configure)(cmd_parser)
+    return parser
+
+
+# ----------------------------------------------------------------------------- commands
+
+
+def cmd_plugins(args, studio) -> int:
+    if args.action in ("enable", "disable"):
+        disabled = set(studio.settings.disabled_plugins)
+        if args.plugin_id not in studio.host.records:
+            raise CliError(f"no plugin {args.plugin_id!r}; see 'tensor-studio plugins list'")
+        (disabled.add if args.action == "disable" else disabled.discard)(args.plugin_id)
+        studio.settings.disabled_plugins = sorted(disabled)
+        studio.save_settings()
+        print(f"{args.plugin_id}: {args.action}d (takes effect on the next start)")
+        return EXIT_OK
+    records = list(studio.host.records.values())
+    if args.json:
+        print(json.dumps([{
+            "id": r.id, "name": r.title, "version": r.version, "source": r.source, "status": r.display_status,
+            "problems": [{"where": p.where, "message": p.message, "traceback": p.traceback} for p in r.problems],
+        } for r in records], indent=2))
+        return EXIT_OK
+    rows = [(r.id, r.version or "-", r.display_status, r.source) for r in records]
+    _table(("PLUGIN", "VERSION", "STATUS", "SOURCE"), rows)
+    for r in records:
+        for p in r.problems:
+            print(f"\n{r.id}: {p.where}: {p.message}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_job_kinds(args, studio) -> int:
+    kinds = studio.host.job_kinds()
+    if args.json:
+        print(json.dumps({k: {"title": v.title, "executor": v.executor, "params": v.params.model_json_schema()}
+                          for k, v in kinds.items()}, indent=2))
+        return EXIT_OK
+    for kind in kinds.values():
+        print(f"{kind.id}  ({kind.executor})  {kind.title}")
+        for name, field in kind.params.model_fields.items():
+            default = "required" if field.is_required() else f"default {field.default!r}"
+            desc = f" — {field.description}" if field.description else ""
+            print(f"    {name}: {_type_name(field.annotation)} ({default}){desc}")
+    return EXIT_OK
+
+
+def load_params(path: Path | None, sets: list[str]) -> dict[str, Any]:
+    params: dict[str, Any] = {}
+    if path is not None:
+        from studio.core.files import read_json
+
+        data = read_json(path)
+        if not isinstance(data, dict):
+            raise CliError(f"{path} must hold a JSON object of parameters, not {type(data).__name__}")
+        params.update(data)
+    for item in sets:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise CliError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            params[key] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key] = value
+    return params
+
+
+def cmd_jobs_run(args, studio) -> int:
+    params = load_params(args.params, args.set)
+    studio.workspace.check_writable()
+    studio.jobs.validate(args.kind, params)  # fail before any folder is made
+    return asyncio.run(_run_job(studio, args.kind, params, quiet=args.quiet))
+
+
+async def _run_job(studio, kind: str, params: dict[str, Any], quiet: bool) -> int:
+    from tqdm import tqdm
+
+    job = studio.jobs.submit(kind, params)
+    print(f"run {job.id}\n  folder {job.run.dir}", file=sys.stderr)
+    # disable=None: a live bar on a terminal, plain log lines when piped (CI logs stay short)
+    bar = None if quiet else tqdm(total=None, desc=kind, unit="step", file=sys.stderr, dynamic_ncols=True,
+                                  mininterval=0.2, disable=None)
+    latest: dict[str, float] = {}
+
+    def on_events(run_id: str, events: list[dict]) -> None:
+        if run_id != job.id or bar is None:
+            return
+        for e in events:
+            k = e.get("kind")
+            if k == "metric":
+                latest[e["name"]] = e["value"]
+            elif k == "progress":
+                if e.get("total") and bar.total != e["total"]:
+                    bar.total = e["total"]
+                bar.n = e.get("done") or 0
+            elif k == "log" and e.get("level") != "error":
+                bar.write(f"  {e.get('text', '')}", file=sys.stderr)
+        if latest:
+            bar.set_postfix({k: f"{v:.4g}" for k, v in list(latest.items())[:4]}, refresh=False)
+        bar.refresh()
+
+    unsubscribe = studio.bus.subscribe(on_events)
+    loop = asyncio.get_running_loop()
+    interrupted = False
+
+    def on_sigint() -> None:
+        nonlocal interrupted
+        if interrupted:  # second Ctrl-C: stop waiting for the cooperative cancel
+            raise KeyboardInterrupt
+        interrupted = True
+        print("\ncancelling… (Ctrl-C again to force)", file=sys.stderr)
+        studio.jobs.cancel(job.id)
+
+    try:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
+    except (NotImplementedError, RuntimeError):  # Windows, or not the main thread
+        pass
+    try:
+        await studio.jobs.wait(job)
+    finally:
+        unsubscribe()
+        if bar is not None:
+            bar.close()
+    summary = ", ".join(f"{k}={v:.4g}" for k, v in latest.items())
+    print(f"{job.status} in {job.elapsed:.1f} s" + (f"  ({summary})" if summary else ""), file=sys.stderr)
+    if job.status == "succeeded":
+        if job.result is not None:
+            print(json.dumps(job.result))
+        return EXIT_OK
+    if job.status == "cancelled":
+        return EXIT_INTERRUPTED
+    print(f"error: {job.error}", file=sys.stderr)
+    print(f"  (the full traceback is in {job.run.events_path})", file=sys.stderr)
+    return EXIT_FAILED
+
+
+def cmd_runs(args, studio) -> int:
+    if args.action == "list":
+        runs = studio.store.list()
+        infos = [r.info() for r in runs]
+        if args.json:
+            print(json.dumps(infos, indent=2, default=str))
+            return EXIT_OK
+        if not runs:
+            print(f"no runs yet in {studio.workspace.root}")
+            return EXIT_OK
+        rows = [(i.get("id", r.id), i.get("status", "?"), _duration(i), _when(i.get("created"))) for r, i in zip(runs, infos)]
+        _table(("RUN", "STATUS", "TIME", "CREATED"), rows)
+        return EXIT_OK
+    run = studio.store.find(args.run_id)
+    info, metrics = run.info(), run.metrics()
+    if args.json:
+        print(json.dumps({"info": info, "params": run.params(), "metrics": {
+            k: {"steps": len(v[0]), "last": v[1][-1] if v[1] else None, "min": min(v[1]) if v[1] else None}
+            for k, v in metrics.items()}}, indent=2, default=str))
+        return EXIT_OK
+    print(f"run      {run.id}\nkind     {info.get('kind')}\nstatus   {info.get('status')}\n"
+          f"time     {_duration(info)}\nfolder   {run.dir}")
+    if info.get("error"):
+        print(f"error    {info['error']}")
+    print("params   " + json.dumps(run.params(), sort_keys=True))
+    if metrics:
+        print("metrics")
+        _table(("  NAME", "POINTS", "LAST", "MIN"),
+               [(f"  {k}", len(v[1]), f"{v[1][-1]:.5g}", f"{min(v[1]):.5g}") for k, v in metrics.items()])
+    logs = run.last_logs(10)
+    if logs:
+        print("last log lines")
+        for line in logs:
+            print(f"  {line}")
+    return EXIT_OK
+
+
+def cmd_doctor(args, studio) -> int:
+    import platform
+
+    from studio.core.secrets import keyring_status
+
+    print(f"tensor-studio {__version__}  python {platform.python_version()}  {platform.platform()}")
+    for module in ("PySide6", "pyqtgraph", "qasync", "pluggy", "pydantic", "numpy", "torch"):
+        print(f"  {module:<10} {_module_version(module)}")
+    print("devices")
+    for line in _devices():
+        print(f"  {line}")
+    print(f"workspace {studio.workspace.root}")
+    print(f"keyring   {keyring_status().explanation}")
+    failed = 0
+    print("plugins")
+    for r in studio.host.records.values():
+        print(f"  {r.id:<14} {r.display_status:<9} {r.source}")
+        for p in r.problems:
+            failed += 1
+            print(f"      {p.where}: {p.message}")
+    for message in studio.messages:
+        print(f"note: {message}")
+    if args.gui:
+        from studio.qt.app import probe_gui
+
+        report = probe_gui(studio)
+        print(f"gui       window shown in {report['startup_s'] * 1000:.0f} ms "
+              f"(process start to first paint {report['since_process_start_s'] * 1000:.0f} ms), "
+              f"{report['panels']} panels created")
+        for problem in report["panel_problems"]:
+            failed += 1
+            print(f"      {problem}")
+    return EXIT_OK if not failed else EXIT_FAILED
+
+
+# ----------------------------------------------------------------------------- helpers
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    rows = [tuple(str(c) for c in row) for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
+    for row in (tuple(headers), *rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+
+
+def _type_name(annotation: Any) -> str:
+    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+
+
+def _duration(info: dict) -> str:
+    start, end = info.get("started"), info.get("finished")
+    if not start:
+        return "-"
+    return f"{(end or time.time()) - start:.1f} s"
+
+
+def _when(stamp: Any) -> str:
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if isinstance(stamp, (int, float)) else "-"
+
+
+def _module_version(name: str) -> str:
+    from importlib import metadata
+
+    dist = {"PySide6": "PySide6-Essentials"}.get(name, name)
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def _devices() -> list[str]:
+    """CPU always; CUDA and MPS if torch is installed and sees them (torch imported only here)."""
+    import os
+
+    lines = [f"cpu   {os.cpu_count()} cores"]
+    try:
+        import torch
+    except ImportError:
+        return lines + ["torch is not installed: no training devices"]
+    if torch.cuda.is_available():
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            lines.append(f"cuda:{i} {props.name}, {props.total_memory / 2**30:.1f} GiB")
+    else:
+        lines.append("cuda  not available")
+    mps = getattr(torch.backends, "mps", None)
+    lines.append("mps   available" if mps is not None and mps.is_available() else "mps   not available")
+    return lines
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    # Global options first: plugins (and so their sub-commands) load only after we know
+    # which workspace and settings to use.
+    pre_parser = argparse.ArgumentParser(add_help=False)
+    pre_parser.add_argument("--workspace", "-w", type=Path)
+    pre_parser.add_argument("--verbose", "-v", action="store_true")
+    pre, rest = pre_parser.parse_known_args(argv)
+    command = rest[0] if rest and not rest[0].startswith("-") else None
+    logging.basicConfig(level=logging.DEBUG if pre.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from studio.core.files import StudioFileError
+    from studio.runtime.jobs import JobError
+    from studio.session import Studio
+
+    try:
+        studio = Studio.load(pre.workspace, create=command in (None, "gui"))
+        extra = [c for _, c in studio.host.commands() if c.__class__.__name__ == "CliCommand"]
+        args = build_parser(extra).parse_args(argv)
+        if args.command in (None, "gui"):
+            from studio.qt.app import run_gui
+
+            return run_gui(studio, getattr(args, "paths", []))
+        if getattr(args, "plugin_command", None) is not None:
+            from studio.api import resolve
+
+            return int(resolve(args.plugin_command.run)(args) or 0)
+        handler = {("plugins",): cmd_plugins, ("jobs", "kinds"): cmd_job_kinds, ("jobs", "run"): cmd_jobs_run,
+                   ("runs",): cmd_runs, ("doctor",): cmd_doctor}
+        key = (args.command, args.action) if (args.command, getattr(args, "action", None)) in handler else (args.command,)
+        code = handler[key](args, studio)
+        studio.save_settings()
+        return code
+    except (CliError, JobError, StudioFileError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

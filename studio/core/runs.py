@@ -1,0 +1,206 @@
+"""Runs on disk: one folder per job run, readable and append-only.
+
+    runs/<id>/params.json    the validated parameters
+    runs/<id>/run.json       kind, status, times, error (rewritten atomically)
+    runs/<id>/events.jsonl   every event the job emitted, one JSON object a line
+    runs/<id>/artifacts/     files the job produced
+
+The event log is written by whoever runs the job (the worker process for process jobs),
+so events survive a crash of the studio; it is fsync'd in batches. A crash can leave a
+half-written last line: readers skip it and writers start a fresh line after it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from .files import StudioFileError, read_json, write_json
+
+ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
+
+
+def new_run_id(kind: str) -> str:
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{secrets.token_hex(2)}"
+
+
+class EventLog:
+    """Append-only JSONL writer, fsync'd at most every ``sync_interval`` seconds."""
+
+    def __init__(self, path: Path, sync_interval: float = 0.5):
+        self.path = Path(path)
+        self.sync_interval = sync_interval
+        needs_newline = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
+        self._fh = open(self.path, "a", encoding="utf-8")
+        if needs_newline:
+            self._fh.write("\n")
+        self._last_sync = time.monotonic()
+        self.count = 0
+
+    def write(self, events: list[dict[str, Any]]) -> None:
+        if not events:
+            return
+        self._fh.write("".join(json.dumps(e, separators=(",", ":"), default=str) + "\n" for e in events))
+        self.count += len(events)
+        now = time.monotonic()
+        if now - self._last_sync >= self.sync_interval:
+            self.sync()
+
+    def sync(self) -> None:
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._last_sync = time.monotonic()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self.sync()
+            self._fh.close()
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        fh.seek(-1, os.SEEK_END)
+        return fh.read(1) == b"\n"
+
+
+def read_events(path: Path) -> Iterator[dict[str, Any]]:
+    """Yield the events of a log, skipping lines that are not complete JSON objects."""
+    try:
+        fh = open(path, encoding="utf-8")
+    except FileNotFoundError:
+        return
+    with fh:
+        for line in fh:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(event, dict):
+                yield event
+
+
+@dataclass
+class Run:
+    dir: Path
+
+    @property
+    def id(self) -> str:
+        return self.dir.name
+
+    @property
+    def events_path(self) -> Path:
+        return self.dir / "events.jsonl"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        return self.dir / "artifacts"
+
+    def info(self) -> dict[str, Any]:
+        try:
+            data = read_json(self.dir / "run.json")
+        except StudioFileError as exc:
+            return {"id": self.id, "kind": "?", "status": "unreadable", "error": str(exc)}
+        return data if isinstance(data, dict) else {"id": self.id, "status": "unreadable"}
+
+    def update(self, **fields: Any) -> dict[str, Any]:
+        data = self.info()
+        data.update(fields)
+        write_json(self.dir / "run.json", data)
+        return data
+
+    def params(self) -> dict[str, Any]:
+        return read_json(self.dir / "params.json")
+
+    def events(self) -> Iterator[dict[str, Any]]:
+        return read_events(self.events_path)
+
+    def metrics(self) -> dict[str, tuple[list[float], list[float]]]:
+        """Scalar metrics by name, as (steps, values), in the order they were logged."""
+        out: dict[str, tuple[list[float], list[float]]] = {}
+        for e in self.events():
+            if e.get("kind") == "metric":
+                steps, values = out.setdefault(str(e.get("name")), ([], []))
+                steps.append(e.get("step", len(steps)))
+                values.append(e.get("value"))
+        return out
+
+    def last_logs(self, n: int = 20) -> list[str]:
+        lines = [e.get("text", "") for e in self.events() if e.get("kind") == "log"]
+        return lines[-n:]
+
+
+class RunStore:
+    """The ``runs/`` folder of a workspace."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def create(self, kind: str, params: dict[str, Any], **info: Any) -> Run:
+        run_id = new_run_id(kind)
+        run = Run(self.root / run_id)
+        try:
+            run.dir.mkdir(parents=True)
+            run.artifacts_dir.mkdir()
+        except OSError as exc:
+            raise StudioFileError(f"cannot create run folder {run.dir}: {exc.strerror or exc}") from exc
+        write_json(run.dir / "params.json", params)
+        write_json(run.dir / "run.json", {
+            "id": run_id, "kind": kind, "status": "queued", "created": time.time(),
+            "owner_pid": os.getpid(), **info,
+        })
+        return run
+
+    def get(self, run_id: str) -> Run:
+        run = Run(self.root / run_id)
+        if not (run.dir / "run.json").exists():
+            raise StudioFileError(f"no run {run_id!r} in {self.root}")
+        return run
+
+    def find(self, prefix: str) -> Run:
+        """A run by id or a unique part of its id (handy on the command line)."""
+        if (self.root / prefix / "run.json").exists():
+            return Run(self.root / prefix)
+        matches = [r for r in self.list() if prefix in r.id]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise StudioFileError(f"no run matches {prefix!r} in {self.root}")
+        raise StudioFileError(f"{prefix!r} matches {len(matches)} runs; give more of the id")
+
+    def list(self) -> list[Run]:
+        """All runs, newest first."""
+        if not self.root.is_dir():
+            return []
+        runs = [Run(d) for d in self.root.iterdir() if (d / "run.json").exists()]
+        return sorted(runs, key=lambda r: r.id, reverse=True)
+
+    def mark_interrupted(self) -> list[Run]:
+        """Runs still marked queued/running whose owning studio process is gone were
+        interrupted by a crash or kill: say so in their run.json. Returns them."""
+        stale = []
+        for run in self.list():
+            info = run.info()
+            if info.get("status") in ACTIVE and not _pid_alive(info.get("owner_pid")):
+                run.update(status="interrupted", finished=time.time(),
+                           error="the studio stopped while this run was active")
+                stale.append(run)
+        return stale
+
+
+def _pid_alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    if pid == os.getpid():
+        return True
+    try:
+        import psutil
+
+        return psutil.pid_exists(pid)
+    except ImportError:  # pragma: no cover - psutil is a dependency
+        return True

@@ -1,0 +1,78 @@
+"""A workspace is a plain folder a person can browse: runs/, workflows/, data/, indexes/."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from .files import StudioFileError, read_json, write_json
+
+SUBFOLDERS = ("runs", "workflows", "data", "indexes")
+MARKER = "workspace.json"
+SCHEMA_VERSION = 1
+
+
+class WorkspaceError(StudioFileError):
+    """The workspace folder is missing, not a workspace, or cannot be written."""
+
+
+@dataclass(frozen=True)
+class Workspace:
+    root: Path
+
+    @property
+    def runs(self) -> Path:
+        return self.root / "runs"
+
+    @property
+    def workflows(self) -> Path:
+        return self.root / "workflows"
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def indexes(self) -> Path:
+        return self.root / "indexes"
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @classmethod
+    def create(cls, root: Path) -> "Workspace":
+        """Create (or complete) a workspace folder; existing files are left as they are."""
+        root = Path(root).expanduser().resolve()
+        if root.exists() and not root.is_dir():
+            raise WorkspaceError(f"cannot create a workspace at {root}: a file with that name exists")
+        try:
+            for sub in SUBFOLDERS:
+                (root / sub).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WorkspaceError(f"cannot create a workspace at {root}: {exc.strerror or exc}") from exc
+        if not (root / MARKER).exists():
+            write_json(root / MARKER, {"schema_version": SCHEMA_VERSION, "name": root.name})
+        return cls(root)
+
+    @classmethod
+    def open(cls, root: Path) -> "Workspace":
+        """Open an existing workspace; a missing folder is an error (never created silently)."""
+        root = Path(root).expanduser().resolve()
+        if not root.is_dir():
+            raise WorkspaceError(f"workspace folder {root} does not exist")
+        if not (root / MARKER).exists():
+            raise WorkspaceError(f"{root} is not a Tensor Studio workspace (no {MARKER}); use New workspace to make one")
+        meta = read_json(root / MARKER)
+        version = meta.get("schema_version", 0) if isinstance(meta, dict) else 0
+        if version > SCHEMA_VERSION:
+            raise WorkspaceError(f"{root} was made by a newer Tensor Studio (schema {version}); please upgrade")
+        for sub in SUBFOLDERS:  # older or hand-made workspaces may lack a folder
+            (root / sub).mkdir(exist_ok=True)
+        return cls(root)
+
+    def check_writable(self) -> None:
+        """Raise a clear WorkspaceError if runs cannot be written here (read-only disk, permissions)."""
+        if not os.access(self.runs, os.W_OK):
+            raise WorkspaceError(f"workspace {self.root} is not writable: check permissions or free space")

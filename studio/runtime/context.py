@@ -1,0 +1,93 @@
+"""The JobContext handed to a running job.
+
+Events are buffered and flushed in batches — to the run's event log on disk and to a sink
+(the pipe to the studio, or the in-process event bus) — either when the batch is large or
+every ``flush_interval`` seconds by a small flusher thread. Batching is what lets a job
+emit tens of thousands of events a second without slowing itself or the UI.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from studio.api import JobCancelled
+from studio.core.runs import EventLog
+
+Sink = Callable[[list[dict[str, Any]]], None]
+
+
+class RunContext:
+    def __init__(self, run_id: str, run_dir: Path, sink: Sink, *, rank: int = 0,
+                 flush_interval: float = 0.02, max_batch: int = 4096):
+        self.run_id = run_id
+        self.run_dir = Path(run_dir)
+        self.rank = rank
+        self._sink = sink
+        self._log = EventLog(self.run_dir / "events.jsonl")
+        self._buffer: list[dict[str, Any]] = []
+        self._buffer_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._max_batch = max_batch
+        self._flush_interval = flush_interval
+        self.cancel_event = threading.Event()
+        self._stop = threading.Event()
+        self._flusher = threading.Thread(target=self._flush_loop, name="studio-event-flusher", daemon=True)
+        self._flusher.start()
+
+    # ---------------------------------------------------------------- JobContext API
+
+    def progress(self, done: float, total: float | None = None, message: str = "") -> None:
+        self._emit({"t": time.time(), "kind": "progress", "done": done, "total": total, "message": message})
+
+    def metric(self, name: str, step: int, value: float) -> None:
+        self._emit({"t": time.time(), "kind": "metric", "name": name, "step": step, "value": float(value)})
+
+    def log(self, text: str, level: str = "info") -> None:
+        self._emit({"t": time.time(), "kind": "log", "level": level, "text": str(text)})
+
+    def artifact(self, path: str | Path, kind: str = "file") -> None:
+        self._emit({"t": time.time(), "kind": "artifact", "path": str(path), "artifact_kind": kind})
+
+    def span(self, **fields: Any) -> None:
+        self._emit({"t": time.time(), "kind": "span", **fields})
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def check_cancelled(self) -> None:
+        if self.cancel_event.is_set():
+            raise JobCancelled("cancelled by the user")
+
+    # ---------------------------------------------------------------- plumbing
+
+    def _emit(self, event: dict[str, Any]) -> None:
+        with self._buffer_lock:
+            self._buffer.append(event)
+            full = len(self._buffer) >= self._max_batch
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._write_lock:  # keeps batches in order on disk and in the sink
+            with self._buffer_lock:
+                batch, self._buffer = self._buffer, []
+            if batch:
+                self._log.write(batch)
+                self._sink(batch)
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self._flush_interval):
+            try:
+                self.flush()
+            except Exception:  # a closed pipe at shutdown: the final flush reports it
+                return
+
+    def close(self) -> None:
+        self._stop.set()
+        self._flusher.join(timeout=1.0)
+        self.flush()
+        self._log.close()

@@ -1,0 +1,340 @@
+"""The job manager: validates params, creates the run folder, queues and runs jobs.
+
+Two executors share one job model:
+
+* ``async`` — the runner runs in this process's asyncio loop (``async def``), or in a
+  thread if it is a plain function. For I/O-bound work such as LLM calls.
+* ``process`` — the runner runs in a *spawned* worker process (``studio.runtime.worker``).
+  A reader thread receives event batches from the pipe and hands them to the loop with
+  ``call_soon_threadsafe``, so the loop (and the GUI under qasync) never blocks on I/O.
+
+Cancel is cooperative first (``ctx.cancelled``), then the worker is terminated after a
+grace period, then killed. A worker that dies is reported as failed with its exit signal
+and its last log lines; the studio carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import inspect
+import logging
+import multiprocessing
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from studio.api import JobKind, resolve
+from studio.core.events import EventBus, event
+from studio.core.runs import Run, RunStore
+from studio.runtime.context import RunContext
+from studio.runtime.worker import outcome_of, worker_main
+
+log = logging.getLogger(__name__)
+
+CANCEL_GRACE_S = 5.0
+KILL_GRACE_S = 2.0
+
+
+class JobError(Exception):
+    """A job could not be started; the message is meant for the user."""
+
+
+class ParamsError(JobError):
+    pass
+
+
+def format_validation_error(kind: JobKind, exc: ValidationError) -> str:
+    lines = [f"invalid parameters for {kind.id}:"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(params)"
+        lines.append(f"  {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+@dataclass
+class Job:
+    kind: JobKind
+    params: BaseModel
+    run: Run
+    status: str = "queued"
+    created: float = field(default_factory=time.time)
+    started: float | None = None
+    finished: float | None = None
+    progress_done: float = 0.0
+    progress_total: float | None = None
+    progress_message: str = ""
+    error: str | None = None
+    traceback: str | None = None
+    result: Any = None
+    last_logs: collections.deque = field(default_factory=lambda: collections.deque(maxlen=20))
+    cancel_requested: bool = False
+    done: asyncio.Future | None = None
+    _cancel: Any = None  # executor-specific cancel callable
+
+    @property
+    def id(self) -> str:
+        return self.run.id
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("queued", "running")
+
+    @property
+    def elapsed(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.finished or time.time()) - self.started
+
+    @property
+    def fraction(self) -> float | None:
+        if not self.progress_total:
+            return None
+        return max(0.0, min(1.0, self.progress_done / self.progress_total))
+
+
+class JobManager:
+    def __init__(self, kinds: dict[str, JobKind], store: RunStore, bus: EventBus | None = None,
+                 *, max_process: int = 1, max_async: int = 4):
+        self.kinds = kinds
+        self.store = store
+        self.bus = bus or EventBus()
+        self.jobs: dict[str, Job] = {}
+        self._limits = {"process": max_process, "async": max_async}
+        self._semaphores: dict[str, asyncio.Semaphore] = {}
+
+    # ------------------------------------------------------------------ public
+
+    def validate(self, kind_id: str, params: dict[str, Any] | BaseModel | None) -> tuple[JobKind, BaseModel]:
+        kind = self.kinds.get(kind_id)
+        if kind is None:
+            known = ", ".join(sorted(self.kinds)) or "none"
+            raise JobError(f"unknown job kind {kind_id!r} (known: {known})")
+        if isinstance(params, kind.params):
+            return kind, params
+        if isinstance(params, BaseModel):
+            params = params.model_dump()
+        try:
+            return kind, kind.params.model_validate(params or {})
+        except ValidationError as exc:
+            raise ParamsError(format_validation_error(kind, exc)) from None
+
+    def submit(self, kind_id: str, params: dict[str, Any] | BaseModel | None = None) -> Job:
+        """Validate, create the run folder and schedule the job. Needs a running loop."""
+        kind, model = self.validate(kind_id, params)
+        run = self.store.create(kind.id, model.model_dump(mode="json"), title=kind.title, executor=kind.executor)
+        job = Job(kind=kind, params=model, run=run)
+        loop = asyncio.get_running_loop()
+        job.done = loop.create_future()
+        self.jobs[job.id] = job
+        self._publish(job, [event("status", status="queued")])
+        loop.create_task(self._run(job), name=f"job {job.id}")
+        return job
+
+    def cancel(self, job_id: str) -> None:
+        job = self.jobs.get(job_id)
+        if job is None or not job.active or job.cancel_requested:
+            return
+        job.cancel_requested = True
+        if job.status == "queued":
+            self._finish(job, {"status": "cancelled", "error": "cancelled before it started"})
+        elif job._cancel is not None:
+            job._cancel()
+        self._publish(job, [event("log", level="info", text="cancel requested")])
+
+    @property
+    def active_jobs(self) -> list[Job]:
+        return [j for j in self.jobs.values() if j.active]
+
+    async def wait(self, job: Job) -> Job:
+        assert job.done is not None
+        await asyncio.shield(job.done)
+        return job
+
+    async def shutdown(self, timeout: float = CANCEL_GRACE_S + KILL_GRACE_S + 1) -> None:
+        """Cancel every active job and wait until their workers are gone."""
+        active = self.active_jobs
+        for job in active:
+            self.cancel(job.id)
+        if active:
+            await asyncio.wait([j.done for j in active if j.done], timeout=timeout)
+
+    # ------------------------------------------------------------------ running
+
+    def _semaphore(self, executor: str) -> asyncio.Semaphore:
+        if executor not in self._semaphores:
+            self._semaphores[executor] = asyncio.Semaphore(self._limits[executor])
+        return self._semaphores[executor]
+
+    async def _run(self, job: Job) -> None:
+        async with self._semaphore(job.kind.executor):
+            if not job.active:  # cancelled while queued
+                return
+            job.status, job.started = "running", time.time()
+            job.run.update(status="running", started=job.started)
+            self._publish(job, [event("status", status="running")])
+            try:
+                if job.kind.executor == "process":
+                    outcome = await self._run_process(job)
+                else:
+                    outcome = await self._run_async(job)
+            except Exception as exc:  # a bug in the runner machinery: report it on the job
+                log.exception("job %s: executor failed", job.id)
+                outcome = outcome_of(exc)
+            self._finish(job, outcome)
+
+    def _finish(self, job: Job, outcome: dict[str, Any]) -> None:
+        if not job.active:
+            return
+        job.status = outcome["status"]
+        job.error = outcome.get("error")
+        job.traceback = outcome.get("traceback")
+        job.result = outcome.get("result")
+        job.finished = time.time()
+        fields = {"status": job.status, "finished": job.finished, "error": job.error}
+        if job.result is not None:
+            fields["result"] = job.result
+        try:
+            job.run.update(**fields)
+        except Exception as exc:  # disk full etc.: the job still ends, the user is told
+            log.error("job %s: could not update run.json: %s", job.id, exc)
+        self._publish(job, [event("status", status=job.status, error=job.error)])
+        if job.done is not None and not job.done.done():
+            job.done.set_result(job)
+
+    def _on_events(self, job: Job, events: list[dict[str, Any]]) -> None:
+        for e in events:
+            kind = e.get("kind")
+            if kind == "progress":
+                job.progress_done = e.get("done") or 0.0
+                job.progress_total = e.get("total")
+                job.progress_message = e.get("message") or ""
+            elif kind == "log":
+                job.last_logs.append(e.get("text", ""))
+        self.bus.publish(job.id, events)
+
+    def _publish(self, job: Job, events: list[dict[str, Any]]) -> None:
+        self.bus.publish(job.id, events)
+
+    # ------------------------------------------------------------------ async executor
+
+    async def _run_async(self, job: Job) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+
+        def sink(batch: list[dict[str, Any]]) -> None:
+            try:
+                loop.call_soon_threadsafe(self._on_events, job, batch)
+            except RuntimeError:  # loop closed at shutdown; the event log has them
+                pass
+
+        ctx = RunContext(job.id, job.run.dir, sink)
+        runner = resolve(job.kind.runner)
+        if inspect.iscoroutinefunction(runner):
+            task = asyncio.ensure_future(runner(job.params, ctx))
+        else:
+            task = asyncio.ensure_future(asyncio.to_thread(runner, job.params, ctx))
+
+        def cancel() -> None:
+            ctx.cancel_event.set()
+            loop.call_later(CANCEL_GRACE_S, task.cancel)
+
+        job._cancel = cancel
+        exc: BaseException | None = None
+        result = None
+        try:
+            result = await task
+        except BaseException as e:  # noqa: BLE001 - reported on the job
+            exc = e
+        outcome = outcome_of(exc, result)
+        if outcome["status"] == "failed":
+            ctx.log(outcome["traceback"], level="error")
+        ctx.close()
+        return outcome
+
+    # ------------------------------------------------------------------ process executor
+
+    async def _run_process(self, job: Job) -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        mp = multiprocessing.get_context("spawn")
+        events_recv, events_send = mp.Pipe(duplex=False)
+        control_recv, control_send = mp.Pipe(duplex=False)
+        spec = {"run_id": job.id, "run_dir": str(job.run.dir), "runner": job.kind.runner, "params": job.params}
+        proc = mp.Process(target=worker_main, args=(events_send, control_recv, spec),
+                          name=f"studio-job-{job.id}")
+        await loop.run_in_executor(None, proc.start)  # spawning takes a few ms: keep the loop free
+        events_send.close()
+        control_recv.close()
+        finished: asyncio.Future = loop.create_future()
+
+        def deliver(callback, *args) -> None:
+            try:
+                loop.call_soon_threadsafe(callback, *args)
+            except RuntimeError:  # loop closed at shutdown
+                pass
+
+        def read() -> None:
+            outcome = None
+            try:
+                while True:
+                    tag, payload = events_recv.recv()
+                    if tag == "events":
+                        deliver(self._on_events, job, payload)
+                    elif tag == "done":
+                        outcome = payload
+            except (EOFError, OSError):
+                pass
+            except Exception as exc:  # an unpicklable message: report, then wait for exit
+                outcome = outcome_of(exc)
+            proc.join()
+            events_recv.close()
+            deliver(_set_result, finished, (outcome, proc.exitcode))
+
+        threading.Thread(target=read, name=f"studio-reader-{job.id}", daemon=True).start()
+
+        def cancel() -> None:
+            try:
+                control_send.send("cancel")
+            except OSError:
+                pass
+            loop.call_later(CANCEL_GRACE_S, _escalate, proc)
+
+        job._cancel = cancel
+        outcome, exitcode = await finished
+        control_send.close()
+        if outcome is not None:
+            return outcome
+        if job.cancel_requested:
+            return {"status": "cancelled", "error": "cancelled by the user (worker was stopped)"}
+        return {"status": "failed", "error": _describe_exit(exitcode, list(job.last_logs))}
+
+
+def _set_result(future: asyncio.Future, value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _escalate(proc) -> None:
+    """Terminate a worker that ignored the cooperative cancel; kill it if that fails too."""
+    if proc.is_alive():
+        log.warning("worker %s ignored cancel; terminating", proc.pid)
+        proc.terminate()
+        threading.Timer(KILL_GRACE_S, lambda: proc.is_alive() and proc.kill()).start()
+
+
+def _describe_exit(exitcode: int | None, last_logs: list[str]) -> str:
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        what = f"the worker process was killed by {name}"
+    else:
+        what = f"the worker process exited with code {exitcode} before the job finished"
+    if last_logs:
+        tail = "\n".join(f"  {line}" for line in last_logs[-5:])
+        what += f"; its last log lines:\n{tail}"
+    return what

@@ -1,0 +1,85 @@
+"""Entry point of a spawned worker process: runs one job, streams its events back.
+
+Messages to the studio over ``events_conn``: ``("events", [event, …])`` and finally
+``("done", outcome)``. Messages from the studio over ``control_conn``: ``"cancel"``.
+If the studio disappears (the control pipe closes), the job is cancelled and the worker
+exits after a grace period, so no orphan keeps computing. Never imports Qt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import threading
+import traceback
+from typing import Any
+
+from studio.api import JobCancelled, resolve
+
+ORPHAN_GRACE_S = 5.0
+
+
+def outcome_of(exc: BaseException | None, result: Any = None) -> dict[str, Any]:
+    if exc is None:
+        return {"status": "succeeded", "result": _jsonable(result)}
+    if isinstance(exc, (JobCancelled, asyncio.CancelledError)):
+        return {"status": "cancelled", "error": "cancelled by the user"}
+    return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+            "traceback": "".join(traceback.format_exception(exc))}
+
+
+def call_runner(runner: Any, params: Any, ctx: Any) -> Any:
+    if inspect.iscoroutinefunction(runner):
+        return asyncio.run(runner(params, ctx))
+    return runner(params, ctx)
+
+
+def worker_main(events_conn, control_conn, spec: dict[str, Any]) -> None:
+    from studio.runtime.context import RunContext
+
+    send_lock = threading.Lock()
+
+    def send(message: tuple) -> None:
+        with send_lock:
+            events_conn.send(message)
+
+    ctx = RunContext(spec["run_id"], spec["run_dir"], lambda batch: send(("events", batch)))
+
+    def listen() -> None:
+        try:
+            while True:
+                if control_conn.recv() == "cancel":
+                    ctx.cancel_event.set()
+        except (EOFError, OSError):  # the studio is gone: stop, then leave
+            ctx.cancel_event.set()
+            threading.Timer(ORPHAN_GRACE_S, os._exit, args=(3,)).start()
+
+    threading.Thread(target=listen, name="studio-control", daemon=True).start()
+
+    exc: BaseException | None = None
+    result = None
+    try:
+        runner = resolve(spec["runner"])
+        result = call_runner(runner, spec["params"], ctx)
+    except BaseException as e:  # noqa: BLE001 - everything is reported, SystemExit included
+        exc = e
+    outcome = outcome_of(exc, result)
+    if outcome["status"] == "failed":
+        ctx.log(outcome["traceback"], level="error")
+    try:
+        ctx.close()
+        send(("done", outcome))
+    except (BrokenPipeError, OSError):
+        pass
+    events_conn.close()
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    return repr(value)

@@ -1,0 +1,87 @@
+"""The composition root shared by the GUI and the CLI: settings + plugins + workspace + jobs.
+
+No Qt here. The GUI wraps a Studio in windows; the CLI drives it from the terminal.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from studio import shell_plugin
+from studio.core.events import EventBus
+from studio.core.paths import default_workspace
+from studio.core.plugins import PluginHost
+from studio.core.runs import RunStore
+from studio.core.settings import Settings, load_settings, save_settings
+from studio.core.workspace import Workspace
+from studio.runtime.jobs import JobManager
+
+log = logging.getLogger(__name__)
+
+
+class Studio:
+    def __init__(self, settings: Settings, host: PluginHost, workspace: Workspace, messages: list[str] | None = None):
+        self.settings = settings
+        self.host = host
+        self.bus = EventBus()
+        self.messages = messages or []  # things the user should be told at start-up
+        self.workspace = workspace
+        self.store = RunStore(workspace.runs)
+        self.jobs = self._make_jobs()
+
+    @classmethod
+    def load(cls, workspace: Path | None = None, *, discover: bool = True, create: bool = True) -> "Studio":
+        """Load settings, discover plugins and open the workspace.
+
+        ``workspace`` None means the last one used, else the default one (created on first
+        start). An explicitly named workspace that does not exist raises WorkspaceError
+        unless ``create`` is set.
+        """
+        settings, problem = load_settings()
+        messages = [problem] if problem else []
+        host = PluginHost(disabled=settings.disabled_plugins)
+        host.register(shell_plugin, "studio", source="built-in")
+        if discover:
+            host.discover()
+        ws = cls._open_workspace(settings, workspace, create, messages)
+        studio = cls(settings, host, ws, messages)
+        stale = studio.store.mark_interrupted()
+        if stale:
+            messages.append(f"{len(stale)} run(s) were interrupted when the studio last stopped; they are marked so.")
+        return studio
+
+    @staticmethod
+    def _open_workspace(settings: Settings, path: Path | None, create: bool, messages: list[str]) -> Workspace:
+        if path is not None:
+            ws = Workspace.create(path) if create else Workspace.open(path)
+        else:
+            ws = None
+            if settings.workspace:
+                try:
+                    ws = Workspace.open(Path(settings.workspace))
+                except Exception as exc:
+                    messages.append(f"The last workspace could not be opened ({exc}); using the default one.")
+            ws = ws or Workspace.create(default_workspace())
+        settings.remember_workspace(ws.root)
+        return ws
+
+    def _make_jobs(self) -> JobManager:
+        return JobManager(self.host.job_kinds(), self.store, self.bus,
+                          max_process=self.settings.max_process_jobs, max_async=self.settings.max_async_jobs)
+
+    def switch_workspace(self, workspace: Workspace) -> None:
+        """Point the studio at another workspace (only when no job is active)."""
+        if self.jobs.active_jobs:
+            raise RuntimeError("finish or cancel the running jobs before switching workspace")
+        self.workspace = workspace
+        self.store = RunStore(workspace.runs)
+        self.jobs = self._make_jobs()
+        self.settings.remember_workspace(workspace.root)
+        self.save_settings()
+
+    def save_settings(self) -> None:
+        try:
+            save_settings(self.settings)
+        except Exception as exc:  # an unwritable config dir must not take the studio down
+            log.error("could not save settings: %s", exc)
