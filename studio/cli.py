@@ -356,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = rest[0] if rest and not rest[0].startswith("-") else None
     logging.basicConfig(level=logging.DEBUG if pre.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:  # the terminal gets warnings; the Log panel gets more
+        handler.setLevel(logging.DEBUG if pre.verbose else logging.WARNING)
     from studio.core.files import StudioFileError
     from studio.runtime.jobs import JobError
     from studio.session import Studio

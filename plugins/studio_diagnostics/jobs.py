@@ -20,7 +20,20 @@ class StreamParams(BaseModel):
     fail_at_step: int | None = Field(None, ge=0, description="raise an error at this step (tests the failure path)")
 
 
-NAMES = ("train/loss", "val/loss", "lr", "grad_norm", "tokens_per_s") + tuple(f"extra/{i}" for i in range(11))
+NAMES = ("train/loss", "val/loss", "lr", "grad_norm") + tuple(f"extra/{i}" for i in range(12))
+
+
+def synthetic_value(name: str, step: int, steps: int, rng: random.Random) -> float:
+    """Curves shaped like a real run: decaying losses, a warmup + cosine learning rate."""
+    progress = step / max(1, steps)
+    if name == "lr":
+        warmup = min(1.0, progress * 20)
+        return 3e-4 * warmup * 0.5 * (1 + math.cos(math.pi * progress))
+    if name == "grad_norm":
+        return 0.5 + 2.0 * math.exp(-progress * 8) + abs(rng.gauss(0, 0.1))
+    loss = 1.5 + 2.5 * math.exp(-progress * 5)
+    offset = 0.08 if name == "val/loss" else 0.0
+    return loss + offset + rng.gauss(0, 0.05)
 
 
 def stream(params: StreamParams, ctx) -> dict:
@@ -37,9 +50,8 @@ def stream(params: StreamParams, ctx) -> dict:
             ctx.check_cancelled()
         if params.fail_at_step is not None and step == params.fail_at_step:
             raise RuntimeError(f"failing at step {step} as asked (fail_at_step)")
-        loss = 1.5 + 2.5 * math.exp(-step / max(1, params.steps / 5))
-        for i, name in enumerate(names):
-            ctx.metric(name, step, loss * (1 + 0.1 * i) + rng.gauss(0, 0.05))
+        for name in names:
+            ctx.metric(name, step, synthetic_value(name, step, params.steps, rng))
         if step % report_every == 0:
             ctx.progress(step, params.steps)
         if period:

@@ -75,6 +75,7 @@ class Job:
     cancel_requested: bool = False
     done: asyncio.Future | None = None
     _cancel: Any = None  # executor-specific cancel callable
+    _proc: Any = None  # the worker process of a process job
 
     @property
     def id(self) -> str:
@@ -162,6 +163,19 @@ class JobManager:
             self.cancel(job.id)
         if active:
             await asyncio.wait([j.done for j in active if j.done], timeout=timeout)
+
+    def terminate_all(self) -> None:
+        """Stop every worker process now, without the event loop (the last resort at exit,
+        when the loop is already gone). Their runs stay marked as they were; the next
+        start marks them interrupted."""
+        for job in self.active_jobs:
+            proc = job._proc
+            if proc is not None and proc.is_alive():
+                proc.terminate()
+                proc.join(KILL_GRACE_S)
+                if proc.is_alive():
+                    proc.kill()
+                    proc.join(KILL_GRACE_S)
 
     # ------------------------------------------------------------------ running
 
@@ -265,6 +279,7 @@ class JobManager:
         spec = {"run_id": job.id, "run_dir": str(job.run.dir), "runner": job.kind.runner, "params": job.params}
         proc = mp.Process(target=worker_main, args=(events_send, control_recv, spec),
                           name=f"studio-job-{job.id}")
+        job._proc = proc
         await loop.run_in_executor(None, proc.start)  # spawning takes a few ms: keep the loop free
         events_send.close()
         control_recv.close()

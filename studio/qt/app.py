@@ -1,0 +1,122 @@
+"""Starting and stopping the GUI.
+
+qasync runs asyncio inside Qt's event loop, so jobs, the event bus and widgets share the
+GUI thread and need no locks. The exit order matters (qasync + PySide6 can crash at
+interpreter exit otherwise): window closes → jobs are cancelled and their workers
+reaped → the loop stops and is closed → the window and the application are deleted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+T_IMPORT = time.perf_counter()
+
+
+def ensure_app():
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    if app is None:
+        app = QApplication(sys.argv[:1])
+        app.setApplicationName("Tensor Studio")
+        app.setOrganizationName("Tensor Studio")
+        app.setDesktopFileName("tensor-studio")
+    return app
+
+
+def run_gui(studio, paths: list[Path] | None = None) -> int:
+    import qasync
+
+    from studio.qt.main_window import MainWindow
+    from studio.qt.theme import apply_theme
+
+    app = ensure_app()
+    apply_theme(app, studio.settings.theme)
+    loop = qasync.QEventLoop(app)
+    asyncio.set_event_loop(loop)
+    window = MainWindow(studio)
+    window.show()
+    for path in paths or []:
+        window.open_path(Path(path))
+    quit_requested = asyncio.Event()
+    app.aboutToQuit.connect(quit_requested.set)
+    try:
+        with loop:
+            loop.run_until_complete(quit_requested.wait())
+    finally:
+        studio.jobs.terminate_all()  # a quit that bypassed the window's close (SIGTERM, app.quit)
+        asyncio.set_event_loop(None)
+        window.deleteLater()
+        del window
+    studio.save_settings()
+    return 0
+
+
+def probe_gui(studio, timeout_s: float = 20.0) -> dict[str, Any]:
+    """Open the main window offscreen with every panel created, wait for its first paint,
+    close it and report timings (``tensor-studio doctor --gui``)."""
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    from studio.qt.main_window import MainWindow
+    from studio.qt.theme import apply_theme
+
+    t0 = time.perf_counter()
+    app = ensure_app()
+    apply_theme(app, studio.settings.theme)
+    window = MainWindow(studio, restore_layout=False, show_all_panels=True)
+    painted: dict[str, float] = {}
+
+    class PaintSpy(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt naming
+            if event.type() == QEvent.Type.Paint and "t" not in painted:
+                painted["t"] = time.perf_counter()
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    spy = PaintSpy()
+    window.installEventFilter(spy)
+    QTimer.singleShot(int(timeout_s * 1000), app.quit)
+    window.show()
+    app.exec()
+    t1 = painted.get("t", time.perf_counter())
+    report = {
+        "startup_s": t1 - t0,
+        "since_process_start_s": _since_process_start(t1),
+        "panels": window.created_panel_count(),
+        "panel_problems": window.panel_problems(),
+        "painted": "t" in painted,
+    }
+    window.removeEventFilter(spy)
+    window.close_without_prompt()
+    window.deleteLater()
+    app.processEvents()
+    return report
+
+
+def _since_process_start(t_perf: float) -> float:
+    import psutil
+
+    created = psutil.Process().create_time()
+    return time.time() - (time.perf_counter() - t_perf) - created
+
+
+def _probe_main() -> None:
+    """``python -m studio.qt.app --probe``: cold-start the GUI offscreen, print a JSON report."""
+    import json
+
+    from studio.session import Studio
+
+    studio = Studio.load()
+    report = probe_gui(studio)
+    print(json.dumps(report), flush=True)
+
+
+if __name__ == "__main__" and "--probe" in sys.argv:
+    _probe_main()

@@ -1,0 +1,463 @@
+"""The main window: a home page in the centre, every panel in a dock around it.
+
+Docks are named ``"<plugin>:<panel>"`` (the PanelSpec id) so ``saveState`` restores them
+whichever order plugins load in. A panel factory that raises gets an error page in its
+dock and a problem in the Plugins panel; the rest of the window is unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import traceback
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QPlainTextEdit,
+    QProgressBar,
+    QWidget,
+)
+
+from studio.api import PanelSpec, resolve
+from studio.core.files import StudioFileError, read_json, write_json
+from studio.core.paths import config_dir
+from studio.core.workspace import Workspace, WorkspaceError
+from studio.qt.facade import StudioPanelContext
+from studio.qt.home import HomePage
+
+log = logging.getLogger(__name__)
+
+AREAS = {
+    "left": Qt.DockWidgetArea.LeftDockWidgetArea,
+    "right": Qt.DockWidgetArea.RightDockWidgetArea,
+    "top": Qt.DockWidgetArea.TopDockWidgetArea,
+    "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
+}
+LAYOUT_VERSION = 1
+
+
+def layout_path() -> Path:
+    return config_dir() / "layout.json"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, studio, *, restore_layout: bool = True, show_all_panels: bool = False,
+                 confirm_close: bool = True, quit_on_close: bool = True):
+        super().__init__()
+        self.studio = studio
+        self.confirm_close = confirm_close
+        self.quit_on_close = quit_on_close
+        self.setObjectName("studio:main")
+        self.setWindowTitle(f"Tensor Studio — {studio.workspace.name}")
+        self.resize(1400, 880)
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.docks: dict[str, QDockWidget] = {}
+        self.panels: dict[str, QWidget] = {}
+        self._panel_errors: dict[str, str] = {}
+        self._unsubscribe: list[Any] = []
+        self._shutting_down = False
+        self._closed = False
+
+        self.home = HomePage(self)
+        self.setCentralWidget(self.home)
+        self._build_menus()
+        self._build_status_bar()
+        self._build_docks(show_all_panels)
+        if restore_layout:
+            self.restore_layout()
+        for message in studio.messages:
+            self.show_message(message, "warning")
+        self._status_timer = QTimer(self, interval=250, timeout=self._refresh_status)
+        self._status_timer.start()
+
+    # ------------------------------------------------------------------ building
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        self.file_menu = bar.addMenu("&File")
+        self._action(self.file_menu, "&New workspace…", self.new_workspace, QKeySequence.StandardKey.New)
+        self._action(self.file_menu, "Open &workspace…", self.choose_workspace, "Ctrl+Shift+O")
+        self.recent_menu = self.file_menu.addMenu("&Recent workspaces")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        self.file_menu.addSeparator()
+        self._action(self.file_menu, "&Open file or run…", self.choose_file, QKeySequence.StandardKey.Open)
+        self.file_menu.addSeparator()
+        self._action(self.file_menu, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        self.file_menu.addSeparator()
+        self._action(self.file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+
+        self.jobs_menu = bar.addMenu("&Jobs")
+        self._action(self.jobs_menu, "&Run job…", self.run_job_dialog, "Ctrl+R")
+        self._action(self.jobs_menu, "&Cancel all jobs", self.cancel_all, "Ctrl+Shift+X")
+
+        self.view_menu = bar.addMenu("&View")
+        self._action(self.view_menu, "Reset &layout", self.reset_layout)
+        self.view_menu.addSeparator()
+        self._menus: dict[str, Any] = {"File": self.file_menu, "Jobs": self.jobs_menu, "View": self.view_menu}
+        self._add_plugin_actions()
+        help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&About Tensor Studio", self.about)
+
+    def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        action.triggered.connect(lambda _checked=False: slot())
+        menu.addAction(action)
+        return action
+
+    def _add_plugin_actions(self) -> None:
+        from studio.api import MenuAction
+
+        for plugin_id, command in self.studio.host.commands():
+            if not isinstance(command, MenuAction):
+                continue
+            menu = self._menus.get(command.menu) or self.menuBar().addMenu(command.menu)
+            self._menus[command.menu] = menu
+            ctx = StudioPanelContext(plugin_id, self)
+
+            def trigger(cmd=command, ctx=ctx, plugin_id=plugin_id) -> None:
+                try:
+                    resolve(cmd.callback)(ctx)
+                except Exception as exc:
+                    self.studio.host.report_problem(plugin_id, f"action {cmd.id}", exc)
+                    self.show_message(f"{cmd.title} failed: {exc}", "error")
+
+            self._action(menu, command.title, trigger, command.shortcut)
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.jobs_label = QLabel("no jobs running")
+        self.jobs_progress = QProgressBar(maximumWidth=160, maximumHeight=14, textVisible=False)
+        self.jobs_progress.hide()
+        self.workspace_label = QLabel()
+        status.addWidget(self.jobs_label)
+        status.addWidget(self.jobs_progress)
+        status.addPermanentWidget(self.workspace_label)
+        self._update_workspace_label()
+
+    def _build_docks(self, show_all: bool) -> None:
+        for spec in self.studio.host.panels().values():
+            plugin_id = self.studio.host.owner("studio_panels", spec.id) or "?"
+            dock = QDockWidget(spec.title, self)
+            dock.setObjectName(spec.id)
+            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
+                             | QDockWidget.DockWidgetFeature.DockWidgetMovable
+                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+            dock.setWidget(self._create_panel(spec, plugin_id))
+            self.addDockWidget(AREAS.get(spec.area, AREAS["right"]), dock)
+            self.view_menu.addAction(dock.toggleViewAction())
+            self.docks[spec.id] = dock
+            if not (spec.visible or show_all):
+                dock.hide()
+        bottom = [d for i, d in self.docks.items() if self.dockWidgetArea(d) == AREAS["bottom"]]
+        for first, other in zip(bottom, bottom[1:]):
+            self.tabifyDockWidget(first, other)
+        if bottom:
+            bottom[0].raise_()
+        if "studio:metrics" in self.docks:  # curves are what people watch: give them room
+            self.resizeDocks([self.docks["studio:metrics"]], [760], Qt.Orientation.Horizontal)
+        self._unsubscribe.append(self.studio.bus.subscribe(self._on_status, ("status",)))
+        self._default_state = self.saveState(LAYOUT_VERSION)
+
+    def _on_status(self, run_id: str, events: list[dict]) -> None:
+        if any(e.get("status") in ("queued", "succeeded", "failed", "cancelled") for e in events):
+            self.home.refresh()
+
+    def _create_panel(self, spec: PanelSpec, plugin_id: str) -> QWidget:
+        ctx = StudioPanelContext(plugin_id, self)
+        try:
+            widget = resolve(spec.factory)(ctx)
+            if not isinstance(widget, QWidget):
+                raise TypeError(f"panel factory returned {type(widget).__name__}, not a QWidget")
+        except Exception as exc:
+            self.studio.host.report_problem(plugin_id, f"panel {spec.id}", exc)
+            self._panel_errors[spec.id] = f"{type(exc).__name__}: {exc}"
+            page = QPlainTextEdit(readOnly=True)
+            page.setObjectName(f"{spec.id}:error")
+            page.setPlainText(f"The panel '{spec.title}' of plugin '{plugin_id}' could not be created.\n\n"
+                              + "".join(traceback.format_exception(exc)))
+            return page
+        self.panels[spec.id] = widget
+        handler = getattr(widget, "handle_events", None)
+        if callable(handler):
+            self._unsubscribe.append(self.studio.bus.subscribe(handler, spec.consumes or None))
+        return widget
+
+    # ------------------------------------------------------------------ panels
+
+    def created_panel_count(self) -> int:
+        return len(self.panels)
+
+    def panel_problems(self) -> list[str]:
+        return [f"panel {pid}: {msg}" for pid, msg in self._panel_errors.items()]
+
+    def show_panel(self, panel_id: str) -> QWidget | None:
+        dock = self.docks.get(panel_id)
+        if dock is None:
+            return None
+        dock.show()
+        dock.raise_()
+        return self.panels.get(panel_id)
+
+    # ------------------------------------------------------------------ layout
+
+    def save_layout(self) -> None:
+        panel_state = {}
+        for panel_id, widget in self.panels.items():
+            saver = getattr(widget, "save_state", None)
+            if callable(saver):
+                try:
+                    panel_state[panel_id] = saver()
+                except Exception as exc:
+                    log.warning("panel %s could not save its state: %s", panel_id, exc)
+        data = {
+            "version": LAYOUT_VERSION,
+            "geometry": base64.b64encode(bytes(self.saveGeometry())).decode(),
+            "state": base64.b64encode(bytes(self.saveState(LAYOUT_VERSION))).decode(),
+            "panels": panel_state,
+        }
+        try:
+            write_json(layout_path(), data)
+        except StudioFileError as exc:
+            log.error("could not save the window layout: %s", exc)
+
+    def restore_layout(self) -> bool:
+        path = layout_path()
+        if not path.exists():
+            return False
+        try:
+            data = read_json(path)
+            self.restoreGeometry(QByteArray(base64.b64decode(data["geometry"])))
+            ok = self.restoreState(QByteArray(base64.b64decode(data["state"])), LAYOUT_VERSION)
+        except (StudioFileError, KeyError, TypeError, ValueError) as exc:
+            self.show_message(f"The saved window layout could not be restored ({exc}); using the default.", "warning")
+            return False
+        for panel_id, state in (data.get("panels") or {}).items():
+            restorer = getattr(self.panels.get(panel_id), "restore_state", None)
+            if callable(restorer):
+                try:
+                    restorer(state)
+                except Exception as exc:
+                    log.warning("panel %s could not restore its state: %s", panel_id, exc)
+        return ok
+
+    def reset_layout(self) -> None:
+        self.restoreState(self._default_state, LAYOUT_VERSION)
+        for dock in self.docks.values():
+            dock.show()
+
+    # ------------------------------------------------------------------ workspace
+
+    def new_workspace(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose or create a folder for the new workspace")
+        if folder:
+            self._switch(lambda: Workspace.create(Path(folder)))
+
+    def choose_workspace(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open workspace")
+        if folder:
+            self._switch(lambda: Workspace.open(Path(folder)))
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.studio.settings.recent_workspaces:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _c=False, p=path: self._switch(lambda: Workspace.open(Path(p))))
+        if not self.studio.settings.recent_workspaces:
+            self.recent_menu.addAction("(none)").setEnabled(False)
+
+    def _switch(self, make) -> None:
+        try:
+            workspace = make()
+            self.studio.switch_workspace(workspace)
+        except (WorkspaceError, RuntimeError) as exc:
+            self.show_message(str(exc), "error")
+            return
+        self.setWindowTitle(f"Tensor Studio — {workspace.name}")
+        self._update_workspace_label()
+        for widget in self.panels.values():
+            hook = getattr(widget, "workspace_changed", None)
+            if callable(hook):
+                hook()
+        self.home.refresh()
+        self.show_message(f"Workspace {workspace.root}", "info")
+
+    def _update_workspace_label(self) -> None:
+        self.workspace_label.setText(f"workspace: {self.studio.workspace.root}")
+
+    # ------------------------------------------------------------------ files
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open file", str(self.studio.workspace.root))
+        if path:
+            self.open_path(Path(path))
+
+    def open_path(self, path: Path) -> bool:
+        """Give ``path`` to the plugin that claims it; tell the user if none does."""
+        path = Path(path)
+        if not path.exists():
+            self.show_message(f"{path} does not exist", "error")
+            return False
+        claim = self.studio.host.open_path(path)
+        if claim is None:
+            self.show_message(f"No plugin can open {path.name}. Installed plugins open: run folders"
+                              " (events.jsonl) and the file types they list in the Plugins panel.", "warning")
+            return False
+        plugin_id, action = claim
+        if action.panel:
+            widget = self.show_panel(action.panel)
+            opener = getattr(widget, "open_path", None)
+            if callable(opener):
+                try:
+                    opener(path)
+                except Exception as exc:
+                    self.show_message(f"{plugin_id} could not open {path.name}: {exc}", "error")
+                    return False
+        if action.job_kind:
+            self.submit_job(action.job_kind, action.job_params)
+        self.statusBar().showMessage(f"{path.name}: {action.description}", 5000)
+        return True
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            if url.isLocalFile():
+                self.open_path(Path(url.toLocalFile()))
+        event.acceptProposedAction()
+
+    # ------------------------------------------------------------------ jobs
+
+    def submit_job(self, kind: str, params):
+        job = self.studio.jobs.submit(kind, params)
+        self.show_panel("studio:jobs")
+        return job
+
+    def run_job_dialog(self, kind: str | None = None) -> None:
+        from studio.qt.dialogs import RunJobDialog
+
+        if not self.studio.jobs.kinds:
+            self.show_message("No plugin provides a job kind yet.", "warning")
+            return
+        dialog = RunJobDialog(self.studio.jobs, self, kind=kind)
+        if dialog.exec():
+            try:
+                self.submit_job(dialog.kind_id, dialog.params)
+            except Exception as exc:
+                self.show_message(f"The job could not start: {exc}", "error")
+
+    def cancel_all(self) -> None:
+        for job in self.studio.jobs.active_jobs:
+            self.studio.jobs.cancel(job.id)
+
+    def _refresh_status(self) -> None:
+        active = [j for j in self.studio.jobs.active_jobs if j.status == "running"]
+        queued = len(self.studio.jobs.active_jobs) - len(active)
+        if not active and not queued:
+            self.jobs_label.setText("no jobs running")
+            self.jobs_progress.hide()
+            return
+        text = f"{len(active)} job{'s' if len(active) != 1 else ''} running"
+        if queued:
+            text += f", {queued} queued"
+        if active:
+            text += f" — {active[0].kind.title}"
+        self.jobs_label.setText(text)
+        fraction = active[0].fraction if active else None
+        self.jobs_progress.setRange(0, 0 if fraction is None else 1000)
+        self.jobs_progress.setValue(int((fraction or 0) * 1000))
+        self.jobs_progress.show()
+
+    # ------------------------------------------------------------------ messages, dialogs
+
+    def show_message(self, text: str, level: str = "info") -> None:
+        """Status bar for info; the Log panel always; a dialog only for errors the user caused."""
+        getattr(log, {"warning": "warning", "error": "error"}.get(level, "info"))(text)
+        self.statusBar().showMessage(text, 8000)
+        if level == "error" and self.isVisible() and QApplication.platformName() != "offscreen":
+            QMessageBox.warning(self, "Tensor Studio", text)
+
+    def open_settings(self) -> None:
+        from studio.qt.dialogs import SettingsDialog
+
+        dialog = SettingsDialog(self.studio, self)
+        if dialog.exec():
+            from studio.qt.theme import apply_theme
+
+            apply_theme(QApplication.instance(), self.studio.settings.theme)
+            self.studio.save_settings()
+
+    def about(self) -> None:
+        from studio import __version__
+
+        QMessageBox.about(self, "About Tensor Studio",
+                          f"<b>Tensor Studio {__version__}</b><p>Build AI from the tensor up: train, prompt, "
+                          f"quantize and index, with nothing hidden.</p><p>Workspace: {self.studio.workspace.root}</p>")
+
+    # ------------------------------------------------------------------ closing
+
+    def close_without_prompt(self) -> None:
+        self.confirm_close = False
+        self.close()
+
+    def closeEvent(self, event) -> None:  # noqa: N802
+        if self._closed:
+            event.accept()
+            return
+        event.ignore()
+        if self._shutting_down:
+            return
+        active = self.studio.jobs.active_jobs
+        if active and self.confirm_close and QApplication.platformName() != "offscreen":
+            answer = QMessageBox.question(
+                self, "Quit Tensor Studio",
+                f"{len(active)} job(s) are still running. Cancel them and quit?\n"
+                "Their runs keep everything logged so far.")
+            if answer != QMessageBox.StandardButton.Yes:
+                return
+        self._shutting_down = True
+        self.save_layout()
+        self.studio.save_settings()
+        try:
+            loop = asyncio.get_event_loop()
+            running = loop.is_running()
+        except RuntimeError:
+            running = False
+        if active and running:
+            self.jobs_label.setText("cancelling jobs…")
+            loop.create_task(self._finish_close())
+        else:
+            self.studio.jobs.terminate_all()
+            self._really_close()
+
+    async def _finish_close(self) -> None:
+        try:
+            await self.studio.jobs.shutdown()
+        finally:
+            self.studio.jobs.terminate_all()
+            self._really_close()
+
+    def _really_close(self) -> None:
+        self._closed = True
+        self._status_timer.stop()
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe.clear()
+        self.close()
+        app = QApplication.instance()
+        if self.quit_on_close and app is not None and not app.closingDown():
+            QTimer.singleShot(0, app.quit)

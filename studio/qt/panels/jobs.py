@@ -1,0 +1,147 @@
+"""Jobs panel: queued, running and finished jobs with progress, elapsed time, cancel and log.
+
+Progress and elapsed time are redrawn by a 4 Hz timer from the job objects, not per event,
+so a job streaming thousands of events a second costs the panel nothing extra.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+COLUMNS = ("Job", "Status", "Progress", "Elapsed", "Run")
+MAX_LOG_LINES = 5000
+
+
+def create(ctx) -> "JobsPanel":
+    return JobsPanel(ctx)
+
+
+class JobsPanel(QWidget):
+    def __init__(self, ctx):
+        super().__init__()
+        self.ctx = ctx
+        self.window = ctx._window
+        self.setObjectName("studio:jobs:panel")
+        self.tree = QTreeWidget(objectName="jobs")
+        self.tree.setHeaderLabels(COLUMNS)
+        self.tree.setRootIsDecorated(False)
+        self.tree.setColumnWidth(0, 260)
+        self.tree.setColumnWidth(2, 180)
+        self.tree.currentItemChanged.connect(lambda *_: self._show_log())
+        self.cancel_button = QPushButton("Cancel", objectName="cancel", enabled=False)
+        self.cancel_button.clicked.connect(self.cancel_selected)
+        self.curves_button = QPushButton("Show curves", enabled=False)
+        self.curves_button.clicked.connect(self._show_curves)
+        run_button = QPushButton("Run job…")
+        run_button.clicked.connect(lambda: self.window.run_job_dialog())
+        self.log = QPlainTextEdit(readOnly=True, objectName="job_log")
+        self.log.setMaximumBlockCount(MAX_LOG_LINES)
+        self.log.setPlaceholderText("Select a job to see its log.")
+        buttons = QHBoxLayout()
+        for b in (run_button, self.cancel_button, self.curves_button):
+            buttons.addWidget(b)
+        buttons.addStretch()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addLayout(buttons)
+        left_layout.addWidget(self.tree)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(self.log)
+        split.setSizes([600, 400])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(split)
+        self.items: dict[str, QTreeWidgetItem] = {}
+        self.bars: dict[str, QProgressBar] = {}
+        self.timer = QTimer(self, interval=250, timeout=self.refresh)
+        self.timer.start()
+
+    # events: only status changes and log lines need immediate attention
+    def handle_events(self, run_id: str, events: list[dict]) -> None:
+        if run_id not in self.items:
+            self.refresh()
+        if any(e.get("kind") == "status" for e in events):
+            self.refresh()
+        if self._selected_id() == run_id:
+            lines = [_log_line(e) for e in events if e.get("kind") == "log"]
+            if lines:
+                self.log.appendPlainText("\n".join(lines))
+
+    def refresh(self) -> None:
+        jobs = self.ctx._studio.jobs.jobs
+        for job_id, job in jobs.items():
+            item = self.items.get(job_id)
+            if item is None:
+                item = QTreeWidgetItem([job.kind.title, "", "", "", job_id])
+                item.setData(0, Qt.ItemDataRole.UserRole, job_id)
+                self.tree.insertTopLevelItem(0, item)
+                bar = QProgressBar(maximumHeight=16)
+                self.tree.setItemWidget(item, 2, bar)
+                self.items[job_id], self.bars[job_id] = item, bar
+            item.setText(1, job.status + (f": {job.error.splitlines()[0]}" if job.error else ""))
+            item.setToolTip(1, job.error or "")
+            item.setText(3, f"{job.elapsed:.1f} s")
+            bar = self.bars[job_id]
+            fraction = job.fraction
+            if job.status == "running" and fraction is None:
+                bar.setRange(0, 0)  # busy indicator until the job reports a total
+            else:
+                bar.setRange(0, 1000)
+                bar.setValue(1000 if job.status == "succeeded" else int((fraction or 0) * 1000))
+            bar.setFormat(job.progress_message or "%p%")
+        self._update_buttons()
+
+    def _selected_id(self) -> str | None:
+        item = self.tree.currentItem()
+        return item.data(0, Qt.ItemDataRole.UserRole) if item else None
+
+    def select(self, job_id: str) -> None:
+        self.refresh()
+        if job_id in self.items:
+            self.tree.setCurrentItem(self.items[job_id])
+
+    def _update_buttons(self) -> None:
+        job = self.ctx._studio.jobs.jobs.get(self._selected_id() or "")
+        self.cancel_button.setEnabled(bool(job and job.active and not job.cancel_requested))
+        self.curves_button.setEnabled(job is not None)
+
+    def _show_log(self) -> None:
+        self._update_buttons()
+        job = self.ctx._studio.jobs.jobs.get(self._selected_id() or "")
+        self.log.clear()
+        if job is None:
+            return
+        lines = [_log_line(e) for e in job.run.events() if e.get("kind") == "log"]
+        if job.error:
+            lines.append(f"[{job.status}] {job.error}")
+        self.log.setPlainText("\n".join(lines[-MAX_LOG_LINES:]))
+
+    def cancel_selected(self) -> None:
+        job_id = self._selected_id()
+        if job_id:
+            self.ctx._studio.jobs.cancel(job_id)
+            self._update_buttons()
+
+    def _show_curves(self) -> None:
+        job = self.ctx._studio.jobs.jobs.get(self._selected_id() or "")
+        if job is not None:
+            self.window.open_path(job.run.dir)
+
+
+def _log_line(event: dict) -> str:
+    level = event.get("level", "info")
+    prefix = "" if level == "info" else f"[{level}] "
+    return prefix + str(event.get("text", ""))

@@ -1,0 +1,395 @@
+"""Metrics panel: live and past scalar metrics as curves (pyqtgraph), one plot per metric.
+
+Several runs overlay in each plot; smoothing (debiased EMA, like TensorBoard), log scale,
+hover read-out, PNG and CSV export; past runs reopen from their ``events.jsonl``.
+
+Events append to growable NumPy arrays (amortised O(1), no per-redraw copies); curves
+are redrawn by a 20 Hz timer only when their data changed, with pyqtgraph's peak
+downsampling and clip-to-view, so a run streaming tens of thousands of points a second
+does not stall the GUI.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.runs import Run
+
+REDRAW_MS = 50
+PLOT_COLUMNS = 2
+
+
+def create(ctx) -> "MetricsPanel":
+    return MetricsPanel(ctx)
+
+
+def short_label(run_id: str) -> str:
+    """``20261122-045704-diagnostics.stream-3322`` → ``04:57:04 diagnostics.stream 3322``."""
+    parts = run_id.split("-")
+    if len(parts) >= 4 and len(parts[1]) == 6 and parts[1].isdigit():
+        t = parts[1]
+        return f"{t[:2]}:{t[2:4]}:{t[4:]} {'-'.join(parts[2:-1])} {parts[-1]}"
+    return run_id
+
+
+class Series:
+    """One metric of one run: growable arrays of steps, values and smoothed values."""
+
+    def __init__(self, alpha: float = 0.0):
+        self.x = np.empty(256)
+        self.y = np.empty(256)
+        self.s = np.empty(256)
+        self.n = 0
+        self.alpha = alpha
+        self._ema = 0.0
+
+    def extend(self, xs: list[float], ys: list[float]) -> None:
+        k = len(xs)
+        if self.n + k > len(self.x):
+            size = max(2 * len(self.x), self.n + k)
+            for name in ("x", "y", "s"):
+                grown = np.empty(size)
+                grown[: self.n] = getattr(self, name)[: self.n]
+                setattr(self, name, grown)
+        self.x[self.n: self.n + k] = xs
+        self.y[self.n: self.n + k] = ys
+        self._smooth_from(self.n, self.n + k)
+        self.n += k
+
+    def set_alpha(self, alpha: float) -> None:
+        if alpha != self.alpha:
+            self.alpha, self._ema = alpha, 0.0
+            self._smooth_from(0, self.n)
+
+    def _smooth_from(self, start: int, end: int) -> None:
+        a = self.alpha
+        if a <= 0:
+            self.s[start:end] = self.y[start:end]
+            return
+        ema, y, s = self._ema, self.y, self.s
+        for i in range(start, end):
+            v = y[i]
+            if math.isfinite(v):
+                ema = a * ema + (1 - a) * v
+            s[i] = ema / (1 - a ** (i + 1))  # debiased: the first points are not pulled to 0
+        self._ema = ema
+
+    def arrays(self, smoothed: bool) -> tuple[np.ndarray, np.ndarray]:
+        return self.x[: self.n], (self.s if smoothed else self.y)[: self.n]
+
+    def nearest(self, x: float) -> tuple[float, float] | None:
+        if self.n == 0:
+            return None
+        xs = self.x[: self.n]
+        i = int(np.argmin(np.abs(xs - x)))
+        return xs[i], self.s[i]
+
+
+class RunCurves:
+    def __init__(self, run_id: str, label: str, color: QColor):
+        self.run_id = run_id
+        self.label = label
+        self.color = color
+        self.series: dict[str, Series] = {}
+        self.curves: dict[str, pg.PlotDataItem] = {}
+        self.visible = True
+        self.status = ""
+
+
+class MetricsPanel(QWidget):
+    def __init__(self, ctx):
+        super().__init__()
+        self.ctx = ctx
+        self.setObjectName("studio:metrics:panel")
+        self.runs: dict[str, RunCurves] = {}
+        self.plots: dict[str, pg.PlotItem] = {}
+        self.dirty: set[tuple[str, str]] = set()
+        self._hover_lines: dict[str, pg.InfiniteLine] = {}
+
+        self.open_button = QPushButton("Open run…")
+        self.open_button.clicked.connect(self._choose_run)
+        self.smoothing = QDoubleSpinBox(objectName="smoothing", decimals=3, minimum=0.0, maximum=0.999,
+                                        singleStep=0.05, value=0.6, prefix="smoothing ")
+        self.smoothing.valueChanged.connect(self._smoothing_changed)
+        self.log_y = QCheckBox("log scale", objectName="log_y")
+        self.log_y.toggled.connect(self._log_changed)
+        png = QPushButton("Export PNG…")
+        png.clicked.connect(lambda: self._export("png"))
+        csv_button = QPushButton("Export CSV…")
+        csv_button.clicked.connect(lambda: self._export("csv"))
+        self.hover = QLabel(objectName="hover")
+        self.hover.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        top = QHBoxLayout()
+        for w in (self.open_button, self.smoothing, self.log_y, png, csv_button):
+            top.addWidget(w)
+        top.addStretch()
+
+        self.run_list = QTreeWidget(objectName="runs")
+        self.run_list.setHeaderLabels(("Run", "Status"))
+        self.run_list.setRootIsDecorated(False)
+        self.run_list.itemChanged.connect(self._run_toggled)
+        self.run_list.itemDoubleClicked.connect(lambda item, _col: self.run_list.setCurrentItem(item))
+        self.graphics = pg.GraphicsLayoutWidget()
+        self.graphics.setObjectName("plots")
+        self._apply_background()
+        self.empty = QLabel("No metrics yet. Run a job (Jobs → Run job…) or open a past run.",
+                            alignment=Qt.AlignmentFlag.AlignCenter)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.empty)
+        rl.addWidget(self.graphics, 1)
+        rl.addWidget(self.hover)
+        split = QSplitter()
+        split.addWidget(self.run_list)
+        split.addWidget(right)
+        split.setSizes([220, 700])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+        self.timer = QTimer(self, interval=REDRAW_MS, timeout=self.redraw)
+        self.timer.start()
+        self._update_empty()
+
+    # ------------------------------------------------------------------ data in
+
+    def handle_events(self, run_id: str, events: list[dict]) -> None:
+        by_name: dict[str, tuple[list, list]] = {}
+        status = None
+        for e in events:
+            kind = e.get("kind")
+            if kind == "metric":
+                xs, ys = by_name.setdefault(e["name"], ([], []))
+                xs.append(e["step"])
+                ys.append(e["value"])
+            elif kind == "status":
+                status = e.get("status")
+        if by_name or run_id in self.runs:
+            run = self._run(run_id)
+            for name, (xs, ys) in by_name.items():
+                self._series(run, name).extend(xs, ys)
+                self.dirty.add((run_id, name))
+            if status:
+                run.status = status
+                self._set_status(run)
+
+    def open_path(self, path: Path) -> None:
+        folder = path if path.is_dir() else path.parent
+        self.load_run(Run(folder))
+
+    def load_run(self, run: Run) -> RunCurves:
+        """(Re)load a run's metrics from its event log."""
+        old = self.runs.pop(run.id, None)
+        if old is not None:
+            self._remove_curves(old)
+            for i in range(self.run_list.topLevelItemCount()):
+                if self.run_list.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == run.id:
+                    self.run_list.takeTopLevelItem(i)
+                    break
+        curves = self._run(run.id)
+        for name, (steps, values) in run.metrics().items():
+            self._series(curves, name).extend(steps, [math.nan if v is None else v for v in values])
+            self.dirty.add((run.id, name))
+        curves.status = run.info().get("status", "")
+        self._set_status(curves)
+        self.redraw()
+        return curves
+
+    def workspace_changed(self) -> None:
+        pass  # runs already shown stay until removed; new runs come from the new workspace
+
+    def _run(self, run_id: str, label: str | None = None) -> RunCurves:
+        run = self.runs.get(run_id)
+        if run is None:
+            color = pg.intColor(len(self.runs), hues=9, values=1, maxValue=230)
+            run = RunCurves(run_id, label or short_label(run_id), color)
+            self.runs[run_id] = run
+            item = QTreeWidgetItem([run.label, ""])
+            item.setToolTip(0, run_id)
+            item.setData(0, Qt.ItemDataRole.UserRole, run_id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(0, Qt.CheckState.Checked)
+            item.setForeground(0, color)
+            run.item = item
+            self.run_list.blockSignals(True)
+            self.run_list.insertTopLevelItem(0, item)
+            self.run_list.blockSignals(False)
+            self.run_list.resizeColumnToContents(0)
+        return run
+
+    def _series(self, run: RunCurves, name: str) -> Series:
+        series = run.series.get(name)
+        if series is None:
+            series = run.series[name] = Series(self.smoothing.value())
+        return series
+
+    def _set_status(self, run: RunCurves) -> None:
+        self.run_list.blockSignals(True)
+        run.item.setText(1, run.status)
+        self.run_list.blockSignals(False)
+
+    # ------------------------------------------------------------------ drawing
+
+    def redraw(self) -> None:
+        if not self.dirty:
+            return
+        dirty, self.dirty = self.dirty, set()
+        smoothed = self.smoothing.value() > 0
+        for run_id, name in dirty:
+            run = self.runs.get(run_id)
+            if run is None or name not in run.series:
+                continue
+            plot = self._plot(name)
+            curve = run.curves.get(name)
+            if curve is None:
+                curve = plot.plot(pen=pg.mkPen(run.color, width=1.5), name=run.label)
+                curve.setDownsampling(auto=True, method="peak")
+                curve.setClipToView(True)
+                curve.setVisible(run.visible)
+                run.curves[name] = curve
+            x, y = run.series[name].arrays(smoothed)
+            curve.setData(x, y)
+        self._update_empty()
+
+    def _plot(self, name: str) -> pg.PlotItem:
+        plot = self.plots.get(name)
+        if plot is None:
+            index = len(self.plots)
+            plot = self.graphics.addPlot(row=index // PLOT_COLUMNS, col=index % PLOT_COLUMNS, title=name)
+            plot.showGrid(x=True, y=True, alpha=0.2)
+            plot.setLabel("bottom", "step")
+            plot.setLogMode(y=self.log_y.isChecked())
+            line = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((128, 128, 128), style=Qt.PenStyle.DashLine))
+            line.hide()
+            plot.addItem(line, ignoreBounds=True)
+            self._hover_lines[name] = line
+            plot.scene().sigMouseMoved.connect(lambda pos, n=name: self._on_hover(n, pos))
+            self.plots[name] = plot
+        return plot
+
+    def _remove_curves(self, run: RunCurves) -> None:
+        for name, curve in run.curves.items():
+            if name in self.plots:
+                self.plots[name].removeItem(curve)
+        run.curves.clear()
+
+    def _update_empty(self) -> None:
+        has = bool(self.plots)
+        self.empty.setVisible(not has)
+        self.graphics.setVisible(has)
+
+    def _apply_background(self) -> None:
+        palette = QApplication.palette()
+        self.graphics.setBackground(palette.color(QPalette.ColorRole.Base))
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - follow theme switches
+        if event.type() == event.Type.PaletteChange:
+            self._apply_background()
+        super().changeEvent(event)
+
+    # ------------------------------------------------------------------ controls
+
+    def _smoothing_changed(self, value: float) -> None:
+        for run in self.runs.values():
+            for name, series in run.series.items():
+                series.set_alpha(value)
+                self.dirty.add((run.run_id, name))
+        self.redraw()
+
+    def _log_changed(self, on: bool) -> None:
+        for plot in self.plots.values():
+            plot.setLogMode(y=on)
+
+    def _run_toggled(self, item: QTreeWidgetItem, column: int) -> None:
+        run = self.runs.get(item.data(0, Qt.ItemDataRole.UserRole))
+        if run is None:
+            return
+        run.visible = item.checkState(0) == Qt.CheckState.Checked
+        for curve in run.curves.values():
+            curve.setVisible(run.visible)
+
+    def _on_hover(self, name: str, pos) -> None:
+        plot = self.plots.get(name)
+        if plot is None or not plot.sceneBoundingRect().contains(pos):
+            return
+        x = plot.vb.mapSceneToView(pos).x()
+        line = self._hover_lines[name]
+        line.setPos(x)
+        line.show()
+        self.hover.setText(self.hover_text(name, x))
+
+    def hover_text(self, name: str, x: float) -> str:
+        parts = []
+        for run in self.runs.values():
+            series = run.series.get(name)
+            if series is None or not run.visible:
+                continue
+            hit = series.nearest(x)
+            if hit is not None:
+                parts.append(f"{run.label}: step {hit[0]:g} = {hit[1]:.5g}")
+        return f"{name} — " + "   ".join(parts) if parts else ""
+
+    def _choose_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open run folder", str(self.ctx.workspace / "runs"))
+        if folder:
+            try:
+                self.load_run(Run(Path(folder)))
+            except Exception as exc:
+                self.ctx.show_message(f"Could not open run {folder}: {exc}", "error")
+
+    # ------------------------------------------------------------------ export
+
+    def _export(self, fmt: str) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt.upper()}", f"metrics.{fmt}", f"{fmt.upper()} (*.{fmt})")
+        if path:
+            (self.export_png if fmt == "png" else self.export_csv)(Path(path))
+
+    def export_png(self, path: Path) -> None:
+        self.redraw()
+        if not self.graphics.grab().save(str(path)):
+            self.ctx.show_message(f"Could not write {path}", "error")
+
+    def export_csv(self, path: Path) -> None:
+        """Long format: one row per point of every visible curve, raw and smoothed."""
+        with open(path, "w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["run", "metric", "step", "value", "smoothed"])
+            for run in self.runs.values():
+                if not run.visible:
+                    continue
+                for name, series in run.series.items():
+                    x, y = series.arrays(False)
+                    _, s = series.arrays(True)
+                    for row in zip(x.tolist(), y.tolist(), s.tolist()):
+                        writer.writerow([run.run_id, name, f"{row[0]:g}", repr(row[1]), repr(row[2])])
+
+    # ------------------------------------------------------------------ state
+
+    def save_state(self) -> dict:
+        return {"smoothing": self.smoothing.value(), "log_y": self.log_y.isChecked()}
+
+    def restore_state(self, state: dict) -> None:
+        self.smoothing.setValue(float(state.get("smoothing", self.smoothing.value())))
+        self.log_y.setChecked(bool(state.get("log_y", False)))

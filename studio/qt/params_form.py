@@ -1,0 +1,124 @@
+"""A form built from a pydantic model's fields, so any job kind gets a "Run job…" dialog.
+
+bool → check box, int/float → spin box, Literal/Enum → combo box, Path/str → line edit,
+anything else (lists, dicts, nested models) → a JSON line edit. Validation is pydantic's.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import types
+import typing
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
+
+INT_LIMIT = 2**31 - 1
+
+
+def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0], True
+    return annotation, False
+
+
+class ParamsForm(QWidget):
+    def __init__(self, model: type[BaseModel], values: dict[str, Any] | None = None, parent=None):
+        super().__init__(parent)
+        self.model = model
+        self.editors: dict[str, tuple[QWidget, Any, bool]] = {}
+        layout = QFormLayout(self)
+        values = values or {}
+        for name, field in model.model_fields.items():
+            annotation, optional = _unwrap_optional(field.annotation)
+            default = values.get(name, None if field.is_required() else field.get_default(call_default_factory=True))
+            editor = self._editor(annotation, default, field)
+            editor.setObjectName(f"param:{name}")
+            if field.description:
+                editor.setToolTip(field.description)
+            self.editors[name] = (editor, annotation, optional)
+            label = name.replace("_", " ") + ("" if field.is_required() else "")
+            layout.addRow(label, editor)
+
+    def _editor(self, annotation: Any, default: Any, field) -> QWidget:
+        if annotation is bool:
+            box = QCheckBox()
+            box.setChecked(bool(default))
+            return box
+        if annotation is int:
+            spin = QSpinBox()
+            lo, hi = _bounds(field, -INT_LIMIT, INT_LIMIT)
+            spin.setRange(int(max(lo, -INT_LIMIT)), int(min(hi, INT_LIMIT)))
+            spin.setValue(int(default or 0))
+            return spin
+        if annotation is float:
+            spin = QDoubleSpinBox(decimals=6)
+            lo, hi = _bounds(field, -1e12, 1e12)
+            spin.setRange(lo, hi)
+            spin.setValue(float(default or 0.0))
+            return spin
+        choices = _choices(annotation)
+        if choices is not None:
+            combo = QComboBox()
+            for choice in choices:
+                combo.addItem(str(getattr(choice, "value", choice)), choice)
+            if default in choices:
+                combo.setCurrentIndex(choices.index(default))
+            return combo
+        edit = QLineEdit()
+        if annotation in (str, Path):
+            edit.setText("" if default is None else str(default))
+        else:
+            edit.setText("" if default is None else json.dumps(default))
+            edit.setPlaceholderText("JSON")
+        return edit
+
+    def values(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for name, (editor, annotation, optional) in self.editors.items():
+            if isinstance(editor, QCheckBox):
+                out[name] = editor.isChecked()
+            elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+                out[name] = editor.value()
+            elif isinstance(editor, QComboBox):
+                out[name] = editor.currentData()
+            else:
+                text = editor.text().strip()
+                if not text and optional:
+                    out[name] = None
+                elif annotation in (str, Path):
+                    out[name] = text
+                else:
+                    try:
+                        out[name] = json.loads(text) if text else None
+                    except json.JSONDecodeError:
+                        out[name] = text  # pydantic reports what is wrong with it
+        return out
+
+    def validate(self) -> BaseModel:
+        return self.model.model_validate(self.values())
+
+
+def _bounds(field, lo: float, hi: float) -> tuple[float, float]:
+    for meta in field.metadata:
+        lo = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else lo
+        if getattr(meta, "gt", None) is not None:
+            lo = meta.gt
+        hi = getattr(meta, "le", None) if getattr(meta, "le", None) is not None else hi
+        if getattr(meta, "lt", None) is not None:
+            hi = meta.lt
+    return float(lo), float(hi)
+
+
+def _choices(annotation: Any) -> list[Any] | None:
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return list(annotation)
+    return None
