@@ -140,7 +140,7 @@ class PluginHost:
             return self._cache[hook_name]
         wanted = HOOK_TYPES[hook_name]
         items: list[tuple[str, Any]] = []
-        for impl in reversed(getattr(self.pm.hook, hook_name).get_hookimpls()):  # registration order
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():  # registration order: first keeps an id
             record = self.records.get(impl.plugin_name)
             try:
                 result = impl.function()
@@ -190,7 +190,7 @@ class PluginHost:
         return out
 
     def open_path(self, path: Path) -> tuple[str, api.OpenAction] | None:
-        """Ask plugins in turn who handles ``path``; the first answer wins."""
+        """Ask plugins in pluggy's call order (honours tryfirst/trylast) who handles ``path``."""
         for impl in reversed(self.pm.hook.studio_open_path.get_hookimpls()):
             try:
                 action = impl.function(path=Path(path))

@@ -1,0 +1,108 @@
+"""Discovery and isolation of good and broken plugins."""
+
+import sample_plugins
+from studio.api import JobKind
+from studio.core.plugins import PluginHost
+
+GOOD_SOURCE = """
+from pydantic import BaseModel
+from studio.api import hookimpl, JobKind, PluginInfo
+
+class P(BaseModel):
+    x: int = 1
+
+@hookimpl
+def studio_plugin_info():
+    return PluginInfo(name="Installed good", version="2.0")
+
+@hookimpl
+def studio_job_kinds():
+    return [JobKind("good.job", "Good job", P, "good_mod:run")]
+
+def run(params, ctx):
+    return params.x
+"""
+
+
+def test_entry_point_discovery_and_import_failure_isolated(plugin_distribution):
+    plugin_distribution("good-plugin", {"goodp": "good_mod"}, {"good_mod": GOOD_SOURCE})
+    plugin_distribution("broken-plugin", {"brokenp": "broken_mod"}, {"broken_mod": "raise ImportError('no such dep')"})
+    plugin_distribution("exit-plugin", {"exitp": "exit_mod"}, {"exit_mod": "raise SystemExit(3)"})
+    host = PluginHost()
+    host.discover()
+    good, broken, exiting = host.records["goodp"], host.records["brokenp"], host.records["exitp"]
+    assert good.status == "loaded" and good.ok
+    assert good.source == "package good-plugin" and good.version == "2.0" and good.title == "Installed good"
+    assert broken.status == "failed"
+    assert broken.problems[0].where == "import" and "no such dep" in broken.problems[0].message
+    assert "ImportError" in broken.problems[0].traceback
+    assert exiting.status == "failed" and "SystemExit" in exiting.problems[0].message
+    assert "good.job" in host.job_kinds()  # the broken ones hid nothing
+    assert host.records["diagnostics"].source == "built-in"
+
+
+def test_hook_errors_are_isolated_per_plugin():
+    host = PluginHost()
+    host.register(sample_plugins.hook_raises, "raiser")
+    host.register(sample_plugins.good, "good")
+    kinds = host.job_kinds()
+    assert "t.count" in kinds
+    raiser = host.records["raiser"]
+    assert raiser.display_status == "error"
+    assert raiser.problems[0].where == "hook studio_job_kinds" and "hook exploded" in raiser.problems[0].message
+    assert host.records["good"].ok
+
+
+def test_wrong_item_types_and_duplicate_ids_are_reported():
+    from types import SimpleNamespace
+
+    from studio.api import hookimpl
+
+    liar = SimpleNamespace(studio_job_kinds=hookimpl(lambda: ["not a job kind", sample_plugins.KINDS[0]]))
+    host = PluginHost()
+    host.register(sample_plugins.good, "good")
+    host.register(liar, "liar")
+    kinds = host.job_kinds()
+    assert kinds["t.count"] is sample_plugins.KINDS[0]
+    messages = [p.message for p in host.records["liar"].problems]
+    assert any("expected JobKind" in m for m in messages)
+    assert any("already taken" in m for m in messages)
+
+
+def test_disabled_plugins_are_listed_not_loaded(plugin_distribution):
+    plugin_distribution("good-plugin", {"goodp": "good_mod"}, {"good_mod": GOOD_SOURCE})
+    host = PluginHost(disabled=["goodp"])
+    host.discover()
+    assert host.records["goodp"].status == "disabled"
+    assert "good.job" not in host.job_kinds()
+
+
+def test_open_path_first_claim_wins_and_errors_are_isolated(tmp_path):
+    from types import SimpleNamespace
+
+    from studio.api import hookimpl
+
+    def explode(path):
+        raise RuntimeError("open hook exploded")
+
+    host = PluginHost()
+    host.register(SimpleNamespace(studio_open_path=hookimpl(explode)), "exploder")
+    host.register(sample_plugins.panel_raises, "bad")
+    greet = tmp_path / "x.greet"
+    greet.write_text("hi")
+    plugin_id, action = host.open_path(greet)
+    assert plugin_id == "bad" and action.panel == "bad:ok"
+    assert host.open_path(tmp_path / "x.unknown") is None
+    assert host.records["exploder"].display_status == "error"
+
+
+def test_api_resolve_and_jobkind_defaults():
+    from studio.api import resolve
+
+    assert resolve("sample_plugins:count") is sample_plugins.count
+    kind = JobKind("a.b", "A", sample_plugins.CountParams, "sample_plugins:count")
+    assert kind.executor == "process"
+    import pytest
+
+    with pytest.raises(ValueError):
+        resolve("no_colon_here")
