@@ -30,7 +30,9 @@ def ensure_app():
     return app
 
 
-def run_gui(studio, paths: list[Path] | None = None) -> int:
+def run_gui(studio, paths: list[Path] | None = None, ready=None) -> int:
+    """Open the main window and run until it is closed. ``ready(window)`` is called once
+    the window is shown (scripts and tests drive the real start-up path through it)."""
     import qasync
 
     from studio.qt.main_window import MainWindow
@@ -44,6 +46,8 @@ def run_gui(studio, paths: list[Path] | None = None) -> int:
     window.show()
     for path in paths or []:
         window.open_path(Path(path))
+    if ready is not None:
+        ready(window)
     quit_requested = asyncio.Event()
     app.aboutToQuit.connect(quit_requested.set)
     try:

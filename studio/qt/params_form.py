@@ -1,7 +1,8 @@
 """A form built from a pydantic model's fields, so any job kind gets a "Run job…" dialog.
 
 bool → check box, int/float → spin box, Literal/Enum → combo box, Path/str → line edit,
-anything else (lists, dicts, nested models) → a JSON line edit. Validation is pydantic's.
+optional numbers and anything else (lists, dicts, nested models) → a line edit read as
+JSON, empty meaning None. Validation is pydantic's.
 """
 
 from __future__ import annotations
@@ -38,15 +39,18 @@ class ParamsForm(QWidget):
         for name, field in model.model_fields.items():
             annotation, optional = _unwrap_optional(field.annotation)
             default = values.get(name, None if field.is_required() else field.get_default(call_default_factory=True))
-            editor = self._editor(annotation, default, field)
+            editor = self._editor(annotation, default, field, optional)
             editor.setObjectName(f"param:{name}")
             if field.description:
                 editor.setToolTip(field.description)
             self.editors[name] = (editor, annotation, optional)
-            label = name.replace("_", " ") + ("" if field.is_required() else "")
-            layout.addRow(label, editor)
+            layout.addRow(name.replace("_", " ") + (" *" if field.is_required() else ""), editor)
 
-    def _editor(self, annotation: Any, default: Any, field) -> QWidget:
+    def _editor(self, annotation: Any, default: Any, field, optional: bool) -> QWidget:
+        if optional and annotation in (int, float):  # a spin box cannot say "none"
+            edit = QLineEdit("" if default is None else str(default))
+            edit.setPlaceholderText("empty = none")
+            return edit
         if annotation is bool:
             box = QCheckBox()
             box.setChecked(bool(default))

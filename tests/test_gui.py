@@ -1,0 +1,210 @@
+"""GUI tests (pytest-qt, offscreen): panels, live curves, docking, isolation, exit path."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+import sample_plugins
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, make_studio):
+    from studio.qt.main_window import MainWindow
+
+    studio = make_studio(("t", sample_plugins.good), ("bad", sample_plugins.panel_raises), discover=True)
+    win = MainWindow(studio, quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def test_shell_panels_created_and_view_menu_lists_them(window):
+    for panel_id in ("studio:jobs", "studio:metrics", "studio:log", "studio:plugins", "bad:ok"):
+        assert panel_id in window.docks
+    titles = [a.text() for a in window.view_menu.actions()]
+    assert {"Jobs", "Metrics", "Log", "Plugins", "OK panel", "Bad panel"} <= set(titles)
+
+
+def test_panel_factory_failure_is_isolated(window):
+    assert "bad:panel" not in window.panels
+    error_page = window.docks["bad:panel"].widget()
+    assert "panel factory exploded" in error_page.toPlainText()
+    record = window.studio.host.records["bad"]
+    assert any(p.where == "panel bad:panel" for p in record.problems)
+    plugins = window.panels["studio:plugins"]
+    plugins.refresh()
+    texts = [plugins.tree.topLevelItem(i).text(2) for i in range(plugins.tree.topLevelItemCount())]
+    assert any("error" in t for t in texts)
+    assert window.panels["bad:ok"].text() == "ok panel"
+
+
+def test_metrics_panel_receives_live_metrics_from_a_process_job(window, qasync_loop, qtbot):
+    metrics = window.panels["studio:metrics"]
+
+    async def go():
+        job = window.submit_job("t.count", {"n": 300})
+        await window.studio.jobs.wait(job)
+        return job
+
+    job = qasync_loop.run_until_complete(go())
+    assert job.status == "succeeded"
+    qtbot.waitUntil(lambda: job.id in metrics.runs and metrics.runs[job.id].series["loss"].n == 300, timeout=5000)
+    metrics.redraw()
+    assert "loss" in metrics.plots
+    x, y = metrics.runs[job.id].curves["loss"].getData()
+    assert len(x) == 300 and x[-1] == 299
+    assert metrics.runs[job.id].status == "succeeded"
+    jobs_panel = window.panels["studio:jobs"]
+    jobs_panel.refresh()
+    assert jobs_panel.items[job.id].text(1) == "succeeded"
+    # hover read-out and exports
+    assert "step 150" in metrics.hover_text("loss", 150.2)
+
+
+def test_smoothing_log_scale_and_exports(window, qasync_loop, tmp_path):
+    metrics = window.panels["studio:metrics"]
+    metrics.handle_events("r1", [{"kind": "metric", "name": "loss", "step": i, "value": float(10 - i % 2)}
+                                 for i in range(10)])
+    metrics.smoothing.setValue(0.0)
+    metrics.redraw()
+    _, raw = metrics.runs["r1"].curves["loss"].getData()
+    assert list(raw[:2]) == [10.0, 9.0]
+    metrics.smoothing.setValue(0.9)
+    _, smooth = metrics.runs["r1"].curves["loss"].getData()
+    assert smooth[0] == pytest.approx(10.0) and 9.0 < smooth[-1] < 10.0
+    metrics.log_y.setChecked(True)
+    assert metrics.plots["loss"].ctrl.logYCheck.isChecked()
+    csv_path, png_path = tmp_path / "m.csv", tmp_path / "m.png"
+    metrics.export_csv(csv_path)
+    rows = csv_path.read_text().splitlines()
+    assert rows[0] == "run,metric,step,value,smoothed" and len(rows) == 11
+    metrics.export_png(png_path)
+    assert png_path.stat().st_size > 1000
+
+
+def test_reopen_past_run_by_dropping_its_folder(window, run_job):
+    job = run_job(window.studio, "t.count", {"n": 40})
+    window.studio.jobs.jobs.clear()
+    metrics = window.panels["studio:metrics"]
+    metrics.runs.clear()
+    assert window.open_path(job.run.dir) is True
+    assert metrics.runs[job.id].series["loss"].n == 40
+    assert window.open_path(job.run.events_path) is True  # a file inside the run works too
+
+
+def test_open_path_routes_to_plugin_and_reports_unclaimed(window, tmp_path):
+    greet = tmp_path / "hello.greet"
+    greet.write_text("hi")
+    assert window.open_path(greet) is True
+    assert window.panels["bad:ok"].opened == [greet]
+    other = tmp_path / "data.xyz"
+    other.write_text("?")
+    assert window.open_path(other) is False
+    assert "No plugin can open data.xyz" in window.statusBar().currentMessage()
+    assert window.open_path(tmp_path / "missing.txt") is False
+
+
+def test_dock_state_is_saved_and_restored(qtbot, make_studio):
+    from PySide6.QtCore import Qt
+
+    from studio.qt.main_window import MainWindow, layout_path
+
+    studio = make_studio(("t", sample_plugins.good))
+    first = MainWindow(studio, quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(first)
+    first.show()
+    first.docks["studio:log"].hide()
+    first.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, first.docks["studio:jobs"])
+    first.panels["studio:metrics"].smoothing.setValue(0.25)
+    first.close()
+    assert layout_path().exists()
+    second = MainWindow(studio, quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(second)
+    second.show()
+    assert second.docks["studio:log"].isHidden()
+    assert second.dockWidgetArea(second.docks["studio:jobs"]) == Qt.DockWidgetArea.LeftDockWidgetArea
+    assert second.panels["studio:metrics"].smoothing.value() == pytest.approx(0.25)
+    layout_path().write_text("{broken")
+    third = MainWindow(studio, quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(third)
+    assert "could not be restored" in third.statusBar().currentMessage()
+
+
+def test_run_job_dialog_builds_form_and_validates(window, qtbot):
+    from studio.qt.dialogs import RunJobDialog
+
+    dialog = RunJobDialog(window.studio.jobs, window, kind="diagnostics.stream")
+    qtbot.addWidget(dialog)
+    editors = dialog.form.editors
+    assert {"steps", "rate", "busy", "fail_at_step"} <= set(editors)
+    editors["steps"][0].setValue(123)
+    editors["fail_at_step"][0].setText("not a number")
+    dialog.accept()
+    assert "fail_at_step" in dialog.error.text() and dialog.result() == 0
+    editors["fail_at_step"][0].setText("")
+    dialog.accept()
+    assert dialog.kind_id == "diagnostics.stream" and dialog.params.steps == 123 and dialog.params.fail_at_step is None
+
+
+def test_settings_dialog_explains_keyring_and_saves(window, qtbot):
+    from studio.qt.dialogs import SettingsDialog
+
+    dialog = SettingsDialog(window.studio, window)
+    qtbot.addWidget(dialog)
+    assert "keyring" in dialog.findChild(type(dialog.key_state), "keyring_note").text().lower()
+    dialog.theme.setCurrentText("dark")
+    dialog.accept()
+    assert window.studio.settings.theme == "dark"
+
+
+def test_menu_action_from_plugin(window):
+    action = next(a for a in window._menus["Tools"].actions() if a.text() == "Say hello")
+    action.trigger()
+    assert window.statusBar().currentMessage() == "hello from a menu"
+
+
+def test_pyside_does_not_underflow_none_refcount(qapp):
+    """PySide6 6.12.0 on Python 3.11 lost a reference to None per void call and crashed the
+    studio ("deallocating None"); pyproject excludes it. Guard against a regression."""
+    from PySide6 import QtGui
+
+    img = QtGui.QImage(10, 10, QtGui.QImage.Format.Format_ARGB32)
+    painter = QtGui.QPainter(img)
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        painter.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing, False)
+    painter.end()
+    assert sys.getrefcount(None) >= before - 10
+
+
+@pytest.mark.parametrize("mode", ["idle", "job"])
+def test_gui_exit_path_is_clean(mode, studio_home):
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TENSOR_STUDIO_HOME": str(studio_home)}
+    script = Path(__file__).with_name("gui_exit_script.py")
+    proc = subprocess.Popen([sys.executable, str(script), mode], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    children = []
+    deadline = time.time() + 10
+    while mode == "job" and not children and time.time() < deadline:
+        time.sleep(0.2)
+        try:
+            children = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            break
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "EXIT 0" in out and "Fatal" not in err and "Traceback" not in err
+    for child in children:
+        assert not child.is_running() or child.status() == psutil.STATUS_ZOMBIE
+    if mode == "job":
+        run_id = out.split("JOB ")[1].split()[0]
+        info = json.loads((studio_home / "data" / "workspace" / "runs" / run_id / "run.json").read_text())
+        assert info["status"] == "cancelled"
