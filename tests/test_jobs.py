@@ -121,3 +121,32 @@ def test_no_event_is_dropped_between_worker_log_and_subscribers(studio, run_job)
     on_disk = [e["step"] for e in job.run.events() if e["kind"] == "metric"]
     assert on_disk == list(range(n))
     assert [e["step"] for e in received] == list(range(n))
+
+
+def test_cancel_while_the_worker_is_still_spawning_is_not_lost(studio):
+    async def go():
+        job = studio.jobs.submit("t.sleep", {"seconds": 60})
+        while job.status != "running":
+            await asyncio.sleep(0)
+        studio.jobs.cancel(job.id)  # the worker process is being started right now
+        await asyncio.wait_for(studio.jobs.wait(job), 20)
+        return job
+
+    job = asyncio.run(go())
+    assert job.status == "cancelled"
+    assert job.run.info()["status"] == "cancelled"
+
+
+def test_terminate_all_stops_workers_and_records_it(studio):
+    async def go():
+        job = studio.jobs.submit("t.sleep", {"seconds": 60, "cooperative": False})
+        while job._proc is None or not job._proc.is_alive():
+            await asyncio.sleep(0.05)
+        return job
+
+    loop = asyncio.new_event_loop()
+    job = loop.run_until_complete(go())
+    loop.close()  # as at exit: the loop is gone, the worker is not
+    studio.jobs.terminate_all()
+    assert not job._proc.is_alive()
+    assert job.run.info()["status"] == "cancelled"

@@ -96,12 +96,19 @@ def probe_gui(studio, timeout_s: float = 20.0) -> dict[str, Any]:
         "panels": window.created_panel_count(),
         "panel_problems": window.panel_problems(),
         "painted": "t" in painted,
+        "rss_mb": _rss_mb(),
     }
     window.removeEventFilter(spy)
     window.close_without_prompt()
     window.deleteLater()
     app.processEvents()
     return report
+
+
+def _rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
 
 
 def _since_process_start(t_perf: float) -> float:

@@ -166,8 +166,7 @@ class JobManager:
 
     def terminate_all(self) -> None:
         """Stop every worker process now, without the event loop (the last resort at exit,
-        when the loop is already gone). Their runs stay marked as they were; the next
-        start marks them interrupted."""
+        when the loop is already gone), and record those runs as cancelled."""
         for job in self.active_jobs:
             proc = job._proc
             if proc is not None and proc.is_alive():
@@ -176,6 +175,7 @@ class JobManager:
                 if proc.is_alive():
                     proc.kill()
                     proc.join(KILL_GRACE_S)
+            self._finish(job, {"status": "cancelled", "error": "stopped when the studio closed"})
 
     # ------------------------------------------------------------------ running
 
@@ -218,7 +218,10 @@ class JobManager:
             log.error("job %s: could not update run.json: %s", job.id, exc)
         self._publish(job, [event("status", status=job.status, error=job.error)])
         if job.done is not None and not job.done.done():
-            job.done.set_result(job)
+            try:
+                job.done.set_result(job)
+            except RuntimeError:  # its loop is already closed (last-resort stop at exit)
+                pass
 
     def _on_events(self, job: Job, events: list[dict[str, Any]]) -> None:
         for e in events:
@@ -233,6 +236,14 @@ class JobManager:
 
     def _publish(self, job: Job, events: list[dict[str, Any]]) -> None:
         self.bus.publish(job.id, events)
+
+    @staticmethod
+    def _arm_cancel(job: Job, cancel) -> None:
+        """Install the executor's cancel; a cancel that came while the job was starting
+        (worker still spawning) is carried out now instead of being lost."""
+        job._cancel = cancel
+        if job.cancel_requested:
+            cancel()
 
     # ------------------------------------------------------------------ async executor
 
@@ -256,7 +267,7 @@ class JobManager:
             ctx.cancel_event.set()
             loop.call_later(CANCEL_GRACE_S, task.cancel)
 
-        job._cancel = cancel
+        self._arm_cancel(job, cancel)
         exc: BaseException | None = None
         result = None
         try:
@@ -317,7 +328,7 @@ class JobManager:
                 pass
             loop.call_later(CANCEL_GRACE_S, _escalate, proc)
 
-        job._cancel = cancel
+        self._arm_cancel(job, cancel)
         outcome, exitcode = await finished
         control_send.close()
         if outcome is not None:
