@@ -209,3 +209,12 @@ def test_gui_exit_path_is_clean(mode, studio_home):
         run_id = out.split("JOB ")[1].split()[0]
         info = json.loads((studio_home / "data" / "workspace" / "runs" / run_id / "run.json").read_text())
         assert info["status"] == "cancelled"
+
+
+def test_theme_switches_palette(qapp):
+    from studio.qt.theme import apply_theme, is_dark
+
+    apply_theme(qapp, "dark")
+    assert is_dark()
+    apply_theme(qapp, "light")
+    assert not is_dark()

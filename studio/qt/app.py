@@ -27,6 +27,11 @@ def ensure_app():
         app.setApplicationName("Tensor Studio")
         app.setOrganizationName("Tensor Studio")
         app.setDesktopFileName("tensor-studio")
+        icon = Path(__file__).resolve().parents[2] / "resources" / "icons" / "tensor-studio.svg"
+        if icon.exists():  # a source checkout or editable install
+            from PySide6.QtGui import QIcon
+
+            app.setWindowIcon(QIcon(str(icon)))
     return app
 
 

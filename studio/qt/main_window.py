@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
         self._default_state = self.saveState(LAYOUT_VERSION)
 
     def _on_status(self, run_id: str, events: list[dict]) -> None:
-        if any(e.get("status") in ("queued", "succeeded", "failed", "cancelled") for e in events):
+        if events:
             self.home.refresh()
 
     def _create_panel(self, spec: PanelSpec, plugin_id: str) -> QWidget:

@@ -1,22 +1,51 @@
-"""Light / dark theme. "system" follows the OS colour scheme (Qt ≥ 6.5 reports it, and
-Fusion repaints itself when the OS switches); "light" and "dark" force one."""
+"""Light / dark theme on Qt's Fusion style.
+
+"system" follows the OS colour scheme (Qt ≥ 6.5 reports it, and we re-apply when the OS
+switches); "light" and "dark" force one. The dark palette is set explicitly because
+Fusion does not follow a forced colour scheme on every platform (X11 for one).
+"""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication
+
+_current = {"theme": "system", "connected": False}
+
+
+def dark_palette() -> QPalette:
+    p = QPalette()
+    role, group = QPalette.ColorRole, QPalette.ColorGroup
+    colors = {
+        role.Window: "#2b2d31", role.WindowText: "#e6e6e6", role.Base: "#1e1f22", role.AlternateBase: "#26282c",
+        role.ToolTipBase: "#1e1f22", role.ToolTipText: "#e6e6e6", role.Text: "#e6e6e6", role.Button: "#33363b",
+        role.ButtonText: "#e6e6e6", role.BrightText: "#ff6b6b", role.Link: "#6cb6ff", role.Highlight: "#3d7bd9",
+        role.HighlightedText: "#ffffff", role.PlaceholderText: "#8a8f98", role.Mid: "#3c3f45", role.Dark: "#18191b",
+        role.Light: "#44474d", role.Shadow: "#0d0d0e",
+    }
+    for r, c in colors.items():
+        p.setColor(r, QColor(c))
+    for r in (role.Text, role.WindowText, role.ButtonText):
+        p.setColor(group.Disabled, r, QColor("#6f737a"))
+    return p
+
+
+def wants_dark(theme: str) -> bool:
+    if theme in ("light", "dark"):
+        return theme == "dark"
+    return QGuiApplication.styleHints().colorScheme() == Qt.ColorScheme.Dark
 
 
 def apply_theme(app: QApplication, theme: str) -> None:
+    _current["theme"] = theme
     app.setStyle("Fusion")
-    hints = QGuiApplication.styleHints()
-    scheme = {"light": Qt.ColorScheme.Light, "dark": Qt.ColorScheme.Dark}.get(theme, Qt.ColorScheme.Unknown)
-    if hasattr(hints, "setColorScheme"):  # Qt 6.8+: Unknown = follow the OS
-        hints.setColorScheme(scheme)
-    app.setPalette(app.style().standardPalette())
+    app.setPalette(dark_palette() if wants_dark(theme) else app.style().standardPalette())
+    if not _current["connected"]:  # follow the OS while the theme is "system"
+        QGuiApplication.styleHints().colorSchemeChanged.connect(
+            lambda _scheme: _current["theme"] == "system" and apply_theme(app, "system"))
+        _current["connected"] = True
 
 
 def is_dark() -> bool:
-    window = QApplication.palette().color(QPalette.ColorRole.Window)
-    return window.lightness() < 128
+    return QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
