@@ -364,7 +364,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         studio = Studio.load(pre.workspace, create=command in (None, "gui"))
-        extra = [c for _, c in studio.host.commands() if c.__class__.__name__ == "CliCommand"]
+        from studio.api import CliCommand
+
+        extra = [c for _, c in studio.host.commands() if isinstance(c, CliCommand)]
         args = build_parser(extra).parse_args(argv)
         if args.command in (None, "gui"):
             from studio.qt.app import run_gui

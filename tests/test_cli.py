@@ -129,3 +129,26 @@ def test_doctor_gui_and_ctrl_c_in_a_real_process(studio_home):
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     assert "cancelled" in err
+
+
+CLI_PLUGIN = """
+from studio.api import CliCommand, hookimpl
+
+def configure(parser):
+    parser.add_argument("name")
+
+def run(args):
+    print(f"hello {args.name}")
+    return 0 if args.name != "fail" else 1
+
+@hookimpl
+def studio_commands():
+    return [CliCommand("hello", "say hello", configure, run)]
+"""
+
+
+def test_plugin_cli_subcommand(plugin_distribution, capsys):
+    plugin_distribution("cli-plugin", {"clip": "cli_mod"}, {"cli_mod": CLI_PLUGIN})
+    assert main(["hello", "Ada"]) == 0
+    assert capsys.readouterr().out == "hello Ada\n"
+    assert main(["hello", "fail"]) == 1
