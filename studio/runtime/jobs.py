@@ -32,7 +32,7 @@ from studio.api import JobKind, resolve
 from studio.core.events import EventBus, event
 from studio.core.runs import Run, RunStore
 from studio.runtime.context import RunContext
-from studio.runtime.worker import outcome_of, worker_main
+from studio.runtime.worker import conclude, outcome_of, worker_main
 
 log = logging.getLogger(__name__)
 
@@ -250,13 +250,7 @@ class JobManager:
     async def _run_async(self, job: Job) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
 
-        def sink(batch: list[dict[str, Any]]) -> None:
-            try:
-                loop.call_soon_threadsafe(self._on_events, job, batch)
-            except RuntimeError:  # loop closed at shutdown; the event log has them
-                pass
-
-        ctx = RunContext(job.id, job.run.dir, sink)
+        ctx = RunContext(job.id, job.run.dir, lambda batch: _call_soon(loop, self._on_events, job, batch))
         runner = resolve(job.kind.runner)
         if inspect.iscoroutinefunction(runner):
             task = asyncio.ensure_future(runner(job.params, ctx))
@@ -274,9 +268,7 @@ class JobManager:
             result = await task
         except BaseException as e:  # noqa: BLE001 - reported on the job
             exc = e
-        outcome = outcome_of(exc, result)
-        if outcome["status"] == "failed":
-            ctx.log(outcome["traceback"], level="error")
+        outcome = conclude(ctx, exc, result)
         ctx.close()
         return outcome
 
@@ -296,19 +288,13 @@ class JobManager:
         control_recv.close()
         finished: asyncio.Future = loop.create_future()
 
-        def deliver(callback, *args) -> None:
-            try:
-                loop.call_soon_threadsafe(callback, *args)
-            except RuntimeError:  # loop closed at shutdown
-                pass
-
         def read() -> None:
             outcome = None
             try:
                 while True:
                     tag, payload = events_recv.recv()
                     if tag == "events":
-                        deliver(self._on_events, job, payload)
+                        _call_soon(loop, self._on_events, job, payload)
                     elif tag == "done":
                         outcome = payload
             except (EOFError, OSError):
@@ -317,7 +303,7 @@ class JobManager:
                 outcome = outcome_of(exc)
             proc.join()
             events_recv.close()
-            deliver(_set_result, finished, (outcome, proc.exitcode))
+            _call_soon(loop, _set_result, finished, (outcome, proc.exitcode))
 
         threading.Thread(target=read, name=f"studio-reader-{job.id}", daemon=True).start()
 
@@ -336,6 +322,15 @@ class JobManager:
         if job.cancel_requested:
             return {"status": "cancelled", "error": "cancelled by the user (worker was stopped)"}
         return {"status": "failed", "error": _describe_exit(exitcode, list(job.last_logs))}
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback, *args) -> None:
+    """Hand work from a thread to the loop; after the loop closed (shutdown) drop it —
+    events are already in the run's log on disk."""
+    try:
+        loop.call_soon_threadsafe(callback, *args)
+    except RuntimeError:
+        pass
 
 
 def _set_result(future: asyncio.Future, value: Any) -> None:

@@ -29,6 +29,14 @@ def outcome_of(exc: BaseException | None, result: Any = None) -> dict[str, Any]:
             "traceback": "".join(traceback.format_exception(exc))}
 
 
+def conclude(ctx: Any, exc: BaseException | None, result: Any = None) -> dict[str, Any]:
+    """The outcome of a finished runner; a failure's traceback also goes into the job's log."""
+    outcome = outcome_of(exc, result)
+    if outcome["status"] == "failed":
+        ctx.log(outcome["traceback"], level="error")
+    return outcome
+
+
 def call_runner(runner: Any, params: Any, ctx: Any) -> Any:
     if inspect.iscoroutinefunction(runner):
         return asyncio.run(runner(params, ctx))
@@ -64,9 +72,7 @@ def worker_main(events_conn, control_conn, spec: dict[str, Any]) -> None:
         result = call_runner(runner, spec["params"], ctx)
     except BaseException as e:  # noqa: BLE001 - everything is reported, SystemExit included
         exc = e
-    outcome = outcome_of(exc, result)
-    if outcome["status"] == "failed":
-        ctx.log(outcome["traceback"], level="error")
+    outcome = conclude(ctx, exc, result)
     try:
         ctx.close()
         send(("done", outcome))
