@@ -38,6 +38,9 @@ from typing import Any, Callable, Literal, Protocol, runtime_checkable
 import pluggy
 from pydantic import BaseModel
 
+# Readable, atomic files: plugins write their artifacts the way the studio writes its own.
+from studio.core.files import StudioFileError, atomic_write_text, read_json, write_json
+
 __all__ = [
     "PROJECT",
     "ENTRY_POINT_GROUP",
@@ -52,11 +55,17 @@ __all__ = [
     "MenuAction",
     "CliCommand",
     "OpenAction",
+    "ModelPart",
     "JobContext",
     "PanelContext",
     "JobCancelled",
     "EVENT_KINDS",
     "resolve",
+    "contributions",
+    "StudioFileError",
+    "atomic_write_text",
+    "read_json",
+    "write_json",
 ]
 
 PROJECT = "tensor_studio"
@@ -203,6 +212,21 @@ class OpenAction:
     job_params: dict[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class ModelPart:
+    """A building block the trainer can put into a model, chosen by ``id`` in a model
+    config. ``kind`` says where it goes: ``"attention"`` (``factory(config)`` returns an
+    ``nn.Module`` mapping ``(B, T, C) -> (B, T, C)`` causally) or ``"block"``
+    (``factory(config, layer_index)`` returns a whole residual block). ``factory`` is
+    ``"module:attribute"`` so a worker process can import it without the GUI."""
+
+    id: str
+    kind: Literal["attention", "block"]
+    title: str
+    factory: str
+    description: str = ""
+
+
 # --------------------------------------------------------------------------- facades
 
 
@@ -223,7 +247,9 @@ class JobContext(Protocol):
     def metric(self, name: str, step: int, value: float) -> None: ...
     def log(self, text: str, level: str = "info") -> None: ...
     def artifact(self, path: str | Path, kind: str = "file") -> None: ...
-    def span(self, **fields: Any) -> None: ...
+    def span(self, **fields: Any) -> None:
+        """A trace span (id, parent, name, inputs, outputs, start, duration, …). A ``kind``
+        field (llm, retriever, sample, …) is stored as ``span_kind`` in the event."""
     @property
     def cancelled(self) -> bool: ...
     def check_cancelled(self) -> None: ...
@@ -276,6 +302,22 @@ class HookSpecs:
     def studio_commands(self) -> list[MenuAction | CliCommand]:  # type: ignore[empty-body]
         """Menu actions and CLI sub-commands."""
 
+    @hookspec
+    def studio_model_parts(self) -> list[ModelPart]:  # type: ignore[empty-body]
+        """Attention types and blocks for the trainer's model registry."""
+
     @hookspec(firstresult=True)
     def studio_open_path(self, path: Path) -> OpenAction | None:
         """Claim an opened or dropped file or folder; return None to pass."""
+
+
+def contributions(hook_name: str) -> list[Any]:
+    """Every installed plugin's items for a collecting hook, in this process.
+
+    For code that runs outside the studio's own plugin host, such as a job in a worker
+    process resolving a model part by id. Plugins are discovered once per process; broken
+    ones are skipped, as in the studio.
+    """
+    from studio.core.plugins import shared_host  # lazy: keeps this module light
+
+    return [item for _plugin_id, item in shared_host().collect(hook_name)]

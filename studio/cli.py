@@ -77,9 +77,14 @@ def build_parser(extra_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
     for command in extra_commands:
         from studio.api import resolve
 
-        cmd_parser = sub.add_parser(command.name, help=command.help)
+        cmd_parser = sub.add_parser(command.name, help=command.help, add_help=False)
         cmd_parser.set_defaults(plugin_command=command)
-        resolve(command.configure)(cmd_parser)
+        try:
+            cmd_parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
+            resolve(command.configure)(cmd_parser)
+        except Exception as exc:  # a broken plugin must not take the whole CLI down
+            cmd_parser.set_defaults(plugin_broken=f"the '{command.name}' command is broken: {type(exc).__name__}: {exc}")
+            cmd_parser.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
 
@@ -373,9 +378,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_gui(studio, getattr(args, "paths", []))
         if getattr(args, "plugin_command", None) is not None:
-            from studio.api import resolve
-
-            return int(resolve(args.plugin_command.run)(args) or 0)
+            return run_plugin_command(args, studio)
         handler = {("plugins",): cmd_plugins, ("jobs", "kinds"): cmd_job_kinds, ("jobs", "run"): cmd_jobs_run,
                    ("runs",): cmd_runs, ("doctor",): cmd_doctor}
         key = (args.command, args.action) if (args.command, getattr(args, "action", None)) in handler else (args.command,)
@@ -388,6 +391,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def run_plugin_command(args, studio) -> int:
+    """A plugin's sub-command; ``args.workspace`` is the open workspace's folder."""
+    from studio.api import resolve
+    from studio.core.files import StudioFileError
+
+    if getattr(args, "plugin_broken", None):
+        raise CliError(args.plugin_broken)
+    args.workspace = studio.workspace.root
+    try:
+        return int(resolve(args.plugin_command.run)(args) or 0)
+    except (CliError, StudioFileError, ValueError) as exc:
+        raise CliError(str(exc)) from None
 
 
 if __name__ == "__main__":

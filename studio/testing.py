@@ -10,6 +10,8 @@ Install tensor-studio and these fixtures are available in any test suite:
 * ``plugin_distribution(name, entry_points, modules)`` — write a throw-away installed
   distribution (dist-info + modules) onto ``sys.path``: discovered like a pip-installed one.
 * ``qasync_loop`` — a qasync event loop on the test's QApplication, for GUI tests with jobs.
+* ``job_context`` — a ``RecordingContext``: a JobContext that keeps the events in a list,
+  for calling a runner directly in the test process (fast; no worker, no studio).
 
 This module imports neither Qt nor torch at import time.
 """
@@ -99,6 +101,78 @@ def plugin_distribution(tmp_path, monkeypatch) -> Callable[..., Path]:
     for top in made:
         for mod in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
             del sys.modules[mod]
+
+
+class RecordingContext:
+    """A JobContext for unit tests: events are appended to ``events``; ``cancel()`` makes
+    the next ``check_cancelled()`` raise, ``cancel_when(predicate)`` does so once an
+    emitted event matches."""
+
+    def __init__(self, run_dir: Path, run_id: str = "test-run", rank: int = 0):
+        self.run_id = run_id
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.rank = rank
+        self.events: list[dict[str, Any]] = []
+        self._cancelled = False
+        self._cancel_when: Callable[[dict], bool] | None = None
+
+    def _emit(self, kind: str, **fields: Any) -> None:
+        import time
+
+        event = {"t": time.time(), "kind": kind, **fields}
+        self.events.append(event)
+        if self._cancel_when is not None and self._cancel_when(event):
+            self._cancelled = True
+
+    def progress(self, done, total=None, message=""):
+        self._emit("progress", done=done, total=total, message=message)
+
+    def metric(self, name, step, value):
+        self._emit("metric", name=name, step=step, value=float(value))
+
+    def log(self, text, level="info"):
+        self._emit("log", level=level, text=str(text))
+
+    def artifact(self, path, kind="file"):
+        self._emit("artifact", path=str(path), artifact_kind=kind)
+
+    def span(self, **fields):
+        if "kind" in fields:
+            fields["span_kind"] = fields.pop("kind")
+        self._emit("span", **fields)
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled
+
+    def check_cancelled(self) -> None:
+        from studio.api import JobCancelled
+
+        if self._cancelled:
+            raise JobCancelled("cancelled by the test")
+
+    def cancel(self) -> None:
+        self._cancelled = True
+
+    def cancel_when(self, predicate: Callable[[dict], bool]) -> None:
+        self._cancel_when = predicate
+
+    def metrics(self, name: str) -> list[tuple[int, float]]:
+        return [(e["step"], e["value"]) for e in self.events if e["kind"] == "metric" and e["name"] == name]
+
+    def of_kind(self, kind: str) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["kind"] == kind]
+
+
+@pytest.fixture
+def job_context(tmp_path) -> Callable[..., RecordingContext]:
+    """``job_context(name="run")`` makes a RecordingContext with its run folder under tmp_path/runs."""
+
+    def make(name: str = "run", rank: int = 0) -> RecordingContext:
+        return RecordingContext(tmp_path / "runs" / name, run_id=name, rank=rank)
+
+    return make
 
 
 @pytest.fixture

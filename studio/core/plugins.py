@@ -31,6 +31,7 @@ HOOK_TYPES: dict[str, tuple[type, ...]] = {
     "studio_workflow_nodes": (api.NodeType,),
     "studio_llm_providers": (api.LLMProvider,),
     "studio_commands": (api.MenuAction, api.CliCommand),
+    "studio_model_parts": (api.ModelPart,),
 }
 
 
@@ -211,6 +212,18 @@ class PluginHost:
         log.error("plugin %s: %s: %s", record.id if record else "?", problem.where, problem.message)
         if record is not None and problem not in record.problems:
             record.problems.append(problem)
+
+
+_shared: PluginHost | None = None
+
+
+def shared_host() -> PluginHost:
+    """A host with every installed plugin, discovered on first use (see api.contributions)."""
+    global _shared
+    if _shared is None:
+        _shared = PluginHost()
+        _shared.discover()
+    return _shared
 
 
 def _problem(where: str, exc: BaseException) -> PluginProblem:

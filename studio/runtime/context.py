@@ -52,6 +52,8 @@ class RunContext:
         self._emit({"t": time.time(), "kind": "artifact", "path": str(path), "artifact_kind": kind})
 
     def span(self, **fields: Any) -> None:
+        if "kind" in fields:  # the span's own kind (llm, retriever, sample…) must not replace the event kind
+            fields["span_kind"] = fields.pop("kind")
         self._emit({"t": time.time(), "kind": "span", **fields})
 
     @property

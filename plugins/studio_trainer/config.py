@@ -1,0 +1,125 @@
+"""The trainer's parameters as pydantic models: what a form, a JSON file or ``--set`` fills in.
+
+Everything a run needs is here and lands in the run's ``params.json``, so a run can be
+read, diffed and repeated. No torch import: the GUI builds forms from these.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class ModelConfig(BaseModel):
+    """A GPT-style decoder. ``vocab_size`` 0 means "take it from the tokenizer"."""
+
+    n_layer: int = Field(4, ge=1, le=96, description="transformer blocks")
+    n_head: int = Field(4, ge=1, le=128, description="attention heads per block")
+    n_embd: int = Field(128, ge=8, le=16384, description="width (must divide by heads)")
+    block_size: int = Field(64, ge=2, le=32768, description="context length in tokens")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    bias: bool = Field(True, description="biases in linear layers and LayerNorms")
+    attention: str = Field("causal", description="attention type: causal, xcorr, or one a plugin adds")
+    block: str = Field("pre_ln", description="block type: pre_ln, or one a plugin adds")
+    xcorr_lags: int = Field(4, ge=1, le=64, description="cross-correlation window (xcorr attention)")
+    vocab_size: int = Field(0, ge=0, description="0: from the tokenizer")
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> "ModelConfig":
+        if self.n_embd % self.n_head:
+            raise ValueError(f"width n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
+        return self
+
+
+class DataConfig(BaseModel):
+    """Where the text comes from and how it becomes tokens."""
+
+    corpus: str = Field("stdlib", description="'stdlib' (Python's own sources, offline), a text file, a folder, "
+                        "a CSV/JSON/JSONL/Parquet file, or a Hugging Face dataset saved with save_to_disk")
+    text_column: str = Field("text", description="column to read from tables")
+    format: Literal["text", "prompt_response"] = Field(
+        "text", description="text: one long stream; prompt_response: fine-tuning pairs with dynamic padding")
+    prompt_column: str = "prompt"
+    response_column: str = "response"
+    max_chars: int = Field(5_000_000, ge=1, description="read at most this many characters")
+    tokenizer: Literal["char", "bpe"] = "char"
+    vocab_size: int = Field(2048, ge=260, le=200_000, description="BPE vocabulary size")
+    tokenizer_file: str | None = Field(None, description="use this tokenizer.json instead of training one")
+    val_fraction: float = Field(0.1, gt=0.0, lt=0.9)
+
+
+class LoRAConfig(BaseModel):
+    rank: int = Field(8, ge=1, le=1024)
+    alpha: float = Field(16.0, gt=0.0)
+    targets: list[str] = Field(default_factory=lambda: ["attn.qkv", "attn.proj"],
+                               description="module name suffixes to adapt (attn.qkv, attn.proj, mlp.fc, mlp.proj)")
+    dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class DistillConfig(BaseModel):
+    teacher: str = Field(..., description="teacher checkpoint folder (or run folder)")
+    temperature: float = Field(2.0, gt=0.0)
+    alpha: float = Field(0.5, ge=0.0, le=1.0, description="weight of the soft-target loss; 1-alpha on the labels")
+
+
+class TrainParams(BaseModel):
+    """One training run: data, model, optimiser, schedule, and what to save."""
+
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    init_from: str | None = Field(None, description="start from this checkpoint (fine-tuning); its model and tokenizer are used")
+    lora: LoRAConfig | None = Field(None, description="fine-tune low-rank adapters of init_from instead of all weights")
+    distill: DistillConfig | None = None
+    resume: str | None = Field(None, description="continue a killed or finished run: its id, folder or checkpoint")
+
+    max_steps: int = Field(2000, ge=1)
+    batch_size: int = Field(12, ge=1)
+    grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    learning_rate: float = Field(1e-3, gt=0.0)
+    min_lr: float = Field(1e-4, ge=0.0)
+    warmup_steps: int = Field(100, ge=0)
+    weight_decay: float = Field(0.1, ge=0.0)
+    beta1: float = Field(0.9, ge=0.0, lt=1.0)
+    beta2: float = Field(0.99, ge=0.0, lt=1.0)
+    grad_clip: float = Field(1.0, ge=0.0, description="0 disables clipping")
+
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="bf16: autocast on CPU/CUDA; fp16: CUDA with a grad scaler")
+    grad_checkpointing: bool = False
+    compile: bool = False
+    seed: int = 1337
+
+    log_interval: int = Field(10, ge=1)
+    eval_interval: int = Field(250, ge=1)
+    eval_iters: int = Field(200, ge=1)
+    sample_interval: int = Field(500, ge=0, description="0: no samples")
+    sample_tokens: int = Field(200, ge=1)
+    sample_prompt: str = "\n"
+    temperature: float = Field(0.8, gt=0.0)
+    top_k: int | None = Field(200, ge=1)
+    checkpoint_interval: int = Field(500, ge=1)
+    keep_checkpoints: int = Field(2, ge=1, description="step checkpoints kept besides best")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "TrainParams":
+        if self.lora and not self.init_from and not self.resume:
+            raise ValueError("LoRA fine-tunes a saved model: set init_from to a checkpoint")
+        if self.min_lr > self.learning_rate:
+            raise ValueError("min_lr must not exceed learning_rate")
+        return self
+
+
+class GenerateParams(BaseModel):
+    checkpoint: str = Field(..., description="checkpoint folder, run folder or run id")
+    prompt: str = "\n"
+    max_new_tokens: int = Field(200, ge=1, le=100_000)
+    temperature: float = Field(0.8, gt=0.0)
+    top_k: int | None = Field(200, ge=1)
+    seed: int | None = None
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+
+
+class MergeParams(BaseModel):
+    checkpoint: str = Field(..., description="a LoRA checkpoint folder, run folder or run id")
+    output: str | None = Field(None, description="where to write the merged checkpoint (default: <checkpoint>-merged)")

@@ -1,0 +1,1 @@
+"""Data: corpora from files and folders, tokenizers, and the batches a training step eats."""

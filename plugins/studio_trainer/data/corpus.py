@@ -1,0 +1,164 @@
+"""Read a corpus: plain text, a folder of text, a column of a table, or a saved HF dataset.
+
+``load_texts`` returns a list of documents (strings). Everything is read locally; the
+default corpus, ``"stdlib"``, is the Python standard library's own source files, which are
+on every machine that runs the studio. Errors are ``CorpusError`` with a message a user
+can act on (which file, what is wrong, what to do).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sysconfig
+from pathlib import Path
+
+TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".text", ".tex", ".html", ".xml", ".c", ".h", ".js", ".ts",
+                 ".java", ".rs", ".go", ".toml", ".yaml", ".yml", ".cfg", ".ini", ".csv", ".tsv", ".json", ""}
+TABLE_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".parquet"}
+
+
+class CorpusError(ValueError):
+    pass
+
+
+def stdlib_folder() -> Path:
+    return Path(sysconfig.get_paths()["stdlib"])
+
+
+def load_texts(corpus: str, column: str = "text", max_chars: int = 5_000_000) -> list[str]:
+    """Documents of the corpus, at most ``max_chars`` characters in all."""
+    if corpus == "stdlib":
+        return _folder(stdlib_folder(), max_chars, pattern="*.py")
+    path = Path(corpus).expanduser()
+    if not path.exists():
+        raise CorpusError(f"corpus {path} does not exist")
+    if path.is_dir():
+        if (path / "state.json").exists() or (path / "dataset_dict.json").exists():
+            return _limit(load_table(path, [column])[column], max_chars)
+        return _folder(path, max_chars)
+    if path.suffix.lower() in TABLE_SUFFIXES - {".json"} or (path.suffix.lower() == ".json" and _is_json_table(path)):
+        return _limit(load_table(path, [column])[column], max_chars)
+    return [_read_text(path, max_chars)]
+
+
+def load_pairs(corpus: str, prompt_column: str, response_column: str, max_chars: int) -> list[tuple[str, str]]:
+    """(prompt, response) pairs for fine-tuning, from any table format."""
+    columns = load_table(Path(corpus).expanduser(), [prompt_column, response_column])
+    pairs, total = [], 0
+    for p, r in zip(columns[prompt_column], columns[response_column]):
+        total += len(p) + len(r)
+        if total > max_chars:
+            break
+        pairs.append((p, r))
+    if not pairs:
+        raise CorpusError(f"{corpus} has no prompt/response pairs")
+    return pairs
+
+
+def _limit(texts: list[str], max_chars: int) -> list[str]:
+    out, total = [], 0
+    for text in texts:
+        if total >= max_chars:
+            break
+        out.append(text[: max_chars - total])
+        total += len(out[-1])
+    if not any(t.strip() for t in out):
+        raise CorpusError("the corpus has no text in it")
+    return out
+
+
+def _read_text(path: Path, max_chars: int) -> str:
+    raw = path.read_bytes()[: max_chars * 4]
+    if b"\x00" in raw[:65536]:
+        raise CorpusError(f"{path} looks like a binary file (it contains NUL bytes), not text")
+    text = raw.decode("utf-8", errors="replace")[:max_chars]
+    if text.count("\ufffd") > max(10, len(text) // 100):
+        raise CorpusError(f"{path} is not UTF-8 text (too many undecodable bytes)")
+    if not text.strip():
+        raise CorpusError(f"{path} is empty")
+    return text
+
+
+def _folder(folder: Path, max_chars: int, pattern: str = "*") -> list[str]:
+    texts, total, skipped = [], 0, 0
+    for path in sorted(p for p in folder.rglob(pattern) if p.is_file()):
+        if "__pycache__" in path.parts or path.suffix.lower() not in TEXT_SUFFIXES:
+            continue
+        try:
+            text = _read_text(path, max_chars - total)
+        except (CorpusError, OSError):
+            skipped += 1
+            continue
+        texts.append(text)
+        total += len(text)
+        if total >= max_chars:
+            break
+    if not texts:
+        raise CorpusError(f"no readable text files in {folder}" + (f" ({skipped} skipped as binary or empty)" if skipped else ""))
+    return texts
+
+
+def _is_json_table(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(64).lstrip()[:1] == b"["
+
+
+def load_table(path: Path, columns: list[str]) -> dict[str, list[str]]:
+    """The named columns of a CSV/TSV/JSON/JSONL/Parquet file or a saved HF dataset, as strings."""
+    suffix = path.suffix.lower()
+    if path.is_dir():
+        table = _arrow_dataset(path)
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path, columns=[c for c in columns if c in pq.read_schema(path).names])
+    else:
+        table = None
+    if table is not None:
+        rows = {name: table.column(name).to_pylist() for name in table.column_names if name in columns}
+    else:
+        rows = _text_table(path, suffix)
+    missing = [c for c in columns if c not in rows]
+    if missing:
+        raise CorpusError(f"{path} has no column {missing[0]!r}; columns are: {', '.join(rows) or 'none'}")
+    return {c: ["" if v is None else str(v) for v in rows[c]] for c in columns}
+
+
+def _text_table(path: Path, suffix: str) -> dict[str, list]:
+    try:
+        if suffix in (".csv", ".tsv"):
+            with path.open(newline="", encoding="utf-8") as f:
+                records = list(csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ","))
+        elif suffix == ".jsonl":
+            records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        else:
+            records = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise CorpusError(f"{path} could not be read as {suffix.lstrip('.').upper()}: {exc}") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise CorpusError(f"{path} is not a list of records")
+    names = list(dict.fromkeys(k for r in records for k in r))
+    return {n: [r.get(n) for r in records] for n in names}
+
+
+def _arrow_dataset(folder: Path):
+    """A dataset written by ``datasets``' ``save_to_disk``: Arrow stream files listed in
+    state.json (a DatasetDict has one such folder per split; ``train`` is used)."""
+    import pyarrow as pa
+
+    if (folder / "dataset_dict.json").exists():
+        splits = json.loads((folder / "dataset_dict.json").read_text()).get("splits", [])
+        if not splits:
+            raise CorpusError(f"{folder}/dataset_dict.json lists no splits")
+        folder = folder / ("train" if "train" in splits else splits[0])
+    try:
+        state = json.loads((folder / "state.json").read_text())
+        files = [folder / entry["filename"] for entry in state["_data_files"]]
+        tables = []
+        for file in files:
+            with pa.memory_map(str(file)) as source:
+                tables.append(pa.ipc.open_stream(source).read_all())
+    except (OSError, KeyError, ValueError, pa.ArrowInvalid) as exc:
+        raise CorpusError(f"{folder} is not a readable saved dataset: {exc}") from None
+    return pa.concat_tables(tables)

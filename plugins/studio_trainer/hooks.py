@@ -1,0 +1,79 @@
+"""What the studio sees of the trainer plugin (public API only; nothing heavy imported here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.api import (CliCommand, JobKind, LLMProvider, ModelPart, OpenAction, PanelSpec, PluginInfo,
+                        hookimpl)
+
+from .config import GenerateParams, MergeParams, TrainParams
+
+DEVICES = ("cpu", "cuda", "mps")
+
+
+@hookimpl
+def studio_plugin_info() -> PluginInfo:
+    return PluginInfo(name="Trainer", version="0.1.0",
+                      description="Train and fine-tune small GPT-style language models (LoRA, distillation), "
+                                  "with live loss curves, samples and exact resume.")
+
+
+@hookimpl
+def studio_job_kinds() -> list[JobKind]:
+    return [
+        JobKind("trainer.train", "Train a language model", TrainParams, "studio_trainer.train.loop:train",
+                description="Pretrain, fine-tune (full or LoRA), distill or resume a GPT-style model.",
+                devices=DEVICES),
+        JobKind("trainer.generate", "Generate text from a checkpoint", GenerateParams, "studio_trainer.jobs:generate",
+                description="Sample a continuation of a prompt.", devices=DEVICES),
+        JobKind("trainer.merge_lora", "Merge LoRA adapters", MergeParams, "studio_trainer.jobs:merge_lora",
+                description="Fold a LoRA checkpoint into plain weights."),
+    ]
+
+
+@hookimpl
+def studio_panels() -> list[PanelSpec]:
+    return [
+        PanelSpec("trainer:train", "Trainer", "studio_trainer.qt.train_panel:create", area="left"),
+        PanelSpec("trainer:samples", "Samples", "studio_trainer.qt.samples_panel:create", area="bottom",
+                  consumes=("span",)),
+        PanelSpec("trainer:generate", "Generate", "studio_trainer.qt.generate_panel:create", area="right",
+                  consumes=("span", "status"), visible=False),
+        PanelSpec("trainer:tokens", "Tokenizer", "studio_trainer.qt.tokens_panel:create", area="right",
+                  visible=False),
+    ]
+
+
+@hookimpl
+def studio_model_parts() -> list[ModelPart]:
+    from .model.registry import BUILTIN_PARTS
+
+    return list(BUILTIN_PARTS)
+
+
+@hookimpl
+def studio_llm_providers() -> list[LLMProvider]:
+    return [LLMProvider("studio-local", "Studio checkpoints (local, in-process)", "studio/",
+                        "studio_trainer.provider:completion_function")]
+
+
+@hookimpl
+def studio_commands() -> list[CliCommand]:
+    return [CliCommand("trainer", "model summary, sampling and tokenizers of the trainer",
+                       "studio_trainer.cli:configure", "studio_trainer.cli:run")]
+
+
+def is_checkpoint(path: Path) -> bool:
+    return (path / "model.safetensors").exists() and (path / "config.json").exists()
+
+
+@hookimpl
+def studio_open_path(path: Path) -> OpenAction | None:
+    path = Path(path)
+    folder = path.parent if path.is_file() and path.name in ("model.safetensors", "config.json", "tokenizer.json") else path
+    if folder.is_dir() and is_checkpoint(folder):
+        return OpenAction(description="sample from this checkpoint", panel="trainer:generate")
+    if path.is_file() and path.name == "tokenizer.json":
+        return OpenAction(description="show how text splits into tokens", panel="trainer:tokens")
+    return None

@@ -1,0 +1,59 @@
+"""Job runners besides training: generate from a checkpoint, merge a LoRA checkpoint."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from studio.api import JobContext
+
+from .config import GenerateParams, MergeParams
+
+
+def generate(params: GenerateParams, ctx: JobContext) -> dict:
+    """Sample from a checkpoint; the text streams into the log and lands in a ``sample`` span."""
+    from .train.checkpoint import load_checkpoint, resolve_checkpoint
+    from .train.device import pick_device
+    from .train.sampling import sample_text
+
+    device = pick_device(params.device)
+    folder = resolve_checkpoint(params.checkpoint, ctx.run_dir.parent, prefer="best")
+    model, tokenizer, config = load_checkpoint(folder, device)
+    unknown = tokenizer.unknown(params.prompt)
+    if unknown:
+        ctx.log(f"the tokenizer does not know {''.join(sorted(unknown))!r}; those characters are dropped", "warning")
+    pieces: list[str] = []
+    started = time.time()
+
+    def on_text(piece: str) -> None:
+        pieces.append(piece)
+        ctx.progress(len(pieces), params.max_new_tokens)
+        ctx.check_cancelled()
+
+    text = sample_text(model, tokenizer, params.prompt, params.max_new_tokens, params.temperature, params.top_k,
+                       seed=params.seed, device=device, on_text=on_text)
+    ctx.span(kind="sample", name=f"generate from {folder.name}", step=config.get("step"), start=started,
+             duration=time.time() - started, inputs={"prompt": params.prompt, "checkpoint": str(folder)},
+             outputs={"text": text}, params={"temperature": params.temperature, "top_k": params.top_k,
+                                             "max_new_tokens": params.max_new_tokens, "seed": params.seed})
+    ctx.log(params.prompt + text)
+    return {"checkpoint": str(folder), "text": text}
+
+
+def merge_lora(params: MergeParams, ctx: JobContext) -> dict:
+    """Fold a LoRA checkpoint's adapters into plain weights: a normal checkpoint, no LoRA code needed."""
+    from .model.lora import merge_lora as merge
+    from .train.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
+
+    folder = resolve_checkpoint(params.checkpoint, ctx.run_dir.parent, prefer="best")
+    model, tokenizer, config = load_checkpoint(folder, "cpu")
+    if not config.get("lora"):
+        raise CheckpointError(f"{folder} is not a LoRA checkpoint; nothing to merge")
+    count = merge(model)
+    output = Path(params.output) if params.output else folder.with_name(folder.name + "-merged")
+    if output.exists():
+        raise CheckpointError(f"{output} exists; choose another output folder (nothing was overwritten)")
+    save_checkpoint(output, model, tokenizer, step=config.get("step", 0), val_loss=config.get("val_loss"))
+    ctx.artifact(output, kind="checkpoint")
+    ctx.log(f"merged {count} LoRA layers into {output}")
+    return {"checkpoint": str(output), "merged_layers": count}

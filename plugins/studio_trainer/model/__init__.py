@@ -1,0 +1,1 @@
+"""Models: the GPT decoder, its attention types and blocks, LoRA and the model summary."""

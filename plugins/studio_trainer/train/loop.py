@@ -1,0 +1,405 @@
+"""The training job: ``train(params, ctx)`` runs in a worker process and reports to the studio.
+
+One pass reads top to bottom: prepare (data, tokenizer, model, optimizer — fresh, from a
+checkpoint, or resumed), then the loop, where each step is ``train_step`` (micro-batches,
+gradient accumulation, clipping, the optimizer) and, at intervals, logging, validation,
+samples and checkpoints. Only rank 0 logs and saves, so the same loop can run under
+torchrun later. The studio's cost per step is a few metric calls into a buffer.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch.nn import functional as F
+
+from studio.api import JobCancelled, JobContext, StudioFileError
+
+from ..config import TrainParams
+from ..data import corpus as corpus_io
+from ..data.batches import PairBatches, TokenBatches
+from ..data.tokenizer import Tokenizer, build_tokenizer, encode_documents, load_tokenizer
+from ..model.gpt import GPT
+from ..model.lora import apply_lora
+from ..model.summary import summarize
+from . import checkpoint as ckpt
+from .device import autocast, peak_flops, pick_device
+from .sampling import sample_text
+from .schedule import lr_at
+
+
+class TrainingError(RuntimeError):
+    """A problem the user can act on; the message says what happened and what is safe."""
+
+
+@dataclass
+class Setup:
+    params: TrainParams
+    device: str
+    model: GPT  # the module that is saved (uncompiled)
+    forward: Callable  # the module that is called (maybe compiled)
+    tokenizer: Tokenizer
+    train_batches: TokenBatches | PairBatches
+    val_batches: Callable[[], TokenBatches | PairBatches]  # fresh each eval: the same val set every time
+    val_units_per_token: float  # characters (char) or bytes (BPE) per token, for bits per char/byte
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler | None = None
+    teacher: GPT | None = None
+    start_step: int = 0
+    best_val: float = math.inf
+    replay: list[dict] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------- one optimizer step
+
+
+def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches: list[tuple[torch.Tensor, torch.Tensor]],
+               *, grad_clip: float, amp, scaler: torch.amp.GradScaler | None = None,
+               teacher: GPT | None = None, distill=None, params_to_clip=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Accumulate gradients over the micro-batches, clip, step. Each micro-batch's loss is
+    weighted by its share of the counted (non-masked) targets, so k micro-batches give the
+    same update as one batch k times larger. Returns (mean loss, grad norm) as tensors."""
+    counts = [int((y != -100).sum()) for _, y in micro_batches]
+    total = sum(counts) or 1
+    loss_sum = torch.zeros((), device=micro_batches[0][0].device)
+    for (x, y), n in zip(micro_batches, counts):
+        with amp:
+            logits, loss = model(x, y)
+            if teacher is not None:
+                loss = distillation_loss(logits, loss, teacher, x, y, distill.temperature, distill.alpha)
+        weighted = loss * (n / total)
+        (scaler.scale(weighted) if scaler else weighted).backward()
+        loss_sum += weighted.detach().float()
+    if scaler:
+        scaler.unscale_(optimizer)
+    clip_params = params_to_clip if params_to_clip is not None else [p for g in optimizer.param_groups for p in g["params"]]
+    grad_norm = torch.nn.utils.clip_grad_norm_(clip_params, grad_clip if grad_clip > 0 else float("inf"))
+    if scaler:
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss_sum, grad_norm
+
+
+def distillation_loss(logits, label_loss, teacher: GPT, x, y, temperature: float, alpha: float) -> torch.Tensor:
+    """alpha * T^2 * KL(teacher_T || student_T) + (1 - alpha) * cross-entropy, over counted tokens."""
+    with torch.no_grad():
+        teacher_logits, _ = teacher(x, y)
+    mask = (y != -100).reshape(-1)
+    s = F.log_softmax(logits.reshape(-1, logits.size(-1))[mask].float() / temperature, dim=-1)
+    t = F.log_softmax(teacher_logits.reshape(-1, teacher_logits.size(-1))[mask].float() / temperature, dim=-1)
+    soft = F.kl_div(s, t, log_target=True, reduction="batchmean") * temperature ** 2
+    return alpha * soft + (1 - alpha) * label_loss
+
+
+@torch.no_grad()
+def evaluate(model: Callable, batches, iters: int, device: str, amp) -> float:
+    was_training = model.training
+    model.eval()
+    total, count = 0.0, 0
+    for _ in range(iters):
+        x, y = batches.next()
+        with amp:
+            _, loss = model(x.to(device), y.to(device))
+        n = int((y != -100).sum())
+        total += float(loss) * n
+        count += n
+    model.train(was_training)
+    return total / max(1, count)
+
+
+# ---------------------------------------------------------------- the job
+
+
+def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
+    main = ctx.rank == 0
+    try:
+        setup = prepare(params, ctx)
+    except (corpus_io.CorpusError, StudioFileError, ValueError) as exc:
+        raise TrainingError(str(exc)) from None
+    params = setup.params
+    if main:
+        for event in setup.replay:
+            ctx.metric(event["name"], event["step"], event["value"])
+    try:
+        return run_loop(setup, ctx)
+    except torch.OutOfMemoryError:
+        raise TrainingError(_oom_message(ctx, params)) from None
+    except MemoryError:
+        raise TrainingError(_oom_message(ctx, params)) from None
+    except RuntimeError as exc:
+        if "out of memory" in str(exc).lower():
+            raise TrainingError(_oom_message(ctx, params)) from None
+        raise
+
+
+def _oom_message(ctx: JobContext, params: TrainParams) -> str:
+    latest = ctx.run_dir / "checkpoints" / "latest.json"
+    kept = f"; the checkpoints saved so far are intact in {latest.parent}" if latest.exists() else ""
+    return (f"ran out of memory (batch {params.batch_size} x context {params.model.block_size}); "
+            f"try a smaller batch with more gradient accumulation, a shorter context, bf16 or "
+            f"gradient checkpointing{kept}")
+
+
+def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
+    p, main = s.params, ctx.rank == 0
+    amp = autocast(s.device, p.precision)
+    checkpoints = ctx.run_dir / "checkpoints"
+    tokens_per_step = p.batch_size * p.model.block_size * p.grad_accum
+    peak = peak_flops(s.device)
+    flops_per_token = summarize(s.model).flops_per_token
+    trainable = [q for q in s.model.parameters() if q.requires_grad]
+    s.model.train()
+    step, val_loss, last_log, timed = s.start_step, None, time.perf_counter(), 0.0
+    loss_acc = torch.zeros(())
+    if main:
+        ctx.log(f"training on {s.device} ({p.precision}) from step {step} to {p.max_steps}")
+    try:
+        while step < p.max_steps:
+            ctx.check_cancelled()
+            lr = lr_at(step, max_lr=p.learning_rate, min_lr=p.min_lr, warmup=p.warmup_steps, total=p.max_steps)
+            for group in s.optimizer.param_groups:
+                group["lr"] = lr
+            micro = [tuple(t.to(s.device, non_blocking=True) for t in s.train_batches.next()) for _ in range(p.grad_accum)]
+            loss, grad_norm = train_step(s.forward, s.optimizer, micro, grad_clip=p.grad_clip, amp=amp, scaler=s.scaler,
+                                         teacher=s.teacher, distill=p.distill, params_to_clip=trainable)
+            loss_acc = loss_acc.to(loss.device) + loss
+            step += 1
+            if step % p.log_interval == 0 or step == p.max_steps:
+                n = p.log_interval if step % p.log_interval == 0 else step % p.log_interval
+                train_loss = float(loss_acc) / n  # the one host sync per log interval
+                loss_acc.zero_()
+                if not math.isfinite(train_loss):
+                    raise TrainingError(_nan_message(step, lr, ctx))
+                now = time.perf_counter()
+                elapsed, last_log = now - last_log + timed, now
+                timed = 0.0
+                tokens_per_s = tokens_per_step * n / max(elapsed, 1e-9)
+                if main:
+                    ctx.metric("train/loss", step, train_loss)
+                    ctx.metric("lr", step, lr)
+                    ctx.metric("grad_norm", step, float(grad_norm))
+                    ctx.metric("tokens_per_s", step, tokens_per_s)
+                    if peak:
+                        ctx.metric("mfu", step, flops_per_token * tokens_per_s / peak)
+                    ctx.progress(step, p.max_steps, f"step {step}/{p.max_steps} · loss {train_loss:.4f}")
+            paused = time.perf_counter()
+            if step % p.eval_interval == 0 or step == p.max_steps:
+                val_loss = validate(s, ctx, step, amp, checkpoints)
+            if p.sample_interval and (step % p.sample_interval == 0 or step == p.max_steps) and main:
+                emit_sample(s, ctx, step)
+            if step % p.checkpoint_interval == 0 or step == p.max_steps:
+                save(s, ctx, step, val_loss, checkpoints)
+            timed -= time.perf_counter() - paused  # keep eval/sample/save time out of tokens/s
+    except JobCancelled:
+        if step > s.start_step and main:
+            save(s, ctx, step, val_loss, checkpoints)
+            ctx.log(f"cancelled at step {step}; saved a checkpoint to resume from")
+        raise
+    return {"steps": step, "val_loss": val_loss, "best_val_loss": s.best_val if s.best_val < math.inf else None,
+            "checkpoint": str(checkpoints / "best") if (checkpoints / "best").exists() else None}
+
+
+def _nan_message(step: int, lr: float, ctx: JobContext) -> str:
+    return (f"the loss became NaN or infinite by step {step} (learning rate {lr:.3g}); training stopped and "
+            f"nothing was saved from the diverged weights. Lower the learning rate, or clip gradients; "
+            f"earlier checkpoints in {ctx.run_dir / 'checkpoints'} are intact")
+
+
+def validate(s: Setup, ctx: JobContext, step: int, amp, checkpoints: Path) -> float:
+    p = s.params
+    val_loss = evaluate(s.forward, s.val_batches(), p.eval_iters, s.device, amp)
+    if not math.isfinite(val_loss):
+        raise TrainingError(_nan_message(step, s.optimizer.param_groups[0]["lr"], ctx))
+    if ctx.rank == 0:
+        unit = "bpc" if s.tokenizer.kind == "char" else "bpb"
+        ctx.metric("val/loss", step, val_loss)
+        ctx.metric(f"val/{unit}", step, val_loss / math.log(2) / s.val_units_per_token)
+        ctx.metric("val/ppl", step, math.exp(min(val_loss, 50.0)))
+        if val_loss < s.best_val:
+            s.best_val = val_loss
+            ckpt.save_checkpoint(checkpoints / "best", s.model, s.tokenizer, step=step, val_loss=val_loss, lora=p.lora)
+            ctx.artifact(checkpoints / "best", kind="checkpoint")
+    return val_loss
+
+
+def emit_sample(s: Setup, ctx: JobContext, step: int) -> None:
+    p = s.params
+    started = time.time()
+    text = sample_text(s.model, s.tokenizer, p.sample_prompt, p.sample_tokens, p.temperature, p.top_k,
+                       seed=p.seed + step, device=s.device)
+    ctx.span(kind="sample", name=f"sample at step {step}", step=step, start=started, duration=time.time() - started,
+             inputs={"prompt": p.sample_prompt}, outputs={"text": text},
+             params={"temperature": p.temperature, "top_k": p.top_k, "max_new_tokens": p.sample_tokens})
+
+
+def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoints: Path) -> None:
+    if ctx.rank != 0:
+        return
+    tensors, groups = ckpt.optimizer_tensors(s.optimizer)
+    tensors.update({f"data.{k}": v for k, v in s.train_batches.state().items()})
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if s.device == "cuda":
+        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    if s.scaler is not None:
+        tensors["scaler.scale"] = torch.tensor(s.scaler.get_scale())
+    meta = {"params": s.params.model_dump(mode="json"), "step": step, "best_val": s.best_val if s.best_val < math.inf else None,
+            "optimizer_groups": groups, "run_id": ctx.run_id}
+    folder = ckpt.save_checkpoint(checkpoints / f"step-{step:06d}", s.model, s.tokenizer, step=step, val_loss=val_loss,
+                                  lora=s.params.lora, train_tensors=tensors, train_meta=meta)
+    ckpt.mark_latest(checkpoints, folder, step, s.params.keep_checkpoints)
+    ctx.artifact(folder, kind="checkpoint")
+
+
+# ---------------------------------------------------------------- preparing a run
+
+
+def prepare(params: TrainParams, ctx: JobContext) -> Setup:
+    runs_dir = ctx.run_dir.parent
+    resume_from = None
+    if params.resume:
+        resume_from = ckpt.resolve_checkpoint(params.resume, runs_dir)
+        _, meta = ckpt.load_train_state(resume_from)
+        saved = TrainParams.model_validate(meta["params"])
+        overrides = {k: getattr(params, k) for k in ("max_steps", "device", "log_interval", "eval_interval",
+                                                      "sample_interval", "checkpoint_interval")
+                     if k in params.model_fields_set}
+        params = saved.model_copy(update={**overrides, "resume": params.resume})
+        ctx.log(f"resuming from {resume_from} (step {meta['step']}) with the run's saved settings"
+                + (f"; changed: {', '.join(overrides)}" if overrides else ""))
+    torch.manual_seed(params.seed + ctx.rank)
+    device = pick_device(params.device)
+    if params.precision == "fp16" and device != "cuda":
+        raise ValueError("fp16 training needs CUDA (it uses a grad scaler); use bf16 on the CPU")
+
+    # model and tokenizer: from a checkpoint (fine-tuning, resume) or new
+    base = resume_from or (ckpt.resolve_checkpoint(params.init_from, runs_dir) if params.init_from else None)
+    teacher = None
+    if params.distill:
+        teacher_dir = ckpt.resolve_checkpoint(params.distill.teacher, runs_dir, prefer="best")
+        teacher, teacher_tok, _ = ckpt.load_checkpoint(teacher_dir, device)
+        teacher.requires_grad_(False)
+    if base is not None:
+        model, tokenizer, config = ckpt.load_checkpoint(base, "cpu", with_lora=resume_from is not None)
+        if params.lora and resume_from is None:
+            wrapped = apply_lora(model, params.lora.rank, params.lora.alpha, params.lora.targets, params.lora.dropout)
+            ctx.log(f"LoRA rank {params.lora.rank} on {len(wrapped)} layers: {', '.join(wrapped)}")
+        if params.init_from and resume_from is None:
+            ctx.log(f"fine-tuning {base} (its model config and tokenizer are used)")
+        params = params.model_copy(update={"model": model.config})
+    else:
+        texts = _read_corpus(params)
+        tokenizer = (load_tokenizer(Path(params.data.tokenizer_file)) if params.data.tokenizer_file
+                     else teacher_tok if teacher is not None
+                     else build_tokenizer(params.data.tokenizer, texts, params.data.vocab_size))
+        model = GPT(params.model.model_copy(update={"vocab_size": tokenizer.vocab_size}))
+        params = params.model_copy(update={"model": model.config})
+    if teacher is not None:
+        if teacher.config.vocab_size != model.config.vocab_size:
+            raise ValueError("the teacher and the student must share a tokenizer (vocabulary sizes differ)")
+        if teacher.config.block_size < model.config.block_size:
+            raise ValueError(f"the teacher's context ({teacher.config.block_size}) is shorter than the student's")
+    model.to(device)
+    model.gradient_checkpointing = params.grad_checkpointing
+    if ctx.rank == 0 and resume_from is None:
+        summary = summarize(model, params.batch_size, params.grad_checkpointing)
+        ctx.log("model summary\n" + summary.table())
+        from studio.api import write_json
+        write_json(ctx.run_dir / "model_summary.json", summary.as_dict())
+
+    train_batches, val_batches, units = _batches(params, tokenizer, _read_corpus(params) if base is not None else texts)
+    optimizer = make_optimizer(model, params, device)
+    scaler = torch.amp.GradScaler("cuda") if params.precision == "fp16" else None
+    setup = Setup(params=params, device=device, model=model, forward=model, tokenizer=tokenizer,
+                  train_batches=train_batches, val_batches=val_batches, val_units_per_token=units,
+                  optimizer=optimizer, scaler=scaler, teacher=teacher)
+    if resume_from is not None:
+        _restore(setup, resume_from, ctx)
+    if params.compile:
+        setup.forward = torch.compile(model)
+    return setup
+
+
+def _read_corpus(params: TrainParams) -> list[str]:
+    d = params.data
+    if d.format == "prompt_response":
+        return [p + r for p, r in corpus_io.load_pairs(d.corpus, d.prompt_column, d.response_column, d.max_chars)]
+    return corpus_io.load_texts(d.corpus, d.text_column, d.max_chars)
+
+
+def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str]):
+    d, block, seed = params.data, params.model.block_size, params.seed
+    if d.format == "prompt_response":
+        raw = corpus_io.load_pairs(d.corpus, d.prompt_column, d.response_column, d.max_chars)
+        pairs = [(tokenizer.encode(p), tokenizer.encode(r) + [tokenizer.eos_id]) for p, r in raw]
+        cut = max(1, int(len(pairs) * (1 - d.val_fraction)))
+        if cut >= len(pairs):
+            raise ValueError(f"{len(pairs)} pairs are too few to hold out a validation set")
+        units = sum(len(p) + len(r) for p, r in raw[cut:]) / max(1, sum(len(a) + len(b) for a, b in pairs[cut:]))
+        make = lambda part, s: PairBatches(part, params.batch_size, block, tokenizer.eos_id, s)  # noqa: E731
+        return make(pairs[:cut], seed), (lambda: make(pairs[cut:], seed + 1)), units
+    stream = torch.tensor(encode_documents(tokenizer, texts), dtype=torch.long)
+    if stream.numel() == 0:
+        raise ValueError("the corpus gives no tokens with this tokenizer")
+    cut = int(stream.numel() * (1 - d.val_fraction))
+    train_tokens, val_tokens = stream[:cut], stream[cut:]
+    text = tokenizer.decode(val_tokens[:200_000].tolist())
+    units = (len(text) if tokenizer.kind == "char" else len(text.encode())) / max(1, min(200_000, val_tokens.numel()))
+    train_batches = TokenBatches(train_tokens, block, params.batch_size, seed, name="training")
+    TokenBatches(val_tokens, block, 1, 0, name="validation")  # checks the split is long enough
+    return train_batches, (lambda: TokenBatches(val_tokens, block, params.batch_size, seed + 1, name="validation")), units
+
+
+def make_optimizer(model: GPT, params: TrainParams, device: str) -> torch.optim.Optimizer:
+    """AdamW; weight decay on matrices only (not biases, norms or the lag weights); fused kernels where available."""
+    trainable = [(n, q) for n, q in model.named_parameters() if q.requires_grad]
+    groups = [{"params": [q for _, q in trainable if q.dim() >= 2], "weight_decay": params.weight_decay},
+              {"params": [q for _, q in trainable if q.dim() < 2], "weight_decay": 0.0}]
+    kwargs = {"lr": params.learning_rate, "betas": (params.beta1, params.beta2)}
+    if device in ("cuda", "cpu"):
+        kwargs["fused"] = True
+    return torch.optim.AdamW([g for g in groups if g["params"]], **kwargs)
+
+
+def _restore(s: Setup, folder: Path, ctx: JobContext) -> None:
+    tensors, meta = ckpt.load_train_state(folder)
+    ckpt.load_optimizer(s.optimizer, {k: v.to(s.device) if k.startswith("optimizer.") and v.dim() > 0 else v
+                                      for k, v in tensors.items()}, meta["optimizer_groups"])
+    s.train_batches.load_state({k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("data.")})
+    torch.set_rng_state(tensors["rng.cpu"])
+    if "rng.cuda" in tensors and s.device == "cuda":
+        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    if s.scaler is not None and "scaler.scale" in tensors:
+        s.scaler.update(float(tensors["scaler.scale"]))
+    s.start_step = int(meta["step"])
+    s.best_val = meta.get("best_val") or math.inf
+    if ctx.rank == 0:
+        s.replay = _metrics_until(folder.parent.parent / "events.jsonl", s.start_step)
+        best = folder.parent / "best"
+        if best.exists() and best.parent != ctx.run_dir / "checkpoints":
+            import shutil
+            shutil.copytree(best, ctx.run_dir / "checkpoints" / "best")
+
+
+def _metrics_until(events_file: Path, step: int) -> list[dict]:
+    """The earlier run's metric points up to ``step``, so this run's curves continue them."""
+    import json
+
+    if not events_file.exists():
+        return []
+    out = []
+    for line in events_file.read_text(encoding="utf-8", errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by the kill
+        if event.get("kind") == "metric" and event.get("step", step + 1) <= step:
+            out.append(event)
+    return out
