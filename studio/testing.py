@@ -104,7 +104,8 @@ def plugin_distribution(tmp_path, monkeypatch) -> Callable[..., Path]:
 
 
 class RecordingContext:
-    """A JobContext for unit tests: events are appended to ``events``; ``cancel()`` makes
+    """A JobContext for unit tests: events are appended to ``events`` and, as in a real
+    run, to ``run_dir/events.jsonl``; ``cancel()`` makes
     the next ``check_cancelled()`` raise, ``cancel_when(predicate)`` does so once an
     emitted event matches."""
 
@@ -120,8 +121,12 @@ class RecordingContext:
     def _emit(self, kind: str, **fields: Any) -> None:
         import time
 
+        import json
+
         event = {"t": time.time(), "kind": kind, **fields}
         self.events.append(event)
+        with (self.run_dir / "events.jsonl").open("a", encoding="utf-8") as log:
+            log.write(json.dumps(event, default=str) + "\n")
         if self._cancel_when is not None and self._cancel_when(event):
             self._cancelled = True
 

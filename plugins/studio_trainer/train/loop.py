@@ -243,6 +243,8 @@ def emit_sample(s: Setup, ctx: JobContext, step: int) -> None:
 def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoints: Path) -> None:
     if ctx.rank != 0:
         return
+    if not all(torch.isfinite(q).all() for q in s.model.parameters() if q.requires_grad):
+        raise TrainingError(_nan_message(step, s.optimizer.param_groups[0]["lr"], ctx))
     tensors, groups = ckpt.optimizer_tensors(s.optimizer)
     tensors.update({f"data.{k}": v for k, v in s.train_batches.state().items()})
     tensors["rng.cpu"] = torch.get_rng_state()

@@ -1,0 +1,223 @@
+"""The training loop on tiny configs: metrics, checkpoints, exact resume, accumulation,
+mixed precision, LoRA, distillation, fine-tuning data, and what bad input does."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from studio.api import JobCancelled
+from studio_trainer.config import ModelConfig, TrainParams
+from studio_trainer.model.gpt import GPT
+from studio_trainer.train.checkpoint import load_checkpoint
+from studio_trainer.train.device import autocast
+from studio_trainer.train.loop import TrainingError, distillation_loss, make_optimizer, train, train_step
+
+from .helpers import tiny
+
+
+def run(ctx, corpus, **overrides):
+    return train(TrainParams.model_validate(tiny(corpus, **overrides)), ctx)
+
+
+def weights(folder):
+    return load_file(str(folder / "model.safetensors"))
+
+
+def test_a_run_reports_metrics_samples_and_checkpoints(job_context, corpus):
+    ctx = job_context()
+    result = run(ctx, corpus, max_steps=40, sample_interval=20, sample_tokens=12)
+    losses = [v for _, v in ctx.metrics("train/loss")]
+    assert [s for s, _ in ctx.metrics("train/loss")] == [5, 10, 15, 20, 25, 30, 35, 40]
+    assert losses[-1] < losses[0] - 0.5
+    for name in ("val/loss", "val/bpc", "val/ppl", "lr", "grad_norm", "tokens_per_s"):
+        assert ctx.metrics(name), name
+    (step, val), = ctx.metrics("val/loss")[-1:]
+    assert math.isclose(ctx.metrics("val/bpc")[-1][1], val / math.log(2), rel_tol=1e-6)  # char level: 1 char per token
+    assert math.isclose(ctx.metrics("val/ppl")[-1][1], math.exp(val), rel_tol=1e-6)
+    samples = [e for e in ctx.of_kind("span") if e["span_kind"] == "sample"]
+    assert [s["step"] for s in samples] == [20, 40] and all(len(s["outputs"]["text"]) > 0 for s in samples)
+    folder = ctx.run_dir / "checkpoints"
+    assert json.loads((folder / "latest.json").read_text()) == {"path": "step-000040", "step": 40}
+    assert sorted(p.name for p in folder.iterdir()) == ["best", "latest.json", "step-000030", "step-000040"]
+    for name in ("model.safetensors", "config.json", "tokenizer.json", "train_state.safetensors", "train_state.json"):
+        assert (folder / "step-000040" / name).exists()
+    config = json.loads((folder / "best" / "config.json").read_text())
+    assert config["val_loss"] == result["best_val_loss"] == min(v for _, v in ctx.metrics("val/loss"))
+    assert any("model summary" in e["text"] for e in ctx.of_kind("log"))
+    model, tok, _ = load_checkpoint(folder / "best")
+    assert model.config.vocab_size == tok.vocab_size
+
+
+def test_accumulating_k_micro_batches_equals_one_k_times_larger_batch():
+    torch.manual_seed(0)
+    config = ModelConfig(n_layer=2, n_head=2, n_embd=16, block_size=8, vocab_size=13)
+    x = torch.randint(0, 13, (8, 8))
+    y = torch.randint(0, 13, (8, 8))
+    y[0, :5] = -100  # masked targets weigh each micro-batch by its counted tokens
+    results = []
+    for k in (1, 4):
+        torch.manual_seed(1)
+        model = GPT(config)
+        params = TrainParams(model=config, learning_rate=1e-2)
+        optimizer = make_optimizer(model, params, "cpu")
+        micro = list(zip(x.chunk(k), y.chunk(k)))
+        loss, norm = train_step(model, optimizer, micro, grad_clip=1.0, amp=autocast("cpu", "fp32"))
+        results.append((torch.cat([p.detach().flatten() for p in model.parameters()]), float(loss), float(norm)))
+    (w1, l1, n1), (w4, l4, n4) = results
+    assert torch.allclose(w1, w4, atol=1e-6) and math.isclose(l1, l4, rel_tol=1e-5) and math.isclose(n1, n4, rel_tol=1e-4)
+
+
+def test_resume_continues_exactly_where_a_cancelled_run_stopped(job_context, corpus):
+    settings = {"max_steps": 20, "model": {"dropout": 0.1}, "grad_accum": 2}  # dropout: the RNG must be restored
+    straight = job_context("straight")
+    run(straight, corpus, **settings)
+    first = job_context("first")
+    first.cancel_when(lambda e: e["kind"] == "metric" and e["name"] == "train/loss" and e["step"] == 10)
+    with pytest.raises(JobCancelled):
+        run(first, corpus, **settings)
+    assert json.loads((first.run_dir / "checkpoints" / "latest.json").read_text())["step"] == 10
+    second = job_context("second")
+    run(second, corpus, **settings, resume="first")
+    a = weights(straight.run_dir / "checkpoints" / "step-000020")
+    b = weights(second.run_dir / "checkpoints" / "step-000020")
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    # the curve continues: steps 5..10 replayed from the first run, then 15, 20 trained here
+    assert [s for s, _ in second.metrics("train/loss")] == [5, 10, 15, 20]
+    assert second.metrics("train/loss") == straight.metrics("train/loss")
+
+
+def test_bf16_mixed_precision_trains_on_the_cpu(job_context, corpus):
+    ctx = job_context()
+    run(ctx, corpus, precision="bf16", max_steps=30)
+    losses = [v for _, v in ctx.metrics("train/loss")]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    with pytest.raises(TrainingError, match="fp16 training needs CUDA"):
+        run(job_context("fp16"), corpus, precision="fp16", device="cpu")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fp16_with_grad_scaler_on_cuda(job_context, corpus):
+    ctx = job_context()
+    run(ctx, corpus, precision="fp16", device="cuda", max_steps=30)
+    assert all(math.isfinite(v) for _, v in ctx.metrics("train/loss"))
+
+
+def test_gradient_checkpointing_and_xcorr_train(job_context, corpus):
+    ctx = job_context()
+    run(ctx, corpus, grad_checkpointing=True, model={"attention": "xcorr", "xcorr_lags": 3})
+    assert ctx.metrics("val/loss")
+
+
+def test_lora_fine_tunes_only_adapters_and_merges_back(job_context, corpus, tmp_path):
+    from studio_trainer.config import MergeParams
+    from studio_trainer.jobs import merge_lora
+
+    base = job_context("base")
+    run(base, corpus)
+    lora = job_context("lora")
+    run(lora, corpus, init_from="base", lora={"rank": 4, "alpha": 8, "targets": ["attn.qkv", "mlp.fc"]},
+        learning_rate=1e-2, min_lr=1e-3)
+    base_w = weights(base.run_dir / "checkpoints" / "step-000020")
+    lora_w = weights(lora.run_dir / "checkpoints" / "step-000020")
+    adapters = [k for k in lora_w if "lora_" in k]
+    assert len(adapters) == 2 * 2 * 2  # A and B, two targets, two layers
+    for key, value in base_w.items():  # frozen base weights are untouched
+        lora_key = key.replace("attn.qkv.", "attn.qkv.base.").replace("mlp.fc.", "mlp.fc.base.")
+        assert torch.equal(value, lora_w[lora_key]), key
+    assert any(lora_w[k].abs().sum() > 0 for k in adapters if "lora_B" in k)
+    assert lora.metrics("train/loss")[-1][1] < lora.metrics("train/loss")[0][1]
+
+    merged_ctx = job_context("merge")
+    out = merge_lora(MergeParams(checkpoint=str(lora.run_dir / "checkpoints" / "step-000020"),
+                                 output=str(tmp_path / "merged")), merged_ctx)
+    assert out["merged_layers"] == 4
+    adapted, tok, _ = load_checkpoint(lora.run_dir / "checkpoints" / "step-000020")
+    merged, _, config = load_checkpoint(tmp_path / "merged")
+    assert config["lora"] is None and not any("lora_" in k for k in weights(tmp_path / "merged"))
+    idx = torch.tensor([tok.encode("First Citizen:\nBefore")[:16]])
+    assert torch.allclose(adapted(idx, idx)[0], merged(idx, idx)[0], atol=1e-5)
+    with pytest.raises(Exception, match="exists; choose another output"):
+        merge_lora(MergeParams(checkpoint=str(lora.run_dir / "checkpoints" / "step-000020"),
+                               output=str(tmp_path / "merged")), merged_ctx)
+
+
+def test_distillation_trains_a_smaller_student_on_soft_targets(job_context, corpus):
+    teacher = job_context("teacher")
+    run(teacher, corpus, max_steps=30)
+    student = job_context("student")
+    run(student, corpus, model={"n_layer": 1, "n_embd": 16}, distill={"teacher": "teacher", "temperature": 2.0, "alpha": 0.7})
+    assert student.metrics("train/loss")[-1][1] < student.metrics("train/loss")[0][1]
+    model, _, _ = load_checkpoint(student.run_dir / "checkpoints" / "best")
+    assert model.config.n_layer == 1
+    # the loss itself: zero soft term when student == teacher; pure labels at alpha 0
+    t, _, _ = load_checkpoint(teacher.run_dir / "checkpoints" / "best")
+    x = torch.randint(0, t.config.vocab_size, (2, 16))
+    logits, ce = t(x, x)
+    assert torch.isclose(distillation_loss(logits, ce, t, x, x, 2.0, 1.0), torch.tensor(0.0), atol=1e-5)
+    assert torch.isclose(distillation_loss(logits, ce, t, x, x, 2.0, 0.0), ce)
+
+
+def test_prompt_response_fine_tuning_and_bpe(job_context, tmp_path):
+    rows = [{"prompt": f"Q: what is {a} plus {b}?\nA: ", "response": str(a + b)} for a in range(12) for b in range(12)]
+    data = tmp_path / "pairs.jsonl"
+    data.write_text("\n".join(json.dumps(r) for r in rows))
+    ctx = job_context()
+    train(TrainParams.model_validate(tiny(data, data={"format": "prompt_response", "tokenizer": "bpe", "vocab_size": 300},
+                                          model={"block_size": 32}, max_steps=30)), ctx)
+    assert ctx.metrics("val/bpb") and not ctx.metrics("val/bpc")
+    assert ctx.metrics("train/loss")[-1][1] < ctx.metrics("train/loss")[0][1]
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_context_longer_than_the_data(job_context, tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("just a few words of text " * 3)
+    with pytest.raises(TrainingError, match="validation split has .* tokens, not more than the context length"):
+        run(job_context(), short, model={"block_size": 64})
+
+
+def test_empty_and_binary_corpus(job_context, tmp_path):
+    (tmp_path / "empty.txt").write_text("")
+    (tmp_path / "b.bin").write_bytes(bytes(range(256)) * 10)
+    with pytest.raises(TrainingError, match="is empty"):
+        run(job_context("a"), tmp_path / "empty.txt")
+    with pytest.raises(TrainingError, match="binary"):
+        run(job_context("b"), tmp_path / "b.bin")
+
+
+def test_nan_loss_stops_without_saving_the_diverged_weights(job_context, corpus):
+    base = job_context("base")
+    run(base, corpus)
+    before = weights(base.run_dir / "checkpoints" / "step-000020")
+    ctx = job_context("diverging")
+    with pytest.raises(TrainingError, match="loss became NaN or infinite by step"):
+        run(ctx, corpus, init_from="base", learning_rate=1e12, min_lr=0, grad_clip=0.0, warmup_steps=0,
+            log_interval=7, checkpoint_interval=3)
+    for folder in (ctx.run_dir / "checkpoints").glob("step-*"):  # whatever was saved is finite
+        assert all(torch.isfinite(v).all() for v in weights(folder).values())
+    after = weights(base.run_dir / "checkpoints" / "step-000020")
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the checkpoint it started from is intact
+
+
+def test_checkpoints_from_another_architecture_or_corrupt_files(job_context, corpus):
+    base = job_context("base")
+    run(base, corpus)
+    ckpt = base.run_dir / "checkpoints" / "step-000020"
+    wide = job_context("wide")
+    run(wide, corpus, model={"n_embd": 48})
+    (ckpt / "model.safetensors").write_bytes((wide.run_dir / "checkpoints" / "step-000020" / "model.safetensors").read_bytes())
+    with pytest.raises(TrainingError, match="saved from a different architecture"):
+        run(job_context("ft1"), corpus, init_from=str(ckpt))
+    (ckpt / "model.safetensors").write_bytes(b"\x00garbage")
+    with pytest.raises(TrainingError, match="corrupt or not a safetensors file"):
+        run(job_context("ft2"), corpus, init_from=str(ckpt))
+    with pytest.raises(TrainingError, match="no checkpoint, run folder or run id 'nope'"):
+        run(job_context("ft3"), corpus, init_from="nope")
+    assert (base.run_dir / "checkpoints" / "best" / "model.safetensors").exists()  # nothing else was touched
