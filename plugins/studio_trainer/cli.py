@@ -91,8 +91,8 @@ def _tokenize(args) -> int:
     from .train.checkpoint import resolve_checkpoint
 
     path = Path(args.tokenizer)
-    if path.is_dir():
-        path = resolve_checkpoint(path, _workspace_runs(args)) / "tokenizer.json"
+    if not path.is_file():  # a checkpoint folder, run folder or run id
+        path = resolve_checkpoint(args.tokenizer, _workspace_runs(args)) / "tokenizer.json"
     tokenizer = load_tokenizer(path)
     pieces = tokenizer.pieces(args.text)
     for token_id, piece in pieces:

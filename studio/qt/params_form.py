@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
 INT_LIMIT = 2**31 - 1
@@ -30,16 +31,31 @@ def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
 
 
 class ParamsForm(QWidget):
-    def __init__(self, model: type[BaseModel], values: dict[str, Any] | None = None, parent=None):
+    """``exclude`` leaves fields out of the form (``values()`` then lacks them); ``choices``
+    turns a text field into an editable combo box offering the given values."""
+
+    changed = Signal()
+
+    def __init__(self, model: type[BaseModel], values: dict[str, Any] | None = None, parent=None, *,
+                 exclude: tuple[str, ...] = (), choices: dict[str, list[str]] | None = None):
         super().__init__(parent)
         self.model = model
         self.editors: dict[str, tuple[QWidget, Any, bool]] = {}
         layout = QFormLayout(self)
         values = values or {}
+        choices = choices or {}
         for name, field in model.model_fields.items():
+            if name in exclude:
+                continue
             annotation, optional = _unwrap_optional(field.annotation)
             default = values.get(name, None if field.is_required() else field.get_default(call_default_factory=True))
-            editor = self._editor(annotation, default, field, optional)
+            if name in choices:
+                editor = QComboBox(editable=True)
+                editor.addItems(choices[name])
+                editor.setCurrentText("" if default is None else str(default))
+            else:
+                editor = self._editor(annotation, default, field, optional)
+            self._connect_changed(editor)
             editor.setObjectName(f"param:{name}")
             if field.description:
                 editor.setToolTip(field.description)
@@ -83,6 +99,12 @@ class ParamsForm(QWidget):
             edit.setPlaceholderText("JSON")
         return edit
 
+    def _connect_changed(self, editor: QWidget) -> None:
+        for signal in ("toggled", "valueChanged", "currentTextChanged", "textChanged"):
+            if hasattr(editor, signal):
+                getattr(editor, signal).connect(self.changed)
+                return
+
     def values(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, (editor, annotation, optional) in self.editors.items():
@@ -91,7 +113,7 @@ class ParamsForm(QWidget):
             elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
                 out[name] = editor.value()
             elif isinstance(editor, QComboBox):
-                out[name] = editor.currentData()
+                out[name] = editor.currentText() if editor.isEditable() else editor.currentData()
             else:
                 text = editor.text().strip()
                 if not text and optional:

@@ -1,0 +1,64 @@
+"""A studio checkpoint as a chat model, in-process: model strings ``studio/<checkpoint>``.
+
+``completion_function()`` returns ``complete(model, messages, **options)``, which answers
+in the OpenAI chat-completion shape litellm also returns, so the prompt-module engine can
+call a local checkpoint like any provider. The prompt is the messages' contents joined
+by newlines (the template is shown in ``render``: nothing hidden); the model continues it.
+Loaded models are cached per checkpoint; the first call imports torch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+_models: dict[Path, tuple[Any, Any]] = {}
+_lock = threading.Lock()
+PREFIX = "studio/"
+
+
+def completion_function():
+    return complete
+
+
+def render(messages: list[dict[str, str]]) -> str:
+    return "".join(f"{m.get('content', '')}\n" for m in messages)
+
+
+def _load(ref: str, runs_dir: Path | None):
+    from .train.checkpoint import load_checkpoint, resolve_checkpoint
+
+    folder = resolve_checkpoint(ref, runs_dir, prefer="best").resolve()
+    with _lock:
+        if folder not in _models:
+            model, tokenizer, _ = load_checkpoint(folder, "cpu")
+            _models[folder] = (model, tokenizer)
+        return folder, *_models[folder]
+
+
+def complete(model: str, messages: list[dict[str, str]], *, max_tokens: int = 256, temperature: float = 0.8,
+             top_k: int | None = 200, seed: int | None = None, stop: list[str] | str | None = None,
+             runs_dir: str | Path | None = None, **_ignored: Any) -> dict[str, Any]:
+    from .train.sampling import sample_text
+
+    ref = model[len(PREFIX):] if model.startswith(PREFIX) else model
+    folder, net, tokenizer = _load(ref, Path(runs_dir) if runs_dir else None)
+    prompt = render(messages)
+    with _lock:  # one generation at a time per process: the model is shared
+        text = sample_text(net, tokenizer, prompt, max_tokens, max(temperature, 1e-4), top_k, seed=seed,
+                           stop_at_eos=True)
+    finish = "length"
+    for s in [stop] if isinstance(stop, str) else (stop or []):
+        if s and s in text:
+            text, finish = text[: text.index(s)], "stop"
+    prompt_tokens, completion_tokens = len(tokenizer.encode(prompt)), len(tokenizer.encode(text))
+    return {
+        "id": f"studio-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
+        "model": f"{PREFIX}{folder}",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                  "total_tokens": prompt_tokens + completion_tokens},
+    }

@@ -1,0 +1,1 @@
+"""The trainer's panels (Qt; imported only when a panel is opened)."""

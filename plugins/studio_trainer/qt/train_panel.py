@@ -1,0 +1,119 @@
+"""The Trainer panel: data, model, training and fine-tuning settings, a live model summary,
+and a Train button. The settings are kept across restarts."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
+
+from studio.widgets import ParamsForm
+
+from ..config import DataConfig, ModelConfig, TrainParams
+from ..model.summary import activation_bytes, estimate_params, flops_per_token
+
+TRAINING_FIELDS_ELSEWHERE = ("data", "model", "init_from", "lora", "distill", "resume")
+FINE_TUNE_FIELDS = ("init_from", "lora", "distill", "resume")
+
+
+def _scroll(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    return area
+
+
+class TrainPanel(QWidget):
+    def __init__(self, ctx, parent=None):
+        super().__init__(parent)
+        self.ctx = ctx
+        layout = QVBoxLayout(self)
+        self.tabs = QTabWidget()
+        layout.addWidget(self.tabs)
+        self.summary = QLabel(wordWrap=True, objectName="trainer:summary")
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.summary)
+        self.status = QLabel(wordWrap=True, objectName="trainer:status")
+        layout.addWidget(self.status)
+        buttons = QHBoxLayout()
+        self.defaults_button = QPushButton("Reset to defaults")
+        self.defaults_button.clicked.connect(lambda: self.restore_state({}))
+        self.train_button = QPushButton("Train", objectName="trainer:train-button")
+        self.train_button.setToolTip("Start a training run (Ctrl+Return)")
+        self.train_button.clicked.connect(self.start)
+        buttons.addWidget(self.defaults_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.train_button)
+        layout.addLayout(buttons)
+        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start)
+        self.restore_state(ctx.settings().get("last", {}))
+
+    # ---------------------------------------------------------------- forms
+
+    def restore_state(self, state: dict) -> None:
+        """Rebuild the forms with ``state`` (a TrainParams dict; missing keys take defaults)."""
+        from ..model.registry import parts
+
+        index = self.tabs.currentIndex()
+        self.tabs.clear()
+        attention = [p.id for p in parts("attention")]
+        blocks = [p.id for p in parts("block")]
+        self.data_form = ParamsForm(DataConfig, state.get("data", {}))
+        self.model_form = ParamsForm(ModelConfig, state.get("model", {}), exclude=("vocab_size",),
+                                     choices={"attention": attention, "block": blocks})
+        self.train_form = ParamsForm(TrainParams, state, exclude=TRAINING_FIELDS_ELSEWHERE)
+        self.tune_form = ParamsForm(TrainParams, state, exclude=tuple(
+            n for n in TrainParams.model_fields if n not in FINE_TUNE_FIELDS))
+        for form, title in ((self.data_form, "Data"), (self.model_form, "Model"),
+                            (self.train_form, "Training"), (self.tune_form, "Fine-tune / resume")):
+            form.changed.connect(self.update_summary)
+            self.tabs.addTab(_scroll(form), title)
+        self.tabs.setCurrentIndex(max(0, index))
+        self.update_summary()
+
+    def values(self) -> dict:
+        return {**self.train_form.values(), **self.tune_form.values(),
+                "data": self.data_form.values(), "model": self.model_form.values()}
+
+    def save_state(self) -> dict:
+        return self.values()
+
+    def update_summary(self) -> None:
+        try:
+            params = TrainParams.model_validate(self.values())
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            self.summary.setText(f"⚠ {'.'.join(map(str, err['loc']))}: {err['msg']}")
+            self.train_button.setEnabled(False)
+            return
+        self.train_button.setEnabled(True)
+        m, d = params.model, params.data
+        if params.init_from or params.resume:
+            self.summary.setText("The model and tokenizer come from the checkpoint.")
+            return
+        vocab = d.vocab_size if d.tokenizer == "bpe" else 100
+        n = estimate_params(m, vocab)
+        flops = flops_per_token(n - m.block_size * m.n_embd, m.n_layer, m.n_embd, m.block_size,
+                                m.xcorr_lags if m.attention == "xcorr" else 1)
+        memory = 16 * n + activation_bytes(m, params.batch_size, params.grad_checkpointing)
+        vocab_note = "" if d.tokenizer == "bpe" else " (char vocabulary ≈100; exact once the corpus is read)"
+        self.summary.setText(
+            f"≈{n / 1e6:.2f} M parameters{vocab_note} · {flops / 1e6:.1f} MFLOPs per training token · "
+            f"≈{memory / 2**20:.0f} MiB to train · {params.batch_size * params.grad_accum * m.block_size:,} tokens per step")
+
+    # ---------------------------------------------------------------- actions
+
+    def start(self) -> None:
+        values = self.values()
+        try:
+            run_id = self.ctx.submit_job("trainer.train", values)
+        except Exception as exc:  # invalid params or a full queue: say so, keep the form
+            self.status.setText(f"Not started: {exc}")
+            return
+        self.ctx.save_settings({**self.ctx.settings(), "last": values})
+        self.status.setText(f"Started run {run_id}. Curves appear in Metrics, samples in Samples.")
+
+
+def create(ctx) -> QWidget:
+    return TrainPanel(ctx)

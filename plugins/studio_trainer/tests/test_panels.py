@@ -1,0 +1,97 @@
+"""The trainer's panels, offscreen: Train from the form, live curves and samples,
+generation, the tokenizer view, opening a checkpoint, settings kept across restarts."""
+
+from __future__ import annotations
+
+import pytest
+
+import studio_trainer.hooks as trainer_hooks
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, make_studio):
+    from studio.qt.main_window import MainWindow
+
+    studio = make_studio(("trainer", trainer_hooks))
+    win = MainWindow(studio, quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def editor(form, name):
+    return form.editors[name][0]
+
+
+def click_and_wait(window, loop, button):
+    """Click a button that submits a job (inside the running loop, as in the studio) and wait for the job."""
+
+    async def go():
+        button.click()
+        job = list(window.studio.jobs.jobs.values())[-1]
+        await window.studio.jobs.wait(job)
+        return job
+
+    return loop.run_until_complete(go())
+
+
+def test_train_from_the_panel_then_generate_and_tokenize(window, qasync_loop, qtbot, corpus):
+    panel = window.panels["trainer:train"]
+    editor(panel.data_form, "corpus").setText(str(corpus))
+    for name, value in {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}.items():
+        editor(panel.model_form, name).setValue(value)
+    for name, value in {"max_steps": 20, "batch_size": 4, "eval_interval": 10, "eval_iters": 2, "sample_interval": 10,
+                        "sample_tokens": 10, "checkpoint_interval": 10, "log_interval": 5, "warmup_steps": 2}.items():
+        editor(panel.train_form, name).setValue(value)
+    assert "parameters" in panel.summary.text() and panel.train_button.isEnabled()
+    job = click_and_wait(window, qasync_loop, panel.train_button)
+    assert panel.status.text().startswith("Started run")
+    assert job.status == "succeeded", job.error
+    metrics = window.panels["studio:metrics"]
+    qtbot.waitUntil(lambda: job.id in metrics.runs and metrics.runs[job.id].series["train/loss"].n == 4, timeout=5000)
+    samples = window.panels["trainer:samples"]
+    qtbot.waitUntil(lambda: samples.list.count() == 2, timeout=5000)
+    assert "step 20" in samples.list.item(0).text() and samples.text.toPlainText()
+
+    # the settings survive a restart of the panel
+    assert window.studio.settings.plugin_settings["trainer"]["last"]["data"]["corpus"] == str(corpus)
+
+    # open the best checkpoint: the Generate panel takes it
+    best = job.run.dir / "checkpoints" / "best"
+    assert window.open_path(best)
+    gen = window.panels["trainer:generate"]
+    assert gen.checkpoint.text() == str(best)
+    gen.prompt.setPlainText("First")
+    gen.tokens.setValue(12)
+    click_and_wait(window, qasync_loop, gen.button)
+    qtbot.waitUntil(lambda: gen.output.toPlainText().startswith("First") and gen.status.text() == "Succeeded", timeout=5000)
+
+    tokens = window.show_panel("trainer:tokens")
+    tokens.load(str(best))
+    tokens.text.setPlainText("Speak, speak.")
+    assert tokens.info.text().startswith("13 tokens for 13 characters")
+    ids = " ".join(str(i) for i in tokens.tokenizer.encode("Speak, speak."))
+    assert ids in tokens.view.toPlainText() and "Speak," in tokens.view.toPlainText()
+
+
+def test_invalid_settings_disable_train_and_say_why(window):
+    panel = window.panels["trainer:train"]
+    editor(panel.model_form, "n_embd").setValue(30)
+    assert not panel.train_button.isEnabled()
+    assert "multiple of n_head" in panel.summary.text()
+    editor(panel.model_form, "n_embd").setValue(32)
+    assert panel.train_button.isEnabled()
+    state = panel.save_state()
+    editor(panel.model_form, "n_embd").setValue(64)
+    panel.restore_state(state)
+    assert editor(panel.model_form, "n_embd").value() == 32
+
+
+def test_tokenizer_panel_reports_a_broken_file(window, tmp_path):
+    bad = tmp_path / "tokenizer.json"
+    bad.write_text("{broken")
+    tokens = window.show_panel("trainer:tokens")
+    tokens.load(str(bad))
+    assert "not valid JSON" in tokens.info.text()
