@@ -95,6 +95,9 @@ def plugin_distribution(tmp_path, monkeypatch) -> Callable[..., Path]:
         (info / "entry_points.txt").write_text(f"[tensor_studio.plugins]\n{lines}\n")
         monkeypatch.syspath_prepend(str(site))
         importlib.invalidate_caches()
+        import studio.core.plugins
+
+        monkeypatch.setattr(studio.core.plugins, "_shared", None)  # api.contributions() sees the new plugin
         return site
 
     yield make

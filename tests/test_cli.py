@@ -1,6 +1,7 @@
 """The headless CLI: exit codes and messages a person (or a script) can rely on."""
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -116,7 +117,8 @@ def test_doctor_gui_and_ctrl_c_in_a_real_process(studio_home):
     result = subprocess.run([sys.executable, "-m", "studio.cli", "doctor", "--gui"], capture_output=True,
                             text=True, timeout=120, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "4 panels created" in result.stdout and "first paint" in result.stdout
+    created = re.search(r"(\d+) panels created", result.stdout)
+    assert created and int(created.group(1)) >= 4 and "first paint" in result.stdout
 
     import signal
     import time

@@ -118,11 +118,8 @@ def studio_model_parts():
 '''
 
 
-def test_a_plugin_adds_an_attention_type_through_the_hook(plugin_distribution, monkeypatch):
-    import studio.core.plugins as host_module
-
+def test_a_plugin_adds_an_attention_type_through_the_hook(plugin_distribution):
     plugin_distribution("mean-attention", {"meanattn": "mean_attention_plugin"}, {"mean_attention_plugin": PLUGIN_ATTENTION})
-    monkeypatch.setattr(host_module, "_shared", None)  # rediscover with the new distribution
     assert "mean" in [p.id for p in registry.parts("attention")]
     model = GPT(ModelConfig(n_layer=1, n_head=1, n_embd=8, block_size=8, vocab_size=5, attention="mean"))
     assert type(model.blocks[0].attn).__name__ == "MeanAttention"
