@@ -138,7 +138,16 @@ async def bench_throughput(window, events: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--suite", choices=["all", "shell", "trainer"], default="all",
+                        help="shell: start-up, stalls, event throughput; trainer: the reference workload (~7 min)")
     args = parser.parse_args()
+    if args.suite in ("all", "trainer"):
+        sys.path.insert(0, str(Path(__file__).parent))
+        import trainer
+
+        trainer.main(["--iters", "300" if args.quick else "2000"])
+        if args.suite == "trainer":
+            return
     results: dict = {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}}
     results["startup"] = bench_startup(3 if args.quick else 5)
 
