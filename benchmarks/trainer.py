@@ -34,6 +34,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 MODEL = {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64, "dropout": 0.0, "bias": False}
 
@@ -147,19 +148,12 @@ def studio_job(data: Path, iters: int, attention: str) -> dict:
 
 
 def gui_job(data: Path, iters: int) -> dict:
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    os.environ["TENSOR_STUDIO_HOME"] = tempfile.mkdtemp(prefix="ts-bench-")
     import qasync
 
-    from studio.qt.app import ensure_app
-    from studio.qt.main_window import MainWindow
-    from studio.session import Studio
+    from run import _window  # the shell benchmark's main window: fresh studio home, offscreen
 
-    studio = Studio.load()
-    app = ensure_app()
-    window = MainWindow(studio, restore_layout=False, quit_on_close=False, confirm_close=False)
-    window.resize(1400, 880)
-    window.show()
+    app, window = _window()
+    studio = window.studio
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
 

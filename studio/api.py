@@ -31,6 +31,7 @@ narrow facades: a plugin never touches the main window or the job manager direct
 from __future__ import annotations
 
 import importlib
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Literal, Protocol, runtime_checkable
@@ -62,6 +63,7 @@ __all__ = [
     "EVENT_KINDS",
     "resolve",
     "contributions",
+    "parse_assignments",
     "StudioFileError",
     "atomic_write_text",
     "read_json",
@@ -321,3 +323,18 @@ def contributions(hook_name: str) -> list[Any]:
     from studio.core.plugins import shared_host  # lazy: keeps this module light
 
     return [item for _plugin_id, item in shared_host().collect(hook_name)]
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``: values parsed as JSON when they can be.
+    The ``--set KEY=VALUE`` convention of the studio's CLI, for plugin commands too."""
+    values: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        try:
+            values[key] = json.loads(raw)
+        except json.JSONDecodeError:
+            values[key] = raw
+    return values

@@ -140,14 +140,12 @@ def load_params(path: Path | None, sets: list[str]) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise CliError(f"{path} must hold a JSON object of parameters, not {type(data).__name__}")
         params.update(data)
-    for item in sets:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CliError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            params[key] = json.loads(value)
-        except json.JSONDecodeError:
-            params[key] = value
+    from studio.api import parse_assignments
+
+    try:
+        params.update(parse_assignments(sets))
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
     return params
 
 

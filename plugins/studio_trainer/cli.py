@@ -36,28 +36,17 @@ def run(args) -> int:
     return {"summary": _summary, "generate": _generate, "tokenize": _tokenize, "parts": _parts}[args.trainer_action](args)
 
 
-def _parse_sets(items: list[str]) -> dict:
-    values = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        try:
-            values[key] = json.loads(raw)
-        except json.JSONDecodeError:
-            values[key] = raw
-    return values
-
-
 def _summary(args) -> int:
     from pydantic import ValidationError
+
+    from studio.api import parse_assignments
 
     from .config import ModelConfig
     from .model.gpt import GPT
     from .model.summary import summarize
 
     try:
-        config = ModelConfig(**{**_parse_sets(args.set), "vocab_size": args.vocab_size})
+        config = ModelConfig(**{**parse_assignments(args.set), "vocab_size": args.vocab_size})
     except ValidationError as exc:
         raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
     summary = summarize(GPT(config), args.batch_size)

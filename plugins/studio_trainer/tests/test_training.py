@@ -221,3 +221,22 @@ def test_checkpoints_from_another_architecture_or_corrupt_files(job_context, cor
     with pytest.raises(TrainingError, match="no checkpoint, run folder or run id 'nope'"):
         run(job_context("ft3"), corpus, init_from="nope")
     assert (base.run_dir / "checkpoints" / "best" / "model.safetensors").exists()  # nothing else was touched
+
+
+def test_out_of_memory_is_explained_and_checkpoints_survive(job_context, corpus, monkeypatch):
+    import studio_trainer.train.loop as loop
+
+    real_step, calls = loop.train_step, {"n": 0}
+
+    def step_then_run_out(*args, **kwargs):  # memory runs out at step 13, after the step-10 checkpoint
+        calls["n"] += 1
+        if calls["n"] == 13:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "train_step", step_then_run_out)
+    ctx = job_context()
+    with pytest.raises(TrainingError, match=r"ran out of memory \(batch 4 x context 16\); try a smaller batch.*intact"):
+        run(ctx, corpus)
+    assert json.loads((ctx.run_dir / "checkpoints" / "latest.json").read_text())["step"] == 10
+    assert load_checkpoint(ctx.run_dir / "checkpoints" / "step-000010")[0] is not None
