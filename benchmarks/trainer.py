@@ -115,7 +115,9 @@ def plain_loop(data: Path, iters: int) -> dict:
 
 
 def _job_figures(run_dir: Path) -> dict:
-    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines() if line.strip()]
+    from studio.api import read_events
+
+    events = list(read_events(run_dir / "events.jsonl"))
     metrics = [e for e in events if e["kind"] == "metric"]
     tps = [(e["step"], e["value"]) for e in metrics if e["name"] == "tokens_per_s"]
     tokens_per_step = 12 * 64

@@ -41,6 +41,7 @@ from pydantic import BaseModel
 
 # Readable, atomic files: plugins write their artifacts the way the studio writes its own.
 from studio.core.files import StudioFileError, atomic_write_text, read_json, write_json
+from studio.core.runs import read_events  # a run's events.jsonl, skipping a line cut by a crash
 
 __all__ = [
     "PROJECT",
@@ -68,6 +69,7 @@ __all__ = [
     "atomic_write_text",
     "read_json",
     "write_json",
+    "read_events",
 ]
 
 PROJECT = "tensor_studio"

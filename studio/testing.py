@@ -146,9 +146,9 @@ class RecordingContext:
         self._emit("artifact", path=str(path), artifact_kind=kind)
 
     def span(self, **fields):
-        if "kind" in fields:
-            fields["span_kind"] = fields.pop("kind")
-        self._emit("span", **fields)
+        from studio.runtime.context import span_fields
+
+        self._emit("span", **span_fields(fields))
 
     @property
     def cancelled(self) -> bool:

@@ -19,6 +19,15 @@ from studio.core.runs import EventLog
 Sink = Callable[[list[dict[str, Any]]], None]
 
 
+def span_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """A span's own kind (llm, retriever, sample…) is stored as ``span_kind``, so it never
+    replaces the event's kind ("span")."""
+    if "kind" in fields:
+        fields = {**fields, "span_kind": fields["kind"]}
+        del fields["kind"]
+    return fields
+
+
 class RunContext:
     def __init__(self, run_id: str, run_dir: Path, sink: Sink, *, rank: int = 0,
                  flush_interval: float = 0.02, max_batch: int = 4096):
@@ -52,9 +61,7 @@ class RunContext:
         self._emit({"t": time.time(), "kind": "artifact", "path": str(path), "artifact_kind": kind})
 
     def span(self, **fields: Any) -> None:
-        if "kind" in fields:  # the span's own kind (llm, retriever, sample…) must not replace the event kind
-            fields["span_kind"] = fields.pop("kind")
-        self._emit({"t": time.time(), "kind": "span", **fields})
+        self._emit({"t": time.time(), "kind": "span", **span_fields(fields)})
 
     @property
     def cancelled(self) -> bool:

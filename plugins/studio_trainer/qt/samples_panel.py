@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPlainTextEdit, QSplitter, QVBoxLayout, QWidget
+
+from studio.api import read_events
 
 
 class SamplesPanel(QWidget):
@@ -50,14 +51,7 @@ class SamplesPanel(QWidget):
 
     def open_path(self, path: Path) -> None:
         """Load the samples recorded in a run folder."""
-        events = Path(path) / "events.jsonl"
-        if not events.exists():
-            return
-        for line in events.read_text(encoding="utf-8", errors="replace").splitlines():
-            try:
-                event = json.loads(line)
-            except json.JSONDecodeError:
-                continue
+        for event in read_events(Path(path) / "events.jsonl"):
             if event.get("kind") == "span" and event.get("span_kind") == "sample":
                 self.add(Path(path).name, event)
 

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QT
 from studio.widgets import ParamsForm
 
 from ..config import DataConfig, ModelConfig, TrainParams
-from ..model.summary import activation_bytes, estimate_params, flops_per_token
+from ..model.summary import estimate
 
 TRAINING_FIELDS_ELSEWHERE = ("data", "model", "init_from", "lora", "distill", "resume")
 FINE_TUNE_FIELDS = ("init_from", "lora", "distill", "resume")
@@ -93,10 +93,8 @@ class TrainPanel(QWidget):
             self.summary.setText("The model and tokenizer come from the checkpoint.")
             return
         vocab = d.vocab_size if d.tokenizer == "bpe" else 100
-        n = estimate_params(m, vocab)
-        flops = flops_per_token(n - m.block_size * m.n_embd, m.n_layer, m.n_embd, m.block_size,
-                                m.xcorr_lags if m.attention == "xcorr" else 1)
-        memory = 16 * n + activation_bytes(m, params.batch_size, params.grad_checkpointing)
+        cost = estimate(m, vocab, params.batch_size, params.grad_checkpointing)
+        n, flops, memory = cost.total_params, cost.flops_per_token, cost.train_bytes
         vocab_note = "" if d.tokenizer == "bpe" else " (char vocabulary ≈100; exact once the corpus is read)"
         self.summary.setText(
             f"≈{n / 1e6:.2f} M parameters{vocab_note} · {flops / 1e6:.1f} MFLOPs per training token · "

@@ -10,6 +10,7 @@ torchrun later. The studio's cost per step is a few metric calls into a buffer.
 from __future__ import annotations
 
 import math
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any, Callable
 import torch
 from torch.nn import functional as F
 
-from studio.api import JobCancelled, JobContext, StudioFileError
+from studio.api import JobCancelled, JobContext, StudioFileError, read_events, write_json
 
 from ..config import TrainParams
 from ..data import corpus as corpus_io
@@ -130,9 +131,7 @@ def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
             ctx.metric(event["name"], event["step"], event["value"])
     try:
         return run_loop(setup, ctx)
-    except torch.OutOfMemoryError:
-        raise TrainingError(_oom_message(ctx, params)) from None
-    except MemoryError:
+    except (torch.OutOfMemoryError, MemoryError):
         raise TrainingError(_oom_message(ctx, params)) from None
     except RuntimeError as exc:
         if "out of memory" in str(exc).lower():
@@ -158,7 +157,7 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
     trainable = [q for q in s.model.parameters() if q.requires_grad]
     s.model.train()
     step, val_loss, last_log, timed = s.start_step, None, time.perf_counter(), 0.0
-    loss_acc = torch.zeros(())
+    loss_acc = torch.zeros((), device=s.device)
     if main:
         ctx.log(f"training on {s.device} ({p.precision}) from step {step} to {p.max_steps}")
     try:
@@ -170,7 +169,7 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
             micro = [tuple(t.to(s.device, non_blocking=True) for t in s.train_batches.next()) for _ in range(p.grad_accum)]
             loss, grad_norm = train_step(s.forward, s.optimizer, micro, grad_clip=p.grad_clip, amp=amp, scaler=s.scaler,
                                          teacher=s.teacher, distill=p.distill, params_to_clip=trainable)
-            loss_acc = loss_acc.to(loss.device) + loss
+            loss_acc += loss
             step += 1
             if step % p.log_interval == 0 or step == p.max_steps:
                 n = p.log_interval if step % p.log_interval == 0 else step % p.log_interval
@@ -283,6 +282,7 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
 
     # model and tokenizer: from a checkpoint (fine-tuning, resume) or new
     base = resume_from or (ckpt.resolve_checkpoint(params.init_from, runs_dir) if params.init_from else None)
+    texts, pairs = _read_corpus(params)
     teacher = None
     if params.distill:
         teacher_dir = ckpt.resolve_checkpoint(params.distill.teacher, runs_dir, prefer="best")
@@ -297,7 +297,6 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
             ctx.log(f"fine-tuning {base} (its model config and tokenizer are used)")
         params = params.model_copy(update={"model": model.config})
     else:
-        texts = _read_corpus(params)
         tokenizer = (load_tokenizer(Path(params.data.tokenizer_file)) if params.data.tokenizer_file
                      else teacher_tok if teacher is not None
                      else build_tokenizer(params.data.tokenizer, texts, params.data.vocab_size))
@@ -313,10 +312,9 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
     if ctx.rank == 0 and resume_from is None:
         summary = summarize(model, params.batch_size, params.grad_checkpointing)
         ctx.log("model summary\n" + summary.table())
-        from studio.api import write_json
         write_json(ctx.run_dir / "model_summary.json", summary.as_dict())
 
-    train_batches, val_batches, units = _batches(params, tokenizer, _read_corpus(params) if base is not None else texts)
+    train_batches, val_batches, units = _batches(params, tokenizer, texts, pairs)
     optimizer = make_optimizer(model, params, device)
     scaler = torch.amp.GradScaler("cuda") if params.precision == "fp16" else None
     setup = Setup(params=params, device=device, model=model, forward=model, tokenizer=tokenizer,
@@ -329,17 +327,18 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
     return setup
 
 
-def _read_corpus(params: TrainParams) -> list[str]:
+def _read_corpus(params: TrainParams) -> tuple[list[str], list[tuple[str, str]] | None]:
+    """The documents (for a tokenizer) and, for fine-tuning data, the (prompt, response) pairs."""
     d = params.data
     if d.format == "prompt_response":
-        return [p + r for p, r in corpus_io.load_pairs(d.corpus, d.prompt_column, d.response_column, d.max_chars)]
-    return corpus_io.load_texts(d.corpus, d.text_column, d.max_chars)
+        pairs = corpus_io.load_pairs(d.corpus, d.prompt_column, d.response_column, d.max_chars)
+        return [p + r for p, r in pairs], pairs
+    return corpus_io.load_texts(d.corpus, d.text_column, d.max_chars), None
 
 
-def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str]):
+def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: list[tuple[str, str]] | None):
     d, block, seed = params.data, params.model.block_size, params.seed
-    if d.format == "prompt_response":
-        raw = corpus_io.load_pairs(d.corpus, d.prompt_column, d.response_column, d.max_chars)
+    if raw is not None:
         pairs = [(tokenizer.encode(p), tokenizer.encode(r) + [tokenizer.eos_id]) for p, r in raw]
         cut = max(1, int(len(pairs) * (1 - d.val_fraction)))
         if cut >= len(pairs):
@@ -386,22 +385,9 @@ def _restore(s: Setup, folder: Path, ctx: JobContext) -> None:
         s.replay = _metrics_until(folder.parent.parent / "events.jsonl", s.start_step)
         best = folder.parent / "best"
         if best.exists() and best.parent != ctx.run_dir / "checkpoints":
-            import shutil
             shutil.copytree(best, ctx.run_dir / "checkpoints" / "best")
 
 
 def _metrics_until(events_file: Path, step: int) -> list[dict]:
     """The earlier run's metric points up to ``step``, so this run's curves continue them."""
-    import json
-
-    if not events_file.exists():
-        return []
-    out = []
-    for line in events_file.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by the kill
-        if event.get("kind") == "metric" and event.get("step", step + 1) <= step:
-            out.append(event)
-    return out
+    return [e for e in read_events(events_file) if e.get("kind") == "metric" and e.get("step", step + 1) <= step]
