@@ -82,6 +82,10 @@ def test_smoothing_log_scale_and_exports(window, qasync_loop, tmp_path):
     assert smooth[0] == pytest.approx(10.0) and 9.0 < smooth[-1] < 10.0
     metrics.log_y.setChecked(True)
     assert metrics.plots["loss"].ctrl.logYCheck.isChecked()
+    assert not metrics.plots["loss"].ctrl.xGridCheck.isChecked()  # grid off by default: it is most of a repaint
+    metrics.grid.setChecked(True)
+    assert metrics.plots["loss"].ctrl.xGridCheck.isChecked()
+    assert metrics.save_state()["grid"] is True
     csv_path, png_path = tmp_path / "m.csv", tmp_path / "m.png"
     metrics.export_csv(csv_path)
     rows = csv_path.read_text().splitlines()
