@@ -42,6 +42,7 @@ from pydantic import BaseModel
 # Readable, atomic files: plugins write their artifacts the way the studio writes its own.
 from studio.core.files import StudioFileError, atomic_write_text, read_json, write_json
 from studio.core.runs import read_events  # a run's events.jsonl, skipping a line cut by a crash
+from studio.core.tables import TableError, read_columns, read_table  # CSV/JSON(L)/Parquet/saved HF datasets
 
 __all__ = [
     "PROJECT",
@@ -70,6 +71,10 @@ __all__ = [
     "read_json",
     "write_json",
     "read_events",
+    "get_api_key",
+    "read_table",
+    "read_columns",
+    "TableError",
 ]
 
 PROJECT = "tensor_studio"
@@ -325,6 +330,14 @@ def contributions(hook_name: str) -> list[Any]:
     from studio.core.plugins import shared_host  # lazy: keeps this module light
 
     return [item for _plugin_id, item in shared_host().collect(hook_name)]
+
+
+def get_api_key(provider: str) -> tuple[str | None, str]:
+    """A provider's API key and where it came from ("environment", "keyring", "not set").
+    Keys are handed to the provider per call and never written to any file."""
+    from studio.core.secrets import get_secret  # lazy: keyring is slow to import
+
+    return get_secret(provider)
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:

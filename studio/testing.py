@@ -10,6 +10,8 @@ Install tensor-studio and these fixtures are available in any test suite:
 * ``plugin_distribution(name, entry_points, modules)`` — write a throw-away installed
   distribution (dist-info + modules) onto ``sys.path``: discovered like a pip-installed one.
 * ``qasync_loop`` — a qasync event loop on the test's QApplication, for GUI tests with jobs.
+* ``llm_server`` — a running ``FakeLLMServer`` (``studio.fake_llm``): an OpenAI-compatible
+  chat server on 127.0.0.1 with scripted replies and latency, for LLM code through real HTTP.
 * ``job_context`` — a ``RecordingContext``: a JobContext that keeps the events in a list,
   for calling a runner directly in the test process (fast; no worker, no studio).
 
@@ -181,6 +183,15 @@ def job_context(tmp_path) -> Callable[..., RecordingContext]:
         return RecordingContext(tmp_path / "runs" / name, run_id=name, rank=rank)
 
     return make
+
+
+@pytest.fixture
+def llm_server():
+    """``llm_server.reset(script=[...], latency=0.1)``; ``llm_server.url`` is the api_base."""
+    from studio.fake_llm import FakeLLMServer
+
+    with FakeLLMServer() as server:
+        yield server
 
 
 @pytest.fixture

@@ -8,10 +8,11 @@ can act on (which file, what is wrong, what to do).
 
 from __future__ import annotations
 
-import csv
 import json
 import sysconfig
 from pathlib import Path
+
+from studio.api import StudioFileError, read_columns
 
 TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".text", ".tex", ".html", ".xml", ".c", ".h", ".js", ".ts",
                  ".java", ".rs", ".go", ".toml", ".yaml", ".yml", ".cfg", ".ini", ".csv", ".tsv", ".json", ""}
@@ -106,59 +107,11 @@ def _is_json_table(path: Path) -> bool:
 
 def load_table(path: Path, columns: list[str]) -> dict[str, list[str]]:
     """The named columns of a CSV/TSV/JSON/JSONL/Parquet file or a saved HF dataset, as strings."""
-    suffix = path.suffix.lower()
-    if path.is_dir():
-        table = _arrow_dataset(path)
-    elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path, columns=[c for c in columns if c in pq.read_schema(path).names])
-    else:
-        table = None
-    if table is not None:
-        rows = {name: table.column(name).to_pylist() for name in table.column_names if name in columns}
-    else:
-        rows = _text_table(path, suffix)
+    try:
+        rows = read_columns(path, columns)
+    except StudioFileError as exc:
+        raise CorpusError(str(exc)) from None
     missing = [c for c in columns if c not in rows]
     if missing:
         raise CorpusError(f"{path} has no column {missing[0]!r}; columns are: {', '.join(rows) or 'none'}")
     return {c: ["" if v is None else str(v) for v in rows[c]] for c in columns}
-
-
-def _text_table(path: Path, suffix: str) -> dict[str, list]:
-    try:
-        if suffix in (".csv", ".tsv"):
-            with path.open(newline="", encoding="utf-8") as f:
-                records = list(csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ","))
-        elif suffix == ".jsonl":
-            records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        else:
-            records = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
-        raise CorpusError(f"{path} could not be read as {suffix.lstrip('.').upper()}: {exc}") from None
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
-        raise CorpusError(f"{path} is not a list of records")
-    names = list(dict.fromkeys(k for r in records for k in r))
-    return {n: [r.get(n) for r in records] for n in names}
-
-
-def _arrow_dataset(folder: Path):
-    """A dataset written by ``datasets``' ``save_to_disk``: Arrow stream files listed in
-    state.json (a DatasetDict has one such folder per split; ``train`` is used)."""
-    import pyarrow as pa
-
-    if (folder / "dataset_dict.json").exists():
-        splits = json.loads((folder / "dataset_dict.json").read_text()).get("splits", [])
-        if not splits:
-            raise CorpusError(f"{folder}/dataset_dict.json lists no splits")
-        folder = folder / ("train" if "train" in splits else splits[0])
-    try:
-        state = json.loads((folder / "state.json").read_text())
-        files = [folder / entry["filename"] for entry in state["_data_files"]]
-        tables = []
-        for file in files:
-            with pa.memory_map(str(file)) as source:
-                tables.append(pa.ipc.open_stream(source).read_all())
-    except (OSError, KeyError, ValueError, pa.ArrowInvalid) as exc:
-        raise CorpusError(f"{folder} is not a readable saved dataset: {exc}") from None
-    return pa.concat_tables(tables)

@@ -1,0 +1,321 @@
+"""Language models: any litellm provider string, a plugin's provider, or a Python function.
+
+``LM("openai/gpt-4o-mini")``, ``LM("ollama_chat/llama3", api_base="http://localhost:11434")``,
+``LM("studio/my-run")`` (the trainer's checkpoints, through the ``studio_llm_providers``
+hook) or ``LM("echo", backend=fn)``. One ``LM`` holds a model and its default sampling
+parameters; ``call`` / ``acall`` send messages and return a :class:`Completion`.
+
+What happens on a call, in order, all of it visible in the ``llm`` span: the cache is
+checked (a hit costs no budget and no concurrency slot); the budget and the cancel flag
+are checked; a concurrency slot is taken; the backend is called with a timeout; on a rate
+limit (429), a server error (5xx), a timeout or a dropped connection the call is retried
+with exponential backoff (``retries`` times); the reply is cached. API keys come from the
+environment or the OS keyring and are handed to litellm per call — never stored in the
+request, the cache, a trace or a file. litellm is imported on the first call to it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import os
+import random
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from studio.api import contributions, get_api_key, resolve
+
+from .cache import request_key
+from .settings import settings
+
+RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+RETRY_NAMES = ("Timeout", "APIConnectionError", "RateLimitError", "InternalServerError", "ServiceUnavailableError",
+               "BadGatewayError", "APITimeoutError", "TimeoutError", "ConnectError")
+
+
+class LMError(RuntimeError):
+    """A model call that failed for good; the message names the model and the cause."""
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1):
+        super().__init__(message)
+        self.status, self.attempts = status, attempts
+
+
+class BudgetExceeded(RuntimeError):
+    pass
+
+
+class Cancelled(RuntimeError):
+    pass
+
+
+@dataclass
+class Completion:
+    text: str
+    model: str
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost: float = 0.0
+    latency: float = 0.0
+    cache_hit: bool = False
+    finish_reason: str | None = None
+    attempts: int = 1
+
+    def to_cache(self) -> dict[str, Any]:
+        return {"text": self.text, "model": self.model, "prompt_tokens": self.prompt_tokens,
+                "completion_tokens": self.completion_tokens, "cost": self.cost, "finish_reason": self.finish_reason}
+
+
+class Budget:
+    """Stop a run after ``max_calls`` model calls or ``max_cost`` dollars (cache hits are free)."""
+
+    def __init__(self, max_calls: int | None = None, max_cost: float | None = None):
+        self.max_calls, self.max_cost = max_calls, max_cost
+        self.calls, self.cost = 0, 0.0
+
+    def check(self) -> None:
+        if self.max_calls is not None and self.calls >= self.max_calls:
+            raise BudgetExceeded(f"budget spent: {self.calls} of {self.max_calls} model calls")
+        if self.max_cost is not None and self.cost >= self.max_cost:
+            raise BudgetExceeded(f"budget spent: ${self.cost:.4f} of ${self.max_cost:.4f}")
+
+    def charge(self, completion: Completion) -> None:
+        self.calls += 1
+        self.cost += completion.cost
+
+
+# --------------------------------------------------------------------------- backends
+
+
+def _litellm():
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no price-map download at import
+    import litellm
+
+    litellm.suppress_debug_info = True
+    return litellm
+
+
+class LiteLLMBackend:
+    def __init__(self, api_key: str | None):
+        self.api_key = api_key
+
+    def complete(self, request: dict[str, Any], timeout: float) -> Any:
+        return _litellm().completion(**request, timeout=timeout, num_retries=0, **self._key())
+
+    async def acomplete(self, request: dict[str, Any], timeout: float) -> Any:
+        return await _litellm().acompletion(**request, timeout=timeout, num_retries=0, **self._key())
+
+    def _key(self) -> dict[str, str]:
+        return {"api_key": self.api_key} if self.api_key else {}
+
+
+class FunctionBackend:
+    """``fn(model, messages, **params)`` returning a string or an OpenAI-shaped dict; sync or async."""
+
+    def __init__(self, fn: Callable[..., Any]):
+        self.fn = fn
+        self.is_async = inspect.iscoroutinefunction(fn)
+
+    def complete(self, request: dict[str, Any], timeout: float) -> Any:
+        if self.is_async:
+            return asyncio.run(self.fn(**request))
+        return self.fn(**request)
+
+    async def acomplete(self, request: dict[str, Any], timeout: float) -> Any:
+        if self.is_async:
+            return await self.fn(**request)
+        return await asyncio.to_thread(self.fn, **request)
+
+
+_providers: list[Any] | None = None
+
+
+def provider_for(model: str):
+    """The plugin provider whose prefix the model string starts with, if any."""
+    global _providers
+    if _providers is None:
+        _providers = sorted(contributions("studio_llm_providers"), key=lambda p: -len(p.prefix))
+    return next((p for p in _providers if model.startswith(p.prefix)), None)
+
+
+# --------------------------------------------------------------------------- the LM
+
+
+class LM:
+    def __init__(self, model: str, *, api_base: str | None = None, api_key_env: str | None = None,
+                 timeout: float = 120.0, retries: int = 3, backoff: float = 0.5, cache: bool = True,
+                 backend: Callable[..., Any] | None = None, **params: Any):
+        if not model:
+            raise ValueError("LM needs a model string, for example 'openai/gpt-4o-mini'")
+        self.model, self.api_base, self.api_key_env = model, api_base, api_key_env
+        self.timeout, self.retries, self.backoff, self.cache = timeout, retries, backoff, cache
+        self.params = {k: v for k, v in params.items() if v is not None}
+        self._backend = FunctionBackend(backend) if backend is not None else None
+
+    def __repr__(self) -> str:
+        return f"LM({self.model!r}" + (f", api_base={self.api_base!r}" if self.api_base else "") + ")"
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {"model": self.model, **self.params}
+        if self.api_base:
+            out["api_base"] = self.api_base
+        if self.api_key_env:
+            out["api_key_env"] = self.api_key_env
+        return out
+
+    def copy(self, **changes: Any) -> "LM":
+        kwargs = {"api_base": self.api_base, "api_key_env": self.api_key_env, "timeout": self.timeout,
+                  "retries": self.retries, "backoff": self.backoff, "cache": self.cache, **self.params}
+        model = changes.pop("model", self.model)
+        kwargs.update(changes)
+        lm = LM(model, **kwargs)
+        if self._backend is not None and model == self.model:
+            lm._backend = self._backend
+        return lm
+
+    # ---- request and backend
+
+    def request(self, messages: list[dict[str, str]], overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+        request = {"model": self.model, "messages": messages, **self.params}
+        if overrides:
+            request.update(overrides)
+        if self.api_base:
+            request["api_base"] = self.api_base
+        return request
+
+    def backend(self):
+        if self._backend is None:
+            provider = provider_for(self.model)
+            if provider is not None:
+                self._backend = FunctionBackend(resolve(provider.factory)())
+            else:
+                self._backend = LiteLLMBackend(self._api_key())
+        return self._backend
+
+    def _api_key(self) -> str | None:
+        if self.api_key_env:
+            key = os.environ.get(self.api_key_env)
+            if not key:
+                raise LMError(f"{self.model}: the environment variable {self.api_key_env} is not set")
+            return key
+        provider = self.model.split("/", 1)[0] if "/" in self.model else "openai"
+        key, _where = get_api_key(provider)
+        return key  # None: litellm looks in the environment itself (or the server needs none)
+
+    # ---- calls
+
+    def call(self, messages: list[dict[str, str]], **overrides: Any) -> Completion:
+        request, key, hit = self._before(messages, overrides)
+        if hit is not None:
+            return hit
+        backend = self.backend()
+        attempt = 0
+        while True:
+            attempt += 1
+            t0 = time.perf_counter()
+            try:
+                response = backend.complete(self._sendable(request), self.timeout)
+                break
+            except Exception as exc:
+                delay = self._retry_delay(exc, attempt)
+                time.sleep(delay)
+        return self._after(request, key, response, time.perf_counter() - t0, attempt)
+
+    async def acall(self, messages: list[dict[str, str]], **overrides: Any) -> Completion:
+        request, key, hit = self._before(messages, overrides)
+        if hit is not None:
+            return hit
+        backend = self.backend()
+        limiter = settings().limiter
+        attempt = 0
+        while True:
+            attempt += 1
+            t0 = time.perf_counter()
+            try:
+                if limiter is not None:
+                    async with limiter:
+                        t0 = time.perf_counter()
+                        response = await asyncio.wait_for(backend.acomplete(self._sendable(request), self.timeout),
+                                                          self.timeout + 1)
+                else:
+                    response = await asyncio.wait_for(backend.acomplete(self._sendable(request), self.timeout),
+                                                      self.timeout + 1)
+                break
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await asyncio.sleep(self._retry_delay(exc, attempt))
+        return self._after(request, key, response, time.perf_counter() - t0, attempt)
+
+    @staticmethod
+    def _sendable(request: dict[str, Any]) -> dict[str, Any]:
+        if "cache_salt" in request:
+            request = {k: v for k, v in request.items() if k != "cache_salt"}
+        return request
+
+    def _before(self, messages, overrides) -> tuple[dict[str, Any], str | None, Completion | None]:
+        current = settings()
+        request = self.request(messages, overrides)
+        key = None
+        cache = current.cache if self.cache and overrides.get("cache", True) is not False else None
+        request.pop("cache", None)
+        if cache is not None:
+            key = request_key(request)
+            cached = cache.get(key)
+            if cached is not None:
+                return request, key, Completion(**cached, cache_hit=True, attempts=0)
+        if current.cancelled is not None and current.cancelled():
+            raise Cancelled("cancelled before the model call")
+        if current.budget is not None:
+            current.budget.check()
+        return request, key, None
+
+    def _retry_delay(self, exc: Exception, attempt: int) -> float:
+        status = getattr(exc, "status_code", None)
+        retryable = status in RETRY_STATUS or isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)) \
+            or (status is None and type(exc).__name__ in RETRY_NAMES)
+        if not retryable or attempt > self.retries:
+            raise self._error(exc, status, attempt) from exc
+        return self.backoff * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
+
+    def _error(self, exc: Exception, status: int | None, attempts: int) -> LMError:
+        where = f" at {self.api_base}" if self.api_base else ""
+        what = str(exc).strip() or type(exc).__name__
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+            what = f"no reply within {self.timeout:g} s"
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        hint = ""
+        if status in (401, 403):
+            hint = " — check the API key (environment variable or the OS keyring; Settings → API keys)"
+        elif type(exc).__name__ in ("APIConnectionError", "ConnectError") or "Connection" in what:
+            hint = " — is the server running?"
+        return LMError(f"{self.model}{where}: {type(exc).__name__}: {what}{tries}{hint}", status=status,
+                       attempts=attempts)
+
+    def _after(self, request, key, response, latency: float, attempts: int) -> Completion:
+        completion = to_completion(response, self.model, latency, attempts)
+        current = settings()
+        if current.budget is not None:
+            current.budget.charge(completion)
+        if key is not None:
+            current.cache.put(key, request, completion.to_cache())
+        return completion
+
+
+def to_completion(response: Any, model: str, latency: float, attempts: int) -> Completion:
+    """A litellm ModelResponse, an OpenAI-shaped dict, or a plain string → Completion."""
+    if isinstance(response, str):
+        return Completion(response, model, latency=latency, attempts=attempts, finish_reason="stop")
+    if isinstance(response, dict):
+        choice = response["choices"][0]
+        usage = response.get("usage") or {}
+        return Completion(choice["message"].get("content") or "", response.get("model", model),
+                          usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
+                          float(response.get("cost") or 0.0), latency, False, choice.get("finish_reason"), attempts)
+    choice = response.choices[0]
+    usage = getattr(response, "usage", None)
+    hidden = getattr(response, "_hidden_params", None) or {}
+    return Completion(choice.message.content or "", getattr(response, "model", None) or model,
+                      getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0,
+                      float(hidden.get("response_cost") or 0.0), latency, False, choice.finish_reason, attempts)

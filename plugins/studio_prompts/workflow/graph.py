@@ -1,0 +1,300 @@
+"""Running a workflow: every node starts as soon as its inputs are ready.
+
+Nodes are asyncio tasks in one TaskGroup; a node awaits the nodes it reads from, so
+independent branches run concurrently and the settings' ``limiter`` bounds how many model
+calls are in flight. The first failing node cancels the rest and is raised as
+:class:`NodeError` naming the node. A ``Workflow`` is a Module: it can be called, evaluated
+and optimized like any program, and ``to_file()`` writes back what optimizers changed
+(instructions, demos) into the same readable file format.
+
+Built-in node types (``prompts.*``): ``predict``, ``chain_of_thought``, ``react``
+(``params.tools``: ``"module:function"`` references), ``python`` (``params.function``),
+``workflow`` (``params.path``, relative to this file). Any other type comes from a
+plugin's ``studio_workflow_nodes`` hook (for example a retriever), and runs as
+``runner(params, inputs) -> dict`` (sync or async). A node whose type no installed plugin
+provides loads as a placeholder: the workflow opens, shows it, and refuses to run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
+from typing import Any
+
+from studio.api import contributions, resolve
+
+from ..data import Prediction
+from ..lm import LM
+from ..module import Module
+from ..predict import ChainOfThought, Predict
+from ..react import ReAct
+from ..settings import context, settings
+from ..signature import SignatureError, SignatureSpec
+from ..trace import start_span
+from .schema import SUFFIX, NodeSpec, WorkflowError, WorkflowFile, read_workflow_file
+
+PREDICTORS = {"prompts.predict": Predict, "prompts.chain_of_thought": ChainOfThought}
+BUILTIN_TYPES = {*PREDICTORS, "prompts.react", "prompts.python", "prompts.workflow"}
+
+
+class NodeError(RuntimeError):
+    def __init__(self, node: str, node_type: str, cause: BaseException):
+        super().__init__(f"node {node!r} ({node_type}): {type(cause).__name__}: {cause}")
+        self.node, self.node_type, self.cause = node, node_type, cause
+
+
+def plugin_node_types() -> dict[str, Any]:
+    return {n.id: n for n in contributions("studio_workflow_nodes")}
+
+
+def make_lm(value: Any) -> LM | None:
+    """A node's or workflow's ``model``: a model string or ``{"model": …, "api_base": …, …}``."""
+    if value is None or isinstance(value, LM):
+        return value
+    if isinstance(value, str):
+        return LM(value)
+    if isinstance(value, dict) and value.get("model"):
+        if "api_key" in value:
+            raise WorkflowError("API keys never go in workflow files: use api_key_env (an environment variable) "
+                                "or the OS keyring")
+        return LM(**value)
+    raise WorkflowError(f"a model is a string or an object with \"model\", got {value!r}")
+
+
+def load_workflow(path: str | Path) -> "Workflow":
+    path = Path(path)
+    return Workflow(read_workflow_file(path), path)
+
+
+class Workflow(Module):
+    span_kind = "workflow"
+
+    def __init__(self, spec: WorkflowFile, path: Path | None = None, *, lm: LM | None = None,
+                 _parents: tuple[Path, ...] = ()):
+        self.spec = spec
+        self.path = Path(path) if path else None
+        self.lm_override = lm  # e.g. the CLI's --model: replaces the file's default model
+        self._parents = _parents + ((self.path.resolve(),) if self.path else ())
+        self.where = str(self.path) if self.path else spec.name
+        self.lm = self._guard(lambda: make_lm(spec.model), "model")
+        self.missing: dict[str, str] = {}  # node id → node type no installed plugin provides
+        self.predictors: dict[str, Module] = {}
+        self.subworkflows: dict[str, Workflow] = {}
+        self.functions: dict[str, Any] = {}
+        self._plugin_types = plugin_node_types()
+        for node_id, node in spec.nodes.items():
+            self._build(node_id, node)
+        self.deps = {nid: sorted({ref.split(".", 1)[0] for ref in node.inputs.values()} - {"input"})
+                     for nid, node in spec.nodes.items()}
+        self._check_references()
+        try:
+            self.order = list(TopologicalSorter(self.deps).static_order())
+        except CycleError as exc:
+            raise WorkflowError(f"{self.where}: the nodes form a cycle: {' → '.join(exc.args[1])}") from None
+
+    # ---- building
+
+    def _guard(self, make, what: str) -> Any:
+        try:
+            return make()
+        except (SignatureError, WorkflowError, ValueError, TypeError) as exc:
+            raise WorkflowError(f"{self.where}: {what}: {exc}") from None
+
+    def _build(self, node_id: str, node: NodeSpec) -> None:
+        p = node.params
+        where = f"node {node_id!r}"
+        if node.type in PREDICTORS or node.type == "prompts.react":
+            spec = self._guard(lambda: SignatureSpec.from_dict(p, name=node_id), where)
+            lm = self._guard(lambda: make_lm(p.get("model")), where)
+            config = dict(p.get("config") or {})
+            if node.type == "prompts.react":
+                tools = [self._guard(lambda ref=ref: resolve(ref), f"{where}: tool {ref!r}") for ref in p.get("tools", [])]
+                module = ReAct(spec, tools, max_steps=int(p.get("max_steps", 5)), **config)
+                for inner in (module.react, module.extract):
+                    inner.lm = lm
+            else:
+                module = PREDICTORS[node.type](spec, demos=p.get("demos") or [], lm=lm, format=p.get("format"),
+                                               structured=bool(p.get("structured", False)), name=node_id, **config)
+            self.predictors[node_id] = module
+            unbound = [n for n in spec.input_names if n not in node.inputs]
+            if unbound:
+                raise WorkflowError(f"{self.where}: {where}: input {unbound[0]!r} is not connected")
+        elif node.type == "prompts.python":
+            ref = p.get("function", "")
+            self.functions[node_id] = self._guard(lambda: resolve(ref), f"{where}: function {ref!r}")
+        elif node.type == "prompts.workflow":
+            if not p.get("path"):
+                raise WorkflowError(f"{self.where}: {where}: a sub-workflow node needs params.path")
+            sub_path = (self.path.parent if self.path else Path.cwd()) / p["path"]
+            if sub_path.resolve() in self._parents:
+                raise WorkflowError(f"{self.where}: {where}: {p['path']} includes itself")
+            self.subworkflows[node_id] = Workflow(read_workflow_file(sub_path), sub_path, _parents=self._parents)
+        elif node.type in self._plugin_types:
+            params_model = self._plugin_types[node.type].params
+            if params_model is not None:
+                self._guard(lambda: params_model.model_validate(p), where)
+        else:
+            self.missing[node_id] = node.type
+
+    def _check_references(self) -> None:
+        for node_id, node in self.spec.nodes.items():
+            for port, ref in node.inputs.items():
+                self._check_ref(ref, f"node {node_id!r} input {port!r}")
+        for name, ref in self.spec.outputs.items():
+            self._check_ref(ref, f"output {name!r}")
+
+    def _check_ref(self, ref: str, what: str) -> None:
+        source, dot, port = ref.partition(".")
+        if not dot or not port:
+            raise WorkflowError(f"{self.where}: {what}: {ref!r} is not 'input.<name>' or '<node>.<port>'")
+        if source == "input":
+            if port not in self.spec.inputs:
+                raise WorkflowError(f"{self.where}: {what}: the workflow has no input {port!r}")
+            return
+        if source not in self.spec.nodes:
+            raise WorkflowError(f"{self.where}: {what}: there is no node {source!r}")
+        ports = self.output_ports(source)
+        if ports is not None and port not in ports:
+            raise WorkflowError(f"{self.where}: {what}: node {source!r} has no output {port!r} "
+                                f"(it has {', '.join(ports)})")
+
+    def output_ports(self, node_id: str) -> list[str] | None:
+        """The output ports of a node, where they are known before running."""
+        node = self.spec.nodes[node_id]
+        if node_id in self.predictors:
+            module = self.predictors[node_id]
+            names = (module.extract.signature if isinstance(module, ReAct) else module.signature).output_names
+            return names + (["trajectory"] if isinstance(module, ReAct) else [])
+        if node_id in self.subworkflows:
+            return list(self.subworkflows[node_id].spec.outputs)
+        if node.type == "prompts.python":
+            return list(node.params.get("outputs") or ["result"])
+        plugin = self._plugin_types.get(node.type)
+        if plugin is not None and plugin.outputs:
+            return [port.name for port in plugin.outputs]
+        return None
+
+    # ---- as a program
+
+    def span_name(self) -> str:
+        return self.spec.name
+
+    def named_predictors(self) -> list[tuple[str, Any]]:
+        found: list[tuple[str, Any]] = []
+        for node_id, module in self.predictors.items():
+            if isinstance(module, ReAct):
+                found += [(f"{node_id}.react", module.react), (f"{node_id}.extract", module.extract)]
+            else:
+                found.append((node_id, module))
+        for node_id, sub in self.subworkflows.items():
+            found += [(f"{node_id}/{name}", p) for name, p in sub.named_predictors()]
+        return found
+
+    def forward(self, **inputs: Any) -> Prediction:
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.aforward(**inputs))
+        raise RuntimeError("a workflow called synchronously inside a running event loop: use `await workflow.acall()`")
+
+    async def aforward(self, **inputs: Any) -> Prediction:
+        if self.missing:
+            listed = ", ".join(f"{nid} ({t})" for nid, t in self.missing.items())
+            raise WorkflowError(f"{self.where}: cannot run: no installed plugin provides the node types of {listed}")
+        absent = [name for name in self.spec.inputs if name not in inputs]
+        if absent:
+            raise ValueError(f"{self.where}: missing input {absent[0]!r} (inputs are {', '.join(self.spec.inputs)})")
+        values: dict[str, Any] = {f"input.{k}": v for k, v in inputs.items()}
+        tasks: dict[str, asyncio.Task] = {}
+        lm = self.lm_override or self.lm or settings().lm
+        with context(lm=lm):
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for node_id in self.order:
+                        tasks[node_id] = group.create_task(self._run_node(node_id, tasks, values), name=node_id)
+            except BaseExceptionGroup as group_error:
+                raise _first_node_error(group_error) from None
+        return Prediction({name: values[ref] if ref.startswith("input.") else _port(values, ref)
+                           for name, ref in self.spec.outputs.items()})
+
+    async def _run_node(self, node_id: str, tasks: dict[str, asyncio.Task], values: dict[str, Any]) -> None:
+        for dep in self.deps[node_id]:
+            await tasks[dep]
+        node = self.spec.nodes[node_id]
+        bound = {port: values[ref] if ref.startswith("input.") else _port(values, ref)
+                 for port, ref in node.inputs.items()}
+        span = start_span(settings().tracer, "node", node_id, bound, node_type=node.type)
+        try:
+            result = await self._execute(node_id, node, bound)
+        except BaseException as exc:
+            span.end(error=exc)
+            if isinstance(exc, Exception) and not isinstance(exc, NodeError):
+                raise NodeError(node_id, node.type, exc) from exc
+            raise
+        outputs = dict(result) if isinstance(result, dict) else {"result": result}
+        span.end(outputs)
+        values[node_id] = outputs
+
+    async def _execute(self, node_id: str, node: NodeSpec, bound: dict[str, Any]) -> Any:
+        if node_id in self.predictors:
+            return await self.predictors[node_id].acall(**bound)
+        if node_id in self.subworkflows:
+            return await self.subworkflows[node_id].acall(**bound)
+        if node_id in self.functions:
+            return await _call(self.functions[node_id], bound)
+        runner = resolve(self._plugin_types[node.type].runner)
+        return await _call(runner, node.params, bound)
+
+    # ---- back to a file
+
+    def to_file(self) -> WorkflowFile:
+        """The workflow as a file, with the predictors' current instructions and demos."""
+        spec = self.spec.model_copy(deep=True)
+        for node_id, module in self.predictors.items():
+            if isinstance(module, Predict):
+                params = spec.nodes[node_id].params
+                params.update({k: v for k, v in module.signature.to_dict().items()})
+                if "signature" in params and "inputs" in params and "signature" not in module.signature.to_dict():
+                    params.pop("signature")
+                params["demos"] = [dict(d) for d in module.demos]
+        return spec
+
+    def save_new_version(self, suffix: str) -> Path:
+        """Write ``<name>.<suffix>.workflow.json`` next to the original; never overwrite one."""
+        if self.path is None:
+            raise WorkflowError("this workflow has no file to version")
+        stem = self.path.name[: -len(SUFFIX)] if self.path.name.endswith(SUFFIX) else self.path.stem
+        target = self.path.with_name(f"{stem}.{suffix}{SUFFIX}")
+        n = 2
+        while target.exists():
+            target = self.path.with_name(f"{stem}.{suffix}-{n}{SUFFIX}")
+            n += 1
+        self.to_file().save(target)
+        return target
+
+
+def _port(values: dict[str, Any], ref: str) -> Any:
+    node_id, _, port = ref.partition(".")
+    outputs = values[node_id]
+    if port not in outputs:
+        raise KeyError(f"node {node_id!r} gave no output {port!r} (it gave {', '.join(outputs) or 'nothing'})")
+    return outputs[port]
+
+
+async def _call(fn: Any, *args: Any) -> Any:
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args) if len(args) > 1 else await fn(**args[0])
+    if len(args) > 1:
+        return await asyncio.to_thread(fn, *args)
+    return await asyncio.to_thread(lambda: fn(**args[0]))
+
+
+def _first_node_error(group: BaseExceptionGroup) -> BaseException:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first_node_error(exc)
+        if not isinstance(exc, asyncio.CancelledError):
+            return exc
+    return group.exceptions[0]

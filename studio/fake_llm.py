@@ -1,0 +1,128 @@
+"""A small OpenAI-compatible chat server on 127.0.0.1 for tests and benchmarks.
+
+Real HTTP, so litellm's real client code runs (``model="openai/<name>"``,
+``api_base=server.url``). Replies are scripted: a list (served in order, the last one
+repeated), or a function ``reply(request) -> str``; a reply may instead be
+``Fail(status)`` for an error response, and ``latency`` delays every reply. Every request
+is kept in ``requests`` (with the time it arrived) for assertions. Threaded: concurrent
+requests are served concurrently, as a real provider would.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable
+
+
+@dataclass
+class Fail:
+    status: int = 500
+    message: str = "scripted failure"
+
+
+Reply = str | Fail
+Script = list[Reply] | Callable[[dict], Reply]
+
+
+class FakeLLMServer:
+    def __init__(self, script: Script | None = None, latency: float = 0.0, model: str = "fake-model"):
+        self.script: Script = script if script is not None else ["ok"]
+        self.latency = latency
+        self.model = model
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._served = 0
+        self._server: ThreadingHTTPServer | None = None
+
+    # ---- lifecycle
+
+    def start(self) -> "FakeLLMServer":
+        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        server.daemon_threads = True
+        threading.Thread(target=server.serve_forever, name="fake-llm", daemon=True).start()
+        self._server = server
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> "FakeLLMServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the server first"
+        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+
+    def reset(self, script: Script | None = None, latency: float | None = None) -> None:
+        with self._lock:
+            if script is not None:
+                self.script = script
+            if latency is not None:
+                self.latency = latency
+            self.requests.clear()
+            self._served = 0
+
+    # ---- behaviour
+
+    def next_reply(self, request: dict[str, Any]) -> Reply:
+        with self._lock:
+            self.requests.append({**request, "_received": time.time()})
+            index = self._served
+            self._served += 1
+        if callable(self.script):
+            return self.script(request)
+        return self.script[min(index, len(self.script) - 1)]
+
+
+def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:  # quiet
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - /v1/models, as real servers have
+            self._send(200, {"object": "list", "data": [{"id": owner.model, "object": "model"}]})
+
+        def do_POST(self) -> None:  # noqa: N802
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                request = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                self._send(400, {"error": {"message": "body is not JSON"}})
+                return
+            reply = owner.next_reply(request)
+            if owner.latency:
+                time.sleep(owner.latency)
+            if isinstance(reply, Fail):
+                self._send(reply.status, {"error": {"message": reply.message, "type": "scripted", "code": reply.status}})
+                return
+            prompt = sum(len(str(m.get("content", "")).split()) for m in request.get("messages", []))
+            completion = len(reply.split())
+            self._send(200, {
+                "id": f"chatcmpl-{owner._served}", "object": "chat.completion", "created": int(time.time()),
+                "model": request.get("model", owner.model),
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+                "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
+            })
+
+        def _send(self, status: int, body: dict[str, Any]) -> None:
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
