@@ -202,7 +202,10 @@ class MenuAction:
 @dataclass(frozen=True)
 class CliCommand:
     """A ``tensor-studio NAME …`` sub-command. ``configure(parser)`` adds arguments;
-    ``run(args) -> int`` does the work and returns the exit code."""
+    ``run(args) -> int`` does the work and returns the exit code. ``args.workspace`` is
+    the workspace folder; ``args.run_job(kind, params)`` runs a job to the end like
+    ``tensor-studio jobs run`` (run folder, progress bar, Ctrl-C cancels) and returns its
+    exit code."""
 
     name: str
     help: str

@@ -150,10 +150,14 @@ def load_params(path: Path | None, sets: list[str]) -> dict[str, Any]:
 
 
 def cmd_jobs_run(args, studio) -> int:
-    params = load_params(args.params, args.set)
+    return run_job_to_end(studio, args.kind, load_params(args.params, args.set), quiet=args.quiet)
+
+
+def run_job_to_end(studio, kind: str, params: dict[str, Any], quiet: bool = False) -> int:
+    """Run one job with a progress bar on stderr; its result is printed as JSON on stdout."""
     studio.workspace.check_writable()
-    studio.jobs.validate(args.kind, params)  # fail before any folder is made
-    return asyncio.run(_run_job(studio, args.kind, params, quiet=args.quiet))
+    studio.jobs.validate(kind, params)  # fail before any folder is made
+    return asyncio.run(_run_job(studio, kind, params, quiet=quiet))
 
 
 async def _run_job(studio, kind: str, params: dict[str, Any], quiet: bool) -> int:
@@ -392,13 +396,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_plugin_command(args, studio) -> int:
-    """A plugin's sub-command; ``args.workspace`` is the open workspace's folder."""
+    """A plugin's sub-command; ``args.workspace`` is the open workspace's folder and
+    ``args.run_job(kind, params, quiet=False) -> exit code`` runs a job as ``jobs run`` does."""
     from studio.api import resolve
     from studio.core.files import StudioFileError
 
     if getattr(args, "plugin_broken", None):
         raise CliError(args.plugin_broken)
     args.workspace = studio.workspace.root
+    args.run_job = lambda kind, params, quiet=False: run_job_to_end(studio, kind, params, quiet)
     try:
         return int(resolve(args.plugin_command.run)(args) or 0)
     except (CliError, StudioFileError, ValueError) as exc:

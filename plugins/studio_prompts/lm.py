@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from studio.api import contributions, get_api_key, resolve
+from studio.api import JobCancelled, contributions, get_api_key, resolve
 
 from .cache import request_key
 from .settings import settings
@@ -43,10 +43,6 @@ class LMError(RuntimeError):
 
 
 class BudgetExceeded(RuntimeError):
-    pass
-
-
-class Cancelled(RuntimeError):
     pass
 
 
@@ -266,7 +262,7 @@ class LM:
             if cached is not None:
                 return request, key, Completion(**cached, cache_hit=True, attempts=0)
         if current.cancelled is not None and current.cancelled():
-            raise Cancelled("cancelled before the model call")
+            raise JobCancelled("cancelled before the model call")
         if current.budget is not None:
             current.budget.check()
         return request, key, None

@@ -133,6 +133,7 @@ def json_response_format(name: str, outputs: list[Field]) -> dict:
 def split_reply(fmt: str, outputs: list[Field], text: str) -> dict[str, Any]:
     """The raw value of every output field found in a reply, in either format."""
     names = {f.name.lower(): f.name for f in outputs}
+    text = _strip_fences(text)  # a whole reply inside one code fence
     found = _from_markers(text, names) if fmt != "json" else {}
     if len(found) < len(outputs):
         for key, value in _from_json(text, names).items():
@@ -175,7 +176,7 @@ def _from_json(text: str, names: dict[str, str]) -> dict[str, Any]:
 
 def _from_labels(text: str, names: dict[str, str]) -> dict[str, str]:
     """``Answer: Paris`` / ``**answer**: Paris`` lines; a value runs to the next label."""
-    pattern = re.compile(r"^[ \t>*_#-]*(" + "|".join(re.escape(n) for n in names) + r")[*_ \t]*:[ \t]*",
+    pattern = re.compile(r"^[ \t>*_#-]*(" + "|".join(re.escape(n) for n in names) + r")[*_ \t]*:[*_ \t]*",
                          re.IGNORECASE | re.MULTILINE)
     hits = list(pattern.finditer(text))
     found: dict[str, str] = {}
@@ -190,7 +191,9 @@ def _from_labels(text: str, names: dict[str, str]) -> dict[str, str]:
 def _strip_fences(value: str) -> str:
     value = value.strip()
     if value.endswith(COMPLETED):
-        value = value[: -len(COMPLETED)]
+        value = value[: -len(COMPLETED)].rstrip()
+    if value.endswith("```") and value.count("```") % 2:  # the end of a fence that wrapped the fields
+        value = value[:-3].rstrip()
     return strip_fences(value)
 
 

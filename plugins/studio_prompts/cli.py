@@ -1,0 +1,102 @@
+"""``tensor-studio workflow run|eval|optimize|export-python|show``.
+
+``run``, ``eval`` and ``optimize`` are jobs (a run folder with the trace in
+``events.jsonl``, a progress bar, Ctrl-C cancels); their result is printed as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from studio.api import parse_assignments
+
+
+def configure(parser) -> None:
+    sub = parser.add_subparsers(dest="workflow_action", required=True, metavar="ACTION")
+
+    def model_options(p) -> None:
+        p.add_argument("--model", default="", help="model for nodes without their own, e.g. openai/gpt-4o-mini")
+        p.add_argument("--api-base", default="", help="server URL (Ollama, vLLM, LM Studio, llama.cpp…)")
+        p.add_argument("--no-cache", action="store_true", help="always call the model (the cache is on by default)")
+        p.add_argument("--concurrency", type=int, default=8, help="model calls in flight at once (8)")
+        p.add_argument("--timeout", type=float, default=120.0, help="seconds per model call (120)")
+        p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    run = sub.add_parser("run", help="run a workflow once")
+    run.add_argument("workflow", help="a .workflow.json file")
+    run.add_argument("--input", action="append", default=[], metavar="NAME=VALUE",
+                     help="a workflow input (VALUE parsed as JSON if it can be)")
+    model_options(run)
+
+    for name, help_text in (("eval", "evaluate a workflow on a dataset"),
+                            ("optimize", "optimize demos or instructions; saves a new version of the file")):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("workflow")
+        p.add_argument("--data", required=True, help="CSV, JSON, JSONL, Parquet or a saved HF dataset folder")
+        p.add_argument("--metric", default="exact_match", help="exact_match, f1, contains, llm_judge or module:function")
+        p.add_argument("--limit", type=int, default=None, help="use only the first N examples")
+        model_options(p)
+        if name == "eval":
+            p.add_argument("--resume", default="", help="an interrupted evaluation's run folder")
+        else:
+            p.add_argument("--optimizer", choices=["labeled", "bootstrap", "copro"], default="bootstrap")
+            p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                           help="optimizer settings: k, breadth, depth, temperature, max_calls, max_cost")
+
+    export = sub.add_parser("export-python", help="write a plain Python script that calls litellm directly")
+    export.add_argument("workflow")
+    export.add_argument("-o", "--output", default=None, help="script path (default: next to the workflow)")
+
+    show = sub.add_parser("show", help="check a workflow file and list its nodes")
+    show.add_argument("workflow")
+
+
+def run(args) -> int:
+    action = args.workflow_action
+    if action == "export-python":
+        from .jobs import export
+
+        print(export(args.workflow, args.output))
+        return 0
+    if action == "show":
+        return _show(args.workflow)
+    params: dict[str, Any] = {"workflow": str(Path(args.workflow).resolve()), "model": args.model,
+                              "api_base": args.api_base, "cache": not args.no_cache,
+                              "concurrency": args.concurrency, "timeout": args.timeout}
+    if action == "run":
+        _check(args.workflow)
+        params["inputs"] = parse_assignments(args.input)
+        return args.run_job("prompts.run", params, quiet=args.quiet)
+    params.update({"data": str(Path(args.data).resolve()), "metric": args.metric, "limit": args.limit})
+    _check(args.workflow)
+    if action == "eval":
+        params["resume"] = args.resume
+        return args.run_job("prompts.eval", params, quiet=args.quiet)
+    params.update({"optimizer": args.optimizer, **parse_assignments(args.set)})
+    return args.run_job("prompts.optimize", params, quiet=args.quiet)
+
+
+def _check(path: str) -> None:
+    """Fail before a run folder is made when the file is bad (the error names the problem)."""
+    from .workflow import load_workflow
+
+    load_workflow(Path(path))
+
+
+def _show(path: str) -> int:
+    from .workflow import load_workflow
+
+    workflow = load_workflow(Path(path))
+    spec = workflow.spec
+    print(f"{spec.name} (version {spec.version}): inputs {', '.join(spec.inputs) or 'none'} → "
+          f"outputs {', '.join(spec.outputs) or 'none'}")
+    for node_id in workflow.order:
+        node = spec.nodes[node_id]
+        missing = "  [missing plugin]" if node_id in workflow.missing else ""
+        wired = ", ".join(f"{port}←{ref}" for port, ref in node.inputs.items())
+        print(f"  {node_id:16} {node.type:26} {wired}{missing}")
+    if workflow.missing:
+        print(json.dumps({"missing_node_types": workflow.missing}))
+    return 0

@@ -1,0 +1,125 @@
+"""The prompt engine's jobs: run, evaluate and optimize a workflow, traced into the run folder.
+
+They run in the studio's event loop (``executor="async"``: model calls are I/O). Every
+span goes to the run's ``events.jsonl`` and live to the studio; the workspace's call cache
+is ``<workspace>/cache/llm.sqlite``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from pathlib import Path
+from typing import Any
+
+from studio.api import JobContext, atomic_write_text, write_json
+
+from .cache import CallCache
+from .config import EvalParams, ModelOptions, OptimizeParams, RunParams
+from .data import load_dataset
+from .evaluate import evaluate
+from .lm import LM, Budget
+from .settings import context
+from .trace import Tracer
+from .workflow import load_workflow
+
+
+def _workflow(params: ModelOptions, path: str):
+    lm = None
+    if params.model:
+        lm = LM(params.model, api_base=params.api_base or None, timeout=params.timeout, retries=params.retries)
+    workflow = load_workflow(Path(path).expanduser())
+    workflow.lm_override = lm
+    for _name, predictor in workflow.named_predictors():
+        for candidate in (predictor.lm, workflow.lm):
+            if candidate is not None:
+                candidate.timeout, candidate.retries = params.timeout, params.retries
+    return workflow
+
+
+def _settings(params: ModelOptions, ctx: JobContext, **extra: Any):
+    import asyncio
+
+    cache = CallCache(ctx.run_dir.parent.parent / "cache" / "llm.sqlite") if params.cache else None
+    return context(tracer=Tracer(lambda record: ctx.span(**record)), cache=cache,
+                   limiter=asyncio.Semaphore(params.concurrency), cancelled=lambda: ctx.cancelled, **extra)
+
+
+def _dataset(params: EvalParams, workflow) -> list:
+    return load_dataset(Path(params.data).expanduser(), list(workflow.spec.inputs), limit=params.limit)
+
+
+async def run(params: RunParams, ctx: JobContext) -> dict[str, Any]:
+    workflow = _workflow(params, params.workflow)
+    with _settings(params, ctx):
+        outputs = await workflow.acall(**params.inputs)
+    result = dict(outputs)
+    write_json(ctx.run_dir / "outputs.json", result)
+    ctx.artifact(ctx.run_dir / "outputs.json", "outputs")
+    return result
+
+
+async def run_eval(params: EvalParams, ctx: JobContext) -> dict[str, Any]:
+    workflow = _workflow(params, params.workflow)
+    dataset = _dataset(params, workflow)
+    results = ctx.run_dir / "results.jsonl"
+    if params.resume:
+        earlier = Path(params.resume).expanduser()
+        earlier = earlier / "results.jsonl" if earlier.is_dir() else earlier
+        if earlier.exists():
+            results.write_bytes(earlier.read_bytes())
+    with _settings(params, ctx):
+        result = await evaluate(workflow, dataset, params.metric, concurrency=params.concurrency,
+                                results_path=results, progress=lambda d, t, m: ctx.progress(d, t, m))
+    summary = result.summary()
+    ctx.metric("score", 0, result.score)
+    write_json(ctx.run_dir / "summary.json", summary)
+    ctx.artifact(results, "eval-results")
+    ctx.log(f"score {result.score:.4f} on {len(result.rows)} examples ({len(result.failures)} failed"
+            + (f", {result.resumed} resumed" if result.resumed else "") + ")")
+    return summary
+
+
+async def run_optimize(params: OptimizeParams, ctx: JobContext) -> dict[str, Any]:
+    from .optimizers import COPRO, BootstrapFewShot, LabeledFewShot
+
+    workflow = _workflow(params, params.workflow)
+    dataset = _dataset(params, workflow)
+    if params.optimizer == "labeled":
+        optimizer: Any = LabeledFewShot(k=params.k)
+    elif params.optimizer == "bootstrap":
+        optimizer = BootstrapFewShot(params.metric, max_bootstrapped_demos=params.k, max_labeled_demos=params.k,
+                                     concurrency=params.concurrency)
+    else:
+        optimizer = COPRO(params.metric, breadth=params.breadth, depth=params.depth,
+                          temperature=params.temperature, concurrency=params.concurrency)
+    budget = Budget(params.max_calls, params.max_cost) if (params.max_calls or params.max_cost) else None
+    with _settings(params, ctx, budget=budget):
+        optimized, report = await optimizer.compile(workflow, dataset, progress=lambda d, t, m: ctx.progress(d, t, m))
+    target = optimized.save_new_version(params.optimizer)
+    before, after = workflow.path.read_text(encoding="utf-8"), target.read_text(encoding="utf-8")
+    diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
+                                        str(workflow.path.name), str(target.name)))
+    atomic_write_text(ctx.run_dir / "changes.diff", diff)
+    summary = {**report.to_dict(), "saved": str(target),
+               "calls": budget.calls if budget else None}
+    write_json(ctx.run_dir / "report.json", summary)
+    ctx.artifact(target, "workflow")
+    ctx.artifact(ctx.run_dir / "changes.diff", "diff")
+    ctx.log(f"saved {target} ({len(report.changes)} predictors changed)" + (f"; {report.stopped}" if report.stopped else ""))
+    return {k: v for k, v in summary.items() if k != "candidates"}
+
+
+def export(workflow_path: str, output: str | None = None) -> Path:
+    from .workflow.export import export_python
+
+    workflow = load_workflow(Path(workflow_path).expanduser())
+    target = Path(output) if output else workflow.path.with_name(
+        workflow.path.name.replace(".workflow.json", "") + ".py")
+    atomic_write_text(target, export_python(workflow, target.name))
+    target.chmod(0o755)
+    return target
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, indent=2, default=str)

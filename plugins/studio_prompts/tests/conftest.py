@@ -1,0 +1,45 @@
+"""Shared helpers: scripted replies for the fake OpenAI-compatible server, an LM pointed at it."""
+
+from __future__ import annotations
+
+import pytest
+
+from studio_prompts import LM
+from studio_prompts.portable.formats import COMPLETED, marker
+
+
+def fields(**values) -> str:
+    """A well-formed field-marker reply."""
+    return "\n\n".join(f"{marker(k)}\n{v}" for k, v in values.items()) + f"\n\n{COMPLETED}"
+
+
+def last_user(request: dict) -> str:
+    return request["messages"][-1]["content"]
+
+
+def input_value(request: dict, name: str) -> str:
+    """The value of input field ``name`` in the request's last user message."""
+    text = last_user(request)
+    start = text.index(marker(name)) + len(marker(name))
+    rest = text[start:]
+    end = rest.find("[[ ##")
+    cut = rest[:end] if end >= 0 else rest
+    return cut.split("\n\nRespond with")[0].strip()
+
+
+@pytest.fixture
+def lm(llm_server, monkeypatch):
+    """An LM that talks to the fake server through litellm (real HTTP)."""
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    return LM("openai/fake-model", api_base=llm_server.url, retries=2, backoff=0.01, timeout=5)
+
+
+@pytest.fixture(autouse=True)
+def clean_settings():
+    """Each test starts from default settings (no LM, no tracer, no cache)."""
+    import importlib
+
+    settings_module = importlib.import_module("studio_prompts.settings")
+    saved = settings_module._defaults
+    yield
+    settings_module._defaults = saved
