@@ -43,7 +43,8 @@ class FakeLLMServer:
     def start(self) -> "FakeLLMServer":
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, name="fake-llm", daemon=True).start()
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-llm",
+                         daemon=True).start()
         self._server = server
         return self
 

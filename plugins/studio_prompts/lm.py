@@ -71,13 +71,15 @@ class Budget:
         self.calls, self.cost = 0, 0.0
 
     def check(self) -> None:
+        """Count a call about to be sent, or refuse it. Counting before the call keeps
+        concurrent calls from overshooting ``max_calls``; cost is known only after."""
         if self.max_calls is not None and self.calls >= self.max_calls:
             raise BudgetExceeded(f"budget spent: {self.calls} of {self.max_calls} model calls")
         if self.max_cost is not None and self.cost >= self.max_cost:
             raise BudgetExceeded(f"budget spent: ${self.cost:.4f} of ${self.max_cost:.4f}")
+        self.calls += 1
 
     def charge(self, completion: Completion) -> None:
-        self.calls += 1
         self.cost += completion.cost
 
 

@@ -12,7 +12,6 @@ exporter says so rather than writing a script that would differ.
 from __future__ import annotations
 
 import importlib
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -111,7 +110,7 @@ def export_python(workflow: Workflow, script_name: str = "workflow.py") -> str:
     _emit_workflow(workflow, "run", functions, imports, set())
     usage = "".join(f"--input {name}=… " for name in workflow.spec.inputs)
     model = (workflow.lm_override or workflow.lm)
-    default_model = json.dumps(model.to_dict() if model else None)
+    default_model = repr(model.to_dict() if model else None)
     main = f'''
 
 def main(argv=None):
@@ -190,9 +189,9 @@ def _emit_node(workflow: Workflow, node_id: str, parent_fn: str, functions: list
             f"        {node_id!r}, {fmt!r}, {sig.instructions!r},\n"
             f"        {[tuple(f) for f in sig.inputs]!r},\n"
             f"        {[tuple(f) for f in sig.outputs]!r},\n"
-            f"        {json.dumps([dict(d) for d in predictor.demos], ensure_ascii=False)},\n"
+            f"        {[dict(d) for d in predictor.demos]!r},\n"
             f"        values,\n"
-            f"        model_request({json.dumps(node_model)}, {json.dumps(predictor.config)}, default_model))")
+            f"        model_request({node_model!r}, {predictor.config!r}, default_model))")
         return f"{fn}({bound}, default_model)"
     if node.type == "prompts.python":
         module, _, attr = node.params["function"].partition(":")
@@ -215,4 +214,4 @@ def _emit_node(workflow: Workflow, node_id: str, parent_fn: str, functions: list
     module, _, attr = runner.runner.partition(":")
     alias = _ident(f"node_{node.type}")
     imports.add(f"from {module} import {attr} as {alias}  # node type {node.type}")
-    return f"outputs_of(call_function({alias}, {json.dumps(node.params)}, {bound}))"
+    return f"outputs_of(call_function({alias}, {node.params!r}, {bound}))"
