@@ -234,11 +234,11 @@ class LM:
                 if limiter is not None:
                     async with limiter:
                         t0 = time.perf_counter()
-                        response = await asyncio.wait_for(backend.acomplete(self._sendable(request), self.timeout),
-                                                          self.timeout + 1)
+                        async with asyncio.timeout(self.timeout + 1):  # no extra task, unlike wait_for
+                            response = await backend.acomplete(self._sendable(request), self.timeout)
                 else:
-                    response = await asyncio.wait_for(backend.acomplete(self._sendable(request), self.timeout),
-                                                      self.timeout + 1)
+                    async with asyncio.timeout(self.timeout + 1):
+                        response = await backend.acomplete(self._sendable(request), self.timeout)
                 break
             except asyncio.CancelledError:
                 raise

@@ -41,7 +41,7 @@ class LMCall:
         self.lm, self.messages, self.overrides, self.name = lm, messages, overrides, name
 
     def _start(self):
-        return start_span(settings().tracer, "llm", self.name, model=self.lm.model,
+        return start_span(settings().tracer, "llm", self.name, leaf=True, model=self.lm.model,
                           params={**self.lm.params, **self.overrides}, messages=self.messages)
 
     @staticmethod
@@ -90,9 +90,14 @@ class Predict(StepModule):
         self.name = name
         self._prefix_key: tuple | None = None
         self._prefix: list[dict[str, str]] = []
+        self._name_for: tuple[SignatureSpec | None, str] = (None, "")
 
     def span_name(self) -> str:
-        return self.name or f"{type(self).__name__}({self.signature})"
+        if self.name:
+            return self.name
+        if self._name_for[0] is not self.signature:  # computed once per signature: this is the hot path
+            self._name_for = (self.signature, f"{type(self).__name__}({self.signature})")
+        return self._name_for[1]
 
     @property
     def instructions(self) -> str:
@@ -112,7 +117,7 @@ class Predict(StepModule):
         demos are built once and reused until the signature or the demos change)."""
         fmt = fmt or self.format or settings().format
         sig = self.signature
-        key = (fmt, sig, len(self.demos), id(self.demos[-1]) if self.demos else None)
+        key = (fmt, id(sig), len(self.demos), id(self.demos[-1]) if self.demos else None)
         if key != self._prefix_key:
             demos = [dict(d) for d in self.demos]
             self._prefix = prefix_messages(fmt, sig.instructions, list(sig.inputs), list(sig.outputs), demos)
@@ -144,7 +149,7 @@ class Predict(StepModule):
         outputs = list(sig.outputs)
         for attempt in range(1 + current.max_repairs):
             completion = yield LMCall(lm, messages, overrides, self.span_name())
-            span = start_span(current.tracer, "parse", fmt, format=fmt, attempt=attempt + 1)
+            span = start_span(current.tracer, "parse", fmt, leaf=True, format=fmt, attempt=attempt + 1)
             values, problems = parse_reply(fmt, outputs, completion.text)
             span.end(values, status="error" if problems else "ok", problems=problems or None)
             if not problems:

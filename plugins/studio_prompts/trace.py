@@ -40,7 +40,7 @@ class Span:
     __slots__ = ("tracer", "id", "parent", "kind", "name", "start", "fields", "tokens", "cost", "calls", "_t0",
                  "_token")
 
-    def __init__(self, tracer: "Tracer", kind: str, name: str, fields: dict[str, Any]):
+    def __init__(self, tracer: "Tracer", kind: str, name: str, fields: dict[str, Any], leaf: bool = False):
         parent = _current.get()
         self.tracer = tracer
         self.id = f"{_prefix}{next(_ids):x}"
@@ -50,7 +50,7 @@ class Span:
         self.cost = 0.0
         self.start = time.time()
         self._t0 = time.perf_counter()
-        self._token = _current.set(self)
+        self._token = None if leaf else _current.set(self)  # a leaf (model call, parse) opens no scope
 
     def add_usage(self, tokens: int, cost: float, calls: int = 1) -> None:
         self.tokens += tokens
@@ -59,10 +59,11 @@ class Span:
 
     def end(self, outputs: Any = None, error: BaseException | str | None = None, status: str | None = None,
             **fields: Any) -> None:
-        try:
-            _current.reset(self._token)
-        except ValueError:  # ended in another context (a generator moved across tasks): just restore the parent
-            _current.set(self.parent)
+        if self._token is not None:
+            try:
+                _current.reset(self._token)
+            except ValueError:  # ended in another context (a generator moved across tasks): restore the parent
+                _current.set(self.parent)
         duration = time.perf_counter() - self._t0
         parent = self.parent
         if parent is not None and (self.tokens or self.calls or self.cost):
@@ -88,10 +89,10 @@ class Tracer:
         self.sink = sink
         self.root_parent = root_parent
 
-    def start(self, kind: str, name: str, inputs: Any = None, **fields: Any) -> Span:
+    def start(self, kind: str, name: str, inputs: Any = None, leaf: bool = False, **fields: Any) -> Span:
         if inputs is not None:
             fields["inputs"] = jsonable(inputs)
-        return Span(self, kind, name, fields)
+        return Span(self, kind, name, fields, leaf)
 
 
 class Collector(Tracer):
@@ -118,8 +119,8 @@ class _NullSpan:
 NULL_SPAN = _NullSpan()
 
 
-def start_span(tracer: Tracer | None, kind: str, name: str, inputs: Any = None, **fields: Any):
-    return NULL_SPAN if tracer is None else tracer.start(kind, name, inputs, **fields)
+def start_span(tracer: Tracer | None, kind: str, name: str, inputs: Any = None, leaf: bool = False, **fields: Any):
+    return NULL_SPAN if tracer is None else tracer.start(kind, name, inputs, leaf, **fields)
 
 
 def jsonable(value: Any) -> Any:
@@ -127,7 +128,7 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, PLAIN):
         return value
     if isinstance(value, dict):
-        return {str(k): jsonable(v) for k, v in value.items()}
+        return {k if type(k) is str else str(k): v if type(v) in PLAIN else jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [jsonable(v) for v in value]
     if isinstance(value, pydantic.BaseModel):

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 from .files import StudioFileError, read_json, write_json
 
 ACTIVE = ("queued", "running")
@@ -28,6 +30,9 @@ FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 
 def new_run_id(kind: str) -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{kind}-{secrets.token_hex(2)}"
+
+
+ORJSON_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
 class EventLog:
@@ -39,16 +44,18 @@ class EventLog:
         self.path = Path(path)
         self.sync_interval = sync_interval
         needs_newline = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open(self.path, "ab")
         if needs_newline:
-            self._fh.write("\n")
+            self._fh.write(b"\n")
         self._last_sync = time.monotonic()
         self.count = 0
 
     def write(self, events: list[dict[str, Any]]) -> None:
         if not events:
             return
-        self._fh.write("".join(json.dumps(e, separators=(",", ":"), default=str) + "\n" for e in events))
+        # orjson: ~5x faster than json.dumps, which matters for traces (a few KB a model call).
+        # NaN and infinities are written as null (valid JSON); unknown objects as str().
+        self._fh.write(b"".join(orjson.dumps(e, default=str, option=ORJSON_OPTIONS) for e in events))
         self._fh.flush()  # one syscall a batch: the OS has it even if the process is killed now
         self.count += len(events)
         now = time.monotonic()

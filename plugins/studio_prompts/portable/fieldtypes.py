@@ -156,9 +156,14 @@ def coerce(annotation: Any, raw: Any) -> Any:
         raise ValueError(f"expected {type_name(annotation)}: {first['msg']}") from None
 
 
+FENCE = re.compile(r"```[\w+-]*\s*\n?(.*?)\n?```", re.DOTALL)
+
+
 def strip_fences(text: str) -> str:
     text = text.strip()
-    match = re.fullmatch(r"```[\w+-]*\s*\n?(.*?)\n?```", text, re.DOTALL)
+    if not text.startswith("```"):
+        return text
+    match = FENCE.fullmatch(text)
     return match.group(1).strip() if match else text
 
 

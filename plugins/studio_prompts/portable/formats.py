@@ -192,7 +192,7 @@ def _strip_fences(value: str) -> str:
     value = value.strip()
     if value.endswith(COMPLETED):
         value = value[: -len(COMPLETED)].rstrip()
-    if value.endswith("```") and value.count("```") % 2:  # the end of a fence that wrapped the fields
+    if value.endswith("```") and value.count("```") % 2 == 1:  # the end of a fence that wrapped the fields
         value = value[:-3].rstrip()
     return strip_fences(value)
 

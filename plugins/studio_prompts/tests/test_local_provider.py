@@ -1,0 +1,24 @@
+"""The trainer's checkpoints as a model of the prompt engine, through the provider hook
+(in-process, no server): ``LM("studio/<run folder>")``."""
+
+from __future__ import annotations
+
+from studio_prompts import LM, Collector, Predict, context
+
+
+def test_studio_checkpoint_answers_a_predictor(make_studio, run_job, tmp_path):
+    import studio_trainer.hooks as trainer_hooks
+    from studio_trainer.tests.helpers import tiny
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Question: why?\nAnswer: because.\n\n" * 200)
+    studio = make_studio(("trainer", trainer_hooks))
+    trained = run_job(studio, "trainer.train", tiny(corpus))
+    assert trained.status == "succeeded", trained.error
+    trace = Collector()
+    lm = LM(f"studio/{trained.run.dir}", max_tokens=16, seed=0)
+    with context(lm=lm, tracer=trace):
+        out = Predict("question -> answer")(question="why?")  # a char model's bare reply fills the one field
+    assert isinstance(out.answer, str)
+    llm = next(s for s in trace.spans if s["kind"] == "llm")
+    assert llm["model"].startswith("studio/") and llm["tokens"]["completion"] <= 16
