@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -56,7 +58,7 @@ def best_of(fn, repeats: int, n: int) -> float:
     return best
 
 
-def bench_overhead(quick: bool) -> dict:
+def bench_overhead(quick: bool, dspy_python: str | None = None) -> dict:
     from studio.runtime.context import RunContext
 
     repeats, n = (3, 2000) if quick else (7, 5000)
@@ -77,21 +79,36 @@ def bench_overhead(quick: bool) -> dict:
         results["traced_job_log_us"] = (per_call - model_alone) * 1e6
         ctx.close()
     configure(tracer=None)
-    results["dspy"] = bench_dspy(repeats, n)
+    results["dspy"] = bench_dspy(dspy_python, repeats, n)
     return results
 
 
-def bench_dspy(repeats: int, n: int) -> dict | None:
-    try:
-        import dspy
-        from dspy.utils import DummyLM
-    except ImportError:
+DSPY_SNIPPET = r"""
+import json, sys, time
+import dspy
+from dspy.utils.dummies import DummyLM
+repeats, n = int(sys.argv[1]), int(sys.argv[2])
+dspy.configure(lm=DummyLM([{"answer": "Paris"}] * (repeats * n + 10)))
+predict = dspy.Predict("question -> answer")
+best = float("inf")
+for _ in range(repeats):
+    t0 = time.perf_counter()
+    for _ in range(n):
+        predict(question="What is the capital of France?")
+    best = min(best, (time.perf_counter() - t0) / n)
+print(json.dumps({"version": dspy.__version__, "predict_us": best * 1e6}))
+"""
+
+
+def bench_dspy(python: str | None, repeats: int, n: int) -> dict | None:
+    """DSPy's Predict with its DummyLM (no network), in the interpreter that has dspy
+    installed (``--dspy-python``; by default this one, if it can import dspy)."""
+    python = python or sys.executable
+    proc = subprocess.run([python, "-c", DSPY_SNIPPET, str(repeats), str(max(200, n // 5))], capture_output=True,
+                          text=True, timeout=600, env={**os.environ, "DSPY_CACHEDIR": tempfile.mkdtemp()})
+    if proc.returncode != 0:
         return None
-    lm = DummyLM([{"answer": "Paris"}] * (repeats * n + 10))
-    dspy.configure(lm=lm)
-    predict = dspy.Predict("question -> answer")
-    per_call = best_of(lambda: predict(question="What is the capital of France?"), repeats, n // 5)
-    return {"version": dspy.__version__, "predict_us": per_call * 1e6}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 class Chain(Module):
@@ -175,16 +192,27 @@ async def litellm_alone(url: str, calls: int, concurrency: int) -> float:
 
     async def one():
         async with slots:
-            await litellm.acompletion(model="openai/fake", messages=messages, api_base=url, num_retries=0)
+            await litellm.acompletion(model="openai/fake", messages=messages, api_base=url, num_retries=0, timeout=120,
+                                      api_key=os.environ["OPENAI_API_KEY"])
 
     t0 = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(calls)))
     return time.perf_counter() - t0
 
 
-def bench_concurrency(quick: bool) -> dict:
-    from studio.fake_llm import FakeLLMServer
+@contextlib.contextmanager
+def server_process(latency: float):
+    """The OpenAI-compatible test server in its own process (it must not share our GIL)."""
+    proc = subprocess.Popen([sys.executable, "-m", "studio.fake_llm", "--reply", REPLY_TEXT, "--latency",
+                             str(latency)], stdout=subprocess.PIPE, text=True)
+    try:
+        yield proc.stdout.readline().strip()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
+
+def bench_concurrency(quick: bool) -> dict:
     def sleeping(seconds: float):
         async def model(model, messages, **params):
             await asyncio.sleep(seconds)
@@ -199,23 +227,24 @@ def bench_concurrency(quick: bool) -> dict:
     out["in_process"]["fan_out_16x200ms_s"] = best(lambda: run_fan_out(LM("slow", backend=sleeping(0.2)), 16), repeats)
     out["in_process"]["calls_256_at_16x20ms_s"] = best(lambda: run_eval(LM("slow", backend=sleeping(0.02)), 256, 16),
                                                        repeats)
-    with FakeLLMServer([REPLY_TEXT], latency=0.2) as server:
-        lm = LM("openai/fake", api_base=server.url)
+    with server_process(0.2) as url:
+        lm = LM("openai/fake", api_base=url)
         asyncio.run(run_fan_out(lm, 2))  # import litellm, open connections
         out["http_litellm"]["fan_out_16x200ms_s"] = best(lambda: run_fan_out(lm, 16), repeats)
-        out["http_litellm"]["litellm_alone_16x200ms_s"] = best(lambda: litellm_alone(server.url, 16, 16), repeats)
-        server.latency = 0.02
+        out["http_litellm"]["litellm_alone_16x200ms_s"] = best(lambda: litellm_alone(url, 16, 16), repeats)
+    with server_process(0.02) as url:
+        lm = LM("openai/fake", api_base=url)
         out["http_litellm"]["calls_256_at_16x20ms_s"] = best(lambda: run_eval(lm, 256, 16), repeats)
-        out["http_litellm"]["litellm_alone_256_at_16x20ms_s"] = best(lambda: litellm_alone(server.url, 256, 16),
-                                                                     repeats)
+        out["http_litellm"]["litellm_alone_256_at_16x20ms_s"] = best(lambda: litellm_alone(url, 256, 16), repeats)
     return out
 
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--dspy-python", default=None, help="a Python with dspy installed, for the side-by-side")
     args = parser.parse_args(argv)
-    results = {"overhead": bench_overhead(args.quick), "chain": bench_chain(args.quick),
+    results = {"overhead": bench_overhead(args.quick, args.dspy_python), "chain": bench_chain(args.quick),
                "concurrency": bench_concurrency(args.quick)}
     o, c, cc = results["overhead"], results["chain"], results["concurrency"]
     ip, http = cc["in_process"], cc["http_litellm"]

@@ -138,9 +138,19 @@ async def bench_throughput(window, events: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--suite", choices=["all", "shell", "trainer"], default="all",
-                        help="shell: start-up, stalls, event throughput; trainer: the reference workload (~7 min)")
+    parser.add_argument("--suite", choices=["all", "shell", "trainer", "prompts"], default="all",
+                        help="shell: start-up, stalls, event throughput; trainer: the reference workload (~7 min); "
+                             "prompts: prompt-engine overhead and concurrency (~1 min)")
+    parser.add_argument("--dspy-python", default=None, help="prompts: a Python with dspy installed, for comparison")
     args = parser.parse_args()
+    if args.suite in ("all", "prompts"):
+        sys.path.insert(0, str(Path(__file__).parent))
+        import prompts
+
+        prompts.main((["--quick"] if args.quick else []) + (["--dspy-python", args.dspy_python] if args.dspy_python
+                                                           else []))
+        if args.suite == "prompts":
+            return
     if args.suite in ("all", "trainer"):
         sys.path.insert(0, str(Path(__file__).parent))
         import trainer

@@ -28,6 +28,11 @@ Reply = str | Fail
 Script = list[Reply] | Callable[[dict], Reply]
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # socketserver's default of 5 drops simultaneous connects (a 1 s SYN retry)
+    daemon_threads = True
+
+
 class FakeLLMServer:
     def __init__(self, script: Script | None = None, latency: float = 0.0, model: str = "fake-model"):
         self.script: Script = script if script is not None else ["ok"]
@@ -41,8 +46,7 @@ class FakeLLMServer:
     # ---- lifecycle
 
     def start(self) -> "FakeLLMServer":
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        server.daemon_threads = True
+        server = _Server(("127.0.0.1", 0), _handler(self))
         threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-llm",
                          daemon=True).start()
         self._server = server
@@ -89,6 +93,7 @@ class FakeLLMServer:
 def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass
@@ -127,3 +132,24 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             self.wfile.write(data)
 
     return Handler
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m studio.fake_llm --reply TEXT --latency 0.2``: serve until killed, in its
+    own process (benchmarks use this, so the server does not share the client's GIL).
+    Prints the URL on the first line of stdout."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    parser.add_argument("--reply", default="ok")
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    server = FakeLLMServer([args.reply], latency=args.latency).start()
+    print(server.url, flush=True)
+    signal.sigwait({signal.SIGTERM, signal.SIGINT})
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()

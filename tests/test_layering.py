@@ -56,14 +56,14 @@ def test_built_in_plugins_use_only_the_public_api():
     assert offenders == []
 
 
-def test_the_window_with_every_built_in_panel_does_not_import_torch(studio_home):
+def test_the_window_with_every_built_in_panel_does_not_import_torch_or_litellm(studio_home):
     code = (
         "import os, sys; os.environ['QT_QPA_PLATFORM'] = 'offscreen';"
         "from studio.session import Studio; from studio.qt.app import ensure_app;"
         "from studio.qt.main_window import MainWindow;"
         "app = ensure_app(); w = MainWindow(Studio.load(), restore_layout=False, quit_on_close=False, confirm_close=False);"
         "[w.show_panel(p) for p in list(w.docks)]; w.show(); app.processEvents();"
-        "print(sorted(w.panels)); sys.exit(1 if 'torch' in sys.modules else 0)"
+        "print(sorted(w.panels)); sys.exit(1 if {'torch', 'litellm'} & set(sys.modules) else 0)"
     )
     env = {**__import__("os").environ, "TENSOR_STUDIO_HOME": str(studio_home)}
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)

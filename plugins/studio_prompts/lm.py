@@ -150,6 +150,7 @@ class LM:
         self.timeout, self.retries, self.backoff, self.cache = timeout, retries, backoff, cache
         self.params = {k: v for k, v in params.items() if v is not None}
         self._backend = FunctionBackend(backend) if backend is not None else None
+        self._structured: bool | None = None
 
     def __repr__(self) -> str:
         return f"LM({self.model!r}" + (f", api_base={self.api_base!r}" if self.api_base else "") + ")"
@@ -200,6 +201,18 @@ class LM:
         provider = self.model.split("/", 1)[0] if "/" in self.model else "openai"
         key, _where = get_api_key(provider)
         return key  # None: litellm looks in the environment itself (or the server needs none)
+
+    def supports_structured_output(self) -> bool:
+        """Whether the provider can be held to a JSON schema (``response_format``); asked of
+        litellm's model table once per LM. Plugin providers and functions: no."""
+        if self._structured is None:
+            self._structured = False
+            if isinstance(self.backend(), LiteLLMBackend):
+                try:
+                    self._structured = bool(_litellm().supports_response_schema(model=self.model))
+                except Exception:  # an unknown model: ask for plain JSON in the prompt only
+                    self._structured = False
+        return self._structured
 
     # ---- calls
 

@@ -79,13 +79,13 @@ class Predict(StepModule):
     span_kind = "predictor"
 
     def __init__(self, signature: Any, *, instructions: str = "", demos: list[dict[str, Any]] | None = None,
-                 lm: LM | None = None, format: str | None = None, structured: bool = False, name: str = "",
+                 lm: LM | None = None, format: str | None = None, structured: bool | None = None, name: str = "",
                  **config: Any):
         self.signature: SignatureSpec = as_signature(signature, instructions)
         self.demos: list[dict[str, Any]] = list(demos or [])
         self.lm = lm
         self.format = format  # None: the settings' format
-        self.structured = structured  # json format: ask for the provider's structured output
+        self.structured = structured  # json format: hold the reply to a schema (None: where the provider can)
         self.config = config  # sampling parameters for this predictor (temperature, max_tokens…)
         self.name = name
         self._prefix_key: tuple | None = None
@@ -141,7 +141,7 @@ class Predict(StepModule):
             raise ValueError(f"{self.span_name()}: no model set; pass lm= or configure(lm=LM('provider/model'))")
         fmt = self.format or current.format
         overrides = dict(self.config)
-        if fmt == "json" and self.structured:
+        if fmt == "json" and (self.structured if self.structured is not None else lm.supports_structured_output()):
             overrides["response_format"] = json_response_format(sig.name, list(sig.outputs))
         if current.rollout is not None:
             overrides["cache_salt"] = current.rollout

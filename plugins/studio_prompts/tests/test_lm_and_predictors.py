@@ -280,3 +280,12 @@ def test_function_backend_and_missing_model_messages():
         Predict("q -> answer")(q="x")
     with pytest.raises(ValueError, match="missing input 'q'"):
         Predict("q -> answer", lm=echo)(question="x")
+
+
+def test_structured_output_is_asked_where_the_provider_has_it(llm_server, lm):
+    llm_server.reset(script=['{"answer": "blue"}'])
+    with context(lm=lm, format="json"):
+        Predict("q -> answer")(q="sky?")  # "openai/fake-model": unknown to litellm, so no schema is sent
+    assert "response_format" not in llm_server.requests[0]
+    assert lm.copy(model="openai/gpt-4o-mini").supports_structured_output() is True
+    assert LM("echo", backend=lambda **kw: "x").supports_structured_output() is False

@@ -258,3 +258,19 @@ def test_export_refuses_react_nodes(tmp_path):
                           outputs={"answer": "agent.answer"})
     with pytest.raises(WorkflowError, match="ReAct nodes cannot be exported"):
         export_python(load_workflow(path))
+
+
+def test_sample_workflows_load_and_run(llm_server, lm):
+    from pathlib import Path
+
+    samples = sorted((Path(__file__).resolve().parents[3] / "resources" / "workflows").glob("*.workflow.json"))
+    assert samples
+    for path in samples:
+        workflow = load_workflow(path)
+        assert not workflow.missing and workflow.spec.description
+    llm_server.reset(script=lambda r: fields(facts='["Paris is the capital of France."]') if "`facts` (list[str])"
+                     in r["messages"][0]["content"].split("Your output fields")[1] else
+                     fields(reasoning="from the facts", answer="Paris"))
+    with context(lm=lm):
+        out = load_workflow(samples[0])(question="What is the capital of France?")
+    assert out == {"answer": "Paris", "facts": ["Paris is the capital of France."]}

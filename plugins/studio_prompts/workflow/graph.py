@@ -116,7 +116,7 @@ class Workflow(Module):
                     inner.lm = lm
             else:
                 module = PREDICTORS[node.type](spec, demos=p.get("demos") or [], lm=lm, format=p.get("format"),
-                                               structured=bool(p.get("structured", False)), name=node_id, **config)
+                                               structured=p.get("structured"), name=node_id, **config)
             self.predictors[node_id] = module
             unbound = [n for n in spec.input_names if n not in node.inputs]
             if unbound:
