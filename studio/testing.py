@@ -148,9 +148,11 @@ class RecordingContext:
         self._emit("artifact", path=str(path), artifact_kind=kind)
 
     def span(self, **fields):
-        from studio.runtime.context import span_fields
+        from studio.runtime.context import span_event
 
-        self._emit("span", **span_fields(fields))
+        event = span_event(0.0, fields)
+        del event["t"], event["kind"]
+        self._emit("span", **event)
 
     @property
     def cancelled(self) -> bool:

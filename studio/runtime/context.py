@@ -19,13 +19,15 @@ from studio.core.runs import EventLog
 Sink = Callable[[list[dict[str, Any]]], None]
 
 
-def span_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    """A span's own kind (llm, retriever, sample…) is stored as ``span_kind``, so it never
-    replaces the event's kind ("span")."""
+def span_event(t: float, fields: dict[str, Any]) -> dict[str, Any]:
+    """The event for a span. Its own kind (llm, retriever, sample…) is stored as
+    ``span_kind``, so it never replaces the event's kind ("span"). One dict is built —
+    traces emit a few spans per model call, so this is on a hot path."""
+    event = {"t": t, "kind": "span", **fields}
     if "kind" in fields:
-        fields = {**fields, "span_kind": fields["kind"]}
-        del fields["kind"]
-    return fields
+        event["kind"] = "span"
+        event["span_kind"] = fields["kind"]
+    return event
 
 
 class RunContext:
@@ -61,7 +63,7 @@ class RunContext:
         self._emit({"t": time.time(), "kind": "artifact", "path": str(path), "artifact_kind": kind})
 
     def span(self, **fields: Any) -> None:
-        self._emit({"t": time.time(), "kind": "span", **span_fields(fields)})
+        self._emit(span_event(time.time(), fields))
 
     @property
     def cancelled(self) -> bool:
