@@ -28,6 +28,27 @@ def input_value(request: dict, name: str) -> str:
     return cut.split("\n\nRespond with")[0].strip()
 
 
+def cancel_soon(start_call, after: float = 0.3, **settings) -> float:
+    """Start ``start_call()`` (a coroutine) under ``context(**settings)``, cancel it after
+    ``after`` seconds, check that it ends cancelled, and return the seconds it all took."""
+    import asyncio
+    import time
+
+    from studio_prompts import context
+
+    async def go():
+        with context(**settings):
+            task = asyncio.ensure_future(start_call())
+            await asyncio.sleep(after)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    t0 = time.perf_counter()
+    asyncio.run(go())
+    return time.perf_counter() - t0
+
+
 @pytest.fixture
 def lm(llm_server, monkeypatch):
     """An LM that talks to the fake server through litellm (real HTTP)."""

@@ -18,7 +18,7 @@ from studio_prompts.workflow import NodeError, WorkflowError, load_workflow
 from studio_prompts.workflow.export import export_python
 from studio_prompts.workflow.schema import read_workflow_file
 
-from .conftest import fields, input_value
+from .conftest import cancel_soon, fields, input_value
 from .helpers import fan_out, predict_node, workflow_dict, write_workflow
 
 
@@ -152,18 +152,7 @@ def test_cancelling_a_run_cancels_in_flight_calls(tmp_path, llm_server, lm):
     llm_server.reset(script=lambda r: fields(answer="x"), latency=2.0)
     workflow = load_workflow(fan_out(tmp_path / "fan.workflow.json", branches=3))
     trace = Collector()
-
-    async def go():
-        with context(lm=lm, tracer=trace):
-            task = asyncio.ensure_future(workflow.acall(question="q"))
-            await asyncio.sleep(0.3)
-            task.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await task
-
-    t0 = time.perf_counter()
-    asyncio.run(go())
-    assert time.perf_counter() - t0 < 1.5
+    assert cancel_soon(lambda: workflow.acall(question="q"), lm=lm, tracer=trace) < 1.5
     assert {s["status"] for s in trace.spans if s["kind"] in ("node", "workflow")} == {"cancelled"}
 
 
@@ -212,7 +201,6 @@ async def search(params, inputs):
 
 def test_retriever_node_from_a_plugin(tmp_path, llm_server, lm, plugin_distribution):
     plugin_distribution("toyrag", {"toyrag": "toyrag_plugin"}, {"toyrag_plugin": RETRIEVER_PLUGIN})
-    import studio_prompts.lm as lm_module  # noqa: F401 - providers are cached per process; nodes are not
     llm_server.reset(script=lambda r: fields(answer=input_value(r, "passages")))
     nodes = {"search": {"type": "toyrag.search", "inputs": {"query": "input.question"}, "params": {"k": 1}},
              "answer": predict_node("question, passages: list[str] -> answer",

@@ -14,7 +14,6 @@ from __future__ import annotations
 import importlib
 import re
 from pathlib import Path
-from typing import Any
 
 from ..portable import PORTABLE_MODULES
 from ..signature import SignatureSpec
