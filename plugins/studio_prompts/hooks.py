@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.api import CliCommand, JobKind, NodeType, PluginInfo, Port, hookimpl
+from studio.api import CliCommand, JobKind, NodeType, PanelSpec, PluginInfo, Port, hookimpl
 
 from .config import EvalParams, OptimizeParams, RunParams
 
@@ -24,6 +24,12 @@ def studio_job_kinds():
         JobKind("prompts.optimize", "Optimize workflow", OptimizeParams, "studio_prompts.jobs:run_optimize",
                 executor="async", description="Few-shot or instruction optimization; saves a new version."),
     ]
+
+
+@hookimpl
+def studio_panels():
+    return [PanelSpec("prompts:traces", "Traces", "studio_prompts.qt.trace_panel:create", area="bottom",
+                      consumes=("span",), visible=False)]
 
 
 @hookimpl

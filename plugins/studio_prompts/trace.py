@@ -89,10 +89,18 @@ class Tracer:
         self.sink = sink
         self.root_parent = root_parent
 
-    def start(self, kind: str, name: str, inputs: Any = None, leaf: bool = False, **fields: Any) -> Span:
+    def start(self, kind: str, name: str, inputs: Any = None, leaf: bool = False, announce: bool = False,
+              **fields: Any) -> Span:
+        """``announce``: also write a "running" record now (workflow nodes: the editor shows
+        which are running); the finished record with the same id follows."""
         if inputs is not None:
             fields["inputs"] = jsonable(inputs)
-        return Span(self, kind, name, fields, leaf)
+        span = Span(self, kind, name, fields, leaf)
+        if announce:
+            parent = span.parent
+            self.sink({"id": span.id, "parent": parent.id if parent is not None else self.root_parent, "kind": kind,
+                       "name": name, "start": span.start, "status": "running", **fields})
+        return span
 
 
 class Collector(Tracer):
@@ -119,8 +127,9 @@ class _NullSpan:
 NULL_SPAN = _NullSpan()
 
 
-def start_span(tracer: Tracer | None, kind: str, name: str, inputs: Any = None, leaf: bool = False, **fields: Any):
-    return NULL_SPAN if tracer is None else tracer.start(kind, name, inputs, leaf, **fields)
+def start_span(tracer: Tracer | None, kind: str, name: str, inputs: Any = None, leaf: bool = False,
+               announce: bool = False, **fields: Any):
+    return NULL_SPAN if tracer is None else tracer.start(kind, name, inputs, leaf, announce, **fields)
 
 
 def jsonable(value: Any) -> Any:

@@ -225,7 +225,7 @@ class Workflow(Module):
         node = self.spec.nodes[node_id]
         bound = {port: values[ref] if ref.startswith("input.") else _port(values, ref)
                  for port, ref in node.inputs.items()}
-        span = start_span(settings().tracer, "node", node_id, bound, node_type=node.type)
+        span = start_span(settings().tracer, "node", node_id, bound, announce=True, node_type=node.type)
         try:
             result = await self._execute(node_id, node, bound)
         except BaseException as exc:

@@ -1,0 +1,346 @@
+"""Traces panel: every span of a prompt run — tree, details, timeline, filters, totals.
+
+Live runs appear as their spans stream in; past runs open from their folder (or any JSONL
+file of spans) with *Open…*. *Compare* shows a second run side by side. Clicking a span
+that belongs to a workflow node emits ``node_selected(node_id)`` (the workflow editor
+highlights it); ``select_node(node_id)`` selects that node's spans here.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt, Signal
+from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
+                               QPushButton, QSplitter, QTabWidget, QTextBrowser, QTreeView, QVBoxLayout, QWidget)
+
+from studio.api import read_events
+
+from .timeline import Timeline
+from .trace_model import COLUMNS, SPAN_ID_ROLE, SpanFilter, SpanTreeModel
+
+KINDS = ("", "workflow", "node", "module", "predictor", "llm", "parse", "tool", "retriever")
+STATUSES = ("", "ok", "error", "cached", "cancelled", "running")
+
+
+def create(ctx) -> "TracePanel":
+    return TracePanel(ctx)
+
+
+def span_record(event: dict[str, Any]) -> dict[str, Any]:
+    """A ``span`` event from a run log back to the span's own fields."""
+    record = {k: v for k, v in event.items() if k not in ("t", "kind", "span_kind")}
+    record["kind"] = event.get("span_kind", "")
+    return record
+
+
+def read_spans(path: Path) -> list[dict[str, Any]]:
+    """Spans from a run folder, its ``events.jsonl``, or a JSONL file of span records."""
+    path = Path(path)
+    file = path / "events.jsonl" if path.is_dir() else path
+    spans = []
+    for event in read_events(file):
+        if event.get("kind") == "span":
+            spans.append(span_record(event))
+        elif "id" in event and "parent" in event:  # a plain trace file (span records)
+            spans.append(event)
+    return spans
+
+
+def render_details(record: dict[str, Any]) -> str:
+    """A span as HTML: messages by role, reply, fields, parameters and numbers."""
+    esc = html.escape
+
+    def block(title: str, value: Any) -> str:
+        text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        return f"<p><b>{esc(title)}</b></p><pre style='white-space: pre-wrap'>{esc(text)}</pre>"
+
+    head = f"<h3>{esc(str(record.get('name', '')))}</h3><p>{esc(str(record.get('kind', '')))} · " \
+           f"{esc(str(record.get('status', '')))}"
+    if record.get("duration") is not None:
+        head += f" · {record['duration'] * 1000:.1f} ms"
+    head += "</p>"
+    parts = [head]
+    if record.get("error"):
+        parts.append(f"<p style='color:#c83c3c'><b>Error</b></p><pre style='white-space: pre-wrap'>"
+                     f"{esc(str(record['error']))}</pre>")
+    facts = [(k, record.get(k)) for k in ("model", "latency", "cache_hit", "attempts", "finish_reason", "cost",
+                                           "tokens", "total_tokens", "total_cost", "total_calls", "node_type")
+             if record.get(k) not in (None, "", {})]
+    if facts:
+        parts.append("<table>" + "".join(f"<tr><td><b>{esc(k)}</b></td><td>{esc(str(v))}</td></tr>" for k, v in facts)
+                     + "</table>")
+    if record.get("params"):
+        parts.append(block("Parameters", record["params"]))
+    for message in record.get("messages") or []:
+        parts.append(block(f"Message — {message.get('role', '?')}", message.get("content", "")))
+    if record.get("reply") is not None:
+        parts.append(block("Raw reply", record["reply"]))
+    if record.get("inputs") is not None:
+        parts.append(block("Inputs", record["inputs"]))
+    if record.get("outputs") is not None:
+        parts.append(block("Parsed outputs" if record.get("kind") == "parse" else "Outputs", record["outputs"]))
+    if record.get("problems"):
+        parts.append(block("Problems", record["problems"]))
+    return "".join(parts)
+
+
+class TraceView(QWidget):
+    """One run's spans: run chooser, filters, totals, tree / timeline, details."""
+
+    span_selected = Signal(str)  # span id
+
+    def __init__(self, panel: "TracePanel"):
+        super().__init__()
+        self.panel = panel
+        self.run_id = ""
+        self.run_box = QComboBox(objectName="run")
+        self.run_box.currentIndexChanged.connect(lambda _i: self.show_run(self.run_box.currentData() or ""))
+        self.kind_box = QComboBox(objectName="kind")
+        self.kind_box.addItems([k or "any kind" for k in KINDS])
+        self.status_box = QComboBox(objectName="status")
+        self.status_box.addItems([s or "any status" for s in STATUSES])
+        self.model_edit = QLineEdit(objectName="model", placeholderText="model")
+        self.search = QLineEdit(objectName="search", placeholderText="search spans (text anywhere)", clearButtonEnabled=True)
+        for widget in (self.kind_box, self.status_box):
+            widget.currentIndexChanged.connect(self._apply_filters)
+        for edit in (self.model_edit, self.search):
+            edit.textChanged.connect(self._apply_filters)
+        self.totals = QLabel(objectName="totals")
+        self.totals.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        self.proxy = SpanFilter(self)
+        self.tree = QTreeView(objectName="spans", uniformRowHeights=True, alternatingRowColors=True)
+        self.tree.setModel(self.proxy)
+        self.tree.selectionModel().currentChanged.connect(self._current_changed)
+        self.timeline = Timeline()
+        self.timeline.span_clicked.connect(self.select_span)
+        self.views = QTabWidget()
+        self.views.addTab(self.tree, "Tree")
+        self.views.addTab(self.timeline, "Timeline")
+        self.details = QTextBrowser(objectName="details", openExternalLinks=False)
+        copy = QPushButton("Copy span as JSON", objectName="copy_json")
+        copy.clicked.connect(self.copy_json)
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.details, 1)
+        rl.addWidget(copy)
+        split = QSplitter()
+        split.addWidget(self.views)
+        split.addWidget(right)
+        split.setSizes([520, 420])
+        filters = QHBoxLayout()
+        for widget in (self.run_box, self.kind_box, self.status_box, self.model_edit, self.search):
+            filters.addWidget(widget)
+        filters.setStretch(0, 2)
+        filters.setStretch(4, 3)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(filters)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.totals)
+        self.refresh_runs()
+
+    # ---- runs
+
+    def refresh_runs(self) -> None:
+        current = self.run_id
+        self.run_box.blockSignals(True)
+        self.run_box.clear()
+        for run_id in reversed(list(self.panel.models)):
+            self.run_box.addItem(run_id, run_id)
+        index = self.run_box.findData(current)
+        self.run_box.setCurrentIndex(index if index >= 0 else 0)
+        self.run_box.blockSignals(False)
+        if self.run_box.currentData() != current:
+            self.show_run(self.run_box.currentData() or "")
+
+    def show_run(self, run_id: str) -> None:
+        self.run_id = run_id
+        model = self.panel.models.get(run_id)
+        self.proxy.setSourceModel(model)
+        if model is not None:
+            self.tree.expandToDepth(1)
+            for column in range(len(COLUMNS)):
+                self.tree.resizeColumnToContents(column)
+        self.refresh()
+
+    def refresh(self) -> None:
+        model = self.panel.models.get(self.run_id)
+        if model is None:
+            self.totals.setText("No trace yet: run a workflow, or Open… a run folder or trace file.")
+            self.timeline.set_spans([])
+            return
+        t = model.tree.totals()
+        self.totals.setText(f"{t['spans']:,} spans · {t['calls']} model calls · {t['tokens']:,} tokens · "
+                            f"${t['cost']:.4f} · {t['cached']} cached · {t['errors']} errors · {t['seconds']:.2f} s")
+        tree = model.tree
+        depth: dict[str, int] = {}
+        for span_id in tree.walk():
+            parent = tree.nodes[span_id].parent
+            depth[span_id] = depth.get(parent, -1) + 1
+        self.timeline.set_spans([tree.record(s) for s in tree.walk()], depth.get)
+
+    def _apply_filters(self) -> None:
+        self.proxy.set_filters(KINDS[self.kind_box.currentIndex()], STATUSES[self.status_box.currentIndex()],
+                               self.model_edit.text().strip(), self.search.text().strip())
+        if self.proxy.text or self.proxy.kind or self.proxy.status or self.proxy.model:
+            self.tree.expandAll()
+
+    # ---- selection
+
+    def current_record(self) -> dict[str, Any] | None:
+        index = self.tree.currentIndex()
+        model = self.panel.models.get(self.run_id)
+        if not index.isValid() or model is None:
+            return None
+        return model.tree.record(index.data(SPAN_ID_ROLE))
+
+    def _current_changed(self, current, _previous) -> None:
+        if not current.isValid():
+            return
+        span_id = current.data(SPAN_ID_ROLE)
+        model = self.panel.models[self.run_id]
+        self.details.setHtml(render_details(model.tree.record(span_id)))
+        self.timeline.selected = {span_id}
+        self.timeline.viewport().update()
+        self.span_selected.emit(span_id)
+
+    def select_span(self, span_id: str) -> None:
+        model = self.panel.models.get(self.run_id)
+        if model is None or span_id not in model.tree:
+            return
+        index = self.proxy.mapFromSource(model.index_of(span_id))
+        if index.isValid():
+            self.tree.setCurrentIndex(index)
+            self.tree.scrollTo(index)
+
+    def select_spans(self, span_ids: list[str]) -> None:
+        model = self.panel.models.get(self.run_id)
+        if model is None or not span_ids:
+            return
+        selection = self.tree.selectionModel()
+        selection.clearSelection()
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        for span_id in span_ids:
+            index = self.proxy.mapFromSource(model.index_of(span_id))
+            if index.isValid():
+                selection.select(index, flags)
+        first = self.proxy.mapFromSource(model.index_of(span_ids[0]))
+        self.tree.scrollTo(first)
+        self.details.setHtml(render_details(model.tree.record(span_ids[0])))
+        self.timeline.selected = set(span_ids)
+        self.timeline.viewport().update()
+
+    def copy_json(self) -> str:
+        record = self.current_record()
+        text = json.dumps(record, indent=2, ensure_ascii=False, default=str) if record else ""
+        if text:
+            QApplication.clipboard().setText(text)
+        return text
+
+
+class TracePanel(QWidget):
+    node_selected = Signal(str)  # a workflow node id, when a span of that node is clicked
+
+    def __init__(self, ctx):
+        super().__init__()
+        self.ctx = ctx
+        self.setObjectName("prompts:traces:panel")
+        self.models: dict[str, SpanTreeModel] = {}
+        open_button = QPushButton("Open…", objectName="open")
+        open_button.clicked.connect(self._choose)
+        self.compare = QCheckBox("Compare two runs", objectName="compare")
+        self.compare.toggled.connect(self._toggle_compare)
+        top = QHBoxLayout()
+        top.addWidget(open_button)
+        top.addWidget(self.compare)
+        top.addStretch()
+        self.view = TraceView(self)
+        self.view.span_selected.connect(self._span_selected)
+        self.other = TraceView(self)
+        self.other.hide()
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.view)
+        split.addWidget(self.other)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addLayout(top)
+        layout.addWidget(split, 1)
+
+    # ---- data in
+
+    def handle_events(self, run_id: str, events: list[dict]) -> None:
+        spans = [span_record(e) for e in events if e.get("kind") == "span"]
+        if not spans:
+            return
+        model = self.models.get(run_id)
+        if model is None:
+            model = self.models[run_id] = SpanTreeModel(self)
+            model.add_spans(spans)
+            for view in (self.view, self.other):
+                view.refresh_runs()
+            self.view.run_box.setCurrentIndex(self.view.run_box.findData(run_id))
+        else:
+            model.add_spans(spans)
+        for view in (self.view, self.other):
+            if view.run_id == run_id:
+                view.refresh()
+
+    def open_path(self, path: Path) -> str:
+        """Show the spans of a run folder or trace file; returns the run id it is shown under."""
+        path = Path(path)
+        spans = read_spans(path)
+        if not spans:
+            raise ValueError(f"{path} holds no spans")
+        run_id = path.name if path.is_dir() else (path.parent.name if path.name == "events.jsonl" else path.stem)
+        model = SpanTreeModel(self)
+        model.load(spans)
+        self.models[run_id] = model
+        for view in (self.view, self.other):
+            view.refresh_runs()
+        self.view.run_box.setCurrentIndex(self.view.run_box.findData(run_id))
+        return run_id
+
+    def workspace_changed(self) -> None:
+        pass
+
+    def _choose(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a run's events.jsonl or a trace file",
+                                              str(self.ctx.workspace / "runs"), "Traces (*.jsonl)")
+        if path:
+            try:
+                self.open_path(Path(path))
+            except Exception as exc:
+                self.ctx.show_message(f"Could not open {path}: {exc}", "error")
+
+    def _toggle_compare(self, on: bool) -> None:
+        self.other.setVisible(on)
+        if on:
+            self.other.refresh_runs()
+
+    # ---- links with the workflow editor
+
+    def _span_selected(self, span_id: str) -> None:
+        model = self.models.get(self.view.run_id)
+        node = model.tree.node_of_span(span_id) if model else None
+        if node:
+            self.node_selected.emit(node)
+
+    def select_node(self, node_id: str) -> list[str]:
+        model = self.models.get(self.view.run_id)
+        spans = model.tree.spans_of_node(node_id) if model else []
+        self.view.select_spans(spans)
+        return spans
+
+    # ---- state
+
+    def save_state(self) -> dict:
+        return {"compare": self.compare.isChecked()}
+
+    def restore_state(self, state: dict) -> None:
+        self.compare.setChecked(bool(state.get("compare", False)))

@@ -1,0 +1,138 @@
+"""The Traces panel, offscreen: a live workflow run fills it; details, filters, totals,
+timeline, copy as JSON, node links, compare, opening a past run; 10,000 spans load fast."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+import studio_prompts.hooks as prompts_hooks
+
+from .conftest import fields, input_value
+from .helpers import predict_node, write_workflow
+from .test_trace_tree import spans as synthetic_spans
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, make_studio):
+    from studio.qt.main_window import MainWindow
+
+    studio = make_studio(("prompts", prompts_hooks))
+    win = MainWindow(studio, quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+def two_step(tmp_path, url):
+    nodes = {"rewrite": predict_node("question -> query", {"question": "input.question"}),
+             "answer": predict_node("question, query -> answer",
+                                    {"question": "input.question", "query": "rewrite.query"})}
+    return write_workflow(tmp_path / "two.workflow.json", nodes=nodes, inputs={"question": "str"},
+                          outputs={"answer": "answer.answer"}, model={"model": "openai/fake-model", "api_base": url})
+
+
+def script(request):
+    if "`query` (str)" in request["messages"][0]["content"].split("Your output fields")[1]:
+        return fields(query="q:" + input_value(request, "question"))
+    return fields(answer="A")
+
+
+def test_a_live_run_fills_the_trace_view(window, qasync_loop, qtbot, tmp_path, llm_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    llm_server.reset(script=script)
+    panel = window.show_panel("prompts:traces")
+    path = two_step(tmp_path, llm_server.url)
+
+    async def go():
+        job = window.submit_job("prompts.run", {"workflow": str(path), "inputs": {"question": "why?"}})
+        await window.studio.jobs.wait(job)
+        return job
+
+    job = qasync_loop.run_until_complete(go())
+    assert job.status == "succeeded", job.error
+    qtbot.waitUntil(lambda: job.id in panel.models and len(panel.models[job.id].tree) >= 9, timeout=5000)
+    view = panel.view
+    assert view.run_id == job.id
+    tree = panel.models[job.id].tree
+    (root,) = tree.children()
+    assert tree.record(root)["kind"] == "workflow" and tree.record(root)["status"] == "ok"
+    assert [tree.record(n)["name"] for n in tree.children(root)] == ["rewrite", "answer"]
+    assert "2 model calls" in view.totals.text() and "0 errors" in view.totals.text()
+
+    # details of the first llm span: messages by role and the raw reply
+    llm_id = next(s for s in tree.walk() if tree.record(s)["kind"] == "llm")
+    view.select_span(llm_id)
+    html = view.details.toHtml()
+    assert "Message — system" in html and "Raw reply" in html and "q:why?" in html
+    assert json.loads(view.copy_json())["id"] == llm_id
+
+    # clicking a span of a node names the node; selecting a node selects its spans
+    seen = []
+    panel.node_selected.connect(seen.append)
+    view.select_span(root)
+    view.select_span(llm_id)
+    assert seen[-1] == "rewrite"
+    assert panel.select_node("answer")[0] == tree.children(root)[1]
+
+    # filters keep matches and their ancestors
+    view.kind_box.setCurrentIndex(view.kind_box.findText("llm"))
+    visible = []
+
+    def collect(parent):
+        for row in range(view.proxy.rowCount(parent)):
+            index = view.proxy.index(row, 0, parent)
+            visible.append(index.siblingAtColumn(1).data())  # the kind column
+            collect(index)
+
+    from PySide6.QtCore import QModelIndex
+
+    collect(QModelIndex())
+    assert visible.count("llm") == 2 and "parse" not in visible  # llm spans and their ancestors only
+    assert set(visible) == {"workflow", "node", "predictor", "llm"}
+    view.kind_box.setCurrentIndex(0)
+    view.search.setText("q:why?")
+    assert view.proxy.rowCount() == 1
+    assert len(view.timeline.rows) == len(tree)
+
+
+def test_open_a_past_run_and_compare(window, tmp_path):
+    panel = window.show_panel("prompts:traces")
+    run = tmp_path / "runs" / "20261122-000000-prompts.run-abcd"
+    run.mkdir(parents=True)
+    with (run / "events.jsonl").open("w") as fh:
+        for record in synthetic_spans(3, 2):
+            event = {"t": 0.0, "kind": "span", **{k: v for k, v in record.items() if k != "kind"},
+                     "span_kind": record["kind"]}
+            fh.write(json.dumps(event) + "\n")
+        fh.write('{"t": 0, "kind": "log", "text": "not a span"}\n{"cut off')
+    run_id = panel.open_path(run)
+    assert panel.view.run_id == run_id and len(panel.models[run_id].tree) == 13
+    panel.compare.setChecked(True)
+    assert panel.other.isVisible() and panel.other.run_box.count() == 1
+    with pytest.raises(ValueError, match="holds no spans"):
+        empty = tmp_path / "empty.jsonl"
+        empty.write_text("")
+        panel.open_path(empty)
+
+
+def test_ten_thousand_spans_load_in_the_model_under_a_second(qtbot):
+    from studio_prompts.qt.trace_model import SpanTreeModel
+
+    records = synthetic_spans(n_nodes=2000, calls=3)
+    model = SpanTreeModel()
+    t0 = time.perf_counter()
+    model.load(records)
+    root = model.index(0, 0)
+    assert model.rowCount(root) == 2000
+    elapsed = time.perf_counter() - t0
+    assert elapsed < 1.0, elapsed
+    # and live, span by span, in end order (children first), still well under a second
+    live = SpanTreeModel()
+    t0 = time.perf_counter()
+    live.add_spans(records)
+    assert live.rowCount(live.index(0, 0)) == 2000 and time.perf_counter() - t0 < 2.0
