@@ -97,6 +97,7 @@ def _litellm():
 class LiteLLMBackend:
     def __init__(self, api_key: str | None):
         self.api_key = api_key
+        _litellm()  # imported here (seconds, once), not inside the first call's measured latency
 
     def complete(self, request: dict[str, Any], timeout: float) -> Any:
         return _litellm().completion(**request, timeout=timeout, num_retries=0, **self._key())

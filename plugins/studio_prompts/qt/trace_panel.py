@@ -67,11 +67,13 @@ def render_details(record: dict[str, Any]) -> str:
     if record.get("error"):
         parts.append(f"<p style='color:#c83c3c'><b>Error</b></p><pre style='white-space: pre-wrap'>"
                      f"{esc(str(record['error']))}</pre>")
-    facts = [(k, record.get(k)) for k in ("model", "latency", "cache_hit", "attempts", "finish_reason", "cost",
-                                           "tokens", "total_tokens", "total_cost", "total_calls", "node_type")
-             if record.get(k) not in (None, "", {})]
+    shown = {"latency": lambda v: f"{v * 1000:.1f} ms", "cost": lambda v: f"${v:.6f}",
+             "total_cost": lambda v: f"${v:.6f}"}
+    facts = [(k, shown.get(k, str)(record[k])) for k in ("model", "latency", "cache_hit", "attempts", "finish_reason",
+                                                         "cost", "tokens", "total_tokens", "total_cost", "total_calls",
+                                                         "node_type") if record.get(k) not in (None, "", {})]
     if facts:
-        parts.append("<table>" + "".join(f"<tr><td><b>{esc(k)}</b></td><td>{esc(str(v))}</td></tr>" for k, v in facts)
+        parts.append("<table>" + "".join(f"<tr><td><b>{esc(k)}</b>&nbsp;</td><td>{esc(v)}</td></tr>" for k, v in facts)
                      + "</table>")
     if record.get("params"):
         parts.append(block("Parameters", record["params"]))
@@ -165,8 +167,8 @@ class TraceView(QWidget):
         self.proxy.setSourceModel(model)
         if model is not None:
             self.tree.expandToDepth(1)
-            for column in range(len(COLUMNS)):
-                self.tree.resizeColumnToContents(column)
+            for column, width in enumerate((260, 70, 70, 80, 60, 80, 160)):
+                self.tree.setColumnWidth(column, width)
         self.refresh()
 
     def refresh(self) -> None:
