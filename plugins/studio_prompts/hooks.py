@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from studio.api import CliCommand, JobKind, NodeType, PanelSpec, PluginInfo, Port, hookimpl
+from pathlib import Path
+
+from studio.api import CliCommand, JobKind, NodeType, OpenAction, PanelSpec, PluginInfo, Port, hookimpl
 
 from .config import EvalParams, OptimizeParams, RunParams
 
@@ -28,7 +30,9 @@ def studio_job_kinds():
 
 @hookimpl
 def studio_panels():
-    return [PanelSpec("prompts:traces", "Traces", "studio_prompts.qt.trace_panel:create", area="bottom",
+    return [PanelSpec("prompts:editor", "Workflow", "studio_prompts.qt.editor.panel:create", area="right",
+                      consumes=("span", "status"), visible=False),
+            PanelSpec("prompts:traces", "Traces", "studio_prompts.qt.trace_panel:create", area="bottom",
                       consumes=("span",), visible=False)]
 
 
@@ -53,3 +57,10 @@ def studio_workflow_nodes():
 def studio_commands():
     return [CliCommand("workflow", "run, evaluate, optimize and export prompt workflows",
                        "studio_prompts.cli:configure", "studio_prompts.cli:run")]
+
+
+@hookimpl
+def studio_open_path(path: Path):
+    if path.name.endswith(".workflow.json"):
+        return OpenAction(description="edit this workflow", panel="prompts:editor")
+    return None

@@ -273,6 +273,10 @@ class TracePanel(QWidget):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addLayout(top)
         layout.addWidget(split, 1)
+        from . import links
+
+        links.trace_panels.add(self)
+        self.node_selected.connect(lambda node: [e.select_node(node) for e in links.alive(links.editors)])
 
     # ---- data in
 

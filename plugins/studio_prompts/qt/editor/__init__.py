@@ -1,0 +1,1 @@
+"""The workflow editor panel: a NodeGraphQt canvas over the workflow file model."""

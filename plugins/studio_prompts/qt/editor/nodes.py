@@ -1,0 +1,147 @@
+"""Canvas node classes, one per workflow node type, and the typed ports of each node.
+
+NodeGraphQt needs a Python class per node type; they are made here from the node types
+the plugins contribute (``studio_workflow_nodes``), so a third-party retriever appears in
+the palette like a built-in. Ports carry a type string; only equal types (or ``any``)
+may connect (``compatible``). A node whose type no plugin provides becomes a grey
+``MissingNode`` placeholder that keeps its type and parameters for saving.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from NodeGraphQt import BaseNode
+
+from ...signature import SignatureError, SignatureSpec
+from ...workflow.graph import PREDICTORS
+
+IDENTIFIER = "workflow"
+INPUTS_NODE, OUTPUTS_NODE = "inputs", "outputs"  # the workflow's own inputs and outputs on the canvas
+DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
+    "prompts.predict": {"signature": "question -> answer", "instructions": "", "demos": [], "config": {}},
+    "prompts.chain_of_thought": {"signature": "question -> answer", "instructions": "", "demos": [], "config": {}},
+    "prompts.react": {"signature": "question -> answer", "tools": [], "max_steps": 5},
+    "prompts.python": {"function": "", "outputs": ["result"]},
+    "prompts.workflow": {"path": ""},
+}
+COLORS = {"Predictors": (48, 98, 140), "Code": (60, 110, 70), "Structure": (110, 80, 130),
+          "Retrieval": (140, 100, 40), "Workflow": (70, 70, 70)}
+
+
+class WorkflowNode(BaseNode):
+    """A workflow node on the canvas. ``workflow_type`` and ``params`` (JSON) are node
+    properties, so edits to them go through NodeGraphQt's undo stack."""
+
+    __identifier__ = IDENTIFIER
+    NODE_NAME = "Node"
+    workflow_type = ""
+    category = "General"
+
+    def __init__(self):
+        super().__init__()
+        self.create_property("workflow_type", self.workflow_type)
+        self.create_property("params", "{}")
+        self.port_types: dict[tuple[str, str], str] = {}  # ("in"|"out", port name) → type
+        self.set_port_deletion_allowed(True)
+        if self.category in COLORS:
+            self.set_color(*COLORS[self.category])
+
+    # ---- params
+
+    def params(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.get_property("params") or "{}")
+        except ValueError:
+            return {}
+
+    # ---- ports
+
+    def add_typed_input(self, name: str, type_: str = "any") -> None:
+        self.add_input(name, multi_input=False, display_name=True)
+        self.port_types[("in", name)] = type_
+
+    def add_typed_output(self, name: str, type_: str = "any") -> None:
+        self.add_output(name, multi_output=True, display_name=True)
+        self.port_types[("out", name)] = type_
+
+    def set_ports(self, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> None:
+        for port in list(self.input_ports()):
+            self.delete_input(port)
+        for port in list(self.output_ports()):
+            self.delete_output(port)
+        self.port_types.clear()
+        for name, type_ in inputs:
+            self.add_typed_input(name, type_)
+        for name, type_ in outputs:
+            self.add_typed_output(name, type_)
+
+    def port_type(self, direction: str, name: str) -> str:
+        return self.port_types.get((direction, name), "any")
+
+
+class InputsNode(WorkflowNode):
+    NODE_NAME = "Workflow inputs"
+    workflow_type = INPUTS_NODE
+    category = "Workflow"
+
+
+class OutputsNode(WorkflowNode):
+    NODE_NAME = "Workflow outputs"
+    workflow_type = OUTPUTS_NODE
+    category = "Workflow"
+
+
+class MissingNode(WorkflowNode):
+    """A node whose plugin is not installed: shown, kept, saved as it was; not runnable."""
+
+    NODE_NAME = "Missing plugin"
+    workflow_type = "missing"
+
+    def __init__(self):
+        super().__init__()
+        self.set_color(90, 90, 90)
+        self.create_property("missing_type", "")
+
+
+def node_class_name(type_id: str) -> str:
+    return "T_" + re.sub(r"\W", "_", type_id)
+
+
+def make_node_classes(node_types: list[Any]) -> dict[str, type[WorkflowNode]]:
+    """One canvas class per workflow node type (built-in and from plugins), by type id."""
+    classes: dict[str, type[WorkflowNode]] = {}
+    for node_type in node_types:
+        classes[node_type.id] = type(node_class_name(node_type.id), (WorkflowNode,), {
+            "__identifier__": IDENTIFIER, "NODE_NAME": node_type.title, "workflow_type": node_type.id,
+            "category": node_type.category, "__doc__": node_type.description})
+    return classes
+
+
+def compatible(out_type: str, in_type: str) -> bool:
+    """Ports connect when their types are equal, or either side is ``any``."""
+    out_type, in_type = (t.replace(" ", "").lower() for t in (out_type, in_type))
+    return out_type == in_type or "any" in (out_type, in_type)
+
+
+def ports_for(type_id: str, params: dict[str, Any], node_type: Any = None,
+              bound: list[str] | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(inputs, outputs) as (name, type) for a node of ``type_id`` with ``params``."""
+    if type_id in PREDICTORS or type_id == "prompts.react":
+        try:
+            sig = SignatureSpec.from_dict(params)
+        except (SignatureError, KeyError, TypeError, ValueError):
+            return [(n, "any") for n in bound or []], [("error", "any")]
+        outputs = [(f.name, f.type) for f in sig.outputs]
+        if type_id != "prompts.predict" and "reasoning" not in sig.output_names:
+            outputs.insert(0, ("reasoning", "str"))
+        if type_id == "prompts.react":
+            outputs.append(("trajectory", "list[str]"))
+        return [(f.name, f.type) for f in sig.inputs], outputs
+    if type_id == "prompts.python":
+        return [(n, "any") for n in bound or []], [(n, "any") for n in params.get("outputs") or ["result"]]
+    if node_type is not None and (node_type.inputs or node_type.outputs):
+        return ([(p.name, p.type) for p in node_type.inputs], [(p.name, p.type) for p in node_type.outputs])
+    return [(n, "any") for n in bound or []], []

@@ -1,0 +1,564 @@
+"""Workflow editor panel: palette, canvas, inspector; open, save, run, evaluate, optimize, export.
+
+The canvas is NodeGraphQt (zoom, pan, select, move, copy / paste, delete, undo / redo, a
+palette to drag nodes from); this module adds the workflow file model on top: typed ports
+that refuse incompatible connections, an inspector for the selected node, autosave and
+recovery, noticing the file change on disk, and runs whose node spans colour the nodes
+(queued, running, done, failed, cached) with a preview of each output.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from NodeGraphQt import NodeGraph, NodesPaletteWidget
+from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel, QLineEdit,
+                               QPlainTextEdit, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget)
+
+from studio.api import contributions
+
+from ...signature import SignatureError, as_signature
+from ...workflow.schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text
+from .. import links
+from .convert import WorkflowDocument
+from .nodes import (INPUTS_NODE, OUTPUTS_NODE, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
+                    make_node_classes)
+
+STATE_COLORS = {"queued": (90, 90, 90), "running": (50, 100, 200), "ok": (50, 140, 70), "cached": (60, 150, 140),
+                "error": (190, 55, 55), "cancelled": (170, 120, 40)}
+AUTOSAVE_MS = 30_000
+
+
+def create(ctx) -> "WorkflowEditor":
+    return WorkflowEditor(ctx)
+
+
+class StudioNodeGraph(NodeGraph):
+    """NodeGraph that refuses connections between ports of incompatible types."""
+
+    refused = Signal(str)
+
+    def _on_connection_changed(self, disconnected, connected):  # the viewer's drag-to-connect path
+        allowed = []
+        for a, b in connected:
+            out_view, in_view = (a, b) if a.port_type == "out" else (b, a)
+            out_node, in_node = self.get_node_by_id(out_view.node.id), self.get_node_by_id(in_view.node.id)
+            out_type = out_node.port_type("out", out_view.name) if isinstance(out_node, WorkflowNode) else "any"
+            in_type = in_node.port_type("in", in_view.name) if isinstance(in_node, WorkflowNode) else "any"
+            if compatible(out_type, in_type):
+                allowed.append((a, b))
+            else:
+                self.refused.emit(f"{out_node.name()}.{out_view.name} ({out_type}) cannot connect to "
+                                  f"{in_node.name()}.{in_view.name} ({in_type})")
+        super()._on_connection_changed(disconnected, allowed)
+
+
+class Inspector(QWidget):
+    """Edits the selected node: signature, instructions, model and sampling, or raw params."""
+
+    def __init__(self, editor: "WorkflowEditor"):
+        super().__init__()
+        self.editor = editor
+        self.node: WorkflowNode | None = None
+        self.title = QLabel("Select a node to edit it.", wordWrap=True)
+        self.signature = QLineEdit(objectName="signature", placeholderText="question, context: list[str] -> answer")
+        self.instructions = QPlainTextEdit(objectName="instructions")
+        self.model = QLineEdit(objectName="model", placeholderText="(the workflow's model)")
+        self.params = QPlainTextEdit(objectName="params")
+        self.problem = QLabel(objectName="problem", wordWrap=True)
+        self.problem.setStyleSheet("color: #c83c3c")
+        self.apply = QPushButton("Apply (Ctrl+Enter)", objectName="apply")
+        self.apply.clicked.connect(self.commit)
+        form = QFormLayout()
+        form.addRow("signature", self.signature)
+        form.addRow("instructions", self.instructions)
+        form.addRow("model", self.model)
+        form.addRow("all parameters (JSON)", self.params)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(form)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.apply)
+        layout.addStretch()
+        shortcut = QAction(self, shortcut=QKeySequence("Ctrl+Return"), triggered=self.commit)
+        self.addAction(shortcut)
+        self.show_node(None)
+
+    def show_node(self, node: WorkflowNode | None) -> None:
+        self.node = node
+        self.problem.setText("")
+        enabled = node is not None
+        for widget in (self.signature, self.instructions, self.model, self.params, self.apply):
+            widget.setEnabled(enabled)
+        if node is None:
+            self.title.setText("Select a node to edit it.")
+            return
+        type_id = node.get_property("missing_type") or node.get_property("workflow_type")
+        params = node.params()
+        self.title.setText(f"<b>{node.name()}</b> — {type_id}" + (" (its plugin is not installed: kept as it is, "
+                                                                   "not runnable)" if isinstance(node, MissingNode) else ""))
+        if isinstance(node, (InputsNode, OutputsNode)):
+            names = node.outputs() if isinstance(node, InputsNode) else node.inputs()
+            direction = "out" if isinstance(node, InputsNode) else "in"
+            self.signature.setText(", ".join(n if node.port_type(direction, n) in ("str", "any") else
+                                             f"{n}: {node.port_type(direction, n)}" for n in names))
+            self.signature.setPlaceholderText("question, context: list[str]")
+        else:
+            self.signature.setText(params.get("signature", ""))
+        self.instructions.setPlainText(params.get("instructions", ""))
+        model = params.get("model")
+        self.model.setText(model if isinstance(model, str) else (model or {}).get("model", ""))
+        self.params.setPlainText(json.dumps(params, indent=2, ensure_ascii=False))
+
+    def commit(self) -> bool:
+        node = self.node
+        if node is None:
+            return False
+        try:
+            params = json.loads(self.params.toPlainText() or "{}")
+        except ValueError as exc:
+            self.problem.setText(f"parameters are not valid JSON: {exc}")
+            return False
+        if isinstance(node, (InputsNode, OutputsNode)):
+            return self.editor.set_io_ports(node, self.signature.text())
+        for key, widget in (("signature", self.signature), ("instructions", self.instructions)):
+            text = widget.text() if isinstance(widget, QLineEdit) else widget.toPlainText()
+            if key in params or text:
+                params[key] = text
+        if self.model.text().strip():
+            params["model"] = self.model.text().strip()
+        else:
+            params.pop("model", None)
+        if "signature" in params:
+            try:
+                as_signature(params["signature"])
+            except SignatureError as exc:
+                self.problem.setText(str(exc))
+                return False
+        self.editor.set_params(node, params)
+        self.show_node(node)
+        return True
+
+
+class WorkflowEditor(QWidget):
+    def __init__(self, ctx):
+        super().__init__()
+        self.ctx = ctx
+        self.setObjectName("prompts:editor:panel")
+        self.node_types = {n.id: n for n in contributions("studio_workflow_nodes")}
+        self.graph = StudioNodeGraph()
+        self.classes = make_node_classes(list(self.node_types.values()))
+        self.graph.register_nodes([InputsNode, OutputsNode, MissingNode, *self.classes.values()])
+        self.doc = WorkflowDocument(self.graph, self.node_types)
+        self.run_id = ""
+        self.saved_index = 0
+        self.recovery: Path | None = None
+        self._loading = False
+
+        self.palette = NodesPaletteWidget(node_graph=self.graph)
+        self.palette.setObjectName("palette")
+        self.palette.set_category_label("workflow", "Node types")
+        self.inspector = Inspector(self)
+        self.status = QLabel(objectName="status", wordWrap=True)
+        toolbar = QToolBar()
+        self.actions: dict[str, QAction] = {}
+        for key, text, shortcut, slot in (
+                ("new", "New", "Ctrl+N", self.new), ("open", "Open…", "Ctrl+O", self.choose_file),
+                ("save", "Save", "Ctrl+S", self.save), ("save_as", "Save as…", "Ctrl+Shift+S", self.save_as),
+                ("undo", "Undo", "Ctrl+Z", lambda: self.graph.undo_stack().undo()),
+                ("redo", "Redo", "Ctrl+Shift+Z", lambda: self.graph.undo_stack().redo()),
+                ("delete", "Delete", "Delete", self.delete_selected), ("fit", "Fit", "F", self.graph.fit_to_selection),
+                ("run", "Run…", "Ctrl+Return", self.run_dialog), ("evaluate", "Evaluate…", None, self.evaluate_dialog),
+                ("optimize", "Optimize…", None, self.optimize_dialog),
+                ("export", "Export Python…", None, self.export_dialog)):
+            action = QAction(text, self, triggered=slot)
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            toolbar.addAction(action)
+            self.actions[key] = action
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.palette)
+        left.addWidget(self.inspector)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(self.graph.widget)
+        split.setSizes([300, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(toolbar)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.status)
+
+        self.graph.node_created.connect(self._node_created)
+        self.graph.node_selection_changed.connect(self._selection_changed)
+        self.graph.refused.connect(lambda text: self.say(f"Not connected: {text}", "warning"))
+        self.graph.undo_stack().indexChanged.connect(lambda _i: self._update_title())
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.fileChanged.connect(self._file_changed)
+        self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
+        self.autosave_timer.start()
+        links.editors.add(self)
+        self.new()
+
+    # ---- messages and state
+
+    def say(self, text: str, level: str = "info") -> None:
+        self.status.setText(text)
+        if level in ("error", "warning"):
+            self.ctx.show_message(text, level)
+
+    @property
+    def dirty(self) -> bool:
+        return self.graph.undo_stack().index() != self.saved_index
+
+    def _update_title(self) -> None:
+        try:
+            self._show_title()
+        except RuntimeError:  # the canvas is being torn down (window closing)
+            pass
+
+    def _show_title(self) -> None:
+        name = self.doc.path.name if self.doc.path else "untitled"
+        self.setWindowTitle(f"{name}{' *' if self.dirty else ''}")
+        self.status.setText(f"{name}{' — unsaved changes' if self.dirty else ''}")
+
+    # ---- documents
+
+    def new(self) -> None:
+        self.load_spec(WorkflowFile(name="untitled", inputs={"question": {"type": "str"}},
+                                    outputs={"answer": "predict.answer"},
+                                    nodes={"predict": {"type": "prompts.predict", "inputs": {"question": "input.question"},
+                                                       "params": {"signature": "question -> answer", "demos": []}}},
+                                    layout={"inputs": [-320, 0], "predict": [0, 0], "outputs": [320, 0]}), None)
+
+    def load_spec(self, spec: WorkflowFile, path: Path | None) -> None:
+        self._loading = True
+        try:
+            self.doc.load(spec, path)
+        finally:
+            self._loading = False
+        self.saved_index = self.graph.undo_stack().index()
+        if self.watcher.files():
+            self.watcher.removePaths(self.watcher.files())
+        if path is not None:
+            self.watcher.addPath(str(path))
+        self.inspector.show_node(None)
+        self._update_title()
+
+    def open_path(self, path: Path) -> None:
+        """Open a workflow file; a bad file is reported and the current workflow stays."""
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+            spec = parse_workflow_text(text, str(path))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise WorkflowError(f"{path}: cannot be read ({exc})") from None
+        self.load_spec(spec, path)
+        missing = [n.name() for n in self.doc.workflow_nodes() if isinstance(n, MissingNode)]
+        if missing:
+            self.say(f"{path.name}: nodes {', '.join(missing)} need a plugin that is not installed; they are kept "
+                     "and shown grey, and the workflow cannot run until it is installed.", "warning")
+        auto = self.autosave_path()
+        if auto.exists() and auto.stat().st_mtime > path.stat().st_mtime and auto.read_text() != text:
+            self.recovery = auto
+            self.say(f"Unsaved changes to {path.name} from an earlier session were recovered: use Recover to see "
+                     f"them ({auto}).", "warning")
+        self.graph.center_on()
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open workflow", str(self.ctx.workspace),
+                                              f"Workflows (*{SUFFIX});;JSON (*.json)")
+        if path:
+            try:
+                self.open_path(Path(path))
+            except WorkflowError as exc:
+                self.say(str(exc), "error")
+
+    def save(self) -> bool:
+        if self.doc.path is None:
+            return self.save_as()
+        return self.save_to(self.doc.path)
+
+    def save_as(self) -> bool:
+        path, _ = QFileDialog.getSaveFileName(self, "Save workflow", str(self.ctx.workspace / f"untitled{SUFFIX}"),
+                                              f"Workflows (*{SUFFIX})")
+        return self.save_to(Path(path)) if path else False
+
+    def save_to(self, path: Path) -> bool:
+        spec = self.doc.to_spec()
+        if self.doc.header["name"] == "untitled":
+            spec.name = self.doc.header["name"] = path.name.removesuffix(SUFFIX)
+        self.watcher.removePaths(self.watcher.files()) if self.watcher.files() else None
+        spec.save(path)
+        self.doc.path = path
+        self.watcher.addPath(str(path))
+        self.saved_index = self.graph.undo_stack().index()
+        self.autosave_path().unlink(missing_ok=True)
+        self._update_title()
+        return True
+
+    def autosave_path(self) -> Path:
+        stem = self.doc.path.name if self.doc.path else f"untitled{SUFFIX}"
+        return self.ctx.workspace / "autosave" / stem
+
+    def autosave(self) -> Path | None:
+        """Write unsaved edits beside the workspace (never over the user's file)."""
+        if not self.dirty:
+            return None
+        target = self.autosave_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.doc.to_spec().save(target)
+        return target
+
+    def recover(self) -> None:
+        if self.recovery is None:
+            return
+        path = self.doc.path
+        spec = parse_workflow_text(self.recovery.read_text(encoding="utf-8"), str(self.recovery))
+        self.load_spec(spec, path)
+        self.saved_index = -1  # recovered edits are unsaved until saved
+        self.recovery = None
+        self._update_title()
+
+    def _file_changed(self, name: str) -> None:
+        path = Path(name)
+        if self.doc.path is None or path != self.doc.path or not path.exists():
+            return
+        if self.dirty:
+            self.say(f"{path.name} changed on disk. Your unsaved edits are kept; save to overwrite, or reopen the "
+                     "file to take the version on disk.", "warning")
+            return
+        try:
+            self.load_spec(parse_workflow_text(path.read_text(encoding="utf-8"), str(path)), path)
+            self.say(f"{path.name} changed on disk and was reloaded.")
+        except WorkflowError as exc:
+            self.say(f"{path.name} changed on disk but cannot be read now ({exc}); the editor keeps its version.",
+                     "warning")
+        if str(path) not in self.watcher.files():
+            self.watcher.addPath(str(path))
+
+    # ---- editing
+
+    def _node_created(self, node) -> None:
+        if self._loading or not isinstance(node, WorkflowNode) or isinstance(node, (InputsNode, OutputsNode)):
+            return
+        if not node.input_ports() and not node.output_ports():
+            self.doc.initialise(node)
+
+    def _selection_changed(self, selected, _deselected) -> None:
+        nodes = self.graph.selected_nodes()
+        node = nodes[0] if len(nodes) == 1 and isinstance(nodes[0], WorkflowNode) else None
+        self.inspector.show_node(node)
+        if node is not None:
+            for panel in links.alive(links.trace_panels):
+                panel.select_node(node.name())
+
+    def select_node(self, name: str) -> None:
+        node = self.graph.get_node_by_name(name)
+        if node is not None:
+            self.graph.clear_selection()
+            node.set_selected(True)
+            self.inspector.show_node(node)
+
+    def delete_selected(self) -> None:
+        nodes = [n for n in self.graph.selected_nodes()
+                 if not isinstance(n, (InputsNode, OutputsNode))]
+        if nodes:
+            self.graph.delete_nodes(nodes)
+
+    def set_params(self, node: WorkflowNode, params: dict[str, Any]) -> None:
+        """Change a node's parameters as one undoable step; ports follow a new signature,
+        and connections to ports that still exist (with compatible types) are kept."""
+        type_id = node.get_property("workflow_type")
+        inputs, outputs = self.doc.ports_of(type_id, params, list(node.inputs()))
+        same_ports = ([(n, node.port_type("in", n)) for n in node.inputs()] == inputs
+                      and [(n, node.port_type("out", n)) for n in node.outputs()] == outputs)
+        stack = self.graph.undo_stack()
+        stack.beginMacro(f"edit {node.name()}")
+        node.set_property("params", json.dumps(params, ensure_ascii=False))
+        if not same_ports:
+            self._replace_ports(node, inputs, outputs)
+        stack.endMacro()
+
+    def _replace_ports(self, node: WorkflowNode, inputs, outputs) -> None:
+        """Rebuild a node under the same name: delete and re-create (both undoable), then
+        reconnect what still fits."""
+        wires_in = {name: [(p.node().name(), p.name()) for p in port.connected_ports()]
+                    for name, port in node.inputs().items()}
+        wires_out = {name: [(p.node().name(), p.name()) for p in port.connected_ports()]
+                     for name, port in node.outputs().items()}
+        name, pos, params, type_name = node.name(), node.pos(), node.get_property("params"), node.type_
+        self.graph.delete_node(node)
+        self._loading = True
+        try:
+            fresh = self.graph.create_node(type_name, name=name, pos=list(pos), selected=True)
+        finally:
+            self._loading = False
+        fresh.set_property("name", name, push_undo=False)
+        fresh.set_property("params", params, push_undo=False)
+        fresh.set_ports(inputs, outputs)
+        for port, sources in wires_in.items():
+            for source_name, source_port in sources:
+                source = self.graph.get_node_by_name(source_name)
+                if port in fresh.inputs() and source is not None and source_port in source.outputs():
+                    source.outputs()[source_port].connect_to(fresh.inputs()[port])
+        for port, targets in wires_out.items():
+            for target_name, target_port in targets:
+                target = self.graph.get_node_by_name(target_name)
+                if port in fresh.outputs() and target is not None and target_port in target.inputs():
+                    fresh.outputs()[port].connect_to(target.inputs()[target_port])
+        self.inspector.show_node(fresh)
+
+    def set_io_ports(self, node: WorkflowNode, text: str) -> bool:
+        """The workflow's inputs (or outputs), written like the left side of a signature."""
+        try:
+            fields = as_signature(f"{text} -> x").inputs if text.strip() else ()
+        except SignatureError as exc:
+            self.inspector.problem.setText(str(exc))
+            return False
+        ports = [(f.name, f.type) for f in fields]
+        stack = self.graph.undo_stack()
+        stack.beginMacro("edit workflow inputs" if isinstance(node, InputsNode) else "edit workflow outputs")
+        if isinstance(node, InputsNode):
+            self._replace_ports(node, [], ports)
+        else:
+            self._replace_ports(node, [(n, "any") for n, _ in ports], [])
+        stack.endMacro()
+        return True
+
+    # ---- running
+
+    def ensure_saved(self) -> Path | None:
+        if self.doc.path is None or self.dirty:
+            if not self.save():
+                return None
+        return self.doc.path
+
+    def run(self, inputs: dict[str, Any], model: str = "") -> str | None:
+        """Save if needed, start a ``prompts.run`` job, and colour nodes as its spans arrive."""
+        missing = [n.name() for n in self.doc.workflow_nodes() if isinstance(n, MissingNode)]
+        if missing:
+            self.say(f"Cannot run: nodes {', '.join(missing)} need a plugin that is not installed.", "error")
+            return None
+        path = self.ensure_saved()
+        if path is None:
+            return None
+        for node in self.doc.workflow_nodes():
+            self._set_state(node, "queued", "")
+        self.run_id = self.ctx.submit_job("prompts.run", {"workflow": str(path), "inputs": inputs, "model": model})
+        self.say(f"Running {path.name} (run {self.run_id})…")
+        return self.run_id
+
+    def handle_events(self, run_id: str, events: list[dict]) -> None:
+        if run_id != self.run_id:
+            return
+        for event in events:
+            if event.get("kind") == "span" and event.get("span_kind") == "node":
+                node = self.graph.get_node_by_name(event.get("name", ""))
+                if node is None:
+                    continue
+                status = event.get("status", "ok")
+                if status == "ok" and event.get("total_calls") == 0 and "duration" in event \
+                        and node.get_property("workflow_type") in ("prompts.predict", "prompts.chain_of_thought"):
+                    status = "cached"
+                preview = event.get("error") or json.dumps(event.get("outputs"), ensure_ascii=False,
+                                                           default=str)[:400]
+                self._set_state(node, status, preview if "duration" in event else "")
+                if status == "error":
+                    self.select_node(node.name())
+                    self.say(f"Node {node.name()} failed: {event.get('error')}", "error")
+            elif event.get("kind") == "status" and event.get("status") in ("succeeded", "failed", "cancelled"):
+                self.say(f"Run {run_id}: {event['status']}" + (f" — {event.get('error')}" if event.get("error") else ""))
+
+    def _set_state(self, node: WorkflowNode, state: str, preview: str) -> None:
+        node.set_color(*STATE_COLORS.get(state, STATE_COLORS["ok"]))
+        node.view.setToolTip(f"{node.name()}: {state}" + (f"\n{preview}" if preview else ""))
+        node.run_state = state
+
+    def _ask(self, title: str, fields: dict[str, str]) -> dict[str, str] | None:
+        dialog = QDialog(self)
+        dialog.setWindowTitle(title)
+        form = QFormLayout(dialog)
+        edits = {}
+        for name, default in fields.items():
+            edits[name] = QLineEdit(default)
+            form.addRow(name, edits[name])
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(dialog.accept)
+        buttons.rejected.connect(dialog.reject)
+        form.addRow(buttons)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return None
+        return {name: edit.text() for name, edit in edits.items()}
+
+    def run_dialog(self) -> None:
+        spec = self.doc.to_spec()
+        last = self.ctx.settings().get("last_inputs", {})
+        answers = self._ask("Run workflow", {**{n: str(last.get(n, "")) for n in spec.inputs}, "model (optional)": ""})
+        if answers is None:
+            return
+        model = answers.pop("model (optional)", "").strip()
+        inputs = {}
+        for name, raw in answers.items():
+            try:
+                inputs[name] = json.loads(raw) if raw.strip()[:1] in "[{" else raw
+            except ValueError:
+                inputs[name] = raw
+        self.ctx.save_settings({**self.ctx.settings(), "last_inputs": inputs})
+        self.run(inputs, model)
+
+    def evaluate_dialog(self) -> None:
+        answers = self._ask("Evaluate workflow", {"dataset file": "", "metric": "exact_match", "model (optional)": ""})
+        path = self.ensure_saved() if answers else None
+        if answers and path:
+            self.ctx.submit_job("prompts.eval", {"workflow": str(path), "data": answers["dataset file"],
+                                                 "metric": answers["metric"], "model": answers["model (optional)"]})
+
+    def optimize_dialog(self) -> None:
+        answers = self._ask("Optimize workflow", {"dataset file": "", "metric": "exact_match",
+                                                  "optimizer (labeled, bootstrap, copro)": "bootstrap",
+                                                  "max model calls": "200"})
+        path = self.ensure_saved() if answers else None
+        if answers and path:
+            self.ctx.submit_job("prompts.optimize", {
+                "workflow": str(path), "data": answers["dataset file"], "metric": answers["metric"],
+                "optimizer": answers["optimizer (labeled, bootstrap, copro)"],
+                "max_calls": int(answers["max model calls"] or 0) or None})
+            self.say("Optimizing: the result is saved as a new file beside this one; the run folder has "
+                     "changes.diff.")
+
+    def export_dialog(self) -> None:
+        path = self.ensure_saved()
+        if path is None:
+            return
+        target, _ = QFileDialog.getSaveFileName(self, "Export Python", str(path.with_name(path.name.removesuffix(
+            SUFFIX) + ".py")), "Python (*.py)")
+        if target:
+            from ...jobs import export
+
+            try:
+                self.say(f"Exported {export(str(path), target)}")
+            except WorkflowError as exc:
+                self.say(str(exc), "error")
+
+    # ---- state
+
+    def save_state(self) -> dict:
+        self.autosave()
+        return {"path": str(self.doc.path) if self.doc.path else ""}
+
+    def restore_state(self, state: dict) -> None:
+        path = Path(state.get("path") or "")
+        if state.get("path") and path.exists():
+            try:
+                self.open_path(path)
+            except WorkflowError as exc:
+                self.say(str(exc), "warning")
+
+    def workspace_changed(self) -> None:
+        pass

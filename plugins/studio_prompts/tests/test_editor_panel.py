@@ -1,0 +1,238 @@
+"""The workflow editor, offscreen: palette drag creates a node, typed connections, undo /
+redo of add, delete, connect and edit, save → load round trip, a run that colours nodes
+and fills the Traces panel, placeholders for missing plugins, autosave and recovery,
+a file changed on disk."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from PySide6.QtCore import QMimeData, QPoint
+
+import studio_prompts.hooks as prompts_hooks
+from studio_prompts.workflow import load_workflow
+
+from .conftest import fields, input_value
+from .helpers import predict_node, write_workflow
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(qtbot, make_studio):
+    from studio.qt.main_window import MainWindow
+
+    studio = make_studio(("prompts", prompts_hooks))
+    win = MainWindow(studio, quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(win)
+    win.show()
+    return win
+
+
+@pytest.fixture
+def editor(window):
+    return window.show_panel("prompts:editor")
+
+
+def rag_file(tmp_path, url=None):
+    nodes = {"rewrite": predict_node("question -> query", {"question": "input.question"}),
+             "answer": predict_node("question, query -> answer, confidence: float",
+                                    {"question": "input.question", "query": "rewrite.query"},
+                                    instructions="Answer briefly.")}
+    model = {"model": "openai/fake-model", "api_base": url} if url else None
+    return write_workflow(tmp_path / "rag.workflow.json", nodes=nodes, inputs={"question": "str"},
+                          outputs={"answer": "answer.answer"}, model=model)
+
+
+def drop(editor, type_id, pos=QPoint(50, 50)):
+    from studio_prompts.qt.editor.nodes import node_class_name
+
+    from NodeGraphQt.constants import MIME_TYPE, URN_SCHEME
+
+    mime = QMimeData()  # what the palette puts on a drag
+    mime.setData(MIME_TYPE, f"{URN_SCHEME}node:workflow.{node_class_name(type_id)}".encode())
+    before = {n.name() for n in editor.graph.all_nodes()}
+    editor.graph._on_node_data_dropped(mime, pos)
+    (new,) = [n for n in editor.graph.all_nodes() if n.name() not in before]
+    return new
+
+
+def viewer_connect(editor, out_port, in_port):
+    """Connect the way a drag on the canvas does (through the viewer's signal)."""
+    editor.graph._on_connection_changed([], [(out_port.view, in_port.view)])
+
+
+def test_palette_drop_creates_an_initialised_node_and_undo_redo(editor):
+    stack = editor.graph.undo_stack()
+    start = stack.index()
+    node = drop(editor, "prompts.chain_of_thought")
+    assert node.name() == "chain_of_thought" and list(node.inputs()) == ["question"]
+    assert list(node.outputs()) == ["reasoning", "answer"] and editor.dirty
+    stack.undo()
+    assert editor.graph.get_node_by_name("chain_of_thought") is None and stack.index() == start
+    stack.redo()
+    assert editor.graph.get_node_by_name("chain_of_thought") is not None
+
+
+def test_typed_ports_refuse_incompatible_connections(editor):
+    refused = []
+    editor.graph.refused.connect(refused.append)
+    counter = drop(editor, "prompts.predict")
+    editor.set_params(counter, {"signature": "text -> n: int"})
+    counter = editor.graph.get_node_by_name("predict_2")
+    consumer = drop(editor, "prompts.predict", QPoint(300, 0))
+    editor.set_params(consumer, {"signature": "items: list[str] -> answer"})
+    consumer = editor.graph.get_node_by_name("predict_3")
+    viewer_connect(editor, counter.outputs()["n"], consumer.inputs()["items"])
+    assert consumer.inputs()["items"].connected_ports() == [] and "n (int) cannot connect" in refused[-1]
+    inputs = editor.graph.get_node_by_name("inputs")  # workflow input question: str → text: str
+    viewer_connect(editor, inputs.outputs()["question"], counter.inputs()["text"])
+    assert counter.inputs()["text"].connected_ports()[0].name() == "question"
+    editor.graph.undo_stack().undo()  # undo the connection
+    assert counter.inputs()["text"].connected_ports() == []
+    editor.graph.undo_stack().redo()
+    assert counter.inputs()["text"].connected_ports()
+
+
+def test_undo_redo_of_delete_and_edit(editor, tmp_path):
+    editor.open_path(rag_file(tmp_path))
+    stack = editor.graph.undo_stack()
+    answer = editor.graph.get_node_by_name("answer")
+    editor.set_params(answer, {**answer.params(), "signature": "question, query -> answer"})  # drops `confidence`
+    answer = editor.graph.get_node_by_name("answer")
+    assert list(answer.outputs()) == ["answer"]
+    assert answer.inputs()["query"].connected_ports()[0].node().name() == "rewrite"  # wires kept
+    assert editor.doc.to_spec().outputs == {"answer": "answer.answer"}
+    stack.undo()
+    answer = editor.graph.get_node_by_name("answer")
+    assert list(answer.outputs()) == ["answer", "confidence"] and not editor.dirty
+    editor.graph.clear_selection()
+    editor.graph.get_node_by_name("rewrite").set_selected(True)
+    editor.delete_selected()
+    assert editor.graph.get_node_by_name("rewrite") is None
+    stack.undo()
+    assert editor.graph.get_node_by_name("rewrite") is not None
+    assert editor.doc.to_spec().nodes["answer"].inputs["query"] == "rewrite.query"
+
+
+def test_inspector_edits_and_refuses_bad_signatures(editor, tmp_path):
+    editor.open_path(rag_file(tmp_path))
+    editor.select_node("rewrite")
+    inspector = editor.inspector
+    assert inspector.signature.text() == "question -> query"
+    inspector.signature.setText("question -> -> query")
+    assert inspector.commit() is False and "one arrow" in inspector.problem.text()
+    inspector.signature.setText("question -> query, keywords: list[str]")
+    inspector.instructions.setPlainText("Rewrite as a search query.")
+    assert inspector.commit() is True
+    spec = editor.doc.to_spec()
+    assert spec.nodes["rewrite"].params["signature"] == "question -> query, keywords: list[str]"
+    assert spec.nodes["rewrite"].params["instructions"] == "Rewrite as a search query."
+
+
+def test_save_load_round_trip_equal(editor, tmp_path):
+    path = rag_file(tmp_path)
+    original = load_workflow(path).spec
+    editor.open_path(path)
+    out = tmp_path / "again.workflow.json"
+    assert editor.save_to(out) and not editor.dirty
+    again = load_workflow(out).spec
+    assert again.model_dump(exclude={"layout", "name"}) == original.model_dump(exclude={"layout", "name"})
+    editor.open_path(out)
+    third = tmp_path / "third.workflow.json"
+    editor.save_to(third)
+    assert third.read_text() == out.read_text()  # stable: saving again changes nothing
+
+
+def test_missing_plugin_node_is_a_placeholder_kept_on_save(editor, tmp_path):
+    nodes = {"search": {"type": "someplugin.search", "inputs": {"q": "input.question"}, "params": {"k": 3}},
+             "answer": predict_node("question, passages -> answer",
+                                    {"question": "input.question", "passages": "search.passages"})}
+    path = write_workflow(tmp_path / "m.workflow.json", nodes=nodes, inputs={"question": "str"},
+                          outputs={"answer": "answer.answer"})
+    editor.open_path(path)
+    from studio_prompts.qt.editor.nodes import MissingNode
+
+    search = editor.graph.get_node_by_name("search")
+    assert isinstance(search, MissingNode) and "not installed" in editor.status.text()
+    assert editor.run({"question": "x"}) is None and "cannot run" in editor.status.text().lower()
+    saved = tmp_path / "saved.workflow.json"
+    editor.save_to(saved)
+    spec = load_workflow(saved).spec
+    assert spec.nodes["search"].type == "someplugin.search" and spec.nodes["search"].params == {"k": 3}
+    assert spec.nodes["answer"].inputs["passages"] == "search.passages"
+
+
+def test_bad_file_is_reported_and_the_open_workflow_stays(editor, tmp_path):
+    editor.open_path(rag_file(tmp_path))
+    bad = tmp_path / "bad.workflow.json"
+    bad.write_text("{ nope")
+    from studio_prompts.workflow import WorkflowError
+
+    with pytest.raises(WorkflowError, match="not valid JSON"):
+        editor.open_path(bad)
+    assert editor.graph.get_node_by_name("rewrite") is not None and bad.read_text() == "{ nope"
+
+
+def test_autosave_recovery_and_change_on_disk(editor, tmp_path, qtbot):
+    path = rag_file(tmp_path)
+    editor.open_path(path)
+    original = path.read_text()
+    drop(editor, "prompts.predict")
+    auto = editor.autosave()
+    assert auto is not None and auto.exists() and path.read_text() == original  # the user's file untouched
+    editor.open_path(path)  # as after a crash: the autosave is newer than the file
+    assert editor.recovery == auto and "recovered" in editor.status.text()
+    editor.recover()
+    assert editor.graph.get_node_by_name("predict") is not None and editor.dirty
+    # not dirty + changed on disk → reloaded
+    editor.open_path(path)
+    editor.recovery = None
+    data = json.loads(path.read_text())
+    data["nodes"]["rewrite"]["params"]["instructions"] = "changed elsewhere"
+    path.write_text(json.dumps(data))
+    qtbot.waitUntil(lambda: editor.doc.to_spec().nodes["rewrite"].params.get("instructions") == "changed elsewhere",
+                    timeout=5000)
+
+
+def test_run_colours_nodes_and_fills_the_traces(window, editor, qasync_loop, qtbot, tmp_path, llm_server,
+                                                monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+
+    def script(request):
+        if "`query` (str)" in request["messages"][0]["content"].split("Your output fields")[1]:
+            return fields(query="q:" + input_value(request, "question"))
+        return "garbled"  # the answer node fails: its error must point at it
+
+    llm_server.reset(script=script)
+    traces = window.show_panel("prompts:traces")
+    editor.open_path(rag_file(tmp_path, llm_server.url))
+
+    async def go():
+        run_id = editor.run({"question": "why?"})
+        job = window.studio.jobs.jobs[run_id] if isinstance(run_id, str) and run_id in window.studio.jobs.jobs \
+            else list(window.studio.jobs.jobs.values())[-1]
+        await window.studio.jobs.wait(job)
+        return job
+
+    job = qasync_loop.run_until_complete(go())
+    assert job.status == "failed"
+    qtbot.waitUntil(lambda: getattr(editor.graph.get_node_by_name("answer"), "run_state", "") == "error", timeout=5000)
+    assert editor.graph.get_node_by_name("rewrite").run_state == "ok"
+    assert "Node answer failed" in editor.status.text()
+    assert "q:why?" in editor.graph.get_node_by_name("rewrite").view.toolTip()
+    assert job.id in traces.models and len(traces.models[job.id].tree) >= 5
+    # clicking a node selects its spans in the Traces panel
+    editor.graph.clear_selection()
+    editor.graph.get_node_by_name("rewrite").set_selected(True)
+    editor._selection_changed([], [])
+    selected = traces.view.tree.selectionModel().selectedRows()
+    assert selected and selected[0].data() == "rewrite"
+
+
+def test_open_path_routes_workflow_files_to_the_editor(window, tmp_path):
+    path = rag_file(tmp_path)
+    assert window.open_path(path) is True
+    editor = window.panels["prompts:editor"]
+    assert editor.doc.path == path and editor.graph.get_node_by_name("answer") is not None
