@@ -220,6 +220,8 @@ def test_run_colours_nodes_and_fills_the_traces(window, editor, qasync_loop, qtb
     assert job.status == "failed"
     qtbot.waitUntil(lambda: getattr(editor.graph.get_node_by_name("answer"), "run_state", "") == "error", timeout=5000)
     assert editor.graph.get_node_by_name("rewrite").run_state == "ok"
+    stack = editor.graph.undo_stack()
+    assert not editor.dirty, [stack.text(i) for i in range(stack.count())]  # colouring nodes is not an edit
     assert "Node answer failed" in editor.status.text()
     assert "q:why?" in editor.graph.get_node_by_name("rewrite").view.toolTip()
     assert job.id in traces.models and len(traces.models[job.id].tree) >= 5

@@ -54,7 +54,7 @@ class WorkflowDocument:
         graph.clear_undo_stack()
 
     def _create(self, cls: type[WorkflowNode], name: str, pos: list[float]) -> WorkflowNode:
-        node = self.graph.create_node(f"{IDENTIFIER}.{cls.__name__}", name=name, pos=list(pos), selected=False,
+        node = self.graph.create_node(f"{cls.__identifier__}.{cls.__name__}", name=name, pos=list(pos), selected=False,
                                       push_undo=False)
         if node.name() != name:  # NodeGraphQt makes names unique; ours already are
             node.set_property("name", name, push_undo=False)
@@ -62,8 +62,9 @@ class WorkflowDocument:
 
     def _create_workflow_node(self, node_id: str, node: NodeSpec, pos: list[float], referenced: list[str]):
         node_type = self.node_types.get(node.type)
-        cls_name = node_class_name(node.type) if node_type is not None else MissingNode.__name__
-        canvas = self.graph.create_node(f"{IDENTIFIER}.{cls_name}", name=node_id, pos=list(pos), selected=False,
+        type_name = f"{IDENTIFIER}.{node_class_name(node.type)}" if node_type is not None else \
+            f"{MissingNode.__identifier__}.{MissingNode.__name__}"
+        canvas = self.graph.create_node(type_name, name=node_id, pos=list(pos), selected=False,
                                         push_undo=False)
         if canvas.name() != node_id:
             canvas.set_property("name", node_id, push_undo=False)

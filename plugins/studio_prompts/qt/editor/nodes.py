@@ -82,13 +82,18 @@ class WorkflowNode(BaseNode):
         return self.port_types.get((direction, name), "any")
 
 
+INTERNAL = "internal"  # canvas-only node classes, kept out of the palette
+
+
 class InputsNode(WorkflowNode):
+    __identifier__ = INTERNAL
     NODE_NAME = "Workflow inputs"
     workflow_type = INPUTS_NODE
     category = "Workflow"
 
 
 class OutputsNode(WorkflowNode):
+    __identifier__ = INTERNAL
     NODE_NAME = "Workflow outputs"
     workflow_type = OUTPUTS_NODE
     category = "Workflow"
@@ -97,6 +102,7 @@ class OutputsNode(WorkflowNode):
 class MissingNode(WorkflowNode):
     """A node whose plugin is not installed: shown, kept, saved as it was; not runnable."""
 
+    __identifier__ = INTERNAL
     NODE_NAME = "Missing plugin"
     workflow_type = "missing"
 

@@ -162,6 +162,12 @@ class WorkflowEditor(QWidget):
         self.palette = NodesPaletteWidget(node_graph=self.graph)
         self.palette.setObjectName("palette")
         self.palette.set_category_label("workflow", "Node types")
+        tabs = self.palette.tab_widget()
+        for i in range(tabs.count()):  # NodeGraphQt's own "Backdrop" tab is not a workflow node
+            if tabs.tabText(i) != "Node types":
+                tabs.setTabVisible(i, False)
+            else:
+                tabs.setCurrentIndex(i)
         self.inspector = Inspector(self)
         self.status = QLabel(objectName="status", wordWrap=True)
         toolbar = QToolBar()
@@ -360,9 +366,10 @@ class WorkflowEditor(QWidget):
 
     def select_node(self, name: str) -> None:
         node = self.graph.get_node_by_name(name)
-        if node is not None:
-            self.graph.clear_selection()
-            node.set_selected(True)
+        if node is not None:  # selection is not an edit: no undo entries (NodeGraphQt would push some)
+            for other in self.graph.selected_nodes():
+                other.set_property("selected", False, push_undo=False)
+            node.set_property("selected", True, push_undo=False)
             self.inspector.show_node(node)
 
     def delete_selected(self) -> None:
@@ -476,7 +483,8 @@ class WorkflowEditor(QWidget):
                 self.say(f"Run {run_id}: {event['status']}" + (f" — {event.get('error')}" if event.get("error") else ""))
 
     def _set_state(self, node: WorkflowNode, state: str, preview: str) -> None:
-        node.set_color(*STATE_COLORS.get(state, STATE_COLORS["ok"]))
+        # run state is not an edit: no undo entry, and the document stays saved
+        node.set_property("color", (*STATE_COLORS.get(state, STATE_COLORS["ok"]), 255), push_undo=False)
         node.view.setToolTip(f"{node.name()}: {state}" + (f"\n{preview}" if preview else ""))
         node.run_state = state
 
