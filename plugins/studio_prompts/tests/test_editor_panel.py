@@ -238,3 +238,75 @@ def test_open_path_routes_workflow_files_to_the_editor(window, tmp_path):
     assert window.open_path(path) is True
     editor = window.panels["prompts:editor"]
     assert editor.doc.path == path and editor.graph.get_node_by_name("answer") is not None
+
+
+def test_copy_paste_keeps_params_and_typed_ports(editor, tmp_path):
+    editor.open_path(rag_file(tmp_path))
+    editor.select_node("answer")
+    editor.copy_selected()
+    (pasted,) = editor.paste()
+    assert pasted.name().isidentifier() and pasted.name() != "answer"
+    assert pasted.params()["signature"] == "question, query -> answer, confidence: float"
+    assert pasted.port_type("out", "confidence") == "float"
+    editor.graph.undo_stack().undo()
+    assert editor.graph.get_node_by_name(pasted.name()) is None
+
+
+def test_group_into_a_sub_workflow_and_open_it(editor, tmp_path, llm_server, lm):
+    from studio_prompts import context
+
+    path = rag_file(tmp_path)
+    editor.open_path(path)
+    editor.graph.clear_selection()
+    for name in ("rewrite", "answer"):
+        editor.graph.get_node_by_name(name).set_property("selected", True, push_undo=False)
+    sub = editor.group_selected()
+    assert sub is not None and sub.exists()
+    parent = load_workflow(path)
+    assert set(parent.spec.nodes) == {"group"} and parent.spec.outputs == {"answer": "group.answer_answer"}
+    assert parent.spec.nodes["group"].inputs == {"input_question": "input.question"}
+    llm_server.reset(script=lambda r: fields(query="q") if "`query` (str)" in r["messages"][0]["content"]
+                     .split("Your output fields")[1] else fields(answer="A", confidence="0.5"))
+    with context(lm=lm):
+        assert parent(question="why?") == {"answer": "A"}  # the grouped workflow runs the same
+    editor.open_subworkflow(editor.graph.get_node_by_name("group"))
+    assert editor.doc.path == sub and editor.graph.get_node_by_name("rewrite") is not None
+
+
+def test_dropped_dataset_feeds_evaluate_and_results_are_shown(window, editor, qasync_loop, qtbot, tmp_path,
+                                                              llm_server, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    llm_server.reset(script=lambda r: fields(capital={"France": "Paris", "Italy": "Rome"}.get(
+        input_value(r, "country"), "?")))
+    path = write_workflow(tmp_path / "cap.workflow.json",
+                          nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
+                          inputs={"country": "str"}, outputs={"capital": "ask.capital"},
+                          model={"model": "openai/fake-model", "api_base": llm_server.url})
+    data = tmp_path / "caps.jsonl"
+    data.write_text('{"country": "France", "capital": "Paris"}\n{"country": "Spain", "capital": "Madrid"}\n')
+    editor.open_path(path)
+    mime = QMimeData()
+    from PySide6.QtCore import QUrl
+
+    mime.setUrls([QUrl.fromLocalFile(str(data))])
+    editor.graph._on_node_data_dropped(mime, QPoint(0, 0))
+    assert editor.dataset == str(data)
+
+    def start_and_wait(start):
+        async def go():
+            start()
+            job = list(window.studio.jobs.jobs.values())[-1]
+            await window.studio.jobs.wait(job)
+            return job
+
+        return qasync_loop.run_until_complete(go())
+
+    assert start_and_wait(lambda: editor.evaluate(editor.dataset)).status == "succeeded"
+    qtbot.waitUntil(lambda: bool(editor.result_views), timeout=5000)
+    view = editor.result_views[-1]
+    assert "Score 0.500 on 2 examples" in view.summary.text() and view.table.rowCount() == 2
+
+    assert start_and_wait(lambda: editor.optimize(str(data), optimizer="labeled")).status == "succeeded"
+    qtbot.waitUntil(lambda: len(editor.result_views) == 2, timeout=5000)
+    diff = editor.result_views[-1]
+    assert diff.saved.name == "cap.labeled.workflow.json" and '"demos"' in diff.diff.toPlainText()

@@ -34,7 +34,7 @@ class WorkflowDocument:
         graph.clear_session()
         layout = spec.layout
         inputs = self._create(InputsNode, INPUTS_NODE, layout.get(INPUTS_NODE, [-300.0, 0.0]))
-        inputs.set_ports([], [(name, port.type) for name, port in spec.inputs.items()])
+        inputs.set_typed_ports([], [(name, port.type) for name, port in spec.inputs.items()])
         inputs.set_property("params", json.dumps({k: v.model_dump() for k, v in spec.inputs.items()}),
                             push_undo=False)
         referenced: dict[str, list[str]] = {}
@@ -45,7 +45,7 @@ class WorkflowDocument:
             self._create_workflow_node(node_id, node, layout.get(node_id, [i * 260.0, 0.0]),
                                        sorted(set(referenced.get(node_id, []))))
         outputs = self._create(OutputsNode, OUTPUTS_NODE, layout.get(OUTPUTS_NODE, [len(spec.nodes) * 260.0, 0.0]))
-        outputs.set_ports([(name, "any") for name in spec.outputs], [])
+        outputs.set_typed_ports([(name, "any") for name in spec.outputs], [])
         for node_id, node in spec.nodes.items():
             for port, ref in node.inputs.items():
                 self._connect(ref, node_id, port)
@@ -72,13 +72,13 @@ class WorkflowDocument:
         canvas.title = node.title
         if node_type is None:
             canvas.set_property("missing_type", node.type, push_undo=False)
-            canvas.set_ports([(p, "any") for p in node.inputs], [(p, "any") for p in referenced])
+            canvas.set_typed_ports([(p, "any") for p in node.inputs], [(p, "any") for p in referenced])
             return canvas
         inputs, outputs = self.ports_of(node.type, node.params, list(node.inputs))
         for port in referenced:  # a port something reads but the type does not declare: keep the wire
             if port not in [name for name, _ in outputs]:
                 outputs.append((port, "any"))
-        canvas.set_ports(inputs, outputs)
+        canvas.set_typed_ports(inputs, outputs)
         return canvas
 
     def ports_of(self, type_id: str, params: dict[str, Any], bound: list[str]):
@@ -151,4 +151,4 @@ class WorkflowDocument:
             name = f"{base}_{i}"
         node.set_property("name", name, push_undo=False)
         inputs, outputs = self.ports_of(type_id, node.params(), [])
-        node.set_ports(inputs, outputs)
+        node.set_typed_ports(inputs, outputs)

@@ -44,7 +44,8 @@ class WorkflowNode(BaseNode):
         super().__init__()
         self.create_property("workflow_type", self.workflow_type)
         self.create_property("params", "{}")
-        self.port_types: dict[tuple[str, str], str] = {}  # ("in"|"out", port name) → type
+        # port types live in a property too, so copy / paste and undo carry them with the node
+        self.create_property("port_types", "{}")
         self.set_port_deletion_allowed(True)
         if self.category in COLORS:
             self.set_color(*COLORS[self.category])
@@ -59,27 +60,23 @@ class WorkflowNode(BaseNode):
 
     # ---- ports
 
-    def add_typed_input(self, name: str, type_: str = "any") -> None:
-        self.add_input(name, multi_input=False, display_name=True)
-        self.port_types[("in", name)] = type_
-
-    def add_typed_output(self, name: str, type_: str = "any") -> None:
-        self.add_output(name, multi_output=True, display_name=True)
-        self.port_types[("out", name)] = type_
-
-    def set_ports(self, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> None:
+    def set_typed_ports(self, inputs: list[tuple[str, str]], outputs: list[tuple[str, str]]) -> None:
         for port in list(self.input_ports()):
             self.delete_input(port)
         for port in list(self.output_ports()):
             self.delete_output(port)
-        self.port_types.clear()
-        for name, type_ in inputs:
-            self.add_typed_input(name, type_)
-        for name, type_ in outputs:
-            self.add_typed_output(name, type_)
+        for name, _type in inputs:
+            self.add_input(name, multi_input=False, display_name=True)
+        for name, _type in outputs:
+            self.add_output(name, multi_output=True, display_name=True)
+        types = {**{f"in:{n}": t for n, t in inputs}, **{f"out:{n}": t for n, t in outputs}}
+        self.set_property("port_types", json.dumps(types), push_undo=False)
 
     def port_type(self, direction: str, name: str) -> str:
-        return self.port_types.get((direction, name), "any")
+        try:
+            return json.loads(self.get_property("port_types") or "{}").get(f"{direction}:{name}", "any")
+        except ValueError:
+            return "any"
 
 
 INTERNAL = "internal"  # canvas-only node classes, kept out of the palette

@@ -10,6 +10,7 @@ recovery, noticing the file change on disk, and runs whose node spans colour the
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +39,17 @@ def create(ctx) -> "WorkflowEditor":
 
 
 class StudioNodeGraph(NodeGraph):
-    """NodeGraph that refuses connections between ports of incompatible types."""
+    """NodeGraph that refuses connections between ports of incompatible types, and hands
+    dropped files (datasets, workflows) to the editor instead of importing them as sessions."""
 
     refused = Signal(str)
+    files_dropped = Signal(list)
+
+    def _on_node_data_dropped(self, mimedata, pos):
+        if mimedata.hasUrls():
+            self.files_dropped.emit([Path(u.toLocalFile()) for u in mimedata.urls() if u.toLocalFile()])
+            return
+        super()._on_node_data_dropped(mimedata, pos)
 
     def _on_connection_changed(self, disconnected, connected):  # the viewer's drag-to-connect path
         allowed = []
@@ -177,7 +186,10 @@ class WorkflowEditor(QWidget):
                 ("save", "Save", "Ctrl+S", self.save), ("save_as", "Save as…", "Ctrl+Shift+S", self.save_as),
                 ("undo", "Undo", "Ctrl+Z", lambda: self.graph.undo_stack().undo()),
                 ("redo", "Redo", "Ctrl+Shift+Z", lambda: self.graph.undo_stack().redo()),
-                ("delete", "Delete", "Delete", self.delete_selected), ("fit", "Fit", "F", self.graph.fit_to_selection),
+                ("delete", "Delete", "Delete", self.delete_selected), ("copy", "Copy", "Ctrl+C", self.copy_selected),
+                ("paste", "Paste", "Ctrl+V", self.paste), ("group", "Group", "Ctrl+G", self.group_selected),
+                ("open_group", "Open sub-workflow", None, self.open_selected_subworkflow),
+                ("fit", "Fit", "F", self.graph.fit_to_selection),
                 ("run", "Run…", "Ctrl+Return", self.run_dialog), ("evaluate", "Evaluate…", None, self.evaluate_dialog),
                 ("optimize", "Optimize…", None, self.optimize_dialog),
                 ("export", "Export Python…", None, self.export_dialog)):
@@ -203,6 +215,11 @@ class WorkflowEditor(QWidget):
         self.graph.node_created.connect(self._node_created)
         self.graph.node_selection_changed.connect(self._selection_changed)
         self.graph.refused.connect(lambda text: self.say(f"Not connected: {text}", "warning"))
+        self.graph.files_dropped.connect(self.files_dropped)
+        self.graph.node_double_clicked.connect(lambda node: self.open_subworkflow(node))
+        self.dataset = ""  # the last dataset dropped on the canvas: evaluate / optimize use it
+        self.pending: dict[str, str] = {}  # run id → "eval" | "optimize": show the result when done
+        self.result_views: list[QDialog] = []
         self.graph.undo_stack().indexChanged.connect(lambda _i: self._update_title())
         self.watcher = QFileSystemWatcher(self)
         self.watcher.fileChanged.connect(self._file_changed)
@@ -372,11 +389,75 @@ class WorkflowEditor(QWidget):
             node.set_property("selected", True, push_undo=False)
             self.inspector.show_node(node)
 
+    def group_selected(self) -> Path | None:
+        """Move the selected nodes into a new sub-workflow file beside this one and put a
+        sub-workflow node in their place, wired as they were. (Not undoable: the new file
+        is written at once; delete the node and undo to go back.)"""
+        from .grouping import group_nodes
+
+        names = [n.name() for n in self.graph.selected_nodes() if not isinstance(n, (InputsNode, OutputsNode))]
+        path = self.ensure_saved() if names else None
+        if not names or path is None:
+            return None
+        try:
+            spec, sub_path = group_nodes(self.doc.to_spec(), path, names)
+        except WorkflowError as exc:
+            self.say(str(exc), "error")
+            return None
+        spec.save(path)
+        self.load_spec(spec, path)
+        self.say(f"Grouped {', '.join(names)} into {sub_path.name}; double-click the node to open it.")
+        return sub_path
+
+    def open_selected_subworkflow(self) -> None:
+        nodes = self.graph.selected_nodes()
+        if nodes:
+            self.open_subworkflow(nodes[0])
+
+    def open_subworkflow(self, node) -> None:
+        if not isinstance(node, WorkflowNode) or node.get_property("workflow_type") != "prompts.workflow":
+            return
+        target = (self.doc.path.parent if self.doc.path else Path.cwd()) / node.params().get("path", "")
+        if self.dirty and not self.save():
+            return
+        try:
+            self.open_path(target)
+        except WorkflowError as exc:
+            self.say(str(exc), "error")
+
     def delete_selected(self) -> None:
         nodes = [n for n in self.graph.selected_nodes()
                  if not isinstance(n, (InputsNode, OutputsNode))]
         if nodes:
             self.graph.delete_nodes(nodes)
+
+    def copy_selected(self) -> None:
+        nodes = [n for n in self.graph.selected_nodes() if not isinstance(n, (InputsNode, OutputsNode))]
+        if nodes:
+            self.graph.copy_nodes(nodes)
+
+    def paste(self) -> list:
+        """Paste copied nodes (with their parameters and typed ports) under fresh names."""
+        nodes = self.graph.paste_nodes() or []
+        for node in nodes:
+            if isinstance(node, WorkflowNode) and not node.name().isidentifier():
+                base = re.sub(r"\W+", "_", node.name()).strip("_") or "node"
+                node.set_property("name", base, push_undo=False)
+        return nodes
+
+    def files_dropped(self, paths: list[Path]) -> None:
+        for path in paths:
+            if path.name.endswith(SUFFIX):
+                try:
+                    self.open_path(path)
+                except WorkflowError as exc:
+                    self.say(str(exc), "error")
+                return
+            if path.is_dir() or path.suffix.lower() in (".csv", ".tsv", ".json", ".jsonl", ".parquet"):
+                self.dataset = str(path)
+                self.say(f"Dataset {path.name} will be used by Evaluate and Optimize.")
+                return
+        self.say("Drop a dataset (CSV, JSON, JSONL, Parquet, a saved dataset folder) or a workflow file.", "warning")
 
     def set_params(self, node: WorkflowNode, params: dict[str, Any]) -> None:
         """Change a node's parameters as one undoable step; ports follow a new signature,
@@ -408,7 +489,7 @@ class WorkflowEditor(QWidget):
             self._loading = False
         fresh.set_property("name", name, push_undo=False)
         fresh.set_property("params", params, push_undo=False)
-        fresh.set_ports(inputs, outputs)
+        fresh.set_typed_ports(inputs, outputs)
         for port, sources in wires_in.items():
             for source_name, source_port in sources:
                 source = self.graph.get_node_by_name(source_name)
@@ -462,6 +543,11 @@ class WorkflowEditor(QWidget):
         return self.run_id
 
     def handle_events(self, run_id: str, events: list[dict]) -> None:
+        if run_id in self.pending:
+            for event in events:
+                if event.get("kind") == "status" and event.get("status") in ("succeeded", "failed", "cancelled"):
+                    self.show_result(run_id, self.pending.pop(run_id), event)
+            return
         if run_id != self.run_id:
             return
         for event in events:
@@ -520,25 +606,49 @@ class WorkflowEditor(QWidget):
         self.ctx.save_settings({**self.ctx.settings(), "last_inputs": inputs})
         self.run(inputs, model)
 
+    def evaluate(self, data: str, metric: str = "exact_match", model: str = "") -> str | None:
+        path = self.ensure_saved()
+        if path is None:
+            return None
+        run_id = self.ctx.submit_job("prompts.eval", {"workflow": str(path), "data": data, "metric": metric,
+                                                      "model": model})
+        self.pending[run_id] = "eval"
+        self.say(f"Evaluating on {Path(data).name} (run {run_id}); progress in Jobs.")
+        return run_id
+
+    def optimize(self, data: str, optimizer: str = "bootstrap", metric: str = "exact_match",
+                 max_calls: int | None = 200) -> str | None:
+        path = self.ensure_saved()
+        if path is None:
+            return None
+        run_id = self.ctx.submit_job("prompts.optimize", {"workflow": str(path), "data": data, "metric": metric,
+                                                          "optimizer": optimizer, "max_calls": max_calls})
+        self.pending[run_id] = "optimize"
+        self.say(f"Optimizing with {optimizer} (run {run_id}): the result is saved as a new file beside this one.")
+        return run_id
+
     def evaluate_dialog(self) -> None:
-        answers = self._ask("Evaluate workflow", {"dataset file": "", "metric": "exact_match", "model (optional)": ""})
-        path = self.ensure_saved() if answers else None
-        if answers and path:
-            self.ctx.submit_job("prompts.eval", {"workflow": str(path), "data": answers["dataset file"],
-                                                 "metric": answers["metric"], "model": answers["model (optional)"]})
+        answers = self._ask("Evaluate workflow", {"dataset file": self.dataset, "metric": "exact_match",
+                                                  "model (optional)": ""})
+        if answers:
+            self.evaluate(answers["dataset file"], answers["metric"], answers["model (optional)"])
 
     def optimize_dialog(self) -> None:
-        answers = self._ask("Optimize workflow", {"dataset file": "", "metric": "exact_match",
+        answers = self._ask("Optimize workflow", {"dataset file": self.dataset, "metric": "exact_match",
                                                   "optimizer (labeled, bootstrap, copro)": "bootstrap",
                                                   "max model calls": "200"})
-        path = self.ensure_saved() if answers else None
-        if answers and path:
-            self.ctx.submit_job("prompts.optimize", {
-                "workflow": str(path), "data": answers["dataset file"], "metric": answers["metric"],
-                "optimizer": answers["optimizer (labeled, bootstrap, copro)"],
-                "max_calls": int(answers["max model calls"] or 0) or None})
-            self.say("Optimizing: the result is saved as a new file beside this one; the run folder has "
-                     "changes.diff.")
+        if answers:
+            self.optimize(answers["dataset file"], answers["optimizer (labeled, bootstrap, copro)"],
+                          answers["metric"], int(answers["max model calls"] or 0) or None)
+
+    def show_result(self, run_id: str, kind: str, status: dict) -> QDialog:
+        """A window with an evaluation's scores table or an optimization's diff."""
+        from .results import ResultView
+
+        view = ResultView(self, self.ctx.workspace / "runs" / run_id, kind, status)
+        self.result_views.append(view)
+        view.show()
+        return view
 
     def export_dialog(self) -> None:
         path = self.ensure_saved()
