@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, 
 from studio.api import read_events
 
 from .timeline import Timeline
-from .trace_model import COLUMNS, SPAN_ID_ROLE, SpanFilter, SpanTreeModel
+from .trace_model import SPAN_ID_ROLE, SpanFilter, SpanTreeModel
 
 KINDS = ("", "workflow", "node", "module", "predictor", "llm", "parse", "tool", "retriever")
 STATUSES = ("", "ok", "error", "cached", "cancelled", "running")

@@ -26,7 +26,7 @@ from ...signature import SignatureError, as_signature
 from ...workflow.schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text
 from .. import links
 from .convert import WorkflowDocument
-from .nodes import (INPUTS_NODE, OUTPUTS_NODE, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
+from .nodes import (InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
                     make_node_classes)
 
 STATE_COLORS = {"queued": (90, 90, 90), "running": (50, 100, 200), "ok": (50, 140, 70), "cached": (60, 150, 140),
