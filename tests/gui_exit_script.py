@@ -9,11 +9,40 @@ from studio.qt.app import run_gui
 from studio.session import Studio
 
 
+def start_prompt_run(window) -> None:
+    """Open the workflow editor and the Traces panel, and start a run whose model call
+    takes 30 s: the window closes in the middle of it."""
+    import json
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from studio.fake_llm import FakeLLMServer
+
+    server = FakeLLMServer(["[[ ## answer ## ]] late"], latency=30).start()
+    window._test_server = server
+    os.environ["OPENAI_API_KEY"] = "sk-test"
+    path = Path(tempfile.mkdtemp()) / "slow.workflow.json"
+    path.write_text(json.dumps({
+        "format": "tensor-studio.workflow", "version": 1, "name": "slow",
+        "model": {"model": "openai/fake", "api_base": server.url}, "inputs": {"question": {"type": "str"}},
+        "outputs": {"answer": "a.answer"},
+        "nodes": {"a": {"type": "prompts.predict", "inputs": {"question": "input.question"},
+                        "params": {"signature": "question -> answer"}}}}))
+    window.show_panel("prompts:traces")
+    editor = window.show_panel("prompts:editor")
+    editor.open_path(path)
+    print("JOB", editor.run({"question": "x"}), flush=True)
+
+
 def main() -> int:
-    with_job = sys.argv[1] == "job"
+    mode = sys.argv[1]
+    with_job = mode == "job"
     studio = Studio.load()
 
     def ready(window):
+        if mode == "prompts":
+            QTimer.singleShot(100, lambda: start_prompt_run(window))
         if with_job:
             QTimer.singleShot(100, lambda: print("JOB", window.submit_job(
                 "diagnostics.stream", {"steps": 1_000_000, "rate": 200}).id, flush=True))
