@@ -310,3 +310,19 @@ def test_dropped_dataset_feeds_evaluate_and_results_are_shown(window, editor, qa
     qtbot.waitUntil(lambda: len(editor.result_views) == 2, timeout=5000)
     diff = editor.result_views[-1]
     assert diff.saved.name == "cap.labeled.workflow.json" and '"demos"' in diff.diff.toPlainText()
+
+
+def test_switch_predictor_kind_keeps_wires_and_undoes(editor, tmp_path):
+    editor.open_path(rag_file(tmp_path))
+    editor.select_node("answer")
+    inspector = editor.inspector
+    inspector.kind.setCurrentIndex(inspector.kind.findData("prompts.chain_of_thought"))
+    assert inspector.commit() is True
+    answer = editor.graph.get_node_by_name("answer")
+    assert answer.get_property("workflow_type") == "prompts.chain_of_thought"
+    assert list(answer.outputs()) == ["reasoning", "answer", "confidence"]
+    spec = editor.doc.to_spec()
+    assert spec.nodes["answer"].type == "prompts.chain_of_thought" and spec.outputs == {"answer": "answer.answer"}
+    assert spec.nodes["answer"].inputs == {"question": "input.question", "query": "rewrite.query"}
+    editor.graph.undo_stack().undo()
+    assert editor.graph.get_node_by_name("answer").get_property("workflow_type") == "prompts.predict"

@@ -17,7 +17,7 @@ from typing import Any
 from NodeGraphQt import NodeGraph, NodesPaletteWidget
 from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from studio.api import contributions
@@ -26,9 +26,11 @@ from ...signature import SignatureError, as_signature
 from ...workflow.schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text
 from .. import links
 from .convert import WorkflowDocument
-from .nodes import (InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
-                    make_node_classes)
+from .nodes import (IDENTIFIER, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible, make_node_classes,
+                    node_class_name)
 
+PREDICTOR_KINDS = {"prompts.predict": "Predict", "prompts.chain_of_thought": "Chain of thought",
+                   "prompts.react": "ReAct agent"}
 STATE_COLORS = {"queued": (90, 90, 90), "running": (50, 100, 200), "ok": (50, 140, 70), "cached": (60, 150, 140),
                 "error": (190, 55, 55), "cancelled": (170, 120, 40)}
 AUTOSAVE_MS = 30_000
@@ -74,6 +76,9 @@ class Inspector(QWidget):
         self.editor = editor
         self.node: WorkflowNode | None = None
         self.title = QLabel("Select a node to edit it.", wordWrap=True)
+        self.kind = QComboBox(objectName="kind")
+        for type_id, title in PREDICTOR_KINDS.items():
+            self.kind.addItem(title, type_id)
         self.signature = QLineEdit(objectName="signature", placeholderText="question, context: list[str] -> answer")
         self.instructions = QPlainTextEdit(objectName="instructions")
         self.model = QLineEdit(objectName="model", placeholderText="(the workflow's model)")
@@ -83,6 +88,7 @@ class Inspector(QWidget):
         self.apply = QPushButton("Apply (Ctrl+Enter)", objectName="apply")
         self.apply.clicked.connect(self.commit)
         form = QFormLayout()
+        form.addRow("predictor", self.kind)
         form.addRow("signature", self.signature)
         form.addRow("instructions", self.instructions)
         form.addRow("model", self.model)
@@ -103,6 +109,9 @@ class Inspector(QWidget):
         enabled = node is not None
         for widget in (self.signature, self.instructions, self.model, self.params, self.apply):
             widget.setEnabled(enabled)
+        type_id = node.get_property("workflow_type") if node is not None else ""
+        self.kind.setEnabled(type_id in PREDICTOR_KINDS)
+        self.kind.setCurrentIndex(max(0, self.kind.findData(type_id)))
         if node is None:
             self.title.setText("Select a node to edit it.")
             return
@@ -148,8 +157,12 @@ class Inspector(QWidget):
             except SignatureError as exc:
                 self.problem.setText(str(exc))
                 return False
-        self.editor.set_params(node, params)
-        self.show_node(node)
+        kind = self.kind.currentData()
+        if self.kind.isEnabled() and kind != node.get_property("workflow_type"):
+            node = self.editor.set_kind(node, kind, params)
+        else:
+            self.editor.set_params(node, params)
+        self.show_node(self.editor.graph.get_node_by_name(node.name()))
         return True
 
 
@@ -473,14 +486,26 @@ class WorkflowEditor(QWidget):
             self._replace_ports(node, inputs, outputs)
         stack.endMacro()
 
-    def _replace_ports(self, node: WorkflowNode, inputs, outputs) -> None:
-        """Rebuild a node under the same name: delete and re-create (both undoable), then
-        reconnect what still fits."""
+    def set_kind(self, node: WorkflowNode, type_id: str, params: dict[str, Any]) -> WorkflowNode:
+        """Turn a predictor into another kind (Predict ↔ Chain of thought ↔ ReAct) as one
+        undoable step, keeping its name, parameters and the connections that still fit."""
+        inputs, outputs = self.doc.ports_of(type_id, params, list(node.inputs()))
+        stack = self.graph.undo_stack()
+        stack.beginMacro(f"make {node.name()} a {PREDICTOR_KINDS.get(type_id, type_id)}")
+        node.set_property("params", json.dumps(params, ensure_ascii=False))
+        fresh = self._replace_ports(node, inputs, outputs, f"{IDENTIFIER}.{node_class_name(type_id)}")
+        stack.endMacro()
+        return fresh
+
+    def _replace_ports(self, node: WorkflowNode, inputs, outputs, type_name: str | None = None) -> WorkflowNode:
+        """Rebuild a node under the same name (optionally as another type): delete and
+        re-create (both undoable), then reconnect what still fits."""
         wires_in = {name: [(p.node().name(), p.name()) for p in port.connected_ports()]
                     for name, port in node.inputs().items()}
         wires_out = {name: [(p.node().name(), p.name()) for p in port.connected_ports()]
                      for name, port in node.outputs().items()}
-        name, pos, params, type_name = node.name(), node.pos(), node.get_property("params"), node.type_
+        name, pos, params = node.name(), node.pos(), node.get_property("params")
+        type_name = type_name or node.type_
         self.graph.delete_node(node)
         self._loading = True
         try:
@@ -501,6 +526,7 @@ class WorkflowEditor(QWidget):
                 if port in fresh.outputs() and target is not None and target_port in target.inputs():
                     fresh.outputs()[port].connect_to(target.inputs()[target_port])
         self.inspector.show_node(fresh)
+        return fresh
 
     def set_io_ports(self, node: WorkflowNode, text: str) -> bool:
         """The workflow's inputs (or outputs), written like the left side of a signature."""
