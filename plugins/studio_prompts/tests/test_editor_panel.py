@@ -326,3 +326,25 @@ def test_switch_predictor_kind_keeps_wires_and_undoes(editor, tmp_path):
     assert spec.nodes["answer"].inputs == {"question": "input.question", "query": "rewrite.query"}
     editor.graph.undo_stack().undo()
     assert editor.graph.get_node_by_name("answer").get_property("workflow_type") == "prompts.predict"
+
+
+def test_inspector_field_descriptions_and_sampling(editor, tmp_path):
+    editor.open_path(rag_file(tmp_path))
+    editor.select_node("answer")
+    inspector = editor.inspector
+    assert inspector.fields.rowCount() == 4  # question, query in; answer, confidence out
+    assert [inspector.fields.item(r, 1).text() for r in range(4)] == ["question", "query", "answer", "confidence"]
+    inspector.fields.item(3, 3).setText("0 to 1, how sure")
+    inspector.temperature.setValue(0.3)
+    inspector.max_tokens.setValue(256)
+    assert inspector.commit() is True
+    params = editor.doc.to_spec().nodes["answer"].params
+    assert params["outputs"][1] == {"name": "confidence", "type": "float", "desc": "0 to 1, how sure"}
+    assert "signature" not in params and params["config"] == {"temperature": 0.3, "max_tokens": 256}
+    assert params["instructions"] == "Answer briefly."
+    editor.select_node("rewrite")
+    editor.select_node("answer")  # shown again from the list form
+    assert inspector.signature.text() == "question, query -> answer, confidence: float"
+    assert inspector.fields.item(3, 3).text() == "0 to 1, how sure"
+    spec = load_workflow(editor.doc.path if editor.save() else None).spec
+    assert spec.nodes["answer"].params["outputs"][1]["desc"] == "0 to 1, how sure"

@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from NodeGraphQt import NodeGraph, NodesPaletteWidget
 from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QLabel, QLineEdit,
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QSpinBox, QTableWidget,
+                               QTableWidgetItem, QFileDialog, QFormLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
 from studio.api import contributions
 
-from ...signature import SignatureError, as_signature
+from ...signature import SignatureError, SignatureSpec, as_signature
 from ...workflow.schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text
 from .. import links
 from .convert import WorkflowDocument
@@ -82,6 +84,15 @@ class Inspector(QWidget):
         self.signature = QLineEdit(objectName="signature", placeholderText="question, context: list[str] -> answer")
         self.instructions = QPlainTextEdit(objectName="instructions")
         self.model = QLineEdit(objectName="model", placeholderText="(the workflow's model)")
+        self.fields = QTableWidget(0, 4, objectName="fields")
+        self.fields.setHorizontalHeaderLabels(["", "field", "type", "description"])
+        self.fields.horizontalHeader().setStretchLastSection(True)
+        self.fields.verticalHeader().hide()
+        self.signature.textEdited.connect(lambda _t: self._fill_fields(self._descriptions()))
+        self.temperature = QDoubleSpinBox(objectName="temperature", minimum=-0.1, maximum=2.0, singleStep=0.1,
+                                          decimals=2, specialValueText="(model default)")
+        self.max_tokens = QSpinBox(objectName="max_tokens", minimum=0, maximum=1_000_000, singleStep=64,
+                                   specialValueText="(model default)")
         self.params = QPlainTextEdit(objectName="params")
         self.problem = QLabel(objectName="problem", wordWrap=True)
         self.problem.setStyleSheet("color: #c83c3c")
@@ -90,8 +101,11 @@ class Inspector(QWidget):
         form = QFormLayout()
         form.addRow("predictor", self.kind)
         form.addRow("signature", self.signature)
+        form.addRow("field descriptions", self.fields)
         form.addRow("instructions", self.instructions)
         form.addRow("model", self.model)
+        form.addRow("temperature", self.temperature)
+        form.addRow("max tokens", self.max_tokens)
         form.addRow("all parameters (JSON)", self.params)
         layout = QVBoxLayout(self)
         layout.addWidget(self.title)
@@ -107,7 +121,8 @@ class Inspector(QWidget):
         self.node = node
         self.problem.setText("")
         enabled = node is not None
-        for widget in (self.signature, self.instructions, self.model, self.params, self.apply):
+        for widget in (self.signature, self.instructions, self.model, self.params, self.apply, self.fields,
+                       self.temperature, self.max_tokens):
             widget.setEnabled(enabled)
         type_id = node.get_property("workflow_type") if node is not None else ""
         self.kind.setEnabled(type_id in PREDICTOR_KINDS)
@@ -125,12 +140,49 @@ class Inspector(QWidget):
             self.signature.setText(", ".join(n if node.port_type(direction, n) in ("str", "any") else
                                              f"{n}: {node.port_type(direction, n)}" for n in names))
             self.signature.setPlaceholderText("question, context: list[str]")
+            self.fields.setRowCount(0)
         else:
-            self.signature.setText(params.get("signature", ""))
+            spec = self._spec(params)
+            self.signature.setText(str(spec) if spec else params.get("signature", ""))
+            self._fill_fields({(r, f.name): f.desc for r, fs in (("in", spec.inputs), ("out", spec.outputs))
+                               for f in fs} if spec else {})
         self.instructions.setPlainText(params.get("instructions", ""))
+        config = params.get("config") or {}
+        self.temperature.setValue(float(config.get("temperature", -0.1)))
+        self.max_tokens.setValue(int(config.get("max_tokens", 0)))
         model = params.get("model")
         self.model.setText(model if isinstance(model, str) else (model or {}).get("model", ""))
         self.params.setPlainText(json.dumps(params, indent=2, ensure_ascii=False))
+
+    @staticmethod
+    def _spec(params: dict[str, Any]) -> SignatureSpec | None:
+        try:
+            return SignatureSpec.from_dict(params)
+        except (SignatureError, KeyError, TypeError, ValueError):
+            return None
+
+    def _descriptions(self) -> dict[tuple[str, str], str]:
+        out = {}
+        for row in range(self.fields.rowCount()):
+            role, name, desc = (self.fields.item(row, c) for c in (0, 1, 3))
+            if role and name:
+                out[("in" if role.text() == "in" else "out", name.text())] = desc.text() if desc else ""
+        return out
+
+    def _fill_fields(self, descs: dict[tuple[str, str], str]) -> None:
+        """One row per field of the signature line; only the description is edited here."""
+        try:
+            spec = as_signature(self.signature.text())
+        except SignatureError:
+            return
+        rows = [("in", f) for f in spec.inputs] + [("out", f) for f in spec.outputs]
+        self.fields.setRowCount(len(rows))
+        for i, (role, field) in enumerate(rows):
+            for j, text in enumerate((role, field.name, field.type)):
+                item = QTableWidgetItem(text)
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                self.fields.setItem(i, j, item)
+            self.fields.setItem(i, 3, QTableWidgetItem(descs.get((role, field.name), field.desc)))
 
     def commit(self) -> bool:
         node = self.node
@@ -143,20 +195,35 @@ class Inspector(QWidget):
             return False
         if isinstance(node, (InputsNode, OutputsNode)):
             return self.editor.set_io_ports(node, self.signature.text())
-        for key, widget in (("signature", self.signature), ("instructions", self.instructions)):
-            text = widget.text() if isinstance(widget, QLineEdit) else widget.toPlainText()
-            if key in params or text:
-                params[key] = text
+        if self.signature.text().strip() or any(k in params for k in ("signature", "inputs", "outputs")):
+            try:
+                spec = as_signature(self.signature.text())
+            except SignatureError as exc:
+                self.problem.setText(str(exc))
+                return False
+            descs = self._descriptions()
+            spec = replace(spec, inputs=tuple(f._replace(desc=descs.get(("in", f.name), "")) for f in spec.inputs),
+                           outputs=tuple(f._replace(desc=descs.get(("out", f.name), "")) for f in spec.outputs))
+            written = spec.to_dict()
+            written.pop("instructions")
+            for key in ("signature", "inputs", "outputs"):
+                params.pop(key, None)
+            params.update(written)
+        if "instructions" in params or self.instructions.toPlainText():
+            params["instructions"] = self.instructions.toPlainText()
         if self.model.text().strip():
             params["model"] = self.model.text().strip()
         else:
             params.pop("model", None)
-        if "signature" in params:
-            try:
-                as_signature(params["signature"])
-            except SignatureError as exc:
-                self.problem.setText(str(exc))
-                return False
+        config = dict(params.get("config") or {})
+        for key, value, unset in (("temperature", self.temperature.value(), -0.1),
+                                  ("max_tokens", self.max_tokens.value(), 0)):
+            if abs(value - unset) > 1e-9:
+                config[key] = value
+            else:
+                config.pop(key, None)
+        if config or "config" in params:
+            params["config"] = config
         kind = self.kind.currentData()
         if self.kind.isEnabled() and kind != node.get_property("workflow_type"):
             node = self.editor.set_kind(node, kind, params)
