@@ -160,6 +160,7 @@ class SpanFilter(QSortFilterProxyModel):
         super().__init__(parent)
         self.setRecursiveFilteringEnabled(True)
         self.kind = self.status = self.model = self.text = ""
+        self._text_of: dict[str, str] = {}  # span id → its record as lower-case JSON, made once per span
 
     def set_filters(self, kind: str = "", status: str = "", model: str = "", text: str = "") -> None:
         if hasattr(self, "beginFilterChange"):  # Qt 6.9+; invalidateFilter() is deprecated there
@@ -180,6 +181,11 @@ class SpanFilter(QSortFilterProxyModel):
             return False
         if self.model and self.model not in str(record.get("model", "")):
             return False
-        if self.text and self.text not in json.dumps(record, ensure_ascii=False, default=str).lower():
-            return False
+        if self.text:
+            key = source.span_id(index)
+            text = self._text_of.get(key)
+            if text is None or record.get("status") == "running":  # a running span's record still changes
+                text = self._text_of[key] = json.dumps(record, ensure_ascii=False, default=str).lower()
+            if self.text not in text:
+                return False
         return True
