@@ -9,6 +9,8 @@ Install tensor-studio and these fixtures are available in any test suite:
 * ``run_job(studio, kind, params)`` — run a job to the end in a fresh event loop and return it.
 * ``plugin_distribution(name, entry_points, modules)`` — write a throw-away installed
   distribution (dist-info + modules) onto ``sys.path``: discovered like a pip-installed one.
+* ``make_window(*plugins)`` — the main window (offscreen) over ``make_studio(*plugins)``,
+  shown and closed with the test (needs pytest-qt).
 * ``qasync_loop`` — a qasync event loop on the test's QApplication, for GUI tests with jobs.
 * ``llm_server`` — a running ``FakeLLMServer`` (``studio.fake_llm``): an OpenAI-compatible
   chat server on 127.0.0.1 with scripted replies and latency, for LLM code through real HTTP.
@@ -194,6 +196,20 @@ def llm_server():
 
     with FakeLLMServer() as server:
         yield server
+
+
+@pytest.fixture
+def make_window(request, make_studio) -> Callable[..., Any]:
+    def make(*plugins: ModuleType | tuple[str, ModuleType]):
+        from studio.qt.main_window import MainWindow
+
+        qtbot = request.getfixturevalue("qtbot")  # pytest-qt, only when a window is asked for
+        window = MainWindow(make_studio(*plugins), quit_on_close=False, confirm_close=False)
+        qtbot.addWidget(window)
+        window.show()
+        return window
+
+    return make
 
 
 @pytest.fixture

@@ -18,14 +18,8 @@ pytestmark = pytest.mark.gui
 
 
 @pytest.fixture
-def window(qtbot, make_studio):
-    from studio.qt.main_window import MainWindow
-
-    studio = make_studio(("prompts", prompts_hooks))
-    win = MainWindow(studio, quit_on_close=False, confirm_close=False)
-    qtbot.addWidget(win)
-    win.show()
-    return win
+def window(make_window):
+    return make_window(("prompts", prompts_hooks))
 
 
 def two_step(tmp_path, url):
