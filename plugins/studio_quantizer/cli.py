@@ -1,0 +1,63 @@
+"""``tensor-studio quantize CHECKPOINT …``: quantize a studio checkpoint and print the report;
+``tensor-studio quantize --dequantize QUANTIZED --out DIR`` writes a float checkpoint back."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def configure(parser) -> None:
+    parser.add_argument("checkpoint", help="a checkpoint folder (model.safetensors + config.json) or a "
+                                           "quantized folder with --dequantize")
+    parser.add_argument("--bits", type=int, default=8, help="2 to 8 (default 8)")
+    parser.add_argument("--asymmetric", action="store_true", help="fit a zero point to each range")
+    parser.add_argument("--granularity", choices=["tensor", "channel", "group"], default="channel")
+    parser.add_argument("--group-size", type=int, default=32)
+    parser.add_argument("--skip", action="append", default=None, metavar="PATTERN",
+                        help="tensor names kept in full precision (default: wte.*, wpe.*, lm_head.*)")
+    parser.add_argument("--layer-bits", action="append", default=[], metavar="PATTERN=BITS",
+                        help="bits for matching tensors, e.g. 'blocks.0.*=8'")
+    parser.add_argument("--out", default=None, help="output folder (default: CHECKPOINT-<scheme>); never overwritten")
+    parser.add_argument("--dequantize", action="store_true", help="write a float checkpoint from a quantized one")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+
+
+def run(args) -> int:
+    from .quantized import export_dequantized, quantize_state_dict, read_state_dict, save_quantized, summarize
+    from .scheme import Scheme
+
+    source = Path(args.checkpoint).expanduser()
+    if args.dequantize:
+        out = Path(args.out) if args.out else source.with_name(source.name + "-dequantized")
+        print(export_dequantized(source, out))
+        return 0
+    layer_bits = {}
+    for item in args.layer_bits:
+        pattern, sep, bits = item.partition("=")
+        if not sep or not bits.isdigit():
+            raise ValueError(f"--layer-bits expects PATTERN=BITS, got {item!r}")
+        layer_bits[pattern] = int(bits)
+    scheme = Scheme(bits=args.bits, symmetric=not args.asymmetric, granularity=args.granularity,
+                    group_size=args.group_size, layer_bits=layer_bits,
+                    **({"skip": args.skip} if args.skip is not None else {}))
+    state = read_state_dict(source)
+    quantized, kept, rows = quantize_state_dict(state, scheme)
+    if not quantized:
+        raise ValueError(f"{source}: no tensor matches the scheme (2-D weights not skipped); nothing to quantize")
+    out = Path(args.out) if args.out else source.with_name(f"{source.name}-{scheme.label()}")
+    save_quantized(quantized, kept, scheme, source, out)
+    summary = {**summarize(rows, kept, scheme), "saved": str(out)}
+    if args.json:
+        print(json.dumps({"summary": summary, "layers": rows}, indent=2))
+        return 0
+    print(f"{summary['scheme']}: {summary['quantized_tensors']} tensors, {summary['quantized_weights']:,} weights")
+    print(f"  Linear weights {summary['linear_fp32_bytes'] / 1e6:.3f} MB -> {summary['linear_bytes'] / 1e6:.3f} MB "
+          f"({summary['linear_ratio']:.3f}x, {summary['bits_per_weight']:.2f} bits per weight)")
+    print(f"  model {summary['model_fp32_bytes'] / 1e6:.3f} MB -> {summary['model_bytes'] / 1e6:.3f} MB")
+    print(f"  {'tensor':32} {'bits':>4} {'scale range':>21} {'MSE':>10} {'SNR dB':>7}")
+    for row in rows:
+        print(f"  {row['name']:32} {row['bits']:>4} {row['scale_min']:>10.2e}..{row['scale_max']:<9.2e} "
+              f"{row['mse']:>10.2e} {row['snr_db']:>7.1f}")
+    print(f"saved {out}")
+    return 0

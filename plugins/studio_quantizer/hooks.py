@@ -1,0 +1,18 @@
+"""The quantizer plugin's contributions (so far: the CLI command)."""
+
+from __future__ import annotations
+
+from studio.api import CliCommand, PluginInfo, hookimpl
+
+
+@hookimpl
+def studio_plugin_info():
+    return PluginInfo(name="Quantizer", version="0.1",
+                      description="Affine int8 / int4 quantization of studio models: readable reference, "
+                                  "quantized checkpoints, error per layer.")
+
+
+@hookimpl
+def studio_commands():
+    return [CliCommand("quantize", "quantize a checkpoint (int2-int8, per tensor / channel / group) and report",
+                       "studio_quantizer.cli:configure", "studio_quantizer.cli:run")]

@@ -1,0 +1,174 @@
+"""Quantize a model's weights and keep them in a readable folder.
+
+A quantized checkpoint is a folder:
+
+* ``quantized.safetensors`` — for each quantized tensor ``<name>.qcodes`` (uint8, packed
+  when the width divides 8), ``<name>.scale`` (fp16) and, when asymmetric,
+  ``<name>.zero_point`` (uint8); every other tensor as it was;
+* ``quantization.json`` — the scheme and, per tensor, bits, symmetry, granularity, group
+  size, shape and block shape: everything needed to read the codes back, in plain JSON;
+* the source's ``config.json`` and ``tokenizer.json``, so the model can be rebuilt.
+
+``load_quantized`` dequantizes it back to a float state dict; ``export_dequantized`` writes
+an ordinary checkpoint (``model.safetensors``) that the trainer's Generate runs as is.
+Writes go to a ``.partial`` folder that is renamed at the end, and an existing folder is
+never overwritten.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from studio.api import StudioFileError, write_json
+
+from .affine import QuantizedTensor, error_stats, quantize_tensor
+from .packing import pack, unpack
+from .scheme import Scheme
+
+FORMAT = "tensor-studio.quantized"
+VERSION = 1
+COPIED = ("config.json", "tokenizer.json")
+
+
+class QuantizeError(StudioFileError):
+    """A checkpoint that cannot be quantized or read; the message says which file and why."""
+
+
+def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    path = folder / "model.safetensors" if folder.is_dir() else folder
+    if not path.exists():
+        raise QuantizeError(f"{path}: no such checkpoint (expected a folder with model.safetensors)")
+    try:
+        return load_file(str(path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise QuantizeError(f"{path}: not a readable safetensors file ({exc})") from None
+
+
+def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme):
+    """(quantized tensors by name, tensors kept as they were, per-layer report rows)."""
+    quantized: dict[str, QuantizedTensor] = {}
+    kept: dict[str, torch.Tensor] = {}
+    rows: list[dict[str, Any]] = []
+    for name, tensor in state.items():
+        if not scheme.quantizes(name, tensor):
+            kept[name] = tensor
+            continue
+        bits = scheme.bits_for(name)
+        granularity = scheme.granularity
+        if granularity == "group" and tensor.shape[-1] % scheme.group_size:
+            granularity = "channel"  # a row that does not split into groups: one scale per row instead
+        qt = quantize_tensor(tensor, bits, scheme.symmetric, granularity, scheme.group_size)
+        quantized[name] = qt
+        rows.append({"name": name, "shape": list(tensor.shape), "bits": bits, "granularity": granularity,
+                     "fp32_bytes": tensor.numel() * 4, "bytes": qt.storage_bits() / 8, **error_stats(tensor, qt)})
+    return quantized, kept, rows
+
+
+def save_quantized(quantized: dict[str, QuantizedTensor], kept: dict[str, torch.Tensor], scheme: Scheme,
+                   source: Path, out: Path) -> Path:
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    if out.exists():
+        raise QuantizeError(f"{out} already exists: choose another folder (nothing was overwritten)")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    tensors: dict[str, torch.Tensor] = {k: v.contiguous() for k, v in kept.items()}
+    entries = {}
+    for name, qt in quantized.items():
+        offset = 2 ** (qt.bits - 1) if qt.symmetric else 0  # symmetric codes are signed: shift them to ≥ 0
+        tensors[f"{name}.qcodes"] = pack(qt.q, qt.bits, offset)
+        tensors[f"{name}.scale"] = qt.scale.half().contiguous()
+        if not qt.symmetric:
+            tensors[f"{name}.zero_point"] = qt.zero_point.to(torch.uint8).contiguous()
+        entries[name] = {"bits": qt.bits, "symmetric": qt.symmetric, "granularity": qt.granularity,
+                         "group_size": qt.group_size, "shape": list(qt.shape), "blocks": list(qt.q.shape),
+                         "offset": offset}
+    save_file(tensors, str(partial / "quantized.safetensors"))
+    write_json(partial / "quantization.json", {"format": FORMAT, "version": VERSION, "scheme": scheme.model_dump(),
+                                               "source": str(source), "tensors": entries})
+    source_dir = Path(source) if Path(source).is_dir() else Path(source).parent
+    for name in COPIED:
+        if (source_dir / name).exists():
+            shutil.copy2(source_dir / name, partial / name)
+    partial.rename(out)
+    return out
+
+
+def load_quantized(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """The dequantized float state dict and the manifest."""
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    folder = Path(folder)
+    try:
+        manifest = json.loads((folder / "quantization.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise QuantizeError(f"{folder}: no quantization.json (not a quantized checkpoint)") from None
+    except (ValueError, OSError) as exc:
+        raise QuantizeError(f"{folder}/quantization.json: unreadable ({exc})") from None
+    if manifest.get("format") != FORMAT or manifest.get("version", 0) > VERSION:
+        raise QuantizeError(f"{folder}: quantization.json is not a version-{VERSION} {FORMAT} manifest")
+    try:
+        tensors = load_file(str(folder / "quantized.safetensors"))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise QuantizeError(f"{folder}/quantized.safetensors: unreadable ({exc})") from None
+    state: dict[str, torch.Tensor] = {}
+    for name, entry in manifest["tensors"].items():
+        try:
+            blocks = tuple(entry["blocks"])
+            count = 1
+            for dim in blocks:
+                count *= dim
+            q = unpack(tensors.pop(f"{name}.qcodes"), entry["bits"], entry["offset"], count).reshape(blocks)
+            scale = tensors.pop(f"{name}.scale").float()
+            zero = tensors.pop(f"{name}.zero_point").to(torch.int32) if not entry["symmetric"] else \
+                torch.zeros_like(scale, dtype=torch.int32)
+            state[name] = ((q - zero).float() * scale).reshape(entry["shape"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise QuantizeError(f"{folder}: tensor {name} does not match its manifest entry ({exc})") from None
+    state.update(tensors)
+    return state, manifest
+
+
+def export_dequantized(folder: Path, out: Path) -> Path:
+    """An ordinary float checkpoint folder from a quantized one (for tools that want fp32)."""
+    from safetensors.torch import save_file
+
+    state, _manifest = load_quantized(folder)
+    out = Path(out)
+    if out.exists():
+        raise QuantizeError(f"{out} already exists: choose another folder (nothing was overwritten)")
+    partial = out.with_name(out.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in state.items()}, str(partial / "model.safetensors"))
+    for name in COPIED:
+        if (Path(folder) / name).exists():
+            shutil.copy2(Path(folder) / name, partial / name)
+    partial.rename(out)
+    return out
+
+
+def summarize(rows: list[dict[str, Any]], kept: dict[str, torch.Tensor], scheme: Scheme) -> dict[str, Any]:
+    """Sizes and bits per weight, before and after."""
+    linear_fp32 = sum(r["fp32_bytes"] for r in rows)
+    linear_after = sum(r["bytes"] for r in rows)
+    kept_bytes = sum(t.numel() * t.element_size() for t in kept.values())
+    weights = sum(r["fp32_bytes"] // 4 for r in rows)
+    return {"scheme": scheme.label(), "quantized_tensors": len(rows), "quantized_weights": weights,
+            "linear_fp32_bytes": linear_fp32, "linear_bytes": round(linear_after),
+            "linear_ratio": linear_after / linear_fp32 if linear_fp32 else 1.0,
+            "bits_per_weight": 8 * linear_after / weights if weights else 32.0,
+            "model_fp32_bytes": linear_fp32 + kept_bytes, "model_bytes": round(linear_after + kept_bytes),
+            "worst_snr_db": min((r["snr_db"] for r in rows), default=float("inf"))}

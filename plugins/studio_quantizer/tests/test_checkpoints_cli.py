@@ -1,0 +1,112 @@
+"""Quantized checkpoints: save / load, sizes in the report, the CLI on a trained studio
+checkpoint, the dequantized export running in the trainer's generation, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from studio_quantizer.quantized import (QuantizeError, export_dequantized, load_quantized, quantize_state_dict,
+                                        read_state_dict, save_quantized, summarize)
+from studio_quantizer.scheme import Scheme
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    """A small studio-format checkpoint folder (random weights, GPT names)."""
+    from safetensors.torch import save_file
+
+    torch.manual_seed(0)
+    state = {"wte.weight": torch.randn(50, 64), "blocks.0.attn.qkv.weight": torch.randn(192, 64) * 0.02,
+             "blocks.0.attn.qkv.bias": torch.zeros(192), "blocks.0.mlp.fc.weight": torch.randn(256, 64) * 0.02,
+             "ln_f.weight": torch.ones(64)}
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    save_file(state, str(folder / "model.safetensors"))
+    (folder / "config.json").write_text(json.dumps({"model": {"n_embd": 64}}))
+    return folder
+
+
+@pytest.mark.parametrize("scheme", [Scheme(bits=8), Scheme(bits=4, granularity="group", group_size=32),
+                                    Scheme(bits=4, symmetric=False, granularity="group", group_size=32),
+                                    Scheme(bits=3, granularity="tensor")])
+def test_save_load_round_trip_matches_the_reference(checkpoint, tmp_path, scheme):
+    state = read_state_dict(checkpoint)
+    quantized, kept, rows = quantize_state_dict(state, scheme)
+    assert set(quantized) == {"blocks.0.attn.qkv.weight", "blocks.0.mlp.fc.weight"}  # embeddings, 1-D kept
+    out = save_quantized(quantized, kept, scheme, checkpoint, tmp_path / "q")
+    loaded, manifest = load_quantized(out)
+    assert manifest["scheme"]["bits"] == scheme.bits and (out / "config.json").exists()
+    for name, qt in quantized.items():
+        assert torch.equal(loaded[name], qt.dequantize())  # disk holds exactly the reference codes
+    assert torch.equal(loaded["wte.weight"], state["wte.weight"])
+
+
+def test_report_sizes_and_bits_per_weight(checkpoint):
+    state = read_state_dict(checkpoint)
+    _, kept, rows = quantize_state_dict(state, Scheme(bits=4, granularity="group", group_size=32))
+    summary = summarize(rows, kept, Scheme(bits=4, granularity="group", group_size=32))
+    assert summary["bits_per_weight"] == pytest.approx(4 + 16 / 32)  # codes + one fp16 scale per 32
+    assert summary["linear_ratio"] == pytest.approx(4.5 / 32) and summary["linear_ratio"] <= 0.16
+    _, kept8, rows8 = quantize_state_dict(state, Scheme(bits=8))
+    int8 = summarize(rows8, kept8, Scheme(bits=8))
+    assert int8["linear_ratio"] <= 0.27 and int8["worst_snr_db"] > 35
+
+
+def test_layer_bits_and_skip(checkpoint):
+    scheme = Scheme(bits=4, layer_bits={"blocks.0.mlp.*": 8}, skip=["wte.*", "*qkv*"])
+    quantized, kept, _ = quantize_state_dict(read_state_dict(checkpoint), scheme)
+    assert set(quantized) == {"blocks.0.mlp.fc.weight"} and quantized["blocks.0.mlp.fc.weight"].bits == 8
+    assert "blocks.0.attn.qkv.weight" in kept
+
+
+def test_bad_input_is_refused_and_nothing_overwritten(checkpoint, tmp_path):
+    with pytest.raises(QuantizeError, match="no such checkpoint"):
+        read_state_dict(tmp_path / "nope")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(QuantizeError, match="not a readable safetensors"):
+        read_state_dict(broken)
+    existing = tmp_path / "taken"
+    existing.mkdir()
+    (existing / "mine.txt").write_text("keep me")
+    quantized, kept, _ = quantize_state_dict(read_state_dict(checkpoint), Scheme())
+    with pytest.raises(QuantizeError, match="already exists"):
+        save_quantized(quantized, kept, Scheme(), checkpoint, existing)
+    assert (existing / "mine.txt").read_text() == "keep me"
+    out = save_quantized(quantized, kept, Scheme(), checkpoint, tmp_path / "q")
+    manifest = json.loads((out / "quantization.json").read_text())
+    manifest["tensors"]["blocks.0.mlp.fc.weight"]["blocks"] = [3, 3]
+    (out / "quantization.json").write_text(json.dumps(manifest))
+    with pytest.raises(QuantizeError, match="does not match its manifest"):
+        load_quantized(out)
+
+
+def test_cli_quantizes_a_trained_checkpoint_and_the_export_generates(make_studio, run_job, tmp_path, capsys):
+    import studio_trainer.hooks as trainer_hooks
+    from studio_trainer.tests.helpers import tiny
+
+    from studio.cli import main
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("To be, or not to be, that is the question.\n" * 300)
+    studio = make_studio(("trainer", trainer_hooks))
+    trained = run_job(studio, "trainer.train", tiny(corpus))
+    assert trained.status == "succeeded", trained.error
+    best = trained.run.dir / "checkpoints" / "best"
+    source = best if best.exists() else sorted((trained.run.dir / "checkpoints").glob("step-*"))[-1]
+    out = tmp_path / "int4"
+    assert main(["quantize", str(source), "--bits", "4", "--granularity", "group", "--group-size", "16",
+                 "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["summary"]["saved"] == str(out) and report["layers"]
+    assert main(["quantize", str(source), "--out", str(out)]) == 2  # refuses to overwrite
+    assert "already exists" in capsys.readouterr().err
+    export = tmp_path / "int4-float"
+    assert main(["quantize", str(out), "--dequantize", "--out", str(export)]) == 0
+    assert main(["trainer", "generate", str(export), "--prompt", "To be", "--max-new-tokens", "8",
+                 "--seed", "0"]) == 0
+    assert capsys.readouterr().out.strip()
