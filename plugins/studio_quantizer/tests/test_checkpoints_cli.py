@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from studio_quantizer.quantized import (QuantizeError, export_dequantized, load_quantized, quantize_state_dict,
+from studio_quantizer.quantized import (QuantizeError, load_quantized, quantize_state_dict,
                                         read_state_dict, save_quantized, summarize)
 from studio_quantizer.scheme import Scheme
 
