@@ -10,7 +10,9 @@ Written to be read. For ``b`` bits:
 
 Granularity: one (S, Z) for the whole tensor, one per output channel (row of a Linear
 weight), or one per group of ``group_size`` consecutive values along a row. Values inside
-the range come back within S / 2 of where they were; that bound is what the tests check.
+the grid's range come back within S / 2 of where they were; the data's extremes may fall
+just outside it (the zero point is rounded to an integer, the scale to fp16) and are
+clamped, within S. Those two bounds are what the tests check.
 """
 
 from __future__ import annotations
