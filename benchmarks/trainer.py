@@ -146,7 +146,7 @@ def studio_job(data: Path, iters: int, attention: str) -> dict:
     job, wall = asyncio.run(go())
     if job.status != "succeeded":
         raise SystemExit(f"studio job {job.status}: {job.error}")
-    return {**_job_figures(job.run.dir), "wall_s": wall}
+    return {**_job_figures(job.run.dir), "wall_s": wall, "run_dir": str(job.run.dir)}
 
 
 def gui_job(data: Path, iters: int) -> dict:

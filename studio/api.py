@@ -59,6 +59,8 @@ __all__ = [
     "CliCommand",
     "OpenAction",
     "ModelPart",
+    "ModelLoader",
+    "LoadedModel",
     "JobContext",
     "PanelContext",
     "JobCancelled",
@@ -239,6 +241,31 @@ class ModelPart:
     description: str = ""
 
 
+@dataclass(frozen=True)
+class ModelLoader:
+    """A kind of model checkpoint other plugins can load and measure (the quantizer uses
+    it to compute loss and latency of a model it did not build). ``load`` is
+    ``"module:function"``: ``load(path) -> LoadedModel | None`` (None: not this kind)."""
+
+    id: str
+    title: str
+    load: str
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to measure, in eval mode on the CPU.
+
+    ``loss(model, text)`` is the mean next-token loss in nats of ``model`` (this one, or a
+    transformed copy such as a quantized one) on the held-out part of ``text``;
+    ``example_input(batch_size)`` is an input for ``model(...)`` of that batch size."""
+
+    model: Any
+    loss: Callable[[Any, str], float]
+    example_input: Callable[[int], Any]
+    description: str = ""
+
+
 # --------------------------------------------------------------------------- facades
 
 
@@ -317,6 +344,10 @@ class HookSpecs:
     @hookspec
     def studio_model_parts(self) -> list[ModelPart]:  # type: ignore[empty-body]
         """Attention types and blocks for the trainer's model registry."""
+
+    @hookspec
+    def studio_model_loaders(self) -> list[ModelLoader]:  # type: ignore[empty-body]
+        """Checkpoint kinds other plugins can load and measure (see ``LoadedModel``)."""
 
     @hookspec(firstresult=True)
     def studio_open_path(self, path: Path) -> OpenAction | None:

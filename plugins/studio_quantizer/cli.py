@@ -20,6 +20,10 @@ def configure(parser) -> None:
                         help="bits for matching tensors, e.g. 'blocks.0.*=8'")
     parser.add_argument("--out", default=None, help="output folder (default: CHECKPOINT-<scheme>); never overwritten")
     parser.add_argument("--dequantize", action="store_true", help="write a float checkpoint from a quantized one")
+    parser.add_argument("--measure", default=None, metavar="TEXT_FILE",
+                        help="also measure loss / perplexity on the last 10%% of this text and latency at "
+                             "batch 1 and 8: fp32, weight-only, and dynamic int8 (8-bit symmetric schemes)")
+    parser.add_argument("--repeats", type=int, default=20, help="timed forward passes per latency figure")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -45,11 +49,12 @@ def run(args) -> int:
     quantized, kept, rows = quantize_state_dict(state, scheme)
     if not quantized:
         raise ValueError(f"{source}: no tensor matches the scheme (2-D weights not skipped); nothing to quantize")
+    measured = _measure(source, quantized, scheme, args) if args.measure else {}
     out = Path(args.out) if args.out else source.with_name(f"{source.name}-{scheme.label()}")
     save_quantized(quantized, kept, scheme, source, out)
     summary = {**summarize(rows, kept, scheme), "saved": str(out)}
     if args.json:
-        print(json.dumps({"summary": summary, "layers": rows}, indent=2))
+        print(json.dumps({"summary": summary, "layers": rows, "measured": measured}, indent=2))
         return 0
     print(f"{summary['scheme']}: {summary['quantized_tensors']} tensors, {summary['quantized_weights']:,} weights")
     print(f"  Linear weights {summary['linear_fp32_bytes'] / 1e6:.3f} MB -> {summary['linear_bytes'] / 1e6:.3f} MB "
@@ -59,5 +64,25 @@ def run(args) -> int:
     for row in rows:
         print(f"  {row['name']:32} {row['bits']:>4} {row['scale_min']:>10.2e}..{row['scale_max']:<9.2e} "
               f"{row['mse']:>10.2e} {row['snr_db']:>7.1f}")
+    for label, figures in measured.items():
+        loss = f"loss {figures['loss']:.4f} (ppl {figures['perplexity']:.2f}) · " if "loss" in figures else ""
+        print(f"  {label:13} {loss}latency b1 {figures['latency_ms_b1']:.2f} ms · b8 {figures['latency_ms_b8']:.2f} ms")
     print(f"saved {out}")
     return 0
+
+
+def _measure(source: Path, quantized, scheme, args) -> dict:
+    from studio.api import StudioFileError
+
+    from .measure import dynamic_int8, load_model, measure, weight_only
+
+    try:
+        text = Path(args.measure).expanduser().read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise StudioFileError(f"{args.measure}: cannot be read ({exc})") from None
+    loaded = load_model(source)
+    results = {"fp32": measure(loaded, loaded.model, text, args.repeats),
+               "weight_only": measure(loaded, weight_only(loaded.model, quantized), text, args.repeats)}
+    if scheme.bits == 8 and scheme.symmetric and scheme.granularity in ("channel", "tensor"):
+        results["dynamic_int8"] = measure(loaded, dynamic_int8(loaded.model, quantized), text, args.repeats)
+    return results

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.api import (CliCommand, JobKind, LLMProvider, ModelPart, OpenAction, PanelSpec, PluginInfo,
+from studio.api import (CliCommand, JobKind, LLMProvider, ModelLoader, ModelPart, OpenAction, PanelSpec, PluginInfo,
                         hookimpl)
 
 from .config import GenerateParams, MergeParams, TrainParams
@@ -43,6 +43,11 @@ def studio_panels() -> list[PanelSpec]:
         PanelSpec("trainer:tokens", "Tokenizer", "studio_trainer.qt.tokens_panel:create", area="right",
                   visible=False),
     ]
+
+
+@hookimpl
+def studio_model_loaders() -> list[ModelLoader]:
+    return [ModelLoader("trainer.gpt", "Studio GPT checkpoint", "studio_trainer.loader:load")]
 
 
 @hookimpl

@@ -32,6 +32,7 @@ HOOK_TYPES: dict[str, tuple[type, ...]] = {
     "studio_llm_providers": (api.LLMProvider,),
     "studio_commands": (api.MenuAction, api.CliCommand),
     "studio_model_parts": (api.ModelPart,),
+    "studio_model_loaders": (api.ModelLoader,),
 }
 
 

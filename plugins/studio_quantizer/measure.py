@@ -1,0 +1,124 @@
+"""Measure what quantization does to a model: loss, perplexity and latency, before / after.
+
+The model comes from whichever plugin can load the checkpoint (``studio_model_loaders``;
+the trainer's GPT today). Two ways to run it quantized:
+
+* **weight-only** — the dequantized weights put back into a copy of the model. Quality is
+  exactly that of the scheme; speed is fp32's (CPUs have no int4 matmul kernel here).
+* **dynamic int8** — each quantized Linear becomes ``DynamicInt8Linear``: our reference
+  int8 codes and scales, packed for PyTorch's int8 kernel (fbgemm / onednn), activations
+  quantized on the fly per call. ``reference_dynamic_linear`` is the same arithmetic
+  written out, and the tests check the kernel against it.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from studio.api import LoadedModel, contributions, resolve
+
+from .affine import QuantizedTensor
+from .quantized import QuantizeError
+
+
+def load_model(path: Path) -> LoadedModel:
+    for loader in contributions("studio_model_loaders"):
+        loaded = resolve(loader.load)(Path(path))
+        if loaded is not None:
+            return loaded
+    raise QuantizeError(f"{path}: no installed plugin can load this model (unknown architecture); "
+                        "`tensor-studio plugins` lists what is installed")
+
+
+def weight_only(model: nn.Module, quantized: dict[str, QuantizedTensor]) -> nn.Module:
+    copy_ = copy.deepcopy(model)
+    state = {name: qt.dequantize() for name, qt in quantized.items()}
+    missing = [n for n in state if n not in dict(copy_.named_parameters())]
+    if missing:
+        raise QuantizeError(f"the model has no parameter {missing[0]!r}: the file does not match the architecture")
+    copy_.load_state_dict(state, strict=False)
+    return copy_.eval()
+
+
+class DynamicInt8Linear(nn.Module):
+    """A Linear whose weight is our int8 symmetric per-channel codes, run by PyTorch's int8
+    kernel with activations quantized per call (``reduce_range`` as PyTorch's x86 default)."""
+
+    def __init__(self, linear: nn.Linear, qt: QuantizedTensor, reduce_range: bool = True):
+        super().__init__()
+        if qt.bits != 8 or not qt.symmetric or qt.granularity not in ("channel", "tensor"):
+            raise QuantizeError("the int8 kernel takes 8-bit symmetric per-channel or per-tensor weights")
+        codes = qt.q.reshape(linear.weight.shape).to(torch.int8)
+        if qt.granularity == "tensor":
+            qweight = torch._make_per_tensor_quantized_tensor(codes, float(qt.scale.reshape(-1)[0]), 0)
+        else:
+            scales = qt.scale.reshape(-1).double().contiguous()
+            zeros = torch.zeros(linear.out_features, dtype=torch.long)
+            qweight = torch._make_per_channel_quantized_tensor(codes, scales, zeros, 0)
+        bias = linear.bias.detach().float() if linear.bias is not None else None
+        self.packed = torch.ops.quantized.linear_prepack(qweight, bias)
+        self.reduce_range = reduce_range
+        self.out_features = linear.out_features
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.ops.quantized.linear_dynamic(x, self.packed, self.reduce_range)  # any leading dims
+
+
+def dynamic_int8(model: nn.Module, quantized: dict[str, QuantizedTensor], reduce_range: bool = True) -> nn.Module:
+    """``reduce_range``: 7-bit activations, PyTorch's default on x86 (safe from int16
+    overflow on CPUs without VNNI); False uses all 8 bits — more accurate where it is safe."""
+    copy_ = copy.deepcopy(model)
+    modules = dict(copy_.named_modules())
+    for name, qt in quantized.items():
+        module_name = name.removesuffix(".weight")
+        linear = modules.get(module_name)
+        if not isinstance(linear, nn.Linear):
+            raise QuantizeError(f"{module_name} is not a Linear layer: dynamic int8 quantizes Linear weights only")
+        parent_name, _, child = module_name.rpartition(".")
+        setattr(modules[parent_name] if parent_name else copy_, child, DynamicInt8Linear(linear, qt, reduce_range))
+    return copy_.eval()
+
+
+def reference_dynamic_linear(x: torch.Tensor, qt: QuantizedTensor, bias: torch.Tensor | None,
+                             reduce_range: bool = True) -> torch.Tensor:
+    """Dynamic int8, written out: the activations get one asymmetric uint8 scale per call
+    (7 bits with ``reduce_range``), the product is integer, then scaled back."""
+    qmax = 127 if reduce_range else 255
+    x_min, x_max = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
+    x_scale = (x_max - x_min) / qmax if x_max > x_min else 1.0
+    x_zero = int(min(qmax, max(0, round(-x_min / x_scale))))
+    xq = torch.clamp(torch.round(x / x_scale) + x_zero, 0, qmax)
+    w = qt.q.reshape(qt.shape).float()
+    acc = (xq - x_zero) @ w.T  # exact in float for these magnitudes, as int32 in the kernel
+    y = acc * x_scale * qt.scale.reshape(1, -1)
+    return y + bias if bias is not None else y
+
+
+def latency_ms(model: nn.Module, inputs: Any, repeats: int = 20) -> float:
+    """Median milliseconds of one forward pass (after two warm-up passes)."""
+    times = []
+    with torch.inference_mode():
+        for _ in range(2):
+            model(inputs)
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            model(inputs)
+            times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def measure(loaded: LoadedModel, candidate: nn.Module, text: str | None, repeats: int = 20) -> dict[str, float]:
+    out: dict[str, float] = {}
+    if text:
+        loss = loaded.loss(candidate, text)
+        out.update({"loss": loss, "perplexity": float(torch.exp(torch.tensor(loss)))})
+    for batch in (1, 8):
+        out[f"latency_ms_b{batch}"] = latency_ms(candidate, loaded.example_input(batch), repeats)
+    return out
