@@ -73,16 +73,30 @@ def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme):
     return quantized, kept, rows
 
 
-def save_quantized(quantized: dict[str, QuantizedTensor], kept: dict[str, torch.Tensor], scheme: Scheme,
-                   source: Path, out: Path) -> Path:
-    from safetensors.torch import save_file
-
+def new_folder(out: Path) -> Path:
+    """A fresh ``<out>.partial`` to write into (renamed to ``out`` when complete); an
+    existing ``out`` is refused, never overwritten."""
     out = Path(out)
     if out.exists():
         raise QuantizeError(f"{out} already exists: choose another folder (nothing was overwritten)")
     partial = out.with_name(out.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    return partial
+
+
+def copy_model_files(source_dir: Path, partial: Path) -> None:
+    for name in COPIED:
+        if (source_dir / name).exists():
+            shutil.copy2(source_dir / name, partial / name)
+
+
+def save_quantized(quantized: dict[str, QuantizedTensor], kept: dict[str, torch.Tensor], scheme: Scheme,
+                   source: Path, out: Path) -> Path:
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    partial = new_folder(out)
     tensors: dict[str, torch.Tensor] = {k: v.contiguous() for k, v in kept.items()}
     entries = {}
     for name, qt in quantized.items():
@@ -97,10 +111,7 @@ def save_quantized(quantized: dict[str, QuantizedTensor], kept: dict[str, torch.
     save_file(tensors, str(partial / "quantized.safetensors"))
     write_json(partial / "quantization.json", {"format": FORMAT, "version": VERSION, "scheme": scheme.model_dump(),
                                                "source": str(source), "tensors": entries})
-    source_dir = Path(source) if Path(source).is_dir() else Path(source).parent
-    for name in COPIED:
-        if (source_dir / name).exists():
-            shutil.copy2(source_dir / name, partial / name)
+    copy_model_files(Path(source) if Path(source).is_dir() else Path(source).parent, partial)
     partial.rename(out)
     return out
 
@@ -147,15 +158,9 @@ def export_dequantized(folder: Path, out: Path) -> Path:
 
     state, _manifest = load_quantized(folder)
     out = Path(out)
-    if out.exists():
-        raise QuantizeError(f"{out} already exists: choose another folder (nothing was overwritten)")
-    partial = out.with_name(out.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
+    partial = new_folder(out)
     save_file({k: v.contiguous() for k, v in state.items()}, str(partial / "model.safetensors"))
-    for name in COPIED:
-        if (Path(folder) / name).exists():
-            shutil.copy2(Path(folder) / name, partial / name)
+    copy_model_files(Path(folder), partial)
     partial.rename(out)
     return out
 
