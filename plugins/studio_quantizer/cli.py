@@ -28,7 +28,8 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from .quantized import export_dequantized, quantize_state_dict, read_state_dict, save_quantized, summarize
+    from .pipeline import run_quantization
+    from .quantized import export_dequantized
     from .scheme import Scheme
 
     source = Path(args.checkpoint).expanduser()
@@ -45,16 +46,11 @@ def run(args) -> int:
     scheme = Scheme(bits=args.bits, symmetric=not args.asymmetric, granularity=args.granularity,
                     group_size=args.group_size, layer_bits=layer_bits,
                     **({"skip": args.skip} if args.skip is not None else {}))
-    state = read_state_dict(source)
-    quantized, kept, rows = quantize_state_dict(state, scheme)
-    if not quantized:
-        raise ValueError(f"{source}: no tensor matches the scheme (2-D weights not skipped); nothing to quantize")
-    measured = _measure(source, quantized, scheme, args) if args.measure else {}
     out = Path(args.out) if args.out else source.with_name(f"{source.name}-{scheme.label()}")
-    save_quantized(quantized, kept, scheme, source, out)
-    summary = {**summarize(rows, kept, scheme), "saved": str(out)}
+    report = run_quantization(source, scheme, out, args.measure, args.repeats)
+    summary, rows, measured = report["summary"], report["layers"], report["measured"]
     if args.json:
-        print(json.dumps({"summary": summary, "layers": rows, "measured": measured}, indent=2))
+        print(json.dumps(report, indent=2))
         return 0
     print(f"{summary['scheme']}: {summary['quantized_tensors']} tensors, {summary['quantized_weights']:,} weights")
     print(f"  Linear weights {summary['linear_fp32_bytes'] / 1e6:.3f} MB -> {summary['linear_bytes'] / 1e6:.3f} MB "
@@ -70,19 +66,3 @@ def run(args) -> int:
     print(f"saved {out}")
     return 0
 
-
-def _measure(source: Path, quantized, scheme, args) -> dict:
-    from studio.api import StudioFileError
-
-    from .measure import dynamic_int8, load_model, measure, weight_only
-
-    try:
-        text = Path(args.measure).expanduser().read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise StudioFileError(f"{args.measure}: cannot be read ({exc})") from None
-    loaded = load_model(source)
-    results = {"fp32": measure(loaded, loaded.model, text, args.repeats),
-               "weight_only": measure(loaded, weight_only(loaded.model, quantized), text, args.repeats)}
-    if scheme.bits == 8 and scheme.symmetric and scheme.granularity in ("channel", "tensor"):
-        results["dynamic_int8"] = measure(loaded, dynamic_int8(loaded.model, quantized), text, args.repeats)
-    return results

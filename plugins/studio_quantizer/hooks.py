@@ -1,8 +1,8 @@
-"""The quantizer plugin's contributions (so far: the CLI command)."""
+"""The quantizer plugin's contributions: the quantize job and the CLI command."""
 
 from __future__ import annotations
 
-from studio.api import CliCommand, PluginInfo, hookimpl
+from studio.api import CliCommand, JobKind, PluginInfo, hookimpl
 
 
 @hookimpl
@@ -16,3 +16,11 @@ def studio_plugin_info():
 def studio_commands():
     return [CliCommand("quantize", "quantize a checkpoint (int2-int8, per tensor / channel / group) and report",
                        "studio_quantizer.cli:configure", "studio_quantizer.cli:run")]
+
+
+@hookimpl
+def studio_job_kinds():
+    from .jobs import QuantizeParams
+
+    return [JobKind("quantizer.quantize", "Quantize a checkpoint", QuantizeParams, "studio_quantizer.jobs:quantize",
+                    description="int2-int8 weights, per tensor / channel / group; report and optional measurements")]

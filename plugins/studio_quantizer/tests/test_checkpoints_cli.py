@@ -110,3 +110,17 @@ def test_cli_quantizes_a_trained_checkpoint_and_the_export_generates(make_studio
     assert main(["trainer", "generate", str(export), "--prompt", "To be", "--max-new-tokens", "8",
                  "--seed", "0"]) == 0
     assert capsys.readouterr().out.strip()
+
+
+def test_quantize_job_writes_into_its_run_folder(checkpoint, make_studio, run_job):
+    import studio_quantizer.hooks as quantizer_hooks
+
+    studio = make_studio(("quantizer", quantizer_hooks))
+    job = run_job(studio, "quantizer.quantize", {"checkpoint": str(checkpoint), "bits": 4, "granularity": "group",
+                                                 "group_size": 32})
+    assert job.status == "succeeded", job.error
+    assert (job.run.dir / "quantized" / "quantization.json").exists()
+    report = json.loads((job.run.dir / "report.json").read_text())
+    assert report["summary"]["bits_per_weight"] == pytest.approx(4.5) and job.result["linear_ratio"] < 0.16
+    bad = run_job(studio, "quantizer.quantize", {"checkpoint": str(checkpoint.parent / "missing")})
+    assert bad.status == "failed" and "no such checkpoint" in bad.error

@@ -1,0 +1,41 @@
+"""The quantize job: the same pipeline as the CLI, with progress, in a worker process; the
+quantized checkpoint goes into the run folder unless an output folder is given."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from studio.api import JobContext, write_json
+
+from .pipeline import run_quantization
+from .scheme import DEFAULT_SKIP, Scheme
+
+
+class QuantizeParams(BaseModel):
+    checkpoint: str = Field(..., description="a checkpoint folder (model.safetensors + config.json)")
+    bits: int = Field(8, ge=2, le=8)
+    symmetric: bool = True
+    granularity: str = Field("channel", pattern="^(tensor|channel|group)$")
+    group_size: int = Field(32, ge=2)
+    skip: str = Field(", ".join(DEFAULT_SKIP), description="comma-separated tensor name patterns kept in fp32")
+    measure_text: str = Field("", description="a text file: measure loss on its last 10 % and latency")
+    out: str = Field("", description="output folder (default: quantized/ in the run folder); never overwritten")
+
+
+def quantize(params: QuantizeParams, ctx: JobContext) -> dict[str, Any]:
+    scheme = Scheme(bits=params.bits, symmetric=params.symmetric, granularity=params.granularity,
+                    group_size=params.group_size, skip=[p.strip() for p in params.skip.split(",") if p.strip()])
+    out = Path(params.out).expanduser() if params.out else ctx.run_dir / "quantized"
+    report = run_quantization(Path(params.checkpoint).expanduser(), scheme, out, params.measure_text or None,
+                              progress=lambda d, t, m: ctx.progress(d, t, m))
+    write_json(ctx.run_dir / "report.json", report)
+    for i, row in enumerate(report["layers"]):
+        ctx.metric("snr_db", i, row["snr_db"])
+    summary = report["summary"]
+    ctx.log(f"{summary['scheme']}: Linear weights {summary['linear_ratio']:.3f}x of fp32, "
+            f"{summary['bits_per_weight']:.2f} bits per weight; worst SNR {summary['worst_snr_db']:.1f} dB")
+    ctx.artifact(out, "checkpoint")
+    return {**summary, **{f"{k}_loss": v["loss"] for k, v in report["measured"].items() if "loss" in v}}
