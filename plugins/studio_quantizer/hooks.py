@@ -20,7 +20,7 @@ def studio_commands():
 
 @hookimpl
 def studio_job_kinds():
-    from .jobs import QuantizeParams
+    from .config import QuantizeParams
 
     return [JobKind("quantizer.quantize", "Quantize a checkpoint", QuantizeParams, "studio_quantizer.jobs:quantize",
                     description="int2-int8 weights, per tensor / channel / group; report and optional measurements")]

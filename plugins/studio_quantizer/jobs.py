@@ -6,23 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
 from studio.api import JobContext, write_json
 
+from .config import QuantizeParams
 from .pipeline import run_quantization
-from .scheme import DEFAULT_SKIP, Scheme
-
-
-class QuantizeParams(BaseModel):
-    checkpoint: str = Field(..., description="a checkpoint folder (model.safetensors + config.json)")
-    bits: int = Field(8, ge=2, le=8)
-    symmetric: bool = True
-    granularity: str = Field("channel", pattern="^(tensor|channel|group)$")
-    group_size: int = Field(32, ge=2)
-    skip: str = Field(", ".join(DEFAULT_SKIP), description="comma-separated tensor name patterns kept in fp32")
-    measure_text: str = Field("", description="a text file: measure loss on its last 10 % and latency")
-    out: str = Field("", description="output folder (default: quantized/ in the run folder); never overwritten")
+from .scheme import Scheme
 
 
 def quantize(params: QuantizeParams, ctx: JobContext) -> dict[str, Any]:
