@@ -24,6 +24,11 @@ def configure(parser) -> None:
                         help="also measure loss / perplexity on the last 10%% of this text and latency at "
                              "batch 1 and 8: fp32, weight-only, and dynamic int8 (8-bit symmetric schemes)")
     parser.add_argument("--repeats", type=int, default=20, help="timed forward passes per latency figure")
+    parser.add_argument("--compare", default=None, metavar="SCHEMES",
+                        help="compare schemes instead of saving one, e.g. int8,int4-g32,int4-g128-asym "
+                             "(with --measure: the loss change of each)")
+    parser.add_argument("--sensitivity", action="store_true",
+                        help="with --measure: quantize one layer at a time and list the loss change of each")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -33,6 +38,8 @@ def run(args) -> int:
     from .scheme import Scheme
 
     source = Path(args.checkpoint).expanduser()
+    if args.compare:
+        return _compare(source, args)
     if args.dequantize:
         out = Path(args.out) if args.out else source.with_name(source.name + "-dequantized")
         print(export_dequantized(source, out))
@@ -46,6 +53,8 @@ def run(args) -> int:
     scheme = Scheme(bits=args.bits, symmetric=not args.asymmetric, granularity=args.granularity,
                     group_size=args.group_size, layer_bits=layer_bits,
                     **({"skip": args.skip} if args.skip is not None else {}))
+    if args.sensitivity:
+        return _sensitivity(source, scheme, args)
     out = Path(args.out) if args.out else source.with_name(f"{source.name}-{scheme.label()}")
     report = run_quantization(source, scheme, out, args.measure, args.repeats)
     summary, rows, measured = report["summary"], report["layers"], report["measured"]
@@ -66,3 +75,35 @@ def run(args) -> int:
     print(f"saved {out}")
     return 0
 
+
+
+def _compare(source: Path, args) -> int:
+    from .pipeline import compare
+    from .scheme import preset
+
+    rows = compare(source, [preset(name) for name in args.compare.split(",") if name.strip()], args.measure)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    loss = "loss change" if args.measure else ""
+    print(f"{'scheme':28} {'bits/weight':>11} {'Linear size':>11} {'worst SNR':>10} {loss:>12}")
+    for r in rows:
+        change = f"{r['loss_change']:+12.4f}" if "loss_change" in r else ""
+        print(f"{r['scheme']:28} {r['bits_per_weight']:>11.2f} {r['linear_ratio']:>10.3f}x "
+              f"{r['worst_snr_db']:>8.1f}dB {change}")
+    return 0
+
+
+def _sensitivity(source: Path, scheme, args) -> int:
+    from .pipeline import sensitivity
+
+    if not args.measure:
+        raise ValueError("--sensitivity needs --measure TEXT_FILE (the loss is measured on it)")
+    rows = sensitivity(source, scheme, args.measure)
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    print(f"{scheme.label()}, one tensor at a time (most sensitive first):")
+    for r in rows:
+        print(f"  {r['name']:32} loss change {r['loss_change']:+.5f}  SNR {r['snr_db']:.1f} dB")
+    return 0

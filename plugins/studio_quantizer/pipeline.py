@@ -33,13 +33,57 @@ def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str 
 def measure_all(source: Path, quantized, scheme: Scheme, text_path: str, repeats: int) -> dict[str, Any]:
     from .measure import dynamic_int8, load_model, measure, weight_only
 
-    try:
-        text = Path(text_path).expanduser().read_text(encoding="utf-8", errors="replace")
-    except OSError as exc:
-        raise StudioFileError(f"{text_path}: cannot be read ({exc})") from None
+    text = _read_text(text_path)
     loaded = load_model(source)
     results = {"fp32": measure(loaded, loaded.model, text, repeats),
                "weight_only": measure(loaded, weight_only(loaded.model, quantized), text, repeats)}
     if scheme.bits == 8 and scheme.symmetric and scheme.granularity in ("channel", "tensor"):
         results["dynamic_int8"] = measure(loaded, dynamic_int8(loaded.model, quantized), text, repeats)
     return results
+
+
+def compare(source: Path, schemes: list[Scheme], measure_text: str | None = None) -> list[dict[str, Any]]:
+    """One row per scheme: size, bits per weight, worst SNR and (with a text) the loss change."""
+    from .measure import load_model, weight_only
+
+    state = read_state_dict(source)
+    loaded = text = None
+    base = None
+    if measure_text:
+        text = _read_text(measure_text)
+        loaded = load_model(source)
+        base = loaded.loss(loaded.model, text)
+    rows = []
+    for scheme in schemes:
+        quantized, kept, layer_rows = quantize_state_dict(state, scheme)
+        summary = summarize(layer_rows, kept, scheme)
+        row = {k: summary[k] for k in ("scheme", "bits_per_weight", "linear_ratio", "model_bytes", "worst_snr_db")}
+        if loaded is not None:
+            row["loss"] = loaded.loss(weight_only(loaded.model, quantized), text)
+            row["loss_change"] = row["loss"] - base
+        rows.append(row)
+    return rows
+
+
+def sensitivity(source: Path, scheme: Scheme, measure_text: str) -> list[dict[str, Any]]:
+    """Quantize one tensor at a time (weight-only) and measure the loss change: the layers
+    at the top deserve more bits (``layer_bits``)."""
+    from .measure import load_model, weight_only
+
+    text = _read_text(measure_text)
+    loaded = load_model(source)
+    base = loaded.loss(loaded.model, text)
+    quantized, _, rows = quantize_state_dict(read_state_dict(source), scheme)
+    out = []
+    for row in rows:
+        name = row["name"]
+        loss = loaded.loss(weight_only(loaded.model, {name: quantized[name]}), text)
+        out.append({"name": name, "bits": row["bits"], "loss_change": loss - base, "snr_db": row["snr_db"]})
+    return sorted(out, key=lambda r: -r["loss_change"])
+
+
+def _read_text(path: str) -> str:
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise StudioFileError(f"{path}: cannot be read ({exc})") from None

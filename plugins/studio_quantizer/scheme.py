@@ -39,3 +39,22 @@ class Scheme(BaseModel):
     def quantizes(self, name: str, tensor) -> bool:
         return tensor.dim() == 2 and tensor.is_floating_point() and name.endswith("weight") \
             and self.bits_for(name) is not None
+
+
+def preset(name: str) -> Scheme:
+    """``int8``, ``int8-tensor``, ``int4-g32``, ``int4-g128-asym``, ``int3-g64``…: a scheme by
+    its short name (bits; ``-tensor`` / ``-channel`` / ``-gN``; ``-asym``)."""
+    parts = name.strip().lower().split("-")
+    if not parts[0].startswith("int") or not parts[0][3:].isdigit():
+        raise ValueError(f"not a scheme name: {name!r} (try int8, int4-g32, int4-g128-asym)")
+    fields: dict = {"bits": int(parts[0][3:])}
+    for part in parts[1:]:
+        if part == "asym":
+            fields["symmetric"] = False
+        elif part in ("tensor", "channel"):
+            fields["granularity"] = part
+        elif part.startswith("g") and part[1:].isdigit():
+            fields.update(granularity="group", group_size=int(part[1:]))
+        else:
+            raise ValueError(f"unknown part {part!r} in scheme {name!r}")
+    return Scheme(**fields)

@@ -56,3 +56,35 @@ def test_loss_and_latency_before_and_after(make_studio, run_job, tmp_path, capsy
     (bad / "model.safetensors").write_bytes((source / "model.safetensors").read_bytes())
     assert main(["quantize", str(bad), "--measure", str(corpus), "--out", str(tmp_path / "x")]) == 2
     assert "no installed plugin can load" in capsys.readouterr().err
+
+
+def test_compare_and_sensitivity(make_studio, run_job, tmp_path, capsys):
+    import json
+
+    import studio_trainer.hooks as trainer_hooks
+    from studio_trainer.tests.helpers import tiny
+
+    from studio.cli import main
+    from studio_quantizer.scheme import preset
+
+    assert preset("int4-g128-asym").model_dump(include={"bits", "symmetric", "granularity", "group_size"}) == \
+        {"bits": 4, "symmetric": False, "granularity": "group", "group_size": 128}
+    with pytest.raises(ValueError, match="not a scheme name"):
+        preset("float8")
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("All the world's a stage, and all the men and women merely players.\n" * 200)
+    trained = run_job(make_studio(("trainer", trainer_hooks)), "trainer.train", tiny(corpus))
+    source = sorted((trained.run.dir / "checkpoints").glob("step-*"))[-1]
+    assert main(["quantize", str(source), "--compare", "int8,int4-g16,int2-tensor", "--measure", str(corpus),
+                 "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["scheme"] for r in rows] == ["int8-sym-channel-weight_only", "int4-sym-group16-weight_only",
+                                           "int2-sym-tensor-weight_only"]
+    assert rows[0]["bits_per_weight"] > rows[1]["bits_per_weight"] > rows[2]["bits_per_weight"]
+    assert abs(rows[0]["loss_change"]) < abs(rows[2]["loss_change"])  # 2 bits per tensor hurts most
+    assert main(["quantize", str(source), "--bits", "2", "--granularity", "tensor", "--sensitivity",
+                 "--measure", str(corpus), "--json"]) == 0
+    layers = json.loads(capsys.readouterr().out)
+    assert layers and layers[0]["loss_change"] >= layers[-1]["loss_change"]
+    assert main(["quantize", str(source), "--sensitivity"]) == 2
+    assert "needs --measure" in capsys.readouterr().err
