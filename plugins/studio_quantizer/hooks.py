@@ -1,8 +1,8 @@
-"""The quantizer plugin's contributions: the quantize job and the CLI command."""
+"""The quantizer plugin's contributions: the quantize job, its panel and the CLI command."""
 
 from __future__ import annotations
 
-from studio.api import CliCommand, JobKind, PluginInfo, hookimpl
+from studio.api import CliCommand, JobKind, PanelSpec, PluginInfo, hookimpl
 
 
 @hookimpl
@@ -24,3 +24,9 @@ def studio_job_kinds():
 
     return [JobKind("quantizer.quantize", "Quantize a checkpoint", QuantizeParams, "studio_quantizer.jobs:quantize",
                     description="int2-int8 weights, per tensor / channel / group; report and optional measurements")]
+
+
+@hookimpl
+def studio_panels():
+    return [PanelSpec("quantizer:panel", "Quantizer", "studio_quantizer.qt.panel:create", area="right",
+                      consumes=("progress", "status"), visible=False)]

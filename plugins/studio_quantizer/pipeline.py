@@ -27,7 +27,37 @@ def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str 
     step(2, 3, "saving")
     save_quantized(quantized, kept, scheme, source, out)
     step(3, 3, "done")
-    return {"summary": {**summarize(rows, kept, scheme), "saved": str(out)}, "layers": rows, "measured": measured}
+    histograms = {name: histograms_of(state[name], qt) for name, qt in quantized.items()}
+    return {"summary": {**summarize(rows, kept, scheme), "saved": str(out)}, "layers": rows, "measured": measured,
+            "histograms": histograms}
+
+
+def histograms_of(w, qt, bins: int = 64) -> dict[str, Any]:
+    """What the panel plots for a layer: the weights' histogram with the quantization grid of
+    its widest block (the levels q·S a value can land on; only for 4 bits and fewer, where
+    they can be told apart), and the histogram of the round-trip error."""
+    import torch
+
+    w = w.detach().float().reshape(-1)
+    error = (qt.dequantize().reshape(-1) - w)
+
+    def hist(values: torch.Tensor) -> dict[str, list[float]]:
+        lo, hi = float(values.min()), float(values.max())
+        if hi <= lo:
+            hi = lo + 1e-12
+        counts = torch.histc(values, bins=bins, min=lo, max=hi)
+        return {"edges": torch.linspace(lo, hi, bins + 1).tolist(), "counts": counts.tolist()}
+
+    grid: list[float] = []
+    if qt.bits <= 4:
+        from .affine import code_range
+
+        widest = int(torch.argmax(qt.scale.reshape(-1)))
+        scale = float(qt.scale.reshape(-1)[widest])
+        zero = int(qt.zero_point.reshape(-1)[widest]) if qt.zero_point.numel() > 1 else int(qt.zero_point.reshape(-1)[0])
+        qmin, qmax = code_range(qt.bits, qt.symmetric)
+        grid = [(q - zero) * scale for q in range(qmin, qmax + 1)]
+    return {"weights": hist(w), "error": hist(error), "grid": grid}
 
 
 def measure_all(source: Path, quantized, scheme: Scheme, text_path: str, repeats: int) -> dict[str, Any]:

@@ -13,22 +13,6 @@ from studio_quantizer.quantized import (QuantizeError, load_quantized, quantize_
 from studio_quantizer.scheme import Scheme
 
 
-@pytest.fixture
-def checkpoint(tmp_path):
-    """A small studio-format checkpoint folder (random weights, GPT names)."""
-    from safetensors.torch import save_file
-
-    torch.manual_seed(0)
-    state = {"wte.weight": torch.randn(50, 64), "blocks.0.attn.qkv.weight": torch.randn(192, 64) * 0.02,
-             "blocks.0.attn.qkv.bias": torch.zeros(192), "blocks.0.mlp.fc.weight": torch.randn(256, 64) * 0.02,
-             "ln_f.weight": torch.ones(64)}
-    folder = tmp_path / "ckpt"
-    folder.mkdir()
-    save_file(state, str(folder / "model.safetensors"))
-    (folder / "config.json").write_text(json.dumps({"model": {"n_embd": 64}}))
-    return folder
-
-
 @pytest.mark.parametrize("scheme", [Scheme(bits=8), Scheme(bits=4, granularity="group", group_size=32),
                                     Scheme(bits=4, symmetric=False, granularity="group", group_size=32),
                                     Scheme(bits=3, granularity="tensor")])

@@ -1,0 +1,1 @@
+"""The quantizer's panel (Qt): imported only when the panel is created."""

@@ -1,0 +1,161 @@
+"""Quantizer panel: pick a checkpoint and a scheme, quantize, and see what it costs and gains.
+
+Quantizing runs as a job (a worker process; this panel never imports torch). When it
+finishes, the run's ``report.json`` fills the panel: the whole-model summary (sizes, bits
+per weight, and loss / latency before and after when a text was given), a table of layers
+(bits, scale range, MSE, SNR), and for the selected layer the histogram of its weights with
+the quantization grid and the histogram of its round-trip error.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget,
+                               QTableWidgetItem, QVBoxLayout, QWidget)
+
+from studio.widgets import ParamsForm
+
+from ..config import QuantizeParams
+
+COLUMNS = ("tensor", "bits", "granularity", "scale min", "scale max", "MSE", "SNR dB")
+
+
+def create(ctx) -> "QuantizerPanel":
+    return QuantizerPanel(ctx)
+
+
+class QuantizerPanel(QWidget):
+    def __init__(self, ctx):
+        super().__init__()
+        self.ctx = ctx
+        self.setObjectName("quantizer:panel")
+        self.run_id = ""
+        self.report: dict[str, Any] = {}
+        last = ctx.settings().get("last", {})
+        self.checkpoint = QLineEdit(last.get("checkpoint", ""), objectName="checkpoint",
+                                    placeholderText="a checkpoint folder (model.safetensors + config.json)")
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse)
+        self.form = ParamsForm(QuantizeParams, last, exclude=("checkpoint",),
+                               choices={"granularity": ["channel", "group", "tensor"]})
+        self.quantize_button = QPushButton("Quantize", objectName="quantize")
+        self.quantize_button.clicked.connect(self.quantize)
+        open_report = QPushButton("Open report…")
+        open_report.clicked.connect(self._choose_report)
+        self.summary = QLabel("Quantize a checkpoint to see its report.", wordWrap=True, objectName="summary")
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table = QTableWidget(0, len(COLUMNS), objectName="layers")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.currentCellChanged.connect(lambda row, *_: self.show_layer(row))
+        self.weights_plot = pg.PlotWidget(title="weights and the quantization grid")
+        self.error_plot = pg.PlotWidget(title="round-trip error")
+        top = QHBoxLayout()
+        top.addWidget(self.checkpoint, 1)
+        top.addWidget(browse)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.quantize_button)
+        buttons.addWidget(open_report)
+        buttons.addStretch()
+        plots = QSplitter(Qt.Orientation.Vertical)
+        plots.addWidget(self.weights_plot)
+        plots.addWidget(self.error_plot)
+        lower = QSplitter()
+        lower.addWidget(self.table)
+        lower.addWidget(plots)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.summary)
+        layout.addWidget(lower, 1)
+
+    # ---- running
+
+    def params(self) -> dict[str, Any]:
+        return {**self.form.values(), "checkpoint": self.checkpoint.text().strip()}
+
+    def quantize(self) -> str | None:
+        params = self.params()
+        if not params["checkpoint"]:
+            self.summary.setText("Choose a checkpoint folder first.")
+            return None
+        self.ctx.save_settings({**self.ctx.settings(), "last": params})
+        self.run_id = self.ctx.submit_job("quantizer.quantize", params)
+        self.summary.setText(f"Quantizing (run {self.run_id})…")
+        return self.run_id
+
+    def handle_events(self, run_id: str, events: list[dict]) -> None:
+        if run_id != self.run_id:
+            return
+        for event in events:
+            if event.get("kind") == "progress" and event.get("message"):
+                self.summary.setText(f"Quantizing: {event['message']}…")
+            elif event.get("kind") == "status" and event.get("status") == "succeeded":
+                self.load_report(self.ctx.workspace / "runs" / run_id / "report.json")
+            elif event.get("kind") == "status" and event.get("status") in ("failed", "cancelled"):
+                self.summary.setText(f"Quantizing {event['status']}: {event.get('error', '')}")
+
+    # ---- the report
+
+    def load_report(self, path: Path) -> None:
+        self.report = json.loads(Path(path).read_text(encoding="utf-8"))
+        s = self.report["summary"]
+        lines = [f"<b>{s['scheme']}</b> · {s['quantized_tensors']} tensors · Linear weights "
+                 f"{s['linear_fp32_bytes'] / 1e6:.2f} → {s['linear_bytes'] / 1e6:.2f} MB ({s['linear_ratio']:.3f}×, "
+                 f"{s['bits_per_weight']:.2f} bits per weight) · model {s['model_fp32_bytes'] / 1e6:.2f} → "
+                 f"{s['model_bytes'] / 1e6:.2f} MB · saved in {s['saved']}"]
+        for label, m in self.report.get("measured", {}).items():
+            loss = f"loss {m['loss']:.4f} (ppl {m['perplexity']:.2f}) · " if "loss" in m else ""
+            lines.append(f"{label}: {loss}latency {m['latency_ms_b1']:.1f} ms (batch 1), "
+                         f"{m['latency_ms_b8']:.1f} ms (batch 8)")
+        self.summary.setText("<br>".join(lines))
+        rows = self.report["layers"]
+        self.table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            values = (row["name"], str(row["bits"]), row["granularity"], f"{row['scale_min']:.3g}",
+                      f"{row['scale_max']:.3g}", f"{row['mse']:.3g}", f"{row['snr_db']:.1f}")
+            for j, value in enumerate(values):
+                self.table.setItem(i, j, QTableWidgetItem(value))
+        self.table.resizeColumnsToContents()
+        if rows:
+            self.table.setCurrentCell(0, 0)
+            self.show_layer(0)
+
+    def show_layer(self, row: int) -> None:
+        layers = self.report.get("layers", [])
+        if not 0 <= row < len(layers):
+            return
+        hist = self.report.get("histograms", {}).get(layers[row]["name"])
+        self.weights_plot.clear()
+        self.error_plot.clear()
+        if not hist:
+            return
+        for plot, data in ((self.weights_plot, hist["weights"]), (self.error_plot, hist["error"])):
+            plot.plot(data["edges"], data["counts"], stepMode="center", fillLevel=0, brush=(80, 130, 200, 120))
+        for level in hist.get("grid", []):
+            self.weights_plot.addItem(pg.InfiniteLine(level, angle=90, pen=pg.mkPen((200, 90, 60, 150))))
+
+    # ---- files and state
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Checkpoint folder", str(self.ctx.workspace / "runs"))
+        if folder:
+            self.checkpoint.setText(folder)
+
+    def _choose_report(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a quantize run's report.json",
+                                              str(self.ctx.workspace / "runs"), "Report (report.json)")
+        if path:
+            try:
+                self.load_report(Path(path))
+            except (OSError, ValueError, KeyError) as exc:
+                self.ctx.show_message(f"Could not read {path}: {exc}", "error")
+
+    def workspace_changed(self) -> None:
+        pass

@@ -1,0 +1,43 @@
+"""The Quantizer panel, offscreen: quantize from the form, the report fills the summary, the
+layer table and the histograms; a bad checkpoint shows the error."""
+
+from __future__ import annotations
+
+import pytest
+
+import studio_quantizer.hooks as quantizer_hooks
+
+pytestmark = pytest.mark.gui
+
+
+def run_in_loop(window, loop, start):
+    async def go():
+        run_id = start()
+        job = window.studio.jobs.jobs[run_id] if run_id in window.studio.jobs.jobs else \
+            list(window.studio.jobs.jobs.values())[-1]
+        await window.studio.jobs.wait(job)
+        return job
+
+    return loop.run_until_complete(go())
+
+
+def test_quantize_from_the_panel_shows_the_report(make_window, qasync_loop, qtbot, checkpoint):
+    window = make_window(("quantizer", quantizer_hooks))
+    panel = window.show_panel("quantizer:panel")
+    panel.checkpoint.setText(str(checkpoint))
+    panel.form.editors["bits"][0].setValue(4)
+    panel.form.editors["granularity"][0].setCurrentText("group")
+    job = run_in_loop(window, qasync_loop, panel.quantize)
+    assert job.status == "succeeded", job.error
+    qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=5000)
+    assert "int4-sym-group32" in panel.summary.text() and "4.50 bits per weight" in panel.summary.text()
+    assert panel.table.item(0, 0).text().endswith(".weight")
+    assert panel.weights_plot.getPlotItem().listDataItems() and panel.error_plot.getPlotItem().listDataItems()
+    grid_lines = [i for i in panel.weights_plot.getPlotItem().items if type(i).__name__ == "InfiniteLine"]
+    assert len(grid_lines) == 15  # int4 symmetric: codes -7..7
+    assert window.studio.settings.plugin_settings["quantizer"]["last"]["bits"] == 4
+
+    panel.checkpoint.setText(str(checkpoint.parent / "missing"))
+    job = run_in_loop(window, qasync_loop, panel.quantize)
+    qtbot.waitUntil(lambda: "failed" in panel.summary.text(), timeout=5000)
+    assert "no such checkpoint" in panel.summary.text()
