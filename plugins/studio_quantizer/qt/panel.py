@@ -15,7 +15,8 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget,
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget,
                                QTableWidgetItem, QVBoxLayout, QWidget)
 
 from studio.widgets import ParamsForm
@@ -53,8 +54,9 @@ class QuantizerPanel(QWidget):
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.table.currentCellChanged.connect(lambda row, *_: self.show_layer(row))
-        self.weights_plot = pg.PlotWidget(title="weights and the quantization grid")
-        self.error_plot = pg.PlotWidget(title="round-trip error")
+        base = QApplication.palette().color(QPalette.ColorRole.Base)  # follow the light / dark theme
+        self.weights_plot = pg.PlotWidget(title="weights and the quantization grid", background=base)
+        self.error_plot = pg.PlotWidget(title="round-trip error", background=base)
         top = QHBoxLayout()
         top.addWidget(self.checkpoint, 1)
         top.addWidget(browse)
