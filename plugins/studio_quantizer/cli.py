@@ -29,6 +29,12 @@ def configure(parser) -> None:
                              "(with --measure: the loss change of each)")
     parser.add_argument("--sensitivity", action="store_true",
                         help="with --measure: quantize one layer at a time and list the loss change of each")
+    parser.add_argument("--mode", choices=["weight_only", "dynamic", "static"], default="weight_only",
+                        help="static: activations with ranges fixed by calibration (measured with --measure)")
+    parser.add_argument("--calibration", default=None, metavar="TEXT_FILE",
+                        help="static mode: calibration text (its held-out part is run through the model)")
+    parser.add_argument("--observer", choices=["minmax", "percentile", "mse"], default="minmax",
+                        help="static mode: how the activation range is chosen")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
@@ -51,12 +57,13 @@ def run(args) -> int:
             raise ValueError(f"--layer-bits expects PATTERN=BITS, got {item!r}")
         layer_bits[pattern] = int(bits)
     scheme = Scheme(bits=args.bits, symmetric=not args.asymmetric, granularity=args.granularity,
-                    group_size=args.group_size, layer_bits=layer_bits,
+                    group_size=args.group_size, layer_bits=layer_bits, mode=args.mode,
                     **({"skip": args.skip} if args.skip is not None else {}))
     if args.sensitivity:
         return _sensitivity(source, scheme, args)
     out = Path(args.out) if args.out else source.with_name(f"{source.name}-{scheme.label()}")
-    report = run_quantization(source, scheme, out, args.measure, args.repeats)
+    report = run_quantization(source, scheme, out, args.measure, args.repeats, calibration=args.calibration,
+                              observer=args.observer)
     summary, rows, measured = report["summary"], report["layers"], report["measured"]
     if args.json:
         print(json.dumps(report, indent=2))

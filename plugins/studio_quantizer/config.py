@@ -15,5 +15,9 @@ class QuantizeParams(BaseModel):
     granularity: str = Field("channel", pattern="^(tensor|channel|group)$")
     group_size: int = Field(32, ge=2)
     skip: str = Field(", ".join(DEFAULT_SKIP), description="comma-separated tensor name patterns kept in fp32")
+    mode: str = Field("weight_only", pattern="^(weight_only|dynamic|static)$",
+                      description="static: activation ranges fixed by calibration")
     measure_text: str = Field("", description="a text file: measure loss on its last 10 % and latency")
+    calibration: str = Field("", description="static mode: a calibration text file (default: the measure text)")
+    observer: str = Field("minmax", pattern="^(minmax|percentile|mse)$", description="static mode: activation ranges")
     out: str = Field("", description="output folder (default: quantized/ in the run folder); never overwritten")

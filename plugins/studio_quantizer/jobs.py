@@ -15,10 +15,12 @@ from .scheme import Scheme
 
 def quantize(params: QuantizeParams, ctx: JobContext) -> dict[str, Any]:
     scheme = Scheme(bits=params.bits, symmetric=params.symmetric, granularity=params.granularity,
-                    group_size=params.group_size, skip=[p.strip() for p in params.skip.split(",") if p.strip()])
+                    group_size=params.group_size, mode=params.mode,
+                    skip=[p.strip() for p in params.skip.split(",") if p.strip()])
     out = Path(params.out).expanduser() if params.out else ctx.run_dir / "quantized"
     report = run_quantization(Path(params.checkpoint).expanduser(), scheme, out, params.measure_text or None,
-                              progress=lambda d, t, m: ctx.progress(d, t, m))
+                              progress=lambda d, t, m: ctx.progress(d, t, m), calibration=params.calibration or None,
+                              observer=params.observer)
     write_json(ctx.run_dir / "report.json", report)
     for i, row in enumerate(report["layers"]):
         ctx.metric("snr_db", i, row["snr_db"])

@@ -86,6 +86,58 @@ def dynamic_int8(model: nn.Module, quantized: dict[str, QuantizedTensor], reduce
     return copy_.eval()
 
 
+class StaticInt8Linear(nn.Module):
+    """Static int8: activations quantized with a range fixed by calibration (asymmetric
+    uint8), weights with the reference codes. Written as the arithmetic it is (quantize the
+    input, multiply, scale back) in float: it shows the quality of the scheme; it is not a
+    faster kernel."""
+
+    def __init__(self, linear: nn.Linear, qt: QuantizedTensor, act_scale: torch.Tensor, act_zero: torch.Tensor):
+        super().__init__()
+        self.weight = nn.Parameter(qt.dequantize().reshape(linear.weight.shape), requires_grad=False)
+        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+        self.act_scale, self.act_zero = act_scale, act_zero
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        from .affine import dequantize, quantize
+
+        x = dequantize(quantize(x, self.act_scale, self.act_zero, 8, False), self.act_scale, self.act_zero)
+        return nn.functional.linear(x, self.weight, self.bias)
+
+
+def calibrate(loaded: LoadedModel, names: list[str], text: str, observer: str = "minmax") -> dict[str, Any]:
+    """Run the model over ``text`` (its held-out part, through the loader's ``loss``) and
+    observe the input of each named Linear layer."""
+    from .observers import Observer
+
+    if not text.strip():
+        raise QuantizeError("the calibration set is empty: give a text with something in it")
+    modules = dict(loaded.model.named_modules())
+    observers = {name: Observer(observer) for name in names}
+    handles = [modules[name].register_forward_pre_hook(lambda _m, args, n=name: observers[n].update(args[0]))
+               for name in names]
+    try:
+        loaded.loss(loaded.model, text)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return observers
+
+
+def static_int8(model: nn.Module, quantized: dict[str, QuantizedTensor], observers: dict[str, Any]) -> nn.Module:
+    copy_ = copy.deepcopy(model)
+    modules = dict(copy_.named_modules())
+    for name, qt in quantized.items():
+        module_name = name.removesuffix(".weight")
+        linear = modules.get(module_name)
+        if not isinstance(linear, nn.Linear):
+            raise QuantizeError(f"{module_name} is not a Linear layer: static int8 quantizes Linear layers only")
+        scale, zero = observers[module_name].qparams()
+        parent_name, _, child = module_name.rpartition(".")
+        setattr(modules[parent_name] if parent_name else copy_, child, StaticInt8Linear(linear, qt, scale, zero))
+    return copy_.eval()
+
+
 def reference_dynamic_linear(x: torch.Tensor, qt: QuantizedTensor, bias: torch.Tensor | None,
                              reduce_range: bool = True) -> torch.Tensor:
     """Dynamic int8, written out: the activations get one asymmetric uint8 scale per call

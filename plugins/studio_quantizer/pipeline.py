@@ -14,7 +14,8 @@ Progress = Callable[[int, int, str], None]
 
 
 def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str | None = None, repeats: int = 20,
-                     progress: Progress | None = None) -> dict[str, Any]:
+                     progress: Progress | None = None, calibration: str | None = None,
+                     observer: str = "minmax") -> dict[str, Any]:
     """Quantize ``source`` into ``out`` (a new folder) and report; measuring needs a text."""
     step = progress or (lambda done, total, message: None)
     step(0, 3, "reading the checkpoint")
@@ -23,7 +24,15 @@ def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str 
     if not quantized:
         raise ValueError(f"{source}: no tensor matches the scheme (2-D weights not skipped); nothing to quantize")
     step(1, 3, f"quantized {len(quantized)} tensors")
-    measured = measure_all(source, quantized, scheme, measure_text, repeats) if measure_text else {}
+    if scheme.mode == "static":
+        if not (measure_text or calibration):
+            raise ValueError("static mode needs calibration data: give a calibration text (or a text to measure on)")
+        if not _read_text(calibration or measure_text).strip():
+            from .quantized import QuantizeError
+
+            raise QuantizeError(f"{calibration or measure_text}: the calibration set is empty")
+    measured = measure_all(source, quantized, scheme, measure_text or calibration, repeats, calibration,
+                           observer) if (measure_text or calibration) else {}
     step(2, 3, "saving")
     save_quantized(quantized, kept, scheme, source, out)
     step(3, 3, "done")
@@ -60,8 +69,9 @@ def histograms_of(w, qt, bins: int = 64) -> dict[str, Any]:
     return {"weights": hist(w), "error": hist(error), "grid": grid}
 
 
-def measure_all(source: Path, quantized, scheme: Scheme, text_path: str, repeats: int) -> dict[str, Any]:
-    from .measure import dynamic_int8, load_model, measure, weight_only
+def measure_all(source: Path, quantized, scheme: Scheme, text_path: str, repeats: int,
+                calibration: str | None = None, observer: str = "minmax") -> dict[str, Any]:
+    from .measure import calibrate, dynamic_int8, load_model, measure, static_int8, weight_only
 
     text = _read_text(text_path)
     loaded = load_model(source)
@@ -69,6 +79,11 @@ def measure_all(source: Path, quantized, scheme: Scheme, text_path: str, repeats
                "weight_only": measure(loaded, weight_only(loaded.model, quantized), text, repeats)}
     if scheme.bits == 8 and scheme.symmetric and scheme.granularity in ("channel", "tensor"):
         results["dynamic_int8"] = measure(loaded, dynamic_int8(loaded.model, quantized), text, repeats)
+    if scheme.mode == "static":
+        names = [n.removesuffix(".weight") for n in quantized]
+        observers = calibrate(loaded, names, _read_text(calibration) if calibration else text, observer)
+        results[f"static_int8_{observer}"] = measure(loaded, static_int8(loaded.model, quantized, observers), text,
+                                                     repeats)
     return results
 
 

@@ -43,7 +43,9 @@ class QuantizerPanel(QWidget):
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.form = ParamsForm(QuantizeParams, last, exclude=("checkpoint",),
-                               choices={"granularity": ["channel", "group", "tensor"]})
+                               choices={"granularity": ["channel", "group", "tensor"],
+                                        "mode": ["weight_only", "dynamic", "static"],
+                                        "observer": ["minmax", "percentile", "mse"]})
         self.quantize_button = QPushButton("Quantize", objectName="quantize")
         self.quantize_button.clicked.connect(self.quantize)
         open_report = QPushButton("Open report…")
