@@ -60,6 +60,7 @@ __all__ = [
     "OpenAction",
     "ModelPart",
     "ModelLoader",
+    "WeightReader",
     "LoadedModel",
     "JobContext",
     "PanelContext",
@@ -252,6 +253,18 @@ class ModelLoader:
     load: str
 
 
+@dataclass(frozen=True)
+class WeightReader:
+    """Weights stored in another form (quantized, sharded…): a checkpoint folder holding a
+    file named ``marker`` is read by ``read`` (``"module:function"``: ``read(folder) ->
+    dict[str, tensor]`` of float weights), so any loader can open it."""
+
+    id: str
+    title: str
+    marker: str
+    read: str
+
+
 @dataclass
 class LoadedModel:
     """A model ready to measure, in eval mode on the CPU.
@@ -348,6 +361,10 @@ class HookSpecs:
     @hookspec
     def studio_model_loaders(self) -> list[ModelLoader]:  # type: ignore[empty-body]
         """Checkpoint kinds other plugins can load and measure (see ``LoadedModel``)."""
+
+    @hookspec
+    def studio_weight_readers(self) -> list[WeightReader]:  # type: ignore[empty-body]
+        """Other forms of stored weights that checkpoint loaders can read."""
 
     @hookspec(firstresult=True)
     def studio_open_path(self, path: Path) -> OpenAction | None:

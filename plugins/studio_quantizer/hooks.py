@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.api import CliCommand, JobKind, PanelSpec, PluginInfo, hookimpl
+from studio.api import CliCommand, JobKind, PanelSpec, PluginInfo, WeightReader, hookimpl
 
 
 @hookimpl
@@ -30,3 +30,11 @@ def studio_job_kinds():
 def studio_panels():
     return [PanelSpec("quantizer:panel", "Quantizer", "studio_quantizer.qt.panel:create", area="right",
                       consumes=("progress", "status"), visible=False)]
+
+
+@hookimpl
+def studio_weight_readers():
+    """Quantized checkpoint folders open wherever a checkpoint does (the trainer's Generate,
+    the ``studio/`` model of the prompt engine): their weights are dequantized on load."""
+    return [WeightReader("quantizer.affine", "Quantized checkpoint", "quantization.json",
+                         "studio_quantizer.quantized:read_weights")]

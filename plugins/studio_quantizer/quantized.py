@@ -152,6 +152,11 @@ def load_quantized(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
     return state, manifest
 
 
+def read_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The float weights of a quantized checkpoint (the ``studio_weight_readers`` entry)."""
+    return load_quantized(folder)[0]
+
+
 def export_dequantized(folder: Path, out: Path) -> Path:
     """An ordinary float checkpoint folder from a quantized one (for tools that want fp32)."""
     from safetensors.torch import save_file

@@ -33,6 +33,7 @@ HOOK_TYPES: dict[str, tuple[type, ...]] = {
     "studio_commands": (api.MenuAction, api.CliCommand),
     "studio_model_parts": (api.ModelPart,),
     "studio_model_loaders": (api.ModelLoader,),
+    "studio_weight_readers": (api.WeightReader,),
 }
 
 

@@ -108,3 +108,24 @@ def test_quantize_job_writes_into_its_run_folder(checkpoint, make_studio, run_jo
     assert report["summary"]["bits_per_weight"] == pytest.approx(4.5) and job.result["linear_ratio"] < 0.16
     bad = run_job(studio, "quantizer.quantize", {"checkpoint": str(checkpoint.parent / "missing")})
     assert bad.status == "failed" and "no such checkpoint" in bad.error
+
+
+def test_quantized_folder_opens_in_generate_and_the_local_provider(make_studio, run_job, tmp_path, capsys):
+    import studio_trainer.hooks as trainer_hooks
+    from studio_trainer.tests.helpers import tiny
+
+    from studio.cli import main
+    from studio_trainer.provider import complete
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Friends, Romans, countrymen, lend me your ears.\n" * 300)
+    trained = run_job(make_studio(("trainer", trainer_hooks)), "trainer.train", tiny(corpus))
+    source = sorted((trained.run.dir / "checkpoints").glob("step-*"))[-1]
+    out = tmp_path / "q8"
+    assert main(["quantize", str(source), "--out", str(out), "--json"]) == 0
+    capsys.readouterr()
+    assert not (out / "model.safetensors").exists()  # only the quantized weights are stored
+    assert main(["trainer", "generate", str(out), "--prompt", "Friends", "--max-new-tokens", "8", "--seed", "0"]) == 0
+    assert capsys.readouterr().out.strip()
+    reply = complete(f"studio/{out}", [{"role": "user", "content": "Friends"}], max_tokens=6, seed=0)
+    assert reply["choices"][0]["message"]["role"] == "assistant"

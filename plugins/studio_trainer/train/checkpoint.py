@@ -75,12 +75,21 @@ def mark_latest(checkpoints: Path, folder: Path, step: int, keep: int) -> None:
         shutil.rmtree(stale, ignore_errors=True)
 
 
+def _has_weights(folder: Path) -> bool:
+    """model.safetensors, or weights in a form a plugin reads (``studio_weight_readers``)."""
+    if (folder / "model.safetensors").exists():
+        return True
+    from studio.api import contributions
+
+    return any((folder / reader.marker).exists() for reader in contributions("studio_weight_readers"))
+
+
 def resolve_checkpoint(ref: str | Path, runs_dir: Path | None = None, prefer: str = "latest") -> Path:
     """A checkpoint folder from a checkpoint folder, a run folder or a run id."""
     path = Path(ref).expanduser()
     if not path.exists() and runs_dir is not None and (Path(runs_dir) / str(ref)).exists():
         path = Path(runs_dir) / str(ref)
-    if (path / "config.json").exists() and (path / "model.safetensors").exists():
+    if (path / "config.json").exists() and _has_weights(path):
         return path
     folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
     if prefer == "latest" and (folder / "latest.json").exists():
@@ -116,8 +125,35 @@ def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True) -
     if config.get("lora") and with_lora:
         lora = LoRAConfig(**config["lora"])
         apply_lora(model, lora.rank, lora.alpha, lora.targets)
-    load_weights(model, folder / "model.safetensors")
+    weights = folder / "model.safetensors"
+    if weights.exists():
+        load_weights(model, weights)
+    else:
+        load_weights_from(model, folder)
     return model.to(device).eval(), tokenizer, config
+
+
+def load_weights_from(model: torch.nn.Module, folder: Path) -> None:
+    """Weights stored another way (a quantized checkpoint…), read by the plugin that wrote
+    them (``studio_weight_readers``)."""
+    from studio.api import contributions, resolve
+
+    for reader in contributions("studio_weight_readers"):
+        if (folder / reader.marker).exists():
+            state = resolve(reader.read)(folder)
+            break
+    else:
+        raise CheckpointError(f"{folder} has no model.safetensors (and no installed plugin reads its weights)")
+    try:
+        missing, unexpected = model.load_state_dict(state, strict=False)
+    except RuntimeError as exc:
+        raise CheckpointError(f"{folder} was saved from a different architecture: {exc}") from None
+    tied = {name for name, p in model.named_parameters(remove_duplicate=False)
+            if any(other in state and q is p for other, q in model.named_parameters(remove_duplicate=False))}
+    missing = [m for m in missing if m not in tied]
+    if missing or unexpected:
+        raise CheckpointError(f"{folder} does not match the model: missing {sorted(missing)[:3]}, "
+                              f"unexpected {sorted(unexpected)[:3]}")
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:
