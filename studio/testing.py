@@ -212,6 +212,20 @@ def make_window(request, make_studio) -> Callable[..., Any]:
     return make
 
 
+def loop_until(loop, predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    """Run the (qasync) event loop until ``predicate()`` holds: events a finished job still
+    has on their way to the panels are delivered by the loop, not by ``qtbot.waitUntil``."""
+
+    async def wait() -> None:
+        deadline = loop.time() + timeout
+        while not predicate():
+            if loop.time() > deadline:
+                raise TimeoutError(f"not true within {timeout:g} s")
+            await asyncio.sleep(0.02)
+
+    loop.run_until_complete(wait())
+
+
 @pytest.fixture
 def qasync_loop(qapp):
     """An asyncio loop driven by Qt (qasync), so GUI tests can run jobs like the studio does."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import json
 
 import pytest
+
+from studio.testing import loop_until
 from PySide6.QtCore import QMimeData, QPoint
 
 import studio_prompts.hooks as prompts_hooks
@@ -212,7 +214,7 @@ def test_run_colours_nodes_and_fills_the_traces(window, editor, qasync_loop, qtb
 
     job = qasync_loop.run_until_complete(go())
     assert job.status == "failed"
-    qtbot.waitUntil(lambda: getattr(editor.graph.get_node_by_name("answer"), "run_state", "") == "error", timeout=5000)
+    loop_until(qasync_loop, lambda: getattr(editor.graph.get_node_by_name("answer"), "run_state", "") == "error")
     assert editor.graph.get_node_by_name("rewrite").run_state == "ok"
     stack = editor.graph.undo_stack()
     assert not editor.dirty, [stack.text(i) for i in range(stack.count())]  # colouring nodes is not an edit
@@ -296,12 +298,12 @@ def test_dropped_dataset_feeds_evaluate_and_results_are_shown(window, editor, qa
         return qasync_loop.run_until_complete(go())
 
     assert start_and_wait(lambda: editor.evaluate(editor.dataset)).status == "succeeded"
-    qtbot.waitUntil(lambda: bool(editor.result_views), timeout=5000)
+    loop_until(qasync_loop, lambda: bool(editor.result_views))
     view = editor.result_views[-1]
     assert "Score 0.500 on 2 examples" in view.summary.text() and view.table.rowCount() == 2
 
     assert start_and_wait(lambda: editor.optimize(str(data), optimizer="labeled")).status == "succeeded"
-    qtbot.waitUntil(lambda: len(editor.result_views) == 2, timeout=5000)
+    loop_until(qasync_loop, lambda: len(editor.result_views) == 2)
     diff = editor.result_views[-1]
     assert diff.saved.name == "cap.labeled.workflow.json" and '"demos"' in diff.diff.toPlainText()
 

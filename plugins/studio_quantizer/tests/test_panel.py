@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from studio.testing import loop_until
+
 import studio_quantizer.hooks as quantizer_hooks
 
 pytestmark = pytest.mark.gui
@@ -29,7 +31,7 @@ def test_quantize_from_the_panel_shows_the_report(make_window, qasync_loop, qtbo
     panel.form.editors["granularity"][0].setCurrentText("group")
     job = run_in_loop(window, qasync_loop, panel.quantize)
     assert job.status == "succeeded", job.error
-    qtbot.waitUntil(lambda: panel.table.rowCount() == 2, timeout=5000)
+    loop_until(qasync_loop, lambda: panel.table.rowCount() == 2)
     assert "int4-sym-group32" in panel.summary.text() and "4.50 bits per weight" in panel.summary.text()
     assert panel.table.item(0, 0).text().endswith(".weight")
     assert panel.weights_plot.getPlotItem().listDataItems() and panel.error_plot.getPlotItem().listDataItems()
@@ -39,5 +41,5 @@ def test_quantize_from_the_panel_shows_the_report(make_window, qasync_loop, qtbo
 
     panel.checkpoint.setText(str(checkpoint.parent / "missing"))
     job = run_in_loop(window, qasync_loop, panel.quantize)
-    qtbot.waitUntil(lambda: "failed" in panel.summary.text(), timeout=5000)
+    loop_until(qasync_loop, lambda: "failed" in panel.summary.text())
     assert "no such checkpoint" in panel.summary.text()
