@@ -21,3 +21,16 @@ class QuantizeParams(BaseModel):
     calibration: str = Field("", description="static mode: a calibration text file (default: the measure text)")
     observer: str = Field("minmax", pattern="^(minmax|percentile|mse)$", description="static mode: activation ranges")
     out: str = Field("", description="output folder (default: quantized/ in the run folder); never overwritten")
+
+
+class CompareParams(BaseModel):
+    checkpoint: str = Field(..., description="a checkpoint folder")
+    schemes: str = Field("int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32",
+                         description="comma-separated scheme names (int8, int4-g32, int4-g128-asym…)")
+    measure_text: str = Field("", description="a text file: the loss change of each scheme on its last 10 %")
+
+
+class SensitivityParams(BaseModel):
+    checkpoint: str = Field(..., description="a checkpoint folder")
+    scheme: str = Field("int4-g32", description="the scheme applied to one layer at a time")
+    measure_text: str = Field(..., description="a text file: the loss is measured on its last 10 %")

@@ -20,10 +20,14 @@ def studio_commands():
 
 @hookimpl
 def studio_job_kinds():
-    from .config import QuantizeParams
+    from .config import CompareParams, QuantizeParams, SensitivityParams
 
     return [JobKind("quantizer.quantize", "Quantize a checkpoint", QuantizeParams, "studio_quantizer.jobs:quantize",
-                    description="int2-int8 weights, per tensor / channel / group; report and optional measurements")]
+                    description="int2-int8 weights, per tensor / channel / group; report and optional measurements"),
+            JobKind("quantizer.compare", "Compare quantization schemes", CompareParams, "studio_quantizer.jobs:compare",
+                    description="size, bits per weight, worst SNR and loss change of several schemes"),
+            JobKind("quantizer.sensitivity", "Quantization sensitivity sweep", SensitivityParams,
+                    "studio_quantizer.jobs:sensitivity", description="the loss change of quantizing each layer alone")]
 
 
 @hookimpl

@@ -8,7 +8,7 @@ from typing import Any
 
 from studio.api import JobContext, write_json
 
-from .config import QuantizeParams
+from .config import CompareParams, QuantizeParams, SensitivityParams
 from .pipeline import run_quantization
 from .scheme import Scheme
 
@@ -29,3 +29,24 @@ def quantize(params: QuantizeParams, ctx: JobContext) -> dict[str, Any]:
             f"{summary['bits_per_weight']:.2f} bits per weight; worst SNR {summary['worst_snr_db']:.1f} dB")
     ctx.artifact(out, "checkpoint")
     return {**summary, **{f"{k}_loss": v["loss"] for k, v in report["measured"].items() if "loss" in v}}
+
+
+def compare(params: CompareParams, ctx: JobContext) -> dict[str, Any]:
+    from .pipeline import compare as compare_schemes
+    from .scheme import preset
+
+    schemes = [preset(name) for name in params.schemes.split(",") if name.strip()]
+    ctx.progress(0, 1, f"{len(schemes)} schemes")
+    rows = compare_schemes(Path(params.checkpoint).expanduser(), schemes, params.measure_text or None)
+    write_json(ctx.run_dir / "compare.json", rows)
+    ctx.progress(1, 1, "done")
+    return {"schemes": len(rows)}
+
+
+def sensitivity(params: SensitivityParams, ctx: JobContext) -> dict[str, Any]:
+    from .pipeline import sensitivity as sweep
+    from .scheme import preset
+
+    rows = sweep(Path(params.checkpoint).expanduser(), preset(params.scheme), params.measure_text)
+    write_json(ctx.run_dir / "sensitivity.json", rows)
+    return {"layers": len(rows), "most_sensitive": rows[0]["name"] if rows else None}

@@ -17,7 +17,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QVBoxLayout, QWidget)
+                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
 
 from studio.widgets import ParamsForm
 
@@ -50,6 +50,15 @@ class QuantizerPanel(QWidget):
         self.quantize_button.clicked.connect(self.quantize)
         open_report = QPushButton("Open report…")
         open_report.clicked.connect(self._choose_report)
+        self.schemes = QLineEdit(last.get("schemes", "int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32"),
+                                 objectName="schemes")
+        self.compare_button = QPushButton("Compare schemes", objectName="compare")
+        self.compare_button.clicked.connect(self.compare)
+        self.sweep_button = QPushButton("Sensitivity sweep", objectName="sweep")
+        self.sweep_button.clicked.connect(self.sweep)
+        self.pending: dict[str, str] = {}  # run id → "compare" | "sensitivity"
+        self.compare_table = QTableWidget(0, 0, objectName="comparison")
+        self.sweep_table = QTableWidget(0, 0, objectName="sensitivity")
         self.summary = QLabel("Quantize a checkpoint to see its report.", wordWrap=True, objectName="summary")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QTableWidget(0, len(COLUMNS), objectName="layers")
@@ -65,19 +74,25 @@ class QuantizerPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.quantize_button)
         buttons.addWidget(open_report)
-        buttons.addStretch()
+        buttons.addWidget(self.schemes, 1)
+        buttons.addWidget(self.compare_button)
+        buttons.addWidget(self.sweep_button)
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.addWidget(self.weights_plot)
         plots.addWidget(self.error_plot)
         lower = QSplitter()
         lower.addWidget(self.table)
         lower.addWidget(plots)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(lower, "Layers")
+        self.tabs.addTab(self.compare_table, "Compare schemes")
+        self.tabs.addTab(self.sweep_table, "Sensitivity")
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.form)
         layout.addLayout(buttons)
         layout.addWidget(self.summary)
-        layout.addWidget(lower, 1)
+        layout.addWidget(self.tabs, 1)
 
     # ---- running
 
@@ -94,7 +109,43 @@ class QuantizerPanel(QWidget):
         self.summary.setText(f"Quantizing (run {self.run_id})…")
         return self.run_id
 
+    def compare(self) -> str | None:
+        return self._start("compare", "quantizer.compare", {"schemes": self.schemes.text()})
+
+    def sweep(self) -> str | None:
+        text = self.form.values().get("measure_text", "")
+        if not text:
+            self.summary.setText("The sensitivity sweep measures loss: fill in “measure text” first.")
+            return None
+        scheme = self.schemes.text().split(",")[0].strip() or "int4-g32"
+        return self._start("sensitivity", "quantizer.sensitivity", {"scheme": scheme})
+
+    def _start(self, what: str, kind: str, extra: dict[str, Any]) -> str | None:
+        params = self.params()
+        if not params["checkpoint"]:
+            self.summary.setText("Choose a checkpoint folder first.")
+            return None
+        self.ctx.save_settings({**self.ctx.settings(), "last": params, "schemes": self.schemes.text()})
+        run_id = self.ctx.submit_job(kind, {"checkpoint": params["checkpoint"],
+                                            "measure_text": params.get("measure_text", ""), **extra})
+        self.pending[run_id] = what
+        self.summary.setText(f"Running the {what} (run {run_id})…")
+        return run_id
+
     def handle_events(self, run_id: str, events: list[dict]) -> None:
+        if run_id in self.pending:
+            for event in events:
+                if event.get("kind") == "status" and event.get("status") == "succeeded":
+                    what = self.pending.pop(run_id)
+                    folder = self.ctx.workspace / "runs" / run_id
+                    rows = json.loads((folder / f"{what}.json").read_text(encoding="utf-8"))
+                    self.fill(self.compare_table if what == "compare" else self.sweep_table, rows)
+                    self.tabs.setCurrentIndex(1 if what == "compare" else 2)
+                    self.summary.setText(f"{what.capitalize()}: {len(rows)} rows (run {run_id}).")
+                elif event.get("kind") == "status" and event.get("status") in ("failed", "cancelled"):
+                    self.pending.pop(run_id, None)
+                    self.summary.setText(f"{event['status']}: {event.get('error', '')}")
+            return
         if run_id != self.run_id:
             return
         for event in events:
@@ -144,6 +195,18 @@ class QuantizerPanel(QWidget):
             plot.plot(data["edges"], data["counts"], stepMode="center", fillLevel=0, brush=(80, 130, 200, 120))
         for level in hist.get("grid", []):
             self.weights_plot.addItem(pg.InfiniteLine(level, angle=90, pen=pg.mkPen((200, 90, 60, 150))))
+
+    @staticmethod
+    def fill(table: QTableWidget, rows: list[dict[str, Any]]) -> None:
+        columns = list(rows[0]) if rows else []
+        table.setColumnCount(len(columns))
+        table.setHorizontalHeaderLabels(columns)
+        table.setRowCount(len(rows))
+        for i, row in enumerate(rows):
+            for j, key in enumerate(columns):
+                value = row[key]
+                table.setItem(i, j, QTableWidgetItem(f"{value:.4g}" if isinstance(value, float) else str(value)))
+        table.resizeColumnsToContents()
 
     # ---- files and state
 

@@ -43,3 +43,16 @@ def test_quantize_from_the_panel_shows_the_report(make_window, qasync_loop, qtbo
     job = run_in_loop(window, qasync_loop, panel.quantize)
     loop_until(qasync_loop, lambda: "failed" in panel.summary.text())
     assert "no such checkpoint" in panel.summary.text()
+
+
+def test_compare_and_sweep_from_the_panel(make_window, qasync_loop, checkpoint, tmp_path):
+    window = make_window(("quantizer", quantizer_hooks))
+    panel = window.show_panel("quantizer:panel")
+    panel.checkpoint.setText(str(checkpoint))
+    panel.schemes.setText("int8,int4-g32,int2-tensor")
+    job = run_in_loop(window, qasync_loop, panel.compare)
+    assert job.status == "succeeded", job.error
+    loop_until(qasync_loop, lambda: panel.compare_table.rowCount() == 3)
+    headers = [panel.compare_table.horizontalHeaderItem(i).text() for i in range(panel.compare_table.columnCount())]
+    assert "bits_per_weight" in headers and panel.tabs.currentIndex() == 1
+    assert panel.sweep() is None and "measure text" in panel.summary.text()  # the sweep needs a text
