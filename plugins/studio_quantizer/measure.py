@@ -71,19 +71,25 @@ class DynamicInt8Linear(nn.Module):
         return torch.ops.quantized.linear_dynamic(x, self.packed, self.reduce_range)  # any leading dims
 
 
-def dynamic_int8(model: nn.Module, quantized: dict[str, QuantizedTensor], reduce_range: bool = True) -> nn.Module:
-    """``reduce_range``: 7-bit activations, PyTorch's default on x86 (safe from int16
-    overflow on CPUs without VNNI); False uses all 8 bits — more accurate where it is safe."""
+def replace_linears(model: nn.Module, quantized: dict[str, QuantizedTensor], make) -> nn.Module:
+    """A copy of ``model`` whose Linear layers named in ``quantized`` are ``make(linear,
+    qt, module_name)``."""
     copy_ = copy.deepcopy(model)
     modules = dict(copy_.named_modules())
     for name, qt in quantized.items():
         module_name = name.removesuffix(".weight")
         linear = modules.get(module_name)
         if not isinstance(linear, nn.Linear):
-            raise QuantizeError(f"{module_name} is not a Linear layer: dynamic int8 quantizes Linear weights only")
+            raise QuantizeError(f"{module_name} is not a Linear layer: int8 execution quantizes Linear layers only")
         parent_name, _, child = module_name.rpartition(".")
-        setattr(modules[parent_name] if parent_name else copy_, child, DynamicInt8Linear(linear, qt, reduce_range))
+        setattr(modules[parent_name] if parent_name else copy_, child, make(linear, qt, module_name))
     return copy_.eval()
+
+
+def dynamic_int8(model: nn.Module, quantized: dict[str, QuantizedTensor], reduce_range: bool = True) -> nn.Module:
+    """``reduce_range``: 7-bit activations, PyTorch's default on x86 (safe from int16
+    overflow on CPUs without VNNI); False uses all 8 bits — more accurate where it is safe."""
+    return replace_linears(model, quantized, lambda linear, qt, _name: DynamicInt8Linear(linear, qt, reduce_range))
 
 
 class StaticInt8Linear(nn.Module):
@@ -125,17 +131,8 @@ def calibrate(loaded: LoadedModel, names: list[str], text: str, observer: str = 
 
 
 def static_int8(model: nn.Module, quantized: dict[str, QuantizedTensor], observers: dict[str, Any]) -> nn.Module:
-    copy_ = copy.deepcopy(model)
-    modules = dict(copy_.named_modules())
-    for name, qt in quantized.items():
-        module_name = name.removesuffix(".weight")
-        linear = modules.get(module_name)
-        if not isinstance(linear, nn.Linear):
-            raise QuantizeError(f"{module_name} is not a Linear layer: static int8 quantizes Linear layers only")
-        scale, zero = observers[module_name].qparams()
-        parent_name, _, child = module_name.rpartition(".")
-        setattr(modules[parent_name] if parent_name else copy_, child, StaticInt8Linear(linear, qt, scale, zero))
-    return copy_.eval()
+    return replace_linears(model, quantized,
+                           lambda linear, qt, name: StaticInt8Linear(linear, qt, *observers[name].qparams()))
 
 
 def reference_dynamic_linear(x: torch.Tensor, qt: QuantizedTensor, bias: torch.Tensor | None,
