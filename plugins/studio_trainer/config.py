@@ -11,6 +11,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 
+#: the "format" of a checkpoint's config.json (kept here, free of torch, for the hooks)
+CHECKPOINT_FORMAT = "tensor-studio-checkpoint/1"
+
 class ModelConfig(BaseModel):
     """A GPT-style decoder. ``vocab_size`` 0 means "take it from the tokenizer"."""
 

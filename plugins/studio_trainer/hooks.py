@@ -70,7 +70,20 @@ def studio_commands() -> list[CliCommand]:
 
 
 def is_checkpoint(path: Path) -> bool:
-    return (path / "model.safetensors").exists() and (path / "config.json").exists()
+    """A checkpoint folder: config.json, and model.safetensors or weights stored another way
+    (a quantized checkpoint keeps the trainer's config.json)."""
+    if not (path / "config.json").exists():
+        return False
+    if (path / "model.safetensors").exists():
+        return True
+    import json
+
+    from .config import CHECKPOINT_FORMAT
+
+    try:
+        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("format") == CHECKPOINT_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 @hookimpl

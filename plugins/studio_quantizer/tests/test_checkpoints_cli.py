@@ -129,3 +129,17 @@ def test_quantized_folder_opens_in_generate_and_the_local_provider(make_studio, 
     assert capsys.readouterr().out.strip()
     reply = complete(f"studio/{out}", [{"role": "user", "content": "Friends"}], max_tokens=6, seed=0)
     assert reply["choices"][0]["message"]["role"] == "assistant"
+
+
+def test_a_quantized_folder_dropped_on_the_studio_opens_in_generate(tmp_path):
+    import studio_trainer.hooks as trainer_hooks
+    from studio_trainer.config import CHECKPOINT_FORMAT
+
+    folder = tmp_path / "q"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"format": CHECKPOINT_FORMAT}))
+    (folder / "quantization.json").write_text("{}")
+    action = trainer_hooks.studio_open_path(folder)
+    assert action is not None and action.panel == "trainer:generate"
+    (folder / "config.json").write_text("{}")
+    assert trainer_hooks.studio_open_path(folder) is None

@@ -28,12 +28,12 @@ from safetensors.torch import load_file, load_model, save_file, save_model
 
 from studio.api import StudioFileError, read_json, write_json
 
-from ..config import LoRAConfig, ModelConfig
+from ..config import CHECKPOINT_FORMAT, LoRAConfig, ModelConfig
 from ..data.tokenizer import Tokenizer, load_tokenizer
 from ..model.gpt import GPT
 from ..model.lora import apply_lora
 
-FORMAT = "tensor-studio-checkpoint/1"
+FORMAT = CHECKPOINT_FORMAT
 
 
 class CheckpointError(StudioFileError):
