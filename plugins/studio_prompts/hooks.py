@@ -40,7 +40,7 @@ def studio_panels():
 def studio_workflow_nodes():
     """The built-in node types, for the graph editor's palette. Their ports come from the
     node's signature (predictors), the sub-workflow's inputs and outputs, or the function."""
-    engine = "studio_prompts.workflow.graph:Workflow"  # run by the engine itself
+    engine = "studio_prompts.workflow.graph:builtin_node"  # run by the engine itself, never called
     return [
         NodeType("prompts.predict", "Predict", engine, "Predictors", description="one model call, typed fields"),
         NodeType("prompts.chain_of_thought", "Chain of thought", engine, "Predictors",

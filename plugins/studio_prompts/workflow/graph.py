@@ -45,6 +45,12 @@ class NodeError(RuntimeError):
         self.node, self.node_type, self.cause = node, node_type, cause
 
 
+def builtin_node(params: dict[str, Any], inputs: dict[str, Any]) -> None:
+    """The runner named by the built-in node types: they run inside ``Workflow`` (they need
+    its predictors, sub-workflows and settings), so calling this directly is a mistake."""
+    raise RuntimeError("built-in prompts.* nodes run inside a Workflow; load the workflow file and call it")
+
+
 def plugin_node_types() -> dict[str, Any]:
     return {n.id: n for n in contributions("studio_workflow_nodes")}
 
