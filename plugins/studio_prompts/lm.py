@@ -17,6 +17,7 @@ request, the cache, a trace or a file. litellm is imported on the first call to 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import os
 import random
@@ -222,16 +223,16 @@ class LM:
         if hit is not None:
             return hit
         backend = self.backend()
+        sendable = self._sendable(request)
         attempt = 0
         while True:
             attempt += 1
             t0 = time.perf_counter()
             try:
-                response = backend.complete(self._sendable(request), self.timeout)
+                response = backend.complete(sendable, self.timeout)
                 break
             except Exception as exc:
-                delay = self._retry_delay(exc, attempt)
-                time.sleep(delay)
+                time.sleep(self._retry_delay(exc, attempt))
         return self._after(request, key, response, time.perf_counter() - t0, attempt)
 
     async def acall(self, messages: list[dict[str, str]], **overrides: Any) -> Completion:
@@ -239,20 +240,16 @@ class LM:
         if hit is not None:
             return hit
         backend = self.backend()
-        limiter = settings().limiter
+        limiter = settings().limiter or contextlib.nullcontext()
+        sendable = self._sendable(request)
         attempt = 0
         while True:
             attempt += 1
-            t0 = time.perf_counter()
             try:
-                if limiter is not None:
-                    async with limiter:
-                        t0 = time.perf_counter()
-                        async with asyncio.timeout(self.timeout + 1):  # no extra task, unlike wait_for
-                            response = await backend.acomplete(self._sendable(request), self.timeout)
-                else:
-                    async with asyncio.timeout(self.timeout + 1):
-                        response = await backend.acomplete(self._sendable(request), self.timeout)
+                async with limiter:  # waiting for a slot is not latency: the clock starts inside
+                    t0 = time.perf_counter()
+                    async with asyncio.timeout(self.timeout + 1):  # no extra task, unlike wait_for
+                        response = await backend.acomplete(sendable, self.timeout)
                 break
             except asyncio.CancelledError:
                 raise

@@ -26,7 +26,8 @@ from typing import Any
 from .portable.fieldtypes import FieldTypeError, parse_type, register_type
 from .portable.formats import Field
 
-__all__ = ["Field", "SignatureSpec", "Signature", "InputField", "OutputField", "as_signature", "SignatureError"]
+__all__ = ["Field", "SignatureSpec", "Signature", "InputField", "OutputField", "as_signature", "SignatureError",
+           "write_signature"]
 
 
 class SignatureError(ValueError):
@@ -98,6 +99,18 @@ class SignatureSpec:
             except TypeError as exc:
                 raise SignatureError(f"bad field entry: {exc}") from None
         return spec.with_instructions(data["instructions"]) if data.get("instructions") else spec
+
+
+def write_signature(params: dict[str, Any], spec: SignatureSpec, instructions: bool = True) -> None:
+    """Put ``spec`` into a node's ``params`` as workflow files hold it (the one-line form, or
+    the field lists when there are descriptions), dropping the form it replaces; keys keep
+    their place, so a file's diff shows only what changed."""
+    written = spec.to_dict()
+    if not instructions:
+        del written["instructions"]
+    for key in {"signature", "inputs", "outputs"} - written.keys():
+        params.pop(key, None)
+    params.update(written)
 
 
 def default_instructions(inputs: tuple[Field, ...], outputs: tuple[Field, ...]) -> str:

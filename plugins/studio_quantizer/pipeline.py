@@ -24,15 +24,17 @@ def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str 
     if not quantized:
         raise ValueError(f"{source}: no tensor matches the scheme (2-D weights not skipped); nothing to quantize")
     step(1, 3, f"quantized {len(quantized)} tensors")
+    text = _read_text(measure_text) if measure_text else None
+    calibration_text = _read_text(calibration) if calibration else text
     if scheme.mode == "static":
-        if not (measure_text or calibration):
+        if calibration_text is None:
             raise ValueError("static mode needs calibration data: give a calibration text (or a text to measure on)")
-        if not _read_text(calibration or measure_text).strip():
+        if not calibration_text.strip():
             from .quantized import QuantizeError
 
             raise QuantizeError(f"{calibration or measure_text}: the calibration set is empty")
-    measured = measure_all(source, quantized, scheme, measure_text or calibration, repeats, calibration,
-                           observer) if (measure_text or calibration) else {}
+    measured = measure_all(source, quantized, scheme, text if text is not None else calibration_text, repeats,
+                           calibration_text, observer) if calibration_text is not None else {}
     step(2, 3, "saving")
     save_quantized(quantized, kept, scheme, source, out)
     step(3, 3, "done")
@@ -69,11 +71,11 @@ def histograms_of(w, qt, bins: int = 64) -> dict[str, Any]:
     return {"weights": hist(w), "error": hist(error), "grid": grid}
 
 
-def measure_all(source: Path, quantized, scheme: Scheme, text_path: str, repeats: int,
-                calibration: str | None = None, observer: str = "minmax") -> dict[str, Any]:
+def measure_all(source: Path, quantized, scheme: Scheme, text: str, repeats: int,
+                calibration_text: str | None = None, observer: str = "minmax") -> dict[str, Any]:
+    """fp32, weight-only, dynamic / static int8 as the scheme allows, all on ``text``."""
     from .measure import calibrate, dynamic_int8, load_model, measure, static_int8, weight_only
 
-    text = _read_text(text_path)
     loaded = load_model(source)
     results = {"fp32": measure(loaded, loaded.model, text, repeats),
                "weight_only": measure(loaded, weight_only(loaded.model, quantized), text, repeats)}
@@ -81,7 +83,7 @@ def measure_all(source: Path, quantized, scheme: Scheme, text_path: str, repeats
         results["dynamic_int8"] = measure(loaded, dynamic_int8(loaded.model, quantized), text, repeats)
     if scheme.mode == "static":
         names = [n.removesuffix(".weight") for n in quantized]
-        observers = calibrate(loaded, names, _read_text(calibration) if calibration else text, observer)
+        observers = calibrate(loaded, names, calibration_text if calibration_text is not None else text, observer)
         results[f"static_int8_{observer}"] = measure(loaded, static_int8(loaded.model, quantized, observers), text,
                                                      repeats)
     return results

@@ -76,14 +76,15 @@ def is_checkpoint(path: Path) -> bool:
         return False
     if (path / "model.safetensors").exists():
         return True
-    import json
+    from studio.api import StudioFileError, read_json
 
     from .config import CHECKPOINT_FORMAT
 
     try:
-        return json.loads((path / "config.json").read_text(encoding="utf-8")).get("format") == CHECKPOINT_FORMAT
-    except (OSError, ValueError, AttributeError):
+        config = read_json(path / "config.json")
+    except StudioFileError:
         return False
+    return isinstance(config, dict) and config.get("format") == CHECKPOINT_FORMAT
 
 
 @hookimpl

@@ -19,18 +19,14 @@ MAX_TOKENS = 200_000
 
 
 def load(path: Path) -> LoadedModel | None:
-    from .train.checkpoint import FORMAT, load_checkpoint
+    from .train.checkpoint import load_checkpoint, read_config
 
     folder = Path(path)
     try:
-        import json
-
-        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        read_config(folder)  # not a studio checkpoint config: not ours to load
+    except StudioFileError:
         return None
-    if not isinstance(config, dict) or config.get("format") != FORMAT:
-        return None
-    model, tokenizer, config = load_checkpoint(folder, "cpu", with_lora=False)
+    model, tokenizer, _config = load_checkpoint(folder, "cpu", with_lora=False)
     block = model.config.block_size
 
     def loss(candidate, text: str) -> float:

@@ -31,7 +31,7 @@ from ..module import Module
 from ..predict import ChainOfThought, Predict
 from ..react import ReAct
 from ..settings import context, settings
-from ..signature import SignatureError, SignatureSpec
+from ..signature import SignatureError, SignatureSpec, write_signature
 from ..trace import start_span
 from .schema import SUFFIX, NodeSpec, WorkflowError, WorkflowFile, read_workflow_file
 
@@ -261,9 +261,7 @@ class Workflow(Module):
         for node_id, module in self.predictors.items():
             if isinstance(module, Predict):
                 params = spec.nodes[node_id].params
-                params.update({k: v for k, v in module.signature.to_dict().items()})
-                if "signature" in params and "inputs" in params and "signature" not in module.signature.to_dict():
-                    params.pop("signature")
+                write_signature(params, module.signature)
                 params["demos"] = [dict(d) for d in module.demos]
         return spec
 

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpin
 
 from studio.api import contributions
 
-from ...signature import SignatureError, SignatureSpec, as_signature
+from ...signature import SignatureError, SignatureSpec, as_signature, write_signature
 from ...workflow.schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text
 from .. import links
 from .convert import WorkflowDocument
@@ -204,11 +204,7 @@ class Inspector(QWidget):
             descs = self._descriptions()
             spec = replace(spec, inputs=tuple(f._replace(desc=descs.get(("in", f.name), "")) for f in spec.inputs),
                            outputs=tuple(f._replace(desc=descs.get(("out", f.name), "")) for f in spec.outputs))
-            written = spec.to_dict()
-            written.pop("instructions")
-            for key in ("signature", "inputs", "outputs"):
-                params.pop(key, None)
-            params.update(written)
+            write_signature(params, spec, instructions=False)  # the instructions box is written below
         if "instructions" in params or self.instructions.toPlainText():
             params["instructions"] = self.instructions.toPlainText()
         if self.model.text().strip():
@@ -346,10 +342,7 @@ class WorkflowEditor(QWidget):
         finally:
             self._loading = False
         self.saved_index = self.graph.undo_stack().index()
-        if self.watcher.files():
-            self.watcher.removePaths(self.watcher.files())
-        if path is not None:
-            self.watcher.addPath(str(path))
+        self._watch(path)
         self.inspector.show_node(None)
         self._update_title()
 
@@ -396,10 +389,10 @@ class WorkflowEditor(QWidget):
         spec = self.doc.to_spec()
         if self.doc.header["name"] == "untitled":
             spec.name = self.doc.header["name"] = path.name.removesuffix(SUFFIX)
-        self.watcher.removePaths(self.watcher.files()) if self.watcher.files() else None
+        self._watch(None)  # our own write is not a change on disk
         spec.save(path)
         self.doc.path = path
-        self.watcher.addPath(str(path))
+        self._watch(path)
         self.saved_index = self.graph.undo_stack().index()
         self.autosave_path().unlink(missing_ok=True)
         self._update_title()
@@ -442,7 +435,13 @@ class WorkflowEditor(QWidget):
         except WorkflowError as exc:
             self.say(f"{path.name} changed on disk but cannot be read now ({exc}); the editor keeps its version.",
                      "warning")
-        if str(path) not in self.watcher.files():
+        self._watch(path)  # editors that save by replacing the file end the old watch
+
+    def _watch(self, path: Path | None) -> None:
+        """Watch exactly ``path`` (or nothing) for changes made by other programs."""
+        if self.watcher.files():
+            self.watcher.removePaths(self.watcher.files())
+        if path is not None:
             self.watcher.addPath(str(path))
 
     # ---- editing
