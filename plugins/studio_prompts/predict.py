@@ -10,6 +10,7 @@ Spans: ``predictor`` → ``llm`` (messages, reply, tokens, cost, latency, cache 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from .data import Prediction
@@ -110,6 +111,11 @@ class Predict(StepModule):
     def reset(self) -> None:
         self.demos = []
 
+    @property
+    def declared_signature(self) -> SignatureSpec:
+        """The signature as written in a workflow file (without fields a predictor adds)."""
+        return self.signature
+
     # ---- messages
 
     def messages(self, inputs: dict[str, Any], fmt: str | None = None) -> list[dict[str, str]]:
@@ -168,5 +174,11 @@ class ChainOfThought(Predict):
 
     def __init__(self, signature: Any, **kwargs: Any):
         super().__init__(signature, **kwargs)
-        if "reasoning" not in self.signature.output_names:
+        self.added_reasoning = "reasoning" not in self.signature.output_names
+        if self.added_reasoning:
             self.signature = self.signature.prepend_output(REASONING)
+
+    @property
+    def declared_signature(self) -> SignatureSpec:
+        sig = self.signature
+        return replace(sig, outputs=sig.outputs[1:]) if self.added_reasoning else sig

@@ -68,6 +68,8 @@ def test_save_load_round_trip_is_byte_identical(tmp_path):
     assert load_workflow(again).to_file().to_text() == text
     assert read_workflow_file(again) == read_workflow_file(path).model_copy(update={}) or True
     assert json.loads(text)["nodes"]["answer"]["params"]["instructions"] == "Answer briefly."
+    # the chain-of-thought node's file keeps its own signature, not the reasoning field it adds
+    assert json.loads(text)["nodes"]["answer"]["params"]["signature"] == "question, query -> answer"
     assert list(json.loads(text))[-1] == "layout"  # positions kept apart, at the end
 
 

@@ -261,7 +261,7 @@ class Workflow(Module):
         for node_id, module in self.predictors.items():
             if isinstance(module, Predict):
                 params = spec.nodes[node_id].params
-                write_signature(params, module.signature)
+                write_signature(params, module.declared_signature)
                 params["demos"] = [dict(d) for d in module.demos]
         return spec
 
