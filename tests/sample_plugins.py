@@ -49,6 +49,21 @@ async def count_async(params: CountParams, ctx) -> dict:
     return {"n": params.n}
 
 
+async def interleaved(params: CountParams, ctx) -> dict:
+    """Batches flushed alternately by the flusher thread (the loop is blocked) and by the
+    loop itself (a full batch): subscribers must still see them in order."""
+    step = 0
+    for _ in range(params.n):
+        ctx.metric("x", step, step)
+        step += 1
+        time.sleep(0.05)  # the flusher thread sends that one event
+        for _ in range(4096):  # a full batch, flushed from the loop's thread
+            ctx.metric("x", step, step)
+            step += 1
+        await asyncio.sleep(0)
+    return {"steps": step}
+
+
 def sleep(params: SleepParams, ctx) -> None:
     ctx.log("sleeping")
     end = time.time() + params.seconds
@@ -79,6 +94,7 @@ KINDS = [
     JobKind("t.count", "Count", CountParams, "sample_plugins:count", executor="process"),
     JobKind("t.count_thread", "Count (thread)", CountParams, "sample_plugins:count", executor="async"),
     JobKind("t.count_async", "Count (async)", CountParams, "sample_plugins:count_async", executor="async"),
+    JobKind("t.interleaved", "Interleaved", CountParams, "sample_plugins:interleaved", executor="async"),
     JobKind("t.sleep", "Sleep", SleepParams, "sample_plugins:sleep", executor="process"),
     JobKind("t.kill_self", "Kill self", CountParams, "sample_plugins:kill_self", executor="process"),
     JobKind("t.hard_exit", "Hard exit", CountParams, "sample_plugins:hard_exit", executor="process"),

@@ -69,6 +69,22 @@ def test_metrics_panel_receives_live_metrics_from_a_process_job(window, qasync_l
     assert "step 150" in metrics.hover_text("loss", 150.2)
 
 
+def test_events_reach_panels_in_the_order_they_were_emitted(window, qasync_loop):
+    seen: list[dict] = []
+    window.studio.bus.subscribe(lambda run_id, events: seen.extend(events))
+
+    async def go():
+        job = window.submit_job("t.interleaved", {"n": 4})
+        await window.studio.jobs.wait(job)
+        return job
+
+    job = qasync_loop.run_until_complete(go())
+    assert job.status == "succeeded"
+    steps = [e["step"] for e in seen if e["kind"] == "metric"]
+    assert steps == list(range(4 * 4097))
+    assert seen[-1]["kind"] == "status" and seen[-1]["status"] == "succeeded"
+
+
 def test_smoothing_log_scale_and_exports(window, qasync_loop, tmp_path):
     metrics = window.panels["studio:metrics"]
     metrics.handle_events("r1", [{"kind": "metric", "name": "loss", "step": i, "value": float(10 - i % 2)}

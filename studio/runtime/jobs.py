@@ -250,7 +250,8 @@ class JobManager:
     async def _run_async(self, job: Job) -> dict[str, Any]:
         loop = asyncio.get_running_loop()
 
-        ctx = RunContext(job.id, job.run.dir, lambda batch: _call_soon(loop, self._on_events, job, batch))
+        sink = _OrderedSink(loop, lambda batch: self._on_events(job, batch))
+        ctx = RunContext(job.id, job.run.dir, sink)
         runner = resolve(job.kind.runner)
         if inspect.iscoroutinefunction(runner):
             task = asyncio.ensure_future(runner(job.params, ctx))
@@ -270,6 +271,7 @@ class JobManager:
             exc = e
         outcome = conclude(ctx, exc, result)
         ctx.close()
+        sink.drain()  # the last events reach subscribers before the final status
         return outcome
 
     # ------------------------------------------------------------------ process executor
@@ -322,6 +324,28 @@ class JobManager:
         if job.cancel_requested:
             return {"status": "cancelled", "error": "cancelled by the user (worker was stopped)"}
         return {"status": "failed", "error": _describe_exit(exitcode, list(job.last_logs))}
+
+
+class _OrderedSink:
+    """Hands event batches to the loop in the order they were flushed.
+
+    Batches come from the flusher thread and from the loop's own thread; qasync routes
+    ``call_soon_threadsafe`` from another thread through one more hop than from its own,
+    so scheduling each batch separately can deliver a later one first (a node seen
+    "running" after it failed). Each call only asks for a drain; the queue keeps order.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, deliver) -> None:
+        self._loop, self._deliver = loop, deliver
+        self._queue: collections.deque[list[dict[str, Any]]] = collections.deque()
+
+    def __call__(self, batch: list[dict[str, Any]]) -> None:
+        self._queue.append(batch)
+        _call_soon(self._loop, self.drain)
+
+    def drain(self) -> None:
+        while self._queue:
+            self._deliver(self._queue.popleft())
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, callback, *args) -> None:
