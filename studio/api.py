@@ -54,6 +54,7 @@ __all__ = [
     "PanelSpec",
     "Port",
     "NodeType",
+    "NodeRuntime",
     "LLMProvider",
     "MenuAction",
     "CliCommand",
@@ -68,6 +69,7 @@ __all__ = [
     "EVENT_KINDS",
     "resolve",
     "contributions",
+    "active_workspace",
     "parse_assignments",
     "StudioFileError",
     "atomic_write_text",
@@ -180,6 +182,15 @@ class NodeType:
     description: str = ""
 
 
+class NodeRuntime(Protocol):
+    """Handed to a plugin node's runner as a third argument, when it takes one:
+    ``runner(params, inputs, runtime)``. Model calls made through it use the workflow's
+    model (or the node's ``params["model"]``), its cache and budget, and appear in the
+    trace under the node."""
+
+    async def predict(self, signature: str, instructions: str = "", **inputs: Any) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class LLMProvider:
     """A model backend beyond litellm's own: model strings starting with ``prefix``
@@ -271,12 +282,15 @@ class LoadedModel:
 
     ``loss(model, text)`` is the mean next-token loss in nats of ``model`` (this one, or a
     transformed copy such as a quantized one) on the held-out part of ``text``;
-    ``example_input(batch_size)`` is an input for ``model(...)`` of that batch size."""
+    ``example_input(batch_size)`` is an input for ``model(...)`` of that batch size.
+    A model that does not predict tokens (an embedder) names what its ``loss`` measures
+    in ``loss_name`` instead (lower is better, 0 for the model as loaded)."""
 
     model: Any
     loss: Callable[[Any, str], float]
     example_input: Callable[[int], Any]
     description: str = ""
+    loss_name: str = ""
 
 
 # --------------------------------------------------------------------------- facades
@@ -381,6 +395,21 @@ def contributions(hook_name: str) -> list[Any]:
     from studio.core.plugins import shared_host  # lazy: keeps this module light
 
     return [item for _plugin_id, item in shared_host().collect(hook_name)]
+
+
+WORKSPACE_ENV = "TENSOR_STUDIO_WORKSPACE"
+
+
+def active_workspace() -> Path:
+    """The workspace the running studio has open (the GUI's, or the CLI's ``--workspace``),
+    for code that is not handed one, such as a workflow node looking up a collection by
+    name. Worker processes inherit it. Outside a studio: the default workspace."""
+    import os
+
+    from studio.core.paths import default_workspace
+
+    value = os.environ.get(WORKSPACE_ENV)
+    return Path(value) if value else default_workspace()
 
 
 def get_api_key(provider: str) -> tuple[str | None, str]:

@@ -6,9 +6,11 @@ No Qt here. The GUI wraps a Studio in windows; the CLI drives it from the termin
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 from studio import shell_plugin
+from studio.api import WORKSPACE_ENV
 from studio.core.events import EventBus
 from studio.core.paths import default_workspace
 from studio.core.plugins import PluginHost
@@ -29,6 +31,7 @@ class Studio:
         self.workspace = workspace
         self.store = RunStore(workspace.runs)
         self.jobs = self._make_jobs()
+        os.environ[WORKSPACE_ENV] = str(workspace.root)  # active_workspace(), here and in workers
 
     @classmethod
     def load(cls, workspace: Path | None = None, *, discover: bool = True, create: bool = True) -> "Studio":
@@ -77,6 +80,7 @@ class Studio:
         self.workspace = workspace
         self.store = RunStore(workspace.runs)
         self.jobs = self._make_jobs()
+        os.environ[WORKSPACE_ENV] = str(workspace.root)
         self.settings.remember_workspace(workspace.root)
         self.save_settings()
 

@@ -37,6 +37,7 @@ import pytest
 def studio_home(tmp_path, monkeypatch) -> Path:
     home = tmp_path / "studio-home"
     monkeypatch.setenv("TENSOR_STUDIO_HOME", str(home))
+    monkeypatch.delenv("TENSOR_STUDIO_WORKSPACE", raising=False)  # restored after the test, as studios set it
     return home
 
 

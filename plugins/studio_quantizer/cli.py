@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .config import loss_text
+
 
 def configure(parser) -> None:
     parser.add_argument("checkpoint", help="a checkpoint folder (model.safetensors + config.json) or a "
@@ -15,7 +17,7 @@ def configure(parser) -> None:
     parser.add_argument("--granularity", choices=["tensor", "channel", "group"], default="channel")
     parser.add_argument("--group-size", type=int, default=32)
     parser.add_argument("--skip", action="append", default=None, metavar="PATTERN",
-                        help="tensor names kept in full precision (default: wte.*, wpe.*, lm_head.*)")
+                        help="tensor names kept in full precision (default: the embeddings and the output head)")
     parser.add_argument("--layer-bits", action="append", default=[], metavar="PATTERN=BITS",
                         help="bits for matching tensors, e.g. 'blocks.0.*=8'")
     parser.add_argument("--out", default=None, help="output folder (default: CHECKPOINT-<scheme>); never overwritten")
@@ -77,8 +79,7 @@ def run(args) -> int:
         print(f"  {row['name']:32} {row['bits']:>4} {row['scale_min']:>10.2e}..{row['scale_max']:<9.2e} "
               f"{row['mse']:>10.2e} {row['snr_db']:>7.1f}")
     for label, figures in measured.items():
-        loss = f"loss {figures['loss']:.4f} (ppl {figures['perplexity']:.2f}) · " if "loss" in figures else ""
-        print(f"  {label:13} {loss}latency b1 {figures['latency_ms_b1']:.2f} ms · b8 {figures['latency_ms_b8']:.2f} ms")
+        print(f"  {label:13} {loss_text(figures)}latency b1 {figures['latency_ms_b1']:.2f} ms · b8 {figures['latency_ms_b8']:.2f} ms")
     print(f"saved {out}")
     return 0
 

@@ -8,6 +8,15 @@ from pydantic import BaseModel, Field
 from .scheme import DEFAULT_SKIP
 
 
+def loss_text(figures: dict) -> str:
+    """'loss 1.9012 (ppl 6.69) · ', or for a model whose loss is not in nats its own name."""
+    if "loss" not in figures:
+        return ""
+    if "perplexity" in figures:
+        return f"loss {figures['loss']:.4f} (ppl {figures['perplexity']:.2f}) · "
+    return f"{figures.get('loss_name', 'loss')} {figures['loss']:.5f} · "
+
+
 class QuantizeParams(BaseModel):
     checkpoint: str = Field(..., description="a checkpoint folder (model.safetensors + config.json)")
     bits: int = Field(8, ge=2, le=8)

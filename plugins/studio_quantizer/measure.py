@@ -163,11 +163,14 @@ def latency_ms(model: nn.Module, inputs: Any, repeats: int = 20) -> float:
     return statistics.median(times) * 1000
 
 
-def measure(loaded: LoadedModel, candidate: nn.Module, text: str | None, repeats: int = 20) -> dict[str, float]:
-    out: dict[str, float] = {}
+def measure(loaded: LoadedModel, candidate: nn.Module, text: str | None, repeats: int = 20) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     if text:
-        loss = loaded.loss(candidate, text)
-        out.update({"loss": loss, "perplexity": float(torch.exp(torch.tensor(loss)))})
+        out["loss"] = loss = loaded.loss(candidate, text)
+        if loaded.loss_name:
+            out["loss_name"] = loaded.loss_name
+        else:
+            out["perplexity"] = float(torch.exp(torch.tensor(loss)))
     for batch in (1, 8):
         out[f"latency_ms_b{batch}"] = latency_ms(candidate, loaded.example_input(batch), repeats)
     return out

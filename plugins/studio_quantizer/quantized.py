@@ -7,7 +7,8 @@ A quantized checkpoint is a folder:
   ``<name>.zero_point`` (uint8); every other tensor as it was;
 * ``quantization.json`` — the scheme and, per tensor, bits, symmetry, granularity, group
   size, shape and block shape: everything needed to read the codes back, in plain JSON;
-* the source's ``config.json`` and ``tokenizer.json``, so the model can be rebuilt.
+* the source's ``config.json``, tokenizer files and, for a sentence-transformers folder,
+  its module description and pooling folders, so the model can be rebuilt.
 
 ``load_quantized`` dequantizes it back to a float state dict; ``export_dequantized`` writes
 an ordinary checkpoint (``model.safetensors``) that the trainer's Generate runs as is.
@@ -32,7 +33,8 @@ from .scheme import Scheme
 
 FORMAT = "tensor-studio.quantized"
 VERSION = 1
-COPIED = ("config.json", "tokenizer.json")
+COPIED = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+          "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
 
 
 class QuantizeError(StudioFileError):
@@ -89,6 +91,9 @@ def copy_model_files(source_dir: Path, partial: Path) -> None:
     for name in COPIED:
         if (source_dir / name).exists():
             shutil.copy2(source_dir / name, partial / name)
+    for module in source_dir.glob("[0-9]_*"):  # sentence-transformers pooling / normalize folders
+        if module.is_dir() and not (partial / module.name).exists():
+            shutil.copytree(module, partial / module.name)
 
 
 def save_quantized(quantized: dict[str, QuantizedTensor], kept: dict[str, torch.Tensor], scheme: Scheme,

@@ -7,7 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-DEFAULT_SKIP = ["wte.*", "wpe.*", "lm_head.*"]  # embeddings and the output head stay in full precision
+# embeddings and the output head stay in full precision (GPT names, then BERT-style names)
+DEFAULT_SKIP = ["wte.*", "wpe.*", "lm_head.*", "embeddings.*"]
 
 
 class Scheme(BaseModel):

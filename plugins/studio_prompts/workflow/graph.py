@@ -11,7 +11,8 @@ Built-in node types (``prompts.*``): ``predict``, ``chain_of_thought``, ``react`
 (``params.tools``: ``"module:function"`` references), ``python`` (``params.function``),
 ``workflow`` (``params.path``, relative to this file). Any other type comes from a
 plugin's ``studio_workflow_nodes`` hook (for example a retriever), and runs as
-``runner(params, inputs) -> dict`` (sync or async). A node whose type no installed plugin
+``runner(params, inputs) -> dict`` (sync or async), or ``runner(params, inputs, runtime)``
+to make traced model calls through the engine (``studio.api.NodeRuntime``). A node whose type no installed plugin
 provides loads as a placeholder: the workflow opens, shows it, and refuses to run.
 """
 
@@ -251,6 +252,8 @@ class Workflow(Module):
         if node_id in self.functions:
             return await _call(self.functions[node_id], bound)
         runner = resolve(self._plugin_types[node.type].runner)
+        if _takes_runtime(runner):
+            return await _call(runner, node.params, bound, PluginNodeRuntime(node_id, node.params.get("model")))
         return await _call(runner, node.params, bound)
 
     # ---- back to a file
@@ -277,6 +280,25 @@ class Workflow(Module):
             n += 1
         self.to_file().save(target)
         return target
+
+
+class PluginNodeRuntime:
+    """``studio.api.NodeRuntime``: what a plugin node may ask of the engine (model calls,
+    traced under its node, with the workflow's model unless the node names one)."""
+
+    def __init__(self, node_id: str, model: Any = None):
+        self.node_id, self.lm = node_id, make_lm(model)
+
+    async def predict(self, signature: str, instructions: str = "", **inputs: Any) -> dict[str, Any]:
+        module = Predict(signature, instructions=instructions, lm=self.lm, name=f"{self.node_id}.predict")
+        return dict(await module.acall(**inputs))
+
+
+def _takes_runtime(runner: Any) -> bool:
+    try:
+        return len(inspect.signature(runner).parameters) >= 3
+    except (TypeError, ValueError):
+        return False
 
 
 def _port(values: dict[str, Any], ref: str) -> Any:

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, Q
 
 from studio.widgets import ParamsForm
 
-from ..config import QuantizeParams
+from ..config import QuantizeParams, loss_text
 
 COLUMNS = ("tensor", "bits", "granularity", "scale min", "scale max", "MSE", "SNR dB")
 
@@ -166,8 +166,7 @@ class QuantizerPanel(QWidget):
                  f"{s['bits_per_weight']:.2f} bits per weight) · model {s['model_fp32_bytes'] / 1e6:.2f} → "
                  f"{s['model_bytes'] / 1e6:.2f} MB · saved in {s['saved']}"]
         for label, m in self.report.get("measured", {}).items():
-            loss = f"loss {m['loss']:.4f} (ppl {m['perplexity']:.2f}) · " if "loss" in m else ""
-            lines.append(f"{label}: {loss}latency {m['latency_ms_b1']:.1f} ms (batch 1), "
+            lines.append(f"{label}: {loss_text(m)}latency {m['latency_ms_b1']:.1f} ms (batch 1), "
                          f"{m['latency_ms_b8']:.1f} ms (batch 8)")
         self.summary.setText("<br>".join(lines))
         rows = self.report["layers"]

@@ -1,0 +1,26 @@
+"""Parameters of the RAG jobs (a form in the studio, --set on the CLI). No torch here."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from .embedder import DEFAULT_EMBEDDER
+
+
+class IndexParams(BaseModel):
+    sources: list[str] = Field(..., description="files or folders to index")
+    collection: str = Field("docs", description="a collection name (in the workspace) or a .rag.sqlite path")
+    embedder: str = Field(DEFAULT_EMBEDDER, description="minilm, a sentence-transformers folder, litellm:<model>, "
+                                                        "or python:module:function")
+    precision: str = Field("fp32", pattern="^(fp32|bf16|int8)$", description="local embedders: int8 / bf16 run faster")
+    include: str = Field("*", description="comma-separated file name patterns to index")
+    exclude: str = Field("", description="comma-separated patterns to leave out (besides .git, node_modules…)")
+    chunk_size: int = Field(200, ge=8, le=2048, description="tokens of the embedder per chunk")
+    overlap: int = Field(30, ge=0, description="tokens shared by neighbouring chunks")
+    batch_size: int = Field(32, ge=1, le=1024)
+    file_timeout: float = Field(60.0, gt=0, description="seconds before a file's parsing is given up")
+    rebuild: bool = Field(False, description="start the collection afresh (another embedder, other chunking)")
+
+
+def split_patterns(text: str) -> list[str]:
+    return [p.strip() for p in text.split(",") if p.strip()]

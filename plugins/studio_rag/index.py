@@ -1,0 +1,259 @@
+"""Index files and folders into a collection: scan, skip what is unchanged, parse and chunk
+in a helper process, embed in batches here, write each document whole.
+
+Why this shape:
+
+* **Resumable, crash-safe** — a document is written (old chunks out, new in) in one SQLite
+  transaction after its chunks are embedded; content hashes decide what is unchanged. A
+  killed run leaves every document wholly old or wholly new, and the next run picks up the
+  rest.
+* **One bad file never blocks the rest** — parsing runs in a separate process with a time
+  limit per file; a file that fails or overruns is recorded as failed with the reason and
+  the process is replaced.
+* **Parsing hidden behind embedding** — the helper parses files ahead while this process
+  embeds, so both cores work.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import multiprocessing
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from .chunk import Chunk, chunk_sections
+from .parse import MAX_BYTES, SUFFIXES, ParseError, parse_file
+from .store import SQLiteStore, StoreError
+
+DEFAULT_EXCLUDE = (".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", "*.pyc",
+                   "*.rag.sqlite*", ".ipynb_checkpoints")
+IN_FLIGHT = 16  # files parsed ahead of the embedder
+EMBED_BLOCK = 256  # chunks embedded (and their documents written) together
+
+
+class IndexingError(StoreError):
+    """Indexing cannot start (a missing source, another embedder); nothing was changed."""
+
+
+@dataclass
+class IndexOptions:
+    include: list[str] = field(default_factory=lambda: ["*"])
+    exclude: list[str] = field(default_factory=lambda: list(DEFAULT_EXCLUDE))
+    chunk_size: int = 200
+    overlap: int = 30
+    file_timeout: float = 60.0
+    max_bytes: int = MAX_BYTES
+
+
+@dataclass
+class IndexReport:
+    files: int = 0
+    unchanged: int = 0
+    indexed: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    removed: int = 0
+    chunks: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    cancelled: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.__dict__, "failed": [{"path": p, "error": e} for p, e in self.failed],
+                "chunks_per_s": self.chunks / self.seconds if self.seconds else 0.0}
+
+
+def scan(root: Path, options: IndexOptions) -> list[Path]:
+    """Files under ``root`` (or ``root`` itself) with a known suffix, passing include/exclude."""
+    root = Path(root)
+    if root.is_file():
+        return [root]
+    files = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in options.exclude):
+            continue
+        if not path.is_file() or path.suffix.lower() not in SUFFIXES:
+            continue
+        rel = relative.as_posix()
+        if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(path.name, p) for p in options.include):
+            files.append(path)
+    return files
+
+
+def file_hash(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------- the helper process
+
+_counter = None
+
+
+def _init_worker(spec: str) -> None:
+    global _counter
+    from .embedder import token_counter
+
+    _counter = token_counter(spec)
+
+
+def parse_and_chunk(path: str, size: int, overlap: int, max_bytes: int) -> list[Chunk] | str:
+    """In the helper process: a file's chunks, or the reason it cannot be read."""
+    try:
+        return chunk_sections(parse_file(Path(path), max_bytes), _counter, size, overlap)
+    except ParseError as exc:
+        return str(exc)
+    except Exception as exc:  # a parser bug must not stop the indexer: report it with the file
+        return f"{type(exc).__name__}: {exc}"
+
+
+class Parser:
+    """Parses files ahead in one spawned process; a file over the time limit is reported
+    and the process replaced (its other files are submitted again)."""
+
+    def __init__(self, spec: str, options: IndexOptions):
+        self.spec, self.options = spec, options
+        self.pool = self._start()
+        self.pending: deque[tuple[Path, Any]] = deque()
+
+    def _start(self):
+        return multiprocessing.get_context("spawn").Pool(1, initializer=_init_worker, initargs=(self.spec,))
+
+    def submit(self, path: Path) -> None:
+        o = self.options
+        self.pending.append((path, self.pool.apply_async(parse_and_chunk, (str(path), o.chunk_size, o.overlap,
+                                                                           o.max_bytes))))
+
+    def next(self) -> tuple[Path, list[Chunk] | str]:
+        path, result = self.pending.popleft()
+        try:
+            return path, result.get(timeout=self.options.file_timeout)
+        except multiprocessing.TimeoutError:
+            self.pool.terminate()
+            self.pool = self._start()
+            waiting = [p for p, _ in self.pending]
+            self.pending.clear()
+            for other in waiting:
+                self.submit(other)
+            return path, f"parsing took longer than {self.options.file_timeout:g} s (skipped)"
+
+    def close(self) -> None:
+        self.pool.terminate()
+        self.pool.join()
+
+
+# --------------------------------------------------------------------------- indexing
+
+
+def check_embedder(store: SQLiteStore, embedder) -> None:
+    meta = store.meta()
+    built = (meta.get("embedder"), int(meta.get("dim", -1)), meta.get("precision", "fp32"))
+    wanted = (embedder.spec, embedder.dim, getattr(embedder, "precision", "fp32"))
+    if built != wanted:
+        raise IndexingError(f"{store.path.name} was built with the embedder {built[0]!r} ({built[1]} dims, "
+                          f"{built[2]}); this run uses {wanted[0]!r} ({wanted[1]} dims, {wanted[2]}). Index into "
+                          "a new collection, or rebuild this one with --rebuild")
+
+
+def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: IndexOptions | None = None,
+                  progress: Callable[[dict[str, Any]], None] = lambda _: None,
+                  cancelled: Callable[[], bool] = lambda: False) -> IndexReport:
+    options = options or IndexOptions()
+    check_embedder(store, embedder)
+    started = time.perf_counter()
+    report = IndexReport()
+    roots = [Path(s).expanduser().resolve() for s in sources]
+    for root in roots:
+        if not root.exists():
+            kept = sum(1 for p in store.documents() if Path(p).is_relative_to(root))
+            raise IndexingError(f"{root}: the source no longer exists; its {kept} documents stay in the collection "
+                              f"(remove them with `tensor-studio rag remove`)")
+    files = [f.resolve() for root in roots for f in scan(root, options)]
+    report.files = len(files)
+    known = store.documents()
+    seen = {str(f) for f in files}
+    gone = [p for p in known if p not in seen and any(Path(p).is_relative_to(r) for r in roots)]
+    if gone:
+        store.remove_documents(gone)
+        report.removed = len(gone)
+    todo: list[tuple[Path, str, int]] = []
+    for f in files:
+        try:
+            digest, size = file_hash(f), f.stat().st_size
+        except OSError as exc:
+            report.failed.append((str(f), f"cannot be read ({exc.strerror or exc})"))
+            continue
+        if known.get(str(f), {}).get("hash") == digest:
+            report.unchanged += 1
+        else:
+            todo.append((f, digest, size))
+    for path, error in report.failed:
+        store.write_failure(path, "", 0, error)
+    if todo:
+        _index_files(store, todo, embedder, options, report, progress, cancelled, started)
+    report.seconds = time.perf_counter() - started
+    progress(_progress(report, len(todo), started, final=True))
+    return report
+
+
+def _index_files(store, todo, embedder, options, report, progress, cancelled, started) -> None:
+    parser = Parser(embedder.spec, options)
+    facts = {str(f): (digest, size) for f, digest, size in todo}
+    queue = deque(f for f, _, _ in todo)
+    waiting: list[tuple[str, list[Chunk]]] = []  # parsed documents not yet embedded
+    try:
+        while queue or parser.pending or waiting:
+            while queue and len(parser.pending) < IN_FLIGHT:
+                parser.submit(queue.popleft())
+            if parser.pending:
+                path, result = parser.next()
+                if isinstance(result, str):
+                    digest, size = facts[str(path)]
+                    store.write_failure(str(path), digest, size, result)
+                    report.failed.append((str(path), result))
+                else:
+                    waiting.append((str(path), result))
+            pending_chunks = sum(len(c) for _, c in waiting)
+            if waiting and (pending_chunks >= EMBED_BLOCK or not (queue or parser.pending)):
+                _embed_and_write(store, embedder, waiting, facts, report)
+                waiting = []
+                progress(_progress(report, len(todo), started))
+            if cancelled():
+                report.cancelled = True
+                return
+    finally:
+        parser.close()
+
+
+def _embed_and_write(store, embedder, waiting, facts, report) -> None:
+    texts = [c.text for _, chunks in waiting for c in chunks]
+    t0 = time.perf_counter()
+    vectors = embedder.encode(texts) if texts else np.zeros((0, embedder.dim), np.float32)
+    report.embed_seconds += time.perf_counter() - t0
+    docs, at = [], 0
+    for path, chunks in waiting:
+        digest, size = facts[path]
+        docs.append((path, digest, size, chunks, vectors[at:at + len(chunks)]))
+        at += len(chunks)
+    store.write_documents(docs)
+    report.indexed += len(waiting)
+    report.chunks += len(texts)
+
+
+def _progress(report: IndexReport, total: int, started: float, final: bool = False) -> dict[str, Any]:
+    elapsed = time.perf_counter() - started
+    done = report.indexed + len(report.failed)
+    rate = report.chunks / elapsed if elapsed else 0.0
+    files_rate = done / elapsed if elapsed else 0.0
+    eta = (total - done) / files_rate if files_rate and not final else 0.0
+    return {"done": done, "total": total, "chunks": report.chunks, "chunks_per_s": rate, "eta_s": eta,
+            "failed": len(report.failed), "final": final}

@@ -1,0 +1,79 @@
+"""The indexing job: runs in a worker process (torch and the embedder stay out of the GUI);
+progress is files, chunks, chunks per second and an ETA."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from studio.api import JobContext, write_json
+
+from .collections import collection_path, open_for_indexing
+from .config import IndexParams, split_patterns
+from .index import DEFAULT_EXCLUDE, IndexingError, IndexOptions, index_sources
+
+
+def existing_embedder(path: Path, params: IndexParams):
+    """The collection's own embedder, loaded only if something needs embedding; None when
+    the collection is new (its dimensions come from the model) or names another embedder
+    (indexing then stops with a clear message)."""
+    from .embedder import LazyEmbedder
+    from .store import SQLiteStore
+
+    if not path.exists():
+        return None
+    store = SQLiteStore(path)
+    try:
+        meta = store.meta()
+    finally:
+        store.close()
+    if meta.get("embedder") != params.embedder or meta.get("precision", "fp32") != params.precision:
+        return None
+    return LazyEmbedder(params.embedder, params.precision, params.batch_size, int(meta["dim"]))
+
+
+def index(params: IndexParams, ctx: JobContext) -> dict[str, Any]:
+    from .embedder import open_embedder
+
+    path = collection_path(params.collection)
+    embedder = existing_embedder(path, params) if not params.rebuild else None
+    if embedder is None:
+        ctx.progress(0, None, f"loading the embedder {params.embedder}")
+        embedder = open_embedder(params.embedder, params.precision, params.batch_size)
+    store = open_for_indexing(path, embedder, params.chunk_size, params.overlap, params.rebuild)
+    options = IndexOptions(include=split_patterns(params.include) or ["*"],
+                           exclude=list(DEFAULT_EXCLUDE) + split_patterns(params.exclude),
+                           chunk_size=params.chunk_size, overlap=params.overlap, file_timeout=params.file_timeout)
+    steps = [0]
+
+    def progress(p: dict[str, Any]) -> None:
+        eta = f" · ETA {p['eta_s']:.0f} s" if p["eta_s"] else ""
+        ctx.progress(p["done"], p["total"], f"{p['done']}/{p['total']} files · {p['chunks']} chunks · "
+                                            f"{p['chunks_per_s']:.0f} chunks/s{eta}")
+        ctx.metric("chunks_per_s", steps[0], p["chunks_per_s"])
+        steps[0] += 1
+
+    try:
+        report = index_sources(store, [Path(s) for s in params.sources], embedder, options, progress,
+                               lambda: ctx.cancelled)
+    except sqlite3.OperationalError as exc:
+        if "full" in str(exc).lower():
+            raise IndexingError(f"the disk is full ({exc}): indexing stopped; {path.name} keeps every document "
+                              "written before, and the next run resumes") from None
+        raise
+    finally:
+        store.close()
+    for failed, error in report.failed:
+        ctx.log(f"skipped {failed}: {error}", "warning")
+    summary = report.to_json()
+    write_json(ctx.run_dir / "report.json", {**summary, "collection": str(path)})
+    ctx.artifact(path, "collection")
+    ctx.check_cancelled()  # a cancelled run keeps what it wrote; the next run resumes
+    if params.rebuild:
+        for old in path.parent.glob(path.name + ".old*"):
+            old.unlink()
+    ctx.log(f"{path.name}: {report.indexed} indexed, {report.unchanged} unchanged, {report.removed} removed, "
+            f"{len(report.failed)} skipped, {report.chunks} chunks in {report.seconds:.1f} s")
+    return {k: summary[k] for k in ("files", "indexed", "unchanged", "removed", "chunks", "chunks_per_s")} | \
+        {"failed": len(report.failed), "collection": str(path)}

@@ -1,0 +1,59 @@
+"""Workflow node types: ``rag.retrieve`` (search a collection) and ``rag.summarize`` (tree
+summarization of passages through the prompt engine)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class RetrieveParams(BaseModel):
+    collection: str = Field("docs", description="a collection name (in the workspace) or a .rag.sqlite path")
+    k: int = Field(5, ge=1, le=100)
+    mode: str = Field("hybrid", pattern="^(hybrid|vector|keyword)$")
+    path: str = Field("", description="only documents whose path matches this glob")
+    mmr: float | None = Field(None, ge=0, le=1, description="diversify the results (relevance weight)")
+
+
+class SummarizeParams(BaseModel):
+    model: Any = Field(None, description="a model for the summaries (default: the workflow's)")
+
+
+_searchers: dict[str, Any] = {}
+_lock = threading.Lock()  # one SQLite connection per collection, used from worker threads
+
+
+def _searcher(collection: str, need_vectors: bool):
+    from .collections import collection_path
+    from .searching import open_searcher
+
+    path = collection_path(collection)
+    key = f"{path}|{need_vectors}"
+    if key not in _searchers:
+        _searchers[key] = open_searcher(path, need_vectors)
+    return _searchers[key]
+
+
+async def retrieve(params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    p = RetrieveParams(**params)
+
+    def run():
+        with _lock:
+            return _searcher(p.collection, p.mode != "keyword").search(str(inputs["query"]), p.k, p.mode, p.path, "",
+                                                                          p.mmr)
+
+    hits = await asyncio.to_thread(run)  # the model and SQLite work off the event loop
+    return {"passages": [h.text for h in hits],
+            "sources": [f"{h.path}:{h.page if h.page else h.line}" for h in hits]}
+
+
+async def summarize(params: dict[str, Any], inputs: dict[str, Any], runtime) -> dict[str, Any]:
+    from .summarize import tree_summarize
+
+    passages = inputs.get("passages") or []
+    if isinstance(passages, str):
+        passages = [passages]
+    return await tree_summarize(str(inputs.get("question", "")), [str(p) for p in passages], runtime)

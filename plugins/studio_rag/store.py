@@ -1,0 +1,249 @@
+"""A collection: one SQLite file that is the source of truth.
+
+Tables: ``meta`` (embedder, dimensions, chunking), ``documents`` (path, content hash,
+status, error), ``chunks`` (text, place, vector as float32 bytes) and ``chunks_fts`` (FTS5,
+BM25 keyword search, kept in step by triggers). The file is in WAL mode and every
+document is written in one transaction — its old chunks out, its new chunks in — so a
+killed indexer leaves each document either wholly old or wholly new, and the collection
+is always searchable. ``generation`` counts changes; in-memory vector matrices and the
+approximate index on disk are rebuilt from the SQLite file when it moved on.
+
+``Store`` is the interface the indexer and search use; ``SQLiteStore`` is this
+implementation (a server-scale backend would implement the same methods).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Protocol
+
+import numpy as np
+
+from studio.api import StudioFileError
+
+from .chunk import Chunk
+
+SCHEMA_VERSION = 1
+SUFFIX = ".rag.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    hash TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    status TEXT NOT NULL,          -- indexed | failed
+    error TEXT NOT NULL DEFAULT '',
+    chunks INTEGER NOT NULL DEFAULT 0,
+    indexed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    start INTEGER NOT NULL,
+    end INTEGER NOT NULL,
+    line INTEGER NOT NULL,
+    page INTEGER,
+    heading TEXT NOT NULL DEFAULT '',
+    tokens INTEGER NOT NULL,
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts USING fts5(
+    text, heading, content='chunks', content_rowid='id', tokenize='porter unicode61');
+CREATE TRIGGER IF NOT EXISTS chunks_ai AFTER INSERT ON chunks BEGIN
+    INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.id, new.text, new.heading);
+END;
+CREATE TRIGGER IF NOT EXISTS chunks_ad AFTER DELETE ON chunks BEGIN
+    INSERT INTO chunks_fts(chunks_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, old.heading);
+END;
+"""
+
+
+class StoreError(StudioFileError):
+    """A collection file that cannot be opened or does not fit the request."""
+
+
+@dataclass
+class ChunkRow:
+    id: int
+    path: str
+    text: str
+    start: int
+    end: int
+    line: int
+    page: int | None
+    heading: str
+
+
+class Store(Protocol):
+    def meta(self) -> dict[str, Any]: ...
+    def documents(self) -> dict[str, dict[str, Any]]: ...
+    def write_documents(self, docs: list[tuple[str, str, int, list[Chunk], np.ndarray]]) -> None: ...
+    def write_failure(self, path: str, digest: str, size: int, error: str) -> None: ...
+    def remove_documents(self, paths: Iterable[str]) -> None: ...
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]: ...
+    def keyword(self, query: str, limit: int) -> list[tuple[int, float]]: ...
+    def chunks(self, ids: list[int]) -> list[ChunkRow]: ...
+
+
+class SQLiteStore:
+    def __init__(self, path: Path, create_with: dict[str, Any] | None = None):
+        """Open ``path``; with ``create_with`` (embedder spec, dim…) a missing file is created."""
+        self.path = Path(path)
+        if not self.path.exists() and create_with is None:
+            raise StoreError(f"{self.path}: no such collection")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.execute("PRAGMA foreign_keys=ON")
+            if create_with is not None:
+                self.db.executescript(SCHEMA)  # every statement is IF NOT EXISTS
+            stored = self.meta()
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: not a readable collection ({exc}); it was left as it is") from None
+        if not stored:
+            if create_with is None:
+                raise StoreError(f"{self.path}: not a collection (no metadata)")
+            with self.transaction():
+                for key, value in {**create_with, "schema": SCHEMA_VERSION, "generation": 0}.items():
+                    self.db.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))
+        elif stored.get("schema") != SCHEMA_VERSION:
+            raise StoreError(f"{self.path}: collection format {stored.get('schema')}; this studio reads "
+                             f"{SCHEMA_VERSION}")
+        self._matrix: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ plumbing
+
+    def transaction(self):
+        return _Transaction(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def meta(self) -> dict[str, Any]:
+        try:
+            return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
+        except sqlite3.OperationalError:
+            return {}
+
+    def generation(self) -> int:
+        row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
+        return int(json.loads(row[0])) if row else 0
+
+    def _bump(self) -> None:
+        self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+
+    # ------------------------------------------------------------------ documents
+
+    def documents(self) -> dict[str, dict[str, Any]]:
+        rows = self.db.execute("SELECT path, hash, size, status, error, chunks, indexed_at FROM documents")
+        return {r[0]: {"hash": r[1], "size": r[2], "status": r[3], "error": r[4], "chunks": r[5],
+                       "indexed_at": r[6]} for r in rows}
+
+    def write_documents(self, docs: list[tuple[str, str, int, list[Chunk], np.ndarray]]) -> None:
+        """Replace each ``(path, hash, size, chunks, vectors)`` document, all in one transaction."""
+        now = time.time()
+        with self.transaction():
+            for path, digest, size, chunks, vectors in docs:
+                self._delete(path)
+                cur = self.db.execute(
+                    "INSERT INTO documents(path, hash, size, status, chunks, indexed_at) VALUES (?,?,?,?,?,?)",
+                    (path, digest, size, "indexed", len(chunks), now))
+                doc_id = cur.lastrowid
+                vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+                self.db.executemany(
+                    "INSERT INTO chunks(doc_id, ord, text, start, end, line, page, heading, tokens, vector) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    [(doc_id, i, c.text, c.start, c.end, c.line, c.page, c.heading, c.tokens, vectors[i].tobytes())
+                     for i, c in enumerate(chunks)])
+            self._bump()
+
+    def write_failure(self, path: str, digest: str, size: int, error: str) -> None:
+        with self.transaction():
+            self._delete(path)
+            self.db.execute("INSERT INTO documents(path, hash, size, status, error, indexed_at) VALUES (?,?,?,?,?,?)",
+                            (path, digest, size, "failed", error, time.time()))
+            self._bump()
+
+    def remove_documents(self, paths: Iterable[str]) -> None:
+        with self.transaction():
+            for path in paths:
+                self._delete(path)
+            self._bump()
+
+    def _delete(self, path: str) -> None:
+        row = self.db.execute("SELECT id FROM documents WHERE path=?", (path,)).fetchone()
+        if row:
+            self.db.execute("DELETE FROM chunks WHERE doc_id=?", (row[0],))
+            self.db.execute("DELETE FROM documents WHERE id=?", (row[0],))
+
+    # ------------------------------------------------------------------ reading
+
+    def count(self) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(chunk ids, unit vectors as an n × dim matrix), cached until the collection changes."""
+        generation = self.generation()
+        if self._matrix is None or self._matrix[0] != generation:
+            dim = int(self.meta()["dim"])
+            rows = self.db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
+            ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim) \
+                if rows else np.zeros((0, dim), np.float32)
+            self._matrix = (generation, ids, matrix)
+        return self._matrix[1], self._matrix[2]
+
+    def keyword(self, query: str, limit: int) -> list[tuple[int, float]]:
+        """BM25 over chunk text and headings: (chunk id, score, higher is better)."""
+        match = fts_query(query)
+        if not match:
+            return []
+        rows = self.db.execute("SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
+                               "ORDER BY bm25(chunks_fts) LIMIT ?", (match, limit)).fetchall()
+        return [(r[0], -r[1]) for r in rows]
+
+    def chunks(self, ids: list[int]) -> list[ChunkRow]:
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        rows = self.db.execute(f"SELECT c.id, d.path, c.text, c.start, c.end, c.line, c.page, c.heading FROM chunks c "
+                               f"JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})", ids).fetchall()
+        by_id = {r[0]: ChunkRow(*r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    def chunks_of(self, path: str) -> list[ChunkRow]:
+        rows = self.db.execute("SELECT c.id, d.path, c.text, c.start, c.end, c.line, c.page, c.heading FROM chunks c "
+                               "JOIN documents d ON d.id = c.doc_id WHERE d.path=? ORDER BY c.ord", (path,)).fetchall()
+        return [ChunkRow(*r) for r in rows]
+
+
+def fts_query(text: str) -> str:
+    """Words of a free-text query as an FTS5 OR query (quoted, so no syntax leaks in)."""
+    import re
+
+    words = [w for w in re.findall(r"\w+", text.lower()) if len(w) > 1]
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+
+
+class _Transaction:
+    def __init__(self, db: sqlite3.Connection):
+        self.db = db
+
+    def __enter__(self):
+        self.db.execute("BEGIN IMMEDIATE")
+        return self.db
+
+    def __exit__(self, exc_type, exc, tb):
+        self.db.execute("ROLLBACK" if exc_type else "COMMIT")
+        return False
