@@ -43,7 +43,7 @@ def chunk_sections(sections: list[Section], counter: TokenCounter, size: int = 2
     chunks: list[Chunk] = []
     for section in sections:
         text = section.text
-        paragraphs = [(m.start(), m.end()) for m in re.finditer(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", text, re.S)]
+        paragraphs = _paragraphs(text)
         spans = counter.spans([text[a:b] for a, b in paragraphs]) if paragraphs else []
         pieces: list[_Piece] = []
         for (a, b), tokens in zip(paragraphs, spans):
@@ -60,6 +60,18 @@ def chunk_sections(sections: list[Section], counter: TokenCounter, size: int = 2
             chunks.append(Chunk(text[start:end], section.offset + start, section.offset + end, section.heading,
                                 section.page, sum(p.tokens for p in group), section.line + text.count("\n", 0, start)))
     return chunks
+
+
+def _paragraphs(text: str) -> list[tuple[int, int]]:
+    """Spans of the text between blank lines, without their surrounding whitespace."""
+    spans = []
+    for m in re.finditer(r"(?:.|\n(?![ \t]*\n))+", text):
+        segment = m.group()
+        start = m.start() + len(segment) - len(segment.lstrip())
+        end = m.end() - len(segment) + len(segment.rstrip())
+        if end > start:
+            spans.append((start, end))
+    return spans
 
 
 def _windows(tokens: list[tuple[int, int]], size: int, overlap: int, text: str) -> list[list[tuple[int, int]]]:

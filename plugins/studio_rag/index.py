@@ -49,6 +49,7 @@ class IndexOptions:
     overlap: int = 30
     file_timeout: float = 60.0
     max_bytes: int = MAX_BYTES
+    parser: str = "studio_rag.parse:parse_file"  # "module:function(path, max_bytes) -> [Section]": your own formats
 
 
 @dataclass
@@ -97,19 +98,23 @@ def file_hash(path: Path) -> str:
 # --------------------------------------------------------------------------- the helper process
 
 _counter = None
+_parse = parse_file
 
 
-def _init_worker(spec: str) -> None:
-    global _counter
+def _init_worker(spec: str, parser: str) -> None:
+    global _counter, _parse
+    from studio.api import resolve
+
     from .embedder import token_counter
 
     _counter = token_counter(spec)
+    _parse = resolve(parser)
 
 
 def parse_and_chunk(path: str, size: int, overlap: int, max_bytes: int) -> list[Chunk] | str:
     """In the helper process: a file's chunks, or the reason it cannot be read."""
     try:
-        return chunk_sections(parse_file(Path(path), max_bytes), _counter, size, overlap)
+        return chunk_sections(_parse(Path(path), max_bytes), _counter, size, overlap)
     except ParseError as exc:
         return str(exc)
     except Exception as exc:  # a parser bug must not stop the indexer: report it with the file
@@ -126,7 +131,8 @@ class Parser:
         self.pending: deque[tuple[Path, Any]] = deque()
 
     def _start(self):
-        return multiprocessing.get_context("spawn").Pool(1, initializer=_init_worker, initargs=(self.spec,))
+        return multiprocessing.get_context("spawn").Pool(1, initializer=_init_worker,
+                                                         initargs=(self.spec, self.options.parser))
 
     def submit(self, path: Path) -> None:
         o = self.options

@@ -1,0 +1,56 @@
+"""Small stand-ins the RAG tests name by reference (spawned workers import them): a
+hashed bag-of-words embedder (deterministic, no model download, words in common make
+vectors close), a slow one (to kill mid-run) and a parser that hangs on demand."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+DIM = 64
+
+
+class HashEmbedder:
+    spec = "python:studio_rag.tests.toy:embedder"
+    dim = DIM
+    max_tokens = 256
+    delay = 0.0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if self.delay:
+            time.sleep(self.delay)
+        out = np.zeros((len(texts), DIM), np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % DIM] += 1.0
+        out[:, 0] += 1e-3  # no all-zero rows
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+class SlowEmbedder(HashEmbedder):
+    spec = "python:studio_rag.tests.toy:slow_embedder"
+    delay = 0.3
+
+
+def embedder() -> HashEmbedder:
+    return HashEmbedder()
+
+
+def slow_embedder() -> SlowEmbedder:
+    return SlowEmbedder()
+
+
+def hanging_parser(path: Path, max_bytes: int):
+    """Hangs on files named hang.txt (as a parser stuck on a bad PDF would); parses the rest."""
+    from studio_rag.parse import parse_file
+
+    if Path(path).name == "hang.txt":
+        time.sleep(3600)
+    if Path(path).name == "crash.txt":
+        os._exit(3)  # the helper process dies
+    return parse_file(path, max_bytes)
