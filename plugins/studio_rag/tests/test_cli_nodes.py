@@ -95,3 +95,24 @@ def test_collection_by_name_resolves_in_the_active_workspace(docs, make_studio, 
     assert collection_path("kb") == studio.workspace.root / "rag" / "kb.rag.sqlite"
     with pytest.raises(Exception, match="collection name"):
         collection_path("bad name!")
+
+
+def test_the_sample_rag_workflow_runs_on_a_collection_in_the_workspace(docs, make_studio, llm_server, monkeypatch):
+    from pathlib import Path
+
+    from studio_prompts import LM, context
+    from studio_prompts.workflow import load_workflow
+
+    from studio_rag.collections import collection_path, open_for_indexing
+    from studio_rag.index import index_sources
+    from studio_rag.tests.toy import HashEmbedder
+
+    make_studio()  # its workspace is the active one: the workflow finds "python-docs" there
+    index_sources(open_for_indexing(collection_path("python-docs"), HashEmbedder(), 200, 30), [docs], HashEmbedder())
+    llm_server.reset(script=lambda r: fields(reasoning="the passages say so",
+                                             answer="Lisbon" if "Lisbon" in r["messages"][-1]["content"] else "?"))
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    sample = Path(__file__).resolve().parents[3] / "resources" / "workflows" / "docs-rag.workflow.json"
+    with context(lm=LM("openai/fake-model", api_base=llm_server.url, retries=1, timeout=5)):
+        out = load_workflow(sample)(question="Where is rain expected tomorrow?")
+    assert out["answer"] == "Lisbon" and out["sources"][0].split(":")[0].endswith("page.html")
