@@ -140,19 +140,22 @@ class SentenceTransformerEmbedder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                    normalize_embeddings=True, show_progress_bar=False)
-        return np.ascontiguousarray(vectors, dtype=np.float32)
+                                    show_progress_bar=False)
+        return normalize(np.asarray(vectors, dtype=np.float32))  # in float32: bf16 norms are off by 1e-3
 
 
 def int8_dynamic(module):
-    """Linear layers as PyTorch's dynamic int8 (weights int8 per channel, activations per call)."""
+    """Linear layers as PyTorch's dynamic int8: weights int8 per output channel (per-tensor
+    loses noticeably more: cosine 0.94-0.96 to fp32 against 0.97-0.98), activations
+    quantized per call."""
     import warnings
 
     import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig, quantize_dynamic
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return torch.ao.quantization.quantize_dynamic(module, {torch.nn.Linear}, dtype=torch.qint8)
+        warnings.simplefilter("ignore")  # the eager quantization API is deprecated in favour of torchao
+        return quantize_dynamic(module, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
 
 
 def _load_quantized_weights(model, folder: Path) -> None:

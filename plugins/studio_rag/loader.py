@@ -35,13 +35,16 @@ def load(path: Path) -> LoadedModel | None:
     transformer = st[0].auto_model
     reference: dict[str, torch.Tensor] = {}
 
+    holder = st[0]
+    slot = next(name for name, child in holder.named_children() if child is transformer)
+
     def encode_with(candidate, sentences: list[str]) -> torch.Tensor:
-        st[0].auto_model = candidate
+        setattr(holder, slot, candidate)  # run the pipeline (tokenize, pool, normalize) with the candidate inside
         try:
             return st.encode(sentences, batch_size=32, convert_to_tensor=True, normalize_embeddings=True,
                              show_progress_bar=False).float()
         finally:
-            st[0].auto_model = transformer
+            setattr(holder, slot, transformer)
 
     def loss(candidate, text: str) -> float:
         sentences = held_out_sentences(text)
