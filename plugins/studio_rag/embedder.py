@@ -119,13 +119,16 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub: the folder is all there is
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+        import tempfile
+
         from sentence_transformers import SentenceTransformer
 
-        try:
-            self.model = SentenceTransformer(str(folder), device=device)
-        except Exception as exc:  # a folder sentence-transformers cannot read: say which and why
-            raise EmbedderError(f"{folder}: not a sentence-transformers model ({type(exc).__name__}: {exc})") from None
-        _load_quantized_weights(self.model, folder)
+        with tempfile.TemporaryDirectory(prefix="studio-embedder-") as scratch:
+            try:
+                self.model = SentenceTransformer(str(_with_float_weights(folder, Path(scratch))), device=device)
+            except Exception as exc:  # a folder sentence-transformers cannot read: say which and why
+                raise EmbedderError(f"{folder}: not a sentence-transformers model ({type(exc).__name__}: "
+                                    f"{exc})") from None
         self.model.eval()
         if precision == "bf16":
             import torch
@@ -158,19 +161,22 @@ def int8_dynamic(module):
         return quantize_dynamic(module, {torch.nn.Linear: per_channel_dynamic_qconfig}, dtype=torch.qint8)
 
 
-def _load_quantized_weights(model, folder: Path) -> None:
-    """A quantizer output folder has no model.safetensors but a marker file: its weights
-    come through the ``studio_weight_readers`` hook, dequantized."""
+def _with_float_weights(folder: Path, scratch: Path) -> Path:
+    """``folder`` itself, or for a quantizer output folder (no model.safetensors, a
+    weight-reader marker) a scratch copy with its weights dequantized through the
+    ``studio_weight_readers`` hook, which sentence-transformers can load."""
     if (folder / "model.safetensors").exists():
-        return
+        return folder
     for reader in contributions("studio_weight_readers"):
         if (folder / reader.marker).exists():
-            state = resolve(reader.read)(folder)
-            transformer = model[0].auto_model
-            missing, unexpected = transformer.load_state_dict(state, strict=False)
-            if unexpected:
-                raise EmbedderError(f"{folder}: weights {unexpected[:3]} do not belong to this model")
-            return
+            from safetensors.torch import save_file
+
+            for item in folder.iterdir():
+                (scratch / item.name).symlink_to(item.resolve(), target_is_directory=item.is_dir())
+            state = {name: tensor.contiguous() for name, tensor in resolve(reader.read)(folder).items()}
+            save_file(state, str(scratch / "model.safetensors"))
+            return scratch
+    return folder
 
 
 class LiteLLMEmbedder:
