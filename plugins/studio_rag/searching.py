@@ -34,3 +34,8 @@ def open_searcher(path: Path, need_vectors: bool = True) -> Searcher:
     meta = store.meta()
     encode = query_encoder(meta["embedder"], meta.get("precision", "fp32")) if need_vectors else None
     return Searcher(store, encode, ApproximateIndex(store))
+
+
+def encode_query_in_worker(spec: str, precision: str, text: str):
+    """In the RAG panel's helper process: one query's vector (the model stays loaded)."""
+    return query_encoder(spec, precision)(text)

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import pytest
+
+import studio_rag.hooks as rag_hooks
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window(("rag", rag_hooks))
+
+
+def index_into(window, docs, name="docs"):
+    from studio_rag.collections import collection_path, open_for_indexing
+    from studio_rag.index import index_sources
+    from studio_rag.tests.toy import HashEmbedder
+
+    index_sources(open_for_indexing(collection_path(name, window.studio.workspace.root), HashEmbedder(), 200, 30),
+                  [docs], HashEmbedder())
+
+
+def test_panel_lists_sources_searches_and_inspects_chunks(window, docs):
+    (docs / "blob.txt").write_bytes(b"\0" * 100)
+    index_into(window, docs)
+    panel = window.show_panel("rag:panel")
+    panel.refresh("docs")
+    assert panel.sources.rowCount() == 6
+    statuses = {panel.sources.item(i, 2).text().split("/")[-1]: panel.sources.item(i, 0).text()
+                for i in range(panel.sources.rowCount())}
+    assert statuses["blob.txt"] == "failed" and statuses["guide.md"] == "indexed"
+    assert "1 skipped" in panel.status.text()
+    panel.mode.setCurrentText("keyword")
+    panel.query.setText("pasta")
+    panel.search()
+    assert panel.results.rowCount() >= 1 and panel.results.item(0, 1).text().startswith("guide.md:")
+    assert "<b style" in panel.preview.toHtml() or "pasta" in panel.preview.toPlainText()
+    path, spans = panel.inspected
+    assert path.endswith("guide.md") and spans and panel.inspector.toPlainText().startswith("# Guide")
+    assert len(panel.inspector.extraSelections()) == len(spans)
+
+
+def test_vector_search_embeds_the_query_in_a_helper_process(window, docs):
+    index_into(window, docs)
+    panel = window.show_panel("rag:panel")
+    panel.refresh("docs")
+    panel.mode.setCurrentText("hybrid")
+    panel.query.setText("rain in Lisbon")
+    panel.search()
+    panel.wait_for_search()
+    assert panel.hits and "Lisbon" in panel.hits[0].text
+    panel.encoder.close()
+
+
+def test_dropping_a_folder_indexes_it(window, docs, qasync_loop):
+    from studio.testing import loop_until
+
+    panel = window.show_panel("rag:panel")
+    panel.collections.setCurrentText("dropped")
+
+    async def drop():
+        return window.open_path(docs)
+
+    assert qasync_loop.run_until_complete(drop()) is True
+    (run_id,) = panel.jobs
+    job = window.studio.jobs.jobs[run_id]
+    assert job.params.collection.endswith("dropped.rag.sqlite")
+    window.studio.jobs.cancel(run_id)  # the default embedder is slow to load here; cancelling keeps the collection
+    loop_until(qasync_loop, lambda: job.status in ("cancelled", "failed", "succeeded"), timeout=60)
+    loop_until(qasync_loop, lambda: not panel.jobs)
+
+
+def test_empty_workspace_explains_what_to_do(window):
+    panel = window.show_panel("rag:panel")
+    panel.refresh()
+    assert "No collection yet" in panel.status.text()
+    panel.query.setText("anything")
+    panel.search()
+    assert panel.results.rowCount() == 0
