@@ -22,6 +22,7 @@ def configure(parser) -> None:
     index.add_argument("--batch-size", type=int, default=32)
     index.add_argument("--file-timeout", type=float, default=60.0, help="seconds before a file is skipped")
     index.add_argument("--rebuild", action="store_true", help="start the collection afresh")
+    index.add_argument("--watch", action="store_true", help="keep running and re-index what changes (Ctrl-C stops)")
     search = sub.add_parser("search", help="search a collection")
     search.add_argument("query")
     _collection(search)
@@ -55,7 +56,7 @@ def run(args) -> int:
                   "collection": str(collection_path(args.collection, args.workspace)),
                   "precision": args.precision, "include": args.include, "exclude": args.exclude,
                   "chunk_size": args.chunk_size, "overlap": args.overlap, "batch_size": args.batch_size,
-                  "file_timeout": args.file_timeout, "rebuild": args.rebuild}
+                  "file_timeout": args.file_timeout, "rebuild": args.rebuild, "watch": args.watch}
         if args.embedder:
             params["embedder"] = args.embedder
         return args.run_job("rag.index", params)

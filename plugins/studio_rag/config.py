@@ -20,6 +20,8 @@ class IndexParams(BaseModel):
     batch_size: int = Field(32, ge=1, le=1024)
     file_timeout: float = Field(60.0, gt=0, description="seconds before a file's parsing is given up")
     rebuild: bool = Field(False, description="start the collection afresh (another embedder, other chunking)")
+    watch: bool = Field(False, description="keep running: re-index what changes (cancel the job to stop)")
+    watch_interval: float = Field(2.0, gt=0, description="seconds between checks when watching")
 
 
 def split_patterns(text: str) -> list[str]:

@@ -29,7 +29,7 @@ import numpy as np
 
 from .chunk import Chunk, chunk_sections
 from .parse import MAX_BYTES, SUFFIXES, ParseError, parse_file
-from .store import SQLiteStore, StoreError
+from .store import Source, SQLiteStore, StoreError
 
 DEFAULT_EXCLUDE = (".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", "*.pyc",
                    "*.rag.sqlite*", ".ipynb_checkpoints")
@@ -152,6 +152,13 @@ class Parser:
                 self.submit(other)
             return path, f"parsing took longer than {self.options.file_timeout:g} s (skipped)"
 
+    def drop_pending(self) -> None:
+        """Forget files in flight (a cancelled pass); the process stays for the next one."""
+        if self.pending:
+            self.pool.terminate()
+            self.pool = self._start()
+            self.pending.clear()
+
     def close(self) -> None:
         self.pool.terminate()
         self.pool.join()
@@ -172,7 +179,7 @@ def check_embedder(store: SQLiteStore, embedder) -> None:
 
 def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: IndexOptions | None = None,
                   progress: Callable[[dict[str, Any]], None] = lambda _: None,
-                  cancelled: Callable[[], bool] = lambda: False) -> IndexReport:
+                  cancelled: Callable[[], bool] = lambda: False, parser: "Parser | None" = None) -> IndexReport:
     options = options or IndexOptions()
     check_embedder(store, embedder)
     started = time.perf_counter()
@@ -191,31 +198,38 @@ def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: In
     if gone:
         store.remove_documents(gone)
         report.removed = len(gone)
-    todo: list[tuple[Path, str, int]] = []
+    todo: list[Source] = []
     for f in files:
         try:
-            digest, size = file_hash(f), f.stat().st_size
+            stat = f.stat()
+            old = known.get(str(f), {})
+            if old.get("size") == stat.st_size and old.get("mtime") == stat.st_mtime:
+                report.unchanged += 1  # same size and time: not even hashed
+                continue
+            source = Source(str(f), file_hash(f), stat.st_size, stat.st_mtime)
         except OSError as exc:
-            report.failed.append((str(f), f"cannot be read ({exc.strerror or exc})"))
+            error = f"cannot be read ({exc.strerror or exc})"
+            report.failed.append((str(f), error))
+            store.write_failure(Source(str(f), ""), error)
             continue
-        if known.get(str(f), {}).get("hash") == digest:
+        if old.get("hash") == source.hash:
             report.unchanged += 1
+            store.touch(source)
         else:
-            todo.append((f, digest, size))
-    for path, error in report.failed:
-        store.write_failure(path, "", 0, error)
+            todo.append(source)
     if todo:
-        _index_files(store, todo, embedder, options, report, progress, cancelled, started)
+        _index_files(store, todo, embedder, options, report, progress, cancelled, started, parser)
     report.seconds = time.perf_counter() - started
     progress(_progress(report, len(todo), started, final=True))
     return report
 
 
-def _index_files(store, todo, embedder, options, report, progress, cancelled, started) -> None:
-    parser = Parser(embedder.spec, options)
-    facts = {str(f): (digest, size) for f, digest, size in todo}
-    queue = deque(f for f, _, _ in todo)
-    waiting: list[tuple[str, list[Chunk]]] = []  # parsed documents not yet embedded
+def _index_files(store, todo, embedder, options, report, progress, cancelled, started, parser=None) -> None:
+    own_parser = parser is None
+    parser = parser or Parser(embedder.spec, options)
+    sources = {s.path: s for s in todo}
+    queue = deque(Path(s.path) for s in todo)
+    waiting: list[tuple[Source, list[Chunk]]] = []  # parsed documents not yet embedded
     try:
         while queue or parser.pending or waiting:
             while queue and len(parser.pending) < IN_FLIGHT:
@@ -223,36 +237,55 @@ def _index_files(store, todo, embedder, options, report, progress, cancelled, st
             if parser.pending:
                 path, result = parser.next()
                 if isinstance(result, str):
-                    digest, size = facts[str(path)]
-                    store.write_failure(str(path), digest, size, result)
+                    store.write_failure(sources[str(path)], result)
                     report.failed.append((str(path), result))
                 else:
-                    waiting.append((str(path), result))
+                    waiting.append((sources[str(path)], result))
             pending_chunks = sum(len(c) for _, c in waiting)
             if waiting and (pending_chunks >= EMBED_BLOCK or not (queue or parser.pending)):
-                _embed_and_write(store, embedder, waiting, facts, report)
+                _embed_and_write(store, embedder, waiting, report)
                 waiting = []
                 progress(_progress(report, len(todo), started))
             if cancelled():
                 report.cancelled = True
                 return
     finally:
-        parser.close()
+        if own_parser:
+            parser.close()
+        else:
+            parser.drop_pending()
 
 
-def _embed_and_write(store, embedder, waiting, facts, report) -> None:
+def _embed_and_write(store, embedder, waiting, report) -> None:
     texts = [c.text for _, chunks in waiting for c in chunks]
     t0 = time.perf_counter()
     vectors = embedder.encode(texts) if texts else np.zeros((0, embedder.dim), np.float32)
     report.embed_seconds += time.perf_counter() - t0
     docs, at = [], 0
-    for path, chunks in waiting:
-        digest, size = facts[path]
-        docs.append((path, digest, size, chunks, vectors[at:at + len(chunks)]))
+    for source, chunks in waiting:
+        docs.append((source, chunks, vectors[at:at + len(chunks)]))
         at += len(chunks)
     store.write_documents(docs)
     report.indexed += len(waiting)
     report.chunks += len(texts)
+
+
+def watch(store: SQLiteStore, sources: list[Path], embedder, options: IndexOptions | None = None,
+          interval: float = 2.0, on_pass: Callable[[IndexReport], None] = lambda _: None,
+          cancelled: Callable[[], bool] = lambda: False) -> None:
+    """Re-index what changed every ``interval`` seconds until cancelled; the parse helper
+    and the model stay loaded between passes, so a changed file costs its own embedding."""
+    options = options or IndexOptions()
+    parser = Parser(embedder.spec, options)
+    try:
+        while not cancelled():
+            report = index_sources(store, sources, embedder, options, cancelled=cancelled, parser=parser)
+            on_pass(report)
+            deadline = time.monotonic() + interval
+            while time.monotonic() < deadline and not cancelled():
+                time.sleep(0.1)
+    finally:
+        parser.close()
 
 
 def _progress(report: IndexReport, total: int, started: float, final: bool = False) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from studio.api import JobContext, write_json
 
 from .collections import collection_path, open_for_indexing
 from .config import IndexParams, split_patterns
-from .index import DEFAULT_EXCLUDE, IndexingError, IndexOptions, index_sources
+from .index import DEFAULT_EXCLUDE, IndexingError, IndexOptions, IndexReport, index_sources, watch
 
 
 def existing_embedder(path: Path, params: IndexParams):
@@ -54,9 +54,13 @@ def index(params: IndexParams, ctx: JobContext) -> dict[str, Any]:
         ctx.metric("chunks_per_s", steps[0], p["chunks_per_s"])
         steps[0] += 1
 
+    sources = [Path(s) for s in params.sources]
     try:
-        report = index_sources(store, [Path(s) for s in params.sources], embedder, options, progress,
-                               lambda: ctx.cancelled)
+        report = index_sources(store, sources, embedder, options, progress, lambda: ctx.cancelled)
+        if params.watch and not ctx.cancelled:
+            ctx.log(f"watching {', '.join(map(str, sources))} for changes; cancel the job to stop")
+            watch(store, sources, embedder, options, params.watch_interval, lambda r: _log_pass(ctx, r),
+                  lambda: ctx.cancelled)
     except sqlite3.OperationalError as exc:
         if "full" in str(exc).lower():
             raise IndexingError(f"the disk is full ({exc}): indexing stopped; {path.name} keeps every document "
@@ -77,3 +81,9 @@ def index(params: IndexParams, ctx: JobContext) -> dict[str, Any]:
             f"{len(report.failed)} skipped, {report.chunks} chunks in {report.seconds:.1f} s")
     return {k: summary[k] for k in ("files", "indexed", "unchanged", "removed", "chunks", "chunks_per_s")} | \
         {"failed": len(report.failed), "collection": str(path)}
+
+
+def _log_pass(ctx: JobContext, report: IndexReport) -> None:
+    if report.indexed or report.removed or report.failed:
+        ctx.log(f"re-indexed {report.indexed}, removed {report.removed}, skipped {len(report.failed)} "
+                f"({report.chunks} chunks in {report.seconds:.1f} s)")

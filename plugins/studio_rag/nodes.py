@@ -31,6 +31,12 @@ def _searcher(collection: str, need_vectors: bool):
     from .searching import open_searcher
 
     path = collection_path(collection)
+    if not path.exists():
+        from .store import StoreError
+
+        how = "`tensor-studio rag sample` (or RAG ▸ Build sample collection)" if collection == "python-docs" else \
+            f"`tensor-studio rag index FOLDER -c {collection}` (or drop a folder on the studio)"
+        raise StoreError(f"collection {collection!r} does not exist yet ({path}); build it with {how}")
     key = f"{path}|{need_vectors}"
     if key not in _searchers:
         _searchers[key] = open_searcher(path, need_vectors)

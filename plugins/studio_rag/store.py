@@ -37,6 +37,7 @@ CREATE TABLE IF NOT EXISTS documents (
     path TEXT NOT NULL UNIQUE,
     hash TEXT NOT NULL,
     size INTEGER NOT NULL,
+    mtime REAL NOT NULL DEFAULT 0,  -- with size: an unchanged file is not even hashed
     status TEXT NOT NULL,          -- indexed | failed
     error TEXT NOT NULL DEFAULT '',
     chunks INTEGER NOT NULL DEFAULT 0,
@@ -71,6 +72,16 @@ class StoreError(StudioFileError):
     """A collection file that cannot be opened or does not fit the request."""
 
 
+@dataclass(frozen=True)
+class Source:
+    """A file as the collection knows it: its content hash decides what is unchanged."""
+
+    path: str
+    hash: str
+    size: int = 0
+    mtime: float = 0.0
+
+
 @dataclass
 class ChunkRow:
     id: int
@@ -86,8 +97,8 @@ class ChunkRow:
 class Store(Protocol):
     def meta(self) -> dict[str, Any]: ...
     def documents(self) -> dict[str, dict[str, Any]]: ...
-    def write_documents(self, docs: list[tuple[str, str, int, list[Chunk], np.ndarray]]) -> None: ...
-    def write_failure(self, path: str, digest: str, size: int, error: str) -> None: ...
+    def write_documents(self, docs: list[tuple[Source, list[Chunk], np.ndarray]]) -> None: ...
+    def write_failure(self, source: Source, error: str) -> None: ...
     def remove_documents(self, paths: Iterable[str]) -> None: ...
     def vectors(self) -> tuple[np.ndarray, np.ndarray]: ...
     def keyword(self, query: str, limit: int) -> list[tuple[int, float]]: ...
@@ -146,19 +157,19 @@ class SQLiteStore:
     # ------------------------------------------------------------------ documents
 
     def documents(self) -> dict[str, dict[str, Any]]:
-        rows = self.db.execute("SELECT path, hash, size, status, error, chunks, indexed_at FROM documents")
-        return {r[0]: {"hash": r[1], "size": r[2], "status": r[3], "error": r[4], "chunks": r[5],
-                       "indexed_at": r[6]} for r in rows}
+        rows = self.db.execute("SELECT path, hash, size, mtime, status, error, chunks, indexed_at FROM documents")
+        return {r[0]: {"hash": r[1], "size": r[2], "mtime": r[3], "status": r[4], "error": r[5], "chunks": r[6],
+                       "indexed_at": r[7]} for r in rows}
 
-    def write_documents(self, docs: list[tuple[str, str, int, list[Chunk], np.ndarray]]) -> None:
-        """Replace each ``(path, hash, size, chunks, vectors)`` document, all in one transaction."""
+    def write_documents(self, docs: list[tuple[Source, list[Chunk], np.ndarray]]) -> None:
+        """Replace each ``(source, chunks, vectors)`` document, all in one transaction."""
         now = time.time()
         with self.transaction():
-            for path, digest, size, chunks, vectors in docs:
-                self._delete(path)
+            for source, chunks, vectors in docs:
+                self._delete(source.path)
                 cur = self.db.execute(
-                    "INSERT INTO documents(path, hash, size, status, chunks, indexed_at) VALUES (?,?,?,?,?,?)",
-                    (path, digest, size, "indexed", len(chunks), now))
+                    "INSERT INTO documents(path, hash, size, mtime, status, chunks, indexed_at) VALUES (?,?,?,?,?,?,?)",
+                    (source.path, source.hash, source.size, source.mtime, "indexed", len(chunks), now))
                 doc_id = cur.lastrowid
                 vectors = np.ascontiguousarray(vectors, dtype=np.float32)
                 self.db.executemany(
@@ -168,12 +179,18 @@ class SQLiteStore:
                      for i, c in enumerate(chunks)])
             self._bump()
 
-    def write_failure(self, path: str, digest: str, size: int, error: str) -> None:
+    def write_failure(self, source: Source, error: str) -> None:
         with self.transaction():
-            self._delete(path)
-            self.db.execute("INSERT INTO documents(path, hash, size, status, error, indexed_at) VALUES (?,?,?,?,?,?)",
-                            (path, digest, size, "failed", error, time.time()))
+            self._delete(source.path)
+            self.db.execute("INSERT INTO documents(path, hash, size, mtime, status, error, indexed_at) "
+                            "VALUES (?,?,?,?,?,?,?)",
+                            (source.path, source.hash, source.size, source.mtime, "failed", error, time.time()))
             self._bump()
+
+    def touch(self, source: Source) -> None:
+        """Record a new modification time for content that did not change."""
+        with self.transaction():
+            self.db.execute("UPDATE documents SET mtime=? WHERE path=?", (source.mtime, source.path))
 
     def remove_documents(self, paths: Iterable[str]) -> None:
         with self.transaction():

@@ -265,5 +265,6 @@ def test_sample_workflows_load_and_run(llm_server, lm):
                      in r["messages"][0]["content"].split("Your output fields")[1] else
                      fields(reasoning="from the facts", answer="Paris"))
     with context(lm=lm):
-        out = load_workflow(samples[0])(question="What is the capital of France?")
+        out = load_workflow(next(p for p in samples if p.name == "qa.workflow.json"))(
+            question="What is the capital of France?")
     assert out == {"answer": "Paris", "facts": ["Paris is the capital of France."]}

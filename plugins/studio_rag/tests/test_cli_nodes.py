@@ -116,3 +116,16 @@ def test_the_sample_rag_workflow_runs_on_a_collection_in_the_workspace(docs, mak
     with context(lm=LM("openai/fake-model", api_base=llm_server.url, retries=1, timeout=5)):
         out = load_workflow(sample)(question="Where is rain expected tomorrow?")
     assert out["answer"] == "Lisbon" and out["sources"][0].split(":")[0].endswith("page.html")
+
+
+def test_a_missing_collection_says_how_to_build_it(make_studio):
+    import asyncio
+
+    from studio_rag.nodes import retrieve
+    from studio_rag.store import StoreError
+
+    make_studio()
+    with pytest.raises(StoreError, match="rag sample"):
+        asyncio.run(retrieve({"collection": "python-docs"}, {"query": "x"}))
+    with pytest.raises(StoreError, match="rag index FOLDER -c mine"):
+        asyncio.run(retrieve({"collection": "mine"}, {"query": "x"}))

@@ -15,7 +15,7 @@ from studio_rag.ann import ApproximateIndex
 from studio_rag.collections import open_for_indexing
 from studio_rag.index import IndexingError, IndexOptions, index_sources
 from studio_rag.search import Searcher
-from studio_rag.store import SQLiteStore, StoreError
+from studio_rag.store import Source, SQLiteStore, StoreError
 
 
 def collection(tmp_path, embedder, name="c"):
@@ -77,7 +77,7 @@ def test_approximate_index_matches_exact_and_is_rebuilt_when_stale(tmp_path, toy
 
     vectors = rng.normal(size=(500, toy.dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    store.write_documents([(f"/d{i}", "h", 1, [Chunk(f"text {i}", 0, 1, line=1)], vectors[i:i + 1])
+    store.write_documents([(Source(f"/d{i}", "h"), [Chunk(f"text {i}", 0, 1, line=1)], vectors[i:i + 1])
                            for i in range(500)])
     ann = ApproximateIndex(store)
     s = Searcher(store, None, ann)
@@ -202,3 +202,32 @@ def test_killed_indexer_leaves_a_consistent_collection_and_resumes(tmp_path, toy
     fresh = open_for_indexing(tmp_path / "fresh.rag.sqlite", toy, 40, 5)
     index_sources(fresh, [folder], toy, IndexOptions(chunk_size=40, overlap=5))
     assert fresh.count() == store.count()
+
+
+def test_unchanged_files_are_not_even_hashed_and_watch_picks_up_changes(tmp_path, docs, toy, monkeypatch):
+    import threading
+
+    from studio_rag import index as index_module
+
+    store = collection(tmp_path, toy)
+    index_sources(store, [docs], toy)
+    hashed = []
+    real_hash = index_module.file_hash
+    monkeypatch.setattr(index_module, "file_hash", lambda p: hashed.append(p) or real_hash(p))
+    assert index_sources(store, [docs], toy).unchanged == 5 and hashed == []
+    os.utime(docs / "notes.txt")  # touched, same content: hashed once, not re-embedded
+    report = index_sources(store, [docs], toy)
+    assert report.unchanged == 5 and len(hashed) == 1
+    passes, stop = [], threading.Event()
+    watcher = threading.Thread(target=index_module.watch, args=(store, [docs], toy), daemon=True,
+                               kwargs={"interval": 0.2, "on_pass": passes.append, "cancelled": stop.is_set})
+    watcher.start()
+    time.sleep(0.5)
+    (docs / "later.md").write_text("# Later\n\nA note about glaciers.\n")
+    deadline = time.time() + 30
+    while time.time() < deadline and not any(r.indexed for r in passes):
+        time.sleep(0.1)
+    stop.set()
+    watcher.join(30)
+    assert any(r.indexed == 1 for r in passes)
+    assert "glaciers" in Searcher(store).search("glaciers", k=1, mode="keyword")[0].text
