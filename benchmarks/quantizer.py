@@ -8,6 +8,10 @@
    width 128, trained here with the benchmark's reference workload): loss on the held-out
    10 % of the text, fp32 vs int8 dynamic, int8 weight-only and int4 group-32 weight-only;
    Linear-weight size vs fp32.
+3. The MiniLM sentence embedder (the RAG indexer's default): passages per second at batch
+   32 and the cosine similarity of its embeddings to fp32's, for fp32, our dynamic int8,
+   ``torch.ao``'s dynamic int8 (per tensor, and per channel), int4 group-32 weight-only and
+   bf16. (Retrieval recall with each precision: benchmarks/rag.py.)
 
     .venv/bin/python benchmarks/quantizer.py [--iters 2000] [--quick]
 """
@@ -52,6 +56,57 @@ def speed(repeats: int) -> dict:
         for label, m in (("fp32", model), ("torch_ao_dynamic", baseline), ("ours_dynamic_int8", ours)):
             out[f"{label}_b{batch}_ms"] = latency_ms(m, x, repeats)
     assert all(isinstance(dict(baseline.named_modules())[n], nn.Module) for n in names)
+    return out
+
+
+def embedder(data: Path, repeats: int) -> dict:
+    import time
+
+    import torch
+    from torch.ao.quantization import default_dynamic_qconfig, per_channel_dynamic_qconfig, quantize_dynamic
+
+    from studio_quantizer.measure import dynamic_int8, weight_only
+    from studio_quantizer.quantized import quantize_state_dict, read_state_dict, summarize
+    from studio_quantizer.scheme import Scheme, preset
+    from studio_rag.embedder import minilm_path, open_embedder
+    from studio_rag.loader import load
+
+    folder = minilm_path()
+    loaded = load(folder)
+    text = data.read_text(encoding="utf-8")
+    words = text.split()
+    passages = [" ".join(words[i:i + 60]) for i in range(0, 60 * 256, 60)]
+    st = open_embedder("minilm").model
+    holder = st[0]
+    slot = next(name for name, child in holder.named_children() if isinstance(child, torch.nn.Module))
+    state = read_state_dict(folder)
+    q8, kept8, rows8 = quantize_state_dict(state, Scheme(bits=8))
+    q4, kept4, rows4 = quantize_state_dict(state, preset("int4-g32"))
+    linears = {n.removesuffix(".weight") for n in q8}
+    variants = {
+        "fp32": loaded.model,
+        "ours_dynamic_int8": dynamic_int8(loaded.model, q8),
+        "torch_ao_dynamic_per_tensor": quantize_dynamic(loaded.model, {n: default_dynamic_qconfig for n in linears},
+                                                        dtype=torch.qint8),
+        "torch_ao_dynamic_per_channel": quantize_dynamic(loaded.model,
+                                                         {n: per_channel_dynamic_qconfig for n in linears},
+                                                         dtype=torch.qint8),
+        "int4_g32_weight_only": weight_only(loaded.model, q4),
+        "bf16": __import__("copy").deepcopy(loaded.model).to(torch.bfloat16),
+    }
+    out = {"linear_ratio_int8": summarize(rows8, kept8, Scheme(bits=8))["linear_ratio"],
+           "linear_ratio_int4_g32": summarize(rows4, kept4, preset("int4-g32"))["linear_ratio"]}
+    for label, model in variants.items():
+        setattr(holder, slot, model)
+        st.encode(passages[:32], batch_size=32)
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            st.encode(passages, batch_size=32)
+            times.append(time.perf_counter() - t0)
+        setattr(holder, slot, loaded.model)
+        out[label] = {"passages_per_s": len(passages) / sorted(times)[len(times) // 2],
+                      "cosine_to_fp32": 1.0 - loaded.loss(model, text)}
     return out
 
 
@@ -113,32 +168,53 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "tinyshakespeare.txt")
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--parts", default="speed,quality,embedder", help="comma-separated: speed, quality, embedder")
     args = parser.parse_args(argv)
-    results = {"speed": speed(5 if args.quick else 30),
-               "quality": quality(args.data, 300 if args.quick else args.iters)}
-    s, q = results["speed"], results["quality"]
+    parts = {p.strip() for p in args.parts.split(",")}
+    results: dict = {}
+    if "speed" in parts:
+        results["speed"] = speed(5 if args.quick else 30)
+    if "quality" in parts:
+        results["quality"] = quality(args.data, 300 if args.quick else args.iters)
+    if "embedder" in parts:
+        results["embedder"] = embedder(args.data, 1 if args.quick else 3)
     rows = []
-    for batch in (1, 8):
-        rows.append((f"latency b{batch}: fp32 / torch.ao dynamic / ours int8",
-                     f"{s[f'fp32_b{batch}_ms']:.1f} / {s[f'torch_ao_dynamic_b{batch}_ms']:.1f} / "
-                     f"{s[f'ours_dynamic_int8_b{batch}_ms']:.1f} ms",
-                     f"{s[f'ours_dynamic_int8_b{batch}_ms'] / s[f'torch_ao_dynamic_b{batch}_ms']:.3f}x torch.ao, "
-                     f"{s[f'fp32_b{batch}_ms'] / s[f'ours_dynamic_int8_b{batch}_ms']:.2f}x faster than fp32",
-                     "<= 1.0x torch.ao (b8)" if batch == 8 else "report"))
-    rows.append(("loss, fp32 (held-out 10 %)", f"{q['fp32_loss']:.4f}", f"training val {q['train_val_loss']}", ""))
-    rows.append(("torch.ao dynamic: loss change (baseline)", f"{q['torch_ao_dynamic']['delta']:+.4f}", "", "report"))
-    targets = {"int8_dynamic": ("+0.001", 0.27), "int8_dynamic_8bit_activations": ("+0.001", 0.27),
-               "int8_weight_only": ("report", 0.27), "int8_static_minmax": ("report", 0.27),
-               "int8_static_percentile": ("report", 0.27), "int8_static_mse": ("report", 0.27),
-               "int4_g32_weight_only": ("+0.01", 0.16)}
-    for label, (dtarget, size_target) in targets.items():
-        r = q[label]
-        rows.append((f"{label}: loss change, Linear size", f"{r['delta']:+.4f}, {r['linear_ratio']:.3f}x",
-                     f"{r['bits_per_weight']:.2f} bits/weight", f"<= {dtarget} nats, <= {size_target}x"))
+    if "speed" in results:
+        s = results["speed"]
+        for batch in (1, 8):
+            rows.append((f"latency b{batch}: fp32 / torch.ao dynamic / ours int8",
+                         f"{s[f'fp32_b{batch}_ms']:.1f} / {s[f'torch_ao_dynamic_b{batch}_ms']:.1f} / "
+                         f"{s[f'ours_dynamic_int8_b{batch}_ms']:.1f} ms",
+                         f"{s[f'ours_dynamic_int8_b{batch}_ms'] / s[f'torch_ao_dynamic_b{batch}_ms']:.3f}x torch.ao, "
+                         f"{s[f'fp32_b{batch}_ms'] / s[f'ours_dynamic_int8_b{batch}_ms']:.2f}x faster than fp32",
+                         "<= 1.0x torch.ao (b8)" if batch == 8 else "report"))
+    if "quality" in results:
+        q = results["quality"]
+        rows.append(("loss, fp32 (held-out 10 %)", f"{q['fp32_loss']:.4f}", f"training val {q['train_val_loss']}", ""))
+        rows.append(("torch.ao dynamic: loss change (baseline)", f"{q['torch_ao_dynamic']['delta']:+.4f}", "",
+                     "report"))
+        targets = {"int8_dynamic": ("+0.001", 0.27), "int8_dynamic_8bit_activations": ("+0.001", 0.27),
+                   "int8_weight_only": ("report", 0.27), "int8_static_minmax": ("report", 0.27),
+                   "int8_static_percentile": ("report", 0.27), "int8_static_mse": ("report", 0.27),
+                   "int4_g32_weight_only": ("+0.01", 0.16)}
+        for label, (dtarget, size_target) in targets.items():
+            r = q[label]
+            rows.append((f"{label}: loss change, Linear size", f"{r['delta']:+.4f}, {r['linear_ratio']:.3f}x",
+                         f"{r['bits_per_weight']:.2f} bits/weight", f"<= {dtarget} nats, <= {size_target}x"))
+    if "embedder" in results:
+        e = results["embedder"]
+        for label in ("fp32", "ours_dynamic_int8", "torch_ao_dynamic_per_tensor", "torch_ao_dynamic_per_channel",
+                      "int4_g32_weight_only", "bf16"):
+            r = e[label]
+            rows.append((f"MiniLM {label}", f"{r['passages_per_s']:.1f}/s, cos {r['cosine_to_fp32']:.4f}",
+                         f"{r['passages_per_s'] / e['fp32']['passages_per_s']:.2f}x fp32 speed", "report"))
+        rows.append(("MiniLM Linear weights int8 / int4-g32", f"{e['linear_ratio_int8']:.3f}x / "
+                     f"{e['linear_ratio_int4_g32']:.3f}x", "", "report"))
     print(f"\n{'quantizer benchmark':<52} {'result':<28} {'baseline / ratio':<44} target")
     for row in rows:
         print(f"{row[0]:<52} {row[1]:<28} {row[2]:<44} {row[3]}")
-    out = ROOT / "benchmarks" / "quantizer-results.json"
+    out = ROOT / "benchmarks" / ("quantizer-results.json" if len(parts) == 3 else
+                                 f"quantizer-{'-'.join(sorted(parts))}-results.json")
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nwritten to {out}")
     return results

@@ -16,7 +16,7 @@ from .store import SQLiteStore
 
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 96
+EXPANSION_SEARCH = 384  # recall@10 0.86 at 96, 0.96 at 256, 0.995 at 512 on MiniLM vectors
 
 
 class ApproximateIndex:

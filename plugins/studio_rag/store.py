@@ -245,12 +245,23 @@ class SQLiteStore:
         return [ChunkRow(*r) for r in rows]
 
 
+STOPWORDS = frozenset("""a about above after again against all am an and any are as at be because been before being
+below between both but by can could did do does doing down during each few for from further had has have having he her
+here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+themselves then there these they this those through to too under until up very was we were what when where which while
+who whom why will with would you your yours yourself yourselves""".split())
+
+
 def fts_query(text: str) -> str:
-    """Words of a free-text query as an FTS5 OR query (quoted, so no syntax leaks in)."""
+    """Words of a free-text query as an FTS5 OR query (quoted, so no syntax leaks in).
+    Stop words are left out: they match most chunks, add almost nothing to BM25, and
+    make the query score the whole collection (70 ms instead of a few on 100k chunks)."""
     import re
 
     words = [w for w in re.findall(r"\w+", text.lower()) if len(w) > 1]
-    return " OR ".join(f'"{w}"' for w in dict.fromkeys(words))
+    content = [w for w in words if w not in STOPWORDS] or words
+    return " OR ".join(f'"{w}"' for w in dict.fromkeys(content))
 
 
 class _Transaction:
