@@ -5,7 +5,9 @@ Real HTTP, so litellm's real client code runs (``model="openai/<name>"``,
 repeated), or a function ``reply(request) -> str``; a reply may instead be
 ``Fail(status)`` for an error response, and ``latency`` delays every reply. Every request
 is kept in ``requests`` (with the time it arrived) for assertions. Threaded: concurrent
-requests are served concurrently, as a real provider would.
+requests are served concurrently, as a real provider would. ``POST /embeddings`` answers
+with deterministic vectors (words hashed into ``EMBEDDING_DIM`` buckets), so texts that
+share words get similar embeddings.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ class Fail:
     status: int = 500
     message: str = "scripted failure"
 
+
+EMBEDDING_DIM = 32
 
 Reply = str | Fail
 Script = list[Reply] | Callable[[dict], Reply]
@@ -108,6 +112,9 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             except ValueError:
                 self._send(400, {"error": {"message": "body is not JSON"}})
                 return
+            if self.path.rstrip("/").endswith("/embeddings"):
+                self._embeddings(request)
+                return
             reply = owner.next_reply(request)
             if owner.latency:
                 time.sleep(owner.latency)
@@ -122,6 +129,25 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
                 "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
             })
+
+        def _embeddings(self, request: dict) -> None:
+            import hashlib
+            import re
+
+            texts = request.get("input") or []
+            texts = [texts] if isinstance(texts, str) else texts
+            with owner._lock:
+                owner.requests.append({**request, "_received": time.time()})
+            data = []
+            for i, text in enumerate(texts):
+                vector = [0.0] * EMBEDDING_DIM
+                for word in re.findall(r"\w+", str(text).lower()):
+                    vector[int(hashlib.md5(word.encode()).hexdigest(), 16) % EMBEDDING_DIM] += 1.0
+                vector[0] += 1e-3
+                data.append({"object": "embedding", "index": i, "embedding": vector})
+            tokens = sum(len(str(t).split()) for t in texts)
+            self._send(200, {"object": "list", "data": data, "model": request.get("model", owner.model),
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()

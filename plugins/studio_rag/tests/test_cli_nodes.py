@@ -129,3 +129,22 @@ def test_a_missing_collection_says_how_to_build_it(make_studio):
         asyncio.run(retrieve({"collection": "python-docs"}, {"query": "x"}))
     with pytest.raises(StoreError, match="rag index FOLDER -c mine"):
         asyncio.run(retrieve({"collection": "mine"}, {"query": "x"}))
+
+
+def test_an_embedding_api_through_litellm(docs, tmp_path, llm_server, monkeypatch):
+    from studio_rag.collections import open_for_indexing
+    from studio_rag.embedder import EmbedderError, open_embedder
+    from studio_rag.index import index_sources
+    from studio_rag.search import Searcher
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    embedder = open_embedder(f"litellm:openai/text-embedding-fake|{llm_server.url}")
+    assert embedder.dim == 32
+    store = open_for_indexing(tmp_path / "api.rag.sqlite", embedder, 200, 30)
+    assert index_sources(store, [docs], embedder).indexed == 5
+    hits = Searcher(store, lambda q: embedder.encode([q])[0]).search("rain Lisbon", k=1, mode="vector")
+    assert "Lisbon" in hits[0].text
+    assert all("sk-test" not in str(r) for r in llm_server.requests)
+    with pytest.raises(EmbedderError, match="embedding API"):
+        open_embedder("litellm:openai/text-embedding-fake|http://127.0.0.1:9")  # nothing listens there
