@@ -13,23 +13,17 @@ from typing import Callable
 
 import numpy as np
 
-from .store import SQLiteStore
+from .store import ChunkRow, SQLiteStore
 
 RRF_K = 60
 MODES = ("hybrid", "vector", "keyword")
 
 
 @dataclass
-class Hit:
-    id: int
-    score: float
-    path: str
-    text: str
-    start: int
-    end: int
-    line: int
-    page: int | None
-    heading: str
+class Hit(ChunkRow):
+    """A chunk found, with its score (cosine, BM25 or fused) and its rank in each list."""
+
+    score: float = 0.0
     vector_rank: int | None = None
     keyword_rank: int | None = None
 
@@ -79,9 +73,8 @@ class Searcher:
         ordered = ordered[:k]
         vector_rank = {c: r + 1 for r, c in enumerate(vector_ranked)}
         keyword_rank = {c: r + 1 for r, c in enumerate(keyword_ranked)}
-        return [Hit(row.id, scores[row.id], row.path, row.text, row.start, row.end, row.line, row.page, row.heading,
-                    vector_rank.get(row.id), keyword_rank.get(row.id))
-                for row in self.store.chunks(ordered)]
+        return [Hit(**vars(row), score=scores[row.id], vector_rank=vector_rank.get(row.id),
+                    keyword_rank=keyword_rank.get(row.id)) for row in self.store.chunks(ordered)]
 
     def _allowed(self, path: str, heading: str) -> set[int] | None:
         if not path and not heading:
