@@ -22,7 +22,6 @@ import inspect
 import json
 import os
 import random
-import re
 import shutil
 import statistics
 import sys

@@ -8,7 +8,6 @@ missing or unreadable, it is rebuilt from the vectors in SQLite — nothing is l
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import multiprocessing
+import sqlite3
 import time
 from collections import deque
 from dataclasses import dataclass, field
@@ -218,7 +219,14 @@ def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: In
         else:
             todo.append(source)
     if todo:
-        _index_files(store, todo, embedder, options, report, progress, cancelled, started, parser)
+        try:
+            _index_files(store, todo, embedder, options, report, progress, cancelled, started, parser)
+        except sqlite3.OperationalError as exc:
+            if "full" not in str(exc).lower():
+                raise
+            raise IndexingError(f"the disk is full ({exc}): indexing stopped after {report.indexed} documents; "
+                                f"{store.path.name} keeps every document written, and the next run resumes "
+                                "once there is space") from None
     report.seconds = time.perf_counter() - started
     progress(_progress(report, len(todo), started, final=True))
     return report

@@ -3,7 +3,6 @@ progress is files, chunks, chunks per second and an ETA."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ from studio.api import JobContext, write_json
 
 from .collections import collection_path, open_for_indexing
 from .config import IndexParams, split_patterns
-from .index import DEFAULT_EXCLUDE, IndexingError, IndexOptions, IndexReport, index_sources, watch
+from .index import DEFAULT_EXCLUDE, IndexOptions, IndexReport, index_sources, watch
 
 
 def existing_embedder(path: Path, params: IndexParams):
@@ -61,11 +60,6 @@ def index(params: IndexParams, ctx: JobContext) -> dict[str, Any]:
             ctx.log(f"watching {', '.join(map(str, sources))} for changes; cancel the job to stop")
             watch(store, sources, embedder, options, params.watch_interval, lambda r: _log_pass(ctx, r),
                   lambda: ctx.cancelled)
-    except sqlite3.OperationalError as exc:
-        if "full" in str(exc).lower():
-            raise IndexingError(f"the disk is full ({exc}): indexing stopped; {path.name} keeps every document "
-                              "written before, and the next run resumes") from None
-        raise
     finally:
         store.close()
     for failed, error in report.failed:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from studio_prompts.tests.conftest import fields, input_value
-from studio_prompts.tests.helpers import predict_node, write_workflow
+from studio_prompts.tests.helpers import write_workflow
 
 TOY = "python:studio_rag.tests.toy:embedder"
 

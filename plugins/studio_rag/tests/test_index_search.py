@@ -231,3 +231,25 @@ def test_unchanged_files_are_not_even_hashed_and_watch_picks_up_changes(tmp_path
     watcher.join(30)
     assert any(r.indexed == 1 for r in passes)
     assert "glaciers" in Searcher(store).search("glaciers", k=1, mode="keyword")[0].text
+
+
+def test_a_full_disk_stops_cleanly_and_keeps_what_was_written(tmp_path, docs, toy, monkeypatch):
+    store = collection(tmp_path, toy)
+    real_write = SQLiteStore.write_documents
+    calls = []
+
+    def write_until_full(self, batch):
+        calls.append(len(batch))
+        if len(calls) > 1:
+            raise sqlite3.OperationalError("database or disk is full")
+        return real_write(self, batch)
+
+    from studio_rag import index as index_module
+
+    monkeypatch.setattr(SQLiteStore, "write_documents", write_until_full)
+    monkeypatch.setattr(index_module, "EMBED_BLOCK", 1)  # one document per write
+    with pytest.raises(IndexingError, match="disk is full.*keeps every document written"):
+        index_sources(store, [docs], toy)
+    monkeypatch.setattr(SQLiteStore, "write_documents", real_write)
+    assert len(store.documents()) == 1 and store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert index_sources(store, [docs], toy).indexed == 4  # resumes once there is space
