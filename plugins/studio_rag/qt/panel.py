@@ -108,6 +108,11 @@ class RagPanel(QWidget):
         self.results.currentCellChanged.connect(lambda row, *_: self.show_hit(row))
         self.results.cellDoubleClicked.connect(lambda row, _col: self.open_hit(row))
         self.preview = QTextBrowser(objectName="preview")
+        self.open_command = QLineEdit(saved.get("open_command", ""), objectName="open_command",
+                                      placeholderText="open results with: the system default, or a command such as "
+                                                      "code -g {path}:{line}  or  gvim +{line} {path}")
+        self.open_command.editingFinished.connect(
+            lambda: self.ctx.save_settings({**self.ctx.settings(), "open_command": self.open_command.text().strip()}))
         self.inspector = QPlainTextEdit(objectName="inspector", readOnly=True)
         self.inspector_label = QLabel("Select a document or a result to see its chunks.", wordWrap=True)
 
@@ -128,6 +133,7 @@ class RagPanel(QWidget):
         split.addWidget(self.results)
         split.addWidget(self.preview)
         search_layout.addWidget(split, 1)
+        search_layout.addWidget(self.open_command)
         inspector_page = QWidget()
         inspector_layout = QVBoxLayout(inspector_page)
         inspector_layout.addWidget(self.inspector_label)
@@ -307,9 +313,25 @@ class RagPanel(QWidget):
                              f"{highlight(hit.text, self.last_query)}</pre>")
         self.inspect(hit.path, hit.id)
 
-    def open_hit(self, row: int) -> None:
-        if 0 <= row < len(self.hits):
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self.hits[row].path))
+    def open_hit(self, row: int) -> list[str] | None:
+        """Open a result's file at its line with the configured command (``{path}``,
+        ``{line}``, ``{page}``), or with the system's default application."""
+        if not 0 <= row < len(self.hits):
+            return None
+        hit = self.hits[row]
+        command = self.open_command.text().strip()
+        if not command:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(hit.path))
+            return None
+        import shlex
+        import subprocess
+
+        args = [part.format(path=hit.path, line=hit.line, page=hit.page or 1) for part in shlex.split(command)]
+        try:
+            subprocess.Popen(args, start_new_session=True)
+        except OSError as exc:
+            self.status.setText(f"Could not run {args[0]!r}: {exc}")
+        return args
 
     # ---- chunk inspector
 

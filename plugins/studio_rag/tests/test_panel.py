@@ -39,6 +39,12 @@ def test_panel_lists_sources_searches_and_inspects_chunks(window, docs):
     path, spans = panel.inspected
     assert path.endswith("guide.md") and spans and panel.inspector.toPlainText().startswith("# Guide")
     assert len(panel.inspector.extraSelections()) == len(spans)
+    panel.open_command.setText("true {path}:{line}")
+    args = panel.open_hit(0)
+    assert args == ["true", f"{panel.hits[0].path}:{panel.hits[0].line}"]
+    panel.open_command.setText("no-such-editor-here {path}")
+    panel.open_hit(0)
+    assert "Could not run" in panel.status.text()
 
 
 def test_vector_search_embeds_the_query_in_a_helper_process(window, docs):
