@@ -141,20 +141,19 @@ def _median_ms(fn, repeats: int) -> float:
 
 
 def search_at_scale(work: Path, n_chunks: int, data: Path, n_queries: int) -> dict:
-    """100k chunks of real prose (windows of 60 words over tiny Shakespeare and the docs
-    corpus) with their real MiniLM vectors (bf16 to embed them faster: cosine 1.0000 to
-    fp32). Embedding 100k windows takes minutes, so the vectors are cached in
-    benchmarks/.cache keyed by the texts' hash."""
+    """100k chunks of real text — consecutive, non-overlapping 60-word windows over tiny
+    Shakespeare and the Python sources installed on this machine (the standard library,
+    then site-packages) — with their real MiniLM vectors (bf16 to embed
+    them faster: cosine 1.0000 to fp32). Overlapping windows would make near-duplicate
+    chains whose order no index can recover. Embedding 100k chunks takes minutes, so the
+    vectors are cached in benchmarks/.cache keyed by the texts' hash."""
     import hashlib
 
     import numpy as np
 
     embedder = open_embedder("minilm")
     queries = labelled_corpus(work / "stdlib-docs", n_queries)
-    words = (data.read_text(encoding="utf-8") if data.exists() else "").split()
-    words += " ".join(p.read_text() for p in sorted((work / "stdlib-docs").glob("*.md"))).split()
-    stride = max(1, (len(words) - 60) // n_chunks)
-    texts = [" ".join(words[i * stride:i * stride + 60]) for i in range(n_chunks)]
+    texts = list(_windows(data, n_chunks))
     key = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
     cache = ROOT / "benchmarks" / ".cache" / f"minilm-bf16-{n_chunks}-{key}.npy"
     if cache.exists():
@@ -209,6 +208,26 @@ def search_at_scale(work: Path, n_chunks: int, data: Path, n_queries: int) -> di
     results["ann_recall@10"] = statistics.mean(overlap)
     store.close()
     return results
+
+
+def _windows(data: Path, n: int):
+    import sysconfig
+
+    files = [data] if data.exists() else []
+    for key in ("stdlib", "purelib"):
+        files += sorted(p for p in Path(sysconfig.get_paths()[key]).rglob("*.py")
+                        if "test" not in p.parts and (key == "purelib" or "site-packages" not in p.parts))
+    count = 0
+    for path in files:
+        try:
+            words = path.read_text(encoding="utf-8", errors="ignore").split()
+        except OSError:
+            continue
+        for start in range(0, len(words) - 59, 60):
+            yield " ".join(words[start:start + 60])
+            count += 1
+            if count == n:
+                return
 
 
 # --------------------------------------------------------------------------- 3

@@ -44,8 +44,12 @@ def module_markdown(name: str) -> str:
 
 
 def _signature(obj) -> str:
+    """The signature, without memory addresses of sentinel defaults (``<object at 0x…>``),
+    so the files are the same on every run and re-indexing skips them."""
+    import re
+
     try:
-        return str(inspect.signature(obj))
+        return re.sub(r" at 0x[0-9a-fA-F]+", "", str(inspect.signature(obj)))
     except (TypeError, ValueError):
         return ""
 
