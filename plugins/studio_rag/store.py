@@ -131,7 +131,15 @@ class SQLiteStore:
         elif stored.get("schema") != SCHEMA_VERSION:
             raise StoreError(f"{self.path}: collection format {stored.get('schema')}; this studio reads "
                              f"{SCHEMA_VERSION}")
+        else:
+            self._upgrade()
         self._matrix: tuple[int, np.ndarray, np.ndarray] | None = None
+
+    def _upgrade(self) -> None:
+        """Columns added since a collection was made (its data is kept)."""
+        columns = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
+        if "mtime" not in columns:
+            self.db.execute("ALTER TABLE documents ADD COLUMN mtime REAL NOT NULL DEFAULT 0")
 
     # ------------------------------------------------------------------ plumbing
 

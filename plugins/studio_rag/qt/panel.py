@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import re
+import sqlite3
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -179,7 +180,13 @@ class RagPanel(QWidget):
             return
         if self.store is None:
             return
-        docs = self.store.documents()
+        try:
+            docs = self.store.documents()
+        except sqlite3.DatabaseError as exc:
+            self.status.setText(f"{name}: cannot be read ({exc}); the file was left as it is")
+            self.store.close()
+            self.store = None
+            return
         self.sources.setRowCount(len(docs))
         for i, (doc_path, doc) in enumerate(sorted(docs.items())):
             status = QTableWidgetItem(doc["status"])

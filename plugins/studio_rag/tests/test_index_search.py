@@ -253,3 +253,13 @@ def test_a_full_disk_stops_cleanly_and_keeps_what_was_written(tmp_path, docs, to
     monkeypatch.setattr(SQLiteStore, "write_documents", real_write)
     assert len(store.documents()) == 1 and store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert index_sources(store, [docs], toy).indexed == 4  # resumes once there is space
+
+
+def test_a_collection_from_before_the_mtime_column_is_upgraded_in_place(tmp_path, docs, toy):
+    store = collection(tmp_path, toy)
+    index_sources(store, [docs], toy)
+    store.db.execute("ALTER TABLE documents DROP COLUMN mtime")
+    store.close()
+    store = SQLiteStore(tmp_path / "c.rag.sqlite")
+    assert len(store.documents()) == 5
+    assert index_sources(store, [docs], toy).unchanged == 5  # hashes still match: nothing re-embedded
