@@ -104,20 +104,30 @@ def index_and_quality(work: Path, queries_n: int, batch_size: int) -> dict:
     corpus = work / "stdlib-docs"
     queries = labelled_corpus(corpus, queries_n)
     results: dict = {"queries": len(queries)}
+    from studio_rag.sample import write_sample_sources
+
+    sample = write_sample_sources(work / "python-docs")  # the sample collection: a larger corpus for throughput
     for precision in ("fp32", "int8", "bf16"):
         embedder = open_embedder("minilm", precision, batch_size)
         embedder.encode(["warm up the model"] * batch_size)
+        results[precision] = {}
+        if precision == "fp32":
+            store = open_for_indexing(work / "sample.rag.sqlite", embedder, 200, 30)
+            report = index_sources(store, [sample], embedder)
+            texts = [r[0] for r in store.db.execute("SELECT text FROM chunks ORDER BY id")]
+            store.close()
+            t0 = time.perf_counter()
+            embedder.encode(texts)
+            raw = len(texts) / (time.perf_counter() - t0)
+            indexing = report.chunks / report.seconds
+            results[precision] = {"chunks": report.chunks, "files": report.indexed,
+                                  "indexing_chunks_per_s": indexing, "raw_encode_chunks_per_s": raw,
+                                  "ratio": indexing / raw, "embedding_share": report.embed_seconds / report.seconds}
         store = open_for_indexing(work / f"docs-{precision}.rag.sqlite", embedder, 200, 30)
-        report = index_sources(store, [corpus], embedder)
+        index_sources(store, [corpus], embedder)
         texts = [r[0] for r in store.db.execute("SELECT text FROM chunks ORDER BY id")]
-        t0 = time.perf_counter()
-        embedder.encode(texts)
-        raw = len(texts) / (time.perf_counter() - t0)
-        indexing = report.chunks / report.seconds
         searcher = Searcher(store, lambda q, e=embedder: e.encode([q])[0])
-        results[precision] = {"chunks": report.chunks, "files": report.indexed, "indexing_chunks_per_s": indexing,
-                              "raw_encode_chunks_per_s": raw, "ratio": indexing / raw,
-                              "quality": quality(searcher, queries)}
+        results[precision]["quality"] = quality(searcher, queries)
         if precision == "fp32":
             reference = embedder.encode(texts[:512])
         else:
@@ -306,12 +316,10 @@ def report(r: dict) -> None:
 
 
 def _indexing_rows(iq: dict) -> list[tuple]:
-    rows = []
-    for p in ("fp32", "int8", "bf16"):
-        x = iq[p]
-        rows.append((f"indexing {p}: chunks/s (raw encode)", f"{x['indexing_chunks_per_s']:.1f} "
-                     f"({x['raw_encode_chunks_per_s']:.1f})", f"{x['ratio']:.3f}x raw encode",
-                     ">= 0.9x" if p == "fp32" else "report"))
+    x = iq["fp32"]
+    rows = [(f"indexing {x['chunks']} chunks: chunks/s (raw encode)", f"{x['indexing_chunks_per_s']:.1f} "
+             f"({x['raw_encode_chunks_per_s']:.1f})", f"{x['ratio']:.3f}x raw encode; embedding "
+             f"{x['embedding_share']:.0%} of the time", ">= 0.9x")]
     for p in ("fp32", "int8", "bf16"):
         q = iq[p]["quality"]
         cos = iq[p].get("cosine_to_fp32")

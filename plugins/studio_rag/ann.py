@@ -15,7 +15,7 @@ from .store import SQLiteStore
 
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 384  # recall@10 0.86 at 96, 0.96 at 256, 0.995 at 512 on MiniLM vectors
+EXPANSION_SEARCH = 160  # recall@10 0.999 at 384 and 1.8 ms on 100k real MiniLM vectors (BENCHMARKS.md)
 
 
 class ApproximateIndex:

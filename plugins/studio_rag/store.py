@@ -291,7 +291,7 @@ themselves then there these they this those through to too under until up very w
 who whom why will with would you your yours yourself yourselves""".split())
 
 
-MAX_SCORED_ROWS = 5000
+MAX_SCORED_ROWS = 2000
 MIN_TERMS = 2
 
 
