@@ -41,8 +41,8 @@ def load(path: Path) -> LoadedModel | None:
     def encode_with(candidate, sentences: list[str]) -> torch.Tensor:
         setattr(holder, slot, candidate)  # run the pipeline (tokenize, pool, normalize) with the candidate inside
         try:
-            return st.encode(sentences, batch_size=32, convert_to_tensor=True, normalize_embeddings=True,
-                             show_progress_bar=False).float()
+            vectors = st.encode(sentences, batch_size=32, convert_to_tensor=True, show_progress_bar=False)
+            return torch.nn.functional.normalize(vectors.float(), dim=1)  # in float32: bf16 norms are off by 1e-3
         finally:
             setattr(holder, slot, transformer)
 
