@@ -146,6 +146,7 @@ class Parser:
             return path, result.get(timeout=self.options.file_timeout)
         except multiprocessing.TimeoutError:
             self.pool.terminate()
+            self.pool.join()
             self.pool = self._start()
             waiting = [p for p, _ in self.pending]
             self.pending.clear()
@@ -157,6 +158,7 @@ class Parser:
         """Forget files in flight (a cancelled pass); the process stays for the next one."""
         if self.pending:
             self.pool.terminate()
+            self.pool.join()
             self.pool = self._start()
             self.pending.clear()
 

@@ -59,9 +59,12 @@ class QueryEncoder:
 
     def close(self) -> None:
         if self.pool is not None:
-            for process in list(getattr(self.pool, "_processes", {}).values()):
+            processes = list(getattr(self.pool, "_processes", {}).values())
+            for process in processes:
                 process.kill()  # a model load in progress must not hold up quitting
             self.pool.shutdown(wait=False, cancel_futures=True)
+            for process in processes:
+                process.join(timeout=2)  # reaped, not left a zombie
             self.pool = None
 
 

@@ -21,7 +21,14 @@ from .helpers import tiny
 
 
 def _workers() -> list[psutil.Process]:
-    return [p for p in psutil.Process().children(recursive=True) if "spawn_main" in " ".join(p.cmdline())]
+    workers = []
+    for p in psutil.Process().children(recursive=True):
+        try:
+            if "spawn_main" in " ".join(p.cmdline()):
+                workers.append(p)
+        except psutil.Error:  # gone, or a zombie another test left to be reaped
+            pass
+    return workers
 
 
 def test_resume_after_the_worker_is_killed_continues_the_curve_exactly(make_studio, corpus):
