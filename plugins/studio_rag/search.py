@@ -7,7 +7,6 @@ or heading; MMR trades a little relevance for variety among the top results.
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import asdict, dataclass
 from typing import Callable
 
@@ -79,9 +78,10 @@ class Searcher:
     def _allowed(self, path: str, heading: str) -> set[int] | None:
         if not path and not heading:
             return None
-        rows = self.store.db.execute("SELECT c.id, d.path, c.heading FROM chunks c JOIN documents d ON d.id=c.doc_id")
-        return {i for i, p, h in rows if (not path or fnmatch.fnmatch(p, path))
-                and (not heading or heading.lower() in h.lower())}
+        rows = self.store.db.execute(
+            "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path GLOB ? AND c.heading LIKE ?",
+            (path or "*", f"%{heading}%"))  # GLOB: the shell-style patterns of --path; LIKE: case-insensitive
+        return {row[0] for row in rows}
 
     def _vector(self, query_vector: np.ndarray, limit: int, allowed: set[int] | None,
                 approximate: bool) -> list[tuple[int, float]]:
