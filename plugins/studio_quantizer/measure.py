@@ -47,14 +47,30 @@ def weight_only(model: nn.Module, quantized: dict[str, QuantizedTensor]) -> nn.M
     return copy_.eval()
 
 
+def int8_backend() -> tuple[str, bool]:
+    """(PyTorch quantized engine, reduce_range) for dynamic int8 on this CPU. With VNNI (or
+    AMX) the products cannot overflow, so oneDNN runs activations on all 8 bits — faster
+    there (AMX) and more accurate; elsewhere the x86 engine with PyTorch's 7-bit default."""
+    engines = torch.backends.quantized.supported_engines
+    vnni = getattr(torch.cpu, "_is_vnni_supported", lambda: False)()
+    if "onednn" in engines and vnni:
+        return "onednn", False
+    return torch.backends.quantized.engine, True
+
+
 class DynamicInt8Linear(nn.Module):
     """A Linear whose weight is our int8 symmetric per-channel codes, run by PyTorch's int8
-    kernel with activations quantized per call (``reduce_range`` as PyTorch's x86 default)."""
+    kernel with activations quantized per call. ``engine`` / ``reduce_range`` default to
+    ``int8_backend()``; the weights are packed for that engine (the op dispatches on them)."""
 
-    def __init__(self, linear: nn.Linear, qt: QuantizedTensor, reduce_range: bool = True):
+    def __init__(self, linear: nn.Linear, qt: QuantizedTensor, reduce_range: bool | None = None,
+                 engine: str | None = None):
         super().__init__()
         if qt.bits != 8 or not qt.symmetric or qt.granularity not in ("channel", "tensor"):
             raise QuantizeError("the int8 kernel takes 8-bit symmetric per-channel or per-tensor weights")
+        best_engine, best_reduce = int8_backend()
+        self.engine = engine or best_engine
+        self.reduce_range = best_reduce if reduce_range is None else reduce_range
         codes = qt.q.reshape(linear.weight.shape).to(torch.int8)
         if qt.granularity == "tensor":
             qweight = torch._make_per_tensor_quantized_tensor(codes, float(qt.scale.reshape(-1)[0]), 0)
@@ -63,8 +79,12 @@ class DynamicInt8Linear(nn.Module):
             zeros = torch.zeros(linear.out_features, dtype=torch.long)
             qweight = torch._make_per_channel_quantized_tensor(codes, scales, zeros, 0)
         bias = linear.bias.detach().float() if linear.bias is not None else None
-        self.packed = torch.ops.quantized.linear_prepack(qweight, bias)
-        self.reduce_range = reduce_range
+        previous = torch.backends.quantized.engine
+        torch.backends.quantized.engine = self.engine
+        try:
+            self.packed = torch.ops.quantized.linear_prepack(qweight, bias)
+        finally:
+            torch.backends.quantized.engine = previous
         self.out_features = linear.out_features
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -86,10 +106,12 @@ def replace_linears(model: nn.Module, quantized: dict[str, QuantizedTensor], mak
     return copy_.eval()
 
 
-def dynamic_int8(model: nn.Module, quantized: dict[str, QuantizedTensor], reduce_range: bool = True) -> nn.Module:
-    """``reduce_range``: 7-bit activations, PyTorch's default on x86 (safe from int16
-    overflow on CPUs without VNNI); False uses all 8 bits — more accurate where it is safe."""
-    return replace_linears(model, quantized, lambda linear, qt, _name: DynamicInt8Linear(linear, qt, reduce_range))
+def dynamic_int8(model: nn.Module, quantized: dict[str, QuantizedTensor], reduce_range: bool | None = None,
+                 engine: str | None = None) -> nn.Module:
+    """``reduce_range``: 7-bit activations (safe from int16 overflow on CPUs without VNNI);
+    False uses all 8 bits. None: what ``int8_backend()`` picks for this CPU."""
+    return replace_linears(model, quantized,
+                           lambda linear, qt, _name: DynamicInt8Linear(linear, qt, reduce_range, engine))
 
 
 class StaticInt8Linear(nn.Module):

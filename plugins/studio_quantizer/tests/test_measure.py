@@ -11,13 +11,17 @@ from studio_quantizer.affine import quantize_tensor
 from studio_quantizer.measure import DynamicInt8Linear, reference_dynamic_linear
 
 
-def test_int8_kernel_matches_the_reference_arithmetic():
+@pytest.mark.parametrize("engine,reduce_range", [(None, None), ("x86", True), ("onednn", False)])
+def test_int8_kernel_matches_the_reference_arithmetic(engine, reduce_range):
+    if engine and engine not in torch.backends.quantized.supported_engines:
+        pytest.skip(f"PyTorch here has no {engine} engine")
     torch.manual_seed(0)
     linear = nn.Linear(64, 48)
     qt = quantize_tensor(linear.weight, 8, True, "channel")
     x = torch.randn(5, 64)
-    fast = DynamicInt8Linear(linear, qt)(x)
-    reference = reference_dynamic_linear(x, qt, linear.bias.detach())
+    module = DynamicInt8Linear(linear, qt, reduce_range, engine)
+    fast = module(x)
+    reference = reference_dynamic_linear(x, qt, linear.bias.detach(), module.reduce_range)
     exact = x @ qt.dequantize().T + linear.bias.detach()
     assert torch.allclose(fast, reference, atol=2e-3, rtol=1e-3)  # the kernel is this arithmetic
     assert (fast - exact).abs().max() < 0.05  # and close to fp32 with the quantized weights
