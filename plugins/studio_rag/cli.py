@@ -88,9 +88,9 @@ def _search(args) -> int:
     if not hits:
         print("no results")
     for rank, hit in enumerate(hits, 1):
-        place = f"page {hit.page}" if hit.page else f"line {hit.line}"
+        place = ("page", hit.page) if hit.page else ("line", hit.line)
         ranks = f"vector #{hit.vector_rank or '-'}, keyword #{hit.keyword_rank or '-'}"
-        print(f"{rank}. {hit.score:.4f}  {hit.path}:{hit.line if not hit.page else hit.page} ({place}; {ranks})")
+        print(f"{rank}. {hit.score:.4f}  {hit.path}:{place[1]} ({place[0]} {place[1]}; {ranks})")
         if hit.heading:
             print(f"   § {hit.heading}")
         print(textwrap.indent(textwrap.shorten(" ".join(hit.text.split()), 300), "   "))

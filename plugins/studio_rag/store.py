@@ -134,6 +134,7 @@ class SQLiteStore:
         else:
             self._upgrade()
         self._matrix: tuple[int, np.ndarray, np.ndarray] | None = None
+        self._term_tables = False
 
     def _upgrade(self) -> None:
         """Columns added since a collection was made (its data is kept)."""
@@ -250,9 +251,13 @@ class SQLiteStore:
         if len(words) <= MIN_TERMS:
             return words
         db = self.db
-        db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING fts5(word, tokenize='porter unicode61')")
-        db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_terms USING fts5vocab(temp, query_words, 'instance')")
-        db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_terms USING fts5vocab(main, chunks_fts, 'row')")
+        if not self._term_tables:  # once per connection (temp tables live as long as it)
+            db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING fts5(word, "
+                       "tokenize='porter unicode61')")
+            db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_terms USING fts5vocab(temp, query_words, "
+                       "'instance')")
+            db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_terms USING fts5vocab(main, chunks_fts, 'row')")
+            self._term_tables = True
         db.execute("DELETE FROM temp.query_words")
         db.executemany("INSERT INTO temp.query_words(rowid, word) VALUES (?, ?)", list(enumerate(words)))
         term_of = dict(db.execute("SELECT doc, term FROM temp.query_terms"))

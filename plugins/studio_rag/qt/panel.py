@@ -33,13 +33,15 @@ def create(ctx) -> "RagPanel":
     return RagPanel(ctx)
 
 
-def build_sample(ctx) -> None:
-    """Menu action: write the sample documents and index them into ``python-docs``."""
+def build_sample(ctx) -> str:
+    """Menu action: write the sample documents and index them into ``python-docs``; the run id."""
     from ..sample import write_sample_sources
 
     folder = write_sample_sources(ctx.workspace / "rag" / "sources" / SAMPLE)
-    ctx.submit_job("rag.index", {"sources": [str(folder)], "collection": str(collection_path(SAMPLE, ctx.workspace))})
+    run_id = ctx.submit_job("rag.index", {"sources": [str(folder)],
+                                          "collection": str(collection_path(SAMPLE, ctx.workspace))})
     ctx.show_message(f"Indexing the Python documentation into '{SAMPLE}'; progress in Jobs and the RAG panel.")
+    return run_id
 
 
 class QueryEncoder:
@@ -91,7 +93,7 @@ class RagPanel(QWidget):
         index_button.clicked.connect(self._choose_folder)
         sample_button = QPushButton("Build sample collection", objectName="sample")
         sample_button.setToolTip("the Python standard library's documentation, offline (about a minute)")
-        sample_button.clicked.connect(lambda: (build_sample(self.ctx), self._track_last_job()))
+        sample_button.clicked.connect(self.build_sample)
         self.progress = QProgressBar(objectName="progress", visible=False)
         self.status = QLabel("", objectName="status", wordWrap=True)
 
@@ -218,19 +220,21 @@ class RagPanel(QWidget):
         name = self.collections.currentText().strip() or DEFAULT_COLLECTION
         run_id = self.ctx.submit_job("rag.index", {"sources": [str(folder)],
                                                    "collection": str(collection_path(name, self.ctx.workspace))})
-        self.jobs.add(run_id)
-        self.progress.setVisible(True)
-        self.progress.setRange(0, 0)
+        self._follow(run_id)
         self.status.setText(f"Indexing {folder} into '{name}' (run {run_id})…")
         return run_id
 
-    def _track_last_job(self) -> None:
-        runs = sorted((self.ctx.workspace / "runs").glob("*rag.index*"))
-        if runs:
-            self.jobs.add(runs[-1].name)
-            self.progress.setVisible(True)
-            self.progress.setRange(0, 0)
-            self.collections.setCurrentText(SAMPLE)
+    def build_sample(self) -> str:
+        run_id = build_sample(self.ctx)
+        self._follow(run_id)
+        self.collections.setCurrentText(SAMPLE)
+        return run_id
+
+    def _follow(self, run_id: str) -> None:
+        """Show this indexing run's progress here (busy until its first file is done)."""
+        self.jobs.add(run_id)
+        self.progress.setVisible(True)
+        self.progress.setRange(0, 0)
 
     def open_path(self, path: Path) -> None:
         path = Path(path)
