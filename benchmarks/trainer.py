@@ -3,8 +3,10 @@ the same way in the same invocation.
 
 Reference workload (nanoGPT's CPU configuration for shakespeare_char): tiny shakespeare,
 char level, 4 layers, 4 heads, width 128, context 64, batch 12, 2000 iterations, lr 1e-3
-(warmup 100, cosine to 1e-4), AdamW beta2 0.99, weight decay 0.1, clip 1.0, no dropout,
-no bias; validation every 250 steps on 200 batches.
+(cosine to 1e-4), AdamW beta2 0.99, weight decay 0.1, clip 1.0, no dropout; validation
+every 250 steps on 200 batches. What the issue leaves open is the trainer's defaults:
+biases on, AdamW beta1 0.8, 200 warmup steps. nanoGPT's own choices (no bias, beta1 0.9,
+100 warmup steps) run once more for comparison.
 
 Runs, each in a fresh process so none inherits another's warm state:
 1. plain    — a hand-written PyTorch loop of the identical model and data (the baseline),
@@ -13,6 +15,7 @@ Runs, each in a fresh process so none inherits another's warm state:
               samples), headless.
 3. gui      — the same job started from the main window, Metrics panel live (offscreen Qt).
 4. xcorr    — the studio job with cross-correlation attention (4 lags).
+5. nanogpt  — the studio job with nanoGPT's bias, beta1 and warmup.
 
 Throughput is training tokens per second over the training steps only (validation,
 sampling and checkpoint time excluded for every run alike); wall time is reported too.
@@ -36,17 +39,21 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
-MODEL = {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64, "dropout": 0.0, "bias": False}
+MODEL = {"n_layer": 4, "n_head": 4, "n_embd": 128, "block_size": 64, "dropout": 0.0, "bias": True}
+NANOGPT = {"model": {"bias": False}, "beta1": 0.9, "warmup_steps": 100}  # where nanoGPT's settings differ
 
 
-def reference_params(data: Path, iters: int, attention: str = "causal") -> dict:
-    return {
+def reference_params(data: Path, iters: int, attention: str = "causal", nanogpt: bool = False) -> dict:
+    params = {
         "data": {"corpus": str(data), "tokenizer": "char", "val_fraction": 0.1},
         "model": {**MODEL, "attention": attention, "xcorr_lags": 4},
-        "max_steps": iters, "batch_size": 12, "learning_rate": 1e-3, "min_lr": 1e-4, "warmup_steps": 100,
-        "beta2": 0.99, "weight_decay": 0.1, "grad_clip": 1.0, "eval_interval": 250, "eval_iters": 200,
+        "max_steps": iters, "batch_size": 12, "learning_rate": 1e-3, "min_lr": 1e-4, "warmup_steps": 200,
+        "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.1, "grad_clip": 1.0, "eval_interval": 250, "eval_iters": 200,
         "log_interval": 10, "sample_interval": 1000, "checkpoint_interval": 500, "device": "cpu", "seed": 1337,
     }
+    if nanogpt:
+        params.update({**NANOGPT, "model": {**params["model"], **NANOGPT["model"]}})
+    return params
 
 
 # ---------------------------------------------------------------- 1. the plain loop (baseline)
@@ -131,7 +138,7 @@ def _job_figures(run_dir: Path) -> dict:
             "val_loss": val[-1] if val else None, "status_events": len(status), "events": len(events)}
 
 
-def studio_job(data: Path, iters: int, attention: str) -> dict:
+def studio_job(data: Path, iters: int, attention: str, nanogpt: bool = False) -> dict:
     from studio.session import Studio
 
     os.environ["TENSOR_STUDIO_HOME"] = tempfile.mkdtemp(prefix="ts-bench-")
@@ -139,7 +146,7 @@ def studio_job(data: Path, iters: int, attention: str) -> dict:
 
     async def go():
         started = time.perf_counter()
-        job = studio.jobs.submit("trainer.train", reference_params(data, iters, attention))
+        job = studio.jobs.submit("trainer.train", reference_params(data, iters, attention, nanogpt))
         await studio.jobs.wait(job)
         return job, time.perf_counter() - started
 
@@ -187,7 +194,7 @@ def _in_subprocess(mode: str, data: Path, iters: int) -> dict:
 
 def run_all(data: Path, iters: int) -> dict:
     results = {}
-    for mode in ("plain", "studio", "gui", "xcorr", "plain2"):
+    for mode in ("plain", "studio", "gui", "xcorr", "nanogpt", "plain2"):
         print(f"running {mode} ({iters} iterations)…", flush=True)
         results[mode] = _in_subprocess(mode, data, iters)
         print(f"  {results[mode]}", flush=True)
@@ -204,6 +211,7 @@ def report(r: dict) -> None:
     plain = (r["plain"]["tokens_per_s"] + r["plain2"]["tokens_per_s"]) / 2
     rows = [
         ("val loss, causal attention (studio)", f"{r['studio']['val_loss']:.4f}", f"plain loop {r['plain']['val_loss']:.4f}", "", "<= 1.89"),
+        ("val loss, nanoGPT's bias/beta1/warmup", f"{r['nanogpt']['val_loss']:.4f}", f"defaults {r['studio']['val_loss']:.4f}", "", "report"),
         ("val loss, xcorr attention (studio)", f"{r['xcorr']['val_loss']:.4f}", f"causal {r['studio']['val_loss']:.4f}", "", "report"),
         ("training tokens/s, studio headless", f"{r['studio']['tokens_per_s']:,.0f}", f"plain loop {plain:,.0f}",
          f"{r['ratios']['studio_over_plain']:.3f}x", ">= 0.97x"),
@@ -224,14 +232,15 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--mode", choices=["plain", "plain2", "studio", "gui", "xcorr"], help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=["plain", "plain2", "studio", "gui", "xcorr", "nanogpt"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.data.exists():
         raise SystemExit(f"the reference data {args.data} is missing (it lives in ../shared/data)")
     if args.mode:
         fn = {"plain": lambda: plain_loop(args.data, args.iters), "plain2": lambda: plain_loop(args.data, args.iters),
               "studio": lambda: studio_job(args.data, args.iters, "causal"), "gui": lambda: gui_job(args.data, args.iters),
-              "xcorr": lambda: studio_job(args.data, args.iters, "xcorr")}[args.mode]
+              "xcorr": lambda: studio_job(args.data, args.iters, "xcorr"),
+              "nanogpt": lambda: studio_job(args.data, args.iters, "causal", nanogpt=True)}[args.mode]
         print(json.dumps(fn()))
         return None
     results = run_all(args.data, args.iters)

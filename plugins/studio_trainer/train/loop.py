@@ -61,21 +61,27 @@ class Setup:
 
 def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches: list[tuple[torch.Tensor, torch.Tensor]],
                *, grad_clip: float, amp, scaler: torch.amp.GradScaler | None = None,
-               teacher: GPT | None = None, distill=None, params_to_clip=None) -> tuple[torch.Tensor, torch.Tensor]:
+               teacher: GPT | None = None, distill=None, params_to_clip=None,
+               shares: list[float] | None = None, cuda_graphs: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """Accumulate gradients over the micro-batches, clip, step. Each micro-batch's loss is
-    weighted by its share of the counted (non-masked) targets, so k micro-batches give the
-    same update as one batch k times larger. Returns (mean loss, grad norm) as tensors."""
-    counts = [int((y != -100).sum()) for _, y in micro_batches]
-    total = sum(counts) or 1
-    loss_sum = torch.zeros((), device=micro_batches[0][0].device)
-    for (x, y), n in zip(micro_batches, counts):
+    weighted by its share of the counted (non-masked) targets (``shares``; counted here when
+    not given), so k micro-batches give the same update as one batch k times larger.
+    Returns (mean loss, grad norm) as tensors: nothing here waits for the device.
+    ``cuda_graphs``: the model is compiled with CUDA graphs, whose replays reuse their output
+    memory, so each micro-batch starts a new graph step and the loss is copied out."""
+    if shares is None:
+        shares = target_shares([y for _, y in micro_batches])
+    loss_sum = None
+    for (x, y), share in zip(micro_batches, shares):
+        if cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         with amp:
             logits, loss = model(x, y)
             if teacher is not None:
                 loss = distillation_loss(logits, loss, teacher, x, y, distill.temperature, distill.alpha)
-        weighted = loss * (n / total)
+        weighted = loss if share == 1.0 else loss * share
         (scaler.scale(weighted) if scaler else weighted).backward()
-        loss_sum += weighted.detach().float()
+        loss_sum = weighted.detach().clone() if loss_sum is None else loss_sum + weighted.detach()
     if scaler:
         scaler.unscale_(optimizer)
     clip_params = params_to_clip if params_to_clip is not None else [p for g in optimizer.param_groups for p in g["params"]]
@@ -87,6 +93,14 @@ def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches:
         optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return loss_sum, grad_norm
+
+
+def target_shares(targets: list[torch.Tensor]) -> list[float]:
+    """Each micro-batch's share of the counted (not ``-100``) targets. Counted on the CPU
+    batches before they go to the device, so a GPU step never waits for the host."""
+    counts = [int((y != -100).sum()) for y in targets]
+    total = sum(counts) or 1
+    return [n / total for n in counts]
 
 
 def distillation_loss(logits, label_loss, teacher: GPT, x, y, temperature: float, alpha: float) -> torch.Tensor:
@@ -101,19 +115,31 @@ def distillation_loss(logits, label_loss, teacher: GPT, x, y, temperature: float
 
 
 @torch.no_grad()
-def evaluate(model: Callable, batches, iters: int, device: str, amp) -> float:
+def evaluate(model: Callable, batches, iters: int, device: str, amp, cuda_graphs: bool = False) -> float:
     was_training = model.training
     model.eval()
-    total, count = 0.0, 0
+    total = torch.zeros((), dtype=torch.float64, device=device)
+    count = 0
     for _ in range(iters):
-        x, y = batches.next()
+        batch = batches.next()
+        n = int((batch[1] != -100).sum())  # counted on the CPU: no wait for the device
+        x, y = to_device(batch, device)
+        if cuda_graphs:
+            torch.compiler.cudagraph_mark_step_begin()
         with amp:
-            _, loss = model(x.to(device), y.to(device))
-        n = int((y != -100).sum())
-        total += float(loss) * n
+            _, loss = model(x, y)
+        total += loss.double() * n
         count += n
     model.train(was_training)
-    return total / max(1, count)
+    return float(total) / max(1, count)  # the one host sync of an evaluation
+
+
+def to_device(batch: tuple[torch.Tensor, ...], device: str) -> tuple[torch.Tensor, ...]:
+    """Copy a CPU batch to the device; on CUDA through pinned memory, so the copy is
+    asynchronous and the host does not wait for the GPU to finish the previous step."""
+    if device == "cuda":  # contiguous first: a strided source is staged in pageable memory, a blocking copy
+        return tuple(t.contiguous().pin_memory().to(device, non_blocking=True) for t in batch)
+    return tuple(t.to(device) for t in batch)
 
 
 # ---------------------------------------------------------------- the job
@@ -158,6 +184,7 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
     s.model.train()
     step, val_loss, last_log, timed = s.start_step, None, time.perf_counter(), 0.0
     loss_acc = torch.zeros((), device=s.device)
+    cuda_graphs = uses_cuda_graphs(p, s.device)
     if main:
         ctx.log(f"training on {s.device} ({p.precision}) from step {step} to {p.max_steps}")
     try:
@@ -166,9 +193,12 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
             lr = lr_at(step, max_lr=p.learning_rate, min_lr=p.min_lr, warmup=p.warmup_steps, total=p.max_steps)
             for group in s.optimizer.param_groups:
                 group["lr"] = lr
-            micro = [tuple(t.to(s.device, non_blocking=True) for t in s.train_batches.next()) for _ in range(p.grad_accum)]
+            batches = [s.train_batches.next() for _ in range(p.grad_accum)]
+            shares = target_shares([y for _, y in batches])
+            micro = [to_device(batch, s.device) for batch in batches]
             loss, grad_norm = train_step(s.forward, s.optimizer, micro, grad_clip=p.grad_clip, amp=amp, scaler=s.scaler,
-                                         teacher=s.teacher, distill=p.distill, params_to_clip=trainable)
+                                         teacher=s.teacher, distill=p.distill, params_to_clip=trainable, shares=shares,
+                                         cuda_graphs=cuda_graphs)
             loss_acc += loss
             step += 1
             if step % p.log_interval == 0 or step == p.max_steps:
@@ -206,6 +236,10 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
             "checkpoint": str(checkpoints / "best") if (checkpoints / "best").exists() else None}
 
 
+def uses_cuda_graphs(p: TrainParams, device: str) -> bool:
+    return p.compile and p.compile_mode != "default" and device == "cuda"
+
+
 def _nan_message(step: int, lr: float, ctx: JobContext) -> str:
     return (f"the loss became NaN or infinite by step {step} (learning rate {lr:.3g}); training stopped and "
             f"nothing was saved from the diverged weights. Lower the learning rate, or clip gradients; "
@@ -214,7 +248,7 @@ def _nan_message(step: int, lr: float, ctx: JobContext) -> str:
 
 def validate(s: Setup, ctx: JobContext, step: int, amp, checkpoints: Path) -> float:
     p = s.params
-    val_loss = evaluate(s.forward, s.val_batches(), p.eval_iters, s.device, amp)
+    val_loss = evaluate(s.forward, s.val_batches(), p.eval_iters, s.device, amp, uses_cuda_graphs(p, s.device))
     if not math.isfinite(val_loss):
         raise TrainingError(_nan_message(step, s.optimizer.param_groups[0]["lr"], ctx))
     if ctx.rank == 0:
@@ -323,7 +357,7 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
     if resume_from is not None:
         _restore(setup, resume_from, ctx)
     if params.compile:
-        setup.forward = torch.compile(model)
+        setup.forward = torch.compile(model, mode=params.compile_mode)
     return setup
 
 

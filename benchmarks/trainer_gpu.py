@@ -1,0 +1,212 @@
+"""GPU trainer benchmark (issue 3): training tokens/s and model FLOPs utilisation (MFU) of
+the studio's trainer job against a plain, compiled PyTorch loop of the identical model,
+measured in the same invocation on the same GPU.
+
+Workload (nanoGPT's shakespeare_char GPU configuration): tiny shakespeare, char level,
+6 layers, 6 heads, width 384, context 256, batch 64, dropout 0.2, bf16 autocast, fused
+AdamW, ``torch.compile``. Runs (``--runs``), each in a fresh process:
+
+* plain               — a hand-written loop (pinned batches, one host sync per log interval),
+                        compiled; the baseline. A trailing 2 repeats a run (repeats are averaged);
+* studio              — the trainer as a studio job (worker process, events, checkpoints), compiled;
+* plain_cudagraphs,
+  studio_cudagraphs   — the same, compiled with ``mode="reduce-overhead"`` (CUDA graphs);
+* studio_in_process   — the trainer's loop called directly (no worker), compiled;
+* plain_eager,
+  studio_eager        — without ``torch.compile``.
+
+Throughput is measured after the first ``--skip`` steps (compilation and warm-up) up to
+``--steps``; MFU counts the model's training FLOPs per token (``summary.flops_per_token``,
+PaLM appendix B, as nanoGPT) against the GPU's dense bf16 peak. Needs a CUDA GPU:
+
+    python benchmarks/trainer_gpu.py [--steps 1500] [--skip 300] [--data ../shared/data/tinyshakespeare.txt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
+MODEL = {"n_layer": 6, "n_head": 6, "n_embd": 384, "block_size": 256, "dropout": 0.2, "bias": False}
+BATCH, LOG_INTERVAL = 64, 50
+
+
+def job_params(data: Path, steps: int, compile: str | None) -> dict:
+    return {
+        "data": {"corpus": str(data), "tokenizer": "char", "val_fraction": 0.1},
+        "model": MODEL, "max_steps": steps, "batch_size": BATCH, "learning_rate": 1e-3, "min_lr": 1e-4,
+        "warmup_steps": 100, "beta2": 0.99, "weight_decay": 0.1, "grad_clip": 1.0, "device": "cuda",
+        "precision": "bf16", "compile": compile is not None, "compile_mode": compile or "default", "log_interval": LOG_INTERVAL, "eval_interval": steps,
+        "eval_iters": 20, "sample_interval": 0, "checkpoint_interval": steps, "seed": 1337,
+    }
+
+
+def plain_loop(data: Path, steps: int, skip: int, compile: str | None) -> dict:
+    """What a user writes by hand (nanoGPT's loop): same model, data, optimizer, schedule."""
+    import torch
+
+    from studio_trainer.config import ModelConfig, TrainParams
+    from studio_trainer.data.tokenizer import CharTokenizer
+    from studio_trainer.model.gpt import GPT
+    from studio_trainer.model.summary import summarize
+    from studio_trainer.train.device import peak_flops
+    from studio_trainer.train.loop import make_optimizer
+    from studio_trainer.train.schedule import lr_at
+
+    p = TrainParams.model_validate(job_params(data, steps, compile))
+    text = data.read_text(encoding="utf-8")
+    tok = CharTokenizer.train([text])
+    tokens = torch.tensor(tok.encode(text), dtype=torch.long)
+    train_data = tokens[: int(len(tokens) * 0.9)]
+    torch.manual_seed(p.seed)
+    model = GPT(ModelConfig(**{**MODEL, "vocab_size": tok.vocab_size})).cuda()
+    optimizer = make_optimizer(model, p, "cuda")
+    forward = torch.compile(model, mode=compile) if compile else model
+    block = p.model.block_size
+
+    def get_batch():
+        ix = torch.randint(len(train_data) - block - 1, (BATCH,))
+        x = torch.stack([train_data[i:i + block] for i in ix])
+        y = torch.stack([train_data[i + 1:i + 1 + block] for i in ix])
+        return x.pin_memory().cuda(non_blocking=True), y.pin_memory().cuda(non_blocking=True)
+
+    started = None
+    for step in range(steps):
+        if step == skip:
+            torch.cuda.synchronize()
+            started = time.perf_counter()
+        lr = lr_at(step, max_lr=p.learning_rate, min_lr=p.min_lr, warmup=p.warmup_steps, total=steps)
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        x, y = get_batch()
+        if compile == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            _, loss = forward(x, y)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        if (step + 1) % LOG_INTERVAL == 0:
+            loss.item()  # what a loop that logs pays: one host sync per log interval
+    torch.cuda.synchronize()
+    tokens_per_s = (steps - skip) * BATCH * block / (time.perf_counter() - started)
+    flops = summarize(model).flops_per_token
+    return {"tokens_per_s": tokens_per_s, "mfu": flops * tokens_per_s / peak_flops("cuda"), "flops_per_token": flops,
+            "peak_flops": peak_flops("cuda"), "final_loss": float(loss), "gpu": torch.cuda.get_device_name(),
+            "torch": torch.__version__}
+
+
+def studio_job(data: Path, steps: int, skip: int, compile: str | None) -> dict:
+    from studio.api import read_events
+    from studio.session import Studio
+
+    os.environ["TENSOR_STUDIO_HOME"] = tempfile.mkdtemp(prefix="ts-bench-")
+    studio = Studio.load()
+
+    async def go():
+        job = studio.jobs.submit("trainer.train", job_params(data, steps, compile))
+        await studio.jobs.wait(job)
+        return job
+
+    job = asyncio.run(go())
+    if job.status != "succeeded":
+        raise SystemExit(f"studio job {job.status}: {job.error}")
+    return _throughput([e for e in read_events(job.run.dir / "events.jsonl") if e["kind"] == "metric"], skip)
+
+
+def studio_in_process(data: Path, steps: int, skip: int, compile: str | None) -> dict:
+    """The trainer's loop called directly (no worker process, events kept in a list): splits
+    the loop's own cost from the worker's."""
+    from studio.testing import RecordingContext
+    from studio_trainer.config import TrainParams
+    from studio_trainer.train.loop import train
+
+    ctx = RecordingContext(Path(tempfile.mkdtemp(prefix="ts-bench-")) / "run")
+    train(TrainParams.model_validate(job_params(data, steps, compile)), ctx)
+    return _throughput([{"kind": "metric", **e} for e in ctx.events if e["kind"] == "metric"], skip)
+
+
+def _throughput(metrics: list[dict], skip: int) -> dict:
+    rates = [e["value"] for e in metrics if e["name"] == "tokens_per_s" and e["step"] > skip]
+    mfus = [e["value"] for e in metrics if e["name"] == "mfu" and e["step"] > skip]
+    tokens_per_step = BATCH * MODEL["block_size"]
+    seconds = sum(LOG_INTERVAL * tokens_per_step / rate for rate in rates)
+    return {"tokens_per_s": len(rates) * LOG_INTERVAL * tokens_per_step / seconds,
+            "mfu_reported": sum(mfus) / len(mfus) if mfus else None,
+            "final_loss": [e["value"] for e in metrics if e["name"] == "train/loss"][-1]}
+
+
+RUNS = {
+    "plain": lambda a: plain_loop(a.data, a.steps, a.skip, "default"),
+    "studio": lambda a: studio_job(a.data, a.steps, a.skip, "default"),
+    "plain_cudagraphs": lambda a: plain_loop(a.data, a.steps, a.skip, "reduce-overhead"),
+    "studio_cudagraphs": lambda a: studio_job(a.data, a.steps, a.skip, "reduce-overhead"),
+    "studio_in_process": lambda a: studio_in_process(a.data, a.steps, a.skip, "default"),
+    "plain_eager": lambda a: plain_loop(a.data, a.steps, a.skip, None),
+    "studio_eager": lambda a: studio_job(a.data, a.steps, a.skip, None),
+}
+
+
+def _in_subprocess(mode: str, args: argparse.Namespace) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--mode", mode, "--data", str(args.data),
+                          "--steps", str(args.steps), "--skip", str(args.skip)],
+                         capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{mode} run failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--skip", type=int, default=300, help="steps left out of the timing (compilation, warm-up)")
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "trainer-gpu-results.json")
+    parser.add_argument("--runs", default="plain,studio,plain_cudagraphs,studio_cudagraphs,plain2,studio2",
+                        help="comma-separated runs in order (a trailing 2 repeats a run; repeats are averaged): "
+                        + ", ".join(RUNS))
+    parser.add_argument("--mode", choices=sorted(RUNS), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.mode:
+        print(json.dumps(RUNS[args.mode](args)))
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        raise SystemExit("this benchmark needs a CUDA GPU (torch sees none)")
+    if not args.data.exists():
+        raise SystemExit(f"the reference data {args.data} is missing (it lives in ../shared/data)")
+    results = {}
+    for mode in args.runs.split(","):
+        print(f"running {mode} ({args.steps} steps, timing from step {args.skip})…", flush=True)
+        results[mode] = _in_subprocess(mode.rstrip("2"), args)
+        print(f"  {results[mode]}", flush=True)
+    tps = {mode: sum(r["tokens_per_s"] for m, r in results.items() if m.rstrip("2") == mode)
+                 / sum(1 for m in results if m.rstrip("2") == mode) for mode in {m.rstrip("2") for m in results}}
+    plain = tps["plain"]
+    flops, peak = results["plain"]["flops_per_token"], results["plain"]["peak_flops"]
+    print(f"\n{results['plain']['gpu']}, torch {results['plain']['torch']}; MFU against the dense bf16 peak "
+          f"({peak / 1e12:.0f} TFLOP/s), {flops / 1e6:.1f} MFLOP per token; runs of one kind averaged")
+    print(f"{'run':<22} {'tokens/s':>12} {'MFU':>7} {'÷ plain compiled':>17}")
+    for mode in RUNS:
+        if mode in tps:
+            print(f"{mode:<22} {tps[mode]:>12,.0f} {tps[mode] * flops / peak:>7.1%} {tps[mode] / plain:>16.3f}x")
+    results["summary"] = {mode: {"tokens_per_s": v, "mfu": v * flops / peak, "over_plain_compiled": v / plain}
+                          for mode, v in tps.items()}
+    args.out.write_text(json.dumps({"steps": args.steps, "skip": args.skip, "model": MODEL, "batch": BATCH,
+                                    **results}, indent=2) + "\n")
+    print(f"\nwritten to {args.out}")
+
+
+if __name__ == "__main__":
+    main()
