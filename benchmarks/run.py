@@ -139,7 +139,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--suite", choices=["all", "shell", "trainer", "prompts"], default="all",
-                        help="shell: start-up, stalls, event throughput; trainer: the reference workload (~7 min); "
+                        help="shell: start-up, stalls, event throughput; trainer: the reference workload (~12 min); "
                              "prompts: prompt-engine overhead and concurrency (~1 min)")
     parser.add_argument("--dspy-python", default=None, help="prompts: a Python with dspy installed, for comparison")
     args = parser.parse_args()

@@ -1,6 +1,7 @@
 """GUI tests (pytest-qt, offscreen): panels, live curves, docking, isolation, exit path."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -108,6 +109,36 @@ def test_smoothing_log_scale_and_exports(window, qasync_loop, tmp_path):
     assert rows[0] == "run,metric,step,value,smoothed" and len(rows) == 11
     metrics.export_png(png_path)
     assert png_path.stat().st_size > 1000
+
+
+def test_live_curves_stay_in_view_while_ranges_move_in_steps(window):
+    from studio.qt.panels.ranges import step_above
+
+    assert [step_above(v) for v in (1, 1.2, 7.6, 2000, 2001, 0.03)] == [1, 1.5, 10, 2000, 3000, 0.03]
+    metrics = window.panels["studio:metrics"]
+    metrics.smoothing.setValue(0.0)
+    ranges = set()
+    for step in range(10, 2010, 10):  # a loss falling from 4 towards 1.5, redrawn after every point
+        metrics.handle_events("r1", [{"kind": "metric", "name": "loss", "step": step,
+                                      "value": 1.5 + 2.5 * math.exp(-step / 300)}])
+        metrics.redraw()
+        (x_lo, x_hi), (y_lo, y_hi) = metrics.plots["loss"].getViewBox().viewRange()
+        value = 1.5 + 2.5 * math.exp(-step / 300)
+        first = 1.5 + 2.5 * math.exp(-10 / 300)
+        assert x_lo <= 10 and step <= x_hi and y_lo <= value <= y_hi and y_lo <= first <= y_hi
+        ranges.add((round(x_lo, 6), round(x_hi, 6), round(y_lo, 6), round(y_hi, 6)))
+    assert len(ranges) < 40  # not one per update: the axes are regenerated a few dozen times a run
+    view = metrics.plots["loss"].getViewBox()
+    view.setXRange(500, 600, padding=0)
+    view.sigRangeChangedManually.emit([True, False])  # what a drag or wheel zoom on x reports
+    metrics.handle_events("r1", [{"kind": "metric", "name": "loss", "step": 2010, "value": 1.5}])
+    metrics.redraw()
+    assert view.viewRange()[0] == pytest.approx([500, 600])  # the user's zoom is kept
+    view.enableAutoRange()  # the plot's "A" button
+    metrics.handle_events("r1", [{"kind": "metric", "name": "loss", "step": 2020, "value": 1.5}])
+    metrics.redraw()
+    x_lo, x_hi = view.viewRange()[0]
+    assert x_lo <= 10 and x_hi >= 2020  # following again
 
 
 def test_reopen_past_run_by_dropping_its_folder(window, run_job):

@@ -34,6 +34,7 @@ from studio.core.paths import config_dir
 from studio.core.workspace import Workspace, WorkspaceError
 from studio.qt.facade import StudioPanelContext
 from studio.qt.home import HomePage
+from studio.qt.panels.jobs import set_progress
 
 log = logging.getLogger(__name__)
 
@@ -377,9 +378,7 @@ class MainWindow(QMainWindow):
         if active:
             text += f" — {active[0].kind.title}"
         self.jobs_label.setText(text)
-        fraction = active[0].fraction if active else None
-        self.jobs_progress.setRange(0, 0 if fraction is None else 1000)
-        self.jobs_progress.setValue(int((fraction or 0) * 1000))
+        set_progress(self.jobs_progress, active[0].fraction if active else None)
         self.jobs_progress.show()
 
     # ------------------------------------------------------------------ messages, dialogs

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
 import torch
@@ -98,6 +99,18 @@ def test_bf16_mixed_precision_trains_on_the_cpu(job_context, corpus):
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     with pytest.raises(TrainingError, match="fp16 training needs CUDA"):
         run(job_context("fp16"), corpus, precision="fp16", device="cpu")
+
+
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="torch.compile on the CPU needs a C compiler")
+def test_torch_compile_trains_validates_and_saves_plain_weights(job_context, corpus):
+    ctx = job_context()
+    run(ctx, corpus, compile=True, max_steps=10, eval_interval=10, checkpoint_interval=10)
+    losses = [v for _, v in ctx.metrics("train/loss")]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+    assert ctx.metrics("val/loss")
+    saved = weights(ctx.run_dir / "checkpoints" / "step-000010")
+    assert not any(k.startswith("_orig_mod.") for k in saved)  # the module is saved, not the compiled wrapper
+    load_checkpoint(ctx.run_dir / "checkpoints" / "best")
 
 
 def test_cuda_graph_compile_modes_refuse_gradient_accumulation(corpus):

@@ -4,7 +4,7 @@ Several runs overlay in each plot; smoothing (debiased EMA, like TensorBoard), l
 hover read-out, PNG and CSV export; past runs reopen from their ``events.jsonl``.
 
 Events append to growable NumPy arrays (amortised O(1), no per-redraw copies); curves
-are redrawn by a 20 Hz timer only when their data changed, with pyqtgraph's peak
+are redrawn by a 2 Hz timer only when their data changed, with pyqtgraph's peak
 downsampling and clip-to-view, so a run streaming tens of thousands of points a second
 does not stall the GUI.
 """
@@ -36,8 +36,9 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.runs import Run
+from studio.qt.panels.ranges import RangeFollower
 
-REDRAW_MS = 200  # 5 Hz: live enough for curves, cheap enough to leave the cores to training
+REDRAW_MS = 500  # 2 Hz: live enough for curves; painting is the GUI's main cost while a run trains
 PLOT_COLUMNS = 2
 
 
@@ -127,6 +128,7 @@ class MetricsPanel(QWidget):
         self.plots: dict[str, pg.PlotItem] = {}
         self.dirty: set[tuple[str, str]] = set()
         self._hover_lines: dict[str, pg.InfiniteLine] = {}
+        self._followers: dict[str, RangeFollower] = {}
 
         self.open_button = QPushButton("Open run…")
         self.open_button.clicked.connect(self._choose_run)
@@ -262,6 +264,7 @@ class MetricsPanel(QWidget):
             return
         dirty, self.dirty = self.dirty, set()
         smoothed = self.smoothing.value() > 0
+        touched: set[str] = set()
         for run_id, name in dirty:
             run = self.runs.get(run_id)
             if run is None or name not in run.series:
@@ -276,7 +279,27 @@ class MetricsPanel(QWidget):
                 run.curves[name] = curve
             x, y = run.series[name].arrays(smoothed)
             curve.setData(x, y)
+            touched.add(name)
+        for name in touched:
+            self._fit(name)
         self._update_empty()
+
+    def _fit(self, name: str) -> None:
+        """Step the plot's range over its visible data, then settle it now rather than in the
+        paint (pyqtgraph would queue a second paint for a range it finds while painting)."""
+        smoothed, log_y = self.smoothing.value() > 0, self.log_y.isChecked()
+        xs, ys = [], []
+        for run in self.runs.values():
+            if run.visible and name in run.series:
+                x, y = run.series[name].arrays(smoothed)
+                xs.append(x)
+                ys.append(np.log10(y[y > 0]) if log_y else y)
+        self._followers[name].fit(xs, ys)
+        self.plots[name].getViewBox().prepareForPaint()
+
+    def _fit_all(self) -> None:
+        for name in self.plots:
+            self._fit(name)
 
     def _plot(self, name: str) -> pg.PlotItem:
         plot = self.plots.get(name)
@@ -295,6 +318,7 @@ class MetricsPanel(QWidget):
             self._hover_lines[name] = line
             plot.scene().sigMouseMoved.connect(lambda pos, n=name: self._on_hover(n, pos))
             self.plots[name] = plot
+            self._followers[name] = RangeFollower(plot)
         return plot
 
     def _remove_curves(self, run: RunCurves) -> None:
@@ -329,6 +353,7 @@ class MetricsPanel(QWidget):
     def _log_changed(self, on: bool) -> None:
         for plot in self.plots.values():
             plot.setLogMode(y=on)
+        self._fit_all()
 
     def _grid_changed(self, on: bool) -> None:
         for plot in self.plots.values():
@@ -345,6 +370,7 @@ class MetricsPanel(QWidget):
         run.visible = item.checkState(0) == Qt.CheckState.Checked
         for curve in run.curves.values():
             curve.setVisible(run.visible)
+        self._fit_all()
 
     def _on_hover(self, name: str, pos) -> None:
         plot = self.plots.get(name)
