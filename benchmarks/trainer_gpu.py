@@ -20,6 +20,7 @@ Throughput is measured after the first ``--skip`` steps (compilation and warm-up
 PaLM appendix B, as nanoGPT) against the GPU's dense bf16 peak. Needs a CUDA GPU:
 
     python benchmarks/trainer_gpu.py [--steps 1500] [--skip 300] [--data ../shared/data/tinyshakespeare.txt]
+    python benchmarks/trainer_gpu.py --profile [--trace-dir DIR]   # where each loop's step time goes
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def job_params(data: Path, steps: int, compile: str | None) -> dict:
     }
 
 
-def plain_loop(data: Path, steps: int, skip: int, compile: str | None) -> dict:
+def plain_loop(data: Path, steps: int, skip: int, compile: str | None, on_step=None) -> dict:
     """What a user writes by hand (nanoGPT's loop): same model, data, optimizer, schedule."""
     import torch
 
@@ -98,6 +99,8 @@ def plain_loop(data: Path, steps: int, skip: int, compile: str | None) -> dict:
         optimizer.zero_grad(set_to_none=True)
         if (step + 1) % LOG_INTERVAL == 0:
             loss.item()  # what a loop that logs pays: one host sync per log interval
+        if on_step is not None:
+            on_step()
     torch.cuda.synchronize()
     tokens_per_s = (steps - skip) * BATCH * block / (time.perf_counter() - started)
     flops = summarize(model).flops_per_token
@@ -146,6 +149,37 @@ def _throughput(metrics: list[dict], skip: int) -> dict:
             "final_loss": [e["value"] for e in metrics if e["name"] == "train/loss"][-1]}
 
 
+def profiled(kind: str, data: Path, steps: int, skip: int, trace_dir: Path | None) -> dict:
+    """Host and device time per op over 20 steps after ``skip``, for the plain loop or the
+    studio's loop (in-process, its ``train_step`` wrapped to mark steps): where a step's
+    time goes when the two differ. Writes a Chrome trace per run to ``trace_dir``."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile, schedule
+
+    prof = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],
+                   schedule=schedule(wait=skip, warmup=10, active=20, repeat=1))
+    prof.start()
+    if kind == "plain":
+        plain_loop(data, min(steps, skip + 40), skip, "default", on_step=prof.step)
+    else:
+        from studio_trainer.train import loop
+
+        step = loop.train_step
+
+        def marked(*args, **kwargs):
+            result = step(*args, **kwargs)
+            prof.step()
+            return result
+
+        loop.train_step = marked
+        studio_in_process(data, min(steps, skip + 40), skip, "default")
+    prof.stop()
+    if trace_dir is not None:
+        trace_dir.mkdir(parents=True, exist_ok=True)
+        prof.export_chrome_trace(str(trace_dir / f"{kind}.json"))
+    return {"table": prof.key_averages().table(sort_by="self_cpu_time_total", row_limit=25)}
+
+
 RUNS = {
     "plain": lambda a: plain_loop(a.data, a.steps, a.skip, "default"),
     "studio": lambda a: studio_job(a.data, a.steps, a.skip, "default"),
@@ -175,10 +209,29 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--runs", default="plain,studio,plain_cudagraphs,studio_cudagraphs,plain2,studio2",
                         help="comma-separated runs in order (a trailing 2 repeats a run; repeats are averaged): "
                         + ", ".join(RUNS))
+    parser.add_argument("--profile", action="store_true",
+                        help="instead of timing: profile 20 steps of the plain loop and of the studio's loop (torch.profiler)")
+    parser.add_argument("--trace-dir", type=Path, help="with --profile: write Chrome traces here")
+    parser.add_argument("--profile-kind", choices=["plain", "studio"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=sorted(RUNS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.mode:
         print(json.dumps(RUNS[args.mode](args)))
+        return
+    if args.profile_kind:
+        print(json.dumps(profiled(args.profile_kind, args.data, args.steps, args.skip, args.trace_dir)))
+        return
+    if args.profile:  # each loop in its own process, like the timed runs
+        for kind in ("plain", "studio"):
+            print(f"\n=== {kind}: 20 steps after step {args.skip}, by host time ===", flush=True)
+            command = [sys.executable, __file__, "--profile-kind", kind, "--data", str(args.data),
+                       "--steps", str(args.steps), "--skip", str(args.skip)]
+            if args.trace_dir:
+                command += ["--trace-dir", str(args.trace_dir)]
+            out = subprocess.run(command, capture_output=True, text=True, check=False)
+            if out.returncode != 0:
+                raise SystemExit(f"profiling {kind} failed:\n{out.stderr[-3000:]}")
+            print(json.loads(out.stdout.strip().splitlines()[-1])["table"], flush=True)
         return
     import torch
 

@@ -73,8 +73,9 @@ def test_accumulating_k_micro_batches_equals_one_k_times_larger_batch():
     assert torch.allclose(w1, w4, atol=1e-6) and math.isclose(l1, l4, rel_tol=1e-5) and math.isclose(n1, n4, rel_tol=1e-4)
 
 
-def test_resume_continues_exactly_where_a_cancelled_run_stopped(job_context, corpus):
-    settings = {"max_steps": 20, "model": {"dropout": 0.1}, "grad_accum": 2}  # dropout: the RNG must be restored
+def straight_and_resumed(job_context, corpus, settings: dict):
+    """Run 20 steps straight through; and run them again cancelled at step 10 and resumed.
+    Returns (straight, resumed) contexts and both runs' step-20 weights."""
     straight = job_context("straight")
     run(straight, corpus, **settings)
     first = job_context("first")
@@ -86,6 +87,12 @@ def test_resume_continues_exactly_where_a_cancelled_run_stopped(job_context, cor
     run(second, corpus, **settings, resume="first")
     a = weights(straight.run_dir / "checkpoints" / "step-000020")
     b = weights(second.run_dir / "checkpoints" / "step-000020")
+    return straight, second, a, b
+
+
+def test_resume_continues_exactly_where_a_cancelled_run_stopped(job_context, corpus):
+    settings = {"max_steps": 20, "model": {"dropout": 0.1}, "grad_accum": 2}  # dropout: the RNG must be restored
+    straight, second, a, b = straight_and_resumed(job_context, corpus, settings)
     assert all(torch.equal(a[k], b[k]) for k in a)
     # the curve continues: steps 5..10 replayed from the first run, then 15, 20 trained here
     assert [s for s, _ in second.metrics("train/loss")] == [5, 10, 15, 20]
@@ -150,16 +157,7 @@ def test_compiled_bf16_training_on_cuda_reports_mfu(job_context, corpus, mode, a
 @needs_cuda
 def test_resume_on_cuda_restores_the_cuda_rng_and_continues(job_context, corpus):
     settings = {"max_steps": 20, "model": {"dropout": 0.1}, "device": "cuda"}
-    straight = job_context("straight")
-    run(straight, corpus, **settings)
-    first = job_context("first")
-    first.cancel_when(lambda e: e["kind"] == "metric" and e["name"] == "train/loss" and e["step"] == 10)
-    with pytest.raises(JobCancelled):
-        run(first, corpus, **settings)
-    second = job_context("second")
-    run(second, corpus, **settings, resume="first")
-    a = weights(straight.run_dir / "checkpoints" / "step-000020")
-    b = weights(second.run_dir / "checkpoints" / "step-000020")
+    _, second, a, b = straight_and_resumed(job_context, corpus, settings)
     # GPU kernels may sum in another order between runs: equal up to rounding, not bit for bit
     assert all(torch.allclose(a[k], b[k], atol=1e-4) for k in a)
     assert [s for s, _ in second.metrics("train/loss")] == [5, 10, 15, 20]
