@@ -1,17 +1,21 @@
-"""The Trainer panel: data, model, training and fine-tuning settings, a live model summary,
-and a Train button. The settings are kept across restarts."""
+"""The Trainer panel: presets, data, model, training and fine-tuning settings, a live model
+summary, and a Train button. The settings are kept across restarts."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import ValidationError
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QScrollArea, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QMessageBox, QPushButton, QScrollArea,
+                               QTabWidget, QVBoxLayout, QWidget)
 
 from studio.widgets import ParamsForm
 
 from ..config import DataConfig, ModelConfig, TrainParams
 from ..model.summary import estimate
+from ..presets import PresetError, list_presets, load_preset, save_preset
 
 TRAINING_FIELDS_ELSEWHERE = ("data", "model", "init_from", "lora", "distill", "resume")
 FINE_TUNE_FIELDS = ("init_from", "lora", "distill", "resume")
@@ -29,6 +33,16 @@ class TrainPanel(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         layout = QVBoxLayout(self)
+        presets_row = QHBoxLayout()
+        self.presets = QComboBox(objectName="trainer:presets")
+        self.presets.setToolTip("Named settings: built-in, or saved in the workspace's presets/trainer folder")
+        load_button = QPushButton("Load", clicked=self.load_selected_preset)
+        save_button = QPushButton("Save as preset…", clicked=self._ask_and_save_preset)
+        presets_row.addWidget(QLabel("Preset"))
+        presets_row.addWidget(self.presets, 1)
+        presets_row.addWidget(load_button)
+        presets_row.addWidget(save_button)
+        layout.addLayout(presets_row)
         self.tabs = QTabWidget()
         layout.addWidget(self.tabs)
         self.summary = QLabel(wordWrap=True, objectName="trainer:summary")
@@ -48,6 +62,52 @@ class TrainPanel(QWidget):
         layout.addLayout(buttons)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start)
         self.restore_state(ctx.settings().get("last", {}))
+        self.refresh_presets()
+
+    # ---------------------------------------------------------------- presets
+
+    def refresh_presets(self) -> None:
+        self.presets.clear()
+        for preset in list_presets(self.ctx.workspace):
+            label = preset.name + ("" if preset.builtin else "  (workspace)")
+            self.presets.addItem(label, str(preset.path))
+            self.presets.setItemData(self.presets.count() - 1, preset.description, Qt.ItemDataRole.ToolTipRole)
+
+    def workspace_changed(self) -> None:
+        self.refresh_presets()
+
+    def load_selected_preset(self) -> None:
+        path = self.presets.currentData()
+        if not path:
+            return
+        try:
+            values = load_preset(Path(path))
+        except PresetError as exc:
+            self.status.setText(f"Not loaded: {exc}")
+            return
+        self.restore_state(values)
+        self.status.setText(f"Loaded preset {Path(path).stem}; press Train to start.")
+
+    def save_as_preset(self, name: str, overwrite: bool = False) -> Path:
+        """Save the current settings as a workspace preset (refused if it exists, unless overwrite)."""
+        path = save_preset(self.ctx.workspace, name, self.values(), overwrite=overwrite)
+        self.refresh_presets()
+        self.presets.setCurrentIndex(self.presets.findData(str(path)))
+        self.status.setText(f"Saved preset {path.stem} to {path}")
+        return path
+
+    def _ask_and_save_preset(self) -> None:
+        name, ok = QInputDialog.getText(self, "Save preset", "Preset name:")
+        if not ok or not name.strip():
+            return
+        try:
+            self.save_as_preset(name)
+        except FileExistsError:
+            answer = QMessageBox.question(self, "Save preset", f"A preset named {name!r} exists. Replace it?")
+            if answer == QMessageBox.StandardButton.Yes:
+                self.save_as_preset(name, overwrite=True)
+        except (PresetError, ValidationError) as exc:
+            self.status.setText(f"Not saved: {exc}")
 
     # ---------------------------------------------------------------- forms
 

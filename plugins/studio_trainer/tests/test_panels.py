@@ -83,6 +83,31 @@ def test_invalid_settings_disable_train_and_say_why(window):
     assert editor(panel.model_form, "n_embd").value() == 32
 
 
+def test_presets_load_into_the_forms_and_save_to_the_workspace(window):
+    panel = window.panels["trainer:train"]
+    names = [panel.presets.itemText(i) for i in range(panel.presets.count())]
+    assert "gpu-char-6x384" in names and "cpu-char-small" in names
+    panel.presets.setCurrentIndex(names.index("gpu-char-6x384"))
+    panel.load_selected_preset()
+    values = panel.values()
+    assert values["model"]["n_embd"] == 384 and values["precision"] == "bf16" and values["compile_mode"] == "reduce-overhead"
+    assert "Loaded preset gpu-char-6x384" in panel.status.text()
+
+    editor(panel.model_form, "n_layer").setValue(3)
+    path = panel.save_as_preset("my run")
+    assert path == window.studio.workspace.root / "presets" / "trainer" / "my-run.json"
+    assert panel.presets.currentText() == "my-run  (workspace)"
+    with pytest.raises(FileExistsError):
+        panel.save_as_preset("my run")  # the panel asks before replacing
+    editor(panel.model_form, "n_layer").setValue(5)
+    panel.load_selected_preset()
+    assert editor(panel.model_form, "n_layer").value() == 3
+
+    path.write_text("{not json")  # a broken preset: the forms keep what they have, the panel says why
+    panel.load_selected_preset()
+    assert "is not valid JSON" in panel.status.text() and editor(panel.model_form, "n_layer").value() == 3
+
+
 def test_tokenizer_panel_reports_a_broken_file(window, tmp_path):
     bad = tmp_path / "tokenizer.json"
     bad.write_text("{broken")
