@@ -137,7 +137,7 @@ def evaluate(model: Callable, batches, iters: int, device: str, amp, cuda_graphs
 def to_device(batch: tuple[torch.Tensor, ...], device: str) -> tuple[torch.Tensor, ...]:
     """Copy a CPU batch to the device; on CUDA through pinned memory, so the copy is
     asynchronous and the host does not wait for the GPU to finish the previous step."""
-    if device == "cuda":  # contiguous first: a strided source is staged in pageable memory, a blocking copy
+    if device == "cuda":  # contiguous first: x and y are strided views of one window array
         return tuple(t.contiguous().pin_memory().to(device, non_blocking=True) for t in batch)
     return tuple(t.to(device) for t in batch)
 
