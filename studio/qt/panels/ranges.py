@@ -59,10 +59,10 @@ class RangeFollower:
 
     def fit(self, xs: list[np.ndarray], ys: list[np.ndarray]) -> None:
         """Bring the range over the data (view coordinates: log10 of y in log mode)."""
-        for axis, enabled in enumerate(self.view.autoRangeEnabled()):
-            if enabled:  # the "A" button: follow again, in steps
-                self.follow[axis] = True
-        self.view.enableAutoRange(x=False, y=False)
+        enabled = self.view.autoRangeEnabled()
+        if any(enabled):  # the "A" button: follow again, in steps
+            self.follow = [f or bool(e) for f, e in zip(self.follow, enabled)]
+            self.view.enableAutoRange(x=False, y=False)
         bounds = [_finite_bounds(xs), _finite_bounds(ys)]
         (x_lo, x_hi), (y_lo, y_hi) = self.view.viewRange()
         if self.follow[0] and bounds[0] is not None:
