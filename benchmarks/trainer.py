@@ -122,21 +122,39 @@ def plain_loop(data: Path, iters: int) -> dict:
 # ---------------------------------------------------------------- 2-4. the studio job
 
 
+def tokens_per_second(metrics: list[dict], tokens_per_step: int, after_step: int = 0) -> float:
+    """Training tokens/s from a run's ``tokens_per_s`` metric points (each covers the steps
+    since the previous point), counting the intervals that start at or after ``after_step``."""
+    seconds, tokens, previous = 0.0, 0, 0
+    for e in metrics:
+        if e["name"] != "tokens_per_s":
+            continue
+        if previous >= after_step:
+            steps = e["step"] - previous
+            seconds += steps * tokens_per_step / e["value"]
+            tokens += steps * tokens_per_step
+        previous = e["step"]
+    return tokens / seconds if seconds else float("nan")
+
+
+def in_subprocess(script: str, args: list[str], label: str) -> str:
+    """Run ``python script args`` in a fresh process (none inherits another's warm state) and
+    return the last line it printed; a failure stops the benchmark with its stderr."""
+    out = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{label} failed:\n{out.stderr[-3000:]}")
+    return out.stdout.strip().splitlines()[-1]
+
+
 def _job_figures(run_dir: Path) -> dict:
     from studio.api import read_events
 
     events = list(read_events(run_dir / "events.jsonl"))
     metrics = [e for e in events if e["kind"] == "metric"]
-    tps = [(e["step"], e["value"]) for e in metrics if e["name"] == "tokens_per_s"]
-    tokens_per_step = 12 * 64
-    seconds, previous = 0.0, 0
-    for step, rate in tps:
-        seconds += (step - previous) * tokens_per_step / rate
-        previous = step
     val = [e["value"] for e in metrics if e["name"] == "val/loss"]
     status = [e for e in events if e["kind"] == "status"]
-    return {"tokens_per_s": previous * tokens_per_step / seconds if seconds else float("nan"),
-            "val_loss": val[-1] if val else None, "status_events": len(status), "events": len(events)}
+    return {"tokens_per_s": tokens_per_second(metrics, 12 * 64), "val_loss": val[-1] if val else None,
+            "status_events": len(status), "events": len(events)}
 
 
 def studio_job(data: Path, iters: int, attention: str, nanogpt: bool = False) -> dict:
@@ -186,11 +204,7 @@ def gui_job(data: Path, iters: int) -> dict:
 
 
 def _in_subprocess(mode: str, data: Path, iters: int) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--mode", mode, "--data", str(data), "--iters", str(iters)],
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{mode} run failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(in_subprocess(__file__, ["--mode", mode, "--data", str(data), "--iters", str(iters)], f"{mode} run"))
 
 
 def run_all(data: Path, iters: int) -> dict:
@@ -240,12 +254,12 @@ def main(argv: list[str] | None = None) -> dict | None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--mode", choices=["plain", "plain2", "studio", "gui", "xcorr", "nanogpt"], help=argparse.SUPPRESS)
+    parser.add_argument("--mode", choices=["plain", "studio", "gui", "xcorr", "nanogpt"], help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if not args.data.exists():
         raise SystemExit(f"the reference data {args.data} is missing (it lives in ../shared/data)")
     if args.mode:
-        fn = {"plain": lambda: plain_loop(args.data, args.iters), "plain2": lambda: plain_loop(args.data, args.iters),
+        fn = {"plain": lambda: plain_loop(args.data, args.iters),
               "studio": lambda: studio_job(args.data, args.iters, "causal"), "gui": lambda: gui_job(args.data, args.iters),
               "xcorr": lambda: studio_job(args.data, args.iters, "xcorr"),
               "nanogpt": lambda: studio_job(args.data, args.iters, "causal", nanogpt=True)}[args.mode]

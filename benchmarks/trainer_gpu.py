@@ -29,14 +29,13 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
+from trainer import DEFAULT_DATA, in_subprocess, tokens_per_second  # benchmarks/ is the script's folder
+
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_DATA = ROOT.parent / "shared" / "data" / "tinyshakespeare.txt"
 MODEL = {"n_layer": 6, "n_head": 6, "n_embd": 384, "block_size": 256, "dropout": 0.2, "bias": False}
 BATCH, LOG_INTERVAL = 64, 50
 
@@ -140,11 +139,8 @@ def studio_in_process(data: Path, steps: int, skip: int, compile: str | None) ->
 
 
 def _throughput(metrics: list[dict], skip: int) -> dict:
-    rates = [e["value"] for e in metrics if e["name"] == "tokens_per_s" and e["step"] > skip]
     mfus = [e["value"] for e in metrics if e["name"] == "mfu" and e["step"] > skip]
-    tokens_per_step = BATCH * MODEL["block_size"]
-    seconds = sum(LOG_INTERVAL * tokens_per_step / rate for rate in rates)
-    return {"tokens_per_s": len(rates) * LOG_INTERVAL * tokens_per_step / seconds,
+    return {"tokens_per_s": tokens_per_second(metrics, BATCH * MODEL["block_size"], after_step=skip),
             "mfu_reported": sum(mfus) / len(mfus) if mfus else None,
             "final_loss": [e["value"] for e in metrics if e["name"] == "train/loss"][-1]}
 
@@ -192,12 +188,8 @@ RUNS = {
 
 
 def _in_subprocess(mode: str, args: argparse.Namespace) -> dict:
-    out = subprocess.run([sys.executable, __file__, "--mode", mode, "--data", str(args.data),
-                          "--steps", str(args.steps), "--skip", str(args.skip)],
-                         capture_output=True, text=True, check=False)
-    if out.returncode != 0:
-        raise SystemExit(f"{mode} run failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(in_subprocess(__file__, ["--mode", mode, "--data", str(args.data), "--steps", str(args.steps),
+                                               "--skip", str(args.skip)], f"{mode} run"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -224,14 +216,10 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile:  # each loop in its own process, like the timed runs
         for kind in ("plain", "studio"):
             print(f"\n=== {kind}: 20 steps after step {args.skip}, by host time ===", flush=True)
-            command = [sys.executable, __file__, "--profile-kind", kind, "--data", str(args.data),
-                       "--steps", str(args.steps), "--skip", str(args.skip)]
+            command = ["--profile-kind", kind, "--data", str(args.data), "--steps", str(args.steps), "--skip", str(args.skip)]
             if args.trace_dir:
                 command += ["--trace-dir", str(args.trace_dir)]
-            out = subprocess.run(command, capture_output=True, text=True, check=False)
-            if out.returncode != 0:
-                raise SystemExit(f"profiling {kind} failed:\n{out.stderr[-3000:]}")
-            print(json.loads(out.stdout.strip().splitlines()[-1])["table"], flush=True)
+            print(json.loads(in_subprocess(__file__, command, f"profiling {kind}"))["table"], flush=True)
         return
     import torch
 

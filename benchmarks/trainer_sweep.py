@@ -14,14 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from trainer import DEFAULT_DATA, reference_params
+from trainer import DEFAULT_DATA, in_subprocess, reference_params
 
 
 def one_run(spec: str, seed: int, device: str, threads: int, data: Path) -> float:
@@ -59,12 +57,9 @@ def main() -> None:
     def launch(job: tuple[str, int]) -> tuple[str, int, float]:
         spec, seed = job
         started = time.time()
-        out = subprocess.run([sys.executable, __file__, "--one", spec, str(seed), "--device", args.device,
-                              "--threads", str(args.threads), "--data", str(args.data)],
-                             capture_output=True, text=True, check=False)
-        if out.returncode != 0:
-            raise SystemExit(f"{spec} seed {seed} failed:\n{out.stderr[-2000:]}")
-        loss = float(out.stdout.strip().splitlines()[-1])
+        loss = float(in_subprocess(__file__, ["--one", spec, str(seed), "--device", args.device,
+                                              "--threads", str(args.threads), "--data", str(args.data)],
+                                   f"{spec} seed {seed}"))
         print(f"{spec}  seed {seed}  val loss {loss:.4f}  ({time.time() - started:.0f} s)", flush=True)
         return spec, seed, loss
 
