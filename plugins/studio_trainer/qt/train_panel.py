@@ -68,6 +68,7 @@ class TrainPanel(QWidget):
 
     def refresh_presets(self) -> None:
         self.presets.clear()
+        self.presets.addItem("— choose a preset —", None)  # nothing is loaded until Load is pressed
         for preset in list_presets(self.ctx.workspace):
             label = preset.name + ("" if preset.builtin else "  (workspace)")
             self.presets.addItem(label, str(preset.path))

@@ -87,6 +87,9 @@ def test_presets_load_into_the_forms_and_save_to_the_workspace(window):
     panel = window.panels["trainer:train"]
     names = [panel.presets.itemText(i) for i in range(panel.presets.count())]
     assert "gpu-char-6x384" in names and "cpu-char-small" in names
+    before = panel.values()
+    panel.load_selected_preset()  # the placeholder is selected at first: nothing changes
+    assert panel.values() == before
     panel.presets.setCurrentIndex(names.index("gpu-char-6x384"))
     panel.load_selected_preset()
     values = panel.values()
