@@ -12,6 +12,9 @@ AdamW, ``torch.compile``. Runs (``--runs``), each in a fresh process:
 * plain_cudagraphs,
   studio_cudagraphs   — the same, compiled with ``mode="reduce-overhead"`` (CUDA graphs);
 * studio_in_process   — the trainer's loop called directly (no worker), compiled;
+* plain_studio_batches,
+  plain_studio_step   — the plain loop with the trainer's batch path, or its train_step,
+                        swapped in (compiled): which half of the studio loop costs what;
 * plain_eager,
   studio_eager        — without ``torch.compile``.
 
@@ -21,6 +24,7 @@ PaLM appendix B, as nanoGPT) against the GPU's dense bf16 peak. Needs a CUDA GPU
 
     python benchmarks/trainer_gpu.py [--steps 1500] [--skip 300] [--data ../shared/data/tinyshakespeare.txt]
     python benchmarks/trainer_gpu.py --profile [--trace-dir DIR]   # where each loop's step time goes
+    python benchmarks/trainer_gpu.py --smoke --steps 60 --skip 20    # checks the script itself, on the CPU
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import tempfile
 import time
@@ -38,28 +43,49 @@ from trainer import DEFAULT_DATA, in_subprocess, tokens_per_second  # benchmarks
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = {"n_layer": 6, "n_head": 6, "n_embd": 384, "block_size": 256, "dropout": 0.2, "bias": False}
 BATCH, LOG_INTERVAL = 64, 50
+DEVICE = "cuda"
+SMOKE_MODEL = {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 32, "dropout": 0.2, "bias": False}
+
+
+def smoke_test_settings() -> None:
+    """``--smoke``: a tiny model on the CPU, so the script itself can be checked anywhere
+    before the lent GPU's minutes are spent on it. Its figures mean nothing."""
+    global MODEL, BATCH, DEVICE
+    MODEL, BATCH, DEVICE = SMOKE_MODEL, 4, "cpu"
+
+
+def synchronize() -> None:
+    import torch
+
+    if DEVICE == "cuda":
+        torch.cuda.synchronize()
 
 
 def job_params(data: Path, steps: int, compile: str | None) -> dict:
     return {
         "data": {"corpus": str(data), "tokenizer": "char", "val_fraction": 0.1},
         "model": MODEL, "max_steps": steps, "batch_size": BATCH, "learning_rate": 1e-3, "min_lr": 1e-4,
-        "warmup_steps": 100, "beta2": 0.99, "weight_decay": 0.1, "grad_clip": 1.0, "device": "cuda",
+        "warmup_steps": 100, "beta2": 0.99, "weight_decay": 0.1, "grad_clip": 1.0, "device": DEVICE,
         "precision": "bf16", "compile": compile is not None, "compile_mode": compile or "default", "log_interval": LOG_INTERVAL, "eval_interval": steps,
         "eval_iters": 20, "sample_interval": 0, "checkpoint_interval": steps, "seed": 1337,
     }
 
 
-def plain_loop(data: Path, steps: int, skip: int, compile: str | None, on_step=None) -> dict:
-    """What a user writes by hand (nanoGPT's loop): same model, data, optimizer, schedule."""
+def plain_loop(data: Path, steps: int, skip: int, compile: str | None, on_step=None,
+               studio_batches: bool = False, studio_step: bool = False) -> dict:
+    """What a user writes by hand (nanoGPT's loop): same model, data, optimizer, schedule.
+    ``studio_batches`` / ``studio_step`` swap in the trainer's own batch path (sampler,
+    target count, pinned copy) or its ``train_step``: the halves of the studio loop, tried
+    one at a time inside the plain loop, to find where a gap between the two comes from."""
     import torch
 
     from studio_trainer.config import ModelConfig, TrainParams
+    from studio_trainer.data.batches import TokenBatches
     from studio_trainer.data.tokenizer import CharTokenizer
     from studio_trainer.model.gpt import GPT
     from studio_trainer.model.summary import summarize
     from studio_trainer.train.device import peak_flops
-    from studio_trainer.train.loop import make_optimizer
+    from studio_trainer.train.loop import make_optimizer, target_shares, to_device, train_step
     from studio_trainer.train.schedule import lr_at
 
     p = TrainParams.model_validate(job_params(data, steps, compile))
@@ -68,43 +94,57 @@ def plain_loop(data: Path, steps: int, skip: int, compile: str | None, on_step=N
     tokens = torch.tensor(tok.encode(text), dtype=torch.long)
     train_data = tokens[: int(len(tokens) * 0.9)]
     torch.manual_seed(p.seed)
-    model = GPT(ModelConfig(**{**MODEL, "vocab_size": tok.vocab_size})).cuda()
-    optimizer = make_optimizer(model, p, "cuda")
+    model = GPT(ModelConfig(**{**MODEL, "vocab_size": tok.vocab_size})).to(DEVICE)
+    optimizer = make_optimizer(model, p, DEVICE)
     forward = torch.compile(model, mode=compile) if compile else model
     block = p.model.block_size
+    sampler = TokenBatches(train_data, block, BATCH, p.seed)
+    cuda_graphs = compile == "reduce-overhead"
 
     def get_batch():
+        if studio_batches:
+            batch = sampler.next()
+            target_shares([batch[1]])
+            return to_device(batch, DEVICE)
         ix = torch.randint(len(train_data) - block - 1, (BATCH,))
         x = torch.stack([train_data[i:i + block] for i in ix])
         y = torch.stack([train_data[i + 1:i + 1 + block] for i in ix])
-        return x.pin_memory().cuda(non_blocking=True), y.pin_memory().cuda(non_blocking=True)
+        if DEVICE == "cuda":
+            return x.pin_memory().cuda(non_blocking=True), y.pin_memory().cuda(non_blocking=True)
+        return x, y
 
     started = None
     for step in range(steps):
         if step == skip:
-            torch.cuda.synchronize()
+            synchronize()
             started = time.perf_counter()
         lr = lr_at(step, max_lr=p.learning_rate, min_lr=p.min_lr, warmup=p.warmup_steps, total=steps)
         for group in optimizer.param_groups:
             group["lr"] = lr
         x, y = get_batch()
-        if compile == "reduce-overhead":
-            torch.compiler.cudagraph_mark_step_begin()
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            _, loss = forward(x, y)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        if studio_step:
+            loss, _ = train_step(forward, optimizer, [(x, y)], grad_clip=p.grad_clip, amp=torch.autocast(DEVICE, dtype=torch.bfloat16),
+                                 shares=[1.0], cuda_graphs=cuda_graphs)
+        else:
+            if cuda_graphs:
+                torch.compiler.cudagraph_mark_step_begin()
+            with torch.autocast(DEVICE, dtype=torch.bfloat16):
+                _, loss = forward(x, y)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), p.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
         if (step + 1) % LOG_INTERVAL == 0:
             loss.item()  # what a loop that logs pays: one host sync per log interval
         if on_step is not None:
             on_step()
-    torch.cuda.synchronize()
+    synchronize()
     tokens_per_s = (steps - skip) * BATCH * block / (time.perf_counter() - started)
     flops = summarize(model).flops_per_token
-    return {"tokens_per_s": tokens_per_s, "mfu": flops * tokens_per_s / peak_flops("cuda"), "flops_per_token": flops,
-            "peak_flops": peak_flops("cuda"), "final_loss": float(loss), "gpu": torch.cuda.get_device_name(),
+    peak = peak_flops(DEVICE)
+    return {"tokens_per_s": tokens_per_s, "mfu": flops * tokens_per_s / peak if peak else None, "flops_per_token": flops,
+            "peak_flops": peak, "final_loss": float(loss),
+            "gpu": torch.cuda.get_device_name() if DEVICE == "cuda" else DEVICE,
             "torch": torch.__version__}
 
 
@@ -152,7 +192,8 @@ def profiled(kind: str, data: Path, steps: int, skip: int, trace_dir: Path | Non
     import torch
     from torch.profiler import ProfilerActivity, profile, schedule
 
-    prof = profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA],
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if DEVICE == "cuda" else [])
+    prof = profile(activities=activities,
                    schedule=schedule(wait=skip, warmup=10, active=20, repeat=1))
     prof.start()
     if kind == "plain":
@@ -182,14 +223,20 @@ RUNS = {
     "plain_cudagraphs": lambda a: plain_loop(a.data, a.steps, a.skip, "reduce-overhead"),
     "studio_cudagraphs": lambda a: studio_job(a.data, a.steps, a.skip, "reduce-overhead"),
     "studio_in_process": lambda a: studio_in_process(a.data, a.steps, a.skip, "default"),
+    "plain_studio_batches": lambda a: plain_loop(a.data, a.steps, a.skip, "default", studio_batches=True),
+    "plain_studio_step": lambda a: plain_loop(a.data, a.steps, a.skip, "default", studio_step=True),
     "plain_eager": lambda a: plain_loop(a.data, a.steps, a.skip, None),
     "studio_eager": lambda a: studio_job(a.data, a.steps, a.skip, None),
 }
 
 
+def _passed_on(args: argparse.Namespace) -> list[str]:
+    """The options a child process needs to run the same workload."""
+    return ["--data", str(args.data), "--steps", str(args.steps), "--skip", str(args.skip)] + (["--smoke"] if args.smoke else [])
+
+
 def _in_subprocess(mode: str, args: argparse.Namespace) -> dict:
-    return json.loads(in_subprocess(__file__, ["--mode", mode, "--data", str(args.data), "--steps", str(args.steps),
-                                               "--skip", str(args.skip)], f"{mode} run"))
+    return json.loads(in_subprocess(__file__, ["--mode", mode, *_passed_on(args)], f"{mode} run"))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -197,7 +244,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--skip", type=int, default=300, help="steps left out of the timing (compilation, warm-up)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "trainer-gpu-results.json")
+    parser.add_argument("--out", type=Path, help="results file (default benchmarks/trainer-gpu-results.json; "
+                        "with --smoke, a temporary file)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="check the script on the CPU with a tiny model (its figures mean nothing)")
     parser.add_argument("--runs", default="plain,studio,plain_cudagraphs,studio_cudagraphs,plain2,studio2",
                         help="comma-separated runs in order (a trailing 2 repeats a run; repeats are averaged): "
                         + ", ".join(RUNS))
@@ -207,6 +257,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile-kind", choices=["plain", "studio"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=sorted(RUNS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.smoke:
+        smoke_test_settings()
     if args.mode:
         print(json.dumps(RUNS[args.mode](args)))
         return
@@ -216,14 +268,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.profile:  # each loop in its own process, like the timed runs
         for kind in ("plain", "studio"):
             print(f"\n=== {kind}: 20 steps after step {args.skip}, by host time ===", flush=True)
-            command = ["--profile-kind", kind, "--data", str(args.data), "--steps", str(args.steps), "--skip", str(args.skip)]
+            command = ["--profile-kind", kind, *_passed_on(args)]
             if args.trace_dir:
                 command += ["--trace-dir", str(args.trace_dir)]
             print(json.loads(in_subprocess(__file__, command, f"profiling {kind}"))["table"], flush=True)
         return
     import torch
 
-    if not torch.cuda.is_available():
+    if DEVICE == "cuda" and not torch.cuda.is_available():
         raise SystemExit("this benchmark needs a CUDA GPU (torch sees none)")
     if not args.data.exists():
         raise SystemExit(f"the reference data {args.data} is missing (it lives in ../shared/data)")
@@ -235,7 +287,7 @@ def main(argv: list[str] | None = None) -> None:
     tps = {mode: sum(r["tokens_per_s"] for m, r in results.items() if m.rstrip("2") == mode)
                  / sum(1 for m in results if m.rstrip("2") == mode) for mode in {m.rstrip("2") for m in results}}
     plain = tps["plain"]
-    flops, peak = results["plain"]["flops_per_token"], results["plain"]["peak_flops"]
+    flops, peak = results["plain"]["flops_per_token"], results["plain"]["peak_flops"] or math.nan
     print(f"\n{results['plain']['gpu']}, torch {results['plain']['torch']}; MFU against the dense bf16 peak "
           f"({peak / 1e12:.0f} TFLOP/s), {flops / 1e6:.1f} MFLOP per token; runs of one kind averaged")
     print(f"{'run':<22} {'tokens/s':>12} {'MFU':>7} {'÷ plain compiled':>17}")
@@ -244,9 +296,11 @@ def main(argv: list[str] | None = None) -> None:
             print(f"{mode:<22} {tps[mode]:>12,.0f} {tps[mode] * flops / peak:>7.1%} {tps[mode] / plain:>16.3f}x")
     results["summary"] = {mode: {"tokens_per_s": v, "mfu": v * flops / peak, "over_plain_compiled": v / plain}
                           for mode, v in tps.items()}
-    args.out.write_text(json.dumps({"steps": args.steps, "skip": args.skip, "model": MODEL, "batch": BATCH,
+    out = args.out or (Path(tempfile.mkdtemp(prefix="ts-smoke-")) / "results.json" if args.smoke
+                       else ROOT / "benchmarks" / "trainer-gpu-results.json")
+    out.write_text(json.dumps({"steps": args.steps, "skip": args.skip, "model": MODEL, "batch": BATCH,
                                     **results}, indent=2) + "\n")
-    print(f"\nwritten to {args.out}")
+    print(f"\nwritten to {out}")
 
 
 if __name__ == "__main__":
