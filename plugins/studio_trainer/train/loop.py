@@ -3,12 +3,14 @@
 One pass reads top to bottom: prepare (data, tokenizer, model, optimizer — fresh, from a
 checkpoint, or resumed), then the loop, where each step is ``train_step`` (micro-batches,
 gradient accumulation, clipping, the optimizer) and, at intervals, logging, validation,
-samples and checkpoints. Only rank 0 logs and saves, so the same loop can run under
-torchrun later. The studio's cost per step is a few metric calls into a buffer.
+samples and checkpoints. Only rank 0 logs and saves; launched in a process group
+(torchrun) the same loop trains data-parallel (``distributed.py``). The studio's cost per
+step is a few metric calls into a buffer.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import shutil
 import time
@@ -29,6 +31,7 @@ from ..model.gpt import GPT
 from ..model.lora import apply_lora
 from ..model.summary import summarize
 from . import checkpoint as ckpt
+from . import distributed
 from .device import autocast, peak_flops, pick_device
 from .sampling import sample_text
 from .schedule import lr_at
@@ -68,19 +71,23 @@ def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches:
     not given), so k micro-batches give the same update as one batch k times larger.
     Returns (mean loss, grad norm) as tensors: nothing here waits for the device.
     ``cuda_graphs``: the model is compiled with CUDA graphs, whose replays reuse their output
-    memory, so each micro-batch starts a new graph step and the loss is copied out."""
+    memory, so each micro-batch starts a new graph step and the loss is copied out.
+    Data-parallel (a DDP module), gradients are averaged over the processes once per step,
+    in the last micro-batch's backward."""
     if shares is None:
         shares = target_shares([y for _, y in micro_batches])
     loss_sum = None
-    for (x, y), share in zip(micro_batches, shares):
+    last = len(micro_batches) - 1
+    for i, ((x, y), share) in enumerate(zip(micro_batches, shares)):
         if cuda_graphs:
             torch.compiler.cudagraph_mark_step_begin()
-        with amp:
-            logits, loss = model(x, y)
-            if teacher is not None:
-                loss = distillation_loss(logits, loss, teacher, x, y, distill.temperature, distill.alpha)
-        weighted = loss if share == 1.0 else loss * share
-        (scaler.scale(weighted) if scaler else weighted).backward()
+        with distributed.without_gradient_sync(model) if i < last else contextlib.nullcontext():
+            with amp:
+                logits, loss = model(x, y)
+                if teacher is not None:
+                    loss = distillation_loss(logits, loss, teacher, x, y, distill.temperature, distill.alpha)
+            weighted = loss if share == 1.0 else loss * share
+            (scaler.scale(weighted) if scaler else weighted).backward()
         loss_sum = weighted.detach().clone() if loss_sum is None else loss_sum + weighted.detach()
     if scaler:
         scaler.unscale_(optimizer)
@@ -177,7 +184,8 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
     p, main = s.params, ctx.rank == 0
     amp = autocast(s.device, p.precision)
     checkpoints = ctx.run_dir / "checkpoints"
-    tokens_per_step = p.batch_size * p.model.block_size * p.grad_accum
+    world = distributed.world_size()
+    tokens_per_step = p.batch_size * p.model.block_size * p.grad_accum * world  # over all processes
     peak = peak_flops(s.device)
     flops_per_token = summarize(s.model).flops_per_token
     trainable = [q for q in s.model.parameters() if q.requires_grad]
@@ -203,7 +211,7 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
             step += 1
             if step % p.log_interval == 0 or step == p.max_steps:
                 n = p.log_interval if step % p.log_interval == 0 else step % p.log_interval
-                train_loss = float(loss_acc) / n  # the one host sync per log interval
+                train_loss = float(distributed.mean_over_ranks(loss_acc)) / n  # the one host sync per log interval
                 loss_acc.zero_()
                 if not math.isfinite(train_loss):
                     raise TrainingError(_nan_message(step, lr, ctx))
@@ -217,7 +225,7 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
                     ctx.metric("grad_norm", step, float(grad_norm))
                     ctx.metric("tokens_per_s", step, tokens_per_s)
                     if peak:
-                        ctx.metric("mfu", step, flops_per_token * tokens_per_s / peak)
+                        ctx.metric("mfu", step, flops_per_token * tokens_per_s / (peak * world))
                     ctx.progress(step, p.max_steps, f"step {step}/{p.max_steps} · loss {train_loss:.4f}")
             paused = time.perf_counter()
             if step % p.eval_interval == 0 or step == p.max_steps:
@@ -229,7 +237,7 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
             timed -= time.perf_counter() - paused  # keep eval/sample/save time out of tokens/s
     except JobCancelled:
         if step > s.start_step and main:
-            save(s, ctx, step, val_loss, checkpoints)
+            save(s, ctx, step, val_loss, checkpoints, every_rank=False)
             ctx.log(f"cancelled at step {step}; saved a checkpoint to resume from")
         raise
     return {"steps": step, "val_loss": val_loss, "best_val_loss": s.best_val if s.best_val < math.inf else None,
@@ -273,16 +281,18 @@ def emit_sample(s: Setup, ctx: JobContext, step: int) -> None:
              params={"temperature": p.temperature, "top_k": p.top_k, "max_new_tokens": p.sample_tokens})
 
 
-def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoints: Path) -> None:
-    if ctx.rank != 0:
-        return
+def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoints: Path,
+         every_rank: bool = True) -> None:
+    """A resumable checkpoint, written by rank 0 with every rank's data position and RNG
+    (``every_rank``: all ranks are here; False when only rank 0 is, as on a cancel)."""
     if not all(torch.isfinite(q).all() for q in s.model.parameters() if q.requires_grad):
         raise TrainingError(_nan_message(step, s.optimizer.param_groups[0]["lr"], ctx))
+    states = distributed.gather(_rank_state(s)) if every_rank else [_rank_state(s)]
+    if ctx.rank != 0:
+        return
     tensors, groups = ckpt.optimizer_tensors(s.optimizer)
-    tensors.update({f"data.{k}": v for k, v in s.train_batches.state().items()})
-    tensors["rng.cpu"] = torch.get_rng_state()
-    if s.device == "cuda":
-        tensors["rng.cuda"] = torch.cuda.get_rng_state()
+    for rank, state in enumerate(states):
+        tensors.update({distributed.rank_prefix(rank) + k: v for k, v in state.items()})
     if s.scaler is not None:
         tensors["scaler.scale"] = torch.tensor(s.scaler.get_scale())
     meta = {"params": s.params.model_dump(mode="json"), "step": step, "best_val": s.best_val if s.best_val < math.inf else None,
@@ -293,11 +303,21 @@ def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoin
     ctx.artifact(folder, kind="checkpoint")
 
 
+def _rank_state(s: Setup) -> dict[str, torch.Tensor]:
+    """What differs between processes: the data position and the RNG (dropout)."""
+    state = {f"data.{k}": v for k, v in s.train_batches.state().items()}
+    state["rng.cpu"] = torch.get_rng_state()
+    if s.device == "cuda":
+        state["rng.cuda"] = torch.cuda.get_rng_state()
+    return state
+
+
 # ---------------------------------------------------------------- preparing a run
 
 
 def prepare(params: TrainParams, ctx: JobContext) -> Setup:
     runs_dir = ctx.run_dir.parent
+    note = ctx.log if ctx.rank == 0 else (lambda text: None)
     resume_from = None
     if params.resume:
         resume_from = ckpt.resolve_checkpoint(params.resume, runs_dir)
@@ -307,7 +327,7 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
                                                       "sample_interval", "checkpoint_interval")
                      if k in params.model_fields_set}
         params = saved.model_copy(update={**overrides, "resume": params.resume})
-        ctx.log(f"resuming from {resume_from} (step {meta['step']}) with the run's saved settings"
+        note(f"resuming from {resume_from} (step {meta['step']}) with the run's saved settings"
                 + (f"; changed: {', '.join(overrides)}" if overrides else ""))
     torch.manual_seed(params.seed + ctx.rank)
     device = pick_device(params.device)
@@ -326,9 +346,9 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         model, tokenizer, config = ckpt.load_checkpoint(base, "cpu", with_lora=resume_from is not None)
         if params.lora and resume_from is None:
             wrapped = apply_lora(model, params.lora.rank, params.lora.alpha, params.lora.targets, params.lora.dropout)
-            ctx.log(f"LoRA rank {params.lora.rank} on {len(wrapped)} layers: {', '.join(wrapped)}")
+            note(f"LoRA rank {params.lora.rank} on {len(wrapped)} layers: {', '.join(wrapped)}")
         if params.init_from and resume_from is None:
-            ctx.log(f"fine-tuning {base} (its model config and tokenizer are used)")
+            note(f"fine-tuning {base} (its model config and tokenizer are used)")
         params = params.model_copy(update={"model": model.config})
     else:
         tokenizer = (load_tokenizer(Path(params.data.tokenizer_file)) if params.data.tokenizer_file
@@ -348,7 +368,7 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         ctx.log("model summary\n" + summary.table())
         write_json(ctx.run_dir / "model_summary.json", summary.as_dict())
 
-    train_batches, val_batches, units = _batches(params, tokenizer, texts, pairs)
+    train_batches, val_batches, units = _batches(params, tokenizer, texts, pairs, ctx.rank)
     optimizer = make_optimizer(model, params, device)
     scaler = torch.amp.GradScaler("cuda") if params.precision == "fp16" else None
     setup = Setup(params=params, device=device, model=model, forward=model, tokenizer=tokenizer,
@@ -356,8 +376,9 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
                   optimizer=optimizer, scaler=scaler, teacher=teacher)
     if resume_from is not None:
         _restore(setup, resume_from, ctx)
+    setup.forward = distributed.data_parallel(model, device)
     if params.compile:
-        setup.forward = torch.compile(model, mode=params.compile_mode)
+        setup.forward = torch.compile(setup.forward, mode=params.compile_mode)
     return setup
 
 
@@ -370,7 +391,10 @@ def _read_corpus(params: TrainParams) -> tuple[list[str], list[tuple[str, str]] 
     return corpus_io.load_texts(d.corpus, d.text_column, d.max_chars), None
 
 
-def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: list[tuple[str, str]] | None):
+def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: list[tuple[str, str]] | None,
+             rank: int = 0):
+    """Training batches (each process its own: the seed is offset by its rank), a maker of
+    the validation batches (the same on every rank) and the characters or bytes per token."""
     d, block, seed = params.data, params.model.block_size, params.seed
     if raw is not None:
         pairs = [(tokenizer.encode(p), tokenizer.encode(r) + [tokenizer.eos_id]) for p, r in raw]
@@ -379,7 +403,7 @@ def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: l
             raise ValueError(f"{len(pairs)} pairs are too few to hold out a validation set")
         units = sum(len(p) + len(r) for p, r in raw[cut:]) / max(1, sum(len(a) + len(b) for a, b in pairs[cut:]))
         make = lambda part, s: PairBatches(part, params.batch_size, block, tokenizer.eos_id, s)  # noqa: E731
-        return make(pairs[:cut], seed), (lambda: make(pairs[cut:], seed + 1)), units
+        return make(pairs[:cut], seed + rank), (lambda: make(pairs[cut:], seed + 1)), units
     stream = torch.tensor(encode_documents(tokenizer, texts), dtype=torch.long)
     if stream.numel() == 0:
         raise ValueError("the corpus gives no tokens with this tokenizer")
@@ -387,7 +411,7 @@ def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: l
     train_tokens, val_tokens = stream[:cut], stream[cut:]
     text = tokenizer.decode(val_tokens[:200_000].tolist())
     units = (len(text) if tokenizer.kind == "char" else len(text.encode())) / max(1, min(200_000, val_tokens.numel()))
-    train_batches = TokenBatches(train_tokens, block, params.batch_size, seed, name="training")
+    train_batches = TokenBatches(train_tokens, block, params.batch_size, seed + rank, name="training")
     TokenBatches(val_tokens, block, 1, 0, name="validation")  # checks the split is long enough
     return train_batches, (lambda: TokenBatches(val_tokens, block, params.batch_size, seed + 1, name="validation")), units
 
@@ -407,10 +431,13 @@ def _restore(s: Setup, folder: Path, ctx: JobContext) -> None:
     tensors, meta = ckpt.load_train_state(folder)
     ckpt.load_optimizer(s.optimizer, {k: v.to(s.device) if k.startswith("optimizer.") and v.dim() > 0 else v
                                       for k, v in tensors.items()}, meta["optimizer_groups"])
-    s.train_batches.load_state({k.split(".", 1)[1]: v for k, v in tensors.items() if k.startswith("data.")})
-    torch.set_rng_state(tensors["rng.cpu"])
-    if "rng.cuda" in tensors and s.device == "cuda":
-        torch.cuda.set_rng_state(tensors["rng.cuda"])
+    prefix = distributed.rank_prefix(ctx.rank)
+    own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    if "rng.cpu" in own:  # absent for a rank the saving run did not have: it starts from its own seed
+        s.train_batches.load_state({k.split(".", 1)[1]: v for k, v in own.items() if k.startswith("data.")})
+        torch.set_rng_state(own["rng.cpu"])
+        if "rng.cuda" in own and s.device == "cuda":
+            torch.cuda.set_rng_state(own["rng.cuda"])
     if s.scaler is not None and "scaler.scale" in tensors:
         s.scaler.update(float(tensors["scaler.scale"]))
     s.start_step = int(meta["step"])

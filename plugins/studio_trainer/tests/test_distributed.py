@@ -1,0 +1,91 @@
+"""The loop launched data-parallel: two CPU processes in a gloo process group, as torchrun
+would start them. Only rank 0 logs and saves; gradients are averaged, so both ranks hold
+the same weights while each draws its own batches; a resumed run continues exactly."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+from pathlib import Path
+
+import pytest
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file
+
+from studio.testing import RecordingContext
+from studio_trainer.config import TrainParams
+from studio_trainer.train import loop
+
+from .helpers import tiny
+
+pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
+                                reason="this torch build has no gloo process groups")
+
+
+def _rank_main(rank: int, world: int, rendezvous: str, params: dict, run_dir: str, out: str) -> None:
+    """One process of the group: trains, and records what this rank saw and held."""
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
+    try:
+        held = {}
+        save = loop.save
+
+        def recording_save(s, ctx, step, *args, **kwargs):
+            held[step] = {k: v.clone() for k, v in s.model.state_dict().items()}
+            held.setdefault("batches", []).append(s.train_batches.state()["generator"].clone())
+            return save(s, ctx, step, *args, **kwargs)
+
+        loop.save = recording_save
+        ctx = RecordingContext(Path(run_dir), rank=rank)
+        loop.train(TrainParams.model_validate(params), ctx)
+        torch.save({"held": held, "events": ctx.events}, Path(out) / f"rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def launch(tmp_path: Path, name: str, params: dict, world: int = 2) -> list[dict]:
+    """Start ``world`` processes, wait for them, return what each recorded."""
+    spawn = multiprocessing.get_context("spawn")
+    out = tmp_path / f"{name}-out"
+    out.mkdir()
+    rendezvous = tmp_path / f"{name}-rendezvous"
+    procs = [spawn.Process(target=_rank_main, args=(r, world, str(rendezvous), params, str(tmp_path / "runs" / name),
+                                                    str(out))) for r in range(world)]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(timeout=120)
+        if proc.is_alive():
+            proc.kill()
+    assert [proc.exitcode for proc in procs] == [0] * world, "a rank failed (its traceback is above)"
+    return [torch.load(out / f"rank{r}.pt", weights_only=False) for r in range(world)]
+
+
+def test_two_ranks_train_one_model_and_only_rank_zero_logs_and_saves(tmp_path, corpus):
+    params = tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4, grad_accum=2,
+                  model={"dropout": 0.1})
+    zero, one = launch(tmp_path, "run", params)
+    assert one["events"] == []  # rank 1 neither logs nor emits metrics
+    assert [s for s, _ in ((e["step"], e["value"]) for e in zero["events"]
+                           if e["kind"] == "metric" and e["name"] == "train/loss")] == [4, 8]
+    for step in (4, 8):
+        assert all(torch.equal(zero["held"][step][k], one["held"][step][k]) for k in zero["held"][step])
+    # each rank drew its own batches
+    assert not torch.equal(zero["held"]["batches"][0], one["held"]["batches"][0])
+    folder = tmp_path / "runs" / "run" / "checkpoints"
+    assert json.loads((folder / "latest.json").read_text()) == {"path": "step-000008", "step": 8}
+    saved = load_file(str(folder / "step-000008" / "model.safetensors"))
+    assert all(torch.equal(saved[k], zero["held"][8][k]) for k in saved)
+    state = load_file(str(folder / "step-000008" / "train_state.safetensors"))
+    assert torch.equal(state["data.generator"], zero["held"]["batches"][1])
+    assert torch.equal(state["rank1.data.generator"], one["held"]["batches"][1])
+
+
+def test_a_two_rank_run_resumes_exactly_from_its_checkpoint(tmp_path, corpus):
+    params = tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4, model={"dropout": 0.1})
+    straight, _ = launch(tmp_path, "straight", params)
+    halfway = tmp_path / "runs" / "straight" / "checkpoints" / "step-000004"
+    resumed, resumed_one = launch(tmp_path, "resumed", {**params, "resume": str(halfway)})
+    assert all(torch.equal(resumed["held"][8][k], straight["held"][8][k]) for k in straight["held"][8])
+    assert resumed_one["events"] == []
