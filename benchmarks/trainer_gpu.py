@@ -248,9 +248,11 @@ def main(argv: list[str] | None = None) -> None:
                         "with --smoke, a temporary file)")
     parser.add_argument("--smoke", action="store_true",
                         help="check the script on the CPU with a tiny model (its figures mean nothing)")
-    parser.add_argument("--runs", default="plain,studio,plain_cudagraphs,studio_cudagraphs,plain2,studio2",
-                        help="comma-separated runs in order (a trailing 2 repeats a run; repeats are averaged): "
-                        + ", ".join(RUNS))
+    parser.add_argument("--runs", default="plain,studio,studio2,plain2,"
+                        "plain_cudagraphs,studio_cudagraphs,studio_cudagraphs2,plain_cudagraphs2",
+                        help="comma-separated runs in order (a trailing 2 repeats a run; repeats are averaged). "
+                        "The default orders each pair A B B A, so a GPU that drifts during the invocation "
+                        "favours neither side. Runs: " + ", ".join(RUNS))
     parser.add_argument("--profile", action="store_true",
                         help="instead of timing: profile 20 steps of the plain loop and of the studio's loop (torch.profiler)")
     parser.add_argument("--trace-dir", type=Path, help="with --profile: write Chrome traces here")
