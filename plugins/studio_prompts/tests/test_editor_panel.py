@@ -257,8 +257,17 @@ def test_group_into_a_sub_workflow_and_open_it(editor, tmp_path, llm_server, lm)
     editor.graph.clear_selection()
     for name in ("rewrite", "answer"):
         editor.graph.get_node_by_name(name).set_property("selected", True, push_undo=False)
+    before = editor.doc.to_spec()
     sub = editor.group_selected()
     assert sub is not None and sub.exists()
+    assert editor.dirty and load_workflow(path).spec == before  # an edit like any other: saved when the user saves
+    grouped = editor.doc.to_spec()
+    editor.graph.undo_stack().undo()  # one step back: the nodes and their wires return
+    assert editor.doc.to_spec().model_dump(exclude={"layout"}) == before.model_dump(exclude={"layout"})
+    assert not editor.dirty and sub.exists()  # the written sub-workflow stays: nothing is deleted
+    editor.graph.undo_stack().redo()
+    assert editor.doc.to_spec().model_dump(exclude={"layout"}) == grouped.model_dump(exclude={"layout"})
+    assert editor.save()
     parent = load_workflow(path)
     assert set(parent.spec.nodes) == {"group"} and parent.spec.outputs == {"answer": "group.answer_answer"}
     assert parent.spec.nodes["group"].inputs == {"input_question": "input.question"}

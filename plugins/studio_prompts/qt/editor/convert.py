@@ -48,9 +48,9 @@ class WorkflowDocument:
         outputs.set_typed_ports([(name, "any") for name in spec.outputs], [])
         for node_id, node in spec.nodes.items():
             for port, ref in node.inputs.items():
-                self._connect(ref, node_id, port)
+                self.connect(ref, node_id, port)
         for name, ref in spec.outputs.items():
-            self._connect(ref, OUTPUTS_NODE, name)
+            self.connect(ref, OUTPUTS_NODE, name)
         graph.clear_undo_stack()
 
     def _create(self, cls: type[WorkflowNode], name: str, pos: list[float]) -> WorkflowNode:
@@ -91,7 +91,9 @@ class WorkflowDocument:
                 pass
         return ports_for(type_id, params, self.node_types.get(type_id), bound)
 
-    def _connect(self, ref: str, node_id: str, port: str) -> None:
+    def connect(self, ref: str, node_id: str, port: str, push_undo: bool = False) -> None:
+        """Wire ``ref`` (``node.port`` or ``input.name``) to ``node_id``'s input ``port``;
+        loading a file does it without undo entries, an edit with them."""
         source, _, out_port = ref.partition(".")
         source_node = self.graph.get_node_by_name(INPUTS_NODE if source == "input" else source)
         target = self.graph.get_node_by_name(node_id)
@@ -99,7 +101,7 @@ class WorkflowDocument:
             return
         out, inp = source_node.outputs().get(out_port), target.inputs().get(port)
         if out is not None and inp is not None:
-            out.connect_to(inp, push_undo=False, emit_signal=False)
+            out.connect_to(inp, push_undo=push_undo, emit_signal=False)
 
     # ---- graph → file
 

@@ -28,8 +28,8 @@ from ...signature import SignatureError, SignatureSpec, as_signature, write_sign
 from ...workflow.schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text
 from .. import links
 from .convert import WorkflowDocument
-from .nodes import (IDENTIFIER, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible, make_node_classes,
-                    node_class_name)
+from .nodes import (IDENTIFIER, OUTPUTS_NODE, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
+                    make_node_classes, node_class_name)
 
 PREDICTOR_KINDS = {"prompts.predict": "Predict", "prompts.chain_of_thought": "Chain of thought",
                    "prompts.react": "ReAct agent"}
@@ -470,11 +470,13 @@ class WorkflowEditor(QWidget):
 
     def group_selected(self) -> Path | None:
         """Move the selected nodes into a new sub-workflow file beside this one and put a
-        sub-workflow node in their place, wired as they were. (Not undoable: the new file
-        is written at once; delete the node and undo to go back.)"""
+        sub-workflow node in their place, wired as they were — one undoable step. The new
+        file is written at once and stays on disk if the step is undone (nothing is deleted);
+        this workflow is changed on the canvas and saved when the user saves."""
         from .grouping import group_nodes
 
-        names = [n.name() for n in self.graph.selected_nodes() if not isinstance(n, (InputsNode, OutputsNode))]
+        chosen = [n for n in self.graph.selected_nodes() if not isinstance(n, (InputsNode, OutputsNode))]
+        names = [n.name() for n in chosen]
         path = self.ensure_saved() if names else None
         if not names or path is None:
             return None
@@ -483,9 +485,33 @@ class WorkflowEditor(QWidget):
         except WorkflowError as exc:
             self.say(str(exc), "error")
             return None
-        spec.save(path)
-        self.load_spec(spec, path)
-        self.say(f"Grouped {', '.join(names)} into {sub_path.name}; double-click the node to open it.")
+        (group_id, group), = [(k, n) for k, n in spec.nodes.items()
+                              if n.type == "prompts.workflow" and n.params.get("path") == sub_path.name]
+        stack = self.graph.undo_stack()
+        stack.beginMacro(f"group {', '.join(names)}")
+        self.graph.delete_nodes(chosen)
+        self._loading = True
+        try:
+            node = self.graph.create_node(f"{IDENTIFIER}.{node_class_name(group.type)}", name=group_id,
+                                          pos=list(spec.layout.get(group_id, chosen[0].pos())), selected=True)
+        finally:
+            self._loading = False
+        node.set_property("name", group_id, push_undo=False)
+        node.set_property("params", json.dumps(group.params), push_undo=False)
+        node.title = group.title
+        node.set_typed_ports(*self.doc.ports_of(group.type, group.params, list(group.inputs)))
+        for port, ref in group.inputs.items():
+            self.doc.connect(ref, group_id, port, push_undo=True)
+        for name, other in spec.nodes.items():
+            for port, ref in other.inputs.items():
+                if ref.startswith(f"{group_id}."):
+                    self.doc.connect(ref, name, port, push_undo=True)
+        for name, ref in spec.outputs.items():
+            if ref.startswith(f"{group_id}."):
+                self.doc.connect(ref, OUTPUTS_NODE, name, push_undo=True)
+        stack.endMacro()
+        self.say(f"Grouped {', '.join(names)} into {sub_path.name} (Ctrl+Z undoes it); double-click the node "
+                 "to open it.")
         return sub_path
 
     def open_selected_subworkflow(self) -> None:
