@@ -318,6 +318,44 @@ def test_dropped_dataset_feeds_evaluate_and_results_are_shown(window, editor, qa
     assert diff.saved.name == "cap.labeled.workflow.json" and '"demos"' in diff.diff.toPlainText()
 
 
+def test_evaluate_form_takes_a_dropped_dataset_and_offers_known_metrics(editor, tmp_path):
+    from PySide6.QtCore import QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from studio_prompts.qt.editor.dialogs import FormDialog
+
+    editor.dataset = str(tmp_path / "first.csv")  # the last one dropped on the canvas comes first
+    dialog = FormDialog(editor, "Evaluate workflow", {**editor.evaluation_fields(), "model (optional)": ""})
+    metric = dialog.edits["metric"]
+    assert [metric.itemText(i) for i in range(metric.count())][:3] == ["exact_match", "contains", "f1"]
+    assert dialog.values()["dataset file"] == str(tmp_path / "first.csv")
+    dropped = tmp_path / "second.jsonl"
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(dropped))])
+    line = dialog.edits["dataset file"].line
+    line.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                              Qt.KeyboardModifier.NoModifier))
+    metric.setCurrentText("my_metrics:score")  # any module:function is still allowed
+    assert dialog.values() == {"dataset file": str(dropped), "metric": "my_metrics:score", "model (optional)": ""}
+
+
+def test_evaluate_and_optimize_refuse_bad_forms_with_a_message(editor, tmp_path, monkeypatch):
+    editor.open_path(rag_file(tmp_path))
+    assert editor.evaluate("  ") is None and "choose a dataset file" in editor.status.text()
+    monkeypatch.setattr(editor, "_ask", lambda title, fields: {"dataset file": "d.csv", "metric": "exact_match",
+                                                               "optimizer": "bootstrap", "max model calls": "lots"})
+    editor.optimize_dialog()
+    assert "max model calls must be a whole number" in editor.status.text()
+
+    def refuse(kind, params):
+        raise ValueError("the job queue is full")
+
+    monkeypatch.setattr(editor.ctx, "submit_job", refuse)
+    assert editor.evaluate(str(tmp_path / "d.csv")) is None
+    assert editor.status.text() == "Not started: the job queue is full"
+    assert editor.run({"question": "q"}) is None and "the job queue is full" in editor.status.text()
+
+
 def test_switch_predictor_kind_keeps_wires_and_undoes(editor, tmp_path):
     editor.open_path(rag_file(tmp_path))
     editor.select_node("answer")

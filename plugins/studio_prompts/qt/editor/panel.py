@@ -18,7 +18,7 @@ from typing import Any
 from NodeGraphQt import NodeGraph, NodesPaletteWidget
 from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QSpinBox, QTableWidget,
+from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QSpinBox, QTableWidget,
                                QTableWidgetItem, QFileDialog, QFormLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QPushButton, QSplitter, QToolBar, QVBoxLayout, QWidget)
 
@@ -28,6 +28,7 @@ from ...signature import SignatureError, SignatureSpec, as_signature, write_sign
 from ...workflow.schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text
 from .. import links
 from .convert import WorkflowDocument
+from .dialogs import Choice, FilePath, FormDialog
 from .nodes import (IDENTIFIER, OUTPUTS_NODE, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
                     make_node_classes, node_class_name)
 
@@ -36,6 +37,7 @@ PREDICTOR_KINDS = {"prompts.predict": "Predict", "prompts.chain_of_thought": "Ch
 STATE_COLORS = {"queued": (90, 90, 90), "running": (50, 100, 200), "ok": (50, 140, 70), "cached": (60, 150, 140),
                 "error": (190, 55, 55), "cancelled": (170, 120, 40)}
 AUTOSAVE_MS = 30_000
+DATASET_FILTER = "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
 
 
 def create(ctx) -> "WorkflowEditor":
@@ -654,9 +656,12 @@ class WorkflowEditor(QWidget):
         path = self.ensure_saved()
         if path is None:
             return None
+        run_id = self._submit("prompts.run", {"workflow": str(path), "inputs": inputs, "model": model})
+        if run_id is None:
+            return None
+        self.run_id = run_id
         for node in self.doc.workflow_nodes():
             self._set_state(node, "queued", "")
-        self.run_id = self.ctx.submit_job("prompts.run", {"workflow": str(path), "inputs": inputs, "model": model})
         self.say(f"Running {path.name} (run {self.run_id})…")
         return self.run_id
 
@@ -692,21 +697,11 @@ class WorkflowEditor(QWidget):
         node.view.setToolTip(f"{node.name()}: {state}" + (f"\n{preview}" if preview else ""))
         node.run_state = state
 
-    def _ask(self, title: str, fields: dict[str, str]) -> dict[str, str] | None:
-        dialog = QDialog(self)
-        dialog.setWindowTitle(title)
-        form = QFormLayout(dialog)
-        edits = {}
-        for name, default in fields.items():
-            edits[name] = QLineEdit(default)
-            form.addRow(name, edits[name])
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        buttons.accepted.connect(dialog.accept)
-        buttons.rejected.connect(dialog.reject)
-        form.addRow(buttons)
+    def _ask(self, title: str, fields: dict) -> dict[str, str] | None:
+        dialog = FormDialog(self, title, fields)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
-        return {name: edit.text() for name, edit in edits.items()}
+        return dialog.values()
 
     def run_dialog(self) -> None:
         spec = self.doc.to_spec()
@@ -728,8 +723,12 @@ class WorkflowEditor(QWidget):
         path = self.ensure_saved()
         if path is None:
             return None
-        run_id = self.ctx.submit_job("prompts.eval", {"workflow": str(path), "data": data, "metric": metric,
-                                                      "model": model})
+        if not data.strip():
+            self.say("Not started: choose a dataset file (CSV, JSON, JSONL, Parquet) to evaluate on.", "error")
+            return None
+        run_id = self._submit("prompts.eval", {"workflow": str(path), "data": data, "metric": metric, "model": model})
+        if run_id is None:
+            return None
         self.pending[run_id] = "eval"
         self.say(f"Evaluating on {Path(data).name} (run {run_id}); progress in Jobs.")
         return run_id
@@ -739,25 +738,51 @@ class WorkflowEditor(QWidget):
         path = self.ensure_saved()
         if path is None:
             return None
-        run_id = self.ctx.submit_job("prompts.optimize", {"workflow": str(path), "data": data, "metric": metric,
-                                                          "optimizer": optimizer, "max_calls": max_calls})
+        if not data.strip():
+            self.say("Not started: choose a dataset file (CSV, JSON, JSONL, Parquet) to optimize on.", "error")
+            return None
+        run_id = self._submit("prompts.optimize", {"workflow": str(path), "data": data, "metric": metric,
+                                                   "optimizer": optimizer, "max_calls": max_calls})
+        if run_id is None:
+            return None
         self.pending[run_id] = "optimize"
         self.say(f"Optimizing with {optimizer} (run {run_id}): the result is saved as a new file beside this one.")
         return run_id
 
+    def _submit(self, kind: str, params: dict[str, Any]) -> str | None:
+        """Start a job; invalid parameters or a full queue are said, not raised."""
+        try:
+            return self.ctx.submit_job(kind, params)
+        except Exception as exc:  # noqa: BLE001 - whatever the shell refuses, the user reads why
+            self.say(f"Not started: {exc}", "error")
+            return None
+
+    def evaluation_fields(self) -> dict:
+        """The dataset (typed, browsed or dropped; the last one dropped on the canvas first)
+        and the metric (a known one, or ``module:function``)."""
+        from ...evaluate import METRICS
+
+        return {"dataset file": FilePath(self.dataset, DATASET_FILTER), "metric": Choice(list(METRICS), "exact_match")}
+
     def evaluate_dialog(self) -> None:
-        answers = self._ask("Evaluate workflow", {"dataset file": self.dataset, "metric": "exact_match",
-                                                  "model (optional)": ""})
+        answers = self._ask("Evaluate workflow", {**self.evaluation_fields(), "model (optional)": ""})
         if answers:
             self.evaluate(answers["dataset file"], answers["metric"], answers["model (optional)"])
 
     def optimize_dialog(self) -> None:
-        answers = self._ask("Optimize workflow", {"dataset file": self.dataset, "metric": "exact_match",
-                                                  "optimizer (labeled, bootstrap, copro)": "bootstrap",
+        from ...optimizers import OPTIMIZERS
+
+        answers = self._ask("Optimize workflow", {**self.evaluation_fields(),
+                                                  "optimizer": Choice(list(OPTIMIZERS), "bootstrap"),
                                                   "max model calls": "200"})
         if answers:
-            self.optimize(answers["dataset file"], answers["optimizer (labeled, bootstrap, copro)"],
-                          answers["metric"], int(answers["max model calls"] or 0) or None)
+            try:
+                max_calls = int(answers["max model calls"] or 0) or None
+            except ValueError:
+                self.say(f"Not started: max model calls must be a whole number, not {answers['max model calls']!r}",
+                         "error")
+                return
+            self.optimize(answers["dataset file"], answers["optimizer"], answers["metric"], max_calls)
 
     def show_result(self, run_id: str, kind: str, status: dict) -> QDialog:
         """A window with an evaluation's scores table or an optimization's diff."""
