@@ -356,6 +356,35 @@ def test_evaluate_and_optimize_refuse_bad_forms_with_a_message(editor, tmp_path,
     assert editor.run({"question": "q"}) is None and "the job queue is full" in editor.status.text()
 
 
+def test_demos_are_edited_in_a_table_typed_by_the_signature_and_undo(editor, tmp_path):
+    from PySide6.QtWidgets import QTableWidgetItem
+
+    editor.open_path(rag_file(tmp_path))
+    node = editor.graph.get_node_by_name("answer")
+    editor.set_params(node, {**node.params(), "demos": [{"question": "q0", "answer": "a0", "reasoning": ["r", 1]}]})
+    editor.select_node("answer")
+    demos = editor.inspector.demos
+    assert demos.isEnabled()
+    assert demos.columns() == ["question", "query", "answer", "confidence", "reasoning"]  # a key beyond the signature stays
+    demos.add_row()
+    for column, text in enumerate(("why?", "", "because", "0.9")):
+        demos.table.setItem(1, column, QTableWidgetItem(text))
+    demos.add_row()  # left empty: no demo
+    assert editor.inspector.commit() is True
+    node = editor.graph.get_node_by_name("answer")
+    assert node.params()["demos"] == [{"question": "q0", "answer": "a0", "reasoning": ["r", 1]},
+                                      {"question": "why?", "answer": "because", "confidence": 0.9}]
+    editor.graph.undo_stack().undo()
+    assert editor.graph.get_node_by_name("answer").params()["demos"] == [
+        {"question": "q0", "answer": "a0", "reasoning": ["r", 1]}]
+    editor.select_node("answer")
+    editor.inspector.signature.setText("question -> answer, confidence: float")
+    editor.inspector._signature_edited()  # the columns follow the signature line; typed demos stay
+    assert demos.columns() == ["question", "answer", "confidence", "reasoning"] and len(demos.demos()) == 1
+    editor.inspector.show_node(editor.graph.get_node_by_name("inputs"))
+    assert not demos.isEnabled() and demos.columns() == []
+
+
 def test_switch_predictor_kind_keeps_wires_and_undoes(editor, tmp_path):
     editor.open_path(rag_file(tmp_path))
     editor.select_node("answer")

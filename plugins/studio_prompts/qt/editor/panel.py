@@ -28,6 +28,7 @@ from ...signature import SignatureError, SignatureSpec, as_signature, write_sign
 from ...workflow.schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text
 from .. import links
 from .convert import WorkflowDocument
+from .demos import DemosTable
 from .dialogs import Choice, FilePath, FormDialog
 from .nodes import (IDENTIFIER, OUTPUTS_NODE, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
                     make_node_classes, node_class_name)
@@ -90,7 +91,9 @@ class Inspector(QWidget):
         self.fields.setHorizontalHeaderLabels(["", "field", "type", "description"])
         self.fields.horizontalHeader().setStretchLastSection(True)
         self.fields.verticalHeader().hide()
-        self.signature.textEdited.connect(lambda _t: self._fill_fields(self._descriptions()))
+        self.signature.textEdited.connect(lambda _t: self._signature_edited())
+        self.demos = DemosTable()
+        self.demos.setToolTip("Few-shot examples, one per row (they replace the demos in the JSON below)")
         self.temperature = QDoubleSpinBox(objectName="temperature", minimum=-0.1, maximum=2.0, singleStep=0.1,
                                           decimals=2, specialValueText="(model default)")
         self.max_tokens = QSpinBox(objectName="max_tokens", minimum=0, maximum=1_000_000, singleStep=64,
@@ -105,6 +108,7 @@ class Inspector(QWidget):
         form.addRow("signature", self.signature)
         form.addRow("field descriptions", self.fields)
         form.addRow("instructions", self.instructions)
+        form.addRow("demos", self.demos)
         form.addRow("model", self.model)
         form.addRow("temperature", self.temperature)
         form.addRow("max tokens", self.max_tokens)
@@ -128,6 +132,8 @@ class Inspector(QWidget):
             widget.setEnabled(enabled)
         type_id = node.get_property("workflow_type") if node is not None else ""
         self.kind.setEnabled(type_id in PREDICTOR_KINDS)
+        self.demos.setEnabled(type_id in PREDICTOR_KINDS)
+        self.demos.set_demos([], [])
         self.kind.setCurrentIndex(max(0, self.kind.findData(type_id)))
         if node is None:
             self.title.setText("Select a node to edit it.")
@@ -148,6 +154,8 @@ class Inspector(QWidget):
             self.signature.setText(str(spec) if spec else params.get("signature", ""))
             self._fill_fields({(r, f.name): f.desc for r, fs in (("in", spec.inputs), ("out", spec.outputs))
                                for f in fs} if spec else {})
+            if self.demos.isEnabled():
+                self.demos.set_demos(self._field_types(), list(params.get("demos") or []))
         self.instructions.setPlainText(params.get("instructions", ""))
         config = params.get("config") or {}
         self.temperature.setValue(float(config.get("temperature", -0.1)))
@@ -162,6 +170,19 @@ class Inspector(QWidget):
             return SignatureSpec.from_dict(params)
         except (SignatureError, KeyError, TypeError, ValueError):
             return None
+
+    def _field_types(self) -> list[tuple[str, str]]:
+        """(name, type) of the signature line's fields, inputs then outputs."""
+        try:
+            spec = as_signature(self.signature.text())
+        except SignatureError:
+            return []
+        return [(f.name, f.type) for f in (*spec.inputs, *spec.outputs)]
+
+    def _signature_edited(self) -> None:
+        self._fill_fields(self._descriptions())
+        if self.demos.isEnabled() and self._field_types():
+            self.demos.set_fields(self._field_types())
 
     def _descriptions(self) -> dict[tuple[str, str], str]:
         out = {}
@@ -209,6 +230,10 @@ class Inspector(QWidget):
             write_signature(params, spec, instructions=False)  # the instructions box is written below
         if "instructions" in params or self.instructions.toPlainText():
             params["instructions"] = self.instructions.toPlainText()
+        if self.demos.isEnabled():
+            demos = self.demos.demos()
+            if demos or "demos" in params:
+                params["demos"] = demos
         if self.model.text().strip():
             params["model"] = self.model.text().strip()
         else:
