@@ -221,6 +221,8 @@ def test_run_colours_nodes_and_fills_the_traces(window, editor, qasync_loop, qtb
     # the run's end is the last word, and it names the failing node
     assert "failed" in editor.status.text() and "node 'answer'" in editor.status.text()
     assert "q:why?" in editor.graph.get_node_by_name("rewrite").view.toolTip()
+    assert "q:why?" in editor.graph.get_node_by_name("rewrite").output_label.text()  # on the canvas too
+    assert editor.graph.get_node_by_name("answer").output_label.text()  # the error, under the failed node
     assert job.id in traces.models and len(traces.models[job.id].tree) >= 5
     # clicking a node selects its spans in the Traces panel
     editor.graph.clear_selection()

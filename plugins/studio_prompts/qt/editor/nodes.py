@@ -148,3 +148,23 @@ def ports_for(type_id: str, params: dict[str, Any], node_type: Any = None,
     if node_type is not None and (node_type.inputs or node_type.outputs):
         return ([(p.name, p.type) for p in node_type.inputs], [(p.name, p.type) for p in node_type.outputs])
     return [(n, "any") for n in bound or []], []
+
+
+OUTPUT_PREVIEW_CHARS = 48
+
+
+def show_output(node, text: str, rgb: tuple[int, int, int]) -> None:
+    """A run's output (or error) on the canvas, one line under the node, so a run reads
+    without hovering; the whole text stays in the tooltip. Not a property: it is not
+    saved, and a re-created node (undo) starts without one."""
+    from PySide6.QtGui import QBrush, QColor
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem
+
+    label = getattr(node, "output_label", None)
+    if label is None or label.parentItem() is not node.view:
+        label = QGraphicsSimpleTextItem(node.view)
+        node.output_label = label
+    line = " ".join(text.split())
+    label.setText(line if len(line) <= OUTPUT_PREVIEW_CHARS else line[:OUTPUT_PREVIEW_CHARS - 1] + "…")
+    label.setBrush(QBrush(QColor(*[min(255, c + 90) for c in rgb])))
+    label.setPos(4, node.view.boundingRect().height() + 2)

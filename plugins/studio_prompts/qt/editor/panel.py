@@ -30,7 +30,7 @@ from .. import links
 from .convert import WorkflowDocument
 from .demos import DemosTable
 from .dialogs import Choice, FilePath, FormDialog
-from .nodes import (IDENTIFIER, OUTPUTS_NODE, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
+from .nodes import (IDENTIFIER, OUTPUTS_NODE, show_output, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
                     make_node_classes, node_class_name)
 
 PREDICTOR_KINDS = {"prompts.predict": "Predict", "prompts.chain_of_thought": "Chain of thought",
@@ -721,6 +721,7 @@ class WorkflowEditor(QWidget):
         node.set_property("color", (*STATE_COLORS.get(state, STATE_COLORS["ok"]), 255), push_undo=False)
         node.view.setToolTip(f"{node.name()}: {state}" + (f"\n{preview}" if preview else ""))
         node.run_state = state
+        show_output(node, preview, STATE_COLORS.get(state, STATE_COLORS["ok"]))
 
     def _ask(self, title: str, fields: dict) -> dict[str, str] | None:
         dialog = FormDialog(self, title, fields)
