@@ -244,13 +244,39 @@ def test_export_python_script_runs_and_matches_the_engine(tmp_path, llm_server, 
     assert "studio" not in source.split("# ----")[0].replace("Tensor Studio", "")  # imports: litellm only
 
 
-def test_export_refuses_react_nodes(tmp_path):
+def test_export_of_a_react_agent_runs_its_tools_and_sends_the_engines_prompts(tmp_path, llm_server, lm):
+    def agent_script(request):
+        system = request["messages"][0]["content"]
+        if "`next_tool_name`" not in system.split("Your output fields")[1]:
+            observed = input_value(request, "trajectory").split("[observation 0] ")[1].split("\n")[0]
+            return fields(reasoning="the tool said so", answer="file is " + observed)
+        if "[observation 0]" in input_value(request, "trajectory"):
+            return fields(next_thought="done", next_tool_name="finish", next_tool_args="{}")
+        return fields(next_thought="look it up", next_tool_name="basename",
+                      next_tool_args=json.dumps({"p": "/data/" + input_value(request, "question")}))
+
+    llm_server.reset(script=agent_script)
     nodes = {"agent": {"type": "prompts.react", "inputs": {"question": "input.question"},
-                       "params": {"signature": "question -> answer", "tools": ["os.path:basename"]}}}
+                       "params": {"signature": "question -> answer", "tools": ["os.path:basename"], "max_steps": 3}}}
     path = write_workflow(tmp_path / "a.workflow.json", nodes=nodes, inputs={"question": "str"},
-                          outputs={"answer": "agent.answer"})
-    with pytest.raises(WorkflowError, match="ReAct nodes cannot be exported"):
-        export_python(load_workflow(path))
+                          outputs={"answer": "agent.answer", "trajectory": "agent.trajectory"},
+                          model={"model": "openai/fake-model", "api_base": llm_server.url})
+    workflow = load_workflow(path)
+    with context(lm=lm):
+        engine_out = workflow(question="notes.txt")
+    assert "[observation 0] notes.txt" in engine_out["trajectory"] and engine_out["answer"] == "file is notes.txt"
+    engine_requests = [r["messages"] for r in llm_server.requests]
+    assert len(engine_requests) == 3  # step (tool), step (finish), extract
+    target = tmp_path / "agent.py"
+    target.write_text(export_python(workflow, "agent.py"))
+    llm_server.reset()
+    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "PYTHONPATH": ""}
+    proc = subprocess.run([sys.executable, str(target), "--input", "question=notes.txt"], capture_output=True,
+                          text=True, env=env, timeout=120, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert json.loads(proc.stdout) == engine_out
+    assert [r["messages"] for r in llm_server.requests] == engine_requests
+    assert "from os.path import basename as tool_agent_basename" in target.read_text()
 
 
 def test_sample_workflows_load_and_run(llm_server, lm):

@@ -5,8 +5,9 @@ The script carries the studio's own message formatting and reply parsing (the
 that awaits the nodes level by level with ``asyncio.gather`` (independent nodes run
 concurrently). Sent requests are the ones the engine sends, so against the same model the
 script gives the same outputs. Python-function, sub-workflow and plugin nodes become
-imports and calls. Not exported: ReAct nodes (their tool loop is engine code) — the
-exporter says so rather than writing a script that would differ.
+imports and calls. A ReAct node becomes ``react_loop`` — the engine's loop written out
+(think, call a tool, observe; then an extraction call), with its tools imported by the
+``module:function`` names the node holds.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import importlib
 import re
 from pathlib import Path
+
+from studio.api import resolve
 
 from ..portable import PORTABLE_MODULES
 from ..signature import SignatureSpec
@@ -72,6 +75,25 @@ async def call_function(fn, *args, **kwargs):
 async def outputs_of(call):
     value = await call
     return value if isinstance(value, dict) else {{"result": value}}
+
+
+async def react_loop(node, step, extract, tools, max_steps, values, request):
+    """ReAct: ask for the next tool until the model says finish, then extract the outputs."""
+    trajectory = []
+    for i in range(max_steps):
+        decision = await call_model(node, *step, [], {{**values, "trajectory": "\\n".join(trajectory)}}, request)
+        name, args = decision["next_tool_name"], decision["next_tool_args"] or {{}}
+        trajectory.append(f"[thought {{i}}] {{decision['next_thought']}}")
+        if name == "finish":
+            break
+        trajectory.append(f"[tool {{i}}] {{name}}({{args}})")
+        try:
+            observation = await call_function(tools[name], **args)
+        except Exception as exc:
+            observation = f"error: {{type(exc).__name__}}: {{exc}}"
+        trajectory.append(f"[observation {{i}}] {{observation}}")
+    result = await call_model(node, *extract, [], {{**values, "trajectory": "\\n".join(trajectory)}}, request)
+    return {{**result, "trajectory": trajectory}}
 
 
 def model_request(node_model, config, default):
@@ -205,8 +227,7 @@ def _emit_node(workflow: Workflow, node_id: str, parent_fn: str, functions: list
             _emit_workflow(sub, fn, functions, imports, seen)
         return f"{fn}({bound}, default_model)"
     if node.type == "prompts.react":
-        raise WorkflowError(f"{workflow.where}: node {node_id!r}: ReAct nodes cannot be exported yet "
-                            f"(their tool loop is engine code); run the workflow in the studio instead")
+        return _emit_react(workflow, node_id, parent_fn, bound, functions, imports)
     runner = workflow._plugin_types.get(node.type)
     if runner is None:
         raise WorkflowError(f"{workflow.where}: node {node_id!r}: no installed plugin provides {node.type!r}")
@@ -214,3 +235,33 @@ def _emit_node(workflow: Workflow, node_id: str, parent_fn: str, functions: list
     alias = _ident(f"node_{node.type}")
     imports.add(f"from {module} import {attr} as {alias}  # node type {node.type}")
     return f"outputs_of(call_function({alias}, {node.params!r}, {bound}))"
+
+
+def _call_args(predictor) -> str:
+    """A predictor's format, instructions and fields, as ``call_model`` takes them."""
+    sig: SignatureSpec = predictor.signature
+    return (f"({predictor.format or 'chat'!r}, {sig.instructions!r}, {[tuple(f) for f in sig.inputs]!r}, "
+            f"{[tuple(f) for f in sig.outputs]!r})")
+
+
+def _emit_react(workflow: Workflow, node_id: str, parent_fn: str, bound: str, functions: list[str],
+                imports: set[str]) -> str:
+    agent = workflow.predictors[node_id]
+    tools = {}
+    for ref in workflow.spec.nodes[node_id].params.get("tools", []):
+        module, _, attr = ref.partition(":")
+        alias = _ident(f"tool_{node_id}_{attr}")
+        imports.add(f"from {module} import {attr} as {alias}")
+        tools[resolve(ref).__name__] = alias  # the engine names a tool by its function's name
+    tool_map = "{" + ", ".join(f"{name!r}: {alias}" for name, alias in tools.items()) + "}"
+    node_model = agent.react.lm.to_dict() if agent.react.lm else None
+    fn = _ident(f"{parent_fn}_{node_id}")
+    functions.append(
+        f"async def {fn}(values, default_model):\n"
+        f"    return await react_loop(\n"
+        f"        {node_id!r},\n"
+        f"        {_call_args(agent.react)},\n"
+        f"        {_call_args(agent.extract)},\n"
+        f"        {tool_map}, {agent.max_steps}, values,\n"
+        f"        model_request({node_model!r}, {agent.react.config!r}, default_model))")
+    return f"{fn}({bound}, default_model)"
