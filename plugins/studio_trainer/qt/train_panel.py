@@ -1,5 +1,6 @@
 """The Trainer panel: presets, data, model, training and fine-tuning settings, a live model
-summary, and a Train button. The settings are kept across restarts."""
+summary, a Train button, and Resume for runs that stopped early. The settings are kept
+across restarts."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from pathlib import Path
 from pydantic import ValidationError
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QMessageBox, QPushButton, QScrollArea,
-                               QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QMenu, QMessageBox, QPushButton,
+                               QScrollArea, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
 from studio.widgets import ParamsForm
 
 from ..config import DataConfig, ModelConfig, TrainParams
 from ..model.summary import estimate
 from ..presets import PresetError, list_presets, load_preset, save_preset
+from ..resumable import resumable_runs
 
 TRAINING_FIELDS_ELSEWHERE = ("data", "model", "init_from", "lora", "distill", "resume")
 FINE_TUNE_FIELDS = ("init_from", "lora", "distill", "resume")
@@ -56,8 +58,16 @@ class TrainPanel(QWidget):
         self.train_button = QPushButton("Train", objectName="trainer:train-button")
         self.train_button.setToolTip("Start a training run (Ctrl+Return)")
         self.train_button.clicked.connect(self.start)
+        self.resume_menu = QMenu(self)
+        self.resume_menu.aboutToShow.connect(self.fill_resume_menu)
+        self.resume_button = QToolButton(text="Resume", objectName="trainer:resume-button",
+                                         popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.resume_button.setToolTip("Continue a run that stopped early (cancelled, interrupted, failed) from its "
+                                      "latest checkpoint, with its own settings")
+        self.resume_button.setMenu(self.resume_menu)
         buttons.addWidget(self.defaults_button)
         buttons.addStretch(1)
+        buttons.addWidget(self.resume_button)
         buttons.addWidget(self.train_button)
         layout.addLayout(buttons)
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start)
@@ -165,13 +175,32 @@ class TrainPanel(QWidget):
 
     def start(self) -> None:
         values = self.values()
+        run_id = self._submit(values)
+        if run_id is not None:
+            self.ctx.save_settings({**self.ctx.settings(), "last": values})
+            self.status.setText(f"Started run {run_id}. Curves appear in Metrics, samples in Samples.")
+
+    def fill_resume_menu(self) -> None:
+        self.resume_menu.clear()
+        runs = resumable_runs(self.ctx.workspace / "runs")
+        for run in runs:
+            self.resume_menu.addAction(run.describe(), lambda run_id=run.run_id: self.resume(run_id))
+        if not runs:
+            self.resume_menu.addAction("No run stopped before its last step").setEnabled(False)
+
+    def resume(self, run_id: str) -> None:
+        """A new run that continues ``run_id`` from its latest checkpoint, with its settings;
+        the forms are left as they are."""
+        new_id = self._submit({"resume": run_id})
+        if new_id is not None:
+            self.status.setText(f"Resuming {run_id} as run {new_id}; its curve continues in Metrics.")
+
+    def _submit(self, values: dict) -> str | None:
         try:
-            run_id = self.ctx.submit_job("trainer.train", values)
+            return self.ctx.submit_job("trainer.train", values)
         except Exception as exc:  # invalid params or a full queue: say so, keep the form
             self.status.setText(f"Not started: {exc}")
-            return
-        self.ctx.save_settings({**self.ctx.settings(), "last": values})
-        self.status.setText(f"Started run {run_id}. Curves appear in Metrics, samples in Samples.")
+            return None
 
 
 def create(ctx) -> QWidget:

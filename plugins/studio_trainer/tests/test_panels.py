@@ -117,3 +117,35 @@ def test_tokenizer_panel_reports_a_broken_file(window, tmp_path):
     tokens = window.show_panel("trainer:tokens")
     tokens.load(str(bad))
     assert "not valid JSON" in tokens.info.text()
+
+
+def test_resume_lists_runs_that_stopped_early_and_continues_one(window, qasync_loop, qtbot, corpus):
+    from studio.api import JobCancelled
+    from studio.testing import RecordingContext
+    from studio_trainer.config import TrainParams
+    from studio_trainer.train.loop import train
+
+    from .helpers import tiny
+
+    panel = window.panels["trainer:train"]
+    panel.fill_resume_menu()
+    assert [a.text() for a in panel.resume_menu.actions()] == ["No run stopped before its last step"]
+    early = RecordingContext(window.studio.workspace.root / "runs" / "20260101-000000-trainer.train-abcd")
+    early.cancel_when(lambda e: e["kind"] == "metric" and e["name"] == "train/loss" and e["step"] == 10)
+    with pytest.raises(JobCancelled):
+        train(TrainParams.model_validate(tiny(corpus, max_steps=20)), early)
+    panel.fill_resume_menu()
+    (action,) = panel.resume_menu.actions()
+    assert action.text() == "20260101-000000-trainer.train-abcd — step 10 of 20"
+
+    async def go():
+        action.trigger()
+        job = list(window.studio.jobs.jobs.values())[-1]
+        await window.studio.jobs.wait(job)
+        return job
+
+    job = qasync_loop.run_until_complete(go())
+    assert job.status == "succeeded", job.error
+    assert "Resuming 20260101-000000-trainer.train-abcd" in panel.status.text()
+    steps = [e["step"] for e in job.run.events() if e.get("kind") == "metric" and e.get("name") == "train/loss"]
+    assert steps == [5, 10, 15, 20]  # the curve continues where the first run stopped

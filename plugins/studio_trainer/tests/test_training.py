@@ -99,6 +99,22 @@ def test_resume_continues_exactly_where_a_cancelled_run_stopped(job_context, cor
     assert second.metrics("train/loss") == straight.metrics("train/loss")
 
 
+def test_runs_that_stopped_early_are_offered_for_resume_until_resumed(job_context, corpus, tmp_path):
+    from studio_trainer.resumable import ResumableRun, resumable_runs
+
+    runs = tmp_path / "runs"
+    run(job_context("done"), corpus, max_steps=10)
+    early = job_context("early")
+    early.cancel_when(lambda e: e["kind"] == "metric" and e["name"] == "train/loss" and e["step"] == 10)
+    with pytest.raises(JobCancelled):
+        run(early, corpus, max_steps=20)
+    (runs / "broken" / "checkpoints").mkdir(parents=True)
+    (runs / "broken" / "checkpoints" / "latest.json").write_text("{not json")
+    assert resumable_runs(runs) == [ResumableRun("early", 10, 20)]  # not the finished run, not the unreadable one
+    run(job_context("later"), corpus, max_steps=20, resume="early")
+    assert resumable_runs(runs) == []  # resumed, and the resumed run finished
+
+
 def test_bf16_mixed_precision_trains_on_the_cpu(job_context, corpus):
     ctx = job_context()
     run(ctx, corpus, precision="bf16", max_steps=30)
