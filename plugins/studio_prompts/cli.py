@@ -25,7 +25,7 @@ def configure(parser) -> None:
         p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     run = sub.add_parser("run", help="run a workflow once")
-    run.add_argument("workflow", help="a .workflow.json file")
+    run.add_argument("workflow", help="a .workflow.json or .workflow.yaml file")
     run.add_argument("--input", action="append", default=[], metavar="NAME=VALUE",
                      help="a workflow input (VALUE parsed as JSON if it can be)")
     model_options(run)

@@ -18,12 +18,12 @@ class ModelOptions(BaseModel):
 
 
 class RunParams(ModelOptions):
-    workflow: str = Field(..., description="the .workflow.json file")
+    workflow: str = Field(..., description="the .workflow.json (or .workflow.yaml) file")
     inputs: dict[str, Any] = Field(default_factory=dict, description="the workflow's inputs")
 
 
 class EvalParams(ModelOptions):
-    workflow: str = Field(..., description="the .workflow.json file")
+    workflow: str = Field(..., description="the .workflow.json (or .workflow.yaml) file")
     data: str = Field(..., description="dataset: CSV, JSON, JSONL, Parquet or a saved HF dataset folder")
     metric: str = Field("exact_match", description="exact_match, f1, contains, llm_judge or module:function")
     limit: int | None = Field(None, ge=1, description="use only the first N examples")

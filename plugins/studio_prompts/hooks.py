@@ -61,6 +61,8 @@ def studio_commands():
 
 @hookimpl
 def studio_open_path(path: Path):
-    if path.name.endswith(".workflow.json"):
+    from .workflow.schema import workflow_suffix
+
+    if workflow_suffix(path):
         return OpenAction(description="edit this workflow", panel="prompts:editor")
     return None

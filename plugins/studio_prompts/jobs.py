@@ -22,6 +22,7 @@ from .lm import LM, Budget
 from .settings import context
 from .trace import Tracer
 from .workflow import load_workflow
+from .workflow.schema import workflow_suffix
 
 
 def _workflow(params: ModelOptions, path: str):
@@ -115,7 +116,7 @@ def export(workflow_path: str, output: str | None = None) -> Path:
 
     workflow = load_workflow(Path(workflow_path).expanduser())
     target = Path(output) if output else workflow.path.with_name(
-        workflow.path.name.replace(".workflow.json", "") + ".py")
+        workflow.path.name.removesuffix(workflow_suffix(workflow.path) or "") + ".py")
     atomic_write_text(target, export_python(workflow, target.name))
     target.chmod(0o755)
     return target

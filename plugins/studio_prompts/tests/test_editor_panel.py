@@ -239,6 +239,25 @@ def test_open_path_routes_workflow_files_to_the_editor(window, tmp_path):
     assert editor.doc.path == path and editor.graph.get_node_by_name("answer") is not None
 
 
+def test_a_yaml_workflow_opens_edits_saves_and_groups_as_yaml(window, tmp_path):
+    from studio_prompts.workflow.schema import read_workflow_file
+
+    path = tmp_path / "rag.workflow.yaml"
+    read_workflow_file(rag_file(tmp_path)).save(path)
+    assert window.open_path(path) is True
+    editor = window.panels["prompts:editor"]
+    node = editor.graph.get_node_by_name("answer")
+    editor.set_params(node, {**node.params(), "instructions": "Answer briefly.\nQuote the query."})
+    assert editor.save()
+    text = path.read_text()
+    assert "Quote the query." in text and not text.lstrip().startswith("{")  # still YAML
+    assert read_workflow_file(path).nodes["answer"].params["instructions"] == "Answer briefly.\nQuote the query."
+    editor.graph.clear_selection()
+    editor.graph.get_node_by_name("rewrite").set_property("selected", True, push_undo=False)
+    sub = editor.group_selected()
+    assert sub.name == "rag.group.workflow.yaml" and read_workflow_file(sub).nodes.keys() == {"rewrite"}
+
+
 def test_copy_paste_keeps_params_and_typed_ports(editor, tmp_path):
     editor.open_path(rag_file(tmp_path))
     editor.select_node("answer")

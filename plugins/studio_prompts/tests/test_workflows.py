@@ -73,6 +73,27 @@ def test_save_load_round_trip_is_byte_identical(tmp_path):
     assert list(json.loads(text))[-1] == "layout"  # positions kept apart, at the end
 
 
+def test_yaml_workflows_hold_the_same_content_with_prompts_as_text_blocks(tmp_path, llm_server, lm):
+    json_path = rag_like(tmp_path / "rag.workflow.json", model={"model": "openai/fake-model", "api_base": llm_server.url})
+    spec = read_workflow_file(json_path)
+    spec.nodes["answer"].params["instructions"] = "Answer briefly.\nCite the query."
+    yaml_path = tmp_path / "rag.workflow.yaml"
+    spec.save(yaml_path)
+    text = yaml_path.read_text()
+    assert "instructions: |-\n        Answer briefly.\n        Cite the query.\n" in text  # a prompt line is a file line
+    assert not text.lstrip().startswith("{") and read_workflow_file(yaml_path) == spec
+    llm_server.reset(script=script)
+    with context(lm=lm):
+        assert load_workflow(yaml_path)(question="why?") == {"answer": "A(q:why?)"}
+    variant = load_workflow(yaml_path).save_new_version("tuned")
+    assert variant.name == "rag.tuned.workflow.yaml"  # a version of a YAML workflow is YAML
+    assert read_workflow_file(variant).nodes["answer"].params["instructions"] == "Answer briefly.\nCite the query."
+    bad = tmp_path / "bad.workflow.yml"
+    bad.write_text("format: tensor-studio.workflow\nnodes: [unclosed\n")
+    with pytest.raises(WorkflowError, match=r"bad.workflow.yml: not valid YAML \(line 3, column 1"):
+        read_workflow_file(bad)
+
+
 @pytest.mark.parametrize("mutate,message", [
     (lambda d: "{ not json", r"not valid JSON \(line 1"),
     (lambda d: {**d, "format": "other"}, "not a Tensor Studio workflow"),

@@ -34,7 +34,7 @@ from ..react import ReAct
 from ..settings import context, settings
 from ..signature import SignatureError, SignatureSpec, write_signature
 from ..trace import start_span
-from .schema import SUFFIX, NodeSpec, WorkflowError, WorkflowFile, read_workflow_file
+from .schema import NodeSpec, WorkflowError, WorkflowFile, read_workflow_file, sibling
 
 PREDICTORS = {"prompts.predict": Predict, "prompts.chain_of_thought": ChainOfThought}
 BUILTIN_TYPES = {*PREDICTORS, "prompts.react", "prompts.python", "prompts.workflow"}
@@ -269,15 +269,11 @@ class Workflow(Module):
         return spec
 
     def save_new_version(self, suffix: str) -> Path:
-        """Write ``<name>.<suffix>.workflow.json`` next to the original; never overwrite one."""
+        """Write ``<name>.<suffix>.workflow.json`` (or ``.yaml``, as the original) next to
+        the original; never overwrite one."""
         if self.path is None:
             raise WorkflowError("this workflow has no file to version")
-        stem = self.path.name[: -len(SUFFIX)] if self.path.name.endswith(SUFFIX) else self.path.stem
-        target = self.path.with_name(f"{stem}.{suffix}{SUFFIX}")
-        n = 2
-        while target.exists():
-            target = self.path.with_name(f"{stem}.{suffix}-{n}{SUFFIX}")
-            n += 1
+        target = sibling(self.path, suffix)
         self.to_file().save(target)
         return target
 

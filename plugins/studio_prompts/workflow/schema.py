@@ -1,4 +1,6 @@
-"""The workflow file: JSON a person can read and diff.
+"""The workflow file: JSON (``.workflow.json``) or YAML (``.workflow.yaml``) a person can
+read and diff — the same content either way; YAML writes multi-line instructions as
+blocks, so a changed prompt line is a changed file line.
 
 ::
 
@@ -28,7 +30,7 @@ modifies the file; a bad file raises :class:`WorkflowError` saying where and wha
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -37,7 +39,9 @@ from studio.api import StudioFileError, atomic_write_text
 
 FORMAT = "tensor-studio.workflow"
 VERSION = 1
-SUFFIX = ".workflow.json"
+SUFFIX = ".workflow.json"  # what new files get
+YAML_SUFFIXES = (".workflow.yaml", ".workflow.yml")
+SUFFIXES = (SUFFIX, *YAML_SUFFIXES)
 
 #: version → function upgrading a file's dict from that version to the next
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -73,20 +77,72 @@ class WorkflowFile(BaseModel):
     nodes: dict[str, NodeSpec] = Field(default_factory=dict)
     layout: dict[str, list[float]] = Field(default_factory=dict)
 
-    def to_text(self) -> str:
-        return json.dumps(self.model_dump(mode="json"), indent=2, ensure_ascii=False) + "\n"
+    def to_text(self, yaml: bool = False) -> str:
+        data = self.model_dump(mode="json")
+        if yaml:
+            return _yaml_text(data)
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
     def save(self, path: Path) -> None:
-        atomic_write_text(Path(path), self.to_text())
+        """Written whole and atomically, as JSON or YAML by the file's name."""
+        atomic_write_text(Path(path), self.to_text(yaml=is_yaml(path)))
+
+
+def workflow_suffix(path: str | PurePath) -> str | None:
+    """The workflow suffix the file name ends with, or None for other files."""
+    name = PurePath(path).name
+    return next((suffix for suffix in SUFFIXES if name.endswith(suffix)), None)
+
+
+def is_yaml(path: str | PurePath) -> bool:
+    return workflow_suffix(path) in YAML_SUFFIXES
+
+
+def sibling(path: Path, label: str) -> Path:
+    """``<name>.<label><suffix>`` beside ``path`` (its own suffix: YAML stays YAML), never
+    an existing file: ``-2``, ``-3``… are added until the name is free."""
+    suffix = workflow_suffix(path) or SUFFIX
+    stem = path.name.removesuffix(suffix) if workflow_suffix(path) else path.stem
+    target, n = path.with_name(f"{stem}.{label}{suffix}"), 2
+    while target.exists():
+        target, n = path.with_name(f"{stem}.{label}-{n}{suffix}"), n + 1
+    return target
+
+
+def _yaml_text(data: dict[str, Any]) -> str:
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        pass
+
+    def text(dumper, value: str):
+        return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+    Dumper.add_representer(str, text)
+    return yaml.dump(data, Dumper=Dumper, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+
+
+def _load(text: str, source: str) -> Any:
+    if is_yaml(source):
+        import yaml
+
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+            raise WorkflowError(f"{source}: not valid YAML ({where}{getattr(exc, 'problem', None) or exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise WorkflowError(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
 
 
 def parse_workflow_text(text: str, source: str) -> WorkflowFile:
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise WorkflowError(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    """``source`` names the file: a ``.workflow.yaml`` / ``.yml`` name is read as YAML."""
+    data = _load(text, source)
     if not isinstance(data, dict):
-        raise WorkflowError(f"{source}: a workflow file is a JSON object, got {type(data).__name__}")
+        raise WorkflowError(f"{source}: a workflow file is a mapping (a JSON object), got {type(data).__name__}")
     if data.get("format") != FORMAT:
         raise WorkflowError(f"{source}: not a Tensor Studio workflow (\"format\" is {data.get('format')!r}, "
                             f"expected {FORMAT!r})")

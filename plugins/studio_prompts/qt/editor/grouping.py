@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ...workflow.schema import SUFFIX, NodeSpec, PortSpec, WorkflowError, WorkflowFile
+from ...workflow.schema import NodeSpec, PortSpec, WorkflowError, WorkflowFile, sibling
 
 
 def group_nodes(spec: WorkflowFile, path: Path, names: list[str], group: str = "group") -> tuple[WorkflowFile, Path]:
@@ -49,12 +49,7 @@ def group_nodes(spec: WorkflowFile, path: Path, names: list[str], group: str = "
             continue
         parent_nodes[name] = node.model_copy(update={"inputs": {p: reroute(r) for p, r in node.inputs.items()}})
     outputs = {name: reroute(ref) for name, ref in spec.outputs.items()}
-    stem = path.name.removesuffix(SUFFIX)
-    sub_path = path.with_name(f"{stem}.{node_id}{SUFFIX}")
-    n = 2
-    while sub_path.exists():
-        sub_path = path.with_name(f"{stem}.{node_id}-{n}{SUFFIX}")
-        n += 1
+    sub_path = sibling(path, node_id)
     sub = WorkflowFile(name=f"{spec.name}.{node_id}", description=f"grouped from {path.name}", model=spec.model,
                        inputs=sub_inputs, outputs=sub_outputs, nodes=sub_nodes,
                        layout={k: v for k, v in spec.layout.items() if k in chosen})

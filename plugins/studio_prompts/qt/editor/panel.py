@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QSpinBox, QTa
 from studio.api import contributions
 
 from ...signature import SignatureError, SignatureSpec, as_signature, write_signature
-from ...workflow.schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text
+from ...workflow.schema import SUFFIX, SUFFIXES, WorkflowError, WorkflowFile, parse_workflow_text, workflow_suffix
 from .. import links
 from .convert import WorkflowDocument
 from .demos import DemosTable
@@ -38,6 +38,7 @@ PREDICTOR_KINDS = {"prompts.predict": "Predict", "prompts.chain_of_thought": "Ch
 STATE_COLORS = {"queued": (90, 90, 90), "running": (50, 100, 200), "ok": (50, 140, 70), "cached": (60, 150, 140),
                 "error": (190, 55, 55), "cancelled": (170, 120, 40)}
 AUTOSAVE_MS = 30_000
+WORKFLOW_FILTER = f"Workflows ({' '.join('*' + s for s in SUFFIXES)})"
 DATASET_FILTER = "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
 
 
@@ -395,7 +396,7 @@ class WorkflowEditor(QWidget):
 
     def choose_file(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open workflow", str(self.ctx.workspace),
-                                              f"Workflows (*{SUFFIX});;JSON (*.json)")
+                                              WORKFLOW_FILTER + ";;JSON (*.json);;YAML (*.yaml *.yml)")
         if path:
             try:
                 self.open_path(Path(path))
@@ -409,13 +410,13 @@ class WorkflowEditor(QWidget):
 
     def save_as(self) -> bool:
         path, _ = QFileDialog.getSaveFileName(self, "Save workflow", str(self.ctx.workspace / f"untitled{SUFFIX}"),
-                                              f"Workflows (*{SUFFIX})")
+                                              WORKFLOW_FILTER)
         return self.save_to(Path(path)) if path else False
 
     def save_to(self, path: Path) -> bool:
         spec = self.doc.to_spec()
         if self.doc.header["name"] == "untitled":
-            spec.name = self.doc.header["name"] = path.name.removesuffix(SUFFIX)
+            spec.name = self.doc.header["name"] = path.name.removesuffix(workflow_suffix(path) or SUFFIX)
         self._watch(None)  # our own write is not a change on disk
         spec.save(path)
         self.doc.path = path
@@ -579,7 +580,7 @@ class WorkflowEditor(QWidget):
 
     def files_dropped(self, paths: list[Path]) -> None:
         for path in paths:
-            if path.name.endswith(SUFFIX):
+            if workflow_suffix(path):
                 try:
                     self.open_path(path)
                 except WorkflowError as exc:
@@ -824,7 +825,7 @@ class WorkflowEditor(QWidget):
         if path is None:
             return
         target, _ = QFileDialog.getSaveFileName(self, "Export Python", str(path.with_name(path.name.removesuffix(
-            SUFFIX) + ".py")), "Python (*.py)")
+            workflow_suffix(path) or SUFFIX) + ".py")), "Python (*.py)")
         if target:
             from ...jobs import export
 
