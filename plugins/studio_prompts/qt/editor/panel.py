@@ -30,8 +30,8 @@ from .. import links
 from .convert import WorkflowDocument
 from .demos import DemosTable
 from .dialogs import Choice, FilePath, FormDialog
-from .nodes import (IDENTIFIER, OUTPUTS_NODE, show_output, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
-                    make_node_classes, node_class_name)
+from .nodes import (IDENTIFIER, OUTPUTS_NODE, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
+                    make_node_classes, node_class_name, show_output)
 
 PREDICTOR_KINDS = {"prompts.predict": "Predict", "prompts.chain_of_thought": "Chain of thought",
                    "prompts.react": "ReAct agent"}
@@ -182,8 +182,9 @@ class Inspector(QWidget):
 
     def _signature_edited(self) -> None:
         self._fill_fields(self._descriptions())
-        if self.demos.isEnabled() and self._field_types():
-            self.demos.set_fields(self._field_types())
+        fields = self._field_types()
+        if self.demos.isEnabled() and fields:
+            self.demos.set_fields(fields)
 
     def _descriptions(self) -> dict[tuple[str, str], str]:
         out = {}
@@ -518,16 +519,10 @@ class WorkflowEditor(QWidget):
         stack = self.graph.undo_stack()
         stack.beginMacro(f"group {', '.join(names)}")
         self.graph.delete_nodes(chosen)
-        self._loading = True
-        try:
-            node = self.graph.create_node(f"{IDENTIFIER}.{node_class_name(group.type)}", name=group_id,
-                                          pos=list(spec.layout.get(group_id, chosen[0].pos())), selected=True)
-        finally:
-            self._loading = False
-        node.set_property("name", group_id, push_undo=False)
-        node.set_property("params", json.dumps(group.params), push_undo=False)
+        node = self._create(f"{IDENTIFIER}.{node_class_name(group.type)}", group_id,
+                            spec.layout.get(group_id, chosen[0].pos()), json.dumps(group.params),
+                            *self.doc.ports_of(group.type, group.params, list(group.inputs)))
         node.title = group.title
-        node.set_typed_ports(*self.doc.ports_of(group.type, group.params, list(group.inputs)))
         for port, ref in group.inputs.items():
             self.doc.connect(ref, group_id, port, push_undo=True)
         for name, other in spec.nodes.items():
@@ -617,6 +612,18 @@ class WorkflowEditor(QWidget):
         stack.endMacro()
         return fresh
 
+    def _create(self, type_name: str, name: str, pos, params_json: str, inputs, outputs) -> WorkflowNode:
+        """Add a node (an undoable step) with this name, parameters and typed ports."""
+        self._loading = True  # not a palette drop: no default parameters, no new name
+        try:
+            node = self.graph.create_node(type_name, name=name, pos=list(pos), selected=True)
+        finally:
+            self._loading = False
+        node.set_property("name", name, push_undo=False)
+        node.set_property("params", params_json, push_undo=False)
+        node.set_typed_ports(inputs, outputs)
+        return node
+
     def _replace_ports(self, node: WorkflowNode, inputs, outputs, type_name: str | None = None) -> WorkflowNode:
         """Rebuild a node under the same name (optionally as another type): delete and
         re-create (both undoable), then reconnect what still fits."""
@@ -627,14 +634,7 @@ class WorkflowEditor(QWidget):
         name, pos, params = node.name(), node.pos(), node.get_property("params")
         type_name = type_name or node.type_
         self.graph.delete_node(node)
-        self._loading = True
-        try:
-            fresh = self.graph.create_node(type_name, name=name, pos=list(pos), selected=True)
-        finally:
-            self._loading = False
-        fresh.set_property("name", name, push_undo=False)
-        fresh.set_property("params", params, push_undo=False)
-        fresh.set_typed_ports(inputs, outputs)
+        fresh = self._create(type_name, name, pos, params, inputs, outputs)
         for port, sources in wires_in.items():
             for source_name, source_port in sources:
                 source = self.graph.get_node_by_name(source_name)
