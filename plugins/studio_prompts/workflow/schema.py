@@ -101,8 +101,8 @@ def is_yaml(path: str | PurePath) -> bool:
 def sibling(path: Path, label: str) -> Path:
     """``<name>.<label><suffix>`` beside ``path`` (its own suffix: YAML stays YAML), never
     an existing file: ``-2``, ``-3``… are added until the name is free."""
-    suffix = workflow_suffix(path) or SUFFIX
-    stem = path.name.removesuffix(suffix) if workflow_suffix(path) else path.stem
+    found = workflow_suffix(path)
+    suffix, stem = (found, path.name.removesuffix(found)) if found else (SUFFIX, path.stem)
     target, n = path.with_name(f"{stem}.{label}{suffix}"), 2
     while target.exists():
         target, n = path.with_name(f"{stem}.{label}-{n}{suffix}"), n + 1
