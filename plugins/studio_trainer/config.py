@@ -90,6 +90,8 @@ class TrainParams(BaseModel):
     grad_clip: float = Field(1.0, ge=0.0, description="0 disables clipping")
 
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    processes: int = Field(1, ge=1, le=64, description="data-parallel processes (one per GPU; on the CPU they "
+                           "share the cores); each draws batch_size sequences per step")
     precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="bf16: autocast on CPU/CUDA; fp16: CUDA with a grad scaler")
     grad_checkpointing: bool = False
     compile: bool = Field(False, description="torch.compile the model (the first steps take longer)")
@@ -115,6 +117,8 @@ class TrainParams(BaseModel):
             raise ValueError("LoRA fine-tunes a saved model: set init_from to a checkpoint")
         if self.min_lr > self.learning_rate:
             raise ValueError("min_lr must not exceed learning_rate")
+        if self.processes > 1 and self.device == "mps":
+            raise ValueError("data-parallel processes need CUDA GPUs or the CPU, not MPS")
         if self.compile and self.compile_mode != "default" and self.grad_accum > 1:
             raise ValueError(f"compile_mode {self.compile_mode!r} replays CUDA graphs, which cannot accumulate "
                              "gradients over micro-batches: set grad_accum to 1 or compile_mode to 'default'")

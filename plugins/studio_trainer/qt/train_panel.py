@@ -169,7 +169,8 @@ class TrainPanel(QWidget):
         vocab_note = "" if d.tokenizer == "bpe" else " (char vocabulary ≈100; exact once the corpus is read)"
         self.summary.setText(
             f"≈{n / 1e6:.2f} M parameters{vocab_note} · {flops / 1e6:.1f} MFLOPs per training token · "
-            f"≈{memory / 2**20:.0f} MiB to train · {params.batch_size * params.grad_accum * m.block_size:,} tokens per step")
+            f"≈{memory / 2**20:.0f} MiB to train" + (" per process" if params.processes > 1 else "") + " · "
+            f"{params.batch_size * params.grad_accum * m.block_size * params.processes:,} tokens per step")
 
     # ---------------------------------------------------------------- actions
 

@@ -1,9 +1,11 @@
 """The loop launched data-parallel: two CPU processes in a gloo process group, as torchrun
-would start them. Only rank 0 logs and saves; gradients are averaged, so both ranks hold
-the same weights while each draws its own batches; a resumed run continues exactly."""
+would start them, or as a job with ``processes: 2`` starts them itself. Only rank 0 logs
+and saves; gradients are averaged, so both ranks hold the same weights while each draws
+its own batches; a cancel stops both at one step; a resumed run continues exactly."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import multiprocessing
 from pathlib import Path
@@ -13,6 +15,8 @@ import torch
 import torch.distributed as dist
 from safetensors.torch import load_file
 
+import studio_trainer.hooks as trainer_hooks
+from studio.api import JobCancelled
 from studio.testing import RecordingContext
 from studio_trainer.config import TrainParams
 from studio_trainer.train import loop
@@ -38,14 +42,19 @@ def _rank_main(rank: int, world: int, rendezvous: str, params: dict, run_dir: st
 
         loop.save = recording_save
         ctx = RecordingContext(Path(run_dir), rank=rank)
-        loop.train(TrainParams.model_validate(params), ctx)
+        try:
+            loop.train(TrainParams.model_validate(params.get(f"rank{rank}", params)), ctx)
+        except loop.TrainingError as exc:
+            torch.save({"error": str(exc)}, Path(out) / f"rank{rank}.pt")
+            return
         torch.save({"held": held, "events": ctx.events}, Path(out) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
 
 
 def launch(tmp_path: Path, name: str, params: dict, world: int = 2) -> list[dict]:
-    """Start ``world`` processes, wait for them, return what each recorded."""
+    """Start ``world`` processes, wait for them, return what each recorded (params may hold
+    a ``rank<N>`` entry: that rank's own params)."""
     spawn = multiprocessing.get_context("spawn")
     out = tmp_path / f"{name}-out"
     out.mkdir()
@@ -89,3 +98,69 @@ def test_a_two_rank_run_resumes_exactly_from_its_checkpoint(tmp_path, corpus):
     resumed, resumed_one = launch(tmp_path, "resumed", {**params, "resume": str(halfway)})
     assert all(torch.equal(resumed["held"][8][k], straight["held"][8][k]) for k in straight["held"][8])
     assert resumed_one["events"] == []
+
+
+def test_ranks_started_with_different_settings_refuse_to_train(tmp_path, corpus):
+    params = tiny(corpus, max_steps=8, log_interval=4)
+    zero, one = launch(tmp_path, "mixed", {**params, "rank1": {**params, "max_steps": 9}})
+    assert "started with different settings" in zero["error"] and "started with different settings" in one["error"]
+
+
+def test_a_job_with_two_processes_starts_its_second_rank_and_only_rank_zero_reports(make_studio, corpus):
+    studio = make_studio(("trainer", trainer_hooks))
+    params = tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4, processes=2)
+
+    async def go():
+        job = studio.jobs.submit("trainer.train", params)
+        await asyncio.wait_for(studio.jobs.wait(job), 180)
+        return job
+
+    job = asyncio.run(go())
+    assert job.status == "succeeded", job.error
+    events = list(job.run.events())
+    assert any("data-parallel: 2 processes on cpu (gloo)" in e["text"] for e in events if e["kind"] == "log")
+    assert [e["step"] for e in events if e["kind"] == "metric" and e["name"] == "train/loss"] == [4, 8]
+    latest = job.run.dir / "checkpoints" / "step-000008"
+    assert "rank1.data.generator" in load_file(str(latest / "train_state.safetensors"))
+    assert json.loads((latest / "train_state.json").read_text())["params"]["processes"] == 2
+
+
+def test_a_cancel_stops_every_rank_at_one_step_and_the_run_resumes_exactly(job_context, corpus):
+    params = tiny(corpus, max_steps=12, log_interval=4, eval_interval=4, checkpoint_interval=4, processes=2,
+                  model={"dropout": 0.1})
+    straight = job_context("straight")
+    loop.train(TrainParams.model_validate(params), straight)
+    first = job_context("first")
+    first.cancel_when(lambda e: e["kind"] == "metric" and e["name"] == "train/loss" and e["step"] == 4)
+    with pytest.raises(JobCancelled):
+        loop.train(TrainParams.model_validate(params), first)
+    saved = first.run_dir / "checkpoints" / "step-000008"  # the next log step, on both ranks
+    assert "rank1.data.generator" in load_file(str(saved / "train_state.safetensors"))
+    resumed = job_context("resumed")
+    loop.train(TrainParams.model_validate({"resume": "first"}), resumed)  # two processes again, from the checkpoint
+    assert any("data-parallel: 2 processes" in e["text"] for e in resumed.of_kind("log"))
+    a = load_file(str(straight.run_dir / "checkpoints" / "step-000012" / "model.safetensors"))
+    b = load_file(str(resumed.run_dir / "checkpoints" / "step-000012" / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_failing_rank_ends_the_run_with_its_error_unless_the_run_already_ended(monkeypatch):
+    import os
+    import threading
+
+    from studio_trainer.train import launch as launcher
+
+    monkeypatch.setattr(launcher, "FAILURE_GRACE_S", 0.0)
+    spawn = multiprocessing.get_context("spawn")
+    errors = spawn.SimpleQueue()
+    errors.put("TrainingError: out of memory on rank 1")
+    for still_running, expected in ((True, ["trainer-rank-1 failed: TrainingError: out of memory on rank 1"]),
+                                    (False, [])):
+        child = spawn.Process(target=os._exit, args=(3,), name="trainer-rank-1")
+        child.start()
+        running = threading.Event()
+        if still_running:
+            running.set()
+        failures = []
+        launcher.watch_ranks([child], errors, running, failures.append)
+        assert failures == expected

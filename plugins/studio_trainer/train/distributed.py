@@ -45,6 +45,16 @@ def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
     return total / world_size()
 
 
+def any_rank(flag: bool, device: str) -> bool:
+    """True on every rank if ``flag`` is true on any (a collective): a cancel that reaches
+    rank 0 stops every rank at the same step."""
+    if world_size() == 1:
+        return flag
+    value = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
 def gather(obj: Any) -> list[Any]:
     """Every rank's ``obj``, in rank order (a collective: every rank must call it)."""
     if world_size() == 1:

@@ -21,7 +21,7 @@ from typing import Any, Callable
 import torch
 from torch.nn import functional as F
 
-from studio.api import JobCancelled, JobContext, StudioFileError, read_events, write_json
+from studio.api import JobCancelled, JobContext, StudioFileError, read_events, read_json, write_json
 
 from ..config import TrainParams
 from ..data import corpus as corpus_io
@@ -153,6 +153,14 @@ def to_device(batch: tuple[torch.Tensor, ...], device: str) -> tuple[torch.Tenso
 
 
 def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
+    processes = _processes(params, ctx)
+    if processes > 1 and distributed.world_size() == 1:  # start the other ranks, then train as rank 0
+        from .launch import data_parallel
+
+        try:
+            return data_parallel(params.model_copy(update={"processes": processes}), ctx, train)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
     main = ctx.rank == 0
     try:
         setup = prepare(params, ctx)
@@ -172,6 +180,17 @@ def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
         raise
 
 
+def _processes(params: TrainParams, ctx: JobContext) -> int:
+    """How many processes to train with: as asked, or a resumed run's own number."""
+    if not params.resume or "processes" in params.model_fields_set:
+        return params.processes
+    try:
+        folder = ckpt.resolve_checkpoint(params.resume, ctx.run_dir.parent)
+        return int(read_json(folder / "train_state.json")["params"].get("processes", 1))
+    except (StudioFileError, KeyError, TypeError, ValueError):
+        return 1  # prepare() says what is wrong with the checkpoint
+
+
 def _oom_message(ctx: JobContext, params: TrainParams) -> str:
     latest = ctx.run_dir / "checkpoints" / "latest.json"
     kept = f"; the checkpoints saved so far are intact in {latest.parent}" if latest.exists() else ""
@@ -185,6 +204,9 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
     amp = autocast(s.device, p.precision)
     checkpoints = ctx.run_dir / "checkpoints"
     world = distributed.world_size()
+    if len(set(distributed.gather(p.model_dump_json()))) > 1:
+        raise TrainingError("the data-parallel processes were started with different settings; every rank must "
+                            "train the same run")  # their collectives would not line up
     tokens_per_step = p.batch_size * p.model.block_size * p.grad_accum * world  # over all processes
     peak = peak_flops(s.device)
     flops_per_token = summarize(s.model).flops_per_token
@@ -197,7 +219,8 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
         ctx.log(f"training on {s.device} ({p.precision}) from step {step} to {p.max_steps}")
     try:
         while step < p.max_steps:
-            ctx.check_cancelled()
+            if world == 1:
+                ctx.check_cancelled()
             lr = lr_at(step, max_lr=p.learning_rate, min_lr=p.min_lr, warmup=p.warmup_steps, total=p.max_steps)
             for group in s.optimizer.param_groups:
                 group["lr"] = lr
@@ -212,6 +235,8 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
             if step % p.log_interval == 0 or step == p.max_steps:
                 n = p.log_interval if step % p.log_interval == 0 else step % p.log_interval
                 train_loss = float(distributed.mean_over_ranks(loss_acc)) / n  # the one host sync per log interval
+                if world > 1 and distributed.any_rank(ctx.cancelled, s.device):  # every rank stops at this step
+                    raise JobCancelled("cancelled by the user")
                 loss_acc.zero_()
                 if not math.isfinite(train_loss):
                     raise TrainingError(_nan_message(step, lr, ctx))
@@ -236,9 +261,10 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
                 save(s, ctx, step, val_loss, checkpoints)
             timed -= time.perf_counter() - paused  # keep eval/sample/save time out of tokens/s
     except JobCancelled:
-        if step > s.start_step and main:
-            save(s, ctx, step, val_loss, checkpoints, every_rank=False)
-            ctx.log(f"cancelled at step {step}; saved a checkpoint to resume from")
+        if step > s.start_step:
+            save(s, ctx, step, val_loss, checkpoints)
+            if main:
+                ctx.log(f"cancelled at step {step}; saved a checkpoint to resume from")
         raise
     return {"steps": step, "val_loss": val_loss, "best_val_loss": s.best_val if s.best_val < math.inf else None,
             "checkpoint": str(checkpoints / "best") if (checkpoints / "best").exists() else None}
@@ -281,13 +307,12 @@ def emit_sample(s: Setup, ctx: JobContext, step: int) -> None:
              params={"temperature": p.temperature, "top_k": p.top_k, "max_new_tokens": p.sample_tokens})
 
 
-def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoints: Path,
-         every_rank: bool = True) -> None:
+def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoints: Path) -> None:
     """A resumable checkpoint, written by rank 0 with every rank's data position and RNG
-    (``every_rank``: all ranks are here; False when only rank 0 is, as on a cancel)."""
+    (every rank calls this at the same step)."""
     if not all(torch.isfinite(q).all() for q in s.model.parameters() if q.requires_grad):
         raise TrainingError(_nan_message(step, s.optimizer.param_groups[0]["lr"], ctx))
-    states = distributed.gather(_rank_state(s)) if every_rank else [_rank_state(s)]
+    states = distributed.gather(_rank_state(s))
     if ctx.rank != 0:
         return
     tensors, groups = ckpt.optimizer_tensors(s.optimizer)
@@ -323,12 +348,13 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         resume_from = ckpt.resolve_checkpoint(params.resume, runs_dir)
         _, meta = ckpt.load_train_state(resume_from)
         saved = TrainParams.model_validate(meta["params"])
-        overrides = {k: getattr(params, k) for k in ("max_steps", "device", "log_interval", "eval_interval",
-                                                      "sample_interval", "checkpoint_interval")
+        overrides = {k: getattr(params, k) for k in ("max_steps", "device", "processes", "log_interval",
+                                                      "eval_interval", "sample_interval", "checkpoint_interval")
                      if k in params.model_fields_set}
         params = saved.model_copy(update={**overrides, "resume": params.resume})
         note(f"resuming from {resume_from} (step {meta['step']}) with the run's saved settings"
-                + (f"; changed: {', '.join(overrides)}" if overrides else ""))
+             + (f"; changed: {', '.join(overrides)}" if overrides else ""))
+    params = params.model_copy(update={"processes": distributed.world_size()})  # what this run really uses
     torch.manual_seed(params.seed + ctx.rank)
     device = pick_device(params.device)
     if params.precision == "fp16" and device != "cuda":
