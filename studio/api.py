@@ -71,6 +71,7 @@ __all__ = [
     "contributions",
     "active_workspace",
     "parse_assignments",
+    "merge_settings",
     "StudioFileError",
     "atomic_write_text",
     "read_json",
@@ -421,15 +422,35 @@ def get_api_key(provider: str) -> tuple[str | None, str]:
 
 
 def parse_assignments(items: list[str]) -> dict[str, Any]:
-    """``["a=1", "b=x"]`` -> ``{"a": 1, "b": "x"}``: values parsed as JSON when they can be.
-    The ``--set KEY=VALUE`` convention of the studio's CLI, for plugin commands too."""
+    """``["a=1", "b=x", "m.n=2"]`` -> ``{"a": 1, "b": "x", "m": {"n": 2}}``: values parsed as
+    JSON when they can be; a dotted key sets a field of a nested group. The ``--set
+    KEY=VALUE`` convention of the studio's CLI, for plugin commands too."""
     values: dict[str, Any] = {}
     for item in items:
         key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        if not sep or not key or "" in key.split("."):
+            raise ValueError(f"--set expects KEY=VALUE (KEY may be group.field), got {item!r}")
         try:
-            values[key] = json.loads(raw)
+            value = json.loads(raw)
         except json.JSONDecodeError:
-            values[key] = raw
+            value = raw
+        *groups, name = key.split(".")
+        target = values
+        for group in groups:
+            if not isinstance(target.setdefault(group, {}), dict):
+                raise ValueError(f"--set {key}: {group!r} was set to a value, not a group of settings")
+            target = target[group]
+        target[name] = value
     return values
+
+
+def merge_settings(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``changes`` laid over it, group by group (a change to ``model.n_layer``
+    keeps the file's other ``model`` settings)."""
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_settings(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

@@ -140,17 +140,43 @@ def load_params(path: Path | None, sets: list[str]) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise CliError(f"{path} must hold a JSON object of parameters, not {type(data).__name__}")
         params.update(data)
-    from studio.api import parse_assignments
+    from studio.api import merge_settings, parse_assignments
 
     try:
-        params.update(parse_assignments(sets))
+        return merge_settings(params, parse_assignments(sets))
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    return params
+
+
+def unknown_settings(model: type, values: dict[str, Any], prefix: str = "") -> list[str]:
+    """Keys of ``values`` that ``model`` (a pydantic model) has no field for, as dotted
+    paths; nested groups are checked too. A typo in ``--set`` must not pass silently."""
+    from pydantic import BaseModel
+
+    unknown = []
+    for key, value in values.items():
+        field = model.model_fields.get(key)
+        if field is None:
+            unknown.append(prefix + key)
+            continue
+        group = next((t for t in (field.annotation, *getattr(field.annotation, "__args__", ()))
+                      if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        if group is not None and isinstance(value, dict):
+            unknown += unknown_settings(group, value, f"{prefix}{key}.")
+    return unknown
 
 
 def cmd_jobs_run(args, studio) -> int:
-    return run_job_to_end(studio, args.kind, load_params(args.params, args.set), quiet=args.quiet)
+    from studio.api import parse_assignments
+
+    params = load_params(args.params, args.set)
+    kind = studio.jobs.kinds.get(args.kind)
+    if kind is not None:
+        unknown = unknown_settings(kind.params, parse_assignments(args.set))
+        if unknown:
+            known = ", ".join(kind.params.model_fields)
+            raise CliError(f"--set {unknown[0]}: {args.kind} has no such setting (its settings: {known})")
+    return run_job_to_end(studio, args.kind, params, quiet=args.quiet)
 
 
 def run_job_to_end(studio, kind: str, params: dict[str, Any], quiet: bool = False) -> int:

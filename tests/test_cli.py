@@ -67,9 +67,23 @@ def test_jobs_run_writes_run_folder_and_runs_show(tmp_path, capsys):
     assert "train/loss" in capsys.readouterr().out
 
 
+def test_set_reaches_nested_settings_and_keeps_the_others():
+    from studio.api import merge_settings, parse_assignments
+
+    assert parse_assignments(["model.n_layer=1", "model.bias=false", "steps=3"]) == {
+        "model": {"n_layer": 1, "bias": False}, "steps": 3}
+    assert merge_settings({"model": {"n_layer": 4, "n_head": 2}, "lr": 1}, {"model": {"n_layer": 1}}) == {
+        "model": {"n_layer": 1, "n_head": 2}, "lr": 1}
+    with pytest.raises(ValueError, match="was set to a value"):
+        parse_assignments(["model=3", "model.n_layer=1"])
+    with pytest.raises(ValueError, match="KEY may be group.field"):
+        parse_assignments(["model..n=1"])
+
+
 @pytest.mark.parametrize("args, message", [
     (["jobs", "run", "diagnostics.stream", "--set", "steps=-5"], "steps: Input should be greater than or equal to 1"),
     (["jobs", "run", "diagnostics.stream", "--set", "nonsense"], "--set expects KEY=VALUE"),
+    (["jobs", "run", "diagnostics.stream", "--set", "stpes=5"], "--set stpes: diagnostics.stream has no such setting"),
     (["jobs", "run", "no.such.kind"], "unknown job kind 'no.such.kind'"),
     (["jobs", "run", "diagnostics.stream", "--params", "/no/such/file.json"], "does not exist"),
     (["runs", "show", "zzz-no-run"], "no run matches"),

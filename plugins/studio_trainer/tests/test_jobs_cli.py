@@ -99,11 +99,16 @@ def test_cli_trains_generates_tokenizes_and_summarises(studio_home, corpus):
     env = {**os.environ, "TENSOR_STUDIO_HOME": str(studio_home)}
     params = studio_home.parent / "params.json"
     params.write_text(json.dumps(tiny(corpus)))
-    out = cli("jobs", "run", "trainer.train", "--params", str(params), "--set", "max_steps=10", "-q", env=env)
+    out = cli("jobs", "run", "trainer.train", "--params", str(params), "--set", "max_steps=10",
+              "--set", "model.n_layer=1", "-q", env=env)
     result = json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip().startswith("{") else None
     runs = cli("runs", "list", "--json", env=env)
     run_id = json.loads(runs.stdout)[0]["id"]
     assert result is None or result["steps"] == 10
+    shown = json.loads(cli("runs", "show", run_id, "--json", env=env).stdout)["params"]
+    assert shown["model"]["n_layer"] == 1 and shown["model"]["n_embd"] == 32  # one setting changed, the file's kept
+    typo = cli("jobs", "run", "trainer.train", "--set", "model.n_layr=1", env=env, check=False)
+    assert typo.returncode == 2 and "--set model.n_layr: trainer.train has no such setting" in typo.stderr
     gen = cli("trainer", "generate", run_id, "--prompt", "All:", "--max-new-tokens", "15", "--seed", "1", env=env)
     assert gen.stdout.startswith("All:") and len(gen.stdout) > len("All:") + 5
     tok = cli("trainer", "tokenize", run_id, "Speak, speak.", env=env)
