@@ -147,6 +147,7 @@ def test_a_cancel_stops_every_rank_at_one_step_and_the_run_resumes_exactly(job_c
 def test_a_failing_rank_ends_the_run_with_its_error_unless_the_run_already_ended(monkeypatch):
     import os
     import threading
+    import time
 
     from studio_trainer.train import launch as launcher
 
@@ -156,11 +157,18 @@ def test_a_failing_rank_ends_the_run_with_its_error_unless_the_run_already_ended
     errors.put("TrainingError: out of memory on rank 1")
     for still_running, expected in ((True, ["trainer-rank-1 failed: TrainingError: out of memory on rank 1"]),
                                     (False, [])):
+        # a rank still training (when the run goes on), and one that fails
+        busy = spawn.Process(target=time.sleep, args=(30 if still_running else 0,), name="trainer-rank-2")
         child = spawn.Process(target=os._exit, args=(3,), name="trainer-rank-1")
+        busy.start()
         child.start()
         running = threading.Event()
         if still_running:
             running.set()
         failures = []
-        launcher.watch_ranks([child], errors, running, failures.append)
+        launcher.watch_ranks([busy, child], errors, running, failures.append)
         assert failures == expected
+        if still_running:
+            assert busy.is_alive()  # the failure was noticed at once, not after the other rank ended
+            busy.kill()
+        busy.join()

@@ -12,6 +12,7 @@ wait in an all-reduce for ever).
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.connection
 import os
 import socket
 import threading
@@ -81,14 +82,18 @@ def data_parallel(params, ctx, train: Callable) -> Any:
 
 def watch_ranks(children, errors, running: threading.Event, fail: Callable[[str], None]) -> None:
     """Wait for the child ranks; the first that fails while the run goes on ends it."""
-    for child in children:
-        child.join()
-        if child.exitcode != 0 and running.is_set():
-            text = errors.get() if not errors.empty() else f"exited with code {child.exitcode}"
-            time.sleep(FAILURE_GRACE_S)
-            if running.is_set():
-                fail(f"{child.name} failed: {text}")
-            return
+    pending = list(children)
+    while pending:
+        ended = multiprocessing.connection.wait([child.sentinel for child in pending])
+        for child in [c for c in pending if c.sentinel in ended]:
+            pending.remove(child)
+            child.join()
+            if child.exitcode != 0 and running.is_set():
+                text = errors.get() if not errors.empty() else f"exited with code {child.exitcode}"
+                time.sleep(FAILURE_GRACE_S)
+                if running.is_set():
+                    fail(f"{child.name} failed: {text}")
+                return
 
 
 def _fail(ctx, text: str) -> None:
