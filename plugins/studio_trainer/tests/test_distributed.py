@@ -172,3 +172,14 @@ def test_a_failing_rank_ends_the_run_with_its_error_unless_the_run_already_ended
             assert busy.is_alive()  # the failure was noticed at once, not after the other rank ended
             busy.kill()
         busy.join()
+
+
+def test_more_gpu_processes_than_gpus_are_refused_before_any_process_starts(job_context, corpus):
+    import psutil
+
+    before = psutil.Process().children()
+    if torch.cuda.device_count() >= 2:
+        pytest.skip("this machine has the GPUs")
+    with pytest.raises(loop.TrainingError, match="sees no CUDA GPU|need 2 CUDA GPUs; this machine has 1"):
+        loop.train(TrainParams.model_validate(tiny(corpus, processes=2, device="cuda")), job_context())
+    assert psutil.Process().children() == before
