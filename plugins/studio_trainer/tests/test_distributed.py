@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import json
 import multiprocessing
+import os
+import traceback
 from pathlib import Path
 
 import pytest
@@ -28,9 +30,11 @@ pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_avai
 
 
 def _rank_main(rank: int, world: int, rendezvous: str, params: dict, run_dir: str, out: str) -> None:
-    """One process of the group: trains, and records what this rank saw and held."""
+    """One process of the group: trains, and records what this rank saw and held; then
+    leaves without tearing the group down, as the studio's own ranks do (launch.py)."""
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
+    code = 0
     try:
         held = {}
         save = loop.save
@@ -46,10 +50,12 @@ def _rank_main(rank: int, world: int, rendezvous: str, params: dict, run_dir: st
             loop.train(TrainParams.model_validate(params.get(f"rank{rank}", params)), ctx)
         except loop.TrainingError as exc:
             torch.save({"error": str(exc)}, Path(out) / f"rank{rank}.pt")
-            return
-        torch.save({"held": held, "events": ctx.events}, Path(out) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+        else:
+            torch.save({"held": held, "events": ctx.events}, Path(out) / f"rank{rank}.pt")
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    os._exit(code)
 
 
 def launch(tmp_path: Path, name: str, params: dict, world: int = 2) -> list[dict]:
@@ -145,7 +151,6 @@ def test_a_cancel_stops_every_rank_at_one_step_and_the_run_resumes_exactly(job_c
 
 
 def test_a_failing_rank_ends_the_run_with_its_error_unless_the_run_already_ended(monkeypatch):
-    import os
     import threading
     import time
 

@@ -27,6 +27,7 @@ import torch.distributed as dist
 from studio.api import JobCancelled
 
 FAILURE_GRACE_S = 3.0  # rank 0 may be failing for the same reason: let it report first
+CHILD_EXIT_S = 10.0
 
 
 class QuietContext:
@@ -72,10 +73,12 @@ def data_parallel(params, ctx, train: Callable) -> Any:
         return train(params, ctx)
     finally:
         running.clear()
+        for child in children:  # they leave right after the last collective (or wait in one, if rank 0 failed alone)
+            child.join(timeout=CHILD_EXIT_S)
         if dist.is_initialized():
-            dist.destroy_process_group()
+            dist.destroy_process_group()  # with the others gone: a quiet teardown
         for child in children:
-            child.join(timeout=30)
+            child.join(timeout=CHILD_EXIT_S)
             if child.is_alive():
                 child.kill()
 
@@ -110,6 +113,7 @@ def _rank_main(rank: int, world: int, address: str, params: dict, run_id: str, r
     from ..config import TrainParams
     from .loop import train
 
+    code = 0
     try:
         p = TrainParams.model_validate(params)
         _join(rank, world, _device(p.device, world), address)
@@ -118,10 +122,10 @@ def _rank_main(rank: int, world: int, address: str, params: dict, run_id: str, r
         pass
     except BaseException as exc:  # noqa: BLE001 - reported to rank 0, which reports it to the user
         errors.put(f"{type(exc).__name__}: {exc}\n{''.join(traceback.format_exception(exc))[-2000:]}")
-        raise SystemExit(1) from None
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
+        code = 1
+    # Leave at once: this rank has nothing left to write, and tearing a gloo group down
+    # while the other ranks close theirs can abort a finished process (seen once in CI).
+    os._exit(code)
 
 
 def _exit_with_parent(parent: int) -> None:
