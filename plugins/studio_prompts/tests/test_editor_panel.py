@@ -398,6 +398,13 @@ def test_demos_are_edited_in_a_table_typed_by_the_signature_and_undo(editor, tmp
     editor.graph.undo_stack().undo()
     assert editor.graph.get_node_by_name("answer").params()["demos"] == [
         {"question": "q0", "answer": "a0", "reasoning": ["r", 1]}]
+    editor.select_node("answer")  # demos edited in the JSON box, not in the table: the JSON's stand
+    params = json.loads(editor.inspector.params.toPlainText())
+    params["demos"].append({"question": "q1", "answer": "a1"})
+    editor.inspector.params.setPlainText(json.dumps(params))
+    assert editor.inspector.commit() is True
+    assert editor.graph.get_node_by_name("answer").params()["demos"][-1] == {"question": "q1", "answer": "a1"}
+    editor.graph.undo_stack().undo()
     editor.select_node("answer")
     editor.inspector.signature.setText("question -> answer, confidence: float")
     editor.inspector._signature_edited()  # the columns follow the signature line; typed demos stay

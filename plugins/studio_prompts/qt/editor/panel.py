@@ -94,7 +94,9 @@ class Inspector(QWidget):
         self.fields.verticalHeader().hide()
         self.signature.textEdited.connect(lambda _t: self._signature_edited())
         self.demos = DemosTable()
-        self.demos.setToolTip("Few-shot examples, one per row (they replace the demos in the JSON below)")
+        self.demos.setToolTip("Few-shot examples, one per row. Apply takes the demos from here if you edited "
+                              "them here, else from the JSON below")
+        self._shown_demos: list[dict] = []
         self.temperature = QDoubleSpinBox(objectName="temperature", minimum=-0.1, maximum=2.0, singleStep=0.1,
                                           decimals=2, specialValueText="(model default)")
         self.max_tokens = QSpinBox(objectName="max_tokens", minimum=0, maximum=1_000_000, singleStep=64,
@@ -135,6 +137,7 @@ class Inspector(QWidget):
         self.kind.setEnabled(type_id in PREDICTOR_KINDS)
         self.demos.setEnabled(type_id in PREDICTOR_KINDS)
         self.demos.set_demos([], [])
+        self._shown_demos = []
         self.kind.setCurrentIndex(max(0, self.kind.findData(type_id)))
         if node is None:
             self.title.setText("Select a node to edit it.")
@@ -157,6 +160,7 @@ class Inspector(QWidget):
                                for f in fs} if spec else {})
             if self.demos.isEnabled():
                 self.demos.set_demos(self._field_types(), list(params.get("demos") or []))
+                self._shown_demos = self.demos.demos()
         self.instructions.setPlainText(params.get("instructions", ""))
         config = params.get("config") or {}
         self.temperature.setValue(float(config.get("temperature", -0.1)))
@@ -232,10 +236,8 @@ class Inspector(QWidget):
             write_signature(params, spec, instructions=False)  # the instructions box is written below
         if "instructions" in params or self.instructions.toPlainText():
             params["instructions"] = self.instructions.toPlainText()
-        if self.demos.isEnabled():
-            demos = self.demos.demos()
-            if demos or "demos" in params:
-                params["demos"] = demos
+        if self.demos.isEnabled() and self.demos.demos() != self._shown_demos:  # edited in the table: it wins;
+            params["demos"] = self.demos.demos()  # else the JSON's demos stand (edited there or not at all)
         if self.model.text().strip():
             params["model"] = self.model.text().strip()
         else:
