@@ -131,7 +131,8 @@ def cmd_job_kinds(args, studio) -> int:
     return EXIT_OK
 
 
-def load_params(path: Path | None, sets: list[str]) -> dict[str, Any]:
+def load_params(path: Path | None, sets: dict[str, Any]) -> dict[str, Any]:
+    """The params file (if any) with the parsed ``--set`` values laid over it."""
     params: dict[str, Any] = {}
     if path is not None:
         from studio.core.files import read_json
@@ -140,42 +141,47 @@ def load_params(path: Path | None, sets: list[str]) -> dict[str, Any]:
         if not isinstance(data, dict):
             raise CliError(f"{path} must hold a JSON object of parameters, not {type(data).__name__}")
         params.update(data)
-    from studio.api import merge_settings, parse_assignments
+    from studio.api import merge_settings
+
+    return merge_settings(params, sets)
+
+
+def parse_sets(items: list[str]) -> dict[str, Any]:
+    from studio.api import parse_assignments
 
     try:
-        return merge_settings(params, parse_assignments(sets))
+        return parse_assignments(items)
     except ValueError as exc:
         raise CliError(str(exc)) from None
 
 
-def unknown_settings(model: type, values: dict[str, Any], prefix: str = "") -> list[str]:
-    """Keys of ``values`` that ``model`` (a pydantic model) has no field for, as dotted
-    paths; nested groups are checked too. A typo in ``--set`` must not pass silently."""
+def unknown_setting(model: type, values: dict[str, Any], prefix: str = "") -> tuple[str, list[str]] | None:
+    """The first key of ``values`` that ``model`` (a pydantic model) has no field for, as a
+    dotted path, with the fields its group does have; nested groups are checked too. A
+    typo in ``--set`` must not pass silently."""
     from pydantic import BaseModel
 
-    unknown = []
     for key, value in values.items():
         field = model.model_fields.get(key)
         if field is None:
-            unknown.append(prefix + key)
-            continue
+            return prefix + key, list(model.model_fields)
         group = next((t for t in (field.annotation, *getattr(field.annotation, "__args__", ()))
                       if isinstance(t, type) and issubclass(t, BaseModel)), None)
         if group is not None and isinstance(value, dict):
-            unknown += unknown_settings(group, value, f"{prefix}{key}.")
-    return unknown
+            found = unknown_setting(group, value, f"{prefix}{key}.")
+            if found:
+                return found
+    return None
 
 
 def cmd_jobs_run(args, studio) -> int:
-    from studio.api import parse_assignments
-
-    params = load_params(args.params, args.set)
+    sets = parse_sets(args.set)
+    params = load_params(args.params, sets)
     kind = studio.jobs.kinds.get(args.kind)
-    if kind is not None:
-        unknown = unknown_settings(kind.params, parse_assignments(args.set))
-        if unknown:
-            known = ", ".join(kind.params.model_fields)
-            raise CliError(f"--set {unknown[0]}: {args.kind} has no such setting (its settings: {known})")
+    unknown = unknown_setting(kind.params, sets) if kind is not None else None
+    if unknown:
+        path, known = unknown
+        raise CliError(f"--set {path}: {args.kind} has no such setting (the settings there: {', '.join(known)})")
     return run_job_to_end(studio, args.kind, params, quiet=args.quiet)
 
 

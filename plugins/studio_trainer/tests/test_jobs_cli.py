@@ -109,6 +109,7 @@ def test_cli_trains_generates_tokenizes_and_summarises(studio_home, corpus):
     assert shown["model"]["n_layer"] == 1 and shown["model"]["n_embd"] == 32  # one setting changed, the file's kept
     typo = cli("jobs", "run", "trainer.train", "--set", "model.n_layr=1", env=env, check=False)
     assert typo.returncode == 2 and "--set model.n_layr: trainer.train has no such setting" in typo.stderr
+    assert "n_layer, n_head" in typo.stderr  # the model group's own settings, where the typo is
     gen = cli("trainer", "generate", run_id, "--prompt", "All:", "--max-new-tokens", "15", "--seed", "1", env=env)
     assert gen.stdout.startswith("All:") and len(gen.stdout) > len("All:") + 5
     tok = cli("trainer", "tokenize", run_id, "Speak, speak.", env=env)
