@@ -105,9 +105,14 @@ def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches:
 def target_shares(targets: list[torch.Tensor]) -> list[float]:
     """Each micro-batch's share of the counted (not ``-100``) targets. Counted on the CPU
     batches before they go to the device, so a GPU step never waits for the host."""
-    counts = [int((y != -100).sum()) for y in targets]
+    counts = [counted_targets(y) for y in targets]
     total = sum(counts) or 1
     return [n / total for n in counts]
+
+
+def counted_targets(y: torch.Tensor) -> int:
+    """Targets that count in the loss (not ``-100``: prompt tokens, padding)."""
+    return int((y != -100).sum())
 
 
 def distillation_loss(logits, label_loss, teacher: GPT, x, y, temperature: float, alpha: float) -> torch.Tensor:
@@ -129,7 +134,7 @@ def evaluate(model: Callable, batches, iters: int, device: str, amp, cuda_graphs
     count = 0
     for _ in range(iters):
         batch = batches.next()
-        n = int((batch[1] != -100).sum())  # counted on the CPU: no wait for the device
+        n = counted_targets(batch[1])  # counted on the CPU: no wait for the device
         x, y = to_device(batch, device)
         if cuda_graphs:
             torch.compiler.cudagraph_mark_step_begin()
