@@ -185,7 +185,7 @@ def _throughput(metrics: list[dict], skip: int) -> dict:
             "final_loss": [e["value"] for e in metrics if e["name"] == "train/loss"][-1]}
 
 
-def profiled(kind: str, data: Path, steps: int, skip: int, trace_dir: Path | None) -> dict:
+def profiled(kind: str, data: Path, steps: int, skip: int, trace_dir: Path | None, compile: str = "default") -> dict:
     """Host and device time per op over 20 steps after ``skip``, for the plain loop or the
     studio's loop (in-process, its ``train_step`` wrapped to mark steps): where a step's
     time goes when the two differ. Writes a Chrome trace per run to ``trace_dir``."""
@@ -197,7 +197,7 @@ def profiled(kind: str, data: Path, steps: int, skip: int, trace_dir: Path | Non
                    schedule=schedule(wait=skip, warmup=10, active=20, repeat=1))
     prof.start()
     if kind == "plain":
-        plain_loop(data, min(steps, skip + 40), skip, "default", on_step=prof.step)
+        plain_loop(data, min(steps, skip + 40), skip, compile, on_step=prof.step)
     else:
         from studio_trainer.train import loop
 
@@ -209,7 +209,7 @@ def profiled(kind: str, data: Path, steps: int, skip: int, trace_dir: Path | Non
             return result
 
         loop.train_step = marked
-        studio_in_process(data, min(steps, skip + 40), skip, "default")
+        studio_in_process(data, min(steps, skip + 40), skip, compile)
     prof.stop()
     if trace_dir is not None:
         trace_dir.mkdir(parents=True, exist_ok=True)
@@ -222,9 +222,10 @@ RUNS = {
     "studio": lambda a: studio_job(a.data, a.steps, a.skip, "default"),
     "plain_cudagraphs": lambda a: plain_loop(a.data, a.steps, a.skip, "reduce-overhead"),
     "studio_cudagraphs": lambda a: studio_job(a.data, a.steps, a.skip, "reduce-overhead"),
-    "studio_in_process": lambda a: studio_in_process(a.data, a.steps, a.skip, "default"),
-    "plain_studio_batches": lambda a: plain_loop(a.data, a.steps, a.skip, "default", studio_batches=True),
-    "plain_studio_step": lambda a: plain_loop(a.data, a.steps, a.skip, "default", studio_step=True),
+    # the ablations and --profile use --compile-mode (default: "default")
+    "studio_in_process": lambda a: studio_in_process(a.data, a.steps, a.skip, a.compile_mode),
+    "plain_studio_batches": lambda a: plain_loop(a.data, a.steps, a.skip, a.compile_mode, studio_batches=True),
+    "plain_studio_step": lambda a: plain_loop(a.data, a.steps, a.skip, a.compile_mode, studio_step=True),
     "plain_eager": lambda a: plain_loop(a.data, a.steps, a.skip, None),
     "studio_eager": lambda a: studio_job(a.data, a.steps, a.skip, None),
 }
@@ -232,7 +233,8 @@ RUNS = {
 
 def _passed_on(args: argparse.Namespace) -> list[str]:
     """The options a child process needs to run the same workload."""
-    return ["--data", str(args.data), "--steps", str(args.steps), "--skip", str(args.skip)] + (["--smoke"] if args.smoke else [])
+    return ["--data", str(args.data), "--steps", str(args.steps), "--skip", str(args.skip),
+            "--compile-mode", args.compile_mode] + (["--smoke"] if args.smoke else [])
 
 
 def _in_subprocess(mode: str, args: argparse.Namespace) -> dict:
@@ -256,6 +258,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", action="store_true",
                         help="instead of timing: profile 20 steps of the plain loop and of the studio's loop (torch.profiler)")
     parser.add_argument("--trace-dir", type=Path, help="with --profile: write Chrome traces here")
+    parser.add_argument("--compile-mode", default="default", choices=["default", "reduce-overhead"],
+                        help="torch.compile mode of the ablation runs (studio_in_process, plain_studio_*) and of --profile")
     parser.add_argument("--profile-kind", choices=["plain", "studio"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=sorted(RUNS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -265,7 +269,7 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(RUNS[args.mode](args)))
         return
     if args.profile_kind:
-        print(json.dumps(profiled(args.profile_kind, args.data, args.steps, args.skip, args.trace_dir)))
+        print(json.dumps(profiled(args.profile_kind, args.data, args.steps, args.skip, args.trace_dir, args.compile_mode)))
         return
     if args.profile:  # each loop in its own process, like the timed runs
         for kind in ("plain", "studio"):
@@ -288,15 +292,17 @@ def main(argv: list[str] | None = None) -> None:
         print(f"  {results[mode]}", flush=True)
     tps = {mode: sum(r["tokens_per_s"] for m, r in results.items() if m.rstrip("2") == mode)
                  / sum(1 for m in results if m.rstrip("2") == mode) for mode in {m.rstrip("2") for m in results}}
-    plain = tps["plain"]
-    flops, peak = results["plain"]["flops_per_token"], results["plain"]["peak_flops"] or math.nan
-    print(f"\n{results['plain']['gpu']}, torch {results['plain']['torch']}; MFU against the dense bf16 peak "
-          f"({peak / 1e12:.0f} TFLOP/s), {flops / 1e6:.1f} MFLOP per token; runs of one kind averaged")
-    print(f"{'run':<22} {'tokens/s':>12} {'MFU':>7} {'÷ plain compiled':>17}")
+    base = "plain" if "plain" in tps else next(m for m in results if m.startswith("plain"))  # the baseline
+    plain = tps[base.rstrip("2")]
+    flops, peak = results[base]["flops_per_token"], results[base]["peak_flops"] or math.nan
+    print(f"\n{results[base]['gpu']}, torch {results[base]['torch']}; MFU against the dense bf16 peak "
+          f"({peak / 1e12:.0f} TFLOP/s), {flops / 1e6:.1f} MFLOP per token; runs of one kind averaged; "
+          f"ablations compiled with mode {args.compile_mode!r}")
+    print(f"{'run':<22} {'tokens/s':>12} {'MFU':>7} {'÷ ' + base.rstrip('2'):>17}")
     for mode in RUNS:
         if mode in tps:
             print(f"{mode:<22} {tps[mode]:>12,.0f} {tps[mode] * flops / peak:>7.1%} {tps[mode] / plain:>16.3f}x")
-    results["summary"] = {mode: {"tokens_per_s": v, "mfu": v * flops / peak, "over_plain_compiled": v / plain}
+    results["summary"] = {mode: {"tokens_per_s": v, "mfu": v * flops / peak, "over_baseline": v / plain}
                           for mode, v in tps.items()}
     out = args.out or (Path(tempfile.mkdtemp(prefix="ts-smoke-")) / "results.json" if args.smoke
                        else ROOT / "benchmarks" / "trainer-gpu-results.json")
