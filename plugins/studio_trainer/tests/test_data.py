@@ -120,6 +120,16 @@ def test_token_batches_resume_from_their_state():
         TokenBatches(torch.arange(9), 8, 1, 0, name="validation")
 
 
+def test_token_batches_are_the_windows_at_the_seeded_starts():
+    """The batches a checkpoint's generator state stands for: the windows of the stream at
+    the seeded random starts (a run saved before the gather changed resumes on the same data)."""
+    tokens = torch.randperm(500)
+    x, y = TokenBatches(tokens, 16, 8, seed=3).next()
+    starts = torch.randint(500 - 16 - 1, (8,), generator=torch.Generator().manual_seed(3))
+    expected = torch.stack([tokens[i:i + 17] for i in starts.tolist()])
+    assert torch.equal(x, expected[:, :-1]) and torch.equal(y, expected[:, 1:])
+
+
 def test_pair_batches_pad_dynamically_in_length_buckets():
     pairs = [([1] * n, [2, 2, 0]) for n in list(range(1, 30)) * 2]
     batches = PairBatches(pairs, batch_size=4, block_size=64, pad_id=0, seed=0)
