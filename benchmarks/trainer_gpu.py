@@ -14,7 +14,8 @@ AdamW, ``torch.compile``. Runs (``--runs``), each in a fresh process:
 * studio_in_process   — the trainer's loop called directly (no worker), compiled;
 * plain_studio_batches,
   plain_studio_step   — the plain loop with the trainer's batch path, or its train_step,
-                        swapped in (compiled): which half of the studio loop costs what;
+                        swapped in: which half of the studio loop costs what
+                        (these three are compiled with ``--compile-mode``, ``default`` unless set);
 * plain_eager,
   studio_eager        — without ``torch.compile``.
 
@@ -23,7 +24,9 @@ Throughput is measured after the first ``--skip`` steps (compilation and warm-up
 PaLM appendix B, as nanoGPT) against the GPU's dense bf16 peak. Needs a CUDA GPU:
 
     python benchmarks/trainer_gpu.py [--steps 1500] [--skip 300] [--data ../shared/data/tinyshakespeare.txt]
-    python benchmarks/trainer_gpu.py --profile [--trace-dir DIR]   # where each loop's step time goes
+    python benchmarks/trainer_gpu.py --compile-mode reduce-overhead \
+        --runs plain_cudagraphs,plain_studio_batches,plain_studio_step,studio_in_process,plain_cudagraphs2
+    python benchmarks/trainer_gpu.py --profile [--trace-dir DIR] [--compile-mode reduce-overhead]
     python benchmarks/trainer_gpu.py --smoke --steps 60 --skip 20    # checks the script itself, on the CPU
 """
 
