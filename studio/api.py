@@ -220,7 +220,8 @@ class CliCommand:
     ``run(args) -> int`` does the work and returns the exit code. ``args.workspace`` is
     the workspace folder; ``args.run_job(kind, params)`` runs a job to the end like
     ``tensor-studio jobs run`` (run folder, progress bar, Ctrl-C cancels) and returns its
-    exit code."""
+    exit code; ``args.job_params(kind, params_file, set_items)`` reads a job's parameters
+    from a params file and ``--set`` items as ``jobs run`` does (unknown settings refused)."""
 
     name: str
     help: str

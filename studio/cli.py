@@ -175,14 +175,20 @@ def unknown_setting(model: type, values: dict[str, Any], prefix: str = "") -> tu
 
 
 def cmd_jobs_run(args, studio) -> int:
-    sets = parse_sets(args.set)
-    params = load_params(args.params, sets)
-    kind = studio.jobs.kinds.get(args.kind)
+    return run_job_to_end(studio, args.kind, job_params(studio, args.kind, args.params, args.set), quiet=args.quiet)
+
+
+def job_params(studio, kind_id: str, path: Path | None, set_items: list[str]) -> dict[str, Any]:
+    """A job's parameters from a params file and ``--set`` items; a ``--set`` key the job
+    has no setting for is refused (a typo would otherwise be ignored)."""
+    sets = parse_sets(set_items)
+    params = load_params(path, sets)
+    kind = studio.jobs.kinds.get(kind_id)
     unknown = unknown_setting(kind.params, sets) if kind is not None else None
     if unknown:
-        path, known = unknown
-        raise CliError(f"--set {path}: {args.kind} has no such setting (the settings there: {', '.join(known)})")
-    return run_job_to_end(studio, args.kind, params, quiet=args.quiet)
+        setting, known = unknown
+        raise CliError(f"--set {setting}: {kind_id} has no such setting (the settings there: {', '.join(known)})")
+    return params
 
 
 def run_job_to_end(studio, kind: str, params: dict[str, Any], quiet: bool = False) -> int:
@@ -428,8 +434,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_plugin_command(args, studio) -> int:
-    """A plugin's sub-command; ``args.workspace`` is the open workspace's folder and
-    ``args.run_job(kind, params, quiet=False) -> exit code`` runs a job as ``jobs run`` does."""
+    """A plugin's sub-command; ``args.workspace`` is the open workspace's folder,
+    ``args.run_job(kind, params, quiet=False) -> exit code`` runs a job as ``jobs run`` does,
+    and ``args.job_params(kind, params_file, set_items) -> dict`` reads its parameters as
+    ``jobs run`` does."""
     from studio.api import resolve
     from studio.core.files import StudioFileError
 
@@ -437,6 +445,7 @@ def run_plugin_command(args, studio) -> int:
         raise CliError(args.plugin_broken)
     args.workspace = studio.workspace.root
     args.run_job = lambda kind, params, quiet=False: run_job_to_end(studio, kind, params, quiet)
+    args.job_params = lambda kind, path, set_items: job_params(studio, kind, path, set_items)
     try:
         return int(resolve(args.plugin_command.run)(args) or 0)
     except (CliError, StudioFileError, ValueError) as exc:

@@ -6,8 +6,10 @@ Training itself is a job like any other: ``tensor-studio jobs run trainer.train 
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 
 def configure(parser) -> None:
@@ -30,25 +32,37 @@ def configure(parser) -> None:
     tok.add_argument("tokenizer", help="tokenizer.json, or a checkpoint / run folder")
     tok.add_argument("text")
     sub.add_parser("parts", help="attention types and blocks models can use (built-in and from plugins)")
+    tr = sub.add_parser("torchrun", help="one process of a data-parallel run that torchrun starts (several GPUs "
+                        "or machines): torchrun --nproc-per-node N --no-python tensor-studio trainer torchrun …",
+                        description=TORCHRUN_HELP)
+    tr.add_argument("--params", type=Path, help="the run's parameters (JSON), as for jobs run")
+    tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="one setting, as for jobs run")
+    tr.add_argument("--quiet", action="store_true", help="no progress bar on rank 0")
+
+
+TORCHRUN_HELP = """\
+Train as one process of a torchrun launch. Rank 0 runs the training as a studio job in
+this workspace (run folder, events, checkpoints, a progress bar; Ctrl-C cancels and
+saves); the other ranks train beside it and write nothing. Every machine needs the corpus
+(and, to resume, the checkpoint) at the same path. Example, two GPUs on one machine:
+
+  torchrun --nproc-per-node 2 --no-python tensor-studio trainer torchrun --params run.json
+"""
 
 
 def run(args) -> int:
-    return {"summary": _summary, "generate": _generate, "tokenize": _tokenize, "parts": _parts}[args.trainer_action](args)
+    actions = {"summary": _summary, "generate": _generate, "tokenize": _tokenize, "parts": _parts, "torchrun": _torchrun}
+    return actions[args.trainer_action](args)
 
 
 def _summary(args) -> int:
-    from pydantic import ValidationError
-
     from studio.api import parse_assignments
 
     from .config import ModelConfig
     from .model.gpt import GPT
     from .model.summary import summarize
 
-    try:
-        config = ModelConfig(**{**parse_assignments(args.set), "vocab_size": args.vocab_size})
-    except ValidationError as exc:
-        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+    config = _validated(ModelConfig, {**parse_assignments(args.set), "vocab_size": args.vocab_size})
     summary = summarize(GPT(config), args.batch_size)
     print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.table())
     return 0
@@ -99,3 +113,52 @@ def _parts(args) -> int:
     for part in parts():
         print(f"{part.kind:<10} {part.id:<12} {part.title} — {part.description}  [{part.factory}]")
     return 0
+
+
+def _torchrun(args) -> int:
+    """Rank 0: the run as a studio job (its worker inherits torchrun's environment and joins
+    the group from there). Other ranks: the same ``train`` in this process, reporting nothing."""
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        raise ValueError("this command is one process of a torchrun launch; start it with torchrun, e.g. "
+                         "torchrun --nproc-per-node 2 --no-python tensor-studio trainer torchrun --params run.json")
+    from .train.launch import TORCHRUN
+
+    params = args.job_params("trainer.train", args.params, args.set)
+    os.environ[TORCHRUN] = "1"
+    rank = int(os.environ["RANK"])
+    if rank == 0:
+        return args.run_job("trainer.train", params, quiet=args.quiet)
+    return _train_beside_rank0(rank, params, Path(args.workspace))
+
+
+def _train_beside_rank0(rank: int, params: dict, workspace: Path) -> NoReturn:
+    from studio.api import JobCancelled
+
+    from .config import TrainParams
+    from .train.launch import QuietContext
+    from .train.loop import TrainingError, train
+
+    p = _validated(TrainParams, params)
+    code = 0
+    try:  # the run folder is rank 0's; this rank only reads from the workspace (a checkpoint to resume)
+        train(p, QuietContext("torchrun", workspace / "runs" / f"torchrun-rank-{rank}", rank))
+    except JobCancelled:
+        code = 130
+    except TrainingError as exc:
+        print(f"error (rank {rank}): {exc}", file=sys.stderr)
+        code = 1
+    # Leave at once, as the studio's own ranks do (launch.py): nothing is left to write, and
+    # tearing a gloo group down while the other ranks close theirs can abort a process.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+def _validated(model: type, values: dict):
+    """``model(**values)``, with pydantic's errors as one readable line."""
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None

@@ -1,7 +1,8 @@
-"""The loop launched data-parallel: two CPU processes in a gloo process group, as torchrun
-would start them, or as a job with ``processes: 2`` starts them itself. Only rank 0 logs
-and saves; gradients are averaged, so both ranks hold the same weights while each draws
-its own batches; a cancel stops both at one step; a resumed run continues exactly."""
+"""The loop launched data-parallel: two CPU processes in a gloo process group, started
+here, by torchrun (``tensor-studio trainer torchrun``), or by a job with ``processes: 2``.
+Only rank 0 logs and saves; gradients are averaged, so both ranks hold the same weights
+while each draws its own batches; a cancel stops both at one step; a resumed run
+continues exactly."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import asyncio
 import json
 import multiprocessing
 import os
+import subprocess
+import sys
 import traceback
 from pathlib import Path
 
@@ -188,3 +191,43 @@ def test_more_gpu_processes_than_gpus_are_refused_before_any_process_starts(job_
     with pytest.raises(loop.TrainingError, match="sees no CUDA GPU|need 2 CUDA GPUs; this machine has 1"):
         loop.train(TrainParams.model_validate(tiny(corpus, processes=2, device="cuda")), job_context())
     assert psutil.Process().children() == before
+
+
+def _torchrun(tmp_path: Path, params: dict, *extra: str) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc-per-node 2 … tensor-studio trainer torchrun``, in a
+    workspace of its own."""
+    (tmp_path / "params.json").write_text(json.dumps(params))
+    env = {**os.environ, "TENSOR_STUDIO_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "-m", "studio.cli", "trainer", "torchrun", "--params", str(tmp_path / "params.json"),
+                           "--quiet", *extra], capture_output=True, text=True, env=env, timeout=240)
+
+
+def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, corpus):
+    done = _torchrun(tmp_path, tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4))
+    assert done.returncode == 0, done.stderr[-3000:]
+    runs = list((tmp_path / "home").glob("data/workspace/runs/*"))
+    assert len(runs) == 1, runs  # rank 0's run; rank 1 writes nothing
+    info = json.loads((runs[0] / "run.json").read_text())
+    assert info["status"] == "succeeded"
+    assert "data-parallel: 2 processes started by torchrun" in done.stderr
+    latest = runs[0] / "checkpoints" / "step-000008"
+    assert "rank1.data.generator" in load_file(str(latest / "train_state.safetensors"))
+    assert json.loads((latest / "train_state.json").read_text())["params"]["processes"] == 2
+
+
+def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_run(tmp_path, corpus):
+    done = _torchrun(tmp_path, tiny(corpus), "--set", "max_stepz=8")
+    assert done.returncode != 0
+    assert done.stderr.count("--set max_stepz: trainer.train has no such setting") == 2, done.stderr[-3000:]
+    assert not list((tmp_path / "home").glob("data/workspace/runs/*"))
+
+
+def test_the_torchrun_command_outside_torchrun_says_how_to_start_it(tmp_path, corpus):
+    (tmp_path / "params.json").write_text(json.dumps(tiny(corpus)))
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
+    done = subprocess.run([sys.executable, "-m", "studio.cli", "trainer", "torchrun", "--params",
+                           str(tmp_path / "params.json")], capture_output=True, text=True, timeout=120,
+                          env={**env, "TENSOR_STUDIO_HOME": str(tmp_path / "home")})
+    assert done.returncode == 2
+    assert "start it with torchrun, e.g. torchrun --nproc-per-node 2" in done.stderr

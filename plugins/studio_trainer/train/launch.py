@@ -1,4 +1,5 @@
-"""Start a data-parallel run from a studio job (``processes`` > 1) — no torchrun needed.
+"""Start a data-parallel run from a studio job (``processes`` > 1) — no torchrun needed —
+or join the process group torchrun started (several GPUs or machines; ``join_torchrun``).
 
 The job's own worker becomes rank 0: it starts ranks 1…N-1 as child processes, and all
 join one process group (gloo on the CPU, NCCL on CUDA, rank r on GPU r). Rank 0 reports to
@@ -26,6 +27,7 @@ import torch.distributed as dist
 
 from studio.api import JobCancelled
 
+TORCHRUN = "TENSOR_STUDIO_TORCHRUN"  # set by `tensor-studio trainer torchrun`: train() joins torchrun's group
 FAILURE_GRACE_S = 3.0  # rank 0 may be failing for the same reason: let it report first
 CHILD_EXIT_S = 10.0
 
@@ -151,11 +153,40 @@ def _backend(device: str) -> str:
 
 
 def _join(rank: int, world: int, device: str, address: str) -> None:
-    if device == "cuda":
-        torch.cuda.set_device(rank)
-    else:  # the ranks share the cores
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
+    _use_device(device, rank, world)
     dist.init_process_group(_backend(device), init_method=address, rank=rank, world_size=world)
+
+
+def launched_by_torchrun() -> bool:
+    return os.environ.get(TORCHRUN) == "1" and not dist.is_initialized()
+
+
+def join_torchrun(choice: str, rank: int) -> int:
+    """Join the process group torchrun set up for this process: its rank, the group's size
+    and the rendezvous come from the environment torchrun gives each process (``RANK``,
+    ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``/``MASTER_PORT``). Process k of a
+    machine takes its GPU k. Returns the number of processes."""
+    if int(os.environ.get("RANK", -1)) != rank:
+        raise ValueError(f"this process is rank {rank}, but torchrun gave it RANK={os.environ.get('RANK')}")
+    local, per_machine = int(os.environ.get("LOCAL_RANK", 0)), int(os.environ.get("LOCAL_WORLD_SIZE", 1))
+    from .device import pick_device
+
+    device = pick_device(choice)
+    if device == "mps":
+        raise ValueError("data-parallel processes need CUDA GPUs or the CPU, not MPS")
+    if device == "cuda" and torch.cuda.device_count() <= local:
+        raise ValueError(f"torchrun started {per_machine} processes on this machine, but it has "
+                         f"{torch.cuda.device_count()} CUDA GPUs (process {local} has none)")
+    _use_device(device, local, per_machine)
+    dist.init_process_group(_backend(device), init_method="env://")
+    return dist.get_world_size()
+
+
+def _use_device(device: str, local_rank: int, per_machine: int) -> None:
+    if device == "cuda":
+        torch.cuda.set_device(local_rank)
+    else:  # the processes of one machine share its cores
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // per_machine))
 
 
 def _free_port() -> int:

@@ -31,7 +31,7 @@ from ..model.gpt import GPT
 from ..model.lora import apply_lora
 from ..model.summary import summarize
 from . import checkpoint as ckpt
-from . import distributed
+from . import distributed, launch
 from .device import autocast, peak_flops, pick_device
 from .sampling import sample_text
 from .schedule import lr_at
@@ -158,12 +158,17 @@ def to_device(batch: tuple[torch.Tensor, ...], device: str) -> tuple[torch.Tenso
 
 
 def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
+    if launch.launched_by_torchrun():  # one process of a torchrun launch: train in its group
+        try:
+            world = launch.join_torchrun(params.device, ctx.rank)
+        except ValueError as exc:
+            raise TrainingError(str(exc)) from None
+        if ctx.rank == 0:
+            ctx.log(f"data-parallel: {world} processes started by torchrun")
     processes = _processes(params, ctx)
     if processes > 1 and distributed.world_size() == 1:  # start the other ranks, then train as rank 0
-        from .launch import data_parallel
-
         try:
-            return data_parallel(params.model_copy(update={"processes": processes}), ctx, train)
+            return launch.data_parallel(params.model_copy(update={"processes": processes}), ctx, train)
         except ValueError as exc:
             raise TrainingError(str(exc)) from None
     main = ctx.rank == 0
