@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -139,9 +140,15 @@ def _train_beside_rank0(rank: int, params: dict, workspace: Path) -> NoReturn:
     from .train.loop import TrainingError, train
 
     p = _validated(TrainParams, params)
+    ctx = QuietContext("torchrun", workspace / "runs" / f"torchrun-rank-{rank}", rank)
+
+    def cancel(*_) -> None:  # Ctrl-C (torchrun passes it on): every rank stops at the next log step, rank 0 saves
+        ctx.cancelled = True
+
+    signal.signal(signal.SIGINT, cancel)
     code = 0
     try:  # the run folder is rank 0's; this rank only reads from the workspace (a checkpoint to resume)
-        train(p, QuietContext("torchrun", workspace / "runs" / f"torchrun-rank-{rank}", rank))
+        train(p, ctx)
     except JobCancelled:
         code = 130
     except TrainingError as exc:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import signal
 import threading
 import traceback
 from typing import Any
@@ -45,6 +46,11 @@ def call_runner(runner: Any, params: Any, ctx: Any) -> Any:
 
 def worker_main(events_conn, control_conn, spec: dict[str, Any]) -> None:
     from studio.runtime.context import RunContext
+
+    # Ctrl-C in a terminal reaches every process of the foreground group, this worker too.
+    # The studio turns it into a cancel (the job stops at its next check and saves), so the
+    # worker must not die of the same key first. Processes the job starts inherit this.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     send_lock = threading.Lock()
 

@@ -10,8 +10,10 @@ import asyncio
 import json
 import multiprocessing
 import os
+import signal
 import subprocess
 import sys
+import time
 import traceback
 from pathlib import Path
 
@@ -193,14 +195,19 @@ def test_more_gpu_processes_than_gpus_are_refused_before_any_process_starts(job_
     assert psutil.Process().children() == before
 
 
-def _torchrun(tmp_path: Path, params: dict, *extra: str) -> subprocess.CompletedProcess:
+def _torchrun_command(tmp_path: Path, params: dict, *extra: str) -> tuple[list[str], dict]:
     """``torchrun --standalone --nproc-per-node 2 … tensor-studio trainer torchrun``, in a
     workspace of its own."""
     (tmp_path / "params.json").write_text(json.dumps(params))
     env = {**os.environ, "TENSOR_STUDIO_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-                           "-m", "studio.cli", "trainer", "torchrun", "--params", str(tmp_path / "params.json"),
-                           "--quiet", *extra], capture_output=True, text=True, env=env, timeout=240)
+    return ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+             "-m", "studio.cli", "trainer", "torchrun", "--params", str(tmp_path / "params.json"), "--quiet", *extra],
+            env)
+
+
+def _torchrun(tmp_path: Path, params: dict, *extra: str) -> subprocess.CompletedProcess:
+    command, env = _torchrun_command(tmp_path, params, *extra)
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
 
 
 def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, corpus):
@@ -210,7 +217,8 @@ def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, corpu
     assert len(runs) == 1, runs  # rank 0's run; rank 1 writes nothing
     info = json.loads((runs[0] / "run.json").read_text())
     assert info["status"] == "succeeded"
-    assert "data-parallel: 2 processes started by torchrun" in done.stderr
+    logs = [json.loads(line) for line in (runs[0] / "events.jsonl").read_text().splitlines()]
+    assert any(e.get("text") == "data-parallel: 2 processes started by torchrun" for e in logs)
     latest = runs[0] / "checkpoints" / "step-000008"
     assert "rank1.data.generator" in load_file(str(latest / "train_state.safetensors"))
     assert json.loads((latest / "train_state.json").read_text())["params"]["processes"] == 2
@@ -231,3 +239,32 @@ def test_the_torchrun_command_outside_torchrun_says_how_to_start_it(tmp_path, co
                           env={**env, "TENSOR_STUDIO_HOME": str(tmp_path / "home")})
     assert done.returncode == 2
     assert "start it with torchrun, e.g. torchrun --nproc-per-node 2" in done.stderr
+
+
+def test_ctrl_c_on_a_torchrun_launch_cancels_every_rank_and_saves(tmp_path, corpus):
+    import psutil
+
+    command, env = _torchrun_command(tmp_path, tiny(corpus, max_steps=1_000_000, log_interval=5, eval_interval=10**6,
+                                                    checkpoint_interval=10**6))
+    launcher = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                start_new_session=True)  # a terminal's Ctrl-C signals the whole group
+    deadline = time.monotonic() + 120
+    events = None
+    while time.monotonic() < deadline and launcher.poll() is None:
+        found = list((tmp_path / "home").glob("data/workspace/runs/*/events.jsonl"))
+        if found and '"train/loss"' in found[0].read_text():
+            events = found[0]
+            break
+        time.sleep(0.2)
+    assert events is not None, launcher.communicate(timeout=30)[1][-3000:]
+    processes = psutil.Process(launcher.pid).children(recursive=True)
+    os.killpg(launcher.pid, signal.SIGINT)
+    _, err = launcher.communicate(timeout=120)
+    run = events.parent
+    assert json.loads((run / "run.json").read_text())["status"] == "cancelled", err[-3000:]
+    saved = json.loads((run / "checkpoints" / "latest.json").read_text())
+    assert 0 < saved["step"] < 1_000_000 and saved["step"] % 5 == 0  # every rank stopped at one log step
+    state = load_file(str(run / "checkpoints" / f"step-{saved['step']:06d}" / "train_state.safetensors"))
+    assert "rank1.data.generator" in state  # rank 1 took part until the end
+    psutil.wait_procs(processes, timeout=30)
+    assert not [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
