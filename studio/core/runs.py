@@ -35,6 +35,13 @@ def new_run_id(kind: str) -> str:
 ORJSON_OPTIONS = orjson.OPT_APPEND_NEWLINE | orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
+def encode_event(event: dict[str, Any]) -> bytes:
+    """One line of the event log. orjson: ~5x faster than json.dumps, which matters for
+    traces (a few KB a model call). NaN and infinities are written as null (valid JSON);
+    unknown objects as str()."""
+    return orjson.dumps(event, default=str, option=ORJSON_OPTIONS)
+
+
 class EventLog:
     """Append-only JSONL writer. Each batch is flushed to the OS at once (a killed process
     loses nothing written); fsync, which guards against power loss, runs at most every
@@ -51,13 +58,15 @@ class EventLog:
         self.count = 0
 
     def write(self, events: list[dict[str, Any]]) -> None:
-        if not events:
+        self.write_lines([encode_event(e) for e in events])
+
+    def write_lines(self, lines: list[bytes]) -> None:
+        """Events already encoded (``encode_event``), one line each."""
+        if not lines:
             return
-        # orjson: ~5x faster than json.dumps, which matters for traces (a few KB a model call).
-        # NaN and infinities are written as null (valid JSON); unknown objects as str().
-        self._fh.write(b"".join(orjson.dumps(e, default=str, option=ORJSON_OPTIONS) for e in events))
+        self._fh.write(b"".join(lines))
         self._fh.flush()  # one syscall a batch: the OS has it even if the process is killed now
-        self.count += len(events)
+        self.count += len(lines)
         now = time.monotonic()
         if now - self._last_sync >= self.sync_interval:
             self.sync()
