@@ -6,6 +6,8 @@ a file changed on disk."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
 
@@ -449,3 +451,14 @@ def test_inspector_field_descriptions_and_sampling(editor, tmp_path):
     assert inspector.fields.item(3, 3).text() == "0 to 1, how sure"
     spec = load_workflow(editor.doc.path if editor.save() else None).spec
     assert spec.nodes["answer"].params["outputs"][1]["desc"] == "0 to 1, how sure"
+
+
+def test_the_editor_imports_nodegraphqt_without_distutils():
+    """NodeGraphQt's one import of distutils is answered by packaging (gone from Python
+    3.12's standard library; slow through setuptools on 3.11), and no stand-in is left behind."""
+    code = ("import sys; import studio_prompts.qt.editor.panel; from NodeGraphQt.base import menu; "
+            "from packaging.version import Version; "
+            "assert 'distutils' not in sys.modules and 'distutils.version' not in sys.modules, sorted(sys.modules); "
+            "assert menu.LooseVersion is Version")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]

@@ -13,7 +13,7 @@ import json
 import re
 from typing import Any
 
-from NodeGraphQt import BaseNode
+from .nodegraph import BaseNode
 
 from ...signature import SignatureError, SignatureSpec
 from ...workflow.graph import PREDICTORS

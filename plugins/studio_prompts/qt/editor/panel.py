@@ -15,7 +15,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from NodeGraphQt import NodeGraph, NodesPaletteWidget
 from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QSpinBox, QTableWidget,
@@ -28,6 +27,7 @@ from ...signature import SignatureError, SignatureSpec, as_signature, write_sign
 from ...workflow.schema import SUFFIX, SUFFIXES, WorkflowError, WorkflowFile, parse_workflow_text, workflow_suffix
 from .. import links
 from .convert import WorkflowDocument
+from .nodegraph import NodeGraph, NodesPaletteWidget
 from .demos import DemosTable
 from .dialogs import Choice, FilePath, FormDialog
 from .nodes import (IDENTIFIER, OUTPUTS_NODE, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
