@@ -9,7 +9,9 @@
    width 128, trained here with the benchmark's reference workload): loss on the held-out
    10 % of the text, fp32 vs int8 dynamic, int8 weight-only and int4 group-32 weight-only;
    Linear-weight size vs fp32.
-3. The MiniLM sentence embedder (the RAG indexer's default): passages per second at batch
+3. Generation, as the trainer's Generate runs it, from that model's fp32 checkpoint and
+   from its int8 quantized folder (whose int8 Linear weights run on the int8 kernel).
+4. The MiniLM sentence embedder (the RAG indexer's default): passages per second at batch
    32 and the cosine similarity of its embeddings to fp32's, for fp32, our dynamic int8,
    ``torch.ao``'s dynamic int8 (per tensor, and per channel), int4 group-32 weight-only and
    bf16. (Retrieval recall with each precision: benchmarks/rag.py.)
@@ -59,6 +61,44 @@ def speed(repeats: int) -> dict:
                          ("ours_x86_engine", ours_x86)):
             out[f"{label}_b{batch}_ms"] = latency_ms(m, x, repeats)
     assert all(isinstance(dict(baseline.named_modules())[n], nn.Module) for n in names)
+    return out
+
+
+def generate(repeats: int, tokens: int = 200) -> dict:
+    """Generation from a checkpoint, as the trainer's Generate runs it: the fp32 checkpoint
+    (the baseline) against its int8 quantized folder, which runs its int8 Linear weights on
+    PyTorch's int8 kernel (``WeightReader.run_stored``). Same model as ``speed``."""
+    import tempfile
+    import time
+
+    import torch
+
+    from studio_quantizer.quantized import quantize_state_dict, read_state_dict, save_quantized
+    from studio_quantizer.scheme import Scheme
+    from studio_trainer.config import ModelConfig
+    from studio_trainer.data.tokenizer import CharTokenizer
+    from studio_trainer.model.gpt import GPT
+    from studio_trainer.train.checkpoint import load_checkpoint, save_checkpoint
+    from studio_trainer.train.sampling import sample_text
+
+    torch.manual_seed(0)
+    tokenizer = CharTokenizer.train(["".join(chr(c) for c in range(32, 96))])
+    model = GPT(ModelConfig(n_layer=6, n_head=6, n_embd=384, block_size=256, vocab_size=tokenizer.vocab_size,
+                            dropout=0.0))
+    folder = Path(tempfile.mkdtemp(prefix="ts-quant-gen-"))
+    save_checkpoint(folder / "fp32", model, tokenizer, step=0, val_loss=None)
+    quantized, kept, _ = quantize_state_dict(read_state_dict(folder / "fp32"), Scheme(bits=8))  # as the CLI does
+    save_quantized(quantized, kept, Scheme(bits=8), folder / "fp32", folder / "int8")
+    out = {"tokens": tokens}
+    for label, path, kwargs in (("fp32", folder / "fp32", {}), ("int8", folder / "int8", {"generate": True})):
+        net, tok, config = load_checkpoint(path, "cpu", **kwargs)
+        out[f"{label}_loaded_as"] = config.get("loaded_as", "float weights")
+        best = float("inf")
+        for _ in range(repeats):
+            started = time.perf_counter()
+            sample_text(net, tok, "TO BE", tokens, 1.0, None, seed=0)
+            best = min(best, time.perf_counter() - started)
+        out[f"{label}_tokens_per_s"] = tokens / best
     return out
 
 
@@ -171,12 +211,15 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "tinyshakespeare.txt")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--parts", default="speed,quality,embedder", help="comma-separated: speed, quality, embedder")
+    parser.add_argument("--parts", default="speed,generate,quality,embedder",
+                        help="comma-separated: speed, generate, quality, embedder")
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
     results: dict = {}
     if "speed" in parts:
         results["speed"] = speed(5 if args.quick else 30)
+    if "generate" in parts:
+        results["generate"] = generate(1 if args.quick else 3, 50 if args.quick else 200)
     if "quality" in parts:
         results["quality"] = quality(args.data, 300 if args.quick else args.iters)
     if "embedder" in parts:
@@ -193,6 +236,11 @@ def main(argv: list[str] | None = None) -> dict:
                          "<= 1.0x torch.ao (b8)" if batch == 8 else "report"))
             rows.append((f"latency b{batch}: ours on the x86 engine (7-bit)", f"{s[f'ours_x86_engine_b{batch}_ms']:.1f} ms",
                          f"{s[f'ours_x86_engine_b{batch}_ms'] / s[f'torch_ao_dynamic_b{batch}_ms']:.3f}x torch.ao", "report"))
+    if "generate" in results:
+        g = results["generate"]
+        rows.append((f"Generate, {g['tokens']} tokens: fp32 / int8 checkpoint",
+                     f"{g['fp32_tokens_per_s']:.0f} / {g['int8_tokens_per_s']:.0f} tokens/s",
+                     f"int8 {g['int8_tokens_per_s'] / g['fp32_tokens_per_s']:.2f}x fp32", "report"))
     if "quality" in results:
         q = results["quality"]
         rows.append(("loss, fp32 (held-out 10 %)", f"{q['fp32_loss']:.4f}", f"training val {q['train_val_loss']}", ""))
@@ -218,7 +266,7 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"\n{'quantizer benchmark':<52} {'result':<28} {'baseline / ratio':<44} target")
     for row in rows:
         print(f"{row[0]:<52} {row[1]:<28} {row[2]:<44} {row[3]}")
-    out = ROOT / "benchmarks" / ("quantizer-results.json" if len(parts) == 3 else
+    out = ROOT / "benchmarks" / ("quantizer-results.json" if len(parts) == 4 else
                                  f"quantizer-{'-'.join(sorted(parts))}-results.json")
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nwritten to {out}")

@@ -270,12 +270,18 @@ class ModelLoader:
 class WeightReader:
     """Weights stored in another form (quantized, sharded…): a checkpoint folder holding a
     file named ``marker`` is read by ``read`` (``"module:function"``: ``read(folder) ->
-    dict[str, tensor]`` of float weights), so any loader can open it."""
+    dict[str, tensor]`` of float weights), so any loader can open it.
+
+    ``run_stored`` (optional, ``"module:function"``: ``run_stored(model, folder) -> model``)
+    turns a model holding those float weights into one that computes in the stored form
+    (int8 kernels, say), on the CPU. Loaders call it only to generate, never to train or
+    to measure the float model."""
 
     id: str
     title: str
     marker: str
     read: str
+    run_stored: str | None = None
 
 
 @dataclass

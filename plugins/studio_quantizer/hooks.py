@@ -39,6 +39,7 @@ def studio_panels():
 @hookimpl
 def studio_weight_readers():
     """Quantized checkpoint folders open wherever a checkpoint does (the trainer's Generate,
-    the ``studio/`` model of the prompt engine): their weights are dequantized on load."""
+    the ``studio/`` model of the prompt engine). Their weights are dequantized on load; to
+    generate on the CPU, int8 Linear weights then run on PyTorch's int8 kernel."""
     return [WeightReader("quantizer.affine", "Quantized checkpoint", "quantization.json",
-                         "studio_quantizer.quantized:read_weights")]
+                         "studio_quantizer.quantized:read_weights", run_stored="studio_quantizer.runtime:run_stored")]

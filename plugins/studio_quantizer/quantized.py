@@ -19,6 +19,7 @@ never overwritten.
 from __future__ import annotations
 
 import json
+import math
 import shutil
 from pathlib import Path
 from typing import Any
@@ -123,6 +124,20 @@ def save_quantized(quantized: dict[str, QuantizedTensor], kept: dict[str, torch.
 
 def load_quantized(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """The dequantized float state dict and the manifest."""
+    quantized, kept, manifest = load_codes(folder)
+    state = {}
+    for name, qt in quantized.items():
+        try:
+            state[name] = qt.dequantize()
+        except RuntimeError as exc:  # scales that do not fit the codes
+            raise QuantizeError(f"{folder}: tensor {name} does not match its manifest entry ({exc})") from None
+    state.update(kept)
+    return state, manifest
+
+
+def load_codes(folder: Path) -> tuple[dict[str, QuantizedTensor], dict[str, torch.Tensor], dict[str, Any]]:
+    """A quantized checkpoint as written: its quantized tensors (integer codes, scales, zero
+    points), the tensors kept in float, and the manifest."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
@@ -139,7 +154,7 @@ def load_quantized(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
         tensors = load_file(str(folder / "quantized.safetensors"))
     except (SafetensorError, OSError, ValueError) as exc:
         raise QuantizeError(f"{folder}/quantized.safetensors: unreadable ({exc})") from None
-    state: dict[str, torch.Tensor] = {}
+    quantized: dict[str, QuantizedTensor] = {}
     for name, entry in manifest["tensors"].items():
         try:
             blocks = tuple(entry["blocks"])
@@ -150,11 +165,14 @@ def load_quantized(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any
             scale = tensors.pop(f"{name}.scale").float()
             zero = tensors.pop(f"{name}.zero_point").to(torch.int32) if not entry["symmetric"] else \
                 torch.zeros_like(scale, dtype=torch.int32)
-            state[name] = ((q - zero).float() * scale).reshape(entry["shape"])
+            shape = tuple(entry["shape"])
+            if q.numel() != math.prod(shape):
+                raise ValueError(f"{q.numel()} codes for shape {list(shape)}")
+            quantized[name] = QuantizedTensor(q, scale, zero, shape, entry["bits"], entry["symmetric"],
+                                              entry["granularity"], entry.get("group_size", 0))
         except (KeyError, RuntimeError, ValueError) as exc:
             raise QuantizeError(f"{folder}: tensor {name} does not match its manifest entry ({exc})") from None
-    state.update(tensors)
-    return state, manifest
+    return quantized, tensors, manifest
 
 
 def read_weights(folder: Path) -> dict[str, torch.Tensor]:

@@ -81,8 +81,8 @@ def _generate(args) -> int:
 
     folder = resolve_checkpoint(args.checkpoint, _workspace_runs(args), prefer="best")
     device = pick_device(args.device)
-    model, tokenizer, _ = load_checkpoint(folder, device)
-    print(f"# {folder}", file=sys.stderr)
+    model, tokenizer, config = load_checkpoint(folder, device, generate=True)
+    print(f"# {folder}" + (f" ({config['loaded_as']})" if "loaded_as" in config else ""), file=sys.stderr)
     sys.stdout.write(args.prompt)
     sample_text(model, tokenizer, args.prompt, args.max_new_tokens, args.temperature, args.top_k,
                 seed=args.seed, device=device, on_text=lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))

@@ -18,7 +18,9 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
 
     device = pick_device(params.device)
     folder = resolve_checkpoint(params.checkpoint, ctx.run_dir.parent, prefer="best")
-    model, tokenizer, config = load_checkpoint(folder, device)
+    model, tokenizer, config = load_checkpoint(folder, device, generate=True)
+    if "loaded_as" in config:
+        ctx.log(f"{folder.name}: {config['loaded_as']}")
     unknown = tokenizer.unknown(params.prompt)
     if unknown:
         ctx.log(f"the tokenizer does not know {''.join(sorted(unknown))!r}; those characters are dropped", "warning")

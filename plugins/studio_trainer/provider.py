@@ -34,7 +34,7 @@ def _load(ref: str, runs_dir: Path | None):
     folder = resolve_checkpoint(ref, runs_dir, prefer="best").resolve()
     with _lock:
         if folder not in _models:
-            model, tokenizer, _ = load_checkpoint(folder, "cpu")
+            model, tokenizer, _ = load_checkpoint(folder, "cpu", generate=True)
             _models[folder] = (model, tokenizer)
         return folder, *_models[folder]
 

@@ -126,9 +126,44 @@ def test_quantized_folder_opens_in_generate_and_the_local_provider(make_studio, 
     capsys.readouterr()
     assert not (out / "model.safetensors").exists()  # only the quantized weights are stored
     assert main(["trainer", "generate", str(out), "--prompt", "Friends", "--max-new-tokens", "8", "--seed", "0"]) == 0
-    assert capsys.readouterr().out.strip()
+    printed = capsys.readouterr()
+    assert printed.out.strip() and "(Quantized checkpoint, computing in its stored form)" in printed.err
     reply = complete(f"studio/{out}", [{"role": "user", "content": "Friends"}], max_tokens=6, seed=0)
     assert reply["choices"][0]["message"]["role"] == "assistant"
+
+
+def test_generation_runs_int8_weights_on_the_int8_kernel_and_training_gets_floats(make_studio, run_job, tmp_path):
+    import studio_trainer.hooks as trainer_hooks
+    from studio_trainer.tests.helpers import tiny
+    from studio_trainer.train.checkpoint import load_checkpoint
+
+    from studio.cli import main
+    from studio_quantizer.measure import DynamicInt8Linear
+
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("Friends, Romans, countrymen, lend me your ears.\n" * 300)
+    trained = run_job(make_studio(("trainer", trainer_hooks)), "trainer.train", tiny(corpus))
+    source = sorted((trained.run.dir / "checkpoints").glob("step-*"))[-1]
+    assert main(["quantize", str(source), "--out", str(tmp_path / "q8"), "--json"]) == 0
+    assert main(["quantize", str(source), "--out", str(tmp_path / "q4"), "--bits", "4", "--json"]) == 0
+
+    floats, tokenizer, config = load_checkpoint(tmp_path / "q8", "cpu")  # fine-tuning, measuring: floats
+    int8, _, int8_config = load_checkpoint(tmp_path / "q8", "cpu", generate=True)
+    assert "loaded_as" not in config and "Quantized checkpoint" in int8_config["loaded_as"]
+    assert not any(isinstance(m, DynamicInt8Linear) for m in floats.modules())
+    converted = {name for name, m in int8.named_modules() if isinstance(m, DynamicInt8Linear)}
+    stored = {n.removesuffix(".weight") for n in json.loads((tmp_path / "q8" / "quantization.json").read_text())["tensors"]}
+    linears = {name for name, m in floats.named_modules() if isinstance(m, torch.nn.Linear)}
+    assert converted and converted == stored & linears  # every int8 Linear, nothing else
+    x = torch.tensor([tokenizer.encode("Friends, Romans")])
+    with torch.no_grad():
+        float_logits, int8_logits = floats(x)[0], int8(x)[0]
+    assert torch.allclose(int8_logits, float_logits, atol=0.1 * float_logits.abs().max().item())
+    assert (int8_logits.argmax(-1) == float_logits.argmax(-1)).float().mean() > 0.9
+
+    four_bit, _, four_config = load_checkpoint(tmp_path / "q4", "cpu", generate=True)  # no int4 kernel: floats
+    assert "loaded_as" not in four_config
+    assert not any(isinstance(m, DynamicInt8Linear) for m in four_bit.modules())
 
 
 def test_a_quantized_folder_dropped_on_the_studio_opens_in_generate(tmp_path):

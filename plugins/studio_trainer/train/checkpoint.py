@@ -112,8 +112,12 @@ def read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
-def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True) -> tuple[GPT, Tokenizer, dict[str, Any]]:
-    """Model (in eval mode, on ``device``), tokenizer and config of a checkpoint."""
+def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True,
+                    generate: bool = False) -> tuple[GPT, Tokenizer, dict[str, Any]]:
+    """Model (in eval mode, on ``device``), tokenizer and config of a checkpoint.
+    ``generate``: the model is only sampled from, so on the CPU weights stored in another
+    form (int8) compute in that form where their plugin can (``WeightReader.run_stored``);
+    the config then says how under ``loaded_as``."""
     folder = Path(folder)
     config = read_config(folder)
     try:
@@ -128,14 +132,22 @@ def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True) -
     weights = folder / "model.safetensors"
     if weights.exists():
         load_weights(model, weights)
-    else:
-        load_weights_from(model, folder)
+        return model.to(device).eval(), tokenizer, config
+    reader = load_weights_from(model, folder)
+    model = model.eval()
+    if generate and device == "cpu" and reader.run_stored:
+        from studio.api import resolve
+
+        stored = resolve(reader.run_stored)(model, folder)
+        if stored is not model:
+            config = {**config, "loaded_as": f"{reader.title}, computing in its stored form"}
+        model = stored
     return model.to(device).eval(), tokenizer, config
 
 
-def load_weights_from(model: torch.nn.Module, folder: Path) -> None:
+def load_weights_from(model: torch.nn.Module, folder: Path):
     """Weights stored another way (a quantized checkpoint…), read by the plugin that wrote
-    them (``studio_weight_readers``)."""
+    them (``studio_weight_readers``). Returns that plugin's ``WeightReader``."""
     from studio.api import contributions, resolve
 
     for reader in contributions("studio_weight_readers"):
@@ -154,6 +166,7 @@ def load_weights_from(model: torch.nn.Module, folder: Path) -> None:
     if missing or unexpected:
         raise CheckpointError(f"{folder} does not match the model: missing {sorted(missing)[:3]}, "
                               f"unexpected {sorted(unexpected)[:3]}")
+    return reader
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:
