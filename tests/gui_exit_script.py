@@ -37,7 +37,7 @@ def start_prompt_run(window) -> None:
 
 def main() -> int:
     mode = sys.argv[1]
-    with_job = mode == "job"
+    with_job = mode in ("job", "ctrl-c")
     studio = Studio.load()
 
     def ready(window):
@@ -46,7 +46,8 @@ def main() -> int:
         if with_job:
             QTimer.singleShot(100, lambda: print("JOB", window.submit_job(
                 "diagnostics.stream", {"steps": 1_000_000, "rate": 200}).id, flush=True))
-        QTimer.singleShot(2500, window.close)
+        if mode != "ctrl-c":  # there the test presses Ctrl-C (SIGINT to the process group)
+            QTimer.singleShot(2500, window.close)
 
     code = run_gui(studio, ready=ready)
     print("EXIT", code, flush=True)

@@ -3,6 +3,7 @@
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -236,27 +237,33 @@ def test_pyside_does_not_underflow_none_refcount(qapp):
     assert sys.getrefcount(None) >= before - 10
 
 
-@pytest.mark.parametrize("mode", ["idle", "job", "prompts"])
+@pytest.mark.parametrize("mode", ["idle", "job", "prompts", "ctrl-c"])
 def test_gui_exit_path_is_clean(mode, studio_home):
+    """Closing the window, or Ctrl-C in the terminal (SIGINT to the whole process group, the
+    job's worker too), ends the process cleanly, with the running job recorded as cancelled."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TENSOR_STUDIO_HOME": str(studio_home)}
     script = Path(__file__).with_name("gui_exit_script.py")
     proc = subprocess.Popen([sys.executable, str(script), mode], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
     children = []
     deadline = time.time() + 10
-    while mode == "job" and not children and time.time() < deadline:
+    while mode in ("job", "ctrl-c") and not children and time.time() < deadline:
         time.sleep(0.2)
         try:
             children = psutil.Process(proc.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             break
+    if mode == "ctrl-c":
+        assert children, "the job's worker did not start"
+        time.sleep(1.0)  # the job is streaming
+        os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert "EXIT 0" in out and "Fatal" not in err and "Traceback" not in err
     # The GUI has exited; its children must end with it (an orphaned worker would not).
     _, alive = psutil.wait_procs(children, timeout=5)
     assert alive == []
-    if mode in ("job", "prompts"):  # the run that was going when the window closed is recorded as cancelled
+    if mode in ("job", "prompts", "ctrl-c"):  # the run going when the window closed is recorded as cancelled
         run_id = out.split("JOB ")[1].split()[0]
         info = json.loads((studio_home / "data" / "workspace" / "runs" / run_id / "run.json").read_text())
         assert info["status"] == "cancelled"

@@ -162,7 +162,7 @@ def _train_beside_rank0(rank: int, params: dict, workspace: Path) -> NoReturn:
 
 
 def _validated(model: type, values: dict):
-    """``model(**values)``, with pydantic's errors as one readable line."""
+    """``model.model_validate(values)``, with pydantic's errors as one readable line."""
     from pydantic import ValidationError
 
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -55,16 +56,32 @@ def run_gui(studio, paths: list[Path] | None = None, ready=None) -> int:
         ready(window)
     quit_requested = asyncio.Event()
     app.aboutToQuit.connect(quit_requested.set)
+    previous_handler = _close_on_ctrl_c(window)
     try:
         with loop:
             loop.run_until_complete(quit_requested.wait())
     finally:
+        signal.signal(signal.SIGINT, previous_handler)
         studio.jobs.terminate_all()  # a quit that bypassed the window's close (SIGTERM, app.quit)
         asyncio.set_event_loop(None)
         window.deleteLater()
         del window
     studio.save_settings()
     return 0
+
+
+def _close_on_ctrl_c(window):
+    """Ctrl-C in the terminal that started the studio closes the window as its close button
+    does (running jobs are cancelled and recorded; the workers ignore the key themselves).
+    Without this, the KeyboardInterrupt surfaced in whichever callback ran next, printed a
+    traceback and left the studio running. Python runs a signal handler only between
+    bytecodes, so a timer wakes the interpreter while Qt waits. Returns the old handler."""
+    from PySide6.QtCore import QTimer
+
+    window._ctrl_c_wakeup = QTimer(window, interval=200)
+    window._ctrl_c_wakeup.timeout.connect(lambda: None)
+    window._ctrl_c_wakeup.start()
+    return signal.signal(signal.SIGINT, lambda *_: QTimer.singleShot(0, window.close))
 
 
 def probe_gui(studio, timeout_s: float = 20.0) -> dict[str, Any]:
