@@ -134,7 +134,6 @@ def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True,
         load_weights(model, weights)
         return model.to(device).eval(), tokenizer, config
     reader = load_weights_from(model, folder)
-    model = model.eval()
     if generate and device == "cpu" and reader.run_stored:
         from studio.api import resolve
 
