@@ -221,7 +221,7 @@ class CliCommand:
     the workspace folder; ``args.run_job(kind, params)`` runs a job to the end like
     ``tensor-studio jobs run`` (run folder, progress bar, Ctrl-C cancels) and returns its
     exit code; ``args.job_params(kind, params_file, set_items)`` reads a job's parameters
-    from a params file and ``--set`` items as ``jobs run`` does (unknown settings refused)."""
+    from a params file and ``--set`` items and checks them, as ``jobs run`` does."""
 
     name: str
     help: str

@@ -179,8 +179,9 @@ def cmd_jobs_run(args, studio) -> int:
 
 
 def job_params(studio, kind_id: str, path: Path | None, set_items: list[str]) -> dict[str, Any]:
-    """A job's parameters from a params file and ``--set`` items; a ``--set`` key the job
-    has no setting for is refused (a typo would otherwise be ignored)."""
+    """A job's parameters from a params file and ``--set`` items, checked against the job
+    kind's schema; a ``--set`` key the job has no setting for is refused (a typo would
+    otherwise be ignored)."""
     sets = parse_sets(set_items)
     params = load_params(path, sets)
     kind = studio.jobs.kinds.get(kind_id)
@@ -188,6 +189,7 @@ def job_params(studio, kind_id: str, path: Path | None, set_items: list[str]) ->
     if unknown:
         setting, known = unknown
         raise CliError(f"--set {setting}: {kind_id} has no such setting (the settings there: {', '.join(known)})")
+    studio.jobs.validate(kind_id, params)
     return params
 
 
@@ -436,8 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_plugin_command(args, studio) -> int:
     """A plugin's sub-command; ``args.workspace`` is the open workspace's folder,
     ``args.run_job(kind, params, quiet=False) -> exit code`` runs a job as ``jobs run`` does,
-    and ``args.job_params(kind, params_file, set_items) -> dict`` reads its parameters as
-    ``jobs run`` does."""
+    and ``args.job_params(kind, params_file, set_items) -> dict`` reads and checks its
+    parameters as ``jobs run`` does."""
     from studio.api import resolve
     from studio.core.files import StudioFileError
 

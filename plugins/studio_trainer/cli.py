@@ -139,7 +139,7 @@ def _train_beside_rank0(rank: int, params: dict, workspace: Path) -> NoReturn:
     from .train.launch import QuietContext
     from .train.loop import TrainingError, train
 
-    p = _validated(TrainParams, params)
+    p = TrainParams.model_validate(params)  # args.job_params checked them already
     ctx = QuietContext("torchrun", workspace / "runs" / f"torchrun-rank-{rank}", rank)
 
     def cancel(*_) -> None:  # Ctrl-C (torchrun passes it on): every rank stops at the next log step, rank 0 saves

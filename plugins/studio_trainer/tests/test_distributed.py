@@ -224,10 +224,15 @@ def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, corpu
     assert json.loads((latest / "train_state.json").read_text())["params"]["processes"] == 2
 
 
-def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_run(tmp_path, corpus):
-    done = _torchrun(tmp_path, tiny(corpus), "--set", "max_stepz=8")
+@pytest.mark.parametrize("setting, message", [
+    ("max_stepz=8", "--set max_stepz: trainer.train has no such setting"),
+    ("max_steps=oops", "invalid parameters for trainer.train:\n  max_steps:"),
+])
+def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_run(tmp_path, corpus, setting,
+                                                                                   message):
+    done = _torchrun(tmp_path, tiny(corpus), "--set", setting)
     assert done.returncode != 0
-    assert done.stderr.count("--set max_stepz: trainer.train has no such setting") == 2, done.stderr[-3000:]
+    assert done.stderr.count(message) == 2, done.stderr[-3000:]  # the same error from both ranks
     assert not list((tmp_path / "home").glob("data/workspace/runs/*"))
 
 
