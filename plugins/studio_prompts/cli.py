@@ -2,6 +2,9 @@
 
 ``run``, ``eval`` and ``optimize`` are jobs (a run folder with the trace in
 ``events.jsonl``, a progress bar, Ctrl-C cancels); their result is printed as JSON.
+A workflow that names Python code (function nodes, ReAct tools) is refused unless
+``--trust`` is given: ``show`` lists that code, and neither it nor ``export-python``
+imports any of it (``workflow/trust.py``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,9 @@ def configure(parser) -> None:
         p.add_argument("--concurrency", type=int, default=8, help="model calls in flight at once (8)")
         p.add_argument("--timeout", type=float, default=120.0, help="seconds per model call (120)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
+        p.add_argument("--trust", action="store_true",
+                       help="run the Python code the workflow names (see `workflow show FILE`); "
+                            "without it such a workflow is refused")
 
     run = sub.add_parser("run", help="run a workflow once")
     run.add_argument("workflow", help="a .workflow.json or .workflow.yaml file")
@@ -66,11 +72,13 @@ def run(args) -> int:
                               "api_base": args.api_base, "cache": not args.no_cache,
                               "concurrency": args.concurrency, "timeout": args.timeout}
     if action == "run":
-        _check(args.workflow)
+        workflow = _check(args.workflow)
         params["inputs"] = parse_assignments(args.input)
+        _check_inputs(workflow, params["inputs"])
+        params["trusted"] = _consent(workflow, args.trust)
         return args.run_job("prompts.run", params, quiet=args.quiet)
     params.update({"data": str(Path(args.data).resolve()), "metric": args.metric, "limit": args.limit})
-    _check(args.workflow)
+    params["trusted"] = _consent(_check(args.workflow), args.trust, args.metric)
     if action == "eval":
         params["resume"] = args.resume
         return args.run_job("prompts.eval", params, quiet=args.quiet)
@@ -78,11 +86,36 @@ def run(args) -> int:
     return args.run_job("prompts.optimize", params, quiet=args.quiet)
 
 
-def _check(path: str) -> None:
-    """Fail before a run folder is made when the file is bad (the error names the problem)."""
+def _check(path: str):
+    """Fail before a run folder is made when the file is bad (the error names the problem).
+    Loading imports nothing the file names."""
     from .workflow import load_workflow
 
-    load_workflow(Path(path))
+    return load_workflow(Path(path))
+
+
+def _check_inputs(workflow, inputs: dict[str, Any]) -> None:
+    from .workflow import WorkflowError
+
+    names = list(workflow.spec.inputs)
+    absent = [name for name in names if name not in inputs]
+    if absent:
+        raise WorkflowError(f"{workflow.where}: missing input {absent[0]!r}: give it with --input "
+                            f"{absent[0]}=VALUE (inputs: {', '.join(names)})")
+    unknown = [name for name in inputs if name not in workflow.spec.inputs]
+    if unknown:
+        raise WorkflowError(f"{workflow.where}: the workflow has no input {unknown[0]!r} "
+                            f"(inputs: {', '.join(names) or 'none'})")
+
+
+def _consent(workflow, trust: bool, metric: str = "") -> str:
+    """The ``trusted`` fingerprint for the job. A metric typed on the command line is the
+    user's own choice; the code the workflow names needs ``--trust``."""
+    from .workflow.trust import fingerprint, require
+
+    if not trust:
+        require(workflow, metric="", how="if you trust it, run again with --trust")
+    return fingerprint(workflow, metric)
 
 
 def _show(path: str) -> int:
@@ -96,7 +129,26 @@ def _show(path: str) -> int:
         node = spec.nodes[node_id]
         missing = "  [missing plugin]" if node_id in workflow.missing else ""
         wired = ", ".join(f"{port}←{ref}" for port, ref in node.inputs.items())
-        print(f"  {node_id:16} {node.type:26} {wired}{missing}")
+        code = "  calls " + ", ".join(workflow.code_refs[node_id]) if workflow.code_refs.get(node_id) else ""
+        print(f"  {node_id:16} {node.type:26} {wired}{code}{missing}")
     if workflow.missing:
         print(json.dumps({"missing_node_types": workflow.missing}))
+    _show_code(workflow)
     return 0
+
+
+def _show_code(workflow) -> None:
+    """Every callable the workflow (and its sub-workflows) names: nothing is imported."""
+    from .workflow.trust import BUILTIN, callables, fingerprint
+
+    refs = callables(workflow)
+    if not refs:
+        print("Python code: none (runs without --trust)")
+        return
+    untrusted = [r for r in refs if r.ref not in BUILTIN]
+    print("Python code it names" + (" (runs only with --trust, or after Run in the editor's dialog):"
+                                    if untrusted else " (the studio's own, runs as it is):"))
+    for ref in refs:
+        print(f"  {ref.ref:32} {ref.role} in {ref.where}" + ("  [built in]" if ref.ref in BUILTIN else ""))
+    if untrusted:
+        print(f"content fingerprint {fingerprint(workflow)} (jobs run: --set trusted=…)")

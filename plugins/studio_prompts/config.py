@@ -17,13 +17,19 @@ class ModelOptions(BaseModel):
     retries: int = Field(3, ge=0, le=10, description="retries on rate limits, server errors and timeouts")
 
 
+TRUSTED = ("when the workflow (or a module:function metric) names Python code: the fingerprint of the content "
+           "you reviewed and agree to run (the CLI's --trust and the editor's dialog fill it in)")
+
+
 class RunParams(ModelOptions):
     workflow: str = Field(..., description="the .workflow.json (or .workflow.yaml) file")
+    trusted: str = Field("", description=TRUSTED)
     inputs: dict[str, Any] = Field(default_factory=dict, description="the workflow's inputs")
 
 
 class EvalParams(ModelOptions):
     workflow: str = Field(..., description="the .workflow.json (or .workflow.yaml) file")
+    trusted: str = Field("", description=TRUSTED)
     data: str = Field(..., description="dataset: CSV, JSON, JSONL, Parquet or a saved HF dataset folder")
     metric: str = Field("exact_match", description="exact_match, f1, contains, llm_judge or module:function")
     limit: int | None = Field(None, ge=1, description="use only the first N examples")

@@ -23,13 +23,18 @@ from .settings import context
 from .trace import Tracer
 from .workflow import load_workflow
 from .workflow.schema import workflow_suffix
+from .workflow.trust import require
 
 
 def _workflow(params: ModelOptions, path: str):
     lm = None
     if params.model:
         lm = LM(params.model, api_base=params.api_base or None, timeout=params.timeout, retries=params.retries)
-    workflow = load_workflow(Path(path).expanduser())
+    workflow = load_workflow(Path(path).expanduser())  # imports nothing the file names
+    # the gate: code the file (or a module:function metric) names runs only when the
+    # caller's `trusted` is the fingerprint of exactly this content (workflow/trust.py)
+    require(workflow, getattr(params, "trusted", ""), getattr(params, "metric", ""))
+    workflow.trust()
     workflow.lm_override = lm
     for _name, predictor in workflow.named_predictors():
         for candidate in (predictor.lm, workflow.lm):

@@ -8,24 +8,16 @@ original signature plus the trajectory writes the final outputs.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable
 
 from .data import Prediction
 from .module import StepModule, Steps, SubCall, ToolCall
 from .portable.formats import Field
+from .portable.tools import FINISH, describe_tool, react_step, tool_table
 from .predict import ChainOfThought, Predict
 from .signature import SignatureSpec, as_signature
 
-FINISH = "finish"
-
-
-def describe_tool(fn: Callable[..., Any]) -> str:
-    params = ", ".join(f"{p.name}" + (f": {getattr(p.annotation, '__name__', p.annotation)}"
-                                      if p.annotation is not inspect.Parameter.empty else "")
-                       for p in inspect.signature(fn).parameters.values())
-    doc = " ".join((inspect.getdoc(fn) or "").split())
-    return f"{fn.__name__}({params})" + (f": {doc}" if doc else "")
+__all__ = ["ReAct", "FINISH", "describe_tool"]
 
 
 class ReAct(StepModule):
@@ -34,19 +26,10 @@ class ReAct(StepModule):
     def __init__(self, signature: Any, tools: list[Callable[..., Any]], *, max_steps: int = 5, **config: Any):
         base = as_signature(signature)
         self.signature = base
-        self.tools = {fn.__name__: fn for fn in tools}
+        self.tools = tool_table(tools)
         self.max_steps = max_steps
-        names = list(self.tools) + [FINISH]
-        tool_list = "\n".join(f"({i}) {describe_tool(fn)}" for i, fn in enumerate(self.tools.values(), 1))
-        instructions = (f"{base.instructions}\n\nYou will be given {', '.join(f'`{n}`' for n in base.input_names)} "
-                        f"and your past trajectory. Reason about the next step, then call one tool by "
-                        f"`next_tool_name` with JSON `next_tool_args`. Tools:\n{tool_list}\n"
-                        f"({len(names)}) {FINISH}(): you have what you need to produce "
-                        f"{', '.join(f'`{n}`' for n in base.output_names)}.")
-        step_sig = SignatureSpec(base.inputs + (Field("trajectory", "str"),),
-                                 (Field("next_thought", "str"),
-                                  Field("next_tool_name", "Literal[" + ", ".join(repr(n) for n in names) + "]"),
-                                  Field("next_tool_args", "dict[str, Any]")), instructions, f"{base.name}Step")
+        instructions, step_inputs, step_outputs = react_step(base.instructions, base.inputs, base.outputs, self.tools)
+        step_sig = SignatureSpec(step_inputs, step_outputs, instructions, f"{base.name}Step")
         self.react = Predict(step_sig, name=f"{base.name}.react", **config)
         self.extract = ChainOfThought(base.append_input(Field("trajectory", "str")), name=f"{base.name}.extract",
                                       **config)

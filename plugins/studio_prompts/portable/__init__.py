@@ -8,4 +8,4 @@ Modules are pasted in the order of ``PORTABLE_MODULES``; imports between them ar
 ``from .name import …`` on one line so the exporter can drop them.
 """
 
-PORTABLE_MODULES = ("fieldtypes", "formats")
+PORTABLE_MODULES = ("fieldtypes", "formats", "tools")

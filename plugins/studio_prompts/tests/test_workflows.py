@@ -141,7 +141,7 @@ def test_node_of_a_missing_plugin_loads_as_placeholder_and_refuses_to_run(tmp_pa
 
 def test_independent_branches_run_concurrently(tmp_path, llm_server, lm):
     llm_server.reset(script=lambda r: fields(answer=input_value(r, "question")), latency=0.3)
-    workflow = load_workflow(fan_out(tmp_path / "fan.workflow.json", branches=6))
+    workflow = load_workflow(fan_out(tmp_path / "fan.workflow.json", branches=6), trusted=True)
     t0 = time.perf_counter()
     with context(lm=lm):
         out = workflow(question="hi")
@@ -154,7 +154,7 @@ def test_independent_branches_run_concurrently(tmp_path, llm_server, lm):
 
 def test_concurrency_bound_is_respected(tmp_path, llm_server, lm):
     llm_server.reset(script=lambda r: fields(answer="x"), latency=0.2)
-    workflow = load_workflow(fan_out(tmp_path / "fan.workflow.json", branches=6))
+    workflow = load_workflow(fan_out(tmp_path / "fan.workflow.json", branches=6), trusted=True)
 
     async def go():
         with context(lm=lm, limiter=asyncio.Semaphore(2)):
@@ -174,7 +174,7 @@ def test_failing_node_is_named_and_cancels_the_rest(tmp_path, llm_server, lm):
 
 def test_cancelling_a_run_cancels_in_flight_calls(tmp_path, llm_server, lm):
     llm_server.reset(script=lambda r: fields(answer="x"), latency=2.0)
-    workflow = load_workflow(fan_out(tmp_path / "fan.workflow.json", branches=3))
+    workflow = load_workflow(fan_out(tmp_path / "fan.workflow.json", branches=3), trusted=True)
     trace = Collector()
     assert cancel_soon(lambda: workflow.acall(question="q"), lm=lm, tracer=trace) < 1.5
     ended = [s for s in trace.spans if s["kind"] in ("node", "workflow") and "duration" in s]
@@ -191,7 +191,7 @@ def test_python_and_sub_workflow_nodes(tmp_path, llm_server, lm):
                        "params": {"path": "inner.workflow.json"}}}
     outer = write_workflow(tmp_path / "outer.workflow.json", nodes=nodes, inputs={"question": "str"},
                            outputs={"answer": "inner.answer"})
-    workflow = load_workflow(outer)
+    workflow = load_workflow(outer, trusted=True)
     assert [name for name, _ in workflow.named_predictors()] == ["inner/rewrite", "inner/answer"]
     with context(lm=lm):
         assert workflow(question="hey") == {"answer": "A(q:HEY)"}
@@ -282,7 +282,7 @@ def test_export_of_a_react_agent_runs_its_tools_and_sends_the_engines_prompts(tm
     path = write_workflow(tmp_path / "a.workflow.json", nodes=nodes, inputs={"question": "str"},
                           outputs={"answer": "agent.answer", "trajectory": "agent.trajectory"},
                           model={"model": "openai/fake-model", "api_base": llm_server.url})
-    workflow = load_workflow(path)
+    workflow = load_workflow(path, trusted=True)
     with context(lm=lm):
         engine_out = workflow(question="notes.txt")
     assert "[observation 0] notes.txt" in engine_out["trajectory"] and engine_out["answer"] == "file is notes.txt"

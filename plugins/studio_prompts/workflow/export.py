@@ -7,7 +7,8 @@ concurrently). Sent requests are the ones the engine sends, so against the same 
 script gives the same outputs. Python-function, sub-workflow and plugin nodes become
 imports and calls. A ReAct node becomes ``react_loop`` — the engine's loop written out
 (think, call a tool, observe; then an extraction call), with its tools imported by the
-``module:function`` names the node holds.
+``module:function`` names the node holds and described (``portable/tools.py``) when the
+script runs. Exporting writes those names as text: it never imports them itself.
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from __future__ import annotations
 import importlib
 import re
 from pathlib import Path
-
-from studio.api import resolve
 
 from ..portable import PORTABLE_MODULES
 from ..signature import SignatureSpec
@@ -247,21 +246,26 @@ def _call_args(predictor) -> str:
 def _emit_react(workflow: Workflow, node_id: str, parent_fn: str, bound: str, functions: list[str],
                 imports: set[str]) -> str:
     agent = workflow.predictors[node_id]
-    tools = {}
+    aliases = []
     for ref in workflow.spec.nodes[node_id].params.get("tools", []):
         module, _, attr = ref.partition(":")
         alias = _ident(f"tool_{node_id}_{attr}")
         imports.add(f"from {module} import {attr} as {alias}")
-        tools[resolve(ref).__name__] = alias  # the engine names a tool by its function's name
-    tool_map = "{" + ", ".join(f"{name!r}: {alias}" for name, alias in tools.items()) + "}"
+        aliases.append(alias)
+    base: SignatureSpec = agent.signature
     node_model = agent.react.lm.to_dict() if agent.react.lm else None
     fn = _ident(f"{parent_fn}_{node_id}")
-    functions.append(
+    functions.append(  # the step's prompt lists the tools: built from them when the script runs, as the engine does
         f"async def {fn}(values, default_model):\n"
+        f"    tools = tool_table([{', '.join(aliases)}])\n"
+        f"    step = ({agent.react.format or 'chat'!r}, *react_step(\n"
+        f"        {base.instructions!r},\n"
+        f"        {tuple(tuple(f) for f in base.inputs)!r},\n"
+        f"        {tuple(tuple(f) for f in base.outputs)!r}, tools))\n"
         f"    return await react_loop(\n"
         f"        {node_id!r},\n"
-        f"        {_call_args(agent.react)},\n"
+        f"        step,\n"
         f"        {_call_args(agent.extract)},\n"
-        f"        {tool_map}, {agent.max_steps}, values,\n"
+        f"        tools, {agent.max_steps}, values,\n"
         f"        model_request({node_model!r}, {agent.react.config!r}, default_model))")
     return f"{fn}({bound}, default_model)"

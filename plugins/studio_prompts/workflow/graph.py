@@ -9,7 +9,10 @@ and optimized like any program, and ``to_file()`` writes back what optimizers ch
 
 Built-in node types (``prompts.*``): ``predict``, ``chain_of_thought``, ``react``
 (``params.tools``: ``"module:function"`` references), ``python`` (``params.function``),
-``workflow`` (``params.path``, relative to this file). Any other type comes from a
+``workflow`` (``params.path``, relative to this file). The code a file names is kept as
+text until the workflow is trusted (``load_workflow(path, trusted=True)`` or
+``workflow.trust()``, see ``trust.py``): loading never imports it, and an untrusted
+workflow that names code refuses to run. Any other type comes from a
 plugin's ``studio_workflow_nodes`` hook (for example a retriever), and runs as
 ``runner(params, inputs) -> dict`` (sync or async), or ``runner(params, inputs, runtime)``
 to make traced model calls through the engine (``studio.api.NodeRuntime``). A node whose type no installed plugin
@@ -34,7 +37,8 @@ from ..react import ReAct
 from ..settings import context, settings
 from ..signature import SignatureError, SignatureSpec, write_signature
 from ..trace import start_span
-from .schema import NodeSpec, WorkflowError, WorkflowFile, read_workflow_file, sibling
+from . import trust as trust_rules
+from .schema import NodeSpec, WorkflowError, WorkflowFile, read_workflow_source, sibling
 
 PREDICTORS = {"prompts.predict": Predict, "prompts.chain_of_thought": ChainOfThought}
 BUILTIN_TYPES = {*PREDICTORS, "prompts.react", "prompts.python", "prompts.workflow"}
@@ -70,18 +74,25 @@ def make_lm(value: Any) -> LM | None:
     raise WorkflowError(f"a model is a string or an object with \"model\", got {value!r}")
 
 
-def load_workflow(path: str | Path) -> "Workflow":
+def load_workflow(path: str | Path, *, trusted: bool = False) -> "Workflow":
+    """Read a workflow file; nothing it names is imported unless ``trusted`` (you read the
+    file, or you wrote it), and an untrusted workflow that names code refuses to run."""
     path = Path(path)
-    return Workflow(read_workflow_file(path), path)
+    spec, digest = read_workflow_source(path)
+    return Workflow(spec, path, trusted=trusted, source_digest=digest)
 
 
 class Workflow(Module):
     span_kind = "workflow"
 
     def __init__(self, spec: WorkflowFile, path: Path | None = None, *, lm: LM | None = None,
-                 _parents: tuple[Path, ...] = ()):
+                 trusted: bool = False, source_digest: str = "", _parents: tuple[Path, ...] = ()):
         self.spec = spec
         self.path = Path(path) if path else None
+        self.source_digest = source_digest  # sha256 of the file's bytes (trust.content_digest)
+        self.trusted = False
+        self.code_refs: dict[str, list[str]] = {}  # node id → the "module:function" it names, unimported
+        self.functions: dict[str, Any] = {}  # node id → the resolved function, once trusted
         self.lm_override = lm  # e.g. the CLI's --model: replaces the file's default model
         self._parents = _parents + ((self.path.resolve(),) if self.path else ())
         self.where = str(self.path) if self.path else spec.name
@@ -89,7 +100,6 @@ class Workflow(Module):
         self.missing: dict[str, str] = {}  # node id → node type no installed plugin provides
         self.predictors: dict[str, Module] = {}
         self.subworkflows: dict[str, Workflow] = {}
-        self.functions: dict[str, Any] = {}
         self._plugin_types = plugin_node_types()
         for node_id, node in spec.nodes.items():
             self._build(node_id, node)
@@ -100,6 +110,8 @@ class Workflow(Module):
             self.order = list(TopologicalSorter(self.deps).static_order())
         except CycleError as exc:
             raise WorkflowError(f"{self.where}: the nodes form a cycle: {' → '.join(exc.args[1])}") from None
+        if trusted:
+            self.trust()
 
     # ---- building
 
@@ -117,10 +129,12 @@ class Workflow(Module):
             lm = self._guard(lambda: make_lm(p.get("model")), where)
             config = dict(p.get("config") or {})
             if node.type == "prompts.react":
-                tools = [self._guard(lambda ref=ref: resolve(ref), f"{where}: tool {ref!r}") for ref in p.get("tools", [])]
-                module = ReAct(spec, tools, max_steps=int(p.get("max_steps", 5)), **config)
-                for inner in (module.react, module.extract):
-                    inner.lm = lm
+                tools = p.get("tools") or []
+                if not isinstance(tools, list):
+                    raise WorkflowError(f"{self.where}: {where}: params.tools is a list of 'module:function'")
+                self.code_refs[node_id] = [self._guard(lambda ref=ref: trust_rules.check_ref(ref), f"{where}: tool")
+                                           for ref in tools]
+                module = self._react(node_id, spec, lm, config, [])  # its tools join when trusted
             else:
                 module = PREDICTORS[node.type](spec, demos=p.get("demos") or [], lm=lm, format=p.get("format"),
                                                structured=p.get("structured"), name=node_id, **config)
@@ -130,20 +144,58 @@ class Workflow(Module):
                 raise WorkflowError(f"{self.where}: {where}: input {unbound[0]!r} is not connected")
         elif node.type == "prompts.python":
             ref = p.get("function", "")
-            self.functions[node_id] = self._guard(lambda: resolve(ref), f"{where}: function {ref!r}")
+            self.code_refs[node_id] = [self._guard(lambda: trust_rules.check_ref(ref), f"{where}: function")]
         elif node.type == "prompts.workflow":
             if not p.get("path"):
                 raise WorkflowError(f"{self.where}: {where}: a sub-workflow node needs params.path")
             sub_path = (self.path.parent if self.path else Path.cwd()) / p["path"]
             if sub_path.resolve() in self._parents:
-                raise WorkflowError(f"{self.where}: {where}: {p['path']} includes itself")
-            self.subworkflows[node_id] = Workflow(read_workflow_file(sub_path), sub_path, _parents=self._parents)
+                raise WorkflowError(f"{self.where}: {where}: {p['path']} includes itself (sub-workflows in a cycle)")
+            sub_spec, digest = read_workflow_source(sub_path)
+            self.subworkflows[node_id] = Workflow(sub_spec, sub_path, source_digest=digest, _parents=self._parents)
         elif node.type in self._plugin_types:
             params_model = self._plugin_types[node.type].params
             if params_model is not None:
                 self._guard(lambda: params_model.model_validate(p), where)
         else:
             self.missing[node_id] = node.type
+
+    def _react(self, node_id: str, spec: SignatureSpec, lm: LM | None, config: dict[str, Any],
+               tools: list[Any]) -> ReAct:
+        p = self.spec.nodes[node_id].params
+        module = ReAct(spec, tools, max_steps=int(p.get("max_steps", 5)), **config)
+        for inner in (module.react, module.extract):
+            inner.lm = lm
+        return module
+
+    # ---- trust: the code the file names is imported here, and only here
+
+    def trust(self) -> "Workflow":
+        """Import the functions and tools this workflow (and its sub-workflows) names: call
+        it once the person running it agreed to (``trust.require`` checks that for jobs)."""
+        if self.trusted:
+            return self
+        for sub in self.subworkflows.values():
+            sub.trust()
+        for node_id, refs in self.code_refs.items():
+            node = self.spec.nodes[node_id]
+            where = f"node {node_id!r}"
+            found = [self._guard(lambda ref=ref: _import(ref), f"{where}: {ref!r}") for ref in refs]
+            if node.type == "prompts.python":
+                self.functions[node_id] = found[0]
+            else:
+                old = self.predictors[node_id]
+                p = node.params
+                module = self._guard(lambda: self._react(node_id, old.signature, old.react.lm,
+                                                         dict(p.get("config") or {}), found), where)
+                module.react.demos, module.extract.demos = old.react.demos, old.extract.demos
+                self.predictors[node_id] = module
+        self.trusted = True
+        return self
+
+    def untrusted_code(self) -> list["trust_rules.CodeRef"]:
+        """The code this workflow names that needs consent (empty: it runs as it is)."""
+        return trust_rules.needing_consent(trust_rules.callables(self))
 
     def _check_references(self) -> None:
         for node_id, node in self.spec.nodes.items():
@@ -207,6 +259,14 @@ class Workflow(Module):
         raise RuntimeError("a workflow called synchronously inside a running event loop: use `await workflow.acall()`")
 
     async def aforward(self, **inputs: Any) -> Prediction:
+        if not self.trusted:
+            code = self.untrusted_code()
+            if code:
+                raise trust_rules.UntrustedCode(
+                    f"{self.where}: not run, it names Python code nobody agreed to run: {trust_rules.listing(code)}. "
+                    "Read the file; if you trust it, load it with trusted=True (or call .trust())",
+                    code, trust_rules.content_digest(self))
+            self.trust()  # nothing to import, or only the engine's own functions
         if self.missing:
             listed = ", ".join(f"{nid} ({t})" for nid, t in self.missing.items())
             raise WorkflowError(f"{self.where}: cannot run: no installed plugin provides the node types of {listed}")
@@ -288,6 +348,19 @@ class PluginNodeRuntime:
     async def predict(self, signature: str, instructions: str = "", **inputs: Any) -> dict[str, Any]:
         module = Predict(signature, instructions=instructions, lm=self.lm, name=f"{self.node_id}.predict")
         return dict(await module.acall(**inputs))
+
+
+def _import(ref: str) -> Any:
+    """Import a ``module:function`` a trusted workflow names; a failure names the reference."""
+    try:
+        fn = resolve(ref)
+    except AttributeError as exc:
+        raise ValueError(f"no such function ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - whatever its module raised on import, said in one line
+        raise ValueError(f"cannot import it ({type(exc).__name__}: {exc})") from None
+    if not callable(fn):
+        raise ValueError(f"it is a {type(fn).__name__}, not a function")
+    return fn
 
 
 def _takes_runtime(runner: Any) -> bool:

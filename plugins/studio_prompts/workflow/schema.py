@@ -29,6 +29,7 @@ modifies the file; a bad file raises :class:`WorkflowError` saying where and wha
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path, PurePath
 from typing import Any, Callable, Literal
@@ -163,11 +164,20 @@ def parse_workflow_text(text: str, source: str) -> WorkflowFile:
 
 
 def read_workflow_file(path: Path) -> WorkflowFile:
+    return read_workflow_source(path)[0]
+
+
+def read_workflow_source(path: Path) -> tuple[WorkflowFile, str]:
+    """The file and the sha256 of the very bytes it was parsed from (what consent to run its
+    code is bound to: see ``trust.py``)."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise WorkflowError(f"{path}: no such workflow file") from None
+    except IsADirectoryError:
+        raise WorkflowError(f"{path}: is a folder, not a workflow file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise WorkflowError(f"{path}: cannot be read ({exc})") from None
-    return parse_workflow_text(text, str(path))
+    return parse_workflow_text(text, str(path)), hashlib.sha256(data).hexdigest()

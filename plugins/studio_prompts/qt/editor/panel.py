@@ -682,9 +682,11 @@ class WorkflowEditor(QWidget):
             self.say(f"Cannot run: nodes {', '.join(missing)} need a plugin that is not installed.", "error")
             return None
         path = self.ensure_saved()
-        if path is None:
+        trusted = self.consent(path) if path is not None else None
+        if trusted is None:
             return None
-        run_id = self._submit("prompts.run", {"workflow": str(path), "inputs": inputs, "model": model})
+        run_id = self._submit("prompts.run", {"workflow": str(path), "inputs": inputs, "model": model,
+                                              "trusted": trusted})
         if run_id is None:
             return None
         self.run_id = run_id
@@ -755,7 +757,11 @@ class WorkflowEditor(QWidget):
         if not data.strip():
             self.say("Not started: choose a dataset file (CSV, JSON, JSONL, Parquet) to evaluate on.", "error")
             return None
-        run_id = self._submit("prompts.eval", {"workflow": str(path), "data": data, "metric": metric, "model": model})
+        trusted = self.consent(path, metric)
+        if trusted is None:
+            return None
+        run_id = self._submit("prompts.eval", {"workflow": str(path), "data": data, "metric": metric, "model": model,
+                                               "trusted": trusted})
         if run_id is None:
             return None
         self.pending[run_id] = "eval"
@@ -770,13 +776,47 @@ class WorkflowEditor(QWidget):
         if not data.strip():
             self.say("Not started: choose a dataset file (CSV, JSON, JSONL, Parquet) to optimize on.", "error")
             return None
+        trusted = self.consent(path, metric)
+        if trusted is None:
+            return None
         run_id = self._submit("prompts.optimize", {"workflow": str(path), "data": data, "metric": metric,
-                                                   "optimizer": optimizer, "max_calls": max_calls})
+                                                   "optimizer": optimizer, "max_calls": max_calls,
+                                                   "trusted": trusted})
         if run_id is None:
             return None
         self.pending[run_id] = "optimize"
         self.say(f"Optimizing with {optimizer} (run {run_id}): the result is saved as a new file beside this one.")
         return run_id
+
+    def consent(self, path: Path, metric: str = "") -> str | None:
+        """The ``trusted`` fingerprint for a job on ``path`` (the metric typed in the form is
+        the user's own choice). When the workflow names Python code not yet agreed to for
+        this content, ``ask_trust`` names it; the answer is remembered (``consent.py``).
+        None: not agreed, or the file cannot be read — said in the status line."""
+        from ...workflow import load_workflow
+        from ...workflow.trust import content_digest, fingerprint
+        from .consent import remember, remembered
+
+        try:
+            workflow = load_workflow(path)  # imports nothing the file names
+        except WorkflowError as exc:
+            self.say(f"Not started: {exc}", "error")
+            return None
+        code = workflow.untrusted_code()
+        digest = content_digest(workflow)
+        if code and not remembered(self.ctx.settings(), digest):
+            if not self.ask_trust(path, code):
+                self.say(f"Not run: {path.name} names Python code ({', '.join(r.ref for r in code)}) you did not "
+                         "agree to run.", "warning")
+                return None
+            self.ctx.save_settings(remember(self.ctx.settings(), digest, path, code))
+        return fingerprint(workflow, metric)
+
+    def ask_trust(self, path: Path, code: list) -> bool:
+        """A dialog naming each callable: Run or Cancel."""
+        from .consent import TrustDialog
+
+        return TrustDialog(self, path, code).ask()
 
     def _submit(self, kind: str, params: dict[str, Any]) -> str | None:
         """Start a job; invalid parameters or a full queue are said, not raised."""

@@ -1,0 +1,142 @@
+"""Which Python code a workflow names, and whether the person running it agreed to that.
+
+Why: a workflow file is data — it gets mailed, downloaded, pulled from a repository — yet
+a Python-function node (``params.function``) and a ReAct node's tools (``params.tools``)
+name ``module:function`` code, and importing a module runs its top-level code. So:
+
+* loading, showing, editing and exporting a workflow never import what it names (the
+  graph keeps the references as text; ``Workflow.trust()`` resolves them, at run time);
+* running needs consent to the code listed here: ``--trust`` on the command line, a dialog
+  in the editor (remembered per content digest), and, in the ``prompts.*`` jobs
+  themselves, a ``trusted`` parameter equal to :func:`fingerprint` — so ``jobs run`` is
+  not a way around the question, and a file changed after it was reviewed is refused.
+
+What needs no consent: the engine's own metric functions (:data:`BUILTIN`), listed by
+exact name — not whole packages, since the studio's packages also hold functions that
+write files. A plugin's node types run the plugin's own code, installed on purpose, so
+they are not listed. A ``module:function`` metric is the choice of whoever starts the
+run (typed on the command line or in the editor's form), and the CLI and the editor
+include it in the fingerprint they pass; a job's parameters from elsewhere (``jobs run
+--params FILE``) must carry the fingerprint for it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from .schema import WorkflowError
+
+#: callables that run without asking: the built-in metrics, by exact reference
+BUILTIN = frozenset({"studio_prompts.evaluate:exact_match", "studio_prompts.evaluate:f1",
+                     "studio_prompts.evaluate:contains"})
+BUILTIN_METRICS = ("exact_match", "contains", "f1", "llm_judge")  # names, not code references
+REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
+
+
+class UntrustedCode(WorkflowError):
+    """A run refused because the workflow names Python code nobody agreed to run."""
+
+    def __init__(self, message: str, refs: list["CodeRef"], fingerprint: str):
+        super().__init__(message)
+        self.refs, self.fingerprint = refs, fingerprint
+
+
+@dataclass(frozen=True)
+class CodeRef:
+    ref: str  # "module:function"
+    role: str  # "function of node 'f'", "tool of ReAct node 'agent'", "metric"
+    where: str  # the file naming it (its name), or "" for a metric
+
+    def __str__(self) -> str:
+        return f"{self.ref} ({self.role}" + (f" in {self.where}" if self.where else "") + ")"
+
+
+def check_ref(ref: Any) -> str:
+    """A ``module:function`` reference, checked as text (nothing is imported)."""
+    if not isinstance(ref, str) or not REF.match(ref):
+        raise ValueError(f"{ref!r} is not a 'module:function' reference")
+    return ref
+
+
+def callables(workflow: Any) -> list[CodeRef]:
+    """Every callable the workflow names, its sub-workflows' too, in file order; nothing is
+    imported. Plugin node types are not listed (their code is the installed plugin's)."""
+    found: list[CodeRef] = []
+    where = workflow.path.name if workflow.path else workflow.spec.name
+    for node_id, node in workflow.spec.nodes.items():
+        if node.type == "prompts.python":
+            found.append(CodeRef(str(node.params.get("function", "")), f"function of node {node_id!r}", where))
+        elif node.type == "prompts.react":
+            found += [CodeRef(str(ref), f"tool of ReAct node {node_id!r}", where)
+                      for ref in node.params.get("tools") or []]
+        elif node_id in workflow.subworkflows:
+            found += callables(workflow.subworkflows[node_id])
+    return found
+
+
+def metric_ref(metric: Any) -> CodeRef | None:
+    """A ``module:function`` metric as code to consent to (built-in metrics are not)."""
+    if not isinstance(metric, str) or not metric or metric in BUILTIN_METRICS or metric in BUILTIN:
+        return None
+    return CodeRef(metric, "metric", "")
+
+
+def needing_consent(refs: list[CodeRef]) -> list[CodeRef]:
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for ref in refs:
+        key = (ref.ref, ref.role, ref.where)
+        if ref.ref not in BUILTIN and key not in seen:
+            seen.add(key)
+            out.append(ref)
+    return out
+
+
+def content_digest(workflow: Any) -> str:
+    """sha256 over the bytes of the workflow's file and of every sub-workflow file it loaded
+    (a changed sub-workflow can name other code, so it is part of what was reviewed)."""
+    h = hashlib.sha256()
+    _feed(h, workflow)
+    return h.hexdigest()
+
+
+def _feed(h: Any, workflow: Any) -> None:
+    own = workflow.source_digest or hashlib.sha256(workflow.spec.to_text().encode()).hexdigest()
+    h.update(own.encode() + b"\n")
+    for node_id in workflow.spec.nodes:
+        if node_id in workflow.subworkflows:
+            _feed(h, workflow.subworkflows[node_id])
+
+
+def fingerprint(workflow: Any, metric: str = "") -> str:
+    """What a job's ``trusted`` parameter must equal: the content digest, with a
+    ``module:function`` metric added."""
+    ref = metric_ref(metric)
+    digest = content_digest(workflow)
+    if ref is None:
+        return digest
+    return hashlib.sha256(f"{digest}\nmetric {ref.ref}\n".encode()).hexdigest()
+
+
+def listing(refs: list[CodeRef], limit: int = 6) -> str:
+    shown = ", ".join(str(r) for r in refs[:limit])
+    return shown + (f" and {len(refs) - limit} more (workflow show lists them all)" if len(refs) > limit else "")
+
+
+def require(workflow: Any, trusted: str = "", metric: str = "", how: str = "") -> list[CodeRef]:
+    """The gate of a run: raise :class:`UntrustedCode` (one line naming each callable) when
+    the workflow (or the metric) names code and ``trusted`` is not its :func:`fingerprint`.
+    Returns the code that was consented to."""
+    refs = needing_consent(callables(workflow) + [r for r in [metric_ref(metric)] if r])
+    if not refs:
+        return []
+    expected = fingerprint(workflow, metric)
+    if trusted == expected:
+        return refs
+    changed = " (it changed since it was trusted)" if trusted else ""
+    how = how or f"if you trust it, pass trusted={expected} in the job's parameters"
+    raise UntrustedCode(f"{workflow.where}{changed}: not run, it would import and run Python code it names: "
+                        f"{listing(refs)}. Read the file; {how}", refs, expected)
