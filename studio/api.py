@@ -438,9 +438,11 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
         if not sep or not key or "" in key.split("."):
             raise ValueError(f"--set expects KEY=VALUE (KEY may be group.field), got {item!r}")
         try:
-            value = json.loads(raw)
+            value = json.loads(raw, parse_constant=_refuse_constant)
         except json.JSONDecodeError:
             value = raw
+        except ValueError:
+            raise ValueError(f"--set {key}: {raw} is not a finite number") from None
         *groups, name = key.split(".")
         target = values
         for group in groups:
@@ -449,6 +451,10 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
             target = target[group]
         target[name] = value
     return values
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(name)  # NaN, Infinity, -Infinity: never a setting anyone means
 
 
 def merge_settings(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 import time
@@ -93,12 +94,15 @@ def build_parser(extra_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
 
 def cmd_plugins(args, studio) -> int:
     if args.action in ("enable", "disable"):
-        disabled = set(studio.settings.disabled_plugins)
         if args.plugin_id not in studio.host.records:
             raise CliError(f"no plugin {args.plugin_id!r}; see 'tensor-studio plugins list'")
-        (disabled.add if args.action == "disable" else disabled.discard)(args.plugin_id)
-        studio.settings.disabled_plugins = sorted(disabled)
-        studio.save_settings()
+
+        def change(settings) -> None:
+            disabled = set(settings.disabled_plugins)
+            (disabled.add if args.action == "disable" else disabled.discard)(args.plugin_id)
+            settings.disabled_plugins = sorted(disabled)
+
+        studio.update_settings(change, strict=True)
         print(f"{args.plugin_id}: {args.action}d (takes effect on the next start)")
         return EXIT_OK
     records = list(studio.host.records.values())
@@ -137,7 +141,7 @@ def load_params(path: Path | None, sets: dict[str, Any]) -> dict[str, Any]:
     if path is not None:
         from studio.core.files import read_json
 
-        data = read_json(path)
+        data = read_json(path, allow_nan=False)
         if not isinstance(data, dict):
             raise CliError(f"{path} must hold a JSON object of parameters, not {type(data).__name__}")
         params.update(data)
@@ -312,6 +316,11 @@ def cmd_doctor(args, studio) -> int:
         print(f"  {line}")
     print(f"workspace {studio.workspace.root}")
     print(f"keyring   {keyring_status().explanation}")
+    from studio.core.display import check_display
+
+    display = check_display()
+    platform_name = os.environ.get("QT_QPA_PLATFORM") or "default"
+    print(f"display   {display or f'ok (Qt platform: {platform_name})'}")
     failed = 0
     print("plugins")
     for r in studio.host.records.values():
@@ -393,7 +402,29 @@ def _devices() -> list[str]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command. Whatever goes wrong reaches the terminal as one line: bad input
+    exits 2, a failed job 1; an unexpected error also exits 1, its traceback saved to a
+    file the line names (printed with ``--verbose``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # `tensor-studio runs list | head`: the reader has all it wanted
+        _silence_stdout()
+        return EXIT_OK
+    except Exception as exc:  # a bug: say so in one line, keep the details
+        if "--verbose" in argv or "-v" in argv:
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {_first_line(exc)} "
+              f"(please report it; details in {_save_crash_report()})", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _main(argv: list[str]) -> int:
+    bad = next((a for a in argv if not _is_utf8(a)), None)
+    if bad is not None:
+        print(f"error: argument {os.fsencode(bad)!r} is not valid UTF-8 text; rename the file or "
+              f"pass the text in UTF-8", file=sys.stderr)
+        return EXIT_USAGE
     # Global options first: plugins (and so their sub-commands) load only after we know
     # which workspace and settings to use.
     pre_parser = argparse.ArgumentParser(add_help=False)
@@ -416,7 +447,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         extra = [c for _, c in studio.host.commands() if isinstance(c, CliCommand)]
         args = build_parser(extra).parse_args(argv)
         if args.command in (None, "gui"):
+            from studio.core.display import check_display
+            from studio.core.paths import config_dir
             from studio.qt.app import run_gui
+
+            problem = check_display(ok_stamp=config_dir() / "qt-platform-ok")
+            if problem is not None:
+                raise CliError(str(problem))
 
             return run_gui(studio, getattr(args, "paths", []))
         if getattr(args, "plugin_command", None) is not None:
@@ -424,15 +461,56 @@ def main(argv: Sequence[str] | None = None) -> int:
         handler = {("plugins",): cmd_plugins, ("jobs", "kinds"): cmd_job_kinds, ("jobs", "run"): cmd_jobs_run,
                    ("runs",): cmd_runs, ("doctor",): cmd_doctor}
         key = (args.command, args.action) if (args.command, getattr(args, "action", None)) in handler else (args.command,)
-        code = handler[key](args, studio)
-        studio.save_settings()
-        return code
+        return handler[key](args, studio)  # headless commands write settings only when asked to
     except (CliError, JobError, StudioFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:  # a byte the terminal's locale could not decode
+        return False
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:300] if lines else ""
+
+
+def _silence_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush does
+    not raise (and print) the same error again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _save_crash_report() -> str:
+    """The current exception's traceback in ``<data dir>/crash-reports/``; its path, or
+    'the output above' when it cannot be written (then it is printed)."""
+    import traceback
+
+    from studio.core.paths import data_dir
+
+    text = traceback.format_exc()
+    try:
+        folder = data_dir() / "crash-reports"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"cli-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
+        path.write_text(f"tensor-studio {__version__}\nargv: {sys.argv!r}\n\n{text}", encoding="utf-8",
+                        errors="backslashreplace")
+        return str(path)
+    except OSError:
+        print(text, file=sys.stderr)
+        return "the output above"
 
 
 def run_plugin_command(args, studio) -> int:

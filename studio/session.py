@@ -15,7 +15,7 @@ from studio.core.events import EventBus
 from studio.core.paths import default_workspace
 from studio.core.plugins import PluginHost
 from studio.core.runs import RunStore
-from studio.core.settings import Settings, load_settings, save_settings
+from studio.core.settings import Settings, load_settings, update_settings
 from studio.core.workspace import Workspace
 from studio.runtime.jobs import JobManager
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 class Studio:
     def __init__(self, settings: Settings, host: PluginHost, workspace: Workspace, messages: list[str] | None = None):
         self.settings = settings
+        self._settings_on_disk = settings.model_copy(deep=True)  # what save_settings compares against
         self.host = host
         self.bus = EventBus()
         self.messages = messages or []  # things the user should be told at start-up
@@ -49,7 +50,7 @@ class Studio:
             host.discover()
         ws = cls._open_workspace(settings, workspace, create, messages)
         studio = cls(settings, host, ws, messages)
-        stale = studio.store.mark_interrupted()
+        stale = studio.store.mark_interrupted()  # best effort: a full disk must not stop the CLI
         if stale:
             messages.append(f"{len(stale)} run(s) were interrupted when the studio last stopped; they are marked so.")
         return studio
@@ -85,7 +86,49 @@ class Studio:
         self.save_settings()
 
     def save_settings(self) -> None:
+        """Write the settings this process changed since it loaded them, field by field, over
+        the file as it is now (under a lock): a change made meanwhile by another process —
+        the CLI disabling a plugin while the studio is open — is kept. Nothing changed,
+        nothing written."""
+        changed = self._changed_settings()
+        if not changed:
+            return
+
+        def apply(disk: Settings) -> None:
+            for name, value in changed.items():
+                if name == "plugin_settings":  # one plugin's settings at a time
+                    disk.plugin_settings = {**disk.plugin_settings, **value}
+                else:
+                    setattr(disk, name, value)
+
+        self._write_settings(apply)
+
+    def update_settings(self, change, *, strict: bool = False) -> None:
+        """Apply ``change(settings)`` here and to the file under its lock (read, change,
+        write): for edits that must merge with others', like enabling one plugin.
+        ``strict``: a file that cannot be written raises StudioFileError and nothing
+        changes (the CLI's ``plugins disable`` must not report a change it could not
+        keep); else the change holds for this session and the failure is logged."""
+        if not strict:
+            change(self.settings)
+        self._write_settings(change, strict)
+        if strict:
+            change(self.settings)
+
+    def _changed_settings(self) -> dict:
+        now, before = self.settings.model_dump(), self._settings_on_disk.model_dump()
+        changed = {k: v for k, v in now.items() if v != before[k]}
+        if "plugin_settings" in changed:
+            old = before["plugin_settings"]
+            changed["plugin_settings"] = {k: v for k, v in now["plugin_settings"].items() if old.get(k) != v}
+        return changed
+
+    def _write_settings(self, change, strict: bool = False) -> None:
         try:
-            save_settings(self.settings)
+            update_settings(change)
         except Exception as exc:  # an unwritable config dir must not take the studio down
+            if strict:
+                raise
             log.error("could not save settings: %s", exc)
+            return
+        change(self._settings_on_disk)

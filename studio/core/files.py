@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -31,9 +32,10 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except OSError as exc:
+    except (OSError, UnicodeEncodeError) as exc:  # a full disk, or text with unpaired surrogates
         Path(tmp).unlink(missing_ok=True)
-        raise StudioFileError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        raise StudioFileError(f"cannot write {path}: {reason}") from exc
 
 
 def dumps_stable(data: Any) -> str:
@@ -45,16 +47,40 @@ def write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, dumps_stable(data))
 
 
-def read_json(path: Path) -> Any:
-    """Read a JSON file; a missing or malformed file raises StudioFileError with the reason."""
+def read_json(path: Path, *, allow_nan: bool = True) -> Any:
+    """Read a JSON file; a missing, malformed or binary file raises StudioFileError with the
+    reason, and so does a FIFO or device (reading one would block or never end).
+    ``allow_nan=False`` refuses the non-standard ``NaN`` / ``Infinity`` literals (for
+    settings a person wrote, where they are always a mistake)."""
     path = Path(path)
+    check_regular_file(path)
     try:
         text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise StudioFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError:
+        raise StudioFileError(f"{path} is not a JSON text file (it is not UTF-8; binary?)") from None
+    try:
+        return json.loads(text, parse_constant=None if allow_nan else _refuse_constant)
+    except json.JSONDecodeError as exc:
+        raise StudioFileError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    except ValueError as exc:
+        raise StudioFileError(f"{path}: {exc}") from None
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows; write a finite number")
+
+
+def check_regular_file(path: Path) -> None:
+    """Raise StudioFileError unless ``path`` is an existing regular file (or a link to one)."""
+    try:
+        mode = os.stat(path).st_mode
     except FileNotFoundError:
         raise StudioFileError(f"{path} does not exist") from None
     except OSError as exc:
         raise StudioFileError(f"cannot read {path}: {exc.strerror or exc}") from exc
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise StudioFileError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    if stat.S_ISDIR(mode):
+        raise StudioFileError(f"{path} is a folder, not a file")
+    if not stat.S_ISREG(mode):
+        raise StudioFileError(f"{path} is not a regular file (a pipe, socket or device): refusing to read it")

@@ -13,8 +13,10 @@ half-written last line: readers skip it and writers start a fresh line after it.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from typing import Any, Iterator
 import orjson
 
 from .files import StudioFileError, read_json, write_json
+
+log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running")
 FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
@@ -168,11 +172,15 @@ class RunStore:
             run.artifacts_dir.mkdir()
         except OSError as exc:
             raise StudioFileError(f"cannot create run folder {run.dir}: {exc.strerror or exc}") from exc
-        write_json(run.dir / "params.json", params)
-        write_json(run.dir / "run.json", {
-            "id": run_id, "kind": kind, "status": "queued", "created": time.time(),
-            "owner_pid": os.getpid(), **info,
-        })
+        try:
+            write_json(run.dir / "params.json", params)
+            write_json(run.dir / "run.json", {
+                "id": run_id, "kind": kind, "status": "queued", "created": time.time(),
+                "owner_pid": os.getpid(), **info,
+            })
+        except StudioFileError:  # a full disk: no half-made run folder is left behind
+            shutil.rmtree(run.dir, ignore_errors=True)
+            raise
         return run
 
     def get(self, run_id: str) -> Run:
@@ -201,13 +209,19 @@ class RunStore:
 
     def mark_interrupted(self) -> list[Run]:
         """Runs still marked queued/running whose owning studio process is gone were
-        interrupted by a crash or kill: say so in their run.json. Returns them."""
+        interrupted by a crash or kill: say so in their run.json. Returns them.
+        Best effort: a run that cannot be marked (a full or read-only disk) is left as it
+        is, and tried again at the next start; no command fails for it."""
         stale = []
         for run in self.list():
             info = run.info()
             if info.get("status") in ACTIVE and not _pid_alive(info.get("owner_pid")):
-                run.update(status="interrupted", finished=time.time(),
-                           error="the studio stopped while this run was active")
+                try:
+                    run.update(status="interrupted", finished=time.time(),
+                               error="the studio stopped while this run was active")
+                except StudioFileError as exc:
+                    log.warning("could not mark run %s interrupted: %s", run.id, exc)
+                    continue
                 stale.append(run)
         return stale
 

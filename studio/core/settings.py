@@ -6,10 +6,11 @@ aside (``settings.json.corrupt``), reported, and replaced by defaults: nothing i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Iterator, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -63,6 +64,43 @@ def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:
     write_json(path or settings_path(), settings.model_dump(mode="json"))
+
+
+def update_settings(change: Callable[[Settings], None], path: Path | None = None) -> Settings:
+    """Read-modify-write the settings file under a lock, so two processes changing it at
+    once (two ``plugins disable``, or the CLI while the studio is open) both keep their
+    change. ``change`` edits the settings as they are on disk now; the file is rewritten
+    only if something changed. Returns the settings as written."""
+    path = path or settings_path()
+    with settings_lock(path):
+        current, _ = load_settings(path)
+        before = current.model_dump(mode="json")
+        change(current)
+        if current.model_dump(mode="json") != before or not path.exists():
+            save_settings(current, path)
+        return current
+
+
+@contextlib.contextmanager
+def settings_lock(path: Path) -> Iterator[None]:
+    """An exclusive lock on ``<settings>.lock`` (POSIX ``flock``; elsewhere no lock)."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(lock_path, "a")
+    except OSError as exc:
+        raise StudioFileError(f"cannot lock {lock_path}: {exc.strerror or exc}") from exc
+    with fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _first_line(exc: Exception) -> str:

@@ -69,7 +69,10 @@ class Workspace:
         if version > SCHEMA_VERSION:
             raise WorkspaceError(f"{root} was made by a newer Tensor Studio (schema {version}); please upgrade")
         for sub in SUBFOLDERS:  # older or hand-made workspaces may lack a folder
-            (root / sub).mkdir(exist_ok=True)
+            try:
+                (root / sub).mkdir(exist_ok=True)
+            except OSError:  # a full or read-only disk: reading still works; writing says why
+                pass
         return cls(root)
 
     def check_writable(self) -> None:

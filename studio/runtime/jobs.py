@@ -19,6 +19,7 @@ import asyncio
 import collections
 import inspect
 import logging
+import math
 import multiprocessing
 import signal
 import threading
@@ -49,11 +50,33 @@ class ParamsError(JobError):
 
 
 def format_validation_error(kind: JobKind, exc: ValidationError) -> str:
-    lines = [f"invalid parameters for {kind.id}:"]
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(params)"
-        lines.append(f"  {where}: {err['msg']}")
-    return "\n".join(lines)
+    """One line a terminal and a message box both show well: each problem as ``field: why``."""
+    problems = [f"{'.'.join(str(p) for p in err['loc']) or '(params)'}: {err['msg']}" for err in exc.errors()]
+    return f"invalid parameters for {kind.id}: " + "; ".join(problems)
+
+
+def unusable_value(value: Any, where: str = "") -> str | None:
+    """The first value no job should be given, described: a NaN or infinite number (a typo
+    like ``1e999`` or ``Infinity`` that passes a float field), or text that is not valid
+    Unicode (a non-UTF-8 file name or argument, which no JSON file can hold)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where or '(params)'}: {value} is not a finite number"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where or '(params)'}: {value.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8 text"
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = unusable_value(item, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
 
 
 @dataclass
@@ -120,9 +143,13 @@ class JobManager:
         if isinstance(params, BaseModel):
             params = params.model_dump()
         try:
-            return kind, kind.params.model_validate(params or {})
+            model = kind.params.model_validate(params or {})
         except ValidationError as exc:
             raise ParamsError(format_validation_error(kind, exc)) from None
+        problem = unusable_value(model.model_dump())
+        if problem:
+            raise ParamsError(f"invalid parameters for {kind.id}: {problem}")
+        return kind, model
 
     def submit(self, kind_id: str, params: dict[str, Any] | BaseModel | None = None) -> Job:
         """Validate, create the run folder and schedule the job. Needs a running loop."""

@@ -226,7 +226,7 @@ def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, corpu
 
 @pytest.mark.parametrize("setting, message", [
     ("max_stepz=8", "--set max_stepz: trainer.train has no such setting"),
-    ("max_steps=oops", "invalid parameters for trainer.train:\n  max_steps:"),
+    ("max_steps=oops", "invalid parameters for trainer.train: max_steps:"),
 ])
 def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_run(tmp_path, corpus, setting,
                                                                                    message):

@@ -54,7 +54,7 @@ def test_xcorr_starts_as_standard_attention_and_computes_the_lagged_sum():
     xc.load_state_dict(std.state_dict(), strict=False)  # same weights; lag weights (1, 0, 0)
     idx = torch.randint(0, 11, (2, 12))
     with torch.no_grad():
-        assert torch.allclose(std(idx, idx)[0], xc(idx, idx)[0], atol=1e-5)
+        torch.testing.assert_close(xc(idx, idx)[0], std(idx, idx)[0], rtol=1e-4, atol=1e-5)  # other kernels, other sums
     # the stacked computation equals the definition, sum_tau w_tau q_{i-tau} . k_{j-tau}
     q, k = torch.randn(1, 1, 5, 4), torch.randn(1, 1, 5, 4)
     w = torch.tensor([0.5, -1.0, 2.0])
@@ -74,7 +74,7 @@ def test_gradient_checkpointing_gives_the_same_gradients(attention):
         model.gradient_checkpointing = checkpointing
         model(idx, idx)[1].backward()
         grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
-    assert torch.allclose(grads[0], grads[1], atol=1e-6)
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6)
 
 
 def test_summary_counts_match_the_model():

@@ -55,6 +55,12 @@ def test_a_run_reports_metrics_samples_and_checkpoints(job_context, corpus):
 
 
 def test_accumulating_k_micro_batches_equals_one_k_times_larger_batch():
+    """k micro-batches accumulate the same (clipped) gradient as one batch k times larger,
+    and AdamW then takes the same step. Float32 sums run in a different order in each
+    case (and per CPU kernel: AVX-512, AMX, AVX2), so nothing is compared bit for bit:
+    the gradients within a tolerance derived from float32 rounding, and the weights within
+    what that gradient tolerance can move AdamW's first step, lr * g / (|g| + eps) — a
+    lot for |g| near eps, nearly nothing for the rest."""
     torch.manual_seed(0)
     config = ModelConfig(n_layer=2, n_head=2, n_embd=16, block_size=8, vocab_size=13)
     x = torch.randint(0, 13, (8, 8))
@@ -66,11 +72,23 @@ def test_accumulating_k_micro_batches_equals_one_k_times_larger_batch():
         model = GPT(config)
         params = TrainParams(model=config, learning_rate=1e-2)
         optimizer = make_optimizer(model, params, "cpu")
+        grads = []
+        optimizer.register_step_pre_hook(
+            lambda opt, *_: grads.append(torch.cat([p.grad.flatten() for p in model.parameters()])))
         micro = list(zip(x.chunk(k), y.chunk(k)))
         loss, norm = train_step(model, optimizer, micro, grad_clip=1.0, amp=autocast("cpu", "fp32"))
-        results.append((torch.cat([p.detach().flatten() for p in model.parameters()]), float(loss), float(norm)))
-    (w1, l1, n1), (w4, l4, n4) = results
-    assert torch.allclose(w1, w4, atol=1e-6) and math.isclose(l1, l4, rel_tol=1e-5) and math.isclose(n1, n4, rel_tol=1e-4)
+        weights = torch.cat([p.detach().flatten() for p in model.parameters()])
+        results.append((grads[0], weights, float(loss), float(norm)))
+    (g1, w1, l1, n1), (g4, w4, l4, n4) = results
+    assert math.isclose(l1, l4, rel_tol=1e-5) and math.isclose(n1, n4, rel_tol=1e-4)
+    # a few hundred float32 terms per sum: rounding stays far below 1e-5 of the largest gradient
+    grad_tol = 1e-4 * g1.abs() + 1e-5 * g1.abs().max()
+    assert ((g4 - g1).abs() <= grad_tol).all()
+    lr, eps = optimizer.param_groups[0]["lr"], optimizer.param_groups[0]["eps"]
+    nearest_zero = (g1.abs() - grad_tol).clamp(min=0)  # where the step is most sensitive to g
+    step_tol = lr * torch.clamp(eps * grad_tol / (nearest_zero + eps) ** 2, max=2.0)
+    assert ((w4 - w1).abs() <= step_tol + 1e-7).all()
+    assert (step_tol < 1e-6).float().mean() > 0.9  # and the check is tight for nearly every weight
 
 
 def straight_and_resumed(job_context, corpus, settings: dict):
@@ -212,7 +230,7 @@ def test_lora_fine_tunes_only_adapters_and_merges_back(job_context, corpus, tmp_
     merged, _, config = load_checkpoint(tmp_path / "merged")
     assert config["lora"] is None and not any("lora_" in k for k in weights(tmp_path / "merged"))
     idx = torch.tensor([tok.encode("First Citizen:\nBefore")[:16]])
-    assert torch.allclose(adapted(idx, idx)[0], merged(idx, idx)[0], atol=1e-5)
+    torch.testing.assert_close(merged(idx, idx)[0], adapted(idx, idx)[0], rtol=1e-4, atol=1e-5)  # W + BA summed in another order
     with pytest.raises(Exception, match="exists; choose another output"):
         merge_lora(MergeParams(checkpoint=str(lora.run_dir / "checkpoints" / "step-000020"),
                                output=str(tmp_path / "merged")), merged_ctx)

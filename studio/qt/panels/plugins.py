@@ -79,8 +79,9 @@ class PluginsPanel(QWidget):
         record = self._record()
         if record is None:
             return
-        settings = self.ctx._studio.settings
-        disabled = set(settings.disabled_plugins)
-        (disabled.discard if enabled else disabled.add)(record.id)
-        settings.disabled_plugins = sorted(disabled)
-        self.ctx._studio.save_settings()
+        def change(settings) -> None:  # merged with the file: another process may have changed it
+            disabled = set(settings.disabled_plugins)
+            (disabled.discard if enabled else disabled.add)(record.id)
+            settings.disabled_plugins = sorted(disabled)
+
+        self.ctx._studio.update_settings(change)

@@ -1,0 +1,100 @@
+"""The hostile-input suite: every command a user (or an attacker) can drive, fed bad
+input and faults. The contract checked everywhere: a command either succeeds, or exits 2
+with one ``error: …`` line on stderr; no traceback ever reaches the terminal, and nothing
+the user made is lost. Every test builds its own inputs.
+
+Commands run as real subprocesses (``python -m studio.cli``) so that what is checked is
+what a terminal shows, exit codes and all, on an isolated studio home and workspace.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+
+@dataclass
+class CliResult:
+    args: tuple
+    code: int
+    out: str
+    err: str
+
+    def __str__(self) -> str:  # shown when an assertion fails
+        return f"tensor-studio {' '.join(map(str, self.args))} -> {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+class Cli:
+    """Runs ``tensor-studio`` on one isolated home and workspace."""
+
+    def __init__(self, home: Path, workspace: Path):
+        self.home = home
+        self.workspace = workspace
+        self.env = {**os.environ, "TENSOR_STUDIO_HOME": str(home), "QT_QPA_PLATFORM": "offscreen",
+                    "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1",
+                    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        self.env.pop("TENSOR_STUDIO_WORKSPACE", None)
+        self.env.pop("COLUMNS", None)
+
+    def __call__(self, *args, timeout: float = 120, stdin: bytes | None = None, env: dict | None = None,
+                 workspace: bool = True) -> CliResult:
+        argv = [sys.executable, "-m", "studio.cli"]
+        if workspace:
+            argv += ["--workspace", str(self.workspace)]
+        argv += [a if isinstance(a, bytes) else str(a) for a in args]
+        proc = subprocess.run(argv, capture_output=True, timeout=timeout, input=stdin or b"",
+                              env={**self.env, **(env or {})})
+        return CliResult(args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
+                         proc.stderr.decode("utf-8", "replace"))
+
+    def popen(self, *args, **kwargs) -> subprocess.Popen:
+        argv = [sys.executable, "-m", "studio.cli", "--workspace", str(self.workspace), *map(str, args)]
+        return subprocess.Popen(argv, env=self.env, **kwargs)
+
+
+@pytest.fixture
+def cli(tmp_path) -> Cli:
+    home, workspace = tmp_path / "home", tmp_path / "workspace"
+    from studio.core.workspace import Workspace
+
+    Workspace.create(workspace)  # as the first start of the studio makes it
+    return Cli(home, workspace)
+
+
+def no_traceback(result: CliResult) -> None:
+    text = result.out + result.err
+    assert "Traceback (most recent call last)" not in text, result
+    assert "pydantic_core" not in text and "For further information visit" not in text, result
+
+
+def expect_ok(result: CliResult) -> CliResult:
+    assert result.code == 0, result
+    no_traceback(result)
+    return result
+
+
+def expect_refused(result: CliResult, *fragments: str) -> CliResult:
+    """Exit 2 with one ``error:`` line that names the problem (each fragment, any case)."""
+    assert result.code == 2, result
+    no_traceback(result)
+    errors = [line for line in result.err.splitlines() if line.strip()]
+    assert errors and errors[-1].startswith("error: "), result
+    assert sum(line.startswith("error") for line in errors) == 1, result
+    assert len(errors[-1]) < 600, result  # one readable line, not a dump
+    for fragment in fragments:
+        assert fragment.lower() in errors[-1].lower(), result
+    return result
+
+
+def expect_failed(result: CliResult, *fragments: str) -> CliResult:
+    """Exit 1 (the job or some examples failed), with the reason and no traceback."""
+    assert result.code == 1, result
+    no_traceback(result)
+    for fragment in fragments:
+        assert fragment.lower() in (result.out + result.err).lower(), result
+    return result
