@@ -25,6 +25,8 @@ def configure(parser) -> None:
         p.add_argument("--no-cache", action="store_true", help="always call the model (the cache is on by default)")
         p.add_argument("--concurrency", type=int, default=8, help="model calls in flight at once (8)")
         p.add_argument("--timeout", type=float, default=120.0, help="seconds per model call (120)")
+        p.add_argument("--retries", type=int, default=3, choices=range(11), metavar="N",
+                       help="retries of a call on rate limits, server errors, timeouts (3)")
         p.add_argument("--quiet", action="store_true", help="no progress bar")
         p.add_argument("--trust", action="store_true",
                        help="run the Python code the workflow names (see `workflow show FILE`); "
@@ -70,7 +72,7 @@ def run(args) -> int:
         return _show(args.workflow)
     params: dict[str, Any] = {"workflow": str(Path(args.workflow).resolve()), "model": args.model,
                               "api_base": args.api_base, "cache": not args.no_cache,
-                              "concurrency": args.concurrency, "timeout": args.timeout}
+                              "concurrency": args.concurrency, "timeout": args.timeout, "retries": args.retries}
     if action == "run":
         workflow = _check(args.workflow)
         params["inputs"] = parse_assignments(args.input)
@@ -80,18 +82,35 @@ def run(args) -> int:
     params.update({"data": str(Path(args.data).resolve()), "metric": args.metric, "limit": args.limit})
     params["trusted"] = _consent(_check(args.workflow), args.trust, args.metric)
     if action == "eval":
-        params["resume"] = args.resume
+        params["resume"] = _resume(args, params)
         return args.run_job("prompts.eval", params, quiet=args.quiet)
     params.update({"optimizer": args.optimizer, **parse_assignments(args.set)})
     return args.run_job("prompts.optimize", params, quiet=args.quiet)
 
 
 def _check(path: str):
-    """Fail before a run folder is made when the file is bad (the error names the problem).
-    Loading imports nothing the file names."""
+    """Fail before a run folder is made when the file is bad (the error names the problem),
+    or names a node type no installed plugin provides. Loading imports nothing the file names."""
+    from .preflight import refuse_missing
     from .workflow import load_workflow
 
-    return load_workflow(Path(path))
+    workflow = load_workflow(Path(path))
+    refuse_missing(workflow)
+    return workflow
+
+
+def _resume(args, params: dict[str, Any]) -> str:
+    """The earlier results ``--resume`` continues from, checked now: a wrong target is
+    refused before any model call instead of quietly re-running everything."""
+    if not args.resume:
+        return ""
+    from .data import load_dataset
+    from .evaluate import example_key
+    from .preflight import resume_source
+
+    inputs = list(_check(args.workflow).spec.inputs)
+    keys = [example_key(i, ex) for i, ex in enumerate(load_dataset(params["data"], inputs, limit=args.limit))]
+    return str(resume_source(args.resume, Path(args.workspace) / "runs", params["workflow"], args.metric, keys))
 
 
 def _check_inputs(workflow, inputs: dict[str, Any]) -> None:

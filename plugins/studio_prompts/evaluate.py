@@ -3,10 +3,15 @@
 A metric is ``metric(example, prediction) -> float | bool``: built in are
 ``exact_match``, ``f1``, ``contains`` and ``llm_judge``; any ``"module:function"`` works
 too. Each finished example is appended as one JSON line to ``results.jsonl`` (index,
-inputs, labels, outputs, score, error, seconds), so an interrupted evaluation resumes by
-skipping the examples already there (matched by index and inputs). A failing example —
-a parse error, a model error — is kept with its error and scores 0; it does not stop the
-others.
+inputs, labels, outputs, status, score, error, seconds), so an interrupted evaluation
+resumes by skipping the examples already there (matched by index and inputs).
+
+An example ends in one of three ways (its ``status``): ``ok`` (scored by the metric),
+``unparsed`` (the model answered but its reply could not be read: the program got it
+wrong, it scores 0) or ``error`` (it could not be judged at all: a model call failed for
+good, a node crashed, the metric failed). Errors are not wrong answers: they are left out
+of the score, counted apart, and retried on resume. A failing example does not stop the
+others; a budget or a cancel does (the examples not yet run are simply not recorded).
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from studio.api import read_events, resolve
+from studio.api import JobCancelled, atomic_write_text, read_events, resolve
 
 from .data import Example, Prediction
 from .lm import BudgetExceeded
-from .predict import Predict
+from .predict import ParseError, Predict
 from .settings import context, settings
 from .trace import jsonable
 
@@ -114,30 +119,117 @@ def example_key(index: int, example: Example) -> str:
     return f"{index}:{hashlib.sha1(blob.encode()).hexdigest()[:12]}"
 
 
+OK, UNPARSED, ERROR = "ok", "unparsed", "error"
+
+
+def find_cause(exc: BaseException | None, kind: type | tuple[type, ...]) -> BaseException | None:
+    """``exc`` or the exception it wraps (a workflow's ``NodeError``, ``raise … from``) of
+    ``kind``: a budget, a cancel or a parse failure deep in a workflow is still that."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        if isinstance(exc, kind):
+            return exc
+        seen.add(id(exc))
+        exc = getattr(exc, "cause", None) or exc.__cause__
+    return None
+
+
+def one_line(text: str, limit: int = 300) -> str:
+    """Whitespace folded; a long text keeps its start and its end (where hints are)."""
+    text = " ".join(str(text).split())
+    if len(text) <= limit:
+        return text
+    head = limit * 2 // 5
+    return text[:head] + " … " + text[len(text) - (limit - head - 3):]
+
+
+def is_finished(row: dict[str, Any]) -> bool:
+    """Scored (``ok`` or ``unparsed``); rows written before statuses existed count when error-free."""
+    status = row.get("status")
+    return status in (OK, UNPARSED) if status else not row.get("error")
+
+
 @dataclass
 class EvalResult:
-    score: float
+    score: float | None  # the mean over the scored examples; None when none was scored
     rows: list[dict[str, Any]] = field(default_factory=list)
-    resumed: int = 0
+    resumed: int = 0  # finished examples taken from an earlier results file
     stopped: str = ""  # why it stopped early (budget), or ""
+    total: int = 0  # examples in the dataset
+    retried: int = 0  # examples that had errored in the earlier results file, run again
 
     @property
-    def failures(self) -> list[dict[str, Any]]:
-        return [r for r in self.rows if r.get("error")]
+    def scored(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r.get("status") != ERROR]
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r.get("status") == ERROR]
+
+    @property
+    def unparsed(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if r.get("status") == UNPARSED]
 
     def summary(self) -> dict[str, Any]:
-        return {"score": self.score, "examples": len(self.rows), "failures": len(self.failures),
-                "resumed": self.resumed, **({"stopped": self.stopped} if self.stopped else {})}
+        errors = self.errors
+        out = {"score": self.score, "examples": self.total, "scored": len(self.scored), "errors": len(errors),
+               "unparsed": len(self.unparsed), "resumed": self.resumed, "retried": self.retried}
+        if len(self.rows) < self.total:
+            out["not_run"] = self.total - len(self.rows)
+        if errors:
+            out["first_error"] = one_line(errors[0]["error"])
+        if self.stopped:
+            out["stopped"] = self.stopped
+        return out
+
+    def describe(self) -> str:
+        """One line: the score over what was scored, with the errors beside it."""
+        score = f"score {self.score:.4f}" if self.score is not None else "no score"
+        text = f"{score} over {len(self.scored)} scored of {self.total} examples"
+        if self.unparsed:
+            text += f" ({len(self.unparsed)} unreadable replies scored 0)"
+        if self.errors:
+            text += f"; {len(self.errors)} errored, not scored (first: {one_line(self.errors[0]['error'], 200)})"
+        if self.resumed:
+            text += f"; {self.resumed} resumed"
+        if len(self.rows) < self.total:
+            text += f"; {self.total - len(self.rows)} not run" + (f" ({self.stopped})" if self.stopped else "")
+        return text
+
+
+class EvaluationErrors(RuntimeError):
+    """Some examples could not be judged: the score is over the others only."""
+
+    def __init__(self, result: EvalResult, hint: str = ""):
+        errors = result.errors
+        score = f"score {result.score:.4f}" if result.score is not None else "no score"
+        super().__init__(f"{len(errors)} of {result.total} examples errored and are not scored (first: "
+                         f"{one_line(errors[0]['error'], 200) if errors else '-'}); {score} over the "
+                         f"{len(result.scored)} scored" + (f" — {hint}" if hint else ""))
+        self.result = result
+
+
+def _earlier(path: Path, keys: list[str]) -> tuple[dict[str, dict[str, Any]], int]:
+    """The finished rows of an earlier results file for this dataset, and how many of its
+    examples errored (to retry). The file is rewritten with those rows only, one per
+    example, so the rows appended next are never glued to a line cut by a crash."""
+    wanted = set(keys)
+    latest = {row["key"]: row for row in read_events(path) if row.get("key") in wanted}
+    done = {k: r for k, r in latest.items() if is_finished(r)}
+    ordered = sorted(done.values(), key=lambda r: r.get("index", 0))
+    atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
+    return done, len(latest) - len(done)
 
 
 async def evaluate(program: Any, dataset: list[Example], metric: str | Metric = "exact_match", *,
                    concurrency: int = 8, results_path: Path | None = None,
                    progress: Callable[[int, int, str], None] | None = None) -> EvalResult:
     metric_fn = get_metric(metric)
-    done: dict[str, dict[str, Any]] = {}
-    if results_path is not None and Path(results_path).exists():
-        done = {row["key"]: row for row in read_events(Path(results_path)) if "key" in row}
     keys = [example_key(i, ex) for i, ex in enumerate(dataset)]
+    done: dict[str, dict[str, Any]] = {}
+    retried = 0
+    if results_path is not None and Path(results_path).exists():
+        done, retried = _earlier(Path(results_path), keys)
     rows: list[dict[str, Any] | None] = [done.get(k) for k in keys]
     resumed = sum(r is not None for r in rows)
     todo = [i for i, r in enumerate(rows) if r is None]
@@ -145,29 +237,39 @@ async def evaluate(program: Any, dataset: list[Example], metric: str | Metric = 
     finished = resumed
     slots = asyncio.Semaphore(max(1, concurrency))
     stopped = ""
+    cancelled: BaseException | None = None
     if progress:
         progress(finished, len(dataset), f"{resumed} resumed" if resumed else "")
 
     async def one(i: int) -> None:
-        nonlocal finished, stopped
+        nonlocal finished, stopped, cancelled
         example = dataset[i]
         async with slots:
-            if stopped:
+            if stopped or cancelled:
                 return
             t0 = time.perf_counter()
             row: dict[str, Any] = {"key": keys[i], "index": i, "inputs": jsonable(example.inputs()),
                                    "labels": jsonable(example.labels())}
             try:
-                prediction = await program.acall(**example.inputs())
-                row["outputs"] = jsonable(dict(prediction))
-                score = await metric_fn.acall(example, prediction) if hasattr(metric_fn, "acall") \
-                    else metric_fn(example, prediction)
-                row["score"] = float(score)
-            except BudgetExceeded as exc:
-                stopped = str(exc)
-                return
+                try:
+                    prediction = await program.acall(**example.inputs())
+                except Exception as exc:
+                    if find_cause(exc, (BudgetExceeded, JobCancelled)) or not find_cause(exc, ParseError):
+                        raise
+                    row.update(status=UNPARSED, score=0.0, error=f"{type(exc).__name__}: {exc}")
+                else:
+                    row["outputs"] = jsonable(dict(prediction))
+                    score = await metric_fn.acall(example, prediction) if hasattr(metric_fn, "acall") \
+                        else metric_fn(example, prediction)
+                    row.update(status=OK, score=float(score))
             except Exception as exc:
-                row["score"], row["error"] = 0.0, f"{type(exc).__name__}: {exc}"
+                if budget := find_cause(exc, BudgetExceeded):
+                    stopped = str(budget)
+                    return
+                if find_cause(exc, JobCancelled):
+                    cancelled = exc
+                    return
+                row.update(status=ERROR, score=None, error=f"{type(exc).__name__}: {exc}")
             row["seconds"] = round(time.perf_counter() - t0, 4)
         rows[i] = row
         if out is not None:
@@ -184,6 +286,9 @@ async def evaluate(program: Any, dataset: list[Example], metric: str | Metric = 
     finally:
         if out is not None:
             out.close()
+    if cancelled is not None:
+        raise JobCancelled(f"cancelled after {finished} of {len(dataset)} examples") from cancelled
     kept = [r for r in rows if r is not None]
-    score = sum(r["score"] for r in kept) / len(kept) if kept else 0.0
-    return EvalResult(score, kept, resumed, stopped)
+    scored = [r for r in kept if r.get("status") != ERROR]
+    score = sum(r["score"] for r in scored) / len(scored) if scored else None
+    return EvalResult(score, kept, resumed, stopped, total=len(dataset), retried=retried)

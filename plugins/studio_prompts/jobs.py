@@ -17,8 +17,9 @@ from studio.api import JobContext, atomic_write_text, write_json
 from .cache import CallCache
 from .config import EvalParams, ModelOptions, OptimizeParams, RunParams
 from .data import load_dataset
-from .evaluate import evaluate
+from .evaluate import EvaluationErrors, evaluate, example_key
 from .lm import LM, Budget
+from .preflight import refuse_missing, resume_source
 from .settings import context
 from .trace import Tracer
 from .workflow import load_workflow
@@ -26,11 +27,16 @@ from .workflow.schema import workflow_suffix
 from .workflow.trust import require
 
 
+class OptimizationErrors(RuntimeError):
+    """Model calls failed for good during an optimization: its scores are not comparable."""
+
+
 def _workflow(params: ModelOptions, path: str):
     lm = None
     if params.model:
         lm = LM(params.model, api_base=params.api_base or None, timeout=params.timeout, retries=params.retries)
     workflow = load_workflow(Path(path).expanduser())  # imports nothing the file names
+    refuse_missing(workflow)  # once, before any model call, not once per example
     # the gate: code the file (or a module:function metric) names runs only when the
     # caller's `trusted` is the fingerprint of exactly this content (workflow/trust.py)
     require(workflow, getattr(params, "trusted", ""), getattr(params, "metric", ""))
@@ -69,20 +75,22 @@ async def run_eval(params: EvalParams, ctx: JobContext) -> dict[str, Any]:
     workflow = _workflow(params, params.workflow)
     dataset = _dataset(params, workflow)
     results = ctx.run_dir / "results.jsonl"
-    if params.resume:
-        earlier = Path(params.resume).expanduser()
-        earlier = earlier / "results.jsonl" if earlier.is_dir() else earlier
-        if earlier.exists():
-            results.write_bytes(earlier.read_bytes())
+    earlier = resume_source(params.resume, ctx.run_dir.parent, params.workflow, params.metric,
+                            [example_key(i, ex) for i, ex in enumerate(dataset)])
+    if earlier is not None:
+        results.write_bytes(earlier.read_bytes())
     with _settings(params, ctx):
         result = await evaluate(workflow, dataset, params.metric, concurrency=params.concurrency,
                                 results_path=results, progress=lambda d, t, m: ctx.progress(d, t, m))
     summary = result.summary()
-    ctx.metric("score", 0, result.score)
+    if result.score is not None:
+        ctx.metric("score", 0, result.score)
+    ctx.metric("errors", 0, len(result.errors))
     write_json(ctx.run_dir / "summary.json", summary)
     ctx.artifact(results, "eval-results")
-    ctx.log(f"score {result.score:.4f} on {len(result.rows)} examples ({len(result.failures)} failed"
-            + (f", {result.resumed} resumed" if result.resumed else "") + ")")
+    ctx.log(result.describe())
+    if result.errors:  # the job fails, so nobody takes a partial score for a whole one
+        raise EvaluationErrors(result, f"--resume {ctx.run_dir} retries them")
     return summary
 
 
@@ -102,6 +110,11 @@ async def run_optimize(params: OptimizeParams, ctx: JobContext) -> dict[str, Any
     budget = Budget(params.max_calls, params.max_cost) if (params.max_calls or params.max_cost) else None
     with _settings(params, ctx, budget=budget):
         optimized, report = await optimizer.compile(workflow, dataset, progress=lambda d, t, m: ctx.progress(d, t, m))
+    if report.errors:  # a search on failed calls is no search: nothing is saved
+        write_json(ctx.run_dir / "report.json", {**report.to_dict(), "saved": None})
+        raise OptimizationErrors(f"{report.optimizer}: {report.errors} examples errored (first: {report.first_error}); "
+                                 "no new version saved" + ("; the replies that came back are cached, so a rerun "
+                                                           "repeats only the failed calls" if params.cache else ""))
     target = optimized.save_new_version(params.optimizer)
     before, after = workflow.path.read_text(encoding="utf-8"), target.read_text(encoding="utf-8")
     diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),

@@ -170,7 +170,6 @@ def test_errors_garbage_and_timeouts_are_told_apart(cli, files):
     rows = {r["inputs"]["country"]: r for r in map(json.loads, (run_folder(result) / "results.jsonl").open())}
     assert "overloaded" in rows["Italy"]["error"] and "502 Bad Gateway" in rows["Spain"]["error"]
     assert rows["Japan"]["status"] == "error" and rows["Egypt"]["score"] == 0.0
-    expect_failed(cli("workflow", "run", path, "--input", "country=Italy", *FAST[:3], env=ENV), "overloaded")
     server.shutdown()
 
 

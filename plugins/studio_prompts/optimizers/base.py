@@ -16,10 +16,13 @@ class OptimizeReport:
     changes: list[dict[str, Any]] = field(default_factory=list)
     stopped: str = ""  # why the search ended early (budget), or ""
     candidates: list[dict[str, Any]] = field(default_factory=list)  # COPRO: every instruction tried, with its score
+    errors: int = 0  # examples that could not be judged (a model call failed for good): not counted as misses
+    first_error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer, "score_before": self.score_before, "score_after": self.score_after,
-                "changes": self.changes, "stopped": self.stopped, "candidates": self.candidates}
+                "changes": self.changes, "stopped": self.stopped, "candidates": self.candidates,
+                "errors": self.errors, **({"first_error": self.first_error} if self.first_error else {})}
 
 
 def snapshot(program: Any) -> dict[str, dict[str, Any]]:

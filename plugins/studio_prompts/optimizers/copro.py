@@ -5,7 +5,9 @@ always a candidate); each is scored by evaluating the whole program on the train
 then for ``depth`` rounds the prompt model sees every instruction tried so far with its
 score and proposes better ones. The best instruction is kept before moving to the next
 predictor. Proposals are sampled at ``temperature`` with distinct rollout numbers, so they
-differ even with the cache on. Every candidate and score is in the report.
+differ even with the cache on. Every candidate and score is in the report. A candidate
+whose evaluation had errors (model calls that failed for good) has no comparable score:
+the search stops there, as on a spent budget, with the errors in the report.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..data import Example
-from ..evaluate import evaluate, get_metric
+from ..evaluate import EvaluationErrors, evaluate, get_metric, one_line
 from ..lm import BudgetExceeded
 from ..predict import Predict
 from ..settings import context
@@ -44,7 +46,9 @@ class COPRO:
         result = await evaluate(program, trainset, self.metric, concurrency=self.concurrency)
         if result.stopped:
             raise BudgetExceeded(result.stopped)
-        return result.score
+        if result.errors:
+            raise EvaluationErrors(result)
+        return result.score or 0.0
 
     async def compile(self, program: Any, trainset: list[Example], progress: Progress | None = None):
         student = program.deepcopy()
@@ -54,6 +58,7 @@ class COPRO:
         total = len(predictors) * (self.breadth + self.depth * (self.breadth - 1))
         done = 0
         rollout = 0
+        best_overall: float | None = None  # stays None when even the first scoring stopped
 
         def tick(message: str) -> None:
             nonlocal done
@@ -90,8 +95,10 @@ class COPRO:
                 best_text = max(tried, key=lambda t: (tried[t], t == original))
                 predictor.instructions = best_text
                 best_overall = tried[best_text]
-        except BudgetExceeded as exc:
+        except (BudgetExceeded, EvaluationErrors) as exc:
             report.stopped = str(exc)
+            if isinstance(exc, EvaluationErrors):
+                report.errors, report.first_error = len(exc.result.errors), one_line(exc.result.errors[0]["error"])
             for name, predictor in predictors:  # keep the best instruction found for each so far
                 scored = [c for c in report.candidates if c["predictor"] == name]
                 if scored:

@@ -6,9 +6,12 @@ import asyncio
 import random
 from typing import Any
 
+from studio.api import JobCancelled
+
 from ..data import Example
-from ..evaluate import get_metric
+from ..evaluate import find_cause, get_metric, one_line
 from ..lm import BudgetExceeded
+from ..predict import ParseError
 from ..settings import context
 from .base import OptimizeReport, Progress, demo_for, describe_changes, snapshot
 
@@ -35,7 +38,9 @@ class BootstrapFewShot:
     """Run a teacher (the program itself, by default) on training examples; where the result
     passes the metric, every predictor call on the way becomes a demo for that predictor.
     Predictors are matched by name, so this works for modules and workflows alike. Up to
-    ``max_labeled_demos`` plain labeled examples fill the remaining slots."""
+    ``max_labeled_demos`` plain labeled examples fill the remaining slots. A teacher run
+    that errored (a model call failed for good, a crash — not an unreadable reply, which
+    is a miss) is no miss: it is counted in the report's ``errors``."""
 
     def __init__(self, metric: Any = "exact_match", max_bootstrapped_demos: int = 4, max_labeled_demos: int = 4,
                  threshold: float = 1.0, concurrency: int = 8, teacher: Any = None):
@@ -52,6 +57,7 @@ class BootstrapFewShot:
         bootstrapped: dict[str, list[dict[str, Any]]] = {name: [] for name in predictors}
         used: set[int] = set()
         done, stopped = 0, ""
+        errors: list[str] = []
         slots = asyncio.Semaphore(self.concurrency)
         limiter = asyncio.Semaphore(self.concurrency)
 
@@ -65,15 +71,20 @@ class BootstrapFewShot:
                     with context(recorder=calls, limiter=limiter):
                         prediction = await teacher.acall(**example.inputs())
                     score = self.metric(example, prediction)
-                except BudgetExceeded as exc:
-                    stopped = str(exc)
-                    return
-                except Exception:
-                    score = 0.0
+                except Exception as exc:
+                    if budget := find_cause(exc, BudgetExceeded):
+                        stopped = str(budget)
+                        return
+                    if find_cause(exc, JobCancelled):
+                        raise
+                    score = 0.0  # the teacher answered, unreadably: a miss
+                    if not find_cause(exc, ParseError):
+                        errors.append(f"{type(exc).__name__}: {exc}")
+                        score = None
                 done += 1
                 if progress:
                     progress(done, len(trainset), f"{sum(map(len, bootstrapped.values()))} demos")
-                if float(score) < self.threshold:
+                if score is None or float(score) < self.threshold:
                     return
                 for predictor, inputs, outputs in calls:
                     name = teacher_names.get(id(predictor))
@@ -86,5 +97,6 @@ class BootstrapFewShot:
             labeled = [d for d in (demo_for(predictor, ex) for i, ex in enumerate(trainset) if i not in used)
                        if d is not None][: self.max_labeled]
             predictor.demos = bootstrapped[name] + labeled
-        report = OptimizeReport("bootstrap", changes=describe_changes(before, snapshot(student)), stopped=stopped)
+        report = OptimizeReport("bootstrap", changes=describe_changes(before, snapshot(student)), stopped=stopped,
+                                errors=len(errors), first_error=one_line(errors[0]) if errors else "")
         return student, report

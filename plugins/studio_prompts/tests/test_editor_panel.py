@@ -333,7 +333,7 @@ def test_dropped_dataset_feeds_evaluate_and_results_are_shown(window, editor, qa
     assert start_and_wait(lambda: editor.evaluate(editor.dataset)).status == "succeeded"
     loop_until(qasync_loop, lambda: bool(editor.result_views))
     view = editor.result_views[-1]
-    assert "Score 0.500 on 2 examples" in view.summary.text() and view.table.rowCount() == 2
+    assert "Score 0.500 over 2 of 2 examples" in view.summary.text() and view.table.rowCount() == 2
 
     assert start_and_wait(lambda: editor.optimize(str(data), optimizer="labeled")).status == "succeeded"
     loop_until(qasync_loop, lambda: len(editor.result_views) == 2)

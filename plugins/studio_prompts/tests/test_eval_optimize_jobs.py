@@ -58,8 +58,9 @@ def test_evaluate_keeps_failures_and_resumes(tmp_path, llm_server, lm):
         result = asyncio.run(evaluate(program, dataset(), "exact_match", concurrency=3, results_path=results,
                                       progress=lambda d, t, m: progress.append((d, t))))
     assert result.score == pytest.approx(5 / 6)
-    (failure,) = result.failures
+    (failure,) = result.unparsed  # the model answered, unreadably: a wrong answer, not an error
     assert failure["inputs"] == {"country": "Japan"} and "ParseError" in failure["error"]
+    assert failure["score"] == 0.0 and result.errors == []
     assert progress[-1] == (6, 6)
     assert len(results.read_text().splitlines()) == 6
     # interrupted after three examples: keep those lines, resume, only three more calls

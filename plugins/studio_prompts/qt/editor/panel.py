@@ -750,7 +750,9 @@ class WorkflowEditor(QWidget):
         self.ctx.save_settings({**self.ctx.settings(), "last_inputs": inputs})
         self.run(inputs, model)
 
-    def evaluate(self, data: str, metric: str = "exact_match", model: str = "") -> str | None:
+    def evaluate(self, data: str, metric: str = "exact_match", model: str = "", resume: str = "") -> str | None:
+        """Start an evaluation; ``resume`` (an earlier evaluation's run folder) keeps its
+        scored examples and runs only the rest (its errored ones included)."""
         path = self.ensure_saved()
         if path is None:
             return None
@@ -761,7 +763,7 @@ class WorkflowEditor(QWidget):
         if trusted is None:
             return None
         run_id = self._submit("prompts.eval", {"workflow": str(path), "data": data, "metric": metric, "model": model,
-                                               "trusted": trusted})
+                                               "resume": resume, "trusted": trusted})
         if run_id is None:
             return None
         self.pending[run_id] = "eval"

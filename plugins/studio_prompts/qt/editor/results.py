@@ -1,4 +1,8 @@
-"""The result of an evaluation (a scores table) or an optimization (what changed, as a diff)."""
+"""The result of an evaluation (a scores table) or an optimization (what changed, as a diff).
+
+An evaluation with errors (examples that could not be judged: a model call failed for
+good) ends as a failed job, yet its scores table is shown: the score over the examples
+that were scored, the error count beside it, and the errored rows first, marked."""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (QDialog, QLabel, QPlainTextEdit, QPushButton, QTableWidget, QTableWidgetItem,
                                QVBoxLayout)
 
@@ -22,29 +27,41 @@ class ResultView(QDialog):
         self.summary = QLabel(wordWrap=True, objectName="summary")
         layout.addWidget(self.summary)
         self.saved: Path | None = None
-        if status.get("status") != "succeeded":
-            self.summary.setText(f"{status.get('status')}: {status.get('error', '')} (the run folder is {run_dir})")
-            return
-        if kind == "eval":
+        if kind == "eval" and (run_dir / "summary.json").exists():  # also when failed for errors
             self._evaluation(layout)
-        else:
+        elif status.get("status") != "succeeded":
+            self.summary.setText(f"{status.get('status')}: {status.get('error', '')} (the run folder is {run_dir})")
+        elif kind != "eval":
             self._optimization(layout)
 
     def _evaluation(self, layout) -> None:
         summary = json.loads((self.run_dir / "summary.json").read_text())
-        self.summary.setText(f"Score {summary['score']:.3f} on {summary['examples']} examples · "
-                             f"{summary['failures']} failed" + (f" · {summary['resumed']} resumed"
-                                                                if summary.get("resumed") else ""))
-        rows = sorted(read_events(self.run_dir / "results.jsonl"), key=lambda r: r.get("index", 0))
-        self.table = QTableWidget(len(rows), 5, objectName="scores")
-        self.table.setHorizontalHeaderLabels(["inputs", "labels", "outputs", "score", "error"])
+        self.summary.setText(summary_text(summary, self.run_dir))
+        rows = sorted(read_events(self.run_dir / "results.jsonl"),
+                      key=lambda r: (r.get("status") != "error", r.get("index", 0)))
+        columns = ("status", "inputs", "labels", "outputs", "score", "error")
+        self.table = QTableWidget(len(rows), len(columns), objectName="scores")
+        self.table.setHorizontalHeaderLabels(list(columns))
         for i, row in enumerate(rows):
-            for j, key in enumerate(("inputs", "labels", "outputs", "score", "error")):
+            errored = row.get("status") == "error"
+            for j, key in enumerate(columns):
                 value = row.get(key, "")
                 text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-                self.table.setItem(i, j, QTableWidgetItem(text))
+                item = QTableWidgetItem("not scored" if key == "score" and errored else text)
+                if errored:
+                    item.setForeground(QColor("#c0392b"))
+                self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()
         layout.addWidget(self.table, 1)
+        self.retry: QPushButton | None = None
+        if summary.get("errors") and self.editor is not None:
+            params = json.loads((self.run_dir / "params.json").read_text()) if (self.run_dir / "params.json").exists() \
+                else {}
+            self.retry = QPushButton(f"Retry the {summary['errors']} errored examples", objectName="retry")
+            self.retry.clicked.connect(lambda: (self.editor.evaluate(
+                params.get("data", ""), params.get("metric", "exact_match"), params.get("model", ""),
+                resume=str(self.run_dir)), self.accept()))
+            layout.addWidget(self.retry)
 
     def _optimization(self, layout) -> None:
         report = json.loads((self.run_dir / "report.json").read_text())
@@ -59,3 +76,21 @@ class ResultView(QDialog):
         open_button = QPushButton(f"Open {self.saved.name}")
         open_button.clicked.connect(lambda: (self.editor.open_path(self.saved), self.accept()))
         layout.addWidget(open_button)
+
+
+def summary_text(summary: dict[str, Any], run_dir: Path) -> str:
+    """The score over the scored examples, with the errors beside it, never inside it."""
+    score = summary.get("score")
+    scored, total = summary.get("scored", summary.get("examples", 0)), summary.get("examples", 0)
+    text = (f"Score {score:.3f} over {scored} of {total} examples" if score is not None
+            else f"No score: none of the {total} examples was scored")
+    if summary.get("unparsed"):
+        text += f" ({summary['unparsed']} unreadable replies scored 0)"
+    if summary.get("errors"):
+        text += (f" · {summary['errors']} errored, not scored (first: {summary.get('first_error', '?')}); "
+                 f"retrying them keeps the scored ones ({run_dir.name})")
+    if summary.get("resumed"):
+        text += f" · {summary['resumed']} resumed"
+    if summary.get("not_run"):
+        text += f" · {summary['not_run']} not run" + (f": {summary['stopped']}" if summary.get("stopped") else "")
+    return text

@@ -1,0 +1,90 @@
+"""Checks a prompts job makes before its first model call, so a mistake costs nothing.
+
+A workflow with a node whose plugin is missing would fail every example; an evaluation
+told to ``--resume`` from the wrong place would silently run (and pay for) everything
+again, or mix the scores of two programs. Both are refused up front, naming what is wrong.
+``--resume`` takes an evaluation's run folder, its ``results.jsonl``, or a run id (or a
+unique part of one) in the workspace's ``runs`` folder.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from studio.api import read_events
+
+from .workflow.schema import WorkflowError
+
+
+def missing_nodes(workflow: Any) -> dict[str, str]:
+    """Node id (``sub/node`` inside sub-workflows) → the node type no installed plugin provides."""
+    found = dict(workflow.missing)
+    for node_id, sub in workflow.subworkflows.items():
+        found.update({f"{node_id}/{nid}": kind for nid, kind in missing_nodes(sub).items()})
+    return found
+
+
+def refuse_missing(workflow: Any) -> None:
+    missing = missing_nodes(workflow)
+    if missing:
+        listed = ", ".join(f"{nid} ({kind})" for nid, kind in missing.items())
+        raise WorkflowError(f"{workflow.where}: cannot run: no installed plugin provides the node types of {listed}")
+
+
+def _run_folder(target: str, runs_root: Path) -> Path:
+    path = Path(target).expanduser()
+    if path.exists():
+        return path
+    if runs_root.is_dir() and "/" not in target and target not in ("", ".", ".."):
+        if (runs_root / target / "run.json").exists():
+            return runs_root / target
+        matches = sorted(d for d in runs_root.iterdir() if target in d.name and (d / "run.json").exists())
+        if len(matches) == 1:
+            return matches[0]
+        if len(matches) > 1:
+            raise ValueError(f"--resume: {target!r} matches {len(matches)} runs; give more of the run id")
+    raise ValueError(f"--resume: no run or folder {target!r} (runs are in {runs_root})")
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    return Path(str(a)).expanduser().resolve() == Path(str(b)).expanduser().resolve()
+
+
+def resume_source(target: str, runs_root: Path, workflow: str, metric: str, keys: list[str]) -> Path | None:
+    """The ``results.jsonl`` to continue from (None when ``target`` is empty), or
+    ``ValueError`` saying why that is not an earlier evaluation of this workflow and data."""
+    if not target.strip():
+        return None
+    path = _run_folder(target.strip(), Path(runs_root))
+    folder, results = (path, path / "results.jsonl") if path.is_dir() else (path.parent, path)
+    info = _json(folder / "run.json")
+    if info.get("kind") and info["kind"] != "prompts.eval":
+        raise ValueError(f"--resume: {folder.name} is a {info['kind']} run, not an evaluation (prompts.eval)")
+    if not results.is_file():
+        raise ValueError(f"--resume: {path} is not an evaluation: it has no results.jsonl")
+    params = _json(folder / "params.json") if info else {}
+    if params.get("workflow") and not _same_file(params["workflow"], workflow):
+        raise ValueError(f"--resume: {folder.name} evaluated {params['workflow']}, not {workflow}")
+    if params.get("metric") and params["metric"] != metric:
+        raise ValueError(f"--resume: {folder.name} was scored with {params['metric']}, not {metric}")
+    try:
+        rows = list(read_events(results))
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"--resume: cannot read {results}: {exc}") from None
+    if rows and not any("key" in row for row in rows):
+        raise ValueError(f"--resume: {results} is not an evaluation's results file")
+    wanted = set(keys)
+    if rows and not any(row.get("key") in wanted for row in rows):
+        raise ValueError(f"--resume: none of the {len(rows)} examples in {results} is in this dataset "
+                         "(another data file?)")
+    return results
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
