@@ -1,5 +1,5 @@
 """Workflow files someone sent you: the Python code they name (function nodes, ReAct
-tools, a metric in a job's parameters, a module whose import does something) never runs
+tools, signature types, a metric in a job's parameters, a module whose import does something) never runs
 without consent, and showing or exporting them imports nothing; malformed files are one
 ``error:`` line with exit 2."""
 
@@ -66,11 +66,12 @@ def test_show_and_export_of_tools_and_sub_workflows_import_nothing(cli, tmp_path
              outputs={"loud": "inner.result"}, name="sub")
     path = workflow(tmp_path / "agent.workflow.json", {
         "agent": {"type": "prompts.react", "inputs": {"question": "input.question"},
-                  "params": {"signature": "question -> answer", "tools": ["sidefx:shout"]}},
+                  "params": {"signature": "question -> answer: sidefx.Answer", "tools": ["sidefx:shout"]}},
         "sub": {"type": "prompts.workflow", "inputs": {"question": "agent.answer"},
                 "params": {"path": "sub.workflow.json"}}}, outputs={"out": "sub.loud"})
     shown = expect_ok(cli("workflow", "show", path, env=env)).out
     assert "tool of ReAct node 'agent'" in shown and "function of node 'inner' in sub.workflow.json" in shown
+    assert "sidefx.Answer" in shown  # a class a signature names is code too
     expect_ok(cli("workflow", "export-python", path, "-o", tmp_path / "agent.py", env=env))
     assert "from sidefx import shout as tool_agent_shout" in (tmp_path / "agent.py").read_text()
     expect_refused(cli("workflow", "run", path, "--input", "question=hi", env=env), "sidefx:shout", "--trust")

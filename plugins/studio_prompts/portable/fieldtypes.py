@@ -37,28 +37,64 @@ class FieldTypeError(ValueError):
 
 @lru_cache(maxsize=512)
 def parse_type(text: str) -> Any:
-    """``"list[str]"`` → ``list[str]``. Raises FieldTypeError with the offending part."""
+    """``"list[str]"`` → ``list[str]``. Raises FieldTypeError with the offending part.
+    A dotted name (``mypkg.models.Person``) is imported: call it when the type is used."""
+    return _build(_tree(text), text)
+
+
+@lru_cache(maxsize=512)
+def check_type(text: str) -> None:
+    """Raise FieldTypeError as ``parse_type`` would, but import nothing: a dotted name is
+    only checked as a name. Reading a signature from a file uses this, so a workflow names
+    a module without that module's code running (it is imported when the type is used)."""
+    _build(_tree(text), text, load=False)
+
+
+def dotted_names(text: str) -> list[str]:
+    """The dotted names (classes to import) a type string mentions, imported or not."""
     try:
-        tree = ast.parse(text.strip() or "str", mode="eval").body
+        tree = _tree(text)
+    except FieldTypeError:
+        return []
+    inner = {id(node.value) for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and id(node) not in inner and ast.unparse(node) not in found:
+            found.append(ast.unparse(node))
+    return found
+
+
+class _Unloaded:
+    """Stands for a dotted type that ``check_type`` does not import."""
+
+
+def _tree(text: str) -> ast.AST:
+    try:
+        return ast.parse(text.strip() or "str", mode="eval").body
     except SyntaxError:
         raise FieldTypeError(f"not a type: {text!r}") from None
-    return _build(tree, text)
 
 
-def _build(node: ast.AST, text: str) -> Any:
+def _build(node: ast.AST, text: str, load: bool = True) -> Any:
     if isinstance(node, ast.Name):
         if node.id in BUILTIN_TYPES:
             return BUILTIN_TYPES[node.id]
         raise FieldTypeError(f"unknown type {node.id!r} in {text!r} (use str, int, float, bool, list[…], "
                              f"dict[…], Literal[…] or a dotted path such as mypkg.models.Person)")
     if isinstance(node, ast.Attribute):
+        if not load:
+            if not isinstance(node.value, (ast.Name, ast.Attribute)):
+                raise FieldTypeError(f"not a type: {text!r}")
+            if isinstance(node.value, ast.Attribute):
+                _build(node.value, text, load)
+            return _Unloaded
         return _import_dotted(ast.unparse(node), text)
     if isinstance(node, ast.Constant) and node.value is None:
         return type(None)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        return typing.Union[_build(node.left, text), _build(node.right, text)]
+        return typing.Union[_build(node.left, text, load), _build(node.right, text, load)]
     if isinstance(node, ast.Subscript):
-        base = _build(node.value, text)
+        base = _build(node.value, text, load)
         args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         if base is Literal:
             values = []
@@ -69,7 +105,7 @@ def _build(node: ast.AST, text: str) -> Any:
             return Literal[tuple(values)]
         if base not in (list, dict, tuple):
             raise FieldTypeError(f"{ast.unparse(node.value)} takes no parameters in {text!r}")
-        built = tuple(_build(a, text) for a in args)
+        built = tuple(_build(a, text, load) for a in args)
         return base[built if len(built) > 1 else built[0]]
     raise FieldTypeError(f"not a type: {text!r}")
 
@@ -93,6 +129,7 @@ def register_type(annotation: Any) -> str:
     if isinstance(annotation, type) and getattr(annotation, "__module__", "builtins") != "builtins":
         REGISTERED_TYPES[name] = annotation
         parse_type.cache_clear()
+        check_type.cache_clear()
     return name
 
 

@@ -63,8 +63,8 @@ def runnable(tmp_path, mod: str):
 def with_agent(tmp_path, mod: str):
     path = runnable(tmp_path, mod)
     data = json.loads(path.read_text())
-    data["nodes"]["agent"] = predict_node("question -> answer", {"question": "input.question"}, kind="prompts.react",
-                                          tools=[f"{mod}:shout", "os:system"])
+    data["nodes"]["agent"] = predict_node(f"question -> answer: {mod}.Answer", {"question": "input.question"},
+                                          kind="prompts.react", tools=[f"{mod}:shout", "os:system"])
     path.write_text(json.dumps(data))
     return path
 
@@ -78,6 +78,7 @@ def test_load_show_export_never_import_and_an_untrusted_run_is_refused(tmp_path,
     listed = [(r.ref, r.role, r.where) for r in callables(workflow)]
     assert listed == [(f"{sidefx.name}:shout", "function of node 'f'", "code.workflow.json"),
                       (f"{sidefx.name}:shout", "function of node 'inner'", "sub.workflow.json"),
+                      (f"{sidefx.name}.Answer", "type of field 'answer' of node 'agent'", "code.workflow.json"),
                       (f"{sidefx.name}:shout", "tool of ReAct node 'agent'", "code.workflow.json"),
                       ("os:system", "tool of ReAct node 'agent'", "code.workflow.json")]
     assert _show(str(path)) == 0
@@ -173,9 +174,12 @@ def test_the_editor_asks_before_running_code_and_remembers_the_answer(make_windo
 
     window = make_window(("prompts", prompts_hooks))
     editor = window.show_panel("prompts:editor")
+    editor.open_path(with_agent(tmp_path, sidefx.name))
+    editor.select_node("agent")  # its ports and the inspector read the signature, which names a class
+    assert editor.inspector.signature.text() == f"question -> answer: {sidefx.name}.Answer"
+    assert not sidefx.marker.exists()  # opening, drawing and inspecting it imported nothing
     path = runnable(tmp_path, sidefx.name)
     editor.open_path(path)
-    assert not sidefx.marker.exists()  # opening (and drawing) it imported nothing
     asked = []
     answer = False
     editor.ask_trust = lambda p, code: asked.append([r.ref for r in code]) or answer

@@ -2,7 +2,8 @@
 
 Why: a workflow file is data — it gets mailed, downloaded, pulled from a repository — yet
 a Python-function node (``params.function``) and a ReAct node's tools (``params.tools``)
-name ``module:function`` code, and importing a module runs its top-level code. So:
+name ``module:function`` code, a signature's field type may name a class
+(``answer: mypkg.models.Person``), and importing a module runs its top-level code. So:
 
 * loading, showing, editing and exporting a workflow never import what it names (the
   graph keeps the references as text; ``Workflow.trust()`` resolves them, at run time);
@@ -67,6 +68,7 @@ def callables(workflow: Any) -> list[CodeRef]:
     found: list[CodeRef] = []
     where = workflow.path.name if workflow.path else workflow.spec.name
     for node_id, node in workflow.spec.nodes.items():
+        found += _types(node_id, node, where)
         if node.type == "prompts.python":
             found.append(CodeRef(str(node.params.get("function", "")), f"function of node {node_id!r}", where))
         elif node.type == "prompts.react":
@@ -75,6 +77,21 @@ def callables(workflow: Any) -> list[CodeRef]:
         elif node_id in workflow.subworkflows:
             found += callables(workflow.subworkflows[node_id])
     return found
+
+
+def _types(node_id: str, node: Any, where: str) -> list[CodeRef]:
+    """Classes a predictor's signature names by dotted path: importing them runs their module."""
+    from ..portable.fieldtypes import dotted_names
+    from ..signature import SignatureError, SignatureSpec
+
+    if node.type not in ("prompts.predict", "prompts.chain_of_thought", "prompts.react"):
+        return []
+    try:
+        spec = SignatureSpec.from_dict(node.params, name=node_id)
+    except (SignatureError, KeyError, TypeError, ValueError):
+        return []
+    return [CodeRef(name, f"type of field {f.name!r} of node {node_id!r}", where)
+            for f in (*spec.inputs, *spec.outputs) for name in dotted_names(f.type)]
 
 
 def metric_ref(metric: Any) -> CodeRef | None:
