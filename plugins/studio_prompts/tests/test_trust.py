@@ -55,7 +55,8 @@ def runnable(tmp_path, mod: str):
     write_workflow(tmp_path / "sub.workflow.json", nodes={"inner": python_node(f"{mod}:shout", {"text": "input.text"})},
                    inputs={"text": "str"}, outputs={"loud": "inner.result"}, name="sub")
     nodes = {"f": python_node(f"{mod}:shout", {"text": "input.question"}),
-             "sub": {"type": "prompts.workflow", "inputs": {"text": "f.result"}, "params": {"path": "sub.workflow.json"}}}
+             "sub": {"type": "prompts.workflow", "inputs": {"text": "f.result"},
+                     "params": {"path": "sub.workflow.json"}}}
     return write_workflow(tmp_path / "code.workflow.json", nodes=nodes, inputs={"question": "str"},
                           outputs={"out": "sub.loud"}, name="code")
 

@@ -308,6 +308,7 @@ def test_sample_workflows_load_and_run(llm_server, lm):
     for path in samples:
         workflow = load_workflow(path)
         assert not workflow.missing and workflow.spec.description
+        assert workflow.untrusted_code() == []  # the samples run without asking: only the studio's own code
     llm_server.reset(script=lambda r: fields(facts='["Paris is the capital of France."]') if "`facts` (list[str])"
                      in r["messages"][0]["content"].split("Your output fields")[1] else
                      fields(reasoning="from the facts", answer="Paris"))

@@ -12,13 +12,16 @@ name ``module:function`` code, a signature's field type may name a class
   themselves, a ``trusted`` parameter equal to :func:`fingerprint` — so ``jobs run`` is
   not a way around the question, and a file changed after it was reviewed is refused.
 
-What needs no consent: the engine's own metric functions (:data:`BUILTIN`), listed by
-exact name — not whole packages, since the studio's packages also hold functions that
-write files. A plugin's node types run the plugin's own code, installed on purpose, so
-they are not listed. A ``module:function`` metric is the choice of whoever starts the
-run (typed on the command line or in the editor's form), and the CLI and the editor
-include it in the fingerprint they pass; a job's parameters from elsewhere (``jobs run
---params FILE``) must carry the fingerprint for it too.
+What needs no consent: the engine's own metric functions and the sample workflows'
+read-only retriever (:data:`BUILTIN`), listed by exact name — not whole packages, since
+the studio's packages also hold functions that write files. A plugin's node types run
+the plugin's own code, installed on purpose, so they are not listed. A
+``module:function`` metric is the choice of whoever starts the run (typed on the command
+line or in the editor's form), and the CLI and the editor include it in the fingerprint
+they pass; a job's parameters from elsewhere (``jobs run --params FILE``) must carry the
+fingerprint for it too. The ``trusted`` parameter guards against running code by
+accident, not against a params file crafted to carry a matching fingerprint: a params
+file is a command, as trusted as the person who hands it to ``jobs run``.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from typing import Any
 
 from .schema import WorkflowError
 
-#: callables that run without asking: the built-in metrics, by exact reference
+#: callables that run without asking, by exact reference: the built-in metrics (pure
+#: functions of two values) and the samples' retriever (reads standard-library docstrings)
 BUILTIN = frozenset({"studio_prompts.evaluate:exact_match", "studio_prompts.evaluate:f1",
-                     "studio_prompts.evaluate:contains"})
+                     "studio_prompts.evaluate:contains", "studio_prompts.examples:stdlib_search"})
 BUILTIN_METRICS = ("exact_match", "contains", "f1", "llm_judge")  # names, not code references
 REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
