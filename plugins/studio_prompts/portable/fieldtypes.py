@@ -14,6 +14,7 @@ import enum
 import importlib
 import json
 import re
+import threading
 import typing
 from functools import lru_cache
 from typing import Any, Literal
@@ -64,13 +65,23 @@ def dotted_names(text: str) -> list[str]:
     return found
 
 
+# CPython 3.11's ast.parse is not thread-safe ("AST constructor recursion depth
+# mismatch", gh-106905): model calls parse signatures and replies from worker threads.
+AST_LOCK = threading.Lock()
+
+
+def parse_expression(text: str) -> ast.AST:
+    with AST_LOCK:
+        return ast.parse(text, mode="eval")
+
+
 class _Unloaded:
     """Stands for a dotted type that ``check_type`` does not import."""
 
 
 def _tree(text: str) -> ast.AST:
     try:
-        return ast.parse(text.strip() or "str", mode="eval").body
+        return parse_expression(text.strip() or "str").body
     except SyntaxError:
         raise FieldTypeError(f"not a type: {text!r}") from None
 
@@ -222,8 +233,9 @@ def _structured(text: str) -> Any:
     except ValueError:
         pass
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
+        with AST_LOCK:
+            return ast.literal_eval(text)
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return text
 
 

@@ -20,7 +20,7 @@ import json
 import re
 from typing import Any, NamedTuple
 
-from .fieldtypes import coerce, format_hint, is_text, json_schema, parse_type, strip_fences, to_text
+from .fieldtypes import AST_LOCK, coerce, format_hint, is_text, json_schema, parse_type, strip_fences, to_text
 
 
 class Field(NamedTuple):
@@ -166,7 +166,8 @@ def _from_json(text: str, names: dict[str, str]) -> dict[str, Any]:
         data = json.loads(blob)
     except ValueError:
         try:
-            data = ast.literal_eval(blob)
+            with AST_LOCK:  # see fieldtypes.AST_LOCK
+                data = ast.literal_eval(blob)
         except (ValueError, SyntaxError, MemoryError, RecursionError):
             return {}
     if not isinstance(data, dict):
