@@ -1,14 +1,58 @@
-"""``tensor-studio rag index|search|status|remove|sample``."""
+"""``tensor-studio rag index|search|status|remove|sample``.
+
+Bad input is refused before anything runs, with exit 2 and one ``error:`` line: flags out
+of range at parse time, paths that do not exist, text that is not UTF-8, an embedder
+folder whose config would not fit in memory, a collection file SQLite cannot read.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
+import math
+import sqlite3
 import textwrap
 from pathlib import Path
 
 
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is one ``error:`` line and exit 2 (the usage is in ``--help``)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog}: {message}\n")
+
+
+def _int_in(low: int, high: int | None = None):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range ({low} to {high})" if high is not None
+                                             else f"{value} is out of range (at least {low})")
+        return value
+
+    return parse
+
+
+def _float_in(low: float, high: float | None, low_open: bool = False):
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value) or value < low or (low_open and value == low) or \
+                (high is not None and value > high):
+            bounds = f"from {low:g} to {high:g}" if high is not None else f"above {low:g}"
+            raise argparse.ArgumentTypeError(f"{text} is out of range ({bounds})")
+        return value
+
+    return parse
+
+
 def configure(parser) -> None:
-    sub = parser.add_subparsers(dest="rag_command", required=True)
+    sub = parser.add_subparsers(dest="rag_command", required=True, parser_class=_Parser)
     index = sub.add_parser("index", help="index files or folders into a collection (resumes, skips unchanged files)")
     index.add_argument("paths", nargs="+")
     _collection(index)
@@ -17,21 +61,22 @@ def configure(parser) -> None:
     index.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32")
     index.add_argument("--include", default="*", help="comma-separated file name patterns")
     index.add_argument("--exclude", default="", help="comma-separated patterns to leave out")
-    index.add_argument("--chunk-size", type=int, default=200, help="tokens per chunk")
-    index.add_argument("--overlap", type=int, default=30, help="tokens shared by neighbouring chunks")
-    index.add_argument("--batch-size", type=int, default=32)
-    index.add_argument("--file-timeout", type=float, default=60.0, help="seconds before a file is skipped")
+    index.add_argument("--chunk-size", type=_int_in(8, 2048), default=200, help="tokens per chunk (8-2048)")
+    index.add_argument("--overlap", type=_int_in(0, 1024), default=30, help="tokens shared by neighbouring chunks")
+    index.add_argument("--batch-size", type=_int_in(1, 1024), default=32)
+    index.add_argument("--file-timeout", type=_float_in(0, 86400, low_open=True), default=60.0,
+                       help="seconds before a file is skipped")
     index.add_argument("--rebuild", action="store_true", help="start the collection afresh")
     index.add_argument("--watch", action="store_true", help="keep running and re-index what changes (Ctrl-C stops)")
     search = sub.add_parser("search", help="search a collection")
     search.add_argument("query")
     _collection(search)
-    search.add_argument("-k", type=int, default=5)
+    search.add_argument("-k", type=_int_in(1, 1000), default=5, help="results (1-1000)")
     search.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
     search.add_argument("--path", default="", help="only documents whose path matches this glob")
     search.add_argument("--heading", default="", help="only chunks whose heading contains this")
-    search.add_argument("--mmr", type=float, default=None, metavar="WEIGHT",
-                        help="diversify: relevance weight 0..1 (e.g. 0.7)")
+    search.add_argument("--mmr", type=_float_in(0, 1), default=None, metavar="WEIGHT",
+                        help="diversify: relevance weight 0..1 (e.g. 0.7; 1 is plain relevance)")
     search.add_argument("--approximate", action="store_true", help="use the approximate vector index")
     search.add_argument("--json", action="store_true")
     status = sub.add_parser("status", help="list collections, or one collection's documents")
@@ -49,9 +94,29 @@ def _collection(parser) -> None:
 
 
 def run(args) -> int:
+    from .paths import is_utf8
+
+    for name, value in vars(args).items():  # SQLite, JSON and the terminal take UTF-8 only
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and not is_utf8(text):
+                raise ValueError(f"the {name.replace('_', ' ')} {text.encode('utf-8', 'backslashreplace').decode()!r} "
+                                 "is not valid UTF-8 text")
+    try:
+        return _run(args)
+    except sqlite3.DatabaseError as exc:  # damage found past the pages read on opening
+        from .collections import collection_path
+        from .store import StoreError, unreadable
+
+        if getattr(args, "collection", None) is None:
+            raise StoreError(f"a collection in {Path(args.workspace) / 'rag'} cannot be read ({exc})") from None
+        raise unreadable(collection_path(args.collection, args.workspace), exc) from None
+
+
+def _run(args) -> int:
     from .collections import collection_path
 
     if args.rag_command == "index":
+        _check_index(args)
         params = {"sources": [str(Path(p).expanduser().resolve()) for p in args.paths],
                   "collection": str(collection_path(args.collection, args.workspace)),
                   "precision": args.precision, "include": args.include, "exclude": args.exclude,
@@ -74,6 +139,21 @@ def run(args) -> int:
         return args.run_job("rag.index", {"sources": [str(folder)],
                                           "collection": str(collection_path(args.collection, args.workspace))})
     return 2
+
+
+def _check_index(args) -> None:
+    """What would only fail inside the job, refused here: sources that do not exist, an
+    embedder folder that is missing or whose config cannot be built, a damaged collection."""
+    from .collections import collection_path
+    from .embedder import DEFAULT_EMBEDDER, model_folder
+    from .index import check_sources
+    from .modelcheck import check_model_folder
+
+    check_sources(collection_path(args.collection, args.workspace), [Path(p) for p in args.paths], args.rebuild)
+    spec = args.embedder or DEFAULT_EMBEDDER
+    folder = model_folder(spec) if spec != DEFAULT_EMBEDDER else None
+    if folder is not None:
+        check_model_folder(folder)
 
 
 def _search(args) -> int:
@@ -134,11 +214,15 @@ def _status(args) -> int:
 
 def _remove(args) -> int:
     from .collections import collection_path
+    from .paths import doc_key
     from .store import SQLiteStore
 
     store = SQLiteStore(collection_path(args.collection, args.workspace))
     try:
-        root = Path(args.path).expanduser().resolve()
+        try:
+            root = Path(doc_key(Path(args.path).expanduser().resolve()))
+        except RuntimeError:  # a symbolic link loop (Python < 3.13)
+            raise ValueError(f"{args.path}: a symbolic link loop, not a folder or file") from None
         gone = [p for p in store.documents() if Path(p) == root or Path(p).is_relative_to(root)]
         store.remove_documents(gone)
         print(f"removed {len(gone)} documents from {store.path.name}")

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
+import sqlite3
 from pathlib import Path
 from typing import Any
 
 from studio.api import active_workspace
 
-from .store import SUFFIX, SQLiteStore, StoreError
+from .store import SUFFIX, SQLiteStore, StoreError, unreadable
 
 DEFAULT_COLLECTION = "docs"
 
@@ -54,4 +55,6 @@ def list_collections(workspace: Path) -> list[dict[str, Any]]:
                 store.close()
         except StoreError as exc:
             out.append({"name": collection_name(path), "path": str(path), "error": str(exc)})
+        except sqlite3.DatabaseError as exc:  # damage past the pages read on opening
+            out.append({"name": collection_name(path), "path": str(path), "error": str(unreadable(path, exc))})
     return out

@@ -121,6 +121,9 @@ class SentenceTransformerEmbedder:
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
         import tempfile
 
+        from .modelcheck import check_model_folder
+
+        check_model_folder(folder)  # before torch allocates what its config asks for
         from sentence_transformers import SentenceTransformer
 
         with tempfile.TemporaryDirectory(prefix="studio-embedder-") as scratch:

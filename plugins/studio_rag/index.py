@@ -16,9 +16,11 @@ Why this shape:
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import hashlib
 import multiprocessing
+import os
 import sqlite3
 import time
 from collections import deque
@@ -29,7 +31,8 @@ from typing import Any, Callable
 import numpy as np
 
 from .chunk import Chunk, chunk_sections
-from .parse import MAX_BYTES, SUFFIXES, ParseError, parse_file
+from .parse import MAX_BYTES, SUFFIXES, ParseError, Section, parse_file
+from .paths import clean_text, doc_key, is_utf8, safe_text
 from .store import Source, SQLiteStore, StoreError
 
 DEFAULT_EXCLUDE = (".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", "*.pyc",
@@ -70,8 +73,10 @@ class IndexReport:
                 "chunks_per_s": self.chunks / self.seconds if self.seconds else 0.0}
 
 
-def scan(root: Path, options: IndexOptions) -> list[Path]:
-    """Files under ``root`` (or ``root`` itself) with a known suffix, passing include/exclude."""
+def scan(root: Path, options: IndexOptions, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
+    """Files under ``root`` (or ``root`` itself) with a known suffix, passing include/exclude.
+    Entries that match but cannot be files (a broken link, a link loop, a pipe or device)
+    go to ``skipped`` with the reason; folders linked in are not followed (no loops)."""
     root = Path(root)
     if root.is_file():
         return [root]
@@ -80,12 +85,29 @@ def scan(root: Path, options: IndexOptions) -> list[Path]:
         relative = path.relative_to(root)
         if any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in options.exclude):
             continue
-        if not path.is_file() or path.suffix.lower() not in SUFFIXES:
+        if path.suffix.lower() not in SUFFIXES:
             continue
         rel = relative.as_posix()
-        if any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(path.name, p) for p in options.include):
+        if not any(fnmatch.fnmatch(rel, p) or fnmatch.fnmatch(path.name, p) for p in options.include):
+            continue
+        if path.is_file():
             files.append(path)
+        elif skipped is not None and not path.is_dir():
+            skipped.append((path, not_a_file(path)))
     return files
+
+
+def not_a_file(path: Path) -> str:
+    """Why a path that looks like a document cannot be read as one."""
+    try:
+        os.stat(path)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link loop (skipped)"
+        if path.is_symlink():
+            return "a broken symbolic link (skipped)"
+        return f"cannot be read ({exc.strerror or exc})"
+    return "not a regular file: a pipe, socket or device (skipped)"
 
 
 def file_hash(path: Path) -> str:
@@ -115,11 +137,21 @@ def _init_worker(spec: str, parser: str) -> None:
 def parse_and_chunk(path: str, size: int, overlap: int, max_bytes: int) -> list[Chunk] | str:
     """In the helper process: a file's chunks, or the reason it cannot be read."""
     try:
-        return chunk_sections(_parse(Path(path), max_bytes), _counter, size, overlap)
+        return chunk_sections([_clean(s) for s in _parse(Path(path), max_bytes)], _counter, size, overlap)
     except ParseError as exc:
-        return str(exc)
+        return safe_text(str(exc))
+    except MemoryError:
+        return "too large to parse in the memory available (skipped)"
     except Exception as exc:  # a parser bug must not stop the indexer: report it with the file
-        return f"{type(exc).__name__}: {exc}"
+        return safe_text(f"{type(exc).__name__}: {exc}")
+
+
+def _clean(section: Section) -> Section:
+    """Text SQLite can store: a lone surrogate (a PDF's broken string, a parser's slip)
+    becomes ``?``, so offsets hold."""
+    if not (is_utf8(section.text) and is_utf8(section.heading)):
+        section.text, section.heading = clean_text(section.text), clean_text(section.heading)
+    return section
 
 
 class Parser:
@@ -180,40 +212,74 @@ def check_embedder(store: SQLiteStore, embedder) -> None:
                           "a new collection, or rebuild this one with --rebuild")
 
 
+def source_roots(sources: list[Path], store: SQLiteStore | None = None) -> list[Path]:
+    """The sources as absolute paths; a missing one stops indexing with what to do (its
+    documents, if it had any, stay in the collection)."""
+    roots = []
+    for source in sources:
+        try:
+            root = Path(source).expanduser().resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symbolic link loop (Python < 3.13)
+            raise IndexingError(f"{doc_key(source)}: a symbolic link loop, not a folder or file") from None
+        if not root.exists():
+            kept = 0 if store is None else sum(1 for p in store.documents() if Path(p).is_relative_to(doc_key(root)))
+            if not kept:
+                raise IndexingError(f"no such folder or file: {doc_key(root)}")
+            raise IndexingError(f"{doc_key(root)}: the source no longer exists; its {kept} documents stay in the "
+                                f"collection (remove them with `tensor-studio rag remove`)")
+        if not (root.is_dir() or root.is_file()):
+            raise IndexingError(f"{doc_key(root)}: not a folder or a regular file")
+        roots.append(root)
+    return roots
+
+
+def check_sources(collection: Path, sources: list[Path], rebuild: bool = False) -> list[Path]:
+    """``source_roots`` before a job starts or a model loads (the collection only read)."""
+    store = SQLiteStore(collection) if Path(collection).exists() and not rebuild else None
+    try:
+        return source_roots(sources, store)
+    finally:
+        if store is not None:
+            store.close()
+
+
 def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: IndexOptions | None = None,
                   progress: Callable[[dict[str, Any]], None] = lambda _: None,
                   cancelled: Callable[[], bool] = lambda: False, parser: "Parser | None" = None) -> IndexReport:
+    """Documents are stored under ``doc_key(path)``: the path, or for a file name that is
+    not UTF-8, the path with its odd bytes escaped (``paths``)."""
     options = options or IndexOptions()
     check_embedder(store, embedder)
     started = time.perf_counter()
     report = IndexReport()
-    roots = [Path(s).expanduser().resolve() for s in sources]
-    for root in roots:
-        if not root.exists():
-            kept = sum(1 for p in store.documents() if Path(p).is_relative_to(root))
-            raise IndexingError(f"{root}: the source no longer exists; its {kept} documents stay in the collection "
-                              f"(remove them with `tensor-studio rag remove`)")
-    files = [f.resolve() for root in roots for f in scan(root, options)]
+    roots = source_roots(sources, store)
+    skipped: list[tuple[Path, str]] = []
+    files = {doc_key(f): f for f in (f.resolve() for root in roots for f in scan(root, options, skipped))}
     report.files = len(files)
     known = store.documents()
-    seen = {str(f) for f in files}
-    gone = [p for p in known if p not in seen and any(Path(p).is_relative_to(r) for r in roots)]
+    seen = set(files) | {doc_key(p) for p, _ in skipped}
+    gone = [p for p in known if p not in seen and any(Path(p).is_relative_to(doc_key(r)) for r in roots)]
     if gone:
         store.remove_documents(gone)
         report.removed = len(gone)
+    for path, error in skipped:  # listed once: an entry already recorded with its reason is unchanged
+        key = doc_key(path)
+        if known.get(key, {}).get("error") != error:
+            report.failed.append((key, error))
+            store.write_failure(Source(key, ""), error)
     todo: list[Source] = []
-    for f in files:
+    for key, f in files.items():
         try:
             stat = f.stat()
-            old = known.get(str(f), {})
+            old = known.get(key, {})
             if old.get("size") == stat.st_size and old.get("mtime") == stat.st_mtime:
                 report.unchanged += 1  # same size and time: not even hashed
                 continue
-            source = Source(str(f), file_hash(f), stat.st_size, stat.st_mtime)
+            source = Source(key, file_hash(f), stat.st_size, stat.st_mtime)
         except OSError as exc:
             error = f"cannot be read ({exc.strerror or exc})"
-            report.failed.append((str(f), error))
-            store.write_failure(Source(str(f), ""), error)
+            report.failed.append((key, error))
+            store.write_failure(Source(key, ""), error)
             continue
         if old.get("hash") == source.hash:
             report.unchanged += 1
@@ -222,7 +288,7 @@ def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: In
             todo.append(source)
     if todo:
         try:
-            _index_files(store, todo, embedder, options, report, progress, cancelled, started, parser)
+            _index_files(store, todo, files, embedder, options, report, progress, cancelled, started, parser)
         except sqlite3.OperationalError as exc:
             if "full" not in str(exc).lower():
                 raise
@@ -234,11 +300,11 @@ def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: In
     return report
 
 
-def _index_files(store, todo, embedder, options, report, progress, cancelled, started, parser=None) -> None:
+def _index_files(store, todo, files, embedder, options, report, progress, cancelled, started, parser=None) -> None:
     own_parser = parser is None
     parser = parser or Parser(embedder.spec, options)
     sources = {s.path: s for s in todo}
-    queue = deque(Path(s.path) for s in todo)
+    queue = deque(files[s.path] for s in todo)
     waiting: list[tuple[Source, list[Chunk]]] = []  # parsed documents not yet embedded
     try:
         while queue or parser.pending or waiting:
@@ -246,11 +312,12 @@ def _index_files(store, todo, embedder, options, report, progress, cancelled, st
                 parser.submit(queue.popleft())
             if parser.pending:
                 path, result = parser.next()
+                source = sources[doc_key(path)]
                 if isinstance(result, str):
-                    store.write_failure(sources[str(path)], result)
-                    report.failed.append((str(path), result))
+                    store.write_failure(source, result)
+                    report.failed.append((source.path, result))
                 else:
-                    waiting.append((sources[str(path)], result))
+                    waiting.append((source, result))
             pending_chunks = sum(len(c) for _, c in waiting)
             if waiting and (pending_chunks >= EMBED_BLOCK or not (queue or parser.pending)):
                 _embed_and_write(store, embedder, waiting, report)

@@ -3,6 +3,7 @@ progress is files, chunks, chunks per second and an ETA."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ from studio.api import JobContext, write_json
 
 from .collections import collection_path, open_for_indexing
 from .config import IndexParams, split_patterns
-from .index import DEFAULT_EXCLUDE, IndexOptions, IndexReport, index_sources, watch
+from .index import DEFAULT_EXCLUDE, IndexOptions, IndexReport, check_sources, index_sources, watch
+from .store import unreadable
 
 
 def existing_embedder(path: Path, params: IndexParams):
@@ -33,9 +35,18 @@ def existing_embedder(path: Path, params: IndexParams):
 
 
 def index(params: IndexParams, ctx: JobContext) -> dict[str, Any]:
+    """The job; a collection file SQLite cannot read fails it with that said, not a traceback."""
+    path = collection_path(params.collection)
+    try:
+        return _index(path, params, ctx)
+    except sqlite3.DatabaseError as exc:
+        raise unreadable(path, exc) from None
+
+
+def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:
     from .embedder import open_embedder
 
-    path = collection_path(params.collection)
+    check_sources(path, [Path(s) for s in params.sources], params.rebuild)  # before a model loads
     embedder = existing_embedder(path, params) if not params.rebuild else None
     if embedder is None:
         ctx.progress(0, None, f"loading the embedder {params.embedder}")

@@ -77,11 +77,12 @@ def read_text(path: Path) -> str:
 def split_at(text: str, heads: list[tuple[int, str]]) -> list[Section]:
     """Sections from ``(offset, heading)`` starts; text before the first start has no heading."""
     starts = [(0, "")] + [h for h in heads if h[0] > 0] if not heads or heads[0][0] > 0 else heads
-    sections = []
+    sections, line, counted = [], 1, 0
     for (start, heading), (end, _) in zip(starts, starts[1:] + [(len(text), "")]):
+        line, counted = line + text.count("\n", counted, start), start  # counted on from the last start
         body = text[start:end]
         if body.strip():
-            sections.append(Section(body, heading, None, start, text.count("\n", 0, start) + 1))
+            sections.append(Section(body, heading, None, start, line))
     return sections
 
 

@@ -12,6 +12,7 @@ from typing import Callable
 
 import numpy as np
 
+from .paths import is_utf8
 from .store import ChunkRow, SQLiteStore
 
 RRF_K = 60
@@ -42,6 +43,12 @@ class Searcher:
                mmr: float | None = None, approximate: bool = False) -> list[Hit]:
         if mode not in MODES:
             raise ValueError(f"search mode {mode!r}: choose one of {', '.join(MODES)}")
+        if not all(map(is_utf8, (query, path, heading))):  # SQLite and the tokenizer take UTF-8 only
+            raise ValueError("the query, path or heading is not valid UTF-8 text")
+        if k < 1:
+            raise ValueError(f"k is {k}: ask for at least one result")
+        if mmr is not None and not 0 <= mmr <= 1:
+            raise ValueError(f"mmr is {mmr}: a relevance weight from 0 to 1")
         if not query.strip():
             return []
         allowed = self._allowed(path, heading)

@@ -26,6 +26,7 @@ import numpy as np
 from studio.api import StudioFileError
 
 from .chunk import Chunk
+from .paths import safe_text
 
 SCHEMA_VERSION = 1
 SUFFIX = ".rag.sqlite"
@@ -72,6 +73,15 @@ class StoreError(StudioFileError):
     """A collection file that cannot be opened or does not fit the request."""
 
 
+def unreadable(path: Path, exc: Exception) -> StoreError:
+    """The error for a collection file SQLite cannot read (damaged, or not a collection)."""
+    return StoreError(f"{safe_text(str(path))}: not a readable collection ({safe_text(str(exc))}); it was left as "
+                      "it is (index into a new collection, or start this one afresh with --rebuild)")
+
+
+TABLES = ("meta", "documents", "chunks", "chunks_fts")
+
+
 @dataclass(frozen=True)
 class Source:
     """A file as the collection knows it: its content hash decides what is unchanged."""
@@ -112,19 +122,32 @@ class SQLiteStore:
         if not self.path.exists() and create_with is None:
             raise StoreError(f"{self.path}: no such collection")
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        existing = self.path.exists() and self.path.stat().st_size > 0
         try:
             self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            if existing:  # checked before anything is written: another program's database stays untouched
+                stored = self.meta()
+                if stored:
+                    self._check(stored)
+                elif self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
+                    raise StoreError(f"{safe_text(str(self.path))}: an SQLite file but not a collection; it was "
+                                     "left as it is")
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.execute("PRAGMA foreign_keys=ON")
             if create_with is not None:
                 self.db.executescript(SCHEMA)  # every statement is IF NOT EXISTS
             stored = self.meta()
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path}: not a readable collection ({exc}); it was left as it is") from None
+        except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # ValueError: meta that is not JSON
+            self._close_quietly()
+            raise unreadable(self.path, exc) from None
+        except StoreError:
+            self._close_quietly()
+            raise
         if not stored:
             if create_with is None:
-                raise StoreError(f"{self.path}: not a collection (no metadata)")
+                self._close_quietly()
+                raise StoreError(f"{safe_text(str(self.path))}: not a collection (no metadata)")
             with self.transaction():
                 for key, value in {**create_with, "schema": SCHEMA_VERSION, "generation": 0}.items():
                     self.db.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))
@@ -135,6 +158,20 @@ class SQLiteStore:
             self._upgrade()
         self._matrix: tuple[int, np.ndarray, np.ndarray] | None = None
         self._term_tables = False
+
+    def _close_quietly(self) -> None:
+        if getattr(self, "db", None) is not None:
+            self.db.close()
+
+    def _check(self, stored: dict[str, Any]) -> None:
+        """Tables and metadata a collection has: another SQLite file, or one whose pages
+        are damaged, is refused here rather than failing half way through a command."""
+        names = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master")}
+        missing = [t for t in TABLES if t not in names]
+        if missing or not isinstance(stored.get("embedder"), str) or int(stored.get("dim", 0)) <= 0:
+            raise StoreError(f"{safe_text(str(self.path))}: an SQLite file but not a collection (no "
+                             f"{', '.join(missing) or 'embedder and dimensions'}); it was left as it is")
+        self.db.execute("SELECT COUNT(*), MAX(path) FROM documents").fetchone()  # reads the table's pages
 
     def _upgrade(self) -> None:
         """Columns added since a collection was made (its data is kept)."""
@@ -189,6 +226,7 @@ class SQLiteStore:
             self._bump()
 
     def write_failure(self, source: Source, error: str) -> None:
+        error = safe_text(error)  # a message quoting a file name that is not UTF-8
         with self.transaction():
             self._delete(source.path)
             self.db.execute("INSERT INTO documents(path, hash, size, mtime, status, error, indexed_at) "

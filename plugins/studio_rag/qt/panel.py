@@ -22,11 +22,14 @@ from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout
                                QTabWidget, QTextBrowser, QTextEdit, QVBoxLayout, QWidget)
 
 from ..collections import DEFAULT_COLLECTION, collection_path, list_collections
+from ..paths import doc_key, doc_path, is_utf8
 from ..search import MODES, Hit, Searcher
 from ..store import SQLiteStore, StoreError
 
 SAMPLE = "python-docs"
 CHUNK_COLOURS = ("#fff3c4", "#d7ecff")  # alternate chunks; overlaps show as the second colour
+INSPECT_CHUNKS = 400  # chunks the inspector shades at most (around the chosen one)
+INSPECT_BYTES = 4_000_000  # a larger file is shown as its chunks' texts
 
 
 def create(ctx) -> "RagPanel":
@@ -216,8 +219,11 @@ class RagPanel(QWidget):
         if folder:
             self.index_folder(Path(folder))
 
-    def index_folder(self, folder: Path) -> str:
+    def index_folder(self, folder: Path) -> str | None:
         name = self.collections.currentText().strip() or DEFAULT_COLLECTION
+        if not is_utf8(str(folder)):  # the job's parameters are JSON: UTF-8 only
+            self.status.setText(f"{doc_key(folder)}: the folder's name is not valid UTF-8; rename it to index it.")
+            return None
         run_id = self.ctx.submit_job("rag.index", {"sources": [str(folder)],
                                                    "collection": str(collection_path(name, self.ctx.workspace))})
         self._follow(run_id)
@@ -269,7 +275,7 @@ class RagPanel(QWidget):
         options = {"k": self.k.value(), "mode": self.mode.currentText()}
         self.ctx.save_settings({**self.ctx.settings(), "mode": options["mode"], "k": options["k"]})
         if options["mode"] == "keyword":
-            self._show(Searcher(self.store).search(text, **options), text)
+            self._search_now(Searcher(self.store), text, options)
             return
         meta = self.store.meta()
         self.status.setText("Embedding the query…" + (" (loading the model the first time)"
@@ -292,7 +298,15 @@ class RagPanel(QWidget):
             self.status.setText(f"Vector search failed ({type(exc).__name__}: {exc}); keyword search still works.")
             return
         if self.store is not None:
-            self._show(Searcher(self.store, lambda _q: vector).search(text, **options), text)
+            self._search_now(Searcher(self.store, lambda _q: vector), text, options)
+
+    def _search_now(self, searcher: Searcher, text: str, options: dict[str, Any]) -> None:
+        try:
+            hits = searcher.search(text, **options)
+        except (sqlite3.DatabaseError, ValueError) as exc:  # a collection damaged since it was opened
+            self.status.setText(f"Search failed: {exc}")
+            return
+        self._show(hits, text)
 
     def wait_for_search(self, timeout_ms: int = 60000) -> None:
         """Block until a pending vector search is shown (tests and scripts)."""
@@ -334,13 +348,14 @@ class RagPanel(QWidget):
             return None
         hit = self.hits[row]
         command = self.open_command.text().strip()
+        file = str(doc_path(hit.path))  # the file itself, for a name stored with escapes
         if not command:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(hit.path))
+            QDesktopServices.openUrl(QUrl.fromLocalFile(file))
             return None
         import shlex
         import subprocess
 
-        args = [part.format(path=hit.path, line=hit.line, page=hit.page or 1) for part in shlex.split(command)]
+        args = [part.format(path=file, line=hit.line, page=hit.page or 1) for part in shlex.split(command)]
         try:
             subprocess.Popen(args, start_new_session=True)
         except OSError as exc:
@@ -356,22 +371,29 @@ class RagPanel(QWidget):
 
     def inspect(self, path: str, chunk_id: int | None = None) -> None:
         """The document with its chunks shaded in turn (overlaps in the second colour) and
-        ``chunk_id`` outlined; text formats show the file itself, others the chunk texts."""
+        ``chunk_id`` outlined; text formats show the file itself, others the chunk texts.
+        A long document shows the INSPECT_CHUNKS chunks around the chosen one (a 20 MB file
+        has thousands: shading them all would freeze the window)."""
         if self.store is None:
             return
-        chunks = self.store.chunks_of(path)
-        from ..parse import ParseError, read_text
-
         try:
-            text = read_text(Path(path)) if Path(path).suffix.lower() not in (".pdf", ".html", ".htm") else None
-        except ParseError:
-            text = None
+            chunks = self.store.chunks_of(path)
+        except sqlite3.DatabaseError as exc:
+            self.inspector_label.setText(f"{path}: the collection cannot be read ({exc})")
+            return
+        total, first = len(chunks), 0
+        if total > INSPECT_CHUNKS:
+            chosen = next((i for i, c in enumerate(chunks) if c.id == chunk_id), 0)
+            first = max(0, min(chosen - INSPECT_CHUNKS // 2, total - INSPECT_CHUNKS))
+            chunks = chunks[first:first + INSPECT_CHUNKS]
+        text = self._document_text(path) if len(chunks) == total else None
         if text is None or any(text[c.start:c.end] != c.text for c in chunks):
-            text, spans, at = "", [], 0  # show the chunks one after another
+            parts, spans, at = [], [], 0  # show the chunks one after another
             for c in chunks:
                 spans.append((at, at + len(c.text)))
-                text += c.text + "\n\n"
-                at = len(text)
+                parts.append(c.text + "\n\n")
+                at += len(parts[-1])
+            text = "".join(parts)
         else:
             spans = [(c.start, c.end) for c in chunks]
         self.inspector.setPlainText(text)
@@ -393,9 +415,25 @@ class RagPanel(QWidget):
                 self.inspector.setTextCursor(QTextCursor(cursor.document().findBlock(start)))
                 self.inspector.centerCursor()
         self.inspector.setExtraSelections(selections)
-        self.inspector_label.setText(f"{path}: {len(chunks)} chunks (shaded in turn"
+        shown = f"{len(chunks)} chunks" if len(chunks) == total else \
+            f"chunks {first + 1}–{first + len(chunks)} of {total}"
+        self.inspector_label.setText(f"{path}: {shown} (shaded in turn"
                                      + ("; the result is outlined" if chunk_id else "") + ")")
         self.inspected = (path, spans)
+
+    @staticmethod
+    def _document_text(path: str) -> str | None:
+        """The text file itself when it is small enough to show (never a pipe or device)."""
+        from ..parse import ParseError, read_text
+
+        file = doc_path(path)
+        try:
+            if Path(path).suffix.lower() in (".pdf", ".html", ".htm") or not file.is_file() or \
+                    file.stat().st_size > INSPECT_BYTES:
+                return None
+            return read_text(file)
+        except (ParseError, OSError):
+            return None
 
     def save_state(self) -> dict:
         return {"tab": self.tabs.currentIndex()}

@@ -44,8 +44,12 @@ def test_cli_errors_are_clear(docs, studio_home, capsys, tmp_path):
     assert "built with the embedder" in capsys.readouterr().err
     assert main(["rag", "search", "x", "-c", "nothing-here"]) == 2
     assert "no such collection" in capsys.readouterr().err
-    assert main(["rag", "index", str(tmp_path / "missing"), "-c", "notes", "--embedder", TOY]) == 1
-    assert "no longer exists" in capsys.readouterr().err
+    assert main(["rag", "index", str(tmp_path / "missing"), "-c", "notes", "--embedder", TOY]) == 2
+    assert "no such folder or file" in capsys.readouterr().err  # refused before a job starts
+    (docs / "sub" / "deep.rst").unlink()
+    (docs / "sub").rmdir()
+    assert main(["rag", "index", str(docs / "sub"), "-c", "notes", "--embedder", TOY]) == 2
+    assert "no longer exists; its 1 documents stay" in capsys.readouterr().err
 
 
 def test_retriever_and_tree_summary_nodes_in_a_workflow(docs, tmp_path, llm_server, monkeypatch):

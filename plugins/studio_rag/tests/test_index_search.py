@@ -135,8 +135,12 @@ def test_mismatched_embedder_missing_source_and_corrupt_file(tmp_path, docs, toy
 
     with pytest.raises(IndexingError, match="built with the embedder 'python:studio_rag.tests.toy:embedder'"):
         index_sources(store, [docs], Other())
-    with pytest.raises(IndexingError, match="no longer exists; its 0 documents stay"):
-        index_sources(store, [tmp_path / "gone"], toy)
+    with pytest.raises(IndexingError, match="no such folder or file: .*never"):  # never a source
+        index_sources(store, [tmp_path / "never"], toy)
+    (docs / "sub" / "deep.rst").unlink()
+    (docs / "sub").rmdir()
+    with pytest.raises(IndexingError, match="no longer exists; its 1 documents stay"):  # was one: say what stays
+        index_sources(store, [docs / "sub"], toy)
     bad = tmp_path / "bad.rag.sqlite"
     bad.write_bytes(b"definitely not sqlite" * 100)
     with pytest.raises(StoreError, match="not a readable collection"):

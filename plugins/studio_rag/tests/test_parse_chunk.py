@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from studio_rag.chunk import chunk_sections
+from studio_rag.chunk import MAX_TOKEN_CHARS, SEGMENT, chunk_sections
 from studio_rag.embedder import TokenCounter, _word_spans, token_counter
 from studio_rag.parse import ParseError, Section, parse_file, parse_html, parse_markdown, parse_rst
 
@@ -111,10 +111,44 @@ def test_a_long_paragraph_is_cut_between_words_with_overlap():
 
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(alphabet="ab \n#.", min_size=0, max_size=80), min_size=1, max_size=12),
-       st.integers(8, 40), st.integers(0, 20))
-def test_chunk_spans_always_match_the_text(parts, size, overlap):
+       st.integers(8, 40), st.integers(0, 20), st.sampled_from([None, 64, 100]))
+def test_chunk_spans_always_match_the_text(parts, size, overlap, max_chars):
     text = "\n\n".join(parts)
     for section in parse_markdown(text):
-        for chunk in chunk_sections([section], WORDS, size=size, overlap=overlap):
+        for chunk in chunk_sections([section], WORDS, size=size, overlap=overlap, max_chars=max_chars):
             assert text[chunk.start:chunk.end] == chunk.text and chunk.text.strip()
-            assert chunk.tokens <= size
+            assert chunk.tokens <= size and len(chunk.text) <= max(64, max_chars or 8 * size)
+            assert chunk.line == text.count("\n", 0, chunk.start) + 1
+
+
+def _recording(counter: TokenCounter, lengths: list[int]) -> TokenCounter:
+    def spans(texts):
+        lengths.extend(map(len, texts))
+        return counter.spans(texts)
+
+    return TokenCounter(spans, counter.exact)
+
+
+def test_an_unbroken_line_is_cut_under_a_character_cap_counted_honestly_and_tokenized_in_pieces():
+    """WordPiece reads a word over 100 characters as one [UNK]: a 20 MB line was one chunk
+    "of 1 token", tokenized whole (2.4 GB)."""
+    text = "x" * 300_000
+    lengths: list[int] = []
+    chunks = chunk_sections([Section(text)], _recording(token_counter("minilm"), lengths), size=50, overlap=10)
+    assert max(lengths) <= SEGMENT  # never tokenized whole
+    assert len(chunks) > 300_000 / 400
+    assert all(len(c.text) <= 8 * 50 and c.tokens * MAX_TOKEN_CHARS >= len(c.text) for c in chunks)
+    assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    assert all(after.start < before.end for before, after in zip(chunks, chunks[1:]))  # no gap, overlapping
+
+
+def test_a_long_word_among_words_and_a_long_paragraph_of_words_stay_capped():
+    long_word = "see " + "y" * 5000 + " end"
+    paragraph = " ".join(f"word{i}" for i in range(20_000))
+    text = f"{long_word}\n\n{paragraph}\n\nlast line"
+    lengths: list[int] = []
+    chunks = chunk_sections([Section(text)], _recording(token_counter("minilm"), lengths), size=100, overlap=20)
+    assert max(lengths) <= SEGMENT
+    assert all(len(c.text) <= 800 and c.tokens <= 100 and text[c.start:c.end] == c.text for c in chunks)
+    assert "see" in chunks[0].text and chunks[-1].text.endswith("last line")
+    assert any("word19999" in c.text for c in chunks)

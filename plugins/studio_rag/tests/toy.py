@@ -54,3 +54,12 @@ def hanging_parser(path: Path, max_bytes: int):
     if Path(path).name == "crash.txt":
         os._exit(3)  # the helper process dies
     return parse_file(path, max_bytes)
+
+
+def surrogate_parser(path: Path, max_bytes: int):
+    """A parser that slips a lone surrogate into its text (as a damaged PDF string can)."""
+    from studio_rag.parse import Section, parse_file
+
+    if Path(path).name == "odd.txt":
+        return [Section("broken \udce9 string in a page", "head \udcff")]
+    return parse_file(path, max_bytes)

@@ -1,0 +1,160 @@
+"""Hostile input below the CLI: file names that are not UTF-8, links that loop, files that
+are not collections, model folders whose config must not be built, searches out of range."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from studio_rag.collections import list_collections, open_for_indexing
+from studio_rag.embedder import EmbedderError, minilm_path, open_embedder
+from studio_rag.index import IndexOptions, index_sources
+from studio_rag.paths import doc_key, doc_path
+from studio_rag.search import Searcher
+from studio_rag.store import SQLiteStore, StoreError
+
+
+def collection(tmp_path, embedder, name="c"):
+    return open_for_indexing(tmp_path / f"{name}.rag.sqlite", embedder, 200, 30)
+
+
+def latin1_file(folder: Path, text: bytes) -> str:
+    """``café.txt`` written as a latin-1 system would: the name's bytes are not UTF-8."""
+    fd = os.open(os.fsencode(folder) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY)
+    os.write(fd, text)
+    os.close(fd)
+    return str(folder.resolve()) + "/caf\\xe9.txt"
+
+
+def test_a_file_name_that_is_not_utf8_is_indexed_under_an_escaped_key(tmp_path, docs, toy):
+    """One such name used to fail the whole run (SQLite takes UTF-8 only), indexing nothing."""
+    key = latin1_file(docs, b"The cafe sells espresso and croissants.")
+    store = collection(tmp_path, toy)
+    report = index_sources(store, [docs], toy)
+    assert report.indexed == 6 and not report.failed
+    assert store.documents()[key]["status"] == "indexed"
+    (hit,) = Searcher(store).search("espresso", k=1, mode="keyword")
+    assert hit.path == key and json.dumps(hit.to_json()).isascii()
+    assert doc_path(key).read_bytes().startswith(b"The cafe")  # the key leads back to the file
+    assert index_sources(store, [docs], toy).unchanged == 6  # recognised on the next run
+    os.unlink(doc_path(key))
+    assert index_sources(store, [docs], toy).removed == 1
+
+
+def test_keys_round_trip_and_valid_names_are_their_own_key(tmp_path):
+    plain = tmp_path / "naïve résumé.txt"
+    assert doc_key(plain) == str(plain) and doc_path(str(plain)) == plain
+    odd = os.fsdecode(os.fsencode(tmp_path) + b"/\xff\xfe.md")
+    assert doc_key(odd).endswith("/\\xff\\xfe.md") and doc_path(doc_key(odd)) == Path(odd)
+
+
+def test_links_that_loop_or_lead_nowhere_are_skipped_with_the_reason(tmp_path, docs, toy):
+    (docs / "loop.txt").symlink_to("loop.txt")
+    (docs / "dangling.md").symlink_to(tmp_path / "nowhere.md")
+    (docs / "sub" / "up").symlink_to(docs)  # a folder loop: not followed
+    store = collection(tmp_path, toy)
+    report = index_sources(store, [docs], toy)
+    failed = dict(report.failed)
+    root = docs.resolve()
+    assert "symbolic link loop" in failed[str(root / "loop.txt")]
+    assert "broken symbolic link" in failed[str(root / "dangling.md")]
+    assert report.indexed == 5 and len(failed) == 2
+    assert store.documents()[str(root / "loop.txt")]["status"] == "failed"
+    again = index_sources(store, [docs], toy)  # listed once, not on every pass
+    assert again.unchanged == 5 and not again.failed
+
+
+def test_a_lone_surrogate_from_a_parser_is_stored_as_a_question_mark(tmp_path, docs, toy):
+    (docs / "odd.txt").write_text("replaced by the parser")
+    store = collection(tmp_path, toy)
+    report = index_sources(store, [docs], toy, IndexOptions(parser="studio_rag.tests.toy:surrogate_parser"))
+    assert report.indexed == 6 and not report.failed
+    (row,) = store.chunks_of(str((docs / "odd.txt").resolve()))
+    assert row.text == "broken ? string in a page" and row.heading == "head ?"
+
+
+def test_an_sqlite_file_that_is_not_a_collection_is_left_untouched(tmp_path, toy):
+    other = tmp_path / "app.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE users (name TEXT)")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    with pytest.raises(StoreError, match="not a collection"):
+        open_for_indexing(other, toy, 200, 30)
+    with pytest.raises(StoreError, match="not a collection"):
+        SQLiteStore(other)
+    assert other.read_bytes() == before and not Path(f"{other}-wal").exists()
+
+
+def test_a_damaged_collection_is_refused_on_opening_and_listed_as_unreadable(tmp_path, docs, toy):
+    path = tmp_path / "rag" / "c.rag.sqlite"
+    path.parent.mkdir()
+    store = open_for_indexing(path, toy, 200, 30)
+    index_sources(store, [docs], toy)
+    store.close()  # the last connection: the log is written into the file and removed
+    assert not Path(f"{path}-wal").exists()
+    data = bytearray(path.read_bytes())
+    data[8192:] = b"\xab" * (len(data) - 8192)  # the schema and metadata pages read, the documents' not
+    path.write_bytes(bytes(data))
+    with pytest.raises(StoreError, match="not a readable collection"):
+        SQLiteStore(path)
+    (row,) = list_collections(tmp_path)
+    assert "not a readable collection" in row["error"]
+    assert path.read_bytes() == bytes(data)
+
+
+def test_searches_out_of_range_or_not_utf8_are_refused(tmp_path, docs, toy):
+    store = collection(tmp_path, toy)
+    index_sources(store, [docs], toy)
+    searcher = Searcher(store, lambda q: toy.encode([q])[0])
+    with pytest.raises(ValueError, match="at least one"):
+        searcher.search("pasta", k=-1)
+    with pytest.raises(ValueError, match="from 0 to 1"):
+        searcher.search("pasta", mmr=5)
+    with pytest.raises(ValueError, match="UTF-8"):
+        searcher.search("caf\udce9")
+
+
+def model_folder_with(tmp_path, **config) -> Path:
+    """MiniLM's folder with some config.json values changed (the weights linked, not copied)."""
+    folder = tmp_path / "embedder"
+    shutil.copytree(minilm_path(), folder, ignore=shutil.ignore_patterns("model.safetensors"))
+    (folder / "model.safetensors").symlink_to(minilm_path() / "model.safetensors")
+    values = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**values, **config}))
+    return folder
+
+
+def test_a_config_that_does_not_match_its_weights_is_refused_before_building(tmp_path):
+    """One layer more than the weights hold used to build (the extra layer random)."""
+    with pytest.raises(EmbedderError, match="num_hidden_layers is 7 but the weights hold 6 layers"):
+        open_embedder(str(model_folder_with(tmp_path, num_hidden_layers=7)))
+
+
+def test_a_config_of_100000_layers_is_refused_at_once(tmp_path):
+    """It hung indexing: building allocates every layer the config names."""
+    from studio_rag.modelcheck import ModelCheckError, check_model_folder
+
+    started = time.perf_counter()
+    with pytest.raises(ModelCheckError, match="num_hidden_layers is 100,000"):
+        open_embedder(str(model_folder_with(tmp_path, num_hidden_layers=100_000)))
+    assert time.perf_counter() - started < 10
+    big = model_folder_with(tmp_path / "big", hidden_size=16384, intermediate_size=65536, num_hidden_layers=256)
+    with pytest.raises(ModelCheckError, match="GiB"):
+        check_model_folder(big)
+    (big / "config.json").write_text('{"num_hidden_layers": "many"}')
+    with pytest.raises(ModelCheckError, match="positive whole number"):
+        check_model_folder(big)
+    (big / "model.safetensors").unlink()
+    (big / "model.safetensors").write_bytes(b"\xff" * 64)
+    (big / "config.json").write_text('{"num_hidden_layers": 6}')
+    with pytest.raises(ModelCheckError, match="not a safetensors file"):
+        check_model_folder(big)
+    check_model_folder(minilm_path())  # the real one passes

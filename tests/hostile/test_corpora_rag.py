@@ -1,0 +1,101 @@
+"""Hostile input to ``tensor-studio rag``: flags out of range, paths that do not exist, file
+names and queries that are not UTF-8, a huge one-line file, links that loop, garbage PDFs,
+collection files that are damaged or not collections, a model config that must not be built.
+
+The toy embedder (hashed words, no model) keeps most runs fast; the huge file goes through
+MiniLM's own tokenizer, where one token can cover a whole line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+
+import pytest
+
+from .conftest import expect_ok, expect_refused
+
+TOY = "python:studio_rag.tests.toy:embedder"
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """Plain documents beside a latin-1 file name, a link loop, a dangling link and a garbage PDF."""
+    root = tmp_path / "corpus"
+    root.mkdir()
+    (root / "guide.md").write_text("# Guide\n\nBoil the pasta for ten minutes.\n")
+    (root / "notes.txt").write_text("The quarterly report is due on Friday.\n")
+    fd = os.open(os.fsencode(root) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY)
+    os.write(fd, b"The cafe sells espresso and croissants.\n")
+    os.close(fd)
+    (root / "loop.txt").symlink_to("loop.txt")
+    (root / "gone.md").symlink_to(tmp_path / "nowhere.md")
+    (root / "bad.pdf").write_bytes(b"%PDF-1.7\n" + os.urandom(2000))
+    return root
+
+
+def test_flags_out_of_range_are_refused_at_parse_time(cli):
+    expect_refused(cli("rag", "search", "pasta", "-k", "-1"), "-k", "out of range")
+    expect_refused(cli("rag", "search", "pasta", "--mmr", "5"), "--mmr", "0 to 1")
+
+
+def test_a_path_that_was_never_a_source_is_refused(cli, tmp_path):
+    expect_refused(cli("rag", "index", tmp_path / "no-such-folder", "--embedder", TOY),
+                   "no such folder or file", "no-such-folder")
+
+
+def test_odd_names_links_and_garbage_are_indexed_or_skipped_with_reasons(cli, corpus):
+    result = expect_ok(cli("rag", "index", corpus, "-c", "notes", "--embedder", TOY))
+    summary = json.loads(result.out.strip().splitlines()[-1])
+    assert summary["indexed"] == 3 and summary["failed"] == 3, result  # the latin-1 name is indexed
+    assert "symbolic link loop" in result.err and "broken symbolic link" in result.err, result
+    hits = json.loads(expect_ok(cli("rag", "search", "espresso", "-c", "notes", "-k", "1", "--json")).out)
+    assert hits[0]["path"].endswith("/caf\\xe9.txt")  # shown with the odd byte escaped
+    status = expect_ok(cli("rag", "status", "-c", "notes")).out
+    assert "caf\\xe9.txt" in status and "not a readable PDF" in status and "symbolic link loop" in status
+    expect_refused(cli("rag", "search", b"caf\xe9", "-c", "notes"), "utf-8")
+
+
+def test_a_huge_one_line_file_is_cut_into_capped_chunks(cli, tmp_path):
+    """With MiniLM's tokenizer a line without spaces is one [UNK] token: it was one chunk of
+    the whole file, and a search printed all of it."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    (folder / "line.txt").write_bytes(b"zebra " + b"x" * 3_000_000 + b" tail")
+    # the largest chunks there are (2048 tokens: at most 8 × 2048 characters) keep MiniLM's work short
+    result = expect_ok(cli("rag", "index", folder, "-c", "big", "--chunk-size", "2048", timeout=300))
+    summary = json.loads(result.out.strip().splitlines()[-1])
+    assert summary["chunks"] > 3_000_000 // 16384, summary
+    result = expect_ok(cli("rag", "search", "zebra", "-c", "big", "--mode", "keyword", "--json", "-k", "3"))
+    hits = json.loads(result.out)
+    assert hits and all(len(hit["text"]) <= 16384 for hit in hits) and len(result.out) < 60_000
+
+
+def test_damaged_and_foreign_collection_files_are_refused_and_left_as_they_are(cli, corpus, tmp_path):
+    rag = cli.workspace / "rag"
+    rag.mkdir(exist_ok=True)
+    garbage = b"SQLite format 3\x00" + os.urandom(8000)
+    (rag / "broken.rag.sqlite").write_bytes(garbage)
+    expect_refused(cli("rag", "search", "pasta", "-c", "broken"), "broken.rag.sqlite", "not a readable collection")
+    assert "unreadable" in expect_ok(cli("rag", "status")).out
+    other = tmp_path / "app.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE users (name TEXT)")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    expect_refused(cli("rag", "index", corpus, "-c", other, "--embedder", TOY), "not a collection")
+    assert other.read_bytes() == before and (rag / "broken.rag.sqlite").read_bytes() == garbage
+
+
+def test_an_embedder_config_of_100000_layers_is_refused_before_building(cli, tmp_path, corpus):
+    from studio_rag.embedder import minilm_path
+
+    folder = tmp_path / "embedder"
+    shutil.copytree(minilm_path(), folder, ignore=shutil.ignore_patterns("model.safetensors"))
+    (folder / "model.safetensors").symlink_to(minilm_path() / "model.safetensors")
+    config = json.loads((folder / "config.json").read_text())
+    (folder / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 100_000}))
+    expect_refused(cli("rag", "index", corpus, "--embedder", folder, timeout=60), "num_hidden_layers", "100,000")
