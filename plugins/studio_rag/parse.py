@@ -9,6 +9,7 @@ large, not decodable): the indexer records it and goes on.
 
 from __future__ import annotations
 
+import bisect
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -134,24 +135,25 @@ class _HTMLText(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.length = 0  # of the text so far, kept as it grows (summing the parts per heading is quadratic)
         self.heads: list[tuple[int, str]] = []
         self.skipping = 0
         self.heading: list[str] | None = None
         self.trail: list[str] = []
 
-    @property
-    def length(self) -> int:
-        return sum(len(p) for p in self.parts)
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.length += len(text)
 
     def handle_starttag(self, tag, attrs):
         if tag in self.SKIP:
             self.skipping += 1
         elif re.fullmatch(r"h[1-6]", tag):
-            self.parts.append("\n\n")
+            self.add("\n\n")
             self.heading = []
             self.heads.append((self.length, ""))
         elif tag in self.BLOCK:
-            self.parts.append("\n\n" if tag in ("p", "div", "section", "article", "pre", "blockquote") else "\n")
+            self.add("\n\n" if tag in ("p", "div", "section", "article", "pre", "blockquote") else "\n")
 
     def handle_endtag(self, tag):
         if tag in self.SKIP:
@@ -161,31 +163,41 @@ class _HTMLText(HTMLParser):
             self.trail = self.trail[:int(tag[1]) - 1] + [title]
             self.heads[-1] = (self.heads[-1][0], " › ".join(self.trail))
             self.heading = None
-            self.parts.append("\n\n")
+            self.add("\n\n")
 
     def handle_data(self, data):
         if self.skipping:
             return
         if self.heading is not None:
             self.heading.append(data)
-        self.parts.append(data)
+        self.add(data)
 
 
 def parse_html(text: str) -> list[Section]:
     parser = _HTMLText()
     parser.feed(text)
     parser.close()
-    plain = re.sub(r"\n{3,}", "\n\n", "".join(parser.parts))
-    if plain != "".join(parser.parts):  # offsets shift when blank lines collapse: recompute heads by title
-        heads, at = [], 0
-        for _, title in parser.heads:
-            leaf = title.split(" › ")[-1]
-            found = plain.find(leaf, at) if leaf else -1
-            if found >= 0:
-                heads.append((found, title))
-                at = found + len(leaf)
-        return split_at(plain, heads)
-    return split_at(plain, parser.heads)
+    joined = "".join(parser.parts)
+    runs = [(m.start(), m.end()) for m in re.finditer(r"\n{3,}", joined)]
+    if not runs:
+        return split_at(joined, parser.heads)
+    plain = re.sub(r"\n{3,}", "\n\n", joined)
+    # blank lines collapsed: each heading's offset moves back by what was removed before it
+    # (found by bisection, not by searching the text for its title: linear in the file)
+    starts, removed, total = [s for s, _ in runs], [], 0
+    for s, e in runs:
+        removed.append(total)
+        total += e - s - 2
+    heads = []
+    for offset, title in parser.heads:
+        i = bisect.bisect_right(starts, offset) - 1
+        if i < 0:
+            heads.append((offset, title))
+        else:
+            s, e = runs[i]
+            inside = min(offset - s, 2) if offset < e else offset - e + 2
+            heads.append((s - removed[i] + inside, title))
+    return split_at(plain, heads)
 
 
 def parse_pdf(path: Path) -> list[Section]:

@@ -26,6 +26,15 @@ def test_rst_and_html_headings():
     assert "Rain today" in sections[0].text and "x=1" not in "".join(s.text for s in sections)
 
 
+def test_html_headings_keep_their_place_when_blank_lines_collapse():
+    """Headings were found again by searching for their title, which missed titles with
+    runs of spaces and scanned the rest of the text for each one (quadratic)."""
+    page = "".join(f"<h2>Title   {i}</h2><p>para {i}</p><div></div><div></div>" for i in range(3000))
+    sections = parse_html(page)
+    assert len(sections) == 3000
+    assert all(s.text.startswith(f"Title   {i}\n\npara {i}") for i, s in enumerate(sections))
+
+
 def test_code_splits_at_definitions(docs):
     sections = parse_file(docs / "tool.py")
     assert [s.heading for s in sections] == ["", "def frobnicate", "class Widget"]
