@@ -84,3 +84,27 @@ def test_empty_workspace_explains_what_to_do(window):
     panel.query.setText("anything")
     panel.search()
     assert panel.results.rowCount() == 0
+
+
+def test_inspector_shows_a_window_of_a_long_document_and_opens_a_latin1_name(window, docs, monkeypatch):
+    """Shading every chunk of a 20 MB file (thousands) froze the window; a file name that is
+    not UTF-8 is stored escaped, and the inspector still finds the file."""
+    import os
+
+    import studio_rag.qt.panel as panel_module
+
+    monkeypatch.setattr(panel_module, "INSPECT_CHUNKS", 4)
+    (docs / "long.txt").write_text("\n\n".join(f"paragraph {i} " + "word " * 150 for i in range(12)))
+    fd = os.open(os.fsencode(docs) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY)
+    os.write(fd, b"The cafe sells espresso.")
+    os.close(fd)
+    index_into(window, docs)
+    panel = window.show_panel("rag:panel")
+    panel.refresh("docs")
+    assert panel.sources.rowCount() == 7 and "skipped" not in panel.status.text()
+    panel.inspect(str((docs / "long.txt").resolve()))
+    assert "chunks 1–4 of" in panel.inspector_label.text() and len(panel.inspector.extraSelections()) == 4
+    panel.inspect(str(docs.resolve()) + "/caf\\xe9.txt")
+    assert panel.inspector.toPlainText() == "The cafe sells espresso."
+    panel.index_folder(docs / os.fsdecode(b"\xff"))  # refused before a job: its parameters are JSON
+    assert "not valid UTF-8" in panel.status.text() and not panel.jobs
