@@ -25,7 +25,8 @@ def configure(parser) -> None:
     parser.add_argument("--measure", default=None, metavar="TEXT_FILE",
                         help="also measure loss / perplexity on the last 10%% of this text and latency at "
                              "batch 1 and 8: fp32, weight-only, and dynamic int8 (8-bit symmetric schemes)")
-    parser.add_argument("--repeats", type=int, default=20, help="timed forward passes per latency figure")
+    parser.add_argument("--repeats", type=int, default=20, help=f"timed forward passes per latency figure "
+                        f"(1 to {MAX_REPEATS})")
     parser.add_argument("--compare", default=None, metavar="SCHEMES",
                         help="compare schemes instead of saving one, e.g. int8,int4-g32,int4-g128-asym "
                              "(with --measure: the loss change of each)")
@@ -40,7 +41,33 @@ def configure(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
 
+MAX_REPEATS = 10_000
+#: scheme fields as the flags that set them, for error messages
+FLAGS = {"bits": "--bits", "group_size": "--group-size", "granularity": "--granularity", "mode": "--mode",
+         "symmetric": "--asymmetric", "skip": "--skip", "layer_bits": "--layer-bits"}
+
+
 def run(args) -> int:
+    """Flags are checked before any work; a scheme pydantic refuses becomes one line."""
+    from pydantic import ValidationError
+
+    if not 1 <= args.repeats <= MAX_REPEATS:
+        raise ValueError(f"--repeats: must be 1 to {MAX_REPEATS}, not {args.repeats}")
+    try:
+        return _run(args)
+    except ValidationError as exc:
+        raise ValueError(one_line(exc)) from None
+
+
+def one_line(exc) -> str:
+    """pydantic's errors as ``--flag: message; …``."""
+    def where(loc: tuple) -> str:
+        return FLAGS.get(str(loc[0]) if loc else "", ".".join(map(str, loc)) or "value")
+
+    return "; ".join(f"{where(e['loc'])}: {e['msg']}" for e in exc.errors())
+
+
+def _run(args) -> int:
     from .pipeline import run_quantization
     from .quantized import export_dequantized
     from .scheme import Scheme
@@ -55,8 +82,8 @@ def run(args) -> int:
     layer_bits = {}
     for item in args.layer_bits:
         pattern, sep, bits = item.partition("=")
-        if not sep or not bits.isdigit():
-            raise ValueError(f"--layer-bits expects PATTERN=BITS, got {item!r}")
+        if not sep or not bits.isdigit() or not 2 <= int(bits) <= 8:
+            raise ValueError(f"--layer-bits expects PATTERN=BITS with BITS 2 to 8, got {item!r}")
         layer_bits[pattern] = int(bits)
     scheme = Scheme(bits=args.bits, symmetric=not args.asymmetric, granularity=args.granularity,
                     group_size=args.group_size, layer_bits=layer_bits, mode=args.mode,

@@ -33,7 +33,11 @@ def load_model(path: Path) -> LoadedModel:
         loaded = resolve(loader.load)(Path(path))
         if loaded is not None:
             return loaded
-    raise QuantizeError(f"{path}: no installed plugin can load this model (unknown architecture); "
+    from .quantized import check_config
+
+    check_config(path)  # a broken config.json, rather than "unknown architecture"
+    found = "" if (Path(path) / "config.json").exists() else " (and it has no config.json)"
+    raise QuantizeError(f"{path}: no installed plugin can load this model (unknown architecture){found}; "
                         "`tensor-studio plugins` lists what is installed")
 
 

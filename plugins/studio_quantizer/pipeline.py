@@ -18,14 +18,14 @@ def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str 
                      observer: str = "minmax") -> dict[str, Any]:
     """Quantize ``source`` into ``out`` (a new folder) and report; measuring needs a text."""
     step = progress or (lambda done, total, message: None)
+    text = _read_text(measure_text) if measure_text else None  # bad input is refused before any work
+    calibration_text = _read_text(calibration, empty_ok=True) if calibration else text
     step(0, 3, "reading the checkpoint")
     state = read_state_dict(source)
     quantized, kept, rows = quantize_state_dict(state, scheme)
     if not quantized:
         raise ValueError(f"{source}: no tensor matches the scheme (2-D weights not skipped); nothing to quantize")
     step(1, 3, f"quantized {len(quantized)} tensors")
-    text = _read_text(measure_text) if measure_text else None
-    calibration_text = _read_text(calibration) if calibration else text
     if scheme.mode == "static":
         if calibration_text is None:
             raise ValueError("static mode needs calibration data: give a calibration text (or a text to measure on)")
@@ -93,11 +93,10 @@ def compare(source: Path, schemes: list[Scheme], measure_text: str | None = None
     """One row per scheme: size, bits per weight, worst SNR and (with a text) the loss change."""
     from .measure import load_model, weight_only
 
+    text = _read_text(measure_text) if measure_text else None
     state = read_state_dict(source)
-    loaded = text = None
-    base = None
-    if measure_text:
-        text = _read_text(measure_text)
+    loaded = base = None
+    if text is not None:
         loaded = load_model(source)
         base = loaded.loss(loaded.model, text)
     rows = []
@@ -118,9 +117,10 @@ def sensitivity(source: Path, scheme: Scheme, measure_text: str) -> list[dict[st
     from .measure import load_model, weight_only
 
     text = _read_text(measure_text)
+    state = read_state_dict(source)
     loaded = load_model(source)
     base = loaded.loss(loaded.model, text)
-    quantized, _, rows = quantize_state_dict(read_state_dict(source), scheme)
+    quantized, _, rows = quantize_state_dict(state, scheme)
     out = []
     for row in rows:
         name = row["name"]
@@ -129,8 +129,22 @@ def sensitivity(source: Path, scheme: Scheme, measure_text: str) -> list[dict[st
     return sorted(out, key=lambda r: -r["loss_change"])
 
 
-def _read_text(path: str) -> str:
+def _read_text(path: str, empty_ok: bool = False) -> str:
+    """A text to measure on or calibrate with: a regular file of UTF-8 text. Binary data
+    would give a loss that means nothing, an empty text none at all: both are refused."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise StudioFileError(f"{path}: " + ("not a regular file (a folder, pipe or device)" if file.exists()
+                                             else "no such file"))
     try:
-        return Path(path).expanduser().read_text(encoding="utf-8", errors="replace")
+        raw = file.read_bytes()
     except OSError as exc:
-        raise StudioFileError(f"{path}: cannot be read ({exc})") from None
+        raise StudioFileError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if b"\x00" in raw[:65536]:
+        raise StudioFileError(f"{path}: a binary file (it contains NUL bytes), not text to measure on")
+    text = raw.decode("utf-8", errors="replace")
+    if text.count("\ufffd") > max(10, len(text) // 100):
+        raise StudioFileError(f"{path}: not UTF-8 text (too many undecodable bytes)")
+    if not text.strip() and not empty_ok:
+        raise StudioFileError(f"{path}: the text is empty, so there is nothing to measure the loss on")
+    return text

@@ -50,10 +50,45 @@ def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
     path = folder / "model.safetensors" if folder.is_dir() else folder
     if not path.exists():
         raise QuantizeError(f"{path}: no such checkpoint (expected a folder with model.safetensors)")
+    if not path.is_file():
+        raise QuantizeError(f"{path}: not a regular file (a folder, pipe or device)")
+    if folder.is_dir():
+        check_config(folder)
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
+        if is_pickle(path):
+            raise QuantizeError(f"{path}: a PyTorch pickle, not safetensors; it is never unpickled (a pickle can "
+                                "run code): convert it to safetensors") from None
         raise QuantizeError(f"{path}: not a readable safetensors file ({exc})") from None
+
+
+def check_config(folder: Path) -> None:
+    """The config.json a quantized copy takes along must be a readable JSON object, or the
+    copy could not be opened again: refused before any work."""
+    path = Path(folder) / "config.json"
+    if not path.exists():
+        return
+    if not path.is_file():
+        raise QuantizeError(f"{path}: not a regular file (a folder, pipe or device)")
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QuantizeError(f"{path}: unreadable ({exc})") from None
+    except ValueError as exc:
+        raise QuantizeError(f"{path}: not valid JSON ({exc}); fix or restore the model's config") from None
+    if not isinstance(config, dict):
+        raise QuantizeError(f"{path}: expected a JSON object of model settings, found {type(config).__name__}")
+
+
+def is_pickle(path: Path) -> bool:
+    """torch.save's zip archive or a bare pickle (protocol 2+), by the first bytes only."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head.startswith(b"PK\x03\x04") or (len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5)
 
 
 def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fnmatch import fnmatch
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
@@ -20,7 +20,7 @@ class Scheme(BaseModel):
                                                                description="what is quantized when the model runs")
     skip: list[str] = Field(default_factory=lambda: list(DEFAULT_SKIP),
                             description="tensor name patterns kept in full precision")
-    layer_bits: dict[str, int] = Field(default_factory=dict,
+    layer_bits: dict[str, Annotated[int, Field(ge=2, le=8)]] = Field(default_factory=dict,
                                        description="tensor name pattern → bits, overriding bits per layer")
 
     def label(self) -> str:

@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from .config import MAX_SEED
+
 
 def configure(parser) -> None:
     sub = parser.add_subparsers(dest="trainer_action", required=True, metavar="ACTION")
@@ -20,15 +22,16 @@ def configure(parser) -> None:
                          help="a model setting, e.g. n_layer=6 (VALUE parsed as JSON if it can be)")
     summary.add_argument("--vocab-size", type=int, default=65)
     summary.add_argument("--batch-size", type=int, default=12)
+    summary.add_argument("--grad-checkpointing", action="store_true", help="memory with gradient checkpointing")
     summary.add_argument("--json", action="store_true")
     gen = sub.add_parser("generate", help="sample from a checkpoint (folder, run folder or run id)")
     gen.add_argument("checkpoint")
     gen.add_argument("--prompt", default="\n")
-    gen.add_argument("--max-new-tokens", type=int, default=200)
-    gen.add_argument("--temperature", type=float, default=0.8)
-    gen.add_argument("--top-k", type=int, default=200)
-    gen.add_argument("--seed", type=int, default=None)
-    gen.add_argument("--device", default="auto")
+    gen.add_argument("--max-new-tokens", type=int, default=200, help="1 to 100000 (default 200)")
+    gen.add_argument("--temperature", type=float, default=0.8, help="0: greedy, always the likeliest token")
+    gen.add_argument("--top-k", type=int, default=200, help="sample among the k likeliest tokens; 0: all")
+    gen.add_argument("--seed", type=int, default=None, help=f"0 to {MAX_SEED}")
+    gen.add_argument("--device", default="auto", metavar="{auto,cpu,cuda,mps}")
     tok = sub.add_parser("tokenize", help="show how a text splits into tokens")
     tok.add_argument("tokenizer", help="tokenizer.json, or a checkpoint / run folder")
     tok.add_argument("text")
@@ -57,14 +60,21 @@ def run(args) -> int:
 
 
 def _summary(args) -> int:
+    """Figures of a config, from the model built on the meta device: nothing is allocated,
+    so a model far larger than the machine can be summarised too."""
     from studio.api import parse_assignments
 
     from .config import ModelConfig
-    from .model.gpt import GPT
     from .model.summary import summarize
+    from .train.memory import meta_model
 
-    config = _validated(ModelConfig, {**parse_assignments(args.set), "vocab_size": args.vocab_size})
-    summary = summarize(GPT(config), args.batch_size)
+    if not 1 <= args.batch_size <= 1 << 16:
+        raise ValueError(f"--batch-size: must be 1 to {1 << 16}, not {args.batch_size}")
+    if args.vocab_size < 1:
+        raise ValueError(f"--vocab-size: must be at least 1, not {args.vocab_size}")
+    config = _validated(ModelConfig, {**parse_assignments(args.set), "vocab_size": args.vocab_size},
+                        {"vocab_size": "--vocab-size"})
+    summary = summarize(meta_model(config), args.batch_size, args.grad_checkpointing)
     print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.table())
     return 0
 
@@ -74,18 +84,35 @@ def _workspace_runs(args) -> Path | None:
     return Path(workspace) / "runs" if workspace else None
 
 
+GENERATE_FLAGS = {"max_new_tokens": "--max-new-tokens", "temperature": "--temperature", "top_k": "--top-k",
+                  "seed": "--seed", "device": "--device", "prompt": "--prompt", "checkpoint": "checkpoint"}
+
+
 def _generate(args) -> int:
+    """The flags are checked as the generate job's parameters before anything is loaded."""
+    from .config import GenerateParams
+
+    p = _validated(GenerateParams, {"checkpoint": args.checkpoint, "prompt": args.prompt, "seed": args.seed,
+                                    "max_new_tokens": args.max_new_tokens, "temperature": args.temperature,
+                                    "top_k": args.top_k, "device": args.device}, GENERATE_FLAGS)
     from .train.checkpoint import load_checkpoint, resolve_checkpoint
     from .train.device import pick_device
+    from .train.memory import is_out_of_memory
     from .train.sampling import sample_text
 
-    folder = resolve_checkpoint(args.checkpoint, _workspace_runs(args), prefer="best")
-    device = pick_device(args.device)
-    model, tokenizer, config = load_checkpoint(folder, device, generate=True)
-    print(f"# {folder}" + (f" ({config['loaded_as']})" if "loaded_as" in config else ""), file=sys.stderr)
-    sys.stdout.write(args.prompt)
-    sample_text(model, tokenizer, args.prompt, args.max_new_tokens, args.temperature, args.top_k,
-                seed=args.seed, device=device, on_text=lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
+    folder = resolve_checkpoint(p.checkpoint, _workspace_runs(args), prefer="best")
+    device = pick_device(p.device)
+    try:
+        model, tokenizer, config = load_checkpoint(folder, device, generate=True)
+        print(f"# {folder}" + (f" ({config['loaded_as']})" if "loaded_as" in config else ""), file=sys.stderr)
+        sys.stdout.write(p.prompt)
+        sample_text(model, tokenizer, p.prompt, p.max_new_tokens, p.temperature, p.top_k, seed=p.seed,
+                    device=device, on_text=lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
+    except (RuntimeError, MemoryError) as exc:
+        if is_out_of_memory(exc):
+            raise ValueError(f"ran out of memory generating from {folder} on {device}; close other programs, "
+                             "or use a machine (or --device) with more memory") from None
+        raise
     sys.stdout.write("\n")
     return 0
 
@@ -161,11 +188,15 @@ def _train_beside_rank0(rank: int, params: dict, workspace: Path) -> NoReturn:
     os._exit(code)
 
 
-def _validated(model: type, values: dict):
-    """``model.model_validate(values)``, with pydantic's errors as one readable line."""
+def _validated(model: type, values: dict, flags: dict[str, str] | None = None):
+    """``model.model_validate(values)``, with pydantic's errors as one readable line that
+    names the command-line flag (``flags``: field → flag) where there is one."""
     from pydantic import ValidationError
+
+    def where(loc: tuple) -> str:
+        return (flags or {}).get(str(loc[0]) if loc else "", ".".join(map(str, loc)) or "value")
 
     try:
         return model.model_validate(values)
     except ValidationError as exc:
-        raise ValueError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())) from None
+        raise ValueError("; ".join(f"{where(e['loc'])}: {e['msg']}" for e in exc.errors())) from None

@@ -8,13 +8,31 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+#: limits far above any model this trainer is for, low enough that no config asks for
+#: petabytes (memory is checked against the machine before anything is built: memory.py)
+MAX_VOCAB = 1 << 20
+MAX_STEPS = 100_000_000
+#: torch accepts 64-bit seeds; the loop adds the step or rank to the seed
+MAX_SEED = 2**63 - 1
+
+
+def one_line(exc: ValidationError) -> str:
+    """pydantic's errors as one readable line: ``field.path: message; …``."""
+    return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+
+
+class Checked(BaseModel):
+    """Finite floats only: ``NaN`` or ``Infinity`` in a JSON file or ``--set`` is refused."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
 
 
 #: the "format" of a checkpoint's config.json (kept here, free of torch, for the hooks)
 CHECKPOINT_FORMAT = "tensor-studio-checkpoint/1"
 
-class ModelConfig(BaseModel):
+class ModelConfig(Checked):
     """A GPT-style decoder. ``vocab_size`` 0 means "take it from the tokenizer"."""
 
     n_layer: int = Field(4, ge=1, le=96, description="transformer blocks")
@@ -26,7 +44,7 @@ class ModelConfig(BaseModel):
     attention: str = Field("causal", description="attention type: causal, xcorr, or one a plugin adds")
     block: str = Field("pre_ln", description="block type: pre_ln, or one a plugin adds")
     xcorr_lags: int = Field(4, ge=1, le=64, description="cross-correlation window (xcorr attention)")
-    vocab_size: int = Field(0, ge=0, description="0: from the tokenizer")
+    vocab_size: int = Field(0, ge=0, le=MAX_VOCAB, description="0: from the tokenizer")
 
     @model_validator(mode="after")
     def _heads_divide_width(self) -> "ModelConfig":
@@ -35,7 +53,7 @@ class ModelConfig(BaseModel):
         return self
 
 
-class DataConfig(BaseModel):
+class DataConfig(Checked):
     """Where the text comes from and how it becomes tokens."""
 
     corpus: str = Field("stdlib", description="'stdlib' (Python's own sources, offline), a text file, a folder, "
@@ -45,28 +63,28 @@ class DataConfig(BaseModel):
         "text", description="text: one long stream; prompt_response: fine-tuning pairs with dynamic padding")
     prompt_column: str = "prompt"
     response_column: str = "response"
-    max_chars: int = Field(5_000_000, ge=1, description="read at most this many characters")
+    max_chars: int = Field(5_000_000, ge=1, le=10**10, description="read at most this many characters")
     tokenizer: Literal["char", "bpe"] = "char"
     vocab_size: int = Field(2048, ge=260, le=200_000, description="BPE vocabulary size")
     tokenizer_file: str | None = Field(None, description="use this tokenizer.json instead of training one")
     val_fraction: float = Field(0.1, gt=0.0, lt=0.9)
 
 
-class LoRAConfig(BaseModel):
+class LoRAConfig(Checked):
     rank: int = Field(8, ge=1, le=1024)
-    alpha: float = Field(16.0, gt=0.0)
+    alpha: float = Field(16.0, gt=0.0, le=1e6)
     targets: list[str] = Field(default_factory=lambda: ["attn.qkv", "attn.proj"],
                                description="module name suffixes to adapt (attn.qkv, attn.proj, mlp.fc, mlp.proj)")
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
-class DistillConfig(BaseModel):
+class DistillConfig(Checked):
     teacher: str = Field(..., description="teacher checkpoint folder (or run folder)")
-    temperature: float = Field(2.0, gt=0.0)
+    temperature: float = Field(2.0, gt=0.0, le=1e3)
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="weight of the soft-target loss; 1-alpha on the labels")
 
 
-class TrainParams(BaseModel):
+class TrainParams(Checked):
     """One training run: data, model, optimiser, schedule, and what to save."""
 
     data: DataConfig = Field(default_factory=DataConfig)
@@ -76,18 +94,18 @@ class TrainParams(BaseModel):
     distill: DistillConfig | None = None
     resume: str | None = Field(None, description="continue a killed or finished run: its id, folder or checkpoint")
 
-    max_steps: int = Field(2000, ge=1)
-    batch_size: int = Field(12, ge=1)
-    grad_accum: int = Field(1, ge=1, description="micro-batches per optimizer step")
+    max_steps: int = Field(2000, ge=1, le=MAX_STEPS)
+    batch_size: int = Field(12, ge=1, le=1 << 16)
+    grad_accum: int = Field(1, ge=1, le=1 << 16, description="micro-batches per optimizer step")
     learning_rate: float = Field(1e-3, gt=0.0)
     min_lr: float = Field(1e-4, ge=0.0)
-    warmup_steps: int = Field(200, ge=0, description="linear warmup steps before the cosine decay")
-    weight_decay: float = Field(0.1, ge=0.0)
+    warmup_steps: int = Field(200, ge=0, le=MAX_STEPS, description="linear warmup steps before the cosine decay")
+    weight_decay: float = Field(0.1, ge=0.0, le=100.0)
     # beta1 0.8 and 200 warmup steps (nanoGPT: 0.9, 100) measured 0.02 nats better on the
     # small-batch reference workload over four seeds (BENCHMARKS.md, "Trainer")
     beta1: float = Field(0.8, ge=0.0, lt=1.0, description="AdamW momentum")
     beta2: float = Field(0.99, ge=0.0, lt=1.0)
-    grad_clip: float = Field(1.0, ge=0.0, description="0 disables clipping")
+    grad_clip: float = Field(1.0, ge=0.0, le=1e6, description="0 disables clipping")
 
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     processes: int = Field(1, ge=1, le=64, description="data-parallel processes (one per GPU; on the CPU they "
@@ -98,18 +116,18 @@ class TrainParams(BaseModel):
     compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = Field(
         "default", description="reduce-overhead: CUDA graphs, for small models whose steps are launch-bound "
         "(fixed-length batches only); max-autotune: also searches kernel configurations")
-    seed: int = 1337
+    seed: int = Field(1337, ge=0, le=MAX_SEED)
 
-    log_interval: int = Field(10, ge=1)
-    eval_interval: int = Field(250, ge=1)
-    eval_iters: int = Field(200, ge=1)
-    sample_interval: int = Field(500, ge=0, description="0: no samples")
-    sample_tokens: int = Field(200, ge=1)
+    log_interval: int = Field(10, ge=1, le=MAX_STEPS)
+    eval_interval: int = Field(250, ge=1, le=MAX_STEPS)
+    eval_iters: int = Field(200, ge=1, le=1_000_000)
+    sample_interval: int = Field(500, ge=0, le=MAX_STEPS, description="0: no samples")
+    sample_tokens: int = Field(200, ge=1, le=100_000)
     sample_prompt: str = "\n"
-    temperature: float = Field(0.8, gt=0.0)
-    top_k: int | None = Field(200, ge=1)
-    checkpoint_interval: int = Field(500, ge=1)
-    keep_checkpoints: int = Field(2, ge=1, description="step checkpoints kept besides best")
+    temperature: float = Field(0.8, ge=0.0, le=100.0, description="0: greedy (always the likeliest token)")
+    top_k: int | None = Field(200, ge=0, le=MAX_VOCAB, description="0 or empty: no top-k cut")
+    checkpoint_interval: int = Field(500, ge=1, le=MAX_STEPS)
+    keep_checkpoints: int = Field(2, ge=1, le=10_000, description="step checkpoints kept besides best")
 
     @model_validator(mode="after")
     def _consistent(self) -> "TrainParams":
@@ -125,16 +143,16 @@ class TrainParams(BaseModel):
         return self
 
 
-class GenerateParams(BaseModel):
+class GenerateParams(Checked):
     checkpoint: str = Field(..., description="checkpoint folder, run folder or run id")
     prompt: str = "\n"
     max_new_tokens: int = Field(200, ge=1, le=100_000)
-    temperature: float = Field(0.8, gt=0.0)
-    top_k: int | None = Field(200, ge=1)
-    seed: int | None = None
+    temperature: float = Field(0.8, ge=0.0, le=100.0, description="0: greedy (always the likeliest token)")
+    top_k: int | None = Field(200, ge=0, le=MAX_VOCAB, description="0 or empty: no top-k cut")
+    seed: int | None = Field(None, ge=0, le=MAX_SEED)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
 
 
-class MergeParams(BaseModel):
+class MergeParams(Checked):
     checkpoint: str = Field(..., description="a LoRA checkpoint folder, run folder or run id")
     output: str | None = Field(None, description="where to write the merged checkpoint (default: <checkpoint>-merged)")

@@ -32,8 +32,16 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
         ctx.progress(len(pieces), params.max_new_tokens)
         ctx.check_cancelled()
 
-    text = sample_text(model, tokenizer, params.prompt, params.max_new_tokens, params.temperature, params.top_k,
-                       seed=params.seed, device=device, on_text=on_text)
+    try:
+        text = sample_text(model, tokenizer, params.prompt, params.max_new_tokens, params.temperature, params.top_k,
+                           seed=params.seed, device=device, on_text=on_text)
+    except (RuntimeError, MemoryError) as exc:
+        from .train.memory import is_out_of_memory
+
+        if is_out_of_memory(exc):
+            raise MemoryError(f"ran out of memory generating from {folder} on {device}; close other programs, "
+                              "or use a device with more memory") from None
+        raise
     ctx.span(kind="sample", name=f"generate from {folder.name}", step=config.get("step"), start=started,
              duration=time.time() - started, inputs={"prompt": params.prompt, "checkpoint": str(folder)},
              outputs={"text": text}, params={"temperature": params.temperature, "top_k": params.top_k,

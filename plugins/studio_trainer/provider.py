@@ -48,7 +48,7 @@ def complete(model: str, messages: list[dict[str, str]], *, max_tokens: int = 25
     folder, net, tokenizer = _load(ref, Path(runs_dir) if runs_dir else None)
     prompt = render(messages)
     with _lock:  # one generation at a time per process: the model is shared
-        text = sample_text(net, tokenizer, prompt, max_tokens, max(temperature, 1e-4), top_k, seed=seed,
+        text = sample_text(net, tokenizer, prompt, max_tokens, max(temperature, 0.0), top_k, seed=seed,
                            stop_at_eos=True)
     finish = "length"
     for s in [stop] if isinstance(stop, str) else (stop or []):

@@ -34,6 +34,7 @@ def load_texts(corpus: str, column: str = "text", max_chars: int = 5_000_000) ->
     path = Path(corpus).expanduser()
     if not path.exists():
         raise CorpusError(f"corpus {path} does not exist")
+    _check_readable(path)
     if path.is_dir():
         if (path / "state.json").exists() or (path / "dataset_dict.json").exists():
             return _limit(load_table(path, [column])[column], max_chars)
@@ -45,7 +46,11 @@ def load_texts(corpus: str, column: str = "text", max_chars: int = 5_000_000) ->
 
 def load_pairs(corpus: str, prompt_column: str, response_column: str, max_chars: int) -> list[tuple[str, str]]:
     """(prompt, response) pairs for fine-tuning, from any table format."""
-    columns = load_table(Path(corpus).expanduser(), [prompt_column, response_column])
+    path = Path(corpus).expanduser()
+    if not path.exists():
+        raise CorpusError(f"corpus {path} does not exist")
+    _check_readable(path)
+    columns = load_table(path, [prompt_column, response_column])
     pairs, total = [], 0
     for p, r in zip(columns[prompt_column], columns[response_column]):
         total += len(p) + len(r)
@@ -55,6 +60,13 @@ def load_pairs(corpus: str, prompt_column: str, response_column: str, max_chars:
     if not pairs:
         raise CorpusError(f"{corpus} has no prompt/response pairs")
     return pairs
+
+
+def _check_readable(path: Path) -> None:
+    """A folder or a regular file: reading a FIFO, socket or device would block or never end."""
+    if not (path.is_dir() or path.is_file()):
+        raise CorpusError(f"corpus {path} is not a regular file or a folder (a pipe, socket or device); "
+                          "give a text file, a table or a folder of text files")
 
 
 def _limit(texts: list[str], max_chars: int) -> list[str]:
@@ -70,7 +82,8 @@ def _limit(texts: list[str], max_chars: int) -> list[str]:
 
 
 def _read_text(path: Path, max_chars: int) -> str:
-    raw = path.read_bytes()[: max_chars * 4]
+    with path.open("rb") as f:  # no more than max_chars can be used: never read more
+        raw = f.read(max_chars * 4)
     if b"\x00" in raw[:65536]:
         raise CorpusError(f"{path} looks like a binary file (it contains NUL bytes), not text")
     text = raw.decode("utf-8", errors="replace")[:max_chars]

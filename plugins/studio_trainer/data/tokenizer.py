@@ -9,6 +9,7 @@ token of the BPE mark the end of a document (and pad fine-tuning batches).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from studio.api import StudioFileError, atomic_write_text, read_json
@@ -69,7 +70,7 @@ class BPETokenizer:
         tok.decoder = decoders.ByteLevel()
         trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS], show_progress=False,
                                       initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
-        tok.train_from_iterator(texts, trainer=trainer)
+        tok.train_from_iterator(_training_pieces(texts), trainer=trainer)
         return cls(tok)
 
     @property
@@ -97,6 +98,24 @@ class BPETokenizer:
 
 
 Tokenizer = CharTokenizer | BPETokenizer
+
+#: BPE training slows down with the square of a word's length: a text that is one
+#: multi-megabyte "word" (a minified file, a huge single line) would train for hours
+MAX_WORD = 1000
+_LONG_RUN = re.compile(r"\S{%d,}" % MAX_WORD)
+
+
+def _training_pieces(texts: list[str]):
+    """The texts, with runs of more than ``MAX_WORD`` non-space characters cut into pieces
+    (each piece is its own sequence for the trainer, so nothing is added to the text)."""
+    for text in texts:
+        start = 0
+        for match in _LONG_RUN.finditer(text):
+            yield text[start:match.start()]
+            run = match.group()
+            yield from (run[i:i + MAX_WORD] for i in range(0, len(run), MAX_WORD))
+            start = match.end()
+        yield text[start:]
 
 
 def load_tokenizer(path: Path) -> Tokenizer:

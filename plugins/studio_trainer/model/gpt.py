@@ -131,16 +131,20 @@ class GPT(nn.Module):
                  top_k: int | None = None, generator: torch.Generator | None = None,
                  stop_id: int | None = None, on_token=None) -> torch.Tensor:
         """Sample ``max_new_tokens`` after ``idx`` (B, T); ``on_token(id)`` sees each new token
-        of the first sequence (streaming) and may return True to stop."""
+        of the first sequence (streaming) and may return True to stop. ``temperature`` 0 is
+        greedy (the likeliest token); ``top_k`` None or 0 keeps every token."""
         for _ in range(max_new_tokens):
             context = idx[:, -self.config.block_size:]
             logits, _ = self(context)
-            logits = logits[:, -1, :].float() / temperature
-            if top_k is not None:
-                v, _ = torch.topk(logits, min(top_k, logits.size(-1)))
-                logits[logits < v[:, [-1]]] = -float("inf")
-            probs = F.softmax(logits, dim=-1)
-            nxt = torch.multinomial(probs, num_samples=1, generator=generator)
+            logits = logits[:, -1, :].float()
+            if temperature <= 0:
+                nxt = logits.argmax(dim=-1, keepdim=True)
+            else:
+                logits = logits / temperature
+                if top_k:
+                    v, _ = torch.topk(logits, min(top_k, logits.size(-1)))
+                    logits[logits < v[:, [-1]]] = -float("inf")
+                nxt = torch.multinomial(F.softmax(logits, dim=-1), num_samples=1, generator=generator)
             idx = torch.cat((idx, nxt), dim=1)
             token = int(nxt[0, 0])
             if (on_token is not None and on_token(token)) or token == stop_id:

@@ -30,7 +30,7 @@ class ModelSummary:
             f"{'total':<{width}}  {self.total_params:>12,}",
             f"trainable parameters: {self.trainable_params:,}",
             f"training FLOPs per token: {self.flops_per_token / 1e6:,.2f} M",
-            f"weights: {_size(self.weight_bytes)}; training memory estimate: {_size(self.train_bytes)}",
+            f"weights: {human_size(self.weight_bytes)}; training memory estimate: {human_size(self.train_bytes)}",
         ]
         return "\n".join(lines)
 
@@ -40,7 +40,7 @@ class ModelSummary:
                 "weight_bytes": self.weight_bytes, "train_bytes": self.train_bytes}
 
 
-def _size(n: float) -> str:
+def human_size(n: float) -> str:
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:,.1f} {unit}"

@@ -23,17 +23,20 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import SafetensorError
+from pydantic import ValidationError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
 from studio.api import StudioFileError, read_json, write_json
 
-from ..config import CHECKPOINT_FORMAT, LoRAConfig, ModelConfig
+from ..config import CHECKPOINT_FORMAT, LoRAConfig, ModelConfig, one_line
 from ..data.tokenizer import Tokenizer, load_tokenizer
 from ..model.gpt import GPT
 from ..model.lora import apply_lora
+from .memory import meta_model, require_to_load
 
 FORMAT = CHECKPOINT_FORMAT
+PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
 
 
 class CheckpointError(StudioFileError):
@@ -46,18 +49,25 @@ def save_checkpoint(folder: Path, model: GPT, tokenizer: Tokenizer, *, step: int
     folder = Path(folder)
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
-    partial.mkdir(parents=True)
-    save_model(model, str(partial / "model.safetensors"), metadata={"format": FORMAT})
-    tokenizer.save(partial / "tokenizer.json")
-    write_json(partial / "config.json", {
-        "format": FORMAT, "model": model.config.model_dump(), "tokenizer": "tokenizer.json",
-        "tokenizer_kind": tokenizer.kind, "step": step, "val_loss": val_loss,
-        "lora": lora.model_dump() if lora else None,
-    })
-    if train_tensors is not None:
-        save_file({k: v.detach().cpu().contiguous() for k, v in train_tensors.items()},
-                  str(partial / "train_state.safetensors"))
-        write_json(partial / "train_state.json", train_meta or {})
+    try:
+        partial.mkdir(parents=True)
+        save_model(model, str(partial / "model.safetensors"), metadata={"format": FORMAT})
+        tokenizer.save(partial / "tokenizer.json")
+        write_json(partial / "config.json", {
+            "format": FORMAT, "model": model.config.model_dump(), "tokenizer": "tokenizer.json",
+            "tokenizer_kind": tokenizer.kind, "step": step, "val_loss": val_loss,
+            "lora": lora.model_dump() if lora else None,
+        })
+        if train_tensors is not None:
+            save_file({k: v.detach().cpu().contiguous() for k, v in train_tensors.items()},
+                      str(partial / "train_state.safetensors"))
+            write_json(partial / "train_state.json", train_meta or {})
+    except BaseException as exc:  # a full disk, a kill: no half-written folder is left behind
+        shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(exc, (OSError, StudioFileError)):
+            kept = f"; the previous {folder.name} checkpoint is kept" if folder.exists() else ""
+            raise CheckpointError(f"could not write the checkpoint {folder}: {_reason(exc)}{kept}") from None
+        raise
     old = folder.with_name(folder.name + ".old")
     if folder.exists():
         shutil.rmtree(old, ignore_errors=True)
@@ -65,6 +75,14 @@ def save_checkpoint(folder: Path, model: GPT, tokenizer: Tokenizer, *, step: int
     partial.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
     return folder
+
+
+def _reason(exc: BaseException) -> str:
+    import errno
+
+    if getattr(exc, "errno", None) == errno.ENOSPC or "No space left" in str(exc):
+        return "the disk is full (free some space, then resume the run)"
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def mark_latest(checkpoints: Path, folder: Path, step: int, keep: int) -> None:
@@ -102,6 +120,10 @@ def resolve_checkpoint(ref: str | Path, runs_dir: Path | None = None, prefer: st
             return folder / candidate
     if not path.exists():
         raise CheckpointError(f"no checkpoint, run folder or run id {str(ref)!r}")
+    pickles = sorted(p.name for p in path.glob("*") if p.suffix in PICKLE_SUFFIXES) if path.is_dir() else []
+    if pickles or path.suffix in PICKLE_SUFFIXES:
+        raise CheckpointError(f"{path / pickles[0] if pickles else path} is a PyTorch pickle file, which Tensor Studio "
+                              "never loads (unpickling can run code); convert it to model.safetensors")
     raise CheckpointError(f"{path} holds no checkpoint (expected config.json and model.safetensors)")
 
 
@@ -117,19 +139,23 @@ def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True,
     """Model (in eval mode, on ``device``), tokenizer and config of a checkpoint.
     ``generate``: the model is only sampled from, so on the CPU weights stored in another
     form (int8) compute in that form where their plugin can (``WeightReader.run_stored``);
-    the config then says how under ``loaded_as``."""
+    the config then says how under ``loaded_as``.
+
+    Nothing is allocated before the config, the weights' header (names and shapes) and
+    the memory the model needs are checked against each other and the machine."""
     folder = Path(folder)
     config = read_config(folder)
-    try:
-        model_config = ModelConfig(**config["model"])
-    except Exception as exc:
-        raise CheckpointError(f"{folder}/config.json has an invalid model config: {exc}") from None
+    model_config, lora = _configs(folder, config, with_lora)
     tokenizer = load_tokenizer(folder / config.get("tokenizer", "tokenizer.json"))
-    model = GPT(model_config)
-    if config.get("lora") and with_lora:
-        lora = LoRAConfig(**config["lora"])
-        apply_lora(model, lora.rank, lora.alpha, lora.targets)
+    meta = meta_model(model_config, lora)
     weights = folder / "model.safetensors"
+    if weights.exists():
+        check_header(meta, weights)
+    require_to_load(meta, device, f"the model in {folder} ({model_config.n_layer} layers x {model_config.n_embd}, "
+                                  f"vocabulary {model_config.vocab_size:,})")
+    model = GPT(model_config)
+    if lora is not None:
+        apply_lora(model, lora.rank, lora.alpha, lora.targets)
     if weights.exists():
         load_weights(model, weights)
         return model.to(device).eval(), tokenizer, config
@@ -142,6 +168,56 @@ def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True,
             config = {**config, "loaded_as": f"{reader.title}, computing in its stored form"}
         model = stored
     return model.to(device).eval(), tokenizer, config
+
+
+def _configs(folder: Path, config: dict[str, Any], with_lora: bool) -> tuple[ModelConfig, LoRAConfig | None]:
+    """The model (and LoRA) config of a checkpoint's config.json, explained when invalid."""
+    try:
+        model_config = ModelConfig.model_validate(config.get("model"))
+        lora = LoRAConfig.model_validate(config["lora"]) if config.get("lora") and with_lora else None
+    except ValidationError as exc:
+        raise CheckpointError(f"{folder}/config.json has an invalid model config: {one_line(exc)}") from None
+    if model_config.vocab_size < 1:
+        raise CheckpointError(f"{folder}/config.json has an invalid model config: vocab_size must be at least 1")
+    return model_config, lora
+
+
+def check_header(model: torch.nn.Module, path: Path) -> None:
+    """Compare the names and shapes in a safetensors header with ``model`` (on the meta
+    device) before anything is built or read: a checkpoint of another architecture or a
+    file that is not safetensors (a pickle…) is refused here; nothing is unpickled."""
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            shapes = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+    except (SafetensorError, OSError) as exc:
+        if _is_pickle(path):
+            raise CheckpointError(f"{path} is a PyTorch pickle, not safetensors; Tensor Studio never unpickles "
+                                  "weights (a pickle can run code): convert it to safetensors") from None
+        raise CheckpointError(f"{path} is corrupt or not a safetensors file: {exc}") from None
+    names_of: dict[int, list[str]] = {}  # tied tensors are saved once, under one of their names
+    expected: dict[str, tuple[int, ...]] = {}
+    for name, tensor in model.state_dict(keep_vars=True).items():
+        names_of.setdefault(id(tensor), []).append(name)
+        expected[name] = tuple(tensor.shape)
+    missing = [names[0] for names in names_of.values() if not any(n in shapes for n in names)]
+    unexpected = [name for name in shapes if name not in expected]
+    wrong = [f"{name} is {list(shapes[name])}, the config makes {list(expected[name])}"
+             for name in shapes if name in expected and shapes[name] != expected[name]]
+    if missing or unexpected or wrong:
+        detail = "; ".join(filter(None, [f"missing {', '.join(sorted(missing)[:3])}" if missing else "",
+                                         f"unexpected {', '.join(sorted(unexpected)[:3])}" if unexpected else "",
+                                         *wrong[:2]]))
+        raise CheckpointError(f"{path} does not match its config.json (saved from a different architecture?): {detail}")
+
+
+def _is_pickle(path: Path) -> bool:
+    """torch.save's zip archive or a bare pickle (protocol 2+), by the first bytes only."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return False
+    return head.startswith(b"PK\x03\x04") or (len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5)
 
 
 def load_weights_from(model: torch.nn.Module, folder: Path):

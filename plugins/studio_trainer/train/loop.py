@@ -31,7 +31,7 @@ from ..model.gpt import GPT
 from ..model.lora import apply_lora
 from ..model.summary import summarize
 from . import checkpoint as ckpt
-from . import distributed, launch
+from . import distributed, launch, memory
 from .device import autocast, peak_flops, pick_device
 from .sampling import sample_text
 from .schedule import lr_at
@@ -176,16 +176,18 @@ def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
         setup = prepare(params, ctx)
     except (corpus_io.CorpusError, StudioFileError, ValueError) as exc:
         raise TrainingError(str(exc)) from None
+    except (RuntimeError, MemoryError) as exc:
+        if memory.is_out_of_memory(exc):
+            raise TrainingError(_oom_message(ctx, params)) from None
+        raise
     params = setup.params
     if main:
         for event in setup.replay:
             ctx.metric(event["name"], event["step"], event["value"])
     try:
         return run_loop(setup, ctx)
-    except (torch.OutOfMemoryError, MemoryError):
-        raise TrainingError(_oom_message(ctx, params)) from None
-    except RuntimeError as exc:
-        if "out of memory" in str(exc).lower():
+    except (RuntimeError, MemoryError) as exc:  # torch.OutOfMemoryError is a RuntimeError
+        if memory.is_out_of_memory(exc):
             raise TrainingError(_oom_message(ctx, params)) from None
         raise
 
@@ -386,11 +388,14 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         if params.init_from and resume_from is None:
             note(f"fine-tuning {base} (its model config and tokenizer are used)")
         params = params.model_copy(update={"model": model.config})
+        memory.require_to_train(model, params, device, loaded=memory.model_bytes(model))
     else:
         tokenizer = (load_tokenizer(Path(params.data.tokenizer_file)) if params.data.tokenizer_file
                      else teacher_tok if teacher is not None
                      else build_tokenizer(params.data.tokenizer, texts, params.data.vocab_size))
-        model = GPT(params.model.model_copy(update={"vocab_size": tokenizer.vocab_size}))
+        config = params.model.model_copy(update={"vocab_size": tokenizer.vocab_size})
+        memory.require_to_train(memory.meta_model(config), params, device)
+        model = GPT(config)
         params = params.model_copy(update={"model": model.config})
     if teacher is not None:
         if teacher.config.vocab_size != model.config.vocab_size:

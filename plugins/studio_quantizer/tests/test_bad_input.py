@@ -1,0 +1,60 @@
+"""Bad flags and files are refused with one line before any work: out-of-range flags,
+a broken config.json, binary or empty texts to measure on, a pickle where weights belong."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from studio.cli import main
+
+
+@pytest.fixture(autouse=True)
+def _studio(make_studio):
+    """An isolated studio home and workspace for ``main``."""
+    make_studio()
+
+
+def refused(capsys, *argv: str) -> str:
+    assert main(["quantize", *map(str, argv)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("error: "), err
+    return err
+
+
+@pytest.mark.parametrize("flags, fragment", [(["--bits", "9"], "error: --bits: Input should be less than or equal to 8"),
+                                             (["--group-size", "1"], "error: --group-size:"),
+                                             (["--repeats", "0"], "error: --repeats: must be 1 to"),
+                                             (["--layer-bits", "blocks.*=12"], "BITS 2 to 8"),
+                                             (["--compare", "int9"], "error: --bits:")])
+def test_out_of_range_flags_are_one_line(checkpoint, tmp_path, capsys, flags, fragment):
+    assert fragment in refused(capsys, checkpoint, "--out", tmp_path / "q", *flags)
+    assert not (tmp_path / "q").exists()
+
+
+def test_a_broken_config_is_refused_with_or_without_measuring(checkpoint, tmp_path, capsys):
+    text = tmp_path / "text.txt"
+    text.write_text("some text to measure on\n" * 50)
+    (checkpoint / "config.json").write_text('{"model": {"n_embd": 64,}')
+    for extra in ([], ["--measure", text]):
+        err = refused(capsys, checkpoint, "--out", tmp_path / "q", *extra)
+        assert "config.json: not valid JSON" in err and "unknown architecture" not in err
+        assert not (tmp_path / "q").exists()
+
+
+def test_binary_or_empty_texts_are_refused(checkpoint, tmp_path, capsys):
+    binary, empty = tmp_path / "data.bin", tmp_path / "empty.txt"
+    binary.write_bytes(bytes(range(256)) * 100)
+    empty.write_text("")
+    assert "binary file" in refused(capsys, checkpoint, "--out", tmp_path / "q", "--measure", binary)
+    assert "the text is empty" in refused(capsys, checkpoint, "--out", tmp_path / "q", "--measure", empty)
+    assert not (tmp_path / "q").exists()
+
+
+def test_a_pickle_where_weights_belong_is_never_unpickled(checkpoint, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled"))
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("unpickled"))
+    (checkpoint / "model.safetensors").write_bytes(pickle.dumps({"wte.weight": [0.0]}))
+    assert "a PyTorch pickle, not safetensors" in refused(capsys, checkpoint, "--out", tmp_path / "q")
