@@ -18,6 +18,7 @@ never overwritten.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import shutil
@@ -134,10 +135,31 @@ def copy_model_files(source_dir: Path, partial: Path) -> None:
 
 def save_quantized(quantized: dict[str, QuantizedTensor], kept: dict[str, torch.Tensor], scheme: Scheme,
                    source: Path, out: Path) -> Path:
-    from safetensors.torch import save_file
-
     out = Path(out)
     partial = new_folder(out)
+    with removed_on_failure(partial):
+        _write_quantized(partial, quantized, kept, scheme, source)
+    partial.rename(out)
+    return out
+
+
+@contextlib.contextmanager
+def removed_on_failure(partial: Path):
+    """A write that fails (a full disk…) leaves no half-written ``.partial`` folder behind."""
+    try:
+        yield
+    except BaseException as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise QuantizeError(f"could not write {partial.with_suffix('')}: {exc.strerror or exc} "
+                                "(nothing was left behind)") from None
+        raise
+
+
+def _write_quantized(partial: Path, quantized: dict[str, QuantizedTensor], kept: dict[str, torch.Tensor],
+                     scheme: Scheme, source: Path) -> None:
+    from safetensors.torch import save_file
+
     tensors: dict[str, torch.Tensor] = {k: v.contiguous() for k, v in kept.items()}
     entries = {}
     for name, qt in quantized.items():
@@ -153,8 +175,6 @@ def save_quantized(quantized: dict[str, QuantizedTensor], kept: dict[str, torch.
     write_json(partial / "quantization.json", {"format": FORMAT, "version": VERSION, "scheme": scheme.model_dump(),
                                                "source": str(source), "tensors": entries})
     copy_model_files(Path(source) if Path(source).is_dir() else Path(source).parent, partial)
-    partial.rename(out)
-    return out
 
 
 def load_quantized(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -222,8 +242,9 @@ def export_dequantized(folder: Path, out: Path) -> Path:
     state, _manifest = load_quantized(folder)
     out = Path(out)
     partial = new_folder(out)
-    save_file({k: v.contiguous() for k, v in state.items()}, str(partial / "model.safetensors"))
-    copy_model_files(Path(folder), partial)
+    with removed_on_failure(partial):
+        save_file({k: v.contiguous() for k, v in state.items()}, str(partial / "model.safetensors"))
+        copy_model_files(Path(folder), partial)
     partial.rename(out)
     return out
 

@@ -58,3 +58,21 @@ def test_a_pickle_where_weights_belong_is_never_unpickled(checkpoint, tmp_path, 
     monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("unpickled"))
     (checkpoint / "model.safetensors").write_bytes(pickle.dumps({"wte.weight": [0.0]}))
     assert "a PyTorch pickle, not safetensors" in refused(capsys, checkpoint, "--out", tmp_path / "q")
+
+
+def test_a_full_disk_leaves_no_partial_folder(checkpoint, tmp_path, monkeypatch):
+    import errno
+
+    import safetensors.torch
+
+    from studio_quantizer.quantized import QuantizeError, quantize_state_dict, read_state_dict, save_quantized
+    from studio_quantizer.scheme import Scheme
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    quantized, kept, _ = quantize_state_dict(read_state_dict(checkpoint), Scheme())
+    monkeypatch.setattr(safetensors.torch, "save_file", disk_full)
+    with pytest.raises(QuantizeError, match="No space left on device"):
+        save_quantized(quantized, kept, Scheme(), checkpoint, tmp_path / "q")
+    assert not (tmp_path / "q").exists() and not (tmp_path / "q.partial").exists()

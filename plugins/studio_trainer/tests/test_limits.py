@@ -201,3 +201,14 @@ def test_a_bpe_tokenizer_trains_quickly_on_one_huge_line():
     tokenizer = BPETokenizer.train([line], 300)
     assert time.perf_counter() - started < 30
     assert tokenizer.decode(tokenizer.encode(line[:5000])) == line[:5000]
+
+
+def test_resuming_a_run_whose_saved_settings_are_now_invalid_is_one_line(job_context, corpus):
+    first = job_context("first")
+    loop.train(TrainParams.model_validate(tiny(corpus, max_steps=10)), first)
+    state = first.run_dir / "checkpoints" / "step-000010" / "train_state.json"
+    meta = json.loads(state.read_text())
+    meta["params"]["batch_size"] = 10**12
+    state.write_text(json.dumps(meta))
+    with pytest.raises(loop.TrainingError, match=r"^the run's saved settings are invalid: batch_size: [^\n]*$"):
+        loop.train(TrainParams.model_validate(tiny(corpus, resume=str(first.run_dir))), job_context("again"))

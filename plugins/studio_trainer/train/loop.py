@@ -19,11 +19,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+from pydantic import ValidationError
 from torch.nn import functional as F
 
 from studio.api import JobCancelled, JobContext, StudioFileError, read_events, read_json, write_json
 
-from ..config import TrainParams
+from ..config import TrainParams, one_line
 from ..data import corpus as corpus_io
 from ..data.batches import PairBatches, TokenBatches
 from ..data.tokenizer import Tokenizer, build_tokenizer, encode_documents, load_tokenizer
@@ -174,6 +175,8 @@ def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
     main = ctx.rank == 0
     try:
         setup = prepare(params, ctx)
+    except ValidationError as exc:  # a resumed run's saved settings that are no longer valid
+        raise TrainingError(f"the run's saved settings are invalid: {one_line(exc)}") from None
     except (corpus_io.CorpusError, StudioFileError, ValueError) as exc:
         raise TrainingError(str(exc)) from None
     except (RuntimeError, MemoryError) as exc:

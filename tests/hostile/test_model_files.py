@@ -1,0 +1,149 @@
+"""Hostile model files for ``trainer generate``, ``trainer summary`` and ``quantize``:
+configs no machine can hold, weights that do not match their config, a pickle where
+weights belong, truncated safetensors, a broken config.json, texts that are no text.
+
+Each is refused with one line before anything large is allocated, and no code from a file
+runs. One tiny checkpoint is made per module; each test changes its own copy.
+"""
+
+from __future__ import annotations
+
+import json
+import pickle
+import shutil
+
+import pytest
+
+from .conftest import expect_ok, expect_refused
+
+HUGE = {"n_layer": 96, "n_head": 128, "n_embd": 16384}  # in range; 1.2 TB of weights
+
+
+@pytest.fixture(scope="module")
+def tiny_checkpoint(tmp_path_factory):
+    """A 2-layer, 32-wide studio checkpoint with random weights, made in-process."""
+    import torch
+
+    from studio_trainer.config import ModelConfig
+    from studio_trainer.data.tokenizer import CharTokenizer
+    from studio_trainer.model.gpt import GPT
+    from studio_trainer.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    config = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=16, vocab_size=28)
+    return save_checkpoint(tmp_path_factory.mktemp("model") / "ckpt", GPT(config),
+                           CharTokenizer(list(" abcdefghijklmnopqrstuvwxyz")), step=1, val_loss=None)
+
+
+@pytest.fixture
+def checkpoint(tiny_checkpoint, tmp_path):
+    """This test's own copy of the tiny checkpoint."""
+    return shutil.copytree(tiny_checkpoint, tmp_path / "ckpt")
+
+
+def set_model(folder, **settings) -> None:
+    config = json.loads((folder / "config.json").read_text())
+    config["model"].update(settings)
+    (folder / "config.json").write_text(json.dumps(config))
+
+
+class Payload:
+    """Unpickling this creates ``marker``: proof that a pickle was loaded."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def write_pickle(path, marker) -> None:
+    path.write_bytes(pickle.dumps({"wte.weight": Payload(marker)}))
+
+
+@pytest.fixture
+def text(tmp_path):
+    path = tmp_path / "text.txt"
+    path.write_text("the quick brown fox jumps over the lazy dog\n" * 200)
+    return path
+
+
+# ---------------------------------------------------------------- trainer generate / summary
+
+
+def test_generate_refuses_a_vocabulary_no_machine_holds(cli, checkpoint):
+    set_model(checkpoint, vocab_size=10**10)  # 1.28 TB of embeddings
+    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "2"), "config.json", "vocab_size")
+
+
+def test_generate_refuses_a_huge_config_from_the_weights_header_without_allocating(cli, checkpoint):
+    set_model(checkpoint, **HUGE)
+    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "2"), "does not match its config.json")
+
+
+def test_generate_never_unpickles_weights(cli, checkpoint, tmp_path):
+    write_pickle(checkpoint / "model.safetensors", tmp_path / "ran")
+    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "2"), "pickle")
+    assert not (tmp_path / "ran").exists()
+
+
+def test_generate_refuses_truncated_weights(cli, checkpoint):
+    weights = checkpoint / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "2"), "corrupt or not a safetensors")
+
+
+def test_generate_refuses_a_broken_config(cli, checkpoint):
+    (checkpoint / "config.json").write_text('{"format": "tensor-studio-checkpoint/1", "model": {')
+    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "2"), "config.json")
+
+
+def test_summary_of_a_model_larger_than_any_machine_allocates_nothing(cli):
+    result = expect_ok(cli("trainer", "summary", *(f"--set={k}={v}" for k, v in HUGE.items()), timeout=60))
+    assert "TiB" in result.out  # 1.1 TiB of weights, summarised from the meta device
+
+
+# ---------------------------------------------------------------- quantize
+
+
+def test_quantize_refuses_a_broken_config_without_measuring(cli, checkpoint, tmp_path):
+    (checkpoint / "config.json").write_text("{not json")
+    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q"), "config.json", "not valid JSON")
+    assert not (tmp_path / "q").exists()
+
+
+def test_quantize_says_what_is_wrong_with_a_broken_config_when_measuring(cli, checkpoint, text, tmp_path):
+    (checkpoint / "config.json").write_text("[1, 2")
+    result = expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", "--measure", text),
+                            "config.json", "not valid JSON")
+    assert "unknown architecture" not in result.err
+
+
+def test_quantize_refuses_a_config_no_machine_holds_when_measuring(cli, checkpoint, text, tmp_path):
+    set_model(checkpoint, vocab_size=10**10)
+    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", "--measure", text), "vocab_size")
+    assert not (tmp_path / "q").exists()
+
+
+def test_quantize_refuses_a_binary_text_to_measure_on(cli, checkpoint, tmp_path):
+    binary = tmp_path / "data.bin"
+    binary.write_bytes(bytes(range(256)) * 64)
+    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", "--measure", binary), "binary")
+    assert not (tmp_path / "q").exists()
+
+
+def test_quantize_refuses_an_empty_text_to_measure_on(cli, checkpoint, tmp_path):
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", "--measure", empty), "empty")
+
+
+def test_quantize_never_unpickles_weights(cli, checkpoint, tmp_path):
+    write_pickle(checkpoint / "model.safetensors", tmp_path / "ran")
+    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q"), "pickle")
+    assert not (tmp_path / "ran").exists()
+
+
+@pytest.mark.parametrize("flag, value", [("--bits", "9"), ("--repeats", "0")])
+def test_quantize_refuses_out_of_range_flags_in_one_line(cli, checkpoint, tmp_path, flag, value):
+    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", flag, value), f"error: {flag}:")
