@@ -150,3 +150,14 @@ def test_terminate_all_stops_workers_and_records_it(studio):
     studio.jobs.terminate_all()
     assert not job._proc.is_alive()
     assert job.run.info()["status"] == "cancelled"
+
+
+def test_a_failure_written_for_the_user_reads_without_its_class_name():
+    from studio.api import StudioFileError
+    from studio.runtime.worker import outcome_of
+
+    class CheckpointProblem(StudioFileError):
+        pass
+
+    assert outcome_of(CheckpointProblem("config.json is not valid JSON"))["error"] == "config.json is not valid JSON"
+    assert outcome_of(ZeroDivisionError("division by zero"))["error"] == "ZeroDivisionError: division by zero"

@@ -26,8 +26,18 @@ def outcome_of(exc: BaseException | None, result: Any = None) -> dict[str, Any]:
         return {"status": "succeeded", "result": _jsonable(result)}
     if isinstance(exc, (JobCancelled, asyncio.CancelledError)):
         return {"status": "cancelled", "error": "cancelled by the user"}
-    return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
-            "traceback": "".join(traceback.format_exception(exc))}
+    return {"status": "failed", "error": error_text(exc), "traceback": "".join(traceback.format_exception(exc))}
+
+
+def error_text(exc: BaseException) -> str:
+    """A failure as the user reads it. A StudioFileError (and a plugin's subclass of it)
+    is written for the user, so its message stands alone; anything else keeps its class
+    name, which says what kind of failure it was (``ZeroDivisionError: …``)."""
+    from studio.core.files import StudioFileError
+
+    if isinstance(exc, StudioFileError) and str(exc):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 def conclude(ctx: Any, exc: BaseException | None, result: Any = None) -> dict[str, Any]:
