@@ -33,7 +33,7 @@ from .data import Example, Prediction
 from .lm import BudgetExceeded
 from .predict import ParseError, Predict
 from .settings import context, settings
-from .trace import jsonable
+from .trace import error_text, jsonable
 
 Metric = Callable[[Example, Prediction], Any]
 
@@ -256,7 +256,7 @@ async def evaluate(program: Any, dataset: list[Example], metric: str | Metric = 
                 except Exception as exc:
                     if find_cause(exc, (BudgetExceeded, JobCancelled)) or not find_cause(exc, ParseError):
                         raise
-                    row.update(status=UNPARSED, score=0.0, error=f"{type(exc).__name__}: {exc}")
+                    row.update(status=UNPARSED, score=0.0, error=error_text(exc))
                 else:
                     row["outputs"] = jsonable(dict(prediction))
                     score = await metric_fn.acall(example, prediction) if hasattr(metric_fn, "acall") \
@@ -269,7 +269,7 @@ async def evaluate(program: Any, dataset: list[Example], metric: str | Metric = 
                 if find_cause(exc, JobCancelled):
                     cancelled = exc
                     return
-                row.update(status=ERROR, score=None, error=f"{type(exc).__name__}: {exc}")
+                row.update(status=ERROR, score=None, error=error_text(exc))
             row["seconds"] = round(time.perf_counter() - t0, 4)
         rows[i] = row
         if out is not None:

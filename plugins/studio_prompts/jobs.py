@@ -22,7 +22,7 @@ from .lm import LM, Budget
 from .preflight import refuse_missing, resume_source
 from .settings import context
 from .trace import Tracer
-from .workflow import load_workflow
+from .workflow import NodeError, WorkflowError, load_workflow
 from .workflow.schema import workflow_suffix
 from .workflow.trust import require
 
@@ -64,7 +64,10 @@ def _dataset(params: EvalParams, workflow) -> list:
 async def run(params: RunParams, ctx: JobContext) -> dict[str, Any]:
     workflow = _workflow(params, params.workflow)
     with _settings(params, ctx):
-        outputs = await workflow.acall(**params.inputs)
+        try:
+            outputs = await workflow.acall(**params.inputs)
+        except NodeError as exc:  # its message names the node and the cause: no class name before it
+            raise WorkflowError(str(exc)) from exc
     result = dict(outputs)
     write_json(ctx.run_dir / "outputs.json", result)
     ctx.artifact(ctx.run_dir / "outputs.json", "outputs")

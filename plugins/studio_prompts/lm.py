@@ -21,6 +21,7 @@ import contextlib
 import inspect
 import os
 import random
+import re
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -37,6 +38,8 @@ RETRY_NAMES = ("Timeout", "APIConnectionError", "RateLimitError", "InternalServe
 
 class LMError(RuntimeError):
     """A model call that failed for good; the message names the model and the cause."""
+
+    plain_message = True  # shown without "LMError:": the message says what failed
 
     def __init__(self, message: str, *, status: int | None = None, attempts: int = 1):
         super().__init__(message)
@@ -289,18 +292,26 @@ class LM:
         return self.backoff * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
 
     def _error(self, exc: Exception, status: int | None, attempts: int) -> LMError:
-        where = f" at {self.api_base}" if self.api_base else ""
-        what = str(exc).strip() or type(exc).__name__
-        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-            what = f"no reply within {self.timeout:g} s"
+        """One plain line: the model, what went wrong, and what to check. litellm's class-name
+        prefixes and object reprs are noise to the reader; a dead server is said as such."""
         tries = f" after {attempts} attempts" if attempts > 1 else ""
+        where = f" at {self.api_base}" if self.api_base else ""
+        timed_out = isinstance(exc, (asyncio.TimeoutError, TimeoutError)) \
+            or type(exc).__name__ in ("Timeout", "APITimeoutError")
+        refused = None if timed_out else connection_failure(exc)
+        if refused is not None:
+            target = self.api_base or refused[1] or "the provider"
+            return LMError(f"{self.model}: cannot connect to {target} ({refused[0]}){tries} — is the server running?",
+                           status=status, attempts=attempts)
+        what = f"no reply within {self.timeout:g} s" if timed_out else plain_message(exc)
         hint = ""
         if status in (401, 403):
             hint = " — check the API key (environment variable or the OS keyring; Settings → API keys)"
-        elif type(exc).__name__ in ("APIConnectionError", "ConnectError") or "Connection" in what:
-            hint = " — is the server running?"
-        return LMError(f"{self.model}{where}: {type(exc).__name__}: {what}{tries}{hint}", status=status,
-                       attempts=attempts)
+        elif status == 429 or type(exc).__name__ == "RateLimitError":
+            hint = " — rate limited: wait, or lower the concurrency"
+        elif status is not None and status >= 500 and f"{status}" not in what:
+            what = f"server error {status}: {what}"
+        return LMError(f"{self.model}{where}: {what}{tries}{hint}", status=status, attempts=attempts)
 
     def _after(self, request, key, response, latency: float, attempts: int) -> Completion:
         completion = to_completion(response, self.model, latency, attempts)
@@ -328,3 +339,51 @@ def to_completion(response: Any, model: str, latency: float, attempts: int) -> C
     return Completion(choice.message.content or "", getattr(response, "model", None) or model,
                       getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0,
                       float(hidden.get("response_cost") or 0.0), latency, False, choice.finish_reason, attempts)
+
+
+# --------------------------------------------------------------------------- error text
+
+_PREFIX = re.compile(r"^\s*(?:litellm\.\w+:|\w*(?:Error|Exception)(?:\s*-|:))\s*")
+_REPR = re.compile(r"\s*(?:\w+:)?<[\w.]+ object at 0x[0-9a-fA-F]+>")
+_CONNECT_REASONS = (("refused", "connection refused"), ("Name or service not known", "host name not found"),
+                    ("nodename nor servname", "host name not found"), ("getaddrinfo", "host name not found"),
+                    ("No route to host", "no route to host"), ("Network is unreachable", "network unreachable"),
+                    ("timed out", "connection timed out"), ("certificate", "TLS certificate problem"),
+                    ("reset by peer", "connection reset"))
+
+
+def _chain(exc: BaseException | None, limit: int = 12) -> list[BaseException]:
+    seen: list[BaseException] = []
+    while exc is not None and len(seen) < limit and all(e is not exc for e in seen):
+        seen.append(exc)
+        exc = exc.__cause__ or exc.__context__
+    return seen
+
+
+def plain_message(exc: BaseException) -> str:
+    """``exc``'s text without litellm's ``litellm.X: XError: ProviderException -`` prefixes
+    and without object reprs (``<ssl.SSLContext object at 0x…>``); the class name when empty."""
+    text = " ".join(str(exc).split())
+    while True:
+        shorter = _PREFIX.sub("", text, count=1)
+        if shorter == text or not shorter:
+            break
+        text = shorter
+    text = _REPR.sub("", text).strip()
+    return text or type(exc).__name__
+
+
+def connection_failure(exc: BaseException) -> tuple[str, str] | None:
+    """(reason, host) when the call never reached a server, else None. The reason is read
+    from the whole exception chain: litellm wraps the socket error two or three deep."""
+    chain = _chain(exc)
+    texts = " ".join(f"{type(e).__name__}: {e}" for e in chain)
+    connect = any(isinstance(e, ConnectionError) or type(e).__name__ in ("APIConnectionError", "ConnectError",
+                                                                         "ClientConnectorError", "gaierror")
+                  for e in chain) or bool(re.search(r"Cannot connect to host|Connection error|Connect call failed",
+                                                    texts))
+    if not connect:
+        return None
+    reason = next((why for needle, why in _CONNECT_REASONS if needle.lower() in texts.lower()), "connection failed")
+    host = re.search(r"Cannot connect to host (\S+)", texts)
+    return reason, host.group(1) if host else ""

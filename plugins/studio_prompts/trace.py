@@ -78,8 +78,17 @@ class Span:
         if outputs is not None:
             record["outputs"] = jsonable(outputs)
         if error is not None:
-            record["error"] = error if isinstance(error, str) else f"{type(error).__name__}: {error}"
+            record["error"] = error if isinstance(error, str) else error_text(error)
         self.tracer.sink(record)
+
+
+def error_text(exc: BaseException) -> str:
+    """An error as the user reads it: errors whose message already names what failed
+    (``plain_message = True``: a model call, a workflow node) without their class name;
+    others as ``Type: message``."""
+    if getattr(exc, "plain_message", False):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Tracer:

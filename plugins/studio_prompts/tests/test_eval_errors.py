@@ -57,7 +57,7 @@ def test_errors_are_not_wrong_answers_and_resume_retries_exactly_them(tmp_path, 
     assert summary["errors"] == 2 and summary["scored"] == 4 and summary["examples"] == 6
     assert "overloaded" in summary["first_error"] and "2 errored" in result.describe()
     rows = {r["inputs"]["country"]: r for r in map(json.loads, results.read_text().splitlines())}
-    assert rows["Italy"]["status"] == "error" and rows["Italy"]["score"] is None and "LMError" in rows["Italy"]["error"]
+    assert rows["Italy"]["status"] == "error" and rows["Italy"]["score"] is None and "overloaded" in rows["Italy"]["error"]
     assert rows["Japan"]["status"] == "ok" and rows["Japan"]["score"] == 0.0  # a wrong answer
 
     llm_server.reset(script=Flaky())  # the server is back
@@ -68,6 +68,18 @@ def test_errors_are_not_wrong_answers_and_resume_retries_exactly_them(tmp_path, 
     assert again.score == pytest.approx(2 / 6)
     lines = [json.loads(line) for line in results.read_text().splitlines()]
     assert len(lines) == 6 and all(r["status"] == "ok" for r in lines)  # one row per example
+
+
+def test_a_dead_server_is_one_short_line_in_the_summary(tmp_path, lm):
+    dead = lm.copy(api_base="http://127.0.0.1:9/v1", retries=0)
+    workflow = load_workflow(write_workflow(
+        tmp_path / "cap.workflow.json", nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
+        inputs={"country": "str"}, outputs={"capital": "ask.capital"}))
+    with context(lm=dead):
+        result = asyncio.run(evaluate(workflow, dataset()[:2], concurrency=1))
+    assert result.summary()["first_error"] == ("node 'ask' (prompts.predict): openai/fake-model: cannot connect to "
+                                               "http://127.0.0.1:9/v1 (connection refused) — is the server running?")
+    assert "NodeError" not in result.describe() and "LMError" not in result.describe()
 
 
 def test_budget_and_cancel_inside_a_workflow_are_not_errors(tmp_path, llm_server, lm):

@@ -66,9 +66,39 @@ def test_timeout_then_retry_then_clear_error(llm_server, lm):
 
 
 def test_dead_server_is_a_clear_error(lm):
-    dead = lm.copy(api_base="http://127.0.0.1:9/v1", retries=0)
-    with context(lm=dead), pytest.raises(LMError, match="127.0.0.1:9"):
+    dead = lm.copy(api_base="http://127.0.0.1:9/v1", retries=1, backoff=0.01)
+    for call in (lambda: Predict("q -> answer")(q="x"), lambda: asyncio.run(Predict("q -> answer").acall(q="x"))):
+        with context(lm=dead), pytest.raises(LMError) as info:
+            call()
+        assert str(info.value) == ("openai/fake-model: cannot connect to http://127.0.0.1:9/v1 (connection refused) "
+                                   "after 2 attempts — is the server running?")
+
+
+def test_error_text_drops_litellm_prefixes_and_object_reprs_but_keeps_hints(llm_server, lm):
+    from studio_prompts.lm import connection_failure, plain_message
+
+    class APIConnectionError(Exception):
+        pass
+
+    noisy = APIConnectionError("litellm.APIConnectionError: Ollama_chatException - Cannot connect to host "
+                               "127.0.0.1:9 ssl:<ssl.SSLContext object at 0x7fce6ea32b10> [Connect call failed "
+                               "('127.0.0.1', 9)]")
+    noisy.__cause__ = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 9)")  # as aiohttp chains it
+    assert plain_message(noisy) == "Cannot connect to host 127.0.0.1:9 [Connect call failed ('127.0.0.1', 9)]"
+    assert connection_failure(noisy) == ("connection refused", "127.0.0.1:9")
+    assert connection_failure(ValueError("litellm.BadRequestError: OpenAIException - bad model")) is None
+    assert plain_message(ValueError("litellm.BadRequestError: OpenAIException - bad model")) == "bad model"
+
+    llm_server.reset(script=[Fail(429, "slow down")])
+    with context(lm=lm.copy(retries=0)), pytest.raises(LMError) as info:
         Predict("q -> answer")(q="x")
+    text = str(info.value)
+    assert "slow down" in text and "rate limited" in text and "litellm." not in text and "Exception -" not in text
+    llm_server.reset(script=[Fail(401, "invalid api key")])
+    with context(lm=lm), pytest.raises(LMError) as info:
+        Predict("q -> answer")(q="x")
+    assert "invalid api key" in str(info.value) and "check the API key" in str(info.value)
+    assert "litellm." not in str(info.value)
 
 
 def test_one_repair_then_parse_error_with_the_raw_reply(llm_server, lm):

@@ -36,7 +36,7 @@ from ..predict import ChainOfThought, Predict
 from ..react import ReAct
 from ..settings import context, settings
 from ..signature import SignatureError, SignatureSpec, write_signature
-from ..trace import start_span
+from ..trace import error_text, start_span
 from . import trust as trust_rules
 from .schema import NodeSpec, WorkflowError, WorkflowFile, read_workflow_source, sibling
 
@@ -45,8 +45,10 @@ BUILTIN_TYPES = {*PREDICTORS, "prompts.react", "prompts.python", "prompts.workfl
 
 
 class NodeError(RuntimeError):
+    plain_message = True  # "node 'x' (type): …" says what failed
+
     def __init__(self, node: str, node_type: str, cause: BaseException):
-        super().__init__(f"node {node!r} ({node_type}): {type(cause).__name__}: {cause}")
+        super().__init__(f"node {node!r} ({node_type}): {error_text(cause)}")
         self.node, self.node_type, self.cause = node, node_type, cause
 
 
