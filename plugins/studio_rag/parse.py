@@ -10,7 +10,10 @@ large, not decodable): the indexer records it and goes on.
 from __future__ import annotations
 
 import bisect
+import logging
 import re
+import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -200,7 +203,28 @@ def parse_html(text: str) -> list[Section]:
     return split_at(plain, heads)
 
 
+@contextmanager
+def quiet_pypdf():
+    """pypdf logs what it repairs ("EOF marker not found", "invalid pdf header") and warns
+    through ``warnings``: on a garbage PDF that reached the console, though the reason the
+    file is skipped already reaches the Sources list."""
+    logger = logging.getLogger("pypdf")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
 def parse_pdf(path: Path) -> list[Section]:
+    with quiet_pypdf():
+        return _parse_pdf(path)
+
+
+def _parse_pdf(path: Path) -> list[Section]:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 

@@ -96,6 +96,26 @@ def test_pdf_pages_encrypted_and_corrupt(tmp_path):
         parse_file(broken)
 
 
+def test_a_garbage_pdf_is_refused_without_pypdf_writing_to_the_console(tmp_path, caplog, recwarn):
+    """pypdf logged "EOF marker not found" and the like to the console for a file whose
+    reason already reaches the Sources list; its logger is back as it was afterwards."""
+    import logging
+    import os
+
+    garbage = tmp_path / "broken.pdf"
+    garbage.write_bytes(os.urandom(2000))
+    header_only = tmp_path / "header.pdf"
+    header_only.write_bytes(b"%PDF-1.7\n" + os.urandom(2000))
+    level = logging.getLogger("pypdf").level
+    with caplog.at_level(logging.DEBUG):
+        for path in (garbage, header_only):
+            with pytest.raises(ParseError, match="not a readable PDF"):
+                parse_file(path)
+    assert not [r for r in caplog.records if r.name.startswith("pypdf")], caplog.text
+    assert not [w for w in recwarn if "pypdf" in w.filename]
+    assert logging.getLogger("pypdf").level == level
+
+
 def test_chunks_respect_size_paragraphs_and_keep_their_place():
     text = "# Title\n\n" + "\n\n".join(f"Paragraph {i} " + "word " * (i * 7 % 40 + 3) for i in range(30))
     chunks = chunk_sections(parse_markdown(text), WORDS, size=60, overlap=10)
