@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from studio.fake_llm import Fail
 from studio_prompts import Budget, Example, Predict, context
@@ -269,3 +270,34 @@ def test_result_window_shows_errors_apart_and_retries_them(qtbot, tmp_path):
     assert view.table.item(0, 0).text() == "error" and view.table.item(0, 4).text() == "not scored"
     view.retry.click()
     assert editor.asked == [(("d.jsonl", "f1", ""), {"resume": str(run_dir)})]
+    assert view.retry.text() == "Retry the 1 errored example"
+
+
+def test_result_window_all_errors_shows_the_error_header_and_the_whole_error(qtbot, tmp_path):
+    from studio_prompts.qt.editor.results import ResultView
+
+    run_dir = tmp_path / "20250101-000000-prompts.eval-efgh"
+    run_dir.mkdir()
+    long_error = ("node 'facts' (prompts.predict): ollama_chat/llama3.2: cannot connect to http://127.0.0.1:9 "
+                  "(connection refused) after 4 attempts — is the server running? " + "x" * 400 + " END")
+    (run_dir / "summary.json").write_text(json.dumps({"score": None, "examples": 2, "scored": 0, "errors": 2,
+                                                      "first_error": long_error}))
+    rows = [{"index": i, "status": "error", "score": None, "inputs": {"question": "q" * 300}, "error": long_error}
+            for i in range(2)]
+    (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    view = ResultView(None, run_dir, "eval", {"status": "failed", "error": "…"})
+    qtbot.addWidget(view)
+    view.resize(1000, 560)
+    view.show()
+    qtbot.waitExposed(view)
+    table = view.table
+    header = table.horizontalHeader()
+    assert table.horizontalHeaderItem(5).text() == "error"
+    # the error column starts inside the window, so its header is seen
+    print("POS", [header.sectionViewportPosition(i) for i in range(6)], table.viewport().width(), header.sectionSize(5))
+    assert view.width() <= 1366  # a long error does not widen the window past a small screen
+    assert header.sectionViewportPosition(5) < table.viewport().width()
+    assert header.defaultAlignment() & Qt.AlignmentFlag.AlignLeft
+    assert table.item(0, 5).toolTip() == long_error
+    table.selectRow(1)
+    assert long_error in view.detail.toPlainText() and view.detail.isReadOnly()

@@ -10,11 +10,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QDialog, QLabel, QPlainTextEdit, QPushButton, QTableWidget, QTableWidgetItem,
-                               QVBoxLayout)
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QLabel, QPlainTextEdit, QPushButton, QSizePolicy,
+                               QTableWidget, QTableWidgetItem, QVBoxLayout)
 
 from studio.api import read_events
+
+MAX_COLUMN_WIDTH = 260  # pixels; the full text is in the tooltip and the detail box
 
 
 class ResultView(QDialog):
@@ -25,6 +28,9 @@ class ResultView(QDialog):
         self.resize(900, 560)
         layout = QVBoxLayout(self)
         self.summary = QLabel(wordWrap=True, objectName="summary")
+        # a long unbreakable word (a URL, a path) must not widen the window past the screen
+        self.summary.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.summary)
         self.saved: Path | None = None
         if kind == "eval" and (run_dir / "summary.json").exists():  # also when failed for errors
@@ -37,31 +43,66 @@ class ResultView(QDialog):
     def _evaluation(self, layout) -> None:
         summary = json.loads((self.run_dir / "summary.json").read_text())
         self.summary.setText(summary_text(summary, self.run_dir))
-        rows = sorted(read_events(self.run_dir / "results.jsonl"),
-                      key=lambda r: (r.get("status") != "error", r.get("index", 0)))
+        self.summary.setToolTip(self.summary.text())
+        self.rows = sorted(read_events(self.run_dir / "results.jsonl"),
+                           key=lambda r: (r.get("status") != "error", r.get("index", 0)))
         columns = ("status", "inputs", "labels", "outputs", "score", "error")
-        self.table = QTableWidget(len(rows), len(columns), objectName="scores")
+        self.table = QTableWidget(len(self.rows), len(columns), objectName="scores")
         self.table.setHorizontalHeaderLabels(list(columns))
-        for i, row in enumerate(rows):
+        # left-aligned headers: a centred one sits off screen when its column is wider than the window
+        self.table.horizontalHeader().setDefaultAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        for i, row in enumerate(self.rows):
             errored = row.get("status") == "error"
             for j, key in enumerate(columns):
                 value = row.get(key, "")
                 text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
                 item = QTableWidgetItem("not scored" if key == "score" and errored else text)
+                if key in ("inputs", "labels", "outputs", "error") and text:
+                    item.setToolTip(text)  # the whole text, however narrow the column
                 if errored:
                     item.setForeground(QColor("#c0392b"))
                 self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()
+        for j in range(len(columns) - 1):  # a long cell must not push the error column out of the window
+            self.table.setColumnWidth(j, min(self.table.columnWidth(j), MAX_COLUMN_WIDTH))
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.setColumnWidth(len(columns) - 1, MAX_COLUMN_WIDTH)
         layout.addWidget(self.table, 1)
+        # the selected row's whole error (and outputs), readable and copyable
+        self.detail = QPlainTextEdit(objectName="detail", readOnly=True, placeholderText="Select a row to read its "
+                                                                                        "error and outputs in full.")
+        self.detail.setMaximumHeight(120)
+        layout.addWidget(self.detail)
+        self.table.itemSelectionChanged.connect(self._show_detail)
+        if self.rows:
+            self.table.selectRow(0)
         self.retry: QPushButton | None = None
         if summary.get("errors") and self.editor is not None:
             params = json.loads((self.run_dir / "params.json").read_text()) if (self.run_dir / "params.json").exists() \
                 else {}
-            self.retry = QPushButton(f"Retry the {summary['errors']} errored examples", objectName="retry")
+            count = summary["errors"]
+            self.retry = QPushButton(f"Retry the {count} errored example{'' if count == 1 else 's'}",
+                                     objectName="retry")
             self.retry.clicked.connect(lambda: (self.editor.evaluate(
                 params.get("data", ""), params.get("metric", "exact_match"), params.get("model", ""),
                 resume=str(self.run_dir)), self.accept()))
             layout.addWidget(self.retry)
+
+    def _show_detail(self) -> None:
+        selected = self.table.selectionModel().selectedRows()
+        if not selected:
+            self.detail.setPlainText("")
+            return
+        row = self.rows[selected[0].row()]
+        parts = [f"example {row.get('index', '?')}: {row.get('status', '')}"]
+        if row.get("error"):
+            parts.append(f"error: {row['error']}")
+        if row.get("outputs") is not None:
+            parts.append(f"outputs: {json.dumps(row['outputs'], ensure_ascii=False)}")
+        self.detail.setPlainText("\n".join(parts))
 
     def _optimization(self, layout) -> None:
         report = json.loads((self.run_dir / "report.json").read_text())
