@@ -334,11 +334,28 @@ def test_dropped_dataset_feeds_evaluate_and_results_are_shown(window, editor, qa
     loop_until(qasync_loop, lambda: bool(editor.result_views))
     view = editor.result_views[-1]
     assert "Score 0.500 over 2 of 2 examples" in view.summary.text() and view.table.rowCount() == 2
+    assert editor.status.text().startswith("Evaluation finished: score 0.500 over 2 of 2 examples")
 
     assert start_and_wait(lambda: editor.optimize(str(data), optimizer="labeled")).status == "succeeded"
     loop_until(qasync_loop, lambda: len(editor.result_views) == 2)
     diff = editor.result_views[-1]
     assert diff.saved.name == "cap.labeled.workflow.json" and '"demos"' in diff.diff.toPlainText()
+    assert editor.status.text().startswith("Optimization finished: saved as cap.labeled.workflow.json")
+
+
+def test_the_status_line_says_when_an_evaluation_ends(editor, monkeypatch):
+    monkeypatch.setattr(editor, "show_result", lambda *args: None)
+    run = editor.ctx.workspace / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "summary.json").write_text(json.dumps({"score": 0.25, "examples": 6, "scored": 4, "errors": 2}))
+    editor.pending["r1"] = "eval"
+    editor.status.setText("Evaluating on mixed.jsonl (run r1); progress in Jobs.")
+    editor.handle_events("r1", [{"kind": "status", "status": "failed", "error": "2 of 6 examples errored"}])
+    assert editor.status.text() == "Evaluation finished: score 0.250 over 4 of 6 examples (2 errored) (run r1)."
+    editor.pending["r2"] = "eval"  # failed before any example: no summary
+    editor.handle_events("r2", [{"kind": "status", "status": "failed", "error": "no such dataset x.csv"}])
+    assert editor.status.text() == "Evaluation failed: no such dataset x.csv (run r2)."
+    assert editor.pending == {}
 
 
 def test_evaluate_form_takes_a_dropped_dataset_and_offers_known_metrics(editor, tmp_path):

@@ -699,7 +699,10 @@ class WorkflowEditor(QWidget):
         if run_id in self.pending:
             for event in events:
                 if event.get("kind") == "status" and event.get("status") in ("succeeded", "failed", "cancelled"):
-                    self.show_result(run_id, self.pending.pop(run_id), event)
+                    kind = self.pending.pop(run_id)
+                    self.say(self.finished_text(run_id, kind, event))  # not "Evaluating…" any more
+                    self.show_result(run_id, kind, event)
+                    break
             return
         if run_id != self.run_id:
             return
@@ -720,6 +723,29 @@ class WorkflowEditor(QWidget):
                     self.say(f"Node {node.name()} failed: {event.get('error')}", "error")
             elif event.get("kind") == "status" and event.get("status") in ("succeeded", "failed", "cancelled"):
                 self.say(f"Run {run_id}: {event['status']}" + (f" — {event.get('error')}" if event.get("error") else ""))
+
+    def finished_text(self, run_id: str, kind: str, status: dict) -> str:
+        """The status line when an evaluation or optimization ends: its score and errors, or
+        why it failed, so the line never keeps saying it is running."""
+        what = "Evaluation" if kind == "eval" else "Optimization"
+        run_dir = self.ctx.workspace / "runs" / run_id
+        try:
+            summary = json.loads((run_dir / ("summary.json" if kind == "eval" else "report.json")).read_text())
+        except (OSError, ValueError):
+            summary = None
+        if status.get("status") == "cancelled":
+            return f"{what} cancelled (run {run_id})."
+        if kind == "eval" and isinstance(summary, dict):  # also a failed one: errors do not hide the score
+            score = summary.get("score")
+            text = (f"{what} finished: score {score:.3f} over {summary.get('scored', 0)} of "
+                    f"{summary.get('examples', 0)} examples" if score is not None
+                    else f"{what} finished: no example was scored")
+            errors = summary.get("errors") or 0
+            return text + (f" ({errors} errored)" if errors else "") + f" (run {run_id})."
+        if status.get("status") == "succeeded":
+            saved = Path(summary["saved"]).name if isinstance(summary, dict) and summary.get("saved") else ""
+            return f"{what} finished" + (f": saved as {saved}" if saved else "") + f" (run {run_id})."
+        return f"{what} failed: {status.get('error') or 'see the run'} (run {run_id})."
 
     def _set_state(self, node: WorkflowNode, state: str, preview: str) -> None:
         # run state is not an edit: no undo entry, and the document stays saved
