@@ -193,7 +193,7 @@ def _status(args) -> int:
                 print(f"{row['name']:20} unreadable: {row['error']}")
             else:
                 print(f"{row['name']:20} {row['documents']:6} documents {row['chunks']:8} chunks "
-                      f"{row['failed']:4} failed  embedder {row['embedder']}")
+                      f"{row['failed']:4} not indexed  embedder {row['embedder']}")
         return 0
     store = SQLiteStore(collection_path(args.collection, args.workspace))
     try:
@@ -205,7 +205,7 @@ def _status(args) -> int:
         print(f"{store.path}: embedder {meta['embedder']} ({meta['dim']} dims), chunks of {meta['chunk_size']} "
               f"tokens, {store.count()} chunks")
         for path, doc in sorted(docs.items()):
-            note = f"{doc['chunks']} chunks" if doc["status"] == "indexed" else f"FAILED: {doc['error']}"
+            note = f"{doc['chunks']} chunks" if doc["status"] == "indexed" else doc["error"]
             print(f"  {doc['status']:8} {path}  {note}")
     finally:
         store.close()

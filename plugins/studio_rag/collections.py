@@ -50,7 +50,7 @@ def list_collections(workspace: Path) -> list[dict[str, Any]]:
                 docs = store.documents()
                 out.append({"name": collection_name(path), "path": str(path), "embedder": store.meta().get("embedder"),
                             "documents": sum(d["status"] == "indexed" for d in docs.values()),
-                            "failed": sum(d["status"] == "failed" for d in docs.values()), "chunks": store.count()})
+                            "failed": sum(d["status"] != "indexed" for d in docs.values()), "chunks": store.count()})
             finally:
                 store.close()
         except StoreError as exc:

@@ -8,8 +8,8 @@ Why this shape:
   killed run leaves every document wholly old or wholly new, and the next run picks up the
   rest.
 * **One bad file never blocks the rest** — parsing runs in a separate process with a time
-  limit per file; a file that fails or overruns is recorded as failed with the reason and
-  the process is replaced.
+  limit per file; a file that cannot be read or overruns is recorded as skipped with the
+  reason (a parser that crashes: failed), and the process is replaced.
 * **Parsing hidden behind embedding** — the helper parses files ahead while this process
   embeds, so both cores work.
 """
@@ -76,7 +76,8 @@ class IndexReport:
 def scan(root: Path, options: IndexOptions, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
     """Files under ``root`` (or ``root`` itself) with a known suffix, passing include/exclude.
     Entries that match but cannot be files (a broken link, a link loop, a pipe or device)
-    go to ``skipped`` with the reason; folders linked in are not followed (no loops)."""
+    go to ``skipped`` with the reason; folders linked in are not followed (no loops) and
+    are listed too, whatever their name: a link silently left out looked like a bug."""
     root = Path(root)
     if root.is_file():
         return [root]
@@ -84,6 +85,10 @@ def scan(root: Path, options: IndexOptions, skipped: list[tuple[Path, str]] | No
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root)
         if any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in options.exclude):
+            continue
+        if path.is_symlink() and path.is_dir():
+            if skipped is not None:
+                skipped.append((path, linked_folder(path)))
             continue
         if path.suffix.lower() not in SUFFIXES:
             continue
@@ -95,6 +100,17 @@ def scan(root: Path, options: IndexOptions, skipped: list[tuple[Path, str]] | No
         elif skipped is not None and not path.is_dir():
             skipped.append((path, not_a_file(path)))
     return files
+
+
+def linked_folder(path: Path) -> str:
+    """Why a link to a folder is listed but not followed (one to a folder above it loops)."""
+    try:
+        target = path.resolve()
+    except (OSError, RuntimeError):
+        return "a symbolic link loop (skipped)"
+    if path.parent.resolve().is_relative_to(target):
+        return "a link to a folder above it (not followed)"
+    return "a linked folder (not followed)"
 
 
 def not_a_file(path: Path) -> str:
@@ -134,8 +150,14 @@ def _init_worker(spec: str, parser: str) -> None:
     _parse = resolve(parser)
 
 
+class Failure(str):
+    """A reason that is a real failure (a parser's or the chunker's bug), not a file the
+    indexer chose to skip: listed as "failed" where skips are listed as "skipped"."""
+
+
 def parse_and_chunk(path: str, size: int, overlap: int, max_bytes: int) -> list[Chunk] | str:
-    """In the helper process: a file's chunks, or the reason it cannot be read."""
+    """In the helper process: a file's chunks, or the reason it cannot be read (a
+    ``Failure`` when the code broke rather than the file)."""
     try:
         return chunk_sections([_clean(s) for s in _parse(Path(path), max_bytes)], _counter, size, overlap)
     except ParseError as exc:
@@ -143,7 +165,7 @@ def parse_and_chunk(path: str, size: int, overlap: int, max_bytes: int) -> list[
     except MemoryError:
         return "too large to parse in the memory available (skipped)"
     except Exception as exc:  # a parser bug must not stop the indexer: report it with the file
-        return safe_text(f"{type(exc).__name__}: {exc}")
+        return Failure(safe_text(f"{type(exc).__name__}: {exc}"))
 
 
 def _clean(section: Section) -> Section:
@@ -264,7 +286,7 @@ def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: In
         report.removed = len(gone)
     for path, error in skipped:  # listed once: an entry already recorded with its reason is unchanged
         key = doc_key(path)
-        if known.get(key, {}).get("error") != error:
+        if (known.get(key, {}).get("error"), known.get(key, {}).get("status")) != (error, "skipped"):
             report.failed.append((key, error))
             store.write_failure(Source(key, ""), error)
     todo: list[Source] = []
@@ -286,6 +308,7 @@ def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: In
             store.touch(source)
         else:
             todo.append(source)
+    before = len(report.failed)  # skipped while scanning: not among the files to parse
     if todo:
         try:
             _index_files(store, todo, files, embedder, options, report, progress, cancelled, started, parser)
@@ -296,12 +319,13 @@ def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: In
                                 f"{store.path.name} keeps every document written, and the next run resumes "
                                 "once there is space") from None
     report.seconds = time.perf_counter() - started
-    progress(_progress(report, len(todo), started, final=True))
+    progress(_progress(report, len(todo), started, before, final=True))
     return report
 
 
 def _index_files(store, todo, files, embedder, options, report, progress, cancelled, started, parser=None) -> None:
     own_parser = parser is None
+    before = len(report.failed)
     parser = parser or Parser(embedder.spec, options)
     sources = {s.path: s for s in todo}
     queue = deque(files[s.path] for s in todo)
@@ -314,7 +338,7 @@ def _index_files(store, todo, files, embedder, options, report, progress, cancel
                 path, result = parser.next()
                 source = sources[doc_key(path)]
                 if isinstance(result, str):
-                    store.write_failure(source, result)
+                    store.write_failure(source, result, "failed" if isinstance(result, Failure) else "skipped")
                     report.failed.append((source.path, result))
                 else:
                     waiting.append((source, result))
@@ -322,7 +346,7 @@ def _index_files(store, todo, files, embedder, options, report, progress, cancel
             if waiting and (pending_chunks >= EMBED_BLOCK or not (queue or parser.pending)):
                 _embed_and_write(store, embedder, waiting, report)
                 waiting = []
-                progress(_progress(report, len(todo), started))
+                progress(_progress(report, len(todo), started, before))
             if cancelled():
                 report.cancelled = True
                 return
@@ -365,11 +389,15 @@ def watch(store: SQLiteStore, sources: list[Path], embedder, options: IndexOptio
         parser.close()
 
 
-def _progress(report: IndexReport, total: int, started: float, final: bool = False) -> dict[str, Any]:
+def _progress(report: IndexReport, total: int, started: float, before: int = 0,
+              final: bool = False) -> dict[str, Any]:
+    """Progress through the ``total`` files to parse. ``before`` entries of ``report.failed``
+    were skipped while scanning (link loops…): counted in done but not in total, they made
+    the Jobs panel show "6/4 files" and a negative ETA."""
     elapsed = time.perf_counter() - started
-    done = report.indexed + len(report.failed)
+    done = min(report.indexed + len(report.failed) - before, total)
     rate = report.chunks / elapsed if elapsed else 0.0
     files_rate = done / elapsed if elapsed else 0.0
-    eta = (total - done) / files_rate if files_rate and not final else 0.0
+    eta = max(0.0, (total - done) / files_rate) if files_rate and not final else 0.0
     return {"done": done, "total": total, "chunks": report.chunks, "chunks_per_s": rate, "eta_s": eta,
             "failed": len(report.failed), "final": final}

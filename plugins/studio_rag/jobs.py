@@ -58,9 +58,7 @@ def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:
     steps = [0]
 
     def progress(p: dict[str, Any]) -> None:
-        eta = f" · ETA {p['eta_s']:.0f} s" if p["eta_s"] else ""
-        ctx.progress(p["done"], p["total"], f"{p['done']}/{p['total']} files · {p['chunks']} chunks · "
-                                            f"{p['chunks_per_s']:.0f} chunks/s{eta}")
+        ctx.progress(p["done"], p["total"], progress_message(p))
         ctx.metric("chunks_per_s", steps[0], p["chunks_per_s"])
         steps[0] += 1
 
@@ -86,6 +84,13 @@ def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:
             f"{len(report.failed)} skipped, {report.chunks} chunks in {report.seconds:.1f} s")
     return {k: summary[k] for k in ("files", "indexed", "unchanged", "removed", "chunks", "chunks_per_s")} | \
         {"failed": len(report.failed), "collection": str(path)}
+
+
+def progress_message(p: dict[str, Any]) -> str:
+    """Short enough for the Jobs panel's progress bar (a longer one wrapped and was cut);
+    the chunk count and rate are in the metrics and the final log line."""
+    left = f" · {p['eta_s']:.0f} s left" if p["eta_s"] >= 1 and not p.get("final") else ""
+    return f"{p['done']}/{p['total']} files{left}"
 
 
 def _log_pass(ctx: JobContext, report: IndexReport) -> None:

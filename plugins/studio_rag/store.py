@@ -15,6 +15,7 @@ implementation (a server-scale backend would implement the same methods).
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ CREATE TABLE IF NOT EXISTS documents (
     hash TEXT NOT NULL,
     size INTEGER NOT NULL,
     mtime REAL NOT NULL DEFAULT 0,  -- with size: an unchanged file is not even hashed
-    status TEXT NOT NULL,          -- indexed | failed
+    status TEXT NOT NULL,          -- indexed | skipped (with the reason) | failed (a parser crashed)
     error TEXT NOT NULL DEFAULT '',
     chunks INTEGER NOT NULL DEFAULT 0,
     indexed_at REAL NOT NULL
@@ -108,7 +109,7 @@ class Store(Protocol):
     def meta(self) -> dict[str, Any]: ...
     def documents(self) -> dict[str, dict[str, Any]]: ...
     def write_documents(self, docs: list[tuple[Source, list[Chunk], np.ndarray]]) -> None: ...
-    def write_failure(self, source: Source, error: str) -> None: ...
+    def write_failure(self, source: Source, error: str, status: str = "skipped") -> None: ...
     def remove_documents(self, paths: Iterable[str]) -> None: ...
     def vectors(self) -> tuple[np.ndarray, np.ndarray]: ...
     def keyword(self, query: str, limit: int) -> list[tuple[int, float]]: ...
@@ -149,7 +150,8 @@ class SQLiteStore:
                 self._close_quietly()
                 raise StoreError(f"{safe_text(str(self.path))}: not a collection (no metadata)")
             with self.transaction():
-                for key, value in {**create_with, "schema": SCHEMA_VERSION, "generation": 0}.items():
+                for key, value in {**create_with, "schema": SCHEMA_VERSION, "generation": 0,
+                                    "skipped_status": True}.items():
                     self.db.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))
         elif stored.get("schema") != SCHEMA_VERSION:
             raise StoreError(f"{self.path}: collection format {stored.get('schema')}; this studio reads "
@@ -174,10 +176,20 @@ class SQLiteStore:
         self.db.execute("SELECT COUNT(*), MAX(path) FROM documents").fetchone()  # reads the table's pages
 
     def _upgrade(self) -> None:
-        """Columns added since a collection was made (its data is kept)."""
+        """Columns and statuses added since a collection was made (its data is kept)."""
         columns = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
         if "mtime" not in columns:
             self.db.execute("ALTER TABLE documents ADD COLUMN mtime REAL NOT NULL DEFAULT 0")
+        if "skipped_status" not in self.meta():
+            # every document not indexed was "failed"; only a parser's crash ("KeyError: …") was one
+            rows = self.db.execute("SELECT id, error FROM documents WHERE status='failed'").fetchall()
+            skipped = [(i,) for i, error in rows if not re.match(r"[A-Za-z_][\w.]*: ", error)]
+            try:
+                with self.transaction():
+                    self.db.executemany("UPDATE documents SET status='skipped' WHERE id=?", skipped)
+                    self.db.execute("INSERT OR REPLACE INTO meta VALUES ('skipped_status', 'true')")
+            except sqlite3.OperationalError:  # a read-only file: shown as it was stored
+                pass
 
     # ------------------------------------------------------------------ plumbing
 
@@ -225,13 +237,15 @@ class SQLiteStore:
                      for i, c in enumerate(chunks)])
             self._bump()
 
-    def write_failure(self, source: Source, error: str) -> None:
+    def write_failure(self, source: Source, error: str, status: str = "skipped") -> None:
+        """A document that is not indexed, with the reason: ``skipped`` when the indexer
+        chose to leave it (a garbage PDF, a link loop), ``failed`` when a parser broke."""
         error = safe_text(error)  # a message quoting a file name that is not UTF-8
         with self.transaction():
             self._delete(source.path)
             self.db.execute("INSERT INTO documents(path, hash, size, mtime, status, error, indexed_at) "
                             "VALUES (?,?,?,?,?,?,?)",
-                            (source.path, source.hash, source.size, source.mtime, "failed", error, time.time()))
+                            (source.path, source.hash, source.size, source.mtime, status, error, time.time()))
             self._bump()
 
     def touch(self, source: Source) -> None:

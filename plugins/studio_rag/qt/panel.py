@@ -30,6 +30,10 @@ SAMPLE = "python-docs"
 CHUNK_COLOURS = ("#fff3c4", "#d7ecff")  # alternate chunks; overlaps show as the second colour
 INSPECT_CHUNKS = 400  # chunks the inspector shades at most (around the chosen one)
 INSPECT_BYTES = 4_000_000  # a larger file is shown as its chunks' texts
+SOURCE_COLUMNS = ("status", "chunks", "reason", "document")  # the reason in sight: a tooltip went unseen
+REASON, DOCUMENT = SOURCE_COLUMNS.index("reason"), SOURCE_COLUMNS.index("document")
+REASON_WIDTH = 420  # pixels at most; the whole reason is in its tooltip
+STATUS_COLOURS = {"skipped": "#b9770e", "failed": "#c0392b"}
 
 
 def create(ctx) -> "RagPanel":
@@ -100,8 +104,8 @@ class RagPanel(QWidget):
         self.progress = QProgressBar(objectName="progress", visible=False)
         self.status = QLabel("", objectName="status", wordWrap=True)
 
-        self.sources = QTableWidget(0, 3, objectName="sources")
-        self.sources.setHorizontalHeaderLabels(["status", "chunks", "document"])
+        self.sources = QTableWidget(0, len(SOURCE_COLUMNS), objectName="sources")
+        self.sources.setHorizontalHeaderLabels(list(SOURCE_COLUMNS))
         self.sources.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.sources.currentCellChanged.connect(lambda row, *_: self.inspect_document(row))
 
@@ -198,19 +202,24 @@ class RagPanel(QWidget):
         self.sources.setRowCount(len(docs))
         for i, (doc_path, doc) in enumerate(sorted(docs.items())):
             status = QTableWidgetItem(doc["status"])
-            if doc["status"] == "failed":
-                status.setForeground(QColor("#c0392b"))
+            if doc["status"] in STATUS_COLOURS:
+                status.setForeground(QColor(STATUS_COLOURS[doc["status"]]))
                 status.setToolTip(doc["error"])
             self.sources.setItem(i, 0, status)
             self.sources.setItem(i, 1, QTableWidgetItem(str(doc["chunks"])))
+            reason = QTableWidgetItem(doc["error"])
+            reason.setToolTip(doc["error"])
+            self.sources.setItem(i, REASON, reason)
             item = QTableWidgetItem(doc_path)
             item.setToolTip(doc["error"] or doc_path)
-            self.sources.setItem(i, 2, item)
+            self.sources.setItem(i, DOCUMENT, item)
         self.sources.resizeColumnsToContents()
+        self.sources.setColumnWidth(REASON, min(self.sources.columnWidth(REASON), REASON_WIDTH))
         meta = self.store.meta()
-        failed = sum(d["status"] == "failed" for d in docs.values())
-        self.status.setText(f"{name}: {len(docs) - failed} documents, {self.store.count()} chunks"
-                            + (f", {failed} skipped (see Sources)" if failed else "")
+        counts = {status: sum(d["status"] == status for d in docs.values()) for status in STATUS_COLOURS}
+        left_out = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
+        self.status.setText(f"{name}: {len(docs) - sum(counts.values())} documents, {self.store.count()} chunks"
+                            + (f", {left_out} (see Sources)" if left_out else "")
                             + f" · embedder {meta.get('embedder')} ({meta.get('precision', 'fp32')})")
         self.ctx.save_settings({**self.ctx.settings(), "collection": name})
 
@@ -365,7 +374,7 @@ class RagPanel(QWidget):
     # ---- chunk inspector
 
     def inspect_document(self, row: int) -> None:
-        item = self.sources.item(row, 2)
+        item = self.sources.item(row, DOCUMENT)
         if item is not None:
             self.inspect(item.text())
 

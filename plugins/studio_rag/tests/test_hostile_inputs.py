@@ -57,15 +57,20 @@ def test_keys_round_trip_and_valid_names_are_their_own_key(tmp_path):
 def test_links_that_loop_or_lead_nowhere_are_skipped_with_the_reason(tmp_path, docs, toy):
     (docs / "loop.txt").symlink_to("loop.txt")
     (docs / "dangling.md").symlink_to(tmp_path / "nowhere.md")
-    (docs / "sub" / "up").symlink_to(docs)  # a folder loop: not followed
+    (docs / "sub" / "up").symlink_to(docs)  # a folder loop: not followed, but listed
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "far.md").write_text("# Far\n\nnot indexed through the link\n")
+    (docs / "aside").symlink_to(tmp_path / "elsewhere")
     store = collection(tmp_path, toy)
     report = index_sources(store, [docs], toy)
     failed = dict(report.failed)
     root = docs.resolve()
     assert "symbolic link loop" in failed[str(root / "loop.txt")]
     assert "broken symbolic link" in failed[str(root / "dangling.md")]
-    assert report.indexed == 5 and len(failed) == 2
-    assert store.documents()[str(root / "loop.txt")]["status"] == "failed"
+    assert failed[str(root / "sub" / "up")] == "a link to a folder above it (not followed)"
+    assert failed[str(root / "aside")] == "a linked folder (not followed)"
+    assert report.indexed == 5 and len(failed) == 4
+    assert {store.documents()[p]["status"] for p in failed} == {"skipped"}
     again = index_sources(store, [docs], toy)  # listed once, not on every pass
     assert again.unchanged == 5 and not again.failed
 
@@ -158,3 +163,61 @@ def test_a_config_of_100000_layers_is_refused_at_once(tmp_path):
     with pytest.raises(ModelCheckError, match="not a safetensors file"):
         check_model_folder(big)
     check_model_folder(minilm_path())  # the real one passes
+
+
+def test_progress_counts_only_the_files_to_parse_and_never_runs_past_its_total(tmp_path, toy, capfd):
+    """Two looping links and ``sub/loop -> ..`` made the Jobs panel show "6/4 files" and an
+    ETA of "-0 s"; pypdf wrote "EOF marker not found" to the console from the helper."""
+    from studio_rag.jobs import progress_message
+
+    root = tmp_path / "docs"
+    (root / "sub").mkdir(parents=True)
+    latin1_file(root, b"The cafe sells espresso.")
+    (root / "self1").symlink_to("self2")
+    (root / "self2").symlink_to("self1")
+    (root / "sub" / "loop").symlink_to("..")
+    (root / "broken.pdf").write_bytes(os.urandom(2000))
+    (root / "a.md").write_text("# A\n\nBoil the pasta.\n")
+    (root / "sub" / "b.md").write_text("# B\n\nWater the tomatoes.\n")
+    events = []
+    store = collection(tmp_path, toy)
+    report = index_sources(store, [root], toy, progress=events.append)
+    skipped = dict(report.failed)
+    assert report.indexed == 3 and len(skipped) == 4
+    assert skipped[str(root.resolve() / "sub" / "loop")] == "a link to a folder above it (not followed)"
+    assert events and events[-1]["final"] and (events[-1]["done"], events[-1]["total"]) == (4, 4)
+    for event in events:
+        assert 0 <= event["done"] <= event["total"] == 4 and event["eta_s"] >= 0, event
+        message = progress_message(event)
+        assert len(message) <= 32 and "-" not in message, message
+    assert "EOF marker" not in capfd.readouterr().err
+    again = []
+    index_sources(store, [root], toy, progress=again.append)  # nothing to parse: 0/0, not 4/0
+    assert [(e["done"], e["total"]) for e in again] == [(0, 0)]
+
+
+def test_a_parser_that_crashes_is_failed_and_a_file_it_cannot_read_is_skipped(tmp_path, docs, toy):
+    (docs / "buggy.txt").write_text("the parser trips on this one")
+    (docs / "blob.txt").write_bytes(b"\0" * 100)
+    store = collection(tmp_path, toy)
+    index_sources(store, [docs], toy, IndexOptions(parser="studio_rag.tests.toy:buggy_parser"))
+    documents = store.documents()
+    root = docs.resolve()
+    assert (documents[str(root / "buggy.txt")]["status"], documents[str(root / "buggy.txt")]["error"]) == \
+        ("failed", "KeyError: 'page'")
+    assert documents[str(root / "blob.txt")]["status"] == "skipped"
+
+
+def test_a_collection_from_before_skipped_lists_its_skips_as_skipped(tmp_path, docs, toy):
+    """Every document not indexed used to be "failed"; only a parser's crash was one."""
+    from studio_rag.store import Source
+
+    store = collection(tmp_path, toy)
+    store.write_failure(Source("/x/broken.pdf", ""), "not a readable PDF (PdfStreamError: ended)", "failed")
+    store.write_failure(Source("/x/loop.txt", ""), "a symbolic link loop (skipped)", "failed")
+    store.write_failure(Source("/x/buggy.txt", ""), "KeyError: 'page'", "failed")
+    store.db.execute("DELETE FROM meta WHERE key='skipped_status'")
+    store.close()
+    store = SQLiteStore(tmp_path / "c.rag.sqlite")
+    statuses = {p: d["status"] for p, d in store.documents().items()}
+    assert statuses == {"/x/broken.pdf": "skipped", "/x/loop.txt": "skipped", "/x/buggy.txt": "failed"}

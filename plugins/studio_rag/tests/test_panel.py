@@ -27,9 +27,9 @@ def test_panel_lists_sources_searches_and_inspects_chunks(window, docs):
     panel = window.show_panel("rag:panel")
     panel.refresh("docs")
     assert panel.sources.rowCount() == 6
-    statuses = {panel.sources.item(i, 2).text().split("/")[-1]: panel.sources.item(i, 0).text()
+    statuses = {panel.sources.item(i, 3).text().split("/")[-1]: panel.sources.item(i, 0).text()
                 for i in range(panel.sources.rowCount())}
-    assert statuses["blob.txt"] == "failed" and statuses["guide.md"] == "indexed"
+    assert statuses["blob.txt"] == "skipped" and statuses["guide.md"] == "indexed"
     assert "1 skipped" in panel.status.text()
     panel.mode.setCurrentText("keyword")
     panel.query.setText("pasta")
@@ -45,6 +45,47 @@ def test_panel_lists_sources_searches_and_inspects_chunks(window, docs):
     panel.open_command.setText("no-such-editor-here {path}")
     panel.open_hit(0)
     assert "Could not run" in panel.status.text()
+
+
+def sources_table(panel) -> dict[str, dict[str, str]]:
+    """The Sources tab as {file name: {column header: text}}, as a person reads it."""
+    headers = [panel.sources.horizontalHeaderItem(j).text() for j in range(panel.sources.columnCount())]
+    rows = [{h: panel.sources.item(i, j).text() for j, h in enumerate(headers)}
+            for i in range(panel.sources.rowCount())]
+    return {row["document"].split("/")[-1]: row for row in rows}
+
+
+def test_sources_show_why_each_file_was_skipped_in_one_word(window, docs):
+    """The reasons were only in tooltips, and the table said "failed" for files the header
+    called skipped; a link to a folder above was not listed at all. A parser's own crash
+    is the one thing called failed."""
+    import os
+
+    from studio_rag.collections import collection_path, open_for_indexing
+    from studio_rag.index import IndexOptions, index_sources
+    from studio_rag.tests.toy import HashEmbedder
+
+    (docs / "self1").symlink_to("self2")
+    (docs / "self2").symlink_to("self1")
+    (docs / "sub" / "loop").symlink_to("..")
+    (docs / "broken.pdf").write_bytes(os.urandom(2000))
+    (docs / "buggy.txt").write_text("the parser trips on this one")
+    store = open_for_indexing(collection_path("docs", window.studio.workspace.root), HashEmbedder(), 200, 30)
+    index_sources(store, [docs], HashEmbedder(), IndexOptions(parser="studio_rag.tests.toy:buggy_parser"))
+    panel = window.show_panel("rag:panel")
+    panel.refresh("docs")
+    table = sources_table(panel)
+    for name in ("self1", "self2"):
+        assert (table[name]["status"], table[name]["reason"]) == ("skipped", "a symbolic link loop (skipped)")
+    assert (table["loop"]["status"], table["loop"]["reason"]) == \
+        ("skipped", "a link to a folder above it (not followed)")
+    assert table["broken.pdf"]["status"] == "skipped" and table["broken.pdf"]["reason"].startswith(
+        "not a readable PDF (")
+    assert (table["buggy.txt"]["status"], table["buggy.txt"]["reason"]) == ("failed", "KeyError: 'page'")
+    assert (table["guide.md"]["status"], table["guide.md"]["reason"]) == ("indexed", "")
+    assert "4 skipped, 1 failed (see Sources)" in panel.status.text()
+    panel.sources.setCurrentCell(0, 0)  # selecting a row still inspects its document
+    assert panel.inspector_label.text().startswith(panel.sources.item(0, 3).text())
 
 
 def test_vector_search_embeds_the_query_in_a_helper_process(window, docs):

@@ -63,3 +63,12 @@ def surrogate_parser(path: Path, max_bytes: int):
     if Path(path).name == "odd.txt":
         return [Section("broken \udce9 string in a page", "head \udcff")]
     return parse_file(path, max_bytes)
+
+
+def buggy_parser(path: Path, max_bytes: int):
+    """A parser with a bug on files named buggy.txt: a real failure, not a skipped file."""
+    from studio_rag.parse import parse_file
+
+    if Path(path).name == "buggy.txt":
+        raise KeyError("page")
+    return parse_file(path, max_bytes)
