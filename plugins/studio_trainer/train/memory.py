@@ -15,7 +15,7 @@ from torch.overrides import TorchFunctionMode
 
 from ..config import LoRAConfig, ModelConfig
 from ..model.gpt import GPT
-from ..model.summary import human_size
+from ..model.summary import human_size, summarize
 
 
 class NotEnoughMemory(ValueError):
@@ -67,8 +67,8 @@ def require(need: float, device: str, what: str, advice: str) -> None:
     have = free_bytes(device)
     if need > have:
         where = "the GPU" if device.startswith("cuda") else "this machine"
-        raise NotEnoughMemory(f"{what} needs about {human_size(need)} of memory and {where} has {human_size(have)} free; "
-                              f"{advice} (nothing was allocated)")
+        raise NotEnoughMemory(f"{what} needs about {human_size(need)} of memory and {where} has "
+                              f"{human_size(have)} free; {advice} (nothing was allocated)")
 
 
 def require_to_load(model: GPT, device: str, what: str) -> None:
@@ -85,8 +85,6 @@ def require_to_train(model: torch.nn.Module, params, device: str, loaded: int = 
     """Weights, gradients, AdamW moments and one micro-batch's activations (the model
     summary's estimate), for each process sharing the machine; ``loaded``: bytes of the
     model already in RAM (a checkpoint loaded to fine-tune or resume)."""
-    from ..model.summary import summarize
-
     need = summarize(model, params.batch_size, params.grad_checkpointing).train_bytes
     if not device.startswith("cuda"):  # data-parallel processes on the CPU share its RAM
         need = need * params.processes - loaded
