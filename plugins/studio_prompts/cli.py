@@ -74,13 +74,13 @@ def run(args) -> int:
                               "api_base": args.api_base, "cache": not args.no_cache,
                               "concurrency": args.concurrency, "timeout": args.timeout, "retries": args.retries}
     if action == "run":
-        workflow = _check(args.workflow)
+        workflow = _check(args.workflow, needs_model=not args.model)
         params["inputs"] = parse_assignments(args.input)
         _check_inputs(workflow, params["inputs"])
         params["trusted"] = _consent(workflow, args.trust)
         return args.run_job("prompts.run", params, quiet=args.quiet)
     params.update({"data": str(Path(args.data).resolve()), "metric": args.metric, "limit": args.limit})
-    params["trusted"] = _consent(_check(args.workflow), args.trust, args.metric)
+    params["trusted"] = _consent(_check(args.workflow, needs_model=not args.model), args.trust, args.metric)
     if action == "eval":
         params["resume"] = _resume(args, params)
         return args.run_job("prompts.eval", params, quiet=args.quiet)
@@ -88,14 +88,20 @@ def run(args) -> int:
     return args.run_job("prompts.optimize", params, quiet=args.quiet)
 
 
-def _check(path: str):
+def _check(path: str, needs_model: bool = False):
     """Fail before a run folder is made when the file is bad (the error names the problem),
-    or names a node type no installed plugin provides. Loading imports nothing the file names."""
-    from .preflight import refuse_missing
-    from .workflow import load_workflow
+    names a node type no installed plugin provides, or (``needs_model``: no --model given)
+    has a predictor no model reaches. Loading imports nothing the file names."""
+    from .preflight import no_model_message, refuse_missing
+    from .workflow import WorkflowError, load_workflow
 
     workflow = load_workflow(Path(path))
     refuse_missing(workflow)
+    if needs_model:
+        problem = no_model_message(workflow, "pass one with --model (e.g. --model openai/gpt-4o-mini, or "
+                                             "--model ollama_chat/llama3.2 --api-base http://localhost:11434)")
+        if problem:
+            raise WorkflowError(problem)
     return workflow
 
 

@@ -19,8 +19,8 @@ from .config import EvalParams, ModelOptions, OptimizeParams, RunParams
 from .data import load_dataset
 from .evaluate import EvaluationErrors, evaluate, example_key
 from .lm import LM, Budget
-from .preflight import refuse_missing, resume_source
-from .settings import context
+from .preflight import no_model_message, refuse_missing, resume_source
+from .settings import context, settings
 from .trace import Tracer
 from .workflow import NodeError, WorkflowError, load_workflow
 from .workflow.schema import workflow_suffix
@@ -42,6 +42,10 @@ def _workflow(params: ModelOptions, path: str):
     require(workflow, getattr(params, "trusted", ""), getattr(params, "metric", ""))
     workflow.trust()
     workflow.lm_override = lm
+    problem = None if settings().lm is not None else no_model_message(workflow, "give the job a model (the model parameter; --model on the command line; "
+                                         "the model field of the editor's Run / Evaluate / Optimize dialogs)")
+    if problem:
+        raise WorkflowError(problem)
     for _name, predictor in workflow.named_predictors():
         for candidate in (predictor.lm, workflow.lm):
             if candidate is not None:

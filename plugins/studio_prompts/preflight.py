@@ -33,6 +33,31 @@ def refuse_missing(workflow: Any) -> None:
         raise WorkflowError(f"{workflow.where}: cannot run: no installed plugin provides the node types of {listed}")
 
 
+def without_model(workflow: Any, inherited: bool = False) -> list[str]:
+    """Predictor nodes (``sub/node`` inside sub-workflows) no model reaches: not their own,
+    not their workflow's, not a parent workflow's. Such a run would fail at its first call,
+    after the run folder is made; refusing first says where to set one instead."""
+    reached = inherited or workflow.lm is not None or workflow.lm_override is not None
+    found: list[str] = []
+    if not reached:
+        for node_id, module in workflow.predictors.items():
+            parts = [module.react, module.extract] if hasattr(module, "react") else [module]
+            if any(getattr(part, "lm", None) is None for part in parts):
+                found.append(node_id)
+    for node_id, sub in workflow.subworkflows.items():
+        found += [f"{node_id}/{name}" for name in without_model(sub, reached)]
+    return found
+
+
+def no_model_message(workflow: Any, where_to_set: str) -> str | None:
+    """One line naming the nodes without a model and ``where_to_set`` one; None when all have one."""
+    nodes = without_model(workflow)
+    if not nodes:
+        return None
+    listed = ", ".join(nodes[:6]) + (f" and {len(nodes) - 6} more" if len(nodes) > 6 else "")
+    return f"{Path(workflow.where).name}: no model set for {'node' if len(nodes) == 1 else 'nodes'} {listed}: {where_to_set}"
+
+
 def _run_folder(target: str, runs_root: Path) -> Path:
     path = Path(target).expanduser()
     if path.exists():

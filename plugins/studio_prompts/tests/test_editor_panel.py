@@ -380,7 +380,7 @@ def test_evaluate_form_takes_a_dropped_dataset_and_offers_known_metrics(editor, 
 
 
 def test_evaluate_and_optimize_refuse_bad_forms_with_a_message(editor, tmp_path, monkeypatch):
-    editor.open_path(rag_file(tmp_path))
+    editor.open_path(rag_file(tmp_path, url="http://127.0.0.1:9/v1"))
     assert editor.evaluate("  ") is None and "choose a dataset file" in editor.status.text()
     monkeypatch.setattr(editor, "_ask", lambda title, fields: {"dataset file": "d.csv", "metric": "exact_match",
                                                                "optimizer": "bootstrap", "max model calls": "lots"})
@@ -394,6 +394,47 @@ def test_evaluate_and_optimize_refuse_bad_forms_with_a_message(editor, tmp_path,
     assert editor.evaluate(str(tmp_path / "d.csv")) is None
     assert editor.status.text() == "Not started: the job queue is full"
     assert editor.run({"question": "q"}) is None and "the job queue is full" in editor.status.text()
+
+
+def test_a_workflow_without_a_model_is_refused_before_the_job_saying_where_to_set_one(editor, tmp_path,
+                                                                                     monkeypatch):
+    from studio_prompts.qt.editor.panel import API_BASE_FIELD, MODEL_FIELD
+
+    editor.open_path(rag_file(tmp_path))  # no model in the file, none on its nodes
+    submitted, forms = [], []
+    monkeypatch.setattr(editor.ctx, "submit_job", lambda kind, params: submitted.append((kind, params)) or "run-1")
+    answer = {MODEL_FIELD: "", API_BASE_FIELD: ""}
+    data = {"dataset file": str(tmp_path / "d.jsonl"), "metric": "exact_match", "optimizer": "labeled",
+            "max model calls": "10"}
+    monkeypatch.setattr(editor, "_ask", lambda title, fields: forms.append(list(fields)) or (
+        {"question": "why?", **answer} if title == "Run workflow" else {**data, **answer}))
+    editor.run_dialog()
+    assert submitted == [] and forms[-1] == ["question", MODEL_FIELD, API_BASE_FIELD]
+    text = editor.status.text()
+    assert text.startswith("Not started: rag.workflow.json: no model set for nodes rewrite, answer")
+    assert "Run dialog's model field" in text and "node's model in the inspector" in text
+    assert editor.evaluate(str(tmp_path / "d.jsonl")) is None and "Evaluate dialog's model field" in \
+        editor.status.text() and submitted == []
+
+    answer.update({MODEL_FIELD: "ollama_chat/llama3.2", API_BASE_FIELD: " http://127.0.0.1:11434 "})
+    editor.run_dialog()
+    ((kind, params),) = submitted
+    assert kind == "prompts.run" and params["model"] == "ollama_chat/llama3.2"
+    assert params["api_base"] == "http://127.0.0.1:11434" and params["inputs"] == {"question": "why?"}
+
+    editor.evaluate_dialog()  # the Evaluate and Optimize forms offer the API base too
+    editor.optimize_dialog()
+    assert all(MODEL_FIELD in f and API_BASE_FIELD in f for f in forms[-2:])
+    assert [p["api_base"] for _k, p in submitted[1:]] == ["http://127.0.0.1:11434"] * 2
+
+    editor.select_node("rewrite")  # a model on every node is enough
+    for name in ("rewrite", "answer"):
+        editor.select_node(name)
+        editor.inspector.model.setText("openai/gpt-4o-mini")
+        assert editor.inspector.commit()
+    answer.update({MODEL_FIELD: "", API_BASE_FIELD: ""})
+    editor.run_dialog()
+    assert len(submitted) == 4 and submitted[-1][1]["model"] == ""
 
 
 def test_demos_are_edited_in_a_table_typed_by_the_signature_and_undo(editor, tmp_path):

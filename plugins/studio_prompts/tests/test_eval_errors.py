@@ -164,7 +164,7 @@ def test_cli_refuses_bad_resume_targets_and_missing_plugins_before_any_call(
     (tmp_path / "empty").mkdir()
     other = write_workflow(tmp_path / "other.workflow.json", nodes={"ask": predict_node(
         "country -> capital", {"country": "input.country"})}, inputs={"country": "str"},
-        outputs={"capital": "ask.capital"})
+        outputs={"capital": "ask.capital"}, model={"model": "openai/fake-model", "api_base": llm_server.url})
     bad_targets = {str(tmp_path / "nonexistent"): "no run or folder",
                    str(tmp_path / "empty"): "has no results.jsonl",
                    "nothing-like-this": "no run or folder",
@@ -269,7 +269,7 @@ def test_result_window_shows_errors_apart_and_retries_them(qtbot, tmp_path):
     assert "Score 0.500 over 2 of 3 examples" in text and "1 errored, not scored" in text
     assert view.table.item(0, 0).text() == "error" and view.table.item(0, 4).text() == "not scored"
     view.retry.click()
-    assert editor.asked == [(("d.jsonl", "f1", ""), {"resume": str(run_dir)})]
+    assert editor.asked == [(("d.jsonl", "f1", ""), {"resume": str(run_dir), "api_base": ""})]
     assert view.retry.text() == "Retry the 1 errored example"
 
 

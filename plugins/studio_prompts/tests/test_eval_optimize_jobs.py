@@ -181,6 +181,22 @@ def test_cli_run_eval_optimize_export(tmp_path, llm_server, studio_home, monkeyp
     assert (tmp_path / "cap.py").exists()
 
 
+def test_cli_without_a_model_exits_2_saying_to_pass_model(tmp_path, studio_home, capsys):
+    from studio.cli import main
+
+    from .helpers import predict_node, write_workflow
+
+    path = write_workflow(tmp_path / "qa.workflow.json", nodes={"facts": predict_node(
+        "question -> facts", {"question": "input.question"})}, inputs={"question": "str"},
+        outputs={"facts": "facts.facts"})
+    for args in (("run", path, "--input", "question=hi"), ("eval", path, "--data", tmp_path / "d.jsonl")):
+        assert main(["workflow", *map(str, args), "--quiet"]) == 2
+        lines = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
+        assert len(lines) == 1 and lines[0].startswith("error: qa.workflow.json: no model set for node facts: pass "
+                                                       "one with --model"), lines
+    assert not list(studio_home.rglob("*prompts.run*")) and not list(studio_home.rglob("*prompts.eval*"))  # no run
+
+
 def test_cli_reports_bad_files_in_one_line(tmp_path, studio_home, capsys):
     from studio.cli import main
 

@@ -213,6 +213,30 @@ def test_the_editor_asks_before_running_code_and_remembers_the_answer(make_windo
     assert editor.run({"question": "hi"}) is None and len(asked) == 4
 
 
+def test_the_editor_asks_for_consent_before_showing_a_form(make_window, tmp_path, sidefx, monkeypatch):
+    import studio_prompts.hooks as prompts_hooks
+
+    window = make_window(("prompts", prompts_hooks))
+    editor = window.show_panel("prompts:editor")
+    editor.open_path(runnable(tmp_path, sidefx.name))
+    steps, answer = [], {"trust": False}
+    editor.ask_trust = lambda p, code: steps.append("consent") or answer["trust"]
+    monkeypatch.setattr(editor, "_ask", lambda title, fields: steps.append(title) or None)  # the form, cancelled
+    for dialog in (editor.run_dialog, editor.evaluate_dialog, editor.optimize_dialog):
+        steps.clear()
+        dialog()
+        assert steps == ["consent"] and "Not run" in editor.status.text()  # refused: no form at all
+    answer["trust"] = True
+    steps.clear()
+    editor.run_dialog()
+    assert steps == ["consent", "Run workflow"]  # asked first, then the form
+    steps.clear()
+    editor.evaluate_dialog()
+    editor.optimize_dialog()
+    assert steps == ["Evaluate workflow", "Optimize workflow"]  # remembered for this content
+    assert not sidefx.marker.exists()
+
+
 @pytest.mark.gui
 def test_the_trust_dialog_names_each_callable_and_defaults_to_cancel(make_window, tmp_path):
     from PySide6.QtCore import QTimer

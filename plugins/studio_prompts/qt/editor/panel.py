@@ -40,6 +40,9 @@ STATE_COLORS = {"queued": (90, 90, 90), "running": (50, 100, 200), "ok": (50, 14
 AUTOSAVE_MS = 30_000
 WORKFLOW_FILTER = f"Workflows ({' '.join('*' + s for s in SUFFIXES)})"
 DATASET_FILTER = "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
+MODEL_FIELD, API_BASE_FIELD = "model (optional)", "API base URL (optional)"
+# the CLI's --model / --api-base: a model for nodes without their own, and its server (Ollama, vLLM…)
+MODEL_FIELDS = {MODEL_FIELD: "", API_BASE_FIELD: ""}
 
 
 def create(ctx) -> "WorkflowEditor":
@@ -675,18 +678,51 @@ class WorkflowEditor(QWidget):
                 return None
         return self.doc.path
 
-    def run(self, inputs: dict[str, Any], model: str = "") -> str | None:
+    def ready(self) -> Path | None:
+        """Checks made before a Run / Evaluate / Optimize form is shown: every node's plugin is
+        installed, the file is saved, and the Python code it names is agreed to (``consent``),
+        so nobody types inputs for a run that would then be refused. The saved path, or None."""
+        missing = [n.name() for n in self.doc.workflow_nodes() if isinstance(n, MissingNode)]
+        if missing:
+            self.say(f"Cannot run: nodes {', '.join(missing)} need a plugin that is not installed.", "error")
+            return None
+        path = self.ensure_saved()
+        if path is None or self.consent(path) is None:
+            return None
+        return path
+
+    def lacks_model(self, path: Path, model: str, dialog: str) -> bool:
+        """True (and said) when no model reaches some predictor: the job would fail at its
+        first call; the message says where a model is set instead."""
+        from ...preflight import no_model_message
+        from ...workflow import load_workflow
+
+        if model.strip():
+            return False
+        try:
+            workflow = load_workflow(path)  # imports nothing the file names
+        except WorkflowError:
+            return False  # consent() says what is wrong with the file
+        problem = no_model_message(workflow, f"type one in the {dialog} dialog's model field (and its API base URL "
+                                             "for a local server), or set the node's model in the inspector")
+        if problem:
+            self.say(f"Not started: {problem}", "error")
+        return problem is not None
+
+    def run(self, inputs: dict[str, Any], model: str = "", api_base: str = "") -> str | None:
         """Save if needed, start a ``prompts.run`` job, and colour nodes as its spans arrive."""
         missing = [n.name() for n in self.doc.workflow_nodes() if isinstance(n, MissingNode)]
         if missing:
             self.say(f"Cannot run: nodes {', '.join(missing)} need a plugin that is not installed.", "error")
             return None
         path = self.ensure_saved()
-        trusted = self.consent(path) if path is not None else None
+        if path is None or self.lacks_model(path, model, "Run"):
+            return None
+        trusted = self.consent(path)
         if trusted is None:
             return None
         run_id = self._submit("prompts.run", {"workflow": str(path), "inputs": inputs, "model": model,
-                                              "trusted": trusted})
+                                              "api_base": api_base.strip(), "trusted": trusted})
         if run_id is None:
             return None
         self.run_id = run_id
@@ -761,12 +797,15 @@ class WorkflowEditor(QWidget):
         return dialog.values()
 
     def run_dialog(self) -> None:
+        if self.ready() is None:  # consent before the form, not after the user typed the inputs
+            return
         spec = self.doc.to_spec()
         last = self.ctx.settings().get("last_inputs", {})
-        answers = self._ask("Run workflow", {**{n: str(last.get(n, "")) for n in spec.inputs}, "model (optional)": ""})
+        answers = self._ask("Run workflow", {**{n: str(last.get(n, "")) for n in spec.inputs}, **MODEL_FIELDS})
         if answers is None:
             return
-        model = answers.pop("model (optional)", "").strip()
+        model = answers.pop(MODEL_FIELD, "").strip()
+        api_base = answers.pop(API_BASE_FIELD, "").strip()
         inputs = {}
         for name, raw in answers.items():
             try:
@@ -774,9 +813,10 @@ class WorkflowEditor(QWidget):
             except ValueError:
                 inputs[name] = raw
         self.ctx.save_settings({**self.ctx.settings(), "last_inputs": inputs})
-        self.run(inputs, model)
+        self.run(inputs, model, api_base)
 
-    def evaluate(self, data: str, metric: str = "exact_match", model: str = "", resume: str = "") -> str | None:
+    def evaluate(self, data: str, metric: str = "exact_match", model: str = "", resume: str = "",
+                 api_base: str = "") -> str | None:
         """Start an evaluation; ``resume`` (an earlier evaluation's run folder) keeps its
         scored examples and runs only the rest (its errored ones included)."""
         path = self.ensure_saved()
@@ -785,11 +825,13 @@ class WorkflowEditor(QWidget):
         if not data.strip():
             self.say("Not started: choose a dataset file (CSV, JSON, JSONL, Parquet) to evaluate on.", "error")
             return None
+        if self.lacks_model(path, model, "Evaluate"):
+            return None
         trusted = self.consent(path, metric)
         if trusted is None:
             return None
         run_id = self._submit("prompts.eval", {"workflow": str(path), "data": data, "metric": metric, "model": model,
-                                               "resume": resume, "trusted": trusted})
+                                               "api_base": api_base.strip(), "resume": resume, "trusted": trusted})
         if run_id is None:
             return None
         self.pending[run_id] = "eval"
@@ -797,19 +839,21 @@ class WorkflowEditor(QWidget):
         return run_id
 
     def optimize(self, data: str, optimizer: str = "bootstrap", metric: str = "exact_match",
-                 max_calls: int | None = 200) -> str | None:
+                 max_calls: int | None = 200, model: str = "", api_base: str = "") -> str | None:
         path = self.ensure_saved()
         if path is None:
             return None
         if not data.strip():
             self.say("Not started: choose a dataset file (CSV, JSON, JSONL, Parquet) to optimize on.", "error")
             return None
+        if self.lacks_model(path, model, "Optimize"):
+            return None
         trusted = self.consent(path, metric)
         if trusted is None:
             return None
         run_id = self._submit("prompts.optimize", {"workflow": str(path), "data": data, "metric": metric,
-                                                   "optimizer": optimizer, "max_calls": max_calls,
-                                                   "trusted": trusted})
+                                                   "optimizer": optimizer, "max_calls": max_calls, "model": model,
+                                                   "api_base": api_base.strip(), "trusted": trusted})
         if run_id is None:
             return None
         self.pending[run_id] = "optimize"
@@ -862,16 +906,21 @@ class WorkflowEditor(QWidget):
         return {"dataset file": FilePath(self.dataset, DATASET_FILTER), "metric": Choice(list(METRICS), "exact_match")}
 
     def evaluate_dialog(self) -> None:
-        answers = self._ask("Evaluate workflow", {**self.evaluation_fields(), "model (optional)": ""})
+        if self.ready() is None:  # consent before the form
+            return
+        answers = self._ask("Evaluate workflow", {**self.evaluation_fields(), **MODEL_FIELDS})
         if answers:
-            self.evaluate(answers["dataset file"], answers["metric"], answers["model (optional)"])
+            self.evaluate(answers["dataset file"], answers["metric"], answers[MODEL_FIELD].strip(),
+                          api_base=answers[API_BASE_FIELD])
 
     def optimize_dialog(self) -> None:
         from ...optimizers import OPTIMIZERS
 
+        if self.ready() is None:  # consent before the form
+            return
         answers = self._ask("Optimize workflow", {**self.evaluation_fields(),
                                                   "optimizer": Choice(list(OPTIMIZERS), "bootstrap"),
-                                                  "max model calls": "200"})
+                                                  "max model calls": "200", **MODEL_FIELDS})
         if answers:
             try:
                 max_calls = int(answers["max model calls"] or 0) or None
@@ -879,7 +928,8 @@ class WorkflowEditor(QWidget):
                 self.say(f"Not started: max model calls must be a whole number, not {answers['max model calls']!r}",
                          "error")
                 return
-            self.optimize(answers["dataset file"], answers["optimizer"], answers["metric"], max_calls)
+            self.optimize(answers["dataset file"], answers["optimizer"], answers["metric"], max_calls,
+                          answers[MODEL_FIELD].strip(), answers[API_BASE_FIELD])
 
     def show_result(self, run_id: str, kind: str, status: dict) -> QDialog:
         """A window with an evaluation's scores table or an optimization's diff."""

@@ -88,7 +88,7 @@ class ResultView(QDialog):
                                      objectName="retry")
             self.retry.clicked.connect(lambda: (self.editor.evaluate(
                 params.get("data", ""), params.get("metric", "exact_match"), params.get("model", ""),
-                resume=str(self.run_dir)), self.accept()))
+                resume=str(self.run_dir), api_base=params.get("api_base", "")), self.accept()))
             layout.addWidget(self.retry)
 
     def _show_detail(self) -> None:
