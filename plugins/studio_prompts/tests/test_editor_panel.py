@@ -171,6 +171,12 @@ def test_bad_file_is_reported_and_the_open_workflow_stays(editor, tmp_path):
     with pytest.raises(WorkflowError, match="not valid JSON"):
         editor.open_path(bad)
     assert editor.graph.get_node_by_name("rewrite") is not None and bad.read_text() == "{ nope"
+    binary = tmp_path / "x.workflow.json"
+    binary.write_bytes(b"\x00\x01\x02\xc0\xff" * 20)
+    with pytest.raises(WorkflowError) as info:
+        editor.open_path(binary)
+    assert str(info.value) == "x.workflow.json is not a text file (binary?), so not a workflow"
+    assert editor.graph.get_node_by_name("rewrite") is not None
 
 
 def test_autosave_recovery_and_change_on_disk(editor, tmp_path, qtbot):

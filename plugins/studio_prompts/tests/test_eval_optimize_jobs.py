@@ -209,3 +209,7 @@ def test_cli_reports_bad_files_in_one_line(tmp_path, studio_home, capsys):
     assert bad.read_bytes() == before
     assert main(["workflow", "eval", str(tmp_path / "missing.workflow.json"), "--data", "x.csv"]) == 2
     assert "no such workflow file" in capsys.readouterr().err
+    binary = tmp_path / "x.workflow.json"
+    binary.write_bytes(b"PK\x03\xc0\x00\xff")
+    assert main(["workflow", "show", str(binary)]) == 2
+    assert capsys.readouterr().err == "error: x.workflow.json is not a text file (binary?), so not a workflow\n"

@@ -171,13 +171,26 @@ def read_workflow_source(path: Path) -> tuple[WorkflowFile, str]:
     """The file and the sha256 of the very bytes it was parsed from (what consent to run its
     code is bound to: see ``trust.py``)."""
     path = Path(path)
+    text, data = read_workflow_text(path)
+    return parse_workflow_text(text, str(path)), hashlib.sha256(data).hexdigest()
+
+
+def read_workflow_text(path: Path) -> tuple[str, bytes]:
+    """The file's text and bytes, or a one-line :class:`WorkflowError`: missing, a folder,
+    unreadable, or not text at all (a binary file given a workflow's name)."""
+    path = Path(path)
     try:
         data = path.read_bytes()
-        text = data.decode("utf-8")
     except FileNotFoundError:
         raise WorkflowError(f"{path}: no such workflow file") from None
     except IsADirectoryError:
         raise WorkflowError(f"{path}: is a folder, not a workflow file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorkflowError(f"{path}: cannot be read ({exc})") from None
-    return parse_workflow_text(text, str(path)), hashlib.sha256(data).hexdigest()
+    except OSError as exc:
+        raise WorkflowError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        if b"\x00" in data:  # valid UTF-8 may still be binary; no workflow holds a NUL byte
+            raise UnicodeDecodeError("utf-8", data, data.index(b"\x00"), data.index(b"\x00") + 1, "NUL byte")
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise WorkflowError(f"{path.name} is not a text file (binary?), so not a workflow") from None
+    return text, data

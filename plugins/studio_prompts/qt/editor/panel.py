@@ -24,7 +24,8 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDoubleSpinBox, QSpinBox, QTa
 from studio.api import contributions
 
 from ...signature import SignatureError, SignatureSpec, as_signature, write_signature
-from ...workflow.schema import SUFFIX, SUFFIXES, WorkflowError, WorkflowFile, parse_workflow_text, workflow_suffix
+from ...workflow.schema import (SUFFIX, SUFFIXES, WorkflowError, WorkflowFile, parse_workflow_text, read_workflow_text,
+                                workflow_suffix)
 from .. import links
 from .convert import WorkflowDocument
 from .nodegraph import NodeGraph, NodesPaletteWidget
@@ -383,18 +384,16 @@ class WorkflowEditor(QWidget):
     def open_path(self, path: Path) -> None:
         """Open a workflow file; a bad file is reported and the current workflow stays."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-            spec = parse_workflow_text(text, str(path))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise WorkflowError(f"{path}: cannot be read ({exc})") from None
+        text, _data = read_workflow_text(path)  # the reader's messages: missing, a folder, binary…
+        spec = parse_workflow_text(text, str(path))
         self.load_spec(spec, path)
         missing = [n.name() for n in self.doc.workflow_nodes() if isinstance(n, MissingNode)]
         if missing:
             self.say(f"{path.name}: nodes {', '.join(missing)} need a plugin that is not installed; they are kept "
                      "and shown grey, and the workflow cannot run until it is installed.", "warning")
         auto = self.autosave_path()
-        if auto.exists() and auto.stat().st_mtime > path.stat().st_mtime and auto.read_text() != text:
+        if auto.exists() and auto.stat().st_mtime > path.stat().st_mtime \
+                and auto.read_text(errors="replace") != text:
             self.recovery = auto
             self.say(f"Unsaved changes to {path.name} from an earlier session were recovered: use Recover to see "
                      f"them ({auto}).", "warning")
@@ -464,7 +463,7 @@ class WorkflowEditor(QWidget):
                      "file to take the version on disk.", "warning")
             return
         try:
-            self.load_spec(parse_workflow_text(path.read_text(encoding="utf-8"), str(path)), path)
+            self.load_spec(parse_workflow_text(read_workflow_text(path)[0], str(path)), path)
             self.say(f"{path.name} changed on disk and was reloaded.")
         except WorkflowError as exc:
             self.say(f"{path.name} changed on disk but cannot be read now ({exc}); the editor keeps its version.",
