@@ -36,8 +36,16 @@ class CliError(Exception):
 # ----------------------------------------------------------------------------- parser
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad or missing argument is one ``error:`` line and exit 2, like every other bad
+    input; the usage is one ``--help`` away. Sub-commands (plugins' too) inherit it."""
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser(extra_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tensor-studio", description="Tensor Studio: build AI from the tensor up.")
+    parser = OneLineParser(prog="tensor-studio", description="Tensor Studio: build AI from the tensor up.")
     parser.add_argument("--version", action="version", version=f"tensor-studio {__version__}")
     parser.add_argument("--workspace", "-w", type=Path, help="workspace folder (default: the last one used)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log debug messages")

@@ -81,3 +81,10 @@ def test_an_unexpected_error_is_one_line_with_a_saved_report(cli, tmp_path):
 def test_json_output_stays_json(cli):
     kinds = json.loads(expect_ok(cli("jobs", "kinds", "--json")).out)
     assert "diagnostics.stream" in kinds
+
+
+def test_argument_errors_are_one_line_for_the_shell_and_plugin_commands(cli):
+    expect_refused(cli("jobs", "run"), "required: kind", "--help")
+    expect_refused(cli("no-such-command"), "invalid choice")
+    expect_refused(cli("runs", "show"), "run_id")
+    expect_refused(cli("workflow", "run"), "required")  # a plugin's sub-command inherits it
