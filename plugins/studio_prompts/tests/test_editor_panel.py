@@ -443,6 +443,25 @@ def test_a_workflow_without_a_model_is_refused_before_the_job_saying_where_to_se
     assert len(submitted) == 4 and submitted[-1][1]["model"] == ""
 
 
+def test_a_function_node_shows_the_callable_it_names_on_the_canvas(editor, tmp_path):
+    path = write_workflow(tmp_path / "code.workflow.json", nodes={"shell": {
+        "type": "prompts.python", "inputs": {"cmd": "input.question"}, "params": {"function": "os:system"}}},
+        inputs={"question": "str"}, outputs={"out": "shell.result"})
+    editor.open_path(path)
+    shell = editor.graph.get_node_by_name("shell")
+    label = shell.code_label
+    assert label.text() == "calls os:system" and label.parentItem() is shell.view and label.isVisible()
+    assert label.pos().y() < 0  # above the node, clear of its ports and of the run's output line
+    params = shell.params()
+    editor.set_params(shell, {**params, "function": "shutil:rmtree"})
+    assert shell.code_label.text() == "calls shutil:rmtree"
+    editor.graph.undo_stack().undo()
+    assert editor.graph.get_node_by_name("shell").code_label.text() == "calls os:system"
+    fresh = drop(editor, "prompts.python")
+    assert fresh.code_label.text() == "calls (no function set)"
+    assert not hasattr(editor.graph.get_node_by_name("inputs"), "code_label")  # only nodes that name code
+
+
 def test_demos_are_edited_in_a_table_typed_by_the_signature_and_undo(editor, tmp_path):
     from PySide6.QtWidgets import QTableWidgetItem
 

@@ -168,3 +168,35 @@ def show_output(node, text: str, rgb: tuple[int, int, int]) -> None:
     label.setText(line if len(line) <= OUTPUT_PREVIEW_CHARS else line[:OUTPUT_PREVIEW_CHARS - 1] + "…")
     label.setBrush(QBrush(QColor(*[min(255, c + 90) for c in rgb])))
     label.setPos(4, node.view.boundingRect().height() + 2)
+
+
+CODE_RGB = (235, 200, 110)  # amber: this node runs Python code
+
+
+def code_summary(type_id: str, params: dict[str, Any]) -> str:
+    """The Python code a node names, as one line: ``calls os:system``, ``tools: a:b, c:d``."""
+    if type_id == "prompts.python":
+        return f"calls {params.get('function') or '(no function set)'}"
+    if type_id == "prompts.react" and params.get("tools"):
+        return "tools: " + ", ".join(str(tool) for tool in params["tools"])
+    return ""
+
+
+def show_code(node) -> None:
+    """The code a function node (or a ReAct node's tools) names, written above the node, so
+    what a workflow runs is seen on the canvas without selecting each node. Redrawn when the
+    node's parameters change; not saved (it is read from the parameters)."""
+    from PySide6.QtGui import QBrush, QColor
+    from PySide6.QtWidgets import QGraphicsSimpleTextItem
+
+    text = code_summary(node.get_property("workflow_type") or "", node.params())
+    label = getattr(node, "code_label", None)
+    if not text and (label is None or label.parentItem() is not node.view):
+        return
+    if label is None or label.parentItem() is not node.view:
+        label = QGraphicsSimpleTextItem(node.view)
+        label.setBrush(QBrush(QColor(*CODE_RGB)))
+        node.code_label = label
+    label.setText(text if len(text) <= OUTPUT_PREVIEW_CHARS else text[:OUTPUT_PREVIEW_CHARS - 1] + "…")
+    label.setToolTip(text)
+    label.setPos(4, -label.boundingRect().height() - 2)

@@ -32,7 +32,7 @@ from .nodegraph import NodeGraph, NodesPaletteWidget
 from .demos import DemosTable
 from .dialogs import Choice, FilePath, FormDialog
 from .nodes import (IDENTIFIER, OUTPUTS_NODE, InputsNode, MissingNode, OutputsNode, WorkflowNode, compatible,
-                    make_node_classes, node_class_name, show_output)
+                    make_node_classes, node_class_name, show_code, show_output)
 
 PREDICTOR_KINDS = {"prompts.predict": "Predict", "prompts.chain_of_thought": "Chain of thought",
                    "prompts.react": "ReAct agent"}
@@ -325,6 +325,7 @@ class WorkflowEditor(QWidget):
 
         self.graph.node_created.connect(self._node_created)
         self.graph.node_selection_changed.connect(self._selection_changed)
+        self.graph.property_changed.connect(self._property_changed)
         self.graph.refused.connect(lambda text: self.say(f"Not connected: {text}", "warning"))
         self.graph.files_dropped.connect(self.files_dropped)
         self.graph.node_double_clicked.connect(lambda node: self.open_subworkflow(node))
@@ -485,6 +486,10 @@ class WorkflowEditor(QWidget):
         if not node.input_ports() and not node.output_ports():
             self.doc.initialise(node)
 
+    def _property_changed(self, node, name: str, _value) -> None:
+        if name in ("params", "workflow_type") and isinstance(node, WorkflowNode):
+            show_code(node)  # a function node shows the callable it names
+
     def _selection_changed(self, selected, _deselected) -> None:
         nodes = self.graph.selected_nodes()
         node = nodes[0] if len(nodes) == 1 and isinstance(nodes[0], WorkflowNode) else None
@@ -572,6 +577,8 @@ class WorkflowEditor(QWidget):
         """Paste copied nodes (with their parameters and typed ports) under fresh names."""
         nodes = self.graph.paste_nodes() or []
         for node in nodes:
+            if isinstance(node, WorkflowNode):
+                show_code(node)
             if isinstance(node, WorkflowNode) and not node.name().isidentifier():
                 base = re.sub(r"\W+", "_", node.name()).strip("_") or "node"
                 node.set_property("name", base, push_undo=False)
