@@ -462,6 +462,21 @@ def test_a_function_node_shows_the_callable_it_names_on_the_canvas(editor, tmp_p
     assert not hasattr(editor.graph.get_node_by_name("inputs"), "code_label")  # only nodes that name code
 
 
+def test_opening_another_workflow_clears_the_inspector(editor, tmp_path):
+    editor.open_path(rag_file(tmp_path))
+    editor.select_node("answer")
+    inspector = editor.inspector
+    assert inspector.instructions.toPlainText() == "Answer briefly." and inspector.fields.rowCount() > 0
+    (tmp_path / "other").mkdir()
+    editor.open_path(write_workflow(tmp_path / "other" / "cap.workflow.json", nodes={
+        "ask": predict_node("country -> capital", {"country": "input.country"})}, inputs={"country": "str"},
+        outputs={"capital": "ask.capital"}))
+    assert inspector.node is None and not inspector.apply.isEnabled()
+    assert (inspector.signature.text(), inspector.instructions.toPlainText(), inspector.model.text(),
+            inspector.params.toPlainText(), inspector.fields.rowCount()) == ("", "", "", "", 0)
+    assert inspector.demos.demos() == []
+
+
 def test_demos_are_edited_in_a_table_typed_by_the_signature_and_undo(editor, tmp_path):
     from PySide6.QtWidgets import QTableWidgetItem
 

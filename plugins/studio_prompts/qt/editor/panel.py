@@ -143,8 +143,13 @@ class Inspector(QWidget):
         self.demos.set_demos([], [])
         self._shown_demos = []
         self.kind.setCurrentIndex(max(0, self.kind.findData(type_id)))
-        if node is None:
+        if node is None:  # nothing selected, or another workflow opened: no stale text from the last node
             self.title.setText("Select a node to edit it.")
+            for edit in (self.signature, self.instructions, self.model, self.params):
+                edit.clear()
+            self.fields.setRowCount(0)
+            self.temperature.setValue(self.temperature.minimum())
+            self.max_tokens.setValue(self.max_tokens.minimum())
             return
         type_id = node.get_property("missing_type") or node.get_property("workflow_type")
         params = node.params()
