@@ -137,7 +137,9 @@ def cmd_job_kinds(args, studio) -> int:
     for kind in kinds.values():
         print(f"{kind.id}  ({kind.executor})  {kind.title}")
         for name, field in kind.params.model_fields.items():
-            default = "required" if field.is_required() else f"default {field.default!r}"
+            default = ("required" if field.is_required() else
+                       f"default {field.default_factory()!r}" if field.default_factory is not None else
+                       f"default {field.default!r}")
             desc = f" — {field.description}" if field.description else ""
             print(f"    {name}: {_type_name(field.annotation)} ({default}){desc}")
     return EXIT_OK
@@ -275,6 +277,8 @@ async def _run_job(studio, kind: str, params: dict[str, Any], quiet: bool) -> in
 
 
 def cmd_runs(args, studio) -> int:
+    from studio.core.files import StudioFileError
+
     if args.action == "list":
         runs = studio.store.list()
         infos = [r.info() for r in runs]
@@ -289,20 +293,25 @@ def cmd_runs(args, studio) -> int:
         return EXIT_OK
     run = studio.store.find(args.run_id)
     info, metrics = run.info(), run.metrics()
+    try:
+        params: Any = run.params()
+    except StudioFileError as exc:  # shown as what it is; the rest of the run still shows
+        params = {"unreadable": str(exc)}
     if args.json:
-        print(json.dumps({"info": info, "params": run.params(), "metrics": {
-            k: {"steps": len(v[0]), "last": v[1][-1] if v[1] else None, "min": min(v[1]) if v[1] else None}
+        print(json.dumps({"info": info, "params": params, "metrics": {
+            k: {"steps": len(v[0]), "last": v[1][-1], "min": min(_numbers(v[1]), default=None)}
             for k, v in metrics.items()}}, indent=2, default=str))
         return EXIT_OK
     print(f"run      {run.id}\nkind     {info.get('kind')}\nstatus   {info.get('status')}\n"
           f"time     {_duration(info)}\nfolder   {run.dir}")
     if info.get("error"):
         print(f"error    {info['error']}")
-    print("params   " + json.dumps(run.params(), sort_keys=True))
+    print("params   " + json.dumps(params, sort_keys=True))
     if metrics:
         print("metrics")
         _table(("  NAME", "POINTS", "LAST", "MIN"),
-               [(f"  {k}", len(v[1]), f"{v[1][-1]:.5g}", f"{min(v[1]):.5g}") for k, v in metrics.items()])
+               [(f"  {k}", len(v[1]), _number(v[1][-1]), _number(min(_numbers(v[1]), default=None)))
+                for k, v in metrics.items()])
     logs = run.last_logs(10)
     if logs:
         print("last log lines")
@@ -361,19 +370,32 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
 
 
+def _numbers(values: list) -> list[float]:
+    return [v for v in values if v is not None]
+
+
+def _number(value: Any) -> str:
+    return "nan" if value is None else f"{value:.5g}"
+
+
 def _type_name(annotation: Any) -> str:
-    return getattr(annotation, "__name__", None) or str(annotation).replace("typing.", "")
+    if isinstance(annotation, type):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "").replace("NoneType", "None")
 
 
 def _duration(info: dict) -> str:
     start, end = info.get("started"), info.get("finished")
-    if not start:
+    if not isinstance(start, (int, float)) or not start:
         return "-"
-    return f"{(end or time.time()) - start:.1f} s"
+    return f"{(end if isinstance(end, (int, float)) and end else time.time()) - start:.1f} s"
 
 
 def _when(stamp: Any) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if isinstance(stamp, (int, float)) else "-"
+    try:
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)) if isinstance(stamp, (int, float)) else "-"
+    except (OverflowError, OSError, ValueError):  # a hand-edited run.json
+        return "-"
 
 
 def _module_version(name: str) -> str:

@@ -7,7 +7,7 @@ import pytest
 
 from studio.core.files import StudioFileError, atomic_write_text, read_json
 from studio.core.runs import EventLog, RunStore, read_events
-from studio.core.settings import Settings, load_settings, save_settings
+from studio.core.settings import Settings, load_settings, save_settings, update_settings
 from studio.core.workspace import Workspace, WorkspaceError
 
 
@@ -81,14 +81,30 @@ def test_malformed_json_is_reported_with_position(tmp_path):
         read_json(bad)
 
 
-def test_corrupt_settings_are_set_aside_not_lost(tmp_path):
+def test_corrupt_settings_are_kept_when_read_and_set_aside_not_lost_when_written(tmp_path):
     path = tmp_path / "settings.json"
     path.write_text("{ this is not json")
     settings, message = load_settings(path)
     assert settings == Settings()
     assert "could not be read" in message
+    assert path.read_text() == "{ this is not json"  # reading changes nothing on disk
+    update_settings(lambda s: setattr(s, "theme", "dark"), path)
     backups = list(tmp_path.glob("settings.json.corrupt-*"))
     assert len(backups) == 1 and backups[0].read_text() == "{ this is not json"
+    assert load_settings(path)[0].theme == "dark"
+
+
+def test_a_run_json_with_fields_of_the_wrong_type_is_listed_as_unreadable(tmp_path):
+    from studio.core.runs import RunStore
+
+    store = RunStore(tmp_path / "runs")
+    run = store.create("k", {})
+    (run.dir / "run.json").write_text('{"status": "succeeded", "started": "abc"}')
+    assert run.info()["status"] == "unreadable" and "started is str" in run.info()["error"]
+    (run.dir / "run.json").write_text("[" * 100_000)
+    assert run.info()["status"] == "unreadable" and "nested too deeply" in run.info()["error"]
+    run.events_path.write_bytes(b'\xff\xfe\x00\n{"kind": "log", "text": "ok"}\n')
+    assert run.last_logs() == ["ok"]
 
 
 def test_settings_roundtrip_and_recent_list(tmp_path):

@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import Any
 
 
+MAX_JSON_BYTES = 256 * 2**20  # settings, params, configs, tokenizers: far below this
+
+
 class StudioFileError(Exception):
     """A file the studio needs could not be read or written; the message says which and why."""
 
@@ -54,6 +57,9 @@ def read_json(path: Path, *, allow_nan: bool = True) -> Any:
     settings a person wrote, where they are always a mistake)."""
     path = Path(path)
     check_regular_file(path)
+    if path.stat().st_size > MAX_JSON_BYTES:
+        raise StudioFileError(f"{path} is too large to be a JSON settings file "
+                              f"({path.stat().st_size / 2**20:.0f} MB; at most {MAX_JSON_BYTES // 2**20} MB)")
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -64,6 +70,8 @@ def read_json(path: Path, *, allow_nan: bool = True) -> Any:
         return json.loads(text, parse_constant=None if allow_nan else _refuse_constant)
     except json.JSONDecodeError as exc:
         raise StudioFileError(f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from exc
+    except RecursionError:
+        raise StudioFileError(f"{path} is nested too deeply to be read") from None
     except ValueError as exc:
         raise StudioFileError(f"{path}: {exc}") from None
 

@@ -95,14 +95,14 @@ def _ends_with_newline(path: Path) -> bool:
 def read_events(path: Path) -> Iterator[dict[str, Any]]:
     """Yield the events of a log, skipping lines that are not complete JSON objects."""
     try:
-        fh = open(path, encoding="utf-8")
-    except FileNotFoundError:
+        fh = open(path, encoding="utf-8", errors="replace")  # a damaged byte spoils one line, not the log
+    except (FileNotFoundError, IsADirectoryError):
         return
     with fh:
         for line in fh:
             try:
                 event = json.loads(line)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, RecursionError):
                 continue
             if isinstance(event, dict):
                 yield event
@@ -129,7 +129,10 @@ class Run:
             data = read_json(self.dir / "run.json")
         except StudioFileError as exc:
             return {"id": self.id, "kind": "?", "status": "unreadable", "error": str(exc)}
-        return data if isinstance(data, dict) else {"id": self.id, "status": "unreadable"}
+        problem = _info_problem(data)
+        if problem:
+            return {"id": self.id, "kind": "?", "status": "unreadable", "error": f"run.json: {problem}"}
+        return data
 
     def update(self, **fields: Any) -> dict[str, Any]:
         data = self.info()
@@ -144,13 +147,17 @@ class Run:
         return read_events(self.events_path)
 
     def metrics(self) -> dict[str, tuple[list[float], list[float]]]:
-        """Scalar metrics by name, as (steps, values), in the order they were logged."""
+        """Scalar metrics by name, as (steps, values), in the order they were logged; a value
+        is None where the logged number was NaN."""
         out: dict[str, tuple[list[float], list[float]]] = {}
         for e in self.events():
-            if e.get("kind") == "metric":
-                steps, values = out.setdefault(str(e.get("name")), ([], []))
-                steps.append(e.get("step", len(steps)))
-                values.append(e.get("value"))
+            value = e.get("value")  # None where a NaN was logged (JSON has no NaN): a gap in the curve
+            if e.get("kind") != "metric" or isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
+                continue  # a hand-edited line may hold anything
+            steps, values = out.setdefault(str(e.get("name")), ([], []))
+            step = e.get("step")
+            steps.append(step if isinstance(step, (int, float)) else len(steps))
+            values.append(value)
         return out
 
     def last_logs(self, n: int = 20) -> list[str]:
@@ -224,6 +231,21 @@ class RunStore:
                     continue
                 stale.append(run)
         return stale
+
+
+RUN_INFO_TYPES = {"id": str, "kind": str, "status": str, "title": str, "error": (str, type(None)),
+                  "created": (int, float), "started": (int, float, type(None)),
+                  "finished": (int, float, type(None)), "owner_pid": (int, type(None))}
+
+
+def _info_problem(data: Any) -> str | None:
+    """Why a run.json cannot be shown as it is (a hand-edited or foreign file), or None."""
+    if not isinstance(data, dict):
+        return f"holds {type(data).__name__}, not an object"
+    for key, types in RUN_INFO_TYPES.items():
+        if key in data and (not isinstance(data[key], types) or isinstance(data[key], bool)):
+            return f"{key} is {type(data[key]).__name__}"
+    return None
 
 
 def _pid_alive(pid: Any) -> bool:

@@ -43,14 +43,21 @@ def settings_path() -> Path:
     return config_dir() / "settings.json"
 
 
-def load_settings(path: Path | None = None) -> tuple[Settings, str | None]:
-    """Return the settings and, if the file had to be set aside, a message saying so."""
+def load_settings(path: Path | None = None, *, set_aside: bool = False) -> tuple[Settings, str | None]:
+    """Return the settings and, if the file could not be read, a message saying so.
+    An unreadable file is moved aside only with ``set_aside`` — by a writer, just before
+    it writes new settings — so reading never changes the disk."""
     path = path or settings_path()
     if not path.exists():
         return Settings(), None
     try:
         return Settings.model_validate(read_json(path)), None
     except (StudioFileError, ValidationError) as exc:
+        if not set_aside:
+            message = (f"Settings file {path} could not be read ({_first_line(exc)}); defaults are used, and "
+                       f"the file is kept until settings are next saved (then moved aside, not deleted).")
+            log.warning(message)
+            return Settings(), message
         backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
         try:
             path.rename(backup)
@@ -73,7 +80,7 @@ def update_settings(change: Callable[[Settings], None], path: Path | None = None
     only if something changed. Returns the settings as written."""
     path = path or settings_path()
     with settings_lock(path):
-        current, _ = load_settings(path)
+        current, _ = load_settings(path, set_aside=True)
         before = current.model_dump(mode="json")
         change(current)
         if current.model_dump(mode="json") != before or not path.exists():

@@ -99,3 +99,10 @@ def test_an_embedder_config_of_100000_layers_is_refused_before_building(cli, tmp
     config = json.loads((folder / "config.json").read_text())
     (folder / "config.json").write_text(json.dumps({**config, "num_hidden_layers": 100_000}))
     expect_refused(cli("rag", "index", corpus, "--embedder", folder, timeout=60), "num_hidden_layers", "100,000")
+
+
+def test_a_collection_name_too_long_for_a_file_is_refused_in_one_line(cli, tmp_path):
+    """A 5,000-letter name was 'internal error: OSError: File name too long'."""
+    expect_refused(cli("rag", "status", "--collection", "a" * 5000), "collection name", "5,000 characters")
+    expect_refused(cli("rag", "search", "hello", "-c", f"{tmp_path}/{'b' * 300}/c.rag.sqlite"),
+                   "300 bytes", "255")

@@ -88,3 +88,41 @@ def test_argument_errors_are_one_line_for_the_shell_and_plugin_commands(cli):
     expect_refused(cli("no-such-command"), "invalid choice")
     expect_refused(cli("runs", "show"), "run_id")
     expect_refused(cli("workflow", "run"), "required")  # a plugin's sub-command inherits it
+
+
+def test_damaged_run_folders_and_settings_are_shown_as_such(cli):
+    """Hand-edited, binary, deeply nested or half-made run files: listed, never a crash,
+    and the healthy runs beside them still show."""
+    runs = cli.workspace / "runs"
+    damaged = {
+        "20260101-000001-x-wrongtype": {"run.json": b'{"status": "succeeded", "started": "abc"}'},
+        "20260101-000002-x-nested": {"run.json": b"[" * 100_000},
+        "20260101-000003-x-binevents": {"run.json": b'{"status": "succeeded", "created": 1e300}',
+                                        "events.jsonl": b"\xff\xfe\x00\n" + b'{"kind": "metric", "name": "m", '
+                                                        b'"value": null}\n{"kind": "metric", "name": "m", "value": 2}\n'},
+        "20260101-000004-x-noparams": {"run.json": b'{"status": "failed"}'},
+    }
+    for run_id, files in damaged.items():
+        (runs / run_id).mkdir()
+        for name, data in files.items():
+            (runs / run_id / name).write_bytes(data)
+    listing = expect_ok(cli("runs", "list")).out
+    assert listing.count("unreadable") == 2
+    expect_ok(cli("runs", "list", "--json"))
+    for run_id in damaged:
+        expect_ok(cli("runs", "show", run_id))
+    shown = expect_ok(cli("runs", "show", "binevents")).out
+    assert [line.split() for line in shown.splitlines() if line.startswith("  m ")] == [["m", "2", "2", "2"]]
+    assert "does not exist" in expect_ok(cli("runs", "show", "noparams", "--json")).out
+
+
+def test_a_corrupt_settings_file_is_kept_by_reading_commands(cli):
+    settings = cli.home / "config" / "settings.json"
+    settings.parent.mkdir(parents=True)
+    for content in (b"[1, 2]", b"\x00\xff binary", b"[" * 100_000):
+        settings.write_bytes(content)
+        result = expect_ok(cli("plugins", "list"))
+        assert settings.read_bytes() == content, result  # not moved or rewritten by a reading command
+    expect_ok(cli("plugins", "disable", "quantizer"))  # a writer sets it aside, then writes
+    assert list(settings.parent.glob("settings.json.corrupt-*"))
+    assert "quantizer" in settings.read_text()
