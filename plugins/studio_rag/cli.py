@@ -132,12 +132,13 @@ def _run(args) -> int:
     if args.rag_command == "remove":
         return _remove(args)
     if args.rag_command == "sample":
+        from .collections import collection_name
         from .sample import write_sample_sources
 
-        folder = write_sample_sources(Path(args.workspace) / "rag" / "sources" / args.collection)
+        path = collection_path(args.collection, args.workspace)  # a bad name is refused before anything is written
+        folder = write_sample_sources(Path(args.workspace) / "rag" / "sources" / collection_name(path))
         print(f"wrote the sample documents to {folder}")
-        return args.run_job("rag.index", {"sources": [str(folder)],
-                                          "collection": str(collection_path(args.collection, args.workspace))})
+        return args.run_job("rag.index", {"sources": [str(folder)], "collection": str(path)})
     return 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
 from pathlib import Path
@@ -9,18 +10,47 @@ from typing import Any
 
 from studio.api import active_workspace
 
+from .paths import safe_text
 from .store import SUFFIX, SQLiteStore, StoreError, unreadable
 
 DEFAULT_COLLECTION = "docs"
 
 
+MAX_NAME = 100  # characters of a collection name (the file adds ".rag.sqlite"; file names stop at 255 bytes)
+MAX_PATH_PART = 255  # bytes of one file or folder name on common file systems
+MAX_PATH = 4000  # bytes of a whole path (Linux stops at 4096)
+
+
 def collection_path(name_or_path: str, workspace: Path | None = None) -> Path:
+    """A name (letters, digits, '.', '_', '-'; at most ``MAX_NAME``) in the workspace, or a
+    path (with a '/' or ending in ``.rag.sqlite``) whose parts the file system can hold: a
+    name too long is refused here, not as an OS error half way through a command."""
     text = str(name_or_path).strip()
+    if "\0" in text:
+        raise StoreError("a collection name or path cannot hold a NUL character")
     if text.endswith(SUFFIX) or "/" in text or "\\" in text:
-        return Path(text).expanduser()
-    if not re.fullmatch(r"[A-Za-z0-9_.-]+", text or "?"):
-        raise StoreError(f"collection name {text!r}: use letters, digits, '.', '_' or '-' (or give a path)")
+        path = Path(text).expanduser()
+        long_part = next((part for part in path.parts if len(os.fsencode(part)) > MAX_PATH_PART), None)
+        if long_part is not None:
+            raise StoreError(f"collection path {_short(text)}: the name {_short(long_part)} is "
+                             f"{len(os.fsencode(long_part)):,} bytes long; file and folder names stop at "
+                             f"{MAX_PATH_PART}")
+        if len(os.fsencode(str(path))) > MAX_PATH:
+            raise StoreError(f"collection path {_short(text)} is {len(os.fsencode(str(path))):,} bytes long; "
+                             f"paths stop at {MAX_PATH:,}")
+        return path
+    if len(text) > MAX_NAME:
+        raise StoreError(f"collection name {_short(text)} is {len(text):,} characters long; names stop at "
+                         f"{MAX_NAME} (or give a path)")
+    if not re.fullmatch(r"[A-Za-z0-9_.-]+", text or "?") or set(text) == {"."}:
+        raise StoreError(f"collection name {_short(text)}: use letters, digits, '.', '_' or '-' (or give a path)")
     return Path(workspace or active_workspace()) / "rag" / f"{text}{SUFFIX}"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    """``text`` quoted, cut in the middle when long (an error stays one readable line)."""
+    text = safe_text(text)
+    return repr(text if len(text) <= limit else f"{text[:limit // 2]}…{text[-limit // 2:]}")
 
 
 def collection_name(path: Path) -> str:
