@@ -72,7 +72,12 @@ def _summary(args) -> int:
         raise ValueError(f"--batch-size: must be 1 to {1 << 16}, not {args.batch_size}")
     if args.vocab_size < 1:
         raise ValueError(f"--vocab-size: must be at least 1, not {args.vocab_size}")
-    config = _validated(ModelConfig, {**parse_assignments(args.set), "vocab_size": args.vocab_size},
+    sets = parse_assignments(args.set)
+    unknown = [key for key in sets if key not in ModelConfig.model_fields]
+    if unknown:  # a typo must not pass silently (the summary would describe another model)
+        raise ValueError(f"--set {unknown[0]}: no such model setting (the settings: "
+                         f"{', '.join(ModelConfig.model_fields)})")
+    config = _validated(ModelConfig, {**sets, "vocab_size": args.vocab_size},
                         {"vocab_size": "--vocab-size"})
     summary = summarize(meta_model(config), args.batch_size, args.grad_checkpointing)
     print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.table())

@@ -101,6 +101,7 @@ def test_generate_refuses_a_broken_config(cli, checkpoint):
 def test_summary_of_a_model_larger_than_any_machine_allocates_nothing(cli):
     result = expect_ok(cli("trainer", "summary", *(f"--set={k}={v}" for k, v in HUGE.items()), timeout=60))
     assert "TiB" in result.out  # 1.1 TiB of weights, summarised from the meta device
+    expect_refused(cli("trainer", "summary", "--set", "model.n_layer=3"), "no such model setting")
 
 
 # ---------------------------------------------------------------- quantize
