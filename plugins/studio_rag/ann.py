@@ -45,11 +45,17 @@ class ApproximateIndex:
         ids, matrix = self.store.vectors()
         if len(ids):
             index.add(ids.astype(np.uint64), matrix)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        index.save(str(tmp))
-        tmp.replace(self.path)
-        self.stamp.write_text(json.dumps({"generation": generation, "chunks": int(len(ids))}))
         self.index, self.generation = index, generation
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        try:
+            index.save(str(tmp))
+            tmp.replace(self.path)
+            self.stamp.write_text(json.dumps({"generation": generation, "chunks": int(len(ids))}))
+        except (OSError, RuntimeError):  # a full or read-only disk: searched from memory, saved another time
+            try:
+                tmp.unlink(missing_ok=True)
+            except OSError:
+                pass
 
     def search(self, query_vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
         self.ensure()

@@ -150,7 +150,8 @@ def _check_index(args) -> None:
     from .index import check_sources
     from .modelcheck import check_model_folder
 
-    check_sources(collection_path(args.collection, args.workspace), [Path(p) for p in args.paths], args.rebuild)
+    check_sources(collection_path(args.collection, args.workspace), [Path(p) for p in args.paths], args.rebuild,
+                  args.workspace)
     spec = args.embedder or DEFAULT_EMBEDDER
     folder = model_folder(spec) if spec != DEFAULT_EMBEDDER else None
     if folder is not None:
@@ -196,7 +197,7 @@ def _status(args) -> int:
                 print(f"{row['name']:20} {row['documents']:6} documents {row['chunks']:8} chunks "
                       f"{row['failed']:4} not indexed  embedder {row['embedder']}")
         return 0
-    store = SQLiteStore(collection_path(args.collection, args.workspace))
+    store = SQLiteStore(collection_path(args.collection, args.workspace), read_only=True)
     try:
         docs = store.documents()
         if args.json:

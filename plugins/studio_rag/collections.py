@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
 from studio.api import active_workspace
 
 from .paths import safe_text
-from .store import SUFFIX, SQLiteStore, StoreError, unreadable
+from .store import (SUFFIX, DamagedCollection, DiskError, NotACollection, SQLiteStore, StoreError, named_as_collection,
+                    unreadable)
 
 DEFAULT_COLLECTION = "docs"
 
@@ -57,15 +59,65 @@ def collection_name(path: Path) -> str:
     return Path(path).name.removesuffix(SUFFIX)
 
 
-def open_for_indexing(path: Path, embedder, chunk_size: int, overlap: int, rebuild: bool = False) -> SQLiteStore:
+def check_rebuild(path: Path, workspace: Path | None = None) -> str | None:
+    """What ``--rebuild`` would replace at ``path``: None (nothing there), ``"collection"``
+    (a collection: kept as ``.old`` until the new one is complete) or ``"damaged"`` (a
+    damaged collection file: moved aside as ``.damaged-<time>`` and kept). Anything else —
+    a file of the user's, another program's database, a damaged file not named as a
+    collection outside the workspace's ``rag/`` folder, a disk that cannot be read — is
+    refused, and left as it is."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return None
+    where = safe_text(str(path))
+    refused = f"--rebuild replaces only collections (files named *{SUFFIX}), so it was left as it is"
+    try:
+        SQLiteStore(path, read_only=True).close()
+        return "collection"
+    except NotACollection as exc:
+        raise NotACollection(f"{str(exc).removesuffix('; it was left as it is')}; {refused}") from None
+    except DiskError:
+        raise
+    except DamagedCollection as exc:
+        if named_as_collection(path) or in_workspace_rag(path, workspace):
+            return "damaged"
+        raise StoreError(f"{where}: not a collection ({_reason(exc)}); {refused}") from None
+    except StoreError:  # a collection in another format: still a collection
+        return "collection"
+
+
+def _reason(exc: Exception) -> str:
+    """The cause in a store error's first brackets ('file is not a database', 'an empty file')."""
+    found = re.search(r"\(([^()]*)\)", str(exc).split(": ", 1)[-1])
+    return found.group(1) if found else "unreadable"
+
+
+def in_workspace_rag(path: Path, workspace: Path | None = None) -> bool:
+    try:
+        rag = Path(workspace or active_workspace()) / "rag"
+        return Path(path).absolute().parent.resolve() == rag.resolve()
+    except Exception:  # noqa: BLE001 - no workspace open: not in one
+        return False
+
+
+def open_for_indexing(path: Path, embedder, chunk_size: int, overlap: int, rebuild: bool = False,
+                      workspace: Path | None = None) -> SQLiteStore:
     """Open (or create) a collection for ``embedder``. ``rebuild`` starts it afresh: the
-    old file is kept beside it as ``.old`` until the new one is complete."""
-    if rebuild and path.exists():
-        backup = path.with_name(path.name + ".old")
-        for suffix in ("", "-wal", "-shm"):
-            source = Path(str(path) + suffix)
-            if source.exists():
-                source.replace(Path(str(backup) + suffix))
+    old collection is kept beside it as ``.old`` until the new one is complete; a damaged
+    one is moved aside as ``.damaged-<time>`` and kept; anything that is not a collection
+    is refused (``check_rebuild``)."""
+    path = Path(path)
+    if rebuild:
+        found = check_rebuild(path, workspace)
+        if found is not None:
+            aside = path.with_name(path.name + (".old" if found == "collection"
+                                                else time.strftime(".damaged-%Y%m%d-%H%M%S")))
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(str(path) + suffix)
+                if source.exists():
+                    source.replace(Path(str(aside) + suffix))
+            for cache in (".usearch", ".usearch.json"):  # the approximate index of the old collection
+                Path(str(path) + cache).unlink(missing_ok=True)
     return SQLiteStore(path, create_with={"embedder": embedder.spec, "dim": embedder.dim,
                                           "precision": getattr(embedder, "precision", "fp32"),
                                           "chunk_size": chunk_size, "overlap": overlap})
@@ -75,7 +127,7 @@ def list_collections(workspace: Path) -> list[dict[str, Any]]:
     out = []
     for path in sorted((Path(workspace) / "rag").glob(f"*{SUFFIX}")):
         try:
-            store = SQLiteStore(path)
+            store = SQLiteStore(path, read_only=True)
             try:
                 docs = store.documents()
                 out.append({"name": collection_name(path), "path": str(path), "embedder": store.meta().get("embedder"),

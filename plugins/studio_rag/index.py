@@ -255,9 +255,15 @@ def source_roots(sources: list[Path], store: SQLiteStore | None = None) -> list[
     return roots
 
 
-def check_sources(collection: Path, sources: list[Path], rebuild: bool = False) -> list[Path]:
-    """``source_roots`` before a job starts or a model loads (the collection only read)."""
-    store = SQLiteStore(collection) if Path(collection).exists() and not rebuild else None
+def check_sources(collection: Path, sources: list[Path], rebuild: bool = False,
+                  workspace: Path | None = None) -> list[Path]:
+    """``source_roots`` before a job starts or a model loads (the collection only read);
+    with ``rebuild``, that what would be replaced is a collection (``check_rebuild``)."""
+    if rebuild:
+        from .collections import check_rebuild
+
+        check_rebuild(collection, workspace)
+    store = SQLiteStore(collection, read_only=True) if Path(collection).exists() and not rebuild else None
     try:
         return source_roots(sources, store)
     finally:

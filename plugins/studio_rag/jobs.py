@@ -24,7 +24,7 @@ def existing_embedder(path: Path, params: IndexParams):
 
     if not path.exists():
         return None
-    store = SQLiteStore(path)
+    store = SQLiteStore(path, read_only=True)
     try:
         meta = store.meta()
     finally:

@@ -30,7 +30,7 @@ def query_encoder(spec: str, precision: str = "fp32"):
 
 
 def open_searcher(path: Path, need_vectors: bool = True) -> Searcher:
-    store = SQLiteStore(Path(path))
+    store = SQLiteStore(Path(path), read_only=True)
     meta = store.meta()
     encode = query_encoder(meta["embedder"], meta.get("precision", "fp32")) if need_vectors else None
     return Searcher(store, encode, ApproximateIndex(store))

@@ -15,12 +15,14 @@ implementation (a server-scale backend would implement the same methods).
 from __future__ import annotations
 
 import json
+import os
 import re
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Protocol
+from urllib.parse import quote
 
 import numpy as np
 
@@ -74,10 +76,65 @@ class StoreError(StudioFileError):
     """A collection file that cannot be opened or does not fit the request."""
 
 
+class NotACollection(StoreError):
+    """Another program's file (an SQLite database with other tables): never replaced."""
+
+
+class DamagedCollection(StoreError):
+    """A collection SQLite cannot read (damaged pages, missing tables or metadata, empty)."""
+
+
+class DiskError(StoreError):
+    """The disk, not the collection: full, failing, read-only or not permitted."""
+
+
+# SQLite's primary result codes that say the disk or the permissions failed, not the file's content
+_DISK_CODES = {3: "SQLITE_PERM", 5: "SQLITE_BUSY", 6: "SQLITE_LOCKED", 7: "SQLITE_NOMEM", 8: "SQLITE_READONLY",
+               10: "SQLITE_IOERR", 13: "SQLITE_FULL", 14: "SQLITE_CANTOPEN", 15: "SQLITE_PROTOCOL"}
+_DISK_WORDS = ("disk i/o error", "database or disk is full", "unable to open", "readonly", "read-only",
+               "database is locked", "out of memory", "no space left")
+
+
+def disk_problem(exc: Exception) -> bool:
+    """Whether an SQLite error comes from the disk (full, I/O, permissions, locks)."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in _DISK_CODES
+    return isinstance(exc, OSError) or any(word in str(exc).lower() for word in _DISK_WORDS)
+
+
+def disk_full(path: Path, exc: Exception | None = None) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if isinstance(code, int) and code & 0xFF == 13 or "disk is full" in str(exc) or "No space left" in str(exc):
+        return True
+    import shutil
+
+    folder = Path(path).parent
+    try:
+        return shutil.disk_usage(folder if folder.exists() else ".").free < 64 * 1024
+    except OSError:
+        return False
+
+
+def named_as_collection(path: Path) -> bool:
+    """A file whose name says it is a collection (``--rebuild`` may move it aside when damaged)."""
+    return Path(path).name.endswith(SUFFIX)
+
+
 def unreadable(path: Path, exc: Exception) -> StoreError:
-    """The error for a collection file SQLite cannot read (damaged, or not a collection)."""
-    return StoreError(f"{safe_text(str(path))}: not a readable collection ({safe_text(str(exc))}); it was left as "
-                      "it is (index into a new collection, or start this one afresh with --rebuild)")
+    """The error for a collection file SQLite cannot read: the disk (full, failing,
+    read-only) said plainly, with nothing to rebuild; or a damaged file, left as it is."""
+    where = safe_text(str(path))
+    if disk_problem(exc):
+        if disk_full(path, exc):
+            return DiskError(f"{where}: cannot be read or written: the disk is full (free some space and try "
+                             "again; the collection was left as it is)")
+        return DiskError(f"{where}: cannot be read ({safe_text(str(exc))}): a problem with the disk or the file's "
+                         "permissions, not with the collection, which was left as it is")
+    how = ("start it afresh with --rebuild, which keeps the damaged file beside it as .damaged-<time>"
+           if named_as_collection(path) else "index into a new collection")
+    return DamagedCollection(f"{where}: not a readable collection ({safe_text(str(exc))}); it was left as it is: "
+                             f"{how}")
 
 
 TABLES = ("meta", "documents", "chunks", "chunks_fts")
@@ -117,27 +174,37 @@ class Store(Protocol):
 
 
 class SQLiteStore:
-    def __init__(self, path: Path, create_with: dict[str, Any] | None = None):
-        """Open ``path``; with ``create_with`` (embedder spec, dim…) a missing file is created."""
+    def __init__(self, path: Path, create_with: dict[str, Any] | None = None, read_only: bool = False):
+        """Open ``path``; with ``create_with`` (embedder spec, dim…) a missing file is created.
+        ``read_only`` (search, status) writes nothing: no journal-mode change, no upgrade, and
+        on a full or read-only disk, where SQLite cannot make its shared-memory file, the
+        file is read as it stands (SQLite's ``immutable``) when no write-ahead log is pending."""
         self.path = Path(path)
+        self.read_only = read_only
+        self.db: sqlite3.Connection | None = None
+        where = safe_text(str(self.path))
         if not self.path.exists() and create_with is None:
-            raise StoreError(f"{self.path}: no such collection")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+            raise StoreError(f"{where}: no such collection")
+        if self.path.exists() and not self.path.is_file():
+            raise NotACollection(f"{where}: not a collection file (a folder, pipe or device); it was left as it is")
+        if create_with is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         existing = self.path.exists() and self.path.stat().st_size > 0
         try:
-            self.db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            self.db = self._open_for_reading() if read_only else \
+                sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
             if existing:  # checked before anything is written: another program's database stays untouched
                 stored = self.meta()
                 if stored:
                     self._check(stored)
-                elif self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()[0]:
-                    raise StoreError(f"{safe_text(str(self.path))}: an SQLite file but not a collection; it was "
-                                     "left as it is")
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-            self.db.execute("PRAGMA foreign_keys=ON")
-            if create_with is not None:
-                self.db.executescript(SCHEMA)  # every statement is IF NOT EXISTS
+                else:
+                    self._check_tables()
+            if not read_only:
+                self.db.execute("PRAGMA journal_mode=WAL")
+                self.db.execute("PRAGMA synchronous=NORMAL")
+                self.db.execute("PRAGMA foreign_keys=ON")
+                if create_with is not None:
+                    self.db.executescript(SCHEMA)  # every statement is IF NOT EXISTS
             stored = self.meta()
         except (sqlite3.DatabaseError, ValueError, TypeError) as exc:  # ValueError: meta that is not JSON
             self._close_quietly()
@@ -148,18 +215,52 @@ class SQLiteStore:
         if not stored:
             if create_with is None:
                 self._close_quietly()
-                raise StoreError(f"{safe_text(str(self.path))}: not a collection (no metadata)")
+                raise DamagedCollection(f"{where}: not a collection ({'no metadata' if existing else 'an empty file'})"
+                                        "; it was left as it is")
             with self.transaction():
                 for key, value in {**create_with, "schema": SCHEMA_VERSION, "generation": 0,
                                     "skipped_status": True}.items():
                     self.db.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))
         elif stored.get("schema") != SCHEMA_VERSION:
-            raise StoreError(f"{self.path}: collection format {stored.get('schema')}; this studio reads "
+            self._close_quietly()
+            raise StoreError(f"{where}: collection format {stored.get('schema')}; this studio reads "
                              f"{SCHEMA_VERSION}")
-        else:
+        elif not read_only:
             self._upgrade()
+        self._doc_columns = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
         self._matrix: tuple[int, np.ndarray, np.ndarray] | None = None
         self._term_tables = False
+
+    def _open_for_reading(self) -> sqlite3.Connection:
+        """A connection that writes nothing (no store method that writes is called on it; SQLite's
+        query_only would refuse the keyword search's temporary tables too). An ordinary one, so that the last
+        reader to close removes the ``-wal`` / ``-shm`` files SQLite makes beside the file;
+        when those cannot be made (a full or read-only disk) and no log is pending, the file
+        is opened ``immutable``: read as it stands, without locks or files beside it."""
+        side = [Path(f"{self.path}{suffix}") for suffix in ("-wal", "-shm")]
+        before = [p.exists() for p in side]
+        db = sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+        try:
+            db.execute("PRAGMA temp_store=MEMORY")  # the keyword search's scratch tables
+            db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            return db
+        except sqlite3.DatabaseError as exc:
+            db.close()
+            if not disk_problem(exc):
+                raise
+            for made, existed in zip(side, before):  # the empty files this attempt left on the full disk
+                try:
+                    if not existed and made.stat().st_size == 0:
+                        made.unlink()
+                except OSError:
+                    pass
+            wal = side[0]
+            if wal.exists() and wal.stat().st_size > 0:  # a log pending: the file alone is not the collection
+                raise
+        uri = f"file:{quote(os.fsencode(str(self.path.absolute())))}?mode=ro&immutable=1"
+        db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA temp_store=MEMORY")
+        return db
 
     def _close_quietly(self) -> None:
         if getattr(self, "db", None) is not None:
@@ -171,9 +272,21 @@ class SQLiteStore:
         names = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master")}
         missing = [t for t in TABLES if t not in names]
         if missing or not isinstance(stored.get("embedder"), str) or int(stored.get("dim", 0)) <= 0:
-            raise StoreError(f"{safe_text(str(self.path))}: an SQLite file but not a collection (no "
-                             f"{', '.join(missing) or 'embedder and dimensions'}); it was left as it is")
+            error = DamagedCollection if "schema" in stored or "embedder" in stored else NotACollection
+            raise error(f"{safe_text(str(self.path))}: an SQLite file but not a collection (no "
+                        f"{', '.join(missing) or 'embedder and dimensions'}); it was left as it is")
         self.db.execute("SELECT COUNT(*), MAX(path) FROM documents").fetchone()  # reads the table's pages
+
+    def _check_tables(self) -> None:
+        """A file without collection metadata: another program's database when none of a
+        collection's tables is there (an empty database is fine to start one in)."""
+        names = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master")}
+        if names and not names & set(TABLES):
+            raise NotACollection(f"{safe_text(str(self.path))}: an SQLite file but not a collection; it was left "
+                                 "as it is")
+        if names:
+            raise DamagedCollection(f"{safe_text(str(self.path))}: a collection without its metadata; it was "
+                                    "left as it is")
 
     def _upgrade(self) -> None:
         """Columns and statuses added since a collection was made (its data is kept)."""
@@ -194,6 +307,8 @@ class SQLiteStore:
     # ------------------------------------------------------------------ plumbing
 
     def transaction(self):
+        if self.read_only:
+            raise StoreError(f"{safe_text(str(self.path))}: opened for reading only")
         return _Transaction(self.db)
 
     def close(self) -> None:
@@ -202,8 +317,10 @@ class SQLiteStore:
     def meta(self) -> dict[str, Any]:
         try:
             return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM meta")}
-        except sqlite3.OperationalError:
-            return {}
+        except sqlite3.OperationalError as exc:
+            if "no such table" in str(exc):
+                return {}
+            raise
 
     def generation(self) -> int:
         row = self.db.execute("SELECT value FROM meta WHERE key='generation'").fetchone()
@@ -215,7 +332,8 @@ class SQLiteStore:
     # ------------------------------------------------------------------ documents
 
     def documents(self) -> dict[str, dict[str, Any]]:
-        rows = self.db.execute("SELECT path, hash, size, mtime, status, error, chunks, indexed_at FROM documents")
+        mtime = "mtime" if "mtime" in self._doc_columns else "0"  # read-only: a collection not yet upgraded
+        rows = self.db.execute(f"SELECT path, hash, size, {mtime}, status, error, chunks, indexed_at FROM documents")
         return {r[0]: {"hash": r[1], "size": r[2], "mtime": r[3], "status": r[4], "error": r[5], "chunks": r[6],
                        "indexed_at": r[7]} for r in rows}
 

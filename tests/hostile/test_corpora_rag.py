@@ -87,6 +87,8 @@ def test_damaged_and_foreign_collection_files_are_refused_and_left_as_they_are(c
     db.close()
     before = other.read_bytes()
     expect_refused(cli("rag", "index", corpus, "-c", other, "--embedder", TOY), "not a collection")
+    expect_refused(cli("rag", "index", corpus, "-c", other, "--rebuild", "--embedder", TOY), "not a collection",
+                   "--rebuild replaces only collections")
     assert other.read_bytes() == before and (rag / "broken.rag.sqlite").read_bytes() == garbage
 
 
@@ -106,3 +108,23 @@ def test_a_collection_name_too_long_for_a_file_is_refused_in_one_line(cli, tmp_p
     expect_refused(cli("rag", "status", "--collection", "a" * 5000), "collection name", "5,000 characters")
     expect_refused(cli("rag", "search", "hello", "-c", f"{tmp_path}/{'b' * 300}/c.rag.sqlite"),
                    "300 bytes", "255")
+
+
+def test_rebuild_replaces_only_a_collection_and_keeps_a_damaged_one_aside(cli, tmp_path):
+    """`--rebuild` turned any file given as the collection into one (a text file, another
+    program's database); a damaged collection was deleted."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("hello world\n")
+    precious = tmp_path / "p.txt"
+    precious.write_text("precious\n")
+    expect_refused(cli("rag", "index", docs, "-c", precious, "--rebuild", "--embedder", TOY),
+                   "p.txt", "not a collection", "left as it is")
+    assert precious.read_text() == "precious\n"
+    broken = cli.workspace / "rag" / "broken.rag.sqlite"
+    broken.parent.mkdir(exist_ok=True)
+    garbage = b"SQLite format 3\x00" + os.urandom(8000)
+    broken.write_bytes(garbage)
+    expect_ok(cli("rag", "index", docs, "-c", "broken", "--rebuild", "--embedder", TOY))
+    (aside,) = broken.parent.glob("broken.rag.sqlite.damaged-*")
+    assert aside.read_bytes() == garbage

@@ -221,3 +221,40 @@ def test_a_collection_from_before_skipped_lists_its_skips_as_skipped(tmp_path, d
     store = SQLiteStore(tmp_path / "c.rag.sqlite")
     statuses = {p: d["status"] for p, d in store.documents().items()}
     assert statuses == {"/x/broken.pdf": "skipped", "/x/loop.txt": "skipped", "/x/buggy.txt": "failed"}
+
+
+def test_rebuild_replaces_only_collections_and_keeps_a_damaged_one_aside(tmp_path, docs, toy):
+    """--rebuild turned any file given as the collection (a text file, another program's
+    database, a folder) into a collection, and deleted a damaged one."""
+    precious = tmp_path / "p.txt"
+    precious.write_text("precious\n")
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    other = tmp_path / "app.db"
+    db = sqlite3.connect(other)
+    db.execute("CREATE TABLE users (name TEXT)")
+    db.commit()
+    db.close()
+    before = other.read_bytes()
+    for path in (precious, empty, other, docs, tmp_path / "app.rag.sqlite"):
+        if path.name == "app.rag.sqlite":  # another program's database, even under a collection's name
+            shutil.copy(other, path)
+        with pytest.raises(StoreError, match="--rebuild replaces only collections|not a collection file"):
+            open_for_indexing(path, toy, 200, 30, rebuild=True)
+    assert precious.read_text() == "precious\n" and empty.read_bytes() == b"" and other.read_bytes() == before
+    assert (tmp_path / "app.rag.sqlite").read_bytes() == before and (docs / "guide.md").exists()
+
+    damaged = tmp_path / "c.rag.sqlite"
+    garbage = b"SQLite format 3\x00" + os.urandom(8000)
+    damaged.write_bytes(garbage)
+    with pytest.raises(StoreError, match="damaged file beside it"):
+        SQLiteStore(damaged)
+    store = open_for_indexing(damaged, toy, 200, 30, rebuild=True)
+    assert index_sources(store, [docs], toy).indexed == 5
+    store.close()
+    (aside,) = tmp_path.glob("c.rag.sqlite.damaged-*")
+    assert aside.read_bytes() == garbage
+
+    store = open_for_indexing(damaged, toy, 200, 30, rebuild=True)  # a healthy collection: started afresh
+    assert store.documents() == {}
+    store.close()
