@@ -163,17 +163,22 @@ def _show(path: str) -> int:
 
 
 def _show_code(workflow) -> None:
-    """Every callable the workflow (and its sub-workflows) names: nothing is imported."""
-    from .workflow.trust import BUILTIN, callables, fingerprint
+    """Every callable the workflow (and its sub-workflows) names, and every server it names
+    that would get one of your keys: nothing is imported, nothing is sent."""
+    from .workflow.trust import BUILTIN, callables, endpoints, fingerprint
 
-    refs = callables(workflow)
+    refs, servers = callables(workflow), endpoints(workflow)
+    untrusted = [r for r in refs if r.ref not in BUILTIN] + servers
     if not refs:
-        print("Python code: none (runs without --trust)")
-        return
-    untrusted = [r for r in refs if r.ref not in BUILTIN]
-    print("Python code it names" + (" (runs only with --trust, or after Run in the editor's dialog):"
-                                    if untrusted else " (the studio's own, runs as it is):"))
-    for ref in refs:
-        print(f"  {ref.ref:32} {ref.role} in {ref.where}" + ("  [built in]" if ref.ref in BUILTIN else ""))
+        print("Python code: none" + ("" if servers else " (runs without --trust)"))
+    else:
+        print("Python code it names" + (" (runs only with --trust, or after Run in the editor's dialog):"
+                                        if untrusted else " (the studio's own, runs as it is):"))
+        for ref in refs:
+            print(f"  {ref.ref:32} {ref.role} in {ref.where}" + ("  [built in]" if ref.ref in BUILTIN else ""))
+    if servers:
+        print("Servers it names that would get your keys (sent only with --trust, or after Run in the editor's dialog):")
+        for ref in servers:
+            print(f"  {ref.ref} {ref.role} in {ref.where}")
     if untrusted:
         print(f"content fingerprint {fingerprint(workflow)} (jobs run: --set trusted=…)")

@@ -24,7 +24,7 @@ from .settings import context, settings
 from .trace import Tracer
 from .workflow import NodeError, WorkflowError, load_workflow
 from .workflow.schema import workflow_suffix
-from .workflow.trust import require
+from .workflow.trust import fingerprint, require
 
 
 class OptimizationErrors(RuntimeError):
@@ -39,8 +39,11 @@ def _workflow(params: ModelOptions, path: str):
     refuse_missing(workflow)  # once, before any model call, not once per example
     # the gate: code the file (or a module:function metric) names runs only when the
     # caller's `trusted` is the fingerprint of exactly this content (workflow/trust.py)
-    require(workflow, getattr(params, "trusted", ""), getattr(params, "metric", ""))
+    trusted, metric = getattr(params, "trusted", ""), getattr(params, "metric", "")
+    require(workflow, trusted, metric)
     workflow.trust()
+    if trusted and trusted == fingerprint(workflow, metric):  # servers the file names may get keys
+        workflow.allow_credentials()
     workflow.lm_override = lm
     problem = None if settings().lm is not None else no_model_message(workflow, "give the job a model (the model parameter; --model on the command line; "
                                          "the model field of the editor's Run / Evaluate / Optimize dialogs)")

@@ -36,6 +36,15 @@ RETRY_NAMES = ("Timeout", "APIConnectionError", "RateLimitError", "InternalServe
                "BadGatewayError", "APITimeoutError", "TimeoutError", "ConnectError")
 
 
+#: sent instead of a key to servers that get none of the user's (local servers ignore it)
+PLACEHOLDER_KEY = "no-key"
+
+
+def provider_name(model: str) -> str:
+    """The litellm provider of a model string, whose API key it would use ("openai" by default)."""
+    return model.split("/", 1)[0] if "/" in model else "openai"
+
+
 class LMError(RuntimeError):
     """A model call that failed for good; the message names the model and the cause."""
 
@@ -156,6 +165,9 @@ class LM:
         self.params = {k: v for k, v in params.items() if v is not None}
         self._backend = FunctionBackend(backend) if backend is not None else None
         self._structured: bool | None = None
+        # False for a server a workflow FILE names (``api_base`` there) until the person
+        # running it agreed: then it gets a placeholder key, never one of theirs (trust.py)
+        self.send_key = True
 
     def __repr__(self) -> str:
         return f"LM({self.model!r}" + (f", api_base={self.api_base!r}" if self.api_base else "") + ")"
@@ -174,6 +186,7 @@ class LM:
         model = changes.pop("model", self.model)
         kwargs.update(changes)
         lm = LM(model, **kwargs)
+        lm.send_key = self.send_key
         if self._backend is not None and model == self.model:
             lm._backend = self._backend
         return lm
@@ -197,15 +210,33 @@ class LM:
                 self._backend = LiteLLMBackend(self._api_key())
         return self._backend
 
+    def allow_key(self) -> None:
+        """The person running a workflow agreed that its file's server gets their key."""
+        if not self.send_key:
+            self.send_key = True
+            if isinstance(self._backend, LiteLLMBackend):
+                self._backend = None  # made with the placeholder
+
     def _api_key(self) -> str | None:
+        """The key handed to litellm. A server named by a workflow file without consent
+        gets :data:`PLACEHOLDER_KEY` (``$api_key_env`` is refused): litellm is never left
+        to find the user's key itself for it. Any ``api_base`` with no key configured gets
+        the placeholder too: local servers do not check it, and the real error (cannot
+        connect, 401) surfaces instead of litellm's "missing credentials"."""
         if self.api_key_env:
+            if not self.send_key:
+                raise LMError(f"{self.model}: not sending ${self.api_key_env} to {self.api_base}: the workflow "
+                              "file names that server, and nobody agreed to send it a key")
             key = os.environ.get(self.api_key_env)
             if not key:
                 raise LMError(f"{self.model}: the environment variable {self.api_key_env} is not set")
             return key
-        provider = self.model.split("/", 1)[0] if "/" in self.model else "openai"
-        key, _where = get_api_key(provider)
-        return key  # None: litellm looks in the environment itself (or the server needs none)
+        if self.api_base and not self.send_key:
+            return PLACEHOLDER_KEY
+        key, _where = get_api_key(provider_name(self.model))
+        if key is None and self.api_base:
+            return PLACEHOLDER_KEY
+        return key  # None: the provider's own server; litellm looks in the environment itself
 
     def supports_structured_output(self) -> bool:
         """Whether the provider can be held to a JSON schema (``response_format``); asked of

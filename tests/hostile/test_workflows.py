@@ -105,3 +105,59 @@ def test_malformed_workflow_files_are_one_line(cli, tmp_path):
     expect_refused(cli("workflow", "export-python", missing), "gone.workflow.json", "no such workflow file")
     echo = workflow(tmp_path / "echo.workflow.json", {}, outputs={"question": "input.question"})
     expect_refused(cli("workflow", "run", echo), "missing input 'question'")
+
+
+ANSWER = "[[ ## answer ## ]]\nok\n\n[[ ## completed ## ]]"
+
+
+@pytest.fixture
+def keyed_server(llm_server):
+    """The fake server, also keeping each request's Authorization header."""
+    seen: list[str] = []
+    base = llm_server._server.RequestHandlerClass
+
+    class Recording(base):
+        def do_POST(self):  # noqa: N802
+            seen.append(self.headers.get("Authorization") or "")
+            super().do_POST()
+
+    llm_server._server.RequestHandlerClass = Recording
+    llm_server.reset(script=[ANSWER])
+    llm_server.seen = seen
+    return llm_server
+
+
+def keyed_workflow(path, model):
+    return workflow(path, {"x": {"type": "prompts.predict", "inputs": {"question": "input.question"},
+                                 "params": {"signature": "question -> answer", "model": model}}},
+                    outputs={"answer": "x.answer"})
+
+
+def test_a_server_the_file_names_gets_no_key_without_consent(cli, tmp_path, keyed_server):
+    url, seen = keyed_server.url, keyed_server.seen
+    env = {"TS_SECRET": "s3cret-env", "OPENAI_API_KEY": "sk-users-own"}
+    run = ("--input", "question=hi", "--quiet", "--no-cache", "--retries", "0")
+    named = keyed_workflow(tmp_path / "k.workflow.json", {"model": "openai/x", "api_base": url, "api_key_env": "TS_SECRET"})
+    assert f"model endpoint {url} receives $TS_SECRET" in expect_ok(cli("workflow", "show", named, env=env)).out
+    expect_refused(cli("workflow", "run", named, *run, env=env), url, "$TS_SECRET", "node 'x'", "--trust")
+    expect_failed(cli("jobs", "run", "prompts.run", "--set", f"workflow={named}", "--set", "inputs.question=hi",
+                      env=env), "$TS_SECRET", "trusted=")
+    # a provider key from the environment is a key too
+    plain = keyed_workflow(tmp_path / "p.workflow.json", {"model": "openai/x", "api_base": url})
+    expect_refused(cli("workflow", "run", plain, *run, env=env), url, "openai API key", "--trust")
+    assert seen == []
+    # no key set here: the server gets a placeholder, and the run works
+    expect_ok(cli("workflow", "run", plain, *run, env={"OPENAI_API_KEY": ""}))
+    assert seen == ["Bearer no-key"]
+    # consent: the key goes
+    expect_ok(cli("workflow", "run", named, *run, "--trust", env=env))
+    assert seen[-1] == "Bearer s3cret-env"
+    # a server the user names is their own choice
+    nomodel = workflow(tmp_path / "u.workflow.json", {"x": {"type": "prompts.predict",
+                       "inputs": {"question": "input.question"}, "params": {"signature": "question -> answer"}}},
+                       outputs={"answer": "x.answer"})
+    expect_ok(cli("workflow", "run", nomodel, *run, "--model", "openai/x", "--api-base", url, env=env))
+    assert seen[-1] == "Bearer sk-users-own" and len(seen) == 3
+    # a model object may set only a model, its server, a key's variable name and sampling
+    odd = keyed_workflow(tmp_path / "o.workflow.json", {"model": "openai/x", "backend": "os:system"})
+    expect_refused(cli("workflow", "show", odd), "may not set 'backend'")

@@ -51,8 +51,10 @@ def cancel_soon(start_call, after: float = 0.3, **settings) -> float:
 
 @pytest.fixture
 def lm(llm_server, monkeypatch):
-    """An LM that talks to the fake server through litellm (real HTTP)."""
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    """An LM that talks to the fake server through litellm (real HTTP). No key is set: a
+    server given by api_base gets a placeholder, and one a workflow file names would need
+    consent to get a real key (workflow/trust.py)."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     return LM("openai/fake-model", api_base=llm_server.url, retries=2, backoff=0.01, timeout=5)
 
 

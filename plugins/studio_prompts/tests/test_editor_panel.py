@@ -202,7 +202,7 @@ def test_autosave_recovery_and_change_on_disk(editor, tmp_path, qtbot):
 
 def test_run_colours_nodes_and_fills_the_traces(window, editor, qasync_loop, qtbot, tmp_path, llm_server,
                                                 monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
 
     def script(request):
         if "`query` (str)" in request["messages"][0]["content"].split("Your output fields")[1]:
@@ -310,7 +310,7 @@ def test_group_into_a_sub_workflow_and_open_it(editor, tmp_path, llm_server, lm)
 
 def test_dropped_dataset_feeds_evaluate_and_results_are_shown(window, editor, qasync_loop, qtbot, tmp_path,
                                                               llm_server, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
     llm_server.reset(script=lambda r: fields(capital={"France": "Paris", "Italy": "Rome"}.get(
         input_value(r, "country"), "?")))
     path = write_workflow(tmp_path / "cap.workflow.json",

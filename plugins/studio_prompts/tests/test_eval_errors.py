@@ -106,7 +106,7 @@ def test_budget_and_cancel_inside_a_workflow_are_not_errors(tmp_path, llm_server
 
 @pytest.fixture
 def workflow_file(tmp_path, llm_server, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
     return write_workflow(tmp_path / "cap.workflow.json",
                           nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
                           inputs={"country": "str"}, outputs={"capital": "ask.capital"},

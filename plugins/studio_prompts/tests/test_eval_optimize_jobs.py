@@ -137,7 +137,7 @@ def data_file(tmp_path):
 def test_run_job_writes_trace_and_outputs(tmp_path, llm_server, make_studio, run_job, monkeypatch):
     import studio_prompts.hooks as hooks
 
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
     llm_server.reset(script=demos_needed)
     studio = make_studio(hooks)
     job = run_job(studio, "prompts.run", {"workflow": str(capitals_workflow(tmp_path, llm_server.url)),
@@ -157,7 +157,7 @@ def test_run_job_writes_trace_and_outputs(tmp_path, llm_server, make_studio, run
 def test_cli_run_eval_optimize_export(tmp_path, llm_server, studio_home, monkeypatch, capsys, data_file):
     from studio.cli import main
 
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
     llm_server.reset(script=demos_needed)
     workflow = capitals_workflow(tmp_path, llm_server.url)
     original = workflow.read_bytes()

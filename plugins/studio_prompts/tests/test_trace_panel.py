@@ -39,7 +39,7 @@ def script(request):
 
 
 def test_a_live_run_fills_the_trace_view(window, qasync_loop, qtbot, tmp_path, llm_server, monkeypatch):
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
     llm_server.reset(script=script)
     panel = window.show_panel("prompts:traces")
     path = two_step(tmp_path, llm_server.url)

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from studio_prompts import LM
 from studio_prompts.workflow import NodeError, WorkflowError, load_workflow
 from studio_prompts.workflow.export import export_python
 from studio_prompts.workflow.trust import UntrustedCode, callables, content_digest, fingerprint
@@ -258,3 +259,25 @@ def test_the_trust_dialog_names_each_callable_and_defaults_to_cancel(make_window
     again = TrustDialog(window, tmp_path / "x.workflow.json", code)
     QTimer.singleShot(0, again.cancel_button.click)
     assert again.ask() is False
+
+
+def test_a_model_object_in_a_file_sets_only_known_keys_and_its_server_gets_no_key_unasked(monkeypatch):
+    from studio_prompts.lm import PLACEHOLDER_KEY, LMError
+    from studio_prompts.workflow.graph import make_lm
+
+    for bad in ({"model": "openai/x", "backend": "os:system"}, {"model": "openai/x", "base_url": "http://h"},
+                {"model": "openai/x", "api_base": 5}, {"model": "openai/x", "api_key_env": "A B"}):
+        with pytest.raises(WorkflowError):
+            make_lm(bad)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-users-own")
+    monkeypatch.setenv("TS_SECRET", "s3cret")
+    named = make_lm({"model": "openai/x", "api_base": "http://127.0.0.1:9/v1"})
+    assert named._api_key() == PLACEHOLDER_KEY  # never the user's key, never left to litellm
+    keyed = make_lm({"model": "openai/x", "api_base": "http://127.0.0.1:9/v1", "api_key_env": "TS_SECRET"})
+    with pytest.raises(LMError, match="not sending"):
+        keyed._api_key()
+    keyed.allow_key()
+    assert keyed._api_key() == "s3cret" and keyed.copy()._api_key() == "s3cret"
+    assert make_lm({"model": "openai/x"})._api_key() == "sk-users-own"  # the provider's own server
+    monkeypatch.delenv("OPENAI_API_KEY")
+    assert LM("openai/x", api_base="http://127.0.0.1:9/v1")._api_key() == PLACEHOLDER_KEY

@@ -62,17 +62,38 @@ def plugin_node_types() -> dict[str, Any]:
     return {n.id: n for n in contributions("studio_workflow_nodes")}
 
 
+#: what a file's model object may set: the model, its server, the NAME of a key's
+#: environment variable, sampling parameters. Nothing that changes where requests go or
+#: what runs (``backend``, ``base_url``, ``extra_headers``, ``custom_llm_provider``…).
+MODEL_KEYS = frozenset({"model", "api_base", "api_key_env", "temperature", "max_tokens", "top_p", "stop", "seed",
+                        "presence_penalty", "frequency_penalty"})
+_TEXT_KEYS = ("model", "api_base", "api_key_env")
+
+
 def make_lm(value: Any) -> LM | None:
-    """A node's or workflow's ``model``: a model string or ``{"model": …, "api_base": …, …}``."""
+    """A node's or workflow's ``model`` as a file gives it: a model string or
+    ``{"model": …, "api_base": …, …}`` with only :data:`MODEL_KEYS`. A server the file
+    names gets no key of the user's until they agree (``Workflow.allow_credentials``)."""
     if value is None or isinstance(value, LM):
         return value
-    if isinstance(value, str):
+    if isinstance(value, str) and value:
         return LM(value)
     if isinstance(value, dict) and value.get("model"):
         if "api_key" in value:
             raise WorkflowError("API keys never go in workflow files: use api_key_env (an environment variable) "
                                 "or the OS keyring")
-        return LM(**value)
+        unknown = sorted(str(k) for k in value if k not in MODEL_KEYS)
+        if unknown:
+            raise WorkflowError(f"a model object may not set {', '.join(map(repr, unknown))} "
+                                f"(it may set {', '.join(sorted(MODEL_KEYS))})")
+        for key in _TEXT_KEYS:
+            if key in value and not isinstance(value[key], str):
+                raise WorkflowError(f"the model's {key!r} is text, got {value[key]!r}")
+        if value.get("api_key_env") and not str(value["api_key_env"]).isidentifier():
+            raise WorkflowError(f"api_key_env names an environment variable, got {value['api_key_env']!r}")
+        lm = LM(**value)
+        lm.send_key = not value.get("api_base")
+        return lm
     raise WorkflowError(f"a model is a string or an object with \"model\", got {value!r}")
 
 
@@ -96,6 +117,7 @@ class Workflow(Module):
         self.code_refs: dict[str, list[str]] = {}  # node id → the "module:function" it names, unimported
         self.functions: dict[str, Any] = {}  # node id → the resolved function, once trusted
         self.lm_override = lm  # e.g. the CLI's --model: replaces the file's default model
+        self.credentials_allowed = False  # keys for servers the file names (allow_credentials)
         self._parents = _parents + ((self.path.resolve(),) if self.path else ())
         self.where = str(self.path) if self.path else spec.name
         self.lm = self._guard(lambda: make_lm(spec.model), "model")
@@ -114,6 +136,7 @@ class Workflow(Module):
             raise WorkflowError(f"{self.where}: the nodes form a cycle: {' → '.join(exc.args[1])}") from None
         if trusted:
             self.trust()
+            self.allow_credentials()
 
     # ---- building
 
@@ -195,9 +218,22 @@ class Workflow(Module):
         self.trusted = True
         return self
 
+    def allow_credentials(self) -> "Workflow":
+        """The person running it agreed that the servers its files name (``api_base``) get
+        their keys (``$api_key_env``, or the provider's): see ``trust.py``."""
+        self.credentials_allowed = True
+        for lm in [self.lm, *(getattr(m, "lm", None) for m in self.predictors.values()),
+                   *(part.lm for m in self.predictors.values() if isinstance(m, ReAct) for part in (m.react, m.extract))]:
+            if lm is not None:
+                lm.allow_key()
+        for sub in self.subworkflows.values():
+            sub.allow_credentials()
+        return self
+
     def untrusted_code(self) -> list["trust_rules.CodeRef"]:
-        """The code this workflow names that needs consent (empty: it runs as it is)."""
-        return trust_rules.needing_consent(trust_rules.callables(self))
+        """The code this workflow names, and the keys it would send to servers it names,
+        that need consent (empty: it runs as it is)."""
+        return trust_rules.consent_needed(self)
 
     def _check_references(self) -> None:
         for node_id, node in self.spec.nodes.items():
@@ -265,7 +301,7 @@ class Workflow(Module):
             code = self.untrusted_code()
             if code:
                 raise trust_rules.UntrustedCode(
-                    f"{self.where}: not run, it names Python code nobody agreed to run: {trust_rules.listing(code)}. "
+                    f"{self.where}: not run, nobody agreed to what it names: {trust_rules.listing(code)}. "
                     "Read the file; if you trust it, load it with trusted=True (or call .trust())",
                     code, trust_rules.content_digest(self))
             self.trust()  # nothing to import, or only the engine's own functions
@@ -315,7 +351,10 @@ class Workflow(Module):
             return await _call(self.functions[node_id], bound)
         runner = resolve(self._plugin_types[node.type].runner)
         if _takes_runtime(runner):
-            return await _call(runner, node.params, bound, PluginNodeRuntime(node_id, node.params.get("model")))
+            runtime = PluginNodeRuntime(node_id, node.params.get("model"))
+            if self.credentials_allowed and runtime.lm is not None:
+                runtime.lm.allow_key()
+            return await _call(runner, node.params, bound, runtime)
         return await _call(runner, node.params, bound)
 
     # ---- back to a file

@@ -12,6 +12,23 @@ name ``module:function`` code, a signature's field type may name a class
   themselves, a ``trusted`` parameter equal to :func:`fingerprint` — so ``jobs run`` is
   not a way around the question, and a file changed after it was reviewed is refused.
 
+Keys are guarded the same way. A model object in a file may name a server
+(``"api_base"``) and a key's environment variable (``"api_key_env"``); litellm would
+send that variable, or the provider's key from the environment or keyring, to the
+server as ``Authorization`` — to any host the file's author picked. The rule:
+
+* a server a FILE names (an ``api_base`` in a workflow or sub-workflow file, at the top
+  or in a node's ``model``) gets one of the user's keys only with consent. It is listed
+  beside the code (:func:`endpoints`: ``model endpoint URL — receives $VAR``) when the
+  model names ``api_key_env``, or when the provider's key is set here (environment or
+  keyring); consent is the same fingerprint (the file's bytes hold the URL);
+* without consent it gets the placeholder key ``no-key`` (local servers ignore it), never
+  ``$api_key_env``, and litellm is never left to look the key up itself;
+* a server the USER names (``--api-base``, the editor's form, ``LM(api_base=…)`` in
+  Python) is their own choice: it gets their key, or the placeholder when none is set;
+* a model object may set only ``graph.MODEL_KEYS`` (model, server, key variable name,
+  sampling parameters): nothing that changes what runs or where requests go.
+
 What needs no consent: the engine's own metric functions and the sample workflows'
 read-only retriever (:data:`BUILTIN`), listed by exact name — not whole packages, since
 the studio's packages also hold functions that write files. A plugin's node types run
@@ -98,6 +115,48 @@ def _types(node_id: str, node: Any, where: str) -> list[CodeRef]:
             for f in (*spec.inputs, *spec.outputs) for name in dotted_names(f.type)]
 
 
+def endpoints(workflow: Any) -> list[CodeRef]:
+    """Servers the workflow's files name that would receive one of the user's keys (see
+    the module's rule), its sub-workflows' too. Plugin providers (``studio/<run>``) take
+    no key and are not listed."""
+    found: list[CodeRef] = []
+    where = workflow.path.name if workflow.path else workflow.spec.name
+    models = [("the workflow's model", workflow.spec.model)]
+    models += [(f"model of node {nid!r}", node.params.get("model")) for nid, node in workflow.spec.nodes.items()]
+    for role, model in models:
+        secret = _secret_sent(model)
+        if secret:
+            found.append(CodeRef(f"model endpoint {model['api_base']}", f"receives {secret}, {role}", where))
+    for node_id in workflow.spec.nodes:
+        if node_id in workflow.subworkflows:
+            found += endpoints(workflow.subworkflows[node_id])
+    return found
+
+
+def _secret_sent(model: Any) -> str:
+    """What key a file's model object would send to the server it names ('' for none)."""
+    from studio.api import get_api_key
+
+    from ..lm import provider_for, provider_name
+
+    if not isinstance(model, dict) or not isinstance(model.get("api_base"), str) or not model["api_base"]:
+        return ""
+    name = model.get("model")
+    if not isinstance(name, str) or provider_for(name) is not None:
+        return ""
+    if model.get("api_key_env"):
+        return f"${model['api_key_env']}"
+    provider = provider_name(name)
+    key, source = get_api_key(provider)
+    return f"your {provider} API key (from the {source})" if key else ""
+
+
+def consent_needed(workflow: Any, metric: str = "") -> list[CodeRef]:
+    """Everything running ``workflow`` needs consent for: the code it (and a
+    ``module:function`` metric) names, and the servers it names that would get a key."""
+    return needing_consent(callables(workflow) + endpoints(workflow) + [r for r in [metric_ref(metric)] if r])
+
+
 def metric_ref(metric: Any) -> CodeRef | None:
     """A ``module:function`` metric as code to consent to (built-in metrics are not)."""
     if not isinstance(metric, str) or not metric or metric in BUILTIN_METRICS or metric in BUILTIN:
@@ -142,6 +201,10 @@ def fingerprint(workflow: Any, metric: str = "") -> str:
     return hashlib.sha256(f"{digest}\nmetric {ref.ref}\n".encode()).hexdigest()
 
 
+def _is_endpoint(ref: CodeRef) -> bool:
+    return ref.ref.startswith("model endpoint ")
+
+
 def listing(refs: list[CodeRef], limit: int = 6) -> str:
     shown = ", ".join(str(r) for r in refs[:limit])
     return shown + (f" and {len(refs) - limit} more (workflow show lists them all)" if len(refs) > limit else "")
@@ -151,7 +214,7 @@ def require(workflow: Any, trusted: str = "", metric: str = "", how: str = "") -
     """The gate of a run: raise :class:`UntrustedCode` (one line naming each callable) when
     the workflow (or the metric) names code and ``trusted`` is not its :func:`fingerprint`.
     Returns the code that was consented to."""
-    refs = needing_consent(callables(workflow) + [r for r in [metric_ref(metric)] if r])
+    refs = consent_needed(workflow, metric)
     if not refs:
         return []
     expected = fingerprint(workflow, metric)
@@ -159,5 +222,8 @@ def require(workflow: Any, trusted: str = "", metric: str = "", how: str = "") -
         return refs
     changed = " (it changed since it was trusted)" if trusted else ""
     how = how or f"if you trust it, pass trusted={expected} in the job's parameters"
-    raise UntrustedCode(f"{workflow.where}{changed}: not run, it would import and run Python code it names: "
-                        f"{listing(refs)}. Read the file; {how}", refs, expected)
+    raise UntrustedCode(f"{workflow.where}{changed}: not run, it would "
+                        + ("import and run Python code it names" if any(not _is_endpoint(r) for r in refs) else "")
+                        + (" and " if any(not _is_endpoint(r) for r in refs) and any(map(_is_endpoint, refs)) else "")
+                        + ("send your API keys to servers it names" if any(map(_is_endpoint, refs)) else "")
+                        + f": {listing(refs)}. Read the file; {how}", refs, expected)
