@@ -52,10 +52,11 @@ class ApproximateIndex:
             tmp.replace(self.path)
             self.stamp.write_text(json.dumps({"generation": generation, "chunks": int(len(ids))}))
         except (OSError, RuntimeError):  # a full or read-only disk: searched from memory, saved another time
-            try:
-                tmp.unlink(missing_ok=True)
-            except OSError:
-                pass
+            for partial in (tmp, self.stamp):  # a stamp half written says nothing; the index is rebuilt next time
+                try:
+                    partial.unlink(missing_ok=True)
+                except OSError:
+                    pass
 
     def search(self, query_vector: np.ndarray, limit: int) -> list[tuple[int, float]]:
         self.ensure()

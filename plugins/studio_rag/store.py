@@ -248,15 +248,15 @@ class SQLiteStore:
             db.close()
             if not disk_problem(exc):
                 raise
-            for made, existed in zip(side, before):  # the empty files this attempt left on the full disk
-                try:
-                    if not existed and made.stat().st_size == 0:
-                        made.unlink()
-                except OSError:
-                    pass
             wal = side[0]
             if wal.exists() and wal.stat().st_size > 0:  # a log pending: the file alone is not the collection
                 raise
+            for made, existed in zip(side, before):  # what this attempt left (no writer: the log is empty)
+                try:
+                    if not existed:
+                        made.unlink(missing_ok=True)
+                except OSError:
+                    pass
         uri = f"file:{quote(os.fsencode(str(self.path.absolute())))}?mode=ro&immutable=1"
         db = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA temp_store=MEMORY")

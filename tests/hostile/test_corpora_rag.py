@@ -8,14 +8,16 @@ MiniLM's own tokenizer, where one token can cover a whole line.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import shutil
 import sqlite3
+import subprocess
 
 import pytest
 
-from .conftest import expect_ok, expect_refused
+from .conftest import Cli, expect_ok, expect_refused
 
 TOY = "python:studio_rag.tests.toy:embedder"
 
@@ -128,3 +130,41 @@ def test_rebuild_replaces_only_a_collection_and_keeps_a_damaged_one_aside(cli, t
     expect_ok(cli("rag", "index", docs, "-c", "broken", "--rebuild", "--embedder", TOY))
     (aside,) = broken.parent.glob("broken.rag.sqlite.damaged-*")
     assert aside.read_bytes() == garbage
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 5 MiB tmpfs (needs mount rights: root, as in CI; skipped where there are none)."""
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    if shutil.which("mount") is None or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(mount)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here (needs root)")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+def test_on_a_full_disk_search_and_status_read_the_collection(small_disk, tmp_path):
+    """A full disk made `rag search` say 'not a readable collection (disk I/O error) … start
+    this one afresh with --rebuild' about a healthy collection (SQLite could not make its
+    -shm file), and the attempt left -wal / -shm files behind."""
+    from studio.core.workspace import Workspace
+
+    cli = Cli(tmp_path / "home", Workspace.create(small_disk / "workspace").root)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("hello world\n")
+    expect_ok(cli("rag", "index", docs, "-c", "c1", "--embedder", TOY))
+    with open(small_disk / "filler", "wb", buffering=0) as fh:  # fill the disk
+        for block in (1 << 20, 4096, 512, 1):
+            try:
+                while True:
+                    fh.write(b"\0" * block)
+            except OSError as exc:
+                assert exc.errno == errno.ENOSPC
+    hits = json.loads(expect_ok(cli("rag", "search", "hello", "-c", "c1", "--json")).out)
+    assert hits and hits[0]["path"].endswith("a.txt")
+    assert "a.txt" in expect_ok(cli("rag", "status", "-c", "c1")).out
+    assert sorted(p.name for p in (cli.workspace / "rag").iterdir()) == ["c1.rag.sqlite"]

@@ -258,3 +258,49 @@ def test_rebuild_replaces_only_collections_and_keeps_a_damaged_one_aside(tmp_pat
     store = open_for_indexing(damaged, toy, 200, 30, rebuild=True)  # a healthy collection: started afresh
     assert store.documents() == {}
     store.close()
+
+
+def test_reading_works_where_sqlite_cannot_make_its_shared_memory_file(tmp_path, docs, toy, monkeypatch):
+    """On a full (or read-only) disk SQLite cannot create a WAL file's -shm: reading opens
+    the file as it stands; a disk error is never called damage, nor answered with --rebuild."""
+    import studio_rag.store as store_module
+    from studio_rag.store import DamagedCollection, DiskError, unreadable
+
+    store = collection(tmp_path, toy)
+    index_sources(store, [docs], toy)
+    store.close()
+    path = tmp_path / "c.rag.sqlite"
+    real_connect = sqlite3.connect
+
+    class NoSharedMemory:  # what SQLITE_IOERR_SHMSIZE looks like on the first read
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def execute(self, sql, *args):
+            if "sqlite_master" in sql:
+                raise sqlite3.OperationalError("disk I/O error")
+            return self
+
+        def close(self):
+            pass
+
+    monkeypatch.setattr(store_module.sqlite3, "connect",
+                        lambda target, *a, **k: real_connect(target, *a, **k) if k.get("uri") else
+                        NoSharedMemory())
+    reader = SQLiteStore(path, read_only=True)
+    assert len(reader.documents()) == 5 and reader.count() > 0
+    hits = Searcher(reader, lambda q: toy.encode([q])[0]).search("pasta", k=1)
+    assert hits and hits[0].path.endswith("guide.md")
+    reader.close()
+    assert sorted(p.name for p in tmp_path.glob("c.rag.sqlite*")) == ["c.rag.sqlite"]
+
+    Path(f"{path}-wal").write_bytes(b"\x01" * 100)  # a log pending: the file alone is not the collection
+    monkeypatch.setattr(store_module, "disk_full", lambda *a: True)
+    with pytest.raises(DiskError, match="the disk is full") as refused:
+        SQLiteStore(path, read_only=True)
+    assert "--rebuild" not in str(refused.value)
+    monkeypatch.undo()
+    for message in ("disk I/O error", "database or disk is full", "unable to open database file"):
+        error = unreadable(path, sqlite3.OperationalError(message))
+        assert isinstance(error, DiskError) and "--rebuild" not in str(error), error
+    assert isinstance(unreadable(path, sqlite3.DatabaseError("file is not a database")), DamagedCollection)
