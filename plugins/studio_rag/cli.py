@@ -62,7 +62,8 @@ def configure(parser) -> None:
     index.add_argument("--include", default="*", help="comma-separated file name patterns")
     index.add_argument("--exclude", default="", help="comma-separated patterns to leave out")
     index.add_argument("--chunk-size", type=_int_in(8, 2048), default=200, help="tokens per chunk (8-2048)")
-    index.add_argument("--overlap", type=_int_in(0, 1024), default=30, help="tokens shared by neighbouring chunks")
+    index.add_argument("--overlap", type=_int_in(0, 1024), default=30,
+                       help="tokens shared by neighbouring chunks (less than --chunk-size)")
     index.add_argument("--batch-size", type=_int_in(1, 1024), default=32)
     index.add_argument("--file-timeout", type=_float_in(0, 86400, low_open=True), default=60.0,
                        help="seconds before a file is skipped")
@@ -146,9 +147,13 @@ def _check_index(args) -> None:
     """What would only fail inside the job, refused here: sources that do not exist, an
     embedder folder that is missing or whose config cannot be built, a damaged collection."""
     from .collections import collection_path
+    from .config import overlap_error
     from .embedder import DEFAULT_EMBEDDER, model_folder
     from .index import check_sources
     from .modelcheck import check_model_folder
+
+    if args.overlap >= args.chunk_size:
+        raise ValueError(overlap_error(args.overlap, args.chunk_size, ("--overlap", "--chunk-size")))
 
     check_sources(collection_path(args.collection, args.workspace), [Path(p) for p in args.paths], args.rebuild,
                   args.workspace)

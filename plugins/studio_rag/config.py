@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .embedder import DEFAULT_EMBEDDER
 
@@ -22,6 +22,17 @@ class IndexParams(BaseModel):
     rebuild: bool = Field(False, description="start the collection afresh (another embedder, other chunking)")
     watch: bool = Field(False, description="keep running: re-index what changes (cancel the job to stop)")
     watch_interval: float = Field(2.0, gt=0, description="seconds between checks when watching")
+
+    @model_validator(mode="after")
+    def _overlap_within_chunk(self):
+        if self.overlap >= self.chunk_size:
+            raise ValueError(overlap_error(self.overlap, self.chunk_size))
+        return self
+
+
+def overlap_error(overlap: int, chunk_size: int, names: tuple[str, str] = ("overlap", "chunk_size")) -> str:
+    return (f"{names[0]} {overlap} is not smaller than {names[1]} {chunk_size}: neighbouring chunks can share only "
+            "part of a chunk")
 
 
 def split_patterns(text: str) -> list[str]:

@@ -193,13 +193,18 @@ class LiteLLMEmbedder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import contextlib
+        import sys
+
         import litellm
 
+        litellm.suppress_debug_info = True  # its "Give Feedback / Get Help" banner went to stdout, into the JSON
         rows = []
         for start in range(0, len(texts), self.batch_size):
             try:
-                reply = litellm.embedding(model=self.model, input=texts[start:start + self.batch_size],
-                                          api_base=self.api_base, timeout=60)
+                with contextlib.redirect_stdout(sys.stderr):  # stdout is the command's result only
+                    reply = litellm.embedding(model=self.model, input=texts[start:start + self.batch_size],
+                                              api_base=self.api_base, timeout=60)
             except Exception as exc:
                 raise EmbedderError(f"embedding API {self.model}: {type(exc).__name__}: {exc}") from None
             rows.extend(item["embedding"] for item in reply.data)

@@ -41,6 +41,8 @@ def corpus(tmp_path):
 def test_flags_out_of_range_are_refused_at_parse_time(cli):
     expect_refused(cli("rag", "search", "pasta", "-k", "-1"), "-k", "out of range")
     expect_refused(cli("rag", "search", "pasta", "--mmr", "5"), "--mmr", "0 to 1")
+    expect_refused(cli("rag", "index", ".", "--overlap", "500", "--chunk-size", "200"),
+                   "--overlap 500 is not smaller than --chunk-size 200")
 
 
 def test_a_path_that_was_never_a_source_is_refused(cli, tmp_path):

@@ -304,3 +304,24 @@ def test_reading_works_where_sqlite_cannot_make_its_shared_memory_file(tmp_path,
         error = unreadable(path, sqlite3.OperationalError(message))
         assert isinstance(error, DiskError) and "--rebuild" not in str(error), error
     assert isinstance(unreadable(path, sqlite3.DatabaseError("file is not a database")), DamagedCollection)
+
+
+def test_an_embedding_api_error_prints_nothing_on_stdout(monkeypatch, capsys):
+    """litellm printed its 'Give Feedback / Get Help' banner on stdout, into the JSON result."""
+    from studio_rag.embedder import LiteLLMEmbedder
+
+    for key in ("OPENAI_API_KEY", "OPENAI_ADMIN_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE"):
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(EmbedderError, match="embedding API openai/x"):
+        LiteLLMEmbedder("litellm:openai/x")
+    assert capsys.readouterr().out == ""
+
+
+def test_an_overlap_not_smaller_than_the_chunk_is_refused():
+    from pydantic import ValidationError
+
+    from studio_rag.config import IndexParams
+
+    with pytest.raises(ValidationError, match="overlap 500 is not smaller than chunk_size 200"):
+        IndexParams(sources=["x"], overlap=500, chunk_size=200)
+    assert IndexParams(sources=["x"], overlap=199, chunk_size=200).overlap == 199
