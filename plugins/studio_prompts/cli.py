@@ -56,6 +56,7 @@ def configure(parser) -> None:
     export = sub.add_parser("export-python", help="write a plain Python script that calls litellm directly")
     export.add_argument("workflow")
     export.add_argument("-o", "--output", default=None, help="script path (default: next to the workflow)")
+    export.add_argument("--force", action="store_true", help="replace the script if it exists")
 
     show = sub.add_parser("show", help="check a workflow file and list its nodes")
     show.add_argument("workflow")
@@ -66,36 +67,82 @@ def run(args) -> int:
     if action == "export-python":
         from .jobs import export
 
-        print(export(args.workflow, args.output))
+        print(export(args.workflow, args.output, force=args.force))
         return 0
     if action == "show":
         return _show(args.workflow)
-    params: dict[str, Any] = {"workflow": str(Path(args.workflow).resolve()), "model": args.model,
+    params: dict[str, Any] = {"workflow": _absolute(args.workflow), "model": args.model,
                               "api_base": args.api_base, "cache": not args.no_cache,
                               "concurrency": args.concurrency, "timeout": args.timeout, "retries": args.retries}
     if action == "run":
-        workflow = _check(args.workflow, needs_model=not args.model)
-        params["inputs"] = parse_assignments(args.input)
+        workflow = _check(args.workflow)
+        params["trusted"] = _consent(workflow, args.trust)  # what it would run or send comes first
+        _check(workflow, needs_model=not args.model)
+        params["inputs"] = _assignments(args.input, "--input")
         _check_inputs(workflow, params["inputs"])
-        params["trusted"] = _consent(workflow, args.trust)
         return args.run_job("prompts.run", params, quiet=args.quiet)
-    params.update({"data": str(Path(args.data).resolve()), "metric": args.metric, "limit": args.limit})
-    params["trusted"] = _consent(_check(args.workflow, needs_model=not args.model), args.trust, args.metric)
+    from .data import load_dataset
+    from .preflight import check_metric
+
+    settings = _optimizer_settings(args.set) if action == "optimize" else {}
+    workflow = _check(args.workflow)
+    trusted = _consent(workflow, args.trust, args.metric)
+    _check(workflow, needs_model=not args.model)
+    params.update({"data": _absolute(args.data), "metric": check_metric(args.metric),
+                   "limit": args.limit})
+    # the dataset is read now: a bad file or a missing column costs no run folder
+    dataset = load_dataset(params["data"], list(workflow.spec.inputs), limit=args.limit)
+    params["trusted"] = trusted
     if action == "eval":
-        params["resume"] = _resume(args, params)
+        params["resume"] = _resume(args, params, dataset)
         return args.run_job("prompts.eval", params, quiet=args.quiet)
-    params.update({"optimizer": args.optimizer, **parse_assignments(args.set)})
+    params.update({"optimizer": args.optimizer, **settings})
     return args.run_job("prompts.optimize", params, quiet=args.quiet)
 
 
-def _check(path: str, needs_model: bool = False):
+def _absolute(path: str) -> str:
+    """The path made absolute for the job; a symlink loop is bad input, not a crash."""
+    try:
+        return str(Path(path).expanduser().resolve())
+    except (OSError, RuntimeError) as exc:
+        raise ValueError(f"{path}: cannot be resolved ({exc})") from None
+
+
+#: what ``optimize --set`` may change: the optimizer's own settings, not what the command sets
+OPTIMIZER_SETTINGS = ("k", "breadth", "depth", "temperature", "max_calls", "max_cost")
+
+
+def _optimizer_settings(items: list[str]) -> dict[str, Any]:
+    values = _assignments(items, "--set")
+    wrong = [key for key in values if key not in OPTIMIZER_SETTINGS]
+    if wrong:
+        how = ("give it as the command's own argument or option, not --set" if wrong[0] in _COMMAND_SET
+               else "no such setting")
+        raise ValueError(f"--set {wrong[0]}: {how} (--set takes {', '.join(OPTIMIZER_SETTINGS)})")
+    return values
+
+
+_COMMAND_SET = ("workflow", "data", "metric", "limit", "optimizer", "model", "api_base", "cache", "concurrency",
+                "timeout", "retries", "trusted", "resume", "inputs")
+
+
+def _assignments(items: list[str], flag: str) -> dict[str, Any]:
+    """``NAME=VALUE`` pairs; an error names the flag they came from."""
+    try:
+        return parse_assignments(items)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("--set", flag, 1)) from None
+
+
+def _check(path: Any, needs_model: bool = False):
     """Fail before a run folder is made when the file is bad (the error names the problem),
     names a node type no installed plugin provides, or (``needs_model``: no --model given)
-    has a predictor no model reaches. Loading imports nothing the file names."""
+    has a predictor no model reaches. Loading imports nothing the file names; ``path``
+    may be a workflow loaded already."""
     from .preflight import no_model_message, refuse_missing
-    from .workflow import WorkflowError, load_workflow
+    from .workflow import Workflow, WorkflowError, load_workflow
 
-    workflow = load_workflow(Path(path))
+    workflow = path if isinstance(path, Workflow) else load_workflow(Path(path))
     refuse_missing(workflow)
     if needs_model:
         problem = no_model_message(workflow, "pass one with --model (e.g. --model openai/gpt-4o-mini, or "
@@ -105,17 +152,15 @@ def _check(path: str, needs_model: bool = False):
     return workflow
 
 
-def _resume(args, params: dict[str, Any]) -> str:
+def _resume(args, params: dict[str, Any], dataset: list) -> str:
     """The earlier results ``--resume`` continues from, checked now: a wrong target is
     refused before any model call instead of quietly re-running everything."""
     if not args.resume:
         return ""
-    from .data import load_dataset
     from .evaluate import example_key
     from .preflight import resume_source
 
-    inputs = list(_check(args.workflow).spec.inputs)
-    keys = [example_key(i, ex) for i, ex in enumerate(load_dataset(params["data"], inputs, limit=args.limit))]
+    keys = [example_key(i, ex) for i, ex in enumerate(dataset)]
     return str(resume_source(args.resume, Path(args.workspace) / "runs", params["workflow"], args.metric, keys))
 
 

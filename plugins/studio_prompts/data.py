@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -39,15 +40,92 @@ class Example(dict):
         return {k: v for k, v in self.items() if k not in self.input_keys}
 
 
+MAX_TEXT_BYTES = 512 * 2**20  # a CSV / JSON(L) dataset read whole: more is not an eval set
+TEXT_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl")
+
+
 def load_dataset(path: str | Path, inputs: Iterable[str], *, limit: int | None = None) -> list[Example]:
     """Rows of a CSV/TSV/JSON/JSONL/Parquet file or a ``save_to_disk`` folder as Examples.
-    Raises ``StudioFileError`` naming the file and what is wrong (missing input column…)."""
+    Raises ``StudioFileError`` naming the file and what is wrong: missing, a FIFO or device,
+    too large, not UTF-8, malformed (an unterminated CSV quote too), nested too deeply, or
+    a row without a column the workflow needs."""
     from studio.api import StudioFileError
 
-    rows = read_table(Path(path))
+    rows = read_rows(Path(path))
     keys = tuple(inputs)
-    if rows:
-        missing = [k for k in keys if k not in rows[0]]
+    for i, row in enumerate(rows[:limit]):
+        missing = [k for k in keys if k not in row]
         if missing:
-            raise StudioFileError(f"{path}: no column {missing[0]!r}; columns are: {', '.join(rows[0])}")
+            where = "" if i == 0 else f"row {i + 1} has "
+            raise StudioFileError(f"{path}: {where}no column {missing[0]!r} (the workflow's input); "
+                                  f"columns are: {', '.join(map(str, row)) or 'none'}")
     return [Example(row).with_inputs(*keys) for row in rows[:limit]]
+
+
+def read_rows(path: Path) -> list[dict[str, Any]]:
+    """The dataset's rows, read safely (``files.py``): text formats here, whole and checked;
+    Parquet and saved dataset folders through ``studio.api.read_table``."""
+    from studio.api import StudioFileError
+
+    from .files import check_regular, parse_guarded, read_capped
+
+    what = "dataset file"
+    suffix = path.suffix.lower()
+    if suffix in TEXT_SUFFIXES:
+        data = read_capped(path, MAX_TEXT_BYTES, what)
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise StudioFileError(f"{path}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
+        if "\x00" in text:
+            raise StudioFileError(f"{path}: not a text file (binary?), so not a {suffix[1:].upper()} dataset")
+        records = parse_guarded(lambda: _parse_text(text, suffix, path), str(path))
+    else:
+        info = check_regular(path, what, folder_ok=True)
+        if stat.S_ISDIR(info.st_mode) and not any((path / n).is_file() for n in ("state.json", "dataset_dict.json")):
+            raise StudioFileError(f"{path}: is a folder, not a saved dataset (no state.json); give a "
+                                  "CSV, JSON, JSONL or Parquet file")
+        try:
+            records = parse_guarded(lambda: read_table(path), str(path))
+        except StudioFileError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - pyarrow's many error types: a bad file, said in one line
+            raise StudioFileError(f"{path}: not a readable dataset ({type(exc).__name__}: "
+                                  f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise StudioFileError(f"{path}: not a list of records (objects with the same keys)")
+    return records
+
+
+def _parse_text(text: str, suffix: str, path: Path) -> Any:
+    import csv
+    import io
+    import json
+
+    from studio.api import StudioFileError
+
+    kind = suffix[1:].upper()
+    try:
+        if suffix in (".csv", ".tsv"):
+            reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",",
+                                    strict=True)
+            rows = list(reader)
+            if any(None in row for row in rows):
+                line = next(i for i, row in enumerate(rows) if None in row) + 2
+                raise StudioFileError(f"{path}: row on line {line} has more values than the header has columns")
+            return rows
+        if suffix == ".jsonl":
+            rows = []
+            for n, line in enumerate(text.splitlines(), 1):
+                if line.strip():
+                    try:
+                        rows.append(json.loads(line))
+                    except ValueError as exc:
+                        raise StudioFileError(f"{path}: line {n} is not JSON ({exc})") from None
+            return rows
+        return json.loads(text)
+    except csv.Error as exc:
+        raise StudioFileError(f"{path}: could not be read as {kind} ({exc}; "
+                              "an unterminated quote?)") from None
+    except ValueError as exc:
+        raise StudioFileError(f"{path}: could not be read as {kind}: {exc}") from None

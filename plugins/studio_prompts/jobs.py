@@ -19,7 +19,7 @@ from .config import EvalParams, ModelOptions, OptimizeParams, RunParams
 from .data import load_dataset
 from .evaluate import EvaluationErrors, evaluate, example_key
 from .lm import LM, Budget
-from .preflight import no_model_message, refuse_missing, resume_source
+from .preflight import check_metric, no_model_message, refuse_missing, resume_source
 from .settings import context, settings
 from .trace import Tracer
 from .workflow import NodeError, WorkflowError, load_workflow
@@ -65,6 +65,7 @@ def _settings(params: ModelOptions, ctx: JobContext, **extra: Any):
 
 
 def _dataset(params: EvalParams, workflow) -> list:
+    check_metric(params.metric)  # before any example runs: a typo is not 100 errored examples
     return load_dataset(Path(params.data).expanduser(), list(workflow.spec.inputs), limit=params.limit)
 
 
@@ -115,8 +116,11 @@ async def run_optimize(params: OptimizeParams, ctx: JobContext) -> dict[str, Any
         optimizer = BootstrapFewShot(params.metric, max_bootstrapped_demos=params.k, max_labeled_demos=params.k,
                                      concurrency=params.concurrency)
     else:
+        # the proposals come from the run's model (--model), else the workflow's, else a node's
+        prompt_model = workflow.lm_override or workflow.lm or next(
+            (p.lm for _name, p in workflow.named_predictors() if p.lm is not None), None)
         optimizer = COPRO(params.metric, breadth=params.breadth, depth=params.depth,
-                          temperature=params.temperature, concurrency=params.concurrency)
+                          temperature=params.temperature, concurrency=params.concurrency, prompt_model=prompt_model)
     budget = Budget(params.max_calls, params.max_cost) if (params.max_calls or params.max_cost) else None
     with _settings(params, ctx, budget=budget):
         optimized, report = await optimizer.compile(workflow, dataset, progress=lambda d, t, m: ctx.progress(d, t, m))
@@ -139,12 +143,19 @@ async def run_optimize(params: OptimizeParams, ctx: JobContext) -> dict[str, Any
     return {k: v for k, v in summary.items() if k != "candidates"}
 
 
-def export(workflow_path: str, output: str | None = None) -> Path:
+def export(workflow_path: str, output: str | None = None, force: bool = False) -> Path:
+    """Write the standalone script. An existing file is the user's: refused unless
+    ``force``; something that is not a regular file (a FIFO, a device, a folder) never."""
     from .workflow.export import export_python
 
     workflow = load_workflow(Path(workflow_path).expanduser())
-    target = Path(output) if output else workflow.path.with_name(
+    target = Path(output).expanduser() if output else workflow.path.with_name(
         workflow.path.name.removesuffix(workflow_suffix(workflow.path) or "") + ".py")
+    if target.exists() or target.is_symlink():
+        if not target.is_file():
+            raise WorkflowError(f"{target} exists and is not a regular file; give the script another name with -o")
+        if not force:
+            raise WorkflowError(f"{target} exists; pass --force to replace it (or -o another name)")
     atomic_write_text(target, export_python(workflow, target.name))
     target.chmod(0o755)
     return target

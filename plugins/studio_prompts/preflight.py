@@ -18,6 +18,52 @@ from studio.api import read_events
 from .workflow.schema import WorkflowError
 
 
+def check_metric(metric: Any) -> str:
+    """A metric name the engine knows, or a ``module:function`` whose module can be found
+    (looked up on the path, not imported: importing runs code, and the run may still be
+    refused for consent). ``ValueError`` naming the problem otherwise."""
+    from .evaluate import METRICS
+    from .workflow.trust import REF
+
+    if not isinstance(metric, str) or not metric.strip():
+        raise ValueError(f"--metric is empty: use {', '.join(METRICS)} or 'module:function'")
+    if metric in METRICS:
+        return metric
+    if not REF.match(metric):
+        raise ValueError(f"unknown metric {metric[:80]!r}: use {', '.join(METRICS)} or 'module:function'")
+    module = metric.split(":", 1)[0]
+    if not _module_findable(module):
+        raise ValueError(f"--metric {metric}: no module {module!r} can be imported (is it on PYTHONPATH?)")
+    return metric
+
+
+def _module_findable(name: str) -> bool:
+    """Whether ``import name`` would find a module, without running any package's code:
+    sub-packages are looked for in their parent's folders, not by importing the parent."""
+    import importlib.machinery
+    import importlib.util
+    import sys
+
+    parts = name.split(".")
+    search: Any = None
+    for i in range(len(parts)):
+        full = ".".join(parts[: i + 1])
+        if full in sys.modules:
+            search = getattr(sys.modules[full], "__path__", None)
+        else:
+            try:
+                spec = importlib.util.find_spec(full) if i == 0 else \
+                    importlib.machinery.PathFinder.find_spec(full, search)
+            except (ImportError, ValueError):
+                return False
+            if spec is None:
+                return False
+            search = spec.submodule_search_locations
+        if search is None and i < len(parts) - 1:
+            return False
+    return True
+
+
 def missing_nodes(workflow: Any) -> dict[str, str]:
     """Node id (``sub/node`` inside sub-workflows) → the node type no installed plugin provides."""
     found = dict(workflow.missing)
@@ -98,6 +144,14 @@ def resume_source(target: str, runs_root: Path, workflow: str, metric: str, keys
         rows = list(read_events(results))
     except (OSError, ValueError) as exc:
         raise ValueError(f"--resume: cannot read {results}: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"--resume: {results}: nested too deeply to read") from None
+    from .files import too_deep
+
+    if too_deep(rows):
+        raise ValueError(f"--resume: {results}: nested too deeply to be an evaluation's results")
+    if not all(isinstance(row.get("key", ""), str) for row in rows):
+        raise ValueError(f"--resume: {results} is not an evaluation's results file")
     if rows and not any("key" in row for row in rows):
         raise ValueError(f"--resume: {results} is not an evaluation's results file")
     wanted = set(keys)
@@ -110,6 +164,6 @@ def resume_source(target: str, runs_root: Path, workflow: str, metric: str, keys
 def _json(path: Path) -> dict[str, Any]:
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return value if isinstance(value, dict) else {}

@@ -6,6 +6,8 @@ without consent, and showing or exporting them imports nothing; malformed files 
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import pytest
 
@@ -161,3 +163,98 @@ def test_a_server_the_file_names_gets_no_key_without_consent(cli, tmp_path, keye
     # a model object may set only a model, its server, a key's variable name and sampling
     odd = keyed_workflow(tmp_path / "o.workflow.json", {"model": "openai/x", "backend": "os:system"})
     expect_refused(cli("workflow", "show", odd), "may not set 'backend'")
+
+
+def test_export_python_never_writes_over_a_file(cli, tmp_path):
+    path = workflow(tmp_path / "qa.workflow.json", {}, outputs={"question": "input.question"})
+    (tmp_path / "qa.py").write_text("# my own script\n")
+    expect_refused(cli("workflow", "export-python", path), "qa.py exists", "--force")
+    mine = tmp_path / "mine.txt"
+    mine.write_text("mine")
+    expect_refused(cli("workflow", "export-python", path, "-o", mine), "mine.txt exists", "--force")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    expect_refused(cli("workflow", "export-python", path, "-o", fifo, "--force"), "not a regular file")
+    assert (tmp_path / "qa.py").read_text() == "# my own script\n" and mine.read_text() == "mine"
+    assert stat.S_ISFIFO(fifo.lstat().st_mode)
+    expect_ok(cli("workflow", "export-python", path, "--force"))
+    assert "litellm" in (tmp_path / "qa.py").read_text()
+
+
+def test_workflow_files_that_hang_overflow_or_loop_are_one_line(cli, tmp_path):
+    """FIFOs and devices are not read, deep nesting and long sub-workflow chains are
+    refused, a bad sub-workflow path names its node: nothing hangs or crashes."""
+    os.mkfifo(tmp_path / "fifo.workflow.json")
+    expect_refused(cli("workflow", "show", tmp_path / "fifo.workflow.json", timeout=30), "not a regular file")
+    sub = {"type": "prompts.workflow", "inputs": {"question": "input.question"}}
+    zero = workflow(tmp_path / "zero.workflow.json", {"s": {**sub, "params": {"path": "/dev/zero"}}})
+    expect_refused(cli("workflow", "show", zero, timeout=30), "node 's'", "/dev/zero", "not a regular file")
+    (tmp_path / "deep.workflow.json").write_text("[" * 100_000)
+    expect_refused(cli("workflow", "show", tmp_path / "deep.workflow.json"), "nested too deeply")
+    (tmp_path / "deep.workflow.yaml").write_text("[" * 5_000)
+    expect_refused(cli("workflow", "show", tmp_path / "deep.workflow.yaml"), "nested too deeply")
+    os.symlink("loop2", tmp_path / "loop1")
+    os.symlink("loop1", tmp_path / "loop2")
+    loop = workflow(tmp_path / "loop.workflow.json", {"s": {**sub, "params": {"path": "loop1"}}})
+    expect_refused(cli("workflow", "show", loop), "node 's'", "loop1")
+    for i in range(40):
+        workflow(tmp_path / f"c{i}.workflow.json", {"s": {**sub, "params": {"path": f"c{i + 1}.workflow.json"}}})
+    workflow(tmp_path / "c40.workflow.json", {})
+    expect_refused(cli("workflow", "show", tmp_path / "c0.workflow.json"), "c0.workflow.json", "more than 32 deep")
+
+
+def test_eval_checks_the_data_and_metric_before_any_run_folder(cli, tmp_path):
+    path = workflow(tmp_path / "echo.workflow.json", {}, outputs={"question": "input.question"})
+    good = tmp_path / "d.jsonl"
+    good.write_text('{"question": "a"}\n')
+    os.mkfifo(tmp_path / "fifo.jsonl")
+    (tmp_path / "latin.jsonl").write_bytes(b'{"question": "caf\xe9"}\n')
+    (tmp_path / "bad.csv").write_text('question,answer\n1,"unterminated\n2,3\n')
+    (tmp_path / "other.jsonl").write_text('{"q": 1}\n')
+    (tmp_path / "bad.parquet").write_text("not parquet")
+    (tmp_path / "deep.jsonl").write_text("[" * 100_000 + "\n")
+    for data, fragment in (("gone.jsonl", "no such dataset file"), ("fifo.jsonl", "not a regular file"),
+                           ("latin.jsonl", "not UTF-8"), ("bad.csv", "unterminated quote"),
+                           ("other.jsonl", "no column 'question'"), ("bad.parquet", "parquet"),
+                           ("deep.jsonl", "nested too deeply")):
+        expect_refused(cli("workflow", "eval", path, "--data", tmp_path / data, "--quiet", timeout=30), fragment)
+    expect_refused(cli("workflow", "optimize", path, "--data", tmp_path, "--quiet"), "is a folder")
+    for metric, fragment in (("bogus", "unknown metric"), ("", "--metric is empty"),
+                             ("nonexist_mod:f", "no module 'nonexist_mod'")):
+        expect_refused(cli("workflow", "eval", path, "--data", good, "--metric", metric, "--quiet"), fragment)
+    assert not list((cli.workspace / "runs").iterdir())
+
+
+def test_flags_name_themselves_and_optimize_set_takes_only_its_settings(cli, tmp_path):
+    path = workflow(tmp_path / "echo.workflow.json", {}, outputs={"question": "input.question"})
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"question": "a"}\n')
+    expect_refused(cli("workflow", "optimize", path, "--data", data, "--set", "bogus=1"), "--set bogus", "max_calls")
+    expect_refused(cli("workflow", "optimize", path, "--data", data, "--set", "workflow=/etc/passwd"),
+                   "--set workflow")
+    expect_refused(cli("workflow", "run", path, "--input", "question=NaN"), "--input question", "finite")
+    assert not list((cli.workspace / "runs").iterdir())
+
+
+def test_a_dead_local_server_is_named_without_any_key_set(cli, tmp_path):
+    path = keyed_workflow(tmp_path / "p.workflow.json", None)
+    expect_failed(cli("workflow", "run", path, "--input", "question=hi", "--model", "openai/x", "--api-base",
+                      "http://127.0.0.1:9/v1", "--retries", "0", "--quiet", env={"OPENAI_API_KEY": ""}),
+                  "cannot connect to http://127.0.0.1:9/v1")
+
+
+def test_copro_proposes_with_the_model_given_on_the_command_line(cli, tmp_path, keyed_server):
+    def reply(request):
+        text = request["messages"][-1]["content"]
+        if "proposed_instruction" in text:
+            return "[[ ## proposed_instruction ## ]]\nAnswer briefly.\n\n[[ ## completed ## ]]"
+        return ANSWER
+
+    keyed_server.reset(script=reply)
+    path = keyed_workflow(tmp_path / "p.workflow.json", None)
+    data = tmp_path / "d.jsonl"
+    data.write_text('{"question": "a", "answer": "ok"}\n{"question": "b", "answer": "ok"}\n')
+    result = expect_ok(cli("workflow", "optimize", path, "--data", data, "--optimizer", "copro", "--model", "openai/x",
+                           "--api-base", keyed_server.url, "--set", "depth=0", "--set", "breadth=2", "--quiet",
+                           env={"OPENAI_API_KEY": ""}))
+    assert (tmp_path / "p.copro.workflow.json").exists(), result

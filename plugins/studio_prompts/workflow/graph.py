@@ -42,6 +42,7 @@ from .schema import NodeSpec, WorkflowError, WorkflowFile, read_workflow_source,
 
 PREDICTORS = {"prompts.predict": Predict, "prompts.chain_of_thought": ChainOfThought}
 BUILTIN_TYPES = {*PREDICTORS, "prompts.react", "prompts.python", "prompts.workflow"}
+MAX_NESTING = 32  # sub-workflows within sub-workflows: a deeper chain is a mistake (or an attack)
 
 
 class NodeError(RuntimeError):
@@ -171,12 +172,11 @@ class Workflow(Module):
             ref = p.get("function", "")
             self.code_refs[node_id] = [self._guard(lambda: trust_rules.check_ref(ref), f"{where}: function")]
         elif node.type == "prompts.workflow":
-            if not p.get("path"):
-                raise WorkflowError(f"{self.where}: {where}: a sub-workflow node needs params.path")
-            sub_path = (self.path.parent if self.path else Path.cwd()) / p["path"]
-            if sub_path.resolve() in self._parents:
-                raise WorkflowError(f"{self.where}: {where}: {p['path']} includes itself (sub-workflows in a cycle)")
-            sub_spec, digest = read_workflow_source(sub_path)
+            sub_path = self._sub_path(where, p.get("path"))
+            try:
+                sub_spec, digest = read_workflow_source(sub_path)
+            except WorkflowError as exc:
+                raise WorkflowError(f"{self.where}: {where}: {exc}") from None
             self.subworkflows[node_id] = Workflow(sub_spec, sub_path, source_digest=digest, _parents=self._parents)
         elif node.type in self._plugin_types:
             params_model = self._plugin_types[node.type].params
@@ -184,6 +184,24 @@ class Workflow(Module):
                 self._guard(lambda: params_model.model_validate(p), where)
         else:
             self.missing[node_id] = node.type
+
+    def _sub_path(self, where: str, path: Any) -> Path:
+        """A sub-workflow node's ``params.path``, checked as text, resolved, and refused
+        when it makes a cycle or a chain deeper than :data:`MAX_NESTING`."""
+        if not isinstance(path, str) or not path.strip() or "\x00" in path:
+            raise WorkflowError(f"{self.where}: {where}: params.path is the sub-workflow's file name (text), "
+                                f"got {str(path)[:80]!r}")
+        sub_path = (self.path.parent if self.path else Path.cwd()) / path
+        try:
+            resolved = sub_path.resolve()
+        except (OSError, RuntimeError) as exc:  # a symlink loop, a name too long…
+            raise WorkflowError(f"{self.where}: {where}: {path} cannot be resolved ({exc})") from None
+        if resolved in self._parents:
+            raise WorkflowError(f"{self.where}: {where}: {path} includes itself (sub-workflows in a cycle)")
+        if len(self._parents) >= MAX_NESTING:
+            raise WorkflowError(f"{self._parents[0]}: sub-workflows nest more than {MAX_NESTING} deep "
+                                f"(at {self.where}, {where})")
+        return sub_path
 
     def _react(self, node_id: str, spec: SignatureSpec, lm: LM | None, config: dict[str, Any],
                tools: list[Any]) -> ReAct:

@@ -43,6 +43,7 @@ VERSION = 1
 SUFFIX = ".workflow.json"  # what new files get
 YAML_SUFFIXES = (".workflow.yaml", ".workflow.yml")
 SUFFIXES = (SUFFIX, *YAML_SUFFIXES)
+MAX_BYTES = 16 * 2**20  # a workflow is a page of text: more is not one (or /dev/zero)
 
 #: version → function upgrading a file's dict from that version to the next
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -124,6 +125,12 @@ def _yaml_text(data: dict[str, Any]) -> str:
 
 
 def _load(text: str, source: str) -> Any:
+    from ..files import parse_guarded
+
+    return parse_guarded(lambda: _parse(text, source), source, WorkflowError)
+
+
+def _parse(text: str, source: str) -> Any:
     if is_yaml(source):
         import yaml
 
@@ -133,10 +140,14 @@ def _load(text: str, source: str) -> Any:
             mark = getattr(exc, "problem_mark", None)
             where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
             raise WorkflowError(f"{source}: not valid YAML ({where}{getattr(exc, 'problem', None) or exc})") from None
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            raise WorkflowError(f"{source}: not valid YAML ({exc})") from None
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise WorkflowError(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise WorkflowError(f"{source}: not valid JSON ({exc})") from None
 
 
 def parse_workflow_text(text: str, source: str) -> WorkflowFile:
@@ -148,10 +159,11 @@ def parse_workflow_text(text: str, source: str) -> WorkflowFile:
         raise WorkflowError(f"{source}: not a Tensor Studio workflow (\"format\" is {data.get('format')!r}, "
                             f"expected {FORMAT!r})")
     version = data.get("version")
-    if not isinstance(version, int) or version < 1:
-        raise WorkflowError(f"{source}: \"version\" must be a positive integer, got {version!r}")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise WorkflowError(f"{source}: \"version\" must be a positive integer, got {str(version)[:40]!r}")
     if version > VERSION:
-        raise WorkflowError(f"{source}: written by a newer Tensor Studio (workflow version {version}; "
+        shown = version if version < 10**12 else "(a number too large)"
+        raise WorkflowError(f"{source}: written by a newer Tensor Studio (workflow version {shown}; "
                             f"this one reads up to {VERSION}). Update Tensor Studio to open it.")
     while version < VERSION:
         data = MIGRATIONS[version](data)
@@ -177,16 +189,12 @@ def read_workflow_source(path: Path) -> tuple[WorkflowFile, str]:
 
 def read_workflow_text(path: Path) -> tuple[str, bytes]:
     """The file's text and bytes, or a one-line :class:`WorkflowError`: missing, a folder,
-    unreadable, or not text at all (a binary file given a workflow's name)."""
+    a FIFO or device, over :data:`MAX_BYTES`, unreadable, or not text at all (a binary
+    file given a workflow's name)."""
+    from ..files import read_capped
+
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise WorkflowError(f"{path}: no such workflow file") from None
-    except IsADirectoryError:
-        raise WorkflowError(f"{path}: is a folder, not a workflow file") from None
-    except OSError as exc:
-        raise WorkflowError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    data = read_capped(path, MAX_BYTES, "workflow file", WorkflowError)
     try:
         if b"\x00" in data:  # valid UTF-8 may still be binary; no workflow holds a NUL byte
             raise UnicodeDecodeError("utf-8", data, data.index(b"\x00"), data.index(b"\x00") + 1, "NUL byte")

@@ -961,7 +961,8 @@ class WorkflowEditor(QWidget):
             from ...jobs import export
 
             try:
-                self.say(f"Exported {export(str(path), target)}")
+                # the save dialog asked before replacing a file
+                self.say(f"Exported {export(str(path), target, force=True)}")
             except WorkflowError as exc:
                 self.say(str(exc), "error")
 
