@@ -281,3 +281,42 @@ def test_a_model_object_in_a_file_sets_only_known_keys_and_its_server_gets_no_ke
     assert make_lm({"model": "openai/x"})._api_key() == "sk-users-own"  # the provider's own server
     monkeypatch.delenv("OPENAI_API_KEY")
     assert LM("openai/x", api_base="http://127.0.0.1:9/v1")._api_key() == PLACEHOLDER_KEY
+
+
+def test_the_editor_asks_before_a_server_the_file_names_gets_a_key(make_window, tmp_path, llm_server, monkeypatch,
+                                                                    qasync_loop):
+    import studio_prompts.hooks as prompts_hooks
+
+    from .conftest import fields
+
+    monkeypatch.setenv("TS_SECRET", "s3cret")
+    seen: list[str] = []
+    base = llm_server._server.RequestHandlerClass
+
+    class Recording(base):
+        def do_POST(self):  # noqa: N802
+            seen.append(self.headers.get("Authorization") or "")
+            super().do_POST()
+
+    llm_server._server.RequestHandlerClass = Recording
+    llm_server.reset(script=[fields(answer="ok")])
+    path = write_workflow(tmp_path / "k.workflow.json", nodes={"x": predict_node("question -> answer",
+                          {"question": "input.question"})}, inputs={"question": "str"}, outputs={"answer": "x.answer"},
+                          model={"model": "openai/x", "api_base": llm_server.url, "api_key_env": "TS_SECRET"})
+    window = make_window(("prompts", prompts_hooks))
+    editor = window.show_panel("prompts:editor")
+    editor.open_path(path)
+    asked, answer = [], {"yes": False}
+    editor.ask_trust = lambda p, code: asked.append([f"{r.ref} {r.role}" for r in code]) or answer["yes"]
+    assert editor.run({"question": "hi"}) is None and "Not run" in editor.status.text()
+    assert asked == [[f"model endpoint {llm_server.url} receives $TS_SECRET, the workflow's model"]] and seen == []
+    answer["yes"] = True
+
+    async def run_and_wait():
+        job = window.studio.jobs.jobs[editor.run({"question": "hi"})]
+        await window.studio.jobs.wait(job)
+        return job
+
+    job = qasync_loop.run_until_complete(run_and_wait())
+    assert job.status == "succeeded", job.error
+    assert seen == ["Bearer s3cret"]

@@ -29,9 +29,13 @@ class TrustDialog(QMessageBox):
         super().__init__(parent)
         self.setObjectName("prompts:trust")
         self.setIcon(QMessageBox.Icon.Warning)
-        self.setWindowTitle("Run Python code from a workflow?")
-        self.setText(f"<b>{path.name}</b> runs Python code it names. It runs with your rights: only run it if you "
-                     f"trust where the file came from.")
+        servers = any(ref.ref.startswith("model endpoint ") for ref in code)
+        only_servers = all(ref.ref.startswith("model endpoint ") for ref in code)
+        self.setWindowTitle("Send your API keys to servers a workflow names?" if only_servers
+                            else "Run Python code from a workflow?")
+        what = "sends your API keys to servers it names" if only_servers else \
+            "runs Python code it names" + (" and sends your API keys to servers it names" if servers else "")
+        self.setText(f"<b>{path.name}</b> {what}. Only run it if you trust where the file came from.")
         self.setInformativeText("\n".join(f"• {ref.ref} — {ref.role}" + (f" in {ref.where}" if ref.where else "")
                                           for ref in code))
         self.run_button = self.addButton("Run", QMessageBox.ButtonRole.AcceptRole)

@@ -889,8 +889,8 @@ class WorkflowEditor(QWidget):
         digest = content_digest(workflow)
         if code and not remembered(self.ctx.settings(), digest):
             if not self.ask_trust(path, code):
-                self.say(f"Not run: {path.name} names Python code ({', '.join(r.ref for r in code)}) you did not "
-                         "agree to run.", "warning")
+                self.say(f"Not run: {path.name} names Python code or key-receiving servers "
+                         f"({', '.join(r.ref for r in code)}) you did not agree to.", "warning")
                 return None
             self.ctx.save_settings(remember(self.ctx.settings(), digest, path, code))
         return fingerprint(workflow, metric)
