@@ -222,7 +222,8 @@ def _show_code(workflow) -> None:
         for ref in refs:
             print(f"  {ref.ref:32} {ref.role} in {ref.where}" + ("  [built in]" if ref.ref in BUILTIN else ""))
     if servers:
-        print("Servers it names that would get your keys (sent only with --trust, or after Run in the editor's dialog):")
+        print("Servers it names that would get your keys "
+              "(sent only with --trust, or after Run in the editor's dialog):")
         for ref in servers:
             print(f"  {ref.ref} {ref.role} in {ref.where}")
     if untrusted:

@@ -139,7 +139,8 @@ def test_a_server_the_file_names_gets_no_key_without_consent(cli, tmp_path, keye
     url, seen = keyed_server.url, keyed_server.seen
     env = {"TS_SECRET": "s3cret-env", "OPENAI_API_KEY": "sk-users-own"}
     run = ("--input", "question=hi", "--quiet", "--no-cache", "--retries", "0")
-    named = keyed_workflow(tmp_path / "k.workflow.json", {"model": "openai/x", "api_base": url, "api_key_env": "TS_SECRET"})
+    named = keyed_workflow(tmp_path / "k.workflow.json",
+                           {"model": "openai/x", "api_base": url, "api_key_env": "TS_SECRET"})
     assert f"model endpoint {url} receives $TS_SECRET" in expect_ok(cli("workflow", "show", named, env=env)).out
     expect_refused(cli("workflow", "run", named, *run, env=env), url, "$TS_SECRET", "node 'x'", "--trust")
     expect_failed(cli("jobs", "run", "prompts.run", "--set", f"workflow={named}", "--set", "inputs.question=hi",

@@ -19,8 +19,8 @@ from .helpers import write_workflow
 
 
 def sub_workflow(tmp_path, path, name="w.workflow.json"):
-    return write_workflow(tmp_path / name, nodes={"s": {"type": "prompts.workflow", "inputs": {"question": "input.question"},
-                                                        "params": {"path": path}}},
+    node = {"type": "prompts.workflow", "inputs": {"question": "input.question"}, "params": {"path": path}}
+    return write_workflow(tmp_path / name, nodes={"s": node},
                           inputs={"question": "str"}, outputs={})
 
 
@@ -88,3 +88,15 @@ def test_a_metric_module_is_found_without_importing_it(tmp_path, monkeypatch):
                           ("", "empty"), ("bogus", "unknown metric"), ("a b:c", "unknown metric")):
         with pytest.raises(ValueError, match=fragment):
             check_metric(bad)
+
+
+def test_a_resume_target_nested_too_deeply_is_refused(tmp_path):
+    from studio_prompts.preflight import resume_source
+
+    results = tmp_path / "results.jsonl"
+    results.write_text('{"key": ' + "[" * 900 + "]" * 900 + "}\n" + "[" * 100_000 + "\n")
+    with pytest.raises(ValueError, match="nested too deeply"):
+        resume_source(str(results), tmp_path / "runs", str(tmp_path / "w.workflow.json"), "exact_match", ["0:x"])
+    results.write_text('{"key": ["0:x"]}\n')
+    with pytest.raises(ValueError, match="not an evaluation's results file"):
+        resume_source(str(results), tmp_path / "runs", str(tmp_path / "w.workflow.json"), "exact_match", ["0:x"])

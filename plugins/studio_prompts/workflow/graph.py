@@ -240,8 +240,8 @@ class Workflow(Module):
         """The person running it agreed that the servers its files name (``api_base``) get
         their keys (``$api_key_env``, or the provider's): see ``trust.py``."""
         self.credentials_allowed = True
-        for lm in [self.lm, *(getattr(m, "lm", None) for m in self.predictors.values()),
-                   *(part.lm for m in self.predictors.values() if isinstance(m, ReAct) for part in (m.react, m.extract))]:
+        parts = [p for m in self.predictors.values() for p in ((m.react, m.extract) if isinstance(m, ReAct) else (m,))]
+        for lm in [self.lm, *(getattr(p, "lm", None) for p in parts)]:
             if lm is not None:
                 lm.allow_key()
         for sub in self.subworkflows.values():
