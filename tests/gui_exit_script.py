@@ -21,7 +21,7 @@ def start_prompt_run(window) -> None:
 
     server = FakeLLMServer(["[[ ## answer ## ]] late"], latency=30).start()
     window._test_server = server
-    os.environ["OPENAI_API_KEY"] = "sk-test"
+    os.environ.pop("OPENAI_API_KEY", None)  # a key here would make the file's api_base ask for consent
     path = Path(tempfile.mkdtemp()) / "slow.workflow.json"
     path.write_text(json.dumps({
         "format": "tensor-studio.workflow", "version": 1, "name": "slow",
