@@ -205,8 +205,14 @@ def _torchrun_command(tmp_path: Path, params: dict, *extra: str) -> tuple[list[s
             env)
 
 
-def _torchrun(tmp_path: Path, params: dict, *extra: str) -> subprocess.CompletedProcess:
+def _torchrun(tmp_path: Path, params: dict, *extra: str, monitor_interval: float | None = None
+              ) -> subprocess.CompletedProcess:
+    """``monitor_interval``: how often torchrun looks at its workers. When one rank fails it
+    stops the others at its next look, so a check that every rank failed on its own gives
+    them time to (its default, 0.1 s, is shorter than one rank's start-up under load)."""
     command, env = _torchrun_command(tmp_path, params, *extra)
+    if monitor_interval is not None:
+        command[3:3] = ["--monitor-interval", str(monitor_interval)]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
 
 
@@ -230,7 +236,7 @@ def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, corpu
 ])
 def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_run(tmp_path, corpus, setting,
                                                                                    message):
-    done = _torchrun(tmp_path, tiny(corpus), "--set", setting)
+    done = _torchrun(tmp_path, tiny(corpus), "--set", setting, monitor_interval=8)
     assert done.returncode != 0
     assert done.stderr.count(message) == 2, done.stderr[-3000:]  # the same error from both ranks
     assert not list((tmp_path / "home").glob("data/workspace/runs/*"))
