@@ -40,7 +40,7 @@ import pluggy
 from pydantic import BaseModel
 
 # Readable, atomic files: plugins write their artifacts the way the studio writes its own.
-from studio.core.files import StudioFileError, atomic_write_text, read_json, write_json
+from studio.core.files import StudioFileError, atomic_write_text, looks_like_pickle, read_json, write_json
 from studio.core.runs import read_events  # a run's events.jsonl, skipping a line cut by a crash
 from studio.core.tables import TableError, read_columns, read_table  # CSV/JSON(L)/Parquet/saved HF datasets
 
@@ -73,6 +73,7 @@ __all__ = [
     "parse_assignments",
     "merge_settings",
     "StudioFileError",
+    "looks_like_pickle",
     "atomic_write_text",
     "read_json",
     "write_json",

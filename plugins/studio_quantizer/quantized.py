@@ -27,7 +27,7 @@ from typing import Any
 
 import torch
 
-from studio.api import StudioFileError, write_json
+from studio.api import StudioFileError, looks_like_pickle, write_json
 
 from .affine import QuantizedTensor, error_stats, quantize_tensor
 from .packing import pack, unpack
@@ -58,7 +58,7 @@ def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
     try:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
-        if is_pickle(path):
+        if looks_like_pickle(path):
             raise QuantizeError(f"{path}: a PyTorch pickle, not safetensors; it is never unpickled (a pickle can "
                                 "run code): convert it to safetensors") from None
         raise QuantizeError(f"{path}: not a readable safetensors file ({exc})") from None
@@ -82,14 +82,6 @@ def check_config(folder: Path) -> None:
         raise QuantizeError(f"{path}: expected a JSON object of model settings, found {type(config).__name__}")
 
 
-def is_pickle(path: Path) -> bool:
-    """torch.save's zip archive or a bare pickle (protocol 2+), by the first bytes only."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except OSError:
-        return False
-    return head.startswith(b"PK\x03\x04") or (len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5)
 
 
 def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme):

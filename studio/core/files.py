@@ -92,3 +92,15 @@ def check_regular_file(path: Path) -> None:
         raise StudioFileError(f"{path} is a folder, not a file")
     if not stat.S_ISREG(mode):
         raise StudioFileError(f"{path} is not a regular file (a pipe, socket or device): refusing to read it")
+
+
+def looks_like_pickle(path: Path) -> bool:
+    """Whether ``path`` holds a pickle (protocol 2+) or torch.save's zip archive, judged by
+    its first bytes alone: a weights file from elsewhere must be refused, never unpickled
+    to find out (unpickling runs code)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError:
+        return False
+    return head.startswith(b"PK\x03\x04") or (len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5)

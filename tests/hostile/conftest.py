@@ -10,6 +10,7 @@ what a terminal shows, exit codes and all, on an isolated studio home and worksp
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -98,3 +99,41 @@ def expect_failed(result: CliResult, *fragments: str) -> CliResult:
     for fragment in fragments:
         assert fragment.lower() in (result.out + result.err).lower(), result
     return result
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """``small_disk(megabytes)``: a fresh tmpfs of that size, unmounted after the test.
+    Needs mount rights (root, as in CI); the test is skipped where there are none."""
+    mounts = []
+
+    def mount(megabytes: int) -> Path:
+        folder = tmp_path / f"small-disk-{len(mounts)}"
+        folder.mkdir()
+        if shutil.which("mount") is None or subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)],
+                capture_output=True).returncode:
+            pytest.skip("cannot mount a small tmpfs here (needs root)")
+        mounts.append(folder)
+        return folder
+
+    yield mount
+    for folder in mounts:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A 2-layer, 32-wide studio checkpoint with random weights, made in-process once.
+    Tests that damage it copy it first."""
+    import torch
+
+    from studio_trainer.config import ModelConfig
+    from studio_trainer.data.tokenizer import CharTokenizer
+    from studio_trainer.model.gpt import GPT
+    from studio_trainer.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    config = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=16, vocab_size=28)
+    return save_checkpoint(tmp_path_factory.mktemp("model") / "ckpt", GPT(config),
+                           CharTokenizer(list(" abcdefghijklmnopqrstuvwxyz")), step=1, val_loss=None)

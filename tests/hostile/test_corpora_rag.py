@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import sqlite3
-import subprocess
 
 import pytest
 
@@ -134,32 +133,19 @@ def test_rebuild_replaces_only_a_collection_and_keeps_a_damaged_one_aside(cli, t
     assert aside.read_bytes() == garbage
 
 
-@pytest.fixture
-def small_disk(tmp_path):
-    """A 5 MiB tmpfs (needs mount rights: root, as in CI; skipped where there are none)."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    if shutil.which("mount") is None or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=5m", "tmpfs", str(mount)], capture_output=True).returncode:
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
-
-
 def test_on_a_full_disk_search_and_status_read_the_collection(small_disk, tmp_path):
     """A full disk made `rag search` say 'not a readable collection (disk I/O error) … start
     this one afresh with --rebuild' about a healthy collection (SQLite could not make its
     -shm file), and the attempt left -wal / -shm files behind."""
     from studio.core.workspace import Workspace
 
-    cli = Cli(tmp_path / "home", Workspace.create(small_disk / "workspace").root)
+    disk = small_disk(5)
+    cli = Cli(tmp_path / "home", Workspace.create(disk / "workspace").root)
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "a.txt").write_text("hello world\n")
     expect_ok(cli("rag", "index", docs, "-c", "c1", "--embedder", TOY))
-    with open(small_disk / "filler", "wb", buffering=0) as fh:  # fill the disk
+    with open(disk / "filler", "wb", buffering=0) as fh:  # fill the disk
         for block in (1 << 20, 4096, 512, 1):
             try:
                 while True:

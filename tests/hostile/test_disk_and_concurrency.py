@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import errno
 import json
-import os
-import shutil
 import subprocess
 import threading
 import time
@@ -35,18 +33,9 @@ def stale_running_run(workspace: Path) -> str:
 
 
 @pytest.fixture
-def full_disk(tmp_path):
-    """A 12 MiB tmpfs holding the studio home and workspace, filled up. Needs mount rights
-    (root, as in CI); skipped where there are none."""
-    mount = tmp_path / "small-disk"
-    mount.mkdir()
-    if shutil.which("mount") is None or subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=12m", "tmpfs", str(mount)], capture_output=True).returncode:
-        pytest.skip("cannot mount a small tmpfs here (needs root)")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+def full_disk(small_disk):
+    """A 12 MiB tmpfs to hold the studio home and workspace, then be filled."""
+    return small_disk(12)
 
 
 def fill(disk: Path) -> None:

@@ -19,22 +19,6 @@ from .conftest import expect_ok, expect_refused
 HUGE = {"n_layer": 96, "n_head": 128, "n_embd": 16384}  # in range; 1.2 TB of weights
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    """A 2-layer, 32-wide studio checkpoint with random weights, made in-process."""
-    import torch
-
-    from studio_trainer.config import ModelConfig
-    from studio_trainer.data.tokenizer import CharTokenizer
-    from studio_trainer.model.gpt import GPT
-    from studio_trainer.train.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    config = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=16, vocab_size=28)
-    return save_checkpoint(tmp_path_factory.mktemp("model") / "ckpt", GPT(config),
-                           CharTokenizer(list(" abcdefghijklmnopqrstuvwxyz")), step=1, val_loss=None)
-
-
 @pytest.fixture
 def checkpoint(tiny_checkpoint, tmp_path):
     """This test's own copy of the tiny checkpoint."""

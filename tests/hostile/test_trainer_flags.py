@@ -19,22 +19,6 @@ TINY_RUN = ["--set", "max_steps=1", "--set", "eval_iters=1", "--set", "sample_in
             'model={"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 16}']
 
 
-@pytest.fixture(scope="module")
-def tiny_checkpoint(tmp_path_factory):
-    """A 2-layer, 32-wide studio checkpoint with random weights, made in-process."""
-    import torch
-
-    from studio_trainer.config import ModelConfig
-    from studio_trainer.data.tokenizer import CharTokenizer
-    from studio_trainer.model.gpt import GPT
-    from studio_trainer.train.checkpoint import save_checkpoint
-
-    torch.manual_seed(0)
-    config = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=16, vocab_size=28)
-    return save_checkpoint(tmp_path_factory.mktemp("model") / "ckpt", GPT(config),
-                           CharTokenizer(list(" abcdefghijklmnopqrstuvwxyz")), step=1, val_loss=None)
-
-
 def train(cli, corpus, *extra, timeout: float = 120):
     return cli("jobs", "run", "trainer.train", "--quiet", "--set", f"data.corpus={corpus}", *TINY_RUN, *extra,
                timeout=timeout)

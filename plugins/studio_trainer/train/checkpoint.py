@@ -27,7 +27,7 @@ from pydantic import ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from studio.api import StudioFileError, read_json, write_json
+from studio.api import StudioFileError, looks_like_pickle, read_json, write_json
 
 from ..config import CHECKPOINT_FORMAT, LoRAConfig, ModelConfig, one_line
 from ..data.tokenizer import Tokenizer, load_tokenizer
@@ -190,7 +190,7 @@ def check_header(model: torch.nn.Module, path: Path) -> None:
         with safe_open(str(path), framework="pt") as f:
             shapes = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
     except (SafetensorError, OSError) as exc:
-        if _is_pickle(path):
+        if looks_like_pickle(path):
             raise CheckpointError(f"{path} is a PyTorch pickle, not safetensors; Tensor Studio never unpickles "
                                   "weights (a pickle can run code): convert it to safetensors") from None
         raise CheckpointError(f"{path} is corrupt or not a safetensors file: {exc}") from None
@@ -210,14 +210,6 @@ def check_header(model: torch.nn.Module, path: Path) -> None:
         raise CheckpointError(f"{path} does not match its config.json (saved from a different architecture?): {detail}")
 
 
-def _is_pickle(path: Path) -> bool:
-    """torch.save's zip archive or a bare pickle (protocol 2+), by the first bytes only."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(4)
-    except OSError:
-        return False
-    return head.startswith(b"PK\x03\x04") or (len(head) > 1 and head[0] == 0x80 and 2 <= head[1] <= 5)
 
 
 def load_weights_from(model: torch.nn.Module, folder: Path):
