@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import statistics
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +77,14 @@ class DynamicInt8Linear(nn.Module):
         self.engine = engine or best_engine
         self.reduce_range = best_reduce if reduce_range is None else reduce_range
         codes = qt.q.reshape(linear.weight.shape).to(torch.int8)
-        if qt.granularity == "tensor":
-            qweight = torch._make_per_tensor_quantized_tensor(codes, float(qt.scale.reshape(-1)[0]), 0)
-        else:
-            scales = qt.scale.reshape(-1).double().contiguous()
-            zeros = torch.zeros(linear.out_features, dtype=torch.long)
-            qweight = torch._make_per_channel_quantized_tensor(codes, scales, zeros, 0)
+        with warnings.catch_warnings():  # torch 2.13 deprecates these, yet its int8 kernels still need them
+            warnings.filterwarnings("ignore", message="torch.quantize_per_tensor, torch.quantize_per_channel")
+            if qt.granularity == "tensor":
+                qweight = torch._make_per_tensor_quantized_tensor(codes, float(qt.scale.reshape(-1)[0]), 0)
+            else:
+                scales = qt.scale.reshape(-1).double().contiguous()
+                zeros = torch.zeros(linear.out_features, dtype=torch.long)
+                qweight = torch._make_per_channel_quantized_tensor(codes, scales, zeros, 0)
         bias = linear.bias.detach().float() if linear.bias is not None else None
         previous = torch.backends.quantized.engine
         torch.backends.quantized.engine = self.engine

@@ -22,6 +22,7 @@ def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str 
     calibration_text = _read_text(calibration, empty_ok=True) if calibration else text
     step(0, 3, "reading the checkpoint")
     state = read_state_dict(source)
+    refuse_non_finite(state, source)
     quantized, kept, rows = quantize_state_dict(state, scheme)
     if not quantized:
         raise ValueError(f"{source}: no tensor matches the scheme (2-D weights not skipped); nothing to quantize")
@@ -41,6 +42,19 @@ def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str 
     histograms = {name: histograms_of(state[name], qt) for name, qt in quantized.items()}
     return {"summary": {**summarize(rows, kept, scheme), "saved": str(out)}, "layers": rows, "measured": measured,
             "histograms": histograms}
+
+
+def refuse_non_finite(state: dict, source: Path) -> None:
+    """Weights holding NaN or infinities (a run that diverged) have no scale to quantize
+    with: say so before any work, naming the first such tensor."""
+    import torch
+
+    for name, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            from .quantized import QuantizeError
+
+            raise QuantizeError(f"{source}: the weights hold NaN or infinite values ({name}, first of them): "
+                                "the run diverged before this checkpoint; quantize an earlier one")
 
 
 def histograms_of(w, qt, bins: int = 64) -> dict[str, Any]:

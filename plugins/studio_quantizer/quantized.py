@@ -78,6 +78,8 @@ def check_config(folder: Path) -> None:
         raise QuantizeError(f"{path}: unreadable ({exc})") from None
     except ValueError as exc:
         raise QuantizeError(f"{path}: not valid JSON ({exc}); fix or restore the model's config") from None
+    except RecursionError:
+        raise QuantizeError(f"{path}: nested too deeply to be a model config") from None
     if not isinstance(config, dict):
         raise QuantizeError(f"{path}: expected a JSON object of model settings, found {type(config).__name__}")
 

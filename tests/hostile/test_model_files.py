@@ -132,3 +132,43 @@ def test_quantize_never_unpickles_weights(cli, checkpoint, tmp_path):
 @pytest.mark.parametrize("flag, value", [("--bits", "9"), ("--repeats", "0")])
 def test_quantize_refuses_out_of_range_flags_in_one_line(cli, checkpoint, tmp_path, flag, value):
     expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", flag, value), f"error: {flag}:")
+
+
+# ---------------------------------------------------------------- found by the second hostile pass
+
+
+def nan_weights(folder) -> None:
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(folder / "model.safetensors"))
+    save_file({k: v.float().fill_(float("nan")) if v.is_floating_point() else v for k, v in state.items()},
+              str(folder / "model.safetensors"))
+
+
+def test_weights_that_diverged_are_refused_by_generate_and_quantize(cli, checkpoint, tmp_path):
+    nan_weights(checkpoint)
+    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "3"), "NaN or infinite")
+    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q"), "NaN or infinite")
+    assert not (tmp_path / "q").exists()
+
+
+def test_weights_that_are_a_fifo_a_tokenizer_of_another_size_or_elsewhere(cli, checkpoint, tmp_path):
+    tokenizer = checkpoint / "tokenizer.json"
+    original = tokenizer.read_text()
+    tokenizer.write_text(json.dumps({**json.loads(original), "chars": ["a"]}))
+    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "3"), "the tokenizer has")
+    tokenizer.write_text(original)
+    config = json.loads((checkpoint / "config.json").read_text())
+    (checkpoint / "config.json").write_text(json.dumps({**config, "tokenizer": str(tokenizer)}))
+    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "3"), "'tokenizer' must name a file")
+    (checkpoint / "config.json").write_text(json.dumps(config))
+    (checkpoint / "model.safetensors").unlink()
+    import os
+
+    os.mkfifo(checkpoint / "model.safetensors")
+    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "3", timeout=60), "not a regular file")
+
+
+def test_quantize_refuses_a_config_nested_too_deeply(cli, checkpoint, tmp_path):
+    (checkpoint / "config.json").write_text("[" * 100_000)
+    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q"), "nested too deeply")

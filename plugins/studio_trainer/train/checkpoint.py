@@ -146,9 +146,14 @@ def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True,
     folder = Path(folder)
     config = read_config(folder)
     model_config, lora = _configs(folder, config, with_lora)
-    tokenizer = load_tokenizer(folder / config.get("tokenizer", "tokenizer.json"))
+    tokenizer = load_tokenizer(folder / _tokenizer_name(folder, config))
+    if tokenizer.vocab_size != model_config.vocab_size:  # sampled ids would fall outside the tokenizer
+        raise CheckpointError(f"{folder}: the tokenizer has {tokenizer.vocab_size:,} tokens but the model "
+                              f"{model_config.vocab_size:,}: tokenizer.json and the weights were not saved together")
     meta = meta_model(model_config, lora)
     weights = folder / "model.safetensors"
+    if weights.exists() and not weights.is_file():
+        raise CheckpointError(f"{weights} is not a regular file (a folder, pipe or device)")
     if weights.exists():
         check_header(meta, weights)
     require_to_load(meta, device, f"the model in {folder} ({model_config.n_layer} layers x {model_config.n_embd}, "
@@ -158,8 +163,10 @@ def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True,
         apply_lora(model, lora.rank, lora.alpha, lora.targets)
     if weights.exists():
         load_weights(model, weights)
+        refuse_non_finite(model, weights)
         return model.to(device).eval(), tokenizer, config
     reader = load_weights_from(model, folder)
+    refuse_non_finite(model, folder)
     if generate and device == "cpu" and reader.run_stored:
         from studio.api import resolve
 
@@ -168,6 +175,25 @@ def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True,
             config = {**config, "loaded_as": f"{reader.title}, computing in its stored form"}
         model = stored
     return model.to(device).eval(), tokenizer, config
+
+
+def _tokenizer_name(folder: Path, config: dict[str, Any]) -> str:
+    """The tokenizer file a config names: a file in the checkpoint folder, not a path
+    elsewhere (a config from someone else must not point the loader at other files)."""
+    name = config.get("tokenizer", "tokenizer.json")
+    if not isinstance(name, str) or not name or Path(name).name != name:
+        raise CheckpointError(f"{folder}/config.json: 'tokenizer' must name a file in the checkpoint folder, "
+                              f"not {name!r}")
+    return name
+
+
+def refuse_non_finite(model: torch.nn.Module, where: Path) -> None:
+    """Weights with NaN or infinities (a run that diverged) sample garbage, or fail deep in
+    torch: refused at load, naming the first such tensor."""
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise CheckpointError(f"{where}: the weights hold NaN or infinite values ({name}, first of them): "
+                                  "the run diverged before this was saved; use an earlier checkpoint")
 
 
 def _configs(folder: Path, config: dict[str, Any], with_lora: bool) -> tuple[ModelConfig, LoRAConfig | None]:
