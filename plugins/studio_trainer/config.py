@@ -56,7 +56,8 @@ class ModelConfig(Checked):
 class DataConfig(Checked):
     """Where the text comes from and how it becomes tokens."""
 
-    corpus: str = Field("stdlib", description="'stdlib' (Python's own sources, offline), a text file, a folder, "
+    corpus: str = Field("stdlib", min_length=1,  # "" would read the current folder
+                        description="'stdlib' (Python's own sources, offline), a text file, a folder, "
                         "a CSV/JSON/JSONL/Parquet file, or a Hugging Face dataset saved with save_to_disk")
     text_column: str = Field("text", description="column to read from tables")
     format: Literal["text", "prompt_response"] = Field(

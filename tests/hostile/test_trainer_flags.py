@@ -42,7 +42,8 @@ def test_generate_refuses_bad_flags_before_loading(cli, tiny_checkpoint, flag, v
 # ---------------------------------------------------------------- --set bounds
 
 
-@pytest.mark.parametrize("setting, name", [("max_steps=1e18", "max_steps"), ("learning_rate=1e999", "learning_rate")])
+@pytest.mark.parametrize("setting, name", [("max_steps=1e18", "max_steps"), ("learning_rate=1e999", "learning_rate"),
+                                           ("data.corpus=", "data.corpus")])
 def test_settings_past_any_bound_fail_validation(cli, tmp_path, setting, name):
     expect_refused(cli("jobs", "run", "trainer.train", "--set", setting), name)
     assert not any((cli.workspace / "runs").glob("*"))  # refused before a run folder was made
