@@ -4,7 +4,8 @@ Real HTTP, so litellm's real client code runs (``model="openai/<name>"``,
 ``api_base=server.url``). Replies are scripted: a list (served in order, the last one
 repeated), or a function ``reply(request) -> str``; a reply may instead be
 ``Fail(status)`` for an error response, and ``latency`` delays every reply. Every request
-is kept in ``requests`` (with the time it arrived) for assertions. Threaded: concurrent
+is kept in ``requests`` (with the time it arrived) for assertions, and each chat request's
+``Authorization`` header in ``authorizations`` (which key reached the server). Threaded: concurrent
 requests are served concurrently, as a real provider would. ``POST /embeddings`` answers
 with deterministic vectors (words hashed into ``EMBEDDING_DIM`` buckets), so texts that
 share words get similar embeddings.
@@ -43,6 +44,7 @@ class FakeLLMServer:
         self.latency = latency
         self.model = model
         self.requests: list[dict[str, Any]] = []
+        self.authorizations: list[str] = []
         self._lock = threading.Lock()
         self._served = 0
         self._server: ThreadingHTTPServer | None = None
@@ -80,13 +82,15 @@ class FakeLLMServer:
             if latency is not None:
                 self.latency = latency
             self.requests.clear()
+            self.authorizations.clear()
             self._served = 0
 
     # ---- behaviour
 
-    def next_reply(self, request: dict[str, Any]) -> Reply:
+    def next_reply(self, request: dict[str, Any], authorization: str = "") -> Reply:
         with self._lock:
             self.requests.append({**request, "_received": time.time()})
+            self.authorizations.append(authorization)
             index = self._served
             self._served += 1
         if callable(self.script):
@@ -115,7 +119,7 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if self.path.rstrip("/").endswith("/embeddings"):
                 self._embeddings(request)
                 return
-            reply = owner.next_reply(request)
+            reply = owner.next_reply(request, self.headers.get("Authorization") or "")
             if owner.latency:
                 time.sleep(owner.latency)
             if isinstance(reply, Fail):

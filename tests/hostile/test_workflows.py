@@ -114,18 +114,7 @@ ANSWER = "[[ ## answer ## ]]\nok\n\n[[ ## completed ## ]]"
 
 @pytest.fixture
 def keyed_server(llm_server):
-    """The fake server, also keeping each request's Authorization header."""
-    seen: list[str] = []
-    base = llm_server._server.RequestHandlerClass
-
-    class Recording(base):
-        def do_POST(self):  # noqa: N802
-            seen.append(self.headers.get("Authorization") or "")
-            super().do_POST()
-
-    llm_server._server.RequestHandlerClass = Recording
     llm_server.reset(script=[ANSWER])
-    llm_server.seen = seen
     return llm_server
 
 
@@ -136,7 +125,7 @@ def keyed_workflow(path, model):
 
 
 def test_a_server_the_file_names_gets_no_key_without_consent(cli, tmp_path, keyed_server):
-    url, seen = keyed_server.url, keyed_server.seen
+    url, seen = keyed_server.url, keyed_server.authorizations
     env = {"TS_SECRET": "s3cret-env", "OPENAI_API_KEY": "sk-users-own"}
     run = ("--input", "question=hi", "--quiet", "--no-cache", "--retries", "0")
     named = keyed_workflow(tmp_path / "k.workflow.json",

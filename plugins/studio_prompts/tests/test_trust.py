@@ -290,16 +290,8 @@ def test_the_editor_asks_before_a_server_the_file_names_gets_a_key(make_window, 
     from .conftest import fields
 
     monkeypatch.setenv("TS_SECRET", "s3cret")
-    seen: list[str] = []
-    base = llm_server._server.RequestHandlerClass
-
-    class Recording(base):
-        def do_POST(self):  # noqa: N802
-            seen.append(self.headers.get("Authorization") or "")
-            super().do_POST()
-
-    llm_server._server.RequestHandlerClass = Recording
     llm_server.reset(script=[fields(answer="ok")])
+    seen = llm_server.authorizations  # the key each request carried
     path = write_workflow(tmp_path / "k.workflow.json", nodes={"x": predict_node("question -> answer",
                           {"question": "input.question"})}, inputs={"question": "str"}, outputs={"answer": "x.answer"},
                           model={"model": "openai/x", "api_base": llm_server.url, "api_key_env": "TS_SECRET"})
