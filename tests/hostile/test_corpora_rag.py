@@ -12,9 +12,10 @@ import errno
 import json
 import os
 import shutil
-import sqlite3
 
 import pytest
+
+from studio_rag.tests.toy import foreign_database
 
 from .conftest import Cli, expect_ok, expect_refused
 
@@ -84,11 +85,7 @@ def test_damaged_and_foreign_collection_files_are_refused_and_left_as_they_are(c
     expect_refused(cli("rag", "search", "pasta", "-c", "broken"), "broken.rag.sqlite", "not a readable collection")
     assert "unreadable" in expect_ok(cli("rag", "status")).out
     other = tmp_path / "app.db"
-    db = sqlite3.connect(other)
-    db.execute("CREATE TABLE users (name TEXT)")
-    db.commit()
-    db.close()
-    before = other.read_bytes()
+    before = foreign_database(other)
     expect_refused(cli("rag", "index", corpus, "-c", other, "--embedder", TOY), "not a collection")
     expect_refused(cli("rag", "index", corpus, "-c", other, "--rebuild", "--embedder", TOY), "not a collection",
                    "--rebuild replaces only collections")

@@ -19,6 +19,8 @@ from studio_rag.paths import doc_key, doc_path
 from studio_rag.search import Searcher
 from studio_rag.store import SQLiteStore, StoreError
 
+from .toy import foreign_database
+
 
 def collection(tmp_path, embedder, name="c"):
     return open_for_indexing(tmp_path / f"{name}.rag.sqlite", embedder, 200, 30)
@@ -86,11 +88,7 @@ def test_a_lone_surrogate_from_a_parser_is_stored_as_a_question_mark(tmp_path, d
 
 def test_an_sqlite_file_that_is_not_a_collection_is_left_untouched(tmp_path, toy):
     other = tmp_path / "app.db"
-    db = sqlite3.connect(other)
-    db.execute("CREATE TABLE users (name TEXT)")
-    db.commit()
-    db.close()
-    before = other.read_bytes()
+    before = foreign_database(other)
     with pytest.raises(StoreError, match="not a collection"):
         open_for_indexing(other, toy, 200, 30)
     with pytest.raises(StoreError, match="not a collection"):
@@ -231,11 +229,7 @@ def test_rebuild_replaces_only_collections_and_keeps_a_damaged_one_aside(tmp_pat
     empty = tmp_path / "empty.txt"
     empty.write_bytes(b"")
     other = tmp_path / "app.db"
-    db = sqlite3.connect(other)
-    db.execute("CREATE TABLE users (name TEXT)")
-    db.commit()
-    db.close()
-    before = other.read_bytes()
+    before = foreign_database(other)
     for path in (precious, empty, other, docs, tmp_path / "app.rag.sqlite"):
         if path.name == "app.rag.sqlite":  # another program's database, even under a collection's name
             shutil.copy(other, path)

@@ -72,3 +72,15 @@ def buggy_parser(path: Path, max_bytes: int):
     if Path(path).name == "buggy.txt":
         raise KeyError("page")
     return parse_file(path, max_bytes)
+
+
+def foreign_database(path: Path) -> bytes:
+    """Another program's SQLite file at ``path`` (one ``users`` table); its bytes, to check
+    later that nothing touched it."""
+    import sqlite3
+
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE users (name TEXT)")
+    db.commit()
+    db.close()
+    return path.read_bytes()
