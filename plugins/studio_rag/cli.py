@@ -15,13 +15,6 @@ import textwrap
 from pathlib import Path
 
 
-class _Parser(argparse.ArgumentParser):
-    """A bad flag is one ``error:`` line and exit 2 (the usage is in ``--help``)."""
-
-    def error(self, message: str):
-        self.exit(2, f"error: {self.prog}: {message}\n")
-
-
 def _int_in(low: int, high: int | None = None):
     def parse(text: str) -> int:
         try:
@@ -52,7 +45,7 @@ def _float_in(low: float, high: float | None, low_open: bool = False):
 
 
 def configure(parser) -> None:
-    sub = parser.add_subparsers(dest="rag_command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="rag_command", required=True)  # one-line errors: the shell's parser class
     index = sub.add_parser("index", help="index files or folders into a collection (resumes, skips unchanged files)")
     index.add_argument("paths", nargs="+")
     _collection(index)
