@@ -217,6 +217,8 @@ def run_job_to_end(studio, kind: str, params: dict[str, Any], quiet: bool = Fals
 async def _run_job(studio, kind: str, params: dict[str, Any], quiet: bool) -> int:
     from tqdm import tqdm
 
+    from studio.api import Event, Log, Metric, Progress, RunStatus
+
     job = studio.jobs.submit(kind, params)
     print(f"run {job.id}\n  folder {job.run.dir}", file=sys.stderr)
     # disable=None: a live bar on a terminal, plain log lines when piped (CI logs stay short)
@@ -224,19 +226,19 @@ async def _run_job(studio, kind: str, params: dict[str, Any], quiet: bool) -> in
                                   mininterval=0.2, disable=None)
     latest: dict[str, float] = {}
 
-    def on_events(run_id: str, events: list[dict]) -> None:
+    def on_events(run_id: str, events: list[Event]) -> None:
         if run_id != job.id or bar is None:
             return
         for e in events:
-            k = e.get("kind")
-            if k == "metric":
-                latest[e["name"]] = e["value"]
-            elif k == "progress":
-                if e.get("total") and bar.total != e["total"]:
-                    bar.total = e["total"]
-                bar.n = e.get("done") or 0
-            elif k == "log" and e.get("level") != "error":
-                bar.write(f"  {e.get('text', '')}", file=sys.stderr)
+            match e:
+                case Metric(name=name, value=value) if value is not None:
+                    latest[name] = value
+                case Progress(done=done, total=total):
+                    if total and bar.total != total:
+                        bar.total = total
+                    bar.n = done
+                case Log(level=level, text=text) if level != "error":
+                    bar.write(f"  {text}", file=sys.stderr)
         if latest:
             bar.set_postfix({k: f"{v:.4g}" for k, v in list(latest.items())[:4]}, refresh=False)
         bar.refresh()
@@ -265,11 +267,11 @@ async def _run_job(studio, kind: str, params: dict[str, Any], quiet: bool) -> in
             bar.close()
     summary = ", ".join(f"{k}={v:.4g}" for k, v in latest.items())
     print(f"{job.status} in {job.elapsed:.1f} s" + (f"  ({summary})" if summary else ""), file=sys.stderr)
-    if job.status == "succeeded":
+    if job.status == RunStatus.SUCCEEDED:
         if job.result is not None:
             print(json.dumps(job.result))
         return EXIT_OK
-    if job.status == "cancelled":
+    if job.status == RunStatus.CANCELLED:
         return EXIT_INTERRUPTED
     print(f"error: {job.error}", file=sys.stderr)
     print(f"  (the full traceback is in {job.run.events_path})", file=sys.stderr)
@@ -543,21 +545,42 @@ def _save_crash_report() -> str:
         return "the output above"
 
 
+class StudioCliContext:
+    """The ``CliContext`` a plugin's sub-command gets (see ``studio.api.CliContext``)."""
+
+    def __init__(self, studio, plugin_id: str):
+        from studio.api import Folders
+
+        self._studio = studio
+        self.plugin_id = plugin_id
+        self.folders = Folders(studio.workspace.root)
+
+    @property
+    def workspace(self) -> Path:
+        return self._studio.workspace.root
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folders.plugin_dir(self.plugin_id)
+
+    def job_params(self, kind: str, params_file: Path | None, set_items: list[str]) -> dict[str, Any]:
+        return job_params(self._studio, kind, params_file, set_items)
+
+    def run_job(self, kind: str, params: Any, quiet: bool = False) -> int:
+        return run_job_to_end(self._studio, kind, params, quiet)
+
+
 def run_plugin_command(args, studio) -> int:
-    """A plugin's sub-command; ``args.workspace`` is the open workspace's folder,
-    ``args.run_job(kind, params, quiet=False) -> exit code`` runs a job as ``jobs run`` does,
-    and ``args.job_params(kind, params_file, set_items) -> dict`` reads and checks its
-    parameters as ``jobs run`` does."""
+    """A plugin's sub-command: ``run(args, ctx)`` with a StudioCliContext."""
     from studio.api import resolve
     from studio.core.files import StudioFileError
 
     if getattr(args, "plugin_broken", None):
         raise CliError(args.plugin_broken)
-    args.workspace = studio.workspace.root
-    args.run_job = lambda kind, params, quiet=False: run_job_to_end(studio, kind, params, quiet)
-    args.job_params = lambda kind, path, set_items: job_params(studio, kind, path, set_items)
+    command = args.plugin_command
+    plugin_id = next((pid for pid, c in studio.host.commands() if c is command), "studio")
     try:
-        return int(resolve(args.plugin_command.run)(args) or 0)
+        return int(resolve(command.run)(args, StudioCliContext(studio, plugin_id)) or 0)
     except (CliError, StudioFileError, ValueError) as exc:
         raise CliError(str(exc)) from None
 

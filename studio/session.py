@@ -9,11 +9,10 @@ import logging
 import os
 from pathlib import Path
 
-from studio import shell_plugin
 from studio.api import WORKSPACE_ENV
 from studio.core.events import EventBus
 from studio.core.paths import default_workspace
-from studio.core.plugins import PluginHost
+from studio.core.plugins import PluginHost, install_process_host, new_host
 from studio.core.runs import RunStore
 from studio.core.settings import Settings, load_settings, update_settings
 from studio.core.workspace import Workspace
@@ -27,6 +26,7 @@ class Studio:
         self.settings = settings
         self._settings_on_disk = settings.model_copy(deep=True)  # what save_settings compares against
         self.host = host
+        install_process_host(host)  # api.contributions() in this process answers from this host
         self.bus = EventBus()
         self.messages = messages or []  # things the user should be told at start-up
         self.workspace = workspace
@@ -44,10 +44,7 @@ class Studio:
         """
         settings, problem = load_settings()
         messages = [problem] if problem else []
-        host = PluginHost(disabled=settings.disabled_plugins)
-        host.register(shell_plugin, "studio", source="built-in")
-        if discover:
-            host.discover()
+        host = new_host(settings.disabled_plugins, discover=discover)
         ws = cls._open_workspace(settings, workspace, create, messages)
         studio = cls(settings, host, ws, messages)
         stale = studio.store.mark_interrupted()  # best effort: a full disk must not stop the CLI
@@ -71,8 +68,11 @@ class Studio:
         return ws
 
     def _make_jobs(self) -> JobManager:
-        return JobManager(self.host.job_kinds(), self.store, self.bus,
-                          max_process=self.settings.max_process_jobs, max_async=self.settings.max_async_jobs)
+        kinds = self.host.job_kinds()
+        return JobManager(kinds, self.store, self.bus, max_process=self.settings.max_process_jobs,
+                          max_async=self.settings.max_async_jobs, workspace=self.workspace.root,
+                          owners={k: self.host.owner("studio_job_kinds", k) or "studio" for k in kinds},
+                          disabled_plugins=sorted(self.host.disabled))
 
     def switch_workspace(self, workspace: Workspace) -> None:
         """Point the studio at another workspace (only when no job is active)."""

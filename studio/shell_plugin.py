@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.api import OpenAction, PanelSpec, PluginInfo, hookimpl
+from studio.api import Log, Metric, OpenAction, PanelSpec, PluginInfo, Progress, Status, hookimpl
 
 from studio import __version__
 
@@ -23,10 +23,10 @@ def studio_plugin_info() -> PluginInfo:
 def studio_panels() -> list[PanelSpec]:
     return [
         PanelSpec("studio:metrics", "Metrics", "studio.qt.panels.metrics:create", area="right",
-                  consumes=("metric", "status")),
+                  consumes=(Metric, Status)),
         PanelSpec("studio:jobs", "Jobs", "studio.qt.panels.jobs:create", area="bottom",
-                  consumes=("status", "progress", "log")),
-        PanelSpec("studio:log", "Log", "studio.qt.panels.log:create", area="bottom", consumes=("log", "status")),
+                  consumes=(Status, Progress, Log)),
+        PanelSpec("studio:log", "Log", "studio.qt.panels.log:create", area="bottom", consumes=(Log, Status)),
         PanelSpec("studio:plugins", "Plugins", "studio.qt.panels.plugins:create", area="left"),
     ]
 

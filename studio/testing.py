@@ -14,8 +14,8 @@ Install tensor-studio and these fixtures are available in any test suite:
 * ``qasync_loop`` — a qasync event loop on the test's QApplication, for GUI tests with jobs.
 * ``llm_server`` — a running ``FakeLLMServer`` (``studio.fake_llm``): an OpenAI-compatible
   chat server on 127.0.0.1 with scripted replies and latency, for LLM code through real HTTP.
-* ``job_context`` — a ``RecordingContext``: a JobContext that keeps the events in a list,
-  for calling a runner directly in the test process (fast; no worker, no studio).
+* ``job_context`` — a ``RecordingContext``: a JobContext that keeps the (typed) events in
+  a list, for calling a runner directly in the test process (fast; no worker, no studio).
 
 This module imports neither Qt nor torch at import time.
 """
@@ -26,6 +26,7 @@ import asyncio
 import importlib
 import sys
 import textwrap
+import time
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Callable
@@ -100,62 +101,74 @@ def plugin_distribution(tmp_path, monkeypatch) -> Callable[..., Path]:
         (info / "entry_points.txt").write_text(f"[tensor_studio.plugins]\n{lines}\n")
         monkeypatch.syspath_prepend(str(site))
         importlib.invalidate_caches()
-        import studio.core.plugins
+        from studio.core.plugins import reset_process_host
 
-        monkeypatch.setattr(studio.core.plugins, "_shared", None)  # api.contributions() sees the new plugin
+        reset_process_host()  # api.contributions() sees the new plugin
         return site
 
     yield make
     for top in made:
         for mod in [m for m in sys.modules if m == top or m.startswith(top + ".")]:
             del sys.modules[mod]
+    if made:
+        from studio.core.plugins import reset_process_host
+
+        reset_process_host()  # the plugin is gone again
 
 
 class RecordingContext:
-    """A JobContext for unit tests: events are appended to ``events`` and, as in a real
-    run, to ``run_dir/events.jsonl``; ``cancel()`` makes
-    the next ``check_cancelled()`` raise, ``cancel_when(predicate)`` does so once an
-    emitted event matches."""
+    """A JobContext for unit tests: events are appended to ``events`` (typed, as panels
+    get them) and, as in a real run, to ``run_dir/events.jsonl``; ``cancel()`` makes the
+    next ``check_cancelled()`` raise, ``cancel_when(predicate)`` does so once an emitted
+    event matches. The workspace is the folder above ``run_dir``'s parent, as in a studio;
+    ``plugin_id`` names the plugin whose ``data_dir`` the job gets."""
 
-    def __init__(self, run_dir: Path, run_id: str = "test-run", rank: int = 0):
+    def __init__(self, run_dir: Path, run_id: str = "test-run", rank: int = 0, plugin_id: str = "test"):
+        from studio.api import Folders
+
         self.run_id = run_id
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.rank = rank
-        self.events: list[dict[str, Any]] = []
+        self.folders = Folders(self.run_dir.parent.parent)
+        self.plugin_id = plugin_id
+        self.events: list[Any] = []
         self._cancelled = False
-        self._cancel_when: Callable[[dict], bool] | None = None
+        self._cancel_when: Callable[[Any], bool] | None = None
 
-    def _emit(self, kind: str, **fields: Any) -> None:
-        import time
+    @property
+    def data_dir(self) -> Path:
+        return self.folders.plugin_dir(self.plugin_id)
 
+    def _emit(self, raw: dict[str, Any]) -> None:
         import json
 
-        event = {"t": time.time(), "kind": kind, **fields}
+        from studio.api import parse_event
+
+        event = parse_event(raw)
+        assert event is not None, f"the job emitted a malformed event: {raw!r}"
         self.events.append(event)
         with (self.run_dir / "events.jsonl").open("a", encoding="utf-8") as log:
-            log.write(json.dumps(event, default=str) + "\n")
+            log.write(json.dumps(raw, default=str) + "\n")
         if self._cancel_when is not None and self._cancel_when(event):
             self._cancelled = True
 
     def progress(self, done, total=None, message=""):
-        self._emit("progress", done=done, total=total, message=message)
+        self._emit({"t": time.time(), "kind": "progress", "done": done, "total": total, "message": message})
 
     def metric(self, name, step, value):
-        self._emit("metric", name=name, step=step, value=float(value))
+        self._emit({"t": time.time(), "kind": "metric", "name": name, "step": step, "value": float(value)})
 
     def log(self, text, level="info"):
-        self._emit("log", level=level, text=str(text))
+        self._emit({"t": time.time(), "kind": "log", "level": level, "text": str(text)})
 
     def artifact(self, path, kind="file"):
-        self._emit("artifact", path=str(path), artifact_kind=kind)
+        self._emit({"t": time.time(), "kind": "artifact", "path": str(path), "artifact_kind": kind})
 
     def span(self, **fields):
         from studio.runtime.context import span_event
 
-        event = span_event(0.0, fields)
-        del event["t"], event["kind"]
-        self._emit("span", **event)
+        self._emit(span_event(time.time(), fields))
 
     @property
     def cancelled(self) -> bool:
@@ -170,14 +183,19 @@ class RecordingContext:
     def cancel(self) -> None:
         self._cancelled = True
 
-    def cancel_when(self, predicate: Callable[[dict], bool]) -> None:
+    def cancel_when(self, predicate: Callable[[Any], bool]) -> None:
+        """Cancel once an emitted (typed) event makes ``predicate`` true."""
         self._cancel_when = predicate
 
-    def metrics(self, name: str) -> list[tuple[int, float]]:
-        return [(e["step"], e["value"]) for e in self.events if e["kind"] == "metric" and e["name"] == name]
+    def metrics(self, name: str) -> list[tuple[float, float | None]]:
+        from studio.api import Metric
 
-    def of_kind(self, kind: str) -> list[dict[str, Any]]:
-        return [e for e in self.events if e["kind"] == kind]
+        return [(e.step, e.value) for e in self.events if isinstance(e, Metric) and e.name == name]
+
+    def of_kind(self, kind: type | str) -> list[Any]:
+        """The events of one class (``Span``) or kind name (``"span"``)."""
+        name = kind if isinstance(kind, str) else kind.kind
+        return [e for e in self.events if e.kind == name]
 
 
 @pytest.fixture

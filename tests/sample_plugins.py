@@ -134,9 +134,14 @@ def broken_factory(ctx):
 def label_factory(ctx):
     from PySide6.QtWidgets import QLabel
 
-    label = QLabel("ok panel")
+    from studio.api import Panel
+
+    class OpenerLabel(QLabel, Panel):
+        def open_path(self, path):
+            self.opened.append(path)
+
+    label = OpenerLabel("ok panel")
     label.opened = []
-    label.open_path = label.opened.append
     return label
 
 

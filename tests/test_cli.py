@@ -155,8 +155,8 @@ from studio.api import CliCommand, hookimpl
 def configure(parser):
     parser.add_argument("name")
 
-def run(args):
-    print(f"hello {args.name}")
+def run(args, ctx):
+    print(f"hello {args.name} in {ctx.workspace.name}")
     return 0 if args.name != "fail" else 1
 
 @hookimpl
@@ -168,5 +168,5 @@ def studio_commands():
 def test_plugin_cli_subcommand(plugin_distribution, capsys):
     plugin_distribution("cli-plugin", {"clip": "cli_mod"}, {"cli_mod": CLI_PLUGIN})
     assert main(["hello", "Ada"]) == 0
-    assert capsys.readouterr().out == "hello Ada\n"
+    assert capsys.readouterr().out == "hello Ada in workspace\n"
     assert main(["hello", "fail"]) == 1

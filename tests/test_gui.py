@@ -13,6 +13,7 @@ import psutil
 import pytest
 
 import sample_plugins
+from studio.api import Metric, RunStatus, Status
 
 pytestmark = pytest.mark.gui
 
@@ -82,15 +83,14 @@ def test_events_reach_panels_in_the_order_they_were_emitted(window, qasync_loop)
 
     job = qasync_loop.run_until_complete(go())
     assert job.status == "succeeded"
-    steps = [e["step"] for e in seen if e["kind"] == "metric"]
+    steps = [e.step for e in seen if isinstance(e, Metric)]
     assert steps == list(range(4 * 4097))
-    assert seen[-1]["kind"] == "status" and seen[-1]["status"] == "succeeded"
+    assert isinstance(seen[-1], Status) and seen[-1].status == RunStatus.SUCCEEDED
 
 
 def test_smoothing_log_scale_and_exports(window, qasync_loop, tmp_path):
     metrics = window.panels["studio:metrics"]
-    metrics.handle_events("r1", [{"kind": "metric", "name": "loss", "step": i, "value": float(10 - i % 2)}
-                                 for i in range(10)])
+    metrics.handle_events("r1", [Metric("loss", i, float(10 - i % 2)) for i in range(10)])
     metrics.smoothing.setValue(0.0)
     metrics.redraw()
     _, raw = metrics.runs["r1"].curves["loss"].getData()
@@ -120,8 +120,7 @@ def test_live_curves_stay_in_view_while_ranges_move_in_steps(window):
     metrics.smoothing.setValue(0.0)
     ranges = set()
     for step in range(10, 2010, 10):  # a loss falling from 4 towards 1.5, redrawn after every point
-        metrics.handle_events("r1", [{"kind": "metric", "name": "loss", "step": step,
-                                      "value": 1.5 + 2.5 * math.exp(-step / 300)}])
+        metrics.handle_events("r1", [Metric("loss", step, 1.5 + 2.5 * math.exp(-step / 300))])
         metrics.redraw()
         (x_lo, x_hi), (y_lo, y_hi) = metrics.plots["loss"].getViewBox().viewRange()
         value = 1.5 + 2.5 * math.exp(-step / 300)
@@ -132,11 +131,11 @@ def test_live_curves_stay_in_view_while_ranges_move_in_steps(window):
     view = metrics.plots["loss"].getViewBox()
     view.setXRange(500, 600, padding=0)
     view.sigRangeChangedManually.emit([True, False])  # what a drag or wheel zoom on x reports
-    metrics.handle_events("r1", [{"kind": "metric", "name": "loss", "step": 2010, "value": 1.5}])
+    metrics.handle_events("r1", [Metric("loss", 2010, 1.5)])
     metrics.redraw()
     assert view.viewRange()[0] == pytest.approx([500, 600])  # the user's zoom is kept
     view.enableAutoRange()  # the plot's "A" button
-    metrics.handle_events("r1", [{"kind": "metric", "name": "loss", "step": 2020, "value": 1.5}])
+    metrics.handle_events("r1", [Metric("loss", 2020, 1.5)])
     metrics.redraw()
     x_lo, x_hi = view.viewRange()[0]
     assert x_lo <= 10 and x_hi >= 2020  # following again

@@ -6,6 +6,7 @@ import time
 import pytest
 
 import sample_plugins
+from studio.api import Log, Metric, Status
 from studio.runtime import jobs as jobs_module
 from studio.runtime.jobs import JobError, ParamsError
 
@@ -27,8 +28,8 @@ def test_job_succeeds_and_persists(studio, run_job, kind):
     assert job.run.params() == {"n": 25, "delay": 0.0, "fail": False}
     steps, values = job.run.metrics()["loss"]
     assert steps == list(range(25))
-    assert [e["step"] for e in received if e["kind"] == "metric"] == list(range(25))
-    assert [e["status"] for e in received if e["kind"] == "status"] == ["queued", "running", "succeeded"]
+    assert [e.step for e in received if isinstance(e, Metric)] == list(range(25))
+    assert [e.status for e in received if isinstance(e, Status)] == ["queued", "running", "succeeded"]
 
 
 @pytest.mark.parametrize("kind", ["t.count", "t.count_thread", "t.count_async"])
@@ -37,7 +38,7 @@ def test_job_that_raises_is_failed_with_message_and_traceback(studio, run_job, k
     assert job.status == "failed"
     assert "ValueError" in job.error and "on purpose" in job.error
     assert "Traceback" in job.traceback
-    errors = [e["text"] for e in job.run.events() if e["kind"] == "log" and e["level"] == "error"]
+    errors = [e.text for e in job.run.events() if isinstance(e, Log) and e.level == "error"]
     assert errors and "on purpose" in errors[-1]
     assert job.run.info()["status"] == "failed"
 
@@ -114,13 +115,13 @@ def test_shutdown_cancels_everything(studio):
 
 def test_no_event_is_dropped_between_worker_log_and_subscribers(studio, run_job):
     received = []
-    studio.bus.subscribe(lambda run_id, events: received.extend(e for e in events if e["kind"] == "metric"))
+    studio.bus.subscribe(lambda run_id, events: received.extend(e for e in events if isinstance(e, Metric)))
     n = 50_000
     job = run_job(studio, "t.flood", {"n": n})
     assert job.status == "succeeded"
-    on_disk = [e["step"] for e in job.run.events() if e["kind"] == "metric"]
+    on_disk = [e.step for e in job.run.events() if isinstance(e, Metric)]
     assert on_disk == list(range(n))
-    assert [e["step"] for e in received] == list(range(n))
+    assert [e.step for e in received] == list(range(n))
 
 
 def test_cancel_while_the_worker_is_still_spawning_is_not_lost(studio):

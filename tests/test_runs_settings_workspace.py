@@ -6,7 +6,8 @@ import os
 import pytest
 
 from studio.core.files import StudioFileError, atomic_write_text, read_json
-from studio.core.runs import EventLog, RunStore, read_events
+from studio.api import read_events
+from studio.core.runs import EventLog, RunStore
 from studio.core.settings import Settings, load_settings, save_settings, update_settings
 from studio.core.workspace import Workspace, WorkspaceError
 
@@ -30,12 +31,12 @@ def test_run_store_roundtrip(tmp_path):
 
 def test_truncated_last_line_is_skipped_and_appending_resumes_cleanly(tmp_path):
     path = tmp_path / "events.jsonl"
-    path.write_text('{"kind":"metric","step":0}\n{"kind":"met')  # a crash mid-write
-    assert [e["step"] for e in read_events(path)] == [0]
+    path.write_text('{"kind":"metric","name":"loss","step":0,"value":1}\n{"kind":"met')  # a crash mid-write
+    assert [e.step for e in read_events(path)] == [0]
     log = EventLog(path)
-    log.write([{"kind": "metric", "step": 1}])
+    log.write([{"kind": "metric", "name": "loss", "step": 1, "value": 0.5}])
     log.close()
-    assert [e["step"] for e in read_events(path)] == [0, 1]
+    assert [e.step for e in read_events(path)] == [0, 1]
 
 
 def test_interrupted_runs_are_marked(tmp_path):

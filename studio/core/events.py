@@ -1,4 +1,4 @@
-"""An in-process event bus: jobs publish batches of events, panels and the CLI subscribe.
+"""An in-process event bus: jobs publish batches of typed events, panels and the CLI subscribe.
 
 Events travel in batches (a list per call) because a training job can emit tens of
 thousands a second; a subscriber that wants fewer updates throttles its own redraws.
@@ -8,24 +8,23 @@ A subscriber that raises is logged and skipped, never breaks the publisher.
 from __future__ import annotations
 
 import logging
-import time
-from typing import Any, Callable
+from collections.abc import Callable
+
+from studio.api.events import Event, kind_names
 
 log = logging.getLogger(__name__)
 
-Subscriber = Callable[[str, list[dict[str, Any]]], None]
-
-
-def event(kind: str, **fields: Any) -> dict[str, Any]:
-    return {"t": time.time(), "kind": kind, **fields}
+Subscriber = Callable[[str, list[Event]], None]
 
 
 class EventBus:
     def __init__(self) -> None:
         self._subs: list[tuple[Subscriber, frozenset[str] | None]] = []
 
-    def subscribe(self, callback: Subscriber, kinds: tuple[str, ...] | None = None) -> Callable[[], None]:
-        entry = (callback, frozenset(kinds) if kinds else None)
+    def subscribe(self, callback: Subscriber, kinds: tuple[type | str, ...] | None = None) -> Callable[[], None]:
+        """``kinds``: event classes (``Metric``) or kind names (``"metric"``); None: all."""
+        names = kind_names(kinds)
+        entry = (callback, frozenset(names) if names else None)
         self._subs.append(entry)
 
         def unsubscribe() -> None:
@@ -34,9 +33,9 @@ class EventBus:
 
         return unsubscribe
 
-    def publish(self, run_id: str, events: list[dict[str, Any]]) -> None:
+    def publish(self, run_id: str, events: list[Event]) -> None:
         for callback, kinds in list(self._subs):
-            batch = events if kinds is None else [e for e in events if e.get("kind") in kinds]
+            batch = events if kinds is None else [e for e in events if e.kind in kinds]
             if not batch:
                 continue
             try:

@@ -216,16 +216,58 @@ class PluginHost:
             record.problems.append(problem)
 
 
-_shared: PluginHost | None = None
+# ---------------------------------------------------------------------- the process's host
+#
+# One host per process answers api.contributions(): the studio's own (GUI or CLI) once it
+# is loaded; in a worker process, one built with the studio's disabled list (handed over
+# in the job's spec); elsewhere (a script, a test without a studio), one built from the
+# saved settings. So a plugin disabled in Settings contributes nothing anywhere.
+
+_process_host: PluginHost | None = None
+_process_disabled: frozenset[str] | None = None  # None: read the saved settings
 
 
-def shared_host() -> PluginHost:
-    """A host with every installed plugin, discovered on first use (see api.contributions)."""
-    global _shared
-    if _shared is None:
-        _shared = PluginHost()
-        _shared.discover()
-    return _shared
+def install_process_host(host: PluginHost) -> None:
+    """Make ``host`` the one ``api.contributions()`` asks in this process (the studio's)."""
+    global _process_host
+    _process_host = host
+
+
+def configure_process_host(disabled: Iterable[str]) -> None:
+    """In a worker process: build the process host, on first use, without ``disabled``."""
+    global _process_host, _process_disabled
+    _process_host, _process_disabled = None, frozenset(disabled)
+
+
+def reset_process_host() -> None:
+    """Forget the process host; the next use discovers plugins again (tests, after
+    installing a plugin)."""
+    global _process_host, _process_disabled
+    _process_host, _process_disabled = None, None
+
+
+def process_host() -> PluginHost:
+    """The process's plugin host (see above), made on first use."""
+    global _process_host
+    if _process_host is None:
+        disabled = _process_disabled
+        if disabled is None:
+            from studio.core.settings import load_settings
+
+            disabled = frozenset(load_settings()[0].disabled_plugins)
+        _process_host = new_host(disabled)
+    return _process_host
+
+
+def new_host(disabled: Iterable[str] = (), *, discover: bool = True) -> PluginHost:
+    """A host with the shell's own contributions and, if ``discover``, every installed plugin."""
+    from studio import shell_plugin
+
+    host = PluginHost(disabled=disabled)
+    host.register(shell_plugin, "studio", source="built-in")
+    if discover:
+        host.discover()
+    return host
 
 
 def _problem(where: str, exc: BaseException) -> PluginProblem:

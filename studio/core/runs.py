@@ -12,7 +12,6 @@ half-written last line: readers skip it and writers start a fresh line after it.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -24,12 +23,11 @@ from typing import Any, Iterator
 
 import orjson
 
+from studio.api.events import ACTIVE_STATUSES, Event, Log, Metric, RunStatus, read_events, read_records
+
 from .files import StudioFileError, read_json, write_json
 
 log = logging.getLogger(__name__)
-
-ACTIVE = ("queued", "running")
-FINISHED = ("succeeded", "failed", "cancelled", "interrupted")
 
 
 def new_run_id(kind: str) -> str:
@@ -92,22 +90,6 @@ def _ends_with_newline(path: Path) -> bool:
         return fh.read(1) == b"\n"
 
 
-def read_events(path: Path) -> Iterator[dict[str, Any]]:
-    """Yield the events of a log, skipping lines that are not complete JSON objects."""
-    try:
-        fh = open(path, encoding="utf-8", errors="replace")  # a damaged byte spoils one line, not the log
-    except (FileNotFoundError, IsADirectoryError):
-        return
-    with fh:
-        for line in fh:
-            try:
-                event = json.loads(line)
-            except (json.JSONDecodeError, RecursionError):
-                continue
-            if isinstance(event, dict):
-                yield event
-
-
 @dataclass
 class Run:
     dir: Path
@@ -143,25 +125,28 @@ class Run:
     def params(self) -> dict[str, Any]:
         return read_json(self.dir / "params.json")
 
-    def events(self) -> Iterator[dict[str, Any]]:
+    def events(self) -> list[Event]:
+        """The run's events, typed; a line that is not a well-formed event (a hand-edited
+        one, say) is skipped."""
         return read_events(self.events_path)
 
-    def metrics(self) -> dict[str, tuple[list[float], list[float]]]:
+    def raw_events(self) -> Iterator[dict[str, Any]]:
+        """The lines of ``events.jsonl`` as stored."""
+        return read_records(self.events_path)
+
+    def metrics(self) -> dict[str, tuple[list[float], list[float | None]]]:
         """Scalar metrics by name, as (steps, values), in the order they were logged; a value
         is None where the logged number was NaN."""
-        out: dict[str, tuple[list[float], list[float]]] = {}
+        out: dict[str, tuple[list[float], list[float | None]]] = {}
         for e in self.events():
-            value = e.get("value")  # None where a NaN was logged (JSON has no NaN): a gap in the curve
-            if e.get("kind") != "metric" or isinstance(value, bool) or not isinstance(value, (int, float, type(None))):
-                continue  # a hand-edited line may hold anything
-            steps, values = out.setdefault(str(e.get("name")), ([], []))
-            step = e.get("step")
-            steps.append(step if isinstance(step, (int, float)) else len(steps))
-            values.append(value)
+            if isinstance(e, Metric):
+                steps, values = out.setdefault(e.name, ([], []))
+                steps.append(e.step)
+                values.append(e.value)
         return out
 
     def last_logs(self, n: int = 20) -> list[str]:
-        lines = [e.get("text", "") for e in self.events() if e.get("kind") == "log"]
+        lines = [e.text for e in self.events() if isinstance(e, Log)]
         return lines[-n:]
 
 
@@ -182,7 +167,7 @@ class RunStore:
         try:
             write_json(run.dir / "params.json", params)
             write_json(run.dir / "run.json", {
-                "id": run_id, "kind": kind, "status": "queued", "created": time.time(),
+                "id": run_id, "kind": kind, "status": RunStatus.QUEUED, "created": time.time(),
                 "owner_pid": os.getpid(), **info,
             })
         except StudioFileError:  # a full disk: no half-made run folder is left behind
@@ -222,9 +207,9 @@ class RunStore:
         stale = []
         for run in self.list():
             info = run.info()
-            if info.get("status") in ACTIVE and not _pid_alive(info.get("owner_pid")):
+            if info.get("status") in ACTIVE_STATUSES and not _pid_alive(info.get("owner_pid")):
                 try:
-                    run.update(status="interrupted", finished=time.time(),
+                    run.update(status=RunStatus.INTERRUPTED, finished=time.time(),
                                error="the studio stopped while this run was active")
                 except StudioFileError as exc:
                     log.warning("could not mark run %s interrupted: %s", run.id, exc)

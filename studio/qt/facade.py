@@ -8,6 +8,8 @@ from typing import Any, Callable
 
 from pydantic import BaseModel
 
+from studio.api import Event, Folders, JobOutcome, RunStatus, Status, run_status
+
 log = logging.getLogger(__name__)
 
 
@@ -24,12 +26,61 @@ class StudioPanelContext:
     def workspace(self) -> Path:
         return self._studio.workspace.root
 
-    def subscribe(self, callback: Callable[[str, list[dict]], None],
-                  kinds: tuple[str, ...] | None = None) -> Callable[[], None]:
+    @property
+    def folders(self) -> Folders:
+        return Folders(self._studio.workspace.root)
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folders.plugin_dir(self.plugin_id)
+
+    def subscribe(self, callback: Callable[[str, list[Event]], None],
+                  kinds: tuple[type | str, ...] | None = None) -> Callable[[], None]:
         return self._studio.bus.subscribe(callback, kinds)
 
-    def submit_job(self, kind: str, params: dict[str, Any] | BaseModel) -> str:
-        return self._window.submit_job(kind, params).id
+    def submit_job(self, kind: str, params: dict[str, Any] | BaseModel,
+                   when_finished: Callable[[JobOutcome], None] | None = None) -> str:
+        run_id = self._window.submit_job(kind, params).id
+        if when_finished is not None:
+            self.when_finished(run_id, when_finished)
+        return run_id
+
+    def when_finished(self, run_id: str, callback: Callable[[JobOutcome], None]) -> None:
+        outcome = self._outcome(run_id)
+        if outcome is not None:
+            callback(outcome)
+            return
+        unsubscribe: Callable[[], None] | None = None
+
+        def on_status(event_run_id: str, events: list[Event]) -> None:
+            if event_run_id != run_id or not any(isinstance(e, Status) and e.finished for e in events):
+                return
+            if unsubscribe is not None:
+                unsubscribe()
+            done = self._outcome(run_id)
+            if done is not None:
+                callback(done)
+
+        unsubscribe = self._studio.bus.subscribe(on_status, (Status,))
+
+    def _outcome(self, run_id: str) -> JobOutcome | None:
+        """How ``run_id`` ended, or None while it is active. A run of an earlier session
+        is read from its ``run.json``."""
+        folder = self.folders.run_dir(run_id)
+        job = self._studio.jobs.jobs.get(run_id)
+        if job is not None:
+            if job.active:
+                return None
+            return JobOutcome(run_id, job.status, folder, job.result, job.error)
+        info = self._studio.store.get(run_id).info()
+        status = run_status(info.get("status"))
+        if status is None or status.active:
+            return None
+        return JobOutcome(run_id, status, folder, info.get("result") if status == RunStatus.SUCCEEDED else None,
+                          info.get("error"))
+
+    def cancel_job(self, run_id: str) -> None:
+        self._studio.jobs.cancel(run_id)
 
     def settings(self) -> dict[str, Any]:
         return dict(self._studio.settings.plugin_settings.get(self.plugin_id, {}))

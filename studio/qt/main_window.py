@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.api import PanelSpec, resolve
+from studio.api import Event, Panel, PanelSpec, Status, resolve
 from studio.core.files import StudioFileError, read_json, write_json
 from studio.core.paths import config_dir
 from studio.core.workspace import Workspace, WorkspaceError
@@ -169,10 +169,10 @@ class MainWindow(QMainWindow):
             bottom[0].raise_()
         if "studio:metrics" in self.docks:  # curves are what people watch: give them room
             self.resizeDocks([self.docks["studio:metrics"]], [760], Qt.Orientation.Horizontal)
-        self._unsubscribe.append(self.studio.bus.subscribe(self._on_status, ("status",)))
+        self._unsubscribe.append(self.studio.bus.subscribe(self._on_status, (Status,)))
         self._default_state = self.saveState(LAYOUT_VERSION)
 
-    def _on_status(self, run_id: str, events: list[dict]) -> None:
+    def _on_status(self, run_id: str, events: list[Event]) -> None:
         if events:
             self.home.refresh()
 
@@ -191,10 +191,13 @@ class MainWindow(QMainWindow):
                               + "".join(traceback.format_exception(exc)))
             return page
         self.panels[spec.id] = widget
-        handler = getattr(widget, "handle_events", None)
-        if callable(handler):
-            self._unsubscribe.append(self.studio.bus.subscribe(handler, spec.consumes or None))
+        if isinstance(widget, Panel) and spec.consumes:
+            self._unsubscribe.append(self.studio.bus.subscribe(widget.handle_events, spec.consumes))
         return widget
+
+    def _behaving_panels(self) -> list[tuple[str, Panel]]:
+        """The panels that take the shell's calls (see ``studio.api.Panel``)."""
+        return [(pid, w) for pid, w in self.panels.items() if isinstance(w, Panel)]
 
     # ------------------------------------------------------------------ panels
 
@@ -216,13 +219,14 @@ class MainWindow(QMainWindow):
 
     def save_layout(self) -> None:
         panel_state = {}
-        for panel_id, widget in self.panels.items():
-            saver = getattr(widget, "save_state", None)
-            if callable(saver):
-                try:
-                    panel_state[panel_id] = saver()
-                except Exception as exc:
-                    log.warning("panel %s could not save its state: %s", panel_id, exc)
+        for panel_id, panel in self._behaving_panels():
+            try:
+                state = panel.save_state()
+            except Exception as exc:
+                log.warning("panel %s could not save its state: %s", panel_id, exc)
+                continue
+            if state:
+                panel_state[panel_id] = state
         data = {
             "version": LAYOUT_VERSION,
             "geometry": base64.b64encode(bytes(self.saveGeometry())).decode(),
@@ -245,13 +249,15 @@ class MainWindow(QMainWindow):
         except (StudioFileError, KeyError, TypeError, ValueError) as exc:
             self.show_message(f"The saved window layout could not be restored ({exc}); using the default.", "warning")
             return False
-        for panel_id, state in (data.get("panels") or {}).items():
-            restorer = getattr(self.panels.get(panel_id), "restore_state", None)
-            if callable(restorer):
-                try:
-                    restorer(state)
-                except Exception as exc:
-                    log.warning("panel %s could not restore its state: %s", panel_id, exc)
+        saved = data.get("panels") or {}
+        for panel_id, panel in self._behaving_panels():
+            state = saved.get(panel_id) if isinstance(saved, dict) else None
+            if not isinstance(state, dict):
+                continue
+            try:
+                panel.restore_state(state)
+            except Exception as exc:
+                log.warning("panel %s could not restore its state: %s", panel_id, exc)
         return ok
 
     def reset_layout(self) -> None:
@@ -288,10 +294,11 @@ class MainWindow(QMainWindow):
             return
         self.setWindowTitle(f"Tensor Studio — {workspace.name}")
         self._update_workspace_label()
-        for widget in self.panels.values():
-            hook = getattr(widget, "workspace_changed", None)
-            if callable(hook):
-                hook()
+        for panel_id, panel in self._behaving_panels():
+            try:
+                panel.workspace_changed(workspace.root)
+            except Exception as exc:
+                log.warning("panel %s could not follow the workspace change: %s", panel_id, exc)
         self.home.refresh()
         self.show_message(f"Workspace {workspace.root}", "info")
 
@@ -319,10 +326,9 @@ class MainWindow(QMainWindow):
         plugin_id, action = claim
         if action.panel:
             widget = self.show_panel(action.panel)
-            opener = getattr(widget, "open_path", None)
-            if callable(opener):
+            if isinstance(widget, Panel):
                 try:
-                    opener(path)
+                    widget.open_path(path)
                 except Exception as exc:
                     self.show_message(f"{plugin_id} could not open {path.name}: {exc}", "error")
                     return False

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from studio.api import JobCancelled
+from studio.api import Folders, JobCancelled
 from studio.core.runs import EventLog, encode_event
 
 Sink = Callable[[list[dict[str, Any]]], None]
@@ -36,10 +36,14 @@ def span_event(t: float, fields: dict[str, Any]) -> dict[str, Any]:
 
 class RunContext:
     def __init__(self, run_id: str, run_dir: Path, sink: Sink, *, rank: int = 0,
-                 flush_interval: float = 0.02, max_batch: int = 4096):
+                 flush_interval: float = 0.02, max_batch: int = 4096,
+                 workspace: Path | str | None = None, plugin_id: str = ""):
         self.run_id = run_id
         self.run_dir = Path(run_dir)
         self.rank = rank
+        # runs live in <workspace>/runs/<id>: a context made without a workspace (tests) infers it
+        self.folders = Folders(Path(workspace) if workspace is not None else self.run_dir.parent.parent)
+        self.plugin_id = plugin_id
         self._sink = sink
         self._log = EventLog(self.run_dir / "events.jsonl")
         self._buffer: list[dict[str, Any]] = []
@@ -69,6 +73,10 @@ class RunContext:
 
     def span(self, **fields: Any) -> None:
         self._emit(span_event(time.time(), fields))
+
+    @property
+    def data_dir(self) -> Path:
+        return self.folders.plugin_dir(self.plugin_id or "studio")
 
     @property
     def cancelled(self) -> bool:

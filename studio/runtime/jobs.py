@@ -25,12 +25,14 @@ import signal
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from studio.api import JobKind, resolve
-from studio.core.events import EventBus, event
+from studio.api import JobError, JobKind, resolve
+from studio.api.events import Event, Log, Progress, RunStatus, Status, parse_events
+from studio.core.events import EventBus
 from studio.core.runs import Run, RunStore
 from studio.runtime.context import RunContext
 from studio.runtime.worker import conclude, outcome_of, worker_main
@@ -39,10 +41,6 @@ log = logging.getLogger(__name__)
 
 CANCEL_GRACE_S = 5.0
 KILL_GRACE_S = 2.0
-
-
-class JobError(Exception):
-    """A job could not be started; the message is meant for the user."""
 
 
 class ParamsError(JobError):
@@ -84,7 +82,7 @@ class Job:
     kind: JobKind
     params: BaseModel
     run: Run
-    status: str = "queued"
+    status: RunStatus = RunStatus.QUEUED
     created: float = field(default_factory=time.time)
     started: float | None = None
     finished: float | None = None
@@ -106,7 +104,7 @@ class Job:
 
     @property
     def active(self) -> bool:
-        return self.status in ("queued", "running")
+        return self.status.active
 
     @property
     def elapsed(self) -> float:
@@ -123,8 +121,15 @@ class Job:
 
 class JobManager:
     def __init__(self, kinds: dict[str, JobKind], store: RunStore, bus: EventBus | None = None,
-                 *, max_process: int = 1, max_async: int = 4):
+                 *, max_process: int = 1, max_async: int = 4, workspace: Path | None = None,
+                 owners: dict[str, str] | None = None, disabled_plugins: list[str] | None = None):
+        """``owners``: the plugin id of each job kind (its ``JobContext.data_dir``);
+        ``disabled_plugins``: handed to worker processes, whose plugin host must leave
+        them out as the studio's does."""
         self.kinds = kinds
+        self.workspace = Path(workspace) if workspace is not None else store.root.parent
+        self.owners = owners or {}
+        self.disabled_plugins = list(disabled_plugins or [])
         self.store = store
         self.bus = bus or EventBus()
         self.jobs: dict[str, Job] = {}
@@ -159,7 +164,7 @@ class JobManager:
         loop = asyncio.get_running_loop()
         job.done = loop.create_future()
         self.jobs[job.id] = job
-        self._publish(job, [event("status", status="queued")])
+        self._publish(job, [Status(RunStatus.QUEUED, t=time.time())])
         loop.create_task(self._run(job), name=f"job {job.id}")
         return job
 
@@ -168,11 +173,11 @@ class JobManager:
         if job is None or not job.active or job.cancel_requested:
             return
         job.cancel_requested = True
-        if job.status == "queued":
-            self._finish(job, {"status": "cancelled", "error": "cancelled before it started"})
+        if job.status == RunStatus.QUEUED:
+            self._finish(job, {"status": RunStatus.CANCELLED, "error": "cancelled before it started"})
         elif job._cancel is not None:
             job._cancel()
-        self._publish(job, [event("log", level="info", text="cancel requested")])
+        self._publish(job, [Log("cancel requested", t=time.time())])
 
     @property
     def active_jobs(self) -> list[Job]:
@@ -202,7 +207,7 @@ class JobManager:
                 if proc.is_alive():
                     proc.kill()
                     proc.join(KILL_GRACE_S)
-            self._finish(job, {"status": "cancelled", "error": "stopped when the studio closed"})
+            self._finish(job, {"status": RunStatus.CANCELLED, "error": "stopped when the studio closed"})
 
     # ------------------------------------------------------------------ running
 
@@ -215,9 +220,9 @@ class JobManager:
         async with self._semaphore(job.kind.executor):
             if not job.active:  # cancelled while queued
                 return
-            job.status, job.started = "running", time.time()
-            job.run.update(status="running", started=job.started)
-            self._publish(job, [event("status", status="running")])
+            job.status, job.started = RunStatus.RUNNING, time.time()
+            job.run.update(status=job.status, started=job.started)
+            self._publish(job, [Status(RunStatus.RUNNING, t=job.started)])
             try:
                 if job.kind.executor == "process":
                     outcome = await self._run_process(job)
@@ -231,7 +236,7 @@ class JobManager:
     def _finish(self, job: Job, outcome: dict[str, Any]) -> None:
         if not job.active:
             return
-        job.status = outcome["status"]
+        job.status = RunStatus(outcome["status"])
         job.error = outcome.get("error")
         job.traceback = outcome.get("traceback")
         job.result = outcome.get("result")
@@ -243,25 +248,27 @@ class JobManager:
             job.run.update(**fields)
         except Exception as exc:  # disk full etc.: the job still ends, the user is told
             log.error("job %s: could not update run.json: %s", job.id, exc)
-        self._publish(job, [event("status", status=job.status, error=job.error)])
+        self._publish(job, [Status(job.status, job.error, t=job.finished)])
         if job.done is not None and not job.done.done():
             try:
                 job.done.set_result(job)
             except RuntimeError:  # its loop is already closed (last-resort stop at exit)
                 pass
 
-    def _on_events(self, job: Job, events: list[dict[str, Any]]) -> None:
+    def _on_events(self, job: Job, raw: list[dict[str, Any]]) -> None:
+        """A batch the job emitted (plain dicts, as stored): parsed once, here, for every
+        subscriber."""
+        events = parse_events(raw)
         for e in events:
-            kind = e.get("kind")
-            if kind == "progress":
-                job.progress_done = e.get("done") or 0.0
-                job.progress_total = e.get("total")
-                job.progress_message = e.get("message") or ""
-            elif kind == "log":
-                job.last_logs.append(e.get("text", ""))
+            if isinstance(e, Progress):
+                job.progress_done = e.done
+                job.progress_total = e.total
+                job.progress_message = e.message
+            elif isinstance(e, Log):
+                job.last_logs.append(e.text)
         self.bus.publish(job.id, events)
 
-    def _publish(self, job: Job, events: list[dict[str, Any]]) -> None:
+    def _publish(self, job: Job, events: list[Event]) -> None:
         self.bus.publish(job.id, events)
 
     @staticmethod
@@ -278,7 +285,7 @@ class JobManager:
         loop = asyncio.get_running_loop()
 
         sink = _OrderedSink(loop, lambda batch: self._on_events(job, batch))
-        ctx = RunContext(job.id, job.run.dir, sink)
+        ctx = RunContext(job.id, job.run.dir, sink, workspace=self.workspace, plugin_id=self.owners.get(job.kind.id, ""))
         runner = resolve(job.kind.runner)
         if inspect.iscoroutinefunction(runner):
             task = asyncio.ensure_future(runner(job.params, ctx))
@@ -308,7 +315,9 @@ class JobManager:
         mp = multiprocessing.get_context("spawn")
         events_recv, events_send = mp.Pipe(duplex=False)
         control_recv, control_send = mp.Pipe(duplex=False)
-        spec = {"run_id": job.id, "run_dir": str(job.run.dir), "runner": job.kind.runner, "params": job.params}
+        spec = {"run_id": job.id, "run_dir": str(job.run.dir), "runner": job.kind.runner, "params": job.params,
+                "workspace": str(self.workspace), "plugin_id": self.owners.get(job.kind.id, ""),
+                "disabled_plugins": self.disabled_plugins}
         proc = mp.Process(target=worker_main, args=(events_send, control_recv, spec),
                           name=f"studio-job-{job.id}")
         job._proc = proc
@@ -349,8 +358,8 @@ class JobManager:
         if outcome is not None:
             return outcome
         if job.cancel_requested:
-            return {"status": "cancelled", "error": "cancelled by the user (worker was stopped)"}
-        return {"status": "failed", "error": _describe_exit(exitcode, list(job.last_logs))}
+            return {"status": RunStatus.CANCELLED, "error": "cancelled by the user (worker was stopped)"}
+        return {"status": RunStatus.FAILED, "error": _describe_exit(exitcode, list(job.last_logs))}
 
 
 class _OrderedSink:

@@ -16,17 +16,17 @@ import threading
 import traceback
 from typing import Any
 
-from studio.api import JobCancelled, resolve
+from studio.api import JobCancelled, RunStatus, resolve
 
 ORPHAN_GRACE_S = 5.0
 
 
 def outcome_of(exc: BaseException | None, result: Any = None) -> dict[str, Any]:
     if exc is None:
-        return {"status": "succeeded", "result": _jsonable(result)}
+        return {"status": RunStatus.SUCCEEDED, "result": _jsonable(result)}
     if isinstance(exc, (JobCancelled, asyncio.CancelledError)):
-        return {"status": "cancelled", "error": "cancelled by the user"}
-    return {"status": "failed", "error": error_text(exc), "traceback": "".join(traceback.format_exception(exc))}
+        return {"status": RunStatus.CANCELLED, "error": "cancelled by the user"}
+    return {"status": RunStatus.FAILED, "error": error_text(exc), "traceback": "".join(traceback.format_exception(exc))}
 
 
 def error_text(exc: BaseException) -> str:
@@ -43,7 +43,7 @@ def error_text(exc: BaseException) -> str:
 def conclude(ctx: Any, exc: BaseException | None, result: Any = None) -> dict[str, Any]:
     """The outcome of a finished runner; a failure's traceback also goes into the job's log."""
     outcome = outcome_of(exc, result)
-    if outcome["status"] == "failed":
+    if outcome["status"] == RunStatus.FAILED:
         ctx.log(outcome["traceback"], level="error")
     return outcome
 
@@ -55,6 +55,7 @@ def call_runner(runner: Any, params: Any, ctx: Any) -> Any:
 
 
 def worker_main(events_conn, control_conn, spec: dict[str, Any]) -> None:
+    from studio.core.plugins import configure_process_host
     from studio.runtime.context import RunContext
 
     # Ctrl-C in a terminal reaches every process of the foreground group, this worker too.
@@ -68,7 +69,10 @@ def worker_main(events_conn, control_conn, spec: dict[str, Any]) -> None:
         with send_lock:
             events_conn.send(message)
 
-    ctx = RunContext(spec["run_id"], spec["run_dir"], lambda batch: send(("events", batch)))
+    # api.contributions() here must see the plugins the studio sees: not the disabled ones
+    configure_process_host(spec.get("disabled_plugins", ()))
+    ctx = RunContext(spec["run_id"], spec["run_dir"], lambda batch: send(("events", batch)),
+                     workspace=spec.get("workspace"), plugin_id=spec.get("plugin_id", ""))
 
     def listen() -> None:
         try:

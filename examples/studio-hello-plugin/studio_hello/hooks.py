@@ -2,7 +2,7 @@
 
 from pydantic import BaseModel, Field
 
-from studio.api import JobKind, PanelSpec, PluginInfo, hookimpl
+from studio.api import JobKind, Log, PanelSpec, PluginInfo, hookimpl
 
 
 class GreetParams(BaseModel):
@@ -23,4 +23,4 @@ def studio_job_kinds():
 @hookimpl
 def studio_panels():
     return [PanelSpec(id="hello:greetings", title="Hello", factory="studio_hello.panel:create",
-                      area="left", consumes=("log",))]
+                      area="left", consumes=(Log,))]

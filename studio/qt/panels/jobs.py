@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.api import Event, Log, Panel, RunStatus, Status
+
 COLUMNS = ("Job", "Status", "Progress", "Elapsed", "Run")
 MAX_LOG_LINES = 5000
 
@@ -36,7 +38,7 @@ def create(ctx) -> "JobsPanel":
     return JobsPanel(ctx)
 
 
-class JobsPanel(QWidget):
+class JobsPanel(QWidget, Panel):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
@@ -79,13 +81,13 @@ class JobsPanel(QWidget):
         self.timer.start()
 
     # events: only status changes and log lines need immediate attention
-    def handle_events(self, run_id: str, events: list[dict]) -> None:
+    def handle_events(self, run_id: str, events: list[Event]) -> None:
         if run_id not in self.items:
             self.refresh()
-        if any(e.get("kind") == "status" for e in events):
+        if any(isinstance(e, Status) for e in events):
             self.refresh()
         if self._selected_id() == run_id:
-            lines = [_log_line(e) for e in events if e.get("kind") == "log"]
+            lines = [_log_line(e) for e in events if isinstance(e, Log)]
             if lines:
                 self.log.appendPlainText("\n".join(lines))
 
@@ -104,8 +106,8 @@ class JobsPanel(QWidget):
             item.setToolTip(1, job.error or "")
             item.setText(3, f"{job.elapsed:.1f} s")
             bar = self.bars[job_id]
-            busy = job.status == "running" and job.fraction is None  # until the job reports a total
-            set_progress(bar, None if busy else 1.0 if job.status == "succeeded" else job.fraction or 0.0)
+            busy = job.status == RunStatus.RUNNING and job.fraction is None  # until the job reports a total
+            set_progress(bar, None if busy else 1.0 if job.status == RunStatus.SUCCEEDED else job.fraction or 0.0)
             bar.setFormat(job.progress_message or "%p%")
         self._update_buttons()
 
@@ -129,7 +131,7 @@ class JobsPanel(QWidget):
         self.log.clear()
         if job is None:
             return
-        lines = [_log_line(e) for e in job.run.events() if e.get("kind") == "log"]
+        lines = [_log_line(e) for e in job.run.events() if isinstance(e, Log)]
         if job.error:
             lines.append(f"[{job.status}] {job.error}")
         self.log.setPlainText("\n".join(lines[-MAX_LOG_LINES:]))
@@ -146,7 +148,6 @@ class JobsPanel(QWidget):
             self.window.open_path(job.run.dir)
 
 
-def _log_line(event: dict) -> str:
-    level = event.get("level", "info")
-    prefix = "" if level == "info" else f"[{level}] "
-    return prefix + str(event.get("text", ""))
+def _log_line(event: Log) -> str:
+    prefix = "" if event.level == "info" else f"[{event.level}] "
+    return prefix + event.text

@@ -13,7 +13,10 @@ import time
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QPlainTextEdit, QPushButton, QVBoxLayout, QWidget
 
+from studio.api import Event, Log, Panel, RunStatus, Status
+
 MAX_LINES = 10000
+
 LEVELS = ("debug", "info", "warning", "error")
 
 
@@ -33,7 +36,7 @@ class _QueueHandler(logging.Handler):
             pass
 
 
-class LogPanel(QWidget):
+class LogPanel(QWidget, Panel):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
@@ -62,15 +65,15 @@ class LogPanel(QWidget):
         self.timer.start()
         self.destroyed.connect(lambda *_: logging.getLogger().removeHandler(self.handler))
 
-    def handle_events(self, run_id: str, events: list[dict]) -> None:
+    def handle_events(self, run_id: str, events: list[Event]) -> None:
         short = run_id.rsplit("-", 1)[-1]
         for e in events:
-            if e.get("kind") == "log":
-                self.pending.append((e.get("level", "info"), f"job {short}: {e.get('text', '')}", e.get("t", time.time())))
-            elif e.get("kind") == "status" and e.get("status") in ("succeeded", "failed", "cancelled"):
-                level = "error" if e["status"] == "failed" else "info"
-                detail = f": {e['error']}" if e.get("error") else ""
-                self.pending.append((level, f"job {run_id} {e['status']}{detail}", e.get("t", time.time())))
+            if isinstance(e, Log):
+                self.pending.append((e.level, f"job {short}: {e.text}", e.t or time.time()))
+            elif isinstance(e, Status) and e.finished:
+                level = "error" if e.status == RunStatus.FAILED else "info"
+                detail = f": {e.error}" if e.error else ""
+                self.pending.append((level, f"job {run_id} {e.status}{detail}", e.t or time.time()))
 
     def flush(self) -> None:
         if not self.pending:

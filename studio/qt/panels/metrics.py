@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.api import Event, Metric, Panel, Status
 from studio.core.runs import Run
 from studio.qt.panels.ranges import RangeFollower
 
@@ -119,7 +120,7 @@ class RunCurves:
         self.status = ""
 
 
-class MetricsPanel(QWidget):
+class MetricsPanel(QWidget, Panel):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
@@ -182,17 +183,16 @@ class MetricsPanel(QWidget):
 
     # ------------------------------------------------------------------ data in
 
-    def handle_events(self, run_id: str, events: list[dict]) -> None:
+    def handle_events(self, run_id: str, events: list[Event]) -> None:
         by_name: dict[str, tuple[list, list]] = {}
         status = None
         for e in events:
-            kind = e.get("kind")
-            if kind == "metric":
-                xs, ys = by_name.setdefault(e["name"], ([], []))
-                xs.append(e["step"])
-                ys.append(e["value"])
-            elif kind == "status":
-                status = e.get("status")
+            if isinstance(e, Metric):
+                xs, ys = by_name.setdefault(e.name, ([], []))
+                xs.append(e.step)
+                ys.append(e.value)
+            elif isinstance(e, Status):
+                status = e.status
         if by_name or run_id in self.runs:
             run = self._run(run_id)
             for name, (xs, ys) in by_name.items():
@@ -224,7 +224,7 @@ class MetricsPanel(QWidget):
         self.redraw()
         return curves
 
-    def workspace_changed(self) -> None:
+    def workspace_changed(self, workspace: Path) -> None:
         pass  # runs already shown stay until removed; new runs come from the new workspace
 
     def _run(self, run_id: str, label: str | None = None) -> RunCurves:
