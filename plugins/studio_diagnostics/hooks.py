@@ -1,10 +1,10 @@
-"""Hook implementations of the diagnostics plugin (public API only)."""
+"""The diagnostics plugin's contributions: its self-test job kind."""
 
 from __future__ import annotations
 
 from studio.api import JobKind, PluginInfo, hookimpl
 
-from .jobs import StreamParams
+from .config import StreamParams
 
 
 @hookimpl

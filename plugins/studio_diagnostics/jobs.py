@@ -1,42 +1,20 @@
-"""Diagnostics jobs. They run in a worker process and use only the JobContext API."""
+"""The ``diagnostics.stream`` job: streams synthetic training-like curves at a chosen rate
+while (optionally) keeping a CPU core busy. The quickest way to check that jobs, events, run
+folders and the Metrics panel work on a machine, and the load the benchmarks use."""
 
 from __future__ import annotations
 
-import math
 import random
 import time
+from typing import Any
 
-from pydantic import BaseModel, Field
+from studio.api import JobContext
 
-
-class StreamParams(BaseModel):
-    """Stream synthetic metrics: a decaying loss with noise, like a real training run."""
-
-    steps: int = Field(2000, ge=1, le=100_000_000, description="how many steps to run")
-    rate: float = Field(200.0, ge=0, description="steps per second; 0 = as fast as possible")
-    metrics_per_step: int = Field(1, ge=1, le=16, description="scalar metrics emitted each step")
-    busy: bool = Field(True, description="keep a CPU core busy between steps, like real compute")
-    seed: int = Field(0, description="random seed of the noise")
-    fail_at_step: int | None = Field(None, ge=0, description="raise an error at this step (tests the failure path)")
+from .config import StreamParams
+from .curves import NAMES, synthetic_value
 
 
-NAMES = ("train/loss", "val/loss", "lr", "grad_norm") + tuple(f"extra/{i}" for i in range(12))
-
-
-def synthetic_value(name: str, step: int, steps: int, rng: random.Random) -> float:
-    """Curves shaped like a real run: decaying losses, a warmup + cosine learning rate."""
-    progress = step / max(1, steps)
-    if name == "lr":
-        warmup = min(1.0, progress * 20)
-        return 3e-4 * warmup * 0.5 * (1 + math.cos(math.pi * progress))
-    if name == "grad_norm":
-        return 0.5 + 2.0 * math.exp(-progress * 8) + abs(rng.gauss(0, 0.1))
-    loss = 1.5 + 2.5 * math.exp(-progress * 5)
-    offset = 0.08 if name == "val/loss" else 0.0
-    return loss + offset + rng.gauss(0, 0.05)
-
-
-def stream(params: StreamParams, ctx) -> dict:
+def stream(params: StreamParams, ctx: JobContext) -> dict[str, Any]:
     rng = random.Random(params.seed)
     names = NAMES[: params.metrics_per_step]
     period = 1.0 / params.rate if params.rate > 0 else 0.0
