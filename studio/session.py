@@ -26,7 +26,6 @@ class Studio:
         self.settings = settings
         self._settings_on_disk = settings.model_copy(deep=True)  # what save_settings compares against
         self.host = host
-        install_process_host(host)  # api.contributions() in this process answers from this host
         self.bus = EventBus()
         self.messages = messages or []  # things the user should be told at start-up
         self.workspace = workspace
@@ -45,6 +44,8 @@ class Studio:
         settings, problem = load_settings()
         messages = [problem] if problem else []
         host = new_host(settings.disabled_plugins, discover=discover)
+        if discover:  # api.contributions() in this process answers from the studio's host
+            install_process_host(host)  # (tests that register plugins by hand keep the default one)
         ws = cls._open_workspace(settings, workspace, create, messages)
         studio = cls(settings, host, ws, messages)
         stale = studio.store.mark_interrupted()  # best effort: a full disk must not stop the CLI

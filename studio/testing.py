@@ -29,17 +29,21 @@ import textwrap
 import time
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
 
 @pytest.fixture
-def studio_home(tmp_path, monkeypatch) -> Path:
+def studio_home(tmp_path, monkeypatch) -> Iterator[Path]:
+    from studio.core.plugins import reset_process_host
+
     home = tmp_path / "studio-home"
     monkeypatch.setenv("TENSOR_STUDIO_HOME", str(home))
     monkeypatch.delenv("TENSOR_STUDIO_WORKSPACE", raising=False)  # restored after the test, as studios set it
-    return home
+    reset_process_host()  # the settings here decide which plugins contribute
+    yield home
+    reset_process_host()  # no later test sees this one's studio or settings
 
 
 @pytest.fixture

@@ -106,3 +106,97 @@ def test_api_resolve_and_jobkind_defaults():
 
     with pytest.raises(ValueError):
         resolve("no_colon_here")
+
+
+EXTRA_SOURCE = """
+from pydantic import BaseModel
+from studio.api import (CliCommand, JobKind, LLMProvider, ModelPart, NodeType, PanelSpec, Port, hookimpl)
+
+class P(BaseModel):
+    x: int = 1
+
+@hookimpl
+def studio_job_kinds():
+    return [JobKind("extra.job", "Extra job", P, "extra_mod:run")]
+
+@hookimpl
+def studio_panels():
+    return [PanelSpec("extra:panel", "Extra", "extra_mod:panel")]
+
+@hookimpl
+def studio_workflow_nodes():
+    return [NodeType("extra.node", "Extra node", "extra_mod:run", outputs=(Port("out"),))]
+
+@hookimpl
+def studio_model_parts():
+    return [ModelPart("extra_attention", "attention", "Extra attention", "extra_mod:run")]
+
+@hookimpl
+def studio_llm_providers():
+    return [LLMProvider("extra", "Extra models", "extra/", "extra_mod:run")]
+
+@hookimpl
+def studio_commands():
+    return [CliCommand("extra", "an extra command", "extra_mod:run", "extra_mod:run")]
+
+def run(*args):
+    return 0
+"""
+
+PROBE_SOURCE = """
+from pydantic import BaseModel
+from studio.api import JobKind, NodeType, contributions, hookimpl
+
+class P(BaseModel):
+    pass
+
+@hookimpl
+def studio_job_kinds():
+    return [JobKind("probe.seen", "What a worker sees", P, "probe_mod:seen", executor="process")]
+
+@hookimpl
+def studio_workflow_nodes():
+    return [NodeType("probe.node", "Probe node", "probe_mod:seen")]
+
+def seen(params, ctx):
+    return {hook: sorted(item.id for item in contributions(hook))
+            for hook in ("studio_workflow_nodes", "studio_model_parts", "studio_llm_providers")}
+"""
+
+
+def test_a_disabled_plugin_contributes_nothing_in_the_studio_its_workers_or_a_bare_process(
+        plugin_distribution, make_studio, run_job):
+    """Issue 16: contributions() used a second host that ignored the disabled list."""
+    from studio.api import contributions
+    from studio.core.plugins import reset_process_host
+    from studio.core.settings import update_settings
+
+    plugin_distribution("extra-plugin", {"extrap": "extra_mod"}, {"extra_mod": EXTRA_SOURCE})
+    plugin_distribution("probe-plugin", {"probep": "probe_mod"}, {"probe_mod": PROBE_SOURCE})
+    update_settings(lambda s: setattr(s, "disabled_plugins", ["extrap"]))
+
+    studio = make_studio(discover=True)
+    assert studio.host.records["extrap"].status == "disabled"
+    assert studio.host.records["probep"].status == "loaded"
+    node_ids = {n.id for n in contributions("studio_workflow_nodes")}
+    assert "probe.node" in node_ids and "extra.node" not in node_ids
+    assert "extra_attention" not in {p.id for p in contributions("studio_model_parts")}
+    assert "extra" not in {p.id for p in contributions("studio_llm_providers")}
+    assert "extra.job" not in studio.jobs.kinds and "probe.seen" in studio.jobs.kinds
+    assert "extra:panel" not in studio.host.panels()
+    assert all(getattr(c, "name", "") != "extra" for _, c in studio.host.commands())
+
+    job = run_job(studio, "probe.seen", {})  # a worker process builds its own host
+    assert job.status == "succeeded", job.error
+    assert "probe.node" in job.result["studio_workflow_nodes"]
+    assert "extra.node" not in job.result["studio_workflow_nodes"]
+    assert "extra_attention" not in job.result["studio_model_parts"]
+    assert "extra" not in job.result["studio_llm_providers"]
+
+    reset_process_host()  # a process with no studio (a script) reads the saved settings
+    node_ids = {n.id for n in contributions("studio_workflow_nodes")}
+    assert "probe.node" in node_ids and "extra.node" not in node_ids
+
+    update_settings(lambda s: setattr(s, "disabled_plugins", []))  # enabled again: it contributes
+    reset_process_host()
+    assert "extra.node" in {n.id for n in contributions("studio_workflow_nodes")}
