@@ -123,7 +123,7 @@ def test_settings_roundtrip_and_recent_list(tmp_path):
 
 def test_workspace_create_open_and_errors(tmp_path):
     ws = Workspace.create(tmp_path / "ws")
-    assert all((ws.root / d).is_dir() for d in ("runs", "workflows", "data", "indexes"))
+    assert all((ws.root / d).is_dir() for d in ("runs", "workflows", "data"))
     assert Workspace.open(tmp_path / "ws").root == ws.root
     with pytest.raises(WorkspaceError, match="does not exist"):
         Workspace.open(tmp_path / "missing")

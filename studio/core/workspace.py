@@ -1,4 +1,6 @@
-"""A workspace is a plain folder a person can browse: runs/, workflows/, data/, indexes/."""
+"""A workspace is a plain folder a person can browse: runs/, workflows/, data/, and one
+folder per plugin that keeps files of its own (rag/…), made when it first needs it.
+Plugins find these through ``studio.api.Folders``, never by joining paths themselves."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from pathlib import Path
 
 from .files import StudioFileError, read_json, write_json
 
-SUBFOLDERS = ("runs", "workflows", "data", "indexes")
+SUBFOLDERS = ("runs", "workflows", "data")
 MARKER = "workspace.json"
 SCHEMA_VERSION = 1
 
@@ -32,10 +34,6 @@ class Workspace:
     @property
     def data(self) -> Path:
         return self.root / "data"
-
-    @property
-    def indexes(self) -> Path:
-        return self.root / "indexes"
 
     @property
     def name(self) -> str:
