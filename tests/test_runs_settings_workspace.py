@@ -153,3 +153,22 @@ def test_secrets_never_in_settings_and_keyring_explained(monkeypatch):
         with pytest.raises(secrets.SecretsUnavailable, match="environment variable"):
             secrets.set_secret("openai", "x")
     assert "sk-test" not in Settings().model_dump_json()
+
+
+def test_curve_smoothing_is_debiased_skips_nan_and_exports_rows():
+    import math
+
+    from studio.core.curves import Series, short_label
+
+    series = Series(alpha=0.5)
+    series.extend([0, 1, 2], [4.0, math.nan, 2.0])
+    x, smooth = series.arrays(True)
+    assert list(x) == [0, 1, 2]
+    assert smooth[0] == 4.0  # debiased: the first point is not pulled towards 0
+    assert smooth[1] == pytest.approx(4.0 * 0.5 / (1 - 0.25))  # a NaN leaves the average as it was
+    assert smooth[2] == pytest.approx((0.5 * 2.0 + 0.5 * 2.0) / (1 - 0.125))
+    series.extend(list(range(3, 600)), [1.0] * 597)  # grows past its first arrays
+    assert series.n == 600 and series.nearest(598.7)[0] == 599
+    series.set_alpha(0.0)
+    assert series.csv_rows()[0] == ("0", "4.0", "4.0") and series.csv_rows()[1][1] == "nan"
+    assert short_label("20261122-045704-diagnostics.stream-3322") == "04:57:04 diagnostics.stream 3322"

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.api import Event, Metric, Panel, Status
+from studio.core.curves import Series, short_label
 from studio.core.runs import Run
 from studio.qt.panels.ranges import RangeFollower
 
@@ -45,68 +46,6 @@ PLOT_COLUMNS = 2
 
 def create(ctx) -> "MetricsPanel":
     return MetricsPanel(ctx)
-
-
-def short_label(run_id: str) -> str:
-    """``20261122-045704-diagnostics.stream-3322`` → ``04:57:04 diagnostics.stream 3322``."""
-    parts = run_id.split("-")
-    if len(parts) >= 4 and len(parts[1]) == 6 and parts[1].isdigit():
-        t = parts[1]
-        return f"{t[:2]}:{t[2:4]}:{t[4:]} {'-'.join(parts[2:-1])} {parts[-1]}"
-    return run_id
-
-
-class Series:
-    """One metric of one run: growable arrays of steps, values and smoothed values."""
-
-    def __init__(self, alpha: float = 0.0):
-        self.x = np.empty(256)
-        self.y = np.empty(256)
-        self.s = np.empty(256)
-        self.n = 0
-        self.alpha = alpha
-        self._ema = 0.0
-
-    def extend(self, xs: list[float], ys: list[float]) -> None:
-        k = len(xs)
-        if self.n + k > len(self.x):
-            size = max(2 * len(self.x), self.n + k)
-            for name in ("x", "y", "s"):
-                grown = np.empty(size)
-                grown[: self.n] = getattr(self, name)[: self.n]
-                setattr(self, name, grown)
-        self.x[self.n: self.n + k] = xs
-        self.y[self.n: self.n + k] = ys
-        self._smooth_from(self.n, self.n + k)
-        self.n += k
-
-    def set_alpha(self, alpha: float) -> None:
-        if alpha != self.alpha:
-            self.alpha, self._ema = alpha, 0.0
-            self._smooth_from(0, self.n)
-
-    def _smooth_from(self, start: int, end: int) -> None:
-        a = self.alpha
-        if a <= 0:
-            self.s[start:end] = self.y[start:end]
-            return
-        ema, y, s = self._ema, self.y, self.s
-        for i in range(start, end):
-            v = y[i]
-            if math.isfinite(v):
-                ema = a * ema + (1 - a) * v
-            s[i] = ema / (1 - a ** (i + 1))  # debiased: the first points are not pulled to 0
-        self._ema = ema
-
-    def arrays(self, smoothed: bool) -> tuple[np.ndarray, np.ndarray]:
-        return self.x[: self.n], (self.s if smoothed else self.y)[: self.n]
-
-    def nearest(self, x: float) -> tuple[float, float] | None:
-        if self.n == 0:
-            return None
-        xs = self.x[: self.n]
-        i = int(np.argmin(np.abs(xs - x)))
-        return xs[i], self.s[i]
 
 
 class RunCurves:
@@ -394,7 +333,7 @@ class MetricsPanel(QWidget, Panel):
         return f"{name} — " + "   ".join(parts) if parts else ""
 
     def _choose_run(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open run folder", str(self.ctx.workspace / "runs"))
+        folder = QFileDialog.getExistingDirectory(self, "Open run folder", str(self.ctx.folders.runs))
         if folder:
             try:
                 self.load_run(Run(Path(folder)))
@@ -422,10 +361,7 @@ class MetricsPanel(QWidget, Panel):
                 if not run.visible:
                     continue
                 for name, series in run.series.items():
-                    x, y = series.arrays(False)
-                    _, s = series.arrays(True)
-                    for row in zip(x.tolist(), y.tolist(), s.tolist()):
-                        writer.writerow([run.run_id, name, f"{row[0]:g}", repr(row[1]), repr(row[2])])
+                    writer.writerows([run.run_id, name, *row] for row in series.csv_rows())
 
     # ------------------------------------------------------------------ state
 
