@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.api import Event, Panel, PanelSpec, Status, resolve
+from studio.api import Event, Panel, PanelSpec, RunStatus, Status, resolve
 from studio.core.files import StudioFileError, read_json, write_json
 from studio.core.paths import config_dir
 from studio.core.workspace import Workspace, WorkspaceError
@@ -372,7 +372,7 @@ class MainWindow(QMainWindow):
             self.studio.jobs.cancel(job.id)
 
     def _refresh_status(self) -> None:
-        active = [j for j in self.studio.jobs.active_jobs if j.status == "running"]
+        active = [j for j in self.studio.jobs.active_jobs if j.status == RunStatus.RUNNING]
         queued = len(self.studio.jobs.active_jobs) - len(active)
         if not active and not queued:
             self.jobs_label.setText("no jobs running")
