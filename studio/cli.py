@@ -2,6 +2,7 @@
 
     tensor-studio                         open the studio
     tensor-studio plugins list            discovered plugins, with errors
+    tensor-studio plugin new NAME         write a new plugin project (pyproject, hooks, job, panel, tests)
     tensor-studio jobs kinds              job kinds and their parameters
     tensor-studio jobs run KIND --params FILE [--set k=v …]
     tensor-studio runs list | show ID
@@ -54,12 +55,21 @@ def build_parser(extra_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the studio window (the default)")
     gui.add_argument("paths", nargs="*", type=Path, help="files or folders to open")
 
-    plugins = sub.add_parser("plugins", help="list, enable or disable plugins")
+    plugins = sub.add_parser("plugins", aliases=["plugin"], help="list, enable or disable plugins; start a new one",
+                             description="Plugins: list, enable or disable them, or write a new one "
+                                         "('plugin' is the same command: tensor-studio plugin new NAME).")
+    plugins.set_defaults(command="plugins")  # `plugin` is an alias
     psub = plugins.add_subparsers(dest="action", required=True, metavar="ACTION")
     plist = psub.add_parser("list", help="discovered plugins and their status")
     plist.add_argument("--json", action="store_true")
     for action in ("enable", "disable"):
         psub.add_parser(action, help=f"{action} a plugin (remembered)").add_argument("plugin_id")
+    pnew = psub.add_parser("new", help="write a new plugin package, ready to pip install and test",
+                           description="Write the project of a new plugin into DIR/studio-NAME-plugin: pyproject.toml "
+                                       "(entry point), hooks, a job kind, a panel and tests. Nothing is overwritten.")
+    pnew.add_argument("name", metavar="NAME", help="the plugin id: lowercase letters, digits, '_' (e.g. my_tool)")
+    pnew.add_argument("--dir", type=Path, default=Path("."), metavar="DIR",
+                      help="where to create the project folder (default: the current folder)")
 
     jobs = sub.add_parser("jobs", help="run jobs headless")
     jsub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -125,6 +135,25 @@ def cmd_plugins(args, studio) -> int:
     for r in records:
         for p in r.problems:
             print(f"\n{r.id}: {p.where}: {p.message}", file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_plugin_new(args, studio) -> int:
+    """``plugin new NAME``: write a plugin project (studio/scaffold); a bad name or a folder
+    that is not empty is refused before anything is written."""
+    from studio.scaffold import ScaffoldError, create, values
+
+    taken = {r.id: r.source for r in studio.host.records.values()}
+    try:
+        folder, files = create(args.name, args.dir, taken)
+    except ScaffoldError as exc:
+        raise CliError(str(exc)) from None
+    shown = str(folder) if folder.is_absolute() or folder.parts[0] == ".." else f".{os.sep}{folder}"  # pip: a path
+    print(f"created {shown} (plugin {args.name!r}, package {values(args.name)['package']}):")
+    for name in files:
+        print(f"  {name}")
+    print(f"next:\n  pip install -e {shown}\n  python -m pytest {os.path.join(shown, 'tests')}\n  tensor-studio plugins list"
+          f"\n  tensor-studio jobs run {args.name}.count --set steps=5")
     return EXIT_OK
 
 
@@ -490,8 +519,8 @@ def _main(argv: list[str]) -> int:
             return run_gui(studio, getattr(args, "paths", []))
         if getattr(args, "plugin_command", None) is not None:
             return run_plugin_command(args, studio)
-        handler = {("plugins",): cmd_plugins, ("jobs", "kinds"): cmd_job_kinds, ("jobs", "run"): cmd_jobs_run,
-                   ("runs",): cmd_runs, ("doctor",): cmd_doctor}
+        handler = {("plugins",): cmd_plugins, ("plugins", "new"): cmd_plugin_new, ("jobs", "kinds"): cmd_job_kinds,
+                   ("jobs", "run"): cmd_jobs_run, ("runs",): cmd_runs, ("doctor",): cmd_doctor}
         key = (args.command, args.action) if (args.command, getattr(args, "action", None)) in handler else (args.command,)
         return handler[key](args, studio)  # headless commands write settings only when asked to
     except (CliError, JobError, StudioFileError) as exc:
