@@ -27,6 +27,7 @@ from studio.api import LoadedModel, contributions, resolve
 
 from .affine import QuantizedTensor
 from .quantized import QuantizeError
+from .scheme import ObserverKind
 
 
 def load_model(path: Path) -> LoadedModel:
@@ -50,6 +51,12 @@ def weight_only(model: nn.Module, quantized: dict[str, QuantizedTensor]) -> nn.M
         raise QuantizeError(f"the model has no parameter {missing[0]!r}: the file does not match the architecture")
     copy_.load_state_dict(state, strict=False)
     return copy_.eval()
+
+
+def bias_of(linear: nn.Linear) -> torch.Tensor | None:
+    """A Linear layer's bias: None for ``nn.Linear(..., bias=False)``, though torch
+    annotates ``Linear.bias`` as always a Parameter."""
+    return linear.bias
 
 
 def int8_backend() -> tuple[str, bool]:
@@ -85,7 +92,8 @@ class DynamicInt8Linear(nn.Module):
                 scales = qt.scale.reshape(-1).double().contiguous()
                 zeros = torch.zeros(linear.out_features, dtype=torch.long)
                 qweight = torch._make_per_channel_quantized_tensor(codes, scales, zeros, 0)
-        bias = linear.bias.detach().float() if linear.bias is not None else None
+        bias = bias_of(linear)
+        bias = bias.detach().float() if bias is not None else None
         previous = torch.backends.quantized.engine
         torch.backends.quantized.engine = self.engine
         try:
@@ -130,7 +138,8 @@ class StaticInt8Linear(nn.Module):
     def __init__(self, linear: nn.Linear, qt: QuantizedTensor, act_scale: torch.Tensor, act_zero: torch.Tensor):
         super().__init__()
         self.weight = nn.Parameter(qt.dequantize().reshape(linear.weight.shape), requires_grad=False)
-        self.bias = None if linear.bias is None else nn.Parameter(linear.bias.detach().clone(), requires_grad=False)
+        bias = bias_of(linear)
+        self.bias = None if bias is None else nn.Parameter(bias.detach().clone(), requires_grad=False)
         self.act_scale, self.act_zero = act_scale, act_zero
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -140,7 +149,7 @@ class StaticInt8Linear(nn.Module):
         return nn.functional.linear(x, self.weight, self.bias)
 
 
-def calibrate(loaded: LoadedModel, names: list[str], text: str, observer: str = "minmax") -> dict[str, Any]:
+def calibrate(loaded: LoadedModel, names: list[str], text: str, observer: ObserverKind = "minmax") -> dict[str, Any]:
     """Run the model over ``text`` (its held-out part, through the loader's ``loss``) and
     observe the input of each named Linear layer."""
     from .observers import Observer

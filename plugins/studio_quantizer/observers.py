@@ -13,13 +13,11 @@ not grow with the calibration set.
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
 from .affine import dequantize, qparams, quantize
+from .scheme import ObserverKind
 
-ObserverKind = Literal["minmax", "percentile", "mse"]
 SAMPLE = 200_000
 
 

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from studio.api import StudioFileError
 
 from .quantized import quantize_state_dict, read_state_dict, save_quantized, summarize
-from .scheme import Scheme
+from .scheme import ObserverKind, Scheme
 
 Progress = Callable[[int, int, str], None]
 
 
 def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str | None = None, repeats: int = 20,
                      progress: Progress | None = None, calibration: str | None = None,
-                     observer: str = "minmax") -> dict[str, Any]:
+                     observer: ObserverKind = "minmax") -> dict[str, Any]:
     """Quantize ``source`` into ``out`` (a new folder) and report; measuring needs a text."""
     step = progress or (lambda done, total, message: None)
     text = _read_text(measure_text) if measure_text else None  # bad input is refused before any work
@@ -79,14 +80,15 @@ def histograms_of(w, qt, bins: int = 64) -> dict[str, Any]:
 
         widest = int(torch.argmax(qt.scale.reshape(-1)))
         scale = float(qt.scale.reshape(-1)[widest])
-        zero = int(qt.zero_point.reshape(-1)[widest]) if qt.zero_point.numel() > 1 else int(qt.zero_point.reshape(-1)[0])
+        zeros = qt.zero_point.reshape(-1)
+        zero = int(zeros[widest]) if zeros.numel() > 1 else int(zeros[0])
         qmin, qmax = code_range(qt.bits, qt.symmetric)
         grid = [(q - zero) * scale for q in range(qmin, qmax + 1)]
     return {"weights": hist(w), "error": hist(error), "grid": grid}
 
 
 def measure_all(source: Path, quantized, scheme: Scheme, text: str, repeats: int,
-                calibration_text: str | None = None, observer: str = "minmax") -> dict[str, Any]:
+                calibration_text: str | None = None, observer: ObserverKind = "minmax") -> dict[str, Any]:
     """fp32, weight-only, dynamic / static int8 as the scheme allows, all on ``text``."""
     from .measure import calibrate, dynamic_int8, load_model, measure, static_int8, weight_only
 
@@ -118,7 +120,7 @@ def compare(source: Path, schemes: list[Scheme], measure_text: str | None = None
         quantized, kept, layer_rows = quantize_state_dict(state, scheme)
         summary = summarize(layer_rows, kept, scheme)
         row = {k: summary[k] for k in ("scheme", "bits_per_weight", "linear_ratio", "model_bytes", "worst_snr_db")}
-        if loaded is not None:
+        if loaded is not None and text is not None:
             row["loss"] = loaded.loss(weight_only(loaded.model, quantized), text)
             row["loss_change"] = row["loss"] - base
         rows.append(row)

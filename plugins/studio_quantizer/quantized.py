@@ -92,10 +92,10 @@ def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme):
     kept: dict[str, torch.Tensor] = {}
     rows: list[dict[str, Any]] = []
     for name, tensor in state.items():
-        if not scheme.quantizes(name, tensor):
+        bits = scheme.bits_for(name)
+        if bits is None or not scheme.quantizes(name, tensor):
             kept[name] = tensor
             continue
-        bits = scheme.bits_for(name)
         granularity = scheme.granularity
         if granularity == "group" and tensor.shape[-1] % scheme.group_size:
             granularity = "channel"  # a row that does not split into groups: one scale per row instead

@@ -10,14 +10,17 @@ from pydantic import BaseModel, Field
 # embeddings and the output head stay in full precision (GPT names, then BERT-style names)
 DEFAULT_SKIP = ["wte.*", "wpe.*", "lm_head.*", "embeddings.*"]
 
+Granularity = Literal["channel", "group", "tensor"]  # which values share a scale
+Mode = Literal["weight_only", "dynamic", "static"]  # what is quantized when the model runs
+ObserverKind = Literal["minmax", "percentile", "mse"]  # static mode: how an activation range is chosen
+
 
 class Scheme(BaseModel):
     bits: int = Field(8, ge=2, le=8, description="bits per weight code")
     symmetric: bool = Field(True, description="zero point 0 (symmetric) or fitted to the range (asymmetric)")
-    granularity: Literal["tensor", "channel", "group"] = Field("channel", description="values sharing a scale")
+    granularity: Granularity = Field("channel", description="values sharing a scale")
     group_size: int = Field(32, ge=2, description="values per group (granularity group): 32, 64, 128…")
-    mode: Literal["weight_only", "dynamic", "static"] = Field("weight_only",
-                                                               description="what is quantized when the model runs")
+    mode: Mode = Field("weight_only", description="what is quantized when the model runs")
     skip: list[str] = Field(default_factory=lambda: list(DEFAULT_SKIP),
                             description="tensor name patterns kept in full precision")
     layer_bits: dict[str, Annotated[int, Field(ge=2, le=8)]] = Field(default_factory=dict,
