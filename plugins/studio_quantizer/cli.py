@@ -6,7 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .config import loss_text
+from studio.api import CliContext
+
+from .report import loss_text
 
 
 def configure(parser) -> None:
@@ -47,8 +49,9 @@ FLAGS = {"bits": "--bits", "group_size": "--group-size", "granularity": "--granu
          "symmetric": "--asymmetric", "skip": "--skip", "layer_bits": "--layer-bits"}
 
 
-def run(args) -> int:
-    """Flags are checked before any work; a scheme pydantic refuses becomes one line."""
+def run(args, ctx: CliContext) -> int:
+    """Flags are checked before any work; a scheme pydantic refuses becomes one line. It
+    runs in this process (no job, no run folder): the output goes where ``--out`` says."""
     from pydantic import ValidationError
 
     if not 1 <= args.repeats <= MAX_REPEATS:
@@ -106,10 +109,10 @@ def _run(args) -> int:
         print(f"  {row['name']:32} {row['bits']:>4} {row['scale_min']:>10.2e}..{row['scale_max']:<9.2e} "
               f"{row['mse']:>10.2e} {row['snr_db']:>7.1f}")
     for label, figures in measured.items():
-        print(f"  {label:13} {loss_text(figures)}latency b1 {figures['latency_ms_b1']:.2f} ms · b8 {figures['latency_ms_b8']:.2f} ms")
+        print(f"  {label:13} {loss_text(figures)}latency b1 {figures['latency_ms_b1']:.2f} ms · "
+              f"b8 {figures['latency_ms_b8']:.2f} ms")
     print(f"saved {out}")
     return 0
-
 
 
 def _compare(source: Path, args) -> int:

@@ -32,8 +32,8 @@ def studio_job_kinds():
 
 @hookimpl
 def studio_panels():
-    return [PanelSpec("quantizer:panel", "Quantizer", "studio_quantizer.qt.panel:create", area="right",
-                      consumes=("progress", "status"), visible=False)]
+    return [PanelSpec("quantizer:panel", "Quantizer", "studio_quantizer.qt.quantizer_panel:create", area="right",
+                      visible=False)]
 
 
 @hookimpl

@@ -1,5 +1,7 @@
-"""The quantize job: the same pipeline as the CLI, with progress, in a worker process; the
-quantized checkpoint goes into the run folder unless an output folder is given."""
+"""The quantizer's job runners: the same pipeline as the CLI, with progress, in a worker
+process. Each writes its rows to the run folder (the CLI and people read those files) and
+returns what the panel shows; the quantized checkpoint goes into the run folder unless an
+output folder is given."""
 
 from __future__ import annotations
 
@@ -9,11 +11,15 @@ from typing import Any
 from studio.api import JobContext, write_json
 
 from .config import CompareParams, QuantizeParams, SensitivityParams
+from .pipeline import compare as compare_schemes
 from .pipeline import run_quantization
-from .scheme import Scheme
+from .pipeline import sensitivity as sweep
+from .scheme import Scheme, preset
 
 
 def quantize(params: QuantizeParams, ctx: JobContext) -> dict[str, Any]:
+    """The summary and measured losses; the whole report (layers, histograms) is the run's
+    ``report.json``."""
     scheme = Scheme(bits=params.bits, symmetric=params.symmetric, granularity=params.granularity,
                     group_size=params.group_size, mode=params.mode,
                     skip=[p.strip() for p in params.skip.split(",") if p.strip()])
@@ -32,21 +38,17 @@ def quantize(params: QuantizeParams, ctx: JobContext) -> dict[str, Any]:
 
 
 def compare(params: CompareParams, ctx: JobContext) -> dict[str, Any]:
-    from .pipeline import compare as compare_schemes
-    from .scheme import preset
-
+    """One row per scheme (also in ``compare.json``)."""
     schemes = [preset(name) for name in params.schemes.split(",") if name.strip()]
     ctx.progress(0, 1, f"{len(schemes)} schemes")
     rows = compare_schemes(Path(params.checkpoint).expanduser(), schemes, params.measure_text or None)
     write_json(ctx.run_dir / "compare.json", rows)
     ctx.progress(1, 1, "done")
-    return {"schemes": len(rows)}
+    return {"schemes": len(rows), "rows": rows}
 
 
 def sensitivity(params: SensitivityParams, ctx: JobContext) -> dict[str, Any]:
-    from .pipeline import sensitivity as sweep
-    from .scheme import preset
-
+    """One row per layer, most sensitive first (also in ``sensitivity.json``)."""
     rows = sweep(Path(params.checkpoint).expanduser(), preset(params.scheme), params.measure_text)
     write_json(ctx.run_dir / "sensitivity.json", rows)
-    return {"layers": len(rows), "most_sensitive": rows[0]["name"] if rows else None}
+    return {"layers": len(rows), "most_sensitive": rows[0]["name"] if rows else None, "rows": rows}

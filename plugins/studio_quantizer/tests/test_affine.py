@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from studio_quantizer.affine import code_range, quantize_tensor
 from studio_quantizer.packing import pack, unpack

@@ -1,5 +1,6 @@
-"""Measuring quantized models: the int8 fast path against the written-out reference, and
-loss / latency of a trained checkpoint before and after, through the model-loader hook."""
+"""Measuring quantized models: the int8 fast path against the written-out reference; scheme
+presets. (Loss and latency of a trained checkpoint before and after, through the model-loader
+hook: tests/integration/test_quantizer_and_trainer.py.)"""
 
 from __future__ import annotations
 
@@ -37,60 +38,10 @@ def test_int8_kernel_refuses_other_schemes():
         DynamicInt8Linear(linear, quantize_tensor(linear.weight, 4, True, "group", 16))
 
 
-def test_loss_and_latency_before_and_after(make_studio, run_job, tmp_path, capsys):
-    import json
-
-    import studio_trainer.hooks as trainer_hooks
-    from studio_trainer.tests.helpers import tiny
-
-    from studio.cli import main
-
-    text = "To be, or not to be, that is the question.\n" * 300
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text(text)
-    studio = make_studio(("trainer", trainer_hooks))
-    trained = run_job(studio, "trainer.train", tiny(corpus))
-    source = sorted((trained.run.dir / "checkpoints").glob("step-*"))[-1]
-    assert main(["quantize", str(source), "--bits", "8", "--measure", str(corpus), "--repeats", "3",
-                 "--out", str(tmp_path / "q8"), "--json"]) == 0
-    report = json.loads(capsys.readouterr().out)
-    before, weight_only, dynamic = (report["measured"][k] for k in ("fp32", "weight_only", "dynamic_int8"))
-    assert abs(weight_only["loss"] - before["loss"]) < 0.05 and abs(dynamic["loss"] - before["loss"]) < 0.1
-    assert before["latency_ms_b8"] > 0 and dynamic["latency_ms_b1"] > 0
-    bad = tmp_path / "notamodel"
-    bad.mkdir()
-    (bad / "model.safetensors").write_bytes((source / "model.safetensors").read_bytes())
-    assert main(["quantize", str(bad), "--measure", str(corpus), "--out", str(tmp_path / "x")]) == 2
-    assert "no installed plugin can load" in capsys.readouterr().err
-
-
-def test_compare_and_sensitivity(make_studio, run_job, tmp_path, capsys):
-    import json
-
-    import studio_trainer.hooks as trainer_hooks
-    from studio_trainer.tests.helpers import tiny
-
-    from studio.cli import main
+def test_scheme_presets():
     from studio_quantizer.scheme import preset
 
     assert preset("int4-g128-asym").model_dump(include={"bits", "symmetric", "granularity", "group_size"}) == \
         {"bits": 4, "symmetric": False, "granularity": "group", "group_size": 128}
     with pytest.raises(ValueError, match="not a scheme name"):
         preset("float8")
-    corpus = tmp_path / "corpus.txt"
-    corpus.write_text("All the world's a stage, and all the men and women merely players.\n" * 200)
-    trained = run_job(make_studio(("trainer", trainer_hooks)), "trainer.train", tiny(corpus))
-    source = sorted((trained.run.dir / "checkpoints").glob("step-*"))[-1]
-    assert main(["quantize", str(source), "--compare", "int8,int4-g16,int2-tensor", "--measure", str(corpus),
-                 "--json"]) == 0
-    rows = json.loads(capsys.readouterr().out)
-    assert [r["scheme"] for r in rows] == ["int8-sym-channel-weight_only", "int4-sym-group16-weight_only",
-                                           "int2-sym-tensor-weight_only"]
-    assert rows[0]["bits_per_weight"] > rows[1]["bits_per_weight"] > rows[2]["bits_per_weight"]
-    assert abs(rows[0]["loss_change"]) < abs(rows[2]["loss_change"])  # 2 bits per tensor hurts most
-    assert main(["quantize", str(source), "--bits", "2", "--granularity", "tensor", "--sensitivity",
-                 "--measure", str(corpus), "--json"]) == 0
-    layers = json.loads(capsys.readouterr().out)
-    assert layers and layers[0]["loss_change"] >= layers[-1]["loss_change"]
-    assert main(["quantize", str(source), "--sensitivity"]) == 2
-    assert "needs --measure" in capsys.readouterr().err

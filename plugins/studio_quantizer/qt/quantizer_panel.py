@@ -4,48 +4,60 @@ Quantizing runs as a job (a worker process; this panel never imports torch). Whe
 finishes, the run's ``report.json`` fills the panel: the whole-model summary (sizes, bits
 per weight, and loss / latency before and after when a text was given), a table of layers
 (bits, scale range, MSE, SNR), and for the selected layer the histogram of its weights with
-the quantization grid and the histogram of its round-trip error.
+the quantization grid and the histogram of its round-trip error. Comparing schemes and the
+sensitivity sweep fill their tabs from the rows their jobs return.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSplitter, QTableWidget,
-                               QTableWidgetItem, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from studio.widgets import ParamsForm
+from studio.api import JobOutcome, Panel, PanelContext, StudioFileError
+from studio.widgets import JobTracker, ParamsForm
 
-from ..config import QuantizeParams, loss_text
+from ..config import QuantizeParams
+from ..report import loss_text, read_report
 
 COLUMNS = ("tensor", "bits", "granularity", "scale min", "scale max", "MSE", "SNR dB")
+COMPARE_TAB, SENSITIVITY_TAB = 1, 2
 
 
-def create(ctx) -> "QuantizerPanel":
+def create(ctx: PanelContext) -> QuantizerPanel:
     return QuantizerPanel(ctx)
 
 
-class QuantizerPanel(QWidget):
-    def __init__(self, ctx):
+class QuantizerPanel(QWidget, Panel):
+    def __init__(self, ctx: PanelContext):
         super().__init__()
         self.ctx = ctx
         self.setObjectName("quantizer:panel")
-        self.run_id = ""
         self.report: dict[str, Any] = {}
         last = ctx.settings().get("last", {})
         self.checkpoint = QLineEdit(last.get("checkpoint", ""), objectName="checkpoint",
                                     placeholderText="a checkpoint folder (model.safetensors + config.json)")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
-        self.form = ParamsForm(QuantizeParams, last, exclude=("checkpoint",),
-                               choices={"granularity": ["channel", "group", "tensor"],
-                                        "mode": ["weight_only", "dynamic", "static"],
-                                        "observer": ["minmax", "percentile", "mse"]})
+        self.form = ParamsForm(QuantizeParams, last, exclude=("checkpoint",))
         self.quantize_button = QPushButton("Quantize", objectName="quantize")
         self.quantize_button.clicked.connect(self.quantize)
         open_report = QPushButton("Open report…")
@@ -56,11 +68,16 @@ class QuantizerPanel(QWidget):
         self.compare_button.clicked.connect(self.compare)
         self.sweep_button = QPushButton("Sensitivity sweep", objectName="sweep")
         self.sweep_button.clicked.connect(self.sweep)
-        self.pending: dict[str, str] = {}  # run id → "compare" | "sensitivity"
+        self.cancel_button = QPushButton("Cancel", objectName="cancel")
+        self.progress = QProgressBar(objectName="progress")
         self.compare_table = QTableWidget(0, 0, objectName="comparison")
         self.sweep_table = QTableWidget(0, 0, objectName="sensitivity")
         self.summary = QLabel("Quantize a checkpoint to see its report.", wordWrap=True, objectName="summary")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # runs the three jobs: progress, Cancel, and what went wrong in the summary line
+        self.tracker = JobTracker(ctx, self, progress=self.progress, cancel=self.cancel_button, status=self.summary)
+        self.tracker.started.connect(lambda _run_id: self._set_busy(True))
+        self.tracker.finished.connect(lambda _outcome: self._set_busy(self.tracker.busy))
         self.table = QTableWidget(0, len(COLUMNS), objectName="layers")
         self.table.setHorizontalHeaderLabels(COLUMNS)
         self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
@@ -77,6 +94,9 @@ class QuantizerPanel(QWidget):
         buttons.addWidget(self.schemes, 1)
         buttons.addWidget(self.compare_button)
         buttons.addWidget(self.sweep_button)
+        running = QHBoxLayout()
+        running.addWidget(self.progress, 1)
+        running.addWidget(self.cancel_button)
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.addWidget(self.weights_plot)
         plots.addWidget(self.error_plot)
@@ -91,6 +111,7 @@ class QuantizerPanel(QWidget):
         layout.addLayout(top)
         layout.addWidget(self.form)
         layout.addLayout(buttons)
+        layout.addLayout(running)
         layout.addWidget(self.summary)
         layout.addWidget(self.tabs, 1)
 
@@ -100,17 +121,17 @@ class QuantizerPanel(QWidget):
         return {**self.form.values(), "checkpoint": self.checkpoint.text().strip()}
 
     def quantize(self) -> str | None:
+        """Start the quantize job; its report fills the panel when it succeeds."""
         params = self.params()
         if not params["checkpoint"]:
             self.summary.setText("Choose a checkpoint folder first.")
             return None
         self.ctx.save_settings({**self.ctx.settings(), "last": params})
-        self.run_id = self.ctx.submit_job("quantizer.quantize", params)
-        self.summary.setText(f"Quantizing (run {self.run_id})…")
-        return self.run_id
+        return self.tracker.start("quantizer.quantize", params, title="Quantizing", on_done=self._quantized)
 
     def compare(self) -> str | None:
-        return self._start("compare", "quantizer.compare", {"schemes": self.schemes.text()})
+        return self._start("quantizer.compare", {"schemes": self.schemes.text()}, "Comparing schemes",
+                           self.compare_table, COMPARE_TAB)
 
     def sweep(self) -> str | None:
         text = self.form.values().get("measure_text", "")
@@ -118,53 +139,45 @@ class QuantizerPanel(QWidget):
             self.summary.setText("The sensitivity sweep measures loss: fill in “measure text” first.")
             return None
         scheme = self.schemes.text().split(",")[0].strip() or "int4-g32"
-        return self._start("sensitivity", "quantizer.sensitivity", {"scheme": scheme})
+        return self._start("quantizer.sensitivity", {"scheme": scheme}, "Sensitivity sweep", self.sweep_table,
+                           SENSITIVITY_TAB)
 
-    def _start(self, what: str, kind: str, extra: dict[str, Any]) -> str | None:
+    def _start(self, kind: str, extra: dict[str, Any], title: str, table: QTableWidget, tab: int) -> str | None:
+        """Compare or sweep: the rows the job returns fill ``table`` on tab ``tab``."""
         params = self.params()
         if not params["checkpoint"]:
             self.summary.setText("Choose a checkpoint folder first.")
             return None
         self.ctx.save_settings({**self.ctx.settings(), "last": params, "schemes": self.schemes.text()})
-        run_id = self.ctx.submit_job(kind, {"checkpoint": params["checkpoint"],
-                                            "measure_text": params.get("measure_text", ""), **extra})
-        self.pending[run_id] = what
-        self.summary.setText(f"Running the {what} (run {run_id})…")
-        return run_id
 
-    def handle_events(self, run_id: str, events: list[dict]) -> None:
-        if run_id in self.pending:
-            for event in events:
-                if event.get("kind") == "status" and event.get("status") == "succeeded":
-                    what = self.pending.pop(run_id)
-                    folder = self.ctx.workspace / "runs" / run_id
-                    rows = json.loads((folder / f"{what}.json").read_text(encoding="utf-8"))
-                    self.fill(self.compare_table if what == "compare" else self.sweep_table, rows)
-                    self.tabs.setCurrentIndex(1 if what == "compare" else 2)
-                    self.summary.setText(f"{what.capitalize()}: {len(rows)} rows (run {run_id}).")
-                elif event.get("kind") == "status" and event.get("status") in ("failed", "cancelled"):
-                    self.pending.pop(run_id, None)
-                    self.summary.setText(f"{event['status']}: {event.get('error', '')}")
-            return
-        if run_id != self.run_id:
-            return
-        for event in events:
-            if event.get("kind") == "progress" and event.get("message"):
-                self.summary.setText(f"Quantizing: {event['message']}…")
-            elif event.get("kind") == "status" and event.get("status") == "succeeded":
-                self.load_report(self.ctx.workspace / "runs" / run_id / "report.json")
-            elif event.get("kind") == "status" and event.get("status") in ("failed", "cancelled"):
-                self.summary.setText(f"Quantizing {event['status']}: {event.get('error', '')}")
+        def done(outcome: JobOutcome) -> None:
+            if outcome.succeeded:
+                rows = outcome.result["rows"]
+                self.fill(table, rows)
+                self.tabs.setCurrentIndex(tab)
+                self.summary.setText(f"{title}: {len(rows)} rows (run {outcome.run_id}).")
+
+        return self.tracker.start(kind, {"checkpoint": params["checkpoint"],
+                                         "measure_text": params.get("measure_text", ""), **extra},
+                                  title=title, on_done=done)
+
+    def _quantized(self, outcome: JobOutcome) -> None:
+        if outcome.succeeded:
+            self.open_report(outcome.run_dir / "report.json")
+
+    def _set_busy(self, busy: bool) -> None:
+        for button in (self.quantize_button, self.compare_button, self.sweep_button):
+            button.setEnabled(not busy)
 
     # ---- the report
 
     def load_report(self, path: Path) -> None:
-        self.report = json.loads(Path(path).read_text(encoding="utf-8"))
+        self.report = read_report(path)
         s = self.report["summary"]
-        lines = [f"<b>{s['scheme']}</b> · {s['quantized_tensors']} tensors · Linear weights "
-                 f"{s['linear_fp32_bytes'] / 1e6:.2f} → {s['linear_bytes'] / 1e6:.2f} MB ({s['linear_ratio']:.3f}×, "
-                 f"{s['bits_per_weight']:.2f} bits per weight) · model {s['model_fp32_bytes'] / 1e6:.2f} → "
-                 f"{s['model_bytes'] / 1e6:.2f} MB · saved in {s['saved']}"]
+        lines = [(f"<b>{s['scheme']}</b> · {s['quantized_tensors']} tensors · Linear weights "
+                  f"{s['linear_fp32_bytes'] / 1e6:.2f} → {s['linear_bytes'] / 1e6:.2f} MB ({s['linear_ratio']:.3f}×, "
+                  f"{s['bits_per_weight']:.2f} bits per weight) · model {s['model_fp32_bytes'] / 1e6:.2f} → "
+                  f"{s['model_bytes'] / 1e6:.2f} MB · saved in {s['saved']}")]
         for label, m in self.report.get("measured", {}).items():
             lines.append(f"{label}: {loss_text(m)}latency {m['latency_ms_b1']:.1f} ms (batch 1), "
                          f"{m['latency_ms_b8']:.1f} ms (batch 8)")
@@ -210,18 +223,19 @@ class QuantizerPanel(QWidget):
     # ---- files and state
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Checkpoint folder", str(self.ctx.workspace / "runs"))
+        folder = QFileDialog.getExistingDirectory(self, "Checkpoint folder", str(self.ctx.folders.runs))
         if folder:
             self.checkpoint.setText(folder)
 
     def _choose_report(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a quantize run's report.json",
-                                              str(self.ctx.workspace / "runs"), "Report (report.json)")
+                                              str(self.ctx.folders.runs), "Report (report.json)")
         if path:
-            try:
-                self.load_report(Path(path))
-            except (OSError, ValueError, KeyError) as exc:
-                self.ctx.show_message(f"Could not read {path}: {exc}", "error")
+            self.open_report(Path(path))
 
-    def workspace_changed(self) -> None:
-        pass
+    def open_report(self, path: Path) -> None:
+        """``load_report``, with a file that is not a readable report shown as an error."""
+        try:
+            self.load_report(path)
+        except (OSError, ValueError, KeyError, StudioFileError) as exc:
+            self.ctx.show_message(f"Could not read {path}: {exc}", "error")
