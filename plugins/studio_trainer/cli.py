@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
+from studio.api import CliContext, Folders
+
 from .config import MAX_SEED
 
 
@@ -54,12 +56,12 @@ saves); the other ranks train beside it and write nothing. Every machine needs t
 """
 
 
-def run(args) -> int:
+def run(args, ctx: CliContext) -> int:
     actions = {"summary": _summary, "generate": _generate, "tokenize": _tokenize, "parts": _parts, "torchrun": _torchrun}
-    return actions[args.trainer_action](args)
+    return actions[args.trainer_action](args, ctx)
 
 
-def _summary(args) -> int:
+def _summary(args, ctx: CliContext) -> int:
     """Figures of a config, from the model built on the meta device: nothing is allocated,
     so a model far larger than the machine can be summarised too."""
     from studio.api import parse_assignments
@@ -84,16 +86,11 @@ def _summary(args) -> int:
     return 0
 
 
-def _workspace_runs(args) -> Path | None:
-    workspace = getattr(args, "workspace", None)
-    return Path(workspace) / "runs" if workspace else None
-
-
 GENERATE_FLAGS = {"max_new_tokens": "--max-new-tokens", "temperature": "--temperature", "top_k": "--top-k",
                   "seed": "--seed", "device": "--device", "prompt": "--prompt", "checkpoint": "checkpoint"}
 
 
-def _generate(args) -> int:
+def _generate(args, ctx: CliContext) -> int:
     """The flags are checked as the generate job's parameters before anything is loaded."""
     from .config import GenerateParams
 
@@ -105,7 +102,7 @@ def _generate(args) -> int:
     from .train.memory import is_out_of_memory
     from .train.sampling import sample_text
 
-    folder = resolve_checkpoint(p.checkpoint, _workspace_runs(args), prefer="best")
+    folder = resolve_checkpoint(p.checkpoint, ctx.folders.runs, prefer="best")
     device = pick_device(p.device)
     try:
         model, tokenizer, config = load_checkpoint(folder, device, generate=True)
@@ -122,13 +119,13 @@ def _generate(args) -> int:
     return 0
 
 
-def _tokenize(args) -> int:
+def _tokenize(args, ctx: CliContext) -> int:
     from .data.tokenizer import load_tokenizer
     from .train.checkpoint import resolve_checkpoint
 
     path = Path(args.tokenizer)
     if not path.is_file():  # a checkpoint folder, run folder or run id
-        path = resolve_checkpoint(args.tokenizer, _workspace_runs(args)) / "tokenizer.json"
+        path = resolve_checkpoint(args.tokenizer, ctx.folders.runs) / "tokenizer.json"
     tokenizer = load_tokenizer(path)
     pieces = tokenizer.pieces(args.text)
     for token_id, piece in pieces:
@@ -140,7 +137,7 @@ def _tokenize(args) -> int:
     return 0
 
 
-def _parts(args) -> int:
+def _parts(args, ctx: CliContext) -> int:
     from .model.registry import parts
 
     for part in parts():
@@ -148,7 +145,7 @@ def _parts(args) -> int:
     return 0
 
 
-def _torchrun(args) -> int:
+def _torchrun(args, ctx: CliContext) -> int:
     """Rank 0: the run as a studio job (its worker inherits torchrun's environment and joins
     the group from there). Other ranks: the same ``train`` in this process, reporting nothing."""
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
@@ -156,23 +153,23 @@ def _torchrun(args) -> int:
                          "torchrun --nproc-per-node 2 --no-python tensor-studio trainer torchrun --params run.json")
     from .train.launch import TORCHRUN
 
-    params = args.job_params("trainer.train", args.params, args.set)
+    params = ctx.job_params("trainer.train", args.params, args.set)
     os.environ[TORCHRUN] = "1"
     rank = int(os.environ["RANK"])
     if rank == 0:
-        return args.run_job("trainer.train", params, quiet=args.quiet)
-    return _train_beside_rank0(rank, params, Path(args.workspace))
+        return ctx.run_job("trainer.train", params, quiet=args.quiet)
+    return _train_beside_rank0(rank, params, ctx.folders)
 
 
-def _train_beside_rank0(rank: int, params: dict, workspace: Path) -> NoReturn:
+def _train_beside_rank0(rank: int, params: dict, folders: Folders) -> NoReturn:
     from studio.api import JobCancelled
 
     from .config import TrainParams
     from .train.launch import QuietContext
     from .train.loop import TrainingError, train
 
-    p = TrainParams.model_validate(params)  # args.job_params checked them already
-    ctx = QuietContext("torchrun", workspace / "runs" / f"torchrun-rank-{rank}", rank)
+    p = TrainParams.model_validate(params)  # ctx.job_params checked them already
+    ctx = QuietContext("torchrun", folders.run_dir(f"torchrun-rank-{rank}"), rank, folders.workspace)
 
     def cancel(*_) -> None:  # Ctrl-C (torchrun passes it on): every rank stops at the next log step, rank 0 saves
         ctx.cancelled = True

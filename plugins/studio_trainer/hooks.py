@@ -1,12 +1,14 @@
-"""What the studio sees of the trainer plugin (public API only; nothing heavy imported here)."""
+"""What the studio sees of the trainer plugin: its contributions (public API only; nothing
+heavy imported here)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from studio.api import (CliCommand, JobKind, LLMProvider, ModelLoader, ModelPart, OpenAction, PanelSpec, PluginInfo,
-                        hookimpl)
+                        Span, hookimpl)
 
+from .checkpoint_folders import is_checkpoint
 from .config import GenerateParams, MergeParams, TrainParams
 
 DEVICES = ("cpu", "cuda", "mps")
@@ -22,7 +24,7 @@ def studio_plugin_info() -> PluginInfo:
 @hookimpl
 def studio_job_kinds() -> list[JobKind]:
     return [
-        JobKind("trainer.train", "Train a language model", TrainParams, "studio_trainer.train.loop:train",
+        JobKind("trainer.train", "Train a language model", TrainParams, "studio_trainer.jobs:train",
                 description="Pretrain, fine-tune (full or LoRA), distill or resume a GPT-style model.",
                 devices=DEVICES),
         JobKind("trainer.generate", "Generate text from a checkpoint", GenerateParams, "studio_trainer.jobs:generate",
@@ -37,9 +39,9 @@ def studio_panels() -> list[PanelSpec]:
     return [
         PanelSpec("trainer:train", "Trainer", "studio_trainer.qt.train_panel:create", area="left"),
         PanelSpec("trainer:samples", "Samples", "studio_trainer.qt.samples_panel:create", area="bottom",
-                  consumes=("span",)),
+                  consumes=(Span,)),
         PanelSpec("trainer:generate", "Generate", "studio_trainer.qt.generate_panel:create", area="right",
-                  consumes=("span", "status"), visible=False),
+                  visible=False),
         PanelSpec("trainer:tokens", "Tokenizer", "studio_trainer.qt.tokens_panel:create", area="right",
                   visible=False),
     ]
@@ -67,24 +69,6 @@ def studio_llm_providers() -> list[LLMProvider]:
 def studio_commands() -> list[CliCommand]:
     return [CliCommand("trainer", "model summary, sampling and tokenizers of the trainer",
                        "studio_trainer.cli:configure", "studio_trainer.cli:run")]
-
-
-def is_checkpoint(path: Path) -> bool:
-    """A checkpoint folder: config.json, and model.safetensors or weights stored another way
-    (a quantized checkpoint keeps the trainer's config.json)."""
-    if not (path / "config.json").exists():
-        return False
-    if (path / "model.safetensors").exists():
-        return True
-    from studio.api import StudioFileError, read_json
-
-    from .config import CHECKPOINT_FORMAT
-
-    try:
-        config = read_json(path / "config.json")
-    except StudioFileError:
-        return False
-    return isinstance(config, dict) and config.get("format") == CHECKPOINT_FORMAT
 
 
 @hookimpl

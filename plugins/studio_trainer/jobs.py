@@ -1,13 +1,22 @@
-"""Job runners besides training: generate from a checkpoint, merge a LoRA checkpoint."""
+"""The trainer's job runners (``JobKind.runner``): train, generate from a checkpoint, merge
+a LoRA checkpoint. Each imports torch when it runs, in the job's worker process."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
 
 from studio.api import JobContext
 
-from .config import GenerateParams, MergeParams
+from .config import GenerateParams, MergeParams, TrainParams
+
+
+def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
+    """Pretrain, fine-tune, distill or resume a model (the loop: ``train/loop.py``)."""
+    from .train.loop import train as run_training
+
+    return run_training(params, ctx)
 
 
 def generate(params: GenerateParams, ctx: JobContext) -> dict:
@@ -17,7 +26,7 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
     from .train.sampling import sample_text
 
     device = pick_device(params.device)
-    folder = resolve_checkpoint(params.checkpoint, ctx.run_dir.parent, prefer="best")
+    folder = resolve_checkpoint(params.checkpoint, ctx.folders.runs, prefer="best")
     model, tokenizer, config = load_checkpoint(folder, device, generate=True)
     if "loaded_as" in config:
         ctx.log(f"{folder.name}: {config['loaded_as']}")
@@ -55,7 +64,7 @@ def merge_lora(params: MergeParams, ctx: JobContext) -> dict:
     from .model.lora import merge_lora as merge
     from .train.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
 
-    folder = resolve_checkpoint(params.checkpoint, ctx.run_dir.parent, prefer="best")
+    folder = resolve_checkpoint(params.checkpoint, ctx.folders.runs, prefer="best")
     model, tokenizer, config = load_checkpoint(folder, "cpu")
     if not config.get("lora"):
         raise CheckpointError(f"{folder} is not a LoRA checkpoint; nothing to merge")

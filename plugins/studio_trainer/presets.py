@@ -4,7 +4,8 @@ A preset is a TrainParams JSON object (any subset; the rest take defaults) with 
 ``"description"``. TrainParams ignores keys it does not know, so a preset file is also a
 params file for the CLI: ``tensor-studio jobs run trainer.train --params PRESET.json``.
 Built-in presets ship in ``presets/`` beside this module; the user's own live in the
-workspace's ``presets/trainer/`` folder, where they can be diffed and shared. No Qt, no torch.
+trainer's folder of the workspace (``<workspace>/trainer/presets/``: :func:`user_dir` of
+``ctx.data_dir``), where they can be diffed and shared. No Qt, no torch.
 """
 
 from __future__ import annotations
@@ -34,15 +35,17 @@ class Preset:
     description: str
 
 
-def user_dir(workspace: Path) -> Path:
-    return Path(workspace) / "presets" / "trainer"
+def user_dir(data_dir: Path) -> Path:
+    """The user's presets in the trainer's own folder of a workspace (``ctx.data_dir``)."""
+    return Path(data_dir) / "presets"
 
 
-def list_presets(workspace: Path | None) -> list[Preset]:
-    """Built-in presets, then the workspace's, each sorted by name. Unreadable files are
-    listed too (with the problem as their description), so the user sees them."""
+def list_presets(folder: Path | None) -> list[Preset]:
+    """Built-in presets, then the user's in ``folder`` (:func:`user_dir`), each sorted by
+    name. Unreadable files are listed too (with the problem as their description), so the
+    user sees them."""
     found = []
-    folders = [(BUILTIN_DIR, True)] + ([(user_dir(workspace), False)] if workspace else [])
+    folders = [(BUILTIN_DIR, True)] + ([(Path(folder), False)] if folder else [])
     for folder, builtin in folders:
         for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
             try:
@@ -64,15 +67,15 @@ def load_preset(path: Path) -> dict[str, Any]:
     return values
 
 
-def save_preset(workspace: Path, name: str, values: dict[str, Any], description: str = "",
+def save_preset(folder: Path, name: str, values: dict[str, Any], description: str = "",
                 overwrite: bool = False) -> Path:
-    """Write ``values`` as ``<workspace>/presets/trainer/<name>.json``; an existing preset is
-    only replaced with ``overwrite``."""
+    """Write ``values`` as ``<folder>/<name>.json`` (``folder``: :func:`user_dir`); an existing
+    preset is only replaced with ``overwrite``."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.")
     if not slug:
         raise PresetError("a preset needs a name made of letters, digits, '.', '_' or '-'")
     TrainParams.model_validate(values)
-    path = user_dir(workspace) / f"{slug}.json"
+    path = Path(folder) / f"{slug}.json"
     if path.exists() and not overwrite:
         raise FileExistsError(f"a preset named {slug} exists: {path}")
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -4,6 +4,7 @@
 in the OpenAI chat-completion shape litellm also returns, so the prompt-module engine can
 call a local checkpoint like any provider. The prompt is the messages' contents joined
 by newlines (the template is shown in ``render``: nothing hidden); the model continues it.
+``<checkpoint>`` is a checkpoint folder, a run folder, or a run id of the active workspace.
 Loaded models are cached per checkpoint; the first call imports torch.
 """
 
@@ -29,9 +30,12 @@ def render(messages: list[dict[str, str]]) -> str:
 
 
 def _load(ref: str, runs_dir: Path | None):
+    from studio.api import workspace_folders
+
     from .train.checkpoint import load_checkpoint, resolve_checkpoint
 
-    folder = resolve_checkpoint(ref, runs_dir, prefer="best").resolve()
+    runs = runs_dir if runs_dir is not None else workspace_folders().runs
+    folder = resolve_checkpoint(ref, runs, prefer="best").resolve()
     with _lock:
         if folder not in _models:
             model, tokenizer, _ = load_checkpoint(folder, "cpu", generate=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from studio.api import StudioFileError, read_json
 
+from .checkpoint_folders import checkpoints_dir
+
 
 @dataclass(frozen=True)
 class ResumableRun:
@@ -21,10 +23,15 @@ class ResumableRun:
 
 
 def resumable_runs(runs_dir: Path, limit: int = 10) -> list[ResumableRun]:
-    """Newest first. A run that a later run already resumed is left out (that run, if it
-    stopped early too, is listed instead); unreadable checkpoints are skipped."""
+    """The runs in ``runs_dir`` (``ctx.folders.runs``), newest first. A run that a later
+    run already resumed is left out (that run, if it stopped early too, is listed
+    instead); unreadable checkpoints are skipped."""
     found, resumed = [], set()
-    for latest in sorted(Path(runs_dir).glob("*/checkpoints/latest.json"), reverse=True):
+    runs = Path(runs_dir)
+    for run_dir in sorted(runs.iterdir() if runs.is_dir() else [], reverse=True):  # run ids start with the time
+        latest = checkpoints_dir(run_dir) / "latest.json"
+        if not latest.is_file():
+            continue
         try:
             meta = read_json(latest.parent / read_json(latest)["path"] / "train_state.json")
             step, params = int(meta["step"]), meta["params"]
@@ -33,7 +40,6 @@ def resumable_runs(runs_dir: Path, limit: int = 10) -> list[ResumableRun]:
             continue
         if params.get("resume"):
             resumed.update(Path(str(params["resume"])).parts)  # a run id, run folder or checkpoint folder
-        run_id = latest.parent.parent.name
         if step < max_steps:
-            found.append(ResumableRun(run_id, step, max_steps))
+            found.append(ResumableRun(run_dir.name, step, max_steps))
     return [run for run in found if run.run_id not in resumed][:limit]

@@ -13,6 +13,8 @@ import random
 
 import pytest
 
+from studio.api import Folders
+
 from .conftest import expect_failed, expect_ok, expect_refused
 
 TINY_RUN = ["--set", "max_steps=1", "--set", "eval_iters=1", "--set", "sample_interval=0", "--set",
@@ -46,7 +48,7 @@ def test_generate_refuses_bad_flags_before_loading(cli, tiny_checkpoint, flag, v
                                            ("data.corpus=", "data.corpus")])
 def test_settings_past_any_bound_fail_validation(cli, tmp_path, setting, name):
     expect_refused(cli("jobs", "run", "trainer.train", "--set", setting), name)
-    assert not any((cli.workspace / "runs").glob("*"))  # refused before a run folder was made
+    assert not any(Folders(cli.workspace).runs.glob("*"))  # refused before a run folder was made
 
 
 # ---------------------------------------------------------------- corpora

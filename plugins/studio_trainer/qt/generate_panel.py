@@ -8,12 +8,14 @@ from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
                                QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
+from studio.api import JobOutcome, Panel, PanelContext
+from studio.widgets import JobTracker
 
-class GeneratePanel(QWidget):
-    def __init__(self, ctx, parent=None):
+
+class GeneratePanel(QWidget, Panel):
+    def __init__(self, ctx: PanelContext, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctx = ctx
-        self.run_id: str | None = None
         layout = QVBoxLayout(self)
         form = QFormLayout()
         row = QHBoxLayout()
@@ -42,6 +44,7 @@ class GeneratePanel(QWidget):
         layout.addWidget(self.button)
         self.status = QLabel(wordWrap=True)
         layout.addWidget(self.status)
+        self.tracker = JobTracker(ctx, self, status=self.status)
         self.output = QPlainTextEdit(readOnly=True, objectName="trainer:output")
         self.output.setFont(QFont("monospace"))
         layout.addWidget(self.output, 1)
@@ -50,7 +53,7 @@ class GeneratePanel(QWidget):
         self.prompt.setPlainText(saved.get("prompt", ""))
 
     def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Checkpoint folder", str(self.ctx.workspace / "runs"))
+        folder = QFileDialog.getExistingDirectory(self, "Checkpoint folder", str(self.ctx.folders.runs))
         if folder:
             self.checkpoint.setText(folder)
 
@@ -65,26 +68,20 @@ class GeneratePanel(QWidget):
         if not params["checkpoint"]:
             self.status.setText("Choose a checkpoint first.")
             return
-        try:
-            self.run_id = self.ctx.submit_job("trainer.generate", params)
-        except Exception as exc:
-            self.status.setText(f"Not started: {exc}")
+        prompt = params["prompt"]
+        run_id = self.tracker.start("trainer.generate", params, title="Generation",
+                                    on_done=lambda outcome: self._show(prompt, outcome))
+        if run_id is None:  # the tracker says why
             return
         self.ctx.save_settings({**self.ctx.settings(), "generate": {"checkpoint": params["checkpoint"],
                                                                     "prompt": self.prompt.toPlainText()}})
-        self.status.setText("Generating…")
         self.output.clear()
 
-    def handle_events(self, run_id: str, events: list[dict]) -> None:
-        if run_id != self.run_id:
-            return
-        for event in events:
-            if event.get("kind") == "span" and event.get("span_kind") == "sample":
-                self.output.setPlainText(event["inputs"].get("prompt", "") + event["outputs"].get("text", ""))
-            elif event.get("kind") == "status" and event.get("status") in ("succeeded", "failed", "cancelled"):
-                error = event.get("error")
-                self.status.setText(f"Failed: {error}" if event["status"] == "failed" else event["status"].capitalize())
+    def _show(self, prompt: str, outcome: JobOutcome) -> None:
+        """The prompt and its continuation (the generate job's result)."""
+        if outcome.succeeded and isinstance(outcome.result, dict):
+            self.output.setPlainText(prompt + str(outcome.result.get("text", "")))
 
 
-def create(ctx) -> QWidget:
+def create(ctx: PanelContext) -> QWidget:
     return GeneratePanel(ctx)

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeGuard
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QListWidget, QListWidgetItem, QPlainTextEdit, QSplitter, QVBoxLayout, QWidget
 
-from studio.api import read_events
+from studio.api import Event, Panel, PanelContext, Span, read_events
 
 
-class SamplesPanel(QWidget):
-    def __init__(self, ctx, parent=None):
+def is_sample(event: Event) -> TypeGuard[Span]:
+    """A generated sample: the trainer's sample spans (training and the generate job)."""
+    return isinstance(event, Span) and event.span_kind == "sample"
+
+
+class SamplesPanel(QWidget, Panel):
+    def __init__(self, ctx: PanelContext, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctx = ctx
         layout = QVBoxLayout(self)
@@ -26,14 +32,14 @@ class SamplesPanel(QWidget):
         layout.addWidget(split)
         self.list.currentItemChanged.connect(self._show)
 
-    def handle_events(self, run_id: str, events: list[dict]) -> None:
+    def handle_events(self, run_id: str, events: list[Event]) -> None:
         for event in events:
-            if event.get("kind") == "span" and event.get("span_kind") == "sample":
+            if is_sample(event):
                 self.add(run_id, event)
 
-    def add(self, run_id: str, span: dict) -> None:
-        step = span.get("step")
-        label = f"{run_id[-12:]} · step {step}" if step is not None else f"{run_id[-12:]} · {span.get('name', '')}"
+    def add(self, run_id: str, span: Span) -> None:
+        step = span.record.get("step")  # the training step a sample was drawn at (none from Generate)
+        label = f"{run_id[-12:]} · step {step}" if step is not None else f"{run_id[-12:]} · {span.name}"
         item = QListWidgetItem(label)
         item.setData(Qt.ItemDataRole.UserRole, span)
         self.list.insertItem(0, item)
@@ -44,17 +50,24 @@ class SamplesPanel(QWidget):
         if item is None:
             self.text.clear()
             return
-        span = item.data(Qt.ItemDataRole.UserRole)
-        prompt = span.get("inputs", {}).get("prompt", "")
-        params = ", ".join(f"{k} {v}" for k, v in (span.get("params") or {}).items())
-        self.text.setPlainText(f"[{params}]\n{prompt}{span.get('outputs', {}).get('text', '')}")
+        span: Span = item.data(Qt.ItemDataRole.UserRole)
+        prompt = _field(span.inputs, "prompt")
+        params = span.record.get("params")
+        shown = ", ".join(f"{k} {v}" for k, v in params.items()) if isinstance(params, dict) else ""
+        self.text.setPlainText(f"[{shown}]\n{prompt}{_field(span.outputs, 'text')}")
 
     def open_path(self, path: Path) -> None:
         """Load the samples recorded in a run folder."""
-        for event in read_events(Path(path) / "events.jsonl"):
-            if event.get("kind") == "span" and event.get("span_kind") == "sample":
+        for event in read_events(Path(path)):
+            if is_sample(event):
                 self.add(Path(path).name, event)
 
 
-def create(ctx) -> QWidget:
+def _field(values: object, name: str) -> str:
+    """A text field of a span's inputs or outputs (a hand-edited run log may lack it)."""
+    value = values.get(name, "") if isinstance(values, dict) else ""
+    return value if isinstance(value, str) else str(value)
+
+
+def create(ctx: PanelContext) -> QWidget:
     return SamplesPanel(ctx)

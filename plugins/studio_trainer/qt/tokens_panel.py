@@ -8,12 +8,14 @@ from pathlib import Path
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QTextBrowser,
                                QVBoxLayout, QWidget)
 
+from studio.api import Panel, PanelContext
+
 COLOURS = ("#f4cccc", "#d9ead3", "#cfe2f3", "#fff2cc", "#d9d2e9", "#fce5cd")
 SAMPLE = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer"
 
 
-class TokensPanel(QWidget):
-    def __init__(self, ctx, parent=None):
+class TokensPanel(QWidget, Panel):
+    def __init__(self, ctx: PanelContext, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctx = ctx
         self.tokenizer = None
@@ -82,5 +84,5 @@ class TokensPanel(QWidget):
                           f'<p style="font-family:monospace;color:gray">{ids}</p>')
 
 
-def create(ctx) -> QWidget:
+def create(ctx: PanelContext) -> QWidget:
     return TokensPanel(ctx)

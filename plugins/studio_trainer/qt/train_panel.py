@@ -12,11 +12,12 @@ from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QMenu, QMessageBox, QPushButton,
                                QScrollArea, QTabWidget, QToolButton, QVBoxLayout, QWidget)
 
-from studio.widgets import ParamsForm
+from studio.api import Panel, PanelContext
+from studio.widgets import JobTracker, ParamsForm
 
 from ..config import DataConfig, ModelConfig, TrainParams
 from ..model.summary import estimate
-from ..presets import PresetError, list_presets, load_preset, save_preset
+from ..presets import PresetError, list_presets, load_preset, save_preset, user_dir
 from ..resumable import resumable_runs
 
 TRAINING_FIELDS_ELSEWHERE = ("data", "model", "init_from", "lora", "distill", "resume")
@@ -30,14 +31,14 @@ def _scroll(widget: QWidget) -> QScrollArea:
     return area
 
 
-class TrainPanel(QWidget):
-    def __init__(self, ctx, parent=None):
+class TrainPanel(QWidget, Panel):
+    def __init__(self, ctx: PanelContext, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctx = ctx
         layout = QVBoxLayout(self)
         presets_row = QHBoxLayout()
         self.presets = QComboBox(objectName="trainer:presets")
-        self.presets.setToolTip("Named settings: built-in, or saved in the workspace's presets/trainer folder")
+        self.presets.setToolTip("Named settings: built-in, or saved in the workspace's trainer/presets folder")
         load_button = QPushButton("Load", clicked=self.load_selected_preset)
         save_button = QPushButton("Save as preset…", clicked=self._ask_and_save_preset)
         presets_row.addWidget(QLabel("Preset"))
@@ -52,6 +53,7 @@ class TrainPanel(QWidget):
         layout.addWidget(self.summary)
         self.status = QLabel(wordWrap=True, objectName="trainer:status")
         layout.addWidget(self.status)
+        self.tracker = JobTracker(ctx, self, status=self.status)  # says how the runs started here go
         buttons = QHBoxLayout()
         self.defaults_button = QPushButton("Reset to defaults")
         self.defaults_button.clicked.connect(lambda: self.restore_state({}))
@@ -79,13 +81,17 @@ class TrainPanel(QWidget):
     def refresh_presets(self) -> None:
         self.presets.clear()
         self.presets.addItem("— choose a preset —", None)  # nothing is loaded until Load is pressed
-        for preset in list_presets(self.ctx.workspace):
+        for preset in list_presets(self._presets_dir()):
             label = preset.name + ("" if preset.builtin else "  (workspace)")
             self.presets.addItem(label, str(preset.path))
             self.presets.setItemData(self.presets.count() - 1, preset.description, Qt.ItemDataRole.ToolTipRole)
 
-    def workspace_changed(self) -> None:
+    def workspace_changed(self, workspace: Path) -> None:
         self.refresh_presets()
+
+    def _presets_dir(self, create: bool = False) -> Path:
+        """The user's presets, in the plugin's folder of the workspace (made only to save one)."""
+        return user_dir(self.ctx.data_dir if create else self.ctx.folders.plugin_dir(self.ctx.plugin_id, create=False))
 
     def load_selected_preset(self) -> None:
         path = self.presets.currentData()
@@ -101,7 +107,7 @@ class TrainPanel(QWidget):
 
     def save_as_preset(self, name: str, overwrite: bool = False) -> Path:
         """Save the current settings as a workspace preset (refused if it exists, unless overwrite)."""
-        path = save_preset(self.ctx.workspace, name, self.values(), overwrite=overwrite)
+        path = save_preset(self._presets_dir(create=True), name, self.values(), overwrite=overwrite)
         self.refresh_presets()
         self.presets.setCurrentIndex(self.presets.findData(str(path)))
         self.status.setText(f"Saved preset {path.stem} to {path}")
@@ -176,14 +182,14 @@ class TrainPanel(QWidget):
 
     def start(self) -> None:
         values = self.values()
-        run_id = self._submit(values)
-        if run_id is not None:
+        run_id = self.tracker.start("trainer.train", values, title="Training")
+        if run_id is not None:  # else the tracker said why; the form is kept
             self.ctx.save_settings({**self.ctx.settings(), "last": values})
             self.status.setText(f"Started run {run_id}. Curves appear in Metrics, samples in Samples.")
 
     def fill_resume_menu(self) -> None:
         self.resume_menu.clear()
-        runs = resumable_runs(self.ctx.workspace / "runs")
+        runs = resumable_runs(self.ctx.folders.runs)
         for run in runs:
             self.resume_menu.addAction(run.describe(), lambda run_id=run.run_id: self.resume(run_id))
         if not runs:
@@ -192,17 +198,10 @@ class TrainPanel(QWidget):
     def resume(self, run_id: str) -> None:
         """A new run that continues ``run_id`` from its latest checkpoint, with its settings;
         the forms are left as they are."""
-        new_id = self._submit({"resume": run_id})
+        new_id = self.tracker.start("trainer.train", {"resume": run_id}, title=f"Resuming {run_id}")
         if new_id is not None:
             self.status.setText(f"Resuming {run_id} as run {new_id}; its curve continues in Metrics.")
 
-    def _submit(self, values: dict) -> str | None:
-        try:
-            return self.ctx.submit_job("trainer.train", values)
-        except Exception as exc:  # invalid params or a full queue: say so, keep the form
-            self.status.setText(f"Not started: {exc}")
-            return None
 
-
-def create(ctx) -> QWidget:
+def create(ctx: PanelContext) -> QWidget:
     return TrainPanel(ctx)

@@ -1,6 +1,10 @@
-"""Tiny training configs for the trainer tests."""
+"""Tiny training configs for the trainer tests, and what they look for in a run's events."""
 
 from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from studio.api import Event, Metric
 
 
 def tiny(corpus, **overrides) -> dict:
@@ -17,3 +21,13 @@ def tiny(corpus, **overrides) -> dict:
         else:
             params[key] = value
     return params
+
+
+def loss_at(step: int) -> Callable[[Event], bool]:
+    """For ``ctx.cancel_when``: the training loss was logged at ``step``."""
+    return lambda e: isinstance(e, Metric) and e.name == "train/loss" and e.step == step
+
+
+def curve(events: Iterable[Event], name: str = "train/loss") -> list[tuple[float, float | None]]:
+    """The (step, value) points of one metric in a run's events."""
+    return [(e.step, e.value) for e in events if isinstance(e, Metric) and e.name == name]

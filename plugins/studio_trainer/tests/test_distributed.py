@@ -23,12 +23,12 @@ import torch.distributed as dist
 from safetensors.torch import load_file
 
 import studio_trainer.hooks as trainer_hooks
-from studio.api import JobCancelled
+from studio.api import Folders, JobCancelled, Log, RunStatus, read_events, read_json
 from studio.testing import RecordingContext
 from studio_trainer.config import TrainParams
 from studio_trainer.train import loop
 
-from .helpers import tiny
+from .helpers import curve, loss_at, tiny
 
 pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                                 reason="this torch build has no gloo process groups")
@@ -70,8 +70,9 @@ def launch(tmp_path: Path, name: str, params: dict, world: int = 2) -> list[dict
     out = tmp_path / f"{name}-out"
     out.mkdir()
     rendezvous = tmp_path / f"{name}-rendezvous"
-    procs = [spawn.Process(target=_rank_main, args=(r, world, str(rendezvous), params, str(tmp_path / "runs" / name),
-                                                    str(out))) for r in range(world)]
+    run_dir = Folders(tmp_path).run_dir(name)
+    procs = [spawn.Process(target=_rank_main, args=(r, world, str(rendezvous), params, str(run_dir), str(out)))
+             for r in range(world)]
     for proc in procs:
         proc.start()
     for proc in procs:
@@ -87,13 +88,12 @@ def test_two_ranks_train_one_model_and_only_rank_zero_logs_and_saves(tmp_path, c
                   model={"dropout": 0.1})
     zero, one = launch(tmp_path, "run", params)
     assert one["events"] == []  # rank 1 neither logs nor emits metrics
-    assert [s for s, _ in ((e["step"], e["value"]) for e in zero["events"]
-                           if e["kind"] == "metric" and e["name"] == "train/loss")] == [4, 8]
+    assert [s for s, _ in curve(zero["events"])] == [4, 8]
     for step in (4, 8):
         assert all(torch.equal(zero["held"][step][k], one["held"][step][k]) for k in zero["held"][step])
     # each rank drew its own batches
     assert not torch.equal(zero["held"]["batches"][0], one["held"]["batches"][0])
-    folder = tmp_path / "runs" / "run" / "checkpoints"
+    folder = Folders(tmp_path).run_dir("run") / "checkpoints"
     assert json.loads((folder / "latest.json").read_text()) == {"path": "step-000008", "step": 8}
     saved = load_file(str(folder / "step-000008" / "model.safetensors"))
     assert all(torch.equal(saved[k], zero["held"][8][k]) for k in saved)
@@ -105,7 +105,7 @@ def test_two_ranks_train_one_model_and_only_rank_zero_logs_and_saves(tmp_path, c
 def test_a_two_rank_run_resumes_exactly_from_its_checkpoint(tmp_path, corpus):
     params = tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4, model={"dropout": 0.1})
     straight, _ = launch(tmp_path, "straight", params)
-    halfway = tmp_path / "runs" / "straight" / "checkpoints" / "step-000004"
+    halfway = Folders(tmp_path).run_dir("straight") / "checkpoints" / "step-000004"
     resumed, resumed_one = launch(tmp_path, "resumed", {**params, "resume": str(halfway)})
     assert all(torch.equal(resumed["held"][8][k], straight["held"][8][k]) for k in straight["held"][8])
     assert resumed_one["events"] == []
@@ -127,10 +127,10 @@ def test_a_job_with_two_processes_starts_its_second_rank_and_only_rank_zero_repo
         return job
 
     job = asyncio.run(go())
-    assert job.status == "succeeded", job.error
-    events = list(job.run.events())
-    assert any("data-parallel: 2 processes on cpu (gloo)" in e["text"] for e in events if e["kind"] == "log")
-    assert [e["step"] for e in events if e["kind"] == "metric" and e["name"] == "train/loss"] == [4, 8]
+    assert job.status == RunStatus.SUCCEEDED, job.error
+    events = job.run.events()
+    assert any("data-parallel: 2 processes on cpu (gloo)" in e.text for e in events if isinstance(e, Log))
+    assert [s for s, _ in curve(events)] == [4, 8]
     latest = job.run.dir / "checkpoints" / "step-000008"
     assert "rank1.data.generator" in load_file(str(latest / "train_state.safetensors"))
     assert json.loads((latest / "train_state.json").read_text())["params"]["processes"] == 2
@@ -142,14 +142,14 @@ def test_a_cancel_stops_every_rank_at_one_step_and_the_run_resumes_exactly(job_c
     straight = job_context("straight")
     loop.train(TrainParams.model_validate(params), straight)
     first = job_context("first")
-    first.cancel_when(lambda e: e["kind"] == "metric" and e["name"] == "train/loss" and e["step"] == 4)
+    first.cancel_when(loss_at(4))
     with pytest.raises(JobCancelled):
         loop.train(TrainParams.model_validate(params), first)
     saved = first.run_dir / "checkpoints" / "step-000008"  # the next log step, on both ranks
     assert "rank1.data.generator" in load_file(str(saved / "train_state.safetensors"))
     resumed = job_context("resumed")
     loop.train(TrainParams.model_validate({"resume": "first"}), resumed)  # two processes again, from the checkpoint
-    assert any("data-parallel: 2 processes" in e["text"] for e in resumed.of_kind("log"))
+    assert any("data-parallel: 2 processes" in e.text for e in resumed.of_kind(Log))
     a = load_file(str(straight.run_dir / "checkpoints" / "step-000012" / "model.safetensors"))
     b = load_file(str(resumed.run_dir / "checkpoints" / "step-000012" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -195,13 +195,19 @@ def test_more_gpu_processes_than_gpus_are_refused_before_any_process_starts(job_
     assert psutil.Process().children() == before
 
 
+def _runs(tmp_path: Path) -> Path:
+    """The runs folder of the workspace the torchrun launches use."""
+    return Folders(tmp_path / "workspace").runs
+
+
 def _torchrun_command(tmp_path: Path, params: dict, *extra: str) -> tuple[list[str], dict]:
     """``torchrun --standalone --nproc-per-node 2 … tensor-studio trainer torchrun``, in a
     workspace of its own."""
     (tmp_path / "params.json").write_text(json.dumps(params))
     env = {**os.environ, "TENSOR_STUDIO_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
     return ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-             "-m", "studio.cli", "trainer", "torchrun", "--params", str(tmp_path / "params.json"), "--quiet", *extra],
+             "-m", "studio.cli", "--workspace", str(tmp_path / "workspace"), "trainer", "torchrun",
+             "--params", str(tmp_path / "params.json"), "--quiet", *extra],
             env)
 
 
@@ -219,12 +225,11 @@ def _torchrun(tmp_path: Path, params: dict, *extra: str, monitor_interval: float
 def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, corpus):
     done = _torchrun(tmp_path, tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4))
     assert done.returncode == 0, done.stderr[-3000:]
-    runs = list((tmp_path / "home").glob("data/workspace/runs/*"))
+    runs = list(_runs(tmp_path).glob("*"))
     assert len(runs) == 1, runs  # rank 0's run; rank 1 writes nothing
-    info = json.loads((runs[0] / "run.json").read_text())
-    assert info["status"] == "succeeded"
-    logs = [json.loads(line) for line in (runs[0] / "events.jsonl").read_text().splitlines()]
-    assert any(e.get("text") == "data-parallel: 2 processes started by torchrun" for e in logs)
+    assert read_json(runs[0] / "run.json")["status"] == RunStatus.SUCCEEDED
+    logs = [e for e in read_events(runs[0]) if isinstance(e, Log)]
+    assert any(e.text == "data-parallel: 2 processes started by torchrun" for e in logs)
     latest = runs[0] / "checkpoints" / "step-000008"
     assert "rank1.data.generator" in load_file(str(latest / "train_state.safetensors"))
     assert json.loads((latest / "train_state.json").read_text())["params"]["processes"] == 2
@@ -239,7 +244,7 @@ def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_r
     done = _torchrun(tmp_path, tiny(corpus), "--set", setting, monitor_interval=8)
     assert done.returncode != 0
     assert done.stderr.count(message) == 2, done.stderr[-3000:]  # the same error from both ranks
-    assert not list((tmp_path / "home").glob("data/workspace/runs/*"))
+    assert not list(_runs(tmp_path).glob("*"))
 
 
 def test_the_torchrun_command_outside_torchrun_says_how_to_start_it(tmp_path, corpus):
@@ -262,7 +267,7 @@ def test_ctrl_c_on_a_torchrun_launch_cancels_every_rank_and_saves(tmp_path, corp
     deadline = time.monotonic() + 120
     events = None
     while time.monotonic() < deadline and launcher.poll() is None:
-        found = list((tmp_path / "home").glob("data/workspace/runs/*/events.jsonl"))
+        found = list(_runs(tmp_path).glob("*/events.jsonl"))
         if found and '"train/loss"' in found[0].read_text():
             events = found[0]
             break
@@ -272,7 +277,7 @@ def test_ctrl_c_on_a_torchrun_launch_cancels_every_rank_and_saves(tmp_path, corp
     os.killpg(launcher.pid, signal.SIGINT)
     _, err = launcher.communicate(timeout=120)
     run = events.parent
-    assert json.loads((run / "run.json").read_text())["status"] == "cancelled", err[-3000:]
+    assert read_json(run / "run.json")["status"] == RunStatus.CANCELLED, err[-3000:]
     saved = json.loads((run / "checkpoints" / "latest.json").read_text())
     assert 0 < saved["step"] < 1_000_000 and saved["step"] % 5 == 0  # every rank stopped at one log step
     state = load_file(str(run / "checkpoints" / f"step-{saved['step']:06d}" / "train_state.safetensors"))

@@ -16,8 +16,9 @@ import torch
 from safetensors.torch import load_file
 
 import studio_trainer.hooks as trainer_hooks
+from studio.api import Artifact, RunStatus, Span
 
-from .helpers import tiny
+from .helpers import curve, tiny
 
 
 def _workers() -> list[psutil.Process]:
@@ -41,17 +42,17 @@ def test_resume_after_the_worker_is_killed_continues_the_curve_exactly(make_stud
         return job
 
     straight = asyncio.run(run_to_end(params))
-    assert straight.status == "succeeded", straight.error
+    assert straight.status == RunStatus.SUCCEEDED, straight.error
 
     async def kill_after_checkpoint():
         job = studio.jobs.submit("trainer.train", params)
         seen = asyncio.Event()
 
         def on_events(run_id, batch):
-            if run_id == job.id and any(e["kind"] == "artifact" and e["path"].endswith("step-000015") for e in batch):
+            if run_id == job.id and any(isinstance(e, Artifact) and e.path.endswith("step-000015") for e in batch):
                 seen.set()
 
-        unsubscribe = studio.bus.subscribe(on_events, ("artifact",))
+        unsubscribe = studio.bus.subscribe(on_events, (Artifact,))
         await asyncio.wait_for(seen.wait(), 60)
         for worker in _workers():
             worker.send_signal(signal.SIGKILL)
@@ -60,31 +61,30 @@ def test_resume_after_the_worker_is_killed_continues_the_curve_exactly(make_stud
         return job
 
     killed = asyncio.run(kill_after_checkpoint())
-    assert killed.status == "failed" and "SIGKILL" in killed.error
+    assert killed.status == RunStatus.FAILED and "SIGKILL" in killed.error
     latest = json.loads((killed.run.dir / "checkpoints" / "latest.json").read_text())
     assert 15 <= latest["step"] < 30
     resumed = asyncio.run(run_to_end({"resume": killed.id}))
-    assert resumed.status == "succeeded", resumed.error
+    assert resumed.status == RunStatus.SUCCEEDED, resumed.error
     a = load_file(str(straight.run.dir / "checkpoints" / "step-000030" / "model.safetensors"))
     b = load_file(str(resumed.run.dir / "checkpoints" / "step-000030" / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
-    curve = [(e["step"], e["value"]) for e in resumed.run.events() if e["kind"] == "metric" and e["name"] == "train/loss"]
-    expected = [(e["step"], e["value"]) for e in straight.run.events() if e["kind"] == "metric" and e["name"] == "train/loss"]
-    assert curve == expected  # one continuous curve, equal to the uninterrupted run's
+    # one continuous curve, equal to the uninterrupted run's
+    assert curve(resumed.run.events()) == curve(straight.run.events())
 
 
 def test_generate_job_and_a_bad_checkpoint(make_studio, run_job, corpus):
     studio = make_studio(("trainer", trainer_hooks))
     trained = run_job(studio, "trainer.train", tiny(corpus))
     job = run_job(studio, "trainer.generate", {"checkpoint": trained.id, "prompt": "First", "max_new_tokens": 20, "seed": 3})
-    assert job.status == "succeeded", job.error
+    assert job.status == RunStatus.SUCCEEDED, job.error
     assert len(job.result["text"]) > 0
-    spans = [e for e in job.run.events() if e["kind"] == "span"]
-    assert spans[0]["span_kind"] == "sample" and spans[0]["outputs"]["text"] == job.result["text"]
+    spans = [e for e in job.run.events() if isinstance(e, Span)]
+    assert spans[0].span_kind == "sample" and spans[0].outputs["text"] == job.result["text"]
     again = run_job(studio, "trainer.generate", {"checkpoint": trained.id, "prompt": "First", "max_new_tokens": 20, "seed": 3})
     assert again.result["text"] == job.result["text"]  # a seed makes it repeatable
     bad = run_job(studio, "trainer.generate", {"checkpoint": "no-such-run"})
-    assert bad.status == "failed" and "no checkpoint, run folder or run id 'no-such-run'" in bad.error
+    assert bad.status == RunStatus.FAILED and "no checkpoint, run folder or run id 'no-such-run'" in bad.error
 
 
 def cli(*args, env, check=True):

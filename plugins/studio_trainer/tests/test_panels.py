@@ -6,6 +6,9 @@ from __future__ import annotations
 import pytest
 
 import studio_trainer.hooks as trainer_hooks
+from studio.api import Folders, RunStatus
+
+from .helpers import curve, loss_at, tiny
 
 pytestmark = pytest.mark.gui
 
@@ -41,8 +44,8 @@ def test_train_from_the_panel_then_generate_and_tokenize(window, qasync_loop, qt
         editor(panel.train_form, name).setValue(value)
     assert "parameters" in panel.summary.text() and panel.train_button.isEnabled()
     job = click_and_wait(window, qasync_loop, panel.train_button)
-    assert panel.status.text().startswith("Started run")
-    assert job.status == "succeeded", job.error
+    assert job.status == RunStatus.SUCCEEDED, job.error
+    qtbot.waitUntil(lambda: panel.status.text() == f"Training: done (run {job.id})", timeout=5000)
     metrics = window.panels["studio:metrics"]
     qtbot.waitUntil(lambda: job.id in metrics.runs and metrics.runs[job.id].series["train/loss"].n == 4, timeout=5000)
     samples = window.panels["trainer:samples"]
@@ -60,7 +63,8 @@ def test_train_from_the_panel_then_generate_and_tokenize(window, qasync_loop, qt
     gen.prompt.setPlainText("First")
     gen.tokens.setValue(12)
     click_and_wait(window, qasync_loop, gen.button)
-    qtbot.waitUntil(lambda: gen.output.toPlainText().startswith("First") and gen.status.text() == "Succeeded", timeout=5000)
+    qtbot.waitUntil(lambda: gen.output.toPlainText().startswith("First") and "Generation: done" in gen.status.text(),
+                    timeout=5000)
 
     tokens = window.show_panel("trainer:tokens")
     tokens.load(str(best))
@@ -98,7 +102,7 @@ def test_presets_load_into_the_forms_and_save_to_the_workspace(window):
 
     editor(panel.model_form, "n_layer").setValue(3)
     path = panel.save_as_preset("my run")
-    assert path == window.studio.workspace.root / "presets" / "trainer" / "my-run.json"
+    assert path == Folders(window.studio.workspace.root).plugin_dir("trainer") / "presets" / "my-run.json"
     assert panel.presets.currentText() == "my-run  (workspace)"
     with pytest.raises(FileExistsError):
         panel.save_as_preset("my run")  # the panel asks before replacing
@@ -125,13 +129,11 @@ def test_resume_lists_runs_that_stopped_early_and_continues_one(window, qasync_l
     from studio_trainer.config import TrainParams
     from studio_trainer.train.loop import train
 
-    from .helpers import tiny
-
     panel = window.panels["trainer:train"]
     panel.fill_resume_menu()
     assert [a.text() for a in panel.resume_menu.actions()] == ["No run stopped before its last step"]
-    early = RecordingContext(window.studio.workspace.root / "runs" / "20260101-000000-trainer.train-abcd")
-    early.cancel_when(lambda e: e["kind"] == "metric" and e["name"] == "train/loss" and e["step"] == 10)
+    early = RecordingContext(Folders(window.studio.workspace.root).run_dir("20260101-000000-trainer.train-abcd"))
+    early.cancel_when(loss_at(10))
     with pytest.raises(JobCancelled):
         train(TrainParams.model_validate(tiny(corpus, max_steps=20)), early)
     panel.fill_resume_menu()
@@ -145,7 +147,6 @@ def test_resume_lists_runs_that_stopped_early_and_continues_one(window, qasync_l
         return job
 
     job = qasync_loop.run_until_complete(go())
-    assert job.status == "succeeded", job.error
+    assert job.status == RunStatus.SUCCEEDED, job.error
     assert "Resuming 20260101-000000-trainer.train-abcd" in panel.status.text()
-    steps = [e["step"] for e in job.run.events() if e.get("kind") == "metric" and e.get("name") == "train/loss"]
-    assert steps == [5, 10, 15, 20]  # the curve continues where the first run stopped
+    assert [s for s, _ in curve(job.run.events())] == [5, 10, 15, 20]  # the curve continues where the first run stopped

@@ -46,8 +46,7 @@ def test_user_presets_round_trip_and_are_not_overwritten_silently(tmp_path):
     ('{"max_steps": -3}', "max_steps"),
 ])
 def test_bad_preset_files_get_a_message_that_names_them(tmp_path, content, message):
-    path = tmp_path / "presets" / "trainer" / "bad.json"
-    path.parent.mkdir(parents=True)
+    path = tmp_path / "bad.json"
     path.write_text(content)
     with pytest.raises(PresetError, match=message) as caught:
         load_preset(path)

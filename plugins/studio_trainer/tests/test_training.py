@@ -11,14 +11,14 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from studio.api import JobCancelled
+from studio.api import JobCancelled, Log, Span
 from studio_trainer.config import ModelConfig, TrainParams
 from studio_trainer.model.gpt import GPT
 from studio_trainer.train.checkpoint import load_checkpoint
 from studio_trainer.train.device import autocast
 from studio_trainer.train.loop import TrainingError, distillation_loss, make_optimizer, train, train_step
 
-from .helpers import tiny
+from .helpers import loss_at, tiny
 
 
 def run(ctx, corpus, **overrides):
@@ -40,8 +40,8 @@ def test_a_run_reports_metrics_samples_and_checkpoints(job_context, corpus):
     (step, val), = ctx.metrics("val/loss")[-1:]
     assert math.isclose(ctx.metrics("val/bpc")[-1][1], val / math.log(2), rel_tol=1e-6)  # char level: 1 char per token
     assert math.isclose(ctx.metrics("val/ppl")[-1][1], math.exp(val), rel_tol=1e-6)
-    samples = [e for e in ctx.of_kind("span") if e["span_kind"] == "sample"]
-    assert [s["step"] for s in samples] == [20, 40] and all(len(s["outputs"]["text"]) > 0 for s in samples)
+    samples = [e for e in ctx.of_kind(Span) if e.span_kind == "sample"]
+    assert [s.record["step"] for s in samples] == [20, 40] and all(len(s.outputs["text"]) > 0 for s in samples)
     folder = ctx.run_dir / "checkpoints"
     assert json.loads((folder / "latest.json").read_text()) == {"path": "step-000040", "step": 40}
     assert sorted(p.name for p in folder.iterdir()) == ["best", "latest.json", "step-000030", "step-000040"]
@@ -49,7 +49,7 @@ def test_a_run_reports_metrics_samples_and_checkpoints(job_context, corpus):
         assert (folder / "step-000040" / name).exists()
     config = json.loads((folder / "best" / "config.json").read_text())
     assert config["val_loss"] == result["best_val_loss"] == min(v for _, v in ctx.metrics("val/loss"))
-    assert any("model summary" in e["text"] for e in ctx.of_kind("log"))
+    assert any("model summary" in e.text for e in ctx.of_kind(Log))
     model, tok, _ = load_checkpoint(folder / "best")
     assert model.config.vocab_size == tok.vocab_size
 
@@ -99,7 +99,7 @@ def straight_and_resumed(job_context, corpus, settings: dict):
     straight = job_context("straight")
     run(straight, corpus, **settings)
     first = job_context("first")
-    first.cancel_when(lambda e: e["kind"] == "metric" and e["name"] == "train/loss" and e["step"] == 10)
+    first.cancel_when(loss_at(10))
     with pytest.raises(JobCancelled):
         run(first, corpus, **settings)
     assert json.loads((first.run_dir / "checkpoints" / "latest.json").read_text())["step"] == 10
@@ -119,17 +119,19 @@ def test_resume_continues_exactly_where_a_cancelled_run_stopped(job_context, cor
     assert second.metrics("train/loss") == straight.metrics("train/loss")
 
 
-def test_runs_that_stopped_early_are_offered_for_resume_until_resumed(job_context, corpus, tmp_path):
+def test_runs_that_stopped_early_are_offered_for_resume_until_resumed(job_context, corpus):
     from studio_trainer.resumable import ResumableRun, resumable_runs
 
-    runs = tmp_path / "runs"
-    run(job_context("done"), corpus, max_steps=10)
+    done = job_context("done")
+    run(done, corpus, max_steps=10)
+    runs = done.folders.runs
     early = job_context("early")
-    early.cancel_when(lambda e: e["kind"] == "metric" and e["name"] == "train/loss" and e["step"] == 10)
+    early.cancel_when(loss_at(10))
     with pytest.raises(JobCancelled):
         run(early, corpus, max_steps=20)
-    (runs / "broken" / "checkpoints").mkdir(parents=True)
-    (runs / "broken" / "checkpoints" / "latest.json").write_text("{not json")
+    broken = done.folders.run_dir("broken") / "checkpoints"
+    broken.mkdir(parents=True)
+    (broken / "latest.json").write_text("{not json")
     assert resumable_runs(runs) == [ResumableRun("early", 10, 20)]  # not the finished run, not the unreadable one
     run(job_context("later"), corpus, max_steps=20, resume="early")
     assert resumable_runs(runs) == []  # resumed, and the resumed run finished

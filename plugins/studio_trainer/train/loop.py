@@ -22,8 +22,9 @@ import torch
 from pydantic import ValidationError
 from torch.nn import functional as F
 
-from studio.api import JobCancelled, JobContext, StudioFileError, read_events, read_json, write_json
+from studio.api import JobCancelled, JobContext, Metric, StudioFileError, read_events, read_json, write_json
 
+from ..checkpoint_folders import checkpoints_dir, run_of_checkpoint
 from ..config import TrainParams, one_line
 from ..data import corpus as corpus_io
 from ..data.batches import PairBatches, TokenBatches
@@ -57,7 +58,7 @@ class Setup:
     teacher: GPT | None = None
     start_step: int = 0
     best_val: float = math.inf
-    replay: list[dict] = field(default_factory=list)
+    replay: list[Metric] = field(default_factory=list)  # an earlier run's curves, for a resumed run
 
 
 # ---------------------------------------------------------------- one optimizer step
@@ -185,8 +186,8 @@ def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
         raise
     params = setup.params
     if main:
-        for event in setup.replay:
-            ctx.metric(event["name"], event["step"], event["value"])
+        for point in setup.replay:
+            ctx.metric(point.name, int(point.step), math.nan if point.value is None else point.value)
     try:
         return run_loop(setup, ctx)
     except (RuntimeError, MemoryError) as exc:  # torch.OutOfMemoryError is a RuntimeError
@@ -200,14 +201,14 @@ def _processes(params: TrainParams, ctx: JobContext) -> int:
     if not params.resume or "processes" in params.model_fields_set:
         return params.processes
     try:
-        folder = ckpt.resolve_checkpoint(params.resume, ctx.run_dir.parent)
+        folder = ckpt.resolve_checkpoint(params.resume, ctx.folders.runs)
         return int(read_json(folder / "train_state.json")["params"].get("processes", 1))
     except (StudioFileError, KeyError, TypeError, ValueError):
         return 1  # prepare() says what is wrong with the checkpoint
 
 
 def _oom_message(ctx: JobContext, params: TrainParams) -> str:
-    latest = ctx.run_dir / "checkpoints" / "latest.json"
+    latest = checkpoints_dir(ctx.run_dir) / "latest.json"
     kept = f"; the checkpoints saved so far are intact in {latest.parent}" if latest.exists() else ""
     return (f"ran out of memory (batch {params.batch_size} x context {params.model.block_size}); "
             f"try a smaller batch with more gradient accumulation, a shorter context, bf16 or "
@@ -217,7 +218,7 @@ def _oom_message(ctx: JobContext, params: TrainParams) -> str:
 def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
     p, main = s.params, ctx.rank == 0
     amp = autocast(s.device, p.precision)
-    checkpoints = ctx.run_dir / "checkpoints"
+    checkpoints = checkpoints_dir(ctx.run_dir)
     world = distributed.world_size()
     if len(set(distributed.gather(p.model_dump_json()))) > 1:
         raise TrainingError("the data-parallel processes were started with different settings; every rank must "
@@ -292,7 +293,7 @@ def uses_cuda_graphs(p: TrainParams, device: str) -> bool:
 def _nan_message(step: int, lr: float, ctx: JobContext) -> str:
     return (f"the loss became NaN or infinite by step {step} (learning rate {lr:.3g}); training stopped and "
             f"nothing was saved from the diverged weights. Lower the learning rate, or clip gradients; "
-            f"earlier checkpoints in {ctx.run_dir / 'checkpoints'} are intact")
+            f"earlier checkpoints in {checkpoints_dir(ctx.run_dir)} are intact")
 
 
 def validate(s: Setup, ctx: JobContext, step: int, amp, checkpoints: Path) -> float:
@@ -356,7 +357,7 @@ def _rank_state(s: Setup) -> dict[str, torch.Tensor]:
 
 
 def prepare(params: TrainParams, ctx: JobContext) -> Setup:
-    runs_dir = ctx.run_dir.parent
+    runs_dir = ctx.folders.runs
     note = ctx.log if ctx.rank == 0 else (lambda text: None)
     resume_from = None
     if params.resume:
@@ -487,12 +488,13 @@ def _restore(s: Setup, folder: Path, ctx: JobContext) -> None:
     s.start_step = int(meta["step"])
     s.best_val = meta.get("best_val") or math.inf
     if ctx.rank == 0:
-        s.replay = _metrics_until(folder.parent.parent / "events.jsonl", s.start_step)
+        earlier = run_of_checkpoint(folder)
+        s.replay = _metrics_until(earlier, s.start_step) if earlier is not None else []
         best = folder.parent / "best"
-        if best.exists() and best.parent != ctx.run_dir / "checkpoints":
-            shutil.copytree(best, ctx.run_dir / "checkpoints" / "best")
+        if best.exists() and best.parent != checkpoints_dir(ctx.run_dir):
+            shutil.copytree(best, checkpoints_dir(ctx.run_dir) / "best")
 
 
-def _metrics_until(events_file: Path, step: int) -> list[dict]:
+def _metrics_until(run_dir: Path, step: int) -> list[Metric]:
     """The earlier run's metric points up to ``step``, so this run's curves continue them."""
-    return [e for e in read_events(events_file) if e.get("kind") == "metric" and e.get("step", step + 1) <= step]
+    return [e for e in read_events(run_dir) if isinstance(e, Metric) and e.step <= step]
