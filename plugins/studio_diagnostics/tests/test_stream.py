@@ -36,7 +36,7 @@ def test_stream_emits_typed_metrics_and_progress_and_stops_when_cancelled(job_co
     result = stream(StreamParams(steps=50, rate=0, metrics_per_step=2), ctx)
     assert result["events"] == 100 and len(ctx.metrics("val/loss")) == 50
     assert ctx.of_kind(Progress)[-1].done == 50
-    ctx = job_context("cancelled")
+    ctx = job_context("stopped")
     ctx.cancel_when(lambda event: isinstance(event, Progress) and event.done >= 10)
     with pytest.raises(JobCancelled):
         stream(StreamParams(steps=1000, rate=0), ctx)
