@@ -152,8 +152,8 @@ def cmd_plugin_new(args, studio) -> int:
     print(f"created {shown} (plugin {args.name!r}, package {values(args.name)['package']}):")
     for name in files:
         print(f"  {name}")
-    print(f"next:\n  pip install -e {shown}\n  python -m pytest {os.path.join(shown, 'tests')}\n  tensor-studio plugins list"
-          f"\n  tensor-studio jobs run {args.name}.count --set steps=5")
+    print(f"next:\n  pip install -e {shown}\n  python -m pytest {os.path.join(shown, 'tests')}"
+          f"\n  tensor-studio plugins list\n  tensor-studio jobs run {args.name}.count --set steps=5")
     return EXIT_OK
 
 

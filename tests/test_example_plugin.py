@@ -1,17 +1,25 @@
-"""The example third-party plugin, built into a wheel and installed like any package, is
-discovered through its entry point, its panel docks and its job runs in a worker."""
+"""The example third-party plugin (examples/studio-hello-plugin: what ``tensor-studio plugin
+new hello`` writes, plus a workflow node and an attention type), built into a wheel and
+installed like any package, driven only through the CLI: it is discovered through its entry
+point, its own tests pass against the installed copy, its job runs, its node runs in a
+workflow (prompts.run) and its attention type trains a model (trainer.train)."""
 
+from __future__ import annotations
+
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from safetensors import safe_open
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "studio-hello-plugin"
 
 
 @pytest.fixture(scope="module")
-def installed_example(tmp_path_factory):
+def installed(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("hello")
     wheels, target = out / "wheels", out / "site"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
@@ -21,49 +29,75 @@ def installed_example(tmp_path_factory):
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
                               str(wheel)], capture_output=True, text=True, timeout=180)
     assert install.returncode == 0, install.stderr
+    assert not (target / "tests").exists()  # the tests stay out of the wheel
     return target
 
 
 @pytest.fixture
-def on_path(installed_example, monkeypatch):
-    import importlib
+def run(installed, tmp_path):
+    """``run("jobs", "run", …)``: tensor-studio in a subprocess, the example on its path, on a
+    fresh home (and its default workspace)."""
+    env = {**os.environ, "PYTHONPATH": str(installed), "TENSOR_STUDIO_HOME": str(tmp_path / "home"),
+           "QT_QPA_PLATFORM": "offscreen", "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1"}
+    env.pop("TENSOR_STUDIO_WORKSPACE", None)
 
-    monkeypatch.syspath_prepend(str(installed_example))
-    importlib.invalidate_caches()
-    yield installed_example
-    for name in [m for m in sys.modules if m.startswith("studio_hello")]:
-        del sys.modules[name]
+    def run(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True,
+                              timeout=timeout, env=env, cwd=tmp_path)
 
-
-def test_discovered_like_any_package(on_path, make_studio):
-    studio = make_studio(discover=True)
-    record = studio.host.records["hello"]
-    assert record.status == "loaded" and record.source == "package studio-hello-plugin"
-    assert "hello.greet" in studio.host.job_kinds()
+    run.env = env
+    return run
 
 
-def test_its_job_runs_in_a_worker(on_path, make_studio, run_job):
-    studio = make_studio(discover=True)
-    job = run_job(studio, "hello.greet", {"name": "Ada", "times": 4})
-    assert job.status == "succeeded", job.error
-    assert job.result == {"greeted": "Ada", "times": 4}
-    assert job.run.last_logs()[-1] == "hello, Ada! (4/4)"
+def test_discovered_through_its_entry_point(run):
+    listing = run("plugins", "list", "--json")
+    assert listing.returncode == 0, listing.stderr
+    hello = next(p for p in json.loads(listing.stdout) if p["id"] == "hello")
+    assert hello["status"] == "loaded" and hello["source"] == "package studio-hello-plugin", hello
+    assert "hello.count" in json.loads(run("jobs", "kinds", "--json").stdout)
 
 
-def test_its_panel_docks_and_receives_events(on_path, make_studio, qtbot, qasync_loop):
-    from studio.qt.main_window import MainWindow
+def test_its_job_runs_from_the_cli(run):
+    result = run("jobs", "run", "hello.count", "--set", "steps=4", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"steps": 4, "total": 10}
 
-    studio = make_studio(discover=True)
-    window = MainWindow(studio, quit_on_close=False, confirm_close=False)
-    qtbot.addWidget(window)
-    window.show()
-    assert window.docks["hello:greetings"].isVisible()
 
-    async def go():
-        job = window.submit_job("hello.greet", {"name": "Grace", "times": 2})
-        await studio.jobs.wait(job)
+@pytest.mark.slow  # about 10 s: a studio, a worker and a window
+def test_its_own_tests_pass_against_the_installed_package(run, tmp_path):
+    # from tmp_path, so that `import studio_hello` finds the installed copy, not the source
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(EXAMPLE / "tests")],
+                            capture_output=True, text=True, timeout=300, env=run.env, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert " passed" in result.stdout and "skipped" not in result.stdout
 
-    qasync_loop.run_until_complete(go())
-    panel = window.panels["hello:greetings"]
-    qtbot.waitUntil(lambda: panel.count() == 2, timeout=5000)
-    assert panel.item(1).text() == "hello, Grace! (2/2)"
+
+def test_its_node_runs_in_a_workflow(run, tmp_path):
+    workflow = {"format": "tensor-studio.workflow", "version": 1, "name": "greeting", "description": "",
+                "inputs": {"name": {"type": "str"}}, "outputs": {"greeting": "greet.greeting"},
+                "nodes": {"greet": {"type": "hello.greet", "inputs": {"name": "input.name"},
+                                    "params": {"greeting": "Hi", "punctuation": "?"}}}}
+    path = tmp_path / "greeting.workflow.json"
+    path.write_text(json.dumps(workflow), encoding="utf-8")
+    result = run("jobs", "run", "prompts.run", "--set", f"workflow={path}", "--set", "inputs.name=Ada", "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"greeting": "Hi, Ada?"}
+
+
+@pytest.mark.slow  # about 10 s: torch in the CLI and in the worker
+def test_its_attention_type_trains_a_model(run, tmp_path):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("the quick brown fox jumps over the lazy dog.\n" * 200, encoding="utf-8")
+    params = {"data": {"corpus": str(corpus)},
+              "model": {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16, "attention": "hello.decay"},
+              "max_steps": 3, "batch_size": 4, "warmup_steps": 1, "log_interval": 1, "eval_interval": 3,
+              "eval_iters": 1, "sample_interval": 0, "checkpoint_interval": 3}
+    (tmp_path / "train.json").write_text(json.dumps(params), encoding="utf-8")
+    result = run("jobs", "run", "trainer.train", "--params", str(tmp_path / "train.json"), "--quiet", timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcome = json.loads(result.stdout)
+    assert outcome["steps"] == 3 and outcome["val_loss"] is not None
+    checkpoint = Path(outcome["checkpoint"])
+    assert json.loads((checkpoint / "config.json").read_text())["model"]["attention"] == "hello.decay"
+    with safe_open(str(checkpoint / "model.safetensors"), "pt") as weights:
+        assert "blocks.0.attn.rate" in set(weights.keys())  # the plugin's module, trained and saved

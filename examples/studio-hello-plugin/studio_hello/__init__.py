@@ -1,1 +1,1 @@
-"""An example third-party Tensor Studio plugin."""
+"""Hello: the example Tensor Studio plugin (a job kind and its panel, a workflow node, an attention type)."""
