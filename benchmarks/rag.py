@@ -35,7 +35,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from studio_rag.ann import ApproximateIndex  # noqa: E402
 from studio_rag.chunk import Chunk  # noqa: E402
-from studio_rag.collections import open_for_indexing  # noqa: E402
+from studio_rag.collection_files import open_for_indexing  # noqa: E402
 from studio_rag.embedder import open_embedder  # noqa: E402
 from studio_rag.index import IndexOptions, Parser, index_sources  # noqa: E402
 from studio_rag.sample import MODULES, _signature  # noqa: E402

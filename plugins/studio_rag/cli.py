@@ -14,6 +14,8 @@ import sqlite3
 import textwrap
 from pathlib import Path
 
+from studio.api import CliContext
+
 
 def _int_in(low: int, high: int | None = None):
     def parse(text: str) -> int:
@@ -87,59 +89,61 @@ def _collection(parser) -> None:
     parser.add_argument("--collection", "-c", default="docs", help="a collection name or a .rag.sqlite path")
 
 
-def run(args) -> int:
-    from .paths import is_utf8
+def run(args, ctx: CliContext) -> int:
+    from .collection_files import collections_folder
+    from .doc_keys import is_utf8
 
     for name, value in vars(args).items():  # SQLite, JSON and the terminal take UTF-8 only
         for text in value if isinstance(value, list) else [value]:
             if isinstance(text, str) and not is_utf8(text):
                 raise ValueError(f"the {name.replace('_', ' ')} {text.encode('utf-8', 'backslashreplace').decode()!r} "
                                  "is not valid UTF-8 text")
+    folder = collections_folder(ctx.folders)  # named collections; not created by reading
     try:
-        return _run(args)
+        return _run(args, ctx, folder)
     except sqlite3.DatabaseError as exc:  # damage found past the pages read on opening
-        from .collections import collection_path
+        from .collection_files import collection_path
         from .store import StoreError, unreadable
 
         if getattr(args, "collection", None) is None:
-            raise StoreError(f"a collection in {Path(args.workspace) / 'rag'} cannot be read ({exc})") from None
-        raise unreadable(collection_path(args.collection, args.workspace), exc) from None
+            raise StoreError(f"a collection in {folder} cannot be read ({exc})") from None
+        raise unreadable(collection_path(args.collection, folder), exc) from None
 
 
-def _run(args) -> int:
-    from .collections import collection_path
+def _run(args, ctx: CliContext, folder: Path) -> int:
+    from .collection_files import collection_path
 
     if args.rag_command == "index":
-        _check_index(args)
+        _check_index(args, folder)
         params = {"sources": [str(Path(p).expanduser().resolve()) for p in args.paths],
-                  "collection": str(collection_path(args.collection, args.workspace)),
+                  "collection": str(collection_path(args.collection, folder)),
                   "precision": args.precision, "include": args.include, "exclude": args.exclude,
                   "chunk_size": args.chunk_size, "overlap": args.overlap, "batch_size": args.batch_size,
                   "file_timeout": args.file_timeout, "rebuild": args.rebuild, "watch": args.watch}
         if args.embedder:
             params["embedder"] = args.embedder
-        return args.run_job("rag.index", params)
+        return ctx.run_job("rag.index", params)
     if args.rag_command == "search":
-        return _search(args)
+        return _search(args, folder)
     if args.rag_command == "status":
-        return _status(args)
+        return _status(args, folder)
     if args.rag_command == "remove":
-        return _remove(args)
+        return _remove(args, folder)
     if args.rag_command == "sample":
-        from .collections import collection_name
-        from .sample import write_sample_sources
+        from .collection_files import collection_name
+        from .sample import sample_sources_folder, write_sample_sources
 
-        path = collection_path(args.collection, args.workspace)  # a bad name is refused before anything is written
-        folder = write_sample_sources(Path(args.workspace) / "rag" / "sources" / collection_name(path))
-        print(f"wrote the sample documents to {folder}")
-        return args.run_job("rag.index", {"sources": [str(folder)], "collection": str(path)})
+        path = collection_path(args.collection, folder)  # a bad name is refused before anything is written
+        sources = write_sample_sources(sample_sources_folder(ctx.data_dir, collection_name(path)))
+        print(f"wrote the sample documents to {sources}")
+        return ctx.run_job("rag.index", {"sources": [str(sources)], "collection": str(path)})
     return 2
 
 
-def _check_index(args) -> None:
+def _check_index(args, folder: Path) -> None:
     """What would only fail inside the job, refused here: sources that do not exist, an
     embedder folder that is missing or whose config cannot be built, a damaged collection."""
-    from .collections import collection_path
+    from .collection_files import collection_path
     from .config import overlap_error
     from .embedder import DEFAULT_EMBEDDER, model_folder
     from .index import check_sources
@@ -148,19 +152,18 @@ def _check_index(args) -> None:
     if args.overlap >= args.chunk_size:
         raise ValueError(overlap_error(args.overlap, args.chunk_size, ("--overlap", "--chunk-size")))
 
-    check_sources(collection_path(args.collection, args.workspace), [Path(p) for p in args.paths], args.rebuild,
-                  args.workspace)
+    check_sources(collection_path(args.collection, folder), [Path(p) for p in args.paths], args.rebuild, folder)
     spec = args.embedder or DEFAULT_EMBEDDER
     folder = model_folder(spec) if spec != DEFAULT_EMBEDDER else None
     if folder is not None:
         check_model_folder(folder)
 
 
-def _search(args) -> int:
-    from .collections import collection_path
-    from .searching import open_searcher
+def _search(args, folder: Path) -> int:
+    from .collection_files import collection_path
+    from .search import open_searcher
 
-    searcher = open_searcher(collection_path(args.collection, args.workspace), need_vectors=args.mode != "keyword")
+    searcher = open_searcher(collection_path(args.collection, folder), need_vectors=args.mode != "keyword")
     hits = searcher.search(args.query, args.k, args.mode, args.path, args.heading, args.mmr, args.approximate)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], indent=2, ensure_ascii=False))
@@ -177,17 +180,17 @@ def _search(args) -> int:
     return 0
 
 
-def _status(args) -> int:
-    from .collections import collection_path, list_collections
+def _status(args, folder: Path) -> int:
+    from .collection_files import collection_path, list_collections
     from .store import SQLiteStore
 
     if args.collection is None:
-        rows = list_collections(args.workspace)
+        rows = list_collections(folder)
         if args.json:
             print(json.dumps(rows, indent=2))
             return 0
         if not rows:
-            print(f"no collections in {Path(args.workspace) / 'rag'} (create one with `tensor-studio rag index PATH`)")
+            print(f"no collections in {folder} (create one with `tensor-studio rag index PATH`)")
         for row in rows:
             if "error" in row:
                 print(f"{row['name']:20} unreadable: {row['error']}")
@@ -195,7 +198,7 @@ def _status(args) -> int:
                 print(f"{row['name']:20} {row['documents']:6} documents {row['chunks']:8} chunks "
                       f"{row['failed']:4} not indexed  embedder {row['embedder']}")
         return 0
-    store = SQLiteStore(collection_path(args.collection, args.workspace), read_only=True)
+    store = SQLiteStore(collection_path(args.collection, folder), read_only=True)
     try:
         docs = store.documents()
         if args.json:
@@ -212,12 +215,12 @@ def _status(args) -> int:
     return 0
 
 
-def _remove(args) -> int:
-    from .collections import collection_path
-    from .paths import doc_key
+def _remove(args, folder: Path) -> int:
+    from .collection_files import collection_path
+    from .doc_keys import doc_key
     from .store import SQLiteStore
 
-    store = SQLiteStore(collection_path(args.collection, args.workspace))
+    store = SQLiteStore(collection_path(args.collection, folder))
     try:
         try:
             root = Path(doc_key(Path(args.path).expanduser().resolve()))

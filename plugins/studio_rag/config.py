@@ -1,6 +1,9 @@
-"""Parameters of the RAG jobs (a form in the studio, --set on the CLI). No torch here."""
+"""Parameters of the RAG job (a form in the studio, --set on the CLI) and of its workflow
+nodes. No torch here."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -28,6 +31,22 @@ class IndexParams(BaseModel):
         if self.overlap >= self.chunk_size:
             raise ValueError(overlap_error(self.overlap, self.chunk_size))
         return self
+
+
+class RetrieveParams(BaseModel):
+    """The ``rag.retrieve`` workflow node."""
+
+    collection: str = Field("docs", description="a collection name (in the workspace) or a .rag.sqlite path")
+    k: int = Field(5, ge=1, le=100)
+    mode: str = Field("hybrid", pattern="^(hybrid|vector|keyword)$")
+    path: str = Field("", description="only documents whose path matches this glob")
+    mmr: float | None = Field(None, ge=0, le=1, description="diversify the results (relevance weight)")
+
+
+class SummarizeParams(BaseModel):
+    """The ``rag.summarize`` workflow node."""
+
+    model: Any = Field(None, description="a model for the summaries (default: the workflow's)")
 
 
 def overlap_error(overlap: int, chunk_size: int, names: tuple[str, str] = ("overlap", "chunk_size")) -> str:

@@ -29,12 +29,12 @@ def studio_job_kinds():
 def studio_commands():
     return [CliCommand("rag", "index folders, search collections, show their status",
                        "studio_rag.cli:configure", "studio_rag.cli:run"),
-            MenuAction("rag.sample", "Build the sample collection (Python docs)", "studio_rag.qt.panel:build_sample")]
+            MenuAction("rag.sample", "Build the sample collection (Python docs)", "studio_rag.qt.collections_panel:build_sample")]
 
 
 @hookimpl
 def studio_workflow_nodes():
-    from .nodes import RetrieveParams, SummarizeParams
+    from .config import RetrieveParams, SummarizeParams
 
     return [NodeType("rag.retrieve", "Retrieve", "studio_rag.nodes:retrieve", "Retrieval",
                      inputs=(Port("query", "str"),),
@@ -49,8 +49,7 @@ def studio_workflow_nodes():
 
 @hookimpl
 def studio_panels():
-    return [PanelSpec("rag:panel", "RAG", "studio_rag.qt.panel:create", area="right", consumes=("progress", "status"),
-                      visible=False)]
+    return [PanelSpec("rag:panel", "RAG", "studio_rag.qt.collections_panel:create", area="right", visible=False)]
 
 
 @hookimpl

@@ -32,7 +32,7 @@ import numpy as np
 
 from .chunk import Chunk, chunk_sections
 from .parse import MAX_BYTES, SUFFIXES, ParseError, Section, parse_file
-from .paths import clean_text, doc_key, is_utf8, safe_text
+from .doc_keys import clean_text, doc_key, is_utf8, safe_text
 from .store import Source, SQLiteStore, StoreError
 
 DEFAULT_EXCLUDE = (".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", "*.pyc",
@@ -256,13 +256,14 @@ def source_roots(sources: list[Path], store: SQLiteStore | None = None) -> list[
 
 
 def check_sources(collection: Path, sources: list[Path], rebuild: bool = False,
-                  workspace: Path | None = None) -> list[Path]:
+                  folder: Path | None = None) -> list[Path]:
     """``source_roots`` before a job starts or a model loads (the collection only read);
-    with ``rebuild``, that what would be replaced is a collection (``check_rebuild``)."""
+    with ``rebuild``, that what would be replaced is a collection (``check_rebuild``;
+    ``folder``: the collections folder)."""
     if rebuild:
-        from .collections import check_rebuild
+        from .collection_files import check_rebuild
 
-        check_rebuild(collection, workspace)
+        check_rebuild(collection, folder)
     store = SQLiteStore(collection, read_only=True) if Path(collection).exists() and not rebuild else None
     try:
         return source_roots(sources, store)
@@ -275,7 +276,7 @@ def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: In
                   progress: Callable[[dict[str, Any]], None] = lambda _: None,
                   cancelled: Callable[[], bool] = lambda: False, parser: "Parser | None" = None) -> IndexReport:
     """Documents are stored under ``doc_key(path)``: the path, or for a file name that is
-    not UTF-8, the path with its odd bytes escaped (``paths``)."""
+    not UTF-8, the path with its odd bytes escaped (``doc_keys``)."""
     options = options or IndexOptions()
     check_embedder(store, embedder)
     started = time.perf_counter()

@@ -9,7 +9,7 @@ from typing import Any
 
 from studio.api import JobContext, write_json
 
-from .collections import collection_path, open_for_indexing
+from .collection_files import collection_path, open_for_indexing
 from .config import IndexParams, split_patterns
 from .index import DEFAULT_EXCLUDE, IndexOptions, IndexReport, check_sources, index_sources, watch
 from .store import unreadable
@@ -36,7 +36,7 @@ def existing_embedder(path: Path, params: IndexParams):
 
 def index(params: IndexParams, ctx: JobContext) -> dict[str, Any]:
     """The job; a collection file SQLite cannot read fails it with that said, not a traceback."""
-    path = collection_path(params.collection)
+    path = collection_path(params.collection, ctx.data_dir)
     try:
         return _index(path, params, ctx)
     except sqlite3.DatabaseError as exc:
@@ -46,12 +46,12 @@ def index(params: IndexParams, ctx: JobContext) -> dict[str, Any]:
 def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:
     from .embedder import open_embedder
 
-    check_sources(path, [Path(s) for s in params.sources], params.rebuild)  # before a model loads
+    check_sources(path, [Path(s) for s in params.sources], params.rebuild, ctx.data_dir)  # before a model loads
     embedder = existing_embedder(path, params) if not params.rebuild else None
     if embedder is None:
         ctx.progress(0, None, f"loading the embedder {params.embedder}")
         embedder = open_embedder(params.embedder, params.precision, params.batch_size)
-    store = open_for_indexing(path, embedder, params.chunk_size, params.overlap, params.rebuild)
+    store = open_for_indexing(path, embedder, params.chunk_size, params.overlap, params.rebuild, ctx.data_dir)
     options = IndexOptions(include=split_patterns(params.include) or ["*"],
                            exclude=list(DEFAULT_EXCLUDE) + split_patterns(params.exclude),
                            chunk_size=params.chunk_size, overlap=params.overlap, file_timeout=params.file_timeout)

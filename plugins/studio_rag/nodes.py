@@ -7,28 +7,15 @@ import asyncio
 import threading
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-
-class RetrieveParams(BaseModel):
-    collection: str = Field("docs", description="a collection name (in the workspace) or a .rag.sqlite path")
-    k: int = Field(5, ge=1, le=100)
-    mode: str = Field("hybrid", pattern="^(hybrid|vector|keyword)$")
-    path: str = Field("", description="only documents whose path matches this glob")
-    mmr: float | None = Field(None, ge=0, le=1, description="diversify the results (relevance weight)")
-
-
-class SummarizeParams(BaseModel):
-    model: Any = Field(None, description="a model for the summaries (default: the workflow's)")
-
+from .config import RetrieveParams
 
 _searchers: dict[str, Any] = {}
 _lock = threading.Lock()  # one SQLite connection per collection, used from worker threads
 
 
 def _searcher(collection: str, need_vectors: bool):
-    from .collections import collection_path
-    from .searching import open_searcher
+    from .collection_files import collection_path
+    from .search import open_searcher
 
     path = collection_path(collection)
     if not path.exists():

@@ -54,6 +54,15 @@ def _signature(obj) -> str:
         return ""
 
 
+SAMPLE_COLLECTION = "python-docs"
+
+
+def sample_sources_folder(data_dir: Path, collection: str = SAMPLE_COLLECTION) -> Path:
+    """Where the sample documents of ``collection`` are written: ``sources/<collection>/``
+    in the plugin's folder (``data_dir``)."""
+    return data_dir / "sources" / collection
+
+
 def write_sample_sources(folder: Path, modules: tuple[str, ...] = MODULES) -> Path:
     """Write (or refresh) one Markdown file per module; unchanged files keep their bytes,
     so re-indexing skips them."""

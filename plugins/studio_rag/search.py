@@ -3,16 +3,23 @@
 Hybrid is reciprocal-rank fusion: each result list gives a chunk ``1 / (60 + rank)`` and the
 sums are ranked — no score scales to calibrate. Filters narrow by document path (a glob)
 or heading; MMR trades a little relevance for variety among the top results.
+
+``open_searcher`` opens a collection with the embedder it was built with, cached per
+process, so a workflow's retriever node loads the model once.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
+from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
-from .paths import is_utf8
+from .ann import ApproximateIndex
+from .doc_keys import is_utf8
 from .store import ChunkRow, SQLiteStore
 
 RRF_K = 60
@@ -122,3 +129,32 @@ class Searcher:
             chosen.append(best)
             left.remove(best)
         return [candidates[i] for i in chosen]
+
+
+# ---- a collection opened with its own embedder
+
+_lock = threading.Lock()
+
+
+@lru_cache(maxsize=4)
+def _embedder(spec: str, precision: str):
+    from .embedder import open_embedder
+
+    return open_embedder(spec, precision)
+
+
+def query_encoder(spec: str, precision: str = "fp32") -> Callable[[str], np.ndarray]:
+    """``encode(text) -> unit vector`` with the embedder ``spec`` (loaded once per process)."""
+
+    def encode(text: str) -> np.ndarray:
+        with _lock:  # one model, called from a workflow's concurrent branches
+            return _embedder(spec, precision).encode([text])[0]
+
+    return encode
+
+
+def open_searcher(path: Path, need_vectors: bool = True) -> Searcher:
+    store = SQLiteStore(Path(path), read_only=True)
+    meta = store.meta()
+    encode = query_encoder(meta["embedder"], meta.get("precision", "fp32")) if need_vectors else None
+    return Searcher(store, encode, ApproximateIndex(store))

@@ -29,7 +29,7 @@ import numpy as np
 from studio.api import StudioFileError
 
 from .chunk import Chunk
-from .paths import safe_text
+from .doc_keys import safe_text
 
 SCHEMA_VERSION = 1
 SUFFIX = ".rag.sqlite"

@@ -15,6 +15,7 @@ import shutil
 
 import pytest
 
+from studio.api import Folders
 from studio_rag.tests.toy import foreign_database
 
 from .conftest import Cli, expect_ok, expect_refused
@@ -78,8 +79,7 @@ def test_a_huge_one_line_file_is_cut_into_capped_chunks(cli, tmp_path):
 
 
 def test_damaged_and_foreign_collection_files_are_refused_and_left_as_they_are(cli, corpus, tmp_path):
-    rag = cli.workspace / "rag"
-    rag.mkdir(exist_ok=True)
+    rag = Folders(cli.workspace).plugin_dir("rag")
     garbage = b"SQLite format 3\x00" + os.urandom(8000)
     (rag / "broken.rag.sqlite").write_bytes(garbage)
     expect_refused(cli("rag", "search", "pasta", "-c", "broken"), "broken.rag.sqlite", "not a readable collection")
@@ -121,8 +121,7 @@ def test_rebuild_replaces_only_a_collection_and_keeps_a_damaged_one_aside(cli, t
     expect_refused(cli("rag", "index", docs, "-c", precious, "--rebuild", "--embedder", TOY),
                    "p.txt", "not a collection", "left as it is")
     assert precious.read_text() == "precious\n"
-    broken = cli.workspace / "rag" / "broken.rag.sqlite"
-    broken.parent.mkdir(exist_ok=True)
+    broken = Folders(cli.workspace).plugin_dir("rag") / "broken.rag.sqlite"
     garbage = b"SQLite format 3\x00" + os.urandom(8000)
     broken.write_bytes(garbage)
     expect_ok(cli("rag", "index", docs, "-c", "broken", "--rebuild", "--embedder", TOY))
@@ -152,4 +151,4 @@ def test_on_a_full_disk_search_and_status_read_the_collection(small_disk, tmp_pa
     hits = json.loads(expect_ok(cli("rag", "search", "hello", "-c", "c1", "--json")).out)
     assert hits and hits[0]["path"].endswith("a.txt")
     assert "a.txt" in expect_ok(cli("rag", "status", "-c", "c1")).out
-    assert sorted(p.name for p in (cli.workspace / "rag").iterdir()) == ["c1.rag.sqlite"]
+    assert sorted(p.name for p in Folders(cli.workspace).plugin_dir("rag").iterdir()) == ["c1.rag.sqlite"]

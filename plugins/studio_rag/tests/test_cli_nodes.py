@@ -1,13 +1,11 @@
-"""The CLI and the jobs end to end, and the workflow nodes against the local test server."""
+"""The CLI and the jobs end to end, and the workflow nodes on their own (in workflows of the
+prompt engine: tests/integration/test_rag_and_prompts.py)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-
-from studio_prompts.tests.conftest import fields, input_value
-from studio_prompts.tests.helpers import write_workflow
 
 TOY = "python:studio_rag.tests.toy:embedder"
 
@@ -52,74 +50,14 @@ def test_cli_errors_are_clear(docs, studio_home, capsys, tmp_path):
     assert "no longer exists; its 1 documents stay" in capsys.readouterr().err
 
 
-def test_retriever_and_tree_summary_nodes_in_a_workflow(docs, tmp_path, llm_server, monkeypatch):
-    from studio_prompts import LM, Collector, context
-    from studio_prompts.workflow import load_workflow
-
-    from studio_rag.collections import open_for_indexing
-    from studio_rag.index import index_sources
-    from studio_rag.tests.toy import HashEmbedder
-
-    path = tmp_path / "kb.rag.sqlite"
-    index_sources(open_for_indexing(path, HashEmbedder(), 200, 30), [docs], HashEmbedder())
-
-    def script(request):
-        system = request["messages"][0]["content"]
-        if "`summary`" in system.split("Your output fields")[1]:
-            return fields(summary=input_value(request, "first")[:40] + " + " + input_value(request, "second")[:40])
-        return fields(answer="from: " + input_value(request, "context")[:60])
-
-    llm_server.reset(script=script)
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    lm = LM("openai/fake-model", api_base=llm_server.url, retries=1, timeout=5)
-    nodes = {"search": {"type": "rag.retrieve", "inputs": {"query": "input.question"},
-                        "params": {"collection": str(path), "k": 4, "mode": "hybrid"}},
-             "summary": {"type": "rag.summarize", "inputs": {"question": "input.question",
-                                                              "passages": "search.passages"}, "params": {}}}
-    flow = write_workflow(tmp_path / "rag.workflow.json", nodes=nodes, inputs={"question": "str"},
-                          outputs={"answer": "summary.answer", "sources": "search.sources",
-                                   "levels": "summary.levels"})
-    workflow = load_workflow(flow)
-    trace = Collector()
-    with context(lm=lm, tracer=trace):
-        out = workflow(question="boil pasta minutes")
-    assert out["levels"] == 2 and out["answer"].startswith("from: ")
-    assert out["sources"][0].startswith(str(docs.resolve() / "guide.md"))
-    calls = [s for s in trace.spans if s["kind"] == "llm"]
-    assert len(calls) == 4  # 4 passages: 2 + 1 merges, then the answer
-    node = next(s for s in trace.spans if s["kind"] == "node" and s["name"] == "summary")
-    predictors = [s for s in trace.spans if s["kind"] == "predictor"]
-    assert all(p["parent"] == node["id"] for p in predictors)  # each step traced under its node
-
-
 def test_collection_by_name_resolves_in_the_active_workspace(docs, make_studio, tmp_path):
-    from studio_rag.collections import collection_path
+    from studio.api import Folders
+    from studio_rag.collection_files import collection_path
 
     studio = make_studio()
-    assert collection_path("kb") == studio.workspace.root / "rag" / "kb.rag.sqlite"
+    assert collection_path("kb") == Folders(studio.workspace.root).plugin_dir("rag", create=False) / "kb.rag.sqlite"
     with pytest.raises(Exception, match="collection name"):
         collection_path("bad name!")
-
-
-def test_the_sample_rag_workflow_runs_on_a_collection_in_the_workspace(docs, make_studio, llm_server, monkeypatch):
-    from pathlib import Path
-
-    from studio_prompts import LM, context
-    from studio_prompts.workflow import load_workflow
-
-    from studio_rag.collections import collection_path, open_for_indexing
-    from studio_rag.index import index_sources
-    from studio_rag.tests.toy import HashEmbedder
-
-    make_studio()  # its workspace is the active one: the workflow finds "python-docs" there
-    index_sources(open_for_indexing(collection_path("python-docs"), HashEmbedder(), 200, 30), [docs], HashEmbedder())
-    llm_server.reset(script=lambda r: fields(reasoning="the passages say so",
-                                             answer="Lisbon" if "Lisbon" in r["messages"][-1]["content"] else "?"))
-    monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    sample = Path(__file__).resolve().parents[3] / "resources" / "workflows" / "docs-rag.workflow.json"
-    with context(lm=LM("openai/fake-model", api_base=llm_server.url, retries=1, timeout=5)):
-        out = load_workflow(sample)(question="Where is rain expected tomorrow?")
-    assert out["answer"] == "Lisbon" and out["sources"][0].split(":")[0].endswith("page.html")
 
 
 def test_a_missing_collection_says_how_to_build_it(make_studio):
@@ -136,7 +74,7 @@ def test_a_missing_collection_says_how_to_build_it(make_studio):
 
 
 def test_an_embedding_api_through_litellm(docs, tmp_path, llm_server, monkeypatch):
-    from studio_rag.collections import open_for_indexing
+    from studio_rag.collection_files import open_for_indexing
     from studio_rag.embedder import EmbedderError, open_embedder
     from studio_rag.index import index_sources
     from studio_rag.search import Searcher

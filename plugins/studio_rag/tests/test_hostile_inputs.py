@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from studio_rag.collections import list_collections, open_for_indexing
+from studio_rag.collection_files import list_collections, open_for_indexing
 from studio_rag.embedder import EmbedderError, minilm_path, open_embedder
 from studio_rag.index import IndexOptions, index_sources
-from studio_rag.paths import doc_key, doc_path
+from studio_rag.doc_keys import doc_key, doc_path
 from studio_rag.search import Searcher
 from studio_rag.store import SQLiteStore, StoreError
 
@@ -108,7 +108,7 @@ def test_a_damaged_collection_is_refused_on_opening_and_listed_as_unreadable(tmp
     path.write_bytes(bytes(data))
     with pytest.raises(StoreError, match="not a readable collection"):
         SQLiteStore(path)
-    (row,) = list_collections(tmp_path)
+    (row,) = list_collections(path.parent)
     assert "not a readable collection" in row["error"]
     assert path.read_bytes() == bytes(data)
 

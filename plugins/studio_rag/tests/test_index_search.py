@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from studio_rag.ann import ApproximateIndex
-from studio_rag.collections import open_for_indexing
+from studio_rag.collection_files import open_for_indexing
 from studio_rag.index import IndexingError, IndexOptions, index_sources
 from studio_rag.search import Searcher
 from studio_rag.store import Source, SQLiteStore, StoreError
@@ -151,7 +151,7 @@ def test_mismatched_embedder_missing_source_and_corrupt_file(tmp_path, docs, toy
 KILL_SCRIPT = """
 import sys
 from pathlib import Path
-from studio_rag.collections import open_for_indexing
+from studio_rag.collection_files import open_for_indexing
 from studio_rag.index import index_sources
 from studio_rag import index
 from studio_rag.tests.toy import slow_embedder

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 import studio_rag.hooks as rag_hooks
+from studio.api import RunStatus
 
 pytestmark = pytest.mark.gui
 
@@ -12,13 +13,20 @@ def window(make_window):
     return make_window(("rag", rag_hooks))
 
 
+def collection_file(window, name: str):
+    """Where the panel finds the collection ``name``: the RAG folder of the window's workspace."""
+    from studio.api import Folders
+    from studio_rag.collection_files import collection_path, collections_folder
+
+    return collection_path(name, collections_folder(Folders(window.studio.workspace.root)))
+
+
 def index_into(window, docs, name="docs"):
-    from studio_rag.collections import collection_path, open_for_indexing
+    from studio_rag.collection_files import open_for_indexing
     from studio_rag.index import index_sources
     from studio_rag.tests.toy import HashEmbedder
 
-    index_sources(open_for_indexing(collection_path(name, window.studio.workspace.root), HashEmbedder(), 200, 30),
-                  [docs], HashEmbedder())
+    index_sources(open_for_indexing(collection_file(window, name), HashEmbedder(), 200, 30), [docs], HashEmbedder())
 
 
 def test_panel_lists_sources_searches_and_inspects_chunks(window, docs):
@@ -61,7 +69,7 @@ def test_sources_show_why_each_file_was_skipped_in_one_word(window, docs):
     is the one thing called failed."""
     import os
 
-    from studio_rag.collections import collection_path, open_for_indexing
+    from studio_rag.collection_files import open_for_indexing
     from studio_rag.index import IndexOptions, index_sources
     from studio_rag.tests.toy import HashEmbedder
 
@@ -70,7 +78,7 @@ def test_sources_show_why_each_file_was_skipped_in_one_word(window, docs):
     (docs / "sub" / "loop").symlink_to("..")
     (docs / "broken.pdf").write_bytes(os.urandom(2000))
     (docs / "buggy.txt").write_text("the parser trips on this one")
-    store = open_for_indexing(collection_path("docs", window.studio.workspace.root), HashEmbedder(), 200, 30)
+    store = open_for_indexing(collection_file(window, "docs"), HashEmbedder(), 200, 30)
     index_sources(store, [docs], HashEmbedder(), IndexOptions(parser="studio_rag.tests.toy:buggy_parser"))
     panel = window.show_panel("rag:panel")
     panel.refresh("docs")
@@ -110,12 +118,15 @@ def test_dropping_a_folder_indexes_it(window, docs, qasync_loop):
         return window.open_path(docs)
 
     assert qasync_loop.run_until_complete(drop()) is True
-    (run_id,) = panel.jobs
+    (run_id,) = panel.tracker.runs
     job = window.studio.jobs.jobs[run_id]
     assert job.params.collection.endswith("dropped.rag.sqlite")
-    window.studio.jobs.cancel(run_id)  # the default embedder is slow to load here; cancelling keeps the collection
-    loop_until(qasync_loop, lambda: job.status in ("cancelled", "failed", "succeeded"), timeout=60)
-    loop_until(qasync_loop, lambda: not panel.jobs)
+    assert panel.progress.isVisibleTo(panel) and panel.cancel.isEnabled()
+    panel.cancel.click()  # the default embedder is slow to load here; cancelling keeps the collection
+    loop_until(qasync_loop, lambda: job.status.finished, timeout=60)
+    loop_until(qasync_loop, lambda: not panel.tracker.busy)
+    assert job.status == RunStatus.CANCELLED and not panel.cancel.isEnabled()
+    assert "Indexing cancelled" in panel.status.text()
 
 
 def test_empty_workspace_explains_what_to_do(window):
@@ -132,9 +143,9 @@ def test_inspector_shows_a_window_of_a_long_document_and_opens_a_latin1_name(win
     not UTF-8 is stored escaped, and the inspector still finds the file."""
     import os
 
-    import studio_rag.qt.panel as panel_module
+    import studio_rag.browse as browse
 
-    monkeypatch.setattr(panel_module, "INSPECT_CHUNKS", 4)
+    monkeypatch.setattr(browse, "INSPECT_CHUNKS", 4)
     (docs / "long.txt").write_text("\n\n".join(f"paragraph {i} " + "word " * 150 for i in range(12)))
     fd = os.open(os.fsencode(docs) + b"/caf\xe9.txt", os.O_CREAT | os.O_WRONLY)
     os.write(fd, b"The cafe sells espresso.")
@@ -148,4 +159,4 @@ def test_inspector_shows_a_window_of_a_long_document_and_opens_a_latin1_name(win
     panel.inspect(str(docs.resolve()) + "/caf\\xe9.txt")
     assert panel.inspector.toPlainText() == "The cafe sells espresso."
     panel.index_folder(docs / os.fsdecode(b"\xff"))  # refused before a job: its parameters are JSON
-    assert "not valid UTF-8" in panel.status.text() and not panel.jobs
+    assert "not valid UTF-8" in panel.status.text() and not panel.tracker.busy

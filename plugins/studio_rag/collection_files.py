@@ -1,4 +1,6 @@
-"""Collections by name: ``<workspace>/rag/<name>.rag.sqlite`` (a path works wherever a name does)."""
+"""Collection files: a name is ``<name>.rag.sqlite`` in the RAG plugin's folder of the
+workspace (``Folders.plugin_dir("rag")``); a path works wherever a name does. Opening one
+for indexing, listing them, and what ``--rebuild`` may replace."""
 
 from __future__ import annotations
 
@@ -9,24 +11,31 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.api import active_workspace
+from studio.api import Folders, workspace_folders
 
-from .paths import safe_text
+from .doc_keys import safe_text
 from .store import (SUFFIX, DamagedCollection, DiskError, NotACollection, SQLiteStore, StoreError, named_as_collection,
                     unreadable)
 
 DEFAULT_COLLECTION = "docs"
-
+PLUGIN_ID = "rag"  # the plugin's entry-point name: its folder in a workspace holds the named collections
 
 MAX_NAME = 100  # characters of a collection name (the file adds ".rag.sqlite"; file names stop at 255 bytes)
 MAX_PATH_PART = 255  # bytes of one file or folder name on common file systems
 MAX_PATH = 4000  # bytes of a whole path (Linux stops at 4096)
 
 
-def collection_path(name_or_path: str, workspace: Path | None = None) -> Path:
-    """A name (letters, digits, '.', '_', '-'; at most ``MAX_NAME``) in the workspace, or a
-    path (with a '/' or ending in ``.rag.sqlite``) whose parts the file system can hold: a
-    name too long is refused here, not as an OS error half way through a command."""
+def collections_folder(folders: Folders | None = None) -> Path:
+    """Where named collections live: the plugin's folder of ``folders``' workspace (the
+    active one by default). Not created here: looking a collection up never writes."""
+    return (folders or workspace_folders()).plugin_dir(PLUGIN_ID, create=False)
+
+
+def collection_path(name_or_path: str, folder: Path | None = None) -> Path:
+    """A name (letters, digits, '.', '_', '-'; at most ``MAX_NAME``) in ``folder`` (by
+    default ``collections_folder()``), or a path (with a '/' or ending in ``.rag.sqlite``)
+    whose parts the file system can hold: a name too long is refused here, not as an OS
+    error half way through a command."""
     text = str(name_or_path).strip()
     if "\0" in text:
         raise StoreError("a collection name or path cannot hold a NUL character")
@@ -46,7 +55,7 @@ def collection_path(name_or_path: str, workspace: Path | None = None) -> Path:
                          f"{MAX_NAME} (or give a path)")
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", text or "?") or set(text) == {"."}:
         raise StoreError(f"collection name {_short(text)}: use letters, digits, '.', '_' or '-' (or give a path)")
-    return Path(workspace or active_workspace()) / "rag" / f"{text}{SUFFIX}"
+    return (folder or collections_folder()) / f"{text}{SUFFIX}"
 
 
 def _short(text: str, limit: int = 60) -> str:
@@ -59,12 +68,12 @@ def collection_name(path: Path) -> str:
     return Path(path).name.removesuffix(SUFFIX)
 
 
-def check_rebuild(path: Path, workspace: Path | None = None) -> str | None:
+def check_rebuild(path: Path, folder: Path | None = None) -> str | None:
     """What ``--rebuild`` would replace at ``path``: None (nothing there), ``"collection"``
     (a collection: kept as ``.old`` until the new one is complete) or ``"damaged"`` (a
     damaged collection file: moved aside as ``.damaged-<time>`` and kept). Anything else —
     a file of the user's, another program's database, a damaged file not named as a
-    collection outside the workspace's ``rag/`` folder, a disk that cannot be read — is
+    collection outside the collections folder (``folder``), a disk that cannot be read — is
     refused, and left as it is."""
     path = Path(path)
     if not os.path.lexists(path):
@@ -79,7 +88,7 @@ def check_rebuild(path: Path, workspace: Path | None = None) -> str | None:
     except DiskError:
         raise
     except DamagedCollection as exc:
-        if named_as_collection(path) or in_workspace_rag(path, workspace):
+        if named_as_collection(path) or in_collections_folder(path, folder):
             return "damaged"
         raise StoreError(f"{where}: not a collection ({_reason(exc)}); {refused}") from None
     except StoreError:  # a collection in another format: still a collection
@@ -92,23 +101,22 @@ def _reason(exc: Exception) -> str:
     return found.group(1) if found else "unreadable"
 
 
-def in_workspace_rag(path: Path, workspace: Path | None = None) -> bool:
+def in_collections_folder(path: Path, folder: Path | None = None) -> bool:
     try:
-        rag = Path(workspace or active_workspace()) / "rag"
-        return Path(path).absolute().parent.resolve() == rag.resolve()
-    except Exception:  # noqa: BLE001 - no workspace open: not in one
+        return Path(path).absolute().parent.resolve() == (folder or collections_folder()).resolve()
+    except (OSError, RuntimeError, ValueError):  # a folder that cannot be resolved (a link loop): not in it
         return False
 
 
 def open_for_indexing(path: Path, embedder, chunk_size: int, overlap: int, rebuild: bool = False,
-                      workspace: Path | None = None) -> SQLiteStore:
+                      folder: Path | None = None) -> SQLiteStore:
     """Open (or create) a collection for ``embedder``. ``rebuild`` starts it afresh: the
     old collection is kept beside it as ``.old`` until the new one is complete; a damaged
     one is moved aside as ``.damaged-<time>`` and kept; anything that is not a collection
     is refused (``check_rebuild``)."""
     path = Path(path)
     if rebuild:
-        found = check_rebuild(path, workspace)
+        found = check_rebuild(path, folder)
         if found is not None:
             aside = path.with_name(path.name + (".old" if found == "collection"
                                                 else time.strftime(".damaged-%Y%m%d-%H%M%S")))
@@ -123,9 +131,11 @@ def open_for_indexing(path: Path, embedder, chunk_size: int, overlap: int, rebui
                                           "chunk_size": chunk_size, "overlap": overlap})
 
 
-def list_collections(workspace: Path) -> list[dict[str, Any]]:
+def list_collections(folder: Path) -> list[dict[str, Any]]:
+    """The collections in ``folder`` (a ``collections_folder()``), each with its counts or
+    why it cannot be read."""
     out = []
-    for path in sorted((Path(workspace) / "rag").glob(f"*{SUFFIX}")):
+    for path in sorted(Path(folder).glob(f"*{SUFFIX}")):
         try:
             store = SQLiteStore(path, read_only=True)
             try:
