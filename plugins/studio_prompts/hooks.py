@@ -30,7 +30,7 @@ def studio_job_kinds():
 
 @hookimpl
 def studio_panels():
-    return [PanelSpec("prompts:editor", "Workflow", "studio_prompts.qt.editor.panel:create", area="right",
+    return [PanelSpec("prompts:editor", "Workflow", "studio_prompts.qt.workflow_panel:create", area="right",
                       consumes=("span", "status"), visible=False),
             PanelSpec("prompts:traces", "Traces", "studio_prompts.qt.trace_panel:create", area="bottom",
                       consumes=("span",), visible=False)]

@@ -10,11 +10,11 @@ import subprocess
 import sys
 
 import pytest
-
-from studio.testing import loop_until
 from PySide6.QtCore import QMimeData, QPoint
 
 import studio_prompts.hooks as prompts_hooks
+from studio.api import JobError, JobOutcome, RunStatus
+from studio.testing import loop_until
 from studio_prompts.workflow import load_workflow
 
 from .conftest import fields, input_value
@@ -44,9 +44,9 @@ def rag_file(tmp_path, url=None):
 
 
 def drop(editor, type_id, pos=QPoint(50, 50)):
-    from studio_prompts.qt.editor.nodes import node_class_name
-
     from NodeGraphQt.constants import MIME_TYPE, URN_SCHEME
+
+    from studio_prompts.qt.editor.nodes import node_class_name
 
     mime = QMimeData()  # what the palette puts on a drag
     mime.setData(MIME_TYPE, f"{URN_SCHEME}node:workflow.{node_class_name(type_id)}".encode())
@@ -74,7 +74,7 @@ def test_palette_drop_creates_an_initialised_node_and_undo_redo(editor):
 
 
 def test_typed_ports_refuse_incompatible_connections(editor):
-    refused = []
+    refused: list[str] = []
     editor.graph.refused.connect(refused.append)
     counter = drop(editor, "prompts.predict")
     editor.set_params(counter, {"signature": "text -> n: int"})
@@ -221,13 +221,13 @@ def test_run_colours_nodes_and_fills_the_traces(window, editor, qasync_loop, qtb
         return job
 
     job = qasync_loop.run_until_complete(go())
-    assert job.status == "failed"
+    assert job.status == RunStatus.FAILED
     loop_until(qasync_loop, lambda: getattr(editor.graph.get_node_by_name("answer"), "run_state", "") == "error")
     assert editor.graph.get_node_by_name("rewrite").run_state == "ok"
     stack = editor.graph.undo_stack()
     assert not editor.dirty, [stack.text(i) for i in range(stack.count())]  # colouring nodes is not an edit
     # the run's end is the last word, and it names the failing node
-    assert "failed" in editor.status.text() and "node 'answer'" in editor.status.text()
+    assert RunStatus.FAILED in editor.status.text() and "node 'answer'" in editor.status.text()
     assert "q:why?" in editor.graph.get_node_by_name("rewrite").view.toolTip()
     assert "q:why?" in editor.graph.get_node_by_name("rewrite").output_label.text()  # on the canvas too
     assert editor.graph.get_node_by_name("answer").output_label.text()  # the error, under the failed node
@@ -336,13 +336,13 @@ def test_dropped_dataset_feeds_evaluate_and_results_are_shown(window, editor, qa
 
         return qasync_loop.run_until_complete(go())
 
-    assert start_and_wait(lambda: editor.evaluate(editor.dataset)).status == "succeeded"
+    assert start_and_wait(lambda: editor.evaluate(editor.dataset)).status == RunStatus.SUCCEEDED
     loop_until(qasync_loop, lambda: bool(editor.result_views))
     view = editor.result_views[-1]
     assert "Score 0.500 over 2 of 2 examples" in view.summary.text() and view.table.rowCount() == 2
     assert editor.status.text().startswith("Evaluation finished: score 0.500 over 2 of 2 examples")
 
-    assert start_and_wait(lambda: editor.optimize(str(data), optimizer="labeled")).status == "succeeded"
+    assert start_and_wait(lambda: editor.optimize(str(data), optimizer="labeled")).status == RunStatus.SUCCEEDED
     loop_until(qasync_loop, lambda: len(editor.result_views) == 2)
     diff = editor.result_views[-1]
     assert diff.saved.name == "cap.labeled.workflow.json" and '"demos"' in diff.diff.toPlainText()
@@ -351,34 +351,34 @@ def test_dropped_dataset_feeds_evaluate_and_results_are_shown(window, editor, qa
 
 def test_the_status_line_says_when_an_evaluation_ends(editor, monkeypatch):
     monkeypatch.setattr(editor, "show_result", lambda *args: None)
-    run = editor.ctx.workspace / "runs" / "r1"
+    run = editor.ctx.folders.run_dir("r1")
     run.mkdir(parents=True)
     (run / "summary.json").write_text(json.dumps({"score": 0.25, "examples": 6, "scored": 4, "errors": 2}))
-    editor.pending["r1"] = "eval"
     editor.status.setText("Evaluating on mixed.jsonl (run r1); progress in Jobs.")
-    editor.handle_events("r1", [{"kind": "status", "status": "failed", "error": "2 of 6 examples errored"}])
+    editor.job_finished("eval", JobOutcome("r1", RunStatus.FAILED, run, error="2 of 6 examples errored"))
     assert editor.status.text() == "Evaluation finished: score 0.250 over 4 of 6 examples (2 errored) (run r1)."
-    editor.pending["r2"] = "eval"  # failed before any example: no summary
-    editor.handle_events("r2", [{"kind": "status", "status": "failed", "error": "no such dataset x.csv"}])
+    failed = JobOutcome("r2", RunStatus.FAILED, editor.ctx.folders.run_dir("r2"), error="no such dataset x.csv")
+    editor.job_finished("eval", failed)  # failed before any example: no summary
     assert editor.status.text() == "Evaluation failed: no such dataset x.csv (run r2)."
-    assert editor.pending == {}
 
 
 def test_evaluate_form_takes_a_dropped_dataset_and_offers_known_metrics(editor, tmp_path):
     from PySide6.QtCore import QPointF, Qt, QUrl
     from PySide6.QtGui import QDropEvent
+    from PySide6.QtWidgets import QComboBox
 
-    from studio_prompts.qt.editor.dialogs import FormDialog
+    from studio_prompts.qt.editor.dialogs import FormDialog, PathEdit
 
     editor.dataset = str(tmp_path / "first.csv")  # the last one dropped on the canvas comes first
     dialog = FormDialog(editor, "Evaluate workflow", {**editor.evaluation_fields(), "model (optional)": ""})
-    metric = dialog.edits["metric"]
+    metric, path_edit = dialog.edits["metric"], dialog.edits["dataset file"]
+    assert isinstance(metric, QComboBox) and isinstance(path_edit, PathEdit)
     assert [metric.itemText(i) for i in range(metric.count())][:3] == ["exact_match", "contains", "f1"]
     assert dialog.values()["dataset file"] == str(tmp_path / "first.csv")
     dropped = tmp_path / "second.jsonl"
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(dropped))])
-    line = dialog.edits["dataset file"].line
+    line = path_edit.line
     line.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
                               Qt.KeyboardModifier.NoModifier))
     metric.setCurrentText("my_metrics:score")  # any module:function is still allowed
@@ -394,21 +394,22 @@ def test_evaluate_and_optimize_refuse_bad_forms_with_a_message(editor, tmp_path,
     assert "max model calls must be a whole number" in editor.status.text()
 
     def refuse(kind, params):
-        raise ValueError("the job queue is full")
+        raise JobError("the job queue is full")
 
     monkeypatch.setattr(editor.ctx, "submit_job", refuse)
     assert editor.evaluate(str(tmp_path / "d.csv")) is None
-    assert editor.status.text() == "Not started: the job queue is full"
+    assert editor.status.text() == "Evaluation could not start: the job queue is full"
     assert editor.run({"question": "q"}) is None and "the job queue is full" in editor.status.text()
 
 
 def test_a_workflow_without_a_model_is_refused_before_the_job_saying_where_to_set_one(editor, tmp_path,
                                                                                      monkeypatch):
-    from studio_prompts.qt.editor.panel import API_BASE_FIELD, MODEL_FIELD
+    from studio_prompts.qt.editor.job_actions import API_BASE_FIELD, MODEL_FIELD
 
     editor.open_path(rag_file(tmp_path))  # no model in the file, none on its nodes
     submitted, forms = [], []
     monkeypatch.setattr(editor.ctx, "submit_job", lambda kind, params: submitted.append((kind, params)) or "run-1")
+    monkeypatch.setattr(editor.ctx, "when_finished", lambda run_id, callback: None)  # "run-1" never ends
     answer = {MODEL_FIELD: "", API_BASE_FIELD: ""}
     data = {"dataset file": str(tmp_path / "d.jsonl"), "metric": "exact_match", "optimizer": "labeled",
             "max model calls": "10"}
@@ -486,7 +487,8 @@ def test_demos_are_edited_in_a_table_typed_by_the_signature_and_undo(editor, tmp
     editor.select_node("answer")
     demos = editor.inspector.demos
     assert demos.isEnabled()
-    assert demos.columns() == ["question", "query", "answer", "confidence", "reasoning"]  # a key beyond the signature stays
+    # a key beyond the signature stays
+    assert demos.columns() == ["question", "query", "answer", "confidence", "reasoning"]
     demos.add_row()
     for column, text in enumerate(("why?", "", "because", "0.9")):
         demos.table.setItem(1, column, QTableWidgetItem(text))
@@ -547,14 +549,15 @@ def test_inspector_field_descriptions_and_sampling(editor, tmp_path):
     editor.select_node("answer")  # shown again from the list form
     assert inspector.signature.text() == "question, query -> answer, confidence: float"
     assert inspector.fields.item(3, 3).text() == "0 to 1, how sure"
-    spec = load_workflow(editor.doc.path if editor.save() else None).spec
+    assert editor.save() and editor.doc.path is not None
+    spec = load_workflow(editor.doc.path).spec
     assert spec.nodes["answer"].params["outputs"][1]["desc"] == "0 to 1, how sure"
 
 
 def test_the_editor_imports_nodegraphqt_without_distutils():
     """NodeGraphQt's one import of distutils is answered by packaging (gone from Python
     3.12's standard library; slow through setuptools on 3.11), and no stand-in is left behind."""
-    code = ("import sys; import studio_prompts.qt.editor.panel; from NodeGraphQt.base import menu; "
+    code = ("import sys; import studio_prompts.qt.workflow_panel; from NodeGraphQt.base import menu; "
             "from packaging.version import Version; "
             "assert 'distutils' not in sys.modules and 'distutils.version' not in sys.modules, sorted(sys.modules); "
             "assert menu.LooseVersion is Version")

@@ -1,25 +1,19 @@
-"""Asking before a workflow's Python code runs, and remembering the answer.
+"""Asking before a workflow's Python code runs: the dialog that names each callable.
 
-Why: a workflow file may come from anyone, and its function nodes and ReAct tools name
-code that runs with your rights. The editor never imports that code to show or edit a
-file; before Run, Evaluate or Optimize it names each callable in a dialog (Run / Cancel).
-The answer is kept per content digest (the bytes of the file and of its sub-workflows,
-``workflow/trust.py``) in the plugin's settings, so a restart keeps it, and a changed file
-— a new callable, or anything else — is asked about again.
+Why it asks, and how the answer is remembered per content digest, is in
+``workflow/runs.py`` (``consent_for``, ``remember``), which the editor calls around it.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtWidgets import QMessageBox, QWidget
 
+from ...workflow.runs import SETTINGS_KEY
 from ...workflow.trust import CodeRef
 
-SETTINGS_KEY = "trusted_workflows"  # content digest → {"path", "code", "when"}
-KEEP = 500  # remembered answers (the oldest are forgotten first)
+__all__ = ["SETTINGS_KEY", "TrustDialog"]  # the settings key where answers are kept, for tests
 
 
 class TrustDialog(QMessageBox):
@@ -47,14 +41,3 @@ class TrustDialog(QMessageBox):
         self.exec()
         return self.clickedButton() is self.run_button
 
-
-def remembered(settings: dict[str, Any], digest: str) -> bool:
-    return digest in (settings.get(SETTINGS_KEY) or {})
-
-
-def remember(settings: dict[str, Any], digest: str, path: Path, code: list[CodeRef]) -> dict[str, Any]:
-    """The plugin's settings with this answer added (to save with ``save_settings``)."""
-    known = dict(settings.get(SETTINGS_KEY) or {})
-    known.pop(digest, None)
-    known[digest] = {"path": str(path), "code": [ref.ref for ref in code], "when": time.strftime("%Y-%m-%d %H:%M")}
-    return {**settings, SETTINGS_KEY: dict(list(known.items())[-KEEP:])}

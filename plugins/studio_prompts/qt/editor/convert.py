@@ -4,7 +4,8 @@
 ``to_spec()`` reads the graph back into a ``WorkflowFile`` — the round trip is exact for
 everything the file holds (a test saves, loads and compares). The workflow's own inputs
 and outputs are two fixed nodes, ``inputs`` and ``outputs``; their positions are kept in
-the file's ``layout`` like any node's.
+the file's ``layout`` like any node's. Which file is open, its header (name, description,
+model) and the ports each node type has are the session's (``workflow/session.py``).
 """
 
 from __future__ import annotations
@@ -13,23 +14,38 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ...workflow.schema import NodeSpec, PortSpec, WorkflowError, WorkflowFile, read_workflow_file
-from .nodes import (DEFAULT_PARAMS, IDENTIFIER, INPUTS_NODE, OUTPUTS_NODE, InputsNode, MissingNode, OutputsNode,
-                    WorkflowNode, node_class_name, ports_for)
+from ...workflow.editing import default_params, fresh_name
+from ...workflow.schema import NodeSpec, PortSpec, WorkflowFile
+from ...workflow.session import WorkflowSession
+from .nodes import (
+    IDENTIFIER,
+    INPUTS_NODE,
+    OUTPUTS_NODE,
+    InputsNode,
+    MissingNode,
+    OutputsNode,
+    WorkflowNode,
+    node_class_name,
+)
 
 
 class WorkflowDocument:
-    def __init__(self, graph, node_types: dict[str, Any]):
+    def __init__(self, graph, session: WorkflowSession):
         self.graph = graph
-        self.node_types = node_types  # type id → NodeType (built-in and plugins)
-        self.header: dict[str, Any] = {"name": "untitled", "description": "", "model": None}
-        self.path: Path | None = None
+        self.session = session
+
+    @property
+    def path(self) -> Path | None:
+        return self.session.path
+
+    @property
+    def node_types(self) -> dict[str, Any]:
+        return self.session.node_types  # type id → NodeType (built-in and plugins)
 
     # ---- file → graph
 
     def load(self, spec: WorkflowFile, path: Path | None = None) -> None:
-        self.path = path
-        self.header = {"name": spec.name, "description": spec.description, "model": spec.model}
+        self.session.loading(spec, path)
         graph = self.graph
         graph.clear_session()
         layout = spec.layout
@@ -82,14 +98,7 @@ class WorkflowDocument:
         return canvas
 
     def ports_of(self, type_id: str, params: dict[str, Any], bound: list[str]):
-        if type_id == "prompts.workflow" and params.get("path"):
-            base = self.path.parent if self.path else Path.cwd()
-            try:
-                sub = read_workflow_file(base / params["path"])
-                return [(n, p.type) for n, p in sub.inputs.items()], [(n, "any") for n in sub.outputs]
-            except WorkflowError:
-                pass
-        return ports_for(type_id, params, self.node_types.get(type_id), bound)
+        return self.session.ports_of(type_id, params, bound)
 
     def connect(self, ref: str, node_id: str, port: str, push_undo: bool = False) -> None:
         """Wire ``ref`` (``node.port`` or ``input.name``) to ``node_id``'s input ``port``;
@@ -123,8 +132,9 @@ class WorkflowDocument:
                                           params=node.params())
         outputs = self._bindings(outputs_node) if outputs_node else {}
         layout = {n.name(): [round(float(n.pos()[0]), 1), round(float(n.pos()[1]), 1)] for n in self.graph.all_nodes()}
-        return WorkflowFile(name=self.header["name"], description=self.header["description"],
-                            model=self.header["model"], inputs=inputs, outputs=outputs, nodes=nodes, layout=layout)
+        header = self.session.header
+        return WorkflowFile(name=header["name"], description=header["description"], model=header["model"],
+                            inputs=inputs, outputs=outputs, nodes=nodes, layout=layout)
 
     @staticmethod
     def _bindings(node: WorkflowNode) -> dict[str, str]:
@@ -143,14 +153,10 @@ class WorkflowDocument:
     def initialise(self, node: WorkflowNode) -> None:
         """A node just dropped from the palette: default parameters, an identifier name, ports."""
         type_id = node.get_property("workflow_type")
-        if node.get_property("params") in ("", "{}") and type_id in DEFAULT_PARAMS:
-            node.set_property("params", json.dumps(DEFAULT_PARAMS[type_id]), push_undo=False)
-        base = type_id.rsplit(".", 1)[-1]
+        params = default_params(type_id, node.get_property("params"))
+        if params is not None:
+            node.set_property("params", json.dumps(params), push_undo=False)
         taken = {n.name() for n in self.graph.all_nodes() if n is not node}
-        name, i = base, 1
-        while name in taken:
-            i += 1
-            name = f"{base}_{i}"
-        node.set_property("name", name, push_undo=False)
+        node.set_property("name", fresh_name(type_id, taken), push_undo=False)
         inputs, outputs = self.ports_of(type_id, node.params(), [])
         node.set_typed_ports(inputs, outputs)

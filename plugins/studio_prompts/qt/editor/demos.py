@@ -36,7 +36,8 @@ class DemosTable(QWidget):
         layout.addLayout(buttons)
 
     def columns(self) -> list[str]:
-        return [self.table.horizontalHeaderItem(c).text() for c in range(self.table.columnCount())]
+        items = [self.table.horizontalHeaderItem(c) for c in range(self.table.columnCount())]
+        return [item.text() if item is not None else "" for item in items]
 
     def set_demos(self, fields: list[tuple[str, str]], demos: list[dict[str, Any]]) -> None:
         """``fields``: the signature's (name, type) pairs, inputs then outputs."""

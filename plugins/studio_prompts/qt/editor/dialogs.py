@@ -6,8 +6,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLineEdit, QPushButton, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
 
 
 @dataclass
@@ -65,8 +74,9 @@ class FormDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         form = QFormLayout(self)
-        self.edits: dict[str, QWidget] = {}
+        self.edits: dict[str, QComboBox | PathEdit | QLineEdit] = {}
         for name, field in fields.items():
+            edit: QComboBox | PathEdit | QLineEdit
             if isinstance(field, Choice):
                 edit = QComboBox(editable=True)
                 edit.addItems(field.options)

@@ -16,12 +16,12 @@ import types
 
 def _import_nodegraphqt() -> None:
     if "NodeGraphQt" in sys.modules or "distutils.version" in sys.modules:
-        import NodeGraphQt  # noqa: F401
+        import NodeGraphQt
         return
     from packaging.version import Version
 
     shim = types.ModuleType("distutils.version")
-    shim.LooseVersion = Version
+    vars(shim)["LooseVersion"] = Version
     sys.modules["distutils.version"] = shim
     try:
         import NodeGraphQt  # noqa: F401

@@ -1,9 +1,10 @@
-"""Canvas node classes, one per workflow node type, and the typed ports of each node.
+"""Canvas node classes, one per workflow node type, carrying typed ports.
 
 NodeGraphQt needs a Python class per node type; they are made here from the node types
 the plugins contribute (``studio_workflow_nodes``), so a third-party retriever appears in
 the palette like a built-in. Ports carry a type string; only equal types (or ``any``)
-may connect (``compatible``). A node whose type no plugin provides becomes a grey
+may connect (``compatible``); which ports a node has is ``workflow/editing.py``'s
+``ports_for``. A node whose type no plugin provides becomes a grey
 ``MissingNode`` placeholder that keeps its type and parameters for saving.
 """
 
@@ -13,20 +14,10 @@ import json
 import re
 from typing import Any
 
+from ...workflow.editing import INPUTS_NODE, OUTPUTS_NODE
 from .nodegraph import BaseNode
 
-from ...signature import SignatureError, SignatureSpec
-from ...workflow.graph import PREDICTORS
-
 IDENTIFIER = "workflow"
-INPUTS_NODE, OUTPUTS_NODE = "inputs", "outputs"  # the workflow's own inputs and outputs on the canvas
-DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "prompts.predict": {"signature": "question -> answer", "instructions": "", "demos": [], "config": {}},
-    "prompts.chain_of_thought": {"signature": "question -> answer", "instructions": "", "demos": [], "config": {}},
-    "prompts.react": {"signature": "question -> answer", "tools": [], "max_steps": 5},
-    "prompts.python": {"function": "", "outputs": ["result"]},
-    "prompts.workflow": {"path": ""},
-}
 COLORS = {"Predictors": (48, 98, 140), "Code": (60, 110, 70), "Structure": (110, 80, 130),
           "Retrieval": (140, 100, 40), "Workflow": (70, 70, 70)}
 
@@ -127,27 +118,6 @@ def compatible(out_type: str, in_type: str) -> bool:
     """Ports connect when their types are equal, or either side is ``any``."""
     out_type, in_type = (t.replace(" ", "").lower() for t in (out_type, in_type))
     return out_type == in_type or "any" in (out_type, in_type)
-
-
-def ports_for(type_id: str, params: dict[str, Any], node_type: Any = None,
-              bound: list[str] | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
-    """(inputs, outputs) as (name, type) for a node of ``type_id`` with ``params``."""
-    if type_id in PREDICTORS or type_id == "prompts.react":
-        try:
-            sig = SignatureSpec.from_dict(params)
-        except (SignatureError, KeyError, TypeError, ValueError):
-            return [(n, "any") for n in bound or []], [("error", "any")]
-        outputs = [(f.name, f.type) for f in sig.outputs]
-        if type_id != "prompts.predict" and "reasoning" not in sig.output_names:
-            outputs.insert(0, ("reasoning", "str"))
-        if type_id == "prompts.react":
-            outputs.append(("trajectory", "list[str]"))
-        return [(f.name, f.type) for f in sig.inputs], outputs
-    if type_id == "prompts.python":
-        return [(n, "any") for n in bound or []], [(n, "any") for n in params.get("outputs") or ["result"]]
-    if node_type is not None and (node_type.inputs or node_type.outputs):
-        return ([(p.name, p.type) for p in node_type.inputs], [(p.name, p.type) for p in node_type.outputs])
-    return [(n, "any") for n in bound or []], []
 
 
 OUTPUT_PREVIEW_CHARS = 48

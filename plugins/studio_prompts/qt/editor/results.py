@@ -12,16 +12,25 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import (QAbstractItemView, QDialog, QLabel, QPlainTextEdit, QPushButton, QSizePolicy,
-                               QTableWidget, QTableWidgetItem, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDialog,
+    QLabel,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+)
 
-from studio.api import read_events
+from studio.api import JobOutcome, RunStatus, read_records
 
 MAX_COLUMN_WIDTH = 260  # pixels; the full text is in the tooltip and the detail box
 
 
 class ResultView(QDialog):
-    def __init__(self, editor, run_dir: Path, kind: str, status: dict[str, Any]):
+    def __init__(self, editor, run_dir: Path, kind: str, outcome: JobOutcome):
         super().__init__(editor)
         self.editor, self.run_dir = editor, run_dir
         self.setWindowTitle(f"{'Evaluation' if kind == 'eval' else 'Optimization'} — {run_dir.name}")
@@ -35,8 +44,8 @@ class ResultView(QDialog):
         self.saved: Path | None = None
         if kind == "eval" and (run_dir / "summary.json").exists():  # also when failed for errors
             self._evaluation(layout)
-        elif status.get("status") != "succeeded":
-            self.summary.setText(f"{status.get('status')}: {status.get('error', '')} (the run folder is {run_dir})")
+        elif outcome.status != RunStatus.SUCCEEDED:
+            self.summary.setText(f"{outcome.status}: {outcome.error or ''} (the run folder is {run_dir})")
         elif kind != "eval":
             self._optimization(layout)
 
@@ -44,7 +53,7 @@ class ResultView(QDialog):
         summary = json.loads((self.run_dir / "summary.json").read_text())
         self.summary.setText(summary_text(summary, self.run_dir))
         self.summary.setToolTip(self.summary.text())
-        self.rows = sorted(read_events(self.run_dir / "results.jsonl"),
+        self.rows = sorted(read_records(self.run_dir / "results.jsonl"),
                            key=lambda r: (r.get("status") != "error", r.get("index", 0)))
         columns = ("status", "inputs", "labels", "outputs", "score", "error")
         self.table = QTableWidget(len(self.rows), len(columns), objectName="scores")
@@ -86,9 +95,14 @@ class ResultView(QDialog):
             count = summary["errors"]
             self.retry = QPushButton(f"Retry the {count} errored example{'' if count == 1 else 's'}",
                                      objectName="retry")
-            self.retry.clicked.connect(lambda: (self.editor.evaluate(
-                params.get("data", ""), params.get("metric", "exact_match"), params.get("model", ""),
-                resume=str(self.run_dir), api_base=params.get("api_base", "")), self.accept()))
+
+            def retry() -> None:
+                self.editor.evaluate(params.get("data", ""), params.get("metric", "exact_match"),
+                                     params.get("model", ""), resume=str(self.run_dir),
+                                     api_base=params.get("api_base", ""))
+                self.accept()
+
+            self.retry.clicked.connect(retry)
             layout.addWidget(self.retry)
 
     def _show_detail(self) -> None:
@@ -110,12 +124,18 @@ class ResultView(QDialog):
         before, after = report.get("score_before"), report.get("score_after")
         scores = f" · score {before:.3f} → {after:.3f}" if before is not None and after is not None else ""
         self.summary.setText(f"{report['optimizer']}: {len(report['changes'])} predictors changed{scores} · saved as "
-                             f"{self.saved.name}" + (f" · stopped: {report['stopped']}" if report.get("stopped") else ""))
+                             f"{self.saved.name}"
+                             + (f" · stopped: {report['stopped']}" if report.get("stopped") else ""))
         self.diff = QPlainTextEdit(objectName="diff", readOnly=True)
         self.diff.setPlainText((self.run_dir / "changes.diff").read_text() or "(no changes)")
         layout.addWidget(self.diff, 1)
         open_button = QPushButton(f"Open {self.saved.name}")
-        open_button.clicked.connect(lambda: (self.editor.open_path(self.saved), self.accept()))
+
+        def open_saved() -> None:
+            self.editor.open_path(self.saved)
+            self.accept()
+
+        open_button.clicked.connect(open_saved)
         layout.addWidget(open_button)
 
 

@@ -1,10 +1,16 @@
-"""Group nodes of a workflow into a sub-workflow file (pure: specs in, specs out)."""
+"""Group nodes of a workflow into a sub-workflow file (pure: specs in, specs out).
+
+``group_nodes`` writes the sub-workflow and returns the parent with one ``prompts.workflow``
+node in place of the group; ``plan_group`` adds what the editor needs to make that change
+on its canvas as one undoable step (the new node, its place, the wires to draw)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
-from ...workflow.schema import NodeSpec, PortSpec, WorkflowError, WorkflowFile, sibling
+from .editing import OUTPUTS_NODE
+from .schema import NodeSpec, PortSpec, WorkflowError, WorkflowFile, sibling
 
 
 def group_nodes(spec: WorkflowFile, path: Path, names: list[str], group: str = "group") -> tuple[WorkflowFile, Path]:
@@ -62,3 +68,29 @@ def group_nodes(spec: WorkflowFile, path: Path, names: list[str], group: str = "
         layout[node_id] = [sum(xs) / len(xs), sum(ys) / len(ys)]
     parent = spec.model_copy(update={"nodes": parent_nodes, "outputs": outputs, "layout": layout})
     return parent, sub_path
+
+
+@dataclass
+class GroupPlan:
+    """A grouping as the editor applies it: delete ``names``, add node ``node_id`` (``node``)
+    at ``pos``, draw ``wires`` (``(source ref, target node, target port)``)."""
+
+    spec: WorkflowFile  # the parent workflow after grouping
+    sub_path: Path  # the sub-workflow file, already written
+    names: list[str]
+    node_id: str
+    node: NodeSpec
+    pos: list[float] | None  # None: where the first grouped node was
+    wires: list[tuple[str, str, str]]
+
+
+def plan_group(spec: WorkflowFile, path: Path, names: list[str]) -> GroupPlan:
+    """Group ``names`` of ``spec`` (saved at ``path``): writes the sub-workflow file."""
+    parent, sub_path = group_nodes(spec, path, names)
+    ((node_id, node),) = [(k, n) for k, n in parent.nodes.items()
+                          if n.type == "prompts.workflow" and n.params.get("path") == sub_path.name]
+    wires = [(ref, node_id, port) for port, ref in node.inputs.items()]
+    for name, other in parent.nodes.items():
+        wires += [(ref, name, port) for port, ref in other.inputs.items() if ref.startswith(f"{node_id}.")]
+    wires += [(ref, OUTPUTS_NODE, name) for name, ref in parent.outputs.items() if ref.startswith(f"{node_id}.")]
+    return GroupPlan(parent, sub_path, list(names), node_id, node, parent.layout.get(node_id), wires)

@@ -1,0 +1,227 @@
+"""The inspector: edits the selected node's signature, instructions, demos, model and
+sampling, or its raw parameters; the workflow's own inputs and outputs as a field list."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ...signature import SignatureError, SignatureSpec, as_signature, write_signature
+from .demos import DemosTable
+from .nodes import InputsNode, MissingNode, OutputsNode, WorkflowNode
+
+if TYPE_CHECKING:
+    from ..workflow_panel import WorkflowEditor
+
+PREDICTOR_KINDS = {"prompts.predict": "Predict", "prompts.chain_of_thought": "Chain of thought",
+                   "prompts.react": "ReAct agent"}
+
+
+class Inspector(QWidget):
+    """Edits the selected node: signature, instructions, model and sampling, or raw params."""
+
+    def __init__(self, editor: WorkflowEditor):
+        super().__init__()
+        self.editor = editor
+        self.node: WorkflowNode | None = None
+        self.title = QLabel("Select a node to edit it.", wordWrap=True)
+        self.kind = QComboBox(objectName="kind")
+        for type_id, title in PREDICTOR_KINDS.items():
+            self.kind.addItem(title, type_id)
+        self.signature = QLineEdit(objectName="signature", placeholderText="question, context: list[str] -> answer")
+        self.instructions = QPlainTextEdit(objectName="instructions")
+        self.model = QLineEdit(objectName="model", placeholderText="(the workflow's model)")
+        self.fields = QTableWidget(0, 4, objectName="fields")
+        self.fields.setHorizontalHeaderLabels(["", "field", "type", "description"])
+        self.fields.horizontalHeader().setStretchLastSection(True)
+        self.fields.verticalHeader().hide()
+        self.signature.textEdited.connect(lambda _t: self._signature_edited())
+        self.demos = DemosTable()
+        self.demos.setToolTip("Few-shot examples, one per row. Apply takes the demos from here if you edited "
+                              "them here, else from the JSON below")
+        self._shown_demos: list[dict] = []
+        self.temperature = QDoubleSpinBox(objectName="temperature", minimum=-0.1, maximum=2.0, singleStep=0.1,
+                                          decimals=2, specialValueText="(model default)")
+        self.max_tokens = QSpinBox(objectName="max_tokens", minimum=0, maximum=1_000_000, singleStep=64,
+                                   specialValueText="(model default)")
+        self.params = QPlainTextEdit(objectName="params")
+        self.problem = QLabel(objectName="problem", wordWrap=True)
+        self.problem.setStyleSheet("color: #c83c3c")
+        self.apply = QPushButton("Apply (Ctrl+Enter)", objectName="apply")
+        self.apply.clicked.connect(self.commit)
+        form = QFormLayout()
+        form.addRow("predictor", self.kind)
+        form.addRow("signature", self.signature)
+        form.addRow("field descriptions", self.fields)
+        form.addRow("instructions", self.instructions)
+        form.addRow("demos", self.demos)
+        form.addRow("model", self.model)
+        form.addRow("temperature", self.temperature)
+        form.addRow("max tokens", self.max_tokens)
+        form.addRow("all parameters (JSON)", self.params)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(form)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.apply)
+        layout.addStretch()
+        shortcut = QAction(self, shortcut=QKeySequence("Ctrl+Return"), triggered=self.commit)
+        self.addAction(shortcut)
+        self.show_node(None)
+
+    def show_node(self, node: WorkflowNode | None) -> None:
+        self.node = node
+        self.problem.setText("")
+        enabled = node is not None
+        for widget in (self.signature, self.instructions, self.model, self.params, self.apply, self.fields,
+                       self.temperature, self.max_tokens):
+            widget.setEnabled(enabled)
+        type_id = node.get_property("workflow_type") if node is not None else ""
+        self.kind.setEnabled(type_id in PREDICTOR_KINDS)
+        self.demos.setEnabled(type_id in PREDICTOR_KINDS)
+        self.demos.set_demos([], [])
+        self._shown_demos = []
+        self.kind.setCurrentIndex(max(0, self.kind.findData(type_id)))
+        if node is None:  # nothing selected, or another workflow opened: no stale text from the last node
+            self.title.setText("Select a node to edit it.")
+            for edit in (self.signature, self.instructions, self.model, self.params):
+                edit.clear()
+            self.fields.setRowCount(0)
+            self.temperature.setValue(self.temperature.minimum())
+            self.max_tokens.setValue(self.max_tokens.minimum())
+            return
+        type_id = node.get_property("missing_type") or node.get_property("workflow_type")
+        params = node.params()
+        missing = " (its plugin is not installed: kept as it is, not runnable)" if isinstance(node, MissingNode) else ""
+        self.title.setText(f"<b>{node.name()}</b> — {type_id}{missing}")
+        if isinstance(node, (InputsNode, OutputsNode)):
+            names = node.outputs() if isinstance(node, InputsNode) else node.inputs()
+            direction = "out" if isinstance(node, InputsNode) else "in"
+            self.signature.setText(", ".join(n if node.port_type(direction, n) in ("str", "any") else
+                                             f"{n}: {node.port_type(direction, n)}" for n in names))
+            self.signature.setPlaceholderText("question, context: list[str]")
+            self.fields.setRowCount(0)
+        else:
+            spec = self._spec(params)
+            self.signature.setText(str(spec) if spec else params.get("signature", ""))
+            self._fill_fields({(r, f.name): f.desc for r, fs in (("in", spec.inputs), ("out", spec.outputs))
+                               for f in fs} if spec else {})
+            if self.demos.isEnabled():
+                self.demos.set_demos(self._field_types(), list(params.get("demos") or []))
+                self._shown_demos = self.demos.demos()
+        self.instructions.setPlainText(params.get("instructions", ""))
+        config = params.get("config") or {}
+        self.temperature.setValue(float(config.get("temperature", -0.1)))
+        self.max_tokens.setValue(int(config.get("max_tokens", 0)))
+        model = params.get("model")
+        self.model.setText(model if isinstance(model, str) else (model or {}).get("model", ""))
+        self.params.setPlainText(json.dumps(params, indent=2, ensure_ascii=False))
+
+    @staticmethod
+    def _spec(params: dict[str, Any]) -> SignatureSpec | None:
+        try:
+            return SignatureSpec.from_dict(params)
+        except (SignatureError, KeyError, TypeError, ValueError):
+            return None
+
+    def _field_types(self) -> list[tuple[str, str]]:
+        """(name, type) of the signature line's fields, inputs then outputs."""
+        try:
+            spec = as_signature(self.signature.text())
+        except SignatureError:
+            return []
+        return [(f.name, f.type) for f in (*spec.inputs, *spec.outputs)]
+
+    def _signature_edited(self) -> None:
+        self._fill_fields(self._descriptions())
+        fields = self._field_types()
+        if self.demos.isEnabled() and fields:
+            self.demos.set_fields(fields)
+
+    def _descriptions(self) -> dict[tuple[str, str], str]:
+        out = {}
+        for row in range(self.fields.rowCount()):
+            role, name, desc = (self.fields.item(row, c) for c in (0, 1, 3))
+            if role and name:
+                out[("in" if role.text() == "in" else "out", name.text())] = desc.text() if desc else ""
+        return out
+
+    def _fill_fields(self, descs: dict[tuple[str, str], str]) -> None:
+        """One row per field of the signature line; only the description is edited here."""
+        try:
+            spec = as_signature(self.signature.text())
+        except SignatureError:
+            return
+        rows = [("in", f) for f in spec.inputs] + [("out", f) for f in spec.outputs]
+        self.fields.setRowCount(len(rows))
+        for i, (role, field) in enumerate(rows):
+            for j, text in enumerate((role, field.name, field.type)):
+                item = QTableWidgetItem(text)
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
+                self.fields.setItem(i, j, item)
+            self.fields.setItem(i, 3, QTableWidgetItem(descs.get((role, field.name), field.desc)))
+
+    def commit(self) -> bool:
+        node = self.node
+        if node is None:
+            return False
+        try:
+            params = json.loads(self.params.toPlainText() or "{}")
+        except ValueError as exc:
+            self.problem.setText(f"parameters are not valid JSON: {exc}")
+            return False
+        if isinstance(node, (InputsNode, OutputsNode)):
+            return self.editor.set_io_ports(node, self.signature.text())
+        if self.signature.text().strip() or any(k in params for k in ("signature", "inputs", "outputs")):
+            try:
+                spec = as_signature(self.signature.text())
+            except SignatureError as exc:
+                self.problem.setText(str(exc))
+                return False
+            descs = self._descriptions()
+            spec = replace(spec, inputs=tuple(f._replace(desc=descs.get(("in", f.name), "")) for f in spec.inputs),
+                           outputs=tuple(f._replace(desc=descs.get(("out", f.name), "")) for f in spec.outputs))
+            write_signature(params, spec, instructions=False)  # the instructions box is written below
+        if "instructions" in params or self.instructions.toPlainText():
+            params["instructions"] = self.instructions.toPlainText()
+        if self.demos.isEnabled() and self.demos.demos() != self._shown_demos:  # edited in the table: it wins;
+            params["demos"] = self.demos.demos()  # else the JSON's demos stand (edited there or not at all)
+        if self.model.text().strip():
+            params["model"] = self.model.text().strip()
+        else:
+            params.pop("model", None)
+        config = dict(params.get("config") or {})
+        for key, value, unset in (("temperature", self.temperature.value(), -0.1),
+                                  ("max_tokens", self.max_tokens.value(), 0)):
+            if abs(value - unset) > 1e-9:
+                config[key] = value
+            else:
+                config.pop(key, None)
+        if config or "config" in params:
+            params["config"] = config
+        kind = self.kind.currentData()
+        if self.kind.isEnabled() and kind != node.get_property("workflow_type"):
+            node = self.editor.set_kind(node, kind, params)
+        else:
+            self.editor.set_params(node, params)
+        self.show_node(self.editor.graph.get_node_by_name(node.name()))
+        return True
+

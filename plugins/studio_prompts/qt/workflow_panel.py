@@ -1,0 +1,301 @@
+"""Workflow editor panel: palette, canvas, inspector; open, save, run, evaluate, optimize, export.
+
+The canvas is NodeGraphQt (zoom, pan, select, move, copy / paste, delete, undo / redo, a
+palette to drag nodes from); the workflow open on it — its file, unsaved edits, autosave
+and recovery, a change on disk, the run whose node spans colour the nodes — is a
+``WorkflowSession`` (``workflow/session.py``, no Qt). This module lays the widgets out and
+forwards the user's actions; the edits of the canvas are ``editor/canvas.py``'s, the jobs
+``editor/job_actions.py``'s, the inspector ``editor/inspector.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QSplitter, QToolBar, QVBoxLayout, QWidget
+
+from studio.api import Event, Folders, Panel, PanelContext, contributions
+from studio.widgets import JobTracker
+
+from ..workflow.schema import SUFFIX, SUFFIXES, WorkflowError, WorkflowFile
+from ..workflow.session import WorkflowSession, untitled_workflow
+from . import links
+from .editor.canvas import CanvasEdits, StudioNodeGraph
+from .editor.convert import WorkflowDocument
+from .editor.inspector import Inspector
+from .editor.job_actions import JobActions
+from .editor.nodegraph import NodesPaletteWidget
+from .editor.nodes import InputsNode, MissingNode, OutputsNode, WorkflowNode, make_node_classes
+
+AUTOSAVE_MS = 30_000
+WORKFLOW_FILTER = f"Workflows ({' '.join('*' + s for s in SUFFIXES)})"
+
+
+def create(ctx: PanelContext) -> WorkflowEditor:
+    return WorkflowEditor(ctx)
+
+
+def autosave_dir(folders: Folders, plugin_id: str) -> Path:
+    """Unsaved edits go to the plugin's own folder of the workspace, never over the user's file."""
+    return folders.plugin_dir(plugin_id, create=False) / "autosave"
+
+
+class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
+    def __init__(self, ctx: PanelContext):
+        super().__init__()
+        self.ctx = ctx
+        self.setObjectName("prompts:editor:panel")
+        node_types = {n.id: n for n in contributions("studio_workflow_nodes")}
+        self.graph = StudioNodeGraph()
+        self.graph.register_nodes([InputsNode, OutputsNode, MissingNode,
+                                   *make_node_classes(list(node_types.values())).values()])
+        self.session = WorkflowSession(autosave_dir(ctx.folders, ctx.plugin_id), node_types,
+                                       revision=lambda: self.graph.undo_stack().index())
+        self.doc = WorkflowDocument(self.graph, self.session)
+        self._loading = False
+        self.result_views: list[QDialog] = []
+
+        self.node_palette = NodesPaletteWidget(node_graph=self.graph)
+        self.node_palette.setObjectName("palette")
+        self.node_palette.set_category_label("workflow", "Node types")
+        tabs = self.node_palette.tab_widget()
+        for i in range(tabs.count()):  # NodeGraphQt's own "Backdrop" tab is not a workflow node
+            if tabs.tabText(i) != "Node types":
+                tabs.setTabVisible(i, False)
+            else:
+                tabs.setCurrentIndex(i)
+        self.inspector = Inspector(self)
+        self.status = QLabel(objectName="status", wordWrap=True)
+        self.tracker = JobTracker(ctx, self, status=self.status)
+        toolbar = self._toolbar()
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.node_palette)
+        left.addWidget(self.inspector)
+        split = QSplitter()
+        split.addWidget(left)
+        split.addWidget(self.graph.widget)
+        split.setSizes([300, 900])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(2, 2, 2, 2)
+        layout.addWidget(toolbar)
+        layout.addWidget(split, 1)
+        layout.addWidget(self.status)
+
+        self.graph.node_created.connect(self._node_created)
+        self.graph.node_selection_changed.connect(self._selection_changed)
+        self.graph.property_changed.connect(self._property_changed)
+        self.graph.refused.connect(lambda text: self.say(f"Not connected: {text}", "warning"))
+        self.graph.files_dropped.connect(self.files_dropped)
+        self.graph.node_double_clicked.connect(lambda node: self.open_subworkflow(node))
+        self.graph.undo_stack().indexChanged.connect(lambda _i: self._update_title())
+        self.watcher = QFileSystemWatcher(self)
+        self.watcher.fileChanged.connect(self._file_changed)
+        self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
+        self.autosave_timer.start()
+        links.editors.add(self)
+        self.new()
+
+    def _toolbar(self) -> QToolBar:
+        toolbar = QToolBar()
+        self.toolbar_actions: dict[str, QAction] = {}
+        for key, text, shortcut, slot in (
+                ("new", "New", "Ctrl+N", self.new), ("open", "Open…", "Ctrl+O", self.choose_file),
+                ("save", "Save", "Ctrl+S", self.save), ("save_as", "Save as…", "Ctrl+Shift+S", self.save_as),
+                ("undo", "Undo", "Ctrl+Z", lambda: self.graph.undo_stack().undo()),
+                ("redo", "Redo", "Ctrl+Shift+Z", lambda: self.graph.undo_stack().redo()),
+                ("delete", "Delete", "Delete", self.delete_selected), ("copy", "Copy", "Ctrl+C", self.copy_selected),
+                ("paste", "Paste", "Ctrl+V", self.paste), ("group", "Group", "Ctrl+G", self.group_selected),
+                ("open_group", "Open sub-workflow", None, self.open_selected_subworkflow),
+                ("fit", "Fit", "F", self.graph.fit_to_selection),
+                ("run", "Run…", "Ctrl+Return", self.run_dialog), ("evaluate", "Evaluate…", None, self.evaluate_dialog),
+                ("optimize", "Optimize…", None, self.optimize_dialog),
+                ("export", "Export Python…", None, self.export_dialog)):
+            action = QAction(text, self, triggered=slot)
+            if shortcut:
+                action.setShortcut(QKeySequence(shortcut))
+                action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            toolbar.addAction(action)
+            self.toolbar_actions[key] = action
+        return toolbar
+
+    # ---- messages and state
+
+    def say(self, text: str, level: str = "info") -> None:
+        self.status.setText(text)
+        if level in ("error", "warning"):
+            self.ctx.show_message(text, level)
+
+    @property
+    def dirty(self) -> bool:
+        return self.session.dirty
+
+    @property
+    def recovery(self) -> Path | None:
+        return self.session.recovery
+
+    @recovery.setter
+    def recovery(self, path: Path | None) -> None:
+        self.session.recovery = path
+
+    @property
+    def dataset(self) -> str:
+        return self.session.dataset
+
+    @dataset.setter
+    def dataset(self, path: str) -> None:
+        self.session.dataset = path
+
+    def _update_title(self) -> None:
+        try:
+            self.setWindowTitle(self.session.title())
+            self.status.setText(self.session.status_text())
+        except RuntimeError:  # the canvas is being torn down (window closing)
+            pass
+
+    # ---- files
+
+    def new(self) -> None:
+        self.load_spec(untitled_workflow(), None)
+
+    def load_spec(self, spec: WorkflowFile, path: Path | None) -> None:
+        self._loading = True
+        try:
+            self.doc.load(spec, path)
+        finally:
+            self._loading = False
+        self.session.mark_saved()
+        self._watch(path)
+        self.inspector.show_node(None)
+        self._update_title()
+
+    def open_path(self, path: Path) -> None:
+        """Open a workflow file; a bad file is reported and the current workflow stays."""
+        path = Path(path)
+        spec, text = self.session.read(path)  # the reader's messages: missing, a folder, binary…
+        self.load_spec(spec, path)
+        for message, level in self.session.opened(path, spec, text):
+            self.say(message, level)
+        self.graph.center_on()
+
+    def _open_reporting(self, path: Path) -> None:
+        try:
+            self.open_path(path)
+        except WorkflowError as exc:
+            self.say(str(exc), "error")
+
+    def _workflows_folder(self) -> Path:
+        """Where the file dialogs start: the workspace's workflows folder once there is one."""
+        folder = self.ctx.folders.workflows
+        return folder if folder.is_dir() else self.ctx.workspace
+
+    def choose_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open workflow", str(self._workflows_folder()),
+                                              WORKFLOW_FILTER + ";;JSON (*.json);;YAML (*.yaml *.yml)")
+        if path:
+            self._open_reporting(Path(path))
+
+    def save(self) -> bool:
+        if self.session.path is None:
+            return self.save_as()
+        return self.save_to(self.session.path)
+
+    def save_as(self) -> bool:
+        suggested = self._workflows_folder() / f"untitled{SUFFIX}"
+        path, _ = QFileDialog.getSaveFileName(self, "Save workflow", str(suggested), WORKFLOW_FILTER)
+        return self.save_to(Path(path)) if path else False
+
+    def save_to(self, path: Path) -> bool:
+        self._watch(None)  # our own write is not a change on disk
+        self.session.save(self.doc.to_spec(), path)
+        self._watch(path)
+        self._update_title()
+        return True
+
+    def ensure_saved(self) -> Path | None:
+        if (self.session.path is None or self.dirty) and not self.save():
+            return None
+        return self.session.path
+
+    def autosave(self) -> Path | None:
+        """Write unsaved edits beside the workspace (never over the user's file)."""
+        return self.session.autosave(self.doc.to_spec)
+
+    def recover(self) -> None:
+        spec = self.session.recovered_spec()
+        if spec is None:
+            return
+        self.load_spec(spec, self.session.path)
+        self.session.recovered()  # recovered edits are unsaved until saved
+        self._update_title()
+
+    def _file_changed(self, name: str) -> None:
+        change = self.session.disk_change(Path(name))
+        if change.reload is not None:
+            self.load_spec(change.reload, self.session.path)
+        if change.message:
+            self.say(change.message, change.level)
+        if change.rewatch:
+            self._watch(self.session.path)
+
+    def _watch(self, path: Path | None) -> None:
+        """Watch exactly ``path`` (or nothing) for changes made by other programs."""
+        if self.watcher.files():
+            self.watcher.removePaths(self.watcher.files())
+        if path is not None:
+            self.watcher.addPath(str(path))
+
+    def files_dropped(self, paths: list[Path]) -> None:
+        kind, path = self.session.dropped(paths)
+        if kind == "workflow" and path is not None:
+            self._open_reporting(path)
+        elif kind == "dataset" and path is not None:
+            self.say(f"Dataset {path.name} will be used by Evaluate and Optimize.")
+        else:
+            self.say("Drop a dataset (CSV, JSON, JSONL, Parquet, a saved dataset folder) or a workflow file.",
+                     "warning")
+
+    def open_selected_subworkflow(self) -> None:
+        nodes = self.graph.selected_nodes()
+        if nodes:
+            self.open_subworkflow(nodes[0])
+
+    def open_subworkflow(self, node) -> None:
+        if not isinstance(node, WorkflowNode) or node.get_property("workflow_type") != "prompts.workflow":
+            return
+        target = self.session.subworkflow_path(node.params())
+        if self.dirty and not self.save():
+            return
+        self._open_reporting(target)
+
+    # ---- Panel
+
+    def handle_events(self, run_id: str, events: list[Event]) -> None:
+        """Node spans of the run shown colour its nodes; a failed node is selected and said."""
+        for state in self.session.run_events(run_id, events, self._type_of):
+            self.paint_state(state)
+            if state.state == "error":
+                self.select_node(state.name)
+                self.say(f"Node {state.name} failed: {state.error}", "error")
+
+    def _type_of(self, name: str) -> str | None:
+        node = self.graph.get_node_by_name(name)
+        return node.get_property("workflow_type") if node is not None else None
+
+    def save_state(self) -> dict[str, Any]:
+        self.autosave()
+        return {"path": str(self.session.path) if self.session.path else ""}
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        path = Path(state.get("path") or "")
+        if state.get("path") and path.exists():
+            try:
+                self.open_path(path)
+            except WorkflowError as exc:
+                self.say(str(exc), "warning")
+
+    def workspace_changed(self, workspace: Path) -> None:
+        """The open workflow stays open; its unsaved edits now go to the new workspace."""
+        self.session.autosave_dir = autosave_dir(Folders(workspace), self.ctx.plugin_id)
