@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from studio.api import parse_assignments
+from studio.api import CliContext, parse_assignments
 
 
 def configure(parser) -> None:
@@ -62,7 +62,7 @@ def configure(parser) -> None:
     show.add_argument("workflow")
 
 
-def run(args) -> int:
+def run(args, ctx: CliContext) -> int:
     action = args.workflow_action
     if action == "export-python":
         from .jobs import export
@@ -80,7 +80,7 @@ def run(args) -> int:
         _check(workflow, needs_model=not args.model)
         params["inputs"] = _assignments(args.input, "--input")
         _check_inputs(workflow, params["inputs"])
-        return args.run_job("prompts.run", params, quiet=args.quiet)
+        return ctx.run_job("prompts.run", params, quiet=args.quiet)
     from .data import load_dataset
     from .preflight import check_metric
 
@@ -94,10 +94,10 @@ def run(args) -> int:
     dataset = load_dataset(params["data"], list(workflow.spec.inputs), limit=args.limit)
     params["trusted"] = trusted
     if action == "eval":
-        params["resume"] = _resume(args, params, dataset)
-        return args.run_job("prompts.eval", params, quiet=args.quiet)
+        params["resume"] = _resume(args, ctx, params, dataset)
+        return ctx.run_job("prompts.eval", params, quiet=args.quiet)
     params.update({"optimizer": args.optimizer, **settings})
-    return args.run_job("prompts.optimize", params, quiet=args.quiet)
+    return ctx.run_job("prompts.optimize", params, quiet=args.quiet)
 
 
 def _absolute(path: str) -> str:
@@ -152,7 +152,7 @@ def _check(path: Any, needs_model: bool = False):
     return workflow
 
 
-def _resume(args, params: dict[str, Any], dataset: list) -> str:
+def _resume(args, ctx: CliContext, params: dict[str, Any], dataset: list) -> str:
     """The earlier results ``--resume`` continues from, checked now: a wrong target is
     refused before any model call instead of quietly re-running everything."""
     if not args.resume:
@@ -161,7 +161,7 @@ def _resume(args, params: dict[str, Any], dataset: list) -> str:
     from .preflight import resume_source
 
     keys = [example_key(i, ex) for i, ex in enumerate(dataset)]
-    return str(resume_source(args.resume, Path(args.workspace) / "runs", params["workflow"], args.metric, keys))
+    return str(resume_source(args.resume, ctx.folders, params["workflow"], args.metric, keys))
 
 
 def _check_inputs(workflow, inputs: dict[str, Any]) -> None:

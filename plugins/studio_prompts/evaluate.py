@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from studio.api import JobCancelled, atomic_write_text, read_events, resolve
+from studio.api import JobCancelled, atomic_write_text, read_records, resolve
 
 from .data import Example, Prediction
 from .lm import BudgetExceeded
@@ -214,7 +214,7 @@ def _earlier(path: Path, keys: list[str]) -> tuple[dict[str, dict[str, Any]], in
     examples errored (to retry). The file is rewritten with those rows only, one per
     example, so the rows appended next are never glued to a line cut by a crash."""
     wanted = set(keys)
-    latest = {row["key"]: row for row in read_events(path) if row.get("key") in wanted}
+    latest = {row["key"]: row for row in read_records(path) if row.get("key") in wanted}
     done = {k: r for k, r in latest.items() if is_finished(r)}
     ordered = sorted(done.values(), key=lambda r: r.get("index", 0))
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))

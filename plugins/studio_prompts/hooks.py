@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.api import CliCommand, JobKind, NodeType, OpenAction, PanelSpec, PluginInfo, Port, hookimpl
+from studio.api import (CliCommand, JobKind, NodeType, OpenAction, PanelSpec, PluginInfo, Port, Span, Status,
+                        hookimpl)
 
 from .config import EvalParams, OptimizeParams, RunParams
 
@@ -31,9 +32,9 @@ def studio_job_kinds():
 @hookimpl
 def studio_panels():
     return [PanelSpec("prompts:editor", "Workflow", "studio_prompts.qt.workflow_panel:create", area="right",
-                      consumes=("span", "status"), visible=False),
+                      consumes=(Span, Status), visible=False),
             PanelSpec("prompts:traces", "Traces", "studio_prompts.qt.trace_panel:create", area="bottom",
-                      consumes=("span",), visible=False)]
+                      consumes=(Span,), visible=False)]
 
 
 @hookimpl

@@ -1,8 +1,8 @@
 """The prompt engine's jobs: run, evaluate and optimize a workflow, traced into the run folder.
 
 They run in the studio's event loop (``executor="async"``: model calls are I/O). Every
-span goes to the run's ``events.jsonl`` and live to the studio; the workspace's call cache
-is ``<workspace>/cache/llm.sqlite``.
+span goes to the run's ``events.jsonl`` and live to the studio; the call cache is the
+plugin's own ``<workspace>/prompts/llm-cache.sqlite`` (``ctx.data_dir``).
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def _workflow(params: ModelOptions, path: str):
 def _settings(params: ModelOptions, ctx: JobContext, **extra: Any):
     import asyncio
 
-    cache = CallCache(ctx.run_dir.parent.parent / "cache" / "llm.sqlite") if params.cache else None
+    cache = CallCache(ctx.data_dir / "llm-cache.sqlite") if params.cache else None
     return context(tracer=Tracer(lambda record: ctx.span(**record)), cache=cache,
                    limiter=asyncio.Semaphore(params.concurrency), cancelled=lambda: ctx.cancelled, **extra)
 
@@ -86,7 +86,7 @@ async def run_eval(params: EvalParams, ctx: JobContext) -> dict[str, Any]:
     workflow = _workflow(params, params.workflow)
     dataset = _dataset(params, workflow)
     results = ctx.run_dir / "results.jsonl"
-    earlier = resume_source(params.resume, ctx.run_dir.parent, params.workflow, params.metric,
+    earlier = resume_source(params.resume, ctx.folders, params.workflow, params.metric,
                             [example_key(i, ex) for i, ex in enumerate(dataset)])
     if earlier is not None:
         results.write_bytes(earlier.read_bytes())

@@ -140,15 +140,12 @@ class FunctionBackend:
         return await asyncio.to_thread(self.fn, **request)
 
 
-_providers: list[Any] | None = None
-
-
 def provider_for(model: str):
-    """The plugin provider whose prefix the model string starts with, if any."""
-    global _providers
-    if _providers is None:
-        _providers = sorted(contributions("studio_llm_providers"), key=lambda p: -len(p.prefix))
-    return next((p for p in _providers if model.startswith(p.prefix)), None)
+    """The plugin provider whose prefix the model string starts with, if any (the longest
+    such prefix). Asked each time: the process's plugin host keeps the list, and a plugin
+    disabled or installed since is heard of."""
+    providers = sorted(contributions("studio_llm_providers"), key=lambda p: -len(p.prefix))
+    return next((p for p in providers if model.startswith(p.prefix)), None)
 
 
 # --------------------------------------------------------------------------- the LM

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from studio.api import read_events
+from studio.api import Folders, read_records
 
 from .workflow.schema import WorkflowError
 
@@ -104,31 +104,35 @@ def no_model_message(workflow: Any, where_to_set: str) -> str | None:
     return f"{Path(workflow.where).name}: no model set for {'node' if len(nodes) == 1 else 'nodes'} {listed}: {where_to_set}"
 
 
-def _run_folder(target: str, runs_root: Path) -> Path:
+def _run_folder(target: str, folders: Folders) -> Path:
     path = Path(target).expanduser()
     if path.exists():
         return path
-    if runs_root.is_dir() and "/" not in target and target not in ("", ".", ".."):
-        if (runs_root / target / "run.json").exists():
-            return runs_root / target
-        matches = sorted(d for d in runs_root.iterdir() if target in d.name and (d / "run.json").exists())
+    try:
+        named = folders.run_dir(target)  # refuses what is not a run id: a path, "..", ""
+    except ValueError:
+        named = None
+    if named is not None and folders.runs.is_dir():
+        if (named / "run.json").exists():
+            return named
+        matches = sorted(d for d in folders.runs.iterdir() if target in d.name and (d / "run.json").exists())
         if len(matches) == 1:
             return matches[0]
         if len(matches) > 1:
             raise ValueError(f"--resume: {target!r} matches {len(matches)} runs; give more of the run id")
-    raise ValueError(f"--resume: no run or folder {target!r} (runs are in {runs_root})")
+    raise ValueError(f"--resume: no run or folder {target!r} (runs are in {folders.runs})")
 
 
 def _same_file(a: Any, b: Any) -> bool:
     return Path(str(a)).expanduser().resolve() == Path(str(b)).expanduser().resolve()
 
 
-def resume_source(target: str, runs_root: Path, workflow: str, metric: str, keys: list[str]) -> Path | None:
+def resume_source(target: str, folders: Folders, workflow: str, metric: str, keys: list[str]) -> Path | None:
     """The ``results.jsonl`` to continue from (None when ``target`` is empty), or
     ``ValueError`` saying why that is not an earlier evaluation of this workflow and data."""
     if not target.strip():
         return None
-    path = _run_folder(target.strip(), Path(runs_root))
+    path = _run_folder(target.strip(), folders)
     folder, results = (path, path / "results.jsonl") if path.is_dir() else (path.parent, path)
     info = _json(folder / "run.json")
     if info.get("kind") and info["kind"] != "prompts.eval":
@@ -141,7 +145,7 @@ def resume_source(target: str, runs_root: Path, workflow: str, metric: str, keys
     if params.get("metric") and params["metric"] != metric:
         raise ValueError(f"--resume: {folder.name} was scored with {params['metric']}, not {metric}")
     try:
-        rows = list(read_events(results))
+        rows = list(read_records(results))
     except (OSError, ValueError) as exc:
         raise ValueError(f"--resume: cannot read {results}: {exc}") from None
     except RecursionError:

@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 import pydantic
 
+from studio.api import RunStatus
+
 _current: contextvars.ContextVar["Span | None"] = contextvars.ContextVar("studio_prompts_span", default=None)
 _ids = itertools.count(1)
 _prefix = f"{os.getpid():x}-"
@@ -70,7 +72,8 @@ class Span:
             with _rollup_lock:
                 parent.add_usage(self.tokens, self.cost, self.calls)
         if error is not None and status is None:
-            status = "cancelled" if type(error).__name__ in ("CancelledError", "JobCancelled") else "error"
+            # a cancelled span is named as a cancelled run is
+            status = RunStatus.CANCELLED.value if type(error).__name__ in ("CancelledError", "JobCancelled") else "error"
         record = {"id": self.id, "parent": parent.id if parent is not None else self.tracer.root_parent,
                   "kind": self.kind, "name": self.name, "start": self.start, "duration": duration,
                   "status": status or "ok", **self.fields, **fields,

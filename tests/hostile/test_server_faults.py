@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from studio.api import Folders, RunStatus
+
 from .conftest import expect_failed, expect_ok, expect_refused
 
 CAPITALS = {"France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Japan": "Tokyo",
@@ -61,7 +63,7 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
         server: FaultyServer = self.server  # type: ignore[assignment]
         with server.lock:
@@ -179,9 +181,10 @@ def test_wrong_resume_targets_and_missing_plugins_cost_no_call(cli, files, tmp_p
     path = workflow(server.url)
     expect_refused(cli("workflow", "eval", path, "--data", data, "--resume", "/nonexistent", env=ENV),
                    "--resume", "no run or folder")
-    other = cli.workspace / "runs" / "20260101-000000-diagnostics.stream-abcd"
+    other = Folders(cli.workspace).run_dir("20260101-000000-diagnostics.stream-abcd")
     other.mkdir(parents=True)
-    (other / "run.json").write_text(json.dumps({"id": other.name, "kind": "diagnostics.stream", "status": "succeeded"}))
+    (other / "run.json").write_text(json.dumps({"id": other.name, "kind": "diagnostics.stream",
+                                                "status": RunStatus.SUCCEEDED}))
     (other / "results.jsonl").write_text("")
     expect_refused(cli("workflow", "eval", path, "--data", data, "--resume", other.name, env=ENV),
                    "diagnostics.stream run, not an evaluation")

@@ -11,6 +11,8 @@ import stat
 
 import pytest
 
+from studio.api import Folders
+
 from .conftest import expect_failed, expect_ok, expect_refused
 
 SIDEFX = '''
@@ -212,7 +214,7 @@ def test_eval_checks_the_data_and_metric_before_any_run_folder(cli, tmp_path):
     for metric, fragment in (("bogus", "unknown metric"), ("", "--metric is empty"),
                              ("nonexist_mod:f", "no module 'nonexist_mod'")):
         expect_refused(cli("workflow", "eval", path, "--data", good, "--metric", metric, "--quiet"), fragment)
-    assert not list((cli.workspace / "runs").iterdir())
+    assert not list(Folders(cli.workspace).runs.iterdir())
 
 
 def test_flags_name_themselves_and_optimize_set_takes_only_its_settings(cli, tmp_path):
@@ -223,7 +225,7 @@ def test_flags_name_themselves_and_optimize_set_takes_only_its_settings(cli, tmp
     expect_refused(cli("workflow", "optimize", path, "--data", data, "--set", "workflow=/etc/passwd"),
                    "--set workflow")
     expect_refused(cli("workflow", "run", path, "--input", "question=NaN"), "--input question", "finite")
-    assert not list((cli.workspace / "runs").iterdir())
+    assert not list(Folders(cli.workspace).runs.iterdir())
 
 
 def test_a_dead_local_server_is_named_without_any_key_set(cli, tmp_path):

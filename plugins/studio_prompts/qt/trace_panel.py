@@ -17,36 +17,33 @@ from PySide6.QtCore import QItemSelectionModel, Qt, Signal
 from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
                                QPushButton, QSplitter, QTabWidget, QTextBrowser, QTreeView, QVBoxLayout, QWidget)
 
-from studio.api import read_events
+from studio.api import Event, Panel, RunStatus, Span, parse_event, read_events, read_records
 
 from .timeline import Timeline
 from .trace_model import SPAN_ID_ROLE, SpanFilter, SpanTreeModel
 
 KINDS = ("", "workflow", "node", "module", "predictor", "llm", "parse", "tool", "retriever")
-STATUSES = ("", "ok", "error", "cached", "cancelled", "running")
+#: span statuses: ok, error, cached, and a cancelled or (not yet ended) running span, named as runs are
+STATUSES = ("", "ok", "error", "cached", RunStatus.CANCELLED, RunStatus.RUNNING)
 
 
 def create(ctx) -> "TracePanel":
     return TracePanel(ctx)
 
 
-def span_record(event: dict[str, Any]) -> dict[str, Any]:
-    """A ``span`` event from a run log back to the span's own fields."""
-    record = {k: v for k, v in event.items() if k not in ("t", "kind", "span_kind")}
-    record["kind"] = event.get("span_kind", "")
-    return record
-
-
 def read_spans(path: Path) -> list[dict[str, Any]]:
-    """Spans from a run folder, its ``events.jsonl``, or a JSONL file of span records."""
+    """Span records from a run folder, its ``events.jsonl`` (span events), or a JSONL
+    file of span records (a trace file a script wrote with a ``Collector``)."""
     path = Path(path)
-    file = path / "events.jsonl" if path.is_dir() else path
+    if path.is_dir() or path.name == "events.jsonl":
+        return [event.record for event in read_events(path) if isinstance(event, Span)]
     spans = []
-    for event in read_events(file):
-        if event.get("kind") == "span":
-            spans.append(span_record(event))
-        elif "id" in event and "parent" in event:  # a plain trace file (span records)
-            spans.append(event)
+    for record in read_records(path):
+        event = parse_event(record)  # a run log under another name holds span events
+        if isinstance(event, Span):
+            spans.append(event.record)
+        elif "id" in record and "parent" in record:  # a trace file's span record
+            spans.append(record)
     return spans
 
 
@@ -246,7 +243,7 @@ class TraceView(QWidget):
         return text
 
 
-class TracePanel(QWidget):
+class TracePanel(QWidget, Panel):
     node_selected = Signal(str)  # a workflow node id, when a span of that node is clicked
 
     def __init__(self, ctx):
@@ -280,8 +277,8 @@ class TracePanel(QWidget):
 
     # ---- data in
 
-    def handle_events(self, run_id: str, events: list[dict]) -> None:
-        spans = [span_record(e) for e in events if e.get("kind") == "span"]
+    def handle_events(self, run_id: str, events: list[Event]) -> None:
+        spans = [event.record for event in events if isinstance(event, Span)]
         if not spans:
             return
         model = self.models.get(run_id)
@@ -312,12 +309,9 @@ class TracePanel(QWidget):
         self.view.run_box.setCurrentIndex(self.view.run_box.findData(run_id))
         return run_id
 
-    def workspace_changed(self) -> None:
-        pass
-
     def _choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a run's events.jsonl or a trace file",
-                                              str(self.ctx.workspace / "runs"), "Traces (*.jsonl)")
+                                              str(self.ctx.folders.runs), "Traces (*.jsonl)")
         if path:
             try:
                 self.open_path(Path(path))
@@ -345,8 +339,8 @@ class TracePanel(QWidget):
 
     # ---- state
 
-    def save_state(self) -> dict:
+    def save_state(self) -> dict[str, Any]:
         return {"compare": self.compare.isChecked()}
 
-    def restore_state(self, state: dict) -> None:
+    def restore_state(self, state: dict[str, Any]) -> None:
         self.compare.setChecked(bool(state.get("compare", False)))

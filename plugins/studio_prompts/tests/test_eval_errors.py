@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 
+from studio.api import RunStatus
 from studio.fake_llm import Fail
 from studio_prompts import Budget, Example, Predict, context
 from studio_prompts.evaluate import evaluate
@@ -142,7 +143,7 @@ def test_cli_eval_exits_1_on_errors_and_resume_retries_them(workflow_file, data_
     folder = run_folder(err)
     summary = json.loads((folder / "summary.json").read_text())
     assert summary["score"] == 0.5 and summary["errors"] == 2 and summary["scored"] == 4
-    assert json.loads((folder / "run.json").read_text())["status"] == "failed"
+    assert json.loads((folder / "run.json").read_text())["status"] == RunStatus.FAILED
 
     llm_server.reset(script=Flaky())
     code, out, err = cli(capsys, "workflow", "eval", workflow_file, "--data", data_file, "--quiet",
@@ -205,7 +206,7 @@ def test_dead_server_fails_the_job_with_no_score(workflow_file, data_file, llm_s
     llm_server.stop()
     job = run_job(make_studio(hooks), "prompts.eval", {"workflow": str(workflow_file), "data": str(data_file),
                                                        "retries": 0, "timeout": 5})
-    assert job.status == "failed" and "6 of 6 examples errored" in job.error and "no score" in job.error
+    assert job.status == RunStatus.FAILED and "6 of 6 examples errored" in job.error and "no score" in job.error
     assert "is the server running?" in job.error
     summary = json.loads((job.run.dir / "summary.json").read_text())
     assert summary["score"] is None and summary["errors"] == 6 and summary["scored"] == 0
@@ -264,7 +265,7 @@ def test_result_window_shows_errors_apart_and_retries_them(qtbot, tmp_path):
 
     editor = Editor()
     qtbot.addWidget(editor)
-    view = ResultView(editor, run_dir, "eval", {"status": "failed", "error": "EvaluationErrors: …"})
+    view = ResultView(editor, run_dir, "eval", {"status": RunStatus.FAILED, "error": "EvaluationErrors: …"})
     text = view.summary.text()
     assert "Score 0.500 over 2 of 3 examples" in text and "1 errored, not scored" in text
     assert view.table.item(0, 0).text() == "error" and view.table.item(0, 4).text() == "not scored"
@@ -285,7 +286,7 @@ def test_result_window_all_errors_shows_the_error_header_and_the_whole_error(qtb
     rows = [{"index": i, "status": "error", "score": None, "inputs": {"question": "q" * 300}, "error": long_error}
             for i in range(2)]
     (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    view = ResultView(None, run_dir, "eval", {"status": "failed", "error": "…"})
+    view = ResultView(None, run_dir, "eval", {"status": RunStatus.FAILED, "error": "…"})
     qtbot.addWidget(view)
     view.resize(1000, 560)
     view.show()

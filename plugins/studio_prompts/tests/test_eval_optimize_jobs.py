@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.api import RunStatus, Span, read_events
 from studio_prompts import Budget, Example, Predict, context
 from studio_prompts.evaluate import evaluate, exact_match, f1
 from studio_prompts.optimizers import COPRO, BootstrapFewShot, LabeledFewShot
@@ -142,16 +143,16 @@ def test_run_job_writes_trace_and_outputs(tmp_path, llm_server, make_studio, run
     studio = make_studio(hooks)
     job = run_job(studio, "prompts.run", {"workflow": str(capitals_workflow(tmp_path, llm_server.url)),
                                           "inputs": {"country": "France"}})
-    assert job.status == "succeeded", job.error
+    assert job.status == RunStatus.SUCCEEDED, job.error
     assert job.result == {"capital": "Paris"}
     assert json.loads((job.run.dir / "outputs.json").read_text()) == {"capital": "Paris"}
-    spans = [e for e in map(json.loads, job.run.events_path.read_text().splitlines()) if e["kind"] == "span"]
-    assert {s["span_kind"] for s in spans} >= {"workflow", "node", "predictor", "llm", "parse"}
+    spans = [e for e in read_events(job.run.dir) if isinstance(e, Span)]
+    assert {s.span_kind for s in spans} >= {"workflow", "node", "predictor", "llm", "parse"}
     # the workspace cache answers the second run
     again = run_job(studio, "prompts.run", {"workflow": str(capitals_workflow(tmp_path, llm_server.url)),
                                             "inputs": {"country": "France"}})
-    spans = [e for e in map(json.loads, again.run.events_path.read_text().splitlines()) if e["kind"] == "span"]
-    assert [s["cache_hit"] for s in spans if s["span_kind"] == "llm"] == [True] and len(llm_server.requests) == 1
+    spans = [e for e in read_events(again.run.dir) if isinstance(e, Span)]
+    assert [s.record["cache_hit"] for s in spans if s.span_kind == "llm"] == [True] and len(llm_server.requests) == 1
 
 
 def test_cli_run_eval_optimize_export(tmp_path, llm_server, studio_home, monkeypatch, capsys, data_file):

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from studio.api import StudioFileError
+from studio.api import Folders, StudioFileError
 from studio_prompts.data import load_dataset
 from studio_prompts.preflight import check_metric
 from studio_prompts.workflow import WorkflowError, load_workflow
@@ -96,7 +96,7 @@ def test_a_resume_target_nested_too_deeply_is_refused(tmp_path):
     results = tmp_path / "results.jsonl"
     results.write_text('{"key": ' + "[" * 900 + "]" * 900 + "}\n" + "[" * 100_000 + "\n")
     with pytest.raises(ValueError, match="nested too deeply"):
-        resume_source(str(results), tmp_path / "runs", str(tmp_path / "w.workflow.json"), "exact_match", ["0:x"])
+        resume_source(str(results), Folders(tmp_path), str(tmp_path / "w.workflow.json"), "exact_match", ["0:x"])
     results.write_text('{"key": ["0:x"]}\n')
     with pytest.raises(ValueError, match="not an evaluation's results file"):
-        resume_source(str(results), tmp_path / "runs", str(tmp_path / "w.workflow.json"), "exact_match", ["0:x"])
+        resume_source(str(results), Folders(tmp_path), str(tmp_path / "w.workflow.json"), "exact_match", ["0:x"])

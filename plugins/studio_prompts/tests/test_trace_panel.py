@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from studio.api import RunStatus
 from studio.testing import loop_until
 
 import studio_prompts.hooks as prompts_hooks
@@ -50,7 +51,7 @@ def test_a_live_run_fills_the_trace_view(window, qasync_loop, qtbot, tmp_path, l
         return job
 
     job = qasync_loop.run_until_complete(go())
-    assert job.status == "succeeded", job.error
+    assert job.status == RunStatus.SUCCEEDED, job.error
     loop_until(qasync_loop, lambda: job.id in panel.models and len(panel.models[job.id].tree) >= 9)
     view = panel.view
     assert view.run_id == job.id

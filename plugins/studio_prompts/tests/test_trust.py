@@ -14,6 +14,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from studio.api import RunStatus
 from studio_prompts import LM
 from studio_prompts.workflow import NodeError, WorkflowError, load_workflow
 from studio_prompts.workflow.export import export_python
@@ -130,7 +131,7 @@ def test_jobs_refuse_untrusted_code_unless_the_fingerprint_matches(tmp_path, sid
     path = runnable(tmp_path, sidefx.name)
     params = {"workflow": str(path), "inputs": {"question": "hi"}}
     refused = run_job(studio, "prompts.run", params)
-    assert refused.status == "failed" and f"{sidefx.name}:shout" in refused.error and "trusted=" in refused.error
+    assert refused.status == RunStatus.FAILED and f"{sidefx.name}:shout" in refused.error and "trusted=" in refused.error
     assert not sidefx.marker.exists()
     digest = fingerprint(load_workflow(path))
     # the sub-workflow changes after it was reviewed: the old consent no longer holds
@@ -138,10 +139,10 @@ def test_jobs_refuse_untrusted_code_unless_the_fingerprint_matches(tmp_path, sid
     reviewed = sub.read_text()
     sub.write_text(reviewed.replace('"name": "sub"', '"name": "sub2"'))
     stale = run_job(studio, "prompts.run", {**params, "trusted": digest})
-    assert stale.status == "failed" and "changed since it was trusted" in stale.error and not sidefx.marker.exists()
+    assert stale.status == RunStatus.FAILED and "changed since it was trusted" in stale.error and not sidefx.marker.exists()
     sub.write_text(reviewed)
     ok = run_job(studio, "prompts.run", {**params, "trusted": digest})
-    assert ok.status == "succeeded", ok.error
+    assert ok.status == RunStatus.SUCCEEDED, ok.error
     assert ok.result == {"out": "HI"} and sidefx.marker.exists()
 
 
@@ -155,13 +156,13 @@ def test_a_module_function_metric_in_job_params_needs_the_fingerprint_too(tmp_pa
     data.write_text('{"question": "a", "out": "a"}\n')
     metric = f"{sidefx.name}:score"
     params = {"workflow": str(path), "data": str(data), "metric": metric}
-    assert run_job(studio, "prompts.eval", {**params, "metric": "exact_match"}).status == "succeeded"
+    assert run_job(studio, "prompts.eval", {**params, "metric": "exact_match"}).status == RunStatus.SUCCEEDED
     refused = run_job(studio, "prompts.eval", params)
-    assert refused.status == "failed" and f"{metric} (metric)" in refused.error and not sidefx.marker.exists()
+    assert refused.status == RunStatus.FAILED and f"{metric} (metric)" in refused.error and not sidefx.marker.exists()
     wrong = run_job(studio, "prompts.eval", {**params, "trusted": fingerprint(load_workflow(path))})
-    assert wrong.status == "failed" and not sidefx.marker.exists()  # the workflow's digest does not cover the metric
+    assert wrong.status == RunStatus.FAILED and not sidefx.marker.exists()  # the workflow's digest does not cover the metric
     ok = run_job(studio, "prompts.eval", {**params, "trusted": fingerprint(load_workflow(path), metric)})
-    assert ok.status == "succeeded", ok.error
+    assert ok.status == RunStatus.SUCCEEDED, ok.error
     assert ok.result["score"] == 1.0 and sidefx.marker.exists()
 
 
@@ -200,9 +201,9 @@ def test_the_editor_asks_before_running_code_and_remembers_the_answer(make_windo
         return job
 
     job = qasync_loop.run_until_complete(run_and_wait())
-    assert job.status == "succeeded", job.error
+    assert job.status == RunStatus.SUCCEEDED, job.error
     assert job.result == {"out": "HI"} and sidefx.marker.exists() and len(asked) == 3
-    assert qasync_loop.run_until_complete(run_and_wait()).status == "succeeded" and len(asked) == 3  # remembered
+    assert qasync_loop.run_until_complete(run_and_wait()).status == RunStatus.SUCCEEDED and len(asked) == 3  # remembered
     digest = content_digest(load_workflow(path))
     # kept in the plugin's settings on disk: a restarted studio remembers it
     assert digest in make_studio().settings.plugin_settings["prompts"][SETTINGS_KEY]
@@ -310,5 +311,5 @@ def test_the_editor_asks_before_a_server_the_file_names_gets_a_key(make_window, 
         return job
 
     job = qasync_loop.run_until_complete(run_and_wait())
-    assert job.status == "succeeded", job.error
+    assert job.status == RunStatus.SUCCEEDED, job.error
     assert seen == ["Bearer s3cret"]

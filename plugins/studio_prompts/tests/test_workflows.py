@@ -13,6 +13,7 @@ import time
 
 import pytest
 
+from studio.api import RunStatus
 from studio_prompts import Collector, context
 from studio_prompts.workflow import NodeError, WorkflowError, load_workflow
 from studio_prompts.workflow.export import export_python
@@ -179,7 +180,7 @@ def test_cancelling_a_run_cancels_in_flight_calls(tmp_path, llm_server, lm):
     assert cancel_soon(lambda: workflow.acall(question="q"), lm=lm, tracer=trace) < 1.5
     ended = [s for s in trace.spans if s["kind"] in ("node", "workflow") and "duration" in s]
     started = [s for s in trace.spans if s["status"] == "running"]  # announced when they began
-    assert {s["status"] for s in ended} == {"cancelled"} and {s["id"] for s in started} == {s["id"] for s in ended}
+    assert {s["status"] for s in ended} == {RunStatus.CANCELLED} and {s["id"] for s in started} == {s["id"] for s in ended}
 
 
 def test_python_and_sub_workflow_nodes(tmp_path, llm_server, lm):

@@ -3,18 +3,22 @@
 
 from __future__ import annotations
 
+import studio_trainer.hooks as trainer_hooks
+from studio.api import RunStatus
 from studio_prompts import LM, Collector, Predict, context
+
+#: a tiny training run: a 2-layer, 32-wide model, 16-token context, 20 steps
+TINY = {"model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16},
+        "max_steps": 20, "batch_size": 4, "warmup_steps": 2, "learning_rate": 3e-3, "log_interval": 5,
+        "eval_interval": 10, "eval_iters": 2, "sample_interval": 0, "checkpoint_interval": 10}
 
 
 def test_studio_checkpoint_answers_a_predictor(make_studio, run_job, tmp_path):
-    import studio_trainer.hooks as trainer_hooks
-    from studio_trainer.tests.helpers import tiny
-
     corpus = tmp_path / "corpus.txt"
     corpus.write_text("Question: why?\nAnswer: because.\n\n" * 200)
     studio = make_studio(("trainer", trainer_hooks))
-    trained = run_job(studio, "trainer.train", tiny(corpus))
-    assert trained.status == "succeeded", trained.error
+    trained = run_job(studio, "trainer.train", {**TINY, "data": {"corpus": str(corpus)}})
+    assert trained.status == RunStatus.SUCCEEDED, trained.error
     trace = Collector()
     lm = LM(f"studio/{trained.run.dir}", max_tokens=16, seed=0)
     with context(lm=lm, tracer=trace):
