@@ -97,7 +97,7 @@ class PluginHost:
             try:
                 module = ep.load()
                 self.pm.register(module, name=ep.name)
-            except BaseException as exc:  # noqa: BLE001 - a plugin may raise anything, even SystemExit
+            except BaseException as exc:  # a plugin may raise anything, even SystemExit
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 record.status = "failed"

@@ -301,7 +301,7 @@ class JobManager:
         result = None
         try:
             result = await task
-        except BaseException as e:  # noqa: BLE001 - reported on the job
+        except BaseException as e:  # reported on the job
             exc = e
         outcome = conclude(ctx, exc, result)
         ctx.close()

@@ -90,7 +90,7 @@ def worker_main(events_conn, control_conn, spec: dict[str, Any]) -> None:
     try:
         runner = resolve(spec["runner"])
         result = call_runner(runner, spec["params"], ctx)
-    except BaseException as e:  # noqa: BLE001 - everything is reported, SystemExit included
+    except BaseException as e:  # everything is reported, SystemExit included
         exc = e
     outcome = conclude(ctx, exc, result)
     try:
