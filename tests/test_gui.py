@@ -1,5 +1,6 @@
 """GUI tests (pytest-qt, offscreen): panels, live curves, docking, isolation, exit path."""
 
+import asyncio
 import json
 import math
 import os
@@ -275,3 +276,55 @@ def test_theme_switches_palette(qapp):
     assert is_dark()
     apply_theme(qapp, "light")
     assert not is_dark()
+
+
+def test_job_tracker_follows_progress_result_cancel_and_refusal(window, qtbot, qasync_loop):
+    from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton
+
+    from studio.api import JobOutcome, Progress
+    from studio.qt.facade import StudioPanelContext
+    from studio.widgets import JobTracker
+
+    ctx = StudioPanelContext("t", window)
+    bar, cancel, label, start_button = QProgressBar(), QPushButton("Cancel"), QLabel(), QPushButton("Start")
+    tracker = JobTracker(ctx, window, progress=bar, cancel=cancel, status=label, busy_disabled=(start_button,))
+    assert not cancel.isEnabled() and start_button.isEnabled()
+    outcomes: list[JobOutcome] = []
+    progress: list[float] = []
+    seen_busy: list[bool] = []
+
+    async def run(kind, params, cancel_after=None, **kwargs):
+        """Start as a button's slot would, inside the running loop; wait for the outcome."""
+        count = len(outcomes)
+        run_id = tracker.start(kind, params, title="Counting", on_done=outcomes.append, **kwargs)
+        seen_busy.append(tracker.busy and cancel.isEnabled() and not start_button.isEnabled())
+        if run_id is None:
+            return None
+        if cancel_after is not None:
+            await asyncio.sleep(cancel_after)
+            cancel.click()
+        while len(outcomes) == count:
+            await asyncio.sleep(0.02)
+        return run_id
+
+    run_id = qasync_loop.run_until_complete(run(
+        "t.count_thread", {"n": 5, "delay": 0.02},
+        on_event=lambda e: progress.append(e.done) if isinstance(e, Progress) else None))
+    done = outcomes[0]
+    assert seen_busy == [True]
+    assert done.run_id == run_id and done.succeeded and done.result == {"n": 5}
+    assert done.run_dir == window.studio.workspace.root / "runs" / run_id
+    assert progress == [1, 2, 3, 4, 5]
+    assert not tracker.busy and not cancel.isEnabled() and start_button.isEnabled()
+    assert "Counting: done" in label.text()
+
+    late: list[JobOutcome] = []
+    ctx.when_finished(run_id, late.append)  # a run that already ended: called at once
+    assert late and late[0].result == {"n": 5}
+
+    qasync_loop.run_until_complete(run("t.count_thread", {"n": 1000, "delay": 0.02}, cancel_after=0.3))
+    assert outcomes[1].status == RunStatus.CANCELLED and outcomes[1].result is None
+    assert "cancelled" in label.text()
+
+    assert qasync_loop.run_until_complete(run("t.count_thread", {"n": -1})) is None  # refused, and said why
+    assert "could not start" in label.text() and "n" in label.text() and not tracker.busy

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QAbstractButton, QLabel, QProgressBar
+from PySide6.QtWidgets import QAbstractButton, QLabel, QProgressBar, QWidget
 
 from studio.api import Event, JobError, JobOutcome, PanelContext, Progress, RunStatus
 
@@ -44,10 +44,13 @@ class JobTracker(QObject):
     finished = Signal(object)  # JobOutcome
 
     def __init__(self, ctx: PanelContext, parent: QObject | None = None, *, progress: QProgressBar | None = None,
-                 cancel: QAbstractButton | None = None, status: QLabel | None = None):
+                 cancel: QAbstractButton | None = None, status: QLabel | None = None,
+                 busy_disabled: tuple[QWidget, ...] = ()):
+        """``busy_disabled``: widgets to disable while a job runs (the buttons that start one)."""
         super().__init__(parent)
         self.ctx = ctx
         self.progress, self.cancel_button, self.status = progress, cancel, status
+        self.busy_disabled = busy_disabled
         self.runs: dict[str, TrackedRun] = {}  # active runs, by run id
         self.last: JobOutcome | None = None
         self._unsubscribe = ctx.subscribe(self._on_events)
@@ -137,6 +140,8 @@ class JobTracker(QObject):
                 self.progress.setRange(0, 0)
         if self.cancel_button is not None:
             self.cancel_button.setEnabled(busy)
+        for widget in self.busy_disabled:
+            widget.setEnabled(not busy)
 
     def _say(self, text: str, error: bool = False) -> None:
         if self.status is not None:
