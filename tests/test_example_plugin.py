@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,11 +20,19 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "studio-hello-plugi
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
+def source(tmp_path_factory) -> Path:
+    """A copy of the example: building in place would leave build/ and *.egg-info in the checkout."""
+    copy = tmp_path_factory.mktemp("hello-source") / "studio-hello-plugin"
+    shutil.copytree(EXAMPLE, copy, ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    return copy
+
+
+@pytest.fixture(scope="module")
+def installed(source, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("hello")
     wheels, target = out / "wheels", out / "site"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheels), str(EXAMPLE)], capture_output=True, text=True, timeout=180)
+                            "-w", str(wheels), str(source)], capture_output=True, text=True, timeout=180)
     assert build.returncode == 0, build.stderr
     wheel = next(wheels.glob("studio_hello_plugin-*.whl"))
     install = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target),
@@ -64,9 +73,9 @@ def test_its_job_runs_from_the_cli(run):
 
 
 @pytest.mark.slow  # about 10 s: a studio, a worker and a window
-def test_its_own_tests_pass_against_the_installed_package(run, tmp_path):
+def test_its_own_tests_pass_against_the_installed_package(run, source, tmp_path):
     # from tmp_path, so that `import studio_hello` finds the installed copy, not the source
-    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(EXAMPLE / "tests")],
+    result = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", str(source / "tests")],
                             capture_output=True, text=True, timeout=300, env=run.env, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert " passed" in result.stdout and "skipped" not in result.stdout
