@@ -69,8 +69,8 @@ class JobTracker(QObject):
         title = title or kind
         try:
             run_id = self.ctx.submit_job(kind, params)
-        except JobError as exc:
-            self._say(f"{title} could not start: {exc}", error=True)
+        except JobError as exc:  # the user's input: said in the label and as a message (a dialog)
+            self._say(f"{title} could not start: {exc}", level="error")
             return None
         self.runs[run_id] = TrackedRun(run_id, kind, title, on_done, on_event)
         self._say(f"{title}…")
@@ -124,7 +124,7 @@ class JobTracker(QObject):
         elif outcome.status == RunStatus.CANCELLED:
             self._say(f"{run.title}: cancelled")
         else:
-            self._say(f"{run.title} {outcome.status}: {outcome.error or 'no reason given'}", error=True)
+            self._say(f"{run.title} {outcome.status}: {outcome.error or 'no reason given'}", level="warning")
         self._update_widgets()
         if run.on_done is not None:
             run.on_done(outcome)
@@ -143,8 +143,10 @@ class JobTracker(QObject):
         for widget in self.busy_disabled:
             widget.setEnabled(not busy)
 
-    def _say(self, text: str, error: bool = False) -> None:
+    def _say(self, text: str, level: str = "") -> None:
+        """Progress goes to the status label; problems also to the studio's messages (status
+        bar and Log panel; a dialog for an error the user caused)."""
         if self.status is not None:
             self.status.setText(text)
-        elif error:
-            self.ctx.show_message(text, "error")
+        if level:
+            self.ctx.show_message(text, level)
