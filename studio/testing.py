@@ -27,11 +27,15 @@ import importlib
 import sys
 import textwrap
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from studio.api import Event
 
 
 @pytest.fixture
@@ -82,7 +86,7 @@ def run_job() -> Callable[..., Any]:
 
 
 @pytest.fixture
-def plugin_distribution(tmp_path, monkeypatch) -> Callable[..., Path]:
+def plugin_distribution(tmp_path, monkeypatch) -> Iterator[Callable[..., Path]]:
     """Make a distribution on sys.path: ``plugin_distribution("my-plugin", {"my": "my_mod"},
     {"my_mod": "source code"})``. Removed from sys.path and sys.modules after the test."""
     made: list[str] = []
@@ -196,7 +200,7 @@ class RecordingContext:
 
         return [(e.step, e.value) for e in self.events if isinstance(e, Metric) and e.name == name]
 
-    def of_kind(self, kind: type | str) -> list[Any]:
+    def of_kind(self, kind: type[Event] | str) -> list[Any]:
         """The events of one class (``Span``) or kind name (``"span"``)."""
         name = kind if isinstance(kind, str) else kind.kind
         return [e for e in self.events if e.kind == name]

@@ -136,7 +136,8 @@ class PanelContext(Protocol):
     @property
     def data_dir(self) -> Path:
         """This plugin's own folder in the workspace (made on first use)."""
-    def subscribe(self, callback: EventCallback, kinds: tuple[type | str, ...] | None = None) -> Callable[[], None]:
+    def subscribe(self, callback: EventCallback,
+                  kinds: tuple[type[Event] | str, ...] | None = None) -> Callable[[], None]:
         """``callback(run_id, events)`` for every batch of every run's events (only the
         given event classes, if ``kinds``); returns the call that unsubscribes."""
     def submit_job(self, kind: str, params: dict[str, Any] | BaseModel,

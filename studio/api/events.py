@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -141,12 +141,12 @@ class Status:
 
 
 Event = Progress | Metric | Log | Artifact | Span | Status
-EVENT_TYPES: tuple[type, ...] = (Progress, Metric, Log, Artifact, Span, Status)
+EVENT_TYPES: tuple[type[Event], ...] = (Progress, Metric, Log, Artifact, Span, Status)
 #: every event kind, as stored in the ``kind`` field
 EVENT_KINDS: tuple[str, ...] = tuple(t.kind for t in EVENT_TYPES)
 
 
-def kind_names(kinds: Iterable[str | type] | None) -> tuple[str, ...] | None:
+def kind_names(kinds: Iterable[str | type[Event]] | None) -> tuple[str, ...] | None:
     """Event classes (or kind names) as kind names: ``(Metric, "log") -> ("metric", "log")``."""
     if kinds is None:
         return None
@@ -159,7 +159,8 @@ def kind_names(kinds: Iterable[str | type] | None) -> tuple[str, ...] | None:
 def parse_event(raw: Mapping[str, Any]) -> Event | None:
     """A stored event as its class; None for an unknown kind or a malformed event (a run
     log may hold a hand-edited line, or an event of a newer studio)."""
-    parser = _PARSERS.get(raw.get("kind"))  # type: ignore[arg-type]
+    kind = raw.get("kind")
+    parser = _PARSERS.get(kind) if isinstance(kind, str) else None
     if parser is None:
         return None
     try:
@@ -227,8 +228,8 @@ def _status(raw: Mapping[str, Any]) -> Status:
     return Status(RunStatus(raw["status"]), None if error is None else str(error), raw.get("t") or 0.0)
 
 
-_PARSERS = {"progress": _progress, "metric": _metric, "log": _log, "artifact": _artifact, "span": _span,
-            "status": _status}
+_PARSERS: dict[str, Callable[[Mapping[str, Any]], Event]] = {
+    "progress": _progress, "metric": _metric, "log": _log, "artifact": _artifact, "span": _span, "status": _status}
 
 
 # ------------------------------------------------------------------------------ files
@@ -238,11 +239,10 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
     """The JSON objects of a JSONL file, one a line, skipping lines that are not complete
     objects (a crash can cut the last line). For files of plain records, such as a trace
     file of span records; a run's events are better read with :func:`read_events`."""
-    try:
-        fh = open(path, encoding="utf-8", errors="replace")  # a damaged byte spoils one line, not the log
-    except (FileNotFoundError, IsADirectoryError):
+    path = Path(path)
+    if not path.is_file():
         return
-    with fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:  # a damaged byte spoils one line, not the log
         for line in fh:
             try:
                 record = json.loads(line)

@@ -7,10 +7,13 @@ worker process never imports Qt.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
+
+from .events import Event
 
 Executor = Literal["async", "process"]
 DockArea = Literal["left", "right", "top", "bottom"]
@@ -60,7 +63,7 @@ class PanelSpec:
     title: str
     factory: str | Callable[..., Any]
     area: DockArea = "right"
-    consumes: tuple[type | str, ...] = ()
+    consumes: tuple[type[Event] | str, ...] = ()
     visible: bool = True  # shown on first start
 
 

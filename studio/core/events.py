@@ -21,7 +21,7 @@ class EventBus:
     def __init__(self) -> None:
         self._subs: list[tuple[Subscriber, frozenset[str] | None]] = []
 
-    def subscribe(self, callback: Subscriber, kinds: tuple[type | str, ...] | None = None) -> Callable[[], None]:
+    def subscribe(self, callback: Subscriber, kinds: tuple[type[Event] | str, ...] | None = None) -> Callable[[], None]:
         """``kinds``: event classes (``Metric``) or kind names (``"metric"``); None: all."""
         names = kind_names(kinds)
         entry = (callback, frozenset(names) if names else None)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -35,7 +36,7 @@ class StudioPanelContext:
         return self.folders.plugin_dir(self.plugin_id)
 
     def subscribe(self, callback: Callable[[str, list[Event]], None],
-                  kinds: tuple[type | str, ...] | None = None) -> Callable[[], None]:
+                  kinds: tuple[type[Event] | str, ...] | None = None) -> Callable[[], None]:
         return self._studio.bus.subscribe(callback, kinds)
 
     def submit_job(self, kind: str, params: dict[str, Any] | BaseModel,
