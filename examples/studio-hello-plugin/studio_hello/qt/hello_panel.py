@@ -41,9 +41,14 @@ class HelloPanel(QtWidgets.QWidget, Panel):
         layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addWidget(self.result)
-        self.tracker = JobTracker(ctx, self, progress=self.progress, cancel=self.cancel_button, status=self.status)
-        self.tracker.started.connect(lambda _run_id: self.run_button.setEnabled(False))
-        self.tracker.finished.connect(lambda _outcome: self.run_button.setEnabled(True))
+        self.tracker = JobTracker(
+            ctx,
+            self,
+            progress=self.progress,
+            cancel=self.cancel_button,
+            status=self.status,
+            busy_disabled=(self.run_button,),  # no second run while one runs
+        )
         self.run_button.clicked.connect(self.run)
 
     def run(self) -> str | None:
