@@ -179,16 +179,21 @@ def parse_events(raws: Iterable[Mapping[str, Any]]) -> list[Event]:
     return out
 
 
+_NUMBERS = (int, float)  # exact types: a bool is not a number here (a hand-edited log may hold one)
+
+
 def _number(value: Any, *, optional: bool = False) -> Any:
-    if value is None and optional:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"not a number: {value!r}")
-    return value
+    if type(value) in _NUMBERS or (value is None and optional):
+        return value
+    raise TypeError(f"not a number: {value!r}")
 
 
 def _text(value: Any, default: str = "") -> str:
-    return default if value is None else str(value)
+    return value if type(value) is str else default if value is None else str(value)
+
+
+# The parsers below run for every event a job emits (hundreds of thousands a second from a
+# training run): plain field reads and exact-type checks, no generic validation.
 
 
 def _progress(raw: Mapping[str, Any]) -> Progress:
@@ -197,8 +202,10 @@ def _progress(raw: Mapping[str, Any]) -> Progress:
 
 
 def _metric(raw: Mapping[str, Any]) -> Metric:
-    return Metric(str(raw["name"]), _number(raw["step"]), _number(raw.get("value"), optional=True),
-                  raw.get("t") or 0.0)
+    name, step, value = raw["name"], raw["step"], raw.get("value")
+    if type(step) not in _NUMBERS or (value is not None and type(value) not in _NUMBERS):
+        raise TypeError("a metric's step and value are numbers")
+    return Metric(name if type(name) is str else str(name), step, value, raw.get("t") or 0.0)
 
 
 def _log(raw: Mapping[str, Any]) -> Log:
