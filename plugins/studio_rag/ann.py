@@ -8,6 +8,7 @@ missing or unreadable, it is rebuilt from the vectors in SQLite — nothing is l
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
@@ -23,7 +24,7 @@ class ApproximateIndex:
         self.store = store
         self.path = store.path.with_name(store.path.name + ".usearch")
         self.stamp = self.path.with_name(self.path.name + ".json")
-        self.index = None
+        self.index: Any = None  # a usearch Index once built or loaded (usearch has no type information)
         self.generation = -1
 
     def ensure(self) -> None:
@@ -50,7 +51,7 @@ class ApproximateIndex:
         try:
             index.save(str(tmp))
             tmp.replace(self.path)
-            self.stamp.write_text(json.dumps({"generation": generation, "chunks": int(len(ids))}))
+            self.stamp.write_text(json.dumps({"generation": generation, "chunks": len(ids)}))
         except (OSError, RuntimeError):  # a full or read-only disk: searched from memory, saved another time
             for partial in (tmp, self.stamp):  # a stamp half written says nothing; the index is rebuilt next time
                 try:
@@ -63,4 +64,5 @@ class ApproximateIndex:
         if self.index is None or len(self.index) == 0:
             return []
         matches = self.index.search(np.asarray(query_vector, np.float32), limit)
-        return [(int(key), 1.0 - float(distance)) for key, distance in zip(matches.keys, matches.distances)]
+        pairs = zip(matches.keys, matches.distances, strict=True)
+        return [(int(key), 1.0 - float(distance)) for key, distance in pairs]

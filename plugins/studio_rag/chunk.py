@@ -20,8 +20,8 @@ stays bounded by the chunks themselves whatever the file holds.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 from .embedder import TokenCounter
 from .parse import Section
@@ -127,7 +127,7 @@ def _pieces(text: str, counter: TokenCounter, size: int, overlap: int, max_chars
 
     def flush() -> Iterator[_Piece]:
         spans_of = counter.spans([text[a:b] for a, b in batch]) if batch else []
-        for (a, b), spans in zip(batch, spans_of):
+        for (a, b), spans in zip(batch, spans_of, strict=True):
             spans = list(_split_long(spans, a))
             if len(spans) <= size:
                 yield _Piece(a, b, len(spans))
@@ -158,7 +158,7 @@ def _streamed_spans(text: str, a: int, b: int, counter: TokenCounter) -> Iterato
         segments.append((at, end))
         at = end
         if len(segments) == BATCH or at >= b:
-            for (s, _), spans in zip(segments, counter.spans([text[s:e] for s, e in segments])):
+            for (s, _), spans in zip(segments, counter.spans([text[s:e] for s, e in segments]), strict=True):
                 yield from _split_long(spans, s)
             segments = []
 

@@ -154,9 +154,9 @@ def _check_index(args, folder: Path) -> None:
 
     check_sources(collection_path(args.collection, folder), [Path(p) for p in args.paths], args.rebuild, folder)
     spec = args.embedder or DEFAULT_EMBEDDER
-    folder = model_folder(spec) if spec != DEFAULT_EMBEDDER else None
-    if folder is not None:
-        check_model_folder(folder)
+    model_dir = model_folder(spec) if spec != DEFAULT_EMBEDDER else None
+    if model_dir is not None:
+        check_model_folder(model_dir)
 
 
 def _search(args, folder: Path) -> int:

@@ -14,8 +14,16 @@ from typing import Any
 from studio.api import Folders, workspace_folders
 
 from .doc_keys import safe_text
-from .store import (SUFFIX, DamagedCollection, DiskError, NotACollection, SQLiteStore, StoreError, named_as_collection,
-                    unreadable)
+from .store import (
+    SUFFIX,
+    DamagedCollection,
+    DiskError,
+    NotACollection,
+    SQLiteStore,
+    StoreError,
+    named_as_collection,
+    unreadable,
+)
 
 DEFAULT_COLLECTION = "docs"
 PLUGIN_ID = "rag"  # the plugin's entry-point name: its folder in a workspace holds the named collections

@@ -18,9 +18,10 @@ Token counting never imports torch, so parsing processes stay light.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -98,7 +99,7 @@ def _word_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
 
     out = []
     for text in texts:
-        spans = []
+        spans: list[tuple[int, int]] = []
         for m in re.finditer(r"\S+", text):
             start, end = m.span()
             spans.extend((s, min(s + 4, end)) for s in range(start, end, 4))
@@ -141,8 +142,10 @@ class SentenceTransformerEmbedder:
             self.model = int8_dynamic(self.model)
         self.spec, self.precision, self.batch_size = spec, precision, batch_size
         dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-        self.dim = int(dimension())
-        self.max_tokens = int(self.model.max_seq_length)
+        dim, max_tokens = dimension(), self.model.max_seq_length
+        if dim is None or max_tokens is None:
+            raise EmbedderError(f"{folder}: the model states no embedding size or no maximum sequence length")
+        self.dim, self.max_tokens = int(dim), int(max_tokens)
 
     def encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
@@ -199,7 +202,7 @@ class LiteLLMEmbedder:
         import litellm
 
         litellm.suppress_debug_info = True  # its "Give Feedback / Get Help" banner went to stdout, into the JSON
-        rows = []
+        rows: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
             try:
                 with contextlib.redirect_stdout(sys.stderr):  # stdout is the command's result only
@@ -217,10 +220,10 @@ class LazyEmbedder:
 
     def __init__(self, spec: str, precision: str, batch_size: int, dim: int):
         self.spec, self.precision, self.batch_size, self.dim = spec, precision, batch_size, dim
-        self._embedder = None
+        self._embedder: Any = None  # whatever open_embedder gives
 
     @property
-    def loaded(self):
+    def loaded(self) -> Any:
         if self._embedder is None:
             self._embedder = open_embedder(self.spec, self.precision, self.batch_size)
             if self._embedder.dim != self.dim:
@@ -250,4 +253,7 @@ def open_embedder(spec: str = DEFAULT_EMBEDDER, precision: str = "fp32", batch_s
         return embedder
     if spec.startswith("litellm:"):
         return LiteLLMEmbedder(spec, batch_size)
-    return SentenceTransformerEmbedder(spec, model_folder(spec), precision, batch_size)
+    folder = model_folder(spec)
+    if folder is None:  # model_folder answers None only for the two prefixes handled above
+        raise EmbedderError(f"embedder {spec!r}: not a model folder")
+    return SentenceTransformerEmbedder(spec, folder, precision, batch_size)

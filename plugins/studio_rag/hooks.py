@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.api import (CliCommand, JobKind, MenuAction, ModelLoader, NodeType, OpenAction, PanelSpec, PluginInfo,
-                        Port, hookimpl)
+from studio.api import (
+    CliCommand,
+    JobKind,
+    MenuAction,
+    ModelLoader,
+    NodeType,
+    OpenAction,
+    PanelSpec,
+    PluginInfo,
+    Port,
+    hookimpl,
+)
 
 
 @hookimpl
@@ -29,7 +39,8 @@ def studio_job_kinds():
 def studio_commands():
     return [CliCommand("rag", "index folders, search collections, show their status",
                        "studio_rag.cli:configure", "studio_rag.cli:run"),
-            MenuAction("rag.sample", "Build the sample collection (Python docs)", "studio_rag.qt.collections_panel:build_sample")]
+            MenuAction("rag.sample", "Build the sample collection (Python docs)",
+                       "studio_rag.qt.collections_panel:build_sample")]
 
 
 @hookimpl

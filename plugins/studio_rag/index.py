@@ -24,16 +24,20 @@ import os
 import sqlite3
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .chunk import Chunk, chunk_sections
-from .parse import MAX_BYTES, SUFFIXES, ParseError, Section, parse_file
 from .doc_keys import clean_text, doc_key, is_utf8, safe_text
+from .parse import MAX_BYTES, SUFFIXES, ParseError, Section, parse_file
 from .store import Source, SQLiteStore, StoreError
+
+if TYPE_CHECKING:
+    from .embedder import TokenCounter
 
 DEFAULT_EXCLUDE = (".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", "*.pyc",
                    "*.rag.sqlite*", ".ipynb_checkpoints")
@@ -136,7 +140,7 @@ def file_hash(path: Path) -> str:
 
 # --------------------------------------------------------------------------- the helper process
 
-_counter = None
+_counter: TokenCounter | None = None  # set by _init_worker in the helper process
 _parse = parse_file
 
 
@@ -158,6 +162,7 @@ class Failure(str):
 def parse_and_chunk(path: str, size: int, overlap: int, max_bytes: int) -> list[Chunk] | str:
     """In the helper process: a file's chunks, or the reason it cannot be read (a
     ``Failure`` when the code broke rather than the file)."""
+    assert _counter is not None, "the helper process runs _init_worker first"
     try:
         return chunk_sections([_clean(s) for s in _parse(Path(path), max_bytes)], _counter, size, overlap)
     except ParseError as exc:
@@ -274,7 +279,7 @@ def check_sources(collection: Path, sources: list[Path], rebuild: bool = False,
 
 def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: IndexOptions | None = None,
                   progress: Callable[[dict[str, Any]], None] = lambda _: None,
-                  cancelled: Callable[[], bool] = lambda: False, parser: "Parser | None" = None) -> IndexReport:
+                  cancelled: Callable[[], bool] = lambda: False, parser: Parser | None = None) -> IndexReport:
     """Documents are stored under ``doc_key(path)``: the path, or for a file name that is
     not UTF-8, the path with its odd bytes escaped (``doc_keys``)."""
     options = options or IndexOptions()

@@ -140,7 +140,7 @@ def _compare(config_path: Path, sizes: dict[str, int], weights: dict[str, list[i
                               f"{max(layers) + 1} layers; the model was not built")
     hidden = sizes.get("hidden_size")
     for name, shape in weights.items():
-        if re.search(r"(word_embeddings|embed_tokens|wte)\.weight$", name) and len(shape) == 2:
-            if hidden is not None and shape[1] != hidden:
-                raise ModelCheckError(f"{config_path}: hidden_size is {hidden:,} but {name} is {shape[0]}×"
-                                      f"{shape[1]}; the model was not built")
+        if re.search(r"(word_embeddings|embed_tokens|wte)\.weight$", name) and len(shape) == 2 and \
+                hidden is not None and shape[1] != hidden:
+            raise ModelCheckError(f"{config_path}: hidden_size is {hidden:,} but {name} is {shape[0]}×"
+                                  f"{shape[1]}; the model was not built")

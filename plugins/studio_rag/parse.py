@@ -82,7 +82,7 @@ def split_at(text: str, heads: list[tuple[int, str]]) -> list[Section]:
     """Sections from ``(offset, heading)`` starts; text before the first start has no heading."""
     starts = [(0, "")] + [h for h in heads if h[0] > 0] if not heads or heads[0][0] > 0 else heads
     sections, line, counted = [], 1, 0
-    for (start, heading), (end, _) in zip(starts, starts[1:] + [(len(text), "")]):
+    for (start, heading), (end, _) in zip(starts, starts[1:] + [(len(text), "")], strict=True):
         line, counted = line + text.count("\n", counted, start), start  # counted on from the last start
         body = text[start:end]
         if body.strip():
@@ -91,7 +91,9 @@ def split_at(text: str, heads: list[tuple[int, str]]) -> list[Section]:
 
 
 def parse_markdown(text: str) -> list[Section]:
-    heads, trail, fenced = [], [], False
+    heads: list[tuple[int, str]] = []
+    trail: list[str] = []
+    fenced = False
     for m in re.finditer(r"^.*$", text, re.M):
         line = m.group()
         if line.lstrip().startswith(("```", "~~~")):
@@ -111,7 +113,8 @@ def parse_rst(text: str) -> list[Section]:
         offsets.append(at)
         at += len(line)
     levels: list[str] = []
-    heads, trail = [], []
+    heads: list[tuple[int, str]] = []
+    trail: list[str] = []
     for i in range(len(lines) - 1):
         title, under = lines[i].rstrip(), lines[i + 1].rstrip()
         if title.strip() and re.fullmatch(r"([=\-~^\"'`#*+.:_])\1{2,}", under) and len(under) >= len(title.strip()):
@@ -131,9 +134,9 @@ def parse_code(text: str) -> list[Section]:
 
 
 class _HTMLText(HTMLParser):
-    SKIP = {"script", "style", "noscript", "template"}
-    BLOCK = {"p", "div", "li", "tr", "br", "pre", "section", "article", "table", "ul", "ol", "dd", "dt",
-             "blockquote"}
+    SKIP = frozenset({"script", "style", "noscript", "template"})
+    BLOCK = frozenset({"p", "div", "li", "tr", "br", "pre", "section", "article", "table", "ul", "ol", "dd", "dt",
+                       "blockquote"})
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)

@@ -62,6 +62,7 @@ class Searcher:
         pool = max(50, 4 * k) if (mode == "hybrid" or mmr is not None or allowed is not None) else k
         vector_ranked: list[int] = []
         keyword_ranked: list[int] = []
+        native: list[tuple[int, float]] = []  # the one list's own scores, when the mode is not hybrid
         query_vector = None
         if mode in ("hybrid", "vector"):
             if self.encode_query is None:
@@ -121,10 +122,7 @@ class Searcher:
         chosen: list[int] = []
         left = list(range(len(candidates)))
         while left and len(chosen) < k:
-            if chosen:
-                redundancy = (vectors[left] @ vectors[chosen].T).max(axis=1)
-            else:
-                redundancy = np.zeros(len(left))
+            redundancy = (vectors[left] @ vectors[chosen].T).max(axis=1) if chosen else np.zeros(len(left))
             best = left[int(np.argmax(weight * relevance[left] - (1 - weight) * redundancy))]
             chosen.append(best)
             left.remove(best)

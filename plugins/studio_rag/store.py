@@ -19,9 +19,10 @@ import os
 import re
 import sqlite3
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Protocol
+from typing import Any, Protocol
 from urllib.parse import quote
 
 import numpy as np
@@ -105,7 +106,7 @@ def disk_problem(exc: Exception) -> bool:
 
 def disk_full(path: Path, exc: Exception | None = None) -> bool:
     code = getattr(exc, "sqlite_errorcode", None)
-    if isinstance(code, int) and code & 0xFF == 13 or "disk is full" in str(exc) or "No space left" in str(exc):
+    if (isinstance(code, int) and code & 0xFF == 13) or "disk is full" in str(exc) or "No space left" in str(exc):
         return True
     import shutil
 
@@ -181,7 +182,7 @@ class SQLiteStore:
         file is read as it stands (SQLite's ``immutable``) when no write-ahead log is pending."""
         self.path = Path(path)
         self.read_only = read_only
-        self.db: sqlite3.Connection | None = None
+        self.db: sqlite3.Connection  # set once connected (_close_quietly copes with its absence)
         where = safe_text(str(self.path))
         if not self.path.exists() and create_with is None:
             raise StoreError(f"{where}: no such collection")
@@ -251,7 +252,7 @@ class SQLiteStore:
             wal = side[0]
             if wal.exists() and wal.stat().st_size > 0:  # a log pending: the file alone is not the collection
                 raise
-            for made, existed in zip(side, before):  # what this attempt left (no writer: the log is empty)
+            for made, existed in zip(side, before, strict=True):  # what this attempt left (no writer: the log is empty)
                 try:
                     if not existed:
                         made.unlink(missing_ok=True)
@@ -435,7 +436,8 @@ class SQLiteStore:
         marks = ",".join("?" * len(terms))
         frequency = dict(db.execute(f"SELECT term, doc FROM temp.chunk_terms WHERE term IN ({marks})", terms))
         df = [frequency.get(term_of.get(i, ""), 0) for i in range(len(words))]
-        kept, scored = [], 0
+        kept: list[int] = []
+        scored = 0
         for i in sorted(range(len(words)), key=lambda i: df[i]):  # rarest first, within the budget
             if len(kept) >= MIN_TERMS and scored + df[i] > MAX_SCORED_ROWS:
                 break
@@ -458,12 +460,14 @@ class SQLiteStore:
         return [ChunkRow(*r) for r in rows]
 
 
-STOPWORDS = frozenset("""a about above after again against all am an and any are as at be because been before being
+# English function words, left out of keyword queries (one string reads more easily than a list)
+_STOPWORD_TEXT = """a about above after again against all am an and any are as at be because been before being
 below between both but by can could did do does doing down during each few for from further had has have having he her
 here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
 once only or other our ours ourselves out over own same she should so some such than that the their theirs them
 themselves then there these they this those through to too under until up very was we were what when where which while
-who whom why will with would you your yours yourself yourselves""".split())
+who whom why will with would you your yours yourself yourselves"""
+STOPWORDS = frozenset(_STOPWORD_TEXT.split())
 
 
 MAX_SCORED_ROWS = 2000

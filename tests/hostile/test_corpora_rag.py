@@ -147,7 +147,8 @@ def test_on_a_full_disk_search_and_status_read_the_collection(small_disk, tmp_pa
                 while True:
                     fh.write(b"\0" * block)
             except OSError as exc:
-                assert exc.errno == errno.ENOSPC
+                refused = exc.errno
+            assert refused == errno.ENOSPC
     hits = json.loads(expect_ok(cli("rag", "search", "hello", "-c", "c1", "--json")).out)
     assert hits and hits[0]["path"].endswith("a.txt")
     assert "a.txt" in expect_ok(cli("rag", "status", "-c", "c1")).out

@@ -18,9 +18,26 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, QUrl
 from PySide6.QtGui import QColor, QDesktopServices, QTextCharFormat, QTextCursor
-from PySide6.QtWidgets import (QApplication, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit,
-                               QProgressBar, QPushButton, QSpinBox, QSplitter, QTableWidget, QTableWidgetItem,
-                               QTabWidget, QTextBrowser, QTextEdit, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QTextBrowser,
+    QTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.api import JobOutcome, Panel, PanelContext
 from studio.widgets import JobTracker
@@ -244,7 +261,8 @@ class RagPanel(QWidget, Panel):
             self._show(*browse.search(self.store, text, options), text)
             return
         meta = self.store.meta()
-        self.status.setText("Embedding the query…" + ("" if self.encoder.warm else " (loading the model the first time)"))
+        first = "" if self.encoder.warm else " (loading the model the first time)"
+        self.status.setText(f"Embedding the query…{first}")
         self._pending = (self.encoder.submit(meta["embedder"], meta.get("precision", "fp32"), text), text, options)
         QTimer.singleShot(POLL_MS, self._poll)
 
@@ -258,7 +276,7 @@ class RagPanel(QWidget, Panel):
         self._pending = None
         try:
             vector = future.result()
-        except Exception as exc:  # noqa: BLE001 - whatever the helper raised (no model, it died): keyword still works
+        except Exception as exc:  # whatever the helper raised (no model, it died): keyword search still works
             self.encoder.close()
             self.status.setText(f"Vector search failed ({type(exc).__name__}: {exc}); keyword search still works.")
             return

@@ -28,14 +28,14 @@ def folder(tmp_path, docs, toy):
 
 
 def hit(**fields) -> Hit:
-    base = dict(id=1, path="/docs/guide.md", text="Boil the pasta for ten minutes.", start=0, end=31, line=7, page=None,
-                heading="Guide › Cooking", score=0.5, vector_rank=2, keyword_rank=None)
+    base = {"id": 1, "path": "/docs/guide.md", "text": "Boil the pasta for ten minutes.", "start": 0, "end": 31,
+            "line": 7, "page": None, "heading": "Guide › Cooking", "score": 0.5, "vector_rank": 2, "keyword_rank": None}
     return Hit(**{**base, **fields})
 
 
 def test_a_collection_opens_as_rows_and_a_summary_line(folder):
     opened = browse.open_collection("docs", folder)
-    assert opened.store is not None
+    assert opened.store is not None and opened.rows is not None and opened.message is not None
     rows = {row.document.rsplit("/", 1)[-1]: row for row in opened.rows}
     assert rows["guide.md"].cells()[0] == "indexed" and int(rows["guide.md"].cells()[1]) >= 1
     assert rows["blob.txt"].status == "skipped" and rows["blob.txt"].reason
@@ -46,10 +46,10 @@ def test_a_collection_opens_as_rows_and_a_summary_line(folder):
 
 def test_a_missing_bad_or_damaged_collection_opens_as_nothing_with_the_reason(folder):
     assert browse.open_collection("nothing-here", folder) == browse.OpenedCollection()
-    assert "collection name" in browse.open_collection("bad name!", folder).message
+    assert "collection name" in str(browse.open_collection("bad name!", folder).message)
     (folder / "broken.rag.sqlite").write_bytes(b"SQLite format 3\x00" + os.urandom(8000))
     broken = browse.open_collection("broken", folder)
-    assert broken.store is None and broken.rows is None and "broken" in broken.message
+    assert broken.store is None and broken.rows is None and "broken" in str(broken.message)
 
 
 def test_index_params_name_the_collection_file_and_refuse_a_name_that_is_not_utf8(tmp_path):
@@ -66,11 +66,12 @@ def test_an_opened_file_shows_as_its_name_in_the_folder_else_as_its_path(tmp_pat
 
 def test_keyword_and_vector_search_and_a_failure_keep_their_message(folder, toy):
     store = browse.open_collection("docs", folder).store
+    assert store is not None
     hits, message = browse.search(store, "pasta", {"k": 2, "mode": "keyword"})
     assert hits and hits[0].path.endswith("guide.md") and message == f"{len(hits)} results for 'pasta'"
     hits, message = browse.search(store, "rain in Lisbon", {"k": 1, "mode": "hybrid"},
                                   toy.encode(["rain in Lisbon"])[0])
-    assert "Lisbon" in hits[0].text
+    assert hits and "Lisbon" in hits[0].text
     assert browse.search(store, "zzzz", {"k": 2, "mode": "keyword"}) == ([], "No results for 'zzzz'.")
     hits, message = browse.search(store, "pasta", {"k": 2, "mode": "vector"})  # no vector given
     assert hits is None and message.startswith("Search failed: vector and hybrid search need")

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from studio_rag.collection_files import list_collections, open_for_indexing
+from studio_rag.doc_keys import doc_key, doc_path
 from studio_rag.embedder import EmbedderError, minilm_path, open_embedder
 from studio_rag.index import IndexOptions, index_sources
-from studio_rag.doc_keys import doc_key, doc_path
 from studio_rag.search import Searcher
 from studio_rag.store import SQLiteStore, StoreError
 
@@ -177,7 +177,7 @@ def test_progress_counts_only_the_files_to_parse_and_never_runs_past_its_total(t
     (root / "broken.pdf").write_bytes(os.urandom(2000))
     (root / "a.md").write_text("# A\n\nBoil the pasta.\n")
     (root / "sub" / "b.md").write_text("# B\n\nWater the tomatoes.\n")
-    events = []
+    events: list[dict] = []
     store = collection(tmp_path, toy)
     report = index_sources(store, [root], toy, progress=events.append)
     skipped = dict(report.failed)
@@ -189,7 +189,7 @@ def test_progress_counts_only_the_files_to_parse_and_never_runs_past_its_total(t
         message = progress_message(event)
         assert len(message) <= 32 and "-" not in message, message
     assert "EOF marker" not in capfd.readouterr().err
-    again = []
+    again: list[dict] = []
     index_sources(store, [root], toy, progress=again.append)  # nothing to parse: 0/0, not 4/0
     assert [(e["done"], e["total"]) for e in again] == [(0, 0)]
 
@@ -233,7 +233,7 @@ def test_rebuild_replaces_only_collections_and_keeps_a_damaged_one_aside(tmp_pat
     for path in (precious, empty, other, docs, tmp_path / "app.rag.sqlite"):
         if path.name == "app.rag.sqlite":  # another program's database, even under a collection's name
             shutil.copy(other, path)
-        with pytest.raises(StoreError, match="--rebuild replaces only collections|not a collection file"):
+        with pytest.raises(StoreError, match=r"--rebuild replaces only collections|not a collection file"):
             open_for_indexing(path, toy, 200, 30, rebuild=True)
     assert precious.read_text() == "precious\n" and empty.read_bytes() == b"" and other.read_bytes() == before
     assert (tmp_path / "app.rag.sqlite").read_bytes() == before and (docs / "guide.md").exists()

@@ -133,9 +133,9 @@ def test_mismatched_embedder_missing_source_and_corrupt_file(tmp_path, docs, toy
     class Other:
         spec, dim, precision = "other", 8, "fp32"
 
-    with pytest.raises(IndexingError, match="built with the embedder 'python:studio_rag.tests.toy:embedder'"):
+    with pytest.raises(IndexingError, match=r"built with the embedder 'python:studio_rag\.tests\.toy:embedder'"):
         index_sources(store, [docs], Other())
-    with pytest.raises(IndexingError, match="no such folder or file: .*never"):  # never a source
+    with pytest.raises(IndexingError, match=r"no such folder or file: .*never"):  # never a source
         index_sources(store, [tmp_path / "never"], toy)
     (docs / "sub" / "deep.rst").unlink()
     (docs / "sub").rmdir()
@@ -177,7 +177,7 @@ def test_killed_indexer_leaves_a_consistent_collection_and_resumes(tmp_path, toy
     script.write_text(KILL_SCRIPT)
     proc = subprocess.Popen([sys.executable, str(script), str(path), str(folder)], stdout=subprocess.PIPE,
                             text=True, start_new_session=True)
-    assert proc.stdout.readline().strip() == "start"
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "start"
     deadline = time.time() + 60
     while time.time() < deadline:  # kill once some documents are in
         time.sleep(0.3)
@@ -196,7 +196,7 @@ def test_killed_indexer_leaves_a_consistent_collection_and_resumes(tmp_path, toy
     assert 5 <= len(docs) < 60
     for doc_path, doc in docs.items():  # every document is whole: its chunks are all there
         assert len(store.chunks_of(doc_path)) == doc["chunks"] > 0
-    ids, matrix = store.vectors()
+    ids, _matrix = store.vectors()
     assert len(ids) == store.count()
     kw = Searcher(store).search("topic", k=3, mode="keyword")
     assert kw
@@ -222,7 +222,8 @@ def test_unchanged_files_are_not_even_hashed_and_watch_picks_up_changes(tmp_path
     os.utime(docs / "notes.txt")  # touched, same content: hashed once, not re-embedded
     report = index_sources(store, [docs], toy)
     assert report.unchanged == 5 and len(hashed) == 1
-    passes, stop = [], threading.Event()
+    passes: list[index_module.IndexReport] = []
+    stop = threading.Event()
     watcher = threading.Thread(target=index_module.watch, args=(store, [docs], toy), daemon=True,
                                kwargs={"interval": 0.2, "on_pass": passes.append, "cancelled": stop.is_set})
     watcher.start()
@@ -252,7 +253,7 @@ def test_a_full_disk_stops_cleanly_and_keeps_what_was_written(tmp_path, docs, to
 
     monkeypatch.setattr(SQLiteStore, "write_documents", write_until_full)
     monkeypatch.setattr(index_module, "EMBED_BLOCK", 1)  # one document per write
-    with pytest.raises(IndexingError, match="disk is full.*keeps every document written"):
+    with pytest.raises(IndexingError, match=r"disk is full.*keeps every document written"):
         index_sources(store, [docs], toy)
     monkeypatch.setattr(SQLiteStore, "write_documents", real_write)
     assert len(store.documents()) == 1 and store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -60,8 +62,8 @@ def _pdf(text: str) -> bytes:
     """A one-page PDF with ``text`` in Helvetica, offsets computed so readers accept it."""
     stream = f"BT /F1 12 Tf 72 712 Td ({text}) Tj ET".encode()
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-               b"/Resources << /Font << /F1 5 0 R >> >> >>",
+               (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+                b"/Resources << /Font << /F1 5 0 R >> >> >>"),
                b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
                b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
     out, offsets = bytearray(b"%PDF-1.4\n"), []
@@ -134,7 +136,7 @@ def test_a_long_paragraph_is_cut_between_words_with_overlap():
     chunks = chunk_sections([Section(text)], counter, size=50, overlap=10)
     assert all(c.tokens <= 50 for c in chunks)
     assert all(c.text.startswith("token") and (c.end == len(text) or text[c.end] == " ") for c in chunks)
-    for before, after in zip(chunks, chunks[1:]):
+    for before, after in pairwise(chunks):
         assert after.start < before.end  # they overlap
 
 
@@ -168,7 +170,7 @@ def test_an_unbroken_line_is_cut_under_a_character_cap_counted_honestly_and_toke
     assert len(chunks) > 300_000 / 400
     assert all(len(c.text) <= 8 * 50 and c.tokens * MAX_TOKEN_CHARS >= len(c.text) for c in chunks)
     assert chunks[0].start == 0 and chunks[-1].end == len(text)
-    assert all(after.start < before.end for before, after in zip(chunks, chunks[1:]))  # no gap, overlapping
+    assert all(after.start < before.end for before, after in pairwise(chunks))  # no gap, overlapping
 
 
 def test_a_long_word_among_words_and_a_long_paragraph_of_words_stay_capped():
