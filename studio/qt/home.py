@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import time
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QPushButton, QVBoxLayout, QWidget
+
+if TYPE_CHECKING:
+    from studio.qt.main_window import MainWindow
 
 RECENT_RUNS = 30
 
 
 class HomePage(QWidget):
-    def __init__(self, window):
+    def __init__(self, window: MainWindow):
         super().__init__()
-        self.window = window
+        self.main_window = window
         self.setObjectName("studio:home")
         title = QLabel("<h2>Tensor Studio</h2>")
         self.summary = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -36,7 +40,7 @@ class HomePage(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        studio = self.window.studio
+        studio = self.main_window.studio
         kinds = len(studio.host.job_kinds())
         loaded = sum(1 for r in studio.host.records.values() if r.status == "loaded")
         broken = sum(1 for r in studio.host.records.values() if not r.ok and r.status != "disabled")
@@ -56,4 +60,4 @@ class HomePage(QWidget):
     def _open_run(self, item: QListWidgetItem) -> None:
         from pathlib import Path
 
-        self.window.open_path(Path(item.data(Qt.ItemDataRole.UserRole)))
+        self.main_window.open_path(Path(item.data(Qt.ItemDataRole.UserRole)))

@@ -6,6 +6,8 @@ so a job streaming thousands of events a second costs the panel nothing extra.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -20,6 +22,9 @@ from PySide6.QtWidgets import (
 )
 
 from studio.api import Event, Log, Panel, RunStatus, Status
+
+if TYPE_CHECKING:
+    from studio.qt.main_window import MainWindow
 
 COLUMNS = ("Job", "Status", "Progress", "Elapsed", "Run")
 MAX_LOG_LINES = 5000
@@ -42,7 +47,7 @@ class JobsPanel(QWidget, Panel):
     def __init__(self, ctx):
         super().__init__()
         self.ctx = ctx
-        self.window = ctx._window
+        self.main_window: MainWindow = ctx._window
         self.setObjectName("studio:jobs:panel")
         self.tree = QTreeWidget(objectName="jobs")
         self.tree.setHeaderLabels(COLUMNS)
@@ -55,7 +60,7 @@ class JobsPanel(QWidget, Panel):
         self.curves_button = QPushButton("Show curves", enabled=False)
         self.curves_button.clicked.connect(self._show_curves)
         run_button = QPushButton("Run job…")
-        run_button.clicked.connect(lambda: self.window.run_job_dialog())
+        run_button.clicked.connect(lambda: self.main_window.run_job_dialog())
         self.log = QPlainTextEdit(readOnly=True, objectName="job_log")
         self.log.setMaximumBlockCount(MAX_LOG_LINES)
         self.log.setPlaceholderText("Select a job to see its log.")
@@ -112,8 +117,8 @@ class JobsPanel(QWidget, Panel):
         self._update_buttons()
 
     def _selected_id(self) -> str | None:
-        item = self.tree.currentItem()
-        return item.data(0, Qt.ItemDataRole.UserRole) if item else None
+        item = cast("QTreeWidgetItem | None", self.tree.currentItem())  # stubs omit None (no current item)
+        return item.data(0, Qt.ItemDataRole.UserRole) if item is not None else None
 
     def select(self, job_id: str) -> None:
         self.refresh()
@@ -145,7 +150,7 @@ class JobsPanel(QWidget, Panel):
     def _show_curves(self) -> None:
         job = self.ctx._studio.jobs.jobs.get(self._selected_id() or "")
         if job is not None:
-            self.window.open_path(job.run.dir)
+            self.main_window.open_path(job.run.dir)
 
 
 def _log_line(event: Log) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QLabel, QPlainTextEdit, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
@@ -55,8 +57,8 @@ class PluginsPanel(QWidget):
         super().showEvent(event)
 
     def _record(self):
-        item = self.tree.currentItem()
-        return self.ctx._studio.host.records.get(item.data(0, Qt.ItemDataRole.UserRole)) if item else None
+        item = cast("QTreeWidgetItem | None", self.tree.currentItem())  # stubs omit None (no current item)
+        return self.ctx._studio.host.records.get(item.data(0, Qt.ItemDataRole.UserRole)) if item is not None else None
 
     def _show_details(self) -> None:
         record = self._record()
