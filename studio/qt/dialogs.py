@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -29,7 +29,7 @@ class RunJobDialog(QDialog):
         self.setMinimumWidth(480)
         self.jobs = jobs
         self.kind_id: str = ""
-        self.params = None
+        self.params: BaseModel | None = None
         self.kind_box = QComboBox(objectName="kind")
         for kind_id, kind in sorted(jobs.kinds.items()):
             self.kind_box.addItem(f"{kind.title}  ({kind_id})", kind_id)
@@ -65,6 +65,7 @@ class RunJobDialog(QDialog):
 
     def accept(self) -> None:
         kind = self.jobs.kinds[self.kind_box.currentData()]
+        assert self.form is not None  # _show_kind made one in __init__
         try:
             self.params = self.form.validate()
         except ValidationError as exc:

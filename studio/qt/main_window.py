@@ -12,7 +12,7 @@ import base64
 import logging
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QByteArray, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
@@ -437,12 +437,12 @@ class MainWindow(QMainWindow):
         self._shutting_down = True
         self.save_layout()
         self.studio.save_settings()
+        loop: asyncio.AbstractEventLoop | None
         try:
             loop = asyncio.get_event_loop()
-            running = loop.is_running()
-        except RuntimeError:
-            running = False
-        if active and running:
+        except RuntimeError:  # no event loop in this thread
+            loop = None
+        if active and loop is not None and loop.is_running():
             self.jobs_label.setText("cancelling jobs…")
             loop.create_task(self._finish_close())
         else:
@@ -463,6 +463,6 @@ class MainWindow(QMainWindow):
             unsubscribe()
         self._unsubscribe.clear()
         self.close()
-        app = QApplication.instance()
+        app = cast("QApplication | None", QApplication.instance())  # the stubs omit None (no application)
         if self.quit_on_close and app is not None and not app.closingDown():
             QTimer.singleShot(0, app.quit)

@@ -20,6 +20,9 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout,
 
 INT_LIMIT = 2**31 - 1
 
+#: the widgets a form edits a field with
+Editor = QCheckBox | QSpinBox | QDoubleSpinBox | QComboBox | QLineEdit
+
 
 def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
     origin = typing.get_origin(annotation)
@@ -40,7 +43,7 @@ class ParamsForm(QWidget):
                  exclude: tuple[str, ...] = (), choices: dict[str, list[str]] | None = None):
         super().__init__(parent)
         self.model = model
-        self.editors: dict[str, tuple[QWidget, Any, bool]] = {}
+        self.editors: dict[str, tuple[Editor, Any, bool]] = {}
         layout = QFormLayout(self)
         values = values or {}
         choices = choices or {}
@@ -49,6 +52,7 @@ class ParamsForm(QWidget):
                 continue
             annotation, optional = _unwrap_optional(field.annotation)
             default = values.get(name, None if field.is_required() else field.get_default(call_default_factory=True))
+            editor: Editor
             if name in choices:
                 editor = QComboBox(editable=True)
                 editor.addItems(choices[name])
@@ -62,7 +66,7 @@ class ParamsForm(QWidget):
             self.editors[name] = (editor, annotation, optional)
             layout.addRow(name.replace("_", " ") + (" *" if field.is_required() else ""), editor)
 
-    def _editor(self, annotation: Any, default: Any, field, optional: bool) -> QWidget:
+    def _editor(self, annotation: Any, default: Any, field, optional: bool) -> Editor:
         if optional and annotation in (int, float):  # a spin box cannot say "none"
             edit = QLineEdit("" if default is None else str(default))
             edit.setPlaceholderText("empty = none")
@@ -78,11 +82,11 @@ class ParamsForm(QWidget):
             spin.setValue(int(default or 0))
             return spin
         if annotation is float:
-            spin = QDoubleSpinBox(decimals=6)
+            double_spin = QDoubleSpinBox(decimals=6)
             lo, hi = _bounds(field, -1e12, 1e12)
-            spin.setRange(lo, hi)
-            spin.setValue(float(default or 0.0))
-            return spin
+            double_spin.setRange(lo, hi)
+            double_spin.setValue(float(default or 0.0))
+            return double_spin
         choices = _choices(annotation)
         if choices is not None:
             combo = QComboBox()
@@ -133,12 +137,15 @@ class ParamsForm(QWidget):
 
 def _bounds(field, lo: float, hi: float) -> tuple[float, float]:
     for meta in field.metadata:
-        lo = getattr(meta, "ge", None) if getattr(meta, "ge", None) is not None else lo
-        if getattr(meta, "gt", None) is not None:
-            lo = meta.gt
-        hi = getattr(meta, "le", None) if getattr(meta, "le", None) is not None else hi
-        if getattr(meta, "lt", None) is not None:
-            hi = meta.lt
+        ge, gt, le, lt = (getattr(meta, bound, None) for bound in ("ge", "gt", "le", "lt"))
+        if ge is not None:
+            lo = ge
+        if gt is not None:
+            lo = gt
+        if le is not None:
+            hi = le
+        if lt is not None:
+            hi = lt
     return float(lo), float(hi)
 
 

@@ -42,8 +42,11 @@ def apply_theme(app: QApplication, theme: str) -> None:
     app.setStyle("Fusion")
     app.setPalette(dark_palette() if wants_dark(theme) else app.style().standardPalette())
     if not _current["connected"]:  # follow the OS while the theme is "system"
-        QGuiApplication.styleHints().colorSchemeChanged.connect(
-            lambda _scheme: _current["theme"] == "system" and apply_theme(app, "system"))
+        def follow_system(_scheme: Qt.ColorScheme) -> None:
+            if _current["theme"] == "system":
+                apply_theme(app, "system")
+
+        QGuiApplication.styleHints().colorSchemeChanged.connect(follow_system)
         _current["connected"] = True
 
 
