@@ -22,10 +22,14 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from studio import __version__
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -55,21 +59,33 @@ def build_parser(extra_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
     gui = sub.add_parser("gui", help="open the studio window (the default)")
     gui.add_argument("paths", nargs="*", type=Path, help="files or folders to open")
 
-    plugins = sub.add_parser("plugins", aliases=["plugin"], help="list, enable or disable plugins; start a new one",
-                             description="Plugins: list, enable or disable them, or write a new one "
-                                         "('plugin' is the same command: tensor-studio plugin new NAME).")
+    plugins = sub.add_parser(
+        "plugins",
+        aliases=["plugin"],
+        help="list, enable or disable plugins; start a new one",
+        description="Plugins: list, enable or disable them, or write a new one "
+        "('plugin' is the same command: tensor-studio plugin new NAME).",
+    )
     plugins.set_defaults(command="plugins")  # `plugin` is an alias
     psub = plugins.add_subparsers(dest="action", required=True, metavar="ACTION")
     plist = psub.add_parser("list", help="discovered plugins and their status")
     plist.add_argument("--json", action="store_true")
     for action in ("enable", "disable"):
         psub.add_parser(action, help=f"{action} a plugin (remembered)").add_argument("plugin_id")
-    pnew = psub.add_parser("new", help="write a new plugin package, ready to pip install and test",
-                           description="Write the project of a new plugin into DIR/studio-NAME-plugin: pyproject.toml "
-                                       "(entry point), hooks, a job kind, a panel and tests. Nothing is overwritten.")
+    pnew = psub.add_parser(
+        "new",
+        help="write a new plugin package, ready to pip install and test",
+        description="Write the project of a new plugin into DIR/studio-NAME-plugin: pyproject.toml "
+        "(entry point), hooks, a job kind, a panel and tests. Nothing is overwritten.",
+    )
     pnew.add_argument("name", metavar="NAME", help="the plugin id: lowercase letters, digits, '_' (e.g. my_tool)")
-    pnew.add_argument("--dir", type=Path, default=Path("."), metavar="DIR",
-                      help="where to create the project folder (default: the current folder)")
+    pnew.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="where to create the project folder (default: the current folder)",
+    )
 
     jobs = sub.add_parser("jobs", help="run jobs headless")
     jsub = jobs.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -78,8 +94,13 @@ def build_parser(extra_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
     run = jsub.add_parser("run", help="run a job, streaming progress and metrics")
     run.add_argument("kind")
     run.add_argument("--params", type=Path, help="JSON file with the job's parameters")
-    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                     help="set one parameter (VALUE is parsed as JSON if it can be)")
+    run.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set one parameter (VALUE is parsed as JSON if it can be)",
+    )
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bar, only the result")
 
     runs = sub.add_parser("runs", help="past runs in the workspace")
@@ -102,7 +123,9 @@ def build_parser(extra_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
             cmd_parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
             resolve(command.configure)(cmd_parser)
         except Exception as exc:  # a broken plugin must not take the whole CLI down
-            cmd_parser.set_defaults(plugin_broken=f"the '{command.name}' command is broken: {type(exc).__name__}: {exc}")
+            cmd_parser.set_defaults(
+                plugin_broken=f"the '{command.name}' command is broken: {type(exc).__name__}: {exc}"
+            )
             cmd_parser.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
 
@@ -125,10 +148,24 @@ def cmd_plugins(args, studio) -> int:
         return EXIT_OK
     records = list(studio.host.records.values())
     if args.json:
-        print(json.dumps([{
-            "id": r.id, "name": r.title, "version": r.version, "source": r.source, "status": r.display_status,
-            "problems": [{"where": p.where, "message": p.message, "traceback": p.traceback} for p in r.problems],
-        } for r in records], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "id": r.id,
+                        "name": r.title,
+                        "version": r.version,
+                        "source": r.source,
+                        "status": r.display_status,
+                        "problems": [
+                            {"where": p.where, "message": p.message, "traceback": p.traceback} for p in r.problems
+                        ],
+                    }
+                    for r in records
+                ],
+                indent=2,
+            )
+        )
         return EXIT_OK
     rows = [(r.id, r.version or "-", r.display_status, r.source) for r in records]
     _table(("PLUGIN", "VERSION", "STATUS", "SOURCE"), rows)
@@ -152,23 +189,36 @@ def cmd_plugin_new(args, studio) -> int:
     print(f"created {shown} (plugin {args.name!r}, package {values(args.name)['package']}):")
     for name in files:
         print(f"  {name}")
-    print(f"next:\n  pip install -e {shown}\n  python -m pytest {os.path.join(shown, 'tests')}"
-          f"\n  tensor-studio plugins list\n  tensor-studio jobs run {args.name}.count --set steps=5")
+    print(
+        f"next:\n  pip install -e {shown}\n  python -m pytest {os.path.join(shown, 'tests')}"
+        f"\n  tensor-studio plugins list\n  tensor-studio jobs run {args.name}.count --set steps=5"
+    )
     return EXIT_OK
 
 
 def cmd_job_kinds(args, studio) -> int:
     kinds = studio.host.job_kinds()
     if args.json:
-        print(json.dumps({k: {"title": v.title, "executor": v.executor, "params": v.params.model_json_schema()}
-                          for k, v in kinds.items()}, indent=2))
+        print(
+            json.dumps(
+                {
+                    k: {"title": v.title, "executor": v.executor, "params": v.params.model_json_schema()}
+                    for k, v in kinds.items()
+                },
+                indent=2,
+            )
+        )
         return EXIT_OK
     for kind in kinds.values():
         print(f"{kind.id}  ({kind.executor})  {kind.title}")
         for name, field in kind.params.model_fields.items():
-            default = ("required" if field.is_required() else
-                       f"default {field.default_factory()!r}" if field.default_factory is not None else
-                       f"default {field.default!r}")
+            default = (
+                "required"
+                if field.is_required()
+                else f"default {field.default_factory()!r}"
+                if field.default_factory is not None
+                else f"default {field.default!r}"
+            )
             desc = f" — {field.description}" if field.description else ""
             print(f"    {name}: {_type_name(field.annotation)} ({default}){desc}")
     return EXIT_OK
@@ -198,7 +248,7 @@ def parse_sets(items: list[str]) -> dict[str, Any]:
         raise CliError(str(exc)) from None
 
 
-def unknown_setting(model: type, values: dict[str, Any], prefix: str = "") -> tuple[str, list[str]] | None:
+def unknown_setting(model: type[BaseModel], values: dict[str, Any], prefix: str = "") -> tuple[str, list[str]] | None:
     """The first key of ``values`` that ``model`` (a pydantic model) has no field for, as a
     dotted path, with the fields its group does have; nested groups are checked too. A
     typo in ``--set`` must not pass silently."""
@@ -208,8 +258,14 @@ def unknown_setting(model: type, values: dict[str, Any], prefix: str = "") -> tu
         field = model.model_fields.get(key)
         if field is None:
             return prefix + key, list(model.model_fields)
-        group = next((t for t in (field.annotation, *getattr(field.annotation, "__args__", ()))
-                      if isinstance(t, type) and issubclass(t, BaseModel)), None)
+        group = next(
+            (
+                t
+                for t in (field.annotation, *getattr(field.annotation, "__args__", ()))
+                if isinstance(t, type) and issubclass(t, BaseModel)
+            ),
+            None,
+        )
         if group is not None and isinstance(value, dict):
             found = unknown_setting(group, value, f"{prefix}{key}.")
             if found:
@@ -251,8 +307,13 @@ async def _run_job(studio, kind: str, params: dict[str, Any], quiet: bool) -> in
     job = studio.jobs.submit(kind, params)
     print(f"run {job.id}\n  folder {job.run.dir}", file=sys.stderr)
     # disable=None: a live bar on a terminal, plain log lines when piped (CI logs stay short)
-    bar = None if quiet else tqdm(total=None, desc=kind, unit="step", file=sys.stderr, dynamic_ncols=True,
-                                  mininterval=0.2, disable=None)
+    bar = (
+        None
+        if quiet
+        else tqdm(
+            total=None, desc=kind, unit="step", file=sys.stderr, dynamic_ncols=True, mininterval=0.2, disable=None
+        )
+    )
     latest: dict[str, float] = {}
 
     def on_events(run_id: str, events: list[Event]) -> None:
@@ -319,7 +380,10 @@ def cmd_runs(args, studio) -> int:
         if not runs:
             print(f"no runs yet in {studio.workspace.root}")
             return EXIT_OK
-        rows = [(i.get("id", r.id), i.get("status", "?"), _duration(i), _when(i.get("created"))) for r, i in zip(runs, infos)]
+        rows = [
+            (i.get("id", r.id), i.get("status", "?"), _duration(i), _when(i.get("created")))
+            for r, i in zip(runs, infos, strict=True)
+        ]
         _table(("RUN", "STATUS", "TIME", "CREATED"), rows)
         return EXIT_OK
     run = studio.store.find(args.run_id)
@@ -329,20 +393,37 @@ def cmd_runs(args, studio) -> int:
     except StudioFileError as exc:  # shown as what it is; the rest of the run still shows
         params = {"unreadable": str(exc)}
     if args.json:
-        print(json.dumps({"info": info, "params": params, "metrics": {
-            k: {"steps": len(v[0]), "last": v[1][-1], "min": min(_numbers(v[1]), default=None)}
-            for k, v in metrics.items()}}, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "info": info,
+                    "params": params,
+                    "metrics": {
+                        k: {"steps": len(v[0]), "last": v[1][-1], "min": min(_numbers(v[1]), default=None)}
+                        for k, v in metrics.items()
+                    },
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return EXIT_OK
-    print(f"run      {run.id}\nkind     {info.get('kind')}\nstatus   {info.get('status')}\n"
-          f"time     {_duration(info)}\nfolder   {run.dir}")
+    print(
+        f"run      {run.id}\nkind     {info.get('kind')}\nstatus   {info.get('status')}\n"
+        f"time     {_duration(info)}\nfolder   {run.dir}"
+    )
     if info.get("error"):
         print(f"error    {info['error']}")
     print("params   " + json.dumps(params, sort_keys=True))
     if metrics:
         print("metrics")
-        _table(("  NAME", "POINTS", "LAST", "MIN"),
-               [(f"  {k}", len(v[1]), _number(v[1][-1]), _number(min(_numbers(v[1]), default=None)))
-                for k, v in metrics.items()])
+        _table(
+            ("  NAME", "POINTS", "LAST", "MIN"),
+            [
+                (f"  {k}", len(v[1]), _number(v[1][-1]), _number(min(_numbers(v[1]), default=None)))
+                for k, v in metrics.items()
+            ],
+        )
     logs = run.last_logs(10)
     if logs:
         print("last log lines")
@@ -382,9 +463,11 @@ def cmd_doctor(args, studio) -> int:
         from studio.qt.app import probe_gui
 
         report = probe_gui(studio)
-        print(f"gui       window shown in {report['startup_s'] * 1000:.0f} ms "
-              f"(process start to first paint {report['since_process_start_s'] * 1000:.0f} ms), "
-              f"{report['panels']} panels created")
+        print(
+            f"gui       window shown in {report['startup_s'] * 1000:.0f} ms "
+            f"(process start to first paint {report['since_process_start_s'] * 1000:.0f} ms), "
+            f"{report['panels']} panels created"
+        )
         for problem in report["panel_problems"]:
             failed += 1
             print(f"      {problem}")
@@ -398,7 +481,7 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     rows = [tuple(str(c) for c in row) for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in rows)) if rows else len(str(h)) for i, h in enumerate(headers)]
     for row in (tuple(headers), *rows):
-        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip())
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _numbers(values: list) -> list[float]:
@@ -475,16 +558,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # a bug: say so in one line, keep the details
         if "--verbose" in argv or "-v" in argv:
             raise
-        print(f"error: internal error: {type(exc).__name__}: {_first_line(exc)} "
-              f"(please report it; details in {_save_crash_report()})", file=sys.stderr)
+        print(
+            f"error: internal error: {type(exc).__name__}: {_first_line(exc)} "
+            f"(please report it; details in {_save_crash_report()})",
+            file=sys.stderr,
+        )
         return EXIT_FAILED
 
 
 def _main(argv: list[str]) -> int:
     bad = next((a for a in argv if not _is_utf8(a)), None)
     if bad is not None:
-        print(f"error: argument {os.fsencode(bad)!r} is not valid UTF-8 text; rename the file or "
-              f"pass the text in UTF-8", file=sys.stderr)
+        print(
+            f"error: argument {os.fsencode(bad)!r} is not valid UTF-8 text; rename the file or pass the text in UTF-8",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     # Global options first: plugins (and so their sub-commands) load only after we know
     # which workspace and settings to use.
@@ -493,8 +581,9 @@ def _main(argv: list[str]) -> int:
     pre_parser.add_argument("--verbose", "-v", action="store_true")
     pre, rest = pre_parser.parse_known_args(argv)
     command = rest[0] if rest and not rest[0].startswith("-") else None
-    logging.basicConfig(level=logging.DEBUG if pre.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if pre.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     for handler in logging.getLogger().handlers:  # the terminal gets warnings; the Log panel gets more
         handler.setLevel(logging.DEBUG if pre.verbose else logging.WARNING)
     from studio.core.files import StudioFileError
@@ -519,10 +608,17 @@ def _main(argv: list[str]) -> int:
             return run_gui(studio, getattr(args, "paths", []))
         if getattr(args, "plugin_command", None) is not None:
             return run_plugin_command(args, studio)
-        handler = {("plugins",): cmd_plugins, ("plugins", "new"): cmd_plugin_new, ("jobs", "kinds"): cmd_job_kinds,
-                   ("jobs", "run"): cmd_jobs_run, ("runs",): cmd_runs, ("doctor",): cmd_doctor}
-        key = (args.command, args.action) if (args.command, getattr(args, "action", None)) in handler else (args.command,)
-        return handler[key](args, studio)  # headless commands write settings only when asked to
+        commands = {
+            ("plugins",): cmd_plugins,
+            ("plugins", "new"): cmd_plugin_new,
+            ("jobs", "kinds"): cmd_job_kinds,
+            ("jobs", "run"): cmd_jobs_run,
+            ("runs",): cmd_runs,
+            ("doctor",): cmd_doctor,
+        }
+        action: tuple[str, ...] = (args.command, getattr(args, "action", None) or "")
+        handle = commands[action] if action in commands else commands[(args.command,)]
+        return handle(args, studio)  # headless commands write settings only when asked to
     except (CliError, JobError, StudioFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -566,8 +662,9 @@ def _save_crash_report() -> str:
         folder = data_dir() / "crash-reports"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"cli-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt"
-        path.write_text(f"tensor-studio {__version__}\nargv: {sys.argv!r}\n\n{text}", encoding="utf-8",
-                        errors="backslashreplace")
+        path.write_text(
+            f"tensor-studio {__version__}\nargv: {sys.argv!r}\n\n{text}", encoding="utf-8", errors="backslashreplace"
+        )
         return str(path)
     except OSError:
         print(text, file=sys.stderr)

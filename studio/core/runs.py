@@ -17,9 +17,10 @@ import os
 import secrets
 import shutil
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
 
@@ -53,7 +54,7 @@ class EventLog:
         self.path = Path(path)
         self.sync_interval = sync_interval
         needs_newline = self.path.exists() and self.path.stat().st_size > 0 and not _ends_with_newline(self.path)
-        self._fh = open(self.path, "ab")
+        self._fh = open(self.path, "ab")  # noqa: SIM115 - open for the log's lifetime, closed by close()
         if needs_newline:
             self._fh.write(b"\n")
         self._last_sync = time.monotonic()
@@ -136,13 +137,22 @@ class Run:
 
     def metrics(self) -> dict[str, tuple[list[float], list[float | None]]]:
         """Scalar metrics by name, as (steps, values), in the order they were logged; a value
-        is None where the logged number was NaN."""
+        is None where the logged number was NaN. Read from the stored lines, more leniently
+        than typed events: a hand-edited metric line without a step still shows, at its
+        position in the curve."""
         out: dict[str, tuple[list[float], list[float | None]]] = {}
-        for e in self.events():
-            if isinstance(e, Metric):
-                steps, values = out.setdefault(e.name, ([], []))
-                steps.append(e.step)
-                values.append(e.value)
+        for e in self.raw_events():
+            value = e.get("value")  # None where a NaN was logged (JSON has no NaN): a gap in the curve
+            if (
+                e.get("kind") != Metric.kind
+                or isinstance(value, bool)
+                or not isinstance(value, (int, float, type(None)))
+            ):
+                continue  # a hand-edited line may hold anything
+            steps, values = out.setdefault(str(e.get("name")), ([], []))
+            step = e.get("step")
+            steps.append(step if isinstance(step, (int, float)) and not isinstance(step, bool) else len(steps))
+            values.append(value)
         return out
 
     def last_logs(self, n: int = 20) -> list[str]:
@@ -166,10 +176,17 @@ class RunStore:
             raise StudioFileError(f"cannot create run folder {run.dir}: {exc.strerror or exc}") from exc
         try:
             write_json(run.dir / "params.json", params)
-            write_json(run.dir / "run.json", {
-                "id": run_id, "kind": kind, "status": RunStatus.QUEUED, "created": time.time(),
-                "owner_pid": os.getpid(), **info,
-            })
+            write_json(
+                run.dir / "run.json",
+                {
+                    "id": run_id,
+                    "kind": kind,
+                    "status": RunStatus.QUEUED,
+                    "created": time.time(),
+                    "owner_pid": os.getpid(),
+                    **info,
+                },
+            )
         except StudioFileError:  # a full disk: no half-made run folder is left behind
             shutil.rmtree(run.dir, ignore_errors=True)
             raise
@@ -209,8 +226,11 @@ class RunStore:
             info = run.info()
             if info.get("status") in ACTIVE_STATUSES and not _pid_alive(info.get("owner_pid")):
                 try:
-                    run.update(status=RunStatus.INTERRUPTED, finished=time.time(),
-                               error="the studio stopped while this run was active")
+                    run.update(
+                        status=RunStatus.INTERRUPTED,
+                        finished=time.time(),
+                        error="the studio stopped while this run was active",
+                    )
                 except StudioFileError as exc:
                     log.warning("could not mark run %s interrupted: %s", run.id, exc)
                     continue
@@ -218,9 +238,17 @@ class RunStore:
         return stale
 
 
-RUN_INFO_TYPES = {"id": str, "kind": str, "status": str, "title": str, "error": (str, type(None)),
-                  "created": (int, float), "started": (int, float, type(None)),
-                  "finished": (int, float, type(None)), "owner_pid": (int, type(None))}
+RUN_INFO_TYPES = {
+    "id": str,
+    "kind": str,
+    "status": str,
+    "title": str,
+    "error": (str, type(None)),
+    "created": (int, float),
+    "started": (int, float, type(None)),
+    "finished": (int, float, type(None)),
+    "owner_pid": (int, type(None)),
+}
 
 
 def _info_problem(data: Any) -> str | None:

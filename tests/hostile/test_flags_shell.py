@@ -68,7 +68,7 @@ def test_an_unexpected_error_is_one_line_with_a_saved_report(cli, tmp_path):
     (plugin / "crashy_mod.py").write_text(
         "from studio.api import hookimpl, CliCommand\n"
         "def _configure(parser):\n    pass\n"
-        "def _run(args):\n    return {}['missing']\n"
+        "def _run(args, ctx):\n    return {}['missing']\n"
         "@hookimpl\ndef studio_commands():\n"
         "    return [CliCommand(name='crash', help='crash', configure=_configure, run=_run)]\n")
     result = cli("crash", env={"PYTHONPATH": str(plugin)})
