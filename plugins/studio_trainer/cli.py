@@ -57,11 +57,21 @@ saves); the other ranks train beside it and write nothing. Every machine needs t
 
 
 def run(args, ctx: CliContext) -> int:
-    actions = {"summary": _summary, "generate": _generate, "tokenize": _tokenize, "parts": _parts, "torchrun": _torchrun}
-    return actions[args.trainer_action](args, ctx)
+    match args.trainer_action:
+        case "summary":
+            return _summary(args)
+        case "generate":
+            return _generate(args, ctx.folders.runs)
+        case "tokenize":
+            return _tokenize(args, ctx.folders.runs)
+        case "parts":
+            return _parts()
+        case "torchrun":
+            return _torchrun(args, ctx)
+    raise ValueError(f"no such trainer action: {args.trainer_action}")
 
 
-def _summary(args, ctx: CliContext) -> int:
+def _summary(args) -> int:
     """Figures of a config, from the model built on the meta device: nothing is allocated,
     so a model far larger than the machine can be summarised too."""
     from studio.api import parse_assignments
@@ -90,8 +100,9 @@ GENERATE_FLAGS = {"max_new_tokens": "--max-new-tokens", "temperature": "--temper
                   "seed": "--seed", "device": "--device", "prompt": "--prompt", "checkpoint": "checkpoint"}
 
 
-def _generate(args, ctx: CliContext) -> int:
-    """The flags are checked as the generate job's parameters before anything is loaded."""
+def _generate(args, runs: Path) -> int:
+    """The flags are checked as the generate job's parameters before anything is loaded;
+    a run id names a run in ``runs`` (the workspace's)."""
     from .config import GenerateParams
 
     p = _validated(GenerateParams, {"checkpoint": args.checkpoint, "prompt": args.prompt, "seed": args.seed,
@@ -102,7 +113,7 @@ def _generate(args, ctx: CliContext) -> int:
     from .train.memory import is_out_of_memory
     from .train.sampling import sample_text
 
-    folder = resolve_checkpoint(p.checkpoint, ctx.folders.runs, prefer="best")
+    folder = resolve_checkpoint(p.checkpoint, runs, prefer="best")
     device = pick_device(p.device)
     try:
         model, tokenizer, config = load_checkpoint(folder, device, generate=True)
@@ -119,13 +130,13 @@ def _generate(args, ctx: CliContext) -> int:
     return 0
 
 
-def _tokenize(args, ctx: CliContext) -> int:
+def _tokenize(args, runs: Path) -> int:
     from .data.tokenizer import load_tokenizer
     from .train.checkpoint import resolve_checkpoint
 
     path = Path(args.tokenizer)
     if not path.is_file():  # a checkpoint folder, run folder or run id
-        path = resolve_checkpoint(args.tokenizer, ctx.folders.runs) / "tokenizer.json"
+        path = resolve_checkpoint(args.tokenizer, runs) / "tokenizer.json"
     tokenizer = load_tokenizer(path)
     pieces = tokenizer.pieces(args.text)
     for token_id, piece in pieces:
@@ -137,7 +148,7 @@ def _tokenize(args, ctx: CliContext) -> int:
     return 0
 
 
-def _parts(args, ctx: CliContext) -> int:
+def _parts() -> int:
     from .model.registry import parts
 
     for part in parts():

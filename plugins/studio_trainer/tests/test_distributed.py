@@ -195,37 +195,37 @@ def test_more_gpu_processes_than_gpus_are_refused_before_any_process_starts(job_
     assert psutil.Process().children() == before
 
 
-def _runs(tmp_path: Path) -> Path:
-    """The runs folder of the workspace the torchrun launches use."""
-    return Folders(tmp_path / "workspace").runs
+@pytest.fixture
+def workspace(make_studio, tmp_path) -> Folders:
+    """A workspace of its own for a torchrun launch."""
+    return Folders(make_studio(workspace=tmp_path / "workspace").workspace.root)
 
 
-def _torchrun_command(tmp_path: Path, params: dict, *extra: str) -> tuple[list[str], dict]:
-    """``torchrun --standalone --nproc-per-node 2 … tensor-studio trainer torchrun``, in a
-    workspace of its own."""
+def _torchrun_command(tmp_path: Path, workspace: Folders, params: dict, *extra: str) -> tuple[list[str], dict]:
+    """``torchrun --standalone --nproc-per-node 2 … tensor-studio trainer torchrun`` in ``workspace``."""
     (tmp_path / "params.json").write_text(json.dumps(params))
     env = {**os.environ, "TENSOR_STUDIO_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
     return ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-             "-m", "studio.cli", "--workspace", str(tmp_path / "workspace"), "trainer", "torchrun",
+             "-m", "studio.cli", "--workspace", str(workspace.workspace), "trainer", "torchrun",
              "--params", str(tmp_path / "params.json"), "--quiet", *extra],
             env)
 
 
-def _torchrun(tmp_path: Path, params: dict, *extra: str, monitor_interval: float | None = None
+def _torchrun(tmp_path: Path, workspace: Folders, params: dict, *extra: str, monitor_interval: float | None = None
               ) -> subprocess.CompletedProcess:
     """``monitor_interval``: how often torchrun looks at its workers. When one rank fails it
     stops the others at its next look, so a check that every rank failed on its own gives
     them time to (its default, 0.1 s, is shorter than one rank's start-up under load)."""
-    command, env = _torchrun_command(tmp_path, params, *extra)
+    command, env = _torchrun_command(tmp_path, workspace, params, *extra)
     if monitor_interval is not None:
         command[3:3] = ["--monitor-interval", str(monitor_interval)]
     return subprocess.run(command, capture_output=True, text=True, env=env, timeout=240)
 
 
-def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, corpus):
-    done = _torchrun(tmp_path, tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4))
+def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, workspace, corpus):
+    done = _torchrun(tmp_path, workspace, tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4))
     assert done.returncode == 0, done.stderr[-3000:]
-    runs = list(_runs(tmp_path).glob("*"))
+    runs = list(workspace.runs.glob("*"))
     assert len(runs) == 1, runs  # rank 0's run; rank 1 writes nothing
     assert read_json(runs[0] / "run.json")["status"] == RunStatus.SUCCEEDED
     logs = [e for e in read_events(runs[0]) if isinstance(e, Log)]
@@ -239,12 +239,12 @@ def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, corpu
     ("max_stepz=8", "--set max_stepz: trainer.train has no such setting"),
     ("max_steps=oops", "invalid parameters for trainer.train: max_steps:"),
 ])
-def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_run(tmp_path, corpus, setting,
-                                                                                   message):
-    done = _torchrun(tmp_path, tiny(corpus), "--set", setting, monitor_interval=8)
+def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_run(tmp_path, workspace, corpus,
+                                                                                   setting, message):
+    done = _torchrun(tmp_path, workspace, tiny(corpus), "--set", setting, monitor_interval=8)
     assert done.returncode != 0
     assert done.stderr.count(message) == 2, done.stderr[-3000:]  # the same error from both ranks
-    assert not list(_runs(tmp_path).glob("*"))
+    assert not list(workspace.runs.glob("*"))
 
 
 def test_the_torchrun_command_outside_torchrun_says_how_to_start_it(tmp_path, corpus):
@@ -257,17 +257,17 @@ def test_the_torchrun_command_outside_torchrun_says_how_to_start_it(tmp_path, co
     assert "start it with torchrun, e.g. torchrun --nproc-per-node 2" in done.stderr
 
 
-def test_ctrl_c_on_a_torchrun_launch_cancels_every_rank_and_saves(tmp_path, corpus):
+def test_ctrl_c_on_a_torchrun_launch_cancels_every_rank_and_saves(tmp_path, workspace, corpus):
     import psutil
 
-    command, env = _torchrun_command(tmp_path, tiny(corpus, max_steps=1_000_000, log_interval=5, eval_interval=10**6,
+    command, env = _torchrun_command(tmp_path, workspace, tiny(corpus, max_steps=1_000_000, log_interval=5, eval_interval=10**6,
                                                     checkpoint_interval=10**6))
     launcher = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)  # a terminal's Ctrl-C signals the whole group
     deadline = time.monotonic() + 120
     events = None
     while time.monotonic() < deadline and launcher.poll() is None:
-        found = list(_runs(tmp_path).glob("*/events.jsonl"))
+        found = list(workspace.runs.glob("*/events.jsonl"))
         if found and '"train/loss"' in found[0].read_text():
             events = found[0]
             break
