@@ -57,6 +57,7 @@ class RunCurves:
         self.curves: dict[str, pg.PlotDataItem] = {}
         self.visible = True
         self.status = ""
+        self.item = QTreeWidgetItem([label, ""])  # the run's row in the run list
 
 
 class MetricsPanel(QWidget, Panel):
@@ -151,7 +152,8 @@ class MetricsPanel(QWidget, Panel):
         if old is not None:
             self._remove_curves(old)
             for i in range(self.run_list.topLevelItemCount()):
-                if self.run_list.topLevelItem(i).data(0, Qt.ItemDataRole.UserRole) == run.id:
+                row = self.run_list.topLevelItem(i)
+                if row is not None and row.data(0, Qt.ItemDataRole.UserRole) == run.id:
                     self.run_list.takeTopLevelItem(i)
                     break
         curves = self._run(run.id)
@@ -172,13 +174,12 @@ class MetricsPanel(QWidget, Panel):
             color = pg.intColor(len(self.runs), hues=9, values=1, maxValue=230)
             run = RunCurves(run_id, label or short_label(run_id), color)
             self.runs[run_id] = run
-            item = QTreeWidgetItem([run.label, ""])
+            item = run.item
             item.setToolTip(0, run_id)
             item.setData(0, Qt.ItemDataRole.UserRole, run_id)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(0, Qt.CheckState.Checked)
             item.setForeground(0, color)
-            run.item = item
             self.run_list.blockSignals(True)
             self.run_list.insertTopLevelItem(0, item)
             self.run_list.blockSignals(False)
