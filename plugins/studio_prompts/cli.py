@@ -43,7 +43,8 @@ def configure(parser) -> None:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("workflow")
         p.add_argument("--data", required=True, help="CSV, JSON, JSONL, Parquet or a saved HF dataset folder")
-        p.add_argument("--metric", default="exact_match", help="exact_match, f1, contains, llm_judge or module:function")
+        p.add_argument("--metric", default="exact_match",
+                       help="exact_match, f1, contains, llm_judge or module:function")
         p.add_argument("--limit", type=int, default=None, help="use only the first N examples")
         model_options(p)
         if name == "eval":

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import stat
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from studio.api import read_table
 
@@ -28,7 +29,7 @@ class Example(dict):
 
     __getattr__ = Prediction.__getattr__
 
-    def with_inputs(self, *keys: str) -> "Example":
+    def with_inputs(self, *keys: str) -> Example:
         example = Example(self)
         example.input_keys = tuple(keys)
         return example
@@ -67,7 +68,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     Parquet and saved dataset folders through ``studio.api.read_table``."""
     from studio.api import StudioFileError
 
-    from .files import check_regular, parse_guarded, read_capped
+    from .input_files import check_regular, parse_guarded, read_capped
 
     what = "dataset file"
     suffix = path.suffix.lower()
@@ -89,7 +90,7 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
             records = parse_guarded(lambda: read_table(path), str(path))
         except StudioFileError:
             raise
-        except Exception as exc:  # noqa: BLE001 - pyarrow's many error types: a bad file, said in one line
+        except Exception as exc:  # pyarrow's many error types: a bad file, said in one line
             raise StudioFileError(f"{path}: not a readable dataset ({type(exc).__name__}: "
                                   f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
@@ -111,8 +112,8 @@ def _parse_text(text: str, suffix: str, path: Path) -> Any:
                                     strict=True)
             rows = list(reader)
             if any(None in row for row in rows):
-                line = next(i for i, row in enumerate(rows) if None in row) + 2
-                raise StudioFileError(f"{path}: row on line {line} has more values than the header has columns")
+                line_no = next(i for i, row in enumerate(rows) if None in row) + 2
+                raise StudioFileError(f"{path}: row on line {line_no} has more values than the header has columns")
             return rows
         if suffix == ".jsonl":
             rows = []

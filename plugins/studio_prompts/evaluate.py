@@ -23,9 +23,10 @@ import re
 import string
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, TextIO
 
 from studio.api import JobCancelled, atomic_write_text, read_records, resolve
 
@@ -172,8 +173,9 @@ class EvalResult:
 
     def summary(self) -> dict[str, Any]:
         errors = self.errors
-        out = {"score": self.score, "examples": self.total, "scored": len(self.scored), "errors": len(errors),
-               "unparsed": len(self.unparsed), "resumed": self.resumed, "retried": self.retried}
+        out: dict[str, Any] = {"score": self.score, "examples": self.total, "scored": len(self.scored),
+                               "errors": len(errors), "unparsed": len(self.unparsed), "resumed": self.resumed,
+                               "retried": self.retried}
         if len(self.rows) < self.total:
             out["not_run"] = self.total - len(self.rows)
         if errors:
@@ -221,25 +223,29 @@ def _earlier(path: Path, keys: list[str]) -> tuple[dict[str, dict[str, Any]], in
     return done, len(latest) - len(done)
 
 
+def _open_results(path: Path, keys: list[str]) -> tuple[dict[str, dict[str, Any]], int, TextIO]:
+    """What an earlier run of this file finished (see ``_earlier``), how many it must
+    retry, and the file opened for the rows to come (appended one by one, flushed)."""
+    done, retried = _earlier(path, keys) if path.exists() else ({}, 0)
+    return done, retried, path.open("a", encoding="utf-8")
+
+
 async def evaluate(program: Any, dataset: list[Example], metric: str | Metric = "exact_match", *,
                    concurrency: int = 8, results_path: Path | None = None,
                    progress: Callable[[int, int, str], None] | None = None) -> EvalResult:
     metric_fn = get_metric(metric)
     keys = [example_key(i, ex) for i, ex in enumerate(dataset)]
     done: dict[str, dict[str, Any]] = {}
-    retried = 0
-    if results_path is not None and Path(results_path).exists():
-        done, retried = _earlier(Path(results_path), keys)
+    retried, out = 0, None
+    if results_path is not None:  # off the event loop: an earlier results file may be long
+        done, retried, out = await asyncio.to_thread(_open_results, Path(results_path), keys)
     rows: list[dict[str, Any] | None] = [done.get(k) for k in keys]
     resumed = sum(r is not None for r in rows)
     todo = [i for i, r in enumerate(rows) if r is None]
-    out = open(results_path, "a", encoding="utf-8") if results_path is not None else None
     finished = resumed
     slots = asyncio.Semaphore(max(1, concurrency))
     stopped = ""
     cancelled: BaseException | None = None
-    if progress:
-        progress(finished, len(dataset), f"{resumed} resumed" if resumed else "")
 
     async def one(i: int) -> None:
         nonlocal finished, stopped, cancelled
@@ -280,6 +286,8 @@ async def evaluate(program: Any, dataset: list[Example], metric: str | Metric = 
             progress(finished, len(dataset), "")
 
     try:
+        if progress:
+            progress(finished, len(dataset), f"{resumed} resumed" if resumed else "")
         limiter = settings().limiter or asyncio.Semaphore(max(1, concurrency))
         with context(limiter=limiter):
             await asyncio.gather(*(one(i) for i in todo))

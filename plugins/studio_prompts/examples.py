@@ -31,7 +31,7 @@ def _stdlib_docs() -> list[tuple[str, str]]:
 
 def stdlib_search(query: str, k: int = 3) -> dict[str, list[str]]:
     """The ``k`` standard-library module docstrings sharing the most words with ``query``."""
-    words = {w for w in re.findall(r"[a-z]{3,}", str(query).lower())}
+    words = set(re.findall(r"[a-z]{3,}", str(query).lower()))
     scored = []
     for name, doc in _stdlib_docs():
         text = doc.lower()

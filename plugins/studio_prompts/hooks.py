@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.api import (CliCommand, JobKind, NodeType, OpenAction, PanelSpec, PluginInfo, Port, Span, Status,
-                        hookimpl)
+from studio.api import CliCommand, JobKind, NodeType, OpenAction, PanelSpec, PluginInfo, Port, Span, Status, hookimpl
 
 from .config import EvalParams, OptimizeParams, RunParams
 

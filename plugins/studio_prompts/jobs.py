@@ -45,8 +45,9 @@ def _workflow(params: ModelOptions, path: str):
     if trusted and trusted == fingerprint(workflow, metric):  # servers the file names may get keys
         workflow.allow_credentials()
     workflow.lm_override = lm
-    problem = None if settings().lm is not None else no_model_message(workflow, "give the job a model (the model parameter; --model on the command line; "
-                                         "the model field of the editor's Run / Evaluate / Optimize dialogs)")
+    problem = None if settings().lm is not None else no_model_message(
+        workflow, "give the job a model (the model parameter; --model on the command line; "
+                  "the model field of the editor's Run / Evaluate / Optimize dialogs)")
     if problem:
         raise WorkflowError(problem)
     for _name, predictor in workflow.named_predictors():
@@ -139,7 +140,8 @@ async def run_optimize(params: OptimizeParams, ctx: JobContext) -> dict[str, Any
     write_json(ctx.run_dir / "report.json", summary)
     ctx.artifact(target, "workflow")
     ctx.artifact(ctx.run_dir / "changes.diff", "diff")
-    ctx.log(f"saved {target} ({len(report.changes)} predictors changed)" + (f"; {report.stopped}" if report.stopped else ""))
+    ctx.log(f"saved {target} ({len(report.changes)} predictors changed)"
+            + (f"; {report.stopped}" if report.stopped else ""))
     return {k: v for k, v in summary.items() if k != "candidates"}
 
 
@@ -148,9 +150,10 @@ def export(workflow_path: str, output: str | None = None, force: bool = False) -
     ``force``; something that is not a regular file (a FIFO, a device, a folder) never."""
     from .workflow.export import export_python
 
-    workflow = load_workflow(Path(workflow_path).expanduser())
-    target = Path(output).expanduser() if output else workflow.path.with_name(
-        workflow.path.name.removesuffix(workflow_suffix(workflow.path) or "") + ".py")
+    source = Path(workflow_path).expanduser()
+    workflow = load_workflow(source)
+    target = Path(output).expanduser() if output else source.with_name(
+        source.name.removesuffix(workflow_suffix(source) or "") + ".py")
     if target.exists() or target.is_symlink():
         if not target.is_file():
             raise WorkflowError(f"{target} exists and is not a regular file; give the script another name with -o")

@@ -23,8 +23,9 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from studio.api import JobCancelled, contributions, get_api_key, resolve
 
@@ -160,7 +161,8 @@ class LM:
         self.model, self.api_base, self.api_key_env = model, api_base, api_key_env
         self.timeout, self.retries, self.backoff, self.cache = timeout, retries, backoff, cache
         self.params = {k: v for k, v in params.items() if v is not None}
-        self._backend = FunctionBackend(backend) if backend is not None else None
+        self._backend: FunctionBackend | LiteLLMBackend | None = (
+            FunctionBackend(backend) if backend is not None else None)
         self._structured: bool | None = None
         # False for a server a workflow FILE names (``api_base`` there) until the person
         # running it agreed: then it gets a placeholder key, never one of theirs (trust.py)
@@ -177,7 +179,7 @@ class LM:
             out["api_key_env"] = self.api_key_env
         return out
 
-    def copy(self, **changes: Any) -> "LM":
+    def copy(self, **changes: Any) -> LM:
         kwargs = {"api_base": self.api_base, "api_key_env": self.api_key_env, "timeout": self.timeout,
                   "retries": self.retries, "backoff": self.backoff, "cache": self.cache, **self.params}
         model = changes.pop("model", self.model)
@@ -261,10 +263,10 @@ class LM:
             t0 = time.perf_counter()
             try:
                 response = backend.complete(sendable, self.timeout)
-                break
             except Exception as exc:
                 time.sleep(self._retry_delay(exc, attempt))
-        return self._after(request, key, response, time.perf_counter() - t0, attempt)
+            else:
+                return self._after(request, key, response, time.perf_counter() - t0, attempt)
 
     async def acall(self, messages: list[dict[str, str]], **overrides: Any) -> Completion:
         request, key, hit = self._before(messages, overrides)
@@ -281,12 +283,13 @@ class LM:
                     t0 = time.perf_counter()
                     async with asyncio.timeout(self.timeout + 1):  # no extra task, unlike wait_for
                         response = await backend.acomplete(sendable, self.timeout)
-                break
+                    latency = time.perf_counter() - t0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 await asyncio.sleep(self._retry_delay(exc, attempt))
-        return self._after(request, key, response, time.perf_counter() - t0, attempt)
+            else:
+                return self._after(request, key, response, latency, attempt)
 
     @staticmethod
     def _sendable(request: dict[str, Any]) -> dict[str, Any]:

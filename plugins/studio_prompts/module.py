@@ -19,7 +19,8 @@ from __future__ import annotations
 import asyncio
 import copy
 import inspect
-from typing import Any, Callable, Generator
+from collections.abc import Callable, Generator
+from typing import Any
 
 from .settings import settings
 from .trace import start_span
@@ -93,7 +94,7 @@ class Module:
         walk(self, "")
         return found
 
-    def deepcopy(self) -> "Module":
+    def deepcopy(self) -> Module:
         return copy.deepcopy(self)
 
 

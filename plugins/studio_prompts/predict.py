@@ -141,7 +141,8 @@ class Predict(StepModule):
         sig = self.signature
         missing = [name for name in sig.input_names if name not in inputs]
         if missing:
-            raise ValueError(f"{self.span_name()}: missing input {missing[0]!r} (inputs are {', '.join(sig.input_names)})")
+            raise ValueError(f"{self.span_name()}: missing input {missing[0]!r} "
+                             f"(inputs are {', '.join(sig.input_names)})")
         lm = self.lm or current.lm
         if lm is None:
             raise ValueError(f"{self.span_name()}: no model set; pass lm= or configure(lm=LM('provider/model'))")
@@ -153,17 +154,19 @@ class Predict(StepModule):
             overrides["cache_salt"] = current.rollout
         messages = self.messages(inputs, fmt)
         outputs = list(sig.outputs)
-        for attempt in range(1 + current.max_repairs):
+        attempt = 0
+        while True:  # a first call, then up to max_repairs calls asking for what is missing
+            attempt += 1
             completion = yield LMCall(lm, messages, overrides, self.span_name())
-            span = start_span(current.tracer, "parse", fmt, leaf=True, format=fmt, attempt=attempt + 1)
+            span = start_span(current.tracer, "parse", fmt, leaf=True, format=fmt, attempt=attempt)
             values, problems = parse_reply(fmt, outputs, completion.text)
             span.end(values, status="error" if problems else "ok", problems=problems or None)
             if not problems:
                 break
+            if attempt > current.max_repairs:
+                raise ParseError(self.span_name(), problems, completion.text)
             messages = [*messages, {"role": "assistant", "content": completion.text},
                         {"role": "user", "content": repair_message(fmt, outputs, problems)}]
-        else:
-            raise ParseError(self.span_name(), problems, completion.text)
         if current.recorder is not None:
             current.recorder.append((self, dict(inputs), values))
         return Prediction(values)

@@ -101,7 +101,8 @@ def no_model_message(workflow: Any, where_to_set: str) -> str | None:
     if not nodes:
         return None
     listed = ", ".join(nodes[:6]) + (f" and {len(nodes) - 6} more" if len(nodes) > 6 else "")
-    return f"{Path(workflow.where).name}: no model set for {'node' if len(nodes) == 1 else 'nodes'} {listed}: {where_to_set}"
+    nodes_word = "node" if len(nodes) == 1 else "nodes"
+    return f"{Path(workflow.where).name}: no model set for {nodes_word} {listed}: {where_to_set}"
 
 
 def _run_folder(target: str, folders: Folders) -> Path:
@@ -150,7 +151,7 @@ def resume_source(target: str, folders: Folders, workflow: str, metric: str, key
         raise ValueError(f"--resume: cannot read {results}: {exc}") from None
     except RecursionError:
         raise ValueError(f"--resume: {results}: nested too deeply to read") from None
-    from .files import too_deep
+    from .input_files import too_deep
 
     if too_deep(rows):
         raise ValueError(f"--resume: {results}: nested too deeply to be an evaluation's results")

@@ -8,7 +8,8 @@ original signature plus the trajectory writes the final outputs.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .data import Prediction
 from .module import StepModule, Steps, SubCall, ToolCall

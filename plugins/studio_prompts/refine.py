@@ -12,7 +12,8 @@ attempt fails, in which case the last error is raised.
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .module import Module, StepModule, Steps, SubCall
 from .settings import context, settings

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterator
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,9 @@ def configure(**changes: Any) -> None:
 
 @contextlib.contextmanager
 def context(**changes: Any) -> Iterator[Settings]:
-    token = _current.set(replace(settings(), **changes))
+    changed = replace(settings(), **changes)
+    token = _current.set(changed)
     try:
-        yield _current.get()
+        yield changed
     finally:
         _current.reset(token)

@@ -19,6 +19,7 @@ workflow files and the exporter use. Types are written as in Python (see
 
 from __future__ import annotations
 
+import inspect
 import typing
 from dataclasses import dataclass, replace
 from typing import Any
@@ -71,17 +72,18 @@ class SignatureSpec:
     def output_names(self) -> list[str]:
         return [f.name for f in self.outputs]
 
-    def with_instructions(self, instructions: str) -> "SignatureSpec":
+    def with_instructions(self, instructions: str) -> SignatureSpec:
         return replace(self, instructions=instructions)
 
-    def prepend_output(self, field: Field) -> "SignatureSpec":
+    def prepend_output(self, field: Field) -> SignatureSpec:
         return replace(self, outputs=(field,) + self.outputs)
 
-    def append_input(self, field: Field) -> "SignatureSpec":
+    def append_input(self, field: Field) -> SignatureSpec:
         return replace(self, inputs=self.inputs + (field,))
 
     def to_dict(self) -> dict[str, Any]:
         """As written in workflow files: compact when no field has a description."""
+        fields: dict[str, Any]
         if any(f.desc for f in self.inputs + self.outputs):
             fields = {"inputs": [f._asdict() for f in self.inputs], "outputs": [f._asdict() for f in self.outputs]}
         else:
@@ -89,7 +91,7 @@ class SignatureSpec:
         return {**fields, "instructions": self.instructions}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], name: str = "Signature") -> "SignatureSpec":
+    def from_dict(cls, data: dict[str, Any], name: str = "Signature") -> SignatureSpec:
         if "signature" in data:
             spec = parse_signature(data["signature"], name=name)
         else:
@@ -177,8 +179,9 @@ class Signature:
     def __init_subclass__(cls, **kwargs: Any):
         super().__init_subclass__(**kwargs)
         hints = typing.get_type_hints(cls, include_extras=False)
-        inputs, outputs = [], []
-        for field_name in cls.__dict__.get("__annotations__", {}):
+        inputs: list[Field] = []
+        outputs: list[Field] = []
+        for field_name in inspect.get_annotations(cls):  # its own fields, not its bases'
             marker = cls.__dict__.get(field_name)
             if not isinstance(marker, _FieldMarker):
                 raise SignatureError(f"{cls.__name__}.{field_name}: give it a value of InputField() or OutputField()")
@@ -188,7 +191,9 @@ class Signature:
         cls.spec = SignatureSpec(tuple(inputs), tuple(outputs), " ".join(doc.split()) if doc else "", cls.__name__)
 
 
-def as_signature(value: "str | SignatureSpec | type[Signature]", instructions: str = "") -> SignatureSpec:
+def as_signature(value: object, instructions: str = "") -> SignatureSpec:
+    """A signature string (``"question -> answer"``), a SignatureSpec or a Signature class as
+    a SignatureSpec; anything else (a value from a file, a script) is a SignatureError."""
     if isinstance(value, SignatureSpec):
         spec = value
     elif isinstance(value, str):

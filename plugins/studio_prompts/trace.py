@@ -20,13 +20,14 @@ import itertools
 import os
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pydantic
 
 from studio.api import RunStatus
 
-_current: contextvars.ContextVar["Span | None"] = contextvars.ContextVar("studio_prompts_span", default=None)
+_current: contextvars.ContextVar[Span | None] = contextvars.ContextVar("studio_prompts_span", default=None)
 _ids = itertools.count(1)
 _prefix = f"{os.getpid():x}-"
 _rollup_lock = threading.Lock()
@@ -34,7 +35,7 @@ _rollup_lock = threading.Lock()
 PLAIN = (str, int, float, bool, type(None))
 
 
-def current_span() -> "Span | None":
+def current_span() -> Span | None:
     return _current.get()
 
 
@@ -42,7 +43,7 @@ class Span:
     __slots__ = ("tracer", "id", "parent", "kind", "name", "start", "fields", "tokens", "cost", "calls", "_t0",
                  "_token")
 
-    def __init__(self, tracer: "Tracer", kind: str, name: str, fields: dict[str, Any], leaf: bool = False):
+    def __init__(self, tracer: Tracer, kind: str, name: str, fields: dict[str, Any], leaf: bool = False):
         parent = _current.get()
         self.tracer = tracer
         self.id = f"{_prefix}{next(_ids):x}"
@@ -72,8 +73,8 @@ class Span:
             with _rollup_lock:
                 parent.add_usage(self.tokens, self.cost, self.calls)
         if error is not None and status is None:
-            # a cancelled span is named as a cancelled run is
-            status = RunStatus.CANCELLED.value if type(error).__name__ in ("CancelledError", "JobCancelled") else "error"
+            cancelled = type(error).__name__ in ("CancelledError", "JobCancelled")
+            status = RunStatus.CANCELLED.value if cancelled else "error"  # named as a cancelled run is
         record = {"id": self.id, "parent": parent.id if parent is not None else self.tracer.root_parent,
                   "kind": self.kind, "name": self.name, "start": self.start, "duration": duration,
                   "status": status or "ok", **self.fields, **fields,

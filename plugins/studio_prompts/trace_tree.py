@@ -11,8 +11,9 @@ Children are kept in start order. No Qt here: the panel's model wraps this.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 ROOT = ""  # the parent id of top-level spans
 

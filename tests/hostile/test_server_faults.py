@@ -54,7 +54,11 @@ class FaultyServer(ThreadingHTTPServer):
 
     def die(self) -> None:
         self.dead = True
-        threading.Thread(target=lambda: (self.shutdown(), self.server_close()), daemon=True).start()
+        def stop() -> None:
+            self.shutdown()
+            self.server_close()
+
+        threading.Thread(target=stop, daemon=True).start()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -124,7 +128,9 @@ ENV = {"OPENAI_API_KEY": ""}  # a key set here would make the file's api_base ne
 
 
 def run_folder(result) -> Path:
-    return Path(re.search(r"folder (\S+)", result.err).group(1))
+    found = re.search(r"folder (\S+)", result.err)
+    assert found, result.err
+    return Path(found.group(1))
 
 
 def summary(result) -> dict:

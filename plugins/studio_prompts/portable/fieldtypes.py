@@ -70,7 +70,7 @@ def dotted_names(text: str) -> list[str]:
 AST_LOCK = threading.Lock()
 
 
-def parse_expression(text: str) -> ast.AST:
+def parse_expression(text: str) -> ast.Expression:
     with AST_LOCK:
         return ast.parse(text, mode="eval")
 
@@ -103,7 +103,9 @@ def _build(node: ast.AST, text: str, load: bool = True) -> Any:
     if isinstance(node, ast.Constant) and node.value is None:
         return type(None)
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.BitOr):
-        return typing.Union[_build(node.left, text, load), _build(node.right, text, load)]
+        # not `a | b`: an imported name may be any object (a function, an enum flag), whose
+        # own `|` would raise TypeError or make something else; typing.Union calls no code of theirs
+        return typing.Union[_build(node.left, text, load), _build(node.right, text, load)]  # noqa: UP007
     if isinstance(node, ast.Subscript):
         base = _build(node.value, text, load)
         args = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
@@ -196,7 +198,8 @@ def coerce(annotation: Any, raw: Any) -> Any:
         elif annotation not in (int, float, bool):
             raw = _structured(raw)
         elif annotation in (int, float):
-            raw = raw.strip().rstrip(".").replace(",", "") if re.fullmatch(r"\s*-?[\d,]+(\.\d*)?\.?\s*", raw) else raw.strip()
+            number = re.fullmatch(r"\s*-?[\d,]+(\.\d*)?\.?\s*", raw)
+            raw = raw.strip().rstrip(".").replace(",", "") if number else raw.strip()
     try:
         return _adapter(annotation).validate_python(raw)
     except pydantic.ValidationError as exc:

@@ -9,7 +9,8 @@ describes them when it runs, after importing them itself.
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from .formats import Field
 

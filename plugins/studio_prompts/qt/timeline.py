@@ -3,7 +3,8 @@ in parallel sit side by side. Paints only the rows in view (10,000 spans stay sm
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette

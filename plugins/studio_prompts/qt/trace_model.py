@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QColor
 
 from studio.api import RunStatus
@@ -21,6 +21,7 @@ COLUMNS = ("Span", "Kind", "Status", "Duration", "Tokens", "Cost", "Model")
 STATUS_COLORS = {"error": QColor(200, 60, 60), RunStatus.CANCELLED: QColor(170, 120, 40),
                  RunStatus.RUNNING: QColor(60, 110, 200), "cached": QColor(90, 150, 90)}
 SPAN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+Index = QModelIndex | QPersistentModelIndex  # what Qt may hand an item model's methods
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2
 
 
@@ -88,10 +89,10 @@ class SpanTreeModel(QAbstractItemModel, Listener):
             return QModelIndex()
         return self.createIndex(self.tree.row_of(span_id), column, self._key(span_id))
 
-    def span_id(self, index: QModelIndex) -> str:
+    def span_id(self, index: Index) -> str:
         return self._ids[index.internalId()] if index.isValid() else ROOT
 
-    def index(self, row: int, column: int, parent: QModelIndex = QModelIndex()) -> QModelIndex:
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:
         children = self.tree.children(self.span_id(parent))
         if 0 <= row < len(children) and 0 <= column < len(COLUMNS):
             return self.createIndex(row, column, self._key(children[row]))
@@ -102,12 +103,12 @@ class SpanTreeModel(QAbstractItemModel, Listener):
             return QModelIndex()
         return self.index_of(self.tree.nodes[self.span_id(index)].parent)
 
-    def rowCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
         if parent.isValid() and parent.column() != 0:
             return 0
         return len(self.tree.children(self.span_id(parent)))
 
-    def columnCount(self, parent: QModelIndex = QModelIndex()) -> int:  # noqa: N802
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: N802
         return len(COLUMNS)
 
     def headerData(self, section: int, orientation, role=Qt.ItemDataRole.DisplayRole):  # noqa: N802
@@ -115,7 +116,7 @@ class SpanTreeModel(QAbstractItemModel, Listener):
             return COLUMNS[section]
         return None
 
-    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+    def data(self, index: Index, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         span_id = self.span_id(index)
@@ -173,7 +174,7 @@ class SpanFilter(QSortFilterProxyModel):
             self.kind, self.status, self.model, self.text = kind, status, model, text.lower()
             self.invalidateFilter()
 
-    def filterAcceptsRow(self, row: int, parent: QModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, row: int, parent: Index) -> bool:  # noqa: N802
         source: SpanTreeModel = self.sourceModel()  # type: ignore[assignment]
         index = source.index(row, 0, parent)
         record = source.tree.record(source.span_id(index))

@@ -14,10 +14,24 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QFileDialog, QHBoxLayout, QLabel, QLineEdit,
-                               QPushButton, QSplitter, QTabWidget, QTextBrowser, QTreeView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QTabWidget,
+    QTextBrowser,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
 
-from studio.api import Event, Panel, RunStatus, Span, parse_event, read_events, read_records
+from studio.api import Event, Panel, PanelContext, RunStatus, Span, parse_event, read_events, read_records
 
 from .timeline import Timeline
 from .trace_model import SPAN_ID_ROLE, SpanFilter, SpanTreeModel
@@ -27,7 +41,7 @@ KINDS = ("", "workflow", "node", "module", "predictor", "llm", "parse", "tool", 
 STATUSES = ("", "ok", "error", "cached", RunStatus.CANCELLED, RunStatus.RUNNING)
 
 
-def create(ctx) -> "TracePanel":
+def create(ctx: PanelContext) -> TracePanel:
     return TracePanel(ctx)
 
 
@@ -92,7 +106,7 @@ class TraceView(QWidget):
 
     span_selected = Signal(str)  # span id
 
-    def __init__(self, panel: "TracePanel"):
+    def __init__(self, panel: TracePanel):
         super().__init__()
         self.panel = panel
         self.run_id = ""
@@ -103,9 +117,10 @@ class TraceView(QWidget):
         self.status_box = QComboBox(objectName="status")
         self.status_box.addItems([s or "any status" for s in STATUSES])
         self.model_edit = QLineEdit(objectName="model", placeholderText="model")
-        self.search = QLineEdit(objectName="search", placeholderText="search spans (text anywhere)", clearButtonEnabled=True)
-        for widget in (self.kind_box, self.status_box):
-            widget.currentIndexChanged.connect(self._apply_filters)
+        self.search = QLineEdit(objectName="search", placeholderText="search spans (text anywhere)",
+                                clearButtonEnabled=True)
+        for box in (self.kind_box, self.status_box):
+            box.currentIndexChanged.connect(self._apply_filters)
         for edit in (self.model_edit, self.search):
             edit.textChanged.connect(self._apply_filters)
         self.totals = QLabel(objectName="totals")
@@ -161,7 +176,7 @@ class TraceView(QWidget):
     def show_run(self, run_id: str) -> None:
         self.run_id = run_id
         model = self.panel.models.get(run_id)
-        self.proxy.setSourceModel(model)
+        self.proxy.setSourceModel(model)  # type: ignore[arg-type]  # None (no run shown) is Qt's "no model"
         if model is not None:
             self.tree.expandToDepth(1)
             for column, width in enumerate((260, 70, 70, 80, 60, 80, 160)):
@@ -182,7 +197,7 @@ class TraceView(QWidget):
         for span_id in tree.walk():
             parent = tree.nodes[span_id].parent
             depth[span_id] = depth.get(parent, -1) + 1
-        self.timeline.set_spans([tree.record(s) for s in tree.walk()], depth.get)
+        self.timeline.set_spans([tree.record(s) for s in tree.walk()], depth.__getitem__)
 
     def _apply_filters(self) -> None:
         self.proxy.set_filters(KINDS[self.kind_box.currentIndex()], STATUSES[self.status_box.currentIndex()],
@@ -246,7 +261,7 @@ class TraceView(QWidget):
 class TracePanel(QWidget, Panel):
     node_selected = Signal(str)  # a workflow node id, when a span of that node is clicked
 
-    def __init__(self, ctx):
+    def __init__(self, ctx: PanelContext):
         super().__init__()
         self.ctx = ctx
         self.setObjectName("prompts:traces:panel")
@@ -294,8 +309,9 @@ class TracePanel(QWidget, Panel):
             if view.run_id == run_id:
                 view.refresh()
 
-    def open_path(self, path: Path) -> str:
-        """Show the spans of a run folder or trace file; returns the run id it is shown under."""
+    def open_path(self, path: Path) -> None:
+        """Show the spans of a run folder or trace file, under the run folder's name (or the
+        file's); ``ValueError`` if it holds none."""
         path = Path(path)
         spans = read_spans(path)
         if not spans:
@@ -307,7 +323,6 @@ class TracePanel(QWidget, Panel):
         for view in (self.view, self.other):
             view.refresh_runs()
         self.view.run_box.setCurrentIndex(self.view.run_box.findData(run_id))
-        return run_id
 
     def _choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Open a run's events.jsonl or a trace file",

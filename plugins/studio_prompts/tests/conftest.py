@@ -61,9 +61,10 @@ def lm(llm_server, monkeypatch):
 @pytest.fixture(autouse=True)
 def clean_settings():
     """Each test starts from default settings (no LM, no tracer, no cache)."""
-    import importlib
+    from dataclasses import fields
 
-    settings_module = importlib.import_module("studio_prompts.settings")
-    saved = settings_module._defaults
+    from studio_prompts import configure, settings
+
+    saved = settings()  # the defaults: no context is open here
     yield
-    settings_module._defaults = saved
+    configure(**{f.name: getattr(saved, f.name) for f in fields(saved)})

@@ -9,11 +9,12 @@ import asyncio
 import json
 import re
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from PySide6.QtCore import Qt
 
-from studio.api import RunStatus
+from studio.api import JobOutcome, RunStatus
 from studio.fake_llm import Fail
 from studio_prompts import Budget, Example, Predict, context
 from studio_prompts.evaluate import evaluate
@@ -59,7 +60,8 @@ def test_errors_are_not_wrong_answers_and_resume_retries_exactly_them(tmp_path, 
     assert summary["errors"] == 2 and summary["scored"] == 4 and summary["examples"] == 6
     assert "overloaded" in summary["first_error"] and "2 errored" in result.describe()
     rows = {r["inputs"]["country"]: r for r in map(json.loads, results.read_text().splitlines())}
-    assert rows["Italy"]["status"] == "error" and rows["Italy"]["score"] is None and "overloaded" in rows["Italy"]["error"]
+    italy = rows["Italy"]
+    assert italy["status"] == "error" and italy["score"] is None and "overloaded" in italy["error"]
     assert rows["Japan"]["status"] == "ok" and rows["Japan"]["score"] == 0.0  # a wrong answer
 
     llm_server.reset(script=Flaky())  # the server is back
@@ -130,7 +132,9 @@ def cli(capsys, *args) -> tuple[int, str, str]:
 
 
 def run_folder(err: str) -> Path:
-    return Path(re.search(r"folder (\S+)", err).group(1))
+    found = re.search(r"folder (\S+)", err)
+    assert found, err
+    return Path(found.group(1))
 
 
 def test_cli_eval_exits_1_on_errors_and_resume_retries_them(workflow_file, data_file, llm_server, studio_home,
@@ -171,7 +175,7 @@ def test_cli_refuses_bad_resume_targets_and_missing_plugins_before_any_call(
                    "nothing-like-this": "no run or folder",
                    str(not_an_eval): "is a prompts.run run, not an evaluation"}
     for target, why in bad_targets.items():
-        code, out, err = cli(capsys, "workflow", "eval", workflow_file, "--data", data_file, "--resume", target)
+        code, _out, err = cli(capsys, "workflow", "eval", workflow_file, "--data", data_file, "--resume", target)
         lines = [x for x in err.splitlines() if x.strip()]
         assert code == 2 and len(lines) == 1 and lines[0].startswith("error: --resume") and why in lines[0], err
 
@@ -242,6 +246,16 @@ def test_copro_stops_when_a_candidate_cannot_be_scored(llm_server, lm):
 # --------------------------------------------------------------------------- the result window
 
 
+def failed(run_dir: Path, error: str) -> JobOutcome:
+    return JobOutcome(run_dir.name, RunStatus.FAILED, run_dir, error=error)
+
+
+def cell(table, row: int, column: int):
+    item = table.item(row, column)
+    assert item is not None, (row, column)
+    return item
+
+
 def test_result_window_shows_errors_apart_and_retries_them(qtbot, tmp_path):
     from PySide6.QtWidgets import QWidget
 
@@ -258,17 +272,18 @@ def test_result_window_shows_errors_apart_and_retries_them(qtbot, tmp_path):
     (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     class Editor(QWidget):
-        asked: list = []
+        asked: ClassVar[list] = []
 
         def evaluate(self, *args, **kwargs):
             self.asked.append((args, kwargs))
 
     editor = Editor()
     qtbot.addWidget(editor)
-    view = ResultView(editor, run_dir, "eval", {"status": RunStatus.FAILED, "error": "EvaluationErrors: …"})
+    view = ResultView(editor, run_dir, "eval", failed(run_dir, "EvaluationErrors: …"))
     text = view.summary.text()
     assert "Score 0.500 over 2 of 3 examples" in text and "1 errored, not scored" in text
-    assert view.table.item(0, 0).text() == "error" and view.table.item(0, 4).text() == "not scored"
+    assert cell(view.table, 0, 0).text() == "error" and cell(view.table, 0, 4).text() == "not scored"
+    assert view.retry is not None
     view.retry.click()
     assert editor.asked == [(("d.jsonl", "f1", ""), {"resume": str(run_dir), "api_base": ""})]
     assert view.retry.text() == "Retry the 1 errored example"
@@ -286,19 +301,19 @@ def test_result_window_all_errors_shows_the_error_header_and_the_whole_error(qtb
     rows = [{"index": i, "status": "error", "score": None, "inputs": {"question": "q" * 300}, "error": long_error}
             for i in range(2)]
     (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    view = ResultView(None, run_dir, "eval", {"status": RunStatus.FAILED, "error": "…"})
+    view = ResultView(None, run_dir, "eval", failed(run_dir, "…"))
     qtbot.addWidget(view)
     view.resize(1000, 560)
     view.show()
     qtbot.waitExposed(view)
     table = view.table
     header = table.horizontalHeader()
-    assert table.horizontalHeaderItem(5).text() == "error"
+    error_header = table.horizontalHeaderItem(5)
+    assert error_header is not None and error_header.text() == "error"
     # the error column starts inside the window, so its header is seen
-    print("POS", [header.sectionViewportPosition(i) for i in range(6)], table.viewport().width(), header.sectionSize(5))
     assert view.width() <= 1366  # a long error does not widen the window past a small screen
     assert header.sectionViewportPosition(5) < table.viewport().width()
     assert header.defaultAlignment() & Qt.AlignmentFlag.AlignLeft
-    assert table.item(0, 5).toolTip() == long_error
+    assert cell(table, 0, 5).toolTip() == long_error
     table.selectRow(1)
     assert long_error in view.detail.toPlainText() and view.detail.isReadOnly()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from studio.api import RunStatus, Span, read_events
-from studio_prompts import Budget, Example, Predict, context
+from studio_prompts import Budget, Example, Predict, Prediction, context
 from studio_prompts.evaluate import evaluate, exact_match, f1
 from studio_prompts.optimizers import COPRO, BootstrapFewShot, LabeledFewShot
 from studio_prompts.workflow import load_workflow
@@ -45,8 +45,8 @@ def instruction_needed(request):
 
 def test_metrics():
     ex = Example(question="q", answer="The Eiffel Tower").with_inputs("question")
-    assert exact_match(ex, {"answer": "eiffel tower!"}) == 1.0
-    assert f1(ex, {"answer": "Eiffel Tower in Paris"}) == pytest.approx(2 * (2 / 4) * 1 / (2 / 4 + 1))
+    assert exact_match(ex, Prediction(answer="eiffel tower!")) == 1.0
+    assert f1(ex, Prediction(answer="Eiffel Tower in Paris")) == pytest.approx(2 * (2 / 4) * 1 / (2 / 4 + 1))
 
 
 def test_evaluate_keeps_failures_and_resumes(tmp_path, llm_server, lm):
@@ -174,7 +174,7 @@ def test_cli_run_eval_optimize_export(tmp_path, llm_server, studio_home, monkeyp
     result = json.loads(capsys.readouterr().out)
     saved = Path(result["saved"])
     assert saved.name == "cap.labeled.workflow.json" and workflow.read_bytes() == original  # a new version
-    assert len(load_workflow(saved).predictors["ask"].demos) == 2
+    assert len(dict(load_workflow(saved).named_predictors())["ask"].demos) == 2
     assert main(["workflow", "eval", str(saved), "--data", str(data_file), "--quiet", "--no-cache"]) == 0
     assert json.loads(capsys.readouterr().out)["score"] == 1.0
 

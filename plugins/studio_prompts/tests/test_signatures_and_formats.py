@@ -9,7 +9,9 @@ from typing import Literal
 
 import pydantic
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from studio_prompts import InputField, OutputField, Signature, SignatureError, as_signature
 from studio_prompts.portable.fieldtypes import FieldTypeError, coerce, parse_type, type_name
@@ -86,7 +88,8 @@ OUT = [Field("answer"), Field("confidence", "float"), Field("tags", "list[str]")
 
 @pytest.mark.parametrize("reply", [
     "[[ ## answer ## ]]\nParis\n\n[[ ## confidence ## ]]\n0.9\n\n[[ ## tags ## ]]\n[\"geo\"]\n\n[[ ## completed ## ]]",
-    "Sure! Here you go. [[ ## answer ## ]] Paris [[ ## confidence ## ]] 0.9 [[ ## tags ## ]] [\"geo\"] [[ ## completed ## ]]",
+    ("Sure! Here you go. [[ ## answer ## ]] Paris [[ ## confidence ## ]] 0.9 [[ ## tags ## ]] [\"geo\"] "
+     "[[ ## completed ## ]]"),
     "```\n[[ ## answer ## ]]\nParis\n[[ ## confidence ## ]]\n0.9\n[[ ## tags ## ]]\n['geo']\n```",
     'Thinking... ```json\n{"answer": "Paris", "confidence": 0.9, "tags": ["geo"]}\n``` hope that helps',
     "**Answer:** Paris\nConfidence: 0.9\nTags: [\"geo\"]",
@@ -117,7 +120,7 @@ def test_json_format_messages_and_parse():
     assert problems == {} and values == {"answer": "x", "confidence": 0.5, "tags": ["t"]}
 
 
-text_values = st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="[]`{}"),
+text_values = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="[]`{}"),
                       min_size=1, max_size=40).filter(lambda s: s.strip() == s and s.strip())
 
 

@@ -8,10 +8,9 @@ import time
 
 import pytest
 
+import studio_prompts.hooks as prompts_hooks
 from studio.api import RunStatus
 from studio.testing import loop_until
-
-import studio_prompts.hooks as prompts_hooks
 
 from .conftest import fields, input_value
 from .helpers import predict_node, write_workflow
@@ -69,7 +68,7 @@ def test_a_live_run_fills_the_trace_view(window, qasync_loop, qtbot, tmp_path, l
     assert json.loads(view.copy_json())["id"] == llm_id
 
     # clicking a span of a node names the node; selecting a node selects its spans
-    seen = []
+    seen: list[str] = []
     panel.node_selected.connect(seen.append)
     view.select_span(root)
     view.select_span(llm_id)
@@ -107,13 +106,14 @@ def test_open_a_past_run_and_compare(window, tmp_path):
                      "span_kind": record["kind"]}
             fh.write(json.dumps(event) + "\n")
         fh.write('{"t": 0, "kind": "log", "text": "not a span"}\n{"cut off')
-    run_id = panel.open_path(run)
+    panel.open_path(run)
+    run_id = run.name
     assert panel.view.run_id == run_id and len(panel.models[run_id].tree) == 13
     panel.compare.setChecked(True)
     assert panel.other.isVisible() and panel.other.run_box.count() == 1
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
     with pytest.raises(ValueError, match="holds no spans"):
-        empty = tmp_path / "empty.jsonl"
-        empty.write_text("")
         panel.open_path(empty)
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import random
 import time
+from typing import Any
 
 from studio_prompts.trace_tree import ROOT, Listener, SpanTree
 
 
 def spans(n_nodes: int = 3, calls: int = 2) -> list[dict]:
     """A workflow → nodes → predictor → llm/parse trace, in the order spans end."""
-    out, t = [], 1000.0
+    out: list[dict[str, Any]] = []
+    t = 1000.0
     out.append({"id": "w", "parent": None, "kind": "workflow", "name": "wf", "start": t, "status": "running"})
     for i in range(n_nodes):
         for c in range(calls):

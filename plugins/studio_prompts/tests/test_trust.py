@@ -131,7 +131,8 @@ def test_jobs_refuse_untrusted_code_unless_the_fingerprint_matches(tmp_path, sid
     path = runnable(tmp_path, sidefx.name)
     params = {"workflow": str(path), "inputs": {"question": "hi"}}
     refused = run_job(studio, "prompts.run", params)
-    assert refused.status == RunStatus.FAILED and f"{sidefx.name}:shout" in refused.error and "trusted=" in refused.error
+    assert refused.status == RunStatus.FAILED
+    assert f"{sidefx.name}:shout" in refused.error and "trusted=" in refused.error
     assert not sidefx.marker.exists()
     digest = fingerprint(load_workflow(path))
     # the sub-workflow changes after it was reviewed: the old consent no longer holds
@@ -139,7 +140,8 @@ def test_jobs_refuse_untrusted_code_unless_the_fingerprint_matches(tmp_path, sid
     reviewed = sub.read_text()
     sub.write_text(reviewed.replace('"name": "sub"', '"name": "sub2"'))
     stale = run_job(studio, "prompts.run", {**params, "trusted": digest})
-    assert stale.status == RunStatus.FAILED and "changed since it was trusted" in stale.error and not sidefx.marker.exists()
+    assert stale.status == RunStatus.FAILED and "changed since it was trusted" in stale.error
+    assert not sidefx.marker.exists()
     sub.write_text(reviewed)
     ok = run_job(studio, "prompts.run", {**params, "trusted": digest})
     assert ok.status == RunStatus.SUCCEEDED, ok.error
@@ -160,7 +162,8 @@ def test_a_module_function_metric_in_job_params_needs_the_fingerprint_too(tmp_pa
     refused = run_job(studio, "prompts.eval", params)
     assert refused.status == RunStatus.FAILED and f"{metric} (metric)" in refused.error and not sidefx.marker.exists()
     wrong = run_job(studio, "prompts.eval", {**params, "trusted": fingerprint(load_workflow(path))})
-    assert wrong.status == RunStatus.FAILED and not sidefx.marker.exists()  # the workflow's digest does not cover the metric
+    # the workflow's digest does not cover the metric
+    assert wrong.status == RunStatus.FAILED and not sidefx.marker.exists()
     ok = run_job(studio, "prompts.eval", {**params, "trusted": fingerprint(load_workflow(path), metric)})
     assert ok.status == RunStatus.SUCCEEDED, ok.error
     assert ok.result["score"] == 1.0 and sidefx.marker.exists()
@@ -203,7 +206,8 @@ def test_the_editor_asks_before_running_code_and_remembers_the_answer(make_windo
     job = qasync_loop.run_until_complete(run_and_wait())
     assert job.status == RunStatus.SUCCEEDED, job.error
     assert job.result == {"out": "HI"} and sidefx.marker.exists() and len(asked) == 3
-    assert qasync_loop.run_until_complete(run_and_wait()).status == RunStatus.SUCCEEDED and len(asked) == 3  # remembered
+    again = qasync_loop.run_until_complete(run_and_wait())
+    assert again.status == RunStatus.SUCCEEDED and len(asked) == 3  # remembered
     digest = content_digest(load_workflow(path))
     # kept in the plugin's settings on disk: a restarted studio remembers it
     assert digest in make_studio().settings.plugin_settings["prompts"][SETTINGS_KEY]
@@ -273,13 +277,15 @@ def test_a_model_object_in_a_file_sets_only_known_keys_and_its_server_gets_no_ke
     monkeypatch.setenv("OPENAI_API_KEY", "sk-users-own")
     monkeypatch.setenv("TS_SECRET", "s3cret")
     named = make_lm({"model": "openai/x", "api_base": "http://127.0.0.1:9/v1"})
-    assert named._api_key() == PLACEHOLDER_KEY  # never the user's key, never left to litellm
+    assert named is not None and named._api_key() == PLACEHOLDER_KEY  # never the user's key, never left to litellm
     keyed = make_lm({"model": "openai/x", "api_base": "http://127.0.0.1:9/v1", "api_key_env": "TS_SECRET"})
+    assert keyed is not None
     with pytest.raises(LMError, match="not sending"):
         keyed._api_key()
     keyed.allow_key()
     assert keyed._api_key() == "s3cret" and keyed.copy()._api_key() == "s3cret"
-    assert make_lm({"model": "openai/x"})._api_key() == "sk-users-own"  # the provider's own server
+    own = make_lm({"model": "openai/x"})
+    assert own is not None and own._api_key() == "sk-users-own"  # the provider's own server
     monkeypatch.delenv("OPENAI_API_KEY")
     assert LM("openai/x", api_base="http://127.0.0.1:9/v1")._api_key() == PLACEHOLDER_KEY
 

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 import pytest
 
@@ -48,7 +49,7 @@ def test_run_chain_and_trace_tree(tmp_path, llm_server, lm):
     with context(lm=lm, tracer=trace):
         out = workflow(question="why?")
     assert out == {"answer": "A(q:why?)"}
-    by_kind = {}
+    by_kind: dict[str, list[dict[str, Any]]] = {}
     for span in trace.spans:
         by_kind.setdefault(span["kind"], []).append(span)
     announced, root = by_kind["workflow"]  # a workflow announces its start, then its finished record
@@ -75,13 +76,15 @@ def test_save_load_round_trip_is_byte_identical(tmp_path):
 
 
 def test_yaml_workflows_hold_the_same_content_with_prompts_as_text_blocks(tmp_path, llm_server, lm):
-    json_path = rag_like(tmp_path / "rag.workflow.json", model={"model": "openai/fake-model", "api_base": llm_server.url})
+    model = {"model": "openai/fake-model", "api_base": llm_server.url}
+    json_path = rag_like(tmp_path / "rag.workflow.json", model=model)
     spec = read_workflow_file(json_path)
     spec.nodes["answer"].params["instructions"] = "Answer briefly.\nCite the query."
     yaml_path = tmp_path / "rag.workflow.yaml"
     spec.save(yaml_path)
     text = yaml_path.read_text()
-    assert "instructions: |-\n        Answer briefly.\n        Cite the query.\n" in text  # a prompt line is a file line
+    # a prompt line is a file line
+    assert "instructions: |-\n        Answer briefly.\n        Cite the query.\n" in text
     assert not text.lstrip().startswith("{") and read_workflow_file(yaml_path) == spec
     llm_server.reset(script=script)
     with context(lm=lm):
@@ -169,7 +172,7 @@ def test_concurrency_bound_is_respected(tmp_path, llm_server, lm):
 def test_failing_node_is_named_and_cancels_the_rest(tmp_path, llm_server, lm):
     llm_server.reset(script=["no fields here, twice"])  # a bare reply fills a one-field signature only
     workflow = load_workflow(rag_like(tmp_path / "rag.workflow.json"))
-    with context(lm=lm), pytest.raises(NodeError, match="node 'answer' \\(prompts.chain_of_thought\\): ParseError"):
+    with context(lm=lm), pytest.raises(NodeError, match=r"node 'answer' \(prompts\.chain_of_thought\): ParseError"):
         workflow(question="x")
 
 
@@ -180,16 +183,17 @@ def test_cancelling_a_run_cancels_in_flight_calls(tmp_path, llm_server, lm):
     assert cancel_soon(lambda: workflow.acall(question="q"), lm=lm, tracer=trace) < 1.5
     ended = [s for s in trace.spans if s["kind"] in ("node", "workflow") and "duration" in s]
     started = [s for s in trace.spans if s["status"] == "running"]  # announced when they began
-    assert {s["status"] for s in ended} == {RunStatus.CANCELLED} and {s["id"] for s in started} == {s["id"] for s in ended}
+    assert {s["status"] for s in ended} == {RunStatus.CANCELLED}
+    assert {s["id"] for s in started} == {s["id"] for s in ended}
 
 
 def test_python_and_sub_workflow_nodes(tmp_path, llm_server, lm):
     llm_server.reset(script=script)
     rag_like(tmp_path / "inner.workflow.json")
-    nodes = {"shout": {"type": "prompts.python", "inputs": {"text": "input.question"},
-                       "params": {"function": "studio_prompts.tests.test_workflows:shout"}},
-             "inner": {"type": "prompts.workflow", "inputs": {"question": "shout.result"},
-                       "params": {"path": "inner.workflow.json"}}}
+    nodes: dict[str, dict[str, Any]] = {"shout": {"type": "prompts.python", "inputs": {"text": "input.question"},
+                                          "params": {"function": "studio_prompts.tests.test_workflows:shout"}},
+                                        "inner": {"type": "prompts.workflow", "inputs": {"question": "shout.result"},
+                                                  "params": {"path": "inner.workflow.json"}}}
     outer = write_workflow(tmp_path / "outer.workflow.json", nodes=nodes, inputs={"question": "str"},
                            outputs={"answer": "inner.answer"})
     workflow = load_workflow(outer, trusted=True)

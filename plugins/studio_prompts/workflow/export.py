@@ -18,6 +18,8 @@ import re
 from pathlib import Path
 
 from ..portable import PORTABLE_MODULES
+from ..predict import Predict
+from ..react import ReAct
 from ..signature import SignatureSpec
 from .graph import PREDICTORS, Workflow
 from .schema import WorkflowError
@@ -112,6 +114,7 @@ def _portable_source() -> str:
     parts = []
     for name in PORTABLE_MODULES:
         module = importlib.import_module(f"studio_prompts.portable.{name}")
+        assert module.__file__ is not None  # a module file of this package
         text = Path(module.__file__).read_text(encoding="utf-8")
         text = text.replace("from __future__ import annotations\n", "")
         text = re.sub(r"^from \.\w+ import .*\n", "", text, flags=re.MULTILINE)
@@ -199,6 +202,7 @@ def _emit_node(workflow: Workflow, node_id: str, parent_fn: str, functions: list
     bound = "{" + ", ".join(f"{port!r}: {_ref(ref)}" for port, ref in node.inputs.items()) + "}"
     if node.type in PREDICTORS:
         predictor = workflow.predictors[node_id]
+        assert isinstance(predictor, Predict)  # a PREDICTORS node (ChainOfThought is a Predict)
         sig: SignatureSpec = predictor.signature
         fn = _ident(f"{parent_fn}_{node_id}")
         fmt = predictor.format or "chat"
@@ -246,6 +250,7 @@ def _call_args(predictor) -> str:
 def _emit_react(workflow: Workflow, node_id: str, parent_fn: str, bound: str, functions: list[str],
                 imports: set[str]) -> str:
     agent = workflow.predictors[node_id]
+    assert isinstance(agent, ReAct)
     aliases = []
     for ref in workflow.spec.nodes[node_id].params.get("tools", []):
         module, _, attr = ref.partition(":")

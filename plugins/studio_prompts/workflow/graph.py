@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from functools import partial
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,7 @@ def make_lm(value: Any) -> LM | None:
     raise WorkflowError(f"a model is a string or an object with \"model\", got {value!r}")
 
 
-def load_workflow(path: str | Path, *, trusted: bool = False) -> "Workflow":
+def load_workflow(path: str | Path, *, trusted: bool = False) -> Workflow:
     """Read a workflow file; nothing it names is imported unless ``trusted`` (you read the
     file, or you wrote it), and an untrusted workflow that names code refuses to run."""
     path = Path(path)
@@ -123,7 +124,7 @@ class Workflow(Module):
         self.where = str(self.path) if self.path else spec.name
         self.lm = self._guard(lambda: make_lm(spec.model), "model")
         self.missing: dict[str, str] = {}  # node id → node type no installed plugin provides
-        self.predictors: dict[str, Module] = {}
+        self.predictors: dict[str, Predict | ReAct] = {}  # Predict, ChainOfThought or ReAct nodes
         self.subworkflows: dict[str, Workflow] = {}
         self._plugin_types = plugin_node_types()
         for node_id, node in spec.nodes.items():
@@ -160,7 +161,7 @@ class Workflow(Module):
                     raise WorkflowError(f"{self.where}: {where}: params.tools is a list of 'module:function'")
                 self.code_refs[node_id] = [self._guard(lambda ref=ref: trust_rules.check_ref(ref), f"{where}: tool")
                                            for ref in tools]
-                module = self._react(node_id, spec, lm, config, [])  # its tools join when trusted
+                module: Predict | ReAct = self._react(node_id, spec, lm, config, [])  # tools join when trusted
             else:
                 module = PREDICTORS[node.type](spec, demos=p.get("demos") or [], lm=lm, format=p.get("format"),
                                                structured=p.get("structured"), name=node_id, **config)
@@ -213,7 +214,7 @@ class Workflow(Module):
 
     # ---- trust: the code the file names is imported here, and only here
 
-    def trust(self) -> "Workflow":
+    def trust(self) -> Workflow:
         """Import the functions and tools this workflow (and its sub-workflows) names: call
         it once the person running it agreed to (``trust.require`` checks that for jobs)."""
         if self.trusted:
@@ -228,15 +229,15 @@ class Workflow(Module):
                 self.functions[node_id] = found[0]
             else:
                 old = self.predictors[node_id]
-                p = node.params
-                module = self._guard(lambda: self._react(node_id, old.signature, old.react.lm,
-                                                         dict(p.get("config") or {}), found), where)
+                assert isinstance(old, ReAct)  # code is named by function nodes and ReAct agents
+                config = dict(node.params.get("config") or {})  # as _build made it
+                module = self._guard(partial(self._react, node_id, old.signature, old.react.lm, config, found), where)
                 module.react.demos, module.extract.demos = old.react.demos, old.extract.demos
                 self.predictors[node_id] = module
         self.trusted = True
         return self
 
-    def allow_credentials(self) -> "Workflow":
+    def allow_credentials(self) -> Workflow:
         """The person running it agreed that the servers its files name (``api_base``) get
         their keys (``$api_key_env``, or the provider's): see ``trust.py``."""
         self.credentials_allowed = True
@@ -248,7 +249,7 @@ class Workflow(Module):
             sub.allow_credentials()
         return self
 
-    def untrusted_code(self) -> list["trust_rules.CodeRef"]:
+    def untrusted_code(self) -> list[trust_rules.CodeRef]:
         """The code this workflow names, and the keys it would send to servers it names,
         that need consent (empty: it runs as it is)."""
         return trust_rules.consent_needed(self)
@@ -415,7 +416,7 @@ def _import(ref: str) -> Any:
         fn = resolve(ref)
     except AttributeError as exc:
         raise ValueError(f"no such function ({exc})") from None
-    except Exception as exc:  # noqa: BLE001 - whatever its module raised on import, said in one line
+    except Exception as exc:  # whatever its module raised on import, said in one line
         raise ValueError(f"cannot import it ({type(exc).__name__}: {exc})") from None
     if not callable(fn):
         raise ValueError(f"it is a {type(fn).__name__}, not a function")

@@ -31,14 +31,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path, PurePath
-from typing import Any, Callable, Literal
+from typing import Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from studio.api import StudioFileError, atomic_write_text
 
-FORMAT = "tensor-studio.workflow"
+FORMAT: Final = "tensor-studio.workflow"
 VERSION = 1
 SUFFIX = ".workflow.json"  # what new files get
 YAML_SUFFIXES = (".workflow.yaml", ".workflow.yml")
@@ -125,7 +126,7 @@ def _yaml_text(data: dict[str, Any]) -> str:
 
 
 def _load(text: str, source: str) -> Any:
-    from ..files import parse_guarded
+    from ..input_files import parse_guarded
 
     return parse_guarded(lambda: _parse(text, source), source, WorkflowError)
 
@@ -191,7 +192,7 @@ def read_workflow_text(path: Path) -> tuple[str, bytes]:
     """The file's text and bytes, or a one-line :class:`WorkflowError`: missing, a folder,
     a FIFO or device, over :data:`MAX_BYTES`, unreadable, or not text at all (a binary
     file given a workflow's name)."""
-    from ..files import read_capped
+    from ..input_files import read_capped
 
     path = Path(path)
     data = read_capped(path, MAX_BYTES, "workflow file", WorkflowError)

@@ -61,7 +61,7 @@ REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)
 class UntrustedCode(WorkflowError):
     """A run refused because the workflow names Python code nobody agreed to run."""
 
-    def __init__(self, message: str, refs: list["CodeRef"], fingerprint: str):
+    def __init__(self, message: str, refs: list[CodeRef], fingerprint: str):
         super().__init__(message)
         self.refs, self.fingerprint = refs, fingerprint
 
