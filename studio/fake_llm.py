@@ -171,7 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     import argparse
     import signal
 
-    parser = argparse.ArgumentParser(description=main.__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=(main.__doc__ or "").split("\n")[0])
     parser.add_argument("--reply", default="ok")
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args(argv)

@@ -55,16 +55,16 @@ class Studio:
 
     @staticmethod
     def _open_workspace(settings: Settings, path: Path | None, create: bool, messages: list[str]) -> Workspace:
+        ws: Workspace | None = None
         if path is not None:
             ws = Workspace.create(path) if create else Workspace.open(path)
-        else:
-            ws = None
-            if settings.workspace:
-                try:
-                    ws = Workspace.open(Path(settings.workspace))
-                except Exception as exc:
-                    messages.append(f"The last workspace could not be opened ({exc}); using the default one.")
-            ws = ws or Workspace.create(default_workspace())
+        elif settings.workspace:
+            try:
+                ws = Workspace.open(Path(settings.workspace))
+            except Exception as exc:
+                messages.append(f"The last workspace could not be opened ({exc}); using the default one.")
+        if ws is None:
+            ws = Workspace.create(default_workspace())
         settings.remember_workspace(ws.root)
         return ws
 

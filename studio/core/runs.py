@@ -12,6 +12,7 @@ half-written last line: readers skip it and writers start a fresh line after it.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import os
 import secrets
@@ -216,7 +217,7 @@ class RunStore:
         runs = [Run(d) for d in self.root.iterdir() if (d / "run.json").exists()]
         return sorted(runs, key=lambda r: r.id, reverse=True)
 
-    def mark_interrupted(self) -> list[Run]:
+    def mark_interrupted(self) -> builtins.list[Run]:  # builtins: `list` here is the method above
         """Runs still marked queued/running whose owning studio process is gone were
         interrupted by a crash or kill: say so in their run.json. Returns them.
         Best effort: a run that cannot be marked (a full or read-only disk) is left as it
@@ -238,7 +239,7 @@ class RunStore:
         return stale
 
 
-RUN_INFO_TYPES = {
+RUN_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "id": str,
     "kind": str,
     "status": str,

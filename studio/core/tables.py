@@ -54,6 +54,7 @@ def read_table(path: Path) -> list[dict[str, Any]]:
 
 
 def _text_table(path: Path, suffix: str) -> dict[str, list]:
+    records: object  # what the file holds; checked below
     try:
         if suffix in (".csv", ".tsv"):
             with path.open(newline="", encoding="utf-8") as f:

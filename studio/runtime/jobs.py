@@ -24,6 +24,7 @@ import multiprocessing
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,7 @@ def unusable_value(value: Any, where: str = "") -> str | None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             return f"{where or '(params)'}: {value.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8 text"
+    items: Iterable[tuple[Any, Any]]
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, (list, tuple)):
