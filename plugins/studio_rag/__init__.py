@@ -1,2 +1,1 @@
-"""The RAG indexer plugin: index folders into SQLite collections (FTS5 + vectors), search
-them (vector, keyword, hybrid), and feed them to workflows through a retriever node."""
+"""The RAG plugin: folders indexed into SQLite collections, searched, and retrieved from in workflows."""

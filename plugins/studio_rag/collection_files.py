@@ -9,7 +9,7 @@ import re
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from studio.api import Folders, workspace_folders
 
@@ -24,6 +24,9 @@ from .store import (
     named_as_collection,
     unreadable,
 )
+
+if TYPE_CHECKING:
+    from .embedder import LazyEmbedder
 
 DEFAULT_COLLECTION = "docs"
 PLUGIN_ID = "rag"  # the plugin's entry-point name: its folder in a workspace holds the named collections
@@ -137,6 +140,24 @@ def open_for_indexing(path: Path, embedder, chunk_size: int, overlap: int, rebui
     return SQLiteStore(path, create_with={"embedder": embedder.spec, "dim": embedder.dim,
                                           "precision": getattr(embedder, "precision", "fp32"),
                                           "chunk_size": chunk_size, "overlap": overlap})
+
+
+def recorded_embedder(path: Path, spec: str, precision: str, batch_size: int) -> LazyEmbedder | None:
+    """The collection's own embedder, loaded only if something needs embedding; None when
+    the collection is new (its dimensions come from the model) or names another embedder
+    than ``spec`` at ``precision`` (indexing then stops with a clear message)."""
+    from .embedder import LazyEmbedder
+
+    if not path.exists():
+        return None
+    store = SQLiteStore(path, read_only=True)
+    try:
+        meta = store.meta()
+    finally:
+        store.close()
+    if meta.get("embedder") != spec or meta.get("precision", "fp32") != precision:
+        return None
+    return LazyEmbedder(spec, precision, batch_size, int(meta["dim"]))
 
 
 def list_collections(folder: Path) -> list[dict[str, Any]]:

@@ -9,29 +9,10 @@ from typing import Any
 
 from studio.api import JobContext, write_json
 
-from .collection_files import collection_path, open_for_indexing
+from .collection_files import collection_path, open_for_indexing, recorded_embedder
 from .config import IndexParams, split_patterns
 from .index import DEFAULT_EXCLUDE, IndexOptions, IndexReport, check_sources, index_sources, watch
 from .store import unreadable
-
-
-def existing_embedder(path: Path, params: IndexParams):
-    """The collection's own embedder, loaded only if something needs embedding; None when
-    the collection is new (its dimensions come from the model) or names another embedder
-    (indexing then stops with a clear message)."""
-    from .embedder import LazyEmbedder
-    from .store import SQLiteStore
-
-    if not path.exists():
-        return None
-    store = SQLiteStore(path, read_only=True)
-    try:
-        meta = store.meta()
-    finally:
-        store.close()
-    if meta.get("embedder") != params.embedder or meta.get("precision", "fp32") != params.precision:
-        return None
-    return LazyEmbedder(params.embedder, params.precision, params.batch_size, int(meta["dim"]))
 
 
 def index(params: IndexParams, ctx: JobContext) -> dict[str, Any]:
@@ -47,7 +28,8 @@ def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:
     from .embedder import open_embedder
 
     check_sources(path, [Path(s) for s in params.sources], params.rebuild, ctx.data_dir)  # before a model loads
-    embedder = existing_embedder(path, params) if not params.rebuild else None
+    embedder = None if params.rebuild else recorded_embedder(path, params.embedder, params.precision,
+                                                                 params.batch_size)
     if embedder is None:
         ctx.progress(0, None, f"loading the embedder {params.embedder}")
         embedder = open_embedder(params.embedder, params.precision, params.batch_size)
