@@ -5,6 +5,6 @@
 # circular import, so litellm (and any pydantic user) fails to import in a process that
 # imported Qt first. Loading that module before Qt avoids it; the regression test is
 # tests/test_qt_pydantic_import.py.
-import pydantic._internal._validators  # noqa: F401,E402
+import pydantic._internal._validators  # noqa: F401
 
 __version__ = "0.1.0"

@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass
@@ -51,10 +52,11 @@ class FakeLLMServer:
 
     # ---- lifecycle
 
-    def start(self) -> "FakeLLMServer":
+    def start(self) -> FakeLLMServer:
         server = _Server(("127.0.0.1", 0), _handler(self))
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-llm",
-                         daemon=True).start()
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-llm", daemon=True
+        ).start()
         self._server = server
         return self
 
@@ -64,7 +66,7 @@ class FakeLLMServer:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> "FakeLLMServer":
+    def __enter__(self) -> FakeLLMServer:
         return self.start()
 
     def __exit__(self, *exc: Any) -> None:
@@ -106,10 +108,10 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
         def log_message(self, *args: Any) -> None:  # quiet
             pass
 
-        def do_GET(self) -> None:  # noqa: N802 - /v1/models, as real servers have
+        def do_GET(self) -> None:
             self._send(200, {"object": "list", "data": [{"id": owner.model, "object": "model"}]})
 
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             try:
                 request = json.loads(self.rfile.read(length) or b"{}")
@@ -123,16 +125,29 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
             if owner.latency:
                 time.sleep(owner.latency)
             if isinstance(reply, Fail):
-                self._send(reply.status, {"error": {"message": reply.message, "type": "scripted", "code": reply.status}})
+                self._send(
+                    reply.status, {"error": {"message": reply.message, "type": "scripted", "code": reply.status}}
+                )
                 return
             prompt = sum(len(str(m.get("content", "")).split()) for m in request.get("messages", []))
             completion = len(reply.split())
-            self._send(200, {
-                "id": f"chatcmpl-{owner._served}", "object": "chat.completion", "created": int(time.time()),
-                "model": request.get("model", owner.model),
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
-                "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion},
-            })
+            self._send(
+                200,
+                {
+                    "id": f"chatcmpl-{owner._served}",
+                    "object": "chat.completion",
+                    "created": int(time.time()),
+                    "model": request.get("model", owner.model),
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
+                    ],
+                    "usage": {
+                        "prompt_tokens": prompt,
+                        "completion_tokens": completion,
+                        "total_tokens": prompt + completion,
+                    },
+                },
+            )
 
         def _embeddings(self, request: dict) -> None:
             import hashlib
@@ -150,8 +165,15 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 vector[0] += 1e-3
                 data.append({"object": "embedding", "index": i, "embedding": vector})
             tokens = sum(len(str(t).split()) for t in texts)
-            self._send(200, {"object": "list", "data": data, "model": request.get("model", owner.model),
-                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+            self._send(
+                200,
+                {
+                    "object": "list",
+                    "data": data,
+                    "model": request.get("model", owner.model),
+                    "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+                },
+            )
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
             data = json.dumps(body).encode()

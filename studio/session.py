@@ -34,7 +34,7 @@ class Studio:
         os.environ[WORKSPACE_ENV] = str(workspace.root)  # active_workspace(), here and in workers
 
     @classmethod
-    def load(cls, workspace: Path | None = None, *, discover: bool = True, create: bool = True) -> "Studio":
+    def load(cls, workspace: Path | None = None, *, discover: bool = True, create: bool = True) -> Studio:
         """Load settings, discover plugins and open the workspace.
 
         ``workspace`` None means the last one used, else the default one (created on first

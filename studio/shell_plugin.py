@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.api import Log, Metric, OpenAction, PanelSpec, PluginInfo, Progress, Status, hookimpl
-
 from studio import __version__
+from studio.api import Log, Metric, OpenAction, PanelSpec, PluginInfo, Progress, Status, hookimpl
 
 
 @hookimpl

@@ -40,21 +40,63 @@ from __future__ import annotations
 
 import importlib
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # Readable, atomic files: plugins write their artifacts the way the studio writes its own.
 from studio.core.files import StudioFileError, atomic_write_text, looks_like_pickle, read_json, write_json
 from studio.core.tables import TableError, read_columns, read_table  # CSV/JSON(L)/Parquet/saved HF datasets
 
-from .contexts import (CliContext, EventCallback, Folders, JobCancelled, JobContext, JobError, JobOutcome, Panel,
-                       PanelContext)
-from .events import (ACTIVE_STATUSES, EVENT_KINDS, EVENT_TYPES, FINISHED_STATUSES, Artifact, Event, Log, Metric,
-                     Progress, RunStatus, Span, Status, parse_event, parse_events, read_events, read_records,
-                     run_status)
+from .contexts import (
+    CliContext,
+    EventCallback,
+    Folders,
+    JobCancelled,
+    JobContext,
+    JobError,
+    JobOutcome,
+    Panel,
+    PanelContext,
+)
+from .events import (
+    ACTIVE_STATUSES,
+    EVENT_KINDS,
+    EVENT_TYPES,
+    FINISHED_STATUSES,
+    Artifact,
+    Event,
+    Log,
+    Metric,
+    Progress,
+    RunStatus,
+    Span,
+    Status,
+    parse_event,
+    parse_events,
+    read_events,
+    read_records,
+    run_status,
+)
 from .hookspecs import ENTRY_POINT_GROUP, PROJECT, HookSpecs, hookimpl, hookspec
-from .items import (CliCommand, DockArea, Executor, JobKind, LLMProvider, LoadedModel, MenuAction, ModelLoader,
-                    ModelPart, NodeRuntime, NodeType, OpenAction, PanelSpec, PluginInfo, Port, WeightReader)
+from .items import (
+    CliCommand,
+    DockArea,
+    Executor,
+    JobKind,
+    LLMProvider,
+    LoadedModel,
+    MenuAction,
+    ModelLoader,
+    ModelPart,
+    NodeRuntime,
+    NodeType,
+    OpenAction,
+    PanelSpec,
+    PluginInfo,
+    Port,
+    WeightReader,
+)
 
 __all__ = [
     "PROJECT",

@@ -12,8 +12,19 @@ from pathlib import Path
 
 import pluggy
 
-from .items import (CliCommand, JobKind, LLMProvider, MenuAction, ModelLoader, ModelPart, NodeType, OpenAction,
-                    PanelSpec, PluginInfo, WeightReader)
+from .items import (
+    CliCommand,
+    JobKind,
+    LLMProvider,
+    MenuAction,
+    ModelLoader,
+    ModelPart,
+    NodeType,
+    OpenAction,
+    PanelSpec,
+    PluginInfo,
+    WeightReader,
+)
 
 PROJECT = "tensor_studio"
 ENTRY_POINT_GROUP = "tensor_studio.plugins"

@@ -73,4 +73,5 @@ class Series:
         """(step, value, smoothed) per point, as the CSV export writes them."""
         x, y = self.arrays(False)
         _, s = self.arrays(True)
-        return [(f"{step:g}", repr(value), repr(smooth)) for step, value, smooth in zip(x.tolist(), y.tolist(), s.tolist())]
+        rows = zip(x.tolist(), y.tolist(), s.tolist(), strict=True)
+        return [(f"{step:g}", repr(value), repr(smooth)) for step, value, smooth in rows]

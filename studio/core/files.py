@@ -9,7 +9,6 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-
 MAX_JSON_BYTES = 256 * 2**20  # settings, params, configs, tokenizers: far below this
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Iterable
+from typing import Any
 
 import pluggy
 
@@ -133,7 +134,9 @@ class PluginHost:
             record.info = info
             record.version = info.version or record.version
         else:
-            record.problems.append(PluginProblem("hook studio_plugin_info", f"returned {type(info).__name__}, expected PluginInfo"))
+            record.problems.append(
+                PluginProblem("hook studio_plugin_info", f"returned {type(info).__name__}, expected PluginInfo")
+            )
 
     # ------------------------------------------------------------------ hooks
 
@@ -155,9 +158,13 @@ class PluginHost:
                 if isinstance(item, wanted):
                     items.append((impl.plugin_name, item))
                 else:
-                    self._report(record, PluginProblem(
-                        f"hook {hook_name}",
-                        f"returned a {type(item).__name__}, expected {' or '.join(t.__name__ for t in wanted)}"))
+                    self._report(
+                        record,
+                        PluginProblem(
+                            f"hook {hook_name}",
+                            f"returned a {type(item).__name__}, expected {' or '.join(t.__name__ for t in wanted)}",
+                        ),
+                    )
         self._cache[hook_name] = items
         return items
 
@@ -186,8 +193,10 @@ class PluginHost:
         out: dict[str, Any] = {}
         for plugin_id, item in self.collect(hook_name):
             if item.id in out:
-                self._report(self.records.get(plugin_id), PluginProblem(
-                    f"hook {hook_name}", f"id {item.id!r} is already taken by another plugin; ignored"))
+                self._report(
+                    self.records.get(plugin_id),
+                    PluginProblem(f"hook {hook_name}", f"id {item.id!r} is already taken by another plugin; ignored"),
+                )
                 continue
             out[item.id] = item
         return out

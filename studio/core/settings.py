@@ -9,8 +9,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -99,7 +100,7 @@ def settings_lock(path: Path) -> Iterator[None]:
     lock_path = path.with_name(path.name + ".lock")
     try:
         lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(lock_path, "a")
+        fh = open(lock_path, "a")  # noqa: SIM115 - held by the with below, opening is what may fail
     except OSError as exc:
         raise StudioFileError(f"cannot lock {lock_path}: {exc.strerror or exc}") from exc
     with fh:

@@ -40,9 +40,10 @@ def read_columns(path: Path, columns: list[str] | None = None) -> dict[str, list
     elif suffix in TABLE_SUFFIXES:
         return _text_table(path, suffix)
     else:
-        raise TableError(f"{path}: not a table (expected {', '.join(sorted(TABLE_SUFFIXES))} or a saved dataset folder)")
-    return {name: table.column(name).to_pylist() for name in table.column_names
-            if columns is None or name in columns}
+        raise TableError(
+            f"{path}: not a table (expected {', '.join(sorted(TABLE_SUFFIXES))} or a saved dataset folder)"
+        )
+    return {name: table.column(name).to_pylist() for name in table.column_names if columns is None or name in columns}
 
 
 def read_table(path: Path) -> list[dict[str, Any]]:

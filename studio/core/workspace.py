@@ -40,7 +40,7 @@ class Workspace:
         return self.root.name
 
     @classmethod
-    def create(cls, root: Path) -> "Workspace":
+    def create(cls, root: Path) -> Workspace:
         """Create (or complete) a workspace folder; existing files are left as they are."""
         root = Path(root).expanduser().resolve()
         if root.exists() and not root.is_dir():
@@ -55,13 +55,15 @@ class Workspace:
         return cls(root)
 
     @classmethod
-    def open(cls, root: Path) -> "Workspace":
+    def open(cls, root: Path) -> Workspace:
         """Open an existing workspace; a missing folder is an error (never created silently)."""
         root = Path(root).expanduser().resolve()
         if not root.is_dir():
             raise WorkspaceError(f"workspace folder {root} does not exist")
         if not (root / MARKER).exists():
-            raise WorkspaceError(f"{root} is not a Tensor Studio workspace (no {MARKER}); use New workspace to make one")
+            raise WorkspaceError(
+                f"{root} is not a Tensor Studio workspace (no {MARKER}); use New workspace to make one"
+            )
         meta = read_json(root / MARKER)
         version = meta.get("schema_version", 0) if isinstance(meta, dict) else 0
         if version > SCHEMA_VERSION:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import itertools
 import logging
 import traceback
 from pathlib import Path
@@ -163,7 +164,7 @@ class MainWindow(QMainWindow):
             if not (spec.visible or show_all):
                 dock.hide()
         bottom = [d for i, d in self.docks.items() if self.dockWidgetArea(d) == AREAS["bottom"]]
-        for first, other in zip(bottom, bottom[1:]):
+        for first, other in itertools.pairwise(bottom):
             self.tabifyDockWidget(first, other)
         if bottom:
             bottom[0].raise_()
@@ -444,7 +445,7 @@ class MainWindow(QMainWindow):
             loop = None
         if active and loop is not None and loop.is_running():
             self.jobs_label.setText("cancelling jobs…")
-            loop.create_task(self._finish_close())
+            self._closing = loop.create_task(self._finish_close())  # kept: a task nobody holds may be collected
         else:
             self.studio.jobs.terminate_all()
             self._really_close()

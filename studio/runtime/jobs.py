@@ -97,6 +97,7 @@ class Job:
     last_logs: collections.deque = field(default_factory=lambda: collections.deque(maxlen=20))
     cancel_requested: bool = False
     done: asyncio.Future | None = None
+    task: asyncio.Task | None = None  # the coroutine that runs the job
     _cancel: Any = None  # executor-specific cancel callable
     _proc: Any = None  # the worker process of a process job
 
@@ -167,7 +168,7 @@ class JobManager:
         job.done = loop.create_future()
         self.jobs[job.id] = job
         self._publish(job, [Status(RunStatus.QUEUED, t=time.time())])
-        loop.create_task(self._run(job), name=f"job {job.id}")
+        job.task = loop.create_task(self._run(job), name=f"job {job.id}")  # held: the loop keeps only weak refs
         return job
 
     def cancel(self, job_id: str) -> None:
@@ -287,7 +288,8 @@ class JobManager:
         loop = asyncio.get_running_loop()
 
         sink = _OrderedSink(loop, lambda batch: self._on_events(job, batch))
-        ctx = RunContext(job.id, job.run.dir, sink, workspace=self.workspace, plugin_id=self.owners.get(job.kind.id, ""))
+        ctx = RunContext(job.id, job.run.dir, sink, workspace=self.workspace,
+                         plugin_id=self.owners.get(job.kind.id, ""))
         runner = resolve(job.kind.runner)
         if inspect.iscoroutinefunction(runner):
             task = asyncio.ensure_future(runner(job.params, ctx))

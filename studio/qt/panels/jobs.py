@@ -39,7 +39,7 @@ def set_progress(bar: QProgressBar, fraction: float | None) -> None:
     bar.setValue(value)
 
 
-def create(ctx) -> "JobsPanel":
+def create(ctx) -> JobsPanel:
     return JobsPanel(ctx)
 
 

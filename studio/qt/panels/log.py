@@ -20,7 +20,7 @@ MAX_LINES = 10000
 LEVELS = ("debug", "info", "warning", "error")
 
 
-def create(ctx) -> "LogPanel":
+def create(ctx) -> LogPanel:
     return LogPanel(ctx)
 
 

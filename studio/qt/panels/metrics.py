@@ -18,13 +18,13 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import QGraphicsItem
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QDoubleSpinBox,
     QFileDialog,
+    QGraphicsItem,
     QHBoxLayout,
     QLabel,
     QPushButton,
@@ -44,7 +44,7 @@ REDRAW_MS = 500  # 2 Hz: live enough for curves; painting is the GUI's main cost
 PLOT_COLUMNS = 2
 
 
-def create(ctx) -> "MetricsPanel":
+def create(ctx) -> MetricsPanel:
     return MetricsPanel(ctx)
 
 
@@ -73,8 +73,15 @@ class MetricsPanel(QWidget, Panel):
 
         self.open_button = QPushButton("Open run…")
         self.open_button.clicked.connect(self._choose_run)
-        self.smoothing = QDoubleSpinBox(objectName="smoothing", decimals=3, minimum=0.0, maximum=0.999,
-                                        singleStep=0.05, value=0.6, prefix="smoothing ")
+        self.smoothing = QDoubleSpinBox(
+            objectName="smoothing",
+            decimals=3,
+            minimum=0.0,
+            maximum=0.999,
+            singleStep=0.05,
+            value=0.6,
+            prefix="smoothing ",
+        )
         self.smoothing.valueChanged.connect(self._smoothing_changed)
         self.log_y = QCheckBox("log scale", objectName="log_y")
         self.log_y.toggled.connect(self._log_changed)
@@ -101,8 +108,9 @@ class MetricsPanel(QWidget, Panel):
         self.graphics = pg.GraphicsLayoutWidget()
         self.graphics.setObjectName("plots")
         self._apply_background()
-        self.empty = QLabel("No metrics yet. Run a job (Jobs → Run job…) or open a past run.",
-                            alignment=Qt.AlignmentFlag.AlignCenter)
+        self.empty = QLabel(
+            "No metrics yet. Run a job (Jobs → Run job…) or open a past run.", alignment=Qt.AlignmentFlag.AlignCenter
+        )
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
@@ -344,7 +352,9 @@ class MetricsPanel(QWidget, Panel):
     # ------------------------------------------------------------------ export
 
     def _export(self, fmt: str) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, f"Export {fmt.upper()}", f"metrics.{fmt}", f"{fmt.upper()} (*.{fmt})")
+        path, _ = QFileDialog.getSaveFileName(
+            self, f"Export {fmt.upper()}", f"metrics.{fmt}", f"{fmt.upper()} (*.{fmt})"
+        )
         if path:
             (self.export_png if fmt == "png" else self.export_csv)(Path(path))
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 from typing import cast
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QCheckBox, QLabel, QPlainTextEdit, QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QLabel,
+    QPlainTextEdit,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 STATUS_MARK = {"loaded": "✔ loaded", "error": "⚠ error", "failed": "✖ failed", "disabled": "○ disabled"}
 
 
-def create(ctx) -> "PluginsPanel":
+def create(ctx) -> PluginsPanel:
     return PluginsPanel(ctx)
 
 

@@ -61,7 +61,7 @@ class RangeFollower:
         """Bring the range over the data (view coordinates: log10 of y in log mode)."""
         enabled = self.view.autoRangeEnabled()
         if any(enabled):  # the "A" button: follow again, in steps
-            self.follow = [f or bool(e) for f, e in zip(self.follow, enabled)]
+            self.follow = [f or bool(e) for f, e in zip(self.follow, enabled, strict=True)]
             self.view.enableAutoRange(x=False, y=False)
         bounds = [_finite_bounds(xs), _finite_bounds(ys)]
         (x_lo, x_hi), (y_lo, y_hi) = self.view.viewRange()
