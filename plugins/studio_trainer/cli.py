@@ -10,7 +10,9 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeVar
+
+from pydantic import BaseModel
 
 from studio.api import CliContext, Folders
 
@@ -201,7 +203,10 @@ def _train_beside_rank0(rank: int, params: dict, folders: Folders) -> NoReturn:
     os._exit(code)
 
 
-def _validated(model: type, values: dict, flags: dict[str, str] | None = None):
+Params = TypeVar("Params", bound=BaseModel)
+
+
+def _validated(model: type[Params], values: dict, flags: dict[str, str] | None = None) -> Params:
     """``model.model_validate(values)``, with pydantic's errors as one readable line that
     names the command-line flag (``flags``: field → flag) where there is one."""
     from pydantic import ValidationError

@@ -47,7 +47,7 @@ class ModelConfig(Checked):
     vocab_size: int = Field(0, ge=0, le=MAX_VOCAB, description="0: from the tokenizer")
 
     @model_validator(mode="after")
-    def _heads_divide_width(self) -> "ModelConfig":
+    def _heads_divide_width(self) -> ModelConfig:
         if self.n_embd % self.n_head:
             raise ValueError(f"width n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
         return self
@@ -90,7 +90,8 @@ class TrainParams(Checked):
 
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
-    init_from: str | None = Field(None, description="start from this checkpoint (fine-tuning); its model and tokenizer are used")
+    init_from: str | None = Field(
+        None, description="start from this checkpoint (fine-tuning); its model and tokenizer are used")
     lora: LoRAConfig | None = Field(None, description="fine-tune low-rank adapters of init_from instead of all weights")
     distill: DistillConfig | None = None
     resume: str | None = Field(None, description="continue a killed or finished run: its id, folder or checkpoint")
@@ -111,7 +112,8 @@ class TrainParams(Checked):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     processes: int = Field(1, ge=1, le=64, description="data-parallel processes (one per GPU; on the CPU they "
                            "share the cores); each draws batch_size sequences per step")
-    precision: Literal["fp32", "bf16", "fp16"] = Field("fp32", description="bf16: autocast on CPU/CUDA; fp16: CUDA with a grad scaler")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="bf16: autocast on CPU/CUDA; fp16: CUDA with a grad scaler")
     grad_checkpointing: bool = False
     compile: bool = Field(False, description="torch.compile the model (the first steps take longer)")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = Field(
@@ -131,7 +133,7 @@ class TrainParams(Checked):
     keep_checkpoints: int = Field(2, ge=1, le=10_000, description="step checkpoints kept besides best")
 
     @model_validator(mode="after")
-    def _consistent(self) -> "TrainParams":
+    def _consistent(self) -> TrainParams:
         if self.lora and not self.init_from and not self.resume:
             raise ValueError("LoRA fine-tunes a saved model: set init_from to a checkpoint")
         if self.min_lr > self.learning_rate:

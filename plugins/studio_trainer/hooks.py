@@ -5,8 +5,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.api import (CliCommand, JobKind, LLMProvider, ModelLoader, ModelPart, OpenAction, PanelSpec, PluginInfo,
-                        Span, hookimpl)
+from studio.api import (
+    CliCommand,
+    JobKind,
+    LLMProvider,
+    ModelLoader,
+    ModelPart,
+    OpenAction,
+    PanelSpec,
+    PluginInfo,
+    Span,
+    hookimpl,
+)
 
 from .checkpoint_folders import is_checkpoint
 from .config import GenerateParams, MergeParams, TrainParams
@@ -74,7 +84,8 @@ def studio_commands() -> list[CliCommand]:
 @hookimpl
 def studio_open_path(path: Path) -> OpenAction | None:
     path = Path(path)
-    folder = path.parent if path.is_file() and path.name in ("model.safetensors", "config.json", "tokenizer.json") else path
+    in_checkpoint = path.is_file() and path.name in ("model.safetensors", "config.json", "tokenizer.json")
+    folder = path.parent if in_checkpoint else path
     if folder.is_dir() and is_checkpoint(folder):
         return OpenAction(description="sample from this checkpoint", panel="trainer:generate")
     if path.is_file() and path.name == "tokenizer.json":

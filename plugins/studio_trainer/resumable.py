@@ -26,7 +26,8 @@ def resumable_runs(runs_dir: Path, limit: int = 10) -> list[ResumableRun]:
     """The runs in ``runs_dir`` (``ctx.folders.runs``), newest first. A run that a later
     run already resumed is left out (that run, if it stopped early too, is listed
     instead); unreadable checkpoints are skipped."""
-    found, resumed = [], set()
+    found: list[ResumableRun] = []
+    resumed: set[str] = set()
     runs = Path(runs_dir)
     for run_dir in sorted(runs.iterdir() if runs.is_dir() else [], reverse=True):  # run ids start with the time
         latest = checkpoints_dir(run_dir) / "latest.json"

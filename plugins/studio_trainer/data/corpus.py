@@ -8,7 +8,6 @@ can act on (which file, what is wrong, what to do).
 
 from __future__ import annotations
 
-import json
 import sysconfig
 from pathlib import Path
 
@@ -52,7 +51,7 @@ def load_pairs(corpus: str, prompt_column: str, response_column: str, max_chars:
     _check_readable(path)
     columns = load_table(path, [prompt_column, response_column])
     pairs, total = [], 0
-    for p, r in zip(columns[prompt_column], columns[response_column]):
+    for p, r in zip(columns[prompt_column], columns[response_column], strict=True):
         total += len(p) + len(r)
         if total > max_chars:
             break
@@ -109,7 +108,8 @@ def _folder(folder: Path, max_chars: int, pattern: str = "*") -> list[str]:
         if total >= max_chars:
             break
     if not texts:
-        raise CorpusError(f"no readable text files in {folder}" + (f" ({skipped} skipped as binary or empty)" if skipped else ""))
+        raise CorpusError(f"no readable text files in {folder}"
+                          + (f" ({skipped} skipped as binary or empty)" if skipped else ""))
     return texts
 
 

@@ -26,7 +26,7 @@ class CharTokenizer:
         self.eos_id = 0
 
     @classmethod
-    def train(cls, texts: list[str]) -> "CharTokenizer":
+    def train(cls, texts: list[str]) -> CharTokenizer:
         return cls(sorted(set().union(*map(set, texts))))
 
     @property
@@ -49,7 +49,8 @@ class CharTokenizer:
         return [(self.stoi[c], c) for c in text if c in self.stoi]
 
     def save(self, path: Path) -> None:
-        atomic_write_text(path, json.dumps({"type": "char", "eos": EOS, "chars": self.chars}, ensure_ascii=False, indent=1))
+        atomic_write_text(path, json.dumps({"type": "char", "eos": EOS, "chars": self.chars}, ensure_ascii=False,
+                                           indent=1))
 
 
 class BPETokenizer:
@@ -62,7 +63,7 @@ class BPETokenizer:
             raise StudioFileError(f"the BPE tokenizer has no {EOS} token")
 
     @classmethod
-    def train(cls, texts: list[str], vocab_size: int) -> "BPETokenizer":
+    def train(cls, texts: list[str], vocab_size: int) -> BPETokenizer:
         from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
         tok = Tokenizer(models.BPE())
@@ -91,7 +92,7 @@ class BPETokenizer:
 
     def pieces(self, text: str) -> list[tuple[int, str]]:
         enc = self.tok.encode(text)
-        return [(i, text[a:b]) for i, (a, b) in zip(enc.ids, enc.offsets)]
+        return [(i, text[a:b]) for i, (a, b) in zip(enc.ids, enc.offsets, strict=True)]
 
     def save(self, path: Path) -> None:
         atomic_write_text(path, self.tok.to_str(pretty=True))
@@ -102,7 +103,7 @@ Tokenizer = CharTokenizer | BPETokenizer
 #: BPE training slows down with the square of a word's length: a text that is one
 #: multi-megabyte "word" (a minified file, a huge single line) would train for hours
 MAX_WORD = 1000
-_LONG_RUN = re.compile(r"\S{%d,}" % MAX_WORD)
+_LONG_RUN = re.compile(rf"\S{{{MAX_WORD},}}")
 
 
 def _training_pieces(texts: list[str]):

@@ -109,8 +109,8 @@ class GPT(nn.Module):
         return n - self.wpe.weight.numel() if non_embedding else n
 
     def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None):
-        B, T = idx.shape
-        if T > self.config.block_size:
+        T = idx.shape[1]
+        if self.config.block_size < T:
             raise ValueError(f"sequence of {T} tokens is longer than the context ({self.config.block_size})")
         pos = torch.arange(T, device=idx.device)
         x = self.drop(self.wte(idx) + self.wpe(pos))

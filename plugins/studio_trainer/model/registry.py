@@ -13,7 +13,8 @@ from studio.api import ModelPart, contributions, resolve
 BUILTIN_PARTS = [
     ModelPart("causal", "attention", "Causal self-attention", "studio_trainer.model.gpt:CausalSelfAttention",
               "multi-head dot-product attention (scaled_dot_product_attention)"),
-    ModelPart("xcorr", "attention", "Cross-correlation attention", "studio_trainer.model.xcorr:CrossCorrelationAttention",
+    ModelPart("xcorr", "attention", "Cross-correlation attention",
+              "studio_trainer.model.xcorr:CrossCorrelationAttention",
               "scores from query/key cross-correlation over a window of lags"),
     ModelPart("pre_ln", "block", "Pre-LayerNorm block", "studio_trainer.model.gpt:Block",
               "x + attn(ln(x)), x + mlp(ln(x))"),

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
-from PySide6.QtWidgets import (QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit,
-                               QPlainTextEdit, QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.api import JobOutcome, Panel, PanelContext
 from studio.widgets import JobTracker
@@ -40,7 +52,7 @@ class GeneratePanel(QWidget, Panel):
         self.button = QPushButton("Generate", objectName="trainer:generate-button")
         self.button.setToolTip("Sample a continuation (Ctrl+Return)")
         self.button.clicked.connect(self.generate)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.generate)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.generate)
         layout.addWidget(self.button)
         self.status = QLabel(wordWrap=True)
         layout.addWidget(self.status)
@@ -62,9 +74,10 @@ class GeneratePanel(QWidget, Panel):
         self.checkpoint.setText(str(path.parent if path.is_file() else path))
 
     def generate(self) -> None:
-        params = {"checkpoint": self.checkpoint.text().strip(), "prompt": self.prompt.toPlainText() or "\n",
-                  "max_new_tokens": self.tokens.value(), "temperature": self.temperature.value(),
-                  "top_k": self.top_k.value() or None}
+        params: dict[str, Any] = {
+            "checkpoint": self.checkpoint.text().strip(), "prompt": self.prompt.toPlainText() or "\n",
+            "max_new_tokens": self.tokens.value(), "temperature": self.temperature.value(),
+            "top_k": self.top_k.value() or None}
         if not params["checkpoint"]:
             self.status.setText("Choose a checkpoint first.")
             return

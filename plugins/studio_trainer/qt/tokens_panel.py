@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import html
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPlainTextEdit, QPushButton, QTextBrowser,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTextBrowser,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.api import Panel, PanelContext
+
+if TYPE_CHECKING:
+    from ..data.tokenizer import Tokenizer
 
 COLOURS = ("#f4cccc", "#d9ead3", "#cfe2f3", "#fff2cc", "#d9d2e9", "#fce5cd")
 SAMPLE = "To be, or not to be, that is the question:\nWhether 'tis nobler in the mind to suffer"
@@ -18,7 +31,7 @@ class TokensPanel(QWidget, Panel):
     def __init__(self, ctx: PanelContext, parent: QWidget | None = None):
         super().__init__(parent)
         self.ctx = ctx
-        self.tokenizer = None
+        self.tokenizer: Tokenizer | None = None
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.path = QLineEdit(objectName="trainer:tokenizer-path")
@@ -31,7 +44,7 @@ class TokensPanel(QWidget, Panel):
         layout.addLayout(row)
         self.text = QPlainTextEdit(SAMPLE, objectName="trainer:tokenize-text")
         self.text.setMaximumHeight(100)
-        self.text.textChanged.connect(self.render)
+        self.text.textChanged.connect(self.show_tokens)
         layout.addWidget(self.text)
         self.info = QLabel(wordWrap=True)
         layout.addWidget(self.info)
@@ -64,9 +77,10 @@ class TokensPanel(QWidget, Panel):
             self.view.clear()
             return
         self.ctx.save_settings({**self.ctx.settings(), "tokenizer": str(file)})
-        self.render()
+        self.show_tokens()
 
-    def render(self) -> None:
+    def show_tokens(self) -> None:
+        """The text in coloured tokens, their ids below (not QWidget.render: that paints the widget)."""
         if self.tokenizer is None:
             return
         text = self.text.toPlainText()
@@ -74,7 +88,8 @@ class TokensPanel(QWidget, Panel):
         spans = []
         for i, (token_id, piece) in enumerate(pieces):
             shown = html.escape(piece).replace("\n", "↵<br>").replace(" ", "&nbsp;")
-            spans.append(f'<span style="background:{COLOURS[i % len(COLOURS)]};color:#000" title="id {token_id}">{shown}</span>')
+            colour = COLOURS[i % len(COLOURS)]
+            spans.append(f'<span style="background:{colour};color:#000" title="id {token_id}">{shown}</span>')
         ids = " ".join(str(t) for t, _ in pieces)
         unknown = self.tokenizer.unknown(text)
         warn = f" · not in the vocabulary (dropped): {html.escape(''.join(sorted(unknown)))}" if unknown else ""

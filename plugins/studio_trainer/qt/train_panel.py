@@ -4,13 +4,26 @@ across restarts."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 from pydantic import ValidationError
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QInputDialog, QLabel, QMenu, QMessageBox, QPushButton,
-                               QScrollArea, QTabWidget, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QScrollArea,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.api import Panel, PanelContext
 from studio.widgets import JobTracker, ParamsForm
@@ -72,7 +85,7 @@ class TrainPanel(QWidget, Panel):
         buttons.addWidget(self.resume_button)
         buttons.addWidget(self.train_button)
         layout.addLayout(buttons)
-        QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.start)
+        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.start)
         self.restore_state(ctx.settings().get("last", {}))
         self.refresh_presets()
 
@@ -191,7 +204,7 @@ class TrainPanel(QWidget, Panel):
         self.resume_menu.clear()
         runs = resumable_runs(self.ctx.folders.runs)
         for run in runs:
-            self.resume_menu.addAction(run.describe(), lambda run_id=run.run_id: self.resume(run_id))
+            self.resume_menu.addAction(run.describe(), functools.partial(self.resume, run.run_id))
         if not runs:
             self.resume_menu.addAction("No run stopped before its last step").setEnabled(False)
 

@@ -14,16 +14,17 @@ from studio_trainer.data.batches import PairBatches, TokenBatches
 from studio_trainer.data.corpus import CorpusError, load_pairs, load_texts
 from studio_trainer.data.tokenizer import BPETokenizer, CharTokenizer, encode_documents, load_tokenizer
 
-ROWS = [{"text": "alpha beta", "prompt": "Q1", "response": "A1"}, {"text": "gamma delta", "prompt": "Q2", "response": "A2"}]
+ROWS = [{"text": "alpha beta", "prompt": "Q1", "response": "A1"},
+        {"text": "gamma delta", "prompt": "Q2", "response": "A2"}]
 
 
 def write_saved_dataset(folder, rows):
     """The layout ``datasets.Dataset.save_to_disk`` writes: Arrow stream files + state.json."""
     folder.mkdir()
     table = pa.Table.from_pylist(rows)
-    with pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
+    with (pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink,
+          pa.ipc.new_stream(sink, table.schema) as writer):
+        writer.write_table(table)
     (folder / "state.json").write_text(json.dumps({"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}))
     (folder / "dataset_info.json").write_text("{}")
 
@@ -65,7 +66,8 @@ def test_bad_corpora_are_explained(tmp_path):
     (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{not json\n')
     (tmp_path / "nothing").mkdir()
     cases = {"empty.txt": "is empty", "binary.dat": "binary", "t.csv": "no column 'text'; columns are: a, b",
-             "bad.jsonl": "could not be read as JSONL", "nothing": "no readable text files", "missing.txt": "does not exist"}
+             "bad.jsonl": "could not be read as JSONL", "nothing": "no readable text files",
+             "missing.txt": "does not exist"}
     for name, message in cases.items():
         with pytest.raises(CorpusError, match=message):
             load_texts(str(tmp_path / name))
@@ -112,7 +114,7 @@ def test_token_batches_resume_from_their_state():
     expected = [a.next() for _ in range(3)]
     b = TokenBatches(tokens, 8, 4, seed=999)
     b.load_state(state)
-    for (x1, y1), (x2, y2) in zip(expected, [b.next() for _ in range(3)]):
+    for (x1, y1), (x2, y2) in zip(expected, [b.next() for _ in range(3)], strict=True):
         assert torch.equal(x1, x2) and torch.equal(y1, y2)
     x, y = expected[0]
     assert torch.equal(x[:, 1:], y[:, :-1])  # targets are the inputs shifted by one
@@ -140,7 +142,7 @@ def test_pair_batches_pad_dynamically_in_length_buckets():
         for row in range(x.shape[0]):
             counted = (y[row] != -100).sum().item()
             assert counted == 3  # the response and EOS only: prompt and padding are masked
-        waste += (y == -100).sum().item()
+        waste += int((y == -100).sum())
     assert len(set(widths)) > 5  # each batch padded to its own longest pair
     uniform = sum(len(p) + len(r) - 1 for p, r in pairs) - 3 * len(pairs)
     assert waste - uniform < 0.25 * uniform  # buckets keep padding small
@@ -148,4 +150,4 @@ def test_pair_batches_pad_dynamically_in_length_buckets():
     following = batches.next()
     resumed = PairBatches(pairs, batch_size=4, block_size=64, pad_id=0, seed=0)
     resumed.load_state(state)
-    assert all(torch.equal(a, b) for a, b in zip(following, resumed.next()))
+    assert all(torch.equal(a, b) for a, b in zip(following, resumed.next(), strict=True))

@@ -16,6 +16,7 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -41,7 +42,7 @@ def _rank_main(rank: int, world: int, rendezvous: str, params: dict, run_dir: st
     dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
     code = 0
     try:
-        held = {}
+        held: dict[Any, Any] = {}  # step -> weights, and "batches" -> data positions
         save = loop.save
 
         def recording_save(s, ctx, step, *args, **kwargs):
@@ -175,7 +176,7 @@ def test_a_failing_rank_ends_the_run_with_its_error_unless_the_run_already_ended
         running = threading.Event()
         if still_running:
             running.set()
-        failures = []
+        failures: list[str] = []
         launcher.watch_ranks([busy, child], errors, running, failures.append)
         assert failures == expected
         if still_running:
@@ -190,7 +191,7 @@ def test_more_gpu_processes_than_gpus_are_refused_before_any_process_starts(job_
     before = psutil.Process().children()
     if torch.cuda.device_count() >= 2:
         pytest.skip("this machine has the GPUs")
-    with pytest.raises(loop.TrainingError, match="sees no CUDA GPU|need 2 CUDA GPUs; this machine has 1"):
+    with pytest.raises(loop.TrainingError, match=r"sees no CUDA GPU|need 2 CUDA GPUs; this machine has 1"):
         loop.train(TrainParams.model_validate(tiny(corpus, processes=2, device="cuda")), job_context())
     assert psutil.Process().children() == before
 
@@ -223,7 +224,8 @@ def _torchrun(tmp_path: Path, workspace: Folders, params: dict, *extra: str, mon
 
 
 def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, workspace, corpus):
-    done = _torchrun(tmp_path, workspace, tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4))
+    params = tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4)
+    done = _torchrun(tmp_path, workspace, params)
     assert done.returncode == 0, done.stderr[-3000:]
     runs = list(workspace.runs.glob("*"))
     assert len(runs) == 1, runs  # rank 0's run; rank 1 writes nothing
@@ -260,8 +262,8 @@ def test_the_torchrun_command_outside_torchrun_says_how_to_start_it(tmp_path, co
 def test_ctrl_c_on_a_torchrun_launch_cancels_every_rank_and_saves(tmp_path, workspace, corpus):
     import psutil
 
-    command, env = _torchrun_command(tmp_path, workspace, tiny(corpus, max_steps=1_000_000, log_interval=5, eval_interval=10**6,
-                                                    checkpoint_interval=10**6))
+    params = tiny(corpus, max_steps=1_000_000, log_interval=5, eval_interval=10**6, checkpoint_interval=10**6)
+    command, env = _torchrun_command(tmp_path, workspace, params)
     launcher = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 start_new_session=True)  # a terminal's Ctrl-C signals the whole group
     deadline = time.monotonic() + 120

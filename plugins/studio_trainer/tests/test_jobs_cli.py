@@ -76,12 +76,13 @@ def test_resume_after_the_worker_is_killed_continues_the_curve_exactly(make_stud
 def test_generate_job_and_a_bad_checkpoint(make_studio, run_job, corpus):
     studio = make_studio(("trainer", trainer_hooks))
     trained = run_job(studio, "trainer.train", tiny(corpus))
-    job = run_job(studio, "trainer.generate", {"checkpoint": trained.id, "prompt": "First", "max_new_tokens": 20, "seed": 3})
+    asked = {"checkpoint": trained.id, "prompt": "First", "max_new_tokens": 20, "seed": 3}
+    job = run_job(studio, "trainer.generate", asked)
     assert job.status == RunStatus.SUCCEEDED, job.error
     assert len(job.result["text"]) > 0
     spans = [e for e in job.run.events() if isinstance(e, Span)]
     assert spans[0].span_kind == "sample" and spans[0].outputs["text"] == job.result["text"]
-    again = run_job(studio, "trainer.generate", {"checkpoint": trained.id, "prompt": "First", "max_new_tokens": 20, "seed": 3})
+    again = run_job(studio, "trainer.generate", asked)
     assert again.result["text"] == job.result["text"]  # a seed makes it repeatable
     bad = run_job(studio, "trainer.generate", {"checkpoint": "no-such-run"})
     assert bad.status == RunStatus.FAILED and "no checkpoint, run folder or run id 'no-such-run'" in bad.error
@@ -118,8 +119,8 @@ def test_cli_trains_generates_tokenizes_and_summarises(studio_home, corpus):
     assert json.loads(summary.stdout)["total_params"] > 0
     bad = cli("trainer", "summary", "--set", "n_embd=30", env=env, check=False)
     assert bad.returncode == 2 and "multiple of n_head" in bad.stderr and "Traceback" not in bad.stderr
-    failed = cli("jobs", "run", "trainer.train", "--set", f"data={json.dumps({'corpus': str(corpus.parent / 'missing.txt')})}",
-                 "-q", env=env, check=False)
+    missing = json.dumps({"corpus": str(corpus.parent / "missing.txt")})
+    failed = cli("jobs", "run", "trainer.train", "--set", f"data={missing}", "-q", env=env, check=False)
     assert failed.returncode == 1 and "does not exist" in failed.stderr
 
 
@@ -130,8 +131,8 @@ def test_local_provider_answers_like_a_chat_model(make_studio, run_job, corpus):
     trained = run_job(studio, "trainer.train", tiny(corpus))
     (provider,) = studio.host.llm_providers().values()
     assert provider.prefix == "studio/"
-    reply = complete(f"studio/{trained.id}", [{"role": "user", "content": "First Citizen:"}], max_tokens=12,
-                     seed=0, runs_dir=studio.workspace.runs)
+    # a run id names a run of the active workspace (the studio's)
+    reply = complete(f"studio/{trained.id}", [{"role": "user", "content": "First Citizen:"}], max_tokens=12, seed=0)
     assert reply["choices"][0]["message"]["role"] == "assistant"
     assert reply["usage"]["prompt_tokens"] == len("First Citizen:\n")
     assert 0 < reply["usage"]["completion_tokens"] <= 12

@@ -38,8 +38,8 @@ def little_ram(monkeypatch, available: int = 1024) -> None:
     """psutil reports ``available`` bytes free (the check must not depend on this machine)."""
     import psutil
 
-    memory = namedtuple("svmem", "total available percent used free")
-    monkeypatch.setattr(psutil, "virtual_memory", lambda: memory(1 << 40, available, 99.0, 0, available))
+    svmem = namedtuple("svmem", "total available percent used free")
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: svmem(1 << 40, available, 99.0, 0, available))
 
 
 def test_a_checkpoint_that_does_not_fit_is_refused_before_the_model_is_built(saved, monkeypatch):
@@ -54,7 +54,8 @@ def test_weights_of_another_shape_are_refused_from_the_header_before_building(sa
     config["model"]["n_embd"] = 64
     (saved / "config.json").write_text(json.dumps(config))
     monkeypatch.setattr(ckpt, "GPT", lambda *a: pytest.fail("the model was built"))
-    with pytest.raises(ckpt.CheckpointError, match=r"does not match its config.json.*\.bias is \[32\], the config makes \[64\]"):
+    with pytest.raises(ckpt.CheckpointError,
+                       match=r"does not match its config\.json.*\.bias is \[32\], the config makes \[64\]"):
         ckpt.load_checkpoint(saved)
 
 
@@ -62,7 +63,8 @@ def test_a_vocabulary_no_machine_holds_is_an_invalid_config(saved):
     config = json.loads((saved / "config.json").read_text())
     config["model"]["vocab_size"] = 10**10
     (saved / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ckpt.CheckpointError, match="invalid model config: model.vocab_size|vocab_size: Input should be"):
+    with pytest.raises(ckpt.CheckpointError,
+                       match=r"invalid model config: model\.vocab_size|vocab_size: Input should be"):
         ckpt.load_checkpoint(saved)
 
 
@@ -76,18 +78,23 @@ def test_a_pickle_is_never_unpickled(saved, tmp_path, monkeypatch):
         ckpt.load_checkpoint(saved)
     (saved / "model.safetensors").unlink()
     torch.save({}, saved / "pytorch_model.bin")
-    with pytest.raises(ckpt.CheckpointError, match="pytorch_model.bin is a PyTorch pickle"):
+    with pytest.raises(ckpt.CheckpointError, match=r"pytorch_model\.bin is a PyTorch pickle"):
         ckpt.resolve_checkpoint(saved)
 
 
 def test_the_summary_builds_on_the_meta_device(monkeypatch, capsys):
     from studio_trainer import cli
-    from studio_trainer.model import summary
+    from studio_trainer.model import summary as summaries
 
     devices = []
-    real = summary.summarize
-    monkeypatch.setattr(summary, "summarize", lambda model, *a: devices.append(next(model.parameters()).device)
-                        or real(model, *a))
+    real = summaries.summarize
+
+    def recording(model, *args):
+        devices.append(next(model.parameters()).device)
+        return real(model, *args)
+
+    monkeypatch.setattr(summaries, "summarize", recording)
+
     def summary(*settings: str) -> dict:
         args = type("Args", (), {"set": list(settings), "vocab_size": 65, "batch_size": 12, "json": True,
                                  "grad_checkpointing": False})()
@@ -104,7 +111,7 @@ def test_training_a_model_that_does_not_fit_is_refused_before_building(job_conte
     little_ram(monkeypatch)
     monkeypatch.setattr(loop, "GPT", lambda *a: pytest.fail("the model was built"))
     ctx = job_context()
-    with pytest.raises(loop.TrainingError, match="training this model .* needs about"):
+    with pytest.raises(loop.TrainingError, match=r"training this model .* needs about"):
         loop.train(TrainParams.model_validate(tiny(corpus)), ctx)
     assert not (ctx.run_dir / "checkpoints").exists()
 
@@ -115,7 +122,7 @@ def test_out_of_memory_while_training_is_one_message(job_context, corpus, monkey
                            "you tried to allocate 1280000000000 bytes. Error code 12 (Cannot allocate memory)")
 
     monkeypatch.setattr(loop, "train_step", allocator_fails)
-    with pytest.raises(loop.TrainingError, match="ran out of memory .* try a smaller batch"):
+    with pytest.raises(loop.TrainingError, match=r"ran out of memory .* try a smaller batch"):
         loop.train(TrainParams.model_validate(tiny(corpus)), job_context())
     assert is_out_of_memory(torch.OutOfMemoryError("CUDA out of memory")) and not is_out_of_memory(RuntimeError("x"))
 
@@ -127,7 +134,7 @@ def test_a_failed_checkpoint_write_removes_the_partial_folder_and_keeps_the_prev
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(ckpt, "save_model", disk_full)
-    with pytest.raises(ckpt.CheckpointError, match="disk is full.*previous ckpt checkpoint is kept"):
+    with pytest.raises(ckpt.CheckpointError, match=r"disk is full.*previous ckpt checkpoint is kept"):
         ckpt.save_checkpoint(saved, GPT(SMALL), CharTokenizer(list("ab")), step=2, val_loss=None)
     assert sorted(p.name for p in saved.parent.iterdir()) == ["ckpt"]  # no ckpt.partial left behind
     assert (saved / "model.safetensors").read_bytes() == before
@@ -149,7 +156,7 @@ def test_a_fifo_corpus_is_refused_without_blocking(tmp_path):
 def _error_of(function, *args):
     try:
         function(*args)
-    except Exception as exc:  # noqa: BLE001 - the test looks at what it was
+    except Exception as exc:
         return exc
     return None
 

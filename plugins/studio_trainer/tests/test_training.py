@@ -37,7 +37,7 @@ def test_a_run_reports_metrics_samples_and_checkpoints(job_context, corpus):
     assert losses[-1] < losses[0] - 0.5
     for name in ("val/loss", "val/bpc", "val/ppl", "lr", "grad_norm", "tokens_per_s"):
         assert ctx.metrics(name), name
-    (step, val), = ctx.metrics("val/loss")[-1:]
+    val = ctx.metrics("val/loss")[-1][1]
     assert math.isclose(ctx.metrics("val/bpc")[-1][1], val / math.log(2), rel_tol=1e-6)  # char level: 1 char per token
     assert math.isclose(ctx.metrics("val/ppl")[-1][1], math.exp(val), rel_tol=1e-6)
     samples = [e for e in ctx.of_kind(Span) if e.span_kind == "sample"]
@@ -72,19 +72,20 @@ def test_accumulating_k_micro_batches_equals_one_k_times_larger_batch():
         model = GPT(config)
         params = TrainParams(model=config, learning_rate=1e-2)
         optimizer = make_optimizer(model, params, "cpu")
-        grads = []
+        grads: list[torch.Tensor] = []
         optimizer.register_step_pre_hook(
-            lambda opt, *_: grads.append(torch.cat([p.grad.flatten() for p in model.parameters()])))
-        micro = list(zip(x.chunk(k), y.chunk(k)))
+            lambda opt, *_, grads=grads, model=model: grads.append(
+                torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])))
+        micro = list(zip(x.chunk(k), y.chunk(k), strict=True))
         loss, norm = train_step(model, optimizer, micro, grad_clip=1.0, amp=autocast("cpu", "fp32"))
         weights = torch.cat([p.detach().flatten() for p in model.parameters()])
-        results.append((grads[0], weights, float(loss), float(norm)))
-    (g1, w1, l1, n1), (g4, w4, l4, n4) = results
+        group = optimizer.param_groups[0]
+        results.append((grads[0], weights, float(loss), float(norm), group["lr"], group["eps"]))
+    (g1, w1, l1, n1, lr, eps), (g4, w4, l4, n4, _, _) = results
     assert math.isclose(l1, l4, rel_tol=1e-5) and math.isclose(n1, n4, rel_tol=1e-4)
     # a few hundred float32 terms per sum: rounding stays far below 1e-5 of the largest gradient
     grad_tol = 1e-4 * g1.abs() + 1e-5 * g1.abs().max()
     assert ((g4 - g1).abs() <= grad_tol).all()
-    lr, eps = optimizer.param_groups[0]["lr"], optimizer.param_groups[0]["eps"]
     nearest_zero = (g1.abs() - grad_tol).clamp(min=0)  # where the step is most sensitive to g
     step_tol = lr * torch.clamp(eps * grad_tol / (nearest_zero + eps) ** 2, max=2.0)
     assert ((w4 - w1).abs() <= step_tol + 1e-7).all()
@@ -146,7 +147,8 @@ def test_bf16_mixed_precision_trains_on_the_cpu(job_context, corpus):
         run(job_context("fp16"), corpus, precision="fp16", device="cpu")
 
 
-@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")), reason="torch.compile on the CPU needs a C compiler")
+@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")),
+                    reason="torch.compile on the CPU needs a C compiler")
 def test_torch_compile_trains_validates_and_saves_plain_weights(job_context, corpus):
     ctx = job_context()
     run(ctx, corpus, compile=True, max_steps=10, eval_interval=10, checkpoint_interval=10)
@@ -234,7 +236,8 @@ def test_lora_fine_tunes_only_adapters_and_merges_back(job_context, corpus, tmp_
     merged, _, config = load_checkpoint(tmp_path / "merged")
     assert config["lora"] is None and not any("lora_" in k for k in weights(tmp_path / "merged"))
     idx = torch.tensor([tok.encode("First Citizen:\nBefore")[:16]])
-    torch.testing.assert_close(merged(idx, idx)[0], adapted(idx, idx)[0], rtol=1e-4, atol=1e-5)  # W + BA summed in another order
+    # W + BA, summed in another order
+    torch.testing.assert_close(merged(idx, idx)[0], adapted(idx, idx)[0], rtol=1e-4, atol=1e-5)
     with pytest.raises(Exception, match="exists; choose another output"):
         merge_lora(MergeParams(checkpoint=str(lora.run_dir / "checkpoints" / "step-000020"),
                                output=str(tmp_path / "merged")), merged_ctx)
@@ -244,7 +247,8 @@ def test_distillation_trains_a_smaller_student_on_soft_targets(job_context, corp
     teacher = job_context("teacher")
     run(teacher, corpus, max_steps=30)
     student = job_context("student")
-    run(student, corpus, model={"n_layer": 1, "n_embd": 16}, distill={"teacher": "teacher", "temperature": 2.0, "alpha": 0.7})
+    run(student, corpus, model={"n_layer": 1, "n_embd": 16},
+        distill={"teacher": "teacher", "temperature": 2.0, "alpha": 0.7})
     assert student.metrics("train/loss")[-1][1] < student.metrics("train/loss")[0][1]
     model, _, _ = load_checkpoint(student.run_dir / "checkpoints" / "best")
     assert model.config.n_layer == 1
@@ -261,8 +265,9 @@ def test_prompt_response_fine_tuning_and_bpe(job_context, tmp_path):
     data = tmp_path / "pairs.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows))
     ctx = job_context()
-    train(TrainParams.model_validate(tiny(data, data={"format": "prompt_response", "tokenizer": "bpe", "vocab_size": 300},
-                                          model={"block_size": 32}, max_steps=30)), ctx)
+    settings = tiny(data, data={"format": "prompt_response", "tokenizer": "bpe", "vocab_size": 300},
+                    model={"block_size": 32}, max_steps=30)
+    train(TrainParams.model_validate(settings), ctx)
     assert ctx.metrics("val/bpb") and not ctx.metrics("val/bpc")
     assert ctx.metrics("train/loss")[-1][1] < ctx.metrics("train/loss")[0][1]
 
@@ -273,7 +278,7 @@ def test_prompt_response_fine_tuning_and_bpe(job_context, tmp_path):
 def test_context_longer_than_the_data(job_context, tmp_path):
     short = tmp_path / "short.txt"
     short.write_text("just a few words of text " * 3)
-    with pytest.raises(TrainingError, match="validation split has .* tokens, not more than the context length"):
+    with pytest.raises(TrainingError, match=r"validation split has .* tokens, not more than the context length"):
         run(job_context(), short, model={"block_size": 64})
 
 
@@ -306,7 +311,8 @@ def test_checkpoints_from_another_architecture_or_corrupt_files(job_context, cor
     ckpt = base.run_dir / "checkpoints" / "step-000020"
     wide = job_context("wide")
     run(wide, corpus, model={"n_embd": 48})
-    (ckpt / "model.safetensors").write_bytes((wide.run_dir / "checkpoints" / "step-000020" / "model.safetensors").read_bytes())
+    wide_weights = wide.run_dir / "checkpoints" / "step-000020" / "model.safetensors"
+    (ckpt / "model.safetensors").write_bytes(wide_weights.read_bytes())
     with pytest.raises(TrainingError, match="saved from a different architecture"):
         run(job_context("ft1"), corpus, init_from=str(ckpt))
     (ckpt / "model.safetensors").write_bytes(b"\x00garbage")

@@ -214,7 +214,7 @@ def check_header(model: torch.nn.Module, path: Path) -> None:
     file that is not safetensors (a pickle…) is refused here; nothing is unpickled."""
     try:
         with safe_open(str(path), framework="pt") as f:
-            shapes = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
+            shapes = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}  # noqa: SIM118 - safe_open is not iterable
     except (SafetensorError, OSError) as exc:
         if looks_like_pickle(path):
             raise CheckpointError(f"{path} is a PyTorch pickle, not safetensors; Tensor Studio never unpickles "
@@ -298,13 +298,15 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
     return tensors, json.loads(json.dumps(state["param_groups"], default=str))
 
 
-def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list[dict[str, Any]]) -> None:
+def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+                   groups: list[dict[str, Any]]) -> None:
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in tensors.items():
         if name.startswith("optimizer."):
             _, index, key = name.split(".", 2)
             state.setdefault(int(index), {})[key] = value
     current = optimizer.state_dict()["param_groups"]
-    if len(groups) != len(current) or any(len(a["params"]) != len(b["params"]) for a, b in zip(groups, current)):
+    if len(groups) != len(current) or any(len(a["params"]) != len(b["params"])
+                                          for a, b in zip(groups, current, strict=True)):
         raise CheckpointError("the saved optimizer state does not match this model's parameters")
     optimizer.load_state_dict({"state": state, "param_groups": groups})

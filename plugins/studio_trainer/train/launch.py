@@ -19,8 +19,9 @@ import socket
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -130,7 +131,7 @@ def _rank_main(rank: int, world: int, address: str, params: dict, run_id: str, r
         train(p, QuietContext(run_id, Path(run_dir), rank, Path(workspace)))
     except JobCancelled:
         pass
-    except BaseException as exc:  # noqa: BLE001 - reported to rank 0, which reports it to the user
+    except BaseException as exc:  # reported to rank 0, which reports it to the user
         errors.put(f"{type(exc).__name__}: {exc}\n{''.join(traceback.format_exception(exc))[-2000:]}")
         code = 1
     # Leave at once: this rank has nothing left to write, and tearing a gloo group down

@@ -14,9 +14,10 @@ import contextlib
 import math
 import shutil
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from pydantic import ValidationError
@@ -48,7 +49,7 @@ class Setup:
     params: TrainParams
     device: str
     model: GPT  # the module that is saved (uncompiled)
-    forward: Callable  # the module that is called (maybe compiled)
+    forward: torch.nn.Module  # the module that is called (maybe wrapped in DDP, maybe compiled)
     tokenizer: Tokenizer
     train_batches: TokenBatches | PairBatches
     val_batches: Callable[[], TokenBatches | PairBatches]  # fresh each eval: the same val set every time
@@ -64,7 +65,7 @@ class Setup:
 # ---------------------------------------------------------------- one optimizer step
 
 
-def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches: list[tuple[torch.Tensor, torch.Tensor]],
+def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches: Sequence[tuple[torch.Tensor, ...]],
                *, grad_clip: float, amp, scaler: torch.amp.GradScaler | None = None,
                teacher: GPT | None = None, distill=None, params_to_clip=None,
                shares: list[float] | None = None, cuda_graphs: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
@@ -80,7 +81,7 @@ def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches:
         shares = target_shares([y for _, y in micro_batches])
     loss_sum = None
     last = len(micro_batches) - 1
-    for i, ((x, y), share) in enumerate(zip(micro_batches, shares)):
+    for i, ((x, y), share) in enumerate(zip(micro_batches, shares, strict=True)):
         if cuda_graphs:
             torch.compiler.cudagraph_mark_step_begin()
         with distributed.without_gradient_sync(model) if i < last else contextlib.nullcontext():
@@ -91,9 +92,12 @@ def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches:
             weighted = loss if share == 1.0 else loss * share
             (scaler.scale(weighted) if scaler else weighted).backward()
         loss_sum = weighted.detach().clone() if loss_sum is None else loss_sum + weighted.detach()
+    if loss_sum is None:
+        raise ValueError("a step needs at least one micro-batch")
     if scaler:
         scaler.unscale_(optimizer)
-    clip_params = params_to_clip if params_to_clip is not None else [p for g in optimizer.param_groups for p in g["params"]]
+    clip_params = (params_to_clip if params_to_clip is not None
+                   else [p for g in optimizer.param_groups for p in g["params"]])
     grad_norm = torch.nn.utils.clip_grad_norm_(clip_params, grad_clip if grad_clip > 0 else float("inf"))
     if scaler:
         scaler.step(optimizer)
@@ -129,7 +133,7 @@ def distillation_loss(logits, label_loss, teacher: GPT, x, y, temperature: float
 
 
 @torch.no_grad()
-def evaluate(model: Callable, batches, iters: int, device: str, amp, cuda_graphs: bool = False) -> float:
+def evaluate(model: torch.nn.Module, batches, iters: int, device: str, amp, cuda_graphs: bool = False) -> float:
     was_training = model.training
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=device)
@@ -336,8 +340,8 @@ def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoin
         tensors.update({distributed.rank_prefix(rank) + k: v for k, v in state.items()})
     if s.scaler is not None:
         tensors["scaler.scale"] = torch.tensor(s.scaler.get_scale())
-    meta = {"params": s.params.model_dump(mode="json"), "step": step, "best_val": s.best_val if s.best_val < math.inf else None,
-            "optimizer_groups": groups, "run_id": ctx.run_id}
+    meta = {"params": s.params.model_dump(mode="json"), "step": step,
+            "best_val": s.best_val if s.best_val < math.inf else None, "optimizer_groups": groups, "run_id": ctx.run_id}
     folder = ckpt.save_checkpoint(checkpoints / f"step-{step:06d}", s.model, s.tokenizer, step=step, val_loss=val_loss,
                                   lora=s.params.lora, train_tensors=tensors, train_meta=meta)
     ckpt.mark_latest(checkpoints, folder, step, s.params.keep_checkpoints)
@@ -364,7 +368,7 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         resume_from = ckpt.resolve_checkpoint(params.resume, runs_dir)
         _, meta = ckpt.load_train_state(resume_from)
         saved = TrainParams.model_validate(meta["params"])
-        overrides = {k: getattr(params, k) for k in ("max_steps", "device", "processes", "log_interval",
+        overrides: dict[str, Any] = {k: getattr(params, k) for k in ("max_steps", "device", "processes", "log_interval",
                                                       "eval_interval", "sample_interval", "checkpoint_interval")
                      if k in params.model_fields_set}
         params = saved.model_copy(update={**overrides, "resume": params.resume})
@@ -379,13 +383,13 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
     # model and tokenizer: from a checkpoint (fine-tuning, resume) or new
     base = resume_from or (ckpt.resolve_checkpoint(params.init_from, runs_dir) if params.init_from else None)
     texts, pairs = _read_corpus(params)
-    teacher = None
+    teacher, teacher_tok = None, None
     if params.distill:
         teacher_dir = ckpt.resolve_checkpoint(params.distill.teacher, runs_dir, prefer="best")
         teacher, teacher_tok, _ = ckpt.load_checkpoint(teacher_dir, device)
         teacher.requires_grad_(False)
     if base is not None:
-        model, tokenizer, config = ckpt.load_checkpoint(base, "cpu", with_lora=resume_from is not None)
+        model, tokenizer, _ = ckpt.load_checkpoint(base, "cpu", with_lora=resume_from is not None)
         if params.lora and resume_from is None:
             wrapped = apply_lora(model, params.lora.rank, params.lora.alpha, params.lora.targets, params.lora.dropout)
             note(f"LoRA rank {params.lora.rank} on {len(wrapped)} layers: {', '.join(wrapped)}")
@@ -395,11 +399,11 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         memory.require_to_train(model, params, device, loaded=memory.model_bytes(model))
     else:
         tokenizer = (load_tokenizer(Path(params.data.tokenizer_file)) if params.data.tokenizer_file
-                     else teacher_tok if teacher is not None
+                     else teacher_tok if teacher_tok is not None
                      else build_tokenizer(params.data.tokenizer, texts, params.data.vocab_size))
-        config = params.model.model_copy(update={"vocab_size": tokenizer.vocab_size})
-        memory.require_to_train(memory.meta_model(config), params, device)
-        model = GPT(config)
+        model_config = params.model.model_copy(update={"vocab_size": tokenizer.vocab_size})
+        memory.require_to_train(memory.meta_model(model_config), params, device)
+        model = GPT(model_config)
         params = params.model_copy(update={"model": model.config})
     if teacher is not None:
         if teacher.config.vocab_size != model.config.vocab_size:
@@ -423,7 +427,9 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         _restore(setup, resume_from, ctx)
     setup.forward = distributed.data_parallel(model, device)
     if params.compile:
-        setup.forward = torch.compile(setup.forward, mode=params.compile_mode)
+        compiled = torch.compile(setup.forward, mode=params.compile_mode)
+        assert isinstance(compiled, torch.nn.Module)  # a compiled module is one (OptimizedModule)
+        setup.forward = compiled
     return setup
 
 
@@ -447,7 +453,9 @@ def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: l
         if cut >= len(pairs):
             raise ValueError(f"{len(pairs)} pairs are too few to hold out a validation set")
         units = sum(len(p) + len(r) for p, r in raw[cut:]) / max(1, sum(len(a) + len(b) for a, b in pairs[cut:]))
-        make = lambda part, s: PairBatches(part, params.batch_size, block, tokenizer.eos_id, s)  # noqa: E731
+        def make(part: list[tuple[list[int], list[int]]], part_seed: int) -> PairBatches:
+            return PairBatches(part, params.batch_size, block, tokenizer.eos_id, part_seed)
+
         return make(pairs[:cut], seed + rank), (lambda: make(pairs[cut:], seed + 1)), units
     stream = torch.tensor(encode_documents(tokenizer, texts), dtype=torch.long)
     if stream.numel() == 0:
@@ -458,7 +466,11 @@ def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: l
     units = (len(text) if tokenizer.kind == "char" else len(text.encode())) / max(1, min(200_000, val_tokens.numel()))
     train_batches = TokenBatches(train_tokens, block, params.batch_size, seed + rank, name="training")
     TokenBatches(val_tokens, block, 1, 0, name="validation")  # checks the split is long enough
-    return train_batches, (lambda: TokenBatches(val_tokens, block, params.batch_size, seed + 1, name="validation")), units
+
+    def validation() -> TokenBatches:
+        return TokenBatches(val_tokens, block, params.batch_size, seed + 1, name="validation")
+
+    return train_batches, validation, units
 
 
 def make_optimizer(model: GPT, params: TrainParams, device: str) -> torch.optim.Optimizer:
@@ -466,7 +478,7 @@ def make_optimizer(model: GPT, params: TrainParams, device: str) -> torch.optim.
     trainable = [(n, q) for n, q in model.named_parameters() if q.requires_grad]
     groups = [{"params": [q for _, q in trainable if q.dim() >= 2], "weight_decay": params.weight_decay},
               {"params": [q for _, q in trainable if q.dim() < 2], "weight_decay": 0.0}]
-    kwargs = {"lr": params.learning_rate, "betas": (params.beta1, params.beta2)}
+    kwargs: dict[str, Any] = {"lr": params.learning_rate, "betas": (params.beta1, params.beta2)}
     if device in ("cuda", "cpu"):
         kwargs["fused"] = True
     return torch.optim.AdamW([g for g in groups if g["params"]], **kwargs)

@@ -88,7 +88,7 @@ def require_to_train(model: torch.nn.Module, params, device: str, loaded: int = 
     need = summarize(model, params.batch_size, params.grad_checkpointing).train_bytes
     if not device.startswith("cuda"):  # data-parallel processes on the CPU share its RAM
         need = need * params.processes - loaded
-    require(need, device, f"training this model (batch {params.batch_size} x context {model.config.block_size})",
+    require(need, device, f"training this model (batch {params.batch_size} x context {params.model.block_size})",
             "use a smaller model, a smaller batch with more gradient accumulation, a shorter context, or "
             "gradient checkpointing")
 
