@@ -101,6 +101,7 @@ class JobContext(Protocol):
     run_id: str
     run_dir: Path
     rank: int  # 0 in a single process; only rank 0 should log and save in DDP runs
+    plugin_id: str  # the plugin that owns this job kind
 
     @property
     def folders(self) -> Folders: ...

@@ -24,7 +24,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QAbstractButton, QLabel, QProgressBar, QWidget
 
-from studio.api import Event, JobError, JobOutcome, PanelContext, Progress, RunStatus
+from studio.api import Event, JobError, JobOutcome, PanelContext, Progress, RunStatus, StudioFileError
 
 
 @dataclass
@@ -69,7 +69,7 @@ class JobTracker(QObject):
         title = title or kind
         try:
             run_id = self.ctx.submit_job(kind, params)
-        except JobError as exc:  # the user's input: said in the label and as a message (a dialog)
+        except (JobError, StudioFileError) as exc:  # bad input, a full disk: said in the label and a dialog
             self._say(f"{title} could not start: {exc}", level="error")
             return None
         self.runs[run_id] = TrackedRun(run_id, kind, title, on_done, on_event)

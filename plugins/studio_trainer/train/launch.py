@@ -31,7 +31,7 @@ from studio.api import Folders, JobCancelled
 TORCHRUN = "TENSOR_STUDIO_TORCHRUN"  # set by `tensor-studio trainer torchrun`: train() joins torchrun's group
 FAILURE_GRACE_S = 3.0  # rank 0 may be failing for the same reason: let it report first
 CHILD_EXIT_S = 10.0
-PLUGIN_ID = "trainer"  # the plugin's entry-point name: whose data_dir a rank's context names
+PLUGIN_ID = "trainer"  # the plugin's entry-point name, for a torchrun rank (no job context to ask)
 
 
 class QuietContext:
@@ -39,14 +39,15 @@ class QuietContext:
     cancelled with rank 0 through the loop's collective check. ``workspace``: rank 0's,
     where they read what a run starts from (a checkpoint to resume or fine-tune)."""
 
-    def __init__(self, run_id: str, run_dir: Path, rank: int, workspace: Path):
+    def __init__(self, run_id: str, run_dir: Path, rank: int, workspace: Path, plugin_id: str = PLUGIN_ID):
         self.run_id, self.run_dir, self.rank = run_id, Path(run_dir), rank
         self.folders = Folders(Path(workspace))
+        self.plugin_id = plugin_id
         self.cancelled = False
 
     @property
     def data_dir(self) -> Path:
-        return self.folders.plugin_dir(PLUGIN_ID)
+        return self.folders.plugin_dir(self.plugin_id)
 
     def progress(self, *args: Any, **kwargs: Any) -> None: ...
     def metric(self, *args: Any, **kwargs: Any) -> None: ...
@@ -68,7 +69,7 @@ def data_parallel(params, ctx, train: Callable) -> Any:
     asked = {**params.model_dump(mode="json", exclude_unset=True), "processes": world}  # unset stays unset:
     # a resumed run takes the saved settings for what was not asked, on every rank alike
     children = [spawn.Process(target=_rank_main, args=(rank, world, address, asked, ctx.run_id, str(ctx.run_dir),
-                                                       str(ctx.folders.workspace), errors),
+                                                       str(ctx.folders.workspace), ctx.plugin_id, errors),
                               name=f"trainer-rank-{rank}")
                 for rank in range(1, world)]
     for child in children:
@@ -118,7 +119,7 @@ def _fail(ctx, text: str) -> None:
 
 
 def _rank_main(rank: int, world: int, address: str, params: dict, run_id: str, run_dir: str, workspace: str,
-               errors) -> None:
+               plugin_id: str, errors) -> None:
     parent = os.getppid()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     from ..config import TrainParams
@@ -128,7 +129,7 @@ def _rank_main(rank: int, world: int, address: str, params: dict, run_id: str, r
     try:
         p = TrainParams.model_validate(params)
         _join(rank, world, _device(p.device, world), address)
-        train(p, QuietContext(run_id, Path(run_dir), rank, Path(workspace)))
+        train(p, QuietContext(run_id, Path(run_dir), rank, Path(workspace), plugin_id))
     except JobCancelled:
         pass
     except BaseException as exc:  # reported to rank 0, which reports it to the user
