@@ -32,7 +32,7 @@ def main() -> None:
         "grid_index": lambda s: tokens[s[:, None] + offsets],
         "unfold_index": lambda s: windows[s],
         "index_select": lambda s: torch.index_select(windows, 0, s),
-        "stack_slices": lambda s: torch.stack([tokens[i:i + WINDOW] for i in s.tolist()]),
+        "stack_slices": lambda s: torch.stack([tokens[i : i + WINDOW] for i in s.tolist()]),
     }
     for threads in dict.fromkeys((torch.get_num_threads(), 1)):
         torch.set_num_threads(threads)

@@ -39,8 +39,10 @@ from studio_prompts.trace import Tracer  # noqa: E402
 from studio_prompts.workflow import Workflow, WorkflowFile  # noqa: E402
 
 REPLY_TEXT = "[[ ## answer ## ]]\nParis\n\n[[ ## completed ## ]]"
-REPLY = {"choices": [{"message": {"content": REPLY_TEXT}, "finish_reason": "stop"}],
-         "usage": {"prompt_tokens": 10, "completion_tokens": 3}}
+REPLY = {
+    "choices": [{"message": {"content": REPLY_TEXT}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 10, "completion_tokens": 3},
+}
 
 
 def zero_latency(model, messages, **params):
@@ -104,8 +106,13 @@ def bench_dspy(python: str | None, repeats: int, n: int) -> dict | None:
     """DSPy's Predict with its DummyLM (no network), in the interpreter that has dspy
     installed (``--dspy-python``; by default this one, if it can import dspy)."""
     python = python or sys.executable
-    proc = subprocess.run([python, "-c", DSPY_SNIPPET, str(repeats), str(max(200, n // 5))], capture_output=True,
-                          text=True, timeout=600, env={**os.environ, "DSPY_CACHEDIR": tempfile.mkdtemp()})
+    proc = subprocess.run(
+        [python, "-c", DSPY_SNIPPET, str(repeats), str(max(200, n // 5))],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "DSPY_CACHEDIR": tempfile.mkdtemp()},
+    )
     if proc.returncode != 0:
         return None
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -125,10 +132,14 @@ def chain_workflow(length: int) -> Workflow:
     nodes = {}
     for i in range(length):
         source = "input.question" if i == 0 else f"n{i - 1}.answer"
-        nodes[f"n{i}"] = {"type": "prompts.predict", "inputs": {"question": source},
-                          "params": {"signature": "question -> answer"}}
-    return Workflow(WorkflowFile(name="chain", inputs={"question": {}}, outputs={"answer": f"n{length - 1}.answer"},
-                                 nodes=nodes))
+        nodes[f"n{i}"] = {
+            "type": "prompts.predict",
+            "inputs": {"question": source},
+            "params": {"signature": "question -> answer"},
+        }
+    return Workflow(
+        WorkflowFile(name="chain", inputs={"question": {}}, outputs={"answer": f"n{length - 1}.answer"}, nodes=nodes)
+    )
 
 
 def bench_chain(quick: bool) -> dict:
@@ -160,10 +171,19 @@ def bench_chain(quick: bool) -> dict:
 
 
 def fan_out_workflow(width: int) -> Workflow:
-    nodes = {f"b{i}": {"type": "prompts.predict", "inputs": {"question": "input.question"},
-                       "params": {"signature": "question -> answer"}} for i in range(width)}
-    return Workflow(WorkflowFile(name="fan", inputs={"question": {}}, outputs={f"a{i}": f"b{i}.answer"
-                                                                            for i in range(width)}, nodes=nodes))
+    nodes = {
+        f"b{i}": {
+            "type": "prompts.predict",
+            "inputs": {"question": "input.question"},
+            "params": {"signature": "question -> answer"},
+        }
+        for i in range(width)
+    }
+    return Workflow(
+        WorkflowFile(
+            name="fan", inputs={"question": {}}, outputs={f"a{i}": f"b{i}.answer" for i in range(width)}, nodes=nodes
+        )
+    )
 
 
 async def run_fan_out(lm: LM, width: int) -> float:
@@ -192,8 +212,14 @@ async def litellm_alone(url: str, calls: int, concurrency: int) -> float:
 
     async def one():
         async with slots:
-            await litellm.acompletion(model="openai/fake", messages=messages, api_base=url, num_retries=0, timeout=120,
-                                      api_key=os.environ["OPENAI_API_KEY"])
+            await litellm.acompletion(
+                model="openai/fake",
+                messages=messages,
+                api_base=url,
+                num_retries=0,
+                timeout=120,
+                api_key=os.environ["OPENAI_API_KEY"],
+            )
 
     t0 = time.perf_counter()
     await asyncio.gather(*(one() for _ in range(calls)))
@@ -203,8 +229,11 @@ async def litellm_alone(url: str, calls: int, concurrency: int) -> float:
 @contextlib.contextmanager
 def server_process(latency: float):
     """The OpenAI-compatible test server in its own process (it must not share our GIL)."""
-    proc = subprocess.Popen([sys.executable, "-m", "studio.fake_llm", "--reply", REPLY_TEXT, "--latency",
-                             str(latency)], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "studio.fake_llm", "--reply", REPLY_TEXT, "--latency", str(latency)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         yield proc.stdout.readline().strip()
     finally:
@@ -217,6 +246,7 @@ def bench_concurrency(quick: bool) -> dict:
         async def model(model, messages, **params):
             await asyncio.sleep(seconds)
             return REPLY
+
         return model
 
     def best(coro_fn, repeats):
@@ -225,8 +255,9 @@ def bench_concurrency(quick: bool) -> dict:
     repeats = 2 if quick else 5
     out: dict = {"in_process": {}, "http_litellm": {}}
     out["in_process"]["fan_out_16x200ms_s"] = best(lambda: run_fan_out(LM("slow", backend=sleeping(0.2)), 16), repeats)
-    out["in_process"]["calls_256_at_16x20ms_s"] = best(lambda: run_eval(LM("slow", backend=sleeping(0.02)), 256, 16),
-                                                       repeats)
+    out["in_process"]["calls_256_at_16x20ms_s"] = best(
+        lambda: run_eval(LM("slow", backend=sleeping(0.02)), 256, 16), repeats
+    )
     with server_process(0.2) as url:
         lm = LM("openai/fake", api_base=url)
         asyncio.run(run_fan_out(lm, 2))  # import litellm, open connections
@@ -244,34 +275,68 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--dspy-python", default=None, help="a Python with dspy installed, for the side-by-side")
     args = parser.parse_args(argv)
-    results = {"overhead": bench_overhead(args.quick, args.dspy_python), "chain": bench_chain(args.quick),
-               "concurrency": bench_concurrency(args.quick)}
+    results = {
+        "overhead": bench_overhead(args.quick, args.dspy_python),
+        "chain": bench_chain(args.quick),
+        "concurrency": bench_concurrency(args.quick),
+    }
     o, c, cc = results["overhead"], results["chain"], results["concurrency"]
     ip, http = cc["in_process"], cc["http_litellm"]
     dspy = o["dspy"]
     rows = [
-        ("Predict overhead, untraced", f"{o['untraced_us']:.1f} us", f"model fn {o['model_function_us']:.2f} us", "",
-         "<= 30 us"),
+        (
+            "Predict overhead, untraced",
+            f"{o['untraced_us']:.1f} us",
+            f"model fn {o['model_function_us']:.2f} us",
+            "",
+            "<= 30 us",
+        ),
         ("Predict overhead, traced (memory)", f"{o['traced_memory_us']:.1f} us", "", "", "<= 30 us"),
         ("Predict overhead, traced (job log)", f"{o['traced_job_log_us']:.1f} us", "", "", "<= 30 us"),
-        ("DSPy Predict (DummyLM), same run", f"{dspy['predict_us']:.0f} us" if dspy else "not installed",
-         f"dspy {dspy['version']}" if dspy else "", f"{dspy['predict_us'] / o['traced_job_log_us']:.1f}x ours"
-         if dspy else "", "report"),
+        (
+            "DSPy Predict (DummyLM), same run",
+            f"{dspy['predict_us']:.0f} us" if dspy else "not installed",
+            f"dspy {dspy['version']}" if dspy else "",
+            f"{dspy['predict_us'] / o['traced_job_log_us']:.1f}x ours" if dspy else "",
+            "report",
+        ),
         ("chain of 50 Predicts (Module), untraced", f"{c['module_untraced_ms']:.2f} ms", "", "", "<= 2 ms"),
         ("chain of 50 Predicts (Module), traced", f"{c['module_traced_ms']:.2f} ms", "", "", "<= 2 ms"),
         ("chain of 50 nodes (workflow), traced", f"{c['workflow_traced_ms']:.2f} ms", "", "", "report"),
-        ("fan-out 16 x 200 ms, in-process", f"{ip['fan_out_16x200ms_s'] * 1000:.0f} ms", "ideal 200 ms",
-         f"{ip['fan_out_16x200ms_s'] / 0.2:.3f}x", "<= 1.15x"),
-        ("256 calls @16 x 20 ms, in-process", f"{ip['calls_256_at_16x20ms_s'] * 1000:.0f} ms", "ideal 320 ms",
-         f"{ip['calls_256_at_16x20ms_s'] / 0.32:.3f}x", "<= 1.10x"),
-        ("fan-out 16 x 200 ms, HTTP via litellm", f"{http['fan_out_16x200ms_s'] * 1000:.0f} ms",
-         f"litellm alone {http['litellm_alone_16x200ms_s'] * 1000:.0f} ms",
-         f"{http['fan_out_16x200ms_s'] / 0.2:.3f}x ideal, "
-         f"{http['fan_out_16x200ms_s'] / http['litellm_alone_16x200ms_s']:.3f}x litellm", "<= 1.15x"),
-        ("256 calls @16 x 20 ms, HTTP via litellm", f"{http['calls_256_at_16x20ms_s'] * 1000:.0f} ms",
-         f"litellm alone {http['litellm_alone_256_at_16x20ms_s'] * 1000:.0f} ms",
-         f"{http['calls_256_at_16x20ms_s'] / 0.32:.3f}x ideal, "
-         f"{http['calls_256_at_16x20ms_s'] / http['litellm_alone_256_at_16x20ms_s']:.3f}x litellm", "<= 1.10x"),
+        (
+            "fan-out 16 x 200 ms, in-process",
+            f"{ip['fan_out_16x200ms_s'] * 1000:.0f} ms",
+            "ideal 200 ms",
+            f"{ip['fan_out_16x200ms_s'] / 0.2:.3f}x",
+            "<= 1.15x",
+        ),
+        (
+            "256 calls @16 x 20 ms, in-process",
+            f"{ip['calls_256_at_16x20ms_s'] * 1000:.0f} ms",
+            "ideal 320 ms",
+            f"{ip['calls_256_at_16x20ms_s'] / 0.32:.3f}x",
+            "<= 1.10x",
+        ),
+        (
+            "fan-out 16 x 200 ms, HTTP via litellm",
+            f"{http['fan_out_16x200ms_s'] * 1000:.0f} ms",
+            f"litellm alone {http['litellm_alone_16x200ms_s'] * 1000:.0f} ms",
+            (
+                f"{http['fan_out_16x200ms_s'] / 0.2:.3f}x ideal, "
+                f"{http['fan_out_16x200ms_s'] / http['litellm_alone_16x200ms_s']:.3f}x litellm"
+            ),
+            "<= 1.15x",
+        ),
+        (
+            "256 calls @16 x 20 ms, HTTP via litellm",
+            f"{http['calls_256_at_16x20ms_s'] * 1000:.0f} ms",
+            f"litellm alone {http['litellm_alone_256_at_16x20ms_s'] * 1000:.0f} ms",
+            (
+                f"{http['calls_256_at_16x20ms_s'] / 0.32:.3f}x ideal, "
+                f"{http['calls_256_at_16x20ms_s'] / http['litellm_alone_256_at_16x20ms_s']:.3f}x litellm"
+            ),
+            "<= 1.10x",
+        ),
     ]
     print(f"\n{'prompt-engine benchmark':<42} {'result':<16} {'baseline (same run)':<28} {'ratio':<30} target")
     for row in rows:

@@ -47,18 +47,22 @@ def speed(repeats: int) -> dict:
     torch.manual_seed(0)
     model = GPT(ModelConfig(n_layer=6, n_head=6, n_embd=384, block_size=256, vocab_size=65, dropout=0.0)).eval()
     scheme = Scheme(bits=8)
-    quantized, _, _ = quantize_state_dict({k: v for k, v in model.state_dict().items()}, scheme)
+    quantized, _, _ = quantize_state_dict(dict(model.state_dict().items()), scheme)
     names = {n.removesuffix(".weight") for n in quantized}
     from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
-    baseline = quantize_dynamic(model, {name: default_dynamic_qconfig for name in names}, dtype=torch.qint8)
+    baseline = quantize_dynamic(model, dict.fromkeys(names, default_dynamic_qconfig), dtype=torch.qint8)
     ours = dynamic_int8(model, quantized)  # the engine int8_backend() picks for this CPU
     ours_x86 = dynamic_int8(model, quantized, reduce_range=True, engine="x86")
     out = {}
     for batch in (1, 8):
         x = torch.randint(65, (batch, 256), generator=torch.Generator().manual_seed(batch))
-        for label, m in (("fp32", model), ("torch_ao_dynamic", baseline), ("ours_dynamic_int8", ours),
-                         ("ours_x86_engine", ours_x86)):
+        for label, m in (
+            ("fp32", model),
+            ("torch_ao_dynamic", baseline),
+            ("ours_dynamic_int8", ours),
+            ("ours_x86_engine", ours_x86),
+        ):
             out[f"{label}_b{batch}_ms"] = latency_ms(m, x, repeats)
     assert all(isinstance(dict(baseline.named_modules())[n], nn.Module) for n in names)
     return out
@@ -83,8 +87,9 @@ def generate(repeats: int, tokens: int = 200) -> dict:
 
     torch.manual_seed(0)
     tokenizer = CharTokenizer.train(["".join(chr(c) for c in range(32, 96))])
-    model = GPT(ModelConfig(n_layer=6, n_head=6, n_embd=384, block_size=256, vocab_size=tokenizer.vocab_size,
-                            dropout=0.0))
+    model = GPT(
+        ModelConfig(n_layer=6, n_head=6, n_embd=384, block_size=256, vocab_size=tokenizer.vocab_size, dropout=0.0)
+    )
     folder = Path(tempfile.mkdtemp(prefix="ts-quant-gen-"))
     save_checkpoint(folder / "fp32", model, tokenizer, step=0, val_loss=None)
     quantized, kept, _ = quantize_state_dict(read_state_dict(folder / "fp32"), Scheme(bits=8))  # as the CLI does
@@ -118,7 +123,7 @@ def embedder(data: Path, repeats: int) -> dict:
     loaded = load(folder)
     text = data.read_text(encoding="utf-8")
     words = text.split()
-    passages = [" ".join(words[i:i + 60]) for i in range(0, 60 * 256, 60)]
+    passages = [" ".join(words[i : i + 60]) for i in range(0, 60 * 256, 60)]
     st = open_embedder("minilm").model
     holder = st[0]
     slot = next(name for name, child in holder.named_children() if isinstance(child, torch.nn.Module))
@@ -129,16 +134,19 @@ def embedder(data: Path, repeats: int) -> dict:
     variants = {
         "fp32": loaded.model,
         "ours_dynamic_int8": dynamic_int8(loaded.model, q8),
-        "torch_ao_dynamic_per_tensor": quantize_dynamic(loaded.model, {n: default_dynamic_qconfig for n in linears},
-                                                        dtype=torch.qint8),
-        "torch_ao_dynamic_per_channel": quantize_dynamic(loaded.model,
-                                                         {n: per_channel_dynamic_qconfig for n in linears},
-                                                         dtype=torch.qint8),
+        "torch_ao_dynamic_per_tensor": quantize_dynamic(
+            loaded.model, dict.fromkeys(linears, default_dynamic_qconfig), dtype=torch.qint8
+        ),
+        "torch_ao_dynamic_per_channel": quantize_dynamic(
+            loaded.model, dict.fromkeys(linears, per_channel_dynamic_qconfig), dtype=torch.qint8
+        ),
         "int4_g32_weight_only": weight_only(loaded.model, q4),
         "bf16": __import__("copy").deepcopy(loaded.model).to(torch.bfloat16),
     }
-    out = {"linear_ratio_int8": summarize(rows8, kept8, Scheme(bits=8))["linear_ratio"],
-           "linear_ratio_int4_g32": summarize(rows4, kept4, preset("int4-g32"))["linear_ratio"]}
+    out = {
+        "linear_ratio_int8": summarize(rows8, kept8, Scheme(bits=8))["linear_ratio"],
+        "linear_ratio_int4_g32": summarize(rows4, kept4, preset("int4-g32"))["linear_ratio"],
+    }
     for label, model in variants.items():
         setattr(holder, slot, model)
         st.encode(passages[:32], batch_size=32)
@@ -148,8 +156,10 @@ def embedder(data: Path, repeats: int) -> dict:
             st.encode(passages, batch_size=32)
             times.append(time.perf_counter() - t0)
         setattr(holder, slot, loaded.model)
-        out[label] = {"passages_per_s": len(passages) / sorted(times)[len(times) // 2],
-                      "cosine_to_fp32": 1.0 - loaded.loss(model, text)}
+        out[label] = {
+            "passages_per_s": len(passages) / sorted(times)[len(times) // 2],
+            "cosine_to_fp32": 1.0 - loaded.loss(model, text),
+        }
     return out
 
 
@@ -165,15 +175,14 @@ def quality(data: Path, iters: int) -> dict:
     checkpoint = _best_checkpoint(run_dir)
     loaded = load_model(checkpoint)
     text = data.read_text(encoding="utf-8")
-    state = {k: v for k, v in loaded.model.state_dict().items()}
+    state = dict(loaded.model.state_dict().items())
     fp32 = loaded.loss(loaded.model, text)
     out = {"fp32_loss": fp32, "train_val_loss": trained.get("val_loss")}
+    import torch
     from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
-    import torch
-
     names = {n.removesuffix(".weight") for n in quantize_state_dict(state, Scheme(bits=8))[0]}
-    ao = quantize_dynamic(loaded.model, {n: default_dynamic_qconfig for n in names}, dtype=torch.qint8)
+    ao = quantize_dynamic(loaded.model, dict.fromkeys(names, default_dynamic_qconfig), dtype=torch.qint8)
     out["torch_ao_dynamic"] = {"loss": loaded.loss(ao, text), "delta": loaded.loss(ao, text) - fp32}
     from studio_quantizer.measure import calibrate, static_int8
 
@@ -182,20 +191,27 @@ def quality(data: Path, iters: int) -> dict:
         quantized, kept, rows = quantize_state_dict(state, Scheme(bits=8, mode="static"))
         observers = calibrate(loaded, [n.removesuffix(".weight") for n in quantized], calibration_text, observer)
         loss = loaded.loss(static_int8(loaded.model, quantized, observers), text)
-        out[f"int8_static_{observer}"] = {"loss": loss, "delta": loss - fp32,
-                                          "linear_ratio": summarize(rows, kept, Scheme(bits=8))["linear_ratio"],
-                                          "bits_per_weight": summarize(rows, kept, Scheme(bits=8))["bits_per_weight"]}
-    for label, scheme, runner in (("int8_dynamic", Scheme(bits=8), dynamic_int8),
-                                  ("int8_dynamic_x86_7bit", Scheme(bits=8),
-                                   lambda m, q: dynamic_int8(m, q, reduce_range=True, engine="x86")),
-                                  ("int8_weight_only", Scheme(bits=8), weight_only),
-                                  ("int4_g32_weight_only", Scheme(bits=4, granularity="group", group_size=32),
-                                   weight_only)):
+        out[f"int8_static_{observer}"] = {
+            "loss": loss,
+            "delta": loss - fp32,
+            "linear_ratio": summarize(rows, kept, Scheme(bits=8))["linear_ratio"],
+            "bits_per_weight": summarize(rows, kept, Scheme(bits=8))["bits_per_weight"],
+        }
+    for label, scheme, runner in (
+        ("int8_dynamic", Scheme(bits=8), dynamic_int8),
+        ("int8_dynamic_x86_7bit", Scheme(bits=8), lambda m, q: dynamic_int8(m, q, reduce_range=True, engine="x86")),
+        ("int8_weight_only", Scheme(bits=8), weight_only),
+        ("int4_g32_weight_only", Scheme(bits=4, granularity="group", group_size=32), weight_only),
+    ):
         quantized, kept, rows = quantize_state_dict(state, scheme)
         loss = loaded.loss(runner(loaded.model, quantized), text)
         size = summarize(rows, kept, scheme)
-        out[label] = {"loss": loss, "delta": loss - fp32, "linear_ratio": size["linear_ratio"],
-                      "bits_per_weight": size["bits_per_weight"]}
+        out[label] = {
+            "loss": loss,
+            "delta": loss - fp32,
+            "linear_ratio": size["linear_ratio"],
+            "bits_per_weight": size["bits_per_weight"],
+        }
     return out
 
 
@@ -211,8 +227,9 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--iters", type=int, default=2000)
     parser.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "tinyshakespeare.txt")
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--parts", default="speed,generate,quality,embedder",
-                        help="comma-separated: speed, generate, quality, embedder")
+    parser.add_argument(
+        "--parts", default="speed,generate,quality,embedder", help="comma-separated: speed, generate, quality, embedder"
+    )
     args = parser.parse_args(argv)
     parts = {p.strip() for p in args.parts.split(",")}
     results: dict = {}
@@ -228,46 +245,98 @@ def main(argv: list[str] | None = None) -> dict:
     if "speed" in results:
         s = results["speed"]
         for batch in (1, 8):
-            rows.append((f"latency b{batch}: fp32 / torch.ao dynamic / ours int8",
-                         f"{s[f'fp32_b{batch}_ms']:.1f} / {s[f'torch_ao_dynamic_b{batch}_ms']:.1f} / "
-                         f"{s[f'ours_dynamic_int8_b{batch}_ms']:.1f} ms",
-                         f"{s[f'ours_dynamic_int8_b{batch}_ms'] / s[f'torch_ao_dynamic_b{batch}_ms']:.3f}x torch.ao, "
-                         f"{s[f'fp32_b{batch}_ms'] / s[f'ours_dynamic_int8_b{batch}_ms']:.2f}x faster than fp32",
-                         "<= 1.0x torch.ao (b8)" if batch == 8 else "report"))
-            rows.append((f"latency b{batch}: ours on the x86 engine (7-bit)", f"{s[f'ours_x86_engine_b{batch}_ms']:.1f} ms",
-                         f"{s[f'ours_x86_engine_b{batch}_ms'] / s[f'torch_ao_dynamic_b{batch}_ms']:.3f}x torch.ao", "report"))
+            rows.append(
+                (
+                    f"latency b{batch}: fp32 / torch.ao dynamic / ours int8",
+                    (
+                        f"{s[f'fp32_b{batch}_ms']:.1f} / {s[f'torch_ao_dynamic_b{batch}_ms']:.1f} / "
+                        f"{s[f'ours_dynamic_int8_b{batch}_ms']:.1f} ms"
+                    ),
+                    (
+                        f"{s[f'ours_dynamic_int8_b{batch}_ms'] / s[f'torch_ao_dynamic_b{batch}_ms']:.3f}x torch.ao, "
+                        f"{s[f'fp32_b{batch}_ms'] / s[f'ours_dynamic_int8_b{batch}_ms']:.2f}x faster than fp32"
+                    ),
+                    "<= 1.0x torch.ao (b8)" if batch == 8 else "report",
+                )
+            )
+            rows.append(
+                (
+                    f"latency b{batch}: ours on the x86 engine (7-bit)",
+                    f"{s[f'ours_x86_engine_b{batch}_ms']:.1f} ms",
+                    f"{s[f'ours_x86_engine_b{batch}_ms'] / s[f'torch_ao_dynamic_b{batch}_ms']:.3f}x torch.ao",
+                    "report",
+                )
+            )
     if "generate" in results:
         g = results["generate"]
-        rows.append((f"Generate, {g['tokens']} tokens: fp32 / int8 checkpoint",
-                     f"{g['fp32_tokens_per_s']:.0f} / {g['int8_tokens_per_s']:.0f} tokens/s",
-                     f"int8 {g['int8_tokens_per_s'] / g['fp32_tokens_per_s']:.2f}x fp32", "report"))
+        rows.append(
+            (
+                f"Generate, {g['tokens']} tokens: fp32 / int8 checkpoint",
+                f"{g['fp32_tokens_per_s']:.0f} / {g['int8_tokens_per_s']:.0f} tokens/s",
+                f"int8 {g['int8_tokens_per_s'] / g['fp32_tokens_per_s']:.2f}x fp32",
+                "report",
+            )
+        )
     if "quality" in results:
         q = results["quality"]
         rows.append(("loss, fp32 (held-out 10 %)", f"{q['fp32_loss']:.4f}", f"training val {q['train_val_loss']}", ""))
-        rows.append(("torch.ao dynamic: loss change (baseline)", f"{q['torch_ao_dynamic']['delta']:+.4f}", "",
-                     "report"))
-        targets = {"int8_dynamic": ("+0.001", 0.27), "int8_dynamic_x86_7bit": ("report", 0.27),
-                   "int8_weight_only": ("report", 0.27), "int8_static_minmax": ("report", 0.27),
-                   "int8_static_percentile": ("report", 0.27), "int8_static_mse": ("report", 0.27),
-                   "int4_g32_weight_only": ("+0.01", 0.16)}
+        rows.append(
+            ("torch.ao dynamic: loss change (baseline)", f"{q['torch_ao_dynamic']['delta']:+.4f}", "", "report")
+        )
+        targets = {
+            "int8_dynamic": ("+0.001", 0.27),
+            "int8_dynamic_x86_7bit": ("report", 0.27),
+            "int8_weight_only": ("report", 0.27),
+            "int8_static_minmax": ("report", 0.27),
+            "int8_static_percentile": ("report", 0.27),
+            "int8_static_mse": ("report", 0.27),
+            "int4_g32_weight_only": ("+0.01", 0.16),
+        }
         for label, (dtarget, size_target) in targets.items():
             r = q[label]
-            rows.append((f"{label}: loss change, Linear size", f"{r['delta']:+.4f}, {r['linear_ratio']:.3f}x",
-                         f"{r['bits_per_weight']:.2f} bits/weight", f"<= {dtarget} nats, <= {size_target}x"))
+            rows.append(
+                (
+                    f"{label}: loss change, Linear size",
+                    f"{r['delta']:+.4f}, {r['linear_ratio']:.3f}x",
+                    f"{r['bits_per_weight']:.2f} bits/weight",
+                    f"<= {dtarget} nats, <= {size_target}x",
+                )
+            )
     if "embedder" in results:
         e = results["embedder"]
-        for label in ("fp32", "ours_dynamic_int8", "torch_ao_dynamic_per_tensor", "torch_ao_dynamic_per_channel",
-                      "int4_g32_weight_only", "bf16"):
+        for label in (
+            "fp32",
+            "ours_dynamic_int8",
+            "torch_ao_dynamic_per_tensor",
+            "torch_ao_dynamic_per_channel",
+            "int4_g32_weight_only",
+            "bf16",
+        ):
             r = e[label]
-            rows.append((f"MiniLM {label}", f"{r['passages_per_s']:.1f}/s, cos {r['cosine_to_fp32']:.4f}",
-                         f"{r['passages_per_s'] / e['fp32']['passages_per_s']:.2f}x fp32 speed", "report"))
-        rows.append(("MiniLM Linear weights int8 / int4-g32", f"{e['linear_ratio_int8']:.3f}x / "
-                     f"{e['linear_ratio_int4_g32']:.3f}x", "", "report"))
+            rows.append(
+                (
+                    f"MiniLM {label}",
+                    f"{r['passages_per_s']:.1f}/s, cos {r['cosine_to_fp32']:.4f}",
+                    f"{r['passages_per_s'] / e['fp32']['passages_per_s']:.2f}x fp32 speed",
+                    "report",
+                )
+            )
+        rows.append(
+            (
+                "MiniLM Linear weights int8 / int4-g32",
+                f"{e['linear_ratio_int8']:.3f}x / {e['linear_ratio_int4_g32']:.3f}x",
+                "",
+                "report",
+            )
+        )
     print(f"\n{'quantizer benchmark':<52} {'result':<28} {'baseline / ratio':<44} target")
     for row in rows:
         print(f"{row[0]:<52} {row[1]:<28} {row[2]:<44} {row[3]}")
-    out = ROOT / "benchmarks" / ("quantizer-results.json" if len(parts) == 4 else
-                                 f"quantizer-{'-'.join(sorted(parts))}-results.json")
+    out = (
+        ROOT
+        / "benchmarks"
+        / ("quantizer-results.json" if len(parts) == 4 else f"quantizer-{'-'.join(sorted(parts))}-results.json")
+    )
     out.write_text(json.dumps(results, indent=2, default=str) + "\n")
     print(f"\nwritten to {out}")
     return results

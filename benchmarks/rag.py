@@ -42,7 +42,6 @@ from studio_rag.sample import MODULES, _signature  # noqa: E402
 from studio_rag.search import Searcher  # noqa: E402
 from studio_rag.store import Source  # noqa: E402
 
-
 # --------------------------------------------------------------------------- the labelled corpus
 
 
@@ -120,9 +119,14 @@ def index_and_quality(work: Path, queries_n: int, batch_size: int) -> dict:
             embedder.encode(texts)
             raw = len(texts) / (time.perf_counter() - t0)
             indexing = report.chunks / report.seconds
-            results[precision] = {"chunks": report.chunks, "files": report.indexed,
-                                  "indexing_chunks_per_s": indexing, "raw_encode_chunks_per_s": raw,
-                                  "ratio": indexing / raw, "embedding_share": report.embed_seconds / report.seconds}
+            results[precision] = {
+                "chunks": report.chunks,
+                "files": report.indexed,
+                "indexing_chunks_per_s": indexing,
+                "raw_encode_chunks_per_s": raw,
+                "ratio": indexing / raw,
+                "embedding_share": report.embed_seconds / report.seconds,
+            }
         store = open_for_indexing(work / f"docs-{precision}.rag.sqlite", embedder, 200, 30)
         index_sources(store, [corpus], embedder)
         texts = [r[0] for r in store.db.execute("SELECT text FROM chunks ORDER BY id")]
@@ -133,7 +137,9 @@ def index_and_quality(work: Path, queries_n: int, batch_size: int) -> dict:
         else:
             cosine = (reference * embedder.encode(texts[:512])).sum(axis=1)
             results[precision]["cosine_to_fp32"] = {"mean": float(cosine.mean()), "min": float(cosine.min())}
-        results[precision]["query_encode_ms"] = _median_ms(lambda: embedder.encode([queries[0]["query"]]), 30)
+        results[precision]["query_encode_ms"] = _median_ms(
+            lambda embedder=embedder: embedder.encode([queries[0]["query"]]), 30
+        )
         store.close()
     return results
 
@@ -177,10 +183,16 @@ def search_at_scale(work: Path, n_chunks: int, data: Path, n_queries: int) -> di
     t0 = time.perf_counter()
     per_doc = 100
     for start in range(0, n_chunks, per_doc * 50):
-        store.write_documents([(Source(f"/big/doc{d}.txt", str(d)),
-                                [Chunk(texts[i], 0, len(texts[i]), line=1) for i in range(d * per_doc, (d + 1) * per_doc)],
-                                vectors[d * per_doc:(d + 1) * per_doc])
-                               for d in range(start // per_doc, min(n_chunks, start + per_doc * 50) // per_doc)])
+        store.write_documents(
+            [
+                (
+                    Source(f"/big/doc{d}.txt", str(d)),
+                    [Chunk(texts[i], 0, len(texts[i]), line=1) for i in range(d * per_doc, (d + 1) * per_doc)],
+                    vectors[d * per_doc : (d + 1) * per_doc],
+                )
+                for d in range(start // per_doc, min(n_chunks, start + per_doc * 50) // per_doc)
+            ]
+        )
     build_s = time.perf_counter() - t0
     query_vectors = embedder.encode([q["query"] for q in queries])
     ann = ApproximateIndex(store)
@@ -191,7 +203,7 @@ def search_at_scale(work: Path, n_chunks: int, data: Path, n_queries: int) -> di
     results = {"chunks": store.count(), "write_s": build_s, "ann_build_s": ann_build_s}
     for label, approximate in (("exact", False), ("approximate", True)):
         times = []
-        for q, v in zip(queries, query_vectors):
+        for q, v in zip(queries, query_vectors, strict=False):
             searcher = Searcher(store, lambda _q, v=v: v, ann)
             t0 = time.perf_counter()
             searcher.search(q["query"], k=10, mode="hybrid", approximate=approximate)
@@ -213,8 +225,10 @@ def search_at_scale(work: Path, n_chunks: int, data: Path, n_queries: int) -> di
         keyword.append(time.perf_counter() - t0)
     results["keyword_p50_ms"] = statistics.median(keyword) * 1000
     searcher = Searcher(store, None, ann)
-    overlap = [len({i for i, _ in searcher._vector(v, 10, None, False)} & {i for i, _ in ann.search(v, 10)}) / 10
-               for v in query_vectors]
+    overlap = [
+        len({i for i, _ in searcher._vector(v, 10, None, False)} & {i for i, _ in ann.search(v, 10)}) / 10
+        for v in query_vectors
+    ]
     results["ann_recall@10"] = statistics.mean(overlap)
     store.close()
     return results
@@ -225,8 +239,11 @@ def _windows(data: Path, n: int):
 
     files = [data] if data.exists() else []
     for key in ("stdlib", "purelib"):
-        files += sorted(p for p in Path(sysconfig.get_paths()[key]).rglob("*.py")
-                        if "test" not in p.parts and (key == "purelib" or "site-packages" not in p.parts))
+        files += sorted(
+            p
+            for p in Path(sysconfig.get_paths()[key]).rglob("*.py")
+            if "test" not in p.parts and (key == "purelib" or "site-packages" not in p.parts)
+        )
     count = 0
     for path in files:
         try:
@@ -234,7 +251,7 @@ def _windows(data: Path, n: int):
         except OSError:
             continue
         for start in range(0, len(words) - 59, 60):
-            yield " ".join(words[start:start + 60])
+            yield " ".join(words[start : start + 60])
             count += 1
             if count == n:
                 return
@@ -249,7 +266,7 @@ def reindex_one_of_many(work: Path, data: Path, files: int) -> dict:
     text = data.read_text(encoding="utf-8") if data.exists() else "To be or not to be. " * 20000
     size = max(400, len(text) // files)
     for i in range(files):
-        (folder / f"part{i:04}.txt").write_text(text[i * size:(i + 1) * size] or f"file {i}")
+        (folder / f"part{i:04}.txt").write_text(text[i * size : (i + 1) * size] or f"file {i}")
     embedder = open_embedder("minilm")
     store = open_for_indexing(work / "thousand.rag.sqlite", embedder, 200, 30)
     t0 = time.perf_counter()
@@ -270,10 +287,18 @@ def reindex_one_of_many(work: Path, data: Path, files: int) -> dict:
     watch_s = time.perf_counter() - t0
     parser.close()
     store.close()
-    return {"files": first.files, "first_index_s": first_s, "first_chunks": first.chunks,
-            "reindex_s": once_s, "reindexed": report.indexed, "file_embed_s": embed_s,
-            "reindex_overhead_s": once_s - embed_s, "watch_reindex_s": watch_s,
-            "watch_overhead_s": watch_s - embed_s, "watch_reindexed": watched.indexed}
+    return {
+        "files": first.files,
+        "first_index_s": first_s,
+        "first_chunks": first.chunks,
+        "reindex_s": once_s,
+        "reindexed": report.indexed,
+        "file_embed_s": embed_s,
+        "reindex_overhead_s": once_s - embed_s,
+        "watch_reindex_s": watch_s,
+        "watch_overhead_s": watch_s - embed_s,
+        "watch_reindexed": watched.indexed,
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -291,8 +316,9 @@ def main(argv: list[str] | None = None) -> dict:
         if "indexing" in parts:
             results["indexing_and_quality"] = index_and_quality(work, 60 if args.quick else 300, args.batch_size)
         if "search" in parts:
-            results["search"] = search_at_scale(work, 10_000 if args.quick else args.chunks, args.data,
-                                                50 if args.quick else 200)
+            results["search"] = search_at_scale(
+                work, 10_000 if args.quick else args.chunks, args.data, 50 if args.quick else 200
+            )
         if "reindex" in parts:
             results["reindex"] = reindex_one_of_many(work, args.data, 100 if args.quick else 1000)
     finally:
@@ -317,42 +343,77 @@ def report(r: dict) -> None:
 
 def _indexing_rows(iq: dict) -> list[tuple]:
     x = iq["fp32"]
-    rows = [(f"indexing {x['chunks']} chunks: chunks/s (raw encode)", f"{x['indexing_chunks_per_s']:.1f} "
-             f"({x['raw_encode_chunks_per_s']:.1f})", f"{x['ratio']:.3f}x raw encode; embedding "
-             f"{x['embedding_share']:.0%} of the time", ">= 0.9x")]
+    rows = [
+        (
+            f"indexing {x['chunks']} chunks: chunks/s (raw encode)",
+            f"{x['indexing_chunks_per_s']:.1f} ({x['raw_encode_chunks_per_s']:.1f})",
+            f"{x['ratio']:.3f}x raw encode; embedding {x['embedding_share']:.0%} of the time",
+            ">= 0.9x",
+        )
+    ]
     for p in ("fp32", "int8", "bf16"):
         q = iq[p]["quality"]
         cos = iq[p].get("cosine_to_fp32")
-        rows.append((f"quality {p}: recall@5 vector / keyword / hybrid",
-                     " / ".join(f"{q[m]['recall@5']:.3f}" for m in ("vector", "keyword", "hybrid")),
-                     "MRR " + " / ".join(f"{q[m]['mrr@10']:.3f}" for m in ("vector", "keyword", "hybrid"))
-                     + (f"; cos to fp32 {cos['mean']:.4f} (min {cos['min']:.4f})" if cos else ""),
-                     f"{iq['queries']} queries"))
-    rows.append(("query embedding (fp32 / int8 / bf16)", " / ".join(f"{iq[p]['query_encode_ms']:.1f}"
-                                                                    for p in ("fp32", "int8", "bf16")) + " ms",
-                 "", "report"))
+        rows.append(
+            (
+                f"quality {p}: recall@5 vector / keyword / hybrid",
+                " / ".join(f"{q[m]['recall@5']:.3f}" for m in ("vector", "keyword", "hybrid")),
+                "MRR "
+                + " / ".join(f"{q[m]['mrr@10']:.3f}" for m in ("vector", "keyword", "hybrid"))
+                + (f"; cos to fp32 {cos['mean']:.4f} (min {cos['min']:.4f})" if cos else ""),
+                f"{iq['queries']} queries",
+            )
+        )
+    rows.append(
+        (
+            "query embedding (fp32 / int8 / bf16)",
+            " / ".join(f"{iq[p]['query_encode_ms']:.1f}" for p in ("fp32", "int8", "bf16")) + " ms",
+            "",
+            "report",
+        )
+    )
     return rows
 
 
 def _search_rows(s: dict) -> list[tuple]:
     rows = []
-    rows.append((f"{s['chunks']:,} chunks: hybrid exact p50 (p95)",
-                 f"{s['hybrid_exact_p50_ms']:.2f} ({s['hybrid_exact_p95_ms']:.2f}) ms",
-                 f"vector {s['vector_exact_p50_ms']:.2f} + keyword {s['keyword_p50_ms']:.2f} ms", "<= 15 ms"))
-    rows.append((f"{s['chunks']:,} chunks: hybrid approximate p50 (p95)",
-                 f"{s['hybrid_approximate_p50_ms']:.2f} ({s['hybrid_approximate_p95_ms']:.2f}) ms",
-                 f"vector {s['vector_approximate_p50_ms']:.2f} ms; recall@10 {s['ann_recall@10']:.3f}",
-                 "<= 5 ms, recall >= 0.95"))
+    rows.append(
+        (
+            f"{s['chunks']:,} chunks: hybrid exact p50 (p95)",
+            f"{s['hybrid_exact_p50_ms']:.2f} ({s['hybrid_exact_p95_ms']:.2f}) ms",
+            f"vector {s['vector_exact_p50_ms']:.2f} + keyword {s['keyword_p50_ms']:.2f} ms",
+            "<= 15 ms",
+        )
+    )
+    rows.append(
+        (
+            f"{s['chunks']:,} chunks: hybrid approximate p50 (p95)",
+            f"{s['hybrid_approximate_p50_ms']:.2f} ({s['hybrid_approximate_p95_ms']:.2f}) ms",
+            f"vector {s['vector_approximate_p50_ms']:.2f} ms; recall@10 {s['ann_recall@10']:.3f}",
+            "<= 5 ms, recall >= 0.95",
+        )
+    )
     return rows
 
 
 def _reindex_rows(ri: dict) -> list[tuple]:
     rows = []
-    rows.append((f"re-index 1 of {ri['files']} files (rag index)", f"{ri['reindex_s']:.2f} s",
-                 f"its embedding {ri['file_embed_s']:.3f} s; overhead {ri['reindex_overhead_s']:.2f} s",
-                 "<= 2 s + embedding"))
-    rows.append((f"re-index 1 of {ri['files']} files (watch mode)", f"{ri['watch_reindex_s']:.2f} s",
-                 f"overhead {ri['watch_overhead_s']:.2f} s", "<= 2 s + embedding"))
+    rows.append(
+        (
+            f"re-index 1 of {ri['files']} files (rag index)",
+            f"{ri['reindex_s']:.2f} s",
+            f"its embedding {ri['file_embed_s']:.3f} s; overhead {ri['reindex_overhead_s']:.2f} s",
+            "<= 2 s + embedding",
+        )
+    )
+    rows.append(
+        (
+            f"re-index 1 of {ri['files']} files (watch mode)",
+            f"{ri['watch_reindex_s']:.2f} s",
+            f"overhead {ri['watch_overhead_s']:.2f} s",
+            "<= 2 s + embedding",
+        )
+    )
     return rows
 
 

@@ -34,9 +34,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "plugins"), str(Path(__file__).resolve().p
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # transformers' "Loading weights" bar, per worker
 
-QUERIES = ("parse command line arguments", "read rows of a csv file", "compress data with gzip",
-           "match a regular expression", "run a function in another thread", "format a date as text",
-           "copy a folder recursively", "serialize an object to json")
+QUERIES = (
+    "parse command line arguments",
+    "read rows of a csv file",
+    "compress data with gzip",
+    "match a regular expression",
+    "run a function in another thread",
+    "format a date as text",
+    "copy a folder recursively",
+    "serialize an object to json",
+)
 K, MODE = 8, "hybrid"
 
 
@@ -71,9 +78,15 @@ def query_job(params: QueryParams, ctx: Any) -> dict[str, Any]:
     hits = Searcher(store, lambda _q: vector, ApproximateIndex(store)).search(params.query, params.k, params.mode)
     searched = time.time()
     store.close()
-    return {"hits": [h.path for h in hits], "entered": entered, "imported": imported, "loaded": loaded,
-            "encoded": encoded, "searched": searched,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {
+        "hits": [h.path for h in hits],
+        "entered": entered,
+        "imported": imported,
+        "loaded": loaded,
+        "encoded": encoded,
+        "searched": searched,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 async def build_collection(studio, modules: int) -> Path:
@@ -94,8 +107,9 @@ async def build_collection(studio, modules: int) -> Path:
 async def through_jobs(studio, collection: Path, repeats: int) -> list[dict[str, float]]:
     from studio.api import JobKind, RunStatus
 
-    studio.jobs.kinds["bench.rag_query"] = JobKind("bench.rag_query", "RAG query (benchmark)", QueryParams,
-                                                   f"{Path(__file__).stem}:query_job")
+    studio.jobs.kinds["bench.rag_query"] = JobKind(
+        "bench.rag_query", "RAG query (benchmark)", QueryParams, f"{Path(__file__).stem}:query_job"
+    )
     rows = []
     for i in range(repeats):
         submitted = time.time()
@@ -105,12 +119,19 @@ async def through_jobs(studio, collection: Path, repeats: int) -> list[dict[str,
         if job.status != RunStatus.SUCCEEDED:
             raise SystemExit(f"query job failed: {job.error}")
         r = job.result
-        rows.append({"total": done - submitted, "worker start": r["entered"] - submitted,
-                     "import torch, sentence-transformers": r["imported"] - r["entered"],
-                     "load model": r["loaded"] - r["imported"],
-                     "encode": r["encoded"] - r["loaded"], "search": r["searched"] - r["encoded"],
-                     # the worker's exit too (torch's teardown): a job ends when its process is gone
-                     "result back": done - r["searched"], "rss": r["peak_rss_mb"]})
+        rows.append(
+            {
+                "total": done - submitted,
+                "worker start": r["entered"] - submitted,
+                "import torch, sentence-transformers": r["imported"] - r["entered"],
+                "load model": r["loaded"] - r["imported"],
+                "encode": r["encoded"] - r["loaded"],
+                "search": r["searched"] - r["encoded"],
+                # the worker's exit too (torch's teardown): a job ends when its process is gone
+                "result back": done - r["searched"],
+                "rss": r["peak_rss_mb"],
+            }
+        )
     return rows
 
 
@@ -163,16 +184,28 @@ async def bench(args) -> None:
     first, following, pool_rss = through_pool(collection, args.repeats)
     await studio.jobs.shutdown()
 
-    print(f"\nOne {MODE} query, k = {K}, {os.cpu_count()} CPUs; job path: {args.repeats} queries, each its own job; "
-          f"helper path: 1 first + {len(following)} following queries.\n")
+    print(
+        f"\nOne {MODE} query, k = {K}, {os.cpu_count()} CPUs; job path: {args.repeats} queries, each its own job; "
+        f"helper path: 1 first + {len(following)} following queries.\n"
+    )
     print(f"{'path':<44} {'time per query (median)':<36} memory")
-    print(f"{'job system: whole query (submit -> result)':<44} {stats([r['total'] for r in jobs]):<36} "
-          f"peak RSS {statistics.median(r['rss'] for r in jobs):.0f} MB per job, none held between queries")
-    for stage in ("worker start", "import torch, sentence-transformers", "load model", "encode", "search",
-                  "result back"):
+    print(
+        f"{'job system: whole query (submit -> result)':<44} {stats([r['total'] for r in jobs]):<36} "
+        f"peak RSS {statistics.median(r['rss'] for r in jobs):.0f} MB per job, none held between queries"
+    )
+    for stage in (
+        "worker start",
+        "import torch, sentence-transformers",
+        "load model",
+        "encode",
+        "search",
+        "result back",
+    ):
         print(f"{'  ' + stage:<44} {stats([r[stage] for r in jobs]):<36}")
-    print(f"{'helper process: first query (starts it)':<44} {stats([first['total']]):<36} "
-          f"RSS {pool_rss:.0f} MB held while the panel is open")
+    print(
+        f"{'helper process: first query (starts it)':<44} {stats([first['total']]):<36} "
+        f"RSS {pool_rss:.0f} MB held while the panel is open"
+    )
     print(f"{'helper process: following queries':<44} {stats([r['total'] for r in following]):<36}")
     print(f"{'  encode in the helper (round trip)':<44} {stats([r['encode'] for r in following]):<36}")
     print(f"{'  search in the calling process':<44} {stats([r['search'] for r in following]):<36}")

@@ -59,8 +59,12 @@ def bench_startup(repeats: int) -> dict:
     studio_mb = statistics.median(r["rss_mb"] for r in studio_runs)
     bare_mb = statistics.median(r["rss_mb"] for r in bare_runs)
     return {
-        "cold_start_to_first_paint_s": studio_s, "bare_qt_window_s": bare_s, "start_ratio": studio_s / bare_s,
-        "idle_rss_mb": studio_mb, "bare_qt_rss_mb": bare_mb, "rss_ratio": studio_mb / bare_mb,
+        "cold_start_to_first_paint_s": studio_s,
+        "bare_qt_window_s": bare_s,
+        "start_ratio": studio_s / bare_s,
+        "idle_rss_mb": studio_mb,
+        "bare_qt_rss_mb": bare_mb,
+        "rss_ratio": studio_mb / bare_mb,
         "panels": studio_runs[0]["panels"],
     }
 
@@ -108,8 +112,11 @@ async def bench_stall(window, seconds: float) -> dict:
     window.studio.jobs.cancel(job.id)
     await window.studio.jobs.wait(job)
     points = window.panels["studio:metrics"].runs[job.id].series["train/loss"].n
-    return {"longest_stall_ms_200_metrics_per_s": loaded * 1000, "longest_stall_ms_idle": idle * 1000,
-            "stall_job_points_drawn": points}
+    return {
+        "longest_stall_ms_200_metrics_per_s": loaded * 1000,
+        "longest_stall_ms_idle": idle * 1000,
+        "stall_job_points_drawn": points,
+    }
 
 
 async def bench_throughput(window, events: int) -> dict:
@@ -131,24 +138,36 @@ async def bench_throughput(window, events: int) -> dict:
     panel_points = window.panels["studio:metrics"].runs[job.id].series["train/loss"].n
     ui_rate = received["n"] / (received["last"] - received["first"])
     emit_rate = job.result["events"] / job.result["seconds"]
-    return {"events": events, "received_by_ui": received["n"], "in_run_log": on_disk, "in_metrics_panel": panel_points,
-            "ui_events_per_s": ui_rate, "worker_emit_events_per_s": emit_rate, "throughput_ratio": ui_rate / emit_rate}
+    return {
+        "events": events,
+        "received_by_ui": received["n"],
+        "in_run_log": on_disk,
+        "in_metrics_panel": panel_points,
+        "ui_events_per_s": ui_rate,
+        "worker_emit_events_per_s": emit_rate,
+        "throughput_ratio": ui_rate / emit_rate,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--suite", choices=["all", "shell", "trainer", "prompts"], default="all",
-                        help="shell: start-up, stalls, event throughput; trainer: the reference workload (~12 min); "
-                             "prompts: prompt-engine overhead and concurrency (~1 min)")
+    parser.add_argument(
+        "--suite",
+        choices=["all", "shell", "trainer", "prompts"],
+        default="all",
+        help="shell: start-up, stalls, event throughput; trainer: the reference workload (~12 min); "
+        "prompts: prompt-engine overhead and concurrency (~1 min)",
+    )
     parser.add_argument("--dspy-python", default=None, help="prompts: a Python with dspy installed, for comparison")
     args = parser.parse_args()
     if args.suite in ("all", "prompts"):
         sys.path.insert(0, str(Path(__file__).parent))
         import prompts
 
-        prompts.main((["--quick"] if args.quick else []) + (["--dspy-python", args.dspy_python] if args.dspy_python
-                                                           else []))
+        prompts.main(
+            (["--quick"] if args.quick else []) + (["--dspy-python", args.dspy_python] if args.dspy_python else [])
+        )
         if args.suite == "prompts":
             return
     if args.suite in ("all", "trainer"):
@@ -173,16 +192,44 @@ def main() -> None:
 
     s, st, tp = results["startup"], results["stall"], results["throughput"]
     rows = [
-        ("cold start to first paint", f"{s['cold_start_to_first_paint_s'] * 1000:.0f} ms",
-         f"bare Qt window {s['bare_qt_window_s'] * 1000:.0f} ms", f"{s['start_ratio']:.2f}x", "<= 1500 ms"),
-        ("idle memory (RSS)", f"{s['idle_rss_mb']:.0f} MB", f"bare Qt window {s['bare_qt_rss_mb']:.0f} MB",
-         f"{s['rss_ratio']:.2f}x", "<= 250 MB"),
-        ("longest GUI stall, 200 metrics/s job", f"{st['longest_stall_ms_200_metrics_per_s']:.1f} ms",
-         f"idle GUI {st['longest_stall_ms_idle']:.1f} ms", "", "<= 50 ms"),
-        ("worker -> UI events/s", f"{tp['ui_events_per_s']:,.0f}",
-         f"worker emit rate {tp['worker_emit_events_per_s']:,.0f}", f"{tp['throughput_ratio']:.2f}x", ">= 50,000"),
-        ("events lost", f"{tp['events'] - tp['in_run_log']} of {tp['events']:,} in run log, "
-         f"{tp['events'] - tp['received_by_ui']} at UI", "", "", "0"),
+        (
+            "cold start to first paint",
+            f"{s['cold_start_to_first_paint_s'] * 1000:.0f} ms",
+            f"bare Qt window {s['bare_qt_window_s'] * 1000:.0f} ms",
+            f"{s['start_ratio']:.2f}x",
+            "<= 1500 ms",
+        ),
+        (
+            "idle memory (RSS)",
+            f"{s['idle_rss_mb']:.0f} MB",
+            f"bare Qt window {s['bare_qt_rss_mb']:.0f} MB",
+            f"{s['rss_ratio']:.2f}x",
+            "<= 250 MB",
+        ),
+        (
+            "longest GUI stall, 200 metrics/s job",
+            f"{st['longest_stall_ms_200_metrics_per_s']:.1f} ms",
+            f"idle GUI {st['longest_stall_ms_idle']:.1f} ms",
+            "",
+            "<= 50 ms",
+        ),
+        (
+            "worker -> UI events/s",
+            f"{tp['ui_events_per_s']:,.0f}",
+            f"worker emit rate {tp['worker_emit_events_per_s']:,.0f}",
+            f"{tp['throughput_ratio']:.2f}x",
+            ">= 50,000",
+        ),
+        (
+            "events lost",
+            (
+                f"{tp['events'] - tp['in_run_log']} of {tp['events']:,} in run log, "
+                f"{tp['events'] - tp['received_by_ui']} at UI"
+            ),
+            "",
+            "",
+            "0",
+        ),
     ]
     print(f"\n{'benchmark':<38} {'result':<26} {'baseline (same run)':<30} {'ratio':<7} target")
     for row in rows:

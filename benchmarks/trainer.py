@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import math
 import os
 import subprocess
 import sys
@@ -48,9 +47,22 @@ def reference_params(data: Path, iters: int, attention: str = "causal", nanogpt:
     params = {
         "data": {"corpus": str(data), "tokenizer": "char", "val_fraction": 0.1},
         "model": {**MODEL, "attention": attention, "xcorr_lags": 4},
-        "max_steps": iters, "batch_size": 12, "learning_rate": 1e-3, "min_lr": 1e-4, "warmup_steps": 200,
-        "beta1": 0.8, "beta2": 0.99, "weight_decay": 0.1, "grad_clip": 1.0, "eval_interval": 250, "eval_iters": 200,
-        "log_interval": 10, "sample_interval": 1000, "checkpoint_interval": 500, "device": "cpu", "seed": 1337,
+        "max_steps": iters,
+        "batch_size": 12,
+        "learning_rate": 1e-3,
+        "min_lr": 1e-4,
+        "warmup_steps": 200,
+        "beta1": 0.8,
+        "beta2": 0.99,
+        "weight_decay": 0.1,
+        "grad_clip": 1.0,
+        "eval_interval": 250,
+        "eval_iters": 200,
+        "log_interval": 10,
+        "sample_interval": 1000,
+        "checkpoint_interval": 500,
+        "device": "cpu",
+        "seed": 1337,
     }
     if nanogpt:
         params.update({**NANOGPT, "model": {**params["model"], **NANOGPT["model"]}})
@@ -86,8 +98,8 @@ def plain_loop(data: Path, iters: int) -> dict:
     def get_batch(split, generator=None):
         source = train_data if split == "train" else val_data
         ix = torch.randint(len(source) - block - 1, (batch,), generator=generator)
-        x = torch.stack([source[i:i + block] for i in ix])
-        y = torch.stack([source[i + 1:i + 1 + block] for i in ix])
+        x = torch.stack([source[i : i + block] for i in ix])
+        y = torch.stack([source[i + 1 : i + 1 + block] for i in ix])
         return x, y
 
     @torch.no_grad()
@@ -153,8 +165,12 @@ def _job_figures(run_dir: Path) -> dict:
     metrics = [e for e in events if e["kind"] == "metric"]
     val = [e["value"] for e in metrics if e["name"] == "val/loss"]
     status = [e for e in events if e["kind"] == "status"]
-    return {"tokens_per_s": tokens_per_second(metrics, 12 * 64), "val_loss": val[-1] if val else None,
-            "status_events": len(status), "events": len(events)}
+    return {
+        "tokens_per_s": tokens_per_second(metrics, 12 * 64),
+        "val_loss": val[-1] if val else None,
+        "status_events": len(status),
+        "events": len(events),
+    }
 
 
 def studio_job(data: Path, iters: int, attention: str, nanogpt: bool = False) -> dict:
@@ -177,7 +193,6 @@ def studio_job(data: Path, iters: int, attention: str, nanogpt: bool = False) ->
 
 def gui_job(data: Path, iters: int) -> dict:
     import qasync
-
     from run import _window  # the shell benchmark's main window: fresh studio home, offscreen
 
     app, window = _window()
@@ -204,7 +219,9 @@ def gui_job(data: Path, iters: int) -> dict:
 
 
 def _in_subprocess(mode: str, data: Path, iters: int) -> dict:
-    return json.loads(in_subprocess(__file__, ["--mode", mode, "--data", str(data), "--iters", str(iters)], f"{mode} run"))
+    return json.loads(
+        in_subprocess(__file__, ["--mode", mode, "--data", str(data), "--iters", str(iters)], f"{mode} run")
+    )
 
 
 def run_all(data: Path, iters: int) -> dict:
@@ -215,14 +232,18 @@ def run_all(data: Path, iters: int) -> dict:
         print(f"running {mode} ({iters} iterations)…", flush=True)
         results[mode] = _in_subprocess(mode.rstrip("2"), data, iters)
         print(f"  {results[mode]}", flush=True)
-    mean = {kind: (results[kind]["tokens_per_s"] + results[kind + "2"]["tokens_per_s"]) / 2
-            for kind in ("plain", "studio", "gui")}
+    mean = {
+        kind: (results[kind]["tokens_per_s"] + results[kind + "2"]["tokens_per_s"]) / 2
+        for kind in ("plain", "studio", "gui")
+    }
     results["mean_tokens_per_s"] = mean
     results["ratios"] = {
         "studio_over_plain": mean["studio"] / mean["plain"],
         "gui_over_headless": mean["gui"] / mean["studio"],
-        "gui_over_headless_pairs": [results["gui"]["tokens_per_s"] / results["studio"]["tokens_per_s"],
-                                    results["gui2"]["tokens_per_s"] / results["studio2"]["tokens_per_s"]],
+        "gui_over_headless_pairs": [
+            results["gui"]["tokens_per_s"] / results["studio"]["tokens_per_s"],
+            results["gui2"]["tokens_per_s"] / results["studio2"]["tokens_per_s"],
+        ],
         "xcorr_over_causal_speed": results["xcorr"]["tokens_per_s"] / mean["studio"],
     }
     return results
@@ -232,18 +253,55 @@ def report(r: dict) -> None:
     mean, ratios = r["mean_tokens_per_s"], r["ratios"]
     pairs = " / ".join(f"{x:.3f}" for x in ratios["gui_over_headless_pairs"])
     rows = [
-        ("val loss, causal attention (studio)", f"{r['studio']['val_loss']:.4f}", f"plain loop {r['plain']['val_loss']:.4f}", "", "<= 1.89"),
-        ("val loss, nanoGPT's bias/beta1/warmup", f"{r['nanogpt']['val_loss']:.4f}", f"defaults {r['studio']['val_loss']:.4f}", "", "report"),
-        ("val loss, xcorr attention (studio)", f"{r['xcorr']['val_loss']:.4f}", f"causal {r['studio']['val_loss']:.4f}", "", "report"),
-        ("training tokens/s, studio headless (mean of 2)", f"{mean['studio']:,.0f}", f"plain loop {mean['plain']:,.0f}",
-         f"{ratios['studio_over_plain']:.3f}x", ">= 0.97x"),
-        ("training tokens/s, GUI open, curves live (mean of 2)", f"{mean['gui']:,.0f}",
-         f"headless {mean['studio']:,.0f}", f"{ratios['gui_over_headless']:.3f}x", f">= 0.95x (pairs {pairs})"),
-        ("training tokens/s, xcorr", f"{r['xcorr']['tokens_per_s']:,.0f}", f"causal {mean['studio']:,.0f}",
-         f"{ratios['xcorr_over_causal_speed']:.3f}x", "report"),
-        ("wall time (s): plain / studio / gui / xcorr",
-         f"{r['plain']['wall_s']:.0f} / {r['studio']['wall_s']:.0f} / {r['gui']['wall_s']:.0f} / {r['xcorr']['wall_s']:.0f}",
-         "", "", "report"),
+        (
+            "val loss, causal attention (studio)",
+            f"{r['studio']['val_loss']:.4f}",
+            f"plain loop {r['plain']['val_loss']:.4f}",
+            "",
+            "<= 1.89",
+        ),
+        (
+            "val loss, nanoGPT's bias/beta1/warmup",
+            f"{r['nanogpt']['val_loss']:.4f}",
+            f"defaults {r['studio']['val_loss']:.4f}",
+            "",
+            "report",
+        ),
+        (
+            "val loss, xcorr attention (studio)",
+            f"{r['xcorr']['val_loss']:.4f}",
+            f"causal {r['studio']['val_loss']:.4f}",
+            "",
+            "report",
+        ),
+        (
+            "training tokens/s, studio headless (mean of 2)",
+            f"{mean['studio']:,.0f}",
+            f"plain loop {mean['plain']:,.0f}",
+            f"{ratios['studio_over_plain']:.3f}x",
+            ">= 0.97x",
+        ),
+        (
+            "training tokens/s, GUI open, curves live (mean of 2)",
+            f"{mean['gui']:,.0f}",
+            f"headless {mean['studio']:,.0f}",
+            f"{ratios['gui_over_headless']:.3f}x",
+            f">= 0.95x (pairs {pairs})",
+        ),
+        (
+            "training tokens/s, xcorr",
+            f"{r['xcorr']['tokens_per_s']:,.0f}",
+            f"causal {mean['studio']:,.0f}",
+            f"{ratios['xcorr_over_causal_speed']:.3f}x",
+            "report",
+        ),
+        (
+            "wall time (s): plain / studio / gui / xcorr",
+            " / ".join(f"{r[name]['wall_s']:.0f}" for name in ("plain", "studio", "gui", "xcorr")),
+            "",
+            "",
+            "report",
+        ),
     ]
     print(f"\n{'trainer benchmark':<52} {'result':<22} {'baseline (same run)':<26} {'ratio':<8} target")
     for row in rows:
@@ -259,17 +317,25 @@ def main(argv: list[str] | None = None) -> dict | None:
     if not args.data.exists():
         raise SystemExit(f"the reference data {args.data} is missing (it lives in ../shared/data)")
     if args.mode:
-        fn = {"plain": lambda: plain_loop(args.data, args.iters),
-              "studio": lambda: studio_job(args.data, args.iters, "causal"), "gui": lambda: gui_job(args.data, args.iters),
-              "xcorr": lambda: studio_job(args.data, args.iters, "xcorr"),
-              "nanogpt": lambda: studio_job(args.data, args.iters, "causal", nanogpt=True)}[args.mode]
+        fn = {
+            "plain": lambda: plain_loop(args.data, args.iters),
+            "studio": lambda: studio_job(args.data, args.iters, "causal"),
+            "gui": lambda: gui_job(args.data, args.iters),
+            "xcorr": lambda: studio_job(args.data, args.iters, "xcorr"),
+            "nanogpt": lambda: studio_job(args.data, args.iters, "causal", nanogpt=True),
+        }[args.mode]
         print(json.dumps(fn()))
         return None
     results = run_all(args.data, args.iters)
     report(results)
     out = ROOT / "benchmarks" / "trainer-results.json"
-    out.write_text(json.dumps({"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
-                               "iters": args.iters, **results}, indent=2) + "\n")
+    out.write_text(
+        json.dumps(
+            {"machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]}, "iters": args.iters, **results},
+            indent=2,
+        )
+        + "\n"
+    )
     print(f"\nwritten to {out}")
     return results
 

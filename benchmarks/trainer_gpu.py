@@ -67,15 +67,37 @@ def synchronize() -> None:
 def job_params(data: Path, steps: int, compile: str | None) -> dict:
     return {
         "data": {"corpus": str(data), "tokenizer": "char", "val_fraction": 0.1},
-        "model": MODEL, "max_steps": steps, "batch_size": BATCH, "learning_rate": 1e-3, "min_lr": 1e-4,
-        "warmup_steps": 100, "beta2": 0.99, "weight_decay": 0.1, "grad_clip": 1.0, "device": DEVICE,
-        "precision": "bf16", "compile": compile is not None, "compile_mode": compile or "default", "log_interval": LOG_INTERVAL, "eval_interval": steps,
-        "eval_iters": 20, "sample_interval": 0, "checkpoint_interval": steps, "seed": 1337,
+        "model": MODEL,
+        "max_steps": steps,
+        "batch_size": BATCH,
+        "learning_rate": 1e-3,
+        "min_lr": 1e-4,
+        "warmup_steps": 100,
+        "beta2": 0.99,
+        "weight_decay": 0.1,
+        "grad_clip": 1.0,
+        "device": DEVICE,
+        "precision": "bf16",
+        "compile": compile is not None,
+        "compile_mode": compile or "default",
+        "log_interval": LOG_INTERVAL,
+        "eval_interval": steps,
+        "eval_iters": 20,
+        "sample_interval": 0,
+        "checkpoint_interval": steps,
+        "seed": 1337,
     }
 
 
-def plain_loop(data: Path, steps: int, skip: int, compile: str | None, on_step=None,
-               studio_batches: bool = False, studio_step: bool = False) -> dict:
+def plain_loop(
+    data: Path,
+    steps: int,
+    skip: int,
+    compile: str | None,
+    on_step=None,
+    studio_batches: bool = False,
+    studio_step: bool = False,
+) -> dict:
     """What a user writes by hand (nanoGPT's loop): same model, data, optimizer, schedule.
     ``studio_batches`` / ``studio_step`` swap in the trainer's own batch path (sampler,
     target count, pinned copy) or its ``train_step``: the halves of the studio loop, tried
@@ -110,8 +132,8 @@ def plain_loop(data: Path, steps: int, skip: int, compile: str | None, on_step=N
             target_shares([batch[1]])
             return to_device(batch, DEVICE)
         ix = torch.randint(len(train_data) - block - 1, (BATCH,))
-        x = torch.stack([train_data[i:i + block] for i in ix])
-        y = torch.stack([train_data[i + 1:i + 1 + block] for i in ix])
+        x = torch.stack([train_data[i : i + block] for i in ix])
+        y = torch.stack([train_data[i + 1 : i + 1 + block] for i in ix])
         if DEVICE == "cuda":
             return x.pin_memory().cuda(non_blocking=True), y.pin_memory().cuda(non_blocking=True)
         return x, y
@@ -126,8 +148,15 @@ def plain_loop(data: Path, steps: int, skip: int, compile: str | None, on_step=N
             group["lr"] = lr
         x, y = get_batch()
         if studio_step:
-            loss, _ = train_step(forward, optimizer, [(x, y)], grad_clip=p.grad_clip, amp=torch.autocast(DEVICE, dtype=torch.bfloat16),
-                                 shares=[1.0], cuda_graphs=cuda_graphs)
+            loss, _ = train_step(
+                forward,
+                optimizer,
+                [(x, y)],
+                grad_clip=p.grad_clip,
+                amp=torch.autocast(DEVICE, dtype=torch.bfloat16),
+                shares=[1.0],
+                cuda_graphs=cuda_graphs,
+            )
         else:
             if cuda_graphs:
                 torch.compiler.cudagraph_mark_step_begin()
@@ -145,10 +174,15 @@ def plain_loop(data: Path, steps: int, skip: int, compile: str | None, on_step=N
     tokens_per_s = (steps - skip) * BATCH * block / (time.perf_counter() - started)
     flops = summarize(model).flops_per_token
     peak = peak_flops(DEVICE)
-    return {"tokens_per_s": tokens_per_s, "mfu": flops * tokens_per_s / peak if peak else None, "flops_per_token": flops,
-            "peak_flops": peak, "final_loss": float(loss),
-            "gpu": torch.cuda.get_device_name() if DEVICE == "cuda" else DEVICE,
-            "torch": torch.__version__}
+    return {
+        "tokens_per_s": tokens_per_s,
+        "mfu": flops * tokens_per_s / peak if peak else None,
+        "flops_per_token": flops,
+        "peak_flops": peak,
+        "final_loss": float(loss),
+        "gpu": torch.cuda.get_device_name() if DEVICE == "cuda" else DEVICE,
+        "torch": torch.__version__,
+    }
 
 
 def studio_job(data: Path, steps: int, skip: int, compile: str | None) -> dict:
@@ -183,21 +217,21 @@ def studio_in_process(data: Path, steps: int, skip: int, compile: str | None) ->
 
 def _throughput(metrics: list[dict], skip: int) -> dict:
     mfus = [e["value"] for e in metrics if e["name"] == "mfu" and e["step"] > skip]
-    return {"tokens_per_s": tokens_per_second(metrics, BATCH * MODEL["block_size"], after_step=skip),
-            "mfu_reported": sum(mfus) / len(mfus) if mfus else None,
-            "final_loss": [e["value"] for e in metrics if e["name"] == "train/loss"][-1]}
+    return {
+        "tokens_per_s": tokens_per_second(metrics, BATCH * MODEL["block_size"], after_step=skip),
+        "mfu_reported": sum(mfus) / len(mfus) if mfus else None,
+        "final_loss": [e["value"] for e in metrics if e["name"] == "train/loss"][-1],
+    }
 
 
 def profiled(kind: str, data: Path, steps: int, skip: int, trace_dir: Path | None, compile: str = "default") -> dict:
     """Host and device time per op over 20 steps after ``skip``, for the plain loop or the
     studio's loop (in-process, its ``train_step`` wrapped to mark steps): where a step's
     time goes when the two differ. Writes a Chrome trace per run to ``trace_dir``."""
-    import torch
     from torch.profiler import ProfilerActivity, profile, schedule
 
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if DEVICE == "cuda" else [])
-    prof = profile(activities=activities,
-                   schedule=schedule(wait=skip, warmup=10, active=20, repeat=1))
+    prof = profile(activities=activities, schedule=schedule(wait=skip, warmup=10, active=20, repeat=1))
     prof.start()
     if kind == "plain":
         plain_loop(data, min(steps, skip + 40), skip, compile, on_step=prof.step)
@@ -236,8 +270,16 @@ RUNS = {
 
 def _passed_on(args: argparse.Namespace) -> list[str]:
     """The options a child process needs to run the same workload."""
-    return ["--data", str(args.data), "--steps", str(args.steps), "--skip", str(args.skip),
-            "--compile-mode", args.compile_mode] + (["--smoke"] if args.smoke else [])
+    return [
+        "--data",
+        str(args.data),
+        "--steps",
+        str(args.steps),
+        "--skip",
+        str(args.skip),
+        "--compile-mode",
+        args.compile_mode,
+    ] + (["--smoke"] if args.smoke else [])
 
 
 def _in_subprocess(mode: str, args: argparse.Namespace) -> dict:
@@ -249,20 +291,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--skip", type=int, default=300, help="steps left out of the timing (compilation, warm-up)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--out", type=Path, help="results file (default benchmarks/trainer-gpu-results.json; "
-                        "with --smoke, a temporary file)")
-    parser.add_argument("--smoke", action="store_true",
-                        help="check the script on the CPU with a tiny model (its figures mean nothing)")
-    parser.add_argument("--runs", default="plain,studio,studio2,plain2,"
-                        "plain_cudagraphs,studio_cudagraphs,studio_cudagraphs2,plain_cudagraphs2",
-                        help="comma-separated runs in order (a trailing 2 repeats a run; repeats are averaged). "
-                        "The default orders each pair A B B A, so a GPU that drifts during the invocation "
-                        "favours neither side. Runs: " + ", ".join(RUNS))
-    parser.add_argument("--profile", action="store_true",
-                        help="instead of timing: profile 20 steps of the plain loop and of the studio's loop (torch.profiler)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="results file (default benchmarks/trainer-gpu-results.json; with --smoke, a temporary file)",
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="check the script on the CPU with a tiny model (its figures mean nothing)"
+    )
+    parser.add_argument(
+        "--runs",
+        default="plain,studio,studio2,plain2,plain_cudagraphs,studio_cudagraphs,studio_cudagraphs2,plain_cudagraphs2",
+        help="comma-separated runs in order (a trailing 2 repeats a run; repeats are averaged). "
+        "The default orders each pair A B B A, so a GPU that drifts during the invocation "
+        "favours neither side. Runs: " + ", ".join(RUNS),
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of timing: profile 20 steps of the plain loop and of the studio's loop (torch.profiler)",
+    )
     parser.add_argument("--trace-dir", type=Path, help="with --profile: write Chrome traces here")
-    parser.add_argument("--compile-mode", default="default", choices=["default", "reduce-overhead"],
-                        help="torch.compile mode of the ablation runs (studio_in_process, plain_studio_*) and of --profile")
+    parser.add_argument(
+        "--compile-mode",
+        default="default",
+        choices=["default", "reduce-overhead"],
+        help="torch.compile mode of the ablation runs (studio_in_process, plain_studio_*) and of --profile",
+    )
     parser.add_argument("--profile-kind", choices=["plain", "studio"], help=argparse.SUPPRESS)
     parser.add_argument("--mode", choices=sorted(RUNS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -272,7 +327,9 @@ def main(argv: list[str] | None = None) -> None:
         print(json.dumps(RUNS[args.mode](args)))
         return
     if args.profile_kind:
-        print(json.dumps(profiled(args.profile_kind, args.data, args.steps, args.skip, args.trace_dir, args.compile_mode)))
+        print(
+            json.dumps(profiled(args.profile_kind, args.data, args.steps, args.skip, args.trace_dir, args.compile_mode))
+        )
         return
     if args.profile:  # each loop in its own process, like the timed runs
         for kind in ("plain", "studio"):
@@ -293,24 +350,34 @@ def main(argv: list[str] | None = None) -> None:
         print(f"running {mode} ({args.steps} steps, timing from step {args.skip})…", flush=True)
         results[mode] = _in_subprocess(mode.rstrip("2"), args)
         print(f"  {results[mode]}", flush=True)
-    tps = {mode: sum(r["tokens_per_s"] for m, r in results.items() if m.rstrip("2") == mode)
-                 / sum(1 for m in results if m.rstrip("2") == mode) for mode in {m.rstrip("2") for m in results}}
+    tps = {
+        mode: sum(r["tokens_per_s"] for m, r in results.items() if m.rstrip("2") == mode)
+        / sum(1 for m in results if m.rstrip("2") == mode)
+        for mode in {m.rstrip("2") for m in results}
+    }
     base = "plain" if "plain" in tps else next(m for m in results if m.startswith("plain"))  # the baseline
     plain = tps[base.rstrip("2")]
     flops, peak = results[base]["flops_per_token"], results[base]["peak_flops"] or math.nan
-    print(f"\n{results[base]['gpu']}, torch {results[base]['torch']}; MFU against the dense bf16 peak "
-          f"({peak / 1e12:.0f} TFLOP/s), {flops / 1e6:.1f} MFLOP per token; runs of one kind averaged; "
-          f"ablations compiled with mode {args.compile_mode!r}")
+    print(
+        f"\n{results[base]['gpu']}, torch {results[base]['torch']}; MFU against the dense bf16 peak "
+        f"({peak / 1e12:.0f} TFLOP/s), {flops / 1e6:.1f} MFLOP per token; runs of one kind averaged; "
+        f"ablations compiled with mode {args.compile_mode!r}"
+    )
     print(f"{'run':<22} {'tokens/s':>12} {'MFU':>7} {'÷ ' + base.rstrip('2'):>17}")
     for mode in RUNS:
         if mode in tps:
             print(f"{mode:<22} {tps[mode]:>12,.0f} {tps[mode] * flops / peak:>7.1%} {tps[mode] / plain:>16.3f}x")
-    results["summary"] = {mode: {"tokens_per_s": v, "mfu": v * flops / peak, "over_baseline": v / plain}
-                          for mode, v in tps.items()}
-    out = args.out or (Path(tempfile.mkdtemp(prefix="ts-smoke-")) / "results.json" if args.smoke
-                       else ROOT / "benchmarks" / "trainer-gpu-results.json")
-    out.write_text(json.dumps({"steps": args.steps, "skip": args.skip, "model": MODEL, "batch": BATCH,
-                                    **results}, indent=2) + "\n")
+    results["summary"] = {
+        mode: {"tokens_per_s": v, "mfu": v * flops / peak, "over_baseline": v / plain} for mode, v in tps.items()
+    }
+    out = args.out or (
+        Path(tempfile.mkdtemp(prefix="ts-smoke-")) / "results.json"
+        if args.smoke
+        else ROOT / "benchmarks" / "trainer-gpu-results.json"
+    )
+    out.write_text(
+        json.dumps({"steps": args.steps, "skip": args.skip, "model": MODEL, "batch": BATCH, **results}, indent=2) + "\n"
+    )
     print(f"\nwritten to {out}")
 
 

@@ -34,8 +34,9 @@ def one_run(spec: str, seed: int, device: str, threads: int, data: Path) -> floa
     params = reference_params(data, 2000)
     params["model"].update(override.pop("model", {}))
     params.update(override)
-    params.update({"seed": seed, "device": device, "eval_interval": 2000, "sample_interval": 0,
-                   "checkpoint_interval": 2000})
+    params.update(
+        {"seed": seed, "device": device, "eval_interval": 2000, "sample_interval": 0, "checkpoint_interval": 2000}
+    )
     result = train(TrainParams.model_validate(params), RecordingContext(Path(tempfile.mkdtemp()) / "run"))
     return result["val_loss"]
 
@@ -57,9 +58,23 @@ def main() -> None:
     def launch(job: tuple[str, int]) -> tuple[str, int, float]:
         spec, seed = job
         started = time.time()
-        loss = float(in_subprocess(__file__, ["--one", spec, str(seed), "--device", args.device,
-                                              "--threads", str(args.threads), "--data", str(args.data)],
-                                   f"{spec} seed {seed}"))
+        loss = float(
+            in_subprocess(
+                __file__,
+                [
+                    "--one",
+                    spec,
+                    str(seed),
+                    "--device",
+                    args.device,
+                    "--threads",
+                    str(args.threads),
+                    "--data",
+                    str(args.data),
+                ],
+                f"{spec} seed {seed}",
+            )
+        )
         print(f"{spec}  seed {seed}  val loss {loss:.4f}  ({time.time() - started:.0f} s)", flush=True)
         return spec, seed, loss
 

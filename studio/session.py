@@ -70,10 +70,16 @@ class Studio:
 
     def _make_jobs(self) -> JobManager:
         kinds = self.host.job_kinds()
-        return JobManager(kinds, self.store, self.bus, max_process=self.settings.max_process_jobs,
-                          max_async=self.settings.max_async_jobs, workspace=self.workspace.root,
-                          owners={k: self.host.owner("studio_job_kinds", k) or "studio" for k in kinds},
-                          disabled_plugins=sorted(self.host.disabled))
+        return JobManager(
+            kinds,
+            self.store,
+            self.bus,
+            max_process=self.settings.max_process_jobs,
+            max_async=self.settings.max_async_jobs,
+            workspace=self.workspace.root,
+            owners={k: self.host.owner("studio_job_kinds", k) or "studio" for k in kinds},
+            disabled_plugins=sorted(self.host.disabled),
+        )
 
     def switch_workspace(self, workspace: Workspace) -> None:
         """Point the studio at another workspace (only when no job is active)."""

@@ -14,17 +14,22 @@ from studio.api import Log, Metric, OpenAction, PanelSpec, PluginInfo, Progress,
 
 @hookimpl
 def studio_plugin_info() -> PluginInfo:
-    return PluginInfo(name="Studio shell", version=__version__,
-                      description="Jobs, metrics, plugins and log panels; opens run folders.")
+    return PluginInfo(
+        name="Studio shell",
+        version=__version__,
+        description="Jobs, metrics, plugins and log panels; opens run folders.",
+    )
 
 
 @hookimpl
 def studio_panels() -> list[PanelSpec]:
     return [
-        PanelSpec("studio:metrics", "Metrics", "studio.qt.panels.metrics:create", area="right",
-                  consumes=(Metric, Status)),
-        PanelSpec("studio:jobs", "Jobs", "studio.qt.panels.jobs:create", area="bottom",
-                  consumes=(Status, Progress, Log)),
+        PanelSpec(
+            "studio:metrics", "Metrics", "studio.qt.panels.metrics:create", area="right", consumes=(Metric, Status)
+        ),
+        PanelSpec(
+            "studio:jobs", "Jobs", "studio.qt.panels.jobs:create", area="bottom", consumes=(Status, Progress, Log)
+        ),
         PanelSpec("studio:log", "Log", "studio.qt.panels.log:create", area="bottom", consumes=(Log, Status)),
         PanelSpec("studio:plugins", "Plugins", "studio.qt.panels.plugins:create", area="left"),
     ]

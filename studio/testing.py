@@ -71,8 +71,14 @@ def module_id(module: ModuleType) -> str:
 
 @pytest.fixture
 def run_job() -> Callable[..., Any]:
-    def run(studio, kind: str, params: dict[str, Any] | None = None, *, cancel_after: float | None = None,
-            timeout: float = 60.0):
+    def run(
+        studio,
+        kind: str,
+        params: dict[str, Any] | None = None,
+        *,
+        cancel_after: float | None = None,
+        timeout: float = 60.0,
+    ):
         async def go():
             job = studio.jobs.submit(kind, params or {})
             if cancel_after is not None:

@@ -23,12 +23,25 @@ def start_prompt_run(window) -> None:
     window._test_server = server
     os.environ.pop("OPENAI_API_KEY", None)  # a key here would make the file's api_base ask for consent
     path = Path(tempfile.mkdtemp()) / "slow.workflow.json"
-    path.write_text(json.dumps({
-        "format": "tensor-studio.workflow", "version": 1, "name": "slow",
-        "model": {"model": "openai/fake", "api_base": server.url}, "inputs": {"question": {"type": "str"}},
-        "outputs": {"answer": "a.answer"},
-        "nodes": {"a": {"type": "prompts.predict", "inputs": {"question": "input.question"},
-                        "params": {"signature": "question -> answer"}}}}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "tensor-studio.workflow",
+                "version": 1,
+                "name": "slow",
+                "model": {"model": "openai/fake", "api_base": server.url},
+                "inputs": {"question": {"type": "str"}},
+                "outputs": {"answer": "a.answer"},
+                "nodes": {
+                    "a": {
+                        "type": "prompts.predict",
+                        "inputs": {"question": "input.question"},
+                        "params": {"signature": "question -> answer"},
+                    }
+                },
+            }
+        )
+    )
     window.show_panel("prompts:traces")
     editor = window.show_panel("prompts:editor")
     editor.open_path(path)
@@ -44,8 +57,12 @@ def main() -> int:
         if mode == "prompts":
             QTimer.singleShot(100, lambda: start_prompt_run(window))
         if with_job:
-            QTimer.singleShot(100, lambda: print("JOB", window.submit_job(
-                "diagnostics.stream", {"steps": 1_000_000, "rate": 200}).id, flush=True))
+            QTimer.singleShot(
+                100,
+                lambda: print(
+                    "JOB", window.submit_job("diagnostics.stream", {"steps": 1_000_000, "rate": 200}).id, flush=True
+                ),
+            )
         if mode != "ctrl-c":  # there the test presses Ctrl-C (SIGINT to the process group)
             QTimer.singleShot(2500, window.close)
 

@@ -117,12 +117,15 @@ hook_raises = SimpleNamespace(studio_job_kinds=hookimpl(_boom), studio_panels=ho
 
 # A plugin whose panel factory raises, plus a working panel and a file handler -------------
 panel_raises = SimpleNamespace(
-    studio_panels=hookimpl(lambda: [
-        PanelSpec("bad:panel", "Bad panel", "sample_plugins:broken_factory"),
-        PanelSpec("bad:ok", "OK panel", "sample_plugins:label_factory", area="left"),
-    ]),
-    studio_open_path=hookimpl(lambda path: OpenAction("a .greet file", panel="bad:ok")
-                              if Path(path).suffix == ".greet" else None),
+    studio_panels=hookimpl(
+        lambda: [
+            PanelSpec("bad:panel", "Bad panel", "sample_plugins:broken_factory"),
+            PanelSpec("bad:ok", "OK panel", "sample_plugins:label_factory", area="left"),
+        ]
+    ),
+    studio_open_path=hookimpl(
+        lambda path: OpenAction("a .greet file", panel="bad:ok") if Path(path).suffix == ".greet" else None
+    ),
     studio_commands=hookimpl(lambda: [MenuAction("bad.hello", "Say hello", "sample_plugins:menu_hello")]),
 )
 

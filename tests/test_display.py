@@ -56,4 +56,7 @@ def test_the_studio_refuses_to_start_with_the_fix_in_one_line(studio_home, monke
     assert main([]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
-    assert "missing (libxcb-cursor.so.0, libxcb-icccm.so.4)" in err and "apt-get install -y libxcb-cursor0 libxcb-icccm4" in err
+    assert (
+        "missing (libxcb-cursor.so.0, libxcb-icccm.so.4)" in err
+        and "apt-get install -y libxcb-cursor0 libxcb-icccm4" in err
+    )

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import psutil
 import pytest
-
 import sample_plugins
+
 from studio.api import Metric, RunStatus, Status
 
 pytestmark = pytest.mark.gui
@@ -63,7 +63,7 @@ def test_metrics_panel_receives_live_metrics_from_a_process_job(window, qasync_l
     qtbot.waitUntil(lambda: job.id in metrics.runs and metrics.runs[job.id].series["loss"].n == 300, timeout=5000)
     metrics.redraw()
     assert "loss" in metrics.plots
-    x, y = metrics.runs[job.id].curves["loss"].getData()
+    x, _y = metrics.runs[job.id].curves["loss"].getData()
     assert len(x) == 300 and x[-1] == 299
     assert metrics.runs[job.id].status == "succeeded"
     jobs_panel = window.panels["studio:jobs"]
@@ -243,8 +243,14 @@ def test_gui_exit_path_is_clean(mode, studio_home):
     job's worker too), ends the process cleanly, with the running job recorded as cancelled."""
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "TENSOR_STUDIO_HOME": str(studio_home)}
     script = Path(__file__).with_name("gui_exit_script.py")
-    proc = subprocess.Popen([sys.executable, str(script), mode], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), mode],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     children = []
     deadline = time.time() + 10
     while mode in ("job", "ctrl-c") and not children and time.time() < deadline:
@@ -307,9 +313,13 @@ def test_job_tracker_follows_progress_result_cancel_and_refusal(window, qtbot, q
             await asyncio.sleep(0.02)
         return run_id
 
-    run_id = qasync_loop.run_until_complete(run(
-        "t.count_thread", {"n": 5, "delay": 0.02},
-        on_event=lambda e: progress.append(e.done) if isinstance(e, Progress) else None))
+    run_id = qasync_loop.run_until_complete(
+        run(
+            "t.count_thread",
+            {"n": 5, "delay": 0.02},
+            on_event=lambda e: progress.append(e.done) if isinstance(e, Progress) else None,
+        )
+    )
     done = outcomes[0]
     assert seen_busy == [True]
     assert done.run_id == run_id and done.succeeded and done.result == {"n": 5}

@@ -4,8 +4,8 @@ import asyncio
 import time
 
 import pytest
-
 import sample_plugins
+
 from studio.api import Log, Metric, Status
 from studio.runtime import jobs as jobs_module
 from studio.runtime.jobs import JobError, ParamsError
@@ -26,7 +26,7 @@ def test_job_succeeds_and_persists(studio, run_job, kind):
     info = job.run.info()
     assert info["status"] == "succeeded" and info["result"] == {"n": 25}
     assert job.run.params() == {"n": 25, "delay": 0.0, "fail": False}
-    steps, values = job.run.metrics()["loss"]
+    steps, _values = job.run.metrics()["loss"]
     assert steps == list(range(25))
     assert [e.step for e in received if isinstance(e, Metric)] == list(range(25))
     assert [e.status for e in received if isinstance(e, Status)] == ["queued", "running", "succeeded"]

@@ -19,10 +19,19 @@ from studio.scaffold import ScaffoldError, check_name, render, substitute
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "studio-hello-plugin"
 
-FILES = [".gitignore", "README.md", "pyproject.toml", "studio_word_count/__init__.py",
-         "studio_word_count/config.py", "studio_word_count/hooks.py", "studio_word_count/jobs.py",
-         "studio_word_count/qt/__init__.py", "studio_word_count/qt/word_count_panel.py", "tests/conftest.py",
-         "tests/test_word_count.py"]
+FILES = [
+    ".gitignore",
+    "README.md",
+    "pyproject.toml",
+    "studio_word_count/__init__.py",
+    "studio_word_count/config.py",
+    "studio_word_count/hooks.py",
+    "studio_word_count/jobs.py",
+    "studio_word_count/qt/__init__.py",
+    "studio_word_count/qt/word_count_panel.py",
+    "tests/conftest.py",
+    "tests/test_word_count.py",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -56,17 +65,20 @@ def test_plugins_new_is_the_same_command_and_an_empty_folder_is_used(tmp_path, c
     assert (tmp_path / "studio-tool-plugin" / "studio_tool" / "hooks.py").is_file()
 
 
-@pytest.mark.parametrize("name, message", [
-    ("Hello", "plugin name 'Hello' is not valid: use lowercase letters, digits and '_'"),
-    ("my-tool", "plugin name 'my-tool' is not valid"),
-    ("1st", "is not valid"),
-    ("x" * 41, "at most 40 characters"),
-    ("tool_", "is not valid"),
-    ("class", "plugin name 'class' is a Python keyword"),
-    ("trainer", "plugin name 'trainer' is taken by a built-in plugin; choose another name"),
-    ("diagnostics", "taken by a built-in plugin"),
-    ("studio", "taken by a built-in plugin"),
-])
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("Hello", "plugin name 'Hello' is not valid: use lowercase letters, digits and '_'"),
+        ("my-tool", "plugin name 'my-tool' is not valid"),
+        ("1st", "is not valid"),
+        ("x" * 41, "at most 40 characters"),
+        ("tool_", "is not valid"),
+        ("class", "plugin name 'class' is a Python keyword"),
+        ("trainer", "plugin name 'trainer' is taken by a built-in plugin; choose another name"),
+        ("diagnostics", "taken by a built-in plugin"),
+        ("studio", "taken by a built-in plugin"),
+    ],
+)
 def test_a_bad_name_is_one_line_and_exit_2(name, message, tmp_path, capsys):
     assert main(["plugin", "new", name, "--dir", str(tmp_path / "here")]) == 2
     captured = capsys.readouterr()
@@ -113,8 +125,11 @@ def test_the_example_plugin_is_what_plugin_new_hello_writes():
     written = render("hello")
     for name, text in written.items():
         assert (EXAMPLE / name).is_file(), name
-        if name.endswith((".py", ".gitignore")) and name not in ("studio_hello/__init__.py", "studio_hello/hooks.py",
-                                                                  "tests/test_hello.py"):
+        if name.endswith((".py", ".gitignore")) and name not in (
+            "studio_hello/__init__.py",
+            "studio_hello/hooks.py",
+            "tests/test_hello.py",
+        ):
             assert (EXAMPLE / name).read_text(encoding="utf-8") == text, name
     example_hooks = (EXAMPLE / "studio_hello" / "hooks.py").read_text(encoding="utf-8")
     for line in written["studio_hello/hooks.py"].splitlines():
@@ -127,20 +142,37 @@ def test_the_example_plugin_is_what_plugin_new_hello_writes():
 
 @pytest.mark.slow  # about 15 s: pip, three CLI processes, and the project's tests (a worker, a window)
 def test_the_project_installs_with_pip_and_passes_its_own_tests(tmp_path):
-    env = {**os.environ, "TENSOR_STUDIO_HOME": str(tmp_path / "home"), "QT_QPA_PLATFORM": "offscreen",
-           "LITELLM_LOCAL_MODEL_COST_MAP": "True", "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "TENSOR_STUDIO_HOME": str(tmp_path / "home"),
+        "QT_QPA_PLATFORM": "offscreen",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "HF_HUB_OFFLINE": "1",
+    }
     env.pop("TENSOR_STUDIO_WORKSPACE", None)
 
     def run(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess:
-        result = subprocess.run([sys.executable, *argv], capture_output=True, text=True, timeout=timeout, env=env,
-                                cwd=tmp_path)
+        result = subprocess.run(
+            [sys.executable, *argv], capture_output=True, text=True, timeout=timeout, env=env, cwd=tmp_path
+        )
         assert result.returncode == 0, f"{argv}\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
         return result
 
     run("-m", "studio.cli", "plugin", "new", "word_count")  # into the current folder
     project, site = tmp_path / "studio-word-count-plugin", tmp_path / "site"
-    run("-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index", "-q", "--target", str(site),
-        str(project), timeout=180)
+    run(
+        "-m",
+        "pip",
+        "install",
+        "--no-deps",
+        "--no-build-isolation",
+        "--no-index",
+        "-q",
+        "--target",
+        str(site),
+        str(project),
+        timeout=180,
+    )
     assert not (site / "tests").exists()  # its tests stay out of the wheel
     env["PYTHONPATH"] = str(site)
 

@@ -1,6 +1,7 @@
 """Discovery and isolation of good and broken plugins."""
 
 import sample_plugins
+
 from studio.api import JobKind
 from studio.core.plugins import PluginHost
 
@@ -104,7 +105,7 @@ def test_api_resolve_and_jobkind_defaults():
     assert kind.executor == "process"
     import pytest
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="expected 'module:attribute'"):
         resolve("no_colon_here")
 
 
@@ -165,7 +166,8 @@ def seen(params, ctx):
 
 
 def test_a_disabled_plugin_contributes_nothing_in_the_studio_its_workers_or_a_bare_process(
-        plugin_distribution, make_studio, run_job):
+    plugin_distribution, make_studio, run_job
+):
     """Issue 16: contributions() used a second host that ignored the disabled list."""
     from studio.api import contributions
     from studio.core.plugins import reset_process_host

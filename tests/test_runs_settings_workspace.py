@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from studio.core.files import StudioFileError, atomic_write_text, read_json
 from studio.api import read_events
+from studio.core.files import StudioFileError, atomic_write_text, read_json
 from studio.core.runs import EventLog, RunStore
 from studio.core.settings import Settings, load_settings, save_settings, update_settings
 from studio.core.workspace import Workspace, WorkspaceError

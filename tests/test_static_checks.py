@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-VIOLATIONS = pytest.mark.xfail(strict=False, reason="issue 16: violations being fixed")
 LINT_IMPORTS = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
 
 
@@ -26,17 +25,14 @@ def check(args: list[str], timeout: float = 300, env: dict[str, str] | None = No
     )
 
 
-@VIOLATIONS
 def test_ruff_check():
     check(["-m", "ruff", "check", "--output-format", "concise", "."])
 
 
-@VIOLATIONS
 def test_ruff_format():
     check(["-m", "ruff", "format", "--check", "."])
 
 
-@VIOLATIONS
 @pytest.mark.slow  # about a minute without its cache (.venv/mypy-cache), a few seconds with it
 @pytest.mark.timeout(900)
 def test_mypy():
@@ -51,12 +47,7 @@ def contracts() -> list[str]:
     ]
 
 
-BROKEN_CONTRACTS: set[str] = set()  # ids of contracts broken today (none)
-
-
-@pytest.mark.parametrize(
-    "contract", [pytest.param(c, marks=VIOLATIONS) if c in BROKEN_CONTRACTS else c for c in contracts()]
-)
+@pytest.mark.parametrize("contract", contracts())
 def test_import_contract(contract):
     # the example plugin is a root package of the contracts: it must be importable
     path = os.pathsep.join(filter(None, [str(ROOT / "examples" / "studio-hello-plugin"), os.environ.get("PYTHONPATH")]))

@@ -19,8 +19,7 @@ def stream(params: StreamParams, ctx: JobContext) -> dict[str, Any]:
     names = NAMES[: params.metrics_per_step]
     period = 1.0 / params.rate if params.rate > 0 else 0.0
     start = time.perf_counter()
-    ctx.log(f"streaming {params.steps} steps × {len(names)} metrics at "
-            f"{'max' if not period else params.rate} steps/s")
+    ctx.log(f"streaming {params.steps} steps × {len(names)} metrics at {'max' if not period else params.rate} steps/s")
     report_every = max(1, params.steps // 200)
     for step in range(params.steps):
         if ctx.cancelled:

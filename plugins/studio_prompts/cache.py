@@ -65,8 +65,13 @@ class CallCache:
     def put(self, key: str, request: dict[str, Any], response: dict[str, Any]) -> None:
         self._conn().execute(
             "INSERT OR REPLACE INTO calls (key, request, response, created) VALUES (?, ?, ?, ?)",
-            (key, json.dumps(request, ensure_ascii=False, default=str), json.dumps(response, ensure_ascii=False),
-             time.time()))
+            (
+                key,
+                json.dumps(request, ensure_ascii=False, default=str),
+                json.dumps(response, ensure_ascii=False),
+                time.time(),
+            ),
+        )
 
     def __len__(self) -> int:
         return self._conn().execute("SELECT count(*) FROM calls").fetchone()[0]

@@ -25,34 +25,56 @@ def configure(parser) -> None:
         p.add_argument("--no-cache", action="store_true", help="always call the model (the cache is on by default)")
         p.add_argument("--concurrency", type=int, default=8, help="model calls in flight at once (8)")
         p.add_argument("--timeout", type=float, default=120.0, help="seconds per model call (120)")
-        p.add_argument("--retries", type=int, default=3, choices=range(11), metavar="N",
-                       help="retries of a call on rate limits, server errors, timeouts (3)")
+        p.add_argument(
+            "--retries",
+            type=int,
+            default=3,
+            choices=range(11),
+            metavar="N",
+            help="retries of a call on rate limits, server errors, timeouts (3)",
+        )
         p.add_argument("--quiet", action="store_true", help="no progress bar")
-        p.add_argument("--trust", action="store_true",
-                       help="run the Python code the workflow names (see `workflow show FILE`); "
-                            "without it such a workflow is refused")
+        p.add_argument(
+            "--trust",
+            action="store_true",
+            help="run the Python code the workflow names (see `workflow show FILE`); "
+            "without it such a workflow is refused",
+        )
 
     run = sub.add_parser("run", help="run a workflow once")
     run.add_argument("workflow", help="a .workflow.json or .workflow.yaml file")
-    run.add_argument("--input", action="append", default=[], metavar="NAME=VALUE",
-                     help="a workflow input (VALUE parsed as JSON if it can be)")
+    run.add_argument(
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a workflow input (VALUE parsed as JSON if it can be)",
+    )
     model_options(run)
 
-    for name, help_text in (("eval", "evaluate a workflow on a dataset"),
-                            ("optimize", "optimize demos or instructions; saves a new version of the file")):
+    for name, help_text in (
+        ("eval", "evaluate a workflow on a dataset"),
+        ("optimize", "optimize demos or instructions; saves a new version of the file"),
+    ):
         p = sub.add_parser(name, help=help_text)
         p.add_argument("workflow")
         p.add_argument("--data", required=True, help="CSV, JSON, JSONL, Parquet or a saved HF dataset folder")
-        p.add_argument("--metric", default="exact_match",
-                       help="exact_match, f1, contains, llm_judge or module:function")
+        p.add_argument(
+            "--metric", default="exact_match", help="exact_match, f1, contains, llm_judge or module:function"
+        )
         p.add_argument("--limit", type=int, default=None, help="use only the first N examples")
         model_options(p)
         if name == "eval":
             p.add_argument("--resume", default="", help="an interrupted evaluation's run folder")
         else:
             p.add_argument("--optimizer", choices=["labeled", "bootstrap", "copro"], default="bootstrap")
-            p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                           help="optimizer settings: k, breadth, depth, temperature, max_calls, max_cost")
+            p.add_argument(
+                "--set",
+                action="append",
+                default=[],
+                metavar="KEY=VALUE",
+                help="optimizer settings: k, breadth, depth, temperature, max_calls, max_cost",
+            )
 
     export = sub.add_parser("export-python", help="write a plain Python script that calls litellm directly")
     export.add_argument("workflow")
@@ -72,9 +94,15 @@ def run(args, ctx: CliContext) -> int:
         return 0
     if action == "show":
         return _show(args.workflow)
-    params: dict[str, Any] = {"workflow": _absolute(args.workflow), "model": args.model,
-                              "api_base": args.api_base, "cache": not args.no_cache,
-                              "concurrency": args.concurrency, "timeout": args.timeout, "retries": args.retries}
+    params: dict[str, Any] = {
+        "workflow": _absolute(args.workflow),
+        "model": args.model,
+        "api_base": args.api_base,
+        "cache": not args.no_cache,
+        "concurrency": args.concurrency,
+        "timeout": args.timeout,
+        "retries": args.retries,
+    }
     if action == "run":
         workflow = _check(args.workflow)
         params["trusted"] = _consent(workflow, args.trust)  # what it would run or send comes first
@@ -89,8 +117,7 @@ def run(args, ctx: CliContext) -> int:
     workflow = _check(args.workflow)
     trusted = _consent(workflow, args.trust, args.metric)
     _check(workflow, needs_model=not args.model)
-    params.update({"data": _absolute(args.data), "metric": check_metric(args.metric),
-                   "limit": args.limit})
+    params.update({"data": _absolute(args.data), "metric": check_metric(args.metric), "limit": args.limit})
     # the dataset is read now: a bad file or a missing column costs no run folder
     dataset = load_dataset(params["data"], list(workflow.spec.inputs), limit=args.limit)
     params["trusted"] = trusted
@@ -117,14 +144,31 @@ def _optimizer_settings(items: list[str]) -> dict[str, Any]:
     values = _assignments(items, "--set")
     wrong = [key for key in values if key not in OPTIMIZER_SETTINGS]
     if wrong:
-        how = ("give it as the command's own argument or option, not --set" if wrong[0] in _COMMAND_SET
-               else "no such setting")
+        how = (
+            "give it as the command's own argument or option, not --set"
+            if wrong[0] in _COMMAND_SET
+            else "no such setting"
+        )
         raise ValueError(f"--set {wrong[0]}: {how} (--set takes {', '.join(OPTIMIZER_SETTINGS)})")
     return values
 
 
-_COMMAND_SET = ("workflow", "data", "metric", "limit", "optimizer", "model", "api_base", "cache", "concurrency",
-                "timeout", "retries", "trusted", "resume", "inputs")
+_COMMAND_SET = (
+    "workflow",
+    "data",
+    "metric",
+    "limit",
+    "optimizer",
+    "model",
+    "api_base",
+    "cache",
+    "concurrency",
+    "timeout",
+    "retries",
+    "trusted",
+    "resume",
+    "inputs",
+)
 
 
 def _assignments(items: list[str], flag: str) -> dict[str, Any]:
@@ -146,8 +190,11 @@ def _check(path: Any, needs_model: bool = False):
     workflow = path if isinstance(path, Workflow) else load_workflow(Path(path))
     refuse_missing(workflow)
     if needs_model:
-        problem = no_model_message(workflow, "pass one with --model (e.g. --model openai/gpt-4o-mini, or "
-                                             "--model ollama_chat/llama3.2 --api-base http://localhost:11434)")
+        problem = no_model_message(
+            workflow,
+            "pass one with --model (e.g. --model openai/gpt-4o-mini, or "
+            "--model ollama_chat/llama3.2 --api-base http://localhost:11434)",
+        )
         if problem:
             raise WorkflowError(problem)
     return workflow
@@ -171,12 +218,15 @@ def _check_inputs(workflow, inputs: dict[str, Any]) -> None:
     names = list(workflow.spec.inputs)
     absent = [name for name in names if name not in inputs]
     if absent:
-        raise WorkflowError(f"{workflow.where}: missing input {absent[0]!r}: give it with --input "
-                            f"{absent[0]}=VALUE (inputs: {', '.join(names)})")
+        raise WorkflowError(
+            f"{workflow.where}: missing input {absent[0]!r}: give it with --input "
+            f"{absent[0]}=VALUE (inputs: {', '.join(names)})"
+        )
     unknown = [name for name in inputs if name not in workflow.spec.inputs]
     if unknown:
-        raise WorkflowError(f"{workflow.where}: the workflow has no input {unknown[0]!r} "
-                            f"(inputs: {', '.join(names) or 'none'})")
+        raise WorkflowError(
+            f"{workflow.where}: the workflow has no input {unknown[0]!r} (inputs: {', '.join(names) or 'none'})"
+        )
 
 
 def _consent(workflow, trust: bool, metric: str = "") -> str:
@@ -194,8 +244,10 @@ def _show(path: str) -> int:
 
     workflow = load_workflow(Path(path))
     spec = workflow.spec
-    print(f"{spec.name} (version {spec.version}): inputs {', '.join(spec.inputs) or 'none'} → "
-          f"outputs {', '.join(spec.outputs) or 'none'}")
+    print(
+        f"{spec.name} (version {spec.version}): inputs {', '.join(spec.inputs) or 'none'} → "
+        f"outputs {', '.join(spec.outputs) or 'none'}"
+    )
     for node_id in workflow.order:
         node = spec.nodes[node_id]
         missing = "  [missing plugin]" if node_id in workflow.missing else ""
@@ -218,13 +270,20 @@ def _show_code(workflow) -> None:
     if not refs:
         print("Python code: none" + ("" if servers else " (runs without --trust)"))
     else:
-        print("Python code it names" + (" (runs only with --trust, or after Run in the editor's dialog):"
-                                        if untrusted else " (the studio's own, runs as it is):"))
+        print(
+            "Python code it names"
+            + (
+                " (runs only with --trust, or after Run in the editor's dialog):"
+                if untrusted
+                else " (the studio's own, runs as it is):"
+            )
+        )
         for ref in refs:
             print(f"  {ref.ref:32} {ref.role} in {ref.where}" + ("  [built in]" if ref.ref in BUILTIN else ""))
     if servers:
-        print("Servers it names that would get your keys "
-              "(sent only with --trust, or after Run in the editor's dialog):")
+        print(
+            "Servers it names that would get your keys (sent only with --trust, or after Run in the editor's dialog):"
+        )
         for ref in servers:
             print(f"  {ref.ref} {ref.role} in {ref.where}")
     if untrusted:

@@ -8,8 +8,11 @@ from pydantic import BaseModel, Field
 
 
 class ModelOptions(BaseModel):
-    model: str = Field("", description="model for nodes without their own (empty: the workflow's), "
-                                       "e.g. openai/gpt-4o-mini, ollama_chat/llama3, studio/<run>")
+    model: str = Field(
+        "",
+        description="model for nodes without their own (empty: the workflow's), "
+        "e.g. openai/gpt-4o-mini, ollama_chat/llama3, studio/<run>",
+    )
     api_base: str = Field("", description="server URL for that model (Ollama, vLLM, LM Studio, llama.cpp)")
     cache: bool = Field(True, description="reuse replies to identical requests (workspace cache)")
     concurrency: int = Field(8, ge=1, le=256, description="model calls in flight at once")
@@ -17,8 +20,10 @@ class ModelOptions(BaseModel):
     retries: int = Field(3, ge=0, le=10, description="retries on rate limits, server errors and timeouts")
 
 
-TRUSTED = ("when the workflow (or a module:function metric) names Python code: the fingerprint of the content "
-           "you reviewed and agree to run (the CLI's --trust and the editor's dialog fill it in)")
+TRUSTED = (
+    "when the workflow (or a module:function metric) names Python code: the fingerprint of the content "
+    "you reviewed and agree to run (the CLI's --trust and the editor's dialog fill it in)"
+)
 
 
 class RunParams(ModelOptions):

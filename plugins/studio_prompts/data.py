@@ -58,8 +58,10 @@ def load_dataset(path: str | Path, inputs: Iterable[str], *, limit: int | None =
         missing = [k for k in keys if k not in row]
         if missing:
             where = "" if i == 0 else f"row {i + 1} has "
-            raise StudioFileError(f"{path}: {where}no column {missing[0]!r} (the workflow's input); "
-                                  f"columns are: {', '.join(map(str, row)) or 'none'}")
+            raise StudioFileError(
+                f"{path}: {where}no column {missing[0]!r} (the workflow's input); "
+                f"columns are: {', '.join(map(str, row)) or 'none'}"
+            )
     return [Example(row).with_inputs(*keys) for row in rows[:limit]]
 
 
@@ -84,15 +86,18 @@ def read_rows(path: Path) -> list[dict[str, Any]]:
     else:
         info = check_regular(path, what, folder_ok=True)
         if stat.S_ISDIR(info.st_mode) and not any((path / n).is_file() for n in ("state.json", "dataset_dict.json")):
-            raise StudioFileError(f"{path}: is a folder, not a saved dataset (no state.json); give a "
-                                  "CSV, JSON, JSONL or Parquet file")
+            raise StudioFileError(
+                f"{path}: is a folder, not a saved dataset (no state.json); give a CSV, JSON, JSONL or Parquet file"
+            )
         try:
             records = parse_guarded(lambda: read_table(path), str(path))
         except StudioFileError:
             raise
         except Exception as exc:  # pyarrow's many error types: a bad file, said in one line
-            raise StudioFileError(f"{path}: not a readable dataset ({type(exc).__name__}: "
-                                  f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+            raise StudioFileError(
+                f"{path}: not a readable dataset ({type(exc).__name__}: "
+                f"{str(exc).splitlines()[0][:200] if str(exc) else ''})"
+            ) from None
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise StudioFileError(f"{path}: not a list of records (objects with the same keys)")
     return records
@@ -108,8 +113,9 @@ def _parse_text(text: str, suffix: str, path: Path) -> Any:
     kind = suffix[1:].upper()
     try:
         if suffix in (".csv", ".tsv"):
-            reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",",
-                                    strict=True)
+            reader = csv.DictReader(
+                io.StringIO(text, newline=""), delimiter="\t" if suffix == ".tsv" else ",", strict=True
+            )
             rows = list(reader)
             if any(None in row for row in rows):
                 line_no = next(i for i, row in enumerate(rows) if None in row) + 2
@@ -126,7 +132,6 @@ def _parse_text(text: str, suffix: str, path: Path) -> Any:
             return rows
         return json.loads(text)
     except csv.Error as exc:
-        raise StudioFileError(f"{path}: could not be read as {kind} ({exc}; "
-                              "an unterminated quote?)") from None
+        raise StudioFileError(f"{path}: could not be read as {kind} ({exc}; an unterminated quote?)") from None
     except ValueError as exc:
         raise StudioFileError(f"{path}: could not be read as {kind}: {exc}") from None

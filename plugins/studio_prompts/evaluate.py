@@ -84,14 +84,20 @@ class LLMJudge:
     """A model grades the prediction against the labels; its reasoning is in the trace."""
 
     def __init__(self, lm: Any = None):
-        self.judge = Predict("question: str, reference: str, prediction: str -> correct: bool",
-                             instructions="Judge whether the prediction answers the question as the reference "
-                                          "does. Minor wording differences are fine.", lm=lm, name="llm_judge")
+        self.judge = Predict(
+            "question: str, reference: str, prediction: str -> correct: bool",
+            instructions="Judge whether the prediction answers the question as the reference "
+            "does. Minor wording differences are fine.",
+            lm=lm,
+            name="llm_judge",
+        )
 
     def _inputs(self, example: Example, prediction: Prediction) -> dict[str, str]:
-        return {"question": json.dumps(example.inputs(), ensure_ascii=False),
-                "reference": json.dumps(jsonable(example.labels()), ensure_ascii=False),
-                "prediction": json.dumps(jsonable(dict(prediction)), ensure_ascii=False)}
+        return {
+            "question": json.dumps(example.inputs(), ensure_ascii=False),
+            "reference": json.dumps(jsonable(example.labels()), ensure_ascii=False),
+            "prediction": json.dumps(jsonable(dict(prediction)), ensure_ascii=False),
+        }
 
     def __call__(self, example: Example, prediction: Prediction) -> float:
         return float(self.judge(**self._inputs(example, prediction)).correct)
@@ -101,7 +107,10 @@ class LLMJudge:
 
 
 METRICS: dict[str, Callable[[], Metric]] = {
-    "exact_match": lambda: exact_match, "contains": lambda: contains, "f1": lambda: f1, "llm_judge": LLMJudge,
+    "exact_match": lambda: exact_match,
+    "contains": lambda: contains,
+    "f1": lambda: f1,
+    "llm_judge": LLMJudge,
 }
 
 
@@ -141,7 +150,7 @@ def one_line(text: str, limit: int = 300) -> str:
     if len(text) <= limit:
         return text
     head = limit * 2 // 5
-    return text[:head] + " … " + text[len(text) - (limit - head - 3):]
+    return text[:head] + " … " + text[len(text) - (limit - head - 3) :]
 
 
 def is_finished(row: dict[str, Any]) -> bool:
@@ -173,9 +182,15 @@ class EvalResult:
 
     def summary(self) -> dict[str, Any]:
         errors = self.errors
-        out: dict[str, Any] = {"score": self.score, "examples": self.total, "scored": len(self.scored),
-                               "errors": len(errors), "unparsed": len(self.unparsed), "resumed": self.resumed,
-                               "retried": self.retried}
+        out: dict[str, Any] = {
+            "score": self.score,
+            "examples": self.total,
+            "scored": len(self.scored),
+            "errors": len(errors),
+            "unparsed": len(self.unparsed),
+            "resumed": self.resumed,
+            "retried": self.retried,
+        }
         if len(self.rows) < self.total:
             out["not_run"] = self.total - len(self.rows)
         if errors:
@@ -205,9 +220,11 @@ class EvaluationErrors(RuntimeError):
     def __init__(self, result: EvalResult, hint: str = ""):
         errors = result.errors
         score = f"score {result.score:.4f}" if result.score is not None else "no score"
-        super().__init__(f"{len(errors)} of {result.total} examples errored and are not scored (first: "
-                         f"{one_line(errors[0]['error'], 200) if errors else '-'}); {score} over the "
-                         f"{len(result.scored)} scored" + (f" — {hint}" if hint else ""))
+        super().__init__(
+            f"{len(errors)} of {result.total} examples errored and are not scored (first: "
+            f"{one_line(errors[0]['error'], 200) if errors else '-'}); {score} over the "
+            f"{len(result.scored)} scored" + (f" — {hint}" if hint else "")
+        )
         self.result = result
 
 
@@ -230,9 +247,15 @@ def _open_results(path: Path, keys: list[str]) -> tuple[dict[str, dict[str, Any]
     return done, retried, path.open("a", encoding="utf-8")
 
 
-async def evaluate(program: Any, dataset: list[Example], metric: str | Metric = "exact_match", *,
-                   concurrency: int = 8, results_path: Path | None = None,
-                   progress: Callable[[int, int, str], None] | None = None) -> EvalResult:
+async def evaluate(
+    program: Any,
+    dataset: list[Example],
+    metric: str | Metric = "exact_match",
+    *,
+    concurrency: int = 8,
+    results_path: Path | None = None,
+    progress: Callable[[int, int, str], None] | None = None,
+) -> EvalResult:
     metric_fn = get_metric(metric)
     keys = [example_key(i, ex) for i, ex in enumerate(dataset)]
     done: dict[str, dict[str, Any]] = {}
@@ -254,8 +277,12 @@ async def evaluate(program: Any, dataset: list[Example], metric: str | Metric = 
             if stopped or cancelled:
                 return
             t0 = time.perf_counter()
-            row: dict[str, Any] = {"key": keys[i], "index": i, "inputs": jsonable(example.inputs()),
-                                   "labels": jsonable(example.labels())}
+            row: dict[str, Any] = {
+                "key": keys[i],
+                "index": i,
+                "inputs": jsonable(example.inputs()),
+                "labels": jsonable(example.labels()),
+            }
             try:
                 try:
                     prediction = await program.acall(**example.inputs())
@@ -265,8 +292,11 @@ async def evaluate(program: Any, dataset: list[Example], metric: str | Metric = 
                     row.update(status=UNPARSED, score=0.0, error=error_text(exc))
                 else:
                     row["outputs"] = jsonable(dict(prediction))
-                    score = await metric_fn.acall(example, prediction) if hasattr(metric_fn, "acall") \
+                    score = (
+                        await metric_fn.acall(example, prediction)
+                        if hasattr(metric_fn, "acall")
                         else metric_fn(example, prediction)
+                    )
                     row.update(status=OK, score=float(score))
             except Exception as exc:
                 if budget := find_cause(exc, BudgetExceeded):

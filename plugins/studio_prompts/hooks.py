@@ -11,29 +11,64 @@ from .config import EvalParams, OptimizeParams, RunParams
 
 @hookimpl
 def studio_plugin_info():
-    return PluginInfo(name="Prompt modules", version="0.1",
-                      description="Typed signatures, predictors, modules and workflows run through litellm; "
-                                  "evaluation and optimizers; every prompt and reply traced.")
+    return PluginInfo(
+        name="Prompt modules",
+        version="0.1",
+        description="Typed signatures, predictors, modules and workflows run through litellm; "
+        "evaluation and optimizers; every prompt and reply traced.",
+    )
 
 
 @hookimpl
 def studio_job_kinds():
     return [
-        JobKind("prompts.run", "Run workflow", RunParams, "studio_prompts.jobs:run", executor="async",
-                description="Run a workflow once; every prompt, reply and parse is traced."),
-        JobKind("prompts.eval", "Evaluate workflow", EvalParams, "studio_prompts.jobs:run_eval", executor="async",
-                description="Score a workflow on a dataset with a metric; resumable."),
-        JobKind("prompts.optimize", "Optimize workflow", OptimizeParams, "studio_prompts.jobs:run_optimize",
-                executor="async", description="Few-shot or instruction optimization; saves a new version."),
+        JobKind(
+            "prompts.run",
+            "Run workflow",
+            RunParams,
+            "studio_prompts.jobs:run",
+            executor="async",
+            description="Run a workflow once; every prompt, reply and parse is traced.",
+        ),
+        JobKind(
+            "prompts.eval",
+            "Evaluate workflow",
+            EvalParams,
+            "studio_prompts.jobs:run_eval",
+            executor="async",
+            description="Score a workflow on a dataset with a metric; resumable.",
+        ),
+        JobKind(
+            "prompts.optimize",
+            "Optimize workflow",
+            OptimizeParams,
+            "studio_prompts.jobs:run_optimize",
+            executor="async",
+            description="Few-shot or instruction optimization; saves a new version.",
+        ),
     ]
 
 
 @hookimpl
 def studio_panels():
-    return [PanelSpec("prompts:editor", "Workflow", "studio_prompts.qt.workflow_panel:create", area="right",
-                      consumes=(Span, Status), visible=False),
-            PanelSpec("prompts:traces", "Traces", "studio_prompts.qt.trace_panel:create", area="bottom",
-                      consumes=(Span,), visible=False)]
+    return [
+        PanelSpec(
+            "prompts:editor",
+            "Workflow",
+            "studio_prompts.qt.workflow_panel:create",
+            area="right",
+            consumes=(Span, Status),
+            visible=False,
+        ),
+        PanelSpec(
+            "prompts:traces",
+            "Traces",
+            "studio_prompts.qt.trace_panel:create",
+            area="bottom",
+            consumes=(Span,),
+            visible=False,
+        ),
+    ]
 
 
 @hookimpl
@@ -43,20 +78,42 @@ def studio_workflow_nodes():
     engine = "studio_prompts.workflow.graph:builtin_node"  # run by the engine itself, never called
     return [
         NodeType("prompts.predict", "Predict", engine, "Predictors", description="one model call, typed fields"),
-        NodeType("prompts.chain_of_thought", "Chain of thought", engine, "Predictors",
-                 description="reasoning first, then the outputs"),
-        NodeType("prompts.react", "ReAct agent", engine, "Predictors",
-                 description="think, call Python tools, observe; up to max_steps"),
-        NodeType("prompts.python", "Python function", engine, "Code", outputs=(Port("result", "any"),),
-                 description="calls module:function with the node's inputs"),
+        NodeType(
+            "prompts.chain_of_thought",
+            "Chain of thought",
+            engine,
+            "Predictors",
+            description="reasoning first, then the outputs",
+        ),
+        NodeType(
+            "prompts.react",
+            "ReAct agent",
+            engine,
+            "Predictors",
+            description="think, call Python tools, observe; up to max_steps",
+        ),
+        NodeType(
+            "prompts.python",
+            "Python function",
+            engine,
+            "Code",
+            outputs=(Port("result", "any"),),
+            description="calls module:function with the node's inputs",
+        ),
         NodeType("prompts.workflow", "Sub-workflow", engine, "Structure", description="another workflow file"),
     ]
 
 
 @hookimpl
 def studio_commands():
-    return [CliCommand("workflow", "run, evaluate, optimize and export prompt workflows",
-                       "studio_prompts.cli:configure", "studio_prompts.cli:run")]
+    return [
+        CliCommand(
+            "workflow",
+            "run, evaluate, optimize and export prompt workflows",
+            "studio_prompts.cli:configure",
+            "studio_prompts.cli:run",
+        )
+    ]
 
 
 @hookimpl

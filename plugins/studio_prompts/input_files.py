@@ -20,8 +20,9 @@ from studio.api import StudioFileError
 MAX_DEPTH = 100  # no workflow or example needs more levels of nesting
 
 
-def check_regular(path: Path, what: str, error: type[Exception] = StudioFileError, *,
-                  folder_ok: bool = False) -> os.stat_result:
+def check_regular(
+    path: Path, what: str, error: type[Exception] = StudioFileError, *, folder_ok: bool = False
+) -> os.stat_result:
     """``path``'s stat, or ``error`` when it is missing, a FIFO, a device, a socket (or a
     folder, unless ``folder_ok``), or cannot even be looked at (a loop, a NUL byte)."""
     try:

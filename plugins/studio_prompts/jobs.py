@@ -45,9 +45,15 @@ def _workflow(params: ModelOptions, path: str):
     if trusted and trusted == fingerprint(workflow, metric):  # servers the file names may get keys
         workflow.allow_credentials()
     workflow.lm_override = lm
-    problem = None if settings().lm is not None else no_model_message(
-        workflow, "give the job a model (the model parameter; --model on the command line; "
-                  "the model field of the editor's Run / Evaluate / Optimize dialogs)")
+    problem = (
+        None
+        if settings().lm is not None
+        else no_model_message(
+            workflow,
+            "give the job a model (the model parameter; --model on the command line; "
+            "the model field of the editor's Run / Evaluate / Optimize dialogs)",
+        )
+    )
     if problem:
         raise WorkflowError(problem)
     for _name, predictor in workflow.named_predictors():
@@ -61,8 +67,13 @@ def _settings(params: ModelOptions, ctx: JobContext, **extra: Any):
     import asyncio
 
     cache = CallCache(ctx.data_dir / "llm-cache.sqlite") if params.cache else None
-    return context(tracer=Tracer(lambda record: ctx.span(**record)), cache=cache,
-                   limiter=asyncio.Semaphore(params.concurrency), cancelled=lambda: ctx.cancelled, **extra)
+    return context(
+        tracer=Tracer(lambda record: ctx.span(**record)),
+        cache=cache,
+        limiter=asyncio.Semaphore(params.concurrency),
+        cancelled=lambda: ctx.cancelled,
+        **extra,
+    )
 
 
 def _dataset(params: EvalParams, workflow) -> list:
@@ -87,13 +98,20 @@ async def run_eval(params: EvalParams, ctx: JobContext) -> dict[str, Any]:
     workflow = _workflow(params, params.workflow)
     dataset = _dataset(params, workflow)
     results = ctx.run_dir / "results.jsonl"
-    earlier = resume_source(params.resume, ctx.folders, params.workflow, params.metric,
-                            [example_key(i, ex) for i, ex in enumerate(dataset)])
+    earlier = resume_source(
+        params.resume, ctx.folders, params.workflow, params.metric, [example_key(i, ex) for i, ex in enumerate(dataset)]
+    )
     if earlier is not None:
         results.write_bytes(earlier.read_bytes())
     with _settings(params, ctx):
-        result = await evaluate(workflow, dataset, params.metric, concurrency=params.concurrency,
-                                results_path=results, progress=lambda d, t, m: ctx.progress(d, t, m))
+        result = await evaluate(
+            workflow,
+            dataset,
+            params.metric,
+            concurrency=params.concurrency,
+            results_path=results,
+            progress=lambda d, t, m: ctx.progress(d, t, m),
+        )
     summary = result.summary()
     if result.score is not None:
         ctx.metric("score", 0, result.score)
@@ -114,34 +132,51 @@ async def run_optimize(params: OptimizeParams, ctx: JobContext) -> dict[str, Any
     if params.optimizer == "labeled":
         optimizer: Any = LabeledFewShot(k=params.k)
     elif params.optimizer == "bootstrap":
-        optimizer = BootstrapFewShot(params.metric, max_bootstrapped_demos=params.k, max_labeled_demos=params.k,
-                                     concurrency=params.concurrency)
+        optimizer = BootstrapFewShot(
+            params.metric, max_bootstrapped_demos=params.k, max_labeled_demos=params.k, concurrency=params.concurrency
+        )
     else:
         # the proposals come from the run's model (--model), else the workflow's, else a node's
-        prompt_model = workflow.lm_override or workflow.lm or next(
-            (p.lm for _name, p in workflow.named_predictors() if p.lm is not None), None)
-        optimizer = COPRO(params.metric, breadth=params.breadth, depth=params.depth,
-                          temperature=params.temperature, concurrency=params.concurrency, prompt_model=prompt_model)
+        prompt_model = (
+            workflow.lm_override
+            or workflow.lm
+            or next((p.lm for _name, p in workflow.named_predictors() if p.lm is not None), None)
+        )
+        optimizer = COPRO(
+            params.metric,
+            breadth=params.breadth,
+            depth=params.depth,
+            temperature=params.temperature,
+            concurrency=params.concurrency,
+            prompt_model=prompt_model,
+        )
     budget = Budget(params.max_calls, params.max_cost) if (params.max_calls or params.max_cost) else None
     with _settings(params, ctx, budget=budget):
         optimized, report = await optimizer.compile(workflow, dataset, progress=lambda d, t, m: ctx.progress(d, t, m))
     if report.errors:  # a search on failed calls is no search: nothing is saved
         write_json(ctx.run_dir / "report.json", {**report.to_dict(), "saved": None})
-        raise OptimizationErrors(f"{report.optimizer}: {report.errors} examples errored (first: {report.first_error}); "
-                                 "no new version saved" + ("; the replies that came back are cached, so a rerun "
-                                                           "repeats only the failed calls" if params.cache else ""))
+        raise OptimizationErrors(
+            f"{report.optimizer}: {report.errors} examples errored (first: {report.first_error}); "
+            "no new version saved"
+            + (
+                "; the replies that came back are cached, so a rerun repeats only the failed calls"
+                if params.cache
+                else ""
+            )
+        )
     target = optimized.save_new_version(params.optimizer)
     before, after = workflow.path.read_text(encoding="utf-8"), target.read_text(encoding="utf-8")
-    diff = "".join(difflib.unified_diff(before.splitlines(True), after.splitlines(True),
-                                        str(workflow.path.name), str(target.name)))
+    diff = "".join(
+        difflib.unified_diff(before.splitlines(True), after.splitlines(True), str(workflow.path.name), str(target.name))
+    )
     atomic_write_text(ctx.run_dir / "changes.diff", diff)
-    summary = {**report.to_dict(), "saved": str(target),
-               "calls": budget.calls if budget else None}
+    summary = {**report.to_dict(), "saved": str(target), "calls": budget.calls if budget else None}
     write_json(ctx.run_dir / "report.json", summary)
     ctx.artifact(target, "workflow")
     ctx.artifact(ctx.run_dir / "changes.diff", "diff")
-    ctx.log(f"saved {target} ({len(report.changes)} predictors changed)"
-            + (f"; {report.stopped}" if report.stopped else ""))
+    ctx.log(
+        f"saved {target} ({len(report.changes)} predictors changed)" + (f"; {report.stopped}" if report.stopped else "")
+    )
     return {k: v for k, v in summary.items() if k != "candidates"}
 
 
@@ -152,8 +187,11 @@ def export(workflow_path: str, output: str | None = None, force: bool = False) -
 
     source = Path(workflow_path).expanduser()
     workflow = load_workflow(source)
-    target = Path(output).expanduser() if output else source.with_name(
-        source.name.removesuffix(workflow_suffix(source) or "") + ".py")
+    target = (
+        Path(output).expanduser()
+        if output
+        else source.with_name(source.name.removesuffix(workflow_suffix(source) or "") + ".py")
+    )
     if target.exists() or target.is_symlink():
         if not target.is_file():
             raise WorkflowError(f"{target} exists and is not a regular file; give the script another name with -o")

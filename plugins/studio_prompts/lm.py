@@ -33,8 +33,17 @@ from .cache import request_key
 from .settings import settings
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
-RETRY_NAMES = ("Timeout", "APIConnectionError", "RateLimitError", "InternalServerError", "ServiceUnavailableError",
-               "BadGatewayError", "APITimeoutError", "TimeoutError", "ConnectError")
+RETRY_NAMES = (
+    "Timeout",
+    "APIConnectionError",
+    "RateLimitError",
+    "InternalServerError",
+    "ServiceUnavailableError",
+    "BadGatewayError",
+    "APITimeoutError",
+    "TimeoutError",
+    "ConnectError",
+)
 
 
 #: sent instead of a key to servers that get none of the user's (local servers ignore it)
@@ -73,8 +82,14 @@ class Completion:
     attempts: int = 1
 
     def to_cache(self) -> dict[str, Any]:
-        return {"text": self.text, "model": self.model, "prompt_tokens": self.prompt_tokens,
-                "completion_tokens": self.completion_tokens, "cost": self.cost, "finish_reason": self.finish_reason}
+        return {
+            "text": self.text,
+            "model": self.model,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost": self.cost,
+            "finish_reason": self.finish_reason,
+        }
 
 
 class Budget:
@@ -153,16 +168,27 @@ def provider_for(model: str):
 
 
 class LM:
-    def __init__(self, model: str, *, api_base: str | None = None, api_key_env: str | None = None,
-                 timeout: float = 120.0, retries: int = 3, backoff: float = 0.5, cache: bool = True,
-                 backend: Callable[..., Any] | None = None, **params: Any):
+    def __init__(
+        self,
+        model: str,
+        *,
+        api_base: str | None = None,
+        api_key_env: str | None = None,
+        timeout: float = 120.0,
+        retries: int = 3,
+        backoff: float = 0.5,
+        cache: bool = True,
+        backend: Callable[..., Any] | None = None,
+        **params: Any,
+    ):
         if not model:
             raise ValueError("LM needs a model string, for example 'openai/gpt-4o-mini'")
         self.model, self.api_base, self.api_key_env = model, api_base, api_key_env
         self.timeout, self.retries, self.backoff, self.cache = timeout, retries, backoff, cache
         self.params = {k: v for k, v in params.items() if v is not None}
         self._backend: FunctionBackend | LiteLLMBackend | None = (
-            FunctionBackend(backend) if backend is not None else None)
+            FunctionBackend(backend) if backend is not None else None
+        )
         self._structured: bool | None = None
         # False for a server a workflow FILE names (``api_base`` there) until the person
         # running it agreed: then it gets a placeholder key, never one of theirs (trust.py)
@@ -180,8 +206,15 @@ class LM:
         return out
 
     def copy(self, **changes: Any) -> LM:
-        kwargs = {"api_base": self.api_base, "api_key_env": self.api_key_env, "timeout": self.timeout,
-                  "retries": self.retries, "backoff": self.backoff, "cache": self.cache, **self.params}
+        kwargs = {
+            "api_base": self.api_base,
+            "api_key_env": self.api_key_env,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "backoff": self.backoff,
+            "cache": self.cache,
+            **self.params,
+        }
         model = changes.pop("model", self.model)
         kwargs.update(changes)
         lm = LM(model, **kwargs)
@@ -224,8 +257,10 @@ class LM:
         connect, 401) surfaces instead of litellm's "missing credentials"."""
         if self.api_key_env:
             if not self.send_key:
-                raise LMError(f"{self.model}: not sending ${self.api_key_env} to {self.api_base}: the workflow "
-                              "file names that server, and nobody agreed to send it a key")
+                raise LMError(
+                    f"{self.model}: not sending ${self.api_key_env} to {self.api_base}: the workflow "
+                    "file names that server, and nobody agreed to send it a key"
+                )
             key = os.environ.get(self.api_key_env)
             if not key:
                 raise LMError(f"{self.model}: the environment variable {self.api_key_env} is not set")
@@ -316,8 +351,11 @@ class LM:
 
     def _retry_delay(self, exc: Exception, attempt: int) -> float:
         status = getattr(exc, "status_code", None)
-        retryable = status in RETRY_STATUS or isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError)) \
+        retryable = (
+            status in RETRY_STATUS
+            or isinstance(exc, (asyncio.TimeoutError, TimeoutError, ConnectionError))
             or (status is None and type(exc).__name__ in RETRY_NAMES)
+        )
         if not retryable or attempt > self.retries:
             raise self._error(exc, status, attempt) from exc
         return self.backoff * (2 ** (attempt - 1)) * (1 + 0.1 * random.random())
@@ -327,13 +365,18 @@ class LM:
         prefixes and object reprs are noise to the reader; a dead server is said as such."""
         tries = f" after {attempts} attempts" if attempts > 1 else ""
         where = f" at {self.api_base}" if self.api_base else ""
-        timed_out = isinstance(exc, (asyncio.TimeoutError, TimeoutError)) \
-            or type(exc).__name__ in ("Timeout", "APITimeoutError")
+        timed_out = isinstance(exc, (asyncio.TimeoutError, TimeoutError)) or type(exc).__name__ in (
+            "Timeout",
+            "APITimeoutError",
+        )
         refused = None if timed_out else connection_failure(exc)
         if refused is not None:
             target = self.api_base or refused[1] or "the provider"
-            return LMError(f"{self.model}: cannot connect to {target} ({refused[0]}){tries} — is the server running?",
-                           status=status, attempts=attempts)
+            return LMError(
+                f"{self.model}: cannot connect to {target} ({refused[0]}){tries} — is the server running?",
+                status=status,
+                attempts=attempts,
+            )
         what = f"no reply within {self.timeout:g} s" if timed_out else plain_message(exc)
         hint = ""
         if status in (401, 403):
@@ -361,26 +404,48 @@ def to_completion(response: Any, model: str, latency: float, attempts: int) -> C
     if isinstance(response, dict):
         choice = response["choices"][0]
         usage = response.get("usage") or {}
-        return Completion(choice["message"].get("content") or "", response.get("model", model),
-                          usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0),
-                          float(response.get("cost") or 0.0), latency, False, choice.get("finish_reason"), attempts)
+        return Completion(
+            choice["message"].get("content") or "",
+            response.get("model", model),
+            usage.get("prompt_tokens", 0),
+            usage.get("completion_tokens", 0),
+            float(response.get("cost") or 0.0),
+            latency,
+            False,
+            choice.get("finish_reason"),
+            attempts,
+        )
     choice = response.choices[0]
     usage = getattr(response, "usage", None)
     hidden = getattr(response, "_hidden_params", None) or {}
-    return Completion(choice.message.content or "", getattr(response, "model", None) or model,
-                      getattr(usage, "prompt_tokens", 0) or 0, getattr(usage, "completion_tokens", 0) or 0,
-                      float(hidden.get("response_cost") or 0.0), latency, False, choice.finish_reason, attempts)
+    return Completion(
+        choice.message.content or "",
+        getattr(response, "model", None) or model,
+        getattr(usage, "prompt_tokens", 0) or 0,
+        getattr(usage, "completion_tokens", 0) or 0,
+        float(hidden.get("response_cost") or 0.0),
+        latency,
+        False,
+        choice.finish_reason,
+        attempts,
+    )
 
 
 # --------------------------------------------------------------------------- error text
 
 _PREFIX = re.compile(r"^\s*(?:litellm\.\w+:|\w*(?:Error|Exception)(?:\s*-|:))\s*")
 _REPR = re.compile(r"\s*(?:\w+:)?<[\w.]+ object at 0x[0-9a-fA-F]+>")
-_CONNECT_REASONS = (("refused", "connection refused"), ("Name or service not known", "host name not found"),
-                    ("nodename nor servname", "host name not found"), ("getaddrinfo", "host name not found"),
-                    ("No route to host", "no route to host"), ("Network is unreachable", "network unreachable"),
-                    ("timed out", "connection timed out"), ("certificate", "TLS certificate problem"),
-                    ("reset by peer", "connection reset"))
+_CONNECT_REASONS = (
+    ("refused", "connection refused"),
+    ("Name or service not known", "host name not found"),
+    ("nodename nor servname", "host name not found"),
+    ("getaddrinfo", "host name not found"),
+    ("No route to host", "no route to host"),
+    ("Network is unreachable", "network unreachable"),
+    ("timed out", "connection timed out"),
+    ("certificate", "TLS certificate problem"),
+    ("reset by peer", "connection reset"),
+)
 
 
 def _chain(exc: BaseException | None, limit: int = 12) -> list[BaseException]:
@@ -409,10 +474,11 @@ def connection_failure(exc: BaseException) -> tuple[str, str] | None:
     from the whole exception chain: litellm wraps the socket error two or three deep."""
     chain = _chain(exc)
     texts = " ".join(f"{type(e).__name__}: {e}" for e in chain)
-    connect = any(isinstance(e, ConnectionError) or type(e).__name__ in ("APIConnectionError", "ConnectError",
-                                                                         "ClientConnectorError", "gaierror")
-                  for e in chain) or bool(re.search(r"Cannot connect to host|Connection error|Connect call failed",
-                                                    texts))
+    connect = any(
+        isinstance(e, ConnectionError)
+        or type(e).__name__ in ("APIConnectionError", "ConnectError", "ClientConnectorError", "gaierror")
+        for e in chain
+    ) or bool(re.search(r"Cannot connect to host|Connection error|Connect call failed", texts))
     if not connect:
         return None
     reason = next((why for needle, why in _CONNECT_REASONS if needle.lower() in texts.lower()), "connection failed")

@@ -32,8 +32,9 @@ class Module:
     span_kind = "module"
 
     def __call__(self, **inputs: Any) -> Any:
-        span = start_span(settings().tracer, self.span_kind, self.span_name(), inputs,
-                          announce=self.span_kind == "workflow")
+        span = start_span(
+            settings().tracer, self.span_kind, self.span_name(), inputs, announce=self.span_kind == "workflow"
+        )
         try:
             result = self.forward(**inputs)
         except BaseException as exc:
@@ -43,8 +44,9 @@ class Module:
         return result
 
     async def acall(self, **inputs: Any) -> Any:
-        span = start_span(settings().tracer, self.span_kind, self.span_name(), inputs,
-                          announce=self.span_kind == "workflow")
+        span = start_span(
+            settings().tracer, self.span_kind, self.span_name(), inputs, announce=self.span_kind == "workflow"
+        )
         try:
             if type(self).aforward is not Module.aforward:
                 result = await self.aforward(**inputs)

@@ -42,18 +42,31 @@ class LMCall:
         self.lm, self.messages, self.overrides, self.name = lm, messages, overrides, name
 
     def _start(self):
-        return start_span(settings().tracer, "llm", self.name, leaf=True, model=self.lm.model,
-                          params={**self.lm.params, **self.overrides}, messages=self.messages)
+        return start_span(
+            settings().tracer,
+            "llm",
+            self.name,
+            leaf=True,
+            model=self.lm.model,
+            params={**self.lm.params, **self.overrides},
+            messages=self.messages,
+        )
 
     @staticmethod
     def _end(span, completion) -> None:
         if not completion.cache_hit:
             span.add_usage(completion.prompt_tokens + completion.completion_tokens, completion.cost)
-        span.end(None, reply=completion.text, tokens={"prompt": completion.prompt_tokens,
-                                                      "completion": completion.completion_tokens},
-                 cost=completion.cost, latency=completion.latency, cache_hit=completion.cache_hit,
-                 attempts=completion.attempts, finish_reason=completion.finish_reason,
-                 status="cached" if completion.cache_hit else "ok")
+        span.end(
+            None,
+            reply=completion.text,
+            tokens={"prompt": completion.prompt_tokens, "completion": completion.completion_tokens},
+            cost=completion.cost,
+            latency=completion.latency,
+            cache_hit=completion.cache_hit,
+            attempts=completion.attempts,
+            finish_reason=completion.finish_reason,
+            status="cached" if completion.cache_hit else "ok",
+        )
 
     def run_sync(self):
         span = self._start()
@@ -79,9 +92,18 @@ class LMCall:
 class Predict(StepModule):
     span_kind = "predictor"
 
-    def __init__(self, signature: Any, *, instructions: str = "", demos: list[dict[str, Any]] | None = None,
-                 lm: LM | None = None, format: str | None = None, structured: bool | None = None, name: str = "",
-                 **config: Any):
+    def __init__(
+        self,
+        signature: Any,
+        *,
+        instructions: str = "",
+        demos: list[dict[str, Any]] | None = None,
+        lm: LM | None = None,
+        format: str | None = None,
+        structured: bool | None = None,
+        name: str = "",
+        **config: Any,
+    ):
         self.signature: SignatureSpec = as_signature(signature, instructions)
         self.demos: list[dict[str, Any]] = list(demos or [])
         self.lm = lm
@@ -141,8 +163,9 @@ class Predict(StepModule):
         sig = self.signature
         missing = [name for name in sig.input_names if name not in inputs]
         if missing:
-            raise ValueError(f"{self.span_name()}: missing input {missing[0]!r} "
-                             f"(inputs are {', '.join(sig.input_names)})")
+            raise ValueError(
+                f"{self.span_name()}: missing input {missing[0]!r} (inputs are {', '.join(sig.input_names)})"
+            )
         lm = self.lm or current.lm
         if lm is None:
             raise ValueError(f"{self.span_name()}: no model set; pass lm= or configure(lm=LM('provider/model'))")
@@ -165,8 +188,11 @@ class Predict(StepModule):
                 break
             if attempt > current.max_repairs:
                 raise ParseError(self.span_name(), problems, completion.text)
-            messages = [*messages, {"role": "assistant", "content": completion.text},
-                        {"role": "user", "content": repair_message(fmt, outputs, problems)}]
+            messages = [
+                *messages,
+                {"role": "assistant", "content": completion.text},
+                {"role": "user", "content": repair_message(fmt, outputs, problems)},
+            ]
         if current.recorder is not None:
             current.recorder.append((self, dict(inputs), values))
         return Prediction(values)

@@ -52,8 +52,9 @@ def _module_findable(name: str) -> bool:
             search = getattr(sys.modules[full], "__path__", None)
         else:
             try:
-                spec = importlib.util.find_spec(full) if i == 0 else \
-                    importlib.machinery.PathFinder.find_spec(full, search)
+                spec = (
+                    importlib.util.find_spec(full) if i == 0 else importlib.machinery.PathFinder.find_spec(full, search)
+                )
             except (ImportError, ValueError):
                 return False
             if spec is None:
@@ -161,8 +162,9 @@ def resume_source(target: str, folders: Folders, workflow: str, metric: str, key
         raise ValueError(f"--resume: {results} is not an evaluation's results file")
     wanted = set(keys)
     if rows and not any(row.get("key") in wanted for row in rows):
-        raise ValueError(f"--resume: none of the {len(rows)} examples in {results} is in this dataset "
-                         "(another data file?)")
+        raise ValueError(
+            f"--resume: none of the {len(rows)} examples in {results} is in this dataset (another data file?)"
+        )
     return results
 
 

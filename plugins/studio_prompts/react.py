@@ -32,8 +32,9 @@ class ReAct(StepModule):
         instructions, step_inputs, step_outputs = react_step(base.instructions, base.inputs, base.outputs, self.tools)
         step_sig = SignatureSpec(step_inputs, step_outputs, instructions, f"{base.name}Step")
         self.react = Predict(step_sig, name=f"{base.name}.react", **config)
-        self.extract = ChainOfThought(base.append_input(Field("trajectory", "str")), name=f"{base.name}.extract",
-                                      **config)
+        self.extract = ChainOfThought(
+            base.append_input(Field("trajectory", "str")), name=f"{base.name}.extract", **config
+        )
 
     def span_name(self) -> str:
         return f"ReAct({self.signature})"

@@ -65,9 +65,12 @@ class BestOfN(StepModule):
                 best, best_score = prediction, score
             if self.threshold is not None and score >= self.threshold:
                 break
-            note = (f"A previous attempt gave {json.dumps(jsonable(dict(prediction)), ensure_ascii=False)}, "
-                    f"which scored {score:g}" + (f" (the goal is {self.threshold:g})" if self.threshold is not None
-                                                 else "") + ". Improve on it.")
+            note = (
+                f"A previous attempt gave {json.dumps(jsonable(dict(prediction)), ensure_ascii=False)}, "
+                f"which scored {score:g}"
+                + (f" (the goal is {self.threshold:g})" if self.threshold is not None else "")
+                + ". Improve on it."
+            )
         if best is None:
             raise last_error  # type: ignore[misc]
         return best

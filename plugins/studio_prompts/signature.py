@@ -27,8 +27,16 @@ from typing import Any
 from .portable.fieldtypes import FieldTypeError, check_type, register_type
 from .portable.formats import Field
 
-__all__ = ["Field", "SignatureSpec", "Signature", "InputField", "OutputField", "as_signature", "SignatureError",
-           "write_signature"]
+__all__ = [
+    "Field",
+    "SignatureSpec",
+    "Signature",
+    "InputField",
+    "OutputField",
+    "as_signature",
+    "SignatureError",
+    "write_signature",
+]
 
 
 class SignatureError(ValueError):
@@ -96,8 +104,11 @@ class SignatureSpec:
             spec = parse_signature(data["signature"], name=name)
         else:
             try:
-                spec = cls(tuple(Field(**f) for f in data.get("inputs", [])),
-                           tuple(Field(**f) for f in data.get("outputs", [])), name=name)
+                spec = cls(
+                    tuple(Field(**f) for f in data.get("inputs", [])),
+                    tuple(Field(**f) for f in data.get("outputs", [])),
+                    name=name,
+                )
             except TypeError as exc:
                 raise SignatureError(f"bad field entry: {exc}") from None
         return spec.with_instructions(data["instructions"]) if data.get("instructions") else spec

@@ -40,8 +40,20 @@ def current_span() -> Span | None:
 
 
 class Span:
-    __slots__ = ("tracer", "id", "parent", "kind", "name", "start", "fields", "tokens", "cost", "calls", "_t0",
-                 "_token")
+    __slots__ = (
+        "tracer",
+        "id",
+        "parent",
+        "kind",
+        "name",
+        "start",
+        "fields",
+        "tokens",
+        "cost",
+        "calls",
+        "_t0",
+        "_token",
+    )
 
     def __init__(self, tracer: Tracer, kind: str, name: str, fields: dict[str, Any], leaf: bool = False):
         parent = _current.get()
@@ -60,8 +72,9 @@ class Span:
         self.cost += cost
         self.calls += calls
 
-    def end(self, outputs: Any = None, error: BaseException | str | None = None, status: str | None = None,
-            **fields: Any) -> None:
+    def end(
+        self, outputs: Any = None, error: BaseException | str | None = None, status: str | None = None, **fields: Any
+    ) -> None:
         if self._token is not None:
             try:
                 _current.reset(self._token)
@@ -75,10 +88,20 @@ class Span:
         if error is not None and status is None:
             cancelled = type(error).__name__ in ("CancelledError", "JobCancelled")
             status = RunStatus.CANCELLED.value if cancelled else "error"  # named as a cancelled run is
-        record = {"id": self.id, "parent": parent.id if parent is not None else self.tracer.root_parent,
-                  "kind": self.kind, "name": self.name, "start": self.start, "duration": duration,
-                  "status": status or "ok", **self.fields, **fields,
-                  "total_tokens": self.tokens, "total_cost": self.cost, "total_calls": self.calls}
+        record = {
+            "id": self.id,
+            "parent": parent.id if parent is not None else self.tracer.root_parent,
+            "kind": self.kind,
+            "name": self.name,
+            "start": self.start,
+            "duration": duration,
+            "status": status or "ok",
+            **self.fields,
+            **fields,
+            "total_tokens": self.tokens,
+            "total_cost": self.cost,
+            "total_calls": self.calls,
+        }
         if outputs is not None:
             record["outputs"] = jsonable(outputs)
         if error is not None:
@@ -102,8 +125,9 @@ class Tracer:
         self.sink = sink
         self.root_parent = root_parent
 
-    def start(self, kind: str, name: str, inputs: Any = None, leaf: bool = False, announce: bool = False,
-              **fields: Any) -> Span:
+    def start(
+        self, kind: str, name: str, inputs: Any = None, leaf: bool = False, announce: bool = False, **fields: Any
+    ) -> Span:
         """``announce``: also write a "running" record now (workflow nodes: the editor shows
         which are running); the finished record with the same id follows."""
         if inputs is not None:
@@ -111,8 +135,17 @@ class Tracer:
         span = Span(self, kind, name, fields, leaf)
         if announce:
             parent = span.parent
-            self.sink({"id": span.id, "parent": parent.id if parent is not None else self.root_parent, "kind": kind,
-                       "name": name, "start": span.start, "status": "running", **fields})
+            self.sink(
+                {
+                    "id": span.id,
+                    "parent": parent.id if parent is not None else self.root_parent,
+                    "kind": kind,
+                    "name": name,
+                    "start": span.start,
+                    "status": "running",
+                    **fields,
+                }
+            )
         return span
 
 
@@ -140,8 +173,15 @@ class _NullSpan:
 NULL_SPAN = _NullSpan()
 
 
-def start_span(tracer: Tracer | None, kind: str, name: str, inputs: Any = None, leaf: bool = False,
-               announce: bool = False, **fields: Any):
+def start_span(
+    tracer: Tracer | None,
+    kind: str,
+    name: str,
+    inputs: Any = None,
+    leaf: bool = False,
+    announce: bool = False,
+    **fields: Any,
+):
     return NULL_SPAN if tracer is None else tracer.start(kind, name, inputs, leaf, announce, **fields)
 
 

@@ -74,8 +74,14 @@ class SpanTree:
             return
         parent_id = record.get("parent") or ROOT
         if parent_id != ROOT and parent_id not in self.nodes:
-            self._insert(Node(parent_id, ROOT, {"id": parent_id, "name": "…", "status": "running",
-                                                "start": record.get("start")}, placeholder=True))
+            self._insert(
+                Node(
+                    parent_id,
+                    ROOT,
+                    {"id": parent_id, "name": "…", "status": "running", "start": record.get("start")},
+                    placeholder=True,
+                )
+            )
         node = self.nodes.get(span_id)
         if node is None:
             self._insert(Node(span_id, parent_id, dict(record)))
@@ -123,13 +129,16 @@ class SpanTree:
         """The run's totals: from the top-level spans' subtree totals, plus counts."""
         tops = [self.nodes[s].record for s in self.children()]
         records = [n.record for k, n in self.nodes.items() if k != ROOT]
-        return {"spans": len(records), "errors": sum(r.get("status") == "error" for r in records),
-                "cached": sum(bool(r.get("cache_hit")) for r in records),
-                "tokens": sum(r.get("total_tokens") or 0 for r in tops),
-                "cost": sum(r.get("total_cost") or 0.0 for r in tops),
-                "calls": sum(r.get("total_calls") or 0 for r in tops),
-                "seconds": max((r.get("start", 0) + (r.get("duration") or 0) for r in records), default=0.0)
-                - min((r.get("start", 0) for r in records if r.get("start")), default=0.0)}
+        return {
+            "spans": len(records),
+            "errors": sum(r.get("status") == "error" for r in records),
+            "cached": sum(bool(r.get("cache_hit")) for r in records),
+            "tokens": sum(r.get("total_tokens") or 0 for r in tops),
+            "cost": sum(r.get("total_cost") or 0.0 for r in tops),
+            "calls": sum(r.get("total_calls") or 0 for r in tops),
+            "seconds": max((r.get("start", 0) + (r.get("duration") or 0) for r in records), default=0.0)
+            - min((r.get("start", 0) for r in records if r.get("start")), default=0.0),
+        }
 
     def spans_of_node(self, node_id: str) -> list[str]:
         """The spans a workflow node produced: its ``node`` span and everything under it."""

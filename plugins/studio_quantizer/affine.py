@@ -32,7 +32,7 @@ def code_range(bits: int, symmetric: bool) -> tuple[int, int]:
     if symmetric:
         top = 2 ** (bits - 1) - 1
         return -top, top
-    return 0, 2 ** bits - 1
+    return 0, 2**bits - 1
 
 
 def qparams(x_min: torch.Tensor, x_max: torch.Tensor, bits: int, symmetric: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -51,7 +51,7 @@ def qparams(x_min: torch.Tensor, x_max: torch.Tensor, bits: int, symmetric: bool
     return scale, zero_point
 
 
-FP16_MIN, FP16_MAX = 2.0 ** -24, 65504.0
+FP16_MIN, FP16_MAX = 2.0**-24, 65504.0
 
 
 def to_storable(scale: torch.Tensor) -> torch.Tensor:
@@ -60,8 +60,9 @@ def to_storable(scale: torch.Tensor) -> torch.Tensor:
     return scale.clamp(FP16_MIN, FP16_MAX).half().float()
 
 
-def quantize(x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, bits: int,
-             symmetric: bool) -> torch.Tensor:
+def quantize(
+    x: torch.Tensor, scale: torch.Tensor, zero_point: torch.Tensor, bits: int, symmetric: bool
+) -> torch.Tensor:
     qmin, qmax = code_range(bits, symmetric)
     return torch.clamp(torch.round(x / scale) + zero_point, qmin, qmax).to(torch.int32)
 
@@ -106,8 +107,9 @@ def blocks(w: torch.Tensor, granularity: Granularity, group_size: int) -> torch.
     return rows.reshape(rows.shape[0], rows.shape[1] // group_size, group_size)
 
 
-def quantize_tensor(w: torch.Tensor, bits: int, symmetric: bool = True, granularity: Granularity = "channel",
-                    group_size: int = 32) -> QuantizedTensor:
+def quantize_tensor(
+    w: torch.Tensor, bits: int, symmetric: bool = True, granularity: Granularity = "channel", group_size: int = 32
+) -> QuantizedTensor:
     w = w.detach().float()
     view = blocks(w, granularity, group_size)
     x_min = view.amin(dim=-1, keepdim=True)
@@ -115,8 +117,9 @@ def quantize_tensor(w: torch.Tensor, bits: int, symmetric: bool = True, granular
     scale, zero_point = qparams(x_min, x_max, bits, symmetric)
     scale = to_storable(scale)  # quantize with the scale exactly as it will be stored
     q = quantize(view, scale, zero_point, bits, symmetric)
-    return QuantizedTensor(q, scale, zero_point, tuple(w.shape), bits, symmetric, granularity,
-                           group_size if granularity == "group" else 0)
+    return QuantizedTensor(
+        q, scale, zero_point, tuple(w.shape), bits, symmetric, granularity, group_size if granularity == "group" else 0
+    )
 
 
 def error_stats(w: torch.Tensor, qt: QuantizedTensor) -> dict[str, float]:
@@ -131,5 +134,10 @@ def error_stats(w: torch.Tensor, qt: QuantizedTensor) -> dict[str, float]:
         snr = float("-inf")
     else:
         snr = 10 * math.log10(signal / mse)
-    return {"mse": mse, "snr_db": snr, "max_abs_error": float(err.abs().max()) if err.numel() else 0.0,
-            "scale_min": float(qt.scale.min()), "scale_max": float(qt.scale.max())}
+    return {
+        "mse": mse,
+        "snr_db": snr,
+        "max_abs_error": float(err.abs().max()) if err.numel() else 0.0,
+        "scale_min": float(qt.scale.min()),
+        "scale_max": float(qt.scale.max()),
+    }

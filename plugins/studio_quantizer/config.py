@@ -24,8 +24,10 @@ class QuantizeParams(BaseModel):
 
 class CompareParams(BaseModel):
     checkpoint: str = Field(..., description="a checkpoint folder")
-    schemes: str = Field("int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32",
-                         description="comma-separated scheme names (int8, int4-g32, int4-g128-asym…)")
+    schemes: str = Field(
+        "int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32",
+        description="comma-separated scheme names (int8, int4-g32, int4-g128-asym…)",
+    )
     measure_text: str = Field("", description="a text file: the loss change of each scheme on its last 10 %")
 
 

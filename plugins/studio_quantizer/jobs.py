@@ -20,19 +20,32 @@ from .scheme import Scheme, preset
 def quantize(params: QuantizeParams, ctx: JobContext) -> dict[str, Any]:
     """The summary and measured losses; the whole report (layers, histograms) is the run's
     ``report.json``."""
-    scheme = Scheme(bits=params.bits, symmetric=params.symmetric, granularity=params.granularity,
-                    group_size=params.group_size, mode=params.mode,
-                    skip=[p.strip() for p in params.skip.split(",") if p.strip()])
+    scheme = Scheme(
+        bits=params.bits,
+        symmetric=params.symmetric,
+        granularity=params.granularity,
+        group_size=params.group_size,
+        mode=params.mode,
+        skip=[p.strip() for p in params.skip.split(",") if p.strip()],
+    )
     out = Path(params.out).expanduser() if params.out else ctx.run_dir / "quantized"
-    report = run_quantization(Path(params.checkpoint).expanduser(), scheme, out, params.measure_text or None,
-                              progress=lambda d, t, m: ctx.progress(d, t, m), calibration=params.calibration or None,
-                              observer=params.observer)
+    report = run_quantization(
+        Path(params.checkpoint).expanduser(),
+        scheme,
+        out,
+        params.measure_text or None,
+        progress=lambda d, t, m: ctx.progress(d, t, m),
+        calibration=params.calibration or None,
+        observer=params.observer,
+    )
     write_json(ctx.run_dir / "report.json", report)
     for i, row in enumerate(report["layers"]):
         ctx.metric("snr_db", i, row["snr_db"])
     summary = report["summary"]
-    ctx.log(f"{summary['scheme']}: Linear weights {summary['linear_ratio']:.3f}x of fp32, "
-            f"{summary['bits_per_weight']:.2f} bits per weight; worst SNR {summary['worst_snr_db']:.1f} dB")
+    ctx.log(
+        f"{summary['scheme']}: Linear weights {summary['linear_ratio']:.3f}x of fp32, "
+        f"{summary['bits_per_weight']:.2f} bits per weight; worst SNR {summary['worst_snr_db']:.1f} dB"
+    )
     ctx.artifact(out, "checkpoint")
     return {**summary, **{f"{k}_loss": v["loss"] for k, v in report["measured"].items() if "loss" in v}}
 

@@ -39,8 +39,10 @@ def load_model(path: Path) -> LoadedModel:
 
     check_config(path)  # a broken config.json, rather than "unknown architecture"
     found = "" if (Path(path) / "config.json").exists() else " (and it has no config.json)"
-    raise QuantizeError(f"{path}: no installed plugin can load this model (unknown architecture){found}; "
-                        "`tensor-studio plugins` lists what is installed")
+    raise QuantizeError(
+        f"{path}: no installed plugin can load this model (unknown architecture){found}; "
+        "`tensor-studio plugins` lists what is installed"
+    )
 
 
 def weight_only(model: nn.Module, quantized: dict[str, QuantizedTensor]) -> nn.Module:
@@ -75,8 +77,9 @@ class DynamicInt8Linear(nn.Module):
     kernel with activations quantized per call. ``engine`` / ``reduce_range`` default to
     ``int8_backend()``; the weights are packed for that engine (the op dispatches on them)."""
 
-    def __init__(self, linear: nn.Linear, qt: QuantizedTensor, reduce_range: bool | None = None,
-                 engine: str | None = None):
+    def __init__(
+        self, linear: nn.Linear, qt: QuantizedTensor, reduce_range: bool | None = None, engine: str | None = None
+    ):
         super().__init__()
         if qt.bits != 8 or not qt.symmetric or qt.granularity not in ("channel", "tensor"):
             raise QuantizeError("the int8 kernel takes 8-bit symmetric per-channel or per-tensor weights")
@@ -121,12 +124,14 @@ def replace_linears(model: nn.Module, quantized: dict[str, QuantizedTensor], mak
     return copy_.eval()
 
 
-def dynamic_int8(model: nn.Module, quantized: dict[str, QuantizedTensor], reduce_range: bool | None = None,
-                 engine: str | None = None) -> nn.Module:
+def dynamic_int8(
+    model: nn.Module, quantized: dict[str, QuantizedTensor], reduce_range: bool | None = None, engine: str | None = None
+) -> nn.Module:
     """``reduce_range``: 7-bit activations (safe from int16 overflow on CPUs without VNNI);
     False uses all 8 bits. None: what ``int8_backend()`` picks for this CPU."""
-    return replace_linears(model, quantized,
-                           lambda linear, qt, _name: DynamicInt8Linear(linear, qt, reduce_range, engine))
+    return replace_linears(
+        model, quantized, lambda linear, qt, _name: DynamicInt8Linear(linear, qt, reduce_range, engine)
+    )
 
 
 class StaticInt8Linear(nn.Module):
@@ -158,8 +163,9 @@ def calibrate(loaded: LoadedModel, names: list[str], text: str, observer: Observ
         raise QuantizeError("the calibration set is empty: give a text with something in it")
     modules = dict(loaded.model.named_modules())
     observers = {name: Observer(observer) for name in names}
-    handles = [modules[name].register_forward_pre_hook(lambda _m, args, n=name: observers[n].update(args[0]))
-               for name in names]
+    handles = [
+        modules[name].register_forward_pre_hook(lambda _m, args, n=name: observers[n].update(args[0])) for name in names
+    ]
     try:
         loaded.loss(loaded.model, text)
     finally:
@@ -169,12 +175,14 @@ def calibrate(loaded: LoadedModel, names: list[str], text: str, observer: Observ
 
 
 def static_int8(model: nn.Module, quantized: dict[str, QuantizedTensor], observers: dict[str, Any]) -> nn.Module:
-    return replace_linears(model, quantized,
-                           lambda linear, qt, name: StaticInt8Linear(linear, qt, *observers[name].qparams()))
+    return replace_linears(
+        model, quantized, lambda linear, qt, name: StaticInt8Linear(linear, qt, *observers[name].qparams())
+    )
 
 
-def reference_dynamic_linear(x: torch.Tensor, qt: QuantizedTensor, bias: torch.Tensor | None,
-                             reduce_range: bool = True) -> torch.Tensor:
+def reference_dynamic_linear(
+    x: torch.Tensor, qt: QuantizedTensor, bias: torch.Tensor | None, reduce_range: bool = True
+) -> torch.Tensor:
     """Dynamic int8, written out: the activations get one asymmetric uint8 scale per call
     (7 bits with ``reduce_range``), the product is integer, then scaled back."""
     qmax = 127 if reduce_range else 255

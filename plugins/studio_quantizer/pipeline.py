@@ -14,9 +14,16 @@ from .scheme import ObserverKind, Scheme
 Progress = Callable[[int, int, str], None]
 
 
-def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str | None = None, repeats: int = 20,
-                     progress: Progress | None = None, calibration: str | None = None,
-                     observer: ObserverKind = "minmax") -> dict[str, Any]:
+def run_quantization(
+    source: Path,
+    scheme: Scheme,
+    out: Path,
+    measure_text: str | None = None,
+    repeats: int = 20,
+    progress: Progress | None = None,
+    calibration: str | None = None,
+    observer: ObserverKind = "minmax",
+) -> dict[str, Any]:
     """Quantize ``source`` into ``out`` (a new folder) and report; measuring needs a text."""
     step = progress or (lambda done, total, message: None)
     text = _read_text(measure_text) if measure_text else None  # bad input is refused before any work
@@ -35,14 +42,29 @@ def run_quantization(source: Path, scheme: Scheme, out: Path, measure_text: str 
             from .quantized import QuantizeError
 
             raise QuantizeError(f"{calibration or measure_text}: the calibration set is empty")
-    measured = measure_all(source, quantized, scheme, text if text is not None else calibration_text, repeats,
-                           calibration_text, observer) if calibration_text is not None else {}
+    measured = (
+        measure_all(
+            source,
+            quantized,
+            scheme,
+            text if text is not None else calibration_text,
+            repeats,
+            calibration_text,
+            observer,
+        )
+        if calibration_text is not None
+        else {}
+    )
     step(2, 3, "saving")
     save_quantized(quantized, kept, scheme, source, out)
     step(3, 3, "done")
     histograms = {name: histograms_of(state[name], qt) for name, qt in quantized.items()}
-    return {"summary": {**summarize(rows, kept, scheme), "saved": str(out)}, "layers": rows, "measured": measured,
-            "histograms": histograms}
+    return {
+        "summary": {**summarize(rows, kept, scheme), "saved": str(out)},
+        "layers": rows,
+        "measured": measured,
+        "histograms": histograms,
+    }
 
 
 def refuse_non_finite(state: dict, source: Path) -> None:
@@ -54,8 +76,10 @@ def refuse_non_finite(state: dict, source: Path) -> None:
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             from .quantized import QuantizeError
 
-            raise QuantizeError(f"{source}: the weights hold NaN or infinite values ({name}, first of them): "
-                                "the run diverged before this checkpoint; quantize an earlier one")
+            raise QuantizeError(
+                f"{source}: the weights hold NaN or infinite values ({name}, first of them): "
+                "the run diverged before this checkpoint; quantize an earlier one"
+            )
 
 
 def histograms_of(w, qt, bins: int = 64) -> dict[str, Any]:
@@ -65,7 +89,7 @@ def histograms_of(w, qt, bins: int = 64) -> dict[str, Any]:
     import torch
 
     w = w.detach().float().reshape(-1)
-    error = (qt.dequantize().reshape(-1) - w)
+    error = qt.dequantize().reshape(-1) - w
 
     def hist(values: torch.Tensor) -> dict[str, list[float]]:
         lo, hi = float(values.min()), float(values.max())
@@ -87,21 +111,31 @@ def histograms_of(w, qt, bins: int = 64) -> dict[str, Any]:
     return {"weights": hist(w), "error": hist(error), "grid": grid}
 
 
-def measure_all(source: Path, quantized, scheme: Scheme, text: str, repeats: int,
-                calibration_text: str | None = None, observer: ObserverKind = "minmax") -> dict[str, Any]:
+def measure_all(
+    source: Path,
+    quantized,
+    scheme: Scheme,
+    text: str,
+    repeats: int,
+    calibration_text: str | None = None,
+    observer: ObserverKind = "minmax",
+) -> dict[str, Any]:
     """fp32, weight-only, dynamic / static int8 as the scheme allows, all on ``text``."""
     from .measure import calibrate, dynamic_int8, load_model, measure, static_int8, weight_only
 
     loaded = load_model(source)
-    results = {"fp32": measure(loaded, loaded.model, text, repeats),
-               "weight_only": measure(loaded, weight_only(loaded.model, quantized), text, repeats)}
+    results = {
+        "fp32": measure(loaded, loaded.model, text, repeats),
+        "weight_only": measure(loaded, weight_only(loaded.model, quantized), text, repeats),
+    }
     if scheme.bits == 8 and scheme.symmetric and scheme.granularity in ("channel", "tensor"):
         results["dynamic_int8"] = measure(loaded, dynamic_int8(loaded.model, quantized), text, repeats)
     if scheme.mode == "static":
         names = [n.removesuffix(".weight") for n in quantized]
         observers = calibrate(loaded, names, calibration_text if calibration_text is not None else text, observer)
-        results[f"static_int8_{observer}"] = measure(loaded, static_int8(loaded.model, quantized, observers), text,
-                                                     repeats)
+        results[f"static_int8_{observer}"] = measure(
+            loaded, static_int8(loaded.model, quantized, observers), text, repeats
+        )
     return results
 
 
@@ -150,8 +184,9 @@ def _read_text(path: str, empty_ok: bool = False) -> str:
     would give a loss that means nothing, an empty text none at all: both are refused."""
     file = Path(path).expanduser()
     if not file.is_file():
-        raise StudioFileError(f"{path}: " + ("not a regular file (a folder, pipe or device)" if file.exists()
-                                             else "no such file"))
+        raise StudioFileError(
+            f"{path}: " + ("not a regular file (a folder, pipe or device)" if file.exists() else "no such file")
+        )
     try:
         raw = file.read_bytes()
     except OSError as exc:

@@ -35,8 +35,16 @@ from .scheme import Scheme
 
 FORMAT = "tensor-studio.quantized"
 VERSION = 1
-COPIED = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
-          "modules.json", "sentence_bert_config.json", "config_sentence_transformers.json")
+COPIED = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
+    "modules.json",
+    "sentence_bert_config.json",
+    "config_sentence_transformers.json",
+)
 
 
 class QuantizeError(StudioFileError):
@@ -59,8 +67,10 @@ def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
         return load_file(str(path))
     except (SafetensorError, OSError, ValueError) as exc:
         if looks_like_pickle(path):
-            raise QuantizeError(f"{path}: a PyTorch pickle, not safetensors; it is never unpickled (a pickle can "
-                                "run code): convert it to safetensors") from None
+            raise QuantizeError(
+                f"{path}: a PyTorch pickle, not safetensors; it is never unpickled (a pickle can "
+                "run code): convert it to safetensors"
+            ) from None
         raise QuantizeError(f"{path}: not a readable safetensors file ({exc})") from None
 
 
@@ -84,8 +94,6 @@ def check_config(folder: Path) -> None:
         raise QuantizeError(f"{path}: expected a JSON object of model settings, found {type(config).__name__}")
 
 
-
-
 def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme):
     """(quantized tensors by name, tensors kept as they were, per-layer report rows)."""
     quantized: dict[str, QuantizedTensor] = {}
@@ -101,8 +109,17 @@ def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme):
             granularity = "channel"  # a row that does not split into groups: one scale per row instead
         qt = quantize_tensor(tensor, bits, scheme.symmetric, granularity, scheme.group_size)
         quantized[name] = qt
-        rows.append({"name": name, "shape": list(tensor.shape), "bits": bits, "granularity": granularity,
-                     "fp32_bytes": tensor.numel() * 4, "bytes": qt.storage_bits() / 8, **error_stats(tensor, qt)})
+        rows.append(
+            {
+                "name": name,
+                "shape": list(tensor.shape),
+                "bits": bits,
+                "granularity": granularity,
+                "fp32_bytes": tensor.numel() * 4,
+                "bytes": qt.storage_bits() / 8,
+                **error_stats(tensor, qt),
+            }
+        )
     return quantized, kept, rows
 
 
@@ -127,8 +144,9 @@ def copy_model_files(source_dir: Path, partial: Path) -> None:
             shutil.copytree(module, partial / module.name)
 
 
-def save_quantized(quantized: dict[str, QuantizedTensor], kept: dict[str, torch.Tensor], scheme: Scheme,
-                   source: Path, out: Path) -> Path:
+def save_quantized(
+    quantized: dict[str, QuantizedTensor], kept: dict[str, torch.Tensor], scheme: Scheme, source: Path, out: Path
+) -> Path:
     out = Path(out)
     partial = new_folder(out)
     with removed_on_failure(partial):
@@ -145,13 +163,15 @@ def removed_on_failure(partial: Path):
     except BaseException as exc:
         shutil.rmtree(partial, ignore_errors=True)
         if isinstance(exc, OSError):
-            raise QuantizeError(f"could not write {partial.with_suffix('')}: {exc.strerror or exc} "
-                                "(nothing was left behind)") from None
+            raise QuantizeError(
+                f"could not write {partial.with_suffix('')}: {exc.strerror or exc} (nothing was left behind)"
+            ) from None
         raise
 
 
-def _write_quantized(partial: Path, quantized: dict[str, QuantizedTensor], kept: dict[str, torch.Tensor],
-                     scheme: Scheme, source: Path) -> None:
+def _write_quantized(
+    partial: Path, quantized: dict[str, QuantizedTensor], kept: dict[str, torch.Tensor], scheme: Scheme, source: Path
+) -> None:
     from safetensors.torch import save_file
 
     tensors: dict[str, torch.Tensor] = {k: v.contiguous() for k, v in kept.items()}
@@ -162,12 +182,26 @@ def _write_quantized(partial: Path, quantized: dict[str, QuantizedTensor], kept:
         tensors[f"{name}.scale"] = qt.scale.half().contiguous()
         if not qt.symmetric:
             tensors[f"{name}.zero_point"] = qt.zero_point.to(torch.uint8).contiguous()
-        entries[name] = {"bits": qt.bits, "symmetric": qt.symmetric, "granularity": qt.granularity,
-                         "group_size": qt.group_size, "shape": list(qt.shape), "blocks": list(qt.q.shape),
-                         "offset": offset}
+        entries[name] = {
+            "bits": qt.bits,
+            "symmetric": qt.symmetric,
+            "granularity": qt.granularity,
+            "group_size": qt.group_size,
+            "shape": list(qt.shape),
+            "blocks": list(qt.q.shape),
+            "offset": offset,
+        }
     save_file(tensors, str(partial / "quantized.safetensors"))
-    write_json(partial / "quantization.json", {"format": FORMAT, "version": VERSION, "scheme": scheme.model_dump(),
-                                               "source": str(source), "tensors": entries})
+    write_json(
+        partial / "quantization.json",
+        {
+            "format": FORMAT,
+            "version": VERSION,
+            "scheme": scheme.model_dump(),
+            "source": str(source),
+            "tensors": entries,
+        },
+    )
     copy_model_files(Path(source) if Path(source).is_dir() else Path(source).parent, partial)
 
 
@@ -212,13 +246,24 @@ def load_codes(folder: Path) -> tuple[dict[str, QuantizedTensor], dict[str, torc
                 count *= dim
             q = unpack(tensors.pop(f"{name}.qcodes"), entry["bits"], entry["offset"], count).reshape(blocks)
             scale = tensors.pop(f"{name}.scale").float()
-            zero = tensors.pop(f"{name}.zero_point").to(torch.int32) if not entry["symmetric"] else \
-                torch.zeros_like(scale, dtype=torch.int32)
+            zero = (
+                tensors.pop(f"{name}.zero_point").to(torch.int32)
+                if not entry["symmetric"]
+                else torch.zeros_like(scale, dtype=torch.int32)
+            )
             shape = tuple(entry["shape"])
             if q.numel() != math.prod(shape):
                 raise ValueError(f"{q.numel()} codes for shape {list(shape)}")
-            quantized[name] = QuantizedTensor(q, scale, zero, shape, entry["bits"], entry["symmetric"],
-                                              entry["granularity"], entry.get("group_size", 0))
+            quantized[name] = QuantizedTensor(
+                q,
+                scale,
+                zero,
+                shape,
+                entry["bits"],
+                entry["symmetric"],
+                entry["granularity"],
+                entry.get("group_size", 0),
+            )
         except (KeyError, RuntimeError, ValueError) as exc:
             raise QuantizeError(f"{folder}: tensor {name} does not match its manifest entry ({exc})") from None
     return quantized, tensors, manifest
@@ -249,9 +294,15 @@ def summarize(rows: list[dict[str, Any]], kept: dict[str, torch.Tensor], scheme:
     linear_after = sum(r["bytes"] for r in rows)
     kept_bytes = sum(t.numel() * t.element_size() for t in kept.values())
     weights = sum(r["fp32_bytes"] // 4 for r in rows)
-    return {"scheme": scheme.label(), "quantized_tensors": len(rows), "quantized_weights": weights,
-            "linear_fp32_bytes": linear_fp32, "linear_bytes": round(linear_after),
-            "linear_ratio": linear_after / linear_fp32 if linear_fp32 else 1.0,
-            "bits_per_weight": 8 * linear_after / weights if weights else 32.0,
-            "model_fp32_bytes": linear_fp32 + kept_bytes, "model_bytes": round(linear_after + kept_bytes),
-            "worst_snr_db": min((r["snr_db"] for r in rows), default=float("inf"))}
+    return {
+        "scheme": scheme.label(),
+        "quantized_tensors": len(rows),
+        "quantized_weights": weights,
+        "linear_fp32_bytes": linear_fp32,
+        "linear_bytes": round(linear_after),
+        "linear_ratio": linear_after / linear_fp32 if linear_fp32 else 1.0,
+        "bits_per_weight": 8 * linear_after / weights if weights else 32.0,
+        "model_fp32_bytes": linear_fp32 + kept_bytes,
+        "model_bytes": round(linear_after + kept_bytes),
+        "worst_snr_db": min((r["snr_db"] for r in rows), default=float("inf")),
+    }

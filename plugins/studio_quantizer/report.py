@@ -22,7 +22,10 @@ def read_report(path: Path) -> dict[str, Any]:
     """A quantize run's ``report.json``; a file that is not one raises ValueError saying so
     (StudioFileError for one that cannot be read as JSON)."""
     report = read_json(Path(path))
-    if not isinstance(report, dict) or not isinstance(report.get("summary"), dict) \
-            or not isinstance(report.get("layers"), list):
+    if (
+        not isinstance(report, dict)
+        or not isinstance(report.get("summary"), dict)
+        or not isinstance(report.get("layers"), list)
+    ):
         raise ValueError(f"{path} is not a quantize report (no summary and layers)")
     return report

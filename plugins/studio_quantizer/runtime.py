@@ -20,7 +20,12 @@ from .quantized import load_codes
 def run_stored(model: nn.Module, folder: Path) -> nn.Module:
     quantized, _, _ = load_codes(folder)
     linears = {name for name, module in model.named_modules() if isinstance(module, nn.Linear)}
-    int8 = {name: qt for name, qt in quantized.items()
-            if qt.bits == 8 and qt.symmetric and qt.granularity in ("channel", "tensor")
-            and name.removesuffix(".weight") in linears}
+    int8 = {
+        name: qt
+        for name, qt in quantized.items()
+        if qt.bits == 8
+        and qt.symmetric
+        and qt.granularity in ("channel", "tensor")
+        and name.removesuffix(".weight") in linears
+    }
     return dynamic_int8(model, int8) if int8 else model

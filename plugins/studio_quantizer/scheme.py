@@ -21,10 +21,12 @@ class Scheme(BaseModel):
     granularity: Granularity = Field("channel", description="values sharing a scale")
     group_size: int = Field(32, ge=2, description="values per group (granularity group): 32, 64, 128…")
     mode: Mode = Field("weight_only", description="what is quantized when the model runs")
-    skip: list[str] = Field(default_factory=lambda: list(DEFAULT_SKIP),
-                            description="tensor name patterns kept in full precision")
-    layer_bits: dict[str, Annotated[int, Field(ge=2, le=8)]] = Field(default_factory=dict,
-                                       description="tensor name pattern → bits, overriding bits per layer")
+    skip: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_SKIP), description="tensor name patterns kept in full precision"
+    )
+    layer_bits: dict[str, Annotated[int, Field(ge=2, le=8)]] = Field(
+        default_factory=dict, description="tensor name pattern → bits, overriding bits per layer"
+    )
 
     def label(self) -> str:
         sym = "sym" if self.symmetric else "asym"
@@ -41,8 +43,12 @@ class Scheme(BaseModel):
         return self.bits
 
     def quantizes(self, name: str, tensor) -> bool:
-        return tensor.dim() == 2 and tensor.is_floating_point() and name.endswith("weight") \
+        return (
+            tensor.dim() == 2
+            and tensor.is_floating_point()
+            and name.endswith("weight")
             and self.bits_for(name) is not None
+        )
 
 
 def preset(name: str) -> Scheme:

@@ -34,8 +34,14 @@ class ApproximateIndex:
         from usearch.index import Index
 
         dim = int(self.store.meta()["dim"])
-        index = Index(ndim=dim, metric="ip", dtype="f32", connectivity=CONNECTIVITY, expansion_add=EXPANSION_ADD,
-                      expansion_search=EXPANSION_SEARCH)
+        index = Index(
+            ndim=dim,
+            metric="ip",
+            dtype="f32",
+            connectivity=CONNECTIVITY,
+            expansion_add=EXPANSION_ADD,
+            expansion_search=EXPANSION_SEARCH,
+        )
         try:
             if json.loads(self.stamp.read_text())["generation"] == generation:
                 index.load(str(self.path))

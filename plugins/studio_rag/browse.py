@@ -86,13 +86,17 @@ def collection_summary(name: str, docs: dict[str, dict[str, Any]], chunks: int, 
     """``docs: 5 documents, 12 chunks, 1 skipped (see Sources) · embedder minilm (fp32)``."""
     counts = {status: sum(d["status"] == status for d in docs.values()) for status in LEFT_OUT}
     left_out = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
-    return (f"{name}: {len(docs) - sum(counts.values())} documents, {chunks} chunks"
-            + (f", {left_out} (see Sources)" if left_out else "")
-            + f" · embedder {meta.get('embedder')} ({meta.get('precision', 'fp32')})")
+    return (
+        f"{name}: {len(docs) - sum(counts.values())} documents, {chunks} chunks"
+        + (f", {left_out} (see Sources)" if left_out else "")
+        + f" · embedder {meta.get('embedder')} ({meta.get('precision', 'fp32')})"
+    )
 
 
-NO_COLLECTION = ("No collection yet: index a folder (or drop one on the window), or build the sample collection of "
-                 "the Python documentation.")
+NO_COLLECTION = (
+    "No collection yet: index a folder (or drop one on the window), or build the sample collection of "
+    "the Python documentation."
+)
 
 
 def collection_field(path: Path, folder: Path) -> str:
@@ -122,8 +126,9 @@ def sample_index_params(data_dir: Path, folder: Path) -> dict[str, Any]:
 # ---- search
 
 
-def search(store: SQLiteStore, text: str, options: dict[str, Any],
-           vector: np.ndarray | None = None) -> tuple[list[Hit] | None, str]:
+def search(
+    store: SQLiteStore, text: str, options: dict[str, Any], vector: np.ndarray | None = None
+) -> tuple[list[Hit] | None, str]:
     """Search with ``options`` (k, mode); ``vector`` is the query's embedding, needed for
     vector and hybrid modes. The hits (None if the search failed) and the line to show."""
     encode: Callable[[str], np.ndarray] | None = None if vector is None else (lambda _q: vector)
@@ -141,8 +146,12 @@ def place(hit: Hit) -> str:
 
 def result_cells(hit: Hit) -> tuple[str, str, str, str]:
     """score, source (file name and place), heading, the text on one line (shortened)."""
-    return (f"{hit.score:.4f}", f"{Path(hit.path).name}{place(hit)}", hit.heading,
-            " ".join(hit.text.split())[:PREVIEW_CHARS])
+    return (
+        f"{hit.score:.4f}",
+        f"{Path(hit.path).name}{place(hit)}",
+        hit.heading,
+        " ".join(hit.text.split())[:PREVIEW_CHARS],
+    )
 
 
 RESULT_COLUMNS = ("score", "source", "heading", "text")
@@ -151,8 +160,10 @@ RESULT_COLUMNS = ("score", "source", "heading", "text")
 def preview_html(hit: Hit, query: str) -> str:
     ranks = f"vector #{hit.vector_rank or '–'} · keyword #{hit.keyword_rank or '–'}"
     where = f"page {hit.page}" if hit.page else f"line {hit.line}"
-    return (f"<p><b>{html.escape(hit.path)}</b> · {where} · {ranks}<br><i>{html.escape(hit.heading)}</i></p>"
-            f"<pre style='white-space: pre-wrap'>{highlight(hit.text, query)}</pre>")
+    return (
+        f"<p><b>{html.escape(hit.path)}</b> · {where} · {ranks}<br><i>{html.escape(hit.heading)}</i></p>"
+        f"<pre style='white-space: pre-wrap'>{highlight(hit.text, query)}</pre>"
+    )
 
 
 def highlight(text: str, query: str) -> str:
@@ -185,8 +196,9 @@ class ChunkView:
     label: str
 
 
-def chunk_view(path: str, chunks: list[ChunkRow], chunk_id: int | None = None,
-               read: Callable[[str], str | None] | None = None) -> ChunkView:
+def chunk_view(
+    path: str, chunks: list[ChunkRow], chunk_id: int | None = None, read: Callable[[str], str | None] | None = None
+) -> ChunkView:
     """The document with its chunks in turn and ``chunk_id`` to be outlined; text formats
     show the file itself (``read``, by default ``document_text``), others the chunk texts.
     A long document shows the ``INSPECT_CHUNKS`` chunks around the chosen one (a 20 MB
@@ -195,9 +207,9 @@ def chunk_view(path: str, chunks: list[ChunkRow], chunk_id: int | None = None,
     if total > INSPECT_CHUNKS:
         chosen = next((i for i, c in enumerate(chunks) if c.id == chunk_id), 0)
         first = max(0, min(chosen - INSPECT_CHUNKS // 2, total - INSPECT_CHUNKS))
-        chunks = chunks[first:first + INSPECT_CHUNKS]
+        chunks = chunks[first : first + INSPECT_CHUNKS]
     text = (read or document_text)(path) if len(chunks) == total else None
-    if text is None or any(text[c.start:c.end] != c.text for c in chunks):
+    if text is None or any(text[c.start : c.end] != c.text for c in chunks):
         parts, spans, at = [], [], 0  # show the chunks one after another
         for c in chunks:
             spans.append((at, at + len(c.text)))
@@ -217,10 +229,12 @@ def document_text(path: str) -> str | None:
 
     file = doc_path(path)
     try:
-        if Path(path).suffix.lower() in (".pdf", ".html", ".htm") or not file.is_file() or \
-                file.stat().st_size > INSPECT_BYTES:
+        if (
+            Path(path).suffix.lower() in (".pdf", ".html", ".htm")
+            or not file.is_file()
+            or file.stat().st_size > INSPECT_BYTES
+        ):
             return None
         return read_text(file)
     except (ParseError, OSError):
         return None
-

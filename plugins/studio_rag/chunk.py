@@ -53,8 +53,9 @@ class _Piece:
     tokens: int
 
 
-def chunk_sections(sections: list[Section], counter: TokenCounter, size: int = 200,
-                   overlap: int = 30, max_chars: int | None = None) -> list[Chunk]:
+def chunk_sections(
+    sections: list[Section], counter: TokenCounter, size: int = 200, overlap: int = 30, max_chars: int | None = None
+) -> list[Chunk]:
     if size < 8:
         raise ValueError("chunk size must be at least 8 tokens")
     overlap = max(0, min(overlap, size // 2))
@@ -68,8 +69,17 @@ def chunk_sections(sections: list[Section], counter: TokenCounter, size: int = 2
         lines = _Lines(text, section.line)
         for group in groups:
             start, end = group[0].start, group[-1].end
-            chunks.append(Chunk(text[start:end], section.offset + start, section.offset + end, section.heading,
-                                section.page, sum(p.tokens for p in group), lines.at(start)))
+            chunks.append(
+                Chunk(
+                    text[start:end],
+                    section.offset + start,
+                    section.offset + end,
+                    section.heading,
+                    section.page,
+                    sum(p.tokens for p in group),
+                    lines.at(start),
+                )
+            )
     return chunks
 
 
@@ -103,7 +113,7 @@ def _trimmed(text: str, a: int, b: int) -> Iterator[tuple[int, int]]:
     if first is None:
         return
     while b > a:  # the last non-space, looked for a block at a time (no copy of a huge paragraph)
-        tail = text[max(a, b - 4096):b]
+        tail = text[max(a, b - 4096) : b]
         kept = tail.rstrip()
         if kept:
             yield first.start(), b - len(tail) + len(kept)
@@ -163,8 +173,7 @@ def _streamed_spans(text: str, a: int, b: int, counter: TokenCounter) -> Iterato
             segments = []
 
 
-def _windows(spans: Iterator[tuple[int, int]], size: int, overlap: int, max_chars: int,
-             text: str) -> Iterator[_Piece]:
+def _windows(spans: Iterator[tuple[int, int]], size: int, overlap: int, max_chars: int, text: str) -> Iterator[_Piece]:
     """Windows of at most ``size`` tokens and ``max_chars`` characters, ``overlap`` shared,
     cut between words where a word boundary lies within a few tokens. Reads ``spans`` as
     it goes: only one window's tokens are held at a time."""
@@ -204,7 +213,7 @@ def _word_start(text: str, offset: int) -> bool:
 
 
 def _is_heading_line(text: str, piece: _Piece) -> bool:
-    line = text[piece.start:piece.end]
+    line = text[piece.start : piece.end]
     return "\n" not in line.strip() and (line.startswith("#") or piece.tokens <= 12)
 
 
@@ -212,8 +221,9 @@ def _pack(pieces: Iterable[_Piece], size: int, overlap: int, max_chars: int) -> 
     groups: list[list[_Piece]] = []
     current: list[_Piece] = []
     for piece in pieces:
-        if current and (sum(p.tokens for p in current) + piece.tokens > size
-                        or piece.end - current[0].start > max_chars):
+        if current and (
+            sum(p.tokens for p in current) + piece.tokens > size or piece.end - current[0].start > max_chars
+        ):
             groups.append(current)
             carried: list[_Piece] = []
             for previous in reversed(current):  # repeat the tail of the last chunk, whole paragraphs only

@@ -24,8 +24,11 @@ def _int_in(low: int, high: int | None = None):
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"{value} is out of range ({low} to {high})" if high is not None
-                                             else f"{value} is out of range (at least {low})")
+            raise argparse.ArgumentTypeError(
+                f"{value} is out of range ({low} to {high})"
+                if high is not None
+                else f"{value} is out of range (at least {low})"
+            )
         return value
 
     return parse
@@ -37,8 +40,12 @@ def _float_in(low: float, high: float | None, low_open: bool = False):
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-        if not math.isfinite(value) or value < low or (low_open and value == low) or \
-                (high is not None and value > high):
+        if (
+            not math.isfinite(value)
+            or value < low
+            or (low_open and value == low)
+            or (high is not None and value > high)
+        ):
             bounds = f"from {low:g} to {high:g}" if high is not None else f"above {low:g}"
             raise argparse.ArgumentTypeError(f"{text} is out of range ({bounds})")
         return value
@@ -51,17 +58,25 @@ def configure(parser) -> None:
     index = sub.add_parser("index", help="index files or folders into a collection (resumes, skips unchanged files)")
     index.add_argument("paths", nargs="+")
     _collection(index)
-    index.add_argument("--embedder", default=None, help="minilm (default), a sentence-transformers folder, "
-                                                        "litellm:<model>, python:module:function")
+    index.add_argument(
+        "--embedder",
+        default=None,
+        help="minilm (default), a sentence-transformers folder, litellm:<model>, python:module:function",
+    )
     index.add_argument("--precision", choices=["fp32", "bf16", "int8"], default="fp32")
     index.add_argument("--include", default="*", help="comma-separated file name patterns")
     index.add_argument("--exclude", default="", help="comma-separated patterns to leave out")
     index.add_argument("--chunk-size", type=_int_in(8, 2048), default=200, help="tokens per chunk (8-2048)")
-    index.add_argument("--overlap", type=_int_in(0, 1024), default=30,
-                       help="tokens shared by neighbouring chunks (less than --chunk-size)")
+    index.add_argument(
+        "--overlap",
+        type=_int_in(0, 1024),
+        default=30,
+        help="tokens shared by neighbouring chunks (less than --chunk-size)",
+    )
     index.add_argument("--batch-size", type=_int_in(1, 1024), default=32)
-    index.add_argument("--file-timeout", type=_float_in(0, 86400, low_open=True), default=60.0,
-                       help="seconds before a file is skipped")
+    index.add_argument(
+        "--file-timeout", type=_float_in(0, 86400, low_open=True), default=60.0, help="seconds before a file is skipped"
+    )
     index.add_argument("--rebuild", action="store_true", help="start the collection afresh")
     index.add_argument("--watch", action="store_true", help="keep running and re-index what changes (Ctrl-C stops)")
     search = sub.add_parser("search", help="search a collection")
@@ -71,8 +86,13 @@ def configure(parser) -> None:
     search.add_argument("--mode", choices=["hybrid", "vector", "keyword"], default="hybrid")
     search.add_argument("--path", default="", help="only documents whose path matches this glob")
     search.add_argument("--heading", default="", help="only chunks whose heading contains this")
-    search.add_argument("--mmr", type=_float_in(0, 1), default=None, metavar="WEIGHT",
-                        help="diversify: relevance weight 0..1 (e.g. 0.7; 1 is plain relevance)")
+    search.add_argument(
+        "--mmr",
+        type=_float_in(0, 1),
+        default=None,
+        metavar="WEIGHT",
+        help="diversify: relevance weight 0..1 (e.g. 0.7; 1 is plain relevance)",
+    )
     search.add_argument("--approximate", action="store_true", help="use the approximate vector index")
     search.add_argument("--json", action="store_true")
     status = sub.add_parser("status", help="list collections, or one collection's documents")
@@ -96,8 +116,10 @@ def run(args, ctx: CliContext) -> int:
     for name, value in vars(args).items():  # SQLite, JSON and the terminal take UTF-8 only
         for text in value if isinstance(value, list) else [value]:
             if isinstance(text, str) and not is_utf8(text):
-                raise ValueError(f"the {name.replace('_', ' ')} {text.encode('utf-8', 'backslashreplace').decode()!r} "
-                                 "is not valid UTF-8 text")
+                raise ValueError(
+                    f"the {name.replace('_', ' ')} {text.encode('utf-8', 'backslashreplace').decode()!r} "
+                    "is not valid UTF-8 text"
+                )
     folder = collections_folder(ctx.folders)  # named collections; not created by reading
     try:
         return _run(args, ctx, folder)
@@ -115,11 +137,19 @@ def _run(args, ctx: CliContext, folder: Path) -> int:
 
     if args.rag_command == "index":
         _check_index(args, folder)
-        params = {"sources": [str(Path(p).expanduser().resolve()) for p in args.paths],
-                  "collection": str(collection_path(args.collection, folder)),
-                  "precision": args.precision, "include": args.include, "exclude": args.exclude,
-                  "chunk_size": args.chunk_size, "overlap": args.overlap, "batch_size": args.batch_size,
-                  "file_timeout": args.file_timeout, "rebuild": args.rebuild, "watch": args.watch}
+        params = {
+            "sources": [str(Path(p).expanduser().resolve()) for p in args.paths],
+            "collection": str(collection_path(args.collection, folder)),
+            "precision": args.precision,
+            "include": args.include,
+            "exclude": args.exclude,
+            "chunk_size": args.chunk_size,
+            "overlap": args.overlap,
+            "batch_size": args.batch_size,
+            "file_timeout": args.file_timeout,
+            "rebuild": args.rebuild,
+            "watch": args.watch,
+        }
         if args.embedder:
             params["embedder"] = args.embedder
         return ctx.run_job("rag.index", params)
@@ -195,8 +225,10 @@ def _status(args, folder: Path) -> int:
             if "error" in row:
                 print(f"{row['name']:20} unreadable: {row['error']}")
             else:
-                print(f"{row['name']:20} {row['documents']:6} documents {row['chunks']:8} chunks "
-                      f"{row['failed']:4} not indexed  embedder {row['embedder']}")
+                print(
+                    f"{row['name']:20} {row['documents']:6} documents {row['chunks']:8} chunks "
+                    f"{row['failed']:4} not indexed  embedder {row['embedder']}"
+                )
         return 0
     store = SQLiteStore(collection_path(args.collection, folder), read_only=True)
     try:
@@ -205,8 +237,10 @@ def _status(args, folder: Path) -> int:
             print(json.dumps({"meta": store.meta(), "documents": docs}, indent=2))
             return 0
         meta = store.meta()
-        print(f"{store.path}: embedder {meta['embedder']} ({meta['dim']} dims), chunks of {meta['chunk_size']} "
-              f"tokens, {store.count()} chunks")
+        print(
+            f"{store.path}: embedder {meta['embedder']} ({meta['dim']} dims), chunks of {meta['chunk_size']} "
+            f"tokens, {store.count()} chunks"
+        )
         for path, doc in sorted(docs.items()):
             note = f"{doc['chunks']} chunks" if doc["status"] == "indexed" else doc["error"]
             print(f"  {doc['status']:8} {path}  {note}")

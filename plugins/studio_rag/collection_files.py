@@ -54,16 +54,22 @@ def collection_path(name_or_path: str, folder: Path | None = None) -> Path:
         path = Path(text).expanduser()
         long_part = next((part for part in path.parts if len(os.fsencode(part)) > MAX_PATH_PART), None)
         if long_part is not None:
-            raise StoreError(f"collection path {_short(text)}: the name {_short(long_part)} is "
-                             f"{len(os.fsencode(long_part)):,} bytes long; file and folder names stop at "
-                             f"{MAX_PATH_PART}")
+            raise StoreError(
+                f"collection path {_short(text)}: the name {_short(long_part)} is "
+                f"{len(os.fsencode(long_part)):,} bytes long; file and folder names stop at "
+                f"{MAX_PATH_PART}"
+            )
         if len(os.fsencode(str(path))) > MAX_PATH:
-            raise StoreError(f"collection path {_short(text)} is {len(os.fsencode(str(path))):,} bytes long; "
-                             f"paths stop at {MAX_PATH:,}")
+            raise StoreError(
+                f"collection path {_short(text)} is {len(os.fsencode(str(path))):,} bytes long; "
+                f"paths stop at {MAX_PATH:,}"
+            )
         return path
     if len(text) > MAX_NAME:
-        raise StoreError(f"collection name {_short(text)} is {len(text):,} characters long; names stop at "
-                         f"{MAX_NAME} (or give a path)")
+        raise StoreError(
+            f"collection name {_short(text)} is {len(text):,} characters long; names stop at "
+            f"{MAX_NAME} (or give a path)"
+        )
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", text or "?") or set(text) == {"."}:
         raise StoreError(f"collection name {_short(text)}: use letters, digits, '.', '_' or '-' (or give a path)")
     return (folder or collections_folder()) / f"{text}{SUFFIX}"
@@ -72,7 +78,7 @@ def collection_path(name_or_path: str, folder: Path | None = None) -> Path:
 def _short(text: str, limit: int = 60) -> str:
     """``text`` quoted, cut in the middle when long (an error stays one readable line)."""
     text = safe_text(text)
-    return repr(text if len(text) <= limit else f"{text[:limit // 2]}…{text[-limit // 2:]}")
+    return repr(text if len(text) <= limit else f"{text[: limit // 2]}…{text[-limit // 2 :]}")
 
 
 def collection_name(path: Path) -> str:
@@ -119,8 +125,9 @@ def in_collections_folder(path: Path, folder: Path | None = None) -> bool:
         return False
 
 
-def open_for_indexing(path: Path, embedder, chunk_size: int, overlap: int, rebuild: bool = False,
-                      folder: Path | None = None) -> SQLiteStore:
+def open_for_indexing(
+    path: Path, embedder, chunk_size: int, overlap: int, rebuild: bool = False, folder: Path | None = None
+) -> SQLiteStore:
     """Open (or create) a collection for ``embedder``. ``rebuild`` starts it afresh: the
     old collection is kept beside it as ``.old`` until the new one is complete; a damaged
     one is moved aside as ``.damaged-<time>`` and kept; anything that is not a collection
@@ -129,17 +136,25 @@ def open_for_indexing(path: Path, embedder, chunk_size: int, overlap: int, rebui
     if rebuild:
         found = check_rebuild(path, folder)
         if found is not None:
-            aside = path.with_name(path.name + (".old" if found == "collection"
-                                                else time.strftime(".damaged-%Y%m%d-%H%M%S")))
+            aside = path.with_name(
+                path.name + (".old" if found == "collection" else time.strftime(".damaged-%Y%m%d-%H%M%S"))
+            )
             for suffix in ("", "-wal", "-shm"):
                 source = Path(str(path) + suffix)
                 if source.exists():
                     source.replace(Path(str(aside) + suffix))
             for cache in (".usearch", ".usearch.json"):  # the approximate index of the old collection
                 Path(str(path) + cache).unlink(missing_ok=True)
-    return SQLiteStore(path, create_with={"embedder": embedder.spec, "dim": embedder.dim,
-                                          "precision": getattr(embedder, "precision", "fp32"),
-                                          "chunk_size": chunk_size, "overlap": overlap})
+    return SQLiteStore(
+        path,
+        create_with={
+            "embedder": embedder.spec,
+            "dim": embedder.dim,
+            "precision": getattr(embedder, "precision", "fp32"),
+            "chunk_size": chunk_size,
+            "overlap": overlap,
+        },
+    )
 
 
 def recorded_embedder(path: Path, spec: str, precision: str, batch_size: int) -> LazyEmbedder | None:
@@ -169,9 +184,16 @@ def list_collections(folder: Path) -> list[dict[str, Any]]:
             store = SQLiteStore(path, read_only=True)
             try:
                 docs = store.documents()
-                out.append({"name": collection_name(path), "path": str(path), "embedder": store.meta().get("embedder"),
-                            "documents": sum(d["status"] == "indexed" for d in docs.values()),
-                            "failed": sum(d["status"] != "indexed" for d in docs.values()), "chunks": store.count()})
+                out.append(
+                    {
+                        "name": collection_name(path),
+                        "path": str(path),
+                        "embedder": store.meta().get("embedder"),
+                        "documents": sum(d["status"] == "indexed" for d in docs.values()),
+                        "failed": sum(d["status"] != "indexed" for d in docs.values()),
+                        "chunks": store.count(),
+                    }
+                )
             finally:
                 store.close()
         except StoreError as exc:

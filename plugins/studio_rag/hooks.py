@@ -21,41 +21,70 @@ from studio.api import (
 
 @hookimpl
 def studio_plugin_info():
-    return PluginInfo(name="RAG indexer", version="0.1",
-                      description="Index folders into SQLite collections (FTS5 + vectors), hybrid search, "
-                                  "retriever and tree-summary workflow nodes.")
+    return PluginInfo(
+        name="RAG indexer",
+        version="0.1",
+        description="Index folders into SQLite collections (FTS5 + vectors), hybrid search, "
+        "retriever and tree-summary workflow nodes.",
+    )
 
 
 @hookimpl
 def studio_job_kinds():
     from .config import IndexParams
 
-    return [JobKind("rag.index", "Index documents", IndexParams, "studio_rag.jobs:index",
-                    description="chunk and embed files into a collection; unchanged files are skipped, a killed "
-                                "run resumes")]
+    return [
+        JobKind(
+            "rag.index",
+            "Index documents",
+            IndexParams,
+            "studio_rag.jobs:index",
+            description="chunk and embed files into a collection; unchanged files are skipped, a killed run resumes",
+        )
+    ]
 
 
 @hookimpl
 def studio_commands():
-    return [CliCommand("rag", "index folders, search collections, show their status",
-                       "studio_rag.cli:configure", "studio_rag.cli:run"),
-            MenuAction("rag.sample", "Build the sample collection (Python docs)",
-                       "studio_rag.qt.collections_panel:build_sample")]
+    return [
+        CliCommand(
+            "rag",
+            "index folders, search collections, show their status",
+            "studio_rag.cli:configure",
+            "studio_rag.cli:run",
+        ),
+        MenuAction(
+            "rag.sample", "Build the sample collection (Python docs)", "studio_rag.qt.collections_panel:build_sample"
+        ),
+    ]
 
 
 @hookimpl
 def studio_workflow_nodes():
     from .config import RetrieveParams, SummarizeParams
 
-    return [NodeType("rag.retrieve", "Retrieve", "studio_rag.nodes:retrieve", "Retrieval",
-                     inputs=(Port("query", "str"),),
-                     outputs=(Port("passages", "list[str]"), Port("sources", "list[str]")), params=RetrieveParams,
-                     description="top-k chunks of a collection (hybrid, vector or keyword search)"),
-            NodeType("rag.summarize", "Tree summary", "studio_rag.nodes:summarize", "Retrieval",
-                     inputs=(Port("question", "str"), Port("passages", "list[str]")),
-                     outputs=(Port("answer", "str"), Port("summary", "str"), Port("levels", "int")),
-                     params=SummarizeParams,
-                     description="summarise passages pairwise, level by level, then answer (each call traced)")]
+    return [
+        NodeType(
+            "rag.retrieve",
+            "Retrieve",
+            "studio_rag.nodes:retrieve",
+            "Retrieval",
+            inputs=(Port("query", "str"),),
+            outputs=(Port("passages", "list[str]"), Port("sources", "list[str]")),
+            params=RetrieveParams,
+            description="top-k chunks of a collection (hybrid, vector or keyword search)",
+        ),
+        NodeType(
+            "rag.summarize",
+            "Tree summary",
+            "studio_rag.nodes:summarize",
+            "Retrieval",
+            inputs=(Port("question", "str"), Port("passages", "list[str]")),
+            outputs=(Port("answer", "str"), Port("summary", "str"), Port("levels", "int")),
+            params=SummarizeParams,
+            description="summarise passages pairwise, level by level, then answer (each call traced)",
+        ),
+    ]
 
 
 @hookimpl
@@ -75,7 +104,8 @@ def studio_open_path(path: Path):
     path = Path(path)
     if path.is_file() and path.name.endswith(".rag.sqlite"):
         return OpenAction(description="search this collection", panel="rag:panel")
-    if path.is_dir() and not any((path / marker).exists() for marker in ("events.jsonl", "config.json",
-                                                                          "model.safetensors")):
+    if path.is_dir() and not any(
+        (path / marker).exists() for marker in ("events.jsonl", "config.json", "model.safetensors")
+    ):
         return OpenAction(description="index this folder", panel="rag:panel")
     return None

@@ -39,8 +39,19 @@ from .store import Source, SQLiteStore, StoreError
 if TYPE_CHECKING:
     from .embedder import TokenCounter
 
-DEFAULT_EXCLUDE = (".git", ".hg", ".svn", "__pycache__", "node_modules", ".venv", "venv", ".tox", "*.pyc",
-                   "*.rag.sqlite*", ".ipynb_checkpoints")
+DEFAULT_EXCLUDE = (
+    ".git",
+    ".hg",
+    ".svn",
+    "__pycache__",
+    "node_modules",
+    ".venv",
+    "venv",
+    ".tox",
+    "*.pyc",
+    "*.rag.sqlite*",
+    ".ipynb_checkpoints",
+)
 IN_FLIGHT = 16  # files parsed ahead of the embedder
 EMBED_BLOCK = 256  # chunks embedded (and their documents written) together
 
@@ -73,8 +84,11 @@ class IndexReport:
     cancelled: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.__dict__, "failed": [{"path": p, "error": e} for p, e in self.failed],
-                "chunks_per_s": self.chunks / self.seconds if self.seconds else 0.0}
+        return {
+            **self.__dict__,
+            "failed": [{"path": p, "error": e} for p, e in self.failed],
+            "chunks_per_s": self.chunks / self.seconds if self.seconds else 0.0,
+        }
 
 
 def scan(root: Path, options: IndexOptions, skipped: list[tuple[Path, str]] | None = None) -> list[Path]:
@@ -191,13 +205,15 @@ class Parser:
         self.pending: deque[tuple[Path, Any]] = deque()
 
     def _start(self):
-        return multiprocessing.get_context("spawn").Pool(1, initializer=_init_worker,
-                                                         initargs=(self.spec, self.options.parser))
+        return multiprocessing.get_context("spawn").Pool(
+            1, initializer=_init_worker, initargs=(self.spec, self.options.parser)
+        )
 
     def submit(self, path: Path) -> None:
         o = self.options
-        self.pending.append((path, self.pool.apply_async(parse_and_chunk, (str(path), o.chunk_size, o.overlap,
-                                                                           o.max_bytes))))
+        self.pending.append(
+            (path, self.pool.apply_async(parse_and_chunk, (str(path), o.chunk_size, o.overlap, o.max_bytes)))
+        )
 
     def next(self) -> tuple[Path, list[Chunk] | str]:
         path, result = self.pending.popleft()
@@ -234,9 +250,11 @@ def check_embedder(store: SQLiteStore, embedder) -> None:
     built = (meta.get("embedder"), int(meta.get("dim", -1)), meta.get("precision", "fp32"))
     wanted = (embedder.spec, embedder.dim, getattr(embedder, "precision", "fp32"))
     if built != wanted:
-        raise IndexingError(f"{store.path.name} was built with the embedder {built[0]!r} ({built[1]} dims, "
-                          f"{built[2]}); this run uses {wanted[0]!r} ({wanted[1]} dims, {wanted[2]}). Index into "
-                          "a new collection, or rebuild this one with --rebuild")
+        raise IndexingError(
+            f"{store.path.name} was built with the embedder {built[0]!r} ({built[1]} dims, "
+            f"{built[2]}); this run uses {wanted[0]!r} ({wanted[1]} dims, {wanted[2]}). Index into "
+            "a new collection, or rebuild this one with --rebuild"
+        )
 
 
 def source_roots(sources: list[Path], store: SQLiteStore | None = None) -> list[Path]:
@@ -252,16 +270,19 @@ def source_roots(sources: list[Path], store: SQLiteStore | None = None) -> list[
             kept = 0 if store is None else sum(1 for p in store.documents() if Path(p).is_relative_to(doc_key(root)))
             if not kept:
                 raise IndexingError(f"no such folder or file: {doc_key(root)}")
-            raise IndexingError(f"{doc_key(root)}: the source no longer exists; its {kept} documents stay in the "
-                                f"collection (remove them with `tensor-studio rag remove`)")
+            raise IndexingError(
+                f"{doc_key(root)}: the source no longer exists; its {kept} documents stay in the "
+                f"collection (remove them with `tensor-studio rag remove`)"
+            )
         if not (root.is_dir() or root.is_file()):
             raise IndexingError(f"{doc_key(root)}: not a folder or a regular file")
         roots.append(root)
     return roots
 
 
-def check_sources(collection: Path, sources: list[Path], rebuild: bool = False,
-                  folder: Path | None = None) -> list[Path]:
+def check_sources(
+    collection: Path, sources: list[Path], rebuild: bool = False, folder: Path | None = None
+) -> list[Path]:
     """``source_roots`` before a job starts or a model loads (the collection only read);
     with ``rebuild``, that what would be replaced is a collection (``check_rebuild``;
     ``folder``: the collections folder)."""
@@ -277,9 +298,15 @@ def check_sources(collection: Path, sources: list[Path], rebuild: bool = False,
             store.close()
 
 
-def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: IndexOptions | None = None,
-                  progress: Callable[[dict[str, Any]], None] = lambda _: None,
-                  cancelled: Callable[[], bool] = lambda: False, parser: Parser | None = None) -> IndexReport:
+def index_sources(
+    store: SQLiteStore,
+    sources: list[Path],
+    embedder,
+    options: IndexOptions | None = None,
+    progress: Callable[[dict[str, Any]], None] = lambda _: None,
+    cancelled: Callable[[], bool] = lambda: False,
+    parser: Parser | None = None,
+) -> IndexReport:
     """Documents are stored under ``doc_key(path)``: the path, or for a file name that is
     not UTF-8, the path with its odd bytes escaped (``doc_keys``)."""
     options = options or IndexOptions()
@@ -327,9 +354,11 @@ def index_sources(store: SQLiteStore, sources: list[Path], embedder, options: In
         except sqlite3.OperationalError as exc:
             if "full" not in str(exc).lower():
                 raise
-            raise IndexingError(f"the disk is full ({exc}): indexing stopped after {report.indexed} documents; "
-                                f"{store.path.name} keeps every document written, and the next run resumes "
-                                "once there is space") from None
+            raise IndexingError(
+                f"the disk is full ({exc}): indexing stopped after {report.indexed} documents; "
+                f"{store.path.name} keeps every document written, and the next run resumes "
+                "once there is space"
+            ) from None
     report.seconds = time.perf_counter() - started
     progress(_progress(report, len(todo), started, before, final=True))
     return report
@@ -376,16 +405,22 @@ def _embed_and_write(store, embedder, waiting, report) -> None:
     report.embed_seconds += time.perf_counter() - t0
     docs, at = [], 0
     for source, chunks in waiting:
-        docs.append((source, chunks, vectors[at:at + len(chunks)]))
+        docs.append((source, chunks, vectors[at : at + len(chunks)]))
         at += len(chunks)
     store.write_documents(docs)
     report.indexed += len(waiting)
     report.chunks += len(texts)
 
 
-def watch(store: SQLiteStore, sources: list[Path], embedder, options: IndexOptions | None = None,
-          interval: float = 2.0, on_pass: Callable[[IndexReport], None] = lambda _: None,
-          cancelled: Callable[[], bool] = lambda: False) -> None:
+def watch(
+    store: SQLiteStore,
+    sources: list[Path],
+    embedder,
+    options: IndexOptions | None = None,
+    interval: float = 2.0,
+    on_pass: Callable[[IndexReport], None] = lambda _: None,
+    cancelled: Callable[[], bool] = lambda: False,
+) -> None:
     """Re-index what changed every ``interval`` seconds until cancelled; the parse helper
     and the model stay loaded between passes, so a changed file costs its own embedding."""
     options = options or IndexOptions()
@@ -401,8 +436,7 @@ def watch(store: SQLiteStore, sources: list[Path], embedder, options: IndexOptio
         parser.close()
 
 
-def _progress(report: IndexReport, total: int, started: float, before: int = 0,
-              final: bool = False) -> dict[str, Any]:
+def _progress(report: IndexReport, total: int, started: float, before: int = 0, final: bool = False) -> dict[str, Any]:
     """Progress through the ``total`` files to parse. ``before`` entries of ``report.failed``
     were skipped while scanning (link loops…): counted in done but not in total, they made
     the Jobs panel show "6/4 files" and a negative ETA."""
@@ -411,5 +445,12 @@ def _progress(report: IndexReport, total: int, started: float, before: int = 0,
     rate = report.chunks / elapsed if elapsed else 0.0
     files_rate = done / elapsed if elapsed else 0.0
     eta = max(0.0, (total - done) / files_rate) if files_rate and not final else 0.0
-    return {"done": done, "total": total, "chunks": report.chunks, "chunks_per_s": rate, "eta_s": eta,
-            "failed": len(report.failed), "final": final}
+    return {
+        "done": done,
+        "total": total,
+        "chunks": report.chunks,
+        "chunks_per_s": rate,
+        "eta_s": eta,
+        "failed": len(report.failed),
+        "final": final,
+    }

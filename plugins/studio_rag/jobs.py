@@ -28,15 +28,18 @@ def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:
     from .embedder import open_embedder
 
     check_sources(path, [Path(s) for s in params.sources], params.rebuild, ctx.data_dir)  # before a model loads
-    embedder = None if params.rebuild else recorded_embedder(path, params.embedder, params.precision,
-                                                                 params.batch_size)
+    embedder = None if params.rebuild else recorded_embedder(path, params.embedder, params.precision, params.batch_size)
     if embedder is None:
         ctx.progress(0, None, f"loading the embedder {params.embedder}")
         embedder = open_embedder(params.embedder, params.precision, params.batch_size)
     store = open_for_indexing(path, embedder, params.chunk_size, params.overlap, params.rebuild, ctx.data_dir)
-    options = IndexOptions(include=split_patterns(params.include) or ["*"],
-                           exclude=list(DEFAULT_EXCLUDE) + split_patterns(params.exclude),
-                           chunk_size=params.chunk_size, overlap=params.overlap, file_timeout=params.file_timeout)
+    options = IndexOptions(
+        include=split_patterns(params.include) or ["*"],
+        exclude=list(DEFAULT_EXCLUDE) + split_patterns(params.exclude),
+        chunk_size=params.chunk_size,
+        overlap=params.overlap,
+        file_timeout=params.file_timeout,
+    )
     steps = [0]
 
     def progress(p: dict[str, Any]) -> None:
@@ -49,8 +52,15 @@ def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:
         report = index_sources(store, sources, embedder, options, progress, lambda: ctx.cancelled)
         if params.watch and not ctx.cancelled:
             ctx.log(f"watching {', '.join(map(str, sources))} for changes; cancel the job to stop")
-            watch(store, sources, embedder, options, params.watch_interval, lambda r: _log_pass(ctx, r),
-                  lambda: ctx.cancelled)
+            watch(
+                store,
+                sources,
+                embedder,
+                options,
+                params.watch_interval,
+                lambda r: _log_pass(ctx, r),
+                lambda: ctx.cancelled,
+            )
     finally:
         store.close()
     for failed, error in report.failed:
@@ -62,10 +72,14 @@ def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:
     if params.rebuild:
         for old in path.parent.glob(path.name + ".old*"):
             old.unlink()
-    ctx.log(f"{path.name}: {report.indexed} indexed, {report.unchanged} unchanged, {report.removed} removed, "
-            f"{len(report.failed)} skipped, {report.chunks} chunks in {report.seconds:.1f} s")
-    return {k: summary[k] for k in ("files", "indexed", "unchanged", "removed", "chunks", "chunks_per_s")} | \
-        {"failed": len(report.failed), "collection": str(path)}
+    ctx.log(
+        f"{path.name}: {report.indexed} indexed, {report.unchanged} unchanged, {report.removed} removed, "
+        f"{len(report.failed)} skipped, {report.chunks} chunks in {report.seconds:.1f} s"
+    )
+    return {k: summary[k] for k in ("files", "indexed", "unchanged", "removed", "chunks", "chunks_per_s")} | {
+        "failed": len(report.failed),
+        "collection": str(path),
+    }
 
 
 def progress_message(p: dict[str, Any]) -> str:
@@ -77,5 +91,7 @@ def progress_message(p: dict[str, Any]) -> str:
 
 def _log_pass(ctx: JobContext, report: IndexReport) -> None:
     if report.indexed or report.removed or report.failed:
-        ctx.log(f"re-indexed {report.indexed}, removed {report.removed}, skipped {len(report.failed)} "
-                f"({report.chunks} chunks in {report.seconds:.1f} s)")
+        ctx.log(
+            f"re-indexed {report.indexed}, removed {report.removed}, skipped {len(report.failed)} "
+            f"({report.chunks} chunks in {report.seconds:.1f} s)"
+        )

@@ -58,13 +58,14 @@ def load(path: Path) -> LoadedModel | None:
         generator = torch.Generator().manual_seed(0)
         return torch.randint(1000, 20000, (batch_size, 128), generator=generator)
 
-    return LoadedModel(transformer, loss, example_input, f"sentence embedder {folder.name} ({embedder.dim} dims)",
-                       loss_name=LOSS_NAME)
+    return LoadedModel(
+        transformer, loss, example_input, f"sentence embedder {folder.name} ({embedder.dim} dims)", loss_name=LOSS_NAME
+    )
 
 
 def held_out_sentences(text: str) -> list[str]:
     lines = [line.strip() for line in text.splitlines() if len(line.strip()) > 20]
-    held_out = lines[int(len(lines) * (1 - VAL_FRACTION)):][:MAX_SENTENCES]
+    held_out = lines[int(len(lines) * (1 - VAL_FRACTION)) :][:MAX_SENTENCES]
     if not held_out:
         raise StudioFileError("the held-out 10 % of the text has no line longer than 20 characters to embed")
     return held_out

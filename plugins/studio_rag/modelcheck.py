@@ -19,8 +19,14 @@ from typing import Any
 from .embedder import EmbedderError
 
 # far beyond any sentence embedder (the largest have 32-48 layers of 4096), far below a hang
-LIMITS = {"num_hidden_layers": 256, "hidden_size": 16384, "intermediate_size": 65536, "num_attention_heads": 512,
-          "vocab_size": 1_000_000, "max_position_embeddings": 1_048_576}
+LIMITS = {
+    "num_hidden_layers": 256,
+    "hidden_size": 16384,
+    "intermediate_size": 65536,
+    "num_attention_heads": 512,
+    "vocab_size": 1_000_000,
+    "max_position_embeddings": 1_048_576,
+}
 LAYER_NAME = re.compile(r"(?:^|\.)(?:layer|layers|h|block|blocks)\.(\d+)\.")
 MAX_HEADER = 100_000_000
 
@@ -46,8 +52,10 @@ def check_model_folder(folder: Path) -> None:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ModelCheckError(f"{config_path}: {key} is {value!r}; a positive whole number is expected")
         if value > limit:
-            raise ModelCheckError(f"{config_path}: {key} is {value:,}, beyond any sentence embedder (at most "
-                                  f"{limit:,}); the model was not built")
+            raise ModelCheckError(
+                f"{config_path}: {key} is {value:,}, beyond any sentence embedder (at most "
+                f"{limit:,}); the model was not built"
+            )
         sizes[key] = value
     _check_memory(config_path, sizes)
     weights = _weight_shapes(folder)
@@ -89,8 +97,10 @@ def _check_memory(config_path: Path, sizes: dict[str, int]) -> None:
     need = 4 * estimated_parameters(sizes)  # float32 while building
     free = available_memory()
     if free and need > free:
-        raise ModelCheckError(f"{config_path}: building this model needs about {need / 2**30:.1f} GiB "
-                              f"({estimated_parameters(sizes):,} parameters); {free / 2**30:.1f} GiB is free")
+        raise ModelCheckError(
+            f"{config_path}: building this model needs about {need / 2**30:.1f} GiB "
+            f"({estimated_parameters(sizes):,} parameters); {free / 2**30:.1f} GiB is free"
+        )
 
 
 def available_memory() -> int | None:
@@ -127,8 +137,11 @@ def safetensors_header(path: Path) -> dict[str, list[int]]:
         raise ModelCheckError(f"{path}: not a readable safetensors file ({exc})") from None
     if not isinstance(header, dict):
         raise ModelCheckError(f"{path}: not a safetensors file (its header is not a table of tensors)")
-    return {name: list(info.get("shape", [])) for name, info in header.items()
-            if name != "__metadata__" and isinstance(info, dict)}
+    return {
+        name: list(info.get("shape", []))
+        for name, info in header.items()
+        if name != "__metadata__" and isinstance(info, dict)
+    }
 
 
 def _compare(config_path: Path, sizes: dict[str, int], weights: dict[str, list[int]]) -> None:
@@ -136,11 +149,18 @@ def _compare(config_path: Path, sizes: dict[str, int], weights: dict[str, list[i
     layers = {int(m.group(1)) for name in weights for m in [LAYER_NAME.search(name)] if m}
     stated = sizes.get("num_hidden_layers")
     if stated is not None and layers and stated != max(layers) + 1:
-        raise ModelCheckError(f"{config_path}: num_hidden_layers is {stated:,} but the weights hold "
-                              f"{max(layers) + 1} layers; the model was not built")
+        raise ModelCheckError(
+            f"{config_path}: num_hidden_layers is {stated:,} but the weights hold "
+            f"{max(layers) + 1} layers; the model was not built"
+        )
     hidden = sizes.get("hidden_size")
     for name, shape in weights.items():
-        if re.search(r"(word_embeddings|embed_tokens|wte)\.weight$", name) and len(shape) == 2 and \
-                hidden is not None and shape[1] != hidden:
-            raise ModelCheckError(f"{config_path}: hidden_size is {hidden:,} but {name} is {shape[0]}×"
-                                  f"{shape[1]}; the model was not built")
+        if (
+            re.search(r"(word_embeddings|embed_tokens|wte)\.weight$", name)
+            and len(shape) == 2
+            and hidden is not None
+            and shape[1] != hidden
+        ):
+            raise ModelCheckError(
+                f"{config_path}: hidden_size is {hidden:,} but {name} is {shape[0]}×{shape[1]}; the model was not built"
+            )

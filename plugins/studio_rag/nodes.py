@@ -21,8 +21,11 @@ def _searcher(collection: str, need_vectors: bool):
     if not path.exists():
         from .store import StoreError
 
-        how = "`tensor-studio rag sample` (or RAG ▸ Build sample collection)" if collection == "python-docs" else \
-            f"`tensor-studio rag index FOLDER -c {collection}` (or drop a folder on the studio)"
+        how = (
+            "`tensor-studio rag sample` (or RAG ▸ Build sample collection)"
+            if collection == "python-docs"
+            else f"`tensor-studio rag index FOLDER -c {collection}` (or drop a folder on the studio)"
+        )
         raise StoreError(f"collection {collection!r} does not exist yet ({path}); build it with {how}")
     key = f"{path}|{need_vectors}"
     if key not in _searchers:
@@ -35,12 +38,12 @@ async def retrieve(params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, 
 
     def run():
         with _lock:
-            return _searcher(p.collection, p.mode != "keyword").search(str(inputs["query"]), p.k, p.mode, p.path, "",
-                                                                          p.mmr)
+            return _searcher(p.collection, p.mode != "keyword").search(
+                str(inputs["query"]), p.k, p.mode, p.path, "", p.mmr
+            )
 
     hits = await asyncio.to_thread(run)  # the model and SQLite work off the event loop
-    return {"passages": [h.text for h in hits],
-            "sources": [f"{h.path}:{h.page if h.page else h.line}" for h in hits]}
+    return {"passages": [h.text for h in hits], "sources": [f"{h.path}:{h.page if h.page else h.line}" for h in hits]}
 
 
 async def summarize(params: dict[str, Any], inputs: dict[str, Any], runtime) -> dict[str, Any]:

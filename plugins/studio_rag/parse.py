@@ -19,9 +19,38 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 MAX_BYTES = 50_000_000
-CODE_SUFFIXES = {".py", ".pyi", ".js", ".ts", ".tsx", ".jsx", ".c", ".h", ".cc", ".cpp", ".hpp", ".java", ".go",
-                 ".rs", ".rb", ".sh", ".kt", ".swift", ".cs", ".scala", ".lua", ".r", ".jl", ".toml", ".yaml",
-                 ".yml", ".json", ".ini", ".cfg", ".sql"}
+CODE_SUFFIXES = {
+    ".py",
+    ".pyi",
+    ".js",
+    ".ts",
+    ".tsx",
+    ".jsx",
+    ".c",
+    ".h",
+    ".cc",
+    ".cpp",
+    ".hpp",
+    ".java",
+    ".go",
+    ".rs",
+    ".rb",
+    ".sh",
+    ".kt",
+    ".swift",
+    ".cs",
+    ".scala",
+    ".lua",
+    ".r",
+    ".jl",
+    ".toml",
+    ".yaml",
+    ".yml",
+    ".json",
+    ".ini",
+    ".cfg",
+    ".sql",
+}
 TEXT_SUFFIXES = {".txt", ".text", ".log", ".csv", ".tsv", ""}
 SUFFIXES = {".md", ".markdown", ".rst", ".html", ".htm", ".pdf"} | CODE_SUFFIXES | TEXT_SUFFIXES
 
@@ -101,7 +130,7 @@ def parse_markdown(text: str) -> list[Section]:
         heading = re.match(r"(#{1,6})\s+(.+?)\s*#*\s*$", line) if not fenced else None
         if heading:
             level = len(heading.group(1))
-            trail = trail[:level - 1] + [heading.group(2)]
+            trail = trail[: level - 1] + [heading.group(2)]
             heads.append((m.start(), " › ".join(trail)))
     return split_at(text, heads)
 
@@ -135,8 +164,9 @@ def parse_code(text: str) -> list[Section]:
 
 class _HTMLText(HTMLParser):
     SKIP = frozenset({"script", "style", "noscript", "template"})
-    BLOCK = frozenset({"p", "div", "li", "tr", "br", "pre", "section", "article", "table", "ul", "ol", "dd", "dt",
-                       "blockquote"})
+    BLOCK = frozenset(
+        {"p", "div", "li", "tr", "br", "pre", "section", "article", "table", "ul", "ol", "dd", "dt", "blockquote"}
+    )
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -166,7 +196,7 @@ class _HTMLText(HTMLParser):
             self.skipping = max(0, self.skipping - 1)
         elif re.fullmatch(r"h[1-6]", tag) and self.heading is not None:
             title = " ".join("".join(self.heading).split())
-            self.trail = self.trail[:int(tag[1]) - 1] + [title]
+            self.trail = self.trail[: int(tag[1]) - 1] + [title]
             self.heads[-1] = (self.heads[-1][0], " › ".join(self.trail))
             self.heading = None
             self.add("\n\n")

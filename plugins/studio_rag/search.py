@@ -42,12 +42,19 @@ class Searcher:
     """Search one collection; ``encode_query(text) -> unit vector`` is needed for vector and
     hybrid modes (keyword search needs no model)."""
 
-    def __init__(self, store: SQLiteStore, encode_query: Callable[[str], np.ndarray] | None = None,
-                 ann=None):
+    def __init__(self, store: SQLiteStore, encode_query: Callable[[str], np.ndarray] | None = None, ann=None):
         self.store, self.encode_query, self.ann = store, encode_query, ann
 
-    def search(self, query: str, k: int = 5, mode: str = "hybrid", path: str = "", heading: str = "",
-               mmr: float | None = None, approximate: bool = False) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        mode: str = "hybrid",
+        path: str = "",
+        heading: str = "",
+        mmr: float | None = None,
+        approximate: bool = False,
+    ) -> list[Hit]:
         if mode not in MODES:
             raise ValueError(f"search mode {mode!r}: choose one of {', '.join(MODES)}")
         if not all(map(is_utf8, (query, path, heading))):  # SQLite and the tokenizer take UTF-8 only
@@ -87,19 +94,28 @@ class Searcher:
         ordered = ordered[:k]
         vector_rank = {c: r + 1 for r, c in enumerate(vector_ranked)}
         keyword_rank = {c: r + 1 for r, c in enumerate(keyword_ranked)}
-        return [Hit(**vars(row), score=scores[row.id], vector_rank=vector_rank.get(row.id),
-                    keyword_rank=keyword_rank.get(row.id)) for row in self.store.chunks(ordered)]
+        return [
+            Hit(
+                **vars(row),
+                score=scores[row.id],
+                vector_rank=vector_rank.get(row.id),
+                keyword_rank=keyword_rank.get(row.id),
+            )
+            for row in self.store.chunks(ordered)
+        ]
 
     def _allowed(self, path: str, heading: str) -> set[int] | None:
         if not path and not heading:
             return None
         rows = self.store.db.execute(
             "SELECT c.id FROM chunks c JOIN documents d ON d.id = c.doc_id WHERE d.path GLOB ? AND c.heading LIKE ?",
-            (path or "*", f"%{heading}%"))  # GLOB: the shell-style patterns of --path; LIKE: case-insensitive
+            (path or "*", f"%{heading}%"),
+        )  # GLOB: the shell-style patterns of --path; LIKE: case-insensitive
         return {row[0] for row in rows}
 
-    def _vector(self, query_vector: np.ndarray, limit: int, allowed: set[int] | None,
-                approximate: bool) -> list[tuple[int, float]]:
+    def _vector(
+        self, query_vector: np.ndarray, limit: int, allowed: set[int] | None, approximate: bool
+    ) -> list[tuple[int, float]]:
         if approximate and self.ann is not None and allowed is None:
             return self.ann.search(query_vector, limit)
         ids, matrix = self.store.vectors()

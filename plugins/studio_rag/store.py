@@ -90,10 +90,27 @@ class DiskError(StoreError):
 
 
 # SQLite's primary result codes that say the disk or the permissions failed, not the file's content
-_DISK_CODES = {3: "SQLITE_PERM", 5: "SQLITE_BUSY", 6: "SQLITE_LOCKED", 7: "SQLITE_NOMEM", 8: "SQLITE_READONLY",
-               10: "SQLITE_IOERR", 13: "SQLITE_FULL", 14: "SQLITE_CANTOPEN", 15: "SQLITE_PROTOCOL"}
-_DISK_WORDS = ("disk i/o error", "database or disk is full", "unable to open", "readonly", "read-only",
-               "database is locked", "out of memory", "no space left")
+_DISK_CODES = {
+    3: "SQLITE_PERM",
+    5: "SQLITE_BUSY",
+    6: "SQLITE_LOCKED",
+    7: "SQLITE_NOMEM",
+    8: "SQLITE_READONLY",
+    10: "SQLITE_IOERR",
+    13: "SQLITE_FULL",
+    14: "SQLITE_CANTOPEN",
+    15: "SQLITE_PROTOCOL",
+}
+_DISK_WORDS = (
+    "disk i/o error",
+    "database or disk is full",
+    "unable to open",
+    "readonly",
+    "read-only",
+    "database is locked",
+    "out of memory",
+    "no space left",
+)
 
 
 def disk_problem(exc: Exception) -> bool:
@@ -128,14 +145,20 @@ def unreadable(path: Path, exc: Exception) -> StoreError:
     where = safe_text(str(path))
     if disk_problem(exc):
         if disk_full(path, exc):
-            return DiskError(f"{where}: cannot be read or written: the disk is full (free some space and try "
-                             "again; the collection was left as it is)")
-        return DiskError(f"{where}: cannot be read ({safe_text(str(exc))}): a problem with the disk or the file's "
-                         "permissions, not with the collection, which was left as it is")
-    how = ("start it afresh with --rebuild, which keeps the damaged file beside it as .damaged-<time>"
-           if named_as_collection(path) else "index into a new collection")
-    return DamagedCollection(f"{where}: not a readable collection ({safe_text(str(exc))}); it was left as it is: "
-                             f"{how}")
+            return DiskError(
+                f"{where}: cannot be read or written: the disk is full (free some space and try "
+                "again; the collection was left as it is)"
+            )
+        return DiskError(
+            f"{where}: cannot be read ({safe_text(str(exc))}): a problem with the disk or the file's "
+            "permissions, not with the collection, which was left as it is"
+        )
+    how = (
+        "start it afresh with --rebuild, which keeps the damaged file beside it as .damaged-<time>"
+        if named_as_collection(path)
+        else "index into a new collection"
+    )
+    return DamagedCollection(f"{where}: not a readable collection ({safe_text(str(exc))}); it was left as it is: {how}")
 
 
 TABLES = ("meta", "documents", "chunks", "chunks_fts")
@@ -192,8 +215,11 @@ class SQLiteStore:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         existing = self.path.exists() and self.path.stat().st_size > 0
         try:
-            self.db = self._open_for_reading() if read_only else \
-                sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            self.db = (
+                self._open_for_reading()
+                if read_only
+                else sqlite3.connect(str(self.path), timeout=30, isolation_level=None, check_same_thread=False)
+            )
             if existing:  # checked before anything is written: another program's database stays untouched
                 stored = self.meta()
                 if stored:
@@ -216,16 +242,21 @@ class SQLiteStore:
         if not stored:
             if create_with is None:
                 self._close_quietly()
-                raise DamagedCollection(f"{where}: not a collection ({'no metadata' if existing else 'an empty file'})"
-                                        "; it was left as it is")
+                raise DamagedCollection(
+                    f"{where}: not a collection ({'no metadata' if existing else 'an empty file'})"
+                    "; it was left as it is"
+                )
             with self.transaction():
-                for key, value in {**create_with, "schema": SCHEMA_VERSION, "generation": 0,
-                                    "skipped_status": True}.items():
+                for key, value in {
+                    **create_with,
+                    "schema": SCHEMA_VERSION,
+                    "generation": 0,
+                    "skipped_status": True,
+                }.items():
                     self.db.execute("INSERT INTO meta VALUES (?, ?)", (key, json.dumps(value)))
         elif stored.get("schema") != SCHEMA_VERSION:
             self._close_quietly()
-            raise StoreError(f"{where}: collection format {stored.get('schema')}; this studio reads "
-                             f"{SCHEMA_VERSION}")
+            raise StoreError(f"{where}: collection format {stored.get('schema')}; this studio reads {SCHEMA_VERSION}")
         elif not read_only:
             self._upgrade()
         self._doc_columns = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
@@ -274,8 +305,10 @@ class SQLiteStore:
         missing = [t for t in TABLES if t not in names]
         if missing or not isinstance(stored.get("embedder"), str) or int(stored.get("dim", 0)) <= 0:
             error = DamagedCollection if "schema" in stored or "embedder" in stored else NotACollection
-            raise error(f"{safe_text(str(self.path))}: an SQLite file but not a collection (no "
-                        f"{', '.join(missing) or 'embedder and dimensions'}); it was left as it is")
+            raise error(
+                f"{safe_text(str(self.path))}: an SQLite file but not a collection (no "
+                f"{', '.join(missing) or 'embedder and dimensions'}); it was left as it is"
+            )
         self.db.execute("SELECT COUNT(*), MAX(path) FROM documents").fetchone()  # reads the table's pages
 
     def _check_tables(self) -> None:
@@ -283,11 +316,13 @@ class SQLiteStore:
         collection's tables is there (an empty database is fine to start one in)."""
         names = {row[0] for row in self.db.execute("SELECT name FROM sqlite_master")}
         if names and not names & set(TABLES):
-            raise NotACollection(f"{safe_text(str(self.path))}: an SQLite file but not a collection; it was left "
-                                 "as it is")
+            raise NotACollection(
+                f"{safe_text(str(self.path))}: an SQLite file but not a collection; it was left as it is"
+            )
         if names:
-            raise DamagedCollection(f"{safe_text(str(self.path))}: a collection without its metadata; it was "
-                                    "left as it is")
+            raise DamagedCollection(
+                f"{safe_text(str(self.path))}: a collection without its metadata; it was left as it is"
+            )
 
     def _upgrade(self) -> None:
         """Columns and statuses added since a collection was made (its data is kept)."""
@@ -335,8 +370,18 @@ class SQLiteStore:
     def documents(self) -> dict[str, dict[str, Any]]:
         mtime = "mtime" if "mtime" in self._doc_columns else "0"  # read-only: a collection not yet upgraded
         rows = self.db.execute(f"SELECT path, hash, size, {mtime}, status, error, chunks, indexed_at FROM documents")
-        return {r[0]: {"hash": r[1], "size": r[2], "mtime": r[3], "status": r[4], "error": r[5], "chunks": r[6],
-                       "indexed_at": r[7]} for r in rows}
+        return {
+            r[0]: {
+                "hash": r[1],
+                "size": r[2],
+                "mtime": r[3],
+                "status": r[4],
+                "error": r[5],
+                "chunks": r[6],
+                "indexed_at": r[7],
+            }
+            for r in rows
+        }
 
     def write_documents(self, docs: list[tuple[Source, list[Chunk], np.ndarray]]) -> None:
         """Replace each ``(source, chunks, vectors)`` document, all in one transaction."""
@@ -346,14 +391,18 @@ class SQLiteStore:
                 self._delete(source.path)
                 cur = self.db.execute(
                     "INSERT INTO documents(path, hash, size, mtime, status, chunks, indexed_at) VALUES (?,?,?,?,?,?,?)",
-                    (source.path, source.hash, source.size, source.mtime, "indexed", len(chunks), now))
+                    (source.path, source.hash, source.size, source.mtime, "indexed", len(chunks), now),
+                )
                 doc_id = cur.lastrowid
                 vectors = np.ascontiguousarray(vectors, dtype=np.float32)
                 self.db.executemany(
                     "INSERT INTO chunks(doc_id, ord, text, start, end, line, page, heading, tokens, vector) "
                     "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    [(doc_id, i, c.text, c.start, c.end, c.line, c.page, c.heading, c.tokens, vectors[i].tobytes())
-                     for i, c in enumerate(chunks)])
+                    [
+                        (doc_id, i, c.text, c.start, c.end, c.line, c.page, c.heading, c.tokens, vectors[i].tobytes())
+                        for i, c in enumerate(chunks)
+                    ],
+                )
             self._bump()
 
     def write_failure(self, source: Source, error: str, status: str = "skipped") -> None:
@@ -362,9 +411,10 @@ class SQLiteStore:
         error = safe_text(error)  # a message quoting a file name that is not UTF-8
         with self.transaction():
             self._delete(source.path)
-            self.db.execute("INSERT INTO documents(path, hash, size, mtime, status, error, indexed_at) "
-                            "VALUES (?,?,?,?,?,?,?)",
-                            (source.path, source.hash, source.size, source.mtime, status, error, time.time()))
+            self.db.execute(
+                "INSERT INTO documents(path, hash, size, mtime, status, error, indexed_at) VALUES (?,?,?,?,?,?,?)",
+                (source.path, source.hash, source.size, source.mtime, status, error, time.time()),
+            )
             self._bump()
 
     def touch(self, source: Source) -> None:
@@ -396,8 +446,11 @@ class SQLiteStore:
             dim = int(self.meta()["dim"])
             rows = self.db.execute("SELECT id, vector FROM chunks ORDER BY id").fetchall()
             ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim) \
-                if rows else np.zeros((0, dim), np.float32)
+            matrix = (
+                np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32).reshape(len(rows), dim)
+                if rows
+                else np.zeros((0, dim), np.float32)
+            )
             self._matrix = (generation, ids, matrix)
         return self._matrix[1], self._matrix[2]
 
@@ -407,8 +460,10 @@ class SQLiteStore:
         if not words:
             return []
         match = " OR ".join(f'"{w}"' for w in words)
-        rows = self.db.execute("SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? "
-                               "ORDER BY bm25(chunks_fts) LIMIT ?", (match, limit)).fetchall()
+        rows = self.db.execute(
+            "SELECT rowid, bm25(chunks_fts) FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY bm25(chunks_fts) LIMIT ?",
+            (match, limit),
+        ).fetchall()
         return [(r[0], -r[1]) for r in rows]
 
     def _discriminative(self, words: list[str]) -> list[str]:
@@ -423,10 +478,12 @@ class SQLiteStore:
             return words
         db = self.db
         if not self._term_tables:  # once per connection (temp tables live as long as it)
-            db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING fts5(word, "
-                       "tokenize='porter unicode61')")
-            db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_terms USING fts5vocab(temp, query_words, "
-                       "'instance')")
+            db.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words USING fts5(word, tokenize='porter unicode61')"
+            )
+            db.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_terms USING fts5vocab(temp, query_words, 'instance')"
+            )
             db.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunk_terms USING fts5vocab(main, chunks_fts, 'row')")
             self._term_tables = True
         db.execute("DELETE FROM temp.query_words")
@@ -449,14 +506,20 @@ class SQLiteStore:
         if not ids:
             return []
         marks = ",".join("?" * len(ids))
-        rows = self.db.execute(f"SELECT c.id, d.path, c.text, c.start, c.end, c.line, c.page, c.heading FROM chunks c "
-                               f"JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})", ids).fetchall()
+        rows = self.db.execute(
+            f"SELECT c.id, d.path, c.text, c.start, c.end, c.line, c.page, c.heading FROM chunks c "
+            f"JOIN documents d ON d.id = c.doc_id WHERE c.id IN ({marks})",
+            ids,
+        ).fetchall()
         by_id = {r[0]: ChunkRow(*r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     def chunks_of(self, path: str) -> list[ChunkRow]:
-        rows = self.db.execute("SELECT c.id, d.path, c.text, c.start, c.end, c.line, c.page, c.heading FROM chunks c "
-                               "JOIN documents d ON d.id = c.doc_id WHERE d.path=? ORDER BY c.ord", (path,)).fetchall()
+        rows = self.db.execute(
+            "SELECT c.id, d.path, c.text, c.start, c.end, c.line, c.page, c.heading FROM chunks c "
+            "JOIN documents d ON d.id = c.doc_id WHERE d.path=? ORDER BY c.ord",
+            (path,),
+        ).fetchall()
         return [ChunkRow(*r) for r in rows]
 
 

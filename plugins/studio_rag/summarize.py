@@ -11,8 +11,10 @@ import asyncio
 from typing import Any
 
 PAIR = "question, first: str, second: str -> summary"
-PAIR_INSTRUCTIONS = ("Merge the two passages into one short summary that keeps every fact relevant to the question "
-                     "(names, numbers, conditions) and drops the rest.")
+PAIR_INSTRUCTIONS = (
+    "Merge the two passages into one short summary that keeps every fact relevant to the question "
+    "(names, numbers, conditions) and drops the rest."
+)
 ANSWER = "question, context: str -> answer"
 ANSWER_INSTRUCTIONS = "Answer the question from the context alone; say so if the context does not contain the answer."
 
@@ -22,7 +24,7 @@ async def tree_summarize(question: str, passages: list[str], runtime: Any) -> di
     if not level:
         return {"answer": "", "summary": "", "levels": 0}
     while len(level) > 1:
-        pairs = [level[i:i + 2] for i in range(0, len(level), 2)]
+        pairs = [level[i : i + 2] for i in range(0, len(level), 2)]
         merged = await asyncio.gather(*(_merge(question, pair, runtime) for pair in pairs))
         level, levels = list(merged), levels + 1
     answer = await runtime.predict(ANSWER, ANSWER_INSTRUCTIONS, question=question, context=level[0])

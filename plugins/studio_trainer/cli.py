@@ -22,8 +22,13 @@ from .config import MAX_SEED
 def configure(parser) -> None:
     sub = parser.add_subparsers(dest="trainer_action", required=True, metavar="ACTION")
     summary = sub.add_parser("summary", help="parameters per layer, FLOPs per token, memory of a model config")
-    summary.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                         help="a model setting, e.g. n_layer=6 (VALUE parsed as JSON if it can be)")
+    summary.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a model setting, e.g. n_layer=6 (VALUE parsed as JSON if it can be)",
+    )
     summary.add_argument("--vocab-size", type=int, default=65)
     summary.add_argument("--batch-size", type=int, default=12)
     summary.add_argument("--grad-checkpointing", action="store_true", help="memory with gradient checkpointing")
@@ -40,9 +45,12 @@ def configure(parser) -> None:
     tok.add_argument("tokenizer", help="tokenizer.json, or a checkpoint / run folder")
     tok.add_argument("text")
     sub.add_parser("parts", help="attention types and blocks models can use (built-in and from plugins)")
-    tr = sub.add_parser("torchrun", help="one process of a data-parallel run that torchrun starts (several GPUs "
-                        "or machines): torchrun --nproc-per-node N --no-python tensor-studio trainer torchrun …",
-                        description=TORCHRUN_HELP)
+    tr = sub.add_parser(
+        "torchrun",
+        help="one process of a data-parallel run that torchrun starts (several GPUs "
+        "or machines): torchrun --nproc-per-node N --no-python tensor-studio trainer torchrun …",
+        description=TORCHRUN_HELP,
+    )
     tr.add_argument("--params", type=Path, help="the run's parameters (JSON), as for jobs run")
     tr.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="one setting, as for jobs run")
     tr.add_argument("--quiet", action="store_true", help="no progress bar on rank 0")
@@ -89,17 +97,24 @@ def _summary(args) -> int:
     sets = parse_assignments(args.set)
     unknown = [key for key in sets if key not in ModelConfig.model_fields]
     if unknown:  # a typo must not pass silently (the summary would describe another model)
-        raise ValueError(f"--set {unknown[0]}: no such model setting (the settings: "
-                         f"{', '.join(ModelConfig.model_fields)})")
-    config = _validated(ModelConfig, {**sets, "vocab_size": args.vocab_size},
-                        {"vocab_size": "--vocab-size"})
+        raise ValueError(
+            f"--set {unknown[0]}: no such model setting (the settings: {', '.join(ModelConfig.model_fields)})"
+        )
+    config = _validated(ModelConfig, {**sets, "vocab_size": args.vocab_size}, {"vocab_size": "--vocab-size"})
     summary = summarize(meta_model(config), args.batch_size, args.grad_checkpointing)
     print(json.dumps(summary.as_dict(), indent=2) if args.json else summary.table())
     return 0
 
 
-GENERATE_FLAGS = {"max_new_tokens": "--max-new-tokens", "temperature": "--temperature", "top_k": "--top-k",
-                  "seed": "--seed", "device": "--device", "prompt": "--prompt", "checkpoint": "checkpoint"}
+GENERATE_FLAGS = {
+    "max_new_tokens": "--max-new-tokens",
+    "temperature": "--temperature",
+    "top_k": "--top-k",
+    "seed": "--seed",
+    "device": "--device",
+    "prompt": "--prompt",
+    "checkpoint": "checkpoint",
+}
 
 
 def _generate(args, runs: Path) -> int:
@@ -107,9 +122,19 @@ def _generate(args, runs: Path) -> int:
     a run id names a run in ``runs`` (the workspace's)."""
     from .config import GenerateParams
 
-    p = _validated(GenerateParams, {"checkpoint": args.checkpoint, "prompt": args.prompt, "seed": args.seed,
-                                    "max_new_tokens": args.max_new_tokens, "temperature": args.temperature,
-                                    "top_k": args.top_k, "device": args.device}, GENERATE_FLAGS)
+    p = _validated(
+        GenerateParams,
+        {
+            "checkpoint": args.checkpoint,
+            "prompt": args.prompt,
+            "seed": args.seed,
+            "max_new_tokens": args.max_new_tokens,
+            "temperature": args.temperature,
+            "top_k": args.top_k,
+            "device": args.device,
+        },
+        GENERATE_FLAGS,
+    )
     from .train.checkpoint import load_checkpoint, resolve_checkpoint
     from .train.device import pick_device
     from .train.memory import is_out_of_memory
@@ -121,12 +146,23 @@ def _generate(args, runs: Path) -> int:
         model, tokenizer, config = load_checkpoint(folder, device, generate=True)
         print(f"# {folder}" + (f" ({config['loaded_as']})" if "loaded_as" in config else ""), file=sys.stderr)
         sys.stdout.write(p.prompt)
-        sample_text(model, tokenizer, p.prompt, p.max_new_tokens, p.temperature, p.top_k, seed=p.seed,
-                    device=device, on_text=lambda piece: (sys.stdout.write(piece), sys.stdout.flush()))
+        sample_text(
+            model,
+            tokenizer,
+            p.prompt,
+            p.max_new_tokens,
+            p.temperature,
+            p.top_k,
+            seed=p.seed,
+            device=device,
+            on_text=lambda piece: (sys.stdout.write(piece), sys.stdout.flush()),
+        )
     except (RuntimeError, MemoryError) as exc:
         if is_out_of_memory(exc):
-            raise ValueError(f"ran out of memory generating from {folder} on {device}; close other programs, "
-                             "or use a machine (or --device) with more memory") from None
+            raise ValueError(
+                f"ran out of memory generating from {folder} on {device}; close other programs, "
+                "or use a machine (or --device) with more memory"
+            ) from None
         raise
     sys.stdout.write("\n")
     return 0
@@ -162,8 +198,10 @@ def _torchrun(args, ctx: CliContext) -> int:
     """Rank 0: the run as a studio job (its worker inherits torchrun's environment and joins
     the group from there). Other ranks: the same ``train`` in this process, reporting nothing."""
     if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
-        raise ValueError("this command is one process of a torchrun launch; start it with torchrun, e.g. "
-                         "torchrun --nproc-per-node 2 --no-python tensor-studio trainer torchrun --params run.json")
+        raise ValueError(
+            "this command is one process of a torchrun launch; start it with torchrun, e.g. "
+            "torchrun --nproc-per-node 2 --no-python tensor-studio trainer torchrun --params run.json"
+        )
     from .train.launch import TORCHRUN
 
     params = ctx.job_params("trainer.train", args.params, args.set)

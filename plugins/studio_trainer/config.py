@@ -32,6 +32,7 @@ class Checked(BaseModel):
 #: the "format" of a checkpoint's config.json (kept here, free of torch, for the hooks)
 CHECKPOINT_FORMAT = "tensor-studio-checkpoint/1"
 
+
 class ModelConfig(Checked):
     """A GPT-style decoder. ``vocab_size`` 0 means "take it from the tokenizer"."""
 
@@ -56,12 +57,16 @@ class ModelConfig(Checked):
 class DataConfig(Checked):
     """Where the text comes from and how it becomes tokens."""
 
-    corpus: str = Field("stdlib", min_length=1,  # "" would read the current folder
-                        description="'stdlib' (Python's own sources, offline), a text file, a folder, "
-                        "a CSV/JSON/JSONL/Parquet file, or a Hugging Face dataset saved with save_to_disk")
+    corpus: str = Field(
+        "stdlib",
+        min_length=1,  # "" would read the current folder
+        description="'stdlib' (Python's own sources, offline), a text file, a folder, "
+        "a CSV/JSON/JSONL/Parquet file, or a Hugging Face dataset saved with save_to_disk",
+    )
     text_column: str = Field("text", description="column to read from tables")
     format: Literal["text", "prompt_response"] = Field(
-        "text", description="text: one long stream; prompt_response: fine-tuning pairs with dynamic padding")
+        "text", description="text: one long stream; prompt_response: fine-tuning pairs with dynamic padding"
+    )
     prompt_column: str = "prompt"
     response_column: str = "response"
     max_chars: int = Field(5_000_000, ge=1, le=10**10, description="read at most this many characters")
@@ -74,8 +79,10 @@ class DataConfig(Checked):
 class LoRAConfig(Checked):
     rank: int = Field(8, ge=1, le=1024)
     alpha: float = Field(16.0, gt=0.0, le=1e6)
-    targets: list[str] = Field(default_factory=lambda: ["attn.qkv", "attn.proj"],
-                               description="module name suffixes to adapt (attn.qkv, attn.proj, mlp.fc, mlp.proj)")
+    targets: list[str] = Field(
+        default_factory=lambda: ["attn.qkv", "attn.proj"],
+        description="module name suffixes to adapt (attn.qkv, attn.proj, mlp.fc, mlp.proj)",
+    )
     dropout: float = Field(0.0, ge=0.0, lt=1.0)
 
 
@@ -91,7 +98,8 @@ class TrainParams(Checked):
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     init_from: str | None = Field(
-        None, description="start from this checkpoint (fine-tuning); its model and tokenizer are used")
+        None, description="start from this checkpoint (fine-tuning); its model and tokenizer are used"
+    )
     lora: LoRAConfig | None = Field(None, description="fine-tune low-rank adapters of init_from instead of all weights")
     distill: DistillConfig | None = None
     resume: str | None = Field(None, description="continue a killed or finished run: its id, folder or checkpoint")
@@ -110,15 +118,23 @@ class TrainParams(Checked):
     grad_clip: float = Field(1.0, ge=0.0, le=1e6, description="0 disables clipping")
 
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
-    processes: int = Field(1, ge=1, le=64, description="data-parallel processes (one per GPU; on the CPU they "
-                           "share the cores); each draws batch_size sequences per step")
+    processes: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="data-parallel processes (one per GPU; on the CPU they "
+        "share the cores); each draws batch_size sequences per step",
+    )
     precision: Literal["fp32", "bf16", "fp16"] = Field(
-        "fp32", description="bf16: autocast on CPU/CUDA; fp16: CUDA with a grad scaler")
+        "fp32", description="bf16: autocast on CPU/CUDA; fp16: CUDA with a grad scaler"
+    )
     grad_checkpointing: bool = False
     compile: bool = Field(False, description="torch.compile the model (the first steps take longer)")
     compile_mode: Literal["default", "reduce-overhead", "max-autotune"] = Field(
-        "default", description="reduce-overhead: CUDA graphs, for small models whose steps are launch-bound "
-        "(fixed-length batches only); max-autotune: also searches kernel configurations")
+        "default",
+        description="reduce-overhead: CUDA graphs, for small models whose steps are launch-bound "
+        "(fixed-length batches only); max-autotune: also searches kernel configurations",
+    )
     seed: int = Field(1337, ge=0, le=MAX_SEED)
 
     log_interval: int = Field(10, ge=1, le=MAX_STEPS)
@@ -141,8 +157,10 @@ class TrainParams(Checked):
         if self.processes > 1 and self.device == "mps":
             raise ValueError("data-parallel processes need CUDA GPUs or the CPU, not MPS")
         if self.compile and self.compile_mode != "default" and self.grad_accum > 1:
-            raise ValueError(f"compile_mode {self.compile_mode!r} replays CUDA graphs, which cannot accumulate "
-                             "gradients over micro-batches: set grad_accum to 1 or compile_mode to 'default'")
+            raise ValueError(
+                f"compile_mode {self.compile_mode!r} replays CUDA graphs, which cannot accumulate "
+                "gradients over micro-batches: set grad_accum to 1 or compile_mode to 'default'"
+            )
         return self
 
 

@@ -26,21 +26,40 @@ DEVICES = ("cpu", "cuda", "mps")
 
 @hookimpl
 def studio_plugin_info() -> PluginInfo:
-    return PluginInfo(name="Trainer", version="0.1.0",
-                      description="Train and fine-tune small GPT-style language models (LoRA, distillation), "
-                                  "with live loss curves, samples and exact resume.")
+    return PluginInfo(
+        name="Trainer",
+        version="0.1.0",
+        description="Train and fine-tune small GPT-style language models (LoRA, distillation), "
+        "with live loss curves, samples and exact resume.",
+    )
 
 
 @hookimpl
 def studio_job_kinds() -> list[JobKind]:
     return [
-        JobKind("trainer.train", "Train a language model", TrainParams, "studio_trainer.jobs:train",
-                description="Pretrain, fine-tune (full or LoRA), distill or resume a GPT-style model.",
-                devices=DEVICES),
-        JobKind("trainer.generate", "Generate text from a checkpoint", GenerateParams, "studio_trainer.jobs:generate",
-                description="Sample a continuation of a prompt.", devices=DEVICES),
-        JobKind("trainer.merge_lora", "Merge LoRA adapters", MergeParams, "studio_trainer.jobs:merge_lora",
-                description="Fold a LoRA checkpoint into plain weights."),
+        JobKind(
+            "trainer.train",
+            "Train a language model",
+            TrainParams,
+            "studio_trainer.jobs:train",
+            description="Pretrain, fine-tune (full or LoRA), distill or resume a GPT-style model.",
+            devices=DEVICES,
+        ),
+        JobKind(
+            "trainer.generate",
+            "Generate text from a checkpoint",
+            GenerateParams,
+            "studio_trainer.jobs:generate",
+            description="Sample a continuation of a prompt.",
+            devices=DEVICES,
+        ),
+        JobKind(
+            "trainer.merge_lora",
+            "Merge LoRA adapters",
+            MergeParams,
+            "studio_trainer.jobs:merge_lora",
+            description="Fold a LoRA checkpoint into plain weights.",
+        ),
     ]
 
 
@@ -48,12 +67,13 @@ def studio_job_kinds() -> list[JobKind]:
 def studio_panels() -> list[PanelSpec]:
     return [
         PanelSpec("trainer:train", "Trainer", "studio_trainer.qt.train_panel:create", area="left"),
-        PanelSpec("trainer:samples", "Samples", "studio_trainer.qt.samples_panel:create", area="bottom",
-                  consumes=(Span,)),
-        PanelSpec("trainer:generate", "Generate", "studio_trainer.qt.generate_panel:create", area="right",
-                  visible=False),
-        PanelSpec("trainer:tokens", "Tokenizer", "studio_trainer.qt.tokens_panel:create", area="right",
-                  visible=False),
+        PanelSpec(
+            "trainer:samples", "Samples", "studio_trainer.qt.samples_panel:create", area="bottom", consumes=(Span,)
+        ),
+        PanelSpec(
+            "trainer:generate", "Generate", "studio_trainer.qt.generate_panel:create", area="right", visible=False
+        ),
+        PanelSpec("trainer:tokens", "Tokenizer", "studio_trainer.qt.tokens_panel:create", area="right", visible=False),
     ]
 
 
@@ -71,14 +91,26 @@ def studio_model_parts() -> list[ModelPart]:
 
 @hookimpl
 def studio_llm_providers() -> list[LLMProvider]:
-    return [LLMProvider("studio-local", "Studio checkpoints (local, in-process)", "studio/",
-                        "studio_trainer.provider:completion_function")]
+    return [
+        LLMProvider(
+            "studio-local",
+            "Studio checkpoints (local, in-process)",
+            "studio/",
+            "studio_trainer.provider:completion_function",
+        )
+    ]
 
 
 @hookimpl
 def studio_commands() -> list[CliCommand]:
-    return [CliCommand("trainer", "model summary, sampling and tokenizers of the trainer",
-                       "studio_trainer.cli:configure", "studio_trainer.cli:run")]
+    return [
+        CliCommand(
+            "trainer",
+            "model summary, sampling and tokenizers of the trainer",
+            "studio_trainer.cli:configure",
+            "studio_trainer.cli:run",
+        )
+    ]
 
 
 @hookimpl

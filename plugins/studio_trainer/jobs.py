@@ -42,19 +42,41 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
         ctx.check_cancelled()
 
     try:
-        text = sample_text(model, tokenizer, params.prompt, params.max_new_tokens, params.temperature, params.top_k,
-                           seed=params.seed, device=device, on_text=on_text)
+        text = sample_text(
+            model,
+            tokenizer,
+            params.prompt,
+            params.max_new_tokens,
+            params.temperature,
+            params.top_k,
+            seed=params.seed,
+            device=device,
+            on_text=on_text,
+        )
     except (RuntimeError, MemoryError) as exc:
         from .train.memory import is_out_of_memory
 
         if is_out_of_memory(exc):
-            raise MemoryError(f"ran out of memory generating from {folder} on {device}; close other programs, "
-                              "or use a device with more memory") from None
+            raise MemoryError(
+                f"ran out of memory generating from {folder} on {device}; close other programs, "
+                "or use a device with more memory"
+            ) from None
         raise
-    ctx.span(kind="sample", name=f"generate from {folder.name}", step=config.get("step"), start=started,
-             duration=time.time() - started, inputs={"prompt": params.prompt, "checkpoint": str(folder)},
-             outputs={"text": text}, params={"temperature": params.temperature, "top_k": params.top_k,
-                                             "max_new_tokens": params.max_new_tokens, "seed": params.seed})
+    ctx.span(
+        kind="sample",
+        name=f"generate from {folder.name}",
+        step=config.get("step"),
+        start=started,
+        duration=time.time() - started,
+        inputs={"prompt": params.prompt, "checkpoint": str(folder)},
+        outputs={"text": text},
+        params={
+            "temperature": params.temperature,
+            "top_k": params.top_k,
+            "max_new_tokens": params.max_new_tokens,
+            "seed": params.seed,
+        },
+    )
     ctx.log(params.prompt + text)
     return {"checkpoint": str(folder), "text": text}
 

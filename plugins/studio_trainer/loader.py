@@ -31,24 +31,27 @@ def load(path: Path) -> LoadedModel | None:
 
     def loss(candidate, text: str) -> float:
         tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
-        held_out = tokens[int(tokens.numel() * (1 - VAL_FRACTION)):][:MAX_TOKENS]
+        held_out = tokens[int(tokens.numel() * (1 - VAL_FRACTION)) :][:MAX_TOKENS]
         windows = (held_out.numel() - 1) // block
         if windows < 1:
-            raise StudioFileError(f"the held-out 10 % of the text has {held_out.numel()} tokens; the model's "
-                                  f"context is {block}: use a longer text")
+            raise StudioFileError(
+                f"the held-out 10 % of the text has {held_out.numel()} tokens; the model's "
+                f"context is {block}: use a longer text"
+            )
         rows = held_out[: windows * block + 1]
-        x = torch.stack([rows[i * block:(i + 1) * block] for i in range(windows)])
-        y = torch.stack([rows[i * block + 1:(i + 1) * block + 1] for i in range(windows)])
+        x = torch.stack([rows[i * block : (i + 1) * block] for i in range(windows)])
+        y = torch.stack([rows[i * block + 1 : (i + 1) * block + 1] for i in range(windows)])
         total = 0.0
         with torch.no_grad():
             for start in range(0, windows, 32):
-                _, batch_loss = candidate(x[start:start + 32], y[start:start + 32])
-                total += float(batch_loss) * x[start:start + 32].numel()
+                _, batch_loss = candidate(x[start : start + 32], y[start : start + 32])
+                total += float(batch_loss) * x[start : start + 32].numel()
         return total / x.numel()
 
     def example_input(batch_size: int) -> torch.Tensor:
         generator = torch.Generator().manual_seed(0)
         return torch.randint(model.config.vocab_size, (batch_size, block), generator=generator)
 
-    return LoadedModel(model, loss, example_input,
-                       f"GPT {model.config.n_layer} layers × {model.config.n_embd}, context {block}")
+    return LoadedModel(
+        model, loss, example_input, f"GPT {model.config.n_layer} layers × {model.config.n_embd}, context {block}"
+    )

@@ -67,8 +67,9 @@ def load_preset(path: Path) -> dict[str, Any]:
     return values
 
 
-def save_preset(folder: Path, name: str, values: dict[str, Any], description: str = "",
-                overwrite: bool = False) -> Path:
+def save_preset(
+    folder: Path, name: str, values: dict[str, Any], description: str = "", overwrite: bool = False
+) -> Path:
     """Write ``values`` as ``<folder>/<name>.json`` (``folder``: :func:`user_dir`); an existing
     preset is only replaced with ``overwrite``."""
     slug = re.sub(r"[^A-Za-z0-9._-]+", "-", name.strip()).strip("-.")

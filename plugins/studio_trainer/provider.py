@@ -43,26 +43,41 @@ def _load(ref: str, runs_dir: Path | None):
         return folder, *_models[folder]
 
 
-def complete(model: str, messages: list[dict[str, str]], *, max_tokens: int = 256, temperature: float = 0.8,
-             top_k: int | None = 200, seed: int | None = None, stop: list[str] | str | None = None,
-             runs_dir: str | Path | None = None, **_ignored: Any) -> dict[str, Any]:
+def complete(
+    model: str,
+    messages: list[dict[str, str]],
+    *,
+    max_tokens: int = 256,
+    temperature: float = 0.8,
+    top_k: int | None = 200,
+    seed: int | None = None,
+    stop: list[str] | str | None = None,
+    runs_dir: str | Path | None = None,
+    **_ignored: Any,
+) -> dict[str, Any]:
     from .train.sampling import sample_text
 
-    ref = model[len(PREFIX):] if model.startswith(PREFIX) else model
+    ref = model[len(PREFIX) :] if model.startswith(PREFIX) else model
     folder, net, tokenizer = _load(ref, Path(runs_dir) if runs_dir else None)
     prompt = render(messages)
     with _lock:  # one generation at a time per process: the model is shared
-        text = sample_text(net, tokenizer, prompt, max_tokens, max(temperature, 0.0), top_k, seed=seed,
-                           stop_at_eos=True)
+        text = sample_text(
+            net, tokenizer, prompt, max_tokens, max(temperature, 0.0), top_k, seed=seed, stop_at_eos=True
+        )
     finish = "length"
     for s in [stop] if isinstance(stop, str) else (stop or []):
         if s and s in text:
             text, finish = text[: text.index(s)], "stop"
     prompt_tokens, completion_tokens = len(tokenizer.encode(prompt)), len(tokenizer.encode(text))
     return {
-        "id": f"studio-{uuid.uuid4().hex[:12]}", "object": "chat.completion", "created": int(time.time()),
+        "id": f"studio-{uuid.uuid4().hex[:12]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": f"{PREFIX}{folder}",
         "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
-        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                  "total_tokens": prompt_tokens + completion_tokens},
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
     }

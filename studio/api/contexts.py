@@ -108,6 +108,7 @@ class JobContext(Protocol):
     @property
     def data_dir(self) -> Path:
         """The folder of the plugin that owns this job kind (``Folders.plugin_dir``)."""
+
     def progress(self, done: float, total: float | None = None, message: str = "") -> None: ...
     def metric(self, name: str, step: int, value: float) -> None: ...
     def log(self, text: str, level: str = "info") -> None: ...
@@ -115,6 +116,7 @@ class JobContext(Protocol):
     def span(self, **fields: Any) -> None:
         """A trace span (id, parent, name, inputs, outputs, start, duration, …). A ``kind``
         field (llm, retriever, sample, …) is stored as ``span_kind`` in the event."""
+
     @property
     def cancelled(self) -> bool: ...
     def check_cancelled(self) -> None: ...
@@ -137,16 +139,22 @@ class PanelContext(Protocol):
     @property
     def data_dir(self) -> Path:
         """This plugin's own folder in the workspace (made on first use)."""
-    def subscribe(self, callback: EventCallback,
-                  kinds: tuple[type[Event] | str, ...] | None = None) -> Callable[[], None]:
+
+    def subscribe(
+        self, callback: EventCallback, kinds: tuple[type[Event] | str, ...] | None = None
+    ) -> Callable[[], None]:
         """``callback(run_id, events)`` for every batch of every run's events (only the
         given event classes, if ``kinds``); returns the call that unsubscribes."""
-    def submit_job(self, kind: str, params: dict[str, Any] | BaseModel,
-                   when_finished: Callable[[JobOutcome], None] | None = None) -> str:
+
+    def submit_job(
+        self, kind: str, params: dict[str, Any] | BaseModel, when_finished: Callable[[JobOutcome], None] | None = None
+    ) -> str:
         """Start a job; returns its run id. Bad parameters raise (``JobError``: a message
         meant for the user). ``when_finished`` as in :meth:`when_finished`."""
+
     def when_finished(self, run_id: str, callback: Callable[[JobOutcome], None]) -> None:
         """Call ``callback(outcome)`` once the run has ended (at once if it already has)."""
+
     def cancel_job(self, run_id: str) -> None: ...
     def settings(self) -> dict[str, Any]: ...
     def save_settings(self, values: dict[str, Any]) -> None: ...
@@ -168,6 +176,7 @@ class CliContext(Protocol):
     def job_params(self, kind: str, params_file: Path | None, set_items: list[str]) -> dict[str, Any]:
         """A job's parameters from a params file and ``--set KEY=VALUE`` items, checked
         as ``tensor-studio jobs run`` checks them (a bad one raises a one-line error)."""
+
     def run_job(self, kind: str, params: dict[str, Any] | BaseModel, quiet: bool = False) -> int:
         """Run a job to the end as ``jobs run`` does (run folder, progress bar, Ctrl-C
         cancels, its result printed as JSON) and return the exit code."""

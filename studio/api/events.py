@@ -197,8 +197,12 @@ def _text(value: Any, default: str = "") -> str:
 
 
 def _progress(raw: Mapping[str, Any]) -> Progress:
-    return Progress(_number(raw.get("done") or 0), _number(raw.get("total"), optional=True),
-                    _text(raw.get("message")), raw.get("t") or 0.0)
+    return Progress(
+        _number(raw.get("done") or 0),
+        _number(raw.get("total"), optional=True),
+        _text(raw.get("message")),
+        raw.get("t") or 0.0,
+    )
 
 
 def _metric(raw: Mapping[str, Any]) -> Metric:
@@ -224,10 +228,20 @@ def _span(raw: Mapping[str, Any]) -> Span:
     span_kind = _text(raw.get("span_kind"))
     record["kind"] = span_kind
     error = raw.get("error")
-    return Span(span_kind, _text(raw.get("name")), raw.get("id"), raw.get("parent"), _text(raw.get("status"), "ok"),
-                None if error is None else str(error), _number(raw.get("start"), optional=True),
-                _number(raw.get("duration"), optional=True), raw.get("inputs"), raw.get("outputs"), record,
-                raw.get("t") or 0.0)
+    return Span(
+        span_kind,
+        _text(raw.get("name")),
+        raw.get("id"),
+        raw.get("parent"),
+        _text(raw.get("status"), "ok"),
+        None if error is None else str(error),
+        _number(raw.get("start"), optional=True),
+        _number(raw.get("duration"), optional=True),
+        raw.get("inputs"),
+        raw.get("outputs"),
+        record,
+        raw.get("t") or 0.0,
+    )
 
 
 def _status(raw: Mapping[str, Any]) -> Status:
@@ -236,7 +250,13 @@ def _status(raw: Mapping[str, Any]) -> Status:
 
 
 _PARSERS: dict[str, Callable[[Mapping[str, Any]], Event]] = {
-    "progress": _progress, "metric": _metric, "log": _log, "artifact": _artifact, "span": _span, "status": _status}
+    "progress": _progress,
+    "metric": _metric,
+    "log": _log,
+    "artifact": _artifact,
+    "span": _span,
+    "status": _status,
+}
 
 
 # ------------------------------------------------------------------------------ files

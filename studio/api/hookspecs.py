@@ -76,4 +76,3 @@ class HookSpecs:
     @hookspec(firstresult=True)
     def studio_open_path(self, path: Path) -> OpenAction | None:
         """Claim an opened or dropped file or folder; return None to pass."""
-

@@ -36,8 +36,8 @@ class Series:
                 grown = np.empty(size)
                 grown[: self.n] = getattr(self, name)[: self.n]
                 setattr(self, name, grown)
-        self.x[self.n: self.n + k] = xs
-        self.y[self.n: self.n + k] = ys
+        self.x[self.n : self.n + k] = xs
+        self.y[self.n : self.n + k] = ys
         self._smooth_from(self.n, self.n + k)
         self.n += k
 

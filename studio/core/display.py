@@ -78,7 +78,10 @@ def check_display(env: dict[str, str] | None = None, ok_stamp: Path | None = Non
         if missing:
             return DisplayProblem(
                 f"the window cannot open: Qt's X11 support needs system libraries that are missing "
-                f"({', '.join(missing)})", tuple(missing), install_command(missing))
+                f"({', '.join(missing)})",
+                tuple(missing),
+                install_command(missing),
+            )
         if ok_stamp is not None:
             try:
                 ok_stamp.parent.mkdir(parents=True, exist_ok=True)
@@ -86,8 +89,10 @@ def check_display(env: dict[str, str] | None = None, ok_stamp: Path | None = Non
             except OSError:
                 pass  # checked again next time
     if not env.get("DISPLAY"):
-        return DisplayProblem("the window cannot open: no display (DISPLAY is not set). Run it in a desktop "
-                              "session, or headless with QT_QPA_PLATFORM=offscreen")
+        return DisplayProblem(
+            "the window cannot open: no display (DISPLAY is not set). Run it in a desktop "
+            "session, or headless with QT_QPA_PLATFORM=offscreen"
+        )
     return None
 
 

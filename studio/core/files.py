@@ -57,8 +57,10 @@ def read_json(path: Path, *, allow_nan: bool = True) -> Any:
     path = Path(path)
     check_regular_file(path)
     if path.stat().st_size > MAX_JSON_BYTES:
-        raise StudioFileError(f"{path} is too large to be a JSON settings file "
-                              f"({path.stat().st_size / 2**20:.0f} MB; at most {MAX_JSON_BYTES // 2**20} MB)")
+        raise StudioFileError(
+            f"{path} is too large to be a JSON settings file "
+            f"({path.stat().st_size / 2**20:.0f} MB; at most {MAX_JSON_BYTES // 2**20} MB)"
+        )
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

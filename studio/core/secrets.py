@@ -59,8 +59,10 @@ def keyring_status() -> KeyringStatus:
 
 
 def _env_hint() -> str:
-    return ("Set the provider's environment variable instead, for example "
-            "OPENAI_API_KEY=… before starting tensor-studio; keys are never written to files.")
+    return (
+        "Set the provider's environment variable instead, for example "
+        "OPENAI_API_KEY=… before starting tensor-studio; keys are never written to files."
+    )
 
 
 def env_var(provider: str) -> str:

@@ -55,8 +55,10 @@ def load_settings(path: Path | None = None, *, set_aside: bool = False) -> tuple
         return Settings.model_validate(read_json(path)), None
     except (StudioFileError, ValidationError) as exc:
         if not set_aside:
-            message = (f"Settings file {path} could not be read ({_first_line(exc)}); defaults are used, and "
-                       f"the file is kept until settings are next saved (then moved aside, not deleted).")
+            message = (
+                f"Settings file {path} could not be read ({_first_line(exc)}); defaults are used, and "
+                f"the file is kept until settings are next saved (then moved aside, not deleted)."
+            )
             log.warning(message)
             return Settings(), message
         backup = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")

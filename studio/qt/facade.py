@@ -35,12 +35,14 @@ class StudioPanelContext:
     def data_dir(self) -> Path:
         return self.folders.plugin_dir(self.plugin_id)
 
-    def subscribe(self, callback: Callable[[str, list[Event]], None],
-                  kinds: tuple[type[Event] | str, ...] | None = None) -> Callable[[], None]:
+    def subscribe(
+        self, callback: Callable[[str, list[Event]], None], kinds: tuple[type[Event] | str, ...] | None = None
+    ) -> Callable[[], None]:
         return self._studio.bus.subscribe(callback, kinds)
 
-    def submit_job(self, kind: str, params: dict[str, Any] | BaseModel,
-                   when_finished: Callable[[JobOutcome], None] | None = None) -> str:
+    def submit_job(
+        self, kind: str, params: dict[str, Any] | BaseModel, when_finished: Callable[[JobOutcome], None] | None = None
+    ) -> str:
         run_id = self._window.submit_job(kind, params).id
         if when_finished is not None:
             self.when_finished(run_id, when_finished)
@@ -77,8 +79,9 @@ class StudioPanelContext:
         status = run_status(info.get("status"))
         if status is None or status.active:
             return None
-        return JobOutcome(run_id, status, folder, info.get("result") if status == RunStatus.SUCCEEDED else None,
-                          info.get("error"))
+        return JobOutcome(
+            run_id, status, folder, info.get("result") if status == RunStatus.SUCCEEDED else None, info.get("error")
+        )
 
     def cancel_job(self, run_id: str) -> None:
         self._studio.jobs.cancel(run_id)

@@ -22,8 +22,12 @@ class HomePage(QWidget):
         title = QLabel("<h2>Tensor Studio</h2>")
         self.summary = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
         buttons = QHBoxLayout()
-        for text, slot in (("Run job…", window.run_job_dialog), ("Open file or run…", window.choose_file),
-                           ("Open workspace…", window.choose_workspace), ("Settings…", window.open_settings)):
+        for text, slot in (
+            ("Run job…", window.run_job_dialog),
+            ("Open file or run…", window.choose_file),
+            ("Open workspace…", window.choose_workspace),
+            ("Settings…", window.open_settings),
+        ):
             button = QPushButton(text)
             button.clicked.connect(lambda _c=False, s=slot: s())
             buttons.addWidget(button)
@@ -46,8 +50,10 @@ class HomePage(QWidget):
         broken = sum(1 for r in studio.host.records.values() if not r.ok and r.status != "disabled")
         self.summary.setText(
             f"Workspace <b>{studio.workspace.name}</b> — {studio.workspace.root}<br>"
-            f"{loaded} plugins loaded" + (f", <b>{broken} with problems</b> (see Plugins)" if broken else "")
-            + f", {kinds} job kinds available.")
+            f"{loaded} plugins loaded"
+            + (f", <b>{broken} with problems</b> (see Plugins)" if broken else "")
+            + f", {kinds} job kinds available."
+        )
         self.runs.clear()
         for run in studio.store.list()[:RECENT_RUNS]:
             info = run.info()

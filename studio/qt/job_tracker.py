@@ -43,9 +43,16 @@ class JobTracker(QObject):
     started = Signal(str)
     finished = Signal(object)  # JobOutcome
 
-    def __init__(self, ctx: PanelContext, parent: QObject | None = None, *, progress: QProgressBar | None = None,
-                 cancel: QAbstractButton | None = None, status: QLabel | None = None,
-                 busy_disabled: tuple[QWidget, ...] = ()):
+    def __init__(
+        self,
+        ctx: PanelContext,
+        parent: QObject | None = None,
+        *,
+        progress: QProgressBar | None = None,
+        cancel: QAbstractButton | None = None,
+        status: QLabel | None = None,
+        busy_disabled: tuple[QWidget, ...] = (),
+    ):
         """``busy_disabled``: widgets to disable while a job runs (the buttons that start one)."""
         super().__init__(parent)
         self.ctx = ctx
@@ -61,9 +68,15 @@ class JobTracker(QObject):
 
     # ------------------------------------------------------------------ public
 
-    def start(self, kind: str, params: dict[str, Any] | Any, *, title: str = "",
-              on_done: Callable[[JobOutcome], None] | None = None,
-              on_event: Callable[[Event], None] | None = None) -> str | None:
+    def start(
+        self,
+        kind: str,
+        params: dict[str, Any] | Any,
+        *,
+        title: str = "",
+        on_done: Callable[[JobOutcome], None] | None = None,
+        on_event: Callable[[Event], None] | None = None,
+    ) -> str | None:
         """Submit a job and follow it. Returns its run id, or None if it could not start
         (the reason is shown in the status label, or as a message)."""
         title = title or kind

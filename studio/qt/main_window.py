@@ -53,8 +53,15 @@ def layout_path() -> Path:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, studio, *, restore_layout: bool = True, show_all_panels: bool = False,
-                 confirm_close: bool = True, quit_on_close: bool = True):
+    def __init__(
+        self,
+        studio,
+        *,
+        restore_layout: bool = True,
+        show_all_panels: bool = False,
+        confirm_close: bool = True,
+        quit_on_close: bool = True,
+    ):
         super().__init__()
         self.studio = studio
         self.confirm_close = confirm_close
@@ -154,9 +161,11 @@ class MainWindow(QMainWindow):
             plugin_id = self.studio.host.owner("studio_panels", spec.id) or "?"
             dock = QDockWidget(spec.title, self)
             dock.setObjectName(spec.id)
-            dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetClosable
-                             | QDockWidget.DockWidgetFeature.DockWidgetMovable
-                             | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+            dock.setFeatures(
+                QDockWidget.DockWidgetFeature.DockWidgetClosable
+                | QDockWidget.DockWidgetFeature.DockWidgetMovable
+                | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            )
             dock.setWidget(self._create_panel(spec, plugin_id))
             self.addDockWidget(AREAS.get(spec.area, AREAS["right"]), dock)
             self.view_menu.addAction(dock.toggleViewAction())
@@ -188,8 +197,10 @@ class MainWindow(QMainWindow):
             self._panel_errors[spec.id] = f"{type(exc).__name__}: {exc}"
             page = QPlainTextEdit(readOnly=True)
             page.setObjectName(f"{spec.id}:error")
-            page.setPlainText(f"The panel '{spec.title}' of plugin '{plugin_id}' could not be created.\n\n"
-                              + "".join(traceback.format_exception(exc)))
+            page.setPlainText(
+                f"The panel '{spec.title}' of plugin '{plugin_id}' could not be created.\n\n"
+                + "".join(traceback.format_exception(exc))
+            )
             return page
         self.panels[spec.id] = widget
         if isinstance(widget, Panel) and spec.consumes:
@@ -321,8 +332,11 @@ class MainWindow(QMainWindow):
             return False
         claim = self.studio.host.open_path(path)
         if claim is None:
-            self.show_message(f"No plugin can open {path.name}. Installed plugins open: run folders"
-                              " (events.jsonl) and the file types they list in the Plugins panel.", "warning")
+            self.show_message(
+                f"No plugin can open {path.name}. Installed plugins open: run folders"
+                " (events.jsonl) and the file types they list in the Plugins panel.",
+                "warning",
+            )
             return False
         plugin_id, action = claim
         if action.panel:
@@ -410,9 +424,12 @@ class MainWindow(QMainWindow):
     def about(self) -> None:
         from studio import __version__
 
-        QMessageBox.about(self, "About Tensor Studio",
-                          f"<b>Tensor Studio {__version__}</b><p>Build AI from the tensor up: train, prompt, "
-                          f"quantize and index, with nothing hidden.</p><p>Workspace: {self.studio.workspace.root}</p>")
+        QMessageBox.about(
+            self,
+            "About Tensor Studio",
+            f"<b>Tensor Studio {__version__}</b><p>Build AI from the tensor up: train, prompt, "
+            f"quantize and index, with nothing hidden.</p><p>Workspace: {self.studio.workspace.root}</p>",
+        )
 
     # ------------------------------------------------------------------ closing
 
@@ -430,9 +447,11 @@ class MainWindow(QMainWindow):
         active = self.studio.jobs.active_jobs
         if active and self.confirm_close and QApplication.platformName() != "offscreen":
             answer = QMessageBox.question(
-                self, "Quit Tensor Studio",
+                self,
+                "Quit Tensor Studio",
                 f"{len(active)} job(s) are still running. Cancel them and quit?\n"
-                "Their runs keep everything logged so far.")
+                "Their runs keep everything logged so far.",
+            )
             if answer != QMessageBox.StandardButton.Yes:
                 return
         self._shutting_down = True

@@ -39,8 +39,15 @@ class ParamsForm(QWidget):
 
     changed = Signal()
 
-    def __init__(self, model: type[BaseModel], values: dict[str, Any] | None = None, parent=None, *,
-                 exclude: tuple[str, ...] = (), choices: dict[str, list[str]] | None = None):
+    def __init__(
+        self,
+        model: type[BaseModel],
+        values: dict[str, Any] | None = None,
+        parent=None,
+        *,
+        exclude: tuple[str, ...] = (),
+        choices: dict[str, list[str]] | None = None,
+    ):
         super().__init__(parent)
         self.model = model
         self.editors: dict[str, tuple[Editor, Any, bool]] = {}

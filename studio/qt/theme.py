@@ -18,11 +18,24 @@ def dark_palette() -> QPalette:
     p = QPalette()
     role, group = QPalette.ColorRole, QPalette.ColorGroup
     colors = {
-        role.Window: "#2b2d31", role.WindowText: "#e6e6e6", role.Base: "#1e1f22", role.AlternateBase: "#26282c",
-        role.ToolTipBase: "#1e1f22", role.ToolTipText: "#e6e6e6", role.Text: "#e6e6e6", role.Button: "#33363b",
-        role.ButtonText: "#e6e6e6", role.BrightText: "#ff6b6b", role.Link: "#6cb6ff", role.Highlight: "#3d7bd9",
-        role.HighlightedText: "#ffffff", role.PlaceholderText: "#8a8f98", role.Mid: "#3c3f45", role.Dark: "#18191b",
-        role.Light: "#44474d", role.Shadow: "#0d0d0e",
+        role.Window: "#2b2d31",
+        role.WindowText: "#e6e6e6",
+        role.Base: "#1e1f22",
+        role.AlternateBase: "#26282c",
+        role.ToolTipBase: "#1e1f22",
+        role.ToolTipText: "#e6e6e6",
+        role.Text: "#e6e6e6",
+        role.Button: "#33363b",
+        role.ButtonText: "#e6e6e6",
+        role.BrightText: "#ff6b6b",
+        role.Link: "#6cb6ff",
+        role.Highlight: "#3d7bd9",
+        role.HighlightedText: "#ffffff",
+        role.PlaceholderText: "#8a8f98",
+        role.Mid: "#3c3f45",
+        role.Dark: "#18191b",
+        role.Light: "#44474d",
+        role.Shadow: "#0d0d0e",
     }
     for r, c in colors.items():
         p.setColor(r, QColor(c))
@@ -42,6 +55,7 @@ def apply_theme(app: QApplication, theme: str) -> None:
     app.setStyle("Fusion")
     app.setPalette(dark_palette() if wants_dark(theme) else app.style().standardPalette())
     if not _current["connected"]:  # follow the OS while the theme is "system"
+
         def follow_system(_scheme: Qt.ColorScheme) -> None:
             if _current["theme"] == "system":
                 apply_theme(app, "system")

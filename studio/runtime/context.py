@@ -36,9 +36,18 @@ def span_event(t: float, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 class RunContext:
-    def __init__(self, run_id: str, run_dir: Path, sink: Sink, *, rank: int = 0,
-                 flush_interval: float = 0.02, max_batch: int = 4096,
-                 workspace: Path | str | None = None, plugin_id: str = ""):
+    def __init__(
+        self,
+        run_id: str,
+        run_dir: Path,
+        sink: Sink,
+        *,
+        rank: int = 0,
+        flush_interval: float = 0.02,
+        max_batch: int = 4096,
+        workspace: Path | str | None = None,
+        plugin_id: str = "",
+    ):
         self.run_id = run_id
         self.run_dir = Path(run_dir)
         self.rank = rank

@@ -123,9 +123,18 @@ class Job:
 
 
 class JobManager:
-    def __init__(self, kinds: dict[str, JobKind], store: RunStore, bus: EventBus | None = None,
-                 *, max_process: int = 1, max_async: int = 4, workspace: Path | None = None,
-                 owners: dict[str, str] | None = None, disabled_plugins: list[str] | None = None):
+    def __init__(
+        self,
+        kinds: dict[str, JobKind],
+        store: RunStore,
+        bus: EventBus | None = None,
+        *,
+        max_process: int = 1,
+        max_async: int = 4,
+        workspace: Path | None = None,
+        owners: dict[str, str] | None = None,
+        disabled_plugins: list[str] | None = None,
+    ):
         """``owners``: the plugin id of each job kind (its ``JobContext.data_dir``);
         ``disabled_plugins``: handed to worker processes, whose plugin host must leave
         them out as the studio's does."""
@@ -288,8 +297,9 @@ class JobManager:
         loop = asyncio.get_running_loop()
 
         sink = _OrderedSink(loop, lambda batch: self._on_events(job, batch))
-        ctx = RunContext(job.id, job.run.dir, sink, workspace=self.workspace,
-                         plugin_id=self.owners.get(job.kind.id, ""))
+        ctx = RunContext(
+            job.id, job.run.dir, sink, workspace=self.workspace, plugin_id=self.owners.get(job.kind.id, "")
+        )
         runner = resolve(job.kind.runner)
         if inspect.iscoroutinefunction(runner):
             task = asyncio.ensure_future(runner(job.params, ctx))
@@ -319,11 +329,16 @@ class JobManager:
         mp = multiprocessing.get_context("spawn")
         events_recv, events_send = mp.Pipe(duplex=False)
         control_recv, control_send = mp.Pipe(duplex=False)
-        spec = {"run_id": job.id, "run_dir": str(job.run.dir), "runner": job.kind.runner, "params": job.params,
-                "workspace": str(self.workspace), "plugin_id": self.owners.get(job.kind.id, ""),
-                "disabled_plugins": self.disabled_plugins}
-        proc = mp.Process(target=worker_main, args=(events_send, control_recv, spec),
-                          name=f"studio-job-{job.id}")
+        spec = {
+            "run_id": job.id,
+            "run_dir": str(job.run.dir),
+            "runner": job.kind.runner,
+            "params": job.params,
+            "workspace": str(self.workspace),
+            "plugin_id": self.owners.get(job.kind.id, ""),
+            "disabled_plugins": self.disabled_plugins,
+        }
+        proc = mp.Process(target=worker_main, args=(events_send, control_recv, spec), name=f"studio-job-{job.id}")
         job._proc = proc
         await loop.run_in_executor(None, proc.start)  # spawning takes a few ms: keep the loop free
         events_send.close()

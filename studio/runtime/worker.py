@@ -71,8 +71,13 @@ def worker_main(events_conn, control_conn, spec: dict[str, Any]) -> None:
 
     # api.contributions() here must see the plugins the studio sees: not the disabled ones
     configure_process_host(spec.get("disabled_plugins", ()))
-    ctx = RunContext(spec["run_id"], spec["run_dir"], lambda batch: send(("events", batch)),
-                     workspace=spec.get("workspace"), plugin_id=spec.get("plugin_id", ""))
+    ctx = RunContext(
+        spec["run_id"],
+        spec["run_dir"],
+        lambda batch: send(("events", batch)),
+        workspace=spec.get("workspace"),
+        plugin_id=spec.get("plugin_id", ""),
+    )
 
     def listen() -> None:
         try:

@@ -36,8 +36,10 @@ def check_name(name: str, taken: Mapping[str, str] | None = None) -> None:
     """Refuse a plugin name that is not a lowercase identifier-like word, or that is the id
     of a plugin already there (``taken``: plugin id -> where it comes from, e.g. "built-in")."""
     if not NAME_PATTERN.fullmatch(name) or len(name) > MAX_NAME_LENGTH or name.endswith("_"):
-        raise ScaffoldError(f"plugin name {name!r} is not valid: use lowercase letters, digits and '_', starting "
-                            f"with a letter, at most {MAX_NAME_LENGTH} characters (e.g. 'hello' or 'my_tool')")
+        raise ScaffoldError(
+            f"plugin name {name!r} is not valid: use lowercase letters, digits and '_', starting "
+            f"with a letter, at most {MAX_NAME_LENGTH} characters (e.g. 'hello' or 'my_tool')"
+        )
     if keyword.iskeyword(name):
         raise ScaffoldError(f"plugin name {name!r} is a Python keyword; choose another name")
     source = (taken or {}).get(name)
@@ -113,8 +115,10 @@ def create(name: str, parent: Path, taken: Mapping[str, str] | None = None) -> t
     if target.is_symlink() or (target.exists() and not target.is_dir()):
         raise ScaffoldError(f"{target} already exists and is not a folder; nothing was written")
     if target.is_dir() and any(target.iterdir()):
-        raise ScaffoldError(f"{target} already exists and is not empty; nothing was written "
-                            "(choose another --dir, or move that folder away)")
+        raise ScaffoldError(
+            f"{target} already exists and is not empty; nothing was written "
+            "(choose another --dir, or move that folder away)"
+        )
     files = render(name)
     try:
         target.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,8 @@ class CliResult:
     err: str
 
     def __str__(self) -> str:  # shown when an assertion fails
-        return f"tensor-studio {' '.join(map(str, self.args))} -> {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+        command = " ".join(map(str, self.args))
+        return f"tensor-studio {command} -> {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
 
 
 class Cli:
@@ -36,22 +37,31 @@ class Cli:
     def __init__(self, home: Path, workspace: Path):
         self.home = home
         self.workspace = workspace
-        self.env = {**os.environ, "TENSOR_STUDIO_HOME": str(home), "QT_QPA_PLATFORM": "offscreen",
-                    "LITELLM_LOCAL_MODEL_COST_MAP": "True", "PYTHONUNBUFFERED": "1",
-                    "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+        self.env = {
+            **os.environ,
+            "TENSOR_STUDIO_HOME": str(home),
+            "QT_QPA_PLATFORM": "offscreen",
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "PYTHONUNBUFFERED": "1",
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+        }
         self.env.pop("TENSOR_STUDIO_WORKSPACE", None)
         self.env.pop("COLUMNS", None)
 
-    def __call__(self, *args, timeout: float = 120, stdin: bytes | None = None, env: dict | None = None,
-                 workspace: bool = True) -> CliResult:
+    def __call__(
+        self, *args, timeout: float = 120, stdin: bytes | None = None, env: dict | None = None, workspace: bool = True
+    ) -> CliResult:
         argv = [sys.executable, "-m", "studio.cli"]
         if workspace:
             argv += ["--workspace", str(self.workspace)]
         argv += [a if isinstance(a, bytes) else str(a) for a in args]
-        proc = subprocess.run(argv, capture_output=True, timeout=timeout, input=stdin or b"",
-                              env={**self.env, **(env or {})})
-        return CliResult(args, proc.returncode, proc.stdout.decode("utf-8", "replace"),
-                         proc.stderr.decode("utf-8", "replace"))
+        proc = subprocess.run(
+            argv, capture_output=True, timeout=timeout, input=stdin or b"", env={**self.env, **(env or {})}
+        )
+        return CliResult(
+            args, proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
+        )
 
     def popen(self, *args, **kwargs) -> subprocess.Popen:
         argv = [sys.executable, "-m", "studio.cli", "--workspace", str(self.workspace), *map(str, args)]
@@ -110,9 +120,12 @@ def small_disk(tmp_path):
     def mount(megabytes: int) -> Path:
         folder = tmp_path / f"small-disk-{len(mounts)}"
         folder.mkdir()
-        if shutil.which("mount") is None or subprocess.run(
-                ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)],
-                capture_output=True).returncode:
+        if (
+            shutil.which("mount") is None
+            or subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", f"size={megabytes}m", "tmpfs", str(folder)], capture_output=True
+            ).returncode
+        ):
             pytest.skip("cannot mount a small tmpfs here (needs root)")
         mounts.append(folder)
         return folder
@@ -135,5 +148,10 @@ def tiny_checkpoint(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     config = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=16, vocab_size=28)
-    return save_checkpoint(tmp_path_factory.mktemp("model") / "ckpt", GPT(config),
-                           CharTokenizer(list(" abcdefghijklmnopqrstuvwxyz")), step=1, val_loss=None)
+    return save_checkpoint(
+        tmp_path_factory.mktemp("model") / "ckpt",
+        GPT(config),
+        CharTokenizer(list(" abcdefghijklmnopqrstuvwxyz")),
+        step=1,
+        val_loss=None,
+    )

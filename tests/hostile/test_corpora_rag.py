@@ -42,13 +42,16 @@ def corpus(tmp_path):
 def test_flags_out_of_range_are_refused_at_parse_time(cli):
     expect_refused(cli("rag", "search", "pasta", "-k", "-1"), "-k", "out of range")
     expect_refused(cli("rag", "search", "pasta", "--mmr", "5"), "--mmr", "0 to 1")
-    expect_refused(cli("rag", "index", ".", "--overlap", "500", "--chunk-size", "200"),
-                   "--overlap 500 is not smaller than --chunk-size 200")
+    expect_refused(
+        cli("rag", "index", ".", "--overlap", "500", "--chunk-size", "200"),
+        "--overlap 500 is not smaller than --chunk-size 200",
+    )
 
 
 def test_a_path_that_was_never_a_source_is_refused(cli, tmp_path):
-    expect_refused(cli("rag", "index", tmp_path / "no-such-folder", "--embedder", TOY),
-                   "no such folder or file", "no-such-folder")
+    expect_refused(
+        cli("rag", "index", tmp_path / "no-such-folder", "--embedder", TOY), "no such folder or file", "no-such-folder"
+    )
 
 
 def test_odd_names_links_and_garbage_are_indexed_or_skipped_with_reasons(cli, corpus):
@@ -87,8 +90,11 @@ def test_damaged_and_foreign_collection_files_are_refused_and_left_as_they_are(c
     other = tmp_path / "app.db"
     before = foreign_database(other)
     expect_refused(cli("rag", "index", corpus, "-c", other, "--embedder", TOY), "not a collection")
-    expect_refused(cli("rag", "index", corpus, "-c", other, "--rebuild", "--embedder", TOY), "not a collection",
-                   "--rebuild replaces only collections")
+    expect_refused(
+        cli("rag", "index", corpus, "-c", other, "--rebuild", "--embedder", TOY),
+        "not a collection",
+        "--rebuild replaces only collections",
+    )
     assert other.read_bytes() == before and (rag / "broken.rag.sqlite").read_bytes() == garbage
 
 
@@ -106,8 +112,7 @@ def test_an_embedder_config_of_100000_layers_is_refused_before_building(cli, tmp
 def test_a_collection_name_too_long_for_a_file_is_refused_in_one_line(cli, tmp_path):
     """A 5,000-letter name was 'internal error: OSError: File name too long'."""
     expect_refused(cli("rag", "status", "--collection", "a" * 5000), "collection name", "5,000 characters")
-    expect_refused(cli("rag", "search", "hello", "-c", f"{tmp_path}/{'b' * 300}/c.rag.sqlite"),
-                   "300 bytes", "255")
+    expect_refused(cli("rag", "search", "hello", "-c", f"{tmp_path}/{'b' * 300}/c.rag.sqlite"), "300 bytes", "255")
 
 
 def test_rebuild_replaces_only_a_collection_and_keeps_a_damaged_one_aside(cli, tmp_path):
@@ -118,8 +123,12 @@ def test_rebuild_replaces_only_a_collection_and_keeps_a_damaged_one_aside(cli, t
     (docs / "a.txt").write_text("hello world\n")
     precious = tmp_path / "p.txt"
     precious.write_text("precious\n")
-    expect_refused(cli("rag", "index", docs, "-c", precious, "--rebuild", "--embedder", TOY),
-                   "p.txt", "not a collection", "left as it is")
+    expect_refused(
+        cli("rag", "index", docs, "-c", precious, "--rebuild", "--embedder", TOY),
+        "p.txt",
+        "not a collection",
+        "left as it is",
+    )
     assert precious.read_text() == "precious\n"
     broken = Folders(cli.workspace).plugin_dir("rag") / "broken.rag.sqlite"
     garbage = b"SQLite format 3\x00" + os.urandom(8000)

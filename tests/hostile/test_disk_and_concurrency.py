@@ -27,8 +27,17 @@ def stale_running_run(workspace: Path) -> str:
     folder = workspace / "runs" / run_id
     folder.mkdir(parents=True)
     (folder / "params.json").write_text("{}")
-    (folder / "run.json").write_text(json.dumps({"id": run_id, "kind": "diagnostics.stream", "status": "running",
-                                                 "created": 1.0, "owner_pid": 2 ** 22 + 12345}))
+    (folder / "run.json").write_text(
+        json.dumps(
+            {
+                "id": run_id,
+                "kind": "diagnostics.stream",
+                "status": "running",
+                "created": 1.0,
+                "owner_pid": 2**22 + 12345,
+            }
+        )
+    )
     return run_id
 
 
@@ -93,13 +102,17 @@ def test_marking_interrupted_runs_is_best_effort(make_studio, tmp_path, monkeypa
 
 def test_two_processes_changing_settings_at_once_keep_both_changes(cli):
     for attempt in range(3):
-        procs = [cli.popen("plugins", "disable", plugin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                 for plugin in ("diagnostics", "quantizer")]
+        procs = [
+            cli.popen("plugins", "disable", plugin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for plugin in ("diagnostics", "quantizer")
+        ]
         assert all(p.wait(60) == 0 for p in procs)
         disabled = json.loads((cli.home / "config" / "settings.json").read_text())["disabled_plugins"]
         assert {"diagnostics", "quantizer"} <= set(disabled), (attempt, disabled)
-        procs = [cli.popen("plugins", "enable", plugin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                 for plugin in ("diagnostics", "quantizer")]
+        procs = [
+            cli.popen("plugins", "enable", plugin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            for plugin in ("diagnostics", "quantizer")
+        ]
         assert all(p.wait(60) == 0 for p in procs)
         assert json.loads((cli.home / "config" / "settings.json").read_text())["disabled_plugins"] == []
 

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 from .conftest import expect_ok, expect_refused
 
@@ -34,8 +35,9 @@ def test_set_values_that_are_not_finite_not_utf8_or_unknown(cli):
     expect_refused(cli("jobs", "run", "diagnostics.stream", "--set", "rate=1e999"), "rate", "finite")
     expect_refused(cli("jobs", "run", "diagnostics.stream", "--set", b"seed=caf\xe9"), "not valid UTF-8")
     expect_refused(cli("jobs", "run", "diagnostics.stream", "--set", "stpes=3"), "no such setting")
-    result = expect_refused(cli("jobs", "run", "diagnostics.stream", "--set", "steps=oops", "--set", "rate=x"),
-                            "steps", "rate")
+    result = expect_refused(
+        cli("jobs", "run", "diagnostics.stream", "--set", "steps=oops", "--set", "rate=x"), "steps", "rate"
+    )
     assert len(result.err.strip().splitlines()) == 1
     expect_refused(cli("jobs", "run", "nope.kind"), "unknown job kind")
     assert not any((cli.workspace / "runs").iterdir())  # no orphan run folders
@@ -52,8 +54,13 @@ def test_a_reader_that_closes_the_pipe_gets_no_traceback(cli):
     for command in (("jobs", "kinds"), ("runs", "list"), ("plugins", "list", "--json")):
         read, write = os.pipe()
         os.close(read)  # every write now fails with EPIPE, as after `head` exits
-        proc = subprocess.run([sys.executable, "-m", "studio.cli", "--workspace", str(cli.workspace), *command],
-                              stdout=write, stderr=subprocess.PIPE, env=cli.env, timeout=60)
+        proc = subprocess.run(
+            [sys.executable, "-m", "studio.cli", "--workspace", str(cli.workspace), *command],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            env=cli.env,
+            timeout=60,
+        )
         os.close(write)
         assert proc.returncode == 0, proc.stderr
         assert b"Traceback" not in proc.stderr and b"BrokenPipe" not in proc.stderr, proc.stderr
@@ -70,12 +77,13 @@ def test_an_unexpected_error_is_one_line_with_a_saved_report(cli, tmp_path):
         "def _configure(parser):\n    pass\n"
         "def _run(args, ctx):\n    return {}['missing']\n"
         "@hookimpl\ndef studio_commands():\n"
-        "    return [CliCommand(name='crash', help='crash', configure=_configure, run=_run)]\n")
+        "    return [CliCommand(name='crash', help='crash', configure=_configure, run=_run)]\n"
+    )
     result = cli("crash", env={"PYTHONPATH": str(plugin)})
     assert result.code == 1, result
     assert "Traceback" not in result.err and "internal error: KeyError" in result.err, result
     report = result.err.split("details in ")[1].rstrip(")\n ")
-    assert "KeyError" in open(report).read()
+    assert "KeyError" in Path(report).read_text()
 
 
 def test_json_output_stays_json(cli):
@@ -97,9 +105,11 @@ def test_damaged_run_folders_and_settings_are_shown_as_such(cli):
     damaged = {
         "20260101-000001-x-wrongtype": {"run.json": b'{"status": "succeeded", "started": "abc"}'},
         "20260101-000002-x-nested": {"run.json": b"[" * 100_000},
-        "20260101-000003-x-binevents": {"run.json": b'{"status": "succeeded", "created": 1e300}',
-                                        "events.jsonl": b"\xff\xfe\x00\n" + b'{"kind": "metric", "name": "m", '
-                                                        b'"value": null}\n{"kind": "metric", "name": "m", "value": 2}\n'},
+        "20260101-000003-x-binevents": {
+            "run.json": b'{"status": "succeeded", "created": 1e300}',
+            "events.jsonl": b"\xff\xfe\x00\n" + b'{"kind": "metric", "name": "m", '
+            b'"value": null}\n{"kind": "metric", "name": "m", "value": 2}\n',
+        },
         "20260101-000004-x-noparams": {"run.json": b'{"status": "failed"}'},
     }
     for run_id, files in damaged.items():

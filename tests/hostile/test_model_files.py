@@ -99,8 +99,9 @@ def test_quantize_refuses_a_broken_config_without_measuring(cli, checkpoint, tmp
 
 def test_quantize_says_what_is_wrong_with_a_broken_config_when_measuring(cli, checkpoint, text, tmp_path):
     (checkpoint / "config.json").write_text("[1, 2")
-    result = expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", "--measure", text),
-                            "config.json", "not valid JSON")
+    result = expect_refused(
+        cli("quantize", checkpoint, "--out", tmp_path / "q", "--measure", text), "config.json", "not valid JSON"
+    )
     assert "unknown architecture" not in result.err
 
 
@@ -141,8 +142,10 @@ def nan_weights(folder) -> None:
     from safetensors.torch import load_file, save_file
 
     state = load_file(str(folder / "model.safetensors"))
-    save_file({k: v.float().fill_(float("nan")) if v.is_floating_point() else v for k, v in state.items()},
-              str(folder / "model.safetensors"))
+    save_file(
+        {k: v.float().fill_(float("nan")) if v.is_floating_point() else v for k, v in state.items()},
+        str(folder / "model.safetensors"),
+    )
 
 
 def test_weights_that_diverged_are_refused_by_generate_and_quantize(cli, checkpoint, tmp_path):

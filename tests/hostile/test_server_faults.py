@@ -21,8 +21,14 @@ from studio.api import Folders, RunStatus
 
 from .conftest import expect_failed, expect_ok, expect_refused
 
-CAPITALS = {"France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Japan": "Tokyo",
-            "Egypt": "Cairo"}
+CAPITALS = {
+    "France": "Paris",
+    "Germany": "Berlin",
+    "Italy": "Rome",
+    "Spain": "Madrid",
+    "Japan": "Tokyo",
+    "Egypt": "Cairo",
+}
 
 
 def reply(capital: str) -> str:
@@ -54,6 +60,7 @@ class FaultyServer(ThreadingHTTPServer):
 
     def die(self) -> None:
         self.dead = True
+
         def stop() -> None:
             self.shutdown()
             self.server_close()
@@ -86,12 +93,24 @@ class Handler(BaseHTTPRequestHandler):
             return self._send(200, b"<html><body>502 Bad Gateway</body></html>", "text/html")
         if what == "slow":
             time.sleep(3)
-        content = "lorem ipsum, no fields here" if what == "garbage" else reply(CAPITALS[country] if what == "slow"
-                                                                                 else what)
-        self._send(200, json.dumps({
-            "id": "x", "object": "chat.completion", "created": 0, "model": body.get("model", "m"),
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}).encode())
+        content = (
+            "lorem ipsum, no fields here" if what == "garbage" else reply(CAPITALS[country] if what == "slow" else what)
+        )
+        self._send(
+            200,
+            json.dumps(
+                {
+                    "id": "x",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model", "m"),
+                    "choices": [
+                        {"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                }
+            ).encode(),
+        )
 
     def _send(self, status: int, data: bytes, kind: str = "application/json") -> None:
         self.send_response(status)
@@ -108,14 +127,28 @@ def right(country: str) -> str:
 @pytest.fixture
 def files(tmp_path):
     """A one-node workflow (no Python code: no --trust needed) and six examples."""
+
     def workflow(url: str) -> Path:
         path = tmp_path / "cap.workflow.json"
-        path.write_text(json.dumps({
-            "format": "tensor-studio.workflow", "version": 1, "name": "cap",
-            "model": {"model": "openai/fake-model", "api_base": url},
-            "inputs": {"country": {"type": "str"}}, "outputs": {"capital": "ask.capital"},
-            "nodes": {"ask": {"type": "prompts.predict", "inputs": {"country": "input.country"},
-                              "params": {"signature": "country -> capital"}}}}))
+        path.write_text(
+            json.dumps(
+                {
+                    "format": "tensor-studio.workflow",
+                    "version": 1,
+                    "name": "cap",
+                    "model": {"model": "openai/fake-model", "api_base": url},
+                    "inputs": {"country": {"type": "str"}},
+                    "outputs": {"capital": "ask.capital"},
+                    "nodes": {
+                        "ask": {
+                            "type": "prompts.predict",
+                            "inputs": {"country": "input.country"},
+                            "params": {"signature": "country -> capital"},
+                        }
+                    },
+                }
+            )
+        )
         return path
 
     data = tmp_path / "capitals.jsonl"
@@ -143,22 +176,46 @@ def test_a_dead_server_from_the_start(cli, files):
         port = s.getsockname()[1]
     workflow, data = files
     path = workflow(f"http://127.0.0.1:{port}/v1")
-    result = expect_failed(cli("workflow", "eval", path, "--data", data, *FAST, env=ENV),
-                           "6 of 6 examples errored", "no score", "is the server running?")
+    result = expect_failed(
+        cli("workflow", "eval", path, "--data", data, *FAST, env=ENV),
+        "6 of 6 examples errored",
+        "no score",
+        "is the server running?",
+    )
     assert summary(result)["score"] is None and summary(result)["errors"] == 6
-    expect_failed(cli("workflow", "run", path, "--input", "country=France", *FAST[:3], env=ENV),
-                  "is the server running?")
+    expect_failed(
+        cli("workflow", "run", path, "--input", "country=France", *FAST[:3], env=ENV), "is the server running?"
+    )
 
 
 def test_a_server_dying_midway_then_resume_retries_only_the_errored(cli, files):
     workflow, data = files
     server = FaultyServer(right, die_after=3)
-    result = expect_failed(cli("workflow", "eval", workflow(server.url), "--data", data, *FAST, env=ENV),
-                           "3 of 6 examples errored", "score 1.0000 over the 3 scored", "--resume")
+    result = expect_failed(
+        cli("workflow", "eval", workflow(server.url), "--data", data, *FAST, env=ENV),
+        "3 of 6 examples errored",
+        "score 1.0000 over the 3 scored",
+        "--resume",
+    )
     assert summary(result)["scored"] == 3 and summary(result)["score"] == 1.0  # not 3/6 = 0.5
     again = FaultyServer(right)  # the server is back (on another port)
-    resumed = expect_ok(cli("workflow", "eval", workflow(server.url), "--data", data, *FAST, "--model",
-                            "openai/fake-model", "--api-base", again.url, "--resume", run_folder(result), env=ENV))
+    resumed = expect_ok(
+        cli(
+            "workflow",
+            "eval",
+            workflow(server.url),
+            "--data",
+            data,
+            *FAST,
+            "--model",
+            "openai/fake-model",
+            "--api-base",
+            again.url,
+            "--resume",
+            run_folder(result),
+            env=ENV,
+        )
+    )
     done = json.loads(resumed.out)
     assert done["resumed"] == 3 and done["retried"] == 3 and done["errors"] == 0 and done["score"] == 1.0
     assert sorted(again.asked) == sorted(set(CAPITALS) - set(server.asked))  # exactly the errored, once each
@@ -170,8 +227,10 @@ def test_errors_garbage_and_timeouts_are_told_apart(cli, files):
     server = FaultyServer(lambda country: faults.get(country) or CAPITALS[country])
     workflow, data = files
     path = workflow(server.url)
-    result = expect_failed(cli("workflow", "eval", path, "--data", data, *FAST, "--timeout", "1",
-                               "--concurrency", "6", env=ENV), "3 of 6 examples errored")
+    result = expect_failed(
+        cli("workflow", "eval", path, "--data", data, *FAST, "--timeout", "1", "--concurrency", "6", env=ENV),
+        "3 of 6 examples errored",
+    )
     got = summary(result)
     # France right; Germany and Egypt (garbage text) wrong answers: 1/3; the rest errored, not scored
     assert (got["scored"], got["errors"]) == (3, 3) and got["score"] == pytest.approx(1 / 3)
@@ -185,19 +244,26 @@ def test_wrong_resume_targets_and_missing_plugins_cost_no_call(cli, files, tmp_p
     server = FaultyServer(right)
     workflow, data = files
     path = workflow(server.url)
-    expect_refused(cli("workflow", "eval", path, "--data", data, "--resume", "/nonexistent", env=ENV),
-                   "--resume", "no run or folder")
+    expect_refused(
+        cli("workflow", "eval", path, "--data", data, "--resume", "/nonexistent", env=ENV),
+        "--resume",
+        "no run or folder",
+    )
     other = Folders(cli.workspace).run_dir("20260101-000000-diagnostics.stream-abcd")
     other.mkdir(parents=True)
-    (other / "run.json").write_text(json.dumps({"id": other.name, "kind": "diagnostics.stream",
-                                                "status": RunStatus.SUCCEEDED}))
+    (other / "run.json").write_text(
+        json.dumps({"id": other.name, "kind": "diagnostics.stream", "status": RunStatus.SUCCEEDED})
+    )
     (other / "results.jsonl").write_text("")
-    expect_refused(cli("workflow", "eval", path, "--data", data, "--resume", other.name, env=ENV),
-                   "diagnostics.stream run, not an evaluation")
+    expect_refused(
+        cli("workflow", "eval", path, "--data", data, "--resume", other.name, env=ENV),
+        "diagnostics.stream run, not an evaluation",
+    )
     spec = json.loads(path.read_text())
     spec["nodes"]["find"] = {"type": "nosuchplugin.retriever", "inputs": {"query": "input.country"}, "params": {}}
     path.write_text(json.dumps(spec))
-    expect_refused(cli("workflow", "eval", path, "--data", data, env=ENV),
-                   "no installed plugin", "find (nosuchplugin.retriever)")
+    expect_refused(
+        cli("workflow", "eval", path, "--data", data, env=ENV), "no installed plugin", "find (nosuchplugin.retriever)"
+    )
     assert server.asked == []
     server.shutdown()

@@ -17,26 +17,49 @@ from studio.api import Folders
 
 from .conftest import expect_failed, expect_ok, expect_refused
 
-TINY_RUN = ["--set", "max_steps=1", "--set", "eval_iters=1", "--set", "sample_interval=0", "--set",
-            'model={"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 16}']
+TINY_RUN = [
+    "--set",
+    "max_steps=1",
+    "--set",
+    "eval_iters=1",
+    "--set",
+    "sample_interval=0",
+    "--set",
+    'model={"n_layer": 1, "n_head": 2, "n_embd": 32, "block_size": 16}',
+]
 
 
 def train(cli, corpus, *extra, timeout: float = 120):
-    return cli("jobs", "run", "trainer.train", "--quiet", "--set", f"data.corpus={corpus}", *TINY_RUN, *extra,
-               timeout=timeout)
+    return cli(
+        "jobs", "run", "trainer.train", "--quiet", "--set", f"data.corpus={corpus}", *TINY_RUN, *extra, timeout=timeout
+    )
 
 
 # ---------------------------------------------------------------- trainer generate
 
 
 def test_temperature_zero_is_greedy_and_top_k_zero_is_no_cut(cli, tiny_checkpoint):
-    result = expect_ok(cli("trainer", "generate", tiny_checkpoint, "--prompt", "abc", "--temperature", "0",
-                           "--top-k", "0", "--max-new-tokens", "5"))
+    result = expect_ok(
+        cli(
+            "trainer",
+            "generate",
+            tiny_checkpoint,
+            "--prompt",
+            "abc",
+            "--temperature",
+            "0",
+            "--top-k",
+            "0",
+            "--max-new-tokens",
+            "5",
+        )
+    )
     assert result.out.startswith("abc") and len(result.out.strip()) == 8
 
 
-@pytest.mark.parametrize("flag, value", [("--device", "tpu"), ("--max-new-tokens", "-1"),
-                                         ("--seed", str(2**64)), ("--temperature", "nan")])
+@pytest.mark.parametrize(
+    "flag, value", [("--device", "tpu"), ("--max-new-tokens", "-1"), ("--seed", str(2**64)), ("--temperature", "nan")]
+)
 def test_generate_refuses_bad_flags_before_loading(cli, tiny_checkpoint, flag, value):
     expect_refused(cli("trainer", "generate", tiny_checkpoint, flag, value), f"error: {flag}:")
 
@@ -44,8 +67,10 @@ def test_generate_refuses_bad_flags_before_loading(cli, tiny_checkpoint, flag, v
 # ---------------------------------------------------------------- --set bounds
 
 
-@pytest.mark.parametrize("setting, name", [("max_steps=1e18", "max_steps"), ("learning_rate=1e999", "learning_rate"),
-                                           ("data.corpus=", "data.corpus")])
+@pytest.mark.parametrize(
+    "setting, name",
+    [("max_steps=1e18", "max_steps"), ("learning_rate=1e999", "learning_rate"), ("data.corpus=", "data.corpus")],
+)
 def test_settings_past_any_bound_fail_validation(cli, tmp_path, setting, name):
     expect_refused(cli("jobs", "run", "trainer.train", "--set", setting), name)
     assert not any(Folders(cli.workspace).runs.glob("*"))  # refused before a run folder was made

@@ -31,9 +31,18 @@ def score(example, prediction):
 
 
 def workflow(path, nodes, inputs=("question",), outputs=None, name="w"):
-    path.write_text(json.dumps({"format": "tensor-studio.workflow", "version": 1, "name": name,
-                                "inputs": {n: {"type": "str"} for n in inputs}, "outputs": outputs or {},
-                                "nodes": nodes}))
+    path.write_text(
+        json.dumps(
+            {
+                "format": "tensor-studio.workflow",
+                "version": 1,
+                "name": name,
+                "inputs": {n: {"type": "str"} for n in inputs},
+                "outputs": outputs or {},
+                "nodes": nodes,
+            }
+        )
+    )
     return path
 
 
@@ -49,15 +58,21 @@ def sidefx(tmp_path):
 
 def test_an_os_system_node_runs_only_with_trust(cli, tmp_path):
     pwned = tmp_path / "pwned"
-    path = workflow(tmp_path / "evil.workflow.json",
-                    {"f": {"type": "prompts.python", "inputs": {"command": "input.cmd"},
-                           "params": {"function": "os:system"}}}, inputs=("cmd",), outputs={"status": "f.result"})
+    path = workflow(
+        tmp_path / "evil.workflow.json",
+        {"f": {"type": "prompts.python", "inputs": {"command": "input.cmd"}, "params": {"function": "os:system"}}},
+        inputs=("cmd",),
+        outputs={"status": "f.result"},
+    )
     touch = f"cmd=touch {pwned}"
     expect_refused(cli("workflow", "run", path, "--input", touch), "os:system", "function of node 'f'", "--trust")
     assert "os:system" in expect_ok(cli("workflow", "show", path)).out
     # the job itself refuses: `jobs run` is no way around the question
-    expect_failed(cli("jobs", "run", "prompts.run", "--set", f"workflow={path}", "--set", f"inputs.cmd=touch {pwned}"),
-                  "os:system", "trusted=")
+    expect_failed(
+        cli("jobs", "run", "prompts.run", "--set", f"workflow={path}", "--set", f"inputs.cmd=touch {pwned}"),
+        "os:system",
+        "trusted=",
+    )
     assert not pwned.exists()
     expect_ok(cli("workflow", "run", path, "--input", touch, "--trust", "--quiet"))
     assert pwned.exists()
@@ -65,14 +80,34 @@ def test_an_os_system_node_runs_only_with_trust(cli, tmp_path):
 
 def test_show_and_export_of_tools_and_sub_workflows_import_nothing(cli, tmp_path, sidefx):
     env, marker = sidefx
-    workflow(tmp_path / "sub.workflow.json", {"inner": {"type": "prompts.python", "inputs": {"text": "input.question"},
-                                                        "params": {"function": "sidefx:shout"}}},
-             outputs={"loud": "inner.result"}, name="sub")
-    path = workflow(tmp_path / "agent.workflow.json", {
-        "agent": {"type": "prompts.react", "inputs": {"question": "input.question"},
-                  "params": {"signature": "question -> answer: sidefx.Answer", "tools": ["sidefx:shout"]}},
-        "sub": {"type": "prompts.workflow", "inputs": {"question": "agent.answer"},
-                "params": {"path": "sub.workflow.json"}}}, outputs={"out": "sub.loud"})
+    workflow(
+        tmp_path / "sub.workflow.json",
+        {
+            "inner": {
+                "type": "prompts.python",
+                "inputs": {"text": "input.question"},
+                "params": {"function": "sidefx:shout"},
+            }
+        },
+        outputs={"loud": "inner.result"},
+        name="sub",
+    )
+    path = workflow(
+        tmp_path / "agent.workflow.json",
+        {
+            "agent": {
+                "type": "prompts.react",
+                "inputs": {"question": "input.question"},
+                "params": {"signature": "question -> answer: sidefx.Answer", "tools": ["sidefx:shout"]},
+            },
+            "sub": {
+                "type": "prompts.workflow",
+                "inputs": {"question": "agent.answer"},
+                "params": {"path": "sub.workflow.json"},
+            },
+        },
+        outputs={"out": "sub.loud"},
+    )
     shown = expect_ok(cli("workflow", "show", path, env=env)).out
     assert "tool of ReAct node 'agent'" in shown and "function of node 'inner' in sub.workflow.json" in shown
     assert "sidefx.Answer" in shown  # a class a signature names is code too
@@ -121,21 +156,33 @@ def keyed_server(llm_server):
 
 
 def keyed_workflow(path, model):
-    return workflow(path, {"x": {"type": "prompts.predict", "inputs": {"question": "input.question"},
-                                 "params": {"signature": "question -> answer", "model": model}}},
-                    outputs={"answer": "x.answer"})
+    return workflow(
+        path,
+        {
+            "x": {
+                "type": "prompts.predict",
+                "inputs": {"question": "input.question"},
+                "params": {"signature": "question -> answer", "model": model},
+            }
+        },
+        outputs={"answer": "x.answer"},
+    )
 
 
 def test_a_server_the_file_names_gets_no_key_without_consent(cli, tmp_path, keyed_server):
     url, seen = keyed_server.url, keyed_server.authorizations
     env = {"TS_SECRET": "s3cret-env", "OPENAI_API_KEY": "sk-users-own"}
     run = ("--input", "question=hi", "--quiet", "--no-cache", "--retries", "0")
-    named = keyed_workflow(tmp_path / "k.workflow.json",
-                           {"model": "openai/x", "api_base": url, "api_key_env": "TS_SECRET"})
+    named = keyed_workflow(
+        tmp_path / "k.workflow.json", {"model": "openai/x", "api_base": url, "api_key_env": "TS_SECRET"}
+    )
     assert f"model endpoint {url} receives $TS_SECRET" in expect_ok(cli("workflow", "show", named, env=env)).out
     expect_refused(cli("workflow", "run", named, *run, env=env), url, "$TS_SECRET", "node 'x'", "--trust")
-    expect_failed(cli("jobs", "run", "prompts.run", "--set", f"workflow={named}", "--set", "inputs.question=hi",
-                      env=env), "$TS_SECRET", "trusted=")
+    expect_failed(
+        cli("jobs", "run", "prompts.run", "--set", f"workflow={named}", "--set", "inputs.question=hi", env=env),
+        "$TS_SECRET",
+        "trusted=",
+    )
     # a provider key from the environment is a key too
     plain = keyed_workflow(tmp_path / "p.workflow.json", {"model": "openai/x", "api_base": url})
     expect_refused(cli("workflow", "run", plain, *run, env=env), url, "openai API key", "--trust")
@@ -147,9 +194,17 @@ def test_a_server_the_file_names_gets_no_key_without_consent(cli, tmp_path, keye
     expect_ok(cli("workflow", "run", named, *run, "--trust", env=env))
     assert seen[-1] == "Bearer s3cret-env"
     # a server the user names is their own choice
-    nomodel = workflow(tmp_path / "u.workflow.json", {"x": {"type": "prompts.predict",
-                       "inputs": {"question": "input.question"}, "params": {"signature": "question -> answer"}}},
-                       outputs={"answer": "x.answer"})
+    nomodel = workflow(
+        tmp_path / "u.workflow.json",
+        {
+            "x": {
+                "type": "prompts.predict",
+                "inputs": {"question": "input.question"},
+                "params": {"signature": "question -> answer"},
+            }
+        },
+        outputs={"answer": "x.answer"},
+    )
     expect_ok(cli("workflow", "run", nomodel, *run, "--model", "openai/x", "--api-base", url, env=env))
     assert seen[-1] == "Bearer sk-users-own" and len(seen) == 3
     # a model object may set only a model, its server, a key's variable name and sampling
@@ -205,14 +260,22 @@ def test_eval_checks_the_data_and_metric_before_any_run_folder(cli, tmp_path):
     (tmp_path / "other.jsonl").write_text('{"q": 1}\n')
     (tmp_path / "bad.parquet").write_text("not parquet")
     (tmp_path / "deep.jsonl").write_text("[" * 100_000 + "\n")
-    for data, fragment in (("gone.jsonl", "no such dataset file"), ("fifo.jsonl", "not a regular file"),
-                           ("latin.jsonl", "not UTF-8"), ("bad.csv", "unterminated quote"),
-                           ("other.jsonl", "no column 'question'"), ("bad.parquet", "parquet"),
-                           ("deep.jsonl", "nested too deeply")):
+    for data, fragment in (
+        ("gone.jsonl", "no such dataset file"),
+        ("fifo.jsonl", "not a regular file"),
+        ("latin.jsonl", "not UTF-8"),
+        ("bad.csv", "unterminated quote"),
+        ("other.jsonl", "no column 'question'"),
+        ("bad.parquet", "parquet"),
+        ("deep.jsonl", "nested too deeply"),
+    ):
         expect_refused(cli("workflow", "eval", path, "--data", tmp_path / data, "--quiet", timeout=30), fragment)
     expect_refused(cli("workflow", "optimize", path, "--data", tmp_path, "--quiet"), "is a folder")
-    for metric, fragment in (("bogus", "unknown metric"), ("", "--metric is empty"),
-                             ("nonexist_mod:f", "no module 'nonexist_mod'")):
+    for metric, fragment in (
+        ("bogus", "unknown metric"),
+        ("", "--metric is empty"),
+        ("nonexist_mod:f", "no module 'nonexist_mod'"),
+    ):
         expect_refused(cli("workflow", "eval", path, "--data", good, "--metric", metric, "--quiet"), fragment)
     assert not list(Folders(cli.workspace).runs.iterdir())
 
@@ -222,17 +285,31 @@ def test_flags_name_themselves_and_optimize_set_takes_only_its_settings(cli, tmp
     data = tmp_path / "d.jsonl"
     data.write_text('{"question": "a"}\n')
     expect_refused(cli("workflow", "optimize", path, "--data", data, "--set", "bogus=1"), "--set bogus", "max_calls")
-    expect_refused(cli("workflow", "optimize", path, "--data", data, "--set", "workflow=/etc/passwd"),
-                   "--set workflow")
+    expect_refused(cli("workflow", "optimize", path, "--data", data, "--set", "workflow=/etc/passwd"), "--set workflow")
     expect_refused(cli("workflow", "run", path, "--input", "question=NaN"), "--input question", "finite")
     assert not list(Folders(cli.workspace).runs.iterdir())
 
 
 def test_a_dead_local_server_is_named_without_any_key_set(cli, tmp_path):
     path = keyed_workflow(tmp_path / "p.workflow.json", None)
-    expect_failed(cli("workflow", "run", path, "--input", "question=hi", "--model", "openai/x", "--api-base",
-                      "http://127.0.0.1:9/v1", "--retries", "0", "--quiet", env={"OPENAI_API_KEY": ""}),
-                  "cannot connect to http://127.0.0.1:9/v1")
+    expect_failed(
+        cli(
+            "workflow",
+            "run",
+            path,
+            "--input",
+            "question=hi",
+            "--model",
+            "openai/x",
+            "--api-base",
+            "http://127.0.0.1:9/v1",
+            "--retries",
+            "0",
+            "--quiet",
+            env={"OPENAI_API_KEY": ""},
+        ),
+        "cannot connect to http://127.0.0.1:9/v1",
+    )
 
 
 def test_copro_proposes_with_the_model_given_on_the_command_line(cli, tmp_path, keyed_server):
@@ -246,7 +323,25 @@ def test_copro_proposes_with_the_model_given_on_the_command_line(cli, tmp_path, 
     path = keyed_workflow(tmp_path / "p.workflow.json", None)
     data = tmp_path / "d.jsonl"
     data.write_text('{"question": "a", "answer": "ok"}\n{"question": "b", "answer": "ok"}\n')
-    result = expect_ok(cli("workflow", "optimize", path, "--data", data, "--optimizer", "copro", "--model", "openai/x",
-                           "--api-base", keyed_server.url, "--set", "depth=0", "--set", "breadth=2", "--quiet",
-                           env={"OPENAI_API_KEY": ""}))
+    result = expect_ok(
+        cli(
+            "workflow",
+            "optimize",
+            path,
+            "--data",
+            data,
+            "--optimizer",
+            "copro",
+            "--model",
+            "openai/x",
+            "--api-base",
+            keyed_server.url,
+            "--set",
+            "depth=0",
+            "--set",
+            "breadth=2",
+            "--quiet",
+            env={"OPENAI_API_KEY": ""},
+        )
+    )
     assert (tmp_path / "p.copro.workflow.json").exists(), result

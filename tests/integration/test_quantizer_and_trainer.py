@@ -14,9 +14,18 @@ from studio.api import RunStatus
 from studio.cli import main
 
 #: a tiny training run: a 2-layer, 32-wide model, 16-token context, 20 steps
-TINY = {"model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16},
-        "max_steps": 20, "batch_size": 4, "warmup_steps": 2, "learning_rate": 3e-3, "log_interval": 5,
-        "eval_interval": 10, "eval_iters": 2, "sample_interval": 0, "checkpoint_interval": 10}
+TINY = {
+    "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16},
+    "max_steps": 20,
+    "batch_size": 4,
+    "warmup_steps": 2,
+    "learning_rate": 3e-3,
+    "log_interval": 5,
+    "eval_interval": 10,
+    "eval_iters": 2,
+    "sample_interval": 0,
+    "checkpoint_interval": 10,
+}
 
 
 HAMLET = "To be, or not to be, that is the question.\n" * 300
@@ -35,8 +44,11 @@ def train(make_studio, run_job, tmp_path):
     def train(text: str, best: bool = False, studio=None):
         corpus = tmp_path / "corpus.txt"
         corpus.write_text(text)
-        trained = run_job(studio or make_studio(("trainer", trainer_hooks)), "trainer.train",
-                          {**TINY, "data": {"corpus": str(corpus)}})
+        trained = run_job(
+            studio or make_studio(("trainer", trainer_hooks)),
+            "trainer.train",
+            {**TINY, "data": {"corpus": str(corpus)}},
+        )
         assert trained.status == RunStatus.SUCCEEDED, trained.error
         folder = trained.run.dir / "checkpoints"
         if best and (folder / "best").exists():
@@ -49,16 +61,31 @@ def train(make_studio, run_job, tmp_path):
 def test_cli_quantizes_a_trained_checkpoint_and_the_export_generates(train, tmp_path, capsys):
     source, _ = train(HAMLET, best=True)
     out = tmp_path / "int4"
-    assert main(["quantize", str(source), "--bits", "4", "--granularity", "group", "--group-size", "16",
-                 "--out", str(out), "--json"]) == 0
+    assert (
+        main(
+            [
+                "quantize",
+                str(source),
+                "--bits",
+                "4",
+                "--granularity",
+                "group",
+                "--group-size",
+                "16",
+                "--out",
+                str(out),
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     assert report["summary"]["saved"] == str(out) and report["layers"]
     assert main(["quantize", str(source), "--out", str(out)]) == 2  # refuses to overwrite
     assert "already exists" in capsys.readouterr().err
     export = tmp_path / "int4-float"
     assert main(["quantize", str(out), "--dequantize", "--out", str(export)]) == 0
-    assert main(["trainer", "generate", str(export), "--prompt", "To be", "--max-new-tokens", "8",
-                 "--seed", "0"]) == 0
+    assert main(["trainer", "generate", str(export), "--prompt", "To be", "--max-new-tokens", "8", "--seed", "0"]) == 0
     assert capsys.readouterr().out.strip()
 
 
@@ -120,8 +147,24 @@ def test_a_quantized_folder_dropped_on_the_studio_opens_in_generate(tmp_path):
 
 def test_loss_and_latency_before_and_after(train, tmp_path, capsys):
     source, corpus = train(HAMLET)
-    assert main(["quantize", str(source), "--bits", "8", "--measure", str(corpus), "--repeats", "3",
-                 "--out", str(tmp_path / "q8"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "quantize",
+                str(source),
+                "--bits",
+                "8",
+                "--measure",
+                str(corpus),
+                "--repeats",
+                "3",
+                "--out",
+                str(tmp_path / "q8"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     report = json.loads(capsys.readouterr().out)
     before, weight_only, dynamic = (report["measured"][k] for k in ("fp32", "weight_only", "dynamic_int8"))
     assert abs(weight_only["loss"] - before["loss"]) < 0.05 and abs(dynamic["loss"] - before["loss"]) < 0.1
@@ -135,15 +178,35 @@ def test_loss_and_latency_before_and_after(train, tmp_path, capsys):
 
 def test_compare_and_sensitivity(train, capsys):
     source, corpus = train(JAQUES)
-    assert main(["quantize", str(source), "--compare", "int8,int4-g16,int2-tensor", "--measure", str(corpus),
-                 "--json"]) == 0
+    assert (
+        main(["quantize", str(source), "--compare", "int8,int4-g16,int2-tensor", "--measure", str(corpus), "--json"])
+        == 0
+    )
     rows = json.loads(capsys.readouterr().out)
-    assert [r["scheme"] for r in rows] == ["int8-sym-channel-weight_only", "int4-sym-group16-weight_only",
-                                           "int2-sym-tensor-weight_only"]
+    assert [r["scheme"] for r in rows] == [
+        "int8-sym-channel-weight_only",
+        "int4-sym-group16-weight_only",
+        "int2-sym-tensor-weight_only",
+    ]
     assert rows[0]["bits_per_weight"] > rows[1]["bits_per_weight"] > rows[2]["bits_per_weight"]
     assert abs(rows[0]["loss_change"]) < abs(rows[2]["loss_change"])  # 2 bits per tensor hurts most
-    assert main(["quantize", str(source), "--bits", "2", "--granularity", "tensor", "--sensitivity",
-                 "--measure", str(corpus), "--json"]) == 0
+    assert (
+        main(
+            [
+                "quantize",
+                str(source),
+                "--bits",
+                "2",
+                "--granularity",
+                "tensor",
+                "--sensitivity",
+                "--measure",
+                str(corpus),
+                "--json",
+            ]
+        )
+        == 0
+    )
     layers = json.loads(capsys.readouterr().out)
     assert layers and layers[0]["loss_change"] >= layers[-1]["loss_change"]
     assert main(["quantize", str(source), "--sensitivity"]) == 2
@@ -152,14 +215,34 @@ def test_compare_and_sensitivity(train, capsys):
 
 def test_static_mode_from_the_cli(train, tmp_path, capsys):
     source, corpus = train(RICHARD)
-    assert main(["quantize", str(source), "--mode", "static", "--observer", "percentile", "--measure", str(corpus),
-                 "--repeats", "2", "--out", str(tmp_path / "s"), "--json"]) == 0
+    assert (
+        main(
+            [
+                "quantize",
+                str(source),
+                "--mode",
+                "static",
+                "--observer",
+                "percentile",
+                "--measure",
+                str(corpus),
+                "--repeats",
+                "2",
+                "--out",
+                str(tmp_path / "s"),
+                "--json",
+            ]
+        )
+        == 0
+    )
     measured = json.loads(capsys.readouterr().out)["measured"]
     assert abs(measured["static_int8_percentile"]["loss"] - measured["fp32"]["loss"]) < 0.1
     empty = tmp_path / "empty.txt"
     empty.write_text("   ")
-    assert main(["quantize", str(source), "--mode", "static", "--calibration", str(empty),
-                 "--out", str(tmp_path / "e")]) == 2
+    assert (
+        main(["quantize", str(source), "--mode", "static", "--calibration", str(empty), "--out", str(tmp_path / "e")])
+        == 2
+    )
     assert "calibration set is empty" in capsys.readouterr().err and not (tmp_path / "e").exists()
 
 
@@ -170,10 +253,15 @@ def test_the_compare_job_measures_through_the_trainer_and_returns_its_rows(train
 
     studio = make_studio(("trainer", trainer_hooks), ("quantizer", quantizer_hooks))
     source, corpus = train(POLONIUS, studio=studio)
-    job = run_job(studio, "quantizer.compare", {"checkpoint": str(source), "schemes": "int8,int4-g16",
-                                                "measure_text": str(corpus)})
+    job = run_job(
+        studio,
+        "quantizer.compare",
+        {"checkpoint": str(source), "schemes": "int8,int4-g16", "measure_text": str(corpus)},
+    )
     assert job.status == RunStatus.SUCCEEDED, job.error
     assert job.result["rows"] == json.loads((job.run.dir / "compare.json").read_text())
-    assert [row["scheme"] for row in job.result["rows"]] == ["int8-sym-channel-weight_only",
-                                                             "int4-sym-group16-weight_only"]
+    assert [row["scheme"] for row in job.result["rows"]] == [
+        "int8-sym-channel-weight_only",
+        "int4-sym-group16-weight_only",
+    ]
     assert all("loss_change" in row for row in job.result["rows"])

@@ -40,13 +40,24 @@ def test_retriever_and_tree_summary_nodes_in_a_workflow(docs, tmp_path, llm_serv
     llm_server.reset(script=script)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     lm = LM("openai/fake-model", api_base=llm_server.url, retries=1, timeout=5)
-    nodes = {"search": {"type": "rag.retrieve", "inputs": {"query": "input.question"},
-                        "params": {"collection": str(path), "k": 4, "mode": "hybrid"}},
-             "summary": {"type": "rag.summarize", "inputs": {"question": "input.question",
-                                                              "passages": "search.passages"}, "params": {}}}
-    flow = write_workflow(tmp_path / "rag.workflow.json", nodes=nodes, inputs={"question": "str"},
-                          outputs={"answer": "summary.answer", "sources": "search.sources",
-                                   "levels": "summary.levels"})
+    nodes = {
+        "search": {
+            "type": "rag.retrieve",
+            "inputs": {"query": "input.question"},
+            "params": {"collection": str(path), "k": 4, "mode": "hybrid"},
+        },
+        "summary": {
+            "type": "rag.summarize",
+            "inputs": {"question": "input.question", "passages": "search.passages"},
+            "params": {},
+        },
+    }
+    flow = write_workflow(
+        tmp_path / "rag.workflow.json",
+        nodes=nodes,
+        inputs={"question": "str"},
+        outputs={"answer": "summary.answer", "sources": "search.sources", "levels": "summary.levels"},
+    )
     workflow = load_workflow(flow)
     trace = Collector()
     with context(lm=lm, tracer=trace):
@@ -63,8 +74,11 @@ def test_retriever_and_tree_summary_nodes_in_a_workflow(docs, tmp_path, llm_serv
 def test_the_sample_rag_workflow_runs_on_a_collection_in_the_workspace(docs, make_studio, llm_server, monkeypatch):
     make_studio()  # its workspace is the active one: the workflow finds "python-docs" there
     index_sources(open_for_indexing(collection_path("python-docs"), HashEmbedder(), 200, 30), [docs], HashEmbedder())
-    llm_server.reset(script=lambda r: fields(reasoning="the passages say so",
-                                             answer="Lisbon" if "Lisbon" in r["messages"][-1]["content"] else "?"))
+    llm_server.reset(
+        script=lambda r: fields(
+            reasoning="the passages say so", answer="Lisbon" if "Lisbon" in r["messages"][-1]["content"] else "?"
+        )
+    )
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
     sample = Path(__file__).resolve().parents[2] / "resources" / "workflows" / "docs-rag.workflow.json"
     with context(lm=LM("openai/fake-model", api_base=llm_server.url, retries=1, timeout=5)):

@@ -21,14 +21,23 @@ class OptimizeReport:
     first_error: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer, "score_before": self.score_before, "score_after": self.score_after,
-                "changes": self.changes, "stopped": self.stopped, "candidates": self.candidates,
-                "errors": self.errors, **({"first_error": self.first_error} if self.first_error else {})}
+        return {
+            "optimizer": self.optimizer,
+            "score_before": self.score_before,
+            "score_after": self.score_after,
+            "changes": self.changes,
+            "stopped": self.stopped,
+            "candidates": self.candidates,
+            "errors": self.errors,
+            **({"first_error": self.first_error} if self.first_error else {}),
+        }
 
 
 def snapshot(program: Any) -> dict[str, dict[str, Any]]:
-    return {name: {"instructions": p.signature.instructions, "demos": [dict(d) for d in p.demos]}
-            for name, p in program.named_predictors()}
+    return {
+        name: {"instructions": p.signature.instructions, "demos": [dict(d) for d in p.demos]}
+        for name, p in program.named_predictors()
+    }
 
 
 def describe_changes(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

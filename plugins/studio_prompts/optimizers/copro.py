@@ -21,26 +21,47 @@ from ..predict import Predict
 from ..settings import context
 from .base import OptimizeReport, Progress, describe_changes, snapshot
 
-PROPOSE = ("You are an instruction optimizer for large language models. I will give you a signature of fields "
-           "(inputs and outputs) in English and the current instruction. Propose an improved instruction that "
-           "will lead a good language model to perform the task well. Reply with the instruction only.")
-REFINE = ("You are an instruction optimizer for large language models. I will give you instructions tried before "
-          "for a task, each with its validation score (higher is better). Propose a new instruction that will "
-          "score higher than all of them. Reply with the instruction only.")
+PROPOSE = (
+    "You are an instruction optimizer for large language models. I will give you a signature of fields "
+    "(inputs and outputs) in English and the current instruction. Propose an improved instruction that "
+    "will lead a good language model to perform the task well. Reply with the instruction only."
+)
+REFINE = (
+    "You are an instruction optimizer for large language models. I will give you instructions tried before "
+    "for a task, each with its validation score (higher is better). Propose a new instruction that will "
+    "score higher than all of them. Reply with the instruction only."
+)
 
 
 class COPRO:
-    def __init__(self, metric: Any = "exact_match", breadth: int = 4, depth: int = 2, temperature: float = 1.0,
-                 prompt_model: Any = None, concurrency: int = 8):
+    def __init__(
+        self,
+        metric: Any = "exact_match",
+        breadth: int = 4,
+        depth: int = 2,
+        temperature: float = 1.0,
+        prompt_model: Any = None,
+        concurrency: int = 8,
+    ):
         if breadth < 2:
             raise ValueError("breadth must be at least 2 (the current instruction and one proposal)")
         self.metric = get_metric(metric)
         self.breadth, self.depth, self.temperature = breadth, depth, temperature
         self.concurrency = concurrency
-        self.propose = Predict("signature: str, current_instruction: str -> proposed_instruction: str",
-                               instructions=PROPOSE, lm=prompt_model, temperature=temperature, name="copro.propose")
-        self.refine = Predict("signature: str, attempts: str -> proposed_instruction: str",
-                              instructions=REFINE, lm=prompt_model, temperature=temperature, name="copro.refine")
+        self.propose = Predict(
+            "signature: str, current_instruction: str -> proposed_instruction: str",
+            instructions=PROPOSE,
+            lm=prompt_model,
+            temperature=temperature,
+            name="copro.propose",
+        )
+        self.refine = Predict(
+            "signature: str, attempts: str -> proposed_instruction: str",
+            instructions=REFINE,
+            lm=prompt_model,
+            temperature=temperature,
+            name="copro.refine",
+        )
 
     async def _score(self, program: Any, trainset: list[Example]) -> float:
         result = await evaluate(program, trainset, self.metric, concurrency=self.concurrency)
@@ -79,11 +100,13 @@ class COPRO:
                         rollout += 1
                         with context(rollout=rollout):
                             if round_index == 0:
-                                out = await self.propose.acall(signature=str(predictor.signature),
-                                                               current_instruction=original)
+                                out = await self.propose.acall(
+                                    signature=str(predictor.signature), current_instruction=original
+                                )
                             else:
-                                attempts = "\n".join(f"[score {s:.3f}] {text}"
-                                                     for text, s in sorted(tried.items(), key=lambda kv: kv[1]))
+                                attempts = "\n".join(
+                                    f"[score {s:.3f}] {text}" for text, s in sorted(tried.items(), key=lambda kv: kv[1])
+                                )
                                 out = await self.refine.acall(signature=str(predictor.signature), attempts=attempts)
                         proposals.append(" ".join(out.proposed_instruction.split()))
                     for text in proposals:

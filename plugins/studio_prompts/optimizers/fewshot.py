@@ -42,8 +42,15 @@ class BootstrapFewShot:
     that errored (a model call failed for good, a crash — not an unreadable reply, which
     is a miss) is no miss: it is counted in the report's ``errors``."""
 
-    def __init__(self, metric: Any = "exact_match", max_bootstrapped_demos: int = 4, max_labeled_demos: int = 4,
-                 threshold: float = 1.0, concurrency: int = 8, teacher: Any = None):
+    def __init__(
+        self,
+        metric: Any = "exact_match",
+        max_bootstrapped_demos: int = 4,
+        max_labeled_demos: int = 4,
+        threshold: float = 1.0,
+        concurrency: int = 8,
+        teacher: Any = None,
+    ):
         self.metric = get_metric(metric)
         self.max_boot, self.max_labeled = max_bootstrapped_demos, max_labeled_demos
         self.threshold, self.concurrency, self.teacher = threshold, concurrency, teacher
@@ -94,9 +101,15 @@ class BootstrapFewShot:
 
         await asyncio.gather(*(run(i, ex) for i, ex in enumerate(trainset)))
         for name, predictor in predictors.items():
-            labeled = [d for d in (demo_for(predictor, ex) for i, ex in enumerate(trainset) if i not in used)
-                       if d is not None][: self.max_labeled]
+            labeled = [
+                d for d in (demo_for(predictor, ex) for i, ex in enumerate(trainset) if i not in used) if d is not None
+            ][: self.max_labeled]
             predictor.demos = bootstrapped[name] + labeled
-        report = OptimizeReport("bootstrap", changes=describe_changes(before, snapshot(student)), stopped=stopped,
-                                errors=len(errors), first_error=one_line(errors[0]) if errors else "")
+        report = OptimizeReport(
+            "bootstrap",
+            changes=describe_changes(before, snapshot(student)),
+            stopped=stopped,
+            errors=len(errors),
+            first_error=one_line(errors[0]) if errors else "",
+        )
         return student, report

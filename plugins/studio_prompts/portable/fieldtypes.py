@@ -22,8 +22,16 @@ from typing import Any, Literal
 import pydantic
 
 BUILTIN_TYPES: dict[str, Any] = {
-    "str": str, "int": int, "float": float, "bool": bool, "list": list, "dict": dict,
-    "tuple": tuple, "Any": Any, "None": type(None), "Literal": Literal,
+    "str": str,
+    "int": int,
+    "float": float,
+    "bool": bool,
+    "list": list,
+    "dict": dict,
+    "tuple": tuple,
+    "Any": Any,
+    "None": type(None),
+    "Literal": Literal,
 }
 
 
@@ -90,8 +98,10 @@ def _build(node: ast.AST, text: str, load: bool = True) -> Any:
     if isinstance(node, ast.Name):
         if node.id in BUILTIN_TYPES:
             return BUILTIN_TYPES[node.id]
-        raise FieldTypeError(f"unknown type {node.id!r} in {text!r} (use str, int, float, bool, list[…], "
-                             f"dict[…], Literal[…] or a dotted path such as mypkg.models.Person)")
+        raise FieldTypeError(
+            f"unknown type {node.id!r} in {text!r} (use str, int, float, bool, list[…], "
+            f"dict[…], Literal[…] or a dotted path such as mypkg.models.Person)"
+        )
     if isinstance(node, ast.Attribute):
         if not load:
             if not isinstance(node.value, (ast.Name, ast.Attribute)):

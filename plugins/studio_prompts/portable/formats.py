@@ -45,12 +45,18 @@ def _field_list(fields: list[Field]) -> str:
 
 
 def system_message(fmt: str, instructions: str, inputs: list[Field], outputs: list[Field]) -> str:
-    parts = [f"Your input fields are:\n{_field_list(inputs)}", f"Your output fields are:\n{_field_list(outputs)}",
-             "All interactions will be structured in the following way, with the appropriate values filled in."]
+    parts = [
+        f"Your input fields are:\n{_field_list(inputs)}",
+        f"Your output fields are:\n{_field_list(outputs)}",
+        "All interactions will be structured in the following way, with the appropriate values filled in.",
+    ]
     layout = [f"{marker(f.name)}\n{{{f.name}}}" for f in inputs]
     if fmt == "json":
-        layout.append("Outputs will be a JSON object with the following fields.\n{\n"
-                      + ",\n".join(f'  "{f.name}": "{{{f.name}}}"' + _hint_comment(f) for f in outputs) + "\n}")
+        layout.append(
+            "Outputs will be a JSON object with the following fields.\n{\n"
+            + ",\n".join(f'  "{f.name}": "{{{f.name}}}"' + _hint_comment(f) for f in outputs)
+            + "\n}"
+        )
     else:
         layout += [f"{marker(f.name)}\n{{{f.name}}}" + _hint_comment(f) for f in outputs]
         layout.append(COMPLETED)
@@ -64,8 +70,9 @@ def _hint_comment(field: Field) -> str:
     return f"        # note: the value you produce {hint}" if hint else ""
 
 
-def user_message(fmt: str, inputs: list[Field], outputs: list[Field], values: dict[str, Any],
-                 *, with_instructions: bool = True) -> str:
+def user_message(
+    fmt: str, inputs: list[Field], outputs: list[Field], values: dict[str, Any], *, with_instructions: bool = True
+) -> str:
     blocks = [f"{marker(f.name)}\n{to_text(values[f.name])}" for f in inputs if f.name in values]
     if with_instructions:
         blocks.append(response_instructions(fmt, outputs))
@@ -74,11 +81,16 @@ def user_message(fmt: str, inputs: list[Field], outputs: list[Field], values: di
 
 def response_instructions(fmt: str, outputs: list[Field]) -> str:
     if fmt == "json":
-        return ("Respond with a JSON object in the following order of fields: "
-                + ", then ".join(f"`{f.name}`" + _hint_paren(f) for f in outputs) + ".")
-    return ("Respond with the corresponding output fields, starting with the field "
-            + ", then ".join(f"`{marker(f.name)}`" + _hint_paren(f) for f in outputs)
-            + f", and then ending with the marker for `{COMPLETED}`.")
+        return (
+            "Respond with a JSON object in the following order of fields: "
+            + ", then ".join(f"`{f.name}`" + _hint_paren(f) for f in outputs)
+            + "."
+        )
+    return (
+        "Respond with the corresponding output fields, starting with the field "
+        + ", then ".join(f"`{marker(f.name)}`" + _hint_paren(f) for f in outputs)
+        + f", and then ending with the marker for `{COMPLETED}`."
+    )
 
 
 def _hint_paren(field: Field) -> str:
@@ -89,8 +101,9 @@ def _hint_paren(field: Field) -> str:
 def assistant_message(fmt: str, outputs: list[Field], values: dict[str, Any]) -> str:
     """A demo's reply, written exactly as the model is asked to write one."""
     if fmt == "json":
-        return json.dumps({f.name: _jsonable(values[f.name]) for f in outputs if f.name in values},
-                          ensure_ascii=False, indent=2)
+        return json.dumps(
+            {f.name: _jsonable(values[f.name]) for f in outputs if f.name in values}, ensure_ascii=False, indent=2
+        )
     blocks = [f"{marker(f.name)}\n{to_text(values[f.name])}" for f in outputs if f.name in values]
     return "\n\n".join(blocks + [COMPLETED])
 
@@ -103,8 +116,9 @@ def _jsonable(value: Any) -> Any:
         return json.loads(to_text(value)) if not isinstance(value, str) else value
 
 
-def prefix_messages(fmt: str, instructions: str, inputs: list[Field], outputs: list[Field],
-                    demos: list[dict[str, Any]]) -> list[dict]:
+def prefix_messages(
+    fmt: str, instructions: str, inputs: list[Field], outputs: list[Field], demos: list[dict[str, Any]]
+) -> list[dict]:
     """The system message and the demos (as user/assistant turns): all but the last message."""
     messages = [{"role": "system", "content": system_message(fmt, instructions, inputs, outputs)}]
     for demo in demos:
@@ -113,18 +127,32 @@ def prefix_messages(fmt: str, instructions: str, inputs: list[Field], outputs: l
     return messages
 
 
-def build_messages(fmt: str, instructions: str, inputs: list[Field], outputs: list[Field],
-                   demos: list[dict[str, Any]], values: dict[str, Any]) -> list[dict]:
+def build_messages(
+    fmt: str,
+    instructions: str,
+    inputs: list[Field],
+    outputs: list[Field],
+    demos: list[dict[str, Any]],
+    values: dict[str, Any],
+) -> list[dict]:
     """The whole conversation sent for one call."""
-    return [*prefix_messages(fmt, instructions, inputs, outputs, demos),
-            {"role": "user", "content": user_message(fmt, inputs, outputs, values)}]
+    return [
+        *prefix_messages(fmt, instructions, inputs, outputs, demos),
+        {"role": "user", "content": user_message(fmt, inputs, outputs, values)},
+    ]
 
 
 def json_response_format(name: str, outputs: list[Field]) -> dict:
     """An OpenAI-style ``response_format`` asking for exactly these fields (structured output)."""
     properties = {f.name: json_schema(parse_type(f.type)) for f in outputs}
-    return {"type": "json_schema", "json_schema": {"name": re.sub(r"\W", "_", name) or "outputs", "strict": False,
-            "schema": {"type": "object", "properties": properties, "required": [f.name for f in outputs]}}}
+    return {
+        "type": "json_schema",
+        "json_schema": {
+            "name": re.sub(r"\W", "_", name) or "outputs",
+            "strict": False,
+            "schema": {"type": "object", "properties": properties, "required": [f.name for f in outputs]},
+        },
+    }
 
 
 # --------------------------------------------------------------------------- parsing
@@ -153,7 +181,7 @@ def _from_markers(text: str, names: dict[str, str]) -> dict[str, str]:
         name = names.get(hit.group(1).lower())
         end = hits[i + 1].start() if i + 1 < len(hits) else len(text)
         if name and name not in found:
-            found[name] = _strip_fences(text[hit.end():end])
+            found[name] = _strip_fences(text[hit.end() : end])
     return found
 
 
@@ -161,7 +189,7 @@ def _from_json(text: str, names: dict[str, str]) -> dict[str, Any]:
     start, end = text.find("{"), text.rfind("}")
     if start < 0 or end <= start:
         return {}
-    blob = text[start:end + 1]
+    blob = text[start : end + 1]
     try:
         data = json.loads(blob)
     except ValueError:
@@ -177,15 +205,16 @@ def _from_json(text: str, names: dict[str, str]) -> dict[str, Any]:
 
 def _from_labels(text: str, names: dict[str, str]) -> dict[str, str]:
     """``Answer: Paris`` / ``**answer**: Paris`` lines; a value runs to the next label."""
-    pattern = re.compile(r"^[ \t>*_#-]*(" + "|".join(re.escape(n) for n in names) + r")[*_ \t]*:[*_ \t]*",
-                         re.IGNORECASE | re.MULTILINE)
+    pattern = re.compile(
+        r"^[ \t>*_#-]*(" + "|".join(re.escape(n) for n in names) + r")[*_ \t]*:[*_ \t]*", re.IGNORECASE | re.MULTILINE
+    )
     hits = list(pattern.finditer(text))
     found: dict[str, str] = {}
     for i, hit in enumerate(hits):
         name = names[hit.group(1).lower()]
         end = hits[i + 1].start() if i + 1 < len(hits) else len(text)
         if name not in found:
-            found[name] = _strip_fences(text[hit.end():end])
+            found[name] = _strip_fences(text[hit.end() : end])
     return found
 
 
@@ -217,5 +246,7 @@ def parse_reply(fmt: str, outputs: list[Field], text: str) -> tuple[dict[str, An
 
 def repair_message(fmt: str, outputs: list[Field], problems: dict[str, str]) -> str:
     listed = "; ".join(f"`{name}`: {why}" for name, why in problems.items())
-    return (f"Your reply could not be read completely ({listed}). Reply again with every output field. "
-            + response_instructions(fmt, outputs))
+    return (
+        f"Your reply could not be read completely ({listed}). Reply again with every output field. "
+        + response_instructions(fmt, outputs)
+    )

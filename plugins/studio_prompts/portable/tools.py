@@ -18,9 +18,15 @@ FINISH = "finish"
 
 
 def describe_tool(fn: Callable[..., Any]) -> str:
-    params = ", ".join(f"{p.name}" + (f": {getattr(p.annotation, '__name__', p.annotation)}"
-                                      if p.annotation is not inspect.Parameter.empty else "")
-                       for p in inspect.signature(fn).parameters.values())
+    params = ", ".join(
+        f"{p.name}"
+        + (
+            f": {getattr(p.annotation, '__name__', p.annotation)}"
+            if p.annotation is not inspect.Parameter.empty
+            else ""
+        )
+        for p in inspect.signature(fn).parameters.values()
+    )
     doc = " ".join((inspect.getdoc(fn) or "").split())
     return f"{fn.__name__}({params})" + (f": {doc}" if doc else "")
 
@@ -35,13 +41,17 @@ def react_step(instructions: str, inputs: tuple, outputs: tuple, tools: dict[str
     over ``inputs -> outputs`` (tuples of ``Field``) with ``tools`` (``tool_table``)."""
     names = list(tools) + [FINISH]
     tool_list = "\n".join(f"({i}) {describe_tool(fn)}" for i, fn in enumerate(tools.values(), 1))
-    text = (f"{instructions}\n\nYou will be given {', '.join(f'`{f[0]}`' for f in inputs)} "
-            f"and your past trajectory. Reason about the next step, then call one tool by "
-            f"`next_tool_name` with JSON `next_tool_args`. Tools:\n{tool_list}\n"
-            f"({len(names)}) {FINISH}(): you have what you need to produce "
-            f"{', '.join(f'`{f[0]}`' for f in outputs)}.")
+    text = (
+        f"{instructions}\n\nYou will be given {', '.join(f'`{f[0]}`' for f in inputs)} "
+        f"and your past trajectory. Reason about the next step, then call one tool by "
+        f"`next_tool_name` with JSON `next_tool_args`. Tools:\n{tool_list}\n"
+        f"({len(names)}) {FINISH}(): you have what you need to produce "
+        f"{', '.join(f'`{f[0]}`' for f in outputs)}."
+    )
     step_inputs = tuple(Field(*f) for f in inputs) + (Field("trajectory", "str"),)
-    step_outputs = (Field("next_thought", "str"),
-                    Field("next_tool_name", "Literal[" + ", ".join(repr(n) for n in names) + "]"),
-                    Field("next_tool_args", "dict[str, Any]"))
+    step_outputs = (
+        Field("next_thought", "str"),
+        Field("next_tool_name", "Literal[" + ", ".join(repr(n) for n in names) + "]"),
+        Field("next_tool_args", "dict[str, Any]"),
+    )
     return text, step_inputs, step_outputs

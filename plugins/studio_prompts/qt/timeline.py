@@ -10,9 +10,15 @@ from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import QAbstractScrollArea
 
-KIND_COLORS = {"workflow": QColor(120, 120, 160), "node": QColor(90, 130, 190), "module": QColor(150, 110, 180),
-               "predictor": QColor(110, 160, 200), "llm": QColor(230, 150, 60), "tool": QColor(90, 170, 110),
-               "parse": QColor(170, 170, 170)}
+KIND_COLORS = {
+    "workflow": QColor(120, 120, 160),
+    "node": QColor(90, 130, 190),
+    "module": QColor(150, 110, 180),
+    "predictor": QColor(110, 160, 200),
+    "llm": QColor(230, 150, 60),
+    "tool": QColor(90, 170, 110),
+    "parse": QColor(170, 170, 170),
+}
 ROW = 18
 
 
@@ -63,8 +69,11 @@ class Timeline(QAbstractScrollArea):
             y = i * ROW - top
             painter.setPen(text)
             indent = 8 * self._depth.get(record["id"], 0)
-            painter.drawText(QRectF(4 + indent, y, 136 - indent, ROW), Qt.AlignmentFlag.AlignVCenter,
-                             str(record.get("name") or record.get("id"))[:24])
+            painter.drawText(
+                QRectF(4 + indent, y, 136 - indent, ROW),
+                Qt.AlignmentFlag.AlignVCenter,
+                str(record.get("name") or record.get("id"))[:24],
+            )
             x0 = self._x(record["start"], width)
             x1 = max(x0 + 2, self._x(record["start"] + (record.get("duration") or 0.0), width))
             color = KIND_COLORS.get(str(record.get("kind")), QColor(150, 150, 150))
@@ -76,8 +85,11 @@ class Timeline(QAbstractScrollArea):
                 painter.drawRect(QRectF(x0, y + 2, x1 - x0, ROW - 4))
         painter.setPen(text)
         seconds = self.t1 - self.t0
-        painter.drawText(QRectF(140, self.viewport().height() - ROW, width - 150, ROW),
-                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, f"{seconds * 1000:.0f} ms")
+        painter.drawText(
+            QRectF(140, self.viewport().height() - ROW, width - 150, ROW),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+            f"{seconds * 1000:.0f} ms",
+        )
 
     def mousePressEvent(self, event) -> None:  # noqa: N802
         row = (int(event.position().y()) + self.verticalScrollBar().value()) // ROW

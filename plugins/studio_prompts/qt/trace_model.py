@@ -18,8 +18,12 @@ from studio.api import RunStatus
 from ..trace_tree import ROOT, Listener, SpanTree
 
 COLUMNS = ("Span", "Kind", "Status", "Duration", "Tokens", "Cost", "Model")
-STATUS_COLORS = {"error": QColor(200, 60, 60), RunStatus.CANCELLED: QColor(170, 120, 40),
-                 RunStatus.RUNNING: QColor(60, 110, 200), "cached": QColor(90, 150, 90)}
+STATUS_COLORS = {
+    "error": QColor(200, 60, 60),
+    RunStatus.CANCELLED: QColor(170, 120, 40),
+    RunStatus.RUNNING: QColor(60, 110, 200),
+    "cached": QColor(90, 150, 90),
+}
 SPAN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex  # what Qt may hand an item model's methods
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 2

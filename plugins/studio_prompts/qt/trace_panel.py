@@ -69,23 +69,47 @@ def render_details(record: dict[str, Any]) -> str:
         text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
         return f"<p><b>{esc(title)}</b></p><pre style='white-space: pre-wrap'>{esc(text)}</pre>"
 
-    head = f"<h3>{esc(str(record.get('name', '')))}</h3><p>{esc(str(record.get('kind', '')))} · " \
-           f"{esc(str(record.get('status', '')))}"
+    head = (
+        f"<h3>{esc(str(record.get('name', '')))}</h3><p>{esc(str(record.get('kind', '')))} · "
+        f"{esc(str(record.get('status', '')))}"
+    )
     if record.get("duration") is not None:
         head += f" · {record['duration'] * 1000:.1f} ms"
     head += "</p>"
     parts = [head]
     if record.get("error"):
-        parts.append(f"<p style='color:#c83c3c'><b>Error</b></p><pre style='white-space: pre-wrap'>"
-                     f"{esc(str(record['error']))}</pre>")
-    shown = {"latency": lambda v: f"{v * 1000:.1f} ms", "cost": lambda v: f"${v:.6f}",
-             "total_cost": lambda v: f"${v:.6f}"}
-    facts = [(k, shown.get(k, str)(record[k])) for k in ("model", "latency", "cache_hit", "attempts", "finish_reason",
-                                                         "cost", "tokens", "total_tokens", "total_cost", "total_calls",
-                                                         "node_type") if record.get(k) not in (None, "", {})]
+        parts.append(
+            f"<p style='color:#c83c3c'><b>Error</b></p><pre style='white-space: pre-wrap'>"
+            f"{esc(str(record['error']))}</pre>"
+        )
+    shown = {
+        "latency": lambda v: f"{v * 1000:.1f} ms",
+        "cost": lambda v: f"${v:.6f}",
+        "total_cost": lambda v: f"${v:.6f}",
+    }
+    facts = [
+        (k, shown.get(k, str)(record[k]))
+        for k in (
+            "model",
+            "latency",
+            "cache_hit",
+            "attempts",
+            "finish_reason",
+            "cost",
+            "tokens",
+            "total_tokens",
+            "total_cost",
+            "total_calls",
+            "node_type",
+        )
+        if record.get(k) not in (None, "", {})
+    ]
     if facts:
-        parts.append("<table>" + "".join(f"<tr><td><b>{esc(k)}</b>&nbsp;</td><td>{esc(v)}</td></tr>" for k, v in facts)
-                     + "</table>")
+        parts.append(
+            "<table>"
+            + "".join(f"<tr><td><b>{esc(k)}</b>&nbsp;</td><td>{esc(v)}</td></tr>" for k, v in facts)
+            + "</table>"
+        )
     if record.get("params"):
         parts.append(block("Parameters", record["params"]))
     for message in record.get("messages") or []:
@@ -117,8 +141,9 @@ class TraceView(QWidget):
         self.status_box = QComboBox(objectName="status")
         self.status_box.addItems([s or "any status" for s in STATUSES])
         self.model_edit = QLineEdit(objectName="model", placeholderText="model")
-        self.search = QLineEdit(objectName="search", placeholderText="search spans (text anywhere)",
-                                clearButtonEnabled=True)
+        self.search = QLineEdit(
+            objectName="search", placeholderText="search spans (text anywhere)", clearButtonEnabled=True
+        )
         for box in (self.kind_box, self.status_box):
             box.currentIndexChanged.connect(self._apply_filters)
         for edit in (self.model_edit, self.search):
@@ -190,8 +215,10 @@ class TraceView(QWidget):
             self.timeline.set_spans([])
             return
         t = model.tree.totals()
-        self.totals.setText(f"{t['spans']:,} spans · {t['calls']} model calls · {t['tokens']:,} tokens · "
-                            f"${t['cost']:.4f} · {t['cached']} cached · {t['errors']} errors · {t['seconds']:.2f} s")
+        self.totals.setText(
+            f"{t['spans']:,} spans · {t['calls']} model calls · {t['tokens']:,} tokens · "
+            f"${t['cost']:.4f} · {t['cached']} cached · {t['errors']} errors · {t['seconds']:.2f} s"
+        )
         tree = model.tree
         depth: dict[str, int] = {}
         for span_id in tree.walk():
@@ -200,8 +227,12 @@ class TraceView(QWidget):
         self.timeline.set_spans([tree.record(s) for s in tree.walk()], depth.__getitem__)
 
     def _apply_filters(self) -> None:
-        self.proxy.set_filters(KINDS[self.kind_box.currentIndex()], STATUSES[self.status_box.currentIndex()],
-                               self.model_edit.text().strip(), self.search.text().strip())
+        self.proxy.set_filters(
+            KINDS[self.kind_box.currentIndex()],
+            STATUSES[self.status_box.currentIndex()],
+            self.model_edit.text().strip(),
+            self.search.text().strip(),
+        )
         if self.proxy.text or self.proxy.kind or self.proxy.status or self.proxy.model:
             self.tree.expandAll()
 
@@ -325,8 +356,9 @@ class TracePanel(QWidget, Panel):
         self.view.run_box.setCurrentIndex(self.view.run_box.findData(run_id))
 
     def _choose(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a run's events.jsonl or a trace file",
-                                              str(self.ctx.folders.runs), "Traces (*.jsonl)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a run's events.jsonl or a trace file", str(self.ctx.folders.runs), "Traces (*.jsonl)"
+        )
         if path:
             try:
                 self.open_path(Path(path))

@@ -50,10 +50,12 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         self.setObjectName("prompts:editor:panel")
         node_types = {n.id: n for n in contributions("studio_workflow_nodes")}
         self.graph = StudioNodeGraph()
-        self.graph.register_nodes([InputsNode, OutputsNode, MissingNode,
-                                   *make_node_classes(list(node_types.values())).values()])
-        self.session = WorkflowSession(autosave_dir(ctx.folders, ctx.plugin_id), node_types,
-                                       revision=lambda: self.graph.undo_stack().index())
+        self.graph.register_nodes(
+            [InputsNode, OutputsNode, MissingNode, *make_node_classes(list(node_types.values())).values()]
+        )
+        self.session = WorkflowSession(
+            autosave_dir(ctx.folders, ctx.plugin_id), node_types, revision=lambda: self.graph.undo_stack().index()
+        )
         self.doc = WorkflowDocument(self.graph, self.session)
         self._loading = False
         self.result_views: list[QDialog] = []
@@ -102,17 +104,23 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         toolbar = QToolBar()
         self.toolbar_actions: dict[str, QAction] = {}
         for key, text, shortcut, slot in (
-                ("new", "New", "Ctrl+N", self.new), ("open", "Open…", "Ctrl+O", self.choose_file),
-                ("save", "Save", "Ctrl+S", self.save), ("save_as", "Save as…", "Ctrl+Shift+S", self.save_as),
-                ("undo", "Undo", "Ctrl+Z", lambda: self.graph.undo_stack().undo()),
-                ("redo", "Redo", "Ctrl+Shift+Z", lambda: self.graph.undo_stack().redo()),
-                ("delete", "Delete", "Delete", self.delete_selected), ("copy", "Copy", "Ctrl+C", self.copy_selected),
-                ("paste", "Paste", "Ctrl+V", self.paste), ("group", "Group", "Ctrl+G", self.group_selected),
-                ("open_group", "Open sub-workflow", None, self.open_selected_subworkflow),
-                ("fit", "Fit", "F", self.graph.fit_to_selection),
-                ("run", "Run…", "Ctrl+Return", self.run_dialog), ("evaluate", "Evaluate…", None, self.evaluate_dialog),
-                ("optimize", "Optimize…", None, self.optimize_dialog),
-                ("export", "Export Python…", None, self.export_dialog)):
+            ("new", "New", "Ctrl+N", self.new),
+            ("open", "Open…", "Ctrl+O", self.choose_file),
+            ("save", "Save", "Ctrl+S", self.save),
+            ("save_as", "Save as…", "Ctrl+Shift+S", self.save_as),
+            ("undo", "Undo", "Ctrl+Z", lambda: self.graph.undo_stack().undo()),
+            ("redo", "Redo", "Ctrl+Shift+Z", lambda: self.graph.undo_stack().redo()),
+            ("delete", "Delete", "Delete", self.delete_selected),
+            ("copy", "Copy", "Ctrl+C", self.copy_selected),
+            ("paste", "Paste", "Ctrl+V", self.paste),
+            ("group", "Group", "Ctrl+G", self.group_selected),
+            ("open_group", "Open sub-workflow", None, self.open_selected_subworkflow),
+            ("fit", "Fit", "F", self.graph.fit_to_selection),
+            ("run", "Run…", "Ctrl+Return", self.run_dialog),
+            ("evaluate", "Evaluate…", None, self.evaluate_dialog),
+            ("optimize", "Optimize…", None, self.optimize_dialog),
+            ("export", "Export Python…", None, self.export_dialog),
+        ):
             action = QAction(text, self, triggered=slot)
             if shortcut:
                 action.setShortcut(QKeySequence(shortcut))
@@ -192,8 +200,12 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         return folder if folder.is_dir() else self.ctx.workspace
 
     def choose_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open workflow", str(self._workflows_folder()),
-                                              WORKFLOW_FILTER + ";;JSON (*.json);;YAML (*.yaml *.yml)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open workflow",
+            str(self._workflows_folder()),
+            WORKFLOW_FILTER + ";;JSON (*.json);;YAML (*.yaml *.yml)",
+        )
         if path:
             self._open_reporting(Path(path))
 
@@ -254,8 +266,9 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         elif kind == "dataset" and path is not None:
             self.say(f"Dataset {path.name} will be used by Evaluate and Optimize.")
         else:
-            self.say("Drop a dataset (CSV, JSON, JSONL, Parquet, a saved dataset folder) or a workflow file.",
-                     "warning")
+            self.say(
+                "Drop a dataset (CSV, JSON, JSONL, Parquet, a saved dataset folder) or a workflow file.", "warning"
+            )
 
     def open_selected_subworkflow(self) -> None:
         nodes = self.graph.selected_nodes()

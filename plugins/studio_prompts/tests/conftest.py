@@ -19,8 +19,9 @@ def last_user(request: dict) -> str:
 
 def input_value(request: dict, name: str) -> str:
     """The value of input field ``name`` in the latest user message that has it."""
-    text = next(m["content"] for m in reversed(request["messages"])
-                if m["role"] == "user" and marker(name) in m["content"])
+    text = next(
+        m["content"] for m in reversed(request["messages"]) if m["role"] == "user" and marker(name) in m["content"]
+    )
     start = text.index(marker(name)) + len(marker(name))
     rest = text[start:]
     end = rest.find("[[ ##")

@@ -7,11 +7,20 @@ from pathlib import Path
 from typing import Any
 
 
-def workflow_dict(nodes: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str], name: str = "test",
-                  model: Any = None) -> dict[str, Any]:
-    return {"format": "tensor-studio.workflow", "version": 1, "name": name, "description": "", "model": model,
-            "inputs": {k: ({"type": v} if isinstance(v, str) else v) for k, v in inputs.items()},
-            "outputs": outputs, "nodes": nodes, "layout": {}}
+def workflow_dict(
+    nodes: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str], name: str = "test", model: Any = None
+) -> dict[str, Any]:
+    return {
+        "format": "tensor-studio.workflow",
+        "version": 1,
+        "name": name,
+        "description": "",
+        "model": model,
+        "inputs": {k: ({"type": v} if isinstance(v, str) else v) for k, v in inputs.items()},
+        "outputs": outputs,
+        "nodes": nodes,
+        "layout": {},
+    }
 
 
 def write_workflow(path: Path, **kwargs: Any) -> Path:
@@ -26,10 +35,15 @@ def predict_node(signature: str, inputs: dict[str, str], kind: str = "prompts.pr
 def fan_out(path: Path, branches: int, model: dict | None = None) -> Path:
     """``question`` → ``branches`` independent predictors → a Python join node."""
     nodes = {f"b{i}": predict_node("question -> answer", {"question": "input.question"}) for i in range(branches)}
-    nodes["join"] = {"type": "prompts.python", "title": "", "params": {"function": "studio_prompts.tests.helpers:join"},
-                     "inputs": {f"a{i}": f"b{i}.answer" for i in range(branches)}}
-    return write_workflow(path, nodes=nodes, inputs={"question": "str"}, outputs={"joined": "join.result"},
-                          model=model, name="fan-out")
+    nodes["join"] = {
+        "type": "prompts.python",
+        "title": "",
+        "params": {"function": "studio_prompts.tests.helpers:join"},
+        "inputs": {f"a{i}": f"b{i}.answer" for i in range(branches)},
+    }
+    return write_workflow(
+        path, nodes=nodes, inputs={"question": "str"}, outputs={"joined": "join.result"}, model=model, name="fan-out"
+    )
 
 
 def join(**answers: str) -> str:

@@ -34,13 +34,22 @@ def editor(window):
 
 
 def rag_file(tmp_path, url=None):
-    nodes = {"rewrite": predict_node("question -> query", {"question": "input.question"}),
-             "answer": predict_node("question, query -> answer, confidence: float",
-                                    {"question": "input.question", "query": "rewrite.query"},
-                                    instructions="Answer briefly.")}
+    nodes = {
+        "rewrite": predict_node("question -> query", {"question": "input.question"}),
+        "answer": predict_node(
+            "question, query -> answer, confidence: float",
+            {"question": "input.question", "query": "rewrite.query"},
+            instructions="Answer briefly.",
+        ),
+    }
     model = {"model": "openai/fake-model", "api_base": url} if url else None
-    return write_workflow(tmp_path / "rag.workflow.json", nodes=nodes, inputs={"question": "str"},
-                          outputs={"answer": "answer.answer"}, model=model)
+    return write_workflow(
+        tmp_path / "rag.workflow.json",
+        nodes=nodes,
+        inputs={"question": "str"},
+        outputs={"answer": "answer.answer"},
+        model=model,
+    )
 
 
 def drop(editor, type_id, pos=QPoint(50, 50)):
@@ -144,11 +153,15 @@ def test_save_load_round_trip_equal(editor, tmp_path):
 
 
 def test_missing_plugin_node_is_a_placeholder_kept_on_save(editor, tmp_path):
-    nodes = {"search": {"type": "someplugin.search", "inputs": {"q": "input.question"}, "params": {"k": 3}},
-             "answer": predict_node("question, passages -> answer",
-                                    {"question": "input.question", "passages": "search.passages"})}
-    path = write_workflow(tmp_path / "m.workflow.json", nodes=nodes, inputs={"question": "str"},
-                          outputs={"answer": "answer.answer"})
+    nodes = {
+        "search": {"type": "someplugin.search", "inputs": {"q": "input.question"}, "params": {"k": 3}},
+        "answer": predict_node(
+            "question, passages -> answer", {"question": "input.question", "passages": "search.passages"}
+        ),
+    }
+    path = write_workflow(
+        tmp_path / "m.workflow.json", nodes=nodes, inputs={"question": "str"}, outputs={"answer": "answer.answer"}
+    )
     editor.open_path(path)
     from studio_prompts.qt.editor.nodes import MissingNode
 
@@ -196,12 +209,12 @@ def test_autosave_recovery_and_change_on_disk(editor, tmp_path, qtbot):
     data = json.loads(path.read_text())
     data["nodes"]["rewrite"]["params"]["instructions"] = "changed elsewhere"
     path.write_text(json.dumps(data))
-    qtbot.waitUntil(lambda: editor.doc.to_spec().nodes["rewrite"].params.get("instructions") == "changed elsewhere",
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: editor.doc.to_spec().nodes["rewrite"].params.get("instructions") == "changed elsewhere", timeout=5000
+    )
 
 
-def test_run_colours_nodes_and_fills_the_traces(window, editor, qasync_loop, qtbot, tmp_path, llm_server,
-                                                monkeypatch):
+def test_run_colours_nodes_and_fills_the_traces(window, editor, qasync_loop, qtbot, tmp_path, llm_server, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
 
     def script(request):
@@ -215,8 +228,11 @@ def test_run_colours_nodes_and_fills_the_traces(window, editor, qasync_loop, qtb
 
     async def go():
         run_id = editor.run({"question": "why?"})
-        job = window.studio.jobs.jobs[run_id] if isinstance(run_id, str) and run_id in window.studio.jobs.jobs \
+        job = (
+            window.studio.jobs.jobs[run_id]
+            if isinstance(run_id, str) and run_id in window.studio.jobs.jobs
             else list(window.studio.jobs.jobs.values())[-1]
+        )
         await window.studio.jobs.wait(job)
         return job
 
@@ -300,23 +316,33 @@ def test_group_into_a_sub_workflow_and_open_it(editor, tmp_path, llm_server, lm)
     parent = load_workflow(path)
     assert set(parent.spec.nodes) == {"group"} and parent.spec.outputs == {"answer": "group.answer_answer"}
     assert parent.spec.nodes["group"].inputs == {"input_question": "input.question"}
-    llm_server.reset(script=lambda r: fields(query="q") if "`query` (str)" in r["messages"][0]["content"]
-                     .split("Your output fields")[1] else fields(answer="A", confidence="0.5"))
+    llm_server.reset(
+        script=lambda r: (
+            fields(query="q")
+            if "`query` (str)" in r["messages"][0]["content"].split("Your output fields")[1]
+            else fields(answer="A", confidence="0.5")
+        )
+    )
     with context(lm=lm):
         assert parent(question="why?") == {"answer": "A"}  # the grouped workflow runs the same
     editor.open_subworkflow(editor.graph.get_node_by_name("group"))
     assert editor.doc.path == sub and editor.graph.get_node_by_name("rewrite") is not None
 
 
-def test_dropped_dataset_feeds_evaluate_and_results_are_shown(window, editor, qasync_loop, qtbot, tmp_path,
-                                                              llm_server, monkeypatch):
+def test_dropped_dataset_feeds_evaluate_and_results_are_shown(
+    window, editor, qasync_loop, qtbot, tmp_path, llm_server, monkeypatch
+):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
-    llm_server.reset(script=lambda r: fields(capital={"France": "Paris", "Italy": "Rome"}.get(
-        input_value(r, "country"), "?")))
-    path = write_workflow(tmp_path / "cap.workflow.json",
-                          nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
-                          inputs={"country": "str"}, outputs={"capital": "ask.capital"},
-                          model={"model": "openai/fake-model", "api_base": llm_server.url})
+    llm_server.reset(
+        script=lambda r: fields(capital={"France": "Paris", "Italy": "Rome"}.get(input_value(r, "country"), "?"))
+    )
+    path = write_workflow(
+        tmp_path / "cap.workflow.json",
+        nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
+        inputs={"country": "str"},
+        outputs={"capital": "ask.capital"},
+        model={"model": "openai/fake-model", "api_base": llm_server.url},
+    )
     data = tmp_path / "caps.jsonl"
     data.write_text('{"country": "France", "capital": "Paris"}\n{"country": "Spain", "capital": "Madrid"}\n')
     editor.open_path(path)
@@ -379,8 +405,11 @@ def test_evaluate_form_takes_a_dropped_dataset_and_offers_known_metrics(editor, 
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(dropped))])
     line = path_edit.line
-    line.dropEvent(QDropEvent(QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                              Qt.KeyboardModifier.NoModifier))
+    line.dropEvent(
+        QDropEvent(
+            QPointF(5, 5), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+        )
+    )
     metric.setCurrentText("my_metrics:score")  # any module:function is still allowed
     assert dialog.values() == {"dataset file": str(dropped), "metric": "my_metrics:score", "model (optional)": ""}
 
@@ -388,8 +417,16 @@ def test_evaluate_form_takes_a_dropped_dataset_and_offers_known_metrics(editor, 
 def test_evaluate_and_optimize_refuse_bad_forms_with_a_message(editor, tmp_path, monkeypatch):
     editor.open_path(rag_file(tmp_path, url="http://127.0.0.1:9/v1"))
     assert editor.evaluate("  ") is None and "choose a dataset file" in editor.status.text()
-    monkeypatch.setattr(editor, "_ask", lambda title, fields: {"dataset file": "d.csv", "metric": "exact_match",
-                                                               "optimizer": "bootstrap", "max model calls": "lots"})
+    monkeypatch.setattr(
+        editor,
+        "_ask",
+        lambda title, fields: {
+            "dataset file": "d.csv",
+            "metric": "exact_match",
+            "optimizer": "bootstrap",
+            "max model calls": "lots",
+        },
+    )
     editor.optimize_dialog()
     assert "max model calls must be a whole number" in editor.status.text()
 
@@ -402,8 +439,7 @@ def test_evaluate_and_optimize_refuse_bad_forms_with_a_message(editor, tmp_path,
     assert editor.run({"question": "q"}) is None and "the job queue is full" in editor.status.text()
 
 
-def test_a_workflow_without_a_model_is_refused_before_the_job_saying_where_to_set_one(editor, tmp_path,
-                                                                                     monkeypatch):
+def test_a_workflow_without_a_model_is_refused_before_the_job_saying_where_to_set_one(editor, tmp_path, monkeypatch):
     from studio_prompts.qt.editor.job_actions import API_BASE_FIELD, MODEL_FIELD
 
     editor.open_path(rag_file(tmp_path))  # no model in the file, none on its nodes
@@ -411,17 +447,30 @@ def test_a_workflow_without_a_model_is_refused_before_the_job_saying_where_to_se
     monkeypatch.setattr(editor.ctx, "submit_job", lambda kind, params: submitted.append((kind, params)) or "run-1")
     monkeypatch.setattr(editor.ctx, "when_finished", lambda run_id, callback: None)  # "run-1" never ends
     answer = {MODEL_FIELD: "", API_BASE_FIELD: ""}
-    data = {"dataset file": str(tmp_path / "d.jsonl"), "metric": "exact_match", "optimizer": "labeled",
-            "max model calls": "10"}
-    monkeypatch.setattr(editor, "_ask", lambda title, fields: forms.append(list(fields)) or (
-        {"question": "why?", **answer} if title == "Run workflow" else {**data, **answer}))
+    data = {
+        "dataset file": str(tmp_path / "d.jsonl"),
+        "metric": "exact_match",
+        "optimizer": "labeled",
+        "max model calls": "10",
+    }
+    monkeypatch.setattr(
+        editor,
+        "_ask",
+        lambda title, fields: (
+            forms.append(list(fields))
+            or ({"question": "why?", **answer} if title == "Run workflow" else {**data, **answer})
+        ),
+    )
     editor.run_dialog()
     assert submitted == [] and forms[-1] == ["question", MODEL_FIELD, API_BASE_FIELD]
     text = editor.status.text()
     assert text.startswith("Not started: rag.workflow.json: no model set for nodes rewrite, answer")
     assert "Run dialog's model field" in text and "node's model in the inspector" in text
-    assert editor.evaluate(str(tmp_path / "d.jsonl")) is None and "Evaluate dialog's model field" in \
-        editor.status.text() and submitted == []
+    assert (
+        editor.evaluate(str(tmp_path / "d.jsonl")) is None
+        and "Evaluate dialog's model field" in editor.status.text()
+        and submitted == []
+    )
 
     answer.update({MODEL_FIELD: "ollama_chat/llama3.2", API_BASE_FIELD: " http://127.0.0.1:11434 "})
     editor.run_dialog()
@@ -445,9 +494,18 @@ def test_a_workflow_without_a_model_is_refused_before_the_job_saying_where_to_se
 
 
 def test_a_function_node_shows_the_callable_it_names_on_the_canvas(editor, tmp_path):
-    path = write_workflow(tmp_path / "code.workflow.json", nodes={"shell": {
-        "type": "prompts.python", "inputs": {"cmd": "input.question"}, "params": {"function": "os:system"}}},
-        inputs={"question": "str"}, outputs={"out": "shell.result"})
+    path = write_workflow(
+        tmp_path / "code.workflow.json",
+        nodes={
+            "shell": {
+                "type": "prompts.python",
+                "inputs": {"cmd": "input.question"},
+                "params": {"function": "os:system"},
+            }
+        },
+        inputs={"question": "str"},
+        outputs={"out": "shell.result"},
+    )
     editor.open_path(path)
     shell = editor.graph.get_node_by_name("shell")
     label = shell.code_label
@@ -469,12 +527,22 @@ def test_opening_another_workflow_clears_the_inspector(editor, tmp_path):
     inspector = editor.inspector
     assert inspector.instructions.toPlainText() == "Answer briefly." and inspector.fields.rowCount() > 0
     (tmp_path / "other").mkdir()
-    editor.open_path(write_workflow(tmp_path / "other" / "cap.workflow.json", nodes={
-        "ask": predict_node("country -> capital", {"country": "input.country"})}, inputs={"country": "str"},
-        outputs={"capital": "ask.capital"}))
+    editor.open_path(
+        write_workflow(
+            tmp_path / "other" / "cap.workflow.json",
+            nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
+            inputs={"country": "str"},
+            outputs={"capital": "ask.capital"},
+        )
+    )
     assert inspector.node is None and not inspector.apply.isEnabled()
-    assert (inspector.signature.text(), inspector.instructions.toPlainText(), inspector.model.text(),
-            inspector.params.toPlainText(), inspector.fields.rowCount()) == ("", "", "", "", 0)
+    assert (
+        inspector.signature.text(),
+        inspector.instructions.toPlainText(),
+        inspector.model.text(),
+        inspector.params.toPlainText(),
+        inspector.fields.rowCount(),
+    ) == ("", "", "", "", 0)
     assert inspector.demos.demos() == []
 
 
@@ -495,11 +563,14 @@ def test_demos_are_edited_in_a_table_typed_by_the_signature_and_undo(editor, tmp
     demos.add_row()  # left empty: no demo
     assert editor.inspector.commit() is True
     node = editor.graph.get_node_by_name("answer")
-    assert node.params()["demos"] == [{"question": "q0", "answer": "a0", "reasoning": ["r", 1]},
-                                      {"question": "why?", "answer": "because", "confidence": 0.9}]
+    assert node.params()["demos"] == [
+        {"question": "q0", "answer": "a0", "reasoning": ["r", 1]},
+        {"question": "why?", "answer": "because", "confidence": 0.9},
+    ]
     editor.graph.undo_stack().undo()
     assert editor.graph.get_node_by_name("answer").params()["demos"] == [
-        {"question": "q0", "answer": "a0", "reasoning": ["r", 1]}]
+        {"question": "q0", "answer": "a0", "reasoning": ["r", 1]}
+    ]
     editor.select_node("answer")  # demos edited in the JSON box, not in the table: the JSON's stand
     params = json.loads(editor.inspector.params.toPlainText())
     params["demos"].append({"question": "q1", "answer": "a1"})
@@ -557,9 +628,11 @@ def test_inspector_field_descriptions_and_sampling(editor, tmp_path):
 def test_the_editor_imports_nodegraphqt_without_distutils():
     """NodeGraphQt's one import of distutils is answered by packaging (gone from Python
     3.12's standard library; slow through setuptools on 3.11), and no stand-in is left behind."""
-    code = ("import sys; import studio_prompts.qt.workflow_panel; from NodeGraphQt.base import menu; "
-            "from packaging.version import Version; "
-            "assert 'distutils' not in sys.modules and 'distutils.version' not in sys.modules, sorted(sys.modules); "
-            "assert menu.LooseVersion is Version")
+    code = (
+        "import sys; import studio_prompts.qt.workflow_panel; from NodeGraphQt.base import menu; "
+        "from packaging.version import Version; "
+        "assert 'distutils' not in sys.modules and 'distutils.version' not in sys.modules, sorted(sys.modules); "
+        "assert menu.LooseVersion is Version"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

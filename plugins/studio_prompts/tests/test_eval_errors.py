@@ -24,8 +24,14 @@ from studio_prompts.workflow import load_workflow
 from .conftest import fields, input_value
 from .helpers import predict_node, write_workflow
 
-CAPITALS = {"France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Japan": "Tokyo",
-            "Egypt": "Cairo"}
+CAPITALS = {
+    "France": "Paris",
+    "Germany": "Berlin",
+    "Italy": "Rome",
+    "Spain": "Madrid",
+    "Japan": "Tokyo",
+    "Egypt": "Cairo",
+}
 
 
 def dataset():
@@ -76,21 +82,33 @@ def test_errors_are_not_wrong_answers_and_resume_retries_exactly_them(tmp_path, 
 
 def test_a_dead_server_is_one_short_line_in_the_summary(tmp_path, lm):
     dead = lm.copy(api_base="http://127.0.0.1:9/v1", retries=0)
-    workflow = load_workflow(write_workflow(
-        tmp_path / "cap.workflow.json", nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
-        inputs={"country": "str"}, outputs={"capital": "ask.capital"}))
+    workflow = load_workflow(
+        write_workflow(
+            tmp_path / "cap.workflow.json",
+            nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
+            inputs={"country": "str"},
+            outputs={"capital": "ask.capital"},
+        )
+    )
     with context(lm=dead):
         result = asyncio.run(evaluate(workflow, dataset()[:2], concurrency=1))
-    assert result.summary()["first_error"] == ("node 'ask' (prompts.predict): openai/fake-model: cannot connect to "
-                                               "http://127.0.0.1:9/v1 (connection refused) — is the server running?")
+    assert result.summary()["first_error"] == (
+        "node 'ask' (prompts.predict): openai/fake-model: cannot connect to "
+        "http://127.0.0.1:9/v1 (connection refused) — is the server running?"
+    )
     assert "NodeError" not in result.describe() and "LMError" not in result.describe()
 
 
 def test_budget_and_cancel_inside_a_workflow_are_not_errors(tmp_path, llm_server, lm):
     llm_server.reset(script=Flaky())
-    workflow = load_workflow(write_workflow(
-        tmp_path / "cap.workflow.json", nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
-        inputs={"country": "str"}, outputs={"capital": "ask.capital"}))
+    workflow = load_workflow(
+        write_workflow(
+            tmp_path / "cap.workflow.json",
+            nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
+            inputs={"country": "str"},
+            outputs={"capital": "ask.capital"},
+        )
+    )
     with context(lm=lm, budget=Budget(max_calls=2)):
         result = asyncio.run(evaluate(workflow, dataset(), concurrency=1))
     assert "budget spent" in result.stopped and result.errors == [] and len(result.rows) == 2
@@ -110,10 +128,13 @@ def test_budget_and_cancel_inside_a_workflow_are_not_errors(tmp_path, llm_server
 @pytest.fixture
 def workflow_file(tmp_path, llm_server, monkeypatch):
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
-    return write_workflow(tmp_path / "cap.workflow.json",
-                          nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
-                          inputs={"country": "str"}, outputs={"capital": "ask.capital"},
-                          model={"model": "openai/fake-model", "api_base": llm_server.url})
+    return write_workflow(
+        tmp_path / "cap.workflow.json",
+        nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
+        inputs={"country": "str"},
+        outputs={"capital": "ask.capital"},
+        model={"model": "openai/fake-model", "api_base": llm_server.url},
+    )
 
 
 @pytest.fixture
@@ -137,8 +158,7 @@ def run_folder(err: str) -> Path:
     return Path(found.group(1))
 
 
-def test_cli_eval_exits_1_on_errors_and_resume_retries_them(workflow_file, data_file, llm_server, studio_home,
-                                                             capsys):
+def test_cli_eval_exits_1_on_errors_and_resume_retries_them(workflow_file, data_file, llm_server, studio_home, capsys):
     llm_server.reset(script=Flaky("Italy", "Spain"))
     code, out, err = cli(capsys, "workflow", "eval", workflow_file, "--data", data_file, "--quiet", "--retries", 0)
     assert code == 1 and "Traceback" not in err
@@ -150,8 +170,9 @@ def test_cli_eval_exits_1_on_errors_and_resume_retries_them(workflow_file, data_
     assert json.loads((folder / "run.json").read_text())["status"] == RunStatus.FAILED
 
     llm_server.reset(script=Flaky())
-    code, out, err = cli(capsys, "workflow", "eval", workflow_file, "--data", data_file, "--quiet",
-                         "--resume", folder.name)  # a run id works as well as a folder
+    code, out, err = cli(
+        capsys, "workflow", "eval", workflow_file, "--data", data_file, "--quiet", "--resume", folder.name
+    )  # a run id works as well as a folder
     assert code == 0, err
     assert asked(llm_server) == ["Italy", "Spain"]
     result = json.loads(out)
@@ -160,20 +181,27 @@ def test_cli_eval_exits_1_on_errors_and_resume_retries_them(workflow_file, data_
 
 
 def test_cli_refuses_bad_resume_targets_and_missing_plugins_before_any_call(
-        tmp_path, workflow_file, data_file, llm_server, studio_home, capsys):
+    tmp_path, workflow_file, data_file, llm_server, studio_home, capsys
+):
     llm_server.reset(script=Flaky())
     code, _out, err = cli(capsys, "workflow", "run", workflow_file, "--input", "country=France", "--quiet")
     assert code == 0
     not_an_eval = run_folder(err)
     llm_server.requests.clear()
     (tmp_path / "empty").mkdir()
-    other = write_workflow(tmp_path / "other.workflow.json", nodes={"ask": predict_node(
-        "country -> capital", {"country": "input.country"})}, inputs={"country": "str"},
-        outputs={"capital": "ask.capital"}, model={"model": "openai/fake-model", "api_base": llm_server.url})
-    bad_targets = {str(tmp_path / "nonexistent"): "no run or folder",
-                   str(tmp_path / "empty"): "has no results.jsonl",
-                   "nothing-like-this": "no run or folder",
-                   str(not_an_eval): "is a prompts.run run, not an evaluation"}
+    other = write_workflow(
+        tmp_path / "other.workflow.json",
+        nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
+        inputs={"country": "str"},
+        outputs={"capital": "ask.capital"},
+        model={"model": "openai/fake-model", "api_base": llm_server.url},
+    )
+    bad_targets = {
+        str(tmp_path / "nonexistent"): "no run or folder",
+        str(tmp_path / "empty"): "has no results.jsonl",
+        "nothing-like-this": "no run or folder",
+        str(not_an_eval): "is a prompts.run run, not an evaluation",
+    }
     for target, why in bad_targets.items():
         code, _out, err = cli(capsys, "workflow", "eval", workflow_file, "--data", data_file, "--resume", target)
         lines = [x for x in err.splitlines() if x.strip()]
@@ -187,17 +215,26 @@ def test_cli_refuses_bad_resume_targets_and_missing_plugins_before_any_call(
     llm_server.requests.clear()
     code, _out, err = cli(capsys, "workflow", "eval", other, "--data", data_file, "--resume", folder)
     assert code == 2 and "evaluated" in err
-    code, _out, err = cli(capsys, "workflow", "eval", workflow_file, "--data", data_file, "--metric", "f1",
-                          "--resume", folder)
+    code, _out, err = cli(
+        capsys, "workflow", "eval", workflow_file, "--data", data_file, "--metric", "f1", "--resume", folder
+    )
     assert code == 2 and "scored with exact_match, not f1" in err
 
-    missing = write_workflow(tmp_path / "rag.workflow.json", nodes={
-        "ask": predict_node("country -> capital", {"country": "input.country"}),
-        "find": {"type": "someplugin.retriever", "title": "", "params": {}, "inputs": {"query": "input.country"}}},
-        inputs={"country": "str"}, outputs={"capital": "ask.capital"},
-        model={"model": "openai/fake-model", "api_base": llm_server.url})
-    for args in (("run", missing, "--input", "country=France"), ("eval", missing, "--data", data_file),
-                 ("optimize", missing, "--data", data_file)):
+    missing = write_workflow(
+        tmp_path / "rag.workflow.json",
+        nodes={
+            "ask": predict_node("country -> capital", {"country": "input.country"}),
+            "find": {"type": "someplugin.retriever", "title": "", "params": {}, "inputs": {"query": "input.country"}},
+        },
+        inputs={"country": "str"},
+        outputs={"capital": "ask.capital"},
+        model={"model": "openai/fake-model", "api_base": llm_server.url},
+    )
+    for args in (
+        ("run", missing, "--input", "country=France"),
+        ("eval", missing, "--data", data_file),
+        ("optimize", missing, "--data", data_file),
+    ):
         code, _out, err = cli(capsys, "workflow", *args)
         lines = [x for x in err.splitlines() if x.strip()]
         assert code == 2 and len(lines) == 1 and "find (someplugin.retriever)" in lines[0], err
@@ -208,8 +245,11 @@ def test_dead_server_fails_the_job_with_no_score(workflow_file, data_file, llm_s
     import studio_prompts.hooks as hooks
 
     llm_server.stop()
-    job = run_job(make_studio(hooks), "prompts.eval", {"workflow": str(workflow_file), "data": str(data_file),
-                                                       "retries": 0, "timeout": 5})
+    job = run_job(
+        make_studio(hooks),
+        "prompts.eval",
+        {"workflow": str(workflow_file), "data": str(data_file), "retries": 0, "timeout": 5},
+    )
     assert job.status == RunStatus.FAILED and "6 of 6 examples errored" in job.error and "no score" in job.error
     assert "is the server running?" in job.error
     summary = json.loads((job.run.dir / "summary.json").read_text())
@@ -219,17 +259,20 @@ def test_dead_server_fails_the_job_with_no_score(workflow_file, data_file, llm_s
 # --------------------------------------------------------------------------- optimizers
 
 
-def test_bootstrap_counts_failed_teacher_calls_apart(tmp_path, workflow_file, data_file, llm_server, lm,
-                                                     studio_home, capsys):
+def test_bootstrap_counts_failed_teacher_calls_apart(
+    tmp_path, workflow_file, data_file, llm_server, lm, studio_home, capsys
+):
     llm_server.reset(script=Flaky("Italy", "Spain"))
     with context(lm=lm):
-        _optimized, report = asyncio.run(BootstrapFewShot("exact_match", max_bootstrapped_demos=4)
-                                         .compile(Predict("country -> capital"), dataset()))
+        _optimized, report = asyncio.run(
+            BootstrapFewShot("exact_match", max_bootstrapped_demos=4).compile(Predict("country -> capital"), dataset())
+        )
     assert report.errors == 2 and "overloaded" in report.first_error  # not two silent misses
 
     llm_server.reset(script=Flaky("Italy"))
-    code, _out, err = cli(capsys, "workflow", "optimize", workflow_file, "--data", data_file, "--quiet",
-                          "--retries", 0, "--no-cache")
+    code, _out, err = cli(
+        capsys, "workflow", "optimize", workflow_file, "--data", data_file, "--quiet", "--retries", 0, "--no-cache"
+    )
     assert code == 1 and "OptimizationErrors: bootstrap: 1 examples errored" in err and "no new version" in err
     assert not list(tmp_path.glob("cap.bootstrap.*"))
 
@@ -237,8 +280,9 @@ def test_bootstrap_counts_failed_teacher_calls_apart(tmp_path, workflow_file, da
 def test_copro_stops_when_a_candidate_cannot_be_scored(llm_server, lm):
     llm_server.reset(script=Flaky("Italy"))
     with context(lm=lm):
-        _optimized, report = asyncio.run(COPRO("exact_match", breadth=2, depth=1).compile(
-            Predict("country -> capital"), dataset()))
+        _optimized, report = asyncio.run(
+            COPRO("exact_match", breadth=2, depth=1).compile(Predict("country -> capital"), dataset())
+        )
     assert report.errors == 1 and "1 of 6 examples errored" in report.stopped
     assert report.score_before is None and report.candidates == []
 
@@ -264,11 +308,14 @@ def test_result_window_shows_errors_apart_and_retries_them(qtbot, tmp_path):
     run_dir = tmp_path / "20250101-000000-prompts.eval-abcd"
     run_dir.mkdir()
     (run_dir / "params.json").write_text(json.dumps({"data": "d.jsonl", "metric": "f1"}))
-    (run_dir / "summary.json").write_text(json.dumps({"score": 0.5, "examples": 3, "scored": 2, "errors": 1,
-                                                      "first_error": "LMError: down"}))
-    rows = [{"index": 0, "status": "ok", "score": 1.0}, {"index": 1, "status": "error", "score": None,
-                                                          "error": "LMError: down"},
-            {"index": 2, "status": "ok", "score": 0.0}]
+    (run_dir / "summary.json").write_text(
+        json.dumps({"score": 0.5, "examples": 3, "scored": 2, "errors": 1, "first_error": "LMError: down"})
+    )
+    rows = [
+        {"index": 0, "status": "ok", "score": 1.0},
+        {"index": 1, "status": "error", "score": None, "error": "LMError: down"},
+        {"index": 2, "status": "ok", "score": 0.0},
+    ]
     (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
 
     class Editor(QWidget):
@@ -294,12 +341,17 @@ def test_result_window_all_errors_shows_the_error_header_and_the_whole_error(qtb
 
     run_dir = tmp_path / "20250101-000000-prompts.eval-efgh"
     run_dir.mkdir()
-    long_error = ("node 'facts' (prompts.predict): ollama_chat/llama3.2: cannot connect to http://127.0.0.1:9 "
-                  "(connection refused) after 4 attempts — is the server running? " + "x" * 400 + " END")
-    (run_dir / "summary.json").write_text(json.dumps({"score": None, "examples": 2, "scored": 0, "errors": 2,
-                                                      "first_error": long_error}))
-    rows = [{"index": i, "status": "error", "score": None, "inputs": {"question": "q" * 300}, "error": long_error}
-            for i in range(2)]
+    long_error = (
+        "node 'facts' (prompts.predict): ollama_chat/llama3.2: cannot connect to http://127.0.0.1:9 "
+        "(connection refused) after 4 attempts — is the server running? " + "x" * 400 + " END"
+    )
+    (run_dir / "summary.json").write_text(
+        json.dumps({"score": None, "examples": 2, "scored": 0, "errors": 2, "first_error": long_error})
+    )
+    rows = [
+        {"index": i, "status": "error", "score": None, "inputs": {"question": "q" * 300}, "error": long_error}
+        for i in range(2)
+    ]
     (run_dir / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     view = ResultView(None, run_dir, "eval", failed(run_dir, "…"))
     qtbot.addWidget(view)

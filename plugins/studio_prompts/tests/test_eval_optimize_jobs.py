@@ -18,8 +18,14 @@ from studio_prompts.workflow import load_workflow
 from .conftest import fields, input_value
 from .helpers import predict_node, write_workflow
 
-CAPITALS = {"France": "Paris", "Germany": "Berlin", "Italy": "Rome", "Spain": "Madrid", "Japan": "Tokyo",
-            "Egypt": "Cairo"}
+CAPITALS = {
+    "France": "Paris",
+    "Germany": "Berlin",
+    "Italy": "Rome",
+    "Spain": "Madrid",
+    "Japan": "Tokyo",
+    "Egypt": "Cairo",
+}
 
 
 def dataset():
@@ -50,14 +56,27 @@ def test_metrics():
 
 
 def test_evaluate_keeps_failures_and_resumes(tmp_path, llm_server, lm):
-    llm_server.reset(script=lambda r: "garbled" if input_value(r, "country") == "Japan" else
-                     fields(capital=CAPITALS[input_value(r, "country")], note="x"))
+    llm_server.reset(
+        script=lambda r: (
+            "garbled"
+            if input_value(r, "country") == "Japan"
+            else fields(capital=CAPITALS[input_value(r, "country")], note="x")
+        )
+    )
     program = Predict("country -> capital, note")
     results = tmp_path / "results.jsonl"
     progress = []
     with context(lm=lm):
-        result = asyncio.run(evaluate(program, dataset(), "exact_match", concurrency=3, results_path=results,
-                                      progress=lambda d, t, m: progress.append((d, t))))
+        result = asyncio.run(
+            evaluate(
+                program,
+                dataset(),
+                "exact_match",
+                concurrency=3,
+                results_path=results,
+                progress=lambda d, t, m: progress.append((d, t)),
+            )
+        )
     assert result.score == pytest.approx(5 / 6)
     (failure,) = result.unparsed  # the model answered, unreadably: a wrong answer, not an error
     assert failure["inputs"] == {"country": "Japan"} and "ParseError" in failure["error"]
@@ -65,7 +84,7 @@ def test_evaluate_keeps_failures_and_resumes(tmp_path, llm_server, lm):
     assert progress[-1] == (6, 6)
     assert len(results.read_text().splitlines()) == 6
     # interrupted after three examples: keep those lines, resume, only three more calls
-    results.write_text("\n".join(results.read_text().splitlines()[:3]) + "\n{\"key\": \"cut-off li")
+    results.write_text("\n".join(results.read_text().splitlines()[:3]) + '\n{"key": "cut-off li')
     llm_server.requests.clear()
     with context(lm=lm):
         resumed = asyncio.run(evaluate(program, dataset(), "exact_match", results_path=results))
@@ -87,13 +106,17 @@ def test_labeled_few_shot(llm_server, lm):
 
 def test_bootstrap_few_shot_keeps_only_traces_that_pass(tmp_path, llm_server, lm):
     llm_server.reset(script=demos_needed)
-    path = write_workflow(tmp_path / "cap.workflow.json",
-                          nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
-                          inputs={"country": "str"}, outputs={"capital": "ask.capital"})
+    path = write_workflow(
+        tmp_path / "cap.workflow.json",
+        nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
+        inputs={"country": "str"},
+        outputs={"capital": "ask.capital"},
+    )
     workflow = load_workflow(path)
     with context(lm=lm):
-        optimized, report = asyncio.run(BootstrapFewShot("exact_match", max_bootstrapped_demos=2,
-                                                         max_labeled_demos=1).compile(workflow, dataset()))
+        optimized, report = asyncio.run(
+            BootstrapFewShot("exact_match", max_bootstrapped_demos=2, max_labeled_demos=1).compile(workflow, dataset())
+        )
         after = asyncio.run(evaluate(optimized, dataset(), "exact_match")).score
     demos = optimized.predictors["ask"].demos
     assert demos[0] == {"country": "France", "capital": "Paris"}  # the one passing teacher run
@@ -113,8 +136,9 @@ def test_copro_finds_a_better_instruction_within_budget(llm_server, lm):
 
     llm_server.requests.clear()
     with context(lm=lm, budget=Budget(max_calls=8)):
-        _, limited = asyncio.run(COPRO("exact_match", breadth=2, depth=1).compile(Predict("country -> capital"),
-                                                                                dataset()))
+        _, limited = asyncio.run(
+            COPRO("exact_match", breadth=2, depth=1).compile(Predict("country -> capital"), dataset())
+        )
     assert "budget spent: 8 of 8" in limited.stopped and len(llm_server.requests) == 8
 
 
@@ -122,10 +146,13 @@ def test_copro_finds_a_better_instruction_within_budget(llm_server, lm):
 
 
 def capitals_workflow(tmp_path: Path, url: str) -> Path:
-    return write_workflow(tmp_path / "cap.workflow.json",
-                          nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
-                          inputs={"country": "str"}, outputs={"capital": "ask.capital"},
-                          model={"model": "openai/fake-model", "api_base": url})
+    return write_workflow(
+        tmp_path / "cap.workflow.json",
+        nodes={"ask": predict_node("country -> capital", {"country": "input.country"})},
+        inputs={"country": "str"},
+        outputs={"capital": "ask.capital"},
+        model={"model": "openai/fake-model", "api_base": url},
+    )
 
 
 @pytest.fixture
@@ -141,16 +168,22 @@ def test_run_job_writes_trace_and_outputs(tmp_path, llm_server, make_studio, run
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
     llm_server.reset(script=demos_needed)
     studio = make_studio(hooks)
-    job = run_job(studio, "prompts.run", {"workflow": str(capitals_workflow(tmp_path, llm_server.url)),
-                                          "inputs": {"country": "France"}})
+    job = run_job(
+        studio,
+        "prompts.run",
+        {"workflow": str(capitals_workflow(tmp_path, llm_server.url)), "inputs": {"country": "France"}},
+    )
     assert job.status == RunStatus.SUCCEEDED, job.error
     assert job.result == {"capital": "Paris"}
     assert json.loads((job.run.dir / "outputs.json").read_text()) == {"capital": "Paris"}
     spans = [e for e in read_events(job.run.dir) if isinstance(e, Span)]
     assert {s.span_kind for s in spans} >= {"workflow", "node", "predictor", "llm", "parse"}
     # the workspace cache answers the second run
-    again = run_job(studio, "prompts.run", {"workflow": str(capitals_workflow(tmp_path, llm_server.url)),
-                                            "inputs": {"country": "France"}})
+    again = run_job(
+        studio,
+        "prompts.run",
+        {"workflow": str(capitals_workflow(tmp_path, llm_server.url)), "inputs": {"country": "France"}},
+    )
     spans = [e for e in read_events(again.run.dir) if isinstance(e, Span)]
     assert [s.record["cache_hit"] for s in spans if s.span_kind == "llm"] == [True] and len(llm_server.requests) == 1
 
@@ -169,8 +202,23 @@ def test_cli_run_eval_optimize_export(tmp_path, llm_server, studio_home, monkeyp
     summary = json.loads(capsys.readouterr().out)
     assert summary["score"] == pytest.approx(1 / 6) and summary["examples"] == 6
 
-    assert main(["workflow", "optimize", str(workflow), "--data", str(data_file), "--optimizer", "labeled",
-                 "--set", "k=2", "--quiet"]) == 0
+    assert (
+        main(
+            [
+                "workflow",
+                "optimize",
+                str(workflow),
+                "--data",
+                str(data_file),
+                "--optimizer",
+                "labeled",
+                "--set",
+                "k=2",
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     saved = Path(result["saved"])
     assert saved.name == "cap.labeled.workflow.json" and workflow.read_bytes() == original  # a new version
@@ -187,14 +235,18 @@ def test_cli_without_a_model_exits_2_saying_to_pass_model(tmp_path, studio_home,
 
     from .helpers import predict_node, write_workflow
 
-    path = write_workflow(tmp_path / "qa.workflow.json", nodes={"facts": predict_node(
-        "question -> facts", {"question": "input.question"})}, inputs={"question": "str"},
-        outputs={"facts": "facts.facts"})
+    path = write_workflow(
+        tmp_path / "qa.workflow.json",
+        nodes={"facts": predict_node("question -> facts", {"question": "input.question"})},
+        inputs={"question": "str"},
+        outputs={"facts": "facts.facts"},
+    )
     for args in (("run", path, "--input", "question=hi"), ("eval", path, "--data", tmp_path / "d.jsonl")):
         assert main(["workflow", *map(str, args), "--quiet"]) == 2
         lines = [x for x in capsys.readouterr().err.splitlines() if x.strip()]
-        assert len(lines) == 1 and lines[0].startswith("error: qa.workflow.json: no model set for node facts: pass "
-                                                       "one with --model"), lines
+        assert len(lines) == 1 and lines[0].startswith(
+            "error: qa.workflow.json: no model set for node facts: pass one with --model"
+        ), lines
     assert not list(studio_home.rglob("*prompts.run*")) and not list(studio_home.rglob("*prompts.eval*"))  # no run
 
 

@@ -21,8 +21,7 @@ from .helpers import write_workflow
 
 def sub_workflow(tmp_path, path, name="w.workflow.json"):
     node = {"type": "prompts.workflow", "inputs": {"question": "input.question"}, "params": {"path": path}}
-    return write_workflow(tmp_path / name, nodes={"s": node},
-                          inputs={"question": "str"}, outputs={})
+    return write_workflow(tmp_path / name, nodes={"s": node}, inputs={"question": "str"}, outputs={})
 
 
 @pytest.mark.parametrize("path, fragment", [(123, "123"), (["x"], "['x']"), ("a\x00b", "a\\x00b"), ("", "''")])
@@ -44,8 +43,9 @@ def test_special_huge_and_deep_workflow_files_are_refused(tmp_path):
     with pytest.raises(WorkflowError, match="too large to be a workflow"):
         load_workflow(big)
     nested = tmp_path / "nested.workflow.json"
-    nested.write_text('{"format": "tensor-studio.workflow", "version": 1, "name": "n", "description": '
-                      + "[" * 500 + "]" * 500 + "}")
+    nested.write_text(
+        '{"format": "tensor-studio.workflow", "version": 1, "name": "n", "description": ' + "[" * 500 + "]" * 500 + "}"
+    )
     with pytest.raises(WorkflowError, match="nested too deeply"):
         load_workflow(nested)
     version = tmp_path / "v.workflow.json"
@@ -85,8 +85,13 @@ def test_a_metric_module_is_found_without_importing_it(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     assert check_metric("pkg_never_imported.scores:f") == "pkg_never_imported.scores:f"
     assert "pkg_never_imported" not in sys.modules
-    for bad, fragment in (("pkg_never_imported.nope:f", "no module"), ("nonexist_mod:f", "no module"),
-                          ("", "empty"), ("bogus", "unknown metric"), ("a b:c", "unknown metric")):
+    for bad, fragment in (
+        ("pkg_never_imported.nope:f", "no module"),
+        ("nonexist_mod:f", "no module"),
+        ("", "empty"),
+        ("bogus", "unknown metric"),
+        ("a b:c", "unknown metric"),
+    ):
         with pytest.raises(ValueError, match=fragment):
             check_metric(bad)
 

@@ -84,8 +84,10 @@ def test_dead_server_is_a_clear_error(lm):
     for call in (lambda: Predict("q -> answer")(q="x"), lambda: asyncio.run(Predict("q -> answer").acall(q="x"))):
         with context(lm=dead), pytest.raises(LMError) as info:
             call()
-        assert str(info.value) == ("openai/fake-model: cannot connect to http://127.0.0.1:9/v1 (connection refused) "
-                                   "after 2 attempts — is the server running?")
+        assert str(info.value) == (
+            "openai/fake-model: cannot connect to http://127.0.0.1:9/v1 (connection refused) "
+            "after 2 attempts — is the server running?"
+        )
 
 
 def test_error_text_drops_litellm_prefixes_and_object_reprs_but_keeps_hints(llm_server, lm):
@@ -94,9 +96,11 @@ def test_error_text_drops_litellm_prefixes_and_object_reprs_but_keeps_hints(llm_
     class APIConnectionError(Exception):
         pass
 
-    noisy = APIConnectionError("litellm.APIConnectionError: Ollama_chatException - Cannot connect to host "
-                               "127.0.0.1:9 ssl:<ssl.SSLContext object at 0x7fce6ea32b10> [Connect call failed "
-                               "('127.0.0.1', 9)]")
+    noisy = APIConnectionError(
+        "litellm.APIConnectionError: Ollama_chatException - Cannot connect to host "
+        "127.0.0.1:9 ssl:<ssl.SSLContext object at 0x7fce6ea32b10> [Connect call failed "
+        "('127.0.0.1', 9)]"
+    )
     noisy.__cause__ = ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 9)")  # as aiohttp chains it
     assert plain_message(noisy) == "Cannot connect to host 127.0.0.1:9 [Connect call failed ('127.0.0.1', 9)]"
     assert connection_failure(noisy) == ("connection refused", "127.0.0.1:9")
@@ -222,8 +226,9 @@ def test_react_calls_tools_and_survives_a_tool_error(llm_server, lm):
         if "trajectory" in request["messages"][0]["content"] and "next_tool_name" in request["messages"][0]["content"]:
             trajectory = input_value(request, "trajectory")
             if "[tool 0]" not in trajectory:
-                return fields(next_thought="try Atlantis", next_tool_name="lookup",
-                              next_tool_args='{"city": "Atlantis"}')
+                return fields(
+                    next_thought="try Atlantis", next_tool_name="lookup", next_tool_args='{"city": "Atlantis"}'
+                )
             if "[tool 1]" not in trajectory:
                 return fields(next_thought="now Paris", next_tool_name="lookup", next_tool_args='{"city": "Paris"}')
             return fields(next_thought="done", next_tool_name="finish", next_tool_args="{}")
@@ -249,6 +254,7 @@ def test_react_stops_at_the_step_limit(llm_server, lm):
     pings = []
     with context(lm=lm):
         out = ReAct("question -> answer", tools=[lambda: pings.append(1) or "pong"], max_steps=3)
+
     # a lambda's name is "<lambda>": tools need real names, so use a def
     def ping() -> str:
         pings.append(1)
@@ -285,8 +291,11 @@ def test_modules_compose_predictors_and_trace_as_a_tree(llm_server, lm):
             return self.polish(draft=self.draft(topic=topic).draft)
 
     def script(request):
-        return fields(draft="rough") if "`draft` (str)" in request["messages"][0]["content"].split("output")[1] \
+        return (
+            fields(draft="rough")
+            if "`draft` (str)" in request["messages"][0]["content"].split("output")[1]
             else fields(text="polished")
+        )
 
     llm_server.reset(script=script)
     trace = Collector()

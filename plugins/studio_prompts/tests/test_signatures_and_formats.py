@@ -29,8 +29,10 @@ class Person(pydantic.BaseModel):
 
 
 def test_inline_signature_with_nested_types():
-    sig = as_signature("question, context: list[str], scores: dict[str, float] -> answer: str, "
-                       "confidence: float, label: Literal['yes', 'no']")
+    sig = as_signature(
+        "question, context: list[str], scores: dict[str, float] -> answer: str, "
+        "confidence: float, label: Literal['yes', 'no']"
+    )
     assert sig.input_names == ["question", "context", "scores"]
     assert sig.output_names == ["answer", "confidence", "label"]
     assert parse_type(sig.outputs[2].type) == Literal["yes", "no"]
@@ -57,8 +59,10 @@ def test_class_signature_docstring_descriptions_and_custom_types():
     assert again == spec  # descriptions and types survive the workflow-file form
 
 
-@pytest.mark.parametrize("bad", ["question -> ", "a -> b -> c", "a: lisst[str] -> b", "a -> a",
-                                 "a: __import__('os').system('x') -> b", "a-b -> c"])
+@pytest.mark.parametrize(
+    "bad",
+    ["question -> ", "a -> b -> c", "a: lisst[str] -> b", "a -> a", "a: __import__('os').system('x') -> b", "a-b -> c"],
+)
 def test_bad_signatures_are_refused_with_a_reason(bad):
     with pytest.raises((SignatureError, FieldTypeError)):
         as_signature(bad)
@@ -69,11 +73,20 @@ def test_type_names_round_trip():
         assert type_name(parse_type(text)) == text
 
 
-@pytest.mark.parametrize("annotation,raw,expected", [
-    (int, " 42 ", 42), (int, "1,024", 1024), (float, "0.75.", 0.75), (bool, "true", True), (bool, "No", False),
-    (list[str], "['a', 'b']", ["a", "b"]), (list[int], "```\n[1, 2]\n```", [1, 2]),
-    (Literal["yes", "no"], "'YES'", "yes"), (dict[str, int], '{"a": 1}', {"a": 1}),
-])
+@pytest.mark.parametrize(
+    "annotation,raw,expected",
+    [
+        (int, " 42 ", 42),
+        (int, "1,024", 1024),
+        (float, "0.75.", 0.75),
+        (bool, "true", True),
+        (bool, "No", False),
+        (list[str], "['a', 'b']", ["a", "b"]),
+        (list[int], "```\n[1, 2]\n```", [1, 2]),
+        (Literal["yes", "no"], "'YES'", "yes"),
+        (dict[str, int], '{"a": 1}', {"a": 1}),
+    ],
+)
 def test_coercion_is_forgiving(annotation, raw, expected):
     assert coerce(annotation, raw) == expected
 
@@ -86,14 +99,22 @@ def test_coercion_failure_says_what_was_expected():
 OUT = [Field("answer"), Field("confidence", "float"), Field("tags", "list[str]")]
 
 
-@pytest.mark.parametrize("reply", [
-    "[[ ## answer ## ]]\nParis\n\n[[ ## confidence ## ]]\n0.9\n\n[[ ## tags ## ]]\n[\"geo\"]\n\n[[ ## completed ## ]]",
-    ("Sure! Here you go. [[ ## answer ## ]] Paris [[ ## confidence ## ]] 0.9 [[ ## tags ## ]] [\"geo\"] "
-     "[[ ## completed ## ]]"),
-    "```\n[[ ## answer ## ]]\nParis\n[[ ## confidence ## ]]\n0.9\n[[ ## tags ## ]]\n['geo']\n```",
-    'Thinking... ```json\n{"answer": "Paris", "confidence": 0.9, "tags": ["geo"]}\n``` hope that helps',
-    "**Answer:** Paris\nConfidence: 0.9\nTags: [\"geo\"]",
-])
+@pytest.mark.parametrize(
+    "reply",
+    [
+        (
+            "[[ ## answer ## ]]\nParis\n\n[[ ## confidence ## ]]\n0.9\n\n"
+            '[[ ## tags ## ]]\n["geo"]\n\n[[ ## completed ## ]]'
+        ),
+        (
+            'Sure! Here you go. [[ ## answer ## ]] Paris [[ ## confidence ## ]] 0.9 [[ ## tags ## ]] ["geo"] '
+            "[[ ## completed ## ]]"
+        ),
+        "```\n[[ ## answer ## ]]\nParis\n[[ ## confidence ## ]]\n0.9\n[[ ## tags ## ]]\n['geo']\n```",
+        'Thinking... ```json\n{"answer": "Paris", "confidence": 0.9, "tags": ["geo"]}\n``` hope that helps',
+        '**Answer:** Paris\nConfidence: 0.9\nTags: ["geo"]',
+    ],
+)
 def test_messy_replies_parse_in_chat_format(reply):
     values, problems = parse_reply("chat", OUT, reply)
     assert problems == {} and values == {"answer": "Paris", "confidence": 0.9, "tags": ["geo"]}
@@ -111,8 +132,14 @@ def test_bare_reply_fills_a_single_text_field_only():
 
 
 def test_json_format_messages_and_parse():
-    messages = build_messages("json", "Answer.", [Field("question")], OUT,
-                              [{"question": "q0", "answer": "a0", "confidence": 1.0, "tags": []}], {"question": "q1"})
+    messages = build_messages(
+        "json",
+        "Answer.",
+        [Field("question")],
+        OUT,
+        [{"question": "q0", "answer": "a0", "confidence": 1.0, "tags": []}],
+        {"question": "q1"},
+    )
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert json.loads(messages[2]["content"]) == {"answer": "a0", "confidence": 1.0, "tags": []}
     assert "JSON object" in messages[-1]["content"]
@@ -120,14 +147,20 @@ def test_json_format_messages_and_parse():
     assert problems == {} and values == {"answer": "x", "confidence": 0.5, "tags": ["t"]}
 
 
-text_values = st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="[]`{}"),
-                      min_size=1, max_size=40).filter(lambda s: s.strip() == s and s.strip())
+text_values = st.text(
+    alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="[]`{}"), min_size=1, max_size=40
+).filter(lambda s: s.strip() == s and s.strip())
 
 
 @hsettings(max_examples=150, deadline=None)
-@given(answer=text_values, confidence=st.floats(-1e6, 1e6, allow_nan=False),
-       tags=st.lists(text_values, max_size=4), fmt=st.sampled_from(["chat", "json"]),
-       prose=st.sampled_from(["", "Here is my answer.\n", "OK!\n\n"]), fence=st.booleans())
+@given(
+    answer=text_values,
+    confidence=st.floats(-1e6, 1e6, allow_nan=False),
+    tags=st.lists(text_values, max_size=4),
+    fmt=st.sampled_from(["chat", "json"]),
+    prose=st.sampled_from(["", "Here is my answer.\n", "OK!\n\n"]),
+    fence=st.booleans(),
+)
 def test_written_replies_parse_back_exactly(answer, confidence, tags, fmt, prose, fence):
     """Whatever the values, a reply written in a format (as demos are) parses back to them,
     also with prose before it and inside a code fence."""

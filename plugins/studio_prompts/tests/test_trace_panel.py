@@ -25,11 +25,17 @@ def window(make_window):
 
 
 def two_step(tmp_path, url):
-    nodes = {"rewrite": predict_node("question -> query", {"question": "input.question"}),
-             "answer": predict_node("question, query -> answer",
-                                    {"question": "input.question", "query": "rewrite.query"})}
-    return write_workflow(tmp_path / "two.workflow.json", nodes=nodes, inputs={"question": "str"},
-                          outputs={"answer": "answer.answer"}, model={"model": "openai/fake-model", "api_base": url})
+    nodes = {
+        "rewrite": predict_node("question -> query", {"question": "input.question"}),
+        "answer": predict_node("question, query -> answer", {"question": "input.question", "query": "rewrite.query"}),
+    }
+    return write_workflow(
+        tmp_path / "two.workflow.json",
+        nodes=nodes,
+        inputs={"question": "str"},
+        outputs={"answer": "answer.answer"},
+        model={"model": "openai/fake-model", "api_base": url},
+    )
 
 
 def script(request):
@@ -102,8 +108,12 @@ def test_open_a_past_run_and_compare(window, tmp_path):
     run.mkdir(parents=True)
     with (run / "events.jsonl").open("w") as fh:
         for record in synthetic_spans(3, 2):
-            event = {"t": 0.0, "kind": "span", **{k: v for k, v in record.items() if k != "kind"},
-                     "span_kind": record["kind"]}
+            event = {
+                "t": 0.0,
+                "kind": "span",
+                **{k: v for k, v in record.items() if k != "kind"},
+                "span_kind": record["kind"],
+            }
             fh.write(json.dumps(event) + "\n")
         fh.write('{"t": 0, "kind": "log", "text": "not a span"}\n{"cut off')
     panel.open_path(run)

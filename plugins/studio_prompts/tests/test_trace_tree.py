@@ -16,15 +16,55 @@ def spans(n_nodes: int = 3, calls: int = 2) -> list[dict]:
     out.append({"id": "w", "parent": None, "kind": "workflow", "name": "wf", "start": t, "status": "running"})
     for i in range(n_nodes):
         for c in range(calls):
-            out.append({"id": f"l{i}{c}", "parent": f"p{i}", "kind": "llm", "name": "m", "start": t + i + c * 0.1,
-                        "duration": 0.1, "status": "ok", "tokens": {"prompt": 5, "completion": 2}})
-        out.append({"id": f"p{i}", "parent": f"n{i}", "kind": "predictor", "name": "P", "start": t + i,
-                    "duration": 0.3, "status": "ok", "total_tokens": 7 * calls})
-        out.append({"id": f"n{i}", "parent": "w", "kind": "node", "name": f"node{i}", "start": t + i,
-                    "duration": 0.4, "status": "ok"})
-    out.append({"id": "w", "parent": None, "kind": "workflow", "name": "wf", "start": t, "duration": 5.0,
-                "status": "ok", "total_tokens": 7 * calls * n_nodes, "total_calls": calls * n_nodes,
-                "total_cost": 0.5})
+            out.append(
+                {
+                    "id": f"l{i}{c}",
+                    "parent": f"p{i}",
+                    "kind": "llm",
+                    "name": "m",
+                    "start": t + i + c * 0.1,
+                    "duration": 0.1,
+                    "status": "ok",
+                    "tokens": {"prompt": 5, "completion": 2},
+                }
+            )
+        out.append(
+            {
+                "id": f"p{i}",
+                "parent": f"n{i}",
+                "kind": "predictor",
+                "name": "P",
+                "start": t + i,
+                "duration": 0.3,
+                "status": "ok",
+                "total_tokens": 7 * calls,
+            }
+        )
+        out.append(
+            {
+                "id": f"n{i}",
+                "parent": "w",
+                "kind": "node",
+                "name": f"node{i}",
+                "start": t + i,
+                "duration": 0.4,
+                "status": "ok",
+            }
+        )
+    out.append(
+        {
+            "id": "w",
+            "parent": None,
+            "kind": "workflow",
+            "name": "wf",
+            "start": t,
+            "duration": 5.0,
+            "status": "ok",
+            "total_tokens": 7 * calls * n_nodes,
+            "total_calls": calls * n_nodes,
+            "total_cost": 0.5,
+        }
+    )
     return out
 
 

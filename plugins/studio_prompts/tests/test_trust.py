@@ -54,20 +54,35 @@ def python_node(ref: str, inputs: dict) -> dict:
 
 def runnable(tmp_path, mod: str):
     """A function node feeding a sub-workflow that names the same module: no model needed."""
-    write_workflow(tmp_path / "sub.workflow.json", nodes={"inner": python_node(f"{mod}:shout", {"text": "input.text"})},
-                   inputs={"text": "str"}, outputs={"loud": "inner.result"}, name="sub")
-    nodes = {"f": python_node(f"{mod}:shout", {"text": "input.question"}),
-             "sub": {"type": "prompts.workflow", "inputs": {"text": "f.result"},
-                     "params": {"path": "sub.workflow.json"}}}
-    return write_workflow(tmp_path / "code.workflow.json", nodes=nodes, inputs={"question": "str"},
-                          outputs={"out": "sub.loud"}, name="code")
+    write_workflow(
+        tmp_path / "sub.workflow.json",
+        nodes={"inner": python_node(f"{mod}:shout", {"text": "input.text"})},
+        inputs={"text": "str"},
+        outputs={"loud": "inner.result"},
+        name="sub",
+    )
+    nodes = {
+        "f": python_node(f"{mod}:shout", {"text": "input.question"}),
+        "sub": {"type": "prompts.workflow", "inputs": {"text": "f.result"}, "params": {"path": "sub.workflow.json"}},
+    }
+    return write_workflow(
+        tmp_path / "code.workflow.json",
+        nodes=nodes,
+        inputs={"question": "str"},
+        outputs={"out": "sub.loud"},
+        name="code",
+    )
 
 
 def with_agent(tmp_path, mod: str):
     path = runnable(tmp_path, mod)
     data = json.loads(path.read_text())
-    data["nodes"]["agent"] = predict_node(f"question -> answer: {mod}.Answer", {"question": "input.question"},
-                                          kind="prompts.react", tools=[f"{mod}:shout", "os:system"])
+    data["nodes"]["agent"] = predict_node(
+        f"question -> answer: {mod}.Answer",
+        {"question": "input.question"},
+        kind="prompts.react",
+        tools=[f"{mod}:shout", "os:system"],
+    )
     path.write_text(json.dumps(data))
     return path
 
@@ -79,11 +94,13 @@ def test_load_show_export_never_import_and_an_untrusted_run_is_refused(tmp_path,
     path = with_agent(tmp_path, sidefx.name)
     workflow = load_workflow(path)
     listed = [(r.ref, r.role, r.where) for r in callables(workflow)]
-    assert listed == [(f"{sidefx.name}:shout", "function of node 'f'", "code.workflow.json"),
-                      (f"{sidefx.name}:shout", "function of node 'inner'", "sub.workflow.json"),
-                      (f"{sidefx.name}.Answer", "type of field 'answer' of node 'agent'", "code.workflow.json"),
-                      (f"{sidefx.name}:shout", "tool of ReAct node 'agent'", "code.workflow.json"),
-                      ("os:system", "tool of ReAct node 'agent'", "code.workflow.json")]
+    assert listed == [
+        (f"{sidefx.name}:shout", "function of node 'f'", "code.workflow.json"),
+        (f"{sidefx.name}:shout", "function of node 'inner'", "sub.workflow.json"),
+        (f"{sidefx.name}.Answer", "type of field 'answer' of node 'agent'", "code.workflow.json"),
+        (f"{sidefx.name}:shout", "tool of ReAct node 'agent'", "code.workflow.json"),
+        ("os:system", "tool of ReAct node 'agent'", "code.workflow.json"),
+    ]
     assert _show(str(path)) == 0
     shown = capsys.readouterr().out
     assert "os:system" in shown and "tool of ReAct node 'agent'" in shown and "sub.workflow.json" in shown
@@ -106,10 +123,12 @@ def test_a_trusted_workflow_imports_its_code_and_runs(tmp_path, sidefx):
 
 
 def test_the_studios_own_metrics_need_no_consent(tmp_path):
-    path = write_workflow(tmp_path / "m.workflow.json",
-                          nodes={"f": python_node("studio_prompts.evaluate:contains", {"example": "input.a",
-                                                                                        "prediction": "input.b"})},
-                          inputs={"a": "str", "b": "str"}, outputs={"r": "f.result"})
+    path = write_workflow(
+        tmp_path / "m.workflow.json",
+        nodes={"f": python_node("studio_prompts.evaluate:contains", {"example": "input.a", "prediction": "input.b"})},
+        inputs={"a": "str", "b": "str"},
+        outputs={"r": "f.result"},
+    )
     workflow = load_workflow(path)
     assert callables(workflow) and workflow.untrusted_code() == []
     with pytest.raises(NodeError, match="node 'f'"):
@@ -118,8 +137,12 @@ def test_the_studios_own_metrics_need_no_consent(tmp_path):
 
 def test_bad_code_references_are_load_errors_and_nothing_is_imported(tmp_path):
     for bad in ("os.system", "os:system; import evil", "", ":x"):
-        path = write_workflow(tmp_path / "bad.workflow.json", nodes={"f": python_node(bad, {"t": "input.q"})},
-                              inputs={"q": "str"}, outputs={})
+        path = write_workflow(
+            tmp_path / "bad.workflow.json",
+            nodes={"f": python_node(bad, {"t": "input.q"})},
+            inputs={"q": "str"},
+            outputs={},
+        )
         with pytest.raises(WorkflowError, match="not a 'module:function' reference"):
             load_workflow(path)
 
@@ -152,8 +175,9 @@ def test_a_module_function_metric_in_job_params_needs_the_fingerprint_too(tmp_pa
     import studio_prompts.hooks as hooks
 
     studio = make_studio(hooks)
-    path = write_workflow(tmp_path / "echo.workflow.json", nodes={}, inputs={"question": "str"},
-                          outputs={"out": "input.question"})
+    path = write_workflow(
+        tmp_path / "echo.workflow.json", nodes={}, inputs={"question": "str"}, outputs={"out": "input.question"}
+    )
     data = tmp_path / "d.jsonl"
     data.write_text('{"question": "a", "out": "a"}\n')
     metric = f"{sidefx.name}:score"
@@ -173,8 +197,9 @@ def test_a_module_function_metric_in_job_params_needs_the_fingerprint_too(tmp_pa
 
 
 @pytest.mark.gui
-def test_the_editor_asks_before_running_code_and_remembers_the_answer(make_window, make_studio, tmp_path, sidefx,
-                                                                     qasync_loop):
+def test_the_editor_asks_before_running_code_and_remembers_the_answer(
+    make_window, make_studio, tmp_path, sidefx, qasync_loop
+):
     import studio_prompts.hooks as prompts_hooks
     from studio_prompts.qt.editor.consent import SETTINGS_KEY
 
@@ -252,8 +277,10 @@ def test_the_trust_dialog_names_each_callable_and_defaults_to_cancel(make_window
     from studio_prompts.workflow.trust import CodeRef
 
     window = make_window(("prompts", prompts_hooks))
-    code = [CodeRef("os:system", "function of node 'f'", "x.workflow.json"),
-            CodeRef("tools:search", "tool of ReAct node 'agent'", "sub.workflow.json")]
+    code = [
+        CodeRef("os:system", "function of node 'f'", "x.workflow.json"),
+        CodeRef("tools:search", "tool of ReAct node 'agent'", "sub.workflow.json"),
+    ]
     dialog = TrustDialog(window, tmp_path / "x.workflow.json", code)
     text = dialog.text() + dialog.informativeText()
     assert "x.workflow.json" in text and "os:system — function of node 'f'" in text
@@ -270,8 +297,12 @@ def test_a_model_object_in_a_file_sets_only_known_keys_and_its_server_gets_no_ke
     from studio_prompts.lm import PLACEHOLDER_KEY, LMError
     from studio_prompts.workflow.graph import make_lm
 
-    for bad in ({"model": "openai/x", "backend": "os:system"}, {"model": "openai/x", "base_url": "http://h"},
-                {"model": "openai/x", "api_base": 5}, {"model": "openai/x", "api_key_env": "A B"}):
+    for bad in (
+        {"model": "openai/x", "backend": "os:system"},
+        {"model": "openai/x", "base_url": "http://h"},
+        {"model": "openai/x", "api_base": 5},
+        {"model": "openai/x", "api_key_env": "A B"},
+    ):
         with pytest.raises(WorkflowError):
             make_lm(bad)
     monkeypatch.setenv("OPENAI_API_KEY", "sk-users-own")
@@ -290,8 +321,9 @@ def test_a_model_object_in_a_file_sets_only_known_keys_and_its_server_gets_no_ke
     assert LM("openai/x", api_base="http://127.0.0.1:9/v1")._api_key() == PLACEHOLDER_KEY
 
 
-def test_the_editor_asks_before_a_server_the_file_names_gets_a_key(make_window, tmp_path, llm_server, monkeypatch,
-                                                                    qasync_loop):
+def test_the_editor_asks_before_a_server_the_file_names_gets_a_key(
+    make_window, tmp_path, llm_server, monkeypatch, qasync_loop
+):
     import studio_prompts.hooks as prompts_hooks
 
     from .conftest import fields
@@ -299,9 +331,13 @@ def test_the_editor_asks_before_a_server_the_file_names_gets_a_key(make_window, 
     monkeypatch.setenv("TS_SECRET", "s3cret")
     llm_server.reset(script=[fields(answer="ok")])
     seen = llm_server.authorizations  # the key each request carried
-    path = write_workflow(tmp_path / "k.workflow.json", nodes={"x": predict_node("question -> answer",
-                          {"question": "input.question"})}, inputs={"question": "str"}, outputs={"answer": "x.answer"},
-                          model={"model": "openai/x", "api_base": llm_server.url, "api_key_env": "TS_SECRET"})
+    path = write_workflow(
+        tmp_path / "k.workflow.json",
+        nodes={"x": predict_node("question -> answer", {"question": "input.question"})},
+        inputs={"question": "str"},
+        outputs={"answer": "x.answer"},
+        model={"model": "openai/x", "api_base": llm_server.url, "api_key_env": "TS_SECRET"},
+    )
     window = make_window(("prompts", prompts_hooks))
     editor = window.show_panel("prompts:editor")
     editor.open_path(path)

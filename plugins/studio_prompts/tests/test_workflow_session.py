@@ -60,11 +60,18 @@ def session(tmp_path, edits) -> WorkflowSession:
 
 
 def rag_file(tmp_path: Path, name: str = "rag.workflow.json", model=None) -> Path:
-    nodes = {"rewrite": predict_node("question -> query", {"question": "input.question"}),
-             "answer": predict_node("question, query -> answer", {"question": "input.question",
-                                                                  "query": "rewrite.query"})}
-    return write_workflow(tmp_path / name, nodes=nodes, inputs={"question": "str"},
-                          outputs={"answer": "answer.answer"}, name="rag", model=model)
+    nodes = {
+        "rewrite": predict_node("question -> query", {"question": "input.question"}),
+        "answer": predict_node("question, query -> answer", {"question": "input.question", "query": "rewrite.query"}),
+    }
+    return write_workflow(
+        tmp_path / name,
+        nodes=nodes,
+        inputs={"question": "str"},
+        outputs={"answer": "answer.answer"},
+        name="rag",
+        model=model,
+    )
 
 
 def open_file(session: WorkflowSession, path: Path) -> list[tuple[str, str]]:
@@ -117,10 +124,15 @@ def test_a_bad_file_raises_and_leaves_the_session_as_it_was(session, tmp_path):
 
 
 def test_missing_plugins_are_named_when_a_file_opens(session, tmp_path):
-    path = write_workflow(tmp_path / "m.workflow.json", nodes={
-        "search": {"type": "someplugin.search", "inputs": {"q": "input.question"}, "params": {}},
-        "answer": predict_node("question -> answer", {"question": "input.question"})},
-        inputs={"question": "str"}, outputs={"answer": "answer.answer"})
+    path = write_workflow(
+        tmp_path / "m.workflow.json",
+        nodes={
+            "search": {"type": "someplugin.search", "inputs": {"q": "input.question"}, "params": {}},
+            "answer": predict_node("question -> answer", {"question": "input.question"}),
+        },
+        inputs={"question": "str"},
+        outputs={"answer": "answer.answer"},
+    )
     ((message, level),) = open_file(session, path)
     assert level == "warning" and "nodes search need a plugin that is not installed" in message
     assert session.missing_types(session.read(path)[0]) == ["search"]
@@ -216,18 +228,21 @@ def test_ports_follow_the_signature_and_the_node_kind():
     assert ports_for("prompts.chain_of_thought", params)[1][0] == ("reasoning", "str")
     assert ports_for("prompts.react", params)[1][-1] == ("trajectory", "list[str]")
     assert ports_for("prompts.predict", {"signature": "-> ->"}, bound=["q"]) == ([("q", "any")], [("error", "any")])
-    assert ports_for("prompts.python", {"outputs": ["a", "b"]}, bound=["x"]) == ([("x", "any")],
-                                                                               [("a", "any"), ("b", "any")])
+    assert ports_for("prompts.python", {"outputs": ["a", "b"]}, bound=["x"]) == (
+        [("x", "any")],
+        [("a", "any"), ("b", "any")],
+    )
     plugin = NodeType("rag.search", "Search", "x:y", inputs=(Port("query", "str"),), outputs=(Port("hits", "list"),))
     assert ports_for("rag.search", {}, plugin) == ([("query", "str")], [("hits", "list")])
 
 
 def test_a_sub_workflow_node_has_the_ports_of_the_file_it_names(session, tmp_path):
     sub = rag_file(tmp_path, "sub.workflow.json")
-    assert node_ports("prompts.workflow", {"path": sub.name}, [], base=tmp_path) == ([("question", "str")],
-                                                                                     [("answer", "any")])
-    assert node_ports("prompts.workflow", {"path": "gone.workflow.json"}, ["q"], base=tmp_path) == ([("q", "any")],
-                                                                                                   [])
+    assert node_ports("prompts.workflow", {"path": sub.name}, [], base=tmp_path) == (
+        [("question", "str")],
+        [("answer", "any")],
+    )
+    assert node_ports("prompts.workflow", {"path": "gone.workflow.json"}, ["q"], base=tmp_path) == ([("q", "any")], [])
     session.loading(untitled_workflow(), tmp_path / "parent.workflow.json")  # relative to the open file
     assert session.ports_of("prompts.workflow", {"path": sub.name}, [])[0] == [("question", "str")]
     assert session.subworkflow_path({"path": sub.name}) == sub
@@ -277,15 +292,18 @@ def test_grouping_plans_the_node_its_place_and_its_wires(tmp_path):
 
 
 def node_span(name: str, **fields) -> Span:
-    return Span("node", name, record={"kind": "node", "name": name, **fields}, **{
-        k: v for k, v in fields.items() if k in ("status", "error", "duration", "outputs")})
+    return Span(
+        "node",
+        name,
+        record={"kind": "node", "name": name, **fields},
+        **{k: v for k, v in fields.items() if k in ("status", "error", "duration", "outputs")},
+    )
 
 
 def test_node_states_from_spans():
     running = runs.node_state(node_span("rewrite", status="running"), "prompts.predict")
     assert (running.state, running.preview) == ("running", "")  # announced: no output yet
-    done = runs.node_state(node_span("rewrite", duration=0.5, outputs={"query": "q"}, total_calls=1),
-                           "prompts.predict")
+    done = runs.node_state(node_span("rewrite", duration=0.5, outputs={"query": "q"}, total_calls=1), "prompts.predict")
     assert (done.state, done.preview) == ("ok", '{"query": "q"}')
     cached = node_span("rewrite", duration=0.01, outputs={"query": "q"}, total_calls=0)
     assert runs.node_state(cached, "prompts.predict").state == "cached"
@@ -300,9 +318,13 @@ def test_the_session_follows_only_the_node_spans_of_its_run(session):
     queued = session.start_run("r1", ["rewrite", "answer"])
     assert [(s.name, s.state) for s in queued] == [("rewrite", "queued"), ("answer", "queued")]
     types = {"rewrite": "prompts.predict", "answer": "prompts.predict"}
-    events = [node_span("rewrite", duration=0.1, outputs={"query": "q"}, total_calls=1),
-              Span("llm", "openai/x", duration=0.1), Status(RunStatus.RUNNING),
-              node_span("gone", duration=0.1), node_span("answer", status="error", error="bad", duration=0.2)]
+    events = [
+        node_span("rewrite", duration=0.1, outputs={"query": "q"}, total_calls=1),
+        Span("llm", "openai/x", duration=0.1),
+        Status(RunStatus.RUNNING),
+        node_span("gone", duration=0.1),
+        node_span("answer", status="error", error="bad", duration=0.2),
+    ]
     assert session.run_events("r0", events, types.get) == []  # another run
     changed = session.run_events("r1", events, types.get)
     assert [(s.name, s.state) for s in changed] == [("rewrite", "ok"), ("answer", "error")]
@@ -315,18 +337,34 @@ def test_the_session_follows_only_the_node_spans_of_its_run(session):
 def test_job_parameters_from_the_forms(tmp_path):
     path = tmp_path / "w.workflow.json"
     assert runs.run_params(path, {"q": 1}, "m", " http://h ", "t") == {
-        "workflow": str(path), "inputs": {"q": 1}, "model": "m", "api_base": "http://h", "trusted": "t"}
+        "workflow": str(path),
+        "inputs": {"q": 1},
+        "model": "m",
+        "api_base": "http://h",
+        "trusted": "t",
+    }
     assert runs.eval_params(path, "d.csv", "f1", "", "", "runs/r1", "t") == {
-        "workflow": str(path), "data": "d.csv", "metric": "f1", "model": "", "api_base": "", "resume": "runs/r1",
-        "trusted": "t"}
+        "workflow": str(path),
+        "data": "d.csv",
+        "metric": "f1",
+        "model": "",
+        "api_base": "",
+        "resume": "runs/r1",
+        "trusted": "t",
+    }
     assert runs.optimize_params(path, "d.csv", "f1", "labeled", None, "m", "", "t")["max_calls"] is None
     assert runs.form_inputs({"q": "why?", "ctx": '["a", "b"]', "bad": "[not json", "obj": ' {"k": 1}'}) == {
-        "q": "why?", "ctx": ["a", "b"], "bad": "[not json", "obj": {"k": 1}}
+        "q": "why?",
+        "ctx": ["a", "b"],
+        "bad": "[not json",
+        "obj": {"k": 1},
+    }
     assert runs.max_calls("") is None and runs.max_calls("0") is None and runs.max_calls("20") == 20
     with pytest.raises(ValueError, match="must be a whole number, not 'lots'"):
         runs.max_calls("lots")
-    assert runs.dataset_problem(" ", "evaluate") == ("Not started: choose a dataset file (CSV, JSON, JSONL, Parquet) "
-                                                     "to evaluate on.")
+    assert runs.dataset_problem(" ", "evaluate") == (
+        "Not started: choose a dataset file (CSV, JSON, JSONL, Parquet) to evaluate on."
+    )
     assert runs.dataset_problem("d.csv", "evaluate") is None
     assert runs.missing_problem([]) is None
     assert runs.missing_problem(["a", "b"]) == "Cannot run: nodes a, b need a plugin that is not installed."
@@ -335,17 +373,27 @@ def test_job_parameters_from_the_forms(tmp_path):
 def test_a_workflow_without_a_model_is_refused_saying_where_to_set_one(tmp_path):
     path = rag_file(tmp_path)
     problem = runs.model_problem(path, "", "Run")
-    assert problem is not None and problem.startswith("Not started: rag.workflow.json: no model set for nodes "
-                                                      "rewrite, answer")
+    assert problem is not None and problem.startswith(
+        "Not started: rag.workflow.json: no model set for nodes rewrite, answer"
+    )
     assert "Run dialog's model field" in problem
     assert runs.model_problem(path, "ollama_chat/llama3.2", "Run") is None  # the form's model reaches every node
     assert runs.model_problem(rag_file(tmp_path, "m.workflow.json", model="openai/x"), "", "Run") is None
 
 
 def test_consent_is_asked_for_named_code_and_remembered_per_content(tmp_path):
-    path = write_workflow(tmp_path / "code.workflow.json", nodes={"shell": {
-        "type": "prompts.python", "inputs": {"cmd": "input.question"}, "params": {"function": "os:system"}}},
-        inputs={"question": "str"}, outputs={"out": "shell.result"})
+    path = write_workflow(
+        tmp_path / "code.workflow.json",
+        nodes={
+            "shell": {
+                "type": "prompts.python",
+                "inputs": {"cmd": "input.question"},
+                "params": {"function": "os:system"},
+            }
+        },
+        inputs={"question": "str"},
+        outputs={"out": "shell.result"},
+    )
     consent = runs.consent_for(path)
     assert [r.ref for r in consent.code] == ["os:system"] and consent.asked({})
     assert "os:system" in runs.refusal_text(path, consent.code)
@@ -369,25 +417,35 @@ def test_the_line_that_says_how_a_job_ended(tmp_path):
     run.mkdir()
     (run / "summary.json").write_text(json.dumps({"score": 0.25, "examples": 6, "scored": 4, "errors": 2}))
     failed = JobOutcome("r1", RunStatus.FAILED, run, error="2 of 6 examples errored")
-    assert runs.finished_text("eval", failed) == \
-        "Evaluation finished: score 0.250 over 4 of 6 examples (2 errored) (run r1)."  # errors do not hide the score
+    assert (
+        runs.finished_text("eval", failed)
+        == "Evaluation finished: score 0.250 over 4 of 6 examples (2 errored) (run r1)."
+    )  # errors do not hide the score
     (run / "summary.json").write_text(json.dumps({"score": None, "examples": 2, "scored": 0}))
     assert runs.finished_text("eval", failed) == "Evaluation finished: no example was scored (run r1)."
     nothing = JobOutcome("r2", RunStatus.FAILED, tmp_path / "r2", error="no such dataset x.csv")
     assert runs.finished_text("eval", nothing) == "Evaluation failed: no such dataset x.csv (run r2)."
-    assert runs.finished_text("optimize", JobOutcome("r2", RunStatus.CANCELLED, tmp_path / "r2")) == \
-        "Optimization cancelled (run r2)."
+    assert (
+        runs.finished_text("optimize", JobOutcome("r2", RunStatus.CANCELLED, tmp_path / "r2"))
+        == "Optimization cancelled (run r2)."
+    )
     (run / "report.json").write_text(json.dumps({"saved": str(tmp_path / "cap.labeled.workflow.json")}))
-    assert runs.finished_text("optimize", JobOutcome("r1", RunStatus.SUCCEEDED, run)) == \
-        "Optimization finished: saved as cap.labeled.workflow.json (run r1)."
-    assert runs.run_finished_text(JobOutcome("r3", RunStatus.FAILED, run, error="node 'answer': no reply")) == \
-        f"Run r3: {RunStatus.FAILED} — node 'answer': no reply"
+    assert (
+        runs.finished_text("optimize", JobOutcome("r1", RunStatus.SUCCEEDED, run))
+        == "Optimization finished: saved as cap.labeled.workflow.json (run r1)."
+    )
+    assert (
+        runs.run_finished_text(JobOutcome("r3", RunStatus.FAILED, run, error="node 'answer': no reply"))
+        == f"Run r3: {RunStatus.FAILED} — node 'answer': no reply"
+    )
     assert runs.run_finished_text(JobOutcome("r3", RunStatus.SUCCEEDED, run)) == f"Run r3: {RunStatus.SUCCEEDED}"
 
 
 def test_the_editors_logic_imports_no_qt():
-    code = ("import sys; import studio_prompts.workflow.session, studio_prompts.workflow.runs, "
-            "studio_prompts.workflow.editing, studio_prompts.workflow.grouping; "
-            "assert not {'PySide6', 'NodeGraphQt', 'shiboken6'} & set(sys.modules), sorted(sys.modules)")
+    code = (
+        "import sys; import studio_prompts.workflow.session, studio_prompts.workflow.runs, "
+        "studio_prompts.workflow.editing, studio_prompts.workflow.grouping; "
+        "assert not {'PySide6', 'NodeGraphQt', 'shiboken6'} & set(sys.modules), sorted(sys.modules)"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -27,12 +27,17 @@ from .helpers import fan_out, predict_node, workflow_dict, write_workflow
 def rag_like(path, model=None):
     nodes = {
         "rewrite": predict_node("question -> query", {"question": "input.question"}),
-        "answer": predict_node("question, query -> answer", {"question": "input.question", "query": "rewrite.query"},
-                               kind="prompts.chain_of_thought", instructions="Answer briefly.",
-                               config={"temperature": 0}),
+        "answer": predict_node(
+            "question, query -> answer",
+            {"question": "input.question", "query": "rewrite.query"},
+            kind="prompts.chain_of_thought",
+            instructions="Answer briefly.",
+            config={"temperature": 0},
+        ),
     }
-    return write_workflow(path, nodes=nodes, inputs={"question": "str"}, outputs={"answer": "answer.answer"},
-                          model=model, name="rag-like")
+    return write_workflow(
+        path, nodes=nodes, inputs={"question": "str"}, outputs={"answer": "answer.answer"}, model=model, name="rag-like"
+    )
 
 
 def script(request):
@@ -98,26 +103,83 @@ def test_yaml_workflows_hold_the_same_content_with_prompts_as_text_blocks(tmp_pa
         read_workflow_file(bad)
 
 
-@pytest.mark.parametrize("mutate,message", [
-    (lambda d: "{ not json", r"not valid JSON \(line 1"),
-    (lambda d: {**d, "format": "other"}, "not a Tensor Studio workflow"),
-    (lambda d: {**d, "version": 99}, "newer Tensor Studio"),
-    (lambda d: {**d, "nodes": {"a": {"type": "prompts.predict", "inputs": {"question": "input.nope"},
-                                      "params": {"signature": "question -> answer"}}}}, "has no input 'nope'"),
-    (lambda d: {**d, "nodes": {"a": {"type": "prompts.predict", "inputs": {},
-                                      "params": {"signature": "question -> answer"}}}}, "'question' is not connected"),
-    (lambda d: {**d, "nodes": {"a": {"type": "prompts.predict", "inputs": {"question": "b.answer"},
-                                      "params": {"signature": "question -> answer"}},
-                                "b": {"type": "prompts.predict", "inputs": {"question": "a.answer"},
-                                      "params": {"signature": "question -> answer"}}}}, "cycle"),
-    (lambda d: {**d, "nodes": {"a": {"type": "prompts.predict", "inputs": {"question": "input.question"},
-                                      "params": {"signature": "question -> -> answer"}}}}, "node 'a'"),
-    (lambda d: {**d, "outputs": {"x": "a.missing_port"}, "nodes": {"a": {"type": "prompts.predict",
-                "inputs": {"question": "input.question"}, "params": {"signature": "question -> answer"}}}},
-     "no output 'missing_port'"),
-    (lambda d: {**d, "nodes": {"a": {"type": "prompts.predict", "colour": "red"}}}, "nodes.a.colour"),
-    (lambda d: {**d, "model": {"model": "openai/x", "api_key": "sk-123"}}, "API keys never go in workflow files"),
-])
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda d: "{ not json", r"not valid JSON \(line 1"),
+        (lambda d: {**d, "format": "other"}, "not a Tensor Studio workflow"),
+        (lambda d: {**d, "version": 99}, "newer Tensor Studio"),
+        (
+            lambda d: {
+                **d,
+                "nodes": {
+                    "a": {
+                        "type": "prompts.predict",
+                        "inputs": {"question": "input.nope"},
+                        "params": {"signature": "question -> answer"},
+                    }
+                },
+            },
+            "has no input 'nope'",
+        ),
+        (
+            lambda d: {
+                **d,
+                "nodes": {
+                    "a": {"type": "prompts.predict", "inputs": {}, "params": {"signature": "question -> answer"}}
+                },
+            },
+            "'question' is not connected",
+        ),
+        (
+            lambda d: {
+                **d,
+                "nodes": {
+                    "a": {
+                        "type": "prompts.predict",
+                        "inputs": {"question": "b.answer"},
+                        "params": {"signature": "question -> answer"},
+                    },
+                    "b": {
+                        "type": "prompts.predict",
+                        "inputs": {"question": "a.answer"},
+                        "params": {"signature": "question -> answer"},
+                    },
+                },
+            },
+            "cycle",
+        ),
+        (
+            lambda d: {
+                **d,
+                "nodes": {
+                    "a": {
+                        "type": "prompts.predict",
+                        "inputs": {"question": "input.question"},
+                        "params": {"signature": "question -> -> answer"},
+                    }
+                },
+            },
+            "node 'a'",
+        ),
+        (
+            lambda d: {
+                **d,
+                "outputs": {"x": "a.missing_port"},
+                "nodes": {
+                    "a": {
+                        "type": "prompts.predict",
+                        "inputs": {"question": "input.question"},
+                        "params": {"signature": "question -> answer"},
+                    }
+                },
+            },
+            "no output 'missing_port'",
+        ),
+        (lambda d: {**d, "nodes": {"a": {"type": "prompts.predict", "colour": "red"}}}, "nodes.a.colour"),
+        (lambda d: {**d, "model": {"model": "openai/x", "api_key": "sk-123"}}, "API keys never go in workflow files"),
+    ],
+)
 def test_malformed_files_fail_clearly_and_stay_untouched(tmp_path, mutate, message):
     base = workflow_dict(nodes={}, inputs={"question": "str"}, outputs={})
     changed = mutate(base)
@@ -131,11 +193,15 @@ def test_malformed_files_fail_clearly_and_stay_untouched(tmp_path, mutate, messa
 
 
 def test_node_of_a_missing_plugin_loads_as_placeholder_and_refuses_to_run(tmp_path):
-    nodes = {"search": {"type": "someplugin.search", "inputs": {"q": "input.question"}, "params": {"k": 3}},
-             "answer": predict_node("question, passages -> answer",
-                                    {"question": "input.question", "passages": "search.passages"})}
-    path = write_workflow(tmp_path / "w.workflow.json", nodes=nodes, inputs={"question": "str"},
-                          outputs={"answer": "answer.answer"})
+    nodes = {
+        "search": {"type": "someplugin.search", "inputs": {"q": "input.question"}, "params": {"k": 3}},
+        "answer": predict_node(
+            "question, passages -> answer", {"question": "input.question", "passages": "search.passages"}
+        ),
+    }
+    path = write_workflow(
+        tmp_path / "w.workflow.json", nodes=nodes, inputs={"question": "str"}, outputs={"answer": "answer.answer"}
+    )
     workflow = load_workflow(path)
     assert workflow.missing == {"search": "someplugin.search"}
     assert workflow.to_file().nodes["search"].params == {"k": 3}  # kept as it was
@@ -190,12 +256,21 @@ def test_cancelling_a_run_cancels_in_flight_calls(tmp_path, llm_server, lm):
 def test_python_and_sub_workflow_nodes(tmp_path, llm_server, lm):
     llm_server.reset(script=script)
     rag_like(tmp_path / "inner.workflow.json")
-    nodes: dict[str, dict[str, Any]] = {"shout": {"type": "prompts.python", "inputs": {"text": "input.question"},
-                                          "params": {"function": "studio_prompts.tests.test_workflows:shout"}},
-                                        "inner": {"type": "prompts.workflow", "inputs": {"question": "shout.result"},
-                                                  "params": {"path": "inner.workflow.json"}}}
-    outer = write_workflow(tmp_path / "outer.workflow.json", nodes=nodes, inputs={"question": "str"},
-                           outputs={"answer": "inner.answer"})
+    nodes: dict[str, dict[str, Any]] = {
+        "shout": {
+            "type": "prompts.python",
+            "inputs": {"text": "input.question"},
+            "params": {"function": "studio_prompts.tests.test_workflows:shout"},
+        },
+        "inner": {
+            "type": "prompts.workflow",
+            "inputs": {"question": "shout.result"},
+            "params": {"path": "inner.workflow.json"},
+        },
+    }
+    outer = write_workflow(
+        tmp_path / "outer.workflow.json", nodes=nodes, inputs={"question": "str"}, outputs={"answer": "inner.answer"}
+    )
     workflow = load_workflow(outer, trusted=True)
     assert [name for name, _ in workflow.named_predictors()] == ["inner/rewrite", "inner/answer"]
     with context(lm=lm):
@@ -211,7 +286,7 @@ def shout(text: str) -> str:
     return text.upper()
 
 
-RETRIEVER_PLUGIN = '''
+RETRIEVER_PLUGIN = """
 from pydantic import BaseModel
 from studio.api import hookimpl, NodeType, Port
 
@@ -227,17 +302,24 @@ async def search(params, inputs):
     docs = ["Paris is in France.", "Berlin is in Germany.", "Rome is in Italy."]
     hits = [d for d in docs if inputs["query"].lower() in d.lower()] + docs
     return {"passages": hits[: params["k"]]}
-'''
+"""
 
 
 def test_retriever_node_from_a_plugin(tmp_path, llm_server, lm, plugin_distribution):
     plugin_distribution("toyrag", {"toyrag": "toyrag_plugin"}, {"toyrag_plugin": RETRIEVER_PLUGIN})
     llm_server.reset(script=lambda r: fields(answer=input_value(r, "passages")))
-    nodes = {"search": {"type": "toyrag.search", "inputs": {"query": "input.question"}, "params": {"k": 1}},
-             "answer": predict_node("question, passages: list[str] -> answer",
-                                    {"question": "input.question", "passages": "search.passages"})}
-    path = write_workflow(tmp_path / "rag.workflow.json", nodes=nodes, inputs={"question": "str"},
-                          outputs={"answer": "answer.answer", "passages": "search.passages"})
+    nodes = {
+        "search": {"type": "toyrag.search", "inputs": {"query": "input.question"}, "params": {"k": 1}},
+        "answer": predict_node(
+            "question, passages: list[str] -> answer", {"question": "input.question", "passages": "search.passages"}
+        ),
+    }
+    path = write_workflow(
+        tmp_path / "rag.workflow.json",
+        nodes=nodes,
+        inputs={"question": "str"},
+        outputs={"answer": "answer.answer", "passages": "search.passages"},
+    )
     workflow = load_workflow(path)
     assert workflow.missing == {}
     with context(lm=lm):
@@ -261,8 +343,14 @@ def test_export_python_script_runs_and_matches_the_engine(tmp_path, llm_server, 
     target.write_text(export_python(workflow, "rag.py"))
     llm_server.reset()
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "PYTHONPATH": ""}
-    proc = subprocess.run([sys.executable, str(target), "--input", "question=why?"], capture_output=True, text=True,
-                          env=env, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(target), "--input", "question=why?"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout) == engine_out
     assert [r["messages"] for r in llm_server.requests] == engine_requests  # the very same prompts
@@ -278,15 +366,27 @@ def test_export_of_a_react_agent_runs_its_tools_and_sends_the_engines_prompts(tm
             return fields(reasoning="the tool said so", answer="file is " + observed)
         if "[observation 0]" in input_value(request, "trajectory"):
             return fields(next_thought="done", next_tool_name="finish", next_tool_args="{}")
-        return fields(next_thought="look it up", next_tool_name="basename",
-                      next_tool_args=json.dumps({"p": "/data/" + input_value(request, "question")}))
+        return fields(
+            next_thought="look it up",
+            next_tool_name="basename",
+            next_tool_args=json.dumps({"p": "/data/" + input_value(request, "question")}),
+        )
 
     llm_server.reset(script=agent_script)
-    nodes = {"agent": {"type": "prompts.react", "inputs": {"question": "input.question"},
-                       "params": {"signature": "question -> answer", "tools": ["os.path:basename"], "max_steps": 3}}}
-    path = write_workflow(tmp_path / "a.workflow.json", nodes=nodes, inputs={"question": "str"},
-                          outputs={"answer": "agent.answer", "trajectory": "agent.trajectory"},
-                          model={"model": "openai/fake-model", "api_base": llm_server.url})
+    nodes = {
+        "agent": {
+            "type": "prompts.react",
+            "inputs": {"question": "input.question"},
+            "params": {"signature": "question -> answer", "tools": ["os.path:basename"], "max_steps": 3},
+        }
+    }
+    path = write_workflow(
+        tmp_path / "a.workflow.json",
+        nodes=nodes,
+        inputs={"question": "str"},
+        outputs={"answer": "agent.answer", "trajectory": "agent.trajectory"},
+        model={"model": "openai/fake-model", "api_base": llm_server.url},
+    )
     workflow = load_workflow(path, trusted=True)
     with context(lm=lm):
         engine_out = workflow(question="notes.txt")
@@ -297,8 +397,14 @@ def test_export_of_a_react_agent_runs_its_tools_and_sends_the_engines_prompts(tm
     target.write_text(export_python(workflow, "agent.py"))
     llm_server.reset()
     env = {**os.environ, "OPENAI_API_KEY": "sk-test", "PYTHONPATH": ""}
-    proc = subprocess.run([sys.executable, str(target), "--input", "question=notes.txt"], capture_output=True,
-                          text=True, env=env, timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(target), "--input", "question=notes.txt"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout) == engine_out
     assert [r["messages"] for r in llm_server.requests] == engine_requests
@@ -314,10 +420,15 @@ def test_sample_workflows_load_and_run(llm_server, lm):
         workflow = load_workflow(path)
         assert not workflow.missing and workflow.spec.description
         assert workflow.untrusted_code() == []  # the samples run without asking: only the studio's own code
-    llm_server.reset(script=lambda r: fields(facts='["Paris is the capital of France."]') if "`facts` (list[str])"
-                     in r["messages"][0]["content"].split("Your output fields")[1] else
-                     fields(reasoning="from the facts", answer="Paris"))
+    llm_server.reset(
+        script=lambda r: (
+            fields(facts='["Paris is the capital of France."]')
+            if "`facts` (list[str])" in r["messages"][0]["content"].split("Your output fields")[1]
+            else fields(reasoning="from the facts", answer="Paris")
+        )
+    )
     with context(lm=lm):
         out = load_workflow(next(p for p in samples if p.name == "qa.workflow.json"))(
-            question="What is the capital of France?")
+            question="What is the capital of France?"
+        )
     assert out == {"answer": "Paris", "facts": ["Paris is the capital of France."]}

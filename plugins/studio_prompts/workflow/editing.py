@@ -32,8 +32,9 @@ DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
 # ---- ports
 
 
-def ports_for(type_id: str, params: dict[str, Any], node_type: Any = None,
-              bound: list[str] | None = None) -> tuple[Ports, Ports]:
+def ports_for(
+    type_id: str, params: dict[str, Any], node_type: Any = None, bound: list[str] | None = None
+) -> tuple[Ports, Ports]:
     """(inputs, outputs) as (name, type) for a node of ``type_id`` with ``params``."""
     if type_id in PREDICTORS or type_id == "prompts.react":
         try:
@@ -53,8 +54,9 @@ def ports_for(type_id: str, params: dict[str, Any], node_type: Any = None,
     return [(n, "any") for n in bound or []], []
 
 
-def node_ports(type_id: str, params: dict[str, Any], bound: list[str], node_type: Any = None,
-               base: Path | None = None) -> tuple[Ports, Ports]:
+def node_ports(
+    type_id: str, params: dict[str, Any], bound: list[str], node_type: Any = None, base: Path | None = None
+) -> tuple[Ports, Ports]:
     """A node's ports; a sub-workflow's are the inputs and outputs of the file it names
     (relative to ``base``, the folder of the workflow being edited, else the current one)."""
     if type_id == "prompts.workflow" and params.get("path"):
@@ -77,9 +79,14 @@ def same_ports(inputs: Ports, outputs: Ports, new_inputs: Ports, new_outputs: Po
     return inputs == new_inputs and outputs == new_outputs
 
 
-def kept_wires(name: str, wires_in: dict[str, list[tuple[str, str]]], wires_out: dict[str, list[tuple[str, str]]],
-               inputs: Ports, outputs: Ports, ports_of: Callable[[str], tuple[Iterable[str], Iterable[str]] | None],
-               ) -> list[Wire]:
+def kept_wires(
+    name: str,
+    wires_in: dict[str, list[tuple[str, str]]],
+    wires_out: dict[str, list[tuple[str, str]]],
+    inputs: Ports,
+    outputs: Ports,
+    ports_of: Callable[[str], tuple[Iterable[str], Iterable[str]] | None],
+) -> list[Wire]:
     """The wires of node ``name`` to make again after its ports became ``inputs`` and
     ``outputs``: those whose port still exists on both ends. ``wires_in`` maps each input
     port to the (node, output port) feeding it, ``wires_out`` each output port to the

@@ -118,8 +118,10 @@ def _portable_source() -> str:
         text = Path(module.__file__).read_text(encoding="utf-8")
         text = text.replace("from __future__ import annotations\n", "")
         text = re.sub(r"^from \.\w+ import .*\n", "", text, flags=re.MULTILINE)
-        parts.append(f"# --------------------------------------------------------------------------- "
-                     f"portable/{name}.py\n\n{text.strip()}\n")
+        parts.append(
+            f"# --------------------------------------------------------------------------- "
+            f"portable/{name}.py\n\n{text.strip()}\n"
+        )
     return "\n\n".join(parts)
 
 
@@ -132,9 +134,9 @@ def export_python(workflow: Workflow, script_name: str = "workflow.py") -> str:
     imports: set[str] = set()
     _emit_workflow(workflow, "run", functions, imports, set())
     usage = "".join(f"--input {name}=… " for name in workflow.spec.inputs)
-    model = (workflow.lm_override or workflow.lm)
+    model = workflow.lm_override or workflow.lm
     default_model = repr(model.to_dict() if model else None)
-    main = f'''
+    main = f"""
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description={workflow.spec.name!r})
@@ -160,10 +162,17 @@ def main(argv=None):
 
 if __name__ == "__main__":
     main()
-'''
-    return (HEADER.format(name=workflow.spec.name, source=workflow.where, script=script_name, usage=usage)
-            + "".join(f"{line}\n" for line in sorted(imports)) + "\n\n" + _portable_source()
-            + CALL_MODEL.format(default_model=default_model) + "\n\n" + "\n\n".join(functions) + main)
+"""
+    return (
+        HEADER.format(name=workflow.spec.name, source=workflow.where, script=script_name, usage=usage)
+        + "".join(f"{line}\n" for line in sorted(imports))
+        + "\n\n"
+        + _portable_source()
+        + CALL_MODEL.format(default_model=default_model)
+        + "\n\n"
+        + "\n\n".join(functions)
+        + main
+    )
 
 
 def _levels(workflow: Workflow) -> list[list[str]]:
@@ -182,9 +191,11 @@ def _ref(ref: str) -> str:
 
 
 def _emit_workflow(workflow: Workflow, fn_name: str, functions: list[str], imports: set[str], seen: set[str]) -> None:
-    body = [f"async def {fn_name}(inputs, default_model=None):",
-            f"    \"\"\"Workflow {workflow.spec.name!r}: inputs {', '.join(workflow.spec.inputs) or 'none'}.\"\"\"",
-            "    values = {}"]
+    body = [
+        f"async def {fn_name}(inputs, default_model=None):",
+        f'    """Workflow {workflow.spec.name!r}: inputs {", ".join(workflow.spec.inputs) or "none"}."""',
+        "    values = {}",
+    ]
     for level in _levels(workflow):
         calls = []
         for node_id in level:
@@ -196,8 +207,9 @@ def _emit_workflow(workflow: Workflow, fn_name: str, functions: list[str], impor
     functions.append("\n".join(body))
 
 
-def _emit_node(workflow: Workflow, node_id: str, parent_fn: str, functions: list[str], imports: set[str],
-               seen: set[str]) -> str:
+def _emit_node(
+    workflow: Workflow, node_id: str, parent_fn: str, functions: list[str], imports: set[str], seen: set[str]
+) -> str:
     node = workflow.spec.nodes[node_id]
     bound = "{" + ", ".join(f"{port!r}: {_ref(ref)}" for port, ref in node.inputs.items()) + "}"
     if node.type in PREDICTORS:
@@ -215,7 +227,8 @@ def _emit_node(workflow: Workflow, node_id: str, parent_fn: str, functions: list
             f"        {[tuple(f) for f in sig.outputs]!r},\n"
             f"        {[dict(d) for d in predictor.demos]!r},\n"
             f"        values,\n"
-            f"        model_request({node_model!r}, {predictor.config!r}, default_model))")
+            f"        model_request({node_model!r}, {predictor.config!r}, default_model))"
+        )
         return f"{fn}({bound}, default_model)"
     if node.type == "prompts.python":
         module, _, attr = node.params["function"].partition(":")
@@ -243,12 +256,15 @@ def _emit_node(workflow: Workflow, node_id: str, parent_fn: str, functions: list
 def _call_args(predictor) -> str:
     """A predictor's format, instructions and fields, as ``call_model`` takes them."""
     sig: SignatureSpec = predictor.signature
-    return (f"({predictor.format or 'chat'!r}, {sig.instructions!r}, {[tuple(f) for f in sig.inputs]!r}, "
-            f"{[tuple(f) for f in sig.outputs]!r})")
+    return (
+        f"({predictor.format or 'chat'!r}, {sig.instructions!r}, {[tuple(f) for f in sig.inputs]!r}, "
+        f"{[tuple(f) for f in sig.outputs]!r})"
+    )
 
 
-def _emit_react(workflow: Workflow, node_id: str, parent_fn: str, bound: str, functions: list[str],
-                imports: set[str]) -> str:
+def _emit_react(
+    workflow: Workflow, node_id: str, parent_fn: str, bound: str, functions: list[str], imports: set[str]
+) -> str:
     agent = workflow.predictors[node_id]
     assert isinstance(agent, ReAct)
     aliases = []
@@ -272,5 +288,6 @@ def _emit_react(workflow: Workflow, node_id: str, parent_fn: str, bound: str, fu
         f"        step,\n"
         f"        {_call_args(agent.extract)},\n"
         f"        tools, {agent.max_steps}, values,\n"
-        f"        model_request({node_model!r}, {agent.react.config!r}, default_model))")
+        f"        model_request({node_model!r}, {agent.react.config!r}, default_model))"
+    )
     return f"{fn}({bound}, default_model)"

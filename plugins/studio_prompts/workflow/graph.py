@@ -67,8 +67,20 @@ def plugin_node_types() -> dict[str, Any]:
 #: what a file's model object may set: the model, its server, the NAME of a key's
 #: environment variable, sampling parameters. Nothing that changes where requests go or
 #: what runs (``backend``, ``base_url``, ``extra_headers``, ``custom_llm_provider``…).
-MODEL_KEYS = frozenset({"model", "api_base", "api_key_env", "temperature", "max_tokens", "top_p", "stop", "seed",
-                        "presence_penalty", "frequency_penalty"})
+MODEL_KEYS = frozenset(
+    {
+        "model",
+        "api_base",
+        "api_key_env",
+        "temperature",
+        "max_tokens",
+        "top_p",
+        "stop",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+    }
+)
 _TEXT_KEYS = ("model", "api_base", "api_key_env")
 
 
@@ -82,12 +94,15 @@ def make_lm(value: Any) -> LM | None:
         return LM(value)
     if isinstance(value, dict) and value.get("model"):
         if "api_key" in value:
-            raise WorkflowError("API keys never go in workflow files: use api_key_env (an environment variable) "
-                                "or the OS keyring")
+            raise WorkflowError(
+                "API keys never go in workflow files: use api_key_env (an environment variable) or the OS keyring"
+            )
         unknown = sorted(str(k) for k in value if k not in MODEL_KEYS)
         if unknown:
-            raise WorkflowError(f"a model object may not set {', '.join(map(repr, unknown))} "
-                                f"(it may set {', '.join(sorted(MODEL_KEYS))})")
+            raise WorkflowError(
+                f"a model object may not set {', '.join(map(repr, unknown))} "
+                f"(it may set {', '.join(sorted(MODEL_KEYS))})"
+            )
         for key in _TEXT_KEYS:
             if key in value and not isinstance(value[key], str):
                 raise WorkflowError(f"the model's {key!r} is text, got {value[key]!r}")
@@ -96,7 +111,7 @@ def make_lm(value: Any) -> LM | None:
         lm = LM(**value)
         lm.send_key = not value.get("api_base")
         return lm
-    raise WorkflowError(f"a model is a string or an object with \"model\", got {value!r}")
+    raise WorkflowError(f'a model is a string or an object with "model", got {value!r}')
 
 
 def load_workflow(path: str | Path, *, trusted: bool = False) -> Workflow:
@@ -110,8 +125,16 @@ def load_workflow(path: str | Path, *, trusted: bool = False) -> Workflow:
 class Workflow(Module):
     span_kind = "workflow"
 
-    def __init__(self, spec: WorkflowFile, path: Path | None = None, *, lm: LM | None = None,
-                 trusted: bool = False, source_digest: str = "", _parents: tuple[Path, ...] = ()):
+    def __init__(
+        self,
+        spec: WorkflowFile,
+        path: Path | None = None,
+        *,
+        lm: LM | None = None,
+        trusted: bool = False,
+        source_digest: str = "",
+        _parents: tuple[Path, ...] = (),
+    ):
         self.spec = spec
         self.path = Path(path) if path else None
         self.source_digest = source_digest  # sha256 of the file's bytes (trust.content_digest)
@@ -129,8 +152,10 @@ class Workflow(Module):
         self._plugin_types = plugin_node_types()
         for node_id, node in spec.nodes.items():
             self._build(node_id, node)
-        self.deps = {nid: sorted({ref.split(".", 1)[0] for ref in node.inputs.values()} - {"input"})
-                     for nid, node in spec.nodes.items()}
+        self.deps = {
+            nid: sorted({ref.split(".", 1)[0] for ref in node.inputs.values()} - {"input"})
+            for nid, node in spec.nodes.items()
+        }
         self._check_references()
         try:
             self.order = list(TopologicalSorter(self.deps).static_order())
@@ -159,12 +184,20 @@ class Workflow(Module):
                 tools = p.get("tools") or []
                 if not isinstance(tools, list):
                     raise WorkflowError(f"{self.where}: {where}: params.tools is a list of 'module:function'")
-                self.code_refs[node_id] = [self._guard(lambda ref=ref: trust_rules.check_ref(ref), f"{where}: tool")
-                                           for ref in tools]
+                self.code_refs[node_id] = [
+                    self._guard(lambda ref=ref: trust_rules.check_ref(ref), f"{where}: tool") for ref in tools
+                ]
                 module: Predict | ReAct = self._react(node_id, spec, lm, config, [])  # tools join when trusted
             else:
-                module = PREDICTORS[node.type](spec, demos=p.get("demos") or [], lm=lm, format=p.get("format"),
-                                               structured=p.get("structured"), name=node_id, **config)
+                module = PREDICTORS[node.type](
+                    spec,
+                    demos=p.get("demos") or [],
+                    lm=lm,
+                    format=p.get("format"),
+                    structured=p.get("structured"),
+                    name=node_id,
+                    **config,
+                )
             self.predictors[node_id] = module
             unbound = [n for n in spec.input_names if n not in node.inputs]
             if unbound:
@@ -190,8 +223,9 @@ class Workflow(Module):
         """A sub-workflow node's ``params.path``, checked as text, resolved, and refused
         when it makes a cycle or a chain deeper than :data:`MAX_NESTING`."""
         if not isinstance(path, str) or not path.strip() or "\x00" in path:
-            raise WorkflowError(f"{self.where}: {where}: params.path is the sub-workflow's file name (text), "
-                                f"got {str(path)[:80]!r}")
+            raise WorkflowError(
+                f"{self.where}: {where}: params.path is the sub-workflow's file name (text), got {str(path)[:80]!r}"
+            )
         sub_path = (self.path.parent if self.path else Path.cwd()) / path
         try:
             resolved = sub_path.resolve()
@@ -200,12 +234,14 @@ class Workflow(Module):
         if resolved in self._parents:
             raise WorkflowError(f"{self.where}: {where}: {path} includes itself (sub-workflows in a cycle)")
         if len(self._parents) >= MAX_NESTING:
-            raise WorkflowError(f"{self._parents[0]}: sub-workflows nest more than {MAX_NESTING} deep "
-                                f"(at {self.where}, {where})")
+            raise WorkflowError(
+                f"{self._parents[0]}: sub-workflows nest more than {MAX_NESTING} deep (at {self.where}, {where})"
+            )
         return sub_path
 
-    def _react(self, node_id: str, spec: SignatureSpec, lm: LM | None, config: dict[str, Any],
-               tools: list[Any]) -> ReAct:
+    def _react(
+        self, node_id: str, spec: SignatureSpec, lm: LM | None, config: dict[str, Any], tools: list[Any]
+    ) -> ReAct:
         p = self.spec.nodes[node_id].params
         module = ReAct(spec, tools, max_steps=int(p.get("max_steps", 5)), **config)
         for inner in (module.react, module.extract):
@@ -273,8 +309,9 @@ class Workflow(Module):
             raise WorkflowError(f"{self.where}: {what}: there is no node {source!r}")
         ports = self.output_ports(source)
         if ports is not None and port not in ports:
-            raise WorkflowError(f"{self.where}: {what}: node {source!r} has no output {port!r} "
-                                f"(it has {', '.join(ports)})")
+            raise WorkflowError(
+                f"{self.where}: {what}: node {source!r} has no output {port!r} (it has {', '.join(ports)})"
+            )
 
     def output_ports(self, node_id: str) -> list[str] | None:
         """The output ports of a node, where they are known before running."""
@@ -322,7 +359,9 @@ class Workflow(Module):
                 raise trust_rules.UntrustedCode(
                     f"{self.where}: not run, nobody agreed to what it names: {trust_rules.listing(code)}. "
                     "Read the file; if you trust it, load it with trusted=True (or call .trust())",
-                    code, trust_rules.content_digest(self))
+                    code,
+                    trust_rules.content_digest(self),
+                )
             self.trust()  # nothing to import, or only the engine's own functions
         if self.missing:
             listed = ", ".join(f"{nid} ({t})" for nid, t in self.missing.items())
@@ -340,15 +379,20 @@ class Workflow(Module):
                         tasks[node_id] = group.create_task(self._run_node(node_id, tasks, values), name=node_id)
             except BaseExceptionGroup as group_error:
                 raise _first_node_error(group_error) from None
-        return Prediction({name: values[ref] if ref.startswith("input.") else _port(values, ref)
-                           for name, ref in self.spec.outputs.items()})
+        return Prediction(
+            {
+                name: values[ref] if ref.startswith("input.") else _port(values, ref)
+                for name, ref in self.spec.outputs.items()
+            }
+        )
 
     async def _run_node(self, node_id: str, tasks: dict[str, asyncio.Task], values: dict[str, Any]) -> None:
         for dep in self.deps[node_id]:
             await tasks[dep]
         node = self.spec.nodes[node_id]
-        bound = {port: values[ref] if ref.startswith("input.") else _port(values, ref)
-                 for port, ref in node.inputs.items()}
+        bound = {
+            port: values[ref] if ref.startswith("input.") else _port(values, ref) for port, ref in node.inputs.items()
+        }
         span = start_span(settings().tracer, "node", node_id, bound, announce=True, node_type=node.type)
         try:
             result = await self._execute(node_id, node, bound)

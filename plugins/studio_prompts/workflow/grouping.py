@@ -50,15 +50,22 @@ def group_nodes(spec: WorkflowFile, path: Path, names: list[str], group: str = "
     for name, node in spec.nodes.items():
         if name in chosen:
             if node_id not in parent_nodes:
-                parent_nodes[node_id] = NodeSpec(type="prompts.workflow", title=f"group of {', '.join(names)}",
-                                                 inputs=outer_bindings, params={})
+                parent_nodes[node_id] = NodeSpec(
+                    type="prompts.workflow", title=f"group of {', '.join(names)}", inputs=outer_bindings, params={}
+                )
             continue
         parent_nodes[name] = node.model_copy(update={"inputs": {p: reroute(r) for p, r in node.inputs.items()}})
     outputs = {name: reroute(ref) for name, ref in spec.outputs.items()}
     sub_path = sibling(path, node_id)
-    sub = WorkflowFile(name=f"{spec.name}.{node_id}", description=f"grouped from {path.name}", model=spec.model,
-                       inputs=sub_inputs, outputs=sub_outputs, nodes=sub_nodes,
-                       layout={k: v for k, v in spec.layout.items() if k in chosen})
+    sub = WorkflowFile(
+        name=f"{spec.name}.{node_id}",
+        description=f"grouped from {path.name}",
+        model=spec.model,
+        inputs=sub_inputs,
+        outputs=sub_outputs,
+        nodes=sub_nodes,
+        layout={k: v for k, v in spec.layout.items() if k in chosen},
+    )
     sub.save(sub_path)
     parent_nodes[node_id].params["path"] = sub_path.name
     xs = [spec.layout[n][0] for n in names if n in spec.layout]
@@ -87,8 +94,11 @@ class GroupPlan:
 def plan_group(spec: WorkflowFile, path: Path, names: list[str]) -> GroupPlan:
     """Group ``names`` of ``spec`` (saved at ``path``): writes the sub-workflow file."""
     parent, sub_path = group_nodes(spec, path, names)
-    ((node_id, node),) = [(k, n) for k, n in parent.nodes.items()
-                          if n.type == "prompts.workflow" and n.params.get("path") == sub_path.name]
+    ((node_id, node),) = [
+        (k, n)
+        for k, n in parent.nodes.items()
+        if n.type == "prompts.workflow" and n.params.get("path") == sub_path.name
+    ]
     wires = [(ref, node_id, port) for port, ref in node.inputs.items()]
     for name, other in parent.nodes.items():
         wires += [(ref, name, port) for port, ref in other.inputs.items() if ref.startswith(f"{node_id}.")]

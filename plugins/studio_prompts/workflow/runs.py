@@ -59,8 +59,11 @@ def model_problem(path: Path, model: str, dialog: str) -> str | None:
         workflow = load_workflow(path)  # imports nothing the file names
     except WorkflowError:
         return None
-    problem = no_model_message(workflow, f"type one in the {dialog} dialog's model field (and its API base URL "
-                                         "for a local server), or set the node's model in the inspector")
+    problem = no_model_message(
+        workflow,
+        f"type one in the {dialog} dialog's model field (and its API base URL "
+        "for a local server), or set the node's model in the inspector",
+    )
     return f"Not started: {problem}" if problem else None
 
 
@@ -88,16 +91,33 @@ def run_params(path: Path, inputs: dict[str, Any], model: str, api_base: str, tr
     return {"workflow": str(path), "inputs": inputs, "model": model, "api_base": api_base.strip(), "trusted": trusted}
 
 
-def eval_params(path: Path, data: str, metric: str, model: str, api_base: str, resume: str,
-                trusted: str) -> dict[str, Any]:
-    return {"workflow": str(path), "data": data, "metric": metric, "model": model, "api_base": api_base.strip(),
-            "resume": resume, "trusted": trusted}
+def eval_params(
+    path: Path, data: str, metric: str, model: str, api_base: str, resume: str, trusted: str
+) -> dict[str, Any]:
+    return {
+        "workflow": str(path),
+        "data": data,
+        "metric": metric,
+        "model": model,
+        "api_base": api_base.strip(),
+        "resume": resume,
+        "trusted": trusted,
+    }
 
 
-def optimize_params(path: Path, data: str, metric: str, optimizer: str, max_calls: int | None, model: str,
-                    api_base: str, trusted: str) -> dict[str, Any]:
-    return {"workflow": str(path), "data": data, "metric": metric, "optimizer": optimizer, "max_calls": max_calls,
-            "model": model, "api_base": api_base.strip(), "trusted": trusted}
+def optimize_params(
+    path: Path, data: str, metric: str, optimizer: str, max_calls: int | None, model: str, api_base: str, trusted: str
+) -> dict[str, Any]:
+    return {
+        "workflow": str(path),
+        "data": data,
+        "metric": metric,
+        "optimizer": optimizer,
+        "max_calls": max_calls,
+        "model": model,
+        "api_base": api_base.strip(),
+        "trusted": trusted,
+    }
 
 
 # ---- consent
@@ -129,8 +149,10 @@ def consent_for(path: Path, metric: str = "") -> Consent:
 
 
 def refusal_text(path: Path, code: list[CodeRef]) -> str:
-    return (f"Not run: {path.name} names Python code or key-receiving servers "
-            f"({', '.join(r.ref for r in code)}) you did not agree to.")
+    return (
+        f"Not run: {path.name} names Python code or key-receiving servers "
+        f"({', '.join(r.ref for r in code)}) you did not agree to."
+    )
 
 
 def remembered(settings: dict[str, Any], digest: str) -> bool:
@@ -187,9 +209,12 @@ def finished_text(kind: str, outcome: JobOutcome) -> str:
         return f"{what} cancelled (run {run_id})."
     if kind == EVAL and isinstance(summary, dict):  # also a failed one: errors do not hide the score
         score = summary.get("score")
-        text = (f"{what} finished: score {score:.3f} over {summary.get('scored', 0)} of "
-                f"{summary.get('examples', 0)} examples" if score is not None
-                else f"{what} finished: no example was scored")
+        text = (
+            f"{what} finished: score {score:.3f} over {summary.get('scored', 0)} of "
+            f"{summary.get('examples', 0)} examples"
+            if score is not None
+            else f"{what} finished: no example was scored"
+        )
         errors = summary.get("errors") or 0
         return text + (f" ({errors} errored)" if errors else "") + f" (run {run_id})."
     if outcome.succeeded:

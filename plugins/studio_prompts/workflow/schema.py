@@ -157,15 +157,18 @@ def parse_workflow_text(text: str, source: str) -> WorkflowFile:
     if not isinstance(data, dict):
         raise WorkflowError(f"{source}: a workflow file is a mapping (a JSON object), got {type(data).__name__}")
     if data.get("format") != FORMAT:
-        raise WorkflowError(f"{source}: not a Tensor Studio workflow (\"format\" is {data.get('format')!r}, "
-                            f"expected {FORMAT!r})")
+        raise WorkflowError(
+            f'{source}: not a Tensor Studio workflow ("format" is {data.get("format")!r}, expected {FORMAT!r})'
+        )
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        raise WorkflowError(f"{source}: \"version\" must be a positive integer, got {str(version)[:40]!r}")
+        raise WorkflowError(f'{source}: "version" must be a positive integer, got {str(version)[:40]!r}')
     if version > VERSION:
         shown = version if version < 10**12 else "(a number too large)"
-        raise WorkflowError(f"{source}: written by a newer Tensor Studio (workflow version {shown}; "
-                            f"this one reads up to {VERSION}). Update Tensor Studio to open it.")
+        raise WorkflowError(
+            f"{source}: written by a newer Tensor Studio (workflow version {shown}; "
+            f"this one reads up to {VERSION}). Update Tensor Studio to open it."
+        )
     while version < VERSION:
         data = MIGRATIONS[version](data)
         version = data["version"] = version + 1

@@ -27,10 +27,19 @@ DATASET_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".parquet")
 
 def untitled_workflow() -> WorkflowFile:
     """What New opens: one Predict node from the question to the answer."""
-    return WorkflowFile(name=UNTITLED, inputs={"question": {"type": "str"}}, outputs={"answer": "predict.answer"},
-                        nodes={"predict": {"type": "prompts.predict", "inputs": {"question": "input.question"},
-                                           "params": {"signature": "question -> answer", "demos": []}}},
-                        layout={"inputs": [-320, 0], "predict": [0, 0], "outputs": [320, 0]})
+    return WorkflowFile(
+        name=UNTITLED,
+        inputs={"question": {"type": "str"}},
+        outputs={"answer": "predict.answer"},
+        nodes={
+            "predict": {
+                "type": "prompts.predict",
+                "inputs": {"question": "input.question"},
+                "params": {"signature": "question -> answer", "demos": []},
+            }
+        },
+        layout={"inputs": [-320, 0], "predict": [0, 0], "outputs": [320, 0]},
+    )
 
 
 @dataclass(frozen=True)
@@ -46,8 +55,9 @@ class DiskChange:
 
 
 class WorkflowSession:
-    def __init__(self, autosave_dir: Path, node_types: dict[str, Any] | None = None,
-                 revision: Callable[[], int] = lambda: 0):
+    def __init__(
+        self, autosave_dir: Path, node_types: dict[str, Any] | None = None, revision: Callable[[], int] = lambda: 0
+    ):
         self.autosave_dir = autosave_dir  # unsaved edits are written here, never over the user's file
         self.node_types = node_types or {}  # type id → NodeType (built-in and plugins)
         self.revision = revision
@@ -103,15 +113,18 @@ class WorkflowSession:
         messages = []
         missing = self.missing_types(spec)
         if missing:
-            text = (f"{path.name}: nodes {', '.join(missing)} need a plugin that is not installed; they are kept and "
-                    "shown grey, and the workflow cannot run until it is installed.")
+            text = (
+                f"{path.name}: nodes {', '.join(missing)} need a plugin that is not installed; they are kept and "
+                "shown grey, and the workflow cannot run until it is installed."
+            )
             messages.append((text, "warning"))
         auto = self.autosave_path()
-        if auto.exists() and auto.stat().st_mtime > path.stat().st_mtime \
-                and auto.read_text(errors="replace") != text:
+        if auto.exists() and auto.stat().st_mtime > path.stat().st_mtime and auto.read_text(errors="replace") != text:
             self.recovery = auto
-            text = (f"Unsaved changes to {path.name} from an earlier session were recovered: use Recover to see "
-                    f"them ({auto}).")
+            text = (
+                f"Unsaved changes to {path.name} from an earlier session were recovered: use Recover to see "
+                f"them ({auto})."
+            )
             messages.append((text, "warning"))
         return messages
 
@@ -122,13 +135,21 @@ class WorkflowSession:
         if self.path is None or path != self.path or not path.exists():
             return DiskChange()
         if self.dirty:
-            return DiskChange(None, f"{path.name} changed on disk. Your unsaved edits are kept; save to overwrite, "
-                                    "or reopen the file to take the version on disk.", "warning")
+            return DiskChange(
+                None,
+                f"{path.name} changed on disk. Your unsaved edits are kept; save to overwrite, "
+                "or reopen the file to take the version on disk.",
+                "warning",
+            )
         try:
             spec, _text = self.read(path)
         except WorkflowError as exc:
-            return DiskChange(None, f"{path.name} changed on disk but cannot be read now ({exc}); the editor keeps "
-                                    "its version.", "warning", rewatch=True)
+            return DiskChange(
+                None,
+                f"{path.name} changed on disk but cannot be read now ({exc}); the editor keeps its version.",
+                "warning",
+                rewatch=True,
+            )
         return DiskChange(spec, f"{path.name} changed on disk and was reloaded.", rewatch=True)
 
     # ---- saving
@@ -169,8 +190,7 @@ class WorkflowSession:
     # ---- nodes and files
 
     def ports_of(self, type_id: str, params: dict[str, Any], bound: list[str]) -> tuple[Ports, Ports]:
-        return node_ports(type_id, params, bound, self.node_types.get(type_id),
-                          self.path.parent if self.path else None)
+        return node_ports(type_id, params, bound, self.node_types.get(type_id), self.path.parent if self.path else None)
 
     def subworkflow_path(self, params: dict[str, Any]) -> Path:
         """The file a sub-workflow node names, relative to the open workflow's folder."""
@@ -195,8 +215,7 @@ class WorkflowSession:
         self.node_states = {name: NodeState(name, "queued") for name in names}
         return list(self.node_states.values())
 
-    def run_events(self, run_id: str, events: Iterable[Event],
-                   type_of: Callable[[str], str | None]) -> list[NodeState]:
+    def run_events(self, run_id: str, events: Iterable[Event], type_of: Callable[[str], str | None]) -> list[NodeState]:
         """The node states that ``events`` of ``run_id`` change, in order: node spans of the
         run shown, for nodes on the canvas (``type_of(name)`` is a node's type, None if
         there is no such node). Other runs and other events change nothing."""

@@ -52,8 +52,14 @@ from .schema import WorkflowError
 
 #: callables that run without asking, by exact reference: the built-in metrics (pure
 #: functions of two values) and the samples' retriever (reads standard-library docstrings)
-BUILTIN = frozenset({"studio_prompts.evaluate:exact_match", "studio_prompts.evaluate:f1",
-                     "studio_prompts.evaluate:contains", "studio_prompts.examples:stdlib_search"})
+BUILTIN = frozenset(
+    {
+        "studio_prompts.evaluate:exact_match",
+        "studio_prompts.evaluate:f1",
+        "studio_prompts.evaluate:contains",
+        "studio_prompts.examples:stdlib_search",
+    }
+)
 BUILTIN_METRICS = ("exact_match", "contains", "f1", "llm_judge")  # names, not code references
 REF = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$")
 
@@ -93,8 +99,9 @@ def callables(workflow: Any) -> list[CodeRef]:
         if node.type == "prompts.python":
             found.append(CodeRef(str(node.params.get("function", "")), f"function of node {node_id!r}", where))
         elif node.type == "prompts.react":
-            found += [CodeRef(str(ref), f"tool of ReAct node {node_id!r}", where)
-                      for ref in node.params.get("tools") or []]
+            found += [
+                CodeRef(str(ref), f"tool of ReAct node {node_id!r}", where) for ref in node.params.get("tools") or []
+            ]
         elif node_id in workflow.subworkflows:
             found += callables(workflow.subworkflows[node_id])
     return found
@@ -111,8 +118,11 @@ def _types(node_id: str, node: Any, where: str) -> list[CodeRef]:
         spec = SignatureSpec.from_dict(node.params, name=node_id)
     except (SignatureError, KeyError, TypeError, ValueError):
         return []
-    return [CodeRef(name, f"type of field {f.name!r} of node {node_id!r}", where)
-            for f in (*spec.inputs, *spec.outputs) for name in dotted_names(f.type)]
+    return [
+        CodeRef(name, f"type of field {f.name!r} of node {node_id!r}", where)
+        for f in (*spec.inputs, *spec.outputs)
+        for name in dotted_names(f.type)
+    ]
 
 
 def endpoints(workflow: Any) -> list[CodeRef]:
@@ -222,8 +232,12 @@ def require(workflow: Any, trusted: str = "", metric: str = "", how: str = "") -
         return refs
     changed = " (it changed since it was trusted)" if trusted else ""
     how = how or f"if you trust it, pass trusted={expected} in the job's parameters"
-    raise UntrustedCode(f"{workflow.where}{changed}: not run, it would "
-                        + ("import and run Python code it names" if any(not _is_endpoint(r) for r in refs) else "")
-                        + (" and " if any(not _is_endpoint(r) for r in refs) and any(map(_is_endpoint, refs)) else "")
-                        + ("send your API keys to servers it names" if any(map(_is_endpoint, refs)) else "")
-                        + f": {listing(refs)}. Read the file; {how}", refs, expected)
+    raise UntrustedCode(
+        f"{workflow.where}{changed}: not run, it would "
+        + ("import and run Python code it names" if any(not _is_endpoint(r) for r in refs) else "")
+        + (" and " if any(not _is_endpoint(r) for r in refs) and any(map(_is_endpoint, refs)) else "")
+        + ("send your API keys to servers it names" if any(map(_is_endpoint, refs)) else "")
+        + f": {listing(refs)}. Read the file; {how}",
+        refs,
+        expected,
+    )

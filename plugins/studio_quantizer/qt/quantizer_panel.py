@@ -53,8 +53,11 @@ class QuantizerPanel(QWidget, Panel):
         self.setObjectName("quantizer:panel")
         self.report: dict[str, Any] = {}
         last = ctx.settings().get("last", {})
-        self.checkpoint = QLineEdit(last.get("checkpoint", ""), objectName="checkpoint",
-                                    placeholderText="a checkpoint folder (model.safetensors + config.json)")
+        self.checkpoint = QLineEdit(
+            last.get("checkpoint", ""),
+            objectName="checkpoint",
+            placeholderText="a checkpoint folder (model.safetensors + config.json)",
+        )
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.form = ParamsForm(QuantizeParams, last, exclude=("checkpoint",))
@@ -62,8 +65,9 @@ class QuantizerPanel(QWidget, Panel):
         self.quantize_button.clicked.connect(self.quantize)
         open_report = QPushButton("Open report…")
         open_report.clicked.connect(self._choose_report)
-        self.schemes = QLineEdit(last.get("schemes", "int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32"),
-                                 objectName="schemes")
+        self.schemes = QLineEdit(
+            last.get("schemes", "int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32"), objectName="schemes"
+        )
         self.compare_button = QPushButton("Compare schemes", objectName="compare")
         self.compare_button.clicked.connect(self.compare)
         self.sweep_button = QPushButton("Sensitivity sweep", objectName="sweep")
@@ -130,8 +134,9 @@ class QuantizerPanel(QWidget, Panel):
         return self.tracker.start("quantizer.quantize", params, title="Quantizing", on_done=self._quantized)
 
     def compare(self) -> str | None:
-        return self._start("quantizer.compare", {"schemes": self.schemes.text()}, "Comparing schemes",
-                           self.compare_table, COMPARE_TAB)
+        return self._start(
+            "quantizer.compare", {"schemes": self.schemes.text()}, "Comparing schemes", self.compare_table, COMPARE_TAB
+        )
 
     def sweep(self) -> str | None:
         text = self.form.values().get("measure_text", "")
@@ -139,8 +144,9 @@ class QuantizerPanel(QWidget, Panel):
             self.summary.setText("The sensitivity sweep measures loss: fill in “measure text” first.")
             return None
         scheme = self.schemes.text().split(",")[0].strip() or "int4-g32"
-        return self._start("quantizer.sensitivity", {"scheme": scheme}, "Sensitivity sweep", self.sweep_table,
-                           SENSITIVITY_TAB)
+        return self._start(
+            "quantizer.sensitivity", {"scheme": scheme}, "Sensitivity sweep", self.sweep_table, SENSITIVITY_TAB
+        )
 
     def _start(self, kind: str, extra: dict[str, Any], title: str, table: QTableWidget, tab: int) -> str | None:
         """Compare or sweep: the rows the job returns fill ``table`` on tab ``tab``."""
@@ -157,9 +163,12 @@ class QuantizerPanel(QWidget, Panel):
                 self.tabs.setCurrentIndex(tab)
                 self.summary.setText(f"{title}: {len(rows)} rows (run {outcome.run_id}).")
 
-        return self.tracker.start(kind, {"checkpoint": params["checkpoint"],
-                                         "measure_text": params.get("measure_text", ""), **extra},
-                                  title=title, on_done=done)
+        return self.tracker.start(
+            kind,
+            {"checkpoint": params["checkpoint"], "measure_text": params.get("measure_text", ""), **extra},
+            title=title,
+            on_done=done,
+        )
 
     def _quantized(self, outcome: JobOutcome) -> None:
         if outcome.succeeded:
@@ -174,19 +183,32 @@ class QuantizerPanel(QWidget, Panel):
     def load_report(self, path: Path) -> None:
         self.report = read_report(path)
         s = self.report["summary"]
-        lines = [(f"<b>{s['scheme']}</b> · {s['quantized_tensors']} tensors · Linear weights "
-                  f"{s['linear_fp32_bytes'] / 1e6:.2f} → {s['linear_bytes'] / 1e6:.2f} MB ({s['linear_ratio']:.3f}×, "
-                  f"{s['bits_per_weight']:.2f} bits per weight) · model {s['model_fp32_bytes'] / 1e6:.2f} → "
-                  f"{s['model_bytes'] / 1e6:.2f} MB · saved in {s['saved']}")]
+        lines = [
+            (
+                f"<b>{s['scheme']}</b> · {s['quantized_tensors']} tensors · Linear weights "
+                f"{s['linear_fp32_bytes'] / 1e6:.2f} → {s['linear_bytes'] / 1e6:.2f} MB ({s['linear_ratio']:.3f}×, "
+                f"{s['bits_per_weight']:.2f} bits per weight) · model {s['model_fp32_bytes'] / 1e6:.2f} → "
+                f"{s['model_bytes'] / 1e6:.2f} MB · saved in {s['saved']}"
+            )
+        ]
         for label, m in self.report.get("measured", {}).items():
-            lines.append(f"{label}: {loss_text(m)}latency {m['latency_ms_b1']:.1f} ms (batch 1), "
-                         f"{m['latency_ms_b8']:.1f} ms (batch 8)")
+            lines.append(
+                f"{label}: {loss_text(m)}latency {m['latency_ms_b1']:.1f} ms (batch 1), "
+                f"{m['latency_ms_b8']:.1f} ms (batch 8)"
+            )
         self.summary.setText("<br>".join(lines))
         rows = self.report["layers"]
         self.table.setRowCount(len(rows))
         for i, row in enumerate(rows):
-            values = (row["name"], str(row["bits"]), row["granularity"], f"{row['scale_min']:.3g}",
-                      f"{row['scale_max']:.3g}", f"{row['mse']:.3g}", f"{row['snr_db']:.1f}")
+            values = (
+                row["name"],
+                str(row["bits"]),
+                row["granularity"],
+                f"{row['scale_min']:.3g}",
+                f"{row['scale_max']:.3g}",
+                f"{row['mse']:.3g}",
+                f"{row['snr_db']:.1f}",
+            )
             for j, value in enumerate(values):
                 self.table.setItem(i, j, QTableWidgetItem(value))
         self.table.resizeColumnsToContents()
@@ -228,8 +250,9 @@ class QuantizerPanel(QWidget, Panel):
             self.checkpoint.setText(folder)
 
     def _choose_report(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open a quantize run's report.json",
-                                              str(self.ctx.folders.runs), "Report (report.json)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Open a quantize run's report.json", str(self.ctx.folders.runs), "Report (report.json)"
+        )
         if path:
             self.open_report(Path(path))
 

@@ -23,8 +23,12 @@ def matrices(draw):
 
 
 @settings(max_examples=200, deadline=None)
-@given(w=matrices(), bits=st.integers(2, 8), symmetric=st.booleans(),
-       granularity=st.sampled_from(["tensor", "channel", "group"]))
+@given(
+    w=matrices(),
+    bits=st.integers(2, 8),
+    symmetric=st.booleans(),
+    granularity=st.sampled_from(["tensor", "channel", "group"]),
+)
 def test_round_trip_error_is_at_most_half_a_step(w, bits, symmetric, granularity):
     qt = quantize_tensor(w, bits, symmetric, granularity, group_size=8)
     qmin, qmax = code_range(bits, symmetric)
@@ -54,8 +58,10 @@ def test_zero_is_exact_when_asymmetric_and_symmetric(w, bits):
 def test_finer_granularity_is_never_worse_on_rows_of_different_scale():
     torch.manual_seed(0)
     w = torch.randn(16, 64) * torch.logspace(-2, 1, 16).unsqueeze(1)
-    errors = {g: float((quantize_tensor(w, 4, True, g, 32).dequantize() - w).pow(2).mean())
-              for g in ("tensor", "channel", "group")}
+    errors = {
+        g: float((quantize_tensor(w, 4, True, g, 32).dequantize() - w).pow(2).mean())
+        for g in ("tensor", "channel", "group")
+    }
     assert errors["group"] <= errors["channel"] < errors["tensor"]
 
 

@@ -24,11 +24,16 @@ def refused(capsys, *argv: str) -> str:
     return err
 
 
-@pytest.mark.parametrize("flags, fragment", [(["--bits", "9"], "error: --bits: Input should be less than or equal"),
-                                             (["--group-size", "1"], "error: --group-size:"),
-                                             (["--repeats", "0"], "error: --repeats: must be 1 to"),
-                                             (["--layer-bits", "blocks.*=12"], "BITS 2 to 8"),
-                                             (["--compare", "int9"], "error: --bits:")])
+@pytest.mark.parametrize(
+    "flags, fragment",
+    [
+        (["--bits", "9"], "error: --bits: Input should be less than or equal"),
+        (["--group-size", "1"], "error: --group-size:"),
+        (["--repeats", "0"], "error: --repeats: must be 1 to"),
+        (["--layer-bits", "blocks.*=12"], "BITS 2 to 8"),
+        (["--compare", "int9"], "error: --bits:"),
+    ],
+)
 def test_out_of_range_flags_are_one_line(checkpoint, tmp_path, capsys, flags, fragment):
     assert fragment in refused(capsys, checkpoint, "--out", tmp_path / "q", *flags)
     assert not (tmp_path / "q").exists()

@@ -20,9 +20,15 @@ from studio_quantizer.quantized import (
 from studio_quantizer.scheme import Scheme
 
 
-@pytest.mark.parametrize("scheme", [Scheme(bits=8), Scheme(bits=4, granularity="group", group_size=32),
-                                    Scheme(bits=4, symmetric=False, granularity="group", group_size=32),
-                                    Scheme(bits=3, granularity="tensor")])
+@pytest.mark.parametrize(
+    "scheme",
+    [
+        Scheme(bits=8),
+        Scheme(bits=4, granularity="group", group_size=32),
+        Scheme(bits=4, symmetric=False, granularity="group", group_size=32),
+        Scheme(bits=3, granularity="tensor"),
+    ],
+)
 def test_save_load_round_trip_matches_the_reference(checkpoint, tmp_path, scheme):
     state = read_state_dict(checkpoint)
     quantized, kept, _ = quantize_state_dict(state, scheme)
@@ -80,8 +86,11 @@ def test_quantize_job_writes_into_its_run_folder(checkpoint, make_studio, run_jo
     import studio_quantizer.hooks as quantizer_hooks
 
     studio = make_studio(("quantizer", quantizer_hooks))
-    job = run_job(studio, "quantizer.quantize", {"checkpoint": str(checkpoint), "bits": 4, "granularity": "group",
-                                                 "group_size": 32})
+    job = run_job(
+        studio,
+        "quantizer.quantize",
+        {"checkpoint": str(checkpoint), "bits": 4, "granularity": "group", "group_size": 32},
+    )
     assert job.status == RunStatus.SUCCEEDED, job.error
     assert (job.run.dir / "quantized" / "quantization.json").exists()
     report = json.loads((job.run.dir / "report.json").read_text())
@@ -93,12 +102,17 @@ def test_quantize_job_writes_into_its_run_folder(checkpoint, make_studio, run_jo
 def test_the_compare_job_returns_its_rows(checkpoint, make_studio, run_job):
     import studio_quantizer.hooks as quantizer_hooks
 
-    job = run_job(make_studio(("quantizer", quantizer_hooks)), "quantizer.compare",
-                  {"checkpoint": str(checkpoint), "schemes": "int8,int4-g32"})
+    job = run_job(
+        make_studio(("quantizer", quantizer_hooks)),
+        "quantizer.compare",
+        {"checkpoint": str(checkpoint), "schemes": "int8,int4-g32"},
+    )
     assert job.status == RunStatus.SUCCEEDED, job.error
     assert job.result["rows"] == json.loads((job.run.dir / "compare.json").read_text())
-    assert [row["scheme"] for row in job.result["rows"]] == ["int8-sym-channel-weight_only",
-                                                             "int4-sym-group32-weight_only"]
+    assert [row["scheme"] for row in job.result["rows"]] == [
+        "int8-sym-channel-weight_only",
+        "int4-sym-group32-weight_only",
+    ]
 
 
 def test_report_text_and_reading_a_report(tmp_path):

@@ -41,7 +41,11 @@ def test_int8_kernel_refuses_other_schemes():
 def test_scheme_presets():
     from studio_quantizer.scheme import preset
 
-    assert preset("int4-g128-asym").model_dump(include={"bits", "symmetric", "granularity", "group_size"}) == \
-        {"bits": 4, "symmetric": False, "granularity": "group", "group_size": 128}
+    assert preset("int4-g128-asym").model_dump(include={"bits", "symmetric", "granularity", "group_size"}) == {
+        "bits": 4,
+        "symmetric": False,
+        "granularity": "group",
+        "group_size": 128,
+    }
     with pytest.raises(ValueError, match="not a scheme name"):
         preset("float8")

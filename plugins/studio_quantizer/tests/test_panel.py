@@ -15,8 +15,11 @@ pytestmark = pytest.mark.gui
 def run_in_loop(window, loop, start):
     async def go():
         run_id = start()
-        job = window.studio.jobs.jobs[run_id] if run_id in window.studio.jobs.jobs else \
-            list(window.studio.jobs.jobs.values())[-1]
+        job = (
+            window.studio.jobs.jobs[run_id]
+            if run_id in window.studio.jobs.jobs
+            else list(window.studio.jobs.jobs.values())[-1]
+        )
         await window.studio.jobs.wait(job)
         return job
 

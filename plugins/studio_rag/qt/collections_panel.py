@@ -66,8 +66,10 @@ def build_sample(ctx: PanelContext) -> str:
     """Menu action: write the sample documents and index them into ``python-docs``; the run id."""
     params = browse.sample_index_params(ctx.data_dir, collections_folder(ctx.folders))
     run_id = ctx.submit_job("rag.index", params)
-    ctx.show_message(f"Indexing the Python documentation into '{SAMPLE_COLLECTION}'; progress in Jobs "
-                     "(Refresh the RAG panel when it is done).")
+    ctx.show_message(
+        f"Indexing the Python documentation into '{SAMPLE_COLLECTION}'; progress in Jobs "
+        "(Refresh the RAG panel when it is done)."
+    )
     return run_id
 
 
@@ -120,9 +122,12 @@ class RagPanel(QWidget, Panel):
         self.results.currentCellChanged.connect(lambda row, *_: self.show_hit(row))
         self.results.cellDoubleClicked.connect(lambda row, _col: self.open_hit(row))
         self.preview = QTextBrowser(objectName="preview")
-        self.open_command = QLineEdit(saved.get("open_command", ""), objectName="open_command",
-                                      placeholderText="open results with: the system default, or a command such as "
-                                                      "code -g {path}:{line}  or  gvim +{line} {path}")
+        self.open_command = QLineEdit(
+            saved.get("open_command", ""),
+            objectName="open_command",
+            placeholderText="open results with: the system default, or a command such as "
+            "code -g {path}:{line}  or  gvim +{line} {path}",
+        )
         self.open_command.editingFinished.connect(lambda: self._remember(open_command=self.open_command.text().strip()))
         self.inspector = QPlainTextEdit(objectName="inspector", readOnly=True)
         self.inspector_label = QLabel("Select a document or a result to see its chunks.", wordWrap=True)
@@ -222,13 +227,18 @@ class RagPanel(QWidget, Panel):
         except (ValueError, StoreError) as exc:  # a folder name that is not UTF-8, a bad collection name
             self.status.setText(str(exc))
             return None
-        return self.tracker.start("rag.index", params, title=f"Indexing {folder.name} into '{name}'",
-                                  on_done=self._indexed)
+        return self.tracker.start(
+            "rag.index", params, title=f"Indexing {folder.name} into '{name}'", on_done=self._indexed
+        )
 
     def build_sample(self) -> str | None:
         params = browse.sample_index_params(self.ctx.data_dir, self.folder)
-        run_id = self.tracker.start("rag.index", params, title=f"Indexing the Python documentation into "
-                                                                f"'{SAMPLE_COLLECTION}'", on_done=self._indexed)
+        run_id = self.tracker.start(
+            "rag.index",
+            params,
+            title=f"Indexing the Python documentation into '{SAMPLE_COLLECTION}'",
+            on_done=self._indexed,
+        )
         self.collections.setCurrentText(SAMPLE_COLLECTION)
         return run_id
 

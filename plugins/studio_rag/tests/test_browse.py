@@ -28,8 +28,19 @@ def folder(tmp_path, docs, toy):
 
 
 def hit(**fields) -> Hit:
-    base = {"id": 1, "path": "/docs/guide.md", "text": "Boil the pasta for ten minutes.", "start": 0, "end": 31,
-            "line": 7, "page": None, "heading": "Guide › Cooking", "score": 0.5, "vector_rank": 2, "keyword_rank": None}
+    base = {
+        "id": 1,
+        "path": "/docs/guide.md",
+        "text": "Boil the pasta for ten minutes.",
+        "start": 0,
+        "end": 31,
+        "line": 7,
+        "page": None,
+        "heading": "Guide › Cooking",
+        "score": 0.5,
+        "vector_rank": 2,
+        "keyword_rank": None,
+    }
     return Hit(**{**base, **fields})
 
 
@@ -69,8 +80,9 @@ def test_keyword_and_vector_search_and_a_failure_keep_their_message(folder, toy)
     assert store is not None
     hits, message = browse.search(store, "pasta", {"k": 2, "mode": "keyword"})
     assert hits and hits[0].path.endswith("guide.md") and message == f"{len(hits)} results for 'pasta'"
-    hits, message = browse.search(store, "rain in Lisbon", {"k": 1, "mode": "hybrid"},
-                                  toy.encode(["rain in Lisbon"])[0])
+    hits, message = browse.search(
+        store, "rain in Lisbon", {"k": 1, "mode": "hybrid"}, toy.encode(["rain in Lisbon"])[0]
+    )
     assert hits and "Lisbon" in hits[0].text
     assert browse.search(store, "zzzz", {"k": 2, "mode": "keyword"}) == ([], "No results for 'zzzz'.")
     hits, message = browse.search(store, "pasta", {"k": 2, "mode": "vector"})  # no vector given
@@ -89,16 +101,21 @@ def test_results_as_cells_a_highlighted_preview_and_the_command_that_opens_them(
     assert browse.result_cells(hit(page=3))[1] == "guide.md p. 3"
     preview = browse.preview_html(hit(text="Boil the <pasta> now"), "boil pasta")
     assert "line 7 · vector #2 · keyword #–" in preview
-    assert "<b style='background:#fff3a0'>Boil</b>" in preview and "&lt;<b style='background:#fff3a0'>pasta</b>&gt;" \
-        in preview
+    assert (
+        "<b style='background:#fff3a0'>Boil</b>" in preview
+        and "&lt;<b style='background:#fff3a0'>pasta</b>&gt;" in preview
+    )
     assert browse.highlight("a <b>", "to") == "a &lt;b&gt;"  # short words are not highlighted
     assert browse.open_command("code -g '{path}:{line}'", hit()) == ["code", "-g", "/docs/guide.md:7"]
-    assert browse.open_command("okular --page {page} {path}", hit(page=None)) == \
-        ["okular", "--page", "1", "/docs/guide.md"]
+    assert browse.open_command("okular --page {page} {path}", hit(page=None)) == [
+        "okular",
+        "--page",
+        "1",
+        "/docs/guide.md",
+    ]
 
 
-def test_the_inspector_shows_the_file_itself_or_the_chunk_texts_and_a_window_of_a_long_one(tmp_path, toy,
-                                                                                           monkeypatch):
+def test_the_inspector_shows_the_file_itself_or_the_chunk_texts_and_a_window_of_a_long_one(tmp_path, toy, monkeypatch):
     docs = tmp_path / "long"
     docs.mkdir()
     (docs / "long.txt").write_text("\n\n".join(f"paragraph {i} " + "word " * 150 for i in range(12)))

@@ -201,8 +201,10 @@ def test_a_parser_that_crashes_is_failed_and_a_file_it_cannot_read_is_skipped(tm
     index_sources(store, [docs], toy, IndexOptions(parser="studio_rag.tests.toy:buggy_parser"))
     documents = store.documents()
     root = docs.resolve()
-    assert (documents[str(root / "buggy.txt")]["status"], documents[str(root / "buggy.txt")]["error"]) == \
-        ("failed", "KeyError: 'page'")
+    assert (documents[str(root / "buggy.txt")]["status"], documents[str(root / "buggy.txt")]["error"]) == (
+        "failed",
+        "KeyError: 'page'",
+    )
     assert documents[str(root / "blob.txt")]["status"] == "skipped"
 
 
@@ -278,9 +280,11 @@ def test_reading_works_where_sqlite_cannot_make_its_shared_memory_file(tmp_path,
         def close(self):
             pass
 
-    monkeypatch.setattr(store_module.sqlite3, "connect",
-                        lambda target, *a, **k: real_connect(target, *a, **k) if k.get("uri") else
-                        NoSharedMemory())
+    monkeypatch.setattr(
+        store_module.sqlite3,
+        "connect",
+        lambda target, *a, **k: real_connect(target, *a, **k) if k.get("uri") else NoSharedMemory(),
+    )
     reader = SQLiteStore(path, read_only=True)
     assert len(reader.documents()) == 5 and reader.count() > 0
     hits = Searcher(reader, lambda q: toy.encode([q])[0]).search("pasta", k=1)

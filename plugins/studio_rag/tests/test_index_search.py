@@ -77,8 +77,9 @@ def test_approximate_index_matches_exact_and_is_rebuilt_when_stale(tmp_path, toy
 
     vectors = rng.normal(size=(500, toy.dim)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-    store.write_documents([(Source(f"/d{i}", "h"), [Chunk(f"text {i}", 0, 1, line=1)], vectors[i:i + 1])
-                           for i in range(500)])
+    store.write_documents(
+        [(Source(f"/d{i}", "h"), [Chunk(f"text {i}", 0, 1, line=1)], vectors[i : i + 1]) for i in range(500)]
+    )
     ann = ApproximateIndex(store)
     s = Searcher(store, None, ann)
     for q in vectors[:20]:
@@ -175,8 +176,9 @@ def test_killed_indexer_leaves_a_consistent_collection_and_resumes(tmp_path, toy
     path = tmp_path / "killed.rag.sqlite"
     script = tmp_path / "index_then_die.py"
     script.write_text(KILL_SCRIPT)
-    proc = subprocess.Popen([sys.executable, str(script), str(path), str(folder)], stdout=subprocess.PIPE,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script), str(path), str(folder)], stdout=subprocess.PIPE, text=True, start_new_session=True
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "start"
     deadline = time.time() + 60
     while time.time() < deadline:  # kill once some documents are in
@@ -224,8 +226,12 @@ def test_unchanged_files_are_not_even_hashed_and_watch_picks_up_changes(tmp_path
     assert report.unchanged == 5 and len(hashed) == 1
     passes: list[index_module.IndexReport] = []
     stop = threading.Event()
-    watcher = threading.Thread(target=index_module.watch, args=(store, [docs], toy), daemon=True,
-                               kwargs={"interval": 0.2, "on_pass": passes.append, "cancelled": stop.is_set})
+    watcher = threading.Thread(
+        target=index_module.watch,
+        args=(store, [docs], toy),
+        daemon=True,
+        kwargs={"interval": 0.2, "on_pass": passes.append, "cancelled": stop.is_set},
+    )
     watcher.start()
     time.sleep(0.5)
     (docs / "later.md").write_text("# Later\n\nA note about glaciers.\n")

@@ -15,8 +15,9 @@ def minilm():
 
 
 def test_minilm_embeds_offline_and_meaning_is_near(minilm):
-    vectors = minilm.encode(["A cat sits on the mat.", "A kitten is resting on a rug.",
-                             "Quarterly revenue grew by ten percent."])
+    vectors = minilm.encode(
+        ["A cat sits on the mat.", "A kitten is resting on a rug.", "Quarterly revenue grew by ten percent."]
+    )
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2] + 0.3

@@ -35,8 +35,10 @@ def test_panel_lists_sources_searches_and_inspects_chunks(window, docs):
     panel = window.show_panel("rag:panel")
     panel.refresh("docs")
     assert panel.sources.rowCount() == 6
-    statuses = {panel.sources.item(i, 3).text().split("/")[-1]: panel.sources.item(i, 0).text()
-                for i in range(panel.sources.rowCount())}
+    statuses = {
+        panel.sources.item(i, 3).text().split("/")[-1]: panel.sources.item(i, 0).text()
+        for i in range(panel.sources.rowCount())
+    }
     assert statuses["blob.txt"] == "skipped" and statuses["guide.md"] == "indexed"
     assert "1 skipped" in panel.status.text()
     panel.mode.setCurrentText("keyword")
@@ -58,8 +60,9 @@ def test_panel_lists_sources_searches_and_inspects_chunks(window, docs):
 def sources_table(panel) -> dict[str, dict[str, str]]:
     """The Sources tab as {file name: {column header: text}}, as a person reads it."""
     headers = [panel.sources.horizontalHeaderItem(j).text() for j in range(panel.sources.columnCount())]
-    rows = [{h: panel.sources.item(i, j).text() for j, h in enumerate(headers)}
-            for i in range(panel.sources.rowCount())]
+    rows = [
+        {h: panel.sources.item(i, j).text() for j, h in enumerate(headers)} for i in range(panel.sources.rowCount())
+    ]
     return {row["document"].split("/")[-1]: row for row in rows}
 
 
@@ -85,10 +88,13 @@ def test_sources_show_why_each_file_was_skipped_in_one_word(window, docs):
     table = sources_table(panel)
     for name in ("self1", "self2"):
         assert (table[name]["status"], table[name]["reason"]) == ("skipped", "a symbolic link loop (skipped)")
-    assert (table["loop"]["status"], table["loop"]["reason"]) == \
-        ("skipped", "a link to a folder above it (not followed)")
+    assert (table["loop"]["status"], table["loop"]["reason"]) == (
+        "skipped",
+        "a link to a folder above it (not followed)",
+    )
     assert table["broken.pdf"]["status"] == "skipped" and table["broken.pdf"]["reason"].startswith(
-        "not a readable PDF (")
+        "not a readable PDF ("
+    )
     assert (table["buggy.txt"]["status"], table["buggy.txt"]["reason"]) == ("failed", "KeyError: 'page'")
     assert (table["guide.md"]["status"], table["guide.md"]["reason"]) == ("indexed", "")
     assert "4 skipped, 1 failed (see Sources)" in panel.status.text()

@@ -17,8 +17,8 @@ def test_markdown_headings_skip_code_fences():
     text = "intro\n\n# A\n\ntext a\n\n```\n# not a heading\n```\n\n## B\n\ntext b\n"
     sections = parse_markdown(text)
     assert [s.heading for s in sections] == ["", "A", "A › B"]
-    assert all(text[s.offset:s.offset + len(s.text)] == s.text for s in sections)
-    assert sections[2].line == text[:sections[2].offset].count("\n") + 1
+    assert all(text[s.offset : s.offset + len(s.text)] == s.text for s in sections)
+    assert sections[2].line == text[: sections[2].offset].count("\n") + 1
 
 
 def test_rst_and_html_headings():
@@ -61,11 +61,16 @@ def test_bad_files_are_refused_with_a_reason(tmp_path):
 def _pdf(text: str) -> bytes:
     """A one-page PDF with ``text`` in Helvetica, offsets computed so readers accept it."""
     stream = f"BT /F1 12 Tf 72 712 Td ({text}) Tj ET".encode()
-    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-               (b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
-                b"/Resources << /Font << /F1 5 0 R >> >> >>"),
-               b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
-               b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>"]
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R "
+            b"/Resources << /Font << /F1 5 0 R >> >> >>"
+        ),
+        b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
     out, offsets = bytearray(b"%PDF-1.4\n"), []
     for number, body in enumerate(objects, 1):
         offsets.append(len(out))
@@ -123,7 +128,7 @@ def test_chunks_respect_size_paragraphs_and_keep_their_place():
     chunks = chunk_sections(parse_markdown(text), WORDS, size=60, overlap=10)
     assert len(chunks) > 3
     for chunk in chunks:
-        assert text[chunk.start:chunk.end] == chunk.text and chunk.tokens <= 60 and chunk.heading == "Title"
+        assert text[chunk.start : chunk.end] == chunk.text and chunk.tokens <= 60 and chunk.heading == "Title"
         assert chunk.text.startswith(("Paragraph", "word", "# Title"))  # cut at paragraphs, or between words
     # every paragraph is in some chunk
     for i in range(30):
@@ -141,13 +146,17 @@ def test_a_long_paragraph_is_cut_between_words_with_overlap():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(alphabet="ab \n#.", min_size=0, max_size=80), min_size=1, max_size=12),
-       st.integers(8, 40), st.integers(0, 20), st.sampled_from([None, 64, 100]))
+@given(
+    st.lists(st.text(alphabet="ab \n#.", min_size=0, max_size=80), min_size=1, max_size=12),
+    st.integers(8, 40),
+    st.integers(0, 20),
+    st.sampled_from([None, 64, 100]),
+)
 def test_chunk_spans_always_match_the_text(parts, size, overlap, max_chars):
     text = "\n\n".join(parts)
     for section in parse_markdown(text):
         for chunk in chunk_sections([section], WORDS, size=size, overlap=overlap, max_chars=max_chars):
-            assert text[chunk.start:chunk.end] == chunk.text and chunk.text.strip()
+            assert text[chunk.start : chunk.end] == chunk.text and chunk.text.strip()
             assert chunk.tokens <= size and len(chunk.text) <= max(64, max_chars or 8 * size)
             assert chunk.line == text.count("\n", 0, chunk.start) + 1
 
@@ -180,6 +189,6 @@ def test_a_long_word_among_words_and_a_long_paragraph_of_words_stay_capped():
     lengths: list[int] = []
     chunks = chunk_sections([Section(text)], _recording(token_counter("minilm"), lengths), size=100, overlap=20)
     assert max(lengths) <= SEGMENT
-    assert all(len(c.text) <= 800 and c.tokens <= 100 and text[c.start:c.end] == c.text for c in chunks)
+    assert all(len(c.text) <= 800 and c.tokens <= 100 and text[c.start : c.end] == c.text for c in chunks)
     assert "see" in chunks[0].text and chunks[-1].text.endswith("last line")
     assert any("word19999" in c.text for c in chunks)

@@ -17,7 +17,8 @@ class TokenBatches:
         if tokens.numel() <= block_size + 1:
             raise ValueError(
                 f"the {name} split has {tokens.numel():,} tokens, not more than the context length + 1 "
-                f"({block_size + 1}); use more text, a shorter context or a different validation fraction")
+                f"({block_size + 1}); use more text, a shorter context or a different validation fraction"
+            )
         self.tokens = tokens
         self.block_size = block_size
         self.batch_size = batch_size
@@ -40,8 +41,15 @@ class TokenBatches:
 
 
 class PairBatches:
-    def __init__(self, pairs: list[tuple[list[int], list[int]]], batch_size: int, block_size: int,
-                 pad_id: int, seed: int, bucket_size: int = 8):
+    def __init__(
+        self,
+        pairs: list[tuple[list[int], list[int]]],
+        batch_size: int,
+        block_size: int,
+        pad_id: int,
+        seed: int,
+        bucket_size: int = 8,
+    ):
         self.examples = []
         for prompt, response in pairs:
             ids = (prompt + response)[: block_size + 1]
@@ -65,8 +73,8 @@ class PairBatches:
         window = self.batch_size * self.bucket_size
         batches = []
         for start in range(0, len(order), window):
-            chunk = sorted(order[start:start + window], key=lambda i: len(self.examples[i][0]))
-            batches += [chunk[i:i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
+            chunk = sorted(order[start : start + window], key=lambda i: len(self.examples[i][0]))
+            batches += [chunk[i : i + self.batch_size] for i in range(0, len(chunk), self.batch_size)]
         return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:

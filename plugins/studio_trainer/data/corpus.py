@@ -13,8 +13,32 @@ from pathlib import Path
 
 from studio.api import StudioFileError, read_columns
 
-TEXT_SUFFIXES = {".txt", ".md", ".rst", ".py", ".text", ".tex", ".html", ".xml", ".c", ".h", ".js", ".ts",
-                 ".java", ".rs", ".go", ".toml", ".yaml", ".yml", ".cfg", ".ini", ".csv", ".tsv", ".json", ""}
+TEXT_SUFFIXES = {
+    ".txt",
+    ".md",
+    ".rst",
+    ".py",
+    ".text",
+    ".tex",
+    ".html",
+    ".xml",
+    ".c",
+    ".h",
+    ".js",
+    ".ts",
+    ".java",
+    ".rs",
+    ".go",
+    ".toml",
+    ".yaml",
+    ".yml",
+    ".cfg",
+    ".ini",
+    ".csv",
+    ".tsv",
+    ".json",
+    "",
+}
 TABLE_SUFFIXES = {".csv", ".tsv", ".json", ".jsonl", ".parquet"}
 
 
@@ -64,8 +88,10 @@ def load_pairs(corpus: str, prompt_column: str, response_column: str, max_chars:
 def _check_readable(path: Path) -> None:
     """A folder or a regular file: reading a FIFO, socket or device would block or never end."""
     if not (path.is_dir() or path.is_file()):
-        raise CorpusError(f"corpus {path} is not a regular file or a folder (a pipe, socket or device); "
-                          "give a text file, a table or a folder of text files")
+        raise CorpusError(
+            f"corpus {path} is not a regular file or a folder (a pipe, socket or device); "
+            "give a text file, a table or a folder of text files"
+        )
 
 
 def _limit(texts: list[str], max_chars: int) -> list[str]:
@@ -108,8 +134,9 @@ def _folder(folder: Path, max_chars: int, pattern: str = "*") -> list[str]:
         if total >= max_chars:
             break
     if not texts:
-        raise CorpusError(f"no readable text files in {folder}"
-                          + (f" ({skipped} skipped as binary or empty)" if skipped else ""))
+        raise CorpusError(
+            f"no readable text files in {folder}" + (f" ({skipped} skipped as binary or empty)" if skipped else "")
+        )
     return texts
 
 

@@ -49,8 +49,9 @@ class CharTokenizer:
         return [(self.stoi[c], c) for c in text if c in self.stoi]
 
     def save(self, path: Path) -> None:
-        atomic_write_text(path, json.dumps({"type": "char", "eos": EOS, "chars": self.chars}, ensure_ascii=False,
-                                           indent=1))
+        atomic_write_text(
+            path, json.dumps({"type": "char", "eos": EOS, "chars": self.chars}, ensure_ascii=False, indent=1)
+        )
 
 
 class BPETokenizer:
@@ -69,8 +70,12 @@ class BPETokenizer:
         tok = Tokenizer(models.BPE())
         tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
         tok.decoder = decoders.ByteLevel()
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=[EOS], show_progress=False,
-                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+        trainer = trainers.BpeTrainer(
+            vocab_size=vocab_size,
+            special_tokens=[EOS],
+            show_progress=False,
+            initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        )
         tok.train_from_iterator(_training_pieces(texts), trainer=trainer)
         return cls(tok)
 
@@ -112,9 +117,9 @@ def _training_pieces(texts: list[str]):
     for text in texts:
         start = 0
         for match in _LONG_RUN.finditer(text):
-            yield text[start:match.start()]
+            yield text[start : match.start()]
             run = match.group()
-            yield from (run[i:i + MAX_WORD] for i in range(0, len(run), MAX_WORD))
+            yield from (run[i : i + MAX_WORD] for i in range(0, len(run), MAX_WORD))
             start = match.end()
         yield text[start:]
 

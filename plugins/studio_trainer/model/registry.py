@@ -11,13 +11,23 @@ from __future__ import annotations
 from studio.api import ModelPart, contributions, resolve
 
 BUILTIN_PARTS = [
-    ModelPart("causal", "attention", "Causal self-attention", "studio_trainer.model.gpt:CausalSelfAttention",
-              "multi-head dot-product attention (scaled_dot_product_attention)"),
-    ModelPart("xcorr", "attention", "Cross-correlation attention",
-              "studio_trainer.model.xcorr:CrossCorrelationAttention",
-              "scores from query/key cross-correlation over a window of lags"),
-    ModelPart("pre_ln", "block", "Pre-LayerNorm block", "studio_trainer.model.gpt:Block",
-              "x + attn(ln(x)), x + mlp(ln(x))"),
+    ModelPart(
+        "causal",
+        "attention",
+        "Causal self-attention",
+        "studio_trainer.model.gpt:CausalSelfAttention",
+        "multi-head dot-product attention (scaled_dot_product_attention)",
+    ),
+    ModelPart(
+        "xcorr",
+        "attention",
+        "Cross-correlation attention",
+        "studio_trainer.model.xcorr:CrossCorrelationAttention",
+        "scores from query/key cross-correlation over a window of lags",
+    ),
+    ModelPart(
+        "pre_ln", "block", "Pre-LayerNorm block", "studio_trainer.model.gpt:Block", "x + attn(ln(x)), x + mlp(ln(x))"
+    ),
 ]
 
 
@@ -40,8 +50,9 @@ def find(kind: str, part_id: str) -> ModelPart:
         if part.id == part_id:
             return part
     known = ", ".join(p.id for p in parts(kind))
-    raise ValueError(f"unknown {kind} type {part_id!r}: known are {known}. "
-                     "If a plugin provides it, install or enable that plugin.")
+    raise ValueError(
+        f"unknown {kind} type {part_id!r}: known are {known}. If a plugin provides it, install or enable that plugin."
+    )
 
 
 def make_attention(config):

@@ -35,9 +35,14 @@ class ModelSummary:
         return "\n".join(lines)
 
     def as_dict(self) -> dict:
-        return {"layers": dict(self.layers), "total_params": self.total_params,
-                "trainable_params": self.trainable_params, "flops_per_token": self.flops_per_token,
-                "weight_bytes": self.weight_bytes, "train_bytes": self.train_bytes}
+        return {
+            "layers": dict(self.layers),
+            "total_params": self.total_params,
+            "trainable_params": self.trainable_params,
+            "flops_per_token": self.flops_per_token,
+            "weight_bytes": self.weight_bytes,
+            "train_bytes": self.train_bytes,
+        }
 
 
 def human_size(n: float) -> str:
@@ -70,8 +75,13 @@ def summarize(model, batch_size: int = 1, grad_checkpointing: bool = False, byte
             layers.append((label if n else f"{label} (tied to wte)", n))
     total = sum(p.numel() for p in model.parameters())
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return _with_costs(ModelSummary(layers=layers, total_params=total, trainable_params=trainable), cfg,
-                       batch_size, grad_checkpointing, bytes_per_value)
+    return _with_costs(
+        ModelSummary(layers=layers, total_params=total, trainable_params=trainable),
+        cfg,
+        batch_size,
+        grad_checkpointing,
+        bytes_per_value,
+    )
 
 
 def estimate(cfg, vocab_size: int, batch_size: int = 1, grad_checkpointing: bool = False) -> ModelSummary:
@@ -80,16 +90,20 @@ def estimate(cfg, vocab_size: int, batch_size: int = 1, grad_checkpointing: bool
     return _with_costs(ModelSummary(total_params=n, trainable_params=n), cfg, batch_size, grad_checkpointing)
 
 
-def _with_costs(summary: ModelSummary, cfg, batch_size: int, grad_checkpointing: bool,
-                bytes_per_value: int = 4) -> ModelSummary:
+def _with_costs(
+    summary: ModelSummary, cfg, batch_size: int, grad_checkpointing: bool, bytes_per_value: int = 4
+) -> ModelSummary:
     """Fill in FLOPs and memory from the parameter counts: the one place that accounting lives."""
     total, trainable = summary.total_params, summary.trainable_params
     lag_factor = cfg.xcorr_lags if cfg.attention == "xcorr" else 1.0
     non_embedding = total - cfg.block_size * cfg.n_embd  # position embeddings cost no FLOPs
     summary.flops_per_token = flops_per_token(non_embedding, cfg.n_layer, cfg.n_embd, cfg.block_size, lag_factor)
     summary.weight_bytes = total * bytes_per_value
-    summary.train_bytes = int(16 * trainable + total * bytes_per_value * (trainable < total)
-                              + activation_bytes(cfg, batch_size, grad_checkpointing))
+    summary.train_bytes = int(
+        16 * trainable
+        + total * bytes_per_value * (trainable < total)
+        + activation_bytes(cfg, batch_size, grad_checkpointing)
+    )
     return summary
 
 

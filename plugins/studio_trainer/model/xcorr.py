@@ -40,7 +40,7 @@ def lagged(x: torch.Tensor, lags: int) -> torch.Tensor:
     """(B, H, T, D) -> (B, H, T, lags, D): slice tau holds x shifted tau steps into the past."""
     T = x.size(2)
     padded = F.pad(x, (0, 0, lags - 1, 0))  # zeros before the first position
-    return torch.stack([padded[:, :, lags - 1 - tau: lags - 1 - tau + T] for tau in range(lags)], dim=3)
+    return torch.stack([padded[:, :, lags - 1 - tau : lags - 1 - tau + T] for tau in range(lags)], dim=3)
 
 
 class CrossCorrelationAttention(CausalSelfAttention):
@@ -57,6 +57,12 @@ class CrossCorrelationAttention(CausalSelfAttention):
         w = self.lag_weight.to(q.dtype).view(1, H, 1, self.lags, 1)
         q_window = (lagged(q, self.lags) * w).reshape(B, H, T, self.lags * D)
         k_window = lagged(k, self.lags).reshape(B, H, T, self.lags * D)
-        y = F.scaled_dot_product_attention(q_window, k_window, v, is_causal=True, scale=1.0 / math.sqrt(D),
-                                           dropout_p=self.dropout if self.training else 0.0)
+        y = F.scaled_dot_product_attention(
+            q_window,
+            k_window,
+            v,
+            is_causal=True,
+            scale=1.0 / math.sqrt(D),
+            dropout_p=self.dropout if self.training else 0.0,
+        )
         return self.merge(y)

@@ -75,19 +75,27 @@ class GeneratePanel(QWidget, Panel):
 
     def generate(self) -> None:
         params: dict[str, Any] = {
-            "checkpoint": self.checkpoint.text().strip(), "prompt": self.prompt.toPlainText() or "\n",
-            "max_new_tokens": self.tokens.value(), "temperature": self.temperature.value(),
-            "top_k": self.top_k.value() or None}
+            "checkpoint": self.checkpoint.text().strip(),
+            "prompt": self.prompt.toPlainText() or "\n",
+            "max_new_tokens": self.tokens.value(),
+            "temperature": self.temperature.value(),
+            "top_k": self.top_k.value() or None,
+        }
         if not params["checkpoint"]:
             self.status.setText("Choose a checkpoint first.")
             return
         prompt = params["prompt"]
-        run_id = self.tracker.start("trainer.generate", params, title="Generation",
-                                    on_done=lambda outcome: self._show(prompt, outcome))
+        run_id = self.tracker.start(
+            "trainer.generate", params, title="Generation", on_done=lambda outcome: self._show(prompt, outcome)
+        )
         if run_id is None:  # the tracker says why
             return
-        self.ctx.save_settings({**self.ctx.settings(), "generate": {"checkpoint": params["checkpoint"],
-                                                                    "prompt": self.prompt.toPlainText()}})
+        self.ctx.save_settings(
+            {
+                **self.ctx.settings(),
+                "generate": {"checkpoint": params["checkpoint"], "prompt": self.prompt.toPlainText()},
+            }
+        )
         self.output.clear()
 
     def _show(self, prompt: str, outcome: JobOutcome) -> None:

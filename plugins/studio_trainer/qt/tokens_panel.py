@@ -93,10 +93,14 @@ class TokensPanel(QWidget, Panel):
         ids = " ".join(str(t) for t, _ in pieces)
         unknown = self.tokenizer.unknown(text)
         warn = f" · not in the vocabulary (dropped): {html.escape(''.join(sorted(unknown)))}" if unknown else ""
-        self.info.setText(f"{len(pieces)} tokens for {len(text)} characters · {self.tokenizer.kind}, "
-                          f"vocabulary {self.tokenizer.vocab_size}{warn}")
-        self.view.setHtml(f'<div style="font-family:monospace">{"".join(spans)}</div>'
-                          f'<p style="font-family:monospace;color:gray">{ids}</p>')
+        self.info.setText(
+            f"{len(pieces)} tokens for {len(text)} characters · {self.tokenizer.kind}, "
+            f"vocabulary {self.tokenizer.vocab_size}{warn}"
+        )
+        self.view.setHtml(
+            f'<div style="font-family:monospace">{"".join(spans)}</div>'
+            f'<p style="font-family:monospace;color:gray">{ids}</p>'
+        )
 
 
 def create(ctx: PanelContext) -> QWidget:

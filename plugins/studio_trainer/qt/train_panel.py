@@ -75,10 +75,13 @@ class TrainPanel(QWidget, Panel):
         self.train_button.clicked.connect(self.start)
         self.resume_menu = QMenu(self)
         self.resume_menu.aboutToShow.connect(self.fill_resume_menu)
-        self.resume_button = QToolButton(text="Resume", objectName="trainer:resume-button",
-                                         popupMode=QToolButton.ToolButtonPopupMode.InstantPopup)
-        self.resume_button.setToolTip("Continue a run that stopped early (cancelled, interrupted, failed) from its "
-                                      "latest checkpoint, with its own settings")
+        self.resume_button = QToolButton(
+            text="Resume", objectName="trainer:resume-button", popupMode=QToolButton.ToolButtonPopupMode.InstantPopup
+        )
+        self.resume_button.setToolTip(
+            "Continue a run that stopped early (cancelled, interrupted, failed) from its "
+            "latest checkpoint, with its own settings"
+        )
         self.resume_button.setMenu(self.resume_menu)
         buttons.addWidget(self.defaults_button)
         buttons.addStretch(1)
@@ -150,21 +153,34 @@ class TrainPanel(QWidget, Panel):
         attention = [p.id for p in parts("attention")]
         blocks = [p.id for p in parts("block")]
         self.data_form = ParamsForm(DataConfig, state.get("data", {}))
-        self.model_form = ParamsForm(ModelConfig, state.get("model", {}), exclude=("vocab_size",),
-                                     choices={"attention": attention, "block": blocks})
+        self.model_form = ParamsForm(
+            ModelConfig,
+            state.get("model", {}),
+            exclude=("vocab_size",),
+            choices={"attention": attention, "block": blocks},
+        )
         self.train_form = ParamsForm(TrainParams, state, exclude=TRAINING_FIELDS_ELSEWHERE)
-        self.tune_form = ParamsForm(TrainParams, state, exclude=tuple(
-            n for n in TrainParams.model_fields if n not in FINE_TUNE_FIELDS))
-        for form, title in ((self.data_form, "Data"), (self.model_form, "Model"),
-                            (self.train_form, "Training"), (self.tune_form, "Fine-tune / resume")):
+        self.tune_form = ParamsForm(
+            TrainParams, state, exclude=tuple(n for n in TrainParams.model_fields if n not in FINE_TUNE_FIELDS)
+        )
+        for form, title in (
+            (self.data_form, "Data"),
+            (self.model_form, "Model"),
+            (self.train_form, "Training"),
+            (self.tune_form, "Fine-tune / resume"),
+        ):
             form.changed.connect(self.update_summary)
             self.tabs.addTab(_scroll(form), title)
         self.tabs.setCurrentIndex(max(0, index))
         self.update_summary()
 
     def values(self) -> dict:
-        return {**self.train_form.values(), **self.tune_form.values(),
-                "data": self.data_form.values(), "model": self.model_form.values()}
+        return {
+            **self.train_form.values(),
+            **self.tune_form.values(),
+            "data": self.data_form.values(),
+            "model": self.model_form.values(),
+        }
 
     def save_state(self) -> dict:
         return self.values()
@@ -189,7 +205,8 @@ class TrainPanel(QWidget, Panel):
         self.summary.setText(
             f"≈{n / 1e6:.2f} M parameters{vocab_note} · {flops / 1e6:.1f} MFLOPs per training token · "
             f"≈{memory / 2**20:.0f} MiB to train" + (" per process" if params.processes > 1 else "") + " · "
-            f"{params.batch_size * params.grad_accum * m.block_size * params.processes:,} tokens per step")
+            f"{params.batch_size * params.grad_accum * m.block_size * params.processes:,} tokens per step"
+        )
 
     # ---------------------------------------------------------------- actions
 

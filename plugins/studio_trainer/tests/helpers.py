@@ -13,8 +13,15 @@ def tiny(corpus, **overrides) -> dict:
     params: dict[str, Any] = {
         "data": {"corpus": str(corpus)},
         "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16},
-        "max_steps": 20, "batch_size": 4, "warmup_steps": 2, "learning_rate": 3e-3, "log_interval": 5,
-        "eval_interval": 10, "eval_iters": 2, "sample_interval": 0, "checkpoint_interval": 10,
+        "max_steps": 20,
+        "batch_size": 4,
+        "warmup_steps": 2,
+        "learning_rate": 3e-3,
+        "log_interval": 5,
+        "eval_interval": 10,
+        "eval_iters": 2,
+        "sample_interval": 0,
+        "checkpoint_interval": 10,
     }
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(params.get(key), dict):

@@ -14,16 +14,20 @@ from studio_trainer.data.batches import PairBatches, TokenBatches
 from studio_trainer.data.corpus import CorpusError, load_pairs, load_texts
 from studio_trainer.data.tokenizer import BPETokenizer, CharTokenizer, encode_documents, load_tokenizer
 
-ROWS = [{"text": "alpha beta", "prompt": "Q1", "response": "A1"},
-        {"text": "gamma delta", "prompt": "Q2", "response": "A2"}]
+ROWS = [
+    {"text": "alpha beta", "prompt": "Q1", "response": "A1"},
+    {"text": "gamma delta", "prompt": "Q2", "response": "A2"},
+]
 
 
 def write_saved_dataset(folder, rows):
     """The layout ``datasets.Dataset.save_to_disk`` writes: Arrow stream files + state.json."""
     folder.mkdir()
     table = pa.Table.from_pylist(rows)
-    with (pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink,
-          pa.ipc.new_stream(sink, table.schema) as writer):
+    with (
+        pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink,
+        pa.ipc.new_stream(sink, table.schema) as writer,
+    ):
         writer.write_table(table)
     (folder / "state.json").write_text(json.dumps({"_data_files": [{"filename": "data-00000-of-00001.arrow"}]}))
     (folder / "dataset_info.json").write_text("{}")
@@ -65,9 +69,14 @@ def test_bad_corpora_are_explained(tmp_path):
     (tmp_path / "t.csv").write_text("a,b\n1,2\n")
     (tmp_path / "bad.jsonl").write_text('{"text": "ok"}\n{not json\n')
     (tmp_path / "nothing").mkdir()
-    cases = {"empty.txt": "is empty", "binary.dat": "binary", "t.csv": "no column 'text'; columns are: a, b",
-             "bad.jsonl": "could not be read as JSONL", "nothing": "no readable text files",
-             "missing.txt": "does not exist"}
+    cases = {
+        "empty.txt": "is empty",
+        "binary.dat": "binary",
+        "t.csv": "no column 'text'; columns are: a, b",
+        "bad.jsonl": "could not be read as JSONL",
+        "nothing": "no readable text files",
+        "missing.txt": "does not exist",
+    }
     for name, message in cases.items():
         with pytest.raises(CorpusError, match=message):
             load_texts(str(tmp_path / name))
@@ -128,7 +137,7 @@ def test_token_batches_are_the_windows_at_the_seeded_starts():
     tokens = torch.randperm(500)
     x, y = TokenBatches(tokens, 16, 8, seed=3).next()
     starts = torch.randint(500 - 16 - 1, (8,), generator=torch.Generator().manual_seed(3))
-    expected = torch.stack([tokens[i:i + 17] for i in starts.tolist()])
+    expected = torch.stack([tokens[i : i + 17] for i in starts.tolist()])
     assert torch.equal(x, expected[:, :-1]) and torch.equal(y, expected[:, 1:])
 
 

@@ -31,8 +31,9 @@ from studio_trainer.train import loop
 
 from .helpers import curve, loss_at, tiny
 
-pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
-                                reason="this torch build has no gloo process groups")
+pytestmark = pytest.mark.skipif(
+    not dist.is_available() or not dist.is_gloo_available(), reason="this torch build has no gloo process groups"
+)
 
 
 def _rank_main(rank: int, world: int, rendezvous: str, params: dict, run_dir: str, out: str) -> None:
@@ -72,8 +73,10 @@ def launch(tmp_path: Path, name: str, params: dict, world: int = 2) -> list[dict
     out.mkdir()
     rendezvous = tmp_path / f"{name}-rendezvous"
     run_dir = Folders(tmp_path).run_dir(name)
-    procs = [spawn.Process(target=_rank_main, args=(r, world, str(rendezvous), params, str(run_dir), str(out)))
-             for r in range(world)]
+    procs = [
+        spawn.Process(target=_rank_main, args=(r, world, str(rendezvous), params, str(run_dir), str(out)))
+        for r in range(world)
+    ]
     for proc in procs:
         proc.start()
     for proc in procs:
@@ -85,8 +88,15 @@ def launch(tmp_path: Path, name: str, params: dict, world: int = 2) -> list[dict
 
 
 def test_two_ranks_train_one_model_and_only_rank_zero_logs_and_saves(tmp_path, corpus):
-    params = tiny(corpus, max_steps=8, log_interval=4, eval_interval=4, checkpoint_interval=4, grad_accum=2,
-                  model={"dropout": 0.1})
+    params = tiny(
+        corpus,
+        max_steps=8,
+        log_interval=4,
+        eval_interval=4,
+        checkpoint_interval=4,
+        grad_accum=2,
+        model={"dropout": 0.1},
+    )
     zero, one = launch(tmp_path, "run", params)
     assert one["events"] == []  # rank 1 neither logs nor emits metrics
     assert [s for s, _ in curve(zero["events"])] == [4, 8]
@@ -138,8 +148,15 @@ def test_a_job_with_two_processes_starts_its_second_rank_and_only_rank_zero_repo
 
 
 def test_a_cancel_stops_every_rank_at_one_step_and_the_run_resumes_exactly(job_context, corpus):
-    params = tiny(corpus, max_steps=12, log_interval=4, eval_interval=4, checkpoint_interval=4, processes=2,
-                  model={"dropout": 0.1})
+    params = tiny(
+        corpus,
+        max_steps=12,
+        log_interval=4,
+        eval_interval=4,
+        checkpoint_interval=4,
+        processes=2,
+        model={"dropout": 0.1},
+    )
     straight = job_context("straight")
     loop.train(TrainParams.model_validate(params), straight)
     first = job_context("first")
@@ -166,8 +183,10 @@ def test_a_failing_rank_ends_the_run_with_its_error_unless_the_run_already_ended
     spawn = multiprocessing.get_context("spawn")
     errors = spawn.SimpleQueue()
     errors.put("TrainingError: out of memory on rank 1")
-    for still_running, expected in ((True, ["trainer-rank-1 failed: TrainingError: out of memory on rank 1"]),
-                                    (False, [])):
+    for still_running, expected in (
+        (True, ["trainer-rank-1 failed: TrainingError: out of memory on rank 1"]),
+        (False, []),
+    ):
         # a rank still training (when the run goes on), and one that fails
         busy = spawn.Process(target=time.sleep, args=(30 if still_running else 0,), name="trainer-rank-2")
         child = spawn.Process(target=os._exit, args=(3,), name="trainer-rank-1")
@@ -206,14 +225,32 @@ def _torchrun_command(tmp_path: Path, workspace: Folders, params: dict, *extra: 
     """``torchrun --standalone --nproc-per-node 2 … tensor-studio trainer torchrun`` in ``workspace``."""
     (tmp_path / "params.json").write_text(json.dumps(params))
     env = {**os.environ, "TENSOR_STUDIO_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
-    return ([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
-             "-m", "studio.cli", "--workspace", str(workspace.workspace), "trainer", "torchrun",
-             "--params", str(tmp_path / "params.json"), "--quiet", *extra],
-            env)
+    return (
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc-per-node",
+            "2",
+            "-m",
+            "studio.cli",
+            "--workspace",
+            str(workspace.workspace),
+            "trainer",
+            "torchrun",
+            "--params",
+            str(tmp_path / "params.json"),
+            "--quiet",
+            *extra,
+        ],
+        env,
+    )
 
 
-def _torchrun(tmp_path: Path, workspace: Folders, params: dict, *extra: str, monitor_interval: float | None = None
-              ) -> subprocess.CompletedProcess:
+def _torchrun(
+    tmp_path: Path, workspace: Folders, params: dict, *extra: str, monitor_interval: float | None = None
+) -> subprocess.CompletedProcess:
     """``monitor_interval``: how often torchrun looks at its workers. When one rank fails it
     stops the others at its next look, so a check that every rank failed on its own gives
     them time to (its default, 0.1 s, is shorter than one rank's start-up under load)."""
@@ -237,12 +274,16 @@ def test_a_torchrun_launch_trains_one_studio_run_with_every_rank(tmp_path, works
     assert json.loads((latest / "train_state.json").read_text())["params"]["processes"] == 2
 
 
-@pytest.mark.parametrize("setting, message", [
-    ("max_stepz=8", "--set max_stepz: trainer.train has no such setting"),
-    ("max_steps=oops", "invalid parameters for trainer.train: max_steps:"),
-])
-def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_run(tmp_path, workspace, corpus,
-                                                                                   setting, message):
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("max_stepz=8", "--set max_stepz: trainer.train has no such setting"),
+        ("max_steps=oops", "invalid parameters for trainer.train: max_steps:"),
+    ],
+)
+def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_run(
+    tmp_path, workspace, corpus, setting, message
+):
     done = _torchrun(tmp_path, workspace, tiny(corpus), "--set", setting, monitor_interval=8)
     assert done.returncode != 0
     assert done.stderr.count(message) == 2, done.stderr[-3000:]  # the same error from both ranks
@@ -252,9 +293,13 @@ def test_a_torchrun_launch_with_a_bad_setting_fails_on_every_rank_and_makes_no_r
 def test_the_torchrun_command_outside_torchrun_says_how_to_start_it(tmp_path, corpus):
     (tmp_path / "params.json").write_text(json.dumps(tiny(corpus)))
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE")}
-    done = subprocess.run([sys.executable, "-m", "studio.cli", "trainer", "torchrun", "--params",
-                           str(tmp_path / "params.json")], capture_output=True, text=True, timeout=120,
-                          env={**env, "TENSOR_STUDIO_HOME": str(tmp_path / "home")})
+    done = subprocess.run(
+        [sys.executable, "-m", "studio.cli", "trainer", "torchrun", "--params", str(tmp_path / "params.json")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**env, "TENSOR_STUDIO_HOME": str(tmp_path / "home")},
+    )
     assert done.returncode == 2
     assert "start it with torchrun, e.g. torchrun --nproc-per-node 2" in done.stderr
 
@@ -264,8 +309,9 @@ def test_ctrl_c_on_a_torchrun_launch_cancels_every_rank_and_saves(tmp_path, work
 
     params = tiny(corpus, max_steps=1_000_000, log_interval=5, eval_interval=10**6, checkpoint_interval=10**6)
     command, env = _torchrun_command(tmp_path, workspace, params)
-    launcher = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                start_new_session=True)  # a terminal's Ctrl-C signals the whole group
+    launcher = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )  # a terminal's Ctrl-C signals the whole group
     deadline = time.monotonic() + 120
     events = None
     while time.monotonic() < deadline and launcher.poll() is None:

@@ -89,8 +89,9 @@ def test_generate_job_and_a_bad_checkpoint(make_studio, run_job, corpus):
 
 
 def cli(*args, env, check=True):
-    result = subprocess.run([sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True,
-                            env=env, timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-m", "studio.cli", *args], capture_output=True, text=True, env=env, timeout=120
+    )
     if check:
         assert result.returncode == 0, result.stderr
     return result
@@ -100,8 +101,19 @@ def test_cli_trains_generates_tokenizes_and_summarises(studio_home, corpus):
     env = {**os.environ, "TENSOR_STUDIO_HOME": str(studio_home)}
     params = studio_home.parent / "params.json"
     params.write_text(json.dumps(tiny(corpus)))
-    out = cli("jobs", "run", "trainer.train", "--params", str(params), "--set", "max_steps=10",
-              "--set", "model.n_layer=1", "-q", env=env)
+    out = cli(
+        "jobs",
+        "run",
+        "trainer.train",
+        "--params",
+        str(params),
+        "--set",
+        "max_steps=10",
+        "--set",
+        "model.n_layer=1",
+        "-q",
+        env=env,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1]) if out.stdout.strip().startswith("{") else None
     runs = cli("runs", "list", "--json", env=env)
     run_id = json.loads(runs.stdout)[0]["id"]
@@ -136,8 +148,13 @@ def test_local_provider_answers_like_a_chat_model(make_studio, run_job, corpus):
     assert reply["choices"][0]["message"]["role"] == "assistant"
     assert reply["usage"]["prompt_tokens"] == len("First Citizen:\n")
     assert 0 < reply["usage"]["completion_tokens"] <= 12
-    stopped = complete(f"studio/{trained.run.dir}", [{"role": "user", "content": "First Citizen:"}], max_tokens=30,
-                       seed=0, stop=[reply["choices"][0]["message"]["content"][2:4]])
+    stopped = complete(
+        f"studio/{trained.run.dir}",
+        [{"role": "user", "content": "First Citizen:"}],
+        max_tokens=30,
+        seed=0,
+        stop=[reply["choices"][0]["message"]["content"][2:4]],
+    )
     assert stopped["choices"][0]["finish_reason"] == "stop"
     with pytest.raises(Exception, match="no checkpoint"):
         complete("studio/nothing-here", [{"role": "user", "content": "hi"}])

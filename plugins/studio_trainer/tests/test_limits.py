@@ -30,8 +30,9 @@ SMALL = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=16, vocab_size=20
 def saved(tmp_path):
     """A tiny saved checkpoint (random weights)."""
     torch.manual_seed(0)
-    return ckpt.save_checkpoint(tmp_path / "ckpt", GPT(SMALL), CharTokenizer(list("abcdefghijklmnopqrs")),
-                                step=1, val_loss=None)
+    return ckpt.save_checkpoint(
+        tmp_path / "ckpt", GPT(SMALL), CharTokenizer(list("abcdefghijklmnopqrs")), step=1, val_loss=None
+    )
 
 
 def little_ram(monkeypatch, available: int = 1024) -> None:
@@ -54,8 +55,9 @@ def test_weights_of_another_shape_are_refused_from_the_header_before_building(sa
     config["model"]["n_embd"] = 64
     (saved / "config.json").write_text(json.dumps(config))
     monkeypatch.setattr(ckpt, "GPT", lambda *a: pytest.fail("the model was built"))
-    with pytest.raises(ckpt.CheckpointError,
-                       match=r"does not match its config\.json.*\.bias is \[32\], the config makes \[64\]"):
+    with pytest.raises(
+        ckpt.CheckpointError, match=r"does not match its config\.json.*\.bias is \[32\], the config makes \[64\]"
+    ):
         ckpt.load_checkpoint(saved)
 
 
@@ -63,8 +65,9 @@ def test_a_vocabulary_no_machine_holds_is_an_invalid_config(saved):
     config = json.loads((saved / "config.json").read_text())
     config["model"]["vocab_size"] = 10**10
     (saved / "config.json").write_text(json.dumps(config))
-    with pytest.raises(ckpt.CheckpointError,
-                       match=r"invalid model config: model\.vocab_size|vocab_size: Input should be"):
+    with pytest.raises(
+        ckpt.CheckpointError, match=r"invalid model config: model\.vocab_size|vocab_size: Input should be"
+    ):
         ckpt.load_checkpoint(saved)
 
 
@@ -96,8 +99,11 @@ def test_the_summary_builds_on_the_meta_device(monkeypatch, capsys):
     monkeypatch.setattr(summaries, "summarize", recording)
 
     def summary(*settings: str) -> dict:
-        args = type("Args", (), {"set": list(settings), "vocab_size": 65, "batch_size": 12, "json": True,
-                                 "grad_checkpointing": False})()
+        args = type(
+            "Args",
+            (),
+            {"set": list(settings), "vocab_size": 65, "batch_size": 12, "json": True, "grad_checkpointing": False},
+        )()
         assert cli._summary(args) == 0
         return json.loads(capsys.readouterr().out)
 
@@ -118,8 +124,10 @@ def test_training_a_model_that_does_not_fit_is_refused_before_building(job_conte
 
 def test_out_of_memory_while_training_is_one_message(job_context, corpus, monkeypatch):
     def allocator_fails(*args, **kwargs):
-        raise RuntimeError("[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: "
-                           "you tried to allocate 1280000000000 bytes. Error code 12 (Cannot allocate memory)")
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] . DefaultCPUAllocator: can't allocate memory: "
+            "you tried to allocate 1280000000000 bytes. Error code 12 (Cannot allocate memory)"
+        )
 
     monkeypatch.setattr(loop, "train_step", allocator_fails)
     with pytest.raises(loop.TrainingError, match=r"ran out of memory .* try a smaller batch"):
@@ -179,16 +187,26 @@ def test_temperature_zero_is_greedy_and_top_k_zero_keeps_every_token():
     assert model.generate(idx, 5, temperature=1.0, top_k=0).shape == (1, 8)
 
 
-@pytest.mark.parametrize("values", [{"max_steps": 1e18}, {"learning_rate": float("inf")}, {"grad_clip": float("inf")},
-                                    {"batch_size": 10**12}, {"seed": 2**64}, {"model": {"vocab_size": 10**10}},
-                                    {"eval_iters": 10**9}])
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"max_steps": 1e18},
+        {"learning_rate": float("inf")},
+        {"grad_clip": float("inf")},
+        {"batch_size": 10**12},
+        {"seed": 2**64},
+        {"model": {"vocab_size": 10**10}},
+        {"eval_iters": 10**9},
+    ],
+)
 def test_train_params_are_finite_and_bounded(values):
     with pytest.raises(ValidationError):
         TrainParams.model_validate(values)
 
 
-@pytest.mark.parametrize("values", [{"seed": 2**64}, {"seed": -1}, {"temperature": float("inf")},
-                                    {"max_new_tokens": -1}, {"device": "tpu"}])
+@pytest.mark.parametrize(
+    "values", [{"seed": 2**64}, {"seed": -1}, {"temperature": float("inf")}, {"max_new_tokens": -1}, {"device": "tpu"}]
+)
 def test_generate_params_are_bounded(values):
     with pytest.raises(ValidationError):
         GenerateParams.model_validate({"checkpoint": "x", **values})

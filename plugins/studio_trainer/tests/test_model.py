@@ -127,8 +127,9 @@ def studio_model_parts():
 
 
 def test_a_plugin_adds_an_attention_type_through_the_hook(plugin_distribution):
-    plugin_distribution("mean-attention", {"meanattn": "mean_attention_plugin"},
-                        {"mean_attention_plugin": PLUGIN_ATTENTION})
+    plugin_distribution(
+        "mean-attention", {"meanattn": "mean_attention_plugin"}, {"mean_attention_plugin": PLUGIN_ATTENTION}
+    )
     assert "mean" in [p.id for p in registry.parts("attention")]
     model = GPT(ModelConfig(n_layer=1, n_head=1, n_embd=8, block_size=8, vocab_size=5, attention="mean"))
     assert type(model.blocks[0].attn).__name__ == "MeanAttention"

@@ -39,8 +39,17 @@ def test_train_from_the_panel_then_generate_and_tokenize(window, qasync_loop, qt
     editor(panel.data_form, "corpus").setText(str(corpus))
     for name, value in {"n_layer": 1, "n_head": 2, "n_embd": 16, "block_size": 16}.items():
         editor(panel.model_form, name).setValue(value)
-    for name, value in {"max_steps": 20, "batch_size": 4, "eval_interval": 10, "eval_iters": 2, "sample_interval": 10,
-                        "sample_tokens": 10, "checkpoint_interval": 10, "log_interval": 5, "warmup_steps": 2}.items():
+    for name, value in {
+        "max_steps": 20,
+        "batch_size": 4,
+        "eval_interval": 10,
+        "eval_iters": 2,
+        "sample_interval": 10,
+        "sample_tokens": 10,
+        "checkpoint_interval": 10,
+        "log_interval": 5,
+        "warmup_steps": 2,
+    }.items():
         editor(panel.train_form, name).setValue(value)
     assert "parameters" in panel.summary.text() and panel.train_button.isEnabled()
     job = click_and_wait(window, qasync_loop, panel.train_button)
@@ -63,8 +72,9 @@ def test_train_from_the_panel_then_generate_and_tokenize(window, qasync_loop, qt
     gen.prompt.setPlainText("First")
     gen.tokens.setValue(12)
     click_and_wait(window, qasync_loop, gen.button)
-    qtbot.waitUntil(lambda: gen.output.toPlainText().startswith("First") and "Generation: done" in gen.status.text(),
-                    timeout=5000)
+    qtbot.waitUntil(
+        lambda: gen.output.toPlainText().startswith("First") and "Generation: done" in gen.status.text(), timeout=5000
+    )
 
     tokens = window.show_panel("trainer:tokens")
     tokens.load(str(best))

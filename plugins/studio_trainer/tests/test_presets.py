@@ -40,11 +40,14 @@ def test_user_presets_round_trip_and_are_not_overwritten_silently(tmp_path):
         save_preset(tmp_path, " / ", values)
 
 
-@pytest.mark.parametrize("content, message", [
-    ("{broken", "is not valid JSON"),
-    ("[1, 2]", "must hold a JSON object"),
-    ('{"max_steps": -3}', "max_steps"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("{broken", "is not valid JSON"),
+        ("[1, 2]", "must hold a JSON object"),
+        ('{"max_steps": -3}', "max_steps"),
+    ],
+)
 def test_bad_preset_files_get_a_message_that_names_them(tmp_path, content, message):
     path = tmp_path / "bad.json"
     path.write_text(content)
@@ -52,6 +55,6 @@ def test_bad_preset_files_get_a_message_that_names_them(tmp_path, content, messa
         load_preset(path)
     assert "bad.json" in str(caught.value)
     listed = {p.name: p for p in list_presets(tmp_path)}
-    if content.startswith("{\"max"):
+    if content.startswith('{"max'):
         return  # valid JSON: listed normally, refused when loaded
     assert listed["bad"].description.startswith("⚠")

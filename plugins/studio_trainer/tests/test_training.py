@@ -75,7 +75,9 @@ def test_accumulating_k_micro_batches_equals_one_k_times_larger_batch():
         grads: list[torch.Tensor] = []
         optimizer.register_step_pre_hook(
             lambda opt, *_, grads=grads, model=model: grads.append(
-                torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])))
+                torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+            )
+        )
         micro = list(zip(x.chunk(k), y.chunk(k), strict=True))
         loss, norm = train_step(model, optimizer, micro, grad_clip=1.0, amp=autocast("cpu", "fp32"))
         weights = torch.cat([p.detach().flatten() for p in model.parameters()])
@@ -147,8 +149,9 @@ def test_bf16_mixed_precision_trains_on_the_cpu(job_context, corpus):
         run(job_context("fp16"), corpus, precision="fp16", device="cpu")
 
 
-@pytest.mark.skipif(not (shutil.which("cc") or shutil.which("gcc")),
-                    reason="torch.compile on the CPU needs a C compiler")
+@pytest.mark.skipif(
+    not (shutil.which("cc") or shutil.which("gcc")), reason="torch.compile on the CPU needs a C compiler"
+)
 def test_torch_compile_trains_validates_and_saves_plain_weights(job_context, corpus):
     ctx = job_context()
     run(ctx, corpus, compile=True, max_steps=10, eval_interval=10, checkpoint_interval=10)
@@ -185,8 +188,16 @@ def test_fp16_with_grad_scaler_on_cuda(job_context, corpus):
 @pytest.mark.parametrize("mode, accumulate", [("default", 2), ("reduce-overhead", 1)])
 def test_compiled_bf16_training_on_cuda_reports_mfu(job_context, corpus, mode, accumulate):
     ctx = job_context()
-    run(ctx, corpus, precision="bf16", device="cuda", compile=True, compile_mode=mode, grad_accum=accumulate,
-        max_steps=30)
+    run(
+        ctx,
+        corpus,
+        precision="bf16",
+        device="cuda",
+        compile=True,
+        compile_mode=mode,
+        grad_accum=accumulate,
+        max_steps=30,
+    )
     losses = [v for _, v in ctx.metrics("train/loss")]
     assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
     assert all(math.isfinite(v) for _, v in ctx.metrics("val/loss"))
@@ -216,8 +227,14 @@ def test_lora_fine_tunes_only_adapters_and_merges_back(job_context, corpus, tmp_
     base = job_context("base")
     run(base, corpus)
     lora = job_context("lora")
-    run(lora, corpus, init_from="base", lora={"rank": 4, "alpha": 8, "targets": ["attn.qkv", "mlp.fc"]},
-        learning_rate=1e-2, min_lr=1e-3)
+    run(
+        lora,
+        corpus,
+        init_from="base",
+        lora={"rank": 4, "alpha": 8, "targets": ["attn.qkv", "mlp.fc"]},
+        learning_rate=1e-2,
+        min_lr=1e-3,
+    )
     base_w = weights(base.run_dir / "checkpoints" / "step-000020")
     lora_w = weights(lora.run_dir / "checkpoints" / "step-000020")
     adapters = [k for k in lora_w if "lora_" in k]
@@ -229,8 +246,10 @@ def test_lora_fine_tunes_only_adapters_and_merges_back(job_context, corpus, tmp_
     assert lora.metrics("train/loss")[-1][1] < lora.metrics("train/loss")[0][1]
 
     merged_ctx = job_context("merge")
-    out = merge_lora(MergeParams(checkpoint=str(lora.run_dir / "checkpoints" / "step-000020"),
-                                 output=str(tmp_path / "merged")), merged_ctx)
+    out = merge_lora(
+        MergeParams(checkpoint=str(lora.run_dir / "checkpoints" / "step-000020"), output=str(tmp_path / "merged")),
+        merged_ctx,
+    )
     assert out["merged_layers"] == 4
     adapted, tok, _ = load_checkpoint(lora.run_dir / "checkpoints" / "step-000020")
     merged, _, config = load_checkpoint(tmp_path / "merged")
@@ -239,16 +258,22 @@ def test_lora_fine_tunes_only_adapters_and_merges_back(job_context, corpus, tmp_
     # W + BA, summed in another order
     torch.testing.assert_close(merged(idx, idx)[0], adapted(idx, idx)[0], rtol=1e-4, atol=1e-5)
     with pytest.raises(Exception, match="exists; choose another output"):
-        merge_lora(MergeParams(checkpoint=str(lora.run_dir / "checkpoints" / "step-000020"),
-                               output=str(tmp_path / "merged")), merged_ctx)
+        merge_lora(
+            MergeParams(checkpoint=str(lora.run_dir / "checkpoints" / "step-000020"), output=str(tmp_path / "merged")),
+            merged_ctx,
+        )
 
 
 def test_distillation_trains_a_smaller_student_on_soft_targets(job_context, corpus):
     teacher = job_context("teacher")
     run(teacher, corpus, max_steps=30)
     student = job_context("student")
-    run(student, corpus, model={"n_layer": 1, "n_embd": 16},
-        distill={"teacher": "teacher", "temperature": 2.0, "alpha": 0.7})
+    run(
+        student,
+        corpus,
+        model={"n_layer": 1, "n_embd": 16},
+        distill={"teacher": "teacher", "temperature": 2.0, "alpha": 0.7},
+    )
     assert student.metrics("train/loss")[-1][1] < student.metrics("train/loss")[0][1]
     model, _, _ = load_checkpoint(student.run_dir / "checkpoints" / "best")
     assert model.config.n_layer == 1
@@ -265,8 +290,12 @@ def test_prompt_response_fine_tuning_and_bpe(job_context, tmp_path):
     data = tmp_path / "pairs.jsonl"
     data.write_text("\n".join(json.dumps(r) for r in rows))
     ctx = job_context()
-    settings = tiny(data, data={"format": "prompt_response", "tokenizer": "bpe", "vocab_size": 300},
-                    model={"block_size": 32}, max_steps=30)
+    settings = tiny(
+        data,
+        data={"format": "prompt_response", "tokenizer": "bpe", "vocab_size": 300},
+        model={"block_size": 32},
+        max_steps=30,
+    )
     train(TrainParams.model_validate(settings), ctx)
     assert ctx.metrics("val/bpb") and not ctx.metrics("val/bpc")
     assert ctx.metrics("train/loss")[-1][1] < ctx.metrics("train/loss")[0][1]
@@ -297,8 +326,17 @@ def test_nan_loss_stops_without_saving_the_diverged_weights(job_context, corpus)
     before = weights(base.run_dir / "checkpoints" / "step-000020")
     ctx = job_context("diverging")
     with pytest.raises(TrainingError, match="loss became NaN or infinite by step"):
-        run(ctx, corpus, init_from="base", learning_rate=1e12, min_lr=0, grad_clip=0.0, warmup_steps=0,
-            log_interval=7, checkpoint_interval=3)
+        run(
+            ctx,
+            corpus,
+            init_from="base",
+            learning_rate=1e12,
+            min_lr=0,
+            grad_clip=0.0,
+            warmup_steps=0,
+            log_interval=7,
+            checkpoint_interval=3,
+        )
     for folder in (ctx.run_dir / "checkpoints").glob("step-*"):  # whatever was saved is finite
         assert all(torch.isfinite(v).all() for v in weights(folder).values())
     after = weights(base.run_dir / "checkpoints" / "step-000020")

@@ -43,9 +43,17 @@ class CheckpointError(StudioFileError):
     pass
 
 
-def save_checkpoint(folder: Path, model: GPT, tokenizer: Tokenizer, *, step: int, val_loss: float | None,
-                    lora: LoRAConfig | None = None, train_tensors: dict[str, torch.Tensor] | None = None,
-                    train_meta: dict[str, Any] | None = None) -> Path:
+def save_checkpoint(
+    folder: Path,
+    model: GPT,
+    tokenizer: Tokenizer,
+    *,
+    step: int,
+    val_loss: float | None,
+    lora: LoRAConfig | None = None,
+    train_tensors: dict[str, torch.Tensor] | None = None,
+    train_meta: dict[str, Any] | None = None,
+) -> Path:
     folder = Path(folder)
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -53,14 +61,23 @@ def save_checkpoint(folder: Path, model: GPT, tokenizer: Tokenizer, *, step: int
         partial.mkdir(parents=True)
         save_model(model, str(partial / "model.safetensors"), metadata={"format": FORMAT})
         tokenizer.save(partial / "tokenizer.json")
-        write_json(partial / "config.json", {
-            "format": FORMAT, "model": model.config.model_dump(), "tokenizer": "tokenizer.json",
-            "tokenizer_kind": tokenizer.kind, "step": step, "val_loss": val_loss,
-            "lora": lora.model_dump() if lora else None,
-        })
+        write_json(
+            partial / "config.json",
+            {
+                "format": FORMAT,
+                "model": model.config.model_dump(),
+                "tokenizer": "tokenizer.json",
+                "tokenizer_kind": tokenizer.kind,
+                "step": step,
+                "val_loss": val_loss,
+                "lora": lora.model_dump() if lora else None,
+            },
+        )
         if train_tensors is not None:
-            save_file({k: v.detach().cpu().contiguous() for k, v in train_tensors.items()},
-                      str(partial / "train_state.safetensors"))
+            save_file(
+                {k: v.detach().cpu().contiguous() for k, v in train_tensors.items()},
+                str(partial / "train_state.safetensors"),
+            )
             write_json(partial / "train_state.json", train_meta or {})
     except BaseException as exc:  # a full disk, a kill: no half-written folder is left behind
         shutil.rmtree(partial, ignore_errors=True)
@@ -122,8 +139,10 @@ def resolve_checkpoint(ref: str | Path, runs_dir: Path | None = None, prefer: st
         raise CheckpointError(f"no checkpoint, run folder or run id {str(ref)!r}")
     pickles = sorted(p.name for p in path.glob("*") if p.suffix in PICKLE_SUFFIXES) if path.is_dir() else []
     if pickles or path.suffix in PICKLE_SUFFIXES:
-        raise CheckpointError(f"{path / pickles[0] if pickles else path} is a PyTorch pickle file, which Tensor Studio "
-                              "never loads (unpickling can run code); convert it to model.safetensors")
+        raise CheckpointError(
+            f"{path / pickles[0] if pickles else path} is a PyTorch pickle file, which Tensor Studio "
+            "never loads (unpickling can run code); convert it to model.safetensors"
+        )
     raise CheckpointError(f"{path} holds no checkpoint (expected config.json and model.safetensors)")
 
 
@@ -134,8 +153,9 @@ def read_config(folder: Path) -> dict[str, Any]:
     return config
 
 
-def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True,
-                    generate: bool = False) -> tuple[GPT, Tokenizer, dict[str, Any]]:
+def load_checkpoint(
+    folder: Path, device: str = "cpu", with_lora: bool = True, generate: bool = False
+) -> tuple[GPT, Tokenizer, dict[str, Any]]:
     """Model (in eval mode, on ``device``), tokenizer and config of a checkpoint.
     ``generate``: the model is only sampled from, so on the CPU weights stored in another
     form (int8) compute in that form where their plugin can (``WeightReader.run_stored``);
@@ -148,16 +168,22 @@ def load_checkpoint(folder: Path, device: str = "cpu", with_lora: bool = True,
     model_config, lora = _configs(folder, config, with_lora)
     tokenizer = load_tokenizer(folder / _tokenizer_name(folder, config))
     if tokenizer.vocab_size != model_config.vocab_size:  # sampled ids would fall outside the tokenizer
-        raise CheckpointError(f"{folder}: the tokenizer has {tokenizer.vocab_size:,} tokens but the model "
-                              f"{model_config.vocab_size:,}: tokenizer.json and the weights were not saved together")
+        raise CheckpointError(
+            f"{folder}: the tokenizer has {tokenizer.vocab_size:,} tokens but the model "
+            f"{model_config.vocab_size:,}: tokenizer.json and the weights were not saved together"
+        )
     meta = meta_model(model_config, lora)
     weights = folder / "model.safetensors"
     if weights.exists() and not weights.is_file():
         raise CheckpointError(f"{weights} is not a regular file (a folder, pipe or device)")
     if weights.exists():
         check_header(meta, weights)
-    require_to_load(meta, device, f"the model in {folder} ({model_config.n_layer} layers x {model_config.n_embd}, "
-                                  f"vocabulary {model_config.vocab_size:,})")
+    require_to_load(
+        meta,
+        device,
+        f"the model in {folder} ({model_config.n_layer} layers x {model_config.n_embd}, "
+        f"vocabulary {model_config.vocab_size:,})",
+    )
     model = GPT(model_config)
     if lora is not None:
         apply_lora(model, lora.rank, lora.alpha, lora.targets)
@@ -182,8 +208,9 @@ def _tokenizer_name(folder: Path, config: dict[str, Any]) -> str:
     elsewhere (a config from someone else must not point the loader at other files)."""
     name = config.get("tokenizer", "tokenizer.json")
     if not isinstance(name, str) or not name or Path(name).name != name:
-        raise CheckpointError(f"{folder}/config.json: 'tokenizer' must name a file in the checkpoint folder, "
-                              f"not {name!r}")
+        raise CheckpointError(
+            f"{folder}/config.json: 'tokenizer' must name a file in the checkpoint folder, not {name!r}"
+        )
     return name
 
 
@@ -192,8 +219,10 @@ def refuse_non_finite(model: torch.nn.Module, where: Path) -> None:
     torch: refused at load, naming the first such tensor."""
     for name, tensor in model.state_dict().items():
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
-            raise CheckpointError(f"{where}: the weights hold NaN or infinite values ({name}, first of them): "
-                                  "the run diverged before this was saved; use an earlier checkpoint")
+            raise CheckpointError(
+                f"{where}: the weights hold NaN or infinite values ({name}, first of them): "
+                "the run diverged before this was saved; use an earlier checkpoint"
+            )
 
 
 def _configs(folder: Path, config: dict[str, Any], with_lora: bool) -> tuple[ModelConfig, LoRAConfig | None]:
@@ -217,8 +246,10 @@ def check_header(model: torch.nn.Module, path: Path) -> None:
             shapes = {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}  # noqa: SIM118 - safe_open is not iterable
     except (SafetensorError, OSError) as exc:
         if looks_like_pickle(path):
-            raise CheckpointError(f"{path} is a PyTorch pickle, not safetensors; Tensor Studio never unpickles "
-                                  "weights (a pickle can run code): convert it to safetensors") from None
+            raise CheckpointError(
+                f"{path} is a PyTorch pickle, not safetensors; Tensor Studio never unpickles "
+                "weights (a pickle can run code): convert it to safetensors"
+            ) from None
         raise CheckpointError(f"{path} is corrupt or not a safetensors file: {exc}") from None
     names_of: dict[int, list[str]] = {}  # tied tensors are saved once, under one of their names
     expected: dict[str, tuple[int, ...]] = {}
@@ -227,15 +258,23 @@ def check_header(model: torch.nn.Module, path: Path) -> None:
         expected[name] = tuple(tensor.shape)
     missing = [names[0] for names in names_of.values() if not any(n in shapes for n in names)]
     unexpected = [name for name in shapes if name not in expected]
-    wrong = [f"{name} is {list(shapes[name])}, the config makes {list(expected[name])}"
-             for name in shapes if name in expected and shapes[name] != expected[name]]
+    wrong = [
+        f"{name} is {list(shapes[name])}, the config makes {list(expected[name])}"
+        for name in shapes
+        if name in expected and shapes[name] != expected[name]
+    ]
     if missing or unexpected or wrong:
-        detail = "; ".join(filter(None, [f"missing {', '.join(sorted(missing)[:3])}" if missing else "",
-                                         f"unexpected {', '.join(sorted(unexpected)[:3])}" if unexpected else "",
-                                         *wrong[:2]]))
+        detail = "; ".join(
+            filter(
+                None,
+                [
+                    f"missing {', '.join(sorted(missing)[:3])}" if missing else "",
+                    f"unexpected {', '.join(sorted(unexpected)[:3])}" if unexpected else "",
+                    *wrong[:2],
+                ],
+            )
+        )
         raise CheckpointError(f"{path} does not match its config.json (saved from a different architecture?): {detail}")
-
-
 
 
 def load_weights_from(model: torch.nn.Module, folder: Path):
@@ -253,12 +292,16 @@ def load_weights_from(model: torch.nn.Module, folder: Path):
         missing, unexpected = model.load_state_dict(state, strict=False)
     except RuntimeError as exc:
         raise CheckpointError(f"{folder} was saved from a different architecture: {exc}") from None
-    tied = {name for name, p in model.named_parameters(remove_duplicate=False)
-            if any(other in state and q is p for other, q in model.named_parameters(remove_duplicate=False))}
+    tied = {
+        name
+        for name, p in model.named_parameters(remove_duplicate=False)
+        if any(other in state and q is p for other, q in model.named_parameters(remove_duplicate=False))
+    }
     missing = [m for m in missing if m not in tied]
     if missing or unexpected:
-        raise CheckpointError(f"{folder} does not match the model: missing {sorted(missing)[:3]}, "
-                              f"unexpected {sorted(unexpected)[:3]}")
+        raise CheckpointError(
+            f"{folder} does not match the model: missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}"
+        )
     return reader
 
 
@@ -272,8 +315,9 @@ def load_weights(model: torch.nn.Module, path: Path) -> None:
         first = str(exc).split("\n")[1].strip() if "\n" in str(exc) else str(exc)
         raise CheckpointError(f"{path} was saved from a different architecture: {first}") from None
     if missing or unexpected:
-        detail = (f"missing {', '.join(sorted(missing)[:3])}" if missing else "") + \
-                 (f" unexpected {', '.join(sorted(unexpected)[:3])}" if unexpected else "")
+        detail = (f"missing {', '.join(sorted(missing)[:3])}" if missing else "") + (
+            f" unexpected {', '.join(sorted(unexpected)[:3])}" if unexpected else ""
+        )
         raise CheckpointError(f"{path} was saved from a different architecture:{detail}")
 
 
@@ -293,20 +337,25 @@ def load_train_state(folder: Path) -> tuple[dict[str, torch.Tensor], dict[str, A
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], list[dict[str, Any]]]:
     state = optimizer.state_dict()
-    tensors = {f"optimizer.{index}.{key}": value if torch.is_tensor(value) else torch.tensor(value)
-               for index, entry in state["state"].items() for key, value in entry.items()}
+    tensors = {
+        f"optimizer.{index}.{key}": value if torch.is_tensor(value) else torch.tensor(value)
+        for index, entry in state["state"].items()
+        for key, value in entry.items()
+    }
     return tensors, json.loads(json.dumps(state["param_groups"], default=str))
 
 
-def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
-                   groups: list[dict[str, Any]]) -> None:
+def load_optimizer(
+    optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], groups: list[dict[str, Any]]
+) -> None:
     state: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in tensors.items():
         if name.startswith("optimizer."):
             _, index, key = name.split(".", 2)
             state.setdefault(int(index), {})[key] = value
     current = optimizer.state_dict()["param_groups"]
-    if len(groups) != len(current) or any(len(a["params"]) != len(b["params"])
-                                          for a, b in zip(groups, current, strict=True)):
+    if len(groups) != len(current) or any(
+        len(a["params"]) != len(b["params"]) for a, b in zip(groups, current, strict=True)
+    ):
         raise CheckpointError("the saved optimizer state does not match this model's parameters")
     optimizer.load_state_dict({"state": state, "param_groups": groups})

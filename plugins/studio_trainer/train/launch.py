@@ -68,16 +68,34 @@ def data_parallel(params, ctx, train: Callable) -> Any:
     errors = spawn.SimpleQueue()
     asked = {**params.model_dump(mode="json", exclude_unset=True), "processes": world}  # unset stays unset:
     # a resumed run takes the saved settings for what was not asked, on every rank alike
-    children = [spawn.Process(target=_rank_main, args=(rank, world, address, asked, ctx.run_id, str(ctx.run_dir),
-                                                       str(ctx.folders.workspace), ctx.plugin_id, errors),
-                              name=f"trainer-rank-{rank}")
-                for rank in range(1, world)]
+    children = [
+        spawn.Process(
+            target=_rank_main,
+            args=(
+                rank,
+                world,
+                address,
+                asked,
+                ctx.run_id,
+                str(ctx.run_dir),
+                str(ctx.folders.workspace),
+                ctx.plugin_id,
+                errors,
+            ),
+            name=f"trainer-rank-{rank}",
+        )
+        for rank in range(1, world)
+    ]
     for child in children:
         child.start()
     running = threading.Event()
     running.set()
-    threading.Thread(target=watch_ranks, args=(children, errors, running, lambda text: _fail(ctx, text)),
-                     name="trainer-rank-watch", daemon=True).start()
+    threading.Thread(
+        target=watch_ranks,
+        args=(children, errors, running, lambda text: _fail(ctx, text)),
+        name="trainer-rank-watch",
+        daemon=True,
+    ).start()
     ctx.log(f"data-parallel: {world} processes on {device} ({_backend(device)})")
     try:
         _join(0, world, device, address)
@@ -118,8 +136,9 @@ def _fail(ctx, text: str) -> None:
     os._exit(1)  # the main thread is inside a collective that will never complete
 
 
-def _rank_main(rank: int, world: int, address: str, params: dict, run_id: str, run_dir: str, workspace: str,
-               plugin_id: str, errors) -> None:
+def _rank_main(
+    rank: int, world: int, address: str, params: dict, run_id: str, run_dir: str, workspace: str, plugin_id: str, errors
+) -> None:
     parent = os.getppid()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     from ..config import TrainParams
@@ -151,8 +170,9 @@ def _device(choice: str, world: int) -> str:
 
     device = pick_device(choice)
     if device == "cuda" and torch.cuda.device_count() < world:
-        raise ValueError(f"{world} data-parallel processes need {world} CUDA GPUs; this machine has "
-                         f"{torch.cuda.device_count()}")
+        raise ValueError(
+            f"{world} data-parallel processes need {world} CUDA GPUs; this machine has {torch.cuda.device_count()}"
+        )
     if device == "mps":
         raise ValueError("data-parallel processes need CUDA GPUs or the CPU, not MPS")
     return device
@@ -185,8 +205,10 @@ def join_torchrun(choice: str, rank: int) -> int:
     if device == "mps":
         raise ValueError("data-parallel processes need CUDA GPUs or the CPU, not MPS")
     if device == "cuda" and torch.cuda.device_count() <= local:
-        raise ValueError(f"torchrun started {per_machine} processes on this machine, but it has "
-                         f"{torch.cuda.device_count()} CUDA GPUs (process {local} has none)")
+        raise ValueError(
+            f"torchrun started {per_machine} processes on this machine, but it has "
+            f"{torch.cuda.device_count()} CUDA GPUs (process {local} has none)"
+        )
     _use_device(device, local, per_machine)
     dist.init_process_group(_backend(device), init_method="env://")
     return dist.get_world_size()

@@ -65,10 +65,20 @@ class Setup:
 # ---------------------------------------------------------------- one optimizer step
 
 
-def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches: Sequence[tuple[torch.Tensor, ...]],
-               *, grad_clip: float, amp, scaler: torch.amp.GradScaler | None = None,
-               teacher: GPT | None = None, distill=None, params_to_clip=None,
-               shares: list[float] | None = None, cuda_graphs: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def train_step(
+    model: Callable,
+    optimizer: torch.optim.Optimizer,
+    micro_batches: Sequence[tuple[torch.Tensor, ...]],
+    *,
+    grad_clip: float,
+    amp,
+    scaler: torch.amp.GradScaler | None = None,
+    teacher: GPT | None = None,
+    distill=None,
+    params_to_clip=None,
+    shares: list[float] | None = None,
+    cuda_graphs: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Accumulate gradients over the micro-batches, clip, step. Each micro-batch's loss is
     weighted by its share of the counted (non-masked) targets (``shares``; counted here when
     not given), so k micro-batches give the same update as one batch k times larger.
@@ -96,8 +106,9 @@ def train_step(model: Callable, optimizer: torch.optim.Optimizer, micro_batches:
         raise ValueError("a step needs at least one micro-batch")
     if scaler:
         scaler.unscale_(optimizer)
-    clip_params = (params_to_clip if params_to_clip is not None
-                   else [p for g in optimizer.param_groups for p in g["params"]])
+    clip_params = (
+        params_to_clip if params_to_clip is not None else [p for g in optimizer.param_groups for p in g["params"]]
+    )
     grad_norm = torch.nn.utils.clip_grad_norm_(clip_params, grad_clip if grad_clip > 0 else float("inf"))
     if scaler:
         scaler.step(optimizer)
@@ -128,7 +139,7 @@ def distillation_loss(logits, label_loss, teacher: GPT, x, y, temperature: float
     mask = (y != -100).reshape(-1)
     s = F.log_softmax(logits.reshape(-1, logits.size(-1))[mask].float() / temperature, dim=-1)
     t = F.log_softmax(teacher_logits.reshape(-1, teacher_logits.size(-1))[mask].float() / temperature, dim=-1)
-    soft = F.kl_div(s, t, log_target=True, reduction="batchmean") * temperature ** 2
+    soft = F.kl_div(s, t, log_target=True, reduction="batchmean") * temperature**2
     return alpha * soft + (1 - alpha) * label_loss
 
 
@@ -214,9 +225,11 @@ def _processes(params: TrainParams, ctx: JobContext) -> int:
 def _oom_message(ctx: JobContext, params: TrainParams) -> str:
     latest = checkpoints_dir(ctx.run_dir) / "latest.json"
     kept = f"; the checkpoints saved so far are intact in {latest.parent}" if latest.exists() else ""
-    return (f"ran out of memory (batch {params.batch_size} x context {params.model.block_size}); "
-            f"try a smaller batch with more gradient accumulation, a shorter context, bf16 or "
-            f"gradient checkpointing{kept}")
+    return (
+        f"ran out of memory (batch {params.batch_size} x context {params.model.block_size}); "
+        f"try a smaller batch with more gradient accumulation, a shorter context, bf16 or "
+        f"gradient checkpointing{kept}"
+    )
 
 
 def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
@@ -225,8 +238,9 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
     checkpoints = checkpoints_dir(ctx.run_dir)
     world = distributed.world_size()
     if len(set(distributed.gather(p.model_dump_json()))) > 1:
-        raise TrainingError("the data-parallel processes were started with different settings; every rank must "
-                            "train the same run")  # their collectives would not line up
+        raise TrainingError(
+            "the data-parallel processes were started with different settings; every rank must train the same run"
+        )  # their collectives would not line up
     tokens_per_step = p.batch_size * p.model.block_size * p.grad_accum * world  # over all processes
     peak = peak_flops(s.device)
     flops_per_token = summarize(s.model).flops_per_token
@@ -247,9 +261,19 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
             batches = [s.train_batches.next() for _ in range(p.grad_accum)]
             shares = target_shares([y for _, y in batches])
             micro = [to_device(batch, s.device) for batch in batches]
-            loss, grad_norm = train_step(s.forward, s.optimizer, micro, grad_clip=p.grad_clip, amp=amp, scaler=s.scaler,
-                                         teacher=s.teacher, distill=p.distill, params_to_clip=trainable, shares=shares,
-                                         cuda_graphs=cuda_graphs)
+            loss, grad_norm = train_step(
+                s.forward,
+                s.optimizer,
+                micro,
+                grad_clip=p.grad_clip,
+                amp=amp,
+                scaler=s.scaler,
+                teacher=s.teacher,
+                distill=p.distill,
+                params_to_clip=trainable,
+                shares=shares,
+                cuda_graphs=cuda_graphs,
+            )
             loss_acc += loss
             step += 1
             if step % p.log_interval == 0 or step == p.max_steps:
@@ -286,8 +310,12 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
             if main:
                 ctx.log(f"cancelled at step {step}; saved a checkpoint to resume from")
         raise
-    return {"steps": step, "val_loss": val_loss, "best_val_loss": s.best_val if s.best_val < math.inf else None,
-            "checkpoint": str(checkpoints / "best") if (checkpoints / "best").exists() else None}
+    return {
+        "steps": step,
+        "val_loss": val_loss,
+        "best_val_loss": s.best_val if s.best_val < math.inf else None,
+        "checkpoint": str(checkpoints / "best") if (checkpoints / "best").exists() else None,
+    }
 
 
 def uses_cuda_graphs(p: TrainParams, device: str) -> bool:
@@ -295,9 +323,11 @@ def uses_cuda_graphs(p: TrainParams, device: str) -> bool:
 
 
 def _nan_message(step: int, lr: float, ctx: JobContext) -> str:
-    return (f"the loss became NaN or infinite by step {step} (learning rate {lr:.3g}); training stopped and "
-            f"nothing was saved from the diverged weights. Lower the learning rate, or clip gradients; "
-            f"earlier checkpoints in {checkpoints_dir(ctx.run_dir)} are intact")
+    return (
+        f"the loss became NaN or infinite by step {step} (learning rate {lr:.3g}); training stopped and "
+        f"nothing was saved from the diverged weights. Lower the learning rate, or clip gradients; "
+        f"earlier checkpoints in {checkpoints_dir(ctx.run_dir)} are intact"
+    )
 
 
 def validate(s: Setup, ctx: JobContext, step: int, amp, checkpoints: Path) -> float:
@@ -320,11 +350,26 @@ def validate(s: Setup, ctx: JobContext, step: int, amp, checkpoints: Path) -> fl
 def emit_sample(s: Setup, ctx: JobContext, step: int) -> None:
     p = s.params
     started = time.time()
-    text = sample_text(s.model, s.tokenizer, p.sample_prompt, p.sample_tokens, p.temperature, p.top_k,
-                       seed=p.seed + step, device=s.device)
-    ctx.span(kind="sample", name=f"sample at step {step}", step=step, start=started, duration=time.time() - started,
-             inputs={"prompt": p.sample_prompt}, outputs={"text": text},
-             params={"temperature": p.temperature, "top_k": p.top_k, "max_new_tokens": p.sample_tokens})
+    text = sample_text(
+        s.model,
+        s.tokenizer,
+        p.sample_prompt,
+        p.sample_tokens,
+        p.temperature,
+        p.top_k,
+        seed=p.seed + step,
+        device=s.device,
+    )
+    ctx.span(
+        kind="sample",
+        name=f"sample at step {step}",
+        step=step,
+        start=started,
+        duration=time.time() - started,
+        inputs={"prompt": p.sample_prompt},
+        outputs={"text": text},
+        params={"temperature": p.temperature, "top_k": p.top_k, "max_new_tokens": p.sample_tokens},
+    )
 
 
 def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoints: Path) -> None:
@@ -340,10 +385,23 @@ def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoin
         tensors.update({distributed.rank_prefix(rank) + k: v for k, v in state.items()})
     if s.scaler is not None:
         tensors["scaler.scale"] = torch.tensor(s.scaler.get_scale())
-    meta = {"params": s.params.model_dump(mode="json"), "step": step,
-            "best_val": s.best_val if s.best_val < math.inf else None, "optimizer_groups": groups, "run_id": ctx.run_id}
-    folder = ckpt.save_checkpoint(checkpoints / f"step-{step:06d}", s.model, s.tokenizer, step=step, val_loss=val_loss,
-                                  lora=s.params.lora, train_tensors=tensors, train_meta=meta)
+    meta = {
+        "params": s.params.model_dump(mode="json"),
+        "step": step,
+        "best_val": s.best_val if s.best_val < math.inf else None,
+        "optimizer_groups": groups,
+        "run_id": ctx.run_id,
+    }
+    folder = ckpt.save_checkpoint(
+        checkpoints / f"step-{step:06d}",
+        s.model,
+        s.tokenizer,
+        step=step,
+        val_loss=val_loss,
+        lora=s.params.lora,
+        train_tensors=tensors,
+        train_meta=meta,
+    )
     ckpt.mark_latest(checkpoints, folder, step, s.params.keep_checkpoints)
     ctx.artifact(folder, kind="checkpoint")
 
@@ -368,12 +426,24 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         resume_from = ckpt.resolve_checkpoint(params.resume, runs_dir)
         _, meta = ckpt.load_train_state(resume_from)
         saved = TrainParams.model_validate(meta["params"])
-        overrides: dict[str, Any] = {k: getattr(params, k) for k in ("max_steps", "device", "processes", "log_interval",
-                                                      "eval_interval", "sample_interval", "checkpoint_interval")
-                     if k in params.model_fields_set}
+        overrides: dict[str, Any] = {
+            k: getattr(params, k)
+            for k in (
+                "max_steps",
+                "device",
+                "processes",
+                "log_interval",
+                "eval_interval",
+                "sample_interval",
+                "checkpoint_interval",
+            )
+            if k in params.model_fields_set
+        }
         params = saved.model_copy(update={**overrides, "resume": params.resume})
-        note(f"resuming from {resume_from} (step {meta['step']}) with the run's saved settings"
-             + (f"; changed: {', '.join(overrides)}" if overrides else ""))
+        note(
+            f"resuming from {resume_from} (step {meta['step']}) with the run's saved settings"
+            + (f"; changed: {', '.join(overrides)}" if overrides else "")
+        )
     params = params.model_copy(update={"processes": distributed.world_size()})  # what this run really uses
     torch.manual_seed(params.seed + ctx.rank)
     device = pick_device(params.device)
@@ -398,9 +468,13 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         params = params.model_copy(update={"model": model.config})
         memory.require_to_train(model, params, device, loaded=memory.model_bytes(model))
     else:
-        tokenizer = (load_tokenizer(Path(params.data.tokenizer_file)) if params.data.tokenizer_file
-                     else teacher_tok if teacher_tok is not None
-                     else build_tokenizer(params.data.tokenizer, texts, params.data.vocab_size))
+        tokenizer = (
+            load_tokenizer(Path(params.data.tokenizer_file))
+            if params.data.tokenizer_file
+            else teacher_tok
+            if teacher_tok is not None
+            else build_tokenizer(params.data.tokenizer, texts, params.data.vocab_size)
+        )
         model_config = params.model.model_copy(update={"vocab_size": tokenizer.vocab_size})
         memory.require_to_train(memory.meta_model(model_config), params, device)
         model = GPT(model_config)
@@ -420,9 +494,19 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
     train_batches, val_batches, units = _batches(params, tokenizer, texts, pairs, ctx.rank)
     optimizer = make_optimizer(model, params, device)
     scaler = torch.amp.GradScaler("cuda") if params.precision == "fp16" else None
-    setup = Setup(params=params, device=device, model=model, forward=model, tokenizer=tokenizer,
-                  train_batches=train_batches, val_batches=val_batches, val_units_per_token=units,
-                  optimizer=optimizer, scaler=scaler, teacher=teacher)
+    setup = Setup(
+        params=params,
+        device=device,
+        model=model,
+        forward=model,
+        tokenizer=tokenizer,
+        train_batches=train_batches,
+        val_batches=val_batches,
+        val_units_per_token=units,
+        optimizer=optimizer,
+        scaler=scaler,
+        teacher=teacher,
+    )
     if resume_from is not None:
         _restore(setup, resume_from, ctx)
     setup.forward = distributed.data_parallel(model, device)
@@ -442,8 +526,9 @@ def _read_corpus(params: TrainParams) -> tuple[list[str], list[tuple[str, str]] 
     return corpus_io.load_texts(d.corpus, d.text_column, d.max_chars), None
 
 
-def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: list[tuple[str, str]] | None,
-             rank: int = 0):
+def _batches(
+    params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: list[tuple[str, str]] | None, rank: int = 0
+):
     """Training batches (each process its own: the seed is offset by its rank), a maker of
     the validation batches (the same on every rank) and the characters or bytes per token."""
     d, block, seed = params.data, params.model.block_size, params.seed
@@ -453,6 +538,7 @@ def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: l
         if cut >= len(pairs):
             raise ValueError(f"{len(pairs)} pairs are too few to hold out a validation set")
         units = sum(len(p) + len(r) for p, r in raw[cut:]) / max(1, sum(len(a) + len(b) for a, b in pairs[cut:]))
+
         def make(part: list[tuple[list[int], list[int]]], part_seed: int) -> PairBatches:
             return PairBatches(part, params.batch_size, block, tokenizer.eos_id, part_seed)
 
@@ -476,8 +562,10 @@ def _batches(params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: l
 def make_optimizer(model: GPT, params: TrainParams, device: str) -> torch.optim.Optimizer:
     """AdamW; weight decay on matrices only (not biases, norms or the lag weights); fused kernels where available."""
     trainable = [(n, q) for n, q in model.named_parameters() if q.requires_grad]
-    groups = [{"params": [q for _, q in trainable if q.dim() >= 2], "weight_decay": params.weight_decay},
-              {"params": [q for _, q in trainable if q.dim() < 2], "weight_decay": 0.0}]
+    groups = [
+        {"params": [q for _, q in trainable if q.dim() >= 2], "weight_decay": params.weight_decay},
+        {"params": [q for _, q in trainable if q.dim() < 2], "weight_decay": 0.0},
+    ]
     kwargs: dict[str, Any] = {"lr": params.learning_rate, "betas": (params.beta1, params.beta2)}
     if device in ("cuda", "cpu"):
         kwargs["fused"] = True
@@ -486,10 +574,13 @@ def make_optimizer(model: GPT, params: TrainParams, device: str) -> torch.optim.
 
 def _restore(s: Setup, folder: Path, ctx: JobContext) -> None:
     tensors, meta = ckpt.load_train_state(folder)
-    ckpt.load_optimizer(s.optimizer, {k: v.to(s.device) if k.startswith("optimizer.") and v.dim() > 0 else v
-                                      for k, v in tensors.items()}, meta["optimizer_groups"])
+    ckpt.load_optimizer(
+        s.optimizer,
+        {k: v.to(s.device) if k.startswith("optimizer.") and v.dim() > 0 else v for k, v in tensors.items()},
+        meta["optimizer_groups"],
+    )
     prefix = distributed.rank_prefix(ctx.rank)
-    own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    own = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
     if "rng.cpu" in own:  # absent for a rank the saving run did not have: it starts from its own seed
         s.train_batches.load_state({k.split(".", 1)[1]: v for k, v in own.items() if k.startswith("data.")})
         torch.set_rng_state(own["rng.cpu"])

@@ -67,8 +67,10 @@ def require(need: float, device: str, what: str, advice: str) -> None:
     have = free_bytes(device)
     if need > have:
         where = "the GPU" if device.startswith("cuda") else "this machine"
-        raise NotEnoughMemory(f"{what} needs about {human_size(need)} of memory and {where} has "
-                              f"{human_size(have)} free; {advice} (nothing was allocated)")
+        raise NotEnoughMemory(
+            f"{what} needs about {human_size(need)} of memory and {where} has "
+            f"{human_size(have)} free; {advice} (nothing was allocated)"
+        )
 
 
 def require_to_load(model: GPT, device: str, what: str) -> None:
@@ -88,9 +90,13 @@ def require_to_train(model: torch.nn.Module, params, device: str, loaded: int = 
     need = summarize(model, params.batch_size, params.grad_checkpointing).train_bytes
     if not device.startswith("cuda"):  # data-parallel processes on the CPU share its RAM
         need = need * params.processes - loaded
-    require(need, device, f"training this model (batch {params.batch_size} x context {params.model.block_size})",
-            "use a smaller model, a smaller batch with more gradient accumulation, a shorter context, or "
-            "gradient checkpointing")
+    require(
+        need,
+        device,
+        f"training this model (batch {params.batch_size} x context {params.model.block_size})",
+        "use a smaller model, a smaller batch with more gradient accumulation, a shorter context, or "
+        "gradient checkpointing",
+    )
 
 
 def is_out_of_memory(exc: BaseException) -> bool:

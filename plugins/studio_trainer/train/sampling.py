@@ -6,8 +6,18 @@ import torch
 
 
 @torch.no_grad()
-def sample_text(model, tokenizer, prompt: str, max_new_tokens: int, temperature: float, top_k: int | None,
-                seed: int | None = None, device: str = "cpu", on_text=None, stop_at_eos: bool = False) -> str:
+def sample_text(
+    model,
+    tokenizer,
+    prompt: str,
+    max_new_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    seed: int | None = None,
+    device: str = "cpu",
+    on_text=None,
+    stop_at_eos: bool = False,
+) -> str:
     """The continuation of ``prompt`` (without the prompt). ``on_text(piece)`` streams it."""
     ids = tokenizer.encode(prompt) or [tokenizer.eos_id]
     generator = torch.Generator(device=device)
@@ -27,12 +37,19 @@ def sample_text(model, tokenizer, prompt: str, max_new_tokens: int, temperature:
         if on_text is not None:
             text = tokenizer.decode(out[start:])
             if len(text) > len(emitted) and not text.endswith("\ufffd"):
-                on_text(text[len(emitted):])
+                on_text(text[len(emitted) :])
                 emitted = text
         return False
 
-    model.generate(torch.tensor([ids], device=device), max_new_tokens, temperature, top_k, generator=generator,
-                   stop_id=tokenizer.eos_id if stop_at_eos else None, on_token=on_token)
+    model.generate(
+        torch.tensor([ids], device=device),
+        max_new_tokens,
+        temperature,
+        top_k,
+        generator=generator,
+        stop_id=tokenizer.eos_id if stop_at_eos else None,
+        on_token=on_token,
+    )
     model.train(was_training)
     tokens = out[start:]
     if stop_at_eos and tokens and tokens[-1] == tokenizer.eos_id:

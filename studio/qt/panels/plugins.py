@@ -51,8 +51,14 @@ class PluginsPanel(QWidget):
     def refresh(self) -> None:
         self.tree.clear()
         for record in self.ctx._studio.host.records.values():
-            item = QTreeWidgetItem([record.title, record.version or "-",
-                                    STATUS_MARK.get(record.display_status, record.display_status), record.source])
+            item = QTreeWidgetItem(
+                [
+                    record.title,
+                    record.version or "-",
+                    STATUS_MARK.get(record.display_status, record.display_status),
+                    record.source,
+                ]
+            )
             item.setData(0, Qt.ItemDataRole.UserRole, record.id)
             if record.problems:
                 item.setToolTip(2, record.problems[-1].message)
@@ -78,8 +84,12 @@ class PluginsPanel(QWidget):
         self.enabled.blockSignals(True)
         self.enabled.setChecked(record.id not in self.ctx._studio.settings.disabled_plugins)
         self.enabled.blockSignals(False)
-        lines = [f"{record.title} ({record.id}) {record.version}", f"module: {record.module}",
-                 f"source: {record.source}", f"status: {record.display_status}"]
+        lines = [
+            f"{record.title} ({record.id}) {record.version}",
+            f"module: {record.module}",
+            f"source: {record.source}",
+            f"status: {record.display_status}",
+        ]
         if record.info and record.info.description:
             lines += ["", record.info.description]
         for problem in record.problems:
@@ -90,6 +100,7 @@ class PluginsPanel(QWidget):
         record = self._record()
         if record is None:
             return
+
         def change(settings) -> None:  # merged with the file: another process may have changed it
             disabled = set(settings.disabled_plugins)
             (disabled.discard if enabled else disabled.add)(record.id)

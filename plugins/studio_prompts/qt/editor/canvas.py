@@ -37,8 +37,14 @@ if TYPE_CHECKING:
     from .convert import WorkflowDocument
     from .inspector import Inspector
 
-STATE_COLORS = {"queued": (90, 90, 90), "running": (50, 100, 200), "ok": (50, 140, 70), "cached": (60, 150, 140),
-                "error": (190, 55, 55), "cancelled": (170, 120, 40)}
+STATE_COLORS = {
+    "queued": (90, 90, 90),
+    "running": (50, 100, 200),
+    "ok": (50, 140, 70),
+    "cached": (60, 150, 140),
+    "error": (190, 55, 55),
+    "cancelled": (170, 120, 40),
+}
 
 
 class StudioNodeGraph(NodeGraph):
@@ -64,15 +70,19 @@ class StudioNodeGraph(NodeGraph):
             if compatible(out_type, in_type):
                 allowed.append((a, b))
             else:
-                self.refused.emit(f"{out_node.name()}.{out_view.name} ({out_type}) cannot connect to "
-                                  f"{in_node.name()}.{in_view.name} ({in_type})")
+                self.refused.emit(
+                    f"{out_node.name()}.{out_view.name} ({out_type}) cannot connect to "
+                    f"{in_node.name()}.{in_view.name} ({in_type})"
+                )
         super()._on_connection_changed(disconnected, allowed)
 
 
 def ports(node: WorkflowNode) -> tuple[Ports, Ports]:
     """A canvas node's (inputs, outputs) as (name, type)."""
-    return ([(n, node.port_type("in", n)) for n in node.inputs()],
-            [(n, node.port_type("out", n)) for n in node.outputs()])
+    return (
+        [(n, node.port_type("in", n)) for n in node.inputs()],
+        [(n, node.port_type("out", n)) for n in node.outputs()],
+    )
 
 
 class CanvasEdits:
@@ -172,15 +182,21 @@ class CanvasEdits:
         stack.beginMacro(f"group {', '.join(names)}")
         self.graph.delete_nodes(chosen)
         group = plan.node
-        node = self._create(f"{IDENTIFIER}.{node_class_name(group.type)}", plan.node_id,
-                            plan.pos or chosen[0].pos(), json.dumps(group.params),
-                            *self.doc.ports_of(group.type, group.params, list(group.inputs)))
+        node = self._create(
+            f"{IDENTIFIER}.{node_class_name(group.type)}",
+            plan.node_id,
+            plan.pos or chosen[0].pos(),
+            json.dumps(group.params),
+            *self.doc.ports_of(group.type, group.params, list(group.inputs)),
+        )
         node.title = group.title
         for ref, target, port in plan.wires:
             self.doc.connect(ref, target, port, push_undo=True)
         stack.endMacro()
-        self.say(f"Grouped {', '.join(names)} into {plan.sub_path.name} (Ctrl+Z undoes it); double-click the node "
-                 "to open it.")
+        self.say(
+            f"Grouped {', '.join(names)} into {plan.sub_path.name} (Ctrl+Z undoes it); double-click the node "
+            "to open it."
+        )
         return plan.sub_path
 
     # ---- parameters and ports
@@ -235,14 +251,17 @@ class CanvasEdits:
         node.set_typed_ports(inputs, outputs)
         return node
 
-    def _replace_ports(self, node: WorkflowNode, inputs: Ports, outputs: Ports,
-                       type_name: str | None = None) -> WorkflowNode:
+    def _replace_ports(
+        self, node: WorkflowNode, inputs: Ports, outputs: Ports, type_name: str | None = None
+    ) -> WorkflowNode:
         """Rebuild a node under the same name (optionally as another type): delete and
         re-create (both undoable), then reconnect what still fits."""
-        wires_in = {name: [(p.node().name(), p.name()) for p in port.connected_ports()]
-                    for name, port in node.inputs().items()}
-        wires_out = {name: [(p.node().name(), p.name()) for p in port.connected_ports()]
-                     for name, port in node.outputs().items()}
+        wires_in = {
+            name: [(p.node().name(), p.name()) for p in port.connected_ports()] for name, port in node.inputs().items()
+        }
+        wires_out = {
+            name: [(p.node().name(), p.name()) for p in port.connected_ports()] for name, port in node.outputs().items()
+        }
         name, pos, params = node.name(), node.pos(), node.get_property("params")
         type_name = type_name or node.type_
         self.graph.delete_node(node)
@@ -252,8 +271,9 @@ class CanvasEdits:
             found = self.graph.get_node_by_name(other)
             return None if found is None else (found.inputs(), found.outputs())
 
-        for source, source_port, target, target_port in kept_wires(name, wires_in, wires_out, inputs, outputs,
-                                                                   ports_of):
+        for source, source_port, target, target_port in kept_wires(
+            name, wires_in, wires_out, inputs, outputs, ports_of
+        ):
             out_node, in_node = self.graph.get_node_by_name(source), self.graph.get_node_by_name(target)
             out_node.outputs()[source_port].connect_to(in_node.inputs()[target_port])
         self.inspector.show_node(fresh)

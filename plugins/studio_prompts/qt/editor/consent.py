@@ -25,13 +25,18 @@ class TrustDialog(QMessageBox):
         self.setIcon(QMessageBox.Icon.Warning)
         servers = any(ref.ref.startswith("model endpoint ") for ref in code)
         only_servers = all(ref.ref.startswith("model endpoint ") for ref in code)
-        self.setWindowTitle("Send your API keys to servers a workflow names?" if only_servers
-                            else "Run Python code from a workflow?")
-        what = "sends your API keys to servers it names" if only_servers else \
-            "runs Python code it names" + (" and sends your API keys to servers it names" if servers else "")
+        self.setWindowTitle(
+            "Send your API keys to servers a workflow names?" if only_servers else "Run Python code from a workflow?"
+        )
+        what = (
+            "sends your API keys to servers it names"
+            if only_servers
+            else "runs Python code it names" + (" and sends your API keys to servers it names" if servers else "")
+        )
         self.setText(f"<b>{path.name}</b> {what}. Only run it if you trust where the file came from.")
-        self.setInformativeText("\n".join(f"• {ref.ref} — {ref.role}" + (f" in {ref.where}" if ref.where else "")
-                                          for ref in code))
+        self.setInformativeText(
+            "\n".join(f"• {ref.ref} — {ref.role}" + (f" in {ref.where}" if ref.where else "") for ref in code)
+        )
         self.run_button = self.addButton("Run", QMessageBox.ButtonRole.AcceptRole)
         self.cancel_button = self.addButton(QMessageBox.StandardButton.Cancel)
         self.setDefaultButton(self.cancel_button)
@@ -40,4 +45,3 @@ class TrustDialog(QMessageBox):
     def ask(self) -> bool:
         self.exec()
         return self.clickedButton() is self.run_button
-

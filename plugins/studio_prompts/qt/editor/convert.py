@@ -51,15 +51,15 @@ class WorkflowDocument:
         layout = spec.layout
         inputs = self._create(InputsNode, INPUTS_NODE, layout.get(INPUTS_NODE, [-300.0, 0.0]))
         inputs.set_typed_ports([], [(name, port.type) for name, port in spec.inputs.items()])
-        inputs.set_property("params", json.dumps({k: v.model_dump() for k, v in spec.inputs.items()}),
-                            push_undo=False)
+        inputs.set_property("params", json.dumps({k: v.model_dump() for k, v in spec.inputs.items()}), push_undo=False)
         referenced: dict[str, list[str]] = {}
         for ref in [r for n in spec.nodes.values() for r in n.inputs.values()] + list(spec.outputs.values()):
             source, _, port = ref.partition(".")
             referenced.setdefault(source, []).append(port)
         for i, (node_id, node) in enumerate(spec.nodes.items()):
-            self._create_workflow_node(node_id, node, layout.get(node_id, [i * 260.0, 0.0]),
-                                       sorted(set(referenced.get(node_id, []))))
+            self._create_workflow_node(
+                node_id, node, layout.get(node_id, [i * 260.0, 0.0]), sorted(set(referenced.get(node_id, [])))
+            )
         outputs = self._create(OutputsNode, OUTPUTS_NODE, layout.get(OUTPUTS_NODE, [len(spec.nodes) * 260.0, 0.0]))
         outputs.set_typed_ports([(name, "any") for name in spec.outputs], [])
         for node_id, node in spec.nodes.items():
@@ -70,18 +70,21 @@ class WorkflowDocument:
         graph.clear_undo_stack()
 
     def _create(self, cls: type[WorkflowNode], name: str, pos: list[float]) -> WorkflowNode:
-        node = self.graph.create_node(f"{cls.__identifier__}.{cls.__name__}", name=name, pos=list(pos), selected=False,
-                                      push_undo=False)
+        node = self.graph.create_node(
+            f"{cls.__identifier__}.{cls.__name__}", name=name, pos=list(pos), selected=False, push_undo=False
+        )
         if node.name() != name:  # NodeGraphQt makes names unique; ours already are
             node.set_property("name", name, push_undo=False)
         return node
 
     def _create_workflow_node(self, node_id: str, node: NodeSpec, pos: list[float], referenced: list[str]):
         node_type = self.node_types.get(node.type)
-        type_name = f"{IDENTIFIER}.{node_class_name(node.type)}" if node_type is not None else \
-            f"{MissingNode.__identifier__}.{MissingNode.__name__}"
-        canvas = self.graph.create_node(type_name, name=node_id, pos=list(pos), selected=False,
-                                        push_undo=False)
+        type_name = (
+            f"{IDENTIFIER}.{node_class_name(node.type)}"
+            if node_type is not None
+            else f"{MissingNode.__identifier__}.{MissingNode.__name__}"
+        )
+        canvas = self.graph.create_node(type_name, name=node_id, pos=list(pos), selected=False, push_undo=False)
         if canvas.name() != node_id:
             canvas.set_property("name", node_id, push_undo=False)
         canvas.set_property("params", json.dumps(node.params), push_undo=False)
@@ -115,26 +118,42 @@ class WorkflowDocument:
     # ---- graph → file
 
     def workflow_nodes(self) -> list[WorkflowNode]:
-        return [n for n in self.graph.all_nodes() if isinstance(n, WorkflowNode)
-                and n.get_property("workflow_type") not in (INPUTS_NODE, OUTPUTS_NODE)]
+        return [
+            n
+            for n in self.graph.all_nodes()
+            if isinstance(n, WorkflowNode) and n.get_property("workflow_type") not in (INPUTS_NODE, OUTPUTS_NODE)
+        ]
 
     def to_spec(self) -> WorkflowFile:
         inputs_node = self.graph.get_node_by_name(INPUTS_NODE)
         outputs_node = self.graph.get_node_by_name(OUTPUTS_NODE)
         declared = inputs_node.params() if inputs_node else {}
-        inputs = {name: PortSpec(type=inputs_node.port_type("out", name), desc=declared.get(name, {}).get("desc", ""))
-                  for name in (inputs_node.outputs() if inputs_node else {})}
+        inputs = {
+            name: PortSpec(type=inputs_node.port_type("out", name), desc=declared.get(name, {}).get("desc", ""))
+            for name in (inputs_node.outputs() if inputs_node else {})
+        }
         nodes: dict[str, NodeSpec] = {}
         for node in sorted(self.workflow_nodes(), key=lambda n: n.pos()[0]):
-            type_id = node.get_property("missing_type") if isinstance(node, MissingNode) else \
-                node.get_property("workflow_type")
-            nodes[node.name()] = NodeSpec(type=type_id, title=getattr(node, "title", ""), inputs=self._bindings(node),
-                                          params=node.params())
+            type_id = (
+                node.get_property("missing_type")
+                if isinstance(node, MissingNode)
+                else node.get_property("workflow_type")
+            )
+            nodes[node.name()] = NodeSpec(
+                type=type_id, title=getattr(node, "title", ""), inputs=self._bindings(node), params=node.params()
+            )
         outputs = self._bindings(outputs_node) if outputs_node else {}
         layout = {n.name(): [round(float(n.pos()[0]), 1), round(float(n.pos()[1]), 1)] for n in self.graph.all_nodes()}
         header = self.session.header
-        return WorkflowFile(name=header["name"], description=header["description"], model=header["model"],
-                            inputs=inputs, outputs=outputs, nodes=nodes, layout=layout)
+        return WorkflowFile(
+            name=header["name"],
+            description=header["description"],
+            model=header["model"],
+            inputs=inputs,
+            outputs=outputs,
+            nodes=nodes,
+            layout=layout,
+        )
 
     @staticmethod
     def _bindings(node: WorkflowNode) -> dict[str, str]:

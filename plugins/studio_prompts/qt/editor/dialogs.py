@@ -94,5 +94,7 @@ class FormDialog(QDialog):
         form.addRow(buttons)
 
     def values(self) -> dict[str, str]:
-        return {name: edit.currentText() if isinstance(edit, QComboBox) else edit.text()
-                for name, edit in self.edits.items()}
+        return {
+            name: edit.currentText() if isinstance(edit, QComboBox) else edit.text()
+            for name, edit in self.edits.items()
+        }

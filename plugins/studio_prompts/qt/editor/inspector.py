@@ -31,8 +31,11 @@ from .nodes import InputsNode, MissingNode, OutputsNode, WorkflowNode
 if TYPE_CHECKING:
     from ..workflow_panel import WorkflowEditor
 
-PREDICTOR_KINDS = {"prompts.predict": "Predict", "prompts.chain_of_thought": "Chain of thought",
-                   "prompts.react": "ReAct agent"}
+PREDICTOR_KINDS = {
+    "prompts.predict": "Predict",
+    "prompts.chain_of_thought": "Chain of thought",
+    "prompts.react": "ReAct agent",
+}
 
 
 class Inspector(QWidget):
@@ -55,13 +58,22 @@ class Inspector(QWidget):
         self.fields.verticalHeader().hide()
         self.signature.textEdited.connect(lambda _t: self._signature_edited())
         self.demos = DemosTable()
-        self.demos.setToolTip("Few-shot examples, one per row. Apply takes the demos from here if you edited "
-                              "them here, else from the JSON below")
+        self.demos.setToolTip(
+            "Few-shot examples, one per row. Apply takes the demos from here if you edited "
+            "them here, else from the JSON below"
+        )
         self._shown_demos: list[dict] = []
-        self.temperature = QDoubleSpinBox(objectName="temperature", minimum=-0.1, maximum=2.0, singleStep=0.1,
-                                          decimals=2, specialValueText="(model default)")
-        self.max_tokens = QSpinBox(objectName="max_tokens", minimum=0, maximum=1_000_000, singleStep=64,
-                                   specialValueText="(model default)")
+        self.temperature = QDoubleSpinBox(
+            objectName="temperature",
+            minimum=-0.1,
+            maximum=2.0,
+            singleStep=0.1,
+            decimals=2,
+            specialValueText="(model default)",
+        )
+        self.max_tokens = QSpinBox(
+            objectName="max_tokens", minimum=0, maximum=1_000_000, singleStep=64, specialValueText="(model default)"
+        )
         self.params = QPlainTextEdit(objectName="params")
         self.problem = QLabel(objectName="problem", wordWrap=True)
         self.problem.setStyleSheet("color: #c83c3c")
@@ -91,8 +103,16 @@ class Inspector(QWidget):
         self.node = node
         self.problem.setText("")
         enabled = node is not None
-        for widget in (self.signature, self.instructions, self.model, self.params, self.apply, self.fields,
-                       self.temperature, self.max_tokens):
+        for widget in (
+            self.signature,
+            self.instructions,
+            self.model,
+            self.params,
+            self.apply,
+            self.fields,
+            self.temperature,
+            self.max_tokens,
+        ):
             widget.setEnabled(enabled)
         type_id = node.get_property("workflow_type") if node is not None else ""
         self.kind.setEnabled(type_id in PREDICTOR_KINDS)
@@ -115,15 +135,22 @@ class Inspector(QWidget):
         if isinstance(node, (InputsNode, OutputsNode)):
             names = node.outputs() if isinstance(node, InputsNode) else node.inputs()
             direction = "out" if isinstance(node, InputsNode) else "in"
-            self.signature.setText(", ".join(n if node.port_type(direction, n) in ("str", "any") else
-                                             f"{n}: {node.port_type(direction, n)}" for n in names))
+            self.signature.setText(
+                ", ".join(
+                    n if node.port_type(direction, n) in ("str", "any") else f"{n}: {node.port_type(direction, n)}"
+                    for n in names
+                )
+            )
             self.signature.setPlaceholderText("question, context: list[str]")
             self.fields.setRowCount(0)
         else:
             spec = self._spec(params)
             self.signature.setText(str(spec) if spec else params.get("signature", ""))
-            self._fill_fields({(r, f.name): f.desc for r, fs in (("in", spec.inputs), ("out", spec.outputs))
-                               for f in fs} if spec else {})
+            self._fill_fields(
+                {(r, f.name): f.desc for r, fs in (("in", spec.inputs), ("out", spec.outputs)) for f in fs}
+                if spec
+                else {}
+            )
             if self.demos.isEnabled():
                 self.demos.set_demos(self._field_types(), list(params.get("demos") or []))
                 self._shown_demos = self.demos.demos()
@@ -197,8 +224,11 @@ class Inspector(QWidget):
                 self.problem.setText(str(exc))
                 return False
             descs = self._descriptions()
-            spec = replace(spec, inputs=tuple(f._replace(desc=descs.get(("in", f.name), "")) for f in spec.inputs),
-                           outputs=tuple(f._replace(desc=descs.get(("out", f.name), "")) for f in spec.outputs))
+            spec = replace(
+                spec,
+                inputs=tuple(f._replace(desc=descs.get(("in", f.name), "")) for f in spec.inputs),
+                outputs=tuple(f._replace(desc=descs.get(("out", f.name), "")) for f in spec.outputs),
+            )
             write_signature(params, spec, instructions=False)  # the instructions box is written below
         if "instructions" in params or self.instructions.toPlainText():
             params["instructions"] = self.instructions.toPlainText()
@@ -209,8 +239,10 @@ class Inspector(QWidget):
         else:
             params.pop("model", None)
         config = dict(params.get("config") or {})
-        for key, value, unset in (("temperature", self.temperature.value(), -0.1),
-                                  ("max_tokens", self.max_tokens.value(), 0)):
+        for key, value, unset in (
+            ("temperature", self.temperature.value(), -0.1),
+            ("max_tokens", self.max_tokens.value(), 0),
+        ):
             if abs(value - unset) > 1e-9:
                 config[key] = value
             else:
@@ -224,4 +256,3 @@ class Inspector(QWidget):
             self.editor.set_params(node, params)
         self.show_node(self.editor.graph.get_node_by_name(node.name()))
         return True
-

@@ -110,8 +110,12 @@ class JobActions:
         trusted = self.consent(path)
         if trusted is None:
             return None
-        run_id = self.tracker.start(JOB_KINDS["run"], runs.run_params(path, inputs, model, api_base, trusted),
-                                    title=TITLES["run"], on_done=self.run_finished)
+        run_id = self.tracker.start(
+            JOB_KINDS["run"],
+            runs.run_params(path, inputs, model, api_base, trusted),
+            title=TITLES["run"],
+            on_done=self.run_finished,
+        )
         if run_id is None:
             return None
         for state in self.session.start_run(run_id, [n.name() for n in self.doc.workflow_nodes()]):
@@ -123,8 +127,9 @@ class JobActions:
         if outcome.run_id == self.session.run_id:
             self.say(runs.run_finished_text(outcome))
 
-    def evaluate(self, data: str, metric: str = "exact_match", model: str = "", resume: str = "",
-                 api_base: str = "") -> str | None:
+    def evaluate(
+        self, data: str, metric: str = "exact_match", model: str = "", resume: str = "", api_base: str = ""
+    ) -> str | None:
         """Start an evaluation; ``resume`` (an earlier evaluation's run folder) keeps its
         scored examples and runs only the rest (its errored ones included)."""
         path = self._dataset_job_path(data, model, "evaluate", "Evaluate")
@@ -136,14 +141,22 @@ class JobActions:
             self.say(f"Evaluating on {Path(data).name} (run {run_id}); progress in Jobs.")
         return run_id
 
-    def optimize(self, data: str, optimizer: str = "bootstrap", metric: str = "exact_match",
-                 max_calls: int | None = 200, model: str = "", api_base: str = "") -> str | None:
+    def optimize(
+        self,
+        data: str,
+        optimizer: str = "bootstrap",
+        metric: str = "exact_match",
+        max_calls: int | None = 200,
+        model: str = "",
+        api_base: str = "",
+    ) -> str | None:
         path = self._dataset_job_path(data, model, "optimize", "Optimize")
         trusted = self.consent(path, metric) if path is not None else None
         if path is None or trusted is None:
             return None
-        run_id = self._start(OPTIMIZE, runs.optimize_params(path, data, metric, optimizer, max_calls, model,
-                                                            api_base, trusted))
+        run_id = self._start(
+            OPTIMIZE, runs.optimize_params(path, data, metric, optimizer, max_calls, model, api_base, trusted)
+        )
         if run_id is not None:
             self.say(f"Optimizing with {optimizer} (run {run_id}): the result is saved as a new file beside this one.")
         return run_id
@@ -161,8 +174,9 @@ class JobActions:
 
     def _start(self, kind: str, params: dict[str, Any]) -> str | None:
         """Start an evaluation or optimization; its result is shown when it ends."""
-        return self.tracker.start(JOB_KINDS[kind], params, title=TITLES[kind],
-                                  on_done=lambda outcome: self.job_finished(kind, outcome))
+        return self.tracker.start(
+            JOB_KINDS[kind], params, title=TITLES[kind], on_done=lambda outcome: self.job_finished(kind, outcome)
+        )
 
     def job_finished(self, kind: str, outcome: JobOutcome) -> None:
         """An evaluation or optimization ended: its score (or why not) in the status line,
@@ -206,33 +220,51 @@ class JobActions:
         and the metric (a known one, or ``module:function``)."""
         from ...evaluate import METRICS
 
-        return {"dataset file": FilePath(self.session.dataset, DATASET_FILTER),
-                "metric": Choice(list(METRICS), "exact_match")}
+        return {
+            "dataset file": FilePath(self.session.dataset, DATASET_FILTER),
+            "metric": Choice(list(METRICS), "exact_match"),
+        }
 
     def evaluate_dialog(self) -> None:
         if self.ready() is None:  # consent before the form
             return
         answers = self._ask("Evaluate workflow", {**self.evaluation_fields(), **MODEL_FIELDS})
         if answers:
-            self.evaluate(answers["dataset file"], answers["metric"], answers[MODEL_FIELD].strip(),
-                          api_base=answers[API_BASE_FIELD])
+            self.evaluate(
+                answers["dataset file"],
+                answers["metric"],
+                answers[MODEL_FIELD].strip(),
+                api_base=answers[API_BASE_FIELD],
+            )
 
     def optimize_dialog(self) -> None:
         from ...optimizers import OPTIMIZERS
 
         if self.ready() is None:  # consent before the form
             return
-        answers = self._ask("Optimize workflow", {**self.evaluation_fields(),
-                                                  "optimizer": Choice(list(OPTIMIZERS), "bootstrap"),
-                                                  "max model calls": "200", **MODEL_FIELDS})
+        answers = self._ask(
+            "Optimize workflow",
+            {
+                **self.evaluation_fields(),
+                "optimizer": Choice(list(OPTIMIZERS), "bootstrap"),
+                "max model calls": "200",
+                **MODEL_FIELDS,
+            },
+        )
         if answers:
             try:
                 max_calls = runs.max_calls(answers["max model calls"])
             except ValueError as exc:
                 self.say(str(exc), "error")
                 return
-            self.optimize(answers["dataset file"], answers["optimizer"], answers["metric"], max_calls,
-                          answers[MODEL_FIELD].strip(), answers[API_BASE_FIELD])
+            self.optimize(
+                answers["dataset file"],
+                answers["optimizer"],
+                answers["metric"],
+                max_calls,
+                answers[MODEL_FIELD].strip(),
+                answers[API_BASE_FIELD],
+            )
 
     def export_dialog(self) -> None:
         path = self.ensure_saved()

@@ -17,6 +17,7 @@ import types
 def _import_nodegraphqt() -> None:
     if "NodeGraphQt" in sys.modules or "distutils.version" in sys.modules:
         import NodeGraphQt
+
         return
     from packaging.version import Version
 

@@ -18,8 +18,13 @@ from ...workflow.editing import INPUTS_NODE, OUTPUTS_NODE
 from .nodegraph import BaseNode
 
 IDENTIFIER = "workflow"
-COLORS = {"Predictors": (48, 98, 140), "Code": (60, 110, 70), "Structure": (110, 80, 130),
-          "Retrieval": (140, 100, 40), "Workflow": (70, 70, 70)}
+COLORS = {
+    "Predictors": (48, 98, 140),
+    "Code": (60, 110, 70),
+    "Structure": (110, 80, 130),
+    "Retrieval": (140, 100, 40),
+    "Workflow": (70, 70, 70),
+}
 
 
 class WorkflowNode(BaseNode):
@@ -108,9 +113,17 @@ def make_node_classes(node_types: list[Any]) -> dict[str, type[WorkflowNode]]:
     """One canvas class per workflow node type (built-in and from plugins), by type id."""
     classes: dict[str, type[WorkflowNode]] = {}
     for node_type in node_types:
-        classes[node_type.id] = type(node_class_name(node_type.id), (WorkflowNode,), {
-            "__identifier__": IDENTIFIER, "NODE_NAME": node_type.title, "workflow_type": node_type.id,
-            "category": node_type.category, "__doc__": node_type.description})
+        classes[node_type.id] = type(
+            node_class_name(node_type.id),
+            (WorkflowNode,),
+            {
+                "__identifier__": IDENTIFIER,
+                "NODE_NAME": node_type.title,
+                "workflow_type": node_type.id,
+                "category": node_type.category,
+                "__doc__": node_type.description,
+            },
+        )
     return classes
 
 
@@ -135,7 +148,7 @@ def show_output(node, text: str, rgb: tuple[int, int, int]) -> None:
         label = QGraphicsSimpleTextItem(node.view)
         node.output_label = label
     line = " ".join(text.split())
-    label.setText(line if len(line) <= OUTPUT_PREVIEW_CHARS else line[:OUTPUT_PREVIEW_CHARS - 1] + "…")
+    label.setText(line if len(line) <= OUTPUT_PREVIEW_CHARS else line[: OUTPUT_PREVIEW_CHARS - 1] + "…")
     label.setBrush(QBrush(QColor(*[min(255, c + 90) for c in rgb])))
     label.setPos(4, node.view.boundingRect().height() + 2)
 
@@ -167,6 +180,6 @@ def show_code(node) -> None:
         label = QGraphicsSimpleTextItem(node.view)
         label.setBrush(QBrush(QColor(*CODE_RGB)))
         node.code_label = label
-    label.setText(text if len(text) <= OUTPUT_PREVIEW_CHARS else text[:OUTPUT_PREVIEW_CHARS - 1] + "…")
+    label.setText(text if len(text) <= OUTPUT_PREVIEW_CHARS else text[: OUTPUT_PREVIEW_CHARS - 1] + "…")
     label.setToolTip(text)
     label.setPos(4, -label.boundingRect().height() - 2)

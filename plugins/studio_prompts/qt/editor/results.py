@@ -53,8 +53,9 @@ class ResultView(QDialog):
         summary = json.loads((self.run_dir / "summary.json").read_text())
         self.summary.setText(summary_text(summary, self.run_dir))
         self.summary.setToolTip(self.summary.text())
-        self.rows = sorted(read_records(self.run_dir / "results.jsonl"),
-                           key=lambda r: (r.get("status") != "error", r.get("index", 0)))
+        self.rows = sorted(
+            read_records(self.run_dir / "results.jsonl"), key=lambda r: (r.get("status") != "error", r.get("index", 0))
+        )
         columns = ("status", "inputs", "labels", "outputs", "score", "error")
         self.table = QTableWidget(len(self.rows), len(columns), objectName="scores")
         self.table.setHorizontalHeaderLabels(list(columns))
@@ -81,8 +82,9 @@ class ResultView(QDialog):
         self.table.setColumnWidth(len(columns) - 1, MAX_COLUMN_WIDTH)
         layout.addWidget(self.table, 1)
         # the selected row's whole error (and outputs), readable and copyable
-        self.detail = QPlainTextEdit(objectName="detail", readOnly=True, placeholderText="Select a row to read its "
-                                                                                        "error and outputs in full.")
+        self.detail = QPlainTextEdit(
+            objectName="detail", readOnly=True, placeholderText="Select a row to read its error and outputs in full."
+        )
         self.detail.setMaximumHeight(120)
         layout.addWidget(self.detail)
         self.table.itemSelectionChanged.connect(self._show_detail)
@@ -90,16 +92,24 @@ class ResultView(QDialog):
             self.table.selectRow(0)
         self.retry: QPushButton | None = None
         if summary.get("errors") and self.editor is not None:
-            params = json.loads((self.run_dir / "params.json").read_text()) if (self.run_dir / "params.json").exists() \
+            params = (
+                json.loads((self.run_dir / "params.json").read_text())
+                if (self.run_dir / "params.json").exists()
                 else {}
+            )
             count = summary["errors"]
-            self.retry = QPushButton(f"Retry the {count} errored example{'' if count == 1 else 's'}",
-                                     objectName="retry")
+            self.retry = QPushButton(
+                f"Retry the {count} errored example{'' if count == 1 else 's'}", objectName="retry"
+            )
 
             def retry() -> None:
-                self.editor.evaluate(params.get("data", ""), params.get("metric", "exact_match"),
-                                     params.get("model", ""), resume=str(self.run_dir),
-                                     api_base=params.get("api_base", ""))
+                self.editor.evaluate(
+                    params.get("data", ""),
+                    params.get("metric", "exact_match"),
+                    params.get("model", ""),
+                    resume=str(self.run_dir),
+                    api_base=params.get("api_base", ""),
+                )
                 self.accept()
 
             self.retry.clicked.connect(retry)
@@ -123,9 +133,10 @@ class ResultView(QDialog):
         self.saved = Path(report["saved"])
         before, after = report.get("score_before"), report.get("score_after")
         scores = f" · score {before:.3f} → {after:.3f}" if before is not None and after is not None else ""
-        self.summary.setText(f"{report['optimizer']}: {len(report['changes'])} predictors changed{scores} · saved as "
-                             f"{self.saved.name}"
-                             + (f" · stopped: {report['stopped']}" if report.get("stopped") else ""))
+        self.summary.setText(
+            f"{report['optimizer']}: {len(report['changes'])} predictors changed{scores} · saved as "
+            f"{self.saved.name}" + (f" · stopped: {report['stopped']}" if report.get("stopped") else "")
+        )
         self.diff = QPlainTextEdit(objectName="diff", readOnly=True)
         self.diff.setPlainText((self.run_dir / "changes.diff").read_text() or "(no changes)")
         layout.addWidget(self.diff, 1)
@@ -143,13 +154,18 @@ def summary_text(summary: dict[str, Any], run_dir: Path) -> str:
     """The score over the scored examples, with the errors beside it, never inside it."""
     score = summary.get("score")
     scored, total = summary.get("scored", summary.get("examples", 0)), summary.get("examples", 0)
-    text = (f"Score {score:.3f} over {scored} of {total} examples" if score is not None
-            else f"No score: none of the {total} examples was scored")
+    text = (
+        f"Score {score:.3f} over {scored} of {total} examples"
+        if score is not None
+        else f"No score: none of the {total} examples was scored"
+    )
     if summary.get("unparsed"):
         text += f" ({summary['unparsed']} unreadable replies scored 0)"
     if summary.get("errors"):
-        text += (f" · {summary['errors']} errored, not scored (first: {summary.get('first_error', '?')}); "
-                 f"retrying them keeps the scored ones ({run_dir.name})")
+        text += (
+            f" · {summary['errors']} errored, not scored (first: {summary.get('first_error', '?')}); "
+            f"retrying them keeps the scored ones ({run_dir.name})"
+        )
     if summary.get("resumed"):
         text += f" · {summary['resumed']} resumed"
     if summary.get("not_run"):
