@@ -38,39 +38,39 @@ class HookSpecs:
     each plugin's implementation separately, so one plugin's error hides nothing else."""
 
     @hookspec
-    def studio_plugin_info(self) -> PluginInfo:  # type: ignore[empty-body]
+    def studio_plugin_info(self) -> PluginInfo:
         """Name, version, description and icon of this plugin."""
 
     @hookspec
-    def studio_job_kinds(self) -> list[JobKind]:  # type: ignore[empty-body]
+    def studio_job_kinds(self) -> list[JobKind]:
         """Job kinds this plugin can run."""
 
     @hookspec
-    def studio_panels(self) -> list[PanelSpec]:  # type: ignore[empty-body]
+    def studio_panels(self) -> list[PanelSpec]:
         """Dockable panels."""
 
     @hookspec
-    def studio_workflow_nodes(self) -> list[NodeType]:  # type: ignore[empty-body]
+    def studio_workflow_nodes(self) -> list[NodeType]:
         """Node types for the workflow graph editor."""
 
     @hookspec
-    def studio_llm_providers(self) -> list[LLMProvider]:  # type: ignore[empty-body]
+    def studio_llm_providers(self) -> list[LLMProvider]:
         """Model backends beyond litellm's own."""
 
     @hookspec
-    def studio_commands(self) -> list[MenuAction | CliCommand]:  # type: ignore[empty-body]
+    def studio_commands(self) -> list[MenuAction | CliCommand]:
         """Menu actions and CLI sub-commands."""
 
     @hookspec
-    def studio_model_parts(self) -> list[ModelPart]:  # type: ignore[empty-body]
+    def studio_model_parts(self) -> list[ModelPart]:
         """Attention types and blocks for the trainer's model registry."""
 
     @hookspec
-    def studio_model_loaders(self) -> list[ModelLoader]:  # type: ignore[empty-body]
+    def studio_model_loaders(self) -> list[ModelLoader]:
         """Checkpoint kinds other plugins can load and measure (see ``LoadedModel``)."""
 
     @hookspec
-    def studio_weight_readers(self) -> list[WeightReader]:  # type: ignore[empty-body]
+    def studio_weight_readers(self) -> list[WeightReader]:
         """Other forms of stored weights that checkpoint loaders can read."""
 
     @hookspec(firstresult=True)
