@@ -68,7 +68,8 @@ class QueryEncoder:
         processes = list((getattr(self.pool, "_processes", None) or {}).values())
         for process in processes:
             process.kill()
-        self.pool.shutdown(wait=False, cancel_futures=True)
-        for process in processes:
-            process.join(timeout=2)  # reaped, not left a zombie
+        # then wait for the pool's own thread, which reaps them (two threads waiting on one
+        # child race: the loser sees no child and would call it alive); a killed helper goes
+        # at once, so this does not hold up quitting
+        self.pool.shutdown(wait=True, cancel_futures=True)
         self.pool = None
