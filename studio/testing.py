@@ -14,6 +14,10 @@ Install tensor-studio and these fixtures are available in any test suite:
 * ``qasync_loop`` — a qasync event loop on the test's QApplication, for GUI tests with jobs.
 * ``llm_server`` — a running ``FakeLLMServer`` (``studio.fake_llm``): an OpenAI-compatible
   chat server on 127.0.0.1 with scripted replies and latency, for LLM code through real HTTP.
+* ``run_cli(argv)`` — run ``tensor-studio ARGV…`` in this process and return its exit
+  code (output goes to the captured stdout / stderr, as with ``capsys``).
+* ``FakeLLMServer``, ``Reply``, ``Fail`` — the scripted server behind ``llm_server`` and
+  the items of its script, re-exported from ``studio.fake_llm``.
 * ``job_context`` — a ``RecordingContext``: a JobContext that keeps the (typed) events in
   a list, for calling a runner directly in the test process (fast; no worker, no studio).
 
@@ -27,12 +31,26 @@ import importlib
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from studio.fake_llm import Fail, FakeLLMServer, Reply  # re-exported: the llm_server fixture's script items
+
+__all__ = ["Fail", "FakeLLMServer", "RecordingContext", "Reply", "loop_until", "run_cli"]
+
+
+def run_cli(argv: Iterable[Any]) -> int:
+    """``tensor-studio ARGV…`` in this process (each item as a string); returns the exit
+    code. For plugin tests of their CLI commands: the studio loads in the environment the
+    test set up (``studio_home``)."""
+    from studio.cli import main
+
+    return main([str(a) for a in argv])
+
 
 if TYPE_CHECKING:
     from studio.api import Event
@@ -225,8 +243,6 @@ def job_context(tmp_path) -> Callable[..., RecordingContext]:
 @pytest.fixture
 def llm_server():
     """``llm_server.reset(script=[...], latency=0.1)``; ``llm_server.url`` is the api_base."""
-    from studio.fake_llm import FakeLLMServer
-
     with FakeLLMServer() as server:
         yield server
 

@@ -15,7 +15,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from studio.api import JobOutcome, RunStatus
-from studio.fake_llm import Fail
+from studio.testing import Fail
 from studio_prompts import Budget, Example, Predict, context
 from studio_prompts.evaluate import evaluate
 from studio_prompts.optimizers import COPRO, BootstrapFewShot
@@ -145,7 +145,7 @@ def data_file(tmp_path):
 
 
 def cli(capsys, *args) -> tuple[int, str, str]:
-    from studio.cli import main
+    from studio.testing import run_cli as main
 
     code = main([str(a) for a in args])
     captured = capsys.readouterr()

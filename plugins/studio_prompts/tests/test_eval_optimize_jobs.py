@@ -189,7 +189,7 @@ def test_run_job_writes_trace_and_outputs(tmp_path, llm_server, make_studio, run
 
 
 def test_cli_run_eval_optimize_export(tmp_path, llm_server, studio_home, monkeypatch, capsys, data_file):
-    from studio.cli import main
+    from studio.testing import run_cli as main
 
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)  # placeholder key
     llm_server.reset(script=demos_needed)
@@ -231,7 +231,7 @@ def test_cli_run_eval_optimize_export(tmp_path, llm_server, studio_home, monkeyp
 
 
 def test_cli_without_a_model_exits_2_saying_to_pass_model(tmp_path, studio_home, capsys):
-    from studio.cli import main
+    from studio.testing import run_cli as main
 
     from .helpers import predict_node, write_workflow
 
@@ -251,7 +251,7 @@ def test_cli_without_a_model_exits_2_saying_to_pass_model(tmp_path, studio_home,
 
 
 def test_cli_reports_bad_files_in_one_line(tmp_path, studio_home, capsys):
-    from studio.cli import main
+    from studio.testing import run_cli as main
 
     bad = tmp_path / "bad.workflow.json"
     bad.write_text('{"format": "tensor-studio.workflow", "version": 1, "name": "x", "nodes": {"a": 1}}')

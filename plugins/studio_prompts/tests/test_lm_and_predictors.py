@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from studio.fake_llm import Fail
+from studio.testing import Fail
 from studio_prompts import (
     LM,
     BestOfN,

@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from studio.cli import main
+from studio.testing import run_cli as main
 
 
 @pytest.fixture(autouse=True)

@@ -11,7 +11,7 @@ TOY = "python:studio_rag.tests.toy:embedder"
 
 
 def test_cli_index_search_status_remove(docs, studio_home, capsys):
-    from studio.cli import main
+    from studio.testing import run_cli as main
 
     assert main(["rag", "index", str(docs), "-c", "notes", "--embedder", TOY]) == 0
     out = capsys.readouterr().out
@@ -34,7 +34,7 @@ def test_cli_index_search_status_remove(docs, studio_home, capsys):
 
 
 def test_cli_errors_are_clear(docs, studio_home, capsys, tmp_path):
-    from studio.cli import main
+    from studio.testing import run_cli as main
 
     assert main(["rag", "index", str(docs), "-c", "notes", "--embedder", TOY]) == 0
     capsys.readouterr()
