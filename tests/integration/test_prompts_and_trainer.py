@@ -7,19 +7,7 @@ import studio_trainer.hooks as trainer_hooks
 from studio.api import RunStatus
 from studio_prompts import LM, Collector, Predict, context
 
-#: a tiny training run: a 2-layer, 32-wide model, 16-token context, 20 steps
-TINY = {
-    "model": {"n_layer": 2, "n_head": 2, "n_embd": 32, "block_size": 16},
-    "max_steps": 20,
-    "batch_size": 4,
-    "warmup_steps": 2,
-    "learning_rate": 3e-3,
-    "log_interval": 5,
-    "eval_interval": 10,
-    "eval_iters": 2,
-    "sample_interval": 0,
-    "checkpoint_interval": 10,
-}
+from .tiny import TINY_TRAINING as TINY
 
 
 def test_studio_checkpoint_answers_a_predictor(make_studio, run_job, tmp_path):
