@@ -6,6 +6,16 @@ import json
 from pathlib import Path
 from typing import Any
 
+#: countries and their capitals: the questions and gold answers of the evaluation tests
+CAPITALS = {
+    "France": "Paris",
+    "Germany": "Berlin",
+    "Italy": "Rome",
+    "Spain": "Madrid",
+    "Japan": "Tokyo",
+    "Egypt": "Cairo",
+}
+
 
 def workflow_dict(
     nodes: dict[str, Any], inputs: dict[str, Any], outputs: dict[str, str], name: str = "test", model: Any = None

@@ -16,16 +16,7 @@ from studio_prompts.optimizers import COPRO, BootstrapFewShot, LabeledFewShot
 from studio_prompts.workflow import load_workflow
 
 from .conftest import fields, input_value
-from .helpers import predict_node, write_workflow
-
-CAPITALS = {
-    "France": "Paris",
-    "Germany": "Berlin",
-    "Italy": "Rome",
-    "Spain": "Madrid",
-    "Japan": "Tokyo",
-    "Egypt": "Cairo",
-}
+from .helpers import CAPITALS, predict_node, write_workflow
 
 
 def dataset():
