@@ -125,10 +125,8 @@ class JobContext(Protocol):
 EventCallback = Callable[[str, list[Event]], None]
 
 
-@runtime_checkable
-class PanelContext(Protocol):
-    """What a panel (or a menu action) can do in the running studio. Callbacks run on
-    the GUI thread."""
+class InWorkspace(Protocol):
+    """What the panel and CLI contexts share: the plugin they serve and its workspace."""
 
     plugin_id: str
 
@@ -139,6 +137,12 @@ class PanelContext(Protocol):
     @property
     def data_dir(self) -> Path:
         """This plugin's own folder in the workspace (made on first use)."""
+
+
+@runtime_checkable
+class PanelContext(InWorkspace, Protocol):
+    """What a panel (or a menu action) can do in the running studio. Callbacks run on
+    the GUI thread."""
 
     def subscribe(
         self, callback: EventCallback, kinds: tuple[type[Event] | str, ...] | None = None
@@ -162,17 +166,9 @@ class PanelContext(Protocol):
 
 
 @runtime_checkable
-class CliContext(Protocol):
+class CliContext(InWorkspace, Protocol):
     """What a plugin's sub-command can do (``CliCommand.run(args, ctx)``)."""
 
-    plugin_id: str
-
-    @property
-    def workspace(self) -> Path: ...
-    @property
-    def folders(self) -> Folders: ...
-    @property
-    def data_dir(self) -> Path: ...
     def job_params(self, kind: str, params_file: Path | None, set_items: list[str]) -> dict[str, Any]:
         """A job's parameters from a params file and ``--set KEY=VALUE`` items, checked
         as ``tensor-studio jobs run`` checks them (a bad one raises a one-line error)."""
