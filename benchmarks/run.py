@@ -120,21 +120,23 @@ async def bench_stall(window, seconds: float) -> dict:
 
 
 async def bench_throughput(window, events: int) -> dict:
+    from studio.api import Event, Metric
+
     received = {"n": 0, "first": None, "last": None}
 
-    def count(run_id: str, batch: list[dict]) -> None:
+    def count(run_id: str, batch: list[Event]) -> None:
         now = time.perf_counter()
-        n = sum(1 for e in batch if e.get("kind") == "metric")
+        n = sum(1 for e in batch if isinstance(e, Metric))
         if n:
             received["first"] = received["first"] or now
             received["last"] = now
             received["n"] += n
 
-    unsubscribe = window.studio.bus.subscribe(count, ("metric",))
+    unsubscribe = window.studio.bus.subscribe(count, (Metric,))
     job = window.submit_job("diagnostics.stream", {"steps": events, "rate": 0, "busy": False})
     await window.studio.jobs.wait(job)
     unsubscribe()
-    on_disk = sum(1 for e in job.run.events() if e.get("kind") == "metric")
+    on_disk = sum(1 for e in job.run.events() if isinstance(e, Metric))
     panel_points = window.panels["studio:metrics"].runs[job.id].series["train/loss"].n
     ui_rate = received["n"] / (received["last"] - received["first"])
     emit_rate = job.result["events"] / job.result["seconds"]

@@ -159,9 +159,9 @@ def in_subprocess(script: str, args: list[str], label: str) -> str:
 
 
 def _job_figures(run_dir: Path) -> dict:
-    from studio.api import read_events
+    from studio.api import read_records  # the stored dicts: tokens_per_second reads them
 
-    events = list(read_events(run_dir / "events.jsonl"))
+    events = list(read_records(run_dir / "events.jsonl"))
     metrics = [e for e in events if e["kind"] == "metric"]
     val = [e["value"] for e in metrics if e["name"] == "val/loss"]
     status = [e for e in events if e["kind"] == "status"]

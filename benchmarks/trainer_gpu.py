@@ -186,7 +186,7 @@ def plain_loop(
 
 
 def studio_job(data: Path, steps: int, skip: int, compile: str | None) -> dict:
-    from studio.api import read_events
+    from studio.api import read_records
     from studio.session import Studio
 
     os.environ["TENSOR_STUDIO_HOME"] = tempfile.mkdtemp(prefix="ts-bench-")
@@ -200,7 +200,7 @@ def studio_job(data: Path, steps: int, skip: int, compile: str | None) -> dict:
     job = asyncio.run(go())
     if job.status != "succeeded":
         raise SystemExit(f"studio job {job.status}: {job.error}")
-    return _throughput([e for e in read_events(job.run.dir / "events.jsonl") if e["kind"] == "metric"], skip)
+    return _throughput([e for e in read_records(job.run.dir / "events.jsonl") if e.get("kind") == "metric"], skip)
 
 
 def studio_in_process(data: Path, steps: int, skip: int, compile: str | None) -> dict:
@@ -212,7 +212,10 @@ def studio_in_process(data: Path, steps: int, skip: int, compile: str | None) ->
 
     ctx = RecordingContext(Path(tempfile.mkdtemp(prefix="ts-bench-")) / "run")
     train(TrainParams.model_validate(job_params(data, steps, compile)), ctx)
-    return _throughput([{"kind": "metric", **e} for e in ctx.events if e["kind"] == "metric"], skip)
+    metrics = [
+        {"kind": "metric", "name": e.name, "step": e.step, "value": e.value, "t": e.t} for e in ctx.of_kind("metric")
+    ]
+    return _throughput(metrics, skip)
 
 
 def _throughput(metrics: list[dict], skip: int) -> dict:
