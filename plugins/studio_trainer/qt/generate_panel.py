@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPlainTextEdit,
+    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -22,6 +24,8 @@ from PySide6.QtWidgets import (
 
 from studio.api import JobOutcome, Panel, PanelContext
 from studio.widgets import JobTracker
+
+PROGRESS_WIDTH = 220  # pixels: the bar shares the row of the Generate button
 
 
 class GeneratePanel(QWidget, Panel):
@@ -52,11 +56,28 @@ class GeneratePanel(QWidget, Panel):
         self.button = QPushButton("Generate", objectName="trainer:generate-button")
         self.button.setToolTip("Sample a continuation (Ctrl+Return)")
         self.button.clicked.connect(self.generate)
-        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.generate)
-        layout.addWidget(self.button)
-        self.status = QLabel(wordWrap=True)
-        layout.addWidget(self.status)
-        self.tracker = JobTracker(ctx, self, status=self.status)
+        # only while the focus is in this panel: other panels have their own Ctrl+Return
+        QShortcut(
+            QKeySequence("Ctrl+Return"), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
+        ).activated.connect(self.generate)
+        self.status = QLabel(wordWrap=True, objectName="trainer:generate-status")
+        self.progress = QProgressBar(objectName="trainer:generate-progress", visible=False)
+        self.progress.setMaximumWidth(PROGRESS_WIDTH)
+        self.cancel_button = QPushButton("Cancel", objectName="trainer:generate-cancel")
+        running = QHBoxLayout()  # Generate, what it is doing, and while it samples its progress and Cancel
+        running.addWidget(self.button)
+        running.addWidget(self.status, 1)
+        running.addWidget(self.progress)
+        running.addWidget(self.cancel_button)
+        layout.addLayout(running)
+        self.tracker = JobTracker(
+            ctx,
+            self,
+            progress=self.progress,
+            cancel=self.cancel_button,
+            status=self.status,
+            busy_disabled=(self.button,),  # one generation at a time
+        )
         self.output = QPlainTextEdit(readOnly=True, objectName="trainer:output")
         self.output.setFont(QFont("monospace"))
         layout.addWidget(self.output, 1)
@@ -74,6 +95,8 @@ class GeneratePanel(QWidget, Panel):
         self.checkpoint.setText(str(path.parent if path.is_file() else path))
 
     def generate(self) -> None:
+        if self.tracker.busy:  # Ctrl+Return while one samples (the button is disabled)
+            return
         params: dict[str, Any] = {
             "checkpoint": self.checkpoint.text().strip(),
             "prompt": self.prompt.toPlainText() or "\n",

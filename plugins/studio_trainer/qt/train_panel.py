@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMenu,
     QMessageBox,
+    QProgressBar,
     QPushButton,
     QScrollArea,
     QTabWidget,
@@ -35,6 +36,7 @@ from ..resumable import resumable_runs
 
 TRAINING_FIELDS_ELSEWHERE = ("data", "model", "init_from", "lora", "distill", "resume")
 FINE_TUNE_FIELDS = ("init_from", "lora", "distill", "resume")
+PROGRESS_WIDTH = 220  # pixels: the bar shares the status line
 
 
 def _scroll(widget: QWidget) -> QScrollArea:
@@ -65,8 +67,15 @@ class TrainPanel(QWidget, Panel):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.summary)
         self.status = QLabel(wordWrap=True, objectName="trainer:status")
-        layout.addWidget(self.status)
-        self.tracker = JobTracker(ctx, self, status=self.status)  # says how the runs started here go
+        self.progress = QProgressBar(objectName="trainer:progress", visible=False)
+        self.progress.setMaximumWidth(PROGRESS_WIDTH)
+        self.cancel_button = QPushButton("Cancel", objectName="trainer:cancel")
+        self.cancel_button.setToolTip("Stop the run started here; its latest checkpoint stays, for Resume")
+        running = QHBoxLayout()  # the status line, and while a run goes its progress and Cancel
+        running.addWidget(self.status, 1)
+        running.addWidget(self.progress)
+        running.addWidget(self.cancel_button)
+        layout.addLayout(running)
         buttons = QHBoxLayout()
         self.defaults_button = QPushButton("Reset to defaults")
         self.defaults_button.clicked.connect(lambda: self.restore_state({}))
@@ -88,7 +97,20 @@ class TrainPanel(QWidget, Panel):
         buttons.addWidget(self.resume_button)
         buttons.addWidget(self.train_button)
         layout.addLayout(buttons)
-        QShortcut(QKeySequence("Ctrl+Return"), self).activated.connect(self.start)
+        # says how the runs started here go; one at a time: Train and Resume wait for it to end
+        self.tracker = JobTracker(
+            ctx,
+            self,
+            progress=self.progress,
+            cancel=self.cancel_button,
+            status=self.status,
+            busy_disabled=(self.train_button, self.resume_button),
+        )
+        self.tracker.finished.connect(lambda _outcome: self.update_summary())  # Train again only if the form is valid
+        # only while the focus is in this panel: other panels have their own Ctrl+Return
+        QShortcut(
+            QKeySequence("Ctrl+Return"), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
+        ).activated.connect(self.start)
         self.restore_state(ctx.settings().get("last", {}))
         self.refresh_presets()
 
@@ -193,7 +215,7 @@ class TrainPanel(QWidget, Panel):
             self.summary.setText(f"⚠ {'.'.join(map(str, err['loc']))}: {err['msg']}")
             self.train_button.setEnabled(False)
             return
-        self.train_button.setEnabled(True)
+        self.train_button.setEnabled(not self.tracker.busy)
         m, d = params.model, params.data
         if params.init_from or params.resume:
             self.summary.setText("The model and tokenizer come from the checkpoint.")
@@ -211,6 +233,8 @@ class TrainPanel(QWidget, Panel):
     # ---------------------------------------------------------------- actions
 
     def start(self) -> None:
+        if self.tracker.busy:  # Ctrl+Return while a run goes (the button is disabled)
+            return
         values = self.values()
         run_id = self.tracker.start("trainer.train", values, title="Training")
         if run_id is not None:  # else the tracker said why; the form is kept
@@ -228,6 +252,8 @@ class TrainPanel(QWidget, Panel):
     def resume(self, run_id: str) -> None:
         """A new run that continues ``run_id`` from its latest checkpoint, with its settings;
         the forms are left as they are."""
+        if self.tracker.busy:
+            return
         new_id = self.tracker.start("trainer.train", {"resume": run_id}, title=f"Resuming {run_id}")
         if new_id is not None:
             self.status.setText(f"Resuming {run_id} as run {new_id}; its curve continues in Metrics.")

@@ -161,3 +161,82 @@ def test_resume_lists_runs_that_stopped_early_and_continues_one(window, qasync_l
     assert job.status == RunStatus.SUCCEEDED, job.error
     assert "Resuming 20260101-000000-trainer.train-abcd" in panel.status.text()
     assert [s for s, _ in curve(job.run.events())] == [5, 10, 15, 20]  # the curve continues where the first run stopped
+
+
+def test_a_run_shows_progress_and_cancel_and_train_waits_for_it(window, qasync_loop, corpus):
+    """The panel showed no progress and no Cancel, and a second Train (or Ctrl+Return)
+    silently queued another run. While a run goes: the bar, Cancel, Train and Resume off."""
+    from studio.testing import loop_until
+
+    panel = window.panels["trainer:train"]
+    panel.restore_state(tiny(corpus, max_steps=100_000, log_interval=1, eval_interval=100_000))
+    assert not panel.progress.isVisibleTo(panel) and not panel.cancel_button.isEnabled()
+    assert panel.train_button.isEnabled() and panel.resume_button.isEnabled()
+
+    async def train():
+        panel.train_button.click()
+        return list(window.studio.jobs.jobs.values())[-1]
+
+    job = qasync_loop.run_until_complete(train())
+    assert panel.progress.isVisibleTo(panel) and panel.cancel_button.isEnabled()
+    assert not panel.train_button.isEnabled() and not panel.resume_button.isEnabled()
+    panel.start()  # Ctrl+Return while it runs: nothing more is queued
+    assert list(window.studio.jobs.jobs) == [job.id]
+    loop_until(qasync_loop, lambda: panel.progress.maximum() == 1000, timeout=60)  # steps are counted
+    editor(panel.model_form, "n_embd").setValue(31)  # an invalid form while it runs (2 heads)
+    assert not panel.train_button.isEnabled() and "multiple of n_head" in panel.summary.text()
+    panel.cancel_button.click()
+    loop_until(qasync_loop, lambda: job.status.finished, timeout=60)
+    loop_until(qasync_loop, lambda: not panel.tracker.busy)
+    assert job.status == RunStatus.CANCELLED
+    assert panel.status.text() == "Training: cancelled"
+    assert not panel.progress.isVisibleTo(panel) and not panel.cancel_button.isEnabled()
+    assert panel.resume_button.isEnabled() and not panel.train_button.isEnabled()  # the form is still invalid
+    editor(panel.model_form, "n_embd").setValue(32)
+    assert panel.train_button.isEnabled()
+
+
+def test_generate_shows_progress_and_cancel_and_waits_for_the_sample(window, qasync_loop, tmp_path):
+    from studio.testing import loop_until
+
+    gen = window.show_panel("trainer:generate")
+    gen.checkpoint.setText(str(tmp_path / "no-checkpoint-here"))
+    assert not gen.progress.isVisibleTo(gen) and not gen.cancel_button.isEnabled() and gen.button.isEnabled()
+
+    async def generate_then_cancel():
+        gen.button.click()
+        job = list(window.studio.jobs.jobs.values())[-1]
+        busy = gen.progress.isVisibleTo(gen), gen.cancel_button.isEnabled(), gen.button.isEnabled()
+        gen.generate()  # Ctrl+Return while it samples: nothing more is queued
+        gen.cancel_button.click()  # before it could fail on the missing checkpoint
+        await window.studio.jobs.wait(job)
+        return job, busy
+
+    job, busy = qasync_loop.run_until_complete(generate_then_cancel())
+    assert busy == (True, True, False) and list(window.studio.jobs.jobs) == [job.id]
+    loop_until(qasync_loop, lambda: not gen.tracker.busy)
+    assert job.status == RunStatus.CANCELLED and gen.status.text() == "Generation: cancelled"
+    assert not gen.progress.isVisibleTo(gen) and not gen.cancel_button.isEnabled() and gen.button.isEnabled()
+
+
+def test_ctrl_return_starts_the_panel_that_has_the_focus(window, monkeypatch):
+    """Train and Generate each had a window-wide Ctrl+Return: Qt called it ambiguous and
+    neither fired. Each now answers only while the focus is in its own panel."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    train, gen = window.panels["trainer:train"], window.show_panel("trainer:generate")
+    calls: list[str] = []
+    monkeypatch.setattr(train.tracker, "start", lambda *a, **k: calls.append("train"))
+    monkeypatch.setattr(gen.tracker, "start", lambda *a, **k: calls.append("generate"))
+    gen.checkpoint.setText("some-checkpoint")
+    window.activateWindow()
+    for widget, expected in ((editor(train.train_form, "max_steps"), "train"), (gen.prompt, "generate")):
+        widget.setFocus()
+        QApplication.processEvents()
+        focused = QApplication.focusWidget()
+        assert focused is not None and focused is widget
+        QTest.keyClick(focused, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+        assert calls[-1:] == [expected]
+    assert calls == ["train", "generate"]
