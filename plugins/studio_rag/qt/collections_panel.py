@@ -95,15 +95,23 @@ class RagPanel(QWidget, Panel):
         self.collections.currentTextChanged.connect(self.open_collection)
         refresh = QPushButton("Refresh")
         refresh.clicked.connect(lambda: self.refresh())
-        index_button = QPushButton("Index folder…", objectName="index")
-        index_button.clicked.connect(self._choose_folder)
-        sample_button = QPushButton("Build sample collection", objectName="sample")
-        sample_button.setToolTip("the Python standard library's documentation, offline (about a minute)")
-        sample_button.clicked.connect(self.build_sample)
+        self.index_button = QPushButton("Index folder…", objectName="index")
+        self.index_button.clicked.connect(self._choose_folder)
+        self.sample_button = QPushButton("Build sample collection", objectName="sample")
+        self.sample_button.setToolTip("the Python standard library's documentation, offline (about a minute)")
+        self.sample_button.clicked.connect(self.build_sample)
         self.progress = QProgressBar(objectName="progress", visible=False)
         self.cancel = QPushButton("Cancel", objectName="cancel")
         self.status = QLabel("", objectName="status", wordWrap=True)
-        self.tracker = JobTracker(ctx, self, progress=self.progress, cancel=self.cancel, status=self.status)
+        # one index at a time from the panel: a second one hid the first, and Cancel stopped both
+        self.tracker = JobTracker(
+            ctx,
+            self,
+            progress=self.progress,
+            cancel=self.cancel,
+            status=self.status,
+            busy_disabled=(self.index_button, self.sample_button),
+        )
 
         self.sources = QTableWidget(0, len(browse.SOURCE_COLUMNS), objectName="sources")
         self.sources.setHorizontalHeaderLabels(list(browse.SOURCE_COLUMNS))
@@ -131,7 +139,7 @@ class RagPanel(QWidget, Panel):
         self.open_command.editingFinished.connect(lambda: self._remember(open_command=self.open_command.text().strip()))
         self.inspector = QPlainTextEdit(objectName="inspector", readOnly=True)
         self.inspector_label = QLabel("Select a document or a result to see its chunks.", wordWrap=True)
-        self._lay_out(refresh, index_button, sample_button)
+        self._lay_out(refresh, self.index_button, self.sample_button)
         self.refresh(saved.get("collection", DEFAULT_COLLECTION))
 
     def _lay_out(self, *header_buttons: QPushButton) -> None:
@@ -220,7 +228,15 @@ class RagPanel(QWidget, Panel):
         if folder:
             self.index_folder(Path(folder))
 
+    def _indexing(self) -> bool:
+        """True (and said) while an index started here runs: a folder dropped meanwhile waits."""
+        if self.tracker.busy:
+            self.ctx.show_message("An index is being built: wait for it to end, or Cancel it, first.", "warning")
+        return self.tracker.busy
+
     def index_folder(self, folder: Path) -> str | None:
+        if self._indexing():
+            return None
         name = self.collections.currentText().strip() or DEFAULT_COLLECTION
         try:
             params = browse.index_params(folder, name, self.folder)
@@ -232,6 +248,8 @@ class RagPanel(QWidget, Panel):
         )
 
     def build_sample(self) -> str | None:
+        if self._indexing():
+            return None
         params = browse.sample_index_params(self.ctx.data_dir, self.folder)
         run_id = self.tracker.start(
             "rag.index",

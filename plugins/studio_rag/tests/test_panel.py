@@ -135,6 +135,36 @@ def test_dropping_a_folder_indexes_it(window, docs, qasync_loop):
     assert "Indexing cancelled" in panel.status.text()
 
 
+def test_one_index_at_a_time_from_the_panel(window, docs, qasync_loop, monkeypatch):
+    """A second index started while one ran hid the first, and one Cancel stopped both:
+    while an index runs, Index folder… and Build sample collection are off, and a folder
+    dropped meanwhile is refused with a message."""
+    from studio.testing import loop_until
+
+    panel = window.show_panel("rag:panel")
+    messages: list[tuple[str, str]] = []
+    monkeypatch.setattr(panel.ctx, "show_message", lambda text, level="info": messages.append((level, text)))
+    assert panel.index_button.isEnabled() and panel.sample_button.isEnabled()
+
+    async def index_twice():
+        first = panel.index_folder(docs)
+        busy = (panel.index_button.isEnabled(), panel.sample_button.isEnabled(), panel.cancel.isEnabled())
+        others = (panel.index_folder(docs), panel.build_sample())  # a folder dropped meanwhile, the menu's sample
+        panel.cancel.click()
+        return first, busy, others
+
+    first, busy, others = qasync_loop.run_until_complete(index_twice())
+    assert first is not None and busy == (False, False, True) and others == (None, None)
+    assert list(window.studio.jobs.jobs) == [first]
+    assert [level for level, _ in messages] == ["warning", "warning"] and "being built" in messages[0][1]
+    job = window.studio.jobs.jobs[first]
+    loop_until(qasync_loop, lambda: job.status.finished, timeout=60)
+    loop_until(qasync_loop, lambda: not panel.tracker.busy)
+    assert job.status == RunStatus.CANCELLED and "Indexing" in panel.status.text()
+    assert panel.index_button.isEnabled() and panel.sample_button.isEnabled() and not panel.cancel.isEnabled()
+    assert not panel.progress.isVisibleTo(panel)
+
+
 def test_empty_workspace_explains_what_to_do(window):
     panel = window.show_panel("rag:panel")
     panel.refresh()
