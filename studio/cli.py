@@ -122,7 +122,7 @@ def build_parser(extra_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
         try:
             cmd_parser.add_argument("-h", "--help", action="help", help="show this help message and exit")
             resolve(command.configure)(cmd_parser)
-        except Exception as exc:  # a broken plugin must not take the whole CLI down
+        except (Exception, SystemExit) as exc:  # a broken plugin must not take the whole CLI down
             cmd_parser.set_defaults(
                 plugin_broken=f"the '{command.name}' command is broken: {type(exc).__name__}: {exc}"
             )
@@ -137,6 +137,10 @@ def cmd_plugins(args, studio) -> int:
     if args.action in ("enable", "disable"):
         if args.plugin_id not in studio.host.records:
             raise CliError(f"no plugin {args.plugin_id!r}; see 'tensor-studio plugins list'")
+        if args.plugin_id == "studio":
+            raise CliError(
+                "'studio' is the shell itself (its Jobs, Metrics, Log and Plugins panels); it cannot be disabled"
+            )
 
         def change(settings) -> None:
             disabled = set(settings.disabled_plugins)
@@ -189,8 +193,10 @@ def cmd_plugin_new(args, studio) -> int:
     print(f"created {shown} (plugin {args.name!r}, package {values(args.name)['package']}):")
     for name in files:
         print(f"  {name}")
+    import shlex
+
     print(
-        f"next:\n  pip install -e {shown}\n  python -m pytest {os.path.join(shown, 'tests')}"
+        f"next:\n  pip install -e {shlex.quote(shown)}\n  python -m pytest {shlex.quote(os.path.join(shown, 'tests'))}"
         f"\n  tensor-studio plugins list\n  tensor-studio jobs run {args.name}.count --set steps=5"
     )
     return EXIT_OK
@@ -502,7 +508,10 @@ def _duration(info: dict) -> str:
     start, end = info.get("started"), info.get("finished")
     if not isinstance(start, (int, float)) or not start:
         return "-"
-    return f"{(end if isinstance(end, (int, float)) and end else time.time()) - start:.1f} s"
+    try:
+        return f"{(end if isinstance(end, (int, float)) and end else time.time()) - start:.1f} s"
+    except OverflowError:  # a hand-edited run.json with a number no clock gives
+        return "-"
 
 
 def _when(stamp: Any) -> str:
@@ -550,6 +559,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     exits 2, a failed job 1; an unexpected error also exits 1, its traceback saved to a
     file the line names (printed with ``--verbose``)."""
     argv = list(sys.argv[1:] if argv is None else argv)
+    for stream in (sys.stdout, sys.stderr):  # text from a hand-edited file may hold what no terminal can show
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     try:
         return _main(argv)
     except BrokenPipeError:  # `tensor-studio runs list | head`: the reader has all it wanted
@@ -592,9 +605,12 @@ def _main(argv: list[str]) -> int:
 
     try:
         studio = Studio.load(pre.workspace, create=command in (None, "gui"))
-        from studio.api import CliCommand
-
-        extra = [c for _, c in studio.host.commands() if isinstance(c, CliCommand)]
+        extra = plugin_commands(studio)
+        if command is not None and command in studio.host.disabled and command not in {c.name for c in extra}:
+            raise CliError(
+                f"'{command}' is a command of the plugin {command!r}, which is disabled; "
+                f"enable it with 'tensor-studio plugins enable {command}'"
+            )
         args = build_parser(extra).parse_args(argv)
         if args.command in (None, "gui"):
             from studio.core.display import check_display
@@ -696,8 +712,34 @@ class StudioCliContext:
         return run_job_to_end(self._studio, kind, params, quiet)
 
 
+BUILT_IN_COMMANDS = frozenset({"gui", "plugins", "plugin", "jobs", "runs", "doctor"})
+
+
+def plugin_commands(studio) -> list[Any]:
+    """The plugins' CLI commands, each name once: a name the CLI has, or an earlier plugin
+    took, is reported against the plugin that asked for it and left out."""
+    from studio.api import CliCommand
+
+    taken: set[str] = set(BUILT_IN_COMMANDS)
+    commands = []
+    for plugin_id, command in studio.host.commands():
+        if not isinstance(command, CliCommand):
+            continue
+        name: Any = command.name  # declared text; a plugin may hand anything
+        if not isinstance(name, str) or name in taken or not name.isidentifier():
+            problem = ValueError(f"the command name {name!r} is taken or not a word")
+            studio.host.report_problem(plugin_id, f"command {name}", problem)
+            continue
+        taken.add(name)
+        commands.append(command)
+    return commands
+
+
 def run_plugin_command(args, studio) -> int:
-    """A plugin's sub-command: ``run(args, ctx)`` with a StudioCliContext."""
+    """A plugin's sub-command: ``run(args, ctx)`` with a StudioCliContext. What goes wrong
+    in it is said as the plugin's, not the studio's: bad input (ValueError,
+    StudioFileError) exits 2; anything else, or a result that is no exit code, exits 1
+    with the plugin named and the traceback in the crash reports."""
     from studio.api import resolve
     from studio.core.files import StudioFileError
 
@@ -705,10 +747,49 @@ def run_plugin_command(args, studio) -> int:
         raise CliError(args.plugin_broken)
     command = args.plugin_command
     plugin_id = next((pid for pid, c in studio.host.commands() if c is command), "studio")
+    what = f"the '{command.name}' command (plugin {plugin_id!r})"
     try:
-        return int(resolve(command.run)(args, StudioCliContext(studio, plugin_id)) or 0)
+        run = resolve(command.run)
+        code = run(args, StudioCliContext(studio, plugin_id))
     except (CliError, StudioFileError, ValueError) as exc:
         raise CliError(str(exc)) from None
+    except Exception as exc:
+        print(
+            f"error: {what} failed: {type(exc).__name__}: {_first_line(exc)}{_old_signature(run_or_none(command))} "
+            f"(details in {_save_crash_report()})",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    if code is None:
+        return EXIT_OK
+    if isinstance(code, bool) or not isinstance(code, int) or not 0 <= code <= 255:
+        print(f"error: {what} returned {code!r}, not an exit code (0-255)", file=sys.stderr)
+        return EXIT_FAILED
+    return code
+
+
+def run_or_none(command: Any) -> Any:
+    from studio.api import resolve
+
+    try:
+        return resolve(command.run)
+    except Exception:
+        return None
+
+
+def _old_signature(run: Any) -> str:
+    """A hint when a command's ``run`` takes only ``args`` (the form before CliContext)."""
+    import inspect
+
+    try:
+        params = inspect.signature(run).parameters.values()
+    except (TypeError, ValueError):
+        return ""
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    varargs = any(p.kind == p.VAR_POSITIONAL for p in params)
+    if len(positional) == 1 and not varargs:
+        return " — its run(args) is written for an older studio: it must take (args, ctx)"
+    return ""
 
 
 if __name__ == "__main__":

@@ -70,3 +70,27 @@ def test_read_events_skips_what_is_not_an_event_and_read_records_keeps_it(tmp_pa
     assert len(read_events(log)) == 2
     assert len(list(read_records(log))) == 4  # every complete JSON object
     assert read_events(tmp_path / "missing") == [] and list(read_records(tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"kind": "metric", "name": "x", "step": 1, "value": 10**400},  # no float holds it
+        {"kind": "metric", "name": "x", "step": float("inf"), "value": 1},
+        {"kind": "metric", "name": "x", "step": 1, "value": float("nan")},
+        {"kind": "progress", "done": float("-inf")},
+        {"kind": "span", "id": ["a", "list"], "name": "x"},  # an id must be hashable text
+    ],
+)
+def test_numbers_no_float_holds_and_ids_that_are_no_text_are_skipped(raw):
+    assert parse_event(raw) is None
+
+
+def test_a_lone_surrogate_or_a_bad_time_does_not_reach_a_reader(tmp_path):
+    log = parse_event({"kind": "log", "text": "bad \ud800 byte", "t": "noon"})
+    assert log.text == "bad \\ud800 byte" and log.t == 0.0
+    log.text.encode("utf-8")  # printable and storable
+    assert parse_event({"kind": "span", "id": 7, "parent": None, "name": "n"}).id == "7"
+    big = tmp_path / "events.jsonl"
+    big.write_text('{"kind":"metric","name":"a","step":' + "9" * 5000 + ',"value":1}\n{"kind":"log","text":"ok"}\n')
+    assert [type(e) for e in read_events(big)] == [Log]  # an integer of 5000 digits is skipped, not raised

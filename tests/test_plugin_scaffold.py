@@ -77,6 +77,9 @@ def test_plugins_new_is_the_same_command_and_an_empty_folder_is_used(tmp_path, c
         ("trainer", "plugin name 'trainer' is taken by a built-in plugin; choose another name"),
         ("diagnostics", "taken by a built-in plugin"),
         ("studio", "taken by a built-in plugin"),
+        ("runs", "plugin name 'runs' is reserved"),  # its folder would be the workspace's runs/
+        ("data", "is reserved"),
+        ("workflows", "is reserved"),
     ],
 )
 def test_a_bad_name_is_one_line_and_exit_2(name, message, tmp_path, capsys):
@@ -188,3 +191,8 @@ def test_the_project_installs_with_pip_and_passes_its_own_tests(tmp_path):
     assert Path(where.strip()).is_relative_to(site)
     tests = run("-m", "pytest", "-p", "no:cacheprovider", "-q", str(project / "tests"), timeout=300)
     assert "5 passed" in tests.stdout, tests.stdout
+
+
+def test_a_target_that_cannot_be_read_or_named_is_one_line(tmp_path, capsys):
+    assert main(["plugin", "new", "longname", "--dir", str(tmp_path / ("x" * 300))]) == 2
+    assert "File name too long" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 """Discovery and isolation of good and broken plugins."""
 
+import pytest
 import sample_plugins
 
 from studio.api import JobKind
@@ -202,3 +203,123 @@ def test_a_disabled_plugin_contributes_nothing_in_the_studio_its_workers_or_a_ba
     update_settings(lambda s: setattr(s, "disabled_plugins", []))  # enabled again: it contributes
     reset_process_host()
     assert "extra.node" in {n.id for n in contributions("studio_workflow_nodes")}
+
+
+HOSTILE_SOURCE = """
+import sys
+from pydantic import BaseModel
+from studio.api import CliCommand, JobKind, PluginInfo, hookimpl
+
+class P(BaseModel):
+    pass
+
+@hookimpl
+def studio_plugin_info():
+    sys.exit(3)
+
+@hookimpl
+def studio_job_kinds():
+    return [JobKind("x/../../escaped", "Escapes", P, "hostile_mod:run"),
+            JobKind("hostile.bogus", "Bogus executor", P, "hostile_mod:run", executor="bogus"),
+            JobKind("hostile.dict", "Params not a model", dict, "hostile_mod:run"),
+            JobKind("diagnostics.stream", "Takes a built-in id", P, "hostile_mod:run"),
+            JobKind("hostile.ok", "Fine", P, "hostile_mod:run")]
+
+def configure(parser):
+    sys.exit(4)
+
+@hookimpl
+def studio_commands():
+    return [CliCommand("runs", "takes a built-in name", configure, "hostile_mod:run"),
+            CliCommand("hostile", "exits while configuring", configure, "hostile_mod:run")]
+
+def run(*args):
+    return 0
+"""
+
+
+def test_a_hostile_plugin_is_reported_and_changes_nothing_else(plugin_distribution, make_studio, capsys):
+    """sys.exit() in hooks, ids that would escape the workspace, bad executors and params,
+    a built-in's job id or command name: each is the plugin's problem, never the studio's."""
+    from studio.cli import main
+
+    plugin_distribution("aaa-hostile", {"aaa_hostile": "hostile_mod"}, {"hostile_mod": HOSTILE_SOURCE})
+    studio = make_studio(discover=True)
+    kinds = studio.host.job_kinds()
+    assert "hostile.ok" in kinds
+    assert not {"x/../../escaped", "hostile.bogus", "hostile.dict"} & set(kinds)
+    assert studio.host.owner("studio_job_kinds", "diagnostics.stream") == "diagnostics"  # built-ins register first
+    problems = " | ".join(p.message for p in studio.host.records["aaa_hostile"].problems)
+    for fragment in ("SystemExit: 3", "not a plain name", "executor must be", "pydantic model class", "already taken"):
+        assert fragment in problems, problems
+    assert main(["runs", "list"]) == 0  # the built-in 'runs' command is not replaced
+    assert main(["hostile"]) == 2  # its configure exited: the command is reported broken, the CLI lives
+    err = capsys.readouterr().err
+    assert "the 'hostile' command is broken: SystemExit: 4" in err
+
+
+OLD_COMMAND_SOURCE = """
+from studio.api import CliCommand, hookimpl
+
+def configure(parser):
+    pass
+
+def old(args):
+    return 0
+
+def crashes(args, ctx):
+    raise KeyError("missing")
+
+def not_a_code(args, ctx):
+    return "abc"
+
+@hookimpl
+def studio_commands():
+    return [CliCommand("old", "run(args) only", configure, old),
+            CliCommand("crashes", "raises", configure, crashes),
+            CliCommand("notacode", "returns text", configure, not_a_code)]
+"""
+
+
+def test_a_plugin_command_that_fails_is_the_plugins_failure(plugin_distribution, studio_home, capsys):
+    from studio.cli import main
+
+    plugin_distribution("old-plugin", {"oldp": "old_mod"}, {"old_mod": OLD_COMMAND_SOURCE})
+    assert main(["old"]) == 1
+    err = capsys.readouterr().err
+    assert "the 'old' command (plugin 'oldp') failed: TypeError" in err and "must take (args, ctx)" in err
+    assert "internal error" not in err
+    assert main(["crashes"]) == 1
+    assert "the 'crashes' command (plugin 'oldp') failed: KeyError" in capsys.readouterr().err
+    assert main(["notacode"]) == 1
+    assert "returned 'abc', not an exit code" in capsys.readouterr().err
+
+
+def test_disabling_a_plugin_is_said_where_its_things_are_asked_for(plugin_distribution, make_studio, capsys):
+    from studio.cli import main
+    from studio.core.settings import update_settings
+    from studio.runtime.jobs import JobError
+
+    update_settings(lambda s: setattr(s, "disabled_plugins", ["rag"]))
+    assert main(["rag", "status"]) == 2
+    assert "plugin 'rag', which is disabled" in capsys.readouterr().err
+    studio = make_studio(discover=True)
+    with pytest.raises(JobError, match="the plugin 'rag' is disabled"):
+        studio.jobs.validate("rag.index", {})
+    assert main(["plugins", "disable", "studio"]) == 2
+    assert "cannot be disabled" in capsys.readouterr().err
+
+
+def test_a_plugin_folder_that_is_not_a_folder_or_is_the_shells_is_refused(tmp_path):
+    from studio.api import Folders, StudioFileError
+
+    folders = Folders(tmp_path)
+    (tmp_path / "rag").write_text("a file where the plugin's folder goes")
+    with pytest.raises(StudioFileError, match="is not a folder"):
+        folders.plugin_dir("rag")
+    assert (tmp_path / "rag").read_text().startswith("a file")  # left as it was
+    for name in ("runs", "data", "workflows", "../up", ""):
+        with pytest.raises(ValueError, match="not a plugin id"):
+            folders.plugin_dir(name)
+    assert folders.plugin_dir("fresh") == tmp_path / "fresh" and (tmp_path / "fresh").is_dir()
+    assert folders.plugin_dir("later", create=False) == tmp_path / "later" and not (tmp_path / "later").exists()

@@ -20,9 +20,12 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from studio.core.files import StudioFileError
+
 from .events import Event, RunStatus
 
 _PLUGIN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+SHELL_FOLDERS = frozenset({"runs", "workflows", "data"})  # the workspace's own: never a plugin's
 
 
 class JobCancelled(Exception):
@@ -68,12 +71,21 @@ class Folders:
         return self.workspace / "data"
 
     def plugin_dir(self, plugin_id: str, *, create: bool = True) -> Path:
-        """A plugin's own folder, ``<workspace>/<plugin id>/`` (made on first use)."""
-        if not _PLUGIN_ID.fullmatch(plugin_id):
+        """A plugin's own folder, ``<workspace>/<plugin id>/`` (made on first use). Something
+        else at that path (a file, a dangling link) or a folder that cannot be made raises a
+        ``StudioFileError`` that says so."""
+        if not _PLUGIN_ID.fullmatch(plugin_id) or plugin_id in SHELL_FOLDERS:
             raise ValueError(f"not a plugin id: {plugin_id!r}")
         folder = self.workspace / plugin_id
         if create:
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:
+                raise StudioFileError(
+                    f"{folder} is not a folder; move it away so the studio can use that name"
+                ) from None
+            except OSError as exc:
+                raise StudioFileError(f"cannot make {folder}: {exc.strerror or exc}") from None
         return folder
 
 

@@ -23,6 +23,7 @@ import enum
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from math import isfinite
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -165,7 +166,7 @@ def parse_event(raw: Mapping[str, Any]) -> Event | None:
         return None
     try:
         return parser(raw)
-    except (KeyError, TypeError, ValueError):
+    except (KeyError, TypeError, ValueError, OverflowError):
         return None
 
 
@@ -183,13 +184,40 @@ _NUMBERS = (int, float)  # exact types: a bool is not a number here (a hand-edit
 
 
 def _number(value: Any, *, optional: bool = False) -> Any:
-    if type(value) in _NUMBERS or (value is None and optional):
+    """A finite number as it is (an int too big for a float raises OverflowError)."""
+    if type(value) in _NUMBERS and isfinite(value):
         return value
-    raise TypeError(f"not a number: {value!r}")
+    if value is None and optional:
+        return None
+    raise TypeError(f"not a finite number: {value!r}")
 
 
 def _text(value: Any, default: str = "") -> str:
-    return value if type(value) is str else default if value is None else str(value)
+    """Text as it is; a lone surrogate (JSON allows ``"\\ud800"``; nothing can print or store
+    it) as an escape; anything else as its ``str``."""
+    if type(value) is not str:
+        return default if value is None else str(value)
+    if value.isascii():
+        return value
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _time(raw: Mapping[str, Any]) -> float:
+    t: Any = raw.get("t")
+    return t if type(t) in _NUMBERS and isfinite(t) else 0.0
+
+
+def _ident(value: Any) -> str | None:
+    """A span's id or parent: text (or a number, as text); None for a root."""
+    if value is None or type(value) is str:
+        return value
+    if type(value) is int:
+        return str(value)
+    raise TypeError(f"not an id: {value!r}")
 
 
 # The parsers below run for every event a job emits (hundreds of thousands a second from a
@@ -201,23 +229,30 @@ def _progress(raw: Mapping[str, Any]) -> Progress:
         _number(raw.get("done") or 0),
         _number(raw.get("total"), optional=True),
         _text(raw.get("message")),
-        raw.get("t") or 0.0,
+        _time(raw),
     )
 
 
-def _metric(raw: Mapping[str, Any]) -> Metric:
+def _metric(raw: Mapping[str, Any]) -> Metric:  # the hottest: checks inlined
     name, step, value = raw["name"], raw["step"], raw.get("value")
-    if type(step) not in _NUMBERS or (value is not None and type(value) not in _NUMBERS):
-        raise TypeError("a metric's step and value are numbers")
-    return Metric(name if type(name) is str else str(name), step, value, raw.get("t") or 0.0)
+    t: Any = raw.get("t")
+    if type(step) not in _NUMBERS or not isfinite(step):
+        raise TypeError("a metric's step is a finite number")
+    if value is not None and (type(value) not in _NUMBERS or not isfinite(value)):
+        raise TypeError("a metric's value is a finite number, or null")
+    if type(name) is not str or not name.isascii():
+        name = _text(name)
+    if type(t) not in _NUMBERS or not isfinite(t):
+        t = 0.0
+    return Metric(name, step, value, t)
 
 
 def _log(raw: Mapping[str, Any]) -> Log:
-    return Log(_text(raw.get("text")), _text(raw.get("level"), "info"), raw.get("t") or 0.0)
+    return Log(_text(raw.get("text")), _text(raw.get("level"), "info"), _time(raw))
 
 
 def _artifact(raw: Mapping[str, Any]) -> Artifact:
-    return Artifact(str(raw["path"]), _text(raw.get("artifact_kind"), "file"), raw.get("t") or 0.0)
+    return Artifact(_text(raw["path"]), _text(raw.get("artifact_kind"), "file"), _time(raw))
 
 
 _SPAN_ENVELOPE = ("t", "kind", "span_kind")
@@ -231,8 +266,8 @@ def _span(raw: Mapping[str, Any]) -> Span:
     return Span(
         span_kind,
         _text(raw.get("name")),
-        raw.get("id"),
-        raw.get("parent"),
+        _ident(raw.get("id")),
+        _ident(raw.get("parent")),
         _text(raw.get("status"), "ok"),
         None if error is None else str(error),
         _number(raw.get("start"), optional=True),
@@ -240,13 +275,13 @@ def _span(raw: Mapping[str, Any]) -> Span:
         raw.get("inputs"),
         raw.get("outputs"),
         record,
-        raw.get("t") or 0.0,
+        _time(raw),
     )
 
 
 def _status(raw: Mapping[str, Any]) -> Status:
     error = raw.get("error")
-    return Status(RunStatus(raw["status"]), None if error is None else str(error), raw.get("t") or 0.0)
+    return Status(RunStatus(raw["status"]), None if error is None else _text(error), _time(raw))
 
 
 _PARSERS: dict[str, Callable[[Mapping[str, Any]], Event]] = {
@@ -273,7 +308,7 @@ def read_records(path: Path) -> Iterator[dict[str, Any]]:
         for line in fh:
             try:
                 record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError):
+            except (ValueError, RecursionError):  # not JSON, or an integer of thousands of digits
                 continue
             if isinstance(record, dict):
                 yield record

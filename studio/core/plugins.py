@@ -9,6 +9,7 @@ implementation at a time, so a broken plugin is reported and everything else wor
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import pluggy
+from pydantic import BaseModel
 
 from studio import api
 
@@ -83,7 +85,7 @@ class PluginHost:
 
     def discover(self) -> None:
         """Load every entry point of the group; failures are recorded, never raised."""
-        for ep in sorted(metadata.entry_points(group=self.group), key=lambda e: e.name):
+        for ep in sorted(metadata.entry_points(group=self.group), key=_builtins_first):
             if ep.name in self.records:
                 continue  # the same distribution seen twice on sys.path
             dist = getattr(ep, "dist", None)
@@ -127,7 +129,7 @@ class PluginHost:
             return
         try:
             info = impl()
-        except Exception as exc:
+        except _PLUGIN_FAILURES as exc:  # sys.exit() in a plugin must not end the studio
             record.problems.append(_problem("hook studio_plugin_info", exc))
             return
         if isinstance(info, api.PluginInfo):
@@ -151,11 +153,15 @@ class PluginHost:
             try:
                 result = impl.function()
                 result = list(result or [])
-            except Exception as exc:
+            except _PLUGIN_FAILURES as exc:
                 self._report(record, _problem(f"hook {hook_name}", exc))
                 continue
             for item in result:
                 if isinstance(item, wanted):
+                    problem = item_problem(item)
+                    if problem:
+                        self._report(record, PluginProblem(f"hook {hook_name}", problem))
+                        continue
                     items.append((impl.plugin_name, item))
                 else:
                     self._report(
@@ -206,7 +212,7 @@ class PluginHost:
         for impl in reversed(self.pm.hook.studio_open_path.get_hookimpls()):
             try:
                 action = impl.function(path=Path(path))
-            except Exception as exc:
+            except _PLUGIN_FAILURES as exc:
                 self._report(self.records.get(impl.plugin_name), _problem("hook studio_open_path", exc))
                 continue
             if isinstance(action, api.OpenAction):
@@ -277,6 +283,36 @@ def new_host(disabled: Iterable[str] = (), *, discover: bool = True) -> PluginHo
     if discover:
         host.discover()
     return host
+
+
+# what a plugin's code may raise that the host reports against it: anything but Ctrl-C,
+# SystemExit included (a plugin calling sys.exit() must not end the studio or the CLI)
+_PLUGIN_FAILURES = (Exception, SystemExit, GeneratorExit)
+
+_ITEM_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.:-]*")
+
+
+def item_problem(item: Any) -> str | None:
+    """Why a contributed item cannot be used as it is, or None. Ids become run folder names
+    and dotted keys, so they are plain words; a job kind's params must be a pydantic model
+    and its executor one the studio has."""
+    item_id = getattr(item, "id", None)
+    if item_id is not None and (not isinstance(item_id, str) or not _ITEM_ID.fullmatch(item_id) or ".." in item_id):
+        return f"id {item_id!r} is not a plain name (letters, digits, '_', '.', ':' and '-'); ignored"
+    if isinstance(item, api.JobKind):
+        params: Any = item.params  # declared a model class; a plugin may hand anything
+        if not (isinstance(params, type) and issubclass(params, BaseModel)):
+            return f"job kind {item.id!r}: params must be a pydantic model class, not {item.params!r}; ignored"
+        if item.executor not in ("async", "process"):
+            return f"job kind {item.id!r}: executor must be 'async' or 'process', not {item.executor!r}; ignored"
+    return None
+
+
+def _builtins_first(ep: metadata.EntryPoint) -> tuple[bool, str]:
+    """Built-in plugins register first, so an id they contribute is theirs (the first keeps
+    an id); the rest in name order."""
+    dist = getattr(ep, "dist", None)
+    return (dist is None or dist.metadata["Name"] != BUILTIN_DISTRIBUTION, ep.name)
 
 
 def _problem(where: str, exc: BaseException) -> PluginProblem:

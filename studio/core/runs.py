@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import math
 import os
 import secrets
 import shutil
@@ -144,15 +145,11 @@ class Run:
         out: dict[str, tuple[list[float], list[float | None]]] = {}
         for e in self.raw_events():
             value = e.get("value")  # None where a NaN was logged (JSON has no NaN): a gap in the curve
-            if (
-                e.get("kind") != Metric.kind
-                or isinstance(value, bool)
-                or not isinstance(value, (int, float, type(None)))
-            ):
+            if e.get("kind") != Metric.kind or (value is not None and not _plain_number(value)):
                 continue  # a hand-edited line may hold anything
             steps, values = out.setdefault(str(e.get("name")), ([], []))
             step = e.get("step")
-            steps.append(step if isinstance(step, (int, float)) and not isinstance(step, bool) else len(steps))
+            steps.append(step if _plain_number(step) else len(steps))
             values.append(value)
         return out
 
@@ -262,6 +259,16 @@ def _info_problem(data: Any) -> str | None:
     return None
 
 
+def _plain_number(value: Any) -> bool:
+    """An int or float that a float holds (not a bool, not 10**400)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _pid_alive(pid: Any) -> bool:
     if not isinstance(pid, int) or pid <= 0:
         return False
@@ -273,3 +280,5 @@ def _pid_alive(pid: Any) -> bool:
         return psutil.pid_exists(pid)
     except ImportError:  # pragma: no cover - psutil is a dependency
         return True
+    except (OverflowError, ValueError):  # a hand-edited run.json: no process has that id
+        return False

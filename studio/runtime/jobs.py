@@ -154,6 +154,12 @@ class JobManager:
         kind = self.kinds.get(kind_id)
         if kind is None:
             known = ", ".join(sorted(self.kinds)) or "none"
+            plugin = kind_id.split(".", 1)[0]
+            if plugin in self.disabled_plugins:  # job kinds are named after their plugin by convention
+                raise JobError(
+                    f"unknown job kind {kind_id!r}: the plugin {plugin!r} is disabled "
+                    f"(enable it with 'tensor-studio plugins enable {plugin}')"
+                )
             raise JobError(f"unknown job kind {kind_id!r} (known: {known})")
         if isinstance(params, kind.params):
             return kind, params

@@ -25,6 +25,7 @@ from studio import __version__
 TEMPLATE_SUFFIX = ".tmpl"
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9_]*")
 MAX_NAME_LENGTH = 40
+RESERVED_IDS = frozenset({"studio", "runs", "workflows", "data"})  # the shell's id and its workspace folders
 _PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
 
 
@@ -46,6 +47,11 @@ def check_name(name: str, taken: Mapping[str, str] | None = None) -> None:
     if source is not None:
         where = "a built-in plugin" if source == "built-in" else f"an installed plugin ({source})"
         raise ScaffoldError(f"plugin name {name!r} is taken by {where}; choose another name")
+    if name in RESERVED_IDS:
+        raise ScaffoldError(
+            f"plugin name {name!r} is reserved: a plugin's files go in <workspace>/{name}/, which is the "
+            "studio's own folder; choose another name"
+        )
 
 
 def values(name: str) -> dict[str, str]:
@@ -112,21 +118,44 @@ def create(name: str, parent: Path, taken: Mapping[str, str] | None = None) -> t
     not empty; never overwrites a file."""
     check_name(name, taken)
     target = project_folder(name, parent)
-    if target.is_symlink() or (target.exists() and not target.is_dir()):
-        raise ScaffoldError(f"{target} already exists and is not a folder; nothing was written")
-    if target.is_dir() and any(target.iterdir()):
-        raise ScaffoldError(
-            f"{target} already exists and is not empty; nothing was written "
-            "(choose another --dir, or move that folder away)"
-        )
-    files = render(name)
     try:
-        target.mkdir(parents=True, exist_ok=True)
+        if target.is_symlink() or (target.exists() and not target.is_dir()):
+            raise ScaffoldError(f"{target} already exists and is not a folder; nothing was written")
+        if target.is_dir() and any(target.iterdir()):
+            raise ScaffoldError(
+                f"{target} already exists and is not empty; nothing was written "
+                "(choose another --dir, or move that folder away)"
+            )
+    except OSError as exc:  # an unreadable folder, a name too long for the file system
+        raise ScaffoldError(f"cannot use {target}: {exc.strerror or exc}; nothing was written") from None
+    files = render(name)
+    made: list[Path] = []  # what this call created, removed again if it cannot finish
+    try:
+        for folder in reversed([target, *target.parents]):
+            if not folder.exists():
+                folder.mkdir()
+                made.append(folder)
         for relative, text in files.items():
             path = target.joinpath(*relative.split("/"))
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if not path.parent.exists():
+                path.parent.mkdir(parents=True)
+                made.append(path.parent)
             with path.open("x", encoding="utf-8", newline="\n") as out:  # "x": never overwrite
+                made.append(path)
                 out.write(text)
     except OSError as exc:
-        raise ScaffoldError(f"cannot write the plugin into {target}: {exc.strerror or exc}") from None
+        _remove(made)  # a half-written project would only be refused as "not empty" next time
+        raise ScaffoldError(f"cannot write the plugin into {target}: {exc.strerror or exc}; nothing was kept") from None
     return target, sorted(files)
+
+
+def _remove(made: list[Path]) -> None:
+    """Remove what :func:`create` made, newest first (files, then the folders it created)."""
+    for path in reversed(made):
+        try:
+            if path.is_dir() and not path.is_symlink():
+                path.rmdir()  # only if empty: a folder we made holds only what we made
+            else:
+                path.unlink()
+        except OSError:
+            pass

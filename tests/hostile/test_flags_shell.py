@@ -81,7 +81,7 @@ def test_an_unexpected_error_is_one_line_with_a_saved_report(cli, tmp_path):
     )
     result = cli("crash", env={"PYTHONPATH": str(plugin)})
     assert result.code == 1, result
-    assert "Traceback" not in result.err and "internal error: KeyError" in result.err, result
+    assert "Traceback" not in result.err and "command (plugin 'crashy') failed: KeyError" in result.err, result
     report = result.err.split("details in ")[1].rstrip(")\n ")
     assert "KeyError" in Path(report).read_text()
 
@@ -111,6 +111,15 @@ def test_damaged_run_folders_and_settings_are_shown_as_such(cli):
             b'"value": null}\n{"kind": "metric", "name": "m", "value": 2}\n',
         },
         "20260101-000004-x-noparams": {"run.json": b'{"status": "failed"}'},
+        "20260101-000005-x-bignumbers": {
+            "run.json": b'{"status": "running", "owner_pid": 99999999999999999999999, "started": 1'
+            + b"0" * 400
+            + b"}",
+            "events.jsonl": b'{"kind": "metric", "name": "m", "step": 1, "value": 1'
+            + b"0" * 5000
+            + b'}\n{"kind": "log", "text": "lone \\ud800 surrogate"}\n{"kind": "metric", "name": "m", "step": 1, '
+            b'"value": 1' + b"0" * 400 + b"}\n",
+        },
     }
     for run_id, files in damaged.items():
         (runs / run_id).mkdir()
@@ -124,6 +133,7 @@ def test_damaged_run_folders_and_settings_are_shown_as_such(cli):
     shown = expect_ok(cli("runs", "show", "binevents")).out
     assert [line.split() for line in shown.splitlines() if line.startswith("  m ")] == [["m", "2", "2", "2"]]
     assert "does not exist" in expect_ok(cli("runs", "show", "noparams", "--json")).out
+    expect_ok(cli("runs", "show", "bignumbers", "--json"))  # numbers no machine type holds, a lone surrogate
 
 
 def test_a_corrupt_settings_file_is_kept_by_reading_commands(cli):
@@ -136,3 +146,16 @@ def test_a_corrupt_settings_file_is_kept_by_reading_commands(cli):
     expect_ok(cli("plugins", "disable", "quantizer"))  # a writer sets it aside, then writes
     assert list(settings.parent.glob("settings.json.corrupt-*"))
     assert "quantizer" in settings.read_text()
+
+
+def test_plugin_new_on_a_full_disk_leaves_nothing_half_written(small_disk, studio_home, capsys):
+    from studio.cli import main
+
+    disk = small_disk(1)
+    (disk / "filler").write_bytes(b"\0" * (1024 * 1024 - 16 * 1024))  # all but a few KB
+    assert main(["plugin", "new", "roomy", "--dir", str(disk)]) == 2
+    assert "cannot write the plugin" in capsys.readouterr().err
+    assert not (disk / "studio-roomy-plugin").exists()  # so a retry on a freed disk is not refused
+    (disk / "filler").unlink()
+    assert main(["plugin", "new", "roomy", "--dir", str(disk)]) == 0
+
