@@ -66,7 +66,12 @@ def _workflow(params: ModelOptions, path: str):
 def _settings(params: ModelOptions, ctx: JobContext, **extra: Any):
     import asyncio
 
-    cache = CallCache(ctx.data_dir / "llm-cache.sqlite") if params.cache else None
+    # a cache that cannot be used (full disk, locked, read-only) is a warning, not a failed run
+    cache = (
+        CallCache(ctx.data_dir / "llm-cache.sqlite", warn=lambda text: ctx.log(text, "warning"))
+        if params.cache
+        else None
+    )
     return context(
         tracer=Tracer(lambda record: ctx.span(**record)),
         cache=cache,

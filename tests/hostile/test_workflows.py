@@ -345,3 +345,90 @@ def test_copro_proposes_with_the_model_given_on_the_command_line(cli, tmp_path, 
         )
     )
     assert (tmp_path / "p.copro.workflow.json").exists(), result
+
+
+def healthy_cache(folder, rows: int = 21) -> bytes:
+    """A call cache of ``rows`` entries in ``folder`` (the plugin's ``prompts/``), closed
+    and checkpointed; returns its bytes, to check that it was left alone."""
+    import sqlite3
+
+    path = folder / "llm-cache.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE calls (key TEXT PRIMARY KEY, request TEXT, response TEXT, created REAL)")
+    with conn:
+        conn.executemany("INSERT INTO calls VALUES (?, ?, '{}', 0)", [(f"k{i}", "{}") for i in range(rows)])
+    conn.close()
+    return path.read_bytes()
+
+
+def cache_warning(result) -> str:
+    """The warning the run's log got about the cache ('' when none)."""
+    import re
+
+    from studio.api import Log, read_events
+
+    folder = re.search(r"folder (\S+)", result.err)
+    assert folder, result
+    logs = [e.text for e in read_events(folder.group(1)) if isinstance(e, Log) and e.level == "warning"]
+    return next((text for text in logs if "cache" in text), "")
+
+
+def on_its_own_disk(cli, disk):
+    """The workspace's ``prompts/`` folder made a link to ``disk``."""
+    prompts = cli.workspace / "prompts"
+    if prompts.is_symlink() or prompts.is_file():
+        prompts.unlink()
+    elif prompts.exists():
+        prompts.rmdir()
+    prompts.symlink_to(disk, target_is_directory=True)
+    return disk
+
+
+def test_a_cache_on_a_full_or_read_only_disk_is_kept_and_the_run_goes_on(cli, tmp_path, keyed_server, small_disk):
+    import subprocess
+
+    path = keyed_workflow(tmp_path / "p.workflow.json", None)
+    run = ("workflow", "run", path, "--input", "question=hi", "--model", "openai/x", "--api-base", keyed_server.url)
+    env = {"OPENAI_API_KEY": ""}
+    # the disk fills up: the cache is still a good cache, the run runs without it
+    full = on_its_own_disk(cli, small_disk(1))
+    before = healthy_cache(full)
+    filler = os.open(full / "filler", os.O_WRONLY | os.O_CREAT)
+    try:
+        while True:
+            os.write(filler, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(filler)
+    result = expect_ok(cli(*run, "--retries", "0", "--quiet", env=env))
+    assert json.loads(result.out) == {"answer": "ok"}
+    assert "disk is full" in cache_warning(result), result
+    assert (full / "llm-cache.sqlite").read_bytes() == before
+    assert not list(full.glob("*corrupt*"))
+    # a read-only disk: the same
+    readonly = on_its_own_disk(cli, small_disk(1))
+    before = healthy_cache(readonly)
+    subprocess.run(["mount", "-o", "remount,ro", str(readonly)], check=True)
+    result = expect_ok(cli(*run, "--retries", "0", "--quiet", env=env))
+    assert json.loads(result.out) == {"answer": "ok"} and cache_warning(result), result
+    assert (readonly / "llm-cache.sqlite").read_bytes() == before
+    assert not list(readonly.glob("*corrupt*"))
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root is not stopped by file modes")
+def test_a_cache_folder_without_permissions_is_no_reason_to_stop_a_run(cli, tmp_path, keyed_server):
+    path = keyed_workflow(tmp_path / "p.workflow.json", None)
+    run = ("workflow", "run", path, "--input", "question=hi", "--model", "openai/x", "--api-base", keyed_server.url)
+    prompts = Folders(cli.workspace).plugin_dir("prompts")
+    before = healthy_cache(prompts)
+    for mode in (0o555, 0o000):  # read-only, then no access at all
+        prompts.chmod(mode)
+        try:
+            result = expect_ok(cli(*run, "--retries", "0", "--quiet", env={"OPENAI_API_KEY": ""}))
+        finally:
+            prompts.chmod(0o755)
+        assert json.loads(result.out) == {"answer": "ok"} and cache_warning(result), result
+        assert (prompts / "llm-cache.sqlite").read_bytes() == before
+        assert not list(prompts.glob("*corrupt*"))
