@@ -253,6 +253,17 @@ def test_cancelling_a_run_cancels_in_flight_calls(tmp_path, llm_server, lm):
     assert {s["id"] for s in started} == {s["id"] for s in ended}
 
 
+def test_a_run_cancelled_before_a_model_call_ends_cancelled_not_as_a_node_failure(tmp_path, llm_server, lm):
+    """Cancelling a run as a node was about to call its model reported the run failed
+    ("node '…' (prompts.predict): JobCancelled"): the cancellation is raised as it is."""
+    from studio.api import JobCancelled
+
+    workflow = load_workflow(rag_like(tmp_path / "rag.workflow.json"))
+    with context(lm=lm, cancelled=lambda: True), pytest.raises(JobCancelled, match="before the model call"):
+        workflow(question="x")
+    assert llm_server.requests == []
+
+
 def test_python_and_sub_workflow_nodes(tmp_path, llm_server, lm):
     llm_server.reset(script=script)
     rag_like(tmp_path / "inner.workflow.json")

@@ -28,7 +28,7 @@ from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
-from studio.api import contributions, resolve
+from studio.api import JobCancelled, contributions, resolve
 
 from ..data import Prediction
 from ..lm import LM
@@ -398,9 +398,9 @@ class Workflow(Module):
             result = await self._execute(node_id, node, bound)
         except BaseException as exc:
             span.end(error=exc)
-            if isinstance(exc, Exception) and not isinstance(exc, NodeError):
+            if isinstance(exc, Exception) and not isinstance(exc, (NodeError, JobCancelled)):
                 raise NodeError(node_id, node.type, exc) from exc
-            raise
+            raise  # a cancelled job ends cancelled, not as this node's failure
         outputs = dict(result) if isinstance(result, dict) else {"result": result}
         span.end(outputs)
         values[node_id] = outputs
