@@ -15,7 +15,18 @@ from typing import Any
 
 from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDialog, QFileDialog, QLabel, QSplitter, QToolBar, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.api import Event, Folders, Panel, PanelContext, contributions
 from studio.widgets import JobTracker
@@ -31,6 +42,8 @@ from .editor.nodegraph import NodesPaletteWidget
 from .editor.nodes import InputsNode, MissingNode, OutputsNode, WorkflowNode, make_node_classes
 
 AUTOSAVE_MS = 30_000
+PROGRESS_WIDTH = 200  # pixels: the bar shares the status row
+JOB_ACTIONS = ("run", "evaluate", "optimize")  # the toolbar actions that start a job
 WORKFLOW_FILTER = f"Workflows ({' '.join('*' + s for s in SUFFIXES)})"
 
 
@@ -71,8 +84,15 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
                 tabs.setCurrentIndex(i)
         self.inspector = Inspector(self)
         self.status = QLabel(objectName="status", wordWrap=True)
-        self.tracker = JobTracker(ctx, self, status=self.status)
+        self.progress = QProgressBar(objectName="progress", visible=False)
+        self.progress.setMaximumWidth(PROGRESS_WIDTH)
+        self.cancel_button = QPushButton("Cancel", objectName="cancel")
         toolbar = self._toolbar()
+        # the job started here: its progress and Cancel on the status row; Run, Evaluate and
+        # Optimize wait for it to end (a second one was queued silently)
+        self.tracker = JobTracker(ctx, self, progress=self.progress, cancel=self.cancel_button, status=self.status)
+        self.tracker.started.connect(lambda _run_id: self._jobs_changed())
+        self.tracker.finished.connect(lambda _outcome: self._jobs_changed())
         left = QSplitter(Qt.Orientation.Vertical)
         left.addWidget(self.node_palette)
         left.addWidget(self.inspector)
@@ -84,7 +104,11 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(toolbar)
         layout.addWidget(split, 1)
-        layout.addWidget(self.status)
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.progress)
+        status_row.addWidget(self.cancel_button)
+        layout.addLayout(status_row)
 
         self.graph.node_created.connect(self._node_created)
         self.graph.node_selection_changed.connect(self._selection_changed)
@@ -127,7 +151,16 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
                 action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
             toolbar.addAction(action)
             self.toolbar_actions[key] = action
+        # Run's Ctrl+Return answers on the canvas and the palette too, not in the inspector,
+        # where Ctrl+Return applies the edit (the same keys in both would be ambiguous: neither fired)
+        for widget in (self.graph.widget, self.node_palette):
+            widget.addAction(self.toolbar_actions["run"])
         return toolbar
+
+    def _jobs_changed(self) -> None:
+        """Run, Evaluate and Optimize are off while a job started here runs."""
+        for key in JOB_ACTIONS:
+            self.toolbar_actions[key].setEnabled(not self.tracker.busy)
 
     # ---- messages and state
 

@@ -5,6 +5,7 @@ a file changed on disk."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from PySide6.QtCore import QMimeData, QPoint
 
 import studio_prompts.hooks as prompts_hooks
-from studio.api import JobError, JobOutcome, RunStatus
+from studio.api import JobError, JobOutcome, RunStatus, Status
 from studio.testing import loop_until
 from studio_prompts.workflow import load_workflow
 
@@ -445,7 +446,8 @@ def test_a_workflow_without_a_model_is_refused_before_the_job_saying_where_to_se
     editor.open_path(rag_file(tmp_path))  # no model in the file, none on its nodes
     submitted, forms = [], []
     monkeypatch.setattr(editor.ctx, "submit_job", lambda kind, params: submitted.append((kind, params)) or "run-1")
-    monkeypatch.setattr(editor.ctx, "when_finished", lambda run_id, callback: None)  # "run-1" never ends
+    ended = JobOutcome("run-1", RunStatus.CANCELLED, tmp_path)  # each ends at once: one job at a time
+    monkeypatch.setattr(editor.ctx, "when_finished", lambda run_id, callback: callback(ended))
     answer = {MODEL_FIELD: "", API_BASE_FIELD: ""}
     data = {
         "dataset file": str(tmp_path / "d.jsonl"),
@@ -636,3 +638,74 @@ def test_the_editor_imports_nodegraphqt_without_distutils():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_a_run_shows_progress_and_cancel_and_run_evaluate_optimize_wait(
+    window, editor, qasync_loop, tmp_path, llm_server, monkeypatch
+):
+    """The editor showed no progress bar and no Cancel while a job ran, and Run / Evaluate /
+    Optimize stayed on, so a second click silently queued another job."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    llm_server.reset(script=lambda request: fields(query="q", answer="a", confidence="1"), latency=30)
+    editor.open_path(rag_file(tmp_path, llm_server.url))
+    actions = [editor.toolbar_actions[key] for key in ("run", "evaluate", "optimize")]
+    assert not editor.progress.isVisibleTo(editor) and not editor.cancel_button.isEnabled()
+    assert all(a.isEnabled() for a in actions)
+
+    running = asyncio.Event()  # the first model call waits 30 s: Cancel is clicked while it runs
+    editor.ctx.subscribe(
+        lambda _run_id, events: (
+            any(isinstance(e, Status) and e.status == RunStatus.RUNNING for e in events) and running.set()
+        )
+    )
+
+    async def run_then_cancel():
+        run_id = editor.run({"question": "why?"})
+        job = window.studio.jobs.jobs[run_id]
+        busy = editor.progress.isVisibleTo(editor), editor.cancel_button.isEnabled(), [a.isEnabled() for a in actions]
+        editor.run_dialog()  # Ctrl+Return meanwhile: said, no form, no second job
+        said = editor.status.text()
+        await running.wait()
+        editor.cancel_button.click()
+        await window.studio.jobs.wait(job)
+        return job, busy, said
+
+    job, busy, said = qasync_loop.run_until_complete(asyncio.wait_for(run_then_cancel(), 60))
+    assert busy == (True, True, [False, False, False])
+    assert "still running" in said and list(window.studio.jobs.jobs) == [job.id]
+    loop_until(qasync_loop, lambda: not editor.tracker.busy)
+    assert job.status == RunStatus.CANCELLED and editor.status.text().startswith(f"Run {job.id}: cancelled")
+    assert not editor.progress.isVisibleTo(editor) and not editor.cancel_button.isEnabled()
+    assert all(a.isEnabled() for a in actions)
+
+
+def test_ctrl_return_applies_in_the_inspector_and_runs_on_the_canvas(window, editor, tmp_path, monkeypatch):
+    """The inspector's Apply and the toolbar's Run were both window-wide Ctrl+Return: Qt
+    found them ambiguous and neither fired."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+    from PySide6.QtWidgets import QApplication
+
+    editor.open_path(rag_file(tmp_path))
+    runs: list[str] = []
+    monkeypatch.setattr(editor, "ready", lambda: runs.append("run"))  # the Run form's first step
+    window.activateWindow()
+
+    def ctrl_return(widget):
+        widget.setFocus()
+        QApplication.processEvents()
+        focused = QApplication.focusWidget()
+        assert focused is not None and (focused is widget or widget.isAncestorOf(focused))
+        QTest.keyClick(focused, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+    editor.select_node("rewrite")
+    stack = editor.graph.undo_stack()
+    before = stack.index()
+    editor.inspector.instructions.setPlainText("Rewrite as a search query.")
+    ctrl_return(editor.inspector.instructions)
+    assert editor.doc.to_spec().nodes["rewrite"].params["instructions"] == "Rewrite as a search query."
+    assert stack.index() == before + 1 and runs == []  # applied, one undoable step; no run
+    ctrl_return(editor.graph.viewer())
+    assert runs == ["run"]
+    ctrl_return(editor.node_palette.tab_widget())
+    assert runs == ["run", "run"]

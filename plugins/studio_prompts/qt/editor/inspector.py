@@ -95,7 +95,9 @@ class Inspector(QWidget):
         layout.addWidget(self.problem)
         layout.addWidget(self.apply)
         layout.addStretch()
+        # Ctrl+Return applies only while the focus is in the inspector: on the canvas it runs the workflow
         shortcut = QAction(self, shortcut=QKeySequence("Ctrl+Return"), triggered=self.commit)
+        shortcut.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         self.addAction(shortcut)
         self.show_node(None)
 

@@ -55,7 +55,11 @@ class JobActions:
     def ready(self) -> Path | None:
         """Checks made before a Run / Evaluate / Optimize form is shown: every node's plugin is
         installed, the file is saved, and the Python code it names is agreed to (``consent``),
-        so nobody types inputs for a run that would then be refused. The saved path, or None."""
+        so nobody types inputs for a run that would then be refused; and no job started here
+        is still running (one at a time). The saved path, or None."""
+        if self.tracker.busy:  # the toolbar's buttons are off meanwhile
+            self.say("A job started here is still running: wait for it to end, or Cancel it.", "warning")
+            return None
         path = self._runnable()
         if path is None or self.consent(path) is None:
             return None
