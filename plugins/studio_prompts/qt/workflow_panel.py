@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.api import Event, Folders, Panel, PanelContext, contributions
+from studio.api import Event, Folders, Panel, PanelContext, StudioFileError, contributions
 from studio.widgets import JobTracker
 
 from ..workflow.schema import SUFFIX, SUFFIXES, WorkflowError, WorkflowFile
@@ -211,11 +211,21 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         self._watch(path)
         self.inspector.show_node(None)
         self._update_title()
+        lost = self.session.drawn(spec, self.doc.to_spec())  # none for a file the session checked
+        if lost:
+            self.say(f"{self.session.name}: the editor could not show {'; '.join(lost[:3])}: Save is refused.", "error")
 
     def open_path(self, path: Path) -> None:
-        """Open a workflow file; a bad file is reported and the current workflow stays."""
+        """Open a workflow file; a bad file is reported and the current workflow stays.
+        A file that is not a workflow, or one the editor cannot show whole (a binding to
+        an input or node that does not exist…: ``WorkflowSession.check``), raises
+        WorkflowError, also said in the status line, and nothing is drawn or written."""
         path = Path(path)
-        spec, text = self.session.read(path)  # the reader's messages: missing, a folder, binary…
+        try:
+            spec, text = self.session.read(path)  # the reader's messages: missing, a folder, binary, invalid…
+        except WorkflowError as exc:
+            self.status.setText(str(exc))  # the caller says it too: a message (the shell's, or say's)
+            raise
         self.load_spec(spec, path)
         for message, level in self.session.opened(path, spec, text):
             self.say(message, level)
@@ -253,8 +263,15 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         return self.save_to(Path(path)) if path else False
 
     def save_to(self, path: Path) -> bool:
+        """Write the workflow to ``path``; False (and said) when it was not written: the
+        canvas lacks part of the open file (``WorkflowSession.lost``), or the disk refused."""
         self._watch(None)  # our own write is not a change on disk
-        self.session.save(self.doc.to_spec(), path)
+        try:
+            self.session.save(self.doc.to_spec(), path)
+        except StudioFileError as exc:  # WorkflowError included
+            self._watch(self.session.path)
+            self.say(str(exc), "error")
+            return False
         self._watch(path)
         self._update_title()
         return True

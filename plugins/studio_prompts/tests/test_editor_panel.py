@@ -709,3 +709,71 @@ def test_ctrl_return_applies_in_the_inspector_and_runs_on_the_canvas(window, edi
     assert runs == ["run"]
     ctrl_return(editor.node_palette.tab_widget())
     assert runs == ["run", "run"]
+
+
+def invalid_file(tmp_path):
+    """Node a's input q is bound to an input the workflow does not declare, output x to a
+    node that does not exist: ``tensor-studio workflow show`` refuses it."""
+    return write_workflow(
+        tmp_path / "invalid.workflow.json",
+        nodes={"a": predict_node("q -> y", {"q": "input.nope"})},
+        inputs={"question": "str"},
+        outputs={"x": "zz.y"},
+    )
+
+
+def test_an_invalid_workflow_is_refused_and_never_rewritten(window, editor, tmp_path, monkeypatch):
+    """The editor opened it without a word, and Save (even with no edits) wrote the file
+    back with a's inputs and the workflow's outputs emptied."""
+    from studio_prompts.workflow import WorkflowError
+
+    opened = rag_file(tmp_path)
+    editor.open_path(opened)
+    bad = invalid_file(tmp_path)
+    before = bad.read_bytes()
+    messages: list[tuple[str, str]] = []
+    monkeypatch.setattr(window, "show_message", lambda text, level="info": messages.append((level, text)))
+    cli_says = f"{bad}: node 'a' input 'q': the workflow has no input 'nope'"  # the words of `workflow show`
+
+    assert window.open_path(bad) is False  # as the shell opens a file (File > Open, a drop on the window)
+    assert messages[-1][0] == "error" and cli_says in messages[-1][1] and cli_says in editor.status.text()
+    editor._open_reporting(bad)  # as the editor's Open… and a drop on the canvas do
+    assert messages[-1] == ("error", cli_says) and editor.status.text() == cli_says
+    with pytest.raises(WorkflowError, match="the workflow has no input 'nope'"):
+        editor.open_path(bad)
+    assert editor.doc.path == opened and editor.graph.get_node_by_name("rewrite") is not None  # the open one stays
+    assert editor.graph.get_node_by_name("a") is None and not editor.dirty
+    assert editor.save() and bad.read_bytes() == before
+
+    bad.write_text(bad.read_text().replace("input.nope", "input.question"))  # the input fixed, the output not
+    with pytest.raises(WorkflowError, match="output 'x': there is no node 'zz'"):
+        editor.open_path(bad)
+
+
+def test_a_binding_the_canvas_has_no_port_for_is_refused_and_save_never_writes_less(editor, tmp_path):
+    """A predictor bound by an input its signature does not have (the CLI runs it: the
+    value is not used): the canvas has no port to draw it on, so saving would drop it."""
+    from studio_prompts.workflow import WorkflowError
+    from studio_prompts.workflow.schema import read_workflow_file
+
+    path = write_workflow(
+        tmp_path / "extra.workflow.json",
+        nodes={"a": predict_node("question -> answer", {"question": "input.question", "hint": "input.hint"})},
+        inputs={"question": "str", "hint": "str"},
+        outputs={"answer": "a.answer"},
+    )
+    before = path.read_bytes()
+    with pytest.raises(WorkflowError, match=r"node 'a' input 'hint': a prompts\.predict node has no input 'hint'"):
+        editor.open_path(path)
+    assert editor.doc.path is None  # still the untitled workflow
+
+    # drawn anyway (as a reload or a recovery would, without the check): Save refuses
+    editor.load_spec(read_workflow_file(path), path)
+    assert "could not show node 'a' input 'hint' ← input.hint" in editor.status.text()
+    assert editor.save() is False and editor.save_to(tmp_path / "copy.workflow.json") is False
+    assert "Not saved" in editor.status.text() and path.read_bytes() == before
+    assert not (tmp_path / "copy.workflow.json").exists()
+    drop(editor, "prompts.predict")
+    assert editor.autosave() is None  # nor an autosave to be recovered as the file
+    editor.new()
+    assert editor.save_to(tmp_path / "new.workflow.json")  # another workflow saves again

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -16,7 +17,7 @@ import pytest
 
 from studio.api import JobOutcome, NodeType, Port, RunStatus, Span, Status
 from studio_prompts.signature import SignatureError
-from studio_prompts.workflow import WorkflowError, runs
+from studio_prompts.workflow import WorkflowError, load_workflow, runs
 from studio_prompts.workflow.editing import (
     default_params,
     fresh_name,
@@ -121,6 +122,86 @@ def test_a_bad_file_raises_and_leaves_the_session_as_it_was(session, tmp_path):
     with pytest.raises(WorkflowError, match="not valid JSON"):
         session.read(bad)
     assert session.path == path and session.header["name"] == "rag"
+
+
+@pytest.mark.parametrize(
+    ("nodes", "outputs", "message"),
+    [
+        (
+            {"a": predict_node("q -> y", {"q": "input.nope"})},
+            {},
+            "node 'a' input 'q': the workflow has no input 'nope'",
+        ),
+        ({"a": predict_node("question -> y", {"question": "input.question"})}, {"x": "zz.y"}, "there is no node 'zz'"),
+        ({"a": predict_node("question -> y", {"question": "input.question"})}, {"x": "a.z"}, "node 'a' has no output"),
+        ({"a": predict_node("question -> y", {"question": "input.question"})}, {"x": "a"}, "is not 'input.<name>'"),
+        (
+            {"a": predict_node("question -> y", {"question": "input.question", "hint": "input.question"})},
+            {},
+            "node 'a' input 'hint': a prompts.predict node has no input 'hint' (it has question)",
+        ),
+        ({"inputs": predict_node("question -> y", {"question": "input.question"})}, {}, "keeps that name"),
+    ],
+)
+def test_a_file_the_editor_cannot_show_whole_is_refused_as_the_cli_refuses_it(
+    session, tmp_path, nodes, outputs, message
+):
+    """Bindings to what does not exist (the CLI's own check, in its words) or to a port the
+    canvas would not draw: opening them would have lost them at the first Save."""
+    path = rag_file(tmp_path)
+    open_file(session, path)
+    bad = write_workflow(tmp_path / "bad.workflow.json", nodes=nodes, inputs={"question": "str"}, outputs=outputs)
+    with pytest.raises(WorkflowError, match=re.escape(message)) as info:
+        session.read(bad)
+    assert str(info.value).startswith(f"{bad}: ")
+    assert session.path == path and session.header["name"] == "rag"
+
+
+def test_an_unfinished_workflow_the_editor_saved_opens_again(session, tmp_path):
+    """The CLI refuses to run these (an input not connected, no function named, no file for
+    the sub-workflow yet, a signature being written), but they are drafts the editor saves:
+    they open, and so do nodes of a missing plugin with whatever they are bound by."""
+    path = write_workflow(
+        tmp_path / "draft.workflow.json",
+        nodes={
+            "a": predict_node("question, context -> answer", {"question": "input.question"}),
+            "f": {"type": "prompts.python", "inputs": {"x": "a.answer"}, "params": {"function": "", "outputs": []}},
+            "sub": {"type": "prompts.workflow", "inputs": {"q": "input.question"}, "params": {"path": ""}},
+            "b": predict_node("question -> -> broken", {"question": "input.question"}),
+            "search": {"type": "someplugin.search", "inputs": {"q": "input.question"}, "params": {}},
+        },
+        inputs={"question": "str"},
+        outputs={"s": "sub.answer", "b": "b.broken", "r": "search.passages", "f": "f.result"},
+    )
+    with pytest.raises(WorkflowError):
+        load_workflow(path)
+    spec, _text = session.read(path)
+    assert set(spec.nodes) == {"a", "f", "sub", "b", "search"}
+
+
+def test_save_refuses_while_the_canvas_lacks_part_of_the_file(session, tmp_path):
+    from studio_prompts.workflow.session import lost_parts
+
+    path = rag_file(tmp_path)
+    open_file(session, path)
+    loaded = read_workflow_file(path)
+    assert session.drawn(loaded, loaded.model_copy(deep=True)) == []
+    drawn = loaded.model_copy(deep=True)
+    drawn.nodes["answer"].inputs.pop("query")
+    drawn.outputs = {}
+    drawn.nodes["rewrite"].params["instructions"] = "changed"
+    assert lost_parts(loaded, drawn) == [
+        "node 'rewrite''s parameters",
+        "node 'answer' input 'query' ← rewrite.query",
+        "output 'answer' ← answer.answer",
+    ]
+    before = path.read_bytes()
+    assert session.drawn(loaded, drawn)
+    with pytest.raises(WorkflowError, match=r"Not saved: the editor could not show node 'rewrite''s parameters; "):
+        session.save(drawn, path)
+    assert path.read_bytes() == before
+    session.loading(loaded, path)  # another file drawn: saving works again
+    session.save(loaded, path)
 
 
 def test_missing_plugins_are_named_when_a_file_opens(session, tmp_path):

@@ -68,6 +68,31 @@ def node_ports(
     return ports_for(type_id, params, node_type, bound)
 
 
+def known_outputs(
+    type_id: str, params: dict[str, Any], node_type: Any = None, base: Path | None = None
+) -> list[str] | None:
+    """The output ports a node has before it runs, as the editor draws them (at least those
+    a run gives it); None where that is not known: a signature that does not parse, a
+    sub-workflow whose file cannot be read, a plugin type that declares none (or is not
+    installed: ``node_type`` None)."""
+    if type_id in PREDICTORS or type_id == "prompts.react":
+        try:
+            SignatureSpec.from_dict(params)
+        except (SignatureError, KeyError, TypeError, ValueError):
+            return None
+        return [name for name, _ in ports_for(type_id, params)[1]]
+    if type_id == "prompts.python":
+        return [name for name, _ in ports_for(type_id, params)[1]]
+    if type_id == "prompts.workflow":
+        try:
+            return list(read_workflow_file((base or Path.cwd()) / params["path"]).outputs)
+        except (WorkflowError, KeyError, TypeError, ValueError, OSError):
+            return None
+    if node_type is not None and node_type.outputs:
+        return [p.name for p in node_type.outputs]
+    return None
+
+
 def io_ports(text: str) -> Ports:
     """The workflow's inputs (or outputs), written like the left side of a signature:
     ``question, context: list[str]``. Raises SignatureError."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+from collections.abc import Callable
 from functools import partial
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
@@ -52,6 +53,35 @@ class NodeError(RuntimeError):
     def __init__(self, node: str, node_type: str, cause: BaseException):
         super().__init__(f"node {node!r} ({node_type}): {error_text(cause)}")
         self.node, self.node_type, self.cause = node, node_type, cause
+
+
+def check_references(spec: WorkflowFile, where: str, output_ports: Callable[[str], list[str] | None]) -> None:
+    """Every binding (a node's input, a workflow output) names a declared workflow input or
+    an existing node's output: else WorkflowError saying which. ``output_ports(node_id)``:
+    the node's outputs where known before running, None where not. The CLI (through
+    ``Workflow``) and the editor, before it opens a file, check the same."""
+    for node_id, node in spec.nodes.items():
+        for port, ref in node.inputs.items():
+            _check_ref(spec, where, output_ports, ref, f"node {node_id!r} input {port!r}")
+    for name, ref in spec.outputs.items():
+        _check_ref(spec, where, output_ports, ref, f"output {name!r}")
+
+
+def _check_ref(
+    spec: WorkflowFile, where: str, output_ports: Callable[[str], list[str] | None], ref: str, what: str
+) -> None:
+    source, dot, port = ref.partition(".")
+    if not dot or not port:
+        raise WorkflowError(f"{where}: {what}: {ref!r} is not 'input.<name>' or '<node>.<port>'")
+    if source == "input":
+        if port not in spec.inputs:
+            raise WorkflowError(f"{where}: {what}: the workflow has no input {port!r}")
+        return
+    if source not in spec.nodes:
+        raise WorkflowError(f"{where}: {what}: there is no node {source!r}")
+    ports = output_ports(source)
+    if ports is not None and port not in ports:
+        raise WorkflowError(f"{where}: {what}: node {source!r} has no output {port!r} (it has {', '.join(ports)})")
 
 
 def builtin_node(params: dict[str, Any], inputs: dict[str, Any]) -> None:
@@ -291,27 +321,7 @@ class Workflow(Module):
         return trust_rules.consent_needed(self)
 
     def _check_references(self) -> None:
-        for node_id, node in self.spec.nodes.items():
-            for port, ref in node.inputs.items():
-                self._check_ref(ref, f"node {node_id!r} input {port!r}")
-        for name, ref in self.spec.outputs.items():
-            self._check_ref(ref, f"output {name!r}")
-
-    def _check_ref(self, ref: str, what: str) -> None:
-        source, dot, port = ref.partition(".")
-        if not dot or not port:
-            raise WorkflowError(f"{self.where}: {what}: {ref!r} is not 'input.<name>' or '<node>.<port>'")
-        if source == "input":
-            if port not in self.spec.inputs:
-                raise WorkflowError(f"{self.where}: {what}: the workflow has no input {port!r}")
-            return
-        if source not in self.spec.nodes:
-            raise WorkflowError(f"{self.where}: {what}: there is no node {source!r}")
-        ports = self.output_ports(source)
-        if ports is not None and port not in ports:
-            raise WorkflowError(
-                f"{self.where}: {what}: node {source!r} has no output {port!r} (it has {', '.join(ports)})"
-            )
+        check_references(self.spec, self.where, self.output_ports)
 
     def output_ports(self, node_id: str) -> list[str] | None:
         """The output ports of a node, where they are known before running."""

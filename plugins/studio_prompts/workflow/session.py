@@ -17,7 +17,8 @@ from typing import Any
 
 from studio.api import Event, Span
 
-from .editing import Ports, node_ports
+from .editing import INPUTS_NODE, OUTPUTS_NODE, Ports, known_outputs, node_ports
+from .graph import check_references
 from .runs import NodeState, node_state
 from .schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text, read_workflow_text, workflow_suffix
 
@@ -40,6 +41,30 @@ def untitled_workflow() -> WorkflowFile:
         },
         layout={"inputs": [-320, 0], "predict": [0, 0], "outputs": [320, 0]},
     )
+
+
+def lost_parts(loaded: WorkflowFile, drawn: WorkflowFile) -> list[str]:
+    """What ``drawn`` lacks or changed of ``loaded``: nodes, their type, parameters and
+    input bindings, the workflow's inputs and its output bindings (not names or layout)."""
+    lost = []
+    for node_id, node in loaded.nodes.items():
+        other = drawn.nodes.get(node_id)
+        if other is None:
+            lost.append(f"node {node_id!r}")
+            continue
+        if other.type != node.type:
+            lost.append(f"node {node_id!r}'s type {node.type}")
+        if other.params != node.params:
+            lost.append(f"node {node_id!r}'s parameters")
+        lost += [
+            f"node {node_id!r} input {port!r} ← {ref}"
+            for port, ref in node.inputs.items()
+            if other.inputs.get(port) != ref
+        ]
+    if drawn.inputs != loaded.inputs:
+        lost.append("the workflow's inputs")
+    lost += [f"output {name!r} ← {ref}" for name, ref in loaded.outputs.items() if drawn.outputs.get(name) != ref]
+    return lost
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,7 @@ class WorkflowSession:
         self.dataset = ""  # the last dataset dropped on the canvas: evaluate / optimize use it
         self.run_id = ""  # the run whose node states the canvas shows
         self.node_states: dict[str, NodeState] = {}
+        self.lost: list[str] = []  # what the canvas could not draw of the open file: Save refuses
 
     # ---- state
 
@@ -92,15 +118,61 @@ class WorkflowSession:
 
     def read(self, path: Path) -> tuple[WorkflowFile, str]:
         """The workflow in ``path`` and its text; WorkflowError with the reader's message
-        (missing, a folder, binary, not valid JSON…) leaves the session as it was."""
+        (missing, a folder, binary, not valid JSON…, or bindings the editor cannot open:
+        ``check``) leaves the session as it was."""
         text, _data = read_workflow_text(path)
-        return parse_workflow_text(text, str(path)), text
+        spec = parse_workflow_text(text, str(path))
+        self.check(spec, path)
+        return spec, text
+
+    def check(self, spec: WorkflowFile, path: Path) -> None:
+        """WorkflowError when ``spec`` (from ``path``) cannot be edited as it is: a binding
+        to an input the workflow does not declare, to a node or an output port that does
+        not exist (the check ``tensor-studio workflow show`` makes, in the same words), or
+        one the canvas has no port to draw — saving would then drop it. What the editor
+        itself saves while a workflow is unfinished (an input not connected yet, a function
+        not named yet) opens."""
+        base = path.parent
+
+        def outputs(node_id: str) -> list[str] | None:
+            node = spec.nodes[node_id]
+            return known_outputs(node.type, node.params, self.node_types.get(node.type), base)
+
+        check_references(spec, str(path), outputs)
+        problems = self.undrawable(spec, base)
+        if problems:
+            raise WorkflowError(
+                f"{path}: {problems[0]}; the editor has no place for it, so saving would drop it. "
+                "Fix the file in a text editor"
+            )
+
+    def undrawable(self, spec: WorkflowFile, base: Path | None = None) -> list[str]:
+        """The parts of ``spec`` the canvas cannot draw: a node named like the canvas's own
+        inputs and outputs nodes, and an input binding to a port its node does not have."""
+        problems = [
+            f"node {node_id!r}: the editor keeps that name for the workflow's own {node_id}"
+            for node_id in spec.nodes
+            if node_id in (INPUTS_NODE, OUTPUTS_NODE)
+        ]
+        for node_id, node in spec.nodes.items():
+            if node.type not in self.node_types:
+                continue  # a missing plugin's node is drawn with the ports it is bound by
+            inputs, _ = node_ports(node.type, node.params, list(node.inputs), self.node_types[node.type], base)
+            names = [name for name, _type in inputs]
+            problems += [
+                f"node {node_id!r} input {port!r}: a {node.type} node has no input {port!r} "
+                f"(it has {', '.join(names) or 'none'})"
+                for port in node.inputs
+                if port not in names
+            ]
+        return problems
 
     def loading(self, spec: WorkflowFile, path: Path | None) -> None:
         """``spec`` from ``path`` is being drawn: its header and folder are this session's
         (a sub-workflow's ports are read relative to it). ``mark_saved`` once drawn."""
         self.path = path
         self.header = {"name": spec.name, "description": spec.description, "model": spec.model}
+        self.lost = []
 
     def missing_types(self, spec: WorkflowFile) -> list[str]:
         """The nodes of ``spec`` whose type no installed plugin provides."""
@@ -154,9 +226,24 @@ class WorkflowSession:
 
     # ---- saving
 
+    def drawn(self, loaded: WorkflowFile, drawn: WorkflowFile) -> list[str]:
+        """``loaded`` was drawn and reads back as ``drawn``: what the canvas lost (nodes,
+        their type, parameters or bindings, the workflow's inputs and outputs) is kept in
+        ``lost``, and Save refuses while there is any rather than write less than the file
+        held. Empty for every file ``check`` lets through."""
+        self.lost = lost_parts(loaded, drawn)
+        return self.lost
+
     def save(self, spec: WorkflowFile, path: Path) -> None:
         """Write ``spec`` to ``path`` and make it the open file. An untitled workflow takes
-        the file's name; the file's autosave is removed (nothing unsaved is left)."""
+        the file's name; the file's autosave is removed (nothing unsaved is left). Refused
+        (WorkflowError) while the canvas lacks something the file held (``lost``)."""
+        if self.lost:
+            raise WorkflowError(
+                f"Not saved: the editor could not show {'; '.join(self.lost[:3])}"
+                f"{' and more' if len(self.lost) > 3 else ''} of {self.name}, and saving would drop it. "
+                "Fix the file in a text editor, then open it again"
+            )
         if self.header["name"] == UNTITLED:
             spec.name = self.header["name"] = path.name.removesuffix(workflow_suffix(path) or SUFFIX)
         spec.save(path)
@@ -169,7 +256,7 @@ class WorkflowSession:
 
     def autosave(self, spec: Callable[[], WorkflowFile]) -> Path | None:
         """Write unsaved edits (``spec()``) to the autosave folder; None when there are none."""
-        if not self.dirty:
+        if not self.dirty or self.lost:  # an autosave of less than the file would be recovered as it
             return None
         target = self.autosave_path()
         target.parent.mkdir(parents=True, exist_ok=True)
