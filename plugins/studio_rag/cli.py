@@ -94,6 +94,12 @@ def configure(parser) -> None:
         help="diversify: relevance weight 0..1 (e.g. 0.7; 1 is plain relevance)",
     )
     search.add_argument("--approximate", action="store_true", help="use the approximate vector index")
+    search.add_argument(
+        "--embedder",
+        default=None,
+        help="the collection's own embedder, named: needed when it is Python code (python:module:function) "
+        "or an API at a server the collection names (a collection file alone never runs code)",
+    )
     search.add_argument("--json", action="store_true")
     status = sub.add_parser("status", help="list collections, or one collection's documents")
     status.add_argument("--collection", "-c", default=None)
@@ -123,6 +129,12 @@ def run(args, ctx: CliContext) -> int:
     folder = collections_folder(ctx.folders)  # named collections; not created by reading
     try:
         return _run(args, ctx, folder)
+    except OSError as exc:  # a file or folder the system refused (permissions, a full disk): one line
+        from .store import os_problem
+
+        if exc.filename is None:
+            raise
+        raise os_problem(exc, "use") from None
     except sqlite3.DatabaseError as exc:  # damage found past the pages read on opening
         from .collection_files import collection_path
         from .store import StoreError, unreadable
@@ -193,7 +205,9 @@ def _search(args, folder: Path) -> int:
     from .collection_files import collection_path
     from .search import open_searcher
 
-    searcher = open_searcher(collection_path(args.collection, folder), need_vectors=args.mode != "keyword")
+    searcher = open_searcher(
+        collection_path(args.collection, folder), need_vectors=args.mode != "keyword", embedder=args.embedder
+    )
     hits = searcher.search(args.query, args.k, args.mode, args.path, args.heading, args.mmr, args.approximate)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], indent=2, ensure_ascii=False))
@@ -212,9 +226,10 @@ def _search(args, folder: Path) -> int:
 
 def _status(args, folder: Path) -> int:
     from .collection_files import collection_path, list_collections
-    from .store import SQLiteStore
+    from .store import SQLiteStore, check_folder
 
     if args.collection is None:
+        check_folder(folder)  # a file or link in its place, or not readable: said, not "no collections"
         rows = list_collections(folder)
         if args.json:
             print(json.dumps(rows, indent=2))

@@ -10,6 +10,13 @@ model the collection was built with:
 * ``python:module:function`` — your own: ``function()`` returns an object with ``spec``,
   ``dim``, ``max_tokens`` and ``encode(texts)`` (chunks are then sized by a word estimate).
 
+A collection file is data (it gets shared, downloaded), so the spec it records is not a
+reason to run code or to send a key: a recorded spec that names Python code, or an API
+server (``litellm:…|server``), is opened only when the person running the program named
+that same spec (``--embedder`` on the command line, ``allow_embedder`` in Python);
+otherwise :func:`check_recorded` refuses it. Model folders and ``minilm`` open as they are
+(sentence-transformers imports no code a folder names without ``trust_remote_code``).
+
 ``precision`` (``fp32``, ``bf16``, ``int8``) applies to local models: ``int8`` is PyTorch's
 dynamic int8 Linear (the same kernel the quantizer measures), ``bf16`` casts the weights.
 Token counting never imports torch, so parsing processes stay light.
@@ -27,12 +34,19 @@ import numpy as np
 
 from studio.api import StudioFileError, contributions, resolve
 
+from .doc_keys import safe_text
+
 DEFAULT_EMBEDDER = "minilm"
 PRECISIONS = ("fp32", "bf16", "int8")
 
 
 class EmbedderError(StudioFileError):
     """An embedder that cannot be opened or used; the message says which and why."""
+
+
+class EmbedderNotNamed(EmbedderError):
+    """A collection records an embedder that runs Python code (or sends a key to a server
+    it names), and nobody running this program named it."""
 
 
 class Embedder(Protocol):
@@ -68,6 +82,58 @@ def model_folder(spec: str) -> Path | None:
     return folder
 
 
+# --------------------------------------------------------------------------- specs read from files
+
+_named: set[str] = set()  # the specs named in this process (allow_embedder), passed on to its query helpers
+
+
+def names_code(spec: str) -> bool:
+    """Whether opening ``spec`` imports and runs Python code it names."""
+    return spec.startswith("python:")
+
+
+def names_server(spec: str) -> bool:
+    """Whether ``spec`` is an embedding API at a server it names (which would receive the
+    texts, and the provider's key from this machine)."""
+    return spec.startswith("litellm:") and "|" in spec
+
+
+def allow_embedder(*specs: str) -> None:
+    """Name embedders in this process: collections recorded with them open (see
+    :func:`check_recorded`), here and in the query helper processes started after."""
+    _named.update(specs)
+
+
+def named_embedders() -> tuple[str, ...]:
+    return tuple(sorted(_named))
+
+
+def check_recorded(
+    spec: Any, collection: str = "", named: str | None = None, how: Callable[[str], str] | None = None
+) -> str:
+    """``spec`` as read from the file of ``collection`` (its name, for messages), when it
+    may be opened: a model, or code (a server) that the person running the program named —
+    ``named`` (their ``--embedder``) or :func:`allow_embedder`. Otherwise
+    :class:`EmbedderNotNamed`: one line that says how to name it (``how(spec)`` replaces
+    the hint ``it runs only if you name it: --embedder SPEC``)."""
+    where = f"collection {collection}" if collection else "this collection"
+    if not isinstance(spec, str):
+        raise EmbedderError(safe_text(f"{where} records no embedder (found {spec!r})"))
+    if named is not None and named != spec:
+        raise EmbedderError(
+            safe_text(
+                f"{where} was indexed with the embedder {spec}; --embedder {named} is another one, whose "
+                "vectors would not match"
+            )
+        )
+    if (names_code(spec) or names_server(spec)) and spec != named and spec not in _named:
+        what = "Python code as its embedder" if names_code(spec) else "an embedding API at a server it names"
+        verb = "runs" if names_code(spec) else "is used"
+        hint = how(spec) if how else f"it {verb} only if you name it: --embedder {spec}"
+        raise EmbedderNotNamed(safe_text(f"{where} was indexed with {what} ({spec}); {hint}"))
+    return spec
+
+
 # --------------------------------------------------------------------------- tokens
 
 
@@ -81,7 +147,7 @@ class TokenCounter:
 
 
 def token_counter(spec: str) -> TokenCounter:
-    folder = model_folder(spec) if not spec.startswith("python:") else None
+    folder = model_folder(spec) if not names_code(spec) else None
     if folder is not None and (folder / "tokenizer.json").exists():
         from tokenizers import Tokenizer
 
@@ -253,7 +319,7 @@ def normalize(vectors: np.ndarray) -> np.ndarray:
 
 
 def open_embedder(spec: str = DEFAULT_EMBEDDER, precision: str = "fp32", batch_size: int = 32) -> Any:
-    if spec.startswith("python:"):
+    if names_code(spec):
         embedder = resolve(spec.removeprefix("python:"))()
         missing = [a for a in ("spec", "dim", "max_tokens", "encode") if not hasattr(embedder, a)]
         if missing:

@@ -34,7 +34,7 @@ import numpy as np
 from .chunk import Chunk, chunk_sections
 from .doc_keys import clean_text, doc_key, is_utf8, safe_text
 from .parse import MAX_BYTES, SUFFIXES, ParseError, Section, parse_file
-from .store import Source, SQLiteStore, StoreError
+from .store import Source, SQLiteStore, StoreError, check_folder, os_problem
 
 if TYPE_CHECKING:
     from .embedder import TokenCounter
@@ -286,11 +286,16 @@ def check_sources(
     """``source_roots`` before a job starts or a model loads (the collection only read);
     with ``rebuild``, that what would be replaced is a collection (``check_rebuild``;
     ``folder``: the collections folder)."""
+    check_folder(Path(collection).parent)  # a file or a link where the folder should be; one not readable
     if rebuild:
         from .collection_files import check_rebuild
 
         check_rebuild(collection, folder)
-    store = SQLiteStore(collection, read_only=True) if Path(collection).exists() and not rebuild else None
+    try:
+        exists = Path(collection).exists()
+    except OSError as exc:
+        raise os_problem(exc) from None
+    store = SQLiteStore(collection, read_only=True) if exists and not rebuild else None
     try:
         return source_roots(sources, store)
     finally:

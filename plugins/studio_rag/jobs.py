@@ -12,16 +12,21 @@ from studio.api import JobContext, write_json
 from .collection_files import collection_path, open_for_indexing, recorded_embedder
 from .config import IndexParams, split_patterns
 from .index import DEFAULT_EXCLUDE, IndexOptions, IndexReport, check_sources, index_sources, watch
-from .store import unreadable
+from .store import os_problem, unreadable
 
 
 def index(params: IndexParams, ctx: JobContext) -> dict[str, Any]:
-    """The job; a collection file SQLite cannot read fails it with that said, not a traceback."""
+    """The job; a collection file SQLite cannot read, or a file the system refuses, fails
+    it with that said, not a traceback."""
     path = collection_path(params.collection, ctx.data_dir)
     try:
         return _index(path, params, ctx)
     except sqlite3.DatabaseError as exc:
         raise unreadable(path, exc) from None
+    except OSError as exc:  # a file or folder the system refused (permissions, a full disk): said in one line
+        if exc.filename is None:
+            raise
+        raise os_problem(exc, "use") from None
 
 
 def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:

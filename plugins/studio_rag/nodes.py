@@ -29,8 +29,17 @@ def _searcher(collection: str, need_vectors: bool):
         raise StoreError(f"collection {collection!r} does not exist yet ({path}); build it with {how}")
     key = f"{path}|{need_vectors}"
     if key not in _searchers:
-        _searchers[key] = open_searcher(path, need_vectors)
+        _searchers[key] = open_searcher(path, need_vectors, how=lambda spec: _how_to_name(collection, spec))
     return _searchers[key]
+
+
+def _how_to_name(collection: str, spec: str) -> str:
+    """A workflow cannot name an embedder that runs code: its file is data too, and the
+    workflow's consent to code covers the Python nodes it lists, not a collection's record."""
+    return (
+        "a workflow does not run it (the collection file is no consent to code): search it with "
+        f"`tensor-studio rag search QUERY -c {collection} --embedder {spec}`, or set the node's mode to keyword"
+    )
 
 
 async def retrieve(params: dict[str, Any], inputs: dict[str, Any]) -> dict[str, Any]:

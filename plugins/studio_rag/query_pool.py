@@ -26,6 +26,11 @@ more than 20 times the ~300 ms a search box may take. So the panel keeps one war
 instead, and only its first query pays the start. Its price is the memory it holds (about
 500 MB) until the panel closes. The window still never imports torch (design note 39);
 indexing, long work anyway, stays a job.
+
+The spec comes from the collection file, so it is checked as one
+(``embedder.check_recorded``): an embedder that runs Python code is refused (a failed
+future, which the panel shows as a message) unless this process named it
+(``allow_embedder``); the helper starts with the same names, and checks again.
 """
 
 from __future__ import annotations
@@ -38,9 +43,18 @@ import numpy as np
 
 def encode_query_in_worker(spec: str, precision: str, text: str) -> np.ndarray:
     """In the helper process: one query's vector (the model stays loaded for the next)."""
+    from .embedder import check_recorded
     from .search import query_encoder
 
-    return query_encoder(spec, precision)(text)
+    return query_encoder(check_recorded(spec, how=how_to_name), precision)(text)
+
+
+def how_to_name(spec: str) -> str:
+    """The panel cannot name an embedder: the command line can."""
+    return (
+        f"it runs only if you name it, on the command line: `tensor-studio rag search QUERY -c COLLECTION "
+        f"--embedder {spec}`; keyword search works without it"
+    )
 
 
 class QueryEncoder:
@@ -56,8 +70,23 @@ class QueryEncoder:
         return self.pool is not None
 
     def submit(self, spec: str, precision: str, text: str) -> Future:
+        """``spec``: the collection's recorded embedder; one that nobody named is refused
+        here, as a failed future, before any process starts."""
+        from .embedder import EmbedderError, allow_embedder, check_recorded, named_embedders
+
+        try:
+            check_recorded(spec, how=how_to_name)
+        except EmbedderError as exc:
+            refused: Future = Future()
+            refused.set_exception(exc)
+            return refused
         if self.pool is None:
-            self.pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+            self.pool = ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=allow_embedder,
+                initargs=named_embedders(),
+            )
         return self.pool.submit(encode_query_in_worker, spec, precision, text)
 
     def close(self) -> None:

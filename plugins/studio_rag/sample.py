@@ -126,13 +126,18 @@ def sample_sources_folder(data_dir: Path, collection: str = SAMPLE_COLLECTION) -
 def write_sample_sources(folder: Path, modules: tuple[str, ...] = MODULES) -> Path:
     """Write (or refresh) one Markdown file per module; unchanged files keep their bytes,
     so re-indexing skips them."""
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in modules:
-        target = folder / f"{name}.md"
-        try:
-            text = module_markdown(name)
-        except ImportError:
-            continue
-        if not target.exists() or target.read_text(encoding="utf-8") != text:
-            target.write_text(text, encoding="utf-8")
+    from .store import os_problem
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in modules:
+            target = folder / f"{name}.md"
+            try:
+                text = module_markdown(name)
+            except ImportError:
+                continue
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                target.write_text(text, encoding="utf-8")
+    except OSError as exc:  # a folder not writable, a file where a folder should be, a full disk
+        raise os_problem(exc, "write") from None
     return folder

@@ -5,7 +5,9 @@ sums are ranked — no score scales to calibrate. Filters narrow by document pat
 or heading; MMR trades a little relevance for variety among the top results.
 
 ``open_searcher`` opens a collection with the embedder it was built with, cached per
-process, so a workflow's retriever node loads the model once.
+process, so a workflow's retriever node loads the model once; an embedder that runs
+Python code (or calls a server the file names) opens only when named by whoever runs the
+search (``embedder.check_recorded``): the collection file alone never runs code.
 """
 
 from __future__ import annotations
@@ -167,8 +169,23 @@ def query_encoder(spec: str, precision: str = "fp32") -> Callable[[str], np.ndar
     return encode
 
 
-def open_searcher(path: Path, need_vectors: bool = True) -> Searcher:
+def open_searcher(
+    path: Path, need_vectors: bool = True, embedder: str | None = None, how: Callable[[str], str] | None = None
+) -> Searcher:
+    """Search the collection at ``path``; ``embedder``: the spec the person searching named
+    (``--embedder``), which must be the collection's own; ``how(spec)``: how to name it, in
+    the refusal of an embedder nobody named (default: ``--embedder SPEC``)."""
+    from .collection_files import collection_name
+    from .embedder import check_recorded
+
     store = SQLiteStore(Path(path), read_only=True)
-    meta = store.meta()
-    encode = query_encoder(meta["embedder"], meta.get("precision", "fp32")) if need_vectors else None
+    encode = None
+    if need_vectors:  # keyword search opens no embedder
+        try:
+            meta = store.meta()
+            spec = check_recorded(meta.get("embedder"), repr(collection_name(store.path)), embedder, how)
+        except Exception:
+            store.close()
+            raise
+        encode = query_encoder(spec, meta.get("precision", "fp32"))
     return Searcher(store, encode, ApproximateIndex(store))

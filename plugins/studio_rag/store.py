@@ -134,6 +134,28 @@ def disk_full(path: Path, exc: Exception | None = None) -> bool:
         return False
 
 
+def os_problem(exc: OSError, doing: str = "read") -> DiskError:
+    """A file-system error said in one line: ``cannot read /ws/rag: permission denied``."""
+    where = safe_text(os.fsdecode(exc.filename)) if exc.filename is not None else "a file"
+    reason = (exc.strerror or type(exc).__name__).lower()
+    return DiskError(f"cannot {doing} {where}: {reason}")
+
+
+def check_folder(folder: Path, doing: str = "read") -> None:
+    """Refuse a folder that is something else (a file, a dangling or looping link, a pipe)
+    or cannot be listed; a folder that does not exist yet passes (it is made when written)."""
+    folder = Path(folder)
+    try:
+        if not os.path.lexists(folder):
+            return
+        if not folder.is_dir():
+            raise StoreError(f"{safe_text(str(folder))} is not a folder; move it away so the studio can use that name")
+        with os.scandir(folder) as entries:
+            next(entries, None)
+    except OSError as exc:
+        raise os_problem(exc, doing) from None
+
+
 def named_as_collection(path: Path) -> bool:
     """A file whose name says it is a collection (``--rebuild`` may move it aside when damaged)."""
     return Path(path).name.endswith(SUFFIX)
@@ -207,13 +229,10 @@ class SQLiteStore:
         self.read_only = read_only
         self.db: sqlite3.Connection  # set once connected (_close_quietly copes with its absence)
         where = safe_text(str(self.path))
-        if not self.path.exists() and create_with is None:
-            raise StoreError(f"{where}: no such collection")
-        if self.path.exists() and not self.path.is_file():
-            raise NotACollection(f"{where}: not a collection file (a folder, pipe or device); it was left as it is")
-        if create_with is not None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        existing = self.path.exists() and self.path.stat().st_size > 0
+        try:
+            existing = self._check_path(create_with is not None)
+        except OSError as exc:  # a folder that cannot be read or made (permissions, a full disk)
+            raise os_problem(exc, "read" if create_with is None else "write") from None
         try:
             self.db = (
                 self._open_for_reading()
@@ -262,6 +281,20 @@ class SQLiteStore:
         self._doc_columns = {row[1] for row in self.db.execute("PRAGMA table_info(documents)")}
         self._matrix: tuple[int, np.ndarray, np.ndarray] | None = None
         self._term_tables = False
+
+    def _check_path(self, create: bool) -> bool:
+        """Whether the file exists with something in it; a missing one is refused unless
+        ``create`` (its folder is made then), and so is a folder that is something else."""
+        where = safe_text(str(self.path))
+        if not self.path.exists():
+            check_folder(self.path.parent, "read" if not create else "write")
+            if not create:
+                raise StoreError(f"{where}: no such collection")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            return False
+        if not self.path.is_file():
+            raise NotACollection(f"{where}: not a collection file (a folder, pipe or device); it was left as it is")
+        return self.path.stat().st_size > 0
 
     def _open_for_reading(self) -> sqlite3.Connection:
         """A connection that writes nothing (no store method that writes is called on it; SQLite's

@@ -1,6 +1,7 @@
 """Hostile input to ``tensor-studio rag``: flags out of range, paths that do not exist, file
 names and queries that are not UTF-8, a huge one-line file, links that loop, garbage PDFs,
-collection files that are damaged or not collections, a model config that must not be built.
+collection files that are damaged or not collections, a model config that must not be built,
+a collection file that names Python code as its embedder, a plugin folder that is not one.
 
 The toy embedder (hashed words, no model) keeps most runs fast; the huge file goes through
 MiniLM's own tokenizer, where one token can cover a whole line.
@@ -12,13 +13,15 @@ import errno
 import json
 import os
 import shutil
+import subprocess
+import sys
 
 import pytest
 
 from studio.api import Folders
 from studio_rag.tests.toy import foreign_database
 
-from .conftest import Cli, expect_ok, expect_refused
+from .conftest import Cli, CliResult, expect_failed, expect_ok, expect_refused
 
 TOY = "python:studio_rag.tests.toy:embedder"
 
@@ -59,7 +62,9 @@ def test_odd_names_links_and_garbage_are_indexed_or_skipped_with_reasons(cli, co
     summary = json.loads(result.out.strip().splitlines()[-1])
     assert summary["indexed"] == 3 and summary["failed"] == 3, result  # the latin-1 name is indexed
     assert "symbolic link loop" in result.err and "broken symbolic link" in result.err, result
-    hits = json.loads(expect_ok(cli("rag", "search", "espresso", "-c", "notes", "-k", "1", "--json")).out)
+    hits = json.loads(
+        expect_ok(cli("rag", "search", "espresso", "-c", "notes", "-k", "1", "--json", "--embedder", TOY)).out
+    )
     assert hits[0]["path"].endswith("/caf\\xe9.txt")  # shown with the odd byte escaped
     status = expect_ok(cli("rag", "status", "-c", "notes")).out
     assert "caf\\xe9.txt" in status and "not a readable PDF" in status and "symbolic link loop" in status
@@ -158,7 +163,131 @@ def test_on_a_full_disk_search_and_status_read_the_collection(small_disk, tmp_pa
             except OSError as exc:
                 refused = exc.errno
             assert refused == errno.ENOSPC
-    hits = json.loads(expect_ok(cli("rag", "search", "hello", "-c", "c1", "--json")).out)
+    hits = json.loads(expect_ok(cli("rag", "search", "hello", "-c", "c1", "--json", "--embedder", TOY)).out)
     assert hits and hits[0]["path"].endswith("a.txt")
     assert "a.txt" in expect_ok(cli("rag", "status", "-c", "c1")).out
     assert sorted(p.name for p in Folders(cli.workspace).plugin_dir("rag").iterdir()) == ["c1.rag.sqlite"]
+
+
+EVIL = "python:evil_embed:make"
+
+
+def test_a_collection_file_that_names_python_code_never_runs_it_unless_you_name_it(cli, tmp_path):
+    """`rag search` (a reading command) and a workflow's retriever imported and called the
+    ``python:module:function`` a shared collection file recorded as its embedder."""
+    code, mark = tmp_path / "code", tmp_path / "ran"
+    code.mkdir()
+    (code / "evil_embed.py").write_text(
+        f"from pathlib import Path\nPath({str(mark)!r}).write_text('ran')\n"
+        "from studio_rag.tests.toy import HashEmbedder\n\n\n"
+        f"class Evil(HashEmbedder):\n    spec = {EVIL!r}\n\n\ndef make():\n    return Evil()\n"
+    )
+    env = {"PYTHONPATH": os.pathsep.join(filter(None, [str(code), os.environ.get("PYTHONPATH")]))}
+    docs, shared = tmp_path / "docs", tmp_path / "shared.rag.sqlite"
+    docs.mkdir()
+    (docs / "a.txt").write_text("The quick brown fox jumps over the lazy dog.\n")
+    expect_ok(cli("rag", "index", docs, "-c", shared, "--embedder", EVIL, env=env))  # named: it runs
+    mark.unlink()
+
+    expect_refused(
+        cli("rag", "search", "fox", "-c", shared, env=env),
+        "collection 'shared' was indexed with Python code as its embedder (python:evil_embed:make); "
+        "it runs only if you name it: --embedder python:evil_embed:make",
+    )
+    assert not mark.exists()
+    hits = json.loads(expect_ok(cli("rag", "search", "fox", "-c", shared, "--mode", "keyword", "--json", env=env)).out)
+    assert hits[0]["path"].endswith("a.txt") and not mark.exists()
+    expect_refused(cli("rag", "search", "fox", "-c", shared, "--embedder", "minilm", env=env), "another one")
+
+    flow = tmp_path / "retrieve.workflow.json"
+    flow.write_text(
+        json.dumps(
+            {
+                "format": "tensor-studio.workflow",
+                "version": 1,
+                "name": "retrieve",
+                "inputs": {"question": {"type": "str"}},
+                "outputs": {"passages": "retrieve.passages"},
+                "nodes": {
+                    "retrieve": {
+                        "type": "rag.retrieve",
+                        "inputs": {"query": "input.question"},
+                        "params": {"collection": str(shared), "k": 1, "mode": "hybrid"},
+                    }
+                },
+            }
+        )
+    )
+    expect_failed(
+        cli("workflow", "run", flow, "--input", "question=fox", "--quiet", env=env),
+        "Python code as its embedder (python:evil_embed:make)",
+        "a workflow does not run it",
+    )
+    assert not mark.exists()
+
+    hits = json.loads(expect_ok(cli("rag", "search", "fox", "-c", shared, "--embedder", EVIL, "--json", env=env)).out)
+    assert hits[0]["path"].endswith("a.txt") and mark.exists()  # named on the command line: it runs
+
+
+def not_a_folder(kind: str, path) -> None:
+    if kind == "file":
+        path.write_text("not a folder")
+    elif kind == "dangling link":
+        path.symlink_to(path.parent / "nowhere")
+    elif kind == "link loop":
+        path.symlink_to(path.name)
+    elif kind == "pipe":
+        os.mkfifo(path)
+
+
+@pytest.mark.parametrize("kind", ["file", "dangling link", "link loop", "pipe"])
+def test_a_plugin_folder_that_is_not_a_folder_is_said_in_one_line(cli, tmp_path, kind):
+    """`rag sample` was an internal FileExistsError; `rag index` and `jobs run rag.index`
+    failed with the raw '[Errno 17] File exists'."""
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("hello world\n")
+    rag = Folders(cli.workspace).plugin_dir("rag", create=False)
+    not_a_folder(kind, rag)
+    said = f"{rag} is not a folder; move it away"
+    expect_refused(cli("rag", "sample"), said)
+    expect_refused(cli("rag", "index", docs, "--embedder", TOY), said)
+    expect_refused(cli("rag", "search", "hello", "--mode", "keyword"), said)
+    expect_refused(cli("rag", "status"), said)
+    if kind == "file":
+        sources = json.dumps([str(docs)])
+        expect_failed(cli("jobs", "run", "rag.index", "--set", f"sources={sources}", "--set", f"embedder={TOY}"), said)
+    assert os.path.lexists(rag) and not rag.is_dir()  # left as it was
+
+
+def as_user(cli: Cli, *args) -> CliResult:
+    """``cli(*args)`` without root's power to read any file (when run as root)."""
+    argv = [sys.executable, "-m", "studio.cli", "--workspace", str(cli.workspace), *map(str, args)]
+    if os.geteuid() == 0:
+        argv = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *argv]
+    proc = subprocess.run(argv, capture_output=True, timeout=120, env=cli.env)
+    return CliResult(args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+
+
+def test_a_plugin_folder_that_cannot_be_read_is_said_in_one_line(cli, tmp_path):
+    """With ``rag/`` unreadable, `rag search` (reading), `rag index` and `rag sample` were
+    internal PermissionErrors."""
+    if os.geteuid() == 0 and (
+        shutil.which("setpriv") is None
+        or subprocess.run(["setpriv", "--bounding-set=-dac_override,-dac_read_search", "true"]).returncode
+    ):
+        pytest.skip("root reads every file, and setpriv cannot drop that here")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("hello world\n")
+    expect_ok(cli("rag", "index", docs, "--embedder", TOY))
+    rag = Folders(cli.workspace).plugin_dir("rag")
+    rag.chmod(0)
+    try:
+        expect_refused(as_user(cli, "rag", "search", "hello", "--mode", "keyword"), "cannot read", "permission denied")
+        expect_refused(as_user(cli, "rag", "status"), f"cannot read {rag}: permission denied")
+        expect_refused(as_user(cli, "rag", "index", docs, "--embedder", TOY), f"cannot read {rag}: permission denied")
+        expect_refused(as_user(cli, "rag", "sample"), "cannot write", "permission denied")
+        expect_refused(as_user(cli, "rag", "remove", docs), "cannot read", "permission denied")
+    finally:
+        rag.chmod(0o755)

@@ -18,6 +18,16 @@ from studio_rag.tests.conftest import DOCS
 from studio_rag.tests.toy import HashEmbedder
 
 
+@pytest.fixture(autouse=True)
+def named_toy(monkeypatch):
+    """The toy embedder is Python code: a collection recorded with it is searched only once
+    it is named (as `rag search --embedder` names it), here in Python."""
+    from studio_rag import embedder
+
+    monkeypatch.setattr(embedder, "_named", set())
+    embedder.allow_embedder(HashEmbedder.spec)
+
+
 @pytest.fixture
 def docs(tmp_path):
     root = tmp_path / "docs"

@@ -148,7 +148,11 @@ def test_sample_params_write_the_documents_into_the_plugins_folder(tmp_path, mon
     assert (tmp_path / "rag" / "sources" / "python-docs" / "json.md").read_text().startswith("# json")
 
 
-def test_the_query_helper_embeds_in_another_process_and_stops_at_once():
+def test_the_query_helper_embeds_in_another_process_and_stops_at_once(monkeypatch):
+    from studio_rag import embedder
+
+    monkeypatch.setattr(embedder, "_named", set())
+    embedder.allow_embedder(HashEmbedder.spec)  # Python code: named here, and passed on to the helper
     encoder = QueryEncoder()
     assert not encoder.warm
     try:

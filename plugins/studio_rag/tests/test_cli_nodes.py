@@ -17,7 +17,9 @@ def test_cli_index_search_status_remove(docs, studio_home, capsys):
     out = capsys.readouterr().out
     result = json.loads(out.strip().splitlines()[-1])
     assert result["indexed"] == 5 and result["failed"] == 0
-    assert main(["rag", "search", "boil pasta", "-c", "notes", "-k", "2"]) == 0
+    assert main(["rag", "search", "boil pasta", "-c", "notes", "-k", "2"]) == 2  # the toy embedder is code
+    assert "it runs only if you name it: --embedder python:studio_rag.tests.toy:embedder" in capsys.readouterr().err
+    assert main(["rag", "search", "boil pasta", "-c", "notes", "-k", "2", "--embedder", TOY]) == 0
     out = capsys.readouterr().out
     assert "guide.md" in out and "§ Guide › Cooking" in out and "vector #" in out
     assert main(["rag", "search", "pasta", "-c", "notes", "--mode", "keyword", "--json"]) == 0

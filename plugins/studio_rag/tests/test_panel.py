@@ -7,6 +7,8 @@ from studio.api import RunStatus
 
 pytestmark = pytest.mark.gui
 
+TOY = "python:studio_rag.tests.toy:embedder"
+
 
 @pytest.fixture
 def window(make_window):
@@ -102,7 +104,11 @@ def test_sources_show_why_each_file_was_skipped_in_one_word(window, docs):
     assert panel.inspector_label.text().startswith(panel.sources.item(0, 3).text())
 
 
-def test_vector_search_embeds_the_query_in_a_helper_process(window, docs):
+def test_vector_search_embeds_the_query_in_a_helper_process(window, docs, monkeypatch):
+    from studio_rag import embedder
+
+    monkeypatch.setattr(embedder, "_named", set())
+    embedder.allow_embedder(TOY)  # the toy embedder is Python code: named here, and passed on to the helper
     index_into(window, docs)
     panel = window.show_panel("rag:panel")
     panel.refresh("docs")
@@ -112,6 +118,23 @@ def test_vector_search_embeds_the_query_in_a_helper_process(window, docs):
     panel.wait_for_search()
     assert panel.hits and "Lisbon" in panel.hits[0].text
     panel.encoder.close()
+
+
+def test_vector_search_on_a_collection_whose_embedder_is_code_nobody_named_is_refused(window, docs, monkeypatch):
+    """The panel cannot name an embedder: a collection file that records Python code gets
+    a message, and no helper process starts."""
+    from studio_rag import embedder
+
+    monkeypatch.setattr(embedder, "_named", set())
+    index_into(window, docs)
+    panel = window.show_panel("rag:panel")
+    panel.refresh("docs")
+    panel.mode.setCurrentText("hybrid")
+    panel.query.setText("rain in Lisbon")
+    panel.search()
+    panel._poll()  # the refused query is answered at once; the panel's timer would show it a moment later
+    assert "it runs only if you name it" in panel.status.text() and f"--embedder {TOY}" in panel.status.text()
+    assert not panel.encoder.warm and not panel.hits
 
 
 def test_dropping_a_folder_indexes_it(window, docs, qasync_loop):
