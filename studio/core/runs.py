@@ -148,7 +148,7 @@ class Run:
             if e.get("kind") != Metric.kind or (value is not None and not _plain_number(value)):
                 continue  # a hand-edited line may hold anything
             steps, values = out.setdefault(str(e.get("name")), ([], []))
-            step = e.get("step")
+            step: Any = e.get("step")
             steps.append(step if _plain_number(step) else len(steps))
             values.append(value)
         return out
