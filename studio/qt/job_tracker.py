@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QAbstractButton, QLabel, QProgressBar, QWidget
 
 from studio.api import Event, JobError, JobOutcome, PanelContext, Progress, RunStatus, StudioFileError
@@ -51,9 +52,9 @@ class JobTracker(QObject):
         progress: QProgressBar | None = None,
         cancel: QAbstractButton | None = None,
         status: QLabel | None = None,
-        busy_disabled: tuple[QWidget, ...] = (),
+        busy_disabled: tuple[QWidget | QAction, ...] = (),
     ):
-        """``busy_disabled``: widgets to disable while a job runs (the buttons that start one)."""
+        """``busy_disabled``: widgets or actions to disable while a job runs (what starts one)."""
         super().__init__(parent)
         self.ctx = ctx
         self.progress, self.cancel_button, self.status = progress, cancel, status
