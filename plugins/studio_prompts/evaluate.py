@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import re
 import string
 import time
@@ -28,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from studio.api import JobCancelled, atomic_write_text, read_records, resolve
+from studio.api import JobCancelled, atomic_write_text, resolve
 
 from .data import Example, Prediction
+from .input_files import too_deep
 from .lm import BudgetExceeded
 from .predict import ParseError, Predict
 from .settings import context, settings
@@ -159,6 +161,66 @@ def is_finished(row: dict[str, Any]) -> bool:
     return status in (OK, UNPARSED) if status else not row.get("error")
 
 
+def _shown(value: Any) -> str:
+    big = type(value) is int  # json.dumps would do too, but str says so plainly for any size
+    text = str(value) if big else json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 40 else f"{text[:37]}…"
+
+
+def row_problem(row: dict[str, Any], metric: Any = None) -> str | None:
+    """Why a row of a results file cannot be resumed from (None when it can): its key is
+    not text, its index not a whole number ≥ 0, or it is finished and its score is not a
+    finite number — within 0..1 for the built-in metrics (what ``metric`` names), which
+    score nothing else. An errored row's score is not read: the example runs again."""
+    if not isinstance(row.get("key", ""), str):
+        return f"key {_shown(row['key'])} is not text"
+    index = row.get("index", 0)
+    if type(index) is not int or index < 0:
+        return f"index {_shown(index)} is not a whole number ≥ 0"
+    if not is_finished(row):
+        return None
+    score = row.get("score")
+    if score is None:
+        return "a finished example (status ok or unparsed) has no score"
+    if type(score) not in (int, float):
+        return f"score {_shown(score)} is not a number"
+    try:
+        value = float(score)
+    except OverflowError:
+        return f"score {_shown(score)} is too large to be a score"
+    if not math.isfinite(value):
+        return f"score {_shown(score)} is not a finite number"
+    if isinstance(metric, str) and metric in METRICS and not 0 <= value <= 1:
+        return f"score {_shown(score)} is outside 0..1, the range of {metric}"
+    return None
+
+
+class ResultsFileError(ValueError):
+    """A results file with a row no evaluation writes (hand-edited): the message names
+    the file, the line and what is wrong with it."""
+
+
+def read_results(path: Path, metric: Any = None) -> list[dict[str, Any]]:
+    """The rows of a results file, each checked with ``row_problem``. Lines that are not a
+    JSON object are skipped, as ``read_records`` does (a crash can cut the last one)."""
+    rows = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                row = json.loads(line)
+            except (json.JSONDecodeError, RecursionError):
+                continue
+            except ValueError as exc:  # an integer of more than 4300 digits (the hint after ";" is Python's)
+                raise ResultsFileError(f"{path}: line {number}: {one_line(str(exc).split(';')[0], 200)}") from None
+            if not isinstance(row, dict):
+                continue
+            problem = "nested too deeply to be an evaluation's results" if too_deep(row) else row_problem(row, metric)
+            if problem:
+                raise ResultsFileError(f"{path}: line {number}: {problem}")
+            rows.append(row)
+    return rows
+
+
 @dataclass
 class EvalResult:
     score: float | None  # the mean over the scored examples; None when none was scored
@@ -228,22 +290,23 @@ class EvaluationErrors(RuntimeError):
         self.result = result
 
 
-def _earlier(path: Path, keys: list[str]) -> tuple[dict[str, dict[str, Any]], int]:
+def _earlier(path: Path, keys: list[str], metric: Any) -> tuple[dict[str, dict[str, Any]], int]:
     """The finished rows of an earlier results file for this dataset, and how many of its
     examples errored (to retry). The file is rewritten with those rows only, one per
-    example, so the rows appended next are never glued to a line cut by a crash."""
+    example, so the rows appended next are never glued to a line cut by a crash. A row
+    no evaluation writes is a ``ResultsFileError`` naming its line."""
     wanted = set(keys)
-    latest = {row["key"]: row for row in read_records(path) if row.get("key") in wanted}
+    latest = {row["key"]: row for row in read_results(path, metric) if row.get("key") in wanted}
     done = {k: r for k, r in latest.items() if is_finished(r)}
     ordered = sorted(done.values(), key=lambda r: r.get("index", 0))
     atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ordered))
     return done, len(latest) - len(done)
 
 
-def _open_results(path: Path, keys: list[str]) -> tuple[dict[str, dict[str, Any]], int, TextIO]:
+def _open_results(path: Path, keys: list[str], metric: Any) -> tuple[dict[str, dict[str, Any]], int, TextIO]:
     """What an earlier run of this file finished (see ``_earlier``), how many it must
     retry, and the file opened for the rows to come (appended one by one, flushed)."""
-    done, retried = _earlier(path, keys) if path.exists() else ({}, 0)
+    done, retried = _earlier(path, keys, metric) if path.exists() else ({}, 0)
     return done, retried, path.open("a", encoding="utf-8")
 
 
@@ -261,7 +324,7 @@ async def evaluate(
     done: dict[str, dict[str, Any]] = {}
     retried, out = 0, None
     if results_path is not None:  # off the event loop: an earlier results file may be long
-        done, retried, out = await asyncio.to_thread(_open_results, Path(results_path), keys)
+        done, retried, out = await asyncio.to_thread(_open_results, Path(results_path), keys, metric)
     rows: list[dict[str, Any] | None] = [done.get(k) for k in keys]
     resumed = sum(r is not None for r in rows)
     todo = [i for i, r in enumerate(rows) if r is None]
@@ -297,7 +360,10 @@ async def evaluate(
                         if hasattr(metric_fn, "acall")
                         else metric_fn(example, prediction)
                     )
-                    row.update(status=OK, score=float(score))
+                    value = float(score)
+                    if not math.isfinite(value):  # NaN would spoil the mean and is no JSON
+                        raise ValueError(f"the metric returned {value}, not a finite number")
+                    row.update(status=OK, score=value)
             except Exception as exc:
                 if budget := find_cause(exc, BudgetExceeded):
                     stopped = str(budget)
@@ -328,5 +394,11 @@ async def evaluate(
         raise JobCancelled(f"cancelled after {finished} of {len(dataset)} examples") from cancelled
     kept = [r for r in rows if r is not None]
     scored = [r for r in kept if r.get("status") != ERROR]
-    score = sum(r["score"] for r in scored) / len(scored) if scored else None
+    score = _mean([r["score"] for r in scored]) if scored else None
     return EvalResult(score, kept, resumed, stopped, total=len(dataset), retried=retried)
+
+
+def _mean(scores: list[float]) -> float:
+    """Their mean; finite when they are, even where their sum is not (a metric's 1e308s)."""
+    total = sum(scores)
+    return total / len(scores) if math.isfinite(total) else sum(s / len(scores) for s in scores)

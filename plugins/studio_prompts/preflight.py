@@ -2,7 +2,9 @@
 
 A workflow with a node whose plugin is missing would fail every example; an evaluation
 told to ``--resume`` from the wrong place would silently run (and pay for) everything
-again, or mix the scores of two programs. Both are refused up front, naming what is wrong.
+again, or mix the scores of two programs. Both are refused up front, naming what is wrong;
+so is a results file with a row no evaluation writes (a hand-edited score or index), by
+its line.
 ``--resume`` takes an evaluation's run folder, its ``results.jsonl``, or a run id (or a
 unique part of one) in the workspace's ``runs`` folder.
 """
@@ -13,7 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from studio.api import Folders, read_records
+from studio.api import Folders
 
 from .workflow.schema import WorkflowError
 
@@ -146,18 +148,16 @@ def resume_source(target: str, folders: Folders, workflow: str, metric: str, key
         raise ValueError(f"--resume: {folder.name} evaluated {params['workflow']}, not {workflow}")
     if params.get("metric") and params["metric"] != metric:
         raise ValueError(f"--resume: {folder.name} was scored with {params['metric']}, not {metric}")
-    try:
-        rows = list(read_records(results))
+    from .evaluate import ResultsFileError, read_results
+
+    try:  # each row checked: a hand-edited score or index is refused here, naming its line
+        rows = read_results(results, metric)
+    except ResultsFileError as exc:
+        raise ValueError(f"--resume: {exc}") from None
     except (OSError, ValueError) as exc:
         raise ValueError(f"--resume: cannot read {results}: {exc}") from None
     except RecursionError:
         raise ValueError(f"--resume: {results}: nested too deeply to read") from None
-    from .input_files import too_deep
-
-    if too_deep(rows):
-        raise ValueError(f"--resume: {results}: nested too deeply to be an evaluation's results")
-    if not all(isinstance(row.get("key", ""), str) for row in rows):
-        raise ValueError(f"--resume: {results} is not an evaluation's results file")
     if rows and not any("key" in row for row in rows):
         raise ValueError(f"--resume: {results} is not an evaluation's results file")
     wanted = set(keys)

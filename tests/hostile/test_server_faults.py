@@ -267,3 +267,45 @@ def test_wrong_resume_targets_and_missing_plugins_cost_no_call(cli, files, tmp_p
     )
     assert server.asked == []
     server.shutdown()
+
+
+def test_a_hand_edited_results_file_is_refused_naming_its_line(cli, files):
+    workflow, data = files
+    server = FaultyServer(right, die_after=3)
+    path = workflow(server.url)
+    folder = run_folder(expect_failed(cli("workflow", "eval", path, "--data", data, *FAST, env=ENV), "3 of 6"))
+    results = folder / "results.jsonl"
+    good = results.read_text().splitlines()
+    finished = next(i for i, line in enumerate(good) if json.loads(line)["status"] == "ok")
+    asked = len(server.asked)
+
+    def edited(**change) -> str:
+        row = json.loads(good[finished])
+        row.update(change)
+        for key in [k for k, v in change.items() if v is ...]:
+            del row[key]
+        text = json.dumps(row)
+        return text.replace('"NaN-here"', "NaN").replace('"Inf-here"', "1e999").replace('"Big-here"', "9" * 400)
+
+    for line, fragment in (
+        (edited(score="1.0"), "score"),
+        (edited(score={"a": 1}), "score"),
+        (edited(score=...), "no score"),
+        (edited(score=True), "score"),
+        (edited(score="NaN-here"), "finite"),
+        (edited(score="Inf-here"), "finite"),
+        (edited(score="Big-here"), "score"),
+        (edited(score=5.0), "0..1"),  # exact_match scores 0 or 1
+        (edited(index="0"), "index"),
+        (edited(index=-1), "index"),
+    ):
+        results.write_text("\n".join([*good[:finished], line, *good[finished + 1 :]]) + "\n")
+        expect_refused(
+            cli("workflow", "eval", path, "--data", data, *FAST, "--resume", folder, env=ENV),
+            "--resume",
+            f"{results}: line {finished + 1}",
+            fragment,
+        )
+    assert len(server.asked) == asked  # no call made
+    assert len(list(Folders(cli.workspace).runs.iterdir())) == 1  # no run folder either
+    server.shutdown()

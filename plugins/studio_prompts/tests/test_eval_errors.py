@@ -360,3 +360,32 @@ def test_result_window_all_errors_shows_the_error_header_and_the_whole_error(qtb
     assert cell(table, 0, 5).toolTip() == long_error
     table.selectRow(1)
     assert long_error in view.detail.toPlainText() and view.detail.isReadOnly()
+
+
+def test_a_metric_that_returns_nan_errs_that_example_and_the_mean_stays_finite(tmp_path, llm_server, lm):
+    llm_server.reset(script=Flaky())
+    scores = {"France": float("nan"), "Germany": float("inf"), "Italy": 1e308, "Spain": 1e308}
+
+    def metric(example, prediction):
+        return scores.get(example.country, 0.0)
+
+    results = tmp_path / "results.jsonl"
+    with context(lm=lm):
+        result = asyncio.run(evaluate(Predict("country -> capital"), dataset(), metric, results_path=results))
+    assert sorted(r["inputs"]["country"] for r in result.errors) == ["France", "Germany"]
+    assert "not a finite number" in result.errors[0]["error"]
+    assert result.score == pytest.approx(1e308 / 2)  # (1e308 + 1e308 + 0 + 0) / 4: the sum overflows, not the mean
+    for line in results.read_text().splitlines():
+        json.loads(line, parse_constant=lambda c: pytest.fail(f"{c} written"))
+
+
+def test_evaluate_refuses_a_results_file_no_evaluation_wrote(tmp_path, llm_server, lm):
+    from studio_prompts.evaluate import ResultsFileError, example_key
+
+    llm_server.reset(script=Flaky())
+    results = tmp_path / "results.jsonl"
+    key = example_key(0, dataset()[0])
+    results.write_text(json.dumps({"key": key, "index": "0", "status": "ok", "score": 1.0}) + "\n")
+    with context(lm=lm), pytest.raises(ResultsFileError, match=re.escape(f"{results}: line 1: index")):
+        asyncio.run(evaluate(Predict("country -> capital"), dataset(), results_path=results))
+    assert llm_server.requests == []

@@ -104,5 +104,59 @@ def test_a_resume_target_nested_too_deeply_is_refused(tmp_path):
     with pytest.raises(ValueError, match="nested too deeply"):
         resume_source(str(results), Folders(tmp_path), str(tmp_path / "w.workflow.json"), "exact_match", ["0:x"])
     results.write_text('{"key": ["0:x"]}\n')
-    with pytest.raises(ValueError, match="not an evaluation's results file"):
+    with pytest.raises(ValueError, match=re.escape(f'{results}: line 1: key ["0:x"] is not text')):
         resume_source(str(results), Folders(tmp_path), str(tmp_path / "w.workflow.json"), "exact_match", ["0:x"])
+
+
+GOOD_ROW = '{"key": "0:x", "index": 0, "status": "ok", "score": 1.0}'
+
+
+@pytest.mark.parametrize(
+    "row, metric, fragment",
+    [
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": "1.0"}', "exact_match", 'score "1.0" is not a number'),
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": {"a": 1}}', "exact_match", "is not a number"),
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": true}', "exact_match", "score true is not a number"),
+        ('{"key": "0:x", "index": 0, "status": "ok"}', "exact_match", "has no score"),
+        ('{"key": "0:x", "index": 0, "status": "unparsed", "score": null}', "exact_match", "has no score"),
+        ('{"key": "0:x", "index": 0}', "exact_match", "has no score"),  # no status, no error: finished
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": NaN}', "exact_match", "NaN is not a finite number"),
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": 1e999}', "mod:f", "Infinity is not a finite number"),
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": -Infinity}', "mod:f", "not a finite number"),
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": 1' + "0" * 400 + "}", "mod:f", "too large"),
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": 1' + "0" * 5000 + "}", "mod:f", "line 2: "),
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": 2}', "f1", "outside 0..1, the range of f1"),
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": -0.5}', "llm_judge", "outside 0..1"),
+        ('{"key": "0:x", "index": "0", "status": "ok", "score": 1}', "exact_match", 'index "0" is not a whole'),
+        ('{"key": "0:x", "index": -1, "status": "ok", "score": 1}', "exact_match", "index -1 is not a whole"),
+        ('{"key": "0:x", "index": 1.5, "status": "ok", "score": 1}', "exact_match", "index 1.5 is not a whole"),
+        ('{"key": "0:x", "index": false, "status": "ok", "score": 1}', "exact_match", "index false is not a whole"),
+    ],
+)
+def test_a_hand_edited_results_row_is_refused_naming_its_line(tmp_path, row, metric, fragment):
+    from studio_prompts.preflight import resume_source
+
+    results = tmp_path / "results.jsonl"
+    results.write_text(f"{GOOD_ROW}\n{row}\n")
+    with pytest.raises(ValueError, match=re.escape(f"--resume: {results}: line 2: ")) as err:
+        resume_source(str(results), Folders(tmp_path), str(tmp_path / "w.workflow.json"), metric, ["0:x"])
+    assert fragment in str(err.value) and len(str(err.value)) < 400
+
+
+@pytest.mark.parametrize(
+    "row, metric",
+    [
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": 7.5}', "mod:f"),  # a metric of its own scores anything
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": 1}', "exact_match"),
+        ('{"key": "0:x", "index": 0, "status": "error", "score": null, "error": "boom"}', "exact_match"),
+        ('{"key": "0:x", "index": 0, "status": "error", "score": "junk", "error": "boom"}', "exact_match"),  # rerun
+        ('{"key": "0:x", "status": "ok", "score": 0.5}', "f1"),  # no index: sorted first, as ever
+        ('{"key": "0:x", "index": 0, "status": "ok", "score": 1.0', "exact_match"),  # cut by a crash: skipped
+    ],
+)
+def test_rows_an_evaluation_writes_are_resumed_from(tmp_path, row, metric):
+    from studio_prompts.preflight import resume_source
+
+    results = tmp_path / "results.jsonl"
+    results.write_text(f"{GOOD_ROW}\n{row}\n")
+    assert resume_source(str(results), Folders(tmp_path), str(tmp_path / "w.workflow.json"), metric, ["0:x"])
