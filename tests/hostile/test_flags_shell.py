@@ -112,9 +112,7 @@ def test_damaged_run_folders_and_settings_are_shown_as_such(cli):
         },
         "20260101-000004-x-noparams": {"run.json": b'{"status": "failed"}'},
         "20260101-000005-x-bignumbers": {
-            "run.json": b'{"status": "running", "owner_pid": 99999999999999999999999, "started": 1'
-            + b"0" * 400
-            + b"}",
+            "run.json": b'{"status": "running", "owner_pid": 99999999999999999999999, "started": 1' + b"0" * 400 + b"}",
             "events.jsonl": b'{"kind": "metric", "name": "m", "step": 1, "value": 1'
             + b"0" * 5000
             + b'}\n{"kind": "log", "text": "lone \\ud800 surrogate"}\n{"kind": "metric", "name": "m", "step": 1, '
@@ -158,4 +156,3 @@ def test_plugin_new_on_a_full_disk_leaves_nothing_half_written(small_disk, studi
     assert not (disk / "studio-roomy-plugin").exists()  # so a retry on a freed disk is not refused
     (disk / "filler").unlink()
     assert main(["plugin", "new", "roomy", "--dir", str(disk)]) == 0
-
