@@ -19,7 +19,7 @@ import sys
 import pytest
 
 from studio.api import Folders
-from studio_rag.tests.toy import foreign_database
+from studio_rag.tests.toy import NOT_A_FOLDER, foreign_database, not_a_folder
 
 from .conftest import Cli, CliResult, expect_failed, expect_ok, expect_refused
 
@@ -229,18 +229,7 @@ def test_a_collection_file_that_names_python_code_never_runs_it_unless_you_name_
     assert hits[0]["path"].endswith("a.txt") and mark.exists()  # named on the command line: it runs
 
 
-def not_a_folder(kind: str, path) -> None:
-    if kind == "file":
-        path.write_text("not a folder")
-    elif kind == "dangling link":
-        path.symlink_to(path.parent / "nowhere")
-    elif kind == "link loop":
-        path.symlink_to(path.name)
-    elif kind == "pipe":
-        os.mkfifo(path)
-
-
-@pytest.mark.parametrize("kind", ["file", "dangling link", "link loop", "pipe"])
+@pytest.mark.parametrize("kind", NOT_A_FOLDER)
 def test_a_plugin_folder_that_is_not_a_folder_is_said_in_one_line(cli, tmp_path, kind):
     """`rag sample` was an internal FileExistsError; `rag index` and `jobs run rag.index`
     failed with the raw '[Errno 17] File exists'."""

@@ -18,17 +18,9 @@ from pathlib import Path
 import pytest
 
 from studio.api import Folders, RunStatus
+from studio_prompts.tests.helpers import CAPITALS
 
 from .conftest import expect_failed, expect_ok, expect_refused
-
-CAPITALS = {
-    "France": "Paris",
-    "Germany": "Berlin",
-    "Italy": "Rome",
-    "Spain": "Madrid",
-    "Japan": "Tokyo",
-    "Egypt": "Cairo",
-}
 
 
 def reply(capital: str) -> str:

@@ -15,7 +15,7 @@ from studio_rag.embedder import EmbedderError, EmbedderNotNamed, check_recorded
 from studio_rag.index import check_sources, index_sources
 from studio_rag.store import SQLiteStore, StoreError, check_folder
 
-from .toy import HashEmbedder
+from .toy import NOT_A_FOLDER, HashEmbedder, not_a_folder
 
 EVIL = "python:evil_embed:make"
 
@@ -105,18 +105,7 @@ def test_the_panels_query_helper_refuses_it_before_starting(evil):
 # ---- the plugin's folder is not a folder
 
 
-def not_a_folder(kind: str, path):
-    if kind == "file":
-        path.write_text("not a folder")
-    elif kind == "dangling link":
-        path.symlink_to(path.parent / "nowhere")
-    elif kind == "link loop":
-        path.symlink_to(path.name)
-    elif kind == "pipe":
-        os.mkfifo(path)
-
-
-@pytest.mark.parametrize("kind", ["file", "dangling link", "link loop", "pipe"])
+@pytest.mark.parametrize("kind", NOT_A_FOLDER)
 def test_a_collections_folder_that_is_not_a_folder_is_said(tmp_path, docs, kind):
     folder = tmp_path / "rag"
     not_a_folder(kind, folder)

@@ -84,3 +84,19 @@ def foreign_database(path: Path) -> bytes:
     db.commit()
     db.close()
     return path.read_bytes()
+
+
+def not_a_folder(kind: str, path: Path) -> None:
+    """Put something other than a folder at ``path``: a file, a dangling link, a link
+    loop or a pipe (the ways a plugin's folder can be there and not be one)."""
+    if kind == "file":
+        path.write_text("not a folder")
+    elif kind == "dangling link":
+        path.symlink_to(path.parent / "nowhere")
+    elif kind == "link loop":
+        path.symlink_to(path.name)
+    elif kind == "pipe":
+        os.mkfifo(path)
+
+
+NOT_A_FOLDER = ("file", "dangling link", "link loop", "pipe")
