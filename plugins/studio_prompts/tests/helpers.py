@@ -58,3 +58,19 @@ def fan_out(path: Path, branches: int, model: dict | None = None) -> Path:
 
 def join(**answers: str) -> str:
     return "|".join(answers[k] for k in sorted(answers, key=lambda k: int(k[1:])))
+
+
+def code_workflow(path: Path) -> Path:
+    """A workflow whose one node names Python code (``os:system``): what consent is for."""
+    return write_workflow(
+        path,
+        nodes={
+            "shell": {
+                "type": "prompts.python",
+                "inputs": {"cmd": "input.question"},
+                "params": {"function": "os:system"},
+            }
+        },
+        inputs={"question": "str"},
+        outputs={"out": "shell.result"},
+    )

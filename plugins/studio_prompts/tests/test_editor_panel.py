@@ -19,7 +19,7 @@ from studio.testing import loop_until
 from studio_prompts.workflow import load_workflow
 
 from .conftest import fields, input_value
-from .helpers import predict_node, write_workflow
+from .helpers import code_workflow, predict_node, write_workflow
 
 pytestmark = pytest.mark.gui
 
@@ -496,18 +496,7 @@ def test_a_workflow_without_a_model_is_refused_before_the_job_saying_where_to_se
 
 
 def test_a_function_node_shows_the_callable_it_names_on_the_canvas(editor, tmp_path):
-    path = write_workflow(
-        tmp_path / "code.workflow.json",
-        nodes={
-            "shell": {
-                "type": "prompts.python",
-                "inputs": {"cmd": "input.question"},
-                "params": {"function": "os:system"},
-            }
-        },
-        inputs={"question": "str"},
-        outputs={"out": "shell.result"},
-    )
+    path = code_workflow(tmp_path / "code.workflow.json")
     editor.open_path(path)
     shell = editor.graph.get_node_by_name("shell")
     label = shell.code_label

@@ -31,7 +31,7 @@ from studio_prompts.workflow.grouping import plan_group
 from studio_prompts.workflow.schema import read_workflow_file
 from studio_prompts.workflow.session import UNTITLED, WorkflowSession, untitled_workflow
 
-from .helpers import predict_node, write_workflow
+from .helpers import code_workflow, predict_node, write_workflow
 
 BUILTIN = ("prompts.predict", "prompts.chain_of_thought", "prompts.react", "prompts.python", "prompts.workflow")
 
@@ -463,18 +463,7 @@ def test_a_workflow_without_a_model_is_refused_saying_where_to_set_one(tmp_path)
 
 
 def test_consent_is_asked_for_named_code_and_remembered_per_content(tmp_path):
-    path = write_workflow(
-        tmp_path / "code.workflow.json",
-        nodes={
-            "shell": {
-                "type": "prompts.python",
-                "inputs": {"cmd": "input.question"},
-                "params": {"function": "os:system"},
-            }
-        },
-        inputs={"question": "str"},
-        outputs={"out": "shell.result"},
-    )
+    path = code_workflow(tmp_path / "code.workflow.json")
     consent = runs.consent_for(path)
     assert [r.ref for r in consent.code] == ["os:system"] and consent.asked({})
     assert "os:system" in runs.refusal_text(path, consent.code)
