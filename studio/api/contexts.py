@@ -175,6 +175,12 @@ class PanelContext(InWorkspace, Protocol):
     def settings(self) -> dict[str, Any]: ...
     def save_settings(self, values: dict[str, Any]) -> None: ...
     def show_message(self, text: str, level: str = "info") -> None: ...
+    def show_panel(self, panel_id: str) -> Any:
+        """Show and raise a panel (``"<plugin id>.<panel id>"``, as in its PanelSpec);
+        returns its widget, or None when no such panel is loaded."""
+
+    def open_path(self, path: Path) -> bool:
+        """Open a file or folder as File → Open does (the plugin that claims it gets it)."""
 
 
 @runtime_checkable

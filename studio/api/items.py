@@ -109,13 +109,16 @@ class LLMProvider:
 
 @dataclass(frozen=True)
 class MenuAction:
-    """A menu entry. ``callback`` is ``"module:function"`` called with a PanelContext."""
+    """A menu entry. ``callback`` is ``"module:function"`` called with a PanelContext.
+    ``home``: also a button in the home page's *Get started* row (a first step a newcomer
+    takes: train a model, open a sample)."""
 
     id: str
     title: str
     callback: str | Callable[..., Any]
     menu: str = "Tools"
     shortcut: str | None = None
+    home: bool = False
 
 
 @dataclass(frozen=True)

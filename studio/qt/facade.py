@@ -95,3 +95,9 @@ class StudioPanelContext:
 
     def show_message(self, text: str, level: str = "info") -> None:
         self._window.show_message(text, level)
+
+    def show_panel(self, panel_id: str) -> Any:
+        return self._window.show_panel(panel_id)
+
+    def open_path(self, path: Path) -> bool:
+        return self._window.open_path(Path(path))
