@@ -62,7 +62,7 @@ def test_metrics_panel_receives_live_metrics_from_a_process_job(window, qasync_l
     assert job.status == "succeeded"
     qtbot.waitUntil(lambda: job.id in metrics.runs and metrics.runs[job.id].series["loss"].n == 300, timeout=5000)
     metrics.redraw()
-    assert "loss" in metrics.plots
+    assert metrics.visible_sections() == [("t.count", ["loss"])]
     x, _y = metrics.runs[job.id].curves["loss"].getData()
     assert len(x) == 300 and x[-1] == 299
     assert metrics.runs[job.id].status == "succeeded"
@@ -100,10 +100,10 @@ def test_smoothing_log_scale_and_exports(window, qasync_loop, tmp_path):
     _, smooth = metrics.runs["r1"].curves["loss"].getData()
     assert smooth[0] == pytest.approx(10.0) and 9.0 < smooth[-1] < 10.0
     metrics.log_y.setChecked(True)
-    assert metrics.plots["loss"].ctrl.logYCheck.isChecked()
-    assert not metrics.plots["loss"].ctrl.xGridCheck.isChecked()  # grid off by default: it is most of a repaint
+    assert metrics.plot("loss").ctrl.logYCheck.isChecked()
+    assert not metrics.plot("loss").ctrl.xGridCheck.isChecked()  # grid off by default: it is most of a repaint
     metrics.grid.setChecked(True)
-    assert metrics.plots["loss"].ctrl.xGridCheck.isChecked()
+    assert metrics.plot("loss").ctrl.xGridCheck.isChecked()
     assert metrics.save_state()["grid"] is True
     csv_path, png_path = tmp_path / "m.csv", tmp_path / "m.png"
     metrics.export_csv(csv_path)
@@ -123,13 +123,13 @@ def test_live_curves_stay_in_view_while_ranges_move_in_steps(window):
     for step in range(10, 2010, 10):  # a loss falling from 4 towards 1.5, redrawn after every point
         metrics.handle_events("r1", [Metric("loss", step, 1.5 + 2.5 * math.exp(-step / 300))])
         metrics.redraw()
-        (x_lo, x_hi), (y_lo, y_hi) = metrics.plots["loss"].getViewBox().viewRange()
+        (x_lo, x_hi), (y_lo, y_hi) = metrics.plot("loss").getViewBox().viewRange()
         value = 1.5 + 2.5 * math.exp(-step / 300)
         first = 1.5 + 2.5 * math.exp(-10 / 300)
         assert x_lo <= 10 and step <= x_hi and y_lo <= value <= y_hi and y_lo <= first <= y_hi
         ranges.add((round(x_lo, 6), round(x_hi, 6), round(y_lo, 6), round(y_hi, 6)))
     assert len(ranges) < 40  # not one per update: the axes are regenerated a few dozen times a run
-    view = metrics.plots["loss"].getViewBox()
+    view = metrics.plot("loss").getViewBox()
     view.setXRange(500, 600, padding=0)
     view.sigRangeChangedManually.emit([True, False])  # what a drag or wheel zoom on x reports
     metrics.handle_events("r1", [Metric("loss", 2010, 1.5)])
@@ -146,9 +146,11 @@ def test_reopen_past_run_by_dropping_its_folder(window, run_job):
     job = run_job(window.studio, "t.count", {"n": 40})
     window.studio.jobs.jobs.clear()
     metrics = window.panels["studio:metrics"]
-    metrics.runs.clear()
+    metrics.set_ticked(job.id, False)  # the user unticked it; opening it again (as the home page does) shows it
     assert window.open_path(job.run.dir) is True
     assert metrics.runs[job.id].series["loss"].n == 40
+    assert job.id in metrics.ticks and metrics.ticks.focused == job.id
+    assert metrics.runs[job.id].curves["loss"].isVisible()
     assert window.open_path(job.run.events_path) is True  # a file inside the run works too
 
 

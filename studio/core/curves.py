@@ -1,9 +1,14 @@
 """Curves of scalar metrics, as the Metrics panel keeps them: growable arrays with a
-debiased moving average. Qt-free, so the smoothing and exports are tested without widgets."""
+debiased moving average; and which runs the panel draws, grouped how. Qt-free, so the
+smoothing, exports, ticks and sections are tested without widgets."""
 
 from __future__ import annotations
 
 import math
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -75,3 +80,129 @@ class Series:
         _, s = self.arrays(True)
         rows = zip(x.tolist(), y.tolist(), s.tolist(), strict=True)
         return [(f"{step:g}", repr(value), repr(smooth)) for step, value, smooth in rows]
+
+
+# ---------------------------------------------------------------------- runs and plots
+# What the Metrics panel shows, decided without widgets: which runs are ticked, how their
+# metrics group into sections and plots, and the data a plot's range follows.
+
+ACTIVE_STATUSES = frozenset({"queued", "running"})
+OTHER_KIND = "other runs"  # the section of runs whose kind is unknown (not a studio run id)
+
+
+def run_kind(run_id: str) -> str:
+    """``20261122-045704-diagnostics.stream-3322`` → ``diagnostics.stream``; "" for an id
+    that is not a studio run id."""
+    parts = run_id.split("-")
+    if len(parts) >= 4 and len(parts[0]) == 8 and parts[0].isdigit() and len(parts[1]) == 6 and parts[1].isdigit():
+        return "-".join(parts[2:-1])
+    return ""
+
+
+class RunTicks:
+    """Which runs the Metrics panel draws, as TensorBoard and W&B do it: the newest run is
+    in focus (ticked); older runs stay listed, unticked unless the user ticks them. When
+    another run takes the focus, runs ticked automatically are unticked — not those the
+    user ticked by hand, nor runs still active (``keep``): two jobs running at once both
+    stay in view."""
+
+    def __init__(self) -> None:
+        self.ticked: set[str] = set()
+        self.by_hand: set[str] = set()
+        self.focused: str | None = None
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self.ticked
+
+    def focus(self, run_id: str, keep: Iterable[str] = ()) -> None:
+        kept = set(keep)
+        self.ticked = {r for r in self.ticked if r in self.by_hand or r in kept} | {run_id}
+        self.focused = run_id
+
+    def set_ticked(self, run_id: str, on: bool) -> None:
+        """The user ticked or unticked a run."""
+        if on:
+            self.ticked.add(run_id)
+            self.by_hand.add(run_id)
+        else:
+            self.ticked.discard(run_id)
+            self.by_hand.discard(run_id)
+            if self.focused == run_id:
+                self.focused = None
+
+    def remove(self, run_id: str) -> None:
+        self.ticked.discard(run_id)
+        self.by_hand.discard(run_id)
+        if self.focused == run_id:
+            self.focused = None
+
+    def state(self) -> dict[str, Any]:
+        """JSON-able: the runs ticked by hand and the focused run."""
+        return {"ticked": sorted(self.ticked & self.by_hand), "focused": self.focused}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        ticked = state.get("ticked")
+        focused = state.get("focused")
+        self.by_hand = {r for r in ticked if isinstance(r, str)} if isinstance(ticked, list) else set()
+        self.focused = focused if isinstance(focused, str) else None
+        self.ticked = self.by_hand | ({self.focused} if self.focused else set())
+
+
+def plot_sections(runs: Iterable[tuple[str, Iterable[str]]]) -> list[tuple[str, list[str]]]:
+    """The plots to show, by section: ``runs`` are the ticked runs' (kind, metric names),
+    newest first. One section per job kind (a run of unknown kind goes to ``OTHER_KIND``),
+    in the order of each kind's newest run; its metrics sorted by name, so ``train/*`` and
+    ``val/*`` stay together."""
+    sections: dict[str, set[str]] = {}
+    for kind, names in runs:
+        sections.setdefault(kind or OTHER_KIND, set()).update(names)
+    return [(kind, sorted(names)) for kind, names in sections.items() if names]
+
+
+def finite_bounds(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:
+    """(min, max) of the finite values of ``arrays``, or None when there are none: what a
+    plot's range follows (the arrays of its ticked runs only)."""
+    values = [a[np.isfinite(a)] for a in arrays if len(a)]
+    values = [v for v in values if len(v)]
+    if not values:
+        return None
+    return float(min(v.min() for v in values)), float(max(v.max() for v in values))
+
+
+METRIC_MARKS = (b'"kind":"metric"', b'"kind": "metric"')
+
+
+def logs_metrics(events_path: Path, chunk: int = 1 << 20) -> bool:
+    """Whether a run's event log holds a scalar metric, without parsing it: the Metrics
+    panel lists only such runs (a Generate run or a failed start has no curve to show)."""
+    tail = b""
+    try:
+        with open(events_path, "rb") as fh:
+            while block := fh.read(chunk):
+                window = tail + block
+                if any(mark in window for mark in METRIC_MARKS):
+                    return True
+                tail = block[-20:]
+    except OSError:
+        return False
+    return False
+
+
+def run_name(run_id: str) -> str:
+    """What the run list shows as a run's name: the id's random tail for a studio run id
+    (its date and kind have their own columns), the whole id otherwise."""
+    return run_id.rsplit("-", 1)[-1] if run_kind(run_id) else run_id
+
+
+def run_started(run_id: str, created: float | None = None) -> tuple[float, str]:
+    """When a run started, as (a sort key, ``YYYY-MM-DD HH:MM``): from its ``created`` time,
+    else from its id; (0, "") when neither tells."""
+    if isinstance(created, (int, float)) and not isinstance(created, bool) and math.isfinite(created):
+        return float(created), time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
+    if run_kind(run_id):
+        try:
+            t = time.strptime(run_id[:15], "%Y%m%d-%H%M%S")
+        except ValueError:
+            return 0.0, ""
+        return time.mktime(t), time.strftime("%Y-%m-%d %H:%M", t)
+    return 0.0, ""

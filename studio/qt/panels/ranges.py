@@ -16,6 +16,8 @@ import math
 import numpy as np
 import pyqtgraph as pg
 
+from studio.core.curves import finite_bounds
+
 STEPS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0)
 Y_MARGIN = 0.1  # of the data's span, on each side, when y is refitted
 
@@ -63,7 +65,7 @@ class RangeFollower:
         if any(enabled):  # the "A" button: follow again, in steps
             self.follow = [f or bool(e) for f, e in zip(self.follow, enabled, strict=True)]
             self.view.enableAutoRange(x=False, y=False)
-        bounds = [_finite_bounds(xs), _finite_bounds(ys)]
+        bounds = [finite_bounds(xs), finite_bounds(ys)]
         (x_lo, x_hi), (y_lo, y_hi) = self.view.viewRange()
         if self.follow[0] and bounds[0] is not None:
             target = x_target(*bounds[0])
@@ -71,11 +73,3 @@ class RangeFollower:
                 self.view.setXRange(*target, padding=0)
         if self.follow[1] and bounds[1] is not None and y_needs_refit(*bounds[1], y_lo, y_hi):
             self.view.setYRange(*y_target(*bounds[1]), padding=0)
-
-
-def _finite_bounds(arrays: list[np.ndarray]) -> tuple[float, float] | None:
-    values = [a[np.isfinite(a)] for a in arrays if len(a)]
-    values = [v for v in values if len(v)]
-    if not values:
-        return None
-    return float(min(v.min() for v in values)), float(max(v.max() for v in values))

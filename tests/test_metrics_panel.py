@@ -1,0 +1,208 @@
+"""The Metrics panel shows runs as TensorBoard and W&B do (issue 17): the newest run in focus,
+older runs listed but unticked, plots grouped by job kind with a minimum height in a scroll
+area, the raw curve faint behind the smoothed one, a lone point as a marker. The choice of
+runs and plots is Qt-free (studio.core.curves) and tested first without widgets."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from studio.api import Folders, Metric, RunStatus, Status
+from studio.core.curves import (
+    OTHER_KIND,
+    RunTicks,
+    finite_bounds,
+    logs_metrics,
+    plot_sections,
+    run_kind,
+    run_name,
+    run_started,
+)
+
+OLD = "20260101-100000-trainer.train-aaaa"
+NEW = "20260101-110000-trainer.train-bbbb"
+NEWER = "20260101-120000-trainer.train-cccc"
+SELFTEST = "20260101-090000-diagnostics.stream-dddd"
+
+
+# ---------------------------------------------------------------------- without widgets
+
+
+def test_a_new_run_takes_the_focus_and_unticks_only_runs_ticked_automatically():
+    ticks = RunTicks()
+    ticks.focus(OLD)
+    assert ticks.ticked == {OLD}
+    ticks.focus(NEW)
+    assert ticks.ticked == {NEW} and ticks.focused == NEW  # the older run is listed, unticked
+    ticks.set_ticked(OLD, True)  # by hand: stays when the focus moves on
+    ticks.focus(NEWER, keep=[SELFTEST])  # a run still active stays too
+    assert ticks.ticked == {OLD, NEWER}
+    ticks.focus(SELFTEST)
+    assert ticks.ticked == {OLD, SELFTEST}
+    ticks.set_ticked(SELFTEST, False)
+    assert ticks.ticked == {OLD} and ticks.focused is None
+    state = json.loads(json.dumps(ticks.state()))
+    again = RunTicks()
+    again.restore(state)
+    assert again.ticked == {OLD} and again.by_hand == {OLD}
+    again.restore({"ticked": "not a list", "focused": 3})
+    assert again.ticked == set() and again.focused is None
+
+
+def test_plots_are_grouped_by_kind_from_the_ticked_runs_newest_first():
+    sections = plot_sections(
+        [("quantizer.quantize", ["error/mean"]), ("trainer.train", ["val/loss", "train/loss"]), ("", ["x"])]
+    )
+    assert sections == [
+        ("quantizer.quantize", ["error/mean"]),
+        ("trainer.train", ["train/loss", "val/loss"]),
+        (OTHER_KIND, ["x"]),
+    ]
+    assert plot_sections([("trainer.train", [])]) == []
+
+
+def test_run_ids_bounds_and_metric_logs(tmp_path):
+    assert run_kind(NEW) == "trainer.train" and run_kind("r1") == ""
+    assert run_kind("20261122-045704-my-kind-3322") == "my-kind"
+    assert run_name(NEW) == "bbbb" and run_name("r1") == "r1"
+    assert run_started(NEW)[1] == "2026-01-01 11:00" and run_started("r1") == (0.0, "")
+    assert run_started(OLD)[0] < run_started(NEW)[0]
+    assert finite_bounds([np.array([3.0, math.nan, -1.0]), np.array([])]) == (-1.0, 3.0)
+    assert finite_bounds([np.array([math.nan])]) is None
+    log = tmp_path / "events.jsonl"
+    log.write_bytes(b'{"kind":"log","text":"x"}\n' * 50 + b'{"t":1,"kind":"metric","name":"a","step":0,"value":1}\n')
+    assert logs_metrics(log, chunk=64)  # found across chunk borders too
+    log.write_bytes(b'{"kind":"log","text":"x"}\n')
+    assert not logs_metrics(log) and not logs_metrics(tmp_path / "missing.jsonl")
+
+
+# ---------------------------------------------------------------------- the panel
+
+
+class Ctx:
+    def __init__(self, workspace):
+        self.folders = Folders(workspace)
+        self.messages: list[tuple[str, str]] = []
+
+    def show_message(self, text: str, level: str = "info") -> None:
+        self.messages.append((text, level))
+
+
+def write_run(workspace, run_id: str, metrics: dict[str, int], status: str = "succeeded") -> None:
+    folder = workspace / "runs" / run_id
+    folder.mkdir(parents=True)
+    kind = run_kind(run_id)
+    created = run_started(run_id)[0]
+    (folder / "run.json").write_text(json.dumps({"id": run_id, "kind": kind, "status": status, "created": created}))
+    lines = [
+        json.dumps({"t": 0, "kind": "metric", "name": name, "step": step, "value": 1.0 / (step + 1)})
+        for name, steps in metrics.items()
+        for step in range(steps)
+    ]
+    (folder / "events.jsonl").write_text("".join(line + "\n" for line in lines))
+
+
+@pytest.fixture
+def panel(qtbot, tmp_path):
+    from studio.qt.panels.metrics import MetricsPanel
+
+    (tmp_path / "runs").mkdir()
+
+    def make(size=(900, 420), restore=None):
+        widget = MetricsPanel(Ctx(tmp_path))
+        qtbot.addWidget(widget)
+        if restore is not None:
+            widget.restore_state(restore)  # as the window does, before the runs are listed
+        widget.resize(*size)
+        widget.show()
+        widget.list_workspace_runs()
+        return widget
+
+    return make
+
+
+def live(panel, run_id: str, metrics: dict[str, int], status: RunStatus | None = None) -> None:
+    events = [Metric(name, step, 1.0 / (step + 1)) for name, steps in metrics.items() for step in range(steps)]
+    panel.handle_events(run_id, [*events, *([Status(status)] if status else [])])
+    panel.redraw()
+
+
+@pytest.mark.gui
+def test_nine_metrics_keep_a_minimum_height_and_the_panel_scrolls(panel, qtbot):
+    from studio.qt.panels.metrics import MIN_PLOT_HEIGHT
+
+    metrics = panel()
+    live(metrics, NEW, {f"m/{i}": 5 for i in range(9)})
+    qtbot.waitUntil(lambda: metrics.plots_area.verticalScrollBar().maximum() > 0, timeout=2000)
+    shown = [p.widget for p in metrics.plots.values() if p.widget.isVisible()]
+    assert len(shown) == 9
+    assert all(w.height() >= MIN_PLOT_HEIGHT for w in shown)
+    assert metrics.content.height() > metrics.plots_area.viewport().height()
+    assert metrics.minimumSizeHint().width() < 500  # the toolbar folds; it does not widen the dock
+
+
+@pytest.mark.gui
+def test_an_unticked_older_run_is_listed_not_drawn_and_does_not_stretch_the_x_axis(panel, tmp_path):
+    write_run(tmp_path, SELFTEST, {"train/loss": 2000})
+    write_run(tmp_path, OLD, {"train/loss": 2000})
+    (tmp_path / "runs" / "20260101-103000-generate-eeee").mkdir()  # a run without metrics is not listed
+    (tmp_path / "runs" / "20260101-103000-generate-eeee" / "run.json").write_text('{"kind": "generate"}')
+    metrics = panel()
+    assert list(metrics.runs) == [OLD, SELFTEST] and metrics.ticks.ticked == {OLD}  # the newest is in focus
+    assert not metrics.runs[SELFTEST].loaded  # read when ticked, not before
+    live(metrics, NEW, {"train/loss": 200}, status=RunStatus.RUNNING)
+    assert metrics.ticks.ticked == {NEW}
+    assert metrics.run_list.topLevelItem(0).text(0) == "bbbb"  # newest first
+    assert not metrics.runs[OLD].curves["train/loss"].isVisible()
+    x_hi = metrics.plot("train/loss").getViewBox().viewRange()[0][1]
+    assert x_hi < 300  # a 200-step curve is not squeezed into the left tenth by the 2000-step run
+    metrics.set_ticked(OLD, True)  # the user ticks it: drawn, and the axis follows it
+    assert metrics.runs[OLD].curves["train/loss"].isVisible()
+    assert metrics.plot("train/loss").getViewBox().viewRange()[0][1] >= 1999
+    metrics.set_ticked(SELFTEST, True)  # another kind: its own section and plot
+    assert metrics.visible_sections() == [("trainer.train", ["train/loss"]), ("diagnostics.stream", ["train/loss"])]
+    assert metrics.plot("train/loss", "diagnostics.stream") is not metrics.plot("train/loss", "trainer.train")
+    live(metrics, NEWER, {"train/loss": 10})  # a new run: the auto-ticked finished run goes, the running one stays
+    assert metrics.ticks.ticked == {OLD, SELFTEST, NEW, NEWER}
+    metrics.handle_events(NEW, [Status(RunStatus.SUCCEEDED)])
+    live(metrics, "r2", {"train/loss": 3})
+    assert metrics.ticks.ticked == {OLD, SELFTEST, "r2"}
+
+
+@pytest.mark.gui
+def test_ticks_are_remembered_across_restarts(panel, tmp_path):
+    write_run(tmp_path, OLD, {"loss": 3})
+    write_run(tmp_path, NEW, {"loss": 3})
+    first = panel()
+    assert first.ticks.ticked == {NEW}
+    first.set_ticked(OLD, True)
+    state = json.loads(json.dumps(first.save_state()))
+    write_run(tmp_path, NEWER, {"loss": 3})
+    second = panel(restore=state)
+    assert second.ticks.ticked == {OLD, NEW} and second.runs[OLD].visible and not second.runs[NEWER].visible
+
+
+@pytest.mark.gui
+def test_a_single_point_is_a_marker_and_the_raw_curve_is_faint_behind_the_smoothed(panel):
+    metrics = panel()
+    metrics.smoothing.setValue(0.6)
+    live(metrics, NEW, {"val/loss": 1, "train/loss": 50})
+    single = metrics.runs[NEW].curves["val/loss"]
+    assert single.opts["symbol"] == "o" and single.isVisible()
+    line = metrics.runs[NEW].curves["train/loss"]
+    assert line.opts["symbol"] is None
+    raw = metrics.runs[NEW].raw["train/loss"]
+    assert raw.isVisible() and raw.zValue() < line.zValue()
+    raw_pen, pen = raw.opts["pen"].color(), line.opts["pen"].color()
+    assert raw_pen.rgb() == pen.rgb() and raw_pen.alpha() < 100 <= pen.alpha()
+    _, raw_y = raw.getData()
+    _, smooth_y = line.getData()
+    assert raw_y[1] == pytest.approx(0.5) and smooth_y[1] != pytest.approx(0.5)
+    live(metrics, NEW, {"val/loss": 2})  # a second point: a line
+    assert single.opts["symbol"] is None
+    metrics.smoothing.setValue(0.0)  # no smoothing: the raw curve is the line itself
+    assert not raw.isVisible()
