@@ -6,7 +6,7 @@ read, diffed and repeated. No torch import: the GUI builds forms from these.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -21,6 +21,87 @@ MAX_SEED = 2**63 - 1
 def one_line(exc: ValidationError) -> str:
     """pydantic's errors as one readable line: ``field.path: message; …``."""
     return "; ".join(f"{'.'.join(map(str, e['loc'])) or 'value'}: {e['msg']}" for e in exc.errors())
+
+
+#: how the forms name a settings group
+GROUP_NAMES = {"lora": "LoRA", "distill": "distillation", "data": "data", "model": "model"}
+
+
+def readable_errors(exc: ValidationError, model: type[BaseModel] | None = None) -> list[str]:
+    """pydantic's errors in the forms' words, one line each: ``LoRA rank: must be at least 1``,
+    ``LoRA: not JSON settings; write them as {"rank": 8, …}, or leave the field empty``.
+    ``model`` (the validated class) lets a settings group that is not JSON show an example."""
+    return [_readable(e, model) for e in exc.errors()]
+
+
+def _readable(err: Any, model: type[BaseModel] | None) -> str:
+    loc = list(err["loc"])
+    names = [GROUP_NAMES.get(p, p.replace("_", " ")) if isinstance(p, str) else f"item {p + 1}" for p in loc]
+    where = " ".join(names)
+    kind, ctx, value = err["type"], err.get("ctx") or {}, err.get("input")
+    bounds = {
+        "greater_than_equal": ("at least", "ge"),
+        "greater_than": ("more than", "gt"),
+        "less_than_equal": ("at most", "le"),
+        "less_than": ("less than", "lt"),
+    }
+    if kind in bounds:
+        words, key = bounds[kind]
+        text = f"must be {words} {ctx.get(key)}"
+    elif kind in ("int_parsing", "int_type", "int_from_float"):
+        text = "must be a whole number"
+    elif kind in ("float_parsing", "float_type"):
+        text = "must be a number"
+    elif kind == "finite_number":
+        text = "must be a finite number (not NaN or infinity)"
+    elif kind in ("bool_parsing", "bool_type"):
+        text = "must be true or false"
+    elif kind == "string_too_short":
+        text = "must not be empty"
+    elif kind == "string_type":
+        text = "must be text"
+    elif kind == "literal_error":
+        text = f"must be {ctx.get('expected')}"
+    elif kind == "list_type":
+        text = 'must be a list, such as ["a", "b"]'
+    elif kind == "missing":
+        text = "required"
+    elif kind == "extra_forbidden":
+        text = "not a known setting"
+    elif kind in ("model_type", "dict_type", "model_attributes_type"):
+        example = _example(model, loc)
+        text = ("not JSON settings" if isinstance(value, str) else "must be JSON settings") + (
+            f"; write them as {example}, or leave the field empty" if example else ""
+        )
+    elif kind == "value_error":
+        text = str(ctx.get("error", err["msg"])).removeprefix("Value error, ")
+        return f"{where}: {text}" if where else text
+    else:
+        text = err["msg"]
+    return f"{where}: {text}" if where else text
+
+
+def _example(model: type[BaseModel] | None, loc: list[Any]) -> str:
+    """A JSON example of the settings group at ``loc`` (its defaults; "…" where required)."""
+    import json
+    import types
+    import typing
+
+    cls: Any = model
+    for part in loc:
+        field = cls.model_fields.get(part) if isinstance(cls, type) and issubclass(cls, BaseModel) else None
+        if field is None:
+            return ""
+        cls = field.annotation
+        if typing.get_origin(cls) in (typing.Union, types.UnionType):
+            cls = next((a for a in typing.get_args(cls) if a is not type(None)), None)
+    if not (isinstance(cls, type) and issubclass(cls, BaseModel)):
+        return ""
+    values = {
+        name: "…" if f.is_required() else f.get_default(call_default_factory=True)
+        for name, f in cls.model_fields.items()
+    }
+    return json.dumps(values, ensure_ascii=False)
 
 
 class Checked(BaseModel):

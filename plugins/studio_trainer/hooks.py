@@ -9,6 +9,7 @@ from studio.api import (
     CliCommand,
     JobKind,
     LLMProvider,
+    MenuAction,
     ModelLoader,
     ModelPart,
     OpenAction,
@@ -102,14 +103,16 @@ def studio_llm_providers() -> list[LLMProvider]:
 
 
 @hookimpl
-def studio_commands() -> list[CliCommand]:
+def studio_commands() -> list[CliCommand | MenuAction]:
     return [
         CliCommand(
             "trainer",
             "model summary, sampling and tokenizers of the trainer",
             "studio_trainer.cli:configure",
             "studio_trainer.cli:run",
-        )
+        ),
+        # the first step on the home page: the Trainer, ready to train a small model
+        MenuAction("trainer.start", "Train a model", "studio_trainer.qt.train_panel:train_a_model", home=True),
     ]
 
 

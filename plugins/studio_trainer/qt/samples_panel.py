@@ -1,4 +1,5 @@
-"""The Samples panel: text generated during training (and by Generate), newest first."""
+"""The Samples panel: text generated during training (and by Generate), newest first. The
+newest is shown as it arrives, unless the person picked an older one."""
 
 from __future__ import annotations
 
@@ -42,8 +43,10 @@ class SamplesPanel(QWidget, Panel):
         label = f"{run_id[-12:]} · step {step}" if step is not None else f"{run_id[-12:]} · {span.name}"
         item = QListWidgetItem(label)
         item.setData(Qt.ItemDataRole.UserRole, span)
+        # the newest is shown, and each new one in turn, unless the person picked an older one
+        following = self.list.currentRow() <= 0
         self.list.insertItem(0, item)
-        if self.list.currentRow() <= 0:
+        if following:
             self.list.setCurrentRow(0)
 
     def _show(self, item: QListWidgetItem | None) -> None:

@@ -1,5 +1,7 @@
 """The Trainer panel: presets, data, model, training and fine-tuning settings, a live model
-summary, a Train button, and Resume for runs that stopped early. The settings are kept
+summary (with the warmup and validation a short run really uses), a Train button, and Resume
+for runs that stopped early. The status line follows a run to its end: finished with its
+validation loss, failed with the reason, or cancelled at its step. The settings are kept
 across restarts."""
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
+    QFormLayout,
     QHBoxLayout,
     QInputDialog,
     QLabel,
+    QLineEdit,
     QMenu,
     QMessageBox,
     QProgressBar,
@@ -26,17 +31,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.api import Panel, PanelContext
+from studio.api import Event, JobOutcome, Metric, Panel, PanelContext, Progress, RunStatus
 from studio.widgets import JobTracker, ParamsForm
 
-from ..config import DataConfig, ModelConfig, TrainParams
+from ..config import DataConfig, ModelConfig, TrainParams, readable_errors
 from ..model.summary import estimate
 from ..presets import PresetError, list_presets, load_preset, save_preset, user_dir
 from ..resumable import resumable_runs
+from ..train.schedule import plan
 
 TRAINING_FIELDS_ELSEWHERE = ("data", "model", "init_from", "lora", "distill", "resume")
 FINE_TUNE_FIELDS = ("init_from", "lora", "distill", "resume")
 PROGRESS_WIDTH = 220  # pixels: the bar shares the status line
+CORPUS_FILES = "Text and tables (*.txt *.md *.py *.csv *.json *.jsonl *.parquet);;All files (*)"
 
 
 def _scroll(widget: QWidget) -> QScrollArea:
@@ -82,6 +89,9 @@ class TrainPanel(QWidget, Panel):
         self.train_button = QPushButton("Train", objectName="trainer:train-button")
         self.train_button.setToolTip("Start a training run (Ctrl+Return)")
         self.train_button.clicked.connect(self.start)
+        self.last_step = 0  # of the run going: where it was cancelled
+        self.last_val: float | None = None  # its latest validation loss
+        self.resumed: str | None = None  # the run it continues
         self.resume_menu = QMenu(self)
         self.resume_menu.aboutToShow.connect(self.fill_resume_menu)
         self.resume_button = QToolButton(
@@ -185,6 +195,16 @@ class TrainPanel(QWidget, Panel):
         self.tune_form = ParamsForm(
             TrainParams, state, exclude=tuple(n for n in TrainParams.model_fields if n not in FINE_TUNE_FIELDS)
         )
+        self.corpus_file = add_browse(self.data_form, "corpus", "Browse…", "Corpus file", CORPUS_FILES)
+        self.corpus_folder = add_browse(self.data_form, "corpus", "Folder…", "Corpus folder")
+        self.corpus_file.setToolTip("A text file, or a CSV / JSON / JSONL / Parquet table")
+        self.corpus_folder.setToolTip(
+            "A folder of text files (read recursively), or a Hugging Face dataset saved with save_to_disk"
+        )
+        add_browse(
+            self.data_form, "tokenizer_file", "Browse…", "Tokenizer", "Tokenizer (tokenizer.json);;JSON (*.json)"
+        )
+        add_browse(self.tune_form, "init_from", "Folder…", "Checkpoint or run folder to fine-tune")
         for form, title in (
             (self.data_form, "Data"),
             (self.model_form, "Model"),
@@ -211,14 +231,22 @@ class TrainPanel(QWidget, Panel):
         try:
             params = TrainParams.model_validate(self.values())
         except ValidationError as exc:
-            err = exc.errors()[0]
-            self.summary.setText(f"⚠ {'.'.join(map(str, err['loc']))}: {err['msg']}")
+            problems = readable_errors(exc, TrainParams)
+            more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+            self.summary.setText(f"⚠ {problems[0]}{more}")
+            self.summary.setToolTip("\n".join(problems))
             self.train_button.setEnabled(False)
             return
+        self.summary.setToolTip("")
         self.train_button.setEnabled(not self.tracker.busy)
         m, d = params.model, params.data
-        if params.init_from or params.resume:
-            self.summary.setText("The model and tokenizer come from the checkpoint.")
+        schedule = plan(params)
+        short = f"<br>⚠ Short run: {'; '.join(schedule.changes)}." if schedule.changes else ""
+        if params.resume:
+            self.summary.setText("The model, tokenizer and settings come from the run being resumed.")
+            return
+        if params.init_from:
+            self.summary.setText("The model and tokenizer come from the checkpoint." + short)
             return
         vocab = d.vocab_size if d.tokenizer == "bpe" else 100
         cost = estimate(m, vocab, params.batch_size, params.grad_checkpointing)
@@ -227,7 +255,7 @@ class TrainPanel(QWidget, Panel):
         self.summary.setText(
             f"≈{n / 1e6:.2f} M parameters{vocab_note} · {flops / 1e6:.1f} MFLOPs per training token · "
             f"≈{memory / 2**20:.0f} MiB to train" + (" per process" if params.processes > 1 else "") + " · "
-            f"{params.batch_size * params.grad_accum * m.block_size * params.processes:,} tokens per step"
+            f"{params.batch_size * params.grad_accum * m.block_size * params.processes:,} tokens per step" + short
         )
 
     # ---------------------------------------------------------------- actions
@@ -236,10 +264,39 @@ class TrainPanel(QWidget, Panel):
         if self.tracker.busy:  # Ctrl+Return while a run goes (the button is disabled)
             return
         values = self.values()
-        run_id = self.tracker.start("trainer.train", values, title="Training")
+        self.last_step, self.last_val, self.resumed = 0, None, None
+        run_id = self.tracker.start(
+            "trainer.train", values, title="Training", on_done=self.show_outcome, on_event=self._follow
+        )
         if run_id is not None:  # else the tracker said why; the form is kept
             self.ctx.save_settings({**self.ctx.settings(), "last": values})
             self.status.setText(f"Started run {run_id}. Curves appear in Metrics, samples in Samples.")
+
+    def _follow(self, event: Event) -> None:
+        if isinstance(event, Progress) and event.total:
+            self.last_step = int(event.done)
+        elif isinstance(event, Metric) and event.name == "val/loss":
+            self.last_val = event.value
+
+    def show_outcome(self, outcome: JobOutcome) -> None:
+        """The status line when a run has ended: how, and with what validation loss."""
+        result = outcome.result if isinstance(outcome.result, dict) else {}
+        run = outcome.run_id + (f" (continuing {self.resumed})" if self.resumed else "")
+        val = result.get("val_loss", self.last_val)
+        val_text = f", validation loss {val:.4f}" if isinstance(val, float) else ""
+        if outcome.status == RunStatus.SUCCEEDED:
+            best = result.get("best_val_loss")
+            best_text = f" (best {best:.4f})" if isinstance(best, float) and best != val else ""
+            steps = result.get("steps", self.last_step)
+            self.status.setText(
+                f"Finished run {run}: {steps} steps{val_text}{best_text}. "
+                "Its checkpoint opens in Generate (File → Open)."
+            )
+        elif outcome.status == RunStatus.CANCELLED:
+            self.status.setText(f"Cancelled run {run} at step {self.last_step}{val_text}; Resume continues it.")
+        else:
+            reason = (outcome.error or "no reason given").strip().splitlines()[0]
+            self.status.setText(f"Run {run} {outcome.status} at step {self.last_step}{val_text}: {reason}")
 
     def fill_resume_menu(self) -> None:
         self.resume_menu.clear()
@@ -254,9 +311,68 @@ class TrainPanel(QWidget, Panel):
         the forms are left as they are."""
         if self.tracker.busy:
             return
-        new_id = self.tracker.start("trainer.train", {"resume": run_id}, title=f"Resuming {run_id}")
+        self.last_step, self.last_val, self.resumed = 0, None, run_id
+        new_id = self.tracker.start(
+            "trainer.train",
+            {"resume": run_id},
+            title=f"Resuming {run_id}",
+            on_done=self.show_outcome,
+            on_event=self._follow,
+        )
         if new_id is not None:
             self.status.setText(f"Resuming {run_id} as run {new_id}; its curve continues in Metrics.")
+
+
+def add_browse(form: ParamsForm, name: str, text: str, title: str, files: str | None = None) -> QPushButton:
+    """A button beside the text field ``name`` of ``form`` that fills it with a file chosen
+    (``files``: the dialog's filter) or, without ``files``, a folder."""
+    edit = form.editors[name][0]
+    assert isinstance(edit, QLineEdit)  # a text field
+    layout = form.layout()
+    assert isinstance(layout, QFormLayout)
+    box: QWidget | None = edit.parentWidget()
+    if box is form or box is None:  # the first button: the field and its buttons share a row
+        row, _ = layout.getWidgetPosition(edit)
+        label = layout.labelForField(edit)
+        layout.takeRow(row)
+        box = QWidget()
+        line = QHBoxLayout(box)
+        line.setContentsMargins(0, 0, 0, 0)
+        line.addWidget(edit, 1)
+        layout.insertRow(row, label, box)
+    button = QPushButton(text, objectName=f"trainer:browse-{name}-{'file' if files else 'folder'}")
+    box_layout = box.layout()
+    assert box_layout is not None
+    box_layout.addWidget(button)
+
+    def choose() -> None:
+        current = edit.text().strip()
+        start = str(Path(current).expanduser().parent if files else Path(current).expanduser()) if current else ""
+        if files:
+            chosen, _ = QFileDialog.getOpenFileName(form, title, start, files)
+        else:
+            chosen = QFileDialog.getExistingDirectory(form, title, start)
+        if chosen:
+            edit.setText(chosen)
+
+    button.clicked.connect(choose)
+    return button
+
+
+def train_a_model(ctx: PanelContext) -> TrainPanel | None:
+    """Home page and Tools menu: show the Trainer, ready to train. Its defaults train a small
+    character-level model on Python's own sources in about a minute on a laptop CPU."""
+    panel = ctx.show_panel("trainer:train")
+    if not isinstance(panel, TrainPanel):
+        return None
+    if not panel.tracker.busy:
+        panel.status.setText(
+            "Press Train to start. The default settings (Reset to defaults) train a small character-level "
+            "model on Python's own sources in about a minute on a laptop CPU; curves appear in Metrics, "
+            "samples in Samples."
+        )
+        panel.train_button.setFocus()
+    return panel
 
 
 def create(ctx: PanelContext) -> QWidget:

@@ -54,7 +54,8 @@ def test_train_from_the_panel_then_generate_and_tokenize(window, qasync_loop, qt
     assert "parameters" in panel.summary.text() and panel.train_button.isEnabled()
     job = click_and_wait(window, qasync_loop, panel.train_button)
     assert job.status == RunStatus.SUCCEEDED, job.error
-    qtbot.waitUntil(lambda: panel.status.text() == f"Training: done (run {job.id})", timeout=5000)
+    qtbot.waitUntil(lambda: panel.status.text().startswith(f"Finished run {job.id}: 20 steps"), timeout=5000)
+    assert f"validation loss {job.result['val_loss']:.4f}" in panel.status.text()
     metrics = window.panels["studio:metrics"]
     qtbot.waitUntil(lambda: job.id in metrics.runs and metrics.runs[job.id].series["train/loss"].n == 4, timeout=5000)
     samples = window.panels["trainer:samples"]
@@ -159,7 +160,7 @@ def test_resume_lists_runs_that_stopped_early_and_continues_one(window, qasync_l
 
     job = qasync_loop.run_until_complete(go())
     assert job.status == RunStatus.SUCCEEDED, job.error
-    assert "Resuming 20260101-000000-trainer.train-abcd" in panel.status.text()
+    assert panel.status.text().startswith(f"Finished run {job.id} (continuing 20260101-000000-trainer.train-abcd): 20")
     assert [s for s, _ in curve(job.run.events())] == [5, 10, 15, 20]  # the curve continues where the first run stopped
 
 
@@ -189,7 +190,8 @@ def test_a_run_shows_progress_and_cancel_and_train_waits_for_it(window, qasync_l
     loop_until(qasync_loop, lambda: job.status.finished, timeout=60)
     loop_until(qasync_loop, lambda: not panel.tracker.busy)
     assert job.status == RunStatus.CANCELLED
-    assert panel.status.text() == "Training: cancelled"
+    assert panel.status.text().startswith(f"Cancelled run {job.id} at step ")
+    assert "Resume continues it" in panel.status.text()
     assert not panel.progress.isVisibleTo(panel) and not panel.cancel_button.isEnabled()
     assert panel.resume_button.isEnabled() and not panel.train_button.isEnabled()  # the form is still invalid
     editor(panel.model_form, "n_embd").setValue(32)
@@ -240,3 +242,89 @@ def test_ctrl_return_starts_the_panel_that_has_the_focus(window, monkeypatch):
         QTest.keyClick(focused, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
         assert calls[-1:] == [expected]
     assert calls == ["train", "generate"]
+
+
+def test_the_status_line_says_how_a_run_ended(window, tmp_path):
+    """It kept saying "Started run…" after the run had ended."""
+    from studio.api import JobOutcome, Metric, Progress
+
+    panel = window.panels["trainer:train"]
+    done = {"steps": 200, "val_loss": 1.5, "best_val_loss": 1.25, "checkpoint": None}
+    panel.show_outcome(JobOutcome("r1", RunStatus.SUCCEEDED, tmp_path, result=done))
+    assert panel.status.text().startswith("Finished run r1: 200 steps, validation loss 1.5000 (best 1.2500).")
+    panel._follow(Progress(70, 200, "step 70/200"))
+    panel._follow(Metric("val/loss", 50, 2.0))
+    panel.show_outcome(JobOutcome("r2", RunStatus.CANCELLED, tmp_path))
+    assert panel.status.text() == "Cancelled run r2 at step 70, validation loss 2.0000; Resume continues it."
+    panel.show_outcome(JobOutcome("r3", RunStatus.FAILED, tmp_path, error="ran out of memory\nTraceback…"))
+    assert panel.status.text() == "Run r3 failed at step 70, validation loss 2.0000: ran out of memory"
+
+
+def test_a_run_too_short_for_its_warmup_and_validation_is_warned_before_it_starts(window):
+    panel = window.panels["trainer:train"]
+    assert "Short run" not in panel.summary.text()  # the defaults: 2000 steps
+    editor(panel.train_form, "max_steps").setValue(100)
+    text = panel.summary.text()
+    assert "⚠ Short run: warmup_steps 200 shortened to 10" in text and "eval_interval 250 shortened to 25" in text
+    assert panel.train_button.isEnabled()
+
+
+def test_lora_settings_that_are_wrong_read_as_one_line(window):
+    """The LoRA field showed pydantic's own words (Input should be a valid dictionary…)."""
+    panel = window.panels["trainer:train"]
+    editor(panel.tune_form, "init_from").setText("some-run")
+    editor(panel.tune_form, "lora").setText("rank 4")
+    text = panel.summary.text()
+    assert text.startswith('⚠ LoRA: not JSON settings; write them as {"rank": 8, "alpha": 16.0')
+    assert "Input should" not in text and "\n" not in text and not panel.train_button.isEnabled()
+    editor(panel.tune_form, "lora").setText('{"rank": 0, "targets": "attn.qkv"}')
+    assert panel.summary.text() == "⚠ LoRA rank: must be at least 1 (and 1 more)"
+    assert panel.summary.toolTip().splitlines()[1] == 'LoRA targets: must be a list, such as ["a", "b"]'
+    editor(panel.tune_form, "lora").setText('{"rank": 4}')
+    assert panel.train_button.isEnabled() and not panel.summary.text().startswith("⚠")
+
+
+def test_the_corpus_can_be_browsed_for_as_a_file_or_a_folder(window, monkeypatch, tmp_path):
+    import studio_trainer.qt.train_panel as train_panel
+
+    panel = window.panels["trainer:train"]
+    monkeypatch.setattr(train_panel.QFileDialog, "getOpenFileName", lambda *a: (str(tmp_path / "a.txt"), ""))
+    monkeypatch.setattr(train_panel.QFileDialog, "getExistingDirectory", lambda *a: str(tmp_path))
+    panel.corpus_file.click()
+    assert editor(panel.data_form, "corpus").text() == str(tmp_path / "a.txt")
+    panel.corpus_folder.click()
+    assert panel.values()["data"]["corpus"] == str(tmp_path)
+    assert panel.corpus_file.isVisibleTo(panel.data_form) and panel.corpus_folder.isVisibleTo(panel.data_form)
+
+
+def test_train_a_model_on_the_home_page_shows_the_trainer_ready_to_train(window):
+    (action,) = [a for menu in window.menuBar().actions() for a in menu.menu().actions() if a.text() == "Train a model"]
+    window.docks["trainer:train"].hide()
+    action.trigger()
+    panel = window.panels["trainer:train"]
+    assert window.docks["trainer:train"].isVisible()
+    assert panel.status.text().startswith("Press Train to start. The default settings (Reset to defaults) train")
+    editor(panel.train_form, "max_steps").setValue(50)
+    action.trigger()  # settings of the person's own are kept
+    assert panel.values()["max_steps"] == 50
+
+
+def test_samples_show_the_newest_and_follow_unless_an_older_one_is_picked(window):
+    """Samples selected the oldest sample, not the newest."""
+    from studio.api import Span
+
+    samples = window.panels["trainer:samples"]
+
+    def sample(step: int) -> Span:
+        return Span("sample", f"sample at step {step}", outputs={"text": f"text {step}"}, record={"step": step})
+
+    for step in (10, 20, 30):
+        samples.handle_events("run-1", [sample(step)])
+        assert samples.list.currentItem().text().endswith(f"step {step}")
+        assert samples.text.toPlainText().endswith(f"text {step}")
+    samples.list.setCurrentRow(2)  # the person picks the oldest: it stays shown
+    samples.handle_events("run-1", [sample(40)])
+    assert samples.list.currentItem().text().endswith("step 10") and samples.list.count() == 4
+    samples.list.setCurrentRow(0)  # back to the newest: it follows again
+    samples.handle_events("run-1", [sample(50)])
+    assert samples.list.currentItem().text().endswith("step 50")

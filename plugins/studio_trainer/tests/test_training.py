@@ -31,9 +31,16 @@ def weights(folder):
 
 def test_a_run_reports_metrics_samples_and_checkpoints(job_context, corpus):
     ctx = job_context()
-    result = run(ctx, corpus, max_steps=40, sample_interval=20, sample_tokens=12)
+    # warmup and validation meant for a longer run: shortened to fit 40 steps, and said so
+    result = run(ctx, corpus, max_steps=40, sample_interval=20, sample_tokens=12, warmup_steps=100, eval_interval=100)
     losses = [v for _, v in ctx.metrics("train/loss")]
     assert [s for s, _ in ctx.metrics("train/loss")] == [5, 10, 15, 20, 25, 30, 35, 40]
+    lrs = dict(ctx.metrics("lr"))  # warmup over 4 steps: the 5th is at the peak, then the cosine decays
+    assert math.isclose(lrs[5], 3e-3, rel_tol=1e-9) and lrs[5] > lrs[20] > lrs[40]
+    assert [s for s, _ in ctx.metrics("val/loss")] == [10, 20, 30, 40]
+    (line,) = [e for e in ctx.of_kind(Log) if e.text.startswith("schedule:")]
+    assert line.level == "warning" and "warmup_steps 100 shortened to 4" in line.text
+    assert "validation every 10 steps on 2 batches" in line.text
     assert losses[-1] < losses[0] - 0.5
     for name in ("val/loss", "val/bpc", "val/ppl", "lr", "grad_norm", "tokens_per_s"):
         assert ctx.metrics(name), name

@@ -37,7 +37,7 @@ from . import checkpoint as ckpt
 from . import distributed, launch, memory
 from .device import autocast, peak_flops, pick_device
 from .sampling import sample_text
-from .schedule import lr_at
+from .schedule import lr_at, plan
 
 
 class TrainingError(RuntimeError):
@@ -249,13 +249,15 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
     step, val_loss, last_log, timed = s.start_step, None, time.perf_counter(), 0.0
     loss_acc = torch.zeros((), device=s.device)
     cuda_graphs = uses_cuda_graphs(p, s.device)
+    schedule = plan(p)  # warmup and validation shortened where the settings are for a longer run
     if main:
         ctx.log(f"training on {s.device} ({p.precision}) from step {step} to {p.max_steps}")
+        ctx.log(schedule.describe(p.max_steps), "warning" if schedule.changes else "info")
     try:
         while step < p.max_steps:
             if world == 1:
                 ctx.check_cancelled()
-            lr = lr_at(step, max_lr=p.learning_rate, min_lr=p.min_lr, warmup=p.warmup_steps, total=p.max_steps)
+            lr = lr_at(step, max_lr=p.learning_rate, min_lr=p.min_lr, warmup=schedule.warmup, total=p.max_steps)
             for group in s.optimizer.param_groups:
                 group["lr"] = lr
             batches = [s.train_batches.next() for _ in range(p.grad_accum)]
@@ -297,8 +299,8 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
                         ctx.metric("mfu", step, flops_per_token * tokens_per_s / (peak * world))
                     ctx.progress(step, p.max_steps, f"step {step}/{p.max_steps} · loss {train_loss:.4f}")
             paused = time.perf_counter()
-            if step % p.eval_interval == 0 or step == p.max_steps:
-                val_loss = validate(s, ctx, step, amp, checkpoints)
+            if step % schedule.eval_interval == 0 or step == p.max_steps:
+                val_loss = validate(s, ctx, step, amp, checkpoints, schedule.eval_iters)
             if p.sample_interval and (step % p.sample_interval == 0 or step == p.max_steps) and main:
                 emit_sample(s, ctx, step)
             if step % p.checkpoint_interval == 0 or step == p.max_steps:
@@ -330,9 +332,9 @@ def _nan_message(step: int, lr: float, ctx: JobContext) -> str:
     )
 
 
-def validate(s: Setup, ctx: JobContext, step: int, amp, checkpoints: Path) -> float:
+def validate(s: Setup, ctx: JobContext, step: int, amp, checkpoints: Path, iters: int) -> float:
     p = s.params
-    val_loss = evaluate(s.forward, s.val_batches(), p.eval_iters, s.device, amp, uses_cuda_graphs(p, s.device))
+    val_loss = evaluate(s.forward, s.val_batches(), iters, s.device, amp, uses_cuda_graphs(p, s.device))
     if not math.isfinite(val_loss):
         raise TrainingError(_nan_message(step, s.optimizer.param_groups[0]["lr"], ctx))
     if ctx.rank == 0:

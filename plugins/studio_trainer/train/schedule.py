@@ -1,8 +1,20 @@
-"""Learning-rate schedule: linear warmup, then cosine decay to ``min_lr`` at the last step."""
+"""Learning-rate schedule: linear warmup, then cosine decay to ``min_lr`` at the last step;
+and how a run's warmup and validation fit its length (``plan``).
+
+No torch here: the Trainer panel shows the plan of the settings in its form.
+"""
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+
+from ..config import TrainParams
+
+#: warmup takes at most this share of a run, so the learning rate peaks and then decays
+WARMUP_SHARE = 10  # a tenth
+#: a run is validated at least this many times (the last step included)
+MIN_EVALS = 4
 
 
 def lr_at(step: int, *, max_lr: float, min_lr: float, warmup: int, total: int) -> float:
@@ -12,3 +24,47 @@ def lr_at(step: int, *, max_lr: float, min_lr: float, warmup: int, total: int) -
         return min_lr
     progress = (step - warmup) / max(1, total - warmup)
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * progress)) * (max_lr - min_lr)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a run uses: the settings, shortened where they are meant for a longer run.
+
+    * warmup: at most a tenth of ``max_steps`` (200 warmup steps in a 100-step run would
+      leave the learning rate rising all run: it warms up over 10 steps instead);
+    * validation: at least ``MIN_EVALS`` times a run (every ``max_steps // 4`` steps at
+      most), and each evaluation reads at most as many batches as the training between
+      two evaluations does (``eval_interval * grad_accum``): never more eval than training.
+    """
+
+    warmup: int
+    eval_interval: int
+    eval_iters: int
+    changes: tuple[str, ...]  # what was shortened and why, in words (empty: the settings as given)
+
+    def describe(self, max_steps: int) -> str:
+        """One line for the run's log."""
+        line = (
+            f"schedule: warmup {self.warmup} steps, cosine decay to step {max_steps}; "
+            f"validation every {self.eval_interval} steps on {self.eval_iters} batches"
+        )
+        return line + (f" ({'; '.join(self.changes)})" if self.changes else "")
+
+
+def plan(p: TrainParams) -> Plan:
+    steps, changes = p.max_steps, []
+    warmup = min(p.warmup_steps, steps // WARMUP_SHARE)
+    if warmup != p.warmup_steps:
+        changes.append(
+            f"warmup_steps {p.warmup_steps} shortened to {warmup}, a tenth of this {steps}-step run, "
+            "so the learning rate peaks and decays"
+        )
+    interval = min(p.eval_interval, max(1, steps // MIN_EVALS))
+    if interval != p.eval_interval:
+        changes.append(f"eval_interval {p.eval_interval} shortened to {interval}: at least {MIN_EVALS} validations")
+    iters = min(p.eval_iters, interval * p.grad_accum)
+    if iters != p.eval_iters:
+        changes.append(
+            f"eval_iters {p.eval_iters} lowered to {iters}: no more validation batches than training batches"
+        )
+    return Plan(warmup, interval, iters, tuple(changes))
