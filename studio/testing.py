@@ -20,6 +20,10 @@ Install tensor-studio and these fixtures are available in any test suite:
   the items of its script, re-exported from ``studio.fake_llm``.
 * ``job_context`` — a ``RecordingContext``: a JobContext that keeps the (typed) events in
   a list, for calling a runner directly in the test process (fast; no worker, no studio).
+* ``assert_no_overlap(widget)`` / ``overlapping_widgets(widget)`` — no two visible widgets
+  with the same parent drawn over each other (a form squashed below its minimum size, docks
+  that do not fit the window); ``assert_fits(window, width, height)`` — the window's minimum
+  size fits a screen of that size.
 
 This module imports neither Qt nor torch at import time.
 """
@@ -40,7 +44,17 @@ import pytest
 
 from studio.fake_llm import Fail, FakeLLMServer, Reply  # re-exported: the llm_server fixture's script items
 
-__all__ = ["Fail", "FakeLLMServer", "RecordingContext", "Reply", "loop_until", "run_cli"]
+__all__ = [
+    "Fail",
+    "FakeLLMServer",
+    "RecordingContext",
+    "Reply",
+    "assert_fits",
+    "assert_no_overlap",
+    "loop_until",
+    "overlapping_widgets",
+    "run_cli",
+]
 
 
 def run_cli(argv: Iterable[Any]) -> int:
@@ -292,3 +306,84 @@ def qasync_loop(qapp):
     finally:
         asyncio.set_event_loop(None)
         loop.close()
+
+
+def _describe(widget: Any) -> str:
+    name = widget.objectName() or ""
+    text = widget.text() if hasattr(widget, "text") and callable(widget.text) else ""
+    label = f" {name!r}" if name else (f" {str(text)[:30]!r}" if isinstance(text, str) and text else "")
+    return f"{type(widget).__name__}{label}"
+
+
+#: widgets whose children are their own parts, laid out by the widget itself (a spin box's
+#: line edit and buttons): only the widget as a whole is compared with its siblings
+_COMPOSITE = ("QAbstractSpinBox", "QComboBox")
+
+
+def overlapping_widgets(root: Any, *, ignore: Iterable[Any] = ()) -> list[tuple[Any, Any]]:
+    """Pairs of visible widgets under ``root`` (a QWidget) that share a parent and whose
+    rectangles, clipped to that parent, intersect: a layout squashed below its minimum
+    size draws its rows over each other, and docks in a window smaller than its minimum
+    size overlap. Windows (dialogs, floating docks) and what lies outside its parent (a
+    tab moved aside, a form scrolled away) are left out, as are the widgets in ``ignore``
+    and everything in them (an overlay meant to cover its siblings)."""
+    from PySide6.QtCore import QRect
+    from PySide6.QtWidgets import QWidget
+
+    skip = set(map(id, ignore))
+    found: list[tuple[Any, Any]] = []
+
+    def walk(parent: QWidget) -> None:
+        if any(parent.inherits(name) for name in _COMPOSITE):
+            return
+        area = parent.rect()
+        shown: list[tuple[QWidget, QRect]] = []
+        for child in parent.children():
+            if not isinstance(child, QWidget) or child.isWindow() or not child.isVisible() or id(child) in skip:
+                continue
+            rect = child.geometry().intersected(area)
+            if rect.isEmpty():
+                continue
+            for other, other_rect in shown:
+                if rect.intersects(other_rect):
+                    found.append((other, child))
+            shown.append((child, rect))
+            walk(child)
+
+    walk(root)
+    return found
+
+
+def assert_no_overlap(root: Any, *, ignore: Iterable[Any] = ()) -> None:
+    """Fail, naming them, if visible widgets under ``root`` are drawn over each other (see
+    ``overlapping_widgets``). Lay the widget out first (show it; ``QApplication.processEvents()``)."""
+    pairs = overlapping_widgets(root, ignore=ignore)
+    if pairs:
+        lines = [
+            f"{_describe(a.parentWidget())}: {_describe(a)} {_rect(a)} overlaps {_describe(b)} {_rect(b)}"
+            for a, b in pairs
+        ]
+        raise AssertionError(f"{len(pairs)} pair(s) of widgets overlap:\n" + "\n".join(lines[:20]))
+
+
+def _rect(widget: Any) -> str:
+    g = widget.geometry()
+    return f"({g.x()},{g.y()} {g.width()}×{g.height()})"
+
+
+def assert_fits(window: Any, width: int, height: int) -> None:
+    """Fail if ``window`` cannot be made as small as ``width``×``height`` (its minimum size
+    or the minimum size its layout asks for is larger), or if, resized to that size, it is
+    not that size."""
+    from PySide6.QtWidgets import QApplication
+
+    for what, size in (("minimum size", window.minimumSize()), ("minimum size hint", window.minimumSizeHint())):
+        assert size.width() <= width and size.height() <= height, (
+            f"the window's {what} is {size.width()}×{size.height()}: it does not fit {width}×{height}"
+        )
+    window.resize(width, height)
+    QApplication.processEvents()
+    actual = window.size()
+    assert (actual.width(), actual.height()) == (width, height), (
+        f"resized to {width}×{height}, the window is {actual.width()}×{actual.height()}"
+    )

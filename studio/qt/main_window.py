@@ -1,7 +1,9 @@
 """The main window: a home page in the centre, every panel in a dock around it.
 
 Docks are named ``"<plugin>:<panel>"`` (the PanelSpec id) so ``saveState`` restores them
-whichever order plugins load in. A panel factory that raises gets an error page in its
+whichever order plugins load in. The panels of each dock area share one tab group (a panel
+opened from the View menu becomes a tab, in front) and each sits in a scroll area, so no
+panel's minimum size grows the window: it fits a 1024×640 screen with every panel open. A panel factory that raises gets an error page in its
 dock and a problem in the Plugins panel; the rest of the window is unaffected.
 """
 
@@ -9,23 +11,26 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import logging
 import traceback
 from pathlib import Path
 from typing import Any, cast
 
-from PySide6.QtCore import QByteArray, Qt, QTimer
+from PySide6.QtCore import QByteArray, QRect, QSize, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QAbstractScrollArea,
     QApplication,
     QDockWidget,
     QFileDialog,
+    QFrame,
     QLabel,
     QMainWindow,
     QMessageBox,
     QPlainTextEdit,
     QProgressBar,
+    QScrollArea,
+    QTabBar,
     QWidget,
 )
 
@@ -45,11 +50,46 @@ AREAS = {
     "top": Qt.DockWidgetArea.TopDockWidgetArea,
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
 }
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2  # 2: panels tabbed by area, in scroll areas (a version-1 state stacked them all)
+#: the size the window opens at on a screen that has room for it
+PREFERRED_SIZE = QSize(1400, 880)
+#: the share of the window's width (left, right) and height (bottom) each dock area starts with
+AREA_SHARE = {"left": 0.28, "right": 0.36, "bottom": 0.24}
+#: the share of the width the home page keeps when the panels at the sides want more
+CENTRE_SHARE = 0.3
 
 
 def layout_path() -> Path:
     return config_dir() / "layout.json"
+
+
+def fitting_size(widget: QWidget) -> QSize:
+    """The preferred window size, made to fit the available geometry of the screen the
+    window is on (a laptop's 1366×768 less its panels)."""
+    available = widget.screen().availableGeometry().size()  # the primary screen until it is shown
+    # the window frame (title bar) is outside the size given here: leave room for it
+    return PREFERRED_SIZE.boundedTo(QSize(available.width(), max(available.height() - 40, 1)))
+
+
+def _content_width(dock: QDockWidget) -> int:
+    """The width a dock's panel needs to show without scrolling sideways."""
+    content = dock.widget()
+    inner = content.widget() if isinstance(content, QScrollArea) else None
+    if isinstance(content, QScrollArea) and isinstance(inner, QWidget):
+        scroll_bar = content.verticalScrollBar().sizeHint().width()
+        return inner.minimumSizeHint().width() + scroll_bar + 2 * content.frameWidth()
+    return content.minimumSizeHint().width()
+
+
+def scrolling(widget: QWidget, name: str) -> QScrollArea:
+    """``widget`` in a frameless scroll area that resizes it: it fills the space it is given
+    and scrolls when that is less than its minimum size."""
+    scroll = QScrollArea()
+    scroll.setObjectName(name)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QFrame.Shape.NoFrame)
+    scroll.setWidget(widget)
+    return scroll
 
 
 class MainWindow(QMainWindow):
@@ -68,7 +108,7 @@ class MainWindow(QMainWindow):
         self.quit_on_close = quit_on_close
         self.setObjectName("studio:main")
         self.setWindowTitle(f"Tensor Studio — {studio.workspace.name}")
-        self.resize(1400, 880)
+        self.resize(fitting_size(self))
         self.setAcceptDrops(True)
         self.setDockNestingEnabled(True)
         self.docks: dict[str, QDockWidget] = {}
@@ -77,9 +117,12 @@ class MainWindow(QMainWindow):
         self._unsubscribe: list[Any] = []
         self._shutting_down = False
         self._closed = False
+        self._layout_pending = False
+        self._restored = False
+        self._groups: list[list[QDockWidget]] = []
 
         self.home = HomePage(self)
-        self.setCentralWidget(self.home)
+        self.setCentralWidget(scrolling(self.home, "studio:home:scroll"))
         self._build_menus()
         self._build_status_bar()
         self._build_docks(show_all_panels)
@@ -157,6 +200,8 @@ class MainWindow(QMainWindow):
         self._update_workspace_label()
 
     def _build_docks(self, show_all: bool) -> None:
+        self._specs: dict[str, PanelSpec] = {}
+        self._show_all = show_all
         for spec in self.studio.host.panels().values():
             plugin_id = self.studio.host.owner("studio_panels", spec.id) or "?"
             dock = QDockWidget(spec.title, self)
@@ -166,21 +211,122 @@ class MainWindow(QMainWindow):
                 | QDockWidget.DockWidgetFeature.DockWidgetMovable
                 | QDockWidget.DockWidgetFeature.DockWidgetFloatable
             )
-            dock.setWidget(self._create_panel(spec, plugin_id))
-            self.addDockWidget(AREAS.get(spec.area, AREAS["right"]), dock)
-            self.view_menu.addAction(dock.toggleViewAction())
+            widget = self._create_panel(spec, plugin_id)
+            # a form taller or wider than the dock scrolls; it neither squashes nor grows the window
+            if not isinstance(widget, QAbstractScrollArea):
+                widget = scrolling(widget, f"{spec.id}:scroll")
+            dock.setWidget(widget)
+            self.addDockWidget(self._area(spec), dock)
+            toggle = dock.toggleViewAction()
+            toggle.triggered.connect(lambda checked, d=dock: self._raise_later(d) if checked else None)
+            self.view_menu.addAction(toggle)
             self.docks[spec.id] = dock
-            if not (spec.visible or show_all):
-                dock.hide()
-        bottom = [d for i, d in self.docks.items() if self.dockWidgetArea(d) == AREAS["bottom"]]
-        for first, other in itertools.pairwise(bottom):
-            self.tabifyDockWidget(first, other)
-        if bottom:
-            bottom[0].raise_()
-        if "studio:metrics" in self.docks:  # curves are what people watch: give them room
-            self.resizeDocks([self.docks["studio:metrics"]], [760], Qt.Orientation.Horizontal)
+            self._specs[spec.id] = spec
+        self._arrange_default_layout()
         self._unsubscribe.append(self.studio.bus.subscribe(self._on_status, (Status,)))
-        self._default_state = self.saveState(LAYOUT_VERSION)
+
+    @staticmethod
+    def _area(spec: PanelSpec) -> Qt.DockWidgetArea:
+        return AREAS.get(spec.area, AREAS["right"])
+
+    def _raise_later(self, dock: QDockWidget) -> None:
+        """A panel opened from the View menu comes to the front of its tab group (once the
+        layout has placed it)."""
+        QTimer.singleShot(0, dock.raise_)
+
+    def _arrange_default_layout(self) -> None:
+        """The first-start layout: each area's panels in one tab group (a panel opened later
+        joins its area's tabs instead of taking a slice of it), the panels that ask to be
+        shown on first start visible, and each area a share of the window.
+
+        It is reached from any layout by moves (tabify, dock back) and not by
+        ``restoreState``: Qt 6 leaves the tab bars of the layout a restored state replaces
+        on screen, drawn over the panels."""
+        groups: dict[Qt.DockWidgetArea, list[QDockWidget]] = {}
+        for panel_id, dock in self.docks.items():
+            groups.setdefault(self._area(self._specs[panel_id]), []).append(dock)
+        for area, docks in groups.items():
+            for dock in docks:
+                if dock.isFloating():
+                    dock.setFloating(False)
+            anchor = docks[0]
+            if self.dockWidgetArea(anchor) != area:
+                self.addDockWidget(area, anchor)
+            for other in docks[1:]:  # each goes to the end of the anchor's tabs: in the panels' order
+                self.tabifyDockWidget(anchor, other)
+        for panel_id, dock in self.docks.items():
+            dock.setVisible(self._show_all or self._specs[panel_id].visible)
+        self._groups = list(groups.values())
+        if self.isVisible():
+            self._front_and_size()
+        else:  # tab bars and sizes take effect once the window is laid out: when it is shown
+            self._layout_pending = True
+
+    def _front_and_size(self) -> None:
+        self._layout_pending = False
+        self._hide_stale_tab_bars()
+        for docks in self._groups:
+            shown = [d for d in docks if not d.isHidden()]
+            # the Plugins panel is for managing the studio: a working panel goes in front of it
+            front = next((d for d in shown if d.objectName() != "studio:plugins"), shown[0] if shown else None)
+            if front is not None:
+                front.raise_()
+        self._size_dock_areas()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        super().showEvent(event)
+        if self._layout_pending:
+            self._front_and_size()
+        elif self._restored:
+            self._restored = False
+            self._hide_stale_tab_bars()
+
+    def _hide_stale_tab_bars(self) -> None:
+        """Hide the tab bars no dock group uses any more. Qt 6 leaves some on screen, with
+        the tabs they had, drawn over the panels: those made for a group tabbed while the
+        window is hidden, and those of a layout that ``restoreState`` replaced. Each time the
+        layout is applied it places every tab bar it uses (on screen, or off it when the
+        group has one panel shown): a bar it leaves where it was put is stale."""
+        layout = self.layout()
+        if not self.isVisible() or layout is None:
+            return
+        children = self.findChildren(QTabBar, "", Qt.FindChildOption.FindDirectChildrenOnly)
+        bars = [b for b in children if not b.isHidden()]
+        parked = QRect(-32000, -32000, 3, 3)
+        for bar in bars:
+            bar.setGeometry(parked)
+        layout.setGeometry(layout.geometry())  # applies the layout now
+        for bar in bars:
+            if bar.geometry() == parked:
+                bar.hide()
+                while bar.count():
+                    bar.removeTab(0)
+
+    def _size_dock_areas(self) -> None:
+        """Give each dock area its share of the window, or the width its panels need when
+        that is more, as long as the home page keeps a third of the width."""
+        size = self.size()
+        wanted: dict[str, int] = {}
+        for name in ("left", "right"):
+            docks = self._shown_docks(name)
+            if docks:
+                need = max(_content_width(d) for d in docks)
+                wanted[name] = max(int(size.width() * AREA_SHARE[name]), need)
+        total = sum(wanted.values())
+        room = int(size.width() * (1 - CENTRE_SHARE))
+        for name, width in wanted.items():
+            width = width * room // total if total > room else width
+            self.resizeDocks(self._shown_docks(name)[:1], [width], Qt.Orientation.Horizontal)
+        bottom = self._shown_docks("bottom")
+        if bottom:
+            self.resizeDocks(bottom[:1], [int(size.height() * AREA_SHARE["bottom"])], Qt.Orientation.Vertical)
+
+    def _shown_docks(self, area: str) -> list[QDockWidget]:
+        return [
+            d
+            for d in self.docks.values()
+            if not d.isHidden() and not d.isFloating() and self.dockWidgetArea(d) == AREAS[area]
+        ]
 
     def _on_status(self, run_id: str, events: list[Event]) -> None:
         if events:
@@ -258,6 +404,9 @@ class MainWindow(QMainWindow):
             data = read_json(path)
             self.restoreGeometry(QByteArray(base64.b64decode(data["geometry"])))
             ok = self.restoreState(QByteArray(base64.b64decode(data["state"])), LAYOUT_VERSION)
+            if ok:  # the saved tabs and sizes, not the first-start ones
+                self._layout_pending = False
+                self._restored = True
         except (StudioFileError, KeyError, TypeError, ValueError) as exc:
             self.show_message(f"The saved window layout could not be restored ({exc}); using the default.", "warning")
             return False
@@ -273,9 +422,8 @@ class MainWindow(QMainWindow):
         return ok
 
     def reset_layout(self) -> None:
-        self.restoreState(self._default_state, LAYOUT_VERSION)
-        for dock in self.docks.values():
-            dock.show()
+        """Back to the first-start layout: the same panels shown, in the same places."""
+        self._arrange_default_layout()
 
     # ------------------------------------------------------------------ workspace
 
