@@ -53,18 +53,40 @@ class Scheme(BaseModel):
 
 def preset(name: str) -> Scheme:
     """``int8``, ``int8-tensor``, ``int4-g32``, ``int4-g128-asym``, ``int3-g64``…: a scheme by
-    its short name (bits; ``-tensor`` / ``-channel`` / ``-gN``; ``-asym``)."""
+    its short name (bits; ``-tensor`` / ``-channel`` / ``-gN``; ``-asym``). A name that is not
+    one raises ValueError with one readable line."""
     parts = name.strip().lower().split("-")
     if not parts[0].startswith("int") or not parts[0][3:].isdigit():
-        raise ValueError(f"not a scheme name: {name!r} (try int8, int4-g32, int4-g128-asym)")
+        raise ValueError(f"not a scheme name: {name.strip()!r} (try int8, int4-g32, int4-g128-asym)")
     fields: dict = {"bits": int(parts[0][3:])}
+    if not 2 <= fields["bits"] <= 8:
+        raise ValueError(f"{name.strip()!r}: {fields['bits']} bits is not offered; from int2 to int8")
     for part in parts[1:]:
         if part == "asym":
             fields["symmetric"] = False
         elif part in ("tensor", "channel"):
             fields["granularity"] = part
         elif part.startswith("g") and part[1:].isdigit():
+            if int(part[1:]) < 2:
+                raise ValueError(f"{name.strip()!r}: a group holds at least 2 values (g32, g64, g128…)")
             fields.update(granularity="group", group_size=int(part[1:]))
         else:
-            raise ValueError(f"unknown part {part!r} in scheme {name!r}")
+            raise ValueError(
+                f"{name.strip()!r}: unknown part {part!r} (parts: -tensor, -channel, -g<size> such as -g32, -asym)"
+            )
     return Scheme(**fields)
+
+
+def scheme_problems(names: str) -> list[str]:
+    """What is wrong with a comma-separated list of scheme names, one line per problem
+    (empty: every name is a scheme)."""
+    listed = [n.strip() for n in names.split(",") if n.strip()]
+    if not listed:
+        return ["name at least one scheme: int8, int4-g32, int4-g128-asym…"]
+    problems = []
+    for name in listed:
+        try:
+            preset(name)
+        except ValueError as exc:  # pydantic's ValidationError is one too
+            problems.append(str(exc))
+    return problems

@@ -10,6 +10,9 @@ sensitivity sweep fill their tabs from the rows their jobs return.
 
 from __future__ import annotations
 
+import html
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QApplication,
+    QComboBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -37,9 +41,52 @@ from studio.widgets import JobTracker, ParamsForm
 
 from ..config import QuantizeParams
 from ..report import loss_text, read_report
+from ..scheme import scheme_problems
 
 COLUMNS = ("tensor", "bits", "granularity", "scale min", "scale max", "MSE", "SNR dB")
 COMPARE_TAB, SENSITIVITY_TAB = 1, 2
+GROUP_SIZE_OFF = "Used only with granularity 'group': a per-channel or per-tensor scale has no groups"
+
+
+def human_size(n: float) -> str:
+    """Bytes as people read them: 812 B, 3.4 KiB, 1.25 MiB, 2.00 GiB."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(n) < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.2f} {unit}" if abs(n) < 100 else f"{n:.1f} {unit}"
+        n /= 1024
+    return ""  # not reached
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a rows table: the row's key, its title, how a value reads, what it means."""
+
+    key: str
+    title: str
+    show: Callable[[Any], str] = str
+    tip: str = ""
+
+
+def _signed(digits: int) -> Callable[[Any], str]:
+    return lambda v: f"{v:+.{digits}f}"
+
+
+#: the comparison's columns, in the order people read them (keys a job adds later go last)
+COMPARE_COLUMNS = (
+    Column("scheme", "Scheme", tip="bits, symmetric or not, granularity, and what runs quantized"),
+    Column("model_bytes", "Model size", human_size, "the whole checkpoint after quantizing (embeddings kept)"),
+    Column("linear_ratio", "Size vs fp32", lambda v: f"{v:.3f}×", "the Linear weights' size as a share of fp32"),
+    Column("bits_per_weight", "Bits / weight", lambda v: f"{v:.2f}", "scales and zero points included"),
+    Column("loss_change", "Loss Δ", _signed(4), "the loss on the measure text minus the fp32 model's"),
+    Column("loss", "Loss", lambda v: f"{v:.4f}", "the loss on the measure text"),
+    Column("worst_snr_db", "Worst SNR", lambda v: f"{v:.1f} dB", "the signal-to-noise ratio of the worst layer"),
+)
+SENSITIVITY_COLUMNS = (
+    Column("name", "Layer"),
+    Column("loss_change", "Loss Δ", _signed(4), "the loss change of quantizing this layer alone"),
+    Column("bits", "Bits"),
+    Column("snr_db", "SNR", lambda v: f"{v:.1f} dB", "signal-to-noise ratio of the layer's round trip"),
+)
 
 
 def create(ctx: PanelContext) -> QuantizerPanel:
@@ -65,8 +112,9 @@ class QuantizerPanel(QWidget, Panel):
         self.quantize_button.clicked.connect(self.quantize)
         open_report = QPushButton("Open report…")
         open_report.clicked.connect(self._choose_report)
-        self.schemes = QLineEdit(
-            last.get("schemes", "int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32"), objectName="schemes"
+        self.schemes = QLineEdit(  # Compare saves them beside "last"
+            ctx.settings().get("schemes") or "int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32",
+            objectName="schemes",
         )
         self.compare_button = QPushButton("Compare schemes", objectName="compare")
         self.compare_button.clicked.connect(self.compare)
@@ -118,6 +166,30 @@ class QuantizerPanel(QWidget, Panel):
         layout.addLayout(running)
         layout.addWidget(self.summary)
         layout.addWidget(self.tabs, 1)
+        self.schemes.setToolTip("Schemes to compare, separated by commas: int8, int8-tensor, int4-g32, int4-g128-asym…")
+        self.schemes.textChanged.connect(self.check_schemes)
+        granularity = self.form.editors["granularity"][0]
+        assert isinstance(granularity, QComboBox)
+        granularity.currentIndexChanged.connect(self._granularity_changed)
+        self._granularity_changed()
+        self.check_schemes()
+
+    def _granularity_changed(self) -> None:
+        """The group size is for groups only: off (saying why) for per-channel or per-tensor scales."""
+        group_size = self.form.editors["group_size"][0]
+        grouped = self.form.values().get("granularity") == "group"
+        group_size.setEnabled(grouped)
+        group_size.setToolTip("values per group: 32, 64, 128…" if grouped else GROUP_SIZE_OFF)
+
+    def check_schemes(self) -> list[str]:
+        """What is wrong with the scheme names, one line each, shown under the field; Compare
+        waits until they are right."""
+        problems = scheme_problems(self.schemes.text())
+        self.compare_button.setEnabled(not problems and not self.tracker.busy)
+        self.compare_button.setToolTip("\n".join(problems) or "Quantize with each scheme and compare them")
+        if problems:
+            self.summary.setText("<br>".join(f"⚠ {html.escape(p)}" for p in problems))
+        return problems
 
     # ---- running
 
@@ -134,6 +206,8 @@ class QuantizerPanel(QWidget, Panel):
         return self.tracker.start("quantizer.quantize", params, title="Quantizing", on_done=self._quantized)
 
     def compare(self) -> str | None:
+        if self.check_schemes():
+            return None
         return self._start(
             "quantizer.compare", {"schemes": self.schemes.text()}, "Comparing schemes", self.compare_table, COMPARE_TAB
         )
@@ -159,7 +233,7 @@ class QuantizerPanel(QWidget, Panel):
         def done(outcome: JobOutcome) -> None:
             if outcome.succeeded:
                 rows = outcome.result["rows"]
-                self.fill(table, rows)
+                self.fill(table, rows, COMPARE_COLUMNS if table is self.compare_table else SENSITIVITY_COLUMNS)
                 self.tabs.setCurrentIndex(tab)
                 self.summary.setText(f"{title}: {len(rows)} rows (run {outcome.run_id}).")
 
@@ -177,6 +251,8 @@ class QuantizerPanel(QWidget, Panel):
     def _set_busy(self, busy: bool) -> None:
         for button in (self.quantize_button, self.compare_button, self.sweep_button):
             button.setEnabled(not busy)
+        if not busy:
+            self.compare_button.setEnabled(not scheme_problems(self.schemes.text()))
 
     # ---- the report
 
@@ -231,15 +307,35 @@ class QuantizerPanel(QWidget, Panel):
             self.weights_plot.addItem(pg.InfiniteLine(level, angle=90, pen=pg.mkPen((200, 90, 60, 150))))
 
     @staticmethod
-    def fill(table: QTableWidget, rows: list[dict[str, Any]]) -> None:
-        columns = list(rows[0]) if rows else []
-        table.setColumnCount(len(columns))
-        table.setHorizontalHeaderLabels(columns)
+    def fill(table: QTableWidget, rows: list[dict[str, Any]], columns: tuple[Column, ...] = ()) -> None:
+        """``rows`` in ``columns``' order, titles and formats (sizes in KiB/MiB); the exact
+        value of a cell is its tooltip. Keys without a column follow, titled from their name."""
+        keys = list(dict.fromkeys(k for row in rows for k in row))
+        shown = [c for c in columns if c.key in keys] + [
+            Column(k, k.replace("_", " ").capitalize()) for k in keys if k not in {c.key for c in columns}
+        ]
+        table.clear()
+        table.setColumnCount(len(shown))
         table.setRowCount(len(rows))
+        for j, column in enumerate(shown):
+            header = QTableWidgetItem(column.title)
+            header.setToolTip(column.tip)
+            table.setHorizontalHeaderItem(j, header)
         for i, row in enumerate(rows):
-            for j, key in enumerate(columns):
-                value = row[key]
-                table.setItem(i, j, QTableWidgetItem(f"{value:.4g}" if isinstance(value, float) else str(value)))
+            for j, column in enumerate(shown):
+                value = row.get(column.key)
+                number = isinstance(value, (int, float)) and not isinstance(value, bool)
+                try:
+                    text = "" if value is None else column.show(value)
+                except (TypeError, ValueError):  # a value of another type than the column's
+                    text = str(value)
+                if number and column.show is str and isinstance(value, float):
+                    text = f"{value:.4g}"
+                item = QTableWidgetItem(text)
+                if number:
+                    item.setToolTip(f"{value:,} bytes" if column.show is human_size else repr(value))
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                table.setItem(i, j, item)
         table.resizeColumnsToContents()
 
     # ---- files and state

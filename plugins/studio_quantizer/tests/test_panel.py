@@ -46,6 +46,10 @@ def test_quantize_from_the_panel_shows_the_report(make_window, qasync_loop, qtbo
     panel.checkpoint.setText(str(checkpoint.parent / "missing"))
     job = run_in_loop(window, qasync_loop, panel.quantize)
     loop_until(qasync_loop, lambda: f"Quantizing {RunStatus.FAILED}" in panel.summary.text())
+    jobs = window.panels["studio:jobs"]  # its row says it failed and why, not "reading the checkpoint"
+    jobs.refresh()
+    assert jobs.items[job.id].text(1) == f"failed: {job.error.splitlines()[0]}"
+    assert jobs.bars[job.id].format() == "failed" and jobs.bars[job.id].toolTip() == job.error
     assert "no such checkpoint" in panel.summary.text()
 
 
@@ -58,7 +62,8 @@ def test_compare_and_sweep_from_the_panel(make_window, qasync_loop, checkpoint, 
     assert job.status == RunStatus.SUCCEEDED, job.error
     loop_until(qasync_loop, lambda: panel.compare_table.rowCount() == 3)
     headers = [panel.compare_table.horizontalHeaderItem(i).text() for i in range(panel.compare_table.columnCount())]
-    assert "bits_per_weight" in headers and panel.tabs.currentIndex() == 1
+    assert headers == ["Scheme", "Model size", "Size vs fp32", "Bits / weight", "Worst SNR"]
+    assert panel.tabs.currentIndex() == 1
     assert panel.sweep() is None and "measure text" in panel.summary.text()  # the sweep needs a text
 
 
@@ -71,3 +76,78 @@ def test_a_report_that_is_not_one_is_shown_as_an_error(make_window, tmp_path, mo
     panel.open_report(tmp_path / "report.json")
     panel.open_report(tmp_path / "missing.json")
     assert [level for level, _ in messages] == ["error", "error"] and "not a quantize report" in messages[0][1]
+
+
+def test_the_comparison_reads_in_a_fixed_order_with_titles_and_sizes_in_mib(make_window):
+    """Columns came in alphabetical order, with snake_case names and sizes in raw bytes."""
+    from studio_quantizer.qt.quantizer_panel import COMPARE_COLUMNS, SENSITIVITY_COLUMNS, human_size
+
+    window = make_window(("quantizer", quantizer_hooks))
+    panel = window.show_panel("quantizer:panel")
+    row = {  # as the job's result arrives: JSON, keys sorted
+        "bits_per_weight": 4.5,
+        "linear_ratio": 0.140625,
+        "loss": 2.25,
+        "loss_change": 0.0123,
+        "model_bytes": 1572864,
+        "new_figure": 0.5,
+        "scheme": "int4-sym-group32-weight_only",
+        "worst_snr_db": 17.25,
+    }
+    panel.fill(panel.compare_table, [row], COMPARE_COLUMNS)
+    table = panel.compare_table
+    headers = [table.horizontalHeaderItem(i).text() for i in range(table.columnCount())]
+    assert headers == [
+        "Scheme",
+        "Model size",
+        "Size vs fp32",
+        "Bits / weight",
+        "Loss Δ",
+        "Loss",
+        "Worst SNR",
+        "New figure",
+    ]
+    cells = [table.item(0, i).text() for i in range(table.columnCount())]
+    assert cells == [
+        "int4-sym-group32-weight_only",
+        "1.50 MiB",
+        "0.141×",
+        "4.50",
+        "+0.0123",
+        "2.2500",
+        "17.2 dB",
+        "0.5",
+    ]
+    assert table.item(0, 1).toolTip() == "1,572,864 bytes" and table.item(0, 2).toolTip() == "0.140625"
+    assert table.horizontalHeaderItem(1).toolTip()  # what the column means
+    assert [human_size(n) for n in (812, 3482, 1310720, 3 * 2**30)] == ["812 B", "3.40 KiB", "1.25 MiB", "3.00 GiB"]
+    sweep = [{"name": "fc.weight", "bits": 4, "loss_change": -0.5, "snr_db": 20.0}]
+    panel.fill(panel.sweep_table, sweep, SENSITIVITY_COLUMNS)
+    assert [panel.sweep_table.horizontalHeaderItem(i).text() for i in range(4)] == ["Layer", "Loss Δ", "Bits", "SNR"]
+
+
+def test_the_group_size_is_off_unless_the_granularity_has_groups_and_bad_scheme_names_read_one_line_each(
+    make_window,
+):
+    """The group size stayed enabled for per-channel scales; the Compare schemes field showed
+    pydantic's errors (int1: "Input should be greater…")."""
+    window = make_window(("quantizer", quantizer_hooks))
+    panel = window.show_panel("quantizer:panel")
+    granularity, group_size = panel.form.editors["granularity"][0], panel.form.editors["group_size"][0]
+    for choice, enabled in (("channel", False), ("group", True), ("tensor", False)):
+        granularity.setCurrentText(choice)
+        assert group_size.isEnabled() is enabled, choice
+        assert ("no groups" in group_size.toolTip()) is not enabled
+
+    panel.schemes.setText("int8, int1, int4-g1, int4-x, fp16")
+    problems = panel.check_schemes()
+    assert problems == [
+        "'int1': 1 bits is not offered; from int2 to int8",
+        "'int4-g1': a group holds at least 2 values (g32, g64, g128…)",
+        "'int4-x': unknown part 'x' (parts: -tensor, -channel, -g<size> such as -g32, -asym)",
+        "not a scheme name: 'fp16' (try int8, int4-g32, int4-g128-asym)",
+    ]
+    assert panel.summary.text().count("⚠") == 4 and "Input should" not in panel.summary.text()
+    assert not panel.compare_button.isEnabled() and panel.compare() is None
+    panel.schemes.setText("int8, int4-g32-asym")
+    assert panel.check_schemes() == [] and panel.compare_button.isEnabled()
