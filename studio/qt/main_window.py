@@ -3,8 +3,9 @@
 Docks are named ``"<plugin>:<panel>"`` (the PanelSpec id) so ``saveState`` restores them
 whichever order plugins load in. The panels of each dock area share one tab group (a panel
 opened from the View menu becomes a tab, in front) and each sits in a scroll area, so no
-panel's minimum size grows the window: it fits a 1024×640 screen with every panel open. A panel factory that raises gets an error page in its
-dock and a problem in the Plugins panel; the rest of the window is unaffected.
+panel's minimum size grows the window: it fits a 1024×640 screen with every panel open.
+A panel factory that raises gets an error page in its dock and a problem in the Plugins
+panel; the rest of the window is unaffected.
 """
 
 from __future__ import annotations
@@ -121,9 +122,10 @@ class MainWindow(QMainWindow):
         self._restored = False
         self._groups: list[list[QDockWidget]] = []
 
+        self.home_actions: list[QAction] = []  # plugin menu actions also on the home page
+        self._build_menus()
         self.home = HomePage(self)
         self.setCentralWidget(scrolling(self.home, "studio:home:scroll"))
-        self._build_menus()
         self._build_status_bar()
         self._build_docks(show_all_panels)
         if restore_layout:
@@ -145,7 +147,7 @@ class MainWindow(QMainWindow):
         self.file_menu.addSeparator()
         self._action(self.file_menu, "&Open file or run…", self.choose_file, QKeySequence.StandardKey.Open)
         self.file_menu.addSeparator()
-        self._action(self.file_menu, "&Settings…", self.open_settings, QKeySequence.StandardKey.Preferences)
+        self._action(self.file_menu, "&Settings…", self.open_settings, "Ctrl+,")  # no standard key on Linux
         self.file_menu.addSeparator()
         self._action(self.file_menu, "&Quit", self.close, QKeySequence.StandardKey.Quit)
 
@@ -159,6 +161,10 @@ class MainWindow(QMainWindow):
         self._menus: dict[str, Any] = {"File": self.file_menu, "Jobs": self.jobs_menu, "View": self.view_menu}
         self._add_plugin_actions()
         help_menu = bar.addMenu("&Help")
+        self._action(help_menu, "&Getting started", self.getting_started, QKeySequence.StandardKey.HelpContents)
+        self._action(help_menu, "&Keyboard shortcuts", self.keyboard_shortcuts, "Ctrl+/")
+        self._action(help_menu, "&Documentation", self.documentation)
+        help_menu.addSeparator()
         self._action(help_menu, "&About Tensor Studio", self.about)
 
     def _action(self, menu, text: str, slot, shortcut=None) -> QAction:
@@ -186,7 +192,9 @@ class MainWindow(QMainWindow):
                     self.studio.host.report_problem(plugin_id, f"action {cmd.id}", exc)
                     self.show_message(f"{cmd.title} failed: {exc}", "error")
 
-            self._action(menu, command.title, trigger, command.shortcut)
+            action = self._action(menu, command.title, trigger, command.shortcut)
+            if command.home:
+                self.home_actions.append(action)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -568,6 +576,21 @@ class MainWindow(QMainWindow):
 
             apply_theme(QApplication.instance(), self.studio.settings.theme)
             self.studio.save_settings()
+
+    def getting_started(self) -> None:
+        from studio.qt.help import GettingStartedDialog
+
+        GettingStartedDialog(self).exec()
+
+    def keyboard_shortcuts(self) -> None:
+        from studio.qt.help import ShortcutsDialog
+
+        ShortcutsDialog(self).exec()
+
+    def documentation(self) -> None:
+        from studio.qt.help import open_documentation
+
+        self.statusBar().showMessage(f"Opened {open_documentation(self)}", 5000)
 
     def about(self) -> None:
         from studio import __version__
