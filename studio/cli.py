@@ -5,7 +5,7 @@
     tensor-studio plugin new NAME         write a new plugin project (pyproject, hooks, job, panel, tests)
     tensor-studio jobs kinds              job kinds and their parameters
     tensor-studio jobs run KIND --params FILE [--set k=v …]
-    tensor-studio runs list | show ID
+    tensor-studio runs list | show ID | delete ID… [--yes]
     tensor-studio doctor [--gui]
 
 Exit codes: 0 ok, 1 the job failed, 2 bad input (params, workspace, files), 130 interrupted.
@@ -110,6 +110,9 @@ def build_parser(extra_commands: Sequence[Any] = ()) -> argparse.ArgumentParser:
     show = rsub.add_parser("show", help="a run's params, status, metrics and last log lines")
     show.add_argument("run_id", help="run id, or a unique part of one")
     show.add_argument("--json", action="store_true")
+    delete = rsub.add_parser("delete", help="delete runs (their folders), never an active one")
+    delete.add_argument("run_ids", nargs="+", metavar="ID", help="run ids, in full (as runs list prints them)")
+    delete.add_argument("--yes", "-y", action="store_true", help="do not ask (needed when not on a terminal)")
 
     doctor = sub.add_parser("doctor", help="check the installation")
     doctor.add_argument("--gui", action="store_true", help="also open the window offscreen and time the start-up")
@@ -374,6 +377,24 @@ async def _run_job(studio, kind: str, params: dict[str, Any], quiet: bool) -> in
     return EXIT_FAILED
 
 
+def _delete_runs(args, studio) -> int:
+    """``runs delete ID… [--yes]``: every id checked first (exit 2, nothing deleted, when
+    one names no run or an active one); asks on a terminal unless --yes."""
+    runs = studio.store.deletable(args.run_ids)
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise CliError(f"deleting {len(runs)} run(s) needs --yes when not asked on a terminal")
+        print(f"Delete {len(runs)} run(s) and everything in their folders?")
+        for run in runs:
+            print(f"  {run.id}")
+        if input("[y/N] ").strip().lower() not in ("y", "yes"):
+            print("nothing deleted")
+            return EXIT_OK
+    for run_id in studio.store.delete(r.id for r in runs):
+        print(f"deleted {run_id}")
+    return EXIT_OK
+
+
 def cmd_runs(args, studio) -> int:
     from studio.core.files import StudioFileError
 
@@ -392,6 +413,8 @@ def cmd_runs(args, studio) -> int:
         ]
         _table(("RUN", "STATUS", "TIME", "CREATED"), rows)
         return EXIT_OK
+    if args.action == "delete":
+        return _delete_runs(args, studio)
     run = studio.store.find(args.run_id)
     info, metrics = run.info(), run.metrics()
     try:

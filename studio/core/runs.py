@@ -19,7 +19,7 @@ import os
 import secrets
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -214,6 +214,50 @@ class RunStore:
         runs = [Run(d) for d in self.root.iterdir() if (d / "run.json").exists()]
         return sorted(runs, key=lambda r: r.id, reverse=True)
 
+    def deletable(self, run_ids: Iterable[str], active: Iterable[str] = ()) -> builtins.list[Run]:
+        """The runs with these exact ids, each once, checked for deletion: every id must
+        name a run folder of this store (not a part of an id, not a path), and no run may
+        be active (queued or running in a live studio or CLI, or among ``active``: the ids
+        of the caller's own unfinished jobs). Raises StudioFileError naming every refused
+        id; nothing is deleted then."""
+        wanted = list(dict.fromkeys(run_ids))
+        if not wanted:
+            raise StudioFileError("no run named")
+        busy = set(active)
+        runs, problems = [], []
+        for run_id in wanted:
+            run = Run(self.root / run_id)
+            if not _plain_name(run_id) or not (run.dir / "run.json").is_file():
+                problems.append(f"no run {run_id!r} in {self.root}")
+                continue
+            info = run.info()
+            if run_id in busy or (info.get("status") in ACTIVE_STATUSES and _pid_alive(info.get("owner_pid"))):
+                problems.append(f"run {run_id} is {info.get('status', 'active')}: cancel it before deleting it")
+                continue
+            runs.append(run)
+        if problems:
+            raise StudioFileError("; ".join(problems))
+        return runs
+
+    def delete(self, run_ids: Iterable[str], active: Iterable[str] = ()) -> builtins.list[str]:
+        """Delete the runs with these exact ids (checked first, all or none: see
+        ``deletable``) and return their ids. Only their folders go: run.json first, so a
+        folder that cannot be removed completely is no longer listed as a run; a run
+        folder that is a link loses the link, not what it points to."""
+        deleted: builtins.list[str] = []
+        for run in self.deletable(run_ids, active):
+            try:
+                if run.dir.is_symlink():
+                    run.dir.unlink()
+                else:
+                    (run.dir / "run.json").unlink()
+                    shutil.rmtree(run.dir)
+            except OSError as exc:
+                done = f" (deleted before it: {', '.join(deleted)})" if deleted else ""
+                raise StudioFileError(f"could not delete run {run.id}: {exc.strerror or exc}{done}") from exc
+            deleted.append(run.id)
+        return deleted
+
     def mark_interrupted(self) -> builtins.list[Run]:  # builtins: `list` here is the method above
         """Runs still marked queued/running whose owning studio process is gone were
         interrupted by a crash or kill: say so in their run.json. Returns them.
@@ -257,6 +301,11 @@ def _info_problem(data: Any) -> str | None:
         if key in data and (not isinstance(data[key], types) or isinstance(data[key], bool)):
             return f"{key} is {type(data[key]).__name__}"
     return None
+
+
+def _plain_name(run_id: str) -> bool:
+    """A run id as a folder name of the runs folder: no path, no hidden or parent folder."""
+    return bool(run_id) and Path(run_id).name == run_id and not run_id.startswith(".") and "\\" not in run_id
 
 
 def _plain_number(value: Any) -> bool:

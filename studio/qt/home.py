@@ -3,26 +3,50 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMargins, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QHeaderView,
     QLabel,
     QLayout,
     QLayoutItem,
-    QListWidget,
-    QListWidgetItem,
+    QMessageBox,
     QPushButton,
     QSizePolicy,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
     QWidgetItem,
 )
 
+from studio.core.files import StudioFileError
+
 if TYPE_CHECKING:
     from studio.qt.main_window import MainWindow
 
-RECENT_RUNS = 30
+#: the most runs the list shows (the newest that pass the filters)
+RECENT_RUNS = 200
+ALL = ""  # the filters' "any" choice
+#: how many run ids the delete confirmation names before "and N more"
+NAMED_IN_CONFIRMATION = 12
+
+
+def confirmation_text(run_ids: list[str]) -> str:
+    """What the delete confirmation asks: how many runs, and which."""
+    named = run_ids[:NAMED_IN_CONFIRMATION]
+    more = len(run_ids) - len(named)
+    lines = "\n".join(f"  {run_id}" for run_id in named) + (f"\n  … and {more} more" if more else "")
+    noun = "run" if len(run_ids) == 1 else "runs"
+    return (
+        f"Delete {len(run_ids)} {noun} and everything in their folders (params, events, artifacts)?\n\n"
+        f"{lines}\n\nThis cannot be undone. Other runs are not touched."
+    )
 
 
 class FlowLayout(QLayout):
@@ -87,12 +111,13 @@ class FlowLayout(QLayout):
         return y + line - rect.y() + margins.bottom()
 
 
-def button_row(buttons: list[QPushButton]) -> QWidget:
+def button_row(widgets: list[QWidget]) -> QWidget:
+    """``widgets`` side by side, wrapping onto more lines when the row is narrow."""
     row = QWidget()
     flow = FlowLayout(row)
-    for button in buttons:
-        flow.addItem(QWidgetItem(button))
-        button.setParent(row)
+    for widget in widgets:
+        flow.addItem(QWidgetItem(widget))
+        widget.setParent(row)
     policy = QSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
     policy.setHeightForWidth(True)
     row.setSizePolicy(policy)
@@ -120,9 +145,9 @@ class HomePage(QWidget):
             self.get_started.append(button)
         if self.get_started:
             layout.addWidget(QLabel("<b>Get started</b>"))
-            layout.addWidget(button_row(self.get_started))
+            layout.addWidget(button_row(list(self.get_started)))
 
-        quick = []
+        quick: list[QWidget] = []
         for text, slot in (
             ("Run job…", window.run_job_dialog),
             ("Open file or run…", window.choose_file),
@@ -133,12 +158,30 @@ class HomePage(QWidget):
             button.clicked.connect(lambda _c=False, s=slot: s())
             quick.append(button)
         layout.addWidget(button_row(quick))
-        self.runs = QListWidget()
-        self.runs.setObjectName("studio:home:runs")
-        self.runs.itemActivated.connect(self._open_run)
         layout.addWidget(
             QLabel("Recent runs — double-click to show their curves; drop files or run folders anywhere", wordWrap=True)
         )
+        self.kind_filter = QComboBox(objectName="studio:home:kind")
+        self.status_filter = QComboBox(objectName="studio:home:status")
+        for box, what in ((self.kind_filter, "kinds"), (self.status_filter, "statuses")):
+            box.addItem(f"All {what}", ALL)
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            box.currentIndexChanged.connect(self.refresh)
+        self.delete_button = QPushButton("Delete…", objectName="studio:home:delete", enabled=False)
+        self.delete_button.setToolTip("Delete the selected runs (Del); active runs cannot be deleted")
+        self.delete_button.clicked.connect(self.delete_selected)
+        self.count = QLabel(objectName="studio:home:count")
+        layout.addWidget(button_row([self.kind_filter, self.status_filter, self.delete_button, self.count]))
+        self.runs = QTreeWidget(objectName="studio:home:runs", rootIsDecorated=False, uniformRowHeights=True)
+        self.runs.setHeaderLabels(["Created", "Kind", "Status", "Run"])
+        self.runs.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.runs.header().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.runs.header().setStretchLastSection(True)
+        self.runs.itemActivated.connect(self._open_run)
+        self.runs.itemSelectionChanged.connect(self._selection_changed)
+        delete_key = QShortcut(QKeySequence.StandardKey.Delete, self.runs, context=Qt.ShortcutContext.WidgetShortcut)
+        delete_key.setWhatsThis("Delete the selected runs")
+        delete_key.activated.connect(self.delete_selected)
         layout.addWidget(self.runs, 1)
         self.refresh()
 
@@ -153,16 +196,89 @@ class HomePage(QWidget):
             + (f", <b>{broken} with problems</b> (see Plugins)" if broken else "")
             + f", {kinds} job kinds available."
         )
+        self._fill_runs()
+
+    def _fill_runs(self) -> None:
+        studio = self.main_window.studio
+        infos = [(run, run.info()) for run in studio.store.list()]
+        self._set_choices(self.kind_filter, sorted({str(i.get("kind", "?")) for _, i in infos}), "All kinds")
+        self._set_choices(self.status_filter, sorted({str(i.get("status", "?")) for _, i in infos}), "All statuses")
+        kind, status = self.kind_filter.currentData(), self.status_filter.currentData()
+        shown = [
+            (run, info)
+            for run, info in infos
+            if kind in (ALL, str(info.get("kind", "?"))) and status in (ALL, str(info.get("status", "?")))
+        ]
+        selected = set(self.selected_ids())
         self.runs.clear()
-        for run in studio.store.list()[:RECENT_RUNS]:
-            info = run.info()
+        for run, info in shown[:RECENT_RUNS]:
             created = info.get("created")
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if isinstance(created, (int, float)) else ""
-            item = QListWidgetItem(f"{when}   {info.get('kind', '?')}   {info.get('status', '?')}   {run.id}")
-            item.setData(Qt.ItemDataRole.UserRole, str(run.dir))
-            self.runs.addItem(item)
+            item = QTreeWidgetItem([when, str(info.get("kind", "?")), str(info.get("status", "?")), run.id])
+            item.setData(0, Qt.ItemDataRole.UserRole, str(run.dir))
+            item.setData(3, Qt.ItemDataRole.UserRole, run.id)
+            self.runs.addTopLevelItem(item)
+            item.setSelected(run.id in selected)  # a refresh (a job's status) keeps what was picked
+        filtered = kind != ALL or status != ALL
+        limited = f"the newest {RECENT_RUNS} of " if len(shown) > RECENT_RUNS else ""
+        self.count.setText(f"{limited}{len(shown)} of {len(infos)} runs" if filtered else f"{limited}{len(infos)} runs")
+        self._selection_changed()
 
-    def _open_run(self, item: QListWidgetItem) -> None:
-        from pathlib import Path
+    @staticmethod
+    def _set_choices(box: QComboBox, values: list[str], everything: str) -> None:
+        """The filter offers the values the runs have; the current choice stays, even when
+        no run has it any more."""
+        current = box.currentData()
+        wanted = [ALL, *values] + ([current] if current not in values and current != ALL else [])
+        if [box.itemData(i) for i in range(box.count())] == wanted:
+            return
+        box.blockSignals(True)
+        box.clear()
+        box.addItem(everything, ALL)
+        for value in wanted[1:]:
+            box.addItem(value, value)
+        box.setCurrentIndex(max(0, box.findData(current)))
+        box.blockSignals(False)
 
-        self.main_window.open_path(Path(item.data(Qt.ItemDataRole.UserRole)))
+    def selected_ids(self) -> list[str]:
+        return [str(item.data(3, Qt.ItemDataRole.UserRole)) for item in self.runs.selectedItems()]
+
+    def _selection_changed(self) -> None:
+        count = len(self.runs.selectedItems())
+        self.delete_button.setEnabled(count > 0)
+        self.delete_button.setText(f"Delete {count}…" if count > 1 else "Delete…")
+
+    def delete_selected(self) -> None:
+        """Delete the runs picked in the list, after a confirmation that names them; an
+        active run is refused (nothing is deleted then)."""
+        window = self.main_window
+        ids = self.selected_ids()
+        if not ids:
+            return
+        active = [job.id for job in window.studio.jobs.active_jobs]
+        try:
+            window.studio.store.deletable(ids, active)
+        except StudioFileError as exc:
+            window.show_message(f"Nothing deleted: {exc}", "error")
+            return
+        answer = QMessageBox.question(
+            self,
+            "Delete runs",
+            confirmation_text(ids),
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        try:
+            deleted = window.studio.store.delete(ids, active)
+        except StudioFileError as exc:
+            window.show_message(str(exc), "error")
+            deleted = []
+        self.runs.clearSelection()
+        self.refresh()
+        if deleted:
+            window.show_message(f"Deleted {len(deleted)} run{'s' if len(deleted) != 1 else ''}", "info")
+
+    def _open_run(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        self.main_window.open_path(Path(item.data(0, Qt.ItemDataRole.UserRole)))
