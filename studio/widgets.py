@@ -6,9 +6,34 @@
   follows them: ``start(kind, params, title=, on_done=, on_event=)`` drives a progress bar,
   a Cancel button and a status label, and hands ``on_done`` the ``JobOutcome`` (status,
   result, run folder).
+* Colours that follow the theme (never hard-code one: white text on a pastel was unreadable
+  in the dark theme): ``tone(name)`` a status colour for text (error, warning, success,
+  info, muted), ``set_tone(label, name)`` for a label (kept when the theme changes),
+  ``tint(name, strength)`` a highlight background under the palette's text (match, shade,
+  shade-alt, chosen), ``text_colour()``; each keeps ``contrast_ratio`` ≥ 4.5 (WCAG AA).
+  Tests: ``themed("dark")``, ``coloured_text(widget)`` and ``low_contrast(widget)``.
+* ``ElidingProgressBar`` — a progress bar whose text is elided to fit it (full text in
+  its tooltip).
 """
 
+from studio.qt.contrast import ColouredText, coloured_text, low_contrast, themed
+from studio.qt.eliding import ElidingProgressBar
 from studio.qt.job_tracker import JobTracker, TrackedRun
 from studio.qt.params_form import ParamsForm
+from studio.qt.theme import contrast_ratio, set_tone, text_colour, tint, tone
 
-__all__ = ["JobTracker", "ParamsForm", "TrackedRun"]
+__all__ = [
+    "ColouredText",
+    "ElidingProgressBar",
+    "JobTracker",
+    "ParamsForm",
+    "TrackedRun",
+    "coloured_text",
+    "contrast_ratio",
+    "low_contrast",
+    "set_tone",
+    "text_colour",
+    "themed",
+    "tint",
+    "tone",
+]

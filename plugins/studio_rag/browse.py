@@ -22,7 +22,8 @@ import numpy as np
 from .collection_files import collection_path
 from .doc_keys import doc_key, doc_path, is_utf8
 from .search import Hit, Searcher
-from .store import SUFFIX, ChunkRow, SQLiteStore, StoreError
+from .store import SUFFIX, ChunkRow, SQLiteStore, StoreError, query_words
+from .wording import plural
 
 SOURCE_COLUMNS = ("status", "chunks", "reason", "document")  # the reason in sight: a tooltip went unseen
 LEFT_OUT = ("skipped", "failed")  # documents not indexed, counted apart in the summary line
@@ -87,7 +88,7 @@ def collection_summary(name: str, docs: dict[str, dict[str, Any]], chunks: int, 
     counts = {status: sum(d["status"] == status for d in docs.values()) for status in LEFT_OUT}
     left_out = ", ".join(f"{n} {status}" for status, n in counts.items() if n)
     return (
-        f"{name}: {len(docs) - sum(counts.values())} documents, {chunks} chunks"
+        f"{name}: {plural(len(docs) - sum(counts.values()), 'document')}, {plural(chunks, 'chunk')}"
         + (f", {left_out} (see Sources)" if left_out else "")
         + f" · embedder {meta.get('embedder')} ({meta.get('precision', 'fp32')})"
     )
@@ -136,7 +137,7 @@ def search(
         hits = Searcher(store, encode).search(text, **options)
     except (sqlite3.DatabaseError, ValueError) as exc:  # a collection damaged since it was opened
         return None, f"Search failed: {exc}"
-    return hits, (f"{len(hits)} results for '{text}'" if hits else f"No results for '{text}'.")
+    return hits, (f"{plural(len(hits), 'result')} for '{text}'" if hits else f"No results for '{text}'.")
 
 
 def place(hit: Hit) -> str:
@@ -144,36 +145,85 @@ def place(hit: Hit) -> str:
     return f" p. {hit.page}" if hit.page else f":{hit.line}"
 
 
-def result_cells(hit: Hit) -> tuple[str, str, str, str]:
-    """score, source (file name and place), heading, the text on one line (shortened)."""
+RESULT_COLUMNS = ("#", "relevance", "source", "heading", "text")
+BEST = "best match"
+HIGHLIGHT_MIN_CHARS = 3  # shorter query words (a, of, to…) are not highlighted
+
+
+def relevance(hits: list[Hit]) -> list[float]:
+    """Each hit's score as a fraction of the best one's, 0 to 1: what a fusion score of
+    0.0328 or a BM25 of 7.1 means to a reader (how close to the best match it is)."""
+    if not hits:
+        return []
+    top = max(hit.score for hit in hits)
+    if top <= 0:  # cosines at or below zero: nothing is related; the first is still the best
+        return [1.0 if hit.score == top else 0.0 for hit in hits]
+    return [max(0.0, min(1.0, hit.score / top)) for hit in hits]
+
+
+def relevance_text(rank: int, fraction: float) -> str:
+    """``best match`` for the first result, else its relevance in percent of the best."""
+    return BEST if rank == 1 else f"{round(100 * fraction)}%"
+
+
+def score_tip(hit: Hit, mode: str) -> str:
+    """The raw score, and what it is, for a tooltip."""
+    if mode == "vector":
+        return f"cosine similarity {hit.score:.4f} between the query and this chunk (1 is identical)"
+    if mode == "keyword":
+        return f"BM25 keyword score {hit.score:.4f} (higher is better; it has no fixed scale)"
+    ranks = f"vector #{hit.vector_rank or '–'}, keyword #{hit.keyword_rank or '–'}"
     return (
-        f"{hit.score:.4f}",
+        f"fusion score {hit.score:.4f}: reciprocal-rank fusion of the two rankings ({ranks}); "
+        f"first in both would be {2 / 61:.4f}"
+    )
+
+
+def result_cells(hit: Hit, rank: int = 1, fraction: float = 1.0) -> tuple[str, str, str, str, str]:
+    """rank, relevance (``best match`` or % of the best), source (file name and place),
+    heading, the text on one line (shortened); in ``RESULT_COLUMNS`` order."""
+    return (
+        str(rank),
+        relevance_text(rank, fraction),
         f"{Path(hit.path).name}{place(hit)}",
         hit.heading,
         " ".join(hit.text.split())[:PREVIEW_CHARS],
     )
 
 
-RESULT_COLUMNS = ("score", "source", "heading", "text")
-
-
-def preview_html(hit: Hit, query: str) -> str:
+def preview_html(hit: Hit, query: str, match: tuple[str, str] = ("", "")) -> str:
+    """The hit as HTML, the query's words marked; ``match``: the (background, text) colours
+    of a mark, taken from the theme by the panel (bold only when empty)."""
     ranks = f"vector #{hit.vector_rank or '–'} · keyword #{hit.keyword_rank or '–'}"
     where = f"page {hit.page}" if hit.page else f"line {hit.line}"
     return (
         f"<p><b>{html.escape(hit.path)}</b> · {where} · {ranks}<br><i>{html.escape(hit.heading)}</i></p>"
-        f"<pre style='white-space: pre-wrap'>{highlight(hit.text, query)}</pre>"
+        f"<pre style='white-space: pre-wrap'>{highlight(hit.text, query, *match)}</pre>"
     )
 
 
-def highlight(text: str, query: str) -> str:
-    """HTML of ``text`` with the query's words in bold."""
-    words = sorted({w for w in re.findall(r"\w+", query.lower()) if len(w) > 2}, key=len, reverse=True)
-    escaped = html.escape(text)
+def highlight_words(query: str) -> list[str]:
+    """The query's words worth marking, longest first: no stop words (the, and, with…: they
+    match everywhere and the search leaves them out too) and none under
+    ``HIGHLIGHT_MIN_CHARS`` letters. A query of stop words only keeps them."""
+    words = {w for w in query_words(query) if len(w) >= HIGHLIGHT_MIN_CHARS}
+    return sorted(words, key=lambda w: (-len(w), w))
+
+
+def highlight(text: str, query: str, background: str = "", colour: str = "") -> str:
+    """HTML of ``text`` with the query's words (``highlight_words``) in bold, on
+    ``background`` in ``colour`` when given."""
+    words = highlight_words(query)
     if not words:
-        return escaped
-    pattern = re.compile(r"\b(" + "|".join(re.escape(html.escape(w)) for w in words) + r")", re.IGNORECASE)
-    return pattern.sub(r"<b style='background:#fff3a0'>\1</b>", escaped)
+        return html.escape(text)
+    style = ";".join(f"{key}:{value}" for key, value in (("background", background), ("color", colour)) if value)
+    tag = f"<b style='{style}'>" if style else "<b>"
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, words)) + r")", re.IGNORECASE)
+    parts, at = [], 0  # matched in the text itself, then escaped: a word never lands inside "&amp;"
+    for match in pattern.finditer(text):
+        parts += [html.escape(text[at : match.start()]), tag, html.escape(match.group(1)), "</b>"]
+        at = match.end()
+    return "".join(parts) + html.escape(text[at:])
 
 
 def open_command(command: str, hit: Hit) -> list[str]:
@@ -218,7 +268,9 @@ def chunk_view(
         text = "".join(parts)
     else:
         spans = [(c.start, c.end) for c in chunks]
-    shown = f"{len(chunks)} chunks" if len(chunks) == total else f"chunks {first + 1}–{first + len(chunks)} of {total}"
+    shown = (
+        plural(len(chunks), "chunk") if len(chunks) == total else f"chunks {first + 1}–{first + len(chunks)} of {total}"
+    )
     label = f"{path}: {shown} (shaded in turn" + ("; the result is outlined" if chunk_id else "") + ")"
     return ChunkView(text, spans, chunks, label)
 

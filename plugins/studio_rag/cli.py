@@ -16,6 +16,8 @@ from pathlib import Path
 
 from studio.api import CliContext
 
+from .wording import plural
+
 
 def _int_in(low: int, high: int | None = None):
     def parse(text: str) -> int:
@@ -202,6 +204,7 @@ def _check_index(args, folder: Path) -> None:
 
 
 def _search(args, folder: Path) -> int:
+    from .browse import relevance, relevance_text
     from .collection_files import collection_path
     from .search import open_searcher
 
@@ -214,10 +217,13 @@ def _search(args, folder: Path) -> int:
         return 0
     if not hits:
         print("no results")
-    for rank, hit in enumerate(hits, 1):
+    for rank, (hit, fraction) in enumerate(zip(hits, relevance(hits), strict=True), 1):
         place = ("page", hit.page) if hit.page else ("line", hit.line)
         ranks = f"vector #{hit.vector_rank or '-'}, keyword #{hit.keyword_rank or '-'}"
-        print(f"{rank}. {hit.score:.4f}  {hit.path}:{place[1]} ({place[0]} {place[1]}; {ranks})")
+        print(
+            f"{rank}. {relevance_text(rank, fraction)}  {hit.path}:{place[1]} "
+            f"({place[0]} {place[1]}; {ranks}; score {hit.score:.4f})"
+        )
         if hit.heading:
             print(f"   § {hit.heading}")
         print(textwrap.indent(textwrap.shorten(" ".join(hit.text.split()), 300), "   "))
@@ -241,7 +247,7 @@ def _status(args, folder: Path) -> int:
                 print(f"{row['name']:20} unreadable: {row['error']}")
             else:
                 print(
-                    f"{row['name']:20} {row['documents']:6} documents {row['chunks']:8} chunks "
+                    f"{row['name']:20} {plural(row['documents'], 'document'):>15} {plural(row['chunks'], 'chunk'):>14} "
                     f"{row['failed']:4} not indexed  embedder {row['embedder']}"
                 )
         return 0
@@ -254,10 +260,10 @@ def _status(args, folder: Path) -> int:
         meta = store.meta()
         print(
             f"{store.path}: embedder {meta['embedder']} ({meta['dim']} dims), chunks of {meta['chunk_size']} "
-            f"tokens, {store.count()} chunks"
+            f"tokens, {plural(store.count(), 'chunk')}"
         )
         for path, doc in sorted(docs.items()):
-            note = f"{doc['chunks']} chunks" if doc["status"] == "indexed" else doc["error"]
+            note = plural(doc["chunks"], "chunk") if doc["status"] == "indexed" else doc["error"]
             print(f"  {doc['status']:8} {path}  {note}")
     finally:
         store.close()
@@ -277,7 +283,7 @@ def _remove(args, folder: Path) -> int:
             raise ValueError(f"{args.path}: a symbolic link loop, not a folder or file") from None
         gone = [p for p in store.documents() if Path(p) == root or Path(p).is_relative_to(root)]
         store.remove_documents(gone)
-        print(f"removed {len(gone)} documents from {store.path.name}")
+        print(f"removed {plural(len(gone), 'document')} from {store.path.name}")
     finally:
         store.close()
     return 0

@@ -54,7 +54,10 @@ def studio_commands():
             "studio_rag.cli:run",
         ),
         MenuAction(
-            "rag.sample", "Build the sample collection (Python docs)", "studio_rag.qt.collections_panel:build_sample"
+            "rag.sample",
+            "Build sample RAG collection",
+            "studio_rag.qt.collections_panel:build_sample",
+            home=True,  # a first step on the home page: the RAG panel opens and shows the indexing
         ),
     ]
 

@@ -35,6 +35,7 @@ from .chunk import Chunk, chunk_sections
 from .doc_keys import clean_text, doc_key, is_utf8, safe_text
 from .parse import MAX_BYTES, SUFFIXES, ParseError, Section, parse_file
 from .store import Source, SQLiteStore, StoreError, check_folder, os_problem
+from .wording import plural
 
 if TYPE_CHECKING:
     from .embedder import TokenCounter
@@ -271,8 +272,9 @@ def source_roots(sources: list[Path], store: SQLiteStore | None = None) -> list[
             if not kept:
                 raise IndexingError(f"no such folder or file: {doc_key(root)}")
             raise IndexingError(
-                f"{doc_key(root)}: the source no longer exists; its {kept} documents stay in the "
-                f"collection (remove them with `tensor-studio rag remove`)"
+                f"{doc_key(root)}: the source no longer exists; its {plural(kept, 'document')} "
+                f"{'stays' if kept == 1 else 'stay'} in the collection (remove "
+                f"{'it' if kept == 1 else 'them'} with `tensor-studio rag remove`)"
             )
         if not (root.is_dir() or root.is_file()):
             raise IndexingError(f"{doc_key(root)}: not a folder or a regular file")
@@ -360,7 +362,7 @@ def index_sources(
             if "full" not in str(exc).lower():
                 raise
             raise IndexingError(
-                f"the disk is full ({exc}): indexing stopped after {report.indexed} documents; "
+                f"the disk is full ({exc}): indexing stopped after {plural(report.indexed, 'document')}; "
                 f"{store.path.name} keeps every document written, and the next run resumes "
                 "once there is space"
             ) from None

@@ -13,6 +13,7 @@ from .collection_files import collection_path, open_for_indexing, recorded_embed
 from .config import IndexParams, split_patterns
 from .index import DEFAULT_EXCLUDE, IndexOptions, IndexReport, check_sources, index_sources, watch
 from .store import os_problem, unreadable
+from .wording import plural
 
 
 def index(params: IndexParams, ctx: JobContext) -> dict[str, Any]:
@@ -79,7 +80,7 @@ def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:
             old.unlink()
     ctx.log(
         f"{path.name}: {report.indexed} indexed, {report.unchanged} unchanged, {report.removed} removed, "
-        f"{len(report.failed)} skipped, {report.chunks} chunks in {report.seconds:.1f} s"
+        f"{len(report.failed)} skipped, {plural(report.chunks, 'chunk')} in {report.seconds:.1f} s"
     )
     return {k: summary[k] for k in ("files", "indexed", "unchanged", "removed", "chunks", "chunks_per_s")} | {
         "failed": len(report.failed),
@@ -90,13 +91,23 @@ def _index(path: Path, params: IndexParams, ctx: JobContext) -> dict[str, Any]:
 def progress_message(p: dict[str, Any]) -> str:
     """Short enough for the Jobs panel's progress bar (a longer one wrapped and was cut);
     the chunk count and rate are in the metrics and the final log line."""
-    left = f" · {p['eta_s']:.0f} s left" if p["eta_s"] >= 1 and not p.get("final") else ""
-    return f"{p['done']}/{p['total']} files{left}"
+    left = f" · {duration(p['eta_s'])} left" if p["eta_s"] >= 1 and not p.get("final") else ""
+    return f"{p['done']}/{plural(p['total'], 'file')}{left}"
+
+
+def duration(seconds: float) -> str:
+    """``40 s``, ``3 min``, ``2 h 5 min``: short enough for a progress bar."""
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    hours, minutes = divmod(round(seconds / 60), 60)
+    return f"{hours} h {minutes} min" if minutes else f"{hours} h"
 
 
 def _log_pass(ctx: JobContext, report: IndexReport) -> None:
     if report.indexed or report.removed or report.failed:
         ctx.log(
             f"re-indexed {report.indexed}, removed {report.removed}, skipped {len(report.failed)} "
-            f"({report.chunks} chunks in {report.seconds:.1f} s)"
+            f"({plural(report.chunks, 'chunk')} in {report.seconds:.1f} s)"
         )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QWidget
 
 _current = {"theme": "system", "connected": False}
 
@@ -54,6 +54,7 @@ def apply_theme(app: QApplication, theme: str) -> None:
     _current["theme"] = theme
     app.setStyle("Fusion")
     app.setPalette(dark_palette() if wants_dark(theme) else app.style().standardPalette())
+    _retone(app)
     if not _current["connected"]:  # follow the OS while the theme is "system"
 
         def follow_system(_scheme: Qt.ColorScheme) -> None:
@@ -66,3 +67,116 @@ def apply_theme(app: QApplication, theme: str) -> None:
 
 def is_dark() -> bool:
     return QApplication.palette().color(QPalette.ColorRole.Window).lightness() < 128
+
+
+# ---------------------------------------------------------------- colours that follow the theme
+#
+# Panels that colour text (a status, a search match, a shaded chunk) take the colour from
+# here, computed against the palette in use, instead of hard-coding one: a pastel behind
+# the palette's text was unreadable in the dark theme (white on light yellow), and a red
+# chosen for white was too dark on the dark theme's base. Every colour below keeps WCAG's
+# 4.5:1 contrast with what it is drawn on, in either theme (``studio.qt.contrast`` finds
+# the coloured text of a widget, for tests).
+
+MIN_CONTRAST = 4.5  # WCAG 2 AA for body text
+
+#: status colours (text): made lighter or darker, keeping the hue, until readable
+TONES = {
+    "error": "#d03030",
+    "warning": "#b9770e",
+    "success": "#2e8b57",
+    "info": "#3d7bd9",
+    "muted": "#808080",
+}
+
+#: hues of highlight backgrounds: mixed into the palette's base colour (a pastel in the
+#: light theme, a dark shade in the dark one), faded until the palette's text stays readable
+TINTS = {
+    "match": "#ffd400",  # a search match
+    "shade": "#ffd400",  # alternate shading (chunks, tokens)
+    "shade-alt": "#3d9bff",
+    "chosen": "#ff8c00",  # the one item picked among shaded ones
+}
+
+
+def relative_luminance(colour: QColor | str) -> float:
+    """WCAG 2 relative luminance of an sRGB colour (0 black … 1 white)."""
+    c = QColor(colour)
+
+    def linear(v: int) -> float:
+        x = v / 255
+        return x / 12.92 if x <= 0.04045 else ((x + 0.055) / 1.055) ** 2.4
+
+    return 0.2126 * linear(c.red()) + 0.7152 * linear(c.green()) + 0.0722 * linear(c.blue())
+
+
+def contrast_ratio(fg: QColor | str, bg: QColor | str) -> float:
+    """WCAG 2 contrast ratio of two colours, 1 (same) to 21 (black on white); order-free."""
+    a, b = sorted((relative_luminance(fg), relative_luminance(bg)), reverse=True)
+    return (a + 0.05) / (b + 0.05)
+
+
+def mix(a: QColor | str, b: QColor | str, t: float) -> QColor:
+    """``a`` moved a fraction ``t`` (0…1) of the way to ``b``, channel by channel."""
+    ca, cb = QColor(a), QColor(b)
+    return QColor(*(round(x + (y - x) * t) for x, y in zip(ca.getRgb()[:3], cb.getRgb()[:3], strict=True)))
+
+
+def readable(colour: QColor | str, *backgrounds: QColor | str, minimum: float = MIN_CONTRAST) -> QColor:
+    """``colour``, moved towards black (on light backgrounds) or white (on dark ones) just
+    enough to reach ``minimum`` contrast with every one of ``backgrounds``."""
+    dark = sum(relative_luminance(bg) for bg in backgrounds) / len(backgrounds) < 0.18
+    target = QColor("#ffffff" if dark else "#000000")
+    for step in range(21):
+        candidate = mix(colour, target, step / 20)
+        if all(contrast_ratio(candidate, bg) >= minimum for bg in backgrounds):
+            return candidate
+    return target
+
+
+def _palette(palette: QPalette | None) -> QPalette:
+    return palette if palette is not None else QApplication.palette()
+
+
+def tone(name: str, palette: QPalette | None = None) -> QColor:
+    """The status colour ``name`` (``TONES``) for text drawn on the palette's base or window
+    colour (tables, text views, labels), readable on each."""
+    p = _palette(palette)
+    role = QPalette.ColorRole
+    return readable(TONES[name], *(p.color(r) for r in (role.Base, role.AlternateBase, role.Window)))
+
+
+def tint(name: str, strength: float = 0.35, palette: QPalette | None = None) -> QColor:
+    """A background of the hue ``name`` (``TINTS``) mixed ``strength`` into the palette's base
+    colour, faded until the palette's text on it reaches ``MIN_CONTRAST``."""
+    p = _palette(palette)
+    base, text = p.color(QPalette.ColorRole.Base), p.color(QPalette.ColorRole.Text)
+    t = strength
+    while t > 0.02:
+        colour = mix(base, TINTS[name], t)
+        if contrast_ratio(text, colour) >= MIN_CONTRAST:
+            return colour
+        t -= 0.02
+    return QColor(base)
+
+
+def text_colour(palette: QPalette | None = None) -> QColor:
+    """The palette's text colour (what text on a ``tint`` is drawn in)."""
+    return _palette(palette).color(QPalette.ColorRole.Text)
+
+
+TONE_PROPERTY = "studio_tone"
+
+
+def set_tone(widget: QWidget, name: str | None) -> None:
+    """Colour a label's (or any widget's) text with the status colour ``name``, kept readable
+    when the theme changes (``apply_theme`` re-tones); None: the palette's own colour."""
+    widget.setProperty(TONE_PROPERTY, name or "")
+    widget.setStyleSheet(f"color: {tone(name).name()}" if name else "")
+
+
+def _retone(app: QApplication) -> None:
+    for widget in app.allWidgets():
+        name = widget.property(TONE_PROPERTY)
+        if name:
+            set_tone(widget, str(name))

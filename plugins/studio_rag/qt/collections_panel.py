@@ -6,6 +6,10 @@ here (SQLite only); vector and hybrid search embed the query in a helper process
 keeps the model loaded (``query_pool``: why not a job each time is measured there), so
 this process never imports torch and the window never waits on a model. What the panel
 shows is computed in ``browse`` (no Qt); this module puts it into widgets.
+
+Colours come from the theme (``studio.widgets.tint`` / ``tone``), computed against the
+palette in use and redrawn when it changes: the pastels once hard-coded here put the dark
+theme's white text on light yellow.
 """
 
 from __future__ import annotations
@@ -16,8 +20,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, QUrl
-from PySide6.QtGui import QColor, QDesktopServices, QTextCharFormat, QTextCursor
+from PySide6.QtCore import QEvent, QModelIndex, QPersistentModelIndex, QRect, Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QPainter, QPalette, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
@@ -30,6 +34,9 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSpinBox,
     QSplitter,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -39,32 +46,43 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.api import JobOutcome, Panel, PanelContext
-from studio.widgets import JobTracker
+from studio.api import Event, JobOutcome, Panel, PanelContext, Progress
+from studio.widgets import JobTracker, text_colour, tint, tone
 
 from .. import browse
-from ..collection_files import DEFAULT_COLLECTION, collections_folder, list_collections
+from ..collection_files import DEFAULT_COLLECTION, collection_path, collections_folder, list_collections
 from ..doc_keys import doc_path
 from ..query_pool import QueryEncoder
 from ..sample import SAMPLE_COLLECTION
 from ..search import MODES, Hit
 from ..store import SQLiteStore, StoreError
 
-CHUNK_COLOURS = ("#fff3c4", "#d7ecff")  # alternate chunks; overlaps show as the second colour
-OUTLINE_COLOUR = "#ffd27f"  # the chunk of the chosen result
+CHUNK_TINTS = ("shade", "shade-alt")  # alternate chunks; overlaps show as the second one
+CHOSEN_TINT, CHOSEN_STRENGTH = "chosen", 0.6  # the chunk of the chosen result: stronger, and bold
 REASON, DOCUMENT = browse.SOURCE_COLUMNS.index("reason"), browse.SOURCE_COLUMNS.index("document")
 REASON_WIDTH = 420  # pixels at most; the whole reason is in its tooltip
-STATUS_COLOURS = dict(zip(browse.LEFT_OUT, ("#b9770e", "#c0392b"), strict=True))  # skipped, failed
+STATUS_TONES = dict(zip(browse.LEFT_OUT, ("warning", "error"), strict=True))  # skipped, failed
+RELEVANCE = browse.RESULT_COLUMNS.index("relevance")
+FRACTION = Qt.ItemDataRole.UserRole  # a result's relevance (0 to 1), drawn as a bar under its text
 POLL_MS = 20  # how often a pending vector search is looked at
+SOURCES_MS = 300  # while indexing, the Sources tab is re-read at most this often
+SOURCES_TAB = 1
 
 
 def create(ctx: PanelContext) -> RagPanel:
     return RagPanel(ctx)
 
 
-def build_sample(ctx: PanelContext) -> str:
-    """Menu action: write the sample documents and index them into ``python-docs``; the run id."""
-    params = browse.sample_index_params(ctx.data_dir, collections_folder(ctx.folders))
+def build_sample(ctx: PanelContext) -> str | None:
+    """Menu action and home-page button: show the RAG panel and build the sample collection
+    there (its progress bar, Cancel and Sources tab follow it); the run id."""
+    panel = ctx.show_panel("rag:panel")
+    if isinstance(panel, RagPanel):
+        run_id = panel.build_sample()
+        if run_id is not None:
+            panel.tabs.setCurrentIndex(SOURCES_TAB)
+        return run_id
+    params = browse.sample_index_params(ctx.data_dir, collections_folder(ctx.folders))  # no panel: a plain job
     run_id = ctx.submit_job("rag.index", params)
     ctx.show_message(
         f"Indexing the Python documentation into '{SAMPLE_COLLECTION}'; progress in Jobs "
@@ -82,6 +100,12 @@ class RagPanel(QWidget, Panel):
         self.hits: list[Hit] = []
         self.last_query = ""
         self.inspected: tuple[str, list[tuple[int, int]]] | None = None
+        self.inspected_chunk: int | None = None
+        self.shown_hit = -1  # the row of the result in the preview
+        self._recolouring = False
+        self._indexing_into: Path | None = None  # the collection an index started here writes
+        self._sources_timer = QTimer(self, singleShot=True, interval=SOURCES_MS)
+        self._sources_timer.timeout.connect(self.show_indexed_so_far)
         self.encoder = QueryEncoder()
         self._pending: tuple[Future, str, dict[str, Any]] | None = None
         app = QApplication.instance()
@@ -129,6 +153,9 @@ class RagPanel(QWidget, Panel):
         self.results.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.results.currentCellChanged.connect(lambda row, *_: self.show_hit(row))
         self.results.cellDoubleClicked.connect(lambda row, _col: self.open_hit(row))
+        self.results.setItemDelegateForColumn(RELEVANCE, RelevanceDelegate(self.results))
+        self.results.verticalHeader().setVisible(False)  # the rank is a column of its own
+        self.mode_shown = "hybrid"  # the mode of the results shown (what their scores are)
         self.preview = QTextBrowser(objectName="preview")
         self.open_command = QLineEdit(
             saved.get("open_command", ""),
@@ -211,17 +238,26 @@ class RagPanel(QWidget, Panel):
             self.status.setText(opened.message)
         if opened.rows is None:
             return
-        self.sources.setRowCount(len(opened.rows))
-        for i, row in enumerate(opened.rows):
+        self._fill_sources(opened.rows)
+        self._remember(collection=name)
+
+    def _fill_sources(self, rows: list[browse.SourceRow]) -> None:
+        self.sources.setRowCount(len(rows))
+        for i, row in enumerate(rows):
             for j, text in enumerate(row.cells()):
                 item = QTableWidgetItem(text)
-                if j == 0 and row.status in STATUS_COLOURS:
-                    item.setForeground(QColor(STATUS_COLOURS[row.status]))
+                if j == 0 and row.status in STATUS_TONES:
+                    item.setForeground(tone(STATUS_TONES[row.status], self.palette()))
                 item.setToolTip(row.reason or (row.document if j == DOCUMENT else ""))
                 self.sources.setItem(i, j, item)
         self.sources.resizeColumnsToContents()
         self.sources.setColumnWidth(REASON, min(self.sources.columnWidth(REASON), REASON_WIDTH))
-        self._remember(collection=name)
+
+    def _recolour_sources(self) -> None:
+        for i in range(self.sources.rowCount()):
+            item = self.sources.item(i, 0)
+            if item is not None and item.text() in STATUS_TONES:
+                item.setForeground(tone(STATUS_TONES[item.text()], self.palette()))
 
     def _choose_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Index a folder", str(Path.home()))
@@ -243,25 +279,50 @@ class RagPanel(QWidget, Panel):
         except (ValueError, StoreError) as exc:  # a folder name that is not UTF-8, a bad collection name
             self.status.setText(str(exc))
             return None
-        return self.tracker.start(
-            "rag.index", params, title=f"Indexing {folder.name} into '{name}'", on_done=self._indexed
-        )
+        return self._start_index(params, f"Indexing {folder.name} into '{name}'")
+
+    def _start_index(self, params: dict[str, Any], title: str) -> str | None:
+        run_id = self.tracker.start("rag.index", params, title=title, on_done=self._indexed, on_event=self._index_event)
+        if run_id is not None:
+            self._indexing_into = Path(params["collection"])
+        return run_id
+
+    def _index_event(self, event: Event) -> None:
+        """A file indexed (or skipped) shows in the Sources tab as the job goes, not at its
+        end: each progress report re-reads the collection, at most every ``SOURCES_MS``."""
+        if isinstance(event, Progress) and event.total is not None and not self._sources_timer.isActive():
+            self._sources_timer.start()
+
+    def show_indexed_so_far(self) -> None:
+        """Fill the Sources tab from the collection being written (read-only, beside the job)."""
+        path = self._indexing_into
+        if path is None or not self.tracker.busy or not path.exists():
+            return
+        try:
+            if collection_path(self.collections.currentText().strip() or DEFAULT_COLLECTION, self.folder) != path:
+                return  # the user is looking at another collection
+            store = self.store if self.store is not None else SQLiteStore(path, read_only=True)
+            try:
+                rows = browse.source_rows(store.documents())
+            finally:
+                if store is not self.store:
+                    store.close()
+        except (StoreError, sqlite3.DatabaseError):  # not written far enough yet: the next report shows it
+            return
+        self._fill_sources(rows)
 
     def build_sample(self) -> str | None:
         if self._indexing():
             return None
         params = browse.sample_index_params(self.ctx.data_dir, self.folder)
-        run_id = self.tracker.start(
-            "rag.index",
-            params,
-            title=f"Indexing the Python documentation into '{SAMPLE_COLLECTION}'",
-            on_done=self._indexed,
-        )
+        run_id = self._start_index(params, f"Indexing the Python documentation into '{SAMPLE_COLLECTION}'")
         self.collections.setCurrentText(SAMPLE_COLLECTION)
         return run_id
 
     def _indexed(self, outcome: JobOutcome) -> None:
         """An indexing run ended: show the collection as it is now (and why, if it failed)."""
+        self._sources_timer.stop()
+        self._indexing_into = None
         self.refresh()
         if not outcome.succeeded:
             self.status.setText(f"Indexing {outcome.status}: {outcome.error or ''}")
@@ -286,7 +347,7 @@ class RagPanel(QWidget, Panel):
         options = {"k": self.k.value(), "mode": self.mode.currentText()}
         self._remember(**options)
         if options["mode"] == "keyword":
-            self._show(*browse.search(self.store, text, options), text)
+            self._show(*browse.search(self.store, text, options), text, options["mode"])
             return
         meta = self.store.meta()
         first = "" if self.encoder.warm else " (loading the model the first time)"
@@ -309,7 +370,7 @@ class RagPanel(QWidget, Panel):
             self.status.setText(f"Vector search failed ({type(exc).__name__}: {exc}); keyword search still works.")
             return
         if self.store is not None:
-            self._show(*browse.search(self.store, text, options, vector), text)
+            self._show(*browse.search(self.store, text, options, vector), text, options["mode"])
 
     def wait_for_search(self, timeout_ms: int = 60000) -> None:
         """Block until a pending vector search is shown (tests and scripts)."""
@@ -317,16 +378,23 @@ class RagPanel(QWidget, Panel):
             self._pending[0].result(timeout=timeout_ms / 1000)
             self._poll()
 
-    def _show(self, hits: list[Hit] | None, message: str, query: str) -> None:
+    def _show(self, hits: list[Hit] | None, message: str, query: str, mode: str) -> None:
         self.status.setText(message)
         if hits is None:  # the search failed; the last results stay
             return
         self.hits, self.last_query = hits, query
         self.results.setRowCount(len(hits))
-        for i, hit in enumerate(hits):
-            for j, value in enumerate(browse.result_cells(hit)):
+        for i, (hit, fraction) in enumerate(zip(hits, browse.relevance(hits), strict=True)):
+            for j, value in enumerate(browse.result_cells(hit, i + 1, fraction)):
                 item = QTableWidgetItem(value)
-                item.setToolTip(hit.path if j == 1 else value)
+                column = browse.RESULT_COLUMNS[j]
+                if column in ("#", "relevance"):
+                    item.setToolTip(browse.score_tip(hit, mode))
+                    item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                else:
+                    item.setToolTip(hit.path if column == "source" else value)
+                if column == "relevance":
+                    item.setData(FRACTION, fraction)
                 self.results.setItem(i, j, item)
         self.results.resizeColumnsToContents()
         if hits:
@@ -337,7 +405,9 @@ class RagPanel(QWidget, Panel):
         if not 0 <= row < len(self.hits):
             return
         hit = self.hits[row]
-        self.preview.setHtml(browse.preview_html(hit, self.last_query))
+        self.shown_hit = row
+        match = (tint("match", palette=self.palette()).name(), text_colour(self.palette()).name())
+        self.preview.setHtml(browse.preview_html(hit, self.last_query, match))
         self.inspect(hit.path, hit.id)
 
     def open_hit(self, row: int) -> list[str] | None:
@@ -377,12 +447,17 @@ class RagPanel(QWidget, Panel):
         view = browse.chunk_view(path, chunks, chunk_id)
         self.inspector.setPlainText(view.text)
         selections = []
+        palette = self.inspector.palette()
+        shades = [tint(name, palette=palette) for name in CHUNK_TINTS]
+        chosen = tint(CHOSEN_TINT, CHOSEN_STRENGTH, palette)
+        text = text_colour(palette)
         for i, ((start, end), chunk) in enumerate(zip(view.spans, view.chunks, strict=True)):
             selection = QTextEdit.ExtraSelection()
             fmt = QTextCharFormat()
-            fmt.setBackground(QColor(CHUNK_COLOURS[i % 2]))
+            fmt.setBackground(shades[i % 2])
+            fmt.setForeground(text)  # the theme's text colour, which the tints are checked against
             if chunk.id == chunk_id:
-                fmt.setBackground(QColor(OUTLINE_COLOUR))
+                fmt.setBackground(chosen)
                 fmt.setFontWeight(700)
             selection.format = fmt
             cursor = QTextCursor(self.inspector.document())
@@ -396,9 +471,47 @@ class RagPanel(QWidget, Panel):
         self.inspector.setExtraSelections(selections)
         self.inspector_label.setText(view.label)
         self.inspected = (path, view.spans)
+        self.inspected_chunk = chunk_id
+
+    # ---- the theme
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt's name
+        """The theme changed: redraw what is coloured with the palette's tints and tones."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and not self._recolouring:
+            self._recolouring = True  # redrawing sets formats, never the palette; guarded all the same
+            try:
+                self._recolour_sources()
+                if 0 <= self.shown_hit < len(self.hits):
+                    self.show_hit(self.shown_hit)
+                elif self.inspected is not None:
+                    self.inspect(self.inspected[0], self.inspected_chunk)
+            finally:
+                self._recolouring = False
 
     def save_state(self) -> dict[str, Any]:
         return {"tab": self.tabs.currentIndex()}
 
     def restore_state(self, state: dict[str, Any]) -> None:
         self.tabs.setCurrentIndex(int(state.get("tab", 0)))
+
+
+class RelevanceDelegate(QStyledItemDelegate):
+    """The relevance cell: its text, and under it a bar as long as the result's share of
+    the best score, in the theme's info colour (the selection's text colour when selected)."""
+
+    BAR = 3  # pixels high
+
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
+        super().paint(painter, option, index)
+        fraction = index.data(FRACTION)
+        if not isinstance(fraction, float):
+            return
+        rect = option.rect.adjusted(3, 0, -3, -2)
+        bar = QRect(rect.left(), rect.bottom() - self.BAR + 1, round(rect.width() * fraction), self.BAR)
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        palette = option.palette
+        colour = palette.color(QPalette.ColorRole.HighlightedText) if selected else tone("info", palette)
+        painter.fillRect(bar, colour)

@@ -79,7 +79,7 @@ def test_keyword_and_vector_search_and_a_failure_keep_their_message(folder, toy)
     store = browse.open_collection("docs", folder).store
     assert store is not None
     hits, message = browse.search(store, "pasta", {"k": 2, "mode": "keyword"})
-    assert hits and hits[0].path.endswith("guide.md") and message == f"{len(hits)} results for 'pasta'"
+    assert hits and hits[0].path.endswith("guide.md") and message == "1 result for 'pasta'"
     hits, message = browse.search(
         store, "rain in Lisbon", {"k": 1, "mode": "hybrid"}, toy.encode(["rain in Lisbon"])[0]
     )
@@ -95,17 +95,16 @@ def test_keyword_and_vector_search_and_a_failure_keep_their_message(folder, toy)
 
 def test_results_as_cells_a_highlighted_preview_and_the_command_that_opens_them():
     line_hit = hit(text="Boil   the pasta\nfor " + "x" * 300)
-    score, source, heading, text = browse.result_cells(line_hit)
-    assert (score, source, heading) == ("0.5000", "guide.md:7", "Guide › Cooking")
+    rank, relevance, source, heading, text = browse.result_cells(line_hit, 2, 0.834)
+    assert (rank, relevance, source, heading) == ("2", "83%", "guide.md:7", "Guide › Cooking")
     assert text.startswith("Boil the pasta for ") and len(text) == browse.PREVIEW_CHARS
-    assert browse.result_cells(hit(page=3))[1] == "guide.md p. 3"
-    preview = browse.preview_html(hit(text="Boil the <pasta> now"), "boil pasta")
+    assert browse.result_cells(hit(page=3))[:3] == ("1", "best match", "guide.md p. 3")
+    preview = browse.preview_html(hit(text="Boil the <pasta> now"), "boil pasta", ("#123456", "#eeeeee"))
     assert "line 7 · vector #2 · keyword #–" in preview
-    assert (
-        "<b style='background:#fff3a0'>Boil</b>" in preview
-        and "&lt;<b style='background:#fff3a0'>pasta</b>&gt;" in preview
-    )
+    mark = "<b style='background:#123456;color:#eeeeee'>"
+    assert f"{mark}Boil</b>" in preview and f"&lt;{mark}pasta</b>&gt;" in preview
     assert browse.highlight("a <b>", "to") == "a &lt;b&gt;"  # short words are not highlighted
+    assert browse.highlight("AT&T", "amp t") == "AT&amp;T"  # never inside an escape
     assert browse.open_command("code -g '{path}:{line}'", hit()) == ["code", "-g", "/docs/guide.md:7"]
     assert browse.open_command("okular --page {page} {path}", hit(page=None)) == [
         "okular",
@@ -164,3 +163,46 @@ def test_the_query_helper_embeds_in_another_process_and_stops_at_once(monkeypatc
         encoder.close()
     assert not encoder.warm and not process.is_alive()
     encoder.close()  # twice is fine
+
+
+def test_stop_words_and_short_words_are_not_highlighted():
+    """Searching "the model of a plugin" marked every "the" and "of" in the preview."""
+    assert browse.highlight_words("How do I load the model of a plugin?") == ["plugin", "model", "load"]
+    marked = browse.highlight("The model of the plugin", "the model of a plugin")
+    assert marked == "The <b>model</b> of the <b>plugin</b>"
+    assert browse.highlight("the end", "the") == "<b>the</b> end"  # a query of stop words only keeps them
+
+
+def test_results_show_a_rank_and_a_relevance_with_the_raw_score_explained():
+    """A fused score of 0.0328 meant nothing: each result says how close it is to the best."""
+    hits = [hit(score=2 / 61, vector_rank=1, keyword_rank=1), hit(score=1 / 61, keyword_rank=None), hit(score=0.0)]
+    assert browse.relevance(hits) == pytest.approx([1.0, 0.5, 0.0])
+    assert [browse.relevance_text(i + 1, f) for i, f in enumerate(browse.relevance(hits))] == [
+        "best match",
+        "50%",
+        "0%",
+    ]
+    assert browse.relevance([hit(score=-0.2), hit(score=-0.5)]) == [1.0, 0.0]  # cosines all below zero
+    assert browse.relevance([]) == []
+    assert "fusion score 0.0328" in browse.score_tip(hits[0], "hybrid") and "keyword #1" in browse.score_tip(
+        hits[0], "hybrid"
+    )
+    assert browse.score_tip(hits[0], "vector").startswith("cosine similarity 0.0328")
+    assert browse.score_tip(hits[0], "keyword").startswith("BM25 keyword score 0.0328")
+
+
+def test_counts_are_singular_for_one():
+    """ "1 chunks" in the summary, the inspector, the results line, the progress and the CLI."""
+    from studio_rag.jobs import duration, progress_message
+    from studio_rag.store import ChunkRow
+    from studio_rag.wording import plural
+
+    assert (plural(1, "chunk"), plural(0, "chunk"), plural(2, "chunk")) == ("1 chunk", "0 chunks", "2 chunks")
+    docs = {"/d/a.md": {"status": "indexed", "chunks": 1, "error": ""}}
+    assert browse.collection_summary("kb", docs, 1, {"embedder": "minilm"}).startswith("kb: 1 document, 1 chunk ·")
+    row = ChunkRow(1, "/nowhere/a.md", "text", 0, 4, 1, None, "")
+    view = browse.chunk_view("/nowhere/a.md", [row], read=lambda _p: "text")
+    assert view.label.startswith("/nowhere/a.md: 1 chunk (")
+    progress = {"done": 0, "total": 1, "eta_s": 4000.0}
+    assert progress_message(progress) == "0/1 file · 67 min left"
+    assert (duration(40), duration(600), duration(7500)) == ("40 s", "10 min", "2 h 5 min")

@@ -22,6 +22,7 @@ def test_cli_index_search_status_remove(docs, studio_home, capsys):
     assert main(["rag", "search", "boil pasta", "-c", "notes", "-k", "2", "--embedder", TOY]) == 0
     out = capsys.readouterr().out
     assert "guide.md" in out and "§ Guide › Cooking" in out and "vector #" in out
+    assert out.startswith("1. best match  ") and "\n2. " in out and "; score 0." in out  # a rank, not 0.0328
     assert main(["rag", "search", "pasta", "-c", "notes", "--mode", "keyword", "--json"]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert hits[0]["path"].endswith("guide.md") and hits[0]["keyword_rank"] == 1
@@ -32,7 +33,7 @@ def test_cli_index_search_status_remove(docs, studio_home, capsys):
     assert main(["rag", "index", str(docs), "-c", "notes", "--embedder", TOY]) == 0  # nothing changed
     assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["unchanged"] == 5
     assert main(["rag", "remove", str(docs / "sub"), "-c", "notes"]) == 0
-    assert "removed 1 documents" in capsys.readouterr().out
+    assert "removed 1 document from" in capsys.readouterr().out
 
 
 def test_cli_errors_are_clear(docs, studio_home, capsys, tmp_path):
@@ -49,7 +50,7 @@ def test_cli_errors_are_clear(docs, studio_home, capsys, tmp_path):
     (docs / "sub" / "deep.rst").unlink()
     (docs / "sub").rmdir()
     assert main(["rag", "index", str(docs / "sub"), "-c", "notes", "--embedder", TOY]) == 2
-    assert "no longer exists; its 1 documents stay" in capsys.readouterr().err
+    assert "no longer exists; its 1 document stays" in capsys.readouterr().err
 
 
 def test_collection_by_name_resolves_in_the_active_workspace(docs, make_studio, tmp_path):

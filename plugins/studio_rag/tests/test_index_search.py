@@ -140,7 +140,7 @@ def test_mismatched_embedder_missing_source_and_corrupt_file(tmp_path, docs, toy
         index_sources(store, [tmp_path / "never"], toy)
     (docs / "sub" / "deep.rst").unlink()
     (docs / "sub").rmdir()
-    with pytest.raises(IndexingError, match="no longer exists; its 1 documents stay"):  # was one: say what stays
+    with pytest.raises(IndexingError, match="no longer exists; its 1 document stays"):  # was one: say what stays
         index_sources(store, [docs / "sub"], toy)
     bad = tmp_path / "bad.rag.sqlite"
     bad.write_bytes(b"definitely not sqlite" * 100)

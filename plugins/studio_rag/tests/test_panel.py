@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import Qt
 
 import studio_rag.hooks as rag_hooks
 from studio.api import RunStatus
@@ -46,7 +47,8 @@ def test_panel_lists_sources_searches_and_inspects_chunks(window, docs):
     panel.mode.setCurrentText("keyword")
     panel.query.setText("pasta")
     panel.search()
-    assert panel.results.rowCount() >= 1 and panel.results.item(0, 1).text().startswith("guide.md:")
+    source = [panel.results.horizontalHeaderItem(j).text() for j in range(panel.results.columnCount())].index("source")
+    assert panel.results.rowCount() >= 1 and panel.results.item(0, source).text().startswith("guide.md:")
     assert "<b style" in panel.preview.toHtml() or "pasta" in panel.preview.toPlainText()
     path, spans = panel.inspected
     assert path.endswith("guide.md") and spans and panel.inspector.toPlainText().startswith("# Guide")
@@ -219,3 +221,117 @@ def test_inspector_shows_a_window_of_a_long_document_and_opens_a_latin1_name(win
     assert panel.inspector.toPlainText() == "The cafe sells espresso."
     panel.index_folder(docs / os.fsdecode(b"\xff"))  # refused before a job: its parameters are JSON
     assert "not valid UTF-8" in panel.status.text() and not panel.tracker.busy
+
+
+def test_results_show_rank_and_relevance_and_the_raw_score_in_a_tooltip(window, docs):
+    """A fusion score of 0.0328 meant nothing to a reader: a rank, "best match" or the share
+    of the best score (with a bar), and the raw score explained in the tooltip."""
+    index_into(window, docs)
+    panel = window.show_panel("rag:panel")
+    panel.refresh("docs")
+    panel.mode.setCurrentText("keyword")
+    panel.query.setText("pasta budget report")
+    panel.search()
+    headers = [panel.results.horizontalHeaderItem(j).text() for j in range(panel.results.columnCount())]
+    assert headers[:2] == ["#", "relevance"] and panel.results.rowCount() >= 2
+    cells = [(panel.results.item(i, 0).text(), panel.results.item(i, 1).text()) for i in range(2)]
+    assert cells[0] == ("1", "best match") and cells[1][0] == "2" and cells[1][1].endswith("%")
+    assert panel.results.item(0, 1).toolTip().startswith("BM25 keyword score ")
+    fraction = panel.results.item(1, 1).data(Qt.ItemDataRole.UserRole)  # the bar's length
+    assert fraction == pytest.approx(int(cells[1][1][:-1]) / 100, abs=0.01)
+    panel.results.viewport().grab()  # the relevance bar paints
+
+
+def test_sources_fill_while_the_collection_is_indexed(window, docs, monkeypatch):
+    """The Sources tab stayed empty until indexing ended: each progress report of the job
+    re-reads the collection being written."""
+    from studio.api import Progress
+    from studio_rag import index
+    from studio_rag.collection_files import open_for_indexing
+    from studio_rag.tests.toy import HashEmbedder
+
+    panel = window.show_panel("rag:panel")
+    panel.collections.setCurrentText("docs")
+    assert panel.sources.rowCount() == 0
+    path = collection_file(window, "docs")
+    panel._indexing_into = path  # as _start_index sets it; the job's events come from the tracker
+    monkeypatch.setattr(panel.tracker, "runs", {"run": None})  # an index runs
+    monkeypatch.setattr(index, "EMBED_BLOCK", 1)  # a progress report after each file
+    rows_seen = []
+
+    def progress(p):
+        panel._index_event(Progress(p["done"], p["total"], "files"))
+        assert panel._sources_timer.isActive()  # re-read shortly (at most every SOURCES_MS)
+        panel.show_indexed_so_far()  # what the timer calls
+        rows_seen.append(panel.sources.rowCount())
+
+    embedder = HashEmbedder()
+    index.index_sources(open_for_indexing(path, embedder, 200, 30), [docs], embedder, progress=progress)
+    assert rows_seen[0] == 1 and rows_seen[-1] == 5 and rows_seen == sorted(rows_seen)
+    panel.collections.setCurrentText("another")  # the user looks at another collection: left alone
+    panel.show_indexed_so_far()
+    assert panel.sources.rowCount() == 0
+
+
+def test_build_sample_is_a_home_action_that_shows_the_panel_and_its_progress(window, monkeypatch):
+    """The menu's sample collection ran out of sight ("Refresh the RAG panel when it is
+    done"): now a home-page action that shows the RAG panel, its progress and Sources."""
+    from PySide6.QtGui import QAction
+
+    from studio.api import MenuAction
+    from studio_rag import sample
+
+    (action,) = [c for c in rag_hooks.studio_commands() if isinstance(c, MenuAction)]
+    assert action.home and action.title == "Build sample RAG collection"
+    monkeypatch.setattr(sample.write_sample_sources, "__defaults__", (("json",),))  # one module: fast
+    panel = window.show_panel("rag:panel")
+    window.docks["rag:panel"].hide()
+    submitted = []
+    monkeypatch.setattr(panel.ctx, "submit_job", lambda kind, params: submitted.append((kind, params)) or "run-1")
+    monkeypatch.setattr(panel.ctx, "when_finished", lambda run_id, callback: None)
+    (menu_item,) = [a for a in window.findChildren(QAction) if a.text() == action.title]
+    menu_item.trigger()
+    assert submitted and submitted[0][1]["collection"].endswith("python-docs.rag.sqlite")
+    assert window.docks["rag:panel"].isVisible() and panel.tabs.currentIndex() == 1  # Sources
+    assert panel.progress.isVisibleTo(panel) and panel.cancel.isEnabled() and panel.tracker.busy
+    assert panel.collections.currentText() == "python-docs"
+    panel.tracker.runs.clear()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_search_marks_and_the_chunk_inspector_are_readable_in_both_themes(window, docs, theme):
+    """White text on pastel in the dark theme: the marks of a search's words and the
+    shaded chunks take their colours from the palette, at 4.5:1 contrast or more, and are
+    redrawn when the theme changes."""
+    from studio.widgets import coloured_text, low_contrast, themed, tint
+
+    index_into(window, docs)
+    panel = window.show_panel("rag:panel")
+    panel.refresh("docs")
+    panel.mode.setCurrentText("keyword")
+    panel.query.setText("boil the pasta")
+    other = "dark" if theme == "light" else "light"
+    with themed(other):
+        panel.search()  # drawn in the other theme, then the theme switches
+        with themed(theme):
+            pieces = list(coloured_text(panel))
+            marks = [p for p in pieces if p.where == "preview" and p.text.lower() in ("boil", "pasta")]
+            chunks = [p for p in pieces if p.where == "inspector (selection)"]
+            assert len(marks) >= 2 and len(chunks) == len(panel.inspector.extraSelections()) >= 2
+            assert not [p for p in pieces if p.where == "preview" and p.text.lower() == "the"]  # a stop word
+            assert not low_contrast(panel), [str(p) for p in low_contrast(panel)]
+            assert len({p.bg.name() for p in chunks}) >= 2  # chunks are still told apart
+            assert {p.bg.name() for p in marks} == {tint("match").name()}  # redrawn for this theme
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_skipped_and_failed_sources_are_readable_in_both_themes(window, docs, theme):
+    from studio.widgets import coloured_text, low_contrast, themed
+
+    (docs / "blob.txt").write_bytes(b"\0" * 100)
+    index_into(window, docs)
+    panel = window.show_panel("rag:panel")
+    with themed(theme):
+        panel.refresh("docs")
+        assert [p.text for p in coloured_text(panel.sources)] == ["skipped"]
+        assert not low_contrast(panel)
