@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.api import Event, Log, Panel, RunStatus, Status
+from studio.qt.eliding import ElidingProgressBar
 
 if TYPE_CHECKING:
     from studio.qt.main_window import MainWindow
@@ -104,9 +105,9 @@ class JobsPanel(QWidget, Panel):
                 item = QTreeWidgetItem([job.kind.title, "", "", "", job_id])
                 item.setData(0, Qt.ItemDataRole.UserRole, job_id)
                 self.tree.insertTopLevelItem(0, item)
-                bar = QProgressBar(maximumHeight=16)
-                self.tree.setItemWidget(item, 2, bar)
-                self.items[job_id], self.bars[job_id] = item, bar
+                new_bar = ElidingProgressBar(maximumHeight=16)  # a long message is elided, not cut at both ends
+                self.tree.setItemWidget(item, 2, new_bar)
+                self.items[job_id], self.bars[job_id] = item, new_bar
             item.setText(1, job.status + (f": {job.error.splitlines()[0]}" if job.error else ""))
             item.setToolTip(1, job.error or "")
             item.setText(3, f"{job.elapsed:.1f} s")
