@@ -643,7 +643,10 @@ def _main(argv: list[str]) -> int:
             problem = check_display(ok_stamp=config_dir() / "qt-platform-ok")
             if problem is not None:
                 raise CliError(str(problem))
-
+            # the workspace the GUI opens is the last one used from now on, not from its
+            # quit: the CLI without --workspace (a studio/<run id> model, say) and a GUI
+            # restarted after a crash open this one too
+            studio.save_settings()
             return run_gui(studio, getattr(args, "paths", []))
         if getattr(args, "plugin_command", None) is not None:
             return run_plugin_command(args, studio)

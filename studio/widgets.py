@@ -6,6 +6,9 @@
   follows them: ``start(kind, params, title=, on_done=, on_event=)`` drives a progress bar,
   a Cancel button and a status label, and hands ``on_done`` the ``JobOutcome`` (status,
   result, run folder).
+* ``ModelPicker(ctx, key, prefix="")`` — the field that names a model: type a run id or a
+  folder, pick from the workspace's models (``studio.api.list_models``, newest first, with
+  name, kind, size and date), or Browse…; ``value()``, ``remember()``, a ``changed`` signal.
 * Colours that follow the theme (never hard-code one: white text on a pastel was unreadable
   in the dark theme): ``tone(name)`` a status colour for text (error, warning, success,
   info, muted), ``set_tone(label, name)`` for a label (kept when the theme changes),
@@ -19,6 +22,7 @@
 from studio.qt.contrast import ColouredText, coloured_text, low_contrast, themed
 from studio.qt.eliding import ElidingProgressBar
 from studio.qt.job_tracker import JobTracker, TrackedRun
+from studio.qt.model_picker import ModelPicker
 from studio.qt.params_form import ParamsForm
 from studio.qt.theme import contrast_ratio, set_tone, text_colour, tint, tone
 
@@ -26,6 +30,7 @@ __all__ = [
     "ColouredText",
     "ElidingProgressBar",
     "JobTracker",
+    "ModelPicker",
     "ParamsForm",
     "TrackedRun",
     "coloured_text",

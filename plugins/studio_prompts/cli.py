@@ -103,6 +103,7 @@ def run(args, ctx: CliContext) -> int:
         "timeout": args.timeout,
         "retries": args.retries,
     }
+    _check_model(args.model, ctx)
     if action == "run":
         workflow = _check(args.workflow)
         params["trusted"] = _consent(workflow, args.trust)  # what it would run or send comes first
@@ -126,6 +127,21 @@ def run(args, ctx: CliContext) -> int:
         return ctx.run_job("prompts.eval", params, quiet=args.quiet)
     params.update({"optimizer": args.optimizer, **settings})
     return ctx.run_job("prompts.optimize", params, quiet=args.quiet)
+
+
+def _check_model(model: str, ctx: CliContext) -> None:
+    """A ``--model studio/<run id>`` (a provider whose model strings name the workspace's
+    models) that names neither a run of this workspace nor a folder is bad input, said
+    before any run folder is made: exit 2, with the workspace searched and a close run id."""
+    from studio.api import ModelNotFound, contributions, model_folder
+
+    for provider in contributions("studio_llm_providers"):
+        if provider.model_refs and model.startswith(provider.prefix):
+            try:
+                model_folder(model[len(provider.prefix) :], ctx.folders)
+            except ModelNotFound as exc:
+                raise ModelNotFound(f"--model {model}: {exc}") from None
+            return
 
 
 def _absolute(path: str) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from studio.api import CliContext
+from studio.api import CliContext, Folders, resolve_model
 
 from .report import loss_text
 
@@ -14,7 +14,8 @@ from .report import loss_text
 def configure(parser) -> None:
     parser.add_argument(
         "checkpoint",
-        help="a checkpoint folder (model.safetensors + config.json) or a quantized folder with --dequantize",
+        help="a run id of the workspace, a run folder or a checkpoint folder (model.safetensors + config.json); "
+        "a quantized folder (or a quantize run) with --dequantize",
     )
     parser.add_argument("--bits", type=int, default=8, help="2 to 8 (default 8)")
     parser.add_argument("--asymmetric", action="store_true", help="fit a zero point to each range")
@@ -100,7 +101,7 @@ def run(args, ctx: CliContext) -> int:
     if not 1 <= args.repeats <= MAX_REPEATS:
         raise ValueError(f"--repeats: must be 1 to {MAX_REPEATS}, not {args.repeats}")
     try:
-        return _run(args)
+        return _run(args, ctx.folders)
     except ValidationError as exc:
         raise ValueError(one_line(exc)) from None
 
@@ -114,12 +115,12 @@ def one_line(exc) -> str:
     return "; ".join(f"{where(e['loc'])}: {e['msg']}" for e in exc.errors())
 
 
-def _run(args) -> int:
+def _run(args, folders: Folders) -> int:
     from .pipeline import run_quantization
     from .quantized import export_dequantized
     from .scheme import Scheme
 
-    source = Path(args.checkpoint).expanduser()
+    source = resolve_model(args.checkpoint, folders)  # a run id, run folder, checkpoint or quantized folder
     if args.compare:
         return _compare(source, args)
     if args.dequantize:

@@ -9,7 +9,9 @@ from .scheme import DEFAULT_SKIP, Granularity, Mode, ObserverKind
 
 
 class QuantizeParams(BaseModel):
-    checkpoint: str = Field(..., description="a checkpoint folder (model.safetensors + config.json)")
+    checkpoint: str = Field(
+        ..., description="a run id, run folder or checkpoint folder (model.safetensors + config.json)"
+    )
     bits: int = Field(8, ge=2, le=8)
     symmetric: bool = True
     granularity: Granularity = "channel"
@@ -23,7 +25,7 @@ class QuantizeParams(BaseModel):
 
 
 class CompareParams(BaseModel):
-    checkpoint: str = Field(..., description="a checkpoint folder")
+    checkpoint: str = Field(..., description="a run id, run folder or checkpoint folder")
     schemes: str = Field(
         "int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32",
         description="comma-separated scheme names (int8, int4-g32, int4-g128-asym…)",
@@ -32,6 +34,6 @@ class CompareParams(BaseModel):
 
 
 class SensitivityParams(BaseModel):
-    checkpoint: str = Field(..., description="a checkpoint folder")
+    checkpoint: str = Field(..., description="a run id, run folder or checkpoint folder")
     scheme: str = Field("int4-g32", description="the scheme applied to one layer at a time")
     measure_text: str = Field(..., description="a text file: the loss is measured on its last 10 %")

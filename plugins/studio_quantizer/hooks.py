@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from studio.api import CliCommand, JobKind, PanelSpec, PluginInfo, WeightReader, hookimpl
+from studio.api import CliCommand, JobKind, ModelSource, PanelSpec, PluginInfo, WeightReader, hookimpl
 
 
 @hookimpl
@@ -77,5 +77,18 @@ def studio_weight_readers():
             "quantization.json",
             "studio_quantizer.quantized:read_weights",
             run_stored="studio_quantizer.runtime:run_stored",
+        )
+    ]
+
+
+@hookimpl
+def studio_model_sources():
+    """Quantized folders in the model picker; a quantize run's id or folder names its quantized folder."""
+    return [
+        ModelSource(
+            "quantizer.quantized",
+            "Quantized models",
+            "studio_quantizer.quantized_models:list_quantized",
+            resolve="studio_quantizer.quantized_models:resolve",
         )
     ]

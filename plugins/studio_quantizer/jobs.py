@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from studio.api import JobContext, write_json
+from studio.api import JobContext, resolve_model, write_json
 
 from .config import CompareParams, QuantizeParams, SensitivityParams
 from .pipeline import compare as compare_schemes
@@ -30,7 +30,7 @@ def quantize(params: QuantizeParams, ctx: JobContext) -> dict[str, Any]:
     )
     out = Path(params.out).expanduser() if params.out else ctx.run_dir / "quantized"
     report = run_quantization(
-        Path(params.checkpoint).expanduser(),
+        resolve_model(params.checkpoint, ctx.folders),  # a run id, run folder or checkpoint folder
         scheme,
         out,
         params.measure_text or None,
@@ -54,7 +54,7 @@ def compare(params: CompareParams, ctx: JobContext) -> dict[str, Any]:
     """One row per scheme (also in ``compare.json``)."""
     schemes = [preset(name) for name in params.schemes.split(",") if name.strip()]
     ctx.progress(0, 1, f"{len(schemes)} schemes")
-    rows = compare_schemes(Path(params.checkpoint).expanduser(), schemes, params.measure_text or None)
+    rows = compare_schemes(resolve_model(params.checkpoint, ctx.folders), schemes, params.measure_text or None)
     write_json(ctx.run_dir / "compare.json", rows)
     ctx.progress(1, 1, "done")
     return {"schemes": len(rows), "rows": rows}
@@ -62,6 +62,6 @@ def compare(params: CompareParams, ctx: JobContext) -> dict[str, Any]:
 
 def sensitivity(params: SensitivityParams, ctx: JobContext) -> dict[str, Any]:
     """One row per layer, most sensitive first (also in ``sensitivity.json``)."""
-    rows = sweep(Path(params.checkpoint).expanduser(), preset(params.scheme), params.measure_text)
+    rows = sweep(resolve_model(params.checkpoint, ctx.folders), preset(params.scheme), params.measure_text)
     write_json(ctx.run_dir / "sensitivity.json", rows)
     return {"layers": len(rows), "most_sensitive": rows[0]["name"] if rows else None, "rows": rows}

@@ -44,3 +44,24 @@ def is_checkpoint(path: Path) -> bool:
     except StudioFileError:
         return False
     return isinstance(config, dict) and config.get("format") == CHECKPOINT_FORMAT
+
+
+def checkpoint_of(folder: Path, prefer: str = "best") -> Path | None:
+    """The checkpoint a folder stands for: the folder itself when it is one; for a run
+    folder (or its ``checkpoints/`` folder) the best one when ``prefer`` is "best" (the
+    latest.json one when "latest"), else the newest step checkpoint; None for a folder
+    holding no checkpoint. Reads latest.json only (no torch): the ``resolve`` of the
+    trainer's model source (``studio.api.resolve_model``)."""
+    folder = Path(folder)
+    if is_checkpoint(folder):
+        return folder
+    holder = checkpoints_dir(folder) if checkpoints_dir(folder).is_dir() else folder
+    if prefer == "latest":
+        try:
+            latest = holder / str(read_json(holder / "latest.json")["path"])
+        except (StudioFileError, KeyError, TypeError):
+            latest = None
+        if latest is not None and is_checkpoint(latest):
+            return latest
+    steps = sorted((p for p in holder.glob("step-*") if not p.name.endswith((".partial", ".old"))), reverse=True)
+    return next((p for p in (holder / "best", *steps) if is_checkpoint(p)), None)

@@ -71,9 +71,9 @@ def run(args, ctx: CliContext) -> int:
         case "summary":
             return _summary(args)
         case "generate":
-            return _generate(args, ctx.folders.runs)
+            return _generate(args, ctx.folders)
         case "tokenize":
-            return _tokenize(args, ctx.folders.runs)
+            return _tokenize(args, ctx.folders)
         case "parts":
             return _parts()
         case "torchrun":
@@ -117,9 +117,9 @@ GENERATE_FLAGS = {
 }
 
 
-def _generate(args, runs: Path) -> int:
+def _generate(args, folders: Folders) -> int:
     """The flags are checked as the generate job's parameters before anything is loaded;
-    a run id names a run in ``runs`` (the workspace's)."""
+    a run id names a run of ``folders`` (the workspace's)."""
     from .config import GenerateParams
 
     p = _validated(
@@ -140,7 +140,7 @@ def _generate(args, runs: Path) -> int:
     from .train.memory import is_out_of_memory
     from .train.sampling import sample_text
 
-    folder = resolve_checkpoint(p.checkpoint, runs, prefer="best")
+    folder = resolve_checkpoint(p.checkpoint, folders, prefer="best")
     device = pick_device(p.device)
     try:
         model, tokenizer, config = load_checkpoint(folder, device, generate=True)
@@ -168,13 +168,13 @@ def _generate(args, runs: Path) -> int:
     return 0
 
 
-def _tokenize(args, runs: Path) -> int:
+def _tokenize(args, folders: Folders) -> int:
     from .data.tokenizer import load_tokenizer
     from .train.checkpoint import resolve_checkpoint
 
     path = Path(args.tokenizer)
-    if not path.is_file():  # a checkpoint folder, run folder or run id
-        path = resolve_checkpoint(args.tokenizer, runs) / "tokenizer.json"
+    if not path.is_file():  # a checkpoint folder, run folder, quantized folder or run id
+        path = resolve_checkpoint(args.tokenizer, folders) / "tokenizer.json"
     tokenizer = load_tokenizer(path)
     pieces = tokenizer.pieces(args.text)
     for token_id, piece in pieces:

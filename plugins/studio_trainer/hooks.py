@@ -12,6 +12,7 @@ from studio.api import (
     MenuAction,
     ModelLoader,
     ModelPart,
+    ModelSource,
     OpenAction,
     PanelSpec,
     PluginInfo,
@@ -98,6 +99,7 @@ def studio_llm_providers() -> list[LLMProvider]:
             "Studio checkpoints (local, in-process)",
             "studio/",
             "studio_trainer.provider:completion_function",
+            model_refs=True,  # studio/<run id or folder>: the model picker lists them
         )
     ]
 
@@ -126,3 +128,16 @@ def studio_open_path(path: Path) -> OpenAction | None:
     if path.is_file() and path.name == "tokenizer.json":
         return OpenAction(description="show how text splits into tokens", panel="trainer:tokens")
     return None
+
+
+@hookimpl
+def studio_model_sources() -> list[ModelSource]:
+    """Trained runs in the model picker; a training run's id or folder names its best checkpoint."""
+    return [
+        ModelSource(
+            "trainer.runs",
+            "Trained runs",
+            "studio_trainer.trained_runs:list_trained",
+            resolve="studio_trainer.trained_runs:resolve",
+        )
+    ]

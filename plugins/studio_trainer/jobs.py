@@ -26,7 +26,7 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
     from .train.sampling import sample_text
 
     device = pick_device(params.device)
-    folder = resolve_checkpoint(params.checkpoint, ctx.folders.runs, prefer="best")
+    folder = resolve_checkpoint(params.checkpoint, ctx.folders, prefer="best")
     model, tokenizer, config = load_checkpoint(folder, device, generate=True)
     if "loaded_as" in config:
         ctx.log(f"{folder.name}: {config['loaded_as']}")
@@ -86,7 +86,7 @@ def merge_lora(params: MergeParams, ctx: JobContext) -> dict:
     from .model.lora import merge_lora as merge
     from .train.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
 
-    folder = resolve_checkpoint(params.checkpoint, ctx.folders.runs, prefer="best")
+    folder = resolve_checkpoint(params.checkpoint, ctx.folders, prefer="best")
     model, tokenizer, config = load_checkpoint(folder, "cpu")
     if not config.get("lora"):
         raise CheckpointError(f"{folder} is not a LoRA checkpoint; nothing to merge")

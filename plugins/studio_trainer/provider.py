@@ -30,12 +30,11 @@ def render(messages: list[dict[str, str]]) -> str:
 
 
 def _load(ref: str, runs_dir: Path | None):
-    from studio.api import workspace_folders
-
     from .train.checkpoint import load_checkpoint, resolve_checkpoint
 
-    runs = runs_dir if runs_dir is not None else workspace_folders().runs
-    folder = resolve_checkpoint(ref, runs, prefer="best").resolve()
+    # a run id names a run of ``runs_dir``, else of the active workspace (the studio's, in
+    # its process and its workers), through the shell's resolver, as every model field
+    folder = resolve_checkpoint(ref, runs_dir, prefer="best").resolve()
     with _lock:
         if folder not in _models:
             model, tokenizer, _ = load_checkpoint(folder, "cpu", generate=True)

@@ -28,7 +28,9 @@ The contract, by module (all re-exported here):
 * ``events`` — typed job events (Metric, Progress, Log, Artifact, Span, Status) and
   ``RunStatus``;
 * ``contexts`` — what the studio hands to plugin code: JobContext, PanelContext,
-  CliContext, their ``Folders``, and the ``Panel`` base class.
+  CliContext, their ``Folders``, and the ``Panel`` base class;
+* ``models`` — naming a model: ``resolve_model`` (a run id, run folder, checkpoint or
+  quantized folder → the model's folder) and ``list_models`` (for model pickers).
 
 ``studio.core``, ``studio.runtime`` and ``studio.qt`` are internals that may change; a
 plugin imports only ``studio.api``, ``studio.widgets`` (Qt helpers for panels) and
@@ -87,8 +89,10 @@ from .items import (
     LLMProvider,
     LoadedModel,
     MenuAction,
+    ModelEntry,
     ModelLoader,
     ModelPart,
+    ModelSource,
     NodeRuntime,
     NodeType,
     OpenAction,
@@ -97,6 +101,7 @@ from .items import (
     Port,
     WeightReader,
 )
+from .models import ModelNotFound, list_models, model_folder, resolve_model
 
 __all__ = [
     "PROJECT",
@@ -120,6 +125,12 @@ __all__ = [
     "ModelLoader",
     "WeightReader",
     "LoadedModel",
+    "ModelEntry",
+    "ModelSource",
+    "ModelNotFound",
+    "list_models",
+    "model_folder",
+    "resolve_model",
     "JobContext",
     "PanelContext",
     "CliContext",

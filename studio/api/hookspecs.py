@@ -19,6 +19,7 @@ from .items import (
     MenuAction,
     ModelLoader,
     ModelPart,
+    ModelSource,
     NodeType,
     OpenAction,
     PanelSpec,
@@ -72,6 +73,15 @@ class HookSpecs:
     @hookspec
     def studio_weight_readers(self) -> list[WeightReader]:
         """Other forms of stored weights that checkpoint loaders can read."""
+
+    @hookspec
+    def studio_model_sources(self) -> list[ModelSource]:
+        """Where this plugin's models are: trained runs, quantized folders, downloaded
+        models. The shell lists every enabled plugin's (``studio.api.list_models``: the model
+        picker, newest first) and resolves a model field through them
+        (``studio.api.resolve_model``: a run id → its run folder → the model folder the
+        source says that folder stands for). A source whose ``list`` raises is skipped and
+        logged; the others still list. See :class:`~studio.api.ModelSource`."""
 
     @hookspec(firstresult=True)
     def studio_open_path(self, path: Path) -> OpenAction | None:

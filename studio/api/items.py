@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel
@@ -108,6 +109,10 @@ class LLMProvider:
 
 
 @dataclass(frozen=True)
+    #: the text after ``prefix`` names a model of the workspace, as any model field does
+    #: (``studio.api.resolve_model``: a run id, a run, checkpoint or quantized folder), so
+    #: model pickers offer the workspace's models (``list_models``) as ``prefix + ref``
+    model_refs: bool = False
 class MenuAction:
     """A menu entry. ``callback`` is ``"module:function"`` called with a PanelContext.
     ``home``: also a button in the home page's *Get started* row (a first step a newcomer
@@ -205,3 +210,39 @@ class LoadedModel:
     example_input: Callable[[int], Any]
     description: str = ""
     loss_name: str = ""
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """One model a person can pick: what ``studio.api.list_models`` returns and the model
+    picker shows. ``ref`` is what to type in a model field — a run id of the workspace, or a
+    folder path — and :func:`studio.api.resolve_model` turns it back into ``path``, the
+    folder holding the model. ``kind`` says what it is ("trained run", "quantized"…);
+    ``size_bytes`` is the size of its weights on disk and ``modified`` (Unix time) when they
+    were written; ``detail`` is one short line (the step and loss, the scheme…)."""
+
+    ref: str
+    name: str
+    kind: str
+    path: Path
+    size_bytes: int
+    modified: float
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a plugin's models are, for the model picker and for resolving a model field.
+
+    ``list`` is ``"module:function"``: ``list(folders: Folders) -> list[ModelEntry]`` — the
+    models of the workspace ``folders`` names. It is called each time a picker opens, in
+    the GUI process: it must import neither Qt nor torch and be fast (read small JSON
+    files and ``stat`` weights; never open them). ``resolve`` (optional,
+    ``"module:function"``): ``resolve(folder: Path) -> Path | None`` — the model folder a
+    folder of this source's kind stands for (a training run's folder → its checkpoint), or
+    None for a folder that is not of its kind."""
+
+    id: str
+    title: str
+    list: str
+    resolve: str | None = None

@@ -37,6 +37,7 @@ HOOK_TYPES: dict[str, tuple[type, ...]] = {
     "studio_model_parts": (api.ModelPart,),
     "studio_model_loaders": (api.ModelLoader,),
     "studio_weight_readers": (api.WeightReader,),
+    "studio_model_sources": (api.ModelSource,),
 }
 
 

@@ -16,7 +16,7 @@ import threading
 import traceback
 from typing import Any
 
-from studio.api import JobCancelled, RunStatus, resolve
+from studio.api import WORKSPACE_ENV, JobCancelled, RunStatus, resolve
 
 ORPHAN_GRACE_S = 5.0
 
@@ -71,6 +71,8 @@ def worker_main(events_conn, control_conn, spec: dict[str, Any]) -> None:
 
     # api.contributions() here must see the plugins the studio sees: not the disabled ones
     configure_process_host(spec.get("disabled_plugins", ()))
+    if spec.get("workspace"):  # api.active_workspace() is the job's, whatever the environment said
+        os.environ[WORKSPACE_ENV] = str(spec["workspace"])
     ctx = RunContext(
         spec["run_id"],
         spec["run_dir"],

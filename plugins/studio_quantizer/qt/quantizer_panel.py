@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.api import JobOutcome, Panel, PanelContext, StudioFileError
-from studio.widgets import JobTracker, ParamsForm
+from studio.widgets import JobTracker, ModelPicker, ParamsForm
 
 from ..config import QuantizeParams
 from ..report import loss_text, read_report
@@ -100,13 +100,10 @@ class QuantizerPanel(QWidget, Panel):
         self.setObjectName("quantizer:panel")
         self.report: dict[str, Any] = {}
         last = ctx.settings().get("last", {})
-        self.checkpoint = QLineEdit(
-            last.get("checkpoint", ""),
-            objectName="checkpoint",
-            placeholderText="a checkpoint folder (model.safetensors + config.json)",
-        )
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
+        # the model: a run id, run folder or checkpoint folder, typed, picked or browsed
+        self.checkpoint = ModelPicker(ctx, placeholder="a run id, run folder or checkpoint folder")
+        self.checkpoint.setObjectName("checkpoint")
+        self.checkpoint.set_value(last.get("checkpoint", ""))
         self.form = ParamsForm(QuantizeParams, last, exclude=("checkpoint",))
         self.quantize_button = QPushButton("Quantize", objectName="quantize")
         self.quantize_button.clicked.connect(self.quantize)
@@ -139,7 +136,6 @@ class QuantizerPanel(QWidget, Panel):
         self.error_plot = pg.PlotWidget(title="round-trip error", background=base)
         top = QHBoxLayout()
         top.addWidget(self.checkpoint, 1)
-        top.addWidget(browse)
         buttons = QHBoxLayout()
         buttons.addWidget(self.quantize_button)
         buttons.addWidget(open_report)
@@ -194,7 +190,7 @@ class QuantizerPanel(QWidget, Panel):
     # ---- running
 
     def params(self) -> dict[str, Any]:
-        return {**self.form.values(), "checkpoint": self.checkpoint.text().strip()}
+        return {**self.form.values(), "checkpoint": self.checkpoint.value()}
 
     def quantize(self) -> str | None:
         """Start the quantize job; its report fills the panel when it succeeds."""
@@ -339,11 +335,6 @@ class QuantizerPanel(QWidget, Panel):
         table.resizeColumnsToContents()
 
     # ---- files and state
-
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Checkpoint folder", str(self.ctx.folders.runs))
-        if folder:
-            self.checkpoint.setText(folder)
 
     def _choose_report(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

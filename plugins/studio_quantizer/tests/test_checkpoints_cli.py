@@ -96,7 +96,7 @@ def test_quantize_job_writes_into_its_run_folder(checkpoint, make_studio, run_jo
     report = json.loads((job.run.dir / "report.json").read_text())
     assert report["summary"]["bits_per_weight"] == pytest.approx(4.5) and job.result["linear_ratio"] < 0.16
     bad = run_job(studio, "quantizer.quantize", {"checkpoint": str(checkpoint.parent / "missing")})
-    assert bad.status == RunStatus.FAILED and "no such checkpoint" in bad.error
+    assert bad.status == RunStatus.FAILED and "missing: no such folder" in bad.error
 
 
 def test_the_compare_job_returns_its_rows(checkpoint, make_studio, run_job):

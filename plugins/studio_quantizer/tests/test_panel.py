@@ -50,7 +50,7 @@ def test_quantize_from_the_panel_shows_the_report(make_window, qasync_loop, qtbo
     jobs.refresh()
     assert jobs.items[job.id].text(1) == f"failed: {job.error.splitlines()[0]}"
     assert jobs.bars[job.id].format() == "failed" and jobs.bars[job.id].toolTip() == job.error
-    assert "no such checkpoint" in panel.summary.text()
+    assert "missing: no such folder" in panel.summary.text()
 
 
 def test_compare_and_sweep_from_the_panel(make_window, qasync_loop, checkpoint, tmp_path):

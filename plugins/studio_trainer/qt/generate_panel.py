@@ -9,11 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -23,7 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.api import JobOutcome, Panel, PanelContext
-from studio.widgets import JobTracker
+from studio.widgets import JobTracker, ModelPicker
 
 PROGRESS_WIDTH = 220  # pixels: the bar shares the row of the Generate button
 
@@ -34,14 +32,11 @@ class GeneratePanel(QWidget, Panel):
         self.ctx = ctx
         layout = QVBoxLayout(self)
         form = QFormLayout()
-        row = QHBoxLayout()
-        self.checkpoint = QLineEdit(objectName="trainer:checkpoint")
-        self.checkpoint.setPlaceholderText("checkpoint folder, run folder or run id")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row.addWidget(self.checkpoint)
-        row.addWidget(browse)
-        form.addRow("checkpoint", row)
+        # a run id, run folder, checkpoint or quantized folder: typed, picked from the
+        # workspace's models (newest first) or browsed
+        self.checkpoint = ModelPicker(ctx, placeholder="run id, run folder or checkpoint folder")
+        self.checkpoint.setObjectName("trainer:checkpoint")
+        form.addRow("model", self.checkpoint)
         self.prompt = QPlainTextEdit(objectName="trainer:prompt")
         self.prompt.setPlaceholderText("prompt")
         self.prompt.setMaximumHeight(90)
@@ -85,11 +80,6 @@ class GeneratePanel(QWidget, Panel):
         self.checkpoint.setText(saved.get("checkpoint", ""))
         self.prompt.setPlainText(saved.get("prompt", ""))
 
-    def _browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Checkpoint folder", str(self.ctx.folders.runs))
-        if folder:
-            self.checkpoint.setText(folder)
-
     def open_path(self, path: Path) -> None:
         path = Path(path)
         self.checkpoint.setText(str(path.parent if path.is_file() else path))
@@ -98,14 +88,14 @@ class GeneratePanel(QWidget, Panel):
         if self.tracker.busy:  # Ctrl+Return while one samples (the button is disabled)
             return
         params: dict[str, Any] = {
-            "checkpoint": self.checkpoint.text().strip(),
+            "checkpoint": self.checkpoint.value(),
             "prompt": self.prompt.toPlainText() or "\n",
             "max_new_tokens": self.tokens.value(),
             "temperature": self.temperature.value(),
             "top_k": self.top_k.value() or None,
         }
         if not params["checkpoint"]:
-            self.status.setText("Choose a checkpoint first.")
+            self.status.setText("Choose a model first: a trained run, a checkpoint or a quantized folder.")
             return
         prompt = params["prompt"]
         run_id = self.tracker.start(

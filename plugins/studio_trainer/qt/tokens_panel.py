@@ -7,18 +7,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import (
-    QFileDialog,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPlainTextEdit,
-    QPushButton,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
-from studio.api import Panel, PanelContext
+from studio.api import Panel, PanelContext, resolve_model
+from studio.widgets import ModelPicker
 
 if TYPE_CHECKING:
     from ..data.tokenizer import Tokenizer
@@ -33,15 +30,15 @@ class TokensPanel(QWidget, Panel):
         self.ctx = ctx
         self.tokenizer: Tokenizer | None = None
         layout = QVBoxLayout(self)
-        row = QHBoxLayout()
-        self.path = QLineEdit(objectName="trainer:tokenizer-path")
-        self.path.setPlaceholderText("tokenizer.json, or a checkpoint folder")
-        self.path.editingFinished.connect(lambda: self.load(self.path.text()))
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self._browse)
-        row.addWidget(self.path)
-        row.addWidget(browse)
-        layout.addLayout(row)
+        # a tokenizer.json, or a model: run id, run folder, checkpoint or quantized folder
+        self.path = ModelPicker(
+            ctx,
+            placeholder="a run id, a checkpoint folder or a tokenizer.json",
+            file_filter="Tokenizer (tokenizer.json);;All files (*)",
+        )
+        self.path.setObjectName("trainer:tokenizer-path")
+        self.path.chosen.connect(self.load)
+        layout.addWidget(self.path)
         self.text = QPlainTextEdit(SAMPLE, objectName="trainer:tokenize-text")
         self.text.setMaximumHeight(100)
         self.text.textChanged.connect(self.show_tokens)
@@ -54,29 +51,26 @@ class TokensPanel(QWidget, Panel):
         if last:
             self.load(last)
 
-    def _browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Tokenizer", str(self.ctx.workspace), "Tokenizer (tokenizer.json)")
-        if path:
-            self.load(path)
-
     def open_path(self, path: Path) -> None:
         self.load(str(path))
 
     def load(self, path: str) -> None:
+        """A tokenizer.json, or the tokenizer of the model ``path`` names (the shell's resolver:
+        a run id of the workspace, a run folder, a checkpoint or a quantized folder)."""
         from ..data.tokenizer import load_tokenizer
 
-        file = Path(path)
-        if file.is_dir():
-            file = file / "tokenizer.json"
-        self.path.setText(str(file))
+        self.path.set_value(path)
         try:
+            file = Path(path).expanduser()
+            if not file.is_file():
+                file = resolve_model(path, self.ctx.folders) / "tokenizer.json"
             self.tokenizer = load_tokenizer(file)
         except Exception as exc:
             self.tokenizer = None
             self.info.setText(f"⚠ {exc}")
             self.view.clear()
             return
-        self.ctx.save_settings({**self.ctx.settings(), "tokenizer": str(file)})
+        self.ctx.save_settings({**self.ctx.settings(), "tokenizer": path})
         self.show_tokens()
 
     def show_tokens(self) -> None:

@@ -27,7 +27,16 @@ from pydantic import ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from studio.api import StudioFileError, looks_like_pickle, read_json, write_json
+from studio.api import (
+    Folders,
+    ModelNotFound,
+    StudioFileError,
+    looks_like_pickle,
+    model_folder,
+    read_json,
+    resolve_model,
+    write_json,
+)
 
 from ..config import CHECKPOINT_FORMAT, LoRAConfig, ModelConfig, one_line
 from ..data.tokenizer import Tokenizer, load_tokenizer
@@ -119,11 +128,24 @@ def _has_weights(folder: Path) -> bool:
     return any((folder / reader.marker).exists() for reader in contributions("studio_weight_readers"))
 
 
-def resolve_checkpoint(ref: str | Path, runs_dir: Path | None = None, prefer: str = "latest") -> Path:
-    """A checkpoint folder from a checkpoint folder, a run folder or a run id."""
+def resolve_checkpoint(ref: str | Path, where: Folders | Path | None = None, prefer: str = "latest") -> Path:
+    """A checkpoint folder from a checkpoint folder, a run folder or a run id. A run id is a
+    run of the workspace ``where`` names (its ``Folders``; None: the active workspace), found
+    by the shell's resolver (``studio.api.model_folder``), as every model field does; a
+    runs folder (a Path) is still taken. A folder another plugin knows (a quantize run)
+    stands for the model its model source says (``studio.api.resolve_model``)."""
     path = Path(ref).expanduser()
-    if not path.exists() and runs_dir is not None and (Path(runs_dir) / str(ref)).exists():
-        path = Path(runs_dir) / str(ref)
+    if not path.exists():
+        if isinstance(where, (str, Path)):
+            if (Path(where) / str(ref)).exists():
+                path = Path(where) / str(ref)
+        else:
+            try:
+                path = model_folder(ref, where)
+            except ModelNotFound as exc:
+                raise CheckpointError(f"no checkpoint, run folder or run id {str(ref)!r}: {exc}") from None
+    if path.is_dir() and not (path / "config.json").exists() and not (path / "checkpoints").is_dir():
+        path = resolve_model(path)  # not the trainer's folder: a quantize run's, say
     if (path / "config.json").exists() and _has_weights(path):
         return path
     folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path

@@ -1,0 +1,69 @@
+"""The quantizer's models for the model picker (``studio_model_sources``): the quantized
+folders its quantize runs wrote into the workspace (``<run folder>/quantized``). Reads
+``quantization.json`` and ``stat``s the weights: no torch, fast enough to run each time a
+picker opens. A quantize run's id or folder names its quantized folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from studio.api import Folders, ModelEntry, StudioFileError, read_json
+
+KIND = "quantized"
+MANIFEST = "quantization.json"
+OUTPUT = "quantized"  # the folder a quantize job writes in its run folder (jobs.quantize)
+
+
+def resolve(folder: Path) -> Path | None:
+    """A quantized folder itself, or a quantize run's folder → its quantized folder."""
+    folder = Path(folder)
+    if (folder / MANIFEST).is_file():
+        return folder
+    if (folder / OUTPUT / MANIFEST).is_file():
+        return folder / OUTPUT
+    return None
+
+
+def list_quantized(folders: Folders) -> list[ModelEntry]:
+    """One entry per quantize run of the workspace that wrote its quantized folder."""
+    try:
+        runs = [p for p in folders.runs.iterdir() if (p / OUTPUT / MANIFEST).is_file()]
+    except OSError:  # no runs folder yet
+        return []
+    return [_entry(run, run / OUTPUT) for run in runs]
+
+
+def _entry(run: Path, folder: Path) -> ModelEntry:
+    manifest = _json(folder / MANIFEST)
+    weights = [p.stat() for p in folder.iterdir() if p.suffix == ".safetensors"]
+    source = Path(str(manifest.get("source") or "?"))
+    # a trainer checkpoint <run>/checkpoints/<name> is named by its run
+    origin = f"{source.parent.parent.name} ({source.name})" if source.parent.name == "checkpoints" else source.name
+    return ModelEntry(
+        ref=run.name,
+        name=f"{_label(manifest.get('scheme'))} · {origin}",
+        kind=KIND,
+        path=folder,
+        size_bytes=sum(s.st_size for s in weights),
+        modified=max((s.st_mtime for s in weights), default=folder.stat().st_mtime),
+        detail=f"quantized from {source}",
+    )
+
+
+def _label(scheme: Any) -> str:
+    """``int4 g32``, ``int8 per channel``… from the manifest's scheme."""
+    if not isinstance(scheme, dict):
+        return "quantized"
+    granularity = scheme.get("granularity")
+    how = f"g{scheme.get('group_size')}" if granularity == "group" else f"per {granularity}"
+    asym = "" if scheme.get("symmetric", True) else " asym"
+    return f"int{scheme.get('bits', '?')} {how}{asym}"
+
+
+def _json(path: Path) -> dict[str, Any]:
+    try:
+        value = read_json(path)
+    except StudioFileError:
+        return {}
+    return value if isinstance(value, dict) else {}
