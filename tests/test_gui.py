@@ -202,7 +202,7 @@ def test_run_job_dialog_builds_form_and_validates(window, qtbot):
     editors["steps"][0].setValue(123)
     editors["fail_at_step"][0].setText("not a number")
     dialog.accept()
-    assert "fail_at_step" in dialog.error.text() and dialog.result() == 0
+    assert dialog.error.text() == "Fail at step: must be a whole number" and dialog.result() == 0
     editors["fail_at_step"][0].setText("")
     dialog.accept()
     assert dialog.kind_id == "diagnostics.stream" and dialog.params.steps == 123 and dialog.params.fail_at_step is None

@@ -33,7 +33,68 @@ def ensure_app():
             from PySide6.QtGui import QIcon
 
             app.setWindowIcon(QIcon(str(icon)))
+    install_wheel_guard(app)
     return app
+
+
+def install_wheel_guard(app) -> None:
+    """Once per application: the mouse wheel over a spin box, combo box or slider in a
+    scrolling panel scrolls the panel, unless that field has the keyboard focus (click
+    it, or Tab to it, to change it with the wheel). Without this, scrolling down a long
+    form changed whichever value passed under the pointer."""
+    if getattr(app, "_studio_wheel_guard", None) is None:
+        app._studio_wheel_guard = _wheel_guard()
+        app.installEventFilter(app._studio_wheel_guard)
+
+
+def _wheel_guard():
+    from PySide6.QtCore import QEvent, QObject, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import (
+        QAbstractScrollArea,
+        QAbstractSlider,
+        QAbstractSpinBox,
+        QApplication,
+        QComboBox,
+        QScrollBar,
+    )
+
+    wheel, polish = QEvent.Type.Wheel, QEvent.Type.Polish
+
+    def guarded(obj) -> bool:
+        return isinstance(obj, (QAbstractSpinBox, QComboBox)) or (
+            isinstance(obj, QAbstractSlider) and not isinstance(obj, QScrollBar)
+        )
+
+    class WheelGuard(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt naming
+            kind = event.type()
+            if kind == polish and guarded(obj) and obj.focusPolicy() == Qt.FocusPolicy.WheelFocus:
+                obj.setFocusPolicy(Qt.FocusPolicy.StrongFocus)  # the wheel no longer takes the focus
+            elif kind == wheel and guarded(obj) and not obj.hasFocus():
+                area = obj.parentWidget()
+                while area is not None and not isinstance(area, QAbstractScrollArea):
+                    area = area.parentWidget()
+                if area is not None:  # the panel scrolls instead
+                    viewport = area.viewport()
+                    position = viewport.mapFromGlobal(obj.mapToGlobal(event.position()))
+                    QApplication.sendEvent(
+                        viewport,
+                        QWheelEvent(
+                            position,
+                            event.globalPosition(),
+                            event.pixelDelta(),
+                            event.angleDelta(),
+                            event.buttons(),
+                            event.modifiers(),
+                            event.phase(),
+                            event.inverted(),
+                        ),
+                    )
+                    return True
+            return False
+
+    return WheelGuard()
 
 
 def run_gui(studio, paths: list[Path] | None = None, ready=None) -> int:

@@ -19,7 +19,6 @@ from PySide6.QtWidgets import (
 
 from studio.core import secrets
 from studio.qt.params_form import ParamsForm
-from studio.runtime.jobs import format_validation_error
 
 
 class RunJobDialog(QDialog):
@@ -69,7 +68,7 @@ class RunJobDialog(QDialog):
         try:
             self.params = self.form.validate()
         except ValidationError as exc:
-            self.error.setText(format_validation_error(kind, exc))
+            self.error.setText(self.form.error_text(exc))
             return
         self.kind_id = kind.id
         super().accept()

@@ -198,6 +198,15 @@ class HomePage(QWidget):
         )
         self._fill_runs()
 
+    def workspace_changed(self) -> None:
+        """Another workspace: its runs, unfiltered (its kinds and statuses differ)."""
+        for box in (self.kind_filter, self.status_filter):
+            box.blockSignals(True)
+            box.setCurrentIndex(0)
+            box.blockSignals(False)
+        self.runs.clear()
+        self.refresh()
+
     def _fill_runs(self) -> None:
         studio = self.main_window.studio
         infos = [(run, run.info()) for run in studio.store.list()]

@@ -104,6 +104,9 @@ class MainWindow(QMainWindow):
         quit_on_close: bool = True,
     ):
         super().__init__()
+        from studio.qt.app import install_wheel_guard
+
+        install_wheel_guard(QApplication.instance())  # also where the application was made elsewhere (tests)
         self.studio = studio
         self.confirm_close = confirm_close
         self.quit_on_close = quit_on_close
@@ -461,13 +464,17 @@ class MainWindow(QMainWindow):
             self.show_message(str(exc), "error")
             return
         self.setWindowTitle(f"Tensor Studio — {workspace.name}")
+        # nothing of the old workspace stays in the status bar: its last message, the jobs
+        # line (the timer would take a quarter of a second), the workspace
+        self.statusBar().clearMessage()
+        self._refresh_status()
         self._update_workspace_label()
         for panel_id, panel in self._behaving_panels():
             try:
                 panel.workspace_changed(workspace.root)
             except Exception as exc:
                 log.warning("panel %s could not follow the workspace change: %s", panel_id, exc)
-        self.home.refresh()
+        self.home.workspace_changed()
         self.show_message(f"Workspace {workspace.root}", "info")
 
     def _update_workspace_label(self) -> None:

@@ -2,7 +2,8 @@
 
 bool → check box, int/float → spin box, Literal/Enum → combo box, Path/str → line edit,
 optional numbers and anything else (lists, dicts, nested models) → a line edit read as
-JSON, empty meaning None. Validation is pydantic's.
+JSON, empty meaning None. Validation is pydantic's; ``error_text`` says what it found in
+words a person reads, one line per field (``describe_validation_error``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import typing
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
+from pydantic_core import to_jsonable_python
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QFormLayout, QLineEdit, QSpinBox, QWidget
 
@@ -106,7 +108,8 @@ class ParamsForm(QWidget):
         if annotation in (str, Path):
             edit.setText("" if default is None else str(default))
         else:
-            edit.setText("" if default is None else json.dumps(default))
+            # a nested model, a tuple, a path in a list…: JSON as pydantic writes it
+            edit.setText("" if default is None else json.dumps(to_jsonable_python(default)))
             edit.setPlaceholderText("JSON")
         return edit
 
@@ -139,7 +142,86 @@ class ParamsForm(QWidget):
         return out
 
     def validate(self) -> BaseModel:
+        """The model, or ValidationError: show it with ``error_text``."""
         return self.model.model_validate(self.values())
+
+    def error_text(self, exc: ValidationError) -> str:
+        """What is wrong, one line per field, named as the form names it."""
+        return describe_validation_error(self.model, exc)
+
+
+#: pydantic's error types, said in a few words (the limit from the error's context)
+PROBLEMS: dict[str, str] = {
+    "missing": "is required",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "greater_than_equal": "must be at least {ge}",
+    "greater_than": "must be more than {gt}",
+    "less_than_equal": "must be at most {le}",
+    "less_than": "must be less than {lt}",
+    "multiple_of": "must be a multiple of {multiple_of}",
+    "literal_error": "must be one of {expected}",
+    "enum": "must be one of {expected}",
+    "string_too_short": "must have at least {min_length} character(s)",
+    "string_too_long": "must have at most {max_length} characters",
+    "too_short": "must have at least {min_length} item(s)",
+    "too_long": "must have at most {max_length} items",
+    "list_type": "must be a list (JSON, like [1, 2])",
+    "dict_type": 'must be a mapping (JSON, like {{"key": 1}})',
+    "extra_forbidden": "is not a setting of this form",
+    "string_type": "must be text",
+    "path_type": "must be a path",
+}
+
+
+def field_title(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
+    """A field as a form labels it (``fail_at_step`` → "Fail at step"), nested fields and
+    list items joined: "Model › n layer", "Tags [2]"."""
+    parts: list[str] = []
+    current: Any = model
+    for key in loc:
+        if isinstance(key, int):
+            parts[-1:] = [f"{parts[-1]} [{key + 1}]" if parts else f"[{key + 1}]"]
+            continue
+        fields = getattr(current, "model_fields", {}) if isinstance(current, type) else {}
+        field = fields.get(key)
+        title = field.title if field is not None and field.title else str(key).replace("_", " ")
+        parts.append(title)
+        annotation = _unwrap_optional(field.annotation)[0] if field is not None else None
+        current = annotation if isinstance(annotation, type) and issubclass(annotation, BaseModel) else None
+    text = " › ".join(parts) or "the settings"
+    return text[:1].upper() + text[1:]
+
+
+def describe_validation_error(model: type[BaseModel], exc: ValidationError) -> str:
+    """One line per field that is wrong, "Field: what is wrong", in the form's order; only
+    the first problem of a field (a field that may be empty or a number reports both)."""
+    lines: dict[str, str] = {}
+    for err in exc.errors():
+        title = field_title(model, tuple(err.get("loc", ())))
+        if title in lines:
+            continue
+        template = PROBLEMS.get(str(err.get("type")))
+        context = err.get("ctx") or {}
+        if err.get("type") == "string_too_short" and context.get("min_length") == 1:
+            template = "must not be empty"
+        try:
+            problem = template.format(**context) if template else ""
+        except (KeyError, IndexError, ValueError):
+            problem = ""
+        if not problem:  # a validator's own words, without pydantic's prefix
+            message = (
+                str(err.get("msg", "is not valid")).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+            )
+            problem = message[:1].lower() + message[1:] if message[:2] != message[:2].upper() else message
+        lines[title] = f"{title}: {problem}"
+    return "\n".join(lines.values())
 
 
 def _bounds(field, lo: float, hi: float) -> tuple[float, float]:
