@@ -148,3 +148,17 @@ def test_the_jobs_panel_elides_a_long_progress_message(qapp):
     assert bar.text() != message and bar.text().endswith("…") and bar.toolTip() == message
     assert bar.fontMetrics().horizontalAdvance(bar.text()) <= bar.contentsRect().width()
     panel.timer.stop()
+
+
+def test_the_run_job_dialogs_error_is_readable_in_both_themes(qtbot, make_studio):
+    import sample_plugins
+
+    from studio.qt.dialogs import RunJobDialog
+    from studio.widgets import low_contrast, themed
+
+    dialog = RunJobDialog(make_studio(("t", sample_plugins.good)).jobs)
+    qtbot.addWidget(dialog)
+    dialog.error.setText("steps: Input should be greater than 0")
+    for theme in THEMES:
+        with themed(theme):
+            assert not low_contrast(dialog), (theme, [str(p) for p in low_contrast(dialog)])

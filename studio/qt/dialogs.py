@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from studio.core import secrets
 from studio.qt.params_form import ParamsForm
+from studio.qt.theme import set_tone
 
 
 class RunJobDialog(QDialog):
@@ -35,7 +36,7 @@ class RunJobDialog(QDialog):
         self.description = QLabel(wordWrap=True)
         self.form_holder = QVBoxLayout()
         self.error = QLabel(wordWrap=True, objectName="error")
-        self.error.setStyleSheet("color: #d03030")
+        set_tone(self.error, "error")  # readable in either theme, re-toned when it changes
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Run")
         buttons.accepted.connect(self.accept)

@@ -11,18 +11,18 @@ import json
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QColor
 
 from studio.api import RunStatus
+from studio.widgets import tone
 
 from ..trace_tree import ROOT, Listener, SpanTree
 
 COLUMNS = ("Span", "Kind", "Status", "Duration", "Tokens", "Cost", "Model")
-STATUS_COLORS = {
-    "error": QColor(200, 60, 60),
-    RunStatus.CANCELLED: QColor(170, 120, 40),
-    RunStatus.RUNNING: QColor(60, 110, 200),
-    "cached": QColor(90, 150, 90),
+STATUS_TONES = {  # the theme's status colours (studio.widgets.tone), readable in light and dark
+    "error": "error",
+    RunStatus.CANCELLED: "warning",
+    RunStatus.RUNNING: "info",
+    "cached": "success",
 }
 SPAN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 Index = QModelIndex | QPersistentModelIndex  # what Qt may hand an item model's methods
@@ -133,7 +133,8 @@ class SpanTreeModel(QAbstractItemModel, Listener):
         if role == SEARCH_ROLE:
             return json.dumps(record, ensure_ascii=False, default=str)
         if role == Qt.ItemDataRole.ForegroundRole and column == 2:
-            return STATUS_COLORS.get(str(record.get("status")))
+            name = STATUS_TONES.get(str(record.get("status")))
+            return tone(name) if name else None  # asked at paint time: follows a theme switch
         if role == Qt.ItemDataRole.ToolTipRole and record.get("error"):
             return str(record["error"])
         return None

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.api import Event, Panel, PanelContext, RunStatus, Span, parse_event, read_events, read_records
+from studio.widgets import tone
 
 from .timeline import Timeline
 from .trace_model import SPAN_ID_ROLE, SpanFilter, SpanTreeModel
@@ -79,7 +80,7 @@ def render_details(record: dict[str, Any]) -> str:
     parts = [head]
     if record.get("error"):
         parts.append(
-            f"<p style='color:#c83c3c'><b>Error</b></p><pre style='white-space: pre-wrap'>"
+            f"<p style='color:{tone('error').name()}'><b>Error</b></p><pre style='white-space: pre-wrap'>"
             f"{esc(str(record['error']))}</pre>"
         )
     shown = {

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.api import Panel, PanelContext, resolve_model
-from studio.widgets import ModelPicker
+from studio.widgets import ModelPicker, tone
 
 if TYPE_CHECKING:
     from ..data.tokenizer import Tokenizer
@@ -93,7 +93,7 @@ class TokensPanel(QWidget, Panel):
         )
         self.view.setHtml(
             f'<div style="font-family:monospace">{"".join(spans)}</div>'
-            f'<p style="font-family:monospace;color:gray">{ids}</p>'
+            f'<p style="font-family:monospace;color:{tone("muted").name()}">{ids}</p>'
         )
 
 

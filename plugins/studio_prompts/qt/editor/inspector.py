@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.widgets import set_tone
+
 from ...signature import SignatureError, SignatureSpec, as_signature, write_signature
 from .demos import DemosTable
 from .nodes import InputsNode, MissingNode, OutputsNode, WorkflowNode
@@ -76,7 +78,7 @@ class Inspector(QWidget):
         )
         self.params = QPlainTextEdit(objectName="params")
         self.problem = QLabel(objectName="problem", wordWrap=True)
-        self.problem.setStyleSheet("color: #c83c3c")
+        set_tone(self.problem, "error")  # readable in either theme, re-toned when it changes
         self.apply = QPushButton("Apply (Ctrl+Enter)", objectName="apply")
         self.apply.clicked.connect(self.commit)
         form = QFormLayout()

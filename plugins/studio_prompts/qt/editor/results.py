@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -25,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.api import JobOutcome, RunStatus, read_records
+from studio.widgets import tone
 
 MAX_COLUMN_WIDTH = 260  # pixels; the full text is in the tooltip and the detail box
 
@@ -73,7 +73,7 @@ class ResultView(QDialog):
                 if key in ("inputs", "labels", "outputs", "error") and text:
                     item.setToolTip(text)  # the whole text, however narrow the column
                 if errored:
-                    item.setForeground(QColor("#c0392b"))
+                    item.setForeground(tone("error", self.palette()))  # readable in either theme
                 self.table.setItem(i, j, item)
         self.table.resizeColumnsToContents()
         for j in range(len(columns) - 1):  # a long cell must not push the error column out of the window
