@@ -643,10 +643,11 @@ def _main(argv: list[str]) -> int:
             problem = check_display(ok_stamp=config_dir() / "qt-platform-ok")
             if problem is not None:
                 raise CliError(str(problem))
-            # the workspace the GUI opens is the last one used from now on, not from its
-            # quit: the CLI without --workspace (a studio/<run id> model, say) and a GUI
-            # restarted after a crash open this one too
-            studio.save_settings()
+            # the workspace the GUI opens is the last one used, written now (it was never
+            # written: the loaded settings already named it, so saving found no change): the
+            # CLI without --workspace (a studio/<run id> model, say) and the next GUI open it
+            root = studio.workspace.root
+            studio.update_settings(lambda settings: settings.remember_workspace(root))
             return run_gui(studio, getattr(args, "paths", []))
         if getattr(args, "plugin_command", None) is not None:
             return run_plugin_command(args, studio)

@@ -1,10 +1,12 @@
 """Small forms the editor asks with (Run, Evaluate, Optimize): named fields, each a line of
 text, a choice among known values (still editable: a ``module:function`` metric is allowed),
-or a file that can be typed, browsed for, or dropped from the file manager."""
+a file that can be typed, browsed for, or dropped from the file manager, or a model (the
+shell's model picker: any model string, or one of the workspace's models)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtWidgets import (
     QComboBox,
@@ -18,6 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.widgets import ModelPicker
+
 
 @dataclass
 class Choice:
@@ -29,6 +33,40 @@ class Choice:
 class FilePath:
     value: str = ""
     filter: str = "All files (*)"
+
+
+@dataclass
+class ModelName:
+    """A model string; the picker remembers the last one per ``key`` (the plugin's settings)."""
+
+    ctx: Any  # the editor's PanelContext
+    key: str
+    value: str = ""
+
+
+MODEL_PLACEHOLDER = "e.g. openai/gpt-4o-mini, ollama_chat/llama3.2, or a trained model from the list"
+
+
+def studio_model_prefix() -> str | None:
+    """The prefix of the provider whose model strings name the workspace's models
+    (``LLMProvider.model_refs``: the trainer's ``studio/``), or None when none is enabled."""
+    from studio.api import contributions
+
+    return next((p.prefix for p in contributions("studio_llm_providers") if p.model_refs), None)
+
+
+def model_picker(ctx: Any, key: str = "", placeholder: str = MODEL_PLACEHOLDER) -> ModelPicker:
+    """A model field: any model string typed, or a workspace model picked as ``studio/<run id>``
+    (the provider's prefix). With no such provider enabled the list stays empty: a model
+    picked there could not be called."""
+    prefix = studio_model_prefix()
+    return ModelPicker(
+        ctx,
+        key,
+        prefix=prefix or "",
+        placeholder=placeholder,
+        lister=None if prefix is not None else (lambda _folders: []),
+    )
 
 
 class DropLineEdit(QLineEdit):
@@ -70,14 +108,18 @@ class PathEdit(QWidget):
 
 
 class FormDialog(QDialog):
-    def __init__(self, parent, title: str, fields: dict[str, str | Choice | FilePath]):
+    def __init__(self, parent, title: str, fields: dict[str, str | Choice | FilePath | ModelName]):
         super().__init__(parent)
         self.setWindowTitle(title)
         form = QFormLayout(self)
-        self.edits: dict[str, QComboBox | PathEdit | QLineEdit] = {}
+        self.edits: dict[str, QComboBox | PathEdit | QLineEdit | ModelPicker] = {}
         for name, field in fields.items():
-            edit: QComboBox | PathEdit | QLineEdit
-            if isinstance(field, Choice):
+            edit: QComboBox | PathEdit | QLineEdit | ModelPicker
+            if isinstance(field, ModelName):
+                edit = model_picker(field.ctx, field.key)
+                if field.value:
+                    edit.set_value(field.value)
+            elif isinstance(field, Choice):
                 edit = QComboBox(editable=True)
                 edit.addItems(field.options)
                 edit.setCurrentText(field.value or (field.options[0] if field.options else ""))
@@ -92,6 +134,12 @@ class FormDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def accept(self) -> None:
+        for edit in self.edits.values():
+            if isinstance(edit, ModelPicker):
+                edit.remember()  # the next form starts with this model
+        super().accept()
 
     def values(self) -> dict[str, str]:
         return {

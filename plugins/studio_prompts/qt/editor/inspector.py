@@ -30,6 +30,7 @@ from ...signature import SignatureError, SignatureSpec, as_signature, write_sign
 from .demos import DemosTable
 from .nodes import InputsNode, MissingNode, OutputsNode, WorkflowNode
 
+from .dialogs import model_picker
 if TYPE_CHECKING:
     from ..workflow_panel import WorkflowEditor
 
@@ -53,7 +54,9 @@ class Inspector(QWidget):
             self.kind.addItem(title, type_id)
         self.signature = QLineEdit(objectName="signature", placeholderText="question, context: list[str] -> answer")
         self.instructions = QPlainTextEdit(objectName="instructions")
-        self.model = QLineEdit(objectName="model", placeholderText="(the workflow's model)")
+        # any model string, or one of the workspace's models picked as studio/<run id>
+        self.model = model_picker(editor.ctx, placeholder="(the workflow's model)")
+        self.model.setObjectName("model")
         self.fields = QTableWidget(0, 4, objectName="fields")
         self.fields.setHorizontalHeaderLabels(["", "field", "type", "description"])
         self.fields.horizontalHeader().setStretchLastSection(True)

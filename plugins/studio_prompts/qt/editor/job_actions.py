@@ -17,7 +17,7 @@ from studio.widgets import JobTracker
 from ...workflow import runs
 from ...workflow.runs import EVAL, JOB_KINDS, OPTIMIZE
 from ...workflow.schema import SUFFIX, WorkflowError, workflow_suffix
-from .dialogs import Choice, FilePath, FormDialog
+from .dialogs import Choice, FilePath, FormDialog, ModelName
 from .nodes import MissingNode
 
 if TYPE_CHECKING:
@@ -28,8 +28,9 @@ if TYPE_CHECKING:
 
 DATASET_FILTER = "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
 MODEL_FIELD, API_BASE_FIELD = "model (optional)", "API base URL (optional)"
-# the CLI's --model / --api-base: a model for nodes without their own, and its server (Ollama, vLLM…)
-MODEL_FIELDS = {MODEL_FIELD: "", API_BASE_FIELD: ""}
+# the CLI's --model / --api-base: a model for nodes without their own, and its server (Ollama, vLLM…);
+# the Run, Evaluate and Optimize forms share the last ones (the picker's key, and this setting)
+MODEL_KEY, API_BASE_KEY = "workflow", "last_api_base"
 TITLES = {"run": "Run", EVAL: "Evaluation", OPTIMIZE: "Optimization"}  # what the tracker calls each job
 
 
@@ -200,17 +201,28 @@ class JobActions:
     # ---- forms
 
     def _ask(self, title: str, fields: dict) -> dict[str, str] | None:
-        dialog = FormDialog(self._widget, title, fields)
+        dialog = FormDialog(self._widget, title, fields)  # its model picker remembers the model on OK
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
-        return dialog.values()
+        values = dialog.values()
+        if API_BASE_FIELD in values and values[API_BASE_FIELD].strip() != self.ctx.settings().get(API_BASE_KEY, ""):
+            self.ctx.save_settings({**self.ctx.settings(), API_BASE_KEY: values[API_BASE_FIELD].strip()})
+        return values
+
+    def model_fields(self) -> dict:
+        """The model — the shell's picker: typed, or one of the workspace's models, the last
+        one used first — and its server (the last one used)."""
+        return {
+            MODEL_FIELD: ModelName(self.ctx, MODEL_KEY),
+            API_BASE_FIELD: str(self.ctx.settings().get(API_BASE_KEY, "")),
+        }
 
     def run_dialog(self) -> None:
         if self.ready() is None:  # consent before the form, not after the user typed the inputs
             return
         spec = self.doc.to_spec()
         last = self.ctx.settings().get("last_inputs", {})
-        answers = self._ask("Run workflow", {**{n: str(last.get(n, "")) for n in spec.inputs}, **MODEL_FIELDS})
+        answers = self._ask("Run workflow", {**{n: str(last.get(n, "")) for n in spec.inputs}, **self.model_fields()})
         if answers is None:
             return
         model = answers.pop(MODEL_FIELD, "").strip()
@@ -232,7 +244,7 @@ class JobActions:
     def evaluate_dialog(self) -> None:
         if self.ready() is None:  # consent before the form
             return
-        answers = self._ask("Evaluate workflow", {**self.evaluation_fields(), **MODEL_FIELDS})
+        answers = self._ask("Evaluate workflow", {**self.evaluation_fields(), **self.model_fields()})
         if answers:
             self.evaluate(
                 answers["dataset file"],
@@ -252,7 +264,7 @@ class JobActions:
                 **self.evaluation_fields(),
                 "optimizer": Choice(list(OPTIMIZERS), "bootstrap"),
                 "max model calls": "200",
-                **MODEL_FIELDS,
+                **self.model_fields(),
             },
         )
         if answers:

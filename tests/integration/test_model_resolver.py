@@ -1,0 +1,118 @@
+"""One resolver wherever a model is named (issue 17 §1): a trained run's id is a model of a
+workflow run from the CLI (the README's ``--model studio/<trained run>``), of the Quantizer
+and of the Tokenizer view; a quantize run's id names its quantized folder; the model
+listing holds both. The checkpoint is made directly (random weights): no training."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+import studio_trainer.hooks as trainer_hooks
+from studio.api import Folders, write_json
+from studio.testing import run_cli
+
+RUN_ID = "20261130-202707-trainer.train-91d0"
+LETTERS = "abcdefghijklmnopqrstuvwxyz"  # no space: the random model's reply is never blank
+
+
+def trained_run(workspace: Path, run_id: str = RUN_ID) -> Path:
+    """A training run's folder as the trainer leaves it: its best checkpoint (a 1-layer,
+    16-wide model, random weights) and its params; the checkpoint folder is returned."""
+    import torch
+
+    from studio_trainer.config import ModelConfig
+    from studio_trainer.data.tokenizer import CharTokenizer
+    from studio_trainer.model.gpt import GPT
+    from studio_trainer.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    run = Folders(workspace).run_dir(run_id)
+    config = ModelConfig(n_layer=1, n_head=2, n_embd=16, block_size=16, vocab_size=len(LETTERS) + 1)
+    best = save_checkpoint(
+        run / "checkpoints" / "best", GPT(config), CharTokenizer(list(LETTERS)), step=20, val_loss=2.5
+    )
+    write_json(run / "params.json", {"data": {"corpus": "/data/tiny.txt"}})
+    return best
+
+
+def one_node_workflow(folder: Path) -> Path:
+    path = folder / "one.workflow.json"
+    node = {
+        "type": "prompts.predict",
+        "inputs": {"question": "input.question"},
+        "params": {"signature": "question -> answer", "config": {"max_tokens": 4, "temperature": 0}},
+    }
+    spec = {
+        "format": "tensor-studio.workflow",
+        "version": 1,
+        "name": "one",
+        "inputs": {"question": {"type": "str"}},
+        "outputs": {"answer": "answer.answer"},
+        "nodes": {"answer": node},
+    }
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_a_trained_run_id_is_a_workflow_model_from_the_cli_while_the_gui_has_its_workspace_open(
+    studio_home, tmp_path, monkeypatch, capsys
+):
+    """The reported case: the GUI opened a workspace and trained there; ``workflow run
+    --model studio/<run id>`` without --workspace must look in that workspace."""
+    import studio.core.display
+    import studio.qt.app
+
+    workspace = tmp_path / "ws"
+    monkeypatch.setattr(studio.core.display, "check_display", lambda **_: None)
+    monkeypatch.setattr(studio.qt.app, "run_gui", lambda studio, paths: 0)  # the window stays open meanwhile
+    assert run_cli(["--workspace", workspace, "gui"]) == 0
+    trained_run(workspace)
+    workflow = one_node_workflow(tmp_path)
+    args = ["workflow", "run", workflow, "--input", "question=why", "--no-cache", "--quiet"]
+    assert run_cli([*args, "--model", f"studio/{RUN_ID}"]) == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out)["answer"].strip()
+
+    assert run_cli([*args, "--model", f"studio/{RUN_ID[:-1]}x"]) == 2  # an unknown run: bad input
+    err = capsys.readouterr().err
+    assert f"no run '{RUN_ID[:-1]}x' in the workspace {workspace}" in err and f"did you mean {RUN_ID}?" in err
+    assert len([p for p in (workspace / "runs").iterdir() if "prompts.run" in p.name]) == 1  # refused before a run
+
+
+def test_the_quantizer_takes_a_run_id_and_a_quantize_run_names_its_quantized_folder(studio_home, job_context):
+    from studio_quantizer.config import QuantizeParams
+    from studio_quantizer.jobs import quantize
+    from studio_trainer.train.checkpoint import resolve_checkpoint
+
+    ctx = job_context("20261201-000000-quantizer.quantize-0001")  # its workspace is tmp_path
+    best = trained_run(ctx.folders.workspace)
+    result = quantize(QuantizeParams(checkpoint=RUN_ID, bits=8), ctx)  # a run id, as typed in the panel
+    assert result["saved"] == str(ctx.run_dir / "quantized")
+    assert json.loads((ctx.run_dir / "quantized" / "quantization.json").read_text())["source"] == str(best)
+
+    from studio.api import list_models, resolve_model  # (here: the lines above also run on the old code)
+
+    assert resolve_model(ctx.run_id, ctx.folders) == ctx.run_dir / "quantized"
+    assert resolve_checkpoint(ctx.run_id, ctx.folders, prefer="best") == ctx.run_dir / "quantized"  # Generate, studio/
+    listed = {(e.ref, e.kind): e for e in list_models(ctx.folders)}
+    assert set(listed) == {(RUN_ID, "trained run"), (ctx.run_id, "quantized")}
+    trained = listed[(RUN_ID, "trained run")]
+    assert trained.path == best and trained.name == "tiny.txt · 1 layers × 16" and "step 20" in trained.detail
+    assert trained.size_bytes == (best / "model.safetensors").stat().st_size
+    assert listed[(ctx.run_id, "quantized")].name.startswith(f"int8 per channel · {RUN_ID} (best)")
+
+
+@pytest.mark.gui
+def test_the_tokenizer_view_and_generate_take_a_run_id(make_window):
+    window = make_window(("trainer", trainer_hooks))
+    trained_run(window.studio.workspace.root)
+    tokens = window.show_panel("trainer:tokens")
+    tokens.load(RUN_ID)
+    tokens.text.setPlainText("speak")
+    assert tokens.info.text().startswith("5 tokens for 5 characters"), tokens.info.text()
+    assert tokens.path.value() == RUN_ID  # what was typed stays; it is what is remembered
+    generate = window.show_panel("trainer:generate")
+    generate.checkpoint.refresh()
+    assert [e.ref for e in generate.checkpoint.entries] == [RUN_ID]
