@@ -39,10 +39,10 @@ def _entry(run: Path, folder: Path) -> ModelEntry:
     weights = [p.stat() for p in folder.iterdir() if p.suffix == ".safetensors"]
     source = Path(str(manifest.get("source") or "?"))
     # a trainer checkpoint <run>/checkpoints/<name> is named by its run
-    origin = f"{source.parent.parent.name} ({source.name})" if source.parent.name == "checkpoints" else source.name
+    origin = source.parent.parent.name if source.parent.name == "checkpoints" else source.name
     return ModelEntry(
         ref=run.name,
-        name=f"{_label(manifest.get('scheme'))} · {origin}",
+        name=f"{_label(manifest.get('scheme'))} of {origin}",
         kind=KIND,
         path=folder,
         size_bytes=sum(s.st_size for s in weights),

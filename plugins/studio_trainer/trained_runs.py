@@ -58,7 +58,9 @@ def _name(params: dict[str, Any], model: dict[str, Any]) -> str:
     """What the run trained on, and the model's shape: "shakespeare.txt · 2 layers × 32"."""
     data = _dict(params.get("data"))
     source = data.get("corpus") or params.get("init_from") or "model"
-    shape = f" · {model['n_layer']} layers × {model['n_embd']}" if {"n_layer", "n_embd"} <= model.keys() else ""
+    shape = ""
+    if {"n_layer", "n_embd"} <= model.keys():
+        shape = f" · {model['n_layer']} layer{'' if model['n_layer'] == 1 else 's'} × {model['n_embd']}"
     return f"{Path(str(source)).name}{shape}"
 
 

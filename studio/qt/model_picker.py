@@ -150,6 +150,7 @@ class ModelPicker(QWidget):
     def set_value(self, text: str) -> None:
         self._settled = text or ""
         self.combo.setEditText(text or "")
+        self.line.setCursorPosition(0)  # a long run id or path shows its start, not its end
 
     # QLineEdit's names, so code written for a line edit keeps working
     def text(self) -> str:

@@ -99,9 +99,9 @@ def test_the_quantizer_takes_a_run_id_and_a_quantize_run_names_its_quantized_fol
     listed = {(e.ref, e.kind): e for e in list_models(ctx.folders)}
     assert set(listed) == {(RUN_ID, "trained run"), (ctx.run_id, "quantized")}
     trained = listed[(RUN_ID, "trained run")]
-    assert trained.path == best and trained.name == "tiny.txt · 1 layers × 16" and "step 20" in trained.detail
+    assert trained.path == best and trained.name == "tiny.txt · 1 layer × 16" and "step 20" in trained.detail
     assert trained.size_bytes == (best / "model.safetensors").stat().st_size
-    assert listed[(ctx.run_id, "quantized")].name.startswith(f"int8 per channel · {RUN_ID} (best)")
+    assert listed[(ctx.run_id, "quantized")].name == f"int8 per channel of {RUN_ID}"
 
 
 @pytest.mark.gui

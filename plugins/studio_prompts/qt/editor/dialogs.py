@@ -111,6 +111,7 @@ class FormDialog(QDialog):
     def __init__(self, parent, title: str, fields: dict[str, str | Choice | FilePath | ModelName]):
         super().__init__(parent)
         self.setWindowTitle(title)
+        self.setMinimumWidth(520)  # model strings and paths are long
         form = QFormLayout(self)
         self.edits: dict[str, QComboBox | PathEdit | QLineEdit | ModelPicker] = {}
         for name, field in fields.items():
