@@ -162,3 +162,29 @@ def test_the_run_job_dialogs_error_is_readable_in_both_themes(qtbot, make_studio
     for theme in THEMES:
         with themed(theme):
             assert not low_contrast(dialog), (theme, [str(p) for p in low_contrast(dialog)])
+
+
+def test_plot_titles_and_axes_take_the_themes_muted_tone(qapp):
+    """pyqtgraph's own grey was 2.9:1 on the light theme's white plots."""
+    import pyqtgraph as pg
+    from PySide6.QtGui import QColor, QPalette
+
+    from studio.widgets import contrast_ratio, themed
+
+    plot = pg.PlotWidget(title="chunks_per_s")
+    try:
+        for theme in THEMES:
+            with themed(theme):
+                base = qapp.palette().color(QPalette.ColorRole.Base)
+                axis = plot.getPlotItem().getAxis("bottom")
+                title = QColor(plot.getPlotItem().titleLabel.opts["color"])
+                for colour in (
+                    axis.textPen().color(),
+                    axis.pen().color(),
+                    title,
+                    QColor(pg.getConfigOption("foreground")),
+                ):
+                    assert contrast_ratio(colour, base) >= 4.5, (theme, colour.name())
+    finally:
+        plot.close()
+        plot.deleteLater()

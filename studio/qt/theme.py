@@ -55,6 +55,7 @@ def apply_theme(app: QApplication, theme: str) -> None:
     app.setStyle("Fusion")
     app.setPalette(dark_palette() if wants_dark(theme) else app.style().standardPalette())
     _retone(app)
+    _plot_colours(app)
     if not _current["connected"]:  # follow the OS while the theme is "system"
 
         def follow_system(_scheme: Qt.ColorScheme) -> None:
@@ -180,3 +181,26 @@ def _retone(app: QApplication) -> None:
         name = widget.property(TONE_PROPERTY)
         if name:
             set_tone(widget, str(name))
+
+
+def _plot_colours(app: QApplication) -> None:
+    """pyqtgraph draws plot titles, axes and tick labels in its own grey, 2.9:1 on the light
+    theme's white: the palette's muted tone instead, for plots made from now on and for those
+    on screen (their backgrounds are the palette's base colour)."""
+    try:
+        import pyqtgraph as pg
+    except ImportError:  # pragma: no cover - a dependency of the studio
+        return
+    colour = tone("muted")
+    pg.setConfigOption("foreground", colour)
+    for widget in app.allWidgets():
+        if not isinstance(widget, pg.GraphicsView):
+            continue
+        for item in widget.scene().items():
+            if isinstance(item, pg.PlotItem):
+                for name in ("left", "bottom", "right", "top"):
+                    axis = item.getAxis(name)
+                    axis.setPen(colour)
+                    axis.setTextPen(colour)
+                if item.titleLabel.text:
+                    item.titleLabel.setText(item.titleLabel.text, color=colour)
