@@ -136,6 +136,10 @@ class RagPanel(QWidget, Panel):
             status=self.status,
             busy_disabled=(self.index_button, self.sample_button),
         )
+        # Cancel beside the bar only while an index runs (idle, it was a wide disabled button)
+        self.cancel.setVisible(False)
+        self.tracker.started.connect(lambda _run_id: self.cancel.setVisible(True))
+        self.tracker.finished.connect(lambda _outcome: self.cancel.setVisible(self.tracker.busy))
 
         self.sources = QTableWidget(0, len(browse.SOURCE_COLUMNS), objectName="sources")
         self.sources.setHorizontalHeaderLabels(list(browse.SOURCE_COLUMNS))

@@ -157,7 +157,7 @@ def test_dropping_a_folder_indexes_it(window, docs, qasync_loop):
     loop_until(qasync_loop, lambda: job.status.finished, timeout=60)
     loop_until(qasync_loop, lambda: not panel.tracker.busy)
     assert job.status == RunStatus.CANCELLED and not panel.cancel.isEnabled()
-    assert "Indexing cancelled" in panel.status.text()
+    assert "Indexing cancelled" in panel.status.text() and not panel.cancel.isVisibleTo(panel)
 
 
 def test_one_index_at_a_time_from_the_panel(window, docs, qasync_loop, monkeypatch):
@@ -286,6 +286,7 @@ def test_build_sample_is_a_home_action_that_shows_the_panel_and_its_progress(win
     monkeypatch.setattr(sample.write_sample_sources, "__defaults__", (("json",),))  # one module: fast
     panel = window.show_panel("rag:panel")
     window.docks["rag:panel"].hide()
+    assert not panel.cancel.isVisibleTo(panel)
     submitted = []
     monkeypatch.setattr(panel.ctx, "submit_job", lambda kind, params: submitted.append((kind, params)) or "run-1")
     monkeypatch.setattr(panel.ctx, "when_finished", lambda run_id, callback: None)
@@ -294,6 +295,7 @@ def test_build_sample_is_a_home_action_that_shows_the_panel_and_its_progress(win
     assert submitted and submitted[0][1]["collection"].endswith("python-docs.rag.sqlite")
     assert window.docks["rag:panel"].isVisible() and panel.tabs.currentIndex() == 1  # Sources
     assert panel.progress.isVisibleTo(panel) and panel.cancel.isEnabled() and panel.tracker.busy
+    assert panel.cancel.isVisibleTo(panel)  # shown while an index runs, hidden when idle
     assert panel.collections.currentText() == "python-docs"
     panel.tracker.runs.clear()
 
