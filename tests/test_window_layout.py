@@ -2,8 +2,11 @@
 default panels, with every panel opened from the View menu and after Reset layout; no two
 visible widgets overlap; panels opened later join their area's tabs."""
 
+from types import SimpleNamespace
+
 import pytest
 
+from studio.api import PanelSpec, hookimpl
 from studio.testing import assert_fits, assert_no_overlap, overlapping_widgets
 
 pytestmark = pytest.mark.gui
@@ -126,3 +129,50 @@ def test_overlap_helper_finds_widgets_drawn_over_each_other(qtbot, qapp):
     canvas.show()
     assert overlapping_widgets(canvas) == [(a, b)]
     assert overlapping_widgets(canvas, ignore=[b]) == []
+
+
+def _label(ctx):
+    from PySide6.QtWidgets import QLabel
+
+    return QLabel("a panel")
+
+
+EXTRA_PANELS = SimpleNamespace(  # a tab group in each area, cheap to make
+    studio_panels=hookimpl(
+        lambda: [
+            PanelSpec("x:left", "Left", _label, area="left"),
+            PanelSpec("x:right", "Right", _label, area="right"),
+            PanelSpec("x:bottom", "Bottom", _label, area="bottom", visible=False),
+        ]
+    )
+)
+
+
+def test_a_restored_layout_comes_back_without_stray_tab_bars(qtbot, qapp, make_studio):
+    """The saved layout comes back as it was: panels, places, sizes; no tab bar of the
+    first-start layout it replaces is left over the panels."""
+    from PySide6.QtCore import Qt
+
+    from studio.qt.main_window import MainWindow
+
+    studio = make_studio(("x", EXTRA_PANELS))
+    first = MainWindow(studio, quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(first)
+    first.show()  # at the size that fits the (offscreen) screen, which the saved geometry keeps
+    qtbot.waitUntil(lambda: overlapping_widgets(first) == [])
+    first.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, first.docks["studio:jobs"])
+    first.show_panel("x:bottom")
+    qapp.processEvents()
+    saved = layout_of(first)
+    sizes = {pid: d.size().toTuple() for pid, d in first.docks.items() if not d.visibleRegion().isEmpty()}
+    first.close()
+
+    second = MainWindow(studio, quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(second)
+    second.show()
+    qtbot.waitUntil(lambda: overlapping_widgets(second) == [])
+    assert layout_of(second) == saved
+    for pid, (width, height) in sizes.items():  # the sizes too: nothing squeezed
+        assert second.docks[pid].width() == pytest.approx(width, abs=3), pid
+        assert second.docks[pid].height() == pytest.approx(height, abs=3), pid
+    assert_fits(second, 1024, 640)

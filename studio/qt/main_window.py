@@ -275,7 +275,6 @@ class MainWindow(QMainWindow):
 
     def _front_and_size(self) -> None:
         self._layout_pending = False
-        self._hide_stale_tab_bars()
         for docks in self._groups:
             shown = [d for d in docks if not d.isHidden()]
             # the Plugins panel is for managing the studio: a working panel goes in front of it
@@ -283,6 +282,8 @@ class MainWindow(QMainWindow):
             if front is not None:
                 front.raise_()
         self._size_dock_areas()
+        if self.isVisible():
+            QTimer.singleShot(0, self._hide_stale_tab_bars)  # once the layout has taken the sizes
 
     def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
         super().showEvent(event)
@@ -290,9 +291,9 @@ class MainWindow(QMainWindow):
             self._front_and_size()
         elif self._restored:
             self._restored = False
-            self._hide_stale_tab_bars()
+            QTimer.singleShot(0, self._hide_stale_tab_bars)  # once the window is laid out at its size
 
-    def _hide_stale_tab_bars(self) -> None:
+    def _hide_stale_tab_bars(self, tries: int = 40) -> None:
         """Hide the tab bars no dock group uses any more. Qt 6 leaves some on screen, with
         the tabs they had, drawn over the panels: those made for a group tabbed while the
         window is hidden, and those of a layout that ``restoreState`` replaced. Each time the
@@ -301,17 +302,25 @@ class MainWindow(QMainWindow):
         layout = self.layout()
         if not self.isVisible() or layout is None:
             return
+        if layout.geometry().width() != self.width():  # not laid out at its size yet (a restored
+            if tries:  # state waits for the window's final size): later
+                QTimer.singleShot(50, self, lambda: self._hide_stale_tab_bars(tries - 1))
+            return
         children = self.findChildren(QTabBar, "", Qt.FindChildOption.FindDirectChildrenOnly)
-        bars = [b for b in children if not b.isHidden()]
+        placed = {bar: bar.geometry() for bar in children if not bar.isHidden()}
         parked = QRect(-32000, -32000, 3, 3)
-        for bar in bars:
+        for bar in placed:
             bar.setGeometry(parked)
-        layout.setGeometry(layout.geometry())  # applies the layout now
-        for bar in bars:
-            if bar.geometry() == parked:
-                bar.hide()
-                while bar.count():
-                    bar.removeTab(0)
+        rect = layout.geometry()  # applied again, all of it: an area whose size is unchanged is skipped
+        layout.setGeometry(rect.adjusted(0, 0, -1, -1))
+        layout.setGeometry(rect)
+        stale = [bar for bar in placed if bar.geometry() == parked]
+        if len(stale) == len(placed):  # it placed none: no telling which are used; as they were
+            for bar, rect in placed.items():
+                bar.setGeometry(rect)
+            return
+        for bar in stale:  # hidden only: Qt may still hold it (its tabs are left as they are)
+            bar.hide()
 
     def _size_dock_areas(self) -> None:
         """Give each dock area its share of the window, or the width its panels need when
