@@ -1,10 +1,23 @@
-"""The prompt-module plugin's contributions: job kinds, workflow node types, the CLI."""
+"""The prompt-module plugin's contributions: job kinds, panels, workflow node types, the CLI and
+the home page's *Open sample workflow*."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from studio.api import CliCommand, JobKind, NodeType, OpenAction, PanelSpec, PluginInfo, Port, Span, Status, hookimpl
+from studio.api import (
+    CliCommand,
+    JobKind,
+    MenuAction,
+    NodeType,
+    OpenAction,
+    PanelSpec,
+    PluginInfo,
+    Port,
+    Span,
+    Status,
+    hookimpl,
+)
 
 from .config import EvalParams, OptimizeParams, RunParams
 
@@ -112,7 +125,9 @@ def studio_commands():
             "run, evaluate, optimize and export prompt workflows",
             "studio_prompts.cli:configure",
             "studio_prompts.cli:run",
-        )
+        ),
+        # a first step on the home page: the sample workflow (in the workspace's workflows/) in the editor
+        MenuAction("prompts.sample", "Open sample workflow", "studio_prompts.qt.workflow_panel:open_sample", home=True),
     ]
 
 

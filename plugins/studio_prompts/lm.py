@@ -2,8 +2,10 @@
 
 ``LM("openai/gpt-4o-mini")``, ``LM("ollama_chat/llama3", api_base="http://localhost:11434")``,
 ``LM("studio/my-run")`` (the trainer's checkpoints, through the ``studio_llm_providers``
-hook) or ``LM("echo", backend=fn)``. One ``LM`` holds a model and its default sampling
-parameters; ``call`` / ``acall`` send messages and return a :class:`Completion`.
+hook; a first call that loads the model says so, and its ``load`` span is traced apart
+from the generation) or ``LM("echo", backend=fn)``. One ``LM`` holds a model and its
+default sampling parameters; ``call`` / ``acall`` send messages and return a
+:class:`Completion`.
 
 What happens on a call, in order, all of it visible in the ``llm`` span: the cache is
 checked (a hit costs no budget and no concurrency slot); the budget and the cancel flag
@@ -48,6 +50,8 @@ RETRY_NAMES = (
 
 #: sent instead of a key to servers that get none of the user's (local servers ignore it)
 PLACEHOLDER_KEY = "no-key"
+#: a plugin provider's reply field saying the call first loaded the model (``LLMProvider``)
+LOAD_FIELD = "studio_load"
 
 
 def provider_name(model: str) -> str:
@@ -80,6 +84,12 @@ class Completion:
     cache_hit: bool = False
     finish_reason: str | None = None
     attempts: int = 1
+    #: the provider loaded the model during this call: {"start", "seconds", "name"} (``LOAD_FIELD``)
+    load: dict[str, Any] | None = None
+
+    @property
+    def load_seconds(self) -> float:
+        return float(self.load["seconds"]) if self.load else 0.0
 
     def to_cache(self) -> dict[str, Any]:
         return {
@@ -414,6 +424,7 @@ def to_completion(response: Any, model: str, latency: float, attempts: int) -> C
             False,
             choice.get("finish_reason"),
             attempts,
+            load_of(response.get(LOAD_FIELD), latency),
         )
     choice = response.choices[0]
     usage = getattr(response, "usage", None)
@@ -429,6 +440,20 @@ def to_completion(response: Any, model: str, latency: float, attempts: int) -> C
         choice.finish_reason,
         attempts,
     )
+
+
+def load_of(value: Any, latency: float) -> dict[str, Any] | None:
+    """A provider's model-load report (``LOAD_FIELD``), checked: a start time and a
+    duration within the call's; None for anything else."""
+    if not isinstance(value, dict):
+        return None
+    try:
+        start, seconds = float(value["start"]), float(value["seconds"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (seconds >= 0 and start > 0):  # NaN fails both
+        return None
+    return {"start": start, "seconds": min(seconds, latency), "name": str(value.get("name") or "load model")}
 
 
 # --------------------------------------------------------------------------- error text

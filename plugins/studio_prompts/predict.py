@@ -4,8 +4,8 @@
 format (``portable.formats``), calls the model, parses the reply into typed fields and
 returns a :class:`Prediction`. A reply with a missing or ill-typed field gets one repair
 call that says what was wrong; if that fails too, :class:`ParseError` shows the raw reply.
-Spans: ``predictor`` → ``llm`` (messages, reply, tokens, cost, latency, cache hit) and
-``parse`` (fields found, problems).
+Spans: ``predictor`` → ``llm`` (messages, reply, tokens, cost, latency, cache hit; under it
+a ``load`` span when the provider loaded the model first) and ``parse`` (fields found, problems).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .module import StepModule, Steps
 from .portable.formats import Field, json_response_format, parse_reply, prefix_messages, repair_message, user_message
 from .settings import settings
 from .signature import SignatureSpec, as_signature
-from .trace import start_span
+from .trace import record_child, start_span
 
 REASONING = Field("reasoning", "str", "Think step by step in order to produce the outputs.")
 
@@ -56,6 +56,11 @@ class LMCall:
     def _end(span, completion) -> None:
         if not completion.cache_hit:
             span.add_usage(completion.prompt_tokens + completion.completion_tokens, completion.cost)
+        load = completion.load
+        timing = {}
+        if load is not None:  # the provider loaded the model first: its own span, and the generation's time apart
+            record_child(span, "load", load["name"], load["start"], load["seconds"], model=completion.model)
+            timing = {"load_time": load["seconds"], "generation_time": max(0.0, completion.latency - load["seconds"])}
         span.end(
             None,
             reply=completion.text,
@@ -66,6 +71,7 @@ class LMCall:
             attempts=completion.attempts,
             finish_reason=completion.finish_reason,
             status="cached" if completion.cache_hit else "ok",
+            **timing,
         )
 
     def run_sync(self):

@@ -78,8 +78,9 @@ def missing_nodes(workflow: Any) -> dict[str, str]:
 def refuse_missing(workflow: Any) -> None:
     missing = missing_nodes(workflow)
     if missing:
-        listed = ", ".join(f"{nid} ({kind})" for nid, kind in missing.items())
-        raise WorkflowError(f"{workflow.where}: cannot run: no installed plugin provides the node types of {listed}")
+        from .workflow.graph import missing_text
+
+        raise WorkflowError(f"{workflow.where}: cannot run: nodes {missing_text(missing)}")
 
 
 def without_model(workflow: Any, inherited: bool = False) -> list[str]:

@@ -1,4 +1,5 @@
-"""Spans: one per workflow, node, module, predictor, model call, tool call and parse.
+"""Spans: one per workflow, node, module, predictor, model call, tool call and parse (and
+a model load, when a local model's first call loads it: ``record_child``).
 
 A span is written once, when it ends, as a flat dict (the JSONL line in the run's
 ``events.jsonl``; see ``docs/DESIGN-NOTES.md``): ``id``, ``parent``, ``kind``, ``name``,
@@ -147,6 +148,28 @@ class Tracer:
                 }
             )
         return span
+
+
+def record_child(parent: Span | _NullSpan, kind: str, name: str, start: float, duration: float, **fields: Any) -> None:
+    """A finished span under ``parent`` that something else timed (a provider's model load,
+    reported in its reply): written now, with the times it reported. Nothing without a tracer."""
+    if not isinstance(parent, Span):
+        return
+    parent.tracer.sink(
+        {
+            "id": f"{_prefix}{next(_ids):x}",
+            "parent": parent.id,
+            "kind": kind,
+            "name": name,
+            "start": start,
+            "duration": duration,
+            "status": "ok",
+            **fields,
+            "total_tokens": 0,
+            "total_cost": 0.0,
+            "total_calls": 0,
+        }
+    )
 
 
 class Collector(Tracer):

@@ -5,7 +5,8 @@ in the OpenAI chat-completion shape litellm also returns, so the prompt-module e
 call a local checkpoint like any provider. The prompt is the messages' contents joined
 by newlines (the template is shown in ``render``: nothing hidden); the model continues it.
 ``<checkpoint>`` is a checkpoint folder, a run folder, or a run id of the active workspace.
-Loaded models are cached per checkpoint; the first call imports torch.
+Loaded models are cached per checkpoint; the first call imports torch, and its reply
+says how long the load took (``studio_load``), so a trace shows loading apart from generating.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from typing import Any
 _models: dict[Path, tuple[Any, Any]] = {}
 _lock = threading.Lock()
 PREFIX = "studio/"
+#: an extra field of the reply when the call loaded the model: {"start" (Unix time),
+#: "seconds", "name"}; the prompt engine traces it as a ``load`` span inside the call's span
+LOAD_FIELD = "studio_load"
 
 
 def completion_function():
@@ -57,7 +61,9 @@ def complete(
     from .train.sampling import sample_text
 
     ref = model[len(PREFIX) :] if model.startswith(PREFIX) else model
+    loaded_before, load_start, t0 = len(_models), time.time(), time.perf_counter()
     folder, net, tokenizer = _load(ref, Path(runs_dir) if runs_dir else None)
+    load_seconds = time.perf_counter() - t0
     prompt = render(messages)
     with _lock:  # one generation at a time per process: the model is shared
         text = sample_text(
@@ -68,7 +74,7 @@ def complete(
         if s and s in text:
             text, finish = text[: text.index(s)], "stop"
     prompt_tokens, completion_tokens = len(tokenizer.encode(prompt)), len(tokenizer.encode(text))
-    return {
+    response: dict[str, Any] = {
         "id": f"studio-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
         "created": int(time.time()),
@@ -80,3 +86,6 @@ def complete(
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+    if len(_models) != loaded_before:  # this call loaded the weights (or waited for their load)
+        response[LOAD_FIELD] = {"start": load_start, "seconds": load_seconds, "name": f"load {folder.name}"}
+    return response

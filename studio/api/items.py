@@ -100,19 +100,22 @@ class NodeRuntime(Protocol):
 @dataclass(frozen=True)
 class LLMProvider:
     """A model backend beyond litellm's own: model strings starting with ``prefix``
-    (for example ``"studio/"``) are sent to ``factory()``'s completion function."""
+    (for example ``"studio/"``) are sent to ``factory()``'s completion function. Its
+    OpenAI-shaped reply may add ``"studio_load": {"start": unix time, "seconds": s,
+    "name": text}`` when the call first loaded the model: traces show it as a ``load``
+    span inside the call, apart from the generation."""
 
     id: str
     title: str
     prefix: str
     factory: str
-
-
-@dataclass(frozen=True)
     #: the text after ``prefix`` names a model of the workspace, as any model field does
     #: (``studio.api.resolve_model``: a run id, a run, checkpoint or quantized folder), so
     #: model pickers offer the workspace's models (``list_models``) as ``prefix + ref``
     model_refs: bool = False
+
+
+@dataclass(frozen=True)
 class MenuAction:
     """A menu entry. ``callback`` is ``"module:function"`` called with a PanelContext.
     ``home``: also a button in the home page's *Get started* row (a first step a newcomer

@@ -258,7 +258,7 @@ class JobManager:
         job.error = outcome.get("error")
         job.traceback = outcome.get("traceback")
         job.result = outcome.get("result")
-        job.finished = time.time()
+        job.finished = outcome.get("ended") or time.time()
         fields = {"status": job.status, "finished": job.finished, "error": job.error}
         if job.result is not None:
             fields["result"] = job.result
@@ -324,6 +324,7 @@ class JobManager:
         except BaseException as e:  # reported on the job
             exc = e
         outcome = conclude(ctx, exc, result)
+        outcome["ended"] = time.time()  # the work's end: what subscribers do with the last events is not
         ctx.close()
         sink.drain()  # the last events reach subscribers before the final status
         return outcome

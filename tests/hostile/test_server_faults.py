@@ -255,7 +255,7 @@ def test_wrong_resume_targets_and_missing_plugins_cost_no_call(cli, files, tmp_p
     spec["nodes"]["find"] = {"type": "nosuchplugin.retriever", "inputs": {"query": "input.country"}, "params": {}}
     path.write_text(json.dumps(spec))
     expect_refused(
-        cli("workflow", "eval", path, "--data", data, env=ENV), "no installed plugin", "find (nosuchplugin.retriever)"
+        cli("workflow", "eval", path, "--data", data, env=ENV), "cannot run", "find (nosuchplugin.retriever)"
     )
     assert server.asked == []
     server.shutdown()

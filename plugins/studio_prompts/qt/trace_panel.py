@@ -34,10 +34,11 @@ from PySide6.QtWidgets import (
 from studio.api import Event, Panel, PanelContext, RunStatus, Span, parse_event, read_events, read_records
 from studio.widgets import tone
 
+from ..trace_tree import ROOT
 from .timeline import Timeline
 from .trace_model import SPAN_ID_ROLE, SpanFilter, SpanTreeModel
 
-KINDS = ("", "workflow", "node", "module", "predictor", "llm", "parse", "tool", "retriever")
+KINDS = ("", "workflow", "node", "module", "predictor", "llm", "load", "parse", "tool", "retriever")
 #: span statuses: ok, error, cached, and a cancelled or (not yet ended) running span, named as runs are
 STATUSES = ("", "ok", "error", "cached", RunStatus.CANCELLED, RunStatus.RUNNING)
 
@@ -62,12 +63,44 @@ def read_spans(path: Path) -> list[dict[str, Any]]:
     return spans
 
 
+WHITESPACE_MARKS = {" ": "␠", "\t": "⇥", "\n": "↵\n", "\r": "␍"}
+WHITESPACE_NAMES = {" ": "space", "\t": "tab", "\n": "newline", "\r": "carriage return"}
+
+
+def blank_text(text: str) -> tuple[str, str] | None:
+    """An empty or whitespace-only text made visible: (the text with a mark per character —
+    ␠ space, ⇥ tab, ↵ newline —, a note naming what it holds). None for any other text."""
+    if not text:
+        return "", "(empty)"
+    if text.strip():
+        return None
+    counts: dict[str, int] = {}
+    for char in text:
+        counts[char] = counts.get(char, 0) + 1
+    parts = []
+    for char, count in counts.items():
+        name = WHITESPACE_NAMES.get(char, f"U+{ord(char):04X}")
+        parts.append(f"{count} {name}{'s' if count > 1 and char in WHITESPACE_NAMES else ''}")
+    marked = "".join(WHITESPACE_MARKS.get(char, "·") for char in text)
+    return marked, f"(whitespace only: {', '.join(parts)})"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
 def render_details(record: dict[str, Any]) -> str:
-    """A span as HTML: messages by role, reply, fields, parameters and numbers."""
+    """A span as HTML: messages by role, reply, fields, parameters and numbers. An empty or
+    whitespace-only text is shown with a mark per character and a note, never as nothing."""
     esc = html.escape
 
     def block(title: str, value: Any) -> str:
         text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False, default=str)
+        blank = blank_text(text) if isinstance(value, str) else None
+        if blank is not None:
+            marked, note = blank
+            shown = f"<pre style='white-space: pre-wrap'>{esc(marked)}</pre>" if marked else ""
+            return f"<p><b>{esc(title)}</b> <i>{esc(note)}</i></p>{shown}"
         return f"<p><b>{esc(title)}</b></p><pre style='white-space: pre-wrap'>{esc(text)}</pre>"
 
     head = (
@@ -84,7 +117,9 @@ def render_details(record: dict[str, Any]) -> str:
             f"{esc(str(record['error']))}</pre>"
         )
     shown = {
-        "latency": lambda v: f"{v * 1000:.1f} ms",
+        "latency": _ms,
+        "load_time": _ms,
+        "generation_time": _ms,
         "cost": lambda v: f"${v:.6f}",
         "total_cost": lambda v: f"${v:.6f}",
     }
@@ -93,6 +128,8 @@ def render_details(record: dict[str, Any]) -> str:
         for k in (
             "model",
             "latency",
+            "load_time",
+            "generation_time",
             "cache_hit",
             "attempts",
             "finish_reason",
@@ -355,6 +392,27 @@ class TracePanel(QWidget, Panel):
         for view in (self.view, self.other):
             view.refresh_runs()
         self.view.run_box.setCurrentIndex(self.view.run_box.findData(run_id))
+
+    def show_run(self, run_id: str) -> bool:
+        """Show ``run_id``'s spans (read from its folder when they did not stream in here),
+        its first failed span selected. False when the run has no spans."""
+        if run_id not in self.models:
+            try:
+                self.open_path(self.ctx.folders.run_dir(run_id))
+            except (OSError, ValueError):
+                return False
+        self.view.run_box.setCurrentIndex(self.view.run_box.findData(run_id))
+        tree = self.models[run_id].tree
+
+        def failed_child(span_id: str) -> str | None:
+            return next((c for c in tree.children(span_id) if tree.record(c).get("status") == "error"), None)
+
+        failed, target = failed_child(ROOT), None
+        while failed is not None:  # down to the innermost failed span: it says what went wrong
+            target, failed = failed, failed_child(failed)
+        if target is not None:
+            self.view.select_span(target)
+        return True
 
     def _choose(self) -> None:
         path, _ = QFileDialog.getOpenFileName(

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QFileSystemWatcher, Qt, QTimer
+from PySide6.QtCore import QEvent, QFileSystemWatcher, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
@@ -31,9 +31,11 @@ from PySide6.QtWidgets import (
 from studio.api import Event, Folders, Panel, PanelContext, StudioFileError, contributions
 from studio.widgets import JobTracker
 
+from ..samples import copy_samples, sample_path
 from ..workflow.schema import SUFFIX, SUFFIXES, WorkflowError, WorkflowFile
 from ..workflow.session import WorkflowSession, untitled_workflow
 from . import links
+from .editor.banner import ErrorBanner
 from .editor.canvas import CanvasEdits, StudioNodeGraph
 from .editor.convert import WorkflowDocument
 from .editor.inspector import Inspector
@@ -42,13 +44,27 @@ from .editor.nodegraph import NodesPaletteWidget
 from .editor.nodes import InputsNode, MissingNode, OutputsNode, WorkflowNode, make_node_classes
 
 AUTOSAVE_MS = 30_000
+SAVED_REVISION = -2  # see WorkflowEditor._revision (never an undo index, nor the session's "recovered" -1)
 PROGRESS_WIDTH = 200  # pixels: the bar shares the status row
 JOB_ACTIONS = ("run", "evaluate", "optimize")  # the toolbar actions that start a job
+CANVAS_SHORTCUTS = ("run", "delete", "fit")  # keys the inspector uses otherwise: on the canvas and palette only
 WORKFLOW_FILTER = f"Workflows ({' '.join('*' + s for s in SUFFIXES)})"
 
 
 def create(ctx: PanelContext) -> WorkflowEditor:
     return WorkflowEditor(ctx)
+
+
+def open_sample(ctx: PanelContext) -> None:
+    """*Open sample workflow* (home page, Tools menu): the sample, from the workspace's
+    workflows folder (copied there again if it is not), in the editor."""
+    path = sample_path(ctx.folders)
+    if path is None:
+        ctx.show_message(
+            "The sample workflows are not installed with this copy of the studio (resources/workflows).", "warning"
+        )
+        return
+    ctx.open_path(path)
 
 
 def autosave_dir(folders: Folders, plugin_id: str) -> Path:
@@ -67,7 +83,10 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
             [InputsNode, OutputsNode, MissingNode, *make_node_classes(list(node_types.values())).values()]
         )
         self.session = WorkflowSession(
-            autosave_dir(ctx.folders, ctx.plugin_id), node_types, revision=lambda: self.graph.undo_stack().index()
+            autosave_dir(ctx.folders, ctx.plugin_id),
+            node_types,
+            revision=self._revision,
+            saved=lambda: self.graph.undo_stack().setClean(),
         )
         self.doc = WorkflowDocument(self.graph, self.session)
         self._loading = False
@@ -84,6 +103,8 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
                 tabs.setCurrentIndex(i)
         self.inspector = Inspector(self)
         self.status = QLabel(objectName="status", wordWrap=True)
+        self.banner = ErrorBanner()  # a failed run is said here, never in a dialog that blocks
+        self.banner.show_trace.connect(self.show_trace)
         self.progress = QProgressBar(objectName="progress", visible=False)
         self.progress.setMaximumWidth(PROGRESS_WIDTH)
         self.cancel_button = QPushButton("Cancel", objectName="cancel")
@@ -103,6 +124,7 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(toolbar)
+        layout.addWidget(self.banner)
         layout.addWidget(split, 1)
         status_row = QHBoxLayout()
         status_row.addWidget(self.status, 1)
@@ -122,6 +144,7 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         self.autosave_timer = QTimer(self, interval=AUTOSAVE_MS, timeout=self.autosave)
         self.autosave_timer.start()
         links.editors.add(self)
+        self._copy_samples(ctx.folders)
         self.new()
 
     def _toolbar(self) -> QToolBar:
@@ -149,13 +172,36 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
             if shortcut:
                 action.setShortcut(QKeySequence(shortcut))
                 action.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
+                if key not in CANVAS_SHORTCUTS:  # answers wherever the focus is in the editor
+                    self.addAction(action)
             toolbar.addAction(action)
             self.toolbar_actions[key] = action
-        # Run's Ctrl+Return answers on the canvas and the palette too, not in the inspector,
-        # where Ctrl+Return applies the edit (the same keys in both would be ambiguous: neither fired)
-        for widget in (self.graph.widget, self.node_palette):
-            widget.addAction(self.toolbar_actions["run"])
+        # Run's Ctrl+Return, Delete and F answer on the canvas and the palette, not in the
+        # inspector: there Ctrl+Return applies the edit (the same keys in both would be
+        # ambiguous: neither fired), and Delete or F belong to its tables and text
+        for key in CANVAS_SHORTCUTS:
+            for widget in (self.graph.widget, self.node_palette):
+                widget.addAction(self.toolbar_actions[key])
         return toolbar
+
+    def event(self, event) -> bool:
+        """The editor's own shortcuts win over the window's same keys (its Ctrl+N and Ctrl+O
+        are File's New workspace and Open) while the focus is in the editor: Qt would find
+        both and fire neither. A text field that takes the key (Ctrl+C, Ctrl+Z…) still
+        gets it first: this is asked only when no widget under the focus claimed it."""
+        if event.type() == QEvent.Type.ShortcutOverride:
+            pressed = QKeySequence(event.keyCombination())
+            for key, action in self.toolbar_actions.items():
+                if (
+                    key not in CANVAS_SHORTCUTS
+                    and action.isEnabled()
+                    and not action.shortcut().isEmpty()
+                    and action.shortcut().matches(pressed) == QKeySequence.SequenceMatch.ExactMatch
+                ):
+                    event.accept()
+                    action.trigger()
+                    return True
+        return super().event(event)
 
     def _jobs_changed(self) -> None:
         """Run, Evaluate and Optimize are off while a job started here runs."""
@@ -188,6 +234,13 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
     @dataset.setter
     def dataset(self, path: str) -> None:
         self.session.dataset = path
+
+    def _revision(self) -> int:
+        """The canvas's edits as the session counts them: ``SAVED_REVISION`` while the undo
+        stack is at its clean index (the state last saved: undoing back to it is saved, and
+        an edit made after undoing past it makes it unreachable), else the stack's index."""
+        stack = self.graph.undo_stack()
+        return SAVED_REVISION if stack.isClean() else stack.index()
 
     def _update_title(self) -> None:
         try:
@@ -336,12 +389,22 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
     # ---- Panel
 
     def handle_events(self, run_id: str, events: list[Event]) -> None:
-        """Node spans of the run shown colour its nodes; a failed node is selected and said."""
+        """Node spans of the run shown colour its nodes; a failed node is selected and said
+        in the status line and the banner — not in a dialog: a dialog would stop the user,
+        and the run's end, until dismissed (the run's end goes to the studio's log)."""
         for state in self.session.run_events(run_id, events, self._type_of):
             self.paint_state(state)
             if state.state == "error":
                 self.select_node(state.name)
-                self.say(f"Node {state.name} failed: {state.error}", "error")
+                text = f"Node {state.name} failed: {state.error}"
+                self.status.setText(text)
+                self.banner.show_error(text, run_id)
+
+    def show_trace(self, run_id: str) -> None:
+        """Show the run's spans in the Traces panel, its failed span selected."""
+        traces = self.ctx.show_panel("prompts:traces")
+        if traces is not None and hasattr(traces, "show_run"):
+            traces.show_run(run_id)
 
     def _type_of(self, name: str) -> str | None:
         node = self.graph.get_node_by_name(name)
@@ -360,5 +423,14 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
                 self.say(str(exc), "warning")
 
     def workspace_changed(self, workspace: Path) -> None:
-        """The open workflow stays open; its unsaved edits now go to the new workspace."""
+        """The open workflow stays open; its unsaved edits now go to the new workspace,
+        which gets the sample workflows if it is new."""
         self.session.autosave_dir = autosave_dir(Folders(workspace), self.ctx.plugin_id)
+        self._copy_samples(Folders(workspace))
+
+    def _copy_samples(self, folders: Folders) -> None:
+        copied = copy_samples(folders, self.ctx.plugin_id)
+        if copied:
+            self.ctx.show_message(
+                f"Sample workflows copied to {folders.workflows}: {', '.join(p.name for p in copied)}"
+            )

@@ -167,7 +167,7 @@ def test_missing_plugin_node_is_a_placeholder_kept_on_save(editor, tmp_path):
     from studio_prompts.qt.editor.nodes import MissingNode
 
     search = editor.graph.get_node_by_name("search")
-    assert isinstance(search, MissingNode) and "not installed" in editor.status.text()
+    assert isinstance(search, MissingNode) and "not available (plugin missing or disabled)" in editor.status.text()
     assert editor.run({"question": "x"}) is None and "cannot run" in editor.status.text().lower()
     saved = tmp_path / "saved.workflow.json"
     editor.save_to(saved)

@@ -215,7 +215,7 @@ def test_missing_plugins_are_named_when_a_file_opens(session, tmp_path):
         outputs={"answer": "answer.answer"},
     )
     ((message, level),) = open_file(session, path)
-    assert level == "warning" and "nodes search need a plugin that is not installed" in message
+    assert level == "warning" and "nodes search (someplugin.search): not available (plugin missing or" in message
     assert session.missing_types(session.read(path)[0]) == ["search"]
 
 
@@ -447,8 +447,14 @@ def test_job_parameters_from_the_forms(tmp_path):
         "Not started: choose a dataset file (CSV, JSON, JSONL, Parquet) to evaluate on."
     )
     assert runs.dataset_problem("d.csv", "evaluate") is None
-    assert runs.missing_problem([]) is None
-    assert runs.missing_problem(["a", "b"]) == "Cannot run: nodes a, b need a plugin that is not installed."
+    assert runs.missing_problem({}) is None
+    assert runs.missing_problem({"a": "x.t", "b": "x.t"}) == (
+        "Cannot run: nodes a (x.t), b (x.t): not available (plugin missing or disabled)."
+    )
+    # a node type named after an installed plugin that contributes nothing: that plugin is disabled
+    assert runs.missing_problem({"r": "rag.retrieve"}) == (
+        "Cannot run: nodes r (rag.retrieve): plugin rag is disabled or did not load (enable it in Plugins)."
+    )
 
 
 def test_a_workflow_without_a_model_is_refused_saying_where_to_set_one(tmp_path):

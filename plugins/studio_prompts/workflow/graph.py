@@ -15,8 +15,9 @@ text until the workflow is trusted (``load_workflow(path, trusted=True)`` or
 workflow that names code refuses to run. Any other type comes from a
 plugin's ``studio_workflow_nodes`` hook (for example a retriever), and runs as
 ``runner(params, inputs) -> dict`` (sync or async), or ``runner(params, inputs, runtime)``
-to make traced model calls through the engine (``studio.api.NodeRuntime``). A node whose type no installed plugin
-provides loads as a placeholder: the workflow opens, shows it, and refuses to run.
+to make traced model calls through the engine (``studio.api.NodeRuntime``). A node whose type no enabled plugin
+provides loads as a placeholder: the workflow opens, shows it, and refuses to run, saying why
+(``missing_text``: its plugin is disabled, or not installed).
 """
 
 from __future__ import annotations
@@ -53,6 +54,30 @@ class NodeError(RuntimeError):
     def __init__(self, node: str, node_type: str, cause: BaseException):
         super().__init__(f"node {node!r} ({node_type}): {error_text(cause)}")
         self.node, self.node_type, self.cause = node, node_type, cause
+
+
+def unavailable(type_id: str) -> str:
+    """Why no plugin provides node type ``type_id``, as the user can act on it. Node types
+    are named ``<plugin id>.<name>``: when a plugin of that id is installed (an entry point
+    of the studio's group) it is disabled, or failed to load; else it is not installed, or
+    named otherwise. The API does not say which plugins are disabled, hence the hedges."""
+    from importlib.metadata import entry_points
+
+    from studio.api import ENTRY_POINT_GROUP
+
+    plugin = type_id.partition(".")[0]
+    if plugin and plugin in {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}:
+        return f"plugin {plugin} is disabled or did not load (enable it in Plugins)"
+    return "not available (plugin missing or disabled)"
+
+
+def missing_text(missing: dict[str, str]) -> str:
+    """Nodes whose type no enabled plugin provides (node id → type), grouped by why:
+    ``search (rag.retrieve): plugin rag is disabled or did not load (enable it in Plugins)``."""
+    by_reason: dict[str, list[str]] = {}
+    for node_id, type_id in missing.items():
+        by_reason.setdefault(unavailable(type_id), []).append(f"{node_id} ({type_id})")
+    return "; ".join(f"{', '.join(nodes)}: {reason}" for reason, nodes in by_reason.items())
 
 
 def check_references(spec: WorkflowFile, where: str, output_ports: Callable[[str], list[str] | None]) -> None:
@@ -374,8 +399,7 @@ class Workflow(Module):
                 )
             self.trust()  # nothing to import, or only the engine's own functions
         if self.missing:
-            listed = ", ".join(f"{nid} ({t})" for nid, t in self.missing.items())
-            raise WorkflowError(f"{self.where}: cannot run: no installed plugin provides the node types of {listed}")
+            raise WorkflowError(f"{self.where}: cannot run: nodes {missing_text(self.missing)}")
         absent = [name for name in self.spec.inputs if name not in inputs]
         if absent:
             raise ValueError(f"{self.where}: missing input {absent[0]!r} (inputs are {', '.join(self.spec.inputs)})")

@@ -33,11 +33,14 @@ PREVIEW_CHARS = 400
 # ---- before a job
 
 
-def missing_problem(names: list[str]) -> str | None:
-    """Why a workflow with nodes of uninstalled plugins cannot run (None when it can)."""
-    if not names:
+def missing_problem(missing: dict[str, str]) -> str | None:
+    """Why a workflow with nodes (id → type) no enabled plugin provides cannot run: their
+    plugin is disabled, or not installed (None when it can run)."""
+    from .graph import missing_text
+
+    if not missing:
         return None
-    return f"Cannot run: nodes {', '.join(names)} need a plugin that is not installed."
+    return f"Cannot run: nodes {missing_text(missing)}."
 
 
 def dataset_problem(data: str, verb: str) -> str | None:

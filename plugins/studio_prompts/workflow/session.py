@@ -4,8 +4,10 @@ program, files dropped on the canvas, and the run whose node states the canvas s
 
 The editor (``qt/workflow_panel.py``) keeps the nodes on its canvas, whose undo stack is
 NodeGraphQt's; the session knows the stack only as a number that changes with every edit
-(``revision``), so "unsaved" is "the revision is not the one last saved". Everything here is
-plain Python: the tests drive it without a window.
+(``revision``), so "unsaved" is "the revision is not the one last saved" (the editor counts
+the undo stack's clean index as one revision, so undoing back to the saved file is saved,
+and a new edit after undoing past it is not). Everything here is plain Python: the tests
+drive it without a window.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import Any
 from studio.api import Event, Span
 
 from .editing import INPUTS_NODE, OUTPUTS_NODE, Ports, known_outputs, node_ports
-from .graph import check_references
+from .graph import check_references, missing_text
 from .runs import NodeState, node_state
 from .schema import SUFFIX, WorkflowError, WorkflowFile, parse_workflow_text, read_workflow_text, workflow_suffix
 
@@ -81,11 +83,16 @@ class DiskChange:
 
 class WorkflowSession:
     def __init__(
-        self, autosave_dir: Path, node_types: dict[str, Any] | None = None, revision: Callable[[], int] = lambda: 0
+        self,
+        autosave_dir: Path,
+        node_types: dict[str, Any] | None = None,
+        revision: Callable[[], int] = lambda: 0,
+        saved: Callable[[], None] = lambda: None,
     ):
         self.autosave_dir = autosave_dir  # unsaved edits are written here, never over the user's file
         self.node_types = node_types or {}  # type id → NodeType (built-in and plugins)
         self.revision = revision
+        self.saved_hook = saved  # told when the edits so far are saved (the canvas marks its undo stack clean)
         self.path: Path | None = None
         self.header: dict[str, Any] = {"name": UNTITLED, "description": "", "model": None}
         self.saved_revision = revision()
@@ -94,6 +101,7 @@ class WorkflowSession:
         self.run_id = ""  # the run whose node states the canvas shows
         self.node_states: dict[str, NodeState] = {}
         self.lost: list[str] = []  # what the canvas could not draw of the open file: Save refuses
+        self.drawn_spec: WorkflowFile | None = None  # the open file as the canvas reads it back
 
     # ---- state
 
@@ -102,6 +110,7 @@ class WorkflowSession:
         return self.revision() != self.saved_revision
 
     def mark_saved(self) -> None:
+        self.saved_hook()
         self.saved_revision = self.revision()
 
     @property
@@ -173,9 +182,11 @@ class WorkflowSession:
         self.path = path
         self.header = {"name": spec.name, "description": spec.description, "model": spec.model}
         self.lost = []
+        self.drawn_spec = None
+        self.recovery = None  # ``opened`` finds this file's, if it has one
 
     def missing_types(self, spec: WorkflowFile) -> list[str]:
-        """The nodes of ``spec`` whose type no installed plugin provides."""
+        """The nodes of ``spec`` whose type no enabled plugin provides."""
         return [name for name, node in spec.nodes.items() if node.type not in self.node_types]
 
     def opened(self, path: Path, spec: WorkflowFile, text: str) -> list[tuple[str, str]]:
@@ -186,12 +197,12 @@ class WorkflowSession:
         missing = self.missing_types(spec)
         if missing:
             text = (
-                f"{path.name}: nodes {', '.join(missing)} need a plugin that is not installed; they are kept and "
-                "shown grey, and the workflow cannot run until it is installed."
+                f"{path.name}: nodes {missing_text({name: spec.nodes[name].type for name in missing})}. They are "
+                "kept and shown grey, and the workflow cannot run until their plugin is there and enabled."
             )
             messages.append((text, "warning"))
         auto = self.autosave_path()
-        if auto.exists() and auto.stat().st_mtime > path.stat().st_mtime and auto.read_text(errors="replace") != text:
+        if auto.exists() and auto.stat().st_mtime > path.stat().st_mtime and self._unsaved_in(auto, text, spec):
             self.recovery = auto
             text = (
                 f"Unsaved changes to {path.name} from an earlier session were recovered: use Recover to see "
@@ -199,6 +210,21 @@ class WorkflowSession:
             )
             messages.append((text, "warning"))
         return messages
+
+    def _unsaved_in(self, auto: Path, text: str, spec: WorkflowFile) -> bool:
+        """Whether the autosave ``auto`` holds edits the file (``text``, read as ``spec``) lacks:
+        compared by content — as the canvas draws the file, when it did — not by text, so an
+        autosave of edits undone back to the file (or the file as the editor writes it) is
+        not offered as "unsaved changes". One that cannot be read is not offered either."""
+        try:
+            saved = auto.read_text(encoding="utf-8")
+            if saved == text:
+                return False
+            autosaved = parse_workflow_text(saved, str(auto))
+        except (OSError, UnicodeDecodeError, WorkflowError):
+            return False
+        baseline = self.drawn_spec if self.drawn_spec is not None else spec
+        return autosaved.model_dump(mode="json") != baseline.model_dump(mode="json")
 
     def disk_change(self, path: Path) -> DiskChange:
         """Another program changed (or replaced) ``path``: reload it when there are no
@@ -232,6 +258,7 @@ class WorkflowSession:
         ``lost``, and Save refuses while there is any rather than write less than the file
         held. Empty for every file ``check`` lets through."""
         self.lost = lost_parts(loaded, drawn)
+        self.drawn_spec = drawn
         return self.lost
 
     def save(self, spec: WorkflowFile, path: Path) -> None:
@@ -255,8 +282,18 @@ class WorkflowSession:
         return self.autosave_dir / (self.path.name if self.path else f"{UNTITLED}{SUFFIX}")
 
     def autosave(self, spec: Callable[[], WorkflowFile]) -> Path | None:
-        """Write unsaved edits (``spec()``) to the autosave folder; None when there are none."""
-        if not self.dirty or self.lost:  # an autosave of less than the file would be recovered as it
+        """Write unsaved edits (``spec()``) to the autosave folder; None when there are none.
+        With none (saved, or undone back to the file), an older autosave is removed: it
+        would be offered as "unsaved changes" on the next start — unless it is the recovery
+        the user has not looked at yet."""
+        if self.lost:  # an autosave of less than the file would be recovered as it
+            return None
+        if not self.dirty:
+            if self.recovery is None:
+                try:
+                    self.autosave_path().unlink(missing_ok=True)
+                except OSError:  # a read-only workspace: nothing was autosaved there either
+                    pass
             return None
         target = self.autosave_path()
         target.parent.mkdir(parents=True, exist_ok=True)

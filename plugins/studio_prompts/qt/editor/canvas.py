@@ -29,6 +29,7 @@ from .nodes import (
     compatible,
     node_class_name,
     show_code,
+    show_header,
     show_output,
 )
 
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from .convert import WorkflowDocument
     from .inspector import Inspector
 
+HEADER_PROPERTIES = ("params", "workflow_type", "title", "name", "port_types")  # what a node's header shows
 STATE_COLORS = {
     "queued": (90, 90, 90),
     "running": (50, 100, 200),
@@ -99,14 +101,21 @@ class CanvasEdits:
     # ---- canvas signals
 
     def _node_created(self, node) -> None:
+        """A node dropped from the palette: initialised, and shown in the inspector (it is
+        the one selected now; NodeGraphQt selects it without a selection signal)."""
         if self._loading or not isinstance(node, WorkflowNode) or isinstance(node, (InputsNode, OutputsNode)):
             return
         if not node.input_ports() and not node.output_ports():
             self.doc.initialise(node)
+        self.inspector.show_node(node)
 
     def _property_changed(self, node, name: str, _value) -> None:
-        if name in ("params", "workflow_type") and isinstance(node, WorkflowNode):
+        if not isinstance(node, WorkflowNode):
+            return
+        if name in ("params", "workflow_type"):
             show_code(node)  # a function node shows the callable it names
+        if name in HEADER_PROPERTIES:
+            show_header(node)  # its title, id, kind and signature (undo and redo come here too)
 
     def _selection_changed(self, selected, _deselected) -> None:
         nodes = self.graph.selected_nodes()
@@ -158,6 +167,7 @@ class CanvasEdits:
         for node in nodes:
             if isinstance(node, WorkflowNode):
                 show_code(node)
+                show_header(node)
                 name = identifier_name(node.name())
                 if name != node.name():
                     node.set_property("name", name, push_undo=False)
@@ -201,23 +211,30 @@ class CanvasEdits:
 
     # ---- parameters and ports
 
-    def set_params(self, node: WorkflowNode, params: dict[str, Any]) -> None:
-        """Change a node's parameters as one undoable step; ports follow a new signature,
-        and connections to ports that still exist (with compatible types) are kept."""
+    def set_params(self, node: WorkflowNode, params: dict[str, Any], title: str | None = None) -> None:
+        """Change a node's parameters (and its title, unless None) as one undoable step;
+        ports follow a new signature, and connections to ports that still exist (with
+        compatible types) are kept."""
         inputs, outputs = self.doc.ports_of(node.get_property("workflow_type"), params, list(node.inputs()))
         stack = self.graph.undo_stack()
         stack.beginMacro(f"edit {node.name()}")
+        if title is not None:
+            node.set_property("title", title)
         node.set_property("params", json.dumps(params, ensure_ascii=False))
         if not same_ports(*ports(node), inputs, outputs):
             self._replace_ports(node, inputs, outputs)
         stack.endMacro()
 
-    def set_kind(self, node: WorkflowNode, type_id: str, params: dict[str, Any]) -> WorkflowNode:
+    def set_kind(
+        self, node: WorkflowNode, type_id: str, params: dict[str, Any], title: str | None = None
+    ) -> WorkflowNode:
         """Turn a predictor into another kind (Predict ↔ Chain of thought ↔ ReAct) as one
-        undoable step, keeping its name, parameters and the connections that still fit."""
+        undoable step, keeping its name, title, parameters and the connections that still fit."""
         inputs, outputs = self.doc.ports_of(type_id, params, list(node.inputs()))
         stack = self.graph.undo_stack()
         stack.beginMacro(f"make {node.name()} a {PREDICTOR_KINDS.get(type_id, type_id)}")
+        if title is not None:
+            node.set_property("title", title)
         node.set_property("params", json.dumps(params, ensure_ascii=False))
         fresh = self._replace_ports(node, inputs, outputs, f"{IDENTIFIER}.{node_class_name(type_id)}")
         stack.endMacro()
@@ -262,10 +279,12 @@ class CanvasEdits:
         wires_out = {
             name: [(p.node().name(), p.name()) for p in port.connected_ports()] for name, port in node.outputs().items()
         }
-        name, pos, params = node.name(), node.pos(), node.get_property("params")
+        name, pos, params, title = node.name(), node.pos(), node.get_property("params"), node.title
         type_name = type_name or node.type_
         self.graph.delete_node(node)
         fresh = self._create(type_name, name, pos, params, inputs, outputs)
+        if title:
+            fresh.set_property("title", title, push_undo=False)
 
         def ports_of(other: str):
             found = self.graph.get_node_by_name(other)

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -135,6 +136,19 @@ class FormDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         form.addRow(buttons)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        """The first field has the focus, its text selected: typing replaces the last answer."""
+        super().showEvent(event)
+        first = next(iter(self.edits.values()), None)
+        line: QLineEdit | None
+        if isinstance(first, (PathEdit, ModelPicker)):
+            line = first.line
+        else:
+            line = first.lineEdit() if isinstance(first, QComboBox) else first
+        if line is not None:
+            line.setFocus(Qt.FocusReason.TabFocusReason)
+            line.selectAll()
 
     def accept(self) -> None:
         for edit in self.edits.values():

@@ -3,6 +3,7 @@ sampling, or its raw parameters; the workflow's own inputs and outputs as a fiel
 
 from __future__ import annotations
 
+import html
 import json
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -13,10 +14,12 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
+    QFrame,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QTableWidget,
     QTableWidgetItem,
@@ -27,10 +30,11 @@ from PySide6.QtWidgets import (
 from studio.widgets import set_tone
 
 from ...signature import SignatureError, SignatureSpec, as_signature, write_signature
+from ...workflow.graph import unavailable
 from .demos import DemosTable
+from .dialogs import model_picker
 from .nodes import InputsNode, MissingNode, OutputsNode, WorkflowNode
 
-from .dialogs import model_picker
 if TYPE_CHECKING:
     from ..workflow_panel import WorkflowEditor
 
@@ -52,6 +56,7 @@ class Inspector(QWidget):
         self.kind = QComboBox(objectName="kind")
         for type_id, title in PREDICTOR_KINDS.items():
             self.kind.addItem(title, type_id)
+        self.node_title = QLineEdit(objectName="title", placeholderText="(shows the node's id)")
         self.signature = QLineEdit(objectName="signature", placeholderText="question, context: list[str] -> answer")
         self.instructions = QPlainTextEdit(objectName="instructions")
         # any model string, or one of the workspace's models picked as studio/<run id>
@@ -85,6 +90,7 @@ class Inspector(QWidget):
         self.apply = QPushButton("Apply (Ctrl+Enter)", objectName="apply")
         self.apply.clicked.connect(self.commit)
         form = QFormLayout()
+        form.addRow("title", self.node_title)
         form.addRow("predictor", self.kind)
         form.addRow("signature", self.signature)
         form.addRow("field descriptions", self.fields)
@@ -94,12 +100,24 @@ class Inspector(QWidget):
         form.addRow("temperature", self.temperature)
         form.addRow("max tokens", self.max_tokens)
         form.addRow("all parameters (JSON)", self.params)
+        # the rows scroll when the panel is short, instead of being drawn over each other;
+        # Apply stays in view below them
+        rows = QWidget(objectName="inspector_rows")
+        rows_layout = QVBoxLayout(rows)
+        rows_layout.setContentsMargins(0, 0, 0, 0)
+        rows_layout.addWidget(self.title)
+        rows_layout.addLayout(form)
+        rows_layout.addWidget(self.problem)
+        rows_layout.addStretch()
+        for tall, lines in ((self.instructions, 3), (self.params, 4), (self.fields, 3), (self.demos, 3)):
+            tall.setMinimumHeight(tall.fontMetrics().lineSpacing() * (lines + 1) + 8)
+        self.rows_area = QScrollArea(objectName="inspector_scroll", widgetResizable=True)
+        self.rows_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.rows_area.setWidget(rows)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
-        layout.addLayout(form)
-        layout.addWidget(self.problem)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.rows_area, 1)
         layout.addWidget(self.apply)
-        layout.addStretch()
         # Ctrl+Return applies only while the focus is in the inspector: on the canvas it runs the workflow
         shortcut = QAction(self, shortcut=QKeySequence("Ctrl+Return"), triggered=self.commit)
         shortcut.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
@@ -122,6 +140,8 @@ class Inspector(QWidget):
         ):
             widget.setEnabled(enabled)
         type_id = node.get_property("workflow_type") if node is not None else ""
+        self.node_title.setEnabled(enabled and not isinstance(node, (InputsNode, OutputsNode)))
+        self.node_title.setText(node.title if node is not None else "")
         self.kind.setEnabled(type_id in PREDICTOR_KINDS)
         self.demos.setEnabled(type_id in PREDICTOR_KINDS)
         self.demos.set_demos([], [])
@@ -137,8 +157,8 @@ class Inspector(QWidget):
             return
         type_id = node.get_property("missing_type") or node.get_property("workflow_type")
         params = node.params()
-        missing = " (its plugin is not installed: kept as it is, not runnable)" if isinstance(node, MissingNode) else ""
-        self.title.setText(f"<b>{node.name()}</b> — {type_id}{missing}")
+        missing = f" ({unavailable(type_id)}: kept as it is, not runnable)" if isinstance(node, MissingNode) else ""
+        self.title.setText(f"<b>{html.escape(node.name())}</b> — {html.escape(type_id + missing)}")
         if isinstance(node, (InputsNode, OutputsNode)):
             names = node.outputs() if isinstance(node, InputsNode) else node.inputs()
             direction = "out" if isinstance(node, InputsNode) else "in"
@@ -257,9 +277,10 @@ class Inspector(QWidget):
         if config or "config" in params:
             params["config"] = config
         kind = self.kind.currentData()
+        title = self.node_title.text().strip()
         if self.kind.isEnabled() and kind != node.get_property("workflow_type"):
-            node = self.editor.set_kind(node, kind, params)
+            node = self.editor.set_kind(node, kind, params, title)
         else:
-            self.editor.set_params(node, params)
+            self.editor.set_params(node, params, title)
         self.show_node(self.editor.graph.get_node_by_name(node.name()))
         return True

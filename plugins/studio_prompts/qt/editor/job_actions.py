@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
 
-from studio.api import JobOutcome, PanelContext
+from studio.api import JobOutcome, PanelContext, RunStatus
 from studio.widgets import JobTracker
 
 from ...workflow import runs
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from ...workflow.runs import NodeState
     from ...workflow.session import WorkflowSession
     from ...workflow.trust import CodeRef
+    from .banner import ErrorBanner
     from .convert import WorkflowDocument
 
 DATASET_FILTER = "Datasets (*.csv *.tsv *.json *.jsonl *.parquet);;All files (*)"
@@ -42,6 +43,7 @@ class JobActions:
     doc: WorkflowDocument
     tracker: JobTracker
     result_views: list[QDialog]
+    banner: ErrorBanner
     say: Callable[..., None]
     ensure_saved: Callable[[], Path | None]
     paint_state: Callable[[NodeState], None]
@@ -67,8 +69,10 @@ class JobActions:
         return path
 
     def _runnable(self) -> Path | None:
-        """The saved file, if every node's plugin is installed (else said)."""
-        problem = runs.missing_problem([n.name() for n in self.doc.workflow_nodes() if isinstance(n, MissingNode)])
+        """The saved file, if every node's plugin is there and enabled (else said)."""
+        problem = runs.missing_problem(
+            {n.name(): n.get_property("missing_type") for n in self.doc.workflow_nodes() if isinstance(n, MissingNode)}
+        )
         if problem:
             self.say(problem, "error")
             return None
@@ -123,14 +127,20 @@ class JobActions:
         )
         if run_id is None:
             return None
+        self.banner.hide()  # the last run's failure is no longer the news
         for state in self.session.start_run(run_id, [n.name() for n in self.doc.workflow_nodes()]):
             self.paint_state(state)
         self.say(f"Running {path.name} (run {run_id})…")
         return run_id
 
     def run_finished(self, outcome: JobOutcome) -> None:
+        """The run's end in the status line; a failure in the banner too, with its trace
+        (the JobTracker put it in the studio's log). No dialog: nothing waits on the user."""
         if outcome.run_id == self.session.run_id:
-            self.say(runs.run_finished_text(outcome))
+            text = runs.run_finished_text(outcome)
+            self.say(text)
+            if outcome.status == RunStatus.FAILED:
+                self.banner.show_error(text, outcome.run_id)
 
     def evaluate(
         self, data: str, metric: str = "exact_match", model: str = "", resume: str = "", api_base: str = ""
@@ -186,7 +196,10 @@ class JobActions:
     def job_finished(self, kind: str, outcome: JobOutcome) -> None:
         """An evaluation or optimization ended: its score (or why not) in the status line,
         and its result in a window."""
-        self.say(runs.finished_text(kind, outcome))  # not "Evaluating…" any more
+        text = runs.finished_text(kind, outcome)
+        self.say(text)  # not "Evaluating…" any more
+        if outcome.status == RunStatus.FAILED:
+            self.banner.show_error(text, outcome.run_id)
         self.show_result(kind, outcome)
 
     def show_result(self, kind: str, outcome: JobOutcome) -> QDialog:

@@ -5,7 +5,8 @@ the plugins contribute (``studio_workflow_nodes``), so a third-party retriever a
 the palette like a built-in. Ports carry a type string; only equal types (or ``any``)
 may connect (``compatible``); which ports a node has is ``workflow/editing.py``'s
 ``ports_for``. A node whose type no plugin provides becomes a grey
-``MissingNode`` placeholder that keeps its type and parameters for saving.
+``MissingNode`` placeholder that keeps its type and parameters for saving. A node's
+header shows its title, and under it its id, kind and signature (``show_header``).
 """
 
 from __future__ import annotations
@@ -40,11 +41,20 @@ class WorkflowNode(BaseNode):
         super().__init__()
         self.create_property("workflow_type", self.workflow_type)
         self.create_property("params", "{}")
+        self.create_property("title", "")  # what the header says (the id when empty); saved in the file
         # port types live in a property too, so copy / paste and undo carry them with the node
         self.create_property("port_types", "{}")
         self.set_port_deletion_allowed(True)
         if self.category in COLORS:
             self.set_color(*COLORS[self.category])
+
+    @property
+    def title(self) -> str:
+        return self.get_property("title") or ""
+
+    @title.setter
+    def title(self, text: str) -> None:
+        self.set_property("title", text or "", push_undo=False)
 
     # ---- params
 
@@ -93,7 +103,7 @@ class OutputsNode(WorkflowNode):
 
 
 class MissingNode(WorkflowNode):
-    """A node whose plugin is not installed: shown, kept, saved as it was; not runnable."""
+    """A node whose plugin is missing or disabled: shown, kept, saved as it was; not runnable."""
 
     __identifier__ = INTERNAL
     NODE_NAME = "Missing plugin"
@@ -151,6 +161,57 @@ def show_output(node, text: str, rgb: tuple[int, int, int]) -> None:
     label.setText(line if len(line) <= OUTPUT_PREVIEW_CHARS else line[: OUTPUT_PREVIEW_CHARS - 1] + "…")
     label.setBrush(QBrush(QColor(*[min(255, c + 90) for c in rgb])))
     label.setPos(4, node.view.boundingRect().height() + 2)
+
+
+HEADER_SIGNATURE_CHARS = 40  # about this much of a signature fits the header; the tooltip has it whole
+
+
+def header_lines(node) -> tuple[str, str]:
+    """A node's header: its title (its id when it has none) and a line under it with the
+    id (when the title is not it), the node's kind and its signature."""
+    name = node.name()
+    title = node.get_property("title") if node.has_property("title") else ""
+    kind = type(node).NODE_NAME
+    if isinstance(node, MissingNode):
+        kind = f"{node.get_property('missing_type') or '?'} (not available)"
+    if isinstance(node, (InputsNode, OutputsNode)):
+        return title or kind, ""
+    parts = [] if not title or title == name else [name]
+    parts.append(kind)
+    signature = signature_text(node.params())
+    if signature:
+        parts.append(signature)
+    return title or name, " · ".join(parts)
+
+
+def signature_text(params: dict[str, Any]) -> str:
+    """A node's signature as one line (``question -> answer``), "" when it has none."""
+    from ...signature import SignatureError, SignatureSpec
+
+    if not any(key in params for key in ("signature", "inputs", "outputs")):
+        return ""
+    try:
+        return str(SignatureSpec.from_dict(params))
+    except (SignatureError, KeyError, TypeError, ValueError):
+        return str(params.get("signature", ""))
+
+
+def show_header(node) -> None:
+    """Draw the node's header: its title in bold, and under it a smaller line with its id,
+    kind and signature. The header is not edited in place (the inspector edits the title),
+    so a double-click on it can never rename the node to the title's text."""
+    import html
+
+    title, subtitle = header_lines(node)
+    view = node.view
+    item = view.text_item
+    item.set_locked(True)
+    limit = HEADER_SIGNATURE_CHARS + 30  # the id and the kind, then the signature
+    short = subtitle if len(subtitle) <= limit else subtitle[: limit - 1] + "…"
+    item.setHtml(f"<b>{html.escape(title)}</b>" + (f"<br><small>{html.escape(short)}</small>" if short else ""))
+    item.setToolTip(f"{title}\n{subtitle}" if subtitle else title)
+    if view.scene() is not None:
+        view.draw_node()  # the header's height and the node's width follow the text
 
 
 CODE_RGB = (235, 200, 110)  # amber: this node runs Python code
