@@ -137,12 +137,19 @@ def _label(ctx):
     return QLabel("a panel")
 
 
+def _wide(ctx):
+    from PySide6.QtWidgets import QLabel
+
+    return QLabel("a wide panel", minimumWidth=520)
+
+
 EXTRA_PANELS = SimpleNamespace(  # a tab group in each area, cheap to make
     studio_panels=hookimpl(
         lambda: [
             PanelSpec("x:left", "Left", _label, area="left"),
             PanelSpec("x:right", "Right", _label, area="right"),
             PanelSpec("x:bottom", "Bottom", _label, area="bottom", visible=False),
+            PanelSpec("x:wide", "Wide", _wide, area="right", visible=False),
         ]
     )
 )
@@ -176,3 +183,18 @@ def test_a_restored_layout_comes_back_without_stray_tab_bars(qtbot, qapp, make_s
         assert second.docks[pid].width() == pytest.approx(width, abs=3), pid
         assert second.docks[pid].height() == pytest.approx(height, abs=3), pid
     assert_fits(second, 1024, 640)
+
+
+def test_a_panel_opened_from_the_view_menu_gets_the_width_it_needs(qtbot, make_studio):
+    from studio.qt.main_window import MainWindow
+
+    window = MainWindow(make_studio(("x", EXTRA_PANELS)), quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(window)
+    window.resize(*SCREENS[0])
+    window.show()
+    wide = window.docks["x:wide"]
+    assert window.docks["x:right"].width() < 520
+    wide.toggleViewAction().trigger()
+    qtbot.waitUntil(lambda: wide.width() >= 520)
+    assert not wide.widget().horizontalScrollBar().isVisible()
+    assert window.centralWidget().width() >= 0.3 * SCREENS[0][0] - 10  # the home page keeps its share

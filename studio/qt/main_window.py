@@ -78,7 +78,8 @@ def _content_width(dock: QDockWidget) -> int:
     inner = content.widget() if isinstance(content, QScrollArea) else None
     if isinstance(content, QScrollArea) and isinstance(inner, QWidget):
         scroll_bar = content.verticalScrollBar().sizeHint().width()
-        return inner.minimumSizeHint().width() + scroll_bar + 2 * content.frameWidth()
+        width = inner.minimumWidth() or inner.minimumSizeHint().width()  # as the scroll area keeps it
+        return width + scroll_bar + 2 * content.frameWidth()
     return content.minimumSizeHint().width()
 
 
@@ -242,8 +243,31 @@ class MainWindow(QMainWindow):
 
     def _raise_later(self, dock: QDockWidget) -> None:
         """A panel opened from the View menu comes to the front of its tab group (once the
-        layout has placed it)."""
-        QTimer.singleShot(0, dock.raise_)
+        layout has placed it), and its side of the window widens to show it whole where
+        the home page keeps a third of the width."""
+
+        def front() -> None:
+            dock.raise_()
+            self._widen_for(dock)
+
+        QTimer.singleShot(0, dock, front)
+
+    def _widen_for(self, dock: QDockWidget) -> None:
+        area = self.dockWidgetArea(dock)
+        if dock.isFloating() or area not in (AREAS["left"], AREAS["right"]):
+            return
+        need = _content_width(dock)
+        others = sum(
+            d.width()
+            for d in self.docks.values()
+            if d.isVisible()
+            and not d.isFloating()
+            and self.dockWidgetArea(d) not in (area, AREAS["bottom"])
+            and not d.visibleRegion().isEmpty()
+        )
+        room = int(self.width() * (1 - CENTRE_SHARE)) - others
+        if dock.width() < need and room > dock.width():
+            self.resizeDocks([dock], [min(need, room)], Qt.Orientation.Horizontal)
 
     def _arrange_default_layout(self) -> None:
         """The first-start layout: each area's panels in one tab group (a panel opened later
@@ -391,6 +415,7 @@ class MainWindow(QMainWindow):
             return None
         dock.show()
         dock.raise_()
+        self._raise_later(dock)  # again once placed, widened to show it whole
         return self.panels.get(panel_id)
 
     # ------------------------------------------------------------------ layout
