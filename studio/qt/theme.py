@@ -7,6 +7,8 @@ Fusion does not follow a forced colour scheme on every platform (X11 for one).
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QWidget
@@ -141,10 +143,17 @@ def _palette(palette: QPalette | None) -> QPalette:
 
 def tone(name: str, palette: QPalette | None = None) -> QColor:
     """The status colour ``name`` (``TONES``) for text drawn on the palette's base or window
-    colour (tables, text views, labels), readable on each."""
+    colour (tables, text views, labels), readable on each. Cheap to ask again (item models
+    ask at paint time): computed once per palette."""
     p = _palette(palette)
     role = QPalette.ColorRole
-    return readable(TONES[name], *(p.color(r) for r in (role.Base, role.AlternateBase, role.Window)))
+    backgrounds = tuple(p.color(r).rgb() for r in (role.Base, role.AlternateBase, role.Window))
+    return QColor(_tone(name, backgrounds))
+
+
+@lru_cache(maxsize=256)
+def _tone(name: str, backgrounds: tuple[int, ...]) -> int:
+    return readable(TONES[name], *(QColor.fromRgb(rgb) for rgb in backgrounds)).rgb()
 
 
 def tint(name: str, strength: float = 0.35, palette: QPalette | None = None) -> QColor:
