@@ -60,7 +60,7 @@ def preset(name: str) -> Scheme:
         raise ValueError(f"not a scheme name: {name.strip()!r} (try int8, int4-g32, int4-g128-asym)")
     fields: dict = {"bits": int(parts[0][3:])}
     if not 2 <= fields["bits"] <= 8:
-        raise ValueError(f"{name.strip()!r}: {fields['bits']} bits is not offered; from int2 to int8")
+        raise ValueError(f"{name.strip()!r}: the bits go from 2 to 8 (int2 … int8), not {fields['bits']}")
     for part in parts[1:]:
         if part == "asym":
             fields["symmetric"] = False

@@ -139,9 +139,12 @@ class QuantizerPanel(QWidget, Panel):
         buttons = QHBoxLayout()
         buttons.addWidget(self.quantize_button)
         buttons.addWidget(open_report)
-        buttons.addWidget(self.schemes, 1)
-        buttons.addWidget(self.compare_button)
-        buttons.addWidget(self.sweep_button)
+        buttons.addStretch(1)
+        schemes_row = QHBoxLayout()  # the schemes Compare and the sweep use, on a line of their own
+        schemes_row.addWidget(QLabel("Schemes"))
+        schemes_row.addWidget(self.schemes, 1)
+        schemes_row.addWidget(self.compare_button)
+        schemes_row.addWidget(self.sweep_button)
         running = QHBoxLayout()
         running.addWidget(self.progress, 1)
         running.addWidget(self.cancel_button)
@@ -159,9 +162,11 @@ class QuantizerPanel(QWidget, Panel):
         layout.addLayout(top)
         layout.addWidget(self.form)
         layout.addLayout(buttons)
+        layout.addLayout(schemes_row)
         layout.addLayout(running)
         layout.addWidget(self.summary)
         layout.addWidget(self.tabs, 1)
+        self.before_problems: str | None = None  # the summary line, while it shows what the schemes lack
         self.schemes.setToolTip("Schemes to compare, separated by commas: int8, int8-tensor, int4-g32, int4-g128-asym…")
         self.schemes.textChanged.connect(self.check_schemes)
         granularity = self.form.editors["granularity"][0]
@@ -184,7 +189,12 @@ class QuantizerPanel(QWidget, Panel):
         self.compare_button.setEnabled(not problems and not self.tracker.busy)
         self.compare_button.setToolTip("\n".join(problems) or "Quantize with each scheme and compare them")
         if problems:
+            if self.before_problems is None:  # what the line said before: back once the names are right
+                self.before_problems = self.summary.text()
             self.summary.setText("<br>".join(f"⚠ {html.escape(p)}" for p in problems))
+        elif self.before_problems is not None:
+            self.summary.setText(self.before_problems)
+            self.before_problems = None
         return problems
 
     # ---- running
@@ -214,6 +224,9 @@ class QuantizerPanel(QWidget, Panel):
             self.summary.setText("The sensitivity sweep measures loss: fill in “measure text” first.")
             return None
         scheme = self.schemes.text().split(",")[0].strip() or "int4-g32"
+        if scheme_problems(scheme):  # the sweep quantizes with the first scheme named
+            self.check_schemes()
+            return None
         return self._start(
             "quantizer.sensitivity", {"scheme": scheme}, "Sensitivity sweep", self.sweep_table, SENSITIVITY_TAB
         )

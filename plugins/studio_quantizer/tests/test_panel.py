@@ -142,7 +142,7 @@ def test_the_group_size_is_off_unless_the_granularity_has_groups_and_bad_scheme_
     panel.schemes.setText("int8, int1, int4-g1, int4-x, fp16")
     problems = panel.check_schemes()
     assert problems == [
-        "'int1': 1 bits is not offered; from int2 to int8",
+        "'int1': the bits go from 2 to 8 (int2 … int8), not 1",
         "'int4-g1': a group holds at least 2 values (g32, g64, g128…)",
         "'int4-x': unknown part 'x' (parts: -tensor, -channel, -g<size> such as -g32, -asym)",
         "not a scheme name: 'fp16' (try int8, int4-g32, int4-g128-asym)",
@@ -151,3 +151,4 @@ def test_the_group_size_is_off_unless_the_granularity_has_groups_and_bad_scheme_
     assert not panel.compare_button.isEnabled() and panel.compare() is None
     panel.schemes.setText("int8, int4-g32-asym")
     assert panel.check_schemes() == [] and panel.compare_button.isEnabled()
+    assert panel.summary.text() == "Quantize a checkpoint to see its report."  # as it was before
