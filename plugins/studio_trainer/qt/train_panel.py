@@ -237,11 +237,11 @@ class TrainPanel(QWidget, Panel):
             self.summary.setToolTip("\n".join(problems))
             self.train_button.setEnabled(False)
             return
-        self.summary.setToolTip("")
         self.train_button.setEnabled(not self.tracker.busy)
         m, d = params.model, params.data
-        schedule = plan(params)
-        short = f"<br>⚠ Short run: {'; '.join(schedule.changes)}." if schedule.changes else ""
+        schedule = plan(params)  # what the run will use: warmup and validation fit to its length
+        short = f"<br>⚠ Short run: {'; '.join(schedule.brief)}." if schedule.changes else ""
+        self.summary.setToolTip("\n".join(schedule.changes))
         if params.resume:
             self.summary.setText("The model, tokenizer and settings come from the run being resumed.")
             return
@@ -323,7 +323,7 @@ class TrainPanel(QWidget, Panel):
             self.status.setText(f"Resuming {run_id} as run {new_id}; its curve continues in Metrics.")
 
 
-def add_browse(form: ParamsForm, name: str, text: str, title: str, files: str | None = None) -> QPushButton:
+def add_browse(form: ParamsForm, name: str, text: str, title: str, files: str | None = None) -> QToolButton:
     """A button beside the text field ``name`` of ``form`` that fills it with a file chosen
     (``files``: the dialog's filter) or, without ``files``, a folder."""
     edit = form.editors[name][0]
@@ -340,7 +340,7 @@ def add_browse(form: ParamsForm, name: str, text: str, title: str, files: str | 
         line.setContentsMargins(0, 0, 0, 0)
         line.addWidget(edit, 1)
         layout.insertRow(row, label, box)
-    button = QPushButton(text, objectName=f"trainer:browse-{name}-{'file' if files else 'folder'}")
+    button = QToolButton(text=text, objectName=f"trainer:browse-{name}-{'file' if files else 'folder'}")
     box_layout = box.layout()
     assert box_layout is not None
     box_layout.addWidget(button)
@@ -367,9 +367,8 @@ def train_a_model(ctx: PanelContext) -> TrainPanel | None:
         return None
     if not panel.tracker.busy:
         panel.status.setText(
-            "Press Train to start. The default settings (Reset to defaults) train a small character-level "
-            "model on Python's own sources in about a minute on a laptop CPU; curves appear in Metrics, "
-            "samples in Samples."
+            "Ready: press Train. The defaults (Reset to defaults) train a small model on Python's "
+            "sources in about a minute on a laptop CPU."
         )
         panel.train_button.setFocus()
     return panel

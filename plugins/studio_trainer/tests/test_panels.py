@@ -265,7 +265,8 @@ def test_a_run_too_short_for_its_warmup_and_validation_is_warned_before_it_start
     assert "Short run" not in panel.summary.text()  # the defaults: 2000 steps
     editor(panel.train_form, "max_steps").setValue(100)
     text = panel.summary.text()
-    assert "⚠ Short run: warmup_steps 200 shortened to 10" in text and "eval_interval 250 shortened to 25" in text
+    assert "⚠ Short run: warmup 10 steps, not 200; validation every 25 steps, not 250; 25 validation batches" in text
+    assert "warmup_steps 200 shortened to 10, a tenth of this 100-step run" in panel.summary.toolTip()  # why
     assert panel.train_button.isEnabled()
 
 
@@ -303,7 +304,7 @@ def test_train_a_model_on_the_home_page_shows_the_trainer_ready_to_train(window)
     action.trigger()
     panel = window.panels["trainer:train"]
     assert window.docks["trainer:train"].isVisible()
-    assert panel.status.text().startswith("Press Train to start. The default settings (Reset to defaults) train")
+    assert panel.status.text().startswith("Ready: press Train. The defaults (Reset to defaults) train a small")
     editor(panel.train_form, "max_steps").setValue(50)
     action.trigger()  # settings of the person's own are kept
     assert panel.values()["max_steps"] == 50

@@ -43,6 +43,11 @@ def test_a_short_run_validates_a_few_times_and_never_more_than_it_trains():
     assert "warmup 10 steps" in line and "validation every 25 steps on 25 batches" in line
     assert "warmup_steps 200 shortened to 10" in line and "eval_interval 250 shortened to 25" in line
     assert "eval_iters 200 lowered to 25" in line
+    assert schedule.brief == (
+        "warmup 10 steps, not 200",
+        "validation every 25 steps, not 250",
+        "25 validation batches, not 200",
+    )
     assert plan(TrainParams(max_steps=100, grad_accum=8)).eval_iters == 200  # 25 steps x 8 micro-batches
     assert plan(TrainParams(max_steps=3)).eval_interval == 1
 

@@ -41,6 +41,7 @@ class Plan:
     eval_interval: int
     eval_iters: int
     changes: tuple[str, ...]  # what was shortened and why, in words (empty: the settings as given)
+    brief: tuple[str, ...] = ()  # the same, short: "warmup 20 steps, not 200"
 
     def describe(self, max_steps: int) -> str:
         """One line for the run's log."""
@@ -52,19 +53,22 @@ class Plan:
 
 
 def plan(p: TrainParams) -> Plan:
-    steps, changes = p.max_steps, []
+    steps, changes, brief = p.max_steps, [], []
     warmup = min(p.warmup_steps, steps // WARMUP_SHARE)
     if warmup != p.warmup_steps:
         changes.append(
             f"warmup_steps {p.warmup_steps} shortened to {warmup}, a tenth of this {steps}-step run, "
             "so the learning rate peaks and decays"
         )
+        brief.append(f"warmup {warmup} steps, not {p.warmup_steps}")
     interval = min(p.eval_interval, max(1, steps // MIN_EVALS))
     if interval != p.eval_interval:
         changes.append(f"eval_interval {p.eval_interval} shortened to {interval}: at least {MIN_EVALS} validations")
+        brief.append(f"validation every {interval} steps, not {p.eval_interval}")
     iters = min(p.eval_iters, interval * p.grad_accum)
     if iters != p.eval_iters:
         changes.append(
             f"eval_iters {p.eval_iters} lowered to {iters}: no more validation batches than training batches"
         )
-    return Plan(warmup, interval, iters, tuple(changes))
+        brief.append(f"{iters} validation batches, not {p.eval_iters}")
+    return Plan(warmup, interval, iters, tuple(changes), tuple(brief))
