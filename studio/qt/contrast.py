@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PySide6.QtCore import QModelIndex, Qt
+from PySide6.QtCore import QEvent, QModelIndex, Qt
 from PySide6.QtGui import QBrush, QColor, QPalette, QTextDocument, QTextFormat
 from PySide6.QtGui import Qt as GuiQt  # Qt.mightBeRichText lives in QtGui's Qt namespace
 from PySide6.QtWidgets import (
@@ -71,13 +71,17 @@ def themed(theme: str) -> Iterator[None]:
     palette, style and theme back (tests)."""
     app = QApplication.instance()
     assert isinstance(app, QApplication), "a QApplication is needed"
+    # windows closed by earlier tests wait for an event loop to be deleted; each would take
+    # the palette change too (most of a switch's cost in a long test session)
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     palette, style, current = QApplication.palette(), app.style().name(), _current["theme"]
     apply_theme(app, theme)
     QApplication.sendPostedEvents()  # widgets learn of a new application palette by posted events
     try:
         yield
     finally:
-        app.setStyle(style)
+        if app.style().name() != style:
+            app.setStyle(style)
         app.setPalette(palette)
         _current["theme"] = current
         _retone(app)

@@ -54,7 +54,8 @@ def wants_dark(theme: str) -> bool:
 
 def apply_theme(app: QApplication, theme: str) -> None:
     _current["theme"] = theme
-    app.setStyle("Fusion")
+    if app.style().name().lower() != "fusion":  # restyling every widget again costs a visible moment
+        app.setStyle("Fusion")
     app.setPalette(dark_palette() if wants_dark(theme) else app.style().standardPalette())
     _retone(app)
     _plot_colours(app)

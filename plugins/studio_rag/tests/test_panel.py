@@ -27,9 +27,11 @@ def collection_file(window, name: str):
 def index_into(window, docs, name="docs"):
     from studio_rag.collection_files import open_for_indexing
     from studio_rag.index import index_sources
-    from studio_rag.tests.toy import HashEmbedder
+    from studio_rag.tests.toy import HashEmbedder, InlineParser
 
-    index_sources(open_for_indexing(collection_file(window, name), HashEmbedder(), 200, 30), [docs], HashEmbedder())
+    store = open_for_indexing(collection_file(window, name), HashEmbedder(), 200, 30)
+    parser = InlineParser()  # parsed here: no helper process to start
+    index_sources(store, [docs], HashEmbedder(), parser=parser)  # type: ignore[arg-type]
 
 
 def test_panel_lists_sources_searches_and_inspects_chunks(window, docs):
@@ -78,7 +80,7 @@ def test_sources_show_why_each_file_was_skipped_in_one_word(window, docs):
 
     from studio_rag.collection_files import open_for_indexing
     from studio_rag.index import IndexOptions, index_sources
-    from studio_rag.tests.toy import HashEmbedder
+    from studio_rag.tests.toy import HashEmbedder, InlineParser
 
     (docs / "self1").symlink_to("self2")
     (docs / "self2").symlink_to("self1")
@@ -86,7 +88,8 @@ def test_sources_show_why_each_file_was_skipped_in_one_word(window, docs):
     (docs / "broken.pdf").write_bytes(os.urandom(2000))
     (docs / "buggy.txt").write_text("the parser trips on this one")
     store = open_for_indexing(collection_file(window, "docs"), HashEmbedder(), 200, 30)
-    index_sources(store, [docs], HashEmbedder(), IndexOptions(parser="studio_rag.tests.toy:buggy_parser"))
+    options = IndexOptions(parser="studio_rag.tests.toy:buggy_parser")
+    index_sources(store, [docs], HashEmbedder(), options, parser=InlineParser(options=options))  # type: ignore[arg-type]
     panel = window.show_panel("rag:panel")
     panel.refresh("docs")
     table = sources_table(panel)
@@ -248,7 +251,7 @@ def test_sources_fill_while_the_collection_is_indexed(window, docs, monkeypatch)
     from studio.api import Progress
     from studio_rag import index
     from studio_rag.collection_files import open_for_indexing
-    from studio_rag.tests.toy import HashEmbedder
+    from studio_rag.tests.toy import HashEmbedder, InlineParser
 
     panel = window.show_panel("rag:panel")
     panel.collections.setCurrentText("docs")
@@ -266,7 +269,8 @@ def test_sources_fill_while_the_collection_is_indexed(window, docs, monkeypatch)
         rows_seen.append(panel.sources.rowCount())
 
     embedder = HashEmbedder()
-    index.index_sources(open_for_indexing(path, embedder, 200, 30), [docs], embedder, progress=progress)
+    store = open_for_indexing(path, embedder, 200, 30)
+    index.index_sources(store, [docs], embedder, progress=progress, parser=InlineParser())  # type: ignore[arg-type]
     assert rows_seen[0] == 1 and rows_seen[-1] == 5 and rows_seen == sorted(rows_seen)
     panel.collections.setCurrentText("another")  # the user looks at another collection: left alone
     panel.show_indexed_so_far()
@@ -300,40 +304,28 @@ def test_build_sample_is_a_home_action_that_shows_the_panel_and_its_progress(win
     panel.tracker.runs.clear()
 
 
-@pytest.mark.parametrize("theme", ["light", "dark"])
-def test_search_marks_and_the_chunk_inspector_are_readable_in_both_themes(window, docs, theme):
-    """White text on pastel in the dark theme: the marks of a search's words and the
-    shaded chunks take their colours from the palette, at 4.5:1 contrast or more, and are
-    redrawn when the theme changes."""
+def test_search_marks_chunks_and_sources_are_readable_in_both_themes(window, docs):
+    """White text on pastel in the dark theme: the marks of a search's words, the shaded
+    chunks and the skipped sources take their colours from the palette, at 4.5:1 contrast
+    or more, and are redrawn when the theme changes."""
     from studio.widgets import coloured_text, low_contrast, themed, tint
 
+    (docs / "blob.txt").write_bytes(b"\0" * 100)
     index_into(window, docs)
     panel = window.show_panel("rag:panel")
     panel.refresh("docs")
     panel.mode.setCurrentText("keyword")
     panel.query.setText("boil the pasta")
-    other = "dark" if theme == "light" else "light"
-    with themed(other):
-        panel.search()  # drawn in the other theme, then the theme switches
-        with themed(theme):
-            pieces = list(coloured_text(panel))
-            marks = [p for p in pieces if p.where == "preview" and p.text.lower() in ("boil", "pasta")]
-            chunks = [p for p in pieces if p.where == "inspector (selection)"]
-            assert len(marks) >= 2 and len(chunks) == len(panel.inspector.extraSelections()) >= 2
-            assert not [p for p in pieces if p.where == "preview" and p.text.lower() == "the"]  # a stop word
-            assert not low_contrast(panel), [str(p) for p in low_contrast(panel)]
-            assert len({p.bg.name() for p in chunks}) >= 2  # chunks are still told apart
-            assert {p.bg.name() for p in marks} == {tint("match").name()}  # redrawn for this theme
-
-
-@pytest.mark.parametrize("theme", ["light", "dark"])
-def test_skipped_and_failed_sources_are_readable_in_both_themes(window, docs, theme):
-    from studio.widgets import coloured_text, low_contrast, themed
-
-    (docs / "blob.txt").write_bytes(b"\0" * 100)
-    index_into(window, docs)
-    panel = window.show_panel("rag:panel")
-    with themed(theme):
-        panel.refresh("docs")
-        assert [p.text for p in coloured_text(panel.sources)] == ["skipped"]
-        assert not low_contrast(panel)
+    for theme, other in (("light", "dark"), ("dark", "light")):
+        with themed(other):
+            panel.search()  # drawn in the other theme, then the theme switches
+            with themed(theme):
+                pieces = list(coloured_text(panel))
+                marks = [p for p in pieces if p.where == "preview" and p.text.lower() in ("boil", "pasta")]
+                chunks = [p for p in pieces if p.where == "inspector (selection)"]
+                assert len(marks) >= 2 and len(chunks) == len(panel.inspector.extraSelections()) >= 2
+                assert not [p for p in pieces if p.where == "preview" and p.text.lower() == "the"]  # a stop word
+                assert [p.text for p in pieces if p.where.startswith("sources")] == ["skipped"]
+                assert not low_contrast(panel), (theme, [str(p) for p in low_contrast(panel)])
+                assert len({p.bg.name() for p in chunks}) >= 2  # chunks are still told apart
+                assert {p.bg.name() for p in marks} == {tint("match").name()}  # redrawn for this theme

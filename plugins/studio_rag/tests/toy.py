@@ -8,7 +8,9 @@ import hashlib
 import os
 import re
 import time
+from collections import deque
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,6 +45,33 @@ def embedder() -> HashEmbedder:
 
 def slow_embedder() -> SlowEmbedder:
     return SlowEmbedder()
+
+
+class InlineParser:
+    """``index.Parser`` without its helper process: parses in this one, for tests that only
+    need a small collection (starting the helper is most of a one-second index)."""
+
+    def __init__(self, spec: str = HashEmbedder.spec, options: Any = None):
+        from studio_rag import index
+
+        self.options = options or index.IndexOptions()
+        index._init_worker(spec, self.options.parser)  # what the helper process does first
+        self.pending: deque[tuple[Path, Any]] = deque()
+
+    def submit(self, path: Path) -> None:
+        from studio_rag.index import parse_and_chunk
+
+        o = self.options
+        self.pending.append((path, parse_and_chunk(str(path), o.chunk_size, o.overlap, o.max_bytes)))
+
+    def next(self) -> tuple[Path, Any]:
+        return self.pending.popleft()
+
+    def drop_pending(self) -> None:
+        self.pending.clear()
+
+    def close(self) -> None:
+        self.pending.clear()
 
 
 def hanging_parser(path: Path, max_bytes: int):
