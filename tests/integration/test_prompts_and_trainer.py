@@ -23,3 +23,11 @@ def test_studio_checkpoint_answers_a_predictor(make_studio, run_job, tmp_path):
     assert isinstance(out.answer, str)
     llm = next(s for s in trace.spans if s["kind"] == "llm")
     assert llm["model"].startswith("studio/") and llm["tokens"]["completion"] <= 16
+    # the first call loaded the checkpoint: a load span of its own inside the call, and the
+    # call's time split into loading and generating
+    (load,) = [s for s in trace.spans if s["kind"] == "load"]
+    assert load["parent"] == llm["id"] and 0 < load["duration"] <= llm["duration"]
+    assert llm["load_time"] == load["duration"] and llm["generation_time"] > 0
+    with context(lm=lm, tracer=trace):
+        Predict("question -> answer")(question="how?")  # loaded already
+    assert len([s for s in trace.spans if s["kind"] == "load"]) == 1

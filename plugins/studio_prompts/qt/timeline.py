@@ -42,9 +42,10 @@ def tick_step(seconds: float, width: float, min_gap: float = MIN_TICK_GAP) -> fl
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw * (1 - 1e-9))
 
 
-def tick_label(t: float, step: float) -> str:
-    """``t`` seconds as an axis label: ms under a second's step, s from there."""
-    if step < 1.0:
+def tick_label(t: float, step: float, seconds: float) -> str:
+    """``t`` seconds as an axis label, for ticks ``step`` apart on a run of ``seconds``: in
+    ms for a run under a second, else in s (with the decimals the step needs)."""
+    if seconds < 1.0:
         decimals = max(0, -math.floor(math.log10(step * 1000) + 1e-9))
         return f"{t * 1000:.{decimals}f} ms"
     decimals = max(0, -math.floor(math.log10(step) + 1e-9))
@@ -103,7 +104,7 @@ class Timeline(QAbstractScrollArea):
             return []
         step = tick_step(seconds, width - LABELS - 10)
         count = int(seconds / step + 1e-9)
-        return [(self._x(self.t0 + i * step, width), tick_label(i * step, step)) for i in range(count + 1)]
+        return [(self._x(self.t0 + i * step, width), tick_label(i * step, step, seconds)) for i in range(count + 1)]
 
     def legend(self) -> list[tuple[str, QColor]]:
         """The span kinds in this run, by colour (and errors, when there are any)."""

@@ -56,6 +56,11 @@ def fan_out(path: Path, branches: int, model: dict | None = None) -> Path:
     )
 
 
+def unknown_country(country: str) -> str:
+    """A function node that fails: a workflow run that fails without a model call."""
+    raise ValueError(f"no capital known for {country}")
+
+
 def join(**answers: str) -> str:
     return "|".join(answers[k] for k in sorted(answers, key=lambda k: int(k[1:])))
 

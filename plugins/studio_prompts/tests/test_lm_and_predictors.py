@@ -332,3 +332,30 @@ def test_structured_output_is_asked_where_the_provider_has_it(llm_server, lm):
     assert "response_format" not in llm_server.requests[0]
     assert lm.copy(model="openai/gpt-4o-mini").supports_structured_output() is True
     assert LM("echo", backend=lambda **kw: "x").supports_structured_output() is False
+
+
+def test_a_model_load_the_provider_reports_is_its_own_span_inside_the_call():
+    """A local model's first call took 11 s, loading and generating, with no split shown."""
+    loads = iter([True, False])
+
+    def provider(model, messages, **params):
+        reply = {
+            "model": model,
+            "choices": [{"message": {"content": "[[ ## answer ## ]]\nParis"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+        }
+        if next(loads):
+            reply["studio_load"] = {"start": time.time(), "seconds": 0.04, "name": "load run-1"}
+            time.sleep(0.06)  # the load (0.04 s of it), then the generation
+        return reply
+
+    trace = Collector()
+    with context(lm=LM("local/run-1", backend=provider, cache=False), tracer=trace):
+        Predict("question -> answer")(question="Capital of France?")
+        Predict("question -> answer")(question="Capital of Spain?")  # loaded already: no load span
+    (load,) = [s for s in trace.spans if s["kind"] == "load"]
+    first, second = [s for s in trace.spans if s["kind"] == "llm"]
+    assert load["parent"] == first["id"] and load["name"] == "load run-1" and load["duration"] == 0.04
+    assert first["start"] <= load["start"] and first["load_time"] == 0.04
+    assert first["generation_time"] == pytest.approx(first["latency"] - 0.04)
+    assert "load_time" not in second and "generation_time" not in second

@@ -143,3 +143,44 @@ def test_ten_thousand_spans_load_in_the_model_under_a_second(qtbot):
     t0 = time.perf_counter()
     live.add_spans(records)
     assert live.rowCount(live.index(0, 0)) == 2000 and time.perf_counter() - t0 < 2.0
+
+
+def test_a_whitespace_only_or_empty_reply_is_shown_not_blank():
+    """A reply of two spaces and a newline showed as an empty "Raw reply"."""
+    from studio_prompts.qt.trace_panel import render_details
+
+    shown = render_details({"kind": "llm", "name": "answer", "reply": "  \n"})
+    assert "Raw reply</b> <i>(whitespace only: 2 spaces, 1 newline)</i>" in shown
+    assert "\u2420\u2420\u21b5" in shown  # a mark per character
+    assert "Raw reply</b> <i>(empty)</i>" in render_details({"kind": "llm", "reply": ""})
+    assert "(whitespace only: 1 tab)" in render_details({"kind": "parse", "outputs": {"a": 1}, "reply": "\t"})
+    plain = render_details({"kind": "llm", "reply": " Paris "})
+    assert "whitespace only" not in plain and "> Paris </pre>" in plain
+
+
+def test_the_timeline_has_a_time_axis_and_a_legend(qtbot):
+    from studio_prompts.qt.timeline import HEADER, Timeline
+
+    timeline = Timeline()
+    qtbot.addWidget(timeline)
+    timeline.resize(700, 300)
+    t = 1_700_000_000.0
+    timeline.set_spans(
+        [
+            {"id": "w", "kind": "workflow", "name": "run", "start": t, "duration": 2.5},
+            {"id": "l", "kind": "llm", "name": "answer", "start": t + 0.1, "duration": 2.2},
+            {"id": "m", "kind": "load", "name": "load run", "start": t + 0.1, "duration": 1.9},
+            {"id": "p", "kind": "parse", "name": "chat", "start": t + 2.3, "duration": 0.01, "status": "error"},
+        ]
+    )
+    timeline.show()
+    labels = [label for _x, label in timeline.ticks()]
+    assert labels[0] in ("0 s", "0.0 s") and labels[-1] in ("2 s", "2.5 s", "2.0 s") and len(labels) >= 3
+    assert all(label.endswith(" s") for label in labels)
+    xs = [x for x, _label in timeline.ticks()]
+    assert xs == sorted(xs) and xs[0] == pytest.approx(timeline._x(t, timeline.viewport().width()))
+    assert [kind for kind, _color in timeline.legend()] == ["workflow", "llm", "load", "parse", "error"]
+    timeline.set_spans([{"id": "a", "kind": "llm", "name": "a", "start": t, "duration": 0.12}])
+    assert all(label.endswith(" ms") for _x, label in timeline.ticks())  # under a second: ms
+    assert timeline.row_at(HEADER - 1) == -1 and timeline.row_at(HEADER + 1) == 0  # the header stays on top
+    timeline.grab()  # paints the header, axis and rows without error

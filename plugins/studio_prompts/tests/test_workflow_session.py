@@ -451,9 +451,20 @@ def test_job_parameters_from_the_forms(tmp_path):
     assert runs.missing_problem({"a": "x.t", "b": "x.t"}) == (
         "Cannot run: nodes a (x.t), b (x.t): not available (plugin missing or disabled)."
     )
-    # a node type named after an installed plugin that contributes nothing: that plugin is disabled
-    assert runs.missing_problem({"r": "rag.retrieve"}) == (
-        "Cannot run: nodes r (rag.retrieve): plugin rag is disabled or did not load (enable it in Plugins)."
+
+
+def test_nodes_no_plugin_provides_say_whether_their_plugin_is_disabled(monkeypatch):
+    """They said "need a plugin that is not installed" when the plugin was only disabled."""
+    import studio_prompts.workflow.graph as graph
+
+    monkeypatch.setattr(graph, "contributions", lambda _hook: [])  # rag is installed, but contributes nothing
+    assert runs.missing_problem({"r": "rag.retrieve", "s": "nosuchplugin.find"}) == (
+        "Cannot run: nodes r (rag.retrieve): plugin rag is disabled or did not load (enable it in Plugins); "
+        "s (nosuchplugin.find): not available (plugin missing or disabled)."
+    )
+    monkeypatch.setattr(graph, "contributions", lambda _hook: [NodeType("rag.retrieve", "Retrieve", "x:y")])
+    assert runs.missing_problem({"r": "rag.nothing"}) == (
+        "Cannot run: nodes r (rag.nothing): plugin rag has no such node type (another version of it?)."
     )
 
 
@@ -525,3 +536,27 @@ def test_the_editors_logic_imports_no_qt():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+# ------------------------------------------------------------------ sample workflows
+
+
+def test_samples_are_copied_once_into_a_workspace_never_over_a_users_file(tmp_path):
+    from studio.api import Folders
+    from studio_prompts.samples import SAMPLE, copy_samples, sample_files, sample_path
+
+    source = tmp_path / "samples"
+    source.mkdir()
+    for name in (SAMPLE, "rag.workflow.json"):
+        (source / name).write_text(f'{{"sample": "{name}"}}')
+    folders = Folders(tmp_path / "ws")
+    folders.workflows.mkdir(parents=True)
+    mine = folders.workflows / "rag.workflow.json"
+    mine.write_text("the user's own")
+    copied = copy_samples(folders, "prompts", source)
+    assert copied == [folders.workflows / SAMPLE] and mine.read_text() == "the user's own"
+    (folders.workflows / SAMPLE).unlink()  # the user deletes the sample: it stays deleted
+    assert copy_samples(folders, "prompts", source) == [] and not (folders.workflows / SAMPLE).exists()
+    assert sample_path(folders, source) == folders.workflows / SAMPLE  # asked for: copied again
+    assert (folders.workflows / SAMPLE).read_text() == f'{{"sample": "{SAMPLE}"}}'
+    assert {p.name for p in sample_files()} >= {SAMPLE, "rag.workflow.json"}  # the studio's own samples

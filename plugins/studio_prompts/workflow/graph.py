@@ -58,15 +58,21 @@ class NodeError(RuntimeError):
 
 def unavailable(type_id: str) -> str:
     """Why no plugin provides node type ``type_id``, as the user can act on it. Node types
-    are named ``<plugin id>.<name>``: when a plugin of that id is installed (an entry point
-    of the studio's group) it is disabled, or failed to load; else it is not installed, or
-    named otherwise. The API does not say which plugins are disabled, hence the hedges."""
+    are named ``<plugin id>.<name>``. When that plugin contributes other node types, it is
+    there but has no such one (another version of it); when it is installed (an entry
+    point of the studio's group) but contributes none, it is disabled, or failed to load;
+    else it is not installed, or named otherwise. The API does not say which plugins are
+    disabled, hence the hedges."""
     from importlib.metadata import entry_points
 
     from studio.api import ENTRY_POINT_GROUP
 
     plugin = type_id.partition(".")[0]
-    if plugin and plugin in {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}:
+    if not plugin:
+        return "not available (plugin missing or disabled)"
+    if any(node.id.partition(".")[0] == plugin for node in contributions("studio_workflow_nodes")):
+        return f"plugin {plugin} has no such node type (another version of it?)"
+    if plugin in {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}:
         return f"plugin {plugin} is disabled or did not load (enable it in Plugins)"
     return "not available (plugin missing or disabled)"
 

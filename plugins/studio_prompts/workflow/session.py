@@ -213,9 +213,9 @@ class WorkflowSession:
 
     def _unsaved_in(self, auto: Path, text: str, spec: WorkflowFile) -> bool:
         """Whether the autosave ``auto`` holds edits the file (``text``, read as ``spec``) lacks:
-        compared by content — as the canvas draws the file, when it did — not by text, so an
-        autosave of edits undone back to the file (or the file as the editor writes it) is
-        not offered as "unsaved changes". One that cannot be read is not offered either."""
+        compared by content — the file's, and the file as the canvas draws it — not by text,
+        so an autosave of edits undone back to the file (or the file as the editor writes it)
+        is not offered as "unsaved changes". One that cannot be read is not offered either."""
         try:
             saved = auto.read_text(encoding="utf-8")
             if saved == text:
@@ -223,8 +223,8 @@ class WorkflowSession:
             autosaved = parse_workflow_text(saved, str(auto))
         except (OSError, UnicodeDecodeError, WorkflowError):
             return False
-        baseline = self.drawn_spec if self.drawn_spec is not None else spec
-        return autosaved.model_dump(mode="json") != baseline.model_dump(mode="json")
+        found = autosaved.model_dump(mode="json")
+        return all(found != known.model_dump(mode="json") for known in (spec, self.drawn_spec) if known is not None)
 
     def disk_change(self, path: Path) -> DiskChange:
         """Another program changed (or replaced) ``path``: reload it when there are no
