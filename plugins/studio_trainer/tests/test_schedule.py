@@ -24,7 +24,7 @@ def test_the_defaults_are_used_as_given_for_a_run_as_long_as_they_are_meant_for(
     assert "(" not in schedule.describe(2000)
 
 
-@pytest.mark.parametrize("max_steps", [5, 50, 100, 199, 300])
+@pytest.mark.parametrize("max_steps", [5, 50, 100, 199, 399])
 def test_a_short_run_warms_up_peaks_and_decays_within_the_run(max_steps):
     """max_steps below warmup_steps left the learning rate rising all run."""
     params = TrainParams(max_steps=max_steps)  # warmup_steps 200
@@ -55,3 +55,6 @@ def test_a_short_run_validates_a_few_times_and_never_more_than_it_trains():
 def test_settings_that_fit_the_run_are_kept():
     schedule = plan(TrainParams(max_steps=400, warmup_steps=40, eval_interval=50, eval_iters=20))
     assert (schedule.warmup, schedule.eval_interval, schedule.eval_iters, schedule.changes) == (40, 50, 20, ())
+    # unusual but deliberate: a long warmup, one validation at the very end (benchmarks do this)
+    schedule = plan(TrainParams(max_steps=400, warmup_steps=200, eval_interval=400, eval_iters=20))
+    assert (schedule.warmup, schedule.eval_interval, schedule.changes) == (200, 400, ())

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from ..config import TrainParams
 
-#: warmup takes at most this share of a run, so the learning rate peaks and then decays
+#: a warmup longer than half the run is a setting meant for a longer run: it is cut to a tenth
 WARMUP_SHARE = 10  # a tenth
-#: a run is validated at least this many times (the last step included)
+#: a run whose validation interval is longer than the run is validated this many times instead
 MIN_EVALS = 4
 
 
@@ -30,11 +30,17 @@ def lr_at(step: int, *, max_lr: float, min_lr: float, warmup: int, total: int) -
 class Plan:
     """What a run uses: the settings, shortened where they are meant for a longer run.
 
-    * warmup: at most a tenth of ``max_steps`` (200 warmup steps in a 100-step run would
-      leave the learning rate rising all run: it warms up over 10 steps instead);
-    * validation: at least ``MIN_EVALS`` times a run (every ``max_steps // 4`` steps at
-      most), and each evaluation reads at most as many batches as the training between
-      two evaluations does (``eval_interval * grad_accum``): never more eval than training.
+    * warmup: a warmup over half of ``max_steps`` becomes a tenth of it (200 warmup steps
+      in a 100-step run would leave the learning rate rising all run: it warms up over 10
+      steps instead);
+    * validation: an interval longer than the run becomes ``max_steps // MIN_EVALS`` (else
+      only the last step is validated), and each evaluation reads at most as many batches
+      as the training between two evaluations does (``eval_interval * grad_accum``): never
+      more eval than training.
+
+    Settings that fit the run are used as given, even unusual ones (a warmup of 40% of the
+    run; one validation at the end with ``eval_interval == max_steps``): benchmarks and
+    comparisons with other trainers depend on that.
     """
 
     warmup: int
@@ -54,16 +60,19 @@ class Plan:
 
 def plan(p: TrainParams) -> Plan:
     steps, changes, brief = p.max_steps, [], []
-    warmup = min(p.warmup_steps, steps // WARMUP_SHARE)
+    warmup = steps // WARMUP_SHARE if 2 * p.warmup_steps > steps else p.warmup_steps
     if warmup != p.warmup_steps:
         changes.append(
-            f"warmup_steps {p.warmup_steps} shortened to {warmup}, a tenth of this {steps}-step run, "
-            "so the learning rate peaks and decays"
+            f"warmup_steps {p.warmup_steps} shortened to {warmup}, a tenth of this {steps}-step run "
+            "(it was over half of it), so the learning rate peaks and decays"
         )
         brief.append(f"warmup {warmup} steps, not {p.warmup_steps}")
-    interval = min(p.eval_interval, max(1, steps // MIN_EVALS))
+    interval = max(1, steps // MIN_EVALS) if p.eval_interval > steps else p.eval_interval
     if interval != p.eval_interval:
-        changes.append(f"eval_interval {p.eval_interval} shortened to {interval}: at least {MIN_EVALS} validations")
+        changes.append(
+            f"eval_interval {p.eval_interval} shortened to {interval}: "
+            "longer than the run, it would validate only at its end"
+        )
         brief.append(f"validation every {interval} steps, not {p.eval_interval}")
     iters = min(p.eval_iters, interval * p.grad_accum)
     if iters != p.eval_iters:
