@@ -176,7 +176,7 @@ class PanelContext(InWorkspace, Protocol):
     def save_settings(self, values: dict[str, Any]) -> None: ...
     def show_message(self, text: str, level: str = "info") -> None: ...
     def show_panel(self, panel_id: str) -> Any:
-        """Show and raise a panel (``"<plugin id>.<panel id>"``, as in its PanelSpec);
+        """Show and raise a panel (its ``PanelSpec.id``, e.g. ``"rag:panel"``);
         returns its widget, or None when no such panel is loaded."""
 
     def open_path(self, path: Path) -> bool:
