@@ -198,8 +198,8 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
                     and not action.shortcut().isEmpty()
                     and action.shortcut().matches(pressed) == QKeySequence.SequenceMatch.ExactMatch
                 ):
-                    event.accept()
-                    action.trigger()
+                    event.accept()  # no shortcut fires for this key now, the window's neither
+                    QTimer.singleShot(0, action.trigger)  # after the key's delivery: no dialog inside it
                     return True
         return super().event(event)
 

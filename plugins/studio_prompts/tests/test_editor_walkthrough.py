@@ -252,6 +252,7 @@ def test_the_editor_shortcuts_work_anywhere_in_it(window, editor, monkeypatch):
         focused = QApplication.focusWidget()
         assert focused is not None and (focused is widget or widget.isAncestorOf(focused))
         QTest.keyClick(focused, key, modifier)
+        QApplication.processEvents()
 
     signature = editor.inspector.signature
     press(signature, Qt.Key.Key_S)
