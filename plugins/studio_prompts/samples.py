@@ -4,8 +4,8 @@ studio uses that workspace, so File → Open (and the editor's Open) finds them 
 Copied once per workspace (a note in the plugin's folder says so): a sample the user
 deleted or renamed later is not put back, and a file of the user's is never overwritten.
 *Open sample workflow* (the home page and the Tools menu) copies ``qa.workflow.json`` again
-when it is not there, then opens it. The samples ship in ``resources/workflows/`` of the
-source tree.
+when it is not there, then opens it. The samples ship inside the plugin (``sample_workflows/``,
+package data of the wheel too).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from studio.api import Folders, StudioFileError, write_json
 
-SAMPLES_DIR = Path(__file__).resolve().parents[2] / "resources" / "workflows"
+SAMPLES_DIR = Path(__file__).resolve().parent / "sample_workflows"
 SAMPLE = "qa.workflow.json"  # the one "Open sample workflow" opens: any model runs it
 NOTE = "samples.json"  # in the plugin's folder of the workspace: the samples were copied there
 

@@ -61,7 +61,7 @@ def open_sample(ctx: PanelContext) -> None:
     path = sample_path(ctx.folders)
     if path is None:
         ctx.show_message(
-            "The sample workflows are not installed with this copy of the studio (resources/workflows).", "warning"
+            "The sample workflows are not installed with this copy of the studio (studio_prompts/sample_workflows).", "warning"
         )
         return
     ctx.open_path(path)

@@ -425,7 +425,7 @@ def test_export_of_a_react_agent_runs_its_tools_and_sends_the_engines_prompts(tm
 def test_sample_workflows_load_and_run(llm_server, lm):
     from pathlib import Path
 
-    samples = sorted((Path(__file__).resolve().parents[3] / "resources" / "workflows").glob("*.workflow.json"))
+    samples = sorted((Path(__file__).resolve().parents[1] / "sample_workflows").glob("*.workflow.json"))
     assert samples
     for path in samples:
         workflow = load_workflow(path)
