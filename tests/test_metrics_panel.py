@@ -49,6 +49,10 @@ def test_a_new_run_takes_the_focus_and_unticks_only_runs_ticked_automatically():
     again = RunTicks()
     again.restore(state)
     assert again.ticked == {OLD} and again.by_hand == {OLD}
+    again.listed(NEW, [OLD, NEW], newest_seen=NEW)  # nothing new since the last session: as it was
+    assert again.ticked == {OLD}
+    again.listed(NEWER, [OLD, NEW, NEWER], newest_seen=NEW)  # a run made since (on the command line): in focus
+    assert again.ticked == {OLD, NEWER}
     again.restore({"ticked": "not a list", "focused": 3})
     assert again.ticked == set() and again.focused is None
 
@@ -69,7 +73,7 @@ def test_run_ids_bounds_and_metric_logs(tmp_path):
     assert run_kind(NEW) == "trainer.train" and run_kind("r1") == ""
     assert run_kind("20261122-045704-my-kind-3322") == "my-kind"
     assert run_name(NEW) == "bbbb" and run_name("r1") == "r1"
-    assert run_started(NEW)[1] == "2026-01-01 11:00" and run_started("r1") == (0.0, "")
+    assert run_started(NEW)[1] == "Jan 01 11:00" and run_started("r1") == (0.0, "")
     assert run_started(OLD)[0] < run_started(NEW)[0]
     assert finite_bounds([np.array([3.0, math.nan, -1.0]), np.array([])]) == (-1.0, 3.0)
     assert finite_bounds([np.array([math.nan])]) is None
@@ -133,6 +137,8 @@ def live(panel, run_id: str, metrics: dict[str, int], status: RunStatus | None =
 
 @pytest.mark.gui
 def test_nine_metrics_keep_a_minimum_height_and_the_panel_scrolls(panel, qtbot):
+    from PySide6.QtCore import Qt
+
     from studio.qt.panels.metrics import MIN_PLOT_HEIGHT
 
     metrics = panel()
@@ -143,6 +149,9 @@ def test_nine_metrics_keep_a_minimum_height_and_the_panel_scrolls(panel, qtbot):
     assert all(w.height() >= MIN_PLOT_HEIGHT for w in shown)
     assert metrics.content.height() > metrics.plots_area.viewport().height()
     assert metrics.minimumSizeHint().width() < 500  # the toolbar folds; it does not widen the dock
+    metrics.resize(480, 700)  # a narrow dock: the run list goes above the plots, which keep the width
+    assert metrics.split.orientation() == Qt.Orientation.Vertical
+    qtbot.waitUntil(lambda: all(w.width() > 400 for w in shown), timeout=2000)  # one column
 
 
 @pytest.mark.gui
@@ -156,7 +165,7 @@ def test_an_unticked_older_run_is_listed_not_drawn_and_does_not_stretch_the_x_ax
     assert not metrics.runs[SELFTEST].loaded  # read when ticked, not before
     live(metrics, NEW, {"train/loss": 200}, status=RunStatus.RUNNING)
     assert metrics.ticks.ticked == {NEW}
-    assert metrics.run_list.topLevelItem(0).text(0) == "bbbb"  # newest first
+    assert metrics.run_list.topLevelItem(0).text(3) == "bbbb"  # newest first
     assert not metrics.runs[OLD].curves["train/loss"].isVisible()
     x_hi = metrics.plot("train/loss").getViewBox().viewRange()[0][1]
     assert x_hi < 300  # a 200-step curve is not squeezed into the left tenth by the 2000-step run
@@ -182,12 +191,17 @@ def test_ticks_are_remembered_across_restarts(panel, tmp_path):
     first.set_ticked(OLD, True)
     state = json.loads(json.dumps(first.save_state()))
     write_run(tmp_path, NEWER, {"loss": 3})
-    second = panel(restore=state)
-    assert second.ticks.ticked == {OLD, NEW} and second.runs[OLD].visible and not second.runs[NEWER].visible
+    second = panel(restore=state)  # NEWER was made while the studio was closed: it takes the focus
+    assert second.ticks.ticked == {OLD, NEWER} and second.runs[OLD].visible and not second.runs[NEW].visible
+    third = panel(restore=second.save_state())
+    assert third.ticks.ticked == {OLD, NEWER}
 
 
 @pytest.mark.gui
 def test_a_single_point_is_a_marker_and_the_raw_curve_is_faint_behind_the_smoothed(panel):
+    from studio.qt.panels.metrics import background
+    from studio.qt.theme import contrast_ratio
+
     metrics = panel()
     metrics.smoothing.setValue(0.6)
     live(metrics, NEW, {"val/loss": 1, "train/loss": 50})
@@ -199,6 +213,7 @@ def test_a_single_point_is_a_marker_and_the_raw_curve_is_faint_behind_the_smooth
     assert raw.isVisible() and raw.zValue() < line.zValue()
     raw_pen, pen = raw.opts["pen"].color(), line.opts["pen"].color()
     assert raw_pen.rgb() == pen.rgb() and raw_pen.alpha() < 100 <= pen.alpha()
+    assert contrast_ratio(pen, background()) >= 3.0  # readable on the plot background (WCAG graphics floor)
     _, raw_y = raw.getData()
     _, smooth_y = line.getData()
     assert raw_y[1] == pytest.approx(0.5) and smooth_y[1] != pytest.approx(0.5)

@@ -136,6 +136,13 @@ class RunTicks:
         if self.focused == run_id:
             self.focused = None
 
+    def listed(self, newest: str, present: Iterable[str], newest_seen: str | None = None) -> None:
+        """Past runs were listed (``present``: all runs listed now). The newest takes the focus
+        when none of them is ticked, or when it is not ``newest_seen``, the newest run the
+        last session knew: a run made since (by the command line, say) is the newest work."""
+        if not (self.ticked & set(present)) or (newest_seen is not None and newest != newest_seen):
+            self.focus(newest)
+
     def state(self) -> dict[str, Any]:
         """JSON-able: the runs ticked by hand and the focused run."""
         return {"ticked": sorted(self.ticked & self.by_hand), "focused": self.focused}
@@ -194,15 +201,18 @@ def run_name(run_id: str) -> str:
     return run_id.rsplit("-", 1)[-1] if run_kind(run_id) else run_id
 
 
+STARTED_FORMAT = "%b %d %H:%M"
+
+
 def run_started(run_id: str, created: float | None = None) -> tuple[float, str]:
-    """When a run started, as (a sort key, ``YYYY-MM-DD HH:MM``): from its ``created`` time,
-    else from its id; (0, "") when neither tells."""
+    """When a run started, as (a sort key, ``Dec 01 03:34``: short, for a narrow list): from
+    its ``created`` time, else from its id; (0, "") when neither tells."""
     if isinstance(created, (int, float)) and not isinstance(created, bool) and math.isfinite(created):
-        return float(created), time.strftime("%Y-%m-%d %H:%M", time.localtime(created))
+        return float(created), time.strftime(STARTED_FORMAT, time.localtime(created))
     if run_kind(run_id):
         try:
             t = time.strptime(run_id[:15], "%Y%m%d-%H%M%S")
         except ValueError:
             return 0.0, ""
-        return time.mktime(t), time.strftime("%Y-%m-%d %H:%M", t)
+        return time.mktime(t), time.strftime(STARTED_FORMAT, t)
     return 0.0, ""

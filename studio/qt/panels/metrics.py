@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import math
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,7 @@ from studio.core.curves import (
 )
 from studio.core.runs import Run, RunStore
 from studio.qt.panels.ranges import RangeFollower
+from studio.qt.theme import readable
 
 REDRAW_MS = 500  # 2 Hz: live enough for curves; painting is the GUI's main cost while a run trains
 MIN_PLOT_HEIGHT = 160  # below this a plot's labels overlap: the panel scrolls instead
@@ -71,16 +73,25 @@ RAW_ALPHA = 60  # of 255: the raw curve, drawn faintly behind a smoothed one
 MARKER_SIZE = 8  # a metric with a single point is a marker of this size
 LISTED_RUNS = 60  # past runs with metrics listed from the workspace, newest first
 SCANNED_RUNS = 300  # run folders looked at to find them
-COLORS = 9
-COLUMNS = ("Run", "Kind", "Started", "Status")
+# Run colours: matplotlib's tab10 less its grey (the hover line is grey), each darkened or
+# lightened just enough for 3:1 against the plot background (WCAG's floor for graphics).
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
+COLORS = len(PALETTE)
+LINE_CONTRAST = 3.0
+COLUMNS = ("Started", "Kind", "Status", "Run")
+NARROW = 640  # below this width the run list goes above the plots instead of beside them
 
 
 def create(ctx) -> MetricsPanel:
     return MetricsPanel(ctx)
 
 
+def background() -> QColor:
+    return QApplication.palette().color(QPalette.ColorRole.Base)
+
+
 def run_color(index: int) -> QColor:
-    return pg.intColor(index % COLORS, hues=COLORS, values=1, maxValue=230)
+    return readable(PALETTE[index % COLORS], background(), minimum=LINE_CONTRAST)
 
 
 def swatch(color: QColor) -> QIcon:
@@ -110,11 +121,11 @@ class RunCurves:
         self.series: dict[str, Series] = {}
         self.curves: dict[str, pg.PlotDataItem] = {}  # the drawn line: smoothed, or raw without smoothing
         self.raw: dict[str, pg.PlotDataItem] = {}  # the raw line, faint, behind the smoothed one
+        self.item = QTreeWidgetItem([started or "—", self.kind, self.status, run_name(run_id)])
         title = info.get("title")
-        self.item = QTreeWidgetItem(
-            [title if isinstance(title, str) and title else run_name(run_id), self.kind, started, self.status]
-        )
-        self.item.setToolTip(0, run_id)
+        tip = f"{title}\n{run_id}" if isinstance(title, str) and title else run_id
+        for column in range(len(COLUMNS)):
+            self.item.setToolTip(column, tip)
         self.item.setData(0, Qt.ItemDataRole.UserRole, run_id)
         self.item.setFlags(self.item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
         self.item.setCheckState(0, Qt.CheckState.Unchecked)
@@ -131,7 +142,6 @@ class MetricPlot:
         self.widget.setMinimumSize(MIN_PLOT_WIDTH // 2, MIN_PLOT_HEIGHT)
         self.widget.setBackground(background)
         self.item: pg.PlotItem = self.widget.getPlotItem()
-        self.item.setLabel("bottom", "step")
         self.item.showGrid(x=grid, y=grid, alpha=0.2)
         for axis in ("left", "bottom"):  # painting axes was most of the GUI's CPU while a run streams:
             self.item.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)  # cache them,
@@ -172,7 +182,7 @@ class MetricsPanel(QWidget, Panel):
         self.sections: dict[str, Section] = {}
         self.dirty: set[tuple[str, str]] = set()
         self._layout_key: object = None
-        self._colors_used = 0
+        self._newest_seen: str | None = None  # the newest run the last session listed (restore_state)
 
         self.smoothing = QDoubleSpinBox(
             objectName="smoothing",
@@ -225,15 +235,15 @@ class MetricsPanel(QWidget, Panel):
         rl.addWidget(self.empty)
         rl.addWidget(self.plots_area, 1)
         rl.addWidget(self.hover)
-        split = QSplitter()
-        split.addWidget(self.run_list)
-        split.addWidget(right)
-        split.setStretchFactor(1, 1)
-        split.setSizes([230, 700])
+        self.split = QSplitter(objectName="metrics:split")
+        self.split.addWidget(self.run_list)
+        self.split.addWidget(right)
+        self.split.setStretchFactor(1, 1)
+        self.split.setSizes([230, 700])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(top)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.split, 1)
         self.timer = QTimer(self, interval=REDRAW_MS, timeout=self.redraw)
         self.timer.start()
         self._update_empty()
@@ -317,8 +327,9 @@ class MetricsPanel(QWidget, Panel):
                 continue  # an active run's curves come live
             self._add_run(run.id, info, run.dir)
             listed.append(run.id)
-        if listed and not any(r in self.runs for r in self.ticks.ticked):
-            self.ticks.focus(listed[0])
+        if listed:
+            self.ticks.listed(listed[0], self.runs, self._newest_seen)
+        self._newest_seen = None  # the last session's: used once
         self._apply_ticks()
 
     def workspace_changed(self, workspace: Path) -> None:
@@ -337,8 +348,7 @@ class MetricsPanel(QWidget, Panel):
             if row is not None and row.data(0, Qt.ItemDataRole.UserRole) == run_id:
                 self.run_list.takeTopLevelItem(i)
                 break
-        run = RunCurves(run_id, self._colors_used, info, folder)
-        self._colors_used += 1
+        run = RunCurves(run_id, zlib.crc32(run_id.encode()) % COLORS, info, folder)  # the same colour each session
         self.runs[run_id] = run
         index = 0  # newest first; a run without a date goes on top
         while run.sort_key and index < self.run_list.topLevelItemCount():
@@ -350,7 +360,7 @@ class MetricsPanel(QWidget, Panel):
         self.run_list.blockSignals(True)
         self.run_list.insertTopLevelItem(index, run.item)
         self.run_list.blockSignals(False)
-        for column in range(1, len(COLUMNS)):
+        for column in range(len(COLUMNS)):
             self.run_list.resizeColumnToContents(column)
         return run
 
@@ -389,7 +399,7 @@ class MetricsPanel(QWidget, Panel):
 
     def _set_status(self, run: RunCurves) -> None:
         self.run_list.blockSignals(True)
-        run.item.setText(3, run.status)
+        run.item.setText(2, run.status)
         self.run_list.blockSignals(False)
 
     # ------------------------------------------------------------------ ticks
@@ -449,12 +459,16 @@ class MetricsPanel(QWidget, Panel):
         free = [i for i in range(COLORS) if i not in taken]
         if not free:
             return
-        run.color_index = free[0]
-        run.color = run_color(run.color_index)
+        self._set_color(run, free[0])
+
+    def _set_color(self, run: RunCurves, index: int) -> None:
+        run.color_index = index
+        run.color = run_color(index)
         run.item.setIcon(0, swatch(run.color))
         for name, curve in run.curves.items():
             curve.setPen(pg.mkPen(run.color, width=1))
             curve.setSymbolBrush(run.color)
+            curve.setSymbolPen(run.color)
             run.raw[name].setPen(pg.mkPen(self._faint(run.color), width=1))
 
     @staticmethod
@@ -534,7 +548,7 @@ class MetricsPanel(QWidget, Panel):
     def _plot(self, key: tuple[str, str]) -> MetricPlot:
         plot = self.plots.get(key)
         if plot is None:
-            plot = MetricPlot(*key, self.log_y.isChecked(), self.grid.isChecked(), self._background())
+            plot = MetricPlot(*key, self.log_y.isChecked(), self.grid.isChecked(), background())
             plot.widget.scene().sigMouseMoved.connect(lambda pos, k=key: self._on_hover(k, pos))
             plot.widget.hide()
             self.plots[key] = plot
@@ -548,8 +562,10 @@ class MetricsPanel(QWidget, Panel):
         raise KeyError(name)
 
     def visible_sections(self) -> list[tuple[str, list[str]]]:
-        """The sections and plots drawn now: the ticked runs' kinds and metrics."""
-        ordered = sorted(self.runs.values(), key=lambda r: r.sort_key or math.inf, reverse=True)
+        """The sections and plots drawn now: the ticked runs' kinds and metrics, the focused
+        run's kind first, then by newest run."""
+        focused = self.ticks.focused
+        ordered = sorted(self.runs.values(), key=lambda r: (r.run_id == focused, r.sort_key or math.inf), reverse=True)
         return plot_sections((r.section, r.series) for r in ordered if r.visible)
 
     def _columns(self) -> int:
@@ -587,6 +603,18 @@ class MetricsPanel(QWidget, Panel):
             self.content_layout.addWidget(section.widget, (len(names) + cols - 1) // cols)
             section.widget.show()
 
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        """A narrow panel (a dock beside others on a laptop screen) puts the run list above
+        the plots, so the plots keep the panel's width."""
+        super().resizeEvent(event)
+        orientation = Qt.Orientation.Vertical if self.width() < NARROW else Qt.Orientation.Horizontal
+        if orientation != self.split.orientation():
+            self.split.setOrientation(orientation)
+            vertical = orientation == Qt.Orientation.Vertical
+            total = self.split.height() if vertical else self.split.width()
+            first = 130 if vertical else 260
+            self.split.setSizes([first, max(total - first, 100)])
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
         if event.type() == QEvent.Type.Resize and watched is self.plots_area.viewport():
             QTimer.singleShot(0, self, self._relayout)  # columns follow the width
@@ -614,13 +642,12 @@ class MetricsPanel(QWidget, Panel):
         self.empty.setVisible(not shown)
         self.plots_area.setVisible(shown)
 
-    def _background(self) -> QColor:
-        return QApplication.palette().color(QPalette.ColorRole.Base)
-
     def changeEvent(self, event) -> None:  # noqa: N802 - follow theme switches
         if event.type() == QEvent.Type.PaletteChange:
             for plot in self.plots.values():
-                plot.widget.setBackground(self._background())
+                plot.widget.setBackground(background())
+            for run in self.runs.values():  # readable on the new background
+                self._set_color(run, run.color_index)
         super().changeEvent(event)
 
     # ------------------------------------------------------------------ controls
@@ -703,6 +730,7 @@ class MetricsPanel(QWidget, Panel):
             "log_y": self.log_y.isChecked(),
             "grid": self.grid.isChecked(),
             **self.ticks.state(),
+            "newest": max(self.runs.values(), key=lambda r: r.sort_key).run_id if self.runs else None,
         }
 
     def restore_state(self, state: dict) -> None:
@@ -715,4 +743,6 @@ class MetricsPanel(QWidget, Panel):
         self.ticks.ticked |= remembered.ticked
         if remembered.focused:
             self.ticks.focused = remembered.focused
+        newest = state.get("newest")
+        self._newest_seen = newest if isinstance(newest, str) else None
         self._apply_ticks()
