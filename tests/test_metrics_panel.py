@@ -137,7 +137,9 @@ def live(panel, run_id: str, metrics: dict[str, int], status: RunStatus | None =
 
 @pytest.mark.gui
 def test_nine_metrics_keep_a_minimum_height_and_the_panel_scrolls(panel, qtbot):
-    from PySide6.QtCore import Qt
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
 
     from studio.qt.panels.metrics import MIN_PLOT_HEIGHT
 
@@ -148,6 +150,15 @@ def test_nine_metrics_keep_a_minimum_height_and_the_panel_scrolls(panel, qtbot):
     assert len(shown) == 9
     assert all(w.height() >= MIN_PLOT_HEIGHT for w in shown)
     assert metrics.content.height() > metrics.plots_area.viewport().height()
+    first = next(p for p in metrics.plots.values() if p.widget.isVisible())
+    view_range = first.item.getViewBox().viewRange()
+    wheel = QWheelEvent(
+        QPointF(20, 20), QPointF(20, 20), QPoint(), QPoint(0, -120), Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False,
+    )  # fmt: skip
+    QApplication.sendEvent(first.widget.viewport(), wheel)
+    assert metrics.plots_area.verticalScrollBar().value() > 0  # the wheel over a plot scrolls the panel
+    assert first.item.getViewBox().viewRange() == view_range  # and does not zoom the plot
     assert metrics.minimumSizeHint().width() < 500  # the toolbar folds; it does not widen the dock
     metrics.resize(480, 700)  # a narrow dock: the run list goes above the plots, which keep the width
     assert metrics.split.orientation() == Qt.Orientation.Vertical

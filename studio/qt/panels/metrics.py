@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, Qt, QTimer
-from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap
+from PySide6.QtGui import QColor, QIcon, QPalette, QPixmap, QWheelEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
@@ -550,6 +550,8 @@ class MetricsPanel(QWidget, Panel):
         if plot is None:
             plot = MetricPlot(*key, self.log_y.isChecked(), self.grid.isChecked(), background())
             plot.widget.scene().sigMouseMoved.connect(lambda pos, k=key: self._on_hover(k, pos))
+            plot.widget.viewport().installEventFilter(self)  # the wheel scrolls the panel (eventFilter)
+            plot.widget.setToolTip("Ctrl+wheel zooms, drag pans, the A button fits the curves again")
             plot.widget.hide()
             self.plots[key] = plot
         return plot
@@ -618,6 +620,14 @@ class MetricsPanel(QWidget, Panel):
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt naming
         if event.type() == QEvent.Type.Resize and watched is self.plots_area.viewport():
             QTimer.singleShot(0, self, self._relayout)  # columns follow the width
+        elif (
+            event.type() == QEvent.Type.Wheel
+            and isinstance(event, QWheelEvent)
+            and not event.modifiers() & Qt.KeyboardModifier.ControlModifier
+        ):
+            # The wheel scrolls the panel, as on a web page; Ctrl+wheel zooms the plot under it.
+            QApplication.sendEvent(self.plots_area.verticalScrollBar(), event)
+            return True
         return False
 
     def _remove_curves(self, run: RunCurves) -> None:
