@@ -80,6 +80,11 @@ def test_run_ids_bounds_and_metric_logs(tmp_path):
     log = tmp_path / "events.jsonl"
     log.write_bytes(b'{"kind":"log","text":"x"}\n' * 50 + b'{"t":1,"kind":"metric","name":"a","step":0,"value":1}\n')
     assert logs_metrics(log, chunk=64)  # found across chunk borders too
+    assert logs_metrics(log, chunk=64, limit=256)  # in the last part of a long log
+    log.write_bytes(log.read_bytes() + b'{"kind":"log","text":"x"}\n' * 50)
+    assert not logs_metrics(log, chunk=64, limit=256)  # in neither end of a long log: not looked for
+    log.write_bytes(b'{"kind": "metric"}\n' + b'{"kind":"log","text":"x"}\n' * 50)
+    assert logs_metrics(log, chunk=64, limit=256)
     log.write_bytes(b'{"kind":"log","text":"x"}\n')
     assert not logs_metrics(log) and not logs_metrics(tmp_path / "missing.jsonl")
 
@@ -206,6 +211,11 @@ def test_ticks_are_remembered_across_restarts(panel, tmp_path):
     assert second.ticks.ticked == {OLD, NEWER} and second.runs[OLD].visible and not second.runs[NEW].visible
     third = panel(restore=second.save_state())
     assert third.ticks.ticked == {OLD, NEWER}
+    other = tmp_path / "other"  # another workspace: its runs replace these, its newest in focus
+    write_run(other, SELFTEST, {"loss": 3})
+    third.ctx.folders = Folders(other)
+    third.workspace_changed(other)
+    assert list(third.runs) == [SELFTEST] and third.ticks.ticked == {SELFTEST}
 
 
 @pytest.mark.gui

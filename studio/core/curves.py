@@ -179,17 +179,24 @@ def finite_bounds(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:
 METRIC_MARKS = (b'"kind":"metric"', b'"kind": "metric"')
 
 
-def logs_metrics(events_path: Path, chunk: int = 1 << 20) -> bool:
+def logs_metrics(events_path: Path, chunk: int = 1 << 20, limit: int = 4 << 20) -> bool:
     """Whether a run's event log holds a scalar metric, without parsing it: the Metrics
-    panel lists only such runs (a Generate run or a failed start has no curve to show)."""
-    tail = b""
+    panel lists only such runs (a Generate run or a failed start has no curve to show).
+    A log longer than ``limit`` bytes is searched in its first and last ``limit / 2``
+    (metrics come from the start of a training run, or as a final score): listing a
+    workspace full of long traces stays quick."""
     try:
         with open(events_path, "rb") as fh:
-            while block := fh.read(chunk):
-                window = tail + block
-                if any(mark in window for mark in METRIC_MARKS):
-                    return True
-                tail = block[-20:]
+            size = fh.seek(0, 2)
+            spans = [(0, size)] if size <= limit else [(0, limit // 2), (size - limit // 2, size)]
+            for start, end in spans:
+                fh.seek(start)
+                carry = b""
+                while start < end and (block := fh.read(min(chunk, end - start))):
+                    start += len(block)
+                    if any(mark in carry + block for mark in METRIC_MARKS):
+                        return True
+                    carry = block[-20:]
     except OSError:
         return False
     return False
