@@ -135,6 +135,19 @@ def test_workspace_create_open_and_errors(tmp_path):
         Workspace.create(tmp_path / "file")
 
 
+def test_a_workspace_whose_subfolder_is_a_file_says_which_path_is_in_the_way(tmp_path):
+    root = (tmp_path / "ws").resolve()
+    root.mkdir()
+    (root / "workflows").write_text("not a folder")  # was: "...: File exists", which path unsaid
+    with pytest.raises(WorkspaceError) as err:
+        Workspace.create(root)
+    assert str(err.value) == f"cannot create a workspace at {root}: {root / 'workflows'} is a file, not a folder"
+    (root / "workflows").unlink()
+    (root / "workflows").symlink_to(root / "nowhere")
+    with pytest.raises(WorkspaceError, match="workflows is a link to nothing"):
+        Workspace.create(root)
+
+
 def test_unwritable_workspace_is_reported(tmp_path, monkeypatch):
     ws = Workspace.create(tmp_path / "ws")
     monkeypatch.setattr(os, "access", lambda path, mode: False)

@@ -45,11 +45,18 @@ class Workspace:
         root = Path(root).expanduser().resolve()
         if root.exists() and not root.is_dir():
             raise WorkspaceError(f"cannot create a workspace at {root}: a file with that name exists")
-        try:
-            for sub in SUBFOLDERS:
-                (root / sub).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise WorkspaceError(f"cannot create a workspace at {root}: {exc.strerror or exc}") from exc
+        for sub in SUBFOLDERS:
+            path = root / sub
+            try:
+                path.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # say which path is in the way, not just "File exists"
+                if path.exists() and not path.is_dir():
+                    problem = f"{path} is a file, not a folder"
+                elif path.is_symlink() and not path.exists():
+                    problem = f"{path} is a link to nothing (or a loop), not a folder"
+                else:
+                    problem = f"{exc.filename or path}: {exc.strerror or exc}"
+                raise WorkspaceError(f"cannot create a workspace at {root}: {problem}") from exc
         if not (root / MARKER).exists():
             write_json(root / MARKER, {"schema_version": SCHEMA_VERSION, "name": root.name})
         return cls(root)
