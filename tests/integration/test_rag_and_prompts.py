@@ -90,7 +90,13 @@ def test_the_sample_rag_workflow_runs_on_a_collection_in_the_workspace(docs, mak
         )
     )
     monkeypatch.setenv("OPENAI_API_KEY", "sk-test")
-    sample = Path(__file__).resolve().parents[2] / "plugins" / "studio_prompts" / "sample_workflows" / "docs-rag.workflow.json"
+    sample = (
+        Path(__file__).resolve().parents[2]
+        / "plugins"
+        / "studio_prompts"
+        / "sample_workflows"
+        / "docs-rag.workflow.json"
+    )
     with context(lm=LM("openai/fake-model", api_base=llm_server.url, retries=1, timeout=5)):
         out = load_workflow(sample)(question="Where is rain expected tomorrow?")
     assert out["answer"] == "Lisbon" and out["sources"][0].split(":")[0].endswith("page.html")

@@ -31,7 +31,7 @@ def refused(capsys, *argv: str) -> str:
         (["--group-size", "1"], "error: --group-size:"),
         (["--repeats", "0"], "error: --repeats: must be 1 to"),
         (["--layer-bits", "blocks.*=12"], "BITS 2 to 8"),
-        (["--compare", "int9"], "error: --bits:"),
+        (["--compare", "int9"], "error: 'int9': the bits go from 2 to 8"),
     ],
 )
 def test_out_of_range_flags_are_one_line(checkpoint, tmp_path, capsys, flags, fragment):
