@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from studio.api import Event, Folders, Panel, PanelContext, StudioFileError, contributions
 from studio.widgets import JobTracker
 
-from ..samples import copy_samples, sample_path
+from ..samples import SampleError, copy_samples, sample_path
 from ..workflow.schema import SUFFIX, SUFFIXES, WorkflowError, WorkflowFile
 from ..workflow.session import WorkflowSession, untitled_workflow
 from . import links
@@ -57,14 +57,31 @@ def create(ctx: PanelContext) -> WorkflowEditor:
 
 def open_sample(ctx: PanelContext) -> None:
     """*Open sample workflow* (home page, Tools menu): the sample, from the workspace's
-    workflows folder (copied there again if it is not), in the editor."""
-    path = sample_path(ctx.folders)
-    if path is None:
-        ctx.show_message(
-            "The sample workflows are not installed with this copy of the studio (studio_prompts/sample_workflows).", "warning"
-        )
+    workflows folder (copied there again if it is not, under a free name if something else
+    has its name: ``samples.sample_path``), in the editor. Where no copy can be made (the
+    folder is read-only, or a file) the shipped sample opens unsaved, as a new workflow: Save
+    asks where, so the studio's own file is never written."""
+    try:
+        sample = sample_path(ctx.folders)
+    except SampleError as exc:
+        ctx.show_message(str(exc), "warning")
         return
-    ctx.open_path(path)
+    if sample.path is not None:
+        if ctx.open_path(sample.path) and sample.problem:
+            ctx.show_message(f"{sample.problem}.", "warning")  # after open_path's own "edit this workflow"
+        return
+    editor = ctx.show_panel("prompts:editor")
+    if not isinstance(editor, WorkflowEditor):
+        ctx.show_message(f"Cannot open the sample workflow: {sample.problem}.", "warning")
+        return
+    try:
+        editor.open_unsaved(sample.shipped)
+    except WorkflowError as exc:
+        editor.say(str(exc), "error")
+        return
+    editor.say(
+        f"The sample workflow is open unsaved ({sample.problem}): Save as… keeps it where you choose.", "warning"
+    )
 
 
 def autosave_dir(folders: Folders, plugin_id: str) -> Path:
@@ -282,6 +299,13 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         self.load_spec(spec, path)
         for message, level in self.session.opened(path, spec, text):
             self.say(message, level)
+        self.graph.center_on()
+
+    def open_unsaved(self, path: Path) -> None:
+        """The workflow in ``path`` as a new, untitled one (Save asks where): for a file that
+        must not be written, such as the sample the studio ships. WorkflowError as open_path."""
+        spec, _text = self.session.read(Path(path))
+        self.load_spec(spec, None)
         self.graph.center_on()
 
     def _open_reporting(self, path: Path) -> None:

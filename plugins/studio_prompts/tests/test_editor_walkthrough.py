@@ -276,3 +276,38 @@ def test_the_sample_workflows_are_in_a_new_workspace_and_open_from_the_home_page
     action.trigger()
     assert editor.session.path == folder / "qa.workflow.json" and not editor.dirty
     assert header(editor.graph.get_node_by_name("facts"))[0] == "Facts needed"
+
+
+def test_open_sample_says_what_is_in_the_way_and_never_writes_the_studios_own_file(window, editor, monkeypatch):
+    """It said "The sample workflows are not installed" when the workspace's workflows/ was a
+    file (or read-only), and opened a file of the user's named qa.workflow.json as the sample."""
+    from PySide6.QtGui import QAction
+
+    from studio_prompts.samples import SAMPLE, SAMPLES_DIR
+
+    shipped = (SAMPLES_DIR / SAMPLE).read_bytes()
+    folder = editor.ctx.folders.workflows
+    for path in folder.iterdir():
+        path.unlink()
+    folder.rmdir()
+    folder.write_text("a file where the folder goes")
+    (action,) = [a for a in window.findChildren(QAction) if a.text() == "Open sample workflow"]
+    action.trigger()
+    # no copy can be made: the shipped sample, unsaved and untitled; Save asks where
+    assert editor.session.path is None and header(editor.graph.get_node_by_name("facts"))[0] == "Facts needed"
+    assert editor.status.text() == (
+        f"The sample workflow is open unsaved ({folder} is a file, not a folder, so the sample cannot be copied "
+        "there): Save as… keeps it where you choose."
+    )
+    asked: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda _p, title, *a, **k: (asked.append(title), ("", ""))[1])
+    assert editor.save() is False and asked == ["Save workflow"]
+    assert (SAMPLES_DIR / SAMPLE).read_bytes() == shipped
+
+    folder.unlink()
+    folder.mkdir()
+    (folder / SAMPLE).write_text('{"not": "a workflow of mine"}')
+    action.trigger()  # a file of the user's has the name: a copy beside it, and said
+    assert editor.session.path == folder / "qa-sample.workflow.json" and not editor.dirty
+    assert (folder / SAMPLE).read_text() == '{"not": "a workflow of mine"}'
+    assert window.statusBar().currentMessage().startswith("workflows/qa.workflow.json is not the sample")

@@ -557,6 +557,6 @@ def test_samples_are_copied_once_into_a_workspace_never_over_a_users_file(tmp_pa
     assert copied == [folders.workflows / SAMPLE] and mine.read_text() == "the user's own"
     (folders.workflows / SAMPLE).unlink()  # the user deletes the sample: it stays deleted
     assert copy_samples(folders, "prompts", source) == [] and not (folders.workflows / SAMPLE).exists()
-    assert sample_path(folders, source) == folders.workflows / SAMPLE  # asked for: copied again
+    assert sample_path(folders, source).path == folders.workflows / SAMPLE  # asked for: copied again
     assert (folders.workflows / SAMPLE).read_text() == f'{{"sample": "{SAMPLE}"}}'
     assert {p.name for p in sample_files()} >= {SAMPLE, "rag.workflow.json"}  # the studio's own samples
