@@ -14,7 +14,9 @@ import pytest
 from studio.api import Folders, Metric, RunStatus, Status
 from studio.core.curves import (
     OTHER_KIND,
+    SPARSE_POINTS,
     RunTicks,
+    Series,
     finite_bounds,
     logs_metrics,
     plot_sections,
@@ -67,6 +69,36 @@ def test_plots_are_grouped_by_kind_from_the_ticked_runs_newest_first():
         (OTHER_KIND, ["x"]),
     ]
     assert plot_sections([("trainer.train", [])]) == []
+
+
+def test_the_loss_comes_first_then_val_metrics_then_the_rest_by_name():
+    names = ["tokens_per_s", "grad_norm", "val/perplexity", "lr", "val/loss", "train/loss", "val/accuracy"]
+    (section,) = plot_sections([("trainer.train", names)])
+    assert section[1] == [
+        "train/loss",
+        "val/loss",
+        "val/accuracy",
+        "val/perplexity",
+        "grad_norm",
+        "lr",
+        "tokens_per_s",
+    ]
+
+
+def test_a_sparse_series_is_not_smoothed():
+    values = [3.1, 2.6, 2.35, 2.2078]  # four validation losses: an EMA of 0.6 ends near 2.33
+    sparse = Series(alpha=0.6)
+    sparse.extend([100.0, 200.0, 300.0, 400.0], values)
+    assert sparse.sparse
+    _, drawn = sparse.arrays(True)
+    assert drawn[-1] == pytest.approx(2.2078)  # what the run reports
+    assert sparse.nearest(390.0) == pytest.approx((400.0, 2.2078))  # the hover read-out too
+    assert float(sparse.csv_rows()[-1][2]) == pytest.approx(2.2078)
+    dense = Series(alpha=0.6)
+    dense.extend(list(range(SPARSE_POINTS)), [float(i % 2) for i in range(SPARSE_POINTS)])
+    assert not dense.sparse
+    _, smooth = dense.arrays(True)
+    assert 0.2 < smooth[-1] < 0.8  # a long curve is still smoothed
 
 
 def test_run_ids_bounds_and_metric_logs(tmp_path):
@@ -238,7 +270,27 @@ def test_a_single_point_is_a_marker_and_the_raw_curve_is_faint_behind_the_smooth
     _, raw_y = raw.getData()
     _, smooth_y = line.getData()
     assert raw_y[1] == pytest.approx(0.5) and smooth_y[1] != pytest.approx(0.5)
-    live(metrics, NEW, {"val/loss": 2})  # a second point: a line
-    assert single.opts["symbol"] is None
+    live(metrics, NEW, {"val/loss": 2})  # a few points: drawn raw, markers and a line, not smoothed
+    assert single.opts["symbol"] == "o" and not metrics.runs[NEW].raw["val/loss"].isVisible()
+    _, sparse_y = single.getData()
+    assert list(sparse_y) == pytest.approx([1.0, 1.0, 0.5])
+    live(metrics, NEW, {"val/loss": 30})  # many points: a smoothed line
+    assert single.opts["symbol"] is None and metrics.runs[NEW].raw["val/loss"].isVisible()
     metrics.smoothing.setValue(0.0)  # no smoothing: the raw curve is the line itself
     assert not raw.isVisible()
+
+
+@pytest.mark.gui
+def test_deleted_runs_leave_the_list_and_the_plots(panel, tmp_path):
+    write_run(tmp_path, OLD, {"train/loss": 5, "lr": 5})
+    write_run(tmp_path, NEW, {"train/loss": 5})
+    metrics = panel()
+    metrics.set_ticked(OLD, True)
+    live(metrics, NEWER, {"train/loss": 5}, status=RunStatus.RUNNING)
+    assert metrics.runs[OLD].visible and metrics.visible_sections() == [("trainer.train", ["train/loss", "lr"])]
+    metrics.runs_deleted([OLD, NEW, NEWER, "never-listed"])  # an active run cannot be deleted: it stays
+    assert list(metrics.runs) == [NEWER] and metrics.run_list.topLevelItemCount() == 1
+    assert metrics.ticks.ticked == {NEWER}
+    assert metrics.visible_sections() == [("trainer.train", ["train/loss"])]
+    assert not metrics.plots[("trainer.train", "lr")].widget.isVisible()
+    assert metrics.hover_text("train/loss", 1.0).count("step") == 1  # NEWER's only

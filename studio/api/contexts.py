@@ -217,3 +217,7 @@ class Panel:
 
     def workspace_changed(self, workspace: Path) -> None:
         """The studio switched to another workspace folder."""
+
+    def runs_deleted(self, run_ids: list[str]) -> None:
+        """The user deleted these runs (their folders are gone): drop what the panel shows
+        of them — rows, curves, traces — so no panel offers a run that no longer exists."""

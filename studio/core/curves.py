@@ -22,6 +22,11 @@ def short_label(run_id: str) -> str:
     return run_id
 
 
+#: a series with fewer points is not smoothed (an EMA over a handful of validation points
+#: ends far from the last value the run reports): it is drawn raw, as markers and a line
+SPARSE_POINTS = 20
+
+
 class Series:
     """One metric of one run: growable arrays of steps, values and smoothed values."""
 
@@ -64,15 +69,22 @@ class Series:
             s[i] = ema / (1 - a ** (i + 1))  # debiased: the first points are not pulled to 0
         self._ema = ema
 
+    @property
+    def sparse(self) -> bool:
+        """Too few points to smooth: drawn, read out and exported raw."""
+        return self.n < SPARSE_POINTS
+
     def arrays(self, smoothed: bool) -> tuple[np.ndarray, np.ndarray]:
-        return self.x[: self.n], (self.s if smoothed else self.y)[: self.n]
+        """Steps and values: smoothed ones when ``smoothed`` and the series is not sparse."""
+        return self.x[: self.n], (self.s if smoothed and not self.sparse else self.y)[: self.n]
 
     def nearest(self, x: float) -> tuple[float, float] | None:
+        """The point nearest step ``x``: (step, the value drawn there)."""
         if self.n == 0:
             return None
-        xs = self.x[: self.n]
+        xs, ys = self.arrays(True)
         i = int(np.argmin(np.abs(xs - x)))
-        return xs[i], self.s[i]
+        return xs[i], ys[i]
 
     def csv_rows(self) -> list[tuple[str, str, str]]:
         """(step, value, smoothed) per point, as the CSV export writes them."""
@@ -155,15 +167,23 @@ class RunTicks:
         self.ticked = self.by_hand | ({self.focused} if self.focused else set())
 
 
+def metric_order(name: str) -> tuple[int, str]:
+    """Sort key of a section's plots, most telling first: losses (``train/loss``,
+    ``val/loss``), then the other ``val/`` metrics, then the rest by name — so the loss is
+    the first plot a small screen shows, not below ``grad_norm`` and ``lr``."""
+    lowered = name.lower()
+    rank = 0 if "loss" in lowered else 1 if lowered.startswith(("val/", "val_", "eval/")) else 2
+    return rank, name
+
+
 def plot_sections(runs: Iterable[tuple[str, Iterable[str]]]) -> list[tuple[str, list[str]]]:
     """The plots to show, by section: ``runs`` are the ticked runs' (kind, metric names),
     newest first. One section per job kind (a run of unknown kind goes to ``OTHER_KIND``),
-    in the order of each kind's newest run; its metrics sorted by name, so ``train/*`` and
-    ``val/*`` stay together."""
+    in the order of each kind's newest run; its metrics in ``metric_order``."""
     sections: dict[str, set[str]] = {}
     for kind, names in runs:
         sections.setdefault(kind or OTHER_KIND, set()).update(names)
-    return [(kind, sorted(names)) for kind, names in sections.items() if names]
+    return [(kind, sorted(names, key=metric_order)) for kind, names in sections.items() if names]
 
 
 def finite_bounds(arrays: Iterable[np.ndarray]) -> tuple[float, float] | None:

@@ -284,6 +284,7 @@ class HomePage(QWidget):
         except StudioFileError as exc:
             window.show_message(str(exc), "error")
             deleted = []
+        window.runs_deleted(deleted)  # other panels drop them (Metrics, Jobs, Traces)
         self.runs.clearSelection()
         self.refresh()
         if deleted:

@@ -511,6 +511,16 @@ class MainWindow(QMainWindow):
         self.home.workspace_changed()
         self.show_message(f"Workspace {workspace.root}", "info")
 
+    def runs_deleted(self, run_ids: list[str]) -> None:
+        """Runs were deleted (from the home page): every panel drops them."""
+        if not run_ids:
+            return
+        for panel_id, panel in self._behaving_panels():
+            try:
+                panel.runs_deleted(list(run_ids))
+            except Exception as exc:
+                log.warning("panel %s could not drop the deleted runs: %s", panel_id, exc)
+
     def _update_workspace_label(self) -> None:
         self.workspace_label.setText(f"workspace: {self.studio.workspace.root}")
 

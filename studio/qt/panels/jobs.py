@@ -83,6 +83,7 @@ class JobsPanel(QWidget, Panel):
         layout.addWidget(split)
         self.items: dict[str, QTreeWidgetItem] = {}
         self.bars: dict[str, QProgressBar] = {}
+        self.dropped: set[str] = set()  # finished jobs whose runs were deleted: no longer listed
         self.timer = QTimer(self, interval=250, timeout=self.refresh)
         self.timer.start()
 
@@ -100,6 +101,8 @@ class JobsPanel(QWidget, Panel):
     def refresh(self) -> None:
         jobs = self.ctx._studio.jobs.jobs
         for job_id, job in jobs.items():
+            if job_id in self.dropped:
+                continue
             item = self.items.get(job_id)
             if item is None:
                 item = QTreeWidgetItem([job.kind.title, "", "", "", job_id])
@@ -119,6 +122,20 @@ class JobsPanel(QWidget, Panel):
             bar.setFormat(str(job.status) if ended else job.progress_message or "%p%")
             bar.setToolTip(job.error or job.progress_message)
         self._update_buttons()
+
+    def runs_deleted(self, run_ids: list[str]) -> None:
+        """Finished jobs whose runs were deleted leave the list; an active job stays."""
+        jobs = self.ctx._studio.jobs.jobs
+        for run_id in run_ids:
+            job = jobs.get(run_id)
+            if job is not None and job.active:
+                continue
+            self.dropped.add(run_id)
+            item = self.items.pop(run_id, None)
+            self.bars.pop(run_id, None)
+            if item is not None:
+                self.tree.takeTopLevelItem(self.tree.indexOfTopLevelItem(item))
+        self._show_log()
 
     def _selected_id(self) -> str | None:
         item = cast("QTreeWidgetItem | None", self.tree.currentItem())  # stubs omit None (no current item)

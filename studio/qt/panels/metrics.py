@@ -10,7 +10,9 @@ Plots are grouped in one section per job kind (a self-test never squeezes a trai
 curve), only ticked runs are drawn, and each plot's x range follows its ticked runs. Plots
 keep ``MIN_PLOT_HEIGHT`` and the panel scrolls rather than squash them. Smoothing
 (debiased EMA, like TensorBoard) draws the raw curve faintly behind the smoothed one; a
-metric with a single point is drawn as a marker. Log scale, hover read-out, PNG and CSV
+metric with a single point is drawn as a marker, and a sparse one (fewer than
+``SPARSE_POINTS``, say four validation losses) raw, as markers and a line. Plots of a
+kind come losses first, then ``val/`` metrics, then the rest by name. Log scale, hover read-out, PNG and CSV
 export.
 
 Events append to growable NumPy arrays (amortised O(1), no per-redraw copies); curves
@@ -71,6 +73,7 @@ MIN_PLOT_WIDTH = 320  # a section has as many columns as fit at this width (1 to
 MAX_COLUMNS = 3
 RAW_ALPHA = 60  # of 255: the raw curve, drawn faintly behind a smoothed one
 MARKER_SIZE = 8  # a metric with a single point is a marker of this size
+SPARSE_MARKER_SIZE = 5  # the points of a sparse series (drawn raw, not smoothed)
 LISTED_RUNS = 60  # past runs with metrics listed from the workspace, newest first
 SCANNED_RUNS = 300  # run folders looked at to find them
 # Run colours: matplotlib's tab10 less its grey (the hover line is grey), each darkened or
@@ -339,6 +342,14 @@ class MetricsPanel(QWidget, Panel):
                 self._remove_run(run)
         self.list_workspace_runs()
 
+    def runs_deleted(self, run_ids: list[str]) -> None:
+        """Deleted runs leave the list and the plots (an active run cannot be deleted)."""
+        gone = [self.runs[r] for r in run_ids if r in self.runs and self.runs[r].status not in ACTIVE_STATUSES]
+        for run in gone:
+            self._remove_run(run)
+        if gone:
+            self._apply_ticks()
+
     def _add_run(self, run_id: str, info: dict, folder: Path | None = None) -> RunCurves:
         old = self.runs.get(run_id)
         if old is not None:
@@ -503,17 +514,21 @@ class MetricsPanel(QWidget, Panel):
             series = run.series[name]
             curve.setData(*series.arrays(smoothed))
             curve.show()
-            single = series.n == 1  # a lone point draws no line: show it as a marker
-            if single != (curve.opts["symbol"] is not None):
-                if single:
+            # a lone point draws no line, and a sparse series (a few validation points) is
+            # not smoothed: both are drawn raw with a marker on each point
+            if series.sparse != (curve.opts["symbol"] is not None):
+                if series.sparse:
                     curve.setSymbol("o")
-                    curve.setSymbolSize(MARKER_SIZE)
                     curve.setSymbolBrush(run.color)
                     curve.setSymbolPen(run.color)
                 else:
                     curve.setSymbol(None)
+            if series.sparse:
+                size = MARKER_SIZE if series.n == 1 else SPARSE_MARKER_SIZE
+                if curve.opts["symbolSize"] != size:
+                    curve.setSymbolSize(size)
             raw = run.raw[name]
-            if smoothed and series.n > 1:
+            if smoothed and not series.sparse:
                 raw.setData(*series.arrays(False))
                 raw.show()
             elif raw.isVisible():
