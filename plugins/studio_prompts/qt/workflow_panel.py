@@ -48,6 +48,9 @@ SAVED_REVISION = -2  # see WorkflowEditor._revision (never an undo index, nor th
 PROGRESS_WIDTH = 200  # pixels: the bar shares the status row
 JOB_ACTIONS = ("run", "evaluate", "optimize")  # the toolbar actions that start a job
 CANVAS_SHORTCUTS = ("run", "delete", "fit")  # keys the inspector uses otherwise: on the canvas and palette only
+MIN_SIDE_WIDTH = 100  # pixels: palette and inspector, narrower by dragging the splitter (or collapsed)
+MIN_CANVAS_WIDTH = 120
+SIDE_SHARE = 32  # percent of the editor's width the palette and inspector get at first
 WORKFLOW_FILTER = f"Workflows ({' '.join('*' + s for s in SUFFIXES)})"
 
 
@@ -87,6 +90,13 @@ def open_sample(ctx: PanelContext) -> None:
 def autosave_dir(folders: Folders, plugin_id: str) -> Path:
     """Unsaved edits go to the plugin's own folder of the workspace, never over the user's file."""
     return folders.plugin_dir(plugin_id, create=False) / "autosave"
+
+
+class FixedHeightBody(QWidget):
+    """A widget whose layout's height does not depend on its width, to its parents."""
+
+    def hasHeightForWidth(self) -> bool:  # noqa: N802 (Qt's name)
+        return False
 
 
 class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
@@ -131,18 +141,38 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         self.tracker = JobTracker(ctx, self, progress=self.progress, cancel=self.cancel_button, status=self.status)
         self.tracker.started.connect(lambda _run_id: self._jobs_changed())
         self.tracker.finished.connect(lambda _outcome: self._jobs_changed())
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(self.node_palette)
-        left.addWidget(self.inspector)
-        split = QSplitter()
-        split.addWidget(left)
-        split.addWidget(self.graph.widget)
-        split.setSizes([300, 900])
-        layout = QVBoxLayout(self)
+        # the canvas takes the free space; the palette and the inspector share the side, which
+        # can be dragged narrower or collapsed; only the inspector scrolls (its own one scroll
+        # area). The panel asks for little room (MIN_PANEL), so the shell's scroll area around
+        # every panel never scrolls the editor: toolbar, canvas and inspector stay in place.
+        self.node_palette.setMinimumSize(MIN_SIDE_WIDTH, 60)
+        self.inspector.setMinimumSize(MIN_SIDE_WIDTH, 80)
+        self.side = QSplitter(Qt.Orientation.Vertical, objectName="side")
+        self.side.addWidget(self.node_palette)
+        self.side.addWidget(self.inspector)
+        self.side.setSizes([150, 450])
+        self.side.setStretchFactor(1, 1)
+        self.graph.widget.setMinimumSize(MIN_CANVAS_WIDTH, 100)
+        self.splitter = QSplitter(objectName="editor_split")
+        self.splitter.addWidget(self.side)
+        self.splitter.addWidget(self.graph.widget)
+        self.splitter.setCollapsible(0, True)
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setStretchFactor(0, 0)
+        self.splitter.setStretchFactor(1, 1)
+        self._split_sized = False  # the side's share is set once the editor has its width: resizeEvent
+        # the rows in a body that never asks for a height for its width: word-wrapped labels
+        # (status, banner) would make the shell's scroll area size the editor by its preferred
+        # height, not by its minimum, and scroll toolbar, canvas and inspector together
+        body = FixedHeightBody(self)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(body)
+        layout = QVBoxLayout(body)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(toolbar)
         layout.addWidget(self.banner)
-        layout.addWidget(split, 1)
+        layout.addWidget(self.splitter, 1)
         status_row = QHBoxLayout()
         status_row.addWidget(self.status, 1)
         status_row.addWidget(self.progress)
@@ -165,24 +195,25 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         self.new()
 
     def _toolbar(self) -> QToolBar:
-        toolbar = QToolBar()
+        toolbar = QToolBar(objectName="editor_toolbar")
+        self.toolbar = toolbar
         self.toolbar_actions: dict[str, QAction] = {}
         for key, text, shortcut, slot in (
-            ("new", "New", "Ctrl+N", self.new),
+            ("run", "Run…", "Ctrl+Return", self.run_dialog),  # the most used first: in view at any width
             ("open", "Open…", "Ctrl+O", self.choose_file),
             ("save", "Save", "Ctrl+S", self.save),
+            ("new", "New", "Ctrl+N", self.new),
             ("save_as", "Save as…", "Ctrl+Shift+S", self.save_as),
+            ("fit", "Fit", "F", self.graph.fit_to_selection),
             ("undo", "Undo", "Ctrl+Z", lambda: self.graph.undo_stack().undo()),
             ("redo", "Redo", "Ctrl+Shift+Z", lambda: self.graph.undo_stack().redo()),
+            ("evaluate", "Evaluate…", None, self.evaluate_dialog),
+            ("optimize", "Optimize…", None, self.optimize_dialog),
             ("delete", "Delete", "Delete", self.delete_selected),
             ("copy", "Copy", "Ctrl+C", self.copy_selected),
             ("paste", "Paste", "Ctrl+V", self.paste),
             ("group", "Group", "Ctrl+G", self.group_selected),
             ("open_group", "Open sub-workflow", None, self.open_selected_subworkflow),
-            ("fit", "Fit", "F", self.graph.fit_to_selection),
-            ("run", "Run…", "Ctrl+Return", self.run_dialog),
-            ("evaluate", "Evaluate…", None, self.evaluate_dialog),
-            ("optimize", "Optimize…", None, self.optimize_dialog),
             ("export", "Export Python…", None, self.export_dialog),
         ):
             action = QAction(text, self, triggered=slot)
@@ -219,6 +250,16 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
                     QTimer.singleShot(0, action.trigger)  # after the key's delivery: no dialog inside it
                     return True
         return super().event(event)
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """At its first real width, the side gets SIDE_SHARE of it and the canvas the rest
+        (a splitter's sizes set before it is shown are pixels, not shares)."""
+        super().resizeEvent(event)
+        width = self.splitter.width()
+        if not self._split_sized and self.isVisible() and width > 2 * MIN_SIDE_WIDTH:
+            self._split_sized = True
+            side = max(MIN_SIDE_WIDTH, width * SIDE_SHARE // 100)
+            self.splitter.setSizes([side, width - side])
 
     def _jobs_changed(self) -> None:
         """Run, Evaluate and Optimize are off while a job started here runs."""

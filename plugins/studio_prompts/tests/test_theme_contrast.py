@@ -70,3 +70,31 @@ def test_errored_evaluation_rows_are_readable(qtbot, tmp_path, theme):
         qtbot.addWidget(view)
         assert "error" in {p.text for p in coloured_text(view.table)}
         assert not low_contrast(view), [str(p) for p in low_contrast(view)]
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_the_banners_show_trace_link_is_readable(qtbot, theme):
+    """Drawn in a colour readable on the banner, even where the palette's link colour is
+    Qt's default blue (1.6:1 on the dark theme's window: the newcomer's walk saw it)."""
+    from PySide6.QtGui import QColor, QPalette
+
+    from studio.widgets import contrast_ratio
+    from studio_prompts.qt.editor.banner import ErrorBanner
+
+    banner = ErrorBanner()
+    qtbot.addWidget(banner)
+    with themed(theme):
+        palette = banner.text.palette()
+        palette.setColor(QPalette.ColorRole.Link, QColor("#0000ff"))
+        banner.text.setPalette(palette)
+        banner.show_error("Node ask failed: ParseError", "run-1")
+        banner.show()
+        qtbot.waitExposed(banner)
+        window = palette.color(QPalette.ColorRole.Window)
+        image = banner.text.grab().toImage()
+        drawn = {image.pixelColor(x, y).name() for x in range(image.width()) for y in range(image.height())}
+        if contrast_ratio(QColor("#0000ff"), window) < 4.5:  # the dark theme: never drawn in it
+            assert "#0000ff" not in drawn
+        assert contrast_ratio(banner.link_colour(), window) >= 4.5
+        assert banner.link_colour().name() in drawn
+        assert not low_contrast(banner), [str(p) for p in low_contrast(banner)]

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, Signal
+from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QStyle, QToolButton
 
+from studio.widgets import contrast_ratio, tone
+
 SHOW_TRACE = "show-trace"  # the link's target
+MIN_CONTRAST = 4.5  # WCAG AA, for the link on the banner
 MAX_CHARS = 300  # a longer error (a raw reply in it) is cut here; the tooltip has it all
 
 
@@ -22,6 +26,7 @@ class ErrorBanner(QFrame):
         super().__init__(parent, objectName="error_banner", visible=False)
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.run_id = ""
+        self._short = ""
         icon = QLabel()
         size = self.style().pixelMetric(QStyle.PixelMetric.PM_SmallIconSize)
         icon.setPixmap(self.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(size, size))
@@ -38,12 +43,29 @@ class ErrorBanner(QFrame):
     def show_error(self, text: str, run_id: str = "") -> None:
         """Say ``text``; with a *Show trace* link when the run ``run_id`` has one."""
         self.run_id = run_id
-        link = f" <a href='{SHOW_TRACE}'>Show trace</a>" if run_id else ""
         line = " ".join(text.split())
-        short = line if len(line) <= MAX_CHARS else line[: MAX_CHARS - 1] + "…"  # the whole text: tooltip, trace
-        self.text.setText(f"{html.escape(short)}{link}")
+        self._short = line if len(line) <= MAX_CHARS else line[: MAX_CHARS - 1] + "…"  # the whole text: tooltip, trace
+        self._render()
         self.text.setToolTip(text)
         self.show()
+
+    def link_colour(self) -> QColor:
+        """The palette's link colour where it reads on the banner (the dark theme's does), else
+        the theme's info tone: Qt's default link blue is 1.6:1 on a dark window."""
+        palette = self.text.palette()
+        link, window = palette.color(QPalette.ColorRole.Link), palette.color(QPalette.ColorRole.Window)
+        return link if contrast_ratio(link, window) >= MIN_CONTRAST else tone("info", palette)
+
+    def _render(self) -> None:
+        colour = self.link_colour().name()
+        link = f" <a href='{SHOW_TRACE}' style='color: {colour}'>Show trace</a>" if self.run_id else ""
+        self.text.setText(f"{html.escape(self._short)}{link}")
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """The link's colour follows a change of theme."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self._short:
+            self._render()
 
     def _link(self, target: str) -> None:
         if target == SHOW_TRACE and self.run_id:

@@ -1,0 +1,42 @@
+"""The workflow editor on a laptop screen (offscreen): the canvas takes the free space, the
+toolbar keeps Run, Open and Save in view, only the inspector scrolls (one scroll area), and
+the panel asks for so little room that the shell's scroll area around it never scrolls."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtWidgets import QScrollArea, QSplitter
+
+import studio_prompts.hooks as prompts_hooks
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.mark.parametrize("screen", [(1366, 768), (1024, 640)])
+def test_the_canvas_takes_the_free_space_and_only_the_inspector_scrolls(make_window, qapp, screen):
+    window = make_window(("prompts", prompts_hooks))
+    editor = window.show_panel("prompts:editor")
+    window.resize(*screen)
+    window.docks["prompts:editor"].raise_()
+    for _ in range(3):
+        qapp.processEvents()
+    hint = editor.minimumSizeHint()
+    assert hint.width() <= 300 and hint.height() <= 250, hint
+    canvas = editor.graph.widget
+    # the canvas gets most of the panel: ≥ 60 % of its width, all the height below the toolbar
+    assert canvas.width() >= 0.6 * editor.width() - 10, (canvas.size(), editor.size())
+    assert canvas.height() >= editor.height() - 120, (canvas.size(), editor.size())
+    assert canvas.height() >= (250 if screen == (1366, 768) else 150), canvas.size()
+    outer = window.docks["prompts:editor"].widget()
+    if isinstance(outer, QScrollArea):  # the shell's: it never scrolls the editor
+        assert outer.verticalScrollBar().maximum() == 0 and outer.horizontalScrollBar().maximum() == 0
+    # Run, Open and Save are in view, not in the toolbar's overflow menu
+    toolbar = editor.toolbar
+    for key in ("run", "open", "save"):
+        button = toolbar.widgetForAction(editor.toolbar_actions[key])
+        assert button is not None and button.isVisible(), key
+        assert toolbar.rect().contains(button.geometry()), key
+    # the canvas and the inspector share a splitter, the inspector collapsible; one scroll area in it
+    split = editor.splitter
+    assert isinstance(split, QSplitter) and split.isCollapsible(split.indexOf(editor.side))
+    assert len(editor.inspector.findChildren(QScrollArea)) == 1
