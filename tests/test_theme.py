@@ -188,3 +188,50 @@ def test_plot_titles_and_axes_take_the_themes_muted_tone(qapp):
     finally:
         plot.close()
         plot.deleteLater()
+
+
+def _most_contrast(image, background) -> float:
+    """The highest contrast of any pixel of ``image`` against ``background``."""
+    from PySide6.QtGui import QColor
+
+    from studio.widgets import contrast_ratio
+
+    seen = {image.pixel(x, y) for x in range(image.width()) for y in range(image.height())}
+    colours = [QColor.fromRgba(rgba) for rgba in seen]
+    return max(contrast_ratio(colour, background) for colour in colours if colour.alpha() > 128)
+
+
+@pytest.mark.parametrize("theme", THEMES)
+def test_an_unticked_check_box_and_the_toolbar_overflow_button_can_be_seen(qapp, theme):
+    """WCAG 1.4.11 (3:1 for the parts of a control): the dark theme's empty check box was a
+    #1e1f22 box outlined #222326 on #2b2d31; its toolbar » button grey on grey."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QCheckBox, QStyle, QStyleOptionButton, QTreeWidget, QTreeWidgetItem
+
+    from studio.qt.theme import indicator_border
+    from studio.widgets import contrast_ratio, themed
+
+    role = QPalette.ColorRole
+    with themed(theme):
+        palette = qapp.palette()
+        for background in (role.Window, role.Base):
+            assert contrast_ratio(indicator_border(), palette.color(background)) >= 3.0, background
+        box = QCheckBox()  # no text: only the box is drawn
+        box.setFixedSize(box.sizeHint())
+        assert _most_contrast(box.grab().toImage(), palette.color(role.Window)) >= 3.0
+        tree = QTreeWidget()  # the Metrics run list's ticks
+        tree.resize(200, 60)
+        item = QTreeWidgetItem([""])
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+        item.setCheckState(0, Qt.CheckState.Unchecked)
+        tree.addTopLevelItem(item)
+        tree.show()
+        check = tree.style().subElementRect(QStyle.SubElement.SE_ItemViewItemCheckIndicator, QStyleOptionButton(), tree)
+        rect = tree.visualItemRect(item)
+        shot = tree.viewport().grab(rect.adjusted(0, 0, -(rect.width() - check.width() - 12), 0)).toImage()
+        assert _most_contrast(shot, palette.color(role.Base)) >= 3.0
+        tree.close()
+        extension = QStyle.StandardPixmap.SP_ToolBarHorizontalExtensionButton  # the » button's icon
+        icon = qapp.style().standardIcon(extension).pixmap(16, 16).toImage()
+        assert _most_contrast(icon, palette.color(role.Window)) >= 3.0

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QGuiApplication, QIcon, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtWidgets import QApplication, QProxyStyle, QStyle, QStyleOption, QToolBar, QToolButton, QWidget
 
 _current = {"theme": "system", "connected": False}
 
@@ -46,6 +46,77 @@ def dark_palette() -> QPalette:
     return p
 
 
+#: WCAG 1.4.11: the parts of a control one must see to use it (a check box's box, a button
+#: that is only an icon) reach 3:1 against what surrounds them
+UI_CONTRAST = 3.0
+EXTENSION_BUTTON = "qt_toolbar_ext_button"  # the toolbar's » button for what does not fit
+
+
+def indicator_border(palette: QPalette | None = None) -> QColor:
+    """The outline of an unticked check box or radio button: Fusion's own (the window colour,
+    darker) was 1.1:1 on the dark theme's window and base — an empty box could not be seen —
+    and 2:1 on the light theme's; moved just enough for ``UI_CONTRAST`` against both."""
+    p = _palette(palette)
+    window, base = p.color(QPalette.ColorRole.Window), p.color(QPalette.ColorRole.Base)
+    return readable(window.darker(140), window, base, minimum=UI_CONTRAST)
+
+
+def extension_icon(vertical: bool = False, palette: QPalette | None = None) -> QIcon:
+    """The toolbar's » button, drawn in the palette's text colour (Fusion's grey arrows were
+    all but invisible on the dark theme)."""
+    scale = 2  # sharp on a high-density screen too
+    pixmap = QPixmap(16 * scale, 16 * scale)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.scale(scale, scale)
+    painter.setPen(QPen(_palette(palette).color(QPalette.ColorRole.WindowText), 1.6))
+    for offset in (3.5, 8.5):
+        points = [QPointF(offset, 4), QPointF(offset + 4, 8), QPointF(offset, 12)]
+        if vertical:
+            points = [QPointF(p.y(), p.x()) for p in points]
+        painter.drawPolyline(points)
+    painter.end()
+    pixmap.setDevicePixelRatio(scale)
+    return QIcon(pixmap)
+
+
+class StudioStyle(QProxyStyle):
+    """Fusion, with check boxes and radio buttons whose outline can be seen in either theme
+    (``indicator_border``) and a visible toolbar » button (``extension_icon``)."""
+
+    def __init__(self) -> None:
+        super().__init__("Fusion")
+
+    def name(self) -> str:
+        return "fusion"
+
+    def drawPrimitive(self, element, option, painter, widget=None) -> None:  # noqa: N802 - Qt naming
+        super().drawPrimitive(element, option, painter, widget)
+        pe = QStyle.PrimitiveElement
+        if element not in (pe.PE_IndicatorCheckBox, pe.PE_IndicatorRadioButton) or not isinstance(option, QStyleOption):
+            return
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, element == pe.PE_IndicatorRadioButton)
+        painter.setPen(QPen(indicator_border(option.palette), 1))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        box = QRectF(option.rect).adjusted(0.5, 0.5, -0.5, -0.5)
+        if element == pe.PE_IndicatorRadioButton:
+            painter.drawEllipse(box.adjusted(0.5, 0.5, -0.5, -0.5))
+        else:
+            painter.drawRect(box)
+        painter.restore()
+
+    def standardIcon(self, icon, option=None, widget=None) -> QIcon:  # noqa: N802 - Qt naming
+        sp = QStyle.StandardPixmap
+        if icon in (sp.SP_ToolBarHorizontalExtensionButton, sp.SP_ToolBarVerticalExtensionButton):
+            return extension_icon(icon == sp.SP_ToolBarVerticalExtensionButton)
+        return super().standardIcon(icon, option, widget)
+
+
+_style: dict[str, StudioStyle] = {}  # kept referenced: the application holds only a C++ pointer
+
+
 def wants_dark(theme: str) -> bool:
     if theme in ("light", "dark"):
         return theme == "dark"
@@ -54,10 +125,12 @@ def wants_dark(theme: str) -> bool:
 
 def apply_theme(app: QApplication, theme: str) -> None:
     _current["theme"] = theme
-    if app.style().name().lower() != "fusion":  # restyling every widget again costs a visible moment
-        app.setStyle("Fusion")
+    if not isinstance(app.style(), StudioStyle):  # restyling every widget again costs a visible moment
+        _style["style"] = StudioStyle()
+        app.setStyle(_style["style"])
     app.setPalette(dark_palette() if wants_dark(theme) else app.style().standardPalette())
     _retone(app)
+    _extension_buttons(app)
     _plot_colours(app)
     if not _current["connected"]:  # follow the OS while the theme is "system"
 
@@ -191,6 +264,15 @@ def _retone(app: QApplication) -> None:
         name = widget.property(TONE_PROPERTY)
         if name:
             set_tone(widget, str(name))
+
+
+def _extension_buttons(app: QApplication) -> None:
+    """Toolbars' » buttons take the new palette's text colour (their icon is set once)."""
+    for widget in app.allWidgets():
+        if isinstance(widget, QToolButton) and widget.objectName() == EXTENSION_BUTTON:
+            bar = widget.parentWidget()
+            vertical = isinstance(bar, QToolBar) and bar.orientation() == Qt.Orientation.Vertical
+            widget.setIcon(extension_icon(vertical))
 
 
 def _plot_colours(app: QApplication) -> None:
