@@ -379,7 +379,10 @@ async def _run_job(studio, kind: str, params: dict[str, Any], quiet: bool) -> in
 
 def _delete_runs(args, studio) -> int:
     """``runs delete ID… [--yes]``: every id checked first (exit 2, nothing deleted, when
-    one names no run or an active one); asks on a terminal unless --yes."""
+    one names no run or an active one); asks on a terminal unless --yes. A run deleted
+    only in part (a file that cannot be removed) is said, with where its rest is: exit 1."""
+    from studio.core.runs import DeleteIncomplete
+
     runs = studio.store.deletable(args.run_ids)
     if not args.yes:
         if not sys.stdin.isatty():
@@ -387,20 +390,54 @@ def _delete_runs(args, studio) -> int:
         print(f"Delete {len(runs)} run(s) and everything in their folders?")
         for run in runs:
             print(f"  {run.id}")
-        if input("[y/N] ").strip().lower() not in ("y", "yes"):
+        try:
+            answer = input("[y/N] ")
+        except EOFError:  # Ctrl-D: no answer is a no
+            answer = ""
+            print()
+        if answer.strip().lower() not in ("y", "yes"):
             print("nothing deleted")
             return EXIT_OK
-    for run_id in studio.store.delete(r.id for r in runs):
+    for problem in studio.store.remove_leftovers():  # what an earlier delete could not remove
+        print(f"warning: left from an earlier delete: {problem}", file=sys.stderr)
+    try:
+        deleted = studio.store.delete(r.id for r in runs)
+    except DeleteIncomplete as exc:
+        for run_id in exc.deleted:
+            print(f"deleted {run_id}")
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    for run_id in deleted:
         print(f"deleted {run_id}")
     return EXIT_OK
+
+
+def _run_info(run) -> dict[str, Any]:
+    """A run's run.json as the CLI shows it: its id is its folder's name (what every
+    command takes); an id that run.json says otherwise (a copied folder) is kept as
+    ``id_in_run_json``."""
+    info = dict(run.info())
+    stored = info.get("id")
+    info["id"] = run.id
+    if stored is not None and stored != run.id:
+        info["id_in_run_json"] = stored
+    return info
 
 
 def cmd_runs(args, studio) -> int:
     from studio.core.files import StudioFileError
 
     if args.action == "list":
+        studio.store.check_readable()
         runs = studio.store.list()
-        infos = [r.info() for r in runs]
+        infos = [_run_info(r) for r in runs]
+        leftovers = studio.store.leftovers()
+        if leftovers:
+            print(
+                f"note: {len(leftovers)} folder(s) of deleted runs could not be removed completely, e.g. "
+                f"{leftovers[0]} (the next 'runs delete' tries again)",
+                file=sys.stderr,
+            )
         if args.json:
             print(json.dumps(infos, indent=2, default=str))
             return EXIT_OK
@@ -408,7 +445,7 @@ def cmd_runs(args, studio) -> int:
             print(f"no runs yet in {studio.workspace.root}")
             return EXIT_OK
         rows = [
-            (i.get("id", r.id), i.get("status", "?"), _duration(i), _when(i.get("created")))
+            (r.id, i.get("status", "?"), _duration(i), _when(i.get("created")))
             for r, i in zip(runs, infos, strict=True)
         ]
         _table(("RUN", "STATUS", "TIME", "CREATED"), rows)
@@ -416,7 +453,12 @@ def cmd_runs(args, studio) -> int:
     if args.action == "delete":
         return _delete_runs(args, studio)
     run = studio.store.find(args.run_id)
-    info, metrics = run.info(), run.metrics()
+    info = _run_info(run)
+    try:
+        metrics, logs, events_problem = run.metrics(), run.last_logs(10), None
+    except OSError as exc:  # a folder or log this user may not read: the rest still shows
+        metrics, logs = {}, []
+        events_problem = f"cannot read {exc.filename or run.events_path}: {exc.strerror or exc}"
     try:
         params: Any = run.params()
     except StudioFileError as exc:  # shown as what it is; the rest of the run still shows
@@ -431,6 +473,7 @@ def cmd_runs(args, studio) -> int:
                         k: {"steps": len(v[0]), "last": v[1][-1], "min": min(_numbers(v[1]), default=None)}
                         for k, v in metrics.items()
                     },
+                    **({"events_error": events_problem} if events_problem else {}),
                 },
                 indent=2,
                 default=str,
@@ -444,6 +487,8 @@ def cmd_runs(args, studio) -> int:
     if info.get("error"):
         print(f"error    {info['error']}")
     print("params   " + json.dumps(params, sort_keys=True))
+    if events_problem:
+        print(f"events   {events_problem}")
     if metrics:
         print("metrics")
         _table(
@@ -453,7 +498,6 @@ def cmd_runs(args, studio) -> int:
                 for k, v in metrics.items()
             ],
         )
-    logs = run.last_logs(10)
     if logs:
         print("last log lines")
         for line in logs:

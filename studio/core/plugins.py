@@ -317,5 +317,9 @@ def _builtins_first(ep: metadata.EntryPoint) -> tuple[bool, str]:
 
 
 def _problem(where: str, exc: BaseException) -> PluginProblem:
-    message = f"{type(exc).__name__}: {exc}".strip()
+    try:
+        text = str(exc)
+    except Exception:  # an exception whose str() raises: still recorded, by its type
+        text = "(its message could not be read)"
+    message = f"{type(exc).__name__}: {text}".strip()
     return PluginProblem(where, message, "".join(traceback.format_exception(exc)))

@@ -4,6 +4,8 @@
     runs/<id>/run.json       kind, status, times, error (rewritten atomically)
     runs/<id>/events.jsonl   every event the job emitted, one JSON object a line
     runs/<id>/artifacts/     files the job produced
+    runs/.deleting-<id>-<x>  a deleted run whose files could not all be removed (hidden:
+                             not a run; the next delete tries again)
 
 The event log is written by whoever runs the job (the worker process for process jobs),
 so events survive a crash of the studio; it is fsync'd in batches. A crash can leave a
@@ -31,6 +33,21 @@ from studio.api.events import ACTIVE_STATUSES, Event, Log, Metric, RunStatus, re
 from .files import StudioFileError, read_json, write_json
 
 log = logging.getLogger(__name__)
+
+
+#: a deleted run's folder is first renamed to a hidden name starting so (one atomic step:
+#: it is no longer a run), then removed; what could not be removed stays under that name
+DELETING_PREFIX = ".deleting-"
+
+
+class DeleteIncomplete(StudioFileError):
+    """Some runs named for deletion were not deleted, or not completely: ``deleted`` are
+    the ids that are no longer runs (some of their files may be left, hidden, in a
+    ``.deleting-*`` folder the message names); the others are untouched."""
+
+    def __init__(self, message: str, deleted: list[str]):
+        super().__init__(message)
+        self.deleted = deleted
 
 
 def new_run_id(kind: str) -> str:
@@ -182,6 +199,7 @@ class RunStore:
                     "status": RunStatus.QUEUED,
                     "created": time.time(),
                     "owner_pid": os.getpid(),
+                    "owner_started": _own_start_time(),
                     **info,
                 },
             )
@@ -192,13 +210,13 @@ class RunStore:
 
     def get(self, run_id: str) -> Run:
         run = Run(self.root / run_id)
-        if not (run.dir / "run.json").exists():
+        if not _is_run_folder(run.dir):
             raise StudioFileError(f"no run {run_id!r} in {self.root}")
         return run
 
     def find(self, prefix: str) -> Run:
         """A run by id or a unique part of its id (handy on the command line)."""
-        if (self.root / prefix / "run.json").exists():
+        if _plain_name(prefix) and _is_run_folder(self.root / prefix):
             return Run(self.root / prefix)
         matches = [r for r in self.list() if prefix in r.id]
         if len(matches) == 1:
@@ -208,11 +226,27 @@ class RunStore:
         raise StudioFileError(f"{prefix!r} matches {len(matches)} runs; give more of the id")
 
     def list(self) -> list[Run]:
-        """All runs, newest first."""
-        if not self.root.is_dir():
+        """All runs, newest first. A run folder that cannot be searched (no permission) is
+        listed: its ``info()`` says it is unreadable. Hidden folders (a delete's leftovers)
+        are not runs. A runs folder that cannot be read lists nothing (``check_readable``
+        says why)."""
+        try:
+            names = os.listdir(self.root)
+        except OSError:
             return []
-        runs = [Run(d) for d in self.root.iterdir() if (d / "run.json").exists()]
+        runs = [
+            Run(self.root / name) for name in names if not name.startswith(".") and _is_run_folder(self.root / name)
+        ]
         return sorted(runs, key=lambda r: r.id, reverse=True)
+
+    def check_readable(self) -> None:
+        """Raise StudioFileError when the runs folder exists but cannot be listed."""
+        try:
+            os.listdir(self.root)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StudioFileError(f"cannot read the runs folder {self.root}: {exc.strerror or exc}") from exc
 
     def deletable(self, run_ids: Iterable[str], active: Iterable[str] = ()) -> builtins.list[Run]:
         """The runs with these exact ids, each once, checked for deletion: every id must
@@ -227,11 +261,11 @@ class RunStore:
         runs, problems = [], []
         for run_id in wanted:
             run = Run(self.root / run_id)
-            if not _plain_name(run_id) or not (run.dir / "run.json").is_file():
+            if not _plain_name(run_id) or not _is_run_folder(run.dir):
                 problems.append(f"no run {run_id!r} in {self.root}")
                 continue
             info = run.info()
-            if run_id in busy or (info.get("status") in ACTIVE_STATUSES and _pid_alive(info.get("owner_pid"))):
+            if run_id in busy or (info.get("status") in ACTIVE_STATUSES and _owner_alive(info)):
                 problems.append(f"run {run_id} is {info.get('status', 'active')}: cancel it before deleting it")
                 continue
             runs.append(run)
@@ -241,22 +275,62 @@ class RunStore:
 
     def delete(self, run_ids: Iterable[str], active: Iterable[str] = ()) -> builtins.list[str]:
         """Delete the runs with these exact ids (checked first, all or none: see
-        ``deletable``) and return their ids. Only their folders go: run.json first, so a
-        folder that cannot be removed completely is no longer listed as a run; a run
-        folder that is a link loses the link, not what it points to."""
+        ``deletable``) and return their ids. Only their folders go. Each is first renamed
+        to a hidden ``.deleting-<id>-<x>`` folder — one atomic step, after which it is no
+        longer a run — and then removed; a run folder that is a link loses the link, not
+        what it points to. When a run cannot be renamed (its runs folder is read-only) it
+        is left whole; when some of its files cannot be removed (an immutable file, a
+        read-only subfolder) they stay in the hidden folder, which the next delete tries
+        again (``remove_leftovers``). Either raises DeleteIncomplete, after trying every
+        run, naming the file and the reason."""
         deleted: builtins.list[str] = []
+        problems: builtins.list[str] = []
         for run in self.deletable(run_ids, active):
-            try:
-                if run.dir.is_symlink():
+            if run.dir.is_symlink():
+                try:
                     run.dir.unlink()
-                else:
-                    (run.dir / "run.json").unlink()
-                    shutil.rmtree(run.dir)
+                except OSError as exc:
+                    problems.append(f"could not delete run {run.id}: {exc.strerror or exc}; nothing of it was removed")
+                    continue
+                deleted.append(run.id)
+                continue
+            trash = self.root / f"{DELETING_PREFIX}{run.id[:120]}-{secrets.token_hex(3)}"
+            try:
+                os.rename(run.dir, trash)
             except OSError as exc:
-                done = f" (deleted before it: {', '.join(deleted)})" if deleted else ""
-                raise StudioFileError(f"could not delete run {run.id}: {exc.strerror or exc}{done}") from exc
+                problems.append(
+                    f"could not delete run {run.id}: cannot rename it in {self.root}: {exc.strerror or exc}; "
+                    "nothing of it was removed"
+                )
+                continue
             deleted.append(run.id)
+            problem = _remove_tree(trash)
+            if problem is not None:
+                problems.append(
+                    f"run {run.id} is deleted, but {problem}; what is left of it is in {trash} "
+                    "(the next delete tries again, or remove it by hand)"
+                )
+        if problems:
+            raise DeleteIncomplete("; ".join(problems), deleted)
         return deleted
+
+    def leftovers(self) -> builtins.list[Path]:
+        """The hidden folders of deleted runs whose files could not all be removed."""
+        try:
+            names = os.listdir(self.root)
+        except OSError:
+            return []
+        return sorted(self.root / name for name in names if name.startswith(DELETING_PREFIX))
+
+    def remove_leftovers(self) -> builtins.list[str]:
+        """Try again to remove what earlier deletes left; returns what still cannot be
+        removed, one line each (the folder, the file and why)."""
+        remaining = []
+        for folder in self.leftovers():
+            problem = _remove_tree(folder, root_name=str(folder))
+            if problem is not None:
+                remaining.append(problem)
+        return remaining
 
     def mark_interrupted(self) -> builtins.list[Run]:  # builtins: `list` here is the method above
         """Runs still marked queued/running whose owning studio process is gone were
@@ -266,7 +340,7 @@ class RunStore:
         stale = []
         for run in self.list():
             info = run.info()
-            if info.get("status") in ACTIVE_STATUSES and not _pid_alive(info.get("owner_pid")):
+            if info.get("status") in ACTIVE_STATUSES and not _owner_alive(info):
                 try:
                     run.update(
                         status=RunStatus.INTERRUPTED,
@@ -290,6 +364,7 @@ RUN_INFO_TYPES: dict[str, type | tuple[type, ...]] = {
     "started": (int, float, type(None)),
     "finished": (int, float, type(None)),
     "owner_pid": (int, type(None)),
+    "owner_started": (int, float, type(None)),
 }
 
 
@@ -318,16 +393,86 @@ def _plain_number(value: Any) -> bool:
         return False
 
 
-def _pid_alive(pid: Any) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
+def _is_run_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a run.json; a folder that cannot be searched (no
+    permission) counts: it is listed as an unreadable run rather than hidden."""
+    try:
+        return (folder / "run.json").is_file()
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+
+
+def _remove_tree(folder: Path, root_name: str = "its folder") -> str | None:
+    """Remove ``folder`` and all in it, as much as can be; None when all went, else the
+    first thing that could not be removed and why (``folder`` itself called ``root_name``)."""
+    failures: builtins.list[str] = []
+
+    def failed(_function: Any, path: str, exc_info: Any) -> None:
+        exc = exc_info[1]
+        if not isinstance(exc, FileNotFoundError):  # removed meanwhile (another delete): fine
+            what = root_name if Path(path) == folder else str(path)
+            failures.append(f"{what} could not be removed ({getattr(exc, 'strerror', None) or exc})")
+
+    shutil.rmtree(folder, onerror=failed)
+    return failures[0] if failures else None
+
+
+_own_started: float | None = None
+
+
+def _own_start_time() -> float | None:
+    """When this process started (psutil's ``create_time``), to tell it from a later
+    process that got the same pid."""
+    global _own_started
+    if _own_started is None:
+        try:
+            import psutil
+
+            _own_started = psutil.Process().create_time()
+        except Exception:  # pragma: no cover - psutil is a dependency; /proc may be hidden
+            return None
+    return _own_started
+
+
+#: how far apart two readings of one process's start time may be (psutil derives it from
+#: the boot time and clock ticks)
+START_TIME_SLACK = 1.0
+
+
+def _owner_alive(info: dict[str, Any]) -> bool:
+    """Whether the studio or CLI process that owns a run (``owner_pid`` in its run.json)
+    is still running. Not just any process with that pid: after a crash the pid may be
+    reused (or a hand-edited file names pid 1). The owner is the process whose start time
+    is ``owner_started``; a run.json written before that was recorded needs a process that
+    started before the run was created and runs the studio."""
+    pid = info.get("owner_pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     if pid == os.getpid():
         return True
     try:
         import psutil
-
-        return psutil.pid_exists(pid)
     except ImportError:  # pragma: no cover - psutil is a dependency
         return True
-    except (OverflowError, ValueError):  # a hand-edited run.json: no process has that id
+    try:
+        process = psutil.Process(pid)
+        started = process.create_time()
+    except (psutil.NoSuchProcess, OverflowError, ValueError):  # gone, or no process can have that id
         return False
+    except psutil.Error:  # cannot tell (access denied): taken as alive, so its run is not touched
+        return True
+    recorded = info.get("owner_started")
+    if _plain_number(recorded):
+        return abs(started - recorded) <= START_TIME_SLACK
+    created = info.get("created")
+    if isinstance(created, (int, float)) and _plain_number(created) and started > created + START_TIME_SLACK:
+        return False  # a process that started after the run: the pid was reused
+    try:
+        command = " ".join(process.cmdline())
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.Error:
+        return True
+    return "studio" in command  # tensor-studio, python -m studio.cli, a studio worker

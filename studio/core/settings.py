@@ -47,17 +47,30 @@ def settings_path() -> Path:
 def load_settings(path: Path | None = None, *, set_aside: bool = False) -> tuple[Settings, str | None]:
     """Return the settings and, if the file could not be read, a message saying so.
     An unreadable file is moved aside only with ``set_aside`` — by a writer, just before
-    it writes new settings — so reading never changes the disk."""
+    it writes new settings — so reading never changes the disk. A file (or folder) the
+    user has no permission to read is not moved aside: a writer gets StudioFileError."""
     path = path or settings_path()
-    if not path.exists():
+    try:
+        path.stat()
+    except FileNotFoundError:
         return Settings(), None
+    except OSError:
+        pass  # a folder on the way that cannot be searched: read_json says so
     try:
         return Settings.model_validate(read_json(path)), None
     except (StudioFileError, ValidationError) as exc:
+        if set_aside and isinstance(exc.__cause__, OSError):
+            # not a bad file but one this user may not read (permissions): moving it aside
+            # and writing defaults would lose the settings, so a writer stops here
+            raise StudioFileError(
+                f"cannot read the settings file {path}: {exc.__cause__.strerror or exc.__cause__}; "
+                "give yourself read and write access to it (and its folder) and try again"
+            ) from exc
         if not set_aside:
-            message = (
-                f"Settings file {path} could not be read ({_first_line(exc)}); defaults are used, and "
-                f"the file is kept until settings are next saved (then moved aside, not deleted)."
+            message = f"Settings file {path} could not be read ({_first_line(exc)}); defaults are used" + (
+                " (give yourself access to it: settings cannot be saved until then)."
+                if isinstance(exc.__cause__, OSError)
+                else ", and the file is kept until settings are next saved (then moved aside, not deleted)."
             )
             log.warning(message)
             return Settings(), message

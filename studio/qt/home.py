@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QMargins, QPoint, QRect, QSize, Qt
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.files import StudioFileError
+from studio.core.runs import DeleteIncomplete, Run
 
 if TYPE_CHECKING:
     from studio.qt.main_window import MainWindow
@@ -35,13 +36,30 @@ RECENT_RUNS = 200
 ALL = ""  # the filters' "any" choice
 #: how many run ids the delete confirmation names before "and N more"
 NAMED_IN_CONFIRMATION = 12
+#: the widest a Get started button grows; a longer title is elided (in full in its tooltip)
+BUTTON_MAX_WIDTH = 320
+
+
+def shown_name(name: str) -> str:
+    """A file name as text Qt can hold: a byte that is not UTF-8 (kept by Python as a
+    lone surrogate, which Qt would silently drop) is shown escaped, ``exp\\xff1``."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return os.fsencode(name).decode("utf-8", errors="backslashreplace")
+
+
+def button_text(title: str) -> str:
+    """``title`` as a button shows it: a literal ``&`` (Qt reads ``&x`` as a mnemonic)."""
+    return title.replace("&", "&&")
 
 
 def confirmation_text(run_ids: list[str]) -> str:
     """What the delete confirmation asks: how many runs, and which."""
     named = run_ids[:NAMED_IN_CONFIRMATION]
     more = len(run_ids) - len(named)
-    lines = "\n".join(f"  {run_id}" for run_id in named) + (f"\n  … and {more} more" if more else "")
+    lines = "\n".join(f"  {shown_name(run_id)}" for run_id in named) + (f"\n  … and {more} more" if more else "")
     noun = "run" if len(run_ids) == 1 else "runs"
     return (
         f"Delete {len(run_ids)} {noun} and everything in their folders (params, events, artifacts)?\n\n"
@@ -128,6 +146,7 @@ class HomePage(QWidget):
     def __init__(self, window: MainWindow):
         super().__init__()
         self.main_window = window
+        self.shown_runs: list[Run] = []  # the runs the list's rows show, by index (see _fill_runs)
         self.setObjectName("studio:home")
         title = QLabel("<h2>Tensor Studio</h2>")
         self.summary = QLabel(wordWrap=True, textInteractionFlags=Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -138,9 +157,12 @@ class HomePage(QWidget):
         # first steps the plugins offer (MenuAction(home=True)): the same actions as their menus'
         self.get_started: list[QPushButton] = []
         for action in window.home_actions:
-            button = QPushButton(action.text().replace("&", ""), objectName=f"home:{action.text()}")
-            if not action.shortcut().isEmpty():
-                button.setToolTip(f"{action.text()} ({action.shortcut().toString()})")
+            name = window.action_title(action)  # the plugin's title as written (no mnemonic)
+            button = QPushButton(objectName=f"home:{name[:200]}")
+            metrics = button.fontMetrics()
+            button.setText(button_text(metrics.elidedText(name, Qt.TextElideMode.ElideRight, BUTTON_MAX_WIDTH)))
+            shortcut = action.shortcut().toString()
+            button.setToolTip(f"{name} ({shortcut})" if shortcut else name)
             button.clicked.connect(lambda _c=False, a=action: a.trigger())
             self.get_started.append(button)
         if self.get_started:
@@ -220,12 +242,15 @@ class HomePage(QWidget):
         ]
         selected = set(self.selected_ids())
         self.runs.clear()
-        for run, info in shown[:RECENT_RUNS]:
+        # the runs behind the rows, by row: a run's id and folder never go through a Qt
+        # string (a folder name that is not UTF-8 would lose its bad byte there, and name
+        # another run); the rows show them escaped
+        self.shown_runs = [run for run, _ in shown[:RECENT_RUNS]]
+        for index, (run, info) in enumerate(shown[:RECENT_RUNS]):
             created = info.get("created")
             when = time.strftime("%Y-%m-%d %H:%M", time.localtime(created)) if isinstance(created, (int, float)) else ""
-            item = QTreeWidgetItem([when, str(info.get("kind", "?")), str(info.get("status", "?")), run.id])
-            item.setData(0, Qt.ItemDataRole.UserRole, str(run.dir))
-            item.setData(3, Qt.ItemDataRole.UserRole, run.id)
+            item = QTreeWidgetItem([when, str(info.get("kind", "?")), str(info.get("status", "?")), shown_name(run.id)])
+            item.setData(0, Qt.ItemDataRole.UserRole, index)  # its run: self.shown_runs[index]
             self.runs.addTopLevelItem(item)
             item.setSelected(run.id in selected)  # a refresh (a job's status) keeps what was picked
         filtered = kind != ALL or status != ALL
@@ -249,8 +274,17 @@ class HomePage(QWidget):
         box.setCurrentIndex(max(0, box.findData(current)))
         box.blockSignals(False)
 
+    def run_of(self, item: QTreeWidgetItem) -> Run | None:
+        index = item.data(0, Qt.ItemDataRole.UserRole)
+        return self.shown_runs[index] if isinstance(index, int) and 0 <= index < len(self.shown_runs) else None
+
+    def selected_runs(self) -> list[Run]:
+        """The runs of the selected rows, in the list's order."""
+        items = sorted(self.runs.selectedItems(), key=self.runs.indexOfTopLevelItem)
+        return [run for run in map(self.run_of, items) if run is not None]
+
     def selected_ids(self) -> list[str]:
-        return [str(item.data(3, Qt.ItemDataRole.UserRole)) for item in self.runs.selectedItems()]
+        return [run.id for run in self.selected_runs()]
 
     def _selection_changed(self) -> None:
         count = len(self.runs.selectedItems())
@@ -268,7 +302,7 @@ class HomePage(QWidget):
         try:
             window.studio.store.deletable(ids, active)
         except StudioFileError as exc:
-            window.show_message(f"Nothing deleted: {exc}", "error")
+            window.show_message(shown_name(f"Nothing deleted: {exc}"), "error")
             return
         answer = QMessageBox.question(
             self,
@@ -279,16 +313,24 @@ class HomePage(QWidget):
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
+        store = window.studio.store
+        problems = [f"left from an earlier delete: {p}" for p in store.remove_leftovers()]
         try:
-            deleted = window.studio.store.delete(ids, active)
+            deleted = store.delete(ids, active)
+        except DeleteIncomplete as exc:
+            deleted = exc.deleted
+            problems.insert(0, str(exc))
         except StudioFileError as exc:
-            window.show_message(str(exc), "error")
             deleted = []
+            problems.insert(0, str(exc))
         window.runs_deleted(deleted)  # other panels drop them (Metrics, Jobs, Traces)
         self.runs.clearSelection()
         self.refresh()
-        if deleted:
-            window.show_message(f"Deleted {len(deleted)} run{'s' if len(deleted) != 1 else ''}", "info")
+        said = ([f"Deleted {len(deleted)} run{'s' if len(deleted) != 1 else ''}"] if deleted else []) + problems
+        if said:
+            window.show_message(shown_name("; ".join(said)), "error" if problems else "info")
 
     def _open_run(self, item: QTreeWidgetItem, _column: int = 0) -> None:
-        self.main_window.open_path(Path(item.data(0, Qt.ItemDataRole.UserRole)))
+        run = self.run_of(item)
+        if run is not None:
+            self.main_window.open_path(run.dir)

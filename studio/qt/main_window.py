@@ -51,6 +51,8 @@ AREAS = {
     "top": Qt.DockWidgetArea.TopDockWidgetArea,
     "bottom": Qt.DockWidgetArea.BottomDockWidgetArea,
 }
+#: the longest plugin action title a menu shows in full (a longer one ends in …)
+MENU_TITLE_CHARS = 80
 LAYOUT_VERSION = 2  # 2: panels tabbed by area, in scroll areas (a version-1 state stacked them all)
 #: the size the window opens at on a screen that has room for it
 PREFERRED_SIZE = QSize(1400, 880)
@@ -188,17 +190,47 @@ class MainWindow(QMainWindow):
             menu = self._menus.get(command.menu) or self.menuBar().addMenu(command.menu)
             self._menus[command.menu] = menu
             ctx = StudioPanelContext(plugin_id, self)
+            title = command.title.strip() or command.id  # an empty title would make an entry no one can see
 
-            def trigger(cmd=command, ctx=ctx, plugin_id=plugin_id) -> None:
+            def trigger(cmd=command, ctx=ctx, plugin_id=plugin_id, title=title) -> None:
                 try:
                     resolve(cmd.callback)(ctx)
-                except Exception as exc:
-                    self.studio.host.report_problem(plugin_id, f"action {cmd.id}", exc)
-                    self.show_message(f"{cmd.title} failed: {exc}", "error")
+                except KeyboardInterrupt:
+                    raise
+                except BaseException as exc:  # SystemExit too: a plugin's action must not end the studio
+                    self._action_failed(plugin_id, cmd.id, title, exc)
 
-            action = self._action(menu, command.title, trigger, command.shortcut)
+            # the title as written: '&' is a literal ampersand, not a mnemonic; a very long
+            # one is shortened in the menu (in full in the status tip)
+            shown = title if len(title) <= MENU_TITLE_CHARS else title[: MENU_TITLE_CHARS - 1] + "…"
+            action = self._action(menu, shown.replace("&", "&&"), trigger, command.shortcut)
+            action.setData(title)
+            action.setStatusTip(title)
             if command.home:
                 self.home_actions.append(action)
+
+    @staticmethod
+    def action_title(action: QAction) -> str:
+        """A plugin action's title as the plugin wrote it (no mnemonic, not shortened)."""
+        data = action.data()
+        return data if isinstance(data, str) else action.text()
+
+    def _action_failed(self, plugin_id: str, action_id: str, title: str, exc: BaseException) -> None:
+        """A plugin action raised: recorded as the plugin's problem (the Plugins panel has
+        the traceback) and said in one line; the studio keeps running."""
+        try:
+            self.studio.host.report_problem(plugin_id, f"action {action_id}", exc)
+        except Exception:  # an exception that cannot even be described (its str() raises)
+            log.exception("plugin %s: action %s failed", plugin_id, action_id)
+        try:
+            text = str(exc)
+        except Exception:
+            text = ""
+        lines = text.strip().splitlines()
+        detail = lines[0][:200] if lines else ""
+        if not detail or not isinstance(exc, Exception):  # SystemExit: 3, not just 3
+            detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        self.show_message(f"{title[:MENU_TITLE_CHARS]} failed: {detail}", "error")
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()

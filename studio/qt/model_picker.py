@@ -212,20 +212,27 @@ class ModelPicker(QWidget):
 
     def _row(self, entry: ModelEntry) -> list[QStandardItem]:
         value = self.prefix + entry.ref
+        # a folder name that is not UTF-8 cannot be a model string (Qt would drop its bad
+        # byte, and the value would name another folder): listed, escaped, not pickable
+        usable = _is_text(value) and _is_text(str(entry.path))
         tip = f"{entry.name} — {entry.kind}\n{entry.path}" + (f"\n{entry.detail}" if entry.detail else "")
+        if not usable:
+            tip = f"{_escaped(tip)}\n\nIts folder name is not UTF-8 text: rename the folder to use this model."
         cells = [value, entry.name, entry.kind, human_size(entry.size_bytes), human_date(entry.modified)]
         items = []
         for text in cells:
-            item = QStandardItem(text)
+            item = QStandardItem(_escaped(text))
             item.setToolTip(tip)
-            item.setData(value, ValueRole)
+            item.setData(value if usable else None, ValueRole)
             item.setEditable(False)
+            if not usable:
+                item.setFlags(Qt.ItemFlag.NoItemFlags)
             items.append(item)
         items[3].setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return items
 
     def _picked(self, row: int) -> None:
-        if 0 <= row < len(self.entries):
+        if 0 <= row < len(self.entries) and _is_text(self.prefix + self.entries[row].ref):
             self.set_value(self.prefix + self.entries[row].ref)
             self._choose()
 
@@ -269,3 +276,17 @@ class ModelPicker(QWidget):
         saved = dict(saved) if isinstance(saved, dict) else {}
         saved[self.key] = self.value()
         self.ctx.save_settings({**settings, SETTINGS_KEY: saved})
+
+
+def _is_text(text: str) -> bool:
+    """Whether ``text`` is UTF-8 (no lone surrogate standing for a file name's bad byte)."""
+    try:
+        text.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def _escaped(text: str) -> str:
+    """``text`` as Qt can show it: a file name's bytes that are not UTF-8 as ``\\xff``."""
+    return text if _is_text(text) else text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")

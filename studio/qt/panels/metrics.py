@@ -323,8 +323,8 @@ class MetricsPanel(QWidget, Panel):
         for run in RunStore(folder).list()[:SCANNED_RUNS]:
             if len(listed) >= LISTED_RUNS:
                 break
-            if run.id in self.runs:
-                continue
+            if run.id in self.runs or not _is_text(run.id):
+                continue  # a folder name that is not UTF-8 would lose its bad byte in the list's rows
             info = run.info()
             if info.get("status") in ACTIVE_STATUSES or not logs_metrics(run.events_path):
                 continue  # an active run's curves come live
@@ -359,7 +359,8 @@ class MetricsPanel(QWidget, Panel):
             if row is not None and row.data(0, Qt.ItemDataRole.UserRole) == run_id:
                 self.run_list.takeTopLevelItem(i)
                 break
-        run = RunCurves(run_id, zlib.crc32(run_id.encode()) % COLORS, info, folder)  # the same colour each session
+        colour = zlib.crc32(run_id.encode("utf-8", "surrogateescape")) % COLORS  # the same each session
+        run = RunCurves(run_id, colour, info, folder)
         self.runs[run_id] = run
         index = 0  # newest first; a run without a date goes on top
         while run.sort_key and index < self.run_list.topLevelItemCount():
@@ -771,3 +772,12 @@ class MetricsPanel(QWidget, Panel):
         newest = state.get("newest")
         self._newest_seen = newest if isinstance(newest, str) else None
         self._apply_ticks()
+
+
+def _is_text(name: str) -> bool:
+    """Whether a file name is UTF-8 (Qt can hold it as it is)."""
+    try:
+        name.encode("utf-8")
+        return True
+    except UnicodeEncodeError:
+        return False
