@@ -1,7 +1,9 @@
 """Traces panel: every span of a prompt run — tree, details, timeline, filters, totals.
 
-Live runs appear as their spans stream in; past runs open from their folder (or any JSONL
-file of spans) with *Open…*. *Compare* shows a second run side by side. Clicking a span
+Live runs appear as their spans stream in; the workspace's past prompt runs are listed in
+the run selector (newest first, read when picked); any run folder or JSONL file of spans
+opens with *Open…*. Runs the user deletes leave the selectors (``runs_deleted``).
+*Compare* shows a second run side by side. Clicking a span
 that belongs to a workflow node emits ``node_selected(node_id)`` (the workflow editor
 highlights it); ``select_node(node_id)`` selects that node's spans here.
 """
@@ -163,6 +165,12 @@ def render_details(record: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+def _prompts_kind(run_id: str) -> bool:
+    """Whether ``run_id`` (``<date>-<time>-<kind>-<hex>``) is a run of the prompt engine."""
+    parts = run_id.split("-")
+    return len(parts) >= 4 and "-".join(parts[2:-1]).startswith("prompts.")
+
+
 class TraceView(QWidget):
     """One run's spans: run chooser, filters, totals, tree / timeline, details."""
 
@@ -225,10 +233,12 @@ class TraceView(QWidget):
     # ---- runs
 
     def refresh_runs(self) -> None:
+        """The runs to pick: traces opened from files (newest opened first), then the
+        workspace's prompt runs, live or past, newest first; a past run is read when picked."""
         current = self.run_id
         self.run_box.blockSignals(True)
         self.run_box.clear()
-        for run_id in reversed(list(self.panel.models)):
+        for run_id in self.panel.run_ids():
             self.run_box.addItem(run_id, run_id)
         index = self.run_box.findData(current)
         self.run_box.setCurrentIndex(index if index >= 0 else 0)
@@ -238,7 +248,7 @@ class TraceView(QWidget):
 
     def show_run(self, run_id: str) -> None:
         self.run_id = run_id
-        model = self.panel.models.get(run_id)
+        model = self.panel.models.get(run_id) or self.panel.load_past(run_id)
         self.proxy.setSourceModel(model)  # type: ignore[arg-type]  # None (no run shown) is Qt's "no model"
         if model is not None:
             self.tree.expandToDepth(1)
@@ -249,7 +259,12 @@ class TraceView(QWidget):
     def refresh(self) -> None:
         model = self.panel.models.get(self.run_id)
         if model is None:
-            self.totals.setText("No trace yet: run a workflow, or Open… a run folder or trace file.")
+            problem = self.panel.unreadable.get(self.run_id)
+            self.totals.setText(
+                f"{self.run_id}: {problem}"
+                if problem
+                else "No trace yet: run a workflow, or Open… a run folder or trace file."
+            )
             self.timeline.set_spans([])
             return
         t = model.tree.totals()
@@ -335,6 +350,8 @@ class TracePanel(QWidget, Panel):
         self.ctx = ctx
         self.setObjectName("prompts:traces:panel")
         self.models: dict[str, SpanTreeModel] = {}
+        self.unreadable: dict[str, str] = {}  # a past run picked that holds no spans: why
+        self.deleted: set[str] = set()  # runs the user deleted (a folder left half-removed stays unlisted)
         open_button = QPushButton("Open…", objectName="open")
         open_button.clicked.connect(self._choose)
         self.compare = QCheckBox("Compare two runs", objectName="compare")
@@ -377,6 +394,67 @@ class TracePanel(QWidget, Panel):
         for view in (self.view, self.other):
             if view.run_id == run_id:
                 view.refresh()
+
+    def past_runs(self) -> list[str]:
+        """The workspace's prompt runs (kinds prompts.*) that have an event log, newest first
+        (run ids start with their time)."""
+        runs = Path(self.ctx.folders.runs)
+        try:
+            folders = list(runs.iterdir()) if runs.is_dir() else []
+        except OSError:
+            return []
+        return sorted(
+            (f.name for f in folders if _prompts_kind(f.name) and (f / "events.jsonl").is_file()), reverse=True
+        )
+
+    def run_ids(self) -> list[str]:
+        """What the run selectors list: opened trace files (newest opened first), then runs
+        (live here, or past in the workspace) newest first."""
+        past = self.past_runs()
+        runs = (set(past) | {r for r in self.models if _prompts_kind(r)}) - self.deleted
+        opened = [r for r in reversed(list(self.models)) if r not in runs and r not in self.deleted]
+        return opened + sorted(runs, reverse=True)
+
+    def load_past(self, run_id: str) -> SpanTreeModel | None:
+        """Read a past run's spans from its folder (when it is picked); None, and the reason
+        kept in ``unreadable``, when it has none or cannot be read."""
+        if not run_id or run_id in self.models:
+            return self.models.get(run_id)
+        try:
+            spans = read_spans(self.ctx.folders.run_dir(run_id))
+        except (OSError, ValueError) as exc:
+            self.unreadable[run_id] = f"cannot be read ({exc})"
+            return None
+        if not spans:
+            self.unreadable[run_id] = "this run recorded no spans"
+            return None
+        model = self.models[run_id] = SpanTreeModel(self)
+        model.load(spans)
+        return model
+
+    def runs_deleted(self, run_ids: list[str]) -> None:
+        """The user deleted these runs: their traces leave the selectors (a view showing one
+        shows the next run, or none)."""
+        for run_id in run_ids:
+            model = self.models.pop(run_id, None)
+            self.unreadable.pop(run_id, None)
+            if model is not None:
+                for view in (self.view, self.other):
+                    if view.proxy.sourceModel() is model:
+                        view.proxy.setSourceModel(None)  # type: ignore[arg-type]  # Qt's "no model"
+                        view.run_id = ""
+                model.deleteLater()
+        gone = set(run_ids)
+        self.deleted |= gone
+        for view in (self.view, self.other):
+            if view.run_id in gone:
+                view.run_id = ""
+            view.refresh_runs()
+
+    def workspace_changed(self, workspace: Path) -> None:
+        """The selectors list the new workspace's runs."""
+        for view in (self.view, self.other):
+            view.refresh_runs()
 
     def open_path(self, path: Path) -> None:
         """Show the spans of a run folder or trace file, under the run folder's name (or the

@@ -4,6 +4,7 @@ timeline, copy as JSON, node links, compare, opening a past run; 10,000 spans lo
 from __future__ import annotations
 
 import json
+import shutil
 import time
 
 import pytest
@@ -184,3 +185,33 @@ def test_the_timeline_has_a_time_axis_and_a_legend(qtbot):
     assert all(label.endswith(" ms") for _x, label in timeline.ticks())  # under a second: ms
     assert timeline.row_at(HEADER - 1) == -1 and timeline.row_at(HEADER + 1) == 0  # the header stays on top
     timeline.grab()  # paints the header, axis and rows without error
+
+
+def write_span_run(runs, run_id: str, n: int = 2) -> None:
+    run = runs / run_id
+    run.mkdir(parents=True)
+    with (run / "events.jsonl").open("w") as fh:
+        for record in synthetic_spans(n, 1):
+            event = {"t": 0.0, "kind": "span", **{k: v for k, v in record.items() if k != "kind"}}
+            fh.write(json.dumps({**event, "span_kind": record["kind"]}) + "\n")
+
+
+def test_past_prompt_runs_are_listed_newest_first_read_when_picked_and_dropped_when_deleted(window):
+    panel = window.show_panel("prompts:traces")
+    runs = panel.ctx.folders.runs
+    older, newer = "20261120-090000-prompts.run-aaaa", "20261121-090000-prompts.evaluate-bbbb"
+    write_span_run(runs, older)
+    write_span_run(runs, newer, 3)
+    write_span_run(runs, "20261122-090000-trainer.train-cccc")  # not a prompt run
+    (runs / "20261123-090000-prompts.run-dddd").mkdir()  # no event log
+    panel.workspace_changed(panel.ctx.workspace)  # as after a restart: nothing streamed in
+    box = panel.view.run_box
+    assert [box.itemData(i) for i in range(box.count())] == [newer, older]
+    assert panel.view.run_id == newer and newer in panel.models and older not in panel.models  # lazily
+    box.setCurrentIndex(1)
+    assert panel.view.run_id == older and len(panel.models[older].tree) > 0
+    shutil.rmtree(runs / older)  # as the shell does, before telling the panels
+    panel.runs_deleted([older])
+    assert older not in panel.models and box.findData(older) < 0 and panel.view.run_id == newer
+    panel.runs_deleted([newer])
+    assert box.count() == 0 and panel.view.run_id == "" and not panel.models
