@@ -294,3 +294,33 @@ def test_deleted_runs_leave_the_list_and_the_plots(panel, tmp_path):
     assert metrics.visible_sections() == [("trainer.train", ["train/loss"])]
     assert not metrics.plots[("trainer.train", "lr")].widget.isVisible()
     assert metrics.hover_text("train/loss", 1.0).count("step") == 1  # NEWER's only
+
+
+def _same_colour_pair() -> tuple[str, str]:
+    """An older and a newer run id whose own colours are the same."""
+    import zlib
+
+    from studio.qt.panels.metrics import COLORS
+
+    ids = [f"20260101-10{minute:02d}00-trainer.train-abcd" for minute in range(30)]
+    older = ids[0]
+    newer = next(i for i in ids[1:] if zlib.crc32(i.encode()) % COLORS == zlib.crc32(older.encode()) % COLORS)
+    return older, newer
+
+
+@pytest.mark.gui
+def test_a_run_keeps_its_colour_across_restarts(panel, tmp_path):
+    older, newer = _same_colour_pair()
+    write_run(tmp_path, older, {"train/loss": 3})
+    first = panel()
+    first.set_ticked(older, False)
+    first.set_ticked(older, True)  # by hand: stays drawn beside the next run
+    live(first, newer, {"train/loss": 3})  # the same colour as its own: the new run gets another
+    colours = {r: first.runs[r].color.name() for r in (older, newer)}
+    assert colours[older] != colours[newer]
+    write_run(tmp_path, newer, {"train/loss": 3})
+    second = panel(restore=json.loads(json.dumps(first.save_state())))
+    assert second.runs[older].visible and second.runs[newer].visible
+    assert {r: second.runs[r].color.name() for r in (older, newer)} == colours  # not swapped
+    third = panel()  # no state (a reset): each run's own colour, from its id
+    assert third.runs[older].color.name() == colours[older]

@@ -186,6 +186,9 @@ class MetricsPanel(QWidget, Panel):
         self.dirty: set[tuple[str, str]] = set()
         self._layout_key: object = None
         self._newest_seen: str | None = None  # the newest run the last session listed (restore_state)
+        # colours that are not a run's own (its id's): chosen when two drawn runs had the
+        # same, and kept across restarts so a run keeps its colour
+        self.colours: dict[str, int] = {}
 
         self.smoothing = QDoubleSpinBox(
             objectName="smoothing",
@@ -362,6 +365,8 @@ class MetricsPanel(QWidget, Panel):
         colour = zlib.crc32(run_id.encode("utf-8", "surrogateescape")) % COLORS  # the same each session
         run = RunCurves(run_id, colour, info, folder)
         self.runs[run_id] = run
+        if run_id in self.colours:  # a colour chosen for it in an earlier session
+            self._set_color(run, self.colours[run_id])
         index = 0  # newest first; a run without a date goes on top
         while run.sort_key and index < self.run_list.topLevelItemCount():
             row = self.run_list.topLevelItem(index)
@@ -472,6 +477,7 @@ class MetricsPanel(QWidget, Panel):
         if not free:
             return
         self._set_color(run, free[0])
+        self.colours[run.run_id] = free[0]  # kept, also across restarts
 
     def _set_color(self, run: RunCurves, index: int) -> None:
         run.color_index = index
@@ -757,6 +763,7 @@ class MetricsPanel(QWidget, Panel):
             "grid": self.grid.isChecked(),
             **self.ticks.state(),
             "newest": max(self.runs.values(), key=lambda r: r.sort_key).run_id if self.runs else None,
+            "colours": {run_id: index for run_id, index in self.colours.items() if run_id in self.runs},
         }
 
     def restore_state(self, state: dict) -> None:
@@ -769,6 +776,13 @@ class MetricsPanel(QWidget, Panel):
         self.ticks.ticked |= remembered.ticked
         if remembered.focused:
             self.ticks.focused = remembered.focused
+        colours = state.get("colours")
+        if isinstance(colours, dict):
+            self.colours.update(
+                (run_id, index)
+                for run_id, index in colours.items()
+                if isinstance(run_id, str) and isinstance(index, int) and 0 <= index < COLORS
+            )
         newest = state.get("newest")
         self._newest_seen = newest if isinstance(newest, str) else None
         self._apply_ticks()
