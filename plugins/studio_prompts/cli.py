@@ -131,16 +131,19 @@ def run(args, ctx: CliContext) -> int:
 
 def _check_model(model: str, ctx: CliContext) -> None:
     """A ``--model studio/<run id>`` (a provider whose model strings name the workspace's
-    models) that names neither a run of this workspace nor a folder is bad input, said
-    before any run folder is made: exit 2, with the workspace searched and a close run id."""
-    from studio.api import ModelNotFound, contributions, model_folder
+    models) that names no model of this workspace is bad input, said before any run
+    folder is made: exit 2, with the workspace searched and a close run id. The run or
+    folder must hold a model (config.json and weights: ``loadable_model``), not only
+    exist: a self-test run or ``..`` is refused here too."""
+    from studio.api import ModelNotFound, contributions, loadable_model
 
     for provider in contributions("studio_llm_providers"):
         if provider.model_refs and model.startswith(provider.prefix):
             try:
-                model_folder(model[len(provider.prefix) :], ctx.folders)
+                loadable_model(model[len(provider.prefix) :], ctx.folders)
             except ModelNotFound as exc:
-                raise ModelNotFound(f"--model {model}: {exc}") from None
+                shown = model if len(model) <= 120 else f"{model[:119]}…"
+                raise ModelNotFound(f"--model {shown}: {exc}") from None
             return
 
 

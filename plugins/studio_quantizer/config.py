@@ -3,12 +3,27 @@ here: the studio reads these when it starts."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from studio.api import check_model_field
 
 from .scheme import DEFAULT_SKIP, Granularity, Mode, ObserverKind
 
 
-class QuantizeParams(BaseModel):
+class ModelField(BaseModel):
+    """A job that reads a model: what ``checkpoint`` names must exist when the job is
+    submitted (a run of the workspace or a folder; ``studio.api.resolve_model``), so a
+    typo is refused before a run folder is made. Forms do not check it while typing."""
+
+    checkpoint: str
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _model_exists(cls, value: str, info: ValidationInfo) -> str | None:
+        return check_model_field(value, info)
+
+
+class QuantizeParams(ModelField):
     checkpoint: str = Field(
         ..., description="a run id, run folder or checkpoint folder (model.safetensors + config.json)"
     )
@@ -24,7 +39,7 @@ class QuantizeParams(BaseModel):
     out: str = Field("", description="output folder (default: quantized/ in the run folder); never overwritten")
 
 
-class CompareParams(BaseModel):
+class CompareParams(ModelField):
     checkpoint: str = Field(..., description="a run id, run folder or checkpoint folder")
     schemes: str = Field(
         "int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32",
@@ -33,7 +48,7 @@ class CompareParams(BaseModel):
     measure_text: str = Field("", description="a text file: the loss change of each scheme on its last 10 %")
 
 
-class SensitivityParams(BaseModel):
+class SensitivityParams(ModelField):
     checkpoint: str = Field(..., description="a run id, run folder or checkpoint folder")
     scheme: str = Field("int4-g32", description="the scheme applied to one layer at a time")
     measure_text: str = Field(..., description="a text file: the loss is measured on its last 10 %")

@@ -5,10 +5,13 @@ picker opens. A quantize run's id or folder names its quantized folder."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from studio.api import Folders, ModelEntry, StudioFileError, read_json
+
+log = logging.getLogger(__name__)
 
 KIND = "quantized"
 MANIFEST = "quantization.json"
@@ -26,17 +29,31 @@ def resolve(folder: Path) -> Path | None:
 
 
 def list_quantized(folders: Folders) -> list[ModelEntry]:
-    """One entry per quantize run of the workspace that wrote its quantized folder."""
+    """One entry per quantize run of the workspace that wrote its quantized folder with its
+    weights. A run that cannot be read (a dangling or looping link, an unreadable folder)
+    is left out and logged: the others are still listed."""
     try:
-        runs = [p for p in folders.runs.iterdir() if (p / OUTPUT / MANIFEST).is_file()]
+        runs = list(Path(folders.runs).iterdir())
     except OSError:  # no runs folder yet
         return []
-    return [_entry(run, run / OUTPUT) for run in runs]
+    entries = []
+    for run in runs:
+        try:
+            entry = _entry(run, run / OUTPUT) if (run / OUTPUT / MANIFEST).is_file() else None
+        except Exception as exc:  # one broken run must not hide the others
+            log.warning("quantize run %s left out of the model list: %s", run.name, exc)
+            continue
+        if entry is not None:
+            entries.append(entry)
+    return entries
 
 
-def _entry(run: Path, folder: Path) -> ModelEntry:
+def _entry(run: Path, folder: Path) -> ModelEntry | None:
+    """The run's entry, or None when its quantized folder holds no weights."""
     manifest = _json(folder / MANIFEST)
-    weights = [p.stat() for p in folder.iterdir() if p.suffix == ".safetensors"]
+    weights = [p.stat() for p in folder.iterdir() if p.suffix == ".safetensors" and p.is_file()]
+    if not sum(s.st_size for s in weights):
+        return None
     source = Path(str(manifest.get("source") or "?"))
     # a trainer checkpoint <run>/checkpoints/<name> is named by its run
     origin = source.parent.parent.name if source.parent.name == "checkpoints" else source.name
@@ -46,7 +63,7 @@ def _entry(run: Path, folder: Path) -> ModelEntry:
         kind=KIND,
         path=folder,
         size_bytes=sum(s.st_size for s in weights),
-        modified=max((s.st_mtime for s in weights), default=folder.stat().st_mtime),
+        modified=max(s.st_mtime for s in weights),
         detail=f"quantized from {source}",
     )
 

@@ -13,11 +13,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.api import StudioFileError, read_json
+from studio.api import (
+    PICKLE_SUFFIXES,
+    Folders,
+    ModelNotFound,
+    StudioFileError,
+    contributions,
+    model_folder,
+    read_json,
+    resolve_model,
+)
 
 from .config import CHECKPOINT_FORMAT
 
 CHECKPOINTS = "checkpoints"  # the folder of a run's checkpoints
+LATEST = "latest.json"  # {"path": "<a checkpoint folder's name in checkpoints/>", "step": n}
+
+
+class CheckpointError(StudioFileError):
+    """A checkpoint that cannot be found or used; the message says which and why."""
+
+
+def shown(text: str, limit: int = 120) -> str:
+    """``text`` cut for a message: a pasted 100 kB name keeps the message one line."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
 
 
 def checkpoints_dir(run_dir: Path) -> Path:
@@ -51,17 +70,120 @@ def checkpoint_of(folder: Path, prefer: str = "best") -> Path | None:
     folder (or its ``checkpoints/`` folder) the best one when ``prefer`` is "best" (the
     latest.json one when "latest"), else the newest step checkpoint; None for a folder
     holding no checkpoint. Reads latest.json only (no torch): the ``resolve`` of the
-    trainer's model source (``studio.api.resolve_model``)."""
+    trainer's model source (``studio.api.resolve_model``). A latest.json that cannot be
+    used is passed over here (:func:`resolve_checkpoint` says what is wrong with it)."""
     folder = Path(folder)
     if is_checkpoint(folder):
         return folder
     holder = checkpoints_dir(folder) if checkpoints_dir(folder).is_dir() else folder
     if prefer == "latest":
         try:
-            latest = holder / str(read_json(holder / "latest.json")["path"])
-        except (StudioFileError, KeyError, TypeError):
+            latest = latest_checkpoint(holder)
+        except CheckpointError:
             latest = None
         if latest is not None and is_checkpoint(latest):
             return latest
-    steps = sorted((p for p in holder.glob("step-*") if not p.name.endswith((".partial", ".old"))), reverse=True)
-    return next((p for p in (holder / "best", *steps) if is_checkpoint(p)), None)
+    return next((p for p in (holder / "best", *_steps(holder)) if is_checkpoint(p)), None)
+
+
+def _steps(holder: Path) -> list[Path]:
+    """The step checkpoints of a checkpoints folder, newest first."""
+    return sorted((p for p in holder.glob("step-*") if not p.name.endswith((".partial", ".old"))), reverse=True)
+
+
+def latest_checkpoint(holder: Path) -> Path | None:
+    """The checkpoint ``holder/latest.json`` names (None: there is no latest.json). It may
+    name only a folder inside ``holder`` (a plain name: no separator, not ``..``), as the
+    trainer writes it; anything else (a path elsewhere, a number, broken JSON) raises
+    :class:`CheckpointError`: a hand-edited or planted file never sends a resume, a
+    tokenizer or a model load outside the run."""
+    path = holder / LATEST
+    if not path.exists() and not path.is_symlink():
+        return None
+    try:
+        data = read_json(path)
+    except StudioFileError as exc:  # its message names the file
+        raise CheckpointError(str(exc)) from None
+    name = data.get("path") if isinstance(data, dict) else None
+    if not isinstance(name, str) or not name.strip():
+        raise CheckpointError(f'{path} is unreadable: expected {{"path": "<checkpoint folder name>", …}}')
+    if "/" in name or "\\" in name or "\0" in name or name in (".", ".."):
+        raise CheckpointError(f"{path} points outside {holder} ({shown(name)!r}): it may name only a folder there")
+    return holder / name
+
+
+def has_weights(folder: Path) -> bool:
+    """model.safetensors, or weights in a form a plugin reads (``studio_weight_readers``)."""
+    if (folder / "model.safetensors").exists():
+        return True
+    return any((folder / reader.marker).exists() for reader in contributions("studio_weight_readers"))
+
+
+def resolve_checkpoint(ref: str | Path, where: Folders | Path | None = None, prefer: str = "latest") -> Path:
+    """A checkpoint folder from a checkpoint folder, a run folder or a run id. A run id is a
+    run of the workspace ``where`` names (its ``Folders``; None: the active workspace), found
+    by the shell's resolver (``studio.api.model_folder``), as every model field does; a
+    runs folder (a Path) is still taken. A folder another plugin knows (a quantize run)
+    stands for the model its model source says (``studio.api.resolve_model``).
+
+    No torch, files only: the params check at submit uses it too. Every problem is a
+    :class:`CheckpointError` of one line: nothing given, a name no file system takes, a
+    latest.json pointing outside the run, weights only in a pickle (never loaded)."""
+    text = str(ref).strip()
+    if not text:
+        raise CheckpointError("no model given: type a run id or a folder, or pick one")
+    try:
+        path = _named(text, where)
+        return _checkpoint_in(path, text, prefer)
+    except ModelNotFound as exc:
+        raise CheckpointError(f"no checkpoint, run folder or run id {shown(text)!r}: {exc}") from None
+    except CheckpointError:
+        raise
+    except StudioFileError as exc:  # another plugin's model source said what is wrong
+        raise CheckpointError(str(exc)) from None
+    except (OSError, ValueError) as exc:  # unreadable folders, a name too long for a path
+        why = getattr(exc, "strerror", None) or str(exc)
+        raise CheckpointError(f"{shown(text)}: cannot be read as a checkpoint ({why})") from None
+
+
+def _named(text: str, where: Folders | Path | str | None) -> Path:
+    if not isinstance(where, (str, Path)):
+        return model_folder(text, where)
+    try:
+        path = Path(text).expanduser()
+    except RuntimeError:  # "~someone" of no such user
+        raise ModelNotFound(f"{shown(text)}: no such folder") from None
+    if path.exists():
+        return path
+    runs = Path(where)
+    if "/" not in text and "\\" not in text and text not in (".", "..") and (runs / text).exists():
+        return runs / text  # a run id of that runs folder
+    raise ModelNotFound(f"no run {shown(text)!r} in {runs}, and no folder of that name")
+
+
+def _checkpoint_in(path: Path, text: str, prefer: str) -> Path:
+    if path.is_dir() and not (path / "config.json").exists() and not checkpoints_dir(path).is_dir():
+        path = resolve_model(path)  # not the trainer's folder: a quantize run's, say
+    if (path / "config.json").exists() and has_weights(path):
+        return path
+    folder = checkpoints_dir(path) if checkpoints_dir(path).is_dir() else path
+    if prefer == "latest":
+        latest = latest_checkpoint(folder)
+        if latest is not None:
+            if not latest.is_dir():
+                raise CheckpointError(f"{folder / LATEST} names {latest.name}, which is not there")
+            return latest
+    candidates = [folder / "best", *_steps(folder)] if path.is_dir() else []
+    for candidate in candidates:
+        if (candidate / "config.json").exists() and has_weights(candidate):
+            return candidate
+    if not path.exists():
+        raise CheckpointError(f"no checkpoint, run folder or run id {shown(text)!r}")
+    for place in (path, *(c for c in candidates if c.is_dir())):
+        pickles = sorted(p.name for p in place.glob("*") if p.suffix in PICKLE_SUFFIXES) if place.is_dir() else []
+        if pickles or place.suffix in PICKLE_SUFFIXES:
+            raise CheckpointError(
+                f"{place / pickles[0] if pickles else place} is a PyTorch pickle file, which Tensor Studio "
+                "never loads (unpickling can run code); convert it to model.safetensors"
+            )
+    raise CheckpointError(f"{path} holds no checkpoint (expected config.json and model.safetensors)")

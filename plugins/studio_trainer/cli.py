@@ -173,8 +173,13 @@ def _tokenize(args, folders: Folders) -> int:
     from .train.checkpoint import resolve_checkpoint
 
     path = Path(args.tokenizer)
-    if not path.is_file():  # a checkpoint folder, run folder, quantized folder or run id
-        path = resolve_checkpoint(args.tokenizer, folders) / "tokenizer.json"
+    try:
+        is_file = path.is_file()
+    except OSError:  # a name too long for a path: resolve_checkpoint says so in one line
+        is_file = False
+    if not is_file:  # a checkpoint folder, run folder, quantized folder or run id: the model
+        # Generate, the Tokenizer view and every model field use (the best checkpoint)
+        path = resolve_checkpoint(args.tokenizer, folders, prefer="best") / "tokenizer.json"
     tokenizer = load_tokenizer(path)
     pieces = tokenizer.pieces(args.text)
     for token_id, piece in pieces:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+
+from studio.api import check_model_field
 
 #: limits far above any model this trainer is for, low enough that no config asks for
 #: petabytes (memory is checked against the machine before anything is built: memory.py)
@@ -114,6 +116,26 @@ class Checked(BaseModel):
 CHECKPOINT_FORMAT = "tensor-studio-checkpoint/1"
 
 
+def checkpoint_field(value: str | None, info: ValidationInfo, prefer: str) -> str | None:
+    """A checkpoint field checked when its job is submitted (never while a form is typed
+    in): it must name a checkpoint the job will find (``resolve_checkpoint``, files only,
+    no torch), so a typo is refused before a run folder is made. An empty optional field
+    (None, "") means none."""
+    if value is None or (not value.strip() and info.field_name in OPTIONAL_CHECKPOINTS):
+        return value
+
+    def find(ref: str, folders: Any) -> object:
+        from .checkpoint_folders import resolve_checkpoint  # lazy: it imports this module
+
+        return resolve_checkpoint(ref, folders, prefer=prefer)
+
+    return check_model_field(value, info, find)
+
+
+#: checkpoint fields that may be left empty (no resume, no fine-tuning)
+OPTIONAL_CHECKPOINTS = frozenset({"init_from", "resume"})
+
+
 class ModelConfig(Checked):
     """A GPT-style decoder. ``vocab_size`` 0 means "take it from the tokenizer"."""
 
@@ -172,6 +194,11 @@ class DistillConfig(Checked):
     temperature: float = Field(2.0, gt=0.0, le=1e3)
     alpha: float = Field(0.5, ge=0.0, le=1.0, description="weight of the soft-target loss; 1-alpha on the labels")
 
+    @field_validator("teacher")
+    @classmethod
+    def _teacher_exists(cls, value: str, info: ValidationInfo) -> str | None:
+        return checkpoint_field(value, info, "best")
+
 
 class TrainParams(Checked):
     """One training run: data, model, optimiser, schedule, and what to save."""
@@ -229,6 +256,11 @@ class TrainParams(Checked):
     checkpoint_interval: int = Field(500, ge=1, le=MAX_STEPS)
     keep_checkpoints: int = Field(2, ge=1, le=10_000, description="step checkpoints kept besides best")
 
+    @field_validator("init_from", "resume")
+    @classmethod
+    def _checkpoint_exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return checkpoint_field(value, info, "latest")  # as the loop resolves them
+
     @model_validator(mode="after")
     def _consistent(self) -> TrainParams:
         if self.lora and not self.init_from and not self.resume:
@@ -254,7 +286,17 @@ class GenerateParams(Checked):
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
 
+    @field_validator("checkpoint")
+    @classmethod
+    def _checkpoint_exists(cls, value: str, info: ValidationInfo) -> str | None:
+        return checkpoint_field(value, info, "best")
+
 
 class MergeParams(Checked):
     checkpoint: str = Field(..., description="a LoRA checkpoint folder, run folder or run id")
     output: str | None = Field(None, description="where to write the merged checkpoint (default: <checkpoint>-merged)")
+
+    @field_validator("checkpoint")
+    @classmethod
+    def _checkpoint_exists(cls, value: str, info: ValidationInfo) -> str | None:
+        return checkpoint_field(value, info, "best")

@@ -4,6 +4,8 @@ config.json, and ``stat``s the weights: no torch, fast enough to run each time a
 
 from __future__ import annotations
 
+import logging
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,8 @@ from .checkpoint_folders import checkpoint_of, checkpoints_dir
 
 KIND = "trained run"
 
+log = logging.getLogger(__name__)
+
 
 def resolve(folder: Path) -> Path | None:
     """A training run's folder (or a checkpoint folder) → the checkpoint to use: the best."""
@@ -20,38 +24,71 @@ def resolve(folder: Path) -> Path | None:
 
 
 def list_trained(folders: Folders) -> list[ModelEntry]:
-    """One entry per run of the workspace with a checkpoint; its ref is the run id."""
+    """One entry per run of the workspace with a checkpoint that holds weights; its ref is
+    the run id. A run that cannot be read (a dangling or looping link, an unreadable
+    folder, a config.json with a number no float holds) is left out and logged: the
+    others are still listed."""
     try:
-        runs = [p for p in folders.runs.iterdir() if checkpoints_dir(p).is_dir()]
+        runs = list(Path(folders.runs).iterdir())
     except OSError:  # no runs folder yet
         return []
     entries = []
     for run in runs:
-        checkpoint = checkpoint_of(run, "best")
-        if checkpoint is not None:
-            entries.append(_entry(run, checkpoint))
+        try:
+            entry = _run_entry(run)
+        except Exception as exc:  # one broken run must not hide the others
+            log.warning("trained run %s left out of the model list: %s", run.name, exc)
+            continue
+        if entry is not None:
+            entries.append(entry)
     return entries
 
 
-def _entry(run: Path, checkpoint: Path) -> ModelEntry:
+def _run_entry(run: Path) -> ModelEntry | None:
+    if not checkpoints_dir(run).is_dir():
+        return None
+    checkpoint = checkpoint_of(run, "best")
+    return _entry(run, checkpoint) if checkpoint is not None else None
+
+
+def _entry(run: Path, checkpoint: Path) -> ModelEntry | None:
+    """The run's entry, or None when its checkpoint holds no weights (a config.json alone)."""
     config, params = _json(checkpoint / "config.json"), _json(run / "params.json")
     model = _dict(config.get("model"))
-    weights = [p for p in checkpoint.iterdir() if p.suffix == ".safetensors" and not p.name.startswith("train_state")]
+    weights = [
+        p
+        for p in checkpoint.iterdir()
+        if p.suffix == ".safetensors" and not p.name.startswith("train_state") and p.is_file()
+    ]
     stats = [p.stat() for p in weights]
+    if not sum(s.st_size for s in stats):
+        return None
     detail = [f"{checkpoint.name} checkpoint"]
-    if isinstance(config.get("step"), int):
+    if isinstance(config.get("step"), int) and not isinstance(config["step"], bool):
         detail.append(f"step {config['step']}")
-    if isinstance(config.get("val_loss"), (int, float)):
-        detail.append(f"validation loss {config['val_loss']:.3f}")
+    loss = _finite(config.get("val_loss"))
+    if loss is not None:
+        detail.append(f"validation loss {loss:.3f}")
     return ModelEntry(
         ref=run.name,
         name=_name(params, model),
         kind=KIND,
         path=checkpoint,
         size_bytes=sum(s.st_size for s in stats),
-        modified=max((s.st_mtime for s in stats), default=checkpoint.stat().st_mtime),
+        modified=max(s.st_mtime for s in stats),
         detail=" · ".join(detail),
     )
+
+
+def _finite(value: Any) -> float | None:
+    """A number as a float, None for what no float holds (10**400, NaN) or no number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _name(params: dict[str, Any], model: dict[str, Any]) -> str:

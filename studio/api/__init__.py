@@ -30,7 +30,9 @@ The contract, by module (all re-exported here):
 * ``contexts`` — what the studio hands to plugin code: JobContext, PanelContext,
   CliContext, their ``Folders``, and the ``Panel`` base class;
 * ``models`` — naming a model: ``resolve_model`` (a run id, run folder, checkpoint or
-  quantized folder → the model's folder) and ``list_models`` (for model pickers).
+  quantized folder → the model's folder), ``loadable_model`` (and it holds a model),
+  ``check_model_field`` (a job's model field checked at submit) and ``list_models`` (for
+  model pickers).
 
 ``studio.core``, ``studio.runtime`` and ``studio.qt`` are internals that may change; a
 plugin imports only ``studio.api``, ``studio.widgets`` (Qt helpers for panels) and
@@ -101,7 +103,16 @@ from .items import (
     Port,
     WeightReader,
 )
-from .models import ModelNotFound, list_models, model_folder, resolve_model
+from .models import (
+    PICKLE_SUFFIXES,
+    ModelNotFound,
+    check_model_field,
+    list_models,
+    loadable_model,
+    model_folder,
+    resolve_model,
+    submit_folders,
+)
 
 __all__ = [
     "PROJECT",
@@ -131,6 +142,10 @@ __all__ = [
     "list_models",
     "model_folder",
     "resolve_model",
+    "loadable_model",
+    "check_model_field",
+    "submit_folders",
+    "PICKLE_SUFFIXES",
     "JobContext",
     "PanelContext",
     "CliContext",

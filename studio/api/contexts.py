@@ -52,6 +52,11 @@ class Folders:
 
     workspace: Path
 
+    def __post_init__(self) -> None:  # a str is taken as a path; anything else is refused now
+        if not isinstance(self.workspace, (str, Path)):
+            raise TypeError(f"Folders takes a workspace path, not {type(self.workspace).__name__}")
+        object.__setattr__(self, "workspace", Path(self.workspace))
+
     @property
     def runs(self) -> Path:
         return self.workspace / "runs"

@@ -21,7 +21,11 @@ from __future__ import annotations
 
 import difflib
 import logging
+from collections.abc import Callable
 from pathlib import Path
+
+from pydantic import ValidationInfo
+from pydantic_core import PydanticCustomError
 
 from studio.core.files import StudioFileError
 
@@ -38,10 +42,21 @@ class ModelNotFound(StudioFileError):
 
 def model_folder(ref: str | Path, folders: Folders | None = None) -> Path:
     """The folder ``ref`` names: an existing path as is, a run id as its run folder in
-    ``folders`` (default: the active workspace's). Raises :class:`ModelNotFound`."""
+    ``folders`` (default: the active workspace's). Raises :class:`ModelNotFound`, also for
+    a name no file system takes (too long, ``~user`` of no such user): one line, never a
+    traceback."""
     text = str(ref).strip()
     if not text:
         raise ModelNotFound("no model given: type a run id or a folder, or pick one")
+    try:
+        return _model_folder(text, folders)
+    except RuntimeError:  # Path.expanduser: "~someone" of no such user
+        raise ModelNotFound(f"{shown(text)}: no such folder (no user {text[1:].split('/')[0]!r} for ~)") from None
+    except (OSError, ValueError) as exc:  # a name over 255 bytes or a path over PATH_MAX, a NUL byte
+        raise ModelNotFound(f"{shown(text)}: not a usable folder name ({_why(exc)})") from None
+
+
+def _model_folder(text: str, folders: Folders | None) -> Path:
     path = Path(text).expanduser()
     if path.exists():
         return path
@@ -52,11 +67,22 @@ def model_folder(ref: str | Path, folders: Folders | None = None) -> Path:
     try:
         run = folders.run_dir(text)
     except ValueError:  # a path (it has a slash): there is no such folder
-        raise ModelNotFound(f"{text}: no such folder") from None
+        raise ModelNotFound(f"{shown(text)}: no such folder") from None
     if run.is_dir():
         return run
     hint = _hint(text, folders)
-    raise ModelNotFound(f"no run {text!r} in the workspace {folders.workspace}, and no folder of that name{hint}")
+    raise ModelNotFound(
+        f"no run {shown(text)!r} in the workspace {folders.workspace}, and no folder of that name{hint}"
+    )
+
+
+def shown(text: str, limit: int = 120) -> str:
+    """``text`` cut to ``limit`` characters for a message (a pasted 100 kB name stays one line)."""
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
+def _why(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
 
 
 def _hint(text: str, folders: Folders) -> str:
@@ -90,6 +116,84 @@ def resolve_model(ref: str | Path, folders: Folders | None = None) -> Path:
         if found is not None:
             return Path(found)
     return folder
+
+
+#: files that hold weights as a Python pickle: never loaded (unpickling can run code)
+PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl"})
+
+
+def loadable_model(ref: str | Path, folders: Folders | None = None) -> Path:
+    """:func:`resolve_model`, and the folder it gives must hold a model a loader opens: a
+    ``config.json`` and weights in a ``.safetensors`` file (a trained run's checkpoint, a
+    quantized folder). A run of another kind (a self-test), a folder of anything else, or
+    weights only in a PyTorch pickle raise :class:`ModelNotFound` saying so. ``stat``s
+    only, no file is read: cheap enough to check a model field before a job starts."""
+    folder = resolve_model(ref, folders)
+    try:
+        problem = _not_a_model(folder)
+    except OSError as exc:
+        raise ModelNotFound(f"{folder}: cannot be read ({_why(exc)})") from None
+    if problem:
+        raise ModelNotFound(problem)
+    return folder
+
+
+def _not_a_model(folder: Path) -> str | None:
+    if not folder.is_dir():
+        return f"{folder} is not a folder holding a model (config.json and weights)"
+    names = [p for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES or p.suffix == ".safetensors"]
+    weights = [p for p in names if p.suffix == ".safetensors" and not p.name.startswith("train_state") and p.is_file()]
+    config = (folder / "config.json").is_file()
+    if config and weights:
+        return None
+    pickles = sorted(p.name for p in names if p.suffix in PICKLE_SUFFIXES)
+    if pickles and not weights:
+        return (
+            f"{folder / pickles[0]} is a PyTorch pickle file, which Tensor Studio never loads "
+            "(unpickling can run code); convert it to model.safetensors"
+        )
+    missing = " and ".join(what for what, there in (("config.json", config), ("weights", weights)) if not there)
+    return f"{folder} holds no model (no {missing}): name a trained run, a checkpoint or a quantized folder"
+
+
+def submit_folders(info: ValidationInfo) -> Folders | None:
+    """In a job's params validator: the workspace the job is being submitted to, or None.
+
+    The job manager validates a job's params with this context when the job is submitted
+    (``jobs run``, a panel's Run), before its run folder is made; a form validating what
+    is being typed gives none. So a check of what a field names on disk runs only when the
+    job is about to start, never on each keystroke (:func:`check_model_field`)."""
+    context = info.context
+    folders = context.get(SUBMIT_FOLDERS) if isinstance(context, dict) else None
+    return folders if isinstance(folders, Folders) else None
+
+
+#: the key of the submit-time validation context (:func:`submit_folders`)
+SUBMIT_FOLDERS = "studio.submit_folders"
+
+
+def check_model_field(
+    value: str | None, info: ValidationInfo, check: Callable[[str, Folders], object] = resolve_model
+) -> str | None:
+    """A model field's validator: at submit, ``check(value, folders)`` (default
+    :func:`resolve_model`: the run or folder exists; :func:`loadable_model`: it holds a
+    model; a plugin's own stricter check) and its ``StudioFileError`` becomes the field's
+    error, so a bad name is refused before a run folder is made. Nothing is checked while
+    a form validates, nor for an empty optional field (None)::
+
+        @field_validator("checkpoint")
+        @classmethod
+        def _model(cls, value: str, info: ValidationInfo) -> str:
+            return check_model_field(value, info)
+    """
+    folders = submit_folders(info)
+    if value is None or folders is None:
+        return value
+    try:
+        check(value, folders)
+    except StudioFileError as exc:
+        raise PydanticCustomError("model_not_found", "{problem}", {"problem": str(exc)}) from None
+    return value
 
 
 def list_models(folders: Folders | None = None) -> list[ModelEntry]:

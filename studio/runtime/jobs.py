@@ -31,9 +31,11 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from studio.api import JobError, JobKind, resolve
+from studio.api import Folders, JobError, JobKind, resolve
 from studio.api.events import Event, Log, Progress, RunStatus, Status, parse_events
+from studio.api.models import SUBMIT_FOLDERS
 from studio.core.events import EventBus
+from studio.core.files import StudioFileError
 from studio.core.runs import Run, RunStore
 from studio.runtime.context import RunContext
 from studio.runtime.worker import conclude, outcome_of, worker_main
@@ -165,10 +167,12 @@ class JobManager:
             return kind, params
         if isinstance(params, BaseModel):
             params = params.model_dump()
-        try:
-            model = kind.params.model_validate(params or {})
+        try:  # with the submit context: model fields are checked against the workspace now
+            model = kind.params.model_validate(params or {}, context={SUBMIT_FOLDERS: Folders(self.workspace)})
         except ValidationError as exc:
             raise ParamsError(format_validation_error(kind, exc)) from None
+        except StudioFileError as exc:  # a validator that let a file's problem through as it is
+            raise ParamsError(f"invalid parameters for {kind.id}: {exc}") from None
         problem = unusable_value(model.model_dump())
         if problem:
             raise ParamsError(f"invalid parameters for {kind.id}: {problem}")

@@ -116,3 +116,91 @@ def test_the_tokenizer_view_and_generate_take_a_run_id(make_window):
     generate = window.show_panel("trainer:generate")
     generate.checkpoint.refresh()
     assert [e.ref for e in generate.checkpoint.entries] == [RUN_ID]
+
+
+# ---------------------------------------------------------------- hostile runs (no torch: files only)
+
+
+def fake_trained_run(folders: Folders, run_id: str, **config) -> Path:
+    """A trained run as the listing sees it: best/config.json and weights of 64 bytes (the
+    listing ``stat``s weights, never opens them)."""
+    from studio_trainer.config import CHECKPOINT_FORMAT
+
+    best = folders.run_dir(run_id) / "checkpoints" / "best"
+    best.mkdir(parents=True)
+    model = {"n_layer": 1, "n_embd": 16}
+    (best / "config.json").write_text(json.dumps({"format": CHECKPOINT_FORMAT, "model": model, "step": 20, **config}))
+    (best / "model.safetensors").write_bytes(b"\0" * 64)
+    return best
+
+
+def fake_quantize_run(folders: Folders, run_id: str) -> Path:
+    out = folders.run_dir(run_id) / "quantized"
+    out.mkdir(parents=True)
+    (out / "quantization.json").write_text(json.dumps({"scheme": {"bits": 8, "granularity": "channel"}}))
+    (out / "config.json").write_text("{}")
+    (out / "quantized.safetensors").write_bytes(b"\0" * 32)
+    return out
+
+
+def test_one_broken_run_hides_no_other_model(studio_home, tmp_path, monkeypatch, caplog):
+    """Per run, not per plugin: a dangling or looping weights link, a validation loss no
+    float holds, an unreadable folder leave that run out and list the others; a run whose
+    checkpoint holds no weights is not a model (0 B)."""
+    from studio.api import list_models
+
+    folders = Folders(str(tmp_path / "ws"))  # type: ignore[arg-type]  # a str is taken as a path
+    good_t, good_q = "20261201-000001-trainer.train-good", "20261201-000002-quantizer.quantize-good"
+    fake_trained_run(folders, good_t)
+    fake_quantize_run(folders, good_q)
+    dangling = fake_trained_run(folders, "t-dangling") / "model.safetensors"
+    dangling.unlink()
+    dangling.symlink_to(tmp_path / "nowhere")
+    (fake_quantize_run(folders, "q-loop") / "loop.safetensors").symlink_to("loop.safetensors")
+    (fake_trained_run(folders, "t-loop") / "other.safetensors").symlink_to("other.safetensors")
+    huge = fake_trained_run(folders, "t-huge-loss", val_loss=0)
+    (huge / "config.json").write_text(
+        (huge / "config.json").read_text().replace('"val_loss": 0', f'"val_loss": {10**400}')
+    )
+    (fake_trained_run(folders, "t-no-weights") / "model.safetensors").unlink()
+    for q_empty in fake_quantize_run(folders, "q-no-weights").glob("*.safetensors"):
+        q_empty.unlink()
+    unreadable = {fake_trained_run(folders, "t-unreadable"), fake_quantize_run(folders, "q-unreadable")}
+    iterdir = Path.iterdir
+
+    def refuse(self):  # chmod 000 as a user (the tests may run as root, who reads anything)
+        if self in unreadable:
+            raise PermissionError(13, "Permission denied", str(self))
+        return iterdir(self)
+
+    monkeypatch.setattr(Path, "iterdir", refuse)
+    listed = {e.ref: e for e in list_models(folders)}
+    assert {good_t, good_q} <= set(listed), caplog.text
+    assert not {"t-dangling", "t-no-weights", "q-no-weights", "t-unreadable", "q-unreadable"} & set(listed)
+    assert "validation loss" not in listed["t-huge-loss"].detail and listed["t-huge-loss"].size_bytes == 64
+    assert listed["t-loop"].size_bytes == 64 and listed["q-loop"].size_bytes == 32  # the real weights only
+    assert "t-unreadable" in caplog.text  # left out, and logged
+
+
+def test_a_workflow_model_must_hold_a_model_not_only_exist(make_studio, tmp_path, monkeypatch, capsys):
+    """``--model studio/<ref>`` is checked before a run folder is made: a self-test run, a
+    run whose checkpoint has no weights, ``..``: exit 2, one line."""
+    workspace = make_studio(workspace=tmp_path / "ws").workspace.root
+    folders = Folders(workspace)
+    fake_trained_run(folders, "20261201-000001-trainer.train-good")
+    selftest = folders.run_dir("20261201-000003-diagnostics.stream-2dec")
+    selftest.mkdir(parents=True)
+    (selftest / "run.json").write_text("{}")
+    (fake_trained_run(folders, "20261201-000004-trainer.train-empty") / "model.safetensors").unlink()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # ``..`` is tmp_path: no model there
+    args = ["--workspace", workspace, "workflow", "run", one_node_workflow(tmp_path), "--input", "question=why"]
+    for ref, says in (
+        (selftest.name, "holds no model (no config.json and weights)"),
+        ("20261201-000004-trainer.train-empty", "holds no model"),
+        ("..", "holds no model"),
+    ):
+        assert run_cli([*args, "--model", f"studio/{ref}"]) == 2, ref
+        err = capsys.readouterr().err
+        assert says in err and len(err.strip().splitlines()) == 1, err
+    assert not list((workspace / "runs").glob("*prompts.run*"))  # refused before a run folder

@@ -81,3 +81,24 @@ def test_a_full_disk_leaves_no_partial_folder(checkpoint, tmp_path, monkeypatch)
     with pytest.raises(QuantizeError, match="No space left on device"):
         save_quantized(quantized, kept, Scheme(), checkpoint, tmp_path / "q")
     assert not (tmp_path / "q").exists() and not (tmp_path / "q.partial").exists()
+
+
+@pytest.mark.parametrize("name", ["~no-such-user-f2/ckpt", "a" * 300, "a/" * 3000])
+def test_a_model_name_no_file_system_takes_is_one_line(capsys, name):
+    """``~user`` of no such user, a name over 255 bytes, a path over PATH_MAX: bad input
+    (exit 2, one short line), not a crash report."""
+    err = refused(capsys, name)
+    assert "no such folder" in err or "not a usable folder name" in err
+    assert len(err) < 400, err
+
+
+def test_a_quantize_job_naming_no_model_is_refused_before_its_run_folder(studio_home, capsys):
+    from studio_quantizer.config import QuantizeParams
+
+    workspace = studio_home / "workspace"
+    assert main(["-w", workspace, "jobs", "run", "quantizer.quantize", "--set", "checkpoint=nosuch"]) == 2
+    err = capsys.readouterr().err
+    assert "checkpoint: no run 'nosuch' in the workspace" in err, err
+    assert not list((workspace / "runs").glob("*quantize*"))  # refused before a run folder was made
+    # a form validating what is being typed never looks at the disk (no submit context)
+    assert QuantizeParams.model_validate({"checkpoint": "nosuch"}).checkpoint == "nosuch"

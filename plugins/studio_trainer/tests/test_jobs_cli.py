@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import load_file
 
 import studio_trainer.hooks as trainer_hooks
-from studio.api import Artifact, RunStatus, Span
+from studio.api import Artifact, JobError, RunStatus, Span
 
 from .helpers import curve, tiny
 
@@ -84,8 +84,8 @@ def test_generate_job_and_a_bad_checkpoint(make_studio, run_job, corpus):
     assert spans[0].span_kind == "sample" and spans[0].outputs["text"] == job.result["text"]
     again = run_job(studio, "trainer.generate", asked)
     assert again.result["text"] == job.result["text"]  # a seed makes it repeatable
-    bad = run_job(studio, "trainer.generate", {"checkpoint": "no-such-run"})
-    assert bad.status == RunStatus.FAILED and "no checkpoint, run folder or run id 'no-such-run'" in bad.error
+    with pytest.raises(JobError, match="checkpoint: no checkpoint, run folder or run id 'no-such-run'"):
+        run_job(studio, "trainer.generate", {"checkpoint": "no-such-run"})  # refused before a run folder
 
 
 def cli(*args, env, check=True):

@@ -237,3 +237,128 @@ def test_resuming_a_run_whose_saved_settings_are_now_invalid_is_one_line(job_con
     state.write_text(json.dumps(meta))
     with pytest.raises(loop.TrainingError, match=r"^the run's saved settings are invalid: batch_size: [^\n]*$"):
         loop.train(TrainParams.model_validate(tiny(corpus, resume=str(first.run_dir))), job_context("again"))
+
+
+# ---------------------------------------------------------------- naming a checkpoint (issue 17)
+
+
+def a_run(saved, tmp_path, run_id: str = "20261201-000000-trainer.train-0001"):
+    """A run folder of a workspace: checkpoints/best and checkpoints/step-000001 (copies of
+    ``saved``), and latest.json naming the step; its Folders and run folder are returned."""
+    import shutil
+
+    from studio.api import Folders
+
+    folders = Folders(tmp_path / "ws")
+    checkpoints = folders.run_dir(run_id) / "checkpoints"
+    shutil.copytree(saved, checkpoints / "best")
+    shutil.copytree(saved, checkpoints / "step-000001")
+    ckpt.mark_latest(checkpoints, checkpoints / "step-000001", 1, keep=2)
+    return folders, folders.run_dir(run_id)
+
+
+OUTSIDE = "points outside"
+WRONG = r'expected \{"path": "<checkpoint folder name>"'
+
+
+@pytest.mark.parametrize(
+    "latest, says",
+    [
+        ({"path": "OUTSIDE"}, OUTSIDE),  # an absolute path (filled in below)
+        ({"path": "../../../outside"}, OUTSIDE),
+        ({"path": ".."}, OUTSIDE),
+        ({"path": "best/../../../outside"}, OUTSIDE),
+        ({"path": 5}, WRONG),
+        ({"path": None}, WRONG),
+        ({"path": ""}, WRONG),
+        ([1], WRONG),
+        (None, WRONG),
+    ],
+)
+def test_latest_json_names_only_a_checkpoint_of_its_own_run(saved, tmp_path, latest, says):
+    """A hand-edited or planted latest.json never sends a resume (or a load) outside the
+    run, and a value of the wrong type is said as such, not as a Python internal ("list
+    indices must be integers", "'NoneType' object is not subscriptable")."""
+    import shutil
+
+    folders, run = a_run(saved, tmp_path)
+    outside = shutil.copytree(saved, tmp_path / "outside")  # a loadable checkpoint elsewhere
+    if latest == {"path": "OUTSIDE"}:
+        latest = {"path": str(outside)}
+    (run / "checkpoints" / "latest.json").write_text(json.dumps(latest))
+    with pytest.raises(ckpt.CheckpointError, match=says):
+        ckpt.resolve_checkpoint(run.name, folders)
+    with pytest.raises(ckpt.CheckpointError, match=says):
+        ckpt.resolve_checkpoint(run, folders.runs)  # the loop's way: a runs folder
+    # the best checkpoint (Generate, the Tokenizer, every model field) does not read it
+    assert ckpt.resolve_checkpoint(run.name, folders, prefer="best") == run / "checkpoints" / "best"
+
+
+def test_latest_json_naming_a_step_of_the_run_is_followed(saved, tmp_path):
+    folders, run = a_run(saved, tmp_path)
+    assert ckpt.resolve_checkpoint(run.name, folders) == run / "checkpoints" / "step-000001"
+
+
+@pytest.mark.parametrize(
+    "name, says",
+    [
+        ("", "no model given"),
+        ("   ", "no model given"),
+        ("~no-such-user-f2/ckpt", "no such folder"),
+        ("a" * 300, "not a usable folder name"),
+        ("a/" * 3000, "not a usable folder name"),
+    ],
+)
+def test_a_name_that_is_empty_or_no_file_system_takes_is_one_line(tmp_path, name, says):
+    """An empty field is not the current folder; ``~user`` of no such user and names too
+    long for a path are bad input, not a RuntimeError or OSError."""
+    from studio.api import Folders
+
+    folders = Folders(tmp_path / "ws")
+    with pytest.raises(ckpt.CheckpointError, match=says) as caught:
+        ckpt.resolve_checkpoint(name, folders, prefer="best")
+    assert len(str(caught.value)) < 400 and "\n" not in str(caught.value)
+
+
+def test_a_pickle_in_a_runs_best_checkpoint_gets_the_pickle_warning(saved, tmp_path, monkeypatch):
+    import pickle
+
+    monkeypatch.setattr(pickle, "load", lambda *a, **k: pytest.fail("unpickled"))
+    monkeypatch.setattr(torch, "load", lambda *a, **k: pytest.fail("unpickled"))
+    folders, run = a_run(saved, tmp_path)
+    for folder in (run / "checkpoints" / "best", run / "checkpoints" / "step-000001"):
+        (folder / "model.safetensors").unlink()
+        torch.save({}, folder / "pytorch_model.bin")
+    (run / "checkpoints" / "latest.json").unlink()
+    for ref in (run.name, run):
+        with pytest.raises(ckpt.CheckpointError, match=r"best/pytorch_model\.bin is a PyTorch pickle"):
+            ckpt.resolve_checkpoint(ref, folders, prefer="best")
+
+
+def test_tokenize_uses_the_best_checkpoint_as_generate_does(saved, tmp_path, make_studio, capsys):
+    from studio.testing import run_cli
+
+    make_studio(workspace=tmp_path / "ws")
+    folders, run = a_run(saved, tmp_path)
+    CharTokenizer(list("hi")).save(run / "checkpoints" / "step-000001" / "tokenizer.json")  # latest.json's
+    assert run_cli(["-w", folders.workspace, "trainer", "tokenize", run.name, "hi"]) == 0
+    best = CharTokenizer(list("abcdefghijklmnopqrs"))
+    assert f"vocabulary {best.vocab_size})" in capsys.readouterr().out
+
+
+def test_a_job_naming_no_checkpoint_is_refused_before_its_run_folder(tmp_path, make_studio, capsys):
+    from studio.testing import run_cli
+
+    workspace = make_studio(workspace=tmp_path / "ws").workspace.root
+    for setting, says in (
+        ("checkpoint=", "checkpoint: no model given"),
+        ("checkpoint=nosuch", "checkpoint: no checkpoint, run folder or run id 'nosuch'"),
+    ):
+        assert run_cli(["-w", workspace, "jobs", "run", "trainer.generate", "--set", setting]) == 2
+        assert says in capsys.readouterr().err
+    assert run_cli(["-w", workspace, "jobs", "run", "trainer.train", "--set", "resume=nosuch"]) == 2
+    assert "resume: no checkpoint, run folder or run id 'nosuch'" in capsys.readouterr().err
+    assert not list((workspace / "runs").glob("*"))  # no run folder was made
+    # a form validating what is being typed never looks at the disk (no submit context)
+    assert GenerateParams.model_validate({"checkpoint": "nosuch"}).checkpoint == "nosuch"
+    assert TrainParams.model_validate({"resume": "nosuch"}).resume == "nosuch"

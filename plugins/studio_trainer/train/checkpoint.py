@@ -27,17 +27,11 @@ from pydantic import ValidationError
 from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, load_model, save_file, save_model
 
-from studio.api import (
-    Folders,
-    ModelNotFound,
-    StudioFileError,
-    looks_like_pickle,
-    model_folder,
-    read_json,
-    resolve_model,
-    write_json,
-)
+from studio.api import StudioFileError, looks_like_pickle, read_json, write_json
 
+# found without torch (the params check at submit finds them too), re-exported here
+from ..checkpoint_folders import CheckpointError as CheckpointError
+from ..checkpoint_folders import resolve_checkpoint as resolve_checkpoint
 from ..config import CHECKPOINT_FORMAT, LoRAConfig, ModelConfig, one_line
 from ..data.tokenizer import Tokenizer, load_tokenizer
 from ..model.gpt import GPT
@@ -45,11 +39,6 @@ from ..model.lora import apply_lora
 from .memory import meta_model, require_to_load
 
 FORMAT = CHECKPOINT_FORMAT
-PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
-
-
-class CheckpointError(StudioFileError):
-    pass
 
 
 def save_checkpoint(
@@ -117,55 +106,6 @@ def mark_latest(checkpoints: Path, folder: Path, step: int, keep: int) -> None:
     steps = sorted(p for p in checkpoints.glob("step-*") if p.is_dir() and not p.name.endswith((".partial", ".old")))
     for stale in steps[:-keep]:
         shutil.rmtree(stale, ignore_errors=True)
-
-
-def _has_weights(folder: Path) -> bool:
-    """model.safetensors, or weights in a form a plugin reads (``studio_weight_readers``)."""
-    if (folder / "model.safetensors").exists():
-        return True
-    from studio.api import contributions
-
-    return any((folder / reader.marker).exists() for reader in contributions("studio_weight_readers"))
-
-
-def resolve_checkpoint(ref: str | Path, where: Folders | Path | None = None, prefer: str = "latest") -> Path:
-    """A checkpoint folder from a checkpoint folder, a run folder or a run id. A run id is a
-    run of the workspace ``where`` names (its ``Folders``; None: the active workspace), found
-    by the shell's resolver (``studio.api.model_folder``), as every model field does; a
-    runs folder (a Path) is still taken. A folder another plugin knows (a quantize run)
-    stands for the model its model source says (``studio.api.resolve_model``)."""
-    path = Path(ref).expanduser()
-    if not path.exists():
-        if isinstance(where, (str, Path)):
-            if (Path(where) / str(ref)).exists():
-                path = Path(where) / str(ref)
-        else:
-            try:
-                path = model_folder(ref, where)
-            except ModelNotFound as exc:
-                raise CheckpointError(f"no checkpoint, run folder or run id {str(ref)!r}: {exc}") from None
-    if path.is_dir() and not (path / "config.json").exists() and not (path / "checkpoints").is_dir():
-        path = resolve_model(path)  # not the trainer's folder: a quantize run's, say
-    if (path / "config.json").exists() and _has_weights(path):
-        return path
-    folder = path / "checkpoints" if (path / "checkpoints").is_dir() else path
-    if prefer == "latest" and (folder / "latest.json").exists():
-        try:
-            return folder / read_json(folder / "latest.json")["path"]
-        except (StudioFileError, KeyError, TypeError) as exc:
-            raise CheckpointError(f"{folder}/latest.json is unreadable: {exc}") from None
-    for candidate in ("best", *sorted((p.name for p in folder.glob("step-*")), reverse=True)):
-        if (folder / candidate / "model.safetensors").exists():
-            return folder / candidate
-    if not path.exists():
-        raise CheckpointError(f"no checkpoint, run folder or run id {str(ref)!r}")
-    pickles = sorted(p.name for p in path.glob("*") if p.suffix in PICKLE_SUFFIXES) if path.is_dir() else []
-    if pickles or path.suffix in PICKLE_SUFFIXES:
-        raise CheckpointError(
-            f"{path / pickles[0] if pickles else path} is a PyTorch pickle file, which Tensor Studio "
-            "never loads (unpickling can run code); convert it to model.safetensors"
-        )
-    raise CheckpointError(f"{path} holds no checkpoint (expected config.json and model.safetensors)")
 
 
 def read_config(folder: Path) -> dict[str, Any]:
