@@ -9,6 +9,7 @@ tested without a window.
 from __future__ import annotations
 
 import html
+import math
 import re
 import shlex
 import sqlite3
@@ -147,6 +148,7 @@ def place(hit: Hit) -> str:
 
 RESULT_COLUMNS = ("#", "relevance", "source", "heading", "text")
 BEST = "best match"
+TIED = "tied best"  # a later result whose score equals the best one's
 HIGHLIGHT_MIN_CHARS = 3  # shorter query words (a, of, to…) are not highlighted
 
 
@@ -162,8 +164,14 @@ def relevance(hits: list[Hit]) -> list[float]:
 
 
 def relevance_text(rank: int, fraction: float) -> str:
-    """``best match`` for the first result, else its relevance in percent of the best."""
-    return BEST if rank == 1 else f"{round(100 * fraction)}%"
+    """``best match`` for the first result, ``tied best`` for one whose score ties it, else
+    its relevance in percent of the best, rounded down: a second result at 99.8% read
+    "100%", a perfect match it is not."""
+    if rank == 1:
+        return BEST
+    if fraction >= 1.0:
+        return TIED
+    return f"{min(99, math.floor(100 * fraction + 1e-9))}%"  # 1e-9: 0.29 * 100 is 28.999…
 
 
 def score_tip(hit: Hit, mode: str) -> str:
@@ -180,7 +188,7 @@ def score_tip(hit: Hit, mode: str) -> str:
 
 
 def result_cells(hit: Hit, rank: int = 1, fraction: float = 1.0) -> tuple[str, str, str, str, str]:
-    """rank, relevance (``best match`` or % of the best), source (file name and place),
+    """rank, relevance (``best match``, ``tied best`` or % of the best), source (file name and place),
     heading, the text on one line (shortened); in ``RESULT_COLUMNS`` order."""
     return (
         str(rank),

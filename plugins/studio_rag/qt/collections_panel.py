@@ -14,6 +14,7 @@ theme's white text on light yellow.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import subprocess
 from concurrent.futures import Future
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -60,7 +62,13 @@ from ..store import SQLiteStore, StoreError
 CHUNK_TINTS = ("shade", "shade-alt")  # alternate chunks; overlaps show as the second one
 CHOSEN_TINT, CHOSEN_STRENGTH = "chosen", 0.6  # the chunk of the chosen result: stronger, and bold
 REASON, DOCUMENT = browse.SOURCE_COLUMNS.index("reason"), browse.SOURCE_COLUMNS.index("document")
-REASON_WIDTH = 420  # pixels at most; the whole reason is in its tooltip
+REASON_WIDTH = 260  # pixels at most; the whole reason is in its tooltip
+# the heading and source columns at most (pixels, and a share of the table's width), elided
+# with the whole in the tooltip: the text column stretches over the rest
+CAPPED = ((browse.RESULT_COLUMNS.index("heading"), 200, 0.3), (browse.RESULT_COLUMNS.index("source"), 160, 0.22))
+TEXT = browse.RESULT_COLUMNS.index("text")
+MIN_NAME_CHARS = 12  # the collection box's width in characters at least; wider when there is room
+FULL_PATH = Qt.ItemDataRole.UserRole  # a Sources row's document: its key in the collection
 STATUS_TONES = dict(zip(browse.LEFT_OUT, ("warning", "error"), strict=True))  # skipped, failed
 RELEVANCE = browse.RESULT_COLUMNS.index("relevance")
 FRACTION = Qt.ItemDataRole.UserRole  # a result's relevance (0 to 1), drawn as a bar under its text
@@ -115,6 +123,9 @@ class RagPanel(QWidget, Panel):
         saved = ctx.settings()
 
         self.collections = QComboBox(objectName="collections", editable=True)
+        # sized to the room it has, not to its longest name (which pushed the panel past its dock)
+        self.collections.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.collections.setMinimumContentsLength(MIN_NAME_CHARS)
         self.collections.setToolTip("a collection of this workspace; type a new name to index into a new one")
         self.collections.currentTextChanged.connect(self.open_collection)
         refresh = QPushButton("Refresh")
@@ -144,6 +155,7 @@ class RagPanel(QWidget, Panel):
         self.sources = QTableWidget(0, len(browse.SOURCE_COLUMNS), objectName="sources")
         self.sources.setHorizontalHeaderLabels(list(browse.SOURCE_COLUMNS))
         self.sources.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.sources.setWordWrap(False)  # long reasons elide (whole in the tooltip)
         self.sources.currentCellChanged.connect(lambda row, *_: self.inspect_document(row))
 
         self.query = QLineEdit(objectName="query", placeholderText="search the collection (Enter)")
@@ -159,6 +171,9 @@ class RagPanel(QWidget, Panel):
         self.results.cellDoubleClicked.connect(lambda row, _col: self.open_hit(row))
         self.results.setItemDelegateForColumn(RELEVANCE, RelevanceDelegate(self.results))
         self.results.verticalHeader().setVisible(False)  # the rank is a column of its own
+        self.results.setWordWrap(False)  # one line a result, elided: whole in the tooltip
+        self.results.horizontalHeader().setSectionResizeMode(TEXT, QHeaderView.ResizeMode.Stretch)
+        self.results.installEventFilter(self)  # resized with its dock: the capped columns follow
         self.mode_shown = "hybrid"  # the mode of the results shown (what their scores are)
         self.preview = QTextBrowser(objectName="preview")
         self.open_command = QLineEdit(
@@ -173,12 +188,17 @@ class RagPanel(QWidget, Panel):
         self._lay_out(refresh, self.index_button, self.sample_button)
         self.refresh(saved.get("collection", DEFAULT_COLLECTION))
 
-    def _lay_out(self, *header_buttons: QPushButton) -> None:
+    def _lay_out(self, refresh: QPushButton, *actions: QPushButton) -> None:
+        # two rows: the three buttons beside the collection asked ~510 px, more than the
+        # dock has on a 1366×768 screen, and the panel scrolled sideways
         header = QHBoxLayout()
         header.addWidget(QLabel("Collection"))
         header.addWidget(self.collections, 1)
-        for widget in header_buttons:
-            header.addWidget(widget)
+        header.addWidget(refresh)
+        actions_row = QHBoxLayout()
+        for widget in actions:
+            actions_row.addWidget(widget)
+        actions_row.addStretch(1)
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress, 1)
         progress_row.addWidget(self.cancel)
@@ -205,6 +225,7 @@ class RagPanel(QWidget, Panel):
         self.tabs.addTab(inspector_page, "Chunks")
         layout = QVBoxLayout(self)
         layout.addLayout(header)
+        layout.addLayout(actions_row)
         layout.addLayout(progress_row)
         layout.addWidget(self.status)
         layout.addWidget(self.tabs, 1)
@@ -247,12 +268,15 @@ class RagPanel(QWidget, Panel):
 
     def _fill_sources(self, rows: list[browse.SourceRow]) -> None:
         self.sources.setRowCount(len(rows))
+        shown = relative_paths([row.document for row in rows])
         for i, row in enumerate(rows):
             for j, text in enumerate(row.cells()):
-                item = QTableWidgetItem(text)
+                item = QTableWidgetItem(shown[i] if j == DOCUMENT else text)
                 if j == 0 and row.status in STATUS_TONES:
                     item.setForeground(tone(STATUS_TONES[row.status], self.palette()))
                 item.setToolTip(row.reason or (row.document if j == DOCUMENT else ""))
+                if j == DOCUMENT:
+                    item.setData(FULL_PATH, row.document)
                 self.sources.setItem(i, j, item)
         self.sources.resizeColumnsToContents()
         self.sources.setColumnWidth(REASON, min(self.sources.columnWidth(REASON), REASON_WIDTH))
@@ -400,10 +424,23 @@ class RagPanel(QWidget, Panel):
                 if column == "relevance":
                     item.setData(FRACTION, fraction)
                 self.results.setItem(i, j, item)
-        self.results.resizeColumnsToContents()
+        self._fit_result_columns()
         if hits:
             self.results.selectRow(0)
             self.show_hit(0)
+
+    def _fit_result_columns(self) -> None:
+        """Columns as wide as their contents, the heading and source ones at most ``CAPPED``
+        (elided, whole in the tooltip); the text column stretches over the rest."""
+        self.results.resizeColumnsToContents()
+        room = self.results.viewport().width()
+        for column, most, share in CAPPED:  # a long heading pushed the text out of sight
+            self.results.setColumnWidth(column, min(self.results.columnWidth(column), most, max(60, int(room * share))))
+
+    def eventFilter(self, watched: Any, event: QEvent) -> bool:  # noqa: N802 - Qt's name
+        if watched is self.results and event.type() == QEvent.Type.Resize and self.results.rowCount():
+            QTimer.singleShot(0, self._fit_result_columns)  # once the viewport has its new width
+        return super().eventFilter(watched, event)
 
     def show_hit(self, row: int) -> None:
         if not 0 <= row < len(self.hits):
@@ -436,7 +473,7 @@ class RagPanel(QWidget, Panel):
     def inspect_document(self, row: int) -> None:
         item = self.sources.item(row, DOCUMENT)
         if item is not None:
-            self.inspect(item.text())
+            self.inspect(item.data(FULL_PATH) or item.text())
 
     def inspect(self, path: str, chunk_id: int | None = None) -> None:
         """The document with its chunks shaded in turn (overlaps in the second colour) and
@@ -498,6 +535,21 @@ class RagPanel(QWidget, Panel):
 
     def restore_state(self, state: dict[str, Any]) -> None:
         self.tabs.setCurrentIndex(int(state.get("tab", 0)))
+
+
+def relative_paths(paths: list[str]) -> list[str]:
+    """The documents as the Sources tab shows them: relative to the folder they were indexed
+    from (the one all of them are in), ``sub/deep.rst`` rather than a full path that
+    pushed the table sideways; a single file shows its name."""
+    if not paths:
+        return []
+    try:
+        common = os.path.commonpath(paths)
+    except ValueError:  # relative and absolute paths mixed (not written by the indexer)
+        return list(paths)
+    if len(paths) == 1 or common in paths:  # a file's own path: its folder is the root
+        common = os.path.dirname(common)
+    return [os.path.relpath(path, common) if common else path for path in paths]
 
 
 class RelevanceDelegate(QStyledItemDelegate):

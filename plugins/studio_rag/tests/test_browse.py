@@ -183,6 +183,11 @@ def test_results_show_a_rank_and_a_relevance_with_the_raw_score_explained():
         "0%",
     ]
     assert browse.relevance([hit(score=-0.2), hit(score=-0.5)]) == [1.0, 0.0]  # cosines all below zero
+    # a second result at 99.8% read "100%", as if a perfect match: only a tie says so
+    close = [hit(score=0.5), hit(score=0.5), hit(score=0.499), hit(score=0.29)]
+    texts = [browse.relevance_text(i + 1, f) for i, f in enumerate(browse.relevance(close))]
+    assert texts == ["best match", "tied best", "99%", "58%"]
+    assert browse.relevance_text(2, 0.29) == "29%"  # rounded down, not below what it is
     assert browse.relevance([]) == []
     assert "fusion score 0.0328" in browse.score_tip(hits[0], "hybrid") and "keyword #1" in browse.score_tip(
         hits[0], "hybrid"

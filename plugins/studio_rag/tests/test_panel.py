@@ -106,7 +106,9 @@ def test_sources_show_why_each_file_was_skipped_in_one_word(window, docs):
     assert (table["guide.md"]["status"], table["guide.md"]["reason"]) == ("indexed", "")
     assert "4 skipped, 1 failed (see Sources)" in panel.status.text()
     panel.sources.setCurrentCell(0, 0)  # selecting a row still inspects its document
-    assert panel.inspector_label.text().startswith(panel.sources.item(0, 3).text())
+    document = panel.sources.item(0, 3)  # shown relative to the folder; the label names the whole path
+    assert panel.inspector_label.text().startswith(document.data(Qt.ItemDataRole.UserRole))
+    assert document.data(Qt.ItemDataRole.UserRole).endswith("/" + document.text())
 
 
 def test_vector_search_embeds_the_query_in_a_helper_process(window, docs, monkeypatch):
@@ -329,3 +331,69 @@ def test_search_marks_chunks_and_sources_are_readable_in_both_themes(window, doc
                 assert not low_contrast(panel), (theme, [str(p) for p in low_contrast(panel)])
                 assert len({p.bg.name() for p in chunks}) >= 2  # chunks are still told apart
                 assert {p.bg.name() for p in marks} == {tint("match").name()}  # redrawn for this theme
+
+
+def test_panel_fits_its_dock_on_a_laptop_screen(window, qapp, docs):
+    """At 1366×768 the RAG dock is ~490 px wide: the three buttons beside the collection
+    asked ~510, so the panel scrolled sideways ("hon-docs", the sample button cut off)."""
+    from PySide6.QtWidgets import QScrollArea
+
+    from studio.testing import assert_fits, assert_no_overlap
+
+    index_into(window, docs, name="python-docs-with-a-rather-long-name")
+    window.resize(1366, 768)
+    panel = window.show_panel("rag:panel")
+    panel.refresh("python-docs-with-a-rather-long-name")
+    assert panel.minimumSizeHint().width() <= 400
+    assert_fits(window, 1366, 768)
+    dock = window.docks["rag:panel"]
+    window.resizeDocks([dock], [490], Qt.Orientation.Horizontal)  # as wide as the walk found it
+    qapp.processEvents()
+    assert_no_overlap(window)
+    scroll = dock.widget()
+    assert isinstance(scroll, QScrollArea) and scroll.widget() == panel and not panel.visibleRegion().isEmpty()
+    assert dock.width() <= 500
+    assert scroll.horizontalScrollBar().maximum() == 0, f"{panel.width()} px in a {scroll.viewport().width()} px dock"
+    assert panel.sample_button.visibleRegion().boundingRect().width() == panel.sample_button.width()  # not cut off
+
+
+def test_results_keep_headings_short_and_sources_show_relative_paths(window, docs, qapp):
+    """A long heading made the text column scroll out of sight; the Sources tab showed
+    full paths. The heading is elided (whole in its tooltip) and the text column stretches;
+    documents show relative to the indexed folder (the full path in the tooltip)."""
+    long_heading = "json.dump(obj, fp, *, skipkeys=False, ensure_ascii=True, check_circular=True, allow_nan=True)"
+    (docs / "guide.md").write_text(f"# {long_heading}\n\nBoil the pasta for ten minutes, then drain it.\n")
+    index_into(window, docs)
+    window.resize(1366, 768)
+    panel = window.show_panel("rag:panel")
+    panel.refresh("docs")
+    panel.mode.setCurrentText("keyword")
+    panel.query.setText("pasta")
+    panel.search()
+    headers = [panel.results.horizontalHeaderItem(j).text() for j in range(panel.results.columnCount())]
+    heading, text = headers.index("heading"), headers.index("text")
+    assert panel.results.item(0, heading).toolTip().endswith(long_heading)
+    dock = window.docks["rag:panel"]
+    for width in (490, 900):  # the dock on a 1366×768 screen, then made wider: the columns follow
+        window.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
+        qapp.processEvents()
+        qapp.processEvents()
+        assert panel.results.columnWidth(heading) <= 200
+        assert panel.results.horizontalScrollBar().maximum() == 0  # the text column fills what is left
+        assert panel.results.columnWidth(text) >= 100
+
+    documents = {panel.sources.item(i, 3).text(): i for i in range(panel.sources.rowCount())}
+    assert {"guide.md", "notes.txt", "sub/deep.rst"} <= set(documents)
+    item = panel.sources.item(documents["sub/deep.rst"], 3)
+    assert item.toolTip() == item.data(Qt.ItemDataRole.UserRole) == str(docs.resolve() / "sub" / "deep.rst")
+    panel.sources.setCurrentCell(item.row(), 0)  # the inspector still finds the document
+    assert panel.inspected[0] == item.toolTip() and "submarine" in panel.inspector.toPlainText()
+
+
+def test_relative_paths_of_sources():
+    from studio_rag.qt.collections_panel import relative_paths
+
+    assert relative_paths(["/d/a.md", "/d/sub/b.md"]) == ["a.md", "sub/b.md"]
+    assert relative_paths(["/d/only.md"]) == ["only.md"]
+    assert relative_paths(["/x/a.md", "/y/b.md"]) == ["x/a.md", "y/b.md"]
+    assert relative_paths([]) == []
