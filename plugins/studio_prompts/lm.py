@@ -398,7 +398,8 @@ class LM:
         return LMError(f"{self.model}{where}: {what}{tries}{hint}", status=status, attempts=attempts)
 
     def _after(self, request, key, response, latency: float, attempts: int) -> Completion:
-        completion = to_completion(response, self.model, latency, attempts)
+        # the call's start, on the clock a provider's load report uses (Unix time)
+        completion = to_completion(response, self.model, latency, attempts, call_start=time.time() - latency)
         current = settings()
         if current.budget is not None:
             current.budget.charge(completion)
@@ -407,8 +408,11 @@ class LM:
         return completion
 
 
-def to_completion(response: Any, model: str, latency: float, attempts: int) -> Completion:
-    """A litellm ModelResponse, an OpenAI-shaped dict, or a plain string → Completion."""
+def to_completion(
+    response: Any, model: str, latency: float, attempts: int, call_start: float | None = None
+) -> Completion:
+    """A litellm ModelResponse, an OpenAI-shaped dict, or a plain string → Completion.
+    ``call_start`` (Unix time): when the call began, where a load report's span starts."""
     if isinstance(response, str):
         return Completion(response, model, latency=latency, attempts=attempts, finish_reason="stop")
     if isinstance(response, dict):
@@ -424,7 +428,7 @@ def to_completion(response: Any, model: str, latency: float, attempts: int) -> C
             False,
             choice.get("finish_reason"),
             attempts,
-            load_of(response.get(LOAD_FIELD), latency),
+            load_of(response.get(LOAD_FIELD), latency, call_start),
         )
     choice = response.choices[0]
     usage = getattr(response, "usage", None)
@@ -442,9 +446,11 @@ def to_completion(response: Any, model: str, latency: float, attempts: int) -> C
     )
 
 
-def load_of(value: Any, latency: float) -> dict[str, Any] | None:
+def load_of(value: Any, latency: float, call_start: float | None = None) -> dict[str, Any] | None:
     """A provider's model-load report (``LOAD_FIELD``), checked: a start time and a
-    duration within the call's; None for anything else."""
+    duration within the call's; None for anything else. Given the call's start, the load
+    starts there: everything before the model was ready (imports, finding the checkpoint)
+    is loading, and only what follows it generation."""
     if not isinstance(value, dict):
         return None
     try:
@@ -453,6 +459,8 @@ def load_of(value: Any, latency: float) -> dict[str, Any] | None:
         return None
     if not (seconds >= 0 and start > 0):  # NaN fails both
         return None
+    if call_start is not None and call_start < start:
+        start, seconds = call_start, seconds + (start - call_start)
     return {"start": start, "seconds": min(seconds, latency), "name": str(value.get("name") or "load model")}
 
 

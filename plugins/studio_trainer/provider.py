@@ -58,10 +58,11 @@ def complete(
     runs_dir: str | Path | None = None,
     **_ignored: Any,
 ) -> dict[str, Any]:
+    # the load is everything until the model is ready: importing torch included (seconds, once)
+    loaded_before, load_start, t0 = len(_models), time.time(), time.perf_counter()
     from .train.sampling import sample_text
 
     ref = model[len(PREFIX) :] if model.startswith(PREFIX) else model
-    loaded_before, load_start, t0 = len(_models), time.time(), time.perf_counter()
     folder, net, tokenizer = _load(ref, Path(runs_dir) if runs_dir else None)
     load_seconds = time.perf_counter() - t0
     prompt = render(messages)

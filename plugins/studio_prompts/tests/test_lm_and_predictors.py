@@ -355,7 +355,34 @@ def test_a_model_load_the_provider_reports_is_its_own_span_inside_the_call():
         Predict("question -> answer")(question="Capital of Spain?")  # loaded already: no load span
     (load,) = [s for s in trace.spans if s["kind"] == "load"]
     first, second = [s for s in trace.spans if s["kind"] == "llm"]
-    assert load["parent"] == first["id"] and load["name"] == "load run-1" and load["duration"] == 0.04
-    assert first["start"] <= load["start"] and first["load_time"] == 0.04
-    assert first["generation_time"] == pytest.approx(first["latency"] - 0.04)
+    assert load["parent"] == first["id"] and load["name"] == "load run-1"
+    assert load["duration"] == pytest.approx(0.04, abs=0.01)  # from the call's start: a few µs before the report's
+    assert first["start"] <= load["start"] and first["load_time"] == pytest.approx(0.04, abs=0.01)
+    assert first["generation_time"] == pytest.approx(first["latency"] - first["load_time"])
     assert "load_time" not in second and "generation_time" not in second
+
+
+def test_the_load_span_covers_everything_before_the_model_is_ready():
+    """A local model's call spent 3.6 s importing torch before its load began: that time
+    was counted as generation (load 0.6 s + generation 11.8 s = the whole call)."""
+
+    def provider(model, messages, **params):
+        time.sleep(0.08)  # imports, before the provider's own load clock starts
+        reply = {
+            "model": model,
+            "choices": [{"message": {"content": "[[ ## answer ## ]]\nParis"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 2},
+            "studio_load": {"start": time.time(), "seconds": 0.02, "name": "load run-1"},
+        }
+        time.sleep(0.04)  # the load (0.02 s of it), then the generation
+        return reply
+
+    trace = Collector()
+    with context(lm=LM("local/run-1", backend=provider, cache=False), tracer=trace):
+        Predict("question -> answer")(question="Capital of France?")
+    (load,) = [s for s in trace.spans if s["kind"] == "load"]
+    (call,) = [s for s in trace.spans if s["kind"] == "llm"]
+    assert load["start"] == pytest.approx(call["start"], abs=0.03)  # at the call's start, not 0.08 s in
+    assert call["load_time"] == pytest.approx(0.10, abs=0.03)  # imports 0.08 + load 0.02
+    assert call["generation_time"] == pytest.approx(0.02, abs=0.03)
+    assert call["load_time"] + call["generation_time"] == pytest.approx(call["latency"])
