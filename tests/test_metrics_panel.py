@@ -296,6 +296,18 @@ def test_deleted_runs_leave_the_list_and_the_plots(panel, tmp_path):
     assert metrics.hover_text("train/loss", 1.0).count("step") == 1  # NEWER's only
 
 
+@pytest.mark.gui
+def test_when_the_run_in_view_is_deleted_the_newest_left_is_drawn(panel, tmp_path):
+    write_run(tmp_path, OLD, {"loss": 3})
+    write_run(tmp_path, NEW, {"loss": 3})
+    metrics = panel()
+    assert metrics.ticks.ticked == {NEW}
+    metrics.hover.setText(f"loss — {NEW}: step 2 = 0.3")
+    metrics.runs_deleted([NEW])
+    assert metrics.ticks.ticked == {OLD} and metrics.runs[OLD].visible
+    assert metrics.hover.text() == ""  # no read-out of a deleted run
+
+
 def _same_colour_pair() -> tuple[str, str]:
     """An older and a newer run id whose own colours are the same."""
     import zlib

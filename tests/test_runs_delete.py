@@ -128,9 +128,12 @@ def test_home_page_filters_runs_and_deletes_the_picked_ones(make_window, monkeyp
     assert "Delete 2 runs" in asked[0] and gen1.id in asked[0] and gen2.id in asked[0]
     assert len(store.list()) == 3
 
+    told: list[list[str]] = []  # the other panels are told (they drop the runs: test_deleted_runs.py)
+    monkeypatch.setattr(window, "runs_deleted", told.append)
     answer = QMessageBox.StandardButton.Yes
     home.delete_selected()
     assert [r.id for r in store.list()] == [train.id]  # only the picked runs
+    assert [set(ids) for ids in told] == [{gen1.id, gen2.id}]
     assert shown() == set() and "Deleted 2 runs" in window.statusBar().currentMessage()
 
     running = store.create("x.train", {})

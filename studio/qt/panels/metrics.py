@@ -350,7 +350,12 @@ class MetricsPanel(QWidget, Panel):
         gone = [self.runs[r] for r in run_ids if r in self.runs and self.runs[r].status not in ACTIVE_STATUSES]
         for run in gone:
             self._remove_run(run)
-        if gone:
+        if not gone:
+            return
+        self.hover.clear()  # it may read out a deleted run
+        if self.runs and not self.ticks.ticked & set(self.runs):  # the run in view was deleted: the newest left
+            self.focus(max(self.runs.values(), key=lambda r: r.sort_key).run_id)
+        else:
             self._apply_ticks()
 
     def _add_run(self, run_id: str, info: dict, folder: Path | None = None) -> RunCurves:
