@@ -156,6 +156,7 @@ class RagPanel(QWidget, Panel):
         self.sources.setHorizontalHeaderLabels(list(browse.SOURCE_COLUMNS))
         self.sources.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
         self.sources.setWordWrap(False)  # long reasons elide (whole in the tooltip)
+        self.sources.horizontalHeader().setStretchLastSection(True)  # the document column fills the rest
         self.sources.currentCellChanged.connect(lambda row, *_: self.inspect_document(row))
 
         self.query = QLineEdit(objectName="query", placeholderText="search the collection (Enter)")
