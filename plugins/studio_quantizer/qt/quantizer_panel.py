@@ -17,17 +17,20 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (
     QApplication,
     QComboBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
+    QScrollArea,
+    QSizePolicy,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -36,7 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.api import JobOutcome, Panel, PanelContext, StudioFileError
+from studio.api import JobOutcome, Panel, PanelContext, StudioFileError, resolve_model
 from studio.widgets import JobTracker, ModelPicker, ParamsForm
 
 from ..config import QuantizeParams
@@ -45,6 +48,7 @@ from ..scheme import scheme_problems
 
 COLUMNS = ("tensor", "bits", "granularity", "scale min", "scale max", "MSE", "SNR dB")
 COMPARE_TAB, SENSITIVITY_TAB = 1, 2
+SPLITTER_MIN_HEIGHT = 200  # pixels: the settings and the results, a few rows of each
 GROUP_SIZE_OFF = "Used only with granularity 'group': a per-channel or per-tensor scale has no groups"
 
 
@@ -107,15 +111,19 @@ class QuantizerPanel(QWidget, Panel):
         self.form = ParamsForm(QuantizeParams, last, exclude=("checkpoint",))
         self.quantize_button = QPushButton("Quantize", objectName="quantize")
         self.quantize_button.clicked.connect(self.quantize)
-        open_report = QPushButton("Open report…")
+        open_report = QPushButton("Open…", objectName="open-report")
+        open_report.setToolTip("Open report…: a quantize run's report.json")
         open_report.clicked.connect(self._choose_report)
         self.schemes = QLineEdit(  # Compare saves them beside "last"
             ctx.settings().get("schemes") or "int8,int8-tensor,int4-g32,int4-g128,int4-g32-asym,int3-g32",
             objectName="schemes",
         )
-        self.compare_button = QPushButton("Compare schemes", objectName="compare")
+        self.compare_button = QPushButton("Compare", objectName="compare")
         self.compare_button.clicked.connect(self.compare)
-        self.sweep_button = QPushButton("Sensitivity sweep", objectName="sweep")
+        self.sweep_button = QPushButton("Sweep", objectName="sweep")
+        self.sweep_button.setToolTip(
+            "Sensitivity sweep: quantize one layer at a time with the first scheme and measure the loss"
+        )
         self.sweep_button.clicked.connect(self.sweep)
         self.cancel_button = QPushButton("Cancel", objectName="cancel")
         self.progress = QProgressBar(objectName="progress")
@@ -134,20 +142,20 @@ class QuantizerPanel(QWidget, Panel):
         base = QApplication.palette().color(QPalette.ColorRole.Base)  # follow the light / dark theme
         self.weights_plot = pg.PlotWidget(title="weights and the quantization grid", background=base)
         self.error_plot = pg.PlotWidget(title="round-trip error", background=base)
-        top = QHBoxLayout()
-        top.addWidget(self.checkpoint, 1)
-        buttons = QHBoxLayout()
-        buttons.addWidget(self.quantize_button)
-        buttons.addWidget(open_report)
-        buttons.addStretch(1)
+        settings = QWidget(objectName="settings")  # the model, the form and the schemes: they scroll
+        settings_layout = QVBoxLayout(settings)
+        settings_layout.setContentsMargins(0, 0, 0, 0)
+        settings_layout.addWidget(self.checkpoint)
+        settings_layout.addWidget(self.form)
         schemes_row = QHBoxLayout()  # the schemes Compare and the sweep use, on a line of their own
         schemes_row.addWidget(QLabel("Schemes"))
         schemes_row.addWidget(self.schemes, 1)
-        schemes_row.addWidget(self.compare_button)
-        schemes_row.addWidget(self.sweep_button)
-        running = QHBoxLayout()
-        running.addWidget(self.progress, 1)
-        running.addWidget(self.cancel_button)
+        settings_layout.addLayout(schemes_row)
+        settings_layout.addStretch(1)
+        settings_scroll = QScrollArea(objectName="settings-scroll")
+        settings_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        settings_scroll.setWidgetResizable(True)
+        settings_scroll.setWidget(settings)
         plots = QSplitter(Qt.Orientation.Vertical)
         plots.addWidget(self.weights_plot)
         plots.addWidget(self.error_plot)
@@ -158,14 +166,37 @@ class QuantizerPanel(QWidget, Panel):
         self.tabs.addTab(lower, "Layers")
         self.tabs.addTab(self.compare_table, "Compare schemes")
         self.tabs.addTab(self.sweep_table, "Sensitivity")
+        # the settings above the results, the user moving the line between them; only these
+        # scroll: the summary, progress and buttons below stay in sight however small the panel,
+        # and the panel asks for little room, so the shell's scroll area around it never scrolls
+        self.splitter = QSplitter(Qt.Orientation.Vertical, objectName="splitter")
+        self.splitter.setChildrenCollapsible(False)
+        self.splitter.addWidget(settings_scroll)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 1)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.splitter.setMinimumHeight(SPLITTER_MIN_HEIGHT)
+        for part in (settings_scroll, self.tabs):
+            part.setMinimumHeight(SPLITTER_MIN_HEIGHT // 2 - 10)
+        self.tabs.setUsesScrollButtons(False)  # the tabs' names are elided instead (Qt's arrows overlap)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
+        running = QHBoxLayout()
+        running.addWidget(self.progress, 1)
+        running.addWidget(self.cancel_button)
+        buttons = QHBoxLayout()  # narrow panels: short names, the long ones in their tooltips
+        buttons.addWidget(self.quantize_button)
+        buttons.addWidget(open_report)
+        buttons.addStretch(1)
+        buttons.addWidget(self.compare_button)
+        buttons.addWidget(self.sweep_button)
+        for button in (self.quantize_button, self.compare_button, self.sweep_button, self.cancel_button, open_report):
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 16)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.form)
-        layout.addLayout(buttons)
-        layout.addLayout(schemes_row)
-        layout.addLayout(running)
+        layout.addWidget(self.splitter, 1)
         layout.addWidget(self.summary)
-        layout.addWidget(self.tabs, 1)
+        layout.addLayout(running)
+        layout.addLayout(buttons)
         self.before_problems: str | None = None  # the summary line, while it shows what the schemes lack
         self.schemes.setToolTip("Schemes to compare, separated by commas: int8, int8-tensor, int4-g32, int4-g128-asym…")
         self.schemes.textChanged.connect(self.check_schemes)
@@ -202,11 +233,24 @@ class QuantizerPanel(QWidget, Panel):
     def params(self) -> dict[str, Any]:
         return {**self.form.values(), "checkpoint": self.checkpoint.value()}
 
+    def model_found(self, ref: str) -> bool:
+        """Whether ``ref`` names a model (a run id, run folder or checkpoint folder): checked
+        on disk before a job starts, so a name that is none says why in one line, and no job
+        fails and leaves a run behind."""
+        if not ref:
+            self.summary.setText("Choose a checkpoint folder first.")
+            return False
+        try:
+            resolve_model(ref, self.ctx.folders)
+        except StudioFileError as exc:
+            self.summary.setText(f"⚠ Not started: {html.escape(str(exc).splitlines()[0])}")
+            return False
+        return True
+
     def quantize(self) -> str | None:
         """Start the quantize job; its report fills the panel when it succeeds."""
         params = self.params()
-        if not params["checkpoint"]:
-            self.summary.setText("Choose a checkpoint folder first.")
+        if not self.model_found(params["checkpoint"]):
             return None
         self.ctx.save_settings({**self.ctx.settings(), "last": params})
         return self.tracker.start("quantizer.quantize", params, title="Quantizing", on_done=self._quantized)
@@ -234,8 +278,7 @@ class QuantizerPanel(QWidget, Panel):
     def _start(self, kind: str, extra: dict[str, Any], title: str, table: QTableWidget, tab: int) -> str | None:
         """Compare or sweep: the rows the job returns fill ``table`` on tab ``tab``."""
         params = self.params()
-        if not params["checkpoint"]:
-            self.summary.setText("Choose a checkpoint folder first.")
+        if not self.model_found(params["checkpoint"]):
             return None
         self.ctx.save_settings({**self.ctx.settings(), "last": params, "schemes": self.schemes.text()})
 
@@ -262,6 +305,15 @@ class QuantizerPanel(QWidget, Panel):
             button.setEnabled(not busy)
         if not busy:
             self.compare_button.setEnabled(not scheme_problems(self.schemes.text()))
+
+    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 - Qt naming
+        """A theme switch: the plots take the new palette's background (the shell re-tones
+        their axes and titles), as the Metrics panel's do."""
+        super().changeEvent(event)
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.ApplicationPaletteChange):
+            base = QApplication.palette().color(QPalette.ColorRole.Base)
+            for plot in (self.weights_plot, self.error_plot):
+                plot.setBackground(base)
 
     # ---- the report
 

@@ -43,14 +43,26 @@ def test_quantize_from_the_panel_shows_the_report(make_window, qasync_loop, qtbo
     assert len(grid_lines) == 15  # int4 symmetric: codes -7..7
     assert window.studio.settings.plugin_settings["quantizer"]["last"]["bits"] == 4
 
-    panel.checkpoint.setText(str(checkpoint.parent / "missing"))
+    # a model that is none is refused before a job starts (a failed job left a run behind)
+    for ref, said in ((str(checkpoint.parent / "missing"), "missing: no such folder"), ("no-such-run", "no run")):
+        panel.checkpoint.setText(ref)
+        jobs_before = len(window.studio.jobs.jobs)
+        assert panel.quantize() is None and panel.compare() is None
+        assert len(window.studio.jobs.jobs) == jobs_before
+        assert panel.summary.text().startswith("⚠ Not started: ") and said in panel.summary.text()
+        assert "\n" not in panel.summary.text()
+
+    broken = checkpoint.parent / "broken"  # looks like a model, fails when read: the job says why
+    broken.mkdir()
+    (broken / "config.json").write_text("{}")
+    (broken / "model.safetensors").write_bytes(b"not safetensors")
+    panel.checkpoint.setText(str(broken))
     job = run_in_loop(window, qasync_loop, panel.quantize)
     loop_until(qasync_loop, lambda: f"Quantizing {RunStatus.FAILED}" in panel.summary.text())
     jobs = window.panels["studio:jobs"]  # its row says it failed and why, not "reading the checkpoint"
     jobs.refresh()
     assert jobs.items[job.id].text(1) == f"failed: {job.error.splitlines()[0]}"
     assert jobs.bars[job.id].format() == "failed" and jobs.bars[job.id].toolTip() == job.error
-    assert "missing: no such folder" in panel.summary.text()
 
 
 def test_compare_and_sweep_from_the_panel(make_window, qasync_loop, checkpoint, tmp_path):
@@ -152,3 +164,16 @@ def test_the_group_size_is_off_unless_the_granularity_has_groups_and_bad_scheme_
     panel.schemes.setText("int8, int4-g32-asym")
     assert panel.check_schemes() == [] and panel.compare_button.isEnabled()
     assert panel.summary.text() == "Quantize a checkpoint to see its report."  # as it was before
+
+
+def test_the_plots_follow_a_theme_switch(make_window):
+    """Started in the dark theme then switched to light, the quantizer's plots stayed black
+    (the plots kept the background of the theme they were made in)."""
+    from studio.widgets import themed
+
+    window = make_window(("quantizer", quantizer_hooks))
+    panel = window.show_panel("quantizer:panel")
+    with themed("dark"):
+        assert all(p.backgroundBrush().color().lightness() < 100 for p in (panel.weights_plot, panel.error_plot))
+    with themed("light"):
+        assert all(p.backgroundBrush().color().lightness() > 200 for p in (panel.weights_plot, panel.error_plot))

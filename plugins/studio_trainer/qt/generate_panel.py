@@ -52,9 +52,11 @@ class GeneratePanel(QWidget, Panel):
         self.button.setToolTip("Sample a continuation (Ctrl+Return)")
         self.button.clicked.connect(self.generate)
         # only while the focus is in this panel: other panels have their own Ctrl+Return
-        QShortcut(
+        generate_key = QShortcut(
             QKeySequence("Ctrl+Return"), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
-        ).activated.connect(self.generate)
+        )
+        generate_key.setWhatsThis("Generate: sample text from the checkpoint")  # Help → Keyboard shortcuts
+        generate_key.activated.connect(self.generate)
         self.status = QLabel(wordWrap=True, objectName="trainer:generate-status")
         self.progress = QProgressBar(objectName="trainer:generate-progress", visible=False)
         self.progress.setMaximumWidth(PROGRESS_WIDTH)

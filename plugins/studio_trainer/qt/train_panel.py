@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -25,6 +26,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QSizePolicy,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -43,12 +45,19 @@ from ..train.schedule import plan
 TRAINING_FIELDS_ELSEWHERE = ("data", "model", "init_from", "lora", "distill", "resume")
 FINE_TUNE_FIELDS = ("init_from", "lora", "distill", "resume")
 PROGRESS_WIDTH = 220  # pixels: the bar shares the status line
+TABS_MIN_WIDTH, TABS_MIN_HEIGHT = 200, 110  # pixels: the tab bar and a few rows of a form
 CORPUS_FILES = "Text and tables (*.txt *.md *.py *.csv *.json *.jsonl *.parquet);;All files (*)"
 
 
-def _scroll(widget: QWidget) -> QScrollArea:
+def _scroll(form: ParamsForm) -> QScrollArea:
+    """A tab page: ``form`` in a frameless scroll area, the only one in the panel. Long rows put
+    their field under the label when the page is narrow, so it seldom scrolls sideways."""
+    layout = form.layout()
+    if isinstance(layout, QFormLayout):
+        layout.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
     area = QScrollArea()
-    area.setWidget(widget)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setWidget(form)
     area.setWidgetResizable(True)
     return area
 
@@ -61,31 +70,46 @@ class TrainPanel(QWidget, Panel):
         presets_row = QHBoxLayout()
         self.presets = QComboBox(objectName="trainer:presets")
         self.presets.setToolTip("Named settings: built-in, or saved in the workspace's trainer/presets folder")
-        load_button = QPushButton("Load", clicked=self.load_selected_preset)
-        save_button = QPushButton("Save as preset…", clicked=self._ask_and_save_preset)
+        # the combo box shrinks with the panel (its names elided) rather than widening it
+        self.presets.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.presets.setMinimumContentsLength(8)
+        load_button = QToolButton(text="Load", objectName="trainer:load-preset")
+        load_button.setToolTip("Fill the forms with the preset chosen")
+        load_button.clicked.connect(self.load_selected_preset)
+        save_button = QToolButton(text="Save…", objectName="trainer:save-preset")
+        save_button.setToolTip("Save as preset…: the current settings, under a name, in the workspace")
+        save_button.clicked.connect(self._ask_and_save_preset)
         presets_row.addWidget(QLabel("Preset"))
         presets_row.addWidget(self.presets, 1)
         presets_row.addWidget(load_button)
         presets_row.addWidget(save_button)
         layout.addLayout(presets_row)
-        self.tabs = QTabWidget()
-        layout.addWidget(self.tabs)
+        # only the tab pages scroll (each its own scroll area): the status line and the buttons
+        # below stay in sight however small the panel, and the panel asks for little room, so
+        # the shell's scroll area around it never has to scroll
+        self.tabs = QTabWidget(objectName="trainer:tabs")
+        self.tabs.setUsesScrollButtons(False)  # the tabs' names are elided instead (Qt's arrows overlap)
+        self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
+        self.tabs.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
+        self.tabs.setMinimumSize(TABS_MIN_WIDTH, TABS_MIN_HEIGHT)
+        layout.addWidget(self.tabs, 1)
         self.summary = QLabel(wordWrap=True, objectName="trainer:summary")
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         layout.addWidget(self.summary)
         self.status = QLabel(wordWrap=True, objectName="trainer:status")
         self.progress = QProgressBar(objectName="trainer:progress", visible=False)
         self.progress.setMaximumWidth(PROGRESS_WIDTH)
-        self.cancel_button = QPushButton("Cancel", objectName="trainer:cancel")
-        self.cancel_button.setToolTip("Stop the run started here; its latest checkpoint stays, for Resume")
-        running = QHBoxLayout()  # the status line, and while a run goes its progress and Cancel
+        self.progress.setMinimumWidth(60)
+        running = QHBoxLayout()  # the status line, and while a run goes its progress
         running.addWidget(self.status, 1)
         running.addWidget(self.progress)
-        running.addWidget(self.cancel_button)
         layout.addLayout(running)
         buttons = QHBoxLayout()
-        self.defaults_button = QPushButton("Reset to defaults")
+        self.defaults_button = QToolButton(text="Defaults", objectName="trainer:defaults")
+        self.defaults_button.setToolTip("Reset to defaults: every setting back to its default")
         self.defaults_button.clicked.connect(lambda: self.restore_state({}))
+        self.cancel_button = QPushButton("Cancel", objectName="trainer:cancel")
+        self.cancel_button.setToolTip("Stop the run started here; its latest checkpoint stays, for Resume")
         self.train_button = QPushButton("Train", objectName="trainer:train-button")
         self.train_button.setToolTip("Start a training run (Ctrl+Return)")
         self.train_button.clicked.connect(self.start)
@@ -102,9 +126,12 @@ class TrainPanel(QWidget, Panel):
             "latest checkpoint, with its own settings"
         )
         self.resume_button.setMenu(self.resume_menu)
+        for button in (self.cancel_button, self.train_button):  # in a narrow panel, as narrow as their text
+            button.setMinimumWidth(button.fontMetrics().horizontalAdvance(button.text()) + 24)
         buttons.addWidget(self.defaults_button)
         buttons.addStretch(1)
         buttons.addWidget(self.resume_button)
+        buttons.addWidget(self.cancel_button)
         buttons.addWidget(self.train_button)
         layout.addLayout(buttons)
         # says how the runs started here go; one at a time: Train and Resume wait for it to end
@@ -118,9 +145,9 @@ class TrainPanel(QWidget, Panel):
         )
         self.tracker.finished.connect(lambda _outcome: self.update_summary())  # Train again only if the form is valid
         # only while the focus is in this panel: other panels have their own Ctrl+Return
-        QShortcut(
-            QKeySequence("Ctrl+Return"), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut
-        ).activated.connect(self.start)
+        train_key = QShortcut(QKeySequence("Ctrl+Return"), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        train_key.setWhatsThis("Train: start a training run with these settings")  # Help → Keyboard shortcuts
+        train_key.activated.connect(self.start)
         self.restore_state(ctx.settings().get("last", {}))
         self.refresh_presets()
 
@@ -367,7 +394,7 @@ def train_a_model(ctx: PanelContext) -> TrainPanel | None:
         return None
     if not panel.tracker.busy:
         panel.status.setText(
-            "Ready: press Train. The defaults (Reset to defaults) train a small model on Python's "
+            "Ready: press Train. The default settings (Defaults) train a small model on Python's "
             "sources in about a minute on a laptop CPU."
         )
         panel.train_button.setFocus()

@@ -202,7 +202,11 @@ def test_generate_shows_progress_and_cancel_and_waits_for_the_sample(window, qas
     from studio.testing import loop_until
 
     gen = window.show_panel("trainer:generate")
-    gen.checkpoint.setText(str(tmp_path / "no-checkpoint-here"))
+    fake = tmp_path / "fake-checkpoint"  # passes the check at submit (files only), fails when read
+    fake.mkdir()
+    (fake / "config.json").write_text("{}")
+    (fake / "model.safetensors").write_bytes(b"not safetensors")
+    gen.checkpoint.setText(str(fake))
     assert not gen.progress.isVisibleTo(gen) and not gen.cancel_button.isEnabled() and gen.button.isEnabled()
 
     async def generate_then_cancel():
@@ -210,7 +214,7 @@ def test_generate_shows_progress_and_cancel_and_waits_for_the_sample(window, qas
         job = list(window.studio.jobs.jobs.values())[-1]
         busy = gen.progress.isVisibleTo(gen), gen.cancel_button.isEnabled(), gen.button.isEnabled()
         gen.generate()  # Ctrl+Return while it samples: nothing more is queued
-        gen.cancel_button.click()  # before it could fail on the missing checkpoint
+        gen.cancel_button.click()  # before it could fail on the checkpoint
         await window.studio.jobs.wait(job)
         return job, busy
 
@@ -304,7 +308,7 @@ def test_train_a_model_on_the_home_page_shows_the_trainer_ready_to_train(window)
     action.trigger()
     panel = window.panels["trainer:train"]
     assert window.docks["trainer:train"].isVisible()
-    assert panel.status.text().startswith("Ready: press Train. The defaults (Reset to defaults) train a small")
+    assert panel.status.text().startswith("Ready: press Train. The default settings (Defaults) train a small")
     editor(panel.train_form, "max_steps").setValue(50)
     action.trigger()  # settings of the person's own are kept
     assert panel.values()["max_steps"] == 50
@@ -329,3 +333,45 @@ def test_samples_show_the_newest_and_follow_unless_an_older_one_is_picked(window
     samples.list.setCurrentRow(0)  # back to the newest: it follows again
     samples.handle_events("run-1", [sample(50)])
     assert samples.list.currentItem().text().endswith("step 50")
+
+
+def test_samples_of_past_runs_are_read_at_the_first_show_and_labelled_readably(make_window, studio_home, qtbot):
+    """After a restart the Samples panel was empty for past runs (opening one did not help),
+    and read 'r.train-ba6e · step 200'."""
+    import json
+
+    from studio_trainer.qt.samples_panel import run_label
+
+    runs = studio_home / "workspace" / "runs"  # runs of an earlier session, then the studio starts
+    for run_id, steps in (
+        ("20261201-032806-trainer.train-ba6e", (100, 200)),
+        ("20261130-101500-trainer.train-0f3c", (5,)),
+    ):
+        (runs / run_id).mkdir(parents=True)
+        lines = [
+            {"kind": "span", "span_kind": "sample", "name": "s", "outputs": {"text": f"t{s}"}, "step": s} for s in steps
+        ]
+        (runs / run_id / "events.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    window = make_window(("trainer", trainer_hooks))
+    samples = window.show_panel("trainer:samples")  # first shown: the latest runs' samples are read
+    qtbot.waitUntil(lambda: samples.list.count() == 3, timeout=2000)
+    newest = samples.list.item(0)
+    assert (
+        newest.text() == "12-01 03:28 train-ba6e · step 200"
+        and newest.toolTip() == "20261201-032806-trainer.train-ba6e"
+    )
+    assert samples.text.toPlainText().endswith("t200")
+    samples.open_path(runs / "20261201-032806-trainer.train-ba6e")  # opened again: not listed twice
+    assert samples.list.count() == 3
+    samples.runs_deleted(["20261130-101500-trainer.train-0f3c"])
+    assert samples.list.count() == 2
+    assert run_label("my-own-run-with-a-rather-long-name-and-more") == "my-own-run-wi…name-and-more"
+
+
+def test_the_panels_shortcuts_are_named_in_help(window):
+    """Help → Keyboard shortcuts listed the trainer's Ctrl+Return as '(a command of the panel)'."""
+    from PySide6.QtGui import QShortcut
+
+    for panel_id, name in (("trainer:train", "Train"), ("trainer:generate", "Generate")):
+        shortcuts = window.panels[panel_id].findChildren(QShortcut)
+        assert shortcuts and all(s.whatsThis().startswith(f"{name}: ") for s in shortcuts), panel_id
