@@ -40,3 +40,34 @@ def test_the_canvas_takes_the_free_space_and_only_the_inspector_scrolls(make_win
     split = editor.splitter
     assert isinstance(split, QSplitter) and split.isCollapsible(split.indexOf(editor.side))
     assert len(editor.inspector.findChildren(QScrollArea)) == 1
+
+
+def test_the_api_base_follows_the_model_in_the_run_form(make_window):
+    """A remembered API base stayed when the user picked another model: off and empty for a
+    studio/ model, kept only for the model it was given for."""
+    from PySide6.QtWidgets import QLineEdit
+
+    from studio.widgets import ModelPicker
+    from studio_prompts.qt.editor.dialogs import FormDialog
+    from studio_prompts.qt.editor.job_actions import API_BASE_FIELD, API_BASE_KEY, API_BASE_MODEL_KEY, MODEL_FIELD
+
+    window = make_window(("prompts", prompts_hooks))
+    editor = window.show_panel("prompts:editor")
+    server = "http://127.0.0.1:11434"
+    editor.ctx.save_settings({**editor.ctx.settings(), API_BASE_KEY: server, API_BASE_MODEL_KEY: "ollama_chat/llama3"})
+    dialog = FormDialog(editor, "Run workflow", editor.model_fields())
+    editor.link_api_base(dialog)
+    picker, base = dialog.edits[MODEL_FIELD], dialog.edits[API_BASE_FIELD]
+    assert isinstance(base, QLineEdit) and isinstance(picker, ModelPicker)
+    picker.set_value("ollama_chat/llama3")
+    assert base.text() == server and base.isEnabled()
+    picker.set_value("studio/20261201-033638-trainer.train-ba6e")
+    assert base.text() == "" and not base.isEnabled() and "studio" in base.placeholderText()
+    picker.set_value("openai/gpt-4o-mini")  # another provider: not the server given for llama3
+    assert base.text() == "" and base.isEnabled()
+    picker.set_value("ollama_chat/llama3")
+    assert base.text() == server
+    base.setText("http://other:8000")  # typed in this form: kept while the model changes
+    picker.set_value("openai/gpt-4o-mini")
+    assert base.text() == "http://other:8000"
+    dialog.deleteLater()

@@ -9,15 +9,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
-from PySide6.QtWidgets import QDialog, QFileDialog, QWidget
+from PySide6.QtWidgets import QDialog, QFileDialog, QLineEdit, QWidget
 
 from studio.api import JobOutcome, PanelContext, RunStatus
-from studio.widgets import JobTracker
+from studio.widgets import JobTracker, ModelPicker
 
 from ...workflow import runs
 from ...workflow.runs import EVAL, JOB_KINDS, OPTIMIZE
 from ...workflow.schema import SUFFIX, WorkflowError, workflow_suffix
-from .dialogs import Choice, FilePath, FormDialog, ModelName
+from .dialogs import Choice, FilePath, FormDialog, ModelName, studio_model_prefix
 from .nodes import MissingNode
 
 if TYPE_CHECKING:
@@ -32,6 +32,9 @@ MODEL_FIELD, API_BASE_FIELD = "model (optional)", "API base URL (optional)"
 # the CLI's --model / --api-base: a model for nodes without their own, and its server (Ollama, vLLM…);
 # the Run, Evaluate and Optimize forms share the last ones (the picker's key, and this setting)
 MODEL_KEY, API_BASE_KEY = "workflow", "last_api_base"
+API_BASE_MODEL_KEY = "last_api_base_model"  # the model the remembered API base was given for
+STUDIO_BASE_NOTE = "not used: a studio/ model runs inside the studio"
+OTHER_BASE_NOTE = "the server of this model, if it needs one (Ollama, vLLM…)"
 TITLES = {"run": "Run", EVAL: "Evaluation", OPTIMIZE: "Optimization"}  # what the tracker calls each job
 
 
@@ -215,12 +218,46 @@ class JobActions:
 
     def _ask(self, title: str, fields: dict) -> dict[str, str] | None:
         dialog = FormDialog(self._widget, title, fields)  # its model picker remembers the model on OK
+        self.link_api_base(dialog)
         if dialog.exec() != QDialog.DialogCode.Accepted:
             return None
         values = dialog.values()
-        if API_BASE_FIELD in values and values[API_BASE_FIELD].strip() != self.ctx.settings().get(API_BASE_KEY, ""):
-            self.ctx.save_settings({**self.ctx.settings(), API_BASE_KEY: values[API_BASE_FIELD].strip()})
+        if API_BASE_FIELD in values:
+            settings = self.ctx.settings()
+            base, model = values[API_BASE_FIELD].strip(), values.get(MODEL_FIELD, "").strip()
+            if (base, model) != (settings.get(API_BASE_KEY, ""), settings.get(API_BASE_MODEL_KEY)):
+                self.ctx.save_settings({**settings, API_BASE_KEY: base, API_BASE_MODEL_KEY: model})
         return values
+
+    def link_api_base(self, dialog: FormDialog) -> None:
+        """The API base follows the model: off and empty for a studio/ model (it runs in the
+        studio), the remembered one for the model it was given for, else empty (a server
+        remembered for one model never silently routes another)."""
+        picker, base = dialog.edits.get(MODEL_FIELD), dialog.edits.get(API_BASE_FIELD)
+        if not isinstance(picker, ModelPicker) or not isinstance(base, QLineEdit):
+            return
+        settings = self.ctx.settings()
+        remembered = str(settings.get(API_BASE_KEY, ""))
+        # settings from before this key: the base was given for the model the form starts with
+        for_model = str(settings.get(API_BASE_MODEL_KEY, picker.text().strip()))
+        prefix = studio_model_prefix() or "studio/"
+
+        def follow(model: str) -> None:
+            model = model.strip()
+            if model.startswith(prefix):
+                base.clear()
+                base.setEnabled(False)
+                base.setPlaceholderText(STUDIO_BASE_NOTE)
+                return
+            base.setEnabled(True)
+            base.setPlaceholderText(OTHER_BASE_NOTE)
+            if model == for_model:
+                base.setText(remembered)
+            elif base.text().strip() == remembered:  # not typed in this form: not this model's
+                base.clear()
+
+        picker.changed.connect(follow)
+        follow(picker.text())
 
     def model_fields(self) -> dict:
         """The model — the shell's picker: typed, or one of the workspace's models, the last
