@@ -8,7 +8,7 @@ import json
 import pytest
 import torch
 
-from studio.api import RunStatus
+from studio.api import JobError, RunStatus
 from studio_quantizer.quantized import (
     QuantizeError,
     load_quantized,
@@ -95,8 +95,8 @@ def test_quantize_job_writes_into_its_run_folder(checkpoint, make_studio, run_jo
     assert (job.run.dir / "quantized" / "quantization.json").exists()
     report = json.loads((job.run.dir / "report.json").read_text())
     assert report["summary"]["bits_per_weight"] == pytest.approx(4.5) and job.result["linear_ratio"] < 0.16
-    bad = run_job(studio, "quantizer.quantize", {"checkpoint": str(checkpoint.parent / "missing")})
-    assert bad.status == RunStatus.FAILED and "missing: no such folder" in bad.error
+    with pytest.raises(JobError, match=r"checkpoint: .*missing: no such folder"):  # refused before a run folder
+        run_job(studio, "quantizer.quantize", {"checkpoint": str(checkpoint.parent / "missing")})
 
 
 def test_the_compare_job_returns_its_rows(checkpoint, make_studio, run_job):
