@@ -60,10 +60,7 @@ def _model_folder(text: str, folders: Folders | None) -> Path:
     path = Path(text).expanduser()
     if path.exists():
         return path
-    if folders is None:
-        from . import workspace_folders
-
-        folders = workspace_folders()
+    folders = _folders(folders)
     try:
         run = folders.run_dir(text)
     except ValueError:  # a path (it has a slash): there is no such folder
@@ -83,6 +80,20 @@ def shown(text: str, limit: int = 120) -> str:
 
 def _why(exc: BaseException) -> str:
     return getattr(exc, "strerror", None) or str(exc)
+
+
+def _folders(folders: Folders | str | Path | None) -> Folders:
+    """``folders``, the active workspace's for None; a workspace path is taken as its
+    Folders, and anything else is refused now (it would list nothing, silently)."""
+    if folders is None:
+        from . import workspace_folders
+
+        return workspace_folders()
+    if isinstance(folders, Folders):
+        return folders
+    if isinstance(folders, (str, Path)):
+        return Folders(Path(folders))
+    raise TypeError(f"expected the Folders of a workspace (or its path), not {type(folders).__name__}")
 
 
 def _hint(text: str, folders: Folders) -> str:
@@ -199,10 +210,7 @@ def check_model_field(
 def list_models(folders: Folders | None = None) -> list[ModelEntry]:
     """Every enabled plugin's models in the workspace ``folders`` (default: the active
     one), newest first. A source that raises is skipped and logged; the rest still list."""
-    if folders is None:
-        from . import workspace_folders
-
-        folders = workspace_folders()
+    folders = _folders(folders)
     from studio.core.plugins import process_host
 
     from . import resolve

@@ -180,6 +180,9 @@ def test_one_broken_run_hides_no_other_model(studio_home, tmp_path, monkeypatch,
     assert "validation loss" not in listed["t-huge-loss"].detail and listed["t-huge-loss"].size_bytes == 64
     assert listed["t-loop"].size_bytes == 64 and listed["q-loop"].size_bytes == 32  # the real weights only
     assert "t-unreadable" in caplog.text  # left out, and logged
+    assert {e.ref for e in list_models(str(tmp_path / "ws"))} == set(listed)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not int"):
+        list_models(5)  # type: ignore[arg-type]  # never an empty list, silently
 
 
 def test_a_workflow_model_must_hold_a_model_not_only_exist(make_studio, tmp_path, monkeypatch, capsys):
