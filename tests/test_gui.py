@@ -91,7 +91,7 @@ def test_events_reach_panels_in_the_order_they_were_emitted(window, qasync_loop)
 
 def test_smoothing_log_scale_and_exports(window, qasync_loop, tmp_path):
     metrics = window.panels["studio:metrics"]
-    metrics.handle_events("r1", [Metric("loss", i, float(10 - i % 2)) for i in range(10)])
+    metrics.handle_events("r1", [Metric("loss", i, float(10 - i % 2)) for i in range(30)])  # 30: smoothed
     metrics.smoothing.setValue(0.0)
     metrics.redraw()
     _, raw = metrics.runs["r1"].curves["loss"].getData()
@@ -108,7 +108,7 @@ def test_smoothing_log_scale_and_exports(window, qasync_loop, tmp_path):
     csv_path, png_path = tmp_path / "m.csv", tmp_path / "m.png"
     metrics.export_csv(csv_path)
     rows = csv_path.read_text().splitlines()
-    assert rows[0] == "run,metric,step,value,smoothed" and len(rows) == 11
+    assert rows[0] == "run,metric,step,value,smoothed" and len(rows) == 31
     metrics.export_png(png_path)
     assert png_path.stat().st_size > 1000
 
