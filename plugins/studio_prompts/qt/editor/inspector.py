@@ -90,6 +90,9 @@ class Inspector(QWidget):
         self.apply = QPushButton("Apply (Ctrl+Enter)", objectName="apply")
         self.apply.clicked.connect(self.commit)
         form = QFormLayout()
+        # labels above their fields: the inspector shares the editor's side with the palette,
+        # often narrower than a label and a field side by side (it scrolled sideways)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)
         form.addRow("title", self.node_title)
         form.addRow("predictor", self.kind)
         form.addRow("signature", self.signature)
@@ -113,6 +116,7 @@ class Inspector(QWidget):
             tall.setMinimumHeight(tall.fontMetrics().lineSpacing() * (lines + 1) + 8)
         self.rows_area = QScrollArea(objectName="inspector_scroll", widgetResizable=True)
         self.rows_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.rows_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # it scrolls down only
         self.rows_area.setWidget(rows)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
