@@ -174,16 +174,19 @@ class QuantizerPanel(QWidget, Panel):
         self.splitter.addWidget(settings_scroll)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([1000, 1000])  # half each at first
         self.splitter.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Ignored)
         self.splitter.setMinimumHeight(SPLITTER_MIN_HEIGHT)
         for part in (settings_scroll, self.tabs):
             part.setMinimumHeight(SPLITTER_MIN_HEIGHT // 2 - 10)
         self.tabs.setUsesScrollButtons(False)  # the tabs' names are elided instead (Qt's arrows overlap)
         self.tabs.setElideMode(Qt.TextElideMode.ElideRight)
-        running = QHBoxLayout()
+        running = QHBoxLayout()  # Cancel at the right, as wide as its name (the bar is hidden when idle)
         running.addWidget(self.progress, 1)
+        running.addStretch(0)
         running.addWidget(self.cancel_button)
+        self.cancel_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         buttons = QHBoxLayout()  # narrow panels: short names, the long ones in their tooltips
         buttons.addWidget(self.quantize_button)
         buttons.addWidget(open_report)
@@ -243,7 +246,7 @@ class QuantizerPanel(QWidget, Panel):
         try:
             resolve_model(ref, self.ctx.folders)
         except StudioFileError as exc:
-            self.summary.setText(f"⚠ Not started: {html.escape(str(exc).splitlines()[0])}")
+            self.summary.setText(f"⚠ Not started: {html.escape(str(exc).splitlines()[0], quote=False)}")
             return False
         return True
 

@@ -50,7 +50,7 @@ def test_quantize_from_the_panel_shows_the_report(make_window, qasync_loop, qtbo
         assert panel.quantize() is None and panel.compare() is None
         assert len(window.studio.jobs.jobs) == jobs_before
         assert panel.summary.text().startswith("⚠ Not started: ") and said in panel.summary.text()
-        assert "\n" not in panel.summary.text()
+        assert "\n" not in panel.summary.text() and "&#x27;" not in panel.summary.text()
 
     broken = checkpoint.parent / "broken"  # looks like a model, fails when read: the job says why
     broken.mkdir()
