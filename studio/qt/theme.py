@@ -57,8 +57,13 @@ def indicator_border(palette: QPalette | None = None) -> QColor:
     darker) was 1.1:1 on the dark theme's window and base — an empty box could not be seen —
     and 2:1 on the light theme's; moved just enough for ``UI_CONTRAST`` against both."""
     p = _palette(palette)
-    window, base = p.color(QPalette.ColorRole.Window), p.color(QPalette.ColorRole.Base)
-    return readable(window.darker(140), window, base, minimum=UI_CONTRAST)
+    return QColor.fromRgb(_indicator_border(p.color(QPalette.ColorRole.Window).rgb(), p.color(QPalette.ColorRole.Base).rgb()))
+
+
+@lru_cache(maxsize=64)
+def _indicator_border(window_rgb: int, base_rgb: int) -> int:  # painted often: computed once per palette
+    window, base = QColor.fromRgb(window_rgb), QColor.fromRgb(base_rgb)
+    return readable(window.darker(140), window, base, minimum=UI_CONTRAST).rgb()
 
 
 def extension_icon(vertical: bool = False, palette: QPalette | None = None) -> QIcon:
@@ -81,6 +86,9 @@ def extension_icon(vertical: bool = False, palette: QPalette | None = None) -> Q
     return QIcon(pixmap)
 
 
+_CHECK, _RADIO = QStyle.PrimitiveElement.PE_IndicatorCheckBox, QStyle.PrimitiveElement.PE_IndicatorRadioButton
+
+
 class StudioStyle(QProxyStyle):
     """Fusion, with check boxes and radio buttons whose outline can be seen in either theme
     (``indicator_border``) and a visible toolbar » button (``extension_icon``)."""
@@ -92,16 +100,16 @@ class StudioStyle(QProxyStyle):
         return "fusion"
 
     def drawPrimitive(self, element, option, painter, widget=None) -> None:  # noqa: N802 - Qt naming
+        # every widget's painting comes through here: the common case returns at once
         super().drawPrimitive(element, option, painter, widget)
-        pe = QStyle.PrimitiveElement
-        if element not in (pe.PE_IndicatorCheckBox, pe.PE_IndicatorRadioButton) or not isinstance(option, QStyleOption):
+        if (element != _CHECK and element != _RADIO) or not isinstance(option, QStyleOption):
             return
         painter.save()
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, element == pe.PE_IndicatorRadioButton)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, element == _RADIO)
         painter.setPen(QPen(indicator_border(option.palette), 1))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         box = QRectF(option.rect).adjusted(0.5, 0.5, -0.5, -0.5)
-        if element == pe.PE_IndicatorRadioButton:
+        if element == _RADIO:
             painter.drawEllipse(box.adjusted(0.5, 0.5, -0.5, -0.5))
         else:
             painter.drawRect(box)
