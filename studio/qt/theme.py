@@ -56,8 +56,8 @@ def indicator_border(palette: QPalette | None = None) -> QColor:
     """The outline of an unticked check box or radio button: Fusion's own (the window colour,
     darker) was 1.1:1 on the dark theme's window and base — an empty box could not be seen —
     and 2:1 on the light theme's; moved just enough for ``UI_CONTRAST`` against both."""
-    p = _palette(palette)
-    return QColor.fromRgb(_indicator_border(p.color(QPalette.ColorRole.Window).rgb(), p.color(QPalette.ColorRole.Base).rgb()))
+    p, role = _palette(palette), QPalette.ColorRole
+    return QColor.fromRgb(_indicator_border(p.color(role.Window).rgb(), p.color(role.Base).rgb()))
 
 
 @lru_cache(maxsize=64)
