@@ -260,6 +260,15 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
             self._split_sized = True
             side = max(MIN_SIDE_WIDTH, width * SIDE_SHARE // 100)
             self.splitter.setSizes([side, width - side])
+            QTimer.singleShot(0, self.fit_all)  # a workflow opened while the editor was hidden
+
+    def fit_all(self) -> None:
+        """Frame every node (Fit with nothing selected), when nothing is selected."""
+        try:
+            if not self.graph.selected_nodes():
+                self.graph.fit_to_selection()
+        except RuntimeError:  # the canvas is being torn down (window closing)
+            pass
 
     def _jobs_changed(self) -> None:
         """Run, Evaluate and Optimize are off while a job started here runs."""
@@ -341,6 +350,7 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         for message, level in self.session.opened(path, spec, text):
             self.say(message, level)
         self.graph.center_on()
+        QTimer.singleShot(0, self.fit_all)  # once laid out: the nodes in view, not cut at the canvas' edge
 
     def open_unsaved(self, path: Path) -> None:
         """The workflow in ``path`` as a new, untitled one (Save asks where): for a file that
@@ -348,6 +358,7 @@ class WorkflowEditor(QWidget, Panel, CanvasEdits, JobActions):
         spec, _text = self.session.read(Path(path))
         self.load_spec(spec, None)
         self.graph.center_on()
+        QTimer.singleShot(0, self.fit_all)  # once laid out: the nodes in view, not cut at the canvas' edge
 
     def _open_reporting(self, path: Path) -> None:
         try:

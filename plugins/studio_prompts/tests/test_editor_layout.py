@@ -40,6 +40,16 @@ def test_the_canvas_takes_the_free_space_and_only_the_inspector_scrolls(make_win
     split = editor.splitter
     assert isinstance(split, QSplitter) and split.isCollapsible(split.indexOf(editor.side))
     assert len(editor.inspector.findChildren(QScrollArea)) == 1
+    # a workflow opened is framed: every node in the canvas' view, none cut at its edge
+    from studio_prompts.samples import SAMPLE, SAMPLES_DIR
+
+    editor.open_unsaved(SAMPLES_DIR / SAMPLE)
+    for _ in range(3):
+        qapp.processEvents()
+    viewer = editor.graph.viewer()
+    for node in editor.graph.all_nodes():
+        shown = viewer.mapFromScene(node.view.sceneBoundingRect()).boundingRect()
+        assert viewer.viewport().rect().contains(shown), (node.name(), shown, viewer.viewport().rect())
 
 
 def test_the_api_base_follows_the_model_in_the_run_form(make_window):
