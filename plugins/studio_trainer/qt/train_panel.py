@@ -232,14 +232,14 @@ class TrainPanel(QWidget, Panel):
             self.data_form, "tokenizer_file", "Browse…", "Tokenizer", "Tokenizer (tokenizer.json);;JSON (*.json)"
         )
         add_browse(self.tune_form, "init_from", "Folder…", "Checkpoint or run folder to fine-tune")
-        for form, title in (
-            (self.data_form, "Data"),
-            (self.model_form, "Model"),
-            (self.train_form, "Training"),
-            (self.tune_form, "Fine-tune / resume"),
+        for form, title, tip in (
+            (self.data_form, "Data", "The corpus and its tokenizer"),
+            (self.model_form, "Model", "The model's size and parts"),
+            (self.train_form, "Training", "Steps, batch, learning rate, evaluation, checkpoints"),
+            (self.tune_form, "Fine-tune", "Fine-tune / resume: start from a checkpoint, LoRA, distillation"),
         ):
             form.changed.connect(self.update_summary)
-            self.tabs.addTab(_scroll(form), title)
+            self.tabs.setTabToolTip(self.tabs.addTab(_scroll(form), title), tip)  # short names: a narrow panel
         self.tabs.setCurrentIndex(max(0, index))
         self.update_summary()
 
