@@ -248,13 +248,21 @@ class TraceView(QWidget):
 
     def show_run(self, run_id: str) -> None:
         self.run_id = run_id
-        model = self.panel.models.get(run_id) or self.panel.load_past(run_id)
+        model = self.panel.models.get(run_id)
+        if model is None and self.isVisible():  # a hidden panel reads it when shown: not at the studio's start
+            model = self.panel.load_past(run_id)
         self.proxy.setSourceModel(model)  # type: ignore[arg-type]  # None (no run shown) is Qt's "no model"
         if model is not None:
             self.tree.expandToDepth(1)
             for column, width in enumerate((260, 70, 70, 80, 60, 80, 160)):
                 self.tree.setColumnWidth(column, width)
         self.refresh()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """The run picked while the panel was hidden is read now."""
+        super().showEvent(event)
+        if self.run_id and self.run_id not in self.panel.models and self.run_id not in self.panel.unreadable:
+            self.show_run(self.run_id)
 
     def refresh(self) -> None:
         model = self.panel.models.get(self.run_id)

@@ -204,10 +204,14 @@ def test_past_prompt_runs_are_listed_newest_first_read_when_picked_and_dropped_w
     write_span_run(runs, newer, 3)
     write_span_run(runs, "20261122-090000-trainer.train-cccc")  # not a prompt run
     (runs / "20261123-090000-prompts.run-dddd").mkdir()  # no event log
+    dock = window.docks["prompts:traces"]
+    dock.hide()
     panel.workspace_changed(panel.ctx.workspace)  # as after a restart: nothing streamed in
     box = panel.view.run_box
     assert [box.itemData(i) for i in range(box.count())] == [newer, older]
-    assert panel.view.run_id == newer and newer in panel.models and older not in panel.models  # lazily
+    assert panel.view.run_id == newer and not panel.models  # nothing read while the panel is hidden
+    dock.show()
+    assert newer in panel.models and older not in panel.models  # the one shown, once the panel is
     box.setCurrentIndex(1)
     assert panel.view.run_id == older and len(panel.models[older].tree) > 0
     shutil.rmtree(runs / older)  # as the shell does, before telling the panels
