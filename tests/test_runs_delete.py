@@ -136,9 +136,11 @@ def test_home_page_filters_runs_and_deletes_the_picked_ones(make_window, monkeyp
     assert [set(ids) for ids in told] == [{gen1.id, gen2.id}]
     assert shown() == set() and "Deleted 2 runs" in window.statusBar().currentMessage()
 
+    home.kind_filter.setCurrentIndex(0)  # all kinds: the one run left, counted in the singular
+    assert home.count.text() == "1 run"
     running = store.create("x.train", {})
+    home.refresh()
     running.update(status="running", owner_pid=os.getpid())
-    home.kind_filter.setCurrentIndex(0)
     for i in range(home.runs.topLevelItemCount()):
         home.runs.topLevelItem(i).setSelected(True)
     asked.clear()

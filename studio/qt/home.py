@@ -255,7 +255,9 @@ class HomePage(QWidget):
             item.setSelected(run.id in selected)  # a refresh (a job's status) keeps what was picked
         filtered = kind != ALL or status != ALL
         limited = f"the newest {RECENT_RUNS} of " if len(shown) > RECENT_RUNS else ""
-        self.count.setText(f"{limited}{len(shown)} of {len(infos)} runs" if filtered else f"{limited}{len(infos)} runs")
+        total = f"{len(infos)} run" + ("" if len(infos) == 1 else "s")
+        self.count.setText(f"{limited}{len(shown)} of {total}" if filtered else f"{limited}{total}")
+        self.runs.viewport().update()  # seen under Xvfb: a deleted row's pixels stayed until hovered
         self._selection_changed()
 
     @staticmethod
