@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from studio.api import JobCancelled, contributions, get_api_key, resolve
+from studio.api import JobCancelled, StudioFileError, contributions, get_api_key, resolve, resolve_model
 
 from .cache import request_key
 from .settings import settings
@@ -172,6 +172,23 @@ def provider_for(model: str):
     disabled or installed since is heard of."""
     providers = sorted(contributions("studio_llm_providers"), key=lambda p: -len(p.prefix))
     return next((p for p in providers if model.startswith(p.prefix)), None)
+
+
+def model_version(model: str) -> str | None:
+    """What a workspace model string (``studio/<run id>``: a provider with ``model_refs``)
+    stands for now: its model folder and its files' sizes and times. Part of the cache key,
+    so a run retrained or resumed since (a new best checkpoint under the same run id) is
+    asked again rather than answered from the cache. None for other models, and for a name
+    that resolves to nothing (the call itself then says why)."""
+    provider = provider_for(model)
+    if provider is None or not provider.model_refs:
+        return None
+    try:
+        folder = resolve_model(model[len(provider.prefix) :])
+        files = sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in folder.iterdir() if f.is_file())
+    except (StudioFileError, OSError):
+        return None
+    return f"{folder.resolve()}|{files}"
 
 
 # --------------------------------------------------------------------------- the LM
@@ -349,7 +366,8 @@ class LM:
         cache = current.cache if self.cache and overrides.get("cache", True) is not False else None
         request.pop("cache", None)
         if cache is not None:
-            key = request_key(request)
+            version = model_version(str(request.get("model", "")))
+            key = request_key(request if version is None else {**request, "model_version": version})
             cached = cache.get(key)
             if cached is not None:
                 return request, key, Completion(**cached, cache_hit=True, attempts=0)

@@ -386,3 +386,29 @@ def test_the_load_span_covers_everything_before_the_model_is_ready():
     assert call["load_time"] == pytest.approx(0.10, abs=0.03)  # imports 0.08 + load 0.02
     assert call["generation_time"] == pytest.approx(0.02, abs=0.03)
     assert call["load_time"] + call["generation_time"] == pytest.approx(call["latency"])
+
+
+def test_a_workspace_model_retrained_since_is_asked_again_not_answered_from_the_cache(tmp_path, monkeypatch):
+    """``studio/<run id>`` names whatever the run's best checkpoint is now: the cache key
+    holds the model folder's files, so a resumed run's new weights are not answered with
+    the old weights' replies."""
+    import studio_prompts.lm as lm_module
+    from studio.api import LLMProvider
+
+    checkpoint = tmp_path / "run-1" / "checkpoints" / "best"
+    checkpoint.mkdir(parents=True)
+    (checkpoint / "model.safetensors").write_bytes(b"weights v1")
+    local = LLMProvider("local", "Local", "local/", "x:y", model_refs=True)
+    monkeypatch.setattr(lm_module, "provider_for", lambda model: local if model.startswith("local/") else None)
+    monkeypatch.setattr(lm_module, "resolve_model", lambda ref: checkpoint if ref == "run-1" else None)
+    replies = iter(["v1", "v1 again", "v2"])
+
+    def provider(model, messages, **params):
+        text = f"[[ ## answer ## ]]\n{next(replies)}"
+        return {"model": model, "choices": [{"message": {"content": text}, "finish_reason": "stop"}]}
+
+    with context(lm=LM("local/run-1", backend=provider), cache=CallCache(tmp_path / "llm.sqlite")):
+        assert Predict("q -> answer")(q="same").answer == "v1"
+        assert Predict("q -> answer")(q="same").answer == "v1"  # the same weights: from the cache
+        (checkpoint / "model.safetensors").write_bytes(b"weights v2, retrained")
+        assert Predict("q -> answer")(q="same").answer == "v1 again"  # new weights: asked again
