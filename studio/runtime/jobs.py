@@ -163,10 +163,8 @@ class JobManager:
                     f"(enable it with 'tensor-studio plugins enable {plugin}')"
                 )
             raise JobError(f"unknown job kind {kind_id!r} (known: {known})")
-        if isinstance(params, kind.params):
-            return kind, params
-        if isinstance(params, BaseModel):
-            params = params.model_dump()
+        if isinstance(params, BaseModel):  # validated again, even as the kind's own: forms validate
+            params = params.model_dump()  # without the submit context, so a missing model passed them
         try:  # with the submit context: model fields are checked against the workspace now
             model = kind.params.model_validate(params or {}, context={SUBMIT_FOLDERS: Folders(self.workspace)})
         except ValidationError as exc:

@@ -347,9 +347,11 @@ def test_tokenize_uses_the_best_checkpoint_as_generate_does(saved, tmp_path, mak
 
 
 def test_a_job_naming_no_checkpoint_is_refused_before_its_run_folder(tmp_path, make_studio, capsys):
+    import studio_trainer.hooks
     from studio.testing import run_cli
 
-    workspace = make_studio(workspace=tmp_path / "ws").workspace.root
+    studio = make_studio(("trainer", studio_trainer.hooks), workspace=tmp_path / "ws")
+    workspace = studio.workspace.root
     for setting, says in (
         ("checkpoint=", "checkpoint: no model given"),
         ("checkpoint=nosuch", "checkpoint: no checkpoint, run folder or run id 'nosuch'"),
@@ -362,3 +364,8 @@ def test_a_job_naming_no_checkpoint_is_refused_before_its_run_folder(tmp_path, m
     # a form validating what is being typed never looks at the disk (no submit context)
     assert GenerateParams.model_validate({"checkpoint": "nosuch"}).checkpoint == "nosuch"
     assert TrainParams.model_validate({"resume": "nosuch"}).resume == "nosuch"
+    # and what such a form hands over (Run job…: its params object) is checked at submit all the same
+    from studio.api import JobError
+
+    with pytest.raises(JobError, match="checkpoint: no checkpoint, run folder or run id 'nosuch'"):
+        studio.jobs.validate("trainer.generate", GenerateParams.model_validate({"checkpoint": "nosuch"}))
