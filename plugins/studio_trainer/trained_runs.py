@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from studio.api import Folders, ModelEntry, StudioFileError, read_json
+from studio.api import Folders, ModelEntry, RunStatus, StudioFileError, read_json
 
 from .checkpoint_folders import checkpoint_of, checkpoints_dir
 
@@ -35,7 +35,7 @@ def list_trained(folders: Folders) -> list[ModelEntry]:
     entries = []
     for run in runs:
         try:
-            entry = _run_entry(run)
+            entry = _run_entry(run, folders)
         except Exception as exc:  # one broken run must not hide the others
             log.warning("trained run %s left out of the model list: %s", run.name, exc)
             continue
@@ -44,14 +44,14 @@ def list_trained(folders: Folders) -> list[ModelEntry]:
     return entries
 
 
-def _run_entry(run: Path) -> ModelEntry | None:
+def _run_entry(run: Path, folders: Folders) -> ModelEntry | None:
     if not checkpoints_dir(run).is_dir():
         return None
     checkpoint = checkpoint_of(run, "best")
-    return _entry(run, checkpoint) if checkpoint is not None else None
+    return _entry(run, checkpoint, folders.run_status(run.name)) if checkpoint is not None else None
 
 
-def _entry(run: Path, checkpoint: Path) -> ModelEntry | None:
+def _entry(run: Path, checkpoint: Path, status: RunStatus | None = None) -> ModelEntry | None:
     """The run's entry, or None when its checkpoint holds no weights (a config.json alone)."""
     config, params = _json(checkpoint / "config.json"), _json(run / "params.json")
     model = _dict(config.get("model"))
@@ -64,14 +64,18 @@ def _entry(run: Path, checkpoint: Path) -> ModelEntry | None:
     if not sum(s.st_size for s in stats):
         return None
     detail = [f"{checkpoint.name} checkpoint"]
-    if isinstance(config.get("step"), int) and not isinstance(config["step"], bool):
-        detail.append(f"step {config['step']}")
+    step = config.get("step") if isinstance(config.get("step"), int) and not isinstance(config["step"], bool) else None
+    if step is not None:
+        detail.append(f"step {step}")
     loss = _finite(config.get("val_loss"))
     if loss is not None:
         detail.append(f"validation loss {loss:.3f}")
+    name = _name(params, model)
+    if status is not None and status != RunStatus.SUCCEEDED:  # a run that stopped early reads so in the list
+        name += f" ({status.value}" + (f" at step {step})" if step is not None else ")")
     return ModelEntry(
         ref=run.name,
-        name=_name(params, model),
+        name=name,
         kind=KIND,
         path=checkpoint,
         size_bytes=sum(s.st_size for s in stats),

@@ -20,9 +20,9 @@ from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
-from studio.core.files import StudioFileError
+from studio.core.files import StudioFileError, read_json
 
-from .events import Event, RunStatus
+from .events import Event, RunStatus, run_status
 
 _PLUGIN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
 SHELL_FOLDERS = frozenset({"runs", "workflows", "data"})  # the workspace's own: never a plugin's
@@ -66,6 +66,14 @@ class Folders:
         if not run_id or "/" in run_id or "\\" in run_id or run_id in (".", ".."):
             raise ValueError(f"not a run id: {run_id!r}")
         return self.runs / run_id
+
+    def run_status(self, run_id: str) -> RunStatus | None:
+        """How a run stands (its ``run.json``), or None when that cannot be read."""
+        try:
+            info = read_json(self.run_dir(run_id) / "run.json")
+        except (ValueError, StudioFileError):
+            return None
+        return run_status(info.get("status")) if isinstance(info, dict) else None
 
     @property
     def workflows(self) -> Path:

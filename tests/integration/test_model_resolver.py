@@ -207,3 +207,18 @@ def test_a_workflow_model_must_hold_a_model_not_only_exist(make_studio, tmp_path
         err = capsys.readouterr().err
         assert says in err and len(err.strip().splitlines()) == 1, err
     assert not list((workspace / "runs").glob("*prompts.run*"))  # refused before a run folder
+
+
+def test_a_run_that_stopped_early_says_so_in_the_model_list(studio_home, tmp_path):
+    """An interrupted or cancelled run's checkpoint is listed, named so the user can tell it
+    from a finished run of the same settings."""
+    from studio.api import list_models
+
+    folders = Folders(tmp_path / "ws")
+    for run_id, status in (("t-done", "succeeded"), ("t-stopped", "interrupted"), ("t-no-run-json", None)):
+        fake_trained_run(folders, run_id)
+        if status:
+            write_json(folders.run_dir(run_id) / "run.json", {"id": run_id, "status": status})
+    names = {e.ref: e.name for e in list_models(folders)}
+    assert names["t-stopped"] == names["t-done"] + " (interrupted at step 20)"
+    assert names["t-no-run-json"] == names["t-done"]
