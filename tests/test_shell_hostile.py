@@ -324,6 +324,13 @@ def test_get_started_buttons_survive_hostile_titles_and_actions(make_window):
     for button in (long, amp, empty):
         button.click()
     assert CALLS == ["long", "amp", "empty"]
+    from PySide6.QtWidgets import QPushButton
+
+    from studio.qt.help import GettingStartedDialog  # Help → Getting started offers the same buttons
+
+    offered = [b for b in GettingStartedDialog(window).findChildren(QPushButton) if b.toolTip()]
+    assert [b.toolTip() for b in offered[:3]] == ["L" * 3000, "Save & share", "hostile.empty"]
+    assert offered[0].sizeHint().width() < 400 and offered[1].text() == "Save && share"
 
     unprintable.click()
     assert window.statusBar().currentMessage() == "Unprintable failed: Unprintable"

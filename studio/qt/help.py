@@ -10,7 +10,7 @@ import html
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -27,6 +27,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from studio.qt.home import BUTTON_MAX_WIDTH, button_text
 
 if TYPE_CHECKING:
     from studio.qt.main_window import MainWindow
@@ -145,8 +147,11 @@ class GettingStartedDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(text)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        for action in actions:
-            button = QPushButton(plain(action.text()))
+        for action in actions:  # a long title elided (whole in the tooltip), a literal & kept
+            name = window.action_title(action)
+            shown = self.fontMetrics().elidedText(name, Qt.TextElideMode.ElideRight, BUTTON_MAX_WIDTH)
+            button = QPushButton(button_text(shown))
+            button.setToolTip(name)
             buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
             button.clicked.connect(lambda _c=False, a=action: self._run(a))
         buttons.rejected.connect(self.reject)
