@@ -55,9 +55,16 @@ def test_the_jobs_panel_drops_the_finished_jobs_of_deleted_runs(qapp):
     ctx = SimpleNamespace(_window=None, _studio=SimpleNamespace(jobs=SimpleNamespace(jobs=jobs)))
     panel = JobsPanel(ctx)
     try:
+        jobs["done"].progress_message = jobs["running"].progress_message = "step 400/400 · loss 2.17"
         panel.refresh()
         panel.select("done")
         assert panel.tree.topLevelItemCount() == 3
+        # an ended job's bar says how it ended, a running one where it is
+        assert [panel.bars[i].format() for i in ("done", "failed", "running")] == [
+            "done",
+            "failed",
+            "step 400/400 · loss 2.17",
+        ]
         panel.runs_deleted(["done", "running", "unknown"])
         panel.refresh()  # the timer's refresh does not bring the row back
         items = [panel.tree.topLevelItem(i) for i in range(panel.tree.topLevelItemCount())]

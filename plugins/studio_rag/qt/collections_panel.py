@@ -244,6 +244,8 @@ class RagPanel(QWidget, Panel):
     def refresh(self, select: str | None = None) -> None:
         current = select or self.collections.currentText() or DEFAULT_COLLECTION
         rows = list_collections(self.folder)
+        if rows and current not in {row["name"] for row in rows}:  # a remembered name that is gone (or the
+            current = rows[0]["name"]  # default, never built): open a collection that exists
         self.collections.blockSignals(True)
         self.collections.clear()
         for row in rows:

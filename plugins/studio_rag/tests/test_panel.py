@@ -397,3 +397,12 @@ def test_relative_paths_of_sources():
     assert relative_paths(["/d/only.md"]) == ["only.md"]
     assert relative_paths(["/x/a.md", "/y/b.md"]) == ["x/a.md", "y/b.md"]
     assert relative_paths([]) == []
+
+
+def test_a_remembered_collection_that_is_gone_opens_one_that_exists(window, docs):
+    """The panel used to open "docs" (the default, or a name remembered) when only another
+    collection existed: an empty panel whose searches found nothing."""
+    index_into(window, docs, name="python-docs")
+    panel = window.show_panel("rag:panel")
+    panel.refresh("docs")
+    assert panel.collections.currentText() == "python-docs" and panel.sources.rowCount() > 0

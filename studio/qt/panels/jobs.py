@@ -117,9 +117,10 @@ class JobsPanel(QWidget, Panel):
             bar = self.bars[job_id]
             busy = job.status == RunStatus.RUNNING and job.fraction is None  # until the job reports a total
             set_progress(bar, None if busy else 1.0 if job.status == RunStatus.SUCCEEDED else job.fraction or 0.0)
-            # a job that failed or was cancelled says so, not the step it was on ("reading the checkpoint")
-            ended = not job.active and job.status != RunStatus.SUCCEEDED
-            bar.setFormat(str(job.status) if ended else job.progress_message or "%p%")
+            # an ended job says how it ended, not the step it was on ("reading the checkpoint",
+            # "step 400/400"): done, failed or cancelled (the last message stays in the tooltip)
+            ended = "done" if job.status == RunStatus.SUCCEEDED else str(job.status)
+            bar.setFormat(ended if not job.active else job.progress_message or "%p%")
             bar.setToolTip(job.error or job.progress_message)
         self._update_buttons()
 
