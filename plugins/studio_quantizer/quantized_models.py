@@ -9,7 +9,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from studio.api import Folders, ModelEntry, StudioFileError, read_json
+from studio.api import Folders, ModelEntry, StudioFileError, entries_per_run, read_json
 
 log = logging.getLogger(__name__)
 
@@ -32,20 +32,11 @@ def list_quantized(folders: Folders) -> list[ModelEntry]:
     """One entry per quantize run of the workspace that wrote its quantized folder with its
     weights. A run that cannot be read (a dangling or looping link, an unreadable folder)
     is left out and logged: the others are still listed."""
-    try:
-        runs = list(Path(folders.runs).iterdir())
-    except OSError:  # no runs folder yet
-        return []
-    entries = []
-    for run in runs:
-        try:
-            entry = _entry(run, run / OUTPUT) if (run / OUTPUT / MANIFEST).is_file() else None
-        except Exception as exc:  # one broken run must not hide the others
-            log.warning("quantize run %s left out of the model list: %s", run.name, exc)
-            continue
-        if entry is not None:
-            entries.append(entry)
-    return entries
+    return entries_per_run(
+        folders,
+        lambda run: _entry(run, run / OUTPUT) if (run / OUTPUT / MANIFEST).is_file() else None,
+        "quantize run",
+    )
 
 
 def _entry(run: Path, folder: Path) -> ModelEntry | None:

@@ -9,7 +9,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from studio.api import Folders, ModelEntry, RunStatus, StudioFileError, read_json
+from studio.api import Folders, ModelEntry, RunStatus, StudioFileError, entries_per_run, read_json
 
 from .checkpoint_folders import checkpoint_of, checkpoints_dir
 
@@ -28,20 +28,7 @@ def list_trained(folders: Folders) -> list[ModelEntry]:
     the run id. A run that cannot be read (a dangling or looping link, an unreadable
     folder, a config.json with a number no float holds) is left out and logged: the
     others are still listed."""
-    try:
-        runs = list(Path(folders.runs).iterdir())
-    except OSError:  # no runs folder yet
-        return []
-    entries = []
-    for run in runs:
-        try:
-            entry = _run_entry(run, folders)
-        except Exception as exc:  # one broken run must not hide the others
-            log.warning("trained run %s left out of the model list: %s", run.name, exc)
-            continue
-        if entry is not None:
-            entries.append(entry)
-    return entries
+    return entries_per_run(folders, lambda run: _run_entry(run, folders), "trained run")
 
 
 def _run_entry(run: Path, folders: Folders) -> ModelEntry | None:

@@ -207,6 +207,29 @@ def check_model_field(
     return value
 
 
+def entries_per_run(
+    folders: Folders, entry: Callable[[Path], ModelEntry | None], what: str = "run"
+) -> list[ModelEntry]:
+    """What a model source lists, one run at a time: ``entry(run_folder)`` for every run of
+    the workspace (None: not a model). A run that cannot be read (a dangling or looping
+    link, an unreadable folder, a number no float holds) is left out and logged, so one
+    broken run never hides the others."""
+    try:
+        runs = list(Path(folders.runs).iterdir())
+    except OSError:  # no runs folder yet
+        return []
+    entries = []
+    for run in runs:
+        try:
+            found = entry(run)
+        except Exception as exc:
+            log.warning("%s %s left out of the model list: %s", what, run.name, exc)
+            continue
+        if found is not None:
+            entries.append(found)
+    return entries
+
+
 def list_models(folders: Folders | None = None) -> list[ModelEntry]:
     """Every enabled plugin's models in the workspace ``folders`` (default: the active
     one), newest first. A source that raises is skipped and logged; the rest still list."""
