@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import studio_prompts.hooks as prompts_hooks
 from studio_prompts import LM
 from studio_prompts.portable.formats import COMPLETED, marker
 
@@ -69,3 +70,14 @@ def clean_settings():
     saved = settings()  # the defaults: no context is open here
     yield
     configure(**{f.name: getattr(saved, f.name) for f in fields(saved)})
+
+
+@pytest.fixture
+def window(make_window):
+    """A studio window with the prompts plugin (its editor and Traces panels)."""
+    return make_window(("prompts", prompts_hooks))
+
+
+@pytest.fixture
+def editor(window):
+    return window.show_panel("prompts:editor")

@@ -13,7 +13,6 @@ import sys
 import pytest
 from PySide6.QtCore import QMimeData, QPoint
 
-import studio_prompts.hooks as prompts_hooks
 from studio.api import JobError, JobOutcome, RunStatus, Status
 from studio.testing import loop_until
 from studio_prompts.workflow import load_workflow
@@ -22,16 +21,6 @@ from .conftest import fields, input_value
 from .helpers import code_workflow, predict_node, write_workflow
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def window(make_window):
-    return make_window(("prompts", prompts_hooks))
-
-
-@pytest.fixture
-def editor(window):
-    return window.show_panel("prompts:editor")
 
 
 def rag_file(tmp_path, url=None):

@@ -15,7 +15,6 @@ from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QFileDialog, QLineEdit, QScrollArea, QWidget
 
-import studio_prompts.hooks as prompts_hooks
 from studio.api import RunStatus, Span, read_events
 from studio.testing import loop_until
 
@@ -23,16 +22,6 @@ from .helpers import predict_node, write_workflow
 from .test_editor_panel import drop, rag_file
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def window(make_window):
-    return make_window(("prompts", prompts_hooks))
-
-
-@pytest.fixture
-def editor(window):
-    return window.show_panel("prompts:editor")
 
 
 def test_a_failed_run_is_said_in_a_banner_not_a_dialog_and_timed_by_its_work(

@@ -9,7 +9,6 @@ import time
 
 import pytest
 
-import studio_prompts.hooks as prompts_hooks
 from studio.api import RunStatus
 from studio.testing import loop_until
 
@@ -18,11 +17,6 @@ from .helpers import predict_node, write_workflow
 from .test_trace_tree import spans as synthetic_spans
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def window(make_window):
-    return make_window(("prompts", prompts_hooks))
 
 
 def two_step(tmp_path, url):
