@@ -160,7 +160,15 @@ class ModelPart:
     config. ``kind`` says where it goes: ``"attention"`` (``factory(config)`` returns an
     ``nn.Module`` mapping ``(B, T, C) -> (B, T, C)`` causally) or ``"block"``
     (``factory(config, layer_index)`` returns a whole residual block). ``factory`` is
-    ``"module:attribute"`` so a worker process can import it without the GUI."""
+    ``"module:attribute"`` so a worker process can import it without the GUI.
+
+    What the inspector can see of a part is what its interface offers, each optional:
+    an attention module's ``attention_weights(x) -> (B, heads, T, T)`` (its probabilities,
+    rows are queries: the attention maps), and ``n_head`` with an output ``proj`` whose
+    input holds head h at columns h*D:(h+1)*D (per-head attribution and ablation); a
+    block's ``attn`` and ``mlp`` submodules, whose outputs are added to the residual
+    stream (per-part attribution and ablation). A part without them is still inspected as
+    a whole (logit lens, block outputs)."""
 
     id: str
     kind: Literal["attention", "block"]

@@ -39,14 +39,35 @@ class CausalSelfAttention(nn.Module):
         shape = (B, T, self.n_head, C // self.n_head)
         return (q.view(shape).transpose(1, 2), k.view(shape).transpose(1, 2), v.view(shape).transpose(1, 2))
 
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+        """What the scores are made of: ``(q, k, v, scale)`` with score(i, j) = scale * q_i . k_j.
+        A subclass that only changes how queries and keys are formed (cross-correlation)
+        overrides this alone, and inherits the forward pass and the inspector's maps."""
+        q, k, v = self.heads(x)
+        return q, k, v, 1.0 / math.sqrt(v.size(-1))
+
     def merge(self, y: torch.Tensor) -> torch.Tensor:
+        """Heads' outputs (B, H, T, D) → the residual stream: head h feeds ``proj``'s input
+        columns h*D:(h+1)*D, which is where the inspector reads and ablates single heads."""
         B, H, T, D = y.shape
         return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(B, T, H * D)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        q, k, v = self.heads(x)
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, dropout_p=self.dropout if self.training else 0.0)
+        q, k, v, scale = self.project(x)
+        y = F.scaled_dot_product_attention(
+            q, k, v, is_causal=True, scale=scale, dropout_p=self.dropout if self.training else 0.0
+        )
         return self.merge(y)
+
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """The attention probabilities ``forward`` uses, as (B, H, T, T) (rows: queries),
+        computed explicitly (the fused kernel never forms them). Part of the registry's
+        attention interface: an attention type that has maps implements it."""
+        q, k, _v, scale = self.project(x)
+        scores = (q.float() @ k.float().transpose(-2, -1)) * scale
+        T = scores.size(-1)
+        future = torch.ones(T, T, dtype=torch.bool, device=scores.device).triu(1)
+        return torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
 
 
 class MLP(nn.Module):

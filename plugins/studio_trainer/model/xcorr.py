@@ -51,18 +51,11 @@ class CrossCorrelationAttention(CausalSelfAttention):
         weights[:, 0] = 1.0
         self.lag_weight = nn.Parameter(weights)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def project(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+        """The lag windows as queries and keys, at the scale of the original head size."""
         q, k, v = self.heads(x)
         B, H, T, D = q.shape
         w = self.lag_weight.to(q.dtype).view(1, H, 1, self.lags, 1)
         q_window = (lagged(q, self.lags) * w).reshape(B, H, T, self.lags * D)
         k_window = lagged(k, self.lags).reshape(B, H, T, self.lags * D)
-        y = F.scaled_dot_product_attention(
-            q_window,
-            k_window,
-            v,
-            is_causal=True,
-            scale=1.0 / math.sqrt(D),
-            dropout_p=self.dropout if self.training else 0.0,
-        )
-        return self.merge(y)
+        return q_window, k_window, v, 1.0 / math.sqrt(D)
