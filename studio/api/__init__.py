@@ -32,7 +32,9 @@ The contract, by module (all re-exported here):
 * ``models`` — naming a model: ``resolve_model`` (a run id, run folder, checkpoint or
   quantized folder → the model's folder), ``loadable_model`` (and it holds a model),
   ``check_model_field`` (a job's model field checked at submit) and ``list_models`` (for
-  model pickers).
+  model pickers);
+* ``tokens`` — ``TokenRecord``: a model call's reply as tokens with log-probabilities and
+  top-k alternatives, saved as safetensors + JSON (``TokenRecordError`` when unreadable).
 
 ``studio.core``, ``studio.runtime`` and ``studio.qt`` are internals that may change; a
 plugin imports only ``studio.api``, ``studio.widgets`` (Qt helpers for panels) and
@@ -114,6 +116,7 @@ from .models import (
     resolve_model,
     submit_folders,
 )
+from .tokens import TokenRecord, TokenRecordError
 
 __all__ = [
     "PROJECT",
@@ -189,6 +192,8 @@ __all__ = [
     "read_table",
     "read_columns",
     "TableError",
+    "TokenRecord",
+    "TokenRecordError",
 ]
 
 
