@@ -138,7 +138,7 @@ class TokenRecord:
         top = np.full((n, k), np.nan, dtype=np.float32)
         for i, row in enumerate(self.top_logprobs):
             top[i, : len(row)] = row
-        tensors = {
+        tensors: dict[str, Any] = {
             "logprobs": np.asarray(self.logprobs, dtype=np.float32).reshape(n),
             "top_logprobs": top,
         }
