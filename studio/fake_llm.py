@@ -8,7 +8,10 @@ is kept in ``requests`` (with the time it arrived) for assertions, and each chat
 ``Authorization`` header in ``authorizations`` (which key reached the server). Threaded: concurrent
 requests are served concurrently, as a real provider would. ``POST /embeddings`` answers
 with deterministic vectors (words hashed into ``EMBEDDING_DIM`` buckets), so texts that
-share words get similar embeddings.
+share words get similar embeddings. A chat request with ``logprobs: true`` gets OpenAI's
+``choices[0].logprobs.content`` (``fake_logprobs``): the reply split into words and the
+spaces before them, with deterministic, plausible log-probabilities and ``top_logprobs``
+alternatives.
 """
 
 from __future__ import annotations
@@ -109,6 +112,35 @@ class FakeLLMServer:
         return self.script[min(index, len(self.script) - 1)]
 
 
+def fake_tokens(reply: str) -> list[str]:
+    """The reply cut into tokens that join back to it: each word with the spaces before it."""
+    import re
+
+    return re.findall(r"\s*\S+|\s+$", reply)
+
+
+def fake_logprobs(reply: str, top_k: int = 0) -> list[dict[str, Any]]:
+    """OpenAI-shaped ``logprobs.content`` for ``reply``: per token a log-probability that
+    depends only on the token and its position (so tests can predict it), and ``top_k``
+    alternatives, likeliest first, the chosen token among them (first or second)."""
+    import math
+    import zlib
+
+    content = []
+    for i, token in enumerate(fake_tokens(reply)):
+        seed = zlib.crc32(f"{i}:{token}".encode())
+        chosen_first = seed % 3 != 0
+        # probabilities of the top alternatives: decreasing, summing below 1
+        probs = [0.6 * 0.5**j for j in range(max(top_k, 1))]
+        top = []
+        for j in range(top_k):
+            alt = token if (j == 0) == chosen_first and (j <= 1) else f"{token.strip() or '_'}~{j}"
+            top.append({"token": alt, "logprob": math.log(probs[j]), "bytes": list(alt.encode())})
+        logprob = math.log(probs[0] if chosen_first else 0.3)
+        content.append({"token": token, "logprob": logprob, "bytes": list(token.encode()), "top_logprobs": top})
+    return content
+
+
 def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -140,6 +172,13 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 return
             prompt = sum(len(str(m.get("content", "")).split()) for m in request.get("messages", []))
             completion = len(reply.split())
+            choice: dict[str, Any] = {
+                "index": 0,
+                "message": {"role": "assistant", "content": reply},
+                "finish_reason": "stop",
+            }
+            if request.get("logprobs"):
+                choice["logprobs"] = {"content": fake_logprobs(reply, int(request.get("top_logprobs") or 0))}
             self._send(
                 200,
                 {
@@ -147,9 +186,7 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                     "object": "chat.completion",
                     "created": int(time.time()),
                     "model": request.get("model", owner.model),
-                    "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}
-                    ],
+                    "choices": [choice],
                     "usage": {
                         "prompt_tokens": prompt,
                         "completion_tokens": completion,

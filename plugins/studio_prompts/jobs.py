@@ -21,6 +21,7 @@ from .evaluate import EvaluationErrors, evaluate, example_key
 from .lm import LM, Budget
 from .preflight import check_metric, no_model_message, refuse_missing, resume_source
 from .settings import context, settings
+from .tokens import FOLDER as TOKENS_FOLDER
 from .trace import Tracer
 from .workflow import NodeError, WorkflowError, load_workflow
 from .workflow.schema import workflow_suffix
@@ -77,6 +78,7 @@ def _settings(params: ModelOptions, ctx: JobContext, **extra: Any):
         cache=cache,
         limiter=asyncio.Semaphore(params.concurrency),
         cancelled=lambda: ctx.cancelled,
+        tokens_dir=ctx.run_dir / TOKENS_FOLDER,  # each model call's token record (tokens.py)
         **extra,
     )
 

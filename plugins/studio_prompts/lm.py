@@ -33,6 +33,7 @@ from studio.api import JobCancelled, StudioFileError, contributions, get_api_key
 
 from .cache import request_key
 from .settings import settings
+from .tokens import LOGPROB_PARAMS, plain_content
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 RETRY_NAMES = (
@@ -86,6 +87,10 @@ class Completion:
     attempts: int = 1
     #: the provider loaded the model during this call: {"start", "seconds", "name"} (``LOAD_FIELD``)
     load: dict[str, Any] | None = None
+    #: OpenAI's ``choices[0].logprobs.content`` as plain dicts; None: the provider sent none
+    logprobs: list[dict[str, Any]] | None = None
+    #: a local provider's own token data (prompt tokens, ids, entropy: ``tokens.py``)
+    studio_tokens: dict[str, Any] | None = None
 
     @property
     def load_seconds(self) -> float:
@@ -99,6 +104,9 @@ class Completion:
             "completion_tokens": self.completion_tokens,
             "cost": self.cost,
             "finish_reason": self.finish_reason,
+            # kept so a cache hit has the call's tokens (an entry without the key predates this)
+            "logprobs": self.logprobs or [],
+            **({"studio_tokens": self.studio_tokens} if self.studio_tokens else {}),
         }
 
 
@@ -217,6 +225,7 @@ class LM:
             FunctionBackend(backend) if backend is not None else None
         )
         self._structured: bool | None = None
+        self._plugin_provider = False  # set by backend(): a plugin's provider (studio/…), not litellm
         # False for a server a workflow FILE names (``api_base`` there) until the person
         # running it agreed: then it gets a placeholder key, never one of theirs (trust.py)
         self.send_key = True
@@ -256,6 +265,8 @@ class LM:
         request = {"model": self.model, "messages": messages, **self.params}
         if overrides:
             request.update(overrides)
+        if request.get("top_logprobs") and "logprobs" not in request:  # OpenAI refuses one without the other
+            request["logprobs"] = True
         if self.api_base:
             request["api_base"] = self.api_base
         return request
@@ -265,6 +276,7 @@ class LM:
             provider = provider_for(self.model)
             if provider is not None:
                 self._backend = FunctionBackend(resolve(provider.factory)())
+                self._plugin_provider = True
             else:
                 self._backend = LiteLLMBackend(self._api_key())
         return self._backend
@@ -353,10 +365,19 @@ class LM:
             else:
                 return self._after(request, key, response, latency, attempt)
 
-    @staticmethod
-    def _sendable(request: dict[str, Any]) -> dict[str, Any]:
-        if "cache_salt" in request:
-            request = {k: v for k, v in request.items() if k != "cache_salt"}
+    @property
+    def records_tokens(self) -> bool:
+        """A plugin's provider (``studio/…``): it sends token data with every reply, unasked."""
+        if self._backend is None:  # not made yet (a cache hit): ask without making one (litellm's import)
+            return provider_for(self.model) is not None
+        return self._plugin_provider
+
+    def _sendable(self, request: dict[str, Any]) -> dict[str, Any]:
+        """What goes to the backend: no cache salt; a plugin provider gets no logprobs
+        parameters (it records tokens always; they are litellm's request fields)."""
+        drop = {"cache_salt", *(LOGPROB_PARAMS if self._plugin_provider else ())}
+        if drop & request.keys():
+            request = {k: v for k, v in request.items() if k not in drop}
         return request
 
     def _before(self, messages, overrides) -> tuple[dict[str, Any], str | None, Completion | None]:
@@ -447,6 +468,8 @@ def to_completion(
             choice.get("finish_reason"),
             attempts,
             load_of(response.get(LOAD_FIELD), latency, call_start),
+            plain_content(choice.get("logprobs")),
+            response.get("studio_tokens") if isinstance(response.get("studio_tokens"), dict) else None,
         )
     choice = response.choices[0]
     usage = getattr(response, "usage", None)
@@ -461,6 +484,7 @@ def to_completion(
         False,
         choice.finish_reason,
         attempts,
+        logprobs=plain_content(getattr(choice, "logprobs", None)),
     )
 
 

@@ -10,6 +10,7 @@ a ``load`` span when the provider loaded the model first) and ``parse`` (fields 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from typing import Any
 
@@ -19,6 +20,7 @@ from .module import StepModule, Steps
 from .portable.formats import Field, json_response_format, parse_reply, prefix_messages, repair_message, user_message
 from .settings import settings
 from .signature import SignatureSpec, as_signature
+from .tokens import token_fields
 from .trace import record_child, start_span
 
 REASONING = Field("reasoning", "str", "Think step by step in order to produce the outputs.")
@@ -52,8 +54,16 @@ class LMCall:
             messages=self.messages,
         )
 
+    def _tokens(self, span, completion) -> dict[str, Any]:
+        """The span's ``token_record`` (saved under the job's run folder) or ``token_note``."""
+        tokens_dir = settings().tokens_dir
+        if tokens_dir is None or span.id is None:
+            return {}
+        params = {**self.lm.params, **self.overrides}
+        return token_fields(span.id, completion, self.messages, params, tokens_dir, self.lm.records_tokens)
+
     @staticmethod
-    def _end(span, completion) -> None:
+    def _end(span, completion, tokens: dict[str, Any]) -> None:
         if not completion.cache_hit:
             span.add_usage(completion.prompt_tokens + completion.completion_tokens, completion.cost)
         load = completion.load
@@ -72,6 +82,7 @@ class LMCall:
             finish_reason=completion.finish_reason,
             status="cached" if completion.cache_hit else "ok",
             **timing,
+            **tokens,
         )
 
     def run_sync(self):
@@ -81,7 +92,7 @@ class LMCall:
         except BaseException as exc:
             span.end(error=exc)
             raise
-        self._end(span, completion)
+        self._end(span, completion, self._tokens(span, completion))
         return completion
 
     async def run_async(self):
@@ -91,7 +102,10 @@ class LMCall:
         except BaseException as exc:
             span.end(error=exc)
             raise
-        self._end(span, completion)
+        tokens = {}
+        if settings().tokens_dir is not None:  # two small files, fsync'd: off the event loop
+            tokens = await asyncio.to_thread(self._tokens, span, completion)
+        self._end(span, completion, tokens)
         return completion
 
 

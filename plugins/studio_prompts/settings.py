@@ -27,6 +27,7 @@ class Settings:
     max_repairs: int = 1  # extra calls allowed to get missing fields
     rollout: int | None = None  # BestOfN's attempt number: part of the cache key, so attempts differ
     feedback: str | None = None  # Refine's note on the previous attempt, put before the inputs
+    tokens_dir: Any = None  # a Path: where model calls' token records go (a job's run_dir/tensors); None: nowhere
 
 
 _defaults = Settings()

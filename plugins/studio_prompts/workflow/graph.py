@@ -140,6 +140,8 @@ MODEL_KEYS = frozenset(
         "seed",
         "presence_penalty",
         "frequency_penalty",
+        "logprobs",  # token probabilities from litellm models (tokens.py); local models record them always
+        "top_logprobs",
     }
 )
 _TEXT_KEYS = ("model", "api_base", "api_key_env")
