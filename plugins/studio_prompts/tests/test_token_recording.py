@@ -21,7 +21,8 @@ from .helpers import predict_node, write_workflow
 
 
 def _run(tmp_path, job_context, server, name: str, config: dict | None, cache: bool = False):
-    node = predict_node("country -> capital", {"country": "input.country"}, **({"config": config} if config else {}))
+    extra: dict = {"config": config} if config else {}
+    node = predict_node("country -> capital", {"country": "input.country"}, **extra)
     path = write_workflow(
         tmp_path / f"{name}.workflow.json",
         nodes={"ask": node},
