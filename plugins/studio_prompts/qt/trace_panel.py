@@ -38,6 +38,7 @@ from studio.widgets import tone
 
 from ..trace_tree import ROOT
 from .timeline import Timeline
+from .token_view import TokenView
 from .trace_model import SPAN_ID_ROLE, SpanFilter, SpanTreeModel
 
 KINDS = ("", "workflow", "node", "module", "predictor", "llm", "load", "parse", "tool", "retriever")
@@ -135,6 +136,8 @@ def render_details(record: dict[str, Any]) -> str:
             "cache_hit",
             "attempts",
             "finish_reason",
+            "token_record",
+            "token_note",
             "cost",
             "tokens",
             "total_tokens",
@@ -209,14 +212,19 @@ class TraceView(QWidget):
         self.details = QTextBrowser(objectName="details", openExternalLinks=False)
         copy = QPushButton("Copy span as JSON", objectName="copy_json")
         copy.clicked.connect(self.copy_json)
-        right = QWidget()
-        rl = QVBoxLayout(right)
+        details = QWidget()
+        rl = QVBoxLayout(details)
         rl.setContentsMargins(0, 0, 0, 0)
         rl.addWidget(self.details, 1)
         rl.addWidget(copy)
+        # a model call's tokens: read from its record when this tab shows the span (token_view.py)
+        self.tokens = TokenView(panel.ctx.open_path)
+        self.right = QTabWidget(objectName="span_tabs")
+        self.right.addTab(details, "Details")
+        self.right.addTab(self.tokens, "Tokens")
         split = QSplitter()
         split.addWidget(self.views)
-        split.addWidget(right)
+        split.addWidget(self.right)
         split.setSizes([520, 420])
         filters = QHBoxLayout()
         for widget in (self.run_box, self.kind_box, self.status_box, self.model_edit, self.search):
@@ -311,7 +319,9 @@ class TraceView(QWidget):
             return
         span_id = current.data(SPAN_ID_ROLE)
         model = self.panel.models[self.run_id]
-        self.details.setHtml(render_details(model.tree.record(span_id)))
+        record = model.tree.record(span_id)
+        self.details.setHtml(render_details(record))
+        self.tokens.show_span(record, self.panel.run_dir_of(self.run_id))
         self.timeline.selected = {span_id}
         self.timeline.viewport().update()
         self.span_selected.emit(span_id)
@@ -339,6 +349,7 @@ class TraceView(QWidget):
         first = self.proxy.mapFromSource(model.index_of(span_ids[0]))
         self.tree.scrollTo(first)
         self.details.setHtml(render_details(model.tree.record(span_ids[0])))
+        self.tokens.show_span(model.tree.record(span_ids[0]), self.panel.run_dir_of(self.run_id))
         self.timeline.selected = set(span_ids)
         self.timeline.viewport().update()
 
@@ -360,6 +371,7 @@ class TracePanel(QWidget, Panel):
         self.models: dict[str, SpanTreeModel] = {}
         self.unreadable: dict[str, str] = {}  # a past run picked that holds no spans: why
         self.deleted: set[str] = set()  # runs the user deleted (a folder left half-removed stays unlisted)
+        self.run_dirs: dict[str, Path] = {}  # traces opened from a file: the folder their token records are in
         open_button = QPushButton("Open…", objectName="open")
         open_button.clicked.connect(self._choose)
         self.compare = QCheckBox("Compare two runs", objectName="compare")
@@ -440,6 +452,15 @@ class TracePanel(QWidget, Panel):
         model.load(spans)
         return model
 
+    def run_dir_of(self, run_id: str) -> Path | None:
+        """The folder a run's spans name their token records from (``token_record``)."""
+        if run_id in self.run_dirs:
+            return self.run_dirs[run_id]
+        try:
+            return self.ctx.folders.run_dir(run_id)
+        except ValueError:
+            return None
+
     def runs_deleted(self, run_ids: list[str]) -> None:
         """The user deleted these runs: their traces leave the selectors (a view showing one
         shows the next run, or none)."""
@@ -475,6 +496,7 @@ class TracePanel(QWidget, Panel):
         model = SpanTreeModel(self)
         model.load(spans)
         self.models[run_id] = model
+        self.run_dirs[run_id] = path if path.is_dir() else path.parent
         for view in (self.view, self.other):
             view.refresh_runs()
         self.view.run_box.setCurrentIndex(self.view.run_box.findData(run_id))

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from studio.widgets import set_tone
 
 from ...signature import SignatureError, SignatureSpec, as_signature, write_signature
+from ...tokens import MAX_TOP_LOGPROBS
 from ...workflow.graph import unavailable
 from .demos import DemosTable
 from .dialogs import model_picker
@@ -84,6 +85,16 @@ class Inspector(QWidget):
         self.max_tokens = QSpinBox(
             objectName="max_tokens", minimum=0, maximum=1_000_000, singleStep=64, specialValueText="(model default)"
         )
+        # litellm models send per-token probabilities only when asked (logprobs / top_logprobs);
+        # local studio/ models record them always. 0: not asked
+        self.top_logprobs = QSpinBox(
+            objectName="top_logprobs", minimum=0, maximum=MAX_TOP_LOGPROBS, specialValueText="off"
+        )
+        self.top_logprobs.setToolTip(
+            "Ask the model for each reply token's probability and its top-k alternatives, shown in "
+            "Traces (logprobs / top_logprobs; OpenAI, vLLM, llama.cpp, Ollama…). Local studio/ models "
+            "record them always"
+        )
         self.params = QPlainTextEdit(objectName="params")
         self.problem = QLabel(objectName="problem", wordWrap=True)
         set_tone(self.problem, "error")  # readable in either theme, re-toned when it changes
@@ -102,6 +113,7 @@ class Inspector(QWidget):
         form.addRow("model", self.model)
         form.addRow("temperature", self.temperature)
         form.addRow("max tokens", self.max_tokens)
+        form.addRow("token probabilities (top-k)", self.top_logprobs)
         form.addRow("all parameters (JSON)", self.params)
         # the rows scroll when the panel is short, instead of being drawn over each other;
         # Apply stays in view below them
@@ -141,6 +153,7 @@ class Inspector(QWidget):
             self.fields,
             self.temperature,
             self.max_tokens,
+            self.top_logprobs,
         ):
             widget.setEnabled(enabled)
         type_id = node.get_property("workflow_type") if node is not None else ""
@@ -158,6 +171,7 @@ class Inspector(QWidget):
             self.fields.setRowCount(0)
             self.temperature.setValue(self.temperature.minimum())
             self.max_tokens.setValue(self.max_tokens.minimum())
+            self.top_logprobs.setValue(0)
             return
         type_id = node.get_property("missing_type") or node.get_property("workflow_type")
         params = node.params()
@@ -189,6 +203,7 @@ class Inspector(QWidget):
         config = params.get("config") or {}
         self.temperature.setValue(float(config.get("temperature", -0.1)))
         self.max_tokens.setValue(int(config.get("max_tokens", 0)))
+        self.top_logprobs.setValue(_top_logprobs(config))
         model = params.get("model")
         self.model.setText(model if isinstance(model, str) else (model or {}).get("model", ""))
         self.params.setPlainText(json.dumps(params, indent=2, ensure_ascii=False))
@@ -278,6 +293,12 @@ class Inspector(QWidget):
                 config[key] = value
             else:
                 config.pop(key, None)
+        top = self.top_logprobs.value()
+        if top != _top_logprobs(config):  # changed here: else the JSON's logprobs settings stand
+            config.pop("logprobs", None)
+            config.pop("top_logprobs", None)
+            if top:
+                config.update(logprobs=True, top_logprobs=top)
         if config or "config" in params:
             params["config"] = config
         kind = self.kind.currentData()
@@ -288,3 +309,13 @@ class Inspector(QWidget):
             self.editor.set_params(node, params, title)
         self.show_node(self.editor.graph.get_node_by_name(node.name()))
         return True
+
+
+def _top_logprobs(config: dict[str, Any]) -> int:
+    """The k a node's config asks for (0: none); at least 1 where it asks for logprobs alone."""
+    if not config.get("logprobs") and not config.get("top_logprobs"):
+        return 0
+    try:
+        return max(1, min(MAX_TOP_LOGPROBS, int(config.get("top_logprobs") or 1)))
+    except (TypeError, ValueError):
+        return 0

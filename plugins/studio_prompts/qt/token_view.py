@@ -1,0 +1,277 @@
+"""The Tokens tab of a model-call span: the prompt and the reply as tokens, each reply
+token shaded by its probability (the less likely, the stronger the tint), its top-k
+alternatives, rank and entropy on hover and click.
+
+The record (``studio.api.TokenRecord``, the span's ``token_record``) is read when the tab
+is shown for the span, never when the trace loads; a missing or corrupt record, or a call
+whose provider sent no logprobs, is said in the view. Colours come from the theme's tints
+(``studio.widgets.tint``), so both themes stay readable. *Inspect…* hands a local model's
+record to whichever plugin claims it (the trainer's Inspector) through ``ctx.open_path``.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QEvent, Qt, QUrl
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSplitter,
+    QTextBrowser,
+    QToolTip,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.api import TokenRecord, TokenRecordError
+from studio.widgets import text_colour, tint, tone
+
+LOCAL_PREFIX = "studio/"
+VISIBLE = {"\n": "↵", "\t": "⇥", "\r": "␍"}
+GAP = "\u200a"  # a hair space in the base colour between shaded tokens: the boundaries show
+
+
+def probability(logprob: float) -> float:
+    return math.exp(logprob) if math.isfinite(logprob) else 0.0
+
+
+def shade(p: float) -> QColor:
+    """The background of a reply token of probability ``p``: a tint from faint (likely) to
+    strong (unlikely), readable under the palette's text in either theme."""
+    return tint("chosen", 0.08 + 0.55 * (1.0 - max(0.0, min(1.0, p))))
+
+
+def _shown(token: str) -> str:
+    """A token as HTML text: whitespace marked where it would vanish (newline, tab), and an
+    empty token as ∅."""
+    if not token:
+        return "∅"
+    out = html.escape(token)
+    for char, mark in VISIBLE.items():
+        out = out.replace(char, mark + ("<br>" if char == "\n" else ""))
+    return out.replace(" ", "&nbsp;")
+
+
+def step_summary(record: TokenRecord, i: int) -> str:
+    """One line about reply token ``i``: probability, rank among the top-k, entropy."""
+    p = probability(record.logprobs[i])
+    rank = record.rank(i)
+    k = len(record.top_tokens[i])
+    ranked = f"rank {rank + 1} of top {k}" if rank is not None else (f"rank >{k}" if k else "no alternatives")
+    value, exact = record.step_entropy(i)
+    if value is None:
+        entropy = "entropy unknown"
+    elif exact:
+        entropy = f"entropy {value:.3f} nats"
+    else:
+        entropy = f"entropy ≥ {value:.3f} nats (estimated from the top {k})"
+    return f"{record.reply_tokens[i]!r}: p = {p:.4f} (logprob {record.logprobs[i]:.4f}) · {ranked} · {entropy}"
+
+
+def tokens_html(record: TokenRecord) -> str:
+    """The prompt tokens (alternately tinted, no probabilities) and the reply tokens shaded
+    by probability, each a link ``tok:<i>`` with a tooltip."""
+    text = text_colour().name()
+    parts = []
+    if record.prompt_tokens:
+        parts.append("<p><b>Prompt</b> <i>(tokens alternately tinted)</i></p><p style='line-height: 140%'>")
+        tints = (tint("shade", 0.18).name(), tint("shade-alt", 0.18).name())
+        for i, token in enumerate(record.prompt_tokens):
+            parts.append(f"<span style='background-color:{tints[i % 2]}'>{_shown(token)}</span>{GAP}")
+        parts.append("</p>")
+    elif record.prompt:
+        parts.append(f"<p><b>Prompt</b></p><pre style='white-space: pre-wrap'>{html.escape(record.prompt)}</pre>")
+    parts.append(
+        "<p><b>Reply</b> <i>(shaded by probability: the stronger the tint, the less likely; "
+        "hover or click a token)</i></p><p style='line-height: 140%'>"
+    )
+    for i, token in enumerate(record.reply_tokens):
+        colour = shade(probability(record.logprobs[i])).name()
+        tip = html.escape(step_summary(record, i), quote=True)
+        parts.append(
+            f"<a href='tok:{i}' title='{tip}' style='text-decoration:none; color:{text}; "
+            f"background-color:{colour}'>{_shown(token)}</a>{GAP}"
+        )
+    parts.append("</p>")
+    return "".join(parts)
+
+
+def step_html(record: TokenRecord, i: int) -> str:
+    """Token ``i``'s alternatives (likeliest first) with probabilities, the chosen one marked."""
+    esc = html.escape
+    rows = []
+    chosen = record.rank(i)
+    for j, (token, lp) in enumerate(zip(record.top_tokens[i], record.top_logprobs[i], strict=False)):
+        p = probability(lp)
+        bar = "█" * max(1, round(p * 20)) if p > 0 else ""
+        mark = " ◀ chosen" if j == chosen else ""
+        rows.append(
+            f"<tr><td>{j + 1}</td><td><code>{_shown(token)}</code></td><td align='right'>{p:.4f}</td>"
+            f"<td>{bar}{esc(mark)}</td></tr>"
+        )
+    table = (
+        "<table cellspacing='4'><tr><th>#</th><th>token</th><th>p</th><th></th></tr>" + "".join(rows) + "</table>"
+        if rows
+        else "<p><i>The provider sent no alternatives for this token.</i></p>"
+    )
+    return f"<p><b>Token {i + 1} of {len(record)}</b></p><p>{esc(step_summary(record, i))}</p>{table}"
+
+
+class TokenView(QWidget):
+    """The Tokens tab: ``show_span(record, run_dir)`` when a span is picked; the record is
+    read when the tab is visible (``load``)."""
+
+    def __init__(self, open_path: Callable[[Path], Any] | None = None):
+        super().__init__()
+        self.setObjectName("tokens")
+        self.open_path = open_path
+        self.record: TokenRecord | None = None
+        self.selected: int | None = None
+        self._span: dict[str, Any] | None = None
+        self._run_dir: Path | None = None
+        self._loaded_for: tuple[str, str] | None = None
+        self.message = QLabel(objectName="token_message", wordWrap=True)
+        self.text = QTextBrowser(objectName="token_text", openLinks=False)
+        self.text.anchorClicked.connect(self._clicked)
+        self.text.highlighted.connect(self._hovered)
+        self.detail = QTextBrowser(objectName="token_detail")
+        self.copy = QPushButton("Copy as JSON", objectName="copy_tokens")
+        self.copy.clicked.connect(self.copy_json)
+        self.inspect = QPushButton("Inspect…", objectName="inspect_tokens")
+        self.inspect.setToolTip("Open this call in the Inspector: one forward pass over prompt and reply")
+        self.inspect.clicked.connect(self.open_inspector)
+        split = QSplitter(Qt.Orientation.Vertical)
+        split.addWidget(self.text)
+        split.addWidget(self.detail)
+        split.setSizes([300, 160])
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.copy)
+        buttons.addWidget(self.inspect)
+        buttons.addStretch()
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.message)
+        layout.addWidget(split, 1)
+        layout.addLayout(buttons)
+        self.show_span(None, None)
+
+    # ---- the span
+
+    def show_span(self, span: dict[str, Any] | None, run_dir: Path | None) -> None:
+        """Remember the span; read its record now if the tab is visible, else when shown."""
+        self._span, self._run_dir = span, run_dir
+        if self.isVisible():
+            self.load()
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.load()
+
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """A theme switch: the shading is drawn again from the new palette's tints."""
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.record is not None and len(self.record):
+            self.text.setHtml(tokens_html(self.record))
+
+    def record_path(self) -> Path | None:
+        span = self._span or {}
+        ref = span.get("token_record")
+        if not isinstance(ref, str) or not ref or self._run_dir is None:
+            return None
+        return self._run_dir / ref
+
+    def load(self) -> None:
+        """Read the span's record (once per span) and show it, or say why there is none."""
+        span = self._span
+        key = (str((span or {}).get("id")), str(self.record_path()))
+        if key == self._loaded_for:
+            return
+        self._loaded_for = key
+        self.record, self.selected = None, None
+        self.text.clear()
+        self.detail.clear()
+        model = str((span or {}).get("model") or "")
+        self.inspect.setVisible(model.startswith(LOCAL_PREFIX))
+        path = self.record_path()
+        if span is None or span.get("kind") != "llm":
+            self._say("Pick a model call (an llm span) to see its tokens.", "muted")
+        elif path is None:
+            note = span.get("token_note") or "no token data was recorded for this call"
+            self._say(f"No tokens: {note}.", "warning")
+        else:
+            try:
+                self.record = TokenRecord.load(path)
+            except TokenRecordError as exc:
+                self._say(f"The token data cannot be shown: {exc}", "error")
+            else:
+                self._show_record()
+        self.copy.setEnabled(self.record is not None)
+        self.inspect.setEnabled(path is not None and path.is_file())
+
+    def _say(self, text: str, tone_name: str) -> None:
+        self.message.setText(text)
+        self.message.setStyleSheet(f"color: {tone(tone_name).name()}")
+        self.message.setVisible(True)
+
+    def _show_record(self) -> None:
+        record = self.record
+        assert record is not None
+        if not len(record):
+            self._say(f"No tokens: {record.note or 'the record holds none'}.", "warning")
+            return
+        ps = [probability(lp) for lp in record.logprobs]
+        self._say(
+            f"{len(record)} reply tokens"
+            + (f", {len(record.prompt_tokens)} prompt tokens" if record.prompt_tokens else "")
+            + f" · mean p {sum(ps) / len(ps):.3f} · least likely {min(ps):.4f}"
+            + (f" · {record.note}" if record.note else ""),
+            "muted",
+        )
+        self.text.setHtml(tokens_html(record))
+        self.select_token(0)
+
+    # ---- tokens
+
+    def select_token(self, i: int) -> None:
+        if self.record is None or not 0 <= i < len(self.record):
+            return
+        self.selected = i
+        self.detail.setHtml(step_html(self.record, i))
+
+    def _clicked(self, url: QUrl) -> None:
+        text = url.toString()
+        if text.startswith("tok:"):
+            self.select_token(int(text[4:]))
+
+    def _hovered(self, url: QUrl) -> None:
+        text = url.toString()
+        if self.record is not None and text.startswith("tok:"):
+            from PySide6.QtGui import QCursor
+
+            QToolTip.showText(QCursor.pos(), step_summary(self.record, int(text[4:])), self.text)
+
+    # ---- actions
+
+    def copy_json(self) -> str:
+        if self.record is None:
+            return ""
+        data = self.record.to_json()
+        if self.selected is not None:
+            data["selected"] = self.selected
+        text = json.dumps(data, indent=2, ensure_ascii=False)
+        QApplication.clipboard().setText(text)
+        return text
+
+    def open_inspector(self) -> None:
+        path = self.record_path()
+        if path is not None and self.open_path is not None:
+            self.open_path(path)
