@@ -1,0 +1,84 @@
+"""Direct logit attribution: how much each part wrote toward the target token's logit.
+
+The final LayerNorm is made linear by freezing each position's scale sigma (the one the real
+forward pass used): ``logit = sum over parts of (part - mean(part)) . (gamma * w_target) / sigma + beta . w_target``.
+The parts of a pre-LN model's residual stream are the embeddings and every attention and
+MLP output, so their contributions and the bias term sum to the model's own logit (a test
+holds it to that). A head's share is its slice of ``attn.proj``'s input times the matching
+columns of the projection; the projection's bias is the remainder of the attention's share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from .capture import Capture, submodule
+
+
+def linear_weight(module: Any, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(weight [out, in], bias [out]) of a linear map; for a wrapper (LoRA…) read by probing."""
+    if isinstance(module, nn.Linear):
+        bias = getattr(module, "bias", None)
+        bias = torch.zeros(module.out_features) if bias is None else bias
+        return module.weight.float(), bias.float()
+    eye = torch.eye(n_in)
+    zero = module(torch.zeros(1, n_in)).float()[0]
+    return (module(eye).float() - zero).T, zero
+
+
+@torch.no_grad()
+def direct_logit_attribution(
+    model: Any, cap: Capture, target_ids: torch.Tensor, n_head: int | None, final_logit: torch.Tensor
+) -> tuple[dict | None, str]:
+    """The attribution dict (numpy arrays), or None and why it is unavailable. ``final_logit``
+    [T]: the model's logit of each target, which the parts must sum to (else the block type
+    is not a plain residual sum, and the attribution would mislead)."""
+    L = len(cap.attn_out)
+    if any(a is None for a in cap.attn_out) or any(m is None for m in cap.mlp_out):
+        return None, "attribution: the block type has no attn/mlp parts to attribute to"
+    x_final = cap.resid[-1]
+    ln_f = model.ln_f
+    C = x_final.size(-1)
+    gamma = ln_f.weight.float() if getattr(ln_f, "weight", None) is not None else torch.ones(C)
+    beta = ln_f.bias.float() if getattr(ln_f, "bias", None) is not None else torch.zeros(C)
+    eps = float(getattr(ln_f, "eps", 1e-5))
+    sigma = torch.sqrt(x_final.var(dim=-1, unbiased=False, keepdim=True) + eps)  # [T, 1]
+    w_u, _ = linear_weight(model.lm_head, C)
+    # (c - mean c) · u == c · (u - mean u); u depends on the position only through sigma, so
+    # what goes through a projection is computed once per distinct target token
+    targets, inverse = torch.unique(target_ids, return_inverse=True)
+    base = w_u[targets] * gamma
+    base = base - base.mean(dim=-1, keepdim=True)  # [distinct targets, C]
+    u = base[inverse] / sigma  # [T, C]
+    w_t = w_u[target_ids]
+    attn = torch.stack([a.float() for a in cap.attn_out if a is not None])  # [L, T, C]
+    mlp = torch.stack([m.float() for m in cap.mlp_out if m is not None])
+    embed = torch.einsum("tc,tc->t", cap.resid[0], u)
+    attn_dla, mlp_dla = torch.einsum("ltc,tc->lt", attn, u), torch.einsum("ltc,tc->lt", mlp, u)
+    bias = torch.einsum("tc,c->t", w_t, beta)
+    total = embed + attn_dla.sum(0) + mlp_dla.sum(0) + bias
+    scale = float(final_logit.abs().max()) + 1.0
+    if not torch.allclose(total, final_logit.float(), rtol=1e-3, atol=1e-3 * scale):
+        return None, "attribution: the block type is not x + attn(…) + mlp(…), so the parts do not sum to the logit"
+    result: dict = {
+        "embed": embed.numpy(),
+        "attn": attn_dla.numpy(),
+        "mlp": mlp_dla.numpy(),
+        "bias": bias.numpy(),
+        "target_ids": target_ids.numpy(),
+        "heads": None,
+    }
+    if n_head and all(h is not None for h in cap.head_in):
+        heads = []
+        for layer in range(L):
+            proj = submodule(model.blocks[layer].attn, "proj")
+            y = cap.head_in[layer]
+            assert proj is not None and y is not None
+            weight, _bias = linear_weight(proj, y.size(-1))  # [C, H*D]
+            g = (base @ weight)[inverse] / sigma  # [T, H*D]: u @ weight
+            T = y.size(0)
+            heads.append(torch.einsum("thd,thd->ht", y.float().view(T, n_head, -1), g.view(T, n_head, -1)))
+        result["heads"] = torch.stack(heads).numpy()
+    return result, ""

@@ -1,0 +1,166 @@
+"""Inspect a text with a model: one hooked forward pass, then the logit lens, direct logit
+attribution and activation statistics from what it captured. Attention maps are not
+computed here; :class:`Inspection` computes them per layer when asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .attribution import direct_logit_attribution
+from .capture import capture, submodule
+from .inspection import InspectError, Inspection, code_location_of
+from .lens import logit_lens
+from .load import load_model, model_ref
+
+MAX_TOP_K = 50
+HIST_BINS = 64
+
+
+def inspect_text(
+    model: str | Path,
+    text: str,
+    *,
+    top_k: int = 10,
+    folders: Any = None,
+    reply_start: int | None = None,
+) -> Inspection:
+    """``model``: a run id, checkpoint folder or quantized folder (or ``studio/<that>``);
+    ``reply_start``: the token index where a reply begins (for shading), if any."""
+    if not text:
+        raise InspectError("no text to inspect: give some text")
+    check_top_k(top_k)
+    loaded = load_model(model, folders)
+    ids = loaded.tokenizer.encode(text)
+    if not ids:
+        raise InspectError(f"none of the text's characters are in {loaded.ref}'s vocabulary")
+    return inspect_ids(loaded.model, loaded.tokenizer, ids, top_k=top_k, name=loaded.ref, reply_start=reply_start)
+
+
+def inspect_record(record: Any, *, top_k: int = 10, folders: Any = None) -> Inspection:
+    """Inspect a recorded local-model call (``studio.api.TokenRecord``) over its prompt +
+    reply, by the recorded token ids where there are some; ``check_record`` then compares."""
+    loaded = load_model(model_ref(record.model), folders)
+    prompt_ids, reply_ids = record.prompt_ids, record.reply_ids
+    if prompt_ids is None or reply_ids is None:
+        prompt_ids, reply_ids = loaded.tokenizer.encode(record.prompt), loaded.tokenizer.encode(record.reply)
+    ids = [int(i) for i in [*prompt_ids, *reply_ids]]
+    if not ids:
+        raise InspectError("the record holds no tokens to inspect")
+    vocab = loaded.tokenizer.vocab_size
+    if any(not 0 <= i < vocab for i in ids):
+        raise InspectError(f"the record's token ids are outside {loaded.ref}'s vocabulary ({vocab}): another model's")
+    check_top_k(top_k)
+    return inspect_ids(
+        loaded.model, loaded.tokenizer, ids, top_k=top_k, name=loaded.ref, reply_start=len(prompt_ids) or None
+    )
+
+
+def check_top_k(top_k: Any) -> None:
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= MAX_TOP_K:
+        raise InspectError(f"top-k must be 1 to {MAX_TOP_K}, not {top_k!r}")
+
+
+def inspect_ids(
+    model_obj: Any,
+    tokenizer: Any,
+    ids: list[int],
+    *,
+    top_k: int = 10,
+    name: str = "",
+    reply_start: int | None = None,
+    attention: str = "lazy",
+) -> Inspection:
+    """Inspect token ids with a loaded model. ``attention="all"`` computes every map now
+    (the full inspection the benchmark times); "lazy" computes them when asked."""
+    context = int(model_obj.config.block_size)
+    if not ids:
+        raise InspectError("no tokens to inspect")
+    if len(ids) > context:
+        raise InspectError(
+            f"the text is {len(ids)} tokens; {name or 'the model'}'s context is {context} tokens: shorten it"
+        )
+    check_top_k(top_k)
+    model_obj.eval()
+    idx = torch.tensor([ids], dtype=torch.long)
+    with torch.no_grad():
+        blocks = list(model_obj.blocks)
+        attns = [submodule(b, "attn") for b in blocks]
+        has_maps = bool(blocks) and all(callable(getattr(a, "attention_weights", None)) for a in attns)
+        cap = capture(model_obj, idx, maps=attention == "all" and has_maps)
+        lens = logit_lens(model_obj, cap.resid, idx[0], top_k)
+        unavailable: list[str] = []
+        n_heads = {getattr(a, "n_head", None) for a in attns}
+        n_head = next(iter(n_heads)) if len(n_heads) == 1 and isinstance(next(iter(n_heads)), int) else None
+        if not has_maps:
+            kinds = sorted({type(a).__qualname__ for a in attns if not callable(getattr(a, "attention_weights", None))})
+            unavailable.append(
+                f"attention maps: the attention type {', '.join(kinds) or '(none)'} has no attention_weights(x)"
+            )
+        if n_head is None:
+            unavailable.append("per-head views: the attention type does not say its number of heads (n_head)")
+        attribution, why = direct_logit_attribution(
+            model_obj, cap, torch.from_numpy(lens.target_ids), n_head, torch.from_numpy(lens.final_logits_target)
+        )
+        if why:
+            unavailable.append(why)
+        elif attribution is not None and attribution["heads"] is None and n_head is not None:
+            unavailable.append("per-head attribution: the heads' outputs (attn.proj's input) were not seen")
+        resid_norm = cap.resid.norm(dim=-1).numpy()
+        hidden = [h if h is not None else o for h, o in zip(cap.mlp_hidden, cap.mlp_out, strict=True)]
+        T = len(ids)
+        mlp_norm = np.stack([h.float().norm(dim=-1).numpy() if h is not None else np.zeros(T) for h in hidden])
+        mlp_hist = [_histogram(h) for h in hidden]
+    locations: dict[str, list] = {}
+    for layer, block in enumerate(blocks):
+        locations[f"{layer}:block"] = code_location_of(block)
+        for part in ("attn", "mlp"):
+            module = submodule(block, part)
+            if module is not None:
+                locations[f"{layer}:{part}"] = code_location_of(module)
+    seen = {int(i) for i in ids}
+    vocab = {i: tokenizer.decode([i]) for i in seen}
+    inspection = Inspection(
+        tokens=[vocab[int(i)] for i in ids],
+        ids=[int(i) for i in ids],
+        n_layer=len(blocks),
+        n_head=n_head,
+        model=name,
+        reply_start=reply_start,
+        logprobs=lens.logprobs,
+        top_ids=lens.final_top_ids,
+        top_logprobs=lens.final_top_logprobs,
+        entropy=lens.entropy,
+        lens_top_ids=lens.top_ids,
+        lens_top_prob=lens.top_prob,
+        lens_target_rank=lens.target_rank,
+        lens_target_prob=lens.target_prob,
+        attribution=attribution,
+        resid_norm=resid_norm,
+        mlp_norm=mlp_norm.reshape(len(blocks), T),
+        mlp_hist=mlp_hist,
+        attention_available=has_maps,
+        unavailable=unavailable,
+        vocab=vocab,
+        code_locations=locations,
+        _model=model_obj,
+        _tokenizer=tokenizer,
+        _attn_in=[x.float() if x is not None else None for x in cap.attn_in],
+    )
+    if cap.maps is not None:
+        inspection._all_maps = torch.stack(cap.maps).numpy()
+    return inspection
+
+
+def _histogram(values: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray]:
+    if values is None:
+        return np.zeros(HIST_BINS, dtype=np.int64), np.linspace(0.0, 1.0, HIST_BINS + 1)
+    v = values.float().reshape(-1)
+    lo, hi = float(v.min()), float(v.max())
+    if hi <= lo:
+        hi = lo + 1.0
+    bins = ((v - lo) * (HIST_BINS / (hi - lo))).to(torch.int64).clamp_(0, HIST_BINS - 1)  # histc is slow
+    return torch.bincount(bins, minlength=HIST_BINS).numpy(), np.linspace(lo, hi, HIST_BINS + 1)

@@ -1,0 +1,414 @@
+"""The result of an inspection: numpy arrays small enough to hold for 4,096 tokens (no
+T × T attention map is stored; maps are computed per layer on demand from the captured
+attention inputs, and kept in a small LRU cache), saved as safetensors + JSON."""
+
+from __future__ import annotations
+
+import functools
+import inspect as pyinspect
+import math
+import os
+import tempfile
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from studio.api import StudioFileError, read_json, write_json
+
+FORMAT = "studio.inspection/1"
+JSON_NAME = "inspection.json"
+TENSORS_NAME = "inspection.safetensors"
+MAPS_NAME = "attention.safetensors"
+CACHE_BYTES = 512 << 20  # on-demand attention maps kept (64 MB each at 4,096 tokens)
+SAVE_MAPS_BYTES = 64 << 20  # maps are saved with an inspection up to this size (float16)
+PARTS = ("attn", "mlp", "block")
+ARRAYS = (
+    "logprobs",
+    "top_ids",
+    "top_logprobs",
+    "entropy",
+    "lens_top_ids",
+    "lens_top_prob",
+    "lens_target_rank",
+    "lens_target_prob",
+    "resid_norm",
+    "mlp_norm",
+)
+ATTRIBUTION = ("embed", "attn", "mlp", "bias", "target_ids", "heads")
+
+
+class InspectError(StudioFileError, ValueError):
+    """Bad input to an inspection, or a saved inspection that cannot be read: one line."""
+
+
+@dataclass(eq=False)
+class Inspection:
+    tokens: list[str]
+    ids: list[int]
+    n_layer: int
+    n_head: int | None
+    model: str
+    reply_start: int | None
+    logprobs: np.ndarray  # [T]; position 0: nan
+    top_ids: np.ndarray  # [T, k]: at position t, the prediction of token t+1
+    top_logprobs: np.ndarray
+    entropy: np.ndarray
+    lens_top_ids: np.ndarray  # [L+1, T]
+    lens_top_prob: np.ndarray
+    lens_target_rank: np.ndarray  # -1 at the last position
+    lens_target_prob: np.ndarray
+    attribution: dict | None  # see attribution.py; None when unavailable
+    resid_norm: np.ndarray  # [L+1, T]
+    mlp_norm: np.ndarray  # [L, T]: norm of the MLP's hidden (post-activation) values
+    mlp_hist: list[tuple[np.ndarray, np.ndarray]]  # per layer: counts[64], edges[65]
+    attention_available: bool
+    unavailable: list[str]
+    vocab: dict[int, str] = field(default_factory=dict)  # token strings of the ids shown
+    code_locations: dict[str, list] = field(default_factory=dict)  # "layer:part" → [file, line, name]
+    # live parts (absent after load): the model, its tokenizer, each layer's attention input
+    _model: Any = field(default=None, repr=False)
+    _tokenizer: Any = field(default=None, repr=False)
+    _attn_in: list = field(default_factory=list, repr=False)
+    _maps: OrderedDict = field(default_factory=OrderedDict, repr=False)
+    _all_maps: np.ndarray | None = field(default=None, repr=False)
+    _thumbs: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def T(self) -> int:  # noqa: N802 - the length, named as in the shapes
+        return len(self.ids)
+
+    def token(self, token_id: int) -> str:
+        """The text of a token id (from the tokenizer, or the saved vocabulary)."""
+        token_id = int(token_id)
+        if token_id not in self.vocab and self._tokenizer is not None:
+            self.vocab[token_id] = self._tokenizer.decode([token_id])
+        return self.vocab.get(token_id, f"<{token_id}>")
+
+    # ------------------------------------------------------------------ attention
+
+    def _require_maps(self, layer: int, head: int | None = None) -> None:
+        if not self.attention_available:
+            reason = next((u for u in self.unavailable if u.startswith("attention")), "attention maps are unavailable")
+            raise InspectError(reason)
+        if not 0 <= layer < self.n_layer:
+            raise InspectError(f"layer {layer} is out of range (0 to {self.n_layer - 1})")
+        if head is not None and not 0 <= head < (self.n_head or 0):
+            raise InspectError(f"head {head} is out of range (0 to {(self.n_head or 0) - 1})")
+
+    def attention(self, layer: int, head: int) -> np.ndarray:
+        """[T, T] probabilities (rows: queries), computed on demand for the whole layer."""
+        self._require_maps(layer, head)
+        if self._all_maps is not None:
+            return self._all_maps[layer, head]
+        key = (layer, head)
+        if key in self._maps:
+            self._maps.move_to_end(key)
+            return self._maps[key]
+        maps = self._layer_maps(layer)
+        for h in range(maps.shape[0]):
+            self._maps[(layer, h)] = maps[h]
+            self._maps.move_to_end((layer, h))
+        while len(self._maps) > 1 and sum(m.nbytes for m in self._maps.values()) > CACHE_BYTES:
+            self._maps.popitem(last=False)
+        return maps[head]
+
+    def _layer_maps(self, layer: int) -> np.ndarray:
+        import torch
+
+        if self._model is None or not self._attn_in:
+            raise InspectError("attention maps need the model: this inspection was loaded without it (inspect again)")
+        attn = self._model.blocks[layer].attn
+        with torch.no_grad():
+            return attn.attention_weights(self._attn_in[layer].unsqueeze(0))[0].float().numpy()
+
+    def attention_all(self) -> np.ndarray:
+        """[L, H, T, T]: every map at once (the full inspection; 36 maps of 256² are 9 MB)."""
+        if self._all_maps is None:
+            self._require_maps(0)
+            self._all_maps = np.stack([self._layer_maps(layer) for layer in range(self.n_layer)])
+        return self._all_maps
+
+    def attention_thumbnail(self, layer: int, head: int, size: int = 64) -> np.ndarray:
+        """[size, size]: the map max-pooled (every strong link stays visible), or repeated
+        when the text is shorter than ``size``."""
+        key = (layer, head, size)
+        if key not in self._thumbs:
+            self._thumbs[key] = pool_max(self.attention(layer, head), size)
+        return self._thumbs[key]
+
+    # ------------------------------------------------------------------ code
+
+    def code_location(self, layer: int, part: str = "attn") -> tuple[str, int, str]:
+        """(source file, first line of the class, "module.Class") of a layer's part."""
+        if part not in PARTS:
+            raise InspectError(f"no part {part!r}: the parts are {', '.join(PARTS)}")
+        key = f"{layer}:{part}"
+        if key not in self.code_locations:
+            raise InspectError(f"layer {layer} has no {part} whose source can be shown")
+        file, line, name = self.code_locations[key]
+        return str(file), int(line), str(name)
+
+    # ------------------------------------------------------------------ records
+
+    def check_record(self, record: Any) -> tuple[bool, str]:
+        """Do the recomputed log-probabilities of the reply match the recorded ones?"""
+        return check_record(self, record)
+
+    # ------------------------------------------------------------------ JSON, files
+
+    def attention_shape(self) -> list[int]:
+        return [self.n_layer, self.n_head or 0, self.T, self.T]
+
+    def to_json(self, top_k: int | None = None) -> dict[str, Any]:
+        k = self.top_ids.shape[1] if top_k is None else min(top_k, self.top_ids.shape[1])
+        positions = [
+            {
+                "token": self.tokens[t],
+                "id": self.ids[t],
+                "logprob": _num(self.logprobs[t]),
+                "entropy": _num(self.entropy[t]),
+                "top": [
+                    [self.token(i), _num(lp)]
+                    for i, lp in zip(self.top_ids[t, :k], self.top_logprobs[t, :k], strict=True)
+                ],
+            }
+            for t in range(self.T)
+        ]
+        lens = [
+            [
+                {
+                    "top": self.token(self.lens_top_ids[layer, t]),
+                    "top_prob": _num(self.lens_top_prob[layer, t]),
+                    "target_rank": int(self.lens_target_rank[layer, t]),
+                    "target_prob": _num(self.lens_target_prob[layer, t]),
+                }
+                for t in range(self.T)
+            ]
+            for layer in range(self.lens_top_ids.shape[0])
+        ]
+        return {
+            "format": FORMAT,
+            "model": self.model,
+            "tokens": list(self.tokens),
+            "ids": list(self.ids),
+            "reply_start": self.reply_start,
+            "positions": positions,
+            "logit_lens": lens,
+            "attention_shape": self.attention_shape(),
+            "attention_available": self.attention_available,
+            "unavailable": list(self.unavailable),
+            "attribution": None if self.attribution is None else {k: _nums(v) for k, v in self.attribution.items()},
+            "resid_norm": _nums(self.resid_norm),
+            "mlp_norm": _nums(self.mlp_norm),
+        }
+
+    def save(self, folder: Path) -> Path:
+        """``folder``/inspection.json (strings, metadata) + inspection.safetensors (numbers),
+        + attention.safetensors (float16 maps) when they are small. Returns the JSON's path."""
+        from safetensors.numpy import save
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        tensors = {name: np.ascontiguousarray(getattr(self, name)) for name in ARRAYS}
+        if self.attribution is not None:
+            for name in ATTRIBUTION:
+                if self.attribution.get(name) is not None:
+                    tensors[f"attribution.{name}"] = np.ascontiguousarray(self.attribution[name])
+        for layer, (counts, edges) in enumerate(self.mlp_hist):
+            tensors[f"mlp_hist.{layer}.counts"] = np.ascontiguousarray(counts)
+            tensors[f"mlp_hist.{layer}.edges"] = np.ascontiguousarray(edges)
+        _atomic_bytes(folder / TENSORS_NAME, save(tensors))
+        maps_saved = False
+        size = self.n_layer * (self.n_head or 0) * self.T * self.T * 2
+        if self.attention_available and 0 < size <= SAVE_MAPS_BYTES and (self._all_maps is not None or self._model):
+            _atomic_bytes(folder / MAPS_NAME, save({"attention": self.attention_all().astype(np.float16)}))
+            maps_saved = True
+        for t in np.unique(np.concatenate([self.top_ids.ravel(), self.lens_top_ids.ravel()])):
+            self.token(int(t))
+        meta = {
+            "format": FORMAT,
+            "model": self.model,
+            "tokens": self.tokens,
+            "ids": self.ids,
+            "n_layer": self.n_layer,
+            "n_head": self.n_head,
+            "reply_start": self.reply_start,
+            "attention_available": self.attention_available,
+            "attention_saved": maps_saved,
+            "unavailable": self.unavailable,
+            "vocab": {str(k): v for k, v in self.vocab.items()},
+            "code_locations": self.code_locations,
+            "attribution": self.attribution is not None,
+        }
+        path = folder / JSON_NAME
+        write_json(path, meta)
+        return path
+
+    @classmethod
+    def load(cls, folder: Path) -> Inspection:
+        folder = Path(folder)
+        if folder.is_file():
+            folder = folder.parent
+        try:
+            meta = read_json(folder / JSON_NAME)
+        except StudioFileError as exc:
+            raise InspectError(f"cannot open the inspection in {folder}: {exc}") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise InspectError(f"{folder / JSON_NAME} is not a saved inspection ({FORMAT})")
+        tensors = _read_tensors(folder / TENSORS_NAME)
+        try:
+            hist = []
+            layer = 0
+            while f"mlp_hist.{layer}.counts" in tensors:
+                hist.append((tensors[f"mlp_hist.{layer}.counts"], tensors[f"mlp_hist.{layer}.edges"]))
+                layer += 1
+            attribution = None
+            if meta.get("attribution"):
+                attribution = {name: tensors.get(f"attribution.{name}") for name in ATTRIBUTION}
+            inspection = cls(
+                tokens=[str(t) for t in meta["tokens"]],
+                ids=[int(i) for i in meta["ids"]],
+                n_layer=int(meta["n_layer"]),
+                n_head=None if meta.get("n_head") is None else int(meta["n_head"]),
+                model=str(meta["model"]),
+                reply_start=None if meta.get("reply_start") is None else int(meta["reply_start"]),
+                attribution=attribution,
+                mlp_hist=hist,
+                attention_available=bool(meta.get("attention_available")),
+                unavailable=[str(u) for u in meta.get("unavailable", [])],
+                vocab={int(k): str(v) for k, v in dict(meta.get("vocab", {})).items()},
+                code_locations=dict(meta.get("code_locations", {})),
+                **{name: tensors[name] for name in ARRAYS},  # type: ignore[arg-type]
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InspectError(f"the inspection in {folder} is incomplete or corrupt ({exc!r})") from None
+        if len(inspection.tokens) != inspection.T or inspection.logprobs.shape != (inspection.T,):
+            raise InspectError(f"the inspection in {folder} does not match its tokens (saved by another version?)")
+        if meta.get("attention_saved") and (folder / MAPS_NAME).exists():
+            maps = _read_tensors(folder / MAPS_NAME).get("attention")
+            if maps is not None and list(maps.shape) == inspection.attention_shape():
+                inspection._all_maps = maps.astype(np.float32)
+        elif inspection.attention_available:
+            inspection.unavailable.append("attention maps: not saved with this inspection (inspect again to see them)")
+            inspection.attention_available = False
+        return inspection
+
+
+def pool_max(a: np.ndarray, size: int) -> np.ndarray:
+    n = a.shape[0]
+    if n == 0:
+        return np.zeros((size, size), dtype=a.dtype)
+    if n <= size:
+        index = (np.arange(size) * n) // size
+        return a[np.ix_(index, index)]
+    edges = (np.arange(size) * n) // size
+    return np.maximum.reduceat(np.maximum.reduceat(a, edges, axis=0), edges, axis=1)
+
+
+def code_location_of(module: Any) -> list:
+    return list(_class_location(type(module)))  # type: ignore[arg-type]
+
+
+@functools.lru_cache(maxsize=256)
+def _class_location(cls: type) -> tuple[str, int, str]:
+    try:
+        file = pyinspect.getsourcefile(cls) or pyinspect.getfile(cls)
+        line = pyinspect.getsourcelines(cls)[1]
+    except (OSError, TypeError):
+        file, line = "<unknown>", 0
+    return str(file), int(line), f"{cls.__module__}.{cls.__qualname__}"
+
+
+def check_record(inspection: Inspection, record: Any) -> tuple[bool, str]:
+    """Recomputed against recorded log-probabilities of a recorded reply (duck-typed: the
+    fields of ``studio.api.TokenRecord``). The record holds the model's own distribution
+    (before temperature and top-k), so a sampled reply matches too; another model, other
+    weights or another tokenization does not."""
+    recorded = [float(x) for x in (getattr(record, "logprobs", None) or [])]
+    if not recorded:
+        note = getattr(record, "note", "") or "no log-probabilities were recorded"
+        return False, f"cannot compare: the record has no log-probabilities ({note})"
+    start = inspection.reply_start
+    if start is None:
+        return False, "cannot compare: this inspection does not know where the reply starts"
+    reply_ids = getattr(record, "reply_ids", None)
+    n = len(recorded)
+    if start + n > inspection.T:
+        return False, (
+            f"the record has {n} reply tokens but the inspection only {inspection.T - start}: "
+            "the reply was tokenized differently or cut to the context"
+        )
+    if reply_ids is not None and list(map(int, reply_ids)) != inspection.ids[start : start + n]:
+        return False, "the reply's token ids differ from the recorded ones: another tokenizer made this record"
+    mine = inspection.logprobs[start : start + n].astype(np.float64)
+    theirs = np.asarray(recorded, dtype=np.float64)
+    usable = np.isfinite(mine) & np.isfinite(theirs)
+    if not usable.any():
+        return False, "cannot compare: no reply token has a log-probability on both sides"
+    diff = np.abs(mine - theirs)
+    diff[~usable] = 0.0
+    worst = int(diff.argmax())
+    tolerance = 1e-3
+    sampling = getattr(record, "sampling", None) or {}
+    recorded_model = str(getattr(record, "model", "") or "")
+    if float(diff[worst]) <= tolerance:
+        how = ""
+        temperature = sampling.get("temperature") if isinstance(sampling, dict) else None
+        if temperature not in (None, 0, 1, 0.0, 1.0):
+            how = f"; sampled at temperature {temperature}, recorded from the model's own distribution"
+        return (
+            True,
+            f"recomputed log-probabilities match the recorded ones (max |Δ| {diff[worst]:.1e} over {n} tokens{how})",
+        )
+    other = ""
+    if recorded_model and recorded_model.removeprefix("studio/") != inspection.model.removeprefix("studio/"):
+        other = f"; the record is of {recorded_model!r}, this inspection of {inspection.model!r}"
+    token = inspection.tokens[start + worst]
+    return False, (
+        f"recomputed log-probabilities do NOT match the recorded ones: max |Δ| {diff[worst]:.3g} at reply token "
+        f"{worst} ({token!r}: recorded {theirs[worst]:.4f}, now {mine[worst]:.4f}){other}. "
+        "Another model or other weights made the record, "
+        "or it holds something else than the model's own log-probabilities"
+    )
+
+
+def _num(value: Any) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _nums(array: Any) -> Any:
+    if array is None:
+        return None
+    a = np.asarray(array)
+    if a.dtype.kind in "iub":
+        return a.tolist()
+    return np.where(np.isfinite(a), a.astype(object), None).tolist()  # type: ignore[call-overload]
+
+
+def _atomic_bytes(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _read_tensors(path: Path) -> dict[str, np.ndarray]:
+    from safetensors import SafetensorError
+    from safetensors.numpy import load
+
+    try:
+        return dict(load(path.read_bytes()))
+    except FileNotFoundError:
+        raise InspectError(f"{path} is missing: the inspection's numbers are gone") from None
+    except OSError as exc:
+        raise InspectError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (SafetensorError, ValueError) as exc:
+        raise InspectError(f"{path} is corrupt or not safetensors ({exc})") from None
