@@ -76,6 +76,10 @@ def studio_panels() -> list[PanelSpec]:
             "trainer:generate", "Generate", "studio_trainer.qt.generate_panel:create", area="right", visible=False
         ),
         PanelSpec("trainer:tokens", "Tokenizer", "studio_trainer.qt.tokens_panel:create", area="right", visible=False),
+        # tall views (attention maps, the code) want height more than width: the right side
+        PanelSpec(
+            "trainer:inspector", "Inspector", "studio_trainer.qt.inspector_panel:create", area="right", visible=False
+        ),
     ]
 
 
@@ -133,9 +137,45 @@ def studio_open_path(path: Path) -> OpenAction | None:
 @hookimpl
 def studio_model_sources() -> list[ModelSource]:
     """Trained runs in the model picker; a training run's id or folder names its best checkpoint."""
+    if (folder / INSPECTION_JSON).is_file() or (path.name == INSPECTION_JSON and path.is_file()):
+        return OpenAction(description="show this saved inspection", panel="trainer:inspector")
+    if path.suffix == ".json" and path.is_file() and _local_token_record(path):
+        return OpenAction(
+            description="inspect this model call (tokens, attention, logit lens)", panel="trainer:inspector"
+        )
     return [
         ModelSource(
             "trainer.runs",
+INSPECTION_JSON = "inspection.json"  # what a saved inspection folder holds
+TOKEN_RECORD = "studio.token-record/1"
+HEADER_BYTES = 1 << 20  # a token record larger than this is judged by its first bytes only
+
+
+def _local_token_record(path: Path) -> bool:
+    """A token record (``studio.api.TokenRecord``'s JSON) of a local model (``studio/…``):
+    only the Inspector can recompute it. Reads at most ``HEADER_BYTES``."""
+    import json
+    import re
+
+    try:
+        with path.open("rb") as file:
+            head = file.read(HEADER_BYTES + 1)
+    except OSError:
+        return False
+    if len(head) <= HEADER_BYTES:
+        try:
+            data = json.loads(head)
+        except ValueError:
+            return False
+        return (
+            isinstance(data, dict)
+            and data.get("format") == TOKEN_RECORD
+            and str(data.get("model", "")).startswith("studio/")
+        )
+    text = head.decode("utf-8", "replace")  # a huge record: its format and model fields, wherever they are
+    return f'"{TOKEN_RECORD}"' in text and re.search(r'"model"\s*:\s*"studio/', text) is not None
+
+
             "Trained runs",
             "studio_trainer.trained_runs:list_trained",
             resolve="studio_trainer.trained_runs:resolve",

@@ -66,6 +66,10 @@ class GeneratePanel(QWidget, Panel):
         running.addWidget(self.status, 1)
         running.addWidget(self.progress)
         running.addWidget(self.cancel_button)
+        self.inspect_button = QPushButton("Inspect", objectName="trainer:generate-inspect", enabled=False)
+        self.inspect_button.setToolTip("Open the prompt and the generated text in the Inspector")
+        self.inspect_button.clicked.connect(self.inspect)
+        running.addWidget(self.inspect_button)
         layout.addLayout(running)
         self.tracker = JobTracker(
             ctx,
@@ -78,6 +82,7 @@ class GeneratePanel(QWidget, Panel):
         self.output = QPlainTextEdit(readOnly=True, objectName="trainer:output")
         self.output.setFont(QFont("monospace"))
         layout.addWidget(self.output, 1)
+        self.generated: tuple[str, str] | None = None  # (model, prompt) of the output shown
         saved = ctx.settings().get("generate", {})
         self.checkpoint.setText(saved.get("checkpoint", ""))
         self.prompt.setPlainText(saved.get("prompt", ""))
@@ -112,11 +117,23 @@ class GeneratePanel(QWidget, Panel):
             }
         )
         self.output.clear()
+        self.inspect_button.setEnabled(False)
 
     def _show(self, prompt: str, outcome: JobOutcome) -> None:
         """The prompt and its continuation (the generate job's result)."""
         if outcome.succeeded and isinstance(outcome.result, dict):
             self.output.setPlainText(prompt + str(outcome.result.get("text", "")))
+            self.generated = (self.checkpoint.value(), prompt)
+            self.inspect_button.setEnabled(True)
+
+    def inspect(self) -> None:
+        """The last generation (prompt + output) in the Inspector, its reply marked."""
+        if self.generated is None:
+            return
+        model, prompt = self.generated
+        inspector = self.ctx.show_panel("trainer:inspector")
+        if inspector is not None and hasattr(inspector, "inspect"):
+            inspector.inspect(model, self.output.toPlainText(), prompt=prompt)
 
 
 def create(ctx: PanelContext) -> QWidget:

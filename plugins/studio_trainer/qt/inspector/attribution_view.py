@@ -1,0 +1,129 @@
+"""Attribution view: how much each block's attention and MLP output pushed the residual
+stream toward the chosen position's target token (direct logit attribution), per layer as
+bars and per head as a layers × heads map."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+
+from studio.widgets import tone
+
+from .common import HeatMap, Plot, View, id_text, shown
+
+ATTN_COLOUR, MLP_COLOUR = "#3d7bd9", "#e07b00"
+
+
+class AttributionView(View):
+    title = "Attribution"
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.summary = QLabel(wordWrap=True, objectName="trainer:inspector-attribution-summary")
+        layout.addWidget(self.summary)
+        self.bars = Plot("trainer:inspector-attribution-bars")
+        self.bars.setMinimumHeight(90)
+        self.bars.addLegend(offset=(5, 5))
+        self.bars.setLabel("bottom", "layer")
+        self.bars.setLabel("left", "logit push")
+        layout.addWidget(self.bars, 1)
+        self.heads = HeatMap("trainer:inspector-attribution-heads", colormap="CET-D1")
+        self.heads.setMinimumHeight(80)
+        self.heads.plot.setLabel("left", "layer")
+        self.heads.plot.setLabel("bottom", "head")
+        self.heads.hovered.connect(self._head_hovered)
+        self.heads.clicked.connect(self._head_clicked)
+        layout.addWidget(self.heads, 1)
+        bar = QHBoxLayout()
+        self.head_detail = QLabel(wordWrap=True)
+        self.layer = QSpinBox(prefix="layer ", objectName="trainer:inspector-attribution-layer")
+        self.code_button = QPushButton("Show code", objectName="trainer:inspector-attribution-code")
+        self.code_button.setToolTip("The source of the chosen layer's attention type")
+        self.code_button.clicked.connect(lambda: self.show_code.emit(self.layer.value(), "attn"))
+        bar.addWidget(self.head_detail, 1)
+        bar.addWidget(self.layer)
+        bar.addWidget(self.code_button)
+        layout.addLayout(bar)
+
+    def _values(self) -> tuple[int, np.ndarray, np.ndarray, np.ndarray | None]:
+        insp = self.inspection
+        a = insp.attribution
+        t = min(self.position, len(insp.tokens) - 1)
+        heads = a.get("heads")
+        return (
+            t,
+            np.asarray(a["attn"])[:, t],
+            np.asarray(a["mlp"])[:, t],
+            None if heads is None else np.asarray(heads)[:, :, t],
+        )
+
+    def target(self, t: int) -> str:
+        ids = self.inspection.attribution.get("target_ids")
+        return id_text(self.inspection, int(ids[t])) if ids is not None else "?"
+
+    def draw(self) -> None:
+        insp = self.inspection
+        if not insp.attribution:
+            reasons = "; ".join(u for u in getattr(insp, "unavailable", []) if "attribution" in u)
+            self.summary.setText(f"No attribution for this inspection{': ' + reasons if reasons else ''}.")
+            self.bars.clear()
+            self.heads.hide()
+            return
+        t, attn, mlp, heads = self._values()
+        layers = np.arange(len(attn))
+        self.layer.setMaximum(max(0, len(attn) - 1))
+        self.bars.clear()
+        width = 0.38
+        self.bars.addItem(
+            pg.BarGraphItem(x=layers - width / 2, height=attn, width=width, brush=ATTN_COLOUR, name="attention")
+        )
+        self.bars.addItem(pg.BarGraphItem(x=layers + width / 2, height=mlp, width=width, brush=MLP_COLOUR, name="MLP"))
+        legend = self.bars.getPlotItem().legend
+        if legend is not None:
+            legend.clear()
+            legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=1, brush=ATTN_COLOUR), "attention")
+            legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=1, brush=MLP_COLOUR), "MLP")
+        embed = insp.attribution.get("embed")
+        embed_text = f" · embeddings {float(np.asarray(embed)[t]):+.2f}" if embed is not None else ""
+        self.summary.setText(
+            f"Toward <code>{html.escape(shown(self.target(t)))}</code> at position {t} "
+            f"(after <code>{html.escape(shown(insp.tokens[t]))}</code>){embed_text}"
+        )
+        if heads is None:
+            self.heads.hide()
+            self.head_detail.setText("No per-head attribution for this attention type.")
+            self.head_detail.setStyleSheet(f"color: {tone('muted').name()}")
+            return
+        self.heads.show()
+        bound = float(np.abs(heads).max()) or 1.0
+        self.heads.set_data(heads, levels=(-bound, bound))
+        self.head_detail.setText("Hover a head; click one to choose its layer.")
+
+    def _head_clicked(self, layer: int, head: int) -> None:
+        self.layer.setValue(layer)
+
+    def _head_hovered(self, layer: int, head: int) -> None:
+        if self.inspection is None or not self.inspection.attribution:
+            return
+        _, _, _, heads = self._values()
+        if heads is not None:
+            self.head_detail.setText(f"layer {layer}, head {head}: {float(heads[layer, head]):+.3f}")
+
+    def as_json(self) -> dict[str, Any]:
+        if self.inspection is None or not self.inspection.attribution:
+            return {}
+        t, attn, mlp, heads = self._values()
+        return {
+            "view": "attribution",
+            "position": t,
+            "target": self.target(t),
+            "attn": [float(v) for v in attn],
+            "mlp": [float(v) for v in mlp],
+            "heads": None if heads is None else heads.astype(float).tolist(),
+        }

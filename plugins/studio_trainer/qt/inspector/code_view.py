@@ -1,0 +1,72 @@
+"""Code view: the source of a layer's attention or block type, read-only, scrolled to its
+class (a plugin's attention type shows the plugin's file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor, QTextFormat
+from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
+
+from studio.widgets import tint
+
+from .common import View
+
+MAX_SOURCE = 2_000_000  # bytes: a larger "source file" is not shown
+
+
+class CodeView(View):
+    title = "Code"
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.where = QLabel("Show code (in Attention or Attribution) opens a layer's source here.", wordWrap=True)
+        self.where.setObjectName("trainer:inspector-code-where")
+        layout.addWidget(self.where)
+        self.source = QPlainTextEdit(readOnly=True, objectName="trainer:inspector-code")
+        self.source.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.source.setFont(QFont("monospace"))
+        layout.addWidget(self.source, 1)
+        self.location: tuple[str, int, str] | None = None
+
+    def draw(self) -> None:
+        pass  # drawn by show_location
+
+    def show_location(self, file: str, line: int, name: str) -> None:
+        """Show ``file`` with ``line`` (1-based, the class line) at the top, highlighted."""
+        self.location = (file, line, name)
+        path = Path(file)
+        try:
+            if path.stat().st_size > MAX_SOURCE:
+                raise OSError("the file is too large to show")
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError as exc:
+            self.where.setText(f"⚠ cannot read the source of {name}: {exc}")
+            self.source.clear()
+            return
+        self.where.setText(f"<b>{name}</b> · {file}:{line}")
+        self.source.setPlainText(text)
+        block = self.source.document().findBlockByNumber(max(0, line - 1))
+        cursor = QTextCursor(block)
+        self.source.setTextCursor(cursor)
+        selection = QTextEdit.ExtraSelection()
+        selection.cursor = cursor
+        fmt = QTextCharFormat()
+        fmt.setBackground(tint("chosen", 0.35))
+        fmt.setProperty(QTextFormat.Property.FullWidthSelection, True)
+        selection.format = fmt
+        self.source.setExtraSelections([selection])
+        self.source.verticalScrollBar().setValue(max(0, line - 1))
+
+    def top_line(self) -> str:
+        """The first line on screen (tests: the class line)."""
+        return self.source.firstVisibleBlock().text()
+
+    def as_json(self) -> dict[str, Any]:
+        if self.location is None:
+            return {"view": "code"}
+        file, line, name = self.location
+        return {"view": "code", "file": file, "line": line, "name": name}

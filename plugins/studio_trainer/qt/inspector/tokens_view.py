@@ -1,0 +1,153 @@
+"""Tokens view: the text as tokens shaded by how unlikely the model found each one; click a
+token to choose the position the other views look at, hover one to see its alternatives."""
+
+from __future__ import annotations
+
+import html
+import math
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QTextCharFormat, QTextCursor
+from PySide6.QtWidgets import QLabel, QTextBrowser, QTextEdit, QVBoxLayout, QWidget
+
+from studio.widgets import set_tone, text_colour, tint, tone
+
+from .common import View, id_text, prob_text, shade_colours, shade_of, shown, token_html
+
+REPLY_MARK = "▶"
+
+
+class TokensView(View):
+    title = "Tokens"
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.text = QTextBrowser(objectName="trainer:inspector-tokens", openLinks=False)
+        self.text.setMinimumHeight(60)
+        self.text.anchorClicked.connect(self._clicked)
+        self.text.highlighted.connect(self._hovered)
+        layout.addWidget(self.text, 3)
+        self.detail = QLabel(wordWrap=True, objectName="trainer:inspector-token-detail")
+        self.detail.setTextFormat(self.detail.textFormat().RichText)
+        layout.addWidget(self.detail, 1)
+        self.offsets: list[tuple[int, int]] = []  # each token's (start, length) in the document
+
+    def draw(self) -> None:
+        insp = self.inspection
+        colours = [c.name() for c in shade_colours()]
+        fg = text_colour().name()
+        parts = []
+        self.offsets = []
+        at = 0
+        probs = np.exp(np.asarray(insp.logprobs, dtype=np.float64))
+        reply_start = getattr(insp, "reply_start", None)
+        for i, token in enumerate(insp.tokens):
+            if reply_start is not None and i == reply_start:
+                parts.append(f'<b style="color:{tone("info").name()}">{REPLY_MARK}</b>')
+                at += len(REPLY_MARK)
+            body, length = token_html(token)
+            bucket = shade_of(float(probs[i]))
+            style = f"color:{fg};background:{colours[bucket]}" if bucket >= 0 else f"color:{fg}"
+            parts.append(f'<a href="#t{i}" style="{style};text-decoration:none">{body}</a>')
+            self.offsets.append((at, length))
+            at += length
+        self.text.setHtml(f'<div style="font-family:monospace">{"".join(parts)}</div>')
+        self._select(self.position)
+        self.describe(self.position)
+
+    def set_position(self, position: int) -> None:
+        super().set_position(position)
+        if not self.stale or self.offsets:  # already drawn: move the selection only
+            self.stale = False
+            self._select(position)
+            self.describe(position)
+
+    def set_inspection(self, inspection: Any) -> None:
+        super().set_inspection(inspection)
+        self.offsets = []
+
+    def _select(self, position: int) -> None:
+        if not 0 <= position < len(self.offsets):
+            self.text.setExtraSelections([])
+            return
+        start, length = self.offsets[position]
+        cursor = QTextCursor(self.text.document())
+        cursor.setPosition(start)
+        cursor.setPosition(start + length, QTextCursor.MoveMode.KeepAnchor)
+        selection = QTextEdit.ExtraSelection()
+        selection.cursor = cursor
+        fmt = QTextCharFormat()
+        fmt.setBackground(tint("chosen", 0.6))
+        fmt.setFontUnderline(True)
+        selection.format = fmt
+        self.text.setExtraSelections([selection])
+        view_cursor = QTextCursor(cursor)
+        view_cursor.clearSelection()
+        self.text.setTextCursor(view_cursor)
+        self.text.ensureCursorVisible()
+
+    def selected_text(self) -> str:
+        """The text of the chosen token as the document holds it (tests)."""
+        selections = self.text.extraSelections()
+        return selections[0].cursor.selectedText() if selections else ""
+
+    def _position(self, url: QUrl) -> int | None:
+        fragment = url.fragment() or url.toString().lstrip("#")
+        return int(fragment[1:]) if fragment.startswith("t") and fragment[1:].isdigit() else None
+
+    def _clicked(self, url: QUrl) -> None:
+        position = self._position(url)
+        if position is not None:
+            self.position_chosen.emit(position)
+
+    def _hovered(self, url: QUrl) -> None:
+        position = self._position(url)
+        self.describe(self.position if position is None else position)
+
+    def describe(self, t: int) -> None:
+        """One token: its probability, rank among the alternatives, the entropy, and the
+        model's likeliest tokens at that step."""
+        insp = self.inspection
+        if insp is None or not 0 <= t < len(insp.tokens):
+            self.detail.clear()
+            return
+        self.detail.setText(self.detail_html(t))
+        set_tone(self.detail, None)
+
+    def detail_html(self, t: int) -> str:
+        insp = self.inspection
+        token = insp.tokens[t]
+        lp = float(insp.logprobs[t])
+        head = f"<b>#{t}</b> <code>{html.escape(shown(token))}</code>"
+        if not math.isfinite(lp):
+            return f"{head} · the first token: nothing predicts it"
+        alternatives = [id_text(insp, i) for i in insp.top_ids[t - 1]]
+        rank = next((r for r, i in enumerate(insp.top_ids[t - 1]) if int(i) == int(insp.ids[t])), None)
+        rank_text = f"rank {rank + 1}" if rank is not None else f"not in the top {len(alternatives)}"
+        entropy = float(insp.entropy[t - 1])
+        top = ", ".join(
+            f"<code>{html.escape(shown(a))}</code> {prob_text(math.exp(float(p)))}"
+            for a, p in zip(alternatives, insp.top_logprobs[t - 1], strict=False)
+        )
+        return (
+            f"{head} · p {prob_text(math.exp(lp))} (log {lp:.3f}) · {rank_text} · entropy {entropy:.2f} nats"
+            f"<br>alternatives: {top}"
+        )
+
+    def as_json(self) -> dict[str, Any]:
+        insp = self.inspection
+        if insp is None:
+            return {}
+        return {
+            "view": "tokens",
+            "model": insp.model,
+            "reply_start": getattr(insp, "reply_start", None),
+            "tokens": [
+                {"token": tok, "logprob": None if not math.isfinite(float(lp)) else float(lp)}
+                for tok, lp in zip(insp.tokens, insp.logprobs, strict=False)
+            ],
+        }

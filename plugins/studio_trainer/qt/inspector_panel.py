@@ -1,0 +1,410 @@
+"""The Inspector panel: one forward pass with hooks over a text (or a recorded model call's
+prompt + reply), seen as tokens, attention, the logit lens, attribution, activations, the
+layer's source, and interventions. The inspection runs on a worker thread (torch is
+imported there, never when this module loads); the views draw lazily, when shown."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QApplication,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.api import Folders, Panel, PanelContext
+from studio.widgets import ModelPicker, set_tone
+
+from .inspector.activations_view import ActivationsView
+from .inspector.attention_view import AttentionView
+from .inspector.attribution_view import AttributionView
+from .inspector.code_view import CodeView
+from .inspector.common import View
+from .inspector.intervene_view import InterveneView
+from .inspector.lens_view import LensView
+from .inspector.runner import Runner
+from .inspector.tokens_view import TokensView
+
+PREFIX = "studio/"
+TAB_TIPS = {
+    "Tokens": "The tokens shaded by how unlikely each was; click one to choose the position",
+    "Attention": "Every layer × head; click one for its full map",
+    "Lens": "Logit lens: each layer's prediction of the next token",
+    "Attribution": "How much each layer and head pushed toward the chosen position's target",
+    "Activations": "Residual and MLP norms per layer; a layer's MLP histogram",
+    "Code": "The source of a layer's attention or block type",
+    "Intervene": "Ablate a head or a layer, or patch the residual stream, and see the change",
+}
+
+
+def run_inspection(
+    model: str, text: str, top_k: int, folders: Folders, reply_start: int | None, prompt: str | None, record: Any
+) -> tuple[Any, tuple[bool, str] | None]:
+    """On the worker thread: the inspection, its reply start (from the prompt's characters
+    when only those are known), and the verdict on a recorded call."""
+    from ..inspect import inspect_record, inspect_text
+
+    if record is not None:  # by the recorded token ids: the check compares like with like
+        inspection = inspect_record(record, top_k=top_k, folders=folders)
+    else:
+        inspection = inspect_text(model, text, top_k=top_k, folders=folders, reply_start=reply_start)
+    if inspection.reply_start is None and prompt:
+        at = 0
+        for i, token in enumerate(inspection.tokens):
+            if at >= len(prompt):
+                inspection.reply_start = i
+                break
+            at += len(token)
+    verdict = inspection.check_record(record) if record is not None else None
+    return inspection, verdict
+
+
+def load_inspection(folder: Path) -> tuple[Any, None]:
+    from ..inspect import Inspection
+
+    return Inspection.load(folder), None
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities (the first token's log-probability) as null: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist"):
+        return json_safe(value.tolist())
+    return value
+
+
+def model_ref(model: str) -> str:
+    model = model.strip()
+    return model[len(PREFIX) :] if model.startswith(PREFIX) and not Path(model).exists() else model
+
+
+class InspectorPanel(QWidget, Panel):
+    def __init__(self, ctx: PanelContext, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self.inspection: Any = None
+        self.position = 0
+        self.runner = Runner(self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+
+        inputs = QHBoxLayout()
+        self.model = ModelPicker(ctx, "inspector", placeholder="a run id, run folder or checkpoint folder")
+        self.model.setObjectName("trainer:inspector-model")
+        self.top_k = QSpinBox(minimum=1, maximum=50, value=10, prefix="top-k ", objectName="trainer:inspector-top-k")
+        inputs.addWidget(self.model, 1)
+        inputs.addWidget(self.top_k)
+        layout.addLayout(inputs)
+        self.text = QPlainTextEdit(objectName="trainer:inspector-text")
+        self.text.setPlaceholderText("the text to inspect (Ctrl+Return inspects it)")
+        self.text.setMaximumHeight(64)
+        self.text.setMinimumHeight(36)
+        layout.addWidget(self.text)
+
+        actions = QHBoxLayout()
+        self.inspect_button = QPushButton("Inspect", objectName="trainer:inspector-inspect")
+        self.inspect_button.setToolTip("One forward pass with hooks over the text (Ctrl+Return)")
+        self.inspect_button.clicked.connect(self.inspect_text)
+        self.cancel_button = QPushButton("Cancel", objectName="trainer:inspector-cancel", visible=False)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.busy = QProgressBar(objectName="trainer:inspector-busy", visible=False, maximumWidth=80)
+        self.busy.setRange(0, 0)
+        self.copy_button = QPushButton("Copy as JSON", objectName="trainer:inspector-copy")
+        self.copy_button.setToolTip("What the current view shows, as JSON, to the clipboard")
+        self.copy_button.clicked.connect(self.copy_json)
+        self.save_button = QPushButton("Save…", objectName="trainer:inspector-save")
+        self.save_button.setToolTip("Save the inspection (a folder of safetensors + JSON)")
+        self.save_button.clicked.connect(self.save_dialog)
+        self.open_button = QPushButton("Open…", objectName="trainer:inspector-open")
+        self.open_button.setToolTip("Open a saved inspection folder or a token record (.json)")
+        self.open_button.clicked.connect(self.open_dialog)
+        for widget in (self.inspect_button, self.cancel_button, self.busy):
+            actions.addWidget(widget)
+        actions.addStretch(1)
+        for widget in (self.copy_button, self.save_button, self.open_button):
+            actions.addWidget(widget)
+        layout.addLayout(actions)
+        key = QShortcut(QKeySequence("Ctrl+Return"), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+        key.setWhatsThis("Inspect: one forward pass with hooks over the Inspector's text")
+        key.activated.connect(self.inspect_text)
+
+        self.banner = QLabel(wordWrap=True, objectName="trainer:inspector-banner")
+        self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.banner)
+
+        self.tabs = QTabWidget(objectName="trainer:inspector-tabs")
+        self.tabs.setUsesScrollButtons(False)  # every view's tab shows: the panel asks for their width
+        self.tokens = TokensView()
+        self.attention = AttentionView(self.runner)
+        self.lens = LensView()
+        self.attribution = AttributionView()
+        self.activations = ActivationsView()
+        self.code = CodeView()
+        self.intervene = InterveneView(self.runner)
+        self.views: list[View] = [
+            self.tokens,
+            self.attention,
+            self.lens,
+            self.attribution,
+            self.activations,
+            self.code,
+            self.intervene,
+        ]
+        for view in self.views:
+            index = self.tabs.addTab(view, view.title)
+            self.tabs.setTabToolTip(index, TAB_TIPS.get(view.title, view.title))
+            view.position_chosen.connect(self.set_position)
+            view.show_code.connect(self.show_code)
+        self.tabs.currentChanged.connect(lambda _: self.current_view().refresh())
+        layout.addWidget(self.tabs, 1)
+        self._set_busy(False)
+        self._update_actions()
+
+    # ---- running an inspection
+
+    def inspect_text(self) -> None:
+        """Inspect the text box's text with the chosen model (the button, Ctrl+Return)."""
+        self.inspect(self.model.value(), self.text.toPlainText())
+
+    def inspect(
+        self,
+        model: str,
+        text: str,
+        reply_start: int | None = None,
+        *,
+        prompt: str | None = None,
+        record: Any = None,
+        note: str = "",
+    ) -> None:
+        """Inspect ``text`` with ``model`` (a run id, folder, or ``studio/<ref>``): the public
+        entry of other panels (Generate). ``reply_start`` (a token index) or ``prompt`` (the
+        text before the reply) marks where the reply begins; ``record``: a TokenRecord whose
+        logprobs are checked against the recomputed ones."""
+        if self.model.value() != model:
+            self.model.set_value(model)
+        if self.text.toPlainText() != text:
+            self.text.setPlainText(text)
+        ref = model_ref(model)
+        if not ref:
+            self.error("Choose a model first: a trained run, a checkpoint or a quantized folder.")
+            return
+        if not text:
+            self.error("Type a text to inspect.")
+            return
+        self.model.remember()
+        self._save_settings()
+        top_k, folders = self.top_k.value(), self.ctx.folders
+        self._set_busy(True)
+        self.say(f"Inspecting {len(text)} characters with {ref}…{note}")
+        self.runner.submit(
+            "inspect",
+            lambda: run_inspection(ref, text, top_k, folders, reply_start, prompt, record),
+            self._inspected,
+            self._failed,
+        )
+
+    def cancel(self) -> None:
+        """Stop waiting: the running pass finishes on its thread and is dropped."""
+        self.runner.cancel("inspect")
+        self._set_busy(False)
+        self.say("Cancelled.")
+
+    def _failed(self, message: str) -> None:
+        self._set_busy(False)
+        self.error(message)
+
+    def _inspected(self, result: tuple[Any, tuple[bool, str] | None]) -> None:
+        self._set_busy(False)
+        inspection, verdict = result
+        self.show_inspection(inspection)
+        unavailable = getattr(inspection, "unavailable", []) or []
+        missing = f" · not available: {'; '.join(unavailable)}" if unavailable else ""
+        summary = (
+            f"{len(inspection.tokens)} tokens · {inspection.n_layer} layers × {inspection.n_head or '?'} heads{missing}"
+        )
+        if verdict is None:
+            self.say(summary)
+        else:
+            match, message = verdict
+            self.say(f"{'✓' if match else '⚠'} {message} · {summary}", "success" if match else "warning")
+
+    def show_inspection(self, inspection: Any) -> None:
+        """Show an inspection (its data ready): the current view draws now, the others when shown."""
+        self.inspection = inspection
+        self.position = max(0, len(inspection.tokens) - 1)
+        for view in self.views:
+            view.set_inspection(inspection)
+            view.position = self.position
+        self._update_actions()
+        self.current_view().refresh()
+
+    def set_position(self, position: int) -> None:
+        """The position the views look at (a token clicked, a query row pinned, a lens column)."""
+        if self.inspection is None:
+            return
+        self.position = max(0, min(position, len(self.inspection.tokens) - 1))
+        for view in self.views:
+            view.set_position(self.position)
+        self.current_view().refresh()
+
+    def current_view(self) -> View:
+        widget = self.tabs.currentWidget()
+        return widget if isinstance(widget, View) else self.tokens
+
+    def show_code(self, layer: int, part: str) -> None:
+        if self.inspection is None:
+            return
+        try:
+            file, line, name = self.inspection.code_location(layer, part)
+        except Exception as exc:  # a type without a source file: said in the Code view
+            self.code.where.setText(f"⚠ {exc}")
+        else:
+            self.code.show_location(file, line, name)
+        self.tabs.setCurrentWidget(self.code)
+
+    # ---- files
+
+    def open_path(self, path: Path) -> None:
+        """A saved inspection folder, or a token record (``*.json``) of a local model call."""
+        path = Path(path)
+        if path.is_file() and path.name == "inspection.json":
+            path = path.parent
+        if path.is_dir():
+            self._set_busy(True)
+            self.say(f"Opening {path}…")
+            self.runner.submit("inspect", lambda: load_inspection(path), self._opened, self._failed)
+            return
+        self.open_record(path)
+
+    def _opened(self, result: tuple[Any, None]) -> None:
+        self._set_busy(False)
+        inspection = result[0]
+        self.model.set_value(str(inspection.model))
+        self.text.setPlainText("".join(inspection.tokens))
+        self.show_inspection(inspection)
+        self.say(f"Opened a saved inspection: {len(inspection.tokens)} tokens of {inspection.model}")
+
+    def open_record(self, path: Path) -> None:
+        """Inspect a recorded call's prompt + reply with its model, and check its logprobs."""
+        from studio.api import TokenRecord
+
+        try:
+            record = TokenRecord.load(path)
+        except Exception as exc:
+            self.error(f"cannot open {path.name}: {exc}")
+            return
+        reply_start = len(record.prompt_ids) if record.prompt_ids else None
+        self.inspect(
+            record.model,
+            record.prompt + record.reply,
+            reply_start,
+            prompt=record.prompt,
+            record=record,
+            note=" (checking the recorded log-probabilities)",
+        )
+
+    def save_to(self, folder: Path) -> Path:
+        return Path(self.inspection.save(Path(folder)))
+
+    def save_dialog(self) -> None:
+        if self.inspection is None:
+            return
+        path, _ = QFileDialog.getSaveFileName(self, "Save the inspection as a folder", str(self.ctx.workspace))
+        if not path:
+            return
+        try:
+            saved = self.save_to(Path(path))
+        except Exception as exc:
+            self.error(f"could not save: {exc}")
+            return
+        self.say(f"Saved to {saved}")
+
+    def open_dialog(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Open an inspection or a token record",
+            str(self.ctx.workspace),
+            "Inspections and token records (*.json)",
+        )
+        if path:
+            self.open_path(Path(path))
+
+    def view_json(self, view: View | None = None) -> str:
+        return json.dumps(json_safe((view or self.current_view()).as_json()), indent=1, ensure_ascii=False)
+
+    def copy_json(self) -> None:
+        QApplication.clipboard().setText(self.view_json())
+        self.say(f"Copied the {self.current_view().title} view as JSON.")
+
+    # ---- the banner, the busy state, settings
+
+    def say(self, text: str, tone: str | None = None) -> None:
+        self.banner.setText(text)
+        set_tone(self.banner, tone)
+
+    def error(self, text: str) -> None:
+        self.say(f"⚠ {' '.join(str(text).split())}", "error")
+
+    def _set_busy(self, busy: bool) -> None:
+        self.busy.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        self.inspect_button.setEnabled(not busy)
+
+    def _update_actions(self) -> None:
+        has = self.inspection is not None
+        self.copy_button.setEnabled(has)
+        self.save_button.setEnabled(has)
+
+    def _save_settings(self) -> None:
+        self.ctx.save_settings({**self.ctx.settings(), "inspector": self.save_state()})
+
+    def save_state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.value(),
+            "text": self.text.toPlainText()[:20_000],
+            "top_k": self.top_k.value(),
+            "view": self.current_view().title,
+        }
+
+    def restore_state(self, state: dict[str, Any]) -> None:
+        if isinstance(state.get("model"), str):
+            self.model.set_value(state["model"])
+        if isinstance(state.get("text"), str):
+            self.text.setPlainText(state["text"])
+        if isinstance(state.get("top_k"), int):
+            self.top_k.setValue(state["top_k"])
+        titles = [view.title for view in self.views]
+        if state.get("view") in titles:
+            self.tabs.setCurrentIndex(titles.index(state["view"]))
+
+    def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt naming
+        """The shell's scroll area asks this: the views' plots share whatever height there
+        is, so the panel scrolls only below its minimum, not below its preferred height."""
+        return self.minimumSizeHint().height()
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt naming
+        self.runner.cancel("inspect")
+        super().closeEvent(event)
+
+
+def create(ctx: PanelContext) -> QWidget:
+    return InspectorPanel(ctx)

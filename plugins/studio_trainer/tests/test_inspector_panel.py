@@ -1,0 +1,236 @@
+"""The Inspector panel, offscreen, on a tiny random model with the real engine: a token
+record opens with its verdict, heads open full maps, the lens and attribution fill, Show
+code jumps to the attention class, an ablation moves the distribution, bad input is one
+error line, Copy as JSON is JSON; the trainer's open hook claims what it should."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+import studio_trainer.hooks as trainer_hooks
+from studio.api import JobOutcome, RunStatus, TokenRecord
+from studio.testing import assert_fits, assert_no_overlap
+
+pytestmark = pytest.mark.gui
+
+CHARS = list("abcdefghijklmnopqrs ")
+PROMPT, REPLY = "abc def ", "ghij"
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    """A 2-layer, 2-head, 32-wide random model with a 24-token context, saved once."""
+    import torch
+
+    from studio_trainer.config import ModelConfig
+    from studio_trainer.data.tokenizer import CharTokenizer
+    from studio_trainer.model.gpt import GPT
+    from studio_trainer.train.checkpoint import save_checkpoint
+
+    torch.manual_seed(0)
+    config = ModelConfig(n_layer=2, n_head=2, n_embd=32, block_size=24, vocab_size=len(CHARS) + 1)
+    return save_checkpoint(
+        tmp_path_factory.mktemp("inspector") / "ckpt", GPT(config), CharTokenizer(CHARS), step=1, val_loss=None
+    )
+
+
+def record_of(checkpoint, folder, shift: float = 0.0):
+    """A token record of PROMPT → REPLY whose logprobs are the engine's own (plus ``shift``)."""
+    from studio_trainer.inspect import inspect_text
+
+    inspection = inspect_text(checkpoint, PROMPT + REPLY, top_k=3)
+    start = len(PROMPT)
+    logprobs = [float(v) + shift for v in inspection.logprobs[start:]]
+    top = [[inspection.token(int(i)) for i in row] for row in inspection.top_ids[start - 1 : -1]]
+    top_lp = [[float(v) for v in row] for row in inspection.top_logprobs[start - 1 : -1]]
+    record = TokenRecord(
+        model=f"studio/{checkpoint}",
+        prompt=PROMPT,
+        reply=REPLY,
+        reply_tokens=list(REPLY),
+        logprobs=logprobs,
+        top_tokens=top,
+        top_logprobs=top_lp,
+        prompt_tokens=list(PROMPT),
+        prompt_ids=list(inspection.ids[:start]),
+        reply_ids=list(inspection.ids[start:]),
+    )
+    return record.save(folder, "call-1" if not shift else "call-2")
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window(("trainer", trainer_hooks))
+
+
+def click_token(qtbot, view, position):
+    """A real mouse click on the token's text (an anchor in the document)."""
+    from PySide6.QtCore import QPoint, Qt
+    from PySide6.QtGui import QTextCursor
+
+    cursor = QTextCursor(view.text.document())
+    cursor.setPosition(view.offsets[position][0])
+    rect = view.text.cursorRect(cursor)
+    qtbot.mouseClick(view.text.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.x() + 3, rect.center().y()))
+
+
+def hover(qtbot, heatmap, row, col):
+    """Move the mouse over a heat map's cell (through the widget, as a user does)."""
+    from PySide6.QtCore import QEvent, QPointF, Qt
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtWidgets import QApplication
+
+    point = QPointF(heatmap.mapFromScene(heatmap.view.mapViewToScene(QPointF(col + 0.5, row + 0.5))))
+    viewport = heatmap.viewport()
+    event = QMouseEvent(
+        QEvent.Type.MouseMove,
+        point,
+        QPointF(viewport.mapToGlobal(point.toPoint())),
+        Qt.MouseButton.NoButton,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    QApplication.sendEvent(viewport, event)
+
+
+def inspected(qtbot, panel):
+    qtbot.waitUntil(lambda: not panel.runner.busy("inspect"), timeout=10_000)
+    assert panel.inspection is not None, panel.banner.text()
+    return panel.inspection
+
+
+def test_a_token_record_opens_in_the_inspector_and_every_view_fills(window, qtbot, checkpoint, tmp_path):
+    json_path = record_of(checkpoint, tmp_path)
+    assert window.open_path(json_path)
+    panel = window.panels["trainer:inspector"]
+    inspection = inspected(qtbot, panel)
+    # the tokens, the reply marked, the recomputed logprobs said to match
+    assert inspection.tokens == list(PROMPT + REPLY) and inspection.reply_start == len(PROMPT)
+    assert "▶" in panel.tokens.text.toPlainText() and "ghij" in panel.tokens.text.toPlainText()
+    assert panel.banner.text().startswith("✓"), panel.banner.text()
+    assert panel.tokens.selected_text() == "j"  # the last position is chosen
+    click_token(qtbot, panel.tokens, 4)
+    assert panel.position == 4 and panel.tokens.selected_text() == "d"
+    assert "rank" in panel.tokens.detail.text()
+
+    # attention: the grid, then a head's full map
+    panel.tabs.setCurrentWidget(panel.attention)
+    qtbot.waitUntil(lambda: panel.attention.grid.count() == 4, timeout=10_000)
+    item = panel.attention.grid.item(3)
+    panel.attention.grid.itemClicked.emit(item)
+    qtbot.waitUntil(panel.attention.map_shown, timeout=10_000)
+    assert panel.attention.full.shape == (12, 12) and panel.attention.head == (1, 1)
+    assert panel.attention.map.image.image is not None
+    assert "query 4" in panel.attention.strip.toPlainText()  # the chosen position
+    hover(qtbot, panel.attention.map, row=9, col=2)  # the mouse over another query row
+    qtbot.waitUntil(lambda: "query 9" in panel.attention.strip.toPlainText(), timeout=2000)
+    attention = json.loads(panel.view_json())
+    assert attention["layer"] == 1 and math.isclose(sum(k["weight"] for k in attention["top_keys"]), 1, abs_tol=1e-4)
+
+    # the code of the attention type, at its class line
+    panel.attention.code_button.click()
+    assert panel.tabs.currentWidget() is panel.code
+    assert panel.code.top_line().startswith("class CausalSelfAttention"), panel.code.top_line()
+
+    # the logit lens and the attribution fill
+    panel.tabs.setCurrentWidget(panel.lens)
+    assert panel.lens.map.image.image.shape == (3, 12)
+    assert "top" in panel.lens.detail.text()
+    lens = json.loads(panel.view_json())
+    assert [row["layer"] for row in lens["layers"]] == [0, 1, 2]
+    panel.tabs.setCurrentWidget(panel.attribution)
+    attribution = json.loads(panel.view_json())
+    assert len(attribution["attn"]) == 2 and len(attribution["heads"]) == 2
+    assert any(abs(v) > 0 for v in attribution["attn"] + attribution["mlp"])
+    panel.tabs.setCurrentWidget(panel.activations)
+    assert len(json.loads(panel.view_json())["resid_norm"]) == 3
+
+    # an ablation moves the next-token distribution
+    panel.tabs.setCurrentWidget(panel.intervene)
+    panel.intervene.layer.setValue(1)
+    panel.intervene.head.setValue(0)
+    panel.intervene.run_button.click()
+    qtbot.waitUntil(lambda: panel.intervene.effect is not None, timeout=10_000)
+    effect = json.loads(panel.view_json())
+    assert effect["kl"] > 0 and "KL" in panel.intervene.status.text()
+    panel.copy_json()
+    from PySide6.QtWidgets import QApplication
+
+    assert json.loads(QApplication.clipboard().text())["view"] == "intervene"
+
+    # readable at 1366×768: nothing drawn over anything
+    window.resize(1366, 768)
+    window.show_panel("trainer:inspector")  # widened to its content, as when first opened
+    qtbot.wait(10)
+    assert_fits(window, 1366, 768)
+    assert_no_overlap(panel)
+    assert panel.tabs.tabBar().sizeHint().width() <= panel.tabs.width(), "the view tabs do not all show"
+
+    # saved and opened again: the same tokens, no model needed for the lens
+    saved = panel.save_to(tmp_path / "saved")
+    assert trainer_hooks.studio_open_path(saved) is not None
+    assert window.open_path(saved)
+    qtbot.waitUntil(lambda: panel.inspection is not inspection, timeout=10_000)
+    assert panel.inspection.tokens == inspection.tokens and "saved inspection" in panel.banner.text()
+
+
+def test_a_record_that_does_not_match_says_so(window, qtbot, checkpoint, tmp_path):
+    assert window.open_path(record_of(checkpoint, tmp_path, shift=0.5))
+    panel = window.panels["trainer:inspector"]
+    inspected(qtbot, panel)
+    assert panel.banner.text().startswith("⚠"), panel.banner.text()
+
+
+def test_the_generate_panel_opens_its_output_in_the_inspector(window, qtbot, checkpoint):
+    generate = window.show_panel("trainer:generate")
+    assert not generate.inspect_button.isEnabled()  # nothing generated yet
+    generate.checkpoint.set_value(str(checkpoint))
+    generate._show(
+        "abc ", JobOutcome("run-1", RunStatus.SUCCEEDED, checkpoint, result={"text": "defg"})
+    )  # what a finished job hands it
+    assert generate.inspect_button.isEnabled()
+    generate.inspect_button.click()
+    panel = window.panels["trainer:inspector"]
+    inspection = inspected(qtbot, panel)
+    assert "".join(inspection.tokens) == "abc defg" and inspection.reply_start == 4
+
+
+def test_bad_input_is_one_error_line_and_state_is_kept(window, qtbot, checkpoint, tmp_path):
+    panel = window.show_panel("trainer:inspector")
+    panel.inspect(str(tmp_path / "no-such-model"), "abc")
+    qtbot.waitUntil(lambda: not panel.runner.busy("inspect"), timeout=10_000)
+    assert panel.banner.text().startswith("⚠") and "\n" not in panel.banner.text()
+    assert panel.inspection is None
+
+    panel.top_k.setValue(4)
+    panel.inspect(str(checkpoint), "abcdefghij" * 3)  # 30 tokens; the context is 24
+    qtbot.waitUntil(lambda: not panel.runner.busy("inspect"), timeout=10_000)
+    assert "context" in panel.banner.text() and panel.banner.text().startswith("⚠"), panel.banner.text()
+
+    panel.text.setPlainText("abc")
+    panel.tabs.setCurrentWidget(panel.lens)
+    state = panel.save_state()
+    other = window.show_panel("trainer:inspector").__class__(panel.ctx)
+    other.restore_state(state)
+    assert (other.model.value(), other.text.toPlainText(), other.top_k.value()) == (str(checkpoint), "abc", 4)
+    assert other.current_view() is other.lens
+
+
+def test_the_trainer_claims_inspections_and_local_token_records_only(tmp_path, checkpoint):
+    local = record_of(checkpoint, tmp_path)
+    action = trainer_hooks.studio_open_path(local)
+    assert action is not None and action.panel == "trainer:inspector"
+    remote = tmp_path / "remote.json"
+    remote.write_text(json.dumps({"format": "studio.token-record/1", "model": "openai/gpt-4o-mini"}))
+    assert trainer_hooks.studio_open_path(remote) is None
+    other = tmp_path / "other.json"
+    other.write_text("{not json")
+    assert trainer_hooks.studio_open_path(other) is None
+    folder = tmp_path / "insp"
+    folder.mkdir()
+    (folder / "inspection.json").write_text("{}")
+    action = trainer_hooks.studio_open_path(folder)
+    assert action is not None and action.panel == "trainer:inspector"
