@@ -41,6 +41,7 @@ from .timeline import Timeline
 from .token_view import TokenView
 from .trace_model import SPAN_ID_ROLE, SpanFilter, SpanTreeModel
 
+EXPAND_LIMIT = 3000  # spans: up to this many, a run opens with its nodes expanded
 KINDS = ("", "workflow", "node", "module", "predictor", "llm", "load", "parse", "tool", "retriever")
 #: span statuses: ok, error, cached, and a cancelled or (not yet ended) running span, named as runs are
 STATUSES = ("", "ok", "error", "cached", RunStatus.CANCELLED, RunStatus.RUNNING)
@@ -260,20 +261,35 @@ class TraceView(QWidget):
         if model is None and self.isVisible():  # a hidden panel reads it when shown: not at the studio's start
             model = self.panel.load_past(run_id)
         self.proxy.setSourceModel(model)  # type: ignore[arg-type]  # None (no run shown) is Qt's "no model"
-        if model is not None:
-            self.tree.expandToDepth(1)
-            for column, width in enumerate((260, 70, 70, 80, 60, 80, 160)):
-                self.tree.setColumnWidth(column, width)
+        # a hidden view (Compare's, while off) lays out its tree and timeline when shown:
+        # for a 10,000-span run that is most of the time opening it takes
+        self._layout_pending = model is not None and not self.isVisible()
+        if model is not None and not self._layout_pending:
+            self._lay_out()
         self.refresh()
 
+    def _lay_out(self) -> None:
+        self._layout_pending = False
+        model = self.panel.models.get(self.run_id)
+        # the nodes under each workflow, opened; a very large run (thousands of nodes) shows
+        # its workflows' nodes closed: opening each costs more than the rest of the loading
+        self.tree.expandToDepth(1 if model is None or len(model.tree) <= EXPAND_LIMIT else 0)
+        for column, width in enumerate((260, 70, 70, 80, 60, 80, 160)):
+            self.tree.setColumnWidth(column, width)
+
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        """The run picked while the panel was hidden is read now."""
+        """The run picked while the panel was hidden is read (or laid out) now."""
         super().showEvent(event)
         if self.run_id and self.run_id not in self.panel.models and self.run_id not in self.panel.unreadable:
             self.show_run(self.run_id)
+        elif getattr(self, "_layout_pending", False):
+            self._lay_out()
+            self.refresh()
 
     def refresh(self) -> None:
         model = self.panel.models.get(self.run_id)
+        if model is not None and getattr(self, "_layout_pending", False):
+            return  # hidden: refreshed when shown
         if model is None:
             problem = self.panel.unreadable.get(self.run_id)
             self.totals.setText(
@@ -498,6 +514,8 @@ class TracePanel(QWidget, Panel):
         self.models[run_id] = model
         self.run_dirs[run_id] = path if path.is_dir() else path.parent
         for view in (self.view, self.other):
+            if view.run_id == run_id:  # a run shown already (a past run, read again): the new model
+                view.show_run(run_id)
             view.refresh_runs()
         self.view.run_box.setCurrentIndex(self.view.run_box.findData(run_id))
 
