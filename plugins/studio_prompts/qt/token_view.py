@@ -27,7 +27,6 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTextBrowser,
-    QToolTip,
     QVBoxLayout,
     QWidget,
 )
@@ -94,8 +93,10 @@ def tokens_html(record: TokenRecord) -> str:
         "<p><b>Reply</b> <i>(shaded by probability: the stronger the tint, the less likely; "
         "hover or click a token)</i></p><p style='line-height: 140%'>"
     )
+    shades: dict[int, str] = {}  # 64 levels of probability: a long reply asks the theme 64 times at most
     for i, token in enumerate(record.reply_tokens):
-        colour = shade(probability(record.logprobs[i])).name()
+        level = round(probability(record.logprobs[i]) * 63)
+        colour = shades.get(level) or shades.setdefault(level, shade(level / 63).name())
         tip = html.escape(step_summary(record, i), quote=True)
         parts.append(
             f"<a href='tok:{i}' title='{tip}' style='text-decoration:none; color:{text}; "
@@ -141,8 +142,7 @@ class TokenView(QWidget):
         self._loaded_for: tuple[str, str] | None = None
         self.message = QLabel(objectName="token_message", wordWrap=True)
         self.text = QTextBrowser(objectName="token_text", openLinks=False)
-        self.text.anchorClicked.connect(self._clicked)
-        self.text.highlighted.connect(self._hovered)
+        self.text.anchorClicked.connect(self._clicked)  # hovering shows the token's tooltip (its title)
         self.detail = QTextBrowser(objectName="token_detail")
         self.copy = QPushButton("Copy as JSON", objectName="copy_tokens")
         self.copy.clicked.connect(self.copy_json)
@@ -251,13 +251,6 @@ class TokenView(QWidget):
         text = url.toString()
         if text.startswith("tok:"):
             self.select_token(int(text[4:]))
-
-    def _hovered(self, url: QUrl) -> None:
-        text = url.toString()
-        if self.record is not None and text.startswith("tok:"):
-            from PySide6.QtGui import QCursor
-
-            QToolTip.showText(QCursor.pos(), step_summary(self.record, int(text[4:])), self.text)
 
     # ---- actions
 

@@ -20,7 +20,7 @@ from .conftest import fields
 from .helpers import predict_node, write_workflow
 
 
-def _run(tmp_path, job_context, server, name: str, config: dict | None, cache: bool = False):
+def _run(tmp_path, job_context, server, name: str, config: dict | None, cache: bool = False, **model):
     extra: dict = {"config": config} if config else {}
     node = predict_node("country -> capital", {"country": "input.country"}, **extra)
     path = write_workflow(
@@ -28,7 +28,7 @@ def _run(tmp_path, job_context, server, name: str, config: dict | None, cache: b
         nodes={"ask": node},
         inputs={"country": "str"},
         outputs={"capital": "ask.capital"},
-        model={"model": "openai/fake-model", "api_base": server.url},
+        model={"model": "openai/fake-model", "api_base": server.url, **model},
     )
     ctx = job_context(name)
     params = RunParams(workflow=str(path), inputs={"country": "France"}, cache=cache, retries=0)
@@ -67,6 +67,13 @@ def test_logprobs_off_records_nothing_and_says_so(tmp_path, job_context, server)
     assert "logprobs" not in server.requests[-1]
     assert "token_record" not in llm and llm["token_note"] == NOT_ASKED
     assert not (run_dir / "tensors").exists()
+
+
+def test_the_workflows_model_can_ask_for_logprobs(tmp_path, job_context, server):
+    run_dir, llm = _run(tmp_path, job_context, server, "wf", None, logprobs=True, top_logprobs=2)
+    assert server.requests[-1]["top_logprobs"] == 2
+    record = TokenRecord.load(run_dir / llm["token_record"])
+    assert "".join(record.reply_tokens) == llm["reply"] and {len(t) for t in record.top_tokens} == {2}
 
 
 def test_a_cache_hit_keeps_its_tokens(tmp_path, job_context, server):

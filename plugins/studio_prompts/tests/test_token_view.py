@@ -76,6 +76,8 @@ def test_the_tokens_tab(window, run, monkeypatch):
     assert "Paris" in html and "↵" in html  # the newline token is marked, not lost
     # shading: the unlikely "\n" (p 0.05) gets a stronger tint than " Paris" (p 0.9)
     fmt_colours = _backgrounds(tokens.text)
+    tips = _tooltips(tokens.text)
+    assert "p = 0.9000" in tips["\u00a0Paris"] and "rank 1 of top 2" in tips["\u00a0Paris"]  # shown on hover
     newline = next(colour for text, colour in fmt_colours.items() if text.startswith("↵"))
     assert fmt_colours["\u00a0Paris"] != newline and _strength(newline) > _strength(fmt_colours["\u00a0Paris"])
     # the hovered / clicked token: alternatives, rank, entropy estimated from the top-k (no exact entropy)
@@ -121,15 +123,23 @@ def _strength(colour: str) -> float:
     return sum(abs(x - y) for x, y in zip(a.getRgb()[:3], b.getRgb()[:3], strict=True))
 
 
+def _tooltips(browser) -> dict[str, str]:
+    return _fragments(browser, lambda fmt: fmt.toolTip())
+
+
 def _backgrounds(browser) -> dict[str, str]:
-    """Each text fragment of the browser's document → its background colour."""
+    return _fragments(browser, lambda fmt: fmt.background().color().name())
+
+
+def _fragments(browser, what) -> dict[str, str]:
+    """Each text fragment of the browser's document → ``what(its char format)``."""
     out = {}
     block = browser.document().begin()
     while block.isValid():
         it = block.begin()
         while not it.atEnd():
             fragment = it.fragment()
-            out[fragment.text()] = fragment.charFormat().background().color().name()
+            out[fragment.text()] = what(fragment.charFormat())
             it += 1
         block = block.next()
     return out
