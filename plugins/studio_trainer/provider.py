@@ -7,6 +7,13 @@ by newlines (the template is shown in ``render``: nothing hidden); the model con
 ``<checkpoint>`` is a checkpoint folder, a run folder, or a run id of the active workspace.
 Loaded models are cached per checkpoint; the first call imports torch, and its reply
 says how long the load took (``studio_load``), so a trace shows loading apart from generating.
+
+Every reply carries the sampler's record of each token, always: ``choices[0]["logprobs"]``
+in OpenAI's shape (``{"content": [{"token", "logprob", "bytes", "top_logprobs": [...20]}]}``,
+log-probabilities of the model's own distribution, before temperature and top-k), so
+local and remote replies are read the same way; and ``studio_tokens`` (``TOKENS_FIELD``)
+with what only a local model can tell: the rendered prompt, its tokens and ids, the reply's
+ids and the entropy at each step.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ PREFIX = "studio/"
 #: an extra field of the reply when the call loaded the model: {"start" (Unix time),
 #: "seconds", "name"}; the prompt engine traces it as a ``load`` span inside the call's span
 LOAD_FIELD = "studio_load"
+#: an extra field of every reply: {"prompt", "prompt_tokens", "prompt_ids", "reply_ids", "entropy"}
+TOKENS_FIELD = "studio_tokens"
 
 
 def completion_function():
@@ -60,33 +69,132 @@ def complete(
 ) -> dict[str, Any]:
     # the load is everything until the model is ready: importing torch included (seconds, once)
     loaded_before, load_start, t0 = len(_models), time.time(), time.perf_counter()
-    from .train.sampling import sample_text
+    from .train.sampling import sample_with_record
 
     ref = model[len(PREFIX) :] if model.startswith(PREFIX) else model
     folder, net, tokenizer = _load(ref, Path(runs_dir) if runs_dir else None)
     load_seconds = time.perf_counter() - t0
     prompt = render(messages)
     with _lock:  # one generation at a time per process: the model is shared
-        text = sample_text(
+        sample = sample_with_record(
             net, tokenizer, prompt, max_tokens, max(temperature, 0.0), top_k, seed=seed, stop_at_eos=True
         )
-    finish = "length"
+    text, steps, finish = sample.text, sample.steps, "length"
     for s in [stop] if isinstance(stop, str) else (stop or []):
         if s and s in text:
             text, finish = text[: text.index(s)], "stop"
-    prompt_tokens, completion_tokens = len(tokenizer.encode(prompt)), len(tokenizer.encode(text))
+    if len(text) < len(sample.text):
+        steps = steps.truncated(tokens_within(tokenizer, steps.ids, text))
+    names = _TokenNames(tokenizer)
+    prompt_tokens, completion_tokens = len(tokenizer.encode(prompt)), len(steps)
     response: dict[str, Any] = {
         "id": f"studio-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
         "created": int(time.time()),
         "model": f"{PREFIX}{folder}",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": finish}],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish,
+                "logprobs": {"content": openai_logprobs(steps, names)},
+            }
+        ],
         "usage": {
             "prompt_tokens": prompt_tokens,
             "completion_tokens": completion_tokens,
             "total_tokens": prompt_tokens + completion_tokens,
         },
     }
+    response[TOKENS_FIELD] = {
+        "prompt": prompt,
+        "prompt_tokens": [names(i) for i in sample.prompt_ids],
+        "prompt_ids": sample.prompt_ids,
+        "reply_ids": steps.ids,
+        "entropy": steps.entropy,
+    }
     if len(_models) != loaded_before:  # this call loaded the weights (or waited for their load)
         response[LOAD_FIELD] = {"start": load_start, "seconds": load_seconds, "name": f"load {folder.name}"}
     return response
+
+
+def tokens_within(tokenizer, ids: list[int], text: str) -> int:
+    """How many of the reply tokens ``ids`` lie wholly within ``text``, the reply cut at a
+    stop string: the longest prefix of tokens that decodes to a prefix of ``text``. A token
+    that straddles the cut (part of its text before the stop string, part in it) is left
+    out with everything after it, so the kept tokens never claim text the reply lacks."""
+    kept = 0
+    for n in range(1, len(ids) + 1):
+        decoded = tokenizer.decode(ids[:n])
+        if len(decoded) <= len(text) and text.startswith(decoded):
+            kept = n
+        elif len(decoded) > len(text) and not decoded.endswith("\ufffd"):
+            break  # past the cut (a partial UTF-8 sequence may still shrink when completed)
+    return kept
+
+
+class _TokenNames:
+    """Each id's text (the end-of-text token by its name) and bytes, cached for one reply."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer = tokenizer
+        self.names: dict[int, str] = {}
+        self.byte_names: dict[int, list[int]] = {}
+
+    def bytes(self, token_id: int) -> list[int]:
+        """The token's UTF-8 bytes: a byte-level BPE token can hold part of a character,
+        which its text (``\ufffd``) cannot show; OpenAI's ``bytes`` field carries them."""
+        found = self.byte_names.get(token_id)
+        if found is None:
+            found = list(self(token_id).encode("utf-8"))
+            raw = getattr(self.tokenizer, "tok", None)
+            if raw is not None and token_id != self.tokenizer.eos_id:
+                symbols = raw.id_to_token(token_id) or ""
+                if symbols and all(ch in _BYTE_OF for ch in symbols):
+                    found = [_BYTE_OF[ch] for ch in symbols]
+            self.byte_names[token_id] = found
+        return found
+
+    def __call__(self, token_id: int) -> str:
+        name = self.names.get(token_id)
+        if name is None:
+            if token_id == self.tokenizer.eos_id:
+                from .data.tokenizer import EOS
+
+                name = EOS
+            else:
+                name = self.tokenizer.decode([token_id])
+            self.names[token_id] = name
+        return name
+
+
+def openai_logprobs(steps, names: _TokenNames) -> list[dict[str, Any]]:
+    """``choices[0].logprobs.content`` as OpenAI returns it, from a ``Steps`` record."""
+
+    def entry(token_id: int, logprob: float) -> dict[str, Any]:
+        token = names(token_id)
+        return {"token": token, "logprob": logprob, "bytes": names.bytes(token_id)}
+
+    return [
+        {
+            **entry(token_id, logprob),
+            "top_logprobs": [entry(i, lp) for i, lp in zip(top_ids, top_lps, strict=True)],
+        }
+        for token_id, logprob, top_ids, top_lps in zip(
+            steps.ids, steps.logprobs, steps.top_ids, steps.top_logprobs, strict=True
+        )
+    ]
+
+
+def _byte_level_alphabet() -> dict[str, int]:
+    """The byte-level BPE's printable stand-in for each byte (GPT-2's ``bytes_to_unicode``), inverted."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("\u00a1"), ord("\u00ac") + 1)]
+    printable += range(ord("\u00ae"), ord("\u00ff") + 1)
+    stand_in, extra = {b: b for b in printable}, 0
+    for b in range(256):
+        if b not in stand_in:
+            stand_in[b], extra = 256 + extra, extra + 1
+    return {chr(c): b for b, c in stand_in.items()}
+
+
+_BYTE_OF = _byte_level_alphabet()

@@ -10,6 +10,7 @@ ignored, which is how prompt tokens and padding are left out of fine-tuning loss
 from __future__ import annotations
 
 import math
+from contextlib import nullcontext
 
 import torch
 import torch.nn as nn
@@ -18,11 +19,19 @@ from torch.utils.checkpoint import checkpoint
 
 from ..config import ModelConfig
 from . import registry
+from .kv_cache import KVCache, attached, supports_cache
+from .recording import StepRecorder
 
 
 class CausalSelfAttention(nn.Module):
     """Standard multi-head causal attention through ``scaled_dot_product_attention``
     (flash / memory-efficient kernels where the device has them)."""
+
+    #: computes from a key/value cache while generating (``kv_cache.py``); a subclass that
+    #: overrides ``project`` must implement ``project_cached`` and declare this again
+    caches_kv = True
+    #: set by ``kv_cache.attached`` for the duration of a cached generation
+    kv_cache: KVCache | None = None
 
     def __init__(self, config: ModelConfig):
         super().__init__()
@@ -46,6 +55,12 @@ class CausalSelfAttention(nn.Module):
         q, k, v = self.heads(x)
         return q, k, v, 1.0 / math.sqrt(v.size(-1))
 
+    def project_cached(self, x: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+        """``project`` for the new positions ``x`` after ``cache.pos`` stored ones: the new
+        queries, and the keys and values of every position so far."""
+        q, k, v = self.heads(x)
+        return q, cache.extend(self, "k", k), cache.extend(self, "v", v), 1.0 / math.sqrt(v.size(-1))
+
     def merge(self, y: torch.Tensor) -> torch.Tensor:
         """Heads' outputs (B, H, T, D) → the residual stream: head h feeds ``proj``'s input
         columns h*D:(h+1)*D, which is where the inspector reads and ablates single heads."""
@@ -53,6 +68,11 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.proj(y.transpose(1, 2).reshape(B, T, H * D)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cache = self.kv_cache
+        if cache is not None:
+            q, k, v, scale = self.project_cached(x, cache)
+            y = F.scaled_dot_product_attention(q, k, v, scale=scale, **cache.attention_options(x.size(1), x.device))
+            return self.merge(y)
         q, k, v, scale = self.project(x)
         y = F.scaled_dot_product_attention(
             q, k, v, is_causal=True, scale=scale, dropout_p=self.dropout if self.training else 0.0
@@ -146,6 +166,17 @@ class GPT(nn.Module):
         loss = F.cross_entropy(logits.view(-1, logits.size(-1)).float(), targets.reshape(-1), ignore_index=-100)
         return logits, loss
 
+    def _step(self, idx: torch.Tensor, cache: KVCache) -> torch.Tensor:
+        """Logits (B, 1, V) of the last of the new positions ``idx`` (B, T), which follow
+        ``cache.pos`` cached ones: ``forward`` with a position offset and a cache."""
+        T = idx.shape[1]
+        pos = torch.arange(cache.pos, cache.pos + T, device=idx.device)
+        x = self.drop(self.wte(idx) + self.wpe(pos))
+        for block in self.blocks:
+            x = block(x)
+        cache.advance(T)
+        return self.lm_head(self.ln_f(x[:, [-1], :]))
+
     @torch.no_grad()
     def generate(
         self,
@@ -156,24 +187,48 @@ class GPT(nn.Module):
         generator: torch.Generator | None = None,
         stop_id: int | None = None,
         on_token=None,
+        recorder: StepRecorder | None = None,
+        use_cache: bool = True,
     ) -> torch.Tensor:
         """Sample ``max_new_tokens`` after ``idx`` (B, T); ``on_token(id)`` sees each new token
         of the first sequence (streaming) and may return True to stop. ``temperature`` 0 is
-        greedy (the likeliest token); ``top_k`` None or 0 keeps every token."""
-        for _ in range(max_new_tokens):
-            context = idx[:, -self.config.block_size :]
-            logits, _ = self(context)
-            logits = logits[:, -1, :].float()
-            if temperature <= 0:
-                nxt = logits.argmax(dim=-1, keepdim=True)
-            else:
-                logits = logits / temperature
-                if top_k:
-                    v, _ = torch.topk(logits, min(top_k, logits.size(-1)))
-                    logits[logits < v[:, [-1]]] = -float("inf")
-                nxt = torch.multinomial(F.softmax(logits, dim=-1), num_samples=1, generator=generator)
-            idx = torch.cat((idx, nxt), dim=1)
-            token = int(nxt[0, 0])
-            if (on_token is not None and on_token(token)) or token == stop_id:
-                break
+        greedy (the likeliest token); ``top_k`` None or 0 keeps every token. ``recorder``
+        (``recording.StepRecorder``) keeps each token's log-probability, top alternatives
+        and entropy. ``use_cache``: keys and values of past positions are kept (``kv_cache``)
+        where every part of the model supports it, until the context is full; from then on
+        (absolute positions shift) each token recomputes the window, as without a cache."""
+        block_size = self.config.block_size
+        cache = KVCache(block_size) if use_cache and idx.size(1) <= block_size and supports_cache(self) else None
+        if recorder is not None:
+            recorder.begin(max_new_tokens, self.config.vocab_size, idx.device)
+        with attached(self, cache) if cache is not None else nullcontext():
+            for _ in range(max_new_tokens):
+                if cache is not None and idx.size(1) <= block_size:
+                    logits = self._step(idx[:, cache.pos :], cache)
+                else:
+                    if cache is not None:  # the context is full: positions shift from here on
+                        cache = None
+                        for block in self.blocks:
+                            block.attn.__dict__.pop("kv_cache", None)
+                    logits, _ = self(idx[:, -block_size:])
+                nxt = self._choose(logits[:, -1, :].float(), temperature, top_k, generator, recorder)
+                idx = torch.cat((idx, nxt), dim=1)
+                token = int(nxt[0, 0])
+                if (on_token is not None and on_token(token)) or token == stop_id:
+                    break
         return idx
+
+    @staticmethod
+    def _choose(logits, temperature, top_k, generator, recorder) -> torch.Tensor:
+        """The next token (B, 1) from the last position's float logits (B, V)."""
+        if temperature <= 0:
+            nxt = logits.argmax(dim=-1, keepdim=True)
+        else:
+            scaled = logits / temperature
+            if top_k:
+                v, _ = torch.topk(scaled, min(top_k, scaled.size(-1)))
+                scaled[scaled < v[:, [-1]]] = -float("inf")
+            nxt = torch.multinomial(F.softmax(scaled, dim=-1), num_samples=1, generator=generator)
+        if recorder is not None:  # the model's own distribution, before temperature and top-k
+            recorder.record(logits[0], nxt[0])
+        return nxt

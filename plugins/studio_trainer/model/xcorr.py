@@ -34,6 +34,7 @@ from torch.nn import functional as F
 
 from ..config import ModelConfig
 from .gpt import CausalSelfAttention
+from .kv_cache import KVCache
 
 
 def lagged(x: torch.Tensor, lags: int) -> torch.Tensor:
@@ -44,6 +45,8 @@ def lagged(x: torch.Tensor, lags: int) -> torch.Tensor:
 
 
 class CrossCorrelationAttention(CausalSelfAttention):
+    caches_kv = True  # ``project_cached`` below forms the windows of new positions from the cache
+
     def __init__(self, config: ModelConfig):
         super().__init__(config)
         self.lags = config.xcorr_lags
@@ -59,3 +62,18 @@ class CrossCorrelationAttention(CausalSelfAttention):
         q_window = (lagged(q, self.lags) * w).reshape(B, H, T, self.lags * D)
         k_window = lagged(k, self.lags).reshape(B, H, T, self.lags * D)
         return q_window, k_window, v, 1.0 / math.sqrt(D)
+
+    def project_cached(self, x: torch.Tensor, cache: KVCache) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]:
+        """``project`` for new positions after ``cache.pos`` stored ones. The windows of a new
+        position reach ``lags - 1`` positions back, so the raw queries and keys are cached
+        too: the new windows are formed from them (zeros before the first position, as in
+        ``project``), and the key windows of every position so far are cached as keys."""
+        q, k, v = self.heads(x)
+        B, H, T, D = q.shape
+        start = max(0, cache.pos - (self.lags - 1))
+        q_hist = cache.extend(self, "q_raw", q)[:, :, start:]  # the new positions and lags-1 before
+        k_hist = cache.extend(self, "k_raw", k)[:, :, start:]
+        w = self.lag_weight.to(q.dtype).view(1, H, 1, self.lags, 1)
+        q_window = (lagged(q_hist, self.lags)[:, :, -T:] * w).reshape(B, H, T, self.lags * D)
+        k_window = lagged(k_hist, self.lags)[:, :, -T:].reshape(B, H, T, self.lags * D)
+        return q_window, cache.extend(self, "k", k_window), cache.extend(self, "v", v), 1.0 / math.sqrt(D)
