@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import studio_trainer.hooks as trainer_hooks
-from studio.api import RunStatus
+from studio.api import RunStatus, TokenRecord
 from studio_prompts import LM, Collector, Predict, context
 
 from .tiny import TINY_TRAINING as TINY
@@ -28,6 +28,14 @@ def test_studio_checkpoint_answers_a_predictor(make_studio, run_job, tmp_path):
     (load,) = [s for s in trace.spans if s["kind"] == "load"]
     assert load["parent"] == llm["id"] and 0 < load["duration"] <= llm["duration"]
     assert llm["load_time"] == load["duration"] and llm["generation_time"] > 0
-    with context(lm=lm, tracer=trace):
+    with context(lm=lm, tracer=trace, tokens_dir=tmp_path / "tensors"):
         Predict("question -> answer")(question="how?")  # loaded already
     assert len([s for s in trace.spans if s["kind"] == "load"]) == 1
+    # a local model's call records its tokens, unasked (a job's tokens_dir is its run's tensors/)
+    second = [s for s in trace.spans if s["kind"] == "llm"][-1]
+    assert second["token_record"] == f"tensors/{second['id']}.json"
+    record = TokenRecord.load(tmp_path / second["token_record"])
+    assert "".join(record.reply_tokens) == second["reply"] and len(record) == second["tokens"]["completion"]
+    assert record.prompt_tokens and record.prompt_ids and "how?" in record.prompt
+    assert record.entropy is not None and len(record.entropy) == len(record)
+    assert len({len(top) for top in record.top_tokens}) == 1 and len(record.top_tokens[0]) >= 5  # top-k, k fixed
