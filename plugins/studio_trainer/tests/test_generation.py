@@ -10,6 +10,7 @@ from studio_trainer.config import ModelConfig
 from studio_trainer.model.gpt import GPT, CausalSelfAttention
 from studio_trainer.model.kv_cache import KVCache, attached, supports_cache
 from studio_trainer.model.recording import StepRecorder
+from studio_trainer.model.xcorr import CrossCorrelationAttention
 
 from .test_model import PLUGIN_ATTENTION
 
@@ -26,6 +27,7 @@ def make(attention: str, **kw) -> GPT:
         model.wpe.weight.mul_(10)
         if attention == "xcorr":  # every lag matters, not only lag 0
             for block in model.blocks:
+                assert isinstance(block.attn, CrossCorrelationAttention)
                 block.attn.lag_weight.uniform_(-1, 1)
     return model
 
