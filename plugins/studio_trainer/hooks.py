@@ -117,6 +117,12 @@ def studio_commands() -> list[CliCommand | MenuAction]:
             "studio_trainer.cli:configure",
             "studio_trainer.cli:run",
         ),
+        CliCommand(
+            "inspect",
+            "tokens, log-probabilities, the logit lens and attention of a text under a model",
+            "studio_trainer.inspect_cli:configure",
+            "studio_trainer.inspect_cli:run",
+        ),
         # the first step on the home page: the Trainer, ready to train a small model
         MenuAction("trainer.start", "Train a model", "studio_trainer.qt.train_panel:train_a_model", home=True),
     ]
@@ -131,21 +137,15 @@ def studio_open_path(path: Path) -> OpenAction | None:
         return OpenAction(description="sample from this checkpoint", panel="trainer:generate")
     if path.is_file() and path.name == "tokenizer.json":
         return OpenAction(description="show how text splits into tokens", panel="trainer:tokens")
-    return None
-
-
-@hookimpl
-def studio_model_sources() -> list[ModelSource]:
-    """Trained runs in the model picker; a training run's id or folder names its best checkpoint."""
     if (folder / INSPECTION_JSON).is_file() or (path.name == INSPECTION_JSON and path.is_file()):
         return OpenAction(description="show this saved inspection", panel="trainer:inspector")
     if path.suffix == ".json" and path.is_file() and _local_token_record(path):
         return OpenAction(
             description="inspect this model call (tokens, attention, logit lens)", panel="trainer:inspector"
         )
-    return [
-        ModelSource(
-            "trainer.runs",
+    return None
+
+
 INSPECTION_JSON = "inspection.json"  # what a saved inspection folder holds
 TOKEN_RECORD = "studio.token-record/1"
 HEADER_BYTES = 1 << 20  # a token record larger than this is judged by its first bytes only
@@ -176,6 +176,12 @@ def _local_token_record(path: Path) -> bool:
     return f'"{TOKEN_RECORD}"' in text and re.search(r'"model"\s*:\s*"studio/', text) is not None
 
 
+@hookimpl
+def studio_model_sources() -> list[ModelSource]:
+    """Trained runs in the model picker; a training run's id or folder names its best checkpoint."""
+    return [
+        ModelSource(
+            "trainer.runs",
             "Trained runs",
             "studio_trainer.trained_runs:list_trained",
             resolve="studio_trainer.trained_runs:resolve",

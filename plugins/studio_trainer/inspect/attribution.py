@@ -69,16 +69,19 @@ def direct_logit_attribution(
         "bias": bias.numpy(),
         "target_ids": target_ids.numpy(),
         "heads": None,
+        "attn_bias": None,
     }
     if n_head and all(h is not None for h in cap.head_in):
-        heads = []
+        heads, proj_bias = [], []
         for layer in range(L):
             proj = submodule(model.blocks[layer].attn, "proj")
             y = cap.head_in[layer]
             assert proj is not None and y is not None
-            weight, _bias = linear_weight(proj, y.size(-1))  # [C, H*D]
+            weight, bias_vector = linear_weight(proj, y.size(-1))  # [C, H*D], [C]
             g = (base @ weight)[inverse] / sigma  # [T, H*D]: u @ weight
             T = y.size(0)
             heads.append(torch.einsum("thd,thd->ht", y.float().view(T, n_head, -1), g.view(T, n_head, -1)))
+            proj_bias.append(u @ bias_vector)  # [T]
         result["heads"] = torch.stack(heads).numpy()
+        result["attn_bias"] = torch.stack(proj_bias).numpy()  # heads.sum(1) + attn_bias == attn
     return result, ""

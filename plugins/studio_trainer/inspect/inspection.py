@@ -37,7 +37,7 @@ ARRAYS = (
     "resid_norm",
     "mlp_norm",
 )
-ATTRIBUTION = ("embed", "attn", "mlp", "bias", "target_ids", "heads")
+ATTRIBUTION = ("embed", "attn", "mlp", "bias", "target_ids", "heads", "attn_bias")
 
 
 class InspectError(StudioFileError, ValueError):
@@ -60,7 +60,11 @@ class Inspection:
     lens_top_prob: np.ndarray
     lens_target_rank: np.ndarray  # -1 at the last position
     lens_target_prob: np.ndarray
-    attribution: dict | None  # see attribution.py; None when unavailable
+    # direct logit attribution toward target_ids[t] (the next token; at the last position the
+    # top prediction): "embed" [T], "attn"/"mlp" [L, T], "heads" [L, H, T] or None,
+    # "attn_bias" [L, T] (heads.sum(1) + attn_bias == attn), "bias" [T] (ln_f's β); all of
+    # them sum to the final logit. None when unavailable (see ``unavailable``)
+    attribution: dict | None
     resid_norm: np.ndarray  # [L+1, T]
     mlp_norm: np.ndarray  # [L, T]: norm of the MLP's hidden (post-activation) values
     mlp_hist: list[tuple[np.ndarray, np.ndarray]]  # per layer: counts[64], edges[65]
@@ -412,3 +416,33 @@ def _read_tensors(path: Path) -> dict[str, np.ndarray]:
         raise InspectError(f"cannot read {path}: {exc.strerror or exc}") from None
     except (SafetensorError, ValueError) as exc:
         raise InspectError(f"{path} is corrupt or not safetensors ({exc})") from None
+
+
+def attention_summary(inspection: Inspection) -> list[dict[str, Any]]:
+    """Per layer and head: the token attended most on average over the queries, the mean
+    weight on the previous token, and the mean entropy of the rows (nats). Computed a
+    layer at a time, so a long text never holds every map."""
+    rows: list[dict[str, Any]] = []
+    if not inspection.attention_available:
+        return rows
+    T = inspection.T
+    for layer in range(inspection.n_layer):
+        maps = inspection.attention_all()[layer] if inspection._all_maps is not None else inspection._layer_maps(layer)
+        received = maps.sum(axis=1) / T  # [H, T]: mean weight each key gets
+        previous = np.diagonal(maps, offset=-1, axis1=1, axis2=2).mean(axis=1) if T > 1 else np.zeros(len(maps))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            entropy = -np.nansum(np.where(maps > 0, maps * np.log(maps), 0.0), axis=2).mean(axis=1)
+        for head in range(maps.shape[0]):
+            key = int(received[head].argmax())
+            rows.append(
+                {
+                    "layer": layer,
+                    "head": head,
+                    "top_position": key,
+                    "top_token": inspection.tokens[key],
+                    "top_weight": float(received[head, key]),
+                    "previous_token_weight": float(previous[head]),
+                    "entropy": float(entropy[head]),
+                }
+            )
+    return rows
