@@ -127,6 +127,13 @@ def step_html(record: TokenRecord, i: int) -> str:
     return f"<p><b>Token {i + 1} of {len(record)}</b></p><p>{esc(step_summary(record, i))}</p>{table}"
 
 
+def _inside_run(ref: str) -> bool:
+    """A span's ``token_record`` is a relative path inside the run folder, to a .json file:
+    never absolute, never up and out (a trace file is data; it does not choose what is read)."""
+    parts = Path(ref).parts
+    return not Path(ref).is_absolute() and ".." not in parts and ref.endswith(".json") and "\\" not in ref
+
+
 class TokenView(QWidget):
     """The Tokens tab: ``show_span(record, run_dir)`` when a span is picked; the record is
     read when the tab is visible (``load``)."""
@@ -185,7 +192,7 @@ class TokenView(QWidget):
     def record_path(self) -> Path | None:
         span = self._span or {}
         ref = span.get("token_record")
-        if not isinstance(ref, str) or not ref or self._run_dir is None:
+        if not isinstance(ref, str) or not ref or self._run_dir is None or not _inside_run(ref):
             return None
         return self._run_dir / ref
 
@@ -204,6 +211,8 @@ class TokenView(QWidget):
         path = self.record_path()
         if span is None or span.get("kind") != "llm":
             self._say("Pick a model call (an llm span) to see its tokens.", "muted")
+        elif path is None and span.get("token_record"):  # a trace file naming a file elsewhere: not read
+            self._say(f"No tokens: the span names {span['token_record']!r}, not a file of its run's tensors/.", "error")
         elif path is None:
             note = span.get("token_note") or "no token data was recorded for this call"
             self._say(f"No tokens: {note}.", "warning")

@@ -54,6 +54,7 @@ def run(tmp_path):
         _span("gone", "w", "llm", model="openai/x", reply="r", token_record="tensors/gone.json"),
         _span("none", "w", "llm", model="openai/x", reply="r", token_note="the provider returned no logprobs"),
         _span("broken", "w", "llm", model="openai/x", reply="r", token_record="tensors/broken.json"),
+        _span("escape", "w", "llm", model="studio/x", reply="r", token_record="../../secret.json"),
     ]
     (run / "events.jsonl").write_text("".join(json.dumps(s) + "\n" for s in spans))
     return run
@@ -109,9 +110,13 @@ def test_the_tokens_tab(window, run, monkeypatch):
     view.select_span("none")
     assert "the provider returned no logprobs" in tokens.message.text()
     assert not tokens.copy.isEnabled()
+    loads.clear()
+    view.select_span("escape")
+    assert "not a file of its run's tensors/" in tokens.message.text() and loads == []
+    assert not tokens.inspect.isEnabled()
     view.select_span("w")
     assert "Pick a model call" in tokens.message.text()
-    assert len(panel.models[run.name].tree) == 6
+    assert len(panel.models[run.name].tree) == 7
 
 
 def _strength(colour: str) -> float:
