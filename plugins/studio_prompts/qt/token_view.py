@@ -49,14 +49,14 @@ def shade(p: float) -> QColor:
     return tint("chosen", 0.08 + 0.55 * (1.0 - max(0.0, min(1.0, p))))
 
 
-def _shown(token: str) -> str:
+def _shown(token: str, breaks: bool = True) -> str:
     """A token as HTML text: whitespace marked where it would vanish (newline, tab), and an
-    empty token as ∅."""
+    empty token as ∅; a newline also breaks the line where ``breaks``."""
     if not token:
         return "∅"
     out = html.escape(token)
     for char, mark in VISIBLE.items():
-        out = out.replace(char, mark + ("<br>" if char == "\n" else ""))
+        out = out.replace(char, mark + ("<br>" if char == "\n" and breaks else ""))
     return out.replace(" ", "&nbsp;")
 
 
@@ -76,9 +76,9 @@ def step_summary(record: TokenRecord, i: int) -> str:
     return f"{record.reply_tokens[i]!r}: p = {p:.4f} (logprob {record.logprobs[i]:.4f}) · {ranked} · {entropy}"
 
 
-def tokens_html(record: TokenRecord) -> str:
+def tokens_html(record: TokenRecord, selected: int | None = None) -> str:
     """The prompt tokens (alternately tinted, no probabilities) and the reply tokens shaded
-    by probability, each a link ``tok:<i>`` with a tooltip."""
+    by probability, each a link ``tok:<i>`` with a tooltip; the selected one underlined."""
     text = text_colour().name()
     parts = []
     if record.prompt_tokens:
@@ -98,8 +98,9 @@ def tokens_html(record: TokenRecord) -> str:
         level = round(probability(record.logprobs[i]) * 63)
         colour = shades.get(level) or shades.setdefault(level, shade(level / 63).name())
         tip = html.escape(step_summary(record, i), quote=True)
+        mark = "underline; font-weight:bold" if i == selected else "none"
         parts.append(
-            f"<a href='tok:{i}' title='{tip}' style='text-decoration:none; color:{text}; "
+            f"<a href='tok:{i}' title='{tip}' style='text-decoration:{mark}; color:{text}; "
             f"background-color:{colour}'>{_shown(token)}</a>{GAP}"
         )
     parts.append("</p>")
@@ -116,7 +117,7 @@ def step_html(record: TokenRecord, i: int) -> str:
         bar = "█" * max(1, round(p * 20)) if p > 0 else ""
         mark = " ◀ chosen" if j == chosen else ""
         rows.append(
-            f"<tr><td>{j + 1}</td><td><code>{_shown(token)}</code></td><td align='right'>{p:.4f}</td>"
+            f"<tr><td>{j + 1}</td><td><code>{_shown(token, breaks=False)}</code></td><td align='right'>{p:.4f}</td>"
             f"<td>{bar}{esc(mark)}</td></tr>"
         )
     table = (
@@ -187,7 +188,7 @@ class TokenView(QWidget):
         """A theme switch: the shading is drawn again from the new palette's tints."""
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange and self.record is not None and len(self.record):
-            self.text.setHtml(tokens_html(self.record))
+            self.text.setHtml(tokens_html(self.record, self.selected))
 
     def record_path(self) -> Path | None:
         span = self._span or {}
@@ -245,7 +246,7 @@ class TokenView(QWidget):
             + (f" · {record.note}" if record.note else ""),
             "muted",
         )
-        self.text.setHtml(tokens_html(record))
+        self.selected = None
         self.select_token(0)
 
     # ---- tokens
@@ -253,6 +254,11 @@ class TokenView(QWidget):
     def select_token(self, i: int) -> None:
         if self.record is None or not 0 <= i < len(self.record):
             return
+        if i != self.selected:  # the text again, this token underlined, scrolled where it was
+            bar = self.text.verticalScrollBar()
+            where = bar.value()
+            self.text.setHtml(tokens_html(self.record, i))
+            bar.setValue(where)
         self.selected = i
         self.detail.setHtml(step_html(self.record, i))
 

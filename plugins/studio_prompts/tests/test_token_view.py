@@ -83,6 +83,8 @@ def test_the_tokens_tab(window, run, monkeypatch):
     assert fmt_colours["\u00a0Paris"] != newline and _strength(newline) > _strength(fmt_colours["\u00a0Paris"])
     # the hovered / clicked token: alternatives, rank, entropy estimated from the top-k (no exact entropy)
     tokens.select_token(1)
+    underlined = {text for text, on in _fragments(tokens.text, lambda fmt: fmt.fontUnderline()).items() if on}
+    assert [text[0] for text in underlined] == ["↵"]  # the picked token is marked in the text
     detail = tokens.detail.toPlainText()
     assert "rank 3 of top 3" in detail and "0.0500" in detail and "estimated from the top 3" in detail
     assert "entropy ≥" in detail
