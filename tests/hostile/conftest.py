@@ -5,14 +5,19 @@ the user made is lost. Every test builds its own inputs.
 
 Commands run as real subprocesses (``python -m studio.cli``) so that what is checked is
 what a terminal shows, exit codes and all, on an isolated studio home and workspace.
+Runs of refused input (each a fraction of a second of work after ~0.5 s of start-up) go
+through ``cli.batch``: one process runs them one after another, each with the process's
+own stdout and stderr files and a fresh plugin host, so the start-up is paid once.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -63,9 +68,82 @@ class Cli:
             args, proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
         )
 
+    def batch(self, *commands: tuple, timeout: float = 120, env: dict | None = None) -> list[CliResult]:
+        """Run each command (a tuple of arguments, as for a call) in one process, in order:
+        what each wrote to stdout and stderr (file descriptors 1 and 2, so workers' output
+        too) and its exit code, as separate runs would give. Settings, environment and
+        the plugin host are reset before each; modules stay imported (a command whose
+        check is an import must not be batched)."""
+        with tempfile.TemporaryDirectory(prefix="cli-batch-") as folder:
+            plan = Path(folder) / "plan.json"
+            if any(not isinstance(args, tuple) for args in commands):
+                raise TypeError("each command is a tuple of arguments")
+            argvs = [[os.fsdecode(a) if isinstance(a, bytes) else str(a) for a in args] for args in commands]
+            prefix = ["--workspace", str(self.workspace)]
+            plan.write_text(json.dumps({"folder": folder, "argvs": [prefix + argv for argv in argvs]}))
+            proc = subprocess.run(
+                [sys.executable, "-c", BATCH_DRIVER, str(plan)],
+                capture_output=True,
+                timeout=timeout,
+                env={**self.env, **(env or {})},
+            )
+            assert proc.returncode == 0, proc.stderr.decode("utf-8", "replace")
+            codes = json.loads((Path(folder) / "codes.json").read_text())
+            assert len(codes) == len(commands), proc.stderr.decode("utf-8", "replace")
+            return [
+                CliResult(
+                    args,
+                    code,
+                    (Path(folder) / f"{i}.out").read_bytes().decode("utf-8", "replace"),
+                    (Path(folder) / f"{i}.err").read_bytes().decode("utf-8", "replace"),
+                )
+                for i, (args, code) in enumerate(zip(commands, codes, strict=True))
+            ]
+
     def popen(self, *args, **kwargs) -> subprocess.Popen:
         argv = [sys.executable, "-m", "studio.cli", "--workspace", str(self.workspace), *map(str, args)]
         return subprocess.Popen(argv, env=self.env, **kwargs)
+
+
+# ``python -c`` for Cli.batch: runs each argv through studio.cli.main with fds 1 and 2 on
+# files of their own, as `python -m studio.cli ARGV` would (exit code = main's return).
+BATCH_DRIVER = r"""
+import json, os, sys, traceback
+from pathlib import Path
+
+from studio.cli import main
+from studio.core.plugins import reset_process_host
+
+plan = json.loads(Path(sys.argv[1]).read_text())
+folder, codes, environ = Path(plan["folder"]), [], dict(os.environ)
+for i, argv in enumerate(plan["argvs"]):
+    os.environ.clear()
+    os.environ.update(environ)
+    reset_process_host()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(folder / f"{i}.out", "wb") as out, open(folder / f"{i}.err", "wb") as err:
+        os.dup2(out.fileno(), 1)
+        os.dup2(err.fileno(), 2)
+        try:
+            code = main(argv)
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+            if exc.code is not None and not isinstance(exc.code, int):
+                print(exc.code, file=sys.stderr)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+    os.close(saved[0])
+    os.close(saved[1])
+    codes.append(code)
+(folder / "codes.json").write_text(json.dumps(codes))
+"""
 
 
 @pytest.fixture

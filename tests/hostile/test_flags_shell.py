@@ -15,37 +15,49 @@ from .conftest import expect_ok, expect_refused
 def test_params_file_that_is_binary_a_fifo_a_folder_or_not_an_object(cli, tmp_path):
     binary = tmp_path / "params.bin"
     binary.write_bytes(bytes(range(256)) * 8)
-    expect_refused(cli("jobs", "run", "diagnostics.stream", "--params", binary), "not a JSON text file")
     fifo = tmp_path / "params.fifo"
     os.mkfifo(fifo)
-    expect_refused(cli("jobs", "run", "diagnostics.stream", "--params", fifo, timeout=30), "not a regular file")
-    expect_refused(cli("jobs", "run", "diagnostics.stream", "--params", tmp_path), "is a folder")
     listed = tmp_path / "list.json"
     listed.write_text("[1, 2]")
-    expect_refused(cli("jobs", "run", "diagnostics.stream", "--params", listed), "JSON object")
     nan = tmp_path / "nan.json"
     nan.write_text('{"steps": 5, "rate": NaN}')
-    expect_refused(cli("jobs", "run", "diagnostics.stream", "--params", nan), "NaN")
+    cases = [
+        (binary, "not a JSON text file"),
+        (fifo, "not a regular file"),  # a reader would block forever: the batch's timeout says so
+        (tmp_path, "is a folder"),
+        (listed, "JSON object"),
+        (nan, "NaN"),
+    ]
+    results = cli.batch(*[("jobs", "run", "diagnostics.stream", "--params", path) for path, _ in cases], timeout=60)
+    for result, (_, fragment) in zip(results, cases, strict=True):
+        expect_refused(result, fragment)
     assert not any((cli.workspace / "runs").iterdir())  # no run folder was started
 
 
 def test_set_values_that_are_not_finite_not_utf8_or_unknown(cli):
-    for value in ("Infinity", "-Infinity", "NaN"):
-        expect_refused(cli("jobs", "run", "diagnostics.stream", "--set", f"rate={value}"), "not a finite number")
-    expect_refused(cli("jobs", "run", "diagnostics.stream", "--set", "rate=1e999"), "rate", "finite")
-    expect_refused(cli("jobs", "run", "diagnostics.stream", "--set", b"seed=caf\xe9"), "not valid UTF-8")
-    expect_refused(cli("jobs", "run", "diagnostics.stream", "--set", "stpes=3"), "no such setting")
-    result = expect_refused(
-        cli("jobs", "run", "diagnostics.stream", "--set", "steps=oops", "--set", "rate=x"), "steps", "rate"
-    )
-    assert len(result.err.strip().splitlines()) == 1
-    expect_refused(cli("jobs", "run", "nope.kind"), "unknown job kind")
+    stream = ("jobs", "run", "diagnostics.stream")
+    cases = [
+        *[
+            ((*stream, "--set", f"rate={value}"), ("not a finite number",))
+            for value in ("Infinity", "-Infinity", "NaN")
+        ],
+        ((*stream, "--set", "rate=1e999"), ("rate", "finite")),
+        ((*stream, "--set", b"seed=caf\xe9"), ("not valid UTF-8",)),
+        ((*stream, "--set", "stpes=3"), ("no such setting",)),
+        ((*stream, "--set", "steps=oops", "--set", "rate=x"), ("steps", "rate")),
+        (("jobs", "run", "nope.kind"), ("unknown job kind",)),
+    ]
+    results = cli.batch(*[command for command, _ in cases])
+    for result, (_, fragments) in zip(results, cases, strict=True):
+        expect_refused(result, *fragments)
+    assert len(results[-2].err.strip().splitlines()) == 1  # both bad values, one line
     assert not any((cli.workspace / "runs").iterdir())  # no orphan run folders
 
 
 def test_runs_and_plugins_with_names_that_do_not_exist(cli):
-    expect_refused(cli("runs", "show", "no-such-run"), "no run matches")
-    expect_refused(cli("plugins", "disable", "no-such-plugin"), "no plugin")
+    shown, disabled = cli.batch(("runs", "show", "no-such-run"), ("plugins", "disable", "no-such-plugin"))
+    expect_refused(shown, "no run matches")
+    expect_refused(disabled, "no plugin")
     expect_refused(cli("--workspace", cli.workspace / "missing", "runs", "list", workspace=False), "does not exist")
 
 
@@ -92,10 +104,13 @@ def test_json_output_stays_json(cli):
 
 
 def test_argument_errors_are_one_line_for_the_shell_and_plugin_commands(cli):
-    expect_refused(cli("jobs", "run"), "required: kind", "--help")
-    expect_refused(cli("no-such-command"), "invalid choice")
-    expect_refused(cli("runs", "show"), "run_id")
-    expect_refused(cli("workflow", "run"), "required")  # a plugin's sub-command inherits it
+    jobs, command, runs, plugin = cli.batch(
+        ("jobs", "run"), ("no-such-command",), ("runs", "show"), ("workflow", "run")
+    )
+    expect_refused(jobs, "required: kind", "--help")
+    expect_refused(command, "invalid choice")
+    expect_refused(runs, "run_id")
+    expect_refused(plugin, "required")  # a plugin's sub-command inherits it
 
 
 def test_damaged_run_folders_and_settings_are_shown_as_such(cli):
