@@ -256,7 +256,7 @@ class LM:
         lm = LM(model, **kwargs)
         lm.send_key = self.send_key
         if self._backend is not None and model == self.model:
-            lm._backend = self._backend
+            lm._backend, lm._plugin_provider = self._backend, self._plugin_provider
         return lm
 
     # ---- request and backend
