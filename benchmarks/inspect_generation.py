@@ -12,8 +12,8 @@ with a fixed seed. Variants, interleaved run by run (the order reverses each run
   d. cache, no recording          -> recording overhead on the cached path (per token it
                                      is much cheaper, so the same few kernels weigh more)
 
-Medians of ``--runs``; the overheads are medians of the per-run ratios of the variants
-run next to each other (b/a, c/d), which cancels most of a shared machine's drift. The
+Medians of ``--runs``; the overheads are given from the medians and, as ``_paired``, as
+medians of the per-run ratios of the variants run next to each other (b/a, c/d). The
 recorder's own cost per token is also timed alone on the model's logits (no model), free
 of the machine's noise. Greedy replies with and without the cache are checked identical
 in the same run, and so are the seeded samples of all four variants.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import subprocess
@@ -84,6 +85,7 @@ def main() -> None:
             recorder.result()  # the conversion to lists belongs to the recording's cost
         return time.perf_counter() - start, out
 
+    load_before = os.getloadavg()[0]
     run(True, True)  # warm-up (allocator, kernels)
     run(False, False)
     seconds: dict[str, list[float]] = {k: [] for k in VARIANTS}
@@ -120,6 +122,7 @@ def main() -> None:
         "cpu": cpu_name(),
         "torch": torch.__version__,
         "threads": args.threads,
+        "load_average_before_after": [load_before, os.getloadavg()[0]],  # other work on the machine
         "model": "6 layers x 384, 6 heads, context 256, vocabulary 65 (random weights)",
         "prompt_tokens": args.prompt_tokens,
         "new_tokens": n,
@@ -131,8 +134,10 @@ def main() -> None:
             "d_cache": tps["d"],
         },
         "seconds": seconds,
-        "recording_overhead_no_cache_pct": paired("b", "a"),
-        "recording_overhead_cache_pct": paired("c", "d"),
+        "recording_overhead_no_cache_pct": 100 * (tps["a"] / tps["b"] - 1),
+        "recording_overhead_cache_pct": 100 * (tps["d"] / tps["c"] - 1),
+        "recording_overhead_no_cache_pct_paired": paired("b", "a"),
+        "recording_overhead_cache_pct_paired": paired("c", "d"),
         "recorder_alone_us_per_token": record_us,
         "recorder_alone_pct_of_token_no_cache": 100 * record_us * 1e-6 * tps["a"],
         "recorder_alone_pct_of_token_cache": 100 * record_us * 1e-6 * tps["d"],
