@@ -65,7 +65,8 @@ def supports_cache(model: nn.Module) -> bool:
     the block is the registry's pre-LN ``Block`` (position-wise but for its attention), each
     attention class's forward and ``project`` come from a class that declares
     ``caches_kv = True`` (a subclass that overrides them without declaring it is not
-    trusted), and no forward hooks are registered (they may expect whole sequences)."""
+    trusted, nor one whose instance has them replaced), and no forward hooks are registered
+    (they may expect whole sequences)."""
     from .gpt import Block
 
     blocks = getattr(model, "blocks", None)
@@ -75,6 +76,8 @@ def supports_cache(model: nn.Module) -> bool:
         if type(block).forward is not Block.forward:
             return False
         if not _declares_cache(type(block.attn)):
+            return False
+        if {"forward", "project", "heads"} & block.attn.__dict__.keys():  # replaced on the instance (inspection)
             return False
     return not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
 

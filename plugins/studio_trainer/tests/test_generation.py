@@ -131,6 +131,9 @@ def test_parts_without_cache_support_generate_by_recomputing(plugin_distribution
     assert supports_cache(shifted)
     shifted.blocks[1].attn.__class__ = Shifted
     assert not supports_cache(shifted)
+    replaced = make("causal")
+    replaced.blocks[0].attn.__dict__["forward"] = lambda x: x  # as an inspection's capture does for a while
+    assert not supports_cache(replaced)
     hooked = make("causal")
     handle = hooked.blocks[0].register_forward_hook(lambda *a: None)  # hooks may expect whole sequences
     assert not supports_cache(hooked)
