@@ -30,8 +30,10 @@ from .common import HeatMap, View, maxpool, shown, token_html
 from .runner import Runner
 
 THUMB = 64  # pixels a side of a head's thumbnail
-STRIP_TOKENS = 240  # at most this many key tokens are highlighted in the text strip
+STRIP_TOKENS = 160  # at most this many key tokens are highlighted in the text strip (a few lines)
+DETAIL_PIXELS = 512  # the zoomed-in part: about the map's size on screen in a side panel (less to colour)
 REFINE_MS = 60  # after a zoom or pan stops for this long, the visible part is redrawn sharper
+LEVELS = 10  # attention strengths shown as this many shades in the text
 HOVER_MS = 15  # mouse moves are coalesced: at most one row lookup per this interval
 LUT = pg.colormap.get("viridis").getLookupTable(nPts=256)
 
@@ -57,6 +59,7 @@ class AttentionView(View):
         self.factor = 1
         self.query: int | None = None
         self.pinned: int | None = None  # the query row clicked (hover then does not move it)
+        self._shade_key, self._shade_styles = "", [""]
         self.hover_timer = QTimer(self, singleShot=True, interval=HOVER_MS)
         self.hover_timer.timeout.connect(self._show_query)
         self.refine_timer = QTimer(self, singleShot=True, interval=REFINE_MS)
@@ -217,36 +220,60 @@ class AttentionView(View):
             x1 = x0 + STRIP_TOKENS
         window = row[x0:x1]
         top = float(window.max()) if window.size else 0.0
-        fg = text_colour().name()
+        levels = np.zeros(len(window), dtype=np.int64) if top <= 0 else np.minimum(window / top * LEVELS, LEVELS - 1)
+        levels = levels.astype(np.int64)
+        shades = self._shades()
         tokens = self.inspection.tokens
         parts = [f"<b>query {q}</b> <code>{html.escape(shown(tokens[q]))}</code> attends to (keys {x0}–{x1 - 1}): "]
-        for k in range(x0, x1):
-            body, _ = token_html(tokens[k])
-            weight = float(row[k]) / top if top > 0 else 0.0
-            background = tint("match", 0.05 + 0.8 * weight).name() if weight > 0.02 else "transparent"
-            parts.append(f'<span style="color:{fg};background:{background}" title="{row[k]:.3f}">{body}</span>')
+        run: list[str] = []
+        for i, k in enumerate(range(x0, x1)):  # runs of one shade in one span: a short document
+            run.append(token_html(tokens[k])[0])
+            if i + 1 == len(levels) or levels[i + 1] != levels[i]:
+                parts.append(f'<span style="{shades[levels[i]]}">{"".join(run)}</span>')
+                run = []
         best = np.argsort(row[: q + 1])[::-1][:3]
         summary = ", ".join(f"{int(k)} <code>{html.escape(shown(tokens[int(k)]))}</code> {row[k]:.2f}" for k in best)
         self.strip.setHtml(f'<div style="font-family:monospace">{"".join(parts)}</div><p>strongest: {summary}</p>')
 
+    def _shades(self) -> list[str]:
+        """The span styles of the LEVELS attention strengths (tints are slow to compute: once
+        per palette)."""
+        key = text_colour().name()
+        if self._shade_key != key:
+            self._shade_key = key
+            self._shade_styles = [f"color:{key}"] + [
+                f"color:{key};background:{tint('match', 0.05 + 0.8 * i / (LEVELS - 1)).name()}"
+                for i in range(1, LEVELS)
+            ]
+        return self._shade_styles
+
     def _refine(self) -> None:
-        """Zoomed in on a pooled map: redraw the visible part at (up to) full resolution."""
+        """Zoomed in on a pooled map: the visible part again at (up to) full resolution,
+        pooled on the worker (a 2,048² crop takes longer than a frame)."""
         if self.full is None or self.factor == 1:
             return
-        n = self.full.shape[0]
+        full, n, factor = self.full, self.full.shape[0], self.factor
         (x0, x1), (y0, y1) = self.map.view.viewRange()
         c0, c1 = max(0, int(x0)), min(n, int(np.ceil(x1)))
         r0, r1 = max(0, int(y0)), min(n, int(np.ceil(y1)))
-        if c1 - c0 >= n and r1 - r0 >= n:
+        if (c1 - c0 >= n and r1 - r0 >= n) or c1 <= c0 or r1 <= r0:
             self.detail_image.hide()
             return
-        crop, factor = maxpool(self.full[r0:r1, c0:c1])
-        if factor >= self.factor:
-            self.detail_image.hide()
-            return
-        self.detail_image.setImage(crop, levels=self.map.image.getLevels())
-        self.detail_image.setRect(c0, r0, c1 - c0, r1 - r0)
-        self.detail_image.show()
+
+        def crop() -> tuple[np.ndarray, int, tuple[int, int, int, int]]:
+            pooled, by = maxpool(full[r0:r1, c0:c1], DETAIL_PIXELS)
+            return pooled, by, (c0, r0, c1 - c0, r1 - r0)
+
+        def show(result: tuple[np.ndarray, int, tuple[int, int, int, int]]) -> None:
+            pooled, by, rect = result
+            if self.full is not full or by >= factor:
+                self.detail_image.hide()
+                return
+            self.detail_image.setImage(pooled, levels=self.map.image.getLevels())
+            self.detail_image.setRect(*rect)
+            self.detail_image.show()
+
+        self.runner.submit("refine", crop, show, self._failed)
 
     def as_json(self) -> dict[str, Any]:
         insp = self.inspection

@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QSize, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QWidget
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QWidget
 
 from studio.widgets import tint
 
@@ -113,6 +113,8 @@ class HeatMap(pg.GraphicsLayoutWidget):
         self.plot = self.addPlot()
         self.plot.setMenuEnabled(False)
         self.plot.hideButtons()
+        for axis in ("left", "bottom"):  # axes repainted with every hover otherwise
+            self.plot.getAxis(axis).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.view = self.plot.getViewBox()
         self.view.invertY(True)
         self.image = pg.ImageItem(axisOrder="row-major")
