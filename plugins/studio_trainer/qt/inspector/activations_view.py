@@ -10,7 +10,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
-from .common import Plot, View
+from .common import Plot, View, integer_ticks
 
 COLOURS = {"residual": "#3d7bd9", "MLP": "#e07b00"}
 
@@ -24,8 +24,11 @@ class ActivationsView(View):
         layout.setContentsMargins(0, 0, 0, 0)
         self.norms = Plot("trainer:inspector-norms")
         self.norms.setMinimumHeight(90)
-        self.norms.addLegend(offset=(5, 5))
-        self.norms.setLabel("bottom", "layer")
+        self.norms.setLabel(
+            "bottom",
+            f'layer: <span style="color:{COLOURS["residual"]}">residual</span>, '
+            f'<span style="color:{COLOURS["MLP"]}">MLP</span> (solid: at the position; dashed: mean)',
+        )
         self.norms.setLabel("left", "L2 norm")
         layout.addWidget(self.norms, 1)
         bar = QHBoxLayout()
@@ -65,6 +68,7 @@ class ActivationsView(View):
                 pen=pg.mkPen(colour, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
                 name=f"{name}, mean",
             )
+        integer_ticks(self.norms.getPlotItem().getAxis("bottom"), resid.shape[0])
         self.layer.setMaximum(max(0, len(insp.mlp_hist) - 1))
         self._histogram()
 

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 
 from studio.widgets import text_colour, tint
 
-from .common import HeatMap, View, maxpool, shown, token_html
+from .common import HeatMap, View, listed, maxpool, token_html
 from .runner import Runner
 
 THUMB = 64  # pixels a side of a head's thumbnail
@@ -224,7 +224,7 @@ class AttentionView(View):
         levels = levels.astype(np.int64)
         shades = self._shades()
         tokens = self.inspection.tokens
-        parts = [f"<b>query {q}</b> <code>{html.escape(shown(tokens[q]))}</code> attends to (keys {x0}–{x1 - 1}): "]
+        parts = [f"<b>query {q}</b> <code>{html.escape(listed(tokens[q]))}</code> attends to (keys {x0}–{x1 - 1}): "]
         run: list[str] = []
         for i, k in enumerate(range(x0, x1)):  # runs of one shade in one span: a short document
             run.append(token_html(tokens[k])[0])
@@ -232,7 +232,7 @@ class AttentionView(View):
                 parts.append(f'<span style="{shades[levels[i]]}">{"".join(run)}</span>')
                 run = []
         best = np.argsort(row[: q + 1])[::-1][:3]
-        summary = ", ".join(f"{int(k)} <code>{html.escape(shown(tokens[int(k)]))}</code> {row[k]:.2f}" for k in best)
+        summary = ", ".join(f"{int(k)} <code>{html.escape(listed(tokens[int(k)]))}</code> {row[k]:.2f}" for k in best)
         self.strip.setHtml(f'<div style="font-family:monospace">{"".join(parts)}</div><p>strongest: {summary}</p>')
 
     def _shades(self) -> list[str]:

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxL
 
 from studio.widgets import tone
 
-from .common import HeatMap, Plot, View, id_text, shown
+from .common import HeatMap, Plot, View, id_text, integer_ticks, listed
 
 ATTN_COLOUR, MLP_COLOUR = "#3d7bd9", "#e07b00"
 
@@ -29,8 +29,11 @@ class AttributionView(View):
         layout.addWidget(self.summary)
         self.bars = Plot("trainer:inspector-attribution-bars")
         self.bars.setMinimumHeight(90)
-        self.bars.addLegend(offset=(5, 5))
-        self.bars.setLabel("bottom", "layer")
+        self.bars.setLabel(
+            "bottom",
+            f'layer: <span style="color:{ATTN_COLOUR}">■ attention</span> '
+            f'<span style="color:{MLP_COLOUR}">■ MLP</span>',
+        )
         self.bars.setLabel("left", "logit push")
         layout.addWidget(self.bars, 1)
         self.heads = HeatMap("trainer:inspector-attribution-heads", colormap="CET-D1")
@@ -80,20 +83,14 @@ class AttributionView(View):
         self.layer.setMaximum(max(0, len(attn) - 1))
         self.bars.clear()
         width = 0.38
-        self.bars.addItem(
-            pg.BarGraphItem(x=layers - width / 2, height=attn, width=width, brush=ATTN_COLOUR, name="attention")
-        )
-        self.bars.addItem(pg.BarGraphItem(x=layers + width / 2, height=mlp, width=width, brush=MLP_COLOUR, name="MLP"))
-        legend = self.bars.getPlotItem().legend
-        if legend is not None:
-            legend.clear()
-            legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=1, brush=ATTN_COLOUR), "attention")
-            legend.addItem(pg.BarGraphItem(x=[0], height=[0], width=1, brush=MLP_COLOUR), "MLP")
+        self.bars.addItem(pg.BarGraphItem(x=layers - width / 2, height=attn, width=width, brush=ATTN_COLOUR))
+        self.bars.addItem(pg.BarGraphItem(x=layers + width / 2, height=mlp, width=width, brush=MLP_COLOUR))
+        integer_ticks(self.bars.getPlotItem().getAxis("bottom"), len(attn))
         embed = insp.attribution.get("embed")
         embed_text = f" · embeddings {float(np.asarray(embed)[t]):+.2f}" if embed is not None else ""
         self.summary.setText(
-            f"Toward <code>{html.escape(shown(self.target(t)))}</code> at position {t} "
-            f"(after <code>{html.escape(shown(insp.tokens[t]))}</code>){embed_text}"
+            f"Toward <code>{html.escape(listed(self.target(t)))}</code> at position {t} "
+            f"(after <code>{html.escape(listed(insp.tokens[t]))}</code>){embed_text}"
         )
         if heads is None:
             self.heads.hide()

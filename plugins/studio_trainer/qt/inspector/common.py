@@ -24,6 +24,12 @@ def shown(token: str) -> str:
     return token.replace("\n", "↵").replace("\t", "⇥").replace("\r", "␍") or "∅"
 
 
+def listed(token: str) -> str:
+    """A token shown on its own (in a list of alternatives, a label): a space as ␣, which
+    would be invisible there."""
+    return shown(token).replace(" ", "␣")
+
+
 def token_html(token: str) -> tuple[str, int]:
     """A token as rich text (spaces kept, a newline shown then broken) and the number of
     characters it takes in the document (for selecting it later)."""
@@ -78,6 +84,15 @@ def plot_background() -> QColor:
     return QApplication.palette().color(QPalette.ColorRole.Base)
 
 
+def integer_ticks(axis: pg.AxisItem, count: int) -> None:
+    """Ticks on whole numbers only (layers, heads, positions), no SI prefix on the labels."""
+    axis.enableAutoSIPrefix(False)
+    if count <= 12:
+        axis.setTicks([[(i, str(i)) for i in range(count)]])
+    else:
+        axis.setTicks(None)
+
+
 HINT = QSize(320, 180)  # a plot's preferred size: pyqtgraph's 600 × 480 made the panel scroll in a side dock
 
 
@@ -89,6 +104,8 @@ class Plot(pg.PlotWidget):
         self.setObjectName(name)
         self.setBackground(plot_background())
         self.setMenuEnabled(False)
+        for axis in ("left", "bottom"):
+            self.getPlotItem().getAxis(axis).enableAutoSIPrefix(False)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
         return HINT
@@ -134,9 +151,12 @@ class HeatMap(pg.GraphicsLayoutWidget):
         self.shape = (rows, cols)
         clean = np.nan_to_num(np.asarray(data, dtype=np.float32), nan=0.0)
         self.image.setImage(clean, levels=levels or (float(clean.min()), float(clean.max()) or 1.0))
-        self.image.setRect(0, 0, cols, rows)
-        self.view.setLimits(xMin=0, xMax=cols, yMin=0, yMax=rows)
-        self.view.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
+        # cell (r, c) is centred on (c, r): the axes' integer ticks name cells, not their edges
+        self.image.setRect(-0.5, -0.5, cols, rows)
+        self.view.setLimits(xMin=-0.5, xMax=cols - 0.5, yMin=-0.5, yMax=rows - 0.5)
+        self.view.setRange(xRange=(-0.5, cols - 0.5), yRange=(-0.5, rows - 0.5), padding=0)
+        for axis, count in (("bottom", cols), ("left", rows)):
+            integer_ticks(self.plot.getAxis(axis), count)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
         return HINT
@@ -145,7 +165,7 @@ class HeatMap(pg.GraphicsLayoutWidget):
         if not self.shape[0] or not self.plot.sceneBoundingRect().contains(scene_pos):
             return None
         point = self.view.mapSceneToView(scene_pos)
-        row, col = math.floor(point.y()), math.floor(point.x())
+        row, col = math.floor(point.y() + 0.5), math.floor(point.x() + 0.5)
         if 0 <= row < self.shape[0] and 0 <= col < self.shape[1]:
             return row, col
         return None

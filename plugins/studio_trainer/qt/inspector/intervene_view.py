@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from studio.widgets import set_tone
 
-from .common import View, prob_text, shown
+from .common import View, listed, prob_text
 from .runner import Runner
 
 KINDS = ("Ablate a head", "Ablate a layer", "Patch the residual stream from another prompt")
@@ -143,8 +143,8 @@ class InterveneView(View):
         self.result.setHtml(
             "<table cellspacing=8><tr><th>before</th><th></th><th>after</th><th></th></tr>"
             + "".join(
-                f"<tr><td><code>{html.escape(shown(str(a[0])))}</code></td><td>{prob_text(float(a[1]))}</td>"
-                f"<td><code>{html.escape(shown(str(b[0])))}</code></td><td>{prob_text(float(b[1]))}</td></tr>"
+                f"<tr><td><code>{html.escape(listed(str(a[0])))}</code></td><td>{prob_text(float(a[1]))}</td>"
+                f"<td><code>{html.escape(listed(str(b[0])))}</code></td><td>{prob_text(float(b[1]))}</td></tr>"
                 for a, b in zip(effect.top_before, effect.top_after, strict=False)
             )
             + "</table>"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from .common import HeatMap, View, id_text, prob_text, shown
+from .common import HeatMap, View, id_text, listed, prob_text
 
 MEASURES = ("probability of the next token", "rank of the next token (log scale)")
 
@@ -59,14 +59,14 @@ class LensView(View):
         top = id_text(insp, int(insp.lens_top_ids[layer, position]))
         rank = int(insp.lens_target_rank[layer, position])
         next_text = (
-            f" · next token <code>{html.escape(shown(insp.tokens[position + 1]))}</code>: rank {rank + 1}, "
+            f" · next token <code>{html.escape(listed(insp.tokens[position + 1]))}</code>: rank {rank + 1}, "
             f"p {prob_text(float(insp.lens_target_prob[layer, position]))}"
             if rank >= 0 and position + 1 < len(insp.tokens)
             else ""
         )
         self.detail.setText(
-            f"layer {layer}, position {position} <code>{html.escape(shown(insp.tokens[position]))}</code> · "
-            f"top <code>{html.escape(shown(top))}</code> p {prob_text(float(insp.lens_top_prob[layer, position]))}"
+            f"layer {layer}, position {position} <code>{html.escape(listed(insp.tokens[position]))}</code> · "
+            f"top <code>{html.escape(listed(top))}</code> p {prob_text(float(insp.lens_top_prob[layer, position]))}"
             f"{next_text}"
         )
 

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import QLabel, QTextBrowser, QTextEdit, QVBoxLayout, QWid
 
 from studio.widgets import set_tone, text_colour, tint, tone
 
-from .common import View, id_text, prob_text, shade_colours, shade_of, shown, token_html
+from .common import View, id_text, listed, prob_text, shade_colours, shade_of, token_html
 
 REPLY_MARK = "▶"
 
@@ -122,7 +122,7 @@ class TokensView(View):
         insp = self.inspection
         token = insp.tokens[t]
         lp = float(insp.logprobs[t])
-        head = f"<b>#{t}</b> <code>{html.escape(shown(token))}</code>"
+        head = f"<b>#{t}</b> <code>{html.escape(listed(token))}</code>"
         if not math.isfinite(lp):
             return f"{head} · the first token: nothing predicts it"
         alternatives = [id_text(insp, i) for i in insp.top_ids[t - 1]]
@@ -130,7 +130,7 @@ class TokensView(View):
         rank_text = f"rank {rank + 1}" if rank is not None else f"not in the top {len(alternatives)}"
         entropy = float(insp.entropy[t - 1])
         top = ", ".join(
-            f"<code>{html.escape(shown(a))}</code> {prob_text(math.exp(float(p)))}"
+            f"<code>{html.escape(listed(a))}</code> {prob_text(math.exp(float(p)))}"
             for a, p in zip(alternatives, insp.top_logprobs[t - 1], strict=False)
         )
         return (
