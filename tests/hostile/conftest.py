@@ -180,6 +180,13 @@ def expect_refused(result: CliResult, *fragments: str) -> CliResult:
     return result
 
 
+def expect_all_refused(cli: Cli, *cases: tuple, timeout: float = 120) -> list[CliResult]:
+    """Each case ``(arguments, *fragments)`` refused as ``expect_refused`` checks, the
+    commands run by one process (``cli.batch``), in order."""
+    results = cli.batch(*[case[0] for case in cases], timeout=timeout)
+    return [expect_refused(result, *case[1:]) for result, case in zip(results, cases, strict=True)]
+
+
 def expect_failed(result: CliResult, *fragments: str) -> CliResult:
     """Exit 1 (the job or some examples failed), with the reason and no traceback."""
     assert result.code == 1, result

@@ -14,7 +14,7 @@ import shutil
 
 import pytest
 
-from .conftest import expect_ok, expect_refused
+from .conftest import expect_all_refused, expect_ok, expect_refused
 
 HUGE = {"n_layer": 96, "n_head": 128, "n_embd": 16384}  # in range; 1.2 TB of weights
 
@@ -130,9 +130,12 @@ def test_quantize_never_unpickles_weights(cli, checkpoint, tmp_path):
     assert not (tmp_path / "ran").exists()
 
 
-@pytest.mark.parametrize("flag, value", [("--bits", "9"), ("--repeats", "0")])
-def test_quantize_refuses_out_of_range_flags_in_one_line(cli, checkpoint, tmp_path, flag, value):
-    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", flag, value), f"error: {flag}:")
+def test_quantize_refuses_out_of_range_flags_in_one_line(cli, checkpoint, tmp_path):
+    flags = [("--bits", "9"), ("--repeats", "0")]
+    expect_all_refused(
+        cli,
+        *[(("quantize", checkpoint, "--out", tmp_path / "q", flag, value), f"error: {flag}:") for flag, value in flags],
+    )
 
 
 # ---------------------------------------------------------------- found by the second hostile pass
@@ -150,8 +153,11 @@ def nan_weights(folder) -> None:
 
 def test_weights_that_diverged_are_refused_by_generate_and_quantize(cli, checkpoint, tmp_path):
     nan_weights(checkpoint)
-    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "3"), "NaN or infinite")
-    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q"), "NaN or infinite")
+    expect_all_refused(
+        cli,
+        (("trainer", "generate", checkpoint, "--max-new-tokens", "3"), "NaN or infinite"),
+        (("quantize", checkpoint, "--out", tmp_path / "q"), "NaN or infinite"),
+    )
     assert not (tmp_path / "q").exists()
 
 

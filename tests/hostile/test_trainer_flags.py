@@ -11,11 +11,9 @@ from __future__ import annotations
 import os
 import random
 
-import pytest
-
 from studio.api import Folders
 
-from .conftest import expect_failed, expect_ok, expect_refused
+from .conftest import expect_all_refused, expect_failed, expect_ok
 
 TINY_RUN = [
     "--set",
@@ -57,22 +55,23 @@ def test_temperature_zero_is_greedy_and_top_k_zero_is_no_cut(cli, tiny_checkpoin
     assert result.out.startswith("abc") and len(result.out.strip()) == 8
 
 
-@pytest.mark.parametrize(
-    "flag, value", [("--device", "tpu"), ("--max-new-tokens", "-1"), ("--seed", str(2**64)), ("--temperature", "nan")]
-)
-def test_generate_refuses_bad_flags_before_loading(cli, tiny_checkpoint, flag, value):
-    expect_refused(cli("trainer", "generate", tiny_checkpoint, flag, value), f"error: {flag}:")
+def test_generate_refuses_bad_flags_before_loading(cli, tiny_checkpoint):
+    flags = [("--device", "tpu"), ("--max-new-tokens", "-1"), ("--seed", str(2**64)), ("--temperature", "nan")]
+    expect_all_refused(
+        cli, *[(("trainer", "generate", tiny_checkpoint, flag, value), f"error: {flag}:") for flag, value in flags]
+    )
 
 
 # ---------------------------------------------------------------- --set bounds
 
 
-@pytest.mark.parametrize(
-    "setting, name",
-    [("max_steps=1e18", "max_steps"), ("learning_rate=1e999", "learning_rate"), ("data.corpus=", "data.corpus")],
-)
-def test_settings_past_any_bound_fail_validation(cli, tmp_path, setting, name):
-    expect_refused(cli("jobs", "run", "trainer.train", "--set", setting), name)
+def test_settings_past_any_bound_fail_validation(cli, tmp_path):
+    settings = [
+        ("max_steps=1e18", "max_steps"),
+        ("learning_rate=1e999", "learning_rate"),
+        ("data.corpus=", "data.corpus"),
+    ]
+    expect_all_refused(cli, *[(("jobs", "run", "trainer.train", "--set", setting), name) for setting, name in settings])
     assert not any(Folders(cli.workspace).runs.glob("*"))  # refused before a run folder was made
 
 
