@@ -12,7 +12,9 @@ Model: a 6-layer, 384-wide char GPT (6 heads, context 256, vocabulary 65), rando
             histograms, top-10 per position.
 
 Median of ``--runs`` timings of each after ``--warmup`` untimed ones, alternating the two
-so both see the same machine state. Target: full ≤ 1.5 × bare.
+so both see the same machine state, in wall-clock time and in the process's CPU time (on
+a shared, busy machine the CPU time of a one-thread run is the steadier measure; both
+ratios are written). Target: full ≤ 1.5 × bare.
 
     .venv/bin/python benchmarks/inspect_engine.py [--runs 30] [--threads N] [--attention xcorr]
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -66,19 +69,23 @@ def main() -> None:
 
     def full() -> None:
         inspection = inspect_ids(model, tokenizer, ids, top_k=10, attention="all")
-        assert inspection.attention_all().shape == (6, 6, args.tokens, args.tokens)
+        assert inspection._all_maps is not None and len(inspection._all_maps) == 6  # every map, held
 
     for _ in range(args.warmup):
         bare()
         full()
     times: dict[str, list[float]] = {"bare": [], "full": []}
+    cpu: dict[str, list[float]] = {"bare": [], "full": []}
     for _ in range(args.runs):
         for name, fn in (("bare", bare), ("full", full)):
-            start = time.perf_counter()
+            start, start_cpu = time.perf_counter(), time.process_time()
             fn()
             times[name].append(time.perf_counter() - start)
+            cpu[name].append(time.process_time() - start_cpu)
     bare_ms = statistics.median(times["bare"]) * 1000
     full_ms = statistics.median(times["full"]) * 1000
+    bare_cpu = statistics.median(cpu["bare"]) * 1000
+    full_cpu = statistics.median(cpu["full"]) * 1000
     result = {
         "model": {"n_layer": 6, "n_head": 6, "n_embd": 384, "block_size": 256, "vocab_size": 65},
         "attention": args.attention,
@@ -88,6 +95,13 @@ def main() -> None:
         "bare_forward_ms": round(bare_ms, 2),
         "full_inspection_ms": round(full_ms, 2),
         "ratio": round(full_ms / bare_ms, 3),
+        "bare_forward_cpu_ms": round(bare_cpu, 2),
+        "full_inspection_cpu_ms": round(full_cpu, 2),
+        "cpu_ratio": round(full_cpu / bare_cpu, 3),
+        "min_ratio": round(min(times["full"]) / min(times["bare"]), 3),
+        "min_cpu_ratio": round(min(cpu["full"]) / min(cpu["bare"]), 3),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "cpu_count": os.cpu_count(),
         "target_ratio": 1.5,
         "torch": torch.__version__,
         "python": platform.python_version(),
@@ -96,7 +110,10 @@ def main() -> None:
     print(
         f"bare forward {bare_ms:.1f} ms, full inspection {full_ms:.1f} ms: "
         f"ratio {full_ms / bare_ms:.2f} (target ≤ 1.5) [{args.attention}, {args.tokens} tokens, "
-        f"{torch.get_num_threads()} threads]"
+        f"{torch.get_num_threads()} threads]; CPU time {bare_cpu:.1f} vs {full_cpu:.1f} ms: "
+        f"ratio {full_cpu / bare_cpu:.2f}; fastest runs: ratio {min(times['full']) / min(times['bare']):.2f} "
+        f"(CPU {min(cpu['full']) / min(cpu['bare']):.2f}); "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     args.out.write_text(json.dumps(result, indent=2) + "\n")
 

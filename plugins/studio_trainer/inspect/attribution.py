@@ -53,11 +53,14 @@ def direct_logit_attribution(
     base = base - base.mean(dim=-1, keepdim=True)  # [distinct targets, C]
     u = base[inverse] / sigma  # [T, C]
     w_t = w_u[target_ids]
-    attn = torch.stack([a.float() for a in cap.attn_out if a is not None])  # [L, T, C]
-    mlp = torch.stack([m.float() for m in cap.mlp_out if m is not None])
-    embed = torch.einsum("tc,tc->t", cap.resid[0], u)
-    attn_dla, mlp_dla = torch.einsum("ltc,tc->lt", attn, u), torch.einsum("ltc,tc->lt", mlp, u)
-    bias = torch.einsum("tc,c->t", w_t, beta)
+
+    def dla(part: torch.Tensor) -> torch.Tensor:
+        return (part.float() * u).sum(-1)  # (einsum would batch T one-row products)
+
+    embed = dla(cap.resid[0])
+    attn_dla = torch.stack([dla(a) for a in cap.attn_out if a is not None])  # [L, T]
+    mlp_dla = torch.stack([dla(m) for m in cap.mlp_out if m is not None])
+    bias = w_t @ beta
     total = embed + attn_dla.sum(0) + mlp_dla.sum(0) + bias
     scale = float(final_logit.abs().max()) + 1.0
     if not torch.allclose(total, final_logit.float(), rtol=1e-3, atol=1e-3 * scale):
@@ -80,7 +83,7 @@ def direct_logit_attribution(
             weight, bias_vector = linear_weight(proj, y.size(-1))  # [C, H*D], [C]
             g = (base @ weight)[inverse] / sigma  # [T, H*D]: u @ weight
             T = y.size(0)
-            heads.append(torch.einsum("thd,thd->ht", y.float().view(T, n_head, -1), g.view(T, n_head, -1)))
+            heads.append((y.float() * g).view(T, n_head, -1).sum(-1).T)  # [H, T]
             proj_bias.append(u @ bias_vector)  # [T]
         result["heads"] = torch.stack(heads).numpy()
         result["attn_bias"] = torch.stack(proj_bias).numpy()  # heads.sum(1) + attn_bias == attn

@@ -52,6 +52,33 @@ def _reuse_projection(attn: Any) -> Callable[[], None]:
     return undo
 
 
+def _explicit_attention(attn: Any, store: list, index: int) -> Callable[[], None] | None:
+    """For the trainer's own attention forward (``merge(SDPA(project(x)))``, kept by
+    cross-correlation too), run it as ``merge(attention_weights(x) @ v)`` while the maps are
+    wanted: the same function (a test holds the two equal), but the maps it forms are the
+    ones the pass uses, and the fused kernel's work is not done twice. Other attention types
+    keep their own forward (their maps come from the hook). Returns the undo, or None."""
+    from ..model.gpt import CausalSelfAttention
+
+    if (
+        type(attn).forward is not CausalSelfAttention.forward
+        or type(attn).merge is not CausalSelfAttention.merge
+        or getattr(attn, "kv_cache", None) is not None
+        or attn.training
+        or "forward" in attn.__dict__
+    ):
+        return None
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        _q, _k, v, _scale = attn.project(x)
+        weights = attn.attention_weights(x)  # project(x) again: the memo answers
+        store[index] = weights[0]
+        return attn.merge(weights.to(v.dtype) @ v)
+
+    attn.__dict__["forward"] = forward
+    return lambda: attn.__dict__.pop("forward", None)
+
+
 @torch.no_grad()
 def capture(model: Any, ids: torch.Tensor, maps: bool = False) -> Capture:
     """``ids``: (1, T). Runs ``model(ids)`` once; returns what the hooks saw (batch row 0).
@@ -99,7 +126,11 @@ def capture(model: Any, ids: torch.Tensor, maps: bool = False) -> Capture:
                 if maps:
                     if callable(getattr(attn, "project", None)) and "project" not in attn.__dict__:
                         undo.append(_reuse_projection(attn))
-                    handles.append(attn.register_forward_hook(keep_map(i)))
+                    explicit = _explicit_attention(attn, layer_maps, i)
+                    if explicit is not None:
+                        undo.append(explicit)
+                    else:
+                        handles.append(attn.register_forward_hook(keep_map(i)))
                 proj = submodule(attn, "proj")
                 if proj is not None:
                     handles.append(proj.register_forward_pre_hook(keep_input(head_in, i)))
@@ -115,7 +146,7 @@ def capture(model: Any, ids: torch.Tensor, maps: bool = False) -> Capture:
     finally:
         for handle in handles:
             handle.remove()
-        for restore in undo:
+        for restore in reversed(undo):
             restore()
     return Capture(
         resid=torch.stack([r.float() for r in resid if r is not None]),

@@ -77,7 +77,7 @@ class Inspection:
     _tokenizer: Any = field(default=None, repr=False)
     _attn_in: list = field(default_factory=list, repr=False)
     _maps: OrderedDict = field(default_factory=OrderedDict, repr=False)
-    _all_maps: np.ndarray | None = field(default=None, repr=False)
+    _all_maps: list[np.ndarray] | None = field(default=None, repr=False)  # [H, T, T] per layer
     _thumbs: dict = field(default_factory=dict, repr=False)
 
     @property
@@ -106,7 +106,7 @@ class Inspection:
         """[T, T] probabilities (rows: queries), computed on demand for the whole layer."""
         self._require_maps(layer, head)
         if self._all_maps is not None:
-            return self._all_maps[layer, head]
+            return self._all_maps[layer][head]
         key = (layer, head)
         if key in self._maps:
             self._maps.move_to_end(key)
@@ -132,8 +132,13 @@ class Inspection:
         """[L, H, T, T]: every map at once (the full inspection; 36 maps of 256² are 9 MB)."""
         if self._all_maps is None:
             self._require_maps(0)
-            self._all_maps = np.stack([self._layer_maps(layer) for layer in range(self.n_layer)])
-        return self._all_maps
+            self._all_maps = [self._layer_maps(layer) for layer in range(self.n_layer)]
+        return np.stack(self._all_maps)
+
+    def layer_attention(self, layer: int) -> np.ndarray:
+        """[H, T, T]: one layer's maps (not cached unless every map is held)."""
+        self._require_maps(layer)
+        return self._all_maps[layer] if self._all_maps is not None else self._layer_maps(layer)
 
     def attention_thumbnail(self, layer: int, head: int, size: int = 64) -> np.ndarray:
         """[size, size]: the map max-pooled (every strong link stays visible), or repeated
@@ -294,7 +299,7 @@ class Inspection:
         if meta.get("attention_saved") and (folder / MAPS_NAME).exists():
             maps = _read_tensors(folder / MAPS_NAME).get("attention")
             if maps is not None and list(maps.shape) == inspection.attention_shape():
-                inspection._all_maps = maps.astype(np.float32)
+                inspection._all_maps = list(maps.astype(np.float32))
         elif inspection.attention_available:
             inspection.unavailable.append("attention maps: not saved with this inspection (inspect again to see them)")
             inspection.attention_available = False
@@ -427,7 +432,7 @@ def attention_summary(inspection: Inspection) -> list[dict[str, Any]]:
         return rows
     T = inspection.T
     for layer in range(inspection.n_layer):
-        maps = inspection.attention_all()[layer] if inspection._all_maps is not None else inspection._layer_maps(layer)
+        maps = inspection.layer_attention(layer)
         received = maps.sum(axis=1) / T  # [H, T]: mean weight each key gets
         previous = np.diagonal(maps, offset=-1, axis1=1, axis2=2).mean(axis=1) if T > 1 else np.zeros(len(maps))
         with np.errstate(divide="ignore", invalid="ignore"):
