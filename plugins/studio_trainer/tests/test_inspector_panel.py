@@ -169,6 +169,12 @@ def test_a_token_record_opens_in_the_inspector_and_every_view_fills(window, qtbo
     assert_no_overlap(panel)
     assert panel.tabs.tabBar().sizeHint().width() <= panel.tabs.width(), "the view tabs do not all show"
 
+    # an attention type without maps (a plugin's): the view says why instead of drawing
+    inspection.attention_available, inspection.unavailable = False, ["attention: MeanAttention has no maps"]
+    panel.show_inspection(inspection)
+    panel.tabs.setCurrentWidget(panel.attention)
+    assert "MeanAttention has no maps" in panel.attention.status.text() and panel.attention.grid.count() == 0
+
     # saved and opened again: the same tokens, no model needed for the lens
     saved = panel.save_to(tmp_path / "saved")
     assert trainer_hooks.studio_open_path(saved) is not None
@@ -199,8 +205,15 @@ def test_the_generate_panel_opens_its_output_in_the_inspector(window, qtbot, che
 
 
 def test_bad_input_is_one_error_line_and_state_is_kept(window, qtbot, checkpoint, tmp_path):
+    from PySide6.QtCore import Qt
+
     panel = window.show_panel("trainer:inspector")
-    panel.inspect(str(tmp_path / "no-such-model"), "abc")
+    panel.model.set_value(str(tmp_path / "no-such-model"))
+    panel.text.setPlainText("abc")
+    window.activateWindow()
+    panel.text.setFocus()
+    qtbot.waitUntil(lambda: panel.text.hasFocus(), timeout=2000)
+    qtbot.keyClick(panel.text, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # Ctrl+Return inspects
     qtbot.waitUntil(lambda: not panel.runner.busy("inspect"), timeout=10_000)
     assert panel.banner.text().startswith("⚠") and "\n" not in panel.banner.text()
     assert panel.inspection is None
