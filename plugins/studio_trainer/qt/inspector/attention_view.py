@@ -38,9 +38,16 @@ HOVER_MS = 15  # mouse moves are coalesced: at most one row lookup per this inte
 LUT = pg.colormap.get("viridis").getLookupTable(nPts=256)
 
 
+def bright_level(data: np.ndarray) -> float:
+    """The weight drawn brightest: a high percentile of the non-zero weights, not the maximum
+    (the first query's weight is always 1 and would leave every other row dark)."""
+    values = data[data > 0]
+    return float(np.percentile(values, 99.5)) if values.size else 1.0
+
+
 def thumbnail_icon(data: np.ndarray) -> QIcon:
-    """A map as a coloured icon (values 0…1 through the colour map; the maximum made bright)."""
-    top = float(np.nanmax(data)) if data.size else 0.0
+    """A map as a coloured icon through the colour map (``bright_level`` and above brightest)."""
+    top = bright_level(np.nan_to_num(data)) if data.size else 0.0
     scaled = np.clip(np.nan_to_num(data) / (top or 1.0), 0, 1)
     rgb = np.ascontiguousarray(LUT[(scaled * 255).astype(np.uint8)][..., :3].astype(np.uint8))
     h, w = scaled.shape
@@ -164,18 +171,18 @@ class AttentionView(View):
         self.status.setText("Hover a row: what that query attends to; click to pin it; the wheel zooms.")
         self.stack.setCurrentIndex(1)
 
-        def compute() -> tuple[np.ndarray, np.ndarray, int]:
+        def compute() -> tuple[np.ndarray, np.ndarray, int, float]:
             full = np.asarray(insp.attention(layer, head), dtype=np.float32)
             pooled, factor = maxpool(full)
-            return full, pooled, factor
+            return full, pooled, factor, bright_level(pooled)
 
         self.runner.submit("attention", compute, self._show_map, self._failed)
 
-    def _show_map(self, result: tuple[np.ndarray, np.ndarray, int]) -> None:
-        self.full, pooled, self.factor = result
+    def _show_map(self, result: tuple[np.ndarray, np.ndarray, int, float]) -> None:
+        self.full, pooled, self.factor, bright = result
         n = self.full.shape[0]
         self.detail_image.hide()
-        self.map.set_data(pooled, levels=(0.0, float(pooled.max()) or 1.0), shape=(n, n))
+        self.map.set_data(pooled, levels=(0.0, bright or 1.0), shape=(n, n))
         layer, head = self.head or (0, 0)
         pooled_note = f" · shown max-pooled {self.factor}× (zoom in for detail)" if self.factor > 1 else ""
         self.head_label.setText(f"layer {layer}, head {head} · {n} tokens{pooled_note}")
