@@ -21,7 +21,7 @@ import pytest
 from studio.api import Folders
 from studio_rag.tests.toy import NOT_A_FOLDER, foreign_database, not_a_folder
 
-from .conftest import Cli, CliResult, expect_failed, expect_ok, expect_refused
+from .conftest import Cli, CliResult, expect_all_refused, expect_failed, expect_ok, expect_refused
 
 TOY = "python:studio_rag.tests.toy:embedder"
 
@@ -43,11 +43,14 @@ def corpus(tmp_path):
 
 
 def test_flags_out_of_range_are_refused_at_parse_time(cli):
-    expect_refused(cli("rag", "search", "pasta", "-k", "-1"), "-k", "out of range")
-    expect_refused(cli("rag", "search", "pasta", "--mmr", "5"), "--mmr", "0 to 1")
-    expect_refused(
-        cli("rag", "index", ".", "--overlap", "500", "--chunk-size", "200"),
-        "--overlap 500 is not smaller than --chunk-size 200",
+    expect_all_refused(
+        cli,
+        (("rag", "search", "pasta", "-k", "-1"), "-k", "out of range"),
+        (("rag", "search", "pasta", "--mmr", "5"), "--mmr", "0 to 1"),
+        (
+            ("rag", "index", ".", "--overlap", "500", "--chunk-size", "200"),
+            "--overlap 500 is not smaller than --chunk-size 200",
+        ),
     )
 
 
@@ -90,16 +93,18 @@ def test_damaged_and_foreign_collection_files_are_refused_and_left_as_they_are(c
     rag = Folders(cli.workspace).plugin_dir("rag")
     garbage = b"SQLite format 3\x00" + os.urandom(8000)
     (rag / "broken.rag.sqlite").write_bytes(garbage)
-    expect_refused(cli("rag", "search", "pasta", "-c", "broken"), "broken.rag.sqlite", "not a readable collection")
-    assert "unreadable" in expect_ok(cli("rag", "status")).out
     other = tmp_path / "app.db"
     before = foreign_database(other)
-    expect_refused(cli("rag", "index", corpus, "-c", other, "--embedder", TOY), "not a collection")
-    expect_refused(
-        cli("rag", "index", corpus, "-c", other, "--rebuild", "--embedder", TOY),
-        "not a collection",
-        "--rebuild replaces only collections",
+    search, status, index, rebuild = cli.batch(
+        ("rag", "search", "pasta", "-c", "broken"),
+        ("rag", "status"),
+        ("rag", "index", corpus, "-c", other, "--embedder", TOY),
+        ("rag", "index", corpus, "-c", other, "--rebuild", "--embedder", TOY),
     )
+    expect_refused(search, "broken.rag.sqlite", "not a readable collection")
+    assert "unreadable" in expect_ok(status).out
+    expect_refused(index, "not a collection")
+    expect_refused(rebuild, "not a collection", "--rebuild replaces only collections")
     assert other.read_bytes() == before and (rag / "broken.rag.sqlite").read_bytes() == garbage
 
 
@@ -116,8 +121,11 @@ def test_an_embedder_config_of_100000_layers_is_refused_before_building(cli, tmp
 
 def test_a_collection_name_too_long_for_a_file_is_refused_in_one_line(cli, tmp_path):
     """A 5,000-letter name was 'internal error: OSError: File name too long'."""
-    expect_refused(cli("rag", "status", "--collection", "a" * 5000), "collection name", "5,000 characters")
-    expect_refused(cli("rag", "search", "hello", "-c", f"{tmp_path}/{'b' * 300}/c.rag.sqlite"), "300 bytes", "255")
+    expect_all_refused(
+        cli,
+        (("rag", "status", "--collection", "a" * 5000), "collection name", "5,000 characters"),
+        (("rag", "search", "hello", "-c", f"{tmp_path}/{'b' * 300}/c.rag.sqlite"), "300 bytes", "255"),
+    )
 
 
 def test_rebuild_replaces_only_a_collection_and_keeps_a_damaged_one_aside(cli, tmp_path):
@@ -239,13 +247,19 @@ def test_a_plugin_folder_that_is_not_a_folder_is_said_in_one_line(cli, tmp_path,
     rag = Folders(cli.workspace).plugin_dir("rag", create=False)
     not_a_folder(kind, rag)
     said = f"{rag} is not a folder; move it away"
-    expect_refused(cli("rag", "sample"), said)
-    expect_refused(cli("rag", "index", docs, "--embedder", TOY), said)
-    expect_refused(cli("rag", "search", "hello", "--mode", "keyword"), said)
-    expect_refused(cli("rag", "status"), said)
+    sources = json.dumps([str(docs)])
+    job = ("jobs", "run", "rag.index", "--set", f"sources={sources}", "--set", f"embedder={TOY}")
+    commands = [
+        ("rag", "sample"),
+        ("rag", "index", docs, "--embedder", TOY),
+        ("rag", "search", "hello", "--mode", "keyword"),
+        ("rag", "status"),
+    ]
+    results = cli.batch(*commands, *([job] if kind == "file" else []))
+    for result in results[: len(commands)]:
+        expect_refused(result, said)
     if kind == "file":
-        sources = json.dumps([str(docs)])
-        expect_failed(cli("jobs", "run", "rag.index", "--set", f"sources={sources}", "--set", f"embedder={TOY}"), said)
+        expect_failed(results[-1], said)
     assert os.path.lexists(rag) and not rag.is_dir()  # left as it was
 
 
