@@ -17,6 +17,8 @@ a shared, busy machine the CPU time of a one-thread run is the steadier measure;
 ratios are written). Target: full ≤ 1.5 × bare.
 
     .venv/bin/python benchmarks/inspect_engine.py [--runs 30] [--threads N] [--attention xcorr]
+
+The results file keeps one entry per attention type and thread count.
 """
 
 from __future__ import annotations
@@ -115,7 +117,15 @@ def main() -> None:
         f"(CPU {min(cpu['full']) / min(cpu['bare']):.2f}); "
         f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    # one entry per configuration, so runs with other threads or attention types sit side by side
+    try:
+        results = json.loads(args.out.read_text())
+    except (OSError, ValueError):
+        results = {}
+    if not isinstance(results, dict) or "ratio" in results:
+        results = {}
+    results[f"{args.attention}-{torch.get_num_threads()}-threads"] = result
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -112,12 +112,13 @@ class Inspection:
             self._maps.move_to_end(key)
             return self._maps[key]
         maps = self._layer_maps(layer)
-        for h in range(maps.shape[0]):
-            self._maps[(layer, h)] = maps[h]
+        for h in range(maps.shape[0]):  # copies: evicting one map frees its memory (64 MB at 4,096 tokens)
+            self._maps[(layer, h)] = maps[h].copy()
             self._maps.move_to_end((layer, h))
+        self._maps.move_to_end(key)  # the one asked for is evicted last
         while len(self._maps) > 1 and sum(m.nbytes for m in self._maps.values()) > CACHE_BYTES:
             self._maps.popitem(last=False)
-        return maps[head]
+        return self._maps[key]
 
     def _layer_maps(self, layer: int) -> np.ndarray:
         import torch

@@ -75,7 +75,7 @@ def logprobs_of(model: GPT, ids: list[int]) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("attention", ["causal", "xcorr"])
-def test_attention_maps_are_causal_and_reproduce_the_forward_pass(models, attention):
+def test_attention_maps_are_causal_and_reproduce_the_forward_pass(models, attention, monkeypatch):
     model = models[attention]
     ids = ids_of()
     inspection = inspect_ids(model, TOKENIZER, ids, top_k=5, name=attention)
@@ -97,6 +97,11 @@ def test_attention_maps_are_causal_and_reproduce_the_forward_pass(models, attent
             torch.testing.assert_close(rebuilt, attn(x), atol=1e-5, rtol=1e-4)
         # the maps taken during the forward pass (full inspection) are the on-demand ones
         np.testing.assert_allclose(everything[layer], maps, atol=1e-6)
+    # a cache too small for one layer still answers each map, and keeps the one asked for
+    monkeypatch.setattr("studio_trainer.inspect.inspection.CACHE_BYTES", 1)
+    small = inspect_ids(model, TOKENIZER, ids)
+    np.testing.assert_array_equal(small.attention(1, 0), inspection.attention(1, 0))
+    assert list(small._maps) == [(1, 0)]
     thumb = inspection.attention_thumbnail(1, 0, size=8)
     assert thumb.shape == (8, 8) and thumb.max() == inspection.attention(1, 0).max()
     assert pool_max(np.arange(9.0).reshape(3, 3), 6).shape == (6, 6)
