@@ -48,17 +48,18 @@ class StepRecorder:
         self._logprobs = torch.zeros(max_steps, device=device)
         self._top_ids = torch.zeros(max_steps, k, dtype=torch.long, device=device)
         self._top_logprobs = torch.zeros(max_steps, k, device=device)
-        self._entropy = torch.zeros(max_steps, device=device)
+        self._neg_entropy = torch.zeros(max_steps, device=device)  # sum p log p
 
     def record(self, logits: torch.Tensor, token: torch.Tensor) -> None:
         """``logits``: the raw (V,) float logits of one step; ``token``: the chosen id (1,)."""
         assert self._ids is not None, "begin() first"
         i = self.n
         logp = torch.log_softmax(logits, dim=-1)
+        # written in place into the preallocated rows: no allocation, no host sync
         torch.topk(logp, self._top_ids.size(1), out=(self._top_logprobs[i], self._top_ids[i]))
-        self._ids[i] = token[0]
-        self._logprobs[i] = logp[token[0]]
-        self._entropy[i] = -(logp.exp() * logp).sum()
+        self._ids[i : i + 1].copy_(token)
+        torch.index_select(logp, 0, token, out=self._logprobs[i : i + 1])
+        torch.sum(logp.exp() * logp, dim=-1, out=self._neg_entropy[i])
         self.n = i + 1
 
     def result(self) -> Steps:
@@ -70,5 +71,5 @@ class StepRecorder:
             self._logprobs[:n].float().tolist(),
             self._top_ids[:n].tolist(),
             self._top_logprobs[:n].float().tolist(),
-            self._entropy[:n].float().tolist(),
+            (-self._neg_entropy[:n]).float().tolist(),
         )
