@@ -13,6 +13,7 @@ import pytest
 import studio_trainer.hooks as trainer_hooks
 from studio.api import JobOutcome, RunStatus, TokenRecord
 from studio.testing import assert_fits, assert_no_overlap
+from studio.widgets import coloured_text, low_contrast, themed
 
 pytestmark = pytest.mark.gui
 
@@ -129,6 +130,15 @@ def test_a_token_record_opens_in_the_inspector_and_every_view_fills(window, qtbo
     qtbot.waitUntil(lambda: "query 9" in panel.attention.strip.toPlainText(), timeout=2000)
     attention = json.loads(panel.view_json())
     assert attention["layer"] == 1 and math.isclose(sum(k["weight"] for k in attention["top_keys"]), 1, abs_tol=1e-4)
+
+    # the shaded tokens and the attended text stay readable in both themes
+    for theme in ("light", "dark"):
+        with themed(theme):
+            panel.tokens.draw()
+            panel.attention._show_query()
+            assert "ghij" in "".join(p.text for p in coloured_text(panel.tokens.text))  # the shaded tokens are checked
+            problems = low_contrast(panel.tokens) + low_contrast(panel.attention.strip)
+            assert not problems, (theme, [str(p) for p in problems])
 
     # the code of the attention type, at its class line
     panel.attention.code_button.click()
