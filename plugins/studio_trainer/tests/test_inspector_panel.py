@@ -233,7 +233,14 @@ def test_bad_input_is_one_error_line_and_state_is_kept(window, qtbot, checkpoint
     qtbot.waitUntil(lambda: not panel.runner.busy("inspect"), timeout=10_000)
     assert "context" in panel.banner.text() and panel.banner.text().startswith("⚠"), panel.banner.text()
 
-    panel.text.setPlainText("abc")
+    panel.inspect(str(checkpoint), "abc")  # cancelled: the pass ends on its thread and is dropped
+    assert panel.cancel_button.isVisible() and not panel.inspect_button.isEnabled()
+    panel.cancel_button.click()
+    assert panel.inspect_button.isEnabled() and panel.banner.text() == "Cancelled."
+    panel.runner.wait()
+    qtbot.wait(20)
+    assert panel.inspection is None and panel.banner.text() == "Cancelled."
+
     panel.tabs.setCurrentWidget(panel.lens)
     state = panel.save_state()
     other = window.show_panel("trainer:inspector").__class__(panel.ctx)

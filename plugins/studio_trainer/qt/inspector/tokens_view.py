@@ -8,7 +8,7 @@ import math
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QLabel, QTextBrowser, QTextEdit, QVBoxLayout, QWidget
 
@@ -32,7 +32,7 @@ class TokensView(View):
         self.text.highlighted.connect(self._hovered)
         layout.addWidget(self.text, 3)
         self.detail = QLabel(wordWrap=True, objectName="trainer:inspector-token-detail")
-        self.detail.setTextFormat(self.detail.textFormat().RichText)
+        self.detail.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.detail, 1)
         self.offsets: list[tuple[int, int]] = []  # each token's (start, length) in the document
 
