@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from studio.widgets import set_tone
 
-from .common import View, listed, prob_text
+from .common import View, id_text, listed, prob_text
 from .runner import Runner
 
 KINDS = ("Ablate a head", "Ablate a layer", "Patch the residual stream from another prompt")
@@ -134,8 +134,11 @@ class InterveneView(View):
     def _show(self, effect: Any) -> None:
         self.run_button.setEnabled(True)
         self.effect = effect
+        target_id = getattr(effect, "target_id", -1)
+        name = listed(id_text(self.inspection, target_id)) if target_id >= 0 else ""
+        target = f" of <code>{html.escape(name)}</code>" if name else ""
         self.status.setText(
-            f"KL {effect.kl:.4g} nats · log p {effect.logprob_before:.3f} → {effect.logprob_after:.3f} "
+            f"KL {effect.kl:.4g} nats · log p{target} {effect.logprob_before:.3f} → {effect.logprob_after:.3f} "
             f"(Δ {effect.delta:+.3f})"
         )
         set_tone(self.status, None)

@@ -81,8 +81,12 @@ class Runner(QObject):
         on_done, on_error = callbacks
         if error:
             on_error(error)
-        else:
+            return
+        try:
             on_done(result)
+        except Exception as exc:  # a view that cannot show the result says so instead of going blank
+            log.exception("the inspector could not show a %s result", kind)
+            on_error(f"could not show it: {one_line(exc)}")
 
     def wait(self, ms: int = 30_000) -> bool:
         """Wait for the running task (closing the panel; tests)."""
