@@ -54,9 +54,7 @@ def inspect_record(record: Any, *, top_k: int = 10, folders: Any = None) -> Insp
     if any(not 0 <= i < vocab for i in ids):
         raise InspectError(f"the record's token ids are outside {loaded.ref}'s vocabulary ({vocab}): another model's")
     check_top_k(top_k)
-    return inspect_ids(
-        loaded.model, loaded.tokenizer, ids, top_k=top_k, name=loaded.ref, reply_start=len(prompt_ids) or None
-    )
+    return inspect_ids(loaded.model, loaded.tokenizer, ids, top_k=top_k, name=loaded.ref, reply_start=len(prompt_ids))
 
 
 def check_top_k(top_k: Any) -> None:
@@ -76,6 +74,8 @@ def inspect_ids(
 ) -> Inspection:
     """Inspect token ids with a loaded model. ``attention="all"`` computes every map now
     (the full inspection the benchmark times); "lazy" computes them when asked."""
+    if attention not in ("lazy", "all"):
+        raise InspectError(f"attention must be 'lazy' or 'all', not {attention!r}")
     context = int(model_obj.config.block_size)
     if not ids:
         raise InspectError("no tokens to inspect")
