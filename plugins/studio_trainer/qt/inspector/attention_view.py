@@ -67,6 +67,7 @@ class AttentionView(View):
         self.query: int | None = None
         self.pinned: int | None = None  # the query row clicked (hover then does not move it)
         self._shade_key, self._shade_styles = "", [""]
+        self._shown_key: tuple = ()  # what the text strip shows (map, query, keys, theme)
         self.hover_timer = QTimer(self, singleShot=True, interval=HOVER_MS)
         self.hover_timer.timeout.connect(self._show_query)
         self.refine_timer = QTimer(self, singleShot=True, interval=REFINE_MS)
@@ -225,6 +226,10 @@ class AttentionView(View):
             peak = x0 + int(np.argmax(row[x0:x1]))
             x0 = max(x0, min(peak - STRIP_TOKENS // 2, x1 - STRIP_TOKENS))
             x1 = x0 + STRIP_TOKENS
+        shown_key = (id(self.full), q, x0, x1, text_colour().rgb())
+        if shown_key == self._shown_key:  # the mouse moved along the same row: nothing to redo
+            return
+        self._shown_key = shown_key
         window = row[x0:x1]
         top = float(window.max()) if window.size else 0.0
         levels = np.zeros(len(window), dtype=np.int64) if top <= 0 else np.minimum(window / top * LEVELS, LEVELS - 1)
