@@ -6,7 +6,6 @@ imported there, never when this module loads); the views draw lazily, when shown
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.api import Folders, Panel, PanelContext
+from studio.api import Panel, PanelContext
 from studio.widgets import ModelPicker, set_tone
 
 from .inspector.activations_view import ActivationsView
@@ -37,9 +36,9 @@ from .inspector.common import View
 from .inspector.intervene_view import InterveneView
 from .inspector.lens_view import LensView
 from .inspector.runner import Runner
+from .inspector.tasks import json_safe, load_inspection, model_ref, run_inspection
 from .inspector.tokens_view import TokensView
 
-PREFIX = "studio/"
 TAB_TIPS = {
     "Tokens": "The tokens shaded by how unlikely each was; click one to choose the position",
     "Attention": "Every layer × head; click one for its full map",
@@ -49,52 +48,6 @@ TAB_TIPS = {
     "Code": "The source of a layer's attention or block type",
     "Intervene": "Ablate a head or a layer, or patch the residual stream, and see the change",
 }
-
-
-def run_inspection(
-    model: str, text: str, top_k: int, folders: Folders, reply_start: int | None, prompt: str | None, record: Any
-) -> tuple[Any, tuple[bool, str] | None]:
-    """On the worker thread: the inspection, its reply start (from the prompt's characters
-    when only those are known), and the verdict on a recorded call."""
-    from ..inspect import inspect_record, inspect_text
-
-    if record is not None:  # by the recorded token ids: the check compares like with like
-        inspection = inspect_record(record, top_k=top_k, folders=folders)
-    else:
-        inspection = inspect_text(model, text, top_k=top_k, folders=folders, reply_start=reply_start)
-    if inspection.reply_start is None and prompt:
-        at = 0
-        for i, token in enumerate(inspection.tokens):
-            if at >= len(prompt):
-                inspection.reply_start = i
-                break
-            at += len(token)
-    verdict = inspection.check_record(record) if record is not None else None
-    return inspection, verdict
-
-
-def load_inspection(folder: Path) -> tuple[Any, None]:
-    from ..inspect import Inspection
-
-    return Inspection.load(folder), None
-
-
-def json_safe(value: Any) -> Any:
-    """NaN and infinities (the first token's log-probability) as null: strict JSON."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "tolist"):
-        return json_safe(value.tolist())
-    return value
-
-
-def model_ref(model: str) -> str:
-    model = model.strip()
-    return model[len(PREFIX) :] if model.startswith(PREFIX) and not Path(model).exists() else model
 
 
 class InspectorPanel(QWidget, Panel):

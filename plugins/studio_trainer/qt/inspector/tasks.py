@@ -1,0 +1,58 @@
+"""The Inspector's work on the worker thread (the engine, imported there: it needs torch)
+and the small conversions the panel needs; no Qt."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+from studio.api import Folders
+
+PREFIX = "studio/"  # a model call's model string: studio/<run id or folder>
+
+
+def run_inspection(
+    model: str, text: str, top_k: int, folders: Folders, reply_start: int | None, prompt: str | None, record: Any
+) -> tuple[Any, tuple[bool, str] | None]:
+    """On the worker thread: the inspection, its reply start (from the prompt's characters
+    when only those are known), and the verdict on a recorded call."""
+    from ...inspect import inspect_record, inspect_text
+
+    if record is not None:  # by the recorded token ids: the check compares like with like
+        inspection = inspect_record(record, top_k=top_k, folders=folders)
+    else:
+        inspection = inspect_text(model, text, top_k=top_k, folders=folders, reply_start=reply_start)
+    if inspection.reply_start is None and prompt:
+        at = 0
+        for i, token in enumerate(inspection.tokens):
+            if at >= len(prompt):
+                inspection.reply_start = i
+                break
+            at += len(token)
+    verdict = inspection.check_record(record) if record is not None else None
+    return inspection, verdict
+
+
+def load_inspection(folder: Path) -> tuple[Any, None]:
+    from ...inspect import Inspection
+
+    return Inspection.load(folder), None
+
+
+def json_safe(value: Any) -> Any:
+    """NaN and infinities (the first token's log-probability) as null: strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if hasattr(value, "tolist"):
+        return json_safe(value.tolist())
+    return value
+
+
+def model_ref(model: str) -> str:
+    model = model.strip()
+    return model[len(PREFIX) :] if model.startswith(PREFIX) and not Path(model).exists() else model
