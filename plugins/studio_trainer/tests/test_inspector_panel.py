@@ -67,34 +67,47 @@ def window(make_window):
     return make_window(("trainer", trainer_hooks))
 
 
-def click_token(qtbot, view, position):
-    """A real mouse click on the token's text (an anchor in the document)."""
-    from PySide6.QtCore import QPoint, Qt
+def token_point(view, position):
+    """A point inside the token's first character, in the viewport's coordinates."""
+    from PySide6.QtCore import QPoint
     from PySide6.QtGui import QTextCursor
 
     cursor = QTextCursor(view.text.document())
     cursor.setPosition(view.offsets[position][0])
     rect = view.text.cursorRect(cursor)
-    qtbot.mouseClick(view.text.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(rect.x() + 3, rect.center().y()))
+    return QPoint(rect.x() + 3, rect.center().y())
 
 
-def hover(qtbot, heatmap, row, col):
-    """Move the mouse over a heat map's cell (through the widget, as a user does)."""
+def click_token(qtbot, view, position):
+    """A real mouse click on the token's text."""
+    from PySide6.QtCore import Qt
+
+    qtbot.mouseClick(view.text.viewport(), Qt.MouseButton.LeftButton, pos=token_point(view, position))
+
+
+def move_mouse(widget, point):
+    """A mouse move with no button held (what hovering sends; QTest's needs a real window)."""
     from PySide6.QtCore import QEvent, QPointF, Qt
     from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
-    point = QPointF(heatmap.mapFromScene(heatmap.view.mapViewToScene(QPointF(col + 0.5, row + 0.5))))
-    viewport = heatmap.viewport()
+    point = QPointF(point)
     event = QMouseEvent(
         QEvent.Type.MouseMove,
         point,
-        QPointF(viewport.mapToGlobal(point.toPoint())),
+        QPointF(widget.mapToGlobal(point.toPoint())),
         Qt.MouseButton.NoButton,
         Qt.MouseButton.NoButton,
         Qt.KeyboardModifier.NoModifier,
     )
-    QApplication.sendEvent(viewport, event)
+    QApplication.sendEvent(widget, event)
+
+
+def hover(qtbot, heatmap, row, col):
+    """Move the mouse over a heat map's cell (through the widget, as a user does)."""
+    from PySide6.QtCore import QPointF
+
+    move_mouse(heatmap.viewport(), heatmap.mapFromScene(heatmap.view.mapViewToScene(QPointF(col + 0.5, row + 0.5))))
 
 
 def inspected(qtbot, panel):
@@ -116,6 +129,8 @@ def test_a_token_record_opens_in_the_inspector_and_every_view_fills(window, qtbo
     click_token(qtbot, panel.tokens, 4)
     assert panel.position == 4 and panel.tokens.selected_text() == "d"
     assert "rank" in panel.tokens.detail.text()
+    move_mouse(panel.tokens.text.viewport(), token_point(panel.tokens, 9))  # hovering another token describes it
+    assert panel.tokens.detail.text().startswith("<b>#9</b>") and panel.position == 4
 
     # attention: the grid, then a head's full map
     panel.tabs.setCurrentWidget(panel.attention)
