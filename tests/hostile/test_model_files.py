@@ -3,7 +3,8 @@ configs no machine can hold, weights that do not match their config, a pickle wh
 weights belong, truncated safetensors, a broken config.json, texts that are no text.
 
 Each is refused with one line before anything large is allocated, and no code from a file
-runs. One tiny checkpoint is made per module; each test changes its own copy.
+runs. One tiny checkpoint is made per session; each case changes its own copy. The
+single-command cases run in one process, once per module (``refusals``).
 """
 
 from __future__ import annotations
@@ -11,10 +12,13 @@ from __future__ import annotations
 import json
 import pickle
 import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
-from .conftest import expect_all_refused, expect_ok, expect_refused
+from .conftest import Cli, CliResult, expect_all_refused, expect_ok, expect_refused
 
 HUGE = {"n_layer": 96, "n_head": 128, "n_embd": 16384}  # in range; 1.2 TB of weights
 
@@ -45,41 +49,146 @@ def write_pickle(path, marker) -> None:
     path.write_bytes(pickle.dumps({"wte.weight": Payload(marker)}))
 
 
-@pytest.fixture
-def text(tmp_path):
-    path = tmp_path / "text.txt"
-    path.write_text("the quick brown fox jumps over the lazy dog\n" * 200)
+# The single-command refusals: each case damages its own copy of the checkpoint (in its
+# own folder) and names the command; the module's ``refusals`` fixture runs them all in one
+# process (``Cli.batch``), and each test checks its case's result.
+
+
+def _generate(checkpoint):
+    return ("trainer", "generate", checkpoint, "--max-new-tokens", "2")
+
+
+def _text(folder, data: bytes) -> Path:
+    path = folder / "text.txt"
+    path.write_bytes(data)
     return path
+
+
+TEXT = b"the quick brown fox jumps over the lazy dog\n" * 200
+
+
+CASES: dict[str, Callable[[Path, Path], tuple]] = {}
+
+
+def case(name: str):
+    """Registers ``make(checkpoint, folder) -> command`` as the case ``name``."""
+
+    def register(make):
+        CASES[name] = make
+        return make
+
+    return register
+
+
+@case("generate-vocab")
+def _generate_vocab(ck, folder):
+    set_model(ck, vocab_size=10**10)  # 1.28 TB of embeddings
+    return _generate(ck)
+
+
+@case("generate-huge")
+def _generate_huge(ck, folder):
+    set_model(ck, **HUGE)
+    return _generate(ck)
+
+
+@case("generate-pickle")
+def _generate_pickle(ck, folder):
+    write_pickle(ck / "model.safetensors", folder / "ran")
+    return _generate(ck)
+
+
+@case("generate-truncated")
+def _generate_truncated(ck, folder):
+    weights = ck / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-100])
+    return _generate(ck)
+
+
+@case("generate-config")
+def _generate_config(ck, folder):
+    (ck / "config.json").write_text('{"format": "tensor-studio-checkpoint/1", "model": {')
+    return _generate(ck)
+
+
+@case("quantize-config")
+def _quantize_config(ck, folder):
+    (ck / "config.json").write_text("{not json")
+    return ("quantize", ck, "--out", folder / "q")
+
+
+@case("quantize-config-measure")
+def _quantize_config_measure(ck, folder):
+    (ck / "config.json").write_text("[1, 2")
+    return ("quantize", ck, "--out", folder / "q", "--measure", _text(folder, TEXT))
+
+
+@case("quantize-vocab-measure")
+def _quantize_vocab_measure(ck, folder):
+    set_model(ck, vocab_size=10**10)
+    return ("quantize", ck, "--out", folder / "q", "--measure", _text(folder, TEXT))
+
+
+@case("quantize-binary")
+def _quantize_binary(ck, folder):
+    return ("quantize", ck, "--out", folder / "q", "--measure", _text(folder, bytes(range(256)) * 64))
+
+
+@case("quantize-empty")
+def _quantize_empty(ck, folder):
+    return ("quantize", ck, "--out", folder / "q", "--measure", _text(folder, b""))
+
+
+@case("quantize-pickle")
+def _quantize_pickle(ck, folder):
+    write_pickle(ck / "model.safetensors", folder / "ran")
+    return ("quantize", ck, "--out", folder / "q")
+
+
+@dataclass
+class Case:
+    folder: Path  # the case's own folder (its checkpoint copy is ``ckpt`` in it)
+    result: CliResult
+
+
+@pytest.fixture(scope="module")
+def refusals(tiny_checkpoint, tmp_path_factory) -> dict[str, Case]:
+    from studio.core.workspace import Workspace
+
+    root = tmp_path_factory.mktemp("refusals")
+    Workspace.create(root / "workspace")
+    cli = Cli(root / "home", root / "workspace")
+    folders, commands = {}, []
+    for name, make in CASES.items():
+        folders[name] = root / name
+        folders[name].mkdir()
+        commands.append(make(shutil.copytree(tiny_checkpoint, folders[name] / "ckpt"), folders[name]))
+    return {name: Case(folders[name], result) for name, result in zip(CASES, cli.batch(*commands), strict=True)}
 
 
 # ---------------------------------------------------------------- trainer generate / summary
 
 
-def test_generate_refuses_a_vocabulary_no_machine_holds(cli, checkpoint):
-    set_model(checkpoint, vocab_size=10**10)  # 1.28 TB of embeddings
-    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "2"), "config.json", "vocab_size")
+def test_generate_refuses_a_vocabulary_no_machine_holds(refusals):
+    expect_refused(refusals["generate-vocab"].result, "config.json", "vocab_size")
 
 
-def test_generate_refuses_a_huge_config_from_the_weights_header_without_allocating(cli, checkpoint):
-    set_model(checkpoint, **HUGE)
-    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "2"), "does not match its config.json")
+def test_generate_refuses_a_huge_config_from_the_weights_header_without_allocating(refusals):
+    expect_refused(refusals["generate-huge"].result, "does not match its config.json")
 
 
-def test_generate_never_unpickles_weights(cli, checkpoint, tmp_path):
-    write_pickle(checkpoint / "model.safetensors", tmp_path / "ran")
-    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "2"), "pickle")
-    assert not (tmp_path / "ran").exists()
+def test_generate_never_unpickles_weights(refusals):
+    case = refusals["generate-pickle"]
+    expect_refused(case.result, "pickle")
+    assert not (case.folder / "ran").exists()
 
 
-def test_generate_refuses_truncated_weights(cli, checkpoint):
-    weights = checkpoint / "model.safetensors"
-    weights.write_bytes(weights.read_bytes()[:-100])
-    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "2"), "corrupt or not a safetensors")
+def test_generate_refuses_truncated_weights(refusals):
+    expect_refused(refusals["generate-truncated"].result, "corrupt or not a safetensors")
 
 
-def test_generate_refuses_a_broken_config(cli, checkpoint):
-    (checkpoint / "config.json").write_text('{"format": "tensor-studio-checkpoint/1", "model": {')
-    expect_refused(cli("trainer", "generate", checkpoint, "--max-new-tokens", "2"), "config.json")
+def test_generate_refuses_a_broken_config(refusals):
+    expect_refused(refusals["generate-config"].result, "config.json")
 
 
 def test_summary_of_a_model_larger_than_any_machine_allocates_nothing(cli):
@@ -91,43 +200,37 @@ def test_summary_of_a_model_larger_than_any_machine_allocates_nothing(cli):
 # ---------------------------------------------------------------- quantize
 
 
-def test_quantize_refuses_a_broken_config_without_measuring(cli, checkpoint, tmp_path):
-    (checkpoint / "config.json").write_text("{not json")
-    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q"), "config.json", "not valid JSON")
-    assert not (tmp_path / "q").exists()
+def test_quantize_refuses_a_broken_config_without_measuring(refusals):
+    case = refusals["quantize-config"]
+    expect_refused(case.result, "config.json", "not valid JSON")
+    assert not (case.folder / "q").exists()
 
 
-def test_quantize_says_what_is_wrong_with_a_broken_config_when_measuring(cli, checkpoint, text, tmp_path):
-    (checkpoint / "config.json").write_text("[1, 2")
-    result = expect_refused(
-        cli("quantize", checkpoint, "--out", tmp_path / "q", "--measure", text), "config.json", "not valid JSON"
-    )
+def test_quantize_says_what_is_wrong_with_a_broken_config_when_measuring(refusals):
+    result = expect_refused(refusals["quantize-config-measure"].result, "config.json", "not valid JSON")
     assert "unknown architecture" not in result.err
 
 
-def test_quantize_refuses_a_config_no_machine_holds_when_measuring(cli, checkpoint, text, tmp_path):
-    set_model(checkpoint, vocab_size=10**10)
-    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", "--measure", text), "vocab_size")
-    assert not (tmp_path / "q").exists()
+def test_quantize_refuses_a_config_no_machine_holds_when_measuring(refusals):
+    case = refusals["quantize-vocab-measure"]
+    expect_refused(case.result, "vocab_size")
+    assert not (case.folder / "q").exists()
 
 
-def test_quantize_refuses_a_binary_text_to_measure_on(cli, checkpoint, tmp_path):
-    binary = tmp_path / "data.bin"
-    binary.write_bytes(bytes(range(256)) * 64)
-    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", "--measure", binary), "binary")
-    assert not (tmp_path / "q").exists()
+def test_quantize_refuses_a_binary_text_to_measure_on(refusals):
+    case = refusals["quantize-binary"]
+    expect_refused(case.result, "binary")
+    assert not (case.folder / "q").exists()
 
 
-def test_quantize_refuses_an_empty_text_to_measure_on(cli, checkpoint, tmp_path):
-    empty = tmp_path / "empty.txt"
-    empty.write_text("")
-    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q", "--measure", empty), "empty")
+def test_quantize_refuses_an_empty_text_to_measure_on(refusals):
+    expect_refused(refusals["quantize-empty"].result, "empty")
 
 
-def test_quantize_never_unpickles_weights(cli, checkpoint, tmp_path):
-    write_pickle(checkpoint / "model.safetensors", tmp_path / "ran")
-    expect_refused(cli("quantize", checkpoint, "--out", tmp_path / "q"), "pickle")
-    assert not (tmp_path / "ran").exists()
+def test_quantize_never_unpickles_weights(refusals):
+    case = refusals["quantize-pickle"]
+    expect_refused(case.result, "pickle")
+    assert not (case.folder / "ran").exists()
 
 
 def test_quantize_refuses_out_of_range_flags_in_one_line(cli, checkpoint, tmp_path):
