@@ -16,7 +16,7 @@ import pytest
 from studio.core.files import StudioFileError
 from studio.core.settings import Settings, load_settings, update_settings
 
-from .conftest import Cli, expect_ok, expect_refused
+from .conftest import Cli, expect_all_refused, expect_ok
 
 READING = (("runs", "list"), ("runs", "list", "--json"), ("plugins", "list"), ("jobs", "kinds"), ("doctor",))
 
@@ -67,13 +67,17 @@ def test_on_a_full_disk_reading_commands_work_and_writing_ones_say_why(full_disk
     expect_ok(cli("plugins", "list"))  # the home exists before the disk fills
     settings = full_disk / "home" / "config" / "settings.json"
     fill(full_disk)
-    for command in READING:
-        expect_ok(cli(*command))
-    assert run_id in expect_ok(cli("runs", "show", "dead")).out
+    *reading, shown = cli.batch(*READING, ("runs", "show", "dead"))
+    for result in reading:
+        expect_ok(result)
+    assert run_id in expect_ok(shown).out
     before = sorted(p.name for p in (workspace / "runs").iterdir())
-    expect_refused(cli("jobs", "run", "diagnostics.stream", "--set", "steps=3"), "no space left")
+    expect_all_refused(
+        cli,
+        (("jobs", "run", "diagnostics.stream", "--set", "steps=3"), "no space left"),
+        (("plugins", "disable", "diagnostics"), "no space left"),
+    )
     assert sorted(p.name for p in (workspace / "runs").iterdir()) == before  # nothing half-made
-    expect_refused(cli("plugins", "disable", "diagnostics"), "no space left")
     assert not settings.exists() or "diagnostics" not in settings.read_text()
     # space again: the stale run is marked at the next start, and jobs run
     (full_disk / "filler").unlink()
@@ -137,8 +141,8 @@ def test_reading_commands_never_rewrite_settings(cli):
     settings = cli.home / "config" / "settings.json"
     stamp = (settings.stat().st_ino, settings.stat().st_mtime_ns, settings.read_bytes())
     time.sleep(0.02)
-    for command in READING:
-        expect_ok(cli(*command))
+    for result in cli.batch(*READING):
+        expect_ok(result)
     assert (settings.stat().st_ino, settings.stat().st_mtime_ns, settings.read_bytes()) == stamp
 
 

@@ -138,15 +138,22 @@ def test_damaged_run_folders_and_settings_are_shown_as_such(cli):
         (runs / run_id).mkdir()
         for name, data in files.items():
             (runs / run_id / name).write_bytes(data)
-    listing = expect_ok(cli("runs", "list")).out
-    assert listing.count("unreadable") == 2
-    expect_ok(cli("runs", "list", "--json"))
-    for run_id in damaged:
-        expect_ok(cli("runs", "show", run_id))
-    shown = expect_ok(cli("runs", "show", "binevents")).out
-    assert [line.split() for line in shown.splitlines() if line.startswith("  m ")] == [["m", "2", "2", "2"]]
-    assert "does not exist" in expect_ok(cli("runs", "show", "noparams", "--json")).out
-    expect_ok(cli("runs", "show", "bignumbers", "--json"))  # numbers no machine type holds, a lone surrogate
+    listing, listed_json, *each, shown, noparams, bignumbers = cli.batch(  # reading commands only
+        ("runs", "list"),
+        ("runs", "list", "--json"),
+        *[("runs", "show", run_id) for run_id in damaged],
+        ("runs", "show", "binevents"),
+        ("runs", "show", "noparams", "--json"),
+        ("runs", "show", "bignumbers", "--json"),  # numbers no machine type holds, a lone surrogate
+    )
+    assert expect_ok(listing).out.count("unreadable") == 2
+    expect_ok(listed_json)
+    for result in each:
+        expect_ok(result)
+    lines = expect_ok(shown).out.splitlines()
+    assert [line.split() for line in lines if line.startswith("  m ")] == [["m", "2", "2", "2"]]
+    assert "does not exist" in expect_ok(noparams).out
+    expect_ok(bignumbers)
 
 
 def test_a_corrupt_settings_file_is_kept_by_reading_commands(cli):
