@@ -68,12 +68,15 @@ class Cli:
             args, proc.returncode, proc.stdout.decode("utf-8", "replace"), proc.stderr.decode("utf-8", "replace")
         )
 
-    def batch(self, *commands: tuple, timeout: float = 120, env: dict | None = None) -> list[CliResult]:
+    def batch(
+        self, *commands: tuple, timeout: float = 120, env: dict | None = None, wrapper: tuple = ()
+    ) -> list[CliResult]:
         """Run each command (a tuple of arguments, as for a call) in one process, in order:
         what each wrote to stdout and stderr (file descriptors 1 and 2, so workers' output
         too) and its exit code, as separate runs would give. Settings, environment and
         the plugin host are reset before each; modules stay imported (a command whose
-        check is an import must not be batched)."""
+        check is an import must not be batched). ``wrapper``: a command line the process
+        runs under (``setpriv …``)."""
         with tempfile.TemporaryDirectory(prefix="cli-batch-") as folder:
             plan = Path(folder) / "plan.json"
             if any(not isinstance(args, tuple) for args in commands):
@@ -82,7 +85,7 @@ class Cli:
             prefix = ["--workspace", str(self.workspace)]
             plan.write_text(json.dumps({"folder": folder, "argvs": [prefix + argv for argv in argvs]}))
             proc = subprocess.run(
-                [sys.executable, "-c", BATCH_DRIVER, str(plan)],
+                [*wrapper, sys.executable, "-c", BATCH_DRIVER, str(plan)],
                 capture_output=True,
                 timeout=timeout,
                 env={**self.env, **(env or {})},

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 
 import pytest
 
@@ -263,13 +262,10 @@ def test_a_plugin_folder_that_is_not_a_folder_is_said_in_one_line(cli, tmp_path,
     assert os.path.lexists(rag) and not rag.is_dir()  # left as it was
 
 
-def as_user(cli: Cli, *args) -> CliResult:
-    """``cli(*args)`` without root's power to read any file (when run as root)."""
-    argv = [sys.executable, "-m", "studio.cli", "--workspace", str(cli.workspace), *map(str, args)]
-    if os.geteuid() == 0:
-        argv = ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *argv]
-    proc = subprocess.run(argv, capture_output=True, timeout=120, env=cli.env)
-    return CliResult(args, proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
+def as_user(cli: Cli, *commands: tuple) -> list[CliResult]:
+    """``cli.batch(*commands)`` without root's power to read any file (when run as root)."""
+    wrapper = ("setpriv", "--bounding-set=-dac_override,-dac_read_search") if os.geteuid() == 0 else ()
+    return cli.batch(*commands, wrapper=wrapper)
 
 
 def test_a_plugin_folder_that_cannot_be_read_is_said_in_one_line(cli, tmp_path):
@@ -287,10 +283,18 @@ def test_a_plugin_folder_that_cannot_be_read_is_said_in_one_line(cli, tmp_path):
     rag = Folders(cli.workspace).plugin_dir("rag")
     rag.chmod(0)
     try:
-        expect_refused(as_user(cli, "rag", "search", "hello", "--mode", "keyword"), "cannot read", "permission denied")
-        expect_refused(as_user(cli, "rag", "status"), f"cannot read {rag}: permission denied")
-        expect_refused(as_user(cli, "rag", "index", docs, "--embedder", TOY), f"cannot read {rag}: permission denied")
-        expect_refused(as_user(cli, "rag", "sample"), "cannot write", "permission denied")
-        expect_refused(as_user(cli, "rag", "remove", docs), "cannot read", "permission denied")
+        search, status, index, sample, remove = as_user(
+            cli,
+            ("rag", "search", "hello", "--mode", "keyword"),
+            ("rag", "status"),
+            ("rag", "index", docs, "--embedder", TOY),
+            ("rag", "sample"),
+            ("rag", "remove", docs),
+        )
+        expect_refused(search, "cannot read", "permission denied")
+        expect_refused(status, f"cannot read {rag}: permission denied")
+        expect_refused(index, f"cannot read {rag}: permission denied")
+        expect_refused(sample, "cannot write", "permission denied")
+        expect_refused(remove, "cannot read", "permission denied")
     finally:
         rag.chmod(0o755)
