@@ -60,15 +60,17 @@ def test_a_path_that_was_never_a_source_is_refused(cli, tmp_path):
 
 
 def test_odd_names_links_and_garbage_are_indexed_or_skipped_with_reasons(cli, corpus):
-    result = expect_ok(cli("rag", "index", corpus, "-c", "notes", "--embedder", TOY))
-    summary = json.loads(result.out.strip().splitlines()[-1])
+    result, searched, shown = cli.batch(  # in order: the index is made, then read
+        ("rag", "index", corpus, "-c", "notes", "--embedder", TOY),
+        ("rag", "search", "espresso", "-c", "notes", "-k", "1", "--json", "--embedder", TOY),
+        ("rag", "status", "-c", "notes"),
+    )
+    summary = json.loads(expect_ok(result).out.strip().splitlines()[-1])
     assert summary["indexed"] == 3 and summary["failed"] == 3, result  # the latin-1 name is indexed
     assert "symbolic link loop" in result.err and "broken symbolic link" in result.err, result
-    hits = json.loads(
-        expect_ok(cli("rag", "search", "espresso", "-c", "notes", "-k", "1", "--json", "--embedder", TOY)).out
-    )
+    hits = json.loads(expect_ok(searched).out)
     assert hits[0]["path"].endswith("/caf\\xe9.txt")  # shown with the odd byte escaped
-    status = expect_ok(cli("rag", "status", "-c", "notes")).out
+    status = expect_ok(shown).out
     assert "caf\\xe9.txt" in status and "not a readable PDF" in status and "symbolic link loop" in status
     expect_refused(cli("rag", "search", b"caf\xe9", "-c", "notes"), "utf-8")
 
