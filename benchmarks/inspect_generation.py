@@ -15,8 +15,10 @@ with a fixed seed. Variants, interleaved (a b c d d c, then b a d c c d, ...) ag
 Medians of ``--runs`` (the cached variants run twice per run); the overheads are given
 from the medians and, as ``_paired``, as medians of the ratios of the variants run next
 to each other (b/a, c/d). The recorder's own cost per token is also timed alone on the
-model's logits (no model), free of the machine's noise. Greedy replies with and without the cache are checked identical
-in the same run, and so are the seeded samples of all four variants.
+model's logits (no model), and inside a cached generation (its calls' share of the time),
+both far less exposed to the machine's noise than whole runs. Greedy replies with and
+without the cache are checked identical in the same run, and so are the seeded samples
+of all four variants.
 
     .venv/bin/python benchmarks/inspect_generation.py [--runs 5] [--threads 1] [--quick]
 """
@@ -112,6 +114,22 @@ def main() -> None:
         calls.append((time.perf_counter() - start) / n)
     record_us = statistics.median(calls) * 1e6
 
+    # the recorder inside a cached generation: its calls timed where they run (their
+    # cache and allocator effects on themselves included), against the whole step
+    class TimedRecorder(StepRecorder):
+        spent = 0.0
+
+        def record(self, logits, token):
+            start = time.perf_counter()
+            super().record(logits, token)
+            self.spent += time.perf_counter() - start
+
+    timed = TimedRecorder(20)
+    start = time.perf_counter()
+    model.generate(prompt, n, 1.0, None, generator=torch.Generator().manual_seed(7), recorder=timed)
+    timed.result()
+    in_situ_pct = 100 * timed.spent / (time.perf_counter() - start)
+
     tps = {k: n / statistics.median(v) for k, v in seconds.items()}
 
     def paired(slow: str, fast: str) -> float:
@@ -141,6 +159,7 @@ def main() -> None:
         "recorder_alone_us_per_token": record_us,
         "recorder_alone_pct_of_token_no_cache": 100 * record_us * 1e-6 * tps["a"],
         "recorder_alone_pct_of_token_cache": 100 * record_us * 1e-6 * tps["d"],
+        "recorder_in_cached_generation_pct_of_time": in_situ_pct,
         "cache_speedup_vs_b": tps["c"] / tps["b"],
         "cache_speedup_vs_a": tps["c"] / tps["a"],
         "identical_greedy": bool(torch.equal(greedy_plain, greedy_cached)),
