@@ -14,6 +14,11 @@ log-probabilities of the model's own distribution, before temperature and top-k)
 local and remote replies are read the same way; and ``studio_tokens`` (``TOKENS_FIELD``)
 with what only a local model can tell: the rendered prompt, its tokens and ids, the reply's
 ids and the entropy at each step.
+
+``intervention="<file>.json"`` applies a saved intervention (``inspect/program.py``: head
+or layer ablations, a steering direction) while generating; the path is absolute or
+relative to the active workspace (``program_file.py``), and the reply then says which ran
+(``studio_intervention``: {"file", "summary"}).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,7 @@ PREFIX = "studio/"
 LOAD_FIELD = "studio_load"
 #: an extra field of every reply: {"prompt", "prompt_tokens", "prompt_ids", "reply_ids", "entropy"}
 TOKENS_FIELD = "studio_tokens"
+INTERVENTION_FIELD = "studio_intervention"  # program_file.INTERVENTION_FIELD (torch-free here)
 
 
 def completion_function():
@@ -65,6 +72,7 @@ def complete(
     seed: int | None = None,
     stop: list[str] | str | None = None,
     runs_dir: str | Path | None = None,
+    intervention: str | Path | None = None,
     **_ignored: Any,
 ) -> dict[str, Any]:
     # the load is everything until the model is ready: importing torch included (seconds, once)
@@ -75,7 +83,8 @@ def complete(
     folder, net, tokenizer = _load(ref, Path(runs_dir) if runs_dir else None)
     load_seconds = time.perf_counter() - t0
     prompt = render(messages)
-    with _lock:  # one generation at a time per process: the model is shared
+    applied, ran = _intervention(intervention, net, model)
+    with _lock, applied:  # one generation at a time per process: the model is shared (its hooks too)
         sample = sample_with_record(
             net, tokenizer, prompt, max_tokens, max(temperature, 0.0), top_k, seed=seed, stop_at_eos=True
         )
@@ -113,9 +122,23 @@ def complete(
         "reply_ids": steps.ids,
         "entropy": steps.entropy,
     }
+    if ran is not None:
+        response[INTERVENTION_FIELD] = ran
     if len(_models) != loaded_before:  # this call loaded the weights (or waited for their load)
         response[LOAD_FIELD] = {"start": load_start, "seconds": load_seconds, "name": f"load {folder.name}"}
     return response
+
+
+def _intervention(value: str | Path | None, net: Any, model: str) -> tuple[Any, dict[str, str] | None]:
+    """The context that applies ``value``'s intervention file while generating (hooks,
+    position-wise: the key/value cache still works), and the reply's field saying so."""
+    if value is None or value == "":
+        return nullcontext(), None
+    from .inspect.program import applied
+    from .program_file import load_for
+
+    program, ran = load_for(value, net, model)
+    return applied(net, program), ran
 
 
 def tokens_within(tokenizer, ids: list[int], text: str) -> int:

@@ -17,6 +17,8 @@ from .intervene import (
     save_interventions,
 )
 from .load import load_model
+from .program import InterventionFileError, Program, applied, load_program, save_program
+from .steering import Steering, steering_from
 
 __all__ = [
     "MAX_TOP_K",
@@ -24,6 +26,10 @@ __all__ = [
     "HeadAblation",
     "InspectError",
     "Inspection",
+    "InterventionFileError",
+    "Program",
+    "Steering",
+    "applied",
     "LayerAblation",
     "ResidualPatch",
     "check_top_k",
@@ -33,5 +39,8 @@ __all__ = [
     "intervene",
     "load_interventions",
     "load_model",
+    "load_program",
     "save_interventions",
+    "save_program",
+    "steering_from",
 ]

@@ -16,6 +16,7 @@ from studio.api import read_json, write_json
 
 from .capture import capture, submodule
 from .inspection import InspectError, Inspection
+from .steering import Steering, steering_hook
 
 FORMAT = "studio.intervention/1"
 MODES = ("zero", "mean")
@@ -56,7 +57,7 @@ class Effect:
     target_id: int = -1
 
 
-Intervention = HeadAblation | LayerAblation | ResidualPatch
+Intervention = HeadAblation | LayerAblation | ResidualPatch | Steering
 KINDS: dict[str, type] = {"head": HeadAblation, "layer": LayerAblation, "patch": ResidualPatch}
 
 
@@ -66,14 +67,31 @@ def _mode(mode: str) -> str:
     return mode
 
 
-def _replace(values: torch.Tensor, mode: str) -> torch.Tensor:
-    return torch.zeros_like(values) if mode == "zero" else values.mean(dim=1, keepdim=True).expand_as(values)
+def _replace(values: torch.Tensor, mode: str, mean: torch.Tensor | None = None) -> torch.Tensor:
+    """Zeros, the stored ``mean`` (a program file's: per position, so it works one position
+    at a time), or the values' own mean over the positions."""
+    if mode == "zero":
+        return torch.zeros_like(values)
+    if mean is not None:
+        return mean.to(device=values.device, dtype=values.dtype).expand_as(values)
+    return values.mean(dim=1, keepdim=True).expand_as(values)
 
 
-def _hooks(model: Any, inspection: Inspection, item: Intervention) -> list:
-    """Register the hooks of one intervention; returns their handles."""
+def _position_wise(hook, yes: bool):
+    """Mark a hook that treats each position alone: generation keeps its key/value cache
+    with it (``kv_cache.supports_cache``)."""
+    hook.position_wise = yes
+    return hook
+
+
+def _hooks(model: Any, inspection: Inspection | None, item: Intervention, mean: torch.Tensor | None = None) -> list:
+    """Register the hooks of one intervention; returns their handles. ``mean``: a stored
+    mean for a "mean" ablation (a program file's), instead of the positions' own."""
     blocks = model.blocks
     L = len(blocks)
+    if isinstance(item, Steering):
+        hook = steering_hook(model, item)  # checks the layer and the vector's width first
+        return [blocks[item.layer].register_forward_hook(hook)]
     if not isinstance(item, (HeadAblation, LayerAblation, ResidualPatch)):
         raise InspectError(f"not an intervention: {item!r}")
     if not 0 <= item.layer <= (L if isinstance(item, ResidualPatch) else L - 1):
@@ -92,10 +110,10 @@ def _hooks(model: Any, inspection: Inspection, item: Intervention) -> list:
             y = args[0].clone()
             D = y.size(-1) // n_head
             cols = slice(item.head * D, (item.head + 1) * D)
-            y[..., cols] = _replace(y[..., cols], mode)
+            y[..., cols] = _replace(y[..., cols], mode, mean)
             return (y, *args[1:])
 
-        return [proj.register_forward_pre_hook(head_hook)]
+        return [proj.register_forward_pre_hook(_position_wise(head_hook, mode == "zero" or mean is not None))]
     if isinstance(item, LayerAblation):
         mode = _mode(item.mode)
         if item.part not in LAYER_PARTS:
@@ -104,14 +122,21 @@ def _hooks(model: Any, inspection: Inspection, item: Intervention) -> list:
 
             def block_hook(_module, args, output):
                 x = args[0]
-                return x + _replace(output - x, mode)
+                return x + _replace(output - x, mode, mean)
 
-            return [blocks[item.layer].register_forward_hook(block_hook)]
+            hook = _position_wise(block_hook, mode == "zero" or mean is not None)
+            return [blocks[item.layer].register_forward_hook(hook)]
         module = submodule(blocks[item.layer], item.part)
         if module is None:
             raise InspectError(f"layer {item.layer}'s block has no {item.part}")
-        return [module.register_forward_hook(lambda _m, _a, output: _replace(output, mode))]
+
+        def part_hook(_module, _args, output):
+            return _replace(output, mode, mean)
+
+        return [module.register_forward_hook(_position_wise(part_hook, mode == "zero" or mean is not None))]
     # a residual patch
+    if inspection is None:
+        raise InspectError("a residual patch needs the inspected text (it is tied to its positions)")
     T = inspection.T
     position = item.position + T if item.position < 0 else item.position
     if not 0 <= position < T:

@@ -66,7 +66,8 @@ def supports_cache(model: nn.Module) -> bool:
     attention class's forward and ``project`` come from a class that declares
     ``caches_kv = True`` (a subclass that overrides them without declaring it is not
     trusted, nor one whose instance has them replaced), and no forward hooks are registered
-    (they may expect whole sequences)."""
+    (they may expect whole sequences) but those marked ``position_wise`` (a program's
+    interventions: each position changed alone, so one new position at a time is right)."""
     from .gpt import Block
 
     blocks = getattr(model, "blocks", None)
@@ -79,7 +80,11 @@ def supports_cache(model: nn.Module) -> bool:
             return False
         if {"forward", "project", "heads"} & block.attn.__dict__.keys():  # replaced on the instance (inspection)
             return False
-    return not any(m._forward_hooks or m._forward_pre_hooks for m in model.modules())
+    return all(
+        getattr(hook, "position_wise", False) is True
+        for m in model.modules()
+        for hook in (*m._forward_hooks.values(), *m._forward_pre_hooks.values())
+    )
 
 
 def _declares_cache(cls: type) -> bool:
