@@ -68,6 +68,16 @@ def test_from_openai_and_the_entropy_estimate(tmp_path):
     assert none.reply_tokens == [] and none.note == "the provider returned no logprobs"
 
 
+def _retensor(json_path, **arrays) -> None:
+    """Rewrite one tensor of a saved record (float64 values where ids belong, say)."""
+    import numpy as np
+    from safetensors.numpy import load, save
+
+    path = json_path.with_suffix(".safetensors")
+    tensors = {**load(path.read_bytes()), **{k: np.asarray(v) for k, v in arrays.items()}}
+    path.write_bytes(save(tensors))
+
+
 @pytest.fixture
 def saved(tmp_path):
     return _record().save(tmp_path, "span")
@@ -93,8 +103,13 @@ def saved(tmp_path):
             lambda p: p.write_text(json.dumps({**json.loads(p.read_text()), "top_tokens": [["c"], ["d"]]})),
             "'top_tokens' has 2 rows",
         ),
+        (lambda p: p.write_text('{"format": "studio.token-record/1", "n": ' + "1" * 5000 + "}"), "not valid JSON"),
+        (lambda p: _retensor(p, reply_ids=[float("nan"), 1.0, 2.0]), "not token ids"),
     ],
-    ids=["no-json", "no-tensors", "bad-json", "wrong-format", "truncated", "garbage", "short-tokens", "short-top"],
+    ids=[
+        *("no-json", "no-tensors", "bad-json", "wrong-format", "truncated", "garbage", "short-tokens", "short-top"),
+        *("5000-digit-int", "float-ids"),
+    ],
 )
 def test_broken_records_give_a_clear_error(saved, damage, message):
     damage(saved)

@@ -224,6 +224,8 @@ class TokenRecord:
             array = tensors[name]
             if array.ndim != 1 or (length is not None and array.shape[0] != length):
                 raise TokenRecordError(f"{tensor_path}: {name!r} has shape {list(array.shape)}, expected [{length}]")
+            if name.endswith("_ids") and array.dtype.kind not in "iu":  # ids of NaN or 2.5 are no tokens
+                raise TokenRecordError(f"{tensor_path}: {name!r} holds {array.dtype} values, not token ids (integers)")
             return [int(v) for v in array] if array.dtype.kind in "iu" else [float(v) for v in array]
 
         record = cls(
@@ -312,7 +314,7 @@ def _read_meta(json_path: Path) -> dict[str, Any]:
         raise TokenRecordError(str(exc)) from None
     except OSError as exc:
         raise TokenRecordError(f"cannot read the token record {json_path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # ValueError: also an int of 5,000 digits
         raise TokenRecordError(f"the token record {json_path} is not valid JSON ({exc})") from None
     if not isinstance(meta, dict):
         raise TokenRecordError(f"the token record {json_path} is not a JSON object")
