@@ -31,6 +31,7 @@ from typing import Any
 
 from studio.api import JobCancelled, StudioFileError, contributions, get_api_key, resolve, resolve_model
 
+from . import intervention as interventions
 from .cache import request_key
 from .settings import settings
 from .tokens import LOGPROB_PARAMS, plain_content
@@ -91,6 +92,8 @@ class Completion:
     logprobs: list[dict[str, Any]] | None = None
     #: a local provider's own token data (prompt tokens, ids, entropy: ``tokens.py``)
     studio_tokens: dict[str, Any] | None = None
+    #: the intervention file a local model applied: {"file", "summary"} (``intervention.py``)
+    intervention: dict[str, Any] | None = None
 
     @property
     def load_seconds(self) -> float:
@@ -107,6 +110,7 @@ class Completion:
             # kept so a cache hit has the call's tokens (an entry without the key predates this)
             "logprobs": self.logprobs or [],
             **({"studio_tokens": self.studio_tokens} if self.studio_tokens else {}),
+            **({"intervention": self.intervention} if self.intervention else {}),
         }
 
 
@@ -386,9 +390,17 @@ class LM:
         key = None
         cache = current.cache if self.cache and overrides.get("cache", True) is not False else None
         request.pop("cache", None)
+        applied = request.get(interventions.KEY)
+        if applied is not None:
+            why = interventions.refusal(str(request.get("model", "")), applied)
+            if why is not None:
+                raise LMError(why)
         if cache is not None:
             version = model_version(str(request.get("model", "")))
-            key = request_key(request if version is None else {**request, "model_version": version})
+            salted = request if version is None else {**request, "model_version": version}
+            if applied is not None:  # the file's content: a changed file is asked again
+                salted = {**salted, "intervention_digest": interventions.digest(applied)}
+            key = request_key(salted)
             cached = cache.get(key)
             if cached is not None:
                 return request, key, Completion(**cached, cache_hit=True, attempts=0)
@@ -470,6 +482,7 @@ def to_completion(
             load_of(response.get(LOAD_FIELD), latency, call_start),
             plain_content(choice.get("logprobs")),
             response.get("studio_tokens") if isinstance(response.get("studio_tokens"), dict) else None,
+            response.get("studio_intervention") if isinstance(response.get("studio_intervention"), dict) else None,
         )
     choice = response.choices[0]
     usage = getattr(response, "usage", None)

@@ -83,6 +83,7 @@ class LMCall:
             status="cached" if completion.cache_hit else "ok",
             **timing,
             **tokens,
+            **({"intervention": completion.intervention} if completion.intervention else {}),
         )
 
     def run_sync(self):

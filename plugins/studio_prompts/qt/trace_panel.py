@@ -93,6 +93,13 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
+def _intervention(value: Any) -> str:
+    """A local model call's applied intervention: ``ablate L1H0 (zero) — /path/file.json``."""
+    if isinstance(value, dict):
+        return f"{value.get('summary', '?')} — {value.get('file', '?')}"
+    return str(value)
+
+
 def render_details(record: dict[str, Any]) -> str:
     """A span as HTML: messages by role, reply, fields, parameters and numbers. An empty or
     whitespace-only text is shown with a mark per character and a note, never as nothing."""
@@ -126,6 +133,7 @@ def render_details(record: dict[str, Any]) -> str:
         "generation_time": _ms,
         "cost": lambda v: f"${v:.6f}",
         "total_cost": lambda v: f"${v:.6f}",
+        "intervention": _intervention,
     }
     facts = [
         (k, shown.get(k, str)(record[k]))
@@ -137,6 +145,7 @@ def render_details(record: dict[str, Any]) -> str:
             "cache_hit",
             "attempts",
             "finish_reason",
+            "intervention",
             "token_record",
             "token_note",
             "cost",

@@ -32,6 +32,7 @@ from typing import Any
 
 from studio.api import JobCancelled, contributions, resolve
 
+from .. import intervention as interventions
 from ..data import Prediction
 from ..lm import LM
 from ..module import Module
@@ -142,6 +143,7 @@ MODEL_KEYS = frozenset(
         "frequency_penalty",
         "logprobs",  # token probabilities from litellm models (tokens.py); local models record them always
         "top_logprobs",
+        "intervention",  # a saved intervention file a local studio/ model applies (intervention.py)
     }
 )
 _TEXT_KEYS = ("model", "api_base", "api_key_env")
@@ -171,6 +173,10 @@ def make_lm(value: Any) -> LM | None:
                 raise WorkflowError(f"the model's {key!r} is text, got {value[key]!r}")
         if value.get("api_key_env") and not str(value["api_key_env"]).isidentifier():
             raise WorkflowError(f"api_key_env names an environment variable, got {value['api_key_env']!r}")
+        if interventions.KEY in value:
+            why = interventions.refusal(str(value["model"]), value[interventions.KEY])
+            if why is not None:
+                raise WorkflowError(why)
         lm = LM(**value)
         lm.send_key = not value.get("api_base")
         return lm
@@ -243,6 +249,7 @@ class Workflow(Module):
             spec = self._guard(lambda: SignatureSpec.from_dict(p, name=node_id), where)
             lm = self._guard(lambda: make_lm(p.get("model")), where)
             config = dict(p.get("config") or {})
+            self._check_intervention(where, config, lm)
             if node.type == "prompts.react":
                 tools = p.get("tools") or []
                 if not isinstance(tools, list):
@@ -281,6 +288,18 @@ class Workflow(Module):
                 self._guard(lambda: params_model.model_validate(p), where)
         else:
             self.missing[node_id] = node.type
+
+    def _check_intervention(self, where: str, config: dict[str, Any], lm: LM | None) -> None:
+        """A node's ``config.intervention`` needs a local studio/ model: refused here for the
+        model the node will call where it is known (else the call refuses it)."""
+        if interventions.KEY not in config:
+            return
+        model = lm or self.lm_override or self.lm
+        why = interventions.refusal(
+            model.model if model is not None else interventions.LOCAL_PREFIX, config["intervention"]
+        )
+        if why is not None:
+            raise WorkflowError(f"{self.where}: {where}: {why}")
 
     def _sub_path(self, where: str, path: Any) -> Path:
         """A sub-workflow node's ``params.path``, checked as text, resolved, and refused
