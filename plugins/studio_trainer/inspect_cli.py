@@ -8,6 +8,7 @@ line, which the CLI prints and exits 2 on, as for ``trainer generate``."""
 from __future__ import annotations
 
 import json
+import stat
 import sys
 from pathlib import Path
 
@@ -47,10 +48,16 @@ def run(args, ctx: CliContext) -> int:
 
 
 def _read_text(path: Path) -> str:
+    """A regular file only (a FIFO would block, /dev/zero never ends), read no further than
+    the limit whatever its size says (a file can grow while it is read)."""
     try:
-        if path.stat().st_size > MAX_TEXT_FILE:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise ValueError(f"--text-file {path}: not a regular file")
+        with path.open("rb") as fh:
+            data = fh.read(MAX_TEXT_FILE + 1)
+        if len(data) > MAX_TEXT_FILE:
             raise ValueError(f"--text-file {path}: larger than {MAX_TEXT_FILE >> 20} MB")
-        return path.read_text(encoding="utf-8")
+        return data.decode("utf-8")
     except FileNotFoundError:
         raise ValueError(f"--text-file {path}: no such file") from None
     except UnicodeDecodeError:

@@ -8,6 +8,7 @@ import functools
 import inspect as pyinspect
 import math
 import os
+import stat
 import tempfile
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -297,14 +298,55 @@ class Inspection:
             raise InspectError(f"the inspection in {folder} is incomplete or corrupt ({exc!r})") from None
         if len(inspection.tokens) != inspection.T or inspection.logprobs.shape != (inspection.T,):
             raise InspectError(f"the inspection in {folder} does not match its tokens (saved by another version?)")
+        wrong = _wrong_shapes(inspection)
+        if wrong:
+            raise InspectError(f"the inspection in {folder} is corrupt: {wrong}")
         if meta.get("attention_saved") and (folder / MAPS_NAME).exists():
             maps = _read_tensors(folder / MAPS_NAME).get("attention")
             if maps is not None and list(maps.shape) == inspection.attention_shape():
                 inspection._all_maps = list(maps.astype(np.float32))
+            elif inspection.attention_available:
+                inspection.unavailable.append("attention maps: the saved maps do not match the tokens (corrupt)")
+                inspection.attention_available = False
         elif inspection.attention_available:
             inspection.unavailable.append("attention maps: not saved with this inspection (inspect again to see them)")
             inspection.attention_available = False
         return inspection
+
+
+def _wrong_shapes(insp: Inspection) -> str:
+    """The first array of a loaded inspection whose shape disagrees with its tokens and
+    layers ("" when all agree): the views index them by position and layer unchecked."""
+    T, L = insp.T, insp.n_layer
+    if L < 0 or (insp.n_head is not None and insp.n_head < 1):
+        return f"{L} layers, {insp.n_head} heads"
+    k = insp.top_ids.shape[1] if insp.top_ids.ndim == 2 else -1
+    expected: dict[str, tuple[Any, tuple[int, ...]]] = {
+        "entropy": (insp.entropy, (T,)),
+        "top_ids": (insp.top_ids, (T, k)),
+        "top_logprobs": (insp.top_logprobs, (T, k)),
+        "resid_norm": (insp.resid_norm, (L + 1, T)),
+        "mlp_norm": (insp.mlp_norm, (L, T)),
+    }
+    for name in ("lens_top_ids", "lens_top_prob", "lens_target_rank", "lens_target_prob"):
+        expected[name] = (getattr(insp, name), (L + 1, T))
+    for name in ("embed", "bias", "target_ids"):
+        expected[f"attribution.{name}"] = ((insp.attribution or {}).get(name), (T,))
+    for name in ("attn", "mlp", "attn_bias"):
+        expected[f"attribution.{name}"] = ((insp.attribution or {}).get(name), (L, T))
+    expected["attribution.heads"] = ((insp.attribution or {}).get("heads"), (L, insp.n_head or 0, T))
+    for name, (array, shape) in expected.items():
+        if array is not None and tuple(array.shape) != shape:
+            return f"{name} has shape {list(array.shape)}, expected {list(shape)}"
+    if insp.mlp_hist and len(insp.mlp_hist) != L:
+        return f"{len(insp.mlp_hist)} activation histograms for {L} layers"
+    for key in [k for k, v in insp.code_locations.items() if not _is_location(v)]:
+        del insp.code_locations[key]  # [file, line, name]; anything else cannot be shown
+    return ""
+
+
+def _is_location(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 3 and type(value[1]) is int and isinstance(value[0], str)
 
 
 def pool_max(a: np.ndarray, size: int) -> np.ndarray:
@@ -415,6 +457,8 @@ def _read_tensors(path: Path) -> dict[str, np.ndarray]:
     from safetensors.numpy import load
 
     try:
+        if not stat.S_ISREG(path.stat().st_mode):  # a FIFO would block the reader, a device never end
+            raise InspectError(f"{path} is not a regular file: refusing to read it")
         return dict(load(path.read_bytes()))
     except FileNotFoundError:
         raise InspectError(f"{path} is missing: the inspection's numbers are gone") from None

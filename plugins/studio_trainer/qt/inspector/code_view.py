@@ -3,6 +3,7 @@ class (a plugin's attention type shows the plugin's file)."""
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,8 @@ class CodeView(View):
         self.location = (file, line, name)
         path = Path(file)
         try:
+            if not stat.S_ISREG(path.stat().st_mode):  # a saved inspection's path to a FIFO or /dev/zero
+                raise OSError("not a regular file")
             if path.stat().st_size > MAX_SOURCE:
                 raise OSError("the file is too large to show")
             text = path.read_text(encoding="utf-8", errors="replace")

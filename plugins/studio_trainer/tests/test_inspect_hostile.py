@@ -1,0 +1,90 @@
+"""Hostile input to the inspector: a --text-file that is a FIFO or a device, and saved
+inspections whose arrays, code locations or attention maps disagree with their tokens.
+Each must be one clear error (CLI: exit 2), never a hang or an IndexError in a view."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+from safetensors.numpy import load, save
+
+from studio.testing import run_cli
+from studio_trainer.config import ModelConfig
+from studio_trainer.data.tokenizer import CharTokenizer
+from studio_trainer.inspect import InspectError, Inspection, inspect_ids
+from studio_trainer.inspect.inspection import attention_summary
+from studio_trainer.inspect_cli import _tables
+from studio_trainer.model.gpt import GPT
+
+TOKENIZER = CharTokenizer(list("abcdefghij "))
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_text_files_that_never_end_are_refused(studio_home, tmp_path, capsys):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # reading it would block until a writer comes
+    for path in (fifo, "/dev/zero", tmp_path):  # /dev/zero says size 0 and never ends
+        assert run_cli(["inspect", "any-model", "--text-file", path]) == 2
+        err = capsys.readouterr().err
+        assert "not a regular file" in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    torch_model = GPT(ModelConfig(n_layer=2, n_head=2, n_embd=16, block_size=16, vocab_size=TOKENIZER.vocab_size))
+    folder = tmp_path_factory.mktemp("saved") / "good"
+    inspect_ids(torch_model, TOKENIZER, TOKENIZER.encode("abc defg"), top_k=3).save(folder)
+    return folder
+
+
+def _damaged(saved, where, meta=None, tensors=None, maps=None):
+    folder = where / "copy"
+    shutil.rmtree(folder, ignore_errors=True)
+    shutil.copytree(saved, folder)
+    data = json.loads((folder / "inspection.json").read_text())
+    (folder / "inspection.json").write_text(json.dumps({**data, **(meta or {})}))
+    if tensors:
+        arrays = {**load((folder / "inspection.safetensors").read_bytes()), **tensors}
+        (folder / "inspection.safetensors").write_bytes(save(arrays))
+    if maps is not None:
+        (folder / "attention.safetensors").write_bytes(save({"attention": maps}))
+    return folder
+
+
+def test_saved_inspections_that_disagree_with_their_tokens(saved, tmp_path):
+    good = Inspection.load(saved)
+    _tables(good, 3, attention_summary(good))  # the untouched one opens and draws
+    bad = {
+        "top_ids": ({}, {"top_ids": np.zeros((3, 3), np.int64)}),
+        "lens_top_ids": ({}, {"lens_top_ids": np.zeros((1, 2), np.int64)}),
+        "attribution.attn": ({}, {"attribution.attn": np.zeros((5, 5), np.float32)}),
+        "resid_norm": ({"n_layer": 10**9}, {}),
+        "attribution.heads": ({"n_head": 10**6}, {}),
+        "-1 layers": ({"n_layer": -1}, {}),
+    }
+    for message, (meta, tensors) in bad.items():
+        with pytest.raises(InspectError, match="is corrupt: " + message):
+            Inspection.load(_damaged(saved, tmp_path, meta, tensors))
+    # a malformed code location is dropped: "no source", not a ValueError in the view
+    hostile = _damaged(saved, tmp_path, {"code_locations": {"0:attn": ["/etc/passwd", "x", 3], "1:attn": [1]}})
+    inspection = Inspection.load(hostile)
+    for layer in (0, 1):
+        with pytest.raises(InspectError, match="no attn whose source"):
+            inspection.code_location(layer, "attn")
+    # saved maps of another shape: said unavailable, not "needs the model"
+    inspection = Inspection.load(_damaged(saved, tmp_path, maps=np.zeros((2, 2, 3, 3), np.float16)))
+    with pytest.raises(InspectError, match="saved maps do not match"):
+        inspection.attention(0, 0)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX")
+def test_a_saved_inspection_whose_numbers_are_a_fifo(saved, tmp_path):
+    folder = _damaged(saved, tmp_path)
+    (folder / "inspection.safetensors").unlink()
+    os.mkfifo(folder / "inspection.safetensors")
+    with pytest.raises(InspectError, match="not a regular file"):
+        Inspection.load(folder)
