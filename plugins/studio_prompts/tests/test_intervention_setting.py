@@ -74,3 +74,30 @@ def test_other_models_refuse_an_intervention(tmp_path, file):
     local = write_workflow(tmp_path / "local.workflow.json", model={"model": "studio/run-1"}, **kwargs)
     predictor = load_workflow(local).predictors["ask"]
     assert isinstance(predictor, Predict) and predictor.config == {"intervention": str(file)}
+
+
+def test_the_node_inspector_sets_an_intervention(editor, tmp_path, file, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    path = write_workflow(
+        tmp_path / "one.workflow.json",
+        nodes={"ask": predict_node("question -> answer", {"question": "input.question"})},
+        inputs={"question": "str"},
+        outputs={"answer": "ask.answer"},
+    )
+    editor.open_path(path)
+    editor.select_node("ask")
+    inspector = editor.inspector
+    assert inspector.intervention.text() == ""
+    # Browse… keeps a file inside the workspace relative to it
+    monkeypatch.setenv("TENSOR_STUDIO_WORKSPACE", str(tmp_path))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", staticmethod(lambda *a, **k: (str(file), "")))
+    inspector.browse_intervention.click()
+    assert inspector.intervention.text() == file.name
+    assert inspector.commit() is True
+    assert editor.doc.to_spec().nodes["ask"].params["config"] == {"intervention": file.name}
+    editor.select_node("ask")
+    assert inspector.intervention.text() == file.name
+    inspector.intervention.clear()
+    assert inspector.commit() is True
+    assert not editor.doc.to_spec().nodes["ask"].params.get("config")

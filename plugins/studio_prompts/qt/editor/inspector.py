@@ -13,8 +13,10 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QFrame,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
     QPlainTextEdit,
@@ -95,6 +97,20 @@ class Inspector(QWidget):
             "Traces (logprobs / top_logprobs; OpenAI, vLLM, llama.cpp, Ollama…). Local studio/ models "
             "record them always"
         )
+        # a saved intervention file a local studio/ model applies while it generates (intervention.py)
+        self.intervention = QLineEdit(objectName="intervention", placeholderText="(none)", clearButtonEnabled=True)
+        self.intervention.setToolTip(
+            "An intervention file saved from the Inspector's Intervene view (head or layer ablations, "
+            "a steering direction), applied while a local studio/ model generates; other models refuse it. "
+            "Absolute, or relative to the workspace folder"
+        )
+        self.browse_intervention = QPushButton("Browse…", objectName="browse_intervention")
+        self.browse_intervention.clicked.connect(self._browse_intervention)
+        intervention_row = QWidget()
+        row = QHBoxLayout(intervention_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.intervention, 1)
+        row.addWidget(self.browse_intervention)
         self.params = QPlainTextEdit(objectName="params")
         self.problem = QLabel(objectName="problem", wordWrap=True)
         set_tone(self.problem, "error")  # readable in either theme, re-toned when it changes
@@ -114,6 +130,7 @@ class Inspector(QWidget):
         form.addRow("temperature", self.temperature)
         form.addRow("max tokens", self.max_tokens)
         form.addRow("token probabilities (top-k)", self.top_logprobs)
+        form.addRow("intervention (local models)", intervention_row)
         form.addRow("all parameters (JSON)", self.params)
         # the rows scroll when the panel is short, instead of being drawn over each other;
         # Apply stays in view below them
@@ -154,6 +171,8 @@ class Inspector(QWidget):
             self.temperature,
             self.max_tokens,
             self.top_logprobs,
+            self.intervention,
+            self.browse_intervention,
         ):
             widget.setEnabled(enabled)
         type_id = node.get_property("workflow_type") if node is not None else ""
@@ -166,7 +185,7 @@ class Inspector(QWidget):
         self.kind.setCurrentIndex(max(0, self.kind.findData(type_id)))
         if node is None:  # nothing selected, or another workflow opened: no stale text from the last node
             self.title.setText("Select a node to edit it.")
-            for edit in (self.signature, self.instructions, self.model, self.params):
+            for edit in (self.signature, self.instructions, self.model, self.params, self.intervention):
                 edit.clear()
             self.fields.setRowCount(0)
             self.temperature.setValue(self.temperature.minimum())
@@ -204,9 +223,27 @@ class Inspector(QWidget):
         self.temperature.setValue(float(config.get("temperature", -0.1)))
         self.max_tokens.setValue(int(config.get("max_tokens", 0)))
         self.top_logprobs.setValue(_top_logprobs(config))
+        self.intervention.setText(str(config.get("intervention") or ""))
         model = params.get("model")
         self.model.setText(model if isinstance(model, str) else (model or {}).get("model", ""))
         self.params.setPlainText(json.dumps(params, indent=2, ensure_ascii=False))
+
+    def _browse_intervention(self) -> None:
+        """Pick an intervention file; one inside the workspace is kept relative to it."""
+        from pathlib import Path
+
+        from studio.api import active_workspace
+
+        workspace = active_workspace()
+        name, _ = QFileDialog.getOpenFileName(
+            self, "Intervention file", str(workspace), "Intervention files (*.json);;All files (*)"
+        )
+        if name:
+            path = Path(name)
+            try:
+                self.intervention.setText(str(path.resolve().relative_to(workspace.resolve())))
+            except ValueError:
+                self.intervention.setText(str(path))
 
     @staticmethod
     def _spec(params: dict[str, Any]) -> SignatureSpec | None:
@@ -299,6 +336,11 @@ class Inspector(QWidget):
             config.pop("top_logprobs", None)
             if top:
                 config.update(logprobs=True, top_logprobs=top)
+        applied = self.intervention.text().strip()
+        if applied:
+            config["intervention"] = applied
+        else:
+            config.pop("intervention", None)
         if config or "config" in params:
             params["config"] = config
         kind = self.kind.currentData()
