@@ -1,6 +1,10 @@
-"""Intervene view: ablate a head or a layer (zero or mean), or patch the residual stream at
-one position from a second prompt, re-run on the worker, and show the change in the chosen
-position's next-token distribution (KL, the target's log-probability, top-k before/after)."""
+"""Intervene view: ablate a head or a layer (zero or mean), patch the residual stream at
+one position from a second prompt, or steer along the direction from a second prompt to
+this text; re-run on the worker, and show the change in the chosen position's next-token
+distribution (KL, the target's log-probability, top-k before/after). "Save as
+intervention…" writes the current intervention as a file a workflow's local model call
+applies (``inspect/program.py``); a residual patch cannot be saved (it is tied to this
+text's positions)."""
 
 from __future__ import annotations
 
@@ -9,6 +13,8 @@ from typing import Any
 
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -25,17 +31,35 @@ from studio.widgets import set_tone
 from .common import View, id_text, listed, prob_text
 from .runner import Runner
 
-KINDS = ("Ablate a head", "Ablate a layer", "Patch the residual stream from another prompt")
+KINDS = (
+    "Ablate a head",
+    "Ablate a layer",
+    "Patch the residual stream from another prompt",
+    "Steer: add (this text − a second text) after a block",
+)
+STEER = 3
 
 
-def make_interventions(kind: int, layer: int, head: int, part: str, mode: str, source: str, position: int) -> list:
-    """The engine's intervention objects (imported here, on the worker: they need torch)."""
+def make_interventions(
+    kind: int, layer: int, head: int, part: str, mode: str, source: str, position: int, insp: Any = None, scale=1.0
+) -> list:
+    """The engine's intervention objects (imported here, on the worker: they need torch).
+    A steering direction is this text's mean residual stream after block ``layer`` minus
+    the second text's (``steering.py``), from ``insp``'s model."""
     from ...inspect.intervene import HeadAblation, LayerAblation, ResidualPatch
 
     if kind == 0:
         return [HeadAblation(layer, head, mode)]
     if kind == 1:
         return [LayerAblation(layer, part, mode)]
+    if kind == STEER:
+        from ...inspect.inspection import InspectError
+        from ...inspect.steering import steering_between
+
+        if insp is None or insp._model is None:
+            raise InspectError("steering needs the model: this inspection was loaded without it (inspect again)")
+        text = insp._tokenizer.decode(insp.ids)
+        return [steering_between(insp._model, insp._tokenizer, text, source, layer, scale)]
     return [ResidualPatch(layer, position, source)]
 
 
@@ -60,6 +84,10 @@ class InterveneView(View):
         self.mode = QComboBox(objectName="trainer:inspector-intervene-mode")
         self.mode.addItems(["zero", "mean"])
         self.source = QLineEdit(objectName="trainer:inspector-patch-source", placeholderText="the second prompt")
+        self.scale = QDoubleSpinBox(
+            objectName="trainer:inspector-steer-scale", minimum=-100.0, maximum=100.0, value=1.0, decimals=2
+        )
+        self.scale.setToolTip("How far to steer: the direction (this text − the second text) times this")
         where = QHBoxLayout()
         where.addWidget(QLabel("layer"))
         where.addWidget(self.layer)
@@ -67,15 +95,20 @@ class InterveneView(View):
         where.addWidget(self.head)
         where.addWidget(self.part)
         where.addWidget(self.mode)
+        where.addWidget(QLabel("×"))
+        where.addWidget(self.scale)
         where.addStretch(1)
         form.addRow("where", where)
-        form.addRow("patch from", self.source)
+        form.addRow("second text", self.source)
         layout.addLayout(form)
         run_row = QHBoxLayout()
         self.run_button = QPushButton("Run", objectName="trainer:inspector-intervene-run")
         self.run_button.clicked.connect(self.run)
         self.status = QLabel(wordWrap=True, objectName="trainer:inspector-intervene-status")
+        self.save_button = QPushButton("Save as intervention…", objectName="trainer:inspector-intervene-save")
+        self.save_button.clicked.connect(self.save)
         run_row.addWidget(self.run_button)
+        run_row.addWidget(self.save_button)
         run_row.addWidget(self.status, 1)
         layout.addLayout(run_row)
         self.result = QTextBrowser(objectName="trainer:inspector-effect")
@@ -85,11 +118,21 @@ class InterveneView(View):
     def _kind_changed(self, kind: int) -> None:
         layers = self.inspection.n_layer if self.inspection is not None else 0
         self.layer.setMaximum(max(0, layers if kind == 2 else layers - 1))  # a patch: 0 = the embeddings
-        self.layer.setToolTip("0: the embeddings; n: after block n-1" if kind == 2 else "the block")
+        self.layer.setToolTip(
+            {2: "0: the embeddings; n: after block n-1", STEER: "added after this block"}.get(kind, "the block")
+        )
         self.head.setEnabled(kind == 0)
         self.part.setEnabled(kind == 1)
         self.mode.setEnabled(kind in (0, 1))
-        self.source.setEnabled(kind == 2)
+        self.source.setEnabled(kind in (2, STEER))
+        self.scale.setEnabled(kind == STEER)
+        self.save_button.setEnabled(kind != 2)
+        self.save_button.setToolTip(
+            "A residual patch is tied to this text's positions: it cannot be carried into a program"
+            if kind == 2
+            else "Save this intervention as a file (JSON + safetensors) that a workflow node's local model "
+            "call applies (its 'intervention' setting)"
+        )
 
     def draw(self) -> None:
         insp = self.inspection
@@ -109,22 +152,64 @@ class InterveneView(View):
             self.source.text(),
             self.position,
         )
-        if kind == 2 and not source.strip():
-            self.status.setText("Type the second prompt to patch from.")
+        if kind in (2, STEER) and not source.strip():
+            self.status.setText("Type the second prompt to patch from." if kind == 2 else "Type the second text.")
             set_tone(self.status, "error")
             return
+        scale = self.scale.value()
 
         def go() -> Any:
             from ...inspect.intervene import intervene
 
-            return intervene(
-                insp, make_interventions(kind, layer, head, part, mode, source, position), position=position
-            )
+            items = make_interventions(kind, layer, head, part, mode, source, position, insp, scale)
+            return intervene(insp, items, position=position)
 
         self.status.setText("Running…")
         set_tone(self.status, None)
         self.run_button.setEnabled(False)
         self.runner.submit("intervene", go, self._show, self._failed)
+
+    def save(self) -> None:
+        """Write the current intervention as a program file (on the worker: a mean ablation
+        stores the means over this text, a steering direction its vector)."""
+        insp = self.inspection
+        if insp is None:
+            return
+        kind = self.kind.currentIndex()
+        if kind == STEER and not self.source.text().strip():
+            self.status.setText("Type the second text to steer from.")
+            set_tone(self.status, "error")
+            return
+        name, _ = QFileDialog.getSaveFileName(self, "Save as intervention", "", "Intervention files (*.json)")
+        if not name:
+            return
+        path = name if name.endswith(".json") else name + ".json"
+        args = (
+            kind,
+            self.layer.value(),
+            self.head.value(),
+            self.part.currentText(),
+            self.mode.currentText(),
+            self.source.text(),
+            self.position,
+            insp,
+            self.scale.value(),
+        )
+
+        def go() -> Any:
+            from ...inspect.program import save_program, summary
+
+            items = make_interventions(*args)
+            save_program(path, items, insp._model, ids=insp.ids)
+            return f"Saved {summary(items)} to {path}."
+
+        self.status.setText("Saving…")
+        set_tone(self.status, None)
+        self.runner.submit("save-intervention", go, self._saved, self._failed)
+
+    def _saved(self, message: str) -> None:
+        self.status.setText(message)
+        set_tone(self.status, None)
 
     def _failed(self, message: str) -> None:
         self.run_button.setEnabled(True)
