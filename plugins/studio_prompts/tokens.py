@@ -44,30 +44,51 @@ def asked_for(params: dict[str, Any]) -> bool:
 
 def plain_content(logprobs: Any) -> list[dict[str, Any]] | None:
     """``choices[0].logprobs`` (a dict or litellm's object) → OpenAI's ``content`` as plain
-    dicts (token, logprob, top_logprobs), or None when the provider sent none."""
+    dicts (token, logprob, top_logprobs), or None when the provider sent none, or sent
+    something else than that shape (a string, a logprob of "abc"): a provider's malformed
+    logprobs are a warning and no token data, never a failed call."""
     if logprobs is None:
         return None
     content = logprobs.get("content") if isinstance(logprobs, dict) else getattr(logprobs, "content", None)
     if not content:
         return None
+    try:
+        return [_plain_item(item) for item in _items(content)]
+    except (TypeError, ValueError) as exc:
+        log.warning("the provider's logprobs are malformed, no token data kept: %s", exc)
+        return None
 
-    def get(item: Any, name: str, default: Any = None) -> Any:
-        return item.get(name, default) if isinstance(item, dict) else getattr(item, name, default)
 
-    out = []
-    for item in content:
-        logprob = get(item, "logprob")
-        out.append(
-            {
-                "token": str(get(item, "token", "")),
-                "logprob": float(logprob) if logprob is not None else math.nan,
-                "top_logprobs": [
-                    {"token": str(get(alt, "token", "")), "logprob": float(get(alt, "logprob", math.nan))}
-                    for alt in (get(item, "top_logprobs") or [])
-                ],
-            }
-        )
-    return out
+def _get(item: Any, name: str, default: Any = None) -> Any:
+    return item.get(name, default) if isinstance(item, dict) else getattr(item, name, default)
+
+
+def _items(value: Any) -> list[Any]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(f"a list of tokens was expected, not {type(value).__name__}")
+    for item in value:
+        if not isinstance(item, dict) and not hasattr(item, "token"):
+            raise TypeError(f"a token entry was expected, not {type(item).__name__}")
+    return list(value)
+
+
+def _number(value: Any) -> float:
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"a logprob of {value!r:.40} is no number")
+    return float(value)
+
+
+def _plain_item(item: Any) -> dict[str, Any]:
+    return {
+        "token": str(_get(item, "token", "")),
+        "logprob": _number(_get(item, "logprob")),
+        "top_logprobs": [
+            {"token": str(_get(alt, "token", "")), "logprob": _number(_get(alt, "logprob"))}
+            for alt in _items(_get(item, "top_logprobs") or [])
+        ],
+    }
 
 
 def token_fields(
