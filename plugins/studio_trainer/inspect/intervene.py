@@ -240,7 +240,19 @@ def load_interventions(path: Path) -> list:
     for entry in data["interventions"]:
         try:
             fields = dict(entry)
+            _check_types(fields)
             items.append(KINDS[fields.pop("kind")](**fields))
         except (KeyError, TypeError, ValueError) as exc:
             raise InspectError(f"{path}: an intervention cannot be read ({exc!r})") from None
     return items
+
+
+def _check_types(fields: dict[str, Any]) -> None:
+    """A file's "0" or 0.5 as a layer would pass the dataclass and fail in a hook as a
+    TypeError: whole numbers and text are checked here, where the file is named."""
+    for name, value in fields.items():
+        if name in ("layer", "head", "position", "source_position"):
+            if type(value) is not int and not (name == "source_position" and value is None):
+                raise ValueError(f"{name} {value!r} is not a whole number")
+        elif name in ("kind", "mode", "part", "source_text") and not isinstance(value, str):
+            raise ValueError(f"{name} {value!r} is not text")

@@ -15,7 +15,7 @@ from safetensors.numpy import load, save
 from studio.testing import run_cli
 from studio_trainer.config import ModelConfig
 from studio_trainer.data.tokenizer import CharTokenizer
-from studio_trainer.inspect import InspectError, Inspection, inspect_ids
+from studio_trainer.inspect import InspectError, Inspection, inspect_ids, load_interventions
 from studio_trainer.inspect.inspection import attention_summary
 from studio_trainer.inspect_cli import _tables
 from studio_trainer.model.gpt import GPT
@@ -88,3 +88,22 @@ def test_a_saved_inspection_whose_numbers_are_a_fifo(saved, tmp_path):
     os.mkfifo(folder / "inspection.safetensors")
     with pytest.raises(InspectError, match="not a regular file"):
         Inspection.load(folder)
+
+
+def test_intervention_files_with_values_of_the_wrong_type(tmp_path):
+    bad = {
+        "layer '0' is not a whole number": {"kind": "head", "layer": "0", "head": 0},
+        "head 0.5 is not a whole number": {"kind": "head", "layer": 0, "head": 0.5},
+        "layer True is not a whole number": {"kind": "head", "layer": True, "head": 0},
+        "position '1' is not a whole number": {"kind": "patch", "layer": 0, "position": "1", "source_text": "ab"},
+        "source_text 5 is not text": {"kind": "patch", "layer": 0, "position": 0, "source_text": 5},
+        "mode \\['zero'\\] is not text": {"kind": "layer", "layer": 0, "part": "mlp", "mode": ["zero"]},
+    }
+    path = tmp_path / "bad.json"
+    for message, entry in bad.items():
+        path.write_text(json.dumps({"format": "studio.intervention/1", "interventions": [entry]}))
+        with pytest.raises(InspectError, match=message):
+            load_interventions(path)
+    fine = {"kind": "patch", "layer": 0, "position": -1, "source_text": "ab", "source_position": None}
+    path.write_text(json.dumps({"format": "studio.intervention/1", "interventions": [fine]}))
+    assert load_interventions(path)[0].source_position is None
