@@ -22,22 +22,36 @@ RICHARD = "Now is the winter of our discontent made glorious summer by this sun 
 POLONIUS = "Brevity is the soul of wit.\n" * 300
 
 
+@pytest.fixture(scope="module")
+def trained_runs() -> dict:
+    """Checkpoint folders and corpora of the module's runs without a studio of their own,
+    by text: tests that only read a checkpoint share one run per text (each run is a
+    worker process that imports torch and trains)."""
+    return {}
+
+
 @pytest.fixture
-def train(make_studio, run_job, tmp_path):
+def train(make_studio, run_job, tmp_path, trained_runs):
     """``train(text, best=False, studio=None)``: a tiny run on ``text`` (a job of ``studio``,
-    by default a new one with the trainer); returns its checkpoint folder (the best one if
-    asked and there is one, else the last) and the corpus file."""
+    by default a new one with the trainer, or the module's earlier run on the same text);
+    returns its checkpoint folder (the best one if asked and there is one, else the last)
+    and the corpus file. The folders are read, never changed."""
 
     def train(text: str, best: bool = False, studio=None):
-        corpus = tmp_path / "corpus.txt"
-        corpus.write_text(text)
-        trained = run_job(
-            studio or make_studio(("trainer", trainer_hooks)),
-            "trainer.train",
-            {**TINY, "data": {"corpus": str(corpus)}},
-        )
-        assert trained.status == RunStatus.SUCCEEDED, trained.error
-        folder = trained.run.dir / "checkpoints"
+        if studio is None and text in trained_runs:
+            folder, corpus = trained_runs[text]
+        else:
+            corpus = tmp_path / "corpus.txt"
+            corpus.write_text(text)
+            trained = run_job(
+                studio or make_studio(("trainer", trainer_hooks)),
+                "trainer.train",
+                {**TINY, "data": {"corpus": str(corpus)}},
+            )
+            assert trained.status == RunStatus.SUCCEEDED, trained.error
+            folder = trained.run.dir / "checkpoints"
+            if studio is None:
+                trained_runs[text] = folder, corpus
         if best and (folder / "best").exists():
             return folder / "best", corpus
         return sorted(folder.glob("step-*"))[-1], corpus
