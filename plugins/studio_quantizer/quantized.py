@@ -231,7 +231,13 @@ def load_codes(folder: Path) -> tuple[dict[str, QuantizedTensor], dict[str, torc
         raise QuantizeError(f"{folder}: no quantization.json (not a quantized checkpoint)") from None
     except (ValueError, OSError) as exc:
         raise QuantizeError(f"{folder}/quantization.json: unreadable ({exc})") from None
-    if manifest.get("format") != FORMAT or manifest.get("version", 0) > VERSION:
+    if (
+        not isinstance(manifest, dict)
+        or manifest.get("format") != FORMAT
+        or not isinstance(manifest.get("version", 0), int)
+        or manifest.get("version", 0) > VERSION
+        or not isinstance(manifest.get("tensors"), dict)
+    ):  # a list, null or a manifest without its tensors table is no manifest
         raise QuantizeError(f"{folder}: quantization.json is not a version-{VERSION} {FORMAT} manifest")
     try:
         tensors = load_file(str(folder / "quantized.safetensors"))
@@ -264,7 +270,7 @@ def load_codes(folder: Path) -> tuple[dict[str, QuantizedTensor], dict[str, torc
                 entry["granularity"],
                 entry.get("group_size", 0),
             )
-        except (KeyError, RuntimeError, ValueError) as exc:
+        except (KeyError, RuntimeError, ValueError, TypeError) as exc:  # TypeError: an entry of the wrong type
             raise QuantizeError(f"{folder}: tensor {name} does not match its manifest entry ({exc})") from None
     return quantized, tensors, manifest
 

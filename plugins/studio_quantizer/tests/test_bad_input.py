@@ -102,3 +102,27 @@ def test_a_quantize_job_naming_no_model_is_refused_before_its_run_folder(studio_
     assert not list((workspace / "runs").glob("*quantize*"))  # refused before a run folder was made
     # a form validating what is being typed never looks at the disk (no submit context)
     assert QuantizeParams.model_validate({"checkpoint": "nosuch"}).checkpoint == "nosuch"
+
+
+def test_a_manifest_of_the_wrong_shape_is_refused(checkpoint, tmp_path, capsys):
+    import json
+
+    quantized = tmp_path / "q"
+    assert main(["quantize", str(checkpoint), "--out", str(quantized)]) == 0
+    capsys.readouterr()
+    manifest = json.loads((quantized / "quantization.json").read_text())
+    entries = manifest["tensors"]
+    damaged = {
+        "a list": ([], "is not a version-1"),
+        "null": (None, "is not a version-1"),
+        "tensors a list": ({**manifest, "tensors": []}, "is not a version-1"),
+        "entries lists": ({**manifest, "tensors": {k: [1] for k in entries}}, "does not match its manifest entry"),
+        "bits text": (
+            {**manifest, "tensors": {k: {**v, "bits": "8"} for k, v in entries.items()}},
+            "does not match its manifest entry",
+        ),
+    }
+    for name, (data, fragment) in damaged.items():
+        (quantized / "quantization.json").write_text(json.dumps(data))
+        err = refused(capsys, quantized, "--dequantize", "--out", tmp_path / name.replace(" ", "-"))
+        assert fragment in err, (name, err)
