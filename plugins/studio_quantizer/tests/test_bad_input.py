@@ -112,7 +112,7 @@ def test_a_manifest_of_the_wrong_shape_is_refused(checkpoint, tmp_path, capsys):
     capsys.readouterr()
     manifest = json.loads((quantized / "quantization.json").read_text())
     entries = manifest["tensors"]
-    damaged = {
+    damaged: dict[str, tuple[object, str]] = {
         "a list": ([], "is not a version-1"),
         "null": (None, "is not a version-1"),
         "tensors a list": ({**manifest, "tensors": []}, "is not a version-1"),
