@@ -183,10 +183,10 @@ def expect_refused(result: CliResult, *fragments: str) -> CliResult:
     return result
 
 
-def expect_all_refused(cli: Cli, *cases: tuple, timeout: float = 120) -> list[CliResult]:
+def expect_all_refused(cli: Cli, *cases: tuple, timeout: float = 120, env: dict | None = None) -> list[CliResult]:
     """Each case ``(arguments, *fragments)`` refused as ``expect_refused`` checks, the
     commands run by one process (``cli.batch``), in order."""
-    results = cli.batch(*[case[0] for case in cases], timeout=timeout)
+    results = cli.batch(*[case[0] for case in cases], timeout=timeout, env=env)
     return [expect_refused(result, *case[1:]) for result, case in zip(results, cases, strict=True)]
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import socket
 import threading
 import time
@@ -20,7 +21,7 @@ import pytest
 from studio.api import Folders, RunStatus
 from studio_prompts.tests.helpers import CAPITALS
 
-from .conftest import expect_failed, expect_ok, expect_refused
+from .conftest import expect_all_refused, expect_failed, expect_ok
 
 
 def reply(capital: str) -> str:
@@ -236,26 +237,25 @@ def test_wrong_resume_targets_and_missing_plugins_cost_no_call(cli, files, tmp_p
     server = FaultyServer(right)
     workflow, data = files
     path = workflow(server.url)
-    expect_refused(
-        cli("workflow", "eval", path, "--data", data, "--resume", "/nonexistent", env=ENV),
-        "--resume",
-        "no run or folder",
-    )
     other = Folders(cli.workspace).run_dir("20260101-000000-diagnostics.stream-abcd")
     other.mkdir(parents=True)
     (other / "run.json").write_text(
         json.dumps({"id": other.name, "kind": "diagnostics.stream", "status": RunStatus.SUCCEEDED})
     )
     (other / "results.jsonl").write_text("")
-    expect_refused(
-        cli("workflow", "eval", path, "--data", data, "--resume", other.name, env=ENV),
-        "diagnostics.stream run, not an evaluation",
-    )
     spec = json.loads(path.read_text())
     spec["nodes"]["find"] = {"type": "nosuchplugin.retriever", "inputs": {"query": "input.country"}, "params": {}}
-    path.write_text(json.dumps(spec))
-    expect_refused(
-        cli("workflow", "eval", path, "--data", data, env=ENV), "cannot run", "find (nosuchplugin.retriever)"
+    missing = path.with_name("missing.workflow.json")
+    missing.write_text(json.dumps(spec))
+    expect_all_refused(
+        cli,
+        (("workflow", "eval", path, "--data", data, "--resume", "/nonexistent"), "--resume", "no run or folder"),
+        (
+            ("workflow", "eval", path, "--data", data, "--resume", other.name),
+            "diagnostics.stream run, not an evaluation",
+        ),
+        (("workflow", "eval", missing, "--data", data), "cannot run", "find (nosuchplugin.retriever)"),
+        env=ENV,
     )
     assert server.asked == []
     server.shutdown()
@@ -279,25 +279,27 @@ def test_a_hand_edited_results_file_is_refused_naming_its_line(cli, files):
         text = json.dumps(row)
         return text.replace('"NaN-here"', "NaN").replace('"Inf-here"', "1e999").replace('"Big-here"', "9" * 400)
 
-    for line, fragment in (
-        (edited(score="1.0"), "score"),
-        (edited(score={"a": 1}), "score"),
-        (edited(score=...), "no score"),
-        (edited(score=True), "score"),
-        (edited(score="NaN-here"), "finite"),
-        (edited(score="Inf-here"), "finite"),
-        (edited(score="Big-here"), "score"),
-        (edited(score=5.0), "0..1"),  # exact_match scores 0 or 1
-        (edited(index="0"), "index"),
-        (edited(index=-1), "index"),
-    ):
-        results.write_text("\n".join([*good[:finished], line, *good[finished + 1 :]]) + "\n")
-        expect_refused(
-            cli("workflow", "eval", path, "--data", data, *FAST, "--resume", folder, env=ENV),
-            "--resume",
-            f"{results}: line {finished + 1}",
-            fragment,
+    cases = []
+    for i, (line, fragment) in enumerate(
+        (
+            (edited(score="1.0"), "score"),
+            (edited(score={"a": 1}), "score"),
+            (edited(score=...), "no score"),
+            (edited(score=True), "score"),
+            (edited(score="NaN-here"), "finite"),
+            (edited(score="Inf-here"), "finite"),
+            (edited(score="Big-here"), "score"),
+            (edited(score=5.0), "0..1"),  # exact_match scores 0 or 1
+            (edited(index="0"), "index"),
+            (edited(index=-1), "index"),
         )
+    ):
+        copy = shutil.copytree(folder, cli.workspace.parent / f"edited-{i}" / folder.name)  # its own copy
+        (copy / "results.jsonl").write_text("\n".join([*good[:finished], line, *good[finished + 1 :]]) + "\n")
+        command = ("workflow", "eval", path, "--data", data, *FAST, "--resume", copy)
+        cases.append((command, "--resume", f"{copy / 'results.jsonl'}: line {finished + 1}", fragment))
+    expect_all_refused(cli, *cases, env=ENV)
+    assert results.read_text().splitlines() == good  # the run itself is as it was
     assert len(server.asked) == asked  # no call made
     assert len(list(Folders(cli.workspace).runs.iterdir())) == 1  # no run folder either
     server.shutdown()
