@@ -179,24 +179,9 @@ def test_a_server_the_file_names_gets_no_key_without_consent(cli, tmp_path, keye
     named = keyed_workflow(
         tmp_path / "k.workflow.json", {"model": "openai/x", "api_base": url, "api_key_env": "TS_SECRET"}
     )
-    assert f"model endpoint {url} receives $TS_SECRET" in expect_ok(cli("workflow", "show", named, env=env)).out
-    expect_refused(cli("workflow", "run", named, *run, env=env), url, "$TS_SECRET", "node 'x'", "--trust")
-    expect_failed(
-        cli("jobs", "run", "prompts.run", "--set", f"workflow={named}", "--set", "inputs.question=hi", env=env),
-        "$TS_SECRET",
-        "trusted=",
-    )
-    # a provider key from the environment is a key too
     plain = keyed_workflow(tmp_path / "p.workflow.json", {"model": "openai/x", "api_base": url})
-    expect_refused(cli("workflow", "run", plain, *run, env=env), url, "openai API key", "--trust")
-    assert seen == []
-    # no key set here: the server gets a placeholder, and the run works
-    expect_ok(cli("workflow", "run", plain, *run, env={"OPENAI_API_KEY": ""}))
-    assert seen == ["Bearer no-key"]
-    # consent: the key goes
-    expect_ok(cli("workflow", "run", named, *run, "--trust", env=env))
-    assert seen[-1] == "Bearer s3cret-env"
-    # a server the user names is their own choice
+    # a model object may set only a model, its server, a key's variable name and sampling
+    odd = keyed_workflow(tmp_path / "o.workflow.json", {"model": "openai/x", "backend": "os:system"})
     nomodel = workflow(
         tmp_path / "u.workflow.json",
         {
@@ -208,11 +193,33 @@ def test_a_server_the_file_names_gets_no_key_without_consent(cli, tmp_path, keye
         },
         outputs={"answer": "x.answer"},
     )
-    expect_ok(cli("workflow", "run", nomodel, *run, "--model", "openai/x", "--api-base", url, env=env))
-    assert seen[-1] == "Bearer sk-users-own" and len(seen) == 3
-    # a model object may set only a model, its server, a key's variable name and sampling
-    odd = keyed_workflow(tmp_path / "o.workflow.json", {"model": "openai/x", "backend": "os:system"})
-    expect_refused(cli("workflow", "show", odd), "may not set 'backend'")
+    # without consent (one process for these, then one for each environment below)
+    shown, refused, job, provider_key, odd_shown = cli.batch(
+        ("workflow", "show", named),
+        ("workflow", "run", named, *run),
+        ("jobs", "run", "prompts.run", "--set", f"workflow={named}", "--set", "inputs.question=hi"),
+        ("workflow", "run", plain, *run),  # a provider key from the environment is a key too
+        ("workflow", "show", odd),
+        env=env,
+    )
+    assert f"model endpoint {url} receives $TS_SECRET" in expect_ok(shown).out
+    expect_refused(refused, url, "$TS_SECRET", "node 'x'", "--trust")
+    expect_failed(job, "$TS_SECRET", "trusted=")  # the job itself refuses: no way around the question
+    expect_refused(provider_key, url, "openai API key", "--trust")
+    expect_refused(odd_shown, "may not set 'backend'")
+    assert seen == []
+    # no key set here: the server gets a placeholder, and the run works
+    expect_ok(cli("workflow", "run", plain, *run, env={"OPENAI_API_KEY": ""}))
+    assert seen == ["Bearer no-key"]
+    # consent: the key goes; and a server the user names is their own choice
+    trusted, named_by_user = cli.batch(
+        ("workflow", "run", named, *run, "--trust"),
+        ("workflow", "run", nomodel, *run, "--model", "openai/x", "--api-base", url),
+        env=env,
+    )
+    expect_ok(trusted)
+    expect_ok(named_by_user)
+    assert seen == ["Bearer no-key", "Bearer s3cret-env", "Bearer sk-users-own"]
 
 
 def test_export_python_never_writes_over_a_file(cli, tmp_path):
