@@ -72,7 +72,8 @@ class TokenRecord:
         -p log p is positive); None when the step has no alternatives."""
         if self.entropy is not None:
             return float(self.entropy[index]), True
-        values = [lp for lp in self.top_logprobs[index] if math.isfinite(lp)]
+        # a log-probability is at most 0: a file's 1e30 is clipped there, never exp-overflowed
+        values = [min(lp, 0.0) for lp in self.top_logprobs[index] if math.isfinite(lp)]
         if not values:
             return None, False
         return float(sum(-math.exp(lp) * lp for lp in values)), False

@@ -40,7 +40,7 @@ GAP = "\u200a"  # a hair space in the base colour between shaded tokens: the bou
 
 
 def probability(logprob: float) -> float:
-    return math.exp(logprob) if math.isfinite(logprob) else 0.0
+    return math.exp(min(logprob, 0.0)) if math.isfinite(logprob) else 0.0  # a record's 1e30 would overflow
 
 
 def shade(p: float) -> QColor:

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import math
 
+import pytest
+
 import studio.fake_llm
+from studio.api import TokenRecord
 from studio_prompts.tokens import plain_content
 
 from .test_token_recording import _run, server  # noqa: F401 - the fixture
@@ -44,3 +47,21 @@ def test_a_call_with_malformed_logprobs_still_succeeds(tmp_path, job_context, se
     monkeypatch.setattr(studio.fake_llm, "fake_logprobs", lambda reply, top_k=0: MALFORMED["text-logprob"])
     _run_dir, llm = _run(tmp_path, job_context, server, "malformed", {"logprobs": True, "top_logprobs": 2})
     assert llm["token_note"] and "token_record" not in llm, llm
+
+
+def test_a_record_with_impossible_logprobs_is_shown(qtbot, tmp_path):
+    """A file's logprob of 1e30 (no log-probability is above 0) overflowed math.exp in the
+    Tokens tab's summary and the entropy estimate; it is shown as probability 1."""
+    from studio_prompts.qt.token_view import TokenView
+
+    record = TokenRecord("openai/x", "p", "ab", ["a", "b"], [1e30, -1.0], [["a"], ["b", "c"]], [[1e30], [-1.0, 1e30]])
+    record.save(tmp_path / "tensors", "s1")
+    entropy, exact = record.step_entropy(1)  # the 1e30 term counts as p = 1, adding 0
+    assert entropy == pytest.approx(math.exp(-1.0)) and not exact
+    view = TokenView()
+    qtbot.addWidget(view)
+    view.show_span({"kind": "llm", "id": "s1", "model": "openai/x", "token_record": "tensors/s1.json"}, tmp_path)
+    view.load()
+    assert view.record is not None and "2 reply tokens" in view.message.text(), view.message.text()
+    view.select_token(1)  # its alternatives: one of 1e30
+    assert view.selected == 1 and "entropy" in view.detail.toPlainText()

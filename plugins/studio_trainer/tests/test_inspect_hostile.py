@@ -107,3 +107,27 @@ def test_intervention_files_with_values_of_the_wrong_type(tmp_path):
     fine = {"kind": "patch", "layer": 0, "position": -1, "source_text": "ab", "source_position": None}
     path.write_text(json.dumps({"format": "studio.intervention/1", "interventions": [fine]}))
     assert load_interventions(path)[0].source_position is None
+
+
+@pytest.mark.gui
+def test_a_hostile_saved_inspection_in_the_inspector(make_window, qtbot, saved, tmp_path):
+    """Log-probabilities of 1e30 (math.exp overflowed in the token detail) and a code
+    location naming a FIFO (the Code view blocked reading it): shown, said, no exception."""
+    import studio_trainer.hooks as trainer_hooks
+
+    data = load((saved / "inspection.safetensors").read_bytes())
+    folder = _damaged(saved, tmp_path, tensors={"top_logprobs": np.full_like(data["top_logprobs"], 1e30)})
+    fifo = tmp_path / "source.py"
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(fifo)
+        meta = json.loads((folder / "inspection.json").read_text())
+        meta["code_locations"]["0:attn"][0] = str(fifo)
+        (folder / "inspection.json").write_text(json.dumps(meta))
+    window = make_window(("trainer", trainer_hooks))
+    assert window.open_path(folder)
+    panel = window.panels["trainer:inspector"]
+    qtbot.waitUntil(lambda: panel.inspection is not None, timeout=10_000)
+    for t in range(1, panel.inspection.T):  # alternatives clipped at probability 1, not an OverflowError
+        assert "</code> 1.000" in panel.tokens.detail_html(t)
+    panel.show_code(0, "attn")
+    assert "not a regular file" in panel.code.where.text() or not hasattr(os, "mkfifo")

@@ -20,6 +20,11 @@ from .common import View, id_text, listed, prob_text, shade_colours, shade_of, t
 REPLY_MARK = "▶"
 
 
+def _p(logprob: float) -> float:
+    """exp of a log-probability, clipped at 0 (a saved file's 1e30 would overflow)."""
+    return math.exp(min(float(logprob), 0.0))
+
+
 class TokensView(View):
     title = "Tokens"
 
@@ -157,11 +162,11 @@ class TokensView(View):
         rank_text = f"rank {rank + 1}" if rank is not None else f"not in the top {len(alternatives)}"
         entropy = float(insp.entropy[t - 1])
         top = ", ".join(
-            f"<code>{html.escape(listed(a))}</code> {prob_text(math.exp(float(p)))}"
+            f"<code>{html.escape(listed(a))}</code> {prob_text(_p(p))}"
             for a, p in zip(alternatives, insp.top_logprobs[t - 1], strict=False)
         )
         return (
-            f"{head} · p {prob_text(math.exp(lp))} (log {lp:.3f}) · {rank_text} · entropy {entropy:.2f} nats"
+            f"{head} · p {prob_text(_p(lp))} (log {lp:.3f}) · {rank_text} · entropy {entropy:.2f} nats"
             f"<br>alternatives: {top}"
         )
 
