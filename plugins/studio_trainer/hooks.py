@@ -165,7 +165,7 @@ def _local_token_record(path: Path) -> bool:
     if len(head) <= HEADER_BYTES:
         try:
             data = json.loads(head)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: JSON nested 100,000 deep
             return False
         return (
             isinstance(data, dict)

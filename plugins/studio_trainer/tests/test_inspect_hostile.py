@@ -131,3 +131,12 @@ def test_a_hostile_saved_inspection_in_the_inspector(make_window, qtbot, saved, 
         assert "</code> 1.000" in panel.tokens.detail_html(t)
     panel.show_code(0, "attn")
     assert "not a regular file" in panel.code.where.text() or not hasattr(os, "mkfifo")
+
+
+def test_the_open_hook_passes_over_json_nested_too_deep(tmp_path):
+    import studio_trainer.hooks as trainer_hooks
+
+    deep = tmp_path / "deep.json"  # json.loads raised RecursionError: the plugin was reported broken
+    nested = "[" * 100_000 + "]" * 100_000
+    deep.write_text('{"format": "studio.token-record/1", "model": "studio/x", "x": ' + nested + "}")
+    assert trainer_hooks.studio_open_path(deep) is None
