@@ -125,3 +125,24 @@ def test_save_refuses_bad_stems_and_mismatched_lists(tmp_path):
     with pytest.raises(TokenRecordError, match="logprobs has 2 entries for 3"):
         bad.save(tmp_path, "bad")
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def test_the_context_and_the_resolved_model_are_kept_and_optional(tmp_path):
+    """A local model's context length says which prompt tokens it saw (the last ``context``);
+    a record written before it was kept loads with none."""
+    record = _record()
+    record.prompt_tokens, record.prompt_ids = ["p"] * 10, list(range(10))
+    record.context, record.resolved_model = 4, "studio//tmp/run-1/checkpoints/best"
+    path = record.save(tmp_path, "s")
+    loaded = TokenRecord.load(path)
+    assert (loaded.context, loaded.resolved_model, loaded.model) == (4, record.resolved_model, "studio/run-1")
+    assert loaded.seen_from() == 6 and loaded.to_json()["context"] == 4
+    meta = json.loads(path.read_text())
+    del meta["context"], meta["resolved_model"]  # an older record
+    path.write_text(json.dumps(meta))
+    older = TokenRecord.load(path)
+    assert older.context is None and older.resolved_model == "" and older.seen_from() == 0
+    meta["context"] = "64"
+    path.write_text(json.dumps(meta))
+    with pytest.raises(TokenRecordError, match="'context' is not a token count"):
+        TokenRecord.load(path)

@@ -60,7 +60,9 @@ class LMCall:
         if tokens_dir is None or span.id is None:
             return {}
         params = {**self.lm.params, **self.overrides}
-        return token_fields(span.id, completion, self.messages, params, tokens_dir, self.lm.records_tokens)
+        return token_fields(
+            span.id, completion, self.messages, params, tokens_dir, self.lm.records_tokens, model=self.lm.model
+        )
 
     @staticmethod
     def _end(span, completion, tokens: dict[str, Any]) -> None:

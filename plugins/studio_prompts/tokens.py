@@ -98,9 +98,12 @@ def token_fields(
     params: dict[str, Any],
     tokens_dir: Path | None,
     local: bool,
+    model: str | None = None,
 ) -> dict[str, Any]:
     """Save the call's token record and return the span's fields: ``token_record``
-    ("tensors/<span id>.json") or a ``token_note``. Nothing outside a job (no folder)."""
+    ("tensors/<span id>.json") or a ``token_note``. Nothing outside a job (no folder).
+    ``model``: the call's model string as the workflow named it (``LM.model``); the record
+    keeps it, and what the provider resolved it to (a checkpoint folder) as ``resolved_model``."""
     if tokens_dir is None or span_id is None:
         return {}
     content = completion.logprobs
@@ -118,8 +121,12 @@ def token_fields(
                 prompt_ids=_ints(studio_tokens.get("prompt_ids")),
                 reply_ids=_ints(studio_tokens.get("reply_ids")),
                 entropy=_floats(studio_tokens.get("entropy")),
+                context=_count(studio_tokens.get("context")),
             )
-        record = TokenRecord.from_openai(completion.model, prompt, completion.text, content, **extra)
+        named = model or completion.model
+        if completion.model and completion.model != named:
+            extra["resolved_model"] = str(completion.model)
+        record = TokenRecord.from_openai(named, prompt, completion.text, content, **extra)
         if record.reply_ids is not None and len(record.reply_ids) != len(record):  # a provider's mismatch: drop ids
             record.reply_ids = None
         if record.entropy is not None and len(record.entropy) != len(record):
@@ -131,6 +138,11 @@ def token_fields(
         log.warning("the token record of model call %s was not saved: %s", span_id, exc)
         return {"token_note": f"token data not saved: {exc}"}
     return {"token_record": f"{FOLDER}/{path.name}"}
+
+
+def _count(value: Any) -> int | None:
+    """A provider's context length: a whole number > 0, else unknown."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 def _ints(value: Any) -> list[int] | None:

@@ -51,6 +51,17 @@ class TokenRecord:
     entropy: list[float] | None = None  # exact, per reply token (local models); None: unknown
     sampling: dict[str, Any] = field(default_factory=dict)  # temperature, top_k, seed as sent
     note: str = ""  # e.g. "the provider returned no logprobs"
+    #: the model's context length in tokens (local models): a longer prompt was seen only in its last ``context``
+    context: int | None = None
+    #: what the provider resolved the call's model to (e.g. a checkpoint folder); "" when the same or unknown
+    resolved_model: str = ""
+
+    def seen_from(self) -> int:
+        """The index of the first prompt token the first reply token was predicted from: the
+        model saw only the last ``context`` tokens of a longer prompt (0: it saw them all)."""
+        if self.context is None or self.context <= 0:
+            return 0
+        return max(0, len(self.prompt_tokens) - self.context)
 
     # -- reading one step ----------------------------------------------------------------
 
@@ -83,6 +94,8 @@ class TokenRecord:
         return {
             "format": FORMAT,
             "model": self.model,
+            "resolved_model": self.resolved_model,
+            "context": self.context,
             "prompt": self.prompt,
             "reply": self.reply,
             "note": self.note,
@@ -149,7 +162,7 @@ class TokenRecord:
             tensors["reply_ids"] = np.asarray(self.reply_ids, dtype=np.int64).reshape(n)
         if self.prompt_ids is not None:
             tensors["prompt_ids"] = np.asarray(self.prompt_ids, dtype=np.int64).reshape(len(self.prompt_ids))
-        meta = {
+        meta: dict[str, Any] = {
             "format": FORMAT,
             "model": self.model,
             "prompt": self.prompt,
@@ -160,6 +173,10 @@ class TokenRecord:
             "sampling": self.sampling,
             "note": self.note,
         }
+        if self.context is not None:
+            meta["context"] = self.context
+        if self.resolved_model:
+            meta["resolved_model"] = self.resolved_model
         folder = Path(folder)
         json_path = folder / f"{stem}.json"
         try:
@@ -201,6 +218,9 @@ class TokenRecord:
         sampling = meta.get("sampling", {})
         if not isinstance(sampling, dict):
             raise TokenRecordError(f"{json_path}: 'sampling' is not an object")
+        context = meta.get("context")  # absent in records written before it was kept
+        if context is not None and (isinstance(context, bool) or not isinstance(context, int) or context < 0):
+            raise TokenRecordError(f"{json_path}: 'context' is not a token count (a whole number ≥ 0)")
         n = len(reply_tokens)
         for name in ("logprobs", "top_logprobs"):
             if name not in tensors:
@@ -243,6 +263,8 @@ class TokenRecord:
             entropy=optional("entropy", n),
             sampling=sampling,
             note=text("note"),
+            context=context,
+            resolved_model=text("resolved_model"),
         )
         return record
 

@@ -55,7 +55,7 @@ def test_logprobs_on_records_the_reply_tokens(tmp_path, job_context, server):
     assert all(lp < 0 for lp in record.logprobs)
     for top in record.top_logprobs:  # likeliest first
         assert top == sorted(top, reverse=True)
-    assert record.model.endswith("fake-model") and record.note == ""
+    assert record.model == "openai/fake-model" and record.note == ""  # as the workflow named it
     # the chosen token is among the alternatives with its own logprob
     for i in range(len(record)):
         rank = record.rank(i)
@@ -106,11 +106,17 @@ def test_a_local_reply_and_a_failed_write(tmp_path, caplog):
             "prompt_ids": [5, 6],
             "reply_ids": [7, 8],
             "entropy": [0.4, 1.2],
+            "context": 64,
         },
+        "model": "studio//tmp/runs/run-1/checkpoints/best",  # the provider's resolved folder
     }
     completion = to_completion(reply, "studio/run-1", 0.1, 1)
-    found = token_fields("s1", completion, [], {"temperature": 0}, tmp_path / "tensors", local=True)
+    params = {"temperature": 0}
+    found = token_fields("s1", completion, [], params, tmp_path / "tensors", local=True, model="studio/run-1")
     record = TokenRecord.load(tmp_path / found["token_record"])
+    # the model as the call named it, the provider's folder beside it; the model's context length
+    assert record.model == "studio/run-1" and record.resolved_model == "studio//tmp/runs/run-1/checkpoints/best"
+    assert record.context == 64
     assert record.prompt == "User: hello\nAssistant:" and record.prompt_ids == [5, 6] and record.reply_ids == [7, 8]
     assert record.entropy == pytest.approx([0.4, 1.2]) and record.sampling == {"temperature": 0}
     assert [record.rank(0), record.rank(1)] == [0, 1]
