@@ -121,6 +121,8 @@ def complete(
         "prompt_ids": sample.prompt_ids,
         "reply_ids": steps.ids,
         "entropy": steps.entropy,
+        # the model saw only the last `context` prompt tokens: a record says so (Traces dims the rest)
+        "context": getattr(getattr(net, "config", None), "block_size", None),
     }
     if ran is not None:
         response[INTERVENTION_FIELD] = ran

@@ -168,6 +168,7 @@ def test_the_local_provider_returns_openai_logprobs_and_the_token_ids(checkpoint
     assert len(content) == reply["usage"]["completion_tokens"] == len(tokens["reply_ids"]) == len(tokens["entropy"])
     assert len(content) == 20 and "".join(c["token"] for c in content) == text
     assert tokens["prompt"] == "All:\n" and "".join(tokens["prompt_tokens"]) == "All:\n"
+    assert tokens["context"] == 40  # the checkpoint's block_size: a record can say what the model saw
     assert all(len(c["top_logprobs"]) == 20 and c["top_logprobs"][0]["token"] == c["token"] for c in content)
     assert all(bytes(c["bytes"]).decode() == c["token"] for c in content)
     model, _, _ = load_checkpoint(checkpoint)
