@@ -198,3 +198,23 @@ def test_a_panel_opened_from_the_view_menu_gets_the_width_it_needs(qtbot, make_s
     qtbot.waitUntil(lambda: wide.width() >= 520)
     assert not wide.widget().horizontalScrollBar().isVisible()
     assert window.centralWidget().width() >= 0.3 * SCREENS[0][0] - 10  # the home page keeps its share
+
+
+def test_a_side_panel_brought_to_the_front_gets_height_back_from_a_tall_bottom_area(qtbot, make_studio):
+    """Traces dragged tall at the bottom left the Inspector (opened from a trace) 150 px tall."""
+    from PySide6.QtCore import Qt
+
+    from studio.qt.main_window import SIDE_HEIGHT_SHARE, MainWindow
+
+    window = MainWindow(make_studio(("x", EXTRA_PANELS)), quit_on_close=False, confirm_close=False)
+    qtbot.addWidget(window)
+    window.resize(*SCREENS[0])
+    window.show()
+    bottom, right = window.docks["x:bottom"], window.docks["x:wide"]
+    window.show_panel("x:bottom")
+    qtbot.waitUntil(lambda: not bottom.visibleRegion().isEmpty())
+    window.resizeDocks([bottom], [int(window.height() * 0.75)], Qt.Orientation.Vertical)
+    qtbot.waitUntil(lambda: bottom.height() > window.height() * 0.6)
+    window.show_panel("x:wide")
+    qtbot.waitUntil(lambda: right.height() >= window.height() * SIDE_HEIGHT_SHARE - 20)
+    assert not bottom.visibleRegion().isEmpty()  # still shown, only shorter

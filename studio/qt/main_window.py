@@ -58,6 +58,8 @@ LAYOUT_VERSION = 2  # 2: panels tabbed by area, in scroll areas (a version-1 sta
 PREFERRED_SIZE = QSize(1400, 880)
 #: the share of the window's width (left, right) and height (bottom) each dock area starts with
 AREA_SHARE = {"left": 0.28, "right": 0.36, "bottom": 0.24}
+#: the least share of the window's height a side panel gets when it is brought to the front
+SIDE_HEIGHT_SHARE = 0.5
 #: the share of the width the home page keeps when the panels at the sides want more
 CENTRE_SHARE = 0.3
 
@@ -300,6 +302,20 @@ class MainWindow(QMainWindow):
         room = int(self.width() * (1 - CENTRE_SHARE)) - others
         if dock.width() < need and room > dock.width():
             self.resizeDocks([dock], [min(need, room)], Qt.Orientation.Horizontal)
+        self._heighten_for(dock)
+
+    def _heighten_for(self, dock: QDockWidget) -> None:
+        """A side panel brought to the front gets at least ``SIDE_HEIGHT_SHARE`` of the
+        window's height: the bottom area, dragged tall for a trace or a log, gives it back
+        (the Inspector opened from Traces was 150 px tall at 1366×768)."""
+        bottom = [d for d in self._shown_docks("bottom") if not d.visibleRegion().isEmpty()]
+        want = int(self.height() * SIDE_HEIGHT_SHARE)
+        if not bottom or dock.height() >= want:
+            return
+        bottom_height = max(1, bottom[0].height() - (want - dock.height()))
+        self.resizeDocks(
+            bottom[:1], [max(bottom_height, int(self.height() * AREA_SHARE["bottom"]))], Qt.Orientation.Vertical
+        )
 
     def _arrange_default_layout(self) -> None:
         """The first-start layout: each area's panels in one tab group (a panel opened later
