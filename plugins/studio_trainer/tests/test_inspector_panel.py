@@ -134,9 +134,8 @@ def test_a_token_record_opens_in_the_inspector_and_every_view_fills(window, qtbo
 
     # attention: the grid, then a head's full map
     panel.tabs.setCurrentWidget(panel.attention)
-    qtbot.waitUntil(lambda: panel.attention.grid.count() == 4, timeout=10_000)
-    item = panel.attention.grid.item(3)
-    panel.attention.grid.itemClicked.emit(item)
+    qtbot.waitUntil(lambda: panel.attention.grid.rowCount() == 2, timeout=10_000)
+    panel.attention.grid.cellClicked.emit(1, 1)
     qtbot.waitUntil(panel.attention.map_shown, timeout=10_000)
     assert panel.attention.full.shape == (12, 12) and panel.attention.head == (1, 1)
     assert panel.attention.map.image.image is not None
@@ -198,7 +197,7 @@ def test_a_token_record_opens_in_the_inspector_and_every_view_fills(window, qtbo
     inspection.attention_available, inspection.unavailable = False, ["attention: MeanAttention has no maps"]
     panel.show_inspection(inspection)
     panel.tabs.setCurrentWidget(panel.attention)
-    assert "MeanAttention has no maps" in panel.attention.status.text() and panel.attention.grid.count() == 0
+    assert "MeanAttention has no maps" in panel.attention.status.text() and panel.attention.grid.rowCount() == 0
 
     # saved and opened again: the same tokens, no model needed for the lens
     saved = panel.save_to(tmp_path / "saved")
@@ -279,3 +278,92 @@ def test_the_trainer_claims_inspections_and_local_token_records_only(tmp_path, c
     (folder / "inspection.json").write_text("{}")
     action = trainer_hooks.studio_open_path(folder)
     assert action is not None and action.panel == "trainer:inspector"
+
+
+def test_the_views_say_what_they_show(window, qtbot, checkpoint):
+    """The newcomer's walk: heads laid out layer by row, token names on zoomed axes and the
+    query outlined, the heads' colour scale, block numbering, shading levels, the Code tab
+    filled, a patch's Save greyed out with its reason, and a theme switch redrawn."""
+    from studio_trainer.qt.inspector.common import SHADES, shade_colours, shade_of
+
+    panel = window.show_panel("trainer:inspector")
+    panel.inspect(str(checkpoint), PROMPT + REPLY)
+    inspection = inspected(qtbot, panel)
+    n = len(inspection.tokens)
+
+    # the attention grid: one row per layer, one column per head, labelled
+    panel.tabs.setCurrentWidget(panel.attention)
+    grid = panel.attention.grid
+    qtbot.waitUntil(lambda: grid.item(1, 1) is not None, timeout=10_000)
+    assert (grid.rowCount(), grid.columnCount()) == (inspection.n_layer, inspection.n_head)
+    assert [grid.verticalHeaderItem(i).text() for i in range(2)] == ["L0", "L1"]
+    assert [grid.horizontalHeaderItem(h).text() for h in range(2)] == ["H0", "H1"]
+    grid.cellClicked.emit(1, 0)
+    qtbot.waitUntil(panel.attention.map_shown, timeout=10_000)
+    assert panel.attention.head == (1, 0)
+
+    # the map: the chosen query row outlined; token names on the axes once zoomed in
+    heatmap = panel.attention.map
+    heatmap.resize(600, 400)
+    assert heatmap.marker.isVisible() and heatmap.marker.rect().top() == panel.attention.query - 0.5
+    heatmap.view.setRange(xRange=(-0.5, n - 0.5), yRange=(-0.5, n - 0.5), padding=0)
+    heatmap.view.setRange(xRange=(1.5, 4.5), yRange=(1.5, 4.5), padding=0)
+    assert heatmap.labelled("bottom") and heatmap.labelled("left")
+    ticks = heatmap.plot.getAxis("bottom")._tickLevels[0]
+    assert [label for _, label in ticks] == [inspection.tokens[i].replace(" ", "\u2423") for i in range(2, 5)]
+    before = panel.attention.query
+    hover(qtbot, heatmap, row=3, col=1)  # the outline follows the hovered query
+    qtbot.waitUntil(lambda: heatmap.marker.rect().top() == panel.attention.query - 0.5 != before - 0.5, timeout=2000)
+
+    # the lens: positions named by tokens when they fit; the chosen position outlined
+    panel.tabs.setCurrentWidget(panel.lens)
+    panel.lens.map.resize(40 * n, 300)
+    panel.lens.draw()
+    assert panel.lens.map.labelled("bottom") and panel.lens.map.marker.isVisible()
+
+    # attribution: the heads' colour scale spans their own largest value, said beside the bars'
+    panel.tabs.setCurrentWidget(panel.attribution)
+    heads = json.loads(panel.view_json())["heads"]
+    largest = max(abs(v) for row in heads for v in row)
+    low, high = panel.attribution.colour_bar.levels()
+    assert math.isclose(high, largest, rel_tol=1e-5) and math.isclose(low, -largest, rel_tol=1e-5)
+    assert f"{largest:.3g}" in panel.attribution.scale_note.text()
+    panel.attribution.shared.setChecked(True)  # the bars' scale: wider
+    assert panel.attribution.colour_bar.levels()[1] >= largest
+
+    # activations: the residual stream's first point is the embeddings, MLPs start at block 0
+    panel.tabs.setCurrentWidget(panel.activations)
+    residual, mlp = [
+        item
+        for item in panel.activations.norms.getPlotItem().listDataItems()
+        if item.name().endswith(f"at {panel.position}")
+    ]
+    assert list(residual.xData) == [-1, 0, 1] and list(mlp.xData) == [0, 1]
+    labels = dict(panel.activations.norms.getPlotItem().getAxis("bottom")._tickLevels[0])
+    assert labels[-1.0] == "emb" and labels[0.0] == "0"
+    assert "block 0" in panel.activations.note.text()
+
+    # the Code tab shows layer 0's attention class before any Show code
+    panel.tabs.setCurrentWidget(panel.code)
+    assert panel.code.top_line().startswith("class CausalSelfAttention"), panel.code.top_line()
+
+    # a residual patch cannot be saved: said next to the greyed-out button, and on hover
+    panel.tabs.setCurrentWidget(panel.intervene)
+    panel.intervene.kind.setCurrentIndex(2)
+    assert not panel.intervene.save_button.isEnabled()
+    assert "steering" in panel.intervene.save_button.toolTip() and "steering" in panel.intervene.status.text()
+    panel.intervene.kind.setCurrentIndex(0)
+    assert panel.intervene.save_button.isEnabled() and "steering" not in panel.intervene.status.text()
+
+    # the shading: 0.6 and 0.3 fall in different levels, each level its own colour; the first
+    # token (unshaded) is redrawn in the new theme's text colour after a switch
+    assert shade_of(0.6) != shade_of(0.3) and shade_of(float("nan")) == -1
+    panel.tabs.setCurrentWidget(panel.tokens)
+    for theme in ("light", "dark"):
+        with themed(theme):
+            colours = [c.name() for c in shade_colours()]
+            assert len(set(colours)) == SHADES, colours
+            problems = low_contrast(panel.tokens)  # not drawn again by hand: the switch redraws
+            assert not problems, (theme, [str(p) for p in problems])
+            first = [p for p in coloured_text(panel.tokens.text) if p.text.startswith(PROMPT[0])]
+            assert first and all(p.ratio >= 4.5 for p in first), [str(p) for p in first]

@@ -1,4 +1,5 @@
-"""Attention view: every layer × head as a thumbnail; one clicked opens its full map
+"""Attention view: every layer × head as a thumbnail, one row per layer and one column per
+head; one clicked opens its full map
 (max-pooled to the screen, sharper as one zooms in), and the query row under the mouse
 shows what it attends to, highlighted in the visible window of the text. Maps are
 computed on the worker thread; the GUI thread only draws and looks up rows."""
@@ -13,12 +14,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
     QStackedWidget,
+    QTableWidget,
+    QTableWidgetItem,
     QTextBrowser,
     QVBoxLayout,
     QWidget,
@@ -30,6 +33,7 @@ from .common import HeatMap, View, listed, maxpool, token_html
 from .runner import Runner
 
 THUMB = 64  # pixels a side of a head's thumbnail
+CELL = THUMB + 6  # a grid cell: the thumbnail and a margin
 STRIP_TOKENS = 160  # at most this many key tokens are highlighted in the text strip (a few lines)
 DETAIL_PIXELS = 512  # the zoomed-in part: about the map's size on screen in a side panel (less to colour)
 REFINE_MS = 60  # after a zoom or pan stops for this long, the visible part is redrawn sharper
@@ -79,14 +83,17 @@ class AttentionView(View):
         self.stack = QStackedWidget()
         layout.addWidget(self.stack, 1)
 
-        self.grid = QListWidget(objectName="trainer:inspector-heads")
-        self.grid.setViewMode(QListWidget.ViewMode.IconMode)
+        self.grid = QTableWidget(objectName="trainer:inspector-heads")  # rows: layers, columns: heads
         self.grid.setIconSize(QSize(THUMB, THUMB))
-        self.grid.setResizeMode(QListWidget.ResizeMode.Adjust)
-        self.grid.setMovement(QListWidget.Movement.Static)
-        self.grid.setUniformItemSizes(True)
-        self.grid.itemClicked.connect(self._head_clicked)
-        self.grid.itemActivated.connect(self._head_clicked)
+        self.grid.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.grid.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.grid.setShowGrid(False)
+        for header in (self.grid.horizontalHeader(), self.grid.verticalHeader()):
+            header.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+            header.setDefaultSectionSize(CELL)
+            header.setDefaultAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.grid.cellClicked.connect(self.open_head)
+        self.grid.cellActivated.connect(self.open_head)
         self.stack.addWidget(self.grid)
 
         page = QWidget()
@@ -124,6 +131,8 @@ class AttentionView(View):
         super().set_inspection(inspection)
         self.head, self.full, self.query, self.pinned = None, None, None, None
         self.grid.clear()
+        self.grid.setRowCount(0)
+        self.grid.setColumnCount(0)
         self.stack.setCurrentIndex(0)
 
     def draw(self) -> None:
@@ -132,7 +141,7 @@ class AttentionView(View):
             reasons = "; ".join(getattr(insp, "unavailable", []) or []) or "this model's attention type has no maps"
             self.status.setText(f"Attention maps are not available: {reasons}")
             return
-        if self.grid.count():
+        if self.grid.rowCount():
             return
         self.status.setText(f"Computing {insp.n_layer} × {insp.n_head} attention thumbnails…")
         layers, heads = insp.n_layer, insp.n_head
@@ -143,12 +152,17 @@ class AttentionView(View):
         self.runner.submit("thumbnails", thumbnails, self._thumbnails, self._failed)
 
     def _thumbnails(self, maps: dict[tuple[int, int], np.ndarray]) -> None:
+        layers = 1 + max((layer for layer, _ in maps), default=-1)
+        heads = 1 + max((head for _, head in maps), default=-1)
         self.grid.clear()
-        for (layer, head), data in sorted(maps.items()):
-            item = QListWidgetItem(thumbnail_icon(data), f"L{layer} H{head}")
-            item.setData(Qt.ItemDataRole.UserRole, (layer, head))
+        self.grid.setRowCount(layers)
+        self.grid.setColumnCount(heads)
+        self.grid.setVerticalHeaderLabels([f"L{i}" for i in range(layers)])
+        self.grid.setHorizontalHeaderLabels([f"H{h}" for h in range(heads)])
+        for (layer, head), data in maps.items():
+            item = QTableWidgetItem(thumbnail_icon(data), "")
             item.setToolTip(f"layer {layer}, head {head}: click for the full map")
-            self.grid.addItem(item)
+            self.grid.setItem(layer, head, item)
         self.status.setText("Click a head for its full map (rows: queries, columns: keys).")
 
     def _failed(self, message: str) -> None:
@@ -157,10 +171,6 @@ class AttentionView(View):
     def show_grid(self) -> None:
         self.stack.setCurrentIndex(0)
         self.status.setText("Click a head for its full map (rows: queries, columns: keys).")
-
-    def _head_clicked(self, item: QListWidgetItem) -> None:
-        layer, head = item.data(Qt.ItemDataRole.UserRole)
-        self.open_head(layer, head)
 
     # ---- one head's map
 
@@ -183,6 +193,9 @@ class AttentionView(View):
         self.full, pooled, self.factor, bright = result
         n = self.full.shape[0]
         self.detail_image.hide()
+        tokens = list(self.inspection.tokens) if self.inspection is not None else []
+        labels = tokens if len(tokens) == n else None
+        self.map.set_labels(bottom=labels, left=labels)
         self.map.set_data(pooled, levels=(0.0, bright or 1.0), shape=(n, n))
         layer, head = self.head or (0, 0)
         pooled_note = f" · shown max-pooled {self.factor}× (zoom in for detail)" if self.factor > 1 else ""
@@ -218,6 +231,7 @@ class AttentionView(View):
             return
         q = min(self.query, self.full.shape[0] - 1)
         row = self.full[q]
+        self.map.mark(row=q)
         x0, x1 = self._visible_columns()
         x1 = min(x1, q + 1)  # causal: nothing after the query
         if x1 <= x0:
@@ -246,6 +260,10 @@ class AttentionView(View):
         best = np.argsort(row[: q + 1])[::-1][:3]
         summary = ", ".join(f"{int(k)} <code>{html.escape(listed(tokens[int(k)]))}</code> {row[k]:.2f}" for k in best)
         self.strip.setHtml(f'<div style="font-family:monospace">{"".join(parts)}</div><p>strongest: {summary}</p>')
+
+    def restyle(self) -> None:
+        self._shown_key = ()
+        self._show_query()
 
     def _shades(self) -> list[str]:
         """The span styles of the LEVELS attention strengths (tints are slow to compute: once

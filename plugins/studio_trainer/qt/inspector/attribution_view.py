@@ -1,6 +1,8 @@
 """Attribution view: how much each block's attention and MLP output pushed the residual
 stream toward the chosen position's target token (direct logit attribution), per layer as
-bars and per head as a layers × heads map."""
+bars and per head as a layers × heads map with its colour scale (by default its own, its
+largest value said next to the bars' so a faint map is not read as a strong one; or the
+bars' scale)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from studio.widgets import tone
 
 from .common import HeatMap, Plot, View, id_text, integer_ticks, listed
 
 ATTN_COLOUR, MLP_COLOUR = "#3d7bd9", "#e07b00"
+HEAD_COLOURS = "CET-D1"  # diverging: blue pushes away from the target, red toward it
 
 
 class AttributionView(View):
@@ -36,8 +39,20 @@ class AttributionView(View):
         )
         self.bars.setLabel("left", "logit push")
         layout.addWidget(self.bars, 1)
-        self.heads = HeatMap("trainer:inspector-attribution-heads", colormap="CET-D1")
+        scale_row = QHBoxLayout()
+        self.scale_note = QLabel(wordWrap=True, objectName="trainer:inspector-attribution-scale")
+        self.shared = QCheckBox("bars' scale", objectName="trainer:inspector-attribution-shared")
+        self.shared.setToolTip("Colour the heads on the bars' scale (the largest push of any layer), not their own")
+        self.shared.toggled.connect(lambda _: self.draw() if self.inspection is not None else None)
+        scale_row.addWidget(self.scale_note, 1)
+        scale_row.addWidget(self.shared)
+        layout.addLayout(scale_row)
+        self.heads = HeatMap("trainer:inspector-attribution-heads", colormap=HEAD_COLOURS)
         self.heads.setMinimumHeight(80)
+        self.colour_bar = pg.ColorBarItem(
+            values=(-1.0, 1.0), colorMap=pg.colormap.get(HEAD_COLOURS), interactive=False, width=12
+        )
+        self.colour_bar.setImageItem(self.heads.image, insert_in=self.heads.plot)
         self.heads.plot.setLabel("left", "layer")
         self.heads.plot.setLabel("bottom", "head")
         self.heads.hovered.connect(self._head_hovered)
@@ -77,6 +92,7 @@ class AttributionView(View):
             self.summary.setText(f"No attribution for this inspection{': ' + reasons if reasons else ''}.")
             self.bars.clear()
             self.heads.hide()
+            self.scale_note.clear()
             return
         t, attn, mlp, heads = self._values()
         layers = np.arange(len(attn))
@@ -94,12 +110,19 @@ class AttributionView(View):
         )
         if heads is None:
             self.heads.hide()
+            self.scale_note.clear()
             self.head_detail.setText("No per-head attribution for this attention type.")
             self.head_detail.setStyleSheet(f"color: {tone('muted').name()}")
             return
         self.heads.show()
-        bound = float(np.abs(heads).max()) or 1.0
+        head_max = float(np.nanmax(np.abs(heads))) if heads.size else 0.0
+        bar_max = float(np.nanmax(np.abs(np.concatenate([attn, mlp])))) if attn.size else 0.0
+        bound = (max(head_max, bar_max) if self.shared.isChecked() else head_max) or 1.0
         self.heads.set_data(heads, levels=(-bound, bound))
+        self.colour_bar.setLevels((-bound, bound))
+        self.scale_note.setText(
+            f"Per head: largest |push| {head_max:.3g} (the bars reach {bar_max:.3g}); colours span ±{bound:.3g}"
+        )
         self.head_detail.setText("Hover a head; click one to choose its layer.")
 
     def _head_clicked(self, layer: int, head: int) -> None:
@@ -123,4 +146,5 @@ class AttributionView(View):
             "attn": [float(v) for v in attn],
             "mlp": [float(v) for v in mlp],
             "heads": None if heads is None else heads.astype(float).tolist(),
+            "heads_scale": None if heads is None else [float(v) for v in self.colour_bar.levels()],
         }

@@ -1,5 +1,6 @@
 """Code view: the source of a layer's attention or block type, read-only, scrolled to its
-class (a plugin's attention type shows the plugin's file)."""
+class (a plugin's attention type shows the plugin's file). Until a view's Show code picks a
+layer, layer 0's attention type is shown (an empty tab told a newcomer nothing)."""
 
 from __future__ import annotations
 
@@ -33,8 +34,25 @@ class CodeView(View):
         layout.addWidget(self.source, 1)
         self.location: tuple[str, int, str] | None = None
 
+    def set_inspection(self, inspection: Any) -> None:
+        super().set_inspection(inspection)
+        self.location = None  # another model's code: layer 0's again until one is picked
+
     def draw(self) -> None:
-        pass  # drawn by show_location
+        """Layer 0's attention type when no layer was picked yet (Show code draws the rest)."""
+        if self.location is not None:
+            return
+        try:
+            file, line, name = self.inspection.code_location(0, "attn")
+        except Exception as exc:  # a type without a source file, an inspection saved without it
+            self.where.setText(f"⚠ {exc}")
+            return
+        self.show_location(file, line, name)
+        self.where.setText(f"{self.where.text()} · layer 0 (Show code in Attention or Attribution picks another)")
+
+    def restyle(self) -> None:
+        if self.location is not None:
+            self.show_location(*self.location)  # the highlighted line in the new theme's tint
 
     def show_location(self, file: str, line: int, name: str) -> None:
         """Show ``file`` with ``line`` (1-based, the class line) at the top, highlighted."""

@@ -9,14 +9,16 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QSize, Signal
-from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication, QGraphicsItem, QWidget
+from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFontMetrics, QPalette
+from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsRectItem, QWidget
 
 from studio.widgets import tint
 
 MAX_PIXELS = 1024  # a map is max-pooled to at most this many pixels a side before it is drawn
-SHADES = 8  # probability buckets of the token shading
+SHADE_LIMITS = (0.8, 0.5, 0.25, 0.1, 0.03)  # a token's shade level: the first limit its probability reaches
+SHADES = len(SHADE_LIMITS) + 1  # levels of the token shading: 0.6 and 0.3 fall in different ones
+SHADE_HUE = "chosen"  # the Traces view's hue for token probabilities (both views look alike)
 
 
 def shown(token: str) -> str:
@@ -68,16 +70,26 @@ def maxpool(a: np.ndarray, limit: int = MAX_PIXELS) -> tuple[np.ndarray, int]:
 
 
 def shade_colours() -> list[QColor]:
-    """Token backgrounds from likely (faint) to unlikely (strong), readable in the theme."""
-    return [tint("shade", 0.08 + 0.6 * i / (SHADES - 1)) for i in range(SHADES)]
+    """Token backgrounds from likely (faint) to unlikely (strong): the Traces view's hue,
+    spread evenly from the palette's base to the strongest tint under which the palette's
+    text keeps 4.5:1 (in the dark theme that is a deep orange, not a glaring yellow), so
+    neighbouring levels differ as much as the theme allows."""
+    palette = QApplication.palette()
+    base = palette.color(QPalette.ColorRole.Base)
+    strongest = tint(SHADE_HUE, 0.7)  # the light theme's full orange would glare
+    return [_mix(base, strongest, 0.15 + 0.85 * i / (SHADES - 1)) for i in range(SHADES)]
+
+
+def _mix(a: QColor, b: QColor, t: float) -> QColor:
+    return QColor(*(round(x + (y - x) * t) for x, y in zip(a.getRgb()[:3], b.getRgb()[:3], strict=True)))
 
 
 def shade_of(p: float) -> int:
-    """The shade bucket of a probability, one per halving (bits of surprise): the less
-    likely, the stronger; 1/128 and below all strongest."""
-    if not math.isfinite(p) or p <= 0:
-        return -1 if not math.isfinite(p) else SHADES - 1
-    return min(SHADES - 1, int(-math.log2(min(p, 1.0))))
+    """The shade level of a probability (``SHADE_LIMITS``): the less likely, the stronger;
+    -1 (no shade) for a token nothing predicts (the first)."""
+    if not math.isfinite(p):
+        return -1
+    return next((i for i, limit in enumerate(SHADE_LIMITS) if p >= limit), SHADES - 1)
 
 
 def plot_background() -> QColor:
@@ -91,6 +103,16 @@ def integer_ticks(axis: pg.AxisItem, count: int) -> None:
         axis.setTicks([[(i, str(i)) for i in range(count)]])
     else:
         axis.setTicks(None)
+
+
+LABEL_CHARS = 6  # a token on an axis is cut to this many characters
+MAX_LABELS = 200  # token labels are drawn only when at most this many cells are in view
+MARK_COLOUR = "#ff2d95"  # the outline of the chosen row or column: seen on viridis' purple and yellow alike
+
+
+def axis_label(token: str) -> str:
+    text = listed(token)
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
 
 
 HINT = QSize(320, 180)  # a plot's preferred size: pyqtgraph's 600 × 480 made the panel scroll in a side dock
@@ -139,8 +161,79 @@ class HeatMap(pg.GraphicsLayoutWidget):
         self.lut = pg.colormap.get(colormap).getLookupTable(nPts=256)
         self.image.setLookupTable(self.lut)
         self.shape = (0, 0)
+        self.labels: dict[str, list[str] | None] = {"bottom": None, "left": None}
+        self._ticks_key: dict[str, tuple] = {}
+        self.marker = QGraphicsRectItem()  # the chosen row or column, outlined
+        self.marker.setPen(pg.mkPen(MARK_COLOUR, width=2))
+        self.marker.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.marker.setZValue(10)
+        self.marker.hide()
+        self.plot.addItem(self.marker, ignoreBounds=True)
+        self.marked: tuple[int | None, int | None] = (None, None)
+        self.view.sigRangeChanged.connect(lambda *_: self._label_ticks())
+        self.view.sigResized.connect(lambda *_: self._label_ticks())  # cells grow with the widget
         self.scene().sigMouseMoved.connect(self._moved)
         self.scene().sigMouseClicked.connect(self._clicked)
+
+    def set_labels(self, bottom: list[str] | None = None, left: list[str] | None = None) -> None:
+        """Tokens to name the columns (``bottom``) and rows (``left``) by when zoomed in far
+        enough for them to be read; numbered ticks otherwise."""
+        self.labels = {
+            "bottom": None if bottom is None else [axis_label(t) for t in bottom],
+            "left": None if left is None else [axis_label(t) for t in left],
+        }
+        self._ticks_key = {}
+        self._label_ticks()
+
+    def _label_ticks(self) -> None:
+        rows, cols = self.shape
+        if not rows:
+            return
+        (x0, x1), (y0, y1) = self.view.viewRange()
+        metrics = QFontMetrics(self.font())
+        for name, count, lo, hi, pixels in (
+            ("bottom", cols, x0, x1, self.view.width()),
+            ("left", rows, y0, y1, self.view.height()),
+        ):
+            axis = self.plot.getAxis(name)
+            labels = self.labels.get(name)
+            first, last = max(0, math.ceil(lo)), min(count - 1, math.floor(hi))
+            cell = pixels / max(hi - lo, 1e-9)  # pixels a cell takes on screen
+            shown = labels is not None and len(labels) == count and 0 <= last - first < MAX_LABELS
+            if shown:
+                assert labels is not None
+                need = (
+                    max(metrics.horizontalAdvance(labels[i]) for i in range(first, last + 1)) + 6
+                    if name == "bottom"
+                    else metrics.height()
+                )
+                shown = cell >= need
+            key = ("labels", first, last) if shown else ("numbers", count)
+            if self._ticks_key.get(name) == key:
+                continue
+            self._ticks_key[name] = key
+            if shown:
+                assert labels is not None
+                axis.setTicks([[(i, labels[i]) for i in range(first, last + 1)]])
+            else:
+                integer_ticks(axis, count)
+
+    def labelled(self, axis: str) -> bool:
+        """Whether ``axis`` names its cells by their tokens now (tests)."""
+        return self._ticks_key.get(axis, ("",))[0] == "labels"
+
+    def mark(self, row: int | None = None, col: int | None = None) -> None:
+        """Outline one row (a query) or one column (a position); neither: no outline."""
+        self.marked = (row, col)
+        rows, cols = self.shape
+        if row is not None and 0 <= row < rows:
+            self.marker.setRect(QRectF(-0.5, row - 0.5, cols, 1))
+        elif col is not None and 0 <= col < cols:
+            self.marker.setRect(QRectF(col - 0.5, -0.5, 1, rows))
+        else:
+            self.marker.hide()
+            return
+        self.marker.show()
 
     def set_data(
         self, data: np.ndarray, levels: tuple[float, float] | None = None, shape: tuple[int, int] | None = None
@@ -155,8 +248,9 @@ class HeatMap(pg.GraphicsLayoutWidget):
         self.image.setRect(-0.5, -0.5, cols, rows)
         self.view.setLimits(xMin=-0.5, xMax=cols - 0.5, yMin=-0.5, yMax=rows - 0.5)
         self.view.setRange(xRange=(-0.5, cols - 0.5), yRange=(-0.5, rows - 0.5), padding=0)
-        for axis, count in (("bottom", cols), ("left", rows)):
-            integer_ticks(self.plot.getAxis(axis), count)
+        self._ticks_key = {}
+        self._label_ticks()
+        self.mark(*self.marked)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt naming
         return HINT
@@ -217,6 +311,18 @@ class View(QWidget):
 
     def draw(self) -> None:  # pragma: no cover - each view draws itself
         pass
+
+    def changeEvent(self, event) -> None:  # noqa: N802 - follow theme switches
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and self.inspection is not None:
+            self.restyle()
+
+    def restyle(self) -> None:
+        """A theme switch: drawn again in the new palette's colours (text drawn for the old
+        theme was dark on dark)."""
+        self.stale = True
+        if self.isVisible():
+            self.refresh()
 
     def as_json(self) -> dict[str, Any]:
         return {}

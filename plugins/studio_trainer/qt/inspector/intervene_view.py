@@ -38,6 +38,10 @@ KINDS = (
     "Steer: add (this text − a second text) after a block",
 )
 STEER = 3
+PATCH_UNSAVED = (
+    "A patch cannot be saved: it is tied to this prompt's positions. "
+    "To carry a change into a program, use a steering direction (Steer)."
+)
 
 
 def make_interventions(
@@ -128,18 +132,24 @@ class InterveneView(View):
         self.scale.setEnabled(kind == STEER)
         self.save_button.setEnabled(kind != 2)
         self.save_button.setToolTip(
-            "A residual patch is tied to this text's positions: it cannot be carried into a program"
+            PATCH_UNSAVED
             if kind == 2
             else "Save this intervention as a file (JSON + safetensors) that a workflow node's local model "
             "call applies (its 'intervention' setting)"
         )
+        if kind == 2:  # greyed out: say why where it is seen, not only on hover
+            self.status.setText(PATCH_UNSAVED)
+            set_tone(self.status, "muted")
+        elif self.status.text() == PATCH_UNSAVED:
+            self.status.clear()
+            set_tone(self.status, None)
 
     def draw(self) -> None:
         insp = self.inspection
-        self._kind_changed(self.kind.currentIndex())
         self.head.setMaximum(max(0, (insp.n_head or 1) - 1))
         self.status.setText(f"Effect on the prediction after position {self.position}.")
         set_tone(self.status, None)
+        self._kind_changed(self.kind.currentIndex())  # a patch: why it cannot be saved
 
     def run(self) -> None:
         insp = self.inspection

@@ -48,6 +48,8 @@ class LensView(View):
             rank = np.asarray(insp.lens_target_rank, dtype=np.float32)
             data = -np.log10(np.where(rank >= 0, rank, 0) + 1.0)
             levels = (float(data.min()) if data.size else -1.0, 0.0)
+        self.map.set_labels(bottom=list(insp.tokens))
+        self.map.mark(col=min(self.position, len(insp.tokens) - 1))
         self.map.set_data(data, levels=levels)
         self.describe(insp.n_layer, self.position)
 

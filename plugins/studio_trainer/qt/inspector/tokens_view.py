@@ -1,5 +1,6 @@
-"""Tokens view: the text as tokens shaded by how unlikely the model found each one; click a
-token to choose the position the other views look at, hover one to see its alternatives."""
+"""Tokens view: the text as tokens shaded by how unlikely the model found each one (the
+Traces view's theme tint, in a few distinct levels); click a token to choose the position
+the other views look at, hover one to see its alternatives."""
 
 from __future__ import annotations
 
@@ -101,7 +102,7 @@ class TokensView(View):
         selection = QTextEdit.ExtraSelection()
         selection.cursor = cursor
         fmt = QTextCharFormat()
-        fmt.setBackground(tint("chosen", 0.6))
+        fmt.setBackground(tint("shade-alt", 0.6))  # blue: the shading is the "chosen" orange, as in Traces
         fmt.setFontUnderline(True)
         selection.format = fmt
         self.text.setExtraSelections([selection])
