@@ -52,7 +52,8 @@ class _Server(ThreadingHTTPServer):
 
 
 class FakeLLMServer:
-    def __init__(self, script: Script | None = None, latency: float = 0.0, model: str = "fake-model"):
+    def __init__(self, script: Script | None = None, latency: float = 0.0, model: str = "fake-model", port: int = 0):
+        self.port = port  # 0: a free port, chosen at start (``url`` says which)
         self.script: Script = script if script is not None else ["ok"]
         self.latency = latency
         self.model = model
@@ -65,7 +66,7 @@ class FakeLLMServer:
     # ---- lifecycle
 
     def start(self) -> FakeLLMServer:
-        server = _Server(("127.0.0.1", 0), _handler(self))
+        server = _Server(("127.0.0.1", self.port), _handler(self))
         threading.Thread(
             target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-llm", daemon=True
         ).start()
@@ -232,18 +233,38 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+DESCRIPTION = (
+    "A fake OpenAI-compatible chat server on 127.0.0.1 for tests, benchmarks and trying workflows "
+    "without an API key: every chat request gets the same scripted reply (with logprobs when asked). "
+    "Serves until killed (Ctrl+C or SIGTERM); prints its URL (use it as a model's api_base, with "
+    "model 'openai/<any name>') on the first line of stdout."
+)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """``python -m studio.fake_llm --reply TEXT --latency 0.2``: serve until killed, in its
-    own process (benchmarks use this, so the server does not share the client's GIL).
-    Prints the URL on the first line of stdout."""
+    """``python -m studio.fake_llm --reply TEXT --latency 0.2 --port 8011``: serve until
+    killed, in its own process (benchmarks use this, so the server does not share the
+    client's GIL). Prints the URL on the first line of stdout."""
     import argparse
     import signal
+    import sys
 
-    parser = argparse.ArgumentParser(description=(main.__doc__ or "").split("\n")[0])
-    parser.add_argument("--reply", default="ok")
-    parser.add_argument("--latency", type=float, default=0.0)
+    parser = argparse.ArgumentParser(prog="python -m studio.fake_llm", description=DESCRIPTION)
+    parser.add_argument("--reply", default="ok", help="the text every chat request gets (default: %(default)s)")
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds to wait before each reply (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="the port on 127.0.0.1 to listen on (default: a free port, printed)"
+    )
     args = parser.parse_args(argv)
-    server = FakeLLMServer([args.reply], latency=args.latency).start()
+    if not 0 <= args.port <= 65535:
+        parser.error(f"--port {args.port}: a port is 0 (any free one) to 65535")
+    try:
+        server = FakeLLMServer([args.reply], latency=args.latency, port=args.port).start()
+    except OSError as exc:
+        print(f"error: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        raise SystemExit(2) from None
     print(server.url, flush=True)
     signal.sigwait({signal.SIGTERM, signal.SIGINT})
     server.stop()
