@@ -134,7 +134,7 @@ def token_fields(
         if record.prompt_ids is not None and len(record.prompt_ids) != len(record.prompt_tokens):
             record.prompt_ids = None
         path = record.save(tokens_dir, span_id)
-    except (TokenRecordError, TypeError, ValueError) as exc:
+    except (TokenRecordError, TypeError, ValueError, OverflowError) as exc:  # OverflowError: an id of 10**30
         log.warning("the token record of model call %s was not saved: %s", span_id, exc)
         return {"token_note": f"token data not saved: {exc}"}
     return {"token_record": f"{FOLDER}/{path.name}"}

@@ -65,3 +65,24 @@ def test_a_record_with_impossible_logprobs_is_shown(qtbot, tmp_path):
     assert view.record is not None and "2 reply tokens" in view.message.text(), view.message.text()
     view.select_token(1)  # its alternatives: one of 1e30
     assert view.selected == 1 and "entropy" in view.detail.toPlainText()
+
+
+def test_a_providers_impossible_token_numbers_are_a_note(tmp_path):
+    """Ids beyond int64 or an entropy beyond a float raised OverflowError when the record
+    was saved, which failed the model call."""
+    from studio_prompts.lm import to_completion
+    from studio_prompts.tokens import token_fields
+
+    content = [{"token": "H", "logprob": -0.1, "top_logprobs": []}, {"token": "i", "logprob": -0.7}]
+    for studio_tokens in (
+        {"reply_ids": [10**30, 2]},
+        {"prompt_ids": [10**30], "prompt_tokens": ["a"]},
+        {"entropy": [10**400, 1]},
+    ):
+        reply = {
+            "choices": [{"message": {"content": "Hi"}, "logprobs": {"content": content}}],
+            "studio_tokens": studio_tokens,
+        }
+        completion = to_completion(reply, "studio/x", 0.1, 1)
+        fields = token_fields("s1", completion, [], {}, tmp_path / "tensors", local=True)
+        assert fields["token_note"].startswith("token data not saved"), (studio_tokens, fields)
