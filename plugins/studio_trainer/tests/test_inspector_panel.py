@@ -284,6 +284,8 @@ def test_the_views_say_what_they_show(window, qtbot, checkpoint):
     """The newcomer's walk: heads laid out layer by row, token names on zoomed axes and the
     query outlined, the heads' colour scale, block numbering, shading levels, the Code tab
     filled, a patch's Save greyed out with its reason, and a theme switch redrawn."""
+    from PySide6.QtGui import QTextDocument
+
     from studio_trainer.qt.inspector.common import SHADES, shade_colours, shade_of
 
     panel = window.show_panel("trainer:inspector")
@@ -363,6 +365,10 @@ def test_the_views_say_what_they_show(window, qtbot, checkpoint):
         with themed(theme):
             colours = [c.name() for c in shade_colours()]
             assert len(set(colours)) == SHADES, colours
+            assert all(c in panel.tokens.legend.text() for c in colours)  # the legend: each level, redrawn
+            legend = QTextDocument()
+            legend.setHtml(panel.tokens.legend.text())
+            assert legend.toPlainText().count("≥") == SHADES - 1 and "<0.03" in legend.toPlainText()
             problems = low_contrast(panel.tokens)  # not drawn again by hand: the switch redraws
             assert not problems, (theme, [str(p) for p in problems])
             first = [p for p in coloured_text(panel.tokens.text) if p.text.startswith(PROMPT[0])]

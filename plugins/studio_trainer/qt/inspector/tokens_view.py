@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QTextBrowser, QTextEdit, QVBoxLayout, QWid
 
 from studio.widgets import set_tone, text_colour, tint, tone
 
-from .common import View, id_text, listed, prob_text, shade_colours, shade_of, token_html
+from .common import SHADE_LIMITS, View, id_text, listed, prob_text, shade_colours, shade_of, token_html
 
 REPLY_MARK = "▶"
 
@@ -40,6 +40,9 @@ class TokensView(View):
         self.text.viewport().setCursor(Qt.CursorShape.PointingHandCursor)
         self.text.viewport().installEventFilter(self)  # a click or hover is mapped to its token
         layout.addWidget(self.text, 3)
+        self.legend = QLabel(objectName="trainer:inspector-token-legend")  # what each shade means
+        self.legend.setTextFormat(Qt.TextFormat.RichText)
+        layout.addWidget(self.legend)
         self.detail = QLabel(wordWrap=True, objectName="trainer:inspector-token-detail")
         self.detail.setTextFormat(Qt.TextFormat.RichText)
         layout.addWidget(self.detail, 1)
@@ -76,6 +79,7 @@ class TokensView(View):
         if run:
             parts.append(f'<span style="{styles[bucket]}">{"".join(run)}</span>')
         self.starts = [start for start, _ in self.offsets]
+        self.legend.setText(legend_html(fg, [c.name() for c in shade_colours()]))
         self.text.setHtml(f'<div style="font-family:monospace">{"".join(parts)}</div>')
         self._select(self.position)
         self.describe(self.position)
@@ -184,3 +188,13 @@ class TokensView(View):
                 for tok, lp in zip(insp.tokens, insp.logprobs, strict=False)
             ],
         }
+
+
+def legend_html(fg: str, colours: list[str]) -> str:
+    """The shade levels as swatches with their probabilities, likely to unlikely."""
+    limits = [f"≥{limit:g}" for limit in SHADE_LIMITS] + [f"<{SHADE_LIMITS[-1]:g}"]
+    swatches = "".join(
+        f'<span style="color:{fg};background:{colour}">&nbsp;{html.escape(text)}&nbsp;</span>'
+        for colour, text in zip(colours, limits, strict=True)
+    )
+    return f"probability of each token: {swatches}"
