@@ -102,6 +102,7 @@ class InspectorPanel(QWidget, Panel):
 
         self.banner = QLabel(wordWrap=True, objectName="trainer:inspector-banner")
         self.banner.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # model names and paths come from files: never markup
         layout.addWidget(self.banner)
 
         self.tabs = QTabWidget(objectName="trainer:inspector-tabs")

@@ -140,3 +140,15 @@ def test_the_open_hook_passes_over_json_nested_too_deep(tmp_path):
     nested = "[" * 100_000 + "]" * 100_000
     deep.write_text('{"format": "studio.token-record/1", "model": "studio/x", "x": ' + nested + "}")
     assert trainer_hooks.studio_open_path(deep) is None
+
+
+@pytest.mark.gui
+def test_a_saved_model_name_is_never_markup(make_window, qtbot, saved, tmp_path):
+    import studio_trainer.hooks as trainer_hooks
+
+    window = make_window(("trainer", trainer_hooks))
+    panel = window.show_panel("trainer:inspector")
+    panel.open_path(_damaged(saved, tmp_path, {"model": "<img src='/etc/passwd'><b>x</b>"}))
+    qtbot.waitUntil(lambda: panel.inspection is not None, timeout=10_000)
+    assert "<img src=" in panel.banner.text()
+    assert panel.banner.textFormat() == panel.banner.textFormat().PlainText  # shown as typed, not rendered
