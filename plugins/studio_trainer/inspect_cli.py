@@ -1,9 +1,15 @@
 """``tensor-studio inspect MODEL --text TEXT``: tokens, log-probabilities and top-k, the
 logit lens and an attention summary of a text, or all of it as one JSON object.
 
+Each position describes one step: the token, its log-probability, and the top-k
+alternatives and entropy of the distribution it was drawn from (given the tokens before
+it; position 0 has none), as the Inspector shows them; the JSON's ``next`` is the
+prediction after the last token. Whitespace tokens are shown visibly (␣ space, ↵ newline,
+⇥ tab) in the tables.
+
 Bad input (an unknown model, a corrupt checkpoint, weights in a pickle, empty text, text
-longer than the context, --top-k out of range) is a ValueError / StudioFileError of one
-line, which the CLI prints and exits 2 on, as for ``trainer generate``."""
+longer than the context without --last, --top-k out of range) is a ValueError /
+StudioFileError of one line, which the CLI prints and exits 2 on, as for ``trainer generate``."""
 
 from __future__ import annotations
 
@@ -22,7 +28,19 @@ def configure(parser) -> None:
     text = parser.add_mutually_exclusive_group(required=True)
     text.add_argument("--text", help="the text to inspect")
     text.add_argument("--text-file", type=Path, help="read the text from this file (UTF-8)")
-    parser.add_argument("--top-k", type=int, default=5, help="alternatives per position, 1 to 50 (default 5)")
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=5,
+        help="alternatives per position, 1 to 50 (default 5): the distribution each token was drawn from "
+        "(given the tokens before it; none at position 0)",
+    )
+    parser.add_argument(
+        "--last",
+        action="store_true",
+        help="a text longer than the model's context: inspect its last context-long window "
+        "(what generation sees) instead of refusing it",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON object instead of tables")
     parser.add_argument("--save", type=Path, metavar="DIR", help="also save the inspection (safetensors + JSON)")
 
@@ -33,7 +51,9 @@ def run(args, ctx: CliContext) -> int:
 
     check_top_k(args.top_k)  # before anything is loaded
     text = args.text if args.text is not None else _read_text(args.text_file)
-    inspection = inspect_text(args.model, text, top_k=args.top_k, folders=ctx.folders)
+    inspection = inspect_text(args.model, text, top_k=args.top_k, folders=ctx.folders, last=args.last)
+    if inspection.window_note():
+        print(f"# {inspection.window_note()}", file=sys.stderr)
     summary = attention_summary(inspection)
     if args.save is not None:
         path = inspection.save(args.save)
@@ -66,8 +86,13 @@ def _read_text(path: Path) -> str:
         raise ValueError(f"--text-file {path}: {exc.strerror or exc}") from None
 
 
+VISIBLE = {" ": "␣", "\n": "↵", "\t": "⇥", "\r": "␍"}
+
+
 def _shown(token: str, width: int = 8) -> str:
-    text = repr(token)[1:-1]
+    """A token as a table cell: whitespace visible (a space is '␣', not a blank), other
+    unprintable characters escaped, cut at ``width``."""
+    text = "".join(VISIBLE.get(ch) or (ch if ch.isprintable() else repr(ch)[1:-1]) for ch in token)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -75,15 +100,20 @@ def _tables(inspection, top_k: int, summary: list[dict]) -> str:
     lines = [f"# {inspection.model}: {inspection.T} tokens, {inspection.n_layer} layers, {inspection.n_head} heads"]
     lines += [f"# unavailable: {reason}" for reason in inspection.unavailable]
     lines.append("")
-    lines.append(f"{'pos':>4}  {'token':<8} {'logprob':>8} {'entropy':>7}  top-{top_k} next")
-    for t in range(inspection.T):
-        lp = inspection.logprobs[t]
+    lines.append("# each row: the token, its log-probability, the entropy and top alternatives of its step")
+    lines.append(f"{'pos':>4}  {'token':<8} {'logprob':>8} {'entropy':>7}  top-{top_k} (the step that produced it)")
+    for t in range(inspection.T + 1):
         top = "  ".join(
-            f"{_shown(inspection.token(i), 6)} {v:.2f}"
-            for i, v in zip(inspection.top_ids[t, :top_k], inspection.top_logprobs[t, :top_k], strict=True)
+            f"{_shown(token, 6)} {'—' if lp is None else f'{lp:.2f}'}"
+            for token, lp in inspection.alternatives(t, top_k)
         )
+        if t == inspection.T:
+            lines.append(f"{'next':>4}  {'':<8} {'':>8} {inspection.entropy[-1]:>7.3f}  {top}")
+            break
+        lp = inspection.logprobs[t]
         lp_text = "—" if lp != lp else f"{lp:.3f}"
-        lines.append(f"{t:>4}  {_shown(inspection.tokens[t]):<8} {lp_text:>8} {inspection.entropy[t]:>7.3f}  {top}")
+        entropy = "—" if t == 0 else f"{inspection.entropy[t - 1]:.3f}"
+        lines.append(f"{t:>4}  {_shown(inspection.tokens[t]):<8} {lp_text:>8} {entropy:>7}  {top}")
     lines.append("")
     layers = inspection.lens_top_ids.shape[0]
     lines.append("logit lens: the top next token per layer (the actual next token's rank); layer 0 = embeddings")

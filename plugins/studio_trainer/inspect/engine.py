@@ -27,9 +27,12 @@ def inspect_text(
     top_k: int = 10,
     folders: Any = None,
     reply_start: int | None = None,
+    last: bool = False,
 ) -> Inspection:
     """``model``: a run id, checkpoint folder or quantized folder (or ``studio/<that>``);
-    ``reply_start``: the token index where a reply begins (for shading), if any."""
+    ``reply_start``: the token index where a reply begins (for shading), if any; ``last``:
+    a text longer than the context is inspected over its last context-long window (what
+    generation sees: ``GPT.generate`` crops to the last ``block_size`` tokens), not refused."""
     if not text:
         raise InspectError("no text to inspect: give some text")
     check_top_k(top_k)
@@ -37,12 +40,15 @@ def inspect_text(
     ids = loaded.tokenizer.encode(text)
     if not ids:
         raise InspectError(f"none of the text's characters are in {loaded.ref}'s vocabulary")
-    return inspect_ids(loaded.model, loaded.tokenizer, ids, top_k=top_k, name=loaded.ref, reply_start=reply_start)
+    return inspect_ids(
+        loaded.model, loaded.tokenizer, ids, top_k=top_k, name=loaded.ref, reply_start=reply_start, last=last
+    )
 
 
 def inspect_record(record: Any, *, top_k: int = 10, folders: Any = None) -> Inspection:
     """Inspect a recorded local-model call (``studio.api.TokenRecord``) over its prompt +
-    reply, by the recorded token ids where there are some; ``check_record`` then compares."""
+    reply, by the recorded token ids where there are some; ``check_record`` then compares.
+    A call longer than the context is inspected over its last context-long window."""
     loaded = load_model(model_ref(record.model), folders)
     prompt_ids, reply_ids = record.prompt_ids, record.reply_ids
     if prompt_ids is None or reply_ids is None:
@@ -54,7 +60,9 @@ def inspect_record(record: Any, *, top_k: int = 10, folders: Any = None) -> Insp
     if any(not 0 <= i < vocab for i in ids):
         raise InspectError(f"the record's token ids are outside {loaded.ref}'s vocabulary ({vocab}): another model's")
     check_top_k(top_k)
-    return inspect_ids(loaded.model, loaded.tokenizer, ids, top_k=top_k, name=loaded.ref, reply_start=len(prompt_ids))
+    return inspect_ids(
+        loaded.model, loaded.tokenizer, ids, top_k=top_k, name=loaded.ref, reply_start=len(prompt_ids), last=True
+    )
 
 
 def check_top_k(top_k: Any) -> None:
@@ -71,18 +79,29 @@ def inspect_ids(
     name: str = "",
     reply_start: int | None = None,
     attention: str = "lazy",
+    last: bool = False,
 ) -> Inspection:
     """Inspect token ids with a loaded model. ``attention="all"`` computes every map now
-    (the full inspection the benchmark times); "lazy" computes them when asked."""
+    (the full inspection the benchmark times); "lazy" computes them when asked. ``last``:
+    more ids than the context → the last context-long window (``window_start`` says where
+    it starts; ``reply_start`` is then counted within it)."""
     if attention not in ("lazy", "all"):
         raise InspectError(f"attention must be 'lazy' or 'all', not {attention!r}")
     context = int(model_obj.config.block_size)
     if not ids:
         raise InspectError("no tokens to inspect")
+    full_ids = [int(i) for i in ids]
+    window_start = 0
     if len(ids) > context:
-        raise InspectError(
-            f"the text is {len(ids)} tokens; {name or 'the model'}'s context is {context} tokens: shorten it"
-        )
+        if not last:
+            raise InspectError(
+                f"the text is {len(ids)} tokens; {name or 'the model'}'s context is {context} tokens: shorten it, "
+                f"or inspect its last {context} tokens (--last)"
+            )
+        window_start = len(ids) - context
+        ids = full_ids[window_start:]
+        if reply_start is not None:
+            reply_start = max(0, reply_start - window_start)
     check_top_k(top_k)
     model_obj.eval()
     idx = torch.tensor([ids], dtype=torch.long)
@@ -146,6 +165,9 @@ def inspect_ids(
         unavailable=unavailable,
         vocab=vocab,
         code_locations=locations,
+        window_start=window_start,
+        full_length=len(full_ids),
+        _full_ids=full_ids,
         _model=model_obj,
         _tokenizer=tokenizer,
         _attn_in=[x.float() if x is not None else None for x in cap.attn_in],

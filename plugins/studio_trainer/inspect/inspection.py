@@ -73,9 +73,14 @@ class Inspection:
     unavailable: list[str]
     vocab: dict[int, str] = field(default_factory=dict)  # token strings of the ids shown
     code_locations: dict[str, list] = field(default_factory=dict)  # "layer:part" → [file, line, name]
+    # a text longer than the context is inspected over its last context-long window: the
+    # window's first token index in the whole text, and the whole text's length in tokens
+    window_start: int = 0
+    full_length: int | None = None
     # live parts (absent after load): the model, its tokenizer, each layer's attention input
     _model: Any = field(default=None, repr=False)
     _tokenizer: Any = field(default=None, repr=False)
+    _full_ids: list[int] | None = field(default=None, repr=False)  # the whole text's ids (a cropped window's)
     _attn_in: list = field(default_factory=list, repr=False)
     _maps: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _all_maps: list[np.ndarray] | None = field(default=None, repr=False)  # [H, T, T] per layer
@@ -85,11 +90,21 @@ class Inspection:
     def T(self) -> int:  # noqa: N802 - the length, named as in the shapes
         return len(self.ids)
 
+    def window_note(self) -> str:
+        """ "" for a whole text; for a cropped one what was inspected, for the banner."""
+        total = self.full_length or self.T
+        if total <= self.T:
+            return ""
+        return f"the text is {total:,} tokens; the model's context is {self.T}: inspecting the last {self.T}"
+
     def token(self, token_id: int) -> str:
         """The text of a token id (from the tokenizer, or the saved vocabulary)."""
         token_id = int(token_id)
         if token_id not in self.vocab and self._tokenizer is not None:
-            self.vocab[token_id] = self._tokenizer.decode([token_id])
+            try:
+                self.vocab[token_id] = self._tokenizer.decode([token_id])
+            except (IndexError, KeyError, ValueError):  # a padded vocabulary's unused row: no text
+                self.vocab[token_id] = f"<{token_id}>"
         return self.vocab.get(token_id, f"<{token_id}>")
 
     # ------------------------------------------------------------------ attention
@@ -173,18 +188,30 @@ class Inspection:
     def attention_shape(self) -> list[int]:
         return [self.n_layer, self.n_head or 0, self.T, self.T]
 
+    def alternatives(self, t: int, k: int | None = None) -> list[list[Any]]:
+        """[[token, logprob], ...] of the step that produced token ``t`` (the distribution
+        given the tokens before it, likeliest first); ``t`` = T: the prediction after the
+        text; position 0 (nothing before it): []."""
+        if t <= 0:
+            return []
+        k = self.top_ids.shape[1] if k is None else min(k, self.top_ids.shape[1])
+        return [
+            [self.token(i), _num(lp)]
+            for i, lp in zip(self.top_ids[t - 1, :k], self.top_logprobs[t - 1, :k], strict=True)
+        ]
+
     def to_json(self, top_k: int | None = None) -> dict[str, Any]:
-        k = self.top_ids.shape[1] if top_k is None else min(top_k, self.top_ids.shape[1])
+        """``positions[t]`` describes one distribution, the step that produced token t (given
+        the tokens before it): the token, its ``logprob``, the step's ``entropy`` and ``top``
+        alternatives (position 0, with nothing before it: null, null, []); ``next`` and
+        ``next_entropy``: the prediction after the last token. As the Inspector shows them."""
         positions = [
             {
                 "token": self.tokens[t],
                 "id": self.ids[t],
                 "logprob": _num(self.logprobs[t]),
-                "entropy": _num(self.entropy[t]),
-                "top": [
-                    [self.token(i), _num(lp)]
-                    for i, lp in zip(self.top_ids[t, :k], self.top_logprobs[t, :k], strict=True)
-                ],
+                "entropy": _num(self.entropy[t - 1]) if t > 0 else None,
+                "top": self.alternatives(t, top_k),
             }
             for t in range(self.T)
         ]
@@ -206,7 +233,11 @@ class Inspection:
             "tokens": list(self.tokens),
             "ids": list(self.ids),
             "reply_start": self.reply_start,
+            "window_start": self.window_start,
+            "text_tokens": self.full_length or self.T,
             "positions": positions,
+            "next": self.alternatives(self.T, top_k),
+            "next_entropy": _num(self.entropy[-1]),
             "logit_lens": lens,
             "attention_shape": self.attention_shape(),
             "attention_available": self.attention_available,
@@ -222,6 +253,13 @@ class Inspection:
         from safetensors.numpy import save
 
         folder = Path(folder)
+        _check_save_folder(folder)
+        try:
+            return self._save(folder, save)
+        except OSError as exc:
+            raise InspectError(f"cannot save the inspection in {folder}: {exc.strerror or exc}") from None
+
+    def _save(self, folder: Path, save: Any) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
         tensors = {name: np.ascontiguousarray(getattr(self, name)) for name in ARRAYS}
         if self.attribution is not None:
@@ -247,6 +285,8 @@ class Inspection:
             "n_layer": self.n_layer,
             "n_head": self.n_head,
             "reply_start": self.reply_start,
+            "window_start": self.window_start,
+            "full_length": self.full_length,
             "attention_available": self.attention_available,
             "attention_saved": maps_saved,
             "unavailable": self.unavailable,
@@ -292,6 +332,8 @@ class Inspection:
                 unavailable=[str(u) for u in meta.get("unavailable", [])],
                 vocab={int(k): str(v) for k, v in dict(meta.get("vocab", {})).items()},
                 code_locations=dict(meta.get("code_locations", {})),
+                window_start=int(meta.get("window_start") or 0),
+                full_length=None if meta.get("full_length") is None else int(meta["full_length"]),
                 **{name: tensors[name] for name in ARRAYS},  # type: ignore[arg-type]
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -312,6 +354,23 @@ class Inspection:
             inspection.unavailable.append("attention maps: not saved with this inspection (inspect again to see them)")
             inspection.attention_available = False
         return inspection
+
+
+def _check_save_folder(folder: Path) -> None:
+    """Save into a new or empty folder, or over an earlier saved inspection: never among
+    someone's files (their own inspection.json would be replaced)."""
+    if folder.exists() and not folder.is_dir():
+        raise InspectError(f"cannot save the inspection in {folder}: it is a file, not a folder")
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    try:
+        earlier = read_json(folder / JSON_NAME)
+    except StudioFileError:
+        earlier = None
+    if not isinstance(earlier, dict) or earlier.get("format") != FORMAT:
+        raise InspectError(
+            f"cannot save the inspection in {folder}: the folder holds other files; choose a new or empty folder"
+        )
 
 
 def _wrong_shapes(insp: Inspection) -> str:
@@ -374,11 +433,17 @@ def _class_location(cls: type) -> tuple[str, int, str]:
     return str(file), int(line), f"{cls.__module__}.{cls.__qualname__}"
 
 
+MAX_WINDOWS = 256  # reply tokens of other windows recomputed for a check (the last ones)
+
+
 def check_record(inspection: Inspection, record: Any) -> tuple[bool, str]:
     """Recomputed against recorded log-probabilities of a recorded reply (duck-typed: the
     fields of ``studio.api.TokenRecord``). The record holds the model's own distribution
     (before temperature and top-k), so a sampled reply matches too; another model, other
-    weights or another tokenization does not."""
+    weights or another tokenization does not. A call longer than the context: generation
+    predicted the token at index p from ``ids[max(0, p - bs):p]``; a token whose window is
+    the inspected one's prefix is read from the inspection, the others are recomputed from
+    their own windows while the model is held (``windows.py``), else not checked."""
     recorded = [float(x) for x in (getattr(record, "logprobs", None) or [])]
     if not recorded:
         note = getattr(record, "note", "") or "no log-probabilities were recorded"
@@ -388,18 +453,49 @@ def check_record(inspection: Inspection, record: Any) -> tuple[bool, str]:
         return False, "cannot compare: this inspection does not know where the reply starts"
     reply_ids = getattr(record, "reply_ids", None)
     n = len(recorded)
-    if start + n > inspection.T:
+    offset, T = inspection.window_start, inspection.T
+    total = max(inspection.full_length or T, T + offset)
+    first = offset + start if (start > 0 or offset == 0) else total - n  # the reply's absolute start
+    if first + n > total:
         return False, (
-            f"the record has {n} reply tokens but the inspection only {inspection.T - start}: "
+            f"the record has {n} reply tokens but the inspection only {total - first}: "
             "the reply was tokenized differently or cut to the context"
         )
-    if reply_ids is not None and list(map(int, reply_ids)) != inspection.ids[start : start + n]:
-        return False, "the reply's token ids differ from the recorded ones: another tokenizer made this record"
-    mine = inspection.logprobs[start : start + n].astype(np.float64)
+    full = inspection._full_ids if inspection._full_ids is not None and len(inspection._full_ids) == total else None
+    if reply_ids is not None:
+        ids = list(map(int, reply_ids))
+        if full is not None:
+            same = ids == full[first : first + n]
+        else:  # the part inside the window
+            skip = max(0, offset - first)
+            same = ids[skip:] == inspection.ids[first + skip - offset : first + n - offset]
+        if not same:
+            return False, "the reply's token ids differ from the recorded ones: another tokenizer made this record"
+    mine = np.full(n, np.nan)
+    for j in range(n):  # the same window as the inspection's: the whole text fits, or it starts where it does
+        p = first + j
+        if offset < p < offset + T and (offset == 0 or p - T == offset):
+            mine[j] = inspection.logprobs[p - offset]
+    other = [first + j for j in range(n) if not np.isfinite(mine[j]) and first + j > 0][-MAX_WINDOWS:]
+    if other and full is not None and inspection._model is not None:
+        from .windows import window_logprobs
+
+        for p, value in window_logprobs(inspection._model, full, other).items():
+            mine[p - first] = value
     theirs = np.asarray(recorded, dtype=np.float64)
     usable = np.isfinite(mine) & np.isfinite(theirs)
     if not usable.any():
-        return False, "cannot compare: no reply token has a log-probability on both sides"
+        return False, (
+            f"cannot compare: none of the {n} reply tokens was generated from the inspected window "
+            "(inspect it with the model loaded to recompute the others)"
+        )
+    checked = int(usable.sum())
+    scope = f" over {n} tokens" if checked == n else ""
+    skipped = (
+        ""
+        if checked == n
+        else f": checked {checked} of {n} reply tokens (the others were generated from other windows)"
+    )
     diff = np.abs(mine - theirs)
     diff[~usable] = 0.0
     worst = int(diff.argmax())
@@ -413,15 +509,16 @@ def check_record(inspection: Inspection, record: Any) -> tuple[bool, str]:
             how = f"; sampled at temperature {temperature}, recorded from the model's own distribution"
         return (
             True,
-            f"recomputed log-probabilities match the recorded ones (max |Δ| {diff[worst]:.1e} over {n} tokens{how})",
+            f"recomputed log-probabilities match the recorded ones (max |Δ| {diff[worst]:.1e}{scope}{how}){skipped}",
         )
-    other = ""
+    model_note = ""
     if recorded_model and recorded_model.removeprefix("studio/") != inspection.model.removeprefix("studio/"):
-        other = f"; the record is of {recorded_model!r}, this inspection of {inspection.model!r}"
-    token = inspection.tokens[start + worst]
+        model_note = f"; the record is of {recorded_model!r}, this inspection of {inspection.model!r}"
+    p = first + worst
+    token = inspection.tokens[p - offset] if offset <= p < offset + T else inspection.token(full[p] if full else 0)
     return False, (
         f"recomputed log-probabilities do NOT match the recorded ones: max |Δ| {diff[worst]:.3g} at reply token "
-        f"{worst} ({token!r}: recorded {theirs[worst]:.4f}, now {mine[worst]:.4f}){other}. "
+        f"{worst} ({token!r}: recorded {theirs[worst]:.4f}, now {mine[worst]:.4f}){skipped}{model_note}. "
         "Another model or other weights made the record, "
         "or it holds something else than the model's own log-probabilities"
     )

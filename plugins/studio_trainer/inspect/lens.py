@@ -45,9 +45,9 @@ def logit_lens(model: Any, resid: torch.Tensor, ids: torch.Tensor, top_k: int) -
     target_logp = torch.full((layers * T,), float("nan"))
     vocab = head.weight.shape[0] if isinstance(head, nn.Linear) else None
     step = max(1, CHUNK_ELEMENTS // (vocab or 4096))
-    k = top_k
-    final_top_ids = torch.empty(T, k, dtype=torch.long)
-    final_top_logp = torch.empty(T, k)
+    k = min(top_k, vocab or top_k)  # no more alternatives than tokens (the rest would be uninitialized memory)
+    final_top_ids = torch.zeros(T, k, dtype=torch.long)
+    final_top_logp = torch.full((T, k), float("-inf"))
     entropy = torch.empty(T)
     final_target_logit = torch.empty(T)
     final_targets = targets.clone()

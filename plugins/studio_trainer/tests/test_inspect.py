@@ -4,6 +4,7 @@ save/load and ``tensor-studio inspect``, on tiny models built in-process."""
 from __future__ import annotations
 
 import json
+import math
 import pickle
 
 import numpy as np
@@ -208,7 +209,7 @@ def _greedy_record(model: GPT, prompt: str, n: int, temperature: float = 0.0, na
     reply: list[int] = []
     logprobs = []
     for _ in range(n):
-        logp = logprobs_of(model, ids + reply)[-1]
+        logp = logprobs_of(model, (ids + reply)[-model.config.block_size :])[-1]  # generate's window
         if temperature:
             nxt = int(torch.multinomial((logp / temperature).softmax(-1), 1, generator=generator))
         else:
@@ -254,6 +255,35 @@ def test_recorded_and_recomputed_logprobs(models, checkpoint):
         False,
         "cannot compare: the record has no log-probabilities (the provider returned no logprobs)",
     )
+
+
+def test_a_call_longer_than_the_context_is_inspected_over_its_last_window(tmp_path, monkeypatch):
+    config = ModelConfig(n_layer=2, n_head=2, n_embd=16, block_size=16, vocab_size=TOKENIZER.vocab_size)
+    model = randomized(GPT(config), 5)
+    folder = save_checkpoint(tmp_path / "short", model, TOKENIZER, step=1, val_loss=None)
+    prompt = "first citizen: speak"  # 20 tokens, the reply 10: 30 > 16
+    record = _greedy_record(model, prompt, 10, name=f"studio/{folder}")
+    inspection = inspect_record(record)
+    assert inspection.T == 16 and inspection.window_start == 14 and inspection.ids == all_ids(record)[-16:]
+    assert inspection.reply_start == len(prompt) - 14
+    assert inspection.window_note() == "the text is 30 tokens; the model's context is 16: inspecting the last 16"
+    ok, message = inspection.check_record(record)
+    assert ok and "over 10 tokens" in message, message
+    wrong = _greedy_record(model, prompt, 10)
+    wrong.logprobs = [*wrong.logprobs[:-1], wrong.logprobs[-1] - 0.5]  # the last token: its window differs from all
+    ok, message = inspection.check_record(wrong)
+    assert not ok and "at reply token 9" in message, message
+    monkeypatch.setattr("studio_trainer.inspect.inspection.MAX_WINDOWS", 4)
+    ok, message = inspection.check_record(record)
+    assert ok and "checked 4 of 10 reply tokens (the others were generated from other windows)" in message, message
+    loaded = Inspection.load(inspection.save(tmp_path / "saved"))  # no model: no window can be recomputed
+    assert loaded.window_start == 14 and loaded.window_note() == inspection.window_note()
+    ok, message = loaded.check_record(record)
+    assert not ok and "none of the 10 reply tokens" in message
+    with pytest.raises(InspectError, match=r"the text is 36 tokens; .*context is 16 tokens: shorten it.*--last"):
+        inspect_text(folder, TEXT)
+    tail = inspect_text(folder, TEXT, last=True)
+    assert tail.tokens == list(TEXT[-16:]) and tail.window_start == 20
 
 
 PLUGIN_ATTENTION = '''
@@ -372,12 +402,29 @@ def test_cli_inspect(studio_home, checkpoint, tmp_path, capsys):
     T = len("speak, speak")
     assert data["tokens"] == list("speak, speak") and data["attention_shape"] == [2, 2, T, T]
     assert len(data["positions"]) == T and data["positions"][0]["logprob"] is None
-    assert all(len(p["top"]) == 3 and isinstance(p["top"][0][0], str) for p in data["positions"])
+    assert data["positions"][0]["top"] == [] and data["positions"][0]["entropy"] is None
+    assert all(len(p["top"]) == 3 and isinstance(p["top"][0][0], str) for p in data["positions"][1:])
+    assert len(data["next"]) == 3 and data["next_entropy"] > 0
+    assert run_cli(["inspect", checkpoint, "--text", "speak, speak", "--top-k", "50", "--json"]) == 0
+    every = json.loads(capsys.readouterr().out)["positions"]
+    for p in every[1:]:  # top: the distribution the token itself was drawn from, so it lists the token
+        listed = dict(p["top"])
+        assert listed[p["token"]] == pytest.approx(p["logprob"], abs=1e-4), p
+        assert p["entropy"] >= -sum(math.exp(lp) * lp for lp in listed.values()) - 1e-4  # the same step's
     assert len(data["logit_lens"]) == 3 and all(len(row) == T for row in data["logit_lens"])
     assert {"top", "target_rank"} <= set(data["logit_lens"][2][0]) and data["logit_lens"][2][-1]["target_rank"] == -1
     assert run_cli(["inspect", checkpoint, "--text", "speak", "--save", tmp_path / "saved"]) == 0
     out = capsys.readouterr().out
     assert "logit lens" in out and "L1 H1" in out and (tmp_path / "saved" / "inspection.json").exists()
+    assert run_cli(["inspect", checkpoint, "--text", "a b\nc"]) == 0
+    rows: dict[str, list[str]] = {}
+    for line in capsys.readouterr().out.splitlines():  # the first table's rows (the lens table repeats 0 to 4)
+        if line[:4].strip():
+            rows.setdefault(line.split()[0], line.split())
+    assert rows["1"][1] == "␣" and rows["3"][1] == "↵" and rows["0"][2:4] == ["—", "—"] and "next" in rows
+    assert run_cli(["inspect", checkpoint, "--text", "a" * 60, "--last", "--json"]) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["window_start"] == 12 and "inspecting the last 48" in captured.err
     corrupt = tmp_path / "corrupt"
     save_checkpoint(corrupt, make("causal"), TOKENIZER, step=1, val_loss=None)
     (corrupt / "model.safetensors").write_bytes(b"\x00" * 64)
@@ -389,7 +436,7 @@ def test_cli_inspect(studio_home, checkpoint, tmp_path, capsys):
         (corrupt, "--text", "hi"): "corrupt",
         (pickled, "--text", "hi"): "pickle",
         (checkpoint, "--text", ""): "no text",
-        (checkpoint, "--text", "a" * 49): "context is 48 tokens",
+        (checkpoint, "--text", "a" * 49): "context is 48 tokens: shorten it, or inspect its last 48 tokens (--last)",
         (checkpoint, "--text", "hi", "--top-k", "0"): "top-k must be 1 to 50",
         (checkpoint, "--text", "hi", "--top-k", "51"): "top-k must be 1 to 50",
         (checkpoint, "--text-file", tmp_path / "missing.txt"): "no such file",
