@@ -348,6 +348,7 @@ def test_the_views_say_what_they_show(window, qtbot, checkpoint):
     # the Code tab shows layer 0's attention class before any Show code
     panel.tabs.setCurrentWidget(panel.code)
     assert panel.code.top_line().startswith("class CausalSelfAttention"), panel.code.top_line()
+    assert "layer 0" in panel.code.where.text()
 
     # a residual patch cannot be saved: said next to the greyed-out button, and on hover
     panel.tabs.setCurrentWidget(panel.intervene)

@@ -33,6 +33,7 @@ class CodeView(View):
         self.source.setFont(QFont("monospace"))
         layout.addWidget(self.source, 1)
         self.location: tuple[str, int, str] | None = None
+        self.note = ""
 
     def set_inspection(self, inspection: Any) -> None:
         super().set_inspection(inspection)
@@ -47,16 +48,16 @@ class CodeView(View):
         except Exception as exc:  # a type without a source file, an inspection saved without it
             self.where.setText(f"⚠ {exc}")
             return
-        self.show_location(file, line, name)
-        self.where.setText(f"{self.where.text()} · layer 0 (Show code in Attention or Attribution picks another)")
+        self.show_location(file, line, name, note=" · layer 0 (Show code in Attention or Attribution picks another)")
 
     def restyle(self) -> None:
         if self.location is not None:
-            self.show_location(*self.location)  # the highlighted line in the new theme's tint
+            self.show_location(*self.location, note=self.note)  # the highlighted line in the new theme's tint
 
-    def show_location(self, file: str, line: int, name: str) -> None:
-        """Show ``file`` with ``line`` (1-based, the class line) at the top, highlighted."""
-        self.location = (file, line, name)
+    def show_location(self, file: str, line: int, name: str, note: str = "") -> None:
+        """Show ``file`` with ``line`` (1-based, the class line) at the top, highlighted;
+        ``note`` follows the location."""
+        self.location, self.note = (file, line, name), note
         path = Path(file)
         try:
             if not stat.S_ISREG(path.stat().st_mode):  # a saved inspection's path to a FIFO or /dev/zero
@@ -68,7 +69,7 @@ class CodeView(View):
             self.where.setText(f"⚠ cannot read the source of {name}: {exc}")
             self.source.clear()
             return
-        self.where.setText(f"<b>{name}</b> · {file}:{line}")
+        self.where.setText(f"<b>{name}</b> · {file}:{line}{note}")
         self.source.setPlainText(text)
         block = self.source.document().findBlockByNumber(max(0, line - 1))
         cursor = QTextCursor(block)
