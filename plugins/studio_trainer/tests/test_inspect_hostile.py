@@ -142,6 +142,22 @@ def test_the_open_hook_passes_over_json_nested_too_deep(tmp_path):
     assert trainer_hooks.studio_open_path(deep) is None
 
 
+def test_saving_never_replaces_someone_elses_files(saved, tmp_path):
+    inspection = Inspection.load(saved)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "inspection.json").write_text('{"my": "notes"}')
+    afile = tmp_path / "notes.txt"
+    afile.write_text("mine")
+    for folder, message in ((mine, "holds other files"), (afile, "it is a file")):
+        with pytest.raises(InspectError, match=message):
+            inspection.save(folder)
+    assert (mine / "inspection.json").read_text() == '{"my": "notes"}' and afile.read_text() == "mine"
+    inspection.save(tmp_path / "new")
+    inspection.save(tmp_path / "new")  # over an earlier inspection: fine
+    assert Inspection.load(tmp_path / "new").tokens == inspection.tokens
+
+
 @pytest.mark.gui
 def test_a_saved_model_name_is_never_markup(make_window, qtbot, saved, tmp_path):
     import studio_trainer.hooks as trainer_hooks
