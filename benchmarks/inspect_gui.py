@@ -290,7 +290,7 @@ def main() -> None:
     wait_for(app, lambda: panel.inspection is not None)
     inspect_s = time.perf_counter() - started
     panel.tabs.setCurrentWidget(panel.attention)
-    wait_for(app, lambda: panel.attention.grid.count() == 16)
+    wait_for(app, lambda: panel.attention.grid.item(3, 3) is not None)
     started = time.perf_counter()
     panel.attention.open_head(2, 1)
     wait_for(app, panel.attention.map_shown)
