@@ -13,7 +13,8 @@
   in the dark theme): ``tone(name)`` a status colour for text (error, warning, success,
   info, muted), ``set_tone(label, name)`` for a label (kept when the theme changes),
   ``tint(name, strength)`` a highlight background under the palette's text (match, shade,
-  shade-alt, chosen), ``text_colour()``; each keeps ``contrast_ratio`` ≥ 4.5 (WCAG AA).
+  shade-alt, chosen), ``probability_tint(p)`` a token's background by its probability (one
+  scale for every token view), ``text_colour()``; each keeps ``contrast_ratio`` ≥ 4.5 (WCAG AA).
   Tests: ``themed("dark")``, ``coloured_text(widget)`` and ``low_contrast(widget)``.
 * ``ElidingProgressBar`` — a progress bar whose text is elided to fit it (full text in
   its tooltip).
@@ -24,7 +25,7 @@ from studio.qt.eliding import ElidingProgressBar
 from studio.qt.job_tracker import JobTracker, TrackedRun
 from studio.qt.model_picker import ModelPicker
 from studio.qt.params_form import ParamsForm
-from studio.qt.theme import contrast_ratio, set_tone, text_colour, tint, tone
+from studio.qt.theme import contrast_ratio, probability_tint, set_tone, text_colour, tint, tone
 
 __all__ = [
     "ColouredText",
@@ -36,6 +37,7 @@ __all__ = [
     "coloured_text",
     "contrast_ratio",
     "low_contrast",
+    "probability_tint",
     "set_tone",
     "text_colour",
     "themed",

@@ -252,6 +252,35 @@ def tint(name: str, strength: float = 0.35, palette: QPalette | None = None) -> 
     return QColor(base)
 
 
+def probability_tint(p: float, palette: QPalette | None = None) -> QColor:
+    """The background of a token of probability ``p``: from the palette's base (likely) to the
+    strongest ``chosen`` tint the palette's text stays readable on (unlikely), linear in
+    ``1 - p`` over that whole range, so that p 0.3 and 0.6 differ clearly in either theme
+    (a fixed strength scale, faded where unreadable, squeezed the dark theme's unlikely end).
+    One scale for every token view (Traces' Tokens tab, the Inspector)."""
+    pal = _palette(palette)
+    base, text = pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text)
+    lo, hi = PROBABILITY_TINT_FLOOR, _strongest_tint("chosen", base.rgb(), text.rgb())
+    p = max(0.0, min(1.0, p)) if p == p else 0.0  # NaN: as unlikely as can be
+    return mix(base, TINTS["chosen"], lo + max(0.0, hi - lo) * (1.0 - p))
+
+
+#: a likely token's tint: barely off the base, so token boundaries still show
+PROBABILITY_TINT_FLOOR = 0.03
+
+
+@lru_cache(maxsize=64)
+def _strongest_tint(name: str, base: int, text: int) -> float:
+    """The largest mix of ``TINTS[name]`` into ``base`` (at most 0.9) on which ``text`` keeps
+    ``MIN_CONTRAST`` with a little margin (0.1), in steps of 0.01."""
+    strength = 0.9
+    while strength > 0 and contrast_ratio(QColor.fromRgb(text), mix(QColor.fromRgb(base), TINTS[name], strength)) < (
+        MIN_CONTRAST + 0.1
+    ):
+        strength -= 0.01
+    return max(0.0, strength)
+
+
 def text_colour(palette: QPalette | None = None) -> QColor:
     """The palette's text colour (what text on a ``tint`` is drawn in)."""
     return _palette(palette).color(QPalette.ColorRole.Text)
