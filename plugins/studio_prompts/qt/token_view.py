@@ -5,7 +5,9 @@ alternatives, rank and entropy on hover and click.
 The record (``studio.api.TokenRecord``, the span's ``token_record``) is read when the tab
 is shown for the span, never when the trace loads; a missing or corrupt record, or a call
 whose provider sent no logprobs, is said in the view. Colours come from the theme's tints
-(``studio.widgets.tint``), so both themes stay readable. *Inspect…* hands a local model's
+(``studio.widgets.tint``, ``probability_tint``), so both themes stay readable. A token's
+tooltip is plain text shown just under it. A local model whose context is shorter than the
+prompt saw only its last tokens: the others are dimmed and the view says so. *Inspect…* hands a local model's
 record to whichever plugin claims it (the trainer's Inspector) through ``ctx.open_path``.
 """
 
@@ -18,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QEvent, Qt, QUrl
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QEvent, QObject, QPoint, QRect, Qt, QUrl
+from PySide6.QtGui import QColor, QHelpEvent, QTextCursor
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -27,14 +29,17 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSplitter,
     QTextBrowser,
+    QToolTip,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.api import TokenRecord, TokenRecordError
-from studio.widgets import text_colour, tint, tone
+from studio.widgets import probability_tint, set_tone, text_colour, tint, tone
 
 LOCAL_PREFIX = "studio/"
+NO_PROMPT_TOKENS = "prompt tokens: only local models report them"
+DETAIL_ROWS = 8  # alternatives the detail area shows without scrolling
 VISIBLE = {"\n": "↵", "\t": "⇥", "\r": "␍"}
 GAP = "\u200a"  # a hair space in the base colour between shaded tokens: the boundaries show
 
@@ -44,9 +49,10 @@ def probability(logprob: float) -> float:
 
 
 def shade(p: float) -> QColor:
-    """The background of a reply token of probability ``p``: a tint from faint (likely) to
-    strong (unlikely), readable under the palette's text in either theme."""
-    return tint("chosen", 0.08 + 0.55 * (1.0 - max(0.0, min(1.0, p))))
+    """The background of a reply token of probability ``p``: the theme's probability scale
+    (``studio.widgets.probability_tint``, shared with the Inspector), faint (likely) to the
+    strongest readable tint (unlikely)."""
+    return probability_tint(p)
 
 
 def _shown(token: str, breaks: bool = True) -> str:
@@ -76,19 +82,38 @@ def step_summary(record: TokenRecord, i: int) -> str:
     return f"{record.reply_tokens[i]!r}: p = {p:.4f} (logprob {record.logprobs[i]:.4f}) · {ranked} · {entropy}"
 
 
+def context_note(record: TokenRecord) -> str:
+    """Says that the model saw only the last ``context`` prompt tokens, or "" when it saw all."""
+    start = record.seen_from()
+    if not start:
+        return ""
+    n, c = len(record.prompt_tokens), record.context
+    return f"the model's context is {c} tokens: it saw only the last {c} of the {n} prompt tokens (dimmed before)"
+
+
 def tokens_html(record: TokenRecord, selected: int | None = None) -> str:
-    """The prompt tokens (alternately tinted, no probabilities) and the reply tokens shaded
-    by probability, each a link ``tok:<i>`` with a tooltip; the selected one underlined."""
+    """The prompt tokens (alternately tinted, no probabilities; those before the model's
+    context window dimmed) and the reply tokens shaded by probability, each a link
+    ``tok:<i>``; the selected one underlined. Tooltips: ``TokenView`` (plain text, by the token)."""
     text = text_colour().name()
     parts = []
     if record.prompt_tokens:
-        parts.append("<p><b>Prompt</b> <i>(tokens alternately tinted)</i></p><p style='line-height: 140%'>")
+        parts.append("<p><b>Prompt</b> <i>(tokens alternately tinted)</i></p>")
+        start = record.seen_from()
+        if start:
+            parts.append(f"<p style='color:{tone('warning').name()}'>{html.escape(context_note(record))}</p>")
+        parts.append("<p style='line-height: 140%'>")
+        if start:  # unseen: no tint, the muted tone (still readable)
+            unseen = "".join(_shown(token) + GAP for token in record.prompt_tokens[:start])
+            parts.append(f"<span style='color:{tone('muted').name()}'>{unseen}</span>")
         tints = (tint("shade", 0.18).name(), tint("shade-alt", 0.18).name())
-        for i, token in enumerate(record.prompt_tokens):
+        for i, token in enumerate(record.prompt_tokens[start:], start):
             parts.append(f"<span style='background-color:{tints[i % 2]}'>{_shown(token)}</span>{GAP}")
         parts.append("</p>")
     elif record.prompt:
         parts.append(f"<p><b>Prompt</b></p><pre style='white-space: pre-wrap'>{html.escape(record.prompt)}</pre>")
+    if not record.prompt_tokens and not record.model.startswith(LOCAL_PREFIX):
+        parts.append(f"<p><i>{NO_PROMPT_TOKENS}</i></p>")
     parts.append(
         "<p><b>Reply</b> <i>(shaded by probability: the stronger the tint, the less likely; "
         "hover or click a token)</i></p><p style='line-height: 140%'>"
@@ -97,10 +122,9 @@ def tokens_html(record: TokenRecord, selected: int | None = None) -> str:
     for i, token in enumerate(record.reply_tokens):
         level = round(probability(record.logprobs[i]) * 63)
         colour = shades.get(level) or shades.setdefault(level, shade(level / 63).name())
-        tip = html.escape(step_summary(record, i), quote=True)
         mark = "underline; font-weight:bold" if i == selected else "none"
         parts.append(
-            f"<a href='tok:{i}' title='{tip}' style='text-decoration:{mark}; color:{text}; "
+            f"<a href='tok:{i}' style='text-decoration:{mark}; color:{text}; "
             f"background-color:{colour}'>{_shown(token)}</a>{GAP}"
         )
     parts.append("</p>")
@@ -120,12 +144,14 @@ def step_html(record: TokenRecord, i: int) -> str:
             f"<tr><td>{j + 1}</td><td><code>{_shown(token, breaks=False)}</code></td><td align='right'>{p:.4f}</td>"
             f"<td>{bar}{esc(mark)}</td></tr>"
         )
-    table = (
-        "<table cellspacing='4'><tr><th>#</th><th>token</th><th>p</th><th></th></tr>" + "".join(rows) + "</table>"
+    table = (  # compact rows: ~8 alternatives show in the detail area of a 1366×768 screen
+        "<table cellspacing='0' cellpadding='2'><tr><th>#</th><th>token</th><th>p</th><th></th></tr>"
+        + "".join(rows)
+        + "</table>"
         if rows
         else "<p><i>The provider sent no alternatives for this token.</i></p>"
     )
-    return f"<p><b>Token {i + 1} of {len(record)}</b></p><p>{esc(step_summary(record, i))}</p>{table}"
+    return f"<p style='margin:0'><b>Token {i + 1} of {len(record)}</b> · {esc(step_summary(record, i))}</p>{table}"
 
 
 def _inside_run(ref: str) -> bool:
@@ -150,8 +176,14 @@ class TokenView(QWidget):
         self._loaded_for: tuple[str, str] | None = None
         self.message = QLabel(objectName="token_message", wordWrap=True)
         self.text = QTextBrowser(objectName="token_text", openLinks=False)
-        self.text.anchorClicked.connect(self._clicked)  # hovering shows the token's tooltip (its title)
+        self.text.anchorClicked.connect(self._clicked)
+        # hovering shows the token's tooltip: plain text, just under the token (``token_tip``)
+        self.text.viewport().installEventFilter(self)
         self.detail = QTextBrowser(objectName="token_detail")
+        # the top-k table: room for DETAIL_ROWS alternatives (header, summary and rows) on a small screen
+        line = self.detail.fontMetrics().lineSpacing()
+        self.detail.setMinimumHeight((line + 5) * (DETAIL_ROWS + 1) + 2 * line + 28)
+        self.text.setMinimumHeight(3 * line)
         self.copy = QPushButton("Copy as JSON", objectName="copy_tokens")
         self.copy.clicked.connect(self.copy_json)
         self.inspect = QPushButton("Inspect…", objectName="inspect_tokens")
@@ -160,7 +192,9 @@ class TokenView(QWidget):
         split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.text)
         split.addWidget(self.detail)
-        split.setSizes([300, 160])
+        split.setStretchFactor(0, 3)
+        split.setStretchFactor(1, 2)
+        split.setSizes([300, self.detail.minimumHeight()])
         buttons = QHBoxLayout()
         buttons.addWidget(self.copy)
         buttons.addWidget(self.inspect)
@@ -210,8 +244,10 @@ class TokenView(QWidget):
         model = str((span or {}).get("model") or "")
         self.inspect.setVisible(model.startswith(LOCAL_PREFIX))
         path = self.record_path()
-        if span is None or span.get("kind") != "llm":
-            self._say("Pick a model call (an llm span) to see its tokens.", "muted")
+        if span is None:
+            self._say("Select a model call to see its tokens.", "muted")
+        elif span.get("kind") != "llm":
+            self._say("Select a model call (an llm span) to see its tokens.", "muted")
         elif path is None and span.get("token_record"):  # a trace file naming a file elsewhere: not read
             self._say(f"No tokens: the span names {span['token_record']!r}, not a file of its run's tensors/.", "error")
         elif path is None:
@@ -229,7 +265,7 @@ class TokenView(QWidget):
 
     def _say(self, text: str, tone_name: str) -> None:
         self.message.setText(text)
-        self.message.setStyleSheet(f"color: {tone(tone_name).name()}")
+        set_tone(self.message, tone_name)  # re-toned on a theme switch: readable in either theme
         self.message.setVisible(True)
 
     def _show_record(self) -> None:
@@ -261,6 +297,54 @@ class TokenView(QWidget):
             bar.setValue(where)
         self.selected = i
         self.detail.setHtml(step_html(self.record, i))
+
+    def token_at(self, pos: QPoint) -> int | None:
+        """The reply token under ``pos`` (viewport coordinates), if any."""
+        href = self.text.anchorAt(pos)
+        if self.record is None or not href.startswith("tok:"):
+            return None
+        i = int(href[4:])
+        return i if 0 <= i < len(self.record) else None
+
+    def token_rect(self, i: int, near: QPoint) -> QRect:
+        """Reply token ``i``'s box in viewport coordinates (on the line of ``near``)."""
+        cursor = self.text.cursorForPosition(near)
+        block, href = cursor.block(), f"tok:{i}"
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            if fragment.charFormat().anchorHref() == href:
+                at = QTextCursor(self.text.document())
+                at.setPosition(fragment.position())
+                first = self.text.cursorRect(at)
+                at.setPosition(fragment.position() + fragment.length())
+                return first.united(self.text.cursorRect(at))
+            it += 1
+        return QRect(near, near)
+
+    def token_tip(self, pos: QPoint) -> tuple[str, QRect] | None:
+        """The plain-text tooltip of the token under ``pos`` and the token's box."""
+        i = self.token_at(pos)
+        if i is None or self.record is None:
+            return None
+        return step_summary(self.record, i), self.token_rect(i, pos)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        """A tooltip over a reply token: its summary as plain text (no HTML escapes shown),
+        placed just under the token, hidden when the mouse leaves it."""
+        if watched is self.text.viewport() and event.type() == QEvent.Type.ToolTip:
+            assert isinstance(event, QHelpEvent)
+            tip = self.token_tip(event.pos())
+            if tip is None:
+                QToolTip.hideText()
+            else:
+                text, rect = tip
+                viewport = self.text.viewport()
+                # rich text, escaped: shown as the plain characters, on one line
+                shown = "<p style='white-space:pre'>" + html.escape(text) + "</p>"
+                QToolTip.showText(viewport.mapToGlobal(rect.bottomLeft() + QPoint(0, 4)), shown, viewport, rect)
+            return True
+        return super().eventFilter(watched, event)
 
     def _clicked(self, url: QUrl) -> None:
         text = url.toString()

@@ -265,6 +265,9 @@ class TraceView(QWidget):
             self.show_run(self.run_box.currentData() or "")
 
     def show_run(self, run_id: str) -> None:
+        if run_id != self.run_id:  # another run: no span of it is picked yet, so no tokens (not the last run's)
+            self.details.clear()
+            self.tokens.show_span(None, None)
         self.run_id = run_id
         model = self.panel.models.get(run_id)
         if model is None and self.isVisible():  # a hidden panel reads it when shown: not at the studio's start

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 
 import pytest
+from PySide6.QtWidgets import QLabel
 
 from studio.api import TokenRecord
 from studio.widgets import low_contrast, themed
@@ -77,8 +79,12 @@ def test_the_tokens_tab(window, run, monkeypatch):
     assert "Paris" in html and "↵" in html  # the newline token is marked, not lost
     # shading: the unlikely "\n" (p 0.05) gets a stronger tint than " Paris" (p 0.9)
     fmt_colours = _backgrounds(tokens.text)
-    tips = _tooltips(tokens.text)
-    assert "p = 0.9000" in tips["\u00a0Paris"] and "rank 1 of top 2" in tips["\u00a0Paris"]  # shown on hover
+    tip, _where, _box = _hover(tokens, "\u00a0Paris")
+    assert "p = 0.9000" in tip and "rank 1 of top 2" in tip  # shown on hover
+    # plain text, never HTML escapes; shown just under the hovered token, not far from it
+    tip, _where, _box = _hover(tokens, "!")
+    assert tip.startswith("'!': p = 0.5000") and "rank >2" in tip and "&#" not in tip and "&gt;" not in tip
+    assert "prompt tokens: only local models report them" in tokens.text.toPlainText()  # a remote call
     newline = next(colour for text, colour in fmt_colours.items() if text.startswith("↵"))
     assert fmt_colours["\u00a0Paris"] != newline and _strength(newline) > _strength(fmt_colours["\u00a0Paris"])
     # the hovered / clicked token: alternatives, rank, entropy estimated from the top-k (no exact entropy)
@@ -117,8 +123,16 @@ def test_the_tokens_tab(window, run, monkeypatch):
     assert "not a file of its run's tensors/" in tokens.message.text() and loads == []
     assert not tokens.inspect.isEnabled()
     view.select_span("w")
-    assert "Pick a model call" in tokens.message.text()
+    assert "Select a model call (an llm span)" in tokens.message.text()
     assert len(panel.models[run.name].tree) == 7
+
+    # another run shown (as after a new workflow run): no span of it picked, so not the last run's tokens
+    view.select_span("local")
+    assert "capital" in tokens.text.toPlainText()
+    second = shutil.copytree(run, run.parent / "20261201-000001-prompts.run-efgh")
+    panel.open_path(second)
+    assert view.run_id == second.name and view.current_record() is None
+    assert tokens.text.toPlainText() == "" and tokens.message.text() == "Select a model call to see its tokens."
 
 
 def _strength(colour: str) -> float:
@@ -130,8 +144,38 @@ def _strength(colour: str) -> float:
     return sum(abs(x - y) for x, y in zip(a.getRgb()[:3], b.getRgb()[:3], strict=True))
 
 
-def _tooltips(browser) -> dict[str, str]:
-    return _fragments(browser, lambda fmt: fmt.toolTip())
+def _hover(tokens, text: str):
+    """Hover the reply token whose fragment starts with ``text``: the tooltip's plain text,
+    the tooltip window's box and the token's box (global coordinates)."""
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent, Qt, QTextCursor, QTextDocument
+    from PySide6.QtWidgets import QApplication, QToolTip
+
+    browser = tokens.text
+    block = browser.document().begin()
+    while block.isValid():
+        it = block.begin()
+        while not it.atEnd():
+            fragment = it.fragment()
+            if fragment.text().startswith(text) and fragment.charFormat().isAnchor():
+                cursor = QTextCursor(browser.document())
+                cursor.setPosition(fragment.position())
+                left = browser.cursorRect(cursor)
+                cursor.setPosition(fragment.position() + fragment.length())
+                box = left.united(browser.cursorRect(cursor))
+                inside = box.center() + QPoint(1, 0)
+                viewport = browser.viewport()
+                global_pos = viewport.mapToGlobal(inside)
+                QApplication.sendEvent(viewport, QHelpEvent(QEvent.Type.ToolTip, inside, global_pos))
+                doc = QTextDocument()
+                shown = QToolTip.text()  # rich text is shown decoded, plain text as it is
+                doc.setHtml(shown) if Qt.mightBeRichText(shown) else doc.setPlainText(shown)
+                label = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "qtooltip_label")
+                box.moveTopLeft(viewport.mapToGlobal(box.topLeft()))
+                return doc.toPlainText(), label.frameGeometry(), box
+            it += 1
+        block = block.next()
+    raise AssertionError(f"no token {text!r}")
 
 
 def _backgrounds(browser) -> dict[str, str]:
@@ -177,6 +221,9 @@ def test_the_inspector_sets_token_probabilities(editor, tmp_path):
     editor.select_node("ask")
     inspector = editor.inspector
     assert inspector.top_logprobs.value() == 0 and inspector.top_logprobs.text() == "off"
+    # a label short enough for the narrow form (it was cut: "token probabilities (top-"), explained in its tooltip
+    label = inspector.findChild(QLabel, "top_logprobs_label")
+    assert label.text() == "logprobs (top-k)" and "probability" in label.toolTip() and label.wordWrap()
     inspector.top_logprobs.setValue(5)
     assert inspector.commit() is True
     assert editor.doc.to_spec().nodes["ask"].params["config"] == {"logprobs": True, "top_logprobs": 5}
@@ -185,3 +232,82 @@ def test_the_inspector_sets_token_probabilities(editor, tmp_path):
     inspector.top_logprobs.setValue(0)
     assert inspector.commit() is True
     assert not editor.doc.to_spec().nodes["ask"].params.get("config")
+
+
+def _long_record(context: int | None) -> TokenRecord:
+    """A local call whose prompt (30 tokens) is longer than the model's context (8), with
+    ten alternatives per step and reply tokens of probability 0.3 and 0.6."""
+    alternatives = [f"alt{j}" for j in range(10)]
+    return TokenRecord(
+        model="studio/run-1",
+        prompt="",
+        reply="ab",
+        reply_tokens=["alt0", "alt1"],
+        logprobs=[math.log(0.3), math.log(0.6)],
+        top_tokens=[alternatives, alternatives],
+        top_logprobs=[[math.log(0.3) - j * 0.1 for j in range(10)]] * 2,
+        prompt_tokens=[f"w{i:02d}" for i in range(30)],
+        context=context,
+    )
+
+
+def test_tooltip_by_the_token_context_window_and_the_top_k_rows(qtbot):
+    """At the size of the Tokens tab on a 1366×768 screen: the tooltip is just under the hovered
+    token; the prompt tokens the model did not see (outside its context) are dimmed, and
+    the view says so; eight alternatives show without scrolling."""
+    from studio.widgets import tone
+    from studio_prompts.qt.token_view import TokenView
+
+    view = TokenView()
+    qtbot.addWidget(view)
+    view.resize(610, 340)
+    view.move(20, 20)
+    view.show()
+    view.record = _long_record(context=8)
+    view._show_record()
+    plain = view.text.toPlainText()
+    assert "the model's context is 8 tokens: it saw only the last 8 of the 30 prompt tokens (dimmed before)" in plain
+    colours = _fragments(view.text, lambda fmt: fmt.foreground().color().name())
+    muted = tone("muted").name()
+    dimmed = [text for text, colour in colours.items() if colour == muted]
+    assert dimmed and all(f"w{i:02d}" in "".join(dimmed) for i in range(22))
+    assert not any(f"w{i:02d}" in "".join(dimmed) for i in range(22, 30))
+    # the tooltip: just under the token (or over it, where the screen ends)
+    _tip, where, box = _hover(view, "alt1")
+    gap = max(where.top() - box.bottom(), box.top() - where.bottom())
+    assert abs(where.left() - box.left()) <= 30 and 0 <= gap <= 30, (where, box)
+    # eight rows of alternatives visible in the detail area (the top of its document)
+    view.select_token(0)
+    cursor = view.detail.document().find("alt7")
+    assert not cursor.isNull()
+    row = view.detail.cursorRect(cursor)
+    assert row.bottom() <= view.detail.viewport().height(), (row, view.detail.viewport().height())
+    # a model that saw the whole prompt: nothing dimmed, nothing said
+    view.record = _long_record(context=64)
+    view._show_record()
+    assert "context is" not in view.text.toPlainText()
+    assert muted not in _fragments(view.text, lambda fmt: fmt.foreground().color().name()).values()
+
+
+@pytest.mark.parametrize("theme", ["light", "dark"])
+def test_shading_and_the_summary_in_either_theme(qtbot, theme):
+    """p 0.3 and 0.6 get clearly different shades; the summary line stays readable after a
+    theme switch (it kept the light theme's grey on the dark window)."""
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    from studio.widgets import contrast_ratio, probability_tint
+    from studio_prompts.qt.token_view import TokenView, shade
+
+    view = TokenView()
+    qtbot.addWidget(view)
+    view.show()
+    view.record = _long_record(context=None)
+    view._show_record()  # in the light theme
+    with themed(theme):
+        assert contrast_ratio(shade(0.3), shade(0.6)) >= 1.25  # the Tokens tab's shading: the theme's scale
+        assert shade(0.3) == probability_tint(0.3)
+        window = QApplication.palette().color(QPalette.ColorRole.Window)  # what the label is drawn on
+        colour = view.message.palette().color(QPalette.ColorRole.WindowText)
+        assert "mean p" in view.message.text() and contrast_ratio(colour, window) >= 4.5
+        assert not low_contrast(view), [str(p) for p in low_contrast(view)]

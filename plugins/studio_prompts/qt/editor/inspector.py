@@ -129,8 +129,15 @@ class Inspector(QWidget):
         form.addRow("model", self.model)
         form.addRow("temperature", self.temperature)
         form.addRow("max tokens", self.max_tokens)
-        form.addRow("token probabilities (top-k)", self.top_logprobs)
-        form.addRow("intervention (local models)", intervention_row)
+        # short labels: the form's column is narrow at 1366×768 ("token probabilities (top-" was cut);
+        # the long words are in the tooltips, and a label still too wide wraps
+        logprobs_label = QLabel("logprobs (top-k)", objectName="top_logprobs_label", wordWrap=True)
+        logprobs_label.setToolTip(
+            "Token probabilities: for each reply token, its probability and the k likeliest "
+            "alternatives (0: off). " + self.top_logprobs.toolTip()
+        )
+        form.addRow(logprobs_label, self.top_logprobs)
+        form.addRow(QLabel("intervention (local models)", wordWrap=True), intervention_row)
         form.addRow("all parameters (JSON)", self.params)
         # the rows scroll when the panel is short, instead of being drawn over each other;
         # Apply stays in view below them
