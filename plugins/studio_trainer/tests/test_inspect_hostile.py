@@ -122,6 +122,7 @@ def test_a_hostile_saved_inspection_in_the_inspector(make_window, qtbot, saved, 
         os.mkfifo(fifo)
         meta = json.loads((folder / "inspection.json").read_text())
         meta["code_locations"]["0:attn"][0] = str(fifo)
+        meta["code_locations"]["1:attn"] = ["/etc/passwd", 1, "<img src='x'>"]  # a file that is no source
         (folder / "inspection.json").write_text(json.dumps(meta))
     window = make_window(("trainer", trainer_hooks))
     assert window.open_path(folder)
@@ -131,6 +132,10 @@ def test_a_hostile_saved_inspection_in_the_inspector(make_window, qtbot, saved, 
         assert "</code> 1.000" in panel.tokens.detail_html(t)
     panel.show_code(0, "attn")
     assert "not a regular file" in panel.code.where.text() or not hasattr(os, "mkfifo")
+    if hasattr(os, "mkfifo"):
+        panel.show_code(1, "attn")  # not shown, and its name is text, not markup
+        where = panel.code.where.text()
+        assert "not a Python source file" in where and "&lt;img" in where and not panel.code.source.toPlainText()
 
 
 def test_the_open_hook_passes_over_json_nested_too_deep(tmp_path):

@@ -4,10 +4,12 @@ layer, layer 0's attention type is shown (an empty tab told a newcomer nothing).
 
 from __future__ import annotations
 
+import html
 import stat
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor, QTextFormat
 from PySide6.QtWidgets import QLabel, QPlainTextEdit, QTextEdit, QVBoxLayout, QWidget
 
@@ -26,6 +28,7 @@ class CodeView(View):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.where = QLabel("Show code (in Attention or Attribution) opens a layer's source here.", wordWrap=True)
+        self.where.setTextFormat(Qt.TextFormat.RichText)  # always markup: every name in it is escaped
         self.where.setObjectName("trainer:inspector-code-where")
         layout.addWidget(self.where)
         self.source = QPlainTextEdit(readOnly=True, objectName="trainer:inspector-code")
@@ -46,7 +49,7 @@ class CodeView(View):
         try:
             file, line, name = self.inspection.code_location(0, "attn")
         except Exception as exc:  # a type without a source file, an inspection saved without it
-            self.where.setText(f"⚠ {exc}")
+            self.where.setText(html.escape(f"⚠ {exc}"))
             return
         self.show_location(file, line, name, note=" · layer 0 (Show code in Attention or Attribution picks another)")
 
@@ -60,16 +63,18 @@ class CodeView(View):
         self.location, self.note = (file, line, name), note
         path = Path(file)
         try:
+            if path.suffix != ".py":  # a saved inspection names the file: only Python sources are shown
+                raise OSError("not a Python source file")
             if not stat.S_ISREG(path.stat().st_mode):  # a saved inspection's path to a FIFO or /dev/zero
                 raise OSError("not a regular file")
             if path.stat().st_size > MAX_SOURCE:
                 raise OSError("the file is too large to show")
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError as exc:
-            self.where.setText(f"⚠ cannot read the source of {name}: {exc}")
+            self.where.setText(html.escape(f"⚠ cannot read the source of {name}: {exc}"))
             self.source.clear()
             return
-        self.where.setText(f"<b>{name}</b> · {file}:{line}{note}")
+        self.where.setText(f"<b>{html.escape(name)}</b> · {html.escape(file)}:{line}{note}")  # names from files
         self.source.setPlainText(text)
         block = self.source.document().findBlockByNumber(max(0, line - 1))
         cursor = QTextCursor(block)
