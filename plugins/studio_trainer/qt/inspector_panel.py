@@ -36,7 +36,7 @@ from .inspector.common import View
 from .inspector.intervene_view import InterveneView
 from .inspector.lens_view import LensView
 from .inspector.runner import Runner
-from .inspector.tasks import json_safe, load_inspection, model_ref, run_inspection
+from .inspector.tasks import json_safe, load_inspection, model_ref, run_inspection, shown_model
 from .inspector.tokens_view import TokensView
 
 TAB_TIPS = {
@@ -48,6 +48,8 @@ TAB_TIPS = {
     "Code": "The source of a layer's attention or block type",
     "Intervene": "Ablate a head or a layer, or patch the residual stream, and see the change",
 }
+#: a restored panel has its model and text but no inspection (not re-run unasked: it may be seconds of work)
+RESTORED_HINT = "Press Inspect (Ctrl+Return) to inspect this text again."
 
 
 class InspectorPanel(QWidget, Panel):
@@ -56,6 +58,9 @@ class InspectorPanel(QWidget, Panel):
         self.ctx = ctx
         self.inspection: Any = None
         self.position = 0
+        self._restored: dict[str, Any] = {}  # the chosen head, the Intervene settings: applied to the next inspection
+        self._checking = False  # the running inspection has a record to check against
+        self._from_generation = False  # ... or is a generation's prompt + output, with none
         self.runner = Runner(self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -153,6 +158,7 @@ class InspectorPanel(QWidget, Panel):
         entry of other panels (Generate). ``reply_start`` (a token index) or ``prompt`` (the
         text before the reply) marks where the reply begins; ``record``: a TokenRecord whose
         logprobs are checked against the recomputed ones."""
+        model = shown_model(model, self.ctx.folders)  # "studio/<a run's folder>" → the run id
         if self.model.value() != model:
             self.model.set_value(model)
         if self.text.toPlainText() != text:
@@ -167,6 +173,7 @@ class InspectorPanel(QWidget, Panel):
         self.model.remember()
         self._save_settings()
         top_k, folders = self.top_k.value(), self.ctx.folders
+        self._checking, self._from_generation = record is not None, record is None and prompt is not None
         self._set_busy(True)
         self.say(f"Inspecting {len(text)} characters with {ref}…{note}")
         self.runner.submit(
@@ -195,7 +202,12 @@ class InspectorPanel(QWidget, Panel):
         summary = (
             f"{len(inspection.tokens)} tokens · {inspection.n_layer} layers × {inspection.n_head or '?'} heads{missing}"
         )
-        if verdict is None:
+        window = getattr(inspection, "window_note", lambda: "")()
+        if window:  # longer than the context: the last window (the one generation saw last)
+            summary = f"{window} · {summary}"
+        if verdict is None and self._from_generation:
+            self.say(f"no record to check against (the generation kept no log-probabilities) · {summary}")
+        elif verdict is None:
             self.say(summary)
         else:
             match, message = verdict
@@ -209,7 +221,34 @@ class InspectorPanel(QWidget, Panel):
             view.set_inspection(inspection)
             view.position = self.position
         self._update_actions()
+        self._apply_restored(inspection)
         self.current_view().refresh()
+
+    def _apply_restored(self, inspection: Any) -> None:
+        """The head and Intervene settings of the last session, on the first inspection after it."""
+        state, self._restored = self._restored, {}
+        layers, heads = int(getattr(inspection, "n_layer", 0)), int(getattr(inspection, "n_head", 0) or 0)
+        intervene = state.get("intervene")
+        if isinstance(intervene, dict):
+            kind, layer, head = (intervene.get(k) for k in ("kind", "layer", "head"))
+            if type(kind) is int and 0 <= kind < self.intervene.kind.count():
+                self.intervene.kind.setCurrentIndex(kind)
+            if type(layer) is int and 0 <= layer <= layers:
+                self.intervene.layer.setMaximum(max(self.intervene.layer.maximum(), layers))
+                self.intervene.layer.setValue(layer)
+            if type(head) is int and 0 <= head < heads:
+                self.intervene.head.setMaximum(max(self.intervene.head.maximum(), heads - 1))
+                self.intervene.head.setValue(head)
+        chosen = state.get("head")
+        if (
+            isinstance(chosen, list)
+            and len(chosen) == 2
+            and all(type(v) is int for v in chosen)
+            and 0 <= chosen[0] < layers
+            and 0 <= chosen[1] < heads
+            and getattr(inspection, "attention_available", False)
+        ):
+            self.attention.open_head(chosen[0], chosen[1])
 
     def set_position(self, position: int) -> None:
         """The position the views look at (a token clicked, a query row pinned, a lens column)."""
@@ -337,6 +376,12 @@ class InspectorPanel(QWidget, Panel):
             "text": self.text.toPlainText()[:20_000],
             "top_k": self.top_k.value(),
             "view": self.current_view().title,
+            "head": list(self.attention.head) if self.attention.head else None,
+            "intervene": {
+                "kind": self.intervene.kind.currentIndex(),
+                "layer": self.intervene.layer.value(),
+                "head": self.intervene.head.value(),
+            },
         }
 
     def restore_state(self, state: dict[str, Any]) -> None:
@@ -349,6 +394,13 @@ class InspectorPanel(QWidget, Panel):
         titles = [view.title for view in self.views]
         if state.get("view") in titles:
             self.tabs.setCurrentIndex(titles.index(state["view"]))
+        self._restored = {k: state[k] for k in ("head", "intervene") if k in state}
+        if self.inspection is None and self.text.toPlainText() and self.model.value():
+            self.say(RESTORED_HINT, "muted")
+            for view in self.views:  # the views that have a status line say it where the eye is
+                status = getattr(view, "status", None)
+                if isinstance(status, QLabel):
+                    status.setText(RESTORED_HINT)
 
     def heightForWidth(self, width: int) -> int:  # noqa: N802 - Qt naming
         """The shell's scroll area asks this: the views' plots share whatever height there

@@ -243,9 +243,10 @@ def test_bad_input_is_one_error_line_and_state_is_kept(window, qtbot, checkpoint
     assert panel.inspection is None
 
     panel.top_k.setValue(4)
-    panel.inspect(str(checkpoint), "abcdefghij" * 3)  # 30 tokens; the context is 24
+    panel.inspect(str(checkpoint), "abcdefghij" * 3)  # 30 tokens; the context is 24: the last 24, said
     qtbot.waitUntil(lambda: not panel.runner.busy("inspect"), timeout=10_000)
-    assert "context" in panel.banner.text() and panel.banner.text().startswith("⚠"), panel.banner.text()
+    assert panel.banner.text().startswith("the text is 30 tokens; the model's context is 24: inspecting the last 24")
+    panel.inspection = None
 
     panel.inspect(str(checkpoint), "abc")  # cancelled: the pass ends on its thread and is dropped
     assert panel.cancel_button.isVisible() and not panel.inspect_button.isEnabled()
@@ -286,6 +287,7 @@ def test_the_views_say_what_they_show(window, qtbot, checkpoint):
     filled, a patch's Save greyed out with its reason, and a theme switch redrawn."""
     from PySide6.QtGui import QTextDocument
 
+    from studio.widgets import probability_tint
     from studio_trainer.qt.inspector.common import SHADES, shade_colours, shade_of
 
     panel = window.show_panel("trainer:inspector")
@@ -358,19 +360,21 @@ def test_the_views_say_what_they_show(window, qtbot, checkpoint):
     panel.intervene.kind.setCurrentIndex(0)
     assert panel.intervene.save_button.isEnabled() and "steering" not in panel.intervene.status.text()
 
-    # the shading: 0.6 and 0.3 fall in different levels, each level its own colour; the first
-    # token (unshaded) is redrawn in the new theme's text colour after a switch
-    assert shade_of(0.6) != shade_of(0.3) and shade_of(float("nan")) == -1
+    # the shading: the Traces view's scale; 0.6 and 0.3 clearly apart; the first token
+    # (unshaded) is redrawn in the new theme's text colour after a switch
+    assert shade_of(float("nan")) == -1 and shade_of(1.0) == 0 and shade_of(0.0) == SHADES - 1
     panel.tabs.setCurrentWidget(panel.tokens)
     for theme in ("light", "dark"):
         with themed(theme):
-            colours = [c.name() for c in shade_colours()]
-            assert len(set(colours)) == SHADES, colours
-            assert all(c in panel.tokens.legend.text() for c in colours)  # the legend: each level, redrawn
-            legend = QTextDocument()
-            legend.setHtml(panel.tokens.legend.text())
-            assert legend.toPlainText().count("≥") == SHADES - 1 and "<0.03" in legend.toPlainText()
+            colours = shade_colours()
+            assert colours[shade_of(0.3)] == probability_tint(0.3) and colours[shade_of(0.6)] == probability_tint(0.6)
+            apart = sum(abs(a - b) for a, b in zip(colours[shade_of(0.3)].getRgb(), colours[shade_of(0.6)].getRgb()))
+            assert apart >= 40, (theme, apart)
             problems = low_contrast(panel.tokens)  # not drawn again by hand: the switch redraws
             assert not problems, (theme, [str(p) for p in problems])
             first = [p for p in coloured_text(panel.tokens.text) if p.text.startswith(PROMPT[0])]
             assert first and all(p.ratio >= 4.5 for p in first), [str(p) for p in first]
+            legend = QTextDocument()  # the legend: swatches of the theme's scale
+            legend.setHtml(panel.tokens.legend.text())
+            assert legend.toPlainText().split()[-3:] == ["0.4", "0.2", "0"]
+            assert colours[shade_of(0.6)].name() in panel.tokens.legend.text()
