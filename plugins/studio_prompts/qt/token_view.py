@@ -182,19 +182,19 @@ class TokenView(QWidget):
         self.detail = QTextBrowser(objectName="token_detail")
         # the top-k table: room for DETAIL_ROWS alternatives (header, summary and rows) on a small screen
         line = self.detail.fontMetrics().lineSpacing()
-        self.detail.setMinimumHeight((line + 5) * (DETAIL_ROWS + 1) + 2 * line + 28)
+        self._detail_height = (line + 5) * (DETAIL_ROWS + 1) + 2 * line + 28
         self.text.setMinimumHeight(3 * line)
         self.copy = QPushButton("Copy as JSON", objectName="copy_tokens")
         self.copy.clicked.connect(self.copy_json)
         self.inspect = QPushButton("Inspect…", objectName="inspect_tokens")
         self.inspect.setToolTip("Open this call in the Inspector: one forward pass over prompt and reply")
         self.inspect.clicked.connect(self.open_inspector)
-        split = QSplitter(Qt.Orientation.Vertical)
+        self.split = split = QSplitter(Qt.Orientation.Vertical)
         split.addWidget(self.text)
         split.addWidget(self.detail)
         split.setStretchFactor(0, 3)
         split.setStretchFactor(1, 2)
-        split.setSizes([300, self.detail.minimumHeight()])
+        self._arrange(wide=False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.copy)
         buttons.addWidget(self.inspect)
@@ -205,6 +205,28 @@ class TokenView(QWidget):
         layout.addWidget(split, 1)
         layout.addLayout(buttons)
         self.show_span(None, None)
+
+    # ---- layout
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        """A wide, low tab (Traces on a 1366×768 screen) puts the detail beside the tokens,
+        a tall one below them: either way ~8 alternatives show and the tokens keep room."""
+        super().resizeEvent(event)
+        wide = self.width() >= 1.5 * self.height()
+        if wide != (self.split.orientation() == Qt.Orientation.Horizontal):
+            self._arrange(wide)
+
+    def _arrange(self, wide: bool) -> None:
+        if wide:
+            self.split.setOrientation(Qt.Orientation.Horizontal)
+            self.detail.setMinimumHeight(0)
+            self.detail.setMinimumWidth(240)
+            self.split.setSizes([max(1, self.width() * 11 // 20), max(240, self.width() * 9 // 20)])
+        else:
+            self.split.setOrientation(Qt.Orientation.Vertical)
+            self.detail.setMinimumWidth(0)
+            self.detail.setMinimumHeight(self._detail_height)
+            self.split.setSizes([max(300, self.height() - self._detail_height), self._detail_height])
 
     # ---- the span
 

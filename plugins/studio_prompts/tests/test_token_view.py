@@ -282,6 +282,8 @@ def test_tooltip_by_the_token_context_window_and_the_top_k_rows(qtbot):
     assert not cursor.isNull()
     row = view.detail.cursorRect(cursor)
     assert row.bottom() <= view.detail.viewport().height(), (row, view.detail.viewport().height())
+    line = view.text.fontMetrics().lineSpacing()
+    assert view.text.viewport().height() >= 8 * line  # and the tokens keep their room
     # a model that saw the whole prompt: nothing dimmed, nothing said
     view.record = _long_record(context=64)
     view._show_record()
