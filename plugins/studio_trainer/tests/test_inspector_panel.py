@@ -368,7 +368,10 @@ def test_the_views_say_what_they_show(window, qtbot, checkpoint):
         with themed(theme):
             colours = shade_colours()
             assert colours[shade_of(0.3)] == probability_tint(0.3) and colours[shade_of(0.6)] == probability_tint(0.6)
-            apart = sum(abs(a - b) for a, b in zip(colours[shade_of(0.3)].getRgb(), colours[shade_of(0.6)].getRgb()))
+            apart = sum(
+                abs(a - b)
+                for a, b in zip(colours[shade_of(0.3)].getRgb(), colours[shade_of(0.6)].getRgb(), strict=True)
+            )
             assert apart >= 40, (theme, apart)
             problems = low_contrast(panel.tokens)  # not drawn again by hand: the switch redraws
             assert not problems, (theme, [str(p) for p in problems])

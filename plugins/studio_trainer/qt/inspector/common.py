@@ -13,12 +13,10 @@ from PySide6.QtCore import QEvent, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFontMetrics, QPalette
 from PySide6.QtWidgets import QApplication, QGraphicsItem, QGraphicsRectItem, QWidget
 
-from studio.widgets import tint
+from studio.widgets import probability_tint
 
 MAX_PIXELS = 1024  # a map is max-pooled to at most this many pixels a side before it is drawn
-SHADE_LIMITS = (0.8, 0.5, 0.25, 0.1, 0.03)  # a token's shade level: the first limit its probability reaches
-SHADES = len(SHADE_LIMITS) + 1  # levels of the token shading: 0.6 and 0.3 fall in different ones
-SHADE_HUE = "chosen"  # the Traces view's hue for token probabilities (both views look alike)
+SHADES = 21  # levels of the token shading: probability in steps of 0.05 (runs of one level are one span)
 
 
 def shown(token: str) -> str:
@@ -70,26 +68,18 @@ def maxpool(a: np.ndarray, limit: int = MAX_PIXELS) -> tuple[np.ndarray, int]:
 
 
 def shade_colours() -> list[QColor]:
-    """Token backgrounds from likely (faint) to unlikely (strong): the Traces view's hue,
-    spread evenly from the palette's base to the strongest tint under which the palette's
-    text keeps 4.5:1 (in the dark theme that is a deep orange, not a glaring yellow), so
-    neighbouring levels differ as much as the theme allows."""
-    palette = QApplication.palette()
-    base = palette.color(QPalette.ColorRole.Base)
-    strongest = tint(SHADE_HUE, 0.7)  # the light theme's full orange would glare
-    return [_mix(base, strongest, 0.15 + 0.85 * i / (SHADES - 1)) for i in range(SHADES)]
-
-
-def _mix(a: QColor, b: QColor, t: float) -> QColor:
-    return QColor(*(round(x + (y - x) * t) for x, y in zip(a.getRgb()[:3], b.getRgb()[:3], strict=True)))
+    """Token backgrounds of the ``SHADES`` levels, likely (level 0, barely tinted) to unlikely:
+    the Traces view's scale (``probability_tint``), so both views look alike and stay
+    readable in either theme."""
+    return [probability_tint(1.0 - i / (SHADES - 1)) for i in range(SHADES)]
 
 
 def shade_of(p: float) -> int:
-    """The shade level of a probability (``SHADE_LIMITS``): the less likely, the stronger;
-    -1 (no shade) for a token nothing predicts (the first)."""
+    """The shade level of a probability: the less likely, the stronger; -1 (no shade) for a
+    token nothing predicts (the first)."""
     if not math.isfinite(p):
         return -1
-    return next((i for i, limit in enumerate(SHADE_LIMITS) if p >= limit), SHADES - 1)
+    return round((1.0 - min(1.0, max(0.0, p))) * (SHADES - 1))
 
 
 def plot_background() -> QColor:

@@ -1,5 +1,5 @@
 """Tokens view: the text as tokens shaded by how unlikely the model found each one (the
-Traces view's theme tint, in a few distinct levels); click a token to choose the position
+Traces view's scale, ``probability_tint``); click a token to choose the position
 the other views look at, hover one to see its alternatives."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from PySide6.QtWidgets import QLabel, QTextBrowser, QTextEdit, QVBoxLayout, QWid
 
 from studio.widgets import set_tone, text_colour, tint, tone
 
-from .common import SHADE_LIMITS, View, id_text, listed, prob_text, shade_colours, shade_of, token_html
+from .common import View, id_text, listed, prob_text, shade_colours, shade_of, token_html
 
 REPLY_MARK = "▶"
 
@@ -190,11 +190,12 @@ class TokensView(View):
         }
 
 
+LEGEND = (1.0, 0.8, 0.6, 0.4, 0.2, 0.0)  # the probabilities the legend shows a swatch of
+
+
 def legend_html(fg: str, colours: list[str]) -> str:
-    """The shade levels as swatches with their probabilities, likely to unlikely."""
-    limits = [f"≥{limit:g}" for limit in SHADE_LIMITS] + [f"<{SHADE_LIMITS[-1]:g}"]
+    """Swatches of the shading at a few probabilities, likely to unlikely."""
     swatches = "".join(
-        f'<span style="color:{fg};background:{colour}">&nbsp;{html.escape(text)}&nbsp;</span>'
-        for colour, text in zip(colours, limits, strict=True)
+        f'<span style="color:{fg};background:{colours[shade_of(p)]}">&nbsp;{p:g}&nbsp;</span>' for p in LEGEND
     )
     return f"probability of each token: {swatches}"
