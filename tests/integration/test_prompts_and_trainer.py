@@ -37,5 +37,9 @@ def test_studio_checkpoint_answers_a_predictor(make_studio, run_job, tmp_path):
     record = TokenRecord.load(tmp_path / second["token_record"])
     assert "".join(record.reply_tokens) == second["reply"] and len(record) == second["tokens"]["completion"]
     assert record.prompt_tokens and record.prompt_ids and "how?" in record.prompt
+    # the model as the call named it (the provider's resolved folder beside it), and its context:
+    # the prompt is longer than the tiny model's 16 tokens, so it saw only the last 16
+    assert record.model == lm.model and record.resolved_model.startswith("studio/")
+    assert record.context == 16 and record.seen_from() == len(record.prompt_tokens) - 16 > 0
     assert record.entropy is not None and len(record.entropy) == len(record)
     assert len({len(top) for top in record.top_tokens}) == 1 and len(record.top_tokens[0]) >= 5  # top-k, k fixed
