@@ -169,7 +169,14 @@ def test_a_saved_model_name_is_never_markup(make_window, qtbot, saved, tmp_path)
 
     window = make_window(("trainer", trainer_hooks))
     panel = window.show_panel("trainer:inspector")
-    panel.open_path(_damaged(saved, tmp_path, {"model": "<img src='/etc/passwd'><b>x</b>"}))
+    reasons = ["attention maps: <img src='x'>", "attribution: <b>y</b>"]
+    meta = {"model": "<img src='/etc/passwd'><b>x</b>", "unavailable": reasons}
+    panel.open_path(_damaged(saved, tmp_path, {**meta, "attention_available": False, "attribution": False}))
     qtbot.waitUntil(lambda: panel.inspection is not None, timeout=10_000)
-    assert "<img src=" in panel.banner.text()
-    assert panel.banner.textFormat() == panel.banner.textFormat().PlainText  # shown as typed, not rendered
+    plain = panel.banner.textFormat().PlainText
+    assert "<img src=" in panel.banner.text() and panel.banner.textFormat() == plain  # shown as typed
+    for view in (panel.attention, panel.attribution):
+        panel.tabs.setCurrentWidget(view)
+        view.refresh()
+    assert "<img src='x'>" in panel.attention.status.text() and panel.attention.status.textFormat() == plain
+    assert "&lt;b&gt;y&lt;/b&gt;" in panel.attribution.summary.text()

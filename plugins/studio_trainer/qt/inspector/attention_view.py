@@ -79,6 +79,7 @@ class AttentionView(View):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.status = QLabel(wordWrap=True, objectName="trainer:inspector-attention-status")
+        self.status.setTextFormat(Qt.TextFormat.PlainText)  # it says a saved inspection's reasons: never markup
         layout.addWidget(self.status)
         self.stack = QStackedWidget()
         layout.addWidget(self.stack, 1)

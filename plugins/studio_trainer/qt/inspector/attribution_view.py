@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout, QWidget
 
 from studio.widgets import tone
@@ -29,6 +30,7 @@ class AttributionView(View):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         self.summary = QLabel(wordWrap=True, objectName="trainer:inspector-attribution-summary")
+        self.summary.setTextFormat(Qt.TextFormat.RichText)  # <code> tokens; a saved inspection's text escaped
         layout.addWidget(self.summary)
         self.bars = Plot("trainer:inspector-attribution-bars")
         self.bars.setMinimumHeight(90)
@@ -89,7 +91,7 @@ class AttributionView(View):
         insp = self.inspection
         if not insp.attribution:
             reasons = "; ".join(u for u in getattr(insp, "unavailable", []) if "attribution" in u)
-            self.summary.setText(f"No attribution for this inspection{': ' + reasons if reasons else ''}.")
+            self.summary.setText(html.escape(f"No attribution for this inspection{': ' + reasons if reasons else ''}."))
             self.bars.clear()
             self.heads.hide()
             self.scale_note.clear()
