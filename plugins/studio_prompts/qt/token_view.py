@@ -175,6 +175,7 @@ class TokenView(QWidget):
         self._run_dir: Path | None = None
         self._loaded_for: tuple[str, str] | None = None
         self.message = QLabel(objectName="token_message", wordWrap=True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)  # notes and paths come from a trace file: never markup
         self.text = QTextBrowser(objectName="token_text", openLinks=False)
         self.text.anchorClicked.connect(self._clicked)
         # hovering shows the token's tooltip: plain text, just under the token (``token_tip``)

@@ -86,3 +86,16 @@ def test_a_providers_impossible_token_numbers_are_a_note(tmp_path):
         completion = to_completion(reply, "studio/x", 0.1, 1)
         fields = token_fields("s1", completion, [], {}, tmp_path / "tensors", local=True)
         assert fields["token_note"].startswith("token data not saved"), (studio_tokens, fields)
+
+
+def test_a_trace_files_note_is_never_markup(qtbot, tmp_path):
+    from studio_prompts.qt.token_view import TokenView
+
+    view = TokenView()
+    qtbot.addWidget(view)
+    view.show_span(
+        {"kind": "llm", "id": "s", "model": "openai/x", "token_note": "<img src='/etc/x'><b>n</b>"}, tmp_path
+    )
+    view.load()
+    assert "<img src='/etc/x'>" in view.message.text()
+    assert view.message.textFormat() == view.message.textFormat().PlainText  # shown as typed, not rendered
