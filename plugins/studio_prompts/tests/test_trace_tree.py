@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-import time
 from typing import Any
 
 from studio_prompts.trace_tree import ROOT, Listener, SpanTree
@@ -108,10 +107,10 @@ def test_totals_node_links_and_walk():
     assert list(tree.walk())[:4] == ["w", "n0", "p0", "l00"]
 
 
-def test_ten_thousand_spans_build_fast():
+def test_ten_thousand_spans_build_one_tree():
+    """How fast is benchmarks/inspect_traces.py's to measure (no timed unit tests)."""
     records = spans(n_nodes=2000, calls=3)  # 1 + 2000 * 5 = 10,001 spans
-    t0 = time.perf_counter()
     tree = SpanTree()
     tree.add_many(records)
-    assert len(tree) == 10_001 and time.perf_counter() - t0 < 1.0
+    assert len(tree) == 10_001
     assert tree.children(ROOT) == ["w"]
