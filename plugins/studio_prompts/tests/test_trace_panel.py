@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import time
 
 import pytest
 
@@ -122,22 +121,18 @@ def test_open_a_past_run_and_compare(window, tmp_path):
         panel.open_path(empty)
 
 
-def test_ten_thousand_spans_load_in_the_model_under_a_second(qtbot):
+def test_ten_thousand_spans_load_in_the_model_at_once_and_live(qtbot):
+    """The same tree whether loaded at once or live, span by span, in end order (children
+    first). How fast is benchmarks/inspect_traces.py's to measure (no timed unit tests)."""
     from studio_prompts.qt.trace_model import SpanTreeModel
 
     records = synthetic_spans(n_nodes=2000, calls=3)
     model = SpanTreeModel()
-    t0 = time.perf_counter()
     model.load(records)
-    root = model.index(0, 0)
-    assert model.rowCount(root) == 2000
-    elapsed = time.perf_counter() - t0
-    assert elapsed < 1.0, elapsed
-    # and live, span by span, in end order (children first), still well under a second
+    assert model.rowCount(model.index(0, 0)) == 2000
     live = SpanTreeModel()
-    t0 = time.perf_counter()
     live.add_spans(records)
-    assert live.rowCount(live.index(0, 0)) == 2000 and time.perf_counter() - t0 < 2.0
+    assert live.rowCount(live.index(0, 0)) == 2000
 
 
 def test_a_whitespace_only_or_empty_reply_is_shown_not_blank():
