@@ -379,6 +379,8 @@ def _wrong_shapes(insp: Inspection) -> str:
     T, L = insp.T, insp.n_layer
     if L < 0 or (insp.n_head is not None and insp.n_head < 1):
         return f"{L} layers, {insp.n_head} heads"
+    if insp.window_start < 0 or (insp.full_length is not None and insp.full_length != insp.window_start + T):
+        return f"a window at token {insp.window_start} of {insp.full_length} does not hold its {T} tokens"
     k = insp.top_ids.shape[1] if insp.top_ids.ndim == 2 else -1
     expected: dict[str, tuple[Any, tuple[int, ...]]] = {
         "entropy": (insp.entropy, (T,)),

@@ -294,7 +294,9 @@ class InspectorPanel(QWidget, Panel):
         self.model.set_value(str(inspection.model))
         self.text.setPlainText("".join(inspection.tokens))
         self.show_inspection(inspection)
-        self.say(f"Opened a saved inspection: {len(inspection.tokens)} tokens of {inspection.model}")
+        window = getattr(inspection, "window_note", lambda: "")()
+        shown = f" ({window})" if window else ""
+        self.say(f"Opened a saved inspection: {len(inspection.tokens)} tokens of {inspection.model}{shown}")
 
     def open_record(self, path: Path) -> None:
         """Inspect a recorded call's prompt + reply with its model, and check its logprobs."""

@@ -280,6 +280,10 @@ def test_a_call_longer_than_the_context_is_inspected_over_its_last_window(tmp_pa
     assert loaded.window_start == 14 and loaded.window_note() == inspection.window_note()
     ok, message = loaded.check_record(record)
     assert not ok and "none of the 10 reply tokens" in message
+    meta = json.loads((tmp_path / "saved" / "inspection.json").read_text())
+    (tmp_path / "saved" / "inspection.json").write_text(json.dumps({**meta, "window_start": -3}))
+    with pytest.raises(InspectError, match="corrupt: a window at token -3 of 30"):
+        Inspection.load(tmp_path / "saved")
     with pytest.raises(InspectError, match=r"the text is 36 tokens; .*context is 16 tokens: shorten it.*--last"):
         inspect_text(folder, TEXT)
     tail = inspect_text(folder, TEXT, last=True)

@@ -35,7 +35,7 @@ def provider_record(model: str, prompt: str, folder, max_tokens: int = 12):
     return record, record.save(folder, "span-1")
 
 
-def test_a_call_longer_than_the_context_is_inspected_over_its_last_window(window, qtbot, checkpoint):  # noqa: F811
+def test_a_call_longer_than_the_context_is_inspected_over_its_last_window(window, qtbot, checkpoint, tmp_path):  # noqa: F811
     panel = window.show_panel("trainer:inspector")
     runs = panel.ctx.folders.runs
     best = runs / "run-long" / "checkpoints" / "best"
@@ -51,6 +51,9 @@ def test_a_call_longer_than_the_context_is_inspected_over_its_last_window(window
     assert text.startswith("✓") and f"over {len(record)} tokens" in text and len(record) >= 4, text
     assert f"the text is {total} tokens; the model's context is 24: inspecting the last 24" in text, text
     assert panel.model.value() == "run-long"  # not studio//…/checkpoints/best
+    panel.open_path(panel.save_to(tmp_path / "saved"))  # a saved window says it is one
+    qtbot.waitUntil(lambda: panel.banner.text().startswith("Opened"), timeout=10_000)
+    assert f"(the text is {total} tokens; the model's context is 24: inspecting the last 24)" in panel.banner.text()
 
 
 def test_generate_then_inspect_says_there_is_no_record(window, qtbot, checkpoint):  # noqa: F811
