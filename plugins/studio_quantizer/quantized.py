@@ -22,12 +22,13 @@ import contextlib
 import json
 import math
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from studio.api import StudioFileError, looks_like_pickle, write_json
+from studio.api import StudioFileError, looks_like_pickle, read_json, write_json
 
 from .affine import QuantizedTensor, error_stats, quantize_tensor
 from .packing import pack, unpack
@@ -225,11 +226,11 @@ def load_codes(folder: Path) -> tuple[dict[str, QuantizedTensor], dict[str, torc
     from safetensors.torch import load_file
 
     folder = Path(folder)
-    try:
-        manifest = json.loads((folder / "quantization.json").read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise QuantizeError(f"{folder}: no quantization.json (not a quantized checkpoint)") from None
-    except (ValueError, OSError) as exc:
+    if not (folder / "quantization.json").exists():
+        raise QuantizeError(f"{folder}: no quantization.json (not a quantized checkpoint)")
+    try:  # read_json: a FIFO or /dev/zero in its place is refused, not read forever
+        manifest = read_json(folder / "quantization.json")
+    except StudioFileError as exc:
         raise QuantizeError(f"{folder}/quantization.json: unreadable ({exc})") from None
     if (
         not isinstance(manifest, dict)
@@ -240,6 +241,8 @@ def load_codes(folder: Path) -> tuple[dict[str, QuantizedTensor], dict[str, torc
     ):  # a list, null or a manifest without its tensors table is no manifest
         raise QuantizeError(f"{folder}: quantization.json is not a version-{VERSION} {FORMAT} manifest")
     try:
+        if not stat.S_ISREG((folder / "quantized.safetensors").stat().st_mode):
+            raise OSError("not a regular file")
         tensors = load_file(str(folder / "quantized.safetensors"))
     except (SafetensorError, OSError, ValueError) as exc:
         raise QuantizeError(f"{folder}/quantized.safetensors: unreadable ({exc})") from None

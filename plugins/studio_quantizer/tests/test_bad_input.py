@@ -126,3 +126,25 @@ def test_a_manifest_of_the_wrong_shape_is_refused(checkpoint, tmp_path, capsys):
         (quantized / "quantization.json").write_text(json.dumps(data))
         err = refused(capsys, quantized, "--dequantize", "--out", tmp_path / name.replace(" ", "-"))
         assert fragment in err, (name, err)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "mkfifo"), reason="FIFOs are POSIX")
+def test_a_fifo_or_device_in_a_quantized_folder_is_refused(checkpoint, tmp_path, capsys):
+    """A FIFO in the manifest's or the codes' place blocked the reader; /dev/zero read until
+    memory ran out."""
+    import os
+
+    quantized = tmp_path / "q"
+    assert main(["quantize", str(checkpoint), "--out", str(quantized)]) == 0
+    capsys.readouterr()
+    for name in ("quantization.json", "quantized.safetensors"):
+        saved = (quantized / name).read_bytes()
+        (quantized / name).unlink()
+        os.mkfifo(quantized / name)
+        assert "not a regular file" in refused(capsys, quantized, "--dequantize", "--out", tmp_path / "d")
+        (quantized / name).unlink()
+        (quantized / name).symlink_to("/dev/zero")
+        assert "not a regular file" in refused(capsys, quantized, "--dequantize", "--out", tmp_path / "d")
+        (quantized / name).unlink()
+        (quantized / name).write_bytes(saved)
+    assert not (tmp_path / "d").exists()
