@@ -42,4 +42,4 @@ def test_save_as_intervention_writes_a_program_file(window, qtbot, checkpoint, t
     (steer,) = load_program(tmp_path / "saved.json").items
     assert isinstance(steer, Steering) and steer.made_from["text_b"] == "sss rrr" and float(steer.vector.norm()) > 0
     view.kind.setCurrentIndex(2)  # a residual patch: tied to this text's positions
-    assert not view.save_button.isEnabled() and "cannot be carried" in view.save_button.toolTip()
+    assert not view.save_button.isEnabled() and "cannot be saved" in view.save_button.toolTip()
