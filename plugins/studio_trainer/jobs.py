@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from studio.api import JobContext
+from studio.api import JobContext, StudioFileError
 
 from .config import GenerateParams, MergeParams, TrainParams
 
@@ -21,9 +21,10 @@ def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
 
 def generate(params: GenerateParams, ctx: JobContext) -> dict:
     """Sample from a checkpoint; the text streams into the log and lands in a ``sample`` span."""
+    from .provider import token_record
     from .train.checkpoint import load_checkpoint, resolve_checkpoint
     from .train.device import pick_device
-    from .train.sampling import sample_text
+    from .train.sampling import sample_with_record
 
     device = pick_device(params.device)
     folder = resolve_checkpoint(params.checkpoint, ctx.folders, prefer="best")
@@ -42,7 +43,7 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
         ctx.check_cancelled()
 
     try:
-        text = sample_text(
+        sample = sample_with_record(
             model,
             tokenizer,
             params.prompt,
@@ -62,6 +63,14 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
                 "or use a device with more memory"
             ) from None
         raise
+    text = sample.text
+    sampling = {"temperature": params.temperature, "top_k": params.top_k, "seed": params.seed}
+    record_path = _save_record(
+        token_record(
+            f"studio/{params.checkpoint}", tokenizer, sample, context=model.config.block_size, sampling=sampling
+        ),
+        ctx,
+    )
     ctx.span(
         kind="sample",
         name=f"generate from {folder.name}",
@@ -70,6 +79,7 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
         duration=time.time() - started,
         inputs={"prompt": params.prompt, "checkpoint": str(folder)},
         outputs={"text": text},
+        token_record="tensors/generate.json" if record_path is not None else None,
         params={
             "temperature": params.temperature,
             "top_k": params.top_k,
@@ -78,7 +88,20 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
         },
     )
     ctx.log(params.prompt + text)
-    return {"checkpoint": str(folder), "text": text}
+    result = {"checkpoint": str(folder), "text": text}
+    if record_path is not None:
+        result["token_record"] = str(record_path)
+    return result
+
+
+def _save_record(record, ctx: JobContext) -> Path | None:
+    """The generation's tokens beside the run (``tensors/generate.json`` + ``.safetensors``);
+    a failed write is a warning, never a failed generation."""
+    try:
+        return record.save(ctx.run_dir / "tensors", "generate")
+    except (OSError, StudioFileError) as exc:
+        ctx.log(f"the generation's token data was not saved: {exc}", "warning")
+        return None
 
 
 def merge_lora(params: MergeParams, ctx: JobContext) -> dict:

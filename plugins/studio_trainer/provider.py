@@ -131,6 +131,28 @@ def complete(
     return response
 
 
+def token_record(model: str, tokenizer, sample, *, context: int | None = None, sampling: dict | None = None):
+    """A whole sample as a ``studio.api.TokenRecord`` (what the prompt engine makes of a
+    reply), for a generation that is not a model call: the generate job saves one beside
+    its run, so Generate → Inspect checks the recomputed log-probabilities against it."""
+    from studio.api import TokenRecord
+
+    names = _TokenNames(tokenizer)
+    steps = sample.steps
+    return TokenRecord.from_openai(
+        model,
+        tokenizer.decode(sample.prompt_ids),
+        sample.text,
+        openai_logprobs(steps, names),
+        prompt_tokens=[names(i) for i in sample.prompt_ids],
+        prompt_ids=list(sample.prompt_ids),
+        reply_ids=list(steps.ids),
+        entropy=list(steps.entropy),
+        context=context,
+        sampling=dict(sampling or {}),
+    )
+
+
 def _intervention(value: str | Path | None, net: Any, model: str) -> tuple[Any, dict[str, str] | None]:
     """The context that applies ``value``'s intervention file while generating (hooks,
     position-wise: the key/value cache still works), and the reply's field saying so."""

@@ -82,7 +82,8 @@ class GeneratePanel(QWidget, Panel):
         self.output = QPlainTextEdit(readOnly=True, objectName="trainer:output")
         self.output.setFont(QFont("monospace"))
         layout.addWidget(self.output, 1)
-        self.generated: tuple[str, str] | None = None  # (model, prompt) of the output shown
+        # (model, prompt, the run's token record) of the output shown
+        self.generated: tuple[str, str, Path | None] | None = None
         saved = ctx.settings().get("generate", {})
         self.checkpoint.setText(saved.get("checkpoint", ""))
         self.prompt.setPlainText(saved.get("prompt", ""))
@@ -123,14 +124,17 @@ class GeneratePanel(QWidget, Panel):
         """The prompt and its continuation (the generate job's result)."""
         if outcome.succeeded and isinstance(outcome.result, dict):
             self.output.setPlainText(prompt + str(outcome.result.get("text", "")))
-            self.generated = (self.checkpoint.value(), prompt)
+            record = outcome.result.get("token_record")
+            self.generated = (self.checkpoint.value(), prompt, Path(record) if isinstance(record, str) else None)
             self.inspect_button.setEnabled(True)
 
     def inspect(self) -> None:
         """The last generation (prompt + output) in the Inspector, its reply marked."""
         if self.generated is None:
             return
-        model, prompt = self.generated
+        model, prompt, record = self.generated
+        if record is not None and record.is_file() and self.ctx.open_path(record):
+            return  # the Inspector opens the run's token record: it checks the log-probabilities too
         inspector = self.ctx.show_panel("trainer:inspector")
         if inspector is not None and hasattr(inspector, "inspect"):
             inspector.inspect(model, self.output.toPlainText(), prompt=prompt)

@@ -71,6 +71,25 @@ def test_generate_then_inspect_says_there_is_no_record(window, qtbot, checkpoint
     assert inspection.window_start == 8 and inspection.reply_start == len(prompt) - 8
 
 
+def test_a_generate_job_saves_its_tokens_and_generate_then_inspect_checks_them(window, qtbot, checkpoint, job_context):  # noqa: F811
+    from studio_trainer.config import GenerateParams
+    from studio_trainer.jobs import generate as generate_job
+
+    ctx = job_context("gen")
+    params = GenerateParams(checkpoint=str(checkpoint), prompt="abc ", max_new_tokens=8, temperature=0.7, seed=3)
+    result = generate_job(params, ctx)
+    record = TokenRecord.load(result["token_record"])
+    assert record.reply == result["text"] and len(record) == len(record.reply_ids or []) > 0
+    assert ctx.of_kind("span")[-1].record["token_record"] == "tensors/generate.json"
+    generate = window.show_panel("trainer:generate")
+    generate.checkpoint.set_value(str(checkpoint))
+    generate._show("abc ", JobOutcome("gen", RunStatus.SUCCEEDED, ctx.run_dir, result=result))
+    generate.inspect_button.click()
+    panel = window.panels["trainer:inspector"]
+    inspected(qtbot, panel)
+    assert panel.banner.text().startswith("✓"), panel.banner.text()  # a sampled reply, scored as the model sees it
+
+
 def test_a_restored_panel_hints_and_brings_back_its_head_settings(window, qtbot, checkpoint):  # noqa: F811
     panel = window.show_panel("trainer:inspector")
     state = {
