@@ -12,7 +12,9 @@ that opening reads none). Then, offscreen, in a fresh Traces panel each time:
   panel's first paint (``repaint``); both with the number of token records read meanwhile
   (must be 0);
 * ``span``: opening one call's Tokens tab (a 512-token reply with the top 20 alternatives
-  per token): the record read, rendered and painted.
+  per token): the record read, rendered and painted;
+* ``span 10k``: the same for a 10,000-token reply (top 20), then clicks on tokens (each: the
+  detail and the token's mark changed, painted; the text is never rebuilt).
 
     QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/inspect_traces.py [--repeats 5]
 
@@ -40,6 +42,9 @@ sys.path.insert(0, str(ROOT / "plugins"))
 from studio.api import Folders, TokenRecord  # noqa: E402
 
 TARGET_OPEN_S = 1.0
+TARGET_LONG_SPAN_S = 0.3  # a 10,000-token record opened in the Tokens tab
+TARGET_CLICK_S = 0.03  # a click on one of its tokens
+LONG = 10_000
 
 
 def cpu_model() -> str:
@@ -148,6 +153,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         with_records = write_trace(run, nodes=3333, records=args.records)
         big = with_records[0]
         synthetic_record("openai/gpt-4o-mini", 512, 20).save(run / "tensors", big)
+        long_span = with_records[1]
+        synthetic_record("openai/gpt-4o-mini", LONG, 20).save(run / "tensors", long_span)
         n_spans = sum(1 for _ in (run / "events.jsonl").open())
         size = (run / "events.jsonl").stat().st_size
 
@@ -155,6 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         empty.mkdir()
         open_s, model_s, paint_s, past_s, span_s, reads_on_open = [], [], [], [], [], []
         open_cpu, past_cpu = [], []  # process CPU seconds: less swayed by other work on the machine
+        long_s, click_s = [], []
         for _ in range(args.repeats):
             # a past run of the workspace: read and painted when the panel is shown
             panel = TracePanel(Ctx(workspace))  # type: ignore[arg-type]
@@ -200,6 +208,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             view.tokens.repaint()
             span_s.append(time.perf_counter() - t3)
             assert view.tokens.record is not None and len(view.tokens.record) == 512, view.tokens.message.text()
+
+            # a 10,000-token call's Tokens tab, then clicks on its tokens
+            t3 = time.perf_counter()
+            view.select_span(long_span)
+            view.tokens.repaint()
+            long_s.append(time.perf_counter() - t3)
+            assert view.tokens.record is not None and len(view.tokens.record) == LONG, view.tokens.message.text()
+            for i in (7, 2500, 5000, LONG - 1, 123):
+                t3 = time.perf_counter()
+                view.tokens.select_token(i)
+                view.tokens.repaint()
+                click_s.append(time.perf_counter() - t3)
+                assert view.tokens.selected == i
             panel.close()
             panel.deleteLater()
             app.processEvents()
@@ -223,6 +244,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "span_token_view_s_median": round(statistics.median(span_s), 4),
         "span_token_view_tokens": 512,
         "span_token_view_top_k": 20,
+        "long_span_token_view_tokens": LONG,
+        "long_span_token_view_s_median": round(statistics.median(long_s), 4),
+        "long_span_token_view_s_best": round(min(long_s), 4),
+        "long_span_click_s_median": round(statistics.median(click_s), 4),
+        "long_span_click_s_max": round(max(click_s), 4),
+        "target_long_span_s": TARGET_LONG_SPAN_S,
+        "target_click_s": TARGET_CLICK_S,
+        "long_span_meets_target": statistics.median(long_s) <= TARGET_LONG_SPAN_S
+        and statistics.median(click_s) <= TARGET_CLICK_S,
         "repeats": args.repeats,
         "cpu": cpu_model(),
         "cpus": os.cpu_count(),

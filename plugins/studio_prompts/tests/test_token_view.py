@@ -89,8 +89,9 @@ def test_the_tokens_tab(window, run, monkeypatch):
     assert fmt_colours["\u00a0Paris"] != newline and _strength(newline) > _strength(fmt_colours["\u00a0Paris"])
     # the hovered / clicked token: alternatives, rank, entropy estimated from the top-k (no exact entropy)
     tokens.select_token(1)
-    underlined = {text for text, on in _fragments(tokens.text, lambda fmt: fmt.fontUnderline()).items() if on}
-    assert [text[0] for text in underlined] == ["↵"]  # the picked token is marked in the text
+    marked = [_marked_text(tokens, start, end) for start, end in tokens.marked()]
+    assert [text[0] for text in marked] == ["↵"]  # the picked token is marked in the text (underlined)
+    assert all(sel.format.fontUnderline() for sel in tokens.text.extraSelections())
     detail = tokens.detail.toPlainText()
     assert "rank 3 of top 3" in detail and "0.0500" in detail and "estimated from the top 3" in detail
     assert "entropy ≥" in detail
@@ -133,6 +134,53 @@ def test_the_tokens_tab(window, run, monkeypatch):
     panel.open_path(second)
     assert view.run_id == second.name and view.current_record() is None
     assert tokens.text.toPlainText() == "" and tokens.message.text() == "Select a model call to see its tokens."
+
+
+def _marked_text(tokens, start: int, end: int) -> str:
+    from PySide6.QtGui import QTextCursor
+
+    cursor = QTextCursor(tokens.text.document())
+    cursor.setPosition(start)
+    cursor.setPosition(end, QTextCursor.MoveMode.KeepAnchor)
+    return cursor.selectedText()
+
+
+def test_a_10000_token_record_opens_and_a_click_picks_its_token(qtbot, tmp_path):
+    """A long reply (10,000 tokens, as a hostile tester opened) is built once: a click on a
+    token picks that token (its detail, its mark) without rebuilding the text. Speed is
+    benchmarks/inspect_traces.py's."""
+    from PySide6.QtCore import QPoint, Qt
+
+    from studio_prompts.qt.token_view import TokenView
+
+    n = 10_000
+    tokens = [f" t{i}" for i in range(n)]
+    record = TokenRecord("openai/x", "p", "".join(tokens), tokens, [-0.1 * (i % 7) for i in range(n)],
+                         [[t] for t in tokens], [[-0.1 * (i % 7)] for i in range(n)])  # fmt: skip
+    record.save(tmp_path / "tensors", "long")
+    view = TokenView()
+    qtbot.addWidget(view)
+    view.resize(800, 500)
+    view.show()
+    view.show_span({"kind": "llm", "id": "long", "model": "openai/x", "token_record": "tensors/long.json"}, tmp_path)
+    assert view.record is not None and f"{n} reply tokens" in view.message.text()
+    doc = view.text.document()
+    view.text.verticalScrollBar().setValue(view.text.verticalScrollBar().maximum() // 2)
+    # a click in the middle of a token seen halfway down: that token, its detail and its mark
+    box = None
+    for i in range(0, n, 37):
+        box = view.token_rect(i)
+        if view.text.viewport().rect().contains(box.center()) and box.width() > 4:
+            break
+    assert box is not None and view.text.viewport().rect().contains(box.center())
+    qtbot.mouseClick(view.text.viewport(), Qt.MouseButton.LeftButton, pos=box.center())
+    assert view.selected == i, (view.selected, i)
+    assert view.text.document() is doc  # not rebuilt
+    assert f"Token {i + 1} of {n}" in view.detail.toPlainText() and f"'{tokens[i]}'" in view.detail.toPlainText()
+    assert [_marked_text(view, *span) for span in view.marked()] == [tokens[i].replace(" ", "\u00a0")]
+    assert view.token_at(box.center()) == i and view.token_at(QPoint(-5, -5)) is None
+    view.select_token(n - 1)  # the last token, by the keyboard-free API
+    assert [_marked_text(view, *span) for span in view.marked()] == [tokens[-1].replace(" ", "\u00a0")]
 
 
 def _strength(colour: str) -> float:
