@@ -34,7 +34,7 @@ from studio.api import JobCancelled, StudioFileError, contributions, get_api_key
 from . import intervention as interventions
 from .cache import request_key
 from .settings import settings
-from .tokens import LOGPROB_PARAMS, plain_content
+from .tokens import LOGPROB_PARAMS, read_logprobs
 
 RETRY_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 RETRY_NAMES = (
@@ -94,6 +94,8 @@ class Completion:
     studio_tokens: dict[str, Any] | None = None
     #: the intervention file a local model applied: {"file", "summary"} (``intervention.py``)
     intervention: dict[str, Any] | None = None
+    #: why the provider's logprobs could not be read ("" when they could, or none came): the span's note
+    logprobs_error: str = ""
 
     @property
     def load_seconds(self) -> float:
@@ -111,6 +113,7 @@ class Completion:
             "logprobs": self.logprobs or [],
             **({"studio_tokens": self.studio_tokens} if self.studio_tokens else {}),
             **({"intervention": self.intervention} if self.intervention else {}),
+            **({"logprobs_error": self.logprobs_error} if self.logprobs_error else {}),
         }
 
 
@@ -469,6 +472,7 @@ def to_completion(
     if isinstance(response, dict):
         choice = response["choices"][0]
         usage = response.get("usage") or {}
+        content, malformed = read_logprobs(choice.get("logprobs"))
         return Completion(
             choice["message"].get("content") or "",
             response.get("model", model),
@@ -480,13 +484,15 @@ def to_completion(
             choice.get("finish_reason"),
             attempts,
             load_of(response.get(LOAD_FIELD), latency, call_start),
-            plain_content(choice.get("logprobs")),
+            content,
             response.get("studio_tokens") if isinstance(response.get("studio_tokens"), dict) else None,
             response.get("studio_intervention") if isinstance(response.get("studio_intervention"), dict) else None,
+            malformed,
         )
     choice = response.choices[0]
     usage = getattr(response, "usage", None)
     hidden = getattr(response, "_hidden_params", None) or {}
+    content, malformed = read_logprobs(getattr(choice, "logprobs", None))
     return Completion(
         choice.message.content or "",
         getattr(response, "model", None) or model,
@@ -497,7 +503,8 @@ def to_completion(
         False,
         choice.finish_reason,
         attempts,
-        logprobs=plain_content(getattr(choice, "logprobs", None)),
+        logprobs=content,
+        logprobs_error=malformed,
     )
 
 

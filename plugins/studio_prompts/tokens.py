@@ -32,6 +32,7 @@ FOLDER = "tensors"  # inside the run folder
 MAX_TOP_LOGPROBS = 20  # OpenAI's limit, and the local provider's
 NOT_ASKED = "token probabilities were not asked for (the node's or workflow's 'token probabilities' setting is off)"
 NO_LOGPROBS = "the provider returned no logprobs"
+MALFORMED = "the provider's logprobs were malformed ({})"
 CACHED_WITHOUT = "cached call: no token data (cached before token data was kept)"
 #: request parameters that ask a litellm model for logprobs (never sent to a local provider)
 LOGPROB_PARAMS = ("logprobs", "top_logprobs")
@@ -47,16 +48,23 @@ def plain_content(logprobs: Any) -> list[dict[str, Any]] | None:
     dicts (token, logprob, top_logprobs), or None when the provider sent none, or sent
     something else than that shape (a string, a logprob of "abc"): a provider's malformed
     logprobs are a warning and no token data, never a failed call."""
+    return read_logprobs(logprobs)[0]
+
+
+def read_logprobs(logprobs: Any) -> tuple[list[dict[str, Any]] | None, str]:
+    """``plain_content`` and why there is none when the provider's logprobs were there but
+    malformed (a short reason, e.g. "a logprob of 'abc' is no number"; "" otherwise), so
+    the span's note can tell a malformed reply from a provider that sent none."""
     if logprobs is None:
-        return None
+        return None, ""
     content = logprobs.get("content") if isinstance(logprobs, dict) else getattr(logprobs, "content", None)
     if not content:
-        return None
+        return None, ""
     try:
-        return [_plain_item(item) for item in _items(content)]
+        return [_plain_item(item) for item in _items(content)], ""
     except (TypeError, ValueError) as exc:
         log.warning("the provider's logprobs are malformed, no token data kept: %s", exc)
-        return None
+        return None, str(exc)[:120]
 
 
 def _get(item: Any, name: str, default: Any = None) -> Any:
@@ -110,6 +118,9 @@ def token_fields(
     if not content:
         if completion.cache_hit and completion.logprobs is None and (local or asked_for(params)):
             return {"token_note": CACHED_WITHOUT}
+        malformed = getattr(completion, "logprobs_error", "")
+        if malformed:
+            return {"token_note": MALFORMED.format(malformed)}
         return {"token_note": NO_LOGPROBS if local or asked_for(params) else NOT_ASKED}
     extra: dict[str, Any] = {"sampling": {k: params[k] for k in _SAMPLING if k in params}}
     studio_tokens = completion.studio_tokens if isinstance(completion.studio_tokens, dict) else {}

@@ -46,7 +46,37 @@ def test_malformed_logprobs_are_no_token_data():
 def test_a_call_with_malformed_logprobs_still_succeeds(tmp_path, job_context, server, monkeypatch):  # noqa: F811
     monkeypatch.setattr(studio.fake_llm, "fake_logprobs", lambda reply, top_k=0: MALFORMED["text-logprob"])
     _run_dir, llm = _run(tmp_path, job_context, server, "malformed", {"logprobs": True, "top_logprobs": 2})
-    assert llm["token_note"] and "token_record" not in llm, llm
+    assert "token_record" not in llm, llm
+    # said as malformed, with why: not as if the provider had sent none
+    assert llm["token_note"].startswith("the provider's logprobs were malformed (") and "'abc'" in llm["token_note"], (
+        llm
+    )
+
+
+def test_malformed_logprobs_are_said_with_a_reason(tmp_path):
+    """The note tells a provider's malformed logprobs (with a short reason) from none sent;
+    the reason survives the cache (a cache hit says the same)."""
+    from studio_prompts.lm import Completion, to_completion
+    from studio_prompts.tokens import NO_LOGPROBS, read_logprobs, token_fields
+
+    for name, content in MALFORMED.items():
+        plain, why = read_logprobs({"content": content})
+        assert plain is None and why and len(why) <= 120, name
+    assert read_logprobs(None) == (None, "") and read_logprobs({"content": []}) == (None, "")
+    assert read_logprobs({"content": READABLE["no-logprob"]})[1] == ""
+    for logprobs, note in (
+        (
+            {"content": MALFORMED["text-top"]},
+            "the provider's logprobs were malformed (a list of tokens was expected, not str)",
+        ),
+        (None, NO_LOGPROBS),
+    ):
+        reply = {"choices": [{"message": {"content": "a"}, "logprobs": logprobs}]}
+        completion = to_completion(reply, "openai/x", 0.1, 1)
+        fields = token_fields("s1", completion, [], {"logprobs": True}, tmp_path / "tensors", local=False)
+        assert fields == {"token_note": note}, fields
+        cached = Completion(**completion.to_cache(), cache_hit=True, attempts=0)
+        assert token_fields("s2", cached, [], {"logprobs": True}, tmp_path / "tensors", local=False) == fields
 
 
 def test_a_record_with_impossible_logprobs_is_shown(qtbot, tmp_path):
