@@ -168,7 +168,10 @@ def tokens_document(
     elif record.prompt:
         heading("Prompt", "")
         paragraph()
-        cursor.insertText(record.prompt, plain)
+        fixed = QTextCharFormat()  # as typed: a fixed-pitch font, its own line breaks
+        fixed.setFontFixedPitch(True)
+        fixed.setFontFamilies(["monospace"])
+        cursor.insertText(record.prompt, fixed)
     if not record.prompt_tokens and not record.model.startswith(LOCAL_PREFIX):
         paragraph()
         cursor.insertText(NO_PROMPT_TOKENS, italic)
