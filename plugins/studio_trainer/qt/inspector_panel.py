@@ -133,6 +133,7 @@ class InspectorPanel(QWidget, Panel):
             self.tabs.setTabToolTip(index, TAB_TIPS.get(view.title, view.title))
             view.position_chosen.connect(self.set_position)
             view.show_code.connect(self.show_code)
+        self.attention.head_chosen.connect(self.intervene.choose_head)
         self.tabs.currentChanged.connect(lambda _: self.current_view().refresh())
         layout.addWidget(self.tabs, 1)
         self._set_busy(False)
@@ -228,6 +229,16 @@ class InspectorPanel(QWidget, Panel):
         """The head and Intervene settings of the last session, on the first inspection after it."""
         state, self._restored = self._restored, {}
         layers, heads = int(getattr(inspection, "n_layer", 0)), int(getattr(inspection, "n_head", 0) or 0)
+        chosen = state.get("head")
+        if (
+            isinstance(chosen, list)
+            and len(chosen) == 2
+            and all(type(v) is int for v in chosen)
+            and 0 <= chosen[0] < layers
+            and 0 <= chosen[1] < heads
+            and getattr(inspection, "attention_available", False)
+        ):
+            self.attention.open_head(chosen[0], chosen[1])  # Intervene follows it; its own settings below win
         intervene = state.get("intervene")
         if isinstance(intervene, dict):
             kind, layer, head = (intervene.get(k) for k in ("kind", "layer", "head"))
@@ -239,16 +250,6 @@ class InspectorPanel(QWidget, Panel):
             if type(head) is int and 0 <= head < heads:
                 self.intervene.head.setMaximum(max(self.intervene.head.maximum(), heads - 1))
                 self.intervene.head.setValue(head)
-        chosen = state.get("head")
-        if (
-            isinstance(chosen, list)
-            and len(chosen) == 2
-            and all(type(v) is int for v in chosen)
-            and 0 <= chosen[0] < layers
-            and 0 <= chosen[1] < heads
-            and getattr(inspection, "attention_available", False)
-        ):
-            self.attention.open_head(chosen[0], chosen[1])
 
     def set_position(self, position: int) -> None:
         """The position the views look at (a token clicked, a query row pinned, a lens column)."""

@@ -138,6 +138,7 @@ def test_a_token_record_opens_in_the_inspector_and_every_view_fills(window, qtbo
     panel.attention.grid.cellClicked.emit(1, 1)
     qtbot.waitUntil(panel.attention.map_shown, timeout=10_000)
     assert panel.attention.full.shape == (12, 12) and panel.attention.head == (1, 1)
+    assert (panel.intervene.layer.value(), panel.intervene.head.value()) == (1, 1)  # the head to ablate follows
     assert panel.attention.map.image.image is not None
     assert "query 4" in panel.attention.strip.toPlainText()  # the chosen position
     hover(qtbot, panel.attention.map, row=9, col=2)  # the mouse over another query row

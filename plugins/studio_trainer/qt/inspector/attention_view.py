@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -60,6 +60,9 @@ def thumbnail_icon(data: np.ndarray) -> QIcon:
 
 
 class AttentionView(View):
+    #: (layer, head) opened for its full map: the Intervene view takes it as the head to ablate
+    head_chosen = Signal(int, int)
+
     title = "Attention"
 
     def __init__(self, runner: Runner, parent: QWidget | None = None):
@@ -179,6 +182,7 @@ class AttentionView(View):
         """Compute the full map on the worker, then show it."""
         insp = self.inspection
         self.head = (layer, head)
+        self.head_chosen.emit(layer, head)
         self.head_label.setText(f"layer {layer}, head {head} · computing…")
         self.status.setText("Hover a row: what that query attends to; click to pin it; the wheel zooms.")
         self.stack.setCurrentIndex(1)

@@ -144,6 +144,13 @@ class InterveneView(View):
             self.status.clear()
             set_tone(self.status, None)
 
+    def choose_head(self, layer: int, head: int) -> None:
+        """The head opened in Attention becomes the one to ablate (the user changes it here)."""
+        self.layer.setMaximum(max(self.layer.maximum(), layer))
+        self.head.setMaximum(max(self.head.maximum(), head))
+        self.layer.setValue(layer)
+        self.head.setValue(head)
+
     def draw(self) -> None:
         insp = self.inspection
         self.head.setMaximum(max(0, (insp.n_head or 1) - 1))
