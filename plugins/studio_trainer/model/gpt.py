@@ -84,10 +84,16 @@ class CausalSelfAttention(nn.Module):
         computed explicitly (the fused kernel never forms them). Part of the registry's
         attention interface: an attention type that has maps implements it."""
         q, k, _v, scale = self.project(x)
-        scores = (q.float() * scale) @ k.float().transpose(-2, -1)  # scaled on the T x D side: one T x T pass less
-        T = scores.size(-1)
-        future = torch.ones(T, T, dtype=torch.bool, device=scores.device).triu(1)
-        return torch.softmax(scores.masked_fill_(future, float("-inf")), dim=-1)
+        *lead, T, D = q.shape
+        future = torch.full((T, T), float("-inf"), device=q.device).triu_(1)  # the causal mask, added
+        # mask + scale * q k^T in one pass over the T x T scores (no separate scale or fill)
+        scores = torch.baddbmm(
+            future.expand(q[..., 0, 0].numel(), T, T),
+            q.float().reshape(-1, T, D),
+            k.float().reshape(-1, T, D).transpose(-2, -1),
+            alpha=scale,
+        )
+        return torch.softmax(scores, dim=-1).view(*lead, T, T)
 
 
 class MLP(nn.Module):
