@@ -28,29 +28,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from machine import cpu_model  # benchmarks/machine.py (this folder is on the path)
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "plugins"))
 sys.path.insert(0, str(ROOT))
 
 VARIANTS = {"a": (False, False), "b": (False, True), "c": (True, True), "d": (True, False)}
-
-
-def cpu_name() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main() -> None:
@@ -137,7 +126,7 @@ def main() -> None:
         return 100 * (statistics.median(s / f for s, f in zip(seconds[slow], seconds[fast], strict=True)) - 1)
 
     results = {
-        "cpu": cpu_name(),
+        "cpu": cpu_model(),
         "torch": torch.__version__,
         "threads": args.threads,
         "load_average_before_after": [load_before, os.getloadavg()[0]],  # other work on the machine

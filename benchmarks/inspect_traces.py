@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import cpu_model  # benchmarks/machine.py (this folder is on the path)
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "plugins"))
@@ -45,16 +47,6 @@ TARGET_OPEN_S = 1.0
 TARGET_LONG_SPAN_S = 0.3  # a 10,000-token record opened in the Tokens tab
 TARGET_CLICK_S = 0.03  # a click on one of its tokens
 LONG = 10_000
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def synthetic_record(model: str, n: int, k: int = 20) -> TokenRecord:
