@@ -4,6 +4,8 @@ computed here; :class:`Inspection` computes them per layer when asked."""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +134,11 @@ def inspect_ids(
         hidden = [h if h is not None else o for h, o in zip(cap.mlp_hidden, cap.mlp_out, strict=True)]
         T = len(ids)
         mlp_norm = np.stack([h.float().norm(dim=-1).numpy() if h is not None else np.zeros(T) for h in hidden])
-        mlp_hist = [_histogram(h) for h in hidden]
+        # each layer's histogram when the Activations view (or a save) first asks for it: block
+        # ``layer`` re-run on its stored input, not five passes over every layer's values now
+        mlp_hist = Histograms(
+            [functools.partial(_block_histogram, block, cap.resid[i]) for i, block in enumerate(blocks)]
+        )
     locations: dict[str, list] = {}
     for layer, block in enumerate(blocks):
         locations[f"{layer}:block"] = code_location_of(block)
@@ -175,6 +181,49 @@ def inspect_ids(
     if cap.maps is not None:
         inspection._all_maps = [m.numpy() for m in cap.maps]
     return inspection
+
+
+class Histograms(Sequence):
+    """Per-layer (counts, edges) of the MLP's hidden values, each computed on first access
+    from a zero-argument function and kept; a plain list works wherever this does."""
+
+    def __init__(self, makers: list[Callable[[], tuple[np.ndarray, np.ndarray]]]):
+        self._items: list[Any] = list(makers)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def ready(self, index: int) -> bool:
+        """Whether layer ``index``'s histogram is computed (reading it then costs nothing)."""
+        return not callable(self._items[index])
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        item = self._items[index]
+        if callable(item):
+            item = self._items[index] = item()
+        return item
+
+
+def _block_histogram(block: Any, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """The histogram of a block's MLP hidden values, the block re-run on its input ``x`` [T, C]
+    with the capture's hook (``mlp.proj``'s input, else the MLP's output)."""
+    seen: dict[str, torch.Tensor] = {}
+    mlp = submodule(block, "mlp")
+    proj = submodule(mlp, "proj") if mlp is not None else None
+    if proj is not None:
+        handle = proj.register_forward_pre_hook(lambda _m, args: seen.__setitem__("h", args[0][0]))
+    elif mlp is not None:
+        handle = mlp.register_forward_hook(lambda _m, _args, out: seen.__setitem__("h", out[0]))
+    else:
+        return _histogram(None)
+    try:
+        with torch.no_grad():
+            block(x.unsqueeze(0))
+    finally:
+        handle.remove()
+    return _histogram(seen.get("h"))
 
 
 def _histogram(values: torch.Tensor | None) -> tuple[np.ndarray, np.ndarray]:

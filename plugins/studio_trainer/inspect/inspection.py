@@ -11,6 +11,7 @@ import os
 import stat
 import tempfile
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,8 @@ class Inspection:
     attribution: dict | None
     resid_norm: np.ndarray  # [L+1, T]
     mlp_norm: np.ndarray  # [L, T]: norm of the MLP's hidden (post-activation) values
-    mlp_hist: list[tuple[np.ndarray, np.ndarray]]  # per layer: counts[64], edges[65]
+    # per layer: counts[64], edges[65]; a fresh inspection computes each on first access
+    mlp_hist: Sequence[tuple[np.ndarray, np.ndarray]]
     attention_available: bool
     unavailable: list[str]
     vocab: dict[int, str] = field(default_factory=dict)  # token strings of the ids shown

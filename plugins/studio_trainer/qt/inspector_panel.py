@@ -224,6 +224,22 @@ class InspectorPanel(QWidget, Panel):
         self._update_actions()
         self._apply_restored(inspection)
         self.current_view().refresh()
+        self._compute_histograms(inspection)
+
+    def _compute_histograms(self, inspection: Any) -> None:
+        """The activation histograms, on the worker once the inspection shows (the engine
+        leaves them to the first reader; the model is only ever run on the worker)."""
+        hist = inspection.mlp_hist
+        if not hasattr(hist, "ready") or all(hist.ready(i) for i in range(len(hist))):
+            return
+
+        def done(_result: Any) -> None:
+            if self.inspection is inspection:
+                self.activations.stale = True
+                if self.activations.isVisible():
+                    self.activations.refresh()
+
+        self.runner.submit("histograms", lambda: [hist[i] for i in range(len(hist))], done, self.error)
 
     def _apply_restored(self, inspection: Any) -> None:
         """The head and Intervene settings of the last session, on the first inspection after it."""

@@ -347,6 +347,9 @@ def test_the_views_say_what_they_show(window, qtbot, checkpoint):
     labels = dict(panel.activations.norms.getPlotItem().getAxis("bottom")._tickLevels[0])
     assert labels[-1.0] == "emb" and labels[0.0] == "0"
     assert "block 0" in panel.activations.note.text()
+    qtbot.waitUntil(lambda: "values" in panel.activations.note.text(), timeout=10_000)  # computed on the worker
+    assert panel.activations.hist.getPlotItem().listDataItems()  # and drawn
+    assert json.loads(panel.view_json())["histogram"]["counts"]
 
     # the Code tab shows layer 0's attention class before any Show code
     panel.tabs.setCurrentWidget(panel.code)

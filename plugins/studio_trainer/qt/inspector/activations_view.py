@@ -89,6 +89,9 @@ class ActivationsView(View):
             return
         block = min(self.layer.value(), len(hist) - 1)
         self.chosen.setPos(block)
+        if not _ready(hist, block):  # the panel's worker computes it (the model is used there only)
+            self.note.setText(f"block {block}'s MLP: computing the histogram…")
+            return
         counts, edges = hist[block]
         counts, edges = np.asarray(counts, dtype=float), np.asarray(edges, dtype=float)
         self.hist.plot(
@@ -102,7 +105,7 @@ class ActivationsView(View):
             return {}
         t = min(self.position, len(insp.tokens) - 1)
         layer = min(self.layer.value(), max(0, len(insp.mlp_hist) - 1))
-        counts, edges = insp.mlp_hist[layer] if insp.mlp_hist else ([], [])
+        counts, edges = insp.mlp_hist[layer] if insp.mlp_hist and _ready(insp.mlp_hist, layer) else ([], [])
         return {
             "view": "activations",
             "position": t,
@@ -117,3 +120,9 @@ def block_ticks(blocks: int) -> list[tuple[float, str]]:
     """The norms' axis: "emb" at -1, then block numbers (every k-th when there are many)."""
     step = max(1, -(-blocks // MAX_TICKS))
     return [(-1.0, "emb")] + [(float(k), str(k)) for k in range(0, blocks, step)]
+
+
+def _ready(hist: Any, block: int) -> bool:
+    """A fresh inspection's histograms are computed after it is shown; a loaded one's are read."""
+    ready = getattr(hist, "ready", None)
+    return ready is None or ready(block)
