@@ -8,8 +8,10 @@ Model: a 6-layer, 384-wide char GPT (6 heads, context 256, vocabulary 65), rando
             (and the loss), as a forward pass that scores the text.
 * full    — ``inspect_ids(..., attention="all")``: the hooked forward pass, every
             attention map of every layer and head, the logit lens of every layer,
-            direct logit attribution (per layer and per head), activation norms and
-            histograms, top-10 per position.
+            direct logit attribution (per layer and per head), activation norms,
+            top-10 per position. The MLP activation histograms are not in it: they
+            are computed when first read (the Inspector: on its worker after it shows
+            the inspection; about 1 ms per layer here).
 
 Median of ``--runs`` timings of each after ``--warmup`` untimed ones, alternating the two
 so both see the same machine state, in wall-clock time and in the process's CPU time (on
