@@ -56,6 +56,7 @@ class FakeLLMServer:
         self.port = port  # 0: a free port, chosen at start (``url`` says which)
         self.script: Script = script if script is not None else ["ok"]
         self.latency = latency
+        self.logprobs: Callable[[str, int], Any] = fake_logprobs  # what a request asking for logprobs gets
         self.model = model
         self.requests: list[dict[str, Any]] = []
         self.authorizations: list[str] = []
@@ -90,12 +91,21 @@ class FakeLLMServer:
         assert self._server is not None, "start() the server first"
         return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
 
-    def reset(self, script: Script | None = None, latency: float | None = None) -> None:
+    def reset(
+        self,
+        script: Script | None = None,
+        latency: float | None = None,
+        logprobs: Callable[[str, int], Any] | None = None,
+    ) -> None:
+        """A new script and latency (None keeps the current); ``logprobs(reply, top_k)``
+        answers what a request asking for logprobs gets as ``logprobs.content`` (default:
+        ``fake_logprobs``; a test of a provider's malformed logprobs returns garbage)."""
         with self._lock:
             if script is not None:
                 self.script = script
             if latency is not None:
                 self.latency = latency
+            self.logprobs = logprobs or fake_logprobs
             self.requests.clear()
             self.authorizations.clear()
             self._served = 0
@@ -179,7 +189,7 @@ def _handler(owner: FakeLLMServer) -> type[BaseHTTPRequestHandler]:
                 "finish_reason": "stop",
             }
             if request.get("logprobs"):
-                choice["logprobs"] = {"content": fake_logprobs(reply, int(request.get("top_logprobs") or 0))}
+                choice["logprobs"] = {"content": owner.logprobs(reply, int(request.get("top_logprobs") or 0))}
             self._send(
                 200,
                 {

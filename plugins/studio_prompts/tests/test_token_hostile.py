@@ -7,7 +7,6 @@ import math
 
 import pytest
 
-import studio.fake_llm
 from studio.api import TokenRecord
 from studio_prompts.tokens import plain_content
 
@@ -43,8 +42,8 @@ def test_malformed_logprobs_are_no_token_data():
     assert missing is not None and math.isnan(missing[0]["logprob"])
 
 
-def test_a_call_with_malformed_logprobs_still_succeeds(tmp_path, job_context, server, monkeypatch):  # noqa: F811
-    monkeypatch.setattr(studio.fake_llm, "fake_logprobs", lambda reply, top_k=0: MALFORMED["text-logprob"])
+def test_a_call_with_malformed_logprobs_still_succeeds(tmp_path, job_context, server):  # noqa: F811
+    server.reset(logprobs=lambda reply, top_k: MALFORMED["text-logprob"])
     _run_dir, llm = _run(tmp_path, job_context, server, "malformed", {"logprobs": True, "top_logprobs": 2})
     assert "token_record" not in llm, llm
     # said as malformed, with why: not as if the provider had sent none

@@ -153,11 +153,13 @@ def test_direct_logit_attribution_sums_to_the_logit(models):
     np.testing.assert_allclose(a["heads"].sum(1) + a["attn_bias"], a["attn"], atol=1e-3 * scale)
     assert np.abs(a["heads"]).min() < np.abs(a["heads"]).max()  # the heads differ
     assert inspection.resid_norm.shape == (3, len(ids)) and inspection.mlp_norm.shape == (2, len(ids))
-    assert not inspection.mlp_hist.ready(1)  # computed when first read, not by every inspection
-    counts, edges = inspection.mlp_hist[1]
-    assert counts.sum() == len(ids) * 4 * 16 and len(edges) == len(counts) + 1 == 65
     from studio_trainer.inspect.capture import capture
-    from studio_trainer.inspect.engine import _histogram
+    from studio_trainer.inspect.engine import Histograms, _histogram
+
+    hist = inspection.mlp_hist
+    assert isinstance(hist, Histograms) and not hist.ready(1)  # computed when first read, not by every inspection
+    counts, edges = hist[1]
+    assert counts.sum() == len(ids) * 4 * 16 and len(edges) == len(counts) + 1 == 65
 
     eager_counts, eager_edges = _histogram(capture(model, torch.tensor([ids])).mlp_hidden[1])
     assert counts.tolist() == eager_counts.tolist()  # the block re-run sees what the pass saw
