@@ -31,6 +31,7 @@ This module imports neither Qt nor torch at import time.
 from __future__ import annotations
 
 import asyncio
+import gc
 import importlib
 import sys
 import textwrap
@@ -42,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from studio.core.garbage import collect_due
 from studio.fake_llm import Fail, FakeLLMServer, Reply  # re-exported: the llm_server fixture's script items
 
 __all__ = [
@@ -68,6 +70,21 @@ def run_cli(argv: Iterable[Any]) -> int:
 
 if TYPE_CHECKING:
     from studio.api import Event
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _garbage_collected_on_the_main_thread() -> Iterator[None]:
+    """As in the GUI (``studio.core.garbage``): no automatic cycle collection, which could
+    run on a fake server's or a worker's thread and destroy Qt objects there (a segfault)."""
+    gc.disable()
+    yield
+    gc.enable()
+
+
+@pytest.fixture(autouse=True)
+def _collect_due_garbage() -> Iterator[None]:
+    yield
+    collect_due()
 
 
 @pytest.fixture

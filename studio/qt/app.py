@@ -9,6 +9,7 @@ reaped → the loop stops and is closed → the window and the application are d
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 import sys
@@ -107,6 +108,7 @@ def run_gui(studio, paths: list[Path] | None = None, ready=None) -> int:
 
     app = ensure_app()
     apply_theme(app, studio.settings.theme)
+    collector = _collect_on_the_gui_thread(app)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
     window = MainWindow(studio)
@@ -127,8 +129,24 @@ def run_gui(studio, paths: list[Path] | None = None, ready=None) -> int:
         asyncio.set_event_loop(None)
         window.deleteLater()
         del window
+        collector.stop()
+        gc.enable()
     studio.save_settings()
     return 0
+
+
+def _collect_on_the_gui_thread(app):
+    """The cycle collector runs here only (``studio.core.garbage``): off automatically, and
+    a timer on the GUI thread collects what is due, ten times a second."""
+    from PySide6.QtCore import QTimer
+
+    from studio.core.garbage import collect_due
+
+    gc.disable()
+    timer = QTimer(app)
+    timer.timeout.connect(collect_due)
+    timer.start(100)
+    return timer
 
 
 def _close_on_ctrl_c(window):
