@@ -108,6 +108,7 @@ def run_gui(studio, paths: list[Path] | None = None, ready=None) -> int:
 
     app = ensure_app()
     apply_theme(app, studio.settings.theme)
+    collecting = gc.isenabled()
     collector = _collect_on_the_gui_thread(app)
     loop = qasync.QEventLoop(app)
     asyncio.set_event_loop(loop)
@@ -130,7 +131,8 @@ def run_gui(studio, paths: list[Path] | None = None, ready=None) -> int:
         window.deleteLater()
         del window
         collector.stop()
-        gc.enable()
+        if collecting:  # as it was (a test session keeps it off)
+            gc.enable()
     studio.save_settings()
     return 0
 
