@@ -31,12 +31,17 @@ def test_the_gui_collects_on_its_own_thread(qapp, qtbot):
     from studio.qt.app import _collect_on_the_gui_thread
 
     gc.collect()
+    thresholds = gc.get_threshold()
+    # due at once: in a long session, objects freed while the loop waits lower generation
+    # 0's count (allocations minus frees) below a threshold a filler list had passed
+    gc.set_threshold(1, *thresholds[1:])
     timer = _collect_on_the_gui_thread(qapp)
     try:
         assert not gc.isenabled() and timer.isActive()
         alive = a_cycle()
-        filler = [[] for _ in range(gc.get_threshold()[0] + 10)]
+        filler = [[] for _ in range(10)]
         qtbot.waitUntil(lambda: alive() is None, timeout=2000)
         del filler
     finally:
         timer.stop()
+        gc.set_threshold(*thresholds)
