@@ -42,6 +42,20 @@ def predict_node(signature: str, inputs: dict[str, str], kind: str = "prompts.pr
     return {"type": kind, "title": "", "inputs": inputs, "params": {"signature": signature, **params}}
 
 
+def open_one_question_node(editor, folder: Path) -> Any:
+    """A one-node ``question -> answer`` workflow opened in the editor with its node
+    selected; returns the node inspector."""
+    path = write_workflow(
+        folder / "one.workflow.json",
+        nodes={"ask": predict_node("question -> answer", {"question": "input.question"})},
+        inputs={"question": "str"},
+        outputs={"answer": "ask.answer"},
+    )
+    editor.open_path(path)
+    editor.select_node("ask")
+    return editor.inspector
+
+
 def fan_out(path: Path, branches: int, model: dict | None = None) -> Path:
     """``question`` → ``branches`` independent predictors → a Python join node."""
     nodes = {f"b{i}": predict_node("question -> answer", {"question": "input.question"}) for i in range(branches)}

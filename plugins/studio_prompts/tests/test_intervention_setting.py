@@ -13,7 +13,7 @@ from studio_prompts.cache import CallCache
 from studio_prompts.workflow.graph import load_workflow
 from studio_prompts.workflow.schema import WorkflowError
 
-from .helpers import predict_node, write_workflow
+from .helpers import open_one_question_node, predict_node, write_workflow
 
 
 def local_model(calls: list):
@@ -79,15 +79,7 @@ def test_other_models_refuse_an_intervention(tmp_path, file):
 def test_the_node_inspector_sets_an_intervention(editor, tmp_path, file, monkeypatch):
     from PySide6.QtWidgets import QFileDialog
 
-    path = write_workflow(
-        tmp_path / "one.workflow.json",
-        nodes={"ask": predict_node("question -> answer", {"question": "input.question"})},
-        inputs={"question": "str"},
-        outputs={"answer": "ask.answer"},
-    )
-    editor.open_path(path)
-    editor.select_node("ask")
-    inspector = editor.inspector
+    inspector = open_one_question_node(editor, tmp_path)
     assert inspector.intervention.text() == ""
     # Browse… keeps a file inside the workspace relative to it
     monkeypatch.setenv("TENSOR_STUDIO_WORKSPACE", str(tmp_path))

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QLabel
 from studio.api import TokenRecord
 from studio.widgets import low_contrast, themed
 
-from .helpers import predict_node, write_workflow
+from .helpers import open_one_question_node
 
 pytestmark = pytest.mark.gui
 
@@ -259,15 +259,7 @@ def test_shaded_tokens_are_readable(qtbot, theme):
 
 
 def test_the_inspector_sets_token_probabilities(editor, tmp_path):
-    path = write_workflow(
-        tmp_path / "one.workflow.json",
-        nodes={"ask": predict_node("question -> answer", {"question": "input.question"})},
-        inputs={"question": "str"},
-        outputs={"answer": "ask.answer"},
-    )
-    editor.open_path(path)
-    editor.select_node("ask")
-    inspector = editor.inspector
+    inspector = open_one_question_node(editor, tmp_path)
     assert inspector.top_logprobs.value() == 0 and inspector.top_logprobs.text() == "off"
     # a label short enough for the narrow form (it was cut: "token probabilities (top-"), explained in its tooltip
     label = inspector.findChild(QLabel, "top_logprobs_label")
