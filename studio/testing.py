@@ -45,6 +45,7 @@ import pytest
 
 from studio.core.garbage import collect_due
 from studio.fake_llm import Fail, FakeLLMServer, Reply  # re-exported: the llm_server fixture's script items
+from studio.tiny_hf import tiny_hf_model  # re-exported: tests build Hugging Face folders with no download
 
 __all__ = [
     "Fail",
@@ -56,6 +57,7 @@ __all__ = [
     "loop_until",
     "overlapping_widgets",
     "run_cli",
+    "tiny_hf_model",
 ]
 
 

@@ -85,7 +85,10 @@ def studio_panels() -> list[PanelSpec]:
 
 @hookimpl
 def studio_model_loaders() -> list[ModelLoader]:
-    return [ModelLoader("trainer.gpt", "Studio GPT checkpoint", "studio_trainer.loader:load")]
+    return [
+        ModelLoader("trainer.gpt", "Studio GPT checkpoint", "studio_trainer.loader:load"),
+        ModelLoader("trainer.hf", "Hugging Face causal LM folder", "studio_trainer.hf.measure:load"),
+    ]
 
 
 @hookimpl
@@ -104,7 +107,14 @@ def studio_llm_providers() -> list[LLMProvider]:
             "studio/",
             "studio_trainer.provider:completion_function",
             model_refs=True,  # studio/<run id or folder>: the model picker lists them
-        )
+        ),
+        LLMProvider(
+            "hf-local",
+            "Hugging Face folders (local, in-process, chat template applied)",
+            "hf/",
+            "studio_trainer.hf.provider:completion_function",
+            model_refs=True,  # hf/<folder>: the picker lists the workspace's and the cache's folders
+        ),
     ]
 
 
@@ -185,5 +195,11 @@ def studio_model_sources() -> list[ModelSource]:
             "Trained runs",
             "studio_trainer.trained_runs:list_trained",
             resolve="studio_trainer.trained_runs:resolve",
-        )
+        ),
+        ModelSource(
+            "trainer.hf",
+            "Hugging Face folders",
+            "studio_trainer.hf.listing:list_hf",
+            resolve="studio_trainer.hf.listing:resolve",
+        ),
     ]

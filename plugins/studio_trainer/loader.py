@@ -28,6 +28,13 @@ def load(path: Path) -> LoadedModel | None:
         return None
     model, tokenizer, _config = load_checkpoint(folder, "cpu", with_lora=False)
     block = model.config.block_size
+    return measured(
+        model, tokenizer, block, f"GPT {model.config.n_layer} layers × {model.config.n_embd}, context {block}"
+    )
+
+
+def measured(model, tokenizer, block: int, description: str) -> LoadedModel:
+    """``model`` as a ``LoadedModel``: its loss over ``block``-token windows of a text's held-out part."""
 
     def loss(candidate, text: str) -> float:
         tokens = torch.tensor(tokenizer.encode(text), dtype=torch.long)
@@ -52,6 +59,4 @@ def load(path: Path) -> LoadedModel | None:
         generator = torch.Generator().manual_seed(0)
         return torch.randint(model.config.vocab_size, (batch_size, block), generator=generator)
 
-    return LoadedModel(
-        model, loss, example_input, f"GPT {model.config.n_layer} layers × {model.config.n_embd}, context {block}"
-    )
+    return LoadedModel(model, loss, example_input, description)

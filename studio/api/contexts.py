@@ -25,7 +25,7 @@ from studio.core.files import StudioFileError, read_json
 from .events import Event, RunStatus, run_status
 
 _PLUGIN_ID = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-SHELL_FOLDERS = frozenset({"runs", "workflows", "data"})  # the workspace's own: never a plugin's
+SHELL_FOLDERS = frozenset({"runs", "workflows", "data", "models"})  # the workspace's own: never a plugin's
 
 
 class JobCancelled(Exception):
@@ -45,6 +45,7 @@ class Folders:
             runs/<run id>/        one folder per job run (params, events, artifacts)
             workflows/            workflow files the editor saves
             data/                 datasets the user keeps here
+            models/               model folders the user keeps here (Hugging Face folders…)
             <plugin id>/          each plugin's own files (indexes, caches…)
 
     Folders are created when a plugin asks for its own (``data_dir``), not before.
@@ -82,6 +83,10 @@ class Folders:
     @property
     def data(self) -> Path:
         return self.workspace / "data"
+
+    @property
+    def models(self) -> Path:
+        return self.workspace / "models"
 
     def plugin_dir(self, plugin_id: str, *, create: bool = True) -> Path:
         """A plugin's own folder, ``<workspace>/<plugin id>/`` (made on first use). Something
