@@ -172,6 +172,11 @@ class DataConfig(Checked):
     )
     prompt_column: str = "prompt"
     response_column: str = "response"
+    chat_template: bool = Field(
+        True,
+        description="prompt_response pairs from a Hugging Face model with a chat template: the prompt as "
+        "the user's turn and the response as the assistant's, rendered by that template",
+    )
     max_chars: int = Field(5_000_000, ge=1, le=10**10, description="read at most this many characters")
     tokenizer: Literal["char", "bpe"] = "char"
     vocab_size: int = Field(2048, ge=260, le=200_000, description="BPE vocabulary size")
@@ -244,6 +249,9 @@ class TrainParams(Checked):
         "(fixed-length batches only); max-autotune: also searches kernel configurations",
     )
     seed: int = Field(1337, ge=0, le=MAX_SEED)
+    allow_pickle: bool = Field(
+        False, description="a Hugging Face init_from with weights only as a PyTorch pickle: load it (weights_only)"
+    )
 
     log_interval: int = Field(10, ge=1, le=MAX_STEPS)
     eval_interval: int = Field(250, ge=1, le=MAX_STEPS)
@@ -285,6 +293,12 @@ class GenerateParams(Checked):
     top_k: int | None = Field(200, ge=0, le=MAX_VOCAB, description="0 or empty: no top-k cut")
     seed: int | None = Field(None, ge=0, le=MAX_SEED)
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="Hugging Face models: auto is bfloat16 where the device computes it natively, else float32"
+    )
+    allow_pickle: bool = Field(
+        False, description="a Hugging Face folder with weights only as a PyTorch pickle: load it (weights_only)"
+    )
 
     @field_validator("checkpoint")
     @classmethod
@@ -295,6 +309,7 @@ class GenerateParams(Checked):
 class MergeParams(Checked):
     checkpoint: str = Field(..., description="a LoRA checkpoint folder, run folder or run id")
     output: str | None = Field(None, description="where to write the merged checkpoint (default: <checkpoint>-merged)")
+    #: a LoRA fine-tune of a Hugging Face model merges into a Hugging Face folder (save_pretrained)
 
     @field_validator("checkpoint")
     @classmethod
