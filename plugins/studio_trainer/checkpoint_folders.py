@@ -25,6 +25,7 @@ from studio.api import (
 )
 
 from .config import CHECKPOINT_FORMAT
+from .hf.folder import check_folder, is_hf_folder
 
 CHECKPOINTS = "checkpoints"  # the folder of a run's checkpoints
 LATEST = "latest.json"  # {"path": "<a checkpoint folder's name in checkpoints/>", "step": n}
@@ -53,9 +54,11 @@ def run_of_checkpoint(checkpoint: Path) -> Path | None:
 
 def is_checkpoint(path: Path) -> bool:
     """A checkpoint folder: config.json, and model.safetensors or weights stored another way
-    (a quantized checkpoint keeps the trainer's config.json)."""
+    (a quantized checkpoint keeps the trainer's config.json); or a Hugging Face model folder."""
     if not (path / "config.json").exists():
         return False
+    if is_hf_folder(path):
+        return True
     if (path / "model.safetensors").exists():
         return True
     try:
@@ -163,7 +166,12 @@ def _named(text: str, where: Folders | Path | str | None) -> Path:
 
 def _checkpoint_in(path: Path, text: str, prefer: str) -> Path:
     if path.is_dir() and not (path / "config.json").exists() and not checkpoints_dir(path).is_dir():
-        path = resolve_model(path)  # not the trainer's folder: a quantize run's, say
+        path = resolve_model(path)  # not the trainer's folder: a quantize run's, a Hugging Face cache entry
+    if is_hf_folder(path):
+        # its own checks: remote code, no weights (a hub id never downloaded); pickled
+        # weights pass here and are refused at load unless allowed (allow_pickle)
+        check_folder(path, allow_pickle=True)
+        return path
     if (path / "config.json").exists() and has_weights(path):
         return path
     folder = checkpoints_dir(path) if checkpoints_dir(path).is_dir() else path

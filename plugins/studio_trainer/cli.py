@@ -41,6 +41,17 @@ def configure(parser) -> None:
     gen.add_argument("--top-k", type=int, default=200, help="sample among the k likeliest tokens; 0: all")
     gen.add_argument("--seed", type=int, default=None, help=f"0 to {MAX_SEED}")
     gen.add_argument("--device", default="auto", metavar="{auto,cpu,cuda,mps}")
+    gen.add_argument(
+        "--dtype",
+        default="auto",
+        metavar="{auto,float32,bfloat16,float16}",
+        help="Hugging Face models: auto is bfloat16 where the device computes it natively, else float32",
+    )
+    gen.add_argument(
+        "--allow-pickle",
+        action="store_true",
+        help="a Hugging Face folder with weights only as a PyTorch pickle: load it (weights_only)",
+    )
     tok = sub.add_parser("tokenize", help="show how a text splits into tokens")
     tok.add_argument("tokenizer", help="tokenizer.json, or a checkpoint / run folder")
     tok.add_argument("text")
@@ -112,6 +123,7 @@ GENERATE_FLAGS = {
     "top_k": "--top-k",
     "seed": "--seed",
     "device": "--device",
+    "dtype": "--dtype",
     "prompt": "--prompt",
     "checkpoint": "checkpoint",
 }
@@ -132,6 +144,8 @@ def _generate(args, folders: Folders) -> int:
             "temperature": args.temperature,
             "top_k": args.top_k,
             "device": args.device,
+            "dtype": args.dtype,
+            "allow_pickle": args.allow_pickle,
         },
         GENERATE_FLAGS,
     )
@@ -143,7 +157,9 @@ def _generate(args, folders: Folders) -> int:
     folder = resolve_checkpoint(p.checkpoint, folders, prefer="best")
     device = pick_device(p.device)
     try:
-        model, tokenizer, config = load_checkpoint(folder, device, generate=True)
+        model, tokenizer, config = load_checkpoint(
+            folder, device, generate=True, dtype=p.dtype, allow_pickle=p.allow_pickle
+        )
         print(f"# {folder}" + (f" ({config['loaded_as']})" if "loaded_as" in config else ""), file=sys.stderr)
         sys.stdout.write(p.prompt)
         sample_text(
@@ -180,7 +196,7 @@ def _tokenize(args, folders: Folders) -> int:
     if not is_file:  # a checkpoint folder, run folder, quantized folder or run id: the model
         # Generate, the Tokenizer view and every model field use (the best checkpoint)
         path = resolve_checkpoint(args.tokenizer, folders, prefer="best") / "tokenizer.json"
-    tokenizer = load_tokenizer(path)
+    tokenizer = _hf_tokenizer(path.parent) or load_tokenizer(path)
     pieces = tokenizer.pieces(args.text)
     for token_id, piece in pieces:
         print(f"{token_id:>7}  {piece!r}")
@@ -189,6 +205,20 @@ def _tokenize(args, folders: Folders) -> int:
     if unknown:
         print(f"not in the vocabulary (dropped): {''.join(sorted(unknown))!r}")
     return 0
+
+
+def _hf_tokenizer(folder: Path):
+    """A Hugging Face folder's own tokenizer (transformers reads it), or None for other folders."""
+    from .hf.folder import HFFolderError, is_hf_folder
+
+    if not is_hf_folder(folder):
+        return None
+    from .hf.tokenizer import HFTokenizer
+
+    try:
+        return HFTokenizer.load(folder)
+    except (OSError, ValueError) as exc:
+        raise HFFolderError(f"{folder}: its tokenizer could not be loaded: {exc}") from None
 
 
 def _parts() -> int:

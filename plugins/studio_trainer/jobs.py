@@ -28,9 +28,13 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
 
     device = pick_device(params.device)
     folder = resolve_checkpoint(params.checkpoint, ctx.folders, prefer="best")
-    model, tokenizer, config = load_checkpoint(folder, device, generate=True)
+    model, tokenizer, config = load_checkpoint(
+        folder, device, generate=True, dtype=params.dtype, allow_pickle=params.allow_pickle
+    )
     if "loaded_as" in config:
         ctx.log(f"{folder.name}: {config['loaded_as']}")
+    # the model string a model call would use: Traces and the Inspector read it
+    prefix = "hf/" if config.get("format") == "huggingface" else "studio/"
     unknown = tokenizer.unknown(params.prompt)
     if unknown:
         ctx.log(f"the tokenizer does not know {''.join(sorted(unknown))!r}; those characters are dropped", "warning")
@@ -67,7 +71,7 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
     sampling = {"temperature": params.temperature, "top_k": params.top_k, "seed": params.seed}
     record_path = _save_record(
         token_record(
-            f"studio/{params.checkpoint}", tokenizer, sample, context=model.config.block_size, sampling=sampling
+            f"{prefix}{params.checkpoint}", tokenizer, sample, context=model.config.block_size, sampling=sampling
         ),
         ctx,
     )

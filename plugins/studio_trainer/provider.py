@@ -77,12 +77,51 @@ def complete(
 ) -> dict[str, Any]:
     # the load is everything until the model is ready: importing torch included (seconds, once)
     loaded_before, load_start, t0 = len(_models), time.time(), time.perf_counter()
-    from .train.sampling import sample_with_record
-
     ref = model[len(PREFIX) :] if model.startswith(PREFIX) else model
     folder, net, tokenizer = _load(ref, Path(runs_dir) if runs_dir else None)
-    load_seconds = time.perf_counter() - t0
-    prompt = render(messages)
+    loaded = None
+    if len(_models) != loaded_before:  # this call loaded the weights (or waited for their load)
+        loaded = {"start": load_start, "seconds": time.perf_counter() - t0, "name": f"load {folder.name}"}
+    return respond(
+        PREFIX,
+        model,
+        folder,
+        net,
+        tokenizer,
+        render(messages),
+        max_tokens=max_tokens,
+        temperature=temperature,
+        top_k=top_k,
+        seed=seed,
+        stop=stop,
+        intervention=intervention,
+        loaded=loaded,
+    )
+
+
+def respond(
+    prefix: str,
+    model: str,
+    folder: Path,
+    net: Any,
+    tokenizer: Any,
+    prompt: str,
+    *,
+    max_tokens: int,
+    temperature: float,
+    top_k: int | None,
+    seed: int | None,
+    stop: list[str] | str | None,
+    intervention: str | Path | None,
+    loaded: dict[str, Any] | None,
+    template: str | None = None,
+) -> dict[str, Any]:
+    """Sample a reply to the rendered ``prompt`` from a loaded model, as an OpenAI-shaped
+    chat completion with the token record (``logprobs``, ``studio_tokens``), the intervention
+    that ran and, when this call loaded the model, ``studio_load``. Shared by the local
+    providers (``studio/``, ``hf/``); ``template`` names how the prompt was rendered."""
+    from .train.sampling import sample_with_record
+
     applied, ran = _intervention(intervention, net, model)
     with _lock, applied:  # one generation at a time per process: the model is shared (its hooks too)
         sample = sample_with_record(
@@ -100,7 +139,7 @@ def complete(
         "id": f"studio-{uuid.uuid4().hex[:12]}",
         "object": "chat.completion",
         "created": int(time.time()),
-        "model": f"{PREFIX}{folder}",
+        "model": f"{prefix}{folder}",
         "choices": [
             {
                 "index": 0,
@@ -124,10 +163,12 @@ def complete(
         # the model saw only the last `context` prompt tokens: a record says so (Traces dims the rest)
         "context": getattr(getattr(net, "config", None), "block_size", None),
     }
+    if template is not None:
+        response[TOKENS_FIELD]["template"] = template
     if ran is not None:
         response[INTERVENTION_FIELD] = ran
-    if len(_models) != loaded_before:  # this call loaded the weights (or waited for their load)
-        response[LOAD_FIELD] = {"start": load_start, "seconds": load_seconds, "name": f"load {folder.name}"}
+    if loaded is not None:
+        response[LOAD_FIELD] = loaded
     return response
 
 

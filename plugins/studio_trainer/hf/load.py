@@ -56,6 +56,9 @@ def load_hf(
     those weights read back as floats; with ``generate`` on the CPU they compute in their
     stored form where the plugin can (``WeightReader.run_stored``), as studio checkpoints do."""
     import torch
+    from safetensors import SafetensorError
+
+    from studio.api import looks_like_pickle
 
     from .model import HFCausalLM, LayoutError, find_layout, register_attention
     from .tokenizer import HFTokenizer
@@ -85,7 +88,13 @@ def load_hf(
             hf, reader = _from_stored(folder, getattr(torch, chosen))
     except HFFolderError:
         raise
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError) as exc:
+        disguised = [p for p in found.weights if looks_like_pickle(p)]
+        if disguised:
+            raise HFFolderError(
+                f"{disguised[0]} is a PyTorch pickle named .safetensors; Tensor Studio never unpickles "
+                "weights it has not been allowed to (a pickle can run code)"
+            ) from None
         raise HFFolderError(f"{folder}: transformers could not load the model: {_first_line(exc)}") from None
     try:
         tokenizer = HFTokenizer.load(folder)

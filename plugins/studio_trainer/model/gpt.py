@@ -195,12 +195,14 @@ class GPT(nn.Module):
         on_token=None,
         recorder: StepRecorder | None = None,
         use_cache: bool = True,
+        stop_ids: frozenset[int] = frozenset(),
     ) -> torch.Tensor:
         """Sample ``max_new_tokens`` after ``idx`` (B, T); ``on_token(id)`` sees each new token
         of the first sequence (streaming) and may return True to stop. ``temperature`` 0 is
         greedy (the likeliest token); ``top_k`` None or 0 keeps every token. ``recorder``
         (``recording.StepRecorder``) keeps each token's log-probability, top alternatives
-        and entropy. ``use_cache``: keys and values of past positions are kept (``kv_cache``)
+        and entropy. ``stop_ids``: more tokens that end the sample, as ``stop_id`` does.
+        ``use_cache``: keys and values of past positions are kept (``kv_cache``)
         where every part of the model supports it, until the context is full; from then on
         (absolute positions shift) each token recomputes the window, as without a cache."""
         block_size = self.config.block_size
@@ -220,7 +222,7 @@ class GPT(nn.Module):
                 nxt = self._choose(logits[:, -1, :].float(), temperature, top_k, generator, recorder)
                 idx = torch.cat((idx, nxt), dim=1)
                 token = int(nxt[0, 0])
-                if (on_token is not None and on_token(token)) or token == stop_id:
+                if (on_token is not None and on_token(token)) or token == stop_id or token in stop_ids:
                     break
         return idx
 

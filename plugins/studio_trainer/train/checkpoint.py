@@ -34,6 +34,7 @@ from ..checkpoint_folders import CheckpointError as CheckpointError
 from ..checkpoint_folders import resolve_checkpoint as resolve_checkpoint
 from ..config import CHECKPOINT_FORMAT, LoRAConfig, ModelConfig, one_line
 from ..data.tokenizer import Tokenizer, load_tokenizer
+from ..hf.folder import is_hf_folder
 from ..model.gpt import GPT
 from ..model.lora import apply_lora
 from .memory import meta_model, require_to_load
@@ -116,16 +117,30 @@ def read_config(folder: Path) -> dict[str, Any]:
 
 
 def load_checkpoint(
-    folder: Path, device: str = "cpu", with_lora: bool = True, generate: bool = False
-) -> tuple[GPT, Tokenizer, dict[str, Any]]:
+    folder: Path,
+    device: str = "cpu",
+    with_lora: bool = True,
+    generate: bool = False,
+    *,
+    dtype: str = "auto",
+    allow_pickle: bool = False,
+) -> tuple[Any, Any, dict[str, Any]]:
     """Model (in eval mode, on ``device``), tokenizer and config of a checkpoint.
     ``generate``: the model is only sampled from, so on the CPU weights stored in another
     form (int8) compute in that form where their plugin can (``WeightReader.run_stored``);
     the config then says how under ``loaded_as``.
 
+    A Hugging Face folder loads through ``hf.load.load_hf`` (``dtype``: "auto" is bfloat16
+    where the device computes it natively; ``allow_pickle``: its weights may be a PyTorch
+    pickle, read with ``weights_only``); a studio checkpoint's weights are float32 as saved.
+
     Nothing is allocated before the config, the weights' header (names and shapes) and
     the memory the model needs are checked against each other and the machine."""
     folder = Path(folder)
+    if is_hf_folder(folder):
+        from ..hf.load import load_hf
+
+        return load_hf(folder, device, dtype, allow_pickle=allow_pickle, generate=generate)
     config = read_config(folder)
     model_config, lora = _configs(folder, config, with_lora)
     tokenizer = load_tokenizer(folder / _tokenizer_name(folder, config))

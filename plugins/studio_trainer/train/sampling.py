@@ -102,6 +102,8 @@ def _sample(
                 emitted = text
         return False
 
+    # a chat model's end of turn ends a reply too (a Hugging Face generation_config's eos ids)
+    stops = frozenset(getattr(tokenizer, "stop_ids", ())) | {tokenizer.eos_id} if stop_at_eos else frozenset()
     try:
         model.generate(
             torch.tensor([ids], device=device),
@@ -112,11 +114,12 @@ def _sample(
             stop_id=tokenizer.eos_id if stop_at_eos else None,
             on_token=on_token,
             recorder=recorder,
+            stop_ids=stops,
         )
     finally:
         model.train(was_training)
     tokens = out[start:]
-    if stop_at_eos and tokens and tokens[-1] == tokenizer.eos_id:
+    if stop_at_eos and tokens and tokens[-1] in stops:
         tokens = tokens[:-1]
     steps = recorder.result().truncated(len(tokens)) if recorder is not None else Steps()
     return Sample(tokenizer.decode(tokens), list(ids), steps)

@@ -1,0 +1,209 @@
+"""Hugging Face folders where a studio checkpoint goes (issue 19): the generate job and
+CLI, the ``hf/`` chat provider, and the refusals of folders that must not be opened. Tiny
+random models built from configs (``studio.testing.tiny_hf_model``): no download."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import studio_trainer.hooks as trainer_hooks
+from studio.api import JobError, RunStatus, Span, TokenRecord
+from studio.testing import tiny_hf_model
+
+FAMILIES = ("gpt2", "llama", "qwen2")
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("hf")
+    return {family: tiny_hf_model(root / family, family) for family in FAMILIES}
+
+
+def cli(*args, home: Path, check: bool = True) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TENSOR_STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "studio.cli", *map(str, args)], capture_output=True, text=True, env=env, timeout=120
+    )
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_greedy_generation_is_transformers_own_and_the_job_records_it(family, models, make_studio, run_job):
+    from transformers import AutoModelForCausalLM
+
+    from studio_trainer.hf.load import load_hf
+    from studio_trainer.train.sampling import sample_with_record
+
+    folder = models[family]
+    model, tokenizer, config = load_hf(folder, "cpu", "float32")
+    assert config["family"] == family and model.config.n_kv_head == (4 if family == "gpt2" else 2)
+    sample = sample_with_record(model, tokenizer, "To be, or", 16, 0.0, None)
+    reference = AutoModelForCausalLM.from_pretrained(folder, local_files_only=True)
+    ids = torch.tensor([tokenizer.encode("To be, or")])
+    expected = reference.generate(ids, max_new_tokens=16, do_sample=False, eos_token_id=None, pad_token_id=0)
+    assert sample.steps.ids == expected[0, ids.size(1) :].tolist()
+    # the recorded log-probabilities are the model's own (one forward pass over the whole text)
+    with torch.no_grad():
+        logits = reference(expected).logits.float().log_softmax(-1)[0]
+    start = ids.size(1)
+    own = [float(logits[start - 1 + i, t]) for i, t in enumerate(sample.steps.ids)]
+    assert sample.steps.logprobs == pytest.approx(own, abs=1e-4)
+
+    studio = make_studio(("trainer", trainer_hooks))
+    asked = {"checkpoint": str(folder), "prompt": "To be", "max_new_tokens": 8, "seed": 3, "dtype": "float32"}
+    job = run_job(studio, "trainer.generate", asked)
+    assert job.status == RunStatus.SUCCEEDED, job.error
+    again = run_job(studio, "trainer.generate", asked)
+    assert again.result["text"] == job.result["text"]  # a seed makes it repeatable
+    record = TokenRecord.load(Path(job.result["token_record"]))
+    assert record.model == f"hf/{folder}" and record.context == 128 and len(record) == 8
+    (span,) = [e for e in job.run.events() if isinstance(e, Span)]
+    assert span.outputs["text"] == job.result["text"]
+    log = (job.run.dir / "log.txt").read_text() if (job.run.dir / "log.txt").exists() else ""
+    assert not log or f"{family} in float32" in log
+
+
+def test_a_chat_model_stops_at_its_end_of_turn(models):
+    from studio_trainer.hf.load import load_hf
+    from studio_trainer.train.sampling import sample_with_record
+
+    model, tokenizer, _ = load_hf(models["llama"], "cpu", "float32")
+    assert tokenizer.stop_ids == {tokenizer.hf.convert_tokens_to_ids(t) for t in ("<|endoftext|>", "<|im_end|>")}
+    free = sample_with_record(model, tokenizer, "To be, or", 12, 0.0, None)
+    ids = free.steps.ids
+    first_new = next(i for i in range(1, len(ids)) if ids[i] not in ids[:i])  # a token not sampled before
+    tokenizer.stop_ids = frozenset({ids[first_new]})  # as if it were the model's end of turn
+    stopped = sample_with_record(model, tokenizer, "To be, or", 12, 0.0, None, stop_at_eos=True)
+    assert stopped.steps.ids == ids[:first_new]  # the end token ends the reply and is not part of it
+    assert stopped.text == tokenizer.decode(ids[:first_new])
+
+
+def test_bfloat16_is_picked_on_request_and_auto_says_why(models):
+    from studio_trainer.hf.load import cpu_has_native_bf16, load_hf, pick_dtype
+
+    model, _, config = load_hf(models["qwen2"], "cpu", "bfloat16")
+    assert next(model.parameters()).dtype == torch.bfloat16 and "bfloat16 (asked for)" in config["loaded_as"]
+    chosen, why = pick_dtype("cpu", "auto")
+    assert chosen == ("bfloat16" if cpu_has_native_bf16() else "float32") and why
+
+
+def test_the_hf_provider_applies_the_chat_template_and_records_tokens(models):
+    from studio_trainer.hf.provider import complete
+
+    folder = models["qwen2"]
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "To be?"}]
+    reply = complete(f"hf/{folder}", messages, max_tokens=6, temperature=0, seed=0)
+    tokens = reply["studio_tokens"]
+    assert tokens["prompt"] == (
+        "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nTo be?<|im_end|>\n<|im_start|>assistant\n"
+    )
+    assert tokens["template"] == "the model's chat template" and tokens["context"] == 128
+    assert reply["model"] == f"hf/{folder.resolve()}" and reply["choices"][0]["message"]["role"] == "assistant"
+    content = reply["choices"][0]["logprobs"]["content"]
+    assert len(content) == reply["usage"]["completion_tokens"] == len(tokens["reply_ids"]) <= 6
+    assert all(len(c["top_logprobs"]) == 20 for c in content)
+    # the special tokens of the template are single tokens of the prompt
+    assert "<|im_start|>" in tokens["prompt_tokens"] and "<|im_end|>" in tokens["prompt_tokens"]
+    again = complete(f"hf/{folder}", messages, max_tokens=6, temperature=0, seed=0)
+    assert again["choices"][0]["message"] == reply["choices"][0]["message"] and "studio_load" not in again
+
+
+def test_a_folder_without_a_chat_template_is_rendered_plainly_and_says_so(models, tmp_path):
+    import shutil
+
+    from studio_trainer.hf.provider import complete
+
+    folder = tmp_path / "plain"
+    shutil.copytree(models["gpt2"], folder)
+    (folder / "chat_template.jinja").unlink()
+    config = json.loads((folder / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (folder / "tokenizer_config.json").write_text(json.dumps(config))
+    reply = complete(f"hf/{folder}", [{"role": "user", "content": "To be?"}], max_tokens=3, temperature=0)
+    assert reply["studio_tokens"]["prompt"] == "To be?\n" and "no chat template" in reply["studio_tokens"]["template"]
+
+
+def test_cli_generates_and_tokenizes_with_a_folder(models, studio_home):
+    folder = models["llama"]
+    out = cli("trainer", "generate", folder, "--prompt", "To be", "--max-new-tokens", 5, "--seed", 1, home=studio_home)
+    assert out.stdout.startswith("To be") and "llama in" in out.stderr
+    tok = cli("trainer", "tokenize", folder, "To be, or not", home=studio_home)
+    assert "tokens for 13 characters (hf" in tok.stdout
+    bad = cli("trainer", "generate", folder, "--dtype", "float8", home=studio_home, check=False)
+    assert bad.returncode == 2 and "--dtype" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def _pickle_only(source: Path, dest: Path) -> Path:
+    import shutil
+
+    from safetensors.torch import load_file
+
+    shutil.copytree(source, dest)
+    torch.save(load_file(str(dest / "model.safetensors")), dest / "pytorch_model.bin")
+    (dest / "model.safetensors").unlink()
+    return dest
+
+
+def test_unsafe_or_incomplete_folders_are_refused_in_one_line(models, tmp_path, studio_home, make_studio, run_job):
+    import shutil
+
+    pickled = _pickle_only(models["llama"], tmp_path / "pickled")
+    refused = cli("trainer", "generate", pickled, "--max-new-tokens", "2", home=studio_home, check=False)
+    assert refused.returncode == 2 and "pytorch_model.bin is a PyTorch pickle" in refused.stderr
+    assert "--allow-pickle" in refused.stderr and "Traceback" not in refused.stderr
+    allowed = cli("trainer", "generate", pickled, "--max-new-tokens", "2", "--allow-pickle", home=studio_home)
+    assert allowed.returncode == 0
+
+    remote = tmp_path / "remote"
+    shutil.copytree(models["llama"], remote)
+    config = json.loads((remote / "config.json").read_text())
+    config["auto_map"] = {"AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"}
+    (remote / "config.json").write_text(json.dumps(config))
+    (remote / "modeling_evil.py").write_text("raise SystemExit('remote code ran')\n")
+    out = cli("trainer", "generate", remote, home=studio_home, check=False)
+    assert out.returncode == 2 and "never runs (trust_remote_code stays off)" in out.stderr
+
+    hub = tmp_path / "hub-id-only"
+    hub.mkdir()
+    config = json.loads((models["qwen2"] / "config.json").read_text())
+    (hub / "config.json").write_text(json.dumps({**config, "_name_or_path": "Qwen/Qwen2-0.5B"}))
+    out = cli("trainer", "generate", hub, home=studio_home, check=False)
+    assert out.returncode == 2 and "'Qwen/Qwen2-0.5B'" in out.stderr and "never downloads" in out.stderr
+
+    corrupt = tmp_path / "corrupt"
+    shutil.copytree(models["gpt2"], corrupt)
+    (corrupt / "model.safetensors").write_bytes(b"\x00" * 64)
+    studio = make_studio(("trainer", trainer_hooks))
+    job = run_job(studio, "trainer.generate", {"checkpoint": str(corrupt), "max_new_tokens": 2})
+    assert job.status == RunStatus.FAILED and "could not load the model" in (job.error or "")
+    with pytest.raises(JobError, match="never runs"):
+        run_job(studio, "trainer.generate", {"checkpoint": str(remote)})  # refused at submit
+
+
+def test_a_pickle_named_safetensors_is_never_unpickled(models, tmp_path):
+    import shutil
+
+    from studio_trainer.hf.folder import HFFolderError
+    from studio_trainer.hf.load import load_hf
+
+    folder = tmp_path / "disguised"
+    shutil.copytree(models["llama"], folder)
+    marker = tmp_path / "unpickled"
+
+    class Planted:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    torch.save({"x": Planted()}, folder / "model.safetensors")
+    with pytest.raises(HFFolderError, match=r"PyTorch pickle named \.safetensors"):
+        load_hf(folder, "cpu", "float32")
+    assert not marker.exists()
