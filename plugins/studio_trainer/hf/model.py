@@ -215,6 +215,12 @@ class HFCausalLM(nn.Module):
             attn(hidden_states=x, **self.positions(x))
         return maps[0][0]
 
+    def keep_attention_maps(self) -> contextlib.AbstractContextManager[list[list[torch.Tensor]]]:
+        """While inside, every layer's attention keeps the probabilities (B, H, T, S) the pass
+        itself computes (one list per layer): maps of a whole forward pass without re-running
+        any attention. Only under the ``studio`` attention function (how ``load_hf`` loads)."""
+        return attention_maps([getattr(layer, self.layout.attn) for layer in self.layout.layers])
+
     @torch.no_grad()
     def run_block(self, layer: int, x: torch.Tensor) -> torch.Tensor:
         """Decoder layer ``layer`` on its input ``x`` (B, T, C) at positions 0..T-1."""

@@ -1,7 +1,8 @@
 """Direct logit attribution: how much each part wrote toward the target token's logit.
 
 The final LayerNorm is made linear by freezing each position's scale sigma (the one the real
-forward pass used): ``logit = sum over parts of (part - mean(part)) . (gamma * w_target) / sigma + beta . w_target``.
+forward pass used): ``logit = sum over parts of (part - mean(part)) . (gamma * w_target) / sigma + beta . w_target``;
+an RMSNorm (Llama, Qwen2) is the same without the centring, sigma being the root mean square.
 The parts of a pre-LN model's residual stream are the embeddings and every attention and
 MLP output, so their contributions and the bias term sum to the model's own logit (a test
 holds it to that). A head's share is its slice of ``attn.proj``'s input times the matching
@@ -18,14 +19,47 @@ from .capture import Capture, submodule
 
 
 def linear_weight(module: Any, n_in: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """(weight [out, in], bias [out]) of a linear map; for a wrapper (LoRA…) read by probing."""
+    """(weight [out, in], bias [out]) of a linear map (``nn.Linear``, GPT-2's ``Conv1D``); for a
+    wrapper (LoRA…) read by probing."""
     if isinstance(module, nn.Linear):
         bias = getattr(module, "bias", None)
         bias = torch.zeros(module.out_features) if bias is None else bias
         return module.weight.float(), bias.float()
+    weight = getattr(module, "weight", None)
+    if type(module).__name__ == "Conv1D" and isinstance(weight, torch.Tensor) and weight.shape[0] == n_in:
+        # transformers' GPT-2 projection: x @ weight + bias, the weight stored [in, out]
+        bias = getattr(module, "bias", None)
+        return weight.float().T, (torch.zeros(weight.shape[1]) if bias is None else bias.float())
     eye = torch.eye(n_in)
     zero = module(torch.zeros(1, n_in)).float()[0]
     return (module(eye).float() - zero).T, zero
+
+
+def norm_kind(model: Any) -> str:
+    """ "layer" (LayerNorm: centred) or "rms" (RMSNorm: scaled only) for the final norm:
+    what the model says (``norm_kind``), else the module's type; the sum check catches a wrong guess."""
+    kind = getattr(model, "norm_kind", None)
+    if kind in ("layer", "rms"):
+        return str(kind)
+    ln_f = model.ln_f
+    if isinstance(ln_f, nn.LayerNorm):
+        return "layer"
+    rms_type = getattr(nn, "RMSNorm", None)
+    if (rms_type is not None and isinstance(ln_f, rms_type)) or "rms" in type(ln_f).__name__.lower():
+        return "rms"
+    return "layer"
+
+
+def _eps(norm: Any) -> float:
+    """The norm's epsilon: ``eps`` (PyTorch), ``variance_epsilon`` (transformers' RMSNorms)."""
+    rms_type = getattr(nn, "RMSNorm", None)
+    if rms_type is not None and isinstance(norm, rms_type) and norm.eps is None:
+        return float(torch.finfo(torch.float32).eps)  # what nn.RMSNorm uses then
+    for name in ("eps", "variance_epsilon"):
+        value = getattr(norm, name, None)
+        if isinstance(value, (int, float)):
+            return float(value)
+    return 1e-5
 
 
 @torch.no_grad()
@@ -43,14 +77,19 @@ def direct_logit_attribution(
     C = x_final.size(-1)
     gamma = ln_f.weight.float() if getattr(ln_f, "weight", None) is not None else torch.ones(C)
     beta = ln_f.bias.float() if getattr(ln_f, "bias", None) is not None else torch.zeros(C)
-    eps = float(getattr(ln_f, "eps", 1e-5))
-    sigma = torch.sqrt(x_final.var(dim=-1, unbiased=False, keepdim=True) + eps)  # [T, 1]
+    eps = _eps(ln_f)
+    rms = norm_kind(model) == "rms"
+    if rms:  # RMSNorm: scaled by the root mean square, not centred
+        sigma = torch.sqrt(x_final.pow(2).mean(dim=-1, keepdim=True) + eps)  # [T, 1]
+    else:
+        sigma = torch.sqrt(x_final.var(dim=-1, unbiased=False, keepdim=True) + eps)
     w_u, _ = linear_weight(model.lm_head, C)
     # (c - mean c) · u == c · (u - mean u); u depends on the position only through sigma, so
     # what goes through a projection is computed once per distinct target token
     targets, inverse = torch.unique(target_ids, return_inverse=True)
     base = w_u[targets] * gamma
-    base = base - base.mean(dim=-1, keepdim=True)  # [distinct targets, C]
+    if not rms:
+        base = base - base.mean(dim=-1, keepdim=True)  # [distinct targets, C]
     u = base[inverse] / sigma  # [T, C]
     w_t = w_u[target_ids]
 

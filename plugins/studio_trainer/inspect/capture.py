@@ -6,12 +6,15 @@ attention or block type a plugin adds is captured the same way, as far as it has
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
+
+from .hooking import on_input, on_output
 
 
 @dataclass
@@ -79,6 +82,16 @@ def _explicit_attention(attn: Any, store: list, index: int) -> Callable[[], None
     return lambda: attn.__dict__.pop("forward", None)
 
 
+def _kept_map(slot: list[torch.Tensor], block: nn.Module, x: torch.Tensor | None) -> torch.Tensor | None:
+    """A layer's map the pass kept, else (its attention ran under another function) computed from its input."""
+    if slot:
+        return slot[-1][0].float()
+    weights = getattr(submodule(block, "attn"), "attention_weights", None)
+    if not callable(weights) or x is None:
+        return None
+    return weights(x.unsqueeze(0))[0].float()
+
+
 @torch.no_grad()
 def capture(model: Any, ids: torch.Tensor, maps: bool = False) -> Capture:
     """``ids``: (1, T). Runs ``model(ids)`` once; returns what the hooks saw (batch row 0).
@@ -95,59 +108,68 @@ def capture(model: Any, ids: torch.Tensor, maps: bool = False) -> Capture:
     undo: list[Callable[[], None]] = []
     layer_maps: list[torch.Tensor | None] = [None] * L
 
-    def keep_map(index: int):
-        def hook(module, args, _output):
-            layer_maps[index] = module.attention_weights(args[0])[0].float()
+    def keep_map(index: int, module: Any):
+        def fn(x, _output):
+            layer_maps[index] = module.attention_weights(x)[0].float()
 
-        return hook
+        return fn
 
     def keep_input(store: list, index: int):
-        def hook(_module, args):
-            store[index] = args[0][0]
+        def fn(x):
+            store[index] = x[0]
 
-        return hook
+        return fn
 
     def keep_output(store: list, index: int, inputs: list | None = None):
-        def hook(_module, args, output):
+        def fn(x, output):
             store[index] = output[0]
             if inputs is not None:
-                inputs[index] = args[0][0]
+                inputs[index] = x[0]
 
-        return hook
+        return fn
 
-    try:
-        if blocks:
-            handles.append(blocks[0].register_forward_pre_hook(keep_input(resid, 0)))
-        for i, block in enumerate(blocks):
-            handles.append(block.register_forward_hook(keep_output(resid, i + 1)))
-            attn = submodule(block, "attn")
-            if attn is not None:
-                handles.append(attn.register_forward_hook(keep_output(attn_out, i, attn_in)))
-                if maps:
-                    if callable(getattr(attn, "project", None)) and "project" not in attn.__dict__:
-                        undo.append(_reuse_projection(attn))
-                    explicit = _explicit_attention(attn, layer_maps, i)
-                    if explicit is not None:
-                        undo.append(explicit)
-                    else:
-                        handles.append(attn.register_forward_hook(keep_map(i)))
-                proj = submodule(attn, "proj")
-                if proj is not None:
-                    handles.append(proj.register_forward_pre_hook(keep_input(head_in, i)))
-            mlp = submodule(block, "mlp")
-            if mlp is not None:
-                handles.append(mlp.register_forward_hook(keep_output(mlp_out, i)))
-                proj = submodule(mlp, "proj")
-                if proj is not None:
-                    handles.append(proj.register_forward_pre_hook(keep_input(mlp_hidden, i)))
-        if not blocks:  # no blocks: the residual stream is the embeddings
-            handles.append(model.ln_f.register_forward_pre_hook(keep_input(resid, 0)))
-        model(ids)
-    finally:
-        for handle in handles:
-            handle.remove()
-        for restore in reversed(undo):
-            restore()
+    # a model that keeps its maps while the pass computes them (the Hugging Face view's
+    # attention function): no hook re-runs any attention
+    keeper = getattr(model, "keep_attention_maps", None) if maps else None
+    kept: list[list[torch.Tensor]] | None = None
+    with contextlib.ExitStack() as stack:
+        try:
+            if blocks:
+                handles.append(on_input(blocks[0], keep_input(resid, 0)))
+            if keeper is not None:
+                kept = stack.enter_context(keeper())
+            for i, block in enumerate(blocks):
+                handles.append(on_output(block, keep_output(resid, i + 1)))
+                attn = submodule(block, "attn")
+                if attn is not None:
+                    handles.append(on_output(attn, keep_output(attn_out, i, attn_in)))
+                    if maps and keeper is None:
+                        if callable(getattr(attn, "project", None)) and "project" not in attn.__dict__:
+                            undo.append(_reuse_projection(attn))
+                        explicit = _explicit_attention(attn, layer_maps, i)
+                        if explicit is not None:
+                            undo.append(explicit)
+                        else:
+                            handles.append(on_output(attn, keep_map(i, attn)))
+                    proj = submodule(attn, "proj")
+                    if proj is not None:
+                        handles.append(on_input(proj, keep_input(head_in, i)))
+                mlp = submodule(block, "mlp")
+                if mlp is not None:
+                    handles.append(on_output(mlp, keep_output(mlp_out, i)))
+                    proj = submodule(mlp, "proj")
+                    if proj is not None:
+                        handles.append(on_input(proj, keep_input(mlp_hidden, i)))
+            if not blocks:  # no blocks: the residual stream is the embeddings
+                handles.append(on_input(model.ln_f, keep_input(resid, 0)))
+            model(ids)
+        finally:
+            for handle in handles:
+                handle.remove()
+            for restore in reversed(undo):
+                restore()
+    if kept is not None:
+        layer_maps = [_kept_map(slot, blocks[i], attn_in[i]) for i, slot in enumerate(kept)]
     return Capture(
         resid=torch.stack([r.float() for r in resid if r is not None]),
         attn_in=attn_in,

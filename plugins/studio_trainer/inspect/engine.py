@@ -14,6 +14,7 @@ import torch
 
 from .attribution import direct_logit_attribution
 from .capture import capture, submodule
+from .hooking import on_input, on_output
 from .inspection import InspectError, Inspection, code_location_of
 from .lens import logit_lens
 from .load import load_model, model_ref
@@ -136,8 +137,14 @@ def inspect_ids(
         mlp_norm = np.stack([h.float().norm(dim=-1).numpy() if h is not None else np.zeros(T) for h in hidden])
         # each layer's histogram when the Activations view (or a save) first asks for it: block
         # ``layer`` re-run on its stored input, not five passes over every layer's values now
+        run_block = getattr(model_obj, "run_block", None)  # a layer that needs its positions (Hugging Face)
         mlp_hist = Histograms(
-            [functools.partial(_block_histogram, block, cap.resid[i]) for i, block in enumerate(blocks)]
+            [
+                functools.partial(
+                    _block_histogram, block, cap.resid[i], functools.partial(run_block, i) if run_block else None
+                )
+                for i, block in enumerate(blocks)
+            ]
         )
     locations: dict[str, list] = {}
     for layer, block in enumerate(blocks):
@@ -206,21 +213,24 @@ class Histograms(Sequence):
         return item
 
 
-def _block_histogram(block: Any, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+def _block_histogram(
+    block: Any, x: torch.Tensor, run: Callable[[torch.Tensor], Any] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The histogram of a block's MLP hidden values, the block re-run on its input ``x`` [T, C]
-    with the capture's hook (``mlp.proj``'s input, else the MLP's output)."""
+    (by ``run``, the model's ``run_block``, where a layer needs more than its input) with the
+    capture's hook (``mlp.proj``'s input, else the MLP's output)."""
     seen: dict[str, torch.Tensor] = {}
     mlp = submodule(block, "mlp")
     proj = submodule(mlp, "proj") if mlp is not None else None
     if proj is not None:
-        handle = proj.register_forward_pre_hook(lambda _m, args: seen.__setitem__("h", args[0][0]))
+        handle = on_input(proj, lambda h: seen.__setitem__("h", h[0]))
     elif mlp is not None:
-        handle = mlp.register_forward_hook(lambda _m, _args, out: seen.__setitem__("h", out[0]))
+        handle = on_output(mlp, lambda _x, out: seen.__setitem__("h", out[0]))
     else:
         return _histogram(None)
     try:
         with torch.no_grad():
-            block(x.unsqueeze(0))
+            (run or block)(x.unsqueeze(0))
     finally:
         handle.remove()
     return _histogram(seen.get("h"))

@@ -15,6 +15,7 @@ from torch.nn import functional as F
 from studio.api import read_json, write_json
 
 from .capture import capture, submodule
+from .hooking import on_input, on_output
 from .inspection import InspectError, Inspection
 from .steering import Steering, steering_hook
 
@@ -77,25 +78,21 @@ def _replace(values: torch.Tensor, mode: str, mean: torch.Tensor | None = None) 
     return values.mean(dim=1, keepdim=True).expand_as(values)
 
 
-def _position_wise(hook, yes: bool):
-    """Mark a hook that treats each position alone: generation keeps its key/value cache
-    with it (``kv_cache.supports_cache``)."""
-    hook.position_wise = yes
-    return hook
-
-
 def _hooks(model: Any, inspection: Inspection | None, item: Intervention, mean: torch.Tensor | None = None) -> list:
     """Register the hooks of one intervention; returns their handles. ``mean``: a stored
     mean for a "mean" ablation (a program file's), instead of the positions' own."""
     blocks = model.blocks
     L = len(blocks)
     if isinstance(item, Steering):
-        hook = steering_hook(model, item)  # checks the layer and the vector's width first
-        return [blocks[item.layer].register_forward_hook(hook)]
+        change = steering_hook(model, item)  # checks the layer and the vector's width first
+        return [on_output(blocks[item.layer], change, position_wise=True)]
     if not isinstance(item, (HeadAblation, LayerAblation, ResidualPatch)):
         raise InspectError(f"not an intervention: {item!r}")
     if not 0 <= item.layer <= (L if isinstance(item, ResidualPatch) else L - 1):
         raise InspectError(f"layer {item.layer} is out of range for a model of {L} layers")
+    # zeros, or a stored mean, change each position alone: generation keeps its key/value
+    # cache with such hooks (``kv_cache.supports_cache``); the positions' own mean does not
+    position_wise = getattr(item, "mode", "") == "zero" or mean is not None
     if isinstance(item, HeadAblation):
         mode = _mode(item.mode)
         attn = submodule(blocks[item.layer], "attn")
@@ -106,34 +103,32 @@ def _hooks(model: Any, inspection: Inspection | None, item: Intervention, mean: 
         if not 0 <= item.head < n_head:
             raise InspectError(f"head {item.head} is out of range (0 to {n_head - 1})")
 
-        def head_hook(_module, args):
-            y = args[0].clone()
+        def head_hook(heads: torch.Tensor) -> torch.Tensor:
+            y = heads.clone()
             D = y.size(-1) // n_head
             cols = slice(item.head * D, (item.head + 1) * D)
             y[..., cols] = _replace(y[..., cols], mode, mean)
-            return (y, *args[1:])
+            return y
 
-        return [proj.register_forward_pre_hook(_position_wise(head_hook, mode == "zero" or mean is not None))]
+        return [on_input(proj, head_hook, position_wise)]
     if isinstance(item, LayerAblation):
         mode = _mode(item.mode)
         if item.part not in LAYER_PARTS:
             raise InspectError(f"layer part {item.part!r}: use one of {', '.join(LAYER_PARTS)}")
         if item.part == "block":
 
-            def block_hook(_module, args, output):
-                x = args[0]
+            def block_hook(x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
                 return x + _replace(output - x, mode, mean)
 
-            hook = _position_wise(block_hook, mode == "zero" or mean is not None)
-            return [blocks[item.layer].register_forward_hook(hook)]
+            return [on_output(blocks[item.layer], block_hook, position_wise)]
         module = submodule(blocks[item.layer], item.part)
         if module is None:
             raise InspectError(f"layer {item.layer}'s block has no {item.part}")
 
-        def part_hook(_module, _args, output):
+        def part_hook(_x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
             return _replace(output, mode, mean)
 
-        return [module.register_forward_hook(_position_wise(part_hook, mode == "zero" or mean is not None))]
+        return [on_output(module, part_hook, position_wise)]
     # a residual patch
     if inspection is None:
         raise InspectError("a residual patch needs the inspected text (it is tied to its positions)")
@@ -160,8 +155,8 @@ def _hooks(model: Any, inspection: Inspection | None, item: Intervention, mean: 
         return x
 
     if item.layer == 0:
-        return [blocks[0].register_forward_pre_hook(lambda _m, args: (patched(args[0]), *args[1:]))]
-    return [blocks[item.layer - 1].register_forward_hook(lambda _m, _a, output: patched(output))]
+        return [on_input(blocks[0], patched)]
+    return [on_output(blocks[item.layer - 1], lambda _x, output: patched(output))]
 
 
 @torch.no_grad()
@@ -169,10 +164,10 @@ def next_token_logprobs(model: Any, ids: list[int], position: int, hooks: list |
     """log p(· | ids[≤position]) from a full forward pass over ``ids`` (hooks already set)."""
     seen: dict[str, torch.Tensor] = {}
 
-    def keep(_m, _a, output):
+    def keep(_x, output):
         seen["h"] = output[0, position]
 
-    handle = model.ln_f.register_forward_hook(keep)
+    handle = on_output(model.ln_f, keep)
     try:
         model(torch.tensor([ids]))
     finally:

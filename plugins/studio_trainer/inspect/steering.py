@@ -39,16 +39,16 @@ def check_steering(model: Any, item: Steering) -> None:
 
 
 def steering_hook(model: Any, item: Steering):
-    """A forward hook for ``blocks[item.layer]`` adding ``scale * vector`` at every position
-    (one position at a time or the whole sequence: it works with the key/value cache)."""
+    """The change for ``blocks[item.layer]``'s output adding ``scale * vector`` at every
+    position (one position at a time or the whole sequence: it works with the key/value
+    cache): ``fn(input, output) -> output``, for ``hooking.on_output``."""
     check_steering(model, item)
     added = (item.vector.float() * float(item.scale)).detach()
 
-    def hook(_module, _args, output):
+    def fn(_x, output):
         return output + added.to(device=output.device, dtype=output.dtype)
 
-    hook.position_wise = True  # type: ignore[attr-defined]
-    return hook
+    return fn
 
 
 @torch.no_grad()

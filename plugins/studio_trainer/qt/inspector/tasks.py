@@ -10,6 +10,7 @@ from typing import Any
 from studio.api import Folders
 
 PREFIX = "studio/"  # a model call's model string: studio/<run id or folder>
+PREFIXES = (PREFIX, "hf/")  # and hf/<folder>: a Hugging Face folder's
 
 
 def run_inspection(
@@ -57,7 +58,7 @@ def json_safe(value: Any) -> Any:
 
 
 def shown_model(model: str, folders: Folders | None) -> str:
-    """A model string as the Inspector's model box shows it: without ``studio/``, and a
+    """A model string as the Inspector's model box shows it: without ``studio/`` (``hf/``), and a
     folder of one of the workspace's runs (a provider's resolved checkpoint) as that run's
     id when the id names the same checkpoint."""
     ref = model_ref(str(model))
@@ -79,5 +80,9 @@ def shown_model(model: str, folders: Folders | None) -> str:
 
 
 def model_ref(model: str) -> str:
+    """``studio/<ref>`` or ``hf/<ref>`` → ``<ref>`` (as ``inspect.load.model_ref``, without torch)."""
     model = model.strip()
-    return model[len(PREFIX) :] if model.startswith(PREFIX) and not Path(model).exists() else model
+    for prefix in PREFIXES:
+        if model.startswith(prefix) and not Path(model).exists():
+            return model[len(prefix) :]
+    return model
