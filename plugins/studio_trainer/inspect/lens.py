@@ -54,21 +54,24 @@ def logit_lens(model: Any, resid: torch.Tensor, ids: torch.Tensor, top_k: int) -
     for start in range(0, layers * T, step):
         stop = min(start + step, layers * T)
         logits = head(ln_f(rows[start:stop])).float()
-        logp = F.log_softmax(logits, dim=-1)
-        best, best_id = logp.max(dim=-1)
+        # read from the logits and their log-sum-exp, not a log-softmax of every row: with a
+        # 50k vocabulary over every layer these passes over memory cost as much as the matmul
+        lse = torch.logsumexp(logits, dim=-1)
+        best, best_id = logits.max(dim=-1)
         top_ids[start:stop] = best_id
-        top_prob[start:stop] = best.exp()
+        top_prob[start:stop] = (best - lse).exp()
         tgt = all_targets[start:stop]
         has = tgt >= 0
-        if bool(has.any()):
-            chosen = logp[has].gather(1, tgt[has].unsqueeze(1)).squeeze(1)
-            target_logp[start:stop][has] = chosen
-            target_rank[start:stop][has] = (logp[has] > chosen.unsqueeze(1)).sum(dim=1)
+        chosen = logits.gather(1, tgt.clamp_min(0).unsqueeze(1))  # [rows, 1]; rows without a target unused
+        rank = (logits > chosen).sum(dim=1)
+        target_logp[start:stop] = torch.where(has, chosen.squeeze(1) - lse, target_logp[start:stop])
+        target_rank[start:stop] = torch.where(has, rank, target_rank[start:stop])
         final_from = max(start, (layers - 1) * T)  # rows of the last layer: the model's own prediction
         if stop > final_from:
             local = slice(final_from - start, stop - start)
             pos = slice(final_from - (layers - 1) * T, stop - (layers - 1) * T)
-            lp, lg = logp[local], logits[local]
+            lg = logits[local]
+            lp = F.log_softmax(lg, dim=-1)
             values, indices = lp.topk(min(k, lp.size(-1)), dim=-1)
             final_top_ids[pos, : values.size(1)] = indices
             final_top_logp[pos, : values.size(1)] = values
