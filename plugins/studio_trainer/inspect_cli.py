@@ -24,7 +24,11 @@ MAX_TEXT_FILE = 16 << 20
 
 
 def configure(parser) -> None:
-    parser.add_argument("model", help="a run id, checkpoint folder or quantized folder (or studio/<that>)")
+    parser.add_argument(
+        "model",
+        help="a run id, checkpoint folder or quantized folder (or studio/<that>), or a Hugging Face model folder "
+        "(or hf/<folder>)",
+    )
     text = parser.add_mutually_exclusive_group(required=True)
     text.add_argument("--text", help="the text to inspect")
     text.add_argument("--text-file", type=Path, help="read the text from this file (UTF-8)")

@@ -32,7 +32,8 @@ def inspect_text(
     reply_start: int | None = None,
     last: bool = False,
 ) -> Inspection:
-    """``model``: a run id, checkpoint folder or quantized folder (or ``studio/<that>``);
+    """``model``: a run id, checkpoint folder or quantized folder (or ``studio/<that>``), or a
+    Hugging Face model folder (or ``hf/<folder>``);
     ``reply_start``: the token index where a reply begins (for shading), if any; ``last``:
     a text longer than the context is inspected over its last context-long window (what
     generation sees: ``GPT.generate`` crops to the last ``block_size`` tokens), not refused."""
