@@ -17,7 +17,7 @@ from studio_trainer.hf.load import load_hf
 from studio_trainer.inspect import HeadAblation, LayerAblation, ResidualPatch, inspect_ids, inspect_record, intervene
 from studio_trainer.inspect.inspection import InspectError
 from studio_trainer.inspect.load import model_ref
-from studio_trainer.inspect.program import applied
+from studio_trainer.inspect.program import applied, load_program, save_program
 from studio_trainer.inspect.steering import Steering, steering_between
 
 FAMILIES = ("gpt2", "llama", "qwen2")
@@ -135,6 +135,21 @@ def test_a_program_applies_while_generating_with_the_cache(loaded, family):
     assert cached.tolist() == whole.tolist()  # each position changed alone: the cache is right
     assert cached.tolist() != plain.tolist()
     assert model.generate(prompt, 8, temperature=0.0).tolist() == plain.tolist()  # the hooks are gone
+
+
+def test_a_saved_program_with_stored_means(loaded, tmp_path):
+    model, tok = loaded["qwen2"]
+    ids = tok.encode(TEXT)
+    items = [HeadAblation(1, 2, "mean"), LayerAblation(0, "attn", "mean"), LayerAblation(1, "block", "mean")]
+    program = load_program(save_program(tmp_path / "p.json", items, model, ids=ids))
+    program.check(model)
+    assert sorted(program.means) == [0, 1, 2] and program.means[1].shape == (model.config.n_embd,)
+    prompt = torch.tensor([ids])
+    plain = model.generate(prompt, 6, temperature=0.0)
+    with applied(model, program):
+        cached = model.generate(prompt, 6, temperature=0.0)
+        whole = model.generate(prompt, 6, temperature=0.0, use_cache=False)
+    assert cached.tolist() == whole.tolist() != plain.tolist()
 
 
 def test_a_provider_record_is_inspected_and_checked(loaded, folders):
