@@ -322,19 +322,33 @@ def studio_attention(
     if groups > 1:  # grouped-query attention: each key/value head serves `groups` query heads
         key, value = key.repeat_interleave(groups, dim=1), value.repeat_interleave(groups, dim=1)
     scale = scaling if scaling is not None else query.size(-1) ** -0.5
-    scores = torch.matmul(query.float(), key.float().transpose(-2, -1)) * scale
-    T, S = scores.shape[-2:]
-    if attention_mask is None:
-        rows = torch.arange(T, device=scores.device).view(-1, 1) + (S - T)
-        scores = scores.masked_fill(torch.arange(S, device=scores.device).view(1, -1) > rows, float("-inf"))
-    elif attention_mask.dtype == torch.bool:
-        scores = scores.masked_fill(~attention_mask[..., :S], float("-inf"))
+    B, H, T, D = query.shape
+    S = key.size(2)
+    bias = _additive_mask(attention_mask, T, S, query.device)
+    if bias.dim() == 2 or bias.shape[:2] == (1, 1):  # one mask for every head: mask + scale q k^T in one pass
+        scores = torch.baddbmm(
+            bias.reshape(T, S).expand(B * H, T, S),
+            query.float().reshape(B * H, T, D),
+            key.float().reshape(B * H, S, D).transpose(-2, -1),
+            alpha=scale,
+        ).view(B, H, T, S)
     else:
-        scores = scores + attention_mask[..., :S].float()
+        scores = torch.matmul(query.float(), key.float().transpose(-2, -1)) * scale + bias
     weights = torch.softmax(scores, dim=-1)
     slot.append(weights)
     out = torch.matmul(weights.to(value.dtype), value).transpose(1, 2).contiguous()
     return out, weights
+
+
+def _additive_mask(attention_mask: torch.Tensor | None, queries: int, keys: int, device: torch.device) -> torch.Tensor:
+    """The mask as values added to the scores (0 or -inf): causal when none is given (the
+    queries are the last of the keys' positions), else the given one."""
+    if attention_mask is None:
+        return torch.full((queries, keys), float("-inf"), device=device).triu_(keys - queries + 1)
+    if attention_mask.dtype == torch.bool:
+        mask = attention_mask[..., :keys]
+        return torch.zeros(mask.shape, device=device).masked_fill_(~mask, float("-inf"))
+    return attention_mask[..., :keys].float()
 
 
 _registered = False

@@ -26,6 +26,7 @@ class Capture:
     mlp_out: list[torch.Tensor | None] = field(default_factory=list)  # [T, C]
     mlp_hidden: list[torch.Tensor | None] = field(default_factory=list)  # [T, 4C]
     maps: list[torch.Tensor] | None = None  # [H, T, T] per layer, when asked for
+    logits: torch.Tensor | None = None  # [T, V]: the pass's own logits at every position
 
 
 def submodule(module: nn.Module, name: str) -> nn.Module | None:
@@ -162,7 +163,9 @@ def capture(model: Any, ids: torch.Tensor, maps: bool = False) -> Capture:
                         handles.append(on_input(proj, keep_input(mlp_hidden, i)))
             if not blocks:  # no blocks: the residual stream is the embeddings
                 handles.append(on_input(model.ln_f, keep_input(resid, 0)))
-            model(ids)
+            # with targets the model computes every position's logits (without, only the last):
+            # the last layer's lens and the tokens' log-probabilities are then read off them
+            out = model(ids, ids)
         finally:
             for handle in handles:
                 handle.remove()
@@ -178,4 +181,13 @@ def capture(model: Any, ids: torch.Tensor, maps: bool = False) -> Capture:
         mlp_out=mlp_out,
         mlp_hidden=mlp_hidden,
         maps=[m for m in layer_maps if m is not None] if maps else None,
+        logits=_all_logits(out, ids.size(1)),
     )
+
+
+def _all_logits(out: Any, length: int) -> torch.Tensor | None:
+    """Batch row 0's logits [T, V] from what the model returned, if it returned them all."""
+    logits = out[0] if isinstance(out, tuple) else out
+    if isinstance(logits, torch.Tensor) and logits.dim() == 3 and logits.size(1) == length:
+        return logits[0]
+    return None

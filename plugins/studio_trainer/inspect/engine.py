@@ -15,8 +15,8 @@ import torch
 from .attribution import direct_logit_attribution
 from .capture import capture, submodule
 from .hooking import on_input, on_output
-from .inspection import InspectError, Inspection, code_location_of
-from .lens import logit_lens
+from .inspection import InspectError, Inspection, LayerLens, code_location_of
+from .lens import Lens, layer_rows, logit_lens
 from .load import load_model, model_ref
 
 MAX_TOP_K = 50
@@ -114,7 +114,9 @@ def inspect_ids(
         attns = [submodule(b, "attn") for b in blocks]
         has_maps = bool(blocks) and all(callable(getattr(a, "attention_weights", None)) for a in attns)
         cap = capture(model_obj, idx, maps=attention == "all" and has_maps)
-        lens = logit_lens(model_obj, cap.resid, idx[0], top_k)
+        # the last layer's lens now, from the pass's logits; the layers before it when first read
+        lens = logit_lens(model_obj, cap.resid[-1:], idx[0], top_k, final_logits=cap.logits)
+        layer_lens = LayerLens(functools.partial(_all_layers, model_obj, cap.resid[:-1], idx[0], lens))
         unavailable: list[str] = []
         n_heads = {getattr(a, "n_head", None) for a in attns}
         n_head = next(iter(n_heads)) if len(n_heads) == 1 and isinstance(next(iter(n_heads)), int) else None
@@ -167,10 +169,7 @@ def inspect_ids(
         top_ids=lens.final_top_ids,
         top_logprobs=lens.final_top_logprobs,
         entropy=lens.entropy,
-        lens_top_ids=lens.top_ids,
-        lens_top_prob=lens.top_prob,
-        lens_target_rank=lens.target_rank,
-        lens_target_prob=lens.target_prob,
+        lens=layer_lens,
         attribution=attribution,
         resid_norm=resid_norm,
         mlp_norm=mlp_norm.reshape(len(blocks), T),
@@ -189,6 +188,19 @@ def inspect_ids(
     if cap.maps is not None:
         inspection._all_maps = [m.numpy() for m in cap.maps]
     return inspection
+
+
+def _all_layers(model: Any, earlier: torch.Tensor, ids: torch.Tensor, last: Lens) -> dict[str, np.ndarray]:
+    """Every layer's lens: the layers before the last (``earlier`` [L, T, C]) through the
+    final norm and unembedding, then the last layer's row, computed with the inspection."""
+    rows = layer_rows(model, earlier, ids)
+    final = {
+        "top_ids": last.top_ids,
+        "top_prob": last.top_prob,
+        "target_rank": last.target_rank,
+        "target_prob": last.target_prob,
+    }
+    return {name: np.concatenate([rows[name].astype(final[name].dtype), final[name]]) for name in final}
 
 
 class Histograms(Sequence):

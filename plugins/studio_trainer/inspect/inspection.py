@@ -10,8 +10,9 @@ import math
 import os
 import stat
 import tempfile
+import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,11 +40,40 @@ ARRAYS = (
     "resid_norm",
     "mlp_norm",
 )
+LENS = ("top_ids", "top_prob", "target_rank", "target_prob")  # the lens arrays, saved as lens_<name>
 ATTRIBUTION = ("embed", "attn", "mlp", "bias", "target_ids", "heads", "attn_bias")
 
 
 class InspectError(StudioFileError, ValueError):
     """Bad input to an inspection, or a saved inspection that cannot be read: one line."""
+
+
+class LayerLens:
+    """The logit lens's arrays (``LENS``, each [L+1, T]): held, or computed on first read
+    by ``compute()`` (thread-safe: the Inspector's worker computes, the GUI then reads)."""
+
+    def __init__(self, compute: Callable[[], dict[str, np.ndarray]]):
+        self._compute: Callable[[], dict[str, np.ndarray]] | None = compute
+        self._arrays: dict[str, np.ndarray] | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, arrays: dict[str, np.ndarray]) -> LayerLens:
+        lens = cls(lambda: arrays)
+        lens.arrays()
+        return lens
+
+    def ready(self) -> bool:
+        return self._arrays is not None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        if self._arrays is None:
+            with self._lock:
+                if self._arrays is None:
+                    assert self._compute is not None
+                    self._arrays = self._compute()
+                    self._compute = None  # what it held (the residual stream) can go
+        return self._arrays
 
 
 @dataclass(eq=False)
@@ -58,10 +88,11 @@ class Inspection:
     top_ids: np.ndarray  # [T, k]: at position t, the prediction of token t+1
     top_logprobs: np.ndarray
     entropy: np.ndarray
-    lens_top_ids: np.ndarray  # [L+1, T]
-    lens_top_prob: np.ndarray
-    lens_target_rank: np.ndarray  # -1 at the last position
-    lens_target_prob: np.ndarray
+    # the logit lens of every layer: "top_ids", "top_prob" [L+1, T], "target_rank" (-1 at the
+    # last position), "target_prob"; a fresh inspection computes the layers before the last
+    # on first read (``lens_ready``: a vocabulary × every layer is most of a full inspection's
+    # work), a loaded one holds them all. Read them as ``lens_top_ids`` and so on
+    lens: LayerLens
     # direct logit attribution toward target_ids[t] (the next token; at the last position the
     # top prediction): "embed" [T], "attn"/"mlp" [L, T], "heads" [L, H, T] or None,
     # "attn_bias" [L, T] (heads.sum(1) + attn_bias == attn), "bias" [T] (ln_f's β); all of
@@ -87,6 +118,28 @@ class Inspection:
     _maps: OrderedDict = field(default_factory=OrderedDict, repr=False)
     _all_maps: list[np.ndarray] | None = field(default=None, repr=False)  # [H, T, T] per layer
     _thumbs: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def lens_top_ids(self) -> np.ndarray:  # [L+1, T]
+        return self.lens.arrays()["top_ids"]
+
+    @property
+    def lens_top_prob(self) -> np.ndarray:
+        return self.lens.arrays()["top_prob"]
+
+    @property
+    def lens_target_rank(self) -> np.ndarray:  # -1 at the last position
+        return self.lens.arrays()["target_rank"]
+
+    @property
+    def lens_target_prob(self) -> np.ndarray:
+        return self.lens.arrays()["target_prob"]
+
+    @property
+    def lens_ready(self) -> bool:
+        """Whether reading the lens costs nothing (else it runs the model's unembedding over
+        every layer: the Inspector does that on its worker)."""
+        return self.lens.ready()
 
     @property
     def T(self) -> int:  # noqa: N802 - the length, named as in the shapes
@@ -336,7 +389,8 @@ class Inspection:
                 code_locations=dict(meta.get("code_locations", {})),
                 window_start=int(meta.get("window_start") or 0),
                 full_length=None if meta.get("full_length") is None else int(meta["full_length"]),
-                **{name: tensors[name] for name in ARRAYS},  # type: ignore[arg-type]
+                lens=LayerLens.of({name: tensors[f"lens_{name}"] for name in LENS}),
+                **{name: tensors[name] for name in ARRAYS if not name.startswith("lens_")},  # type: ignore[arg-type]
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise InspectError(f"the inspection in {folder} is incomplete or corrupt ({exc!r})") from None

@@ -31,8 +31,11 @@ class Lens:
 
 
 @torch.no_grad()
-def logit_lens(model: Any, resid: torch.Tensor, ids: torch.Tensor, top_k: int) -> Lens:
-    """``resid`` [L+1, T, C], ``ids`` [T]."""
+def logit_lens(
+    model: Any, resid: torch.Tensor, ids: torch.Tensor, top_k: int, final_logits: torch.Tensor | None = None
+) -> Lens:
+    """``resid`` [L+1, T, C], ``ids`` [T]. ``final_logits`` [T, V]: the last layer's logits
+    as the forward pass computed them (the lens of the last row then costs no unembedding)."""
     layers, T, C = resid.shape
     ln_f, head = model.ln_f, model.lm_head
     rows = resid.reshape(layers * T, C)
@@ -53,15 +56,34 @@ def logit_lens(model: Any, resid: torch.Tensor, ids: torch.Tensor, top_k: int) -
     final_targets = targets.clone()
     for start in range(0, layers * T, step):
         stop = min(start + step, layers * T)
-        logits = head(ln_f(rows[start:stop])).float()
+        if final_logits is not None and start >= (layers - 1) * T:
+            logits = final_logits[start - (layers - 1) * T : stop - (layers - 1) * T].float()
+        else:
+            logits = head(ln_f(rows[start:stop])).float()
+        tgt = all_targets[start:stop]
+        has = tgt >= 0
+        if start >= (layers - 1) * T:  # only the last layer's rows: everything from one log-softmax
+            pos = slice(start - (layers - 1) * T, stop - (layers - 1) * T)
+            lp = F.log_softmax(logits, dim=-1)
+            values, indices = lp.topk(min(k, lp.size(-1)), dim=-1)
+            final_top_ids[pos, : values.size(1)] = indices
+            final_top_logp[pos, : values.size(1)] = values
+            top_ids[start:stop] = indices[:, 0]
+            top_prob[start:stop] = values[:, 0].exp()
+            chosen = lp.gather(1, tgt.clamp_min(0).unsqueeze(1))
+            target_logp[start:stop] = torch.where(has, chosen.squeeze(1), target_logp[start:stop])
+            target_rank[start:stop] = torch.where(has, (lp > chosen).sum(dim=1), target_rank[start:stop])
+            entropy[pos] = -(lp.exp() * lp).sum(dim=-1)
+            tg = torch.where(has, tgt, indices[:, 0])
+            final_targets[pos] = tg
+            final_target_logit[pos] = logits.gather(1, tg.unsqueeze(1)).squeeze(1)
+            continue
         # read from the logits and their log-sum-exp, not a log-softmax of every row: with a
         # 50k vocabulary over every layer these passes over memory cost as much as the matmul
         lse = torch.logsumexp(logits, dim=-1)
         best, best_id = logits.max(dim=-1)
         top_ids[start:stop] = best_id
         top_prob[start:stop] = (best - lse).exp()
-        tgt = all_targets[start:stop]
-        has = tgt >= 0
         chosen = logits.gather(1, tgt.clamp_min(0).unsqueeze(1))  # [rows, 1]; rows without a target unused
         rank = (logits > chosen).sum(dim=1)
         target_logp[start:stop] = torch.where(has, chosen.squeeze(1) - lse, target_logp[start:stop])
@@ -95,3 +117,24 @@ def logit_lens(model: Any, resid: torch.Tensor, ids: torch.Tensor, top_k: int) -
         final_logits_target=final_target_logit.numpy(),
         target_ids=final_targets.numpy(),
     )
+
+
+@torch.no_grad()
+def layer_rows(model: Any, resid: torch.Tensor, ids: torch.Tensor) -> dict[str, np.ndarray]:
+    """The lens of the layers in ``resid`` [L, T, C] (the last layer's comes with the
+    inspection): "top_ids", "top_prob", "target_rank", "target_prob", each [L, T]."""
+    if resid.size(0) == 0:
+        T = resid.size(1)
+        return {
+            "top_ids": np.zeros((0, T), np.int64),
+            "top_prob": np.zeros((0, T), np.float32),
+            "target_rank": np.zeros((0, T), np.int64),
+            "target_prob": np.zeros((0, T), np.float32),
+        }
+    lens = logit_lens(model, resid, ids, 1)
+    return {
+        "top_ids": lens.top_ids,
+        "top_prob": lens.top_prob,
+        "target_rank": lens.target_rank,
+        "target_prob": lens.target_prob,
+    }

@@ -224,7 +224,22 @@ class InspectorPanel(QWidget, Panel):
         self._update_actions()
         self._apply_restored(inspection)
         self.current_view().refresh()
+        self._compute_lens(inspection)
         self._compute_histograms(inspection)
+
+    def _compute_lens(self, inspection: Any) -> None:
+        """The logit lens of the layers before the last, on the worker once the inspection
+        shows (a vocabulary × every layer: with a 50k vocabulary most of the inspection's work)."""
+        if getattr(inspection, "lens_ready", True):
+            return
+
+        def done(_result: Any) -> None:
+            if self.inspection is inspection:
+                self.lens.stale = True
+                if self.lens.isVisible():
+                    self.lens.refresh()
+
+        self.runner.submit("lens", lambda: inspection.lens_top_ids, done, self.error)
 
     def _compute_histograms(self, inspection: Any) -> None:
         """The activation histograms, on the worker once the inspection shows (the engine

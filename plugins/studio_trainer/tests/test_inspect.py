@@ -117,6 +117,7 @@ def test_the_logit_lens_at_the_last_layer_is_the_models_own_prediction(models):
     model = models["causal"]
     ids = ids_of()
     inspection = inspect_ids(model, TOKENIZER, ids, top_k=4)
+    assert not inspection.lens_ready  # the layers before the last: on first read
     logp = logprobs_of(model, ids)
     T = len(ids)
     assert np.isnan(inspection.logprobs[0])
@@ -134,6 +135,15 @@ def test_the_logit_lens_at_the_last_layer_is_the_models_own_prediction(models):
     np.testing.assert_array_equal(inspection.lens_target_rank[last, :-1], ranks)
     assert inspection.lens_target_rank[0, -1] == -1
     assert not np.array_equal(inspection.lens_top_ids[0], inspection.lens_top_ids[last])  # earlier layers differ
+    assert inspection.lens_ready
+    # read lazily or all at once, the lens is the same: every layer through the final norm and head
+    from studio_trainer.inspect.capture import capture
+    from studio_trainer.inspect.lens import logit_lens
+
+    whole = logit_lens(model, capture(model, torch.tensor([ids])).resid, torch.tensor(ids), 4)
+    np.testing.assert_array_equal(inspection.lens_top_ids, whole.top_ids)
+    np.testing.assert_array_equal(inspection.lens_target_rank, whole.target_rank)
+    np.testing.assert_allclose(inspection.lens_target_prob, whole.target_prob, atol=1e-6)
 
 
 def test_direct_logit_attribution_sums_to_the_logit(models):

@@ -160,9 +160,9 @@ def test_a_token_record_opens_in_the_inspector_and_every_view_fills(window, qtbo
     assert panel.tabs.currentWidget() is panel.code
     assert panel.code.top_line().startswith("class CausalSelfAttention"), panel.code.top_line()
 
-    # the logit lens and the attribution fill
+    # the logit lens (its earlier layers computed on the worker after the inspection showed) and the attribution fill
     panel.tabs.setCurrentWidget(panel.lens)
-    assert panel.lens.map.image.image.shape == (3, 12)
+    qtbot.waitUntil(lambda: panel.lens.map.image.image is not None and panel.lens.map.image.image.shape == (3, 12))
     assert "top" in panel.lens.detail.text()
     lens = json.loads(panel.view_json())
     assert [row["layer"] for row in lens["layers"]] == [0, 1, 2]
@@ -385,3 +385,30 @@ def test_the_views_say_what_they_show(window, qtbot, checkpoint):
             legend.setHtml(panel.tokens.legend.text())
             assert legend.toPlainText().split()[-3:] == ["0.4", "0.2", "0"]
             assert colours[shade_of(0.6)].name() in panel.tokens.legend.text()
+
+
+def test_the_lens_tab_waits_for_its_worker_and_then_draws(window, qtbot, checkpoint, monkeypatch):
+    """The layers' lens is computed on the panel's worker after the inspection shows; until
+    then the tab says so instead of running the model on the GUI thread."""
+    import threading
+
+    from studio_trainer.inspect import inspection as inspection_module
+
+    gate = threading.Event()
+    original = inspection_module.LayerLens.arrays
+
+    def slow(self):
+        if not self.ready():
+            assert threading.current_thread() is not threading.main_thread()  # never on the GUI thread
+            gate.wait(10)
+        return original(self)
+
+    monkeypatch.setattr(inspection_module.LayerLens, "arrays", slow)
+    panel = window.show_panel("trainer:inspector")
+    panel.tabs.setCurrentWidget(panel.lens)
+    panel.inspect(str(checkpoint), PROMPT + REPLY)
+    inspected(qtbot, panel)
+    assert "computing the logit lens of 3 layers" in panel.lens.detail.text()
+    gate.set()
+    qtbot.waitUntil(lambda: "top" in panel.lens.detail.text(), timeout=10_000)
+    assert panel.lens.map.image.image.shape == (3, len(PROMPT + REPLY))

@@ -39,8 +39,20 @@ class LensView(View):
         self.detail = QLabel(wordWrap=True, objectName="trainer:inspector-lens-detail")
         layout.addWidget(self.detail)
 
+    def _ready(self) -> bool:
+        """Whether the lens is computed (the panel's worker computes it after the inspection
+        shows; the model never runs on the GUI thread); meanwhile the view says so."""
+        insp = self.inspection
+        if getattr(insp, "lens_ready", True):
+            return True
+        self.detail.setText(f"computing the logit lens of {insp.n_layer + 1} layers…")
+        self.stale = True  # drawn when the worker is done
+        return False
+
     def draw(self) -> None:
         insp = self.inspection
+        if not self._ready():
+            return
         if self.measure.currentIndex() == 0:
             data = np.asarray(insp.lens_target_prob, dtype=np.float32)
             levels = (0.0, 1.0)
@@ -55,7 +67,7 @@ class LensView(View):
 
     def describe(self, layer: int, position: int) -> None:
         insp = self.inspection
-        if insp is None or not 0 <= position < len(insp.tokens):
+        if insp is None or not 0 <= position < len(insp.tokens) or not getattr(insp, "lens_ready", True):
             return
         layer = min(layer, insp.lens_top_ids.shape[0] - 1)
         top = id_text(insp, int(insp.lens_top_ids[layer, position]))
@@ -74,7 +86,7 @@ class LensView(View):
 
     def as_json(self) -> dict[str, Any]:
         insp = self.inspection
-        if insp is None:
+        if insp is None or not getattr(insp, "lens_ready", True):
             return {}
         t = min(self.position, len(insp.tokens) - 1)
         return {
