@@ -116,8 +116,10 @@ def latest_checkpoint(holder: Path) -> Path | None:
 
 
 def has_weights(folder: Path) -> bool:
-    """model.safetensors, or weights in a form a plugin reads (``studio_weight_readers``)."""
-    if (folder / "model.safetensors").exists():
+    """model.safetensors, adapter.safetensors (a LoRA fine-tune of a Hugging Face model: the
+    adapters, on the base its config.json names), or weights in a form a plugin reads
+    (``studio_weight_readers``)."""
+    if (folder / "model.safetensors").exists() or (folder / "adapter.safetensors").exists():
         return True
     return any((folder / reader.marker).exists() for reader in contributions("studio_weight_readers"))
 

@@ -109,19 +109,46 @@ def _save_record(record, ctx: JobContext) -> Path | None:
 
 
 def merge_lora(params: MergeParams, ctx: JobContext) -> dict:
-    """Fold a LoRA checkpoint's adapters into plain weights: a normal checkpoint, no LoRA code needed."""
+    """Fold a LoRA checkpoint's adapters into plain weights: a normal checkpoint, no LoRA code
+    needed. A fine-tune of a Hugging Face model becomes a Hugging Face folder (its merged
+    weights and the base's tokenizer), which ``transformers`` opens alone."""
     from .model.lora import merge_lora as merge
     from .train.checkpoint import CheckpointError, load_checkpoint, resolve_checkpoint, save_checkpoint
 
     folder = resolve_checkpoint(params.checkpoint, ctx.folders, prefer="best")
+    output = Path(params.output) if params.output else folder.with_name(folder.name + "-merged")
+    if output.exists():
+        raise CheckpointError(f"{output} exists; choose another output folder (nothing was overwritten)")
+    if _is_hf_finetune(folder):
+        return _merge_hf(folder, output, ctx)
     model, tokenizer, config = load_checkpoint(folder, "cpu")
     if not config.get("lora"):
         raise CheckpointError(f"{folder} is not a LoRA checkpoint; nothing to merge")
     count = merge(model)
-    output = Path(params.output) if params.output else folder.with_name(folder.name + "-merged")
-    if output.exists():
-        raise CheckpointError(f"{output} exists; choose another output folder (nothing was overwritten)")
     save_checkpoint(output, model, tokenizer, step=config.get("step", 0), val_loss=config.get("val_loss"))
     ctx.artifact(output, kind="checkpoint")
     ctx.log(f"merged {count} LoRA layers into {output}")
     return {"checkpoint": str(output), "merged_layers": count}
+
+
+def _is_hf_finetune(folder: Path) -> bool:
+    """A checkpoint of a run that fine-tuned a Hugging Face model (its config names the base)."""
+    from .train.checkpoint import read_config
+
+    try:
+        return bool(read_config(folder).get("base"))
+    except StudioFileError:
+        return False
+
+
+def _merge_hf(folder: Path, output: Path, ctx: JobContext) -> dict:
+    """A Hugging Face model's fine-tune → a Hugging Face folder (``hf.finetune.export_hf``)."""
+    from .hf.finetune import export_hf
+    from .train.checkpoint import load_checkpoint
+
+    model, tokenizer, config = load_checkpoint(folder, "cpu", dtype="float32")
+    count = export_hf(model, tokenizer, Path(config["base"]), output)
+    ctx.artifact(output, kind="checkpoint")
+    what = f"merged {count} LoRA layers" if count else "saved the fine-tuned weights"
+    ctx.log(f"{what} of {folder} into the Hugging Face folder {output} (it opens in transformers alone)")
+    return {"checkpoint": str(output), "merged_layers": count, "format": "huggingface"}

@@ -1,9 +1,12 @@
 """LoRA: fine-tune a frozen linear layer through a low-rank update ``W + (alpha/r) B A``.
 
-``apply_lora`` swaps the chosen ``nn.Linear`` modules (matched by name suffix, such as
-``attn.qkv``) for ``LoRALinear`` wrappers and freezes everything else. ``B`` starts at zero,
-so the adapted model starts exactly equal to the base. ``merge_lora`` folds the update back
-into plain ``nn.Linear`` weights, giving a normal checkpoint with no LoRA code needed.
+``apply_lora`` swaps the chosen linear modules (matched by name suffix, such as
+``attn.qkv`` or ``q_proj``) for ``LoRALinear`` wrappers and freezes everything else. A
+linear module is an ``nn.Linear`` (weight ``[out, in]``) or transformers' ``Conv1D``, which
+GPT-2 uses (weight ``[in, out]``, ``y = x W + b``): recognised by name and shape, so this
+module needs no transformers import. ``B`` starts at zero, so the adapted model starts
+exactly equal to the base. ``merge_lora`` folds the update back into the plain module's
+weight (transposed for a Conv1D), giving a normal model with no LoRA code needed.
 """
 
 from __future__ import annotations
@@ -14,27 +17,59 @@ import torch
 import torch.nn as nn
 
 
+def is_conv1d(module: nn.Module) -> bool:
+    """transformers' ``Conv1D`` (GPT-2's projections): a linear layer with its weight stored [in, out]."""
+    weight = getattr(module, "weight", None)
+    return (
+        type(module).__name__ == "Conv1D"
+        and isinstance(weight, torch.Tensor)
+        and weight.dim() == 2
+        and getattr(module, "nf", None) == weight.size(1)
+    )
+
+
+def is_linear(module: nn.Module) -> bool:
+    return isinstance(module, nn.Linear) or is_conv1d(module)
+
+
+def features(module: nn.Module) -> tuple[int, int]:
+    """(in, out) features of an ``nn.Linear`` or a ``Conv1D``."""
+    weight: torch.Tensor = module.weight  # type: ignore[assignment]
+    if is_conv1d(module):
+        return int(weight.size(0)), int(weight.size(1))
+    return int(weight.size(1)), int(weight.size(0))
+
+
 class LoRALinear(nn.Module):
-    def __init__(self, base: nn.Linear, rank: int, alpha: float, dropout: float = 0.0):
+    def __init__(self, base: nn.Module, rank: int, alpha: float, dropout: float = 0.0):
         super().__init__()
         self.base = base
         self.rank = rank
         self.scaling = alpha / rank
-        self.lora_A = nn.Parameter(torch.empty(rank, base.in_features, device=base.weight.device))
-        self.lora_B = nn.Parameter(torch.zeros(base.out_features, rank, device=base.weight.device))
+        n_in, n_out = features(base)
+        weight: torch.Tensor = base.weight  # type: ignore[assignment]
+        self.lora_A = nn.Parameter(torch.empty(rank, n_in, device=weight.device, dtype=weight.dtype))
+        self.lora_B = nn.Parameter(torch.zeros(n_out, rank, device=weight.device, dtype=weight.dtype))
         nn.init.kaiming_uniform_(self.lora_A, a=math.sqrt(5))
         self.dropout = nn.Dropout(dropout)
-        base.weight.requires_grad_(False)
-        if base.bias is not None:
+        weight.requires_grad_(False)
+        if getattr(base, "bias", None) is not None:
             base.bias.requires_grad_(False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.base(x) + (self.dropout(x) @ self.lora_A.t() @ self.lora_B.t()) * self.scaling
+        update = self.dropout(x).to(self.lora_A.dtype) @ self.lora_A.t() @ self.lora_B.t()
+        return self.base(x) + (update * self.scaling).to(x.dtype)
 
-    def merged(self) -> nn.Linear:
+    def delta(self) -> torch.Tensor:
+        """The update in the base weight's own layout ([out, in]; [in, out] for a Conv1D)."""
+        update = (self.lora_B @ self.lora_A) * self.scaling
+        return update.t() if is_conv1d(self.base) else update
+
+    def merged(self) -> nn.Module:
+        weight: torch.Tensor = self.base.weight  # type: ignore[assignment]
         with torch.no_grad():
-            self.base.weight += (self.lora_B @ self.lora_A) * self.scaling
-        self.base.weight.requires_grad_(True)
+            weight += self.delta().to(weight.dtype)
+        weight.requires_grad_(True)
         return self.base
 
 
@@ -44,19 +79,19 @@ def apply_lora(model: nn.Module, rank: int, alpha: float, targets: list[str], dr
         p.requires_grad_(False)
     wrapped = []
     for name, module in list(model.named_modules()):
-        if isinstance(module, nn.Linear) and any(name == t or name.endswith("." + t) for t in targets):
+        if is_linear(module) and any(name == t or name.endswith("." + t) for t in targets):
             parent_name, _, child = name.rpartition(".")
             parent = model.get_submodule(parent_name) if parent_name else model
             setattr(parent, child, LoRALinear(module, rank, alpha, dropout))
             wrapped.append(name)
     if not wrapped:
-        linear = sorted({n.split(".", 2)[-1] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
+        linear = sorted({n.split(".", 2)[-1] for n, m in model.named_modules() if is_linear(m)})
         raise ValueError(f"no linear layer matches the LoRA targets {targets}; candidates: {', '.join(linear)}")
     return wrapped
 
 
 def merge_lora(model: nn.Module) -> int:
-    """Replace every LoRALinear by its merged nn.Linear; returns how many were merged."""
+    """Replace every LoRALinear by its merged base layer; returns how many were merged."""
     count = 0
     for name, module in list(model.named_modules()):
         if isinstance(module, LoRALinear):

@@ -142,6 +142,8 @@ def load_checkpoint(
 
         return load_hf(folder, device, dtype, allow_pickle=allow_pickle, generate=generate)
     config = read_config(folder)
+    if config.get("base"):  # a fine-tune of a Hugging Face model: its base + what the run changed
+        return _load_finetuned(folder, config, device, with_lora, generate, dtype, allow_pickle)
     model_config, lora = _configs(folder, config, with_lora)
     tokenizer = load_tokenizer(folder / _tokenizer_name(folder, config))
     if tokenizer.vocab_size != model_config.vocab_size:  # sampled ids would fall outside the tokenizer
@@ -178,6 +180,18 @@ def load_checkpoint(
             config = {**config, "loaded_as": f"{reader.title}, computing in its stored form"}
         model = stored
     return model.to(device).eval(), tokenizer, config
+
+
+def _load_finetuned(
+    folder: Path, config: dict[str, Any], device: str, with_lora: bool, generate: bool, dtype: str, allow_pickle: bool
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The hook for a Hugging Face model's fine-tune (helper D's ``hf/finetune.py``): its
+    checkpoint names the base folder and holds the adapters or weights the run changed."""
+    from ..hf.finetune import load_finetuned
+
+    return load_finetuned(
+        folder, config, device, with_lora=with_lora, generate=generate, dtype=dtype, allow_pickle=allow_pickle
+    )
 
 
 def _tokenizer_name(folder: Path, config: dict[str, Any]) -> str:

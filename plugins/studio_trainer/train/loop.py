@@ -29,10 +29,13 @@ from ..checkpoint_folders import checkpoints_dir, run_of_checkpoint
 from ..config import TrainParams, one_line
 from ..data import corpus as corpus_io
 from ..data.batches import PairBatches, TokenBatches
+from ..data.chat import encode_pairs
 from ..data.tokenizer import Tokenizer, build_tokenizer, encode_documents, load_tokenizer
+from ..hf import finetune
+from ..hf.model import HFCausalLM
 from ..model.gpt import GPT
 from ..model.lora import apply_lora
-from ..model.summary import summarize
+from ..model.summary import ModelSummary, summarize
 from . import checkpoint as ckpt
 from . import distributed, launch, memory
 from .device import autocast, peak_flops, pick_device
@@ -48,7 +51,7 @@ class TrainingError(RuntimeError):
 class Setup:
     params: TrainParams
     device: str
-    model: GPT  # the module that is saved (uncompiled)
+    model: GPT | HFCausalLM  # the module that is saved (uncompiled)
     forward: torch.nn.Module  # the module that is called (maybe wrapped in DDP, maybe compiled)
     tokenizer: Tokenizer
     train_batches: TokenBatches | PairBatches
@@ -60,6 +63,7 @@ class Setup:
     start_step: int = 0
     best_val: float = math.inf
     replay: list[Metric] = field(default_factory=list)  # an earlier run's curves, for a resumed run
+    hf_base: Path | None = None  # a Hugging Face model's fine-tune: the folder its checkpoints build on
 
 
 # ---------------------------------------------------------------- one optimizer step
@@ -243,7 +247,7 @@ def run_loop(s: Setup, ctx: JobContext) -> dict[str, Any]:
         )  # their collectives would not line up
     tokens_per_step = p.batch_size * p.model.block_size * p.grad_accum * world  # over all processes
     peak = peak_flops(s.device)
-    flops_per_token = summarize(s.model).flops_per_token
+    flops_per_token = model_summary(s.model, p).flops_per_token
     trainable = [q for q in s.model.parameters() if q.requires_grad]
     s.model.train()
     step, val_loss, last_log, timed = s.start_step, None, time.perf_counter(), 0.0
@@ -344,23 +348,31 @@ def validate(s: Setup, ctx: JobContext, step: int, amp, checkpoints: Path, iters
         ctx.metric("val/ppl", step, math.exp(min(val_loss, 50.0)))
         if val_loss < s.best_val:
             s.best_val = val_loss
-            ckpt.save_checkpoint(checkpoints / "best", s.model, s.tokenizer, step=step, val_loss=val_loss, lora=p.lora)
+            write_checkpoint(s, checkpoints / "best", step, val_loss)
             ctx.artifact(checkpoints / "best", kind="checkpoint")
     return val_loss
 
 
 def emit_sample(s: Setup, ctx: JobContext, step: int) -> None:
+    """A sample of the model so far; a chat fine-tune is asked the prompt as a user's turn
+    (its chat template) and answers until its end of turn."""
     p = s.params
     started = time.time()
+    chat = p.data.format == "prompt_response" and p.data.chat_template
+    chat = chat and getattr(s.tokenizer, "has_chat_template", False)
+    prompt = p.sample_prompt
+    if chat:
+        prompt = s.tokenizer.chat([{"role": "user", "content": prompt}])  # type: ignore[union-attr]
     text = sample_text(
         s.model,
         s.tokenizer,
-        p.sample_prompt,
+        prompt,
         p.sample_tokens,
         p.temperature,
         p.top_k,
         seed=p.seed + step,
         device=s.device,
+        stop_at_eos=bool(chat),
     )
     ctx.span(
         kind="sample",
@@ -394,18 +406,51 @@ def save(s: Setup, ctx: JobContext, step: int, val_loss: float | None, checkpoin
         "optimizer_groups": groups,
         "run_id": ctx.run_id,
     }
-    folder = ckpt.save_checkpoint(
-        checkpoints / f"step-{step:06d}",
+    folder = write_checkpoint(s, checkpoints / f"step-{step:06d}", step, val_loss, tensors, meta)
+    ckpt.mark_latest(checkpoints, folder, step, s.params.keep_checkpoints)
+    ctx.artifact(folder, kind="checkpoint")
+
+
+def write_checkpoint(
+    s: Setup,
+    folder: Path,
+    step: int,
+    val_loss: float | None,
+    train_tensors: dict[str, torch.Tensor] | None = None,
+    train_meta: dict[str, Any] | None = None,
+) -> Path:
+    """A studio checkpoint, or for a Hugging Face model's fine-tune what the run changed
+    (its adapters or weights) and the base it changed (``hf/finetune.py``)."""
+    if s.hf_base is not None and isinstance(s.model, HFCausalLM):
+        return finetune.save_finetuned(
+            folder,
+            s.model,
+            s.hf_base,
+            step=step,
+            val_loss=val_loss,
+            lora=s.params.lora,
+            block=s.params.model.block_size,
+            train_tensors=train_tensors,
+            train_meta=train_meta,
+        )
+    assert isinstance(s.model, GPT)
+    return ckpt.save_checkpoint(
+        folder,
         s.model,
         s.tokenizer,
         step=step,
         val_loss=val_loss,
         lora=s.params.lora,
-        train_tensors=tensors,
-        train_meta=meta,
+        train_tensors=train_tensors,
+        train_meta=train_meta,
     )
-    ckpt.mark_latest(checkpoints, folder, step, s.params.keep_checkpoints)
-    ctx.artifact(folder, kind="checkpoint")
+
+
+def model_summary(model: torch.nn.Module, params: TrainParams) -> ModelSummary:
+    """Parameters, FLOPs and memory of the model at the training context."""
+    if isinstance(model, HFCausalLM):
+        return finetune.summarize_hf(model, params.model.block_size, params.batch_size, params.grad_checkpointing)
+    return summarize(model, params.batch_size, params.grad_checkpointing)
 
 
 def _rank_state(s: Setup) -> dict[str, torch.Tensor]:
@@ -460,15 +505,34 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         teacher_dir = ckpt.resolve_checkpoint(params.distill.teacher, runs_dir, prefer="best")
         teacher, teacher_tok, _ = ckpt.load_checkpoint(teacher_dir, device)
         teacher.requires_grad_(False)
+    hf_base = None
     if base is not None:
-        model, tokenizer, _ = ckpt.load_checkpoint(base, "cpu", with_lora=resume_from is not None)
+        # a Hugging Face model trains in float32 (bf16 through autocast, as a studio model)
+        model, tokenizer, _ = ckpt.load_checkpoint(
+            base, "cpu", with_lora=resume_from is not None, dtype="float32", allow_pickle=params.allow_pickle
+        )
+        if isinstance(model, HFCausalLM):
+            hf_base = _hf_base(base, resume_from)
         if params.lora and resume_from is None:
-            wrapped = apply_lora(model, params.lora.rank, params.lora.alpha, params.lora.targets, params.lora.dropout)
-            note(f"LoRA rank {params.lora.rank} on {len(wrapped)} layers: {', '.join(wrapped)}")
+            targets = params.lora.targets
+            if isinstance(model, HFCausalLM):
+                targets, why = finetune.lora_targets(model, targets)
+                if why:
+                    note(why)
+            lora = params.lora.model_copy(update={"targets": targets})
+            params = params.model_copy(update={"lora": lora})
+            wrapped = apply_lora(model, lora.rank, lora.alpha, targets, lora.dropout)
+            if isinstance(model, HFCausalLM):
+                model.annotate()  # the Inspector's aliases point at the wrapped projections
+            note(f"LoRA rank {lora.rank} on {len(wrapped)} layers: {', '.join(wrapped)}")
         if params.init_from and resume_from is None:
             note(f"fine-tuning {base} (its model config and tokenizer are used)")
-        params = params.model_copy(update={"model": model.config})
-        memory.require_to_train(model, params, device, loaded=memory.model_bytes(model))
+        if isinstance(model, HFCausalLM):
+            params = _hf_params(params, model, note if resume_from is None else (lambda text: None))
+            _require_to_train_hf(model, params, device)
+        else:
+            params = params.model_copy(update={"model": model.config})
+            memory.require_to_train(model, params, device, loaded=memory.model_bytes(model))
     else:
         tokenizer = (
             load_tokenizer(Path(params.data.tokenizer_file))
@@ -488,12 +552,14 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
             raise ValueError(f"the teacher's context ({teacher.config.block_size}) is shorter than the student's")
     model.to(device)
     model.gradient_checkpointing = params.grad_checkpointing
+    if isinstance(model, HFCausalLM) and params.grad_checkpointing:
+        model.hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     if ctx.rank == 0 and resume_from is None:
-        summary = summarize(model, params.batch_size, params.grad_checkpointing)
+        summary = model_summary(model, params)
         ctx.log("model summary\n" + summary.table())
         write_json(ctx.run_dir / "model_summary.json", summary.as_dict())
 
-    train_batches, val_batches, units = _batches(params, tokenizer, texts, pairs, ctx.rank)
+    train_batches, val_batches, units = _batches(params, tokenizer, texts, pairs, ctx.rank, note)
     optimizer = make_optimizer(model, params, device)
     scaler = torch.amp.GradScaler("cuda") if params.precision == "fp16" else None
     setup = Setup(
@@ -508,6 +574,7 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         optimizer=optimizer,
         scaler=scaler,
         teacher=teacher,
+        hf_base=hf_base,
     )
     if resume_from is not None:
         _restore(setup, resume_from, ctx)
@@ -517,6 +584,49 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
         assert isinstance(compiled, torch.nn.Module)  # a compiled module is one (OptimizedModule)
         setup.forward = compiled
     return setup
+
+
+#: the context a Hugging Face model trains on when the run does not set one (its own may be 32k)
+HF_TRAIN_CONTEXT = 512
+
+
+def _hf_base(loaded: Path, resume_from: Path | None) -> Path:
+    """The folder an HF fine-tune's checkpoints build on: the one fine-tuned, or for a
+    resumed run the base its checkpoint names."""
+    if resume_from is not None:
+        config = ckpt.read_config(resume_from)
+        if finetune.is_finetune(config):
+            return Path(config["base"])
+    return Path(loaded).resolve()
+
+
+def _hf_params(params: TrainParams, model: HFCausalLM, note: Callable[[str], object]) -> TrainParams:
+    """The run's model settings from the Hugging Face model: its shape, and the training
+    context (the run's own, else ``HF_TRAIN_CONTEXT``, never beyond the model's)."""
+    c = model.config
+    asked = params.model.block_size if "block_size" in params.model.model_fields_set else HF_TRAIN_CONTEXT
+    block = min(asked, c.block_size)
+    if block != params.model.block_size:
+        note(f"training context {block} tokens (the model's own is {c.block_size}; set model.block_size to change it)")
+    shape = {"n_layer": c.n_layer, "n_head": c.n_head, "n_embd": c.n_embd, "vocab_size": c.vocab_size}
+    try:
+        model_config = params.model.model_validate({**params.model.model_dump(), **shape, "block_size": block})
+    except ValidationError:  # a shape beyond the studio GPT's limits: the context is what the loop uses
+        model_config = params.model.model_copy(update={"block_size": block})
+    return params.model_copy(update={"model": model_config})
+
+
+def _require_to_train_hf(model: HFCausalLM, params: TrainParams, device: str) -> None:
+    """``memory.require_to_train`` for a Hugging Face model (already loaded, in float32)."""
+    need = model_summary(model, params).train_bytes
+    if not device.startswith("cuda"):
+        need = need * params.processes - memory.model_bytes(model)
+    memory.require(
+        need,
+        device,
+        f"training this model (batch {params.batch_size} x context {params.model.block_size})",
+        "use LoRA, a smaller batch with more gradient accumulation, a shorter context, or gradient checkpointing",
+    )
 
 
 def _read_corpus(params: TrainParams) -> tuple[list[str], list[tuple[str, str]] | None]:
@@ -529,17 +639,23 @@ def _read_corpus(params: TrainParams) -> tuple[list[str], list[tuple[str, str]] 
 
 
 def _batches(
-    params: TrainParams, tokenizer: Tokenizer, texts: list[str], raw: list[tuple[str, str]] | None, rank: int = 0
+    params: TrainParams,
+    tokenizer: Tokenizer,
+    texts: list[str],
+    raw: list[tuple[str, str]] | None,
+    rank: int = 0,
+    note: Callable[[str], object] = lambda text: None,
 ):
     """Training batches (each process its own: the seed is offset by its rank), a maker of
-    the validation batches (the same on every rank) and the characters or bytes per token."""
+    the validation batches (the same on every rank) and the characters or bytes per token.
+    Prompt/response pairs of a model with a chat template are rendered by it (``data/chat.py``)."""
     d, block, seed = params.data, params.model.block_size, params.seed
     if raw is not None:
-        pairs = [(tokenizer.encode(p), tokenizer.encode(r) + [tokenizer.eos_id]) for p, r in raw]
+        pairs, chars = encode_pairs(tokenizer, raw, d.chat_template, note)
         cut = max(1, int(len(pairs) * (1 - d.val_fraction)))
         if cut >= len(pairs):
             raise ValueError(f"{len(pairs)} pairs are too few to hold out a validation set")
-        units = sum(len(p) + len(r) for p, r in raw[cut:]) / max(1, sum(len(a) + len(b) for a, b in pairs[cut:]))
+        units = sum(chars[cut:]) / max(1, sum(len(a) + len(b) for a, b in pairs[cut:]))
 
         def make(part: list[tuple[list[int], list[int]]], part_seed: int) -> PairBatches:
             return PairBatches(part, params.batch_size, block, tokenizer.eos_id, part_seed)
@@ -561,7 +677,7 @@ def _batches(
     return train_batches, validation, units
 
 
-def make_optimizer(model: GPT, params: TrainParams, device: str) -> torch.optim.Optimizer:
+def make_optimizer(model: torch.nn.Module, params: TrainParams, device: str) -> torch.optim.Optimizer:
     """AdamW; weight decay on matrices only (not biases, norms or the lag weights); fused kernels where available."""
     trainable = [(n, q) for n, q in model.named_parameters() if q.requires_grad]
     groups = [
