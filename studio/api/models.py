@@ -136,9 +136,10 @@ PICKLE_SUFFIXES = frozenset({".bin", ".pt", ".pth", ".ckpt", ".pkl"})
 def loadable_model(ref: str | Path, folders: Folders | None = None) -> Path:
     """:func:`resolve_model`, and the folder it gives must hold a model a loader opens: a
     ``config.json`` and weights in a ``.safetensors`` file (a trained run's checkpoint, a
-    quantized folder). A run of another kind (a self-test), a folder of anything else, or
-    weights only in a PyTorch pickle raise :class:`ModelNotFound` saying so. ``stat``s
-    only, no file is read: cheap enough to check a model field before a job starts."""
+    quantized folder, a Hugging Face folder, its weights sharded or not). A run of another
+    kind (a self-test), a folder of anything else, or weights only in a PyTorch pickle raise
+    :class:`ModelNotFound` saying so. ``stat``s only, no file is read: cheap enough to
+    check a model field before a job starts."""
     folder = resolve_model(ref, folders)
     try:
         problem = _not_a_model(folder)
@@ -159,9 +160,16 @@ def _not_a_model(folder: Path) -> str | None:
         return None
     pickles = sorted(p.name for p in names if p.suffix in PICKLE_SUFFIXES)
     if pickles and not weights:
+        # a Hugging Face folder (config.json beside the pickle) has an opt-in where a tool offers one
+        opt_in = (
+            "; or, for a Hugging Face folder, allow pickles where the tool offers it (--allow-pickle: "
+            "read with weights_only)"
+            if config
+            else ""
+        )
         return (
-            f"{folder / pickles[0]} is a PyTorch pickle file, which Tensor Studio never loads "
-            "(unpickling can run code); convert it to model.safetensors"
+            f"{folder / pickles[0]} is a PyTorch pickle file, which Tensor Studio does not load unasked "
+            f"(unpickling can run code); convert it to model.safetensors{opt_in}"
         )
     missing = " and ".join(what for what, there in (("config.json", config), ("weights", weights)) if not there)
     return f"{folder} holds no model (no {missing}): name a trained run, a checkpoint or a quantized folder"

@@ -207,3 +207,34 @@ def test_a_pickle_named_safetensors_is_never_unpickled(models, tmp_path):
     with pytest.raises(HFFolderError, match=r"PyTorch pickle named \.safetensors"):
         load_hf(folder, "cpu", "float32")
     assert not marker.exists()
+
+
+def test_sharded_weights_are_a_checkpoint_and_a_loadable_model(models, tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from studio.api import ModelNotFound, loadable_model
+    from studio_trainer.checkpoint_folders import checkpoint_of, is_checkpoint, resolve_checkpoint
+    from studio_trainer.train.checkpoint import load_checkpoint
+
+    folder = tmp_path / "sharded"
+    reference = AutoModelForCausalLM.from_pretrained(models["llama"], local_files_only=True)
+    reference.save_pretrained(folder, max_shard_size="20KB")
+    AutoTokenizer.from_pretrained(models["llama"], local_files_only=True).save_pretrained(folder)
+    assert (folder / "model.safetensors.index.json").exists() and not (folder / "model.safetensors").exists()
+    assert is_checkpoint(folder) and checkpoint_of(folder) == folder
+    assert resolve_checkpoint(str(folder), tmp_path) == folder and loadable_model(folder) == folder
+    model, _, config = load_checkpoint(folder, "cpu", generate=True, dtype="float32")
+    assert config["format"] == "huggingface" and config["family"] == "llama"
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.no_grad():
+        assert torch.allclose(model(ids)[0][0, -1], reference(ids).logits[0, -1], atol=1e-5)
+
+    # a shard the index names is missing: said before anything loads
+    next(folder.glob("model-0000*-of-*.safetensors")).unlink()
+    with pytest.raises(Exception, match="the weight index names model-"):
+        resolve_checkpoint(str(folder), tmp_path)
+
+    # a pickle-only folder: a loadable model's check says what to do
+    pickled = _pickle_only(models["llama"], tmp_path / "pickled")
+    with pytest.raises(ModelNotFound, match=r"pytorch_model\.bin is a PyTorch pickle.*--allow-pickle"):
+        loadable_model(pickled)
