@@ -238,3 +238,22 @@ def test_sharded_weights_are_a_checkpoint_and_a_loadable_model(models, tmp_path)
     pickled = _pickle_only(models["llama"], tmp_path / "pickled")
     with pytest.raises(ModelNotFound, match=r"pytorch_model\.bin is a PyTorch pickle.*--allow-pickle"):
         loadable_model(pickled)
+
+
+def test_the_hf_provider_takes_per_call_sampling_params(models):
+    from studio_trainer.hf.provider import complete
+
+    model = f"hf/{models['gpt2']}"
+    messages = [{"role": "user", "content": "To be?"}]
+    sampled = [complete(model, messages, max_tokens=8, temperature=1.0, top_k=50, seed=7) for _ in range(2)]
+    assert sampled[0]["studio_tokens"]["reply_ids"] == sampled[1]["studio_tokens"]["reply_ids"]  # seeded
+    text = sampled[0]["choices"][0]["message"]["content"]
+    assert len(text) >= 3 and sampled[0]["choices"][0]["finish_reason"] == "length"
+    # a stop string cuts the reply where it first appears, and says so
+    cut = complete(model, messages, max_tokens=8, temperature=1.0, top_k=50, seed=7, stop=[text[1:3]])
+    assert cut["choices"][0]["message"]["content"] == text[: text.index(text[1:3])]
+    assert cut["choices"][0]["finish_reason"] == "stop"
+    # one loaded copy per folder and dtype: another dtype loads (a load span), then is kept
+    first = complete(model, messages, max_tokens=2, temperature=0, dtype="bfloat16")
+    again = complete(model, messages, max_tokens=2, temperature=0, dtype="bfloat16")
+    assert "studio_load" in first and "studio_load" not in again
