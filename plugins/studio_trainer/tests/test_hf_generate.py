@@ -257,3 +257,40 @@ def test_the_hf_provider_takes_per_call_sampling_params(models):
     first = complete(model, messages, max_tokens=2, temperature=0, dtype="bfloat16")
     again = complete(model, messages, max_tokens=2, temperature=0, dtype="bfloat16")
     assert "studio_load" in first and "studio_load" not in again
+
+
+def test_hf_models_are_named_by_their_hub_cache_folder(models, tmp_path, make_studio):
+    import shutil
+
+    from studio_trainer.hf.provider import complete
+
+    make_studio(("trainer", trainer_hooks))  # the trainer.hf model source resolves cache folders
+    repo = tmp_path / "hub" / "models--org--tiny-chat"
+    shutil.copytree(models["qwen2"], repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    reply = complete(f"hf/{repo}", [{"role": "user", "content": "hi"}], max_tokens=2, temperature=0)
+    assert reply["model"] == f"hf/{(repo / 'snapshots' / '0123abcd').resolve()}"
+    assert reply["studio_tokens"]["prompt"].startswith("<|im_start|>user\nhi<|im_end|>")
+
+
+def test_a_studio_checkpoint_s_planted_pickle_is_never_unpickled(tmp_path):
+    from studio_trainer.config import ModelConfig
+    from studio_trainer.data.tokenizer import CharTokenizer
+    from studio_trainer.model.gpt import GPT
+    from studio_trainer.train.checkpoint import CheckpointError, load_checkpoint, save_checkpoint
+
+    tokenizer = CharTokenizer(list("abc "))
+    net = GPT(ModelConfig(n_layer=1, n_head=1, n_embd=8, block_size=8, vocab_size=tokenizer.vocab_size))
+    folder = save_checkpoint(tmp_path / "ckpt", net, tokenizer, step=1, val_loss=None)
+    marker = tmp_path / "unpickled"
+
+    class Planted:
+        def __reduce__(self):
+            return (Path.touch, (marker,))
+
+    torch.save({"x": Planted()}, folder / "model.safetensors")
+    for allow_pickle in (False, True):  # the opt-in is for Hugging Face folders only
+        with pytest.raises(CheckpointError, match="PyTorch pickle"):
+            load_checkpoint(folder, "cpu", generate=True, allow_pickle=allow_pickle)
+    assert not marker.exists()
