@@ -294,3 +294,24 @@ def test_a_studio_checkpoint_s_planted_pickle_is_never_unpickled(tmp_path):
         with pytest.raises(CheckpointError, match="PyTorch pickle"):
             load_checkpoint(folder, "cpu", generate=True, allow_pickle=allow_pickle)
     assert not marker.exists()
+
+
+def test_the_hf_provider_applies_an_intervention_for_one_call(models, tmp_path):
+    from studio_trainer.hf.load import load_hf
+    from studio_trainer.hf.provider import complete
+    from studio_trainer.inspect import HeadAblation, save_program
+
+    folder = models["llama"]
+    net, _, _ = load_hf(folder, "cpu", "float32")
+    program = save_program(tmp_path / "ablate.json", [HeadAblation(1, 0)], net)
+    messages = [{"role": "user", "content": "hi"}]
+
+    def first_logprob(reply: dict) -> float:
+        return reply["choices"][0]["logprobs"]["content"][0]["logprob"]
+
+    plain = complete(f"hf/{folder}", messages, max_tokens=3, temperature=0)
+    ablated = complete(f"hf/{folder}", messages, max_tokens=3, temperature=0, intervention=str(program))
+    after = complete(f"hf/{folder}", messages, max_tokens=3, temperature=0)
+    assert ablated["studio_intervention"] == {"file": str(program), "summary": "ablate L1H0 (zero)"}
+    assert abs(first_logprob(ablated) - first_logprob(plain)) > 1e-6  # the head's output was zeroed
+    assert first_logprob(after) == first_logprob(plain) and "studio_intervention" not in after  # one call only
