@@ -177,6 +177,10 @@ def save_finetuned(
     return folder
 
 
+#: checkpoints being opened in this thread's chain of bases (a base may be another fine-tune)
+_OPENING: set[Path] = set()
+
+
 def load_finetuned(
     folder: Path,
     config: dict[str, Any],
@@ -204,15 +208,19 @@ def load_finetuned(
             f"{folder} is a fine-tune of {base}, which is not there any more; put the base model back "
             "at that path (the checkpoint holds only what the run changed)"
         )
-    if base.resolve() == folder.resolve():
-        raise CheckpointError(f"{folder}/config.json names the checkpoint itself as its base")
+    if folder.resolve() in _OPENING or base.resolve() == folder.resolve():
+        raise CheckpointError(f"{folder}/config.json names a base that leads back to this checkpoint (a loop)")
     try:
         lora = LoRAConfig.model_validate(config["lora"]) if config.get("lora") else None
     except ValidationError as exc:
         raise CheckpointError(f"{folder}/config.json has an invalid LoRA config: {one_line(exc)}") from None
-    model, tokenizer, base_config = load_checkpoint(
-        base, "cpu", with_lora=False, generate=False, dtype=dtype, allow_pickle=allow_pickle
-    )
+    _OPENING.add(folder.resolve())
+    try:
+        model, tokenizer, base_config = load_checkpoint(
+            base, "cpu", with_lora=False, generate=False, dtype=dtype, allow_pickle=allow_pickle
+        )
+    finally:
+        _OPENING.discard(folder.resolve())
     if not isinstance(model, HFCausalLM):
         raise CheckpointError(f"{folder}: its base {base} is not a Hugging Face model")
     name = ADAPTER if lora is not None else WEIGHTS

@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import load_file
 
 import studio_trainer.hooks as trainer_hooks
-from studio.api import Log, RunStatus
+from studio.api import Log, RunStatus, Span
 from studio.testing import tiny_hf_model
 from studio_trainer.config import MergeParams, TrainParams
 from studio_trainer.data.batches import PairBatches
@@ -82,6 +82,8 @@ def test_lora_fine_tune_checkpoint_generate_and_merge(
     targets = "q_proj, k_proj, v_proj, o_proj" if family == "llama" else "attn.c_attn, attn.c_proj"
     assert f"for {family} they are {targets}" in logs  # the studio's default targets, translated
     assert "rendered with the model's chat template" in logs
+    (sample,) = [e for e in ctx.of_kind(Span) if e.span_kind == "sample"]  # asked as a user's turn
+    assert sample.record["step"] == 24 and isinstance(sample.outputs["text"], str)
 
     best = Path(result["checkpoint"])
     config = json.loads((best / "config.json").read_text())
@@ -211,12 +213,24 @@ def test_full_fine_tune_and_resume_of_a_hugging_face_model(models, job_context, 
     assert again["base"] == config["base"]  # still built on the Hugging Face folder
 
 
-def test_a_checkpoint_whose_base_is_gone_says_so(models, pairs, job_context, tmp_path):
+def test_a_lora_run_resumes_and_a_checkpoint_whose_base_is_gone_says_so(models, pairs, job_context, tmp_path):
     import shutil
 
     base = shutil.copytree(models["llama"], tmp_path / "base")
     ctx = job_context()
     train(settings(base, pairs, max_steps=4, eval_interval=4, checkpoint_interval=4, sample_interval=0), ctx)
+    step4 = ctx.run_dir / "checkpoints" / "step-000004"
+    resumed = job_context("resumed")
+    train(TrainParams.model_validate({"resume": str(step4), "max_steps": 8}), resumed)
+    assert [s for s, _ in resumed.metrics("train/loss")] == [4, 8]
+    step8 = resumed.run_dir / "checkpoints" / "step-000008"
+    assert set(load_file(str(step8 / "adapter.safetensors"))) == set(load_file(str(step4 / "adapter.safetensors")))
+
     shutil.rmtree(base)
     with pytest.raises(CheckpointError, match="which is not there any more"):
-        load_checkpoint(ctx.run_dir / "checkpoints" / "step-000004")
+        load_checkpoint(step8)
+    for folder, other in ((step4, step8), (step8, step4)):  # each names the other as its base: a loop
+        config = json.loads((folder / "config.json").read_text())
+        (folder / "config.json").write_text(json.dumps({**config, "base": str(other)}))
+    with pytest.raises(CheckpointError, match="leads back to this checkpoint"):
+        load_checkpoint(step8)
