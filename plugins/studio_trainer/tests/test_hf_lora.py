@@ -6,6 +6,7 @@ Tiny random models built from configs (``studio.testing.tiny_hf_model``): no dow
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -234,3 +235,29 @@ def test_a_lora_run_resumes_and_a_checkpoint_whose_base_is_gone_says_so(models, 
         (folder / "config.json").write_text(json.dumps({**config, "base": str(other)}))
     with pytest.raises(CheckpointError, match="leads back to this checkpoint"):
         load_checkpoint(step8)
+
+
+def test_bf16_autocast_and_checkpointing_train_a_bf16_model_that_merges_back_in_bf16(pairs, job_context, tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    from studio_trainer.jobs import merge_lora
+
+    base = tiny_hf_model(tmp_path / "qwen2", "qwen2", context=64, dtype="bfloat16")
+    ctx = job_context()
+    params = settings(base, pairs, max_steps=4, eval_interval=4, checkpoint_interval=4, sample_interval=0)
+    result = train(params.model_copy(update={"precision": "bf16", "grad_checkpointing": True}), ctx)
+    assert all(
+        v is not None and math.isfinite(v) for _, v in ctx.metrics("train/loss")
+    )  # finite, trained in float32 masters
+    assert (
+        load_file(str(Path(result["checkpoint"]) / "adapter.safetensors"))[
+            "model.layers.0.self_attn.q_proj.lora_A"
+        ].dtype
+        == torch.float32
+    )
+    merge_lora(MergeParams(checkpoint=result["checkpoint"], output=str(tmp_path / "merged")), job_context("merge"))
+    assert (
+        json.loads((tmp_path / "merged" / "config.json").read_text())["dtype"] == "bfloat16"
+    )  # as the base was stored
+    merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged", local_files_only=True)
+    assert merged.dtype == torch.bfloat16

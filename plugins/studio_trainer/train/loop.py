@@ -553,7 +553,7 @@ def prepare(params: TrainParams, ctx: JobContext) -> Setup:
     model.to(device)
     model.gradient_checkpointing = params.grad_checkpointing
     if isinstance(model, HFCausalLM) and params.grad_checkpointing:
-        model.hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        _checkpoint_activations(model)
     if ctx.rank == 0 and resume_from is None:
         summary = model_summary(model, params)
         ctx.log("model summary\n" + summary.table())
@@ -627,6 +627,15 @@ def _require_to_train_hf(model: HFCausalLM, params: TrainParams, device: str) ->
         f"training this model (batch {params.batch_size} x context {params.model.block_size})",
         "use LoRA, a smaller batch with more gradient accumulation, a shorter context, or gradient checkpointing",
     )
+
+
+def _checkpoint_activations(model: HFCausalLM) -> None:
+    """transformers' own gradient checkpointing (non-reentrant: frozen LoRA inputs need no grad)."""
+    enable = getattr(model.hf, "activation_checkpointing_enable", None)  # transformers 5 (the old name warns)
+    if enable is not None:
+        enable(activation_checkpointing_kwargs={"use_reentrant": False})
+    else:
+        model.hf.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
 
 
 def _read_corpus(params: TrainParams) -> tuple[list[str], list[tuple[str, str]] | None]:
