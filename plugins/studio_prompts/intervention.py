@@ -1,5 +1,6 @@
 """A model call's ``intervention`` setting: a saved intervention file (the trainer's
-``studio.intervention/1``) that a local ``studio/`` model applies while it generates.
+``studio.intervention/1``) that a local model (``studio/``, ``hf/``: a plugin's in-process
+provider, ``LLMProvider.model_refs``) applies while it generates.
 
 The path is absolute, or relative to the active workspace (as the trainer's provider
 reads it). Other models cannot apply one: the setting is refused for them, when a
@@ -12,19 +13,32 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from studio.api import active_workspace
+from studio.api import active_workspace, contributions
 
 LOCAL_PREFIX = "studio/"
 KEY = "intervention"
+
+
+def local_prefixes() -> tuple[str, ...]:
+    """The model-string prefixes of models that run in this process (a plugin provider
+    naming the workspace's models: ``studio/``, ``hf/``); they can apply an intervention
+    and be inspected down to their tensors."""
+    found = tuple(p.prefix for p in contributions("studio_llm_providers") if p.model_refs)
+    return found or (LOCAL_PREFIX,)
+
+
+def is_local(model: str) -> bool:
+    return model.startswith(local_prefixes())
 
 
 def refusal(model: str, value: Any) -> str | None:
     """Why ``value`` cannot be a call's intervention with ``model``; None when it can."""
     if not isinstance(value, str) or not value.strip():
         return f"intervention is the path of an intervention file (.json), got {value!r}"
-    if not model.startswith(LOCAL_PREFIX):
+    if not is_local(model):
+        prefixes = " or ".join(local_prefixes())
         return (
-            f"intervention applies to local {LOCAL_PREFIX} models only (it hooks into the model's layers); "
+            f"intervention applies to local {prefixes} models only (it hooks into the model's layers); "
             f"{model} cannot apply {value}"
         )
     return None

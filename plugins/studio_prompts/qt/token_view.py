@@ -48,7 +48,8 @@ from PySide6.QtWidgets import (
 from studio.api import TokenRecord, TokenRecordError
 from studio.widgets import probability_tint, set_tone, text_colour, tint, tone
 
-LOCAL_PREFIX = "studio/"
+from ..intervention import is_local  # a model run in this process (studio/, hf/): inspectable
+
 NO_PROMPT_TOKENS = "prompt tokens: only local models report them"
 DETAIL_ROWS = 8  # alternatives the detail area shows without scrolling
 VISIBLE = {"\n": "↵", "\t": "⇥", "\r": "␍"}
@@ -172,7 +173,7 @@ def tokens_document(
         fixed.setFontFixedPitch(True)
         fixed.setFontFamilies(["monospace"])
         cursor.insertText(record.prompt, fixed)
-    if not record.prompt_tokens and not record.model.startswith(LOCAL_PREFIX):
+    if not record.prompt_tokens and not is_local(record.model):
         paragraph()
         cursor.insertText(NO_PROMPT_TOKENS, italic)
     heading("Reply", "(shaded by probability: the stronger the tint, the less likely; hover or click a token)")
@@ -344,7 +345,7 @@ class TokenView(QWidget):
         self._clear_text()
         self.detail.clear()
         model = str((span or {}).get("model") or "")
-        self.inspect.setVisible(model.startswith(LOCAL_PREFIX))
+        self.inspect.setVisible(is_local(model))
         path = self.record_path()
         if span is None:
             self._say("Select a model call to see its tokens.", "muted")
