@@ -85,9 +85,17 @@ def apply_lora(model: nn.Module, rank: int, alpha: float, targets: list[str], dr
             setattr(parent, child, LoRALinear(module, rank, alpha, dropout))
             wrapped.append(name)
     if not wrapped:
-        linear = sorted({n.split(".", 2)[-1] for n, m in model.named_modules() if is_linear(m)})
+        linear = sorted({_suffix(n) for n, m in model.named_modules() if is_linear(m)})
         raise ValueError(f"no linear layer matches the LoRA targets {targets}; candidates: {', '.join(linear)}")
     return wrapped
+
+
+def _suffix(name: str) -> str:
+    """A module's name after its layer number: ``blocks.3.attn.qkv`` → ``attn.qkv``,
+    ``model.layers.0.self_attn.q_proj`` → ``self_attn.q_proj`` (what a target may name)."""
+    parts = name.split(".")
+    numbers = [i for i, part in enumerate(parts) if part.isdigit()]
+    return ".".join(parts[numbers[-1] + 1 :]) if numbers else name
 
 
 def merge_lora(model: nn.Module) -> int:

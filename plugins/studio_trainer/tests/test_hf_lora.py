@@ -261,3 +261,13 @@ def test_bf16_autocast_and_checkpointing_train_a_bf16_model_that_merges_back_in_
     )  # as the base was stored
     merged = AutoModelForCausalLM.from_pretrained(tmp_path / "merged", local_files_only=True)
     assert merged.dtype == torch.bfloat16
+
+
+def test_lora_targets_that_name_nothing_are_one_line_with_the_candidates(models, pairs, job_context):
+    from studio_trainer.train.loop import TrainingError
+
+    params = settings(models["llama"], pairs, lora={"targets": ["attn.qkv", "mlp.fc"]})
+    with pytest.raises(TrainingError, match="no linear layer matches") as caught:
+        train(params, job_context())
+    message = str(caught.value)
+    assert "\n" not in message and "self_attn.q_proj" in message and "mlp.down_proj" in message
