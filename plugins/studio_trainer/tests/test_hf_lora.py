@@ -206,6 +206,15 @@ def test_full_fine_tune_and_resume_of_a_hugging_face_model(models, job_context, 
     base, _, _ = load_checkpoint(models["llama"], dtype="float32")
     ids = torch.tensor([[5, 6, 7, 8]])
     assert not torch.allclose(logits(model, ids), logits(base, ids), atol=1e-4)
+    from transformers import AutoModelForCausalLM
+
+    from studio_trainer.jobs import merge_lora
+
+    out = merge_lora(MergeParams(checkpoint=str(step8), output=str(tmp_path / "exported")), job_context("export"))
+    assert out["merged_layers"] == 0  # nothing to merge: the fine-tuned weights, as a Hugging Face folder
+    exported = AutoModelForCausalLM.from_pretrained(tmp_path / "exported", local_files_only=True)
+    with torch.no_grad():
+        torch.testing.assert_close(exported(ids).logits, logits(model, ids), atol=1e-4, rtol=1e-4)
 
     resumed = job_context("resumed")
     train(TrainParams.model_validate({"resume": str(step8), "max_steps": 12}), resumed)
