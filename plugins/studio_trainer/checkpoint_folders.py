@@ -11,6 +11,7 @@ module's — the trainer writes::
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from studio.api import (
@@ -91,7 +92,7 @@ def checkpoint_of(folder: Path, prefer: str = "best") -> Path | None:
 
 def _steps(holder: Path) -> list[Path]:
     """The step checkpoints of a checkpoints folder, newest first."""
-    return sorted((p for p in holder.glob("step-*") if not p.name.endswith((".partial", ".old"))), reverse=True)
+    return sorted((p for p in holder.glob("step-*") if re.fullmatch(r"step-\d+", p.name)), reverse=True)
 
 
 def latest_checkpoint(holder: Path) -> Path | None:

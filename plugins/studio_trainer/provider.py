@@ -88,7 +88,8 @@ def complete(
         folder,
         net,
         tokenizer,
-        render(messages),
+        # a fine-tune of a chat model reads its turns through its template, as hf/ does
+        tokenizer.chat(messages) if getattr(tokenizer, "has_chat_template", False) else render(messages),
         max_tokens=max_tokens,
         temperature=temperature,
         top_k=top_k,

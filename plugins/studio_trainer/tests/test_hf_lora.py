@@ -104,6 +104,11 @@ def test_lora_fine_tune_checkpoint_generate_and_merge(
     job = run_job(studio, "trainer.generate", {"checkpoint": str(best), "prompt": "What", "max_new_tokens": 4})
     assert job.status == RunStatus.SUCCEEDED, job.error
     assert job.result["text"]
+    # as a model of a workflow (studio/<checkpoint>), the fine-tune reads its turns through its template
+    from studio_trainer.provider import complete
+
+    reply = complete(f"studio/{best}", [{"role": "user", "content": "What colour?"}], max_tokens=3, temperature=0)
+    assert reply["studio_tokens"]["prompt"].startswith("<|im_start|>user\nWhat colour?<|im_end|>")
 
     out = merge_lora(MergeParams(checkpoint=str(best), output=str(tmp_path / "merged")), job_context("merge"))
     assert out["merged_layers"] == len(adapters) // 2 and out["format"] == "huggingface"

@@ -389,3 +389,17 @@ def test_out_of_memory_is_explained_and_checkpoints_survive(job_context, corpus,
         run(ctx, corpus)
     assert json.loads((ctx.run_dir / "checkpoints" / "latest.json").read_text())["step"] == 10
     assert load_checkpoint(ctx.run_dir / "checkpoints" / "step-000010")[0] is not None
+
+
+def test_old_step_checkpoints_go_but_a_folder_a_person_made_beside_them_stays(tmp_path):
+    """A merged LoRA checkpoint lands beside its source by default (``step-000020-merged``):
+    keeping the newest checkpoints must not delete it."""
+    from studio_trainer.checkpoint_folders import checkpoint_of
+    from studio_trainer.train.checkpoint import mark_latest
+
+    holder = tmp_path / "checkpoints"
+    for name in ("step-000010", "step-000020", "step-000020-merged", "step-000030"):
+        (holder / name).mkdir(parents=True)
+    mark_latest(holder, holder / "step-000030", 30, keep=1)
+    assert sorted(p.name for p in holder.iterdir() if p.is_dir()) == ["step-000020-merged", "step-000030"]
+    assert checkpoint_of(tmp_path) is None  # no config.json anywhere: nothing taken for a checkpoint

@@ -18,6 +18,7 @@ is updated last, so a worker killed mid-save leaves the previous checkpoint as t
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,11 @@ def _reason(exc: BaseException) -> str:
 
 
 def mark_latest(checkpoints: Path, folder: Path, step: int, keep: int) -> None:
-    """Point latest.json at ``folder`` and delete step checkpoints beyond the newest ``keep``."""
+    """Point latest.json at ``folder`` and delete step checkpoints beyond the newest ``keep``.
+    Only the trainer's own ``step-<digits>`` folders: a merged or copied folder a person made
+    beside them (``step-000020-merged``) is theirs, never deleted."""
     write_json(checkpoints / "latest.json", {"path": folder.name, "step": step})
-    steps = sorted(p for p in checkpoints.glob("step-*") if p.is_dir() and not p.name.endswith((".partial", ".old")))
+    steps = sorted(p for p in checkpoints.glob("step-*") if p.is_dir() and re.fullmatch(r"step-\d+", p.name))
     for stale in steps[:-keep]:
         shutil.rmtree(stale, ignore_errors=True)
 
