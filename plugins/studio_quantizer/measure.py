@@ -111,12 +111,19 @@ class DynamicInt8Linear(nn.Module):
 
 def replace_linears(model: nn.Module, quantized: dict[str, QuantizedTensor], make) -> nn.Module:
     """A copy of ``model`` whose Linear layers named in ``quantized`` are ``make(linear,
-    qt, module_name)``."""
+    qt, module_name)``. A quantized weight of another kind of layer (GPT-2's transformers
+    ``Conv1D``, whose weight is stored [in, out]: its codes' scales run along the wrong
+    axis for the int8 kernel) computes in float with its dequantized values, as weight-only."""
     copy_ = copy.deepcopy(model)
     modules = dict(copy_.named_modules())
     for name, qt in quantized.items():
         module_name = name.removesuffix(".weight")
         linear = modules.get(module_name)
+        weight = getattr(linear, "weight", None)
+        if not isinstance(linear, nn.Linear) and isinstance(weight, nn.Parameter) and weight.dim() == 2:
+            with torch.no_grad():
+                weight.copy_(qt.dequantize().reshape(weight.shape))
+            continue
         if not isinstance(linear, nn.Linear):
             raise QuantizeError(f"{module_name} is not a Linear layer: int8 execution quantizes Linear layers only")
         parent_name, _, child = module_name.rpartition(".")

@@ -7,8 +7,9 @@ A quantized checkpoint is a folder:
   ``<name>.zero_point`` (uint8); every other tensor as it was;
 * ``quantization.json`` — the scheme and, per tensor, bits, symmetry, granularity, group
   size, shape and block shape: everything needed to read the codes back, in plain JSON;
-* the source's ``config.json``, tokenizer files and, for a sentence-transformers folder,
-  its module description and pooling folders, so the model can be rebuilt.
+* the source's ``config.json``, tokenizer files (a Hugging Face model's chat template and
+  generation config too) and, for a sentence-transformers folder, its module description
+  and pooling folders, so the model can be rebuilt.
 
 ``load_quantized`` dequantizes it back to a float state dict; ``export_dequantized`` writes
 an ordinary checkpoint (``model.safetensors``) that the trainer's Generate runs as is.
@@ -45,6 +46,14 @@ COPIED = (
     "modules.json",
     "sentence_bert_config.json",
     "config_sentence_transformers.json",
+    # a Hugging Face causal LM's tokenizer, chat template and generation settings (its end-of-turn tokens)
+    "chat_template.jinja",
+    "chat_template.json",
+    "generation_config.json",
+    "vocab.json",
+    "merges.txt",
+    "added_tokens.json",
+    "tokenizer.model",
 )
 
 
@@ -57,8 +66,20 @@ def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
     from safetensors.torch import load_file
 
     folder = Path(folder)
+    if folder.is_dir() and (folder / SHARD_INDEX).is_file() and not (folder / "model.safetensors").exists():
+        check_config(folder)
+        state: dict[str, torch.Tensor] = {}
+        for shard in _shards(folder):
+            state.update(read_state_dict(shard))
+        return state
     path = folder / "model.safetensors" if folder.is_dir() else folder
     if not path.exists():
+        pickles = sorted(p.name for p in folder.glob("*.bin")) if folder.is_dir() else []
+        if pickles:
+            raise QuantizeError(
+                f"{folder / pickles[0]}: a PyTorch pickle, not safetensors; it is never unpickled (a pickle "
+                "can run code): convert it to safetensors"
+            )
         raise QuantizeError(f"{path}: no such checkpoint (expected a folder with model.safetensors)")
     if not path.is_file():
         raise QuantizeError(f"{path}: not a regular file (a folder, pipe or device)")
@@ -73,6 +94,20 @@ def read_state_dict(folder: Path) -> dict[str, torch.Tensor]:
                 "run code): convert it to safetensors"
             ) from None
         raise QuantizeError(f"{path}: not a readable safetensors file ({exc})") from None
+
+
+SHARD_INDEX = "model.safetensors.index.json"  # a Hugging Face model's weights in several files
+
+
+def _shards(folder: Path) -> list[Path]:
+    """The shard files the index names, each a plain name inside ``folder``."""
+    try:
+        names = set(json.loads((folder / SHARD_INDEX).read_text(encoding="utf-8"))["weight_map"].values())
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        raise QuantizeError(f"{folder / SHARD_INDEX}: not a readable weight index (expected a weight_map)") from None
+    if any(not isinstance(n, str) or Path(n).name != n or not (folder / n).is_file() for n in names):
+        raise QuantizeError(f"{folder / SHARD_INDEX} names a shard that is not a file in {folder}")
+    return [folder / n for n in sorted(names)]
 
 
 def check_config(folder: Path) -> None:

@@ -7,8 +7,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-# embeddings and the output head stay in full precision (GPT names, then BERT-style names)
-DEFAULT_SKIP = ["wte.*", "wpe.*", "lm_head.*", "embeddings.*"]
+# embeddings and the output head stay in full precision: the studio GPT's names, BERT-style
+# names, then Hugging Face causal LMs' (GPT-2's transformer.wte, Llama's model.embed_tokens)
+DEFAULT_SKIP = ["wte.*", "wpe.*", "lm_head.*", "embeddings.*", "*.wte.*", "*.wpe.*", "*embed_tokens.*", "*.lm_head.*"]
 
 Granularity = Literal["channel", "group", "tensor"]  # which values share a scale
 Mode = Literal["weight_only", "dynamic", "static"]  # what is quantized when the model runs

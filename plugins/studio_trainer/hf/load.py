@@ -60,12 +60,14 @@ def load_hf(
 
     from studio.api import looks_like_pickle
 
-    from .model import HFCausalLM, LayoutError, find_layout, register_attention
+    from .model import HFCausalLM, LayoutError, register_attention
     from .tokenizer import HFTokenizer
 
     folder = Path(folder)
     found = check_folder(folder, allow_pickle=allow_pickle)
     chosen, why = pick_dtype(device, dtype)
+    if found.stored is not None and generate and device == "cpu" and dtype == "auto" and chosen != "float32":
+        chosen, why = "float32", "quantized weights run in float32 on the CPU (its int8 kernels take float32 inputs)"
     try:
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
@@ -100,20 +102,19 @@ def load_hf(
         tokenizer = HFTokenizer.load(folder)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
         raise HFFolderError(f"{folder}: its tokenizer could not be loaded: {_first_line(exc)}") from None
-    try:
-        model = HFCausalLM(hf, found.family, chosen)
-    except LayoutError as exc:
-        raise HFFolderError(f"{folder}: {exc}; the studio cannot hook into this architecture") from None
     loaded_as = f"{found.family} in {chosen} ({why})"
     if reader is not None:
         loaded_as += f"; weights from {reader.title}"
         if generate and device == "cpu" and reader.run_stored:
             from studio.api import resolve
 
-            model.hf = resolve(reader.run_stored)(model.hf, folder)
-            model.layout = find_layout(model.hf)
-            model.annotate()
-            loaded_as += ", computing in its stored form"
+            stored = resolve(reader.run_stored)(hf, folder)  # int8 layers where it can (a copy)
+            if stored is not hf:
+                hf, loaded_as = stored, loaded_as + ", computing in its stored form"
+    try:
+        model = HFCausalLM(hf, found.family, chosen)
+    except LayoutError as exc:
+        raise HFFolderError(f"{folder}: {exc}; the studio cannot hook into this architecture") from None
     model = model.to(device)
     model.train(train)
     config = {
