@@ -143,8 +143,12 @@ def studio_open_path(path: Path) -> OpenAction | None:
     path = Path(path)
     in_checkpoint = path.is_file() and path.name in ("model.safetensors", "config.json", "tokenizer.json")
     folder = path.parent if in_checkpoint else path
-    if folder.is_dir() and is_checkpoint(folder):
-        return OpenAction(description="sample from this checkpoint", panel="trainer:generate")
+    if folder.is_dir():
+        hf = _hf_model(folder)
+        if hf is not None:
+            return OpenAction(description=f"sample from this Hugging Face model ({hf})", panel="trainer:generate")
+        if is_checkpoint(folder) and not _is_hf(folder):  # an encoder's folder (BERT) generates nothing
+            return OpenAction(description="sample from this checkpoint", panel="trainer:generate")
     if path.is_file() and path.name == "tokenizer.json":
         return OpenAction(description="show how text splits into tokens", panel="trainer:tokens")
     if (folder / INSPECTION_JSON).is_file() or (path.name == INSPECTION_JSON and path.is_file()):
@@ -161,8 +165,31 @@ TOKEN_RECORD = "studio.token-record/1"
 HEADER_BYTES = 1 << 20  # a token record larger than this is judged by its first bytes only
 
 
+def _hf_model(folder: Path) -> str | None:
+    """The family and dtype of the Hugging Face causal LM ``folder`` is (or, for a hub cache's
+    ``models--org--name``, whose snapshot it stands for), else None. Reads config.json only."""
+    from .hf.folder import info
+    from .hf.listing import resolve
+
+    try:
+        model = resolve(folder)
+        found = info(model) if model is not None else None
+    except OSError:
+        return None
+    return found.detail if found is not None else None
+
+
+def _is_hf(folder: Path) -> bool:
+    from .hf.folder import is_hf_folder
+
+    return is_hf_folder(folder)
+
+
+LOCAL_PREFIXES = ("studio/", "hf/")  # model strings this plugin runs in-process: the Inspector recomputes them
+
+
 def _local_token_record(path: Path) -> bool:
-    """A token record (``studio.api.TokenRecord``'s JSON) of a local model (``studio/…``):
+    """A token record (``studio.api.TokenRecord``'s JSON) of a local model (``studio/…``, ``hf/…``):
     only the Inspector can recompute it. Reads at most ``HEADER_BYTES``."""
     import json
     import re
@@ -180,10 +207,10 @@ def _local_token_record(path: Path) -> bool:
         return (
             isinstance(data, dict)
             and data.get("format") == TOKEN_RECORD
-            and str(data.get("model", "")).startswith("studio/")
+            and str(data.get("model", "")).startswith(LOCAL_PREFIXES)
         )
     text = head.decode("utf-8", "replace")  # a huge record: its format and model fields, wherever they are
-    return f'"{TOKEN_RECORD}"' in text and re.search(r'"model"\s*:\s*"studio/', text) is not None
+    return f'"{TOKEN_RECORD}"' in text and re.search(r'"model"\s*:\s*"(?:studio|hf)/', text) is not None
 
 
 @hookimpl

@@ -1,4 +1,6 @@
-"""The Generate panel: pick a checkpoint, write a prompt, sample (as a job, cancellable)."""
+"""The Generate panel: pick a checkpoint or a Hugging Face model, write a prompt, sample (as a
+job, cancellable). The dtype choice applies to Hugging Face models only (a studio checkpoint
+computes in its own dtype), so it is disabled unless the model field names one."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from typing import Any
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
@@ -23,6 +26,8 @@ from PySide6.QtWidgets import (
 from studio.api import JobOutcome, Panel, PanelContext
 from studio.widgets import JobTracker, ModelPicker
 
+DEVICES = ("auto", "cpu", "cuda", "mps")  # GenerateParams.device
+DTYPES = ("auto", "float32", "bfloat16", "float16")  # GenerateParams.dtype (Hugging Face models)
 PROGRESS_WIDTH = 220  # pixels: the bar shares the row of the Generate button
 
 
@@ -47,6 +52,17 @@ class GeneratePanel(QWidget, Panel):
         form.addRow("new tokens", self.tokens)
         form.addRow("temperature", self.temperature)
         form.addRow("top-k", self.top_k)
+        self.device = QComboBox(objectName="trainer:generate-device")
+        self.device.addItems(DEVICES)
+        self.device.setToolTip("auto: CUDA, else MPS, else the CPU")
+        self.dtype = QComboBox(objectName="trainer:generate-dtype")
+        self.dtype.addItems(DTYPES)
+        self.dtype.setToolTip(
+            "Hugging Face models: auto is bfloat16 where the device computes it natively, else float32"
+        )
+        form.addRow("device", self.device)
+        form.addRow("dtype", self.dtype)
+        self.checkpoint.changed.connect(self._model_changed)
         layout.addLayout(form)
         self.button = QPushButton("Generate", objectName="trainer:generate-button")
         self.button.setToolTip("Sample a continuation (Ctrl+Return)")
@@ -87,10 +103,23 @@ class GeneratePanel(QWidget, Panel):
         saved = ctx.settings().get("generate", {})
         self.checkpoint.setText(saved.get("checkpoint", ""))
         self.prompt.setPlainText(saved.get("prompt", ""))
+        for combo, key in ((self.device, "device"), (self.dtype, "dtype")):
+            if saved.get(key) in [combo.itemText(i) for i in range(combo.count())]:
+                combo.setCurrentText(saved[key])
+        self._model_changed()
+
+    def _model_changed(self, *_: object) -> None:
+        """The dtype choice only for a Hugging Face model (a studio checkpoint keeps its own)."""
+        hf = is_hf_model(self.checkpoint.value(), self.ctx)
+        self.dtype.setEnabled(hf)
+        if not hf:
+            self.dtype.setToolTip("Hugging Face models only: a studio checkpoint computes in its own dtype")
 
     def open_path(self, path: Path) -> None:
         path = Path(path)
-        self.checkpoint.setText(str(path.parent if path.is_file() else path))
+        folder = path.parent if path.is_file() else path
+        self.checkpoint.setText(str(resolve_hf(folder) or folder))  # a hub cache's models--org--name: its snapshot
+        self._model_changed()
 
     def generate(self) -> None:
         if self.tracker.busy:  # Ctrl+Return while one samples (the button is disabled)
@@ -101,7 +130,10 @@ class GeneratePanel(QWidget, Panel):
             "max_new_tokens": self.tokens.value(),
             "temperature": self.temperature.value(),
             "top_k": self.top_k.value() or None,
+            "device": self.device.currentText(),
         }
+        if self.dtype.isEnabled():
+            params["dtype"] = self.dtype.currentText()
         if not params["checkpoint"]:
             self.status.setText("Choose a model first: a trained run, a checkpoint or a quantized folder.")
             return
@@ -114,7 +146,12 @@ class GeneratePanel(QWidget, Panel):
         self.ctx.save_settings(
             {
                 **self.ctx.settings(),
-                "generate": {"checkpoint": params["checkpoint"], "prompt": self.prompt.toPlainText()},
+                "generate": {
+                    "checkpoint": params["checkpoint"],
+                    "prompt": self.prompt.toPlainText(),
+                    "device": self.device.currentText(),
+                    "dtype": self.dtype.currentText(),
+                },
             }
         )
         self.output.clear()
@@ -138,6 +175,26 @@ class GeneratePanel(QWidget, Panel):
         inspector = self.ctx.show_panel("trainer:inspector")
         if inspector is not None and hasattr(inspector, "inspect"):
             inspector.inspect(model, self.output.toPlainText(), prompt=prompt)
+
+
+def resolve_hf(folder: Path) -> Path | None:
+    from ..hf.listing import resolve
+
+    return resolve(folder)
+
+
+def is_hf_model(value: str, ctx: PanelContext) -> bool:
+    """Whether the model field names a Hugging Face folder (reads its config.json only)."""
+    from studio.api import resolve_model
+
+    from ..hf.folder import is_hf_folder
+
+    if not value:
+        return False
+    try:
+        return is_hf_folder(resolve_model(value, ctx.folders))
+    except Exception:  # a half-typed or unknown ref is simply not a Hugging Face model
+        return False
 
 
 def create(ctx: PanelContext) -> QWidget:
