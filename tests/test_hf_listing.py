@@ -88,8 +88,11 @@ def test_encoders_and_broken_folders_are_skipped_without_hiding_the_others(works
             blob.unlink()  # the snapshot's weights link now points nowhere
     no_snapshot = hub_cache() / "models--acme--empty"
     (no_snapshot / "snapshots").mkdir(parents=True)
-    names = {e.name for e in list_hf(workspace)}
+    with caplog.at_level("WARNING"):
+        names = {e.name for e in list_hf(workspace)}
     assert names == {"my-llama", "org/nested", "acme/tiny-llama"}
+    logged = caplog.text
+    assert "bad-json" in logged and "acme--dangling" in logged and "bert" not in logged
 
 
 def test_resolve_maps_a_cache_repo_folder_to_its_main_snapshot(tmp_path, tiny):

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from studio.api import Folders, ModelEntry
 
-from .folder import FolderInfo, info, is_hf_folder
+from .folder import FolderInfo, info, is_hf_folder, read_config
 
 KIND = "Hugging Face"
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ def list_hf(folders: Folders) -> list[ModelEntry]:
             continue
         if found is not None and (found.weights or found.stored or found.pickles):
             entries.append(_entry(found, name))
+        elif found is not None:  # a cache snapshot whose weights link into a deleted blob, say
+            log.warning("Hugging Face folder %s left out of the model list: no weights file can be read", path)
     return entries
 
 
@@ -80,6 +82,9 @@ def _workspace_models(models: Path) -> list[tuple[Path, str]]:
     for child in children:
         if is_hf_folder(child):
             found.append((child, child.name))
+            continue
+        if (child / "config.json").is_file() and read_config(child) is None:
+            log.warning("%s left out of the model list: its config.json cannot be read as JSON", child)
             continue
         try:  # models/<org>/<name>/
             found.extend((p, f"{child.name}/{p.name}") for p in sorted(child.iterdir()) if is_hf_folder(p))
