@@ -83,9 +83,14 @@ class QuantizedTensor:
     symmetric: bool
     granularity: Granularity
     group_size: int = 0
+    #: the codes hold the weight transposed (``shape`` is the transposed one): a layer stored
+    #: [in, out], as GPT-2's ``Conv1D``, quantized per output channel all the same
+    transposed: bool = False
 
     def dequantize(self) -> torch.Tensor:
-        return dequantize(self.q, self.scale, self.zero_point).reshape(self.shape)
+        """The weight as the model stores it (transposed back when it was)."""
+        w = dequantize(self.q, self.scale, self.zero_point).reshape(self.shape)
+        return w.t() if self.transposed else w
 
     def storage_bits(self) -> int:
         """Bits on disk: packed codes plus scales (fp16) and zero points (int8 / uint8, none

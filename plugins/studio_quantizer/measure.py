@@ -112,8 +112,9 @@ class DynamicInt8Linear(nn.Module):
 def replace_linears(model: nn.Module, quantized: dict[str, QuantizedTensor], make) -> nn.Module:
     """A copy of ``model`` whose Linear layers named in ``quantized`` are ``make(linear,
     qt, module_name)``. A quantized weight of another kind of layer (GPT-2's transformers
-    ``Conv1D``, whose weight is stored [in, out]: its codes' scales run along the wrong
-    axis for the int8 kernel) computes in float with its dequantized values, as weight-only."""
+    ``Conv1D``, whose weight is stored [in, out] and quantized per output channel as its
+    transpose) computes in float with its dequantized values, as weight-only: PyTorch's
+    int8 kernel is for nn.Linear."""
     copy_ = copy.deepcopy(model)
     modules = dict(copy_.named_modules())
     for name, qt in quantized.items():

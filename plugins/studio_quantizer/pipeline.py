@@ -8,7 +8,7 @@ from typing import Any
 
 from studio.api import StudioFileError
 
-from .quantized import quantize_state_dict, read_state_dict, save_quantized, summarize
+from .quantized import quantize_state_dict, read_state_dict, save_quantized, stored_transposed, summarize
 from .scheme import ObserverKind, Scheme
 
 Progress = Callable[[int, int, str], None]
@@ -31,7 +31,7 @@ def run_quantization(
     step(0, 3, "reading the checkpoint")
     state = read_state_dict(source)
     refuse_non_finite(state, source)
-    quantized, kept, rows = quantize_state_dict(state, scheme)
+    quantized, kept, rows = quantize_state_dict(state, scheme, stored_transposed(source, state))
     if not quantized:
         raise ValueError(f"{source}: no tensor matches the scheme (2-D weights not skipped); nothing to quantize")
     step(1, 3, f"quantized {len(quantized)} tensors")
@@ -151,7 +151,7 @@ def compare(source: Path, schemes: list[Scheme], measure_text: str | None = None
         base = loaded.loss(loaded.model, text)
     rows = []
     for scheme in schemes:
-        quantized, kept, layer_rows = quantize_state_dict(state, scheme)
+        quantized, kept, layer_rows = quantize_state_dict(state, scheme, stored_transposed(source, state))
         summary = summarize(layer_rows, kept, scheme)
         row = {k: summary[k] for k in ("scheme", "bits_per_weight", "linear_ratio", "model_bytes", "worst_snr_db")}
         if loaded is not None and text is not None:
@@ -170,7 +170,7 @@ def sensitivity(source: Path, scheme: Scheme, measure_text: str) -> list[dict[st
     state = read_state_dict(source)
     loaded = load_model(source)
     base = loaded.loss(loaded.model, text)
-    quantized, _, rows = quantize_state_dict(state, scheme)
+    quantized, _, rows = quantize_state_dict(state, scheme, stored_transposed(source, state))
     out = []
     for row in rows:
         name = row["name"]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -130,8 +131,10 @@ def check_config(folder: Path) -> None:
         raise QuantizeError(f"{path}: expected a JSON object of model settings, found {type(config).__name__}")
 
 
-def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme):
-    """(quantized tensors by name, tensors kept as they were, per-layer report rows)."""
+def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme, transposed: frozenset[str] = frozenset()):
+    """(quantized tensors by name, tensors kept as they were, per-layer report rows).
+    ``transposed``: weights stored [in, out] (GPT-2's Conv1D, see ``stored_transposed``):
+    they are Linear layers too, quantized as their transpose so that a channel is an output."""
     quantized: dict[str, QuantizedTensor] = {}
     kept: dict[str, torch.Tensor] = {}
     rows: list[dict[str, Any]] = []
@@ -141,9 +144,12 @@ def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme):
             kept[name] = tensor
             continue
         granularity = scheme.granularity
-        if granularity == "group" and tensor.shape[-1] % scheme.group_size:
+        flip = name in transposed
+        matrix = tensor.t() if flip else tensor  # [out, in]: a row is an output channel
+        if granularity == "group" and matrix.shape[-1] % scheme.group_size:
             granularity = "channel"  # a row that does not split into groups: one scale per row instead
-        qt = quantize_tensor(tensor, bits, scheme.symmetric, granularity, scheme.group_size)
+        qt = quantize_tensor(matrix.contiguous(), bits, scheme.symmetric, granularity, scheme.group_size)
+        qt.transposed = flip
         quantized[name] = qt
         rows.append(
             {
@@ -157,6 +163,22 @@ def quantize_state_dict(state: dict[str, torch.Tensor], scheme: Scheme):
             }
         )
     return quantized, kept, rows
+
+
+#: transformers' ``Conv1D`` layers of a GPT-2 (weight [in, out]); every other family's are nn.Linear
+CONV1D = re.compile(r"\.(attn\.c_attn|attn\.c_proj|mlp\.c_fc|mlp\.c_proj)\.weight$")
+
+
+def stored_transposed(source: Path, state: dict[str, torch.Tensor]) -> frozenset[str]:
+    """The 2-D weights that a Hugging Face GPT-2 folder stores [in, out] (its Conv1D layers)."""
+    folder = Path(source) if Path(source).is_dir() else Path(source).parent
+    try:
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return frozenset()
+    if not isinstance(config, dict) or config.get("model_type") != "gpt2":
+        return frozenset()
+    return frozenset(n for n, t in state.items() if t.dim() == 2 and CONV1D.search(n))
 
 
 def new_folder(out: Path) -> Path:
@@ -226,6 +248,7 @@ def _write_quantized(
             "shape": list(qt.shape),
             "blocks": list(qt.q.shape),
             "offset": offset,
+            **({"transposed": True} if qt.transposed else {}),
         }
     save_file(tensors, str(partial / "quantized.safetensors"))
     write_json(
@@ -307,6 +330,7 @@ def load_codes(folder: Path) -> tuple[dict[str, QuantizedTensor], dict[str, torc
                 entry["symmetric"],
                 entry["granularity"],
                 entry.get("group_size", 0),
+                bool(entry.get("transposed", False)),
             )
         except (KeyError, RuntimeError, ValueError, TypeError) as exc:  # TypeError: an entry of the wrong type
             raise QuantizeError(f"{folder}: tensor {name} does not match its manifest entry ({exc})") from None

@@ -79,6 +79,12 @@ def test_gpt2_conv1d_layers_quantize_and_the_tied_head_stays_the_embedding(tmp_p
     stored = load_file(str(out / "quantized.safetensors"))
     original = load_file(str(source / "model.safetensors"))
     assert torch.equal(stored["transformer.wte.weight"], original["transformer.wte.weight"])
+    manifest = json.loads((out / "quantization.json").read_text())["tensors"]
+    c_attn = original["transformer.h.0.attn.c_attn.weight"]  # [in, out]: one scale per output column
+    assert manifest["transformer.h.0.attn.c_attn.weight"]["transposed"] is True
+    assert stored["transformer.h.0.attn.c_attn.weight.scale"].numel() == c_attn.shape[1]
+    scales = c_attn.abs().amax(dim=0) / 127
+    assert torch.allclose(stored["transformer.h.0.attn.c_attn.weight.scale"].float().reshape(-1), scales, rtol=2e-3)
     assert "lm_head.weight" not in stored or torch.equal(stored["lm_head.weight"], original["transformer.wte.weight"])
     assert generates(out, capsys).strip()
 
