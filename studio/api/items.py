@@ -230,7 +230,10 @@ class ModelEntry:
     folder path — and :func:`studio.api.resolve_model` turns it back into ``path``, the
     folder holding the model. ``kind`` says what it is ("trained run", "quantized"…);
     ``size_bytes`` is the size of its weights on disk and ``modified`` (Unix time) when they
-    were written; ``detail`` is one short line (the step and loss, the scheme…)."""
+    were written; ``detail`` is one short line (the step and loss, the scheme…).
+    ``provider_prefix`` (optional): the :class:`LLMProvider` prefix that runs it (``"hf/"``); a
+    picker of provider model strings offers it as ``provider_prefix + ref`` instead of its own
+    prefix. Empty: the picker's prefix (``studio/``)."""
 
     ref: str
     name: str
@@ -239,6 +242,7 @@ class ModelEntry:
     size_bytes: int
     modified: float
     detail: str = ""
+    provider_prefix: str = ""
 
 
 @dataclass(frozen=True)

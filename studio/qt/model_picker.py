@@ -165,7 +165,12 @@ class ModelPicker(QWidget):
     def entry(self) -> ModelEntry | None:
         """The listed model the value names (its ref, with the prefix when there is one)."""
         value = self.value()
-        return next((e for e in self.entries if self.prefix + e.ref == value or str(e.path) == value), None)
+        return next((e for e in self.entries if self.value_of(e) == value or str(e.path) == value), None)
+
+    def value_of(self, entry: ModelEntry) -> str:
+        """What picking ``entry`` puts in the field: its ref after the picker's prefix, or after
+        the entry's own provider prefix when the picker takes provider model strings (``hf/``)."""
+        return (entry.provider_prefix if self.prefix and entry.provider_prefix else self.prefix) + entry.ref
 
     # ---- the list
 
@@ -211,7 +216,7 @@ class ModelPicker(QWidget):
         self.combo.setEditText(text)
 
     def _row(self, entry: ModelEntry) -> list[QStandardItem]:
-        value = self.prefix + entry.ref
+        value = self.value_of(entry)
         # a folder name that is not UTF-8 cannot be a model string (Qt would drop its bad
         # byte, and the value would name another folder): listed, escaped, not pickable
         usable = _is_text(value) and _is_text(str(entry.path))
@@ -232,8 +237,8 @@ class ModelPicker(QWidget):
         return items
 
     def _picked(self, row: int) -> None:
-        if 0 <= row < len(self.entries) and _is_text(self.prefix + self.entries[row].ref):
-            self.set_value(self.prefix + self.entries[row].ref)
+        if 0 <= row < len(self.entries) and _is_text(self.value_of(self.entries[row])):
+            self.set_value(self.value_of(self.entries[row]))
             self._choose()
 
     def _edited(self) -> None:

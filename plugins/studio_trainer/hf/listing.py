@@ -70,6 +70,7 @@ def _entry(found: FolderInfo, name: str) -> ModelEntry:
         size_bytes=found.size_bytes,
         modified=found.modified,
         detail=detail,
+        provider_prefix="hf/",  # the prompt engine runs it as hf/<folder>: chat template applied
     )
 
 

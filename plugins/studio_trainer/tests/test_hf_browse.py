@@ -135,3 +135,18 @@ def test_token_records_of_hf_models_open_in_the_inspector_and_remote_ones_do_not
     assert action is not None and action.panel == "trainer:inspector"
     assert hooks.studio_open_path(record("openai/gpt-4o-mini")) is None
     assert hooks.studio_open_path(record("hfx/other")) is None
+
+
+def test_a_picker_of_provider_model_strings_offers_hugging_face_models_as_hf_refs(trainer_sources, ctx, qtbot):
+    from studio.widgets import ModelPicker
+
+    picker = ModelPicker(ctx, "prompt", prefix="studio/")  # as the prompt engine's model fields are
+    qtbot.addWidget(picker)
+    picker.refresh()
+    row = next(r for r, e in enumerate(picker.entries) if e.name == "qwen-tiny")
+    picker.combo.activated.emit(row)
+    entry = picker.entries[row]
+    assert picker.value() == f"hf/{entry.ref}" and picker.entry() == entry
+    plain = ModelPicker(ctx, "generate")  # no prefix: the folder itself, as the Generate panel takes it
+    qtbot.addWidget(plain)
+    assert plain.value_of(entry) == entry.ref
