@@ -46,8 +46,7 @@ def _entry(run: Path, folder: Path) -> ModelEntry | None:
     if not sum(s.st_size for s in weights):
         return None
     source = Path(str(manifest.get("source") or "?"))
-    # a trainer checkpoint <run>/checkpoints/<name> is named by its run
-    origin = source.parent.parent.name if source.parent.name == "checkpoints" else source.name
+    origin = _origin(source)
     return ModelEntry(
         ref=run.name,
         name=f"{_label(manifest.get('scheme'))} of {origin}",
@@ -57,6 +56,17 @@ def _entry(run: Path, folder: Path) -> ModelEntry | None:
         modified=max(s.st_mtime for s in weights),
         detail=f"quantized from {source}",
     )
+
+
+def _origin(source: Path) -> str:
+    """A trainer checkpoint <run>/checkpoints/<name> is named by its run; a Hugging Face
+    cache snapshot (models--org--name/snapshots/<commit>) by its hub id org/name; any other
+    folder (a Hugging Face model in the workspace's models/) by its name."""
+    if source.parent.name == "checkpoints":
+        return source.parent.parent.name
+    if source.parent.name == "snapshots" and source.parent.parent.name.startswith("models--"):
+        return source.parent.parent.name.removeprefix("models--").replace("--", "/")
+    return source.name
 
 
 def _label(scheme: Any) -> str:

@@ -115,3 +115,13 @@ def test_a_pickle_only_folder_is_refused(tmp_path, capsys, studio_home):
     assert quantize(source, out) == 2
     assert "pickle" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_quantized_model_is_named_by_its_source():
+    from pathlib import Path
+
+    from studio_quantizer.quantized_models import _origin
+
+    assert _origin(Path("/cache/hub/models--Qwen--Qwen2-0.5B/snapshots/0123abc")) == "Qwen/Qwen2-0.5B"
+    assert _origin(Path("/ws/models/tiny-gpt2")) == "tiny-gpt2"
+    assert _origin(Path("/ws/runs/run-1/checkpoints/final")) == "run-1"
