@@ -26,7 +26,7 @@ from studio.api import (
 )
 
 from .config import CHECKPOINT_FORMAT
-from .hf.folder import check_folder, is_hf_folder
+from .hf.folder import check_folder, info, is_hf_folder
 
 CHECKPOINTS = "checkpoints"  # the folder of a run's checkpoints
 LATEST = "latest.json"  # {"path": "<a checkpoint folder's name in checkpoints/>", "step": n}
@@ -59,7 +59,7 @@ def is_checkpoint(path: Path) -> bool:
     if not (path / "config.json").exists():
         return False
     if is_hf_folder(path):
-        return True
+        return info(path) is not None  # a causal LM (an encoder's folder is not a model to generate from)
     if (path / "model.safetensors").exists():
         return True
     try:

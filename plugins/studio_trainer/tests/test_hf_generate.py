@@ -315,3 +315,15 @@ def test_the_hf_provider_applies_an_intervention_for_one_call(models, tmp_path):
     assert ablated["studio_intervention"] == {"file": str(program), "summary": "ablate L1H0 (zero)"}
     assert abs(first_logprob(ablated) - first_logprob(plain)) > 1e-6  # the head's output was zeroed
     assert first_logprob(after) == first_logprob(plain) and "studio_intervention" not in after  # one call only
+
+
+def test_an_encoder_folder_is_no_checkpoint(tmp_path):
+    from studio_trainer.checkpoint_folders import CheckpointError, is_checkpoint, resolve_checkpoint
+
+    folder = tmp_path / "bert"
+    folder.mkdir()
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "architectures": ["BertModel"]}))
+    (folder / "model.safetensors").write_bytes(b"")
+    assert not is_checkpoint(folder)
+    with pytest.raises(CheckpointError, match="not a causal language model"):
+        resolve_checkpoint(str(folder))
