@@ -67,7 +67,7 @@ def load_hf(
     found = check_folder(folder, allow_pickle=allow_pickle)
     chosen, why = pick_dtype(device, dtype)
     if found.stored is not None and generate and device == "cpu" and dtype == "auto" and chosen != "float32":
-        chosen, why = "float32", "quantized weights are read back in float32 on the CPU (int8 kernels, where they apply, take float32)"
+        chosen, why = "float32", "quantized weights are read back in float32 (the int8 kernels take float32)"
     try:
         from transformers import AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
