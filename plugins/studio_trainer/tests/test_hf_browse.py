@@ -22,14 +22,11 @@ def tiny(tmp_path_factory) -> Path:
 
 
 @pytest.fixture
-def trainer_sources(studio_home):
-    from studio.core.plugins import install_process_host, new_host
+def trainer_sources(make_studio):
+    """A studio with the trainer: its model sources are the process's (the picker lists them)."""
     from studio_trainer import hooks
 
-    host = new_host(discover=False)
-    host.register(hooks, "studio_trainer")
-    install_process_host(host)
-    return host
+    return make_studio(("trainer", hooks)).host
 
 
 class FakeContext:
@@ -58,13 +55,12 @@ def ctx(tmp_path, tiny, monkeypatch) -> Any:
 
 
 def test_the_picker_shows_hugging_face_models_with_family_and_dtype(trainer_sources, ctx, qtbot):
-    from studio.qt.model_picker import COLUMNS
     from studio.widgets import ModelPicker
 
     picker = ModelPicker(ctx, "gen")
     qtbot.addWidget(picker)
     picker.refresh()
-    rows = [[picker.model.item(r, c).text() for c in range(len(COLUMNS))] for r in range(picker.model.rowCount())]
+    rows = [[picker.model.item(r, c).text() for c in range(picker.model.columnCount())] for r in range(picker.model.rowCount())]
     row = next(r for r in rows if r[1] == "qwen-tiny")
     assert row[2] == "Hugging Face" and row[3].endswith("B")
     tip = picker.model.item(rows.index(row), 0).toolTip()
