@@ -60,7 +60,8 @@ def test_the_picker_shows_hugging_face_models_with_family_and_dtype(trainer_sour
     picker = ModelPicker(ctx, "gen")
     qtbot.addWidget(picker)
     picker.refresh()
-    rows = [[picker.model.item(r, c).text() for c in range(picker.model.columnCount())] for r in range(picker.model.rowCount())]
+    columns = picker.model.columnCount()
+    rows = [[picker.model.item(r, c).text() for c in range(columns)] for r in range(picker.model.rowCount())]
     row = next(r for r in rows if r[1] == "qwen-tiny")
     assert row[2] == "Hugging Face" and row[3].endswith("B")
     tip = picker.model.item(rows.index(row), 0).toolTip()
