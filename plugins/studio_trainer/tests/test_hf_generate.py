@@ -5,9 +5,7 @@ random models built from configs (``studio.testing.tiny_hf_model``): no download
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,7 @@ import torch
 
 import studio_trainer.hooks as trainer_hooks
 from studio.api import JobError, RunStatus, Span, TokenRecord
-from studio.testing import tiny_hf_model
+from studio.testing import run_cli, tiny_hf_model
 
 FAMILIES = ("gpt2", "llama", "qwen2")
 
@@ -26,14 +24,28 @@ def models(tmp_path_factory) -> dict[str, Path]:
     return {family: tiny_hf_model(root / family, family) for family in FAMILIES}
 
 
-def cli(*args, home: Path, check: bool = True) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TENSOR_STUDIO_HOME": str(home), "HF_HUB_OFFLINE": "1"}
-    result = subprocess.run(
-        [sys.executable, "-m", "studio.cli", *map(str, args)], capture_output=True, text=True, env=env, timeout=120
-    )
-    if check:
-        assert result.returncode == 0, result.stderr
-    return result
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(studio_home, capsys, monkeypatch):
+    """``tensor-studio ARGS`` in this process (transformers imported once for the module's
+    tests, not per command): exit code, stdout and stderr."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+
+    def run(*args, check: bool = True) -> Ran:
+        capsys.readouterr()
+        code = run_cli(args)
+        out, err = capsys.readouterr()
+        if check:
+            assert code == 0, err
+        return Ran(code, out, err)
+
+    return run
 
 
 @pytest.mark.parametrize("family", FAMILIES)
@@ -58,6 +70,8 @@ def test_greedy_generation_is_transformers_own_and_the_job_records_it(family, mo
     own = [float(logits[start - 1 + i, t]) for i, t in enumerate(sample.steps.ids)]
     assert sample.steps.logprobs == pytest.approx(own, abs=1e-4)
 
+    if family != "llama":
+        return  # the job (a worker process per run) once: loading is the same for every family
     studio = make_studio(("trainer", trainer_hooks))
     asked = {"checkpoint": str(folder), "prompt": "To be", "max_new_tokens": 8, "seed": 3, "dtype": "float32"}
     job = run_job(studio, "trainer.generate", asked)
@@ -132,13 +146,13 @@ def test_a_folder_without_a_chat_template_is_rendered_plainly_and_says_so(models
     assert reply["studio_tokens"]["prompt"] == "To be?\n" and "no chat template" in reply["studio_tokens"]["template"]
 
 
-def test_cli_generates_and_tokenizes_with_a_folder(models, studio_home):
+def test_cli_generates_and_tokenizes_with_a_folder(models, cli):
     folder = models["llama"]
-    out = cli("trainer", "generate", folder, "--prompt", "To be", "--max-new-tokens", 5, "--seed", 1, home=studio_home)
+    out = cli("trainer", "generate", folder, "--prompt", "To be", "--max-new-tokens", 5, "--seed", 1)
     assert out.stdout.startswith("To be") and "llama in" in out.stderr
-    tok = cli("trainer", "tokenize", folder, "To be, or not", home=studio_home)
+    tok = cli("trainer", "tokenize", folder, "To be, or not")
     assert "tokens for 13 characters (hf" in tok.stdout
-    bad = cli("trainer", "generate", folder, "--dtype", "float8", home=studio_home, check=False)
+    bad = cli("trainer", "generate", folder, "--dtype", "float8", check=False)
     assert bad.returncode == 2 and "--dtype" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -153,14 +167,14 @@ def _pickle_only(source: Path, dest: Path) -> Path:
     return dest
 
 
-def test_unsafe_or_incomplete_folders_are_refused_in_one_line(models, tmp_path, studio_home, make_studio, run_job):
+def test_unsafe_or_incomplete_folders_are_refused_in_one_line(models, tmp_path, cli, make_studio, run_job):
     import shutil
 
     pickled = _pickle_only(models["llama"], tmp_path / "pickled")
-    refused = cli("trainer", "generate", pickled, "--max-new-tokens", "2", home=studio_home, check=False)
+    refused = cli("trainer", "generate", pickled, "--max-new-tokens", "2", check=False)
     assert refused.returncode == 2 and "pytorch_model.bin is a PyTorch pickle" in refused.stderr
     assert "--allow-pickle" in refused.stderr and "Traceback" not in refused.stderr
-    allowed = cli("trainer", "generate", pickled, "--max-new-tokens", "2", "--allow-pickle", home=studio_home)
+    allowed = cli("trainer", "generate", pickled, "--max-new-tokens", "2", "--allow-pickle")
     assert allowed.returncode == 0
 
     remote = tmp_path / "remote"
@@ -169,14 +183,14 @@ def test_unsafe_or_incomplete_folders_are_refused_in_one_line(models, tmp_path, 
     config["auto_map"] = {"AutoModelForCausalLM": "modeling_evil.EvilForCausalLM"}
     (remote / "config.json").write_text(json.dumps(config))
     (remote / "modeling_evil.py").write_text("raise SystemExit('remote code ran')\n")
-    out = cli("trainer", "generate", remote, home=studio_home, check=False)
+    out = cli("trainer", "generate", remote, check=False)
     assert out.returncode == 2 and "never runs (trust_remote_code stays off)" in out.stderr
 
     hub = tmp_path / "hub-id-only"
     hub.mkdir()
     config = json.loads((models["qwen2"] / "config.json").read_text())
     (hub / "config.json").write_text(json.dumps({**config, "_name_or_path": "Qwen/Qwen2-0.5B"}))
-    out = cli("trainer", "generate", hub, home=studio_home, check=False)
+    out = cli("trainer", "generate", hub, check=False)
     assert out.returncode == 2 and "'Qwen/Qwen2-0.5B'" in out.stderr and "never downloads" in out.stderr
 
     corrupt = tmp_path / "corrupt"
