@@ -169,6 +169,12 @@ def check_folder(folder: Path, allow_pickle: bool = False) -> FolderInfo:
             "Tensor Studio never runs (trust_remote_code stays off); use a model whose architecture "
             "transformers ships, or convert this one"
         )
+    for name in ("model.safetensors", INDEX, *TOKENIZER_FILES):
+        path = folder / name
+        if (path.exists() or path.is_symlink()) and not path.is_file():
+            raise HFFolderError(
+                f"{path} is not a regular file (a folder, a pipe or a broken link): refusing to read it"
+            )
     if found.weights:
         _check_index(folder, found)
         return found
@@ -199,7 +205,10 @@ def _check_index(folder: Path, found: FolderInfo) -> None:
         shards = set(data["weight_map"].values())
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise HFFolderError(f"{index} is not a readable weight index (expected a weight_map)") from None
-    missing = sorted(s for s in shards if not isinstance(s, str) or not (folder / Path(s).name).is_file())
+    outside = sorted(str(s) for s in shards if not isinstance(s, str) or Path(s).name != s or "\\" in s)
+    if outside:  # transformers joins the name to the folder: ../x or /x would be read from elsewhere
+        raise HFFolderError(f"{index} names {outside[0]!r} as a shard, not a file in the folder: refusing it")
+    missing = sorted(s for s in shards if not (folder / s).is_file())
     if missing:
         raise HFFolderError(f"{folder}: the weight index names {missing[0]}, which is not in the folder")
 

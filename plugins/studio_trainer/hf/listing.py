@@ -113,8 +113,10 @@ def _snapshots(repo: Path) -> list[Path]:
         snapshots = [p for p in (repo / "snapshots").iterdir() if p.is_dir() and (p / "config.json").exists()]
     except OSError:
         return []
-    try:
-        main = (repo / "refs" / "main").read_text(encoding="utf-8").strip()
+    ref = repo / "refs" / "main"
+    try:  # a regular file only, its first bytes only: a pipe would block, /dev/zero never end
+        with ref.open("rb") if ref.is_file() else open(os.devnull, "rb") as file:
+            main = file.read(256).decode("utf-8", "replace").strip()
     except OSError:
         main = ""
     return sorted(snapshots, key=lambda p: (p.name != main, -p.stat().st_mtime))

@@ -55,7 +55,11 @@ def load_hf(
     A folder whose weights another plugin stored (quantized) is built from its config and
     those weights read back as floats; with ``generate`` on the CPU they compute in their
     stored form where the plugin can (``WeightReader.run_stored``), as studio checkpoints do."""
+    import pickle
+    import warnings
+
     import torch
+    from huggingface_hub.errors import StrictDataclassError
     from safetensors import SafetensorError
 
     from studio.api import looks_like_pickle
@@ -76,31 +80,60 @@ def load_hf(
     except ImportError:  # pragma: no cover - transformers is a dependency
         raise HFFolderError("opening a Hugging Face folder needs transformers: pip install transformers") from None
     reader = None
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()  # transformers' many-line load report: the refusal below says it in one
     try:
         if found.weights or (found.pickles and not found.stored):
-            hf = AutoModelForCausalLM.from_pretrained(
-                str(folder),
-                local_files_only=True,
-                trust_remote_code=False,
-                use_safetensors=not (allow_pickle and not found.weights),
-                dtype=getattr(torch, chosen),
-                attn_implementation=register_attention(),
-            )
+            with warnings.catch_warnings():  # torch's "pickle protocol" note on a refused pickle
+                warnings.simplefilter("ignore", UserWarning)
+                loaded: Any = AutoModelForCausalLM.from_pretrained(
+                    str(folder),
+                    local_files_only=True,
+                    trust_remote_code=False,
+                    use_safetensors=not (allow_pickle and not found.weights),
+                    dtype=getattr(torch, chosen),
+                    attn_implementation=register_attention(),
+                    output_loading_info=True,
+                )
+            hf, loading = loaded
+            missing = sorted(loading.get("missing_keys") or ())
+            if missing:  # transformers would fill them with random values
+                raise HFFolderError(
+                    f"{folder}: its weights do not match config.json: {len(missing)} missing, e.g. {missing[0]}"
+                )
         else:
             hf, reader = _from_stored(folder, getattr(torch, chosen))
     except HFFolderError:
         raise
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError, SafetensorError) as exc:
+    except pickle.UnpicklingError:
+        raise HFFolderError(
+            f"{found.pickles[0] if found.pickles else folder}: the pickle holds more than tensors, which "
+            "weights_only refuses to unpickle (it could run code); Tensor Studio will not load it"
+        ) from None
+    except (
+        OSError,
+        ValueError,
+        RuntimeError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        SafetensorError,
+        StrictDataclassError,
+    ) as exc:
         disguised = [p for p in found.weights if looks_like_pickle(p)]
         if disguised:
             raise HFFolderError(
                 f"{disguised[0]} is a PyTorch pickle named .safetensors; Tensor Studio never unpickles "
                 "weights it has not been allowed to (a pickle can run code)"
             ) from None
+        if "ignore_mismatched_sizes" in str(exc):
+            raise HFFolderError(f"{folder}: its weights' shapes do not match config.json") from None
         raise HFFolderError(f"{folder}: transformers could not load the model: {_first_line(exc)}") from None
+    finally:
+        hf_logging.set_verbosity(verbosity)
     try:
         tokenizer = HFTokenizer.load(folder)
-    except (OSError, ValueError, RuntimeError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:
         raise HFFolderError(f"{folder}: its tokenizer could not be loaded: {_first_line(exc)}") from None
     loaded_as = f"{found.family} in {chosen} ({why})"
     if reader is not None:

@@ -64,13 +64,18 @@ class HFTokenizer:
         transformers' sandboxed Jinja); raises ``ValueError`` when the folder has no template."""
         if not self.has_chat_template:
             raise ValueError("the model's folder has no chat template")
-        return str(
-            self.hf.apply_chat_template(
+        from jinja2 import TemplateError
+
+        try:
+            rendered = self.hf.apply_chat_template(
                 [{"role": m.get("role", "user"), "content": m.get("content", "")} for m in messages],
                 tokenize=False,
                 add_generation_prompt=add_generation_prompt,
             )
-        )
+        except TemplateError as exc:  # a sandbox refusal (SecurityError) is one too
+            why = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+            raise ValueError(f"the model's chat template could not be rendered: {why}") from None
+        return str(rendered)
 
     def save(self, folder: Path) -> None:
         self.hf.save_pretrained(str(folder))
