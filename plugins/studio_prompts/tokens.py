@@ -134,6 +134,8 @@ def token_fields(
                 entropy=_floats(studio_tokens.get("entropy")),
                 context=_count(studio_tokens.get("context")),
             )
+            if isinstance(studio_tokens.get("dtype"), str):  # what the local model computed in
+                extra["sampling"]["dtype"] = studio_tokens["dtype"][:32]
         named = model or completion.model
         if completion.model and completion.model != named:
             extra["resolved_model"] = str(completion.model)

@@ -21,7 +21,7 @@ def train(params: TrainParams, ctx: JobContext) -> dict[str, Any]:
 
 def generate(params: GenerateParams, ctx: JobContext) -> dict:
     """Sample from a checkpoint; the text streams into the log and lands in a ``sample`` span."""
-    from .provider import token_record
+    from .provider import compute_dtype, token_record
     from .train.checkpoint import load_checkpoint, resolve_checkpoint
     from .train.device import pick_device
     from .train.sampling import sample_with_record
@@ -68,7 +68,12 @@ def generate(params: GenerateParams, ctx: JobContext) -> dict:
             ) from None
         raise
     text = sample.text
-    sampling = {"temperature": params.temperature, "top_k": params.top_k, "seed": params.seed}
+    sampling = {
+        "temperature": params.temperature,
+        "top_k": params.top_k,
+        "seed": params.seed,
+        "dtype": compute_dtype(model),
+    }
     record_path = _save_record(
         token_record(
             f"{prefix}{params.checkpoint}", tokenizer, sample, context=model.config.block_size, sampling=sampling

@@ -163,6 +163,7 @@ def respond(
         "entropy": steps.entropy,
         # the model saw only the last `context` prompt tokens: a record says so (Traces dims the rest)
         "context": getattr(getattr(net, "config", None), "block_size", None),
+        "dtype": compute_dtype(net),  # the Inspector's check allows for a bfloat16 model's rounding
     }
     if template is not None:
         response[TOKENS_FIELD]["template"] = template
@@ -171,6 +172,14 @@ def respond(
     if loaded is not None:
         response[LOAD_FIELD] = loaded
     return response
+
+
+def compute_dtype(net: Any) -> str:
+    """The floating-point type the model computes in ("float32", "bfloat16"…)."""
+    for p in net.parameters():
+        if p.is_floating_point():
+            return str(p.dtype).removeprefix("torch.")
+    return "float32"
 
 
 def token_record(model: str, tokenizer, sample, *, context: int | None = None, sampling: dict | None = None):

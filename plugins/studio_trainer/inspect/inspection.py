@@ -557,20 +557,26 @@ def check_record(inspection: Inspection, record: Any) -> tuple[bool, str]:
     diff = np.abs(mine - theirs)
     diff[~usable] = 0.0
     worst = int(diff.argmax())
-    tolerance = 1e-3
     sampling = getattr(record, "sampling", None) or {}
+    sampling = sampling if isinstance(sampling, dict) else {}
     recorded_model = str(getattr(record, "model", "") or "")
+    # a model that computed in bfloat16 or float16 (a Hugging Face model's "auto" dtype) wrote
+    # log-probabilities rounded to a few digits; the inspection recomputes in float32
+    low = sampling.get("dtype") if sampling.get("dtype") in LOW_PRECISION else None
+    tolerance = LOW_PRECISION[low] if low else 1e-3
     if float(diff[worst]) <= tolerance:
         how = ""
-        temperature = sampling.get("temperature") if isinstance(sampling, dict) else None
+        temperature = sampling.get("temperature")
         if temperature not in (None, 0, 1, 0.0, 1.0):
             how = f"; sampled at temperature {temperature}, recorded from the model's own distribution"
+        if low:
+            how += f"; recorded in {low}, recomputed in float32: within {low}'s rounding"
         return (
             True,
             f"recomputed log-probabilities match the recorded ones (max |Δ| {diff[worst]:.1e}{scope}{how}){skipped}",
         )
     model_note = ""
-    if recorded_model and recorded_model.removeprefix("studio/") != inspection.model.removeprefix("studio/"):
+    if recorded_model and _bare(recorded_model) != _bare(inspection.model):
         model_note = f"; the record is of {recorded_model!r}, this inspection of {inspection.model!r}"
     p = first + worst
     token = inspection.tokens[p - offset] if offset <= p < offset + T else inspection.token(full[p] if full else 0)
@@ -580,6 +586,17 @@ def check_record(inspection: Inspection, record: Any) -> tuple[bool, str]:
         "Another model or other weights made the record, "
         "or it holds something else than the model's own log-probabilities"
     )
+
+
+#: dtypes a record may have been computed in, and how far their log-probabilities may lie from float32's
+LOW_PRECISION = {"bfloat16": 0.15, "float16": 0.02}
+
+
+def _bare(model: str) -> str:
+    """A model string without its provider prefix (``studio/``, ``hf/``) or trailing slash."""
+    for prefix in ("studio/", "hf/"):
+        model = model.removeprefix(prefix)
+    return model.rstrip("/")
 
 
 def _num(value: Any) -> float | None:

@@ -166,6 +166,27 @@ def test_a_provider_record_is_inspected_and_checked(loaded, folders):
     assert ok, message
 
 
+def test_a_record_made_in_bfloat16_checks_within_its_rounding(folders):
+    """The hf/ provider and Generate compute in bfloat16 where the CPU has it ("auto"); the
+    Inspector recomputes in float32, so the check allows for bfloat16's rounding, says so,
+    and names the model the same whatever its prefix."""
+    from studio_trainer.hf.load import load_hf
+    from studio_trainer.provider import compute_dtype, token_record
+    from studio_trainer.train.sampling import sample_with_record
+
+    model, tok, _ = load_hf(folders["llama"], "cpu", "bfloat16")
+    assert compute_dtype(model) == "bfloat16"
+    sample = sample_with_record(model, tok, TEXT, 8, 0.0, None)
+    record = token_record(f"hf/{folders['llama']}", tok, sample, sampling={"dtype": "bfloat16"})
+    inspection = inspect_record(record)
+    ok, message = inspection.check_record(record)
+    assert ok and "recorded in bfloat16, recomputed in float32" in message, message
+    record.sampling = {"dtype": "float32"}  # claimed float32: bfloat16's rounding is a mismatch
+    ok, message = inspection.check_record(record)
+    if not ok:  # (a tiny model's bfloat16 log-probabilities may still fall within 1e-3)
+        assert "do NOT match" in message and "the record is of" not in message  # hf/<folder> is this folder
+
+
 def test_cli_inspects_a_folder(studio_home, folders, tmp_path, capsys):
     folder = folders["qwen2"]
     assert run_cli(["inspect", str(folder), "--text", TEXT, "--top-k", "3", "--json"]) == 0

@@ -151,6 +151,11 @@ class InterveneView(View):
         self.layer.setValue(layer)
         self.head.setValue(head)
 
+    def set_inspection(self, inspection: Any) -> None:
+        if inspection is not self.inspection:
+            self.result.clear()  # an effect measured on the previous inspection is not this one's
+        super().set_inspection(inspection)
+
     def draw(self) -> None:
         insp = self.inspection
         self.head.setMaximum(max(0, (insp.n_head or 1) - 1))
