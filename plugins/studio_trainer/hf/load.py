@@ -131,6 +131,9 @@ def load_hf(
         raise HFFolderError(f"{folder}: transformers could not load the model: {_first_line(exc)}") from None
     finally:
         hf_logging.set_verbosity(verbosity)
+    for name, tensor in hf.state_dict().items():  # NaN sampled garbage, or failed deep in torch
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise HFFolderError(f"{folder}: the weights hold NaN or infinite values ({name}, first of them)")
     try:
         tokenizer = HFTokenizer.load(folder)
     except (OSError, ValueError, RuntimeError, KeyError, TypeError, AttributeError) as exc:

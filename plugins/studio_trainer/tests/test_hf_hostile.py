@@ -160,3 +160,13 @@ def test_a_hostile_chat_template_runs_nothing_and_fails_in_one_line(llama, tmp_p
         tokenizer.chat([{"role": "user", "content": "hi"}])
     assert len(str(refused.value).splitlines()) == 1
     assert not marker.exists()
+
+
+def test_nan_weights_are_refused_at_load_in_one_line(llama, tmp_path, capsys):
+    from safetensors.torch import load_file, save_file
+
+    folder = _copy(llama, tmp_path / "nan")
+    state = load_file(str(folder / "model.safetensors"))
+    state["model.norm.weight"] = torch.full_like(state["model.norm.weight"], float("nan"))
+    save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    assert "NaN or infinite values (model.norm.weight" in _refused(capsys, folder)
