@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
-from studio.api import check_model_field
+from studio.api import check_model_field, submit_folders
 
 #: limits far above any model this trainer is for, low enough that no config asks for
 #: petabytes (memory is checked against the machine before anything is built: memory.py)
@@ -309,9 +309,19 @@ class GenerateParams(Checked):
 class MergeParams(Checked):
     checkpoint: str = Field(..., description="a LoRA checkpoint folder, run folder or run id")
     output: str | None = Field(None, description="where to write the merged checkpoint (default: <checkpoint>-merged)")
-    #: a LoRA fine-tune of a Hugging Face model merges into a Hugging Face folder (save_pretrained)
 
     @field_validator("checkpoint")
     @classmethod
     def _checkpoint_exists(cls, value: str, info: ValidationInfo) -> str | None:
         return checkpoint_field(value, info, "best")
+
+    @field_validator("output")
+    @classmethod
+    def _output_is_new(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """At submit (not while a form is typed in): an existing folder is refused before a
+        run folder is made, as bad input (the job refuses it too, and never overwrites it)."""
+        from pathlib import Path
+
+        if value and submit_folders(info) is not None and Path(value).expanduser().exists():
+            raise ValueError(f"{value} exists; choose another output folder (nothing was overwritten)")
+        return value

@@ -203,6 +203,8 @@ def load_finetuned(
 
     folder = Path(folder)
     base = Path(config["base"])
+    if not base.is_absolute():  # the trainer writes an absolute path; a relative one would depend on the cwd
+        raise CheckpointError(f"{folder}/config.json: 'base' must be an absolute path, not {config['base'][:200]!r}")
     if not base.exists():
         raise CheckpointError(
             f"{folder} is a fine-tune of {base}, which is not there any more; put the base model back "

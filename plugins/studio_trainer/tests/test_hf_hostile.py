@@ -170,3 +170,31 @@ def test_nan_weights_are_refused_at_load_in_one_line(llama, tmp_path, capsys):
     state["model.norm.weight"] = torch.full_like(state["model.norm.weight"], float("nan"))
     save_file(state, str(folder / "model.safetensors"), metadata={"format": "pt"})
     assert "NaN or infinite values (model.norm.weight" in _refused(capsys, folder)
+
+
+def test_merging_into_an_existing_folder_is_bad_input_at_submit(tmp_path, studio_home, capsys):
+    from studio.testing import run_cli
+
+    existing = tmp_path / "mine"
+    existing.mkdir()
+    (existing / "keep.txt").write_text("mine")
+    code = run_cli(
+        ["jobs", "run", "trainer.merge_lora", "--set", f"checkpoint={tmp_path}", "--set", f"output={existing}"]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "exists; choose another output folder" in err, err
+    assert (existing / "keep.txt").read_text() == "mine"
+
+
+def test_a_fine_tune_whose_base_is_relative_is_refused(tmp_path, monkeypatch):
+    import json
+
+    from studio_trainer.train.checkpoint import CheckpointError, load_checkpoint
+
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    config = {"format": "tensor-studio-checkpoint/1", "base": "models/x", "lora": None, "step": 1}
+    (folder / "config.json").write_text(json.dumps(config))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CheckpointError, match="'base' must be an absolute path"):
+        load_checkpoint(folder)
