@@ -13,7 +13,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-CHUNK_ELEMENTS = 1 << 23  # logits per chunk (32 MB of float32)
+CHUNK_ELEMENTS = 1 << 23  # logits per chunk when they are computed here (32 MB of float32: large products)
+GIVEN_CHUNK = 1 << 21  # when they are given: 8 MB, so the passes over a chunk stay in the cache
 
 
 @dataclass
@@ -47,7 +48,7 @@ def logit_lens(
     target_rank = torch.full((layers * T,), -1, dtype=torch.long)
     target_logp = torch.full((layers * T,), float("nan"))
     vocab = head.weight.shape[0] if isinstance(head, nn.Linear) else None
-    step = max(1, CHUNK_ELEMENTS // (vocab or 4096))
+    step = max(1, (GIVEN_CHUNK if final_logits is not None else CHUNK_ELEMENTS) // (vocab or 4096))
     k = min(top_k, vocab or top_k)  # no more alternatives than tokens (the rest would be uninitialized memory)
     final_top_ids = torch.zeros(T, k, dtype=torch.long)
     final_top_logp = torch.full((T, k), float("-inf"))
