@@ -130,13 +130,9 @@ def save_finetuned(
     into ``<name>.partial``, renamed into place when complete."""
     from safetensors.torch import save_file, save_model
 
-    from ..train.checkpoint import CheckpointError
+    from ..train.checkpoint import write_checkpoint
 
-    folder = Path(folder)
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        partial.mkdir(parents=True)
+    def weights_and_config(partial: Path) -> None:
         if lora is not None:
             tensors = {k: v.detach().float().cpu().contiguous() for k, v in adapter_tensors(model).items()}
             save_file(tensors, str(partial / ADAPTER), metadata={"format": CHECKPOINT_FORMAT})
@@ -156,25 +152,8 @@ def save_finetuned(
                 "lora": lora.model_dump() if lora else None,
             },
         )
-        if train_tensors is not None:
-            save_file(
-                {k: v.detach().cpu().contiguous() for k, v in train_tensors.items()},
-                str(partial / "train_state.safetensors"),
-            )
-            write_json(partial / "train_state.json", train_meta or {})
-    except BaseException as exc:  # a full disk, a kill: no half-written folder is left behind
-        shutil.rmtree(partial, ignore_errors=True)
-        if isinstance(exc, OSError):
-            kept = f"; the previous {folder.name} checkpoint is kept" if folder.exists() else ""
-            raise CheckpointError(f"could not write the checkpoint {folder}: {exc.strerror or exc}{kept}") from None
-        raise
-    old = folder.with_name(folder.name + ".old")
-    if folder.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        folder.rename(old)
-    partial.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-    return folder
+
+    return write_checkpoint(folder, weights_and_config, train_tensors, train_meta)
 
 
 #: checkpoints being opened in this thread's chain of bases (a base may be another fine-tune)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,11 +55,7 @@ def save_checkpoint(
     train_tensors: dict[str, torch.Tensor] | None = None,
     train_meta: dict[str, Any] | None = None,
 ) -> Path:
-    folder = Path(folder)
-    partial = folder.with_name(folder.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
-    try:
-        partial.mkdir(parents=True)
+    def weights_and_config(partial: Path) -> None:
         save_model(model, str(partial / "model.safetensors"), metadata={"format": FORMAT})
         tokenizer.save(partial / "tokenizer.json")
         write_json(
@@ -73,6 +70,26 @@ def save_checkpoint(
                 "lora": lora.model_dump() if lora else None,
             },
         )
+
+    return write_checkpoint(folder, weights_and_config, train_tensors, train_meta)
+
+
+def write_checkpoint(
+    folder: Path,
+    write: Callable[[Path], None],
+    train_tensors: dict[str, torch.Tensor] | None = None,
+    train_meta: dict[str, Any] | None = None,
+) -> Path:
+    """A checkpoint folder written whole or not at all: ``write(partial)`` puts the weights
+    and config.json into ``<name>.partial``, the training state goes beside them, and the
+    folder is renamed into place (the previous one kept until then). Shared by studio
+    checkpoints and fine-tunes of Hugging Face models (``hf/finetune.py``)."""
+    folder = Path(folder)
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    try:
+        partial.mkdir(parents=True)
+        write(partial)
         if train_tensors is not None:
             save_file(
                 {k: v.detach().cpu().contiguous() for k, v in train_tensors.items()},
