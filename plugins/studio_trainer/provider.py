@@ -26,6 +26,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -75,21 +76,16 @@ def complete(
     intervention: str | Path | None = None,
     **_ignored: Any,
 ) -> dict[str, Any]:
-    # the load is everything until the model is ready: importing torch included (seconds, once)
-    loaded_before, load_start, t0 = len(_models), time.time(), time.perf_counter()
     ref = model[len(PREFIX) :] if model.startswith(PREFIX) else model
-    folder, net, tokenizer = _load(ref, Path(runs_dir) if runs_dir else None)
-    loaded = None
-    if len(_models) != loaded_before:  # this call loaded the weights (or waited for their load)
-        loaded = {"start": load_start, "seconds": time.perf_counter() - t0, "name": f"load {folder.name}"}
+    (folder, net, tokenizer), loaded = timed_load(_models, lambda: _load(ref, Path(runs_dir) if runs_dir else None))
+    prompt, template = rendered(tokenizer, messages)
     return respond(
         PREFIX,
         model,
         folder,
         net,
         tokenizer,
-        # a fine-tune of a chat model reads its turns through its template, as hf/ does
-        tokenizer.chat(messages) if getattr(tokenizer, "has_chat_template", False) else render(messages),
+        prompt,
         max_tokens=max_tokens,
         temperature=temperature,
         top_k=top_k,
@@ -97,7 +93,30 @@ def complete(
         stop=stop,
         intervention=intervention,
         loaded=loaded,
+        template=template,
     )
+
+
+def timed_load(models: dict, load: Callable[[], tuple]) -> tuple[tuple, dict[str, Any] | None]:
+    """``load()`` (→ folder, model, tokenizer, kept in ``models``) and, when this call loaded
+    the weights (or waited for their load), the reply's ``studio_load`` field. The load is
+    everything until the model is ready: importing torch included (seconds, once)."""
+    before, start, t0 = len(models), time.time(), time.perf_counter()
+    found = load()
+    if len(models) == before:
+        return found, None
+    return found, {"start": start, "seconds": time.perf_counter() - t0, "name": f"load {found[0].name}"}
+
+
+def rendered(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str, str | None]:
+    """(the prompt the model reads, how it was rendered): a chat model's own template (a
+    Hugging Face model, or a studio fine-tune of one), else the messages' contents, one
+    per line (None: the studio's plain rendering, said nowhere as nothing else was possible)."""
+    if getattr(tokenizer, "has_chat_template", False):
+        return tokenizer.chat(messages), "the model's chat template"
+    if getattr(tokenizer, "kind", "") == "hf":
+        return render(messages), "plain (the folder has no chat template): the messages' contents, one per line"
+    return render(messages), None
 
 
 def respond(

@@ -17,7 +17,6 @@ Per call: ``max_tokens``, ``temperature`` (0: greedy), ``top_k``, ``seed``, ``st
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -46,15 +45,6 @@ def _load(ref: str, dtype: str) -> tuple[Path, Any, Any]:
         return folder, *_models[(folder, dtype)]
 
 
-def prompt_of(tokenizer: Any, messages: list[dict[str, str]]) -> tuple[str, str]:
-    """(the prompt the model reads, how it was rendered): its chat template, else plain."""
-    from ..provider import render
-
-    if tokenizer.has_chat_template:
-        return tokenizer.chat(messages), "the model's chat template"
-    return render(messages), "plain (the folder has no chat template): the messages' contents, one per line"
-
-
 def complete(
     model: str,
     messages: list[dict[str, str]],
@@ -68,15 +58,11 @@ def complete(
     dtype: str = "auto",
     **_ignored: Any,
 ) -> dict[str, Any]:
-    from ..provider import respond
+    from ..provider import rendered, respond, timed_load
 
-    loaded_before, load_start, t0 = len(_models), time.time(), time.perf_counter()
     ref = model[len(PREFIX) :] if model.startswith(PREFIX) else model
-    folder, net, tokenizer = _load(ref, dtype)
-    loaded = None
-    if len(_models) != loaded_before:
-        loaded = {"start": load_start, "seconds": time.perf_counter() - t0, "name": f"load {folder.name}"}
-    prompt, template = prompt_of(tokenizer, messages)
+    (folder, net, tokenizer), loaded = timed_load(_models, lambda: _load(ref, dtype))
+    prompt, template = rendered(tokenizer, messages)
     return respond(
         PREFIX,
         model,
